@@ -1,0 +1,97 @@
+"""The command line: one ``main(argv) -> int`` that maps every error to its exit code.
+
+Commands live in their own modules and are imported only when invoked, so ``perflab --help``
+stays fast. To add a command, add one line to ``COMMANDS``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from perflab import __version__
+from perflab.errors import EXIT_INTERRUPTED, EXIT_USAGE, PerflabError
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+# name -> ("module:attribute", one-line help shown by `perflab --help` without importing it)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "top": ("perflab.cli.top:top", "Live view: CPU, memory, PSI, disks, net, processes."),
+    "proc": ("perflab.cli.proc:proc", "One process in depth: threads, memory maps, files, I/O."),
+    "net": ("perflab.cli.net:net", "Sockets, listeners and the kernel's TCP counters."),
+    "record": ("perflab.cli.record:record", "Record system, network and processes into a run."),
+    "runs": ("perflab.cli.runs:runs", "List the runs in the store."),
+    "show": ("perflab.cli.runs:show", "Summarise one run: min/mean/max/p95 per series."),
+    "query": ("perflab.cli.runs:query", "Print the samples of one series of a run."),
+    "export": ("perflab.cli.export:export", "Serve Prometheus metrics (node_exporter names)."),
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:  # noqa: ARG002  # click's API
+        return sorted(COMMANDS)
+
+    def get_command(  # click's API
+        self, ctx: click.Context, cmd_name: str  # noqa: ARG002
+    ) -> click.Command | None:
+        entry = COMMANDS.get(cmd_name)
+        if entry is None:
+            return None
+        module_name, attr = entry[0].split(":")
+        command = getattr(importlib.import_module(module_name), attr)
+        assert isinstance(command, click.Command)
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, COMMANDS[name][1]) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"],
+                                              "max_content_width": 100})
+@click.version_option(__version__, prog_name="perflab")
+def cli() -> None:
+    """perflab: observe, stress, compare and diagnose services, on one timeline."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit code instead of exiting."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        result: Any = cli.main(args=args, prog_name="perflab", standalone_mode=False)
+    except PerflabError as err:
+        _print_error(str(err), err.hint)
+        return err.exit_code
+    except click.exceptions.Exit as err:
+        return int(err.exit_code)
+    except click.ClickException as err:
+        err.show()
+        return int(err.exit_code) if err.exit_code else EXIT_USAGE
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        _print_error("interrupted", None)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # `perflab query ... | head`: the reader left; that is not an error
+        sys.stderr.close()
+        return 0
+    if isinstance(result, int):
+        return result
+    return 0
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())
+
+
+def _print_error(message: str, hint: str | None) -> None:
+    click.echo(f"perflab: error: {message}", err=True)
+    if hint:
+        click.echo(f"  hint: {hint}", err=True)

@@ -1,0 +1,83 @@
+"""Options and output helpers shared by the commands."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from perflab.errors import InvalidValue
+from perflab.units import parse_duration
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from perflab.store import Store
+
+F = TypeVar("F", bound="Callable[..., Any]")
+
+
+def store_option(f: F) -> F:
+    """``--store PATH``: the store file (default ``$PERFLAB_STORE`` or the XDG data dir)."""
+    return click.option(
+        "--store", "store_path", type=click.Path(dir_okay=False), default=None,
+        envvar="PERFLAB_STORE", show_envvar=True,
+        help="Store file (default: $XDG_DATA_HOME/perflab/perflab.db).",
+    )(f)
+
+
+def json_option(f: F) -> F:
+    return click.option("--json", "as_json", is_flag=True,
+                        help="Print the result as JSON (schema in docs/schemas/).")(f)
+
+
+def open_store(path: str | None, *, create: bool = True) -> Store:
+    from perflab.store import Store  # noqa: PLC0415  # lazy: keeps --help fast
+
+    return Store.open(path, create=create)
+
+
+class DurationType(click.ParamType):  # type: ignore[type-arg]  # generic only in stubs
+    """A click type for durations with units (``250ms``, ``1m``); the value is seconds."""
+
+    name = "duration"
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> float:
+        if isinstance(value, (int, float)):
+            return float(value)
+        try:
+            return parse_duration(str(value))
+        except InvalidValue as err:
+            self.fail(f"{err.message}; {err.hint}" if err.hint else err.message, param, ctx)
+
+
+DURATION = DurationType()
+
+
+def emit_json(schema: str, payload: dict[str, Any]) -> None:
+    """Print one JSON document whose first key names its schema (``perflab.<what>/<version>``)."""
+    doc = {"schema": schema, **payload}
+    sys.stdout.write(json.dumps(doc, indent=2, default=_json_default) + "\n")
+
+
+def _json_default(o: Any) -> Any:
+    if hasattr(o, "to_json"):
+        return o.to_json()
+    if hasattr(o, "tolist"):
+        return o.tolist()
+    if isinstance(o, (set, frozenset)):
+        return sorted(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def parse_labels(items: tuple[str, ...]) -> dict[str, str]:
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise InvalidValue(f"invalid label {item!r}", hint="write it as key=value")
+        out[key] = value
+    return out

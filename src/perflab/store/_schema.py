@@ -1,0 +1,109 @@
+"""The store's schema, its version and its forward migrations.
+
+History of SCHEMA_VERSION (never renumber; only append):
+    1  runs, series, samples, events, artifacts (2026-11, the foundation)
+
+A file whose version is newer than SCHEMA_VERSION is refused, never rewritten: an older perflab
+must not damage what a newer one wrote.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+SCHEMA_VERSION = 1
+APPLICATION_ID = 0x7066_6C62  # "pflb": marks the file as a perflab store (PRAGMA application_id)
+
+_V1 = """
+CREATE TABLE runs (
+    id          INTEGER PRIMARY KEY,
+    kind        TEXT    NOT NULL,             -- record, load, bench, profile, chaos, serve, demo
+    name        TEXT    NOT NULL,
+    status      TEXT    NOT NULL,             -- running, ok, aborted, failed
+    started_ns  INTEGER NOT NULL,
+    ended_ns    INTEGER,
+    host        TEXT    NOT NULL,
+    pid         INTEGER,                       -- the recorder's PID while it runs
+    meta        TEXT    NOT NULL DEFAULT '{}'  -- JSON object
+);
+CREATE INDEX runs_started ON runs (started_ns);
+CREATE INDEX runs_kind ON runs (kind, started_ns);
+
+CREATE TABLE series (
+    id      INTEGER PRIMARY KEY,
+    run_id  INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    name    TEXT    NOT NULL,
+    labels  TEXT    NOT NULL DEFAULT '{}',    -- canonical JSON: sorted keys, no spaces
+    unit    TEXT    NOT NULL DEFAULT '',
+    UNIQUE (run_id, name, labels)
+);
+
+CREATE TABLE samples (
+    series_id INTEGER NOT NULL,
+    ts_ns     INTEGER NOT NULL,
+    value     REAL    NOT NULL,
+    PRIMARY KEY (series_id, ts_ns)
+) WITHOUT ROWID;
+
+CREATE TABLE events (
+    id      INTEGER PRIMARY KEY,
+    run_id  INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    ts_ns   INTEGER NOT NULL,
+    end_ns  INTEGER,                          -- NULL: an instant; set: a band (a fault window)
+    kind    TEXT    NOT NULL,                 -- stage, fault, deploy, alert, note, profile ...
+    text    TEXT    NOT NULL DEFAULT '',
+    attrs   TEXT    NOT NULL DEFAULT '{}'
+);
+CREATE INDEX events_run ON events (run_id, ts_ns);
+
+CREATE TABLE artifacts (
+    id           INTEGER PRIMARY KEY,
+    run_id       INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    ts_ns        INTEGER NOT NULL,
+    end_ns       INTEGER,
+    kind         TEXT    NOT NULL,            -- profile, histogram, bench-results, report ...
+    name         TEXT    NOT NULL DEFAULT '',
+    content_type TEXT    NOT NULL DEFAULT 'application/octet-stream',
+    data         BLOB    NOT NULL,
+    attrs        TEXT    NOT NULL DEFAULT '{}'
+);
+CREATE INDEX artifacts_run ON artifacts (run_id, kind, ts_ns);
+"""
+
+# MIGRATIONS[v] takes a store at version v-1 to version v.
+MIGRATIONS: dict[int, str] = {1: _V1}
+
+
+def current_version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def migrate(conn: sqlite3.Connection, from_version: int) -> None:
+    """Apply every migration after ``from_version`` in one transaction."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for version in range(from_version + 1, SCHEMA_VERSION + 1):
+            for statement in _statements(MIGRATIONS[version]):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {version}")
+        conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration script into statements (executescript would commit implicitly)."""
+    out: list[str] = []
+    buf = ""
+    for line in script.splitlines(keepends=True):
+        stripped = line.split("--", 1)[0]
+        buf += stripped
+        if sqlite3.complete_statement(buf):
+            if buf.strip():
+                out.append(buf.strip())
+            buf = ""
+    if buf.strip():
+        out.append(buf.strip())
+    return out

@@ -1,0 +1,165 @@
+"""Durations, sizes, rates and percentages: parsed and formatted in one place.
+
+Durations accept Go's syntax (``1h30m``, ``250ms``, ``1.5s``, ``100us``/``100µs``, ``20ns``) and
+a bare number, read as seconds. Sizes accept SI and IEC suffixes (``10MB``, ``512KiB``, ``1g``);
+a bare suffix letter is binary, as in ``free -g`` and ``ulimit``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+from perflab.errors import InvalidValue
+
+NS_PER_S = 1_000_000_000
+
+_DURATION_UNITS_NS = {
+    "ns": 1,
+    "us": 1_000,
+    "µs": 1_000,
+    "μs": 1_000,
+    "ms": 1_000_000,
+    "s": NS_PER_S,
+    "m": 60 * NS_PER_S,
+    "h": 3600 * NS_PER_S,
+    "d": 86400 * NS_PER_S,
+}
+_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h|d)")
+
+_SIZE_UNITS = {
+    "": 1,
+    "b": 1,
+    "k": 1024,
+    "kb": 1000,
+    "kib": 1024,
+    "m": 1024**2,
+    "mb": 1000**2,
+    "mib": 1024**2,
+    "g": 1024**3,
+    "gb": 1000**3,
+    "gib": 1024**3,
+    "t": 1024**4,
+    "tb": 1000**4,
+    "tib": 1024**4,
+}
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*([a-z]*)\s*$", re.IGNORECASE)
+_RATE = re.compile(
+    r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*([km]?)\s*(?:/\s*(s|sec|m|min|h))?\s*$", re.IGNORECASE
+)
+
+
+def parse_duration_ns(text: str) -> int:
+    """Parse a duration to integer nanoseconds. Raises InvalidValue with a hint."""
+    s = text.strip()
+    if not s:
+        raise InvalidValue("empty duration", hint="write it like 250ms, 10s, 1m30s or 2h")
+    try:
+        seconds = float(s)
+    except ValueError:
+        pass
+    else:
+        if seconds < 0 or not math.isfinite(seconds):
+            raise InvalidValue(f"invalid duration {text!r}: must be a positive number")
+        return round(seconds * NS_PER_S)
+    pos = 0
+    total = 0.0
+    for m in _DURATION_PART.finditer(s):
+        if m.start() != pos:
+            break
+        total += float(m.group(1)) * _DURATION_UNITS_NS[m.group(2)]
+        pos = m.end()
+    if pos != len(s) or pos == 0:
+        raise InvalidValue(
+            f"invalid duration {text!r}",
+            hint="write it like 250ms, 10s, 1m30s or 2h (units: ns us ms s m h d)",
+        )
+    return round(total)
+
+
+def parse_duration(text: str) -> float:
+    """Parse a duration to float seconds."""
+    return parse_duration_ns(text) / NS_PER_S
+
+
+def parse_size(text: str) -> int:
+    """Parse a size to bytes: ``10MB`` (SI), ``10MiB`` and ``10M`` (binary)."""
+    m = _SIZE.match(text)
+    unit = m.group(2).lower() if m else ""
+    if not m or unit not in _SIZE_UNITS:
+        raise InvalidValue(
+            f"invalid size {text!r}", hint="write it like 512, 64KiB, 10MB or 2G (binary)"
+        )
+    return round(float(m.group(1)) * _SIZE_UNITS[unit])
+
+
+def parse_rate(text: str) -> float:
+    """Parse a rate to events per second: ``1000``, ``2k``, ``500/s``, ``60/m``."""
+    m = _RATE.match(text)
+    if not m:
+        raise InvalidValue(
+            f"invalid rate {text!r}", hint="write it like 1000, 2k, 500/s or 60/min"
+        )
+    value = float(m.group(1)) * {"": 1, "k": 1e3, "m": 1e6}[m.group(2).lower()]
+    per = (m.group(3) or "s").lower()
+    return value / {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600}[per]
+
+
+def parse_percent(text: str) -> float:
+    """Parse ``5%`` or ``0.05`` to a fraction (0.05)."""
+    s = text.strip()
+    try:
+        if s.endswith("%"):
+            return float(s[:-1]) / 100
+        return float(s)
+    except ValueError:
+        raise InvalidValue(
+            f"invalid percentage {text!r}", hint="write it like 5% or 0.05"
+        ) from None
+
+
+def format_duration_ns(ns: float, digits: int = 3) -> str:
+    """Human duration with a unit chosen for the magnitude: ``1.23ms``, ``45.6µs``, ``2m05s``."""
+    if math.isnan(ns):
+        return "-"
+    a = abs(ns)
+    if a >= 60 * NS_PER_S:
+        total_s = round(ns / NS_PER_S)
+        h, rem = divmod(abs(total_s), 3600)
+        m, s = divmod(rem, 60)
+        sign = "-" if ns < 0 else ""
+        return f"{sign}{h}h{m:02d}m{s:02d}s" if h else f"{sign}{m}m{s:02d}s"
+    for unit, scale in (("s", NS_PER_S), ("ms", 1e6), ("µs", 1e3)):
+        if a >= scale:
+            return f"{_sig(ns / scale, digits)}{unit}"
+    return f"{_sig(ns, digits)}ns"
+
+
+def format_duration(seconds: float, digits: int = 3) -> str:
+    return format_duration_ns(seconds * NS_PER_S, digits)
+
+
+def format_size(n: float, digits: int = 3) -> str:
+    """Binary size as ``ps``/``htop`` users read it: ``512B``, ``1.50KiB``, ``3.20GiB``."""
+    a = abs(n)
+    for unit, scale in (("TiB", 1024**4), ("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
+        if a >= scale:
+            return f"{_sig(n / scale, digits)}{unit}"
+    return f"{int(n)}B"
+
+
+def format_rate(per_s: float, unit: str = "/s", digits: int = 3) -> str:
+    a = abs(per_s)
+    for suffix, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if a >= scale:
+            return f"{_sig(per_s / scale, digits)}{suffix}{unit}"
+    return f"{_sig(per_s, digits)}{unit}"
+
+
+def _sig(x: float, digits: int) -> str:
+    """Format with ``digits`` significant digits, without scientific notation."""
+    if x == 0:
+        return "0"
+    mag = math.floor(math.log10(abs(x)))
+    decimals = max(0, digits - 1 - mag)
+    return f"{x:.{decimals}f}"

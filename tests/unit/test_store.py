@@ -1,0 +1,125 @@
+"""The store: schema, runs, samples, refusal of foreign, damaged and newer files."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from perflab.errors import NotFound, StoreCorrupt, StoreTooNew
+from perflab.store import SCHEMA_VERSION, BatchWriter, Store
+
+
+def test_a_new_store_is_wal_with_the_current_schema(store):
+    assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+def test_runs_series_samples_round_trip(store):
+    run = store.create_run("record", "first", meta={"interval_s": 1})
+    w = BatchWriter(store, run.id)
+    sid = w.series("cpu.user_pct", {"cpu": "0"}, unit="%")
+    assert w.series("cpu.user_pct", {"cpu": "0"}) == sid  # same labels, same series
+    for i in range(10):
+        w.add(sid, 1_000 + i, float(i))
+    w.flush()
+    store.finish_run(run.id, "ok")
+    assert store.samples(sid) == [(1_000 + i, float(i)) for i in range(10)]
+    assert store.samples(sid, 1_003, 1_005) == [(1_003, 3.0), (1_004, 4.0), (1_005, 5.0)]
+    got = store.run("first")
+    assert got.status == "ok"
+    assert got.meta == {"interval_s": 1}
+    assert store.run("last").id == run.id
+    assert [s.labels for s in store.series(run.id)] == [{"cpu": "0"}]
+
+
+def test_unknown_run_is_not_found_with_hint(store):
+    with pytest.raises(NotFound) as info:
+        store.run(42)
+    assert "perflab runs" in (info.value.hint or "")
+
+
+def test_a_file_that_is_not_sqlite_is_refused_and_left_untouched(tmp_path):
+    p = tmp_path / "notes.txt"
+    p.write_bytes(b"hello, this is not a database\n" * 10)
+    before = p.read_bytes()
+    with pytest.raises(StoreCorrupt):
+        Store.open(p)
+    assert p.read_bytes() == before
+
+
+def test_another_programs_sqlite_file_is_refused(tmp_path):
+    p = tmp_path / "other.db"
+    conn = sqlite3.connect(p)
+    conn.execute("CREATE TABLE t (x)")
+    conn.commit()
+    conn.close()
+    before = p.read_bytes()
+    with pytest.raises(StoreCorrupt, match="not a perflab store"):
+        Store.open(p)
+    assert p.read_bytes() == before
+
+
+def test_a_newer_schema_is_refused_and_left_untouched(store_path):
+    Store.open(store_path).close()
+    conn = sqlite3.connect(store_path)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.commit()
+    conn.close()
+    before = store_path.read_bytes()
+    with pytest.raises(StoreTooNew, match="newer"):
+        Store.open(store_path)
+    assert store_path.read_bytes() == before
+
+
+def test_a_damaged_file_is_refused(store_path):
+    s = Store.open(store_path)
+    s.create_run("record", "x")
+    s.close()
+    data = bytearray(store_path.read_bytes())
+    data[100:4096] = b"\xff" * (4096 - 100)  # wreck the schema page
+    store_path.write_bytes(bytes(data))
+    with pytest.raises(StoreCorrupt):
+        Store.open(store_path)
+
+
+def test_readers_see_committed_batches_while_a_writer_holds_its_connection(store_path):
+    writer_store = Store.open(store_path)
+    run = writer_store.create_run("record", "live")
+    w = BatchWriter(writer_store, run.id)
+    sid = w.series("x")
+    w.add(sid, 1, 1.0)
+    w.flush()
+    w.add(sid, 2, 2.0)  # open batch, not committed
+    with Store.open(store_path) as reader:
+        assert reader.samples(sid) == [(1, 1.0)]
+    writer_store.close()
+
+
+def test_kill_9_loses_at_most_the_open_batch(store_path):
+    """A recorder killed mid-run leaves a readable file with every committed batch."""
+    script = textwrap.dedent(f"""
+        import os, signal
+        from perflab.store import Store, BatchWriter
+        s = Store.open({str(store_path)!r})
+        run = s.create_run("record", "killed")
+        w = BatchWriter(s, run.id)
+        sid = w.series("x")
+        for i in range(1000):
+            w.add(sid, i, float(i))
+        w.flush()
+        for i in range(1000, 1500):
+            w.add(sid, i, float(i))
+        os.kill(os.getpid(), signal.SIGKILL)
+    """)
+    proc = subprocess.run([sys.executable, "-c", script], check=False)
+    assert proc.returncode == -9
+    with Store.open(store_path) as s:
+        run = s.run("killed")
+        assert run.status == "running"
+        assert not s.recorder_alive(run)
+        (series,) = s.series(run.id)
+        assert len(s.samples(series.id)) == 1000

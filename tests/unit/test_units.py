@@ -1,0 +1,79 @@
+"""Durations, sizes, rates: parsing and formatting."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from perflab.errors import InvalidValue
+from perflab.units import (
+    format_duration_ns,
+    format_size,
+    parse_duration,
+    parse_duration_ns,
+    parse_percent,
+    parse_rate,
+    parse_size,
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "ns"),
+    [
+        ("250ms", 250_000_000),
+        ("1m", 60_000_000_000),
+        ("1h30m", 5_400_000_000_000),
+        ("1.5s", 1_500_000_000),
+        ("100us", 100_000),
+        ("100µs", 100_000),
+        ("20ns", 20),
+        ("2", 2_000_000_000),
+        ("0.5", 500_000_000),
+        ("1m30s", 90_000_000_000),
+    ],
+)
+def test_parse_duration_accepts_go_syntax_and_bare_seconds(text, ns):
+    assert parse_duration_ns(text) == ns
+
+
+@pytest.mark.parametrize("bad", ["", "abc", "10x", "s10", "1m 30s", "-5", "5s3"])
+def test_parse_duration_rejects_garbage_with_a_hint(bad):
+    with pytest.raises(InvalidValue) as info:
+        parse_duration_ns(bad)
+    assert info.value.exit_code == 2
+    if bad and bad != "-5":
+        assert "250ms" in (info.value.hint or "")
+
+
+def test_sizes_are_si_or_binary_by_suffix():
+    assert parse_size("10MB") == 10_000_000
+    assert parse_size("10MiB") == 10 * 1024**2
+    assert parse_size("2G") == 2 * 1024**3
+    assert parse_size("512") == 512
+    with pytest.raises(InvalidValue):
+        parse_size("12 parsecs")
+
+
+def test_rates_and_percentages():
+    assert parse_rate("1000") == 1000
+    assert parse_rate("2k") == 2000
+    assert parse_rate("60/min") == 1
+    assert parse_percent("5%") == pytest.approx(0.05)
+    assert parse_percent("0.05") == pytest.approx(0.05)
+
+
+def test_format_picks_the_unit_of_the_magnitude():
+    assert format_duration_ns(1_234_000) == "1.23ms"
+    assert format_duration_ns(45_600) == "45.6µs"
+    assert format_duration_ns(125e9) == "2m05s"
+    assert format_size(1536) == "1.50KiB"
+    assert format_size(100) == "100B"
+
+
+@given(st.integers(min_value=0, max_value=10**15))
+def test_formatted_durations_parse_back_within_rounding(ns):
+    text = format_duration_ns(ns).replace("µs", "us")
+    if "m" in text and "ms" not in text:
+        return  # h/m/s form rounds to whole seconds
+    assert parse_duration(text) == pytest.approx(ns / 1e9, rel=5e-3, abs=1e-9)
