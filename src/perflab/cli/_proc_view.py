@@ -116,7 +116,7 @@ def _scheduling_panel(s: Scheduling, *, wide: bool) -> Panel:
     cpu = f"{_pct(s.cpu_pct)} of a core" if s.cpu_pct is not None else NA
     vol = _total_and_rate(s.voluntary_ctxt_switches, s.voluntary_ctxt_switches_per_s)
     invol = _total_and_rate(s.involuntary_ctxt_switches, s.involuntary_ctxt_switches_per_s)
-    waited = format_duration(s.runqueue_wait_s) if s.runqueue_wait_s is not None else NA
+    waited = _secs(s.runqueue_wait_s) if s.runqueue_wait_s is not None else NA
     grid = _pairs_grid([
         ("CPU", f"{cpu}  (user {_secs(s.cpu_user_s)}, sys {_secs(s.cpu_system_s)})",
          "run-queue wait", _runqueue(s)),
@@ -275,9 +275,10 @@ def _notes_panel(report: ProcessReport, reader: str) -> Panel:
         lines.append("permission denied: ", style="bold yellow")
         lines.append(", ".join(sorted(_item_label(k) for k in denied)) + "\n")
         owner = report.identity.user
+        who = "root" if owner == "root" else f"its user ({owner}) or root"
         lines.append(
-            f"perflab runs as {reader}; the kernel shows these only to the process's user "
-            f"({owner}) or root. Run `sudo perflab proc {report.identity.pid}` to see them.\n")
+            f"perflab runs as {reader}; the kernel shows these only to {who}. "
+            f"Run `sudo perflab proc {report.identity.pid}` to see them.\n")
     for item, why in other.items():
         lines.append(f"{_item_label(item)}: {why}\n")
     lines.rstrip()

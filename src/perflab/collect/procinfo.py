@@ -370,6 +370,7 @@ class _Reader:
             second = self._sample()
             self._check_same(first.stat.starttime, second.stat)
             scheduling = _scheduling(first, second)
+            self._probe_ptrace_access()
             threads = self._threads(first, second)
             memory = self._memory(top_maps)
             files = self._files()
@@ -425,6 +426,20 @@ class _Reader:
             if not self.base.exists():
                 raise _Gone from None
             return None  # kernel threads have no exe/cwd; zombies neither
+
+    def _probe_ptrace_access(self) -> None:
+        """Note whether the kernel lets us inspect this process (its ptrace access check).
+
+        wchan reads "0" both when a thread is running and when the reader may not see it, so
+        the answer cannot come from wchan itself; the fd directory is guarded by the same check.
+        """
+        try:
+            os.listdir(self.base / "fd")
+        except PermissionError:
+            self._deny("threads.wchan", "task/*/wchan")
+        except FileNotFoundError:
+            if not self.base.exists():
+                raise _Gone from None
 
     def _deny(self, item: str, what: str) -> None:
         self.unavailable[item] = f"{PERMISSION_DENIED} (/proc/{self.pid}/{what})"
@@ -504,13 +519,13 @@ class _Reader:
         out = []
         for tid, cur in second.tasks.items():
             prev = first.tasks.get(tid)
-            wchan = self._optional(f"task/{tid}/wchan", "threads.wchan")
+            wchan = None
+            if "threads.wchan" not in self.unavailable:
+                wchan = self._optional(f"task/{tid}/wchan", "threads.wchan")
             if wchan is not None:
                 # "0" means running, or that the kernel hides it from this reader
                 wchan = "" if wchan.strip() == "0" else wchan.strip()
             out.append(_thread(tid, prev, cur, dt, wchan))
-        if "threads.wchan" in self.unavailable:
-            out = [_without_wchan(t) for t in out]
         out.sort(key=lambda t: (-(t.cpu_pct or 0.0), -t.cpu_s, t.tid))
         return out
 
@@ -631,12 +646,6 @@ def _thread(tid: int, prev: _TaskSample | None, cur: _TaskSample, dt: float,
         involuntary_ctxt_switches=cur.ctxt[1] if cur.ctxt else None,
         last_cpu=st.processor, wchan=wchan,
     )
-
-
-def _without_wchan(t: ThreadInfo) -> ThreadInfo:
-    return ThreadInfo(t.tid, t.name, t.state, t.cpu_pct, t.cpu_user_s, t.cpu_system_s,
-                      t.runqueue_wait_s, t.runqueue_wait_pct, t.voluntary_ctxt_switches,
-                      t.involuntary_ctxt_switches, t.last_cpu, None)
 
 
 def _clamp(value: float | None) -> float | None:
