@@ -8,6 +8,8 @@ import io
 import json
 import os
 import pwd
+import shutil
+import site
 import subprocess
 import sys
 import textwrap
@@ -167,22 +169,27 @@ def test_another_users_process_shows_what_is_readable_and_how_to_get_the_rest(ch
 
 
 def run_as_nobody(argv: list[str]) -> tuple[int, str, str]:
-    """Run perflab as nobody:nogroup with no supplementary groups.
+    """Run perflab as nobody:nogroup with no supplementary groups, through `setpriv`.
 
-    With `setpriv` when nobody can run this interpreter. When the interpreter lives where nobody
-    cannot read it (a pyenv under /root, as on the dev machines), make the same three calls
-    setpriv makes (setgroups, setresgid, setresuid) in a forked child whose modules are already
-    loaded; the kernel's checks are identical either way.
+    The test's own interpreter may live where nobody cannot read it (a pyenv under /root, as on
+    the dev machines); then the system's python3 of the same version runs perflab with this
+    environment's site-packages. Without either, the child makes the same three calls setpriv
+    makes (setgroups, setresgid, setresuid) after a fork; the kernel's checks are identical.
     """
     require_tool("setpriv")
     setpriv = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
-    env = {**os.environ, "PYTHONPATH": SRC, "COLUMNS": "100"}
-    probe = subprocess.run([*setpriv, sys.executable, "-c", "import perflab.cli, rich"],
-                           env=env, capture_output=True, check=False)
-    if probe.returncode == 0:
-        done = subprocess.run([*setpriv, sys.executable, "-m", "perflab", *argv], env=env,
-                              capture_output=True, text=True, check=False, timeout=60)
-        return done.returncode, done.stdout, done.stderr
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([SRC, *site.getsitepackages()]),
+           "COLUMNS": "100"}
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    for python in (sys.executable, shutil.which(f"python{version}", path="/usr/bin:/bin")):
+        if python is None:
+            continue
+        probe = subprocess.run([*setpriv, python, "-c", "import perflab.cli, rich, click"],
+                               env=env, capture_output=True, check=False)
+        if probe.returncode == 0:
+            done = subprocess.run([*setpriv, python, "-m", "perflab", *argv], env=env,
+                                  capture_output=True, text=True, check=False, timeout=60)
+            return done.returncode, done.stdout, done.stderr
     return _fork_as_nobody(argv)
 
 
