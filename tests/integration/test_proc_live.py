@@ -105,6 +105,17 @@ def test_shows_the_file_the_socket_and_the_threads_of_a_live_process(child, caps
     assert {t["name"] for t in doc["threads"]} >= {"idle-worker"}
 
 
+def test_open_fds_are_the_ones_lsof_lists(child, capsys):
+    require_tool("lsof")
+    proc, _ = child
+    doc = perflab_json(proc.pid, capsys)
+    out = subprocess.run(["lsof", "-nP", "-a", "-p", str(proc.pid), "-d", "0-999999", "-F", "ft"],
+                         capture_output=True, text=True, check=True).stdout
+    lsof_fds = {int(line[1:]) for line in out.splitlines()
+                if line.startswith("f") and line[1:].isdigit()}
+    assert {f["fd"] for f in doc["files"]} == lsof_fds
+
+
 def test_rss_matches_ps_at_the_same_moment(child, capsys):
     """The issue asks for per-process RSS vs ps: within a few percent."""
     require_tool("ps")
