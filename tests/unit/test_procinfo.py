@@ -219,6 +219,17 @@ def test_process_gone_before_its_identity_is_no_such_process(proc_copy: Path):
         inspect(proc_copy)
 
 
+def test_ctrl_c_during_the_interval_still_reports_what_was_measured():
+    def interrupt() -> None:
+        raise KeyboardInterrupt
+
+    report = inspect(on_sleep=interrupt, interval=0.5)
+    assert report.interrupted
+    assert report.notes[0].startswith("interrupted: rates cover the 0.50s measured")
+    assert report.scheduling is not None
+    assert report.files is not None
+
+
 def test_zombie_gets_a_note(proc_copy: Path):
     status = proc_copy / "4242" / "status"
     status.write_text(status.read_text().replace("S (sleeping)", "Z (zombie)"))
@@ -255,7 +266,7 @@ def test_terminal_view_names_what_was_not_permitted(proc_copy: Path):
     denied = ProcessReport(
         report.identity, report.scheduling, report.threads, report.memory, None, None,
         {"files": "permission denied (/proc/4242/fd)", "io": "permission denied (/proc/4242/io)"},
-        [], 65534,
+        [],
     )
     console = Console(width=100, file=io.StringIO(), color_system=None, record=True)
     for part in build_view(denied, width=100, top_threads=20, top_files=50, reader="nobody"):

@@ -117,9 +117,13 @@ def _scheduling_panel(s: Scheduling, *, wide: bool) -> Panel:
     vol = _total_and_rate(s.voluntary_ctxt_switches, s.voluntary_ctxt_switches_per_s)
     invol = _total_and_rate(s.involuntary_ctxt_switches, s.involuntary_ctxt_switches_per_s)
     waited = _secs(s.runqueue_wait_s) if s.runqueue_wait_s is not None else NA
+    per_run = s.wait_per_timeslice_s
     grid = _pairs_grid([
-        ("CPU", f"{cpu}  (user {_secs(s.cpu_user_s)}, sys {_secs(s.cpu_system_s)})",
-         "run-queue wait", _runqueue(s)),
+        ("CPU", cpu, "run-queue wait",
+         f"{_pct(s.runqueue_wait_pct)} of the interval" if s.runqueue_wait_pct is not None
+         else NA),
+        ("CPU time", f"user {_secs(s.cpu_user_s)}, sys {_secs(s.cpu_system_s)}",
+         "wait per run", NA if per_run is None else _secs(per_run)),
         ("timeslices", _total_and_rate(s.timeslices, s.timeslices_per_s),
          "waited in total", waited),
         ("voluntary cs", vol, "involuntary cs", invol),
@@ -128,15 +132,6 @@ def _scheduling_panel(s: Scheduling, *, wide: bool) -> Panel:
     ], wide=wide)
     return Panel(grid, title=f"CPU and scheduling (over {format_duration(s.interval_s)})",
                  title_align="left", box=box.ROUNDED)
-
-
-def _runqueue(s: Scheduling) -> str:
-    if s.runqueue_wait_pct is None:
-        return NA
-    text = f"{_pct(s.runqueue_wait_pct)} of the interval"
-    if s.wait_per_timeslice_s:
-        text += f", {format_duration(s.wait_per_timeslice_s)} per run"
-    return text
 
 
 def _threads_table(threads: list[ThreadInfo], top: int, *, wide: bool) -> Table:
@@ -237,8 +232,8 @@ def _files_table(files: list[FileEntry], top: int, *, width: int) -> Table:
 
 def _io_panel(io: IoCounters, *, wide: bool) -> Panel:
     grid = _pairs_grid([
-        ("read()", f"{_size(io.rchar)} in {_int(io.syscr)} calls",
-         "write()", f"{_size(io.wchar)} in {_int(io.syscw)} calls"),
+        ("read()", f"{_size(io.rchar)} in {_calls(io.syscr)}",
+         "write()", f"{_size(io.wchar)} in {_calls(io.syscw)}"),
         ("from storage", _size(io.read_bytes) + _per_s(io.read_bytes_per_s),
          "to storage", _size(io.write_bytes) + _per_s(io.write_bytes_per_s)),
         ("cancelled writes", _size(io.cancelled_write_bytes), "", ""),
@@ -282,7 +277,8 @@ def _notes_panel(report: ProcessReport, reader: str) -> Panel:
     for item, why in other.items():
         lines.append(f"{_item_label(item)}: {why}\n")
     lines.rstrip()
-    return Panel(lines, title="Not shown", title_align="left", border_style="yellow",
+    title = "Not shown" if report.unavailable else "Notes"
+    return Panel(lines, title=title, title_align="left", border_style="yellow",
                  box=box.ROUNDED)
 
 
@@ -341,6 +337,10 @@ def _kib(n: int) -> str:
 
 def _int(n: int | None) -> str:
     return NA if n is None else f"{n:,}"
+
+
+def _calls(n: int | None) -> str:
+    return f"{_int(n)} call{'' if n == 1 else 's'}"
 
 
 def _num(x: float | None) -> str:

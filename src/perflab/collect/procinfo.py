@@ -277,7 +277,7 @@ class ProcessReport:
     io: IoCounters | None
     unavailable: dict[str, str]     # item -> why ("permission denied", "process exited")
     notes: list[str]
-    read_as_uid: int                # who read it: decides the hint for what was denied
+    interrupted: bool = False       # Ctrl-C cut the measuring interval short
 
     @property
     def complete(self) -> bool:
@@ -292,6 +292,7 @@ class ProcessReport:
             "files": [f.to_json() for f in self.files] if self.files is not None else None,
             "io": self.io.to_json() if self.io else None,
             "unavailable": self.unavailable, "notes": self.notes,
+            "interrupted": self.interrupted,
         }
 
 
@@ -359,6 +360,7 @@ class _Reader:
                 hint="/proc may be mounted with hidepid; run perflab as root or as the "
                      "process's user",
             ) from exc
+        interrupted = False
         scheduling: Scheduling | None = None
         threads: list[ThreadInfo] = []
         memory = None
@@ -366,7 +368,7 @@ class _Reader:
         io = None
         try:
             if interval > 0:
-                self.sleep(interval)
+                interrupted = self._wait(interval)
             second = self._sample()
             self._check_same(first.stat.starttime, second.stat)
             scheduling = _scheduling(first, second)
@@ -389,7 +391,19 @@ class _Reader:
             self.notes.append("the process is a zombie: it exited and its parent has not yet "
                               "reaped it, so it has no memory, files or threads left to show")
         return ProcessReport(identity, scheduling, threads, memory, files, io,
-                             dict(self.unavailable), list(self.notes), os.geteuid())
+                             dict(self.unavailable), list(self.notes), interrupted)
+
+    def _wait(self, interval: float) -> bool:
+        """Sleep the interval; on Ctrl-C stop waiting and measure over the time that passed."""
+        start = self.mono()
+        try:
+            self.sleep(interval)
+        except KeyboardInterrupt:
+            elapsed = self.mono() - start
+            self.notes.append(f"interrupted: rates cover the {elapsed:.2f}s measured before "
+                              "Ctrl-C, not the whole interval")
+            return True
+        return False
 
     # -- low-level reads: translate the kernel's answers once
     def _text(self, rel: str) -> str:
