@@ -65,6 +65,23 @@ def test_identity():
     assert ident.start_time_ns == (1_700_000_000 + 3600) * 1_000_000_000
     assert ident.cgroup == "/system.slice/app.service"
     assert [lim.name for lim in ident.limits][:2] == ["Max cpu time", "Max file size"]
+    assert not ident.kernel_thread
+
+
+def test_kernel_thread_is_told_apart_from_a_zombie(proc_copy: Path):
+    base = proc_copy / "4242"
+    (base / "cmdline").write_text("")
+    status = (base / "status").read_text()
+    no_mem = "".join(line + "\n" for line in status.splitlines()
+                     if not line.startswith(("Vm", "Rss")))
+    (base / "status").write_text(no_mem)
+    assert inspect(proc_copy, interval=0).identity.kernel_thread
+    (base / "status").write_text(no_mem.replace("S (sleeping)", "Z (zombie)"))
+    report = inspect(proc_copy, interval=0)
+    assert not report.identity.kernel_thread
+    assert "zombie" in report.notes[0]
+    (base / "status").write_text(no_mem + "Kthread:\t1\n")
+    assert "kernel thread" in inspect(proc_copy, interval=0).notes[0]
 
 
 def test_threads_have_names_states_wchan_and_switches():

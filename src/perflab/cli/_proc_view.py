@@ -48,7 +48,7 @@ def build_view(report: ProcessReport, *, width: int, top_threads: int, top_files
         parts.append(_scheduling_panel(report.scheduling, wide=wide))
     if report.threads and top_threads:
         parts.append(_threads_table(report.threads, top_threads, wide=wide))
-    if report.memory is not None:
+    if report.memory is not None and report.memory.rss is not None:
         parts.append(_memory_panel(report.memory, width=width, wide=wide))
     if report.files is not None:
         parts.append(_files_table(report.files, top_files, width=width))
@@ -91,7 +91,8 @@ def _kv_grid(columns: int = 1) -> Table:
 def _identity_panel(report: ProcessReport, now_s: float) -> Panel:
     ident = report.identity
     grid = _kv_grid()
-    _add_row(grid, "command", " ".join(ident.cmdline) or f"[{ident.name}] (kernel thread)")
+    kind = " (kernel thread)" if ident.kernel_thread else ""
+    _add_row(grid, "command", " ".join(ident.cmdline) or f"[{ident.name}]{kind}")
     _add_row(grid, "exe", _or_denied(ident.exe, report, "exe"))
     _add_row(grid, "cwd", _or_denied(ident.cwd, report, "cwd"))
     user = f"{ident.user} (uid {ident.uid[0]}, gid {ident.gid[0]})"

@@ -94,10 +94,12 @@ class Identity:
     cgroup: str | None          # cgroup v2 path (the "0::" line)
     cgroup_v1: dict[str, str]
     limits: list[Limit]
+    kernel_thread: bool
 
     def to_json(self) -> dict[str, object]:
         return {
-            "pid": self.pid, "ppid": self.ppid, "name": self.name, "cmdline": self.cmdline,
+            "pid": self.pid, "kernel_thread": self.kernel_thread, "ppid": self.ppid,
+            "name": self.name, "cmdline": self.cmdline,
             "exe": self.exe, "cwd": self.cwd, "state": self.state,
             "uid": {"real": self.uid[0], "effective": self.uid[1], "saved": self.uid[2],
                     "fs": self.uid[3]},
@@ -387,7 +389,9 @@ class _Reader:
                 if {"scheduling": scheduling, "threads": threads or None, "memory": memory,
                         "files": files, "io": io}[item] is None:
                     self.unavailable.setdefault(item, "process exited")
-        if identity.state.startswith("Z"):
+        if identity.kernel_thread:
+            self.notes.append("a kernel thread: it has no user memory, executable or files")
+        elif identity.state.startswith("Z"):
             self.notes.append("the process is a zombie: it exited and its parent has not yet "
                               "reaped it, so it has no memory, files or threads left to show")
         return ProcessReport(identity, scheduling, threads, memory, files, io,
@@ -519,6 +523,7 @@ class _Reader:
             start_time_ns=self._boot_time_ns() + round(st.starttime * NS_PER_S / USER_HZ),
             cgroup=cg2, cgroup_v1=cg1,
             limits=parse_limits(limits_text) if limits_text else [],
+            kernel_thread=_is_kernel_thread(status, cmdline),
         )
 
     def _boot_time_ns(self) -> int:
@@ -660,6 +665,14 @@ def _thread(tid: int, prev: _TaskSample | None, cur: _TaskSample, dt: float,
         involuntary_ctxt_switches=cur.ctxt[1] if cur.ctxt else None,
         last_cpu=st.processor, wchan=wchan,
     )
+
+
+def _is_kernel_thread(status: dict[str, str], cmdline: list[str]) -> bool:
+    """status has "Kthread: 1" since Linux 6.0; before, a kernel thread is a process with
+    neither a command line nor memory (a zombie has no command line either, but is state Z)."""
+    if "Kthread" in status:
+        return status["Kthread"] == "1"
+    return not cmdline and "VmRSS" not in status and not status.get("State", "").startswith("Z")
 
 
 def _clamp(value: float | None) -> float | None:
