@@ -204,6 +204,16 @@ def test_complete_read_has_nothing_unavailable():
     assert report.notes == []
 
 
+def test_a_thread_id_shows_its_process(proc_copy: Path):
+    # /proc/4243 is reachable though not listed: the worker thread, whose Tgid is 4242
+    shutil.copytree(proc_copy / "4242", proc_copy / "4243", symlinks=True)
+    status = proc_copy / "4243" / "status"
+    status.write_text(status.read_text().replace("Pid:\t4242", "Pid:\t4243"))
+    report = inspect(proc_copy, pid=4243, interval=0)
+    assert report.identity.pid == 4242
+    assert report.notes == ["4243 is a thread of process 4242: showing the process"]
+
+
 def test_no_such_pid():
     with pytest.raises(NoSuchProcess, match="no process with PID 999"):
         inspect(pid=999)

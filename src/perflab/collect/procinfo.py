@@ -334,8 +334,28 @@ def inspect_process(
     sleep: Callable[[float], None] = time.sleep,
     mono_clock: Callable[[], float] = time.monotonic,
 ) -> ProcessReport:
-    """Read one process in depth. Raises ``NoSuchProcess`` or ``AccessDenied`` (exit 3)."""
-    return _Reader(pid, Path(proc_root), sleep, mono_clock).read(interval, top_maps)
+    """Read one process in depth. Raises ``NoSuchProcess`` or ``AccessDenied`` (exit 3).
+
+    Given the ID of a thread other than the main one (``/proc/TID`` exists though ``ls /proc``
+    does not list it), the report is of the process the thread belongs to, with a note.
+    """
+    root = Path(proc_root)
+    tgid = _thread_group(root, pid)
+    reader = _Reader(tgid, root, sleep, mono_clock)
+    if tgid != pid:
+        reader.notes.append(f"{pid} is a thread of process {tgid}: showing the process")
+    return reader.read(interval, top_maps)
+
+
+def _thread_group(root: Path, pid: int) -> int:
+    try:
+        with open(root / str(pid) / "status", encoding="utf-8", errors="replace") as fh:  # noqa: PTH123
+            for line in fh:
+                if line.startswith("Tgid:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass  # no such process, or unreadable: the reader reports it properly
+    return pid
 
 
 class _Reader:
