@@ -14,7 +14,7 @@ from rich.console import Console
 from perflab.cli import main
 from perflab.cli._proc_view import build_view
 from perflab.collect.procinfo import ProcessReport, inspect_process
-from perflab.errors import NoSuchProcess
+from perflab.errors import NoSuchProcess, TargetError
 
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "proc_one"
 SCHEMA = Path(__file__).parent.parent.parent / "docs" / "schemas" / "proc.schema.json"
@@ -255,6 +255,25 @@ def test_ctrl_c_during_the_interval_still_reports_what_was_measured():
     assert report.notes[0].startswith("interrupted: rates cover the 0.50s measured")
     assert report.scheduling is not None
     assert report.files is not None
+
+
+def test_malformed_stat_is_a_clear_error_not_a_traceback(proc_copy: Path):
+    (proc_copy / "4242" / "stat").write_text("4242 (app) S\n")
+    with pytest.raises(TargetError, match="cannot parse"):
+        inspect(proc_copy)
+
+
+def test_malformed_file_mid_read_keeps_what_was_read(proc_copy: Path):
+    (proc_copy / "4242" / "limits").write_text("garbage\n")  # skipped rows, not an error
+    def break_smaps() -> None:
+        (proc_copy / "4242" / "status").write_text("Name:\tapp\nVmRSS:\tlots kB\n")
+
+    report = inspect(proc_copy, on_sleep=break_smaps, interval=0.5)
+    assert report.identity.limits == []
+    assert report.scheduling is not None
+    assert report.memory is None
+    assert report.unavailable["memory"] == "not read (error)"
+    assert "unexpected error" in report.notes[0]
 
 
 def test_zombie_gets_a_note(proc_copy: Path):

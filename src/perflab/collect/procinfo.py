@@ -52,7 +52,7 @@ from perflab.collect._pidfiles import (
 from perflab.collect._procfs import USER_HZ
 from perflab.collect._sockets import SocketEntry, read_socket_tables
 from perflab.collect.processes import ProcStat, parse_proc_io, parse_proc_stat
-from perflab.errors import AccessDenied, NoSuchProcess
+from perflab.errors import AccessDenied, NoSuchProcess, TargetError
 
 PERMISSION_DENIED = "permission denied"
 NS_PER_S = 1_000_000_000
@@ -306,6 +306,11 @@ def _r(value: float | None, digits: int = 2) -> float | None:
 # reading
 
 
+_PARSE_ERRORS = (ValueError, IndexError, KeyError)
+_MALFORMED_HINT = ("the kernel's /proc format was not what perflab expects; please report it "
+                   "with the output of `uname -r`")
+
+
 class _Gone(Exception):
     """The process exited while it was being read."""
 
@@ -348,8 +353,9 @@ def inspect_process(
 
 
 def _thread_group(root: Path, pid: int) -> int:
+    path = root / str(pid) / "status"
     try:
-        with open(root / str(pid) / "status", encoding="utf-8", errors="replace") as fh:  # noqa: PTH123
+        with open(path, encoding="utf-8", errors="replace") as fh:  # noqa: PTH123
             for line in fh:
                 if line.startswith("Tgid:"):
                     return int(line.split()[1])
@@ -382,6 +388,11 @@ class _Reader:
                 hint="/proc may be mounted with hidepid; run perflab as root or as the "
                      "process's user",
             ) from exc
+        except OSError as exc:
+            raise TargetError(f"cannot read process {self.pid}: {exc.strerror or exc}",
+                              hint=f"check that {self.base} is readable") from exc
+        except _PARSE_ERRORS as exc:
+            raise TargetError(f"cannot parse {self.base}: {exc!r}", hint=_MALFORMED_HINT) from exc
         interrupted = False
         scheduling: Scheduling | None = None
         threads: list[ThreadInfo] = []
@@ -405,10 +416,13 @@ class _Reader:
         except _Gone:
             self.notes.append(
                 f"process {self.pid} exited while being read; showing what was read before")
-            for item in ("scheduling", "threads", "memory", "files", "io"):
-                if {"scheduling": scheduling, "threads": threads or None, "memory": memory,
-                        "files": files, "io": io}[item] is None:
-                    self.unavailable.setdefault(item, "process exited")
+            self._mark_missing({"scheduling": scheduling, "threads": threads or None,
+                                "memory": memory, "files": files, "io": io}, "process exited")
+        except (OSError, *_PARSE_ERRORS) as exc:
+            # a kernel answer we did not expect: keep what was read, say what stopped us
+            self.notes.append(f"reading stopped at an unexpected error: {exc!r}")
+            self._mark_missing({"scheduling": scheduling, "threads": threads or None,
+                                "memory": memory, "files": files, "io": io}, "not read (error)")
         if identity.kernel_thread:
             self.notes.append("a kernel thread: it has no user memory, executable or files")
         elif identity.state.startswith("Z"):
@@ -416,6 +430,11 @@ class _Reader:
                               "reaped it, so it has no memory, files or threads left to show")
         return ProcessReport(identity, scheduling, threads, memory, files, io,
                              dict(self.unavailable), list(self.notes), interrupted)
+
+    def _mark_missing(self, sections: dict[str, object], why: str) -> None:
+        for item, value in sections.items():
+            if value is None:
+                self.unavailable.setdefault(item, why)
 
     def _wait(self, interval: float) -> bool:
         """Sleep the interval; on Ctrl-C stop waiting and measure over the time that passed."""
