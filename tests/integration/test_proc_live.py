@@ -150,6 +150,7 @@ def test_process_that_exits_mid_read_shows_what_was_read_and_a_note(tmp_path, ca
     assert "Traceback" not in out
 
 
+@pytest.mark.root
 def test_another_users_process_shows_what_is_readable_and_how_to_get_the_rest(child):
     """perflab as `nobody` against a root process: partial report, exit 0, a hint."""
     if os.geteuid() != 0:

@@ -22,9 +22,11 @@ SCHEMA = "perflab.proc/1"
 @click.option("--interval", type=DURATION, default="0.5s", show_default=True,
               help="How long to measure CPU %, run-queue wait and rates over.")
 @click.option("--maps", "top_maps", type=click.IntRange(min=0), default=20, show_default=True,
-              metavar="N", help="Memory mappings to list, largest RSS first (0: none).")
+              metavar="N",
+              help="Memory mappings to list (table and JSON), largest RSS first (0: none).")
 @click.option("--threads", "top_threads", type=click.IntRange(min=0), default=20,
-              show_default=True, metavar="N", help="Threads to list, busiest first (0: none).")
+              show_default=True, metavar="N",
+              help="Threads to list in the table, busiest first (--json has them all).")
 @click.option("--files", "top_files", type=click.IntRange(min=0), default=50,
               show_default=True, metavar="N",
               help="Open files to list in the table (--json always has them all).")
