@@ -96,6 +96,7 @@ def test_threads_have_names_states_wchan_and_switches():
     assert worker.runqueue_wait_s == pytest.approx(0.01)
     assert (worker.voluntary_ctxt_switches, worker.involuntary_ctxt_switches) == (7, 40)
     assert worker.last_cpu == 0
+    assert worker.cpu_pct is None  # not measured without an interval, rather than 0
 
 
 def test_scheduling_totals_are_sums_over_threads():

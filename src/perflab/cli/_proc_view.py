@@ -305,6 +305,7 @@ def _add_row(table: Table, *cells: str | Text) -> None:
 
 def _table(title: str) -> Table:
     return Table(title=title, title_justify="left", title_style="bold", box=box.SIMPLE_HEAD,
+                 show_edge=False,
                  pad_edge=False, header_style="bold", caption_justify="left")
 
 
@@ -315,8 +316,8 @@ def _or_denied(value: str | None, report: ProcessReport, item: str) -> str:
 
 
 def _last_column_budget(width: int, others: list[int]) -> int:
-    """Room left for the last column of a SIMPLE_HEAD table (edges 2, gaps 3 between columns)."""
-    return max(12, width - 2 - sum(others) - 3 * len(others))
+    """Room left for the last column of our tables: no edges, 3 columns of gap between columns."""
+    return max(12, width - sum(others) - 3 * len(others))
 
 
 def _pos(f: FileEntry) -> str:

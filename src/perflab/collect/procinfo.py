@@ -573,10 +573,10 @@ class _Reader:
         return 0
 
     def _threads(self, first: _Sample, second: _Sample) -> list[ThreadInfo]:
-        dt = max(second.t - first.t, 1e-9)
+        dt = second.t - first.t
         out = []
         for tid, cur in second.tasks.items():
-            prev = first.tasks.get(tid)
+            prev = first.tasks.get(tid) if dt > 0 else None  # no interval: no rates
             wchan = None
             if "threads.wchan" not in self.unavailable:
                 wchan = self._optional(f"task/{tid}/wchan", "threads.wchan")
