@@ -131,7 +131,9 @@ def _scheduling_panel(s: Scheduling, *, wide: bool) -> Panel:
         ("minor faults", _total_and_rate(s.minor_faults, s.minor_faults_per_s),
          "major faults", _total_and_rate(s.major_faults, s.major_faults_per_s)),
     ], wide=wide)
-    return Panel(grid, title=f"CPU and scheduling (over {format_duration(s.interval_s)})",
+    over = (f"rates over {format_duration(s.interval_s)}" if s.interval_s > 0
+            else "totals only: --interval 0")
+    return Panel(grid, title=f"CPU and scheduling ({over})",
                  title_align="left", box=box.ROUNDED)
 
 

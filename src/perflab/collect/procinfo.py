@@ -400,10 +400,11 @@ class _Reader:
         files = None
         io = None
         try:
+            second = first  # no interval: one read, totals only, no rates
             if interval > 0:
                 interrupted = self._wait(interval)
-            second = self._sample()
-            self._check_same(first.stat.starttime, second.stat)
+                second = self._sample()
+                self._check_same(first.stat.starttime, second.stat)
             scheduling = _scheduling(first, second)
             self._probe_ptrace_access()
             threads = self._threads(first, second)
