@@ -155,3 +155,14 @@ def test_socket_tables_are_read_from_the_process_namespace_and_skip_missing_ones
     tables = read_socket_tables(PROC)
     assert set(tables) == {1001, 1002, 1003, 1004, 1005, 1010}
     assert read_socket_tables(FIXTURE / "nonexistent") == {}
+
+
+def test_socket_lookup_of_a_few_inodes_finds_exactly_those():
+    # 1001 also appears in no other column; 0 (the TIME-WAIT line's inode) must not match
+    assert set(read_socket_tables(PROC, {1001, 1004})) == {1001, 1004}
+    assert read_socket_tables(PROC, {1002})[1002].describe() == "[::1]:8080->[::1]:54321 (ESTAB)"
+    assert read_socket_tables(PROC, {4242}) == {}  # a number that is a pid in net/netlink
+    assert read_socket_tables(PROC, {100}) == {}  # a prefix of 1001 and of 1005
+    assert set(read_socket_tables(PROC, {1005})) == {1005}  # the last column, at line end
+    many = set(range(2000, 2100)) | {1003}  # above the substring-search limit: full parse
+    assert set(read_socket_tables(PROC, many)) == {1003}

@@ -7,8 +7,10 @@ a process in another network namespace is looked up in its own tables.
 
 from __future__ import annotations
 
+import functools
 import socket
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -133,24 +135,54 @@ _TABLES = (
 )
 
 
-def read_socket_tables(base: Path) -> dict[int, SocketEntry]:
-    """Every socket in the tables under ``base`` (``/proc/PID`` or ``/proc``), by inode.
+def read_socket_tables(base: Path, wanted: set[int] | None = None) -> dict[int, SocketEntry]:
+    """The sockets in the tables under ``base`` (``/proc/PID`` or ``/proc``), by inode.
 
+    With ``wanted``, only those inodes are looked up: a busy host's /proc/net/tcp holds tens of
+    thousands of lines (TIME-WAIT included) and one process usually owns a handful of them.
     A table that cannot be read (absent protocol, permission) is skipped: its sockets then show
     as plain ``sock`` with their inode, as lsof shows them.
     """
     out: dict[int, SocketEntry] = {}
-    for rel, proto, family in _TABLES:
+    parsers: list[tuple[str, Callable[[str], dict[int, SocketEntry]]]] = [
+        (rel, functools.partial(parse_inet_table, proto=proto, family=family))
+        for rel, proto, family in _TABLES
+    ]
+    parsers += [("net/unix", parse_unix_table), ("net/netlink", parse_netlink_table)]
+    for rel, parse in parsers:
+        if wanted is not None and not wanted - out.keys():
+            break  # all found
         text = _read(base / rel)
-        if text is not None:
-            out.update(parse_inet_table(text, proto, family))
-    text = _read(base / "net/unix")
-    if text is not None:
-        out.update(parse_unix_table(text))
-    text = _read(base / "net/netlink")
-    if text is not None:
-        out.update(parse_netlink_table(text))
+        if text is None:
+            continue
+        if wanted is not None and len(wanted) <= _FEW:
+            text = _lines_with_inodes(text, wanted - out.keys())
+        found = parse(text)
+        out.update(found if wanted is None else {i: e for i, e in found.items() if i in wanted})
     return out
+
+
+_FEW = 64  # up to this many sockets, find their lines by substring search, not by parsing all
+
+
+def _lines_with_inodes(text: str, inodes: set[int]) -> str:
+    """The header and the lines that may hold one of ``inodes`` (the parser checks the column)."""
+    header, _, body = text.partition("\n")
+    lines = [header]
+    for inode in inodes:
+        needle = f" {inode}"
+        pos = body.find(needle)
+        while pos >= 0:
+            after = pos + len(needle)
+            if after < len(body) and body[after] not in " \n":
+                pos = body.find(needle, after)  # a longer number: 1005 in 10050
+                continue
+            start = body.rfind("\n", 0, pos) + 1
+            end = body.find("\n", pos)
+            end = len(body) if end < 0 else end
+            lines.append(body[start:end])
+            pos = body.find(needle, end)
+    return "\n".join(lines) + "\n"
 
 
 def _read(path: Path) -> str | None:

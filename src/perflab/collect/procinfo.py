@@ -620,23 +620,24 @@ class _Reader:
             return None
         except FileNotFoundError:
             raise _Gone from None
-        sockets: dict[int, SocketEntry] | None = None
-        out = []
+        targets: dict[int, str] = {}
         for fd in sorted(int(n) for n in names if n.isdigit()):
             try:
-                target = str((self.base / "fd" / str(fd)).readlink())
+                targets[fd] = str((self.base / "fd" / str(fd)).readlink())
             except PermissionError:
                 self._deny("files", "fd")
                 return None
             except OSError:
                 continue  # closed since the listing
-            if target.startswith("socket:[") and sockets is None:
-                sockets = read_socket_tables(self.base)
+        socket_inodes = {int(t[8:-1]) for t in targets.values() if t.startswith("socket:[")}
+        sockets = read_socket_tables(self.base, socket_inodes) if socket_inodes else {}
+        out = []
+        for fd, target in targets.items():
             info = None
             info_text = self._optional(f"fdinfo/{fd}", "files.fdinfo")
             if info_text:
                 info = parse_fdinfo(info_text)
-            out.append(self._file_entry(fd, target, info, sockets or {}))
+            out.append(self._file_entry(fd, target, info, sockets))
         return out
 
     def _file_entry(self, fd: int, target: str, info: FdInfo | None,
