@@ -220,6 +220,17 @@ def test_no_such_pid():
         inspect(pid=999)
 
 
+def test_no_such_pid_under_hidepid_says_it_may_be_hidden(proc_copy: Path, monkeypatch):
+    (proc_copy / "self").mkdir()
+    (proc_copy / "self" / "mounts").write_text(
+        f"proc {proc_copy} proc rw,nosuid,relatime,hidepid=invisible 0 0\n")
+    monkeypatch.setattr("os.geteuid", lambda: 1000)
+    with pytest.raises(NoSuchProcess) as err:
+        inspect(proc_copy, pid=999)
+    assert err.value.hint is not None
+    assert "hidepid" in err.value.hint
+
+
 def test_process_exiting_mid_read_keeps_what_was_read(proc_copy: Path):
     report = inspect(proc_copy, on_sleep=lambda: shutil.rmtree(proc_copy / "4242"),
                      interval=0.5)

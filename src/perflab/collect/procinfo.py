@@ -352,6 +352,22 @@ def inspect_process(
     return reader.read(interval, top_maps)
 
 
+def _hidepid_hint(root: Path) -> str | None:
+    """When /proc hides other users' processes (hidepid), "no such process" may be untrue."""
+    if os.geteuid() == 0:
+        return None
+    try:
+        with open(root / "self" / "mounts", encoding="utf-8") as fh:  # noqa: PTH123
+            for line in fh:
+                f = line.split()
+                if len(f) > 3 and f[1] == str(root) and f[2] == "proc" and "hidepid=" in f[3]:
+                    return (f"{root} is mounted with hidepid, which hides other users' "
+                            "processes: check the PID as root (sudo perflab proc PID)")
+    except OSError:
+        pass
+    return None
+
+
 def _thread_group(root: Path, pid: int) -> int:
     path = root / str(pid) / "status"
     try:
@@ -381,7 +397,7 @@ class _Reader:
             first = self._sample()
             identity = self._identity(first.stat)
         except _Gone:
-            raise NoSuchProcess(self.pid) from None
+            raise NoSuchProcess(self.pid, hint=_hidepid_hint(self.root)) from None
         except PermissionError as exc:
             raise AccessDenied(
                 f"cannot read process {self.pid}: permission denied",
