@@ -19,11 +19,11 @@ from perflab.errors import InvalidValue
 @click.option("--match", "names", multiple=True, metavar="NAME",
               help="Export every process with this name, as `pgrep -x NAME` (repeatable).")
 @click.option("--allow-remote", is_flag=True,
-              help="Allow a non-loopback --listen address (no auth, no TLS: mind who can reach it).")
+              help="Allow a non-loopback --listen address (no auth, no TLS: mind who reaches it).")
 @click.option("--once", is_flag=True,
               help="Print one exposition to stdout and exit (e.g. for `promtool check metrics`).")
 @click.option("--proc-root", default="/proc", hidden=True, help="Read this /proc tree (tests).")
-def export(listen: str, pids: tuple[int, ...], names: tuple[str, ...], allow_remote: bool,
+def export(*, listen: str, pids: tuple[int, ...], names: tuple[str, ...], allow_remote: bool,
            once: bool, proc_root: str) -> int:
     """Serve Prometheus metrics of this machine (node_exporter names) and chosen processes.
 

@@ -26,7 +26,8 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 INDEX_HTML = """<!doctype html>
 <html><head><meta charset="utf-8"><title>perflab exporter</title></head>
 <body><h1>perflab exporter</h1>
-<p>Prometheus metrics of this machine, with node_exporter's names: <a href="/metrics">/metrics</a></p>
+<p>Prometheus metrics of this machine, with node_exporter's names:
+<a href="/metrics">/metrics</a></p>
 <p>Add it to prometheus.yml: <code>- targets: ['{address}']</code></p>
 </body></html>
 """
