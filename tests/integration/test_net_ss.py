@@ -12,8 +12,8 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from conftest import require_tool
 
+from conftest import require_tool
 from perflab.collect.sockets import SocketCollector
 
 pytestmark = pytest.mark.integration

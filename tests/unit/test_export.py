@@ -209,7 +209,8 @@ def test_port_in_use_is_a_one_line_error_with_exit_3(capsys):
         code = main(["export", "--listen", f"127.0.0.1:{port}", "--proc-root", str(PROC)])
     assert code == EXIT_TARGET
     err = capsys.readouterr().err.splitlines()
-    assert err[0] == f"perflab: error: cannot listen on 127.0.0.1:{port}: the port is already in use"
+    assert err[0] == (
+        f"perflab: error: cannot listen on 127.0.0.1:{port}: the port is already in use")
     assert err[1].startswith("  hint: pick another port")
 
 
@@ -226,5 +227,5 @@ def test_cli_unknown_pid_exit_3(capsys):
 def test_cli_once_prints_the_exposition(capsysbinary):
     assert main(["export", "--once", "--match", "nginx", "--proc-root", str(PROC)]) == 0
     out = capsysbinary.readouterr().out.decode()
-    assert '# TYPE node_cpu_seconds_total counter' in out
+    assert "# TYPE node_cpu_seconds_total counter" in out
     assert 'process_open_fds{name="nginx",pid="4244"} 2.0' in out
