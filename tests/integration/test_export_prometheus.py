@@ -131,3 +131,57 @@ def test_prometheus_scrapes_the_exporter(exporter, target, tmp_path):
             server.kill()
             server.wait(5)
         server.stderr.close()
+
+
+# The families the brief and node_exporter-based dashboards rely on: they must exist on both
+# sides with the same type, HELP and label names.
+CORE = {
+    "node_cpu_seconds", "node_context_switches", "node_forks", "node_procs_running",
+    "node_procs_blocked", "node_boot_time_seconds", "node_memory_MemAvailable_bytes",
+    "node_memory_MemTotal_bytes", "node_load1", "node_load5", "node_load15",
+    "node_pressure_cpu_waiting_seconds", "node_pressure_io_stalled_seconds",
+    "node_pressure_memory_waiting_seconds", "node_disk_reads_completed",
+    "node_disk_writes_completed", "node_disk_read_bytes", "node_disk_written_bytes",
+    "node_disk_read_time_seconds", "node_disk_write_time_seconds", "node_disk_io_time_seconds",
+    "node_disk_io_time_weighted_seconds", "node_disk_io_now", "node_network_receive_bytes",
+    "node_network_transmit_packets", "node_network_receive_errs", "node_network_transmit_drop",
+    "node_netstat_Tcp_RetransSegs", "node_netstat_TcpExt_ListenOverflows",
+    "node_vmstat_pgmajfault", "node_tcp_connection_states",
+}
+
+
+def families(text: str) -> dict[str, tuple[str, str, frozenset[str]]]:
+    from prometheus_client.parser import text_string_to_metric_families  # noqa: PLC0415
+
+    return {f.name: (f.type, f.documentation,
+                     frozenset(k for s in f.samples for k in s.labels))
+            for f in text_string_to_metric_families(text)}
+
+
+def test_same_names_types_help_and_labels_as_node_exporter(exporter):
+    node_exporter = require_tool("prometheus-node-exporter")
+    port = free_port()
+    peer = subprocess.Popen(
+        [node_exporter, f"--web.listen-address=127.0.0.1:{port}", "--collector.disable-defaults",
+         *(f"--collector.{c}" for c in ("cpu", "stat", "meminfo", "loadavg", "pressure",
+                                        "diskstats", "netdev", "netstat", "vmstat",
+                                        "tcpstat"))],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        theirs_text = ""
+        deadline = time.monotonic() + 20
+        while not theirs_text and time.monotonic() < deadline:
+            try:
+                theirs_text = get(f"http://127.0.0.1:{port}/metrics").decode()
+            except OSError:
+                time.sleep(0.2)
+    finally:
+        peer.terminate()
+        peer.wait(10)
+    theirs = {n: f for n, f in families(theirs_text).items() if n.startswith("node_")}
+    ours = families(get(exporter).decode())
+    missing = {n for n in CORE if n not in ours or n not in theirs}
+    assert missing == set()
+    common = (set(ours) & set(theirs)) - {"node_scrape_collector_success"}
+    assert len(common) > 100
+    assert {n: ours[n] for n in common} == {n: theirs[n] for n in common}
