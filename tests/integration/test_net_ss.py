@@ -117,3 +117,18 @@ def test_net_cli_json_for_a_pid(server, tmp_path):
     assert listener["processes"][0]["pid"] == pid
     assert doc["interval_s"] >= 0.1  # rates are measured over at least the asked interval
     assert all(pid in [p["pid"] for p in s["processes"]] for s in doc["sockets"])
+
+
+def test_sock_diag_state_counts_equal_proc_net_tcp(server):
+    """The exporter's cheap TCP state counts (sock_diag) are those of /proc/net/tcp{,6}."""
+    from perflab.collect._procfs import count_tcp_states  # noqa: PLC0415
+    from perflab.collect.sockets import count_tcp_states_diag  # noqa: PLC0415
+
+    for _ in range(20):  # other engineers' connections come and go: find a quiet moment
+        before = count_tcp_states(Path("/proc"))
+        diag = count_tcp_states_diag()
+        if count_tcp_states(Path("/proc")) == before:
+            assert diag == before
+            assert diag["LISTEN"] >= 3
+            return
+    pytest.skip("the machine's TCP sockets never stood still long enough to compare")

@@ -7,6 +7,8 @@ refreshing beside one, do not double the cost on the target machine.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -17,6 +19,7 @@ from prometheus_client.exposition import generate_latest
 
 from perflab.collect import ProcessCollector, SystemCollector
 from perflab.collect.processes import ProcessSample
+from perflab.collect.sockets import count_tcp_states_diag
 from perflab.errors import NoSuchProcess
 from perflab.export._node import node_families
 from perflab.export._process import process_families, read_max_fds
@@ -35,7 +38,10 @@ class PerflabCollector:
         self.root = Path(proc_root)
         self.pids = tuple(pids)
         self.names = frozenset(names)
-        self._system = SystemCollector(self.root)
+        # TCP states: from sock_diag on the live machine (a /proc/net/tcp read makes the
+        # kernel format every socket as text: 5x the CPU with thousands of sockets)
+        self._live = str(self.root) == "/proc"
+        self._system = SystemCollector(self.root, tcp_states=not self._live)
         self._processes = ProcessCollector(self.root)
         # name matching reads only /proc/PID/stat of every process: no io, no fd listing
         self._finder = ProcessCollector(self.root, with_io=False, with_fds=False)
@@ -57,6 +63,9 @@ class PerflabCollector:
 
     def collect(self) -> Iterator[Metric]:
         snap = self._system.snapshot()
+        if self._live:
+            with contextlib.suppress(OSError):  # no sock_diag: no tcpstat family
+                snap = dataclasses.replace(snap, tcp_states=count_tcp_states_diag())
         yield from node_families(snap)
         if self.pids or self.names:
             samples = self.selected()
