@@ -229,3 +229,25 @@ def test_cli_once_prints_the_exposition(capsysbinary):
     out = capsysbinary.readouterr().out.decode()
     assert "# TYPE node_cpu_seconds_total counter" in out
     assert 'process_open_fds{name="nginx",pid="4244"} 2.0' in out
+
+
+def test_scrape_failure_answers_500_and_keeps_serving(tmp_path):
+    srv = MetricsServer(ListenAddress("127.0.0.1", 0), Exposition(PerflabCollector(tmp_path)))
+    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        for _ in range(2):
+            with pytest.raises(urllib.error.HTTPError) as err:
+                urllib.request.urlopen(srv.url, timeout=5)
+            assert err.value.code == 500
+            assert b"collecting failed" in err.value.read()
+            err.value.close()
+    finally:
+        srv.shutdown()
+        srv.server_close()
+        thread.join(5)
+
+
+def test_cli_unreadable_proc_is_exit_3(tmp_path, capsys):
+    assert main(["export", "--once", "--proc-root", str(tmp_path)]) == EXIT_TARGET
+    assert capsys.readouterr().err.startswith(f"perflab: error: cannot read {tmp_path}")

@@ -169,3 +169,16 @@ def test_net_bad_state_and_missing_pid(capsys):
     err = capsys.readouterr().err
     assert "unknown socket state 'bogus'" in err
     assert "no process with PID 999999" in err
+
+
+def test_malformed_lines_are_skipped():
+    from perflab.collect.sockets import parse_proc_net  # noqa: PLC0415
+
+    text = (
+        "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt uid timeout"
+        " inode\n"
+        "   0: GARBAGE:0016 00000000:0000 0A 00000000:00000000 00:00000000 00000000 0 0 1 1\n"
+        "   1: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000 0 0 2 1\n"
+        "   2: truncated\n")
+    rows = parse_proc_net(text, "tcp")
+    assert [(r.local, r.inode) for r in rows] == [("127.0.0.1:8080", 2)]

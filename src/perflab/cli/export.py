@@ -8,7 +8,7 @@ from types import FrameType
 
 import click
 
-from perflab.errors import InvalidValue
+from perflab.errors import InvalidValue, TargetError
 
 
 @click.command()
@@ -46,8 +46,13 @@ def export(*, listen: str, pids: tuple[int, ...], names: tuple[str, ...], allow_
     collector = PerflabCollector(proc_root, pids=pids, names=names)
     collector.check_pids()
     exposition = Exposition(collector)
+    try:
+        first = exposition.render()  # fail now, with a message, rather than at every scrape
+    except OSError as exc:
+        raise TargetError(f"cannot read {proc_root}: {exc.strerror or exc}",
+                          hint="perflab export needs a Linux /proc") from exc
     if once:
-        sys.stdout.buffer.write(exposition.render())
+        sys.stdout.buffer.write(first)
         sys.stdout.flush()
         return 0
 

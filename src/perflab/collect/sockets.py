@@ -121,21 +121,24 @@ def parse_proc_net(text: str, proto: str) -> list[SocketRow]:
         f = line.split()
         if len(f) < 10:
             continue
-        local_ip, local_port = parse_hex_address(f[1])
-        peer_ip, peer_port = parse_hex_address(f[2])
+        try:
+            local_ip, local_port = parse_hex_address(f[1])
+            peer_ip, peer_port = parse_hex_address(f[2])
+            tx_hex, _, rx_hex = f[4].partition(":")
+            recv_q, tx_q, uid, inode = int(rx_hex, 16), int(tx_hex, 16), int(f[7]), int(f[9])
+        except ValueError:
+            continue  # not a socket line (a kernel we do not know, a damaged copy)
         state = TCP_STATES.get(f[3], f[3])
-        tx_hex, _, rx_hex = f[4].partition(":")
         # the kernel's own rule: an IPv6 socket bound to a specific, non-v4-mapped address is
         # IPv6-only; for "::" only sock_diag (or the bindv6only default) can tell
         v6only = (local_ip.version == 6 and not local_ip.is_unspecified
                   and local_ip.ipv4_mapped is None)
-        send_q: int | None = int(tx_hex, 16)
-        if state == "LISTEN":
-            send_q = None  # /proc shows 0; the backlog comes from sock_diag
+        # for LISTEN /proc shows 0 as tx_queue; the backlog comes from sock_diag
+        send_q = None if state == "LISTEN" else tx_q
         rows.append(SocketRow(
-            proto=proto, state=state, recv_q=int(rx_hex, 16), send_q=send_q,
+            proto=proto, state=state, recv_q=recv_q, send_q=send_q,
             local_ip=local_ip, local_port=local_port, peer_ip=peer_ip, peer_port=peer_port,
-            uid=int(f[7]), inode=int(f[9]), v6only=v6only,
+            uid=uid, inode=inode, v6only=v6only,
         ))
     return rows
 
