@@ -251,3 +251,12 @@ def test_scrape_failure_answers_500_and_keeps_serving(tmp_path):
 def test_cli_unreadable_proc_is_exit_3(tmp_path, capsys):
     assert main(["export", "--once", "--proc-root", str(tmp_path)]) == EXIT_TARGET
     assert capsys.readouterr().err.startswith(f"perflab: error: cannot read {tmp_path}")
+
+
+def test_public_surface_of_perflab_export():
+    import perflab.export  # noqa: PLC0415
+
+    assert sorted(perflab.export.__all__) == [
+        "Exposition", "ListenAddress", "MetricsServer", "PerflabCollector", "check_exposure",
+        "parse_listen"]
+    assert all(hasattr(perflab.export, name) for name in perflab.export.__all__)
