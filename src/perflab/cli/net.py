@@ -159,12 +159,16 @@ class NetSampler:
         return NetView(cur.ts_ns, interval, states, shown, counters)
 
 
-def render(view: NetView, *, max_rows: int | None = None) -> RenderableType:
+def render(view: NetView, *, max_rows: int | None = None, clock: bool = False) -> RenderableType:
+    """The socket table and the counters; ``clock`` adds the time and interval (live view)."""
     summary = Text.assemble(
         ("TCP ", "bold"),
         "  ".join(f"{state} {view.states[state]}" for state in STATES if state in view.states)
         or "no sockets",
     )
+    if clock and view.interval_s is not None:
+        stamp = time.strftime("%H:%M:%S", time.localtime(view.ts_ns / 1e9))
+        summary.append(f"    {stamp}, rates over {view.interval_s:.1f}s", style="dim")
     rows = view.sockets if max_rows is None else view.sockets[:max_rows]
     table = Table(box=None, header_style="bold", pad_edge=False)
     # every column but Process keeps its full width, as ss's do; Process gives way first
@@ -292,6 +296,6 @@ def _watch(sampler: NetSampler, interval: float, *, as_json: bool,
                 view = sampler.refresh()
                 # leave room for the summary, headers and the counters table
                 room = max(3, console.size.height - len(view.counters) - 8)
-                live.update(render(view, max_rows=room), refresh=True)
+                live.update(render(view, max_rows=room, clock=True), refresh=True)
     except KeyboardInterrupt:
         return 0
