@@ -1,0 +1,325 @@
+"""The socket table, as ``ss -tanp`` shows it: /proc/net/{tcp,tcp6,udp,udp6} plus owners.
+
+Sockets come from the /proc/net files (one line per socket: addresses, state, queues, inode).
+Owners come from one pass over ``/proc/PID/fd`` per refresh: every ``socket:[INODE]`` link maps
+an inode to (pid, name, fd), as ss does it; the map is rebuilt at each refresh (fds change
+all the time) but only once per refresh, however many sockets there are.
+
+Two things the /proc files do not say, and ss does: the backlog of a listening socket (ss
+prints it as Send-Q) and whether an IPv6 socket bound to ``::`` also accepts IPv4 (ss prints
+``*`` then, ``[::]`` otherwise). Both come from the kernel's sock_diag netlink interface
+(a few structs, at the end of this module), used only when reading the live /proc.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import os
+import socket
+import struct
+import sys
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from perflab.collect._procfs import TCP_STATES
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+# ss's names; UDP uses the same numbering (07 = unconnected, 01 = connected)
+STATES = tuple(dict.fromkeys(TCP_STATES.values()))
+# ss's default when no state is asked for: connected sockets only
+CONNECTED_STATES = frozenset(
+    {"ESTAB", "SYN-SENT", "FIN-WAIT-1", "FIN-WAIT-2", "CLOSE-WAIT", "LAST-ACK", "CLOSING"})
+LISTEN_STATES = frozenset({"LISTEN", "UNCONN"})
+
+
+@dataclass(frozen=True, slots=True)
+class SocketOwner:
+    pid: int
+    name: str
+    fd: int
+
+    def to_json(self) -> dict[str, object]:
+        return {"pid": self.pid, "name": self.name, "fd": self.fd}
+
+
+@dataclass(frozen=True, slots=True)
+class SocketRow:
+    """One socket. For LISTEN sockets ``recv_q`` is the accept-queue fill and ``send_q`` the
+    backlog (None when sock_diag could not tell), as ss shows them."""
+
+    proto: str  # "tcp" | "udp"
+    state: str
+    recv_q: int
+    send_q: int | None
+    local_ip: IPAddress
+    local_port: int
+    peer_ip: IPAddress
+    peer_port: int
+    inode: int
+    uid: int
+    v6only: bool
+    owners: tuple[SocketOwner, ...] = ()
+
+    @property
+    def family(self) -> int:
+        return self.local_ip.version
+
+    @property
+    def local(self) -> str:
+        return format_endpoint(self.local_ip, self.local_port, v6only=self.v6only)
+
+    @property
+    def peer(self) -> str:
+        return format_endpoint(self.peer_ip, self.peer_port, v6only=self.v6only)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "proto": self.proto, "family": self.family, "state": self.state,
+            "recv_q": self.recv_q, "send_q": self.send_q, "local": self.local,
+            "peer": self.peer, "local_ip": ip_text(self.local_ip), "local_port": self.local_port,
+            "peer_ip": ip_text(self.peer_ip), "peer_port": self.peer_port, "inode": self.inode,
+            "uid": self.uid, "processes": [o.to_json() for o in self.owners],
+        }
+
+
+def ip_text(ip: IPAddress) -> str:
+    """The address as inet_ntop (and so ss) writes it: ``::ffff:127.0.0.1``, not
+    ``::ffff:7f00:1`` as Python's ``ipaddress`` does before 3.13."""
+    family = socket.AF_INET if ip.version == 4 else socket.AF_INET6
+    return socket.inet_ntop(family, ip.packed)
+
+
+def format_endpoint(ip: IPAddress, port: int, *, v6only: bool) -> str:
+    """``127.0.0.1:80``, ``[::1]:80``, ``*:22`` (``::`` accepting IPv4 too), port 0 as ``*``."""
+    port_s = str(port) if port else "*"
+    if ip.version == 4:
+        return f"{ip_text(ip)}:{port_s}"
+    if ip.is_unspecified and not v6only:
+        return f"*:{port_s}"
+    return f"[{ip_text(ip)}]:{port_s}"
+
+
+def parse_hex_address(text: str) -> tuple[IPAddress, int]:
+    """``0100007F:1F90`` -> (127.0.0.1, 8080). The kernel prints each 32-bit word of the
+    address in host byte order, so on little-endian machines every 4 bytes are reversed."""
+    addr_hex, _, port_hex = text.partition(":")
+    raw = bytes.fromhex(addr_hex)
+    if sys.byteorder == "little":
+        raw = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))
+    ip: IPAddress = (ipaddress.IPv4Address(raw) if len(raw) == 4
+                     else ipaddress.IPv6Address(raw))
+    return ip, int(port_hex, 16)
+
+
+def parse_proc_net(text: str, proto: str) -> list[SocketRow]:
+    """Parse /proc/net/tcp, tcp6, udp or udp6 (owners, backlog and v6only not yet known)."""
+    rows = []
+    for line in text.splitlines()[1:]:
+        f = line.split()
+        if len(f) < 10:
+            continue
+        try:
+            local_ip, local_port = parse_hex_address(f[1])
+            peer_ip, peer_port = parse_hex_address(f[2])
+            tx_hex, _, rx_hex = f[4].partition(":")
+            recv_q, tx_q, uid, inode = int(rx_hex, 16), int(tx_hex, 16), int(f[7]), int(f[9])
+        except ValueError:
+            continue  # not a socket line (a kernel we do not know, a damaged copy)
+        state = TCP_STATES.get(f[3], f[3])
+        # the kernel's own rule: an IPv6 socket bound to a specific, non-v4-mapped address is
+        # IPv6-only; for "::" only sock_diag (or the bindv6only default) can tell
+        v6only = (local_ip.version == 6 and not local_ip.is_unspecified
+                  and local_ip.ipv4_mapped is None)
+        # for LISTEN /proc shows 0 as tx_queue; the backlog comes from sock_diag
+        send_q = None if state == "LISTEN" else tx_q
+        rows.append(SocketRow(
+            proto=proto, state=state, recv_q=recv_q, send_q=send_q,
+            local_ip=local_ip, local_port=local_port, peer_ip=peer_ip, peer_port=peer_port,
+            uid=uid, inode=inode, v6only=v6only,
+        ))
+    return rows
+
+
+def socket_owners(proc_root: Path, pids: Iterable[int] | None = None
+                  ) -> dict[int, list[SocketOwner]]:
+    """inode -> owners, from the ``socket:[INODE]`` links in /proc/PID/fd (one pass)."""
+    root = str(proc_root)
+    owners: dict[int, list[SocketOwner]] = {}
+    if pids is None:
+        pids = [int(n) for n in os.listdir(root) if n.isdigit()]
+    for pid in pids:
+        fd_dir = f"{root}/{pid}/fd"
+        try:
+            fds = os.listdir(fd_dir)
+        except OSError:  # exited, or another user's process without privileges
+            continue
+        name: str | None = None
+        for fd in fds:
+            try:
+                link = os.readlink(f"{fd_dir}/{fd}")  # noqa: PTH115  # hot path: no Path per fd
+            except OSError:
+                continue
+            if not link.startswith("socket:["):
+                continue
+            if name is None:
+                name = _comm(root, pid)
+            owners.setdefault(int(link[8:-1]), []).append(SocketOwner(pid, name, int(fd)))
+    return owners
+
+
+def _comm(root: str, pid: int) -> str:
+    try:
+        with open(f"{root}/{pid}/comm", "rb") as fh:  # noqa: PTH123  # hot path
+            return fh.read().decode("utf-8", "replace").rstrip("\n")
+    except OSError:
+        return "?"
+
+
+class SocketCollector:
+    """Reads the socket table. ``sock_diag`` asks the live kernel for what /proc lacks; it is
+    on by default only for the real /proc (a fake tree in tests has no kernel behind it)."""
+
+    def __init__(self, proc_root: str | Path = "/proc", *, sock_diag: bool | None = None) -> None:
+        self.root = Path(proc_root)
+        self.sock_diag = (str(self.root) == "/proc") if sock_diag is None else sock_diag
+
+    def sockets(self, *, tcp: bool = True, udp: bool = False,
+                pids: Iterable[int] | None = None) -> list[SocketRow]:
+        """Sockets of the chosen protocols with their owners; with ``pids``, only theirs."""
+        files = ([("tcp", "net/tcp"), ("tcp", "net/tcp6")] if tcp else []) + (
+            [("udp", "net/udp"), ("udp", "net/udp6")] if udp else [])
+        rows: list[SocketRow] = []
+        for proto, rel in files:
+            try:
+                text = (self.root / rel).read_text(encoding="ascii", errors="replace")
+            except OSError:
+                continue  # no IPv6 in this kernel/namespace
+            rows.extend(parse_proc_net(text, proto))
+        wanted = None if pids is None else set(pids)
+        owners = socket_owners(self.root, wanted)
+        extra = self._diag(tcp=tcp, udp=udp) if self.sock_diag else {}
+        v6only_default = self._bindv6only()
+        out = []
+        for row in rows:
+            who = tuple(owners.get(row.inode, ())) if row.inode else ()
+            if wanted is not None and not who:
+                continue
+            send_q, v6only = row.send_q, row.v6only
+            info = extra.get(row.inode) if row.inode else None
+            if info is not None:
+                if row.state == "LISTEN":
+                    send_q = info.wqueue
+                if info.v6only is not None:
+                    v6only = info.v6only
+            elif row.local_ip.version == 6 and row.local_ip.is_unspecified:
+                v6only = v6only_default
+            out.append(SocketRow(
+                proto=row.proto, state=row.state, recv_q=row.recv_q, send_q=send_q,
+                local_ip=row.local_ip, local_port=row.local_port, peer_ip=row.peer_ip,
+                peer_port=row.peer_port, inode=row.inode, uid=row.uid, v6only=v6only,
+                owners=tuple(sorted(who, key=lambda o: (o.pid, o.fd))),
+            ))
+        return out
+
+    def _bindv6only(self) -> bool:
+        try:
+            return (self.root / "sys/net/ipv6/bindv6only").read_text().strip() == "1"
+        except OSError:
+            return False
+
+    def _diag(self, *, tcp: bool, udp: bool) -> dict[int, DiagInfo]:
+        """inode -> backlog/v6only, for the sockets /proc leaves ambiguous; {} if unavailable."""
+        out: dict[int, DiagInfo] = {}
+        queries = []
+        if tcp:  # listening sockets: backlog (both families) and v6only (IPv6)
+            queries += [(socket.AF_INET, socket.IPPROTO_TCP, 1 << 10),
+                        (socket.AF_INET6, socket.IPPROTO_TCP, 1 << 10)]
+        if udp:
+            queries.append((socket.AF_INET6, socket.IPPROTO_UDP, 0xFFFFFFFF))
+        for family, proto, states in queries:
+            with contextlib.suppress(OSError):
+                out.update(sock_diag_dump(family, proto, states))
+        return out
+
+
+# --- sock_diag (linux/inet_diag.h) ---------------------------------------------------------
+
+NETLINK_SOCK_DIAG = 4
+SOCK_DIAG_BY_FAMILY = 20
+NLM_F_REQUEST, NLM_F_DUMP = 0x1, 0x300
+NLMSG_ERROR, NLMSG_DONE = 2, 3
+INET_DIAG_SKV6ONLY = 11
+_NLMSGHDR = struct.Struct("=IHHII")            # len, type, flags, seq, pid
+_NLMSG_LEN_TYPE = struct.Struct("=IH")
+_REQ_V2 = struct.Struct("=BBBxI48x")           # family, protocol, ext, pad, states, sockid
+_DIAG_MSG = struct.Struct("=BBBB48xIIIII")     # family, state, timer, retrans, id, expires,
+#                                                 rqueue, wqueue, uid, inode
+
+
+@dataclass(frozen=True, slots=True)
+class DiagInfo:
+    rqueue: int
+    wqueue: int
+    v6only: bool | None
+
+
+def _diag_messages(family: int, proto: int, states: int) -> Iterator[tuple[bytes, int, int]]:
+    """Run one inet_diag dump; yield (buffer, start of the inet_diag_msg, end of the message)."""
+    req = _REQ_V2.pack(family, proto, 0, states)
+    msg = _NLMSGHDR.pack(_NLMSGHDR.size + len(req), SOCK_DIAG_BY_FAMILY,
+                         NLM_F_REQUEST | NLM_F_DUMP, 1, 0) + req
+    with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_SOCK_DIAG) as nl:
+        nl.settimeout(2.0)
+        nl.sendto(msg, (0, 0))
+        while True:
+            data = nl.recv(1 << 17)
+            if not data:
+                return
+            off = 0
+            while off + _NLMSGHDR.size <= len(data):
+                length, mtype = _NLMSG_LEN_TYPE.unpack_from(data, off)
+                if mtype == NLMSG_DONE:
+                    return
+                if mtype == NLMSG_ERROR or length < _NLMSGHDR.size:
+                    raise OSError("sock_diag request refused")
+                yield data, off + _NLMSGHDR.size, off + length
+                off += (length + 3) & ~3
+
+
+def sock_diag_dump(family: int, proto: int, states: int) -> dict[int, DiagInfo]:
+    """One inet_diag dump: inode -> (rqueue, wqueue, v6only) for sockets in ``states``."""
+    out: dict[int, DiagInfo] = {}
+    for data, body, end in _diag_messages(family, proto, states):
+        _fam, _state, _t, _r, _exp, rq, wq, _uid, inode = _DIAG_MSG.unpack_from(data, body)
+        out[inode] = DiagInfo(rq, wq, _v6only_attr(data, body + _DIAG_MSG.size, end))
+    return out
+
+
+def count_tcp_states_diag() -> dict[str, int]:
+    """TCP sockets per state (ss names), over IPv4 and IPv6, from sock_diag.
+
+    The same counts as ``collect._procfs.count_tcp_states`` at a fraction of the cost: the
+    kernel formats no text, and only the state byte of each message is read. Raises OSError
+    when sock_diag is unavailable.
+    """
+    counts: dict[int, int] = {}
+    for family in (socket.AF_INET, socket.AF_INET6):
+        for data, body, _end in _diag_messages(family, socket.IPPROTO_TCP, 0xFFF):
+            state = data[body + 1]
+            counts[state] = counts.get(state, 0) + 1
+    return {TCP_STATES.get(f"{code:02X}", str(code)): n for code, n in counts.items()}
+
+
+def _v6only_attr(data: bytes, start: int, end: int) -> bool | None:
+    pos = start
+    while pos + 4 <= end:
+        alen, atype = struct.unpack_from("=HH", data, pos)
+        if alen < 4:
+            break
+        if atype == INET_DIAG_SKV6ONLY:
+            return bool(data[pos + 4])
+        pos += (alen + 3) & ~3
+    return None
