@@ -8,7 +8,7 @@ This is the form Apache Otava (formerly Hunter, Fleming et al., ICPE 2023) uses,
    over every segment between change points already accepted; the best proposal is tested with
    Student's two-sample t-test between the values left and right of it (inside that segment).
    Accepted proposals split their segment and the search repeats; the first rejection ends the
-   window. The split step tests at a relaxed level (10 × the final p-value threshold): its
+   window. The split step tests at a relaxed level (10 x the final p-value threshold): its
    points are "weak" change points.
 2. *Merge.* Over the whole series, repeatedly drop the weakest point (largest p-value; when all
    pass, the smallest relative change below ``min_magnitude``), re-testing its neighbours on the

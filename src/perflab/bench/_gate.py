@@ -1,7 +1,7 @@
 """The CI gate: ``--fail-on "regression>5%"`` trips on changes that are both significant and large.
 
-A comparison is a *regression* when the U test rejects "same distribution" at α (after the
-optional Holm–Bonferroni correction over every comparison in the run) AND the centre moved in
+A comparison is a *regression* when the U test rejects "same distribution" at alpha (after the
+optional Holm-Bonferroni correction over every comparison in the run) AND the centre moved in
 the worse direction of the unit (lower is better for times and sizes, higher for B/s) by more
 than the threshold. Significance alone is not enough: with quiet data a 0.3 % change is
 "significant" and nobody wants the build to fail for it. Size alone is not enough either: a

@@ -75,7 +75,7 @@ def read_go(text: str, path: str, label: str, into: ResultSet) -> int:
     return count
 
 
-def _parse_benchmark(
+def _parse_benchmark(  # noqa: PLR0917  # private parser step; all positional by nature
     line: str, lineno: int, path: str, label: str, config: dict[str, str], into: ResultSet
 ) -> Result | None:
     fields = line[len("Benchmark"):].split()

@@ -1,7 +1,7 @@
 """A benchmark's history in the store: one run (kind ``bench``) per recorded commit.
 
 Each recorded file becomes a run whose meta holds the commit, branch and source; each
-benchmark × unit is a series ``bench.value{bench="Encode/format=json-8"}`` in that unit, with
+(benchmark, unit) is a series ``bench.value{bench="Encode/format=json-8"}`` in that unit, with
 one sample per measured value (timestamps T, T+1ns, ... keep their order). The raw file is kept
 as an artifact, so nothing the user gave us is lost. No table of its own is needed.
 
@@ -50,8 +50,9 @@ class Change:
     verdict: str  # regression or improvement
 
 
-def record(store: Store, rs: ResultSet, *, commit: str, branch: str = "", time_ns: int | None = None,
-           source: str = "", raw: bytes = b"") -> tuple[int, int]:
+def record(store: Store, rs: ResultSet, *, commit: str, branch: str = "",
+           time_ns: int | None = None, source: str = "", raw: bytes = b""
+           ) -> tuple[int, int]:
     """Store ``rs`` as one run; return (run id, number of values)."""
     if not commit.strip():
         raise InvalidValue("empty --commit", hint="pass the commit SHA the results belong to")

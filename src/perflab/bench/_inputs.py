@@ -14,7 +14,7 @@ from perflab.errors import InvalidFile, NotFound
 
 def split_label(arg: str) -> tuple[str, str]:
     """``O=old.txt`` -> ("O", "old.txt"); a path that exists as written is never split."""
-    if "=" in arg and not os.path.exists(arg):
+    if "=" in arg and not Path(arg).exists():
         label, _, path = arg.partition("=")
         if label and path:
             return label, path

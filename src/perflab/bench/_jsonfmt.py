@@ -2,7 +2,9 @@
 
 Each becomes the same ``Result`` rows as Go benchmark lines: one row per measured value, so a
 benchmark with 20 values is 20 rows, as ``go test -count 20`` would print. Times are in seconds
-(unit ``sec/op``) in every one of these formats.
+(unit ``sec/op``) in every one of these formats. Their metadata (commit, interpreter, machine)
+is not turned into configuration keys: those differ between the files one compares, and
+configuration keys split tables, so old and new would never meet in one row.
 
     pyperf          {"version": "1.0", "metadata": {"name", "unit"}, "benchmarks": [{"metadata":
                     {"name"}, "runs": [{"values": [...], "warmups": [[loops, v] ...]}]}]}
@@ -64,7 +66,7 @@ def bench_name(text: str) -> str:
     return cleaned or "unnamed"
 
 
-def _add_values(name: str, values: list[Any], unit: str, path: str, label: str,
+def _add_values(name: str, *, values: list[Any], unit: str, path: str, label: str,
                 config: tuple[tuple[str, str], ...], where: str, into: ResultSet) -> int:
     count = 0
     for i, raw in enumerate(values):
@@ -78,17 +80,15 @@ def _add_values(name: str, values: list[Any], unit: str, path: str, label: str,
 
 
 def _read_perflab(doc: dict[str, Any], path: str, label: str, into: ResultSet) -> int:
-    meta = doc.get("metadata") or {}
-    config = tuple((str(k), str(v)) for k, v in meta.items()
-                   if isinstance(v, (str, int, float)) and str(v) and " " not in str(k))
     count = 0
     for i, bench in enumerate(doc.get("benchmarks") or []):
         if not isinstance(bench, dict) or "name" not in bench:
             into.problems.append(Problem(path, 0, f"benchmarks[{i}]: missing name"))
             continue
-        count += _add_values(bench_name(str(bench["name"])), list(bench.get("values") or []),
-                             str(bench.get("unit") or "sec/op"), path, label, config,
-                             f"benchmarks[{i}]", into)
+        count += _add_values(bench_name(str(bench["name"])),
+                             values=list(bench.get("values") or []),
+                             unit=str(bench.get("unit") or "sec/op"), path=path, label=label,
+                             config=(), where=f"benchmarks[{i}]", into=into)
     return count
 
 
@@ -99,20 +99,12 @@ def _read_hyperfine(doc: dict[str, Any], path: str, label: str, into: ResultSet)
             into.problems.append(Problem(path, 0, f"results[{i}]: no 'times' list"))
             continue
         name = bench_name(str(res.get("command") or f"command{i}"))
-        count += _add_values(name, res["times"], "sec/op", path, label, (), f"results[{i}]",
-                             into)
+        count += _add_values(name, values=res["times"], unit="sec/op", path=path, label=label,
+                             config=(), where=f"results[{i}]", into=into)
     return count
 
 
 def _read_pytest_benchmark(doc: dict[str, Any], path: str, label: str, into: ResultSet) -> int:
-    config: list[tuple[str, str]] = []
-    commit = (doc.get("commit_info") or {}).get("id")
-    if commit:
-        config.append(("commit", str(commit)))
-    machine = doc.get("machine_info") or {}
-    for key in ("python_implementation", "python_version", "machine"):
-        if machine.get(key):
-            config.append((key, str(machine[key])))
     count = 0
     for i, bench in enumerate(doc.get("benchmarks") or []):
         stats = bench.get("stats") if isinstance(bench, dict) else None
@@ -126,8 +118,8 @@ def _read_pytest_benchmark(doc: dict[str, Any], path: str, label: str, into: Res
                 path, 0, f"benchmarks[{i}] ({name}): no raw timings; run pytest with "
                          "--benchmark-save-data so each round's time is kept"))
             continue
-        count += _add_values(name, data, "sec/op", path, label, tuple(config),
-                             f"benchmarks[{i}]", into)
+        count += _add_values(name, values=data, unit="sec/op", path=path, label=label,
+                             config=(), where=f"benchmarks[{i}]", into=into)
     return count
 
 
@@ -140,13 +132,12 @@ def _read_pyperf(doc: dict[str, Any], path: str, label: str, into: ResultSet) ->
         meta = {**top, **(bench.get("metadata") or {})}
         name = bench_name(str(meta.get("name") or f"bench{i}"))
         unit = _PYPERF_UNITS.get(str(meta.get("unit") or "second"), "sec/op")
-        values: list[Any] = []
-        for run in bench.get("runs") or []:
-            if isinstance(run, dict):
-                # calibration runs have warmups only; their values are not measurements
-                values.extend(run.get("values") or [])
+        # calibration runs have warmups only; their values are not measurements
+        values: list[Any] = [v for run in bench.get("runs") or [] if isinstance(run, dict)
+                             for v in run.get("values") or []]
         if not values:
             into.problems.append(Problem(path, 0, f"benchmarks[{i}] ({name}): no values"))
             continue
-        count += _add_values(name, values, unit, path, label, (), f"benchmarks[{i}]", into)
+        count += _add_values(name, values=values, unit=unit, path=path, label=label, config=(),
+                             where=f"benchmarks[{i}]", into=into)
     return count

@@ -89,6 +89,6 @@ class ResultSet:
         if declared in ("lower", "higher"):
             return declared
         # throughput-like units (B/s, ops/s) improve upwards; times, sizes, counts downwards
-        if unit.endswith("/s") or unit.endswith("/sec") or unit in ("ops", "rps"):
+        if unit.endswith(("/s", "/sec")) or unit in ("ops", "rps"):
             return "higher"
         return "lower"

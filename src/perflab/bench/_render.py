@@ -196,8 +196,8 @@ def _table_csv(table: Table, emit: Callable[[list[str]], None], start_row: int,
         count += 1
 
     def warn(msgs: tuple[str, ...]) -> None:
-        for msg in msgs:
-            warnings.append(f"{_csv_col_name(len(row))}{start_row + count}: {msg}")
+        where = f"{_csv_col_name(len(row))}{start_row + count}"
+        warnings.extend(f"{where}: {msg}" for msg in msgs)
 
     for level in range(len(table.col_fields)):
         for exp, key in enumerate(table.cols):
@@ -314,7 +314,8 @@ def _md_delta(cell: Cell, verdict: str | None, notes: list[str]) -> str:
         return ""
     delta = cell.comparison.format_delta(cell.baseline.summary.center, cell.summary.center)
     mark = {"regression": " :red_circle:", "improvement": " :green_circle:"}.get(verdict or "", "")
-    return (f"{delta} ({cell.comparison.describe()}){mark}{_md_notes(notes, cell.comparison.warnings)}")
+    notes_text = _md_notes(notes, cell.comparison.warnings)
+    return f"{delta} ({cell.comparison.describe()}){mark}{notes_text}"
 
 
 # --- JSON ---------------------------------------------------------------------------------

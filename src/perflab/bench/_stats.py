@@ -16,8 +16,8 @@ Every figure here is checked against benchstat's own golden outputs in the parit
 from __future__ import annotations
 
 import math
-from decimal import Decimal
 from dataclasses import dataclass, field
+from decimal import Decimal
 from functools import lru_cache
 
 import numpy as np
@@ -202,8 +202,8 @@ def summarize_exact(values: list[float]) -> Summary:
     warnings: tuple[str, ...] = ()
     if best_count != len(xs):
         warnings = (
-            "exact distribution expected, but values range from "
-            f"{_go_float(xs[0])} to {_go_float(xs[-1])}",
+            ("exact distribution expected, but values range from "
+             f"{_go_float(xs[0])} to {_go_float(xs[-1])}"),
         )
     return Summary(best, xs[0], xs[-1], 1.0, warnings)
 
@@ -324,8 +324,8 @@ def compare_nothing(
         op, need = u_test_samples_needed(alpha)
         if len(old) < need and len(new) < need:
             warnings = (
-                f"need {op} {need} samples to detect a difference at alpha level "
-                f"{_go_float(alpha)}",
+                (f"need {op} {need} samples to detect a difference at alpha level "
+                 f"{_go_float(alpha)}"),
             )
     return Comparison(res.p, len(old), len(new), alpha, warnings)
 
@@ -353,7 +353,7 @@ def u_test_samples_needed(alpha: float) -> tuple[str, int]:
 
 
 def holm_adjust(pvalues: list[float]) -> list[float]:
-    """Holm–Bonferroni adjusted p-values (same order as the input), capped at 1."""
+    """Holm-Bonferroni adjusted p-values (same order as the input), capped at 1."""
     m = len(pvalues)
     order = sorted(range(m), key=lambda i: pvalues[i])
     adjusted = [0.0] * m

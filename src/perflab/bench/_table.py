@@ -173,7 +173,7 @@ def _project(result: Result, unit: str, fld: str, trimmed_name: str) -> str:
     return field_value(result, unit, fld)
 
 
-def _finish(
+def _finish(  # noqa: PLR0917  # private step of build_tables, called once
     rs: ResultSet,
     cells_raw: dict[tuple[Key, Key], tuple[list[float], set[Key]]],
     config: tuple[tuple[str, str], ...],

@@ -20,7 +20,7 @@ def _parse_time(text: str | None) -> int | None:
         value = int(text)
         return value if value > 10**15 else value * 1_000_000_000  # seconds or ns
     try:
-        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        dt = datetime.fromisoformat(text)
     except ValueError as exc:
         raise InvalidValue(f"invalid --time {text!r}",
                            hint="use ISO 8601 (2026-11-27T10:00:00Z) or Unix seconds") from exc
@@ -37,7 +37,7 @@ def _parse_time(text: str | None) -> int | None:
               help="Commit time (ISO 8601 or Unix seconds); default now. Orders the history.")
 @store_option
 @json_option
-def record(file: str, commit: str, branch: str, when: str | None, store_path: str | None,
+def record(*, file: str, commit: str, branch: str, when: str | None, store_path: str | None,
            as_json: bool) -> None:
     """Store a results file (any supported format) under a commit."""
     from perflab.bench import load  # noqa: PLC0415  # lazy import keeps --help fast
@@ -66,7 +66,7 @@ def record(file: str, commit: str, branch: str, when: str | None, store_path: st
 @click.option("--branch", default=None, help="Only results recorded on this branch.")
 @store_option
 @json_option
-def history(bench: str | None, branch: str | None, store_path: str | None,
+def history(*, bench: str | None, branch: str | None, store_path: str | None,
             as_json: bool) -> None:
     """Show each benchmark's median per recorded commit."""
     from perflab.bench._history import histories  # noqa: PLC0415
@@ -107,7 +107,7 @@ def history(bench: str | None, branch: str | None, store_path: str | None,
               help="Window length (commits) of the E-divisive search.")
 @store_option
 @json_option
-def regressions(bench: str | None, since: str | None, branch: str | None, max_pvalue: float,
+def regressions(*, bench: str | None, since: str | None, branch: str | None, max_pvalue: float,
                 min_magnitude: float, window: int, store_path: str | None,
                 as_json: bool) -> int:
     """Find change points in the history (E-divisive means); exit 1 on a regression."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 
 import click
 
@@ -38,7 +39,7 @@ def bench() -> None:
 @click.option("--correction", type=click.Choice(["none", "holm"]), default="none",
               show_default=True, help="Correct p-values for many comparisons (Holm-Bonferroni).")
 @json_option
-def compare(files: tuple[str, ...], row: str, col: str, ignore: str, filter_text: str,
+def compare(*, files: tuple[str, ...], row: str, col: str, ignore: str, filter_text: str,
             fmt: str, alpha: float, confidence: float, fail_on: str | None, correction: str,
             as_json: bool) -> int:
     """Compare benchmark results: median, 95 % CI, Mann-Whitney U test, geomean.
@@ -103,7 +104,7 @@ def compare(files: tuple[str, ...], row: str, col: str, ignore: str, filter_text
     return 0
 
 
-def _warn_one_sided(tables: list[object]) -> None:
+def _warn_one_sided(tables: Sequence[object]) -> None:
     from perflab.bench import Table  # noqa: PLC0415
 
     for table in tables:
@@ -118,7 +119,7 @@ def _warn_one_sided(tables: list[object]) -> None:
                            f"from {', '.join(missing)}", err=True)
 
 
-def _warn_unpaired_units(tables: list[object], files: list[str]) -> None:
+def _warn_unpaired_units(tables: Sequence[object], files: list[str]) -> None:
     from perflab.bench import Table  # noqa: PLC0415
 
     for table in tables:
