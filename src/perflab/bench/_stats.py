@@ -250,7 +250,6 @@ def mann_whitney_u(x1: list[float], x2: list[float]) -> UTest:
     has_ties = any(t > 1 for t in ties)
     u1_twice = r1_twice - n1 * (n1 + 1)
     u_twice = min(u1_twice, 2 * n1 * n2 - u1_twice)
-    u_other_twice = 2 * n1 * n2 - u_twice
 
     exact = (n1 <= EXACT_LIMIT and n2 <= EXACT_LIMIT) if not has_ties else (
         n1 <= EXACT_LIMIT_TIES and n2 <= EXACT_LIMIT_TIES
@@ -258,10 +257,7 @@ def mann_whitney_u(x1: list[float], x2: list[float]) -> UTest:
     if exact:
         if len(ties) == 1:
             raise SamplesEqual("all samples are equal")
-        if u_twice == u_other_twice:
-            p = 1.0
-        else:
-            p = 2 * _u_cdf_twice(n1, n2, tuple(ties), u_twice)
+        p = _u_two_sided_twice(n1, n2, tuple(ties), u1_twice)
     else:
         t = float(sum(k * k * k - k for k in ties))
         n = float(n1 + n2)
@@ -306,9 +302,19 @@ def _u_distribution_twice(n1: int, n2: int, ties: tuple[int, ...]) -> tuple[floa
     return tuple(float(x) for x in probs)
 
 
-def _u_cdf_twice(n1: int, n2: int, ties: tuple[int, ...], u_twice: int) -> float:
+def _u_two_sided_twice(n1: int, n2: int, ties: tuple[int, ...], u1_twice: int) -> float:
+    """P(|U - n1·n2/2| >= |u1 - n1·n2/2|) under the null.
+
+    Without ties the distribution is symmetric and this is benchstat's 2·P(U <= min(U1, U2)).
+    With ties it need not be symmetric, and doubling one tail can give p > 1 or, worse, p = 0
+    for samples like [2, 2] vs [1] (no arrangement reaches U = 0, yet U2 = 0 was observed);
+    counting both tails by distance from the centre stays a probability and never calls such a
+    pair significant.
+    """
     probs = _u_distribution_twice(n1, n2, ties)
-    return math.fsum(probs[: u_twice + 1])
+    centre = n1 * n2  # twice the mean of U
+    dist = abs(u1_twice - centre)
+    return math.fsum(pr for k, pr in enumerate(probs) if abs(k - centre) >= dist)
 
 
 def compare_nothing(
