@@ -96,11 +96,13 @@ def test_throughput_units_regress_downwards(tmp_path, capsys):
 def test_markdown_and_junit_mark_the_regression(capsys):
     code, out, _ = run(capsys, NEW, OLD, "--fail-on", "regression>5%", "--format", "markdown")
     assert code == 1
-    assert "| Encode/format=json-48 | 1.423µ ± 1% | 1.718µ ± 1% | +20.77% (p=0.000 n=10) " \
-           ":red_circle: |" in out
+    row = ("| Encode/format=json-48 | 1.423µ ± 1% | 1.718µ ± 1% "
+           "| +20.77% (p=0.000 n=10) :red_circle: |")
+    assert row in out
     code, out, _ = run(capsys, NEW, OLD, "--fail-on", "regression>5%", "--format", "junit")
     suite = ET.fromstring(out)
-    assert suite.get("tests") == "2" and suite.get("failures") == "1"
+    assert suite.get("tests") == "2"
+    assert suite.get("failures") == "1"
     failed = [c.get("name") for c in suite if c.find("failure") is not None]
     assert failed == ["Encode/format=json-48 [sec/op]"]
 
@@ -113,7 +115,8 @@ def test_benchmarks_on_one_side_only_are_shown_with_warnings(tmp_path, capsys):
     code, out, err = run(capsys, str(a), str(b))
     assert code == 0
     assert "benchmark set differs from baseline; geomeans may not be comparable" in out
-    assert "B [sec/op] is missing from " in err and "C [sec/op] is missing from " in err
+    assert "B [sec/op] is missing from " in err
+    assert "C [sec/op] is missing from " in err
 
 
 def test_units_that_differ_between_sides_are_not_compared(tmp_path, capsys):
@@ -122,7 +125,8 @@ def test_units_that_differ_between_sides_are_not_compared(tmp_path, capsys):
     code, out, err = run(capsys, str(a), str(b), "--fail-on", "regression>1%")
     assert code == 0
     assert "vs base" not in out
-    assert "unit sec/op appears only in" in err and "unit B/op appears only in" in err
+    assert "unit sec/op appears only in" in err
+    assert "unit B/op appears only in" in err
 
 
 def test_zero_values_never_produce_a_significant_change(tmp_path, capsys):
