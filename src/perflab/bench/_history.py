@@ -1,7 +1,7 @@
 """A benchmark's history in the store: one run (kind ``bench``) per recorded commit.
 
 Each recorded file becomes a run whose meta holds the commit, branch and source; each
-(benchmark, unit) is a series ``bench.value{bench="Encode/format=json-8"}`` in that unit, with
+(benchmark, unit) is a series ``bench.value{bench="Encode/format=json-8",unit="sec/op"}``, with
 one sample per measured value (timestamps T, T+1ns, ... keep their order). The raw file is kept
 as an artifact, so nothing the user gave us is lost. No table of its own is needed.
 
@@ -66,7 +66,9 @@ def record(store: Store, rs: ResultSet, *, commit: str, branch: str = "",
             groups.setdefault((result.name, v.unit), []).append(v.value)
     rows: list[tuple[int, int, float]] = []
     for (name, unit), values in groups.items():
-        sid = store.series_id(run.id, SERIES, {"bench": name}, unit)
+        # the unit is a label too: a series is unique by (name, labels), and one benchmark
+        # measures several units (sec/op, B/op, allocs/op)
+        sid = store.series_id(run.id, SERIES, {"bench": name, "unit": unit}, unit)
         rows.extend((sid, when + i, value) for i, value in enumerate(values))
     store.insert_samples(rows)
     if raw:
