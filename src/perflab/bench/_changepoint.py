@@ -27,7 +27,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import stats as sps
 
 DEFAULT_WINDOW = 50
 DEFAULT_MAX_PVALUE = 0.001
@@ -71,7 +70,10 @@ def _t_test(left: NDArray[np.float64], right: NDArray[np.float64]) -> float:
     if pooled == 0:
         return 0.0 if m1 != m2 else 1.0
     t = (m1 - m2) / math.sqrt(pooled * (1 / n1 + 1 / n2))
-    return float(2 * sps.t.sf(abs(t), df))
+    # scipy.special, not scipy.stats: the latter costs seconds to import on every CLI start
+    from scipy.special import stdtr  # noqa: PLC0415
+
+    return float(2 * stdtr(df, -abs(t)))
 
 
 def _stats(series: NDArray[np.float64], lo: int, idx: int, hi: int) -> ChangePoint:

@@ -21,6 +21,7 @@ from decimal import Decimal
 from functools import lru_cache
 
 import numpy as np
+from numpy.typing import NDArray
 
 # benchstat's defaults: 95 % intervals, differences significant when p < 0.05
 DEFAULT_CONFIDENCE = 0.95
@@ -273,7 +274,7 @@ def mann_whitney_u(x1: list[float], x2: list[float]) -> UTest:
 
 
 @lru_cache(maxsize=4096)
-def _u_distribution_twice(n1: int, n2: int, ties: tuple[int, ...]) -> tuple[float, ...]:
+def _u_distribution_twice(n1: int, n2: int, ties: tuple[int, ...]) -> NDArray[np.float64]:
     """P(2U = k) for k = 0..2*n1*n2 under the null, given the tie groups (in rank order).
 
     Every choice of which n1 of the n1+n2 ranked positions belong to the first sample is
@@ -299,7 +300,8 @@ def _u_distribution_twice(n1: int, n2: int, ties: tuple[int, ...]) -> tuple[floa
         start += size
     offset = n1 * (n1 + 1)
     probs = ways[n1, offset : offset + 2 * n1 * n2 + 1] / math.comb(n1 + n2, n1)
-    return tuple(float(x) for x in probs)
+    probs.setflags(write=False)  # cached and shared: nobody may change it
+    return probs
 
 
 def _u_two_sided_twice(n1: int, n2: int, ties: tuple[int, ...], u1_twice: int) -> float:
@@ -314,7 +316,10 @@ def _u_two_sided_twice(n1: int, n2: int, ties: tuple[int, ...], u1_twice: int) -
     probs = _u_distribution_twice(n1, n2, ties)
     centre = n1 * n2  # twice the mean of U
     dist = abs(u1_twice - centre)
-    return math.fsum(pr for k, pr in enumerate(probs) if abs(k - centre) >= dist)
+    # the tails are [0, centre - dist] and [centre + dist, 2·n1·n2]; they meet when dist = 0
+    if dist == 0:
+        return 1.0
+    return float(probs[: centre - dist + 1].sum() + probs[centre + dist:].sum())
 
 
 def compare_nothing(

@@ -9,7 +9,7 @@ from perflab.cli import main
 from perflab.store import Store
 
 
-def record_history(tmp_path, store_path, capsys, n: int = 60, step_at: int | None = 40,
+def record_history(tmp_path, store_path, capsys, *, n: int = 60, step_at: int | None = 40,
                    factor: float = 1.2) -> list[str]:
     rng = np.random.default_rng(5)
     commits = []
@@ -94,7 +94,7 @@ def test_single_point_history_is_explained_not_an_error(tmp_path, store_path, ca
     (["bench", "record", "GOOD", "--commit", "x", "--time", "yesterday"], "invalid --time", 2),
     (["bench", "record", "GOOD", "--commit", " "], "empty --commit", 2),
 ])
-def test_bad_input_records_nothing(tmp_path, store_path, capsys, args, message, code):
+def test_bad_input_records_nothing(tmp_path, store_path, capsys, *, args, message, code):
     record_history(tmp_path, store_path, capsys, n=2, step_at=None)
     empty = tmp_path / "empty.txt"
     empty.write_text("PASS\n")
