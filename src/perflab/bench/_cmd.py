@@ -90,6 +90,35 @@ def callgrind_instructions(argv: list[str], *, valgrind: str | None = None,
     return float(m.group(1)), proc.returncode
 
 
+def callgrind_marked_parts(argv: list[str], *, env: dict[str, str] | None = None,
+                           valgrind: str | None = None) -> list[float]:
+    """Instruction counts of each stretch ``argv`` brackets with os.getppid()/os.getpgrp()."""
+    tool = valgrind or shutil.which("valgrind")
+    if tool is None:
+        raise ToolMissing("valgrind", install=VALGRIND_INSTALL)
+    with tempfile.TemporaryDirectory(prefix="perflab-callgrind-") as d:
+        out = Path(d) / "cg.out"
+        proc = subprocess.run(
+            [tool, "--tool=callgrind", f"--callgrind-out-file={out}",
+             "--zero-before=os_getppid*", "--dump-before=os_getpgrp*", *argv],
+            capture_output=True, text=True, check=False,
+            stdin=subprocess.DEVNULL, env=env)
+        parts = sorted(Path(d).glob("cg.out.*"), key=lambda p: int(p.suffix[1:]))
+        counts = []
+        for part in parts:
+            m = _SUMMARY.search(part.read_text(errors="replace"))
+            if m is not None:
+                counts.append(float(m.group(1)))
+    if proc.returncode != 0:
+        raise CheckFailed(f"the benchmark worker failed under valgrind: "
+                          f"{(proc.stdout + proc.stderr).strip()[-300:]}",
+                          hint="run it without --metric instructions to see the error")
+    return counts
+
+
+_SUMMARY = re.compile(r"^summary:\s+(\d+)", re.MULTILINE)
+
+
 def run_commands(commands: list[str], *, runs: int = 10, warmup: int = 1, shell: bool = False,
                  metric: str = "time", ignore_failure: bool = False,
                  progress: Callable[[str], None] | None = None) -> list[CommandResult]:

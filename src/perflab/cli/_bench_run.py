@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from perflab.cli._common import DURATION, emit_json, json_option
-from perflab.errors import InvalidValue
+from perflab.errors import CheckFailed, InvalidValue
 
 
 def _progress(quiet: bool) -> Any:
@@ -53,7 +53,7 @@ def run(*, paths: tuple[str, ...], values: int, workers: int, warmups: int, min_
     benches = _runner.discover(list(paths))
     progress = _progress(quiet or as_json)
     if metric == "instructions":
-        results = _run_instructions(benches, values * workers, min_time, progress)
+        results = _run_instructions(benches, values, workers, min_time, progress)
     else:
         results = _runner.run_benchmarks(benches, values=values, workers=workers,
                                          warmups=warmups, min_time=min_time, clock=clock,
@@ -64,11 +64,7 @@ def run(*, paths: tuple[str, ...], values: int, workers: int, warmups: int, min_
     meta["metric"] = metric
     doc = _runner.results_document(results, meta)
     if output:
-        try:
-            Path(output).write_text(json.dumps(doc, indent=2) + "\n")
-        except OSError as exc:
-            raise InvalidValue(f"cannot write {output}: {exc.strerror}",
-                               hint="choose a writable path for -o") from exc
+        _write(output, doc)
     if as_json:
         emit_json(doc["schema"], {k: v for k, v in doc.items() if k != "schema"})
     else:
@@ -82,11 +78,23 @@ def run(*, paths: tuple[str, ...], values: int, workers: int, warmups: int, min_
                    + (f", commit {meta['commit'][:12]}" if "commit" in meta else ""), err=True)
 
 
-def _run_instructions(benches: list[Any], count: int, min_time: float, progress: Any
-                      ) -> list[Any]:
-    """Instructions per call: callgrind(loops=L) - callgrind(loops=0), divided by L."""
+def _write(output: str, doc: dict[str, Any]) -> None:
+    try:
+        Path(output).write_text(json.dumps(doc, indent=2) + "\n")
+    except OSError as exc:
+        raise InvalidValue(f"cannot write {output}: {exc.strerror}",
+                           hint="choose a writable path for -o") from exc
+
+
+def _run_instructions(benches: list[Any], values: int, workers: int, min_time: float,
+                      progress: Any) -> list[Any]:
+    """Instructions per call, counted by callgrind around the measured loop only.
+
+    Each worker process runs under valgrind; it brackets ``values`` stretches of L calls and
+    as many empty stretches (see ``_worker._callgrind_marks``): (full - empty) / L per value.
+    """
     from perflab.bench import _runner  # noqa: PLC0415
-    from perflab.bench._cmd import callgrind_instructions  # noqa: PLC0415
+    from perflab.bench._cmd import callgrind_marked_parts  # noqa: PLC0415
 
     src = str(Path(_runner.__file__).resolve().parents[2])
     env = {**os.environ, "PYTHONPATH": src + os.pathsep + os.environ.get("PYTHONPATH", "")}
@@ -98,19 +106,20 @@ def _run_instructions(benches: list[Any], count: int, min_time: float, progress:
                      "min_time": min_time / 100, "clock": "wall"})
         loops = int(cal["loops"])
         m = _runner.Measured(b, "instructions/op", loops)
-
-        def argv(n: int, bench: Any = b) -> list[str]:
-            spec = {"mode": "measure", "file": bench.file, "func": bench.func, "loops": n,
-                    "values": 1, "warmups": 0, "clock": "wall"}
-            return [sys.executable, "-m", "perflab.bench._worker", json.dumps(spec)]
-
-        for i in range(count):
+        spec = {"mode": "callgrind", "file": b.file, "func": b.func, "loops": loops,
+                "values": values, "clock": "wall"}
+        for w in range(workers):
             if progress:
-                progress(f"{b.name}: callgrind {i + 1}/{count}")
-            full, _ = callgrind_instructions(argv(loops), env=env)
-            empty, _ = callgrind_instructions(argv(0), env=env)
-            m.values.append(max(full - empty, 0.0) / loops)
-        m.warnings = []
+                progress(f"{b.name}: callgrind worker {w + 1}/{workers}")
+            counts = callgrind_marked_parts(
+                [sys.executable, "-m", "perflab.bench._worker", json.dumps(spec)], env=env)
+            if len(counts) < 2 * (values + 1):
+                raise CheckFailed(f"{b.name}: callgrind wrote {len(counts)} of "
+                                  f"{2 * (values + 1)} expected counts",
+                                  hint="is this CPython? the triggers need os.getppid")
+            counts = counts[2:]  # the warm-up pair
+            m.values.extend(max(full - empty, 0.0) / loops
+                            for full, empty in zip(counts[0::2], counts[1::2], strict=False))
         out.append(m)
     return out
 
@@ -155,14 +164,15 @@ def cmd(*, commands: tuple[str, ...], runs: int, warmup: int, shell: bool, metri
         read_json({"schema": PERFLAB_RESULTS_SCHEMA, "benchmarks": [
             {"name": "cmd", "unit": unit, "values": r.values}]}, label, label, rs)
         rs.files.append(label)
-    doc: dict[str, Any] = {"schema": PERFLAB_RESULTS_SCHEMA, "metadata": {
-        "metric": metric, "runs": runs,
-        "interleaved": True},
+    doc: dict[str, Any] = {
+        "schema": PERFLAB_RESULTS_SCHEMA,
+        "metadata": {"metric": metric, "runs": runs, "interleaved": True},
         "benchmarks": [{"name": bench_name(r.command), "unit": unit, "values": r.values,
-                           "user_s": r.user_s, "sys_s": r.sys_s, "exit_codes": r.exit_codes}
-                          for r in results]}
+                        "user_s": r.user_s, "sys_s": r.sys_s, "exit_codes": r.exit_codes}
+                       for r in results],
+    }
     if output:
-        Path(output).write_text(json.dumps(doc, indent=2) + "\n")
+        _write(output, doc)
     tables = b.build_tables(rs, b.Options())
     verdicts = b.judge(tables, rs, gate)
     if as_json:
@@ -173,8 +183,6 @@ def cmd(*, commands: tuple[str, ...], runs: int, warmup: int, shell: bool, metri
         sys.stdout.write(b.to_text(tables))
     bad = b.tripped(verdicts, gate)
     if bad:
-        from perflab.errors import CheckFailed  # noqa: PLC0415
-
         raise CheckFailed(f"a command is slower than #1 beyond {gate.text if gate else ''}",
                           hint="see the table above")
     return 0

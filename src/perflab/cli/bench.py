@@ -68,8 +68,8 @@ def compare(*, files: tuple[str, ...], row: str, col: str, ignore: str, filter_t
         raise InvalidValue("no results left to compare",
                            hint=f"the filter {filter_text!r} matched nothing")
     _warn_one_sided(tables)
-    if col == ".file" and len(rs.files) > 1:
-        _warn_unpaired_units(tables, rs.files)
+    if col == ".file" and len(set(rs.files)) > 1:
+        _warn_unpaired_units(tables, sorted(set(rs.files), key=rs.files.index))
     verdicts = b.judge(tables, rs, gate, correction=correction, alpha=alpha)
     by_cell = {(v.table, v.row, v.col): v.verdict for v in verdicts}
 

@@ -6,6 +6,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from _bench_schema import validate
 
 from perflab.cli import main
 
@@ -24,7 +25,7 @@ def run(capsys, *args: str) -> tuple[int, str, str]:
     return code, out, err
 
 
-def test_json_output_validates_and_carries_the_numbers(capsys, validate):
+def test_json_output_validates_and_carries_the_numbers(capsys):
     code, out, _ = run(capsys, OLD, NEW, "--json")
     assert code == 0
     doc = validate(out, "bench-compare")
@@ -42,7 +43,7 @@ def test_json_output_validates_and_carries_the_numbers(capsys, validate):
     assert gob["p"] == pytest.approx(0.446, abs=5e-4)
 
 
-def test_gate_trips_on_a_significant_large_regression(capsys, validate):
+def test_gate_trips_on_a_significant_large_regression(capsys):
     code, out, err = run(capsys, NEW, OLD, "--fail-on", "regression>5%", "--json")
     assert code == 1
     doc = validate(out, "bench-compare")

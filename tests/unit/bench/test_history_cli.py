@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from _bench_schema import validate
 
 from perflab.cli import main
 from perflab.store import Store
@@ -28,7 +29,7 @@ def record_history(tmp_path, store_path, capsys, *, n: int = 60, step_at: int | 
     return commits
 
 
-def test_record_stores_every_value_and_the_raw_file(tmp_path, store_path, capsys, validate):
+def test_record_stores_every_value_and_the_raw_file(tmp_path, store_path, capsys):
     f = tmp_path / "r.txt"
     f.write_text("BenchmarkA 1 10 ns/op\nBenchmarkA 1 11 ns/op\nBenchmarkB 1 5 ns/op\n")
     code = main(["bench", "record", str(f), "--commit", "abc123", "--store", str(store_path),
@@ -44,7 +45,7 @@ def test_record_stores_every_value_and_the_raw_file(tmp_path, store_path, capsys
         assert store.artifact_data(artifact.id) == f.read_bytes()
 
 
-def test_history_lists_medians_per_commit(tmp_path, store_path, capsys, validate):
+def test_history_lists_medians_per_commit(tmp_path, store_path, capsys):
     commits = record_history(tmp_path, store_path, capsys, n=5, step_at=None)
     assert main(["bench", "history", "Encode-8", "--store", str(store_path), "--json"]) == 0
     doc = validate(capsys.readouterr().out, "bench-history")
@@ -57,8 +58,7 @@ def test_history_lists_medians_per_commit(tmp_path, store_path, capsys, validate
     assert "Encode-8 [sec/op]  5 commits" in out
 
 
-def test_regressions_reports_the_commit_range_and_exits_1(tmp_path, store_path, capsys,
-                                                          validate):
+def test_regressions_reports_the_commit_range_and_exits_1(tmp_path, store_path, capsys):
     commits = record_history(tmp_path, store_path, capsys)
     code = main(["bench", "regressions", "--store", str(store_path), "--json"])
     doc = validate(capsys.readouterr().out, "bench-regressions")
