@@ -16,13 +16,13 @@ from pathlib import Path
 
 from perflab.bench._runner import discover, run_benchmarks
 
-QUIET = '''
+QUIET = """
 def bench_quiet():
     total = 0
     for i in range(2000):
         total += i * i
     return total
-'''
+"""
 
 
 def main() -> int:

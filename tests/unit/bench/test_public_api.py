@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import perflab.bench
+from perflab.cli import COMMANDS
 
 EXPECTED = {
     "ChangePoint", "Comparison", "Gate", "Options", "Problem", "Result", "ResultSet", "Summary",
@@ -20,6 +21,4 @@ def test_exported_names_are_pinned():
 
 
 def test_bench_is_a_registered_command():
-    from perflab.cli import COMMANDS
-
     assert COMMANDS["bench"][0] == "perflab.cli.bench:bench"
