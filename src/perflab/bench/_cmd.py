@@ -128,6 +128,25 @@ def run_commands(commands: list[str], *, runs: int = 10, warmup: int = 1, shell:
         raise InvalidValue("--runs must be at least 2", hint="10 or more gives useful statistics")
     argvs = [argv_of(c, shell) for c in commands]
     results = [CommandResult(c) for c in commands]
+    try:
+        _rounds(commands, argvs, results, runs=runs, warmup=warmup, metric=metric,
+                ignore_failure=ignore_failure, progress=progress)
+    except KeyboardInterrupt as exc:
+        raise CommandsInterrupted(results) from exc
+    return results
+
+
+class CommandsInterrupted(KeyboardInterrupt):
+    """Ctrl-C while timing commands, carrying the runs completed before it."""
+
+    def __init__(self, partial: list[CommandResult]) -> None:
+        super().__init__("interrupted")
+        self.partial = partial
+
+
+def _rounds(commands: list[str], argvs: list[list[str]], results: list[CommandResult], *,
+            runs: int, warmup: int, metric: str, ignore_failure: bool,
+            progress: Callable[[str], None] | None) -> None:
     for _ in range(warmup):
         for argv in argvs:
             run_once_time(argv)
@@ -151,7 +170,6 @@ def run_commands(commands: list[str], *, runs: int = 10, warmup: int = 1, shell:
             if code != 0 and not ignore_failure:
                 raise CheckFailed(f"command {commands[i]!r} exited with {code}",
                                   hint="fix it, or pass --ignore-failure to time it anyway")
-    return results
 
 
 def children_cpu_s() -> float:

@@ -123,22 +123,35 @@ def run_benchmarks(benches: list[Benchmark], *, values: int = 5, workers: int = 
         raise InvalidValue("--min-time must be positive", hint="the default is 100ms")
     run = runner or subprocess_runner()
     results: list[Measured] = []
-    for b in benches:
-        if progress:
-            progress(f"calibrating {b.name}")
-        cal = run({"mode": "calibrate", "file": b.file, "func": b.func, "min_time": min_time,
-                   "clock": clock})
-        results.append(Measured(b, "sec/op", int(cal["loops"])))
-    for w in range(workers):
-        for m in results:
+    try:
+        for b in benches:
             if progress:
-                progress(f"{m.bench.name}: worker {w + 1}/{workers}")
-            out = run({"mode": "measure", "file": m.bench.file, "func": m.bench.func,
-                       "loops": m.loops, "values": values, "warmups": warmups, "clock": clock})
-            m.values.extend(float(v) for v in out["values"])
+                progress(f"calibrating {b.name}")
+            cal = run({"mode": "calibrate", "file": b.file, "func": b.func,
+                       "min_time": min_time, "clock": clock})
+            results.append(Measured(b, "sec/op", int(cal["loops"])))
+        for w in range(workers):
+            for m in results:
+                if progress:
+                    progress(f"{m.bench.name}: worker {w + 1}/{workers}")
+                out = run({"mode": "measure", "file": m.bench.file, "func": m.bench.func,
+                           "loops": m.loops, "values": values, "warmups": warmups,
+                           "clock": clock})
+                m.values.extend(float(v) for v in out["values"])
+    except KeyboardInterrupt as exc:
+        # Ctrl-C: hand back what was measured so far; the caller prints it, then exits 130
+        raise Interrupted([m for m in results if m.values]) from exc
     for m in results:
         m.warnings = stability_warnings(m.values, m.loops, min_time)
     return results
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during a run, carrying the results measured before it."""
+
+    def __init__(self, partial: list[Measured]) -> None:
+        super().__init__("interrupted")
+        self.partial = partial
 
 
 def stability_warnings(values: list[float], loops: int, min_time: float) -> list[str]:

@@ -55,9 +55,20 @@ def run(*, paths: tuple[str, ...], values: int, workers: int, warmups: int, min_
     if metric == "instructions":
         results = _run_instructions(benches, values, workers, min_time, progress)
     else:
-        results = _runner.run_benchmarks(benches, values=values, workers=workers,
-                                         warmups=warmups, min_time=min_time, clock=clock,
-                                         progress=progress)
+        try:
+            results = _runner.run_benchmarks(benches, values=values, workers=workers,
+                                             warmups=warmups, min_time=min_time, clock=clock,
+                                             progress=progress)
+        except _runner.Interrupted as stop:
+            if progress:
+                click.echo("\r\033[K", err=True, nl=False)
+            if stop.partial:
+                click.echo("perflab: interrupted; results measured so far:", err=True)
+                doc = _runner.results_document(stop.partial, {"interrupted": True})
+                if output:
+                    _write(output, doc)
+                _print_table(doc, "results (partial)")
+            raise
     if progress:
         click.echo("\r\033[K", err=True, nl=False)
     meta = _runner.metadata(Path(paths[0]).resolve().parent, clock=clock)
@@ -143,7 +154,7 @@ def cmd(*, commands: tuple[str, ...], runs: int, warmup: int, shell: bool, metri
         as_json: bool) -> int:
     """Time whole commands like hyperfine, interleaving them so drift hits all alike."""
     from perflab import bench as b  # noqa: PLC0415
-    from perflab.bench._cmd import run_commands  # noqa: PLC0415
+    from perflab.bench._cmd import CommandsInterrupted, run_commands  # noqa: PLC0415
     from perflab.bench._jsonfmt import (  # noqa: PLC0415
         PERFLAB_RESULTS_SCHEMA,
         bench_name,
@@ -152,8 +163,16 @@ def cmd(*, commands: tuple[str, ...], runs: int, warmup: int, shell: bool, metri
 
     gate = b.parse_gate(fail_on) if fail_on else None
     progress = _progress(quiet or as_json)
-    results = run_commands(list(commands), runs=runs, warmup=warmup, shell=shell,
-                           metric=metric, ignore_failure=ignore_failure, progress=progress)
+    interrupted: BaseException | None = None
+    try:
+        results = run_commands(list(commands), runs=runs, warmup=warmup, shell=shell,
+                               metric=metric, ignore_failure=ignore_failure, progress=progress)
+    except CommandsInterrupted as stop:
+        # Ctrl-C: show the rounds completed so far (every command must have at least 2)
+        results, interrupted = stop.partial, stop
+        if min(len(r.values) for r in results) < 2:
+            raise
+        click.echo("perflab: interrupted; runs completed so far:", err=True)
     if progress:
         click.echo("\r\033[K", err=True, nl=False)
     unit = "instructions/op" if metric == "instructions" else "sec/op"
@@ -181,6 +200,8 @@ def cmd(*, commands: tuple[str, ...], runs: int, warmup: int, shell: bool, metri
         for i, r in enumerate(results):
             click.echo(f"#{i + 1}: {r.command}")
         sys.stdout.write(b.to_text(tables))
+    if interrupted is not None:
+        raise interrupted
     bad = b.tripped(verdicts, gate)
     if bad:
         raise CheckFailed(f"a command is slower than #1 beyond {gate.text if gate else ''}",
