@@ -209,6 +209,40 @@ def summarize_exact(values: list[float]) -> Summary:
     return Summary(best, xs[0], xs[-1], 1.0, warnings)
 
 
+def summarize_mean(values: list[float], confidence: float = DEFAULT_CONFIDENCE) -> Summary:
+    """``assume=normal`` units: the mean and its Student-t confidence interval."""
+    n = len(values)
+    mean = math.fsum(values) / n
+    if n < 2:
+        note = f"need >= 2 samples for confidence interval at level {_go_float(confidence)}"
+        return Summary(mean, -math.inf, math.inf, confidence, (note,))
+    from scipy.special import stdtrit  # noqa: PLC0415  # only for assume=normal units
+
+    sd = math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (n - 1))
+    half = float(stdtrit(n - 1, (1 + confidence) / 2)) * sd / math.sqrt(n)
+    return Summary(mean, mean - half, mean + half, confidence)
+
+
+def compare_normal(old: list[float], new: list[float], alpha: float = DEFAULT_ALPHA
+                   ) -> Comparison:
+    """``assume=normal`` units: Welch's two-sample t-test (benchstat's choice for them)."""
+    n1, n2 = len(old), len(new)
+    if n1 < 2 or n2 < 2:
+        return Comparison(1.0, n1, n2, alpha, ("need >= 2 samples for a t-test",))
+    m1, m2 = math.fsum(old) / n1, math.fsum(new) / n2
+    v1 = math.fsum((x - m1) ** 2 for x in old) / (n1 - 1)
+    v2 = math.fsum((x - m2) ** 2 for x in new) / (n2 - 1)
+    se2 = v1 / n1 + v2 / n2
+    if se2 == 0:
+        p = 1.0 if m1 == m2 else 0.0
+        return Comparison(p, n1, n2, alpha, ("all samples are equal",) if m1 == m2 else ())
+    df = se2**2 / ((v1 / n1) ** 2 / (n1 - 1) + (v2 / n2) ** 2 / (n2 - 1))
+    t = (m1 - m2) / math.sqrt(se2)
+    from scipy.special import stdtr  # noqa: PLC0415
+
+    return Comparison(float(2 * stdtr(df, -abs(t))), n1, n2, alpha)
+
+
 # --- comparisons --------------------------------------------------------------------------
 
 

@@ -20,9 +20,11 @@ from perflab.bench._stats import (
     Comparison,
     Summary,
     compare_exact,
+    compare_normal,
     compare_nothing,
     geomean,
     summarize_exact,
+    summarize_mean,
     summarize_median,
 )
 from perflab.errors import InvalidValue
@@ -189,8 +191,12 @@ def _finish(  # noqa: PLR0917  # private step of build_tables, called once
     assumption = rs.assumption(unit)
     cells: dict[tuple[Key, Key], Cell] = {}
     for (row, col), (values, residues) in cells_raw.items():
-        summary = summarize_exact(values) if assumption == "exact" else summarize_median(
-            values, opts.confidence)
+        if assumption == "exact":
+            summary = summarize_exact(values)
+        elif assumption == "normal":
+            summary = summarize_mean(values, opts.confidence)
+        else:
+            summary = summarize_median(values, opts.confidence)
         warnings: tuple[str, ...] = ()
         if len(residues) > 1:
             varying = [residue_fields[i] for i in range(len(residue_fields))
@@ -207,6 +213,8 @@ def _finish(  # noqa: PLR0917  # private step of build_tables, called once
         cell.baseline = base
         if assumption == "exact":
             cell.comparison = compare_exact(base.values, cell.values, opts.alpha)
+        elif assumption == "normal":
+            cell.comparison = compare_normal(base.values, cell.values, opts.alpha)
         else:
             cell.comparison = compare_nothing(base.values, cell.values, opts.alpha)
     table = Table(config, unit, assumption, row_fields, col_fields, rows, cols, cells)

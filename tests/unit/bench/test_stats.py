@@ -171,3 +171,16 @@ def test_geomean_refuses_non_positive_values():
                                                           "2.2530000000000003e-06")])
 def test_floats_print_as_go_prints_them(x, text):
     assert _go_float(x) == text
+
+
+def test_assume_normal_uses_mean_and_welch_t_test():
+    """Units declared `assume=normal` get benchstat's parametric treatment."""
+    from perflab.bench._stats import compare_normal, summarize_mean  # noqa: PLC0415
+
+    a, b = [10.0, 11.0, 12.0, 13.0], [20.0, 22.0, 21.0, 23.0, 24.0]
+    s = summarize_mean(a)
+    assert s.center == 11.5
+    expected = sps.t.interval(0.95, 3, loc=11.5, scale=sps.sem(a))
+    assert (s.lo, s.hi) == pytest.approx(expected)
+    p = compare_normal(a, b).p
+    assert p == pytest.approx(sps.ttest_ind(a, b, equal_var=False).pvalue)
