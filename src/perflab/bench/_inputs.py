@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
+import sys
 from pathlib import Path
 
 from perflab.bench._gofmt import read_go
@@ -53,7 +53,7 @@ def load(args: list[str] | tuple[str, ...], into: ResultSet | None = None) -> Re
 def _read_text(path: str) -> str:
     p = Path(path)
     try:
-        data = p.read_bytes() if path != "-" else os.read(0, 1 << 30)
+        data = p.read_bytes() if path != "-" else sys.stdin.buffer.read()
     except FileNotFoundError as exc:
         raise NotFound(f"no such file: {path}", hint="check the path") from exc
     except IsADirectoryError as exc:
