@@ -1,0 +1,125 @@
+"""The measuring process of ``perflab bench run`` (one per batch of values, as pyperf does).
+
+Run as ``python -m perflab.bench._worker SPEC_JSON``; prints one JSON line. A fresh process per
+batch means each batch gets its own memory layout, hash seed and warm-up, so the values sample
+those sources of variation instead of freezing one of them.
+
+    {"mode": "calibrate", "file", "func", "min_time", "clock"}  -> {"loops": N, "elapsed": s}
+    {"mode": "measure", "file", "func", "loops", "values", "warmups", "clock"}
+                                                                 -> {"values": [s per call]}
+    {"mode": "callgrind", "file", "func", "loops", "values"}    -> marks for callgrind dumps
+"""
+
+from __future__ import annotations
+
+import gc
+import importlib.util
+import json
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+MAX_LOOPS = 1 << 32
+
+
+def load_function(file: str, func: str) -> Callable[[], object]:
+    path = Path(file).resolve()
+    spec = importlib.util.spec_from_file_location(f"_perflab_bench_{path.stem}", path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot import {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(path.parent))  # benchmarks import their neighbours
+    spec.loader.exec_module(module)
+    fn = getattr(module, func)
+    if not callable(fn):
+        raise TypeError(f"{func} in {path} is not a function")
+    return fn  # type: ignore[no-any-return]  # checked callable above
+
+
+def clock_of(name: str) -> Callable[[], float]:
+    return time.process_time if name == "cpu" else time.perf_counter
+
+
+def time_loops(fn: Callable[[], object], loops: int, clock: Callable[[], float]) -> float:
+    """Seconds for ``loops`` calls (the loop itself is part of the cost, as in timeit)."""
+    r = range(loops)
+    gc_was = gc.isenabled()
+    gc.disable()  # a collection landing in one value but not another is noise, not signal
+    try:
+        start = clock()
+        for _ in r:
+            fn()
+        return clock() - start
+    finally:
+        if gc_was:
+            gc.enable()
+
+
+def calibrate(fn: Callable[[], object], min_time: float, clock: Callable[[], float]
+              ) -> tuple[int, float]:
+    """The smallest power-of-two loop count whose run takes at least ``min_time``."""
+    loops = 1
+    while True:
+        elapsed = time_loops(fn, loops, clock)
+        if elapsed >= min_time or loops >= MAX_LOOPS:
+            return loops, elapsed
+        # jump close to the target instead of doubling from 1 for fast functions
+        if elapsed > 0:
+            factor = max(2, int(min_time / elapsed * 1.2))
+            loops = min(MAX_LOOPS, 1 << (loops * factor - 1).bit_length())
+        else:
+            loops *= 2
+
+
+def run(spec: dict[str, Any]) -> dict[str, Any]:
+    fn = load_function(spec["file"], spec["func"])
+    clock = clock_of(spec.get("clock", "wall"))
+    if spec["mode"] == "calibrate":
+        loops, elapsed = calibrate(fn, float(spec["min_time"]), clock)
+        return {"loops": loops, "elapsed": elapsed}
+    loops = int(spec["loops"])
+    if spec["mode"] == "callgrind":
+        return _callgrind_marks(fn, loops, int(spec["values"]), clock)
+    for _ in range(int(spec.get("warmups", 1))):
+        time_loops(fn, loops, clock)
+    # loops = 0 is the empty run that --metric instructions subtracts: report the raw time
+    values = [time_loops(fn, loops, clock) / max(loops, 1) for _ in range(int(spec["values"]))]
+    return {"values": values}
+
+
+def _callgrind_marks(fn: Callable[[], object], loops: int, values: int,
+                     clock: Callable[[], float]) -> dict[str, Any]:
+    """Bracket each measured stretch with two rare C calls for callgrind's triggers.
+
+    The parent runs this process under ``valgrind --tool=callgrind --zero-before=os_getppid*
+    --dump-before=os_getpgrp*``: os.getppid() zeroes the counters, os.getpgrp() writes them
+    out, so every dump holds exactly one stretch: ``loops`` calls, then zero calls (the
+    bracket's own cost, subtracted by the parent). Interpreter start-up never enters a dump.
+    """
+    time_loops(fn, loops, clock)  # warm-up: first-call costs (imports, caches) stay out
+    # one extra bracketed pair first: the first stretch after start-up still pays one-time
+    # costs (about +50 % here); the parent drops it
+    for _ in range(values + 1):
+        for n in (loops, 0):
+            os.getppid()
+            time_loops(fn, n, clock)
+            os.getpgrp()
+    return {"marked": values}
+
+
+def main(argv: list[str]) -> int:
+    spec = json.loads(argv[0])
+    try:
+        out = run(spec)
+    except Exception as exc:  # reported to the parent, which names the benchmark
+        sys.stdout.write(json.dumps({"error": f"{type(exc).__name__}: {exc}"}) + "\n")
+        return 1
+    sys.stdout.write(json.dumps(out) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,35 @@
+"""`perflab bench compare` prints exactly what benchstat prints, on benchstat's own test data.
+
+The inputs and golden outputs are benchstat's (golang.org/x/perf, BSD licence; see SOURCE.md).
+Byte equality covers every number: centre, ±%, delta, p, n, geomean, warnings and layout.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from perflab.cli import main
+
+DATA = Path(__file__).parents[2] / "fixtures" / "bench" / "benchstat"
+CASES = json.loads((DATA / "cases.json").read_text())
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_output_equals_benchstat_golden(name, capsys, monkeypatch):
+    monkeypatch.chdir(DATA)
+    code = main(["bench", "compare", *CASES[name]])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert out == (DATA / f"{name}.stdout").read_text(encoding="utf-8")
+    stderr_golden = DATA / f"{name}.stderr"
+    if stderr_golden.exists():
+        assert err == stderr_golden.read_text(encoding="utf-8")
+
+
+def test_every_golden_output_has_a_case():
+    """No golden file sits unused: each one is exercised by the parity test above."""
+    goldens = {p.stem for p in DATA.glob("*.stdout")}
+    assert goldens == set(CASES)

@@ -1,0 +1,24 @@
+"""The public surface of perflab.bench is exactly this list; private modules may change."""
+
+from __future__ import annotations
+
+import perflab.bench
+from perflab.cli import COMMANDS
+
+EXPECTED = {
+    "ChangePoint", "Comparison", "Gate", "Options", "Problem", "Result", "ResultSet", "Summary",
+    "Table", "Value", "Verdict", "build_tables", "compare_nothing", "detect_change_points",
+    "geomean", "holm_adjust", "judge", "load", "mann_whitney_u", "parse_gate",
+    "summarize_median", "to_csv", "to_json_payload", "to_junit", "to_markdown", "to_text",
+    "tripped",
+}
+
+
+def test_exported_names_are_pinned():
+    assert set(perflab.bench.__all__) == EXPECTED
+    for name in EXPECTED:
+        assert getattr(perflab.bench, name) is not None
+
+
+def test_bench_is_a_registered_command():
+    assert COMMANDS["bench"][0] == "perflab.cli.bench:bench"
