@@ -61,6 +61,8 @@ _NET_SERIES: tuple[tuple[str, str, str], ...] = (
     ("net.if.tx_drops_per_s", "/s", "tx_drop_s"),
 )
 
+_EXITED_STATES = frozenset({"Z", "X"})  # zombie, dead: /proc/PID lingers after exit
+
 _Labels = tuple[tuple[str, str], ...]
 
 
@@ -322,6 +324,8 @@ class Recorder:
         rows = self._processes.refresh(self._selected_pids())
         seen: dict[int, _Tracked] = {}
         for row in rows:
+            if row.state in _EXITED_STATES:
+                continue  # a zombie has exited; only its parent has not reaped it yet
             tracked = self._track(row)
             seen[row.pid] = tracked
             previous = self._tracked.get(row.pid)

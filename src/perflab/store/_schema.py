@@ -82,6 +82,9 @@ def migrate(conn: sqlite3.Connection, from_version: int) -> None:
     """Apply every migration after ``from_version`` in one transaction."""
     conn.execute("BEGIN IMMEDIATE")
     try:
+        # Another process (a reader, a second recorder) may have created or migrated the file
+        # while this one waited for the write lock: start from what is there now.
+        from_version = max(from_version, current_version(conn))
         for version in range(from_version + 1, SCHEMA_VERSION + 1):
             for statement in _statements(MIGRATIONS[version]):
                 conn.execute(statement)
