@@ -52,7 +52,7 @@ def load1_samples(store_path: Path) -> list[tuple[int, float]]:
 def test_kill_9_loses_at_most_a_second_and_the_store_stays_readable(store_path):
     proc = start_record(store_path, "--interval", "500ms")
     try:
-        wait_for(lambda: len(load1_samples(store_path)) >= 3, what="three ticks")
+        wait_for(lambda: len(load1_samples(store_path)) >= 3, timeout=20, what="three ticks")
         time.sleep(0.37)  # somewhere between two ticks
         killed_ns = time.time_ns()
         proc.kill()
@@ -80,7 +80,7 @@ def test_kill_9_loses_at_most_a_second_and_the_store_stays_readable(store_path):
 def test_a_signal_mid_run_leaves_an_aborted_run_with_its_samples(store_path, sig):
     proc = start_record(store_path, "--interval", "200ms", "--duration", "1m")
     try:
-        wait_for(lambda: len(load1_samples(store_path)) >= 3, what="three ticks")
+        wait_for(lambda: len(load1_samples(store_path)) >= 3, timeout=20, what="three ticks")
         proc.send_signal(sig)
         out, err = proc.communicate(timeout=10)
     finally:
