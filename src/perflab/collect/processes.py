@@ -163,10 +163,11 @@ class ProcessCollector:
     def __init__(self, proc_root: str | Path = "/proc", *, with_io: bool = True,
                  with_fds: bool = True, mono_clock: Callable[[], float] = time.monotonic,
                  idle_recheck_s: float = 0.0) -> None:
-        """``idle_recheck_s`` > 0: a process whose /proc/PID/stat is byte-for-byte unchanged
-        since the last refresh (no CPU tick, no fault, same RSS) keeps its io and fd readings
-        for up to that long instead of re-reading them. Counters are carried, not guessed: I/O
-        it did meanwhile shows in full at the next real read. For recorders of many processes.
+        """``idle_recheck_s`` > 0: a process that has not run since the last refresh (same
+        /proc/PID/schedstat run time; without schedstat, the same stat line) keeps its sample
+        for up to that long instead of re-reading stat, io and fd. Counters are carried, not
+        guessed: anything it did meanwhile shows in full at the next real read. For recorders
+        of many processes, which should ``close()`` the collector when done.
         """
         self.root = Path(proc_root)
         self._root_s = str(self.root)
