@@ -21,7 +21,7 @@ from perflab.store._models import Artifact, Event, Run, Series, canonical_labels
 from perflab.store._schema import APPLICATION_ID, SCHEMA_VERSION, current_version, migrate
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Iterable, Iterator, Sequence
 
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _BUSY_TIMEOUT_S = 10.0
@@ -283,12 +283,14 @@ class Store:
         if end_ns is not None:
             window += " AND ts_ns <= ?"
             args.append(end_ns)
-        head = self.conn.execute(
-            f"SELECT ts_ns, value FROM samples_head WHERE series_id = ?{window}", args
-        ).fetchall()
-        main = self.conn.execute(
-            f"SELECT ts_ns, value FROM samples WHERE series_id = ?{window} ORDER BY ts_ns", args
-        ).fetchall()
+        with self._snapshot():  # a compaction between the two reads must not hide a sample
+            head = self.conn.execute(
+                f"SELECT ts_ns, value FROM samples_head WHERE series_id = ?{window}", args
+            ).fetchall()
+            main = self.conn.execute(
+                f"SELECT ts_ns, value FROM samples WHERE series_id = ?{window} ORDER BY ts_ns",
+                args,
+            ).fetchall()
         if not head:
             return main
         # the head wins over an older value of the same timestamp (INSERT OR REPLACE semantics)
@@ -311,16 +313,30 @@ class Store:
         ).fetchall()
 
     def sample_counts(self, run_id: int) -> dict[int, int]:
-        counts = {int(a): int(b) for a, b in self.conn.execute(
-            "SELECT s.id, (SELECT COUNT(*) FROM samples WHERE series_id = s.id)"
-            " FROM series s WHERE s.run_id = ?", (run_id,)
-        )}
-        for sid, n in self.conn.execute(
-            "SELECT series_id, COUNT(*) FROM samples_head WHERE series_id IN"
-            " (SELECT id FROM series WHERE run_id = ?) GROUP BY series_id", (run_id,)
-        ):
-            counts[int(sid)] = counts.get(int(sid), 0) + int(n)
+        """Samples per series of a run (a value rewritten after compaction counts twice)."""
+        with self._snapshot():
+            counts = {int(a): int(b) for a, b in self.conn.execute(
+                "SELECT s.id, (SELECT COUNT(*) FROM samples WHERE series_id = s.id)"
+                " FROM series s WHERE s.run_id = ?", (run_id,)
+            )}
+            for sid, n in self.conn.execute(
+                "SELECT series_id, COUNT(*) FROM samples_head WHERE series_id IN"
+                " (SELECT id FROM series WHERE run_id = ?) GROUP BY series_id", (run_id,)
+            ):
+                counts[int(sid)] = counts.get(int(sid), 0) + int(n)
         return counts
+
+    @contextlib.contextmanager
+    def _snapshot(self) -> Iterator[None]:
+        """Several reads in one read transaction (WAL: one consistent view of the file)."""
+        if self.conn.in_transaction:
+            yield
+            return
+        self.conn.execute("BEGIN")
+        try:
+            yield
+        finally:
+            self.conn.execute("COMMIT")
 
     # -- events and artifacts ------------------------------------------------------------------
 
