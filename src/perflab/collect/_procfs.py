@@ -213,6 +213,22 @@ def is_physical_disk(name: str, root: Path) -> bool:
     return not name[-1].isdigit() or (name.startswith(("nvme", "mmcblk")) and "p" not in name[4:])
 
 
+_VIRTUAL_IF_PREFIXES = ("lo", "veth", "docker", "br-", "virbr", "tun", "tap", "ifb", "dummy",
+                        "cni", "flannel", "cali", "vxlan", "wg", "kube", "bond", "team")
+
+
+def is_virtual_interface(name: str, root: Path) -> bool:
+    """Interfaces with no device behind them (lo, veth, bridges, tunnels), as sysfs tells.
+
+    ``root`` is the proc root; /sys is looked up beside it. Without a /sys there, the usual
+    virtual-driver name prefixes decide.
+    """
+    sys_net = root.parent / "sys" / "class" / "net"
+    if sys_net.is_dir():
+        return not (sys_net / name / "device").exists()
+    return name.startswith(_VIRTUAL_IF_PREFIXES)
+
+
 @dataclass(frozen=True, slots=True)
 class NetDev:
     rx_bytes: int

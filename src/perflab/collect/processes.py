@@ -122,7 +122,8 @@ class ProcessCollector:
     """Reads the process table; ``refresh()`` returns rows with rates since the last call."""
 
     def __init__(self, proc_root: str | Path = "/proc", *, with_io: bool = True,
-                 with_fds: bool = True, mono_clock: Callable[[], float] = time.monotonic) -> None:
+                 with_fds: bool = True, mono_clock: Callable[[], float] = time.monotonic,
+                 user_name: Callable[[int], str] | None = None) -> None:
         self.root = Path(proc_root)
         self._root_s = str(self.root)
         self.with_io = with_io
@@ -132,6 +133,8 @@ class ProcessCollector:
         self._prev_t: float | None = None
         self._cmdlines: dict[tuple[int, int], str] = {}
         self._users: dict[int, str] = {}
+        # uid -> name; injectable so tests of a checked-in /proc do not depend on who owns it
+        self._user_name = user_name or _passwd_name
 
     def sample(self, pid: int) -> ProcessSample | None:
         """Raw counters of one process, or None when it is gone (or a kernel thread race)."""
@@ -208,9 +211,12 @@ class ProcessCollector:
     def _user(self, uid: int) -> str:
         name = self._users.get(uid)
         if name is None:
-            try:
-                name = pwd.getpwuid(uid).pw_name
-            except KeyError:
-                name = str(uid)
-            self._users[uid] = name
+            name = self._users[uid] = self._user_name(uid)
         return name
+
+
+def _passwd_name(uid: int) -> str:
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)  # a uid with no passwd entry (containers): shown as the number, as ps does
