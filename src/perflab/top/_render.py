@@ -42,8 +42,9 @@ HELP = (
     "  p  pause / resume refreshing (keys keep working on the frozen sample)",
     "  q  quit (Ctrl-C too); ?  this help (any key closes it)",
     "",
-    "CPU: % of time per mode (usr includes nice).  PSI: % of time some/all tasks stalled",
-    "(10 s average).  DISK: iostat -x figures.  NET: idle virtual interfaces are hidden.",
+    "CPU: % of time per mode (usr includes nice).  DISK: the iostat -x figures.",
+    "PSI: % of time some/all tasks stalled on cpu, memory, io (10 s average).",
+    "NET: idle virtual interfaces (lo, veth, bridges) are hidden until they move data.",
 )
 
 
@@ -143,7 +144,7 @@ def _system(view: TopView, width: int, level: int) -> list[Text]:
     wide = width >= WIDE
     left_w = width - RIGHT_WIDTH - 3 if wide else width
     left = _cpu(view, left_w, compact=level >= 1)
-    left += [_load(view, left_w), _mem(view, left_w)]
+    left += [_load(view, left_w), *_mem(view, left_w)]
     if level < 5:
         left += [_psi(view, left_w), _tcp(view, left_w)]
     keep = None if level < 2 else (2 if level == 2 else 1)
@@ -218,16 +219,19 @@ def _load(view: TopView, width: int) -> Text:
     return _crop(t, width)
 
 
-def _mem(view: TopView, width: int) -> Text:
+def _mem(view: TopView, width: int) -> list[Text]:
+    """Memory and swap on one line, or two when the width cannot hold both."""
     m = view.mem
-    t = Text("Mem ", LABEL)
-    t.append(f"total {fmt.size(m.total)} avail {fmt.size(m.available)} cache {fmt.size(m.cache)}"
-             f" dirty {fmt.size(m.dirty)}")
-    t.append("  Swap ", LABEL)
-    t.append(f"{fmt.size(m.swap_used)}/{fmt.size(m.swap_total)}"
-             f" in {fmt.size(m.swap_in_s)}/s out {fmt.size(m.swap_out_s)}/s",
-             "bold red" if m.swap_in_s or m.swap_out_s else "")
-    return _crop(t, width)
+    mem = Text("Mem ", LABEL)
+    mem.append(f"{fmt.size(m.total)} avail {fmt.size(m.available)}"
+               f" cache {fmt.size(m.cache)} dirty {fmt.size(m.dirty)}")
+    swap = Text("Swap ", LABEL)
+    swap.append(f"{fmt.size(m.swap_used)}/{fmt.size(m.swap_total)}"
+                f" in {fmt.size(m.swap_in_s)}/s out {fmt.size(m.swap_out_s)}/s",
+                "bold red" if m.swap_in_s or m.swap_out_s else "")
+    if mem.cell_len + 2 + swap.cell_len <= width:
+        return [Text.assemble(mem, "  ", swap)]
+    return [_crop(mem, width), _crop(swap, width)]
 
 
 def _psi(view: TopView, width: int) -> Text:
