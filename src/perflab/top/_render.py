@@ -20,7 +20,8 @@ from perflab.top._model import CpuLine, DiskLine, NetLine, ProcLine, TopView
 
 MIN_PROCESS_ROWS = 5
 WIDE = 150        # from this width the disk and network panels sit beside CPU and memory
-RIGHT_WIDTH = 72  # width of that right-hand column
+RIGHT_WIDTH = 72  # the width the disk and network panels need
+LEFT_MAX = 100    # CPU bars wider than this are no easier to read
 
 MODE_STYLES = (  # bar colours per CPU mode, htop's order and palette
     ("user", "green"), ("nice", "green"), ("system", "red"), ("iowait", "blue"), ("irq", "yellow"),
@@ -65,7 +66,7 @@ def render_lines(view: TopView, width: int, height: int | None,
     footer = [] if height is None else [_footer(view, state, width)]
     head = [_title(view, state, width)]
     system: list[Text] = []
-    for level in range(6):
+    for level in range(7):
         system = _system(view, width, level)
         if height is None or len(head) + len(system) + 1 + MIN_PROCESS_ROWS + len(footer) <= height:
             break
@@ -140,16 +141,18 @@ def _help(width: int) -> list[Text]:
 # ---- system panels ----
 
 def _system(view: TopView, width: int, level: int) -> list[Text]:
-    """The panels above the process table at shrink ``level`` (0 = everything)."""
+    """The panels above the process table at shrink ``level`` (0 = everything): 1 folds the
+    per-core rows into "core:busy%" cells, 2 keeps one line of the busiest cores, 3 and 4 keep
+    the two, then one, busiest disks and interfaces, 5 drops those panels, 6 PSI and TCP."""
     wide = width >= WIDE
-    left_w = width - RIGHT_WIDTH - 3 if wide else width
-    left = _cpu(view, left_w, compact=level >= 1)
+    left_w = min(width - RIGHT_WIDTH - 3, LEFT_MAX) if wide else width
+    left = _cpu(view, left_w, level)
     left += [_load(view, left_w), *_mem(view, left_w)]
-    if level < 5:
+    if level < 6:
         left += [_psi(view, left_w), _tcp(view, left_w)]
-    keep = None if level < 2 else (2 if level == 2 else 1)
+    keep = None if level < 3 else (2 if level == 3 else 1)
     right: list[Text] = []
-    if level < 4:
+    if level < 5:
         right = _disks(view.disks, keep) + _nets(view.nets, keep)
     if not wide:
         return left + right
@@ -165,19 +168,27 @@ def _system(view: TopView, width: int, level: int) -> list[Text]:
     return out
 
 
-def _cpu(view: TopView, width: int, *, compact: bool) -> list[Text]:
+def _cpu(view: TopView, width: int, level: int) -> list[Text]:
     head = Text("CPU    usr   sys   iow   irq  sirq   stl  idle", LABEL)
     lines = [head, _cpu_row(view.cpu_all, width)]
-    if not view.cpu_cores:
+    cores = view.cpu_cores
+    if not cores:
         return lines
-    if not compact:
-        return lines + [_cpu_row(c, width) for c in view.cpu_cores]
-    # one cell per core: "3:45" = core 3 is 45% busy
-    t = Text("busy ", LABEL)
-    cell = max(len(c.name) for c in view.cpu_cores) + 5
-    for c in view.cpu_cores:
+    if level == 0:
+        return lines + [_cpu_row(c, width) for c in cores]
+    # cells "3:45" = core 3 is 45% busy; on one line only, the busiest cores come first
+    one_line = level >= 2
+    if one_line:
+        cores = tuple(sorted(cores, key=lambda c: -c.busy))
+    cell = max(len(c.name) for c in cores) + 5
+    label = "busiest " if one_line and len(cores) * cell + 5 > width else "busy "
+    t = Text(label, LABEL)
+    for c in cores:
         if t.cell_len + cell > width:
-            break
+            if one_line:
+                break
+            lines.append(t)
+            t = Text(" " * len(label))
         t.append(f"{c.name}:", "dim")
         t.append(f"{c.busy:<{cell - len(c.name) - 1}.0f}", _busy_style(c.busy))
     return [*lines, t]
