@@ -1,0 +1,61 @@
+"""`perflab top --once` / `--json` on this machine's real /proc, and its errors."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from perflab.cli import main
+
+pytestmark = pytest.mark.integration
+
+SCHEMA_FILE = Path(__file__).parents[2] / "docs" / "schemas" / "top.schema.json"
+
+
+def test_json_snapshot_of_the_real_machine_validates(capsys):
+    """Real output validates against docs/schemas/top.schema.json and shows this process."""
+    assert main(["top", "--json", "--interval", "100ms", "--sort", "mem"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    jsonschema.validate(doc, json.loads(SCHEMA_FILE.read_text()))
+    assert doc["schema"] == "perflab.top/1"
+    assert doc["interval_s"] == pytest.approx(0.1, abs=0.05)
+    assert os.getpid() in {p["pid"] for p in doc["processes"]}
+    rss = [p["rss_bytes"] for p in doc["processes"]]
+    assert rss == sorted(rss, reverse=True)
+    assert set(doc["cpu"]["cores"]) == {str(i) for i in range(len(doc["cpu"]["cores"]))}
+
+
+def test_json_filter_by_pid_and_tree(capsys):
+    assert main(["top", "--json", "--interval", "50ms", "--filter", str(os.getpid()),
+                 "--tree"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert [p["pid"] for p in doc["processes"]] == [os.getpid()]
+    assert doc["options"] == {"sort": "cpu", "filter": str(os.getpid()), "tree": True}
+
+
+def test_once_when_piped_is_plain_text_with_every_panel(capsys):
+    assert main(["top", "--once", "--interval", "50ms"]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out
+    for panel in ("CPU    usr   sys", "Load ", "Mem ", "Swap ", "PSI ", "TCP estab",
+                  "DISK        r/s", "NET        rx B/s", "PID USER"):
+        assert panel in out
+    assert f"{os.getpid():>7} " in out
+
+
+@pytest.mark.parametrize(("args", "code", "message"), [
+    (["--interval", "0"], 2, "perflab: error: interval 0s is too short"),
+    (["--interval", "soon"], 2, "invalid duration 'soon'"),
+    (["--sort", "name"], 2, "'name' is not one of 'cpu', 'mem', 'io'"),
+    (["--once", "--proc-root", "/nonexistent"], 3, "perflab: error: cannot read"),
+    ([], 2, "perflab: error: the live view needs a terminal"),
+])
+def test_bad_input_is_one_line_with_the_right_exit_code(capsys, args, code, message):
+    assert main(["top", *args]) == code
+    err = capsys.readouterr().err
+    assert message in err
+    assert "Traceback" not in err
