@@ -17,7 +17,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-
 from tests.conftest import require_tool
 
 pytestmark = pytest.mark.integration
@@ -178,7 +177,8 @@ def test_ctrl_c_quits_cleanly(pane):
     p.keys("Enter")
     p.wait("the first screen", lambda s: "PID USER" in s)
     p.keys("C-c")
-    screen = p.wait("the shell back", lambda s: re.search(r"^exit-code-\d+", s, re.M) is not None)
-    assert re.search(r"^exit-code-0$", screen, re.M), screen
+    screen = p.wait("the shell back",
+                    lambda s: re.search(r"^exit-code-\d+", s, re.MULTILINE) is not None)
+    assert re.search(r"^exit-code-0$", screen, re.MULTILINE), screen
     assert "Traceback" not in screen
     assert p.shell_children() == []

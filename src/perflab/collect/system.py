@@ -29,6 +29,7 @@ from perflab.collect._procfs import (
     parse_meminfo,
     parse_net_dev,
     parse_snmp,
+    parse_sockstat,
     parse_stat,
     read_pressure,
     read_text,
@@ -49,6 +50,7 @@ class SystemSnapshot:
     snmp: dict[str, dict[str, int]]  # /proc/net/snmp + /proc/net/netstat merged by protocol
     tcp_states: dict[str, int] = field(default_factory=dict)
     virtual_netdevs: frozenset[str] = frozenset()  # lo, veth, bridges ...: no device behind them
+    sockstat: dict[str, dict[str, int]] = field(default_factory=dict)  # /proc/net/sockstat
 
 
 class SystemCollector:
@@ -92,6 +94,7 @@ class SystemCollector:
             snmp=snmp,
             tcp_states=count_tcp_states(r) if self._tcp_states else {},
             virtual_netdevs=frozenset(n for n in netdev if self._virtual_if[n]),
+            sockstat=parse_sockstat(_read_optional(r, "net/sockstat")),
         )
 
 

@@ -29,7 +29,8 @@ class Sampler:
     def __init__(self, proc_root: str | Path = "/proc", *,
                  system: SystemCollector | None = None,
                  processes: ProcessCollector | None = None) -> None:
-        self.system = system or SystemCollector(proc_root)
+        # top reads the TCP counts from snmp and sockstat, not by walking every socket
+        self.system = system or SystemCollector(proc_root, tcp_states=False)
         self.processes = processes or ProcessCollector(proc_root)
         self._prev: SystemSnapshot | None = None
 
