@@ -42,26 +42,43 @@ class ProcStat:
 
 
 def parse_proc_stat(text: str) -> ProcStat:
-    """Parse /proc/PID/stat; comm may hold spaces and parentheses, so split at the last ')'."""
-    lpar = text.index("(")
-    rpar = text.rindex(")")
-    pid = int(text[:lpar])
-    comm = text[lpar + 1 : rpar]
-    f = text[rpar + 2 :].split()
-    # f[0] is field (3)
+    """Parse /proc/PID/stat; comm may hold spaces and parentheses, so split at the last ')'.
+
+    Positional construction and no intermediate lists: this runs for every process at every
+    refresh.
+    """
+    head, _, rest = text.rpartition(")")
+    pid_s, sep, comm = head.partition(" (")
+    if not sep:
+        raise ValueError(f"malformed /proc/PID/stat: {text[:40]!r}")
+    f = rest.split()  # f[0] is field (3)
+    n = len(f)
     return ProcStat(
-        pid=pid, comm=comm, state=f[0], ppid=int(f[1]), minflt=int(f[7]), majflt=int(f[9]),
-        utime_s=int(f[11]) / USER_HZ, stime_s=int(f[12]) / USER_HZ, num_threads=int(f[17]),
-        starttime=int(f[19]), vsize=int(f[20]), rss_bytes=int(f[21]) * PAGE_SIZE,
-        processor=int(f[36]) if len(f) > 36 else 0,
-        delayacct_blkio_s=int(f[39]) / USER_HZ if len(f) > 39 else 0.0,
+        int(pid_s), comm, f[0], int(f[1]), int(f[7]), int(f[9]), int(f[11]) / USER_HZ,
+        int(f[12]) / USER_HZ, int(f[17]), int(f[19]), int(f[20]), int(f[21]) * PAGE_SIZE,
+        int(f[36]) if n > 36 else 0, int(f[39]) / USER_HZ if n > 39 else 0.0,
     )
+
+
+_IO_ORDER = ("rchar:", "wchar:", "syscr:", "syscw:", "read_bytes:", "write_bytes:")
 
 
 def parse_proc_io(text: str) -> dict[str, int]:
     """``name: value`` lines of /proc/PID/io."""
     words = text.split()
     return {k.rstrip(":"): int(v) for k, v in zip(words[::2], words[1::2], strict=False)}
+
+
+def _io_counters(text: str) -> tuple[int, int, int, int] | None:
+    """(read_bytes, write_bytes, rchar, wchar) from /proc/PID/io. The kernel has printed these
+    lines in one order since 2.6.20; anything else goes through the general parser."""
+    w = text.split()
+    if len(w) >= 12 and tuple(w[0:12:2]) == _IO_ORDER:
+        return int(w[9]), int(w[11]), int(w[1]), int(w[3])
+    io = parse_proc_io(text)
+    if "read_bytes" not in io:
+        return None
+    return io["read_bytes"], io.get("write_bytes", 0), io.get("rchar", 0), io.get("wchar", 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,11 +173,11 @@ class ProcessCollector:
             try:
                 fd = os.open(f"{base}/io", os.O_RDONLY)
                 try:
-                    io = parse_proc_io(os.read(fd, 1024).decode())
+                    io = _io_counters(os.read(fd, 1024).decode())
                 finally:
                     os.close(fd)
-                read_b, write_b = io.get("read_bytes"), io.get("write_bytes")
-                rchar, wchar = io.get("rchar"), io.get("wchar")
+                if io is not None:
+                    read_b, write_b, rchar, wchar = io
             except (OSError, ValueError):
                 pass
         if self.with_fds:
