@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 from pathlib import Path
 
 import jsonschema
@@ -45,6 +47,27 @@ def test_once_when_piped_is_plain_text_with_every_panel(capsys):
                   "DISK        r/s", "NET        rx B/s", "PID USER"):
         assert panel in out
     assert f"{os.getpid():>7} " in out
+
+
+def test_malformed_proc_is_a_clear_error(capsys, tmp_path):
+    """A /proc whose files do not parse: one line naming the directory, exit 3."""
+    root = tmp_path / "proc"
+    shutil.copytree(Path(__file__).parents[1] / "fixtures" / "proc_top" / "t0", root)
+    (root / "loadavg").write_text("not a load average\n")
+    assert main(["top", "--once", "--interval", "50ms", "--proc-root", str(root)]) == 3
+    err = capsys.readouterr().err
+    assert f"perflab: error: cannot parse the files under {root}" in err
+    assert "Traceback" not in err
+
+
+def test_fixture_proc_root_renders(capsys):
+    """--proc-root reads another tree (the hostname comes from its sys/kernel/hostname)."""
+    root = Path(__file__).parents[1] / "fixtures" / "proc_top" / "t1"
+    assert main(["top", "--once", "--interval", "50ms", "--proc-root", str(root)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("perflab top  fixturehost")
+    assert "python3 /srv/app.py" in out
+    assert re.search(r"every \d+ms", out.splitlines()[0])
 
 
 @pytest.mark.parametrize(("args", "code", "message"), [

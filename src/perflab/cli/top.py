@@ -79,6 +79,9 @@ def top(*, interval: float, once: bool, as_json: bool, sort: str, filter_: str, 
     except PermissionError as exc:
         raise TargetError(f"cannot read {exc.filename}: permission denied",
                           hint="run as a user who may read /proc") from exc
+    except (ValueError, IndexError, KeyError) as exc:  # the parsers met an unexpected format
+        raise TargetError(f"cannot parse the files under {root}: {exc}",
+                          hint="is it a Linux procfs? report the kernel version if it is") from exc
 
 
 def _hostname(root: Path) -> str:

@@ -16,6 +16,7 @@ from rich.console import Console, Group
 from rich.text import Text
 
 from perflab.top import _format as fmt
+from perflab.units import format_duration
 from perflab.top._model import CpuLine, DiskLine, NetLine, ProcLine, TopView
 
 MIN_PROCESS_ROWS = 5
@@ -108,7 +109,7 @@ def _title(view: TopView, state: ScreenState, width: int) -> Text:
     if view.hostname:
         t.append(f"  {view.hostname}")
     t.append(f"  {fmt.clock(view.ts_ns)}  up {fmt.uptime(view.uptime_s)}"
-             f"  every {view.interval_s:.1f}s")
+             f"  every {format_duration(view.interval_s, 2)}")
     o = view.options
     t.append(f"  sort:{o.sort}")
     if o.filter:
