@@ -16,8 +16,8 @@ from rich.console import Console, Group
 from rich.text import Text
 
 from perflab.top import _format as fmt
-from perflab.units import format_duration
 from perflab.top._model import CpuLine, DiskLine, NetLine, ProcLine, TopView
+from perflab.units import format_duration
 
 MIN_PROCESS_ROWS = 5
 WIDE = 150        # from this width the disk and network panels sit beside CPU and memory
