@@ -109,7 +109,7 @@ def _title(view: TopView, state: ScreenState, width: int) -> Text:
     if view.hostname:
         t.append(f"  {view.hostname}")
     t.append(f"  {fmt.clock(view.ts_ns)}  up {fmt.uptime(view.uptime_s)}"
-             f"  every {format_duration(view.interval_s, 2)}")
+             f"  every {_interval(view.interval_s)}")
     o = view.options
     t.append(f"  sort:{o.sort}")
     if o.filter:
@@ -119,6 +119,11 @@ def _title(view: TopView, state: ScreenState, width: int) -> Text:
     if state.paused:
         t.append("  PAUSED", "bold red")
     return _crop(t, width)
+
+
+def _interval(seconds: float) -> str:
+    """The measured interval without its scheduling jitter: 0.998 s reads as 1.0s."""
+    return format_duration(round(seconds, 2 if seconds < 1 else 1), 2)
 
 
 def _footer(view: TopView, state: ScreenState, width: int) -> Text:
