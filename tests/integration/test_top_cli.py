@@ -6,6 +6,10 @@ import json
 import os
 import re
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import jsonschema
@@ -82,3 +86,20 @@ def test_bad_input_is_one_line_with_the_right_exit_code(capsys, args, code, mess
     err = capsys.readouterr().err
     assert message in err
     assert "Traceback" not in err
+
+
+def test_ctrl_c_during_once_prints_what_was_measured(tmp_path):
+    """Ctrl-C while --once waits between its samples: the snapshot over the time waited is
+    printed (exit 0), not thrown away."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2] / "src")}
+    proc = subprocess.Popen([sys.executable, "-m", "perflab", "top", "--once", "--interval", "30s"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    time.sleep(3)  # interpreter start-up, then the first sample (slow on a busy machine)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0, err
+    title = out.splitlines()[0]
+    m = re.search(r"every ([\d.]+)(ms|s)\b", title)
+    assert m, title
+    assert float(m.group(1)) < (30 if m.group(2) == "s" else 30_000)
+    assert "PID USER" in out

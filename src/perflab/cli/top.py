@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import sys
 import time
@@ -58,7 +59,9 @@ def top(*, interval: float, once: bool, as_json: bool, sort: str, filter_: str, 
     try:
         if once or as_json:
             sampler.prime()
-            time.sleep(interval)
+            # Ctrl-C while waiting: print what the time waited so far measured
+            with contextlib.suppress(KeyboardInterrupt):
+                time.sleep(interval)
             s = sampler.sample()
             view = build_view(s.snapshot, s.rates, s.rows, options, hostname=hostname)
             if as_json:
