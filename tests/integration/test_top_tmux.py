@@ -17,7 +17,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from tests.conftest import require_tool
+
+from conftest import require_tool
 
 pytestmark = pytest.mark.integration
 
