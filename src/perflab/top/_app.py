@@ -32,8 +32,9 @@ def run_live(sampler: Sampler, ui: UiState, interval_s: float, *, hostname: str,
     previous = signal.signal(signal.SIGTERM, _interrupt)
     keys_mode = cbreak(stdin_fd) if stdin_fd is not None else contextlib.nullcontext()
     try:
-        with keys_mode, Live(console=console, screen=True, auto_refresh=False,
-                                        redirect_stdout=False, redirect_stderr=False) as live:
+        live = Live(console=console, screen=True, auto_refresh=False,
+                    redirect_stdout=False, redirect_stderr=False)
+        with keys_mode, live:
             _loop(sampler, ui, interval_s=interval_s, hostname=hostname, console=console,
                   live=live, stdin_fd=stdin_fd, mono=mono)
     except KeyboardInterrupt:
