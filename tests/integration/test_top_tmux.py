@@ -98,8 +98,18 @@ def pane(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Pane,
 
 def process_rows(screen: str) -> list[re.Match[str]]:
     lines = screen.splitlines()
-    start = next(i for i, line in enumerate(lines) if re.match(r"^\s+PID USER", line))
+    start = next((i for i, line in enumerate(lines) if re.match(r"^\s+PID USER", line)), None)
+    if start is None:  # a frame caught half drawn
+        return []
     return [m for line in lines[start + 1:] if (m := ROW.match(line))]
+
+
+def column(screen: str, group: int, parse: Callable[[str], float]) -> list[float]:
+    return [parse(m.group(group)) for m in process_rows(screen)]
+
+
+def is_descending(values: list[float]) -> bool:
+    return len(values) >= 2 and values == sorted(values, reverse=True)
 
 
 def size_bytes(text: str) -> float:
@@ -125,27 +135,25 @@ def test_live_view_keys_and_clean_exit(pane, sleeper, tmp_path):
         assert " │ DISK" in screen  # wide: disks sit beside the CPU panel
     assert lines[-1].lstrip().startswith("c cpu m mem i io / filter t tree p pause ? help q quit")
 
+    # a capture can catch a frame half drawn, so each wait is for the whole condition
     p.keys("m")
-    screen = p.wait("sort by memory", lambda s: "sort:mem" in s)
-    rss = [size_bytes(m.group(4)) for m in process_rows(screen)]
-    assert len(rss) >= 5
-    assert rss == sorted(rss, reverse=True)
+    screen = p.wait("sort by memory",
+                    lambda s: "sort:mem" in s and is_descending(column(s, 4, size_bytes)))
+    assert len(process_rows(screen)) >= 5
 
     p.keys("c")
-    screen = p.wait("sort by cpu", lambda s: "sort:cpu" in s)
-    cpu = [float(m.group(3)) for m in process_rows(screen)]
-    assert cpu == sorted(cpu, reverse=True)
+    p.wait("sort by cpu", lambda s: "sort:cpu" in s and is_descending(column(s, 3, float)))
 
     p.keys("/")
     p.wait("the filter prompt", lambda s: "filter: _" in s)
     p.type(sleeper)
     p.wait("the typed filter", lambda s: f"filter: {sleeper}_" in s)
     p.keys("Enter")
-    screen = p.wait("only the sleeper", lambda s: f"filter:{sleeper}" in s)
-    rows = process_rows(screen)
-    assert len(rows) == 1, screen
-    assert rows[0].group(10).endswith(f"{sleeper} 300")
-    assert rows[0].group(9) == "S"
+    screen = p.wait("only the sleeper",
+                    lambda s: f"filter:{sleeper}" in s and len(process_rows(s)) == 1)
+    row = process_rows(screen)[0]
+    assert row.group(10).endswith(f"{sleeper} 300")
+    assert row.group(9) == "S"
 
     p.keys("Escape")
     p.wait("the filter cleared", lambda s: "filter:" not in s.splitlines()[0])
