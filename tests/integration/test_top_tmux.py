@@ -33,7 +33,7 @@ class Pane:
         self.tmux, self.socket = tmux, socket
 
     def run(self, *args: str) -> str:
-        return subprocess.run([self.tmux, "-L", self.socket, *args], check=True,
+        return subprocess.run([self.tmux, "-S", self.socket, *args], check=True,
                               capture_output=True, text=True, timeout=10).stdout
 
     def keys(self, *keys: str) -> None:
@@ -82,18 +82,18 @@ def sleeper(tmp_path: Path) -> Iterator[str]:
 def pane(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Pane, int, int]]:
     tmux = require_tool("tmux")
     width, height = request.param
-    socket = f"perflab-top-{os.getpid()}-{width}"
+    socket = str(tmp_path / "tmux.sock")  # a private server, gone with the test's directory
     env = {"PS1": PROMPT, "TERM": "xterm-256color", "PATH": os.environ["PATH"],
            "HOME": str(tmp_path), "PYTHONPATH": str(SRC), "LANG": "C.UTF-8"}
     cmd = ["env", "-i", *(f"{k}={v}" for k, v in env.items()), "bash", "--norc", "--noprofile"]
-    subprocess.run([tmux, "-L", socket, "-f", "/dev/null", "new-session", "-d", "-s", "t",
+    subprocess.run([tmux, "-S", socket, "-f", "/dev/null", "new-session", "-d", "-s", "t",
                     "-x", str(width), "-y", str(height), shlex.join(cmd)], check=True, timeout=10)
     p = Pane(tmux, socket)
     try:
         p.wait("the shell prompt", lambda s: PROMPT.strip() in s)
         yield p, width, height
     finally:
-        subprocess.run([tmux, "-L", socket, "kill-server"], check=False, timeout=10)
+        subprocess.run([tmux, "-S", socket, "kill-server"], check=False, timeout=10)
 
 
 def process_rows(screen: str) -> list[re.Match[str]]:
