@@ -213,6 +213,22 @@ def is_physical_disk(name: str, root: Path) -> bool:
     return not name[-1].isdigit() or (name.startswith(("nvme", "mmcblk")) and "p" not in name[4:])
 
 
+_VIRTUAL_IF_PREFIXES = ("lo", "veth", "docker", "br-", "virbr", "tun", "tap", "ifb", "dummy",
+                        "cni", "flannel", "cali", "vxlan", "wg", "kube", "bond", "team")
+
+
+def is_virtual_interface(name: str, root: Path) -> bool:
+    """Interfaces with no device behind them (lo, veth, bridges, tunnels), as sysfs tells.
+
+    ``root`` is the proc root; /sys is looked up beside it. Without a /sys there, the usual
+    virtual-driver name prefixes decide.
+    """
+    sys_net = root.parent / "sys" / "class" / "net"
+    if sys_net.is_dir():
+        return not (sys_net / name / "device").exists()
+    return name.startswith(_VIRTUAL_IF_PREFIXES)
+
+
 @dataclass(frozen=True, slots=True)
 class NetDev:
     rx_bytes: int
@@ -249,17 +265,17 @@ def parse_snmp(text: str) -> dict[str, dict[str, int]]:
 
 
 def parse_sockstat(text: str) -> dict[str, dict[str, int]]:
-    """/proc/net/sockstat: ``TCP: inuse 5 orphan 0 tw 1 ...`` -> {"TCP": {"inuse": 5, ...}}.
+    """/proc/net/sockstat: ``TCP: inuse 3 orphan 0 tw 993 alloc 4 mem 291`` -> {"TCP": {...}}.
 
-    Its TIME-WAIT count (``tw``) is the kernel's own counter: free, where counting the lines of
-    /proc/net/tcp costs milliseconds per thousand sockets.
+    O(1) to read whatever the number of sockets, unlike walking /proc/net/tcp; ``tw`` counts
+    TIME-WAIT sockets of IPv4 and IPv6 together (what ``ss -s`` prints as timewait).
     """
     out: dict[str, dict[str, int]] = {}
     for line in text.splitlines():
-        proto, sep, rest = line.partition(":")
+        proto, _, rest = line.partition(":")
         words = rest.split()
-        if sep and len(words) % 2 == 0:
-            out[proto] = {k: int(v) for k, v in zip(words[::2], words[1::2], strict=True)}
+        out[proto] = {k: int(v) for k, v in zip(words[::2], words[1::2], strict=False)
+                      if v.lstrip("-").isdigit()}
     return out
 
 

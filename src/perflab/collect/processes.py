@@ -44,19 +44,21 @@ class ProcStat:
 
 
 def parse_proc_stat(text: str) -> ProcStat:
-    """Parse /proc/PID/stat; comm may hold spaces and parentheses, so split at the last ')'."""
-    lpar = text.index("(")
-    rpar = text.rindex(")")
-    pid = int(text[:lpar])
-    comm = text[lpar + 1 : rpar]
-    f = text[rpar + 2 :].split()
-    # f[0] is field (3)
+    """Parse /proc/PID/stat; comm may hold spaces and parentheses, so split at the last ')'.
+
+    Positional construction and no intermediate lists: this runs for every process at every
+    refresh.
+    """
+    head, _, rest = text.rpartition(")")
+    pid_s, sep, comm = head.partition(" (")
+    if not sep:
+        raise ValueError(f"malformed /proc/PID/stat: {text[:40]!r}")
+    f = rest.split()  # f[0] is field (3)
+    n = len(f)
     return ProcStat(
-        pid=pid, comm=comm, state=f[0], ppid=int(f[1]), minflt=int(f[7]), majflt=int(f[9]),
-        utime_s=int(f[11]) / USER_HZ, stime_s=int(f[12]) / USER_HZ, num_threads=int(f[17]),
-        starttime=int(f[19]), vsize=int(f[20]), rss_bytes=int(f[21]) * PAGE_SIZE,
-        processor=int(f[36]) if len(f) > 36 else 0,
-        delayacct_blkio_s=int(f[39]) / USER_HZ if len(f) > 39 else 0.0,
+        int(pid_s), comm, f[0], int(f[1]), int(f[7]), int(f[9]), int(f[11]) / USER_HZ,
+        int(f[12]) / USER_HZ, int(f[17]), int(f[19]), int(f[20]), int(f[21]) * PAGE_SIZE,
+        int(f[36]) if n > 36 else 0, int(f[39]) / USER_HZ if n > 39 else 0.0,
     )
 
 
@@ -162,7 +164,8 @@ class ProcessCollector:
 
     def __init__(self, proc_root: str | Path = "/proc", *, with_io: bool = True,
                  with_fds: bool = True, mono_clock: Callable[[], float] = time.monotonic,
-                 idle_recheck_s: float = 0.0) -> None:
+                 idle_recheck_s: float = 0.0,
+                 user_name: Callable[[int], str] | None = None) -> None:
         """``idle_recheck_s`` > 0: a process that has not run since the last refresh (same
         /proc/PID/schedstat run time; without schedstat, the same stat line) keeps its sample
         for up to that long instead of re-reading stat, io and fd. Counters are carried, not
@@ -179,6 +182,8 @@ class ProcessCollector:
         self._prev_t: float | None = None
         self._cmdlines: dict[tuple[int, int], str] = {}
         self._users: dict[int, str] = {}
+        # uid -> name; injectable so tests of a checked-in /proc do not depend on who owns it
+        self._user_name = user_name or _passwd_name
         self._fd_dir_size_counts = _fd_dir_size_counts(self._root_s)
         self._idle_rows: dict[tuple[int, int], ProcessRow] = {}
         # schedstat is read every tick for every process: keeping it open saves the open() and
@@ -246,8 +251,9 @@ class ProcessCollector:
                 fds = len(os.listdir(f"{base}/fd"))
         return ProcessSample(stat, uid, read_b, write_b, rchar, wchar, fds, raw, now, sched)
 
-    def snapshot(self, pids: Iterable[int] | None = None) -> dict[tuple[int, int], ProcessSample]:
-        now = self._mono()
+    def snapshot(self, pids: Iterable[int] | None = None,
+                 now: float | None = None) -> dict[tuple[int, int], ProcessSample]:
+        now = self._mono() if now is None else now
         prev_by_pid = {key[0]: s for key, s in self._prev.items()}
         out = {}
         for pid in list_pids(self.root) if pids is None else pids:
@@ -284,7 +290,7 @@ class ProcessCollector:
 
     def refresh(self, pids: Iterable[int] | None = None) -> list[ProcessRow]:
         now = self._mono()
-        cur = self.snapshot(pids)
+        cur = self.snapshot(pids, now)
         dt = None if self._prev_t is None else max(now - self._prev_t, 1e-9)
         prev = self._prev
         idle_rows = self._idle_rows
@@ -339,9 +345,12 @@ class ProcessCollector:
     def _user(self, uid: int) -> str:
         name = self._users.get(uid)
         if name is None:
-            try:
-                name = pwd.getpwuid(uid).pw_name
-            except KeyError:
-                name = str(uid)
-            self._users[uid] = name
+            name = self._users[uid] = self._user_name(uid)
         return name
+
+
+def _passwd_name(uid: int) -> str:
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)  # a uid with no passwd entry (containers): shown as the number, as ps does

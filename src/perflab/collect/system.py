@@ -22,6 +22,7 @@ from perflab.collect._procfs import (
     Stat,
     count_tcp_states,
     is_physical_disk,
+    is_virtual_interface,
     parse_diskstats,
     parse_kv_lines,
     parse_loadavg,
@@ -48,6 +49,7 @@ class SystemSnapshot:
     netdev: dict[str, NetDev]
     snmp: dict[str, dict[str, int]]  # /proc/net/snmp + /proc/net/netstat merged by protocol
     tcp_states: dict[str, int] = field(default_factory=dict)  # empty unless asked for
+    virtual_netdevs: frozenset[str] = frozenset()  # lo, veth, bridges ...: no device behind them
     sockstat: dict[str, dict[str, int]] = field(default_factory=dict)  # /proc/net/sockstat
 
 
@@ -63,6 +65,7 @@ class SystemCollector:
         self._mono = mono_clock
         self._tcp_states = tcp_states
         self._disk_filter: dict[str, bool] = {}
+        self._virtual_if: dict[str, bool] = {}  # sysfs is asked once per interface name
 
     def snapshot(self) -> SystemSnapshot:
         r = self.root
@@ -75,6 +78,9 @@ class SystemCollector:
                 keep = self._disk_filter[name] = is_physical_disk(name, r)
             if keep:
                 disks[name] = d
+        netdev = parse_net_dev(_read_optional(r, "net/dev"))
+        for name in netdev.keys() - self._virtual_if.keys():
+            self._virtual_if[name] = is_virtual_interface(name, r)
         return SystemSnapshot(
             ts_ns=self._wall(),
             mono_s=self._mono(),
@@ -84,9 +90,10 @@ class SystemCollector:
             loadavg=parse_loadavg(read_text(r, "loadavg")),
             pressure=read_pressure(r),
             disks=disks,
-            netdev=parse_net_dev(_read_optional(r, "net/dev")),
+            netdev=netdev,
             snmp=snmp,
             tcp_states=count_tcp_states(r) if self._tcp_states else {},
+            virtual_netdevs=frozenset(n for n in netdev if self._virtual_if[n]),
             sockstat=parse_sockstat(_read_optional(r, "net/sockstat")),
         )
 
