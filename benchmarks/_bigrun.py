@@ -38,7 +38,7 @@ def series_specs(n_series: int) -> list[tuple[str, dict[str, str], str]]:
 
 def build(path: Path, *, n_series: int = 50, seconds: int = 86_400, step_s: float = 1.0,
           start_ns: int | None = None) -> int:
-    """Write one finished run of ``n_series`` × ``seconds`` samples; return its id."""
+    """Write one finished run of ``n_series`` by ``seconds`` samples; return its id."""
     rng = random.Random(42)
     start = start_ns if start_ns is not None else time.time_ns() - int(seconds * 1e9)
     step = int(step_s * 1e9)

@@ -1,7 +1,8 @@
 """Self-contained HTML reports of a run, and the run data both the report and the dashboard draw.
 
 Public names: ``write_report(store, run_id, path)``, ``render_report``, ``SECTIONS`` (the
-pluggable list of section functions), ``Section``, ``ReportContext``; data helpers shared with
+pluggable list of section functions), ``Section``, ``ReportContext``, ``TEMPLATES`` and
+``template_filters`` (the dashboard renders the same section templates); data helpers shared with
 the dashboard: ``sample_window``, ``summarize``, ``run_summaries``, ``series_area``,
 ``series_key``, ``SampleWindow``, ``Summary``, ``MAX_POINTS``.
 """
@@ -17,12 +18,21 @@ from perflab.report._data import (
     series_key,
     summarize,
 )
-from perflab.report._render import SECTIONS, ReportContext, Section, render_report, write_report
+from perflab.report._render import (
+    SECTIONS,
+    TEMPLATES,
+    ReportContext,
+    Section,
+    render_report,
+    template_filters,
+    write_report,
+)
 
 __all__ = [
     "DEFAULT_POINTS",
     "MAX_POINTS",
     "SECTIONS",
+    "TEMPLATES",
     "ReportContext",
     "SampleWindow",
     "Section",
@@ -33,5 +43,6 @@ __all__ = [
     "series_area",
     "series_key",
     "summarize",
+    "template_filters",
     "write_report",
 ]

@@ -23,7 +23,7 @@ import jinja2
 from markupsafe import Markup
 
 from perflab import __version__
-from perflab.errors import StoreUnwritable
+from perflab.errors import UsageError
 from perflab.report._data import SampleWindow, Summary, sample_window, series_area, summarize
 from perflab.units import format_duration_ns
 
@@ -70,14 +70,21 @@ class Section:
 SectionFn = Callable[[ReportContext], Section | None]
 
 
+def template_filters() -> dict[str, Callable[[Any], str]]:
+    """The jinja filters the report's templates use (the dashboard reuses those templates)."""
+    return {"ts": _fmt_ts, "num": _fmt_num, "dur": _fmt_dur}
+
+
 @cache
 def _env() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)),
                              autoescape=True, undefined=jinja2.StrictUndefined)
-    env.filters["ts"] = _fmt_ts
-    env.filters["dur"] = lambda ns: "-" if ns is None else format_duration_ns(ns)
-    env.filters["num"] = _fmt_num
+    env.filters.update(template_filters())
     return env
+
+
+def _fmt_dur(ns: float | None) -> str:
+    return "-" if ns is None else format_duration_ns(ns)
 
 
 def _fmt_ts(ns: int | None) -> str:
@@ -177,7 +184,7 @@ def write_report(store: Store, run_id: int | str, path: str | Path) -> Path:
             fh.write(html)
         Path(tmp).replace(target)
     except OSError as exc:
-        raise StoreUnwritable(
+        raise UsageError(
             f"cannot write the report {target}: {exc.strerror}",
             hint="pass -o with a path in a writable directory",
         ) from exc

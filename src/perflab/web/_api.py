@@ -147,7 +147,9 @@ def get_live(request: Request) -> JSONResponse:
     try:
         window_ns = parse_duration_ns(p.get("window") or "5m")
     except InvalidValue:
-        raise BadParam(f"window must be a duration (5m, 1h, 24h), not {p.get('window')!r}") from None
+        raise BadParam(
+            f"window must be a duration (5m, 1h, 24h), not {p.get('window')!r}"
+        ) from None
     if window_ns < 10**9 or window_ns > 7 * 86_400 * 10**9:
         raise BadParam("window must be between 1s and 7d (5m, 1h, 24h)")
     points = int_param(p, "points", default=600, lo=2, hi=MAX_POINTS)

@@ -36,11 +36,14 @@ PANELS: tuple[Panel, ...] = (
     Panel("cpu", "CPU by mode", "%", _cpu),
     Panel("memory", "Memory", "bytes",
           lambda s: s.name.startswith("system.mem.") and s.unit == "bytes"),
-    Panel("psi", "Pressure stall (PSI)", "%", lambda s: s.name.startswith("system.psi.")),
+    Panel("psi", "Pressure stall (PSI avg10)", "%",
+          lambda s: s.name in ("system.psi.some_pct", "system.psi.full_pct")),
     Panel("disk", "Disk utilisation", "%", lambda s: s.name.startswith("system.disk.util")),
     Panel("net", "Network", "bytes/s",
           lambda s: s.name.startswith("net.if.") and s.name.endswith("bytes_per_s")),
-    Panel("tcp", "TCP", "/s", lambda s: s.name.startswith("net.tcp.")),
+    Panel("tcp", "TCP events", "/s", lambda s: s.name.startswith("net.tcp.") and s.unit == "/s"),
+    Panel("tcpconn", "TCP connections", "",
+          lambda s: s.name in ("net.tcp.established", "net.tcp.time_wait")),
 )
 
 TOP_N = 15

@@ -39,7 +39,7 @@ def time_param(params: dict[str, str], key: str, *, now_ns: int | None = None) -
     if raw.lstrip("-").isdigit():
         return int(raw)
     try:
-        parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        parsed = datetime.fromisoformat(raw)
     except ValueError:
         pass
     else:

@@ -13,7 +13,17 @@
 
   function points() { return Math.max(200, Math.min(1500, Math.round((panelsEl.clientWidth || 800) * 1.2))); }
 
-  function lineLabel(s) { return Perflab.labelText(s.labels) || s.name.split(".").slice(2).join(".") || s.name; }
+  /** Lines of one panel differ by name (memory, TCP), by labels (CPU mode, device), or both. */
+  function labelsOf(panel) {
+    const byLabels = Perflab.lineLabels(panel.series);
+    const names = new Set(panel.series.map((s) => s.name));
+    if (names.size === 1) return byLabels;
+    return panel.series.map((s, i) => {
+      const short = s.name.split(".").slice(2).join(".");
+      const lab = Perflab.labelText(s.labels);
+      return lab ? short + " " + lab : short;
+    });
+  }
 
   function dataOf(panel, doc) {
     const full = [(doc.now_ns - doc.window_ns) / 1e9, doc.now_ns / 1e9];
@@ -38,7 +48,7 @@
       grid.appendChild(box);
       const u = Perflab.chart(box, {
         title: panel.title, unit: panel.unit, group: group, height: 160,
-        labels: panel.series.map((s) => (panel.key === "memory" || panel.key === "tcp" ? s.name.split(".").slice(2).join(".") + (Perflab.labelText(s.labels) ? " " + Perflab.labelText(s.labels) : "") : lineLabel(s))),
+        labels: labelsOf(panel),
         data: dataOf(panel, doc),
       });
       charts.set(panel.key, { u: u, sig: signature(panel) });
@@ -57,7 +67,7 @@
 
   function fillTop(rows) {
     const body = document.querySelector("#top tbody");
-    body.innerHTML = rows.map((p) => "<tr><td class=num>" + p.pid + "</td><td title=\"" +
+    body.innerHTML = rows.map((p) => "<tr><td class=num>" + p.pid + "</td><td class=name title=\"" +
       Perflab.escape(p.cmdline) + "\">" + Perflab.escape(p.name) + "</td><td>" +
       Perflab.escape(p.user) + "</td><td class=num>" + p.cpu_pct.toFixed(1) + "%</td><td class=num>" +
       Perflab.fmt(p.rss_bytes, "bytes") + "</td><td class=num>" + p.threads + "</td></tr>").join("");

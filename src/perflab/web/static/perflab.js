@@ -81,9 +81,23 @@
     }
   };
 
-  P.labelText = function (labels) {
-    const keys = Object.keys(labels || {}).sort();
+  P.labelText = function (labels, only) {
+    const keys = Object.keys(labels || {}).filter((k) => !only || only.has(k)).sort();
     return keys.map((k) => k + "=" + labels[k]).join(", ");
+  };
+
+  /** Line labels for several series on one chart: only the labels that tell them apart. */
+  P.lineLabels = function (series) {
+    const varying = new Set();
+    if (series.length > 1) {
+      const keys = new Set();
+      for (const s of series) for (const k of Object.keys(s.labels || {})) keys.add(k);
+      for (const k of keys) {
+        const first = (series[0].labels || {})[k];
+        if (series.some((s) => (s.labels || {})[k] !== first)) varying.add(k);
+      }
+    }
+    return series.map((s) => P.labelText(s.labels, varying) || s.name.split(".").slice(-1)[0]);
   };
 
   P.escape = function (s) {
@@ -310,11 +324,6 @@
       container.appendChild(section);
     }
 
-    function lineLabel(s, ch) {
-      const t = P.labelText(s.labels);
-      return ch.series.length > 1 || t ? (t || s.name) : s.name;
-    }
-
     async function fetchLines(ch, startNs, stopNs, points) {
       const got = await Promise.all(ch.series.map((s) => load(s, startNs, stopNs, points)));
       return got.map((g) => ({ x: P.toSeconds(g.ts_ns), y: g.values }));
@@ -326,7 +335,7 @@
       state.charts = slots.map((slot, i) => P.chart(slot.el, {
         title: slot.chart.name + (slot.chart.unit ? " (" + slot.chart.unit + ")" : ""),
         unit: slot.chart.unit,
-        labels: slot.chart.series.map((s) => lineLabel(s, slot.chart)),
+        labels: P.lineLabels(slot.chart.series),
         data: P.align(lineData[i], full),
         group: state.group,
         events: events,
