@@ -1,0 +1,58 @@
+"""Downsampling keeps peaks and bounds; summaries are exact (nearest-rank p95)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from _hubdata import S, T0, build
+
+from perflab.report import sample_window, summarize
+from perflab.store import Store
+
+
+def test_few_samples_come_back_as_stored(store_path):
+    data = build(store_path, n=50)
+    with Store.open(store_path) as store:
+        sid = data.series_a["system.cpu.pct,cpu=all,mode=user"]
+        w = sample_window(store, sid, points=1000)
+        assert not w.bucket_ns
+        assert w.raw_count == 50
+        assert [(t, v) for t, v in zip(w.ts_ns, w.values, strict=True)] == store.samples(sid)
+
+
+def test_downsampling_bounds_points_and_keeps_the_spike(store_path):
+    data = build(store_path, n=600)
+    with Store.open(store_path) as store:
+        sid = data.series_a["system.cpu.pct,cpu=all,mode=user"]
+        w = sample_window(store, sid, points=40)
+        assert w.bucket_ns > 0
+        assert len(w.ts_ns) <= 40
+        assert w.raw_count == 600
+        assert max(w.values) == 97.0   # the one-sample spike survives 15:1 reduction
+        assert min(w.values) == 10.0
+        assert w.ts_ns == sorted(w.ts_ns)
+        assert w.ts_ns[0] == T0 and w.ts_ns[-1] == T0 + 599 * S
+
+
+def test_window_limits_are_inclusive_and_respected(store_path):
+    data = build(store_path, n=600)
+    with Store.open(store_path) as store:
+        sid = data.series_a["system.mem.used_bytes"]
+        w = sample_window(store, sid, start_ns=T0 + 10 * S, end_ns=T0 + 19 * S, points=100)
+        assert w.ts_ns == [T0 + i * S for i in range(10, 20)]
+        empty = sample_window(store, sid, start_ns=T0 - 10 * S, end_ns=T0 - S, points=100)
+        assert empty.ts_ns == [] and empty.raw_count == 0
+
+
+def test_summary_matches_numpy(store_path):
+    data = build(store_path, n=600)
+    with Store.open(store_path) as store:
+        sid = data.series_a["system.cpu.pct,cpu=all,mode=user"]
+        values = np.array([v for _, v in store.samples(sid)])
+        m = summarize(store, sid)
+        assert m.count == 600
+        assert m.min == values.min() and m.max == values.max()
+        assert math.isclose(m.mean or 0, values.mean())
+        assert m.p95 == np.percentile(values, 95, method="inverted_cdf")
+        assert m.last == values[-1]
