@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from _hubdata import S, T0, build
 
+from _hubdata import T0, S, build
 from perflab.report import sample_window, summarize
 from perflab.store import Store
 
@@ -32,7 +32,8 @@ def test_downsampling_bounds_points_and_keeps_the_spike(store_path):
         assert max(w.values) == 97.0   # the one-sample spike survives 15:1 reduction
         assert min(w.values) == 10.0
         assert w.ts_ns == sorted(w.ts_ns)
-        assert w.ts_ns[0] == T0 and w.ts_ns[-1] == T0 + 599 * S
+        assert w.ts_ns[0] == T0
+        assert w.ts_ns[-1] == T0 + 599 * S
 
 
 def test_window_limits_are_inclusive_and_respected(store_path):
@@ -42,7 +43,8 @@ def test_window_limits_are_inclusive_and_respected(store_path):
         w = sample_window(store, sid, start_ns=T0 + 10 * S, end_ns=T0 + 19 * S, points=100)
         assert w.ts_ns == [T0 + i * S for i in range(10, 20)]
         empty = sample_window(store, sid, start_ns=T0 - 10 * S, end_ns=T0 - S, points=100)
-        assert empty.ts_ns == [] and empty.raw_count == 0
+        assert empty.ts_ns == []
+        assert empty.raw_count == 0
 
 
 def test_summary_matches_numpy(store_path):
@@ -52,7 +54,8 @@ def test_summary_matches_numpy(store_path):
         values = np.array([v for _, v in store.samples(sid)])
         m = summarize(store, sid)
         assert m.count == 600
-        assert m.min == values.min() and m.max == values.max()
+        assert m.min == values.min()
+        assert m.max == values.max()
         assert math.isclose(m.mean or 0, values.mean())
         assert m.p95 == np.percentile(values, 95, method="inverted_cdf")
         assert m.last == values[-1]

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from _hubdata import S, T0, build
 
+from _hubdata import T0, S, build
+from perflab.store import Store
 from perflab.web import AppConfig, create_app
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "docs" / "schemas"
@@ -22,7 +23,7 @@ def _client_class():
     # what we have and what it still supports
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
-        from starlette.testclient import TestClient
+        from starlette.testclient import TestClient  # noqa: PLC0415  # under the filter
     return TestClient
 
 
@@ -117,7 +118,8 @@ def test_pages_render_and_unknown_runs_are_404(client, hub):
     assert client.get("/compare?a=1&b=424242").status_code == 404
     assert client.get("/runs?since=nonsense").status_code == 400
     page = client.get("/runs?kind=load").text
-    assert "candidate" in page and "baseline" not in page
+    assert "candidate" in page
+    assert "baseline" not in page
 
 
 def test_compare_page_shows_summary_deltas(client, hub):
@@ -133,7 +135,8 @@ def test_report_download_is_one_self_contained_page(client, hub):
     r = client.get(f"/runs/{hub.run_a}/report")
     assert r.status_code == 200
     assert "attachment" in r.headers["content-disposition"]
-    assert "<script src=" not in r.text and "<link rel=\"stylesheet\"" not in r.text
+    assert "<script src=" not in r.text
+    assert '<link rel="stylesheet"' not in r.text
     assert "uPlot" in r.text
 
 
@@ -160,16 +163,18 @@ def test_live_records_this_machine_in_a_serve_run(store_path):
             time.sleep(0.2)
             doc = c.get("/api/live").json()
         validate(doc, "live")
-        assert doc["run"]["kind"] == "serve" and doc["run"]["status"] == "running"
+        assert doc["run"]["kind"] == "serve"
+        assert doc["run"]["status"] == "running"
         cpu = next(p for p in doc["panels"] if p["key"] == "cpu")
         assert {s["labels"]["mode"] for s in cpu["series"]} >= {"user", "system", "idle"}
-        assert doc["top"] and all(p["pid"] > 0 for p in doc["top"])
+        assert doc["top"]
+        assert all(p["pid"] > 0 for p in doc["top"])
         run_id = doc["run"]["id"]
     # shutting the app down ends the run as ok
-    from perflab.store import Store
     with Store.open(store_path) as store:
         run = store.run(run_id)
-        assert run.status == "ok" and run.ended_ns is not None
+        assert run.status == "ok"
+        assert run.ended_ns is not None
         assert sum(store.sample_counts(run_id).values()) > 0
 
 
@@ -197,11 +202,13 @@ def test_login_form_sets_a_cookie_that_is_not_the_token(guarded, hub):
     assert "<form" in guarded.get("/login").text
     bad = guarded.post("/login", data={"token": "nope", "next": "/runs"},
                        follow_redirects=False)
-    assert bad.status_code == 401 and "not right" in bad.text
+    assert bad.status_code == 401
+    assert "not right" in bad.text
     good = guarded.post("/login", data={"token": "s3cret", "next": "https://evil.example/"},
                         follow_redirects=False)
     assert good.status_code == 303
     assert good.headers["location"] == "/"  # never an open redirect
     cookie = good.cookies.get("perflab_session")
-    assert cookie and "s3cret" not in cookie
+    assert cookie
+    assert "s3cret" not in cookie
     assert guarded.get("/api/runs").status_code == 200  # the client now carries the cookie
