@@ -82,7 +82,7 @@ def test_first_tick_has_gauges_only(store, run_id, proc, clock):
     assert values(store, run_id, "system.mem.swap_used_bytes") == [(T0_NS, 500000 * 1024)]
     assert values(store, run_id, "system.psi.some_pct", resource="cpu") == [(T0_NS, 2.5)]
     assert values(store, run_id, "system.psi.full_pct", resource="io") == [(T0_NS, 4.0)]
-    assert values(store, run_id, "net.tcp.established") == [(T0_NS, 3.0)]
+    assert values(store, run_id, "net.tcp.established") == [(T0_NS, 5.0)]  # CurrEstab
     assert values(store, run_id, "net.tcp.time_wait") == [(T0_NS, 1.0)]
     assert store.series(run_id, name="system.cpu.pct") == []
     assert store.series(run_id, name="system.disk.util_pct") == []

@@ -28,7 +28,7 @@ def _client_class():
 
 
 def validate(doc: dict, name: str) -> None:
-    schema = json.loads((SCHEMAS / f"{name}.schema.json").read_text())
+    schema = json.loads((SCHEMAS / f"api-{name}.schema.json").read_text())
     jsonschema.validate(doc, schema)
 
 

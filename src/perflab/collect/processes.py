@@ -59,12 +59,32 @@ def parse_proc_stat(text: str) -> ProcStat:
 
 
 def parse_proc_io(text: str) -> dict[str, int]:
-    out = {}
-    for line in text.splitlines():
-        k, _, v = line.partition(":")
-        if v:
-            out[k] = int(v)
-    return out
+    """``name: value`` lines of /proc/PID/io (split once: this runs for every process)."""
+    words = text.split()
+    return {k.rstrip(":"): int(v) for k, v in zip(words[::2], words[1::2], strict=False)}
+
+
+def _read(path: str) -> bytes:
+    """A whole small /proc file with raw os calls (no buffered file object per read)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return os.read(fd, 65536)
+    finally:
+        os.close(fd)
+
+
+def _fd_dir_size_counts(root: str) -> bool:
+    """Whether stat() of /proc/PID/fd reports the number of open descriptors (Linux >= 6.2).
+
+    Checked on our own process; a fake /proc tree (tests) has no ``self`` and says no.
+    """
+    own = f"{root}/self/fd"
+    try:
+        size = os.stat(own).st_size
+        listed = len(os.listdir(own))  # the listing itself holds one descriptor open
+    except OSError:
+        return False
+    return size > 0 and listed - 1 <= size <= listed
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,26 +152,32 @@ class ProcessCollector:
         self._prev_t: float | None = None
         self._cmdlines: dict[tuple[int, int], str] = {}
         self._users: dict[int, str] = {}
+        self._fd_dir_size_counts = _fd_dir_size_counts(self._root_s)
 
     def sample(self, pid: int) -> ProcessSample | None:
         """Raw counters of one process, or None when it is gone (or a kernel thread race)."""
         base = f"{self._root_s}/{pid}"
         try:
-            with open(f"{base}/stat", "rb") as fh:  # noqa: PTH123  # hot path: plain open
-                stat = parse_proc_stat(fh.read().decode("utf-8", "replace"))
-            uid = os.stat(base).st_uid
+            stat = parse_proc_stat(_read(f"{base}/stat").decode("utf-8", "replace"))
+            fds: int | None = None
+            if self.with_fds and self._fd_dir_size_counts:
+                # one stat() gives both: the owner of /proc/PID/fd is the process's (as for
+                # /proc/PID), and since Linux 6.2 its size is the number of open descriptors
+                st = os.stat(f"{base}/fd")
+                uid, fds = st.st_uid, st.st_size
+            else:
+                uid = os.stat(base).st_uid
         except (FileNotFoundError, ProcessLookupError, ValueError, IndexError):
             return None
-        read_b = write_b = rchar = wchar = fds = None
+        read_b = write_b = rchar = wchar = None
         if self.with_io:
             try:
-                with open(f"{base}/io", "rb") as fh:  # noqa: PTH123
-                    io = parse_proc_io(fh.read().decode())
+                io = parse_proc_io(_read(f"{base}/io").decode())
                 read_b, write_b = io.get("read_bytes"), io.get("write_bytes")
                 rchar, wchar = io.get("rchar"), io.get("wchar")
             except OSError:
                 pass
-        if self.with_fds:
+        if self.with_fds and fds is None:
             with contextlib.suppress(OSError):
                 fds = len(os.listdir(f"{base}/fd"))
         return ProcessSample(stat, uid, read_b, write_b, rchar, wchar, fds)

@@ -61,6 +61,8 @@ _NET_SERIES: tuple[tuple[str, str, str], ...] = (
     ("net.if.tx_drops_per_s", "/s", "tx_drop_s"),
 )
 
+_EXITED_STATES = frozenset({"Z", "X"})  # zombie, dead: /proc/PID lingers after exit
+
 _Labels = tuple[tuple[str, str], ...]
 
 
@@ -111,7 +113,8 @@ class Recorder:
         self._mono = mono_clock
         self._sleep = sleep
         self._writer = BatchWriter(store, run_id, flush_interval_s=0.0, clock=mono_clock)
-        self._system = SystemCollector(proc_root, wall_clock=wall_clock, mono_clock=mono_clock)
+        self._system = SystemCollector(proc_root, wall_clock=wall_clock, mono_clock=mono_clock,
+                                       tcp_states=False)
         self._processes = ProcessCollector(proc_root, mono_clock=mono_clock)
         self._prev_system: SystemSnapshot | None = None
         self._ids: dict[tuple[str, _Labels], int] = {}
@@ -238,9 +241,10 @@ class Recorder:
             for kind, p in lines.items():
                 put(f"system.psi.{kind}_pct", (("resource", resource),), "%", ts, p.avg10)
 
-        states = snap.tcp_states
-        put("net.tcp.established", (), "", ts, states.get("ESTAB", 0))
-        put("net.tcp.time_wait", (), "", ts, states.get("TIME-WAIT", 0))
+        # the kernel's counters, not a count of /proc/net/tcp lines (milliseconds per thousand
+        # sockets): CurrEstab counts ESTABLISHED and CLOSE-WAIT, as netstat -s reports it
+        put("net.tcp.established", (), "", ts, snap.snmp.get("Tcp", {}).get("CurrEstab", 0))
+        put("net.tcp.time_wait", (), "", ts, snap.sockstat.get("TCP", {}).get("tw", 0))
 
         prev = self._prev_system
         if prev is None:
@@ -322,6 +326,8 @@ class Recorder:
         rows = self._processes.refresh(self._selected_pids())
         seen: dict[int, _Tracked] = {}
         for row in rows:
+            if row.state in _EXITED_STATES:
+                continue  # a zombie has exited; only its parent has not reaped it yet
             tracked = self._track(row)
             seen[row.pid] = tracked
             previous = self._tracked.get(row.pid)

@@ -2,6 +2,8 @@
 
 History of SCHEMA_VERSION (never renumber; only append):
     1  runs, series, samples, events, artifacts (2026-11, the foundation)
+    2  rollups: per-minute min/max/sum/count of a finished run's series, filled lazily by
+       readers (the dashboard, reports) so a day-long chart reads 1440 rows, not 86400
 
 A file whose version is newer than SCHEMA_VERSION is refused, never rewritten: an older perflab
 must not damage what a newer one wrote.
@@ -11,7 +13,7 @@ from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 APPLICATION_ID = 0x7066_6C62  # "pflb": marks the file as a perflab store (PRAGMA application_id)
 
 _V1 = """
@@ -70,8 +72,23 @@ CREATE TABLE artifacts (
 CREATE INDEX artifacts_run ON artifacts (run_id, kind, ts_ns);
 """
 
+_V2 = """
+CREATE TABLE rollups (
+    series_id INTEGER NOT NULL REFERENCES series (id) ON DELETE CASCADE,
+    width_ns  INTEGER NOT NULL,               -- bucket width (60 s)
+    bucket_ns INTEGER NOT NULL,               -- bucket start: a multiple of width_ns
+    first_ns  INTEGER NOT NULL,               -- first and last sample time in the bucket
+    last_ns   INTEGER NOT NULL,
+    vmin      REAL    NOT NULL,
+    vmax      REAL    NOT NULL,
+    vsum      REAL    NOT NULL,
+    n         INTEGER NOT NULL,
+    PRIMARY KEY (series_id, width_ns, bucket_ns)
+) WITHOUT ROWID;
+"""
+
 # MIGRATIONS[v] takes a store at version v-1 to version v.
-MIGRATIONS: dict[int, str] = {1: _V1}
+MIGRATIONS: dict[int, str] = {1: _V1, 2: _V2}
 
 
 def current_version(conn: sqlite3.Connection) -> int:
@@ -82,6 +99,9 @@ def migrate(conn: sqlite3.Connection, from_version: int) -> None:
     """Apply every migration after ``from_version`` in one transaction."""
     conn.execute("BEGIN IMMEDIATE")
     try:
+        # Another process (a reader, a second recorder) may have created or migrated the file
+        # while this one waited for the write lock: start from what is there now.
+        from_version = max(from_version, current_version(conn))
         for version in range(from_version + 1, SCHEMA_VERSION + 1):
             for statement in _statements(MIGRATIONS[version]):
                 conn.execute(statement)

@@ -98,9 +98,14 @@ class Store:
     @staticmethod
     def _prepare(conn: sqlite3.Connection, p: Path) -> None:
         try:
-            version = current_version(conn)
-            app_id = int(conn.execute("PRAGMA application_id").fetchone()[0])
-            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+            # one read transaction: a consistent view even while another process creates the file
+            conn.execute("BEGIN")
+            try:
+                version = current_version(conn)
+                app_id = int(conn.execute("PRAGMA application_id").fetchone()[0])
+                tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+            finally:
+                conn.execute("COMMIT")
         except sqlite3.DatabaseError as exc:
             raise StoreCorrupt(
                 f"the store {p} is damaged ({exc}); it was left untouched",
@@ -118,7 +123,7 @@ class Store:
                 hint="pass another --store PATH",
             )
         try:
-            conn.execute("PRAGMA journal_mode=WAL")
+            _enable_wal(conn)
             # NORMAL in WAL mode: a crash of the process loses nothing committed; only a power
             # loss can lose the last transactions. That is the bargain every TSDB makes.
             conn.execute("PRAGMA synchronous=NORMAL")
@@ -369,6 +374,21 @@ class Store:
         except PermissionError:
             return True
         return True
+
+
+def _enable_wal(conn: sqlite3.Connection) -> None:
+    """Switch to WAL. SQLite answers "locked" at once, without the busy handler, while another
+    process is switching the same new file, so wait for that here (up to the busy timeout)."""
+    deadline = time.monotonic() + _BUSY_TIMEOUT_S
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+        else:
+            return
 
 
 _RUN_COLS = "id, kind, name, status, started_ns, ended_ns, host, pid, meta"

@@ -30,7 +30,7 @@ def error(status: int, message: str) -> JSONResponse:
 
 
 def doc(schema: str, payload: dict[str, Any]) -> JSONResponse:
-    return JSONResponse({"schema": f"perflab.{schema}/1", **payload})
+    return JSONResponse({"schema": f"perflab.api.{schema}/1", **payload})
 
 
 def _state(request: Request) -> AppState:
@@ -78,13 +78,21 @@ def list_runs(request: Request) -> JSONResponse:
     limit = int_param(p, "limit", default=200, lo=1, hi=10_000)
     runs = store.runs(kind=p.get("kind") or None, name=p.get("name") or None,
                       since_ns=since, until_ns=until, limit=limit)
-    return doc("runs", {"runs": [r.to_json() for r in runs]})
+    return doc("runs", {"runs": [run_json(store, r) for r in runs]})
+
+
+def run_json(store: Store, run: Run) -> dict[str, Any]:
+    """A run as JSON; one still marked running whose recorder is gone reads ``interrupted``."""
+    out = run.to_json()
+    if run.status == "running" and not store.recorder_alive(run):
+        out["status"] = "interrupted"
+    return out
 
 
 def run_document(store: Store, run: Run) -> dict[str, Any]:
     series = store.series(run.id)
     return {
-        "run": run.to_json(),
+        "run": run_json(store, run),
         "series": [{**s.to_json(), "area": series_area(s)} for s in series],
         "events": [e.to_json() for e in store.events(run.id)],
     }
