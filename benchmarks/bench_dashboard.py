@@ -18,20 +18,23 @@ import time
 from pathlib import Path
 
 import httpx
+
 from _bigrun import build
 from _serving import serving
+from perflab.store import Store
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
 
 
-def time_requests(url: str, run_id: int, n_series: int, repeat: int) -> list[float]:
+def time_requests(url: str, run_id: int, n_series: int, repeat: int,
+                  query: str = "") -> list[float]:
     out = []
     with httpx.Client(timeout=30) as client:
         for i in range(repeat * 4):
             sid = 1 + (i * 7) % n_series
             t0 = time.perf_counter()
-            r = client.get(f"{url}/api/runs/{run_id}/series/{sid}/samples?points=1000")
+            r = client.get(f"{url}/api/runs/{run_id}/series/{sid}/samples?points=1000{query}")
             out.append(time.perf_counter() - t0)
             r.raise_for_status()
             assert len(r.json()["values"]) <= 1000
@@ -46,7 +49,7 @@ def time_page(url: str, run_id: int, repeat: int) -> tuple[list[float], int, int
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
                                     args=CHROMIUM_ARGS)
-        for _ in range(repeat + 1):  # the first load warms the server's page cache
+        for _ in range(repeat + 1):  # the first: a run never viewed (rollups are built)
             ctx = browser.new_context(viewport={"width": 1920, "height": 1080})
             page = ctx.new_page()
             errors: list[str] = []
@@ -65,7 +68,7 @@ def time_page(url: str, run_id: int, repeat: int) -> tuple[list[float], int, int
             times.append(ready_ms / 1000)
             ctx.close()
         browser.close()
-    return times[1:], charts, points
+    return times, charts, points
 
 
 def main() -> None:
@@ -81,15 +84,22 @@ def main() -> None:
         samples = args.series * int(args.hours * 3600)
         print(f"built store: {samples / 1e6:.2f} M samples in {time.perf_counter() - t0:.1f} s")
         with serving(store, "--no-record") as (url, _proc):
+            pages, charts, points = time_page(url, run_id, args.repeat)
             req = time_requests(url, run_id, args.series, args.repeat)
-            page, charts, points = time_page(url, run_id, args.repeat)
-    med_req = statistics.median(req) * 1000
-    med_page = statistics.median(page)
-    print(f"downsampled series request (points=1000 over {args.hours:g} h): median "
-          f"{med_req:.1f} ms, max {max(req) * 1000:.1f} ms (target <= 100 ms)")
+            with Store.open(store) as s:
+                run = s.run(run_id)
+            # an explicit window reads the samples themselves (no rollup): the zoom path
+            raw = time_requests(url, run_id, args.series, args.repeat,
+                                f"&start={run.started_ns}&end={run.ended_ns}")
+    cold, warm = pages[0], pages[1:]
     print(f"run page, {args.series} series x {args.hours:g} h in {charts} charts "
-          f"({points} points drawn): ready in median {med_page:.2f} s, "
-          f"max {max(page):.2f} s (target <= 1.5 s)")
+          f"({points} points drawn): first view {cold:.2f} s (builds the rollups); "
+          f"later views median {statistics.median(warm):.2f} s, max {max(warm):.2f} s "
+          f"(target <= 1.5 s)")
+    print(f"downsampled series request, points=1000 over {args.hours:g} h: median "
+          f"{statistics.median(req) * 1000:.1f} ms, max {max(req) * 1000:.1f} ms from the rollup; "
+          f"median {statistics.median(raw) * 1000:.1f} ms, max {max(raw) * 1000:.1f} ms "
+          f"from the samples (target <= 100 ms)")
 
 
 if __name__ == "__main__":

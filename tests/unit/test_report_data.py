@@ -59,3 +59,33 @@ def test_summary_matches_numpy(store_path):
         assert math.isclose(m.mean or 0, values.mean())
         assert m.p95 == np.percentile(values, 95, method="inverted_cdf")
         assert m.last == values[-1]
+
+
+def test_whole_run_windows_of_a_finished_run_read_the_rollup(store_path):
+    """Same envelope from the per-minute rollup as from the samples, and the rollup persists."""
+    data = build(store_path, n=4 * 3600)  # 4 h at 1 s: 100 points means 144 s buckets
+    with Store.open(store_path) as store:
+        sid = data.series_a["system.cpu.pct,cpu=all,mode=user"]
+        w = sample_window(store, sid, points=100)
+        rolled = store.conn.execute("SELECT COUNT(*), SUM(n) FROM rollups WHERE series_id = ?",
+                                    (sid,)).fetchone()
+        minutes = len({(T0 + i * S) // (60 * S) for i in range(4 * 3600)})
+        assert rolled == (minutes, 4 * 3600)  # one row per minute, every sample counted
+        assert w.raw_count == 4 * 3600
+        assert len(w.values) <= 100
+        assert max(w.values) == 97.0
+        assert min(w.values) == 10.0
+        assert w.bucket_ns % (60 * S) == 0
+        # a zoomed window reads the samples themselves
+        z = sample_window(store, sid, start_ns=T0 + 100 * S, end_ns=T0 + 200 * S, points=1000)
+        assert z.ts_ns == [T0 + i * S for i in range(100, 201)]
+
+
+def test_running_runs_get_no_rollup(store_path):
+    with Store.open(store_path) as store:
+        run = store.create_run("record", "live", started_ns=T0)
+        sid = store.series_id(run.id, "system.load1")
+        store.insert_samples([(sid, T0 + i * S, float(i)) for i in range(7200)])
+        w = sample_window(store, sid, points=50)
+        assert max(w.values) == 7199.0
+        assert store.conn.execute("SELECT COUNT(*) FROM rollups").fetchone()[0] == 0

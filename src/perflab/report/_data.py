@@ -8,11 +8,18 @@ key (series_id, ts_ns): a window of ``points`` points is ``points // 2`` buckets
 its minimum and maximum. The envelope — every peak and every trough — is exact; where in its
 bucket a peak lies is approximated to the bucket's width (less than a pixel on a chart that
 asked for as many points as it has pixels).
+
+A finished run never changes, so the first reader of one of its series stores a per-minute
+rollup (min, max, sum, count, first and last time per minute; table ``rollups``). Whole-run
+windows whose buckets span two minutes or more are then read from 1440 rows a day instead of
+86400 samples: the envelope stays exact, bucket edges fall on minutes. A running run, a
+zoomed window, or a store we may not write to are read from the samples directly.
 """
 
 from __future__ import annotations
 
 import math
+import sqlite3
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +28,7 @@ if TYPE_CHECKING:
 
 MAX_POINTS = 100_000
 DEFAULT_POINTS = 1_000
+ROLLUP_NS = 60 * 10**9
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,12 +72,23 @@ def sample_window(store: Store, series_id: int, *, start_ns: int | None = None,
         return SampleWindow(series_id, start_ns, end_ns, [], [], 0, 0)
     buckets = max(1, points // 2)
     bucket_ns = max(1, math.ceil((hi - lo + 1) / buckets))
-    rows = conn.execute(
-        "SELECT MIN(ts_ns), MAX(ts_ns), MIN(value), MAX(value), COUNT(*)"
-        " FROM samples WHERE series_id = ? AND ts_ns >= ? AND ts_ns <= ?"
-        " GROUP BY (ts_ns - ?) / ? ORDER BY 1",
-        (series_id, lo, hi, lo, bucket_ns),
-    ).fetchall()
+    whole = start_ns is None and end_ns is None
+    if whole and bucket_ns >= 2 * ROLLUP_NS and has_rollup(store, series_id):
+        # buckets of whole minutes, aligned on the rollup's
+        bucket_ns = math.ceil(bucket_ns / ROLLUP_NS) * ROLLUP_NS
+        base = (lo // ROLLUP_NS) * ROLLUP_NS
+        rows = conn.execute(
+            "SELECT MIN(first_ns), MAX(last_ns), MIN(vmin), MAX(vmax), SUM(n) FROM rollups"
+            " WHERE series_id = ? AND width_ns = ? GROUP BY (bucket_ns - ?) / ? ORDER BY 1",
+            (series_id, ROLLUP_NS, base, bucket_ns),
+        ).fetchall()
+    else:
+        rows = conn.execute(
+            "SELECT MIN(ts_ns), MAX(ts_ns), MIN(value), MAX(value), COUNT(*)"
+            " FROM samples WHERE series_id = ? AND ts_ns >= ? AND ts_ns <= ?"
+            " GROUP BY (ts_ns - ?) / ? ORDER BY 1",
+            (series_id, lo, hi, lo, bucket_ns),
+        ).fetchall()
     ts: list[int] = []
     vals: list[float] = []
     raw = 0
@@ -86,6 +105,34 @@ def sample_window(store: Store, series_id: int, *, start_ns: int | None = None,
             ts.append(t_last)
             vals.append(v_max)
     return SampleWindow(series_id, start_ns, end_ns, ts, vals, raw, bucket_ns if merged else 0)
+
+
+def has_rollup(store: Store, series_id: int) -> bool:
+    """Whether the series has its per-minute rollup, building it when its run has ended.
+
+    False for a series of a running run (it still grows) or when the store is read-only.
+    """
+    conn = store.conn
+    if conn.execute("SELECT 1 FROM rollups WHERE series_id = ? AND width_ns = ? LIMIT 1",
+                    (series_id, ROLLUP_NS)).fetchone():
+        return True
+    row = conn.execute("SELECT r.ended_ns FROM series s JOIN runs r ON r.id = s.run_id"
+                       " WHERE s.id = ?", (series_id,)).fetchone()
+    if row is None or row[0] is None:
+        return False
+    try:
+        # one statement: atomic in autocommit mode; OR IGNORE when two readers race
+        cur = conn.execute(
+            "INSERT OR IGNORE INTO rollups"
+            " (series_id, width_ns, bucket_ns, first_ns, last_ns, vmin, vmax, vsum, n)"
+            " SELECT series_id, ?, (ts_ns / ?) * ?, MIN(ts_ns), MAX(ts_ns), MIN(value),"
+            " MAX(value), SUM(value), COUNT(*) FROM samples WHERE series_id = ?"
+            " GROUP BY ts_ns / ?",
+            (ROLLUP_NS, ROLLUP_NS, ROLLUP_NS, series_id, ROLLUP_NS),
+        )
+    except sqlite3.OperationalError:  # read-only file or directory, or a long-held lock
+        return False
+    return cur.rowcount > 0
 
 
 @dataclass(frozen=True, slots=True)
