@@ -85,6 +85,16 @@ def test_samples_are_downsampled_with_peaks(client, hub):
     assert ranged["values"][3] == 97.0
 
 
+def test_several_series_in_one_request_keep_their_order(client, hub):
+    user = hub.series_a["system.cpu.pct,cpu=all,mode=user"]
+    mem = hub.series_a["system.mem.used_bytes"]
+    doc = client.get(f"/api/runs/{hub.run_a}/samples?series={mem},{user}&points=40").json()
+    validate(doc, "batch")
+    assert [w["series_id"] for w in doc["windows"]] == [mem, user]
+    assert max(doc["windows"][1]["values"]) == 97.0
+    assert all(len(w["values"]) <= 40 for w in doc["windows"])
+
+
 @pytest.mark.parametrize(("url", "status", "says"), [
     ("/api/runs/999", 404, "no run 999"),
     ("/api/runs/abc", 400, "integer"),
@@ -98,6 +108,9 @@ def test_samples_are_downsampled_with_peaks(client, hub):
     ("/api/runs?since=soon", 400, "since"),
     ("/api/live?window=forever", 400, "window"),
     ("/api/nothing/here", 404, "no API endpoint"),
+    ("/api/runs/{a}/samples?series=", 400, "series"),
+    ("/api/runs/{a}/samples?series=1,x", 400, "series"),
+    ("/api/runs/{b}/samples?series={sa}", 404, "has no series"),
 ])
 def test_bad_requests_get_json_errors(client, hub, url, status, says):
     sid = hub.series_a["system.cpu.pct,cpu=all,mode=user"]

@@ -11,8 +11,9 @@ asked for as many points as it has pixels).
 
 A finished run never changes, so the first reader of one of its series stores a per-minute
 rollup (min, max, sum, count, first and last time per minute; table ``rollups``). Whole-run
-windows whose buckets span two minutes or more are then read from 1440 rows a day instead of
-86400 samples: the envelope stays exact, bucket edges fall on minutes. A running run, a
+windows whose buckets span a minute or more are then read from 1440 rows a day instead of
+86400 samples: the envelope stays exact, buckets are whole minutes (so a window may have up
+to half fewer points than asked). A running run, a
 zoomed window, or a store we may not write to are read from the samples directly.
 """
 
@@ -62,10 +63,12 @@ def sample_window(store: Store, series_id: int, *, start_ns: int | None = None,
     conn = store.conn
     lo, hi = start_ns, end_ns
     if lo is None or hi is None:
-        # the primary key makes MIN/MAX of ts_ns two index probes, not a scan
-        first, last = conn.execute(
-            "SELECT MIN(ts_ns), MAX(ts_ns) FROM samples WHERE series_id = ?", (series_id,)
-        ).fetchone()
+        # two statements: SQLite answers a lone MIN() or MAX() with one probe of the primary
+        # key, but MIN() and MAX() together with a scan of the whole series
+        (first,) = conn.execute("SELECT MIN(ts_ns) FROM samples WHERE series_id = ?",
+                                (series_id,)).fetchone()
+        (last,) = conn.execute("SELECT MAX(ts_ns) FROM samples WHERE series_id = ?",
+                               (series_id,)).fetchone()
         lo = first if lo is None else lo
         hi = last if hi is None else hi
     if lo is None or hi is None or hi < lo:
@@ -73,8 +76,8 @@ def sample_window(store: Store, series_id: int, *, start_ns: int | None = None,
     buckets = max(1, points // 2)
     bucket_ns = max(1, math.ceil((hi - lo + 1) / buckets))
     whole = start_ns is None and end_ns is None
-    if whole and bucket_ns >= 2 * ROLLUP_NS and has_rollup(store, series_id):
-        # buckets of whole minutes, aligned on the rollup's
+    if whole and bucket_ns >= ROLLUP_NS and has_rollup(store, series_id):
+        # buckets of whole minutes, aligned on the rollup's: at least half the points asked
         bucket_ns = math.ceil(bucket_ns / ROLLUP_NS) * ROLLUP_NS
         base = (lo // ROLLUP_NS) * ROLLUP_NS
         rows = conn.execute(
@@ -105,6 +108,16 @@ def sample_window(store: Store, series_id: int, *, start_ns: int | None = None,
             ts.append(t_last)
             vals.append(v_max)
     return SampleWindow(series_id, start_ns, end_ns, ts, vals, raw, bucket_ns if merged else 0)
+
+
+def missing_rollups(store: Store, limit: int = 100) -> list[int]:
+    """Series of finished runs that have samples but no rollup yet (oldest runs first)."""
+    return [int(r[0]) for r in store.conn.execute(
+        "SELECT s.id FROM series s JOIN runs r ON r.id = s.run_id"
+        " WHERE r.ended_ns IS NOT NULL"
+        " AND NOT EXISTS (SELECT 1 FROM rollups WHERE series_id = s.id AND width_ns = ?)"
+        " AND EXISTS (SELECT 1 FROM samples WHERE series_id = s.id)"
+        " ORDER BY s.id LIMIT ?", (ROLLUP_NS, limit))]
 
 
 def has_rollup(store: Store, series_id: int) -> bool:

@@ -139,6 +139,36 @@ def get_samples(request: Request) -> JSONResponse:
     return doc("samples", {"run_id": run.id, "series": series.to_json(), **window.to_json()})
 
 
+MAX_BATCH = 200
+
+
+@_guard
+def get_batch(request: Request) -> JSONResponse:
+    """Several series of one run in one answer: what a chart with several lines needs."""
+    p = _params(request)
+    store = _state(request).stores.get()
+    run = _run(store, request.path_params["run_id"])
+    raw = p.get("series", "")
+    try:
+        ids = [int(x) for x in raw.split(",") if x.strip()]
+    except ValueError:
+        raise BadParam(f"series must be ids separated by commas, not {raw!r}") from None
+    if not ids or len(ids) > MAX_BATCH:
+        raise BadParam(f"series must name 1 to {MAX_BATCH} series ids")
+    known = {s.id for s in store.series(run.id)}
+    unknown = [i for i in ids if i not in known]
+    if unknown:
+        raise NotFound(f"run {run.id} has no series {unknown[0]}")
+    start, end = time_param(p, "start"), time_param(p, "end")
+    if start is not None and end is not None and end < start:
+        raise BadParam("end is before start")
+    points = int_param(p, "points", default=1000, lo=2, hi=MAX_POINTS)
+    assert points is not None
+    windows = [sample_window(store, sid, start_ns=start, end_ns=end, points=points).to_json()
+               for sid in ids]
+    return doc("batch", {"run_id": run.id, "windows": windows})
+
+
 @_guard
 def get_summary(request: Request) -> JSONResponse:
     store = _state(request).stores.get()
@@ -175,6 +205,7 @@ ROUTES = [
     Route("/api/runs/{run_id}/events", get_events, name="api_events"),
     Route("/api/runs/{run_id}/summary", get_summary, name="api_summary"),
     Route("/api/runs/{run_id}/series/{series_id}/samples", get_samples, name="api_samples"),
+    Route("/api/runs/{run_id}/samples", get_batch, name="api_batch"),
     Route("/api/live", get_live, name="api_live"),
     Route("/api/{rest:path}", not_found, name="api_not_found"),
 ]

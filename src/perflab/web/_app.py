@@ -26,6 +26,7 @@ from perflab.web._db import StorePool
 from perflab.web._live import LiveView
 from perflab.web._metrics import HubMetrics, MetricsMiddleware
 from perflab.web._recording import BackgroundRecording
+from perflab.web._rollups import BackgroundRollups
 from perflab.web._state import AppState
 
 HERE = Path(__file__).resolve().parent
@@ -39,6 +40,7 @@ class AppConfig:
     record: bool = True
     interval_s: float = 1.0
     proc_root: str = "/proc"
+    rollups: bool = True  # roll up finished runs in the background
 
 
 def _templates() -> jinja2.Environment:
@@ -67,11 +69,16 @@ def create_app(config: AppConfig) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:  # noqa: ARG001  # starlette's API
+        rollups = BackgroundRollups(config.store_path) if config.rollups else None
         if recording is not None:
             state.live.run_id = recording.start()
+        if rollups is not None:
+            rollups.start()
         try:
             yield
         finally:
+            if rollups is not None:
+                rollups.stop()
             if recording is not None:
                 recording.stop()
             state.stores.close()

@@ -291,7 +291,8 @@
 
   /**
    * Draw every series of a run, grouped by area, one chart per series name.
-   * doc: {run, series, events}; load(series, startNs, endNs, points) -> Promise<{ts_ns, values}>.
+   * doc: {run, series, events};
+   * load(seriesList, startNs, endNs, points) -> Promise<[{ts_ns, values}] in the same order>.
    * Returns {group, charts, ready: Promise} — ready resolves when every chart has its data.
    */
   P.runView = function (container, doc, load) {
@@ -325,7 +326,7 @@
     }
 
     async function fetchLines(ch, startNs, stopNs, points) {
-      const got = await Promise.all(ch.series.map((s) => load(s, startNs, stopNs, points)));
+      const got = await load(ch.series, startNs, stopNs, points);
       return got.map((g) => ({ x: P.toSeconds(g.ts_ns), y: g.values }));
     }
 
