@@ -1,8 +1,8 @@
 """Rolls up finished runs in the background, so their first view is already fast.
 
-Every minute the thread looks for series of finished runs without a per-minute rollup and
+Every 10 s the thread looks for series of finished runs without a per-minute rollup and
 builds them one by one, resting three times as long as each took: at most a quarter of a
-core, and nothing at all once the store is rolled up (one indexed query a minute).
+core, and next to nothing once the store is rolled up (one indexed query every 10 s).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ log = logging.getLogger("perflab.serve")
 
 
 class BackgroundRollups:
-    def __init__(self, store_path: Path, *, period_s: float = 60.0, duty: float = 0.25) -> None:
+    def __init__(self, store_path: Path, *, period_s: float = 10.0, duty: float = 0.25) -> None:
         self.store_path = store_path
         self.period_s = period_s
         self.rest = (1 - duty) / duty

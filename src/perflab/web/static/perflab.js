@@ -97,6 +97,7 @@
         if (series.some((s) => (s.labels || {})[k] !== first)) varying.add(k);
       }
     }
+    if (series.length === 1) return [P.labelText(series[0].labels) || series[0].name];
     return series.map((s) => P.labelText(s.labels, varying) || s.name.split(".").slice(-1)[0]);
   };
 
@@ -253,8 +254,8 @@
         { stroke: c.axis, grid: { stroke: c.grid, width: 1 }, ticks: { stroke: c.grid, width: 1 },
           size: 64, values: (u, vals) => vals.map((v) => P.fmt(v, unit, 3)) },
       ],
-      series: [{ value: spec.time === false ? (u, v) => (v == null ? "-" : P.fmt(v, "s"))
-        : undefined }].concat(spec.labels.map((label, i) => ({
+      series: [{ label: spec.time === false ? (spec.xLabel || "x") : "Time",
+        value: spec.time === false ? (u, v) => (v == null ? "-" : P.fmt(v, "s")) : undefined }].concat(spec.labels.map((label, i) => ({
         label: label,
         stroke: (spec.colors && spec.colors[i]) || PALETTE[i % PALETTE.length],
         width: 1.25,
