@@ -14,7 +14,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from perflab.errors import InvalidValue, NotFound
-from perflab.report import MAX_POINTS, run_summaries, sample_window, series_area
+from perflab.report import MAX_POINTS, sample_window, series_area
 from perflab.units import parse_duration_ns
 from perflab.web._params import BadParam, int_param, time_param
 
@@ -171,10 +171,11 @@ def get_batch(request: Request) -> JSONResponse:
 
 @_guard
 def get_summary(request: Request) -> JSONResponse:
-    store = _state(request).stores.get()
+    state = _state(request)
+    store = state.stores.get()
     run = _run(store, request.path_params["run_id"])
     return doc("summary", {"run_id": run.id,
-                           "summaries": [s.to_json() for s in run_summaries(store, run.id)]})
+                           "summaries": [s.to_json() for s in state.summaries.run(store, run)]})
 
 
 @_guard

@@ -28,6 +28,7 @@ from perflab.web._metrics import HubMetrics, MetricsMiddleware
 from perflab.web._recording import BackgroundRecording
 from perflab.web._rollups import BackgroundRollups
 from perflab.web._state import AppState
+from perflab.web._summaries import SummaryCache
 
 HERE = Path(__file__).resolve().parent
 STATIC = HERE / "static"
@@ -65,7 +66,8 @@ def create_app(config: AppConfig) -> Starlette:
                          lambda: 0 if recording is None else recording.samples_written)
     state = AppState(stores=StorePool(config.store_path), templates=templates,
                      live=LiveView(proc_root=config.proc_root), metrics=metrics,
-                     recording=recording, host=socket.gethostname())
+                     recording=recording, host=socket.gethostname(),
+                     summaries=SummaryCache())
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:  # noqa: ARG001  # starlette's API
