@@ -198,6 +198,36 @@ def test_hover_on_one_chart_moves_the_cursor_of_the_others(page, server, hub):
     assert all(i == idx[0] for i in idx), idx
 
 
+def test_theme_toggle_switches_and_redraws(page, server, hub):
+    page.open(f"{server}/runs/{hub.run_a}", "chartsReady")
+    bg = "() => getComputedStyle(document.body).backgroundColor"
+    light = page.page.evaluate(bg)
+    page.page.click("#theme-toggle")
+    assert page.page.evaluate("document.documentElement.dataset.theme") == "dark"
+    assert page.page.evaluate(bg) != light
+    # the charts were rebuilt with the dark palette and still hold the data
+    assert page.page.evaluate("window.perflabRun.charts.every(u => u.data[0].length > 0)")
+    page.shot("run-toggled-dark")
+    page.page.reload()
+    page.page.wait_for_function("document.body && document.body.dataset.chartsReady === '1'")
+    assert page.page.evaluate("document.documentElement.dataset.theme") == "dark"  # remembered
+    assert page.errors == []
+
+
+def test_large_screen_fits_more_columns(browser, server, hub):
+    p = Page(browser, width=2560, height=1440)
+    try:
+        p.open(f"{server}/runs/{hub.run_a}", "chartsReady")
+        lefts = p.page.evaluate(
+            "() => new Set(window.perflabRun.charts.map(u => u.root.getBoundingClientRect().left))"
+            ".size")
+        assert lefts >= 3
+        p.shot("run-2560")
+        assert p.errors == []
+    finally:
+        p.close()
+
+
 def test_runs_filters_work(page, server, hub):
     page.open(f"{server}/runs")
     ids = ("() => [...document.querySelectorAll('#runs tbody tr[data-run]')]"

@@ -101,3 +101,33 @@ def test_io_and_fds_may_be_unreadable(tmp_path):
     rows = {r.pid: r for r in ProcessCollector(root, with_fds=False).refresh()}
     assert rows[4243].fds is None
     assert rows[4243].read_bytes_s is None
+
+
+def test_idle_processes_keep_their_io_and_fd_readings_until_the_recheck(tmp_path):
+    """An unchanged stat line skips the io/fd reads; counters carry over, nothing is lost."""
+    root = copy_tree(tmp_path / "proc")
+    now = [0.0]
+    collector = ProcessCollector(root, mono_clock=lambda: now[0], idle_recheck_s=10.0)
+    collector.refresh()
+    io = root / "4242" / "io"
+    io.write_text(io.read_text().replace("write_bytes: 2097152", "write_bytes: 3145728"))
+    (root / "4242" / "fd" / "7").touch()
+    now[0] = 1.0
+    idle = {r.pid: r for r in collector.refresh()}[4242]
+    assert (idle.write_bytes_s, idle.fds) == (0.0, 7)  # stat unchanged: not re-read yet
+    now[0] = 11.0
+    rechecked = {r.pid: r for r in collector.refresh()}[4242]
+    assert rechecked.write_bytes_s == 1048576 / 10.0  # the whole MiB, in the interval it shows
+    assert rechecked.fds == 8
+
+
+def test_a_process_whose_stat_changed_is_read_in_full(tmp_path):
+    root = copy_tree(tmp_path / "proc")
+    now = [0.0]
+    collector = ProcessCollector(root, mono_clock=lambda: now[0], idle_recheck_s=10.0)
+    collector.refresh()
+    advance(root)  # 4243 used CPU and wrote 2 MiB
+    now[0] = 2.0
+    row = {r.pid: r for r in collector.refresh()}[4243]
+    assert row.write_bytes_s == pytest.approx(1048576.0)
+    assert row.cpu_pct > 0

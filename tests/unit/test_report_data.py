@@ -89,3 +89,22 @@ def test_running_runs_get_no_rollup(store_path):
         w = sample_window(store, sid, points=50)
         assert max(w.values) == 7199.0
         assert store.conn.execute("SELECT COUNT(*) FROM rollups").fetchone()[0] == 0
+
+
+def test_samples_still_in_the_head_are_read_too(store_path):
+    """New samples wait in samples_head before compaction; charts and summaries include them."""
+    with Store.open(store_path) as store:
+        run = store.create_run("record", "live", started_ns=T0)
+        sid = store.series_id(run.id, "system.load1")
+        store.conn.executemany("INSERT INTO samples VALUES (?, ?, ?)",
+                               [(sid, T0 + i * S, 1.0) for i in range(100)])
+        store.insert_samples([(sid, T0 + i * S, 5.0) for i in range(100, 110)])
+        assert store.conn.execute("SELECT COUNT(*) FROM samples_head").fetchone()[0] == 10
+        w = sample_window(store, sid, points=1000)
+        assert w.raw_count == 110
+        assert w.ts_ns[-1] == T0 + 109 * S
+        assert w.values[-1] == 5.0
+        m = summarize(store, sid)
+        assert m.count == 110
+        assert m.max == 5.0
+        assert m.last == 5.0

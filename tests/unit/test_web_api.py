@@ -191,6 +191,17 @@ def test_live_records_this_machine_in_a_serve_run(store_path):
         assert sum(store.sample_counts(run_id).values()) > 0
 
 
+def test_live_without_recording_says_so(store_path):
+    app = create_app(AppConfig(store_path=store_path, record=False))
+    with _client_class()(app) as c:
+        doc = c.get("/api/live?window=1h").json()
+        validate(doc, "live")
+        assert doc["run"] is None
+        assert doc["panels"] == []
+        assert doc["window_ns"] == 3600 * S
+        assert "--no-record" in c.get("/").text
+
+
 @pytest.fixture
 def guarded(hub):
     app = create_app(AppConfig(store_path=hub.path, record=False, token="s3cret"))

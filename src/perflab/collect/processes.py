@@ -98,6 +98,8 @@ class ProcessSample:
     rchar: int | None         # all read()s, cache hits included
     wchar: int | None
     fds: int | None           # open file descriptors; None when not permitted
+    raw_stat: bytes = b""     # the /proc/PID/stat line read: unchanged means the process idled
+    full_read_s: float = 0.0  # monotonic time io and fds were last read (not carried over)
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,23 +144,42 @@ class ProcessCollector:
     """Reads the process table; ``refresh()`` returns rows with rates since the last call."""
 
     def __init__(self, proc_root: str | Path = "/proc", *, with_io: bool = True,
-                 with_fds: bool = True, mono_clock: Callable[[], float] = time.monotonic) -> None:
+                 with_fds: bool = True, mono_clock: Callable[[], float] = time.monotonic,
+                 idle_recheck_s: float = 0.0) -> None:
+        """``idle_recheck_s`` > 0: a process whose /proc/PID/stat is byte-for-byte unchanged
+        since the last refresh (no CPU tick, no fault, same RSS) keeps its io and fd readings
+        for up to that long instead of re-reading them. Counters are carried, not guessed: I/O
+        it did meanwhile shows in full at the next real read. For recorders of many processes.
+        """
         self.root = Path(proc_root)
         self._root_s = str(self.root)
         self.with_io = with_io
         self.with_fds = with_fds
+        self.idle_recheck_s = idle_recheck_s
         self._mono = mono_clock
         self._prev: dict[tuple[int, int], ProcessSample] = {}
         self._prev_t: float | None = None
         self._cmdlines: dict[tuple[int, int], str] = {}
         self._users: dict[int, str] = {}
         self._fd_dir_size_counts = _fd_dir_size_counts(self._root_s)
+        self._idle_rows: dict[tuple[int, int], ProcessRow] = {}
 
-    def sample(self, pid: int) -> ProcessSample | None:
-        """Raw counters of one process, or None when it is gone (or a kernel thread race)."""
+    def sample(self, pid: int, prev: ProcessSample | None = None,
+               now: float = 0.0) -> ProcessSample | None:
+        """Raw counters of one process, or None when it is gone (or a kernel thread race).
+
+        ``prev`` (the last sample of this PID) lets an unchanged stat line skip parsing, and
+        with ``idle_recheck_s`` skip the io and fd reads too.
+        """
         base = f"{self._root_s}/{pid}"
         try:
-            stat = parse_proc_stat(_read(f"{base}/stat").decode("utf-8", "replace"))
+            raw = _read(f"{base}/stat")
+            if prev is not None and raw == prev.raw_stat:
+                if now - prev.full_read_s < self.idle_recheck_s:
+                    return prev
+                stat = prev.stat
+            else:
+                stat = parse_proc_stat(raw.decode("utf-8", "replace"))
             fds: int | None = None
             if self.with_fds and self._fd_dir_size_counts:
                 # one stat() gives both: the owner of /proc/PID/fd is the process's (as for
@@ -180,12 +201,14 @@ class ProcessCollector:
         if self.with_fds and fds is None:
             with contextlib.suppress(OSError):
                 fds = len(os.listdir(f"{base}/fd"))
-        return ProcessSample(stat, uid, read_b, write_b, rchar, wchar, fds)
+        return ProcessSample(stat, uid, read_b, write_b, rchar, wchar, fds, raw, now)
 
     def snapshot(self, pids: Iterable[int] | None = None) -> dict[tuple[int, int], ProcessSample]:
+        now = self._mono()
+        prev_by_pid = {key[0]: s for key, s in self._prev.items()}
         out = {}
         for pid in list_pids(self.root) if pids is None else pids:
-            s = self.sample(pid)
+            s = self.sample(pid, prev_by_pid.get(pid), now)
             if s is not None:
                 out[(pid, s.stat.starttime)] = s
         return out
@@ -194,9 +217,22 @@ class ProcessCollector:
         now = self._mono()
         cur = self.snapshot(pids)
         dt = None if self._prev_t is None else max(now - self._prev_t, 1e-9)
-        rows = [self._row(key, s, self._prev.get(key), dt) for key, s in cur.items()]
+        prev = self._prev
+        idle_rows = self._idle_rows
+        rows = []
+        for key, s in cur.items():
+            before = prev.get(key)
+            if s is before:  # idle and not re-read (idle_recheck_s): the same row as before
+                row = idle_rows.get(key)
+                if row is None:
+                    row = idle_rows[key] = self._row(key, s, before, dt)
+            else:
+                idle_rows.pop(key, None)
+                row = self._row(key, s, before, dt)
+            rows.append(row)
         for key in self._cmdlines.keys() - cur.keys():
             del self._cmdlines[key]
+            idle_rows.pop(key, None)
         self._prev, self._prev_t = cur, now
         return rows
 

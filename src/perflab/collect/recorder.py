@@ -61,6 +61,10 @@ _NET_SERIES: tuple[tuple[str, str, str], ...] = (
     ("net.if.tx_drops_per_s", "/s", "tx_drop_s"),
 )
 
+# A process whose /proc/PID/stat did not change since the last tick (idle) has its io and fd
+# files re-read at most this often; I/O it did meanwhile is carried into the next real reading.
+IDLE_RECHECK_S = 10.0
+
 _EXITED_STATES = frozenset({"Z", "X"})  # zombie, dead: /proc/PID lingers after exit
 
 _Labels = tuple[tuple[str, str], ...]
@@ -115,7 +119,8 @@ class Recorder:
         self._writer = BatchWriter(store, run_id, flush_interval_s=0.0, clock=mono_clock)
         self._system = SystemCollector(proc_root, wall_clock=wall_clock, mono_clock=mono_clock,
                                        tcp_states=False)
-        self._processes = ProcessCollector(proc_root, mono_clock=mono_clock)
+        self._processes = ProcessCollector(proc_root, mono_clock=mono_clock,
+                                           idle_recheck_s=IDLE_RECHECK_S)
         self._prev_system: SystemSnapshot | None = None
         self._ids: dict[tuple[str, _Labels], int] = {}
         self._tracked: dict[int, _Tracked] = {}  # pid -> the incarnation recorded last tick
@@ -124,7 +129,7 @@ class Recorder:
         self._own_pid = os.getpid()
         self._rows: list[tuple[int, int, float]] = []
         self._errors_seen: set[str] = set()
-        self._series_cache: dict[tuple[int, int, str], tuple[int, ...]] = {}
+        self._series_cache: dict[tuple[int, int, str], _Tracked] = {}
         self._process_series = 0  # process series created so far (they outlive their process)
         self.ticks = 0
 
@@ -338,16 +343,17 @@ class Recorder:
 
     def _track(self, row: ProcessRow) -> _Tracked:
         key = (row.pid, row.starttime, row.name)
-        ids = self._series_cache.get(key)
-        if ids is None:
+        tracked = self._series_cache.get(key)
+        if tracked is None:
             labels = {"pid": str(row.pid), "name": row.name}
             ids = tuple(self._writer.series(name, labels, unit)
                         for name, unit in _PROCESS_SERIES)
-            self._series_cache[key] = ids
             self._process_series += len(ids)
-        announce = row.pid in self._explicit or any(
-            m in row.name or m in row.cmdline for m in self.matches)
-        return _Tracked(row.pid, row.starttime, row.name, ids, announce)
+            announce = row.pid in self._explicit or any(
+                m in row.name or m in row.cmdline for m in self.matches)
+            tracked = self._series_cache[key] = _Tracked(row.pid, row.starttime, row.name, ids,
+                                                         announce)
+        return tracked
 
     def _process_row(self, t: _Tracked, row: ProcessRow, ts: int, *, first: bool) -> None:
         cpu, rss, threads, fds, rd, wr = t.series_ids

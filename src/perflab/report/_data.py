@@ -65,12 +65,7 @@ def sample_window(store: Store, series_id: int, *, start_ns: int | None = None,
     conn = store.conn
     lo, hi = start_ns, end_ns
     if lo is None or hi is None:
-        # two statements: SQLite answers a lone MIN() or MAX() with one probe of the primary
-        # key, but MIN() and MAX() together with a scan of the whole series
-        (first,) = conn.execute("SELECT MIN(ts_ns) FROM samples WHERE series_id = ?",
-                                (series_id,)).fetchone()
-        (last,) = conn.execute("SELECT MAX(ts_ns) FROM samples WHERE series_id = ?",
-                               (series_id,)).fetchone()
+        first, last = _extent(conn, series_id)
         lo = first if lo is None else lo
         hi = last if hi is None else hi
     if lo is None or hi is None or hi < lo:
@@ -89,10 +84,9 @@ def sample_window(store: Store, series_id: int, *, start_ns: int | None = None,
         ).fetchall()
     else:
         rows = conn.execute(
-            "SELECT MIN(ts_ns), MAX(ts_ns), MIN(value), MAX(value), COUNT(*)"
-            " FROM samples WHERE series_id = ? AND ts_ns >= ? AND ts_ns <= ?"
-            " GROUP BY (ts_ns - ?) / ? ORDER BY 1",
-            (series_id, lo, hi, lo, bucket_ns),
+            "SELECT MIN(ts_ns), MAX(ts_ns), MIN(value), MAX(value), COUNT(*) FROM ("
+            + _BOTH_TABLES + ") GROUP BY (ts_ns - ?) / ? ORDER BY 1",
+            (series_id, lo, hi, series_id, lo, hi, lo, bucket_ns),
         ).fetchall()
     ts: list[int] = []
     vals: list[float] = []
@@ -118,7 +112,8 @@ def missing_rollups(store: Store, limit: int = 100) -> list[int]:
         "SELECT s.id FROM series s JOIN runs r ON r.id = s.run_id"
         " WHERE r.ended_ns IS NOT NULL"
         " AND NOT EXISTS (SELECT 1 FROM rollups WHERE series_id = s.id AND width_ns = ?)"
-        " AND EXISTS (SELECT 1 FROM samples WHERE series_id = s.id)"
+        " AND (EXISTS (SELECT 1 FROM samples WHERE series_id = s.id)"
+        "      OR EXISTS (SELECT 1 FROM samples_head WHERE series_id = s.id))"
         " ORDER BY s.id LIMIT ?", (ROLLUP_NS, limit))]
 
 
@@ -140,10 +135,11 @@ def has_rollup(store: Store, series_id: int) -> bool:
         cur = conn.execute(
             "INSERT OR IGNORE INTO rollups"
             " (series_id, width_ns, bucket_ns, first_ns, last_ns, vmin, vmax, vsum, n)"
-            " SELECT series_id, ?, (ts_ns / ?) * ?, MIN(ts_ns), MAX(ts_ns), MIN(value),"
-            " MAX(value), SUM(value), COUNT(*) FROM samples WHERE series_id = ?"
+            " SELECT ?, ?, (ts_ns / ?) * ?, MIN(ts_ns), MAX(ts_ns), MIN(value),"
+            " MAX(value), SUM(value), COUNT(*) FROM (" + _BOTH_TABLES + ")"
             " GROUP BY ts_ns / ?",
-            (ROLLUP_NS, ROLLUP_NS, ROLLUP_NS, series_id, ROLLUP_NS),
+            (series_id, ROLLUP_NS, ROLLUP_NS, ROLLUP_NS,
+             series_id, _MIN_TS, _MAX_TS, series_id, _MIN_TS, _MAX_TS, ROLLUP_NS),
         )
     except sqlite3.OperationalError:  # read-only file or directory, or a long-held lock
         return False
@@ -170,18 +166,59 @@ class Summary:
 def summarize(store: Store, series_id: int) -> Summary:
     """One read of the series in time order (the primary key's), then numpy: cheaper than the
     four SQL aggregates and the sort a p95 would cost in SQLite."""
+    conn = store.conn
     values = np.fromiter(
-        (r[0] for r in store.conn.execute(
+        (r[0] for r in conn.execute(
             "SELECT value FROM samples WHERE series_id = ? ORDER BY ts_ns", (series_id,))),
         dtype=np.float64,
     )
+    last = float(values[-1]) if len(values) else None
+    # the newest samples may still wait in samples_head (a few seconds' worth)
+    head = conn.execute("SELECT ts_ns, value FROM samples_head WHERE series_id = ?"
+                        " ORDER BY ts_ns", (series_id,)).fetchall()
+    if head:
+        values = np.concatenate([values, np.array([v for _, v in head], dtype=np.float64)])
+        (main_last,) = conn.execute("SELECT MAX(ts_ns) FROM samples WHERE series_id = ?",
+                                    (series_id,)).fetchone()
+        if main_last is None or head[-1][0] >= main_last:
+            last = float(head[-1][1])
     n = len(values)
     if n == 0:
         return Summary(series_id, 0, None, None, None, None, None)
     rank = math.ceil(0.95 * n)  # nearest-rank percentile: the smallest value >= 95 %
     p95 = float(np.partition(values, rank - 1)[rank - 1])
     return Summary(series_id, n, float(values.min()), float(values.mean()),
-                   float(values.max()), p95, float(values[-1]))
+                   float(values.max()), p95, last)
+
+
+def _extent(conn: sqlite3.Connection, series_id: int) -> tuple[int | None, int | None]:
+    """First and last sample time of a series, over samples and samples_head.
+
+    One statement per bound and table: SQLite answers a lone MIN() or MAX() with one probe of
+    the primary key, but MIN() and MAX() together with a scan of the whole series.
+    """
+    found: list[int] = []
+    for sql in ("SELECT MIN(ts_ns) FROM samples WHERE series_id = ?",
+                "SELECT MAX(ts_ns) FROM samples WHERE series_id = ?",
+                "SELECT MIN(ts_ns) FROM samples_head WHERE series_id = ?",
+                "SELECT MAX(ts_ns) FROM samples_head WHERE series_id = ?"):
+        (t,) = conn.execute(sql, (series_id,)).fetchone()
+        if t is not None:
+            found.append(int(t))
+    if not found:
+        return None, None
+    return min(found), max(found)
+
+
+# Samples of one series in [lo, hi] from both tables (see the store's schema v2): new samples
+# wait in samples_head, ordered by time, before moving to samples in bulk.
+_BOTH_TABLES = (
+    "SELECT ts_ns, value FROM samples WHERE series_id = ? AND ts_ns >= ? AND ts_ns <= ?"
+    " UNION ALL"
+    " SELECT ts_ns, value FROM samples_head WHERE series_id = ? AND ts_ns >= ? AND ts_ns <= ?"
+)
+_MIN_TS = -(2**63)
+_MAX_TS = 2**63 - 1
 
 
 def series_area(series: Series) -> str:

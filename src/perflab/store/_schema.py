@@ -2,8 +2,13 @@
 
 History of SCHEMA_VERSION (never renumber; only append):
     1  runs, series, samples, events, artifacts (2026-11, the foundation)
-    2  rollups: per-minute min/max/sum/count of a finished run's series, filled lazily by
-       readers (the dashboard, reports) so a day-long chart reads 1440 rows, not 86400
+    2  samples_head: new samples land here, clustered by time, and move to ``samples`` in bulk
+       (2026-11, issue 2). ``samples`` is clustered by series, so committing one tick of N
+       series into it dirtied N pages (10 MB of WAL per tick at 2,400 series); a tick in the
+       head is a few pages. Readers see the union of both tables.
+    3  rollups: per-minute min/max/sum/count of each series of a finished run, filled lazily by
+       readers (the dashboard, reports; 2026-11, issue 3) so that a day-long chart reads 1440
+       rows, not 86400 samples. A cache: deleting its rows loses nothing.
 
 A file whose version is newer than SCHEMA_VERSION is refused, never rewritten: an older perflab
 must not damage what a newer one wrote.
@@ -13,7 +18,7 @@ from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 APPLICATION_ID = 0x7066_6C62  # "pflb": marks the file as a perflab store (PRAGMA application_id)
 
 _V1 = """
@@ -73,6 +78,15 @@ CREATE INDEX artifacts_run ON artifacts (run_id, kind, ts_ns);
 """
 
 _V2 = """
+CREATE TABLE samples_head (
+    ts_ns     INTEGER NOT NULL,
+    series_id INTEGER NOT NULL,
+    value     REAL    NOT NULL,
+    PRIMARY KEY (ts_ns, series_id)           -- time first: a tick's rows are neighbours
+) WITHOUT ROWID;
+"""
+
+_V3 = """
 CREATE TABLE rollups (
     series_id INTEGER NOT NULL REFERENCES series (id) ON DELETE CASCADE,
     width_ns  INTEGER NOT NULL,               -- bucket width (60 s)
@@ -88,7 +102,7 @@ CREATE TABLE rollups (
 """
 
 # MIGRATIONS[v] takes a store at version v-1 to version v.
-MIGRATIONS: dict[int, str] = {1: _V1, 2: _V2}
+MIGRATIONS: dict[int, str] = {1: _V1, 2: _V2, 3: _V3}
 
 
 def current_version(conn: sqlite3.Connection) -> int:

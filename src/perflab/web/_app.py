@@ -20,6 +20,7 @@ from starlette.staticfiles import StaticFiles
 
 from perflab.report import TEMPLATES as REPORT_TEMPLATES
 from perflab.report import template_filters
+from perflab.store import Store
 from perflab.web import _api, _pages
 from perflab.web._auth import TokenAuth
 from perflab.web._db import StorePool
@@ -71,6 +72,8 @@ def create_app(config: AppConfig) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:  # noqa: ARG001  # starlette's API
+        # create (or migrate) the store once, before any reader thread opens it
+        Store.open(config.store_path).close()
         rollups = BackgroundRollups(config.store_path) if config.rollups else None
         if recording is not None:
             state.live.run_id = recording.start()
