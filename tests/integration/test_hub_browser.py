@@ -198,6 +198,17 @@ def test_hover_on_one_chart_moves_the_cursor_of_the_others(page, server, hub):
     assert all(i == idx[0] for i in idx), idx
 
 
+def test_a_running_run_page_follows_its_recording(page, server):
+    runs = httpx.get(server + "/api/runs?kind=serve").json()["runs"]
+    serve_run = runs[0]["id"]
+    page.open(f"{server}/runs/{serve_run}", "chartsReady")
+    count = ("() => Math.max(...window.perflabRun.charts.map(u => "
+             "u.data[1].filter(v => v != null).length))")
+    before = page.page.evaluate(count)
+    page.page.wait_for_function(f"({count})() > {before}", timeout=15_000)
+    assert page.errors == []
+
+
 def test_theme_toggle_switches_and_redraws(page, server, hub):
     page.open(f"{server}/runs/{hub.run_a}", "chartsReady")
     bg = "() => getComputedStyle(document.body).backgroundColor"

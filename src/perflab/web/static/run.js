@@ -15,7 +15,8 @@
     }).then((doc) => doc.windows);
   }
 
-  const view = Perflab.runView(document.getElementById("charts"), doc, load);
+  const view = Perflab.runView(document.getElementById("charts"), doc, load,
+    { followMs: doc.run.status === "running" ? 5000 : 0 });
   window.perflabRun = view;
   // The summary (a p95 sorts every sample of every series) is read when its table comes
   // into view, after the charts: it never delays them.
