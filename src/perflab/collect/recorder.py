@@ -20,13 +20,12 @@ from typing import TYPE_CHECKING
 
 from perflab.collect.processes import ProcessCollector, ProcessRow, list_pids, parse_proc_stat
 from perflab.collect.system import SystemCollector, SystemSnapshot, system_rates
+from perflab.store import BatchWriter
 
 if TYPE_CHECKING:
     import threading
 
     from perflab.store import Store
-
-from perflab.store import BatchWriter
 
 # Rates need two readings; a process seen for the first time has only gauges (rss, threads, fds).
 _PROCESS_SERIES: tuple[tuple[str, str], ...] = (
@@ -198,10 +197,11 @@ class Recorder:
         self._writer.flush()
 
     def _guarded_tick(self) -> None:
-        """A tick whose /proc reads fail (a file vanished, permission) becomes an event, once."""
+        """A tick whose /proc reads fail (a file vanished, permission, a format this parser
+        does not know) becomes an event, once per distinct cause; store errors propagate."""
         try:
             self.tick()
-        except OSError as exc:
+        except (OSError, ValueError, IndexError, KeyError) as exc:
             self._rows = []
             text = f"collection failed: {exc}"
             if text not in self._errors_seen:
