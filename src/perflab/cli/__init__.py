@@ -30,6 +30,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("perflab.cli.export:export", "Serve Prometheus metrics (node_exporter names)."),
     "bench": ("perflab.cli.bench:bench",
               "Benchmarks: compare with benchstat's statistics, CI gate, history, regressions."),
+    "serve": ("perflab.cli.serve:serve", "Dashboard, JSON API and /metrics; records meanwhile."),
+    "report": ("perflab.cli.report:report", "Write a run's self-contained HTML report."),
 }
 
 
