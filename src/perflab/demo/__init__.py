@@ -1,4 +1,7 @@
 """The demo: a service with planted problems, and the orchestration behind ``perflab demo``.
 
-Public names are added as the pieces land; the service runs as ``python -m perflab.demo.service``.
+Modules (this package imports none of them, so the service starts light — without numpy):
+
+- ``perflab.demo.service`` — the demo service, ``python -m perflab.demo.service``;
+- ``perflab.demo.orchestrate`` — ``Demo``, ``DemoOptions``, ``DemoResult``: one demo run.
 """

@@ -116,6 +116,9 @@ class DemoState:
 
 class DemoHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body leave in two writes; with Nagle on, the second waits for the client's
+    # delayed ACK (40 ms on Linux) and every small response would look slow.
+    disable_nagle_algorithm = True
     server_version = "perflab-demo/1"
     state: ClassVar[DemoState]
     quiet: ClassVar[bool] = True
