@@ -1,0 +1,310 @@
+"""``perflab runs``, ``perflab show RUN`` and ``perflab query RUN SERIES``: reading the store."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import difflib
+import math
+import sys
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from perflab.cli._common import emit_json, json_option, open_store, parse_labels, store_option
+from perflab.errors import InvalidValue, NotFound, UsageError
+from perflab.units import (
+    format_duration,
+    format_duration_ns,
+    format_rate,
+    format_size,
+    parse_duration_ns,
+)
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from perflab.store import Run, Series, Store
+
+# More columns than this in `query` is not a table anyone reads: ask for --label instead.
+_MAX_QUERY_COLUMNS = 8
+
+
+# -- perflab runs ------------------------------------------------------------------------------
+
+
+@click.command()
+@click.option("--kind", default=None, help="Only runs of this kind (record, load, bench ...).")
+@click.option("--name", default=None, help="Only runs whose name contains this.")
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True,
+              help="Show at most this many runs, newest first.")
+@store_option
+@json_option
+def runs(*, kind: str | None, name: str | None, limit: int, store_path: str | None,
+         as_json: bool) -> None:
+    """List the runs in the store, newest first."""
+    store = open_store(store_path, create=False)
+    try:
+        found = store.runs(kind=kind, name=name, limit=limit)
+        rows = [_run_summary(store, r) for r in found]
+    finally:
+        store.close()
+    if as_json:
+        emit_json("perflab.runs/1", {"store": str(store.path), "runs": rows})
+        return
+    if not rows:
+        click.echo("no runs" + (" match" if kind or name else " yet: try `perflab record`"))
+        return
+    from rich.table import Table  # noqa: PLC0415  # lazy: keeps --help fast
+
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for col, justify in (("id", "right"), ("kind", "left"), ("name", "left"),
+                         ("status", "left"), ("started", "left"), ("duration", "right"),
+                         ("series", "right"), ("samples", "right")):
+        table.add_column(col, justify=justify)  # type: ignore[arg-type]  # literal set above
+    for row in rows:
+        duration = "-" if row["duration_s"] is None else format_duration(row["duration_s"])
+        table.add_row(str(row["id"]), row["kind"], row["name"], _status_text(row["status"]),
+                      _local_time(row["started_ns"]), duration, str(row["series"]),
+                      str(row["samples"]))
+    _console().print(table)
+
+
+def _console() -> Console:
+    """A console for tables: the terminal's width, or wide lines when piped (no wrapping)."""
+    from rich.console import Console  # noqa: PLC0415  # lazy: keeps --help fast
+
+    return Console(highlight=False, width=None if sys.stdout.isatty() else 200)
+
+
+def _run_summary(store: Store, run: Run) -> dict[str, Any]:
+    """A run as `runs` lists it: the effective status and its series and sample counts."""
+    status = run.status
+    if status == "running" and not store.recorder_alive(run):
+        status = "interrupted"  # the recorder died (kill -9, power): its samples are still here
+    counts = store.sample_counts(run.id)
+    return {**run.to_json(), "status": status, "series": len(counts),
+            "samples": sum(counts.values())}
+
+
+def _status_text(status: str) -> str:
+    colour = {"ok": "green", "running": "cyan", "aborted": "yellow", "interrupted": "yellow",
+              "failed": "red"}.get(status)
+    return f"[{colour}]{status}[/]" if colour else status
+
+
+def _local_time(ts_ns: int, *, seconds_only: bool = True) -> str:
+    t = dt.datetime.fromtimestamp(ts_ns / 1e9).astimezone()
+    if seconds_only:
+        return t.strftime("%Y-%m-%d %H:%M:%S")
+    return t.isoformat(timespec="milliseconds")
+
+
+# -- perflab show ------------------------------------------------------------------------------
+
+
+@click.command()
+@click.argument("run_ref", metavar="RUN")
+@store_option
+@json_option
+def show(*, run_ref: str, store_path: str | None, as_json: bool) -> None:
+    """Summarise a run (id, name or `last`): min/mean/max/p95/last per series, by area."""
+    store = open_store(store_path, create=False)
+    try:
+        run = store.run(run_ref)
+        summary = _run_summary(store, run)
+        stats = [_series_stats(s, [v for _, v in store.samples(s.id)])
+                 for s in store.series(run.id)]
+        events = store.events(run.id)
+    finally:
+        store.close()
+    if as_json:
+        emit_json("perflab.show/1", {"run": summary, "series": stats,
+                                     "events": [e.to_json() for e in events]})
+        return
+    _print_show(summary, stats, events)
+
+
+def _series_stats(series: Series, values: list[float]) -> dict[str, Any]:
+    import numpy as np  # noqa: PLC0415  # lazy: keeps --help fast
+
+    out: dict[str, Any] = {
+        "name": series.name, "labels": series.labels, "unit": series.unit,
+        "area": series.name.split(".", 1)[0], "count": len(values),
+        "min": None, "mean": None, "max": None, "p95": None, "last": None,
+    }
+    if values:
+        arr = np.asarray(values, dtype=float)
+        out.update(min=float(arr.min()), mean=float(arr.mean()), max=float(arr.max()),
+                   p95=float(np.percentile(arr, 95)), last=float(arr[-1]))
+    return out
+
+
+def format_value(value: float | None, unit: str) -> str:
+    """A value in the unit of its series, as people read it (``12.5%``, ``1.20GiB``)."""
+    if value is None or math.isnan(value):
+        return "-"
+    if unit == "%":
+        return f"{value:.1f}%"
+    if unit == "bytes":
+        return format_size(value)
+    if unit == "bytes/s":
+        return format_size(value) + "/s"
+    if unit == "/s":
+        return format_rate(value, "/s")
+    if unit == "s":
+        return format_duration(value) if value else "0s"
+    if value == int(value) and abs(value) < 1e6:
+        return str(int(value))
+    return format_rate(value, f" {unit}" if unit else "")
+
+
+def _print_show(summary: dict[str, Any], stats: list[dict[str, Any]], events: list[Any]) -> None:
+    from rich.table import Table  # noqa: PLC0415  # lazy: keeps --help fast
+
+    console = _console()
+    duration = ("running" if summary["duration_s"] is None
+                else format_duration(summary["duration_s"]))
+    console.print(
+        f"[bold]run {summary['id']}[/] {summary['name']} · {summary['kind']} · "
+        f"{_status_text(summary['status'])} · {_local_time(summary['started_ns'])} · "
+        f"{duration} · {summary['series']} series · {summary['samples']} samples")
+    if not stats:
+        console.print("no series recorded")
+    areas: dict[str, list[dict[str, Any]]] = {}
+    for s in stats:
+        areas.setdefault(s["area"], []).append(s)
+    for area, members in areas.items():
+        table = Table(title=f"{area}", title_justify="left", title_style="bold", box=None,
+                      header_style="bold", pad_edge=False)
+        table.add_column("series")
+        for col in ("min", "mean", "max", "p95", "last"):
+            table.add_column(col, justify="right")
+        for s in members:
+            label = s["name"] + _label_text(s["labels"])
+            table.add_row(label, *(format_value(s[c], s["unit"])
+                                   for c in ("min", "mean", "max", "p95", "last")))
+        console.print()
+        console.print(table)
+    if events:
+        console.print()
+        console.print("[bold]events[/]")
+        for e in events:
+            attrs = " ".join(f"{k}={v}" for k, v in sorted(e.attrs.items()))
+            offset = format_duration_ns(e.ts_ns - summary["started_ns"])
+            console.print(f"  +{offset}  {e.kind}: {e.text}  {attrs}".rstrip(),
+                          markup=False)
+
+
+def _label_text(labels: dict[str, str]) -> str:
+    if not labels:
+        return ""
+    return "{" + ",".join(f'{k}="{v}"' for k, v in sorted(labels.items())) + "}"
+
+
+# -- perflab query -----------------------------------------------------------------------------
+
+
+@click.command()
+@click.argument("run_ref", metavar="RUN")
+@click.argument("series_name", metavar="SERIES")
+@click.option("--label", "labels", multiple=True, metavar="K=V",
+              help="Only series with this label (repeatable).")
+@click.option("--since", default=None, metavar="WHEN",
+              help="From this offset into the run (30s, 5m) or time (ISO 8601).")
+@click.option("--until", default=None, metavar="WHEN",
+              help="Up to this offset into the run (30s, 5m) or time (ISO 8601).")
+@click.option("--csv", "as_csv", is_flag=True,
+              help="Print CSV: ts_ns, time, one column per series.")
+@store_option
+@json_option
+def query(*, run_ref: str, series_name: str, labels: tuple[str, ...], since: str | None,
+          until: str | None, as_csv: bool, store_path: str | None, as_json: bool) -> None:
+    """Print the samples (time and value) of one series of a run.
+
+    When several label sets match, each gets a column; narrow them with --label.
+    """
+    wanted = parse_labels(labels)
+    store = open_store(store_path, create=False)
+    try:
+        run = store.run(run_ref)
+        start_ns = _when(since, run, "--since")
+        end_ns = _when(until, run, "--until")
+        matching = store.series(run.id, name=series_name, labels=wanted or None)
+        if not matching:
+            raise _no_such_series(store, run, series_name, wanted)
+        if len(matching) > _MAX_QUERY_COLUMNS:
+            listed = "\n  ".join(s.name + s.label_text() for s in matching[:20])
+            more = "" if len(matching) <= 20 else f"\n  ... and {len(matching) - 20} more"
+            raise UsageError(
+                f"{len(matching)} series named {series_name} in run {run.id}:\n  {listed}{more}",
+                hint="pick one or a few with --label k=v",
+            )
+        data = [(s, store.samples(s.id, start_ns, end_ns)) for s in matching]
+    finally:
+        store.close()
+    if as_json:
+        emit_json("perflab.query/1", {
+            "run": run.id, "series": [
+                {**s.to_json(), "samples": [[ts, v] for ts, v in samples]}
+                for s, samples in data
+            ],
+        })
+        return
+    headers = [s.name + s.label_text() + (f" ({s.unit})" if s.unit else "") for s, _ in data]
+    table = _align(data)
+    if as_csv:
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(["ts_ns", "time", *headers])
+        for ts, values in table:
+            writer.writerow([ts, _local_time(ts, seconds_only=False),
+                             *("" if v is None else repr(v) for v in values)])
+        return
+    click.echo("\t".join(["time", *headers]))
+    for ts, values in table:
+        cells = ["" if v is None else f"{v:.6g}" for v in values]
+        click.echo("\t".join([_local_time(ts, seconds_only=False), *cells]))
+
+
+def _align(data: list[tuple[Series, list[tuple[int, float]]]]
+           ) -> list[tuple[int, list[float | None]]]:
+    """One row per timestamp, one column per series; a series without that timestamp is None."""
+    by_ts: dict[int, list[float | None]] = {}
+    for col, (_, samples) in enumerate(data):
+        for ts, v in samples:
+            by_ts.setdefault(ts, [None] * len(data))[col] = v
+    return sorted(by_ts.items())
+
+
+def _when(text: str | None, run: Run, option: str) -> int | None:
+    """``30s`` (offset from the run's start) or an ISO 8601 time -> ns since the epoch."""
+    if text is None:
+        return None
+    try:
+        return run.started_ns + parse_duration_ns(text)
+    except InvalidValue:
+        pass
+    try:
+        when = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidValue(
+            f"invalid {option} {text!r}",
+            hint="give an offset into the run (30s, 5m) or a time (2026-11-27T16:30:00)",
+        ) from None
+    if when.tzinfo is None:
+        when = when.astimezone()  # a time without zone is local, as people type it
+    return int(when.timestamp() * 1e9)
+
+
+def _no_such_series(store: Store, run: Run, name: str, labels: dict[str, str]) -> NotFound:
+    names = sorted({s.name for s in store.series(run.id)})
+    if name in names:
+        sets = [s.label_text() for s in store.series(run.id, name=name)][:10]
+        return NotFound(
+            f"no series {name} with labels {_label_text(labels)} in run {run.id}",
+            hint="its label sets are: " + ", ".join(sets),
+        )
+    close = difflib.get_close_matches(name, names, n=3, cutoff=0.5)
+    hint = ("did you mean " + " or ".join(close) + "?" if close
+            else f"see the series of this run with `perflab show {run.id}`")
+    return NotFound(f"no series {name} in run {run.id}", hint=hint)

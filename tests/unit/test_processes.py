@@ -1,0 +1,103 @@
+"""The process table read from the fake /proc: raw /proc/PID/stat fields and rates."""
+
+import os
+import pwd
+
+import pytest
+from proc_later import FIXTURE, advance, copy_tree
+
+from perflab.collect import ProcessCollector
+from perflab.collect._procfs import USER_HZ
+from perflab.collect.processes import PAGE_SIZE, list_pids, parse_proc_io, parse_proc_stat
+
+
+def _owner(pid: int) -> str:
+    return pwd.getpwuid(os.stat(FIXTURE / str(pid)).st_uid).pw_name
+
+
+def test_stat_parser_handles_spaces_and_parentheses_in_comm():
+    st = parse_proc_stat((FIXTURE / "4242" / "stat").read_text())
+    assert st.pid == 4242
+    assert st.comm == "nginx: worker (1)"
+    assert (st.state, st.ppid, st.minflt, st.majflt) == ("S", 4241, 2000, 5)
+    assert st.utime_s == 500 / USER_HZ
+    assert st.stime_s == 250 / USER_HZ
+    assert st.num_threads == 1
+    assert st.starttime == 5000
+    assert st.vsize == 120000000
+    assert st.rss_bytes == 2500 * PAGE_SIZE
+    assert st.processor == 1
+    assert st.delayacct_blkio_s == 12 / USER_HZ
+
+
+def test_io_file():
+    io = parse_proc_io((FIXTURE / "4242" / "io").read_text())
+    assert io["read_bytes"] == 1048576
+    assert io["write_bytes"] == 2097152
+    assert io["rchar"] == 5000000
+
+
+def test_list_pids_ignores_other_entries():
+    assert sorted(list_pids(FIXTURE)) == [1, 4242, 4243]
+
+
+def test_first_refresh_has_gauges_and_no_rates():
+    rows = {r.pid: r for r in ProcessCollector(FIXTURE).refresh()}
+    assert sorted(rows) == [1, 4242, 4243]
+    py = rows[4243]
+    assert py.name == "python3"
+    assert py.cmdline == "python3 app.py --port 8080"
+    assert py.ppid == 1
+    assert py.state == "R"
+    assert py.threads == 4
+    assert py.rss_bytes == 25000 * PAGE_SIZE
+    assert py.fds == 3
+    assert py.user == _owner(4243)
+    assert py.cpu_pct == 0.0
+    assert py.read_bytes_s is None
+    assert py.write_bytes_s is None
+    assert rows[4242].fds == 7
+    assert rows[4242].cmdline == "nginx: worker process"
+    assert rows[1].cmdline == "/sbin/init splash"
+
+
+def test_second_refresh_gives_cpu_percent_of_one_core_and_io_rates(tmp_path):
+    root = copy_tree(tmp_path / "proc")
+    now = [10.0]
+    collector = ProcessCollector(root, mono_clock=lambda: now[0])
+    collector.refresh()
+    advance(root)
+    now[0] += 2.0
+    rows = {r.pid: r for r in collector.refresh()}
+    py = rows[4243]
+    assert py.cpu_pct == pytest.approx(100.0 * (200 / USER_HZ) / 2.0)
+    assert py.write_bytes_s == pytest.approx(1048576.0)
+    assert py.read_bytes_s == 0.0
+    assert py.rss_bytes == 26000 * PAGE_SIZE
+    assert rows[4242].cpu_pct == 0.0
+
+
+def test_a_process_that_exits_is_skipped_not_an_error(tmp_path):
+    root = copy_tree(tmp_path / "proc")
+    collector = ProcessCollector(root)
+    collector.refresh()
+    for f in (root / "4242").rglob("*"):
+        if f.is_file():
+            f.unlink()
+    assert sorted(r.pid for r in collector.refresh()) == [1, 4243]
+    assert collector.refresh([4242, 4243])[0].pid == 4243
+
+
+def test_kernel_threads_show_their_name_in_brackets(tmp_path):
+    root = copy_tree(tmp_path / "proc")
+    (root / "4242" / "cmdline").write_bytes(b"")
+    rows = {r.pid: r for r in ProcessCollector(root).refresh()}
+    assert rows[4242].cmdline == "[nginx: worker (1)]"
+
+
+def test_io_and_fds_may_be_unreadable(tmp_path):
+    root = copy_tree(tmp_path / "proc")
+    (root / "4243" / "io").unlink()
+    rows = {r.pid: r for r in ProcessCollector(root, with_fds=False).refresh()}
+    assert rows[4243].fds is None
+    assert rows[4243].read_bytes_s is None
