@@ -28,6 +28,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "show": ("perflab.cli.runs:show", "Summarise one run: min/mean/max/p95 per series."),
     "query": ("perflab.cli.runs:query", "Print the samples of one series of a run."),
     "export": ("perflab.cli.export:export", "Serve Prometheus metrics (node_exporter names)."),
+    "serve": ("perflab.cli.serve:serve", "Dashboard, JSON API and /metrics; records meanwhile."),
+    "report": ("perflab.cli.report:report", "Write a run's self-contained HTML report."),
     "demo": ("perflab.cli.demo:demo", "Run perflab on its demo service and show what it finds."),
 }
 

@@ -1,0 +1,110 @@
+"""``perflab serve``: the dashboard, JSON API and /metrics, recording this machine meanwhile."""
+
+from __future__ import annotations
+
+import errno
+import ipaddress
+import os
+import socket
+import sys
+
+import click
+
+from perflab.cli._common import open_store, store_option
+from perflab.errors import InvalidValue, TargetError, UsageError
+
+DEFAULT_LISTEN = "127.0.0.1:8600"
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    """``HOST:PORT``, ``[V6]:PORT`` or ``:PORT`` (loopback)."""
+    host, sep, port_s = text.rpartition(":")
+    if not sep or not port_s.isdigit() or not 0 <= int(port_s) <= 65535:
+        raise InvalidValue(f"invalid --listen {text!r}",
+                           hint="write it as HOST:PORT, like 127.0.0.1:8600 or [::1]:8600")
+    host = host.strip("[]") or "127.0.0.1"
+    return host, int(port_s)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """Bind before starting the server, so a port in use is one clear line, not a traceback."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise InvalidValue(f"cannot resolve the --listen host {host!r}: {exc.strerror}",
+                           hint="use an IP address, like 127.0.0.1 or 0.0.0.0") from exc
+    family, _, _, _, addr = infos[0]
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(addr)
+        sock.listen(128)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise TargetError(f"{host}:{port} is already in use",
+                              hint="stop what listens there, or pick another --listen port"
+                              ) from exc
+        if exc.errno == errno.EACCES:
+            raise TargetError(f"not allowed to listen on {host}:{port}",
+                              hint="use a port above 1023, or run as root") from exc
+        raise TargetError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+    sock.set_inheritable(True)
+    return sock
+
+
+@click.command("serve")
+@click.option("--listen", default=DEFAULT_LISTEN, show_default=True, metavar="HOST:PORT",
+              help="Address to serve on. Anything but loopback needs --token.")
+@store_option
+@click.option("--no-record", is_flag=True, help="Do not record this machine while serving.")
+@click.option("--token", envvar="PERFLAB_TOKEN", show_envvar=True, default=None,
+              help="Access token every request must carry (Bearer header or login cookie).")
+@click.option("--interval", "interval_s", type=float, default=1.0, show_default=True,
+              help="Seconds between samples of the background recording.")
+def serve(listen: str, store_path: str | None, no_record: bool, token: str | None,
+          interval_s: float) -> None:
+    """Serve the dashboard, the JSON API and /metrics; record this machine meanwhile.
+
+    Open http://127.0.0.1:8600/ (the default). Ctrl-C stops it and ends the recording's run.
+    """
+    import uvicorn  # noqa: PLC0415  # lazy: keeps `perflab --help` fast
+
+    from perflab.web import AppConfig, create_app  # noqa: PLC0415
+
+    host, port = parse_listen(listen)
+    if not is_loopback(host) and not token:
+        raise UsageError(
+            f"refusing to serve on {host}:{port} without a token: anyone who can reach it "
+            "could read every run in the store",
+            hint="pass --token SECRET (or set PERFLAB_TOKEN), or listen on 127.0.0.1",
+        )
+    if interval_s <= 0:
+        raise InvalidValue("--interval must be positive", hint="like 1 or 0.5")
+    store = open_store(store_path)  # a damaged or newer store is refused here, exit 2
+    path = store.path
+    store.close()
+    sock = bind(host, port)
+    shown = f"[{host}]" if ":" in host else host
+    click.echo(f"perflab serve: http://{shown}:{sock.getsockname()[1]}/  (store {path}"
+               f"{', recording this machine' if not no_record else ''}; Ctrl-C stops)")
+    sys.stdout.flush()
+    app = create_app(AppConfig(store_path=path, token=token, record=not no_record,
+                               interval_s=interval_s))
+    config = uvicorn.Config(app, log_level=os.environ.get("PERFLAB_LOG_LEVEL", "warning"),
+                            access_log=False, lifespan="on", timeout_graceful_shutdown=3,
+                            loop="auto", http="auto")
+    server = uvicorn.Server(config)
+    try:
+        server.run(sockets=[sock])
+    finally:
+        sock.close()

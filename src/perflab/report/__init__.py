@@ -1,0 +1,48 @@
+"""Self-contained HTML reports of a run, and the run data both the report and the dashboard draw.
+
+Public names: ``write_report(store, run_id, path)``, ``render_report``, ``SECTIONS`` (the
+pluggable list of section functions), ``Section``, ``ReportContext``, ``TEMPLATES`` and
+``template_filters`` (the dashboard renders the same section templates); data helpers shared with
+the dashboard: ``sample_window``, ``summarize``, ``run_summaries``, ``series_area``,
+``series_key``, ``SampleWindow``, ``Summary``, ``MAX_POINTS``.
+"""
+
+from perflab.report._data import (
+    DEFAULT_POINTS,
+    MAX_POINTS,
+    SampleWindow,
+    Summary,
+    run_summaries,
+    sample_window,
+    series_area,
+    series_key,
+    summarize,
+)
+from perflab.report._render import (
+    SECTIONS,
+    TEMPLATES,
+    ReportContext,
+    Section,
+    render_report,
+    template_filters,
+    write_report,
+)
+
+__all__ = [
+    "DEFAULT_POINTS",
+    "MAX_POINTS",
+    "SECTIONS",
+    "TEMPLATES",
+    "ReportContext",
+    "SampleWindow",
+    "Section",
+    "Summary",
+    "render_report",
+    "run_summaries",
+    "sample_window",
+    "series_area",
+    "series_key",
+    "summarize",
+    "template_filters",
+    "write_report",
+]

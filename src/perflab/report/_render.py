@@ -1,0 +1,191 @@
+"""One HTML file per run: styles, scripts and data inline, so it opens offline from file://.
+
+A report is a list of sections. Each section is a function ``(ReportContext) -> Section | None``
+in ``SECTIONS``; later capabilities (load, bench, profile) append theirs, and a function that
+has nothing to say for a run returns None. The charts are the dashboard's own (the same script
+and the same uPlot), fed from data embedded in the page instead of the API.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import jinja2
+from markupsafe import Markup
+
+from perflab import __version__
+from perflab.errors import UsageError
+from perflab.report._data import SampleWindow, Summary, sample_window, series_area, summarize
+from perflab.units import format_duration_ns
+
+if TYPE_CHECKING:
+    from perflab.store import Event, Run, Series, Store
+
+# the dashboard's static files: the report inlines the very scripts the Run page runs
+STATIC = Path(__file__).resolve().parent.parent / "web" / "static"
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+REPORT_POINTS = 1_500  # per series: a wide screen's worth, peaks kept
+
+
+@dataclass
+class ReportContext:
+    """Everything a section may draw from; windows and summaries are read once, lazily."""
+
+    store: Store
+    run: Run
+    series: list[Series]
+    events: list[Event]
+    _windows: dict[int, SampleWindow] = field(default_factory=dict)
+    _summaries: dict[int, Summary] = field(default_factory=dict)
+
+    def window(self, series_id: int) -> SampleWindow:
+        if series_id not in self._windows:
+            self._windows[series_id] = sample_window(self.store, series_id, points=REPORT_POINTS)
+        return self._windows[series_id]
+
+    def summary(self, series_id: int) -> Summary:
+        if series_id not in self._summaries:
+            self._summaries[series_id] = summarize(self.store, series_id)
+        return self._summaries[series_id]
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    """A titled block of the report; ``html`` is trusted markup built from templates."""
+
+    key: str
+    title: str
+    html: Markup
+
+
+SectionFn = Callable[[ReportContext], Section | None]
+
+
+def template_filters() -> dict[str, Callable[[Any], str]]:
+    """The jinja filters the report's templates use (the dashboard reuses those templates)."""
+    return {"ts": _fmt_ts, "num": _fmt_num, "dur": _fmt_dur}
+
+
+@cache
+def _env() -> jinja2.Environment:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+                             autoescape=True, undefined=jinja2.StrictUndefined)
+    env.filters.update(template_filters())
+    return env
+
+
+def _fmt_dur(ns: float | None) -> str:
+    return "-" if ns is None else format_duration_ns(ns)
+
+
+def _fmt_ts(ns: int | None) -> str:
+    if ns is None:
+        return "-"
+    return datetime.fromtimestamp(ns / 1e9, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _fmt_num(v: float | None) -> str:
+    if v is None:
+        return "-"
+    a = abs(v)
+    if a >= 1e4 or (0 < a < 1e-3):
+        return f"{v:.4g}"
+    return f"{v:.3f}".rstrip("0").rstrip(".") if a < 100 else f"{v:.1f}"
+
+
+def _render(template: str, **values: Any) -> Markup:
+    return Markup(_env().get_template(template).render(**values))  # noqa: S704  # autoescaped
+
+
+def section_overview(ctx: ReportContext) -> Section:
+    return Section("overview", "Run", _render("section_overview.html", run=ctx.run,
+                                               n_series=len(ctx.series),
+                                               n_events=len(ctx.events)))
+
+
+def section_charts(ctx: ReportContext) -> Section | None:
+    if not ctx.series:
+        return None
+    return Section("charts", "Charts", Markup('<div id="charts" class="charts"></div>'))
+
+
+def section_events(ctx: ReportContext) -> Section | None:
+    if not ctx.events:
+        return None
+    return Section("events", "Events", _render("section_events.html", events=ctx.events))
+
+
+def section_summary(ctx: ReportContext) -> Section | None:
+    if not ctx.series:
+        return None
+    rows = [(s, ctx.summary(s.id)) for s in ctx.series]
+    return Section("summary", "Summary per series", _render("section_summary.html", rows=rows))
+
+
+# The report, top to bottom. Capabilities add their sections here (load, bench, profile ...).
+SECTIONS: list[SectionFn] = [section_overview, section_charts, section_events, section_summary]
+
+
+def _chart_data(ctx: ReportContext) -> dict[str, Any]:
+    """The Run page's document, with every series' window inline instead of behind the API."""
+    return {
+        "run": ctx.run.to_json(),
+        "series": [{**s.to_json(), "area": series_area(s)} for s in ctx.series],
+        "events": [e.to_json() for e in ctx.events],
+        "samples": {str(s.id): {"ts_ns": ctx.window(s.id).ts_ns,
+                                "values": ctx.window(s.id).values} for s in ctx.series},
+    }
+
+
+def _inline_json(data: Any) -> Markup:
+    # "</" would end the <script> element early; "<\/" is the same string to JSON
+    text = json.dumps(data, separators=(",", ":"), allow_nan=False).replace("</", "<\\/")
+    return Markup(text)  # noqa: S704  # JSON escaped for a script element above
+
+
+def _asset(name: str) -> Markup:
+    text = (STATIC / name).read_text(encoding="utf-8")
+    return Markup(text.replace("</script", "<\\/script"))  # noqa: S704  # our own asset
+
+
+def render_report(store: Store, run_id: int | str,
+                  sections: list[SectionFn] | None = None) -> str:
+    run = store.run(run_id)
+    ctx = ReportContext(store, run, store.series(run.id), store.events(run.id))
+    built = [s for fn in (SECTIONS if sections is None else sections)
+             if (s := fn(ctx)) is not None]
+    return _env().get_template("report.html").render(
+        run=run,
+        sections=built,
+        data=_inline_json(_chart_data(ctx)),
+        css=Markup(_asset("vendor/uPlot.min.css") + "\n" + _asset("app.css")),  # noqa: S704
+        scripts=[_asset("vendor/uPlot.iife.min.js"), _asset("perflab.js")],
+        generated=_fmt_ts(time.time_ns()),
+        version=__version__,
+    )
+
+
+def write_report(store: Store, run_id: int | str, path: str | Path) -> Path:
+    """Write the report of a run to ``path`` atomically (a reader never sees half a file)."""
+    html = render_report(store, run_id)
+    target = Path(path)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".perflab-report-", dir=target.parent or ".")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(html)
+        Path(tmp).replace(target)
+    except OSError as exc:
+        raise UsageError(
+            f"cannot write the report {target}: {exc.strerror}",
+            hint="pass -o with a path in a writable directory",
+        ) from exc
+    return target

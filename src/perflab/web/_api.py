@@ -1,0 +1,172 @@
+"""The JSON API over the store (documented in docs/api.md, schemas in docs/schemas/).
+
+Every response is a JSON object whose first key names its schema (``perflab.<what>/1``).
+Unknown ids answer 404 ``{"error": ...}``; malformed parameters 400 ``{"error": ...}``.
+Endpoints are synchronous: Starlette runs them in its thread pool, each thread with its own
+store connection, so a slow query never stalls the event loop.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from perflab.errors import InvalidValue, NotFound
+from perflab.report import MAX_POINTS, run_summaries, sample_window, series_area
+from perflab.units import parse_duration_ns
+from perflab.web._params import BadParam, int_param, time_param
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
+
+    from perflab.store import Run, Store
+    from perflab.web._state import AppState
+
+
+def error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message, "status": status}, status_code=status)
+
+
+def doc(schema: str, payload: dict[str, Any]) -> JSONResponse:
+    return JSONResponse({"schema": f"perflab.{schema}/1", **payload})
+
+
+def _state(request: Request) -> AppState:
+    state: AppState = request.app.state.perflab
+    return state
+
+
+def _run(store: Store, raw: str) -> Run:
+    try:
+        run_id = int(raw)
+    except ValueError:
+        raise BadParam(f"a run id is an integer, not {raw!r}") from None
+    try:
+        return store.run(run_id)
+    except NotFound:
+        raise NotFound(f"no run {run_id}") from None
+
+
+def _guard(fn: Any) -> Any:
+    """Map our errors to HTTP: BadParam -> 400, NotFound -> 404."""
+
+    def endpoint(request: Request) -> JSONResponse:
+        try:
+            result: JSONResponse = fn(request)
+        except BadParam as exc:
+            return error(400, str(exc))
+        except NotFound as exc:
+            return error(404, str(exc))
+        return result
+
+    endpoint.__name__ = fn.__name__
+    return endpoint
+
+
+def _params(request: Request) -> dict[str, str]:
+    return dict(request.query_params)
+
+
+@_guard
+def list_runs(request: Request) -> JSONResponse:
+    p = _params(request)
+    store = _state(request).stores.get()
+    since = time_param(p, "since")
+    until = time_param(p, "until")
+    limit = int_param(p, "limit", default=200, lo=1, hi=10_000)
+    runs = store.runs(kind=p.get("kind") or None, name=p.get("name") or None,
+                      since_ns=since, until_ns=until, limit=limit)
+    return doc("runs", {"runs": [r.to_json() for r in runs]})
+
+
+def run_document(store: Store, run: Run) -> dict[str, Any]:
+    series = store.series(run.id)
+    return {
+        "run": run.to_json(),
+        "series": [{**s.to_json(), "area": series_area(s)} for s in series],
+        "events": [e.to_json() for e in store.events(run.id)],
+    }
+
+
+@_guard
+def get_run(request: Request) -> JSONResponse:
+    store = _state(request).stores.get()
+    run = _run(store, request.path_params["run_id"])
+    return doc("run", run_document(store, run))
+
+
+@_guard
+def get_events(request: Request) -> JSONResponse:
+    p = _params(request)
+    store = _state(request).stores.get()
+    run = _run(store, request.path_params["run_id"])
+    events = store.events(run.id, start_ns=time_param(p, "start"), end_ns=time_param(p, "end"))
+    return doc("events", {"run_id": run.id, "events": [e.to_json() for e in events]})
+
+
+@_guard
+def get_samples(request: Request) -> JSONResponse:
+    p = _params(request)
+    store = _state(request).stores.get()
+    run = _run(store, request.path_params["run_id"])
+    raw_sid = request.path_params["series_id"]
+    try:
+        sid = int(raw_sid)
+    except ValueError:
+        raise BadParam(f"a series id is an integer, not {raw_sid!r}") from None
+    try:
+        series = store.series_by_id(sid)
+    except NotFound:
+        raise NotFound(f"no series {sid}") from None
+    if series.run_id != run.id:
+        raise NotFound(f"run {run.id} has no series {sid}")
+    start, end = time_param(p, "start"), time_param(p, "end")
+    if start is not None and end is not None and end < start:
+        raise BadParam("end is before start")
+    points = int_param(p, "points", default=1000, lo=2, hi=MAX_POINTS)
+    assert points is not None
+    window = sample_window(store, sid, start_ns=start, end_ns=end, points=points)
+    return doc("samples", {"run_id": run.id, "series": series.to_json(), **window.to_json()})
+
+
+@_guard
+def get_summary(request: Request) -> JSONResponse:
+    store = _state(request).stores.get()
+    run = _run(store, request.path_params["run_id"])
+    return doc("summary", {"run_id": run.id,
+                           "summaries": [s.to_json() for s in run_summaries(store, run.id)]})
+
+
+@_guard
+def get_live(request: Request) -> JSONResponse:
+    p = _params(request)
+    state = _state(request)
+    store = state.stores.get()
+    try:
+        window_ns = parse_duration_ns(p.get("window") or "5m")
+    except InvalidValue:
+        raise BadParam(
+            f"window must be a duration (5m, 1h, 24h), not {p.get('window')!r}"
+        ) from None
+    if window_ns < 10**9 or window_ns > 7 * 86_400 * 10**9:
+        raise BadParam("window must be between 1s and 7d (5m, 1h, 24h)")
+    points = int_param(p, "points", default=600, lo=2, hi=MAX_POINTS)
+    assert points is not None
+    return doc("live", state.live.snapshot(store, window_ns=window_ns, points=points))
+
+
+def not_found(request: Request) -> JSONResponse:
+    return error(404, f"no API endpoint {request.url.path}")
+
+
+ROUTES = [
+    Route("/api/runs", list_runs, name="api_runs"),
+    Route("/api/runs/{run_id}", get_run, name="api_run"),
+    Route("/api/runs/{run_id}/events", get_events, name="api_events"),
+    Route("/api/runs/{run_id}/summary", get_summary, name="api_summary"),
+    Route("/api/runs/{run_id}/series/{series_id}/samples", get_samples, name="api_samples"),
+    Route("/api/live", get_live, name="api_live"),
+    Route("/api/{rest:path}", not_found, name="api_not_found"),
+]

@@ -1,0 +1,93 @@
+"""The ASGI app of ``perflab serve``: dashboard pages, JSON API, static files, /metrics.
+
+``create_app(config)`` builds it; the lifespan starts the background recording (unless
+``record=False``) and ends its run when the server stops.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from perflab.report import TEMPLATES as REPORT_TEMPLATES
+from perflab.report import template_filters
+from perflab.web import _api, _pages
+from perflab.web._auth import TokenAuth
+from perflab.web._db import StorePool
+from perflab.web._live import LiveView
+from perflab.web._metrics import HubMetrics, MetricsMiddleware
+from perflab.web._recording import BackgroundRecording
+from perflab.web._state import AppState
+
+HERE = Path(__file__).resolve().parent
+STATIC = HERE / "static"
+
+
+@dataclass(frozen=True, slots=True)
+class AppConfig:
+    store_path: Path
+    token: str | None = None
+    record: bool = True
+    interval_s: float = 1.0
+    proc_root: str = "/proc"
+
+
+def _templates() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.ChoiceLoader([jinja2.FileSystemLoader(str(HERE / "templates")),
+                                    jinja2.FileSystemLoader(str(REPORT_TEMPLATES))]),
+        autoescape=True, undefined=jinja2.StrictUndefined,
+    )
+    env.filters.update(template_filters())
+    # cache-busting by content size and mtime: a new perflab never runs an old cached script
+    versions = {p.relative_to(STATIC).as_posix(): f"{int(p.stat().st_mtime)}-{p.stat().st_size}"
+                for p in STATIC.rglob("*") if p.is_file()}
+    env.globals["static"] = lambda name: f"/static/{name}?v={versions.get(name, '0')}"
+    return env
+
+
+def create_app(config: AppConfig) -> Starlette:
+    templates = _templates()
+    recording = (BackgroundRecording(config.store_path, interval_s=config.interval_s,
+                                     proc_root=config.proc_root) if config.record else None)
+    metrics = HubMetrics(config.store_path,
+                         lambda: 0 if recording is None else recording.samples_written)
+    state = AppState(stores=StorePool(config.store_path), templates=templates,
+                     live=LiveView(proc_root=config.proc_root), metrics=metrics,
+                     recording=recording, host=socket.gethostname())
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:  # noqa: ARG001  # starlette's API
+        if recording is not None:
+            state.live.run_id = recording.start()
+        try:
+            yield
+        finally:
+            if recording is not None:
+                recording.stop()
+            state.stores.close()
+
+    login = templates.get_template("login.html")
+    middleware = [Middleware(MetricsMiddleware, metrics=metrics)]
+    if config.token:
+        middleware.append(Middleware(
+            TokenAuth, token=config.token,
+            render_login=lambda nxt, err: login.render(next=nxt, error=err)))
+    routes = [
+        *_pages.ROUTES,
+        Route("/metrics", metrics.endpoint, name="metrics"),
+        Mount("/static", StaticFiles(directory=str(STATIC)), name="static"),
+        *_api.ROUTES,
+    ]
+    app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+    app.state.perflab = state
+    return app

@@ -1,0 +1,156 @@
+"""The dashboard's HTML pages: server-rendered (jinja2), charts drawn by static/perflab.js."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from markupsafe import Markup
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Route
+
+from perflab.errors import NotFound
+from perflab.report import render_report, run_summaries, series_key
+from perflab.web._api import run_document
+from perflab.web._params import BadParam, int_param, time_param
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
+
+    from perflab.report import Summary
+    from perflab.store import Run, Store
+    from perflab.web._state import AppState
+
+WINDOWS = ("5m", "15m", "1h", "6h", "24h")
+RUNS_LIMIT = 500
+
+
+def _state(request: Request) -> AppState:
+    state: AppState = request.app.state.perflab
+    return state
+
+
+def _page(request: Request, template: str, status: int = 200, **values: Any) -> HTMLResponse:
+    state = _state(request)
+    html = state.templates.get_template(template).render(host=state.host, **values)
+    return HTMLResponse(html, status_code=status)
+
+
+def _not_found(request: Request, message: str) -> HTMLResponse:
+    return _page(request, "error.html", status=404, page="", message=message)
+
+
+def _script_json(data: Any) -> Markup:
+    """JSON for a <script type="application/json"> element: "</" could end it early."""
+    text = json.dumps(data, separators=(",", ":"), allow_nan=False).replace("</", "<\\/")
+    return Markup(text)  # noqa: S704  # JSON, escaped for a script element above
+
+
+def overview(request: Request) -> HTMLResponse:
+    window = request.query_params.get("window", "5m")
+    if window not in WINDOWS:
+        window = "5m"
+    return _page(request, "overview.html", page="overview", windows=WINDOWS, window=window)
+
+
+def runs(request: Request) -> HTMLResponse:
+    store = _state(request).stores.get()
+    q = request.query_params
+    f = {k: q.get(k, "").strip() for k in ("kind", "name", "since", "until")}
+    error = None
+    found: list[Run] = []
+    try:
+        found = store.runs(kind=f["kind"] or None, name=f["name"] or None,
+                           since_ns=time_param(f, "since"), until_ns=time_param(f, "until"),
+                           limit=RUNS_LIMIT)
+    except BadParam as exc:
+        error = str(exc)
+    kinds = [r[0] for r in store.conn.execute("SELECT DISTINCT kind FROM runs ORDER BY kind")]
+    return _page(request, "runs.html", status=400 if error else 200, page="runs", runs=found,
+                 kinds=kinds, f=f, error=error, limit=RUNS_LIMIT)
+
+
+def _lookup(store: Store, raw: str) -> Run | None:
+    if not raw.isdigit():
+        return None
+    try:
+        return store.run(int(raw))
+    except NotFound:
+        return None
+
+
+def run_page(request: Request) -> HTMLResponse:
+    store = _state(request).stores.get()
+    run = _lookup(store, request.path_params["run_id"])
+    if run is None:
+        return _not_found(request, f"No run {request.path_params['run_id']!r} in this store.")
+    doc = run_document(store, run)
+    return _page(request, "run.html", page="run", run=run, series=doc["series"],
+                 events=store.events(run.id), n_series=len(doc["series"]),
+                 n_events=len(doc["events"]), doc_json=_script_json(doc))
+
+
+def run_report(request: Request) -> Response:
+    store = _state(request).stores.get()
+    run = _lookup(store, request.path_params["run_id"])
+    if run is None:
+        return _not_found(request, f"No run {request.path_params['run_id']!r} in this store.")
+    return HTMLResponse(render_report(store, run.id), headers={
+        "Content-Disposition": f'attachment; filename="perflab-report-{run.id}.html"'})
+
+
+def _delta(a: float | None, b: float | None) -> tuple[str, str]:
+    if a is None or b is None:
+        return "-", ""
+    if a == 0:
+        return ("0%", "") if b == 0 else ("new", "delta-up")
+    pct = 100.0 * (b - a) / abs(a)
+    css = "" if abs(pct) < 5 else ("delta-up" if pct > 0 else "delta-down")
+    return f"{pct:+.1f}%", css
+
+
+def compare(request: Request) -> HTMLResponse:
+    store = _state(request).stores.get()
+    q = request.query_params
+    choices = store.runs(limit=RUNS_LIMIT)
+    try:
+        ids = {k: int_param(dict(q), k, lo=1) for k in ("a", "b")}
+    except BadParam as exc:
+        return _page(request, "compare.html", status=400, page="compare", choices=choices,
+                     picked={"a": None, "b": None}, a=None, b=None, error=str(exc))
+    a = None if ids["a"] is None else _lookup(store, str(ids["a"]))
+    b = None if ids["b"] is None else _lookup(store, str(ids["b"]))
+    error = None
+    for key, got in (("a", a), ("b", b)):
+        if ids[key] is not None and got is None:
+            error = f"No run {ids[key]} in this store."
+    values: dict[str, Any] = {"page": "compare", "choices": choices, "picked": ids,
+                              "a": a, "b": b, "error": error}
+    if a is None or b is None:
+        return _page(request, "compare.html", status=404 if error else 200, **values)
+    sa = {series_key(s): s for s in store.series(a.id)}
+    sb = {series_key(s): s for s in store.series(b.id)}
+    sum_a = {m.series_id: m for m in run_summaries(store, a.id)}
+    sum_b = {m.series_id: m for m in run_summaries(store, b.id)}
+    rows, pairs = [], []
+    for key in sorted(sa.keys() & sb.keys()):
+        ma: Summary = sum_a[sa[key].id]
+        mb: Summary = sum_b[sb[key].id]
+        mean_delta, mean_class = _delta(ma.mean, mb.mean)
+        p95_delta, p95_class = _delta(ma.p95, mb.p95)
+        rows.append({"key": key, "a": ma, "b": mb, "mean_delta": mean_delta,
+                     "mean_class": mean_class, "p95_delta": p95_delta, "p95_class": p95_class})
+        pairs.append({"key": key, "unit": sa[key].unit, "a": sa[key].id, "b": sb[key].id})
+    only = sorted(sa.keys() ^ sb.keys())
+    doc = {"a": a.to_json(), "b": b.to_json(), "pairs": pairs}
+    return _page(request, "compare.html", rows=rows, only=only[:50], doc_json=_script_json(doc),
+                 **values)
+
+
+ROUTES = [
+    Route("/", overview, name="overview"),
+    Route("/runs", runs, name="runs"),
+    Route("/runs/{run_id}", run_page, name="run"),
+    Route("/runs/{run_id}/report", run_report, name="run_report"),
+    Route("/compare", compare, name="compare"),
+]

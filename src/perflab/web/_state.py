@@ -1,0 +1,22 @@
+"""What the app's handlers share: store connections, templates, the live view, the recording."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import jinja2
+
+from perflab.web._db import StorePool
+from perflab.web._live import LiveView
+from perflab.web._metrics import HubMetrics
+from perflab.web._recording import BackgroundRecording
+
+
+@dataclass
+class AppState:
+    stores: StorePool
+    templates: jinja2.Environment
+    live: LiveView
+    metrics: HubMetrics
+    recording: BackgroundRecording | None
+    host: str
