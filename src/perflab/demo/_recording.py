@@ -6,78 +6,11 @@ own store connection (SQLite connections are not shared between threads that wri
 
 from __future__ import annotations
 
-import importlib
 import threading
-import time
 from pathlib import Path
-from typing import Any, Protocol
 
-from perflab.collect import ProcessCollector, SystemCollector, system_rates
-from perflab.store import BatchWriter, Store
-
-
-class RecorderLike(Protocol):
-    def run(self, stop: threading.Event | None, duration_s: float | None) -> None: ...
-    def close(self) -> None: ...
-
-
-def _make_recorder(store: Store, run_id: int, *, interval_s: float,
-                   pids: list[int]) -> RecorderLike:
-    try:
-        module = importlib.import_module("perflab.collect.recorder")
-    except ImportError:
-        # TODO: remove once branch `record` (perflab.collect.recorder) is merged.
-        return _ServiceSampler(store, run_id, interval_s=interval_s, pids=pids)
-    recorder: RecorderLike = module.Recorder(store, run_id, interval_s=interval_s, pids=pids,
-                                             system=True)
-    return recorder
-
-
-class _ServiceSampler:
-    """A minimal stand-in for the Recorder: process CPU/RSS/threads and system CPU by mode."""
-
-    def __init__(self, store: Store, run_id: int, *, interval_s: float, pids: list[int]) -> None:
-        self.writer = BatchWriter(store, run_id)
-        self.interval_s = interval_s
-        self.pids = pids
-        self.procs = ProcessCollector(with_io=False, with_fds=False)
-        self.system = SystemCollector(tcp_states=False)
-        self._prev_sys: Any = None
-
-    def tick(self) -> None:
-        now = time.time_ns()
-        rows = self.procs.refresh(self.pids)
-        snap = self.system.snapshot()
-        if self._prev_sys is not None:
-            for mode, pct in system_rates(self._prev_sys, snap).cpu_pct.items():
-                self.writer.add_value("system.cpu.pct", {"cpu": "all", "mode": mode}, now, pct,
-                                      "%")
-            for row in rows:
-                labels = {"pid": str(row.pid), "name": row.name}
-                self.writer.add_value("process.cpu.pct", labels, now, row.cpu_pct, "%")
-                self.writer.add_value("process.rss_bytes", labels, now, row.rss_bytes, "bytes")
-                self.writer.add_value("process.threads", labels, now, row.threads, "")
-        self._prev_sys = snap
-        self.writer.flush()
-
-    def run(self, stop: threading.Event | None, duration_s: float | None) -> None:
-        start = time.monotonic()
-        n = 0
-        while True:
-            self.tick()
-            n += 1
-            next_at = start + n * self.interval_s
-            if duration_s is not None and next_at - start > duration_s:
-                return
-            delay = max(0.0, next_at - time.monotonic())
-            if stop is not None:
-                if stop.wait(delay):
-                    return
-            else:
-                time.sleep(delay)
-
-    def close(self) -> None:
-        self.writer.flush()
+from perflab.collect.recorder import Recorder
+from perflab.store import Store
 
 
 class BackgroundRecording:
@@ -86,7 +19,7 @@ class BackgroundRecording:
     def __init__(self, store_path: Path, run_id: int, *, interval_s: float,
                  pids: list[int]) -> None:
         self._store = Store.open(store_path)
-        self._recorder = _make_recorder(self._store, run_id, interval_s=interval_s, pids=pids)
+        self._recorder = Recorder(self._store, run_id, interval_s, pids=pids, system=True)
         self._stop = threading.Event()
         self.error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="demo-recorder", daemon=True)
@@ -96,7 +29,7 @@ class BackgroundRecording:
 
     def _run(self) -> None:
         try:
-            self._recorder.run(self._stop, None)
+            self._recorder.run(self._stop)
         except BaseException as exc:  # reported by stop(); a thread cannot raise to main
             self.error = exc
 
