@@ -44,33 +44,54 @@ def test_rate_inside_drops_the_rate_that_straddles_the_start():
     assert [v for _, v in rate_inside(samples, HOT)] == [3.0]
 
 
+# normal phase: 120 req/s in all; CPU phase: 45 req/s
+RPS = {"/hash": series(0, [20] * 10) + series(10, [25] * 10),
+       "/work": series(0, [100] * 10) + series(10, [20] * 10)}
+
+
 def test_cpu_names_the_endpoint_that_added_the_most_latency():
     cpu = series(0, [3] * 10) + series(10, [60] * 10)
     p50 = {
         "/hash": series(0, [0.4] * 10) + series(10, [21.0] * 10),
         "/work": series(0, [0.2] * 10) + series(10, [5.5] * 10),  # larger ratio, fewer ms
     }
-    f = cpu_finding(NORMAL, HOT, cpu, p50)
+    f = cpu_finding(NORMAL, HOT, cpu, p50, RPS)
     assert f.detected
     assert f.endpoint == "/hash"
     assert f.service_cpu_pct == pytest.approx((3.0, 60.0))
+    assert f.cpu_ms_per_request == pytest.approx((30 / 120, 600 / 45))
     assert f.latency_ratio == pytest.approx(21.0 / 0.4)
     assert f.other_endpoints == {"/work": pytest.approx(27.5)}
     assert "/hash is CPU-hot" in f.summary
     assert "3% to 60%" in f.summary
+    assert "250µs → 13.3ms of CPU per request" in f.summary
 
 
-def test_cpu_not_detected_when_the_service_cpu_does_not_rise():
+def test_cpu_detected_on_a_contended_machine_from_cpu_per_request():
+    """Other processes leave the service little CPU: its CPU % barely rises, but the CPU it
+    spends on each request does."""
+    cpu = series(0, [3] * 10) + series(10, [12] * 10)
+    rps = {"/hash": series(0, [20] * 10) + series(10, [6] * 10),
+           "/work": series(0, [100] * 10) + series(10, [4] * 10)}
+    p50 = {"/hash": series(0, [0.4] * 10) + series(10, [300.0] * 10)}
+    f = cpu_finding(NORMAL, HOT, cpu, p50, rps)
+    assert f.detected
+    assert f.cpu_ms_per_request == pytest.approx((0.25, 12.0))
+
+
+def test_cpu_not_detected_when_the_cpu_per_request_does_not_rise():
+    """Slower everywhere, same CPU per request: a slow dependency, not a CPU hot spot."""
     cpu = series(0, [3] * 20)
+    rps = {"/hash": series(0, [20] * 20)}
     p50 = {"/hash": series(0, [0.4] * 10) + series(10, [21.0] * 10)}
-    f = cpu_finding(NORMAL, HOT, cpu, p50)
+    f = cpu_finding(NORMAL, HOT, cpu, p50, rps)
     assert not f.detected
     assert f.endpoint == "/hash"
     assert f.summary.startswith("CPU: no CPU-hot endpoint stands out")
 
 
 def test_cpu_not_measured_without_the_phase():
-    f = cpu_finding(NORMAL, None, [], {})
+    f = cpu_finding(NORMAL, None, [], {}, {})
     assert not f.detected
     assert f.endpoint is None
     assert "not measured" in f.summary
@@ -176,6 +197,7 @@ def test_findings_from_store_reads_the_run(store):
     put("load.latency_ms", {"endpoint": "/report", "quantile": "0.5"},
         series(0, [20.0] * 10) + p50_lock)
     put("load.rps", {"endpoint": "/report"}, series(0, [40] * 10) + rps_lock)
+    put("load.rps", {"endpoint": "/hash"}, series(0, [20] * 10) + series(10, [25] * 10))
     put("load.concurrency", {"endpoint": "/report"}, series(0, [4] * 10) + conc_lock)
     put("load.rps", {"endpoint": "/cache"}, series(0, [20] * 10) + series(29, [100] * 10))
     for w in (NORMAL, HOT, LOCK, LEAK):

@@ -2,8 +2,10 @@
 
 Each planted problem has a signature in the measurements:
 
-- **CPU-hot endpoint**: the service's CPU rises between the normal phase and the CPU phase, and
-  one endpoint's latency rises with it, by far more milliseconds than the others'.
+- **CPU-hot endpoint**: the CPU the service spends per request rises between the normal phase
+  and the CPU phase, and one endpoint's latency rises with it, by far more milliseconds than the
+  others'. CPU per request (not CPU %) is what is compared: on a busy shared machine the service
+  may get little CPU time, but what it spends per request does not depend on that.
 - **Lock (serialisation)**: in the lock phase one endpoint is driven at rising concurrency; its
   latency grows in proportion while its throughput stays flat and the service's CPU stays low —
   requests queue for something that is not the CPU.
@@ -34,10 +36,10 @@ NS = 1_000_000_000
 
 # Thresholds. They are far from what the planted faults produce (see docs/demo.md for typical
 # figures) and far from what a healthy service does, so a busy shared machine does not flip them.
-CPU_RISE_MIN_PCT = 15.0        # points of one core between the normal and the CPU phase
+CPU_PER_REQUEST_RATIO_MIN = 4.0  # CPU seconds per request, CPU phase / normal phase
 CPU_LATENCY_RATIO_MIN = 3.0    # the hot endpoint's p50 at least this many times its baseline
 LOCK_LATENCY_SHARE_MIN = 0.5   # latency must grow by at least half the concurrency ratio
-LOCK_THROUGHPUT_RATIO_MAX = 1.5  # ... while throughput grows by less than this
+LOCK_THROUGHPUT_SHARE_MAX = 0.25  # ... while throughput grows by less than a quarter of it
 LOCK_CPU_MAX_PCT = 35.0        # ... and the service stays mostly idle (% of one core)
 LEAK_SLOPE_MIN_BYTES_PER_MIN = 4 * 1024**2
 LEAK_R2_MIN = 0.8
@@ -59,6 +61,7 @@ class CpuFinding:
     service_cpu_pct: tuple[float | None, float | None]  # (normal phase, CPU phase), mean
     latency_p50_ms: tuple[float | None, float | None]   # the endpoint's (normal, CPU phase)
     latency_ratio: float | None
+    cpu_ms_per_request: tuple[float | None, float | None] = (None, None)  # (normal, CPU phase)
     other_endpoints: dict[str, float] = field(default_factory=dict)  # endpoint -> latency ratio
     kind: str = "cpu"
 
@@ -69,9 +72,12 @@ class CpuFinding:
                 or l0 is None or l1 is None):
             return "CPU: not measured (the CPU phase did not complete)"
         others = ", ".join(f"{e} {r:.1f}x" for e, r in sorted(self.other_endpoints.items()))
-        text = (f"the service's CPU went from {c0:.0f}% to {c1:.0f}% of a core and "
-                f"{self.endpoint} p50 latency from {_ms(l0)} to {_ms(l1)} "
-                f"({self.latency_ratio:.0f}x)")
+        text = f"the service's CPU went from {c0:.0f}% to {c1:.0f}% of a core"
+        r0, r1 = self.cpu_ms_per_request
+        if r0 is not None and r1 is not None:
+            text += f" ({_ms(r0)} → {_ms(r1)} of CPU per request)"
+        text += (f" and {self.endpoint} p50 latency from {_ms(l0)} to {_ms(l1)} "
+                 f"({self.latency_ratio:.0f}x)")
         if others:
             text += f"; other endpoints: {others} (they wait for the same interpreter)"
         verdict = (f"{self.endpoint} is CPU-hot" if self.detected
@@ -87,6 +93,8 @@ class CpuFinding:
             "latency_p50_ms": {"normal": _r(self.latency_p50_ms[0], 3),
                                "hot": _r(self.latency_p50_ms[1], 3)},
             "latency_ratio": _r(self.latency_ratio),
+            "cpu_ms_per_request": {"normal": _r(self.cpu_ms_per_request[0], 4),
+                                   "hot": _r(self.cpu_ms_per_request[1], 4)},
             "other_endpoints": {e: _r(r) for e, r in self.other_endpoints.items()},
         }
 
@@ -210,13 +218,16 @@ class Findings:
 
 def cpu_finding(normal: Window | None, hot: Window | None,
                 service_cpu: Sequence[tuple[int, float]],
-                p50_by_endpoint: Mapping[str, Sequence[tuple[int, float]]]) -> CpuFinding:
-    """The endpoint whose latency rose most when the service's CPU rose."""
+                p50_by_endpoint: Mapping[str, Sequence[tuple[int, float]]],
+                rps_by_endpoint: Mapping[str, Sequence[tuple[int, float]]]) -> CpuFinding:
+    """The endpoint whose latency rose most when the service's CPU per request rose."""
     if normal is None or hot is None:
         return CpuFinding(detected=False, endpoint=None, service_cpu_pct=(None, None),
                           latency_p50_ms=(None, None), latency_ratio=None)
     c0 = _mean(rate_inside(service_cpu, normal))
     c1 = _mean(rate_inside(service_cpu, hot))
+    per_request = (_cpu_ms_per_request(c0, rps_by_endpoint, normal),
+                   _cpu_ms_per_request(c1, rps_by_endpoint, hot))
     ratios: dict[str, tuple[float, float, float]] = {}
     for endpoint, samples in p50_by_endpoint.items():
         l0 = _median(inside(samples, normal))
@@ -225,17 +236,32 @@ def cpu_finding(normal: Window | None, hot: Window | None,
             ratios[endpoint] = (l1 / l0, l0, l1)
     if not ratios:
         return CpuFinding(detected=False, endpoint=None, service_cpu_pct=(c0, c1),
-                          latency_p50_ms=(None, None), latency_ratio=None)
+                          latency_p50_ms=(None, None), latency_ratio=None,
+                          cpu_ms_per_request=per_request)
     # Rank by the added milliseconds, not the ratio: the baselines are sub-millisecond and
     # noisy, and every endpoint of a CPU-bound Python service waits for the interpreter lock
     # (a few ms each); the endpoint that burns the CPU adds its whole compute time.
     endpoint = max(ratios, key=lambda e: ratios[e][2] - ratios[e][1])
     ratio, l0, l1 = ratios[endpoint]
     others = {e: r[0] for e, r in ratios.items() if e != endpoint}
-    detected = (c0 is not None and c1 is not None and c1 - c0 >= CPU_RISE_MIN_PCT
+    r0, r1 = per_request
+    detected = (r0 is not None and r1 is not None and r1 >= CPU_PER_REQUEST_RATIO_MIN * r0
                 and ratio >= CPU_LATENCY_RATIO_MIN)
     return CpuFinding(detected=detected, endpoint=endpoint, service_cpu_pct=(c0, c1),
-                      latency_p50_ms=(l0, l1), latency_ratio=ratio, other_endpoints=others)
+                      latency_p50_ms=(l0, l1), latency_ratio=ratio,
+                      cpu_ms_per_request=per_request, other_endpoints=others)
+
+
+def _cpu_ms_per_request(cpu_pct: float | None,
+                        rps_by_endpoint: Mapping[str, Sequence[tuple[int, float]]],
+                        w: Window) -> float | None:
+    """Mean CPU (% of a core) over mean total throughput: milliseconds of CPU per request."""
+    rates = [_mean(inside(s, w)) for s in rps_by_endpoint.values()]
+    total = sum(r for r in rates if r is not None)
+    if cpu_pct is None or total <= 0:
+        return None
+    # a sampled CPU of 0% (below the clock-tick resolution) still means "a little"
+    return max(cpu_pct, 1e-3) * 10 / total  # (pct / 100) core-seconds per second * 1000 ms
 
 
 def lock_finding(window: Window | None, service_cpu: Sequence[tuple[int, float]],
@@ -263,7 +289,7 @@ def lock_finding(window: Window | None, service_cpu: Sequence[tuple[int, float]]
     concurrency_ratio = levels[-1].concurrency / levels[0].concurrency
     throughput_ratio = levels[-1].rps / max(levels[0].rps, 1e-9)
     detected = (latency_ratio >= LOCK_LATENCY_SHARE_MIN * concurrency_ratio
-                and throughput_ratio <= LOCK_THROUGHPUT_RATIO_MAX
+                and throughput_ratio <= max(1.0, LOCK_THROUGHPUT_SHARE_MAX * concurrency_ratio)
                 and cpu is not None and cpu <= LOCK_CPU_MAX_PCT)
     return LockFinding(detected=detected, endpoint=endpoint, levels=levels, service_cpu_pct=cpu)
 
@@ -376,7 +402,7 @@ def findings_from_store(store: Store, run_id: int, service_pid: int) -> Findings
     rps = _by_endpoint(store, run_id, "load.rps", {})
     conc = _by_endpoint(store, run_id, "load.concurrency", {})
     return Findings(
-        cpu=cpu_finding(phases.get("normal"), phases.get("cpu"), cpu, p50),
+        cpu=cpu_finding(phases.get("normal"), phases.get("cpu"), cpu, p50, rps),
         lock=lock_finding(phases.get("lock"), cpu, p50, rps, conc),
         leak=leak_finding(phases.get("leak"), _before_leak(phases), rss, rps),
     )
