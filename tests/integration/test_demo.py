@@ -153,14 +153,15 @@ def test_demo_finds_the_planted_problems_and_leaves_nothing_behind(tmp_path):
     assert port_is_free(doc["service"]["port"])
 
 
-def test_ctrl_c_mid_demo_stops_everything_and_keeps_the_measurements(tmp_path):
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_ctrl_c_mid_demo_stops_everything_and_keeps_the_measurements(tmp_path, sig):
     store_path = tmp_path / "perflab.db"
     hub_port = free_port()
-    demo = Watched("--duration", "40s", "--no-browser", "--json", "--store", str(store_path),
+    demo = Watched("--duration", "20s", "--no-browser", "--json", "--store", str(store_path),
                    "--port", str(hub_port))
     demo.wait_for_stderr("phase 2/4", timeout_s=60)
     time.sleep(1.0)
-    demo.proc.send_signal(signal.SIGINT)
+    demo.proc.send_signal(sig)
     code, out, err = demo.finish(timeout_s=30)
     assert code == 130, err
     doc = json.loads(out)
@@ -182,6 +183,27 @@ def test_ctrl_c_mid_demo_stops_everything_and_keeps_the_measurements(tmp_path):
     assert demo.survivors() == []
     assert port_is_free(hub_port)
     assert port_is_free(doc["service"]["port"])
+
+
+def test_a_service_killed_mid_demo_fails_the_run_and_leaves_nothing_behind(tmp_path):
+    store_path = tmp_path / "perflab.db"
+    hub_port = free_port()
+    demo = Watched("--duration", "20s", "--no-browser", "--store", str(store_path),
+                   "--port", str(hub_port))
+    demo.wait_for_stderr("phase 2/4", timeout_s=60)
+    with Store.open(store_path, create=False) as store:
+        service_pid = store.run("last").meta["service"]["pid"]
+    assert service_pid in demo.descendants
+    os.kill(service_pid, signal.SIGKILL)
+    code, _, err = demo.finish(timeout_s=30)
+    assert code == 3, err
+    assert "the demo service was killed by SIGKILL during the cpu phase" in err
+    assert "hint:" in err
+    assert "Traceback" not in err
+    with Store.open(store_path, create=False) as store:
+        assert store.run("last").status == "failed"
+    assert demo.survivors() == []
+    assert port_is_free(hub_port)
 
 
 def test_bad_duration_is_a_usage_error_before_anything_starts(tmp_path, capsys):

@@ -57,14 +57,29 @@ class Child:
         while True:
             if ready():
                 return
-            code = self.proc.poll()
-            if code is not None:
-                raise ChildFailed(f"the {self.name} exited (code {code}) before it was ready: "
+            if self.proc.poll() is not None:
+                raise ChildFailed(f"the {self.name} {self.how_it_ended()} before it was ready: "
                                   f"{self.last_output()}", hint=f"its output is in {self.log_path}")
             if time.monotonic() >= deadline:
                 raise ChildFailed(f"the {self.name} was not ready after {timeout_s:.0f}s",
                                   hint=f"its output is in {self.log_path}")
             time.sleep(0.05)
+
+    def exited(self) -> bool:
+        return self.proc is not None and self.proc.poll() is not None
+
+    def how_it_ended(self) -> str:
+        """``exited with code 1`` or ``was killed by SIGKILL``."""
+        code = self.proc.poll() if self.proc is not None else None
+        if code is None:
+            return "is running"
+        if code < 0:
+            try:
+                name = signal.Signals(-code).name
+            except ValueError:
+                name = f"signal {-code}"
+            return f"was killed by {name}"
+        return f"exited with code {code}"
 
     def last_output(self, lines: int = 3) -> str:
         try:

@@ -179,6 +179,7 @@ class Demo:
             opts.store_path, run.id, interval_s=1.0 if opts.duration_s >= 30 else 0.5,
             pids=[self.service.pid])
         self.recording.start()
+        threading.Thread(target=self._watch_service, name="demo-watchdog", daemon=True).start()
         writer = BatchWriter(self.store, run.id)
         try:
             for i, phase in enumerate(self.phases, 1):
@@ -189,6 +190,12 @@ class Demo:
         except KeyboardInterrupt:
             result.status = "aborted"
             self.say("interrupted: stopping, and keeping what was measured")
+        except BaseException:
+            # the error is reported by the caller; the run must not stay "running"
+            writer.flush()
+            self._stop_recording()
+            self.store.finish_run(run.id, "failed")
+            raise
         finally:
             writer.flush()
             self._stop_recording()
@@ -200,6 +207,13 @@ class Demo:
         if result.status == "ok":
             self._write_report(result)
         return result
+
+    def _watch_service(self) -> None:
+        """Stop the traffic at once if the service dies: the phase then fails without waiting."""
+        service = self.service
+        while service is not None and not self._stop.wait(0.2):
+            if service.exited():
+                self._stop.set()
 
     def serve_until_interrupted(self) -> None:
         """``--keep``: the hub keeps serving (everything else is stopped) until Ctrl-C."""
@@ -266,12 +280,12 @@ class Demo:
                     writer.event("step", f"{phase.name}: {step.label}", ts_ns=step_start,
                                  end_ns=step_end, attrs={"phase": phase.name,
                                                          "concurrency": sorted(conc.values())})
-                code = self.service.proc.poll() if self.service.proc else None
-                if code is not None:
+                if self.service.exited():
                     raise TargetError(
-                        f"the demo service exited (code {code}) during the {phase.name} phase: "
-                        f"{self.service.last_output()}",
-                        hint="this is a bug in perflab's demo service; please report it")
+                        f"the demo service {self.service.how_it_ended()} during the {phase.name}"
+                        " phase; the run is marked failed",
+                        hint=f"unless something else stopped it, this is a bug in perflab: the "
+                             f"service's output is in {self.service.log_path}")
         finally:
             end = time.time_ns()
             writer.event("phase", f"{phase.name}: {phase.text}", ts_ns=start, end_ns=end,
