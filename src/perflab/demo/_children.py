@@ -3,6 +3,10 @@
 Each child runs in its own session (so its own process group): a Ctrl-C at the terminal reaches
 only the demo, which then stops the children in order. ``stop()`` sends SIGTERM to the whole group,
 waits, then SIGKILLs the group and reaps the child, so no grandchild survives either.
+
+Should the demo itself be killed (SIGKILL: no cleanup runs), Linux stops each child for us: a
+child is started through a two-line launcher that sets ``PR_SET_PDEATHSIG`` (SIGTERM when the
+parent dies) and then ``exec``s the real command, which keeps that setting.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
@@ -20,6 +25,14 @@ from perflab.errors import TargetError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
+
+
+# Runs in the child before the real command: ask for SIGTERM when the parent dies, then exec.
+_LAUNCHER = (
+    "import ctypes, os, signal, sys\n"
+    "ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1: PR_SET_PDEATHSIG\n"
+    "os.execvp(sys.argv[1], sys.argv[1:])\n"
+)
 
 
 class ChildFailed(TargetError):
@@ -46,8 +59,9 @@ class Child:
     def start(self) -> None:
         self._log = self.log_path.open("wb")
         self.proc = subprocess.Popen(
-            self.argv, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
-            env=self.env, start_new_session=True, close_fds=True,
+            [sys.executable, "-c", _LAUNCHER, *self.argv], stdin=subprocess.DEVNULL,
+            stdout=self._log, stderr=subprocess.STDOUT, env=self.env, start_new_session=True,
+            close_fds=True,
         )
 
     def wait_ready(self, ready: Callable[[], bool], timeout_s: float) -> None:

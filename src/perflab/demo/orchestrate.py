@@ -102,8 +102,7 @@ class Demo:
         self.opts = opts
         self.say = say
         self.phases = plan(opts.duration_s)
-        self._tmp = Path(tempfile.mkdtemp(prefix="perflab-demo-"))
-        self._keep_tmp = False
+        self._tmp: Path | None = None  # the children's logs and port file, made when they start
         self._env = _child_env()
         self.service: Child | None = None
         self.hub: Child | None = None
@@ -132,9 +131,8 @@ class Demo:
         if self.store is not None:
             self.store.close()
             self.store = None
-        if failed:
-            self._keep_tmp = True
-        if not self._keep_tmp:
+        # After a failure the children's logs stay, for the error's hint to point at.
+        if self._tmp is not None and not failed:
             shutil.rmtree(self._tmp, ignore_errors=True)
 
     def _stop_recording(self) -> None:
@@ -159,6 +157,7 @@ class Demo:
         self.store = Store.open(opts.store_path)
         self._start_children()
         assert self.service is not None
+        assert self._tmp is not None
         service_port = int((self._tmp / "service.port").read_text())
         hub_url = f"http://127.0.0.1:{self.hub_port}" if self.hub is not None else None
         run = self.store.create_run("demo", "demo", meta={
@@ -244,10 +243,10 @@ class Demo:
 
     def _start_children(self) -> None:
         py = sys.executable
+        self._tmp = Path(tempfile.mkdtemp(prefix="perflab-demo-"))
         port_file = self._tmp / "service.port"
         self.service = Child("demo service", [
             py, "-m", "perflab.demo.service", "--port", "0", "--port-file", str(port_file),
-            "--exit-with-parent",
         ], log_path=self._tmp / "service.log", env=self._env)
         self.service.start()
         if self.hub_port is not None:
