@@ -100,7 +100,9 @@ class Watched:
         alive = []
         for pid, created in self.descendants.items():
             try:
-                if psutil.Process(pid).create_time() == created:
+                proc = psutil.Process(pid)
+                # a zombie no longer runs nor holds ports; init reaps orphans in its own time
+                if proc.create_time() == created and proc.status() != psutil.STATUS_ZOMBIE:
                     alive.append(pid)
             except psutil.NoSuchProcess:
                 pass
@@ -230,3 +232,19 @@ def test_hub_port_in_use_is_a_usage_error_before_anything_starts(tmp_path, capsy
     err = capsys.readouterr().err
     assert f"port {port} on 127.0.0.1 is already in use" in err
     assert not (tmp_path / "s.db").exists()
+
+
+def test_children_stop_even_when_the_demo_is_killed(tmp_path):
+    """SIGKILL leaves the demo no chance to clean up: the kernel stops its children for it."""
+    hub_port = free_port()
+    demo = Watched("--duration", "20s", "--no-browser", "--store", str(tmp_path / "perflab.db"),
+                   "--port", str(hub_port), tmp=tmp_path)
+    demo.wait_for_stderr("phase 1/4", timeout_s=60)
+    demo.proc.kill()
+    demo.finish(timeout_s=10)
+    assert len(demo.descendants) >= 2
+    deadline = time.monotonic() + 10
+    while demo.survivors() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert demo.survivors() == []
+    assert port_is_free(hub_port)
