@@ -112,8 +112,10 @@ class Child:
                     proc.wait(timeout_s)
             # The child is gone or stuck; either way nothing of its group may outlive us.
             _signal_group(proc.pid, signal.SIGKILL)
+            # SIGKILL cannot be refused, but lands only when the child is next scheduled (or
+            # leaves an uninterruptible wait): give it longer than the polite timeout.
             with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout_s)
+                proc.wait(max(timeout_s, 10.0))
         if self._log is not None:
             self._log.close()
             self._log = None
