@@ -4,7 +4,7 @@ Deltas (over 2 s): CPU user +100, system +50, idle +800, iowait +50 ticks (10/5/
 ctxt +2000; vda +100 reads (+800 sectors, +300 ms), +400 writes (+8000 sectors, +2000 ms),
 io_time +1000 ms, weighted +3000 ms; eth0 rx +200000 bytes; RetransSegs +10, OutRsts +4,
 ListenOverflows +2, ListenDrops +4; io "some" stall +0.5 s; pswpin +50 pages;
-PID 4243 +100 utime and +100 stime ticks, write_bytes +2 MiB.
+PID 4243 +100 utime and +100 stime ticks (schedstat +2 s of run time), write_bytes +2 MiB.
 """
 
 from __future__ import annotations
@@ -55,6 +55,7 @@ LATER: dict[str, str] = {
         "4243 (python3) R 1 4243 4243 0 -1 4194304 90000 0 12 0 3100 1100 0 0 20 0 4 0 6000"
         " 900000000 26000 18446744073709551615 1 1 0 0 0 0 0 16781312 2 0 0 0 17 0 0 0 30 0 0\n"
     ),
+    "4243/schedstat": "42000000000 510000000 80400\n",
     "4243/io": (
         "rchar: 100\nwchar: 200\nsyscr: 1\nsyscw: 2\nread_bytes: 0\nwrite_bytes: 2138112\n"
         "cancelled_write_bytes: 0\n"

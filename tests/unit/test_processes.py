@@ -101,3 +101,64 @@ def test_io_and_fds_may_be_unreadable(tmp_path):
     rows = {r.pid: r for r in ProcessCollector(root, with_fds=False).refresh()}
     assert rows[4243].fds is None
     assert rows[4243].read_bytes_s is None
+
+
+def test_idle_processes_keep_their_io_and_fd_readings_until_the_recheck(tmp_path):
+    """An unchanged stat line skips the io/fd reads; counters carry over, nothing is lost."""
+    root = copy_tree(tmp_path / "proc")
+    now = [0.0]
+    collector = ProcessCollector(root, mono_clock=lambda: now[0], idle_recheck_s=10.0)
+    collector.refresh()
+    io = root / "4242" / "io"
+    io.write_text(io.read_text().replace("write_bytes: 2097152", "write_bytes: 3145728"))
+    (root / "4242" / "fd" / "7").touch()
+    now[0] = 1.0
+    idle = {r.pid: r for r in collector.refresh()}[4242]
+    assert (idle.write_bytes_s, idle.fds) == (0.0, 7)  # stat unchanged: not re-read yet
+    now[0] = 11.0
+    rechecked = {r.pid: r for r in collector.refresh()}[4242]
+    assert rechecked.write_bytes_s == 1048576 / 10.0  # the whole MiB, in the interval it shows
+    assert rechecked.fds == 8
+
+
+def test_a_process_that_ran_is_read_in_full(tmp_path):
+    root = copy_tree(tmp_path / "proc")
+    now = [0.0]
+    collector = ProcessCollector(root, mono_clock=lambda: now[0], idle_recheck_s=10.0)
+    collector.refresh()
+    advance(root)  # 4243 used CPU and wrote 2 MiB
+    now[0] = 2.0
+    row = {r.pid: r for r in collector.refresh()}[4243]
+    assert row.write_bytes_s == pytest.approx(1048576.0)
+    assert row.cpu_pct > 0
+
+
+def test_without_schedstat_an_unchanged_stat_line_is_the_idle_test(tmp_path):
+    """Kernels without CONFIG_SCHED_INFO: the stat line decides instead."""
+    root = copy_tree(tmp_path / "proc")
+    for pid in (1, 4242, 4243):
+        (root / str(pid) / "schedstat").unlink()
+    now = [0.0]
+    collector = ProcessCollector(root, mono_clock=lambda: now[0], idle_recheck_s=10.0)
+    collector.refresh()
+    io = root / "4242" / "io"
+    io.write_text(io.read_text().replace("write_bytes: 2097152", "write_bytes: 3145728"))
+    advance(root)
+    now[0] = 2.0
+    rows = {r.pid: r for r in collector.refresh()}
+    assert rows[4242].write_bytes_s == 0.0  # stat unchanged: io not re-read yet
+    assert rows[4243].write_bytes_s == pytest.approx(1048576.0)  # stat changed: read in full
+
+
+def test_schedstat_catches_a_run_too_short_for_a_clock_tick(tmp_path):
+    """A process that ran for microseconds has the same stat line but a new schedstat."""
+    root = copy_tree(tmp_path / "proc")
+    now = [0.0]
+    collector = ProcessCollector(root, mono_clock=lambda: now[0], idle_recheck_s=10.0)
+    collector.refresh()
+    (root / "4242" / "schedstat").write_text("7500040000 90000000 12001\n")
+    io = root / "4242" / "io"
+    io.write_text(io.read_text().replace("write_bytes: 2097152", "write_bytes: 2101248"))
+    now[0] = 1.0
+    row = {r.pid: r for r in collector.refresh()}[4242]
+    assert row.write_bytes_s == 4096.0

@@ -16,6 +16,7 @@ from perflab.collect._procfs import (
     parse_net_dev,
     parse_pressure,
     parse_snmp,
+    parse_sockstat,
     parse_stat,
     read_pressure,
     read_text,
@@ -127,3 +128,10 @@ def test_snmp_and_netstat_tables_by_protocol():
 
 def test_tcp_states_are_counted_over_ipv4_and_ipv6():
     assert count_tcp_states(PROC) == {"LISTEN": 2, "ESTAB": 3, "TIME-WAIT": 1}
+
+
+def test_sockstat_counters_by_protocol():
+    sock = parse_sockstat(read_text(PROC, "net/sockstat"))
+    assert sock["TCP"] == {"inuse": 5, "orphan": 0, "tw": 1, "alloc": 6, "mem": 3}
+    assert sock["sockets"] == {"used": 40}
+    assert sock["FRAG"] == {"inuse": 0, "memory": 0}

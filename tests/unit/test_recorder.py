@@ -82,7 +82,7 @@ def test_first_tick_has_gauges_only(store, run_id, proc, clock):
     assert values(store, run_id, "system.mem.swap_used_bytes") == [(T0_NS, 500000 * 1024)]
     assert values(store, run_id, "system.psi.some_pct", resource="cpu") == [(T0_NS, 2.5)]
     assert values(store, run_id, "system.psi.full_pct", resource="io") == [(T0_NS, 4.0)]
-    assert values(store, run_id, "net.tcp.established") == [(T0_NS, 3.0)]
+    assert values(store, run_id, "net.tcp.established") == [(T0_NS, 5.0)]  # CurrEstab
     assert values(store, run_id, "net.tcp.time_wait") == [(T0_NS, 1.0)]
     assert store.series(run_id, name="system.cpu.pct") == []
     assert store.series(run_id, name="system.disk.util_pct") == []
@@ -256,3 +256,17 @@ def test_unreadable_system_files_become_one_event_not_a_crash(store, run_id, pro
 def test_interval_must_be_positive(store, run_id):
     with pytest.raises(ValueError, match="interval"):
         Recorder(store, run_id, 0)
+
+
+def test_a_malformed_proc_file_is_an_event_and_recording_goes_on(store, run_id, proc, clock):
+    rec = make(store, run_id, proc, clock, pids=[4243])
+    rec.tick()
+    good = (proc / "loadavg").read_text()
+    (proc / "loadavg").write_text("not a loadavg line\n")
+    clock.t += 1.0
+    rec.run(duration_s=1.0)  # two failing ticks: one event
+    (proc / "loadavg").write_text(good)
+    clock.t += 1.0
+    rec.tick()
+    assert [e.kind for e in store.events(run_id)] == ["error"]
+    assert len(values(store, run_id, "system.load1")) == 2

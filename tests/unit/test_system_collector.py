@@ -28,6 +28,7 @@ def test_snapshot_reads_every_file_and_keeps_only_physical_disks():
     assert snap.snmp["Tcp"]["RetransSegs"] == 120
     assert snap.snmp["TcpExt"]["ListenDrops"] == 9  # netstat merged beside snmp
     assert snap.tcp_states == {"LISTEN": 2, "ESTAB": 3, "TIME-WAIT": 1}
+    assert snap.sockstat["TCP"]["tw"] == 1
     assert snap.meminfo["MemTotal"] == 8000000 * 1024
     assert snap.loadavg.load1 == 1.5
     assert snap.pressure["io"]["some"].total_s == 9.0
@@ -36,11 +37,11 @@ def test_snapshot_reads_every_file_and_keeps_only_physical_disks():
 def test_snapshot_without_optional_files_still_works(tmp_path):
     root = copy_tree(tmp_path / "proc")
     for rel in ("diskstats", "net/dev", "net/snmp", "net/netstat", "net/tcp", "net/tcp6",
-                "vmstat"):
+                "net/sockstat", "vmstat"):
         (root / rel).unlink()
     snap = SystemCollector(root).snapshot()
-    assert (snap.disks, snap.netdev, snap.snmp, snap.tcp_states, snap.vmstat) == (
-        {}, {}, {}, {}, {})
+    assert (snap.disks, snap.netdev, snap.snmp, snap.tcp_states, snap.sockstat,
+            snap.vmstat) == ({}, {}, {}, {}, {}, {})
 
 
 @pytest.fixture

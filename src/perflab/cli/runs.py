@@ -22,6 +22,8 @@ from perflab.units import (
 )
 
 if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
     from rich.console import Console
 
     from perflab.store import Run, Series, Store
@@ -82,9 +84,15 @@ def _run_summary(store: Store, run: Run) -> dict[str, Any]:
     status = run.status
     if status == "running" and not store.recorder_alive(run):
         status = "interrupted"  # the recorder died (kill -9, power): its samples are still here
-    counts = store.sample_counts(run.id)
-    return {**run.to_json(), "status": status, "series": len(counts),
-            "samples": sum(counts.values())}
+    meta = run.meta
+    if run.ended_ns is not None and isinstance(meta.get("samples"), int) and isinstance(
+            meta.get("series"), int):
+        # written by the recorder when the run ended: counting hours of samples is not free
+        series, samples = meta["series"], meta["samples"]
+    else:
+        counts = store.sample_counts(run.id)
+        series, samples = len(counts), sum(counts.values())
+    return {**run.to_json(), "status": status, "series": series, "samples": samples}
 
 
 def _status_text(status: str) -> str:
@@ -113,8 +121,8 @@ def show(*, run_ref: str, store_path: str | None, as_json: bool) -> None:
     try:
         run = store.run(run_ref)
         summary = _run_summary(store, run)
-        stats = [_series_stats(s, [v for _, v in store.samples(s.id)])
-                 for s in store.series(run.id)]
+        values = _values_by_series(store.run_values(run.id))
+        stats = [_series_stats(s, values.get(s.id)) for s in store.series(run.id)]
         events = store.events(run.id)
     finally:
         store.close()
@@ -125,18 +133,31 @@ def show(*, run_ref: str, store_path: str | None, as_json: bool) -> None:
     _print_show(summary, stats, events)
 
 
-def _series_stats(series: Series, values: list[float]) -> dict[str, Any]:
+def _values_by_series(rows: list[tuple[int, float]]) -> dict[int, NDArray[np.float64]]:
+    """(series_id, value) rows, grouped by series -> one array per series (numpy, no loop)."""
+    import numpy as np  # noqa: PLC0415  # lazy: keeps --help fast
+
+    if not rows:
+        return {}
+    table = np.asarray(rows, dtype=np.float64)
+    sids, values = table[:, 0], table[:, 1]
+    starts = np.flatnonzero(np.diff(sids)) + 1
+    chunks = np.split(values, starts)
+    return {int(sid): chunk for sid, chunk in zip(sids[np.r_[0, starts]], chunks, strict=True)}
+
+
+def _series_stats(series: Series, values: NDArray[np.float64] | None) -> dict[str, Any]:
     import numpy as np  # noqa: PLC0415  # lazy: keeps --help fast
 
     out: dict[str, Any] = {
         "name": series.name, "labels": series.labels, "unit": series.unit,
-        "area": series.name.split(".", 1)[0], "count": len(values),
+        "area": series.name.split(".", 1)[0], "count": 0 if values is None else len(values),
         "min": None, "mean": None, "max": None, "p95": None, "last": None,
     }
-    if values:
-        arr = np.asarray(values, dtype=float)
-        out.update(min=float(arr.min()), mean=float(arr.mean()), max=float(arr.max()),
-                   p95=float(np.percentile(arr, 95)), last=float(arr[-1]))
+    if values is not None and len(values):
+        out.update(min=float(values.min()), mean=float(values.mean()),
+                   max=float(values.max()), p95=float(np.percentile(values, 95)),
+                   last=float(values[-1]))
     return out
 
 

@@ -59,12 +59,39 @@ def parse_proc_stat(text: str) -> ProcStat:
 
 
 def parse_proc_io(text: str) -> dict[str, int]:
-    out = {}
-    for line in text.splitlines():
-        k, _, v = line.partition(":")
-        if v:
-            out[k] = int(v)
-    return out
+    """``name: value`` lines of /proc/PID/io (split once: this runs for every process)."""
+    words = text.split()
+    return {k.rstrip(":"): int(v) for k, v in zip(words[::2], words[1::2], strict=False)}
+
+
+def _read(path: str) -> bytes:
+    """A whole small /proc file with raw os calls (no buffered file object per read)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return os.read(fd, 65536)
+    finally:
+        os.close(fd)
+
+
+def _read_optional(path: str) -> bytes:
+    try:
+        return _read(path)
+    except OSError:
+        return b""
+
+
+def _fd_dir_size_counts(root: str) -> bool:
+    """Whether stat() of /proc/PID/fd reports the number of open descriptors (Linux >= 6.2).
+
+    Checked on our own process; a fake /proc tree (tests) has no ``self`` and says no.
+    """
+    own = f"{root}/self/fd"
+    try:
+        size = os.stat(own).st_size
+        listed = len(os.listdir(own))  # the listing itself holds one descriptor open
+    except OSError:
+        return False
+    return size > 0 and listed - 1 <= size <= listed
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +105,9 @@ class ProcessSample:
     rchar: int | None         # all read()s, cache hits included
     wchar: int | None
     fds: int | None           # open file descriptors; None when not permitted
+    raw_stat: bytes = b""     # the /proc/PID/stat line read: unchanged means the process idled
+    full_read_s: float = 0.0  # monotonic time io and fds were last read (not carried over)
+    raw_sched: bytes = b""    # /proc/PID/schedstat (run time in ns): unchanged means it never ran
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,44 +152,82 @@ class ProcessCollector:
     """Reads the process table; ``refresh()`` returns rows with rates since the last call."""
 
     def __init__(self, proc_root: str | Path = "/proc", *, with_io: bool = True,
-                 with_fds: bool = True, mono_clock: Callable[[], float] = time.monotonic) -> None:
+                 with_fds: bool = True, mono_clock: Callable[[], float] = time.monotonic,
+                 idle_recheck_s: float = 0.0) -> None:
+        """``idle_recheck_s`` > 0: a process whose /proc/PID/stat is byte-for-byte unchanged
+        since the last refresh (no CPU tick, no fault, same RSS) keeps its io and fd readings
+        for up to that long instead of re-reading them. Counters are carried, not guessed: I/O
+        it did meanwhile shows in full at the next real read. For recorders of many processes.
+        """
         self.root = Path(proc_root)
         self._root_s = str(self.root)
         self.with_io = with_io
         self.with_fds = with_fds
+        self.idle_recheck_s = idle_recheck_s
         self._mono = mono_clock
         self._prev: dict[tuple[int, int], ProcessSample] = {}
         self._prev_t: float | None = None
         self._cmdlines: dict[tuple[int, int], str] = {}
         self._users: dict[int, str] = {}
+        self._fd_dir_size_counts = _fd_dir_size_counts(self._root_s)
+        self._idle_rows: dict[tuple[int, int], ProcessRow] = {}
 
-    def sample(self, pid: int) -> ProcessSample | None:
-        """Raw counters of one process, or None when it is gone (or a kernel thread race)."""
+    def sample(self, pid: int, prev: ProcessSample | None = None,
+               now: float = 0.0) -> ProcessSample | None:
+        """Raw counters of one process, or None when it is gone (or a kernel thread race).
+
+        ``prev`` (the last sample of this PID) lets an unchanged stat line skip parsing and,
+        with ``idle_recheck_s``, lets a process that has not run since skip every other read.
+        """
         base = f"{self._root_s}/{pid}"
+        sched = raw = b""
         try:
-            with open(f"{base}/stat", "rb") as fh:  # noqa: PTH123  # hot path: plain open
-                stat = parse_proc_stat(fh.read().decode("utf-8", "replace"))
-            uid = os.stat(base).st_uid
+            if self.idle_recheck_s > 0:
+                fresh = prev is not None and now - prev.full_read_s < self.idle_recheck_s
+                # schedstat is the cheapest proof of idleness: its run time (ns) moves with any
+                # CPU use at all, where stat counts whole clock ticks. Without it (no
+                # CONFIG_SCHED_INFO) an identical stat line is the proof.
+                sched = _read_optional(f"{base}/schedstat")
+                if fresh and prev is not None and sched and sched == prev.raw_sched:
+                    return prev
+                raw = _read(f"{base}/stat")
+                if fresh and prev is not None and not sched and raw == prev.raw_stat:
+                    return prev
+            else:
+                raw = _read(f"{base}/stat")
+            if prev is not None and raw == prev.raw_stat:
+                stat = prev.stat
+            else:
+                stat = parse_proc_stat(raw.decode("utf-8", "replace"))
+            fds: int | None = None
+            if self.with_fds and self._fd_dir_size_counts:
+                # one stat() gives both: the owner of /proc/PID/fd is the process's (as for
+                # /proc/PID), and since Linux 6.2 its size is the number of open descriptors
+                st = os.stat(f"{base}/fd")
+                uid, fds = st.st_uid, st.st_size
+            else:
+                uid = os.stat(base).st_uid
         except (FileNotFoundError, ProcessLookupError, ValueError, IndexError):
             return None
-        read_b = write_b = rchar = wchar = fds = None
+        read_b = write_b = rchar = wchar = None
         if self.with_io:
             try:
-                with open(f"{base}/io", "rb") as fh:  # noqa: PTH123
-                    io = parse_proc_io(fh.read().decode())
+                io = parse_proc_io(_read(f"{base}/io").decode())
                 read_b, write_b = io.get("read_bytes"), io.get("write_bytes")
                 rchar, wchar = io.get("rchar"), io.get("wchar")
             except OSError:
                 pass
-        if self.with_fds:
+        if self.with_fds and fds is None:
             with contextlib.suppress(OSError):
                 fds = len(os.listdir(f"{base}/fd"))
-        return ProcessSample(stat, uid, read_b, write_b, rchar, wchar, fds)
+        return ProcessSample(stat, uid, read_b, write_b, rchar, wchar, fds, raw, now, sched)
 
     def snapshot(self, pids: Iterable[int] | None = None) -> dict[tuple[int, int], ProcessSample]:
+        now = self._mono()
+        prev_by_pid = {key[0]: s for key, s in self._prev.items()}
         out = {}
         for pid in list_pids(self.root) if pids is None else pids:
-            s = self.sample(pid)
+            s = self.sample(pid, prev_by_pid.get(pid), now)
             if s is not None:
                 out[(pid, s.stat.starttime)] = s
         return out
@@ -168,9 +236,22 @@ class ProcessCollector:
         now = self._mono()
         cur = self.snapshot(pids)
         dt = None if self._prev_t is None else max(now - self._prev_t, 1e-9)
-        rows = [self._row(key, s, self._prev.get(key), dt) for key, s in cur.items()]
+        prev = self._prev
+        idle_rows = self._idle_rows
+        rows = []
+        for key, s in cur.items():
+            before = prev.get(key)
+            if s is before:  # idle and not re-read (idle_recheck_s): the same row as before
+                row = idle_rows.get(key)
+                if row is None:
+                    row = idle_rows[key] = self._row(key, s, before, dt)
+            else:
+                idle_rows.pop(key, None)
+                row = self._row(key, s, before, dt)
+            rows.append(row)
         for key in self._cmdlines.keys() - cur.keys():
             del self._cmdlines[key]
+            idle_rows.pop(key, None)
         self._prev, self._prev_t = cur, now
         return rows
 

@@ -20,13 +20,12 @@ from typing import TYPE_CHECKING
 
 from perflab.collect.processes import ProcessCollector, ProcessRow, list_pids, parse_proc_stat
 from perflab.collect.system import SystemCollector, SystemSnapshot, system_rates
+from perflab.store import BatchWriter
 
 if TYPE_CHECKING:
     import threading
 
     from perflab.store import Store
-
-from perflab.store import BatchWriter
 
 # Rates need two readings; a process seen for the first time has only gauges (rss, threads, fds).
 _PROCESS_SERIES: tuple[tuple[str, str], ...] = (
@@ -60,6 +59,12 @@ _NET_SERIES: tuple[tuple[str, str, str], ...] = (
     ("net.if.rx_drops_per_s", "/s", "rx_drop_s"),
     ("net.if.tx_drops_per_s", "/s", "tx_drop_s"),
 )
+
+# A process whose /proc/PID/stat did not change since the last tick (idle) has its io and fd
+# files re-read at most this often; I/O it did meanwhile is carried into the next real reading.
+IDLE_RECHECK_S = 10.0
+
+_EXITED_STATES = frozenset({"Z", "X"})  # zombie, dead: /proc/PID lingers after exit
 
 _Labels = tuple[tuple[str, str], ...]
 
@@ -111,8 +116,10 @@ class Recorder:
         self._mono = mono_clock
         self._sleep = sleep
         self._writer = BatchWriter(store, run_id, flush_interval_s=0.0, clock=mono_clock)
-        self._system = SystemCollector(proc_root, wall_clock=wall_clock, mono_clock=mono_clock)
-        self._processes = ProcessCollector(proc_root, mono_clock=mono_clock)
+        self._system = SystemCollector(proc_root, wall_clock=wall_clock, mono_clock=mono_clock,
+                                       tcp_states=False)
+        self._processes = ProcessCollector(proc_root, mono_clock=mono_clock,
+                                           idle_recheck_s=IDLE_RECHECK_S)
         self._prev_system: SystemSnapshot | None = None
         self._ids: dict[tuple[str, _Labels], int] = {}
         self._tracked: dict[int, _Tracked] = {}  # pid -> the incarnation recorded last tick
@@ -121,7 +128,7 @@ class Recorder:
         self._own_pid = os.getpid()
         self._rows: list[tuple[int, int, float]] = []
         self._errors_seen: set[str] = set()
-        self._series_cache: dict[tuple[int, int, str], tuple[int, ...]] = {}
+        self._series_cache: dict[tuple[int, int, str], _Tracked] = {}
         self._process_series = 0  # process series created so far (they outlive their process)
         self.ticks = 0
 
@@ -190,10 +197,11 @@ class Recorder:
         self._writer.flush()
 
     def _guarded_tick(self) -> None:
-        """A tick whose /proc reads fail (a file vanished, permission) becomes an event, once."""
+        """A tick whose /proc reads fail (a file vanished, permission, a format this parser
+        does not know) becomes an event, once per distinct cause; store errors propagate."""
         try:
             self.tick()
-        except OSError as exc:
+        except (OSError, ValueError, IndexError, KeyError) as exc:
             self._rows = []
             text = f"collection failed: {exc}"
             if text not in self._errors_seen:
@@ -238,9 +246,10 @@ class Recorder:
             for kind, p in lines.items():
                 put(f"system.psi.{kind}_pct", (("resource", resource),), "%", ts, p.avg10)
 
-        states = snap.tcp_states
-        put("net.tcp.established", (), "", ts, states.get("ESTAB", 0))
-        put("net.tcp.time_wait", (), "", ts, states.get("TIME-WAIT", 0))
+        # the kernel's counters, not a count of /proc/net/tcp lines (milliseconds per thousand
+        # sockets): CurrEstab counts ESTABLISHED and CLOSE-WAIT, as netstat -s reports it
+        put("net.tcp.established", (), "", ts, snap.snmp.get("Tcp", {}).get("CurrEstab", 0))
+        put("net.tcp.time_wait", (), "", ts, snap.sockstat.get("TCP", {}).get("tw", 0))
 
         prev = self._prev_system
         if prev is None:
@@ -322,6 +331,8 @@ class Recorder:
         rows = self._processes.refresh(self._selected_pids())
         seen: dict[int, _Tracked] = {}
         for row in rows:
+            if row.state in _EXITED_STATES:
+                continue  # a zombie has exited; only its parent has not reaped it yet
             tracked = self._track(row)
             seen[row.pid] = tracked
             previous = self._tracked.get(row.pid)
@@ -332,16 +343,17 @@ class Recorder:
 
     def _track(self, row: ProcessRow) -> _Tracked:
         key = (row.pid, row.starttime, row.name)
-        ids = self._series_cache.get(key)
-        if ids is None:
+        tracked = self._series_cache.get(key)
+        if tracked is None:
             labels = {"pid": str(row.pid), "name": row.name}
             ids = tuple(self._writer.series(name, labels, unit)
                         for name, unit in _PROCESS_SERIES)
-            self._series_cache[key] = ids
             self._process_series += len(ids)
-        announce = row.pid in self._explicit or any(
-            m in row.name or m in row.cmdline for m in self.matches)
-        return _Tracked(row.pid, row.starttime, row.name, ids, announce)
+            announce = row.pid in self._explicit or any(
+                m in row.name or m in row.cmdline for m in self.matches)
+            tracked = self._series_cache[key] = _Tracked(row.pid, row.starttime, row.name, ids,
+                                                         announce)
+        return tracked
 
     def _process_row(self, t: _Tracked, row: ProcessRow, ts: int, *, first: bool) -> None:
         cpu, rss, threads, fds, rd, wr = t.series_ids

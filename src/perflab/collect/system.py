@@ -28,6 +28,7 @@ from perflab.collect._procfs import (
     parse_meminfo,
     parse_net_dev,
     parse_snmp,
+    parse_sockstat,
     parse_stat,
     read_pressure,
     read_text,
@@ -46,7 +47,8 @@ class SystemSnapshot:
     disks: dict[str, DiskStats]  # whole physical devices only
     netdev: dict[str, NetDev]
     snmp: dict[str, dict[str, int]]  # /proc/net/snmp + /proc/net/netstat merged by protocol
-    tcp_states: dict[str, int] = field(default_factory=dict)
+    tcp_states: dict[str, int] = field(default_factory=dict)  # empty unless asked for
+    sockstat: dict[str, dict[str, int]] = field(default_factory=dict)  # /proc/net/sockstat
 
 
 class SystemCollector:
@@ -85,6 +87,7 @@ class SystemCollector:
             netdev=parse_net_dev(_read_optional(r, "net/dev")),
             snmp=snmp,
             tcp_states=count_tcp_states(r) if self._tcp_states else {},
+            sockstat=parse_sockstat(_read_optional(r, "net/sockstat")),
         )
 
 

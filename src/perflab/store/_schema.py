@@ -2,6 +2,10 @@
 
 History of SCHEMA_VERSION (never renumber; only append):
     1  runs, series, samples, events, artifacts (2026-11, the foundation)
+    2  samples_head: new samples land here, clustered by time, and move to ``samples`` in bulk
+       (2026-11, issue 2). ``samples`` is clustered by series, so committing one tick of N
+       series into it dirtied N pages (10 MB of WAL per tick at 2,400 series); a tick in the
+       head is a few pages. Readers see the union of both tables.
 
 A file whose version is newer than SCHEMA_VERSION is refused, never rewritten: an older perflab
 must not damage what a newer one wrote.
@@ -11,7 +15,7 @@ from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 APPLICATION_ID = 0x7066_6C62  # "pflb": marks the file as a perflab store (PRAGMA application_id)
 
 _V1 = """
@@ -70,8 +74,17 @@ CREATE TABLE artifacts (
 CREATE INDEX artifacts_run ON artifacts (run_id, kind, ts_ns);
 """
 
+_V2 = """
+CREATE TABLE samples_head (
+    ts_ns     INTEGER NOT NULL,
+    series_id INTEGER NOT NULL,
+    value     REAL    NOT NULL,
+    PRIMARY KEY (ts_ns, series_id)           -- time first: a tick's rows are neighbours
+) WITHOUT ROWID;
+"""
+
 # MIGRATIONS[v] takes a store at version v-1 to version v.
-MIGRATIONS: dict[int, str] = {1: _V1}
+MIGRATIONS: dict[int, str] = {1: _V1, 2: _V2}
 
 
 def current_version(conn: sqlite3.Connection) -> int:
@@ -82,6 +95,9 @@ def migrate(conn: sqlite3.Connection, from_version: int) -> None:
     """Apply every migration after ``from_version`` in one transaction."""
     conn.execute("BEGIN IMMEDIATE")
     try:
+        # Another process (a reader, a second recorder) may have created or migrated the file
+        # while this one waited for the write lock: start from what is there now.
+        from_version = max(from_version, current_version(conn))
         for version in range(from_version + 1, SCHEMA_VERSION + 1):
             for statement in _statements(MIGRATIONS[version]):
                 conn.execute(statement)

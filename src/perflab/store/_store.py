@@ -7,6 +7,7 @@ or was written by a newer perflab is refused with a message and never modified.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -24,6 +25,10 @@ if TYPE_CHECKING:
 
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _BUSY_TIMEOUT_S = 10.0
+# Samples wait in samples_head (cheap to append to) for at most this long, or this many rows,
+# before moving to samples (clustered by series) in one sorted batch. See _schema.py, v2.
+COMPACT_INTERVAL_S = 30.0
+COMPACT_MAX_ROWS = 200_000
 
 
 def default_store_path() -> Path:
@@ -57,6 +62,8 @@ class Store:
     def __init__(self, path: Path, conn: sqlite3.Connection) -> None:
         self.path = path
         self.conn = conn
+        self._head_rows = 0  # rows this connection put in samples_head since its last compaction
+        self._compacted_at = time.monotonic()
 
     # -- opening -------------------------------------------------------------------------------
 
@@ -98,9 +105,14 @@ class Store:
     @staticmethod
     def _prepare(conn: sqlite3.Connection, p: Path) -> None:
         try:
-            version = current_version(conn)
-            app_id = int(conn.execute("PRAGMA application_id").fetchone()[0])
-            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+            # one read transaction: a consistent view even while another process creates the file
+            conn.execute("BEGIN")
+            try:
+                version = current_version(conn)
+                app_id = int(conn.execute("PRAGMA application_id").fetchone()[0])
+                tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+            finally:
+                conn.execute("COMMIT")
         except sqlite3.DatabaseError as exc:
             raise StoreCorrupt(
                 f"the store {p} is damaged ({exc}); it was left untouched",
@@ -118,7 +130,7 @@ class Store:
                 hint="pass another --store PATH",
             )
         try:
-            conn.execute("PRAGMA journal_mode=WAL")
+            _enable_wal(conn)
             # NORMAL in WAL mode: a crash of the process loses nothing committed; only a power
             # loss can lose the last transactions. That is the bargain every TSDB makes.
             conn.execute("PRAGMA synchronous=NORMAL")
@@ -139,6 +151,11 @@ class Store:
             ) from exc
 
     def close(self) -> None:
+        if self._head_rows:
+            # best effort: rows left in the head are still read (and compacted by the next
+            # writer), so a busy or read-only file must not turn closing into an error
+            with contextlib.suppress(sqlite3.Error):
+                self.compact_samples()
         self.conn.close()
 
     def __enter__(self) -> Self:
@@ -218,10 +235,12 @@ class Store:
     def delete_run(self, run_id: int) -> None:
         self.conn.execute("BEGIN IMMEDIATE")
         try:
-            self.conn.execute(
-                "DELETE FROM samples WHERE series_id IN (SELECT id FROM series WHERE run_id = ?)",
-                (run_id,),
-            )
+            for table in ("samples", "samples_head"):
+                self.conn.execute(
+                    f"DELETE FROM {table} WHERE series_id IN"
+                    " (SELECT id FROM series WHERE run_id = ?)",
+                    (run_id,),
+                )
             self.conn.execute("DELETE FROM runs WHERE id = ?", (run_id,))
             self.conn.execute("COMMIT")
         except BaseException:
@@ -256,23 +275,52 @@ class Store:
     def samples(self, series_id: int, start_ns: int | None = None,
                 end_ns: int | None = None) -> list[tuple[int, float]]:
         """(ts_ns, value) pairs in time order, optionally within [start_ns, end_ns]."""
-        sql = "SELECT ts_ns, value FROM samples WHERE series_id = ?"
+        window = ""
         args: list[Any] = [series_id]
         if start_ns is not None:
-            sql += " AND ts_ns >= ?"
+            window += " AND ts_ns >= ?"
             args.append(start_ns)
         if end_ns is not None:
-            sql += " AND ts_ns <= ?"
+            window += " AND ts_ns <= ?"
             args.append(end_ns)
-        sql += " ORDER BY ts_ns"
-        return self.conn.execute(sql, args).fetchall()
+        head = self.conn.execute(
+            f"SELECT ts_ns, value FROM samples_head WHERE series_id = ?{window}", args
+        ).fetchall()
+        main = self.conn.execute(
+            f"SELECT ts_ns, value FROM samples WHERE series_id = ?{window} ORDER BY ts_ns", args
+        ).fetchall()
+        if not head:
+            return main
+        # the head wins over an older value of the same timestamp (INSERT OR REPLACE semantics)
+        merged = dict(main)
+        merged.update(head)
+        return sorted(merged.items())
+
+    def run_values(self, run_id: int) -> list[tuple[int, float]]:
+        """(series_id, value) of every sample of a run, by series then time: one query, for
+        summaries over runs of millions of samples (``perflab show``)."""
+        return self.conn.execute(
+            "WITH ids AS (SELECT id FROM series WHERE run_id = ?)"
+            " SELECT series_id, value FROM ("
+            "  SELECT series_id, ts_ns, value FROM samples m WHERE series_id IN ids"
+            "  AND NOT EXISTS (SELECT 1 FROM samples_head h"  # a newer value of the same ts
+            "                  WHERE h.ts_ns = m.ts_ns AND h.series_id = m.series_id)"
+            "  UNION ALL"
+            "  SELECT series_id, ts_ns, value FROM samples_head WHERE series_id IN ids)"
+            " ORDER BY series_id, ts_ns", (run_id,)
+        ).fetchall()
 
     def sample_counts(self, run_id: int) -> dict[int, int]:
-        rows = self.conn.execute(
+        counts = {int(a): int(b) for a, b in self.conn.execute(
             "SELECT s.id, (SELECT COUNT(*) FROM samples WHERE series_id = s.id)"
             " FROM series s WHERE s.run_id = ?", (run_id,)
-        )
-        return {int(a): int(b) for a, b in rows}
+        )}
+        for sid, n in self.conn.execute(
+            "SELECT series_id, COUNT(*) FROM samples_head WHERE series_id IN"
+            " (SELECT id FROM series WHERE run_id = ?) GROUP BY series_id", (run_id,)
+        ):
+            counts[int(sid)] = counts.get(int(sid), 0) + int(n)
+        return counts
 
     # -- events and artifacts ------------------------------------------------------------------
 
@@ -347,16 +395,42 @@ class Store:
         return int(cur.lastrowid or 0)
 
     def insert_samples(self, rows: Iterable[tuple[int, int, float]] | Sequence[Any]) -> None:
-        """Insert (series_id, ts_ns, value) rows in one transaction."""
+        """Insert (series_id, ts_ns, value) rows in one transaction (into the head, see v2)."""
+        batch = rows if isinstance(rows, list) else list(rows)
         self.conn.execute("BEGIN")
         try:
             self.conn.executemany(
-                "INSERT OR REPLACE INTO samples (series_id, ts_ns, value) VALUES (?, ?, ?)", rows
+                "INSERT OR REPLACE INTO samples_head (series_id, ts_ns, value) VALUES (?, ?, ?)",
+                batch,
             )
             self.conn.execute("COMMIT")
         except BaseException:
             self.conn.execute("ROLLBACK")
             raise
+        self._head_rows += len(batch)
+        if (self._head_rows >= COMPACT_MAX_ROWS
+                or time.monotonic() - self._compacted_at >= COMPACT_INTERVAL_S):
+            self.compact_samples()
+
+    def compact_samples(self) -> int:
+        """Move every row of samples_head into samples, sorted by series. Returns rows moved.
+
+        One transaction: readers see each sample exactly once before, during and after.
+        """
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            moved = self.conn.execute(
+                "INSERT OR REPLACE INTO samples (series_id, ts_ns, value)"
+                " SELECT series_id, ts_ns, value FROM samples_head ORDER BY series_id, ts_ns"
+            ).rowcount
+            self.conn.execute("DELETE FROM samples_head")
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self._head_rows = 0
+        self._compacted_at = time.monotonic()
+        return int(moved)
 
     def recorder_alive(self, run: Run) -> bool:
         """Whether the process recording a 'running' run on this host still exists."""
@@ -369,6 +443,21 @@ class Store:
         except PermissionError:
             return True
         return True
+
+
+def _enable_wal(conn: sqlite3.Connection) -> None:
+    """Switch to WAL. SQLite answers "locked" at once, without the busy handler, while another
+    process is switching the same new file, so wait for that here (up to the busy timeout)."""
+    deadline = time.monotonic() + _BUSY_TIMEOUT_S
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+        else:
+            return
 
 
 _RUN_COLS = "id, kind, name, status, started_ns, ended_ns, host, pid, meta"

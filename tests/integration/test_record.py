@@ -1,0 +1,183 @@
+"""`perflab record` as users run it: a real subprocess, real processes, real disks, signals."""
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import require_tool
+from perflab.collect.recorder import Recorder
+from perflab.store import Store
+
+pytestmark = pytest.mark.integration
+
+PERFLAB = [sys.executable, "-m", "perflab"]
+
+
+def start_record(store_path: Path, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen([*PERFLAB, "record", "--store", str(store_path), *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for(predicate, timeout: float = 10.0, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+def load1_samples(store_path: Path) -> list[tuple[int, float]]:
+    """The system.load1 samples of the newest run, read as any other reader would."""
+    if not store_path.exists():
+        return []
+    try:
+        with Store.open(store_path, create=False) as st:
+            run = st.run("last")
+            found = st.series(run.id, name="system.load1")
+            return st.samples(found[0].id) if found else []
+    except Exception:  # the recorder may still be creating the file
+        return []
+
+
+def test_kill_9_loses_at_most_a_second_and_the_store_stays_readable(store_path):
+    proc = start_record(store_path, "--interval", "500ms")
+    try:
+        wait_for(lambda: len(load1_samples(store_path)) >= 3, what="three ticks")
+        time.sleep(0.37)  # somewhere between two ticks
+        killed_ns = time.time_ns()
+        proc.kill()
+        proc.communicate(timeout=5)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    conn = sqlite3.connect(store_path)
+    try:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    finally:
+        conn.close()
+    samples = load1_samples(store_path)
+    lost_s = (killed_ns - samples[-1][0]) / 1e9
+    assert 0 <= lost_s <= 1.0
+    out = subprocess.run([*PERFLAB, "runs", "--store", str(store_path), "--json"],
+                         capture_output=True, text=True, check=True).stdout
+    (run,) = json.loads(out)["runs"]
+    assert run["status"] == "interrupted"
+    assert run["samples"] > 0
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_mid_run_leaves_an_aborted_run_with_its_samples(store_path, sig):
+    proc = start_record(store_path, "--interval", "200ms", "--duration", "1m")
+    try:
+        wait_for(lambda: len(load1_samples(store_path)) >= 3, what="three ticks")
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130, err
+    assert ": aborted, " in out
+    assert "perflab show 1" in out
+    with Store.open(store_path) as st:
+        run = st.run(1)
+        total = sum(st.sample_counts(run.id).values())
+    assert run.status == "aborted"
+    assert run.ended_ns is not None
+    assert total == run.meta["samples"] > 0
+    assert len(load1_samples(store_path)) >= 3
+
+
+def test_record_a_real_child_by_pid_and_its_exit(store_path, tmp_path):
+    sleeper = subprocess.Popen(["sleep", "30"])
+    # a python child that uses CPU for a moment, then exits while it is being recorded
+    spinner = subprocess.Popen([sys.executable, "-c",
+                                "import time\nt=time.time()\nwhile time.time()-t<1.5: pass"])
+    try:
+        proc = subprocess.run(
+            [*PERFLAB, "record", "--store", str(store_path), "--interval", "250ms",
+             "--duration", "2.5s", "--pid", str(sleeper.pid), "--pid", str(spinner.pid),
+             "--json"], capture_output=True, text=True, timeout=30, check=False)
+    finally:
+        sleeper.kill()
+        spinner.kill()
+        sleeper.wait()
+        spinner.wait()
+    assert proc.returncode == 0, proc.stderr
+    run_id = json.loads(proc.stdout)["run"]["id"]
+    with Store.open(store_path) as st:
+        sleep_rss = st.series(run_id, name="process.rss_bytes", labels={"pid": str(sleeper.pid)})
+        assert [s.labels["name"] for s in sleep_rss] == ["sleep"]
+        assert len(st.samples(sleep_rss[0].id)) == 11  # 0, 0.25 ... 2.5 s
+        (sleep_cpu,) = st.series(run_id, name="process.cpu.pct",
+                                 labels={"pid": str(sleeper.pid)})
+        assert max(v for _, v in st.samples(sleep_cpu.id)) < 5.0
+        (spin_cpu,) = st.series(run_id, name="process.cpu.pct", labels={"pid": str(spinner.pid)})
+        # busy, though on a shared machine it may get well under a whole core
+        assert max(v for _, v in st.samples(spin_cpu.id)) > 20.0
+        events = st.events(run_id)
+    assert [(e.text, e.attrs["pid"]) for e in events] == [("process exited", spinner.pid)]
+
+
+def _disk_of(path: Path) -> str:
+    """The whole block device holding ``path`` (vda for vda1), as iostat names it."""
+    dev = os.stat(path).st_dev
+    sys_dev = Path(f"/sys/dev/block/{os.major(dev)}:{os.minor(dev)}")
+    if not sys_dev.exists():
+        pytest.skip(f"{path} is not on a block device (overlay or tmpfs)")
+    resolved = sys_dev.resolve()
+    return resolved.parent.name if (resolved / "partition").exists() else resolved.name
+
+
+def test_disk_figures_match_iostat_at_the_same_moment(store, tmp_path):
+    iostat = require_tool("iostat")
+    require_tool("dd")
+    disk = _disk_of(tmp_path)
+    target = tmp_path / "io.bin"
+    # steady direct writes for the whole comparison (bounded: at most 1.6 GB, killed after)
+    dd = subprocess.Popen(["dd", "if=/dev/zero", f"of={target}", "bs=16k", "count=100000",
+                           "oflag=direct"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(0.3)  # let dd reach a steady rate
+        run_id = store.create_run("record", "iostat").id
+        rec = Recorder(store, run_id, 1.0)
+        result: dict[str, str] = {}
+
+        def run_iostat() -> None:
+            result["out"] = subprocess.run([iostat, "-x", "-d", "-o", "JSON", "1", "2"],
+                                           capture_output=True, text=True, check=True).stdout
+
+        thread = threading.Thread(target=run_iostat)
+        thread.start()
+        rec.tick()  # both take their first reading now ...
+        time.sleep(1.0)
+        rec.tick()  # ... and their second one a second later
+        thread.join(10)
+        still_writing = dd.poll() is None
+    finally:
+        dd.kill()
+        dd.wait()
+    assert still_writing, "dd finished before the comparison ended; raise its count"
+    stats = json.loads(result["out"])["sysstat"]["hosts"][0]["statistics"][1]["disk"]
+    theirs = next(d for d in stats if d["disk_device"] == disk)
+
+    def ours(name: str) -> float:
+        (series,) = store.series(run_id, name=name, labels={"device": disk})
+        return store.samples(series.id)[-1][1]
+
+    assert theirs["w/s"] > 50, f"too little I/O to compare: {theirs}"
+    assert ours("system.disk.writes_per_s") == pytest.approx(theirs["w/s"], rel=0.15)
+    assert ours("system.disk.write_bytes_per_s") / 1024 == pytest.approx(theirs["wkB/s"],
+                                                                          rel=0.15)
+    assert ours("system.disk.util_pct") == pytest.approx(theirs["util"], abs=15)
