@@ -5,7 +5,7 @@ Readers must not be able to tell: every sample is seen once, before and after co
 
 import sqlite3
 
-from perflab.store import BatchWriter, Store
+from perflab.store import SCHEMA_VERSION, BatchWriter, Store
 from perflab.store._schema import _V1, APPLICATION_ID, _statements
 
 
@@ -107,5 +107,5 @@ def test_a_version_1_store_is_migrated_with_its_samples(store_path):
     conn.execute("INSERT INTO samples VALUES (1, 10, 1.5)")
     conn.close()
     with Store.open(store_path) as st:
-        assert st.conn.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert st.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         assert st.samples(1) == [(10, 1.5)]

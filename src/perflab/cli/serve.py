@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import ipaddress
 import os
 import socket
 import sys
+from collections.abc import Iterator
 
 import click
 
@@ -62,6 +64,28 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _server_class() -> type:
+    import uvicorn  # noqa: PLC0415  # lazy: keeps `perflab --help` fast
+
+    class QuietStopServer(uvicorn.Server):
+        """Ctrl-C or SIGTERM is how a server is meant to stop: shut down, then exit 0.
+
+        uvicorn re-raises the signal after its graceful shutdown (so a host program can react);
+        for `perflab serve` that would turn a clean stop into "interrupted" (130) or a death
+        by SIGTERM, after the run had been ended properly.
+        """
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            with super().capture_signals():
+                try:
+                    yield
+                finally:
+                    self._captured_signals.clear()
+
+    return QuietStopServer
+
+
 @click.command("serve")
 @click.option("--listen", default=DEFAULT_LISTEN, show_default=True, metavar="HOST:PORT",
               help="Address to serve on. Anything but loopback needs --token.")
@@ -103,7 +127,7 @@ def serve(listen: str, store_path: str | None, no_record: bool, token: str | Non
     config = uvicorn.Config(app, log_level=os.environ.get("PERFLAB_LOG_LEVEL", "warning"),
                             access_log=False, lifespan="on", timeout_graceful_shutdown=3,
                             loop="auto", http="auto")
-    server = uvicorn.Server(config)
+    server = _server_class()(config)
     try:
         server.run(sockets=[sock])
     finally:

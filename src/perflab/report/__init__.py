@@ -4,7 +4,8 @@ Public names: ``write_report(store, run_id, path)``, ``render_report``, ``SECTIO
 pluggable list of section functions), ``Section``, ``ReportContext``, ``TEMPLATES`` and
 ``template_filters`` (the dashboard renders the same section templates); data helpers shared with
 the dashboard: ``sample_window``, ``summarize``, ``run_summaries``, ``series_area``,
-``series_key``, ``SampleWindow``, ``Summary``, ``MAX_POINTS``.
+``series_key``, ``SampleWindow``, ``Summary``, ``MAX_POINTS``, ``has_rollup`` and
+``missing_rollups`` (per-minute rollups of finished runs).
 """
 
 from perflab.report._data import (
@@ -12,6 +13,8 @@ from perflab.report._data import (
     MAX_POINTS,
     SampleWindow,
     Summary,
+    has_rollup,
+    missing_rollups,
     run_summaries,
     sample_window,
     series_area,
@@ -37,6 +40,8 @@ __all__ = [
     "SampleWindow",
     "Section",
     "Summary",
+    "has_rollup",
+    "missing_rollups",
     "render_report",
     "run_summaries",
     "sample_window",

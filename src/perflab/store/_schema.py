@@ -6,6 +6,9 @@ History of SCHEMA_VERSION (never renumber; only append):
        (2026-11, issue 2). ``samples`` is clustered by series, so committing one tick of N
        series into it dirtied N pages (10 MB of WAL per tick at 2,400 series); a tick in the
        head is a few pages. Readers see the union of both tables.
+    3  rollups: per-minute min/max/sum/count of each series of a finished run, filled lazily by
+       readers (the dashboard, reports; 2026-11, issue 3) so that a day-long chart reads 1440
+       rows, not 86400 samples. A cache: deleting its rows loses nothing.
 
 A file whose version is newer than SCHEMA_VERSION is refused, never rewritten: an older perflab
 must not damage what a newer one wrote.
@@ -15,7 +18,7 @@ from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 APPLICATION_ID = 0x7066_6C62  # "pflb": marks the file as a perflab store (PRAGMA application_id)
 
 _V1 = """
@@ -83,8 +86,23 @@ CREATE TABLE samples_head (
 ) WITHOUT ROWID;
 """
 
+_V3 = """
+CREATE TABLE rollups (
+    series_id INTEGER NOT NULL REFERENCES series (id) ON DELETE CASCADE,
+    width_ns  INTEGER NOT NULL,               -- bucket width (60 s)
+    bucket_ns INTEGER NOT NULL,               -- bucket start: a multiple of width_ns
+    first_ns  INTEGER NOT NULL,               -- first and last sample time in the bucket
+    last_ns   INTEGER NOT NULL,
+    vmin      REAL    NOT NULL,
+    vmax      REAL    NOT NULL,
+    vsum      REAL    NOT NULL,
+    n         INTEGER NOT NULL,
+    PRIMARY KEY (series_id, width_ns, bucket_ns)
+) WITHOUT ROWID;
+"""
+
 # MIGRATIONS[v] takes a store at version v-1 to version v.
-MIGRATIONS: dict[int, str] = {1: _V1, 2: _V2}
+MIGRATIONS: dict[int, str] = {1: _V1, 2: _V2, 3: _V3}
 
 
 def current_version(conn: sqlite3.Connection) -> int:

@@ -14,7 +14,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from perflab.errors import InvalidValue, NotFound
-from perflab.report import MAX_POINTS, run_summaries, sample_window, series_area
+from perflab.report import MAX_POINTS, sample_window, series_area
 from perflab.units import parse_duration_ns
 from perflab.web._params import BadParam, int_param, time_param
 
@@ -30,7 +30,7 @@ def error(status: int, message: str) -> JSONResponse:
 
 
 def doc(schema: str, payload: dict[str, Any]) -> JSONResponse:
-    return JSONResponse({"schema": f"perflab.{schema}/1", **payload})
+    return JSONResponse({"schema": f"perflab.api.{schema}/1", **payload})
 
 
 def _state(request: Request) -> AppState:
@@ -78,13 +78,21 @@ def list_runs(request: Request) -> JSONResponse:
     limit = int_param(p, "limit", default=200, lo=1, hi=10_000)
     runs = store.runs(kind=p.get("kind") or None, name=p.get("name") or None,
                       since_ns=since, until_ns=until, limit=limit)
-    return doc("runs", {"runs": [r.to_json() for r in runs]})
+    return doc("runs", {"runs": [run_json(store, r) for r in runs]})
+
+
+def run_json(store: Store, run: Run) -> dict[str, Any]:
+    """A run as JSON; one still marked running whose recorder is gone reads ``interrupted``."""
+    out = run.to_json()
+    if run.status == "running" and not store.recorder_alive(run):
+        out["status"] = "interrupted"
+    return out
 
 
 def run_document(store: Store, run: Run) -> dict[str, Any]:
     series = store.series(run.id)
     return {
-        "run": run.to_json(),
+        "run": run_json(store, run),
         "series": [{**s.to_json(), "area": series_area(s)} for s in series],
         "events": [e.to_json() for e in store.events(run.id)],
     }
@@ -131,12 +139,43 @@ def get_samples(request: Request) -> JSONResponse:
     return doc("samples", {"run_id": run.id, "series": series.to_json(), **window.to_json()})
 
 
+MAX_BATCH = 200
+
+
 @_guard
-def get_summary(request: Request) -> JSONResponse:
+def get_batch(request: Request) -> JSONResponse:
+    """Several series of one run in one answer: what a chart with several lines needs."""
+    p = _params(request)
     store = _state(request).stores.get()
     run = _run(store, request.path_params["run_id"])
+    raw = p.get("series", "")
+    try:
+        ids = [int(x) for x in raw.split(",") if x.strip()]
+    except ValueError:
+        raise BadParam(f"series must be ids separated by commas, not {raw!r}") from None
+    if not ids or len(ids) > MAX_BATCH:
+        raise BadParam(f"series must name 1 to {MAX_BATCH} series ids")
+    known = {s.id for s in store.series(run.id)}
+    unknown = [i for i in ids if i not in known]
+    if unknown:
+        raise NotFound(f"run {run.id} has no series {unknown[0]}")
+    start, end = time_param(p, "start"), time_param(p, "end")
+    if start is not None and end is not None and end < start:
+        raise BadParam("end is before start")
+    points = int_param(p, "points", default=1000, lo=2, hi=MAX_POINTS)
+    assert points is not None
+    windows = [sample_window(store, sid, start_ns=start, end_ns=end, points=points).to_json()
+               for sid in ids]
+    return doc("batch", {"run_id": run.id, "windows": windows})
+
+
+@_guard
+def get_summary(request: Request) -> JSONResponse:
+    state = _state(request)
+    store = state.stores.get()
+    run = _run(store, request.path_params["run_id"])
     return doc("summary", {"run_id": run.id,
-                           "summaries": [s.to_json() for s in run_summaries(store, run.id)]})
+                           "summaries": [s.to_json() for s in state.summaries.run(store, run)]})
 
 
 @_guard
@@ -167,6 +206,7 @@ ROUTES = [
     Route("/api/runs/{run_id}/events", get_events, name="api_events"),
     Route("/api/runs/{run_id}/summary", get_summary, name="api_summary"),
     Route("/api/runs/{run_id}/series/{series_id}/samples", get_samples, name="api_samples"),
+    Route("/api/runs/{run_id}/samples", get_batch, name="api_batch"),
     Route("/api/live", get_live, name="api_live"),
     Route("/api/{rest:path}", not_found, name="api_not_found"),
 ]

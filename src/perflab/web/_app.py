@@ -20,13 +20,16 @@ from starlette.staticfiles import StaticFiles
 
 from perflab.report import TEMPLATES as REPORT_TEMPLATES
 from perflab.report import template_filters
+from perflab.store import Store
 from perflab.web import _api, _pages
 from perflab.web._auth import TokenAuth
 from perflab.web._db import StorePool
 from perflab.web._live import LiveView
 from perflab.web._metrics import HubMetrics, MetricsMiddleware
 from perflab.web._recording import BackgroundRecording
+from perflab.web._rollups import BackgroundRollups
 from perflab.web._state import AppState
+from perflab.web._summaries import SummaryCache
 
 HERE = Path(__file__).resolve().parent
 STATIC = HERE / "static"
@@ -39,6 +42,7 @@ class AppConfig:
     record: bool = True
     interval_s: float = 1.0
     proc_root: str = "/proc"
+    rollups: bool = True  # roll up finished runs in the background
 
 
 def _templates() -> jinja2.Environment:
@@ -63,15 +67,23 @@ def create_app(config: AppConfig) -> Starlette:
                          lambda: 0 if recording is None else recording.samples_written)
     state = AppState(stores=StorePool(config.store_path), templates=templates,
                      live=LiveView(proc_root=config.proc_root), metrics=metrics,
-                     recording=recording, host=socket.gethostname())
+                     recording=recording, host=socket.gethostname(),
+                     summaries=SummaryCache())
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:  # noqa: ARG001  # starlette's API
+        # create (or migrate) the store once, before any reader thread opens it
+        Store.open(config.store_path).close()
+        rollups = BackgroundRollups(config.store_path) if config.rollups else None
         if recording is not None:
             state.live.run_id = recording.start()
+        if rollups is not None:
+            rollups.start()
         try:
             yield
         finally:
+            if rollups is not None:
+                rollups.stop()
             if recording is not None:
                 recording.stop()
             state.stores.close()

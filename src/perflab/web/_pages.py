@@ -10,7 +10,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from perflab.errors import NotFound
-from perflab.report import render_report, run_summaries, series_key
+from perflab.report import render_report, series_key
 from perflab.web._api import run_document
 from perflab.web._params import BadParam, int_param, time_param
 
@@ -130,8 +130,9 @@ def compare(request: Request) -> HTMLResponse:
         return _page(request, "compare.html", status=404 if error else 200, **values)
     sa = {series_key(s): s for s in store.series(a.id)}
     sb = {series_key(s): s for s in store.series(b.id)}
-    sum_a = {m.series_id: m for m in run_summaries(store, a.id)}
-    sum_b = {m.series_id: m for m in run_summaries(store, b.id)}
+    cache = _state(request).summaries
+    sum_a = {m.series_id: m for m in cache.run(store, a)}
+    sum_b = {m.series_id: m for m in cache.run(store, b)}
     rows, pairs = [], []
     for key in sorted(sa.keys() & sb.keys()):
         ma: Summary = sum_a[sa[key].id]

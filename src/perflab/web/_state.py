@@ -10,6 +10,7 @@ from perflab.web._db import StorePool
 from perflab.web._live import LiveView
 from perflab.web._metrics import HubMetrics
 from perflab.web._recording import BackgroundRecording
+from perflab.web._summaries import SummaryCache
 
 
 @dataclass
@@ -20,3 +21,4 @@ class AppState:
     metrics: HubMetrics
     recording: BackgroundRecording | None
     host: str
+    summaries: SummaryCache

@@ -18,7 +18,7 @@
     const byLabels = Perflab.lineLabels(panel.series);
     const names = new Set(panel.series.map((s) => s.name));
     if (names.size === 1) return byLabels;
-    return panel.series.map((s, i) => {
+    return panel.series.map((s) => {
       const short = s.name.split(".").slice(2).join(".");
       const lab = Perflab.labelText(s.labels);
       return lab ? short + " " + lab : short;
@@ -68,8 +68,8 @@
   function fillTop(rows) {
     const body = document.querySelector("#top tbody");
     body.innerHTML = rows.map((p) => "<tr><td class=num>" + p.pid + "</td><td class=name title=\"" +
-      Perflab.escape(p.cmdline) + "\">" + Perflab.escape(p.name) + "</td><td>" +
-      Perflab.escape(p.user) + "</td><td class=num>" + p.cpu_pct.toFixed(1) + "%</td><td class=num>" +
+      Perflab.escape(p.user + ": " + p.cmdline) + "\">" + Perflab.escape(p.name) +
+      "</td><td class=num>" + p.cpu_pct.toFixed(1) + "%</td><td class=num>" +
       Perflab.fmt(p.rss_bytes, "bytes") + "</td><td class=num>" + p.threads + "</td></tr>").join("");
   }
 

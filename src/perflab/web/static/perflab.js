@@ -97,6 +97,7 @@
         if (series.some((s) => (s.labels || {})[k] !== first)) varying.add(k);
       }
     }
+    if (series.length === 1) return [P.labelText(series[0].labels) || series[0].name];
     return series.map((s) => P.labelText(s.labels, varying) || s.name.split(".").slice(-1)[0]);
   };
 
@@ -253,8 +254,8 @@
         { stroke: c.axis, grid: { stroke: c.grid, width: 1 }, ticks: { stroke: c.grid, width: 1 },
           size: 64, values: (u, vals) => vals.map((v) => P.fmt(v, unit, 3)) },
       ],
-      series: [{ value: spec.time === false ? (u, v) => (v == null ? "-" : P.fmt(v, "s"))
-        : undefined }].concat(spec.labels.map((label, i) => ({
+      series: [{ label: spec.time === false ? (spec.xLabel || "x") : "Time",
+        value: spec.time === false ? (u, v) => (v == null ? "-" : P.fmt(v, "s")) : undefined }].concat(spec.labels.map((label, i) => ({
         label: label,
         stroke: (spec.colors && spec.colors[i]) || PALETTE[i % PALETTE.length],
         width: 1.25,
@@ -291,13 +292,16 @@
 
   /**
    * Draw every series of a run, grouped by area, one chart per series name.
-   * doc: {run, series, events}; load(series, startNs, endNs, points) -> Promise<{ts_ns, values}>.
+   * doc: {run, series, events};
+   * load(seriesList, startNs, endNs, points) -> Promise<[{ts_ns, values}] in the same order>.
+   * opts.followMs: for a running run, re-read the whole run that often while not zoomed in.
    * Returns {group, charts, ready: Promise} — ready resolves when every chart has its data.
    */
-  P.runView = function (container, doc, load) {
+  P.runView = function (container, doc, load, opts) {
     const run = doc.run;
     const endNs = run.ended_ns != null ? run.ended_ns : Date.now() * 1e6;
     const full = [run.started_ns / 1e9, endNs / 1e9];
+    const followMs = (opts && opts.followMs) || 0;
     const state = { group: null, charts: [], ready: null, specs: [] };
     const events = () => doc.events || [];
 
@@ -325,7 +329,7 @@
     }
 
     async function fetchLines(ch, startNs, stopNs, points) {
-      const got = await Promise.all(ch.series.map((s) => load(s, startNs, stopNs, points)));
+      const got = await load(ch.series, startNs, stopNs, points);
       return got.map((g) => ({ x: P.toSeconds(g.ts_ns), y: g.values }));
     }
 
@@ -382,6 +386,30 @@
     });
     document.addEventListener("perflab:theme", () => { if (state.charts.length) build(lineData); });
     P.autoResize(() => state.charts);
+
+    // A running run grows: extend the time axis and re-read, unless the reader zoomed in.
+    if (followMs > 0 && run.ended_ns == null) {
+      let busy = false;
+      setInterval(async () => {
+        const zoomed = shown[0] > full[0] + 1e-6 || shown[1] < full[1] - 1e-6;
+        if (busy || document.hidden || zoomed || !state.charts.length) return;
+        busy = true;
+        try {
+          const all = await Promise.all(slots.map((slot) =>
+            fetchLines(slot.chart, null, null, points(slot.el))));
+          full[1] = Date.now() / 1e3;
+          shown = full.slice();
+          all.forEach((lines, i) => {
+            lineData[i] = lines;
+            state.charts[i].setData(P.align(lines, full), true);
+          });
+        } catch (err) {
+          console.warn("perflab: could not refresh the running run", err);
+        } finally {
+          busy = false;
+        }
+      }, followMs);
+    }
     return state;
   };
 

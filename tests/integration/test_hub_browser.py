@@ -1,0 +1,322 @@
+"""The hub as a person uses it: a real `perflab serve`, driven by headless Chromium (Playwright).
+
+Screenshots land in artifacts/hub/ (light and dark) for a human to look at.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from _hubdata import build
+from conftest import require_tool
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "artifacts" / "hub"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def serving(store: Path, *extra: str) -> Iterator[str]:
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    env.pop("PERFLAB_TOKEN", None)
+    log_path = store.parent / f"serve-{port}.log"
+    log = log_path.open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "perflab", "serve", "--listen", f"127.0.0.1:{port}",
+         "--store", str(store), *extra],
+        env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                httpx.get(url + "/login", timeout=1)
+                break
+            except httpx.TransportError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("perflab serve did not start: " +
+                                       log_path.read_text()) from None
+                time.sleep(0.1)
+        yield url
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=15)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            log.close()
+    assert proc.returncode == 0, log_path.read_text()
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory):
+    return build(tmp_path_factory.mktemp("hub") / "perflab.db")
+
+
+@pytest.fixture(scope="module")
+def server(hub):
+    with serving(hub.path, "--interval", "0.5") as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser():
+    require_tool("chromium")
+    from playwright.sync_api import sync_playwright  # noqa: PLC0415  # after the tool check
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
+                              args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+class Page:
+    """A page that records console errors and uncaught exceptions."""
+
+    def __init__(self, browser, *, dark: bool = False, width: int = 1366, height: int = 768):
+        self.ctx = browser.new_context(viewport={"width": width, "height": height},
+                                       color_scheme="dark" if dark else "light")
+        self.page = self.ctx.new_page()
+        self.errors: list[str] = []
+        self.page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+
+    def open(self, url: str, ready: str | None = None) -> None:
+        self.page.goto(url)
+        if ready:
+            self.page.wait_for_function(f"document.body && document.body.dataset.{ready} === '1'",
+                                        timeout=20_000)
+
+    def shot(self, name: str) -> None:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        self.page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+    def close(self) -> None:
+        self.ctx.close()
+
+
+@pytest.fixture
+def page(browser):
+    p = Page(browser)
+    yield p
+    p.close()
+
+
+PAGES = [
+    ("overview", "/", "liveReady"),
+    ("runs", "/runs", None),
+    ("run", "/runs/{a}", "chartsReady"),
+    ("compare", "/compare?a={a}&b={b}", "chartsReady"),
+    ("compare-empty", "/compare", None),
+]
+
+
+@pytest.mark.parametrize("dark", [False, True], ids=["light", "dark"])
+def test_every_page_loads_without_console_errors(browser, server, hub, dark):
+    for name, path, ready in PAGES:
+        p = Page(browser, dark=dark)
+        try:
+            p.open(server + path.format(a=hub.run_a, b=hub.run_b), ready)
+            assert p.errors == [], f"{name}: {p.errors}"
+            p.shot(f"{name}-{'dark' if dark else 'light'}")
+        finally:
+            p.close()
+
+
+def test_run_charts_draw_the_recorded_data(page, server, hub):
+    page.open(f"{server}/runs/{hub.run_a}", "chartsReady")
+    charts = page.page.evaluate("""() => window.perflabRun.charts.map(u => ({
+        title: u.root.querySelector('.u-title').textContent,
+        lines: u.data.length - 1,
+        points: u.data[0].length,
+        max: Math.max(...u.data.slice(1).flat().filter(v => v != null)),
+        width: u.width }))""")
+    by_title = {c["title"]: c for c in charts}
+    assert set(by_title) == {"system.cpu.pct (%)", "system.mem.used_bytes (bytes)",
+                             "net.if.rx_bytes_per_s (bytes/s)", "process.cpu.pct (%)"}
+    cpu = by_title["system.cpu.pct (%)"]
+    assert cpu["lines"] == 2                      # user and system: one line per label set
+    assert cpu["points"] == hub.n_samples  # every sample (the run ends at its last one)
+    assert cpu["max"] == 97.0
+    assert all(c["width"] >= 500 for c in charts)  # readable at 1366x768: two columns
+    assert page.errors == []
+
+
+def test_zoom_on_one_chart_moves_all_and_double_click_resets(page, server, hub):
+    page.open(f"{server}/runs/{hub.run_a}", "chartsReady")
+    scales = "() => window.perflabRun.charts.map(u => [u.scales.x.min, u.scales.x.max])"
+    before = page.page.evaluate(scales)
+    box = page.page.locator(".chart .u-over").first.bounding_box()
+    y = box["y"] + box["height"] / 2
+    page.page.mouse.move(box["x"] + box["width"] * 0.3, y)
+    page.page.mouse.down()
+    page.page.mouse.move(box["x"] + box["width"] * 0.5, y, steps=8)
+    page.page.mouse.up()
+    after = page.page.evaluate(scales)
+    first = after[0]
+    assert first[1] - first[0] < 0.5 * (before[0][1] - before[0][0])
+    assert all(s == first for s in after), after   # every chart shows the same window
+    page.page.locator(".chart .u-over").nth(2).dblclick()
+    reset = page.page.evaluate(scales)
+    assert all(s == before[0] for s in reset), reset
+    # after a zoom the page refines the window from the API; no error on the way
+    page.page.wait_for_timeout(500)
+    assert page.errors == []
+
+
+def test_hover_on_one_chart_moves_the_cursor_of_the_others(page, server, hub):
+    page.open(f"{server}/runs/{hub.run_a}", "chartsReady")
+    box = page.page.locator(".chart .u-over").first.bounding_box()
+    page.page.mouse.move(box["x"] + box["width"] * 0.4, box["y"] + 20)
+    idx = page.page.evaluate("() => window.perflabRun.charts.map(u => u.cursor.idx)")
+    assert idx[0] is not None
+    assert all(i == idx[0] for i in idx), idx
+
+
+def test_a_running_run_page_follows_its_recording(page, server):
+    runs = httpx.get(server + "/api/runs?kind=serve").json()["runs"]
+    serve_run = runs[0]["id"]
+    page.open(f"{server}/runs/{serve_run}", "chartsReady")
+    count = ("() => Math.max(...window.perflabRun.charts.map(u => "
+             "u.data[1].filter(v => v != null).length))")
+    before = page.page.evaluate(count)
+    page.page.wait_for_function(f"({count})() > {before}", timeout=15_000)
+    assert page.errors == []
+
+
+def test_theme_toggle_switches_and_redraws(page, server, hub):
+    page.open(f"{server}/runs/{hub.run_a}", "chartsReady")
+    bg = "() => getComputedStyle(document.body).backgroundColor"
+    light = page.page.evaluate(bg)
+    page.page.click("#theme-toggle")
+    assert page.page.evaluate("document.documentElement.dataset.theme") == "dark"
+    assert page.page.evaluate(bg) != light
+    # the charts were rebuilt with the dark palette and still hold the data
+    assert page.page.evaluate("window.perflabRun.charts.every(u => u.data[0].length > 0)")
+    page.shot("run-toggled-dark")
+    page.page.reload()
+    page.page.wait_for_function("document.body && document.body.dataset.chartsReady === '1'")
+    assert page.page.evaluate("document.documentElement.dataset.theme") == "dark"  # remembered
+    assert page.errors == []
+
+
+def test_large_screen_fits_more_columns(browser, server, hub):
+    p = Page(browser, width=2560, height=1440)
+    try:
+        p.open(f"{server}/runs/{hub.run_a}", "chartsReady")
+        columns = p.page.evaluate("() => getComputedStyle(document.querySelector('.chart-grid'))"
+                                  ".gridTemplateColumns.split(' ').length")
+        assert columns >= 4
+        p.shot("run-2560")
+        assert p.errors == []
+    finally:
+        p.close()
+
+
+def test_runs_filters_work(page, server, hub):
+    page.open(f"{server}/runs")
+    ids = ("() => [...document.querySelectorAll('#runs tbody tr[data-run]')]"
+           ".map(r => +r.dataset.run)")
+    # newest first: the serve run(s) of this test module, then B, then A
+    assert page.page.evaluate(ids)[-2:] == [hub.run_b, hub.run_a]
+    page.page.select_option("#f-kind", "load")
+    page.page.click("#run-filters button[type=submit]")
+    page.page.wait_for_load_state()
+    assert page.page.evaluate(ids) == [hub.run_b]
+    page.page.goto(f"{server}/runs")
+    page.page.fill("#f-name", "basel")
+    page.page.click("#run-filters button[type=submit]")
+    page.page.wait_for_load_state()
+    assert page.page.evaluate(ids) == [hub.run_a]
+    page.page.goto(f"{server}/runs")
+    page.page.fill("#f-until", "2023-11-14T23:00:00Z")
+    page.page.click("#run-filters button[type=submit]")
+    page.page.wait_for_load_state()
+    assert page.page.evaluate(ids) == [hub.run_a]
+    assert page.errors == []
+
+
+def test_overview_draws_this_machine_and_its_top_processes(page, server):
+    page.open(server + "/", "liveReady")
+    page.page.wait_for_function(
+        "window.perflabOverview.charts().some(u => u.data[0].length >= 4)", timeout=20_000)
+    panels = page.page.evaluate(
+        "() => [...document.querySelectorAll('#panels .chart')].map(e => e.dataset.panel)")
+    assert {"cpu", "memory", "net"} <= set(panels)
+    assert page.page.locator("#top tbody tr").count() > 3
+    page.page.select_option("#window", "1h")
+    page.page.wait_for_timeout(800)
+    assert "window=1h" in page.page.url
+    assert page.errors == []
+
+
+def test_report_opens_offline_from_a_file(page, server, hub, tmp_path):
+    out = tmp_path / "report.html"
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    subprocess.run([sys.executable, "-m", "perflab", "report", str(hub.run_a), "-o", str(out),
+                    "--store", str(hub.path)], check=True, env=env, capture_output=True)
+    page.ctx.route("http*://**", lambda route: route.abort())  # offline: nothing but the file
+    page.open(out.as_uri(), "chartsReady")
+    n = page.page.evaluate("() => window.perflabRun.charts.length")
+    assert n == 4
+    assert page.page.locator("#summary tbody tr").count() == 5
+    assert page.errors == []
+    page.shot("report-light")
+
+
+def test_token_login(browser, hub):
+    with serving(hub.path, "--no-record", "--token", "open-sesame") as url:
+        p = Page(browser)
+        try:
+            p.page.goto(f"{url}/runs/{hub.run_a}")
+            assert "/login" in p.page.url
+            p.shot("login")
+            p.page.fill("#token", "wrong")
+            p.page.click("button[type=submit]")
+            assert p.page.locator("#login-error").is_visible()
+            p.page.fill("#token", "open-sesame")
+            p.page.click("button[type=submit]")
+            p.page.wait_for_function("document.body && document.body.dataset.chartsReady === '1'",
+                                     timeout=20_000)
+            assert p.page.url.endswith(f"/runs/{hub.run_a}")
+            # the failed login's 401 is the only console message allowed
+            assert all("401" in e for e in p.errors), p.errors
+        finally:
+            p.close()
+
+
+def test_clients_that_leave_mid_response_do_not_disturb_the_server(server, hub):
+    path = f"/api/runs/{hub.run_a}/series/1/samples?points=100000"
+    for _ in range(20):
+        with socket.create_connection(("127.0.0.1", int(server.rsplit(":", 1)[1]))) as s:
+            s.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            s.recv(10)  # the answer has begun; leave without reading the rest
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+    r = httpx.get(server + "/api/runs", timeout=5)
+    assert r.status_code == 200
+    assert len(r.json()["runs"]) >= 2

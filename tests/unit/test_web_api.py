@@ -1,0 +1,238 @@
+"""The hub's JSON API, pages, /metrics and token over a known store (Starlette TestClient)."""
+
+from __future__ import annotations
+
+import html
+import json
+import time
+import warnings
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from _hubdata import T0, S, build
+from perflab.store import Store
+from perflab.web import AppConfig, create_app
+
+SCHEMAS = Path(__file__).resolve().parents[2] / "docs" / "schemas"
+
+
+def _client_class():
+    # starlette.testclient warns at import that httpx2 is its preferred backend; httpx is
+    # what we have and what it still supports
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
+        from starlette.testclient import TestClient  # noqa: PLC0415  # under the filter
+    return TestClient
+
+
+def validate(doc: dict, name: str) -> None:
+    schema = json.loads((SCHEMAS / f"api-{name}.schema.json").read_text())
+    jsonschema.validate(doc, schema)
+
+
+@pytest.fixture
+def hub(store_path):
+    return build(store_path)
+
+
+@pytest.fixture
+def client(hub):
+    app = create_app(AppConfig(store_path=hub.path, record=False))
+    with _client_class()(app) as c:
+        yield c
+
+
+def test_runs_are_listed_newest_first_and_filtered(client, hub):
+    doc = client.get("/api/runs").json()
+    validate(doc, "runs")
+    assert [r["id"] for r in doc["runs"]] == [hub.run_b, hub.run_a]
+    assert [r["name"] for r in client.get("/api/runs?kind=record").json()["runs"]] == ["baseline"]
+    assert [r["id"] for r in client.get("/api/runs?name=cand").json()["runs"]] == [hub.run_b]
+    # since/until: ns, ISO-8601 (UTC when no zone) or a duration ago
+    until = T0 + 1800 * S
+    assert [r["id"] for r in client.get(f"/api/runs?until={until}").json()["runs"]] == [hub.run_a]
+    assert [r["id"] for r in
+            client.get("/api/runs?since=2023-11-14T23:00:00Z").json()["runs"]] == [hub.run_b]
+    assert client.get("/api/runs?since=1h").json()["runs"] == []
+    assert len(client.get("/api/runs?limit=1").json()["runs"]) == 1
+
+
+def test_one_run_has_its_series_and_events(client, hub):
+    doc = client.get(f"/api/runs/{hub.run_a}").json()
+    validate(doc, "run")
+    assert doc["run"]["name"] == "baseline"
+    assert {s["area"] for s in doc["series"]} == {"system", "net", "process"}
+    assert [(e["kind"], e["end_ns"]) for e in doc["events"]] == [
+        ("fault", T0 + 160 * S), ("deploy", None)]
+    ev = client.get(f"/api/runs/{hub.run_a}/events?start={T0 + 200 * S}").json()
+    validate(ev, "events")
+    assert [e["kind"] for e in ev["events"]] == ["deploy"]
+
+
+def test_samples_are_downsampled_with_peaks(client, hub):
+    sid = hub.series_a["system.cpu.pct,cpu=all,mode=user"]
+    doc = client.get(f"/api/runs/{hub.run_a}/series/{sid}/samples?points=50").json()
+    validate(doc, "samples")
+    assert doc["downsampled"] is True
+    assert len(doc["values"]) <= 50
+    assert max(doc["values"]) == 97.0
+    assert doc["raw_count"] == hub.n_samples
+    ranged = client.get(f"/api/runs/{hub.run_a}/series/{sid}/samples"
+                        f"?start={T0 + 120 * S}&end={T0 + 125 * S}").json()
+    assert ranged["ts_ns"] == [T0 + i * S for i in range(120, 126)]
+    assert ranged["values"][3] == 97.0
+
+
+def test_several_series_in_one_request_keep_their_order(client, hub):
+    user = hub.series_a["system.cpu.pct,cpu=all,mode=user"]
+    mem = hub.series_a["system.mem.used_bytes"]
+    doc = client.get(f"/api/runs/{hub.run_a}/samples?series={mem},{user}&points=40").json()
+    validate(doc, "batch")
+    assert [w["series_id"] for w in doc["windows"]] == [mem, user]
+    assert max(doc["windows"][1]["values"]) == 97.0
+    assert all(len(w["values"]) <= 40 for w in doc["windows"])
+
+
+@pytest.mark.parametrize(("url", "status", "says"), [
+    ("/api/runs/999", 404, "no run 999"),
+    ("/api/runs/abc", 400, "integer"),
+    ("/api/runs/{a}/series/99999/samples", 404, "no series"),
+    ("/api/runs/{b}/series/{sa}/samples", 404, "has no series"),
+    ("/api/runs/{a}/series/{sa}/samples?points=1", 400, "points"),
+    ("/api/runs/{a}/series/{sa}/samples?points=lots", 400, "points"),
+    ("/api/runs/{a}/series/{sa}/samples?start=yesterday", 400, "start"),
+    ("/api/runs/{a}/series/{sa}/samples?start=20&end=10", 400, "before"),
+    ("/api/runs?limit=0", 400, "limit"),
+    ("/api/runs?since=soon", 400, "since"),
+    ("/api/live?window=forever", 400, "window"),
+    ("/api/nothing/here", 404, "no API endpoint"),
+    ("/api/runs/{a}/samples?series=", 400, "series"),
+    ("/api/runs/{a}/samples?series=1,x", 400, "series"),
+    ("/api/runs/{b}/samples?series={sa}", 404, "has no series"),
+])
+def test_bad_requests_get_json_errors(client, hub, url, status, says):
+    sid = hub.series_a["system.cpu.pct,cpu=all,mode=user"]
+    r = client.get(url.format(a=hub.run_a, b=hub.run_b, sa=sid))
+    assert r.status_code == status
+    body = r.json()
+    validate(body, "error")
+    assert says in body["error"]
+
+
+def test_pages_render_and_unknown_runs_are_404(client, hub):
+    for url in ("/", "/runs", f"/runs/{hub.run_a}", f"/compare?a={hub.run_a}&b={hub.run_b}",
+                "/compare"):
+        r = client.get(url)
+        assert r.status_code == 200, url
+        assert "<!doctype html>" in r.text
+    assert client.get("/runs/424242").status_code == 404
+    assert client.get("/compare?a=1&b=424242").status_code == 404
+    assert client.get("/runs?since=nonsense").status_code == 400
+    page = client.get("/runs?kind=load").text
+    assert "candidate" in page
+    assert "baseline" not in page
+
+
+def test_compare_page_shows_summary_deltas(client, hub):
+    page = client.get(f"/compare?a={hub.run_a}&b={hub.run_b}").text
+    # B is A scaled by 1.5 (apart from A's spike): memory's mean delta is exactly +50 %
+    row = page.split("system.mem.used_bytes</td>", 1)[1].split("</tr>", 1)[0]
+    assert "+50.0%" in row
+    # process series match by name across runs although their PIDs differ
+    assert 'process.cpu.pct{name="api"}' in html.unescape(page)
+
+
+def test_report_download_is_one_self_contained_page(client, hub):
+    r = client.get(f"/runs/{hub.run_a}/report")
+    assert r.status_code == 200
+    assert "attachment" in r.headers["content-disposition"]
+    assert "<script src=" not in r.text
+    assert '<link rel="stylesheet"' not in r.text
+    assert "uPlot" in r.text
+
+
+def test_metrics_count_requests_by_route(client, hub):
+    client.get(f"/api/runs/{hub.run_a}")
+    client.get("/api/runs/999")
+    text = client.get("/metrics").text
+    assert ('perflab_http_requests_total{method="GET",route="/api/runs/{run_id}",status="200"}'
+            ' 1.0') in text
+    assert ('perflab_http_requests_total{method="GET",route="/api/runs/{run_id}",status="404"}'
+            ' 1.0') in text
+    assert "perflab_http_request_duration_seconds_bucket" in text
+    size = next(line for line in text.splitlines() if line.startswith("perflab_store_size_bytes"))
+    assert float(size.split()[1]) > 0
+
+
+def test_live_records_this_machine_in_a_serve_run(store_path):
+    app = create_app(AppConfig(store_path=store_path, record=True, interval_s=0.2))
+    with _client_class()(app) as c:
+        deadline = time.monotonic() + 10
+        doc = c.get("/api/live").json()
+        while time.monotonic() < deadline and not any(
+                len(s["values"]) >= 2 for p in doc["panels"] for s in p["series"]):
+            time.sleep(0.2)
+            doc = c.get("/api/live").json()
+        validate(doc, "live")
+        assert doc["run"]["kind"] == "serve"
+        assert doc["run"]["status"] == "running"
+        cpu = next(p for p in doc["panels"] if p["key"] == "cpu")
+        assert {s["labels"]["mode"] for s in cpu["series"]} >= {"user", "system", "idle"}
+        assert doc["top"]
+        assert all(p["pid"] > 0 for p in doc["top"])
+        run_id = doc["run"]["id"]
+    # shutting the app down ends the run as ok
+    with Store.open(store_path) as store:
+        run = store.run(run_id)
+        assert run.status == "ok"
+        assert run.ended_ns is not None
+        assert sum(store.sample_counts(run_id).values()) > 0
+
+
+def test_live_without_recording_says_so(store_path):
+    app = create_app(AppConfig(store_path=store_path, record=False))
+    with _client_class()(app) as c:
+        doc = c.get("/api/live?window=1h").json()
+        validate(doc, "live")
+        assert doc["run"] is None
+        assert doc["panels"] == []
+        assert doc["window_ns"] == 3600 * S
+        assert "--no-record" in c.get("/").text
+
+
+@pytest.fixture
+def guarded(hub):
+    app = create_app(AppConfig(store_path=hub.path, record=False, token="s3cret"))
+    with _client_class()(app) as c:
+        yield c
+
+
+def test_token_is_required_everywhere(guarded, hub):
+    assert guarded.get("/api/runs").status_code == 401
+    assert guarded.get("/metrics").status_code == 401
+    assert guarded.get("/static/app.css").status_code == 401
+    assert guarded.get("/api/runs", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    ok = guarded.get("/api/runs", headers={"Authorization": "Bearer s3cret"})
+    assert ok.status_code == 200
+    page = guarded.get(f"/runs/{hub.run_a}", headers={"Accept": "text/html"},
+                       follow_redirects=False)
+    assert page.status_code == 303
+    assert page.headers["location"] == f"/login?next=%2Fruns%2F{hub.run_a}"
+
+
+def test_login_form_sets_a_cookie_that_is_not_the_token(guarded, hub):
+    assert "<form" in guarded.get("/login").text
+    bad = guarded.post("/login", data={"token": "nope", "next": "/runs"},
+                       follow_redirects=False)
+    assert bad.status_code == 401
+    assert "not right" in bad.text
+    good = guarded.post("/login", data={"token": "s3cret", "next": "https://evil.example/"},
+                        follow_redirects=False)
+    assert good.status_code == 303
+    assert good.headers["location"] == "/"  # never an open redirect
+    cookie = good.cookies.get("perflab_session")
+    assert cookie
+    assert "s3cret" not in cookie
+    assert guarded.get("/api/runs").status_code == 200  # the client now carries the cookie
