@@ -144,8 +144,8 @@ def test_per_second_buckets_by_start_time_with_a_short_last_bucket():
             Request("/a", t0 + 1_100_000_000, 0.020, ok=False),
             Request("/a", t0 + 1_300_000_000, 0.040, ok=True),
             Request("/b", t0 + 500_000_000, 0.001, ok=True)]
-    buckets = per_second(reqs, t0, t0 + 1_500_000_000, {"/a": 4, "/b": 1})
-    a0, a1, b0 = buckets
+    buckets = per_second(reqs, t0, t0 + 1_500_000_000, {"/a": 4, "/b": 1}, endpoints=["/c"])
+    a0, a1, b0, b1, c0, c1 = buckets
     assert (a0.endpoint, a0.count, a0.errors, a0.concurrency) == ("/a", 2, 0, 4)
     assert a0.latency_ms[0.5] == pytest.approx(20.0)
     assert a0.rps == pytest.approx(2.0)
@@ -153,7 +153,10 @@ def test_per_second_buckets_by_start_time_with_a_short_last_bucket():
     assert a1.rps == pytest.approx(4.0)  # 2 requests in half a second
     assert a1.errors_per_s == pytest.approx(2.0)
     assert a1.latency_ms[0.5] == pytest.approx(40.0)  # errors carry no latency
-    assert b0.endpoint == "/b"
+    assert (b0.endpoint, b0.count) == ("/b", 1)
+    # seconds without requests are measured zeros, also for an endpoint not driven at all
+    assert (b1.endpoint, b1.count, b1.rps, b1.latency_ms, b1.concurrency) == ("/b", 0, 0.0, {}, 1)
+    assert (c0.endpoint, c0.count, c0.concurrency, c1.end_ns) == ("/c", 0, 0, t0 + 1_500_000_000)
 
 
 def test_plan_spends_the_duration_in_four_phases():

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Sequence
+    from collections.abc import Iterable, Iterator, Sequence
 
 NS = 1_000_000_000
 QUANTILES = (0.5, 0.9, 0.99)
@@ -183,14 +183,20 @@ class _Worker:
 
 
 def per_second(requests: Sequence[Request], start_ns: int, end_ns: int,
-               concurrency: dict[str, int]) -> list[Bucket]:
+               concurrency: dict[str, int], endpoints: Iterable[str] = ()) -> list[Bucket]:
     """Per-endpoint buckets of one second from ``start_ns`` (the last one may be shorter).
 
     Requests are assigned by start time, so the buckets of a step hold exactly its requests.
+    Every endpoint of ``concurrency`` and ``endpoints`` gets a bucket for every second, empty or
+    not: a second without requests is a measured zero (a stalled service, or an endpoint not
+    driven in this step), not a gap for a chart to draw a line across.
     """
-    by_key: dict[tuple[str, int], list[Request]] = {}
+    n_buckets = max(1, -(-(end_ns - start_ns) // NS))  # ceil: a short last bucket counts
+    by_key: dict[tuple[str, int], list[Request]] = {
+        (e, i): [] for e in {*concurrency, *endpoints} for i in range(n_buckets)
+    }
     for r in requests:
-        i = max(0, min((r.start_ns - start_ns) // NS, (end_ns - start_ns - 1) // NS))
+        i = max(0, min((r.start_ns - start_ns) // NS, n_buckets - 1))
         by_key.setdefault((r.endpoint, i), []).append(r)
     out = []
     for (endpoint, i), rs in sorted(by_key.items()):

@@ -102,6 +102,9 @@ class Demo:
         self.opts = opts
         self.say = say
         self.phases = plan(opts.duration_s)
+        # every endpoint gets its load.* series in every second, driven or not
+        self.endpoints = sorted({st.endpoint for p in self.phases for step in p.steps
+                                 for st in step.streams})
         self._tmp: Path | None = None  # the children's logs and port file, made when they start
         self._env = _child_env()
         self.service: Child | None = None
@@ -273,7 +276,8 @@ class Demo:
                                  stop=self._stop)
                 step_end = time.time_ns()
                 conc = {s.endpoint: s.concurrency for s in step.streams}
-                _write_buckets(writer, per_second(requests, step_start, step_end, conc))
+                _write_buckets(writer, per_second(requests, step_start, step_end, conc,
+                                                  endpoints=self.endpoints))
                 writer.flush()
                 if step.label:
                     writer.event("step", f"{phase.name}: {step.label}", ts_ns=step_start,
