@@ -133,7 +133,10 @@ def test_demo_finds_the_planted_problems_and_leaves_nothing_behind(tmp_path):
     assert doc["url"] == f"http://127.0.0.1:{hub_port}/runs/{doc['run_id']}"
     report = Path(doc["report"])
     assert report.stat().st_size > 10_000
-    assert "<html" in report.read_text()[:2000].lower()
+    html = report.read_text()
+    assert "<html" in html[:2000].lower()
+    assert '<table id="findings">' in html
+    assert "/hash is CPU-hot" in html
 
     with Store.open(store_path, create=False) as store:
         run = store.run(doc["run_id"])
