@@ -2,6 +2,7 @@
 
 import os
 import pwd
+import subprocess
 
 import pytest
 from proc_later import FIXTURE, advance, copy_tree
@@ -162,3 +163,25 @@ def test_schedstat_catches_a_run_too_short_for_a_clock_tick(tmp_path):
     now[0] = 1.0
     row = {r.pid: r for r in collector.refresh()}[4242]
     assert row.write_bytes_s == 4096.0
+
+
+def test_kept_schedstat_descriptors_follow_processes_on_the_real_proc():
+    """On /proc, schedstat stays open between refreshes and is closed when its process goes."""
+    child = subprocess.Popen(["sleep", "30"])
+    collector = ProcessCollector("/proc", idle_recheck_s=10.0)
+    try:
+        collector.refresh([child.pid, os.getpid()])
+        assert child.pid in collector._sched_fds
+        rows = collector.refresh([child.pid, os.getpid()])
+        assert {r.pid for r in rows} == {child.pid, os.getpid()}
+        child.kill()
+        child.wait()
+        rows = collector.refresh([child.pid, os.getpid()])
+        assert [r.pid for r in rows] == [os.getpid()]
+        assert child.pid not in collector._sched_fds
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+        collector.close()
+    assert collector._sched_fds == {}

@@ -50,6 +50,8 @@ def record(*, interval: float, duration: float | None, pids: tuple[int, ...],
     for pid in pids:  # checked before a run exists: a typo must not leave an empty run behind
         if not Path(f"/proc/{pid}").is_dir():
             raise NoSuchProcess(pid)
+    if all_processes or matches:
+        _raise_fd_limit()
     run_name = name or time.strftime("record-%Y%m%d-%H%M%S")
     store = open_store(store_path)
     try:
@@ -123,3 +125,17 @@ def _run_live(rec: Recorder, stop: threading.Event, duration: float | None, run_
     with console.status(line(rec)) as status:
         rec.run(stop, duration, on_tick=lambda r: status.update(line(r)))
 
+
+
+def _raise_fd_limit() -> None:
+    """Lift the soft descriptor limit to the hard one (as Go programs do at start): the process
+    collector keeps one /proc file open per recorded process, up to half the soft limit."""
+    import contextlib  # noqa: PLC0415  # only when recording many processes
+    import resource  # noqa: PLC0415
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = min(65536, hard if hard != resource.RLIM_INFINITY else 65536)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        # when refused, keep the soft limit: the collector then opens and closes instead
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))

@@ -11,7 +11,9 @@ from __future__ import annotations
 import contextlib
 import os
 import pwd
+import resource
 import time
+import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,6 +73,13 @@ def _read(path: str) -> bytes:
         return os.read(fd, 65536)
     finally:
         os.close(fd)
+
+
+def _close_fds(fds: dict[int, int]) -> None:
+    for fd in fds.values():
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    fds.clear()
 
 
 def _read_optional(path: str) -> bytes:
@@ -171,6 +180,20 @@ class ProcessCollector:
         self._users: dict[int, str] = {}
         self._fd_dir_size_counts = _fd_dir_size_counts(self._root_s)
         self._idle_rows: dict[tuple[int, int], ProcessRow] = {}
+        # schedstat is read every tick for every process: keeping it open saves the open() and
+        # close() (pread at 0 regenerates it). Bounded to half the descriptor limit.
+        self._sched_fds: dict[int, int] = {}
+        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        # only on procfs, where reading a kept descriptor of an exited process fails (ESRCH);
+        # a deleted file of a fake tree would still read
+        real_proc = (self.root / "self" / "schedstat").exists()
+        self._max_sched_fds = 0 if idle_recheck_s <= 0 or not real_proc else (
+            4096 if soft == resource.RLIM_INFINITY else min(4096, soft // 2))
+        self._finalizer = weakref.finalize(self, _close_fds, self._sched_fds)
+
+    def close(self) -> None:
+        """Close the descriptors kept open between refreshes (reopened if used again)."""
+        _close_fds(self._sched_fds)
 
     def sample(self, pid: int, prev: ProcessSample | None = None,
                now: float = 0.0) -> ProcessSample | None:
@@ -187,7 +210,7 @@ class ProcessCollector:
                 # schedstat is the cheapest proof of idleness: its run time (ns) moves with any
                 # CPU use at all, where stat counts whole clock ticks. Without it (no
                 # CONFIG_SCHED_INFO) an identical stat line is the proof.
-                sched = _read_optional(f"{base}/schedstat")
+                sched = self._read_schedstat(pid, f"{base}/schedstat")
                 if fresh and prev is not None and sched and sched == prev.raw_sched:
                     return prev
                 raw = _read(f"{base}/stat")
@@ -230,7 +253,33 @@ class ProcessCollector:
             s = self.sample(pid, prev_by_pid.get(pid), now)
             if s is not None:
                 out[(pid, s.stat.starttime)] = s
+        if self._sched_fds:
+            seen = {key[0] for key in out}
+            for pid in [p for p in self._sched_fds if p not in seen]:
+                os.close(self._sched_fds.pop(pid))
         return out
+
+    def _read_schedstat(self, pid: int, path: str) -> bytes:
+        """/proc/PID/schedstat through a kept descriptor; b"" when absent or gone."""
+        fd = self._sched_fds.get(pid)
+        if fd is not None:
+            try:
+                return os.pread(fd, 4096, 0)
+            except OSError:  # ESRCH: that process exited (its PID may be someone else's now)
+                os.close(self._sched_fds.pop(pid))
+        if len(self._sched_fds) >= self._max_sched_fds:
+            return _read_optional(path)
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError:
+            return b""
+        try:
+            data = os.pread(fd, 4096, 0)
+        except OSError:
+            os.close(fd)
+            return b""
+        self._sched_fds[pid] = fd
+        return data
 
     def refresh(self, pids: Iterable[int] | None = None) -> list[ProcessRow]:
         now = self._mono()

@@ -193,8 +193,9 @@ class Recorder:
                 self._sleep(delay)
 
     def close(self) -> None:
-        """Commit whatever is still buffered."""
+        """Commit whatever is still buffered; release the descriptors the collector keeps."""
         self._writer.flush()
+        self._processes.close()
 
     def _guarded_tick(self) -> None:
         """A tick whose /proc reads fail (a file vanished, permission, a format this parser
