@@ -115,16 +115,33 @@
       const area = s.area || s.name.split(".")[0];
       if (!areas.has(area)) areas.set(area, new Map());
       const charts = areas.get(area);
-      const key = s.name + " " + s.unit;
-      if (!charts.has(key)) charts.set(key, { key: key, name: s.name, unit: s.unit, series: [] });
+      // a label set holding "all" (cpu="all") is an aggregate: it gets its own chart, apart
+      // from the per-item lines (every core), which would otherwise bury it
+      const aggregate = Object.values(s.labels || {}).includes("all");
+      const key = s.name + " " + s.unit + (aggregate ? " all" : "");
+      if (!charts.has(key)) {
+        charts.set(key, { key: key, name: s.name, unit: s.unit, series: [],
+          part: aggregate ? "all" : "" });
+      }
       charts.get(key).series.push(s);
+    }
+    for (const charts of areas.values()) {
+      for (const ch of charts.values()) {
+        if (ch.part === "" && charts.has(ch.key + " all")) ch.part = "each";
+      }
+      for (const ch of charts.values()) {
+        // an aggregate without per-item siblings is just the chart
+        if (ch.part === "all" && !charts.has(ch.key.slice(0, -4))) ch.part = "";
+      }
     }
     const rank = (a) => { const i = AREA_ORDER.indexOf(a); return i < 0 ? AREA_ORDER.length : i; };
     return Array.from(areas.keys())
       .sort((a, b) => rank(a) - rank(b) || a.localeCompare(b))
       .map((area) => ({
         area: area,
-        charts: Array.from(areas.get(area).values()).sort((a, b) => a.name.localeCompare(b.name)),
+        // by name; an aggregate ("all") before its per-item chart ("each")
+        charts: Array.from(areas.get(area).values()).sort((a, b) => a.name.localeCompare(b.name)
+          || (a.part === "all" ? -1 : b.part === "all" ? 1 : 0)),
       }));
   };
 
@@ -176,6 +193,7 @@
           ctx.fillStyle = c.marker;
           ctx.lineWidth = Math.max(1, devicePixelRatio);
           ctx.font = (10 * devicePixelRatio) + "px sans-serif";
+          let labelEnd = -Infinity;  // labels that would overlap the previous one are left out
           for (const e of getEvents()) {
             const [a] = xs(u, e);
             if (a < left || a > left + width) continue;
@@ -183,7 +201,11 @@
               ctx.setLineDash([4 * devicePixelRatio, 3 * devicePixelRatio]);
               ctx.beginPath(); ctx.moveTo(a, top); ctx.lineTo(a, top + height); ctx.stroke();
             }
-            ctx.fillText(e.kind, a + 3 * devicePixelRatio, top + 11 * devicePixelRatio);
+            const x = a + 3 * devicePixelRatio;
+            if (x > labelEnd) {
+              ctx.fillText(e.kind, x, top + 11 * devicePixelRatio);
+              labelEnd = x + ctx.measureText(e.kind).width + 6 * devicePixelRatio;
+            }
           }
           ctx.restore();
         }],
@@ -337,7 +359,8 @@
       if (state.group) state.group.destroy();
       state.group = P.syncGroup("run");
       state.charts = slots.map((slot, i) => P.chart(slot.el, {
-        title: slot.chart.name + (slot.chart.unit ? " (" + slot.chart.unit + ")" : ""),
+        title: slot.chart.name + (slot.chart.unit ? " (" + slot.chart.unit + ")" : "") +
+          (slot.chart.part === "all" ? " · all" : slot.chart.part === "each" ? " · each" : ""),
         unit: slot.chart.unit,
         labels: P.lineLabels(slot.chart.series),
         data: P.align(lineData[i], full),

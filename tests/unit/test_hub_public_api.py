@@ -1,0 +1,34 @@
+"""The public names of perflab.report and perflab.web, pinned: other capabilities build on them
+(the demo calls write_report; load, bench and profile append report sections)."""
+
+from __future__ import annotations
+
+import inspect
+
+import perflab.report
+import perflab.web
+
+
+def test_report_public_names():
+    assert sorted(perflab.report.__all__) == sorted([
+        "DEFAULT_POINTS", "MAX_POINTS", "SECTIONS", "TEMPLATES", "ReportContext",
+        "SampleWindow", "Section", "Summary", "has_rollup", "missing_rollups", "render_report",
+        "run_summaries", "sample_window", "series_area", "series_key", "summarize",
+        "template_filters", "write_report",
+    ])
+    for name in perflab.report.__all__:
+        assert hasattr(perflab.report, name), name
+
+
+def test_write_report_keeps_its_signature():
+    params = list(inspect.signature(perflab.report.write_report).parameters)
+    assert params == ["store", "run_id", "path"]
+
+
+def test_sections_are_a_plain_list_of_functions():
+    assert isinstance(perflab.report.SECTIONS, list)
+    assert all(callable(fn) for fn in perflab.report.SECTIONS)
+
+
+def test_web_public_names():
+    assert sorted(perflab.web.__all__) == ["AppConfig", "create_app"]
