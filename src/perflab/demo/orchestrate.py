@@ -205,7 +205,9 @@ class Demo:
             result.notes.append(f"the recorder stopped early: {self.recording_error}")
         result.findings = findings_from_store(self.store, run.id, self.service.pid)
         self.store.finish_run(run.id, result.status,
-                              meta_update={"findings": result.findings.to_json()})
+                              # a list: the order of the findings survives the JSON column
+                              meta_update={"findings": [f.to_json()
+                                                        for f in result.findings.all()]})
         if result.status == "ok":
             self._write_report(result)
         return result

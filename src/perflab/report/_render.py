@@ -113,14 +113,15 @@ def section_overview(ctx: ReportContext) -> Section:
 
 
 def section_findings(ctx: ReportContext) -> Section | None:
-    """What a run concluded (``perflab demo`` stores its findings in ``meta["findings"]``)."""
+    """What a run concluded: ``meta["findings"]``, a list of objects with ``kind``, ``detected``,
+    ``endpoint`` and ``summary`` (``perflab demo`` writes them)."""
     raw = ctx.run.meta.get("findings")
-    if not isinstance(raw, dict) or not raw:
+    if not isinstance(raw, list) or not raw:
         return None
     findings = [
-        {"kind": str(kind), "detected": bool(f.get("detected")), "endpoint": f.get("endpoint"),
-         "summary": str(f.get("summary", ""))}
-        for kind, f in raw.items() if isinstance(f, dict)
+        {"kind": str(f.get("kind", "")), "detected": bool(f.get("detected")),
+         "endpoint": f.get("endpoint"), "summary": str(f.get("summary", ""))}
+        for f in raw if isinstance(f, dict)
     ]
     return Section("findings", "Findings", _render("section_findings.html", findings=findings))
 
