@@ -32,6 +32,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
               "Benchmarks: compare with benchstat's statistics, CI gate, history, regressions."),
     "serve": ("perflab.cli.serve:serve", "Dashboard, JSON API and /metrics; records meanwhile."),
     "report": ("perflab.cli.report:report", "Write a run's self-contained HTML report."),
+    "demo": ("perflab.cli.demo:demo", "Run perflab on its demo service and show what it finds."),
 }
 
 

@@ -112,6 +112,20 @@ def section_overview(ctx: ReportContext) -> Section:
                                                n_events=len(ctx.events)))
 
 
+def section_findings(ctx: ReportContext) -> Section | None:
+    """What a run concluded: ``meta["findings"]``, a list of objects with ``kind``, ``detected``,
+    ``endpoint`` and ``summary`` (``perflab demo`` writes them)."""
+    raw = ctx.run.meta.get("findings")
+    if not isinstance(raw, list) or not raw:
+        return None
+    findings = [
+        {"kind": str(f.get("kind", "")), "detected": bool(f.get("detected")),
+         "endpoint": f.get("endpoint"), "summary": str(f.get("summary", ""))}
+        for f in raw if isinstance(f, dict)
+    ]
+    return Section("findings", "Findings", _render("section_findings.html", findings=findings))
+
+
 def section_charts(ctx: ReportContext) -> Section | None:
     if not ctx.series:
         return None
@@ -132,7 +146,8 @@ def section_summary(ctx: ReportContext) -> Section | None:
 
 
 # The report, top to bottom. Capabilities add their sections here (load, bench, profile ...).
-SECTIONS: list[SectionFn] = [section_overview, section_charts, section_events, section_summary]
+SECTIONS: list[SectionFn] = [section_overview, section_findings, section_charts, section_events,
+                             section_summary]
 
 
 def _chart_data(ctx: ReportContext) -> dict[str, Any]:

@@ -16,14 +16,13 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
-from perflab.errors import NotFound, StoreCorrupt, StoreTooNew, StoreUnwritable
+from perflab.errors import NotFound, StoreCorrupt, StoreError, StoreTooNew, StoreUnwritable
 from perflab.store._models import Artifact, Event, Run, Series, canonical_labels
 from perflab.store._schema import APPLICATION_ID, SCHEMA_VERSION, current_version, migrate
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Sequence
 
-_SQLITE_MAGIC = b"SQLite format 3\x00"
 _BUSY_TIMEOUT_S = 10.0
 # Samples wait in samples_head (cheap to append to) for at most this long, or this many rows,
 # before moving to samples (clustered by series) in one sorted batch. See _schema.py, v2.
@@ -40,20 +39,25 @@ def default_store_path() -> Path:
     return Path(data_home) / "perflab" / "perflab.db"
 
 
-def _check_header(path: Path) -> None:
-    try:
-        with path.open("rb") as fh:
-            head = fh.read(len(_SQLITE_MAGIC))
-    except PermissionError as exc:
-        raise StoreUnwritable(
-            f"cannot read the store {path}: permission denied",
-            hint="use a store you own with --store PATH or $PERFLAB_STORE",
-        ) from exc
-    if head and head != _SQLITE_MAGIC:
-        raise StoreCorrupt(
+def _first_read_error(path: Path, exc: sqlite3.DatabaseError) -> StoreError:
+    """What the first read of a file tells. The file is never opened outside SQLite: closing
+    any other descriptor of it drops this process's POSIX locks on it, SQLite's included, and
+    another process's last connection would then delete the WAL under our feet."""
+    text = str(exc)
+    if "not a database" in text:
+        return StoreCorrupt(
             f"{path} is not a perflab store (not an SQLite file); it was left untouched",
             hint="point --store at another file, or move this one away",
         )
+    if "unable to open" in text:
+        return StoreUnwritable(
+            f"cannot read the store {path}: {text}",
+            hint="use a store you own with --store PATH or $PERFLAB_STORE",
+        )
+    return StoreCorrupt(
+        f"the store {path} is damaged ({text}); it was left untouched",
+        hint="move it away and start a new store, or pass another --store PATH",
+    )
 
 
 class Store:
@@ -73,7 +77,6 @@ class Store:
         if p.exists():
             if p.is_dir():
                 raise StoreUnwritable(f"{p} is a directory", hint="give the path of a file")
-            _check_header(p)
         elif not create:
             raise NotFound(
                 f"no store at {p}",
@@ -111,13 +114,14 @@ class Store:
                 version = current_version(conn)
                 app_id = int(conn.execute("PRAGMA application_id").fetchone()[0])
                 tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
-            finally:
-                conn.execute("COMMIT")
+            except sqlite3.DatabaseError:
+                if conn.in_transaction:  # keep the first error, not "no transaction is active"
+                    with contextlib.suppress(sqlite3.Error):
+                        conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
         except sqlite3.DatabaseError as exc:
-            raise StoreCorrupt(
-                f"the store {p} is damaged ({exc}); it was left untouched",
-                hint="move it away and start a new store, or pass another --store PATH",
-            ) from exc
+            raise _first_read_error(p, exc) from exc
         if version > SCHEMA_VERSION:
             raise StoreTooNew(
                 f"the store {p} has schema version {version}, newer than this perflab "

@@ -1,0 +1,96 @@
+"""``perflab demo``: the whole loop on a service with planted problems, in about 40 seconds."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+from types import FrameType
+
+import click
+
+from perflab.cli._common import DURATION, emit_json, json_option, store_option
+from perflab.errors import EXIT_INTERRUPTED
+from perflab.store import default_store_path
+
+
+@click.command()
+@click.option("--duration", "duration_s", type=DURATION, default="40s", show_default=True,
+              help="Traffic time over the four phases (normal, cpu, lock, leak).")
+@click.option("--no-browser", is_flag=True, help="Do not open a browser on the run's page.")
+@click.option("--keep", is_flag=True, help="Keep the hub serving after the demo, until Ctrl-C.")
+@click.option("--port", type=click.IntRange(1, 65535), default=None,
+              help="Port of the hub on 127.0.0.1 (default: 8600, or any free port).")
+@click.option("-o", "--report", "report_path", type=click.Path(dir_okay=False), default=None,
+              help="Where to write the HTML report (default: next to the store).")
+@store_option
+@json_option
+def demo(*, duration_s: float, no_browser: bool, keep: bool, port: int | None,
+         report_path: str | None, store_path: str | None, as_json: bool) -> int:
+    """Run perflab on its demo service: find a CPU-hot endpoint, a lock and a leak.
+
+    Starts the demo service and the hub, records the service and this machine, drives traffic
+    in four phases, switching one planted problem on in each, then prints what the
+    measurements show and where to look at them. Everything it starts stops when it ends.
+    """
+    from perflab.cli import COMMANDS  # noqa: PLC0415  # the registry imports this module
+    from perflab.demo.orchestrate import Demo, DemoOptions  # noqa: PLC0415  # lazy: --help stays fast
+
+    opts = DemoOptions(
+        store_path=Path(store_path).expanduser() if store_path else default_store_path(),
+        duration_s=duration_s, hub_port=port, hub_available="serve" in COMMANDS,
+        report_available="report" in COMMANDS,
+        report_path=Path(report_path) if report_path else None, open_browser=not no_browser,
+    )
+
+    def say(text: str) -> None:
+        click.echo(f"demo: {text}", err=True)
+
+    previous = signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
+    try:
+        with Demo(opts, say) as d:
+            result = d.run()
+            if as_json:
+                emit_json("perflab.demo/1", result.to_json())
+            else:
+                _print_result(result)
+            if result.status != "ok":
+                return EXIT_INTERRUPTED
+            if result.run_url and opts.open_browser:
+                d.open_browser(result.run_url)
+            if keep and result.hub_url:
+                say(f"the hub keeps serving {result.hub_url}; press Ctrl-C to stop it")
+                d.serve_until_interrupted()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    return 0
+
+
+def _sigterm_as_interrupt(signum: int, frame: FrameType | None) -> None:  # noqa: ARG001  # signal API
+    raise KeyboardInterrupt
+
+
+def _print_result(result: object) -> None:
+    from rich.console import Console  # noqa: PLC0415  # lazy: keeps --help fast
+
+    from perflab.demo.orchestrate import DemoResult  # noqa: PLC0415
+
+    assert isinstance(result, DemoResult)
+    out = Console(highlight=False, soft_wrap=True)
+    seconds = sum(w.end_ns - w.start_ns for w in result.phases) / 1e9
+    out.print(f"[bold]perflab demo[/]: run {result.run_id} ({result.status}, {seconds:.0f}s of "
+              f"traffic) in {result.store_path}")
+    out.print()
+    out.print("[bold]What the measurements show[/]")
+    if result.findings is not None:
+        for f in result.findings.all():
+            mark = "[green]found[/]" if f.detected else "[yellow]not found[/]"
+            out.print(f"  {mark}  {f.summary}")
+    out.print()
+    if result.run_url:
+        out.print(f"Look at it: [bold]{result.run_url}[/]")
+    else:
+        out.print(f"Look at it: perflab show {result.run_id} --store {result.store_path}")
+    if result.report_path:
+        out.print(f"Report: {result.report_path}")
+    for note in result.notes:
+        out.print(f"[dim]note: {note}[/]")

@@ -1,0 +1,364 @@
+"""``perflab demo``: start the demo service and the hub, record, drive the phases, find, report.
+
+Everything the demo starts is owned by one ``Demo`` (a context manager): leaving the ``with``
+block — normally, on Ctrl-C or on an error — stops the recorder, the service and the hub, in that
+order, and waits for each. A Ctrl-C during the phases ends the run as ``aborted`` and the
+findings are still computed from what was measured.
+
+The hub (``perflab serve``) and the report (``perflab report``) are run as commands, not imported:
+they are views above this package, and the demo uses them the way a person would.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+import webbrowser
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Self
+
+import perflab
+from perflab.demo._children import Child, free_port, port_accepts, port_is_free
+from perflab.demo._findings import Findings, Window, findings_from_store
+from perflab.demo._plan import MAX_DURATION_S, MIN_DURATION_S, Phase, plan
+from perflab.demo._recording import BackgroundRecording
+from perflab.demo._traffic import Bucket, drive, per_second
+from perflab.errors import InvalidValue, TargetError, Unreachable, UsageError
+from perflab.store import BatchWriter, Store
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+DEFAULT_HUB_PORT = 8600
+_READY_TIMEOUT_S = 30.0
+_REPORT_TIMEOUT_S = 120.0
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    store_path: Path
+    duration_s: float = 40.0
+    hub_port: int | None = None      # None: 8600 when free, else any free port
+    hub_available: bool = False      # whether this perflab has `perflab serve`
+    report_available: bool = False   # whether this perflab has `perflab report`
+    report_path: Path | None = None  # None: next to the store
+    open_browser: bool = True
+
+
+@dataclass
+class DemoResult:
+    run_id: int
+    store_path: Path
+    status: str = "running"
+    service_pid: int = 0
+    service_port: int = 0
+    hub_url: str | None = None
+    run_url: str | None = None
+    report_path: Path | None = None
+    phases: list[Window] = field(default_factory=list)
+    findings: Findings | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "status": self.status,
+            "store": str(self.store_path),
+            "service": {"pid": self.service_pid, "port": self.service_port},
+            "hub_url": self.hub_url,
+            "url": self.run_url,
+            "report": None if self.report_path is None else str(self.report_path),
+            "phases": [{"name": w.name, "start_ns": w.start_ns, "end_ns": w.end_ns,
+                        "seconds": round((w.end_ns - w.start_ns) / 1e9, 3)}
+                       for w in self.phases],
+            "findings": None if self.findings is None else self.findings.to_json(),
+            "notes": self.notes,
+        }
+
+
+def check_duration(duration_s: float) -> None:
+    if not MIN_DURATION_S <= duration_s <= MAX_DURATION_S:
+        raise InvalidValue(
+            f"--duration must be between {MIN_DURATION_S:.0f}s and {MAX_DURATION_S / 60:.0f}m",
+            hint="each of the four phases needs a couple of seconds; try --duration 40s",
+        )
+
+
+class Demo:
+    """One demo: ``with Demo(opts, say) as d: result = d.run()``."""
+
+    def __init__(self, opts: DemoOptions, say: Callable[[str], None]) -> None:
+        check_duration(opts.duration_s)
+        self.opts = opts
+        self.say = say
+        self.phases = plan(opts.duration_s)
+        # every endpoint gets its load.* series in every second, driven or not
+        self.endpoints = sorted({st.endpoint for p in self.phases for step in p.steps
+                                 for st in step.streams})
+        self._tmp: Path | None = None  # the children's logs and port file, made when they start
+        self._env = _child_env()
+        self.service: Child | None = None
+        self.hub: Child | None = None
+        self.recording: BackgroundRecording | None = None
+        self.store: Store | None = None
+        self.hub_port: int | None = None
+        self.recording_error: BaseException | None = None
+        self._stop = threading.Event()
+
+    # -- lifetime ------------------------------------------------------------------------------
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        self.close(failed=exc is not None and not isinstance(exc, KeyboardInterrupt))
+
+    def close(self, *, failed: bool = False) -> None:
+        """Stop everything this demo started. Idempotent; Ctrl-C during it is postponed."""
+        self._stop.set()
+        for stop in (self._stop_recording, self._stop_service, self._stop_hub):
+            try:
+                stop()
+            except KeyboardInterrupt:
+                stop()  # a second Ctrl-C while stopping: finish stopping, then leave
+        if self.store is not None:
+            self.store.close()
+            self.store = None
+        # After a failure the children's logs stay, for the error's hint to point at.
+        if self._tmp is not None and not failed:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+
+    def _stop_recording(self) -> None:
+        if self.recording is not None:
+            rec, self.recording = self.recording, None
+            rec.stop()
+            self.recording_error = rec.error
+
+    def _stop_service(self) -> None:
+        if self.service is not None:
+            self.service.stop()
+
+    def _stop_hub(self) -> None:
+        if self.hub is not None:
+            self.hub.stop()
+
+    # -- the demo ------------------------------------------------------------------------------
+
+    def run(self) -> DemoResult:
+        opts = self.opts
+        self.hub_port = self._choose_hub_port() if opts.hub_available else None
+        self.store = Store.open(opts.store_path)
+        self._start_children()
+        assert self.service is not None
+        assert self._tmp is not None
+        service_port = int((self._tmp / "service.port").read_text())
+        hub_url = f"http://127.0.0.1:{self.hub_port}" if self.hub is not None else None
+        run = self.store.create_run("demo", "demo", meta={
+            "service": {"pid": self.service.pid, "port": service_port},
+            "duration_s": opts.duration_s, "hub_url": hub_url,
+            "phases": [{"name": p.name, "seconds": round(p.seconds, 3)} for p in self.phases],
+        })
+        result = DemoResult(run.id, opts.store_path, service_pid=self.service.pid,
+                            service_port=service_port, hub_url=hub_url,
+                            run_url=f"{hub_url}/runs/{run.id}" if hub_url else None)
+        if not opts.hub_available:
+            result.notes.append("the hub (`perflab serve`) is not part of this perflab build; "
+                                f"look at the run with `perflab show {run.id}`")
+        self.say(f"run {run.id} in {opts.store_path}")
+        if result.run_url:
+            self.say(f"watch it live: {result.run_url}")
+        self.recording = BackgroundRecording(
+            opts.store_path, run.id, interval_s=1.0 if opts.duration_s >= 30 else 0.5,
+            pids=[self.service.pid])
+        self.recording.start()
+        threading.Thread(target=self._watch_service, name="demo-watchdog", daemon=True).start()
+        writer = BatchWriter(self.store, run.id)
+        try:
+            for i, phase in enumerate(self.phases, 1):
+                self.say(f"phase {i}/{len(self.phases)} {phase.name}: {phase.text} "
+                         f"({phase.seconds:.0f}s)")
+                result.phases.append(self._run_phase(phase, writer, service_port))
+            result.status = "ok"
+        except KeyboardInterrupt:
+            result.status = "aborted"
+            self.say("interrupted: stopping, and keeping what was measured")
+        except BaseException:
+            # the error is reported by the caller; the run must not stay "running"
+            writer.flush()
+            self._stop_recording()
+            self.store.finish_run(run.id, "failed")
+            raise
+        finally:
+            writer.flush()
+            self._stop_recording()
+        if self.recording_error is not None:
+            result.notes.append(f"the recorder stopped early: {self.recording_error}")
+        result.findings = findings_from_store(self.store, run.id, self.service.pid)
+        self.store.finish_run(run.id, result.status,
+                              # a list: the order of the findings survives the JSON column
+                              meta_update={"findings": [f.to_json()
+                                                        for f in result.findings.all()]})
+        if result.status == "ok":
+            self._write_report(result)
+        return result
+
+    def _watch_service(self) -> None:
+        """Stop the traffic at once if the service dies: the phase then fails without waiting."""
+        service = self.service
+        while service is not None and not self._stop.wait(0.2):
+            if service.exited():
+                self._stop.set()
+
+    def serve_until_interrupted(self) -> None:
+        """``--keep``: the hub keeps serving (everything else is stopped) until Ctrl-C."""
+        self._stop_service()
+        if self.hub is None:
+            return
+        with contextlib.suppress(KeyboardInterrupt):
+            while self.hub.proc is not None and self.hub.proc.poll() is None:
+                time.sleep(0.5)
+
+    def open_browser(self, url: str) -> bool:
+        if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+            return False
+        with contextlib.suppress(webbrowser.Error):
+            return webbrowser.open(url)
+        return False
+
+    # -- steps ---------------------------------------------------------------------------------
+
+    def _choose_hub_port(self) -> int:
+        port = self.opts.hub_port
+        if port is not None:
+            if not port_is_free(port):
+                raise UsageError(f"port {port} on 127.0.0.1 is already in use",
+                                 hint="pass another --port, or leave it out to pick a free one")
+            return port
+        return DEFAULT_HUB_PORT if port_is_free(DEFAULT_HUB_PORT) else free_port()
+
+    def _start_children(self) -> None:
+        py = sys.executable
+        self._tmp = Path(tempfile.mkdtemp(prefix="perflab-demo-"))
+        port_file = self._tmp / "service.port"
+        self.service = Child("demo service", [
+            py, "-m", "perflab.demo.service", "--port", "0", "--port-file", str(port_file),
+        ], log_path=self._tmp / "service.log", env=self._env)
+        self.service.start()
+        if self.hub_port is not None:
+            self.hub = Child("hub (perflab serve)", [
+                py, "-m", "perflab", "serve", "--listen", f"127.0.0.1:{self.hub_port}",
+                "--store", str(self.opts.store_path), "--no-record",
+            ], log_path=self._tmp / "hub.log", env=self._env)
+            self.hub.start()
+        self.say("starting the demo service" + (" and the hub" if self.hub else ""))
+        self.service.wait_ready(lambda: _service_ready(port_file), _READY_TIMEOUT_S)
+        if self.hub is not None:
+            port = self.hub_port
+            assert port is not None
+            self.hub.wait_ready(lambda: port_accepts(port), _READY_TIMEOUT_S)
+
+    def _run_phase(self, phase: Phase, writer: BatchWriter, service_port: int) -> Window:
+        assert self.service is not None
+        _set_faults(service_port, phase.faults)
+        start = time.time_ns()
+        try:
+            for step in phase.steps:
+                step_start = time.time_ns()
+                requests = drive("127.0.0.1", service_port, step.streams, step.seconds,
+                                 stop=self._stop)
+                step_end = time.time_ns()
+                conc = {s.endpoint: s.concurrency for s in step.streams}
+                _write_buckets(writer, per_second(requests, step_start, step_end, conc,
+                                                  endpoints=self.endpoints))
+                writer.flush()
+                if step.label:
+                    writer.event("step", f"{phase.name}: {step.label}", ts_ns=step_start,
+                                 end_ns=step_end, attrs={"phase": phase.name,
+                                                         "concurrency": sorted(conc.values())})
+                if self.service.exited():
+                    raise TargetError(
+                        f"the demo service {self.service.how_it_ended()} during the {phase.name}"
+                        " phase; the run is marked failed",
+                        hint=f"unless something else stopped it, this is a bug in perflab: the "
+                             f"service's output is in {self.service.log_path}")
+        finally:
+            end = time.time_ns()
+            writer.event("phase", f"{phase.name}: {phase.text}", ts_ns=start, end_ns=end,
+                         attrs={"phase": phase.name,
+                                "faults": sorted(k for k, on in phase.faults.items() if on)})
+        return Window(phase.name, start, end)
+
+    def _write_report(self, result: DemoResult) -> None:
+        if not self.opts.report_available:
+            result.notes.append("HTML reports (`perflab report`) are not part of this build")
+            return
+        path = self.opts.report_path or (self.opts.store_path.parent
+                                         / f"perflab-demo-{result.run_id}.html")
+        cmd = [sys.executable, "-m", "perflab", "report", str(result.run_id), "-o", str(path),
+               "--store", str(self.opts.store_path)]
+        self.say(f"writing the report to {path}")
+        try:
+            done = subprocess.run(cmd, env=self._env, capture_output=True, text=True,
+                                  timeout=_REPORT_TIMEOUT_S, check=False)
+        except subprocess.TimeoutExpired:
+            result.notes.append(f"the report took more than {_REPORT_TIMEOUT_S:.0f}s; skipped")
+            return
+        if done.returncode != 0:
+            why = (done.stderr.strip().splitlines() or ["no output"])[-1]
+            result.notes.append(f"the report failed (exit {done.returncode}): {why}")
+            return
+        result.report_path = path
+
+
+def _child_env() -> dict[str, str]:
+    """The environment of the children: they import this very perflab, wherever it lives."""
+    env = dict(os.environ)
+    src = str(Path(perflab.__file__).resolve().parent.parent)
+    parts = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    env["PYTHONPATH"] = os.pathsep.join([src, *[p for p in parts if p != src]])
+    return env
+
+
+def _service_ready(port_file: Path) -> bool:
+    try:
+        port = int(port_file.read_text())
+    except (OSError, ValueError):
+        return False
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as resp:
+            return int(resp.status) == 200
+    except (OSError, urllib.error.URLError):
+        return False
+
+
+def _set_faults(port: int, faults: dict[str, bool]) -> None:
+    query = "&".join(f"{k}={'on' if on else 'off'}" for k, on in sorted(faults.items()))
+    url = f"http://127.0.0.1:{port}/admin/faults?{query}"
+    try:
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            state = json.load(resp)["faults"]
+    except (OSError, urllib.error.URLError, ValueError, KeyError) as exc:
+        raise Unreachable(f"cannot switch the demo service's faults: {exc}",
+                          hint="the demo service stopped answering; see its output") from exc
+    if state != faults:
+        raise Unreachable(f"the demo service did not switch its faults to {faults}: {state}")
+
+
+def _write_buckets(writer: BatchWriter, buckets: list[Bucket]) -> None:
+    for b in buckets:
+        ep = {"endpoint": b.endpoint}
+        writer.add_value("load.rps", ep, b.end_ns, b.rps, "/s")
+        writer.add_value("load.errors_per_s", ep, b.end_ns, b.errors_per_s, "/s")
+        writer.add_value("load.concurrency", ep, b.end_ns, b.concurrency, "")
+        for q, ms in b.latency_ms.items():
+            writer.add_value("load.latency_ms", {**ep, "quantile": str(q)}, b.end_ns, ms, "ms")

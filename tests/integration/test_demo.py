@@ -1,0 +1,253 @@
+"""`perflab demo` end to end, as a person runs it: a real demo service, the real hub, real
+traffic; what it finds; that nothing it started survives it, after a normal end and after Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import jsonschema
+import psutil
+import pytest
+
+from perflab.cli import main
+from perflab.store import Store
+
+pytestmark = pytest.mark.integration
+
+SRC = Path(__file__).resolve().parents[2] / "src"
+SCHEMA = json.loads(
+    (Path(__file__).resolve().parents[2] / "docs" / "schemas" / "demo.schema.json").read_text())
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+class Watched:
+    """A `perflab demo` subprocess whose descendants are noted while it runs."""
+
+    def __init__(self, *args: str, tmp: Path) -> None:
+        # TMPDIR: the logs a failed demo keeps land in the test's own directory
+        env = {**os.environ, "PYTHONPATH": str(SRC), "TMPDIR": str(tmp)}
+        env.pop("DISPLAY", None)
+        self.proc = subprocess.Popen([sys.executable, "-m", "perflab", "demo", *args],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                     env=env)
+        self.descendants: dict[int, float] = {}  # pid -> create time (one incarnation)
+        self.stderr_lines: list[str] = []
+        self._done = threading.Event()
+        self._watcher = threading.Thread(target=self._watch, daemon=True)
+        self._watcher.start()
+        self._reader = threading.Thread(target=self._read_stderr, daemon=True)
+        self._reader.start()
+
+    def _watch(self) -> None:
+        parent = psutil.Process(self.proc.pid)
+        while not self._done.is_set():
+            try:
+                for child in parent.children(recursive=True):
+                    self.descendants.setdefault(child.pid, child.create_time())
+            except psutil.NoSuchProcess:
+                return
+            time.sleep(0.1)
+
+    def _read_stderr(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self.stderr_lines.append(line)
+
+    def wait_for_stderr(self, needle: str, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while not any(needle in line for line in self.stderr_lines):
+            assert self.proc.poll() is None, "".join(self.stderr_lines)
+            assert time.monotonic() < deadline, f"no {needle!r} in {self.stderr_lines}"
+            time.sleep(0.1)
+
+    def finish(self, timeout_s: float) -> tuple[int, str, str]:
+        assert self.proc.stdout is not None
+        out = self.proc.stdout.read()
+        code = self.proc.wait(timeout_s)
+        self._done.set()
+        self._watcher.join(2)
+        self._reader.join(2)
+        self.proc.stdout.close()
+        assert self.proc.stderr is not None
+        self.proc.stderr.close()
+        return code, out, "".join(self.stderr_lines)
+
+    def survivors(self) -> list[int]:
+        alive = []
+        for pid, created in self.descendants.items():
+            try:
+                proc = psutil.Process(pid)
+                # a zombie no longer runs nor holds ports; init reaps orphans in its own time
+                if proc.create_time() == created and proc.status() != psutil.STATUS_ZOMBIE:
+                    alive.append(pid)
+            except psutil.NoSuchProcess:
+                pass
+        return alive
+
+
+def test_demo_finds_the_planted_problems_and_leaves_nothing_behind(tmp_path):
+    store_path = tmp_path / "perflab.db"
+    hub_port = free_port()
+    demo = Watched("--duration", "12s", "--no-browser", "--json", "--store", str(store_path),
+                   "--port", str(hub_port), tmp=tmp_path)
+    code, out, err = demo.finish(timeout_s=90)
+    assert code == 0, err
+    doc = json.loads(out)
+    jsonschema.Draft202012Validator(SCHEMA).validate(doc)
+
+    findings = doc["findings"]
+    assert findings["cpu"]["detected"], findings["cpu"]["summary"]
+    assert findings["cpu"]["endpoint"] == "/hash"
+    assert findings["lock"]["detected"], findings["lock"]["summary"]
+    assert findings["lock"]["endpoint"] == "/report"
+    assert [lv["concurrency"] for lv in findings["lock"]["levels"]] == [1, 4, 8]
+    assert findings["leak"]["detected"], findings["leak"]["summary"]
+    assert findings["leak"]["slope_bytes_per_min"] > 0
+    assert findings["leak"]["endpoint"] == "/cache"
+
+    assert doc["status"] == "ok"
+    assert doc["url"] == f"http://127.0.0.1:{hub_port}/runs/{doc['run_id']}"
+    report = Path(doc["report"])
+    assert report.stat().st_size > 10_000
+    html = report.read_text()
+    assert "<html" in html[:2000].lower()
+    assert '<table id="findings">' in html
+    assert "/hash is CPU-hot" in html
+
+    with Store.open(store_path, create=False) as store:
+        run = store.run(doc["run_id"])
+        assert (run.kind, run.status) == ("demo", "ok")
+        phases = [e for e in store.events(run.id) if e.kind == "phase"]
+        assert [e.attrs["phase"] for e in phases] == ["normal", "cpu", "lock", "leak"]
+        assert all(e.end_ns is not None and e.end_ns > e.ts_ns for e in phases)
+        names = {s.name for s in store.series(run.id)}
+        assert {"load.rps", "load.latency_ms", "load.errors_per_s", "load.concurrency"} <= names
+        assert {"process.cpu.pct", "process.rss_bytes"} <= names
+        assert any(n.startswith("system.") for n in names)
+        rss = store.series(run.id, name="process.rss_bytes",
+                           labels={"pid": str(doc["service"]["pid"])})
+        assert rss, "the service's RSS was recorded"
+
+    # the service and the hub were both children, and neither survived; their ports are free;
+    # their logs were removed
+    assert [p for p in tmp_path.glob("perflab-demo-*") if p.is_dir()] == []
+    assert demo.descendants
+    assert demo.survivors() == []
+    assert port_is_free(hub_port)
+    assert port_is_free(doc["service"]["port"])
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_ctrl_c_mid_demo_stops_everything_and_keeps_the_measurements(tmp_path, sig):
+    store_path = tmp_path / "perflab.db"
+    hub_port = free_port()
+    demo = Watched("--duration", "20s", "--no-browser", "--json", "--store", str(store_path),
+                   "--port", str(hub_port), tmp=tmp_path)
+    demo.wait_for_stderr("phase 2/4", timeout_s=60)
+    time.sleep(1.0)
+    demo.proc.send_signal(sig)
+    code, out, err = demo.finish(timeout_s=30)
+    assert code == 130, err
+    doc = json.loads(out)
+    jsonschema.Draft202012Validator(SCHEMA).validate(doc)
+    assert doc["status"] == "aborted"
+    assert [p["name"] for p in doc["phases"]] == ["normal"]  # the interrupted one is in the store
+    assert doc["findings"]["leak"]["detected"] is False
+    assert "not measured" in doc["findings"]["leak"]["summary"]
+    assert "interrupted" in err
+
+    with Store.open(store_path, create=False) as store:
+        run = store.run(doc["run_id"])
+        assert run.status == "aborted"
+        phases = [e.attrs["phase"] for e in store.events(run.id) if e.kind == "phase"]
+        assert phases == ["normal", "cpu"]
+        assert store.series(run.id, name="process.cpu.pct")
+
+    assert len(demo.descendants) >= 2
+    assert demo.survivors() == []
+    assert port_is_free(hub_port)
+    assert port_is_free(doc["service"]["port"])
+
+
+def test_a_service_killed_mid_demo_fails_the_run_and_leaves_nothing_behind(tmp_path):
+    store_path = tmp_path / "perflab.db"
+    hub_port = free_port()
+    demo = Watched("--duration", "20s", "--no-browser", "--store", str(store_path),
+                   "--port", str(hub_port), tmp=tmp_path)
+    demo.wait_for_stderr("phase 2/4", timeout_s=60)
+    with Store.open(store_path, create=False) as store:
+        service_pid = store.run("last").meta["service"]["pid"]
+    assert service_pid in demo.descendants
+    os.kill(service_pid, signal.SIGKILL)
+    code, _, err = demo.finish(timeout_s=30)
+    assert code == 3, err
+    assert "the demo service was killed by SIGKILL during the cpu phase" in err
+    assert "Traceback" not in err
+    # the hint points at the service's log, which a failed demo keeps
+    kept = list(tmp_path.glob("perflab-demo-*/service.log"))
+    assert len(kept) == 1
+    assert f"the service's output is in {kept[0]}" in err
+    with Store.open(store_path, create=False) as store:
+        assert store.run("last").status == "failed"
+    assert demo.survivors() == []
+    assert port_is_free(hub_port)
+
+
+def test_bad_duration_is_a_usage_error_before_anything_starts(tmp_path, capsys):
+    assert main(["demo", "--duration", "2s", "--store", str(tmp_path / "s.db")]) == 2
+    err = capsys.readouterr().err
+    assert "--duration must be between 8s and 10m" in err
+    assert "hint:" in err
+    assert not (tmp_path / "s.db").exists()
+
+
+def test_hub_port_in_use_is_a_usage_error_before_anything_starts(tmp_path, capsys):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        code = main(["demo", "--port", str(port), "--store", str(tmp_path / "s.db")])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert f"port {port} on 127.0.0.1 is already in use" in err
+    assert not (tmp_path / "s.db").exists()
+
+
+def test_children_stop_even_when_the_demo_is_killed(tmp_path):
+    """SIGKILL leaves the demo no chance to clean up: the kernel stops its children for it."""
+    hub_port = free_port()
+    demo = Watched("--duration", "20s", "--no-browser", "--store", str(tmp_path / "perflab.db"),
+                   "--port", str(hub_port), tmp=tmp_path)
+    demo.wait_for_stderr("phase 1/4", timeout_s=60)
+    demo.proc.kill()
+    demo.finish(timeout_s=10)
+    assert len(demo.descendants) >= 2
+    deadline = time.monotonic() + 10
+    while demo.survivors() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert demo.survivors() == []
+    assert port_is_free(hub_port)
