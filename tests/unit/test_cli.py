@@ -1,0 +1,60 @@
+"""The command line's contract: exit codes, one-line errors, lazy imports."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from perflab.cli import COMMANDS, main
+
+
+def test_help_lists_every_registered_command(capsys):
+    assert main(["--help"]) == 0
+    out = capsys.readouterr().out
+    for name in COMMANDS:
+        assert name in out
+
+
+def test_unknown_command_is_a_usage_error(capsys):
+    assert main(["no-such-command"]) == 2
+    assert "No such command" in capsys.readouterr().err
+
+
+def test_unknown_option_is_a_usage_error(capsys):
+    assert main(["--bogus"]) == 2
+    assert "--bogus" in capsys.readouterr().err
+
+
+def test_version(capsys):
+    assert main(["--version"]) == 0
+    assert "perflab" in capsys.readouterr().out
+
+
+def test_every_command_module_resolves_and_has_help():
+    """Each COMMANDS entry names an importable click command whose --help works."""
+    for name in COMMANDS:
+        assert main([name, "--help"]) == 0, name
+
+
+def test_help_does_not_import_heavy_modules():
+    """`perflab --help` stays fast because commands (and numpy, rich, starlette...) load lazily."""
+    code = (
+        "import sys, json\n"
+        "from perflab.cli import main\n"
+        "main(['--help'])\n"
+        "heavy = {'numpy', 'scipy', 'starlette', 'uvicorn', 'psutil', 'sqlite3', 'uvloop'}\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in heavy)))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == []
+
+
+@pytest.mark.parametrize("argv", [["-h"], ["--help"]])
+def test_python_dash_m_works(argv):
+    out = subprocess.run([sys.executable, "-m", "perflab", *argv], capture_output=True,
+                         text=True, check=False)
+    assert out.returncode == 0
+    assert "Commands" in out.stdout
