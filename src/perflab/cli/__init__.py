@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "show": ("perflab.cli.runs:show", "Summarise one run: min/mean/max/p95 per series."),
     "query": ("perflab.cli.runs:query", "Print the samples of one series of a run."),
     "export": ("perflab.cli.export:export", "Serve Prometheus metrics (node_exporter names)."),
+    "load": ("perflab.cli.load:load", "HTTP load tests: open/closed model, thresholds, scenarios."),
 }
 
 

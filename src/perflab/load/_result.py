@@ -119,3 +119,43 @@ def _summary(h: Histogram) -> dict[str, Any]:
     s = h.summary().to_json()
     return {k: (None if isinstance(v, float) and math.isnan(v) else
                 (round(v, 3) if isinstance(v, float) else v)) for k, v in s.items()}
+
+
+@dataclass(slots=True)
+class RunningTotals:
+    """The test so far (merged intervals): what the live line and --abort-on-fail read."""
+
+    open_model: bool
+    latency: Histogram = field(default_factory=Histogram)
+    service: Histogram | None = None
+    codes: Counter[int] = field(default_factory=Counter)
+    errors: Counter[str] = field(default_factory=Counter)
+    late: int = 0
+    elapsed_s: float = 0.0
+    checks: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def add(self, iv: Interval) -> None:
+        self.latency.merge(iv.latency)
+        if iv.service is not None:
+            if self.service is None:
+                self.service = Histogram()
+            self.service.merge(iv.service)
+        self.codes.update(iv.codes)
+        self.errors.update(iv.errors)
+        self.late += iv.late
+        self.elapsed_s = iv.second - 1 + iv.length_s
+
+    @property
+    def requests(self) -> int:
+        return sum(self.codes.values())
+
+    @property
+    def error_rate(self) -> float:
+        attempts = self.requests + sum(self.errors.values())
+        failed = sum(self.errors.values()) + sum(n for c, n in self.codes.items()
+                                                 if failed_status(c))
+        return failed / attempts if attempts else 0.0
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.elapsed_s if self.elapsed_s > 0 else 0.0

@@ -164,7 +164,7 @@ class LoadRunner:
                 extra["late"] += iv.late
                 emitted = sec
                 if self.on_interval is not None and self.on_interval(iv):
-                    self.status = "failed"
+                    self.status = "aborted"  # --abort-on-fail: a threshold already failed
                     stop_all()
 
         while not all(done):
