@@ -15,11 +15,17 @@ from perflab.load._record import LoadRecorder
 from perflab.load._result import Interval, LoadResult
 from perflab.load._run import Outcome, RunOptions, execute
 from perflab.load._runner import LoadRunner
+from perflab.load._scenario import Feeder, Response, Scenario, Session, csv_feeder
 from perflab.load._schedule import Schedule, Stage, parse_stages
 from perflab.load._summary import render_summary
 from perflab.load._thresholds import Threshold, parse_threshold
 
 __all__ = [
+    "Feeder",
+    "Response",
+    "Scenario",
+    "Session",
+    "csv_feeder",
     "Histogram",
     "Interval",
     "LoadConfig",

@@ -113,10 +113,11 @@ class LoadConfig:
     timeout_s: float = DEFAULT_TIMEOUT_S
     workers: int = 1
     scenario_file: str | None = None
+    open_scenarios: bool = False  # a scenario file with rate/stages scenarios
 
     @property
     def open_model(self) -> bool:
-        return self.rate is not None or bool(self.stages)
+        return self.rate is not None or bool(self.stages) or self.open_scenarios
 
     @property
     def effective_duration_s(self) -> float | None:

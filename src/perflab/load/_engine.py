@@ -147,6 +147,7 @@ class Engine:
         if cfg.requests is not None:
             self.budget = _share(cfg.requests, index, nworkers)
         self.conn_class: type[Conn] = Conn
+        self.record_service = cfg.open_model
         # state
         self.conns: set[Conn] = set()
         self.idle: list[Conn] = []
@@ -437,7 +438,7 @@ class Engine:
         lat_h = Histogram()
         lat_h.record_many(lat)
         svc_d = None
-        if self.schedule is not None:
+        if self.record_service:
             svc_h = Histogram()
             svc_h.record_many(svc)
             svc_d = svc_h.to_dict()

@@ -68,6 +68,8 @@ def build_config(o: RunOptions) -> tuple[LoadConfig, list[Threshold]]:
     stages = parse_stages(o.stages) if o.stages else ()
     rate = parse_rate(o.rate) if o.rate is not None else None
     scenario_file = None
+    open_scenarios = False
+    duration_s = o.duration_s
     if o.scenario_file is not None:
         from perflab.load._scenario import load_scenario_file  # noqa: PLC0415  # optional
 
@@ -75,6 +77,14 @@ def build_config(o: RunOptions) -> tuple[LoadConfig, list[Threshold]]:
         scenario_file = str(Path(o.scenario_file).resolve())
         thresholds += [parse_threshold(t) for t in spec.thresholds]
         url = o.url or spec.base_url
+        open_scenarios = any(sc.open_model for sc in spec.scenarios)
+        staged = [sum(st.duration_s for st in parse_stages(sc.stages))
+                  for sc in spec.scenarios if sc.stages]
+        if duration_s is None and o.requests is None:
+            duration_s = max([10.0, *staged]) if staged else 10.0
+        for sc in spec.scenarios:  # every target is checked before any traffic
+            if sc.base_url:
+                check_reachable(parse_target(sc.base_url), timeout_s=min(o.timeout_s, 5.0))
     else:
         url = o.url
     if url is None:
@@ -87,9 +97,10 @@ def build_config(o: RunOptions) -> tuple[LoadConfig, list[Threshold]]:
         workers = min(workers, o.requests)
     cfg = LoadConfig(
         target=target, request=RequestSpec(o.method, o.headers, o.body),
-        connections=o.connections, max_connections=o.max_connections, duration_s=o.duration_s,
+        connections=o.connections, max_connections=o.max_connections, duration_s=duration_s,
         requests=o.requests, rate=rate, stages=stages, think_time_s=o.think_time_s,
         timeout_s=o.timeout_s, workers=max(1, workers), scenario_file=scenario_file,
+        open_scenarios=open_scenarios,
     )
     cfg.validate()
     return cfg, thresholds
@@ -97,8 +108,7 @@ def build_config(o: RunOptions) -> tuple[LoadConfig, list[Threshold]]:
 
 def execute(o: RunOptions, *, store: Store | None = None) -> Outcome:
     cfg, thresholds = build_config(o)
-    if cfg.scenario_file is None:
-        check_reachable(cfg.target, timeout_s=min(cfg.timeout_s, 5.0))
+    check_reachable(cfg.target, timeout_s=min(cfg.timeout_s, 5.0))
     own_store = store is None
     if store is None:
         from perflab.cli._common import open_store  # noqa: PLC0415

@@ -29,7 +29,9 @@ def latency_line(label: str, h: Histogram) -> str:
 
 def render_summary(r: LoadResult) -> str:
     cfg = r.config
-    if cfg.open_model:
+    if cfg.scenario_file:
+        model = "scenarios"
+    elif cfg.open_model:
         rate = r.target_rate
         model = (f"open model, target {format_rate(rate or 0, '/s')}"
                  f"{' in stages' if cfg.stages else ''}, up to "
@@ -48,10 +50,9 @@ def render_summary(r: LoadResult) -> str:
     lines.append(f"  {'requests':<10} {_n(r.requests)} in {r.duration_s:.2f}s   "
                  f"{format_rate(r.rps, ' req/s')}   "
                  f"{_n(errors_total)} failed ({r.error_rate:.2%})")
-    if cfg.open_model:
+    if r.service is not None:
         lines.append(latency_line("latency", r.latency) + "   (from intended start)")
-        if r.service is not None:
-            lines.append(latency_line("service", r.service) + "   (from actual send)")
+        lines.append(latency_line("service", r.service) + "   (from actual send)")
     else:
         lines.append(latency_line("latency", r.latency))
     phases = []
@@ -72,6 +73,13 @@ def render_summary(r: LoadResult) -> str:
     if cfg.open_model:
         lines.append(f"  {'dropped':<10} {_n(r.late)} could not start on time "
                      f"(all connections busy){f', {_n(r.unsent)} never sent' if r.unsent else ''}")
+    if r.by_name:
+        lines.append("")
+        lines.append("  requests by name")
+        for nm, h in sorted(r.by_name.items()):
+            s = h.summary()
+            lines.append(f"    {nm:<28} {h.total:>9,}  p50 {_ms(s.p50_ms):>8}  "
+                         f"p99 {_ms(s.p99_ms):>8}")
     if r.checks:
         lines.append("")
         lines.append("  checks")
