@@ -1,4 +1,4 @@
-"""``perflab load``: HTTP load tests (``perflab load URL`` is short for ``perflab load run URL``)."""
+"""``perflab load``: HTTP load tests. ``perflab load URL`` is short for ``perflab load run URL``."""
 
 from __future__ import annotations
 
@@ -81,7 +81,8 @@ def _headers(items: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
 @click.option("--name", default=None, help="Name of the run in the store.")
 @store_option
 @json_option
-def run(url: str | None, scenario_file: str | None, connections: int, duration: float | None,
+def run(  # noqa: PLR0917  # click passes every option as an argument
+        url: str | None, scenario_file: str | None, connections: int, duration: float | None,
         requests: int | None, method: str, headers: tuple[str, ...], body: str | None,
         body_file: str | None, timeout: float, workers: int | None, rate: str | None,
         stages: str | None, max_connections: int | None, think_time: float,

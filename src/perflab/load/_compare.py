@@ -51,7 +51,7 @@ def compare_runs(store: Store, ref_a: str, ref_b: str) -> dict[str, Any]:
         delta = None if va is None or vb is None else vb - va
         pct = None if delta is None or not va else delta / va
         verdict = None
-        if pct is not None:
+        if pct is not None and delta is not None:
             better = (delta < 0) if lower_better else (delta > 0)
             verdict = "same" if abs(pct) < 0.02 else ("better" if better else "worse")
         rows.append({"metric": key, "label": label, "unit": unit, "a": va, "b": vb,

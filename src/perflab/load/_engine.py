@@ -240,7 +240,7 @@ class Engine:
             if self.tls is not None:
                 tls_transport = await self.loop.start_tls(
                     transport, conn, self.tls, server_hostname=self.target.host)
-                conn.transport = tls_transport  # type: ignore[assignment]  # duck-typed
+                conn.transport = tls_transport
                 self._tls_us.append((_now() - t1) // 1000)
         except (OSError, ssl.SSLError) as exc:
             self.connecting -= 1

@@ -14,9 +14,8 @@ import socket
 import subprocess
 import sys
 import time
-from multiprocessing.connection import Connection
 from collections import Counter
-from multiprocessing.connection import wait
+from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 

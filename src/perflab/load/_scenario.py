@@ -58,7 +58,7 @@ class ScenarioError(UsageError):
         self.user_traceback = user_traceback
 
 
-class RequestFailed(Exception):  # noqa: N818  # reads as what happened, like ConnectionReset
+class RequestFailed(Exception):  # reads as what happened, like ConnectionReset
     """A request failed on the network; counted as an error, it ends the iteration quietly."""
 
 
@@ -104,7 +104,7 @@ class Session:
     async def delete(self, path: str, **kw: Any) -> Response:
         return await self.request("DELETE", path, **kw)
 
-    def check(self, name: str, condition: bool) -> bool:  # noqa: FBT001  # k6's check(name, cond)
+    def check(self, name: str, condition: bool) -> bool:  # k6's check(name, cond)
         raise NotImplementedError
 
     async def sleep(self, seconds: float | str) -> None:

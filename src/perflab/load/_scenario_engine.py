@@ -118,7 +118,7 @@ class _SessionImpl(Session):
         finally:
             conn.waiter = None
 
-    def check(self, name: str, condition: bool) -> bool:  # noqa: FBT001  # k6's check()
+    def check(self, name: str, condition: bool) -> bool:  # k6's check()
         slot = self.eng.checks.setdefault(name, {"passed": 0, "failed": 0})
         slot["passed" if condition else "failed"] += 1
         return bool(condition)

@@ -11,13 +11,12 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
+from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING, Any
 
 import uvloop
 
 from perflab.load._engine import Engine
-
-from multiprocessing.connection import Connection
 
 if TYPE_CHECKING:
     from perflab.load._config import LoadConfig
