@@ -126,7 +126,6 @@ class LoadRunner:
         extra: dict[str, Any] = {"late": 0, "unsent": 0}
         stop_sent = False
         stop_deadline: float | None = None
-        emitted = 0
         end_mono = start_mono
 
         def stop_all() -> None:
@@ -142,7 +141,6 @@ class LoadRunner:
                             done[i] = True
 
         def emit_ready(final: bool) -> None:
-            nonlocal emitted
             for sec in sorted(pending):
                 if not final and any(not done[i] and last_second[i] < sec for i in range(n)):
                     break
@@ -153,15 +151,16 @@ class LoadRunner:
                     now_mono = min(now_mono, start_mono + int(planned * 1e9))
                 length = min(1.0, (now_mono - start_mono) / 1e9 - (sec - 1))
                 iv = _merge(sec, max(length, 1e-9), parts, cfg.open_model)
-                if length <= 0.001 and not iv.completed and not iv.errors:
-                    continue  # the empty remainder after the last full second
+                sliver = length < 0.05 and sec > 1  # the last moments after the final full second:
+                # counted in the totals, not shown as a second of its own (its rate would lie)
                 total_lat.merge(iv.latency)
                 if total_svc is not None and iv.service is not None:
                     total_svc.merge(iv.service)
                 codes.update(iv.codes)
                 errors.update(iv.errors)
                 extra["late"] += iv.late
-                emitted = sec
+                if sliver:
+                    continue
                 if self.on_interval is not None and self.on_interval(iv):
                     self.status = "aborted"  # --abort-on-fail: a threshold already failed
                     stop_all()
@@ -214,7 +213,6 @@ class LoadRunner:
         elapsed = (end_mono - start_mono) / 1e9
         planned = cfg.effective_duration_s
         duration = min(elapsed, planned) if planned is not None else elapsed
-        del emitted
         result = LoadResult(cfg, start_wall, max(duration, 1e-9), self.status, total_lat,
                             total_svc, codes, errors, extra["late"], extra["unsent"], phases,
                             extra.get("checks", {}), extra.get("by_name", {}))
