@@ -96,10 +96,9 @@ class Schedule:
             if i < seg.a0 + seg.arrivals:
                 n = i - seg.a0
                 slope = (seg.r1 - seg.r0) / seg.duration
-                if abs(slope) < 1e-12:
-                    return seg.t0 + n / seg.r0
-                disc = seg.r0 * seg.r0 + 2 * slope * n
-                return seg.t0 + (-seg.r0 + math.sqrt(max(disc, 0.0))) / slope
+                # x solves r0·x + slope·x²/2 = n; this form is stable for slope -> 0 and r0 = 0
+                denom = seg.r0 + math.sqrt(max(seg.r0 * seg.r0 + 2 * slope * n, 0.0))
+                return seg.t0 + (2 * n / denom if denom > 0 else 0.0)
         return self.duration_s
 
     def rate_at(self, t: float) -> float:
