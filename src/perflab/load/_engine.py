@@ -35,7 +35,8 @@ if TYPE_CHECKING:
 ERROR_KINDS = ("refused", "reset", "timeout", "dns", "tls", "protocol", "other")
 _now = time.monotonic_ns
 _RECONNECT_BACKOFF_MAX_S = 1.0
-OPEN_MODEL_GRACE_S = 2.0  # how long in-flight requests may finish after the schedule ends
+OPEN_MODEL_GRACE_S = 2.0
+_MIN_WAKE_S = 0.001  # how long in-flight requests may finish after the schedule ends
 
 
 def classify(exc: BaseException | None) -> str:
@@ -101,6 +102,7 @@ class Conn(asyncio.Protocol):
 
     # sending ------------------------------------------------------------------------------
     def send(self, data: bytes, intended_ns: int) -> None:
+        self.engine.in_flight += 1
         self.busy = True
         self.failed = False
         self.first_ns = 0
@@ -153,6 +155,8 @@ class Engine:
         self.idle: list[Conn] = []
         self.backlog: deque[int] = deque()
         self.connecting = 0
+        self.spare_connecting = 0  # open-model connections on their way with no request yet
+        self.in_flight = 0         # requests sent and not yet answered or failed
         self.issued = 0
         self.finished = 0          # requests that completed or failed
         self.stopping = False
@@ -181,11 +185,14 @@ class Engine:
         self.start_ns = start_ns
         if duration_s is not None:
             self.deadline_ns = start_ns + int(duration_s * 1e9)
+        if self.budget == 0 or (self.schedule is not None and self._my_total() == 0):
+            return
+        if self.schedule is not None:  # the open model's pool is ready before the first arrival
+            for _ in range(min(self.connections, self.max_connections)):
+                self.open_conn(None)
         delay = (start_ns - _now()) / 1e9
         if delay > 0:
             await asyncio.sleep(delay)
-        if self.budget == 0 or (self.schedule is not None and self._my_total() == 0):
-            return
         sweep = self.loop.create_task(self._sweep_timeouts())
         if self.schedule is None:
             for _ in range(self.connections):
@@ -193,8 +200,6 @@ class Engine:
             if self.deadline_ns is not None:
                 self.loop.call_later((self.deadline_ns - _now()) / 1e9, self.stop)
         else:
-            for _ in range(min(self.connections, self.max_connections)):
-                self.open_conn(None)
             self._next = 0
             self._arrivals()
         try:
@@ -221,12 +226,14 @@ class Engine:
             self.done.set_result(None)
 
     def _in_flight(self) -> int:
-        return sum(1 for c in self.conns if c.busy)
+        return self.in_flight
 
     # -- connections ---------------------------------------------------------------------------
 
     def open_conn(self, pending_ns: int | None) -> None:
         self.connecting += 1
+        if pending_ns is None and self.schedule is not None:
+            self.spare_connecting += 1
         self.loop.create_task(self._connect(pending_ns))
 
     async def _connect(self, pending_ns: int | None) -> None:
@@ -244,11 +251,15 @@ class Engine:
                 self._tls_us.append((_now() - t1) // 1000)
         except (OSError, ssl.SSLError) as exc:
             self.connecting -= 1
+            if pending_ns is None and self.schedule is not None:
+                self.spare_connecting -= 1
             if conn is not None and conn.transport is not None:
                 conn.transport.abort()
             self._connect_failed(classify(exc), pending_ns)
             return
         self.connecting -= 1
+        if pending_ns is None and self.schedule is not None:
+            self.spare_connecting -= 1
         self._fails_in_a_row = 0
         self.conns.add(conn)
         if self.stopping:
@@ -258,6 +269,8 @@ class Engine:
             self._send_closed(conn)
         elif pending_ns is not None:
             self._send(conn, pending_ns)
+        elif self.backlog:
+            self._send(conn, self.backlog.popleft())
         else:
             self._idle(conn)
 
@@ -286,6 +299,7 @@ class Engine:
             self.idle.remove(conn)
         if conn.busy:
             conn.busy = False
+            self.in_flight -= 1
             if not conn.failed:
                 self.errors[classify(exc)] += 1
                 self._request_ended()
@@ -327,6 +341,7 @@ class Engine:
         if not conn.busy or conn.failed:
             return
         conn.busy = False
+        self.in_flight -= 1
         if self.stopping and self.schedule is None:
             return  # the closed model counts only what completed within the duration
         self.lat.append((now - conn.intended_ns) // 1000)
@@ -413,7 +428,9 @@ class Engine:
                 self.loop.call_later(OPEN_MODEL_GRACE_S, self._finish)
             return
         wait = sched.time_of(n * step + offset) - (_now() - self.start_ns) / 1e9
-        self.loop.call_later(max(wait, 0.0), self._arrivals)
+        # the loop's timers have millisecond resolution: at rates above 1000/s wake once a
+        # millisecond and start every request then due (their latency counts the wait)
+        self.loop.call_later(max(wait, _MIN_WAKE_S), self._arrivals)
 
     def _dispatch(self, intended_ns: int) -> None:
         while self.idle:
@@ -421,6 +438,9 @@ class Engine:
             if conn.transport is not None and not conn.transport.is_closing():
                 self._send(conn, intended_ns)
                 return
+        if self.spare_connecting > len(self.backlog):
+            self.backlog.append(intended_ns)  # a connection on its way will take it
+            return
         if len(self.conns) + self.connecting < self.max_connections:
             self.open_conn(intended_ns)
             return

@@ -56,6 +56,7 @@ class LoadResult:
     checks: dict[str, dict[str, int]] = field(default_factory=dict)
     by_name: dict[str, Histogram] = field(default_factory=dict)
     thresholds: list[dict[str, Any]] = field(default_factory=list)
+    worker_max_rss_bytes: int = 0   # the largest peak resident memory of a worker
     run_id: int | None = None
 
     @property
@@ -107,6 +108,7 @@ class LoadResult:
             "dropped": self.late,
             "unsent": self.unsent,
             "thresholds": self.thresholds,
+            "worker_max_rss_bytes": self.worker_max_rss_bytes,
         }
         if self.checks:
             out["checks"] = self.checks

@@ -188,6 +188,8 @@ class LoadRunner:
                                 phases[name].merge(Histogram.from_dict(d))
                             elif name == "unsent":
                                 extra["unsent"] += d
+                            elif name == "max_rss_bytes":
+                                extra["rss"] = max(extra.get("rss", 0), d)
                             elif name == "checks":
                                 _merge_checks(extra.setdefault("checks", {}), d)
                             elif name == "by_name":
@@ -215,7 +217,8 @@ class LoadRunner:
         duration = min(elapsed, planned) if planned is not None else elapsed
         result = LoadResult(cfg, start_wall, max(duration, 1e-9), self.status, total_lat,
                             total_svc, codes, errors, extra["late"], extra["unsent"], phases,
-                            extra.get("checks", {}), extra.get("by_name", {}))
+                            extra.get("checks", {}), extra.get("by_name", {}),
+                            worker_max_rss_bytes=extra.get("rss", 0))
         if self.failure is not None:
             raise ScenarioFailedDuring(self.failure, result)
         return result

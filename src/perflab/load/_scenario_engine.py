@@ -299,6 +299,7 @@ class ScenarioEngine(Engine):
         self.conns.discard(conn)
         if conn.busy:
             conn.busy = False
+            self.in_flight -= 1
             if not conn.failed:
                 self.errors[classify(exc)] += 1
                 self._request_ended()
@@ -310,6 +311,7 @@ class ScenarioEngine(Engine):
         if not conn.busy or conn.failed:
             return
         conn.busy = False
+        self.in_flight -= 1
         lat = (now - conn.intended_ns) // 1000
         self.lat.append(lat)
         self.svc.append((now - conn.sent_ns) // 1000)

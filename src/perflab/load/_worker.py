@@ -9,6 +9,7 @@ the parent catches Ctrl-C and stops them, so what they measured still reaches th
 from __future__ import annotations
 
 import asyncio
+import resource
 import signal
 import time
 from multiprocessing.connection import Connection
@@ -85,7 +86,10 @@ async def _serve(pipe: Connection, cfg: LoadConfig, index: int, nworkers: int) -
         pipe.send(("tick", second, engine.take()))
         if failure:
             pipe.send(("failed", failure))
-        pipe.send(("done", engine.phases()))
+        phases = engine.phases()
+        # ru_maxrss is in KiB on Linux: the peak memory of this worker (bounded, by design)
+        phases["max_rss_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        pipe.send(("done", phases))
 
 
 if __name__ == "__main__":
