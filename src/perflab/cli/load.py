@@ -32,7 +32,10 @@ class LoadGroup(click.Group):
 
 @click.group("load", cls=LoadGroup)
 def load() -> None:
-    """HTTP load tests: closed or open model, thresholds, scenarios (`perflab load URL`)."""
+    """HTTP load tests: closed or open model, thresholds, scenarios.
+
+    `perflab load URL [OPTIONS]` is short for `perflab load run URL [OPTIONS]`.
+    """
 
 
 def _headers(items: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
@@ -59,7 +62,7 @@ def _headers(items: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
 @click.option("--body", default=None, help="Request body.")
 @click.option("--body-file", type=click.Path(dir_okay=False), default=None,
               help="Read the request body from a file.")
-@click.option("--timeout", type=DURATION, default=10.0, show_default=True,
+@click.option("--timeout", type=DURATION, default="10s", show_default=True,
               help="Per-request timeout.")
 @click.option("--workers", type=int, default=None, help="Processes (default: the CPU count).")
 @click.option("--rate", default=None, help="Open model: requests per second (e.g. 1000, 2k).")
@@ -67,7 +70,7 @@ def _headers(items: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
               help='Open model, ramping: "30s:100,1m:2000,30s:0" (DURATION:RATE, ...).')
 @click.option("--max-connections", type=int, default=None,
               help="Open model: most connections to open (default 10x -c).")
-@click.option("--think-time", type=DURATION, default=0.0, help="Closed model: pause between "
+@click.option("--think-time", type=DURATION, default="0s", help="Closed model: pause between "
               "a response and the next request on a connection.")
 @click.option("--threshold", "thresholds", multiple=True,
               help='Pass/fail: "p99<200ms", "error_rate<1%", "rps>1000" (exit 99 on failure).')
