@@ -254,3 +254,19 @@ def test_ctrl_c_stops_cleanly_prints_and_stores_an_aborted_run(test_server, stor
         run = store.run(doc["run_id"])
         assert run.status == "aborted"
         assert store.series(run.id, name="load.rps")
+
+
+def test_requests_beyond_the_timeout_count_as_timeouts(test_server, store_path, capsys):
+    srv = test_server("--stall-every", "10s", "--stall-for", "9.5s")  # stalled from 0.5 s on
+    time.sleep(0.6)
+    _, doc = load_json(capsys, srv.url, "-c", "2", "-d", "1.5", "--timeout", "200ms",
+                       "--workers", "1", "--store", str(store_path))
+    assert doc["errors"].get("timeout", 0) >= 2
+    assert doc["requests"] == 0
+
+
+def test_think_time_paces_each_connection(test_server, store_path, capsys):
+    srv = test_server()
+    _, doc = load_json(capsys, srv.url, "-c", "2", "-d", "1", "--think-time", "100ms",
+                       "--workers", "1", "--store", str(store_path))
+    assert 10 <= doc["requests"] <= 22  # 2 connections x ~10 per second
