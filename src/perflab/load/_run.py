@@ -153,6 +153,9 @@ def _execute(o: RunOptions, cfg: LoadConfig, thresholds: list[Threshold],
     except ScenarioFailedDuring as err:
         result = err.result
         scenario_error = err.message
+    except KeyboardInterrupt:  # before the workers were ready: nothing measured yet
+        store.finish_run(recorder.run.id, "aborted")
+        raise
     except BaseException:
         store.finish_run(recorder.run.id, "failed")
         raise
