@@ -19,10 +19,12 @@ import asyncio
 import socket
 import ssl
 import time
+from array import array
 from collections import Counter, deque
 from typing import TYPE_CHECKING, Any
 
 import httptools
+import numpy as np
 
 from perflab.load._hdr import Histogram
 
@@ -165,11 +167,12 @@ class Engine:
         self.start_ns = 0
         self.deadline_ns: int | None = None
         self._fails_in_a_row = 0
-        # per-tick accumulators (swapped out by take())
-        self.lat: list[int] = []
-        self.svc: list[int] = []
-        self.ttfb: list[int] = []
-        self.codes: list[int] = []
+        # per-tick accumulators (swapped out by take()); arrays of C integers, 8 bytes a value
+        # rather than a Python int object each, and handed to numpy without a copy
+        self.lat = array("q")
+        self.svc = array("q")
+        self.ttfb = array("q")
+        self.codes = array("H")
         self.errors: Counter[str] = Counter()
         self.late = 0
         # whole-run phase histograms
@@ -452,7 +455,8 @@ class Engine:
     def take(self) -> dict[str, Any]:
         """This tick's figures (and reset them): histograms, counts, connections."""
         lat, svc, ttfb, codes = self.lat, self.svc, self.ttfb, self.codes
-        self.lat, self.svc, self.ttfb, self.codes = [], [], [], []
+        self.lat, self.svc, self.ttfb = array("q"), array("q"), array("q")
+        self.codes = array("H")
         errors, self.errors = self.errors, Counter()
         late, self.late = self.late, 0
         lat_h = Histogram()
@@ -466,7 +470,9 @@ class Engine:
         self.connect_h.record_many(self._connect_us)
         self.tls_h.record_many(self._tls_us)
         self._connect_us, self._tls_us = [], []
-        return {"lat": lat_h.to_dict(), "svc": svc_d, "codes": dict(Counter(codes)),
+        values, counts = np.unique(np.asarray(codes), return_counts=True)
+        codes_d = {int(v): int(n) for v, n in zip(values, counts, strict=True)}
+        return {"lat": lat_h.to_dict(), "svc": svc_d, "codes": codes_d,
                 "errors": dict(errors), "late": late, "connections": len(self.conns),
                 "backlog": len(self.backlog)}
 
