@@ -270,3 +270,19 @@ def test_think_time_paces_each_connection(test_server, store_path, capsys):
     _, doc = load_json(capsys, srv.url, "-c", "2", "-d", "1", "--think-time", "100ms",
                        "--workers", "1", "--store", str(store_path))
     assert 10 <= doc["requests"] <= 22  # 2 connections x ~10 per second
+
+
+def test_method_headers_and_body_reach_the_server(test_server, store_path, tmp_path, capsys):
+    srv = test_server()
+    body = tmp_path / "login.json"
+    body.write_text('{"user": "alice"}')
+    _, doc = load_json(capsys, srv.url + "/login", "-m", "POST", "--body-file", str(body),
+                       "-n", "20", "-c", "2", "--workers", "1", "--store", str(store_path))
+    assert doc["status_codes"] == {"200": 20}
+    _, doc = load_json(capsys, srv.url + "/me", "-H", "Authorization: Bearer t0k3n", "-n", "20",
+                       "-c", "2", "--workers", "1", "--store", str(store_path))
+    assert doc["status_codes"] == {"200": 20}
+    _, doc = load_json(capsys, srv.url + "/me", "-n", "20", "-c", "2", "--workers", "1",
+                       "--store", str(store_path))
+    assert doc["status_codes"] == {"401": 20}
+    assert doc["error_rate"] == 1.0
