@@ -57,6 +57,9 @@ class LoadResult:
     by_name: dict[str, Histogram] = field(default_factory=dict)
     thresholds: list[dict[str, Any]] = field(default_factory=list)
     worker_max_rss_bytes: int = 0   # the largest peak resident memory of a worker
+    # responses within the planned duration (the open model lets late ones finish after it:
+    # they count in the latency, not in the rate)
+    completed_in_window: int | None = None
     run_id: int | None = None
 
     @property
@@ -76,7 +79,8 @@ class LoadResult:
 
     @property
     def rps(self) -> float:
-        return self.requests / self.duration_s if self.duration_s > 0 else 0.0
+        done = self.requests if self.completed_in_window is None else self.completed_in_window
+        return done / self.duration_s if self.duration_s > 0 else 0.0
 
     @property
     def target_rate(self) -> float | None:

@@ -123,7 +123,7 @@ class LoadRunner:
         total_lat, total_svc = Histogram(), Histogram() if cfg.open_model else None
         codes: Counter[int] = Counter()
         errors: Counter[str] = Counter()
-        extra: dict[str, Any] = {"late": 0, "unsent": 0}
+        extra: dict[str, Any] = {"late": 0, "unsent": 0, "in_window": 0}
         stop_sent = False
         stop_deadline: float | None = None
         end_mono = start_mono
@@ -159,6 +159,8 @@ class LoadRunner:
                 codes.update(iv.codes)
                 errors.update(iv.errors)
                 extra["late"] += iv.late
+                if not cfg.open_model or planned is None or sec - 1 < planned:
+                    extra["in_window"] += iv.completed
                 if sliver:
                     continue
                 if self.on_interval is not None and self.on_interval(iv):
@@ -218,7 +220,8 @@ class LoadRunner:
         result = LoadResult(cfg, start_wall, max(duration, 1e-9), self.status, total_lat,
                             total_svc, codes, errors, extra["late"], extra["unsent"], phases,
                             extra.get("checks", {}), extra.get("by_name", {}),
-                            worker_max_rss_bytes=extra.get("rss", 0))
+                            worker_max_rss_bytes=extra.get("rss", 0),
+                            completed_in_window=extra["in_window"])
         if self.failure is not None:
             raise ScenarioFailedDuring(self.failure, result)
         return result
