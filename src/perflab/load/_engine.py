@@ -114,6 +114,47 @@ class Conn(asyncio.Protocol):
         self.transport.write(data)
 
 
+class ClosedConn(Conn):
+    """The closed model's hot path (no think time), inlined: record, then at once write the
+    next request on the same connection. Same effect as ``Engine.complete``; fewer calls."""
+
+    def on_message_complete(self) -> None:
+        now = _now()
+        eng = self.engine
+        if not self.busy or self.failed:
+            return
+        if eng.stopping:  # the closed model counts only what completed within the duration
+            self.busy = False
+            eng.in_flight -= 1
+            return
+        sent = self.sent_ns
+        eng.lat.append((now - sent) // 1000)
+        eng.ttfb.append((self.first_ns - sent) // 1000)
+        parser = self.parser
+        eng.codes.append(parser.get_status_code())
+        eng.finished += 1
+        budget = eng.budget
+        if budget is not None and eng.issued >= budget:
+            self.busy = False
+            eng.in_flight -= 1
+            if eng.finished >= budget:
+                eng.issuing_done = True
+                eng._finish()  # noqa: SLF001  # the engine's own helper, one class apart
+            return
+        if not parser.should_keep_alive():
+            self.busy = False
+            eng.in_flight -= 1
+            assert self.transport is not None
+            self.transport.close()  # connection_lost opens the replacement
+            return
+        eng.issued += 1
+        # still busy, still one in flight: the next request leaves on this connection now
+        self.first_ns = 0
+        self.intended_ns = self.sent_ns = now
+        assert self.transport is not None
+        self.transport.write(eng.payload)
+
+
 class BodyConn(Conn):
     """A connection that also keeps response headers and bodies (scenarios read them)."""
 
@@ -151,6 +192,8 @@ class Engine:
         if cfg.requests is not None:
             self.budget = _share(cfg.requests, index, nworkers)
         self.conn_class: type[Conn] = Conn
+        if self.schedule is None and not self.think_s:
+            self.conn_class = ClosedConn
         self.record_service = cfg.open_model
         # state
         self.conns: set[Conn] = set()
