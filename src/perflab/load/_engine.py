@@ -161,6 +161,7 @@ class BodyConn(Conn):
     def __init__(self, engine: Engine) -> None:
         super().__init__(engine)
         self.headers: list[tuple[bytes, bytes]] = []
+        self.name = ""  # the scenario's name for the request in flight
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self.headers.append((name, value))

@@ -107,7 +107,7 @@ class _SessionImpl(Session):
         conn.body = []
         if isinstance(conn, BodyConn):
             conn.headers = []
-        self.eng.names[id(conn)] = name or path.split("?", 1)[0]
+            conn.name = name or path.split("?", 1)[0]
         intended = self.intended_ns if self.intended_ns is not None else _now()
         self.intended_ns = None
         conn.send(data, intended)
@@ -150,7 +150,6 @@ class ScenarioEngine(Engine):
         self.runs = [_ScenarioRun(sc, self, index, nworkers) for sc in spec.scenarios]
         self.failure: str | None = None
         self.checks: dict[str, dict[str, int]] = {}
-        self.names: dict[int, str] = {}
         self.by_name_lists: dict[str, list[int]] = {}
         self.by_name: dict[str, Histogram] = {}
         self.tasks: set[asyncio.Task[None]] = set()
@@ -318,7 +317,7 @@ class ScenarioEngine(Engine):
         self.ttfb.append((conn.first_ns - conn.sent_ns) // 1000)
         status = conn.parser.get_status_code()
         self.codes.append(status)
-        name = self.names.pop(id(conn), "?")
+        name = conn.name if isinstance(conn, BodyConn) else "?"
         if name not in self.by_name_lists and len(self.by_name_lists) >= _MAX_NAMES:
             name = "other"
         self.by_name_lists.setdefault(name, []).append(lat)
