@@ -126,6 +126,8 @@ def run(  # noqa: PLR0917  # click passes every option as an argument
         click.echo("perflab: error: the scenario raised (traceback above); the run so far was "
                    "kept", err=True)
         return EXIT_USAGE
+    if outcome.write_error is not None:
+        raise outcome.write_error
     if outcome.result is not None and outcome.result.status == "aborted" and outcome.interrupted:
         return EXIT_INTERRUPTED
     failed = [t for t in (outcome.result.thresholds if outcome.result else []) if not t["passed"]]

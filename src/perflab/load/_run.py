@@ -61,6 +61,7 @@ class Outcome:
     result: LoadResult | None
     interrupted: bool = False
     scenario_error: str | None = None
+    write_error: InvalidValue | None = None  # --hgrm/--junit could not be written (after all)
 
 
 def build_config(o: RunOptions) -> tuple[LoadConfig, list[Threshold]]:
@@ -108,6 +109,10 @@ def build_config(o: RunOptions) -> tuple[LoadConfig, list[Threshold]]:
 
 def execute(o: RunOptions, *, store: Store | None = None) -> Outcome:
     cfg, thresholds = build_config(o)
+    for label, path in (("--hgrm", o.hgrm), ("--junit", o.junit)):
+        if path is not None and not Path(path).resolve().parent.is_dir():
+            raise InvalidValue(f"{label} {path}: the directory does not exist",
+                               hint="create it, or choose another path")
     check_reachable(cfg.target, timeout_s=min(cfg.timeout_s, 5.0))
     own_store = store is None
     if store is None:
@@ -166,13 +171,19 @@ def _execute(o: RunOptions, cfg: LoadConfig, thresholds: list[Threshold],
     interrupted = result.status == "aborted" and not o.abort_on_fail
     result.thresholds = evaluate(thresholds, result)
     recorder.finish(result)
-    if o.hgrm:
-        from perflab.load._hgrm import format_hgrm  # noqa: PLC0415
+    write_error = None
+    try:
+        if o.hgrm:
+            from perflab.load._hgrm import format_hgrm  # noqa: PLC0415
 
-        _write(o.hgrm, format_hgrm(result.latency))
-    if o.junit:
-        _write(o.junit, junit_xml(result.thresholds, name=name, duration_s=result.duration_s))
-    return Outcome(result, interrupted=interrupted, scenario_error=scenario_error)
+            _write(o.hgrm, format_hgrm(result.latency))
+        if o.junit:
+            _write(o.junit, junit_xml(result.thresholds, name=name,
+                                      duration_s=result.duration_s))
+    except InvalidValue as err:  # the result is stored and will be printed; then this error
+        write_error = err
+    return Outcome(result, interrupted=interrupted, scenario_error=scenario_error,
+                   write_error=write_error)
 
 
 def _write(path: str, text: str) -> None:
@@ -180,4 +191,4 @@ def _write(path: str, text: str) -> None:
         Path(path).write_text(text, encoding="utf-8")
     except OSError as exc:
         raise InvalidValue(f"cannot write {path}: {exc.strerror}",
-                           hint="choose a writable path") from exc
+                           hint="choose a writable path; the run itself is stored") from exc
