@@ -155,6 +155,19 @@ class ClosedConn(Conn):
         self.transport.write(eng.payload)
 
 
+class HeadConn(Conn):
+    """HEAD: the response has headers only, whatever Content-Length says (RFC 9110 9.3.2);
+    the parser cannot know that, so the message ends with its headers and a fresh parser
+    takes the next response."""
+
+    def on_headers_complete(self) -> None:
+        self.engine.complete(self)
+        self.parser = httptools.HttpResponseParser(self)
+
+    def on_message_complete(self) -> None:
+        pass
+
+
 class BodyConn(Conn):
     """A connection that also keeps response headers and bodies (scenarios read them)."""
 
@@ -193,7 +206,9 @@ class Engine:
         if cfg.requests is not None:
             self.budget = _share(cfg.requests, index, nworkers)
         self.conn_class: type[Conn] = Conn
-        if self.schedule is None and not self.think_s:
+        if cfg.request.method == "HEAD":
+            self.conn_class = HeadConn
+        elif self.schedule is None and not self.think_s:
             self.conn_class = ClosedConn
         self.record_service = cfg.open_model
         # state

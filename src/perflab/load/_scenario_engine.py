@@ -88,6 +88,8 @@ class _SessionImpl(Session):
     async def request(self, method: str, path: str, *, headers: dict[str, str] | None = None,
                       body: bytes | str | None = None, json: Any = None,
                       name: str | None = None) -> Response:
+        if method.upper() == "HEAD":
+            raise ValueError("HEAD requests are not supported in scenarios (use GET)")
         hdrs = dict(self.sr.base_headers)
         payload = b""
         if json is not None:

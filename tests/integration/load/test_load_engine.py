@@ -286,3 +286,12 @@ def test_method_headers_and_body_reach_the_server(test_server, store_path, tmp_p
                        "--store", str(store_path))
     assert doc["status_codes"] == {"401": 20}
     assert doc["error_rate"] == 1.0
+
+
+def test_head_responses_end_with_their_headers(nginx_url, store_path, capsys):
+    """nginx sends Content-Length on HEAD; no body follows and none must be waited for."""
+    _, doc = load_json(capsys, nginx_url, "-m", "HEAD", "-n", "200", "-c", "2",
+                       "--timeout", "2s", "--workers", "1", "--store", str(store_path))
+    assert doc["status_codes"] == {"200": 200}
+    assert doc["errors"] == {}
+    assert doc["latency_ms"]["max"] < 1000
