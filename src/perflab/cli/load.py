@@ -13,6 +13,7 @@ from perflab.errors import (
     EXIT_INTERRUPTED,
     EXIT_USAGE,
     InvalidValue,
+    PerflabError,
     ThresholdsFailed,
     UsageError,
 )
@@ -128,6 +129,9 @@ def run(  # noqa: PLR0917  # click passes every option as an argument
         return EXIT_USAGE
     if outcome.write_error is not None:
         raise outcome.write_error
+    if outcome.result is not None and outcome.result.warnings:
+        raise PerflabError("the load test failed: " + "; ".join(outcome.result.warnings),
+                           hint="the figures above cover what was measured; the run is stored")
     if outcome.result is not None and outcome.result.status == "aborted" and outcome.interrupted:
         return EXIT_INTERRUPTED
     failed = [t for t in (outcome.result.thresholds if outcome.result else []) if not t["passed"]]

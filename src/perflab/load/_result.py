@@ -60,6 +60,7 @@ class LoadResult:
     # responses within the planned duration (the open model lets late ones finish after it:
     # they count in the latency, not in the rate)
     completed_in_window: int | None = None
+    warnings: list[str] = field(default_factory=list)
     run_id: int | None = None
 
     @property

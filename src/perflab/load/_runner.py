@@ -65,6 +65,7 @@ class LoadRunner:
         self.on_start = on_start
         self.status = "ok"
         self.failure: str | None = None
+        self.warnings: list[str] = []
 
     def run(self) -> LoadResult:
         cfg = self.cfg
@@ -176,8 +177,11 @@ class LoadRunner:
                     i = pipes.index(conn)  # type: ignore[arg-type]  # wait returns our objects
                     try:
                         msg = pipes[i].recv()
-                    except EOFError:
+                    except EOFError:  # a worker died (killed, out of memory): keep the rest
                         done[i] = True
+                        self.status = "failed"
+                        self.warnings.append(f"worker {i} exited before reporting its end; "
+                                             "its last second is missing")
                         continue
                     kind = msg[0]
                     if kind == "tick":
@@ -221,7 +225,7 @@ class LoadRunner:
                             total_svc, codes, errors, extra["late"], extra["unsent"], phases,
                             extra.get("checks", {}), extra.get("by_name", {}),
                             worker_max_rss_bytes=extra.get("rss", 0),
-                            completed_in_window=extra["in_window"])
+                            completed_in_window=extra["in_window"], warnings=self.warnings)
         if self.failure is not None:
             raise ScenarioFailedDuring(self.failure, result)
         return result

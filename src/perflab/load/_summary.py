@@ -45,6 +45,7 @@ def render_summary(r: LoadResult) -> str:
     lines = [f"perflab load  {head}  ({model}, {workers})"]
     if r.status != "ok":
         lines.append(f"  ** run {r.status}: figures cover what was measured until then **")
+    lines.extend(f"  ** {w} **" for w in r.warnings)
     lines.append("")
     errors_total = r.failed_requests
     lines.append(f"  {'requests':<10} {_n(r.requests)} in {r.duration_s:.2f}s   "
