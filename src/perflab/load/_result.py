@@ -114,6 +114,7 @@ class LoadResult:
             "unsent": self.unsent,
             "thresholds": self.thresholds,
             "worker_max_rss_bytes": self.worker_max_rss_bytes,
+            "warnings": self.warnings,
         }
         if self.checks:
             out["checks"] = self.checks

@@ -13,6 +13,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import jsonschema
+import psutil
 import pytest
 
 from perflab.cli import main
@@ -295,3 +296,29 @@ def test_head_responses_end_with_their_headers(nginx_url, store_path, capsys):
     assert doc["status_codes"] == {"200": 200}
     assert doc["errors"] == {}
     assert doc["latency_ms"]["max"] < 1000
+
+
+def test_a_worker_that_dies_is_reported_and_the_rest_is_kept(test_server, store_path):
+    srv = test_server()
+    env = dict(os.environ, PYTHONPATH=SRC)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "perflab", "load", srv.url, "-c", "2", "-d", "4",
+         "--workers", "2", "--store", str(store_path), "--json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    deadline = time.monotonic() + 10
+    workers: list[psutil.Process] = []
+    while len(workers) < 2 and time.monotonic() < deadline:
+        workers = [c for c in psutil.Process(proc.pid).children()
+                   if "perflab.load._worker" in " ".join(c.cmdline())]
+        time.sleep(0.1)
+    time.sleep(1.5)
+    workers[-1].kill()  # one of our own worker processes, by its PID
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 1
+    assert "exited before reporting its end" in err
+    doc = json.loads(out)
+    jsonschema.validate(doc, json.loads((SCHEMAS / "load.schema.json").read_text()))
+    assert doc["status"] == "failed"
+    assert len(doc["warnings"]) == 1
+    assert "exited before reporting its end" in doc["warnings"][0]
+    assert doc["requests"] > 0
