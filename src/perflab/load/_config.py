@@ -114,6 +114,7 @@ class LoadConfig:
     workers: int = 1
     scenario_file: str | None = None
     open_scenarios: bool = False  # a scenario file with rate/stages scenarios
+    scenario_models: tuple[str, ...] = ()  # "shop: closed, 10 connections" for the summary
 
     @property
     def open_model(self) -> bool:

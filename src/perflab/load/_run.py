@@ -26,6 +26,7 @@ from perflab.load._thresholds import Threshold, evaluate, parse_threshold
 from perflab.units import parse_rate
 
 if TYPE_CHECKING:
+    from perflab.load._scenario import Scenario
     from perflab.store import Store
 
 
@@ -70,6 +71,7 @@ def build_config(o: RunOptions) -> tuple[LoadConfig, list[Threshold]]:
     rate = parse_rate(o.rate) if o.rate is not None else None
     scenario_file = None
     open_scenarios = False
+    scenario_models: tuple[str, ...] = ()
     duration_s = o.duration_s
     if o.scenario_file is not None:
         from perflab.load._scenario import load_scenario_file  # noqa: PLC0415  # optional
@@ -79,6 +81,7 @@ def build_config(o: RunOptions) -> tuple[LoadConfig, list[Threshold]]:
         thresholds += [parse_threshold(t) for t in spec.thresholds]
         url = o.url or spec.base_url
         open_scenarios = any(sc.open_model for sc in spec.scenarios)
+        scenario_models = tuple(_describe(sc, o.connections) for sc in spec.scenarios)
         staged = [sum(st.duration_s for st in parse_stages(sc.stages))
                   for sc in spec.scenarios if sc.stages]
         if duration_s is None and o.requests is None:
@@ -101,10 +104,18 @@ def build_config(o: RunOptions) -> tuple[LoadConfig, list[Threshold]]:
         connections=o.connections, max_connections=o.max_connections, duration_s=duration_s,
         requests=o.requests, rate=rate, stages=stages, think_time_s=o.think_time_s,
         timeout_s=o.timeout_s, workers=max(1, workers), scenario_file=scenario_file,
-        open_scenarios=open_scenarios,
+        open_scenarios=open_scenarios, scenario_models=scenario_models,
     )
     cfg.validate()
     return cfg, thresholds
+
+
+def _describe(sc: Scenario, default_connections: int) -> str:
+    if sc.stages:
+        return f"{sc.name}: open, stages {sc.stages}"
+    if sc.rate is not None:
+        return f"{sc.name}: open, {sc.rate_per_s:g}/s"
+    return f"{sc.name}: closed, {sc.connections or default_connections} connections"
 
 
 def execute(o: RunOptions, *, store: Store | None = None) -> Outcome:

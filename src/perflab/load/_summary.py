@@ -30,7 +30,7 @@ def latency_line(label: str, h: Histogram) -> str:
 def render_summary(r: LoadResult) -> str:
     cfg = r.config
     if cfg.scenario_file:
-        model = "scenarios"
+        model = "; ".join(cfg.scenario_models) or "scenarios"
     elif cfg.open_model:
         rate = r.target_rate
         model = (f"open model, target {format_rate(rate or 0, '/s')}"
