@@ -165,8 +165,10 @@ class Histogram:
         p = np.minimum(np.asarray(percentiles, dtype=np.float64), 100.0)
         ranks = np.maximum(1, np.floor(p / 100.0 * self.total + 0.5)).astype(np.int64)
         idx = np.searchsorted(cum, ranks, side="left").astype(np.int64)
-        # never report above the exact maximum (the top bucket is wider than the value)
-        return np.minimum(highest_equivalent(idx), self._max)
+        # never report above the exact maximum (the top bucket is wider than the value); the
+        # 0th percentile is the exact minimum (HdrHistogram gives its bucket's lowest value)
+        values = np.minimum(highest_equivalent(idx), self._max)
+        return np.where(p <= 0.0, self._min, values)
 
     def stdev(self) -> float:
         if self.total == 0:
