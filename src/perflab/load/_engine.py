@@ -29,7 +29,6 @@ import numpy as np
 from perflab.load._hdr import Histogram
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
 
     from perflab.load._config import LoadConfig
     from perflab.load._schedule import Schedule
@@ -187,10 +186,8 @@ class BodyConn(Conn):
 class Engine:
     """One worker's share of a load test. ``run()`` returns when the share is done or stopped."""
 
-    def __init__(self, cfg: LoadConfig, index: int, nworkers: int,
-                 report: Callable[[tuple[Any, ...]], None]) -> None:
+    def __init__(self, cfg: LoadConfig, index: int, nworkers: int) -> None:
         self.cfg = cfg
-        self.report = report
         self.loop = asyncio.get_event_loop()
         self.target = cfg.target
         self.payload = cfg.request.encode(cfg.target)

@@ -23,7 +23,6 @@ from perflab.load._scenario import (
     RequestFailed,
     Response,
     Scenario,
-    ScenarioError,
     Session,
     load_scenario_file,
     user_traceback,
@@ -32,7 +31,6 @@ from perflab.load._schedule import Schedule, parse_stages
 from perflab.units import parse_duration
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
 
     from perflab.load._config import LoadConfig
 
@@ -136,16 +134,12 @@ class _SessionImpl(Session):
 
 
 class ScenarioEngine(Engine):
-    def __init__(self, cfg: LoadConfig, index: int, nworkers: int,
-                 report: Callable[[tuple[Any, ...]], None]) -> None:
-        super().__init__(cfg, index, nworkers, report)
+    def __init__(self, cfg: LoadConfig, index: int, nworkers: int) -> None:
+        super().__init__(cfg, index, nworkers)
         assert cfg.scenario_file is not None
         self.path = cfg.scenario_file
-        try:
-            spec = load_scenario_file(cfg.scenario_file, worker=(index, nworkers))
-        except ScenarioError as err:
-            err.user_traceback = err.user_traceback or str(err)
-            raise
+        # a file that raises here raises ScenarioError, whose user_traceback the worker sends
+        spec = load_scenario_file(cfg.scenario_file, worker=(index, nworkers))
         self.schedule = None  # the base class's own arrivals are not used
         self.conn_class = BodyConn
         self.duration_s = cfg.effective_duration_s or 10.0

@@ -13,7 +13,7 @@ import resource
 import signal
 import time
 from multiprocessing.connection import Connection
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import uvloop
 
@@ -35,19 +35,18 @@ def worker_main(pipe: Connection) -> None:
         pipe.close()
 
 
-def make_engine(cfg: LoadConfig, index: int, nworkers: int,
-                report: Any) -> Engine:
+def make_engine(cfg: LoadConfig, index: int, nworkers: int) -> Engine:
     if cfg.scenario_file:
         from perflab.load._scenario_engine import ScenarioEngine  # noqa: PLC0415  # optional
 
-        return ScenarioEngine(cfg, index, nworkers, report)
-    return Engine(cfg, index, nworkers, report)
+        return ScenarioEngine(cfg, index, nworkers)
+    return Engine(cfg, index, nworkers)
 
 
 async def _serve(pipe: Connection, cfg: LoadConfig, index: int, nworkers: int) -> None:
     loop = asyncio.get_running_loop()
     try:
-        engine = make_engine(cfg, index, nworkers, pipe.send)
+        engine = make_engine(cfg, index, nworkers)
     except Exception as exc:  # a scenario that fails to load: the parent shows its traceback
         pipe.send(("failed", getattr(exc, "user_traceback", None) or repr(exc)))
         return
