@@ -33,6 +33,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("perflab.cli.serve:serve", "Dashboard, JSON API and /metrics; records meanwhile."),
     "report": ("perflab.cli.report:report", "Write a run's self-contained HTML report."),
     "demo": ("perflab.cli.demo:demo", "Run perflab on its demo service and show what it finds."),
+    "load": ("perflab.cli.load:load", "HTTP load tests: open/closed model, thresholds, scenarios."),
 }
 
 

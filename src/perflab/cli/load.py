@@ -1,0 +1,160 @@
+"""``perflab load``: HTTP load tests. ``perflab load URL`` is short for ``perflab load run URL``."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from perflab.cli._common import DURATION, emit_json, json_option, open_store, store_option
+from perflab.errors import (
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    InvalidValue,
+    PerflabError,
+    ThresholdsFailed,
+    UsageError,
+)
+
+LOAD_SCHEMA = "perflab.load/1"
+COMPARE_SCHEMA = "perflab.load-compare/1"
+
+
+class LoadGroup(click.Group):
+    """A group that treats anything but a subcommand name as the arguments of ``run``."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("-h", "--help"):
+            args = ["run", *args]
+        return super().parse_args(ctx, args)
+
+
+@click.group("load", cls=LoadGroup)
+def load() -> None:
+    """HTTP load tests: closed or open model, thresholds, scenarios.
+
+    `perflab load URL [OPTIONS]` is short for `perflab load run URL [OPTIONS]`.
+    """
+
+
+def _headers(items: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    out = []
+    for item in items:
+        name, sep, value = item.partition(":")
+        if not sep or not name.strip():
+            raise InvalidValue(f"invalid header {item!r}", hint='write it as -H "Name: value"')
+        out.append((name.strip(), value.strip()))
+    return tuple(out)
+
+
+@load.command("run")
+@click.argument("url", required=False)
+@click.option("-s", "--scenario", "scenario_file", type=click.Path(dir_okay=False),
+              help="A Python scenario file (weighted requests, feeders, checks).")
+@click.option("-c", "--connections", type=int, default=10, show_default=True,
+              help="Connections (closed model), or the initial pool (open model).")
+@click.option("-d", "--duration", type=DURATION, default=None,
+              help="Test duration (default 10s unless -n is given).")
+@click.option("-n", "--requests", type=int, default=None, help="Stop after this many requests.")
+@click.option("-m", "--method", default="GET", show_default=True)
+@click.option("-H", "--header", "headers", multiple=True, help='"Name: value" (repeatable).')
+@click.option("--body", default=None, help="Request body.")
+@click.option("--body-file", type=click.Path(dir_okay=False), default=None,
+              help="Read the request body from a file.")
+@click.option("--timeout", type=DURATION, default="10s", show_default=True,
+              help="Per-request timeout.")
+@click.option("--workers", type=int, default=None, help="Processes (default: the CPU count).")
+@click.option("--rate", default=None, help="Open model: requests per second (e.g. 1000, 2k).")
+@click.option("--stages", default=None,
+              help='Open model, ramping: "30s:100,1m:2000,30s:0" (DURATION:RATE, ...).')
+@click.option("--max-connections", type=int, default=None,
+              help="Open model: most connections to open (default 10x -c).")
+@click.option("--think-time", type=DURATION, default="0s", help="Closed model: pause between "
+              "a response and the next request on a connection.")
+@click.option("--threshold", "thresholds", multiple=True,
+              help='Pass/fail: "p99<200ms", "error_rate<1%", "rps>1000" (exit 99 on failure).')
+@click.option("--abort-on-fail", is_flag=True, help="Stop as soon as a threshold fails.")
+@click.option("--junit", type=click.Path(dir_okay=False), default=None,
+              help="Write the thresholds as JUnit XML.")
+@click.option("--hgrm", type=click.Path(dir_okay=False), default=None,
+              help="Write the latency distribution in HdrHistogram's .hgrm format.")
+@click.option("--watch", type=int, multiple=True,
+              help="Record this target process (PID) alongside (repeatable).")
+@click.option("--name", default=None, help="Name of the run in the store.")
+@store_option
+@json_option
+def run(  # noqa: PLR0917  # click passes every option as an argument
+        url: str | None, scenario_file: str | None, connections: int, duration: float | None,
+        requests: int | None, method: str, headers: tuple[str, ...], body: str | None,
+        body_file: str | None, timeout: float, workers: int | None, rate: str | None,
+        stages: str | None, max_connections: int | None, think_time: float,
+        thresholds: tuple[str, ...], abort_on_fail: bool, junit: str | None,
+        hgrm: str | None, watch: tuple[int, ...], name: str | None, store_path: str | None,
+        as_json: bool) -> int:
+    """Run a load test against URL (or the targets of a scenario file)."""
+    from perflab.load import RunOptions, execute  # noqa: PLC0415  # lazy: fast --help
+
+    if url is None and scenario_file is None:
+        raise UsageError("give a URL or a scenario file",
+                         hint="perflab load http://127.0.0.1:8080/  or  perflab load run -s s.py")
+    if body is not None and body_file is not None:
+        raise UsageError("--body and --body-file are exclusive", hint="give one of them")
+    payload = body.encode() if body is not None else b""
+    if body_file is not None:
+        try:
+            payload = Path(body_file).read_bytes()
+        except OSError as exc:
+            raise UsageError(f"cannot read --body-file {body_file}: {exc.strerror}") from exc
+    opts = RunOptions(
+        url=url, scenario_file=scenario_file, connections=connections, duration_s=duration,
+        requests=requests, method=method.upper(), headers=_headers(headers), body=payload,
+        timeout_s=timeout, workers=workers or os.cpu_count() or 1, rate=rate, stages=stages,
+        max_connections=max_connections, think_time_s=think_time, thresholds=thresholds,
+        abort_on_fail=abort_on_fail, junit=junit, hgrm=hgrm, watch=watch, name=name,
+        store_path=store_path, as_json=as_json,
+    )
+    outcome = execute(opts)
+    if outcome.result is not None and as_json:
+        emit_json(LOAD_SCHEMA, outcome.result.to_json())
+    elif outcome.result is not None:
+        from perflab.load import render_summary  # noqa: PLC0415
+
+        click.echo(render_summary(outcome.result), nl=False)
+    if outcome.scenario_error is not None:
+        click.echo(outcome.scenario_error.rstrip("\n"), err=True)
+        click.echo("perflab: error: the scenario raised (traceback above); the run so far was "
+                   "kept", err=True)
+        return EXIT_USAGE
+    if outcome.write_error is not None:
+        raise outcome.write_error
+    if outcome.result is not None and outcome.result.warnings:
+        raise PerflabError("the load test failed: " + "; ".join(outcome.result.warnings),
+                           hint="the figures above cover what was measured; the run is stored")
+    if outcome.result is not None and outcome.result.status == "aborted" and outcome.interrupted:
+        return EXIT_INTERRUPTED
+    failed = [t for t in (outcome.result.thresholds if outcome.result else []) if not t["passed"]]
+    if failed:
+        raise ThresholdsFailed(
+            f"{len(failed)} of {len(outcome.result.thresholds) if outcome.result else 0} "
+            f"thresholds failed: " + ", ".join(t["threshold"] for t in failed),
+            hint="see the thresholds in the summary above")
+    return 0
+
+
+@load.command("compare")
+@click.argument("run_a")
+@click.argument("run_b")
+@store_option
+@json_option
+def compare(run_a: str, run_b: str, store_path: str | None, as_json: bool) -> None:
+    """Two load runs side by side: percentiles and rates with deltas (B relative to A)."""
+    from perflab.load._compare import compare_runs, render_compare  # noqa: PLC0415
+
+    with open_store(store_path, create=False) as store:
+        doc = compare_runs(store, run_a, run_b)
+    if as_json:
+        emit_json(COMPARE_SCHEMA, doc)
+    else:
+        sys.stdout.write(render_compare(doc))

@@ -1,0 +1,542 @@
+"""The load engine of one worker process: raw asyncio protocols on uvloop, httptools' parser.
+
+No client library sits in the hot path. A request is one ``transport.write`` of bytes built
+once; a response is fed to httptools (C) and ends in ``on_message_complete``, which records the
+latency into plain lists and sends the next request on the same keep-alive connection. Lists
+are turned into histograms once per second (``take``), so the per-request cost stays a few
+attribute reads, three list appends and one write.
+
+Closed model: ``connections`` connections, each sending back to back (after ``think_time``).
+Open model: requests start at the schedule's intended times; an idle connection takes each;
+when none is idle a new one is opened up to ``max_connections``; beyond that the request waits
+in a backlog and is counted as *late* (it could not start on time). Latency is measured from the
+intended start, service time from the actual send (wrk2's correction for coordinated omission).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import ssl
+import time
+from array import array
+from collections import Counter, deque
+from typing import TYPE_CHECKING, Any
+
+import httptools
+import numpy as np
+
+from perflab.load._hdr import Histogram
+
+if TYPE_CHECKING:
+
+    from perflab.load._config import LoadConfig
+    from perflab.load._schedule import Schedule
+
+ERROR_KINDS = ("refused", "reset", "timeout", "dns", "tls", "protocol", "other")
+_now = time.monotonic_ns
+_RECONNECT_BACKOFF_MAX_S = 1.0
+OPEN_MODEL_GRACE_S = 2.0
+_MIN_WAKE_S = 0.001  # how long in-flight requests may finish after the schedule ends
+
+
+def classify(exc: BaseException | None) -> str:
+    """The error kind of an exception met while connecting or on an open connection."""
+    if isinstance(exc, ConnectionRefusedError):
+        return "refused"
+    if isinstance(exc, socket.gaierror):
+        return "dns"
+    if isinstance(exc, (ssl.SSLError, ssl.CertificateError)):
+        return "tls"
+    if exc is None or isinstance(exc, (ConnectionResetError, BrokenPipeError,
+                                       ConnectionAbortedError, EOFError)):
+        return "reset"
+    if isinstance(exc, TimeoutError):
+        return "timeout"
+    if isinstance(exc, httptools.HttpParserError):
+        return "protocol"
+    return "other"
+
+
+def tls_context() -> ssl.SSLContext:
+    """Certificates are not verified (as wrk and hey do): the target is under test, not trust."""
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.set_alpn_protocols(["http/1.1"])
+    return ctx
+
+
+class Conn(asyncio.Protocol):
+    """One keep-alive HTTP/1.1 connection. The engine drives it; it only parses and times."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.transport: asyncio.Transport | None = None
+        self.parser = httptools.HttpResponseParser(self)
+        self.busy = False
+        self.failed = False     # an error was already counted for the request in flight
+        self.intended_ns = 0
+        self.sent_ns = 0
+        self.first_ns = 0
+        self.body: list[bytes] | None = None  # collected only when a scenario reads bodies
+        self.waiter: asyncio.Future[Any] | None = None
+
+    # asyncio protocol ---------------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]  # uvloop's is duck-typed
+
+    def data_received(self, data: bytes) -> None:
+        if not self.first_ns:
+            self.first_ns = _now()
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError as exc:
+            self.engine.fail(self, "protocol", exc)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.engine.lost(self, exc)
+
+    # httptools callbacks ------------------------------------------------------------------
+    def on_message_complete(self) -> None:
+        self.engine.complete(self)
+
+    # sending ------------------------------------------------------------------------------
+    def send(self, data: bytes, intended_ns: int) -> None:
+        self.engine.in_flight += 1
+        self.busy = True
+        self.failed = False
+        self.first_ns = 0
+        self.intended_ns = intended_ns
+        self.sent_ns = _now()
+        assert self.transport is not None
+        self.transport.write(data)
+
+
+class ClosedConn(Conn):
+    """The closed model's hot path (no think time), inlined: record, then at once write the
+    next request on the same connection. Same effect as ``Engine.complete``; fewer calls."""
+
+    def on_message_complete(self) -> None:
+        now = _now()
+        eng = self.engine
+        if not self.busy or self.failed:
+            return
+        if eng.stopping:  # the closed model counts only what completed within the duration
+            self.busy = False
+            eng.in_flight -= 1
+            return
+        sent = self.sent_ns
+        eng.lat.append((now - sent) // 1000)
+        eng.ttfb.append((self.first_ns - sent) // 1000)
+        parser = self.parser
+        eng.codes.append(parser.get_status_code())
+        eng.finished += 1
+        budget = eng.budget
+        if budget is not None and eng.issued >= budget:
+            self.busy = False
+            eng.in_flight -= 1
+            if eng.finished >= budget:
+                eng.issuing_done = True
+                eng._finish()  # noqa: SLF001  # the engine's own helper, one class apart
+            return
+        if not parser.should_keep_alive():
+            self.busy = False
+            eng.in_flight -= 1
+            assert self.transport is not None
+            self.transport.close()  # connection_lost opens the replacement
+            return
+        eng.issued += 1
+        # still busy, still one in flight: the next request leaves on this connection now
+        self.first_ns = 0
+        self.intended_ns = self.sent_ns = now
+        assert self.transport is not None
+        self.transport.write(eng.payload)
+
+
+class HeadConn(Conn):
+    """HEAD: the response has headers only, whatever Content-Length says (RFC 9110 9.3.2);
+    the parser cannot know that, so the message ends with its headers and a fresh parser
+    takes the next response."""
+
+    def on_headers_complete(self) -> None:
+        self.engine.complete(self)
+        self.parser = httptools.HttpResponseParser(self)
+
+    def on_message_complete(self) -> None:
+        pass
+
+
+class BodyConn(Conn):
+    """A connection that also keeps response headers and bodies (scenarios read them)."""
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__(engine)
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.name = ""  # the scenario's name for the request in flight
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.headers.append((name, value))
+
+    def on_body(self, body: bytes) -> None:
+        if self.body is not None:
+            self.body.append(body)
+
+
+class Engine:
+    """One worker's share of a load test. ``run()`` returns when the share is done or stopped."""
+
+    def __init__(self, cfg: LoadConfig, index: int, nworkers: int) -> None:
+        self.cfg = cfg
+        self.loop = asyncio.get_event_loop()
+        self.target = cfg.target
+        self.payload = cfg.request.encode(cfg.target)
+        self.tls = tls_context() if cfg.target.tls else None
+        self.connections = _share(cfg.connections, index, nworkers)
+        self.max_connections = max(self.connections,
+                                   _share(cfg.limit_max_connections(), index, nworkers))
+        self.index, self.nworkers = index, nworkers
+        self.timeout_ns = int(cfg.timeout_s * 1e9)
+        self.think_s = cfg.think_time_s
+        self.schedule: Schedule | None = cfg.schedule()
+        self.budget: int | None = None
+        if cfg.requests is not None:
+            self.budget = _share(cfg.requests, index, nworkers)
+        self.conn_class: type[Conn] = Conn
+        if cfg.request.method == "HEAD":
+            self.conn_class = HeadConn
+        elif self.schedule is None and not self.think_s:
+            self.conn_class = ClosedConn
+        self.record_service = cfg.open_model
+        # state
+        self.conns: set[Conn] = set()
+        self.idle: list[Conn] = []
+        self.backlog: deque[int] = deque()
+        self.connecting = 0
+        self.spare_connecting = 0  # open-model connections on their way with no request yet
+        self.in_flight = 0         # requests sent and not yet answered or failed
+        self.issued = 0
+        self.finished = 0          # requests that completed or failed
+        self.stopping = False
+        self.issuing_done = False
+        self.done: asyncio.Future[None] = self.loop.create_future()
+        self.start_ns = 0
+        self.deadline_ns: int | None = None
+        self._fails_in_a_row = 0
+        # per-tick accumulators (swapped out by take()); arrays of C integers, 8 bytes a value
+        # rather than a Python int object each, and handed to numpy without a copy
+        self.lat = array("q")
+        self.svc = array("q")
+        self.ttfb = array("q")
+        self.codes = array("H")
+        self.errors: Counter[str] = Counter()
+        self.late = 0
+        # whole-run phase histograms
+        self.connect_h = Histogram()
+        self.tls_h = Histogram()
+        self.ttfb_h = Histogram()
+        self._connect_us: list[int] = []
+        self._tls_us: list[int] = []
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    async def run(self, start_ns: int, duration_s: float | None) -> None:
+        self.start_ns = start_ns
+        if duration_s is not None:
+            self.deadline_ns = start_ns + int(duration_s * 1e9)
+        if self.budget == 0 or (self.schedule is not None and self._my_total() == 0):
+            return
+        if self.schedule is not None:  # the open model's pool is ready before the first arrival
+            for _ in range(min(self.connections, self.max_connections)):
+                self.open_conn(None)
+        delay = (start_ns - _now()) / 1e9
+        if delay > 0:
+            await asyncio.sleep(delay)
+        sweep = self.loop.create_task(self._sweep_timeouts())
+        if self.schedule is None:
+            for _ in range(self.connections):
+                self.open_conn(None)
+            if self.deadline_ns is not None:
+                self.loop.call_later((self.deadline_ns - _now()) / 1e9, self.stop)
+        else:
+            self._next = 0
+            self._arrivals()
+        try:
+            await self.done
+        finally:
+            sweep.cancel()
+            for c in list(self.conns):
+                if c.transport is not None:
+                    c.transport.abort()
+
+    def stop(self) -> None:
+        """Stop issuing; finish at once (closed model) or after in-flight requests (open)."""
+        if self.stopping:
+            return
+        self.stopping = True
+        self.issuing_done = True
+        if self.schedule is None or not self._in_flight():
+            self._finish()
+        else:
+            self.loop.call_later(OPEN_MODEL_GRACE_S, self._finish)
+
+    def _finish(self) -> None:
+        if not self.done.done():
+            self.done.set_result(None)
+
+    def _in_flight(self) -> int:
+        return self.in_flight
+
+    # -- connections ---------------------------------------------------------------------------
+
+    def open_conn(self, pending_ns: int | None) -> None:
+        self.connecting += 1
+        if pending_ns is None and self.schedule is not None:
+            self.spare_connecting += 1
+        self.loop.create_task(self._connect(pending_ns))
+
+    async def _connect(self, pending_ns: int | None) -> None:
+        t0 = _now()
+        conn: Conn | None = None
+        try:
+            transport, conn = await self.loop.create_connection(
+                lambda: self.conn_class(self), self.target.addr, self.target.port)
+            t1 = _now()
+            self._connect_us.append((t1 - t0) // 1000)
+            if self.tls is not None:
+                tls_transport = await self.loop.start_tls(
+                    transport, conn, self.tls, server_hostname=self.target.host)
+                conn.transport = tls_transport
+                self._tls_us.append((_now() - t1) // 1000)
+        except (OSError, ssl.SSLError) as exc:
+            self.connecting -= 1
+            if pending_ns is None and self.schedule is not None:
+                self.spare_connecting -= 1
+            if conn is not None and conn.transport is not None:
+                conn.transport.abort()
+            self._connect_failed(classify(exc), pending_ns)
+            return
+        self.connecting -= 1
+        if pending_ns is None and self.schedule is not None:
+            self.spare_connecting -= 1
+        self._fails_in_a_row = 0
+        self.conns.add(conn)
+        if self.stopping:
+            conn.transport.abort() if conn.transport else None
+            return
+        if self.schedule is None:
+            self._send_closed(conn)
+        elif pending_ns is not None:
+            self._send(conn, pending_ns)
+        elif self.backlog:
+            self._send(conn, self.backlog.popleft())
+        else:
+            self._idle(conn)
+
+    def _connect_failed(self, kind: str, pending_ns: int | None) -> None:
+        self.errors[kind] += 1
+        if self.schedule is not None:
+            if pending_ns is not None:
+                self._request_ended()
+            return
+        # closed model: the connection slot retries with a growing pause (a refused port must
+        # not become a busy loop); a request was counted against the budget only when sent
+        self._fails_in_a_row += 1
+        if not self.stopping:
+            pause = min(_RECONNECT_BACKOFF_MAX_S, 0.01 * 2 ** min(self._fails_in_a_row, 10))
+            self.connecting += 1
+            self.loop.call_later(pause, self._reconnect_now)
+
+    def _reconnect_now(self) -> None:
+        self.connecting -= 1
+        if not self.stopping:
+            self.open_conn(None)
+
+    def lost(self, conn: Conn, exc: Exception | None) -> None:
+        self.conns.discard(conn)
+        if conn in self.idle:
+            self.idle.remove(conn)
+        if conn.busy:
+            conn.busy = False
+            self.in_flight -= 1
+            if not conn.failed:
+                self.errors[classify(exc)] += 1
+                self._request_ended()
+        if conn.waiter is not None and not conn.waiter.done():
+            conn.waiter.set_exception(ConnectionResetError("connection lost"))
+        if self.stopping:
+            return
+        if self.schedule is None:
+            if not self._budget_spent():
+                self.open_conn(None)
+        elif self.backlog and len(self.conns) + self.connecting < self.max_connections:
+            self.open_conn(self.backlog.popleft())
+
+    def fail(self, conn: Conn, kind: str, exc: BaseException | None) -> None:
+        """An error on a connection (parser error, timeout): count it once, drop the connection."""
+        if conn.busy and not conn.failed:
+            conn.failed = True
+            self.errors[kind] += 1
+            self._request_ended()
+        if conn.waiter is not None and not conn.waiter.done():
+            conn.waiter.set_exception(exc or TimeoutError(kind))
+        if conn.transport is not None:
+            conn.transport.abort()
+
+    async def _sweep_timeouts(self) -> None:
+        """Time out requests without a timer per request: one sweep a tenth of the timeout."""
+        period = min(self.cfg.timeout_s / 10, 0.25)
+        while True:
+            await asyncio.sleep(period)
+            limit = _now() - self.timeout_ns
+            for c in list(self.conns):
+                if c.busy and not c.failed and c.sent_ns < limit:
+                    self.fail(c, "timeout", None)
+
+    # -- responses -----------------------------------------------------------------------------
+
+    def complete(self, conn: Conn) -> None:
+        now = _now()
+        if not conn.busy or conn.failed:
+            return
+        conn.busy = False
+        self.in_flight -= 1
+        if self.stopping and self.schedule is None:
+            return  # the closed model counts only what completed within the duration
+        self.lat.append((now - conn.intended_ns) // 1000)
+        if self.schedule is not None:
+            self.svc.append((now - conn.sent_ns) // 1000)
+        self.ttfb.append((conn.first_ns - conn.sent_ns) // 1000)
+        self.codes.append(conn.parser.get_status_code())
+        self._request_ended()
+        if not conn.parser.should_keep_alive():
+            assert conn.transport is not None
+            conn.transport.close()  # connection_lost opens the replacement
+            return
+        if self.schedule is None:
+            if self.think_s:
+                self.loop.call_later(self.think_s, self._send_closed, conn)
+            else:
+                self._send_closed(conn)
+        elif self.backlog:
+            self._send(conn, self.backlog.popleft())
+        else:
+            self._idle(conn)
+
+    def _request_ended(self) -> None:
+        self.finished += 1
+        if self.issuing_done and not self._in_flight() and not self.backlog:
+            self._finish()
+        elif self.budget is not None and self.finished >= self.budget:
+            self.issuing_done = True
+            self._finish()
+
+    def _budget_spent(self) -> bool:
+        return self.budget is not None and self.issued >= self.budget
+
+    def _send_closed(self, conn: Conn) -> None:
+        if self.stopping or conn.transport is None or conn.transport.is_closing():
+            return
+        if self._budget_spent():
+            return
+        self.issued += 1
+        conn.send(self.payload, _now())
+
+    def _send(self, conn: Conn, intended_ns: int) -> None:
+        self.issued += 1
+        conn.send(self.payload, intended_ns)
+
+    def _idle(self, conn: Conn) -> None:
+        self.idle.append(conn)
+        if self.issuing_done and not self._in_flight() and not self.backlog:
+            self._finish()
+
+    # -- the open model's arrivals -------------------------------------------------------------
+
+    def _my_total(self) -> int:
+        assert self.schedule is not None
+        total = self.schedule.total
+        if self.cfg.requests is not None:
+            total = min(total, self.cfg.requests)
+        # this worker takes global requests index, index + n, index + 2n ...
+        return max(0, (total - self.index + self.nworkers - 1) // self.nworkers)
+
+    def _arrivals(self) -> None:
+        """Start every request whose intended time has come; sleep until the next one."""
+        assert self.schedule is not None
+        if self.stopping:
+            return
+        sched = self.schedule
+        total = self._my_total()
+        now = _now()
+        elapsed = (now - self.start_ns) / 1e9
+        n = self._next
+        step, offset = self.nworkers, self.index
+        while n < total:
+            t = sched.time_of(n * step + offset)
+            if t > elapsed:
+                break
+            self._dispatch(self.start_ns + int(t * 1e9))
+            n += 1
+        self._next = n
+        if n >= total:
+            self.issuing_done = True
+            if not self._in_flight() and not self.backlog:
+                self._finish()
+            else:
+                self.loop.call_later(OPEN_MODEL_GRACE_S, self._finish)
+            return
+        wait = sched.time_of(n * step + offset) - (_now() - self.start_ns) / 1e9
+        # the loop's timers have millisecond resolution: at rates above 1000/s wake once a
+        # millisecond and start every request then due (their latency counts the wait)
+        self.loop.call_later(max(wait, _MIN_WAKE_S), self._arrivals)
+
+    def _dispatch(self, intended_ns: int) -> None:
+        while self.idle:
+            conn = self.idle.pop()
+            if conn.transport is not None and not conn.transport.is_closing():
+                self._send(conn, intended_ns)
+                return
+        if self.spare_connecting > len(self.backlog):
+            self.backlog.append(intended_ns)  # a connection on its way will take it
+            return
+        if len(self.conns) + self.connecting < self.max_connections:
+            self.open_conn(intended_ns)
+            return
+        self.late += 1
+        self.backlog.append(intended_ns)
+
+    # -- reporting -----------------------------------------------------------------------------
+
+    def take(self) -> dict[str, Any]:
+        """This tick's figures (and reset them): histograms, counts, connections."""
+        lat, svc, ttfb, codes = self.lat, self.svc, self.ttfb, self.codes
+        self.lat, self.svc, self.ttfb = array("q"), array("q"), array("q")
+        self.codes = array("H")
+        errors, self.errors = self.errors, Counter()
+        late, self.late = self.late, 0
+        lat_h = Histogram()
+        lat_h.record_many(lat)
+        svc_d = None
+        if self.record_service:
+            svc_h = Histogram()
+            svc_h.record_many(svc)
+            svc_d = svc_h.to_dict()
+        self.ttfb_h.record_many(ttfb)
+        self.connect_h.record_many(self._connect_us)
+        self.tls_h.record_many(self._tls_us)
+        self._connect_us, self._tls_us = [], []
+        values, counts = np.unique(np.asarray(codes), return_counts=True)
+        codes_d = {int(v): int(n) for v, n in zip(values, counts, strict=True)}
+        return {"lat": lat_h.to_dict(), "svc": svc_d, "codes": codes_d,
+                "errors": dict(errors), "late": late, "connections": len(self.conns),
+                "backlog": len(self.backlog)}
+
+    def phases(self) -> dict[str, Any]:
+        return {"connect": self.connect_h.to_dict(), "tls": self.tls_h.to_dict(),
+                "ttfb": self.ttfb_h.to_dict(), "unsent": len(self.backlog)}
+
+
+def _share(total: int, index: int, n: int) -> int:
+    """Worker ``index``'s share of ``total`` split over ``n`` workers (differs by at most 1)."""
+    return total // n + (1 if index < total % n else 0)

@@ -1,0 +1,37 @@
+"""Before a test: can the target be reached at all? A clear error beats a screen of errors."""
+
+from __future__ import annotations
+
+import socket
+import ssl
+
+from perflab.errors import Unreachable
+from perflab.load._config import Target
+from perflab.load._engine import tls_context
+
+
+def check_reachable(target: Target, timeout_s: float = 5.0) -> None:
+    """Connect once (and shake hands for https); raise ``Unreachable`` (exit 3) if it fails."""
+    where = f"{target.addr}:{target.port}"
+    try:
+        sock = socket.create_connection((target.addr, target.port), timeout=timeout_s)
+    except ConnectionRefusedError as exc:
+        raise Unreachable(f"connection refused by {where} ({target.url})",
+                          hint="is the server running and listening on that port?") from exc
+    except TimeoutError as exc:
+        raise Unreachable(f"no answer from {where} within {timeout_s:g}s ({target.url})",
+                          hint="check the address, the port and any firewall") from exc
+    except OSError as exc:
+        raise Unreachable(f"cannot connect to {where} ({target.url}): {exc.strerror}",
+                          hint="check the address and the port") from exc
+    try:
+        if target.tls:
+            try:
+                with tls_context().wrap_socket(sock, server_hostname=target.host):
+                    pass
+            except (ssl.SSLError, OSError) as exc:
+                raise Unreachable(f"TLS handshake with {where} failed: {exc}",
+                                  hint="is this port serving https? use http:// otherwise"
+                                  ) from exc
+    finally:
+        sock.close()

@@ -1,0 +1,169 @@
+"""What a load test measured: per-second intervals while it runs, one ``LoadResult`` at the end."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from perflab.load._config import LoadConfig
+from perflab.load._hdr import Histogram
+
+
+def failed_status(code: int) -> bool:
+    """Responses counted as failed in the error rate: 4xx and 5xx (as k6's http_req_failed)."""
+    return code >= 400
+
+
+@dataclass(slots=True)
+class Interval:
+    """One second of the test (the last one may be shorter), all workers merged."""
+
+    second: int
+    length_s: float
+    completed: int
+    codes: Counter[int]
+    errors: Counter[str]
+    latency: Histogram
+    service: Histogram | None
+    connections: int
+    late: int
+
+    @property
+    def rps(self) -> float:
+        return self.completed / self.length_s if self.length_s > 0 else 0.0
+
+    @property
+    def errors_total(self) -> int:
+        return sum(self.errors.values()) + sum(n for c, n in self.codes.items()
+                                               if failed_status(c))
+
+
+@dataclass(slots=True)
+class LoadResult:
+    config: LoadConfig
+    started_ns: int                 # wall clock, ns since the epoch
+    duration_s: float
+    status: str                     # ok, aborted, failed
+    latency: Histogram
+    service: Histogram | None       # open model only; the closed model's latency is service time
+    codes: Counter[int] = field(default_factory=Counter)
+    errors: Counter[str] = field(default_factory=Counter)
+    late: int = 0
+    unsent: int = 0
+    phases: dict[str, Histogram] = field(default_factory=dict)
+    checks: dict[str, dict[str, int]] = field(default_factory=dict)
+    by_name: dict[str, Histogram] = field(default_factory=dict)
+    thresholds: list[dict[str, Any]] = field(default_factory=list)
+    worker_max_rss_bytes: int = 0   # the largest peak resident memory of a worker
+    # responses within the planned duration (the open model lets late ones finish after it:
+    # they count in the latency, not in the rate)
+    completed_in_window: int | None = None
+    warnings: list[str] = field(default_factory=list)
+    run_id: int | None = None
+
+    @property
+    def requests(self) -> int:
+        """Responses received (any status)."""
+        return sum(self.codes.values())
+
+    @property
+    def failed_requests(self) -> int:
+        return sum(self.errors.values()) + sum(n for c, n in self.codes.items()
+                                               if failed_status(c))
+
+    @property
+    def error_rate(self) -> float:
+        attempts = self.requests + sum(self.errors.values())
+        return self.failed_requests / attempts if attempts else 0.0
+
+    @property
+    def rps(self) -> float:
+        done = self.requests if self.completed_in_window is None else self.completed_in_window
+        return done / self.duration_s if self.duration_s > 0 else 0.0
+
+    @property
+    def target_rate(self) -> float | None:
+        sched = self.config.schedule()
+        if sched is None or sched.duration_s <= 0:
+            return None
+        return sched.total / sched.duration_s
+
+    def to_json(self) -> dict[str, Any]:
+        cfg = self.config
+        out: dict[str, Any] = {
+            "run_id": self.run_id,
+            "status": self.status,
+            "url": cfg.target.url,
+            "model": "open" if cfg.open_model else "closed",
+            "workers": cfg.workers,
+            "connections": cfg.connections,
+            "target_rate": self.target_rate,
+            "requests": self.requests,
+            "duration_s": round(self.duration_s, 6),
+            "rps": round(self.rps, 3),
+            "latency_ms": _summary(self.latency),
+            "service_time_ms": _summary(self.service if self.service is not None
+                                        else self.latency),
+            "phases_ms": {name: _summary(h) for name, h in self.phases.items()},
+            "status_codes": {str(k): v for k, v in sorted(self.codes.items())},
+            "errors": {k: v for k, v in sorted(self.errors.items()) if v},
+            "error_rate": self.error_rate,
+            "dropped": self.late,
+            "unsent": self.unsent,
+            "thresholds": self.thresholds,
+            "worker_max_rss_bytes": self.worker_max_rss_bytes,
+            "warnings": self.warnings,
+        }
+        if self.checks:
+            out["checks"] = self.checks
+        if self.by_name:
+            out["requests_by_name"] = {k: _summary(h) for k, h in sorted(self.by_name.items())}
+        return out
+
+
+def _summary(h: Histogram) -> dict[str, Any]:
+    s = h.summary().to_json()
+    return {k: (None if isinstance(v, float) and math.isnan(v) else
+                (round(v, 3) if isinstance(v, float) else v)) for k, v in s.items()}
+
+
+@dataclass(slots=True)
+class RunningTotals:
+    """The test so far (merged intervals): what the live line and --abort-on-fail read."""
+
+    open_model: bool
+    latency: Histogram = field(default_factory=Histogram)
+    service: Histogram | None = None
+    codes: Counter[int] = field(default_factory=Counter)
+    errors: Counter[str] = field(default_factory=Counter)
+    late: int = 0
+    elapsed_s: float = 0.0
+    checks: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def add(self, iv: Interval) -> None:
+        self.latency.merge(iv.latency)
+        if iv.service is not None:
+            if self.service is None:
+                self.service = Histogram()
+            self.service.merge(iv.service)
+        self.codes.update(iv.codes)
+        self.errors.update(iv.errors)
+        self.late += iv.late
+        self.elapsed_s = iv.second - 1 + iv.length_s
+
+    @property
+    def requests(self) -> int:
+        return sum(self.codes.values())
+
+    @property
+    def error_rate(self) -> float:
+        attempts = self.requests + sum(self.errors.values())
+        failed = sum(self.errors.values()) + sum(n for c, n in self.codes.items()
+                                                 if failed_status(c))
+        return failed / attempts if attempts else 0.0
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.elapsed_s if self.elapsed_s > 0 else 0.0

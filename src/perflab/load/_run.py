@@ -1,0 +1,205 @@
+"""One load test from options to stored result: what ``perflab load run`` and the demo call.
+
+Order matters for the user: every input is checked (thresholds, stages, URL, PIDs) before any
+traffic; the target is tried once so a refused port is one clear error; the run is created in
+the store before the first request and finished whatever happens, so Ctrl-C, a failing
+threshold or a raising scenario never lose what was measured.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from perflab.errors import InvalidValue
+from perflab.load._config import LoadConfig, RequestSpec, parse_target
+from perflab.load._junit import junit_xml
+from perflab.load._preflight import check_reachable
+from perflab.load._record import LoadRecorder
+from perflab.load._result import Interval, LoadResult, RunningTotals
+from perflab.load._runner import LoadRunner, ScenarioFailedDuring
+from perflab.load._schedule import parse_stages
+from perflab.load._summary import status_line
+from perflab.load._thresholds import Threshold, evaluate, parse_threshold
+from perflab.units import parse_rate
+
+if TYPE_CHECKING:
+    from perflab.load._scenario import Scenario
+    from perflab.store import Store
+
+
+@dataclass(frozen=True, slots=True)
+class RunOptions:
+    url: str | None = None
+    scenario_file: str | None = None
+    connections: int = 10
+    duration_s: float | None = None
+    requests: int | None = None
+    method: str = "GET"
+    headers: tuple[tuple[str, str], ...] = ()
+    body: bytes = b""
+    timeout_s: float = 10.0
+    workers: int = 1
+    rate: str | None = None
+    stages: str | None = None
+    max_connections: int | None = None
+    think_time_s: float = 0.0
+    thresholds: tuple[str, ...] = ()
+    abort_on_fail: bool = False
+    junit: str | None = None
+    hgrm: str | None = None
+    watch: tuple[int, ...] = ()
+    name: str | None = None
+    store_path: str | None = None
+    as_json: bool = False
+    live: bool | None = None  # None: a status line when stderr is a terminal
+
+
+@dataclass(slots=True)
+class Outcome:
+    result: LoadResult | None
+    interrupted: bool = False
+    scenario_error: str | None = None
+    write_error: InvalidValue | None = None  # --hgrm/--junit could not be written (after all)
+
+
+def build_config(o: RunOptions) -> tuple[LoadConfig, list[Threshold]]:
+    thresholds = [parse_threshold(t) for t in o.thresholds]
+    stages = parse_stages(o.stages) if o.stages else ()
+    rate = parse_rate(o.rate) if o.rate is not None else None
+    scenario_file = None
+    open_scenarios = False
+    scenario_models: tuple[str, ...] = ()
+    duration_s = o.duration_s
+    if o.scenario_file is not None:
+        from perflab.load._scenario import load_scenario_file  # noqa: PLC0415  # optional
+
+        spec = load_scenario_file(o.scenario_file)
+        scenario_file = str(Path(o.scenario_file).resolve())
+        thresholds += [parse_threshold(t) for t in spec.thresholds]
+        url = o.url or spec.base_url
+        open_scenarios = any(sc.open_model for sc in spec.scenarios)
+        scenario_models = tuple(_describe(sc, o.connections) for sc in spec.scenarios)
+        staged = [sum(st.duration_s for st in parse_stages(sc.stages))
+                  for sc in spec.scenarios if sc.stages]
+        if duration_s is None and o.requests is None:
+            duration_s = max([10.0, *staged]) if staged else 10.0
+        for sc in spec.scenarios:  # every target is checked before any traffic
+            if sc.base_url:
+                check_reachable(parse_target(sc.base_url), timeout_s=min(o.timeout_s, 5.0))
+    else:
+        url = o.url
+    if url is None:
+        raise InvalidValue("no target URL", hint="give a URL, or set base_url in the scenario")
+    target = parse_target(url)
+    workers = o.workers
+    if not (rate or stages) and scenario_file is None:
+        workers = min(workers, o.connections)  # every worker needs a connection
+    if o.requests is not None:
+        workers = min(workers, o.requests)
+    cfg = LoadConfig(
+        target=target, request=RequestSpec(o.method, o.headers, o.body),
+        connections=o.connections, max_connections=o.max_connections, duration_s=duration_s,
+        requests=o.requests, rate=rate, stages=stages, think_time_s=o.think_time_s,
+        timeout_s=o.timeout_s, workers=max(1, workers), scenario_file=scenario_file,
+        open_scenarios=open_scenarios, scenario_models=scenario_models,
+    )
+    cfg.validate()
+    return cfg, thresholds
+
+
+def _describe(sc: Scenario, default_connections: int) -> str:
+    if sc.stages:
+        return f"{sc.name}: open, stages {sc.stages}"
+    if sc.rate is not None:
+        return f"{sc.name}: open, {sc.rate_per_s:g}/s"
+    return f"{sc.name}: closed, {sc.connections or default_connections} connections"
+
+
+def execute(o: RunOptions, *, store: Store | None = None) -> Outcome:
+    cfg, thresholds = build_config(o)
+    for label, path in (("--hgrm", o.hgrm), ("--junit", o.junit)):
+        if path is not None and not Path(path).resolve().parent.is_dir():
+            raise InvalidValue(f"{label} {path}: the directory does not exist",
+                               hint="create it, or choose another path")
+    check_reachable(cfg.target, timeout_s=min(cfg.timeout_s, 5.0))
+    own_store = store is None
+    if store is None:
+        from perflab.cli._common import open_store  # noqa: PLC0415
+
+        store = open_store(o.store_path)
+    try:
+        return _execute(o, cfg, thresholds, store)
+    finally:
+        if own_store:
+            store.close()
+
+
+def _execute(o: RunOptions, cfg: LoadConfig, thresholds: list[Threshold],
+             store: Store) -> Outcome:
+    name = o.name or (Path(cfg.scenario_file).name if cfg.scenario_file else cfg.target.url)
+    meta = {"url": cfg.target.url, "model": "open" if cfg.open_model else "closed",
+            "connections": cfg.connections, "workers": cfg.workers, "rate": cfg.rate,
+            "stages": [s.label() for s in cfg.stages], "duration_s": cfg.effective_duration_s,
+            "requests": cfg.requests, "method": cfg.request.method,
+            "thresholds": [t.text for t in thresholds], "scenario": cfg.scenario_file,
+            "watch": list(o.watch)}
+    recorder = LoadRecorder(store, cfg, name, watch=o.watch, meta=meta)
+    totals = RunningTotals(cfg.open_model)
+    live = sys.stderr.isatty() and not o.as_json if o.live is None else o.live
+    total_s = cfg.effective_duration_s
+    interrupted = False
+
+    def on_interval(iv: Interval) -> bool:
+        recorder.interval(iv)
+        totals.add(iv)
+        if live:
+            sys.stderr.write("\r" + status_line(totals, total_s, iv.connections) + "\x1b[K")
+            sys.stderr.flush()
+        if o.abort_on_fail and thresholds and iv.second >= 1:
+            return any(not r["passed"] for r in evaluate(thresholds, totals))
+        return False
+
+    runner = LoadRunner(cfg, on_interval=on_interval, on_start=recorder.started)
+    scenario_error = None
+    try:
+        result = runner.run()
+    except ScenarioFailedDuring as err:
+        result = err.result
+        scenario_error = err.message
+    except KeyboardInterrupt:  # before the workers were ready: nothing measured yet
+        store.finish_run(recorder.run.id, "aborted")
+        raise
+    except BaseException:
+        store.finish_run(recorder.run.id, "failed")
+        raise
+    finally:
+        if live:
+            sys.stderr.write("\r\x1b[K")
+            sys.stderr.flush()
+    interrupted = result.status == "aborted" and not o.abort_on_fail
+    result.thresholds = evaluate(thresholds, result)
+    recorder.finish(result)
+    write_error = None
+    try:
+        if o.hgrm:
+            from perflab.load._hgrm import format_hgrm  # noqa: PLC0415
+
+            _write(o.hgrm, format_hgrm(result.latency))
+        if o.junit:
+            _write(o.junit, junit_xml(result.thresholds, name=name,
+                                      duration_s=result.duration_s))
+    except InvalidValue as err:  # the result is stored and will be printed; then this error
+        write_error = err
+    return Outcome(result, interrupted=interrupted, scenario_error=scenario_error,
+                   write_error=write_error)
+
+
+def _write(path: str, text: str) -> None:
+    try:
+        Path(path).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise InvalidValue(f"cannot write {path}: {exc.strerror}",
+                           hint="choose a writable path; the run itself is stored") from exc

@@ -1,0 +1,348 @@
+"""The engine for scenario files: tasks (user coroutines) on the same raw connections.
+
+Closed scenarios run ``connections`` virtual users, each looping over weighted tasks on its own
+keep-alive connection. Open scenarios start one iteration per arrival of their schedule; an
+iteration borrows an idle connection (or opens one, up to ``max_connections``); beyond that it
+waits and is counted late. The first request of an open iteration is timed from the arrival's
+intended time, as in the plain open model.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json as jsonlib
+import random
+import time
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+from perflab.load._config import Target, parse_target
+from perflab.load._engine import BodyConn, Conn, Engine, _share, classify
+from perflab.load._hdr import Histogram
+from perflab.load._scenario import (
+    RequestFailed,
+    Response,
+    Scenario,
+    Session,
+    load_scenario_file,
+    user_traceback,
+)
+from perflab.load._schedule import Schedule, parse_stages
+from perflab.units import parse_duration
+
+if TYPE_CHECKING:
+
+    from perflab.load._config import LoadConfig
+
+_now = time.monotonic_ns
+_MAX_NAMES = 100  # request names kept apart; beyond, "other" (ids in paths must not explode)
+
+
+class _ScenarioRun:
+    """One scenario's share of the test in this worker."""
+
+    def __init__(self, sc: Scenario, eng: ScenarioEngine, index: int, nworkers: int) -> None:
+        self.sc = sc
+        self.target: Target = parse_target(sc.base_url) if sc.base_url else eng.cfg.target
+        self.tasks = sc.tasks
+        self.weights = [t.weight for t in sc.tasks]
+        self.think_s = sc.think_time_s
+        self.schedule: Schedule | None = None
+        if sc.stages:
+            self.schedule = Schedule(parse_stages(sc.stages), start_rate=sc.rate_per_s or 0.0)
+        elif sc.rate_per_s is not None:
+            self.schedule = Schedule.constant(sc.rate_per_s, eng.duration_s)
+        conns = sc.connections or eng.cfg.connections
+        self.users = _share(conns, index, nworkers)
+        self.max_connections = max(1, _share(sc.max_connections or conns * 10, index, nworkers))
+        self.idle: list[Conn] = []
+        self.active = 0
+        self.backlog: deque[int] = deque()
+        self.next = 0
+        self.index, self.nworkers = index, nworkers
+        host = self.target.host_header
+        self.base_headers = {"Host": host, "User-Agent": "perflab", **sc.headers}
+
+
+class _SessionImpl(Session):
+    def __init__(self, eng: ScenarioEngine, sr: _ScenarioRun, intended_ns: int | None) -> None:
+        self.eng = eng
+        self.sr = sr
+        self.conn: Conn | None = None
+        self.intended_ns = intended_ns
+
+    async def _connection(self) -> Conn:
+        c = self.conn
+        if c is not None and c.transport is not None and not c.transport.is_closing():
+            return c
+        while self.sr.idle:
+            c = self.sr.idle.pop()
+            if c.transport is not None and not c.transport.is_closing():
+                self.conn = c
+                return c
+        self.conn = await self.eng.open_scenario_conn(self.sr.target)
+        return self.conn
+
+    async def request(self, method: str, path: str, *, headers: dict[str, str] | None = None,
+                      body: bytes | str | None = None, json: Any = None,
+                      name: str | None = None) -> Response:
+        if method.upper() == "HEAD":
+            raise ValueError("HEAD requests are not supported in scenarios (use GET)")
+        hdrs = dict(self.sr.base_headers)
+        payload = b""
+        if json is not None:
+            payload = jsonlib.dumps(json).encode()
+            hdrs["Content-Type"] = "application/json"
+        elif body is not None:
+            payload = body.encode() if isinstance(body, str) else body
+        if headers:
+            hdrs.update(headers)
+        if payload or method in ("POST", "PUT", "PATCH"):
+            hdrs["Content-Length"] = str(len(payload))
+        head = f"{method} {path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in hdrs.items())
+        data = (head + "\r\n").encode("latin-1") + payload
+        conn = await self._connection()
+        fut: asyncio.Future[Response] = self.eng.loop.create_future()
+        conn.waiter = fut
+        conn.body = []
+        if isinstance(conn, BodyConn):
+            conn.headers = []
+            conn.name = name or path.split("?", 1)[0]
+        intended = self.intended_ns if self.intended_ns is not None else _now()
+        self.intended_ns = None
+        conn.send(data, intended)
+        try:
+            return await fut
+        except (OSError, TimeoutError) as exc:
+            raise RequestFailed(str(exc)) from exc
+        finally:
+            conn.waiter = None
+
+    def check(self, name: str, condition: bool) -> bool:  # k6's check()
+        slot = self.eng.checks.setdefault(name, {"passed": 0, "failed": 0})
+        slot["passed" if condition else "failed"] += 1
+        return bool(condition)
+
+    async def sleep(self, seconds: float | str) -> None:
+        await asyncio.sleep(parse_duration(seconds) if isinstance(seconds, str) else seconds)
+
+    def release(self) -> None:
+        c = self.conn
+        self.conn = None
+        if c is not None and c.transport is not None and not c.transport.is_closing():
+            self.sr.idle.append(c)
+
+
+class ScenarioEngine(Engine):
+    def __init__(self, cfg: LoadConfig, index: int, nworkers: int) -> None:
+        super().__init__(cfg, index, nworkers)
+        assert cfg.scenario_file is not None
+        self.path = cfg.scenario_file
+        # a file that raises here raises ScenarioError, whose user_traceback the worker sends
+        spec = load_scenario_file(cfg.scenario_file, worker=(index, nworkers))
+        self.schedule = None  # the base class's own arrivals are not used
+        self.conn_class = BodyConn
+        self.duration_s = cfg.effective_duration_s or 10.0
+        self.runs = [_ScenarioRun(sc, self, index, nworkers) for sc in spec.scenarios]
+        self.failure: str | None = None
+        self.checks: dict[str, dict[str, int]] = {}
+        self.by_name_lists: dict[str, list[int]] = {}
+        self.by_name: dict[str, Histogram] = {}
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    async def run(self, start_ns: int, duration_s: float | None) -> None:
+        self.start_ns = start_ns
+        delay = (start_ns - _now()) / 1e9
+        if delay > 0:
+            await asyncio.sleep(delay)
+        sweep = self.loop.create_task(self._sweep_timeouts())
+        longest = self.duration_s
+        for sr in self.runs:
+            if sr.schedule is None:
+                for _ in range(sr.users):
+                    self._spawn(self._user(sr))
+            else:
+                longest = max(longest, sr.schedule.duration_s) if sr.sc.stages else longest
+                self._arrive(sr)
+        self.loop.call_later(duration_s if duration_s is not None else longest, self.stop)
+        try:
+            await self.done
+        finally:
+            sweep.cancel()
+            for t in list(self.tasks):
+                t.cancel()
+            for c in list(self.conns):
+                if c.transport is not None:
+                    c.transport.abort()
+
+    def stop(self) -> None:
+        if self.stopping:
+            return
+        self.stopping = True
+        self.issuing_done = True
+        self._finish()
+
+    def _spawn(self, coro: Any) -> None:
+        task = self.loop.create_task(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    def _user_failed(self, exc: BaseException) -> None:
+        if self.failure is None:
+            self.failure = user_traceback(exc, self.path)
+        self.stop()
+
+    async def _run_task(self, sr: _ScenarioRun, session: _SessionImpl) -> bool:
+        """One iteration; False when it ended on a network failure."""
+        task = random.choices(sr.tasks, sr.weights)[0]  # noqa: S311  # not cryptography
+        try:
+            await task.fn(session)
+        except RequestFailed:
+            return False
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self._user_failed(exc)
+        return True
+
+    async def _user(self, sr: _ScenarioRun) -> None:
+        """A virtual user of a closed scenario: iterations back to back on one connection."""
+        session = _SessionImpl(self, sr, None)
+        fails = 0
+        while not self.stopping:
+            if await self._run_task(sr, session):
+                fails = 0
+                if sr.think_s:
+                    await asyncio.sleep(sr.think_s)
+            else:
+                fails += 1
+                await asyncio.sleep(min(1.0, 0.01 * 2 ** min(fails, 10)))
+
+    # -- open scenarios ------------------------------------------------------------------------
+
+    def _arrive(self, sr: _ScenarioRun) -> None:
+        assert sr.schedule is not None
+        if self.stopping:
+            return
+        sched = sr.schedule
+        total = max(0, (sched.total - sr.index + sr.nworkers - 1) // sr.nworkers)
+        elapsed = (_now() - self.start_ns) / 1e9
+        n = sr.next
+        while n < total:
+            t = sched.time_of(n * sr.nworkers + sr.index)
+            if t > elapsed:
+                break
+            intended = self.start_ns + int(t * 1e9)
+            if sr.active < sr.max_connections:
+                self._start_iteration(sr, intended)
+            else:
+                self.late += 1
+                sr.backlog.append(intended)
+            n += 1
+        sr.next = n
+        if n < total:
+            wait = sched.time_of(n * sr.nworkers + sr.index) - (_now() - self.start_ns) / 1e9
+            self.loop.call_later(max(wait, 0.0), self._arrive, sr)
+
+    def _start_iteration(self, sr: _ScenarioRun, intended_ns: int) -> None:
+        sr.active += 1
+        self._spawn(self._iteration(sr, intended_ns))
+
+    async def _iteration(self, sr: _ScenarioRun, intended_ns: int) -> None:
+        session = _SessionImpl(self, sr, intended_ns)
+        try:
+            await self._run_task(sr, session)
+        finally:
+            session.release()
+            sr.active -= 1
+            if sr.backlog and not self.stopping:
+                self._start_iteration(sr, sr.backlog.popleft())
+
+    # -- connections and responses -------------------------------------------------------------
+
+    async def open_scenario_conn(self, target: Target) -> Conn:
+        t0 = _now()
+        conn: Conn | None = None
+        try:
+            transport, conn = await self.loop.create_connection(
+                lambda: BodyConn(self), target.addr, target.port)
+            t1 = _now()
+            self._connect_us.append((t1 - t0) // 1000)
+            if target.tls and self.tls is not None:
+                tls_transport = await self.loop.start_tls(transport, conn, self.tls,
+                                                          server_hostname=target.host)
+                conn.transport = tls_transport
+                self._tls_us.append((_now() - t1) // 1000)
+            elif target.tls:
+                from perflab.load._engine import tls_context  # noqa: PLC0415
+
+                self.tls = tls_context()
+                tls_transport = await self.loop.start_tls(transport, conn, self.tls,
+                                                          server_hostname=target.host)
+                conn.transport = tls_transport
+        except OSError as exc:
+            if conn is not None and conn.transport is not None:
+                conn.transport.abort()
+            self.errors[classify(exc)] += 1
+            raise RequestFailed(str(exc)) from exc
+        self.conns.add(conn)
+        return conn
+
+    def lost(self, conn: Conn, exc: Exception | None) -> None:
+        self.conns.discard(conn)
+        if conn.busy:
+            conn.busy = False
+            self.in_flight -= 1
+            if not conn.failed:
+                self.errors[classify(exc)] += 1
+                self._request_ended()
+        if conn.waiter is not None and not conn.waiter.done():
+            conn.waiter.set_exception(ConnectionResetError("connection lost"))
+
+    def complete(self, conn: Conn) -> None:
+        now = _now()
+        if not conn.busy or conn.failed:
+            return
+        conn.busy = False
+        self.in_flight -= 1
+        lat = (now - conn.intended_ns) // 1000
+        self.lat.append(lat)
+        self.svc.append((now - conn.sent_ns) // 1000)
+        self.ttfb.append((conn.first_ns - conn.sent_ns) // 1000)
+        status = conn.parser.get_status_code()
+        self.codes.append(status)
+        name = conn.name if isinstance(conn, BodyConn) else "?"
+        if name not in self.by_name_lists and len(self.by_name_lists) >= _MAX_NAMES:
+            name = "other"
+        self.by_name_lists.setdefault(name, []).append(lat)
+        self._request_ended()
+        headers = {}
+        if isinstance(conn, BodyConn):
+            headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in conn.headers}
+        resp = Response(status, headers, b"".join(conn.body or ()), (now - conn.sent_ns) / 1e6)
+        if not conn.parser.should_keep_alive() and conn.transport is not None:
+            conn.transport.close()
+        if conn.waiter is not None and not conn.waiter.done():
+            conn.waiter.set_result(resp)
+
+    def _request_ended(self) -> None:
+        self.finished += 1
+        if self.budget is not None and self.finished >= self.budget:
+            self.stop()
+
+    def take(self) -> dict[str, Any]:
+        out = super().take()
+        for name, values in self.by_name_lists.items():
+            self.by_name.setdefault(name, Histogram()).record_many(values)
+        self.by_name_lists = {}
+        return out
+
+    def phases(self) -> dict[str, Any]:
+        out = super().phases()
+        out["unsent"] = sum(len(sr.backlog) for sr in self.runs)
+        out["checks"] = self.checks
+        out["by_name"] = {k: h.to_dict() for k, h in self.by_name.items()}
+        return out
+

@@ -1,0 +1,124 @@
+"""The end summary and the live status line, as text a wrk or k6 user reads at a glance."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+from perflab.units import format_duration, format_rate
+
+if TYPE_CHECKING:
+    from perflab.load._hdr import Histogram
+    from perflab.load._result import LoadResult, RunningTotals
+
+
+def _ms(v: float) -> str:
+    return "-" if math.isnan(v) else format_duration(v / 1000)
+
+
+def _n(v: int) -> str:
+    return f"{v:,}"
+
+
+def latency_line(label: str, h: Histogram) -> str:
+    s = h.summary()
+    return (f"  {label:<10} p50 {_ms(s.p50_ms):>8}  p90 {_ms(s.p90_ms):>8}  "
+            f"p99 {_ms(s.p99_ms):>8}  p99.9 {_ms(s.p999_ms):>8}  max {_ms(s.max_ms):>8}  "
+            f"mean {_ms(s.mean_ms):>8}")
+
+
+def render_summary(r: LoadResult) -> str:
+    cfg = r.config
+    if cfg.scenario_file:
+        model = "; ".join(cfg.scenario_models) or "scenarios"
+    elif cfg.open_model:
+        rate = r.target_rate
+        model = (f"open model, target {format_rate(rate or 0, '/s')}"
+                 f"{' in stages' if cfg.stages else ''}, up to "
+                 f"{cfg.limit_max_connections()} connections")
+    else:
+        model = f"closed model, {cfg.connections} connections"
+        if cfg.think_time_s:
+            model += f", think {format_duration(cfg.think_time_s)}"
+    head = cfg.scenario_file or cfg.target.url
+    workers = f"{cfg.workers} worker{'s' if cfg.workers > 1 else ''}"
+    lines = [f"perflab load  {head}  ({model}, {workers})"]
+    if r.status != "ok":
+        lines.append(f"  ** run {r.status}: figures cover what was measured until then **")
+    lines.extend(f"  ** {w} **" for w in r.warnings)
+    lines.append("")
+    errors_total = r.failed_requests
+    lines.append(f"  {'requests':<10} {_n(r.requests)} in {r.duration_s:.2f}s   "
+                 f"{format_rate(r.rps, ' req/s')}   "
+                 f"{_n(errors_total)} failed ({r.error_rate:.2%})")
+    if r.service is not None:
+        lines.append(latency_line("latency", r.latency) + "   (from intended start)")
+        lines.append(latency_line("service", r.service) + "   (from actual send)")
+    else:
+        lines.append(latency_line("latency", r.latency))
+    phases = []
+    for name in ("connect", "tls", "ttfb"):
+        h = r.phases.get(name)
+        if h is not None and h.total:
+            s = h.summary()
+            phases.append(f"{name} p50 {_ms(s.p50_ms)} p99 {_ms(s.p99_ms)}")
+    if phases:
+        lines.append(f"  {'phases':<10} " + " · ".join(phases))
+    if r.codes:
+        lines.append(f"  {'status':<10} " + "  ".join(f"{c}: {_n(n)}"
+                                                       for c, n in sorted(r.codes.items())))
+    errs = {k: v for k, v in r.errors.items() if v}
+    if errs:
+        lines.append(f"  {'errors':<10} " + "  ".join(f"{k}: {_n(v)}"
+                                                       for k, v in sorted(errs.items())))
+    if cfg.open_model:
+        lines.append(f"  {'dropped':<10} {_n(r.late)} could not start on time "
+                     f"(all connections busy){f', {_n(r.unsent)} never sent' if r.unsent else ''}")
+    if r.by_name:
+        lines.append("")
+        lines.append("  requests by name")
+        for nm, h in sorted(r.by_name.items()):
+            s = h.summary()
+            lines.append(f"    {nm:<28} {h.total:>9,}  p50 {_ms(s.p50_ms):>8}  "
+                         f"p99 {_ms(s.p99_ms):>8}")
+    if r.checks:
+        lines.append("")
+        lines.append("  checks")
+        for name, c in sorted(r.checks.items()):
+            total = c["passed"] + c["failed"]
+            mark = "✓" if c["failed"] == 0 else "✗"
+            lines.append(f"    {mark} {name:<40} {c['passed']}/{total}")
+    if r.thresholds:
+        lines.append("")
+        lines.append("  thresholds")
+        lines.extend(f"    {_threshold_line(t)}" for t in r.thresholds)
+    if r.run_id is not None:
+        lines.append("")
+        lines.append(f"  stored as run {r.run_id} (perflab show {r.run_id})")
+    return "\n".join(lines) + "\n"
+
+
+def _threshold_line(t: dict[str, Any]) -> str:
+    mark = "✓" if t["passed"] else "✗"
+    actual = t["actual"]
+    if actual is None:
+        shown = "no data"
+    elif t["unit"] == "ms":
+        shown = _ms(actual)
+    elif t["unit"] == "ratio":
+        shown = f"{actual:.2%}"
+    elif t["unit"] == "/s":
+        shown = format_rate(actual, "/s")
+    else:
+        shown = f"{actual:g}"
+    return f"{mark} {t['threshold']:<24} {shown}"
+
+
+def status_line(t: RunningTotals, total_s: float | None, connections: int) -> str:
+    """One line, rewritten each second on a terminal: rate, percentiles, errors, progress."""
+    s = t.latency.summary()
+    progress = (f"{t.elapsed_s:4.0f}s/{total_s:.0f}s" if total_s is not None
+                else f"{t.elapsed_s:4.0f}s")
+    failed = sum(t.errors.values()) + sum(n for c, n in t.codes.items() if c >= 400)
+    return (f"{progress}  {format_rate(t.rps, ' req/s'):>12}  p50 {_ms(s.p50_ms):>8}  "
+            f"p99 {_ms(s.p99_ms):>8}  errors {failed:,}  conns {connections}")

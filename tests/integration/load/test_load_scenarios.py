@@ -1,0 +1,117 @@
+"""Scenario files against the test server: extraction, feeders, checks, several models."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+
+import pytest
+
+from perflab.cli import main
+from perflab.store import Store
+
+pytestmark = pytest.mark.integration
+
+
+def write(tmp_path, name: str, body: str):
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(body))
+    return path
+
+
+def test_a_scenario_logs_in_extracts_a_token_and_uses_it(test_server, tmp_path, store_path,
+                                                         capsys):
+    srv = test_server()
+    (tmp_path / "users.csv").write_text("user,password\nalice,a\nbob,b\ncarol,c\n")
+    scenario = write(tmp_path, "shop.py", f"""
+        from perflab.load import Scenario, Session, csv_feeder
+
+        users = csv_feeder("users.csv")
+        thresholds = ["p99<5s", "checks>99%"]
+
+        shop = Scenario("shop", base_url="{srv.url}", connections=3, think_time="5ms")
+        api = Scenario("api", base_url="{srv.url}", rate=100)
+
+        @shop.task(weight=3)
+        async def browse(s: Session) -> None:
+            r = await s.get("/items", name="items")
+            s.check("items listed", r.status == 200)
+            first = r.json()["items"][0]
+            r = await s.get(f"/item/{{first}}", name="item")
+            s.check("unknown item is 404", r.status == 404)
+
+        @shop.task(weight=1)
+        async def login(s: Session) -> None:
+            user = users.next()
+            r = await s.post("/login", json={{"user": user["user"]}}, name="login")
+            token = r.json()["token"]
+            me = await s.get("/me", headers={{"Authorization": f"Bearer {{token}}"}}, name="me")
+            s.check("token accepted", me.status == 200)
+
+        @api.task()
+        async def ping(s: Session) -> None:
+            r = await s.get("/", name="ping")
+            s.check("ping ok", r.ok)
+    """)
+    rc = main(["load", "run", "-s", str(scenario), "-d", "2", "--workers", "2",
+               "--store", str(store_path), "--json"])
+    doc = json.loads(capsys.readouterr().out)
+    assert rc == 0, doc
+    checks = doc["checks"]
+    assert set(checks) == {"items listed", "unknown item is 404", "token accepted", "ping ok"}
+    assert all(c["failed"] == 0 and c["passed"] > 0 for c in checks.values())
+    by_name = doc["requests_by_name"]
+    assert set(by_name) == {"items", "item", "login", "me", "ping"}
+    # the open scenario holds its own rate beside the closed one
+    assert by_name["ping"]["count"] == pytest.approx(200, abs=4)
+    # weights 3:1 over many iterations
+    assert 1.5 < by_name["items"]["count"] / by_name["login"]["count"] < 6
+    assert [t["passed"] for t in doc["thresholds"]] == [True, True]
+    assert doc["status_codes"].keys() == {"200", "404"}
+
+
+def test_a_scenario_that_raises_shows_the_users_traceback_and_exits_2(
+        test_server, tmp_path, store_path, capsys):
+    srv = test_server()
+    scenario = write(tmp_path, "bad.py", f"""
+        from perflab.load import Scenario
+
+        web = Scenario("web", base_url="{srv.url}", connections=1)
+
+        def token_of(doc):
+            return doc["token"]
+
+        @web.task()
+        async def home(s):
+            r = await s.get("/items")
+            token_of(r.json())
+    """)
+    rc = main(["load", "run", "-s", str(scenario), "-d", "5", "--workers", "1",
+               "--store", str(store_path)])
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert f'File "{scenario}", line 7, in token_of' in err
+    assert "KeyError: 'token'" in err
+    assert "perflab/load" not in err  # the user's frames, not ours
+    with Store.open(store_path) as store:
+        run = store.run("last")
+        assert run.status == "failed"
+        assert run.meta["summary"]["requests"] >= 1
+
+
+def test_a_scenario_file_that_fails_to_import_is_a_usage_error(tmp_path, store_path, capsys):
+    scenario = write(tmp_path, "broken.py", """
+        from perflab.load import Scenario
+        web = Scenario("web", base_url="http://127.0.0.1:9/")
+        1 / 0
+    """)
+    assert main(["load", "run", "-s", str(scenario), "--store", str(store_path)]) == 2
+    err = capsys.readouterr().err
+    assert "ZeroDivisionError" in err
+    assert f'File "{scenario}", line 4' in err
+
+
+def test_a_scenario_file_without_scenarios_says_what_to_write(tmp_path, store_path, capsys):
+    scenario = write(tmp_path, "empty.py", "x = 1\n")
+    assert main(["load", "run", "-s", str(scenario), "--store", str(store_path)]) == 2
+    assert "defines no Scenario" in capsys.readouterr().err

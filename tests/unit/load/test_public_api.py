@@ -1,0 +1,15 @@
+"""The public surface of perflab.load, pinned: changing it is a decision, not an accident."""
+
+import perflab.load
+
+
+def test_exported_names():
+    assert sorted(perflab.load.__all__) == sorted([
+        "Feeder", "Histogram", "Interval", "LoadConfig", "LoadRecorder", "LoadResult",
+        "LoadRunner", "Outcome", "RequestSpec", "Response", "RunOptions", "Scenario",
+        "Schedule", "Session", "Stage", "Target", "Threshold", "csv_feeder", "execute",
+        "format_hgrm", "junit_xml", "parse_stages", "parse_target", "parse_threshold",
+        "render_summary",
+    ])
+    for name in perflab.load.__all__:
+        assert getattr(perflab.load, name) is not None
