@@ -9,6 +9,11 @@ Two things the /proc files do not say, and ss does: the backlog of a listening s
 prints it as Send-Q) and whether an IPv6 socket bound to ``::`` also accepts IPv4 (ss prints
 ``*`` then, ``[::]`` otherwise). Both come from the kernel's sock_diag netlink interface
 (a few structs, at the end of this module), used only when reading the live /proc.
+
+This module is the one parser of the inet tables. ``perflab net`` and ``perflab export`` read
+them whole (or only the sockets of ``--pid``); ``perflab proc`` (collect._fdsockets) looks up
+the inodes behind one process's fds in that process's own tables, ``/proc/PID/net/...``, so
+that a process in another network namespace is found in its own.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import os
 import socket
 import struct
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -114,18 +119,32 @@ def parse_hex_address(text: str) -> tuple[IPAddress, int]:
     return ip, int(port_hex, 16)
 
 
-def parse_proc_net(text: str, proto: str) -> list[SocketRow]:
-    """Parse /proc/net/tcp, tcp6, udp or udp6 (owners, backlog and v6only not yet known)."""
+# (proto, table under /proc or /proc/PID); every inet table has the same columns
+TCP_TABLES = (("tcp", "net/tcp"), ("tcp", "net/tcp6"))
+UDP_TABLES = (("udp", "net/udp"), ("udp", "net/udp6"))
+INET_TABLES = (*TCP_TABLES, *UDP_TABLES,
+               ("udplite", "net/udplite"), ("udplite", "net/udplite6"),
+               ("raw", "net/raw"), ("raw", "net/raw6"))
+
+
+def parse_proc_net(text: str, proto: str, inodes: Collection[int] | None = None
+                   ) -> list[SocketRow]:
+    """Parse /proc/net/tcp, tcp6, udp, udp6 (or udplite, raw: the same columns); owners,
+    backlog and v6only not yet known. With ``inodes``, only those sockets (the addresses of
+    the others are not even decoded)."""
     rows = []
     for line in text.splitlines()[1:]:
         f = line.split()
         if len(f) < 10:
             continue
         try:
+            inode = int(f[9])
+            if inodes is not None and inode not in inodes:
+                continue
             local_ip, local_port = parse_hex_address(f[1])
             peer_ip, peer_port = parse_hex_address(f[2])
             tx_hex, _, rx_hex = f[4].partition(":")
-            recv_q, tx_q, uid, inode = int(rx_hex, 16), int(tx_hex, 16), int(f[7]), int(f[9])
+            recv_q, tx_q, uid = int(rx_hex, 16), int(tx_hex, 16), int(f[7])
         except ValueError:
             continue  # not a socket line (a kernel we do not know, a damaged copy)
         state = TCP_STATES.get(f[3], f[3])
@@ -141,6 +160,60 @@ def parse_proc_net(text: str, proto: str) -> list[SocketRow]:
             uid=uid, inode=inode, v6only=v6only,
         ))
     return rows
+
+
+def read_proc_net(base: Path, tables: Iterable[tuple[str, str]],
+                  inodes: Collection[int] | None = None) -> list[SocketRow]:
+    """The sockets of ``tables`` (see INET_TABLES) under ``base``: ``/proc`` (the reader's
+    network namespace) or ``/proc/PID`` (that process's). A table that cannot be read (no IPv6
+    in this kernel or namespace, a protocol not loaded, permission) is skipped.
+
+    With ``inodes``, only those sockets, and the reading stops once all are found: a busy
+    host's /proc/net/tcp holds tens of thousands of lines (TIME-WAIT included) and one process
+    usually owns a handful of them.
+    """
+    rows: list[SocketRow] = []
+    missing = None if inodes is None else set(inodes)
+    for proto, rel in tables:
+        if missing is not None and not missing:
+            break  # all found
+        try:
+            text = (base / rel).read_text(encoding="ascii", errors="replace")
+        except OSError:
+            continue
+        if missing is not None:
+            text = narrow_to_inodes(text, missing)
+        found = parse_proc_net(text, proto, missing)
+        rows.extend(found)
+        if missing is not None:
+            missing.difference_update(r.inode for r in found)
+    return rows
+
+
+_FEW = 64  # up to this many sockets, find their lines by substring search, not by parsing all
+
+
+def narrow_to_inodes(text: str, inodes: Collection[int]) -> str:
+    """A /proc/net table cut down to its header and the lines that may hold one of ``inodes``
+    (the parser checks the column), when they are few; else the whole table."""
+    if len(inodes) > _FEW:
+        return text
+    header, _, body = text.partition("\n")
+    lines = [header]
+    for inode in inodes:
+        needle = f" {inode}"
+        pos = body.find(needle)
+        while pos >= 0:
+            after = pos + len(needle)
+            if after < len(body) and body[after] not in " \n":
+                pos = body.find(needle, after)  # a longer number: 1005 in 10050
+                continue
+            start = body.rfind("\n", 0, pos) + 1
+            end = body.find("\n", pos)
+            end = len(body) if end < 0 else end
+            lines.append(body[start:end])
+            pos = body.find(needle, end)
+    return "\n".join(lines) + "\n"
 
 
 def socket_owners(proc_root: Path, pids: Iterable[int] | None = None
@@ -189,17 +262,12 @@ class SocketCollector:
     def sockets(self, *, tcp: bool = True, udp: bool = False,
                 pids: Iterable[int] | None = None) -> list[SocketRow]:
         """Sockets of the chosen protocols with their owners; with ``pids``, only theirs."""
-        files = ([("tcp", "net/tcp"), ("tcp", "net/tcp6")] if tcp else []) + (
-            [("udp", "net/udp"), ("udp", "net/udp6")] if udp else [])
-        rows: list[SocketRow] = []
-        for proto, rel in files:
-            try:
-                text = (self.root / rel).read_text(encoding="ascii", errors="replace")
-            except OSError:
-                continue  # no IPv6 in this kernel/namespace
-            rows.extend(parse_proc_net(text, proto))
+        tables: Sequence[tuple[str, str]] = (TCP_TABLES if tcp else ()) + (
+            UDP_TABLES if udp else ())
         wanted = None if pids is None else set(pids)
         owners = socket_owners(self.root, wanted)
+        # with pids, only their sockets are looked up (by inode): no need to parse all lines
+        rows = read_proc_net(self.root, tables, None if wanted is None else owners.keys())
         extra = self._diag(tcp=tcp, udp=udp) if self.sock_diag else {}
         v6only_default = self._bindv6only()
         out = []
