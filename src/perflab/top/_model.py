@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from perflab.collect import ProcessRow, SystemRates, SystemSnapshot
+from perflab.collect import DiskRates, ProcessRow, SystemRates, SystemSnapshot
 
 SortKey = Literal["cpu", "mem", "io"]
 SORT_KEYS: tuple[SortKey, ...] = ("cpu", "mem", "io")
@@ -75,14 +75,7 @@ class DiskLine:
     """The iostat -x figures of one whole device."""
 
     device: str
-    r_s: float
-    w_s: float
-    rkb_s: float
-    wkb_s: float
-    r_await_ms: float
-    w_await_ms: float
-    aqu_sz: float
-    util_pct: float
+    rates: DiskRates
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,9 +156,7 @@ def build_view(snapshot: SystemSnapshot, rates: SystemRates, rows: list[ProcessR
         mem=_mem_view(snapshot.meminfo, rates),
         psi=_psi_views(snapshot),
         disks=tuple(
-            DiskLine(name, d.r_s, d.w_s, d.rkb_s, d.wkb_s, d.r_await_ms, d.w_await_ms, d.aqu_sz,
-                     d.util_pct)
-            for name, d in sorted(rates.disks.items())
+            DiskLine(name, d) for name, d in sorted(rates.disks.items())
         ),
         nets=_net_lines(snapshot, rates),
         tcp=TcpView(

@@ -286,10 +286,11 @@ def _tcp(view: TopView, width: int) -> Text:
 
 def _disks(disks: tuple[DiskLine, ...], keep: int | None) -> list[Text]:
     if keep is not None:
-        disks = tuple(sorted(disks, key=lambda d: -d.util_pct)[:keep])
+        disks = tuple(sorted(disks, key=lambda d: -d.rates.util_pct)[:keep])
     out = [Text("DISK        r/s    w/s  rkB/s  wkB/s r_await w_await aqu-sz %util", LABEL)]
-    for d in disks:
-        t = Text(f"{d.device[:9]:<9}")
+    for line in disks:
+        d = line.rates
+        t = Text(f"{line.device[:9]:<9}")
         for v in (d.r_s, d.w_s, d.rkb_s, d.wkb_s):
             t.append(f"{compact_count(v):>7}")
         t.append(f"{d.r_await_ms:8.2f}{d.w_await_ms:8.2f}{d.aqu_sz:7.2f}")
