@@ -384,28 +384,23 @@ def to_junit(tables: list[Table], verdicts: dict[tuple[int, Key, Key], str],
     cases: list[str] = []
     failures = 0
     for ti, table in enumerate(tables):
-        for row in table.rows:
-            for col in table.cols[1:]:
-                cell = table.cells.get((row, col))
-                if cell is None or cell.baseline is None or cell.comparison is None:
-                    continue
-                name = f"{Table.label(row)} [{table.unit}]"
-                if len(table.cols) > 2:
-                    name += f" {Table.label(col)}"
-                old, new = cell.baseline.summary.center, cell.summary.center
-                delta = cell.comparison.format_delta(old, new)
-                detail = (f"{_go_float(old)} -> {_go_float(new)} {table.unit}: {delta} "
-                          f"(p={cell.comparison.p:.3f} n={cell.comparison.n1}+"
-                          f"{cell.comparison.n2})")
-                body = f"<system-out>{escape(detail)}</system-out>"
-                if verdicts.get((ti, row, col)) == "regression":
-                    failures += 1
-                    body = (f"<failure message={quoteattr('regression: ' + delta)} "
-                            f"type=\"regression\">{escape(detail + '; gate ' + gate_text)}"
-                            f"</failure>") + body
-                classname = ".".join(v for _, v in table.config if v) or "perflab.bench"
-                cases.append(f'  <testcase classname={quoteattr(classname)} '
-                             f'name={quoteattr(name)} time="0">{body}</testcase>')
+        for row, col, cell, base, comparison in table.compared():
+            name = f"{Table.label(row)} [{table.unit}]"
+            if len(table.cols) > 2:
+                name += f" {Table.label(col)}"
+            old, new = base.summary.center, cell.summary.center
+            delta = comparison.format_delta(old, new)
+            detail = (f"{_go_float(old)} -> {_go_float(new)} {table.unit}: {delta} "
+                      f"(p={comparison.p:.3f} n={comparison.n1}+{comparison.n2})")
+            body = f"<system-out>{escape(detail)}</system-out>"
+            if verdicts.get((ti, row, col)) == "regression":
+                failures += 1
+                body = (f"<failure message={quoteattr('regression: ' + delta)} "
+                        f"type=\"regression\">{escape(detail + '; gate ' + gate_text)}"
+                        f"</failure>") + body
+            classname = ".".join(v for _, v in table.config if v) or "perflab.bench"
+            cases.append(f'  <testcase classname={quoteattr(classname)} '
+                         f'name={quoteattr(name)} time="0">{body}</testcase>')
     head = (f'<?xml version="1.0" encoding="UTF-8"?>\n<testsuite name="perflab bench compare" '
             f'tests="{len(cases)}" failures="{failures}" errors="0" skipped="0">\n')
     return head + "\n".join(cases) + ("\n" if cases else "") + "</testsuite>\n"
