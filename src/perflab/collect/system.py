@@ -20,7 +20,6 @@ from perflab.collect._procfs import (
     NetDev,
     Pressure,
     Stat,
-    count_tcp_states,
     is_physical_disk,
     is_virtual_interface,
     parse_diskstats,
@@ -34,6 +33,7 @@ from perflab.collect._procfs import (
     read_pressure,
     read_text,
 )
+from perflab.collect.sockets import count_tcp_states
 
 
 @dataclass(frozen=True, slots=True)
