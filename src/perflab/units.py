@@ -196,9 +196,14 @@ def format_value(value: float | None, unit: str) -> str:
     return format_rate(value, f" {unit}" if unit else "")
 
 
+def format_timestamp(ts_ns: int) -> str:
+    """An epoch-ns timestamp in UTC, to the (started) second: ``2023-11-14 22:13:20 UTC``."""
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(ts_ns // NS_PER_S))
+
+
 def format_clock(ts_ns: int) -> str:
     """The local time of day of an epoch-ns timestamp: ``22:13:20``."""
-    return time.strftime("%H:%M:%S", time.localtime(ts_ns / NS_PER_S))
+    return time.strftime("%H:%M:%S", time.localtime(ts_ns // NS_PER_S))
 
 
 # --- compact forms: at most 5 characters, for the columns of live views ------------------------

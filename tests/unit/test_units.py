@@ -18,6 +18,7 @@ from perflab.units import (
     format_percent,
     format_rate,
     format_size,
+    format_timestamp,
     format_value,
     parse_duration,
     parse_duration_ns,
@@ -83,6 +84,10 @@ def test_format_picks_the_unit_of_the_magnitude():
 def test_zero_duration_is_written_as_go_writes_it():
     assert format_duration_ns(0) == "0s"
     assert format_duration(0.0) == "0s"
+
+
+def test_timestamps_are_utc_to_the_second():
+    assert format_timestamp(1_700_000_000_999_999_999) == "2023-11-14 22:13:20 UTC"
 
 
 def test_byte_rates_are_binary_like_sizes_and_counts_are_si():

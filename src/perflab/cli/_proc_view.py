@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 
 from rich import box
 from rich.console import Console, Group, RenderableType
@@ -32,6 +31,7 @@ from perflab.units import (
     format_percent,
     format_rate,
     format_size,
+    format_timestamp,
 )
 
 WIDE = 100  # at or above this width every column is shown
@@ -105,9 +105,9 @@ def _identity_panel(report: ProcessReport, now_s: float) -> Panel:
     if ident.uid[1] != ident.uid[0] or ident.gid[1] != ident.gid[0]:
         user += f"; effective {ident.effective_user} (uid {ident.uid[1]}, gid {ident.gid[1]})"
     _add_row(grid, "user", user)
-    started = datetime.fromtimestamp(ident.start_time_ns / 1e9, tz=UTC)
     age = max(0.0, now_s - ident.start_time_ns / 1e9)
-    _add_row(grid, "started", f"{started:%Y-%m-%d %H:%M:%S} UTC ({format_duration(age)} ago)")
+    _add_row(grid, "started",
+             f"{format_timestamp(ident.start_time_ns)} ({format_duration(age)} ago)")
     threads = report.scheduling.threads if report.scheduling else len(report.threads)
     _add_row(grid, "state", f"{ident.state}, parent {ident.ppid}, {threads} thread"
                           f"{'s' if threads != 1 else ''}")
