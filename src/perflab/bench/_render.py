@@ -10,7 +10,7 @@ from xml.sax.saxutils import escape, quoteattr
 from perflab.bench._stats import _go_float
 from perflab.bench._table import Cell, Key, Table
 from perflab.bench._texttab import CENTER, LEFT, RIGHT, TextTable
-from perflab.bench._units import common_scale, is_binary, scale
+from perflab.bench._units import Scaler, common_scale, is_binary, scale
 
 _SUPERSCRIPT = "⁰¹²³⁴⁵⁶⁷⁸⁹"
 
@@ -62,6 +62,12 @@ def _col_header_levels(cols: list[Key]) -> list[list[tuple[int, int, str]]]:
     return levels
 
 
+def _row_scaler(table: Table, row: Key, binary: bool) -> Scaler:
+    """One prefix and precision for a row's centres, as benchstat prints them."""
+    return common_scale([c.summary.center for col in table.cols
+                         if (c := table.cells.get((row, col))) is not None], binary)
+
+
 def _table_text(table: Table) -> str:
     t = TextTable()
     notes: list[str] = []
@@ -98,8 +104,7 @@ def _table_text(table: Table) -> str:
     for row in table.rows:
         t.row()
         t.cell(Table.label(row))
-        scaler = common_scale([c.summary.center for col in table.cols
-                               if (c := table.cells.get((row, col))) is not None], binary)
+        scaler = _row_scaler(table, row, binary)
         for exp, col in enumerate(table.cols):
             cell = table.cells.get((row, col))
             if cell is None:
@@ -266,8 +271,7 @@ def to_markdown(tables: list[Table], verdicts: dict[tuple[int, Key, Key], str] |
         notes: list[str] = []
         for row in table.rows:
             cells: list[str] = [_md(Table.label(row))]
-            scaler = common_scale([c.summary.center for col in table.cols
-                                   if (c := table.cells.get((row, col))) is not None], binary)
+            scaler = _row_scaler(table, row, binary)
             for exp, col in enumerate(table.cols):
                 cell = table.cells.get((row, col))
                 if cell is None:
