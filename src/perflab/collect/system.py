@@ -52,6 +52,15 @@ class SystemSnapshot:
     virtual_netdevs: frozenset[str] = frozenset()  # lo, veth, bridges ...: no device behind them
     sockstat: dict[str, dict[str, int]] = field(default_factory=dict)  # /proc/net/sockstat
 
+    @property
+    def mem_available_bytes(self) -> int:
+        """MemAvailable; MemFree on kernels before 3.14, which lack it."""
+        return self.meminfo.get("MemAvailable", self.meminfo.get("MemFree", 0))
+
+    @property
+    def swap_used_bytes(self) -> int:
+        return max(0, self.meminfo.get("SwapTotal", 0) - self.meminfo.get("SwapFree", 0))
+
 
 class SystemCollector:
     """Reads the system-wide /proc files. ``proc_root`` and clocks are injectable for tests."""

@@ -153,7 +153,7 @@ def build_view(snapshot: SystemSnapshot, rates: SystemRates, rows: list[ProcessR
         procs_blocked=snapshot.stat.procs_blocked,
         threads=la.threads,
         context_switches_s=rates.context_switches_s,
-        mem=_mem_view(snapshot.meminfo, rates),
+        mem=_mem_view(snapshot, rates),
         psi=_psi_views(snapshot),
         disks=tuple(
             DiskLine(name, d) for name, d in sorted(rates.disks.items())
@@ -190,17 +190,15 @@ def _cpu_line(name: str, pct: dict[str, float]) -> CpuLine:
     )
 
 
-def _mem_view(mi: dict[str, int], rates: SystemRates) -> MemView:
-    total = mi.get("MemTotal", 0)
-    available = mi.get("MemAvailable", mi.get("MemFree", 0))  # kernels before 3.14 lack it
-    swap_total = mi.get("SwapTotal", 0)
+def _mem_view(snapshot: SystemSnapshot, rates: SystemRates) -> MemView:
+    mi = snapshot.meminfo
     return MemView(
-        total=total,
-        available=available,
+        total=mi.get("MemTotal", 0),
+        available=snapshot.mem_available_bytes,
         cache=mi.get("Buffers", 0) + mi.get("Cached", 0) + mi.get("SReclaimable", 0),
         dirty=mi.get("Dirty", 0),
-        swap_total=swap_total,
-        swap_used=max(0, swap_total - mi.get("SwapFree", 0)),
+        swap_total=mi.get("SwapTotal", 0),
+        swap_used=snapshot.swap_used_bytes,
         swap_in_s=rates.swap_in_bytes_s,
         swap_out_s=rates.swap_out_bytes_s,
     )
