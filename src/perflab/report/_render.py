@@ -14,7 +14,6 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,7 +24,7 @@ from markupsafe import Markup
 from perflab import __version__
 from perflab.errors import UsageError
 from perflab.report._data import SampleWindow, Summary, sample_window, series_area, summarize
-from perflab.units import format_duration_ns
+from perflab.units import format_duration_ns, format_timestamp
 
 if TYPE_CHECKING:
     from perflab.store import Event, Run, Series, Store
@@ -88,9 +87,7 @@ def _fmt_dur(ns: float | None) -> str:
 
 
 def _fmt_ts(ns: int | None) -> str:
-    if ns is None:
-        return "-"
-    return datetime.fromtimestamp(ns / 1e9, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return "-" if ns is None else format_timestamp(ns)
 
 
 def _fmt_num(v: float | None) -> str:
