@@ -154,7 +154,9 @@ def run_results(store: Store, run: Run, label: str) -> ResultSet:
     for unit, meta in _unit_meta(run).items():
         for key, value in meta.items():
             rs.unit_meta[(unit, key)] = value
-    for series in store.series(run.id, name=SERIES):
+    # time per op first, as `go test -bench` writes it (the store orders series by labels)
+    for series in sorted(store.series(run.id, name=SERIES),
+                         key=lambda s: (s.unit != "sec/op", s.labels.get("bench", ""), s.unit)):
         values = tuple(Value(v, series.unit) for _, v in store.samples(series.id))
         if values:
             rs.results.append(Result(series.labels.get("bench", ""), values, label))
