@@ -62,7 +62,8 @@ def test_the_finding_is_in_the_findings_and_their_report(store):
                                demo_run_id=3, time_ns=10**18)
     f = regression_finding(store, recorded["v1"][1], recorded["v2"][1])
     findings = Findings(CpuFinding(False, None, (None, None), (None, None), None),
-                        LockFinding(False, None, (), None), LeakFinding(False, None, None, None, (None, None), None),
+                        LockFinding(False, None, (), None),
+                        LeakFinding(False, None, None, None, (None, None), None),
                         regression=f)
     assert [x.kind for x in findings.all()] == ["cpu", "lock", "leak", "regression"]
     assert findings.to_json()["regression"]["detected"] is True
