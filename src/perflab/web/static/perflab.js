@@ -501,7 +501,8 @@
             const text = (c.rel_change >= 0 ? "+" : "") + (c.rel_change * 100).toFixed(1) + "%";
             const tw = ctx.measureText(text).width;
             ctx.fillText(text, x + 4 * dpr + tw > left + width ? x - tw - 4 * dpr : x + 4 * dpr, top + 12 * dpr);
-            marks.push({ index: c.index, verdict: c.verdict, x: x / dpr, color: color });
+            // x in CSS pixels from the plot's left edge, as the cursor and valToPos(v, "x") count
+            marks.push({ index: c.index, verdict: c.verdict, x: (x - left) / dpr, color: color });
           }
           ctx.restore();
           u.perflab = u.perflab || {};  // the first draw happens inside the constructor
