@@ -452,7 +452,7 @@
   }
 
   /** Change points as dashed lines between the two commits, the 95 % CI as a band. */
-  function benchPlugin(hist) {
+  function benchPlugin(hist, highlight) {
     const lo = hist.points.map((p) => p.lo);
     const hi = hist.points.map((p) => p.hi);
     return {
@@ -460,6 +460,12 @@
         drawAxes: [(u) => {
           const ctx = u.ctx;
           ctx.save();
+          if (highlight != null) {  // the commit a report is about: a band one commit wide
+            const a = u.valToPos(highlight - 0.5, "x", true);
+            const b = u.valToPos(highlight + 0.5, "x", true);
+            ctx.fillStyle = cssVar("--event-band", "rgba(225,87,89,0.13)");
+            ctx.fillRect(a, u.bbox.top, b - a, u.bbox.height);
+          }
           ctx.fillStyle = cssVar("--ci-band", "rgba(78,121,167,0.16)");
           ctx.beginPath();
           let open = false;
@@ -516,6 +522,7 @@
    * One benchmark's history: x = commit order, y = the median per commit.
    * hist: {name, unit, points: [{commit, branch, time_ns, median, lo, hi, n, run_id}],
    *        changes: [{index, verdict, rel_change, pvalue, from_commit, to_commit}]}
+   * opts: {height, runId: a run to mark with a band (the report's own)}
    */
   P.benchChart = function (el, hist, opts) {
     const c = colors();
@@ -559,7 +566,8 @@
             return P.benchFmt(v, unit, 4) + (p && p.n ? " (n=" + p.n + ")" : "");
           } },
       ],
-      plugins: [benchPlugin(hist)],
+      plugins: [benchPlugin(hist, o.runId == null ? null
+        : (pts.findIndex((p) => p.run_id === o.runId) >= 0 ? pts.findIndex((p) => p.run_id === o.runId) : null))],
       hooks: {
         setCursor: [(u2) => {
           const idx = u2.cursor.idx;
