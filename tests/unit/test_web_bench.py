@@ -163,3 +163,10 @@ def test_page_of_an_empty_store_explains_how_to_record(store_path):
     assert r.status_code == 200
     assert "No benchmark history yet" in r.text
     assert "perflab bench record FILE --commit SHA" in r.text
+
+
+def test_a_bench_runs_page_points_at_its_report_and_the_benchmarks_page(client, bench):
+    html = client.get(f"/runs/{bench.run_ids[0]}").text
+    assert 'id="bench-run-note"' in html
+    assert '<a href="/benchmarks?branch=main">Benchmarks</a>' in html
+    assert f'href="/runs/{bench.run_ids[0]}/report"' in html
