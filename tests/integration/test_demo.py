@@ -215,6 +215,30 @@ def test_ctrl_c_mid_demo_stops_everything_and_keeps_the_measurements(tmp_path, s
     assert port_is_free(doc["service"]["port"])
 
 
+def test_ctrl_c_during_the_regression_check_keeps_the_findings_and_stops_the_workers(tmp_path):
+    store_path = tmp_path / "perflab.db"
+    hub_port = free_port()
+    demo = Watched("--duration", "8s", "--no-browser", "--json", "--store", str(store_path),
+                   "--port", str(hub_port), tmp=tmp_path)
+    demo.wait_for_stderr("regression check", timeout_s=60)
+    time.sleep(0.5)  # a bench worker is running now
+    demo.proc.send_signal(signal.SIGINT)
+    code, out, err = demo.finish(timeout_s=30)
+    assert code == 130, err
+    doc = json.loads(out)
+    jsonschema.Draft202012Validator(SCHEMA).validate(doc)
+    assert doc["status"] == "aborted"
+    assert [p["name"] for p in doc["phases"]] == ["normal", "cpu", "lock", "leak"]
+    assert doc["findings"]["regression"] is None
+    assert doc["findings"]["leak"]["detected"], doc["findings"]["leak"]["summary"]
+    assert "the regression check was interrupted" in doc["notes"]
+    assert "Traceback" not in err
+    with Store.open(store_path, create=False) as store:
+        assert store.run(doc["run_id"]).status == "aborted"
+    assert demo.survivors() == []  # the bench workers too
+    assert port_is_free(hub_port)
+
+
 def test_a_service_killed_mid_demo_fails_the_run_and_leaves_nothing_behind(tmp_path):
     store_path = tmp_path / "perflab.db"
     hub_port = free_port()

@@ -170,3 +170,17 @@ def test_a_bench_runs_page_points_at_its_report_and_the_benchmarks_page(client, 
     assert 'id="bench-run-note"' in html
     assert '<a href="/benchmarks?branch=main">Benchmarks</a>' in html
     assert f'href="/runs/{bench.run_ids[0]}/report"' in html
+
+
+def test_a_run_still_being_recorded_is_read_again_once_finished(tmp_path):
+    path = tmp_path / "s.db"
+    app = create_app(AppConfig(store_path=path, record=False, rollups=False))
+    with _client_class()(app) as c, Store.open(path) as store:
+        run = store.create_run("bench", "bench c0", started_ns=10**18,
+                               meta={"commit": "c0", "branch": ""})
+        assert c.get("/api/benchmarks").json()["benchmarks"] == []  # no samples yet
+        sid = store.series_id(run.id, "bench.value", {"bench": "A", "unit": "sec/op"}, "sec/op")
+        store.insert_samples([(sid, 10**18 + i, 1.0) for i in range(3)])
+        store.finish_run(run.id, "ok", ended_ns=10**18)  # ends in the past: a backfill
+        (b,) = c.get("/api/benchmarks").json()["benchmarks"]
+        assert (b["name"], b["last"]["n"]) == ("A", 3)

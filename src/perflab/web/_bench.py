@@ -92,8 +92,12 @@ class BenchCache:
 
 
 def _generation(store: Store) -> tuple[int, int, int]:
+    """Changes whenever a bench run is added, deleted or finished. A run being recorded is
+    'running' until its samples are in (``perflab bench record`` finishes it last), so a
+    history read in between is read again once it is finished: its end time alone would not
+    tell, as a backfilled commit ends in the past."""
     row = store.conn.execute(
-        "SELECT COUNT(*), COALESCE(MAX(id), 0), COALESCE(MAX(ended_ns), 0) FROM runs"
+        "SELECT COUNT(*), COALESCE(MAX(id), 0), COALESCE(SUM(status = 'running'), 0) FROM runs"
         " WHERE kind = ?", (RUN_KIND,)).fetchone()
     return int(row[0]), int(row[1]), int(row[2])
 
