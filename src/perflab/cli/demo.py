@@ -26,11 +26,12 @@ from perflab.store import default_store_path
 @json_option
 def demo(*, duration_s: float, no_browser: bool, keep: bool, port: int | None,
          report_path: str | None, store_path: str | None, as_json: bool) -> int:
-    """Run perflab on its demo service: find a CPU-hot endpoint, a lock and a leak.
+    """Run perflab on its demo service: find a CPU-hot endpoint, a lock, a leak and a regression.
 
     Starts the demo service and the hub, records the service and this machine, drives traffic
-    in four phases, switching one planted problem on in each, then prints what the
-    measurements show and where to look at them. Everything it starts stops when it ends.
+    in four phases, switching one planted problem on in each, benchmarks two versions of a
+    service function, then prints what the measurements show and where to look at them.
+    Everything it starts stops when it ends.
     """
     from perflab.cli import COMMANDS  # noqa: PLC0415  # the registry imports this module
     from perflab.demo.orchestrate import Demo, DemoOptions  # noqa: PLC0415  # lazy: --help stays fast
@@ -92,5 +93,7 @@ def _print_result(result: object) -> None:
         out.print(f"Look at it: perflab show {result.run_id} --store {result.store_path}")
     if result.report_path:
         out.print(f"Report: {result.report_path}")
+    if result.bench_url:
+        out.print(f"Benchmark history: {result.bench_url}")
     for note in result.notes:
         out.print(f"[dim]note: {note}[/]")

@@ -123,8 +123,27 @@ def section_findings(ctx: ReportContext) -> Section | None:
     return Section("findings", "Findings", _render("section_findings.html", findings=findings))
 
 
+def section_bench(ctx: ReportContext) -> Section | None:
+    """A bench run (``perflab bench record``): values, the comparison with the previous commit,
+    the change points of the history."""
+    if ctx.run.kind != "bench":
+        return None
+    from perflab.report._bench import bench_report  # noqa: PLC0415  # loads perflab.bench
+
+    report = bench_report(ctx.store, ctx.run)
+    if report is None:
+        return None
+    return Section("bench", "Benchmarks", _render("section_bench.html", r=report, run=ctx.run))
+
+
+def _is_bench(ctx: ReportContext) -> bool:
+    # a bench run's values sit 1 ns apart: as time series they say nothing the bench section
+    # does not say better
+    return ctx.run.kind == "bench"
+
+
 def section_charts(ctx: ReportContext) -> Section | None:
-    if not ctx.series:
+    if not ctx.series or _is_bench(ctx):
         return None
     return Section("charts", "Charts", Markup('<div id="charts" class="charts"></div>'))
 
@@ -136,15 +155,15 @@ def section_events(ctx: ReportContext) -> Section | None:
 
 
 def section_summary(ctx: ReportContext) -> Section | None:
-    if not ctx.series:
+    if not ctx.series or _is_bench(ctx):
         return None
     rows = [(s, ctx.summary(s.id)) for s in ctx.series]
     return Section("summary", "Summary per series", _render("section_summary.html", rows=rows))
 
 
 # The report, top to bottom. Capabilities add their sections here (load, bench, profile ...).
-SECTIONS: list[SectionFn] = [section_overview, section_findings, section_charts, section_events,
-                             section_summary]
+SECTIONS: list[SectionFn] = [section_overview, section_findings, section_bench, section_charts,
+                             section_events, section_summary]
 
 
 def _chart_data(ctx: ReportContext) -> dict[str, Any]:

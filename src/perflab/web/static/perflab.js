@@ -436,6 +436,161 @@
     return state;
   };
 
+  // ---- benchmark histories (Benchmarks page and the report's bench section) ---------------
+
+  /** A benchmark value in its unit: sec/op as time per op, B/op as bytes per op, B/s as a rate. */
+  P.benchFmt = function (v, unit, digits) {
+    if (v == null || Number.isNaN(v)) return "-";
+    const [base, per] = unit.includes("/") ? [unit.slice(0, unit.indexOf("/")), unit.slice(unit.indexOf("/"))] : [unit, ""];
+    if (base === "sec") return P.fmt(v, "s", digits) + per;
+    if (base === "B") return P.fmt(v, per === "/s" ? "bytes/s" : "bytes", digits) + (per === "/s" ? "" : per);
+    return P.fmt(v, "", digits) + " " + unit;
+  };
+
+  function shortTime(ns) {
+    return new Date(ns / 1e6).toISOString().slice(0, 16).replace("T", " ") + " UTC";
+  }
+
+  /** Change points as dashed lines between the two commits, the 95 % CI as a band. */
+  function benchPlugin(hist, highlight) {
+    const lo = hist.points.map((p) => p.lo);
+    const hi = hist.points.map((p) => p.hi);
+    return {
+      hooks: {
+        drawAxes: [(u) => {
+          const ctx = u.ctx;
+          ctx.save();
+          if (highlight != null) {  // the commit a report is about: a band one commit wide
+            const a = u.valToPos(highlight - 0.5, "x", true);
+            const b = u.valToPos(highlight + 0.5, "x", true);
+            ctx.fillStyle = cssVar("--event-band", "rgba(225,87,89,0.13)");
+            ctx.fillRect(a, u.bbox.top, b - a, u.bbox.height);
+          }
+          ctx.fillStyle = cssVar("--ci-band", "rgba(78,121,167,0.16)");
+          ctx.beginPath();
+          let open = false;
+          const upper = [];
+          for (let i = 0; i <= lo.length; i++) {
+            if (i < lo.length && lo[i] != null && hi[i] != null) {
+              const x = u.valToPos(i, "x", true);
+              if (!open) { ctx.moveTo(x, u.valToPos(hi[i], "y", true)); open = true; }
+              else ctx.lineTo(x, u.valToPos(hi[i], "y", true));
+              upper.push(i);
+            } else if (open) {  // close this run of points through its lower bounds
+              for (let k = upper.length - 1; k >= 0; k--) {
+                ctx.lineTo(u.valToPos(upper[k], "x", true), u.valToPos(lo[upper[k]], "y", true));
+              }
+              ctx.closePath();
+              upper.length = 0;
+              open = false;
+            }
+          }
+          ctx.fill();
+          ctx.restore();
+        }],
+        draw: [(u) => {
+          const ctx = u.ctx;
+          const { top, height, left, width } = u.bbox;
+          const dpr = devicePixelRatio;
+          const marks = [];
+          ctx.save();
+          ctx.lineWidth = 2 * dpr;
+          ctx.font = "600 " + (11 * dpr) + "px sans-serif";
+          for (const c of hist.changes) {
+            const x = u.valToPos(c.index - 0.5, "x", true);
+            if (x < left || x > left + width) continue;
+            const color = c.verdict === "regression" ? cssVar("--bad", "#c0392b") : cssVar("--ok", "#2e8b57");
+            ctx.strokeStyle = color;
+            ctx.fillStyle = color;
+            ctx.setLineDash([5 * dpr, 3 * dpr]);
+            ctx.beginPath(); ctx.moveTo(x, top); ctx.lineTo(x, top + height); ctx.stroke();
+            const text = (c.rel_change >= 0 ? "+" : "") + (c.rel_change * 100).toFixed(1) + "%";
+            const tw = ctx.measureText(text).width;
+            ctx.fillText(text, x + 4 * dpr + tw > left + width ? x - tw - 4 * dpr : x + 4 * dpr, top + 12 * dpr);
+            // x in CSS pixels from the plot's left edge, as the cursor and valToPos(v, "x") count
+            marks.push({ index: c.index, verdict: c.verdict, x: (x - left) / dpr, color: color });
+          }
+          ctx.restore();
+          u.perflab = u.perflab || {};  // the first draw happens inside the constructor
+          u.perflab.marks = marks;
+        }],
+      },
+    };
+  }
+
+  /**
+   * One benchmark's history: x = commit order, y = the median per commit.
+   * hist: {name, unit, points: [{commit, branch, time_ns, median, lo, hi, n, run_id}],
+   *        changes: [{index, verdict, rel_change, pvalue, from_commit, to_commit}]}
+   * opts: {height, runId: a run to mark with a band (the report's own)}
+   */
+  P.benchChart = function (el, hist, opts) {
+    const c = colors();
+    const o = opts || {};
+    const pts = hist.points;
+    const unit = hist.unit;
+    const xs = pts.map((_, i) => i);
+    const ys = pts.map((p) => p.median);
+    const byIndex = new Map(hist.changes.map((ch) => [ch.index, ch]));
+    el.innerHTML = "";
+    const hover = document.createElement("div");
+    hover.className = "bench-hover muted";
+    const commitText = (i) => {
+      const p = pts[i];
+      if (!p) return "-";
+      return p.commit.slice(0, 10) + (p.branch ? " · " + p.branch : "") + " · " + shortTime(p.time_ns);
+    };
+    const width = Math.max(280, el.clientWidth || 600);
+    const u = new uPlot({
+      title: hist.name + " (" + unit + ")",
+      width: width,
+      height: o.height || 200,
+      cursor: { drag: { x: true, y: false, setScale: true }, points: { size: 8 } },
+      scales: { x: { time: false, range: () => [-0.5, Math.max(pts.length - 0.5, 0.5)] } },
+      legend: { show: true, live: true },
+      axes: [
+        { stroke: c.axis, grid: { stroke: c.grid, width: 1 }, ticks: { stroke: c.grid, width: 1 },
+          incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000],
+          values: (u2, vals) => vals.map((v) => (Number.isInteger(v) && pts[v] ? pts[v].commit.slice(0, 7) : "")),
+          label: "commit (oldest left)", labelSize: 18 },
+        { stroke: c.axis, grid: { stroke: c.grid, width: 1 }, ticks: { stroke: c.grid, width: 1 },
+          size: 86, values: (u2, vals) => vals.map((v) => P.benchFmt(v, unit, 3)) },
+      ],
+      series: [
+        { label: "commit", value: (u2, v) => (v == null ? "-" : commitText(Math.round(v))) },
+        { label: "median", stroke: PALETTE[0], width: 1.5, spanGaps: true,
+          points: { show: true, size: 5, fill: PALETTE[0] },
+          value: (u2, v, si, idx) => {
+            if (v == null || idx == null) return "-";
+            const p = pts[idx];
+            return P.benchFmt(v, unit, 4) + (p && p.n ? " (n=" + p.n + ")" : "");
+          } },
+      ],
+      plugins: [benchPlugin(hist, o.runId == null ? null
+        : (pts.findIndex((p) => p.run_id === o.runId) >= 0 ? pts.findIndex((p) => p.run_id === o.runId) : null))],
+      hooks: {
+        setCursor: [(u2) => {
+          const idx = u2.cursor.idx;
+          const ch = idx == null ? null : byIndex.get(idx);
+          if (idx == null) { hover.textContent = ""; return; }
+          const p = pts[idx];
+          let text = "run " + p.run_id + ": " + p.commit + (p.branch ? " on " + p.branch : "") + ", " + shortTime(p.time_ns);
+          if (p.lo != null && p.hi != null) text += "; 95% CI " + P.benchFmt(p.lo, unit, 4) + " – " + P.benchFmt(p.hi, unit, 4);
+          if (ch) {
+            text += " — " + ch.verdict + " " + (ch.rel_change >= 0 ? "+" : "") + (ch.rel_change * 100).toFixed(1) +
+              "% since " + ch.from_commit.slice(0, 10) + " (p=" + ch.pvalue.toPrecision(2) + ")";
+          }
+          hover.textContent = text;
+          hover.dataset.commit = p.commit;
+          hover.className = "bench-hover " + (ch ? (ch.verdict === "regression" ? "delta-up" : "delta-down") : "muted");
+        }],
+      },
+    }, [xs, ys], el);
+    u.perflab = Object.assign(u.perflab || { marks: [] }, { unit: unit, hist: hist });
+    el.appendChild(hover);
+    return u;
+  };
+
   /** A sortable-enough summary table (min/mean/max/p95 per series). */
   P.summaryRows = function (series, summaries) {
     const byId = new Map(summaries.map((s) => [s.series_id, s]));
