@@ -28,6 +28,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "show": ("perflab.cli.runs:show", "Summarise one run: min/mean/max/p95 per series."),
     "query": ("perflab.cli.runs:query", "Print the samples of one series of a run."),
     "export": ("perflab.cli.export:export", "Serve Prometheus metrics (node_exporter names)."),
+    "profile": ("perflab.cli.profile:profile",
+                "Profile a process or command (perf, bpftrace, py-spy, Go pprof); diff profiles."),
+    "pprof": ("perflab.cli.pprof:pprof", "pprof reports over any profile: top, peek."),
+    "flame": ("perflab.cli.profile:flame", "Flame graph (interactive HTML or SVG) of a profile."),
+    "ebpf": ("perflab.cli.ebpf:ebpf", "eBPF tools: syscalls, libcalls, offcpu, runqlat, ..."),
 }
 
 

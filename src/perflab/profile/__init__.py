@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from perflab.profile._io import FORMATS, parse_profile, read_profile, sniff_format, write_profile
 from perflab.profile._model import Frame, Profile, Sample, SampleType
-from perflab.profile._top import TopOptions, TopReport, TopRow, top
+from perflab.profile._top import PeekReport, TopOptions, TopReport, TopRow, peek, top
 
 __all__ = [
     "FORMATS",
     "Frame",
+    "PeekReport",
     "Profile",
     "Sample",
     "SampleType",
@@ -19,6 +20,7 @@ __all__ = [
     "TopReport",
     "TopRow",
     "parse_profile",
+    "peek",
     "read_profile",
     "sniff_format",
     "top",

@@ -179,7 +179,7 @@ def write_speedscope(prof: Profile, index: int | None = None, name: str = "perfl
 # the comm (which may contain spaces) and the pid, and that a header line is not indented.
 _PERF_HEADER = re.compile(r"^(?P<comm>\S.*?)\s+(?P<pid>\d+)(?:/(?P<tid>\d+))?\s")
 _PERF_FRAME = re.compile(r"^\s+(?P<addr>[0-9a-f]+)\s+(?P<sym>.*?)\s+\((?P<dso>[^()]*)\)\s*$")
-_PERF_PERIOD = re.compile(r"\s(?P<period>\d+)\s+(?P<event>[\w:.-]+):\s*(?:\S.*)?$")
+_PERF_PERIOD = re.compile(r"\d+\.\d+:\s+(?P<period>\d+)\s+(?P<event>[\w.-]+)[\w:]*:")
 
 
 def looks_like_perf_script(text: str) -> bool:
@@ -239,7 +239,8 @@ def read_perf_script(text: str, *, path: str = "<perf script>") -> Profile:
         idx = cache.get(key3)
         if idx is None:
             if sym == "[unknown]":
-                frame = Frame("", module=dso if dso != "unknown" else "", address=addr)
+                frame = Frame("", module="" if dso in ("unknown", "[unknown]") else dso,
+                              address=addr)
             else:
                 func = re.sub(r"\+0x[0-9a-f]+$", "", sym)
                 frame = Frame(func, module=dso)

@@ -133,7 +133,7 @@ class _Node:
     flat: int = 0
     cum: int = 0
     # caller node -> [weight, inline]: pprof labels a node (inline) from its incoming edges
-    callers: dict[int, list[int]] = field(default_factory=dict)
+    callers: dict[str, list[int]] = field(default_factory=dict)
 
 
 def build_graph(prof: Profile, samples: list[tuple[tuple[int, ...], list[int]]], index: int,
@@ -170,9 +170,9 @@ def build_graph(prof: Profile, samples: list[tuple[tuple[int, ...], list[int]]],
                 nodes[n].cum += w
             if parent >= 0 and n != parent and (n, parent) not in seen_edges:
                 seen_edges.add((n, parent))
-                edge = nodes[n].callers.get(parent)
+                edge = nodes[n].callers.get(nodes[parent].name)
                 if edge is None:
-                    nodes[n].callers[parent] = [w, int(inlined[fi])]
+                    nodes[n].callers[nodes[parent].name] = [w, int(inlined[fi])]
                 else:
                     edge[0] += w
                     if not inlined[fi]:
@@ -184,10 +184,17 @@ def build_graph(prof: Profile, samples: list[tuple[tuple[int, ...], list[int]]],
     return [n for n in nodes if n.cum or n.flat]
 
 
-def top(prof: Profile, opts: TopOptions | None = None) -> TopReport:
-    opts = opts or TopOptions()
-    index = prof.sample_index(opts.sample_index)
-    st = prof.sample_types[index]
+@dataclass(slots=True)
+class _Graph:
+    nodes: list[_Node]
+    total: int
+    flat_total: int
+    edge_cutoff: int
+    dropped: int
+    orig_count: int
+
+
+def _graph(prof: Profile, opts: TopOptions, index: int) -> _Graph:
     total = prof.total(index)
     samples = filter_samples(prof, opts.focus, opts.ignore, opts.hide)
     nodes = build_graph(prof, samples, index)
@@ -201,30 +208,51 @@ def top(prof: Profile, opts: TopOptions | None = None) -> TopReport:
             dropped = len(nodes) - len(kept)
             nodes = build_graph(prof, samples, index, kept)
     orig_count = len(nodes)
-    if opts.cum:
+    _sort(nodes, cum=opts.cum)
+    if 0 < opts.node_count < len(nodes):
+        # pprof rebuilds the graph from the kept functions: a dropped leaf's time is no one's flat
+        kept = {n.name for n in nodes[: opts.node_count]}
+        nodes = build_graph(prof, samples, index, kept)
+        _sort(nodes, cum=opts.cum)
+    return _Graph(nodes, total, flat_total, edge_cutoff, dropped, orig_count)
+
+
+def _sort(nodes: list[_Node], *, cum: bool) -> None:
+    if cum:
         nodes.sort(key=lambda n: (-abs(n.cum), n.name, -abs(n.flat)))
     else:
         nodes.sort(key=lambda n: (-abs(n.flat), n.name, -abs(n.cum)))
-    if opts.node_count > 0:
-        nodes = nodes[: opts.node_count]
-    # one unit for the whole table, from the smallest non-zero value and the total
+
+
+def _formatter(g: _Graph, unit_in: str) -> tuple[str, Callable[[int], str]]:
+    """One unit for the whole table, from the smallest non-zero value and the total."""
     min_value = 0
-    for n in nodes:
+    for n in g.nodes:
         v = abs(n.flat) or abs(n.cum)
         if v > 0 and (min_value == 0 or v < min_value):
             min_value = v
-    unit = _measure.output_unit(min_value, total, st.unit.lower())
+    unit = _measure.output_unit(min_value, g.total, unit_in)
 
     def fmt(v: int) -> str:
-        return _measure.scaled_label(v, st.unit.lower(), unit)
+        return _measure.scaled_label(v, unit_in, unit)
 
+    return unit, fmt
+
+
+def top(prof: Profile, opts: TopOptions | None = None) -> TopReport:
+    opts = opts or TopOptions()
+    index = prof.sample_index(opts.sample_index)
+    st = prof.sample_types[index]
+    g = _graph(prof, opts, index)
+    unit, fmt = _formatter(g, st.unit.lower())
+    total = g.total
     rows = []
     flat_sum = 0
-    for n in nodes:
+    for n in g.nodes:
         flat_sum += n.flat
         has_inline = has_call = False
         for weight, inline in n.callers.values():
-            if abs(weight) < edge_cutoff:
+            if abs(weight) < g.edge_cutoff:
                 continue  # pprof trims low-frequency edges before labelling
             if inline:
                 has_inline = True
@@ -235,8 +263,99 @@ def top(prof: Profile, opts: TopOptions | None = None) -> TopReport:
                            _measure.percentage(n.flat, total),
                            _measure.percentage(flat_sum, total),
                            _measure.percentage(n.cum, total), inl))
-    report = TopReport(st.type, st.unit, unit, total, rows, dropped_nodes=dropped)
-    report.labels = _labels(prof, opts, report, fmt, flat_sum=flat_sum, orig_count=orig_count)
+    report = TopReport(st.type, st.unit, unit, total, rows, dropped_nodes=g.dropped)
+    report.labels = _labels(prof, opts, report, fmt, flat_sum=flat_sum,
+                            orig_count=g.orig_count)
+    return report
+
+
+@dataclass(frozen=True, slots=True)
+class PeekEdge:
+    name: str
+    value: int
+    text: str
+    pct: str
+    inline: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PeekEntry:
+    row: TopRow
+    callers: list[PeekEdge]
+    callees: list[PeekEdge]
+
+
+@dataclass(slots=True)
+class PeekReport:
+    sample_type: str
+    unit: str
+    output_unit: str
+    total: int
+    entries: list[PeekEntry]
+    labels: list[str] = field(default_factory=list)
+
+    def text(self) -> str:
+        sep = "-" * 58 + "+" + "-" * 13
+        lines = [*self.labels, sep,
+                 # pprof's legend, trailing tabs included, so outputs compare byte for byte
+                 "      flat  flat%   sum%        cum   cum%   calls calls% + context \t \t "]
+        for e in self.entries:
+            lines.append(sep)
+            lines += [f"{c.text:>50} {c.pct} |   {c.name}{' (inline)' if c.inline else ''}"
+                      for c in e.callers]
+            r = e.row
+            lines.append(f"{r.flat_text:>10} {r.flat_pct} {r.sum_pct} {r.cum_text:>10} "
+                         f"{r.cum_pct}                | {r.name}")
+            lines += [f"{c.text:>50} {c.pct} |   {c.name}{' (inline)' if c.inline else ''}"
+                      for c in e.callees]
+        if self.entries:
+            lines.append(sep)
+        return "\n".join(lines) + "\n"
+
+
+def peek(prof: Profile, regex: str, opts: TopOptions | None = None) -> PeekReport:
+    """Callers and callees of the functions matching ``regex`` (pprof's ``-peek``: no trimming)."""
+    opts = opts or TopOptions()
+    opts = TopOptions(sample_index=opts.sample_index, cum=opts.cum, node_fraction=0,
+                      edge_fraction=0, node_count=0, focus=opts.focus, ignore=opts.ignore,
+                      hide=opts.hide)
+    rx = _compile("peek", regex)
+    assert rx is not None
+    index = prof.sample_index(opts.sample_index)
+    st = prof.sample_types[index]
+    g = _graph(prof, opts, index)
+    unit, fmt = _formatter(g, st.unit.lower())
+    # callee edges, by inverting each node's callers
+    callees: dict[str, list[tuple[str, int, bool]]] = {}
+    for n in g.nodes:
+        for caller, (w, inl) in n.callers.items():
+            callees.setdefault(caller, []).append((n.name, w, bool(inl)))
+    entries = []
+    flat_sum = 0
+    for n in g.nodes:
+        if not rx.search(n.name):
+            continue
+        flat_sum += n.flat  # pprof sums the matched rows only
+
+        def edges(items: list[tuple[str, int, bool]], cum: int) -> list[PeekEdge]:
+            items.sort(key=lambda t: (-abs(t[1]), t[0]))
+            return [PeekEdge(nm, w, fmt(w), _measure.percentage(w, cum), inl)
+                    for nm, w, inl in items]
+
+        callers = [(c, w, bool(inl)) for c, (w, inl) in n.callers.items()]
+        row = TopRow(n.name, n.flat, n.cum, fmt(n.flat), fmt(n.cum),
+                     _measure.percentage(n.flat, g.total), _measure.percentage(flat_sum, g.total),
+                     _measure.percentage(n.cum, g.total))
+        entries.append(PeekEntry(row, edges(callers, n.cum),
+                                 edges(list(callees.get(n.name, [])), n.cum)))
+    if not entries:
+        raise InvalidValue(f"no matches found for regexp: {regex}",
+                           hint="`perflab pprof top FILE` lists the function names")
+    report = PeekReport(st.type, st.unit, unit, g.total, entries)
+    report.labels = _labels(prof, opts, TopReport(st.type, st.unit, unit, g.total, [],
+                                                  dropped_nodes=g.dropped),
+                            fmt, flat_sum=sum(n.flat for n in g.nodes),
+                            orig_count=g.orig_count)
     return report
 
 
