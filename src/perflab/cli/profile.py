@@ -1,0 +1,159 @@
+"""``perflab profile`` (capture, diff) and ``perflab flame``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from perflab.cli._common import emit_json, json_option
+from perflab.errors import CheckFailed, InvalidValue
+
+
+def _write_graph(tree: Any, out: Path, *, title: str, unit: str, summary: str, diff: bool,
+                 icicle: bool) -> str:
+    from perflab.errors import InvalidFile  # noqa: PLC0415
+    from perflab.profile._flame_render import render_html, render_svg  # noqa: PLC0415
+
+    fmt = "svg" if out.suffix.lower() == ".svg" else "html"
+    render = render_svg if fmt == "svg" else render_html
+    text = render(tree, title=title, unit=unit, summary=summary, diff=diff, icicle=icicle)
+    try:
+        out.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise InvalidFile(f"cannot write: {exc.strerror}", path=str(out)) from exc
+    return fmt
+
+
+@click.command()
+@click.argument("source", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", "output", type=click.Path(dir_okay=False), default=None,
+              help="Output file: .html (interactive) or .svg. Default: SOURCE with .html.")
+@click.option("--sample-index", "-sample_index", "sample_index", default=None,
+              help="Sample type to draw, by name or index (default: pprof's default).")
+@click.option("--title", default=None, help="Title shown above the graph.")
+@click.option("--icicle", is_flag=True, help="Root at the top (the page can switch too).")
+@json_option
+def flame(*, source: str, output: str | None, sample_index: str | None, title: str | None,
+          icicle: bool, as_json: bool) -> None:
+    """Flame graph of any profile (pprof, folded, py-spy raw, speedscope, perf script).
+
+    The HTML page is self-contained: click a frame to zoom, search by regexp (the matched
+    share of the total is shown), Reset or Esc to go back, hover for details, Icicle to put the
+    root at the top.
+    """
+    from perflab.profile import read_profile  # noqa: PLC0415
+    from perflab.profile._flame import tree_of  # noqa: PLC0415
+
+    prof = read_profile(source)
+    index = prof.sample_index(sample_index)
+    st = prof.sample_types[index]
+    tree = tree_of(prof, index)
+    if tree.values[0][0] == 0:
+        raise InvalidValue(f"{source}: no samples with a {st.type} value",
+                           hint="try another --sample-index")
+    out = Path(output) if output else Path(source).with_suffix(".html")
+    summary = f"{st.type}: {_fmt_value(tree.values[0][0], st.unit)} · {len(prof.samples)} stacks"
+    fmt = _write_graph(tree, out, title=title or Path(source).name, unit=st.unit,
+                       summary=summary, diff=False, icicle=icicle)
+    if as_json:
+        emit_json("perflab.profile-flame/1", {
+            "source": source, "output": str(out), "format": fmt, "sample_type": st.type,
+            "unit": st.unit, "total": tree.values[0][0], "stacks": len(prof.samples),
+            "frames": len(tree.node_name),
+        })
+        return
+    click.echo(f"wrote {out} ({fmt}, {len(tree.node_name)} frames from {len(prof.samples)} "
+               f"stacks, {summary.split(' · ', maxsplit=1)[0]})")
+
+
+def _fmt_value(v: int, unit: str) -> str:
+    from perflab.profile._measure import scaled_label  # noqa: PLC0415
+
+    if unit in ("count", "samples", ""):
+        return f"{v} samples"
+    return scaled_label(v, unit, "auto")
+
+
+class _ProfileGroup(click.Group):
+    """``profile diff ...`` is a subcommand; anything else (a PID, ``--``, options) captures."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("-h", "--help"):
+            args = ["capture", *args]
+        return super().parse_args(ctx, args)
+
+
+@click.group(cls=_ProfileGroup)
+def profile() -> None:
+    """Profile a process or a command, or compare two profiles.
+
+    \b
+      perflab profile PID [--duration 30s] [--rate 99] [--mode cpu|wall|offcpu] [-o FILE]
+      perflab profile -- CMD ARGS...
+      perflab profile --pprof http://host:port [--duration 30s]
+      perflab profile diff BASE NEW [-o diff.html] [--fail-on growth>5pp]
+    """
+
+
+@profile.command("diff")
+@click.argument("base", type=click.Path(dir_okay=False))
+@click.argument("new", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", "output", type=click.Path(dir_okay=False), default=None,
+              help="Write the differential flame graph here (.html or .svg).")
+@click.option("--sample-index", "-sample_index", "sample_index", default=None,
+              help="Sample type to compare (default: each profile's default).")
+@click.option("--top", "top_n", type=click.IntRange(min=1), default=15, show_default=True,
+              help="Rows in the table of changed functions.")
+@click.option("--fail-on", "fail_on", multiple=True, metavar="RULE",
+              help="Exit 1 when a function's share changed more: growth>5pp (own time), "
+                   "cum-growth>5pp (with callees), shrinkage>5pp. Repeatable.")
+@json_option
+def diff_cmd(*, base: str, new: str, output: str | None, sample_index: str | None, top_n: int,
+             fail_on: tuple[str, ...], as_json: bool) -> None:
+    """Which functions' share of the profile changed from BASE to NEW (normalised by totals)."""
+    from perflab.profile import read_profile  # noqa: PLC0415
+    from perflab.profile._diff import diff_tree, parse_fail_on, share_changes  # noqa: PLC0415
+
+    rules = [parse_fail_on(r) for r in fail_on]
+    pb, pn = read_profile(base), read_profile(new)
+    bi, ni = pb.sample_index(sample_index), pn.sample_index(sample_index)
+    if not pb.total(bi) or not pn.total(ni):
+        raise InvalidValue("a profile without samples cannot be compared",
+                           hint="check both files with `perflab pprof top`")
+    changes = share_changes(pb, pn, bi, ni)
+    failures = {r.text: r.violations(changes) for r in rules}
+    if output:
+        tree = diff_tree(pb, pn, bi, ni)
+        _write_graph(tree, Path(output), title=f"{Path(base).name} → {Path(new).name}",
+                     unit=pn.sample_types[ni].unit, diff=True, icicle=False,
+                     summary="red: larger share in NEW · blue: smaller · normalised by totals")
+    shown = changes[:top_n]
+    if as_json:
+        emit_json("perflab.profile-diff/1", {
+            "base": base, "new": new, "sample_type": pn.sample_types[ni].type,
+            "base_total": pb.total(bi), "new_total": pn.total(ni), "output": output,
+            "functions": [{"name": c.name, "base_flat_pct": round(100 * c.base_flat, 4),
+                           "new_flat_pct": round(100 * c.new_flat, 4),
+                           "flat_delta_pp": round(c.flat_delta_pp, 4),
+                           "base_cum_pct": round(100 * c.base_cum, 4),
+                           "new_cum_pct": round(100 * c.new_cum, 4),
+                           "cum_delta_pp": round(c.cum_delta_pp, 4)} for c in shown],
+            "checks": [{"rule": k, "passed": not v, "violations": [c.name for c in v]}
+                       for k, v in failures.items()],
+        })
+    else:
+        click.echo(f"{'own base':>9} {'own new':>8} {'Δ own':>8} {'cum base':>9} "
+                   f"{'cum new':>8} {'Δ cum':>8}  function")
+        for c in shown:
+            click.echo(f"{100 * c.base_flat:8.2f}% {100 * c.new_flat:7.2f}% "
+                       f"{c.flat_delta_pp:+6.2f}pp {100 * c.base_cum:8.2f}% "
+                       f"{100 * c.new_cum:7.2f}% {c.cum_delta_pp:+6.2f}pp  {c.name}")
+        if output:
+            click.echo(f"wrote {output}")
+    bad = {k: v for k, v in failures.items() if v}
+    if bad:
+        detail = "; ".join(f"{k}: " + ", ".join(f"{c.name}" for c in v[:3]) for k, v in bad.items())
+        raise CheckFailed(f"profile check failed: {detail}",
+                          hint="the table shows each function's change in share (pp)")
