@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from perflab.cli._common import emit_json, json_option
+from perflab.cli._common import DURATION, emit_json, json_option
 from perflab.errors import CheckFailed, InvalidValue
 
 
@@ -81,6 +81,8 @@ class _ProfileGroup(click.Group):
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         if args and args[0] not in self.commands and args[0] not in ("-h", "--help"):
+            # a "--" marks a command to run; click drops it, so remember it was there
+            ctx.meta["perflab.profile.command"] = "--" in args
             args = ["capture", *args]
         return super().parse_args(ctx, args)
 
@@ -157,3 +159,135 @@ def diff_cmd(*, base: str, new: str, output: str | None, sample_index: str | Non
         detail = "; ".join(f"{k}: " + ", ".join(f"{c.name}" for c in v[:3]) for k, v in bad.items())
         raise CheckFailed(f"profile check failed: {detail}",
                           hint="the table shows each function's change in share (pp)")
+
+
+@profile.command("capture", context_settings={"ignore_unknown_options": False})
+@click.argument("target", nargs=-1)
+@click.option("--duration", "-d", type=DURATION, default=None,
+              help="How long to sample [default: 30s for a PID or URL; a command: until it "
+                   "exits].")
+@click.option("--rate", "rate_hz", type=click.IntRange(1, 10_000), default=99, show_default=True,
+              help="Samples per second.")
+@click.option("--mode", type=click.Choice(["cpu", "wall", "offcpu"]), default="cpu",
+              show_default=True, help="On-CPU time, wall-clock time, or off-CPU (blocked) time.")
+@click.option("--backend", type=click.Choice(["auto", "perf", "bpftrace", "py-spy", "pprof"]),
+              default="auto", show_default=True, help="Profiler to use; auto says which it chose.")
+@click.option("--pprof", "pprof_url", default=None, metavar="URL",
+              help="A Go service with net/http/pprof: CPU over the duration, plus heap, allocs, "
+                   "goroutine, mutex and block snapshots.")
+@click.option("-o", "--output", "output", type=click.Path(dir_okay=False), default=None,
+              help="Profile file (.pb.gz pprof, .json speedscope, .folded). Default: "
+                   "profile-TARGET-TIME.pb.gz.")
+@click.option("--call-graph", type=click.Choice(["auto", "fp", "dwarf"]), default="auto",
+              show_default=True, help="perf: frame pointers, DWARF, or fp with DWARF fallback.")
+@click.option("--native", is_flag=True, help="py-spy: include native (C/C++/Cython) frames.")
+@click.option("--gil", is_flag=True, help="py-spy: only samples holding the GIL.")
+@click.option("--subprocesses", is_flag=True, help="py-spy: follow child processes too.")
+@click.option("--nonblocking", is_flag=True, help="py-spy: never pause the target (less exact).")
+@click.option("--top", "top_n", type=click.IntRange(min=0), default=10, show_default=True,
+              help="Functions to list after the capture.")
+@json_option
+@click.pass_context
+def capture_cmd(ctx: click.Context, *, target: tuple[str, ...], duration: float | None,
+                rate_hz: int, mode: str, backend: str, pprof_url: str | None,
+                output: str | None, call_graph: str, native: bool, gil: bool,
+                subprocesses: bool, nonblocking: bool, top_n: int, as_json: bool) -> int:
+    """Profile a running process (PID), a command (after --) or a Go service (--pprof URL)."""
+    from perflab.profile import write_profile  # noqa: PLC0415
+    from perflab.profile._capture import (  # noqa: PLC0415
+        CaptureRequest,
+        capture,
+        check_backend_mode,
+    )
+    from perflab.profile._target import target_of_command, target_of_pid  # noqa: PLC0415
+
+    check_backend_mode(backend, mode)
+    is_command = bool(ctx.meta.get("perflab.profile.command"))
+    if pprof_url:
+        if target:
+            raise InvalidValue("give either --pprof URL or a PID/command, not both")
+        tgt = None
+        label = "pprof"
+    elif not target:
+        raise InvalidValue("nothing to profile",
+                           hint="perflab profile PID | perflab profile -- CMD ARGS | "
+                                "perflab profile --pprof URL")
+    elif not is_command and len(target) == 1 and target[0].isdigit():
+        tgt = target_of_pid(int(target[0]))
+        label = target[0]
+    elif not is_command:
+        raise InvalidValue(f"not a PID: {' '.join(target)}",
+                           hint="to run a command, put it after --: perflab profile -- CMD ARGS")
+    else:
+        tgt = target_of_command(list(target))
+        label = Path(target[0]).name
+    if duration is None and (tgt is None or tgt.pid is not None):
+        duration = 30.0
+    req = CaptureRequest(target=tgt, duration_s=duration, rate_hz=rate_hz, mode=mode,
+                         backend=backend, pprof_url=pprof_url, call_graph=call_graph,
+                         native=native, gil=gil, subprocesses=subprocesses,
+                         nonblocking=nonblocking)
+    from perflab.profile._capture import choose_backend  # noqa: PLC0415
+
+    chosen, reason = choose_backend(req)
+    if not as_json:
+        what = tgt.label if tgt is not None else pprof_url
+        span = f"for {duration:g}s" if duration is not None else "until it exits"
+        click.echo(f"profiling {what} ({mode}) with {chosen} {span}: {reason}", err=True)
+    result = capture(req)
+    import time as _time  # noqa: PLC0415
+
+    out = Path(output) if output else Path(
+        f"profile-{label}-{_time.strftime('%Y%m%d-%H%M%S')}.pb.gz")
+    write_profile(result.profile, out)
+    extra_files = {}
+    for kind, extra in result.extra_profiles.items():
+        path = out.with_name(out.name.split(".")[0] + f".{kind}.pb.gz")
+        write_profile(extra, path)
+        extra_files[kind] = str(path)
+    _report_capture(result, out, extra_files, top_n=top_n, as_json=as_json, mode=mode,
+                    duration=duration, rate_hz=rate_hz)
+    return 130 if result.interrupted else 0
+
+
+def _report_capture(result: Any, out: Path, extra_files: dict[str, str], *, top_n: int,
+                    as_json: bool, mode: str, duration: float | None, rate_hz: int) -> None:
+    from perflab.profile import TopOptions, top  # noqa: PLC0415
+
+    prof = result.profile
+    index = prof.sample_index(None)
+    total = prof.total(index)
+    samples = prof.total(0) if prof.sample_types[0].unit == "count" else len(prof.samples)
+    counted = f"{samples} samples"
+    if mode == "offcpu" or not samples:
+        samples = len(prof.samples)
+        counted = f"{samples} stacks"
+    rows = top(prof, TopOptions(node_count=top_n)).rows if total and top_n else []
+    notes = list(result.notes)
+    if not total:
+        notes.append("no samples: the target did not run on a CPU while sampled "
+                     "(idle or blocked? try --mode wall or --mode offcpu)")
+    if as_json:
+        emit_json("perflab.profile-capture/1", {
+            "backend": result.backend, "reason": result.reason, "mode": mode,
+            "duration_s": duration, "rate_hz": rate_hz, "output": str(out),
+            "sample_type": prof.sample_types[index].type, "unit": prof.sample_types[index].unit,
+            "total": total, "samples": samples, "notes": notes,
+            "exited_early": result.exited_early, "interrupted": result.interrupted,
+            "extra_files": extra_files,
+            "top": [{"name": r.name, "flat": r.flat, "cum": r.cum,
+                     "flat_pct": float(r.flat_pct.strip().rstrip("%")),
+                     "cum_pct": float(r.cum_pct.strip().rstrip("%"))} for r in rows],
+        })
+        return
+    for note in notes:
+        click.echo(f"note: {note}", err=True)
+    click.echo(f"wrote {out} ({counted}, {prof.sample_types[index].type} "
+               f"{_fmt_value(total, prof.sample_types[index].unit)}, backend {result.backend})")
+    for kind, path in extra_files.items():
+        click.echo(f"wrote {path} ({kind})")
+    if rows:
+        click.echo(f"{'flat':>10} {'flat%':>6} {'cum':>10} {'cum%':>6}  function")
+        for r in rows:
+            click.echo(f"{r.flat_text:>10} {r.flat_pct} {r.cum_text:>10} {r.cum_pct}  {r.name}")
+        click.echo(f"flame graph: perflab flame {out} -o {out.name.split('.')[0]}.html")
