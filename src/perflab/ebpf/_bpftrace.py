@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import signal
 import subprocess
-import time
+import sys
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +33,7 @@ class BpftraceOutput:
     maps: dict[str, Any] = field(default_factory=dict)
     hists: dict[str, Any] = field(default_factory=dict)
     printed: list[str] = field(default_factory=list)
+    events: list[tuple[str, str]] = field(default_factory=list)  # ("printf"|"join", text)
     notes: list[str] = field(default_factory=list)
     interrupted: bool = False
 
@@ -101,12 +105,17 @@ def explain_failure(stderr: str, program_kind: str) -> PerflabError:
                        hint="run with PERFLAB_BPFTRACE_DEBUG=1 to see the generated program")
 
 
+_READY = "perflab-attached"
+
+
 def run_bpftrace(program: str, *, what: str, duration_s: float | None = None,
-                 command: list[str] | None = None, grace_s: float = 15.0) -> BpftraceOutput:
+                 command: list[str] | None = None, grace_s: float = 20.0,
+                 on_ready: Callable[[], None] | None = None) -> BpftraceOutput:
     """Run ``program`` until it exits (its own interval probe or the command's end).
 
-    Ctrl-C stops bpftrace with SIGINT, which makes it print its maps: what was measured is
-    kept and returned with ``interrupted`` set.
+    ``on_ready`` is called once every probe is attached. Ctrl-C stops bpftrace with SIGINT,
+    which makes it print its maps: what was measured is kept and returned with
+    ``interrupted`` set.
     """
     exe = bpftrace_path()
     require_root(what)
@@ -114,35 +123,55 @@ def run_bpftrace(program: str, *, what: str, duration_s: float | None = None,
     note = ensure_tracefs()
     if note:
         out.notes.append(note)
+    program = f'BEGIN {{ printf("{_READY}\\n"); }}\n' + program
     argv = [exe, "-f", "json", "-e", program]
     if command:
-        argv += ["-c", " ".join(_shell_quote(a) for a in command)]
+        argv += ["-c", " ".join(shlex.quote(a) for a in command)]
     if os.environ.get("PERFLAB_BPFTRACE_DEBUG"):
-        print(program)  # debugging aid for users: the generated program
+        sys.stderr.write(program + "\n")  # a debugging aid: the generated program
     env = {**os.environ, "BPFTRACE_STRLEN": "64", "BPFTRACE_MAP_KEYS_MAX": "65536"}
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=env, start_new_session=True)
-    deadline = None if duration_s is None else time.monotonic() + duration_s + grace_s
+                            errors="replace", env=env, start_new_session=True)
+    lines: list[str] = []
+    errs: list[str] = []
+
+    def read_stdout() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line)
+            if _READY in line and on_ready is not None:
+                on_ready()
+
+    def read_stderr() -> None:
+        assert proc.stderr is not None
+        errs.append(proc.stderr.read())
+
+    readers = [threading.Thread(target=read_stdout, daemon=True),
+               threading.Thread(target=read_stderr, daemon=True)]
+    for t in readers:
+        t.start()
+    deadline = None if duration_s is None else duration_s + grace_s
     try:
-        stdout, stderr = _communicate(proc, deadline)
+        try:
+            proc.wait(timeout=deadline)
+        except subprocess.TimeoutExpired:
+            # the program should have exited by itself; make it print what it has and stop
+            proc.send_signal(signal.SIGINT)
+            proc.wait(timeout=30)
     except KeyboardInterrupt:
         out.interrupted = True
         proc.send_signal(signal.SIGINT)
-        stdout, stderr = proc.communicate(timeout=30)
+        proc.wait(timeout=30)
+    for t in readers:
+        t.join(timeout=10)
+    for stream in (proc.stdout, proc.stderr):
+        if stream is not None:
+            stream.close()
+    stdout, stderr = "".join(lines), "".join(errs)
     if proc.returncode not in (0, -signal.SIGINT) and not _has_output(stdout):
         raise explain_failure(stderr, what)
     _parse_json_lines(stdout, out)
     return out
-
-
-def _communicate(proc: subprocess.Popen[str], deadline: float | None) -> tuple[str, str]:
-    timeout = None if deadline is None else max(1.0, deadline - time.monotonic())
-    try:
-        return proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        # the program should have exited by itself; make it print what it has and stop
-        proc.send_signal(signal.SIGINT)
-        return proc.communicate(timeout=30)
 
 
 def _has_output(stdout: str) -> bool:
@@ -164,14 +193,12 @@ def _parse_json_lines(stdout: str, out: BpftraceOutput) -> None:
             out.maps.update(data)
         elif kind == "hist" and isinstance(data, dict):
             out.hists.update(data)
-        elif kind == "printf":
-            out.printed.append(str(data))
-
-
-def _shell_quote(arg: str) -> str:
-    import shlex  # noqa: PLC0415
-
-    return shlex.quote(arg)
+        elif kind in ("printf", "join"):
+            if _READY in str(data):
+                continue
+            if kind == "printf":
+                out.printed.append(str(data))
+            out.events.append((kind, str(data)))
 
 
 def split_key(key: str) -> list[list[str]]:
