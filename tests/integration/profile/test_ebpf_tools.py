@@ -177,3 +177,17 @@ def test_ebpf_bad_input():
     assert main(["ebpf", "libcalls", "--pid", str(os.getpid()), "libc:no_such_function_x",
                  "-d", "1s"]) == 2
     assert time.monotonic() - t0 < 30
+
+
+def test_tracefs_is_mounted_when_missing():
+    """In a private mount namespace without tracefs, perflab mounts it and says so."""
+    require_tool("unshare")
+    script = (f"umount /sys/kernel/tracing 2>/dev/null; "
+              f"test ! -d /sys/kernel/tracing/events && "
+              f"{sys.executable} -m perflab ebpf execsnoop -d 300ms --json")
+    done = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", script],
+                          capture_output=True, text=True, check=False, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "note: mounted tracefs at /sys/kernel/tracing" in done.stderr
+    doc = json.loads(done.stdout)
+    assert "mounted tracefs at /sys/kernel/tracing" in doc["notes"]
