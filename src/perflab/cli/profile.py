@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from perflab.cli._common import DURATION, emit_json, json_option
+from perflab.cli._common import DURATION, emit_json, json_option, open_store, store_option
 from perflab.errors import CheckFailed, InvalidValue
 
 
@@ -186,12 +186,17 @@ def diff_cmd(*, base: str, new: str, output: str | None, sample_index: str | Non
 @click.option("--nonblocking", is_flag=True, help="py-spy: never pause the target (less exact).")
 @click.option("--top", "top_n", type=click.IntRange(min=0), default=10, show_default=True,
               help="Functions to list after the capture.")
+@click.option("--slice", "slice_s", type=DURATION, default=None,
+              help="Continuous profiling of a PID: store a profile every SLICE on a new run's "
+                   "timeline (read ranges back with `perflab profile export RUN`).")
+@store_option
 @json_option
 @click.pass_context
 def capture_cmd(ctx: click.Context, *, target: tuple[str, ...], duration: float | None,
                 rate_hz: int, mode: str, backend: str, pprof_url: str | None,
                 output: str | None, call_graph: str, native: bool, gil: bool,
-                subprocesses: bool, nonblocking: bool, top_n: int, as_json: bool) -> int:
+                subprocesses: bool, nonblocking: bool, top_n: int, slice_s: float | None,
+                store_path: str | None, as_json: bool) -> int:
     """Profile a running process (PID), a command (after --) or a Go service (--pprof URL)."""
     from perflab.profile import write_profile  # noqa: PLC0415
     from perflab.profile._capture import (  # noqa: PLC0415
@@ -223,6 +228,12 @@ def capture_cmd(ctx: click.Context, *, target: tuple[str, ...], duration: float 
         label = Path(target[0]).name
     if duration is None and (tgt is None or tgt.pid is not None):
         duration = 30.0
+    if slice_s is not None:
+        if tgt is None or tgt.pid is None:
+            raise InvalidValue("--slice profiles a running process: give a PID")
+        return _continuous(tgt.pid, duration=duration or 30.0, slice_s=slice_s,
+                           rate_hz=rate_hz, mode=mode, backend=backend,
+                           store_path=store_path, as_json=as_json)
     req = CaptureRequest(target=tgt, duration_s=duration, rate_hz=rate_hz, mode=mode,
                          backend=backend, pprof_url=pprof_url, call_graph=call_graph,
                          native=native, gil=gil, subprocesses=subprocesses,
@@ -291,3 +302,94 @@ def _report_capture(result: Any, out: Path, extra_files: dict[str, str], *, top_
         for r in rows:
             click.echo(f"{r.flat_text:>10} {r.flat_pct} {r.cum_text:>10} {r.cum_pct}  {r.name}")
         click.echo(f"flame graph: perflab flame {out} -o {out.name.split('.')[0]}.html")
+
+
+def _continuous(pid: int, *, duration: float, slice_s: float, rate_hz: int, mode: str,
+                backend: str, store_path: str | None, as_json: bool) -> int:
+    """A run of kind ``profile`` whose timeline holds a profile slice every ``slice_s``."""
+    import time  # noqa: PLC0415
+
+    from perflab.profile._continuous import ContinuousProfiler, StoreSink  # noqa: PLC0415
+
+    store = open_store(store_path)
+    try:
+        run = store.create_run("profile", f"profile {pid}",
+                               meta={"pid": pid, "slice_s": slice_s, "mode": mode})
+        profiler = ContinuousProfiler(pid, sink=StoreSink(str(store.path), run.id),
+                                      slice_s=slice_s, rate_hz=rate_hz, mode=mode,
+                                      backend=backend)
+        if not as_json:
+            click.echo(f"run {run.id}: profiling PID {pid} for {duration:g}s in slices of "
+                       f"{slice_s:g}s", err=True)
+        profiler.start()
+        interrupted = False
+        try:
+            end = time.monotonic() + duration
+            while profiler.running and time.monotonic() < end:
+                time.sleep(0.1)
+        except KeyboardInterrupt:
+            interrupted = True
+        profiler.stop()
+        status = "interrupted" if interrupted else ("failed" if profiler.errors and
+                                                    not profiler.slices else "ok")
+        store.finish_run(run.id, status, meta_update={"slices": profiler.slices})
+        notes = profiler.notes + profiler.errors
+        if as_json:
+            emit_json("perflab.profile-continuous/1", {
+                "run": run.id, "pid": pid, "slices": profiler.slices, "slice_s": slice_s,
+                "status": status, "notes": notes})
+        else:
+            for n in notes:
+                click.echo(f"note: {n}", err=True)
+            click.echo(f"run {run.id}: {profiler.slices} profile slices stored; "
+                       f"perflab profile export {run.id} --from 0s --to {slice_s:g}s -o x.pb.gz")
+    finally:
+        store.close()
+    if profiler.errors and not profiler.slices:
+        from perflab.errors import TargetError  # noqa: PLC0415
+
+        raise TargetError(profiler.errors[0], hint="run `perflab profile PID` to see why")
+    return 130 if interrupted else 0
+
+
+@profile.command("export")
+@click.argument("run_ref")
+@click.option("--from", "from_s", type=DURATION, default=None,
+              help="Start of the range, from the run's start (e.g. 30s).")
+@click.option("--to", "to_s", type=DURATION, default=None, help="End of the range.")
+@click.option("-o", "--output", "output", type=click.Path(dir_okay=False), required=True,
+              help="Profile file (.pb.gz, .json, .folded), or .html/.svg for a flame graph.")
+@store_option
+@json_option
+def export_cmd(*, run_ref: str, from_s: float | None, to_s: float | None, output: str,
+               store_path: str | None, as_json: bool) -> None:
+    """The profile of a time range of a run (its slices merged), as a file or flame graph."""
+    from perflab.profile import write_profile  # noqa: PLC0415
+    from perflab.profile._continuous import profile_of_range  # noqa: PLC0415
+    from perflab.profile._flame import tree_of  # noqa: PLC0415
+
+    store = open_store(store_path, create=False)
+    try:
+        run = store.run(run_ref if not run_ref.isdigit() else int(run_ref))
+        start = None if from_s is None else run.started_ns + round(from_s * 1e9)
+        end = None if to_s is None else run.started_ns + round(to_s * 1e9)
+        prof = profile_of_range(store, run.id, start, end)
+    finally:
+        store.close()
+    out = Path(output)
+    index = prof.sample_index(None)
+    st = prof.sample_types[index]
+    if out.suffix.lower() in (".html", ".svg"):
+        _write_graph(tree_of(prof, index), out, title=f"run {run.id} {from_s or 0:g}s-"
+                     f"{'end' if to_s is None else f'{to_s:g}s'}", unit=st.unit,
+                     summary=f"{st.type}: {_fmt_value(prof.total(index), st.unit)}",
+                     diff=False, icicle=False)
+    else:
+        write_profile(prof, out)
+    if as_json:
+        emit_json("perflab.profile-export/1", {
+            "run": run.id, "output": str(out), "sample_type": st.type, "unit": st.unit,
+            "total": prof.total(index), "from_s": from_s, "to_s": to_s})
+    else:
+        total = _fmt_value(prof.total(index), st.unit)
+        click.echo(f"wrote {out} (run {run.id}, {st.type} {total})")

@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -110,7 +111,8 @@ _READY = "perflab-attached"
 
 def run_bpftrace(program: str, *, what: str, duration_s: float | None = None,
                  command: list[str] | None = None, grace_s: float = 20.0,
-                 on_ready: Callable[[], None] | None = None) -> BpftraceOutput:
+                 on_ready: Callable[[], None] | None = None,
+                 stop: threading.Event | None = None) -> BpftraceOutput:
     """Run ``program`` until it exits (its own interval probe or the command's end).
 
     ``on_ready`` is called once every probe is attached. Ctrl-C stops bpftrace with SIGINT,
@@ -150,14 +152,17 @@ def run_bpftrace(program: str, *, what: str, duration_s: float | None = None,
                threading.Thread(target=read_stderr, daemon=True)]
     for t in readers:
         t.start()
-    deadline = None if duration_s is None else duration_s + grace_s
+    deadline = None if duration_s is None else time.monotonic() + duration_s + grace_s
     try:
-        try:
-            proc.wait(timeout=deadline)
-        except subprocess.TimeoutExpired:
-            # the program should have exited by itself; make it print what it has and stop
-            proc.send_signal(signal.SIGINT)
-            proc.wait(timeout=30)
+        while proc.poll() is None:
+            late = deadline is not None and time.monotonic() > deadline
+            # past its own end (it should have exited), or asked to stop: SIGINT makes
+            # bpftrace print its maps and exit
+            if late or (stop is not None and stop.is_set()):
+                proc.send_signal(signal.SIGINT)
+                proc.wait(timeout=30)
+                break
+            time.sleep(0.05)
     except KeyboardInterrupt:
         out.interrupted = True
         proc.send_signal(signal.SIGINT)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,6 +41,8 @@ class CaptureRequest:
     gil: bool = False  # py-spy: only samples holding the GIL
     subprocesses: bool = False  # py-spy: follow children
     nonblocking: bool = False  # py-spy: never pause the target
+    # set from another thread to end the capture early, keeping what was sampled
+    stop: threading.Event | None = field(default=None, compare=False)
 
 
 @dataclass(slots=True)

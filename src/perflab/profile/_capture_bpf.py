@@ -99,7 +99,7 @@ def capture_bpftrace(req: CaptureRequest) -> CaptureResult:
     start_ns, start = time.time_ns(), time.monotonic()
     out = run_bpftrace(program(req), what=f"{kind} profile (bpftrace)",
                        duration_s=req.duration_s,
-                       command=list(t.command) if t.pid is None else None)
+                       command=list(t.command) if t.pid is None else None, stop=req.stop)
     seconds = time.monotonic() - start
     interval = round(1e9 / req.rate_hz)
     prof = Profile(sample_types=[SampleType("samples", "count"), SampleType(kind, "nanoseconds")],

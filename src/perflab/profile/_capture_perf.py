@@ -80,6 +80,8 @@ def _record(perf: str, req: CaptureRequest, data: Path,
             if t.pid is not None and not pid_alive(t.pid):
                 exited = True
                 break
+            if req.stop is not None and req.stop.is_set():
+                break
             time.sleep(0.05)
     except KeyboardInterrupt:
         interrupted = True

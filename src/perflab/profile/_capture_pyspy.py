@@ -50,7 +50,15 @@ def capture_pyspy(req: CaptureRequest) -> CaptureResult:
                                 start_new_session=t.pid is not None)
         interrupted = False
         try:
-            _, stderr = proc.communicate()
+            while True:
+                try:
+                    _, stderr = proc.communicate(timeout=0.1)
+                    break
+                except subprocess.TimeoutExpired:
+                    if req.stop is not None and req.stop.is_set():
+                        proc.send_signal(signal.SIGINT)  # py-spy writes what it has
+                        _, stderr = proc.communicate(timeout=60)
+                        break
         except KeyboardInterrupt:
             interrupted = True
             proc.send_signal(signal.SIGINT)  # py-spy writes what it has on SIGINT

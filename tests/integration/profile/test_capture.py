@@ -182,3 +182,23 @@ def test_errors_name_the_cause(capsys):
     assert main(["profile", "--pprof", "http://127.0.0.1:1", "-d", "1s"]) == 3
     assert "cannot fetch" in capsys.readouterr().err
     assert main(["profile"]) == 2
+
+
+def test_continuous_profiling_stores_slices_on_a_run(go_workload, tmp_path, capsys,
+                                                     require_root):
+    proc = subprocess.Popen([str(go_workload.binary), "spin", "20"], stdout=subprocess.DEVNULL)
+    db = tmp_path / "store.db"
+    try:
+        code = main(["profile", str(proc.pid), "--slice", "1s", "--duration", "2.5s",
+                     "--store", str(db), "--json"])
+    finally:
+        proc.kill()
+        proc.wait()
+    doc = json.loads(capsys.readouterr().out)
+    assert code == 0
+    jsonschema.validate(doc, json.loads((SCHEMAS / "profile-continuous.schema.json")
+                                        .read_text()))
+    assert doc["slices"] >= 2
+    out = tmp_path / "all.html"
+    assert main(["profile", "export", str(doc["run"]), "-o", str(out), "--store", str(db)]) == 0
+    assert "main.hotLoop" in out.read_text()
