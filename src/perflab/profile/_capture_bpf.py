@@ -13,7 +13,7 @@ import time
 from perflab.ebpf import run_bpftrace, split_key
 from perflab.errors import InvalidValue
 from perflab.profile._capture import CaptureRequest, CaptureResult
-from perflab.profile._capture_perf import pid_alive
+from perflab.profile._capture_perf import pid_alive, read_maps, stripped_note, to_file_offsets
 from perflab.profile._model import Frame, Profile, Sample, SampleType
 from perflab.profile._stackline import parse_frame
 
@@ -96,6 +96,7 @@ def capture_bpftrace(req: CaptureRequest) -> CaptureResult:
     t = req.target
     assert t is not None
     kind = {"cpu": "cpu", "wall": "wall", "offcpu": "offcpu"}[req.mode]
+    maps = read_maps(t.pid) if t.pid is not None else []
     start_ns, start = time.time_ns(), time.monotonic()
     out = run_bpftrace(program(req), what=f"{kind} profile (bpftrace)",
                        duration_s=req.duration_s,
@@ -115,7 +116,8 @@ def capture_bpftrace(req: CaptureRequest) -> CaptureResult:
         stack = [prof.intern(f) for f in _stack(key, cache)]
         prof.samples.append(Sample(tuple(stack), [0, int(ns)], {"state": "off-cpu"}))
     prof.comments.append(f"perflab: bpftrace {kind} profile")
-    notes = list(out.notes)
+    to_file_offsets(prof, maps)  # bpftrace prints virtual addresses
+    notes = list(out.notes) + stripped_note(prof)
     exited = "target-exited" in "".join(out.printed) or (
         t.pid is not None and not pid_alive(t.pid))
     if exited and t.pid is not None:

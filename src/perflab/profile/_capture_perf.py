@@ -20,7 +20,7 @@ from pathlib import Path
 
 from perflab.errors import AccessDenied, NoSuchProcess, TargetError, ToolMissing
 from perflab.profile._capture import CaptureRequest, CaptureResult
-from perflab.profile._model import Profile, Sample, SampleType
+from perflab.profile._model import Frame, Profile, Sample, SampleType
 from perflab.profile._text_formats import read_perf_script
 
 DWARF = "dwarf,16384"
@@ -131,12 +131,56 @@ def _to_profile(text: str, req: CaptureRequest, seconds: float, start_ns: int) -
 def user_depth_median(prof: Profile) -> float:
     depths = []
     for s in prof.samples:
-        # symbolised user frames: a frame-pointer walk through code without frame pointers
-        # yields the leaf and then garbage addresses
+        # user frames in a known module: a frame-pointer walk through code without frame
+        # pointers yields the leaf and then garbage addresses that belong to no module
         n = sum(1 for i in s.stack
-                if prof.frames[i].function and "kernel" not in prof.frames[i].module)
+                if (prof.frames[i].function or prof.frames[i].module)
+                and "kernel" not in prof.frames[i].module)
         depths.extend([n] * min(s.values[0], 1000))
     return statistics.median(depths) if depths else 0.0
+
+
+def read_maps(pid: int) -> list[tuple[int, int, int, str]]:
+    """(start, end, file offset, path) of the file-backed mappings of a process."""
+    out: list[tuple[int, int, int, str]] = []
+    try:
+        text = Path(f"/proc/{pid}/maps").read_text()
+    except OSError:
+        return out
+    for line in text.splitlines():
+        f = line.split(None, 5)
+        if len(f) == 6 and f[5].startswith("/"):
+            start, end = (int(x, 16) for x in f[0].split("-"))
+            out.append((start, end, int(f[2], 16), f[5]))
+    return out
+
+
+def to_file_offsets(prof: Profile, maps: list[tuple[int, int, int, str]]) -> int:
+    """Unsymbolised frames of a stripped binary: turn their virtual address into the offset in
+    their file (what addr2line and objdump take), so they read ``module+0xOFFSET``.
+    Returns how many frames were converted."""
+    converted = 0
+    for i, f in enumerate(prof.frames):
+        if f.function or not f.address or "kernel" in f.module:
+            continue
+        for start, end, off, path in maps:
+            # a frame without a module (bpftrace's "[unknown]") takes the mapping's file
+            if (path == f.module or not f.module) and start <= f.address < end:
+                prof.replace_frame(i, Frame("", file=f.file, line=f.line, module=path,
+                                            address=f.address - start + off,
+                                            inlined=f.inlined))
+                converted += 1
+                break
+    return converted
+
+
+def stripped_note(prof: Profile) -> list[str]:
+    mods = sorted({f.module.rsplit("/", 1)[-1] for f in prof.frames
+                   if not f.function and f.module and "kernel" not in f.module})
+    if not mods:
+        return []
+    return [(f"no symbols for frames in {', '.join(mods[:3])} (stripped?): they show "
+            "module+0xOFFSET, the offset in the file (addr2line -f -e MODULE OFFSET)")]
 
 
 def capture_perf(req: CaptureRequest) -> CaptureResult:
@@ -146,6 +190,7 @@ def capture_perf(req: CaptureRequest) -> CaptureResult:
     t = req.target
     assert t is not None
     notes: list[str] = []
+    maps = read_maps(t.pid) if t.pid is not None else []
     with tempfile.TemporaryDirectory(prefix="perflab-perf-") as tmp:
         data = Path(tmp) / "perf.data"
         start_ns = time.time_ns()
@@ -167,4 +212,7 @@ def capture_perf(req: CaptureRequest) -> CaptureResult:
                          "--call-graph dwarf")
     if exited:
         notes.append(f"PID {t.pid} exited after {seconds:.1f}s; kept what was sampled")
+    # perf already prints file offsets for unsymbolised frames; this catches the rest
+    to_file_offsets(prof, maps)
+    notes += stripped_note(prof)
     return CaptureResult(prof, "perf", "", notes, exited_early=exited, interrupted=interrupted)

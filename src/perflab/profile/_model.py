@@ -85,6 +85,14 @@ class Profile:
             self._frame_index[frame] = idx
         return idx
 
+    def replace_frame(self, index: int, frame: Frame) -> None:
+        """Rewrite one frame of the table (samples keep pointing at ``index``)."""
+        old = self.frames[index]
+        self.frames[index] = frame
+        if self._frame_index.get(old) == index:
+            del self._frame_index[old]
+        self._frame_index.setdefault(frame, index)
+
     def add(self, stack_leaf_first: list[Frame], values: list[int],
             labels: dict[str, str] | None = None) -> None:
         """Add one sample whose stack is given leaf first."""

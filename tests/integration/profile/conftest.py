@@ -57,6 +57,9 @@ def go_workload(tmp_path_factory: pytest.TempPathFactory) -> GoWorkload:
     binary = work / "workload"
     subprocess.run([go, "build", "-o", str(binary), "."], cwd=build, env=env, check=True,
                    capture_output=True, timeout=240)
+    # the same program without its symbol table, as shipped binaries often are
+    subprocess.run([go, "build", "-ldflags=-s -w", "-o", str(work / "workload-stripped"), "."],
+                   cwd=build, env=env, check=True, capture_output=True, timeout=240)
     return GoWorkload(go=go, binary=binary, env=env, workdir=work)
 
 

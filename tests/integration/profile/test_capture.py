@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -202,3 +203,43 @@ def test_continuous_profiling_stores_slices_on_a_run(go_workload, tmp_path, caps
     out = tmp_path / "all.html"
     assert main(["profile", "export", str(doc["run"]), "-o", str(out), "--store", str(db)]) == 0
     assert "main.hotLoop" in out.read_text()
+
+
+@pytest.mark.parametrize("backend", ["perf", "bpftrace"])
+def test_stripped_binary_frames_show_module_and_file_offset(go_workload, tmp_path, capsys,
+                                                            require_root, backend):
+    stripped = go_workload.workdir / "workload-stripped"
+    proc = subprocess.Popen([str(stripped), "spin", "20"], stdout=subprocess.DEVNULL)
+    try:
+        out = tmp_path / "s.pb.gz"
+        doc = capture_json(capsys, str(proc.pid), "--backend", backend, "-d", "1s",
+                           "-o", str(out))
+    finally:
+        proc.kill()
+        proc.wait()
+    assert any("no symbols" in n and "workload-stripped" in n for n in doc["notes"])
+    names = {f.name for f in read_profile(out).frames}
+    offsets = {n for n in names if n.startswith("workload-stripped+0x")}
+    assert offsets
+    # a file offset lies inside the file, unlike the virtual address it came from
+    size = stripped.stat().st_size
+    assert all(int(n.rsplit("+", 1)[1], 16) < size for n in offsets)
+
+
+def test_ctrl_c_writes_what_was_sampled_and_exits_130(go_workload, tmp_path, require_root):
+    proc = subprocess.Popen([str(go_workload.binary), "spin", "30"], stdout=subprocess.DEVNULL)
+    out = tmp_path / "int.pb.gz"
+    try:
+        prof = subprocess.Popen([sys.executable, "-m", "perflab", "profile", str(proc.pid),
+                                 "-d", "30s", "-o", str(out)], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        time.sleep(2.5)
+        prof.send_signal(signal.SIGINT)
+        stdout, stderr = prof.communicate(timeout=60)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert prof.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    assert "main.hotLoop" in stdout
+    assert read_profile(out).total(0) > 0

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import grp
+import io
 import json
 import os
+import pwd
 import re
 import signal
 import subprocess
@@ -15,6 +18,10 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+import perflab.cli.ebpf
+import perflab.cli.profile
+import perflab.ebpf._tools
+import perflab.profile._capture_perf  # noqa: F401  # loaded while root, for the nobody child
 from conftest import require_tool
 from perflab.cli import main
 
@@ -191,3 +198,40 @@ def test_tracefs_is_mounted_when_missing():
     assert "note: mounted tracefs at /sys/kernel/tracing" in done.stderr
     doc = json.loads(done.stdout)
     assert "mounted tracefs at /sys/kernel/tracing" in doc["notes"]
+
+
+def _as_nobody(argv: list[str]) -> tuple[int, str]:
+    """Run perflab's main() in a child that dropped to nobody:nogroup; (exit code, stderr)."""
+    nobody, nogroup = pwd.getpwnam("nobody").pw_uid, grp.getgrnam("nogroup").gr_gid
+    err_r, err_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: drop privileges for good, run, exit without pytest's cleanup
+        code = 70
+        try:
+            os.close(err_r)
+            os.setgroups([])
+            os.setresgid(nogroup, nogroup, nogroup)
+            os.setresuid(nobody, nobody, nobody)
+            sys.stdout = io.StringIO()
+            sys.stderr = io.TextIOWrapper(os.fdopen(err_w, "wb"), encoding="utf-8")
+            code = main(argv)
+            sys.stderr.flush()
+        finally:
+            os._exit(code)
+    os.close(err_w)
+    with os.fdopen(err_r, encoding="utf-8") as fe:
+        err = fe.read()
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status), err
+
+
+def test_without_root_the_missing_privilege_is_named():
+    # what the commands import was loaded at the top of this module, while root
+    code, err = _as_nobody(["ebpf", "syscalls", "-d", "1s"])
+    assert code == 3
+    assert "needs root" in err
+    assert "CAP_BPF" in err
+    code, err = _as_nobody(["profile", "1", "-d", "1s"])  # init, another user's process
+    assert code == 3
+    assert "permission denied" in err
+    assert "root" in err
