@@ -90,7 +90,7 @@ def test_syscall_counts_agree_with_strace_and_libcalls_counts_the_same_calls(tmp
                                    str(target.pid)], stderr=subprocess.PIPE, text=True)
         assert strace.stderr is not None
         assert "attached" in strace.stderr.readline()
-        ours = perflab_bg("ebpf", "syscalls", "--pid", str(target.pid), "-d", "3s", "--json")
+        ours = perflab_bg("ebpf", "syscalls", "--pid", str(target.pid), "-d", "2s", "--json")
         target.stdin.write("go\n")
         target.stdin.flush()
         assert target.stdout.readline() == "done\n"
@@ -99,7 +99,7 @@ def test_syscall_counts_agree_with_strace_and_libcalls_counts_the_same_calls(tmp
         strace.communicate(timeout=30)
         # a second round, without strace: the uprobe on libc's wrapper counts the same calls
         lib = perflab_bg("ebpf", "libcalls", "--pid", str(target.pid), "libc:getppid",
-                         "-d", "3s", "--json")
+                         "-d", "2s", "--json")
         target.stdin.write("go\n")
         target.stdin.flush()
         assert target.stdout.readline() == "done\n"
@@ -124,7 +124,7 @@ def test_syscall_counts_agree_with_strace_and_libcalls_counts_the_same_calls(tmp
 
 
 def test_execsnoop_sees_a_program_start(tmp_path):
-    proc = perflab_bg("ebpf", "execsnoop", "-d", "3s", "--json")
+    proc = perflab_bg("ebpf", "execsnoop", "-d", "2s", "--json")
     subprocess.run(["/bin/echo", "perflab-execsnoop-marker"], stdout=subprocess.DEVNULL,
                    check=True)
     subprocess.run(["/bin/sh", "-c", "/nonexistent/binary 2>/dev/null; true"], check=True)
