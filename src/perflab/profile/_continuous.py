@@ -103,7 +103,8 @@ class ContinuousProfiler:
             try:
                 result = capture(req)
             except PerflabError as err:
-                self.errors.append(err.message)
+                if not self._stop.is_set():  # stopped before anything was sampled: no error
+                    self.errors.append(err.message)
                 return
             except Exception as err:
                 self.errors.append(f"{type(err).__name__}: {err}")

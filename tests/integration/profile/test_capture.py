@@ -16,6 +16,7 @@ import pytest
 
 from perflab.cli import main
 from perflab.profile import TopOptions, read_profile, top
+from perflab.store import Store
 
 pytestmark = [pytest.mark.integration, pytest.mark.root]
 
@@ -190,7 +191,7 @@ def test_continuous_profiling_stores_slices_on_a_run(go_workload, tmp_path, caps
     proc = subprocess.Popen([str(go_workload.binary), "spin", "20"], stdout=subprocess.DEVNULL)
     db = tmp_path / "store.db"
     try:
-        code = main(["profile", str(proc.pid), "--slice", "1s", "--duration", "2.5s",
+        code = main(["profile", str(proc.pid), "--slice", "1s", "--duration", "3.5s",
                      "--store", str(db), "--json"])
     finally:
         proc.kill()
@@ -200,6 +201,15 @@ def test_continuous_profiling_stores_slices_on_a_run(go_workload, tmp_path, caps
     jsonschema.validate(doc, json.loads((SCHEMAS / "profile-continuous.schema.json")
                                         .read_text()))
     assert doc["slices"] >= 2
+    store = Store.open(db)
+    try:
+        windows = [(a.ts_ns, a.end_ns) for a in store.artifacts(doc["run"], "profile")]
+    finally:
+        store.close()
+    assert len(windows) == doc["slices"]
+    # consecutive slices, in order, none overlapping the next
+    assert all(e is not None and s < e for s, e in windows)
+    assert all(windows[i][1] <= windows[i + 1][0] for i in range(len(windows) - 1))
     out = tmp_path / "all.html"
     assert main(["profile", "export", str(doc["run"]), "-o", str(out), "--store", str(db)]) == 0
     assert "main.hotLoop" in out.read_text()
