@@ -95,6 +95,8 @@ def profile() -> None:
       perflab profile PID [--duration 30s] [--rate 99] [--mode cpu|wall|offcpu] [-o FILE]
       perflab profile -- CMD ARGS...
       perflab profile --pprof http://host:port [--duration 30s]
+      perflab profile PID --slice 10s --duration 10m      (slices on a run's timeline)
+      perflab profile export RUN --from 2m --to 3m -o range.pb.gz|range.html
       perflab profile diff BASE NEW [-o diff.html] [--fail-on growth>5pp]
     """
 

@@ -7,7 +7,8 @@ import json
 import zlib
 from importlib import resources
 
-from perflab.profile._flame import FlameTree
+from perflab.profile._flame import FlameTree, tree_of
+from perflab.profile._model import Profile
 
 
 def _data_json(tree: FlameTree, *, title: str, unit: str, summary: str, diff: bool,
@@ -98,3 +99,22 @@ def render_svg(tree: FlameTree, *, title: str, unit: str, summary: str = "",
         i += 1
     out.append("</svg>")
     return "\n".join(out) + "\n"
+
+
+def flame_html(prof: Profile, *, title: str, sample_index: str | None = None,
+               icicle: bool = False) -> str:
+    """The interactive flame graph page of a profile (for reports and the web UI)."""
+    index = prof.sample_index(sample_index)
+    st = prof.sample_types[index]
+    return render_html(tree_of(prof, index), title=title, unit=st.unit,
+                       summary=f"{st.type} · {len(prof.samples)} stacks", icicle=icicle)
+
+
+def diff_flame_html(base: Profile, new: Profile, *, title: str,
+                    sample_index: str | None = None) -> str:
+    """The differential flame graph page (red: larger share in ``new``, blue: smaller)."""
+    bi, ni = base.sample_index(sample_index), new.sample_index(sample_index)
+    tree = tree_of(new, ni, slot=0)
+    tree = tree_of(base, bi, tree, slot=1)
+    return render_html(tree, title=title, unit=new.sample_types[ni].unit, diff=True,
+                       summary="red: larger share in NEW · blue: smaller · normalised by totals")
