@@ -50,6 +50,9 @@ def flame(*, source: str, output: str | None, sample_index: str | None, title: s
     index = prof.sample_index(sample_index)
     st = prof.sample_types[index]
     tree = tree_of(prof, index)
+    if not prof.samples:
+        raise InvalidValue(f"{source}: the profile has no samples",
+                           hint="was the target idle? try --mode wall or --mode offcpu")
     if tree.values[0][0] == 0:
         raise InvalidValue(f"{source}: no samples with a {st.type} value",
                            hint="try another --sample-index")

@@ -28,6 +28,9 @@ def parse_profile(data: bytes, *, path: str = "<input>", fmt: str | None = None)
             doc = json.loads(text)
         except json.JSONDecodeError as exc:
             raise InvalidFile(f"invalid JSON ({exc.msg})", path=path, line=exc.lineno) from exc
+        if not _text_formats.is_speedscope(doc):
+            raise InvalidFile("JSON that is not a speedscope profile (no speedscope $schema)",
+                              path=path, hint=f"supported formats: {', '.join(FORMATS)}")
         return _text_formats.read_speedscope(doc, path=path)
     if fmt == "perf-script":
         return _text_formats.read_perf_script(text, path=path)
