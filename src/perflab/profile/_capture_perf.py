@@ -14,6 +14,7 @@ import shutil
 import signal
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -69,7 +70,9 @@ def _record(perf: str, req: CaptureRequest, data: Path,
             call_graph, "-o", str(data), "--quiet"]
     argv += ["-p", str(t.pid)] if t.pid is not None else ["--", *t.command]
     start = time.monotonic()
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    # a profiled command's own output goes to our stderr: seen, and never mixed into --json
+    out = sys.stderr.fileno() if t.pid is None else subprocess.DEVNULL
+    proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.PIPE,
                             text=True, start_new_session=t.pid is not None)
     exited = interrupted = False
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -45,7 +46,9 @@ def capture_pyspy(req: CaptureRequest) -> CaptureResult:
     with tempfile.TemporaryDirectory(prefix="perflab-pyspy-") as tmp:
         out = Path(tmp) / "pyspy.txt"
         start_ns, start = time.time_ns(), time.monotonic()
-        proc = subprocess.Popen(_argv(pyspy, req, out), stdout=subprocess.PIPE,
+        # a profiled command's own output goes to our stderr: seen, never mixed into --json
+        stdout = sys.stderr.fileno() if t.pid is None else subprocess.PIPE
+        proc = subprocess.Popen(_argv(pyspy, req, out), stdout=stdout,
                                 stderr=subprocess.PIPE, text=True,
                                 start_new_session=t.pid is not None)
         interrupted = False

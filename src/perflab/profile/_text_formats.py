@@ -41,10 +41,10 @@ def read_folded(text: str, *, path: str = "<folded>", unit: str = "count") -> Pr
             except ValueError:
                 raise InvalidFile("expected 'frame;frame;... COUNT'", path=path, line=lineno,
                                   hint="folded stacks end each line with a sample count") from None
-        if not stack_text:
-            raise InvalidFile("a count without a stack", path=path, line=lineno)
         stack = []
-        for part in reversed(stack_text.split(";")):
+        # an empty stack (py-spy writes " 3" for samples taken outside any Python frame)
+        # still counts toward the total
+        for part in reversed(stack_text.split(";") if stack_text else []):
             idx = cache.get(part)
             if idx is None:
                 idx = cache[part] = prof.intern(_parse_folded_frame(part))

@@ -105,6 +105,12 @@ def test_folded_round_trip_and_pyspy_frames():
     assert write_folded(p) == "".join(sorted(text.splitlines(keepends=True)))
 
 
+def test_folded_empty_stack_counts_toward_the_total():
+    p = parse_profile(b"main;work 4\n 1\n", fmt="pyspy-raw")
+    assert p.total(0) == 5
+    assert [s.stack for s in p.samples][1] == ()
+
+
 def test_folded_bad_line_names_file_and_line():
     with pytest.raises(InvalidFile, match=r"x\.folded:2"):
         parse_profile(b"a;b 1\na;b notanumber\n", path="x.folded", fmt="folded")
