@@ -248,7 +248,8 @@ def _location_id(msg: Any, group: tuple[int, ...], frames: list[Frame], *,
         fid = func_ids.get(key)
         if fid is None:
             fid = func_ids[key] = len(func_ids) + 1
-            msg.function.add(id=fid, name=s(f.function), system_name=s(f.function),
-                             filename=s(f.file))
+            # no system_name: names are already readable (perf and py-spy demangle), and
+            # pprof would run its C++ heuristics on a system name, turning "<module>" into ""
+            msg.function.add(id=fid, name=s(f.function), filename=s(f.file))
         loc.line.add(function_id=fid, line=f.line)
     return lid

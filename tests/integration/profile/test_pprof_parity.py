@@ -12,7 +12,7 @@ import jsonschema
 import pytest
 
 from perflab.cli import main
-from perflab.profile import read_profile, write_profile
+from perflab.profile import Frame, Profile, SampleType, read_profile, write_profile
 
 pytestmark = pytest.mark.integration
 
@@ -129,3 +129,16 @@ def test_truncated_go_profile_is_a_clear_error(go_profiles, tmp_path):
     assert out.returncode == 2
     assert "corrupt or truncated" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_names_pprof_would_demangle_survive_the_round_trip(go_workload, tmp_path, capsys):
+    """Python's <module> and demangled C++ names read the same in go tool pprof as in ours."""
+    prof = Profile(sample_types=[SampleType("samples", "count")])
+    prof.add([Frame("std::vector<int>::push_back(int const&)"), Frame("<module>")], [5])
+    prof.add([Frame("inner", "spin.py", 4), Frame("<module>", "spin.py", 12)], [7])
+    path = tmp_path / "names.pb.gz"
+    write_profile(prof, path)
+    theirs = parse_top(go_workload.pprof_top(path))
+    assert {r[5] for r in theirs[1]} == {"<module>", "inner",
+                                         "std::vector<int>::push_back(int const&)"}
+    assert parse_top(ours(capsys, str(path)))[1] == theirs[1]
