@@ -9,6 +9,7 @@ on Ctrl-C.
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import signal
@@ -25,6 +26,18 @@ from perflab.profile._model import Frame, Profile, Sample, SampleType
 from perflab.profile._text_formats import read_perf_script
 
 DWARF = "dwarf,16384"
+
+
+def command_output() -> int:
+    """Where a profiled command's own output goes: our stderr, seen and never mixed into
+    --json (stdout); the null device when stderr is not a file (captured in tests)."""
+    for stream in (sys.stderr, sys.__stderr__):
+        try:
+            if stream is not None:
+                return stream.fileno()
+        except (OSError, ValueError, io.UnsupportedOperation):
+            continue
+    return subprocess.DEVNULL
 
 
 def pid_alive(pid: int) -> bool:
@@ -70,8 +83,7 @@ def _record(perf: str, req: CaptureRequest, data: Path,
             call_graph, "-o", str(data), "--quiet"]
     argv += ["-p", str(t.pid)] if t.pid is not None else ["--", *t.command]
     start = time.monotonic()
-    # a profiled command's own output goes to our stderr: seen, and never mixed into --json
-    out = sys.stderr.fileno() if t.pid is None else subprocess.DEVNULL
+    out = command_output() if t.pid is None else subprocess.DEVNULL
     proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.PIPE,
                             text=True, start_new_session=t.pid is not None)
     exited = interrupted = False

@@ -5,14 +5,13 @@ from __future__ import annotations
 import math
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 from perflab.errors import AccessDenied, NoSuchProcess, TargetError, ToolMissing
 from perflab.profile._capture import CaptureRequest, CaptureResult, find_tool
-from perflab.profile._capture_perf import pid_alive
+from perflab.profile._capture_perf import command_output, pid_alive
 from perflab.profile._model import Profile, Sample, SampleType
 from perflab.profile._text_formats import read_folded
 
@@ -46,8 +45,7 @@ def capture_pyspy(req: CaptureRequest) -> CaptureResult:
     with tempfile.TemporaryDirectory(prefix="perflab-pyspy-") as tmp:
         out = Path(tmp) / "pyspy.txt"
         start_ns, start = time.time_ns(), time.monotonic()
-        # a profiled command's own output goes to our stderr: seen, never mixed into --json
-        stdout = sys.stderr.fileno() if t.pid is None else subprocess.PIPE
+        stdout = command_output() if t.pid is None else subprocess.PIPE
         proc = subprocess.Popen(_argv(pyspy, req, out), stdout=stdout,
                                 stderr=subprocess.PIPE, text=True,
                                 start_new_session=t.pid is not None)

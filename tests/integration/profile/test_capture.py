@@ -253,3 +253,13 @@ def test_ctrl_c_writes_what_was_sampled_and_exits_130(go_workload, tmp_path, req
     assert "Traceback" not in stderr
     assert "main.hotLoop" in stdout
     assert read_profile(out).total(0) > 0
+
+
+def test_python_command_gets_py_spy_and_its_output_stays_out_of_json(tmp_path, capsys,
+                                                                     require_root):
+    script = tmp_path / "spin.py"
+    script.write_text(SPIN_PY)
+    out = tmp_path / "cmd.pb.gz"
+    doc = capture_json(capsys, "-o", str(out), "--", sys.executable, str(script), "1")
+    assert doc["backend"] == "py-spy"
+    assert {"inner", "outer"} <= functions(out)
