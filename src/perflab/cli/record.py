@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from perflab.cli._record_profile import RunProfilers
 from perflab.cli._common import DURATION, emit_json, json_option, open_store, store_option
 from perflab.errors import EXIT_INTERRUPTED, InvalidValue, NoSuchProcess
 from perflab.units import format_duration
@@ -31,11 +32,20 @@ if TYPE_CHECKING:
               help="Record processes whose name or command line contains NAME (repeatable); "
                    "ones that start later are picked up.")
 @click.option("--all-processes", is_flag=True, help="Record every process.")
+@click.option("--profile", "profile_pids", type=int, multiple=True, metavar="PID",
+              help="Profile this process all through the recording, in slices on the run's "
+                   "timeline (repeatable).")
+@click.option("--profile-slice", type=DURATION, default="10s", show_default=True,
+              help="Length of one profile slice: the finest range the Run page can show.")
+@click.option("--profile-backend", type=click.Choice(["auto", "perf", "py-spy"]),
+              default="auto", show_default=True,
+              help="auto: py-spy for Python processes, perf for the rest.")
 @click.option("--name", default=None, help="Name of the run (default: record-<time>).")
 @store_option
 @json_option
 def record(*, interval: float, duration: float | None, pids: tuple[int, ...],
-           matches: tuple[str, ...], all_processes: bool, name: str | None,
+           matches: tuple[str, ...], all_processes: bool, profile_pids: tuple[int, ...],
+           profile_slice: float, profile_backend: str, name: str | None,
            store_path: str | None, as_json: bool) -> int:
     """Record system, network and process figures into a run until --duration or Ctrl-C.
 
@@ -47,9 +57,11 @@ def record(*, interval: float, duration: float | None, pids: tuple[int, ...],
         raise InvalidValue("--interval must be longer than zero", hint="e.g. --interval 1s")
     if duration is not None and duration <= 0:
         raise InvalidValue("--duration must be longer than zero", hint="e.g. --duration 1m")
-    for pid in pids:  # checked before a run exists: a typo must not leave an empty run behind
-        if not Path(f"/proc/{pid}").is_dir():
+    for pid in (*pids, *profile_pids):  # checked before a run exists: a typo must not leave
+        if not Path(f"/proc/{pid}").is_dir():  # an empty run behind
             raise NoSuchProcess(pid)
+    if profile_pids:
+        RunProfilers.check(profile_pids, slice_s=profile_slice, backend=profile_backend)
     if all_processes or matches:
         _raise_fd_limit()
     run_name = name or time.strftime("record-%Y%m%d-%H%M%S")
@@ -59,28 +71,51 @@ def record(*, interval: float, duration: float | None, pids: tuple[int, ...],
                                 "matches": list(matches), "all_processes": all_processes}
         if duration is not None:
             meta["duration_s"] = duration
+        if profile_pids:
+            meta["profile"] = {"pids": list(dict.fromkeys(profile_pids)),
+                               "slice_s": profile_slice, "backend": profile_backend}
         run = store.create_run("record", run_name, meta=meta)
-        rec = Recorder(store, run.id, interval, pids=pids, matches=matches,
-                       all_processes=all_processes)
+        # a process to profile is recorded too: its CPU beside its flame graph
+        rec = Recorder(store, run.id, interval, pids=tuple(dict.fromkeys(pids + profile_pids)),
+                       matches=matches, all_processes=all_processes)
+        profilers = (RunProfilers.start(str(store.path), run.id, profile_pids,
+                                        slice_s=profile_slice, backend=profile_backend)
+                     if profile_pids else None)
         stop = threading.Event()
-        interrupted = _run_until_signal(rec, stop, duration, run.id, run_name,
-                                        live=not as_json and sys.stderr.isatty())
+        try:
+            interrupted = _run_until_signal(rec, stop, duration, run.id, run_name,
+                                            live=not as_json and sys.stderr.isatty())
+        finally:
+            if profilers is not None:  # each keeps what its current slice sampled
+                profilers.stop()
         rec.close()
         status = "aborted" if interrupted else "ok"
-        store.finish_run(run.id, status, meta_update={"samples": rec.samples_written,
-                                                      "series": rec.series_count})
+        update: dict[str, Any] = {"samples": rec.samples_written, "series": rec.series_count}
+        if profilers is not None:
+            update["profile"] = {**meta["profile"], **profilers.summary_json()}
+        store.finish_run(run.id, status, meta_update=update)
         finished = store.run(run.id)
     finally:
         store.close()
     elapsed = (finished.duration_ns or 0) / 1e9
     if as_json:
-        emit_json("perflab.record/1", {
+        payload: dict[str, Any] = {
             "run": finished.to_json(), "samples": rec.samples_written,
             "series": rec.series_count, "ticks": rec.ticks, "store": str(store.path),
-        })
+        }
+        if profilers is not None:
+            payload["profile"] = profilers.summary_json()
+        emit_json("perflab.record/1", payload)
     else:
         click.echo(f"run {run.id} ({run_name}): {status}, {format_duration(elapsed)}, "
                    f"{rec.samples_written} samples in {rec.series_count} series")
+        if profilers is not None:
+            for note in profilers.notes:
+                click.echo(f"note: {note}", err=True)
+            who = ", ".join(f"PID {pid} with {why.split(' (')[0]}"
+                            for pid, why in profilers.backends.items())
+            click.echo(f"profile: {profilers.slices} slices, {profilers.samples} stack samples "
+                       f"({who}); select a range on the Run page to see its flame graph")
         store_arg = f" --store {store_path}" if store_path else ""
         click.echo(f"look at it: perflab show {run.id}{store_arg}")
     return EXIT_INTERRUPTED if interrupted else 0

@@ -39,6 +39,7 @@ class StoreSink:
 
     store_path: str
     run_id: int
+    pid: int | None = None  # recorded in each slice's attrs: a run may profile several
     _store: Store | None = field(default=None, repr=False)
 
     def __call__(self, start_ns: int, end_ns: int, prof: Profile, backend: str) -> None:
@@ -46,11 +47,15 @@ class StoreSink:
             self._store = Store.open(self.store_path)
         store = self._store
         index = prof.sample_index(None)
+        attrs: dict[str, object] = {"backend": backend, "samples": prof.total(0),
+                                    "total": prof.total(index),
+                                    "unit": prof.sample_types[index].unit}
+        if self.pid is not None:
+            attrs["pid"] = self.pid
         store.add_artifact(
             self.run_id, PROFILE_ARTIFACT, encode(prof), name=prof.sample_types[index].type,
             content_type=PPROF_CONTENT_TYPE, ts_ns=start_ns, end_ns=end_ns,
-            attrs={"backend": backend, "samples": prof.total(0),
-                   "total": prof.total(index), "unit": prof.sample_types[index].unit})
+            attrs=attrs)
 
     def close(self) -> None:
         if self._store is not None:

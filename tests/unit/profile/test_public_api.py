@@ -13,7 +13,10 @@ def test_profile_exports():
         "TopOptions", "TopReport", "TopRow", "capture", "choose_backend", "diff_flame_html",
         "flame_html", "merge", "parse_fail_on", "parse_profile", "peek", "profile_of_range",
         "read_profile", "share_changes", "sniff_format", "target_of_command", "target_of_pid",
-        "top", "write_profile"])
+        "top", "write_profile",
+        # the run's timeline of slices (hub, report, demo)
+        "FunctionShare", "RangeProfile", "ShareDelta", "SliceInfo", "profile_slices",
+        "range_changes", "range_profile", "top_functions"])
     for name in perflab.profile.__all__:
         assert getattr(perflab.profile, name) is not None
 

@@ -1,0 +1,144 @@
+"""A run's profile slices read as a timeline: where profiles exist, the functions of a range,
+and what changed between two ranges.
+
+This is what the hub's Profile panel, the report's profile section and the demo's findings
+share; each range is the merge of the slices that overlap it (``profile_of_range``), so its
+resolution is one slice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from perflab.profile._continuous import PROFILE_ARTIFACT, profile_of_range
+from perflab.profile._diff import share_changes
+from perflab.profile._top import build_graph, filter_samples
+
+if TYPE_CHECKING:
+    from perflab.profile._model import Profile
+    from perflab.store import Store
+
+
+@dataclass(frozen=True, slots=True)
+class SliceInfo:
+    """One stored slice: its window and what it holds (no profile data)."""
+
+    artifact_id: int
+    name: str  # the sample type: cpu, wall, offcpu ...
+    start_ns: int
+    end_ns: int
+    backend: str
+    pid: int | None
+    samples: int
+    total: int
+    unit: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.artifact_id, "name": self.name, "start_ns": self.start_ns,
+                "end_ns": self.end_ns, "backend": self.backend, "pid": self.pid,
+                "samples": self.samples, "total": self.total, "unit": self.unit}
+
+
+def profile_slices(store: Store, run_id: int) -> list[SliceInfo]:
+    """The run's slices in time order."""
+    out = []
+    for art in store.artifacts(run_id, PROFILE_ARTIFACT):
+        a = art.attrs
+        pid = a.get("pid")
+        out.append(SliceInfo(art.id, art.name, art.ts_ns,
+                             art.end_ns if art.end_ns is not None else art.ts_ns,
+                             str(a.get("backend", "")), int(pid) if pid is not None else None,
+                             int(a.get("samples", 0)), int(a.get("total", 0)),
+                             str(a.get("unit", ""))))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionShare:
+    """A function's own (self) and total (inclusive) share of a profile, 0..1."""
+
+    name: str
+    self_value: int
+    total_value: int
+    self_share: float
+    total_share: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "self": self.self_value, "total": self.total_value,
+                "self_pct": round(100 * self.self_share, 3),
+                "total_pct": round(100 * self.total_share, 3)}
+
+
+def top_functions(prof: Profile, limit: int = 20) -> list[FunctionShare]:
+    """The functions with the largest own share of the profile's default sample type."""
+    index = prof.sample_index(None)
+    total = prof.total(index) or 1
+    nodes = build_graph(prof, filter_samples(prof, None, None, None), index)
+    nodes.sort(key=lambda n: (-abs(n.flat), -abs(n.cum), n.name))
+    return [FunctionShare(n.name, n.flat, n.cum, n.flat / total, n.cum / total)
+            for n in nodes[:limit]]
+
+
+@dataclass(frozen=True, slots=True)
+class RangeProfile:
+    """The merged profile of a time range and how many slices it came from."""
+
+    start_ns: int | None
+    end_ns: int | None
+    slices: int
+    profile: Profile
+
+    def summary_json(self, limit: int = 20) -> dict[str, Any]:
+        prof = self.profile
+        index = prof.sample_index(None)
+        st = prof.sample_types[index]
+        return {"start_ns": self.start_ns, "end_ns": self.end_ns, "slices": self.slices,
+                "sample_type": st.type, "unit": st.unit, "total": prof.total(index),
+                "stacks": len(prof.samples),
+                "functions": [f.to_json() for f in top_functions(prof, limit)]}
+
+
+def range_profile(store: Store, run_id: int, start_ns: int | None = None,
+                  end_ns: int | None = None, *, name: str | None = None) -> RangeProfile:
+    """The profile of [start_ns, end_ns) of a run (NotFound when no slice overlaps it)."""
+    prof = profile_of_range(store, run_id, start_ns, end_ns, name=name)
+    n = sum(1 for s in profile_slices(store, run_id)
+            if (start_ns is None or s.end_ns > start_ns)
+            and (end_ns is None or s.start_ns < end_ns)
+            and (name is None or s.name == name))
+    return RangeProfile(start_ns, end_ns, n, prof)
+
+
+@dataclass(frozen=True, slots=True)
+class ShareDelta:
+    """A function's own and total share in range A and range B, in percent."""
+
+    name: str
+    a_self_pct: float
+    b_self_pct: float
+    a_total_pct: float
+    b_total_pct: float
+
+    @property
+    def self_delta_pp(self) -> float:
+        return self.b_self_pct - self.a_self_pct
+
+    @property
+    def total_delta_pp(self) -> float:
+        return self.b_total_pct - self.a_total_pct
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "a_self_pct": round(self.a_self_pct, 3),
+                "b_self_pct": round(self.b_self_pct, 3),
+                "a_total_pct": round(self.a_total_pct, 3),
+                "b_total_pct": round(self.b_total_pct, 3),
+                "self_delta_pp": round(self.self_delta_pp, 3),
+                "total_delta_pp": round(self.total_delta_pp, 3)}
+
+
+def range_changes(a: Profile, b: Profile, limit: int = 20) -> list[ShareDelta]:
+    """The functions whose own share changed most from A to B (normalised by each total)."""
+    changes = share_changes(a, b, a.sample_index(None), b.sample_index(None))
+    return [ShareDelta(c.name, 100 * c.base_flat, 100 * c.new_flat, 100 * c.base_cum,
+                       100 * c.new_cum) for c in changes[:limit]]
