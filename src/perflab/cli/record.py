@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from perflab.cli._record_profile import RunProfilers
 from perflab.cli._common import DURATION, emit_json, json_option, open_store, store_option
+from perflab.cli._record_profile import RunProfilers
 from perflab.errors import EXIT_INTERRUPTED, InvalidValue, NoSuchProcess
 from perflab.units import format_duration
 

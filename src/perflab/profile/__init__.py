@@ -11,6 +11,7 @@ from perflab.profile._diff import ShareChange, parse_fail_on, share_changes
 from perflab.profile._flame_render import diff_flame_html, flame_html
 from perflab.profile._io import FORMATS, parse_profile, read_profile, sniff_format, write_profile
 from perflab.profile._model import Frame, Profile, Sample, SampleType
+from perflab.profile._target import Target, target_of_command, target_of_pid
 from perflab.profile._timeline import (
     FunctionShare,
     RangeProfile,
@@ -21,24 +22,23 @@ from perflab.profile._timeline import (
     range_profile,
     top_functions,
 )
-from perflab.profile._target import Target, target_of_command, target_of_pid
 from perflab.profile._top import PeekReport, TopOptions, TopReport, TopRow, peek, top
 
 __all__ = [
     "FORMATS",
-    "FunctionShare",
-    "RangeProfile",
-    "ShareDelta",
-    "SliceInfo",
     "CaptureRequest",
     "CaptureResult",
     "ContinuousProfiler",
     "Frame",
+    "FunctionShare",
     "PeekReport",
     "Profile",
+    "RangeProfile",
     "Sample",
     "SampleType",
     "ShareChange",
+    "ShareDelta",
+    "SliceInfo",
     "StoreSink",
     "Target",
     "TopOptions",

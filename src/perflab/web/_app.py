@@ -21,7 +21,7 @@ from starlette.staticfiles import StaticFiles
 from perflab.report import TEMPLATES as REPORT_TEMPLATES
 from perflab.report import template_filters
 from perflab.store import Store
-from perflab.web import _api, _bench, _pages
+from perflab.web import _api, _bench, _pages, _profile
 from perflab.web._auth import TokenAuth
 from perflab.web._db import StorePool
 from perflab.web._live import LiveView
@@ -97,6 +97,7 @@ def create_app(config: AppConfig) -> Starlette:
     routes = [
         *_pages.ROUTES,
         *_bench.ROUTES,  # before the API's catch-all 404
+        *_profile.ROUTES,
         Route("/metrics", metrics.endpoint, name="metrics"),
         Mount("/static", StaticFiles(directory=str(STATIC)), name="static"),
         *_api.ROUTES,
