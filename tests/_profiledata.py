@@ -35,7 +35,7 @@ def build(path: Path) -> ProfileRun:
         w = BatchWriter(store, run.id)
         sid = w.series("system.cpu.pct", {"cpu": "all", "mode": "user"}, "%")
         pid_sid = w.series("process.cpu.pct", {"pid": "4242", "name": "svc"}, "%")
-        for i in range(0, 21):
+        for i in range(21):
             w.add(sid, T0 + i * S, 20.0 if i < 10 else 90.0)
             w.add(pid_sid, T0 + i * S, 15.0 if i < 10 else 85.0)
         w.flush()

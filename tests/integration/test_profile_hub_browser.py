@@ -6,10 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from test_hub_browser import CHROMIUM_ARGS, Page, serving
 
 from _profiledata import build
 from conftest import require_tool
-from test_hub_browser import CHROMIUM_ARGS, Page, serving
 
 pytestmark = pytest.mark.integration
 
@@ -83,7 +83,7 @@ def test_selected_range_shows_its_flame_graph_and_a_diff_of_two_ranges(server, p
         # the last quarter of the run: only the CPU phase
         drag(page, chart, 0.8, 0.98)
         page.wait_for_function("document.querySelector('#profile-title').textContent"
-                               ".includes('–')")
+                               ".includes('UTC (')")
         page.wait_for_function("document.getElementById('profile-panel').dataset.shown"
                                " === 'range'")
         assert flame_names(page) == ["hot_checksum"]

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+from test_web_api import _client_class
 
 from _profiledata import S, build
 from perflab.web import AppConfig, create_app
-from test_web_api import _client_class
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "docs" / "schemas"
 
