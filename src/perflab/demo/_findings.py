@@ -30,6 +30,7 @@ from perflab.units import format_duration, format_size
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
+    from perflab.demo._profiling import ProfileFinding
     from perflab.demo._regression import RegressionFinding
     from perflab.store import Store
 
@@ -208,14 +209,21 @@ class Findings:
     lock: LockFinding
     leak: LeakFinding
     regression: RegressionFinding | None = None  # the benchmark check; None when not run
+    profile: ProfileFinding | None = None  # the hot function from py-spy; None when not run
 
-    def all(self) -> tuple[CpuFinding | LockFinding | LeakFinding | RegressionFinding, ...]:
-        found = (self.cpu, self.lock, self.leak)
+    def all(self) -> tuple[CpuFinding | LockFinding | LeakFinding | RegressionFinding
+                           | ProfileFinding, ...]:
+        found: tuple[CpuFinding | LockFinding | LeakFinding | RegressionFinding
+                     | ProfileFinding, ...] = (self.cpu, self.lock, self.leak)
+        if self.profile is not None:
+            found = (*found, self.profile)
         return found if self.regression is None else (*found, self.regression)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {f.kind: f.to_json() for f in (self.cpu, self.lock, self.leak)}
         out["regression"] = None if self.regression is None else self.regression.to_json()
+        if self.profile is not None:
+            out["profile"] = self.profile.to_json()
         return out
 
 

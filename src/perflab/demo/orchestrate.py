@@ -29,8 +29,14 @@ from typing import TYPE_CHECKING, Any, Self
 
 import perflab
 from perflab.demo._children import Child, free_port, port_accepts, port_is_free
-from perflab.demo._findings import Findings, Window, findings_from_store
+from perflab.demo._findings import Findings, Window, findings_from_store, phase_windows
 from perflab.demo._plan import MAX_DURATION_S, MIN_DURATION_S, Phase, plan
+from perflab.demo._profiling import (
+    ProfileFinding,
+    not_measured,
+    profile_finding,
+    start_profiler,
+)
 from perflab.demo._recording import BackgroundRecording
 from perflab.demo._regression import RegressionFinding
 from perflab.demo._regression import check as check_regression
@@ -40,6 +46,8 @@ from perflab.store import BatchWriter, Store
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+
+    from perflab.profile import ContinuousProfiler
 
 DEFAULT_HUB_PORT = 8600
 _READY_TIMEOUT_S = 30.0
@@ -114,6 +122,8 @@ class Demo:
         self.service: Child | None = None
         self.hub: Child | None = None
         self.recording: BackgroundRecording | None = None
+        self.profiler: ContinuousProfiler | None = None  # py-spy on the service
+        self.profile_note: str | None = None
         self.store: Store | None = None
         self.hub_port: int | None = None
         self.recording_error: BaseException | None = None
@@ -143,6 +153,11 @@ class Demo:
             shutil.rmtree(self._tmp, ignore_errors=True)
 
     def _stop_recording(self) -> None:
+        if self.profiler is not None:
+            profiler, self.profiler = self.profiler, None
+            profiler.stop()
+            if profiler.errors and not profiler.slices:
+                self.profile_note = f"py-spy could not profile the service: {profiler.errors[0]}"
         if self.recording is not None:
             rec, self.recording = self.recording, None
             rec.stop()
@@ -185,6 +200,7 @@ class Demo:
             opts.store_path, run.id, interval_s=1.0 if opts.duration_s >= 30 else 0.5,
             pids=[self.service.pid])
         self.recording.start()
+        self._start_profiler(run.id)
         threading.Thread(target=self._watch_service, name="demo-watchdog", daemon=True).start()
         writer = BatchWriter(self.store, run.id)
         try:
@@ -209,7 +225,7 @@ class Demo:
             result.notes.append(f"the recorder stopped early: {self.recording_error}")
         regression = self._check_regression(result, run.id) if result.status == "ok" else None
         result.findings = replace(findings_from_store(self.store, run.id, self.service.pid),
-                                  regression=regression)
+                                  regression=regression, profile=self._profile_finding(run.id))
         self.store.finish_run(run.id, result.status,
                               # a list: the order of the findings survives the JSON column
                               meta_update={"findings": [f.to_json()
@@ -236,6 +252,23 @@ class Demo:
         if result.hub_url:
             result.bench_url = f"{result.hub_url}/benchmarks?branch={finding.branch}"
         return finding
+
+    def _start_profiler(self, run_id: int) -> None:
+        assert self.service is not None
+        started = start_profiler(self.opts.store_path, run_id, self.service.pid)
+        if isinstance(started, str):
+            self.profile_note = started
+            self.say(f"note: {started}")
+        else:
+            self.profiler = started
+            self.say("profiling the service with py-spy, in 2 s slices on the run's timeline")
+
+    def _profile_finding(self, run_id: int) -> ProfileFinding:
+        assert self.store is not None
+        if self.profile_note is not None:
+            return not_measured(self.profile_note)
+        phases = phase_windows(self.store, run_id)
+        return profile_finding(self.store, run_id, phases.get("normal"), phases.get("cpu"))
 
     def _watch_service(self) -> None:
         """Stop the traffic at once if the service dies: the phase then fails without waiting."""

@@ -5,7 +5,13 @@ Public names only; the implementation lives in private modules.
 
 from __future__ import annotations
 
-from perflab.profile._capture import CaptureRequest, CaptureResult, capture, choose_backend
+from perflab.profile._capture import (
+    CaptureRequest,
+    CaptureResult,
+    capture,
+    choose_backend,
+    find_tool,
+)
 from perflab.profile._continuous import ContinuousProfiler, StoreSink, merge, profile_of_range
 from perflab.profile._diff import ShareChange, parse_fail_on, share_changes
 from perflab.profile._flame_render import diff_flame_html, flame_html
@@ -47,6 +53,7 @@ __all__ = [
     "capture",
     "choose_backend",
     "diff_flame_html",
+    "find_tool",
     "flame_html",
     "merge",
     "parse_fail_on",

@@ -16,7 +16,8 @@ def test_profile_exports():
         "top", "write_profile",
         # the run's timeline of slices (hub, report, demo)
         "FunctionShare", "RangeProfile", "ShareDelta", "SliceInfo", "profile_slices",
-        "range_changes", "range_profile", "top_functions"])
+        "range_changes", "range_profile", "top_functions",
+        "find_tool"])
     for name in perflab.profile.__all__:
         assert getattr(perflab.profile, name) is not None
 
