@@ -136,6 +136,16 @@ def section_bench(ctx: ReportContext) -> Section | None:
     return Section("bench", "Benchmarks", _render("section_bench.html", r=report, run=ctx.run))
 
 
+def section_profile(ctx: ReportContext) -> Section | None:
+    """Runs with profile slices: the whole run's flame graph, top functions, a phase diff."""
+    from perflab.report._profile import profile_report  # noqa: PLC0415  # loads perflab.profile
+
+    report = profile_report(ctx.store, ctx.run)
+    if report is None:
+        return None
+    return Section("profile", "Profile", _render("section_profile.html", p=report))
+
+
 def _is_bench(ctx: ReportContext) -> bool:
     # a bench run's values sit 1 ns apart: as time series they say nothing the bench section
     # does not say better
@@ -163,7 +173,7 @@ def section_summary(ctx: ReportContext) -> Section | None:
 
 # The report, top to bottom. Capabilities add their sections here (load, bench, profile ...).
 SECTIONS: list[SectionFn] = [section_overview, section_findings, section_bench, section_charts,
-                             section_events, section_summary]
+                             section_profile, section_events, section_summary]
 
 
 def _chart_data(ctx: ReportContext) -> dict[str, Any]:
