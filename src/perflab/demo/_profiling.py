@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from perflab.store import Store
 
 SLICE_S = 2.0
+SHORT_SLICE_S = 1.0  # demos under 30 s: phases of a few seconds need finer slices
 GROWTH_MIN_PP = 10.0  # the hot function's own share must grow by at least this much
 
 
@@ -86,19 +87,43 @@ def not_measured(note: str) -> ProfileFinding:
                           ranges={"a": None, "b": None}, note=note)
 
 
-def start_profiler(store_path: Path, run_id: int, pid: int) -> ContinuousProfiler | str:
-    """py-spy on the service in slices of ``SLICE_S``; a reason instead when it cannot run."""
+def slice_seconds(duration_s: float) -> float:
+    return SHORT_SLICE_S if duration_s < 30 else SLICE_S  # see SHORT_SLICE_S
+
+
+def start_profiler(store_path: Path, run_id: int, pid: int,
+                   slice_s: float = SLICE_S) -> ContinuousProfiler | str:
+    """py-spy on the service in slices; a reason instead when it cannot run.
+
+    ``--gil``: only samples of threads holding the GIL, i.e. running Python code. The service's
+    threads waiting on sockets would otherwise show as busy (py-spy cannot always tell a thread
+    blocked in a read from one running) and crowd out the function that burns the CPU.
+    """
     from perflab.profile import ContinuousProfiler, StoreSink, find_tool  # noqa: PLC0415
 
     if find_tool("py-spy") is None:
         return "py-spy is not installed (pip install py-spy); the profile finding is skipped"
     try:
         profiler = ContinuousProfiler(pid, sink=StoreSink(str(store_path), run_id, pid=pid),
-                                      slice_s=SLICE_S, backend="py-spy")
+                                      slice_s=slice_s, backend="py-spy", gil=True)
     except PerflabError as exc:
         return f"cannot profile the service: {exc.message}"
     profiler.start()
     return profiler
+
+
+def _inner(store: Store, run_id: int, w: Window) -> tuple[int, int]:
+    """The range of the slices wholly inside the phase (none straddling its edges), or the
+    phase itself when it is shorter than a slice."""
+    from perflab.profile import profile_slices  # noqa: PLC0415
+
+    inner = [s for s in profile_slices(store, run_id)
+             if s.start_ns >= w.start_ns and s.end_ns <= w.end_ns]
+    if not inner:
+        return w.start_ns, w.end_ns
+    # slices never touch (the next starts after the previous ended), so this range holds
+    # exactly the inner ones
+    return min(s.start_ns for s in inner), max(s.end_ns for s in inner)
 
 
 def profile_finding(store: Store, run_id: int, normal: Window | None,
@@ -109,8 +134,8 @@ def profile_finding(store: Store, run_id: int, normal: Window | None,
     if normal is None or hot is None:
         return not_measured("the normal or CPU phase did not complete")
     try:
-        a = range_profile(store, run_id, normal.start_ns, normal.end_ns).profile
-        b = range_profile(store, run_id, hot.start_ns, hot.end_ns).profile
+        a = range_profile(store, run_id, *_inner(store, run_id, normal)).profile
+        b = range_profile(store, run_id, *_inner(store, run_id, hot)).profile
     except NotFound:
         return not_measured("no profile slices cover the normal and CPU phases")
     except PerflabError as exc:

@@ -35,6 +35,7 @@ from perflab.demo._profiling import (
     ProfileFinding,
     not_measured,
     profile_finding,
+    slice_seconds,
     start_profiler,
 )
 from perflab.demo._recording import BackgroundRecording
@@ -255,13 +256,15 @@ class Demo:
 
     def _start_profiler(self, run_id: int) -> None:
         assert self.service is not None
-        started = start_profiler(self.opts.store_path, run_id, self.service.pid)
+        slice_s = slice_seconds(self.opts.duration_s)
+        started = start_profiler(self.opts.store_path, run_id, self.service.pid, slice_s)
         if isinstance(started, str):
             self.profile_note = started
             self.say(f"note: {started}")
         else:
             self.profiler = started
-            self.say("profiling the service with py-spy, in 2 s slices on the run's timeline")
+            self.say(f"profiling the service with py-spy, in {slice_s:g} s slices on the run's "
+                     "timeline")
 
     def _profile_finding(self, run_id: int) -> ProfileFinding:
         assert self.store is not None

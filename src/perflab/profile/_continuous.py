@@ -67,13 +67,14 @@ class ContinuousProfiler:
     """Profiles ``pid`` in slices of ``slice_s`` until stopped or until the process exits."""
 
     def __init__(self, pid: int, *, sink: SliceSink, slice_s: float = 10.0, rate_hz: int = 99,
-                 mode: str = "cpu", backend: str = "auto") -> None:
+                 mode: str = "cpu", backend: str = "auto", gil: bool = False) -> None:
         self.pid = pid
         self.sink = sink
         self.slice_s = slice_s
         self.rate_hz = rate_hz
         self.mode = mode
         self.backend = backend
+        self.gil = gil  # py-spy: only samples holding the GIL (a Python service's own CPU)
         self.slices = 0
         self.errors: list[str] = []
         self.notes: list[str] = []
@@ -103,7 +104,7 @@ class ContinuousProfiler:
         while not self._stop.is_set():
             req = CaptureRequest(target=self.target, duration_s=self.slice_s,
                                  rate_hz=self.rate_hz, mode=self.mode, backend=self.backend,
-                                 stop=self._stop)
+                                 gil=self.gil, stop=self._stop)
             start_ns = time.time_ns()
             try:
                 result = capture(req)
