@@ -3,6 +3,7 @@ run's timeline, a range read back merged, Ctrl-C keeps what was sampled."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -72,7 +73,7 @@ def test_record_profile_stores_slices_on_the_timeline(store_path, busy):
         assert len(slices) == doc["profile"]["slices"]
         assert sum(s.samples for s in slices) == doc["profile"]["samples"]
         # consecutive, non-overlapping windows inside the run
-        for prev, nxt in zip(slices, slices[1:], strict=False):
+        for prev, nxt in itertools.pairwise(slices):
             assert prev.end_ns <= nxt.start_ns
         assert slices[0].start_ns >= run["started_ns"]
         assert slices[-1].end_ns <= run["ended_ns"]
