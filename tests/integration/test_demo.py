@@ -140,6 +140,11 @@ def test_demo_finds_the_planted_problems_and_leaves_nothing_behind(tmp_path):
     assert doc["bench_url"] == (f"http://127.0.0.1:{hub_port}/benchmarks?branch="
                                 f"demo-{doc['run_id']}")
     assert "slower in version 2" in reg["summary"]
+    # the profile (py-spy, a dev dependency) of the CPU phase names the planted hot function
+    prof = findings["profile"]
+    assert prof["detected"], prof["summary"]
+    assert prof["function"] == "checksum_slowly"
+    assert prof["growth_pp"] > 10
 
     assert doc["status"] == "ok"
     assert doc["url"] == f"http://127.0.0.1:{hub_port}/runs/{doc['run_id']}"
@@ -150,6 +155,8 @@ def test_demo_finds_the_planted_problems_and_leaves_nothing_behind(tmp_path):
     assert '<table id="findings">' in html
     assert "/hash is CPU-hot" in html
     assert "render_items (behind /work) is" in html
+    assert 'id="section-profile"' in html
+    assert "checksum_slowly is the hot function" in html
 
     with Store.open(store_path, create=False) as store:
         run = store.run(doc["run_id"])
@@ -164,6 +171,9 @@ def test_demo_finds_the_planted_problems_and_leaves_nothing_behind(tmp_path):
         rss = store.series(run.id, name="process.rss_bytes",
                            labels={"pid": str(doc["service"]["pid"])})
         assert rss, "the service's RSS was recorded"
+        slices = store.artifacts(run.id, "profile")
+        assert len(slices) >= 5
+        assert {a.attrs["pid"] for a in slices} == {doc["service"]["pid"]}
         # both versions are in the bench history, as two commits of the demo's branch
         old, new = store.run(reg["old"]["run_id"]), store.run(reg["new"]["run_id"])
         assert (old.kind, new.kind) == ("bench", "bench")

@@ -67,7 +67,8 @@ class ContinuousProfiler:
     """Profiles ``pid`` in slices of ``slice_s`` until stopped or until the process exits."""
 
     def __init__(self, pid: int, *, sink: SliceSink, slice_s: float = 10.0, rate_hz: int = 99,
-                 mode: str = "cpu", backend: str = "auto", gil: bool = False) -> None:
+                 mode: str = "cpu", backend: str = "auto", gil: bool = False,
+                 nonblocking: bool = False) -> None:
         self.pid = pid
         self.sink = sink
         self.slice_s = slice_s
@@ -75,6 +76,7 @@ class ContinuousProfiler:
         self.mode = mode
         self.backend = backend
         self.gil = gil  # py-spy: only samples holding the GIL (a Python service's own CPU)
+        self.nonblocking = nonblocking  # py-spy: never pause the target to read its stacks
         self.slices = 0
         self.errors: list[str] = []
         self.notes: list[str] = []
@@ -104,7 +106,7 @@ class ContinuousProfiler:
         while not self._stop.is_set():
             req = CaptureRequest(target=self.target, duration_s=self.slice_s,
                                  rate_hz=self.rate_hz, mode=self.mode, backend=self.backend,
-                                 gil=self.gil, stop=self._stop)
+                                 gil=self.gil, nonblocking=self.nonblocking, stop=self._stop)
             start_ns = time.time_ns()
             try:
                 result = capture(req)
