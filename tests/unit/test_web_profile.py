@@ -117,3 +117,19 @@ def test_a_run_without_profiles_has_no_slices(client, store_path):
         run = store.create_run("record", "plain")
     assert client.get(f"/api/runs/{run.id}/profile/slices").json()["slices"] == []
     assert client.get(f"/api/runs/{run.id}/profile").status_code == 404
+
+
+def test_a_slice_stored_after_a_read_is_in_the_next_read(client, profiled):
+    """Merged ranges are kept between requests; a new slice makes a new range."""
+    from _profiledata import phase_profile  # noqa: PLC0415
+    from perflab.profile import StoreSink  # noqa: PLC0415
+
+    url = f"/api/runs/{profiled.run_id}/profile"
+    before = client.get(url).json()
+    sink = StoreSink(str(profiled.path), profiled.run_id, pid=4242)
+    start = profiled.t0 + 20 * S
+    sink(start, start + 5 * S, phase_profile("late_function", 50, start), "py-spy")
+    sink.close()
+    after = client.get(url).json()
+    assert after["slices"] == before["slices"] + 1
+    assert "late_function" in [f["name"] for f in after["functions"]]

@@ -8,16 +8,29 @@ resolution is one slice.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from perflab.profile._continuous import PROFILE_ARTIFACT, profile_of_range
+from perflab.errors import NotFound, PerflabError
+from perflab.profile._continuous import PROFILE_ARTIFACT
 from perflab.profile._diff import share_changes
+from perflab.profile._model import Profile, Sample
+from perflab.profile._pprof import decode
 from perflab.profile._top import build_graph, filter_samples
 
 if TYPE_CHECKING:
-    from perflab.profile._model import Profile
     from perflab.store import Store
+
+# Decoded slices and merged ranges, kept per process (the hub reads the same ranges again on
+# every page view). A stored slice never changes, so (store file, artifact id) is its key; a
+# range's key holds the ids of the slices it merged, so a slice added later makes a new key.
+_SLICES_MAX = 2048
+_RANGES_MAX = 32
+_cache_lock = threading.Lock()
+_slices: OrderedDict[tuple[str, int], Profile] = OrderedDict()
+_ranges: OrderedDict[tuple[str, tuple[int, ...]], Profile] = OrderedDict()
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,13 +114,80 @@ class RangeProfile:
 
 def range_profile(store: Store, run_id: int, start_ns: int | None = None,
                   end_ns: int | None = None, *, name: str | None = None) -> RangeProfile:
-    """The profile of [start_ns, end_ns) of a run (NotFound when no slice overlaps it)."""
-    prof = profile_of_range(store, run_id, start_ns, end_ns, name=name)
-    n = sum(1 for s in profile_slices(store, run_id)
-            if (start_ns is None or s.end_ns > start_ns)
-            and (end_ns is None or s.start_ns < end_ns)
-            and (name is None or s.name == name))
-    return RangeProfile(start_ns, end_ns, n, prof)
+    """The profile of [start_ns, end_ns) of a run: every slice overlapping it, merged, equal
+    stacks added up (NotFound when no slice overlaps it)."""
+    picked = [s for s in profile_slices(store, run_id)
+              if (start_ns is None or s.end_ns > start_ns)
+              and (end_ns is None or s.start_ns < end_ns)
+              and (name is None or s.name == name)]
+    if not picked:
+        raise NotFound(f"run {run_id} has no profile slices in that range",
+                       hint="record with --profile PID; `perflab show RUN` lists what it has")
+    key = (str(store.path), tuple(s.artifact_id for s in picked))
+    with _cache_lock:
+        prof = _ranges.get(key)
+        if prof is not None:
+            _ranges.move_to_end(key)
+    if prof is None:
+        prof = merge_compact([_slice(store, s.artifact_id) for s in picked])
+        with _cache_lock:
+            _ranges[key] = prof
+            while len(_ranges) > _RANGES_MAX:
+                _ranges.popitem(last=False)
+    return RangeProfile(start_ns, end_ns, len(picked), prof)
+
+
+def _slice(store: Store, artifact_id: int) -> Profile:
+    key = (str(store.path), artifact_id)
+    with _cache_lock:
+        prof = _slices.get(key)
+        if prof is not None:
+            _slices.move_to_end(key)
+            return prof
+    prof = decode(store.artifact_data(artifact_id), path=f"profile slice {artifact_id}")
+    with _cache_lock:
+        _slices[key] = prof
+        while len(_slices) > _SLICES_MAX:
+            _slices.popitem(last=False)
+    return prof
+
+
+def merge_compact(profiles: list[Profile]) -> Profile:
+    """One profile of all, each distinct (stack, labels) once with its values added up.
+
+    A service runs the same few thousand stacks all day: an hour of 10 s slices holds ~100,000
+    samples but only those stacks, and every later step (top, flame tree, diff) walks samples.
+    """
+    first = profiles[0]
+    out = Profile(sample_types=list(first.sample_types), period=first.period,
+                  period_type=first.period_type, time_ns=min(p.time_ns for p in profiles),
+                  default_sample_type=first.default_sample_type, main_module=first.main_module,
+                  build_id=first.build_id)
+    out.duration_ns = max(p.time_ns + p.duration_ns for p in profiles) - out.time_ns
+    width = len(first.sample_types)
+    acc: dict[tuple[tuple[int, ...], tuple[tuple[str, str], ...]], list[int]] = {}
+    labelled: list[Sample] = []  # samples with numeric labels are kept as they are
+    for p in profiles:
+        if p.sample_types != first.sample_types:
+            raise PerflabError("profiles with different sample types cannot be merged",
+                               hint="select one kind of profile (cpu, wall, offcpu)")
+        remap = [out.intern(f) for f in p.frames]
+        for smp in p.samples:
+            stack = tuple(remap[i] for i in smp.stack)
+            if smp.num_labels:
+                labelled.append(Sample(stack, list(smp.values), dict(smp.labels),
+                                       dict(smp.num_labels)))
+                continue
+            k = (stack, tuple(sorted(smp.labels.items())) if smp.labels else ())
+            values = acc.get(k)
+            if values is None:
+                acc[k] = list(smp.values)
+            else:
+                for j in range(width):
+                    values[j] += smp.values[j]
+    out.samples = [Sample(stack, values, dict(labels)) for (stack, labels), values in acc.items()]
+    out.samples += labelled
+    return out
 
 
 @dataclass(frozen=True, slots=True)
