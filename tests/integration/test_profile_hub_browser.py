@@ -116,3 +116,35 @@ def test_selected_range_shows_its_flame_graph_and_a_diff_of_two_ranges(server, p
         assert p.errors == []
     finally:
         p.close()
+
+
+def test_a_run_that_profiled_two_processes_shows_one_at_a_time(tmp_path, browser):
+    from _profiledata import phase_profile  # noqa: PLC0415
+    from perflab.profile import StoreSink  # noqa: PLC0415
+
+    data = build(tmp_path / "two.db")
+    sink = StoreSink(str(data.path), data.run_id, pid=777)
+    sink(data.t0, data.t0 + 20 * 10**9,
+         phase_profile("second_process", 5, data.t0), "perf")
+    sink.close()
+    with serving(data.path, "--no-record") as url:
+        p = Page(browser, width=1366, height=1000)
+        try:
+            p.open(f"{url}/runs/{data.run_id}", ready="chartsReady")
+            page = p.page
+            page.wait_for_function("document.getElementById('profile-panel').dataset.shown"
+                                   " === 'range'")
+            pick = page.locator("#profile-pid")
+            assert pick.is_visible()
+            assert pick.locator("option").all_inner_texts() == ["PID 777", "PID 4242"]
+            assert "second_process" in page.locator("#profile-table").inner_text()
+            page.evaluate("document.getElementById('profile-panel').dataset.shown = ''")
+            pick.select_option("4242")
+            page.wait_for_function("document.getElementById('profile-panel').dataset.shown"
+                                   " === 'range'")
+            table = page.locator("#profile-table").inner_text()
+            assert "second_process" not in table
+            assert "hot_checksum" in table
+            assert p.errors == []
+        finally:
+            p.close()

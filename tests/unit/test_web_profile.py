@@ -133,3 +133,23 @@ def test_a_slice_stored_after_a_read_is_in_the_next_read(client, profiled):
     after = client.get(url).json()
     assert after["slices"] == before["slices"] + 1
     assert "late_function" in [f["name"] for f in after["functions"]]
+
+
+def test_pid_keeps_one_process_of_a_run_that_profiled_two(client, profiled):
+    from _profiledata import phase_profile  # noqa: PLC0415
+    from perflab.profile import StoreSink  # noqa: PLC0415
+
+    sink = StoreSink(str(profiled.path), profiled.run_id, pid=777)
+    sink(profiled.t0, profiled.t0 + 5 * S, phase_profile("other_process", 5, profiled.t0),
+         "perf")
+    sink.close()
+    url = f"/api/runs/{profiled.run_id}/profile"
+    names = lambda doc: {f["name"] for f in doc["functions"]}  # noqa: E731
+    assert "other_process" in names(client.get(url).json())
+    mine = client.get(url, params={"pid": 4242}).json()
+    assert mine["slices"] == 4
+    assert "other_process" not in names(mine)
+    other = client.get(url, params={"pid": 777}).json()
+    assert (other["slices"], "other_process" in names(other)) == (1, True)
+    assert client.get(url, params={"pid": 5}).status_code == 404
+    assert client.get(url, params={"pid": "x"}).status_code == 400

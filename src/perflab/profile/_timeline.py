@@ -113,13 +113,16 @@ class RangeProfile:
 
 
 def range_profile(store: Store, run_id: int, start_ns: int | None = None,
-                  end_ns: int | None = None, *, name: str | None = None) -> RangeProfile:
-    """The profile of [start_ns, end_ns) of a run: every slice overlapping it, merged, equal
-    stacks added up (NotFound when no slice overlaps it)."""
+                  end_ns: int | None = None, *, name: str | None = None,
+                  pid: int | None = None) -> RangeProfile:
+    """The profile of [start_ns, end_ns) of a run: every slice overlapping it (of one sample
+    type ``name``, of one process ``pid`` when given), merged, equal stacks added up
+    (NotFound when no slice overlaps it)."""
     picked = [s for s in profile_slices(store, run_id)
               if (start_ns is None or s.end_ns > start_ns)
               and (end_ns is None or s.start_ns < end_ns)
-              and (name is None or s.name == name)]
+              and (name is None or s.name == name)
+              and (pid is None or s.pid == pid)]
     if not picked:
         raise NotFound(f"run {run_id} has no profile slices in that range",
                        hint="record with --profile PID; `perflab show RUN` lists what it has")

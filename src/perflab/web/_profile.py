@@ -59,7 +59,8 @@ def _read(store: Store, request: Request, start_key: str = "start",
     p = dict(request.query_params)
     run = _run(store, request.path_params["run_id"])
     start, end = _range(p, start_key, end_key)
-    return run.id, range_profile(store, run.id, start, end, name=p.get("name") or None)
+    return run.id, range_profile(store, run.id, start, end, name=p.get("name") or None,
+                                 pid=int_param(p, "pid", lo=1))
 
 
 def _limit(request: Request) -> int:

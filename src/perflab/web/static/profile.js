@@ -16,7 +16,7 @@
   const view = window.perflabRun;
   const $ = (sel) => panel.querySelector(sel);
   const state = { slices: [], mode: "zoom", diff: false, a: null, b: null, current: null,
-                  origin: null };
+                  origin: null, pid: null };
   const COLORS = { slice: "rgba(176,122,161,0.85)", a: "rgba(78,121,167,0.18)",
                    b: "rgba(242,142,43,0.20)", cur: "rgba(176,122,161,0.16)" };
 
@@ -30,7 +30,9 @@
   const clock = (ns) => new Date(ns / 1e6).toISOString().slice(11, 19);
   const rangeText = (r) => (r ? clock(r[0]) + "–" + clock(r[1]) + " UTC (" +
     ((r[1] - r[0]) / 1e9).toFixed(1) + " s)" : "the whole run");
-  const q = (prefix, r) => (r ? "&" + prefix + "start=" + r[0] + "&" + prefix + "end=" + r[1] : "");
+  // a range as query parameters, with the process chosen when the run profiled several
+  const q = (prefix, r) => (r ? "&" + prefix + "start=" + r[0] + "&" + prefix + "end=" + r[1] : "") +
+    (prefix !== "b_" && state.pid ? "&pid=" + state.pid : "");
   const pct = (v) => v.toFixed(2) + "%";
   const pp = (v) => (v > 0 ? "+" : "") + v.toFixed(2) + " pp";
 
@@ -49,7 +51,9 @@
 
   function drawHook(u) {
     u.ctx.save();
-    for (const s of state.slices) band(u, [s.start_ns, s.end_ns], COLORS.slice, true);
+    for (const s of state.slices) {
+      if (!state.pid || s.pid === state.pid) band(u, [s.start_ns, s.end_ns], COLORS.slice, true);
+    }
     if (state.diff) {
       if (state.a) band(u, state.a, COLORS.a, false);
       if (state.b) band(u, state.b, COLORS.b, false);
@@ -174,11 +178,25 @@
     if (!doc.slices.length) return;
     state.slices = doc.slices;
     panel.hidden = false;
-    const pids = Array.from(new Set(doc.slices.map((s) => s.pid).filter((p) => p != null)));
+    const pids = Array.from(new Set(doc.slices.map((s) => s.pid).filter((p) => p != null)))
+      .sort((a, b) => a - b);
     const backends = Array.from(new Set(doc.slices.map((s) => s.backend)));
     $("#profile-about").textContent = doc.slices.length + " slices" +
       (pids.length ? " of PID " + pids.join(", ") : "") + " (" + backends.join(", ") +
       "), marked at the foot of every chart.";
+    if (pids.length > 1) {  // one process at a time: their stacks do not add up
+      const pick = $("#profile-pid");
+      pick.innerHTML = pids.map((p) => "<option value=" + p + ">PID " + p + "</option>").join("");
+      pick.hidden = false;
+      state.pid = pids[0];
+      pick.addEventListener("change", () => {
+        state.pid = Number(pick.value);
+        state.a = state.b = null;
+        redraw();
+        if (state.diff) status("Diff: shift-drag across a chart to select range A, then range B.");
+        else showRange(state.current);
+      });
+    }
     view.ready.then(() => { attach(); redraw(); });
     document.addEventListener("perflab:theme", () => setTimeout(attach, 0));
     showRange(null);
