@@ -330,7 +330,15 @@ class Demo:
 
     def _run_phase(self, phase: Phase, writer: BatchWriter, service_port: int) -> Window:
         assert self.service is not None
-        _set_faults(service_port, phase.faults)
+        try:
+            _set_faults(service_port, phase.faults)
+        except Unreachable:
+            # a service killed while it answers resets the connection: name its death instead
+            if self.service.proc is not None:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    self.service.proc.wait(1.0)
+            self._fail_if_service_died(phase)
+            raise
         start = time.time_ns()
         try:
             for step in phase.steps:
@@ -346,18 +354,22 @@ class Demo:
                     writer.event("step", f"{phase.name}: {step.label}", ts_ns=step_start,
                                  end_ns=step_end, attrs={"phase": phase.name,
                                                          "concurrency": sorted(conc.values())})
-                if self.service.exited():
-                    raise TargetError(
-                        f"the demo service {self.service.how_it_ended()} during the {phase.name}"
-                        " phase; the run is marked failed",
-                        hint=f"unless something else stopped it, this is a bug in perflab: the "
-                             f"service's output is in {self.service.log_path}")
+                self._fail_if_service_died(phase)
         finally:
             end = time.time_ns()
             writer.event("phase", f"{phase.name}: {phase.text}", ts_ns=start, end_ns=end,
                          attrs={"phase": phase.name,
                                 "faults": sorted(k for k, on in phase.faults.items() if on)})
         return Window(phase.name, start, end)
+
+    def _fail_if_service_died(self, phase: Phase) -> None:
+        assert self.service is not None
+        if self.service.exited():
+            raise TargetError(
+                f"the demo service {self.service.how_it_ended()} during the {phase.name}"
+                " phase; the run is marked failed",
+                hint=f"unless something else stopped it, this is a bug in perflab: the "
+                     f"service's output is in {self.service.log_path}")
 
     def _write_report(self, result: DemoResult) -> None:
         if not self.opts.report_available:
