@@ -136,3 +136,34 @@ def _refused(store_path: Path, native_pid: int) -> None:
         assert done.returncode == code, done.stderr
         assert message in done.stderr
         assert "Traceback" not in done.stderr
+
+
+def validate_show(doc: dict) -> None:
+    """show.schema.json refers to runs.schema.json: every schema registered by its $id."""
+    from referencing import Registry, Resource  # noqa: PLC0415
+
+    schemas = [json.loads(p.read_text()) for p in (ROOT / "docs" / "schemas").glob("*.json")]
+    registry = Registry().with_resources([(d["$id"], Resource.from_contents(d))
+                                          for d in schemas])
+    show = next(d for d in schemas if d["$id"].endswith("/show.schema.json"))
+    jsonschema.Draft202012Validator(show, registry=registry).validate(doc)
+
+
+def test_show_says_where_the_profile_slices_are(store_path, busy):
+    done = subprocess.run(
+        [sys.executable, "-m", "perflab", "record", "--store", str(store_path), "--duration",
+         "2s", "--profile", str(busy.pid), "--profile-slice", "1s"], env=ENV,
+        capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    shown = subprocess.run([sys.executable, "-m", "perflab", "show", "last", "--store",
+                            str(store_path), "--json"], env=ENV, capture_output=True, text=True,
+                           timeout=30, check=True)
+    doc = json.loads(shown.stdout)
+    validate_show(doc)
+    assert doc["profile"]["pids"] == [busy.pid]
+    assert doc["profile"]["slices"] >= 1
+    assert doc["profile"]["backends"] == ["py-spy"]
+    text = subprocess.run([sys.executable, "-m", "perflab", "show", "last", "--store",
+                           str(store_path)], env=ENV, capture_output=True, text=True,
+                          timeout=30, check=True).stdout
+    assert f"slices of PID {busy.pid} (py-spy)" in text

@@ -122,13 +122,36 @@ def show(*, run_ref: str, store_path: str | None, as_json: bool) -> None:
         values = _values_by_series(store.run_values(run.id))
         stats = [_series_stats(s, values.get(s.id)) for s in store.series(run.id)]
         events = store.events(run.id)
+        profile = _profile_summary(store, run.id)
     finally:
         store.close()
     if as_json:
-        emit_json("perflab.show/1", {"run": summary, "series": stats,
-                                     "events": [e.to_json() for e in events]})
+        doc: dict[str, Any] = {"run": summary, "series": stats,
+                               "events": [e.to_json() for e in events]}
+        if profile is not None:
+            doc["profile"] = profile
+        emit_json("perflab.show/1", doc)
         return
     _print_show(summary, stats, events)
+    if profile is not None:
+        pids = ", ".join(str(p) for p in profile["pids"])
+        _console().print(
+            f"\nprofile: {profile['slices']} slices{' of PID ' + pids if pids else ''} "
+            f"({', '.join(profile['backends'])}); a range as a flame graph: perflab profile "
+            f"export {summary['id']} --from 0s --to 10s -o range.html, or the Run page "
+            "(perflab serve)")
+
+
+def _profile_summary(store: Store, run_id: int) -> dict[str, Any] | None:
+    """Where the run has profile slices (``record --profile``), or None."""
+    from perflab.profile import profile_slices  # noqa: PLC0415  # lazy: keeps --help fast
+
+    slices = profile_slices(store, run_id)
+    if not slices:
+        return None
+    return {"slices": len(slices), "pids": sorted({s.pid for s in slices if s.pid is not None}),
+            "backends": sorted({s.backend for s in slices}),
+            "start_ns": slices[0].start_ns, "end_ns": max(s.end_ns for s in slices)}
 
 
 def _values_by_series(rows: list[tuple[int, float]]) -> dict[int, NDArray[np.float64]]:

@@ -165,5 +165,5 @@ def profile_of_range(store: Store, run_id: int, start_ns: int | None = None,
         picked.append(decode(store.artifact_data(art.id), path=f"artifact {art.id}"))
     if not picked:
         raise NotFound(f"run {run_id} has no profile slices in that range",
-                       hint="record with --profile PID; `perflab show RUN` lists what it has")
+                       hint="record with --profile PID; `perflab show RUN` says where slices are")
     return merge(picked)

@@ -125,7 +125,7 @@ def range_profile(store: Store, run_id: int, start_ns: int | None = None,
               and (pid is None or s.pid == pid)]
     if not picked:
         raise NotFound(f"run {run_id} has no profile slices in that range",
-                       hint="record with --profile PID; `perflab show RUN` lists what it has")
+                       hint="record with --profile PID; `perflab show RUN` says where slices are")
     key = (str(store.path), tuple(s.artifact_id for s in picked))
     with _cache_lock:
         prof = _ranges.get(key)
