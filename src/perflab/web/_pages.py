@@ -12,6 +12,7 @@ from starlette.routing import Route
 from perflab.errors import NotFound
 from perflab.report import render_report, series_key
 from perflab.web._api import run_document
+from perflab.web._db import uses_store
 from perflab.web._params import BadParam, int_param, time_param
 
 if TYPE_CHECKING:
@@ -150,8 +151,8 @@ def compare(request: Request) -> HTMLResponse:
 
 ROUTES = [
     Route("/", overview, name="overview"),
-    Route("/runs", runs, name="runs"),
-    Route("/runs/{run_id}", run_page, name="run"),
-    Route("/runs/{run_id}/report", run_report, name="run_report"),
-    Route("/compare", compare, name="compare"),
+    Route("/runs", uses_store(runs), name="runs"),
+    Route("/runs/{run_id}", uses_store(run_page), name="run"),
+    Route("/runs/{run_id}/report", uses_store(run_report), name="run_report"),
+    Route("/compare", uses_store(compare), name="compare"),
 ]
