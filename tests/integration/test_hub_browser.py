@@ -356,8 +356,8 @@ def test_a_running_run_page_adds_new_series_and_lists_constant_ones(browser, tmp
         p = Page(browser)
         try:
             p.open(f"{url}/runs/{run.id}", "chartsReady")
-            titles = "() => window.perflabRun.charts.map(u => u.root.querySelector('.u-title')" \
-                     ".textContent)"
+            titles = ("() => window.perflabRun.charts.map("
+                      "u => u.root.querySelector('.u-title').textContent)")
             assert p.page.evaluate(titles) == ["system.cpu.pct (%)"]
             rows = p.page.locator("table.constant-series tbody tr")
             assert rows.count() == 1

@@ -9,6 +9,7 @@ and the same uPlot), fed from data embedded in the page instead of the API.
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 import time
@@ -25,7 +26,7 @@ from markupsafe import Markup
 from perflab import __version__
 from perflab.errors import UsageError
 from perflab.report._data import SampleWindow, Summary, sample_window, series_area, summarize
-from perflab.units import format_duration_ns
+from perflab.units import format_duration, format_duration_ns, format_rate, format_size
 
 if TYPE_CHECKING:
     from perflab.store import Event, Run, Series, Store
@@ -91,6 +92,23 @@ def _fmt_ts(ns: int | None) -> str:
     if ns is None:
         return "-"
     return datetime.fromtimestamp(ns / 1e9, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def format_value(v: float | None, unit: str) -> str:
+    """A value in its unit, as the charts print it: 1.50GiB, 12.3MiB/s, 45.2%, 3.10k/s, 850ms."""
+    if v is None or math.isnan(v):
+        return "-"
+    if unit == "bytes":
+        return format_size(v)
+    if unit == "bytes/s":
+        return format_size(v) + "/s"
+    if unit == "%":
+        return f"{_fmt_num(v)}%"
+    if unit in ("s", "ms"):
+        return format_duration(v / 1000 if unit == "ms" else v)
+    if unit == "/s":
+        return format_rate(v)
+    return _fmt_num(v) + (f" {unit}" if unit else "")
 
 
 def _fmt_num(v: float | None) -> str:
