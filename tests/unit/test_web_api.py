@@ -172,7 +172,8 @@ def test_format_value_speaks_each_unit():
 
     assert format_value(1.5 * 1024**3, "bytes") == "1.50GiB"
     assert format_value(12.5 * 1024**2, "bytes/s") == "12.5MiB/s"
-    assert format_value(45.25, "%") == "45.25%"
+    assert format_value(45.25, "%") == "45.2%"
+    assert format_value(183.4, "%") == "183%"
     assert format_value(3100, "/s") == "3.10k/s"
     assert format_value(850, "ms") == "850ms"
     assert format_value(0.25, "s") == "250ms"

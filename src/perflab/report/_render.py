@@ -102,8 +102,8 @@ def format_value(v: float | None, unit: str) -> str:
         return format_size(v)
     if unit == "bytes/s":
         return format_size(v) + "/s"
-    if unit == "%":
-        return f"{_fmt_num(v)}%"
+    if unit == "%":  # three significant digits, as the chart axes: 0.249%, 12.9%, 183%
+        return (f"{v:.0f}" if abs(v) >= 100 else f"{v:.3g}") + "%"
     if unit in ("s", "ms"):
         return format_duration(v / 1000 if unit == "ms" else v)
     if unit == "/s":

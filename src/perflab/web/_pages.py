@@ -153,8 +153,8 @@ def compare(request: Request) -> HTMLResponse:
         pairs.append({"key": key, "unit": unit, "a": sa[key].id, "b": sb[key].id})
     only = sorted(sa.keys() ^ sb.keys())
     doc = {"a": a.to_json(), "b": b.to_json(), "pairs": pairs}
-    return _page(request, "compare.html", rows=rows, same=same, only=only[:50],
-                 doc_json=_script_json(doc), **values)
+    return _page(request, "compare.html", rows=rows, same=same, only=only[:200],
+                 only_count=len(only), doc_json=_script_json(doc), **values)
 
 
 def _flat_and_equal(ma: Summary, mb: Summary) -> bool:
