@@ -497,7 +497,7 @@
 
     async function fetchLines(ch, startNs, stopNs, n) {
       const got = await load(ch.series, startNs, stopNs, n);
-      return got.map((g) => ({ x: P.toSeconds(g.ts_ns), y: g.values, raw: g.raw_count }));
+      return got.map((g) => ({ x: P.toSeconds(g.ts_ns), y: g.values }));
     }
 
     // every chart of the document with its whole-run lines
