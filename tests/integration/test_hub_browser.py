@@ -375,3 +375,18 @@ def test_a_running_run_page_adds_new_series_and_lists_constant_ones(browser, tmp
             p.shot("run-growing")
         finally:
             p.close()
+
+
+def test_overview_says_when_its_window_holds_nothing(browser, tmp_path):
+    """serve --no-record over an old recording: a note saying why, not blank charts alone."""
+    old = build(tmp_path / "old.db")  # its own store: no serve run of this module's server
+    with serving(old.path, "--no-record") as url:
+        p = Page(browser)
+        try:
+            p.open(url + "/", "liveReady")
+            note = p.page.locator("#window-empty")
+            assert note.is_visible()
+            assert f"run #{old.run_a} (record)" in note.text_content()
+            assert p.errors == []
+        finally:
+            p.close()
