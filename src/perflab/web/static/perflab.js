@@ -412,7 +412,9 @@
           size: axisSize, values: (u, vals) => vals.map((v) => P.fmt(v, unit, 3)) },
       ],
       series: [{ label: spec.time === false ? (spec.xLabel || "x") : "Time",
-        value: spec.time === false ? (u, v) => (v == null ? "-" : P.fmt(v, "s")) : undefined }].concat(spec.labels.map((label, i) => ({
+        // the cursor's time to the second (uPlot's default stops at minutes)
+        value: spec.time === false ? (u, v) => (v == null ? "-" : P.fmt(v, "s"))
+          : "{YYYY}-{MM}-{DD} {HH}:{mm}:{ss}" }].concat(spec.labels.map((label, i) => ({
         label: label,
         stroke: (spec.colors && spec.colors[i]) || PALETTE[i % PALETTE.length],
         width: 1.25,
