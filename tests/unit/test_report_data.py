@@ -136,3 +136,15 @@ def test_a_run_finished_without_rollups_is_rolled_up_by_its_first_reader(store_p
         assert w.bucket_ns % (60 * S) == 0
         assert max(w.values) == 97.0
         assert store.has_rollup(sid)
+
+
+def test_finish_run_can_leave_the_rollup_to_later(store_path):
+    """A server stopping after days of recording must not wait for its rollup."""
+    with Store.open(store_path) as store:
+        run = store.create_run("serve", "hub", started_ns=T0)
+        sid = store.series_id(run.id, "system.load1")
+        store.insert_samples([(sid, T0 + i * S, 1.0) for i in range(120)])
+        store.finish_run(run.id, "ok", ended_ns=T0 + 120 * S, rollup=False)
+        assert not store.has_rollup(sid)
+        assert store.build_rollups(run.id) == 1
+        assert store.has_rollup(sid)

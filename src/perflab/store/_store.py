@@ -185,7 +185,10 @@ class Store:
         return Run(run_id, kind, name, "running", started, None, host, os.getpid(), meta or {})
 
     def finish_run(self, run_id: int, status: str = "ok", *, ended_ns: int | None = None,
-                   meta_update: dict[str, Any] | None = None) -> None:
+                   meta_update: dict[str, Any] | None = None, rollup: bool = True) -> None:
+        """End a run. ``rollup``: build its per-minute rollups now (about 0.3 s of CPU per
+        million samples); a caller that must stop at once (a server shutting down after days
+        of recording) leaves them to the hub's background rollups or the first reader."""
         ended = time.time_ns() if ended_ns is None else ended_ns
         if meta_update:
             run = self.run(run_id)
@@ -196,8 +199,9 @@ class Store:
                           (status, ended, run_id))
         # The run no longer changes: roll it up now, so its first view is as fast as the next.
         # A cache: if the store is busy for longer than the busy timeout, a reader builds it.
-        with contextlib.suppress(sqlite3.OperationalError):
-            build_run_rollups(self.conn, run_id)
+        if rollup:
+            with contextlib.suppress(sqlite3.OperationalError):
+                build_run_rollups(self.conn, run_id)
 
     def build_rollups(self, run_id: int) -> int:
         """Build the per-minute rollup of every series of a finished run that lacks one."""
