@@ -121,9 +121,18 @@ def test_show_table_groups_by_area_and_formats_units(capsys, filled):
     assert lines.index(["process"]) < lines.index(["system"])
     assert ['system.cpu.pct{cpu="all",mode="user"}', "1.0%", "10.5%", "20.0%", "19.1%",
             "20.0%"] in lines
+    assert ["+", "2", "series", "that", "never", "changed", "(2.00GiB,", "50.0%);", "--all",
+            "lists", "them"] in lines
+    assert ["+5.00s", "process:", "process", "exited", "name=app", "pid=7"] in lines
+
+
+def test_show_all_lists_the_series_that_never_changed(capsys, filled):
+    """By default constant series fold into one line per area; --all gives each its row."""
+    _, out, _ = run_cli(capsys, "show", "1", "--all", "--store", str(filled))
+    lines = [line.split() for line in out.splitlines()]
     assert ["system.mem.available_bytes", "2.00GiB", "2.00GiB", "2.00GiB", "2.00GiB",
             "2.00GiB"] in lines
-    assert ["+5.00s", "process:", "process", "exited", "name=app", "pid=7"] in lines
+    assert not any(line[:1] == ["+"] for line in lines)
 
 
 def _local(ts_ns: int) -> str:
