@@ -5,7 +5,8 @@ pluggable list of section functions), ``Section``, ``ReportContext``, ``TEMPLATE
 ``template_filters`` (the dashboard renders the same section templates); data helpers shared with
 the dashboard: ``sample_window``, ``summarize``, ``run_summaries``, ``series_area``,
 ``series_key``, ``SampleWindow``, ``Summary``, ``MAX_POINTS``, ``has_rollup`` and
-``missing_rollups`` (per-minute rollups of finished runs).
+``missing_rollups`` (per-minute rollups of finished runs), ``load_section_values`` (the load
+section's values, for the dashboard's Run page).
 """
 
 from perflab.report._data import (
@@ -21,6 +22,7 @@ from perflab.report._data import (
     series_key,
     summarize,
 )
+from perflab.report._load import load_section_values
 from perflab.report._render import (
     SECTIONS,
     TEMPLATES,
@@ -41,6 +43,7 @@ __all__ = [
     "Section",
     "Summary",
     "has_rollup",
+    "load_section_values",
     "missing_rollups",
     "render_report",
     "run_summaries",
