@@ -21,17 +21,21 @@
 
   /** x = 1/(1-p) -> "99.9%" */
   function percentLabel(x) {
+    if (x == null) return "";
     if (x <= 1) return "0%";
     const digits = Math.max(0, Math.ceil(Math.log10(x) - 1e-9) - 2);
     return (100 - 100 / x).toFixed(digits) + "%";
   }
 
-  function axes(c, xValues, yUnit, xLabel) {
+  /** milliseconds as people read them: 850µs, 12.5ms, 1.2s */
+  function fmtMs(v, digits) { return v == null ? "" : Perflab.fmt(v / 1000, "s", digits || 3); }
+
+  function axes(c, xValues, yValues, xLabel) {
     return [
       { stroke: c.axis, grid: { stroke: c.grid, width: 1 }, ticks: { stroke: c.grid, width: 1 },
         label: xLabel, labelSize: 18, values: xValues },
       { stroke: c.axis, grid: { stroke: c.grid, width: 1 }, ticks: { stroke: c.grid, width: 1 },
-        size: 64, values: (u, vals) => vals.map((v) => Perflab.fmt(v, yUnit, 3)) },
+        size: 64, values: (u, vals) => vals.map(yValues) },
     ];
   }
 
@@ -69,7 +73,7 @@
       height: 260,
       cursor: { drag: { x: false, y: false } },
       scales: { x: { time: false, distr: 3, log: 10, range: (u, min, max) => [1, Math.max(max, 10)] } },
-      axes: axes(c, (u, vals) => vals.map(percentLabel), "ms", "percentile"),
+      axes: axes(c, (u, vals) => vals.map(percentLabel), (v) => fmtMs(v), "percentile"),
       series: [{ label: "percentile", value: (u, v) => (v == null ? "-" : percentLabel(v)) }]
         .concat(labels.map((label, i) => ({
           label: label,
@@ -78,10 +82,11 @@
           width: 1.5,
           spanGaps: true,
           points: { show: false },
-          value: (u, v) => (v == null ? "-" : Perflab.fmt(v, "ms", 4)),
+          value: (u, v) => (v == null ? "-" : fmtMs(v, 4)),
         }))),
     };
     opts.axes[0].splits = () => ticks;
+    opts.axes[0].filter = (u, splits) => splits; // label every tick (50 % is not a power of 10)
     return new uPlot(opts, aligned, el);
   }
 
@@ -99,10 +104,12 @@
       height: 220,
       cursor: { drag: { x: false, y: false } },
       scales: { x: { time: false, distr: 3, log: 10 } },
-      axes: axes(c, (u, vals) => vals.map((v) => Perflab.fmt(v, "ms", 2)), "", "latency"),
+      // log axis: uPlot hands null for the minor ticks it leaves unlabelled
+      axes: axes(c, (u, vals) => vals.map((v) => fmtMs(v, 2)),
+        (v) => (v == null ? "" : Perflab.fmt(v, "", 3)), "latency"),
       series: [
         { label: "latency", value: (u, v, si, i) => (i == null ? "-" :
-          Perflab.fmt(h.lower_ms[i], "ms", 3) + "–" + Perflab.fmt(h.upper_ms[i], "ms", 3)) },
+          fmtMs(h.lower_ms[i]) + " – " + fmtMs(h.upper_ms[i])) },
         { label: "requests", stroke: color, fill: color + "99", width: 1,
           paths: uPlot.paths.bars({ size: [0.9, 80] }), points: { show: false },
           value: (u, v) => (v == null ? "-" : String(v)) },
