@@ -50,7 +50,8 @@ def load_section_values(store: Store, run: Run) -> dict[str, Any] | None:
 
 def render_values(view: dict[str, Any]) -> dict[str, Any]:
     """What section_load.html shows: display strings, computed here, not in the template."""
-    rows, thresholds = [], []
+    rows: list[dict[str, Any]] = []
+    thresholds: list[dict[str, Any]] = []
     for g in view["groups"]:
         name = _group_name(g["labels"])
         svc = g["service_time_ms"]
