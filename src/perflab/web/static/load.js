@@ -155,6 +155,7 @@
         charts = draw(root, data);
       });
       Perflab.autoResize(() => charts);
+      window.perflabLoad = { charts: () => charts }; // for tests and the console
       document.body.dataset.loadReady = "1";
     } catch (err) {
       root.insertAdjacentHTML("beforebegin", '<p class="note error">Could not draw the load ' +
