@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import signal
 from pathlib import Path
 from types import FrameType
@@ -9,7 +10,7 @@ from types import FrameType
 import click
 
 from perflab.cli._common import DURATION, emit_json, json_option, store_option
-from perflab.errors import EXIT_INTERRUPTED
+from perflab.errors import EXIT_INTERRUPTED, EXIT_THRESHOLDS
 from perflab.store import default_store_path
 
 
@@ -18,14 +19,18 @@ from perflab.store import default_store_path
               help="Traffic time over the four phases (normal, cpu, lock, leak).")
 @click.option("--no-browser", is_flag=True, help="Do not open a browser on the run's page.")
 @click.option("--keep", is_flag=True, help="Keep the hub serving after the demo, until Ctrl-C.")
+@click.option("--fail-on-threshold", is_flag=True,
+              help="Exit 99 when the traffic misses a load threshold (by default that is a "
+                   "finding, and the demo exits 0).")
 @click.option("--port", type=click.IntRange(1, 65535), default=None,
               help="Port of the hub on 127.0.0.1 (default: 8600, or any free port).")
 @click.option("-o", "--report", "report_path", type=click.Path(dir_okay=False), default=None,
               help="Where to write the HTML report (default: next to the store).")
 @store_option
 @json_option
-def demo(*, duration_s: float, no_browser: bool, keep: bool, port: int | None,
-         report_path: str | None, store_path: str | None, as_json: bool) -> int:
+def demo(*, duration_s: float, no_browser: bool, keep: bool, fail_on_threshold: bool,
+         port: int | None, report_path: str | None, store_path: str | None,
+         as_json: bool) -> int:
     """Run perflab on its demo service: find a CPU-hot endpoint, a lock and a leak.
 
     Starts the demo service and the hub, records the service and this machine, drives traffic
@@ -49,19 +54,27 @@ def demo(*, duration_s: float, no_browser: bool, keep: bool, port: int | None,
     try:
         with Demo(opts, say) as d:
             result = d.run()
+            keeping = keep and result.hub_url is not None
             if as_json:
                 emit_json("perflab.demo/1", result.to_json())
             else:
-                _print_result(result)
+                _print_result(result, keeping=keeping)
             if result.status != "ok":
                 return EXIT_INTERRUPTED
-            if result.run_url and opts.open_browser:
-                d.open_browser(result.run_url)
-            if keep and result.hub_url:
+            if opts.open_browser:
+                # the hub stops with the demo unless --keep: then the report is what lasts
+                if keeping and result.run_url:
+                    d.open_browser(result.run_url)
+                elif result.report_path is not None:
+                    d.open_browser(result.report_path.resolve().as_uri())
+            if keeping:
                 say(f"the hub keeps serving {result.hub_url}; press Ctrl-C to stop it")
                 d.serve_until_interrupted()
     finally:
         signal.signal(signal.SIGTERM, previous)
+    thresholds = result.findings.thresholds if result.findings is not None else None
+    if fail_on_threshold and thresholds is not None and thresholds.detected:
+        return EXIT_THRESHOLDS
     return 0
 
 
@@ -69,7 +82,7 @@ def _sigterm_as_interrupt(signum: int, frame: FrameType | None) -> None:  # noqa
     raise KeyboardInterrupt
 
 
-def _print_result(result: object) -> None:
+def _print_result(result: object, *, keeping: bool) -> None:
     from rich.console import Console  # noqa: PLC0415  # lazy: keeps --help fast
 
     from perflab.demo.orchestrate import DemoResult  # noqa: PLC0415
@@ -86,11 +99,15 @@ def _print_result(result: object) -> None:
             mark = "[green]found[/]" if f.detected else "[yellow]not found[/]"
             out.print(f"  {mark}  {f.summary}")
     out.print()
-    if result.run_url:
+    if result.report_path:
+        out.print(f"Report: [bold]{result.report_path}[/]")
+    if keeping and result.run_url:
         out.print(f"Look at it: [bold]{result.run_url}[/]")
+    elif result.hub_url:  # the hub the demo started has stopped with it
+        store = shlex.quote(str(result.store_path))
+        out.print(f"Look at it later: [bold]perflab serve --store {store}[/] and open "
+                  f"http://127.0.0.1:8600/runs/{result.run_id}")
     else:
         out.print(f"Look at it: perflab show {result.run_id} --store {result.store_path}")
-    if result.report_path:
-        out.print(f"Report: {result.report_path}")
     for note in result.notes:
         out.print(f"[dim]note: {note}[/]")

@@ -65,8 +65,11 @@ def render_values(view: dict[str, Any]) -> dict[str, Any]:
             "errors": ", ".join(f"{k}: {n:,}" for k, n in g["errors"].items()) or "none",
             "has_errors": bool(g["errors"]),
         })
+        # which test judged it: the group (an endpoint) and the test's name (a demo phase)
         thresholds.extend({"text": t.get("threshold", ""), "passed": bool(t.get("passed")),
-                           "actual": _actual(t), "test": t.get("test") or name}
+                           "actual": _actual(t),
+                           "test": " · ".join(x for x in (name if g["labels"] else "",
+                                                          t.get("test") or "") if x)}
                           for t in g["thresholds"])
     text = json.dumps(view, separators=(",", ":"), allow_nan=False).replace("</", "<\\/")
     return {"rows": rows, "thresholds": thresholds,
