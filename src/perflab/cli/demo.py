@@ -6,12 +6,16 @@ import shlex
 import signal
 from pathlib import Path
 from types import FrameType
+from typing import IO, TYPE_CHECKING
 
 import click
 
 from perflab.cli._common import DURATION, emit_json, json_option, store_option
 from perflab.errors import EXIT_INTERRUPTED, EXIT_THRESHOLDS
 from perflab.store import default_store_path
+
+if TYPE_CHECKING:
+    from perflab.demo.orchestrate import DemoResult
 
 
 @click.command()
@@ -58,7 +62,7 @@ def demo(*, duration_s: float, no_browser: bool, keep: bool, fail_on_threshold: 
             if as_json:
                 emit_json("perflab.demo/1", result.to_json())
             else:
-                _print_result(result, keeping=keeping)
+                print_result(result, keeping=keeping)
             if result.status != "ok":
                 return EXIT_INTERRUPTED
             if opts.open_browser:
@@ -72,6 +76,11 @@ def demo(*, duration_s: float, no_browser: bool, keep: bool, fail_on_threshold: 
                 d.serve_until_interrupted()
     finally:
         signal.signal(signal.SIGTERM, previous)
+    return exit_code(result, fail_on_threshold=fail_on_threshold)
+
+
+def exit_code(result: DemoResult, *, fail_on_threshold: bool) -> int:
+    """0, or 99 (as ``perflab load``) for a missed threshold when the user asked for that."""
     thresholds = result.findings.thresholds if result.findings is not None else None
     if fail_on_threshold and thresholds is not None and thresholds.detected:
         return EXIT_THRESHOLDS
@@ -82,13 +91,10 @@ def _sigterm_as_interrupt(signum: int, frame: FrameType | None) -> None:  # noqa
     raise KeyboardInterrupt
 
 
-def _print_result(result: object, *, keeping: bool) -> None:
+def print_result(result: DemoResult, *, keeping: bool, file: IO[str] | None = None) -> None:
     from rich.console import Console  # noqa: PLC0415  # lazy: keeps --help fast
 
-    from perflab.demo.orchestrate import DemoResult  # noqa: PLC0415
-
-    assert isinstance(result, DemoResult)
-    out = Console(highlight=False, soft_wrap=True)
+    out = Console(highlight=False, soft_wrap=True, file=file)
     seconds = sum(w.end_ns - w.start_ns for w in result.phases) / 1e9
     out.print(f"[bold]perflab demo[/]: run {result.run_id} ({result.status}, {seconds:.0f}s of "
               f"traffic) in {result.store_path}")
@@ -101,13 +107,13 @@ def _print_result(result: object, *, keeping: bool) -> None:
     out.print()
     if result.report_path:
         out.print(f"Report: [bold]{result.report_path}[/]")
+    store = shlex.quote(str(result.store_path))
     if keeping and result.run_url:
         out.print(f"Look at it: [bold]{result.run_url}[/]")
     elif result.hub_url:  # the hub the demo started has stopped with it
-        store = shlex.quote(str(result.store_path))
         out.print(f"Look at it later: [bold]perflab serve --store {store}[/] and open "
                   f"http://127.0.0.1:8600/runs/{result.run_id}")
     else:
-        out.print(f"Look at it: perflab show {result.run_id} --store {result.store_path}")
+        out.print(f"Look at it: perflab show {result.run_id} --store {store}")
     for note in result.notes:
         out.print(f"[dim]note: {note}[/]")
