@@ -8,7 +8,9 @@ machine is shared:
     vs a scrape of node_exporter with the same collectors enabled (its CPU time from
     /proc/PID/stat before and after the scrapes);
   - one perflab socket refresh (/proc/net/tcp*, owners from /proc/PID/fd, sock_diag) vs one
-    `ss -tanp` run (child CPU time, process start included: that is what a user pays).
+    `ss -tanp` run (child CPU time, process start included: that is what a user pays);
+  - one `perflab net --pid` refresh (only that process's sockets, found by inode) vs the
+    full refresh above, in the same run.
 Each prints a line "<what>: ours X ms, peer Y ms, ratio Z".
 """
 
@@ -99,12 +101,35 @@ def bench_net(rounds: int) -> None:
           f"ss -tanp {theirs * 1e3:.2f} ms, ratio {ours / theirs:.2f}")
 
 
+def bench_net_pid(rounds: int) -> None:
+    """The sockets of one process (a listener of ours) against the whole table."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        sc = SocketCollector()
+        pids = [os.getpid()]
+        sc.sockets(tcp=True, pids=pids)
+        one = whole = 0.0
+        n = 0
+        for _ in range(rounds):  # alternated, as above
+            t0 = time.process_time()
+            sc.sockets(tcp=True, pids=pids)
+            t1 = time.process_time()
+            n = len(sc.sockets(tcp=True))
+            one += t1 - t0
+            whole += time.process_time() - t1
+    one, whole = one / rounds, whole / rounds
+    print(f"net --pid socket refresh CPU ({n} sockets): ours {one * 1e3:.2f} ms, whole table "
+          f"{whole * 1e3:.2f} ms, ratio {one / whole:.2f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=30)
     args = ap.parse_args()
     bench_export(args.rounds)
     bench_net(args.rounds)
+    bench_net_pid(args.rounds)
     sys.stdout.flush()
 
 

@@ -3,12 +3,18 @@
 Durations accept Go's syntax (``1h30m``, ``250ms``, ``1.5s``, ``100us``/``100µs``, ``20ns``) and
 a bare number, read as seconds. Sizes accept SI and IEC suffixes (``10MB``, ``512KiB``, ``1g``);
 a bare suffix letter is binary, as in ``free -g`` and ``ulimit``.
+
+Formatting comes in two widths: ``format_*`` for text and tables (three significant digits and
+the unit: ``1.50KiB``, ``2.35ms``, ``12.5%``), and ``compact_*`` for the narrow columns of live
+views such as ``perflab top`` (at most 5 characters, htop's style: ``1.5K``, ``123M``). The web
+dashboard's JavaScript (``P.fmt`` in web/static/perflab.js) mirrors ``format_value``.
 """
 
 from __future__ import annotations
 
 import math
 import re
+import time
 
 from perflab.errors import InvalidValue
 
@@ -119,9 +125,12 @@ def parse_percent(text: str) -> float:
 
 
 def format_duration_ns(ns: float, digits: int = 3) -> str:
-    """Human duration with a unit chosen for the magnitude: ``1.23ms``, ``45.6µs``, ``2m05s``."""
+    """Human duration with a unit chosen for the magnitude: ``1.23ms``, ``45.6µs``, ``2m05s``;
+    zero is ``0s``, as Go writes it."""
     if math.isnan(ns):
         return "-"
+    if ns == 0:
+        return "0s"
     a = abs(ns)
     if a >= 60 * NS_PER_S:
         total_s = round(ns / NS_PER_S)
@@ -148,12 +157,109 @@ def format_size(n: float, digits: int = 3) -> str:
     return f"{int(n)}B"
 
 
+def format_byte_rate(bytes_per_s: float, digits: int = 3) -> str:
+    """Bytes per second, binary like sizes: ``512B/s``, ``1.50MiB/s``."""
+    return f"{format_size(bytes_per_s, digits)}/s"
+
+
 def format_rate(per_s: float, unit: str = "/s", digits: int = 3) -> str:
+    """A count per second (or of ``unit``) with an SI prefix: ``12.5/s``, ``3.40k/s``."""
     a = abs(per_s)
     for suffix, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
         if a >= scale:
             return f"{_sig(per_s / scale, digits)}{suffix}{unit}"
     return f"{_sig(per_s, digits)}{unit}"
+
+
+def format_percent(pct: float) -> str:
+    """A percentage (of 100) to one decimal: ``12.5%``."""
+    return f"{pct:.1f}%"
+
+
+def format_value(value: float | None, unit: str) -> str:
+    """A value in the unit of its series (the store's ``unit`` column), as people read it:
+    ``12.5%``, ``1.20GiB``, ``3.40MiB/s``, ``120/s``, ``2.35ms``; None or NaN as ``-``."""
+    if value is None or math.isnan(value):
+        return "-"
+    if unit == "%":
+        return format_percent(value)
+    if unit == "bytes":
+        return format_size(value)
+    if unit == "bytes/s":
+        return format_byte_rate(value)
+    if unit == "/s":
+        return format_rate(value, "/s")
+    if unit == "s":
+        return format_duration(value)
+    if unit == "ms":
+        return format_duration(value / 1e3)
+    per, sep, what = unit.partition("/")  # benchmark units: sec/op, B/op, allocs/op
+    if sep and per in ("sec", "s"):
+        return f"{format_duration(value)}/{what}"
+    if sep and per == "B":
+        return f"{format_size(value)}/{what}"
+    if value == int(value) and abs(value) < 1e6:
+        return str(int(value))
+    return format_rate(value, f" {unit}" if unit else "")
+
+
+def format_timestamp(ts_ns: int) -> str:
+    """An epoch-ns timestamp in UTC, to the (started) second: ``2023-11-14 22:13:20 UTC``."""
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(ts_ns // NS_PER_S))
+
+
+def format_clock(ts_ns: int) -> str:
+    """The local time of day of an epoch-ns timestamp: ``22:13:20``."""
+    return time.strftime("%H:%M:%S", time.localtime(ts_ns // NS_PER_S))
+
+
+# --- compact forms: at most 5 characters, for the columns of live views ------------------------
+
+_COMPACT_BYTE_UNITS = ("K", "M", "G", "T", "P")
+
+
+def compact_size(n: float | None) -> str:
+    """Bytes, 1024-based like htop: ``512``, ``1.5K``, ``12K``, ``123M``; None -> ``-``."""
+    if n is None:
+        return "-"
+    if n < 1000:
+        return f"{n:.0f}"
+    v = float(n)
+    for unit in _COMPACT_BYTE_UNITS:
+        v /= 1024
+        if v < 9.95:
+            return f"{v:.1f}{unit}"
+        if v < 999.5:
+            return f"{v:.0f}{unit}"
+    return f"{v:.0f}E"
+
+
+def compact_count(x: float) -> str:
+    """A per-second count: ``0.0``, ``12.5``, ``1234``, ``12.3k``, ``4.5M``."""
+    if x < 99.95:
+        return f"{x:.1f}"
+    if x < 9999.5:
+        return f"{x:.0f}"
+    for unit, scale in (("k", 1e3), ("M", 1e6), ("G", 1e9)):
+        v = x / scale
+        if v < 99.95:
+            return f"{v:.1f}{unit}"
+        if v < 999.5:
+            return f"{v:.0f}{unit}"
+    return f"{x / 1e12:.0f}T"
+
+
+def compact_percent(pct: float) -> str:
+    """A percentage without its sign, one decimal while it fits: ``12.5``, ``1600``."""
+    return f"{pct:.1f}" if pct < 999.95 else f"{pct:.0f}"
+
+
+def compact_uptime(seconds: float) -> str:
+    """``3d 04:05`` or ``04:05`` (hours:minutes), as uptime(1) abbreviates it."""
+    minutes = int(seconds // 60)
+    days, rem = divmod(minutes, 1440)
+    hours, mins = divmod(rem, 60)
+    return f"{days}d {hours:02d}:{mins:02d}" if days else f"{hours:02d}:{mins:02d}"
 
 
 def _sig(x: float, digits: int) -> str:

@@ -133,6 +133,18 @@ def test_demo_finds_the_planted_problems_and_leaves_nothing_behind(tmp_path):
     checks = {c["test"]: c for c in findings["thresholds"]["checks"]}
     assert findings["thresholds"]["detected"], findings["thresholds"]["summary"]
     assert (checks["cpu phase"]["endpoint"], checks["cpu phase"]["passed"]) == ("/work", False)
+    # the regression check: version 2 of render_items parses its output back (~+60 % CPU)
+    reg = findings["regression"]
+    assert reg["detected"], reg["summary"]
+    assert reg["significant"]
+    assert reg["pvalue"] < 0.001
+    assert reg["delta_pct"] > 20
+    assert reg["old"]["n"] == reg["new"]["n"] == 10
+    assert reg["seconds"] < 10  # the check's share of the demo's time
+    assert reg["branch"] == f"demo-{doc['run_id']}"
+    assert doc["bench_url"] == (f"http://127.0.0.1:{hub_port}/benchmarks?branch="
+                                f"demo-{doc['run_id']}")
+    assert "slower in version 2" in reg["summary"]
 
     assert doc["status"] == "ok"
     assert doc["url"] == f"http://127.0.0.1:{hub_port}/runs/{doc['run_id']}"
@@ -144,6 +156,7 @@ def test_demo_finds_the_planted_problems_and_leaves_nothing_behind(tmp_path):
     assert "/hash is CPU-hot" in html
     assert 'id="load-spectrum"' in html        # the report's load section
     assert "endpoint=/work · cpu phase" in html  # the threshold it missed, and where
+    assert "render_items (behind /work) is" in html
 
     with Store.open(store_path, create=False) as store:
         run = store.run(doc["run_id"])
@@ -163,6 +176,13 @@ def test_demo_finds_the_planted_problems_and_leaves_nothing_behind(tmp_path):
         rss = store.series(run.id, name="process.rss_bytes",
                            labels={"pid": str(doc["service"]["pid"])})
         assert rss, "the service's RSS was recorded"
+        # both versions are in the bench history, as two commits of the demo's branch
+        old, new = store.run(reg["old"]["run_id"]), store.run(reg["new"]["run_id"])
+        assert (old.kind, new.kind) == ("bench", "bench")
+        assert (old.meta["commit"], new.meta["commit"]) == (reg["old"]["commit"],
+                                                            reg["new"]["commit"])
+        assert old.meta["branch"] == new.meta["branch"] == reg["branch"]
+        assert old.started_ns < new.started_ns
 
     # the service and the hub were both children, and neither survived; their ports are free;
     # their logs were removed
@@ -190,6 +210,8 @@ def test_ctrl_c_mid_demo_stops_everything_and_keeps_the_measurements(tmp_path, s
     assert [p["name"] for p in doc["phases"]] == ["normal"]  # the interrupted one is in the store
     assert doc["findings"]["leak"]["detected"] is False
     assert "not measured" in doc["findings"]["leak"]["summary"]
+    assert doc["findings"]["regression"] is None  # the check runs after the phases
+    assert doc["bench_url"] is None
     assert "interrupted" in err
 
     with Store.open(store_path, create=False) as store:
@@ -203,6 +225,30 @@ def test_ctrl_c_mid_demo_stops_everything_and_keeps_the_measurements(tmp_path, s
     assert demo.survivors() == []
     assert port_is_free(hub_port)
     assert port_is_free(doc["service"]["port"])
+
+
+def test_ctrl_c_during_the_regression_check_keeps_the_findings_and_stops_the_workers(tmp_path):
+    store_path = tmp_path / "perflab.db"
+    hub_port = free_port()
+    demo = Watched("--duration", "8s", "--no-browser", "--json", "--store", str(store_path),
+                   "--port", str(hub_port), tmp=tmp_path)
+    demo.wait_for_stderr("regression check", timeout_s=60)
+    time.sleep(0.5)  # a bench worker is running now
+    demo.proc.send_signal(signal.SIGINT)
+    code, out, err = demo.finish(timeout_s=30)
+    assert code == 130, err
+    doc = json.loads(out)
+    jsonschema.Draft202012Validator(SCHEMA).validate(doc)
+    assert doc["status"] == "aborted"
+    assert [p["name"] for p in doc["phases"]] == ["normal", "cpu", "lock", "leak"]
+    assert doc["findings"]["regression"] is None
+    assert doc["findings"]["leak"]["detected"], doc["findings"]["leak"]["summary"]
+    assert "the regression check was interrupted" in doc["notes"]
+    assert "Traceback" not in err
+    with Store.open(store_path, create=False) as store:
+        assert store.run(doc["run_id"]).status == "aborted"
+    assert demo.survivors() == []  # the bench workers too
+    assert port_is_free(hub_port)
 
 
 def test_a_service_killed_mid_demo_fails_the_run_and_leaves_nothing_behind(tmp_path):

@@ -121,8 +121,7 @@ def test_net_cli_json_for_a_pid(server, tmp_path):
 
 def test_sock_diag_state_counts_equal_proc_net_tcp(server):
     """The exporter's cheap TCP state counts (sock_diag) are those of /proc/net/tcp{,6}."""
-    from perflab.collect._procfs import count_tcp_states  # noqa: PLC0415
-    from perflab.collect.sockets import count_tcp_states_diag  # noqa: PLC0415
+    from perflab.collect.sockets import count_tcp_states, count_tcp_states_diag  # noqa: PLC0415
 
     for _ in range(20):  # other engineers' connections come and go: find a quiet moment
         before = count_tcp_states(Path("/proc"))

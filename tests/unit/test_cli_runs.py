@@ -252,3 +252,23 @@ def test_record_of_a_missing_pid_exits_3_before_creating_a_run(capsys, store_pat
     assert f"no process with PID {2**22 + 1}" in err
     assert "hint:" in err
     assert not store_path.exists()
+
+
+def test_show_json_accepts_every_unit_the_code_writes(capsys, store_path):
+    """load.* writes "ms", bench history "sec/op" and "B/op": show's schema must take them all."""
+    with Store.open(store_path) as st:
+        run = st.create_run("demo", "units", started_ns=T0)
+        rows = []
+        for i, (name, labels, unit) in enumerate([
+                ("load.latency_ms", {"endpoint": "/work", "quantile": "p99"}, "ms"),
+                ("bench.value", {"bench": "Encode/format=json-8", "unit": "sec/op"}, "sec/op"),
+                ("bench.value", {"bench": "Encode/format=json-8", "unit": "B/op"}, "B/op")]):
+            sid = st.series_id(run.id, name, labels, unit)
+            rows.append((sid, T0 + (i + 1) * S, 1.5))
+        st.insert_samples(rows)
+        st.finish_run(run.id, "ok", ended_ns=T0 + 5 * S)
+    code, out, _ = run_cli(capsys, "show", "units", "--store", str(store_path), "--json")
+    assert code == 0
+    doc = json.loads(out)
+    validate(doc, "show")
+    assert sorted(s["unit"] for s in doc["series"]) == ["B/op", "ms", "sec/op"]

@@ -215,7 +215,8 @@ def test_findings_from_store_reads_the_run(store):
     assert (f.cpu.detected, f.cpu.endpoint) == (True, "/hash")
     assert (f.lock.detected, f.lock.endpoint) == (True, "/report")
     assert (f.leak.detected, f.leak.endpoint) == (True, "/cache")
-    assert set(f.to_json()) == {"cpu", "lock", "leak", "thresholds"}
+    assert set(f.to_json()) == {"cpu", "lock", "leak", "thresholds", "regression"}
+    assert f.to_json()["regression"] is None  # the benchmark check is the orchestrator's
     assert f.thresholds.checks == ()  # no load test with thresholds in this run
     assert not f.thresholds.detected
 

@@ -7,6 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from perflab.collect._fdsockets import (
+    inet_entry,
+    lsof_endpoint,
+    parse_netlink_table,
+    parse_unix_table,
+    read_socket_tables,
+)
 from perflab.collect._pidfiles import (
     Limit,
     SchedStat,
@@ -22,13 +29,7 @@ from perflab.collect._pidfiles import (
     status_ids,
     status_kb,
 )
-from perflab.collect._sockets import (
-    decode_inet_address,
-    parse_inet_table,
-    parse_netlink_table,
-    parse_unix_table,
-    read_socket_tables,
-)
+from perflab.collect.sockets import parse_hex_address, parse_proc_net
 
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "proc_one"
 PROC = FIXTURE / "4242"
@@ -120,24 +121,38 @@ def test_cgroup_v2_path_and_v1_hierarchies():
     assert parse_cgroup("4:memory:/x\n") == (None, {"memory": "/x"})
 
 
-def test_inet_addresses_are_host_order_words_and_big_endian_ports():
-    assert decode_inet_address("0100007F:1F90") == "127.0.0.1:8080"
-    assert decode_inet_address("00000000:0000") == "0.0.0.0:0"
-    assert decode_inet_address("00000000000000000000000001000000:1F90") == "[::1]:8080"
+def test_inet_addresses_are_host_order_words_and_big_endian_ports_written_as_lsof_does():
+    def endpoint(text: str) -> str:
+        return lsof_endpoint(*parse_hex_address(text))
+
+    assert endpoint("0100007F:1F90") == "127.0.0.1:8080"
+    assert endpoint("00000000:0000") == "0.0.0.0:0"
+    assert endpoint("00000000000000000000000001000000:1F90") == "[::1]:8080"
     # ::ffff:10.0.0.1 (an IPv4-mapped address), as the kernel prints it on x86
-    assert decode_inet_address("0000000000000000FFFF00000100000A:0050") == "[::ffff:10.0.0.1]:80"
+    assert endpoint("0000000000000000FFFF00000100000A:0050") == "[::ffff:10.0.0.1]:80"
 
 
-def test_tcp_table_skips_sockets_without_inode_and_names_states():
-    table = parse_inet_table(read("net/tcp"), "TCP", "IPv4")
-    assert list(table) == [1001]  # the TIME-WAIT entry has inode 0: it belongs to nobody
+def inet_table(rel: str, proto: str) -> dict[int, object]:
+    return {row.inode: inet_entry(row) for row in parse_proc_net(read(rel), proto)}
+
+
+def test_inet_tables_name_states_and_endpoints_as_lsof_does():
+    table = inet_table("net/tcp", "tcp")
     listen = table[1001]
+    assert (listen.proto, listen.family) == ("TCP", "IPv4")
     assert (listen.local, listen.remote, listen.state) == ("127.0.0.1:8080", None, "LISTEN")
     assert listen.describe() == "127.0.0.1:8080 (LISTEN)"
-    tcp6 = parse_inet_table(read("net/tcp6"), "TCP", "IPv6")[1002]
+    tcp6 = inet_table("net/tcp6", "tcp")[1002]
+    assert tcp6.family == "IPv6"
     assert tcp6.describe() == "[::1]:8080->[::1]:54321 (ESTAB)"
-    udp = parse_inet_table(read("net/udp"), "UDP", "IPv4")[1003]
-    assert (udp.local, udp.state) == ("0.0.0.0:5353", "UNCONN")
+    udp = inet_table("net/udp", "udp")[1003]
+    assert (udp.proto, udp.local, udp.state) == ("UDP", "0.0.0.0:5353", "UNCONN")
+
+
+def test_process_socket_lookup_skips_sockets_without_inode():
+    # the TIME-WAIT entry of net/tcp has inode 0: it belongs to nobody
+    assert 0 in inet_table("net/tcp", "tcp")
+    assert 0 not in read_socket_tables(PROC)
 
 
 def test_unix_and_netlink_tables():

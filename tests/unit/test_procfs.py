@@ -7,7 +7,6 @@ import pytest
 from perflab.collect._procfs import (
     SECTOR_BYTES,
     USER_HZ,
-    count_tcp_states,
     is_physical_disk,
     parse_diskstats,
     parse_kv_lines,
@@ -21,6 +20,7 @@ from perflab.collect._procfs import (
     read_pressure,
     read_text,
 )
+from perflab.collect.sockets import count_tcp_states
 
 PROC = Path(__file__).parent.parent / "fixtures" / "proc"
 

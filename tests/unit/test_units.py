@@ -8,8 +8,18 @@ from hypothesis import strategies as st
 
 from perflab.errors import InvalidValue
 from perflab.units import (
+    compact_count,
+    compact_percent,
+    compact_size,
+    compact_uptime,
+    format_byte_rate,
+    format_duration,
     format_duration_ns,
+    format_percent,
+    format_rate,
     format_size,
+    format_timestamp,
+    format_value,
     parse_duration,
     parse_duration_ns,
     parse_percent,
@@ -69,6 +79,52 @@ def test_format_picks_the_unit_of_the_magnitude():
     assert format_duration_ns(125e9) == "2m05s"
     assert format_size(1536) == "1.50KiB"
     assert format_size(100) == "100B"
+
+
+def test_zero_duration_is_written_as_go_writes_it():
+    assert format_duration_ns(0) == "0s"
+    assert format_duration(0.0) == "0s"
+
+
+def test_timestamps_are_utc_to_the_second():
+    assert format_timestamp(1_700_000_000_999_999_999) == "2023-11-14 22:13:20 UTC"
+
+
+def test_byte_rates_are_binary_like_sizes_and_counts_are_si():
+    assert format_byte_rate(1536) == "1.50KiB/s"
+    assert format_byte_rate(3 * 1024**2) == "3.00MiB/s"
+    assert format_rate(3400) == "3.40k/s"
+    assert format_percent(12.345) == "12.3%"
+
+
+@pytest.mark.parametrize(("value", "unit", "shown"), [
+    (12.5, "%", "12.5%"),
+    (1.2 * 1024**3, "bytes", "1.20GiB"),
+    (3 * 1024**2, "bytes/s", "3.00MiB/s"),
+    (120, "/s", "120/s"),
+    (0.00235, "s", "2.35ms"),
+    (0, "s", "0s"),
+    (64, "", "64"),
+    (2_500_000, "req", "2.50M req"),
+    (None, "%", "-"),
+    (float("nan"), "bytes", "-"),
+])
+def test_values_in_the_unit_of_their_series(value, unit, shown):
+    assert format_value(value, unit) == shown
+
+
+@pytest.mark.parametrize(("fn", "value", "shown"), [
+    (compact_size, 512, "512"), (compact_size, 1536, "1.5K"), (compact_size, 12 * 1024, "12K"),
+    (compact_size, 123 * 1024**2, "123M"), (compact_size, None, "-"),
+    (compact_count, 12.54, "12.5"), (compact_count, 1234, "1234"),
+    (compact_count, 12_300, "12.3k"), (compact_count, 4_500_000, "4.5M"),
+    (compact_percent, 12.54, "12.5"), (compact_percent, 1600, "1600"),
+    (compact_uptime, 4 * 3600 + 5 * 60, "04:05"),
+    (compact_uptime, 3 * 86400 + 4 * 3600 + 5 * 60 + 59, "3d 04:05"),
+])
+def test_compact_forms_fit_five_characters(fn, value, shown):
+    assert fn(value) == shown
+    assert len(shown) <= 5 or fn is compact_uptime
 
 
 @given(st.integers(min_value=0, max_value=10**15))

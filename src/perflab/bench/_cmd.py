@@ -69,12 +69,18 @@ def run_once_time(argv: list[str]) -> tuple[float, float, float, int]:
 _TOTALS = re.compile(r"^(?:summary|totals):\s+(\d+)", re.MULTILINE)
 
 
+def _valgrind(given: str | None) -> str:
+    """The valgrind to run: the one given, else the one on PATH."""
+    tool = given or shutil.which("valgrind")
+    if tool is None:
+        raise ToolMissing("valgrind", install=VALGRIND_INSTALL)
+    return tool
+
+
 def callgrind_instructions(argv: list[str], *, valgrind: str | None = None,
                            env: dict[str, str] | None = None) -> tuple[float, int]:
     """Instructions retired by ``argv`` (all of its threads), counted by callgrind."""
-    tool = valgrind or shutil.which("valgrind")
-    if tool is None:
-        raise ToolMissing("valgrind", install=VALGRIND_INSTALL)
+    tool = _valgrind(valgrind)
     with tempfile.TemporaryDirectory(prefix="perflab-callgrind-") as d:
         out = Path(d) / "callgrind.out"
         proc = subprocess.run(
@@ -93,9 +99,7 @@ def callgrind_instructions(argv: list[str], *, valgrind: str | None = None,
 def callgrind_marked_parts(argv: list[str], *, env: dict[str, str] | None = None,
                            valgrind: str | None = None) -> list[float]:
     """Instruction counts of each stretch ``argv`` brackets with os.getppid()/os.getpgrp()."""
-    tool = valgrind or shutil.which("valgrind")
-    if tool is None:
-        raise ToolMissing("valgrind", install=VALGRIND_INSTALL)
+    tool = _valgrind(valgrind)
     with tempfile.TemporaryDirectory(prefix="perflab-callgrind-") as d:
         out = Path(d) / "cg.out"
         proc = subprocess.run(

@@ -54,13 +54,9 @@ def judge(tables: list[Table], rs: ResultSet, gate: Gate | None, *, correction: 
     """A verdict for every comparison cell of every table."""
     found: list[tuple[int, Key, Key, float, float, float, str]] = []
     for ti, table in enumerate(tables):
-        for row in table.rows:
-            for col in table.cols[1:]:
-                cell = table.cells.get((row, col))
-                if cell is None or cell.baseline is None or cell.comparison is None:
-                    continue
-                found.append((ti, row, col, cell.comparison.p, cell.baseline.summary.center,
-                              cell.summary.center, table.unit))
+        for row, col, cell, base, comparison in table.compared():
+            found.append((ti, row, col, comparison.p, base.summary.center, cell.summary.center,
+                          table.unit))
     pvalues = [f[3] for f in found]
     adjusted = holm_adjust(pvalues) if correction == "holm" else pvalues
     threshold = gate.threshold_pct if gate is not None else 0.0

@@ -10,7 +10,7 @@ from xml.sax.saxutils import escape, quoteattr
 from perflab.bench._stats import _go_float
 from perflab.bench._table import Cell, Key, Table
 from perflab.bench._texttab import CENTER, LEFT, RIGHT, TextTable
-from perflab.bench._units import common_scale, is_binary, scale
+from perflab.bench._units import Scaler, common_scale, is_binary, scale
 
 _SUPERSCRIPT = "⁰¹²³⁴⁵⁶⁷⁸⁹"
 
@@ -62,6 +62,12 @@ def _col_header_levels(cols: list[Key]) -> list[list[tuple[int, int, str]]]:
     return levels
 
 
+def _row_scaler(table: Table, row: Key, binary: bool) -> Scaler:
+    """One prefix and precision for a row's centres, as benchstat prints them."""
+    return common_scale([c.summary.center for col in table.cols
+                         if (c := table.cells.get((row, col))) is not None], binary)
+
+
 def _table_text(table: Table) -> str:
     t = TextTable()
     notes: list[str] = []
@@ -98,8 +104,7 @@ def _table_text(table: Table) -> str:
     for row in table.rows:
         t.row()
         t.cell(Table.label(row))
-        scaler = common_scale([c.summary.center for col in table.cols
-                               if (c := table.cells.get((row, col))) is not None], binary)
+        scaler = _row_scaler(table, row, binary)
         for exp, col in enumerate(table.cols):
             cell = table.cells.get((row, col))
             if cell is None:
@@ -266,8 +271,7 @@ def to_markdown(tables: list[Table], verdicts: dict[tuple[int, Key, Key], str] |
         notes: list[str] = []
         for row in table.rows:
             cells: list[str] = [_md(Table.label(row))]
-            scaler = common_scale([c.summary.center for col in table.cols
-                                   if (c := table.cells.get((row, col))) is not None], binary)
+            scaler = _row_scaler(table, row, binary)
             for exp, col in enumerate(table.cols):
                 cell = table.cells.get((row, col))
                 if cell is None:
@@ -384,28 +388,23 @@ def to_junit(tables: list[Table], verdicts: dict[tuple[int, Key, Key], str],
     cases: list[str] = []
     failures = 0
     for ti, table in enumerate(tables):
-        for row in table.rows:
-            for col in table.cols[1:]:
-                cell = table.cells.get((row, col))
-                if cell is None or cell.baseline is None or cell.comparison is None:
-                    continue
-                name = f"{Table.label(row)} [{table.unit}]"
-                if len(table.cols) > 2:
-                    name += f" {Table.label(col)}"
-                old, new = cell.baseline.summary.center, cell.summary.center
-                delta = cell.comparison.format_delta(old, new)
-                detail = (f"{_go_float(old)} -> {_go_float(new)} {table.unit}: {delta} "
-                          f"(p={cell.comparison.p:.3f} n={cell.comparison.n1}+"
-                          f"{cell.comparison.n2})")
-                body = f"<system-out>{escape(detail)}</system-out>"
-                if verdicts.get((ti, row, col)) == "regression":
-                    failures += 1
-                    body = (f"<failure message={quoteattr('regression: ' + delta)} "
-                            f"type=\"regression\">{escape(detail + '; gate ' + gate_text)}"
-                            f"</failure>") + body
-                classname = ".".join(v for _, v in table.config if v) or "perflab.bench"
-                cases.append(f'  <testcase classname={quoteattr(classname)} '
-                             f'name={quoteattr(name)} time="0">{body}</testcase>')
+        for row, col, cell, base, comparison in table.compared():
+            name = f"{Table.label(row)} [{table.unit}]"
+            if len(table.cols) > 2:
+                name += f" {Table.label(col)}"
+            old, new = base.summary.center, cell.summary.center
+            delta = comparison.format_delta(old, new)
+            detail = (f"{_go_float(old)} -> {_go_float(new)} {table.unit}: {delta} "
+                      f"(p={comparison.p:.3f} n={comparison.n1}+{comparison.n2})")
+            body = f"<system-out>{escape(detail)}</system-out>"
+            if verdicts.get((ti, row, col)) == "regression":
+                failures += 1
+                body = (f"<failure message={quoteattr('regression: ' + delta)} "
+                        f"type=\"regression\">{escape(detail + '; gate ' + gate_text)}"
+                        f"</failure>") + body
+            classname = ".".join(v for _, v in table.config if v) or "perflab.bench"
+            cases.append(f'  <testcase classname={quoteattr(classname)} '
+                         f'name={quoteattr(name)} time="0">{body}</testcase>')
     head = (f'<?xml version="1.0" encoding="UTF-8"?>\n<testsuite name="perflab bench compare" '
             f'tests="{len(cases)}" failures="{failures}" errors="0" skipped="0">\n')
     return head + "\n".join(cases) + ("\n" if cases else "") + "</testsuite>\n"

@@ -10,6 +10,7 @@ gets a warning. Rows, columns and tables keep the order in which their values we
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from perflab.bench._filter import Predicate, field_value
@@ -63,6 +64,16 @@ class Table:
     @staticmethod
     def label(key: Key) -> str:
         return " ".join(key)
+
+    def compared(self) -> Iterator[tuple[Key, Key, Cell, Cell, Comparison]]:
+        """(row, column, cell, its baseline, their comparison) for every cell compared with
+        the baseline column, in the order of the table (rows, then columns)."""
+        for row in self.rows:
+            for col in self.cols[1:]:
+                cell = self.cells.get((row, col))
+                if cell is None or cell.baseline is None or cell.comparison is None:
+                    continue
+                yield row, col, cell, cell.baseline, cell.comparison
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "report": ("perflab.cli.report:report", "Write a run's self-contained HTML report."),
     "demo": ("perflab.cli.demo:demo", "Run perflab on its demo service and show what it finds."),
     "load": ("perflab.cli.load:load", "HTTP load tests: open/closed model, thresholds, scenarios."),
+    "profile": ("perflab.cli.profile:profile",
+                "Profile a process or command (perf, bpftrace, py-spy, Go pprof); diff profiles."),
+    "pprof": ("perflab.cli.pprof:pprof", "pprof reports over any profile: top, peek."),
+    "flame": ("perflab.cli.profile:flame", "Flame graph (interactive HTML or SVG) of a profile."),
+    "ebpf": ("perflab.cli.ebpf:ebpf", "eBPF tools: syscalls, libcalls, offcpu, runqlat, ..."),
 }
 
 

@@ -112,13 +112,11 @@ def regressions(*, bench: str | None, since: str | None, branch: str | None, max
                 as_json: bool) -> int:
     """Find change points in the history (E-divisive means); exit 1 on a regression."""
     from perflab.bench._history import find_changes, histories  # noqa: PLC0415
-    from perflab.bench._model import ResultSet  # noqa: PLC0415
 
     if window < 2:
         raise InvalidValue("--window must be at least 2", hint="the default is 50 commits")
     with open_store(store_path, create=False) as store:
         hists = histories(store, bench, branch=branch)
-    better = ResultSet().better
     changes = []
     notes = []
     for h in hists:
@@ -126,7 +124,7 @@ def regressions(*, bench: str | None, since: str | None, branch: str | None, max
             notes.append(f"{h.bench} [{h.unit}]: only {len(h.points)} commit(s) recorded; "
                          "change points need at least 3")
             continue
-        found = find_changes(h, better=better(h.unit), window=window, max_pvalue=max_pvalue,
+        found = find_changes(h, window=window, max_pvalue=max_pvalue,
                              min_magnitude=min_magnitude)
         if since is not None:
             idx = next((i for i, p in enumerate(h.points) if p.commit.startswith(since)), None)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 
 from rich import box
 from rich.console import Console, Group, RenderableType
@@ -26,7 +25,14 @@ from perflab.collect.procinfo import (
     Scheduling,
     ThreadInfo,
 )
-from perflab.units import format_duration, format_rate, format_size
+from perflab.units import (
+    format_byte_rate,
+    format_duration,
+    format_percent,
+    format_rate,
+    format_size,
+    format_timestamp,
+)
 
 WIDE = 100  # at or above this width every column is shown
 NA = "-"
@@ -99,9 +105,9 @@ def _identity_panel(report: ProcessReport, now_s: float) -> Panel:
     if ident.uid[1] != ident.uid[0] or ident.gid[1] != ident.gid[0]:
         user += f"; effective {ident.effective_user} (uid {ident.uid[1]}, gid {ident.gid[1]})"
     _add_row(grid, "user", user)
-    started = datetime.fromtimestamp(ident.start_time_ns / 1e9, tz=UTC)
     age = max(0.0, now_s - ident.start_time_ns / 1e9)
-    _add_row(grid, "started", f"{started:%Y-%m-%d %H:%M:%S} UTC ({format_duration(age)} ago)")
+    _add_row(grid, "started",
+             f"{format_timestamp(ident.start_time_ns)} ({format_duration(age)} ago)")
     threads = report.scheduling.threads if report.scheduling else len(report.threads)
     _add_row(grid, "state", f"{ident.state}, parent {ident.ppid}, {threads} thread"
                           f"{'s' if threads != 1 else ''}")
@@ -117,14 +123,14 @@ def _scheduling_panel(s: Scheduling, *, wide: bool) -> Panel:
     cpu = f"{_pct(s.cpu_pct)} of a core" if s.cpu_pct is not None else NA
     vol = _total_and_rate(s.voluntary_ctxt_switches, s.voluntary_ctxt_switches_per_s)
     invol = _total_and_rate(s.involuntary_ctxt_switches, s.involuntary_ctxt_switches_per_s)
-    waited = _secs(s.runqueue_wait_s) if s.runqueue_wait_s is not None else NA
+    waited = format_duration(s.runqueue_wait_s) if s.runqueue_wait_s is not None else NA
     per_run = s.wait_per_timeslice_s
     grid = _pairs_grid([
         ("CPU", cpu, "run-queue wait",
          f"{_pct(s.runqueue_wait_pct)} of the interval" if s.runqueue_wait_pct is not None
          else NA),
-        ("CPU time", f"user {_secs(s.cpu_user_s)}, sys {_secs(s.cpu_system_s)}",
-         "wait per run", NA if per_run is None else _secs(per_run)),
+        ("CPU time", f"user {format_duration(s.cpu_user_s)}, sys {format_duration(s.cpu_system_s)}",
+         "wait per run", NA if per_run is None else format_duration(per_run)),
         ("timeslices", _total_and_rate(s.timeslices, s.timeslices_per_s),
          "waited in total", waited),
         ("voluntary cs", vol, "involuntary cs", invol),
@@ -150,7 +156,7 @@ def _threads_table(threads: list[ThreadInfo], top: int, *, wide: bool) -> Table:
         table.add_column("NVCSW", justify="right")
     table.add_column("WCHAN", overflow="ellipsis", no_wrap=True)
     for t in threads[:top]:
-        row = [str(t.tid), t.name, t.state, _num(t.cpu_pct), _secs(t.cpu_s),
+        row = [str(t.tid), t.name, t.state, _num(t.cpu_pct), format_duration(t.cpu_s),
                _num(t.runqueue_wait_pct)]
         if wide:
             row += [_int(t.voluntary_ctxt_switches), _int(t.involuntary_ctxt_switches)]
@@ -327,10 +333,6 @@ def _pos(f: FileEntry) -> str:
     return NA if f.pos is None or f.type not in ("REG", "BLK") else _int(f.pos)
 
 
-def _secs(seconds: float) -> str:
-    return "0s" if seconds == 0 else format_duration(seconds)
-
-
 def _size(n: int | None) -> str:
     return NA if n is None else format_size(n)
 
@@ -352,11 +354,11 @@ def _num(x: float | None) -> str:
 
 
 def _pct(x: float | None) -> str:
-    return NA if x is None else f"{x:.1f}%"
+    return NA if x is None else format_percent(x)
 
 
 def _per_s(x: float | None) -> str:
-    return "" if x is None else f"  ({format_rate(x, 'B/s')})"
+    return "" if x is None else f"  ({format_byte_rate(x)})"
 
 
 def _total_and_rate(total: int | None, rate: float | None) -> str:

@@ -7,6 +7,7 @@ import signal
 from pathlib import Path
 from types import FrameType
 from typing import IO, TYPE_CHECKING
+from urllib.parse import urlsplit
 
 import click
 
@@ -35,11 +36,12 @@ if TYPE_CHECKING:
 def demo(*, duration_s: float, no_browser: bool, keep: bool, fail_on_threshold: bool,
          port: int | None, report_path: str | None, store_path: str | None,
          as_json: bool) -> int:
-    """Run perflab on its demo service: find a CPU-hot endpoint, a lock and a leak.
+    """Run perflab on its demo service: find a CPU-hot endpoint, a lock, a leak and a regression.
 
     Starts the demo service and the hub, records the service and this machine, drives traffic
-    in four phases, switching one planted problem on in each, then prints what the
-    measurements show and where to look at them. Everything it starts stops when it ends.
+    in four phases, switching one planted problem on in each, benchmarks two versions of a
+    service function, then prints what the measurements show and where to look at them.
+    Everything it starts stops when it ends.
     """
     from perflab.cli import COMMANDS  # noqa: PLC0415  # the registry imports this module
     from perflab.demo.orchestrate import Demo, DemoOptions  # noqa: PLC0415  # lazy: --help stays fast
@@ -115,5 +117,12 @@ def print_result(result: DemoResult, *, keeping: bool, file: IO[str] | None = No
                   f"http://127.0.0.1:8600/runs/{result.run_id}")
     else:
         out.print(f"Look at it: perflab show {result.run_id} --store {store}")
+    if result.bench_url:
+        if keeping:
+            out.print(f"Benchmark history: {result.bench_url}")
+        else:  # the same page, on the hub `perflab serve` starts
+            parts = urlsplit(result.bench_url)
+            out.print(f"Benchmark history: http://127.0.0.1:8600{parts.path}?{parts.query} "
+                      "(with perflab serve)")
     for note in result.notes:
         out.print(f"[dim]note: {note}[/]")

@@ -30,6 +30,7 @@ from perflab.collect.sockets import (
     SocketRow,
 )
 from perflab.errors import InvalidValue, NoSuchProcess
+from perflab.units import format_clock
 
 SCHEMA = "perflab.net/1"
 
@@ -167,7 +168,7 @@ def render(view: NetView, *, max_rows: int | None = None, clock: bool = False) -
         or "no sockets",
     )
     if clock and view.interval_s is not None:
-        stamp = time.strftime("%H:%M:%S", time.localtime(view.ts_ns / 1e9))
+        stamp = format_clock(view.ts_ns)
         summary.append(f"    {stamp}, rates over {view.interval_s:.1f}s", style="dim")
     rows = view.sockets if max_rows is None else view.sockets[:max_rows]
     table = Table(box=None, header_style="bold", pad_edge=False)

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from perflab.cli._common import emit_json, json_option, open_store, store_option
+from perflab.units import format_size
 
 
 @click.command("report")
@@ -28,4 +29,4 @@ def report(run_ref: str, output: str | None, store_path: str | None, as_json: bo
         emit_json("perflab.report/1", {"run_id": run.id, "path": str(written.resolve()),
                                        "bytes": size})
     else:
-        click.echo(f"wrote {written} ({size / 1024:.0f} KiB): run {run.id} {run.name}")
+        click.echo(f"wrote {written} ({format_size(size)}): run {run.id} {run.name}")

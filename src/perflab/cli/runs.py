@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import difflib
-import math
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -16,8 +15,7 @@ from perflab.errors import InvalidValue, NotFound, UsageError
 from perflab.units import (
     format_duration,
     format_duration_ns,
-    format_rate,
-    format_size,
+    format_value,
     parse_duration_ns,
 )
 
@@ -159,25 +157,6 @@ def _series_stats(series: Series, values: NDArray[np.float64] | None) -> dict[st
                    max=float(values.max()), p95=float(np.percentile(values, 95)),
                    last=float(values[-1]))
     return out
-
-
-def format_value(value: float | None, unit: str) -> str:
-    """A value in the unit of its series, as people read it (``12.5%``, ``1.20GiB``)."""
-    if value is None or math.isnan(value):
-        return "-"
-    if unit == "%":
-        return f"{value:.1f}%"
-    if unit == "bytes":
-        return format_size(value)
-    if unit == "bytes/s":
-        return format_size(value) + "/s"
-    if unit == "/s":
-        return format_rate(value, "/s")
-    if unit == "s":
-        return format_duration(value) if value else "0s"
-    if value == int(value) and abs(value) < 1e6:
-        return str(int(value))
-    return format_rate(value, f" {unit}" if unit else "")
 
 
 def _print_show(summary: dict[str, Any], stats: list[dict[str, Any]], events: list[Any]) -> None:

@@ -277,26 +277,3 @@ def parse_sockstat(text: str) -> dict[str, dict[str, int]]:
         out[proto] = {k: int(v) for k, v in zip(words[::2], words[1::2], strict=False)
                       if v.lstrip("-").isdigit()}
     return out
-
-
-TCP_STATES = {
-    "01": "ESTAB", "02": "SYN-SENT", "03": "SYN-RECV", "04": "FIN-WAIT-1", "05": "FIN-WAIT-2",
-    "06": "TIME-WAIT", "07": "UNCONN", "08": "CLOSE-WAIT", "09": "LAST-ACK", "0A": "LISTEN",
-    "0B": "CLOSING", "0C": "NEW-SYN-RECV",
-}
-
-
-def count_tcp_states(root: Path) -> dict[str, int]:
-    """Sockets per TCP state over /proc/net/tcp and tcp6 (the `st` column)."""
-    counts: dict[str, int] = {}
-    for rel in ("net/tcp", "net/tcp6"):
-        try:
-            text = read_text(root, rel)
-        except OSError:
-            continue
-        for line in text.splitlines()[1:]:
-            parts = line.split(None, 4)
-            if len(parts) >= 4:
-                state = TCP_STATES.get(parts[3], parts[3])
-                counts[state] = counts.get(state, 0) + 1
-    return counts

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from perflab.collect._fdsockets import SocketEntry
 from perflab.collect._pidfiles import Limit, Mapping
-from perflab.collect._sockets import SocketEntry
 
 # --------------------------------------------------------------------------------------------
 # the report

@@ -32,6 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from perflab.collect._fdsockets import SocketEntry, read_socket_tables
 from perflab.collect._pidfiles import (
     ZERO_SCHEDSTAT,
     FdInfo,
@@ -61,7 +62,6 @@ from perflab.collect._procreport import (
     Scheduling,
     ThreadInfo,
 )
-from perflab.collect._sockets import SocketEntry, read_socket_tables
 from perflab.collect.processes import ProcStat, parse_proc_io, parse_proc_stat
 from perflab.errors import AccessDenied, NoSuchProcess, TargetError
 

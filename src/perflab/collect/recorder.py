@@ -233,15 +233,14 @@ class Recorder:
 
         mem = snap.meminfo
         total = mem.get("MemTotal", 0)
-        available = mem.get("MemAvailable", mem.get("MemFree", 0))
+        available = snap.mem_available_bytes
         put("system.mem.total_bytes", (), "bytes", ts, total)
         put("system.mem.available_bytes", (), "bytes", ts, available)
         # `free` (procps-ng 4) counts used as total - available
         put("system.mem.used_bytes", (), "bytes", ts, total - available)
         put("system.mem.cached_bytes", (), "bytes", ts, mem.get("Cached", 0))
         put("system.mem.dirty_bytes", (), "bytes", ts, mem.get("Dirty", 0))
-        put("system.mem.swap_used_bytes", (), "bytes", ts,
-            mem.get("SwapTotal", 0) - mem.get("SwapFree", 0))
+        put("system.mem.swap_used_bytes", (), "bytes", ts, snap.swap_used_bytes)
 
         for resource, lines in snap.pressure.items():
             for kind, p in lines.items():

@@ -8,7 +8,12 @@ all the time) but only once per refresh, however many sockets there are.
 Two things the /proc files do not say, and ss does: the backlog of a listening socket (ss
 prints it as Send-Q) and whether an IPv6 socket bound to ``::`` also accepts IPv4 (ss prints
 ``*`` then, ``[::]`` otherwise). Both come from the kernel's sock_diag netlink interface
-(a few structs, at the end of this module), used only when reading the live /proc.
+(collect._sockdiag), used only when reading the live /proc.
+
+This module is the one parser of the inet tables. ``perflab net`` and ``perflab export`` read
+them whole (or only the sockets of ``--pid``); ``perflab proc`` (collect._fdsockets) looks up
+the inodes behind one process's fds in that process's own tables, ``/proc/PID/net/...``, so
+that a process in another network namespace is found in its own.
 """
 
 from __future__ import annotations
@@ -17,17 +22,22 @@ import contextlib
 import ipaddress
 import os
 import socket
-import struct
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from perflab.collect._procfs import TCP_STATES
+from perflab.collect._sockdiag import DiagInfo, sock_diag_dump, tcp_state_codes_diag
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
-# ss's names; UDP uses the same numbering (07 = unconnected, 01 = connected)
+# /proc/net/tcp's `st` column (hex, the kernel's TCP_* numbering) -> ss's names; UDP uses the
+# same numbering (07 = unconnected, 01 = connected)
+TCP_STATES = {
+    "01": "ESTAB", "02": "SYN-SENT", "03": "SYN-RECV", "04": "FIN-WAIT-1", "05": "FIN-WAIT-2",
+    "06": "TIME-WAIT", "07": "UNCONN", "08": "CLOSE-WAIT", "09": "LAST-ACK", "0A": "LISTEN",
+    "0B": "CLOSING", "0C": "NEW-SYN-RECV",
+}
 STATES = tuple(dict.fromkeys(TCP_STATES.values()))
 # ss's default when no state is asked for: connected sockets only
 CONNECTED_STATES = frozenset(
@@ -114,18 +124,32 @@ def parse_hex_address(text: str) -> tuple[IPAddress, int]:
     return ip, int(port_hex, 16)
 
 
-def parse_proc_net(text: str, proto: str) -> list[SocketRow]:
-    """Parse /proc/net/tcp, tcp6, udp or udp6 (owners, backlog and v6only not yet known)."""
+# (proto, table under /proc or /proc/PID); every inet table has the same columns
+TCP_TABLES = (("tcp", "net/tcp"), ("tcp", "net/tcp6"))
+UDP_TABLES = (("udp", "net/udp"), ("udp", "net/udp6"))
+INET_TABLES = (*TCP_TABLES, *UDP_TABLES,
+               ("udplite", "net/udplite"), ("udplite", "net/udplite6"),
+               ("raw", "net/raw"), ("raw", "net/raw6"))
+
+
+def parse_proc_net(text: str, proto: str, inodes: Collection[int] | None = None
+                   ) -> list[SocketRow]:
+    """Parse /proc/net/tcp, tcp6, udp, udp6 (or udplite, raw: the same columns); owners,
+    backlog and v6only not yet known. With ``inodes``, only those sockets (the addresses of
+    the others are not even decoded)."""
     rows = []
     for line in text.splitlines()[1:]:
         f = line.split()
         if len(f) < 10:
             continue
         try:
+            inode = int(f[9])
+            if inodes is not None and inode not in inodes:
+                continue
             local_ip, local_port = parse_hex_address(f[1])
             peer_ip, peer_port = parse_hex_address(f[2])
             tx_hex, _, rx_hex = f[4].partition(":")
-            recv_q, tx_q, uid, inode = int(rx_hex, 16), int(tx_hex, 16), int(f[7]), int(f[9])
+            recv_q, tx_q, uid = int(rx_hex, 16), int(tx_hex, 16), int(f[7])
         except ValueError:
             continue  # not a socket line (a kernel we do not know, a damaged copy)
         state = TCP_STATES.get(f[3], f[3])
@@ -141,6 +165,82 @@ def parse_proc_net(text: str, proto: str) -> list[SocketRow]:
             uid=uid, inode=inode, v6only=v6only,
         ))
     return rows
+
+
+def read_proc_net(base: Path, tables: Iterable[tuple[str, str]],
+                  inodes: Collection[int] | None = None) -> list[SocketRow]:
+    """The sockets of ``tables`` (see INET_TABLES) under ``base``: ``/proc`` (the reader's
+    network namespace) or ``/proc/PID`` (that process's). A table that cannot be read (no IPv6
+    in this kernel or namespace, a protocol not loaded, permission) is skipped.
+
+    With ``inodes``, only those sockets, and the reading stops once all are found: a busy
+    host's /proc/net/tcp holds tens of thousands of lines (TIME-WAIT included) and one process
+    usually owns a handful of them.
+    """
+    rows: list[SocketRow] = []
+    missing = None if inodes is None else set(inodes)
+    for proto, rel in tables:
+        if missing is not None and not missing:
+            break  # all found
+        try:
+            text = (base / rel).read_text(encoding="ascii", errors="replace")
+        except OSError:
+            continue
+        if missing is not None:
+            text = narrow_to_inodes(text, missing)
+        found = parse_proc_net(text, proto, missing)
+        rows.extend(found)
+        if missing is not None:
+            missing.difference_update(r.inode for r in found)
+    return rows
+
+
+_FEW = 64  # up to this many sockets, find their lines by substring search, not by parsing all
+
+
+def narrow_to_inodes(text: str, inodes: Collection[int]) -> str:
+    """A /proc/net table cut down to its header and the lines that may hold one of ``inodes``
+    (the parser checks the column), when they are few; else the whole table."""
+    if len(inodes) > _FEW:
+        return text
+    header, _, body = text.partition("\n")
+    lines = [header]
+    for inode in inodes:
+        needle = f" {inode}"
+        pos = body.find(needle)
+        while pos >= 0:
+            after = pos + len(needle)
+            if after < len(body) and body[after] not in " \n":
+                pos = body.find(needle, after)  # a longer number: 1005 in 10050
+                continue
+            start = body.rfind("\n", 0, pos) + 1
+            end = body.find("\n", pos)
+            end = len(body) if end < 0 else end
+            lines.append(body[start:end])
+            pos = body.find(needle, end)
+    return "\n".join(lines) + "\n"
+
+
+def count_tcp_states(root: Path) -> dict[str, int]:
+    """Sockets per TCP state over /proc/net/tcp and tcp6 (only the `st` column is read).
+
+    Cheaper than parsing the rows, dearer than ``count_tcp_states_diag`` (the kernel still
+    formats every socket as text); for a /proc tree with no live kernel behind it.
+    """
+    counts: dict[str, int] = {}
+    for _proto, rel in TCP_TABLES:
+        try:
+            # hot path: plain open(), no Path method per read
+            with open(root / rel, encoding="ascii", errors="replace") as fh:  # noqa: PTH123
+                text = fh.read()
+        except OSError:
+            continue
+        for line in text.splitlines()[1:]:
+            parts = line.split(None, 4)
+            if len(parts) >= 4:
+                state = TCP_STATES.get(parts[3], parts[3])
+                counts[state] = counts.get(state, 0) + 1
+    return counts
 
 
 def socket_owners(proc_root: Path, pids: Iterable[int] | None = None
@@ -189,17 +289,12 @@ class SocketCollector:
     def sockets(self, *, tcp: bool = True, udp: bool = False,
                 pids: Iterable[int] | None = None) -> list[SocketRow]:
         """Sockets of the chosen protocols with their owners; with ``pids``, only theirs."""
-        files = ([("tcp", "net/tcp"), ("tcp", "net/tcp6")] if tcp else []) + (
-            [("udp", "net/udp"), ("udp", "net/udp6")] if udp else [])
-        rows: list[SocketRow] = []
-        for proto, rel in files:
-            try:
-                text = (self.root / rel).read_text(encoding="ascii", errors="replace")
-            except OSError:
-                continue  # no IPv6 in this kernel/namespace
-            rows.extend(parse_proc_net(text, proto))
+        tables: Sequence[tuple[str, str]] = (TCP_TABLES if tcp else ()) + (
+            UDP_TABLES if udp else ())
         wanted = None if pids is None else set(pids)
         owners = socket_owners(self.root, wanted)
+        # with pids, only their sockets are looked up (by inode): no need to parse all lines
+        rows = read_proc_net(self.root, tables, None if wanted is None else owners.keys())
         extra = self._diag(tcp=tcp, udp=udp) if self.sock_diag else {}
         v6only_default = self._bindv6only()
         out = []
@@ -245,81 +340,12 @@ class SocketCollector:
         return out
 
 
-# --- sock_diag (linux/inet_diag.h) ---------------------------------------------------------
-
-NETLINK_SOCK_DIAG = 4
-SOCK_DIAG_BY_FAMILY = 20
-NLM_F_REQUEST, NLM_F_DUMP = 0x1, 0x300
-NLMSG_ERROR, NLMSG_DONE = 2, 3
-INET_DIAG_SKV6ONLY = 11
-_NLMSGHDR = struct.Struct("=IHHII")            # len, type, flags, seq, pid
-_NLMSG_LEN_TYPE = struct.Struct("=IH")
-_REQ_V2 = struct.Struct("=BBBxI48x")           # family, protocol, ext, pad, states, sockid
-_DIAG_MSG = struct.Struct("=BBBB48xIIIII")     # family, state, timer, retrans, id, expires,
-#                                                 rqueue, wqueue, uid, inode
-
-
-@dataclass(frozen=True, slots=True)
-class DiagInfo:
-    rqueue: int
-    wqueue: int
-    v6only: bool | None
-
-
-def _diag_messages(family: int, proto: int, states: int) -> Iterator[tuple[bytes, int, int]]:
-    """Run one inet_diag dump; yield (buffer, start of the inet_diag_msg, end of the message)."""
-    req = _REQ_V2.pack(family, proto, 0, states)
-    msg = _NLMSGHDR.pack(_NLMSGHDR.size + len(req), SOCK_DIAG_BY_FAMILY,
-                         NLM_F_REQUEST | NLM_F_DUMP, 1, 0) + req
-    with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_SOCK_DIAG) as nl:
-        nl.settimeout(2.0)
-        nl.sendto(msg, (0, 0))
-        while True:
-            data = nl.recv(1 << 17)
-            if not data:
-                return
-            off = 0
-            while off + _NLMSGHDR.size <= len(data):
-                length, mtype = _NLMSG_LEN_TYPE.unpack_from(data, off)
-                if mtype == NLMSG_DONE:
-                    return
-                if mtype == NLMSG_ERROR or length < _NLMSGHDR.size:
-                    raise OSError("sock_diag request refused")
-                yield data, off + _NLMSGHDR.size, off + length
-                off += (length + 3) & ~3
-
-
-def sock_diag_dump(family: int, proto: int, states: int) -> dict[int, DiagInfo]:
-    """One inet_diag dump: inode -> (rqueue, wqueue, v6only) for sockets in ``states``."""
-    out: dict[int, DiagInfo] = {}
-    for data, body, end in _diag_messages(family, proto, states):
-        _fam, _state, _t, _r, _exp, rq, wq, _uid, inode = _DIAG_MSG.unpack_from(data, body)
-        out[inode] = DiagInfo(rq, wq, _v6only_attr(data, body + _DIAG_MSG.size, end))
-    return out
-
-
 def count_tcp_states_diag() -> dict[str, int]:
     """TCP sockets per state (ss names), over IPv4 and IPv6, from sock_diag.
 
-    The same counts as ``collect._procfs.count_tcp_states`` at a fraction of the cost: the
-    kernel formats no text, and only the state byte of each message is read. Raises OSError
-    when sock_diag is unavailable.
+    The same counts as ``count_tcp_states`` at a fraction of the cost: the kernel formats no
+    text, and only the state byte of each message is read. Raises OSError when sock_diag is
+    unavailable.
     """
-    counts: dict[int, int] = {}
-    for family in (socket.AF_INET, socket.AF_INET6):
-        for data, body, _end in _diag_messages(family, socket.IPPROTO_TCP, 0xFFF):
-            state = data[body + 1]
-            counts[state] = counts.get(state, 0) + 1
-    return {TCP_STATES.get(f"{code:02X}", str(code)): n for code, n in counts.items()}
-
-
-def _v6only_attr(data: bytes, start: int, end: int) -> bool | None:
-    pos = start
-    while pos + 4 <= end:
-        alen, atype = struct.unpack_from("=HH", data, pos)
-        if alen < 4:
-            break
-        if atype == INET_DIAG_SKV6ONLY:
-            return bool(data[pos + 4])
-        pos += (alen + 3) & ~3
-    return None
+    return {TCP_STATES.get(f"{code:02X}", str(code)): n
+            for code, n in tcp_state_codes_diag().items()}

@@ -20,7 +20,6 @@ from perflab.collect._procfs import (
     NetDev,
     Pressure,
     Stat,
-    count_tcp_states,
     is_physical_disk,
     is_virtual_interface,
     parse_diskstats,
@@ -34,6 +33,7 @@ from perflab.collect._procfs import (
     read_pressure,
     read_text,
 )
+from perflab.collect.sockets import count_tcp_states
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +51,15 @@ class SystemSnapshot:
     tcp_states: dict[str, int] = field(default_factory=dict)  # empty unless asked for
     virtual_netdevs: frozenset[str] = frozenset()  # lo, veth, bridges ...: no device behind them
     sockstat: dict[str, dict[str, int]] = field(default_factory=dict)  # /proc/net/sockstat
+
+    @property
+    def mem_available_bytes(self) -> int:
+        """MemAvailable; MemFree on kernels before 3.14, which lack it."""
+        return self.meminfo.get("MemAvailable", self.meminfo.get("MemFree", 0))
+
+    @property
+    def swap_used_bytes(self) -> int:
+        return max(0, self.meminfo.get("SwapTotal", 0) - self.meminfo.get("SwapFree", 0))
 
 
 class SystemCollector:

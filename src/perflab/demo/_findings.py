@@ -33,6 +33,7 @@ from perflab.units import format_duration, format_size
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
+    from perflab.demo._regression import RegressionFinding
     from perflab.store import Store
 
 NS = 1_000_000_000
@@ -272,12 +273,18 @@ class Findings:
     lock: LockFinding
     leak: LeakFinding
     thresholds: ThresholdFinding = field(default_factory=lambda: ThresholdFinding(()))
+    regression: RegressionFinding | None = None  # the benchmark check; None when not run
 
-    def all(self) -> tuple[CpuFinding, LockFinding, LeakFinding, ThresholdFinding]:
-        return (self.cpu, self.lock, self.leak, self.thresholds)
+    def all(self) -> tuple[
+            CpuFinding | LockFinding | LeakFinding | ThresholdFinding | RegressionFinding, ...]:
+        found = (self.cpu, self.lock, self.leak, self.thresholds)
+        return found if self.regression is None else (*found, self.regression)
 
     def to_json(self) -> dict[str, Any]:
-        return {f.kind: f.to_json() for f in self.all()}
+        out: dict[str, Any] = {f.kind: f.to_json()
+                               for f in (self.cpu, self.lock, self.leak, self.thresholds)}
+        out["regression"] = None if self.regression is None else self.regression.to_json()
+        return out
 
 
 # -- the signatures ----------------------------------------------------------------------------

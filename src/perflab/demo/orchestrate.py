@@ -23,7 +23,7 @@ import time
 import urllib.error
 import urllib.request
 import webbrowser
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
@@ -32,6 +32,8 @@ from perflab.demo._children import Child, free_port, port_accepts, port_is_free
 from perflab.demo._findings import Findings, Window, findings_from_store
 from perflab.demo._plan import MAX_DURATION_S, MIN_DURATION_S, Phase, plan
 from perflab.demo._recording import BackgroundRecording
+from perflab.demo._regression import RegressionFinding
+from perflab.demo._regression import check as check_regression
 from perflab.demo._traffic import drive
 from perflab.errors import InvalidValue, PerflabError, TargetError, Unreachable, UsageError
 from perflab.store import BatchWriter, Store
@@ -67,6 +69,7 @@ class DemoResult:
     hub_url: str | None = None
     run_url: str | None = None
     report_path: Path | None = None
+    bench_url: str | None = None  # the Benchmarks page, on the regression check's branch
     phases: list[Window] = field(default_factory=list)
     findings: Findings | None = None
     notes: list[str] = field(default_factory=list)
@@ -80,6 +83,7 @@ class DemoResult:
             "hub_url": self.hub_url,
             "url": self.run_url,
             "report": None if self.report_path is None else str(self.report_path),
+            "bench_url": self.bench_url,
             "phases": [{"name": w.name, "start_ns": w.start_ns, "end_ns": w.end_ns,
                         "seconds": round((w.end_ns - w.start_ns) / 1e9, 3)}
                        for w in self.phases],
@@ -206,7 +210,9 @@ class Demo:
             self._stop_recording()
         if self.recording_error is not None:
             result.notes.append(f"the recorder stopped early: {self.recording_error}")
-        result.findings = findings_from_store(self.store, run.id, self.service.pid)
+        regression = self._check_regression(result, run.id) if result.status == "ok" else None
+        result.findings = replace(findings_from_store(self.store, run.id, self.service.pid),
+                                  regression=regression)
         self.store.finish_run(run.id, result.status,
                               # a list: the order of the findings survives the JSON column
                               meta_update={"findings": [f.to_json()
@@ -214,6 +220,25 @@ class Demo:
         if result.status == "ok":
             self._write_report(result)
         return result
+
+    def _check_regression(self, result: DemoResult, run_id: int) -> RegressionFinding | None:
+        """Benchmark two versions of a service function; Ctrl-C ends the demo as aborted."""
+        assert self.store is not None
+        self.say("regression check: benchmarking render_items, version 1 against version 2 "
+                 "(perflab bench runner, a few seconds)")
+        try:
+            finding = check_regression(self.store, run_id)
+        except KeyboardInterrupt:
+            result.status = "aborted"
+            self.say("interrupted: stopping, and keeping what was measured")
+            result.notes.append("the regression check was interrupted")
+            return None
+        except UsageError as exc:  # a worker that failed: the other findings still stand
+            result.notes.append(f"the regression check failed: {exc}")
+            return None
+        if result.hub_url:
+            result.bench_url = f"{result.hub_url}/benchmarks?branch={finding.branch}"
+        return finding
 
     def _watch_service(self) -> None:
         """Stop the traffic at once if the service dies: the phase then fails without waiting."""
@@ -288,8 +313,6 @@ class Demo:
                 try:
                     drive(self.opts.store_path, run_id, service_port, step.streams, seconds,
                           name=f"{phase.name} phase", stop=self._stop)
-                except (KeyboardInterrupt, SystemExit):
-                    raise
                 except PerflabError as exc:  # a dead service explains itself better below
                     error = exc
                 step_end = time.time_ns()

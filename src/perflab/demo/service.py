@@ -51,6 +51,7 @@ _MAX_HASH_ROUNDS = 5_000_000
 _MAX_REPORT_MS = 2_000
 _MAX_ENTRY_KIB = 1024
 _PAYLOAD = bytes(range(256)) * 4
+ITEMS = 20  # items /work renders
 
 
 @dataclass
@@ -79,6 +80,23 @@ def checksum_quickly(data: bytes, rounds: int) -> int:
     """What the endpoint does when the fault is off: the same input, hashed in C."""
     digest = hashlib.blake2b(data + rounds.to_bytes(8, "little"), digest_size=4).digest()
     return int.from_bytes(digest, "little")
+
+
+def render_items(count: int) -> str:
+    """What ``/work`` returns the size of: ``count`` items as a JSON array (version 1)."""
+    items = [{"id": i, "name": f"item-{i}"} for i in range(count)]
+    return json.dumps(items)
+
+
+def render_items_v2(count: int) -> str:
+    """Version 2 of ``render_items``, with the regression planted for ``perflab demo``'s
+    benchmark check: it "makes sure" its output is valid by parsing it back, which costs about
+    60 % more CPU per call. The output is the same."""
+    items = [{"id": i, "name": f"item-{i}"} for i in range(count)]
+    text = json.dumps(items)
+    if json.loads(text) != items:
+        raise ValueError("rendered items do not parse back")  # pragma: no cover  # cannot happen
+    return text
 
 
 class DemoState:
@@ -154,8 +172,7 @@ class DemoHandler(BaseHTTPRequestHandler):
     # -- endpoints -----------------------------------------------------------------------------
 
     def work(self, query: dict[str, str]) -> dict[str, Any]:  # noqa: ARG002  # route signature
-        items = [{"id": i, "name": f"item-{i}"} for i in range(20)]
-        return {"items": len(items), "bytes": len(json.dumps(items))}
+        return {"items": ITEMS, "bytes": len(render_items(ITEMS))}
 
     def hash(self, query: dict[str, str]) -> dict[str, Any]:
         rounds = _int_param(query, "n", 100_000, 1, _MAX_HASH_ROUNDS)

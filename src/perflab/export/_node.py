@@ -34,7 +34,7 @@ NETSTAT_FIELDS = re.compile(
     r"|Udp6?_(InDatagrams|OutDatagrams|NoPorts|RcvbufErrors|SndbufErrors))$"
 )
 
-# ss-style state names (collect._procfs.TCP_STATES) -> node_exporter tcpstat's label values
+# ss-style state names (collect.sockets.TCP_STATES) -> node_exporter tcpstat's label values
 TCPSTAT_STATES = {
     "ESTAB": "established", "SYN-SENT": "syn_sent", "SYN-RECV": "syn_recv",
     "FIN-WAIT-1": "fin_wait1", "FIN-WAIT-2": "fin_wait2", "TIME-WAIT": "time_wait",

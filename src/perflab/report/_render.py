@@ -14,7 +14,6 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,7 +24,7 @@ from markupsafe import Markup
 from perflab import __version__
 from perflab.errors import UsageError
 from perflab.report._data import SampleWindow, Summary, sample_window, series_area, summarize
-from perflab.units import format_duration_ns
+from perflab.units import format_duration_ns, format_timestamp
 
 if TYPE_CHECKING:
     from perflab.store import Event, Run, Series, Store
@@ -88,9 +87,7 @@ def _fmt_dur(ns: float | None) -> str:
 
 
 def _fmt_ts(ns: int | None) -> str:
-    if ns is None:
-        return "-"
-    return datetime.fromtimestamp(ns / 1e9, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return "-" if ns is None else format_timestamp(ns)
 
 
 def _fmt_num(v: float | None) -> str:
@@ -139,8 +136,27 @@ def section_load(ctx: ReportContext) -> Section | None:
     return Section("load", "Load test", html + script)
 
 
+def section_bench(ctx: ReportContext) -> Section | None:
+    """A bench run (``perflab bench record``): values, the comparison with the previous commit,
+    the change points of the history."""
+    if ctx.run.kind != "bench":
+        return None
+    from perflab.report._bench import bench_report  # noqa: PLC0415  # loads perflab.bench
+
+    report = bench_report(ctx.store, ctx.run)
+    if report is None:
+        return None
+    return Section("bench", "Benchmarks", _render("section_bench.html", r=report, run=ctx.run))
+
+
+def _is_bench(ctx: ReportContext) -> bool:
+    # a bench run's values sit 1 ns apart: as time series they say nothing the bench section
+    # does not say better
+    return ctx.run.kind == "bench"
+
+
 def section_charts(ctx: ReportContext) -> Section | None:
-    if not ctx.series:
+    if not ctx.series or _is_bench(ctx):
         return None
     return Section("charts", "Charts", Markup('<div id="charts" class="charts"></div>'))
 
@@ -152,15 +168,15 @@ def section_events(ctx: ReportContext) -> Section | None:
 
 
 def section_summary(ctx: ReportContext) -> Section | None:
-    if not ctx.series:
+    if not ctx.series or _is_bench(ctx):
         return None
     rows = [(s, ctx.summary(s.id)) for s in ctx.series]
     return Section("summary", "Summary per series", _render("section_summary.html", rows=rows))
 
 
 # The report, top to bottom. Capabilities add their sections here (load, bench, profile ...).
-SECTIONS: list[SectionFn] = [section_overview, section_findings, section_load, section_charts,
-                             section_events, section_summary]
+SECTIONS: list[SectionFn] = [section_overview, section_findings, section_load, section_bench,
+                             section_charts, section_events, section_summary]
 
 
 def _chart_data(ctx: ReportContext) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from perflab.top._model import CpuLine, TopView
+from perflab.top._model import CpuLine, DiskLine, TopView
 
 SCHEMA = "perflab.top/1"
 
@@ -45,12 +45,7 @@ def view_to_json(view: TopView) -> dict[str, Any]:
             }
             for p in view.psi
         },
-        "disks": [
-            {"device": d.device, "r_per_s": d.r_s, "w_per_s": d.w_s, "rkb_per_s": d.rkb_s,
-             "wkb_per_s": d.wkb_s, "r_await_ms": d.r_await_ms, "w_await_ms": d.w_await_ms,
-             "aqu_sz": d.aqu_sz, "util_pct": d.util_pct}
-            for d in view.disks
-        ],
+        "disks": [_disk(d) for d in view.disks],
         "networks": [
             {"device": n.device, "virtual": n.virtual, "rx_bytes_per_s": n.rx_bytes_s,
              "tx_bytes_per_s": n.tx_bytes_s, "rx_packets_per_s": n.rx_packets_s,
@@ -66,6 +61,13 @@ def view_to_json(view: TopView) -> dict[str, Any]:
         "process_count": view.process_count,
         "processes": [{**p.row.to_json(), "depth": p.depth} for p in view.processes],
     }
+
+
+def _disk(line: DiskLine) -> dict[str, Any]:
+    d = line.rates
+    return {"device": line.device, "r_per_s": d.r_s, "w_per_s": d.w_s, "rkb_per_s": d.rkb_s,
+            "wkb_per_s": d.wkb_s, "r_await_ms": d.r_await_ms, "w_await_ms": d.w_await_ms,
+            "aqu_sz": d.aqu_sz, "util_pct": d.util_pct}
 
 
 def _cpu(c: CpuLine) -> dict[str, float]:

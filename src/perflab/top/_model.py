@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from perflab.collect import ProcessRow, SystemRates, SystemSnapshot
+from perflab.collect import DiskRates, ProcessRow, SystemRates, SystemSnapshot
 
 SortKey = Literal["cpu", "mem", "io"]
 SORT_KEYS: tuple[SortKey, ...] = ("cpu", "mem", "io")
@@ -75,14 +75,7 @@ class DiskLine:
     """The iostat -x figures of one whole device."""
 
     device: str
-    r_s: float
-    w_s: float
-    rkb_s: float
-    wkb_s: float
-    r_await_ms: float
-    w_await_ms: float
-    aqu_sz: float
-    util_pct: float
+    rates: DiskRates
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,12 +153,10 @@ def build_view(snapshot: SystemSnapshot, rates: SystemRates, rows: list[ProcessR
         procs_blocked=snapshot.stat.procs_blocked,
         threads=la.threads,
         context_switches_s=rates.context_switches_s,
-        mem=_mem_view(snapshot.meminfo, rates),
+        mem=_mem_view(snapshot, rates),
         psi=_psi_views(snapshot),
         disks=tuple(
-            DiskLine(name, d.r_s, d.w_s, d.rkb_s, d.wkb_s, d.r_await_ms, d.w_await_ms, d.aqu_sz,
-                     d.util_pct)
-            for name, d in sorted(rates.disks.items())
+            DiskLine(name, d) for name, d in sorted(rates.disks.items())
         ),
         nets=_net_lines(snapshot, rates),
         tcp=TcpView(
@@ -199,17 +190,15 @@ def _cpu_line(name: str, pct: dict[str, float]) -> CpuLine:
     )
 
 
-def _mem_view(mi: dict[str, int], rates: SystemRates) -> MemView:
-    total = mi.get("MemTotal", 0)
-    available = mi.get("MemAvailable", mi.get("MemFree", 0))  # kernels before 3.14 lack it
-    swap_total = mi.get("SwapTotal", 0)
+def _mem_view(snapshot: SystemSnapshot, rates: SystemRates) -> MemView:
+    mi = snapshot.meminfo
     return MemView(
-        total=total,
-        available=available,
+        total=mi.get("MemTotal", 0),
+        available=snapshot.mem_available_bytes,
         cache=mi.get("Buffers", 0) + mi.get("Cached", 0) + mi.get("SReclaimable", 0),
         dirty=mi.get("Dirty", 0),
-        swap_total=swap_total,
-        swap_used=max(0, swap_total - mi.get("SwapFree", 0)),
+        swap_total=mi.get("SwapTotal", 0),
+        swap_used=snapshot.swap_used_bytes,
         swap_in_s=rates.swap_in_bytes_s,
         swap_out_s=rates.swap_out_bytes_s,
     )

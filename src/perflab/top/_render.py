@@ -15,9 +15,15 @@ from dataclasses import dataclass
 from rich.console import Console, Group
 from rich.text import Text
 
-from perflab.top import _format as fmt
 from perflab.top._model import CpuLine, DiskLine, NetLine, ProcLine, TopView
-from perflab.units import format_duration
+from perflab.units import (
+    compact_count,
+    compact_percent,
+    compact_size,
+    compact_uptime,
+    format_clock,
+    format_duration,
+)
 
 MIN_PROCESS_ROWS = 5
 WIDE = 150        # from this width the disk and network panels sit beside CPU and memory
@@ -108,7 +114,7 @@ def _title(view: TopView, state: ScreenState, width: int) -> Text:
     t.append("perflab top", "bold")
     if view.hostname:
         t.append(f"  {view.hostname}")
-    t.append(f"  {fmt.clock(view.ts_ns)}  up {fmt.uptime(view.uptime_s)}"
+    t.append(f"  {format_clock(view.ts_ns)}  up {compact_uptime(view.uptime_s)}"
              f"  every {_interval(view.interval_s)}")
     o = view.options
     t.append(f"  sort:{o.sort}")
@@ -232,7 +238,7 @@ def _load(view: TopView, width: int) -> Text:
     t.append("  threads ", LABEL)
     t.append(str(view.threads))
     t.append("  ctxsw ", LABEL)
-    t.append(f"{fmt.count(view.context_switches_s)}/s")
+    t.append(f"{compact_count(view.context_switches_s)}/s")
     return _crop(t, width)
 
 
@@ -240,11 +246,11 @@ def _mem(view: TopView, width: int) -> list[Text]:
     """Memory and swap on one line, or two when the width cannot hold both."""
     m = view.mem
     mem = Text("Mem ", LABEL)
-    mem.append(f"{fmt.size(m.total)} avail {fmt.size(m.available)}"
-               f" cache {fmt.size(m.cache)} dirty {fmt.size(m.dirty)}")
+    mem.append(f"{compact_size(m.total)} avail {compact_size(m.available)}"
+               f" cache {compact_size(m.cache)} dirty {compact_size(m.dirty)}")
     swap = Text("Swap ", LABEL)
-    swap.append(f"{fmt.size(m.swap_used)}/{fmt.size(m.swap_total)}"
-                f" in {fmt.size(m.swap_in_s)}/s out {fmt.size(m.swap_out_s)}/s",
+    swap.append(f"{compact_size(m.swap_used)}/{compact_size(m.swap_total)}"
+                f" in {compact_size(m.swap_in_s)}/s out {compact_size(m.swap_out_s)}/s",
                 "bold red" if m.swap_in_s or m.swap_out_s else "")
     if mem.cell_len + 2 + swap.cell_len <= width:
         return [Text.assemble(mem, "  ", swap)]
@@ -272,20 +278,21 @@ def _tcp(view: TopView, width: int) -> Text:
     c = view.tcp
     t = Text("TCP ", LABEL)
     t.append(f"estab {c.established}  time-wait {c.time_wait}  retrans ")
-    t.append(f"{fmt.count(c.retrans_s)}/s", "bold red" if c.retrans_s else "")
+    t.append(f"{compact_count(c.retrans_s)}/s", "bold red" if c.retrans_s else "")
     t.append("  listen-overflows ")
-    t.append(f"{fmt.count(c.listen_overflows_s)}/s", "bold red" if c.listen_overflows_s else "")
+    t.append(f"{compact_count(c.listen_overflows_s)}/s", "bold red" if c.listen_overflows_s else "")
     return _crop(t, width)
 
 
 def _disks(disks: tuple[DiskLine, ...], keep: int | None) -> list[Text]:
     if keep is not None:
-        disks = tuple(sorted(disks, key=lambda d: -d.util_pct)[:keep])
+        disks = tuple(sorted(disks, key=lambda d: -d.rates.util_pct)[:keep])
     out = [Text("DISK        r/s    w/s  rkB/s  wkB/s r_await w_await aqu-sz %util", LABEL)]
-    for d in disks:
-        t = Text(f"{d.device[:9]:<9}")
+    for line in disks:
+        d = line.rates
+        t = Text(f"{line.device[:9]:<9}")
         for v in (d.r_s, d.w_s, d.rkb_s, d.wkb_s):
-            t.append(f"{fmt.count(v):>7}")
+            t.append(f"{compact_count(v):>7}")
         t.append(f"{d.r_await_ms:8.2f}{d.w_await_ms:8.2f}{d.aqu_sz:7.2f}")
         t.append(f"{d.util_pct:6.1f}", "bold red" if d.util_pct >= 90 else "")
         out.append(t)
@@ -298,10 +305,10 @@ def _nets(nets: tuple[NetLine, ...], keep: int | None) -> list[Text]:
     out = [Text("NET        rx B/s  tx B/s  rx pk/s tx pk/s  errs/s drops/s", LABEL)]
     for n in nets:
         t = Text(f"{n.device[:9]:<9}", "dim" if n.virtual else "")
-        t.append(f"{fmt.size(n.rx_bytes_s):>8}{fmt.size(n.tx_bytes_s):>8}")
-        t.append(f"{fmt.count(n.rx_packets_s):>9}{fmt.count(n.tx_packets_s):>8}")
-        t.append(f"{fmt.count(n.errs_s):>8}", "bold red" if n.errs_s else "")
-        t.append(f"{fmt.count(n.drops_s):>8}", "bold red" if n.drops_s else "")
+        t.append(f"{compact_size(n.rx_bytes_s):>8}{compact_size(n.tx_bytes_s):>8}")
+        t.append(f"{compact_count(n.rx_packets_s):>9}{compact_count(n.tx_packets_s):>8}")
+        t.append(f"{compact_count(n.errs_s):>8}", "bold red" if n.errs_s else "")
+        t.append(f"{compact_count(n.drops_s):>8}", "bold red" if n.drops_s else "")
         out.append(t)
     return out
 
@@ -330,10 +337,10 @@ def _processes(view: TopView, width: int, room: int | None) -> list[Text]:
 def _process_row(p: ProcLine, cmd_w: int) -> Text:
     r = p.row
     t = Text(f"{r.pid:>7} {r.user[:8]:<8} ")
-    t.append(f"{fmt.pct(r.cpu_pct):>5}", "bold" if r.cpu_pct >= 50 else "")
+    t.append(f"{compact_percent(r.cpu_pct):>5}", "bold" if r.cpu_pct >= 50 else "")
     fds = "-" if r.fds is None else str(r.fds)
-    t.append(f" {fmt.size(r.rss_bytes):>5} {r.threads:>4} {fds:>5}"
-             f" {fmt.size(r.read_bytes_s):>7} {fmt.size(r.write_bytes_s):>7} ")
+    t.append(f" {compact_size(r.rss_bytes):>5} {r.threads:>4} {fds:>5}"
+             f" {compact_size(r.read_bytes_s):>7} {compact_size(r.write_bytes_s):>7} ")
     t.append(r.state, "bold green" if r.state == "R" else ("bold red" if r.state == "D" else ""))
     t.append(" ")
     if p.tree:

@@ -51,11 +51,12 @@ def _run(store: Store, raw: str) -> Run:
 
 
 def _guard(fn: Any) -> Any:
-    """Map our errors to HTTP: BadParam -> 400, NotFound -> 404."""
+    """Map our errors to HTTP (BadParam -> 400, NotFound -> 404); mark the store in use."""
 
     def endpoint(request: Request) -> JSONResponse:
         try:
-            result: JSONResponse = fn(request)
+            with _state(request).stores.in_use():
+                result: JSONResponse = fn(request)
         except BadParam as exc:
             return error(400, str(exc))
         except NotFound as exc:

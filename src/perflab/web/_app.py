@@ -21,7 +21,7 @@ from starlette.staticfiles import StaticFiles
 from perflab.report import TEMPLATES as REPORT_TEMPLATES
 from perflab.report import template_filters
 from perflab.store import Store
-from perflab.web import _api, _pages
+from perflab.web import _api, _bench, _pages
 from perflab.web._auth import TokenAuth
 from perflab.web._db import StorePool
 from perflab.web._live import LiveView
@@ -96,6 +96,7 @@ def create_app(config: AppConfig) -> Starlette:
             render_login=lambda nxt, err: login.render(next=nxt, error=err)))
     routes = [
         *_pages.ROUTES,
+        *_bench.ROUTES,  # before the API's catch-all 404
         Route("/metrics", metrics.endpoint, name="metrics"),
         Mount("/static", StaticFiles(directory=str(STATIC)), name="static"),
         *_api.ROUTES,

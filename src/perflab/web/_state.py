@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import jinja2
 
+from perflab.web._bench import BenchCache
 from perflab.web._db import StorePool
 from perflab.web._live import LiveView
 from perflab.web._metrics import HubMetrics
@@ -22,3 +23,4 @@ class AppState:
     recording: BackgroundRecording | None
     host: str
     summaries: SummaryCache
+    benches: BenchCache = field(default_factory=BenchCache)

@@ -40,6 +40,7 @@
       band: cssVar("--event-band", "rgba(225,87,89,0.13)"),
       marker: cssVar("--event-marker", "#e15759"),
       text: cssVar("--fg", "#222"),
+      laneBg: cssVar("--event-lane", "rgba(225,87,89,0.22)"),
     };
   }
 
@@ -83,8 +84,29 @@
       case "%": return sig(v, d) + "%";
       case "s": return v >= 1 || v === 0 ? sig(v, d) + "s" : v >= 1e-3 ? sig(v * 1e3, d) + "ms"
         : sig(v * 1e6, d) + "µs";
+      case "ms": return P.fmt(v / 1e3, "s", d);
       default: return scaled(v, 3, 1000, ["", "k", "M", "G"], d) + (unit || "");
     }
+  };
+
+  /** A duration in seconds, the way people say it: 850ms, 3.02s, 4m 10s, 2h 05m. */
+  P.fmtDuration = function (sec) {
+    if (sec == null || !isFinite(sec)) return "-";
+    if (sec < 60) return P.fmt(sec, "s");
+    const m = Math.floor(sec / 60);
+    if (m < 60) return m + "m " + String(Math.round(sec - m * 60)).padStart(2, "0") + "s";
+    return Math.floor(m / 60) + "h " + String(m % 60).padStart(2, "0") + "m";
+  };
+
+  /** What an event says on a chart: its text, else its kind. */
+  P.eventLabel = function (e) { return (e.text || "").trim() || e.kind; };
+
+  /** kind · text · duration, for a tooltip. */
+  P.eventTitle = function (e) {
+    const parts = [e.kind];
+    if ((e.text || "").trim() && e.text.trim() !== e.kind) parts.push(e.text.trim());
+    if (e.end_ns != null) parts.push(P.fmtDuration((e.end_ns - e.ts_ns) / 1e9));
+    return parts.join(" · ");
   };
 
   P.labelText = function (labels, only) {
@@ -176,55 +198,156 @@
 
   // ---- events on charts ---------------------------------------------------------------------
 
-  /** Events drawn on a chart: bands (end_ns set) under the lines, markers (instants) over. */
+  /**
+   * Events drawn on a chart. Bands (events with an end) get a lane at the top of the plot,
+   * holding their text (clipped to the band), and a faint fill down the plot; bands that
+   * overlap (a phase and its steps) take separate lanes. Instants are dashed lines with their
+   * text beside them, left out where it would overlap the previous one. Hovering a band or
+   * a line shows kind · text · duration.
+   */
+  const LANE = 15;  // css px: the height of one lane of event bands
+
+  /** Lanes of the bands: the first lane whose last band ends before this one starts. */
+  function eventLanes(events) {
+    const ends = [];
+    const out = new Map();
+    const bands = events.filter((e) => e.end_ns != null)
+      .sort((x, y) => x.ts_ns - y.ts_ns || y.end_ns - x.end_ns);
+    for (const e of bands) {
+      let i = ends.findIndex((end) => end <= e.ts_ns);
+      if (i < 0) { i = ends.length; ends.push(0); }
+      ends[i] = e.end_ns;
+      out.set(e, i);
+    }
+    return { lane: out, count: Math.min(ends.length, 3) };
+  }
+
   function eventsPlugin(getEvents, toX) {
-    function xs(u, e) {
+    let tip = null;
+    function span(u, e) {
       const a = u.valToPos(toX(e.ts_ns), "x", true);
       const b = e.end_ns == null ? a : u.valToPos(toX(e.end_ns), "x", true);
       return [a, b];
     }
+    const lanes = eventLanes;
+    function hits(u, left) {
+      const pr = devicePixelRatio;
+      const x = left * pr + u.bbox.left;
+      const found = [];
+      for (const e of getEvents()) {
+        const [a, b] = span(u, e);
+        if (e.end_ns == null ? Math.abs(x - a) <= 4 * pr : x >= a && x <= b) found.push(e);
+      }
+      return found;
+    }
     return {
       hooks: {
+        init: [(u) => {
+          tip = document.createElement("div");
+          tip.className = "event-tip";
+          tip.hidden = true;
+          u.over.appendChild(tip);
+        }],
+        setCursor: [(u) => {
+          if (!tip) return;
+          const { left, top } = u.cursor;
+          const found = left == null || left < 0 ? [] : hits(u, left);
+          if (!found.length) { tip.hidden = true; return; }
+          tip.textContent = found.map(P.eventTitle).join("\n");
+          tip.hidden = false;
+          const w = u.over.clientWidth;
+          tip.style.left = Math.min(left + 12, Math.max(0, w - tip.offsetWidth - 4)) + "px";
+          tip.style.top = Math.max(0, (top == null ? 0 : top) - tip.offsetHeight - 8) + "px";
+        }],
         drawClear: [(u) => {
           const c = colors();
           const { left, top, width, height } = u.bbox;
-          u.ctx.save();
-          u.ctx.fillStyle = c.band;
-          for (const e of getEvents()) {
+          const events = getEvents();
+          const { lane } = lanes(events);
+          const ctx = u.ctx;
+          ctx.save();
+          for (const e of events) {
             if (e.end_ns == null) continue;
-            let [a, b] = xs(u, e);
+            let [a, b] = span(u, e);
             a = Math.max(a, left); b = Math.min(b, left + width);
-            if (b > a) u.ctx.fillRect(a, top, b - a, height);
+            if (b <= a) continue;
+            // neighbouring bands alternate between two tints, so their border shows
+            ctx.globalAlpha = lane.get(e) % 2 === 0 ? 0.45 : 0.3;
+            ctx.fillStyle = c.band;
+            ctx.fillRect(a, top, b - a, height);
           }
-          u.ctx.restore();
+          ctx.restore();
         }],
         draw: [(u) => {
           const c = colors();
+          const pr = devicePixelRatio;
           const { left, top, width, height } = u.bbox;
           const ctx = u.ctx;
+          const events = getEvents();
+          const { lane, count } = lanes(events);
           ctx.save();
+          ctx.font = (10 * pr) + "px sans-serif";
+          ctx.textBaseline = "middle";
+          ctx.textAlign = "left";  // uPlot leaves it as its last axis set it
+          for (const e of events) {
+            if (e.end_ns == null || lane.get(e) >= count) continue;
+            let [a, b] = span(u, e);
+            a = Math.max(a, left); b = Math.min(b, left + width);
+            if (b - a < 2 * pr) continue;
+            const y = top + lane.get(e) * LANE * pr;
+            ctx.fillStyle = c.laneBg;
+            ctx.fillRect(a, y, b - a, (LANE - 1) * pr);
+            ctx.fillStyle = c.marker;
+            ctx.fillRect(a, y, 2 * pr, (LANE - 1) * pr);  // where it starts
+            const room = b - a - 6 * pr;
+            if (room > 12 * pr) {
+              ctx.fillStyle = c.text;
+              let label = P.eventLabel(e);
+              if (ctx.measureText(label).width > room) {
+                while (label.length > 1 && ctx.measureText(label + "…").width > room) {
+                  label = label.slice(0, -1);
+                }
+                label += "…";
+              }
+              ctx.fillText(label, a + 5 * pr, y + (LANE / 2) * pr);
+            }
+          }
           ctx.strokeStyle = c.marker;
           ctx.fillStyle = c.marker;
-          ctx.lineWidth = Math.max(1, devicePixelRatio);
-          ctx.font = (10 * devicePixelRatio) + "px sans-serif";
+          ctx.lineWidth = Math.max(1, pr);
           let labelEnd = -Infinity;  // labels that would overlap the previous one are left out
-          for (const e of getEvents()) {
-            const [a] = xs(u, e);
+          const labelY = top + (count * LANE + 8) * pr;
+          for (const e of events) {
+            if (e.end_ns != null) continue;
+            const [a] = span(u, e);
             if (a < left || a > left + width) continue;
-            if (e.end_ns == null) {
-              ctx.setLineDash([4 * devicePixelRatio, 3 * devicePixelRatio]);
-              ctx.beginPath(); ctx.moveTo(a, top); ctx.lineTo(a, top + height); ctx.stroke();
-            }
-            const x = a + 3 * devicePixelRatio;
+            ctx.setLineDash([4 * pr, 3 * pr]);
+            ctx.beginPath(); ctx.moveTo(a, top); ctx.lineTo(a, top + height); ctx.stroke();
+            const label = P.eventLabel(e);
+            const w = ctx.measureText(label).width;
+            const x = a + w + 3 * pr > left + width ? a - w - 3 * pr : a + 3 * pr;
             if (x > labelEnd) {
-              ctx.fillText(e.kind, x, top + 11 * devicePixelRatio);
-              labelEnd = x + ctx.measureText(e.kind).width + 6 * devicePixelRatio;
+              ctx.fillText(label, x, labelY);
+              labelEnd = x + w + 6 * pr;
             }
           }
           ctx.restore();
         }],
       },
     };
+  }
+
+  /** Room for the y axis' widest tick label (uPlot's fixed size cuts "1.00ms" short). */
+  function axisSize(u, values, axisIdx, cycleNum) {
+    const axis = u.axes[axisIdx];
+    if (cycleNum > 1) return axis._size;  // settled: do not grow forever
+    let size = axis.ticks.size + axis.gap;
+    const longest = (values || []).reduce((m, v) => (String(v).length > m.length ? String(v) : m), "");
+    if (longest) {
+      u.ctx.font = axis.font[0];
+      size += u.ctx.measureText(longest).width / devicePixelRatio;
+    }
+    return Math.ceil(Math.max(40, size + 4));
   }
 
   // ---- sync ---------------------------------------------------------------------------------
@@ -276,22 +399,36 @@
     const opts = {
       title: spec.title,
       width: width,
-      height: spec.height || 170,
+      height: spec.height || 170 + eventLanes(spec.events ? spec.events() : []).count * LANE,
       cursor: {
         sync: spec.group ? { key: spec.group.key, setSeries: false } : undefined,
         drag: { x: true, y: false, setScale: true },
       },
-      scales: { x: { time: spec.time !== false } },
+      scales: {
+        x: { time: spec.time !== false },
+        // headroom above the data for the event lanes, so no line hides under them
+        y: { range: (u, dmin, dmax) => {
+          const r = uPlot.rangeNum(dmin, dmax, 0.1, true);
+          const lanesPx = eventLanes(spec.events ? spec.events() : []).count * LANE;
+          const plotPx = (u.bbox && u.bbox.height ? u.bbox.height / devicePixelRatio
+            : (spec.height || 170) - 70);
+          if (!lanesPx || plotPx <= lanesPx * 1.5) return r;
+          const frac = (lanesPx + 4) / plotPx;
+          return [r[0], r[1] + (r[1] - r[0]) * frac / (1 - frac)];
+        } },
+      },
       legend: { show: spec.legend !== false, live: true },
       axes: [
         { stroke: c.axis, grid: { stroke: c.grid, width: 1 }, ticks: { stroke: c.grid, width: 1 },
           label: spec.xLabel, labelSize: spec.xLabel ? 18 : 0,
           values: spec.time === false ? (u, vals) => vals.map((v) => P.fmt(v, "s")) : undefined },
         { stroke: c.axis, grid: { stroke: c.grid, width: 1 }, ticks: { stroke: c.grid, width: 1 },
-          size: 64, values: (u, vals) => vals.map((v) => P.fmt(v, unit, 3)) },
+          size: axisSize, values: (u, vals) => vals.map((v) => P.fmt(v, unit, 3)) },
       ],
       series: [{ label: spec.time === false ? (spec.xLabel || "x") : "Time",
-        value: spec.time === false ? (u, v) => (v == null ? "-" : P.fmt(v, "s")) : undefined }].concat(spec.labels.map((label, i) => ({
+        // the cursor's time to the second (uPlot's default stops at minutes)
+        value: spec.time === false ? (u, v) => (v == null ? "-" : P.fmt(v, "s"))
+          : "{YYYY}-{MM}-{DD} {HH}:{mm}:{ss}" }].concat(spec.labels.map((label, i) => ({
         label: label,
         stroke: (spec.colors && spec.colors[i]) || PALETTE[i % PALETTE.length],
         width: 1.25,
@@ -326,63 +463,143 @@
 
   // ---- the Run view (dashboard Run page and report) -----------------------------------------
 
+  /** Whether every line of a chart holds one value throughout (or nothing at all). */
+  function constantLines(lines) {
+    for (const l of lines) {
+      let first = null;
+      for (const v of l.y) {
+        if (v == null) continue;
+        if (first == null) first = v;
+        else if (v !== first) return false;
+      }
+    }
+    return true;
+  }
+
+  function lineValue(l) {
+    for (const v of l.y) if (v != null) return v;
+    return null;
+  }
+
   /**
-   * Draw every series of a run, grouped by area, one chart per series name.
+   * Draw every series of a run, grouped by area, one chart per series name. Charts whose
+   * series never vary (or hold no sample) are not drawn: each area lists them in a compact
+   * table under its charts, one row per series with its value.
    * doc: {run, series, events};
    * load(seriesList, startNs, endNs, points) -> Promise<[{ts_ns, values}] in the same order>.
-   * opts.followMs: for a running run, re-read the whole run that often while not zoomed in.
-   * Returns {group, charts, ready: Promise} — ready resolves when every chart has its data.
+   * opts.followMs: for a running run, re-read the whole run that often while not zoomed in;
+   * opts.reload() -> Promise<doc>: the run's current series and events, read on each refresh,
+   * so series that appear while the page is open get their charts (and new events show).
+   * Returns {group, charts, constant, ready: Promise} — ready resolves when every chart has
+   * its data.
    */
   P.runView = function (container, doc, load, opts) {
     const run = doc.run;
     const endNs = run.ended_ns != null ? run.ended_ns : Date.now() * 1e6;
     const full = [run.started_ns / 1e9, endNs / 1e9];
     const followMs = (opts && opts.followMs) || 0;
-    const state = { group: null, charts: [], ready: null, specs: [] };
-    const events = () => doc.events || [];
+    const reload = opts && opts.reload;
+    const state = { group: null, charts: [], constant: [], ready: null };
+    let current = doc;
+    const events = () => current.events || [];
+    let slots = [];      // charts drawn: {el, chart, lines}
+    let layoutKey = "";  // what the layout was built for: series per chart, constant or not
 
-    const areas = P.groupCharts(doc.series);
-    container.innerHTML = "";
-    const slots = [];
-    for (const area of areas) {
-      const section = document.createElement("section");
-      section.className = "area";
-      section.dataset.area = area.area;
-      const h = document.createElement("h3");
-      h.textContent = area.area + " (" + area.charts.length + ")";
-      section.appendChild(h);
-      const grid = document.createElement("div");
-      grid.className = "chart-grid";
-      section.appendChild(grid);
-      for (const ch of area.charts) {
-        const box = document.createElement("div");
-        box.className = "chart";
-        box.dataset.name = ch.name;
-        grid.appendChild(box);
-        slots.push({ el: box, chart: ch });
-      }
-      container.appendChild(section);
+    function points() {
+      const w = container.clientWidth || 1200;
+      const cols = Math.max(1, Math.floor((w + 10) / 570));
+      return Math.max(200, Math.min(4000, Math.round((w / cols) * 2)));
     }
 
-    async function fetchLines(ch, startNs, stopNs, points) {
-      const got = await load(ch.series, startNs, stopNs, points);
+    async function fetchLines(ch, startNs, stopNs, n) {
+      const got = await load(ch.series, startNs, stopNs, n);
       return got.map((g) => ({ x: P.toSeconds(g.ts_ns), y: g.values }));
     }
 
-    function build(lineData) {
+    // every chart of the document with its whole-run lines
+    async function readAll(d) {
+      const areas = P.groupCharts(d.series);
+      const n = points();
+      const all = [];
+      for (const area of areas) for (const ch of area.charts) all.push(ch);
+      const lines = await Promise.all(all.map((ch) => fetchLines(ch, null, null, n)));
+      all.forEach((ch, i) => { ch.lines = lines[i]; ch.constant = constantLines(lines[i]); });
+      const key = all.map((ch) => ch.key + ":" + ch.series.map((x) => x.id).join(",") +
+        (ch.constant ? "=" : "~")).join("|");
+      return { areas: areas, key: key };
+    }
+
+    function title(ch) {
+      return (TITLES[ch.name] ? TITLES[ch.name] + " · " : "") +
+        ch.name + (ch.unit ? " (" + ch.unit + ")" : "") +
+        (ch.part === "all" ? " · all" : ch.part === "each" ? " · each" : "");
+    }
+
+    function constantTable(charts) {
+      const rows = [];
+      for (const ch of charts) {
+        ch.series.forEach((sr, i) => {
+          const l = ch.lines[i] || { y: [] };
+          const v = lineValue(l);
+          rows.push("<tr><td>" + P.escape(sr.name) + "</td><td>" +
+            P.escape(P.labelText(sr.labels)) + "</td><td class=num>" +
+            (v == null ? '<span class="muted">no samples</span>' : P.escape(P.fmt(v, sr.unit, 4))) +
+            "</td></tr>");
+        });
+      }
+      const n = rows.length;
+      // a few are shown at once; a long list (every idle interface) waits for a click
+      return '<details class="constant"' + (n <= 8 ? " open" : "") + "><summary>" + n +
+        " series that never change" +
+        (n > 0 ? " (shown as values, not charts)" : "") + "</summary>" +
+        '<table class="constant-series"><thead><tr><th>series</th><th>labels</th>' +
+        '<th class="num">value</th></tr></thead><tbody>' + rows.join("") +
+        "</tbody></table></details>";
+    }
+
+    let lastAreas = null;  // what is on the page, for a rebuild in the other theme
+    function layout(areas) {
+      lastAreas = areas;
       if (state.group) state.group.destroy();
       state.group = P.syncGroup("run");
-      state.charts = slots.map((slot, i) => P.chart(slot.el, {
-        title: (TITLES[slot.chart.name] ? TITLES[slot.chart.name] + " · " : "") +
-          slot.chart.name + (slot.chart.unit ? " (" + slot.chart.unit + ")" : "") +
-          (slot.chart.part === "all" ? " · all" : slot.chart.part === "each" ? " · each" : ""),
+      state.group.onZoom.push(onZoom);
+      container.innerHTML = "";
+      slots = [];
+      state.constant = [];
+      for (const area of areas) {
+        const varying = area.charts.filter((ch) => !ch.constant);
+        const constant = area.charts.filter((ch) => ch.constant);
+        const section = document.createElement("section");
+        section.className = "area";
+        section.dataset.area = area.area;
+        const h = document.createElement("h3");
+        h.textContent = area.area + " (" + varying.length + " charts" +
+          (constant.length ? ", " + constant.length + " constant" : "") + ")";
+        section.appendChild(h);
+        const grid = document.createElement("div");
+        grid.className = "chart-grid";
+        section.appendChild(grid);
+        for (const ch of varying) {
+          const box = document.createElement("div");
+          box.className = "chart";
+          box.dataset.name = ch.name;
+          grid.appendChild(box);
+          slots.push({ el: box, chart: ch });
+        }
+        if (constant.length) {
+          section.insertAdjacentHTML("beforeend", constantTable(constant));
+          for (const ch of constant) for (const sr of ch.series) state.constant.push(sr.id);
+        }
+        container.appendChild(section);
+      }
+      state.charts = slots.map((slot) => P.chart(slot.el, {
+        title: title(slot.chart),
         unit: slot.chart.unit,
         labels: P.lineLabels(slot.chart.series),
-        data: P.align(lineData[i], full),
+        data: P.align(slot.chart.lines, full),
         group: state.group,
         events: events,
       }));
-      state.group.onZoom.push(onZoom);
     }
 
     // After a zoom, fetch the zoomed window at full resolution (debounced), keep the scale.
@@ -398,14 +615,14 @@
         const zoomedOut = min <= full[0] + 1e-6 && max >= full[1] - 1e-6;
         const startNs = zoomedOut ? null : Math.floor(min * 1e9);
         const stopNs = zoomedOut ? null : Math.ceil(max * 1e9);
+        const mine = slots;
         try {
-          const all = await Promise.all(slots.map((slot) =>
-            fetchLines(slot.chart, startNs, stopNs, points(slot.el))));
-          if (seq !== zoomSeq) return;
+          const all = await Promise.all(mine.map((slot) =>
+            fetchLines(slot.chart, startNs, stopNs, points())));
+          if (seq !== zoomSeq || mine !== slots) return;
           all.forEach((lines, i) => {
-            const u = state.charts[i];
-            lineData[i] = lines;
-            u.setData(P.align(lines, full), false);
+            mine[i].chart.lines = lines;
+            state.charts[i].setData(P.align(lines, full), false);
           });
         } catch (err) {
           console.warn("perflab: could not refine the zoomed window", err);
@@ -413,34 +630,43 @@
       }, 250);
     }
 
-    function points(el) { return Math.max(200, Math.min(4000, Math.round((el.clientWidth || 800) * 2))); }
-
-    let lineData = [];
-    state.ready = Promise.all(slots.map((slot) =>
-      fetchLines(slot.chart, null, null, points(slot.el)))).then((all) => {
-      lineData = all;
-      build(lineData);
+    state.ready = readAll(current).then((got) => {
+      layoutKey = got.key;
+      layout(got.areas);
       return state.charts;
     });
-    document.addEventListener("perflab:theme", () => { if (state.charts.length) build(lineData); });
+    document.addEventListener("perflab:theme", () => { if (lastAreas) layout(lastAreas); });
     P.autoResize(() => state.charts);
 
     // A running run grows: extend the time axis and re-read, unless the reader zoomed in.
+    // New series (a process that started, a load step) get their charts; a series that starts
+    // to vary leaves the constant table for a chart.
     if (followMs > 0 && run.ended_ns == null) {
       let busy = false;
-      setInterval(async () => {
+      const timer = setInterval(async () => {
         const zoomed = shown[0] > full[0] + 1e-6 || shown[1] < full[1] - 1e-6;
-        if (busy || document.hidden || zoomed || !state.charts.length) return;
+        if (busy || document.hidden || zoomed || !layoutKey) return;
         busy = true;
         try {
-          const all = await Promise.all(slots.map((slot) =>
-            fetchLines(slot.chart, null, null, points(slot.el))));
-          full[1] = Date.now() / 1e3;
+          const next = reload ? await reload() : current;
+          const got = await readAll(next);
+          current = next;
+          full[1] = (next.run.ended_ns != null ? next.run.ended_ns / 1e9 : Date.now() / 1e3);
           shown = full.slice();
-          all.forEach((lines, i) => {
-            lineData[i] = lines;
-            state.charts[i].setData(P.align(lines, full), true);
-          });
+          if (got.key !== layoutKey) {
+            layoutKey = got.key;
+            layout(got.areas);
+          } else {
+            const byKey = new Map();
+            for (const area of got.areas) for (const ch of area.charts) byKey.set(ch.key, ch);
+            slots.forEach((slot, i) => {
+              const ch = byKey.get(slot.chart.key);
+              slot.chart.lines = ch.lines;
+              state.charts[i].setData(P.align(ch.lines, full), true);
+            });
+            lastAreas = got.areas;
+          }
+          if (next.run.ended_ns != null) clearInterval(timer);  // it finished: nothing more
         } catch (err) {
           console.warn("perflab: could not refresh the running run", err);
         } finally {
@@ -449,6 +675,161 @@
       }, followMs);
     }
     return state;
+  };
+
+  // ---- benchmark histories (Benchmarks page and the report's bench section) ---------------
+
+  /** A benchmark value in its unit: sec/op as time per op, B/op as bytes per op, B/s as a rate. */
+  P.benchFmt = function (v, unit, digits) {
+    if (v == null || Number.isNaN(v)) return "-";
+    const [base, per] = unit.includes("/") ? [unit.slice(0, unit.indexOf("/")), unit.slice(unit.indexOf("/"))] : [unit, ""];
+    if (base === "sec") return P.fmt(v, "s", digits) + per;
+    if (base === "B") return P.fmt(v, per === "/s" ? "bytes/s" : "bytes", digits) + (per === "/s" ? "" : per);
+    return P.fmt(v, "", digits) + " " + unit;
+  };
+
+  function shortTime(ns) {
+    return new Date(ns / 1e6).toISOString().slice(0, 16).replace("T", " ") + " UTC";
+  }
+
+  /** Change points as dashed lines between the two commits, the 95 % CI as a band. */
+  function benchPlugin(hist, highlight) {
+    const lo = hist.points.map((p) => p.lo);
+    const hi = hist.points.map((p) => p.hi);
+    return {
+      hooks: {
+        drawAxes: [(u) => {
+          const ctx = u.ctx;
+          ctx.save();
+          if (highlight != null) {  // the commit a report is about: a band one commit wide
+            const a = u.valToPos(highlight - 0.5, "x", true);
+            const b = u.valToPos(highlight + 0.5, "x", true);
+            ctx.fillStyle = cssVar("--event-band", "rgba(225,87,89,0.13)");
+            ctx.fillRect(a, u.bbox.top, b - a, u.bbox.height);
+          }
+          ctx.fillStyle = cssVar("--ci-band", "rgba(78,121,167,0.16)");
+          ctx.beginPath();
+          let open = false;
+          const upper = [];
+          for (let i = 0; i <= lo.length; i++) {
+            if (i < lo.length && lo[i] != null && hi[i] != null) {
+              const x = u.valToPos(i, "x", true);
+              if (!open) { ctx.moveTo(x, u.valToPos(hi[i], "y", true)); open = true; }
+              else ctx.lineTo(x, u.valToPos(hi[i], "y", true));
+              upper.push(i);
+            } else if (open) {  // close this run of points through its lower bounds
+              for (let k = upper.length - 1; k >= 0; k--) {
+                ctx.lineTo(u.valToPos(upper[k], "x", true), u.valToPos(lo[upper[k]], "y", true));
+              }
+              ctx.closePath();
+              upper.length = 0;
+              open = false;
+            }
+          }
+          ctx.fill();
+          ctx.restore();
+        }],
+        draw: [(u) => {
+          const ctx = u.ctx;
+          const { top, height, left, width } = u.bbox;
+          const dpr = devicePixelRatio;
+          const marks = [];
+          ctx.save();
+          ctx.lineWidth = 2 * dpr;
+          ctx.font = "600 " + (11 * dpr) + "px sans-serif";
+          for (const c of hist.changes) {
+            const x = u.valToPos(c.index - 0.5, "x", true);
+            if (x < left || x > left + width) continue;
+            const color = c.verdict === "regression" ? cssVar("--bad", "#c0392b") : cssVar("--ok", "#2e8b57");
+            ctx.strokeStyle = color;
+            ctx.fillStyle = color;
+            ctx.setLineDash([5 * dpr, 3 * dpr]);
+            ctx.beginPath(); ctx.moveTo(x, top); ctx.lineTo(x, top + height); ctx.stroke();
+            const text = (c.rel_change >= 0 ? "+" : "") + (c.rel_change * 100).toFixed(1) + "%";
+            const tw = ctx.measureText(text).width;
+            ctx.fillText(text, x + 4 * dpr + tw > left + width ? x - tw - 4 * dpr : x + 4 * dpr, top + 12 * dpr);
+            // x in CSS pixels from the plot's left edge, as the cursor and valToPos(v, "x") count
+            marks.push({ index: c.index, verdict: c.verdict, x: (x - left) / dpr, color: color });
+          }
+          ctx.restore();
+          u.perflab = u.perflab || {};  // the first draw happens inside the constructor
+          u.perflab.marks = marks;
+        }],
+      },
+    };
+  }
+
+  /**
+   * One benchmark's history: x = commit order, y = the median per commit.
+   * hist: {name, unit, points: [{commit, branch, time_ns, median, lo, hi, n, run_id}],
+   *        changes: [{index, verdict, rel_change, pvalue, from_commit, to_commit}]}
+   * opts: {height, runId: a run to mark with a band (the report's own)}
+   */
+  P.benchChart = function (el, hist, opts) {
+    const c = colors();
+    const o = opts || {};
+    const pts = hist.points;
+    const unit = hist.unit;
+    const xs = pts.map((_, i) => i);
+    const ys = pts.map((p) => p.median);
+    const byIndex = new Map(hist.changes.map((ch) => [ch.index, ch]));
+    el.innerHTML = "";
+    const hover = document.createElement("div");
+    hover.className = "bench-hover muted";
+    const commitText = (i) => {
+      const p = pts[i];
+      if (!p) return "-";
+      return p.commit.slice(0, 10) + (p.branch ? " · " + p.branch : "") + " · " + shortTime(p.time_ns);
+    };
+    const width = Math.max(280, el.clientWidth || 600);
+    const u = new uPlot({
+      title: hist.name + " (" + unit + ")",
+      width: width,
+      height: o.height || 200,
+      cursor: { drag: { x: true, y: false, setScale: true }, points: { size: 8 } },
+      scales: { x: { time: false, range: () => [-0.5, Math.max(pts.length - 0.5, 0.5)] } },
+      legend: { show: true, live: true },
+      axes: [
+        { stroke: c.axis, grid: { stroke: c.grid, width: 1 }, ticks: { stroke: c.grid, width: 1 },
+          incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000],
+          values: (u2, vals) => vals.map((v) => (Number.isInteger(v) && pts[v] ? pts[v].commit.slice(0, 7) : "")),
+          label: "commit (oldest left)", labelSize: 18 },
+        { stroke: c.axis, grid: { stroke: c.grid, width: 1 }, ticks: { stroke: c.grid, width: 1 },
+          size: 86, values: (u2, vals) => vals.map((v) => P.benchFmt(v, unit, 3)) },
+      ],
+      series: [
+        { label: "commit", value: (u2, v) => (v == null ? "-" : commitText(Math.round(v))) },
+        { label: "median", stroke: PALETTE[0], width: 1.5, spanGaps: true,
+          points: { show: true, size: 5, fill: PALETTE[0] },
+          value: (u2, v, si, idx) => {
+            if (v == null || idx == null) return "-";
+            const p = pts[idx];
+            return P.benchFmt(v, unit, 4) + (p && p.n ? " (n=" + p.n + ")" : "");
+          } },
+      ],
+      plugins: [benchPlugin(hist, o.runId == null ? null
+        : (pts.findIndex((p) => p.run_id === o.runId) >= 0 ? pts.findIndex((p) => p.run_id === o.runId) : null))],
+      hooks: {
+        setCursor: [(u2) => {
+          const idx = u2.cursor.idx;
+          const ch = idx == null ? null : byIndex.get(idx);
+          if (idx == null) { hover.textContent = ""; return; }
+          const p = pts[idx];
+          let text = "run " + p.run_id + ": " + p.commit + (p.branch ? " on " + p.branch : "") + ", " + shortTime(p.time_ns);
+          if (p.lo != null && p.hi != null) text += "; 95% CI " + P.benchFmt(p.lo, unit, 4) + " – " + P.benchFmt(p.hi, unit, 4);
+          if (ch) {
+            text += " — " + ch.verdict + " " + (ch.rel_change >= 0 ? "+" : "") + (ch.rel_change * 100).toFixed(1) +
+              "% since " + ch.from_commit.slice(0, 10) + " (p=" + ch.pvalue.toPrecision(2) + ")";
+          }
+          hover.textContent = text;
+          hover.dataset.commit = p.commit;
+          hover.className = "bench-hover " + (ch ? (ch.verdict === "regression" ? "delta-up" : "delta-down") : "muted");
+        }],
+      },
+    }, [xs, ys], el);
+    u.perflab = Object.assign(u.perflab || { marks: [] }, { unit: unit, hist: hist });
+    el.appendChild(hover);
+    return u;
   };
 
   /** A sortable-enough summary table (min/mean/max/p95 per series). */

@@ -1,0 +1,49 @@
+"""Profiles: one model, codecs, analysis (top, peek), flame graphs, diffs and capture.
+
+Public names only; the implementation lives in private modules.
+"""
+
+from __future__ import annotations
+
+from perflab.profile._capture import CaptureRequest, CaptureResult, capture, choose_backend
+from perflab.profile._continuous import ContinuousProfiler, StoreSink, merge, profile_of_range
+from perflab.profile._diff import ShareChange, parse_fail_on, share_changes
+from perflab.profile._flame_render import diff_flame_html, flame_html
+from perflab.profile._io import FORMATS, parse_profile, read_profile, sniff_format, write_profile
+from perflab.profile._model import Frame, Profile, Sample, SampleType
+from perflab.profile._target import Target, target_of_command, target_of_pid
+from perflab.profile._top import PeekReport, TopOptions, TopReport, TopRow, peek, top
+
+__all__ = [
+    "FORMATS",
+    "CaptureRequest",
+    "CaptureResult",
+    "ContinuousProfiler",
+    "Frame",
+    "PeekReport",
+    "Profile",
+    "Sample",
+    "SampleType",
+    "ShareChange",
+    "StoreSink",
+    "Target",
+    "TopOptions",
+    "TopReport",
+    "TopRow",
+    "capture",
+    "choose_backend",
+    "diff_flame_html",
+    "flame_html",
+    "merge",
+    "parse_fail_on",
+    "parse_profile",
+    "peek",
+    "profile_of_range",
+    "read_profile",
+    "share_changes",
+    "sniff_format",
+    "target_of_command",
+    "target_of_pid",
+    "top",
+    "write_profile",
+]

@@ -1,0 +1,161 @@
+"""Continuous profiling: a process profiled in consecutive slices, each stored on a run's
+timeline as a pprof artifact; any time range of the run read back as one profile.
+
+    profiler = ContinuousProfiler(pid, sink=StoreSink(store_path, run_id), slice_s=10)
+    profiler.start()          # a background thread: capture, hand over, capture ...
+    ...                       # the recording runs
+    profiler.stop()           # ends the current slice early, keeping what it sampled
+
+Slices are artifacts of kind ``profile`` (name = the sample type, ``ts_ns``/``end_ns`` = the
+slice's window, attrs = backend, pid, samples, total). A range read merges the slices that
+overlap it, so its resolution is one slice. Between two slices the profiler restarts (perf:
+~0.1-0.3 s), a gap the next slice's window shows.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from perflab.errors import NotFound, PerflabError
+from perflab.profile._capture import CaptureRequest, capture
+from perflab.profile._model import Profile, Sample
+from perflab.profile._pprof import decode, encode
+from perflab.profile._target import target_of_pid
+from perflab.store import Store
+
+PROFILE_ARTIFACT = "profile"
+PPROF_CONTENT_TYPE = "application/vnd.google.protobuf+gzip; proto=perftools.profiles.Profile"
+
+SliceSink = Callable[[int, int, Profile, str], None]
+
+
+@dataclass
+class StoreSink:
+    """Writes each slice into ``run_id`` through its own store connection (it is called on
+    the profiler's thread)."""
+
+    store_path: str
+    run_id: int
+    _store: Store | None = field(default=None, repr=False)
+
+    def __call__(self, start_ns: int, end_ns: int, prof: Profile, backend: str) -> None:
+        if self._store is None:
+            self._store = Store.open(self.store_path)
+        store = self._store
+        index = prof.sample_index(None)
+        store.add_artifact(
+            self.run_id, PROFILE_ARTIFACT, encode(prof), name=prof.sample_types[index].type,
+            content_type=PPROF_CONTENT_TYPE, ts_ns=start_ns, end_ns=end_ns,
+            attrs={"backend": backend, "samples": prof.total(0),
+                   "total": prof.total(index), "unit": prof.sample_types[index].unit})
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+        self._store = None
+
+
+class ContinuousProfiler:
+    """Profiles ``pid`` in slices of ``slice_s`` until stopped or until the process exits."""
+
+    def __init__(self, pid: int, *, sink: SliceSink, slice_s: float = 10.0, rate_hz: int = 99,
+                 mode: str = "cpu", backend: str = "auto") -> None:
+        self.pid = pid
+        self.sink = sink
+        self.slice_s = slice_s
+        self.rate_hz = rate_hz
+        self.mode = mode
+        self.backend = backend
+        self.slices = 0
+        self.errors: list[str] = []
+        self.notes: list[str] = []
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.target = target_of_pid(pid)  # fails now, in the caller, for a wrong PID
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name=f"profile-{self.pid}",
+                                        daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 60.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        close = getattr(self.sink, "close", None)
+        if callable(close):
+            close()
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def _run(self) -> None:
+        # instrumentation running beside a recording never raises: problems become notes
+        while not self._stop.is_set():
+            req = CaptureRequest(target=self.target, duration_s=self.slice_s,
+                                 rate_hz=self.rate_hz, mode=self.mode, backend=self.backend,
+                                 stop=self._stop)
+            start_ns = time.time_ns()
+            try:
+                result = capture(req)
+            except PerflabError as err:
+                if not self._stop.is_set():  # stopped before anything was sampled: no error
+                    self.errors.append(err.message)
+                return
+            except Exception as err:
+                self.errors.append(f"{type(err).__name__}: {err}")
+                return
+            end_ns = time.time_ns()
+            try:
+                self.sink(start_ns, end_ns, result.profile, result.backend)
+                self.slices += 1
+            except Exception as err:
+                self.errors.append(f"storing a profile slice failed: {err}")
+                return
+            if result.exited_early:
+                self.notes.append(f"PID {self.pid} exited; profiling ended")
+                return
+
+
+def merge(profiles: list[Profile]) -> Profile:
+    """One profile holding the samples of all; they must share their sample types."""
+    if not profiles:
+        raise NotFound("no profiles to merge")
+    first = profiles[0]
+    out = Profile(sample_types=list(first.sample_types), period=first.period,
+                  period_type=first.period_type, time_ns=min(p.time_ns for p in profiles),
+                  default_sample_type=first.default_sample_type, main_module=first.main_module,
+                  build_id=first.build_id)
+    end = max(p.time_ns + p.duration_ns for p in profiles)
+    out.duration_ns = end - out.time_ns
+    for p in profiles:
+        if p.sample_types != first.sample_types:
+            raise PerflabError("profiles with different sample types cannot be merged",
+                               hint="select one kind of profile (cpu, wall, offcpu)")
+        remap = [out.intern(f) for f in p.frames]
+        out.samples += [Sample(tuple(remap[i] for i in s.stack), list(s.values),
+                               dict(s.labels), dict(s.num_labels)) for s in p.samples]
+    return out
+
+
+def profile_of_range(store: Store, run_id: int, start_ns: int | None = None,
+                     end_ns: int | None = None, *, name: str | None = None) -> Profile:
+    """The merged profile of every slice of ``run_id`` overlapping [start_ns, end_ns)."""
+    picked = []
+    for art in store.artifacts(run_id, PROFILE_ARTIFACT):
+        a_end = art.end_ns if art.end_ns is not None else art.ts_ns
+        if start_ns is not None and a_end <= start_ns:
+            continue
+        if end_ns is not None and art.ts_ns >= end_ns:
+            continue
+        if name is not None and art.name != name:
+            continue
+        picked.append(decode(store.artifact_data(art.id), path=f"artifact {art.id}"))
+    if not picked:
+        raise NotFound(f"run {run_id} has no profile slices in that range",
+                       hint="record with --profile PID; `perflab show RUN` lists what it has")
+    return merge(picked)

@@ -1,0 +1,98 @@
+"""The flame graph page in headless Chromium: it draws, zooms, searches, resets, flips."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from perflab.cli import main
+from perflab.profile import TopOptions, read_profile, top
+
+pytestmark = pytest.mark.integration
+
+SCHEMAS = Path(__file__).resolve().parents[3] / "docs" / "schemas"
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail("chromium is required in CI")
+        pytest.skip("chromium not installed")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        yield b
+        b.close()
+
+
+def open_page(browser, path: Path):
+    page = browser.new_page(viewport={"width": 1200, "height": 700})
+    page.goto(path.as_uri())
+    page.wait_for_function("window.flameReady === true")
+    return page
+
+
+def test_flame_page_zoom_search_reset_icicle(browser, go_profiles, tmp_path, capsys):
+    out = tmp_path / "cpu.html"
+    assert main(["flame", str(go_profiles["cpu"]), "-o", str(out), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    jsonschema.validate(doc, json.loads((SCHEMAS / "profile-flame.schema.json").read_text()))
+    assert "<script src" not in out.read_text()  # self-contained: nothing to fetch
+    page = open_page(browser, out)
+    try:
+        # search: the matched share equals hotLoop's cumulative share from pprof top
+        page.fill("#search", "hotLoop")
+        page.wait_for_function("document.getElementById('matched').textContent !== ''")
+        matched = page.text_content("#matched")
+        prof = read_profile(go_profiles["cpu"])
+        row = next(r for r in top(prof, TopOptions(node_fraction=0)).rows
+                   if r.name == "main.hotLoop")
+        assert f"{100 * row.cum / prof.total(1):.2f}%" in matched
+        # hover shows a tooltip naming the frame; click zooms into it
+        box = page.locator("#flame").bounding_box()
+        assert box is not None
+        # the row above the root ("all"), left edge: runtime.main spans the whole width
+        y = box["y"] + box["height"] - 18 - 9
+        page.mouse.move(box["x"] + 40, y)
+        assert page.is_visible("#tip")
+        assert "runtime.main" in page.text_content("#tip")
+        page.mouse.click(box["x"] + 40, y)
+        assert "runtime.main" in page.text_content("#crumbs")
+        page.screenshot(path=str(tmp_path / "zoomed.png"))
+        page.click("#reset")
+        assert page.text_content("#crumbs") == ""
+        assert page.text_content("#matched") == ""
+        page.click("#icicle")
+        assert page.get_attribute("#icicle", "aria-pressed") == "true"
+        # in icicle mode the root row is at the top of the canvas
+        page.mouse.move(box["x"] + 40, page.locator("#flame").bounding_box()["y"] + 9)
+        assert "all" in page.text_content("#tip")
+        assert page.evaluate("window.flameLastDrawMs") < 1000
+    finally:
+        page.close()
+
+
+def test_differential_page_and_svg(browser, go_profiles, go_workload, tmp_path, capsys):
+    second = go_workload.workdir / "cpu-second.pb.gz"
+    if not second.exists():
+        go_workload.run("cpu", str(second), "1")
+    out = tmp_path / "diff.html"
+    assert main(["profile", "diff", str(go_profiles["cpu"]), str(second), "-o", str(out)]) == 0
+    capsys.readouterr()
+    page = open_page(browser, out)
+    try:
+        assert page.is_visible("#legend")
+        assert page.evaluate("window.flame.nodes") > 5
+    finally:
+        page.close()
+    svg = tmp_path / "cpu.svg"
+    assert main(["flame", str(go_profiles["cpu"]), "-o", str(svg)]) == 0
+    text = svg.read_text()
+    assert text.startswith("<svg")
+    assert "main.hotLoop" in text

@@ -1,0 +1,79 @@
+"""Capture decisions without running a profiler: backend choice, programs, frames, targets."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from perflab.errors import AccessDenied, InvalidValue
+from perflab.profile._capture import CaptureRequest, choose_backend
+from perflab.profile._capture_bpf import program
+from perflab.profile._capture_perf import _explain
+from perflab.profile._stackline import parse_frame
+from perflab.profile._target import Target, is_go_binary, target_of_command
+
+
+def req(lang: str = "native", **kw) -> CaptureRequest:
+    pid = kw.pop("pid", 42)
+    return CaptureRequest(target=Target(pid, ("x",), "/bin/x", lang), duration_s=5, **kw)
+
+
+def test_auto_picks_by_target_and_mode_and_says_why():
+    assert choose_backend(req("python"))[0] == "py-spy"
+    assert choose_backend(req("go"))[0] == "perf"
+    assert "frame pointers" in choose_backend(req("go"))[1]
+    assert choose_backend(req(mode="offcpu"))[0] == "bpftrace"
+    assert choose_backend(req(mode="wall"))[0] == "bpftrace"
+    assert choose_backend(req("python", mode="wall"))[1].endswith("(--idle for wall-clock time)")
+    url = CaptureRequest(target=None, duration_s=5, pprof_url="http://x:1")
+    assert choose_backend(url)[0] == "pprof"
+
+
+@pytest.mark.parametrize(("backend", "mode", "lang"), [
+    ("perf", "offcpu", "native"), ("py-spy", "cpu", "go"), ("pprof", "cpu", "native"),
+    ("py-spy", "offcpu", "python")])
+def test_impossible_combinations_are_usage_errors(backend, mode, lang):
+    with pytest.raises(InvalidValue):
+        choose_backend(req(lang, backend=backend, mode=mode))
+
+
+def test_bpftrace_program_uses_no_uprobes_and_stops_on_exit_or_duration():
+    prog = program(req(mode="wall", rate_hz=99))
+    assert "profile:hz:99 /pid == 42/" in prog
+    assert "sched:sched_switch" in prog
+    assert "interval:ms:5000" in prog
+    assert "sched_process_exit /pid == 42 && tid == 42/" in prog
+    assert "uprobe" not in prog
+    assert "uretprobe" not in prog
+    cmd = program(CaptureRequest(target=Target(None, ("a",), "/bin/a", "go"), duration_s=None))
+    assert "/pid == cpid/" in cmd
+    assert "interval" not in cmd
+
+
+def test_stack_lines_of_perf_and_bpftrace():
+    f = parse_frame("7f5fe0faf833 _PyObject_Malloc+19 (/usr/lib/libpython3.11.so.1.0)")
+    assert f is not None
+    assert (f.function, f.module) == ("_PyObject_Malloc", "/usr/lib/libpython3.11.so.1.0")
+    u = parse_frame("7f5fe1257ce0 0x7f5fe1257ce0 ([unknown])")
+    assert u is not None
+    assert (u.function, u.address, u.name) == ("", 0x7F5FE1257CE0, "0x7f5fe1257ce0")
+    s = parse_frame("1a2b [unknown] (/opt/stripped)")
+    assert s is not None
+    assert s.name == "stripped+0x1a2b"
+
+
+def test_targets(tmp_path):
+    assert target_of_command([sys.executable, "-c", "pass"]).language == "python"
+    assert not is_go_binary(sys.executable)
+    fake = tmp_path / "gobin"
+    fake.write_bytes(b"\x7fELF" + b"\0" * 100 + b"\xff Go buildinf:" + b"\0" * 10)
+    assert is_go_binary(str(fake))
+    with pytest.raises(InvalidValue, match="command not found"):
+        target_of_command(["definitely-not-a-command-xyz"])
+
+
+def test_perf_permission_error_names_the_sysctl():
+    err = _explain("Error: ... perf_event_paranoid setting is 4 ...", 42)
+    assert isinstance(err, AccessDenied)
+    assert "perf_event_paranoid" in str(err)

@@ -1,0 +1,83 @@
+"""Pure parts of the eBPF tools: key splitting, histograms, programs, error mapping."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import perflab.ebpf
+from perflab.ebpf import ensure_tracefs, require_root, split_key
+from perflab.ebpf._bpftrace import explain_failure
+from perflab.ebpf._hist import Log2Hist
+from perflab.ebpf._tools import frame_name, libcalls_program, syscall_names
+from perflab.errors import AccessDenied, TargetError
+
+
+def test_split_key_handles_stacks_empty_stacks_and_scalars():
+    assert split_key("\n\tA+1\n\tB+2\n,\n\tK1\n,python") == [["A+1", "B+2"], ["K1"], ["python"]]
+    assert split_key(",\n\tK1\n,python") == [[], ["K1"], ["python"]]
+    assert split_key("12,read") == [["12"], ["read"]]
+
+
+def test_log2_hist_renders_like_bcc_and_has_quantiles():
+    h = Log2Hist.from_bpftrace([{"min": 0, "max": 0, "count": 0}, {"min": 1, "max": 1, "count": 2},
+                                {"min": 2, "max": 3, "count": 4}, {"min": 4, "max": 7, "count": 0},
+                                {"min": 8, "max": 15, "count": 2}])
+    assert h.render("usecs") == (
+        "     usecs               : count     distribution\n"
+        "         1 -> 1          : 2        |********************                    |\n"
+        "         2 -> 3          : 4        |****************************************|\n"
+        "         4 -> 7          : 0        |                                        |\n"
+        "         8 -> 15         : 2        |********************                    |\n")
+    assert (h.count, h.quantile(0.5), h.quantile(0.99)) == (8, 3, 15)
+    assert "(no events)" in Log2Hist(()).render("usecs")
+
+
+def test_libcalls_never_attaches_return_probes_to_go_code():
+    prog = libcalls_program(42, [("/usr/lib/libc.so.6", "malloc"), ("/srv/gosvc", "main.f")],
+                            [True, False], 2.0)
+    assert "uretprobe:/usr/lib/libc.so.6:malloc" in prog
+    assert "uprobe:/srv/gosvc:main.f" in prog
+    assert "uretprobe:/srv/gosvc" not in prog
+    assert "interval:ms:2000" in prog
+
+
+def test_frame_names_and_syscall_table():
+    assert frame_name("ffffffff8220043e do_nanosleep+94") == "do_nanosleep"
+    assert frame_name("7f12 0x7f12 ([unknown])") == "7f12"
+    names = syscall_names()
+    assert names[0] == "read"
+    assert names[110] == "getppid"
+
+
+def test_not_root_is_access_denied_naming_the_capabilities(monkeypatch):
+    monkeypatch.setattr("os.geteuid", lambda: 1000)
+    with pytest.raises(AccessDenied) as err:
+        require_root("ebpf syscalls")
+    assert "CAP_BPF" in err.value.message
+    assert "sudo" in (err.value.hint or "")
+
+
+def test_tracefs_missing_without_root_says_how_to_mount(monkeypatch, tmp_path):
+    monkeypatch.setattr("os.geteuid", lambda: 1000)
+    with pytest.raises(AccessDenied, match="tracefs is not mounted"):
+        ensure_tracefs(tmp_path / "tracing")
+    (tmp_path / "ok" / "events").mkdir(parents=True)
+    assert ensure_tracefs(tmp_path / "ok") is None
+
+
+@pytest.mark.parametrize(("stderr", "kind", "text"), [
+    ("stdin:1:1-30: ERROR: tracepoint not found: sched:sched_switch", TargetError, "lacks a probe"),
+    ("ERROR: bpf_prog_load: Operation not permitted", AccessDenied, "refused"),
+    ("ERROR: something else entirely", TargetError, "bpftrace failed"),
+])
+def test_bpftrace_failures_name_the_cause(stderr, kind, text):
+    err = explain_failure("ERROR: Unknown error -1: couldn't set RLIMIT_MEMLOCK\n" + stderr, "x")
+    assert type(err) is kind
+    assert text in err.message
+    assert "RLIMIT" not in err.message
+
+
+def test_syscall_table_file_is_packaged():
+    assert (Path(perflab.ebpf.__file__).parent / "syscalls_x86_64.json").is_file()

@@ -1,0 +1,33 @@
+"""The public names of perflab.profile and perflab.ebpf are exactly these (httpx's pattern)."""
+
+from __future__ import annotations
+
+import perflab.ebpf
+import perflab.profile
+
+
+def test_profile_exports():
+    assert sorted(perflab.profile.__all__) == sorted([
+        "FORMATS", "CaptureRequest", "CaptureResult", "ContinuousProfiler", "Frame",
+        "PeekReport", "Profile", "Sample", "SampleType", "ShareChange", "StoreSink", "Target",
+        "TopOptions", "TopReport", "TopRow", "capture", "choose_backend", "diff_flame_html",
+        "flame_html", "merge", "parse_fail_on", "parse_profile", "peek", "profile_of_range",
+        "read_profile", "share_changes", "sniff_format", "target_of_command", "target_of_pid",
+        "top", "write_profile"])
+    for name in perflab.profile.__all__:
+        assert getattr(perflab.profile, name) is not None
+
+
+def test_ebpf_exports():
+    assert sorted(perflab.ebpf.__all__) == sorted([
+        "BpftraceOutput", "bpftrace_path", "ensure_tracefs", "require_root", "run_bpftrace",
+        "split_key"])
+
+
+def test_flame_pages_from_the_public_functions():
+    p = perflab.profile.Profile(sample_types=[perflab.profile.SampleType("samples", "count")])
+    p.add([perflab.profile.Frame("leaf"), perflab.profile.Frame("main")], [3])
+    page = perflab.profile.flame_html(p, title="one")
+    assert "<canvas" in page
+    assert '"leaf"' in page
+    assert '"diff":true' in perflab.profile.diff_flame_html(p, p, title="same")
