@@ -46,12 +46,6 @@ class _Group:
     summaries: list[dict[str, Any]] = field(default_factory=list)
 
 
-def is_load_run(store: Store, run: Run) -> bool:
-    """Whether a run holds load tests (a ``load`` run, or one with load histograms)."""
-    return run.kind == "load" or any(a.name == "latency"
-                                     for a in store.artifacts(run.id, kind="histogram"))
-
-
 def load_view(store: Store, run: Run) -> dict[str, Any] | None:
     """The load section's data for a run; None when the run holds no load test."""
     groups: dict[str, _Group] = {}
