@@ -115,6 +115,7 @@ class LoadConfig:
     scenario_file: str | None = None
     open_scenarios: bool = False  # a scenario file with rate/stages scenarios
     scenario_models: tuple[str, ...] = ()  # "shop: closed, 10 connections" for the summary
+    key_space: int | None = None  # "{n}" in the URL counts modulo this (a working set of keys)
 
     @property
     def open_model(self) -> bool:
@@ -157,3 +158,5 @@ class LoadConfig:
             raise InvalidValue("--requests must be at least 1")
         if self.timeout_s <= 0:
             raise InvalidValue("--timeout must be positive")
+        if self.key_space is not None and self.key_space < 1:
+            raise InvalidValue("the key space must be at least 1")

@@ -6,7 +6,8 @@ pluggable list of section functions), ``Section``, ``ReportContext``, ``TEMPLATE
 the dashboard: ``sample_window``, ``summarize``, ``run_summaries``, ``series_area``,
 ``series_key``, ``SampleWindow``, ``Summary``, ``MAX_POINTS``, ``has_rollup`` and
 ``missing_rollups`` (per-minute rollups of finished runs), ``format_value`` (a value in its
-unit, as the charts print it).
+unit, as the charts print it), ``load_section_values`` (the load section's values, for the
+dashboard's Run page).
 """
 
 from perflab.report._data import (
@@ -22,6 +23,7 @@ from perflab.report._data import (
     series_key,
     summarize,
 )
+from perflab.report._load import load_section_values
 from perflab.report._render import (
     SECTIONS,
     TEMPLATES,
@@ -44,6 +46,7 @@ __all__ = [
     "Summary",
     "format_value",
     "has_rollup",
+    "load_section_values",
     "missing_rollups",
     "render_report",
     "run_summaries",

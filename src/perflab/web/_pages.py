@@ -10,7 +10,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from perflab.errors import NotFound
-from perflab.report import format_value, render_report, series_key
+from perflab.report import format_value, load_section_values, render_report, series_key
 from perflab.web._api import run_document
 from perflab.web._db import uses_store
 from perflab.web._params import BadParam, int_param, time_param
@@ -86,9 +86,11 @@ def run_page(request: Request) -> HTMLResponse:
     if run is None:
         return _not_found(request, f"No run {request.path_params['run_id']!r} in this store.")
     doc = run_document(store, run)
+    load = load_section_values(store, run)
     return _page(request, "run.html", page="run", run=run, series=doc["series"],
                  events=store.events(run.id), n_series=len(doc["series"]),
-                 n_events=len(doc["events"]), doc_json=_script_json(doc))
+                 n_events=len(doc["events"]), doc_json=_script_json(doc),
+                 load=load is not None, **(load or {}))
 
 
 def run_report(request: Request) -> Response:

@@ -11,6 +11,12 @@
   const PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#59a14f", "#b07aa1", "#76b7b2",
                    "#edc948", "#ff9da7", "#9c755f", "#8cd17d", "#499894", "#d37295"];
   const AREA_ORDER = ["system", "process", "net", "load", "profile", "bench", "trace"];
+  const LOAD_ORDER = ["load.rps", "load.latency_ms", "load.service_time_ms", "load.errors_per_s",
+                      "load.dropped_per_s", "load.connections"];
+  // what a load chart shows, in words, before its series name
+  const TITLES = { "load.rps": "Throughput", "load.latency_ms": "Latency percentiles",
+    "load.service_time_ms": "Service time percentiles", "load.errors_per_s": "Errors",
+    "load.dropped_per_s": "Dropped (could not start on time)", "load.connections": "Connections" };
   P.PALETTE = PALETTE;
 
   // ---- theme --------------------------------------------------------------------------------
@@ -156,13 +162,21 @@
         if (ch.part === "all" && !charts.has(ch.key.slice(0, -4))) ch.part = "";
       }
     }
-    const rank = (a) => { const i = AREA_ORDER.indexOf(a); return i < 0 ? AREA_ORDER.length : i; };
+    // a run with load tests shows them first: its throughput and latency are the point of it
+    const rank = (a) => {
+      if (a === "load") return -1;
+      const i = AREA_ORDER.indexOf(a);
+      return i < 0 ? AREA_ORDER.length : i;
+    };
+    const nameRank = (n) => { const i = LOAD_ORDER.indexOf(n); return i < 0 ? LOAD_ORDER.length : i; };
     return Array.from(areas.keys())
       .sort((a, b) => rank(a) - rank(b) || a.localeCompare(b))
       .map((area) => ({
         area: area,
-        // by name; an aggregate ("all") before its per-item chart ("each")
-        charts: Array.from(areas.get(area).values()).sort((a, b) => a.name.localeCompare(b.name)
+        // by name (load: throughput, latency, errors first); an aggregate ("all") before its
+        // per-item chart ("each")
+        charts: Array.from(areas.get(area).values()).sort((a, b) =>
+          nameRank(a.name) - nameRank(b.name) || a.name.localeCompare(b.name)
           || (a.part === "all" ? -1 : b.part === "all" ? 1 : 0)),
       }));
   };
@@ -516,7 +530,8 @@
     }
 
     function title(ch) {
-      return ch.name + (ch.unit ? " (" + ch.unit + ")" : "") +
+      return (TITLES[ch.name] ? TITLES[ch.name] + " · " : "") +
+        ch.name + (ch.unit ? " (" + ch.unit + ")" : "") +
         (ch.part === "all" ? " · all" : ch.part === "each" ? " · each" : "");
     }
 
