@@ -60,6 +60,7 @@ class RunOptions:
     # go into run ``into_run`` with ``labels`` on each; that run is neither created nor ended.
     into_run: int | None = None
     labels: tuple[tuple[str, str], ...] = ()
+    allow_remote: bool = False  # targets other than loopback need the user's explicit word
     key_space: int | None = None  # "{n}" in the URL: numbers modulo this (default: unique)
 
 
@@ -94,12 +95,13 @@ def build_config(o: RunOptions) -> tuple[LoadConfig, list[Threshold]]:
             duration_s = max([10.0, *staged]) if staged else 10.0
         for sc in spec.scenarios:  # every target is checked before any traffic
             if sc.base_url:
-                check_reachable(parse_target(sc.base_url), timeout_s=min(o.timeout_s, 5.0))
+                check_reachable(parse_target(sc.base_url, allow_remote=o.allow_remote),
+                                timeout_s=min(o.timeout_s, 5.0))
     else:
         url = o.url
     if url is None:
         raise InvalidValue("no target URL", hint="give a URL, or set base_url in the scenario")
-    target = parse_target(url)
+    target = parse_target(url, allow_remote=o.allow_remote)
     workers = o.workers
     if not (rate or stages) and scenario_file is None:
         workers = min(workers, o.connections)  # every worker needs a connection
