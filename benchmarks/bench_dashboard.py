@@ -66,7 +66,7 @@ def time_page(url: str, run_id: int, repeat: int) -> tuple[list[float], int, int
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
                                     args=CHROMIUM_ARGS)
-        for _ in range(repeat + 1):  # the first: a run never viewed (rollups are built)
+        for _ in range(repeat + 1):  # the first: a run never viewed (a cold browser cache)
             ctx = browser.new_context(viewport={"width": 1920, "height": 1080})
             page = ctx.new_page()
             errors: list[str] = []
@@ -97,9 +97,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         store = Path(tmp) / "big.db"
         t0 = time.perf_counter()
-        run_id = build(store, n_series=args.series, seconds=int(args.hours * 3600))
+        timings: dict[str, float] = {}
+        run_id = build(store, n_series=args.series, seconds=int(args.hours * 3600),
+                       timings=timings)
         samples = args.series * int(args.hours * 3600)
-        print(f"built store: {samples / 1e6:.2f} M samples in {time.perf_counter() - t0:.1f} s")
+        print(f"built store: {samples / 1e6:.2f} M samples in {time.perf_counter() - t0:.1f} s; "
+              f"finish_run (builds the rollups) took {timings['finish_cpu_s']:.2f} s of CPU")
         with serving(store, "--no-record") as (url, _proc):
             pages, charts, points = time_page(url, run_id, args.repeat)
             req = time_requests(url, run_id, args.series, args.repeat)
@@ -112,7 +115,7 @@ def main() -> None:
         cpu_raw = cpu_per_window(store, args.series, args.repeat, whole=False)
     cold, warm = pages[0], pages[1:]
     print(f"run page, {args.series} series x {args.hours:g} h in {charts} charts "
-          f"({points} points drawn): first view {cold:.2f} s (builds the rollups); "
+          f"({points} points drawn): first view {cold:.2f} s; "
           f"later views median {statistics.median(warm):.2f} s, max {max(warm):.2f} s "
           f"(target <= 1.5 s)")
     print(f"downsampled series request, points=1000 over {args.hours:g} h: median "

@@ -191,6 +191,13 @@ def format_value(value: float | None, unit: str) -> str:
         return format_rate(value, "/s")
     if unit == "s":
         return format_duration(value)
+    if unit == "ms":
+        return format_duration(value / 1e3)
+    per, sep, what = unit.partition("/")  # benchmark units: sec/op, B/op, allocs/op
+    if sep and per in ("sec", "s"):
+        return f"{format_duration(value)}/{what}"
+    if sep and per == "B":
+        return f"{format_size(value)}/{what}"
     if value == int(value) and abs(value) < 1e6:
         return str(int(value))
     return format_rate(value, f" {unit}" if unit else "")

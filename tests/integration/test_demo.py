@@ -128,6 +128,11 @@ def test_demo_finds_the_planted_problems_and_leaves_nothing_behind(tmp_path):
     assert findings["leak"]["detected"], findings["leak"]["summary"]
     assert findings["leak"]["slope_bytes_per_min"] > 0
     assert findings["leak"]["endpoint"] == "/cache"
+    # the traffic went through the load engine, whose /work threshold the CPU fault breaks:
+    # a finding, not a failure of the demo (exit 0 above)
+    checks = {c["test"]: c for c in findings["thresholds"]["checks"]}
+    assert findings["thresholds"]["detected"], findings["thresholds"]["summary"]
+    assert (checks["cpu phase"]["endpoint"], checks["cpu phase"]["passed"]) == ("/work", False)
     # the regression check: version 2 of render_items parses its output back (~+60 % CPU)
     reg = findings["regression"]
     assert reg["detected"], reg["summary"]
@@ -154,6 +159,8 @@ def test_demo_finds_the_planted_problems_and_leaves_nothing_behind(tmp_path):
     assert "<html" in html[:2000].lower()
     assert '<table id="findings">' in html
     assert "/hash is CPU-hot" in html
+    assert 'id="load-spectrum"' in html        # the report's load section
+    assert "endpoint=/work · cpu phase" in html  # the threshold it missed, and where
     assert "render_items (behind /work) is" in html
     assert 'id="section-profile"' in html
     assert "checksum_slowly is the hot function" in html
@@ -165,7 +172,12 @@ def test_demo_finds_the_planted_problems_and_leaves_nothing_behind(tmp_path):
         assert [e.attrs["phase"] for e in phases] == ["normal", "cpu", "lock", "leak"]
         assert all(e.end_ns is not None and e.end_ns > e.ts_ns for e in phases)
         names = {s.name for s in store.series(run.id)}
-        assert {"load.rps", "load.latency_ms", "load.errors_per_s", "load.concurrency"} <= names
+        assert {"load.rps", "load.latency_ms", "load.errors_per_s", "load.connections",
+                "load.service_time_ms", "load.dropped_per_s"} <= names
+        endpoints = {s.labels.get("endpoint") for s in store.series(run.id, name="load.rps")}
+        assert endpoints == {"/work", "/hash", "/report", "/cache"}
+        histograms = store.artifacts(run.id, kind="histogram")
+        assert {a.attrs["labels"]["endpoint"] for a in histograms} == endpoints
         assert {"process.cpu.pct", "process.rss_bytes"} <= names
         assert any(n.startswith("system.") for n in names)
         rss = store.series(run.id, name="process.rss_bytes",

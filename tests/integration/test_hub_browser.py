@@ -320,3 +320,73 @@ def test_clients_that_leave_mid_response_do_not_disturb_the_server(server, hub):
     r = httpx.get(server + "/api/runs", timeout=5)
     assert r.status_code == 200
     assert len(r.json()["runs"]) >= 2
+
+
+def test_event_bands_say_what_happened_on_hover(page, server, hub):
+    """Bands are labelled with the event's text; hovering one shows kind, text and duration."""
+    page.open(f"{server}/runs/{hub.run_a}", "chartsReady")
+    over = page.page.locator(".chart .u-over").first
+    box = over.bounding_box()
+    # the fault band runs from 100 s to 160 s of the run's 599 s: hover its middle
+    page.page.mouse.move(box["x"] + box["width"] * 130 / 599, box["y"] + box["height"] / 2)
+    tip = page.page.locator(".chart .event-tip").first
+    assert tip.is_visible()
+    assert tip.text_content() == "fault · latency injected · 1m 00s"
+    # the deploy instant at 300 s
+    page.page.mouse.move(box["x"] + box["width"] * 300 / 599, box["y"] + box["height"] / 2)
+    assert tip.text_content() == "deploy · v2"
+    page.page.mouse.move(box["x"] + box["width"] * 0.9, box["y"] + box["height"] / 2)
+    assert not tip.is_visible()
+    assert page.errors == []
+
+
+def test_a_running_run_page_adds_new_series_and_lists_constant_ones(browser, tmp_path):
+    """Series that appear after the page loaded get charts; series that never vary are rows."""
+    from perflab.store import Store  # noqa: PLC0415
+
+    path = tmp_path / "live.db"
+    t0 = time.time_ns() - 30 * 10**9
+    with Store.open(path) as store:
+        run = store.create_run("record", "growing", started_ns=t0)  # recorder: this process
+        cpu = store.series_id(run.id, "system.cpu.pct", {"cpu": "all", "mode": "user"}, "%")
+        swap = store.series_id(run.id, "system.mem.swap_used_bytes", None, "bytes")
+        store.insert_samples([(sid, t0 + i * 10**9, float(i % 5) if sid == cpu else 0.0)
+                              for sid in (cpu, swap) for i in range(30)])
+    with serving(path, "--no-record") as url:
+        p = Page(browser)
+        try:
+            p.open(f"{url}/runs/{run.id}", "chartsReady")
+            titles = ("() => window.perflabRun.charts.map("
+                      "u => u.root.querySelector('.u-title').textContent)")
+            assert p.page.evaluate(titles) == ["system.cpu.pct (%)"]
+            rows = p.page.locator("table.constant-series tbody tr")
+            assert rows.count() == 1
+            assert "system.mem.swap_used_bytes" in rows.first.text_content()
+            assert "0B" in rows.first.text_content()
+            with Store.open(path) as store:
+                rss = store.series_id(run.id, "process.rss_bytes", {"pid": "7", "name": "api"},
+                                      "bytes")
+                now = time.time_ns()
+                store.insert_samples([(rss, now - (5 - i) * 10**9, 1e6 * (i + 1))
+                                      for i in range(5)])
+            p.page.wait_for_function(f"({titles})().includes('process.rss_bytes (bytes)')",
+                                     timeout=20_000)
+            assert p.errors == []
+            p.shot("run-growing")
+        finally:
+            p.close()
+
+
+def test_overview_says_when_its_window_holds_nothing(browser, tmp_path):
+    """serve --no-record over an old recording: a note saying why, not blank charts alone."""
+    old = build(tmp_path / "old.db")  # its own store: no serve run of this module's server
+    with serving(old.path, "--no-record") as url:
+        p = Page(browser)
+        try:
+            p.open(url + "/", "liveReady")
+            note = p.page.locator("#window-empty")
+            assert note.is_visible()
+            assert f"run #{old.run_a} (record)" in note.text_content()
+            assert p.errors == []
+        finally:
+            p.close()

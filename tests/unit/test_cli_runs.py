@@ -121,9 +121,18 @@ def test_show_table_groups_by_area_and_formats_units(capsys, filled):
     assert lines.index(["process"]) < lines.index(["system"])
     assert ['system.cpu.pct{cpu="all",mode="user"}', "1.0%", "10.5%", "20.0%", "19.1%",
             "20.0%"] in lines
+    assert ["+", "2", "series", "that", "never", "changed", "(2.00GiB,", "50.0%);", "--all",
+            "lists", "them"] in lines
+    assert ["+5.00s", "process:", "process", "exited", "name=app", "pid=7"] in lines
+
+
+def test_show_all_lists_the_series_that_never_changed(capsys, filled):
+    """By default constant series fold into one line per area; --all gives each its row."""
+    _, out, _ = run_cli(capsys, "show", "1", "--all", "--store", str(filled))
+    lines = [line.split() for line in out.splitlines()]
     assert ["system.mem.available_bytes", "2.00GiB", "2.00GiB", "2.00GiB", "2.00GiB",
             "2.00GiB"] in lines
-    assert ["+5.00s", "process:", "process", "exited", "name=app", "pid=7"] in lines
+    assert not any(line[:1] == ["+"] for line in lines)
 
 
 def _local(ts_ns: int) -> str:
@@ -252,3 +261,23 @@ def test_record_of_a_missing_pid_exits_3_before_creating_a_run(capsys, store_pat
     assert f"no process with PID {2**22 + 1}" in err
     assert "hint:" in err
     assert not store_path.exists()
+
+
+def test_show_json_accepts_every_unit_the_code_writes(capsys, store_path):
+    """load.* writes "ms", bench history "sec/op" and "B/op": show's schema must take them all."""
+    with Store.open(store_path) as st:
+        run = st.create_run("demo", "units", started_ns=T0)
+        rows = []
+        for i, (name, labels, unit) in enumerate([
+                ("load.latency_ms", {"endpoint": "/work", "quantile": "p99"}, "ms"),
+                ("bench.value", {"bench": "Encode/format=json-8", "unit": "sec/op"}, "sec/op"),
+                ("bench.value", {"bench": "Encode/format=json-8", "unit": "B/op"}, "B/op")]):
+            sid = st.series_id(run.id, name, labels, unit)
+            rows.append((sid, T0 + (i + 1) * S, 1.5))
+        st.insert_samples(rows)
+        st.finish_run(run.id, "ok", ended_ns=T0 + 5 * S)
+    code, out, _ = run_cli(capsys, "show", "units", "--store", str(store_path), "--json")
+    assert code == 0
+    doc = json.loads(out)
+    validate(doc, "show")
+    assert sorted(s["unit"] for s in doc["series"]) == ["B/op", "ms", "sec/op"]

@@ -3,10 +3,15 @@ healthy service's samples are not mistaken for it."""
 
 from __future__ import annotations
 
+from collections import Counter
+
+import numpy as np
 import pytest
 
 from perflab.demo._findings import (
     LEAK_SLOPE_MIN_BYTES_PER_MIN,
+    ThresholdCheck,
+    ThresholdFinding,
     Window,
     cpu_finding,
     findings_from_store,
@@ -16,6 +21,8 @@ from perflab.demo._findings import (
     rate_inside,
     rss_slope,
 )
+from perflab.load import Histogram, LoadConfig, LoadRecorder, LoadResult, parse_target
+from perflab.load._thresholds import evaluate, parse_threshold
 
 S = 1_000_000_000
 T0 = 1_700_000_000 * S
@@ -198,7 +205,7 @@ def test_findings_from_store_reads_the_run(store):
         series(0, [20.0] * 10) + p50_lock)
     put("load.rps", {"endpoint": "/report"}, series(0, [40] * 10) + rps_lock)
     put("load.rps", {"endpoint": "/hash"}, series(0, [20] * 10) + series(10, [25] * 10))
-    put("load.concurrency", {"endpoint": "/report"}, series(0, [4] * 10) + conc_lock)
+    put("load.connections", {"endpoint": "/report"}, series(0, [4] * 10) + conc_lock)
     put("load.rps", {"endpoint": "/cache"}, series(0, [20] * 10) + series(29, [100] * 10))
     for w in (NORMAL, HOT, LOCK, LEAK):
         store.add_event(run.id, "phase", w.name, ts_ns=w.start_ns, end_ns=w.end_ns,
@@ -208,5 +215,43 @@ def test_findings_from_store_reads_the_run(store):
     assert (f.cpu.detected, f.cpu.endpoint) == (True, "/hash")
     assert (f.lock.detected, f.lock.endpoint) == (True, "/report")
     assert (f.leak.detected, f.leak.endpoint) == (True, "/cache")
-    assert set(f.to_json()) == {"cpu", "lock", "leak", "regression"}
+    assert set(f.to_json()) == {"cpu", "lock", "leak", "thresholds", "regression"}
     assert f.to_json()["regression"] is None  # the benchmark check is the orchestrator's
+    assert f.thresholds.checks == ()  # no load test with thresholds in this run
+    assert not f.thresholds.detected
+
+
+def test_threshold_finding_names_what_was_missed_where_and_what_was_met():
+    missed = ThresholdCheck("cpu phase", "/work", "p90<5ms", False, 61.5, "ms")
+    met = ThresholdCheck("normal phase", "/work", "p90<5ms", True, 1.47, "ms")
+    f = ThresholdFinding((met, missed))
+    assert f.detected
+    assert f.endpoint == "/work"
+    assert f.summary == ("thresholds: missed — /work p90<5ms in the cpu phase (61.5ms); "
+                         "met — /work p90<5ms in the normal phase (1.47ms)")
+    assert f.to_json()["checks"][1] == {"test": "cpu phase", "endpoint": "/work",
+                                        "threshold": "p90<5ms", "passed": False,
+                                        "actual": 61.5, "unit": "ms"}
+    ok = ThresholdFinding((met,))
+    assert (ok.detected, ok.endpoint) == (False, None)
+    assert ok.summary.startswith("thresholds: all met — /work p90<5ms")
+    assert ThresholdCheck("t", None, "error_rate<1%", True, 0.002, "ratio").shown == "0.20%"
+
+
+def test_threshold_finding_reads_the_load_tests_recorded_into_the_run(store):
+    """Thresholds as the load engine stored them (LoadRecorder into the demo's run)."""
+    run = store.create_run("demo", "demo", started_ns=T0)
+    cfg = LoadConfig(parse_target("http://127.0.0.1:9/work", resolve=False), duration_s=1.0)
+    for phase, latency_us in (("normal phase", 1_000), ("cpu phase", 60_000)):
+        rec = LoadRecorder(store, cfg, phase, into_run=run.id, labels={"endpoint": "/work"})
+        rec.started(T0)
+        h = Histogram()
+        h.record_many(np.full(100, latency_us, dtype=np.int64))
+        result = LoadResult(cfg, T0, 1.0, "ok", h, None, Counter({200: 100}))
+        result.thresholds = evaluate([parse_threshold("p90<5ms")], result)
+        rec.finish(result)
+    f = findings_from_store(store, run.id, 4242)
+    assert [(c.test, c.endpoint, c.passed) for c in f.thresholds.checks] == [
+        ("normal phase", "/work", True), ("cpu phase", "/work", False)]
+    assert f.thresholds.detected
+    assert f.thresholds.checks[1].actual == pytest.approx(60.0, rel=1e-3)

@@ -65,7 +65,8 @@ def test_the_finding_is_in_the_findings_and_their_report(store):
                         LockFinding(False, None, (), None),
                         LeakFinding(False, None, None, None, (None, None), None),
                         regression=f)
-    assert [x.kind for x in findings.all()] == ["cpu", "lock", "leak", "regression"]
+    assert [x.kind for x in findings.all()] == ["cpu", "lock", "leak", "thresholds",
+                                                "regression"]
     assert findings.to_json()["regression"]["detected"] is True
     run = store.create_run("demo", "demo")
     store.finish_run(run.id, "ok", meta_update={"findings": [x.to_json() for x in findings.all()]})

@@ -1,5 +1,5 @@
 """The demo service's endpoints and fault switches, served in-process on a loopback port; the
-traffic driver's per-second buckets; the plan's shape."""
+traffic through the load engine; the plan's shape."""
 
 from __future__ import annotations
 
@@ -12,7 +12,10 @@ import pytest
 
 from perflab.demo import service
 from perflab.demo._plan import LOCK_LEVELS, PHASE_SHARES, plan
-from perflab.demo._traffic import Request, Stream, drive, per_second
+from perflab.demo._traffic import MAX_REQUESTS, Stream, drive, options
+from perflab.demo.orchestrate import _write_idle_endpoints
+from perflab.load import load_view
+from perflab.store import BatchWriter, Store
 
 S = 1_000_000_000
 
@@ -119,44 +122,65 @@ def test_parse_faults():
         service.parse_faults("cpu,disk")
 
 
-def test_drive_paces_and_names_every_request(server):
-    reqs = drive("127.0.0.1", server.server_address[1],
-                 [Stream("/work", "/work", concurrency=2, rate=40),
-                  Stream("/cache", "/cache?key=k{n}&kib=1", concurrency=1, rate=20,
-                         key_space=3)],
-                 1.0, stop=threading.Event())
-    by = {e: [r for r in reqs if r.endpoint == e] for e in ("/work", "/cache")}
-    assert 20 <= len(by["/work"]) <= 42
-    assert 10 <= len(by["/cache"]) <= 21
-    assert all(r.ok for r in reqs)
+def _load_groups(store_path, run_id):
+    with Store.open(store_path) as store:
+        view = load_view(store, store.run(run_id))
+        assert view is not None
+        return {g["labels"]["endpoint"]: g for g in view["groups"]}, store.run(run_id)
+
+
+def test_drive_runs_each_stream_through_the_load_engine_into_the_run(server, store_path):
+    with Store.open(store_path) as store:
+        run_id = store.create_run("demo", "demo").id
+    drive(store_path, run_id, server.server_address[1],
+          [Stream("/work", "/work", concurrency=2, rate=40, thresholds=("p90<5s",)),
+           Stream("/cache", "/cache?key=k{n}&kib=1", concurrency=1, rate=20, key_space=3)],
+          1.0, name="normal phase", stop=threading.Event())
+    groups, run = _load_groups(store_path, run_id)
+    assert run.status == "running"  # the demo's run: the tests do not end it
+    assert 20 <= groups["/work"]["requests"] <= 42
+    assert 10 <= groups["/cache"]["requests"] <= 21
+    assert groups["/work"]["status_codes"] == {"200": groups["/work"]["requests"]}
+    assert groups["/work"]["service_time_ms"] is not None  # paced: the open model
+    assert [(t["threshold"], t["passed"], t["test"]) for t in groups["/work"]["thresholds"]] == [
+        ("p90<5s", True, "normal phase")]
     assert get(server, "/cache?key=k2&kib=1")[1]["hit"]  # keys cycled in a space of 3
+    with Store.open(store_path) as store:
+        rps = store.series(run_id, name="load.rps", labels={"endpoint": "/work"})
+        assert rps
+        assert store.samples(rps[0].id)
 
 
-def test_drive_refuses_anything_but_loopback():
-    with pytest.raises(ValueError, match="loopback"):
-        drive("example.com", 80, [], 1.0, stop=threading.Event())
+def test_drive_targets_loopback_only():
+    o = options(8080, Stream("/work", "/work", concurrency=2), 1.0, run_id=1, name="x")
+    assert o.url == "http://127.0.0.1:8080/work"
+    assert (o.rate, o.connections, o.requests, o.labels) == (None, 2, MAX_REQUESTS,
+                                                              (("endpoint", "/work"),))
 
 
-def test_per_second_buckets_by_start_time_with_a_short_last_bucket():
+def test_setting_stop_ends_the_traffic_and_keeps_what_was_measured(server, store_path):
+    with Store.open(store_path) as store:
+        run_id = store.create_run("demo", "demo").id
+    stop = threading.Event()
+    threading.Timer(1.5, stop.set).start()
+    began = time.monotonic()
+    drive(store_path, run_id, server.server_address[1],
+          [Stream("/work", "/work", concurrency=1)], 60.0, name="normal phase", stop=stop)
+    assert time.monotonic() - began < 30  # not the minute asked for
+    groups, _ = _load_groups(store_path, run_id)
+    assert groups["/work"]["requests"] > 0
+
+
+def test_idle_endpoints_get_measured_zeros_for_every_second(store):
+    run = store.create_run("demo", "demo")
+    writer = BatchWriter(store, run.id)
     t0 = 1_000 * S
-    reqs = [Request("/a", t0 + 100_000_000, 0.010, ok=True),
-            Request("/a", t0 + 200_000_000, 0.030, ok=True),
-            Request("/a", t0 + 1_100_000_000, 0.020, ok=False),
-            Request("/a", t0 + 1_300_000_000, 0.040, ok=True),
-            Request("/b", t0 + 500_000_000, 0.001, ok=True)]
-    buckets = per_second(reqs, t0, t0 + 1_500_000_000, {"/a": 4, "/b": 1}, endpoints=["/c"])
-    a0, a1, b0, b1, c0, c1 = buckets
-    assert (a0.endpoint, a0.count, a0.errors, a0.concurrency) == ("/a", 2, 0, 4)
-    assert a0.latency_ms[0.5] == pytest.approx(20.0)
-    assert a0.rps == pytest.approx(2.0)
-    assert (a1.start_ns, a1.end_ns) == (t0 + S, t0 + 1_500_000_000)
-    assert a1.rps == pytest.approx(4.0)  # 2 requests in half a second
-    assert a1.errors_per_s == pytest.approx(2.0)
-    assert a1.latency_ms[0.5] == pytest.approx(40.0)  # errors carry no latency
-    assert (b0.endpoint, b0.count) == ("/b", 1)
-    # seconds without requests are measured zeros, also for an endpoint not driven at all
-    assert (b1.endpoint, b1.count, b1.rps, b1.latency_ms, b1.concurrency) == ("/b", 0, 0.0, {}, 1)
-    assert (c0.endpoint, c0.count, c0.concurrency, c1.end_ns) == ("/c", 0, 0, t0 + 1_500_000_000)
+    _write_idle_endpoints(writer, ["/c"], t0, t0 + 1_500_000_000)
+    writer.flush()
+    (rps,) = store.series(run.id, name="load.rps", labels={"endpoint": "/c"})
+    assert [(int(t), v) for t, v in store.samples(rps.id)] == [(t0 + S, 0.0),
+                                                                (t0 + 1_500_000_000, 0.0)]
+    assert store.series(run.id, name="load.connections", labels={"endpoint": "/c"})
 
 
 def test_plan_spends_the_duration_in_four_phases():

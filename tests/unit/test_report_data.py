@@ -108,3 +108,43 @@ def test_samples_still_in_the_head_are_read_too(store_path):
         assert m.count == 110
         assert m.max == 5.0
         assert m.last == 5.0
+
+
+def test_finishing_a_run_builds_its_rollups(store_path):
+    """finish_run rolls up every series at once: the first whole-run view reads no samples."""
+    with Store.open(store_path) as store:
+        run = store.create_run("record", "day", started_ns=T0)
+        a = store.series_id(run.id, "system.load1")
+        b = store.series_id(run.id, "system.load5")
+        store.insert_samples([(sid, T0 + i * S, float(i % 90)) for sid in (a, b)
+                              for i in range(3600)])
+        assert store.conn.execute("SELECT COUNT(*) FROM rollups").fetchone()[0] == 0
+        store.finish_run(run.id, "ok", ended_ns=T0 + 3600 * S)
+        per_series = dict(store.conn.execute(
+            "SELECT series_id, SUM(n) FROM rollups GROUP BY series_id").fetchall())
+        assert per_series == {a: 3600, b: 3600}
+        assert store.build_rollups(run.id) == 0  # nothing left to do
+
+
+def test_a_run_finished_without_rollups_is_rolled_up_by_its_first_reader(store_path):
+    """Runs finished by an older perflab (or whose rollup was dropped) still read fast."""
+    data = build(store_path, n=2 * 3600)
+    with Store.open(store_path) as store:
+        store.conn.execute("DELETE FROM rollups")
+        sid = data.series_a["system.cpu.pct,cpu=all,mode=user"]
+        w = sample_window(store, sid, points=100)
+        assert w.bucket_ns % (60 * S) == 0
+        assert max(w.values) == 97.0
+        assert store.has_rollup(sid)
+
+
+def test_finish_run_can_leave_the_rollup_to_later(store_path):
+    """A server stopping after days of recording must not wait for its rollup."""
+    with Store.open(store_path) as store:
+        run = store.create_run("serve", "hub", started_ns=T0)
+        sid = store.series_id(run.id, "system.load1")
+        store.insert_samples([(sid, T0 + i * S, 1.0) for i in range(120)])
+        store.finish_run(run.id, "ok", ended_ns=T0 + 120 * S, rollup=False)
+        assert not store.has_rollup(sid)
+        assert store.build_rollups(run.id) == 1
+        assert store.has_rollup(sid)

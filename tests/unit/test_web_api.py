@@ -144,6 +144,44 @@ def test_compare_page_shows_summary_deltas(client, hub):
     assert 'process.cpu.pct{name="api"}' in html.unescape(page)
 
 
+def test_compare_lists_series_constant_in_both_runs_apart_and_prints_units(hub):
+    """An idle interface's 0/s in both runs is one row of a short list, not a row of zero
+    deltas nor an overlaid chart; values are printed in their unit."""
+    from perflab.store import Store  # noqa: PLC0415
+
+    with Store.open(hub.path) as store:
+        for run_id in (hub.run_a, hub.run_b):
+            run = store.run(run_id)
+            sid = store.series_id(run_id, "net.if.rx_errs_per_s", {"device": "eth9"}, "/s")
+            store.insert_samples([(sid, run.started_ns + i * 10**9, 0.0) for i in range(10)])
+    app = create_app(AppConfig(store_path=hub.path, record=False))
+    with _client_class()(app) as client:
+        page = html.unescape(client.get(f"/compare?a={hub.run_a}&b={hub.run_b}").text)
+    deltas, rest = page.split('id="same"', 1)
+    assert 'net.if.rx_errs_per_s{device="eth9"}' not in deltas
+    assert 'net.if.rx_errs_per_s{device="eth9"}</td><td class="num">0/s' in rest
+    doc = json.loads(rest.split('id="compare-data" type="application/json">', 1)[1]
+                     .split("</script>", 1)[0])
+    assert all("eth9" not in p["key"] for p in doc["pairs"])  # no chart for it either
+    row = deltas.split("system.mem.used_bytes</td>", 1)[1].split("</tr>", 1)[0]
+    assert "B</td>" in row  # bytes print as bytes (12.5B, 18.8B), not as bare numbers
+
+
+def test_format_value_speaks_each_unit():
+    from perflab.report import format_value  # noqa: PLC0415
+
+    assert format_value(1.5 * 1024**3, "bytes") == "1.50GiB"
+    assert format_value(12.5 * 1024**2, "bytes/s") == "12.5MiB/s"
+    assert format_value(45.25, "%") == "45.2%"
+    assert format_value(183.4, "%") == "183.4%"
+    assert format_value(3100, "/s") == "3.10k/s"
+    assert format_value(850, "ms") == "850ms"
+    assert format_value(0.25, "s") == "250ms"
+    assert format_value(2.5e-6, "sec/op") == "2.50µs/op"
+    assert format_value(2048, "B/op") == "2.00KiB/op"
+    assert format_value(None, "%") == "-"
+
+
 def test_report_download_is_one_self_contained_page(client, hub):
     r = client.get(f"/runs/{hub.run_a}/report")
     assert r.status_code == 200

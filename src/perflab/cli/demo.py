@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import shlex
 import signal
 from pathlib import Path
 from types import FrameType
+from typing import IO, TYPE_CHECKING
+from urllib.parse import urlsplit
 
 import click
 
 from perflab.cli._common import DURATION, emit_json, json_option, store_option
-from perflab.errors import EXIT_INTERRUPTED
+from perflab.errors import EXIT_INTERRUPTED, EXIT_THRESHOLDS
 from perflab.store import default_store_path
+
+if TYPE_CHECKING:
+    from perflab.demo.orchestrate import DemoResult
 
 
 @click.command()
@@ -18,14 +24,18 @@ from perflab.store import default_store_path
               help="Traffic time over the four phases (normal, cpu, lock, leak).")
 @click.option("--no-browser", is_flag=True, help="Do not open a browser on the run's page.")
 @click.option("--keep", is_flag=True, help="Keep the hub serving after the demo, until Ctrl-C.")
+@click.option("--fail-on-threshold", is_flag=True,
+              help="Exit 99 when the traffic misses a load threshold (by default that is a "
+                   "finding, and the demo exits 0).")
 @click.option("--port", type=click.IntRange(1, 65535), default=None,
               help="Port of the hub on 127.0.0.1 (default: 8600, or any free port).")
 @click.option("-o", "--report", "report_path", type=click.Path(dir_okay=False), default=None,
               help="Where to write the HTML report (default: next to the store).")
 @store_option
 @json_option
-def demo(*, duration_s: float, no_browser: bool, keep: bool, port: int | None,
-         report_path: str | None, store_path: str | None, as_json: bool) -> int:
+def demo(*, duration_s: float, no_browser: bool, keep: bool, fail_on_threshold: bool,
+         port: int | None, report_path: str | None, store_path: str | None,
+         as_json: bool) -> int:
     """Run perflab on its demo service: find a CPU-hot endpoint, a lock, a leak and a regression.
 
     Starts the demo service and the hub, records the service and this machine, drives traffic
@@ -50,19 +60,32 @@ def demo(*, duration_s: float, no_browser: bool, keep: bool, port: int | None,
     try:
         with Demo(opts, say) as d:
             result = d.run()
+            keeping = keep and result.hub_url is not None
             if as_json:
                 emit_json("perflab.demo/1", result.to_json())
             else:
-                _print_result(result)
+                print_result(result, keeping=keeping)
             if result.status != "ok":
                 return EXIT_INTERRUPTED
-            if result.run_url and opts.open_browser:
-                d.open_browser(result.run_url)
-            if keep and result.hub_url:
+            if opts.open_browser:
+                # the hub stops with the demo unless --keep: then the report is what lasts
+                if keeping and result.run_url:
+                    d.open_browser(result.run_url)
+                elif result.report_path is not None:
+                    d.open_browser(result.report_path.resolve().as_uri())
+            if keeping:
                 say(f"the hub keeps serving {result.hub_url}; press Ctrl-C to stop it")
                 d.serve_until_interrupted()
     finally:
         signal.signal(signal.SIGTERM, previous)
+    return exit_code(result, fail_on_threshold=fail_on_threshold)
+
+
+def exit_code(result: DemoResult, *, fail_on_threshold: bool) -> int:
+    """0, or 99 (as ``perflab load``) for a missed threshold when the user asked for that."""
+    thresholds = result.findings.thresholds if result.findings is not None else None
+    if fail_on_threshold and thresholds is not None and thresholds.detected:
+        return EXIT_THRESHOLDS
     return 0
 
 
@@ -70,13 +93,10 @@ def _sigterm_as_interrupt(signum: int, frame: FrameType | None) -> None:  # noqa
     raise KeyboardInterrupt
 
 
-def _print_result(result: object) -> None:
+def print_result(result: DemoResult, *, keeping: bool, file: IO[str] | None = None) -> None:
     from rich.console import Console  # noqa: PLC0415  # lazy: keeps --help fast
 
-    from perflab.demo.orchestrate import DemoResult  # noqa: PLC0415
-
-    assert isinstance(result, DemoResult)
-    out = Console(highlight=False, soft_wrap=True)
+    out = Console(highlight=False, soft_wrap=True, file=file)
     seconds = sum(w.end_ns - w.start_ns for w in result.phases) / 1e9
     out.print(f"[bold]perflab demo[/]: run {result.run_id} ({result.status}, {seconds:.0f}s of "
               f"traffic) in {result.store_path}")
@@ -87,13 +107,22 @@ def _print_result(result: object) -> None:
             mark = "[green]found[/]" if f.detected else "[yellow]not found[/]"
             out.print(f"  {mark}  {f.summary}")
     out.print()
-    if result.run_url:
-        out.print(f"Look at it: [bold]{result.run_url}[/]")
-    else:
-        out.print(f"Look at it: perflab show {result.run_id} --store {result.store_path}")
     if result.report_path:
-        out.print(f"Report: {result.report_path}")
+        out.print(f"Report: [bold]{result.report_path}[/]")
+    store = shlex.quote(str(result.store_path))
+    if keeping and result.run_url:
+        out.print(f"Look at it: [bold]{result.run_url}[/]")
+    elif result.hub_url:  # the hub the demo started has stopped with it
+        out.print(f"Look at it later: [bold]perflab serve --store {store}[/] and open "
+                  f"http://127.0.0.1:8600/runs/{result.run_id}")
+    else:
+        out.print(f"Look at it: perflab show {result.run_id} --store {store}")
     if result.bench_url:
-        out.print(f"Benchmark history: {result.bench_url}")
+        if keeping:
+            out.print(f"Benchmark history: {result.bench_url}")
+        else:  # the same page, on the hub `perflab serve` starts
+            parts = urlsplit(result.bench_url)
+            out.print(f"Benchmark history: http://127.0.0.1:8600{parts.path}?{parts.query} "
+                      "(with perflab serve)")
     for note in result.notes:
         out.print(f"[dim]note: {note}[/]")

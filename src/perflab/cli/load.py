@@ -83,6 +83,8 @@ def _headers(items: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
 @click.option("--watch", type=int, multiple=True,
               help="Record this target process (PID) alongside (repeatable).")
 @click.option("--name", default=None, help="Name of the run in the store.")
+@click.option("--allow-remote", is_flag=True,
+              help="Allow a target that is not this machine (default: loopback only).")
 @store_option
 @json_option
 def run(  # noqa: PLR0917  # click passes every option as an argument
@@ -91,8 +93,8 @@ def run(  # noqa: PLR0917  # click passes every option as an argument
         body_file: str | None, timeout: float, workers: int | None, rate: str | None,
         stages: str | None, max_connections: int | None, think_time: float,
         thresholds: tuple[str, ...], abort_on_fail: bool, junit: str | None,
-        hgrm: str | None, watch: tuple[int, ...], name: str | None, store_path: str | None,
-        as_json: bool) -> int:
+        hgrm: str | None, watch: tuple[int, ...], name: str | None, allow_remote: bool,
+        store_path: str | None, as_json: bool) -> int:
     """Run a load test against URL (or the targets of a scenario file)."""
     from perflab.load import RunOptions, execute  # noqa: PLC0415  # lazy: fast --help
 
@@ -113,7 +115,7 @@ def run(  # noqa: PLR0917  # click passes every option as an argument
         timeout_s=timeout, workers=workers or os.cpu_count() or 1, rate=rate, stages=stages,
         max_connections=max_connections, think_time_s=think_time, thresholds=thresholds,
         abort_on_fail=abort_on_fail, junit=junit, hgrm=hgrm, watch=watch, name=name,
-        store_path=store_path, as_json=as_json,
+        store_path=store_path, as_json=as_json, allow_remote=allow_remote,
     )
     outcome = execute(opts)
     if outcome.result is not None and as_json:

@@ -111,9 +111,11 @@ def _local_time(ts_ns: int, *, seconds_only: bool = True) -> str:
 
 @click.command()
 @click.argument("run_ref", metavar="RUN")
+@click.option("--all", "show_all", is_flag=True,
+              help="Also list the series that never changed (folded into one line by default).")
 @store_option
 @json_option
-def show(*, run_ref: str, store_path: str | None, as_json: bool) -> None:
+def show(*, run_ref: str, show_all: bool, store_path: str | None, as_json: bool) -> None:
     """Summarise a run (id, name or `last`): min/mean/max/p95/last per series, by area."""
     store = open_store(store_path, create=False)
     try:
@@ -132,7 +134,7 @@ def show(*, run_ref: str, store_path: str | None, as_json: bool) -> None:
             doc["profile"] = profile
         emit_json("perflab.show/1", doc)
         return
-    _print_show(summary, stats, events)
+    _print_show(summary, stats, events, show_all=show_all)
     if profile is not None:
         pids = ", ".join(str(p) for p in profile["pids"])
         _console().print(
@@ -182,7 +184,8 @@ def _series_stats(series: Series, values: NDArray[np.float64] | None) -> dict[st
     return out
 
 
-def _print_show(summary: dict[str, Any], stats: list[dict[str, Any]], events: list[Any]) -> None:
+def _print_show(summary: dict[str, Any], stats: list[dict[str, Any]], events: list[Any], *,
+                show_all: bool = False) -> None:
     from rich.table import Table  # noqa: PLC0415  # lazy: keeps --help fast
 
     console = _console()
@@ -203,12 +206,28 @@ def _print_show(summary: dict[str, Any], stats: list[dict[str, Any]], events: li
         table.add_column("series")
         for col in ("min", "mean", "max", "p95", "last"):
             table.add_column(col, justify="right")
+        # a series that never changed (an idle interface's 0/s) says one thing: fold those, as
+        # the dashboard does, so the table shows what moved
+        constant = [] if show_all else [m for m in members if m["count"] and m["min"] == m["max"]]
+        empty = [] if show_all else [m for m in members if not m["count"]]
         for s in members:
+            if s in constant or s in empty:
+                continue
             label = s["name"] + _label_text(s["labels"])
             table.add_row(label, *(format_value(s[c], s["unit"])
                                    for c in ("min", "mean", "max", "p95", "last")))
         console.print()
-        console.print(table)
+        if table.row_count:
+            console.print(table)
+        else:
+            console.print(f"[bold]{area}[/]")
+        if constant:
+            values = sorted({format_value(c["min"], c["unit"]) for c in constant})
+            shown = ", ".join(values[:4]) + (", ..." if len(values) > 4 else "")
+            console.print(f"[dim]+ {len(constant)} series that never changed ({shown}); "
+                          "--all lists them[/]")
+        if empty:  # a process seen once: a rate needs two readings
+            console.print(f"[dim]+ {len(empty)} series with no samples; --all lists them[/]")
     if events:
         console.print()
         console.print("[bold]events[/]")

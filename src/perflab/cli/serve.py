@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import ipaddress
+import logging
 import os
 import socket
 import sys
@@ -16,6 +17,7 @@ from perflab.cli._common import open_store, store_option
 from perflab.errors import InvalidValue, TargetError, UsageError
 
 DEFAULT_LISTEN = "127.0.0.1:8600"
+GRACEFUL_S = 3  # seconds a stop waits for requests in flight before cancelling them
 
 
 def parse_listen(text: str) -> tuple[str, int]:
@@ -62,6 +64,30 @@ def bind(host: str, port: int) -> socket.socket:
         raise TargetError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
     sock.set_inheritable(True)
     return sock
+
+
+class QuietCancel(logging.Filter):
+    """uvicorn's words for a request cut short by a stop: one line, no traceback.
+
+    After its graceful timeout uvicorn cancels the requests still running, logs that as an
+    error, then logs each cancelled request's CancelledError with a traceback. Cancelling them
+    is what stopping the server means; saying so once is enough.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        import asyncio  # noqa: PLC0415  # lazy: only a stop gets here with an exception
+
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, asyncio.CancelledError):
+            return False
+        if record.msg == "Cancel %s running task(s), timeout graceful shutdown exceeded":
+            n = record.args[0] if isinstance(record.args, tuple) and record.args else 0
+            if n == 0:  # only idle or slow-reading connections were left: nothing to say
+                return False
+            record.msg = "perflab serve: stopped %s still running after %s s"
+            record.args = (f"{n} request" + ("" if n == 1 else "s"), GRACEFUL_S)
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
 
 
 def _server_class() -> type:
@@ -125,9 +151,10 @@ def serve(listen: str, store_path: str | None, no_record: bool, token: str | Non
     app = create_app(AppConfig(store_path=path, token=token, record=not no_record,
                                interval_s=interval_s))
     config = uvicorn.Config(app, log_level=os.environ.get("PERFLAB_LOG_LEVEL", "warning"),
-                            access_log=False, lifespan="on", timeout_graceful_shutdown=3,
+                            access_log=False, lifespan="on", timeout_graceful_shutdown=GRACEFUL_S,
                             loop="auto", http="auto")
     server = _server_class()(config)
+    logging.getLogger("uvicorn.error").addFilter(QuietCancel())
     try:
         server.run(sockets=[sock])
     finally:

@@ -11,6 +11,8 @@ Each planted problem has a signature in the measurements:
   requests queue for something that is not the CPU.
 - **Leak**: in the leak phase the service's RSS grows along a straight line (a least-squares fit
   gives the slope in bytes per minute and how straight it is, r²).
+- **Thresholds**: the load engine judged each phase's traffic against its thresholds (``/work``
+  ``p90<5ms``); one that failed is a finding (which endpoint, which phase, the measured value).
 
 The pure functions take plain ``(ts_ns, value)`` samples so they can be tested exactly;
 ``findings_from_store`` reads a demo run and calls them.
@@ -25,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from scipy import stats
 
+from perflab.load import load_view
 from perflab.units import format_duration, format_size
 
 if TYPE_CHECKING:
@@ -203,24 +206,89 @@ class LeakFinding:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class ThresholdCheck:
+    """One threshold of one load test of the demo, as the load engine judged it."""
+
+    test: str               # the phase: "cpu phase"
+    endpoint: str | None
+    threshold: str          # "p90<5ms"
+    passed: bool
+    actual: float | None
+    unit: str               # "ms", "ratio", "/s", "count"
+
+    @property
+    def shown(self) -> str:
+        if self.actual is None:
+            return "no data"
+        if self.unit == "ms":
+            return _ms(self.actual)
+        if self.unit == "ratio":
+            return f"{self.actual:.2%}"
+        return f"{self.actual:g}{self.unit if self.unit == '/s' else ''}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"test": self.test, "endpoint": self.endpoint, "threshold": self.threshold,
+                "passed": self.passed, "actual": _r(self.actual, 3), "unit": self.unit}
+
+
+@dataclass(frozen=True)
+class ThresholdFinding:
+    """Thresholds the demo's traffic missed (``detected``) and met."""
+
+    checks: tuple[ThresholdCheck, ...]
+    kind: str = "thresholds"
+
+    @property
+    def detected(self) -> bool:
+        return any(not c.passed for c in self.checks)
+
+    @property
+    def endpoint(self) -> str | None:
+        return next((c.endpoint for c in self.checks if not c.passed), None)
+
+    @property
+    def summary(self) -> str:
+        if not self.checks:
+            return "thresholds: none judged (no load test with thresholds completed)"
+        missed = [c for c in self.checks if not c.passed]
+        met = [c for c in self.checks if c.passed]
+
+        def say(cs: list[ThresholdCheck]) -> str:
+            return "; ".join(f"{c.endpoint or ''} {c.threshold} in the {c.test} ({c.shown})"
+                             .strip() for c in cs)
+
+        if not missed:
+            return f"thresholds: all met — {say(met)}"
+        text = f"thresholds: missed — {say(missed)}"
+        return text + (f"; met — {say(met)}" if met else "")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "detected": self.detected, "endpoint": self.endpoint,
+                "summary": self.summary, "checks": [c.to_json() for c in self.checks]}
+
+
 @dataclass(frozen=True)
 class Findings:
     cpu: CpuFinding
     lock: LockFinding
     leak: LeakFinding
+    thresholds: ThresholdFinding = field(default_factory=lambda: ThresholdFinding(()))
     regression: RegressionFinding | None = None  # the benchmark check; None when not run
     profile: ProfileFinding | None = None  # the hot function from py-spy; None when not run
 
-    def all(self) -> tuple[CpuFinding | LockFinding | LeakFinding | RegressionFinding
-                           | ProfileFinding, ...]:
-        found: tuple[CpuFinding | LockFinding | LeakFinding | RegressionFinding
-                     | ProfileFinding, ...] = (self.cpu, self.lock, self.leak)
+    def all(self) -> tuple[CpuFinding | LockFinding | LeakFinding | ThresholdFinding
+                           | RegressionFinding | ProfileFinding, ...]:
+        found: tuple[CpuFinding | LockFinding | LeakFinding | ThresholdFinding
+                     | RegressionFinding | ProfileFinding, ...] = (
+            self.cpu, self.lock, self.leak, self.thresholds)
         if self.profile is not None:
             found = (*found, self.profile)
         return found if self.regression is None else (*found, self.regression)
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {f.kind: f.to_json() for f in (self.cpu, self.lock, self.leak)}
+        out: dict[str, Any] = {f.kind: f.to_json()
+                               for f in (self.cpu, self.lock, self.leak, self.thresholds)}
         out["regression"] = None if self.regression is None else self.regression.to_json()
         if self.profile is not None:
             out["profile"] = self.profile.to_json()
@@ -413,12 +481,25 @@ def findings_from_store(store: Store, run_id: int, service_pid: int) -> Findings
     rss = _one_series(store, run_id, "process.rss_bytes", pid)
     p50 = _by_endpoint(store, run_id, "load.latency_ms", {"quantile": "0.5"})
     rps = _by_endpoint(store, run_id, "load.rps", {})
-    conc = _by_endpoint(store, run_id, "load.concurrency", {})
+    conc = _by_endpoint(store, run_id, "load.connections", {})
     return Findings(
         cpu=cpu_finding(phases.get("normal"), phases.get("cpu"), cpu, p50, rps),
         lock=lock_finding(phases.get("lock"), cpu, p50, rps, conc),
         leak=leak_finding(phases.get("leak"), _before_leak(phases), rss, rps),
+        thresholds=threshold_finding(store, run_id),
     )
+
+
+def threshold_finding(store: Store, run_id: int) -> ThresholdFinding:
+    """The thresholds of the run's load tests, in the order they were judged."""
+    view = load_view(store, store.run(run_id))
+    checks: list[ThresholdCheck] = []
+    for group in view["groups"] if view is not None else []:
+        endpoint = group["labels"].get("endpoint")
+        checks.extend(ThresholdCheck(str(t.get("test") or ""), endpoint, str(t["threshold"]),
+                                     bool(t["passed"]), t.get("actual"), str(t.get("unit", "")))
+                      for t in group["thresholds"])
+    return ThresholdFinding(tuple(checks))
 
 
 def _before_leak(phases: Mapping[str, Window]) -> Window | None:

@@ -1,37 +1,45 @@
-"""A small built-in traffic driver for the demo: a few threads with keep-alive connections.
+"""The demo's traffic, driven by the load engine (``perflab.load``): one load test per stream.
 
-It is deliberately simple (latency is measured from the actual send, so a stalled server is
-under-reported in paced streams — the coordinated-omission problem) and bounded: loopback only,
-a duration, a request cap and a per-request timeout. The real load engine (``perflab load``)
-will replace it; everything the demo needs from a driver is ``drive()`` and ``per_second()``.
+A step of a phase sends several streams at once (``/work`` and ``/hash`` side by side): each is
+its own test (``perflab.load.execute``) in its own thread, all recorded into the demo's run
+with ``{endpoint}`` labels, so the run holds ``load.rps{endpoint="/work"}``,
+``load.latency_ms{endpoint,quantile}``, ``load.connections{endpoint}`` ... per second, and one
+HDR histogram and summary per stream and step (the report's load section merges them per
+endpoint). Paced streams are the open model: their latency counts from each request's intended
+send time, so a stalled service is not hidden (no coordinated omission).
+
+Bounded like any perflab traffic: loopback only, the step's duration, a request cap per stream
+and a per-request timeout. ``stop`` (Ctrl-C, the service dying) ends every test within about a
+second; what was measured is kept.
 """
 
 from __future__ import annotations
 
-import http.client
-import itertools
 import threading
-import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import numpy as np
+from perflab.load import RunOptions, execute
+from perflab.store import Store
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator, Sequence
+    from collections.abc import Sequence
+    from pathlib import Path
 
-NS = 1_000_000_000
-QUANTILES = (0.5, 0.9, 0.99)
+MAX_REQUESTS = 50_000  # per stream and step
+TIMEOUT_S = 5.0
+_JOIN_POLL_S = 0.2
 
 
 @dataclass(frozen=True, slots=True)
 class Stream:
-    """One kind of request sent by ``concurrency`` workers.
+    """One kind of request at one endpoint.
 
-    ``path`` may hold ``{n}``, replaced by a sequence number unique within the stream (cache
-    keys), or taken modulo ``key_space`` when that is set (a working set of that size).
-    ``rate`` is the target of requests per second over all workers; ``None`` sends back to
-    back (a closed model: each worker waits for its answer, then sends again).
+    ``path`` may hold ``{n}``, replaced by a sequence number per request (cache keys), taken
+    modulo ``key_space`` when that is set (a working set of that size). ``rate`` (requests per
+    second) selects the open model with up to ``concurrency`` connections; ``None`` sends back
+    to back on ``concurrency`` connections (the closed model). ``thresholds`` are the load
+    engine's (``p99<25ms``), judged on this stream's test.
     """
 
     endpoint: str
@@ -39,171 +47,54 @@ class Stream:
     concurrency: int
     rate: float | None = None
     key_space: int | None = None
+    thresholds: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class Request:
-    """One request as measured by the client."""
-
-    endpoint: str
-    start_ns: int
-    latency_s: float
-    ok: bool
-
-
-@dataclass(frozen=True, slots=True)
-class Bucket:
-    """The requests of one endpoint that started in one interval (at most a second)."""
-
-    endpoint: str
-    start_ns: int
-    end_ns: int
-    count: int
-    errors: int
-    latency_ms: dict[float, float]  # quantile -> ms; empty when no request succeeded
-    concurrency: int
-
-    @property
-    def rps(self) -> float:
-        return self.count / max((self.end_ns - self.start_ns) / NS, 1e-9)
-
-    @property
-    def errors_per_s(self) -> float:
-        return self.errors / max((self.end_ns - self.start_ns) / NS, 1e-9)
+def options(port: int, stream: Stream, duration_s: float, *, run_id: int,
+            name: str) -> RunOptions:
+    """The load test of one stream, recorded into the demo's run."""
+    return RunOptions(
+        url=f"http://127.0.0.1:{port}{stream.path}",
+        connections=stream.concurrency,
+        max_connections=stream.concurrency if stream.rate else None,
+        rate=None if stream.rate is None else f"{stream.rate:g}",
+        duration_s=duration_s, requests=MAX_REQUESTS, timeout_s=TIMEOUT_S, workers=1,
+        thresholds=stream.thresholds, into_run=run_id,
+        labels=(("endpoint", stream.endpoint),), key_space=stream.key_space, name=name,
+        live=False, as_json=True,
+    )
 
 
-def drive(host: str, port: int, streams: Sequence[Stream], duration_s: float, *,
-          stop: threading.Event, max_requests: int = 50_000,
-          timeout_s: float = 5.0) -> list[Request]:
-    """Send the streams at ``host:port`` for ``duration_s``; every request, in no set order.
+def drive(store_path: Path, run_id: int, port: int, streams: Sequence[Stream],
+          duration_s: float, *, name: str, stop: threading.Event) -> None:
+    """Run the streams side by side for ``duration_s``; raise the first error any of them met.
 
-    Returns early when ``stop`` is set. ``max_requests`` caps each stream.
+    Each test has its own store connection (SQLite connections stay in their thread). On
+    Ctrl-C in the calling thread, ``stop`` is set and the tests are waited for, so nothing
+    keeps talking to a service being stopped.
     """
-    if host not in ("127.0.0.1", "localhost", "::1"):
-        raise ValueError("the demo's traffic driver only talks to loopback")
-    deadline = time.monotonic() + duration_s
-    results: list[list[Request]] = []
-    threads = []
-    for stream in streams:
-        counter = itertools.count()
-        budget = _Budget(max_requests)
-        interval = stream.concurrency / stream.rate if stream.rate else 0.0
-        for w in range(stream.concurrency):
-            out: list[Request] = []
-            results.append(out)
-            worker = _Worker(host, port, stream, counter=counter, budget=budget, out=out,
-                             deadline=deadline, stop=stop, interval_s=interval,
-                             # stagger paced workers so they do not send in lockstep
-                             offset_s=interval * w / stream.concurrency, timeout_s=timeout_s)
-            threads.append(threading.Thread(target=worker.run, daemon=True,
-                                            name=f"demo-load-{stream.endpoint}-{w}"))
+    errors: list[BaseException] = []
+
+    def one(stream: Stream) -> None:
+        try:
+            with Store.open(store_path) as store:
+                execute(options(port, stream, duration_s, run_id=run_id, name=name),
+                        store=store, stop=stop)
+        except BaseException as exc:  # handed to the calling thread below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=one, args=(s,), name=f"demo-load-{s.endpoint}",
+                                daemon=True) for s in streams]
     for t in threads:
         t.start()
     try:
         for t in threads:
-            t.join()
+            while t.is_alive():
+                t.join(_JOIN_POLL_S)
     finally:
-        # On Ctrl-C in the main thread: tell the workers, and wait for them (each is bounded by
-        # its request timeout) so that nothing keeps talking to a service being stopped.
-        if any(t.is_alive() for t in threads):
-            stop.set()
-        for t in threads:
-            t.join(timeout_s + 1.0)
-    return [r for out in results for r in out]
-
-
-class _Budget:
-    """A shared request cap for the workers of one stream."""
-
-    def __init__(self, n: int) -> None:
-        self._left = n
-        self._lock = threading.Lock()
-
-    def take(self) -> bool:
-        with self._lock:
-            if self._left <= 0:
-                return False
-            self._left -= 1
-            return True
-
-
-class _Worker:
-    def __init__(self, host: str, port: int, stream: Stream, *, counter: Iterator[int],
-                 budget: _Budget, out: list[Request], deadline: float, stop: threading.Event,
-                 interval_s: float, offset_s: float, timeout_s: float) -> None:
-        self.host, self.port, self.stream = host, port, stream
-        self.counter, self.budget, self.out = counter, budget, out
-        self.deadline, self.stop = deadline, stop
-        self.interval_s, self.offset_s, self.timeout_s = interval_s, offset_s, timeout_s
-
-    def run(self) -> None:
-        conn: http.client.HTTPConnection | None = None
-        next_send = time.monotonic() + self.offset_s
-        try:
-            while not self.stop.is_set() and self.budget.take():
-                if self.interval_s:
-                    delay = next_send - time.monotonic()
-                    if delay > 0 and self.stop.wait(delay):
-                        break
-                    # a late worker does not burst to catch up: the schedule restarts from now
-                    next_send = max(next_send + self.interval_s, time.monotonic())
-                if time.monotonic() >= self.deadline:
-                    break
-                if conn is None:
-                    conn = http.client.HTTPConnection(self.host, self.port,
-                                                      timeout=self.timeout_s)
-                conn = self._one(conn)
-        finally:
-            if conn is not None:
-                conn.close()
-
-    def _one(self, conn: http.client.HTTPConnection) -> http.client.HTTPConnection | None:
-        n = next(self.counter)
-        if self.stream.key_space:
-            n %= self.stream.key_space
-        path = self.stream.path.replace("{n}", str(n))
-        start_ns = time.time_ns()
-        t0 = time.perf_counter()
-        ok = False
-        try:
-            conn.request("GET", path)
-            resp = conn.getresponse()
-            resp.read()
-            ok = resp.status < 400
-        except (OSError, http.client.HTTPException):
-            conn.close()
-            conn_out: http.client.HTTPConnection | None = None
-        else:
-            conn_out = conn
-            if resp.will_close:
-                conn.close()
-                conn_out = None
-        self.out.append(Request(self.stream.endpoint, start_ns, time.perf_counter() - t0, ok))
-        return conn_out
-
-
-def per_second(requests: Sequence[Request], start_ns: int, end_ns: int,
-               concurrency: dict[str, int], endpoints: Iterable[str] = ()) -> list[Bucket]:
-    """Per-endpoint buckets of one second from ``start_ns`` (the last one may be shorter).
-
-    Requests are assigned by start time, so the buckets of a step hold exactly its requests.
-    Every endpoint of ``concurrency`` and ``endpoints`` gets a bucket for every second, empty or
-    not: a second without requests is a measured zero (a stalled service, or an endpoint not
-    driven in this step), not a gap for a chart to draw a line across.
-    """
-    n_buckets = max(1, -(-(end_ns - start_ns) // NS))  # ceil: a short last bucket counts
-    by_key: dict[tuple[str, int], list[Request]] = {
-        (e, i): [] for e in {*concurrency, *endpoints} for i in range(n_buckets)
-    }
-    for r in requests:
-        i = max(0, min((r.start_ns - start_ns) // NS, n_buckets - 1))
-        by_key.setdefault((r.endpoint, i), []).append(r)
-    out = []
-    for (endpoint, i), rs in sorted(by_key.items()):
-        b_start = start_ns + i * NS
-        b_end = min(b_start + NS, end_ns)
-        good = np.array([r.latency_s for r in rs if r.ok]) * 1e3
-        lat = ({q: float(np.quantile(good, q)) for q in QUANTILES} if good.size else {})
-        out.append(Bucket(endpoint, b_start, b_end, len(rs), sum(not r.ok for r in rs), lat,
-                          concurrency.get(endpoint, 0)))
-    return out
+        if any(t.is_alive() for t in threads):  # interrupted: stop the tests, keep what they
+            stop.set()                          # measured, and wait for them to end
+            for t in threads:
+                t.join()
+    if errors:
+        raise errors[0]

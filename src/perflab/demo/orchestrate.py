@@ -41,8 +41,8 @@ from perflab.demo._profiling import (
 from perflab.demo._recording import BackgroundRecording
 from perflab.demo._regression import RegressionFinding
 from perflab.demo._regression import check as check_regression
-from perflab.demo._traffic import Bucket, drive, per_second
-from perflab.errors import InvalidValue, TargetError, Unreachable, UsageError
+from perflab.demo._traffic import drive
+from perflab.errors import InvalidValue, PerflabError, TargetError, Unreachable, UsageError
 from perflab.store import BatchWriter, Store
 
 if TYPE_CHECKING:
@@ -51,6 +51,8 @@ if TYPE_CHECKING:
     from perflab.profile import ContinuousProfiler
 
 DEFAULT_HUB_PORT = 8600
+NS = 1_000_000_000
+MAX_STEP_CUT = 0.25  # a step's traffic is never cut by more than this share for start-up
 _READY_TIMEOUT_S = 30.0
 _REPORT_TIMEOUT_S = 120.0
 
@@ -129,6 +131,7 @@ class Demo:
         self.hub_port: int | None = None
         self.recording_error: BaseException | None = None
         self._stop = threading.Event()
+        self._overhead_s = 0.0  # what starting a step's load tests took, the last time
 
     # -- lifetime ------------------------------------------------------------------------------
 
@@ -330,6 +333,7 @@ class Demo:
 
     def _run_phase(self, phase: Phase, writer: BatchWriter, service_port: int) -> Window:
         assert self.service is not None
+        assert self.store is not None
         try:
             _set_faults(service_port, phase.faults)
         except Unreachable:
@@ -340,21 +344,34 @@ class Demo:
             self._fail_if_service_died(phase)
             raise
         start = time.time_ns()
+        run_id = writer.run_id
         try:
             for step in phase.steps:
                 step_start = time.time_ns()
-                requests = drive("127.0.0.1", service_port, step.streams, step.seconds,
-                                 stop=self._stop)
+                # Each step's tests start worker processes (about half a second on a busy
+                # machine): the traffic is shortened by what that cost last time, so the demo
+                # lasts about as long as asked
+                seconds = max(step.seconds - self._overhead_s,
+                              step.seconds * (1 - MAX_STEP_CUT))
+                error: BaseException | None = None
+                try:
+                    drive(self.opts.store_path, run_id, service_port, step.streams, seconds,
+                          name=f"{phase.name} phase", stop=self._stop)
+                except PerflabError as exc:  # a dead service explains itself better below
+                    error = exc
                 step_end = time.time_ns()
+                self._overhead_s = max(0.0, (step_end - step_start) / NS - seconds)
                 conc = {s.endpoint: s.concurrency for s in step.streams}
-                _write_buckets(writer, per_second(requests, step_start, step_end, conc,
-                                                  endpoints=self.endpoints))
+                _write_idle_endpoints(writer, [e for e in self.endpoints if e not in conc],
+                                      step_start, step_end)
                 writer.flush()
                 if step.label:
                     writer.event("step", f"{phase.name}: {step.label}", ts_ns=step_start,
                                  end_ns=step_end, attrs={"phase": phase.name,
                                                          "concurrency": sorted(conc.values())})
                 self._fail_if_service_died(phase)
+                if error is not None:
+                    raise error
         finally:
             end = time.time_ns()
             writer.event("phase", f"{phase.name}: {phase.text}", ts_ns=start, end_ns=end,
@@ -427,11 +444,15 @@ def _set_faults(port: int, faults: dict[str, bool]) -> None:
         raise Unreachable(f"the demo service did not switch its faults to {faults}: {state}")
 
 
-def _write_buckets(writer: BatchWriter, buckets: list[Bucket]) -> None:
-    for b in buckets:
-        ep = {"endpoint": b.endpoint}
-        writer.add_value("load.rps", ep, b.end_ns, b.rps, "/s")
-        writer.add_value("load.errors_per_s", ep, b.end_ns, b.errors_per_s, "/s")
-        writer.add_value("load.concurrency", ep, b.end_ns, b.concurrency, "")
-        for q, ms in b.latency_ms.items():
-            writer.add_value("load.latency_ms", {**ep, "quantile": str(q)}, b.end_ns, ms, "ms")
+def _write_idle_endpoints(writer: BatchWriter, endpoints: list[str], start_ns: int,
+                          end_ns: int) -> None:
+    """Endpoints not driven in a step get measured zeros for each of its seconds (no traffic,
+    not a gap for a chart to draw a line across)."""
+    n = max(1, -(-(end_ns - start_ns) // NS))  # ceil: a short last second counts
+    for endpoint in endpoints:
+        ep = {"endpoint": endpoint}
+        for i in range(1, n + 1):
+            ts = min(start_ns + i * NS, end_ns)
+            writer.add_value("load.rps", ep, ts, 0.0, "/s")
+            writer.add_value("load.errors_per_s", ep, ts, 0.0, "/s")
+            writer.add_value("load.connections", ep, ts, 0.0, "")

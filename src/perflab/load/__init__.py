@@ -3,8 +3,9 @@
 Public names: ``RunOptions``/``execute`` (one test, stored), ``LoadConfig``, ``RequestSpec``,
 ``Target``, ``parse_target``, ``LoadRunner``, ``LoadResult``, ``Interval``, ``Histogram``,
 ``format_hgrm``, ``Schedule``, ``Stage``, ``parse_stages``, ``Threshold``,
-``parse_threshold``, ``junit_xml``, ``render_summary``, ``LoadRecorder``, and for scenario
-files ``Scenario``, ``Session``, ``Response``, ``csv_feeder``.
+``parse_threshold``, ``junit_xml``, ``render_summary``, ``LoadRecorder``, ``load_view`` (a
+stored test read back for the dashboard and reports), and for scenario files ``Scenario``,
+``Session``, ``Response``, ``csv_feeder``.
 """
 
 from perflab.load._config import LoadConfig, RequestSpec, Target, parse_target
@@ -19,6 +20,7 @@ from perflab.load._scenario import Feeder, Response, Scenario, Session, csv_feed
 from perflab.load._schedule import Schedule, Stage, parse_stages
 from perflab.load._summary import render_summary
 from perflab.load._thresholds import Threshold, parse_threshold
+from perflab.load._view import load_view
 
 __all__ = [
     "Feeder",
@@ -42,6 +44,7 @@ __all__ = [
     "execute",
     "format_hgrm",
     "junit_xml",
+    "load_view",
     "parse_stages",
     "parse_target",
     "parse_threshold",

@@ -40,8 +40,13 @@ class Target:
         return f"{self.scheme}://{self.host_header}"
 
 
-def parse_target(url: str, *, resolve: bool = True) -> Target:
-    """Check and resolve a URL. A malformed URL is a usage error (2); an unknown host, 3."""
+def parse_target(url: str, *, resolve: bool = True, allow_remote: bool = True) -> Target:
+    """Check and resolve a URL. A malformed URL is a usage error (2); an unknown host, 3.
+
+    ``allow_remote=False`` accepts only this machine (loopback addresses, ``localhost``): a
+    load test aimed at another host by mistake (a production name pasted from a ticket) is
+    refused before anything, even a DNS query, leaves the machine.
+    """
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InvalidValue(f"invalid URL {url!r}",
@@ -55,10 +60,30 @@ def parse_target(url: str, *, resolve: bool = True) -> Target:
     if parts.query:
         path += "?" + parts.query
     host = parts.hostname
+    if not allow_remote:
+        _require_loopback(url, host, port)
     addr = host
     if resolve:
         addr = resolve_host(host, port)
     return Target(url, parts.scheme, host, port, path, addr)
+
+
+def _require_loopback(url: str, host: str, port: int) -> None:
+    refused = InvalidValue(
+        f"refusing to send load to {host!r}, which is not this machine ({url})",
+        hint="load tests go to loopback (127.0.0.1, ::1, localhost) unless you pass "
+             "--allow-remote for a host you own",
+    )
+    if host == "localhost" or host.endswith(".localhost"):
+        addr = resolve_host(host, port)  # /etc/hosts; never leaves the machine for these names
+    else:
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            raise refused from None
+        addr = host
+    if not ipaddress.ip_address(addr).is_loopback:
+        raise refused
 
 
 def resolve_host(host: str, port: int) -> str:
@@ -115,6 +140,7 @@ class LoadConfig:
     scenario_file: str | None = None
     open_scenarios: bool = False  # a scenario file with rate/stages scenarios
     scenario_models: tuple[str, ...] = ()  # "shop: closed, 10 connections" for the summary
+    key_space: int | None = None  # "{n}" in the URL counts modulo this (a working set of keys)
 
     @property
     def open_model(self) -> bool:
@@ -157,3 +183,5 @@ class LoadConfig:
             raise InvalidValue("--requests must be at least 1")
         if self.timeout_s <= 0:
             raise InvalidValue("--timeout must be positive")
+        if self.key_space is not None and self.key_space < 1:
+            raise InvalidValue("the key space must be at least 1")

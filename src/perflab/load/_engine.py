@@ -183,6 +183,9 @@ class BodyConn(Conn):
             self.body.append(body)
 
 
+NUMBER_MARK = "{n}"
+
+
 class Engine:
     """One worker's share of a load test. ``run()`` returns when the share is done or stopped."""
 
@@ -191,6 +194,11 @@ class Engine:
         self.loop = asyncio.get_event_loop()
         self.target = cfg.target
         self.payload = cfg.request.encode(cfg.target)
+        # "{n}" in the URL: a sequence number per request (unique keys, or a working set of
+        # cfg.key_space keys); the request is then built per send, off the inlined hot path
+        self._numbered = NUMBER_MARK in cfg.target.path
+        self._parts = self.payload.split(NUMBER_MARK.encode(), 1)
+        self._seq = 0
         self.tls = tls_context() if cfg.target.tls else None
         self.connections = _share(cfg.connections, index, nworkers)
         self.max_connections = max(self.connections,
@@ -205,7 +213,7 @@ class Engine:
         self.conn_class: type[Conn] = Conn
         if cfg.request.method == "HEAD":
             self.conn_class = HeadConn
-        elif self.schedule is None and not self.think_s:
+        elif self.schedule is None and not self.think_s and not self._numbered:
             self.conn_class = ClosedConn
         self.record_service = cfg.open_model
         # state
@@ -440,11 +448,20 @@ class Engine:
         if self._budget_spent():
             return
         self.issued += 1
-        conn.send(self.payload, _now())
+        conn.send(self._next_payload() if self._numbered else self.payload, _now())
 
     def _send(self, conn: Conn, intended_ns: int) -> None:
         self.issued += 1
-        conn.send(self.payload, intended_ns)
+        conn.send(self._next_payload() if self._numbered else self.payload, intended_ns)
+
+    def _next_payload(self) -> bytes:
+        # workers take interleaved numbers (index, index + n, ...): unique across the test
+        n = self._seq * self.nworkers + self.index
+        self._seq += 1
+        if self.cfg.key_space:
+            n %= self.cfg.key_space
+        head, tail = self._parts
+        return head + str(n).encode() + tail
 
     def _idle(self, conn: Conn) -> None:
         self.idle.append(conn)

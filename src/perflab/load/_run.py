@@ -9,6 +9,7 @@ threshold or a raising scenario never lose what was measured.
 from __future__ import annotations
 
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -55,6 +56,12 @@ class RunOptions:
     store_path: str | None = None
     as_json: bool = False
     live: bool | None = None  # None: a status line when stderr is a terminal
+    # Recording into another run (``perflab demo``): the test's series, histograms and summary
+    # go into run ``into_run`` with ``labels`` on each; that run is neither created nor ended.
+    into_run: int | None = None
+    labels: tuple[tuple[str, str], ...] = ()
+    allow_remote: bool = False  # targets other than loopback need the user's explicit word
+    key_space: int | None = None  # "{n}" in the URL: numbers modulo this (default: unique)
 
 
 @dataclass(slots=True)
@@ -88,12 +95,13 @@ def build_config(o: RunOptions) -> tuple[LoadConfig, list[Threshold]]:
             duration_s = max([10.0, *staged]) if staged else 10.0
         for sc in spec.scenarios:  # every target is checked before any traffic
             if sc.base_url:
-                check_reachable(parse_target(sc.base_url), timeout_s=min(o.timeout_s, 5.0))
+                check_reachable(parse_target(sc.base_url, allow_remote=o.allow_remote),
+                                timeout_s=min(o.timeout_s, 5.0))
     else:
         url = o.url
     if url is None:
         raise InvalidValue("no target URL", hint="give a URL, or set base_url in the scenario")
-    target = parse_target(url)
+    target = parse_target(url, allow_remote=o.allow_remote)
     workers = o.workers
     if not (rate or stages) and scenario_file is None:
         workers = min(workers, o.connections)  # every worker needs a connection
@@ -105,6 +113,7 @@ def build_config(o: RunOptions) -> tuple[LoadConfig, list[Threshold]]:
         requests=o.requests, rate=rate, stages=stages, think_time_s=o.think_time_s,
         timeout_s=o.timeout_s, workers=max(1, workers), scenario_file=scenario_file,
         open_scenarios=open_scenarios, scenario_models=scenario_models,
+        key_space=o.key_space,
     )
     cfg.validate()
     return cfg, thresholds
@@ -118,7 +127,10 @@ def _describe(sc: Scenario, default_connections: int) -> str:
     return f"{sc.name}: closed, {sc.connections or default_connections} connections"
 
 
-def execute(o: RunOptions, *, store: Store | None = None) -> Outcome:
+def execute(o: RunOptions, *, store: Store | None = None,
+            stop: threading.Event | None = None) -> Outcome:
+    """Run one test and store it. Setting ``stop`` (from another thread) ends the test within
+    about a second, as Ctrl-C does: what was measured is kept, the result marked aborted."""
     cfg, thresholds = build_config(o)
     for label, path in (("--hgrm", o.hgrm), ("--junit", o.junit)):
         if path is not None and not Path(path).resolve().parent.is_dir():
@@ -131,14 +143,14 @@ def execute(o: RunOptions, *, store: Store | None = None) -> Outcome:
 
         store = open_store(o.store_path)
     try:
-        return _execute(o, cfg, thresholds, store)
+        return _execute(o, cfg, thresholds, store, stop)
     finally:
         if own_store:
             store.close()
 
 
 def _execute(o: RunOptions, cfg: LoadConfig, thresholds: list[Threshold],
-             store: Store) -> Outcome:
+             store: Store, stop: threading.Event | None) -> Outcome:
     name = o.name or (Path(cfg.scenario_file).name if cfg.scenario_file else cfg.target.url)
     meta = {"url": cfg.target.url, "model": "open" if cfg.open_model else "closed",
             "connections": cfg.connections, "workers": cfg.workers, "rate": cfg.rate,
@@ -146,7 +158,8 @@ def _execute(o: RunOptions, cfg: LoadConfig, thresholds: list[Threshold],
             "requests": cfg.requests, "method": cfg.request.method,
             "thresholds": [t.text for t in thresholds], "scenario": cfg.scenario_file,
             "watch": list(o.watch)}
-    recorder = LoadRecorder(store, cfg, name, watch=o.watch, meta=meta)
+    recorder = LoadRecorder(store, cfg, name, watch=o.watch, meta=meta, into_run=o.into_run,
+                            labels=dict(o.labels))
     totals = RunningTotals(cfg.open_model)
     live = sys.stderr.isatty() and not o.as_json if o.live is None else o.live
     total_s = cfg.effective_duration_s
@@ -158,6 +171,8 @@ def _execute(o: RunOptions, cfg: LoadConfig, thresholds: list[Threshold],
         if live:
             sys.stderr.write("\r" + status_line(totals, total_s, iv.connections) + "\x1b[K")
             sys.stderr.flush()
+        if stop is not None and stop.is_set():
+            return True
         if o.abort_on_fail and thresholds and iv.second >= 1:
             return any(not r["passed"] for r in evaluate(thresholds, totals))
         return False
@@ -170,16 +185,20 @@ def _execute(o: RunOptions, cfg: LoadConfig, thresholds: list[Threshold],
         result = err.result
         scenario_error = err.message
     except KeyboardInterrupt:  # before the workers were ready: nothing measured yet
-        store.finish_run(recorder.run.id, "aborted")
+        if not recorder.attached:
+            store.finish_run(recorder.run.id, "aborted")
         raise
     except BaseException:
-        store.finish_run(recorder.run.id, "failed")
+        if not recorder.attached:
+            store.finish_run(recorder.run.id, "failed")
         raise
     finally:
         if live:
             sys.stderr.write("\r\x1b[K")
             sys.stderr.flush()
     interrupted = result.status == "aborted" and not o.abort_on_fail
+    if stop is not None and stop.is_set():
+        interrupted = True
     result.thresholds = evaluate(thresholds, result)
     recorder.finish(result)
     write_error = None

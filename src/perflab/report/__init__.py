@@ -5,7 +5,9 @@ pluggable list of section functions), ``Section``, ``ReportContext``, ``TEMPLATE
 ``template_filters`` (the dashboard renders the same section templates); data helpers shared with
 the dashboard: ``sample_window``, ``summarize``, ``run_summaries``, ``series_area``,
 ``series_key``, ``SampleWindow``, ``Summary``, ``MAX_POINTS``, ``has_rollup`` and
-``missing_rollups`` (per-minute rollups of finished runs).
+``missing_rollups`` (per-minute rollups of finished runs), ``format_value`` (a value in its
+unit, as the charts print it), ``load_section_values`` (the load section's values, for the
+dashboard's Run page).
 """
 
 from perflab.report._data import (
@@ -21,6 +23,7 @@ from perflab.report._data import (
     series_key,
     summarize,
 )
+from perflab.report._load import load_section_values
 from perflab.report._render import (
     SECTIONS,
     TEMPLATES,
@@ -30,6 +33,7 @@ from perflab.report._render import (
     template_filters,
     write_report,
 )
+from perflab.units import format_value  # re-exported: the web pages format as reports do
 
 __all__ = [
     "DEFAULT_POINTS",
@@ -40,7 +44,9 @@ __all__ = [
     "SampleWindow",
     "Section",
     "Summary",
+    "format_value",
     "has_rollup",
+    "load_section_values",
     "missing_rollups",
     "render_report",
     "run_summaries",

@@ -9,12 +9,12 @@ its minimum and maximum. The envelope — every peak and every trough — is exa
 bucket a peak lies is approximated to the bucket's width (less than a pixel on a chart that
 asked for as many points as it has pixels).
 
-A finished run never changes, so the first reader of one of its series stores a per-minute
-rollup (min, max, sum, count, first and last time per minute; table ``rollups``). Whole-run
-windows whose buckets span a minute or more are then read from 1440 rows a day instead of
-86400 samples: the envelope stays exact, buckets are whole minutes (so a window may have up
-to half fewer points than asked). A running run, a
-zoomed window, or a store we may not write to are read from the samples directly.
+A finished run never changes, so the store rolls it up per minute when it finishes (min, max,
+sum, count, first and last time per minute; table ``rollups``); a run finished by an older
+perflab is rolled up by its first reader. Whole-run windows whose buckets span a minute or
+more are then read from 1440 rows a day instead of 86400 samples: the envelope stays exact,
+buckets are whole minutes (so a window may have up to half fewer points than asked). A running
+run, a zoomed window, or a store we may not write to are read from the samples directly.
 """
 
 from __future__ import annotations
@@ -26,12 +26,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from perflab.store import ROLLUP_NS
+
 if TYPE_CHECKING:
     from perflab.store import Series, Store
 
 MAX_POINTS = 100_000
 DEFAULT_POINTS = 1_000
-ROLLUP_NS = 60 * 10**9
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,27 +124,16 @@ def has_rollup(store: Store, series_id: int) -> bool:
     False for a series of a running run (it still grows) or when the store is read-only.
     """
     conn = store.conn
-    if conn.execute("SELECT 1 FROM rollups WHERE series_id = ? AND width_ns = ? LIMIT 1",
-                    (series_id, ROLLUP_NS)).fetchone():
+    if store.has_rollup(series_id):
         return True
     row = conn.execute("SELECT r.ended_ns FROM series s JOIN runs r ON r.id = s.run_id"
                        " WHERE s.id = ?", (series_id,)).fetchone()
     if row is None or row[0] is None:
         return False
     try:
-        # one statement: atomic in autocommit mode; OR IGNORE when two readers race
-        cur = conn.execute(
-            "INSERT OR IGNORE INTO rollups"
-            " (series_id, width_ns, bucket_ns, first_ns, last_ns, vmin, vmax, vsum, n)"
-            " SELECT ?, ?, (ts_ns / ?) * ?, MIN(ts_ns), MAX(ts_ns), MIN(value),"
-            " MAX(value), SUM(value), COUNT(*) FROM (" + _BOTH_TABLES + ")"
-            " GROUP BY ts_ns / ?",
-            (series_id, ROLLUP_NS, ROLLUP_NS, ROLLUP_NS,
-             series_id, _MIN_TS, _MAX_TS, series_id, _MIN_TS, _MAX_TS, ROLLUP_NS),
-        )
+        return store.build_series_rollup(series_id)
     except sqlite3.OperationalError:  # read-only file or directory, or a long-held lock
         return False
-    return cur.rowcount > 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,8 +207,6 @@ _BOTH_TABLES = (
     " UNION ALL"
     " SELECT ts_ns, value FROM samples_head WHERE series_id = ? AND ts_ns >= ? AND ts_ns <= ?"
 )
-_MIN_TS = -(2**63)
-_MAX_TS = 2**63 - 1
 
 
 def series_area(series: Series) -> str:

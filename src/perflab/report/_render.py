@@ -123,6 +123,19 @@ def section_findings(ctx: ReportContext) -> Section | None:
     return Section("findings", "Findings", _render("section_findings.html", findings=findings))
 
 
+def section_load(ctx: ReportContext) -> Section | None:
+    """Load tests (``perflab load``, the demo's traffic): summary, thresholds, spectrum,
+    histogram. Its charts are load.js, inlined after the data it draws."""
+    from perflab.report._load import load_section_values  # noqa: PLC0415  # load runs only
+
+    values = load_section_values(ctx.store, ctx.run)
+    if values is None:
+        return None
+    html = _render("section_load.html", **values)
+    script = Markup("<script>\n") + _asset("load.js") + Markup("\n</script>")
+    return Section("load", "Load test", html + script)
+
+
 def section_bench(ctx: ReportContext) -> Section | None:
     """A bench run (``perflab bench record``): values, the comparison with the previous commit,
     the change points of the history."""
@@ -172,8 +185,8 @@ def section_summary(ctx: ReportContext) -> Section | None:
 
 
 # The report, top to bottom. Capabilities add their sections here (load, bench, profile ...).
-SECTIONS: list[SectionFn] = [section_overview, section_findings, section_bench, section_charts,
-                             section_profile, section_events, section_summary]
+SECTIONS: list[SectionFn] = [section_overview, section_findings, section_load, section_bench,
+                             section_charts, section_profile, section_events, section_summary]
 
 
 def _chart_data(ctx: ReportContext) -> dict[str, Any]:

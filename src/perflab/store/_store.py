@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 from perflab.errors import NotFound, StoreCorrupt, StoreError, StoreTooNew, StoreUnwritable
 from perflab.store._models import Artifact, Event, Run, Series, canonical_labels
+from perflab.store._rollups import build_run_rollups, build_series_rollup, rollup_exists
 from perflab.store._schema import APPLICATION_ID, SCHEMA_VERSION, current_version, migrate
 
 if TYPE_CHECKING:
@@ -184,7 +185,10 @@ class Store:
         return Run(run_id, kind, name, "running", started, None, host, os.getpid(), meta or {})
 
     def finish_run(self, run_id: int, status: str = "ok", *, ended_ns: int | None = None,
-                   meta_update: dict[str, Any] | None = None) -> None:
+                   meta_update: dict[str, Any] | None = None, rollup: bool = True) -> None:
+        """End a run. ``rollup``: build its per-minute rollups now (about 0.3 s of CPU per
+        million samples); a caller that must stop at once (a server shutting down after days
+        of recording) leaves them to the hub's background rollups or the first reader."""
         ended = time.time_ns() if ended_ns is None else ended_ns
         if meta_update:
             run = self.run(run_id)
@@ -193,6 +197,23 @@ class Store:
                               (json.dumps(merged, sort_keys=True), run_id))
         self.conn.execute("UPDATE runs SET status = ?, ended_ns = ?, pid = NULL WHERE id = ?",
                           (status, ended, run_id))
+        # The run no longer changes: roll it up now, so its first view is as fast as the next.
+        # A cache: if the store is busy for longer than the busy timeout, a reader builds it.
+        if rollup:
+            with contextlib.suppress(sqlite3.OperationalError):
+                build_run_rollups(self.conn, run_id)
+
+    def build_rollups(self, run_id: int) -> int:
+        """Build the per-minute rollup of every series of a finished run that lacks one."""
+        return build_run_rollups(self.conn, run_id)
+
+    def has_rollup(self, series_id: int) -> bool:
+        return rollup_exists(self.conn, series_id)
+
+    def build_series_rollup(self, series_id: int) -> bool:
+        """Roll one series of a finished run up; False when there was nothing to write.
+        Raises sqlite3.OperationalError when the store may not be written."""
+        return build_series_rollup(self.conn, series_id)
 
     def run(self, ref: int | str) -> Run:
         """A run by id, by name (the newest of that name), or ``last``/``latest``."""

@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from perflab.errors import InvalidValue, NotFound
+from perflab.load import load_view
 from perflab.report import MAX_POINTS, sample_window, series_area
 from perflab.units import parse_duration_ns
 from perflab.web._params import BadParam, int_param, time_param
@@ -50,11 +51,12 @@ def _run(store: Store, raw: str) -> Run:
 
 
 def _guard(fn: Any) -> Any:
-    """Map our errors to HTTP: BadParam -> 400, NotFound -> 404."""
+    """Map our errors to HTTP (BadParam -> 400, NotFound -> 404); mark the store in use."""
 
     def endpoint(request: Request) -> JSONResponse:
         try:
-            result: JSONResponse = fn(request)
+            with _state(request).stores.in_use():
+                result: JSONResponse = fn(request)
         except BadParam as exc:
             return error(400, str(exc))
         except NotFound as exc:
@@ -196,6 +198,16 @@ def get_live(request: Request) -> JSONResponse:
     return doc("live", state.live.snapshot(store, window_ns=window_ns, points=points))
 
 
+@_guard
+def get_load(request: Request) -> JSONResponse:
+    store = _state(request).stores.get()
+    run = _run(store, request.path_params["run_id"])
+    view = load_view(store, run)
+    if view is None:
+        raise NotFound(f"run {run.id} has no load test")
+    return JSONResponse(view)
+
+
 def not_found(request: Request) -> JSONResponse:
     return error(404, f"no API endpoint {request.url.path}")
 
@@ -207,6 +219,7 @@ ROUTES = [
     Route("/api/runs/{run_id}/summary", get_summary, name="api_summary"),
     Route("/api/runs/{run_id}/series/{series_id}/samples", get_samples, name="api_samples"),
     Route("/api/runs/{run_id}/samples", get_batch, name="api_batch"),
+    Route("/api/runs/{run_id}/load", get_load, name="api_load"),
     Route("/api/live", get_live, name="api_live"),
     Route("/api/{rest:path}", not_found, name="api_not_found"),
 ]

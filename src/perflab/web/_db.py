@@ -1,16 +1,32 @@
-"""One store connection per worker thread.
+"""One store connection per worker thread, and a shutdown that never closes one in use.
 
 Starlette runs the synchronous endpoints in a thread pool; a SQLite connection must not be used
 by two threads at once, and WAL lets every thread have its own reader. Connections are opened
 on first use in a thread and closed together when the app shuts down.
+
+Closing a connection while another thread is inside one of its queries crashes the process
+(SIGSEGV in SQLite), and a request can outlive the server's graceful shutdown: uvicorn cancels
+its task, but the worker thread runs on. So endpoints run inside ``in_use()`` (the
+``uses_store`` decorator), and ``close()`` first interrupts every connection (SQLite's
+thread-safe ``interrupt``: a running query stops with an error), waits for the requests to
+leave, and only then closes.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 from perflab.store import Store
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
+
+R = TypeVar("R")
 
 
 class StorePool:
@@ -18,6 +34,8 @@ class StorePool:
         self.path = path
         self._local = threading.local()
         self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+        self._busy = 0
         self._all: list[Store] = []
 
     def get(self) -> Store:
@@ -29,8 +47,43 @@ class StorePool:
                 self._all.append(store)
         return store
 
-    def close(self) -> None:
+    @contextlib.contextmanager
+    def in_use(self) -> Iterator[None]:
+        """Marks a request that may use this thread's connection."""
         with self._lock:
+            self._busy += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._busy -= 1
+                self._idle.notify_all()
+
+    def close(self, wait_s: float = 5.0) -> bool:
+        """Interrupt running queries, wait for requests to leave, close every connection.
+
+        False when a request still ran after ``wait_s``: its connection is left open (the
+        process is ending; SQLite recovers a reader that never closed).
+        """
+        with self._lock:
+            stores = list(self._all)
+        for store in stores:
+            store.conn.interrupt()
+        with self._idle:
+            if not self._idle.wait_for(lambda: self._busy == 0, timeout=wait_s):
+                return False
             stores, self._all = self._all, []
         for store in stores:
             store.close()
+        return True
+
+
+def uses_store(fn: Callable[[Request], R]) -> Callable[[Request], R]:
+    """An endpoint that reads the store: shutdown waits for it before closing connections."""
+
+    @functools.wraps(fn)
+    def endpoint(request: Request) -> R:
+        with request.app.state.perflab.stores.in_use():
+            return fn(request)
+
+    return endpoint

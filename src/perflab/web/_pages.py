@@ -10,8 +10,9 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from perflab.errors import NotFound
-from perflab.report import render_report, series_key
+from perflab.report import format_value, load_section_values, render_report, series_key
 from perflab.web._api import run_document
+from perflab.web._db import uses_store
 from perflab.web._params import BadParam, int_param, time_param
 
 if TYPE_CHECKING:
@@ -85,9 +86,11 @@ def run_page(request: Request) -> HTMLResponse:
     if run is None:
         return _not_found(request, f"No run {request.path_params['run_id']!r} in this store.")
     doc = run_document(store, run)
+    load = load_section_values(store, run)
     return _page(request, "run.html", page="run", run=run, series=doc["series"],
                  events=store.events(run.id), n_series=len(doc["series"]),
-                 n_events=len(doc["events"]), doc_json=_script_json(doc))
+                 n_events=len(doc["events"]), doc_json=_script_json(doc),
+                 load=load is not None, **(load or {}))
 
 
 def run_report(request: Request) -> Response:
@@ -133,25 +136,40 @@ def compare(request: Request) -> HTMLResponse:
     cache = _state(request).summaries
     sum_a = {m.series_id: m for m in cache.run(store, a)}
     sum_b = {m.series_id: m for m in cache.run(store, b)}
-    rows, pairs = [], []
+    rows, same, pairs = [], [], []
     for key in sorted(sa.keys() & sb.keys()):
         ma: Summary = sum_a[sa[key].id]
         mb: Summary = sum_b[sb[key].id]
+        unit = sa[key].unit
+        if _flat_and_equal(ma, mb):
+            # the same constant in both runs (an idle interface's 0/s): a row in a short
+            # list, not a chart nor a line of zeros among the deltas
+            same.append({"key": key, "value": format_value(ma.min, unit)})
+            continue
         mean_delta, mean_class = _delta(ma.mean, mb.mean)
         p95_delta, p95_class = _delta(ma.p95, mb.p95)
-        rows.append({"key": key, "a": ma, "b": mb, "mean_delta": mean_delta,
-                     "mean_class": mean_class, "p95_delta": p95_delta, "p95_class": p95_class})
-        pairs.append({"key": key, "unit": sa[key].unit, "a": sa[key].id, "b": sb[key].id})
+        rows.append({"key": key, "mean_delta": mean_delta, "mean_class": mean_class,
+                     "p95_delta": p95_delta, "p95_class": p95_class,
+                     **{f"{k}_{r}": format_value(getattr(m, k), unit)
+                        for k in ("mean", "p95", "max") for r, m in (("a", ma), ("b", mb))}})
+        pairs.append({"key": key, "unit": unit, "a": sa[key].id, "b": sb[key].id})
     only = sorted(sa.keys() ^ sb.keys())
     doc = {"a": a.to_json(), "b": b.to_json(), "pairs": pairs}
-    return _page(request, "compare.html", rows=rows, only=only[:50], doc_json=_script_json(doc),
-                 **values)
+    return _page(request, "compare.html", rows=rows, same=same, only=only[:200],
+                 only_count=len(only), doc_json=_script_json(doc), **values)
+
+
+def _flat_and_equal(ma: Summary, mb: Summary) -> bool:
+    """Both runs hold one and the same value throughout (or neither has a sample)."""
+    if ma.count == 0 and mb.count == 0:
+        return True
+    return ma.min is not None and ma.min == ma.max == mb.min == mb.max
 
 
 ROUTES = [
     Route("/", overview, name="overview"),
-    Route("/runs", runs, name="runs"),
-    Route("/runs/{run_id}", run_page, name="run"),
-    Route("/runs/{run_id}/report", run_report, name="run_report"),
-    Route("/compare", compare, name="compare"),
+    Route("/runs", uses_store(runs), name="runs"),
+    Route("/runs/{run_id}", uses_store(run_page), name="run"),
+    Route("/runs/{run_id}/report", uses_store(run_report), name="run_report"),
+    Route("/compare", uses_store(compare), name="compare"),
 ]

@@ -67,10 +67,13 @@ class BackgroundRecording:
         try:
             if self.recorder is not None:
                 self.recorder.close()
+            # no rollup here: after days of serving it would hold up the stop for seconds;
+            # the next hub rolls the run up in the background (web/_rollups.py)
             if self.error is None:
-                self._store.finish_run(self.run_id, "ok")
+                self._store.finish_run(self.run_id, "ok", rollup=False)
             else:
-                self._store.finish_run(self.run_id, "failed", meta_update={"error": self.error})
+                self._store.finish_run(self.run_id, "failed", meta_update={"error": self.error},
+                                       rollup=False)
         finally:
             self._store.close()
             self._store = None

@@ -1,5 +1,9 @@
 """Rolls up finished runs in the background, so their first view is already fast.
 
+Most runs are rolled up by ``Store.finish_run``; this covers the rest: the hub's own serve
+runs (a stop after days of recording does not wait for their rollup) and runs finished by an
+older perflab.
+
 Every 10 s the thread looks for series of finished runs without a per-minute rollup and
 builds them one by one, resting three times as long as each took: at most a quarter of a
 core, and next to nothing once the store is rolled up (one indexed query every 10 s).

@@ -155,8 +155,19 @@ def test_refused_port_unknown_host_and_bad_url_are_clear_errors(store_path, caps
         port = sock.getsockname()[1]  # bound, not listening: connections are refused
         assert main(["load", f"http://127.0.0.1:{port}/", "--store", str(store_path)]) == 3
     assert "connection refused" in capsys.readouterr().err
-    assert main(["load", "http://no-such-host.invalid/", "--store", str(store_path)]) == 3
+    assert main(["load", "http://no-such-host.invalid/", "--allow-remote",
+                 "--store", str(store_path)]) == 3
     assert "cannot resolve host" in capsys.readouterr().err
+    assert main(["load", "http://no-such-host.invalid/", "--store", str(store_path)]) == 2
+    assert "not this machine" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("url", ["http://example.com/", "http://10.1.2.3:8080/",
+                                 "https://[2001:db8::1]/"])
+def test_a_target_off_this_machine_is_refused_before_any_packet(url, store_path, capsys):
+    """Without --allow-remote, load goes to loopback only; nothing is resolved or sent."""
+    assert main(["load", url, "-d", "1s", "--store", str(store_path)]) == 2
+    assert "not this machine" in capsys.readouterr().err
     assert main(["load", "127.0.0.1:8080", "--store", str(store_path)]) == 2
     assert "invalid URL" in capsys.readouterr().err
 

@@ -8,8 +8,8 @@ def test_exported_names():
         "Feeder", "Histogram", "Interval", "LoadConfig", "LoadRecorder", "LoadResult",
         "LoadRunner", "Outcome", "RequestSpec", "Response", "RunOptions", "Scenario",
         "Schedule", "Session", "Stage", "Target", "Threshold", "csv_feeder", "execute",
-        "format_hgrm", "junit_xml", "parse_stages", "parse_target", "parse_threshold",
-        "render_summary",
+        "format_hgrm", "junit_xml", "load_view", "parse_stages", "parse_target",
+        "parse_threshold", "render_summary",
     ])
     for name in perflab.load.__all__:
         assert getattr(perflab.load, name) is not None

@@ -83,6 +83,16 @@
       const doc = await r.json();
       last = doc;
       document.getElementById("no-recording").hidden = doc.run != null;
+      // a recording that ended before the window (serve --no-record): say so, not empty charts
+      const empty = document.getElementById("window-empty");
+      const nothing = doc.run != null && doc.panels.every((p) => p.series.every((s) => !s.ts_ns.length));
+      empty.hidden = !nothing;
+      if (nothing) {
+        empty.textContent = "Nothing recorded in the last " + w + ": the newest recording, run #" +
+          doc.run.id + " (" + doc.run.kind + ")" + (doc.run.ended_ns != null ? ", ended " +
+          new Date(doc.run.ended_ns / 1e6).toLocaleString() : "") +
+          ". Pick a longer window, or run perflab serve without --no-record to record this machine.";
+      }
       update(doc);
       fillTop(doc.top);
       status.textContent = (doc.run ? "run #" + doc.run.id + " (" + doc.run.kind + ")" : "no recording") +

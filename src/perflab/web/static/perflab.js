@@ -11,6 +11,12 @@
   const PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#59a14f", "#b07aa1", "#76b7b2",
                    "#edc948", "#ff9da7", "#9c755f", "#8cd17d", "#499894", "#d37295"];
   const AREA_ORDER = ["system", "process", "net", "load", "profile", "bench", "trace"];
+  const LOAD_ORDER = ["load.rps", "load.latency_ms", "load.service_time_ms", "load.errors_per_s",
+                      "load.dropped_per_s", "load.connections"];
+  // what a load chart shows, in words, before its series name
+  const TITLES = { "load.rps": "Throughput", "load.latency_ms": "Latency percentiles",
+    "load.service_time_ms": "Service time percentiles", "load.errors_per_s": "Errors",
+    "load.dropped_per_s": "Dropped (could not start on time)", "load.connections": "Connections" };
   P.PALETTE = PALETTE;
 
   // ---- theme --------------------------------------------------------------------------------
@@ -34,6 +40,7 @@
       band: cssVar("--event-band", "rgba(225,87,89,0.13)"),
       marker: cssVar("--event-marker", "#e15759"),
       text: cssVar("--fg", "#222"),
+      laneBg: cssVar("--event-lane", "rgba(225,87,89,0.22)"),
     };
   }
 
@@ -77,8 +84,29 @@
       case "%": return sig(v, d) + "%";
       case "s": return v >= 1 || v === 0 ? sig(v, d) + "s" : v >= 1e-3 ? sig(v * 1e3, d) + "ms"
         : sig(v * 1e6, d) + "µs";
+      case "ms": return P.fmt(v / 1e3, "s", d);
       default: return scaled(v, 3, 1000, ["", "k", "M", "G"], d) + (unit || "");
     }
+  };
+
+  /** A duration in seconds, the way people say it: 850ms, 3.02s, 4m 10s, 2h 05m. */
+  P.fmtDuration = function (sec) {
+    if (sec == null || !isFinite(sec)) return "-";
+    if (sec < 60) return P.fmt(sec, "s");
+    const m = Math.floor(sec / 60);
+    if (m < 60) return m + "m " + String(Math.round(sec - m * 60)).padStart(2, "0") + "s";
+    return Math.floor(m / 60) + "h " + String(m % 60).padStart(2, "0") + "m";
+  };
+
+  /** What an event says on a chart: its text, else its kind. */
+  P.eventLabel = function (e) { return (e.text || "").trim() || e.kind; };
+
+  /** kind · text · duration, for a tooltip. */
+  P.eventTitle = function (e) {
+    const parts = [e.kind];
+    if ((e.text || "").trim() && e.text.trim() !== e.kind) parts.push(e.text.trim());
+    if (e.end_ns != null) parts.push(P.fmtDuration((e.end_ns - e.ts_ns) / 1e9));
+    return parts.join(" · ");
   };
 
   P.labelText = function (labels, only) {
@@ -134,13 +162,21 @@
         if (ch.part === "all" && !charts.has(ch.key.slice(0, -4))) ch.part = "";
       }
     }
-    const rank = (a) => { const i = AREA_ORDER.indexOf(a); return i < 0 ? AREA_ORDER.length : i; };
+    // a run with load tests shows them first: its throughput and latency are the point of it
+    const rank = (a) => {
+      if (a === "load") return -1;
+      const i = AREA_ORDER.indexOf(a);
+      return i < 0 ? AREA_ORDER.length : i;
+    };
+    const nameRank = (n) => { const i = LOAD_ORDER.indexOf(n); return i < 0 ? LOAD_ORDER.length : i; };
     return Array.from(areas.keys())
       .sort((a, b) => rank(a) - rank(b) || a.localeCompare(b))
       .map((area) => ({
         area: area,
-        // by name; an aggregate ("all") before its per-item chart ("each")
-        charts: Array.from(areas.get(area).values()).sort((a, b) => a.name.localeCompare(b.name)
+        // by name (load: throughput, latency, errors first); an aggregate ("all") before its
+        // per-item chart ("each")
+        charts: Array.from(areas.get(area).values()).sort((a, b) =>
+          nameRank(a.name) - nameRank(b.name) || a.name.localeCompare(b.name)
           || (a.part === "all" ? -1 : b.part === "all" ? 1 : 0)),
       }));
   };
@@ -162,55 +198,156 @@
 
   // ---- events on charts ---------------------------------------------------------------------
 
-  /** Events drawn on a chart: bands (end_ns set) under the lines, markers (instants) over. */
+  /**
+   * Events drawn on a chart. Bands (events with an end) get a lane at the top of the plot,
+   * holding their text (clipped to the band), and a faint fill down the plot; bands that
+   * overlap (a phase and its steps) take separate lanes. Instants are dashed lines with their
+   * text beside them, left out where it would overlap the previous one. Hovering a band or
+   * a line shows kind · text · duration.
+   */
+  const LANE = 15;  // css px: the height of one lane of event bands
+
+  /** Lanes of the bands: the first lane whose last band ends before this one starts. */
+  function eventLanes(events) {
+    const ends = [];
+    const out = new Map();
+    const bands = events.filter((e) => e.end_ns != null)
+      .sort((x, y) => x.ts_ns - y.ts_ns || y.end_ns - x.end_ns);
+    for (const e of bands) {
+      let i = ends.findIndex((end) => end <= e.ts_ns);
+      if (i < 0) { i = ends.length; ends.push(0); }
+      ends[i] = e.end_ns;
+      out.set(e, i);
+    }
+    return { lane: out, count: Math.min(ends.length, 3) };
+  }
+
   function eventsPlugin(getEvents, toX) {
-    function xs(u, e) {
+    let tip = null;
+    function span(u, e) {
       const a = u.valToPos(toX(e.ts_ns), "x", true);
       const b = e.end_ns == null ? a : u.valToPos(toX(e.end_ns), "x", true);
       return [a, b];
     }
+    const lanes = eventLanes;
+    function hits(u, left) {
+      const pr = devicePixelRatio;
+      const x = left * pr + u.bbox.left;
+      const found = [];
+      for (const e of getEvents()) {
+        const [a, b] = span(u, e);
+        if (e.end_ns == null ? Math.abs(x - a) <= 4 * pr : x >= a && x <= b) found.push(e);
+      }
+      return found;
+    }
     return {
       hooks: {
+        init: [(u) => {
+          tip = document.createElement("div");
+          tip.className = "event-tip";
+          tip.hidden = true;
+          u.over.appendChild(tip);
+        }],
+        setCursor: [(u) => {
+          if (!tip) return;
+          const { left, top } = u.cursor;
+          const found = left == null || left < 0 ? [] : hits(u, left);
+          if (!found.length) { tip.hidden = true; return; }
+          tip.textContent = found.map(P.eventTitle).join("\n");
+          tip.hidden = false;
+          const w = u.over.clientWidth;
+          tip.style.left = Math.min(left + 12, Math.max(0, w - tip.offsetWidth - 4)) + "px";
+          tip.style.top = Math.max(0, (top == null ? 0 : top) - tip.offsetHeight - 8) + "px";
+        }],
         drawClear: [(u) => {
           const c = colors();
           const { left, top, width, height } = u.bbox;
-          u.ctx.save();
-          u.ctx.fillStyle = c.band;
-          for (const e of getEvents()) {
+          const events = getEvents();
+          const { lane } = lanes(events);
+          const ctx = u.ctx;
+          ctx.save();
+          for (const e of events) {
             if (e.end_ns == null) continue;
-            let [a, b] = xs(u, e);
+            let [a, b] = span(u, e);
             a = Math.max(a, left); b = Math.min(b, left + width);
-            if (b > a) u.ctx.fillRect(a, top, b - a, height);
+            if (b <= a) continue;
+            // neighbouring bands alternate between two tints, so their border shows
+            ctx.globalAlpha = lane.get(e) % 2 === 0 ? 0.45 : 0.3;
+            ctx.fillStyle = c.band;
+            ctx.fillRect(a, top, b - a, height);
           }
-          u.ctx.restore();
+          ctx.restore();
         }],
         draw: [(u) => {
           const c = colors();
+          const pr = devicePixelRatio;
           const { left, top, width, height } = u.bbox;
           const ctx = u.ctx;
+          const events = getEvents();
+          const { lane, count } = lanes(events);
           ctx.save();
+          ctx.font = (10 * pr) + "px sans-serif";
+          ctx.textBaseline = "middle";
+          ctx.textAlign = "left";  // uPlot leaves it as its last axis set it
+          for (const e of events) {
+            if (e.end_ns == null || lane.get(e) >= count) continue;
+            let [a, b] = span(u, e);
+            a = Math.max(a, left); b = Math.min(b, left + width);
+            if (b - a < 2 * pr) continue;
+            const y = top + lane.get(e) * LANE * pr;
+            ctx.fillStyle = c.laneBg;
+            ctx.fillRect(a, y, b - a, (LANE - 1) * pr);
+            ctx.fillStyle = c.marker;
+            ctx.fillRect(a, y, 2 * pr, (LANE - 1) * pr);  // where it starts
+            const room = b - a - 6 * pr;
+            if (room > 12 * pr) {
+              ctx.fillStyle = c.text;
+              let label = P.eventLabel(e);
+              if (ctx.measureText(label).width > room) {
+                while (label.length > 1 && ctx.measureText(label + "…").width > room) {
+                  label = label.slice(0, -1);
+                }
+                label += "…";
+              }
+              ctx.fillText(label, a + 5 * pr, y + (LANE / 2) * pr);
+            }
+          }
           ctx.strokeStyle = c.marker;
           ctx.fillStyle = c.marker;
-          ctx.lineWidth = Math.max(1, devicePixelRatio);
-          ctx.font = (10 * devicePixelRatio) + "px sans-serif";
+          ctx.lineWidth = Math.max(1, pr);
           let labelEnd = -Infinity;  // labels that would overlap the previous one are left out
-          for (const e of getEvents()) {
-            const [a] = xs(u, e);
+          const labelY = top + (count * LANE + 8) * pr;
+          for (const e of events) {
+            if (e.end_ns != null) continue;
+            const [a] = span(u, e);
             if (a < left || a > left + width) continue;
-            if (e.end_ns == null) {
-              ctx.setLineDash([4 * devicePixelRatio, 3 * devicePixelRatio]);
-              ctx.beginPath(); ctx.moveTo(a, top); ctx.lineTo(a, top + height); ctx.stroke();
-            }
-            const x = a + 3 * devicePixelRatio;
+            ctx.setLineDash([4 * pr, 3 * pr]);
+            ctx.beginPath(); ctx.moveTo(a, top); ctx.lineTo(a, top + height); ctx.stroke();
+            const label = P.eventLabel(e);
+            const w = ctx.measureText(label).width;
+            const x = a + w + 3 * pr > left + width ? a - w - 3 * pr : a + 3 * pr;
             if (x > labelEnd) {
-              ctx.fillText(e.kind, x, top + 11 * devicePixelRatio);
-              labelEnd = x + ctx.measureText(e.kind).width + 6 * devicePixelRatio;
+              ctx.fillText(label, x, labelY);
+              labelEnd = x + w + 6 * pr;
             }
           }
           ctx.restore();
         }],
       },
     };
+  }
+
+  /** Room for the y axis' widest tick label (uPlot's fixed size cuts "1.00ms" short). */
+  function axisSize(u, values, axisIdx, cycleNum) {
+    const axis = u.axes[axisIdx];
+    if (cycleNum > 1) return axis._size;  // settled: do not grow forever
+    let size = axis.ticks.size + axis.gap;
+    const longest = (values || []).reduce((m, v) => (String(v).length > m.length ? String(v) : m), "");
+    if (longest) {
+      u.ctx.font = axis.font[0];
+      size += u.ctx.measureText(longest).width / devicePixelRatio;
+    }
+    return Math.ceil(Math.max(40, size + 4));
   }
 
   // ---- sync ---------------------------------------------------------------------------------
@@ -262,22 +399,36 @@
     const opts = {
       title: spec.title,
       width: width,
-      height: spec.height || 170,
+      height: spec.height || 170 + eventLanes(spec.events ? spec.events() : []).count * LANE,
       cursor: {
         sync: spec.group ? { key: spec.group.key, setSeries: false } : undefined,
         drag: { x: true, y: false, setScale: true },
       },
-      scales: { x: { time: spec.time !== false } },
+      scales: {
+        x: { time: spec.time !== false },
+        // headroom above the data for the event lanes, so no line hides under them
+        y: { range: (u, dmin, dmax) => {
+          const r = uPlot.rangeNum(dmin, dmax, 0.1, true);
+          const lanesPx = eventLanes(spec.events ? spec.events() : []).count * LANE;
+          const plotPx = (u.bbox && u.bbox.height ? u.bbox.height / devicePixelRatio
+            : (spec.height || 170) - 70);
+          if (!lanesPx || plotPx <= lanesPx * 1.5) return r;
+          const frac = (lanesPx + 4) / plotPx;
+          return [r[0], r[1] + (r[1] - r[0]) * frac / (1 - frac)];
+        } },
+      },
       legend: { show: spec.legend !== false, live: true },
       axes: [
         { stroke: c.axis, grid: { stroke: c.grid, width: 1 }, ticks: { stroke: c.grid, width: 1 },
           label: spec.xLabel, labelSize: spec.xLabel ? 18 : 0,
           values: spec.time === false ? (u, vals) => vals.map((v) => P.fmt(v, "s")) : undefined },
         { stroke: c.axis, grid: { stroke: c.grid, width: 1 }, ticks: { stroke: c.grid, width: 1 },
-          size: 64, values: (u, vals) => vals.map((v) => P.fmt(v, unit, 3)) },
+          size: axisSize, values: (u, vals) => vals.map((v) => P.fmt(v, unit, 3)) },
       ],
       series: [{ label: spec.time === false ? (spec.xLabel || "x") : "Time",
-        value: spec.time === false ? (u, v) => (v == null ? "-" : P.fmt(v, "s")) : undefined }].concat(spec.labels.map((label, i) => ({
+        // the cursor's time to the second (uPlot's default stops at minutes)
+        value: spec.time === false ? (u, v) => (v == null ? "-" : P.fmt(v, "s"))
+          : "{YYYY}-{MM}-{DD} {HH}:{mm}:{ss}" }].concat(spec.labels.map((label, i) => ({
         label: label,
         stroke: (spec.colors && spec.colors[i]) || PALETTE[i % PALETTE.length],
         width: 1.25,
@@ -312,62 +463,143 @@
 
   // ---- the Run view (dashboard Run page and report) -----------------------------------------
 
+  /** Whether every line of a chart holds one value throughout (or nothing at all). */
+  function constantLines(lines) {
+    for (const l of lines) {
+      let first = null;
+      for (const v of l.y) {
+        if (v == null) continue;
+        if (first == null) first = v;
+        else if (v !== first) return false;
+      }
+    }
+    return true;
+  }
+
+  function lineValue(l) {
+    for (const v of l.y) if (v != null) return v;
+    return null;
+  }
+
   /**
-   * Draw every series of a run, grouped by area, one chart per series name.
+   * Draw every series of a run, grouped by area, one chart per series name. Charts whose
+   * series never vary (or hold no sample) are not drawn: each area lists them in a compact
+   * table under its charts, one row per series with its value.
    * doc: {run, series, events};
    * load(seriesList, startNs, endNs, points) -> Promise<[{ts_ns, values}] in the same order>.
-   * opts.followMs: for a running run, re-read the whole run that often while not zoomed in.
-   * Returns {group, charts, ready: Promise} — ready resolves when every chart has its data.
+   * opts.followMs: for a running run, re-read the whole run that often while not zoomed in;
+   * opts.reload() -> Promise<doc>: the run's current series and events, read on each refresh,
+   * so series that appear while the page is open get their charts (and new events show).
+   * Returns {group, charts, constant, ready: Promise} — ready resolves when every chart has
+   * its data.
    */
   P.runView = function (container, doc, load, opts) {
     const run = doc.run;
     const endNs = run.ended_ns != null ? run.ended_ns : Date.now() * 1e6;
     const full = [run.started_ns / 1e9, endNs / 1e9];
     const followMs = (opts && opts.followMs) || 0;
-    const state = { group: null, charts: [], ready: null, specs: [] };
-    const events = () => doc.events || [];
+    const reload = opts && opts.reload;
+    const state = { group: null, charts: [], constant: [], ready: null };
+    let current = doc;
+    const events = () => current.events || [];
+    let slots = [];      // charts drawn: {el, chart, lines}
+    let layoutKey = "";  // what the layout was built for: series per chart, constant or not
 
-    const areas = P.groupCharts(doc.series);
-    container.innerHTML = "";
-    const slots = [];
-    for (const area of areas) {
-      const section = document.createElement("section");
-      section.className = "area";
-      section.dataset.area = area.area;
-      const h = document.createElement("h3");
-      h.textContent = area.area + " (" + area.charts.length + ")";
-      section.appendChild(h);
-      const grid = document.createElement("div");
-      grid.className = "chart-grid";
-      section.appendChild(grid);
-      for (const ch of area.charts) {
-        const box = document.createElement("div");
-        box.className = "chart";
-        box.dataset.name = ch.name;
-        grid.appendChild(box);
-        slots.push({ el: box, chart: ch });
-      }
-      container.appendChild(section);
+    function points() {
+      const w = container.clientWidth || 1200;
+      const cols = Math.max(1, Math.floor((w + 10) / 570));
+      return Math.max(200, Math.min(4000, Math.round((w / cols) * 2)));
     }
 
-    async function fetchLines(ch, startNs, stopNs, points) {
-      const got = await load(ch.series, startNs, stopNs, points);
+    async function fetchLines(ch, startNs, stopNs, n) {
+      const got = await load(ch.series, startNs, stopNs, n);
       return got.map((g) => ({ x: P.toSeconds(g.ts_ns), y: g.values }));
     }
 
-    function build(lineData) {
+    // every chart of the document with its whole-run lines
+    async function readAll(d) {
+      const areas = P.groupCharts(d.series);
+      const n = points();
+      const all = [];
+      for (const area of areas) for (const ch of area.charts) all.push(ch);
+      const lines = await Promise.all(all.map((ch) => fetchLines(ch, null, null, n)));
+      all.forEach((ch, i) => { ch.lines = lines[i]; ch.constant = constantLines(lines[i]); });
+      const key = all.map((ch) => ch.key + ":" + ch.series.map((x) => x.id).join(",") +
+        (ch.constant ? "=" : "~")).join("|");
+      return { areas: areas, key: key };
+    }
+
+    function title(ch) {
+      return (TITLES[ch.name] ? TITLES[ch.name] + " · " : "") +
+        ch.name + (ch.unit ? " (" + ch.unit + ")" : "") +
+        (ch.part === "all" ? " · all" : ch.part === "each" ? " · each" : "");
+    }
+
+    function constantTable(charts) {
+      const rows = [];
+      for (const ch of charts) {
+        ch.series.forEach((sr, i) => {
+          const l = ch.lines[i] || { y: [] };
+          const v = lineValue(l);
+          rows.push("<tr><td>" + P.escape(sr.name) + "</td><td>" +
+            P.escape(P.labelText(sr.labels)) + "</td><td class=num>" +
+            (v == null ? '<span class="muted">no samples</span>' : P.escape(P.fmt(v, sr.unit, 4))) +
+            "</td></tr>");
+        });
+      }
+      const n = rows.length;
+      // a few are shown at once; a long list (every idle interface) waits for a click
+      return '<details class="constant"' + (n <= 8 ? " open" : "") + "><summary>" + n +
+        " series that never change" +
+        (n > 0 ? " (shown as values, not charts)" : "") + "</summary>" +
+        '<table class="constant-series"><thead><tr><th>series</th><th>labels</th>' +
+        '<th class="num">value</th></tr></thead><tbody>' + rows.join("") +
+        "</tbody></table></details>";
+    }
+
+    let lastAreas = null;  // what is on the page, for a rebuild in the other theme
+    function layout(areas) {
+      lastAreas = areas;
       if (state.group) state.group.destroy();
       state.group = P.syncGroup("run");
-      state.charts = slots.map((slot, i) => P.chart(slot.el, {
-        title: slot.chart.name + (slot.chart.unit ? " (" + slot.chart.unit + ")" : "") +
-          (slot.chart.part === "all" ? " · all" : slot.chart.part === "each" ? " · each" : ""),
+      state.group.onZoom.push(onZoom);
+      container.innerHTML = "";
+      slots = [];
+      state.constant = [];
+      for (const area of areas) {
+        const varying = area.charts.filter((ch) => !ch.constant);
+        const constant = area.charts.filter((ch) => ch.constant);
+        const section = document.createElement("section");
+        section.className = "area";
+        section.dataset.area = area.area;
+        const h = document.createElement("h3");
+        h.textContent = area.area + " (" + varying.length + " charts" +
+          (constant.length ? ", " + constant.length + " constant" : "") + ")";
+        section.appendChild(h);
+        const grid = document.createElement("div");
+        grid.className = "chart-grid";
+        section.appendChild(grid);
+        for (const ch of varying) {
+          const box = document.createElement("div");
+          box.className = "chart";
+          box.dataset.name = ch.name;
+          grid.appendChild(box);
+          slots.push({ el: box, chart: ch });
+        }
+        if (constant.length) {
+          section.insertAdjacentHTML("beforeend", constantTable(constant));
+          for (const ch of constant) for (const sr of ch.series) state.constant.push(sr.id);
+        }
+        container.appendChild(section);
+      }
+      state.charts = slots.map((slot) => P.chart(slot.el, {
+        title: title(slot.chart),
         unit: slot.chart.unit,
         labels: P.lineLabels(slot.chart.series),
-        data: P.align(lineData[i], full),
+        data: P.align(slot.chart.lines, full),
         group: state.group,
         events: events,
       }));
-      state.group.onZoom.push(onZoom);
     }
 
     // After a zoom, fetch the zoomed window at full resolution (debounced), keep the scale.
@@ -383,14 +615,14 @@
         const zoomedOut = min <= full[0] + 1e-6 && max >= full[1] - 1e-6;
         const startNs = zoomedOut ? null : Math.floor(min * 1e9);
         const stopNs = zoomedOut ? null : Math.ceil(max * 1e9);
+        const mine = slots;
         try {
-          const all = await Promise.all(slots.map((slot) =>
-            fetchLines(slot.chart, startNs, stopNs, points(slot.el))));
-          if (seq !== zoomSeq) return;
+          const all = await Promise.all(mine.map((slot) =>
+            fetchLines(slot.chart, startNs, stopNs, points())));
+          if (seq !== zoomSeq || mine !== slots) return;
           all.forEach((lines, i) => {
-            const u = state.charts[i];
-            lineData[i] = lines;
-            u.setData(P.align(lines, full), false);
+            mine[i].chart.lines = lines;
+            state.charts[i].setData(P.align(lines, full), false);
           });
         } catch (err) {
           console.warn("perflab: could not refine the zoomed window", err);
@@ -398,34 +630,43 @@
       }, 250);
     }
 
-    function points(el) { return Math.max(200, Math.min(4000, Math.round((el.clientWidth || 800) * 2))); }
-
-    let lineData = [];
-    state.ready = Promise.all(slots.map((slot) =>
-      fetchLines(slot.chart, null, null, points(slot.el)))).then((all) => {
-      lineData = all;
-      build(lineData);
+    state.ready = readAll(current).then((got) => {
+      layoutKey = got.key;
+      layout(got.areas);
       return state.charts;
     });
-    document.addEventListener("perflab:theme", () => { if (state.charts.length) build(lineData); });
+    document.addEventListener("perflab:theme", () => { if (lastAreas) layout(lastAreas); });
     P.autoResize(() => state.charts);
 
     // A running run grows: extend the time axis and re-read, unless the reader zoomed in.
+    // New series (a process that started, a load step) get their charts; a series that starts
+    // to vary leaves the constant table for a chart.
     if (followMs > 0 && run.ended_ns == null) {
       let busy = false;
-      setInterval(async () => {
+      const timer = setInterval(async () => {
         const zoomed = shown[0] > full[0] + 1e-6 || shown[1] < full[1] - 1e-6;
-        if (busy || document.hidden || zoomed || !state.charts.length) return;
+        if (busy || document.hidden || zoomed || !layoutKey) return;
         busy = true;
         try {
-          const all = await Promise.all(slots.map((slot) =>
-            fetchLines(slot.chart, null, null, points(slot.el))));
-          full[1] = Date.now() / 1e3;
+          const next = reload ? await reload() : current;
+          const got = await readAll(next);
+          current = next;
+          full[1] = (next.run.ended_ns != null ? next.run.ended_ns / 1e9 : Date.now() / 1e3);
           shown = full.slice();
-          all.forEach((lines, i) => {
-            lineData[i] = lines;
-            state.charts[i].setData(P.align(lines, full), true);
-          });
+          if (got.key !== layoutKey) {
+            layoutKey = got.key;
+            layout(got.areas);
+          } else {
+            const byKey = new Map();
+            for (const area of got.areas) for (const ch of area.charts) byKey.set(ch.key, ch);
+            slots.forEach((slot, i) => {
+              const ch = byKey.get(slot.chart.key);
+              slot.chart.lines = ch.lines;
+              state.charts[i].setData(P.align(ch.lines, full), true);
+            });
+            lastAreas = got.areas;
+          }
+          if (next.run.ended_ns != null) clearInterval(timer);  // it finished: nothing more
         } catch (err) {
           console.warn("perflab: could not refresh the running run", err);
         } finally {

@@ -15,8 +15,16 @@
     }).then((doc) => doc.windows);
   }
 
+  // a running run: its series and events as they are now (new ones get charts)
+  function reload() {
+    return fetch("/api/runs/" + doc.run.id, { credentials: "same-origin" }).then((r) => {
+      if (!r.ok) throw new Error("run: HTTP " + r.status);
+      return r.json();
+    });
+  }
+
   const view = Perflab.runView(document.getElementById("charts"), doc, load,
-    { followMs: doc.run.status === "running" ? 5000 : 0 });
+    { followMs: doc.run.status === "running" ? 5000 : 0, reload: reload });
   window.perflabRun = view;
   // The summary (a p95 sorts every sample of every series) is read when its table comes
   // into view, after the charts: it never delays them.

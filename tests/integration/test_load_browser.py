@@ -1,0 +1,129 @@
+"""A real load test, looked at in the hub and in its report with headless Chromium: the load
+section draws the percentile spectrum and the latency histogram, with no console error.
+
+Screenshots land in artifacts/load/ for a human to look at.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from test_hub_browser import CHROMIUM_ARGS, Page, serving
+
+from conftest import require_tool
+from perflab.store import Store
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "artifacts" / "load"
+ENV = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+
+# what the page knows about its two load charts, read from uPlot itself
+CHARTS_JS = """() => window.perflabLoad.charts().map(u => {
+  const root = u.root;
+  const title = root.querySelector('.u-title').textContent;
+  return {title, lines: u.series.length - 1, points: u.data[0].length,
+          distr: u.scales.x.distr, total: u.data[1].reduce((a, v) => a + (v || 0), 0),
+          // the x tick labels as drawn (uPlot draws axes on the canvas; it keeps the texts)
+          labels: (u.axes[0]._values || []).filter(t => t)};
+})"""
+
+
+@pytest.fixture(scope="module")
+def load_store(tmp_path_factory):
+    """One open-model load test against perflab's test server, which stalls now and then."""
+    tmp = tmp_path_factory.mktemp("loadweb")
+    store = tmp / "perflab.db"
+    server = subprocess.Popen(
+        [sys.executable, "-m", "perflab.load._testserver", "--port", "0",
+         "--stall-every", "2s", "--stall-for", "0.3s"],
+        stdout=subprocess.PIPE, text=True, env=ENV)
+    try:
+        assert server.stdout is not None
+        line = server.stdout.readline()
+        assert line.startswith("listening on"), line
+        url = "http://" + line.split()[-1] + "/"
+        done = subprocess.run(
+            [sys.executable, "-m", "perflab", "load", "run", url, "--rate", "200", "-d", "3s",
+             "-c", "4", "--workers", "1", "--threshold", "p99<50ms", "--store", str(store)],
+            env=ENV, capture_output=True, text=True, timeout=60, check=False)
+        assert done.returncode == 99, done.stderr  # the stalls fail the p99 threshold
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        if server.stdout is not None:
+            server.stdout.close()
+    with Store.open(store) as s:
+        (run,) = s.runs(kind="load")
+        return store, run.id, run.meta["summary"]["requests"]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    require_tool("chromium")
+    from playwright.sync_api import sync_playwright  # noqa: PLC0415  # after the tool check
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
+                              args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+def _check_load_charts(page: Page, requests: int) -> None:
+    charts = {c["title"].split(" · ")[0]: c for c in page.page.evaluate(CHARTS_JS)}
+    spectrum = charts["Latency by percentile (spectrum)"]
+    assert spectrum["lines"] == 2            # latency and service time
+    assert spectrum["distr"] == 3            # a log axis of 1/(1-p)
+    assert spectrum["points"] > 20
+    for label in ("0%", "50%", "90%", "99%"):
+        assert label in spectrum["labels"], spectrum["labels"]
+    histogram = charts["Latency histogram"]
+    assert histogram["lines"] == 1
+    assert histogram["total"] == requests    # every request is in one bar
+    assert page.errors == []
+
+
+@pytest.mark.parametrize("dark", [False, True], ids=["light", "dark"])
+def test_the_run_page_draws_the_spectrum_and_the_histogram(browser, load_store, dark):
+    store, run_id, requests = load_store
+    with serving(store, "--no-record") as url:
+        page = Page(browser, dark=dark, height=1200)
+        try:
+            page.open(f"{url}/runs/{run_id}", "loadReady")
+            page.page.wait_for_function("document.body.dataset.chartsReady === '1'",
+                                        timeout=20_000)
+            _check_load_charts(page, requests)
+            # the time series of a load run come first, throughput leading
+            first_area = page.page.evaluate(
+                "() => document.querySelector('#charts section.area').dataset.area")
+            assert first_area == "load"
+            first_title = page.page.evaluate(
+                "() => document.querySelector('#charts .u-title').textContent")
+            assert first_title.startswith("Throughput")
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            page.page.screenshot(path=str(ARTIFACTS / f"run-{'dark' if dark else 'light'}.png"),
+                                 full_page=True)
+        finally:
+            page.close()
+
+
+def test_the_report_draws_them_offline(browser, load_store, tmp_path):
+    store, run_id, requests = load_store
+    out = tmp_path / "report.html"
+    subprocess.run([sys.executable, "-m", "perflab", "report", str(run_id), "-o", str(out),
+                    "--store", str(store)], env=ENV, check=True, capture_output=True,
+                   timeout=60)
+    page = Page(browser, height=1200)
+    try:
+        page.open(out.as_uri(), "loadReady")
+        _check_load_charts(page, requests)
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.page.screenshot(path=str(ARTIFACTS / "report.png"), full_page=True)
+    finally:
+        page.close()
