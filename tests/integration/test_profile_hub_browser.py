@@ -112,6 +112,7 @@ def test_selected_range_shows_its_flame_graph_and_a_diff_of_two_ranges(server, p
         assert page.locator("#profile-table .delta-up").count() >= 1
         page.wait_for_timeout(300)
         panel.screenshot(path=str(ARTIFACTS / "diff.png"))
+        chart.screenshot(path=str(ARTIFACTS / "diff-chart.png"))  # the A and B bands
         page.screenshot(path=str(ARTIFACTS / "run-page.png"), full_page=True)
         assert p.errors == []
     finally:

@@ -38,7 +38,7 @@
 
   // ---- drawing on the charts -----------------------------------------------------------------
 
-  function band(u, r, color, foot) {
+  function band(u, r, color, foot, label) {
     const { left, top, width, height } = u.bbox;
     let a = u.valToPos(r[0] / 1e9, "x", true);
     let b = u.valToPos(r[1] / 1e9, "x", true);
@@ -47,6 +47,11 @@
     u.ctx.fillStyle = color;
     if (foot) u.ctx.fillRect(a, top + height - 4 * devicePixelRatio, Math.max(b - a - devicePixelRatio, 1), 4 * devicePixelRatio);
     else u.ctx.fillRect(a, top, b - a, height);
+    if (label) {  // "A" / "B" at the band's foot, above the slice markers
+      u.ctx.fillStyle = getComputedStyle(document.documentElement).getPropertyValue("--fg") || "#222";
+      u.ctx.font = "600 " + (11 * devicePixelRatio) + "px sans-serif";
+      u.ctx.fillText(label, a + 3 * devicePixelRatio, top + height - 8 * devicePixelRatio);
+    }
   }
 
   function drawHook(u) {
@@ -55,8 +60,8 @@
       if (!state.pid || s.pid === state.pid) band(u, [s.start_ns, s.end_ns], COLORS.slice, true);
     }
     if (state.diff) {
-      if (state.a) band(u, state.a, COLORS.a, false);
-      if (state.b) band(u, state.b, COLORS.b, false);
+      if (state.a) band(u, state.a, COLORS.a, false, "A");
+      if (state.b) band(u, state.b, COLORS.b, false, "B");
     } else if (state.current) {
       band(u, state.current, COLORS.cur, false);
     }
