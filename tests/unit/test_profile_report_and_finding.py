@@ -109,3 +109,13 @@ def test_runs_without_slices_have_no_profile_section(store):
     run = store.create_run("record", "plain")
     store.finish_run(run.id, "ok")
     assert 'id="section-profile"' not in render_report(store, run.id)
+
+
+def test_without_py_spy_the_demo_says_so_and_skips_the_finding(monkeypatch, store_path):
+    import perflab.profile  # noqa: PLC0415
+    from perflab.demo._profiling import start_profiler  # noqa: PLC0415
+
+    monkeypatch.setattr(perflab.profile, "find_tool", lambda _name: None)
+    started = start_profiler(store_path, 1, 12345)
+    assert started == ("py-spy is not installed (pip install py-spy); the profile finding is "
+                       "skipped")
