@@ -179,31 +179,57 @@
     showRange(null);
   });
 
-  fetchJson("/api/runs/" + runId + "/profile/slices").then((doc) => {
-    if (!doc.slices.length) return;
-    state.slices = doc.slices;
-    panel.hidden = false;
-    const pids = Array.from(new Set(doc.slices.map((s) => s.pid).filter((p) => p != null)))
+  function describe(slices) {
+    const pids = Array.from(new Set(slices.map((s) => s.pid).filter((p) => p != null)))
       .sort((a, b) => a - b);
-    const backends = Array.from(new Set(doc.slices.map((s) => s.backend)));
-    $("#profile-about").textContent = doc.slices.length + " slices" +
+    const backends = Array.from(new Set(slices.map((s) => s.backend)));
+    $("#profile-about").textContent = slices.length + " slices" +
       (pids.length ? " of PID " + pids.join(", ") : "") + " (" + backends.join(", ") +
       "), marked at the foot of every chart.";
-    if (pids.length > 1) {  // one process at a time: their stacks do not add up
-      const pick = $("#profile-pid");
+    const pick = $("#profile-pid");
+    if (pids.length > 1 && pick.options.length !== pids.length) {
+      // one process at a time: their stacks do not add up
       pick.innerHTML = pids.map((p) => "<option value=" + p + ">PID " + p + "</option>").join("");
+      pick.value = String(state.pid || pids[0]);
       pick.hidden = false;
-      state.pid = pids[0];
-      pick.addEventListener("change", () => {
-        state.pid = Number(pick.value);
-        state.a = state.b = null;
-        redraw();
-        if (state.diff) status("Diff: shift-drag across a chart to select range A, then range B.");
-        else showRange(state.current);
-      });
+      state.pid = Number(pick.value);
     }
-    view.ready.then(() => { attach(); redraw(); });
-    document.addEventListener("perflab:theme", () => setTimeout(attach, 0));
-    showRange(null);
-  }).catch((err) => console.warn("perflab: profile slices", err));
+  }
+
+  $("#profile-pid").addEventListener("change", (e) => {
+    state.pid = Number(e.target.value);
+    state.a = state.b = null;
+    redraw();
+    if (state.diff) status("Diff: shift-drag across a chart to select range A, then range B.");
+    else showRange(state.current);
+  });
+
+  let started = false;
+  function loadSlices() {
+    return fetchJson("/api/runs/" + runId + "/profile/slices").then((doc) => {
+      if (!doc.slices.length) return;
+      const grew = doc.slices.length !== state.slices.length;
+      state.slices = doc.slices;
+      describe(doc.slices);
+      if (!started) {
+        started = true;
+        panel.hidden = false;
+        view.ready.then(() => { attach(); redraw(); });
+        showRange(null);
+      } else if (grew) {
+        redraw();
+      }
+    });
+  }
+
+  loadSlices().catch((err) => console.warn("perflab: profile slices", err));
+  // charts are rebuilt (theme, a running run's new series): hook the new ones; a running run
+  // gains slices as it records
+  setInterval(attach, 2000);
+  document.addEventListener("perflab:theme", () => setTimeout(attach, 0));
+  if (JSON.parse(document.getElementById("run-data").textContent).run.status === "running") {
+    setInterval(() => {
+      if (!document.hidden) loadSlices().catch((err) => console.warn("perflab: slices", err));
+    }, 10000);
+  }
 })();
