@@ -68,8 +68,11 @@ class RunProfilers:
         out = cls(backends=cls.check(pids, slice_s=slice_s, backend=backend))
         for pid in out.backends:
             sink = _CountingSink(StoreSink(store_path, run_id, pid=pid))
+            # nonblocking: py-spy's default pauses the target for every sample, which hides
+            # lock contention (the demo's lock looked 4x milder under it); a recording of a
+            # live service must not change what it records
             prof = ContinuousProfiler(pid, sink=sink, slice_s=slice_s, rate_hz=rate_hz,
-                                      backend=backend)
+                                      backend=backend, nonblocking=True)
             out.sinks.append(sink)
             out.profilers.append(prof)
             prof.start()

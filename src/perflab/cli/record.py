@@ -22,9 +22,9 @@ if TYPE_CHECKING:
 
 
 @click.command()
-@click.option("--interval", type=DURATION, default="1s", show_default=True,
+@click.option("-i", "--interval", type=DURATION, default="1s", show_default=True,
               help="Time between samples (250ms, 1s, 10s ...).")
-@click.option("--duration", type=DURATION, default=None,
+@click.option("-d", "--duration", type=DURATION, default=None,
               help="Stop after this long (default: until Ctrl-C).")
 @click.option("--pid", "pids", type=int, multiple=True, metavar="PID",
               help="Record this process (repeatable).")
