@@ -130,10 +130,15 @@ def test_p_is_a_probability(a, b):
     assert 0 < compare_nothing(a, b).p <= 1
 
 
-@given(values, values, st.floats(min_value=1e-3, max_value=1e3))
+@given(values, values, st.integers(min_value=-10, max_value=10).map(lambda e: 2.0**e))
 @settings(max_examples=60, deadline=None)
 def test_scaling_both_samples_keeps_p_and_range(a, b, k):
-    """Units do not matter: ns or s, the ranks, p and the ±% are the same."""
+    """Units do not matter: ns or s, the ranks, p and the ±% are the same.
+
+    The factor is a power of two, so scaling is exact in floating point: with an arbitrary
+    factor, rounding can merge two nearly equal values into a tie, which changes the ranks for
+    a reason that is the float's, not the statistic's.
+    """
     p1 = compare_nothing(a, b).p
     p2 = compare_nothing([x * k for x in a], [x * k for x in b]).p
     assert p1 == pytest.approx(p2, rel=1e-9)
