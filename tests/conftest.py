@@ -5,10 +5,18 @@ import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from perflab.store import Store
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+# In CI every run explores the same examples (derandomize) and keeps no example database: a red
+# build then means a change broke something, never that this run's dice found an old corner.
+# Locally Hypothesis stays random and remembers failures, which is where new corners are found.
+settings.register_profile("ci", derandomize=True, database=None)
+if IN_CI:
+    settings.load_profile("ci")
 
 
 def require_tool(name: str) -> str:
