@@ -12,6 +12,7 @@ import sys
 
 import pytest
 from _browser import ROOT, Page, serving
+from tests._targets import start_test_server, stop_test_server
 
 from perflab.store import Store
 
@@ -35,25 +36,16 @@ def load_store(tmp_path_factory):
     """One open-model load test against perflab's test server, which stalls now and then."""
     tmp = tmp_path_factory.mktemp("loadweb")
     store = tmp / "perflab.db"
-    server = subprocess.Popen(
-        [sys.executable, "-m", "perflab.load._testserver", "--port", "0",
-         "--stall-every", "2s", "--stall-for", "0.3s"],
-        stdout=subprocess.PIPE, text=True, env=ENV)
+    server, hostport = start_test_server("--stall-every", "2s", "--stall-for", "0.3s", env=ENV)
     try:
-        assert server.stdout is not None
-        line = server.stdout.readline()
-        assert line.startswith("listening on"), line
-        url = "http://" + line.split()[-1] + "/"
+        url = f"http://{hostport}/"
         done = subprocess.run(
             [sys.executable, "-m", "perflab", "load", "run", url, "--rate", "200", "-d", "3s",
              "-c", "4", "--workers", "1", "--threshold", "p99<50ms", "--store", str(store)],
             env=ENV, capture_output=True, text=True, timeout=60, check=False)
         assert done.returncode == 99, done.stderr  # the stalls fail the p99 threshold
     finally:
-        server.terminate()
-        server.wait(timeout=10)
-        if server.stdout is not None:
-            server.stdout.close()
+        stop_test_server(server)
     with Store.open(store) as s:
         (run,) = s.runs(kind="load")
         return store, run.id, run.meta["summary"]["requests"]
