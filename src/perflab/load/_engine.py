@@ -273,9 +273,13 @@ class Engine:
             await self.done
         finally:
             sweep.cancel()
-            for c in list(self.conns):
-                if c.transport is not None:
-                    c.transport.abort()
+            self._abort_all()
+
+    def _abort_all(self) -> None:
+        """Drop every connection at once: the test is over, nothing more is counted."""
+        for c in list(self.conns):
+            if c.transport is not None:
+                c.transport.abort()
 
     def stop(self) -> None:
         """Stop issuing; finish at once (closed model) or after in-flight requests (open)."""

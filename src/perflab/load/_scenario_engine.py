@@ -173,16 +173,9 @@ class ScenarioEngine(Engine):
             sweep.cancel()
             for t in list(self.tasks):
                 t.cancel()
-            for c in list(self.conns):
-                if c.transport is not None:
-                    c.transport.abort()
+            self._abort_all()
 
-    def stop(self) -> None:
-        if self.stopping:
-            return
-        self.stopping = True
-        self.issuing_done = True
-        self._finish()
+    # stop() is the base class's: with no schedule of its own it finishes at once
 
     def _spawn(self, coro: Any) -> None:
         task = self.loop.create_task(coro)
