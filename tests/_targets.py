@@ -15,6 +15,8 @@ import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
+from perflab.testing import free_port
+
 NGINX_CONF = """
 worker_processes 1;
 daemon off;
@@ -31,12 +33,6 @@ http {{
   server {{ listen 127.0.0.1:{port}; root {root}/www; }}
 }}
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_port(port: int, timeout_s: float = 10.0) -> bool:

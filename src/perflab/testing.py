@@ -32,7 +32,7 @@ import httpx
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-__all__ = ["Served", "serve"]
+__all__ = ["Served", "free_port", "serve"]
 
 _STOP_TIMEOUT_S = 20.0  # open requests get 3 s and the recording commits; then it is killed
 
@@ -59,7 +59,8 @@ class Served:
         return self.log_path.read_text(errors="replace")
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A loopback TCP port that is free now (another process may still take it first)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -84,7 +85,7 @@ def serve(store: str | os.PathLike[str], *args: str, token: str | None = None,
     """Run ``perflab serve --listen 127.0.0.1:<free port> --store STORE ARGS...`` for the
     ``with`` block. Raises RuntimeError (with the server's output) when it does not answer
     within ``start_timeout_s``. Output goes to ``log_path`` (a temporary file if None)."""
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     with contextlib.ExitStack() as cleanup:
         if log_path is None:

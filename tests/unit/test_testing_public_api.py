@@ -8,7 +8,7 @@ import perflab.testing
 
 
 def test_testing_public_names():
-    assert sorted(perflab.testing.__all__) == ["Served", "serve"]
+    assert sorted(perflab.testing.__all__) == ["Served", "free_port", "serve"]
     for name in perflab.testing.__all__:
         assert hasattr(perflab.testing, name), name
 
