@@ -424,10 +424,8 @@ class Engine:
 
     def complete(self, conn: Conn) -> None:
         now = _now()
-        if not conn.busy or conn.failed:
+        if not self.answered(conn):
             return
-        conn.busy = False
-        self.in_flight -= 1
         if self.stopping and self.schedule is None:
             return  # the closed model counts only what completed within the duration
         self.record(conn, now, service=self.schedule is not None)
@@ -445,6 +443,15 @@ class Engine:
             self._send(conn, self.backlog.popleft())
         else:
             self._idle(conn)
+
+    def answered(self, conn: Conn) -> bool:
+        """The request in flight on ``conn`` got its response: it is no longer in flight.
+        False when there was none to count (a timeout or error already counted it)."""
+        if not conn.busy or conn.failed:
+            return False
+        conn.busy = False
+        self.in_flight -= 1
+        return True
 
     def record(self, conn: Conn, now: int, *, service: bool) -> tuple[int, int]:
         """Record the answered request's latency (from its intended start), service time when

@@ -269,10 +269,8 @@ class ScenarioEngine(Engine):
 
     def complete(self, conn: Conn) -> None:
         now = _now()
-        if not conn.busy or conn.failed:
+        if not self.answered(conn):
             return
-        conn.busy = False
-        self.in_flight -= 1
         lat, status = self.record(conn, now, service=True)
         name = conn.name if isinstance(conn, BodyConn) else "?"
         if name not in self.by_name_lists and len(self.by_name_lists) >= _MAX_NAMES:
