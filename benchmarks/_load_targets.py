@@ -1,56 +1,24 @@
-"""Targets for the load benchmarks: a private nginx and perflab's test server, on loopback."""
+"""Targets for the load benchmarks: a private nginx and perflab's test server, on loopback.
+
+The targets themselves are tests/_targets.py, shared with the load integration tests."""
 
 from __future__ import annotations
 
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from contextlib import contextmanager
 from pathlib import Path
 
-SRC = str(Path(__file__).resolve().parents[1] / "src")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the checkout's tests/ package, for its loopback targets
+from tests import _targets  # noqa: E402  # importable only once the checkout is on the path
+
+SRC = str(ROOT / "src")
 ENV = dict(os.environ, PYTHONPATH=os.pathsep.join(
     p for p in (SRC, os.environ.get("PYTHONPATH")) if p))
-
-NGINX_CONF = """
-worker_processes 1;
-daemon off;
-{user}
-pid {root}/nginx.pid;
-error_log {root}/error.log;
-events {{ worker_connections 4096; }}
-http {{
-  access_log off;
-  keepalive_requests 100000000;
-  keepalive_timeout 300s;
-  client_body_temp_path {root}/tmp; proxy_temp_path {root}/tmp; fastcgi_temp_path {root}/tmp;
-  uwsgi_temp_path {root}/tmp; scgi_temp_path {root}/tmp;
-  server {{ listen 127.0.0.1:{port}; root {root}/www; }}
-}}
-"""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_port(port: int) -> None:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-        except OSError:
-            time.sleep(0.05)
-        else:
-            return
-    raise SystemExit(f"nothing listens on port {port}")
 
 
 @contextmanager
@@ -59,37 +27,19 @@ def nginx():
     exe = shutil.which("nginx")
     if exe is None:
         raise SystemExit("nginx is not installed (apt-get install nginx)")
-    with tempfile.TemporaryDirectory(prefix="perflab-bench-nginx-") as tmp:
-        root = Path(tmp)
-        (root / "www").mkdir()
-        (root / "tmp").mkdir()
-        (root / "www" / "index.html").write_text("hello from nginx for perflab load\n")
-        port = free_port()
-        user = "user root;" if os.geteuid() == 0 else ""
-        (root / "nginx.conf").write_text(NGINX_CONF.format(root=root, port=port, user=user))
-        proc = subprocess.Popen([exe, "-c", str(root / "nginx.conf"), "-p", str(root)])
-        try:
-            _wait_port(port)
-            yield f"http://127.0.0.1:{port}/", proc.pid
-        finally:
-            proc.send_signal(signal.SIGQUIT)
-            proc.wait(timeout=10)
+    with tempfile.TemporaryDirectory(prefix="perflab-bench-nginx-") as tmp, \
+            _targets.nginx(exe, Path(tmp)) as (url, proc):
+        yield url, proc.pid
 
 
 @contextmanager
 def test_server(*flags: str):
     """perflab's test server (``python -m perflab.load._testserver``); yields its URL."""
-    proc = subprocess.Popen([sys.executable, "-m", "perflab.load._testserver", "--port", "0",
-                             *flags], stdout=subprocess.PIPE, text=True, env=ENV)
+    proc, hostport = _targets.start_test_server(*flags, env=ENV)
     try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        yield "http://" + line.split()[-1] + "/"
+        yield f"http://{hostport}/"
     finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=10)
-        if proc.stdout is not None:
-            proc.stdout.close()
+        _targets.stop_test_server(proc)
 
 
 def perflab_load(*args: str) -> dict:

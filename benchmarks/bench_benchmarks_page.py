@@ -20,9 +20,9 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-from _serving import serving
 from perflab.bench import Result, ResultSet, Value, record_results
 from perflab.store import Store
+from perflab.testing import serve
 
 COMMITS, BENCHES, VALUES = 200, 50, 10
 T0 = 1_790_000_000 * 10**9
@@ -65,7 +65,8 @@ def main() -> int:
         build(path)
         print(f"built {COMMITS} commits x {BENCHES} benchmarks x 2 units in "
               f"{time.perf_counter() - start:.1f} s")
-        with serving(path, "--no-record") as (url, _):
+        with serve(path, "--no-record") as hub:
+            url = hub.url
             first, r = timed(url + "/api/benchmarks", n=1)
             changes = sum(len(b["changes"]) for b in r.json()["benchmarks"])
             print(f"list, first (read + change points): {first * 1e3:.0f} ms; "

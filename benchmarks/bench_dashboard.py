@@ -20,9 +20,9 @@ from pathlib import Path
 import httpx
 
 from _bigrun import build
-from _serving import serving
 from perflab.report import sample_window
 from perflab.store import Store
+from perflab.testing import serve
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
@@ -103,7 +103,8 @@ def main() -> None:
         samples = args.series * int(args.hours * 3600)
         print(f"built store: {samples / 1e6:.2f} M samples in {time.perf_counter() - t0:.1f} s; "
               f"finish_run (builds the rollups) took {timings['finish_cpu_s']:.2f} s of CPU")
-        with serving(store, "--no-record") as (url, _proc):
+        with serve(store, "--no-record") as hub:
+            url = hub.url
             pages, charts, points = time_page(url, run_id, args.repeat)
             req = time_requests(url, run_id, args.series, args.repeat)
             with Store.open(store) as s:

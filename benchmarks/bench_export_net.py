@@ -28,6 +28,7 @@ from pathlib import Path
 
 from perflab.collect.sockets import SocketCollector
 from perflab.export import Exposition, PerflabCollector
+from perflab.testing import free_port
 
 HZ = os.sysconf("SC_CLK_TCK")
 
@@ -35,12 +36,6 @@ HZ = os.sysconf("SC_CLK_TCK")
 def cpu_of(pid: int) -> float:
     f = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(f[11]) + int(f[12])) / HZ
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def bench_export(rounds: int) -> None:

@@ -14,8 +14,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from _serving import serving
 from perflab.store import Store
+from perflab.testing import serve
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -32,11 +32,11 @@ def main() -> None:
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         store = Path(tmp) / "idle.db"
-        with serving(store, "--interval", str(args.interval)) as (_url, proc):
+        with serve(store, "--interval", str(args.interval)) as hub:
             time.sleep(5)  # start-up (imports, first ticks) is not idle
-            c0, t0 = cpu_seconds(proc.pid), time.monotonic()
+            c0, t0 = cpu_seconds(hub.pid), time.monotonic()
             time.sleep(args.seconds)
-            c1, t1 = cpu_seconds(proc.pid), time.monotonic()
+            c1, t1 = cpu_seconds(hub.pid), time.monotonic()
         with Store.open(store) as s:
             run = s.runs(kind="serve")[0]
             samples = sum(s.sample_counts(run.id).values())

@@ -9,19 +9,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import httpx
 import pytest
-from test_hub_browser import CHROMIUM_ARGS, Page, serving
+from _browser import ROOT, Page, serving
 
 from _benchdata import IMPROVEMENT_AT, N_COMMITS, REGRESSION_AT, build
-from conftest import require_tool
 
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / "artifacts" / "bench"
 ENCODE = "Encode/format=json-8"
 
 
@@ -34,23 +30,6 @@ def bench(tmp_path_factory):
 def server(bench):
     with serving(bench.path, "--no-record") as url:
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    require_tool("chromium")
-    from playwright.sync_api import sync_playwright  # noqa: PLC0415  # after the tool check
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
-                              args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
-def shot(page: Page, name: str) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
 def open_all_charts(page: Page, url: str, count: int = 6) -> None:
@@ -70,23 +49,20 @@ def chart_id(page: Page, name: str, unit: str) -> str:
 
 
 @pytest.mark.parametrize("dark", [False, True], ids=["light", "dark"])
-def test_every_history_draws_without_console_errors(browser, server, dark):
-    p = Page(browser, dark=dark)
-    try:
-        open_all_charts(p, server + "/benchmarks")
-        charts = p.page.evaluate("""() => [...window.perflabBench.charts.values()].map(u => ({
-            title: u.root.querySelector('.u-title').textContent,
-            points: u.data[0].length,
-            drawn: u.data[1].filter(v => v != null).length,
-            width: u.width }))""")
-        assert len(charts) == 6
-        assert all(c["points"] == c["drawn"] == N_COMMITS for c in charts), charts
-        assert all(c["width"] >= 500 for c in charts)  # two columns at 1366 px
-        assert f"{ENCODE} (sec/op)" in {c["title"] for c in charts}
-        assert p.errors == []
-        shot(p, f"benchmarks-{'dark' if dark else 'light'}")
-    finally:
-        p.close()
+def test_every_history_draws_without_console_errors(new_page, server, dark):
+    p = new_page(area="bench", dark=dark)
+    open_all_charts(p, server + "/benchmarks")
+    charts = p.page.evaluate("""() => [...window.perflabBench.charts.values()].map(u => ({
+        title: u.root.querySelector('.u-title').textContent,
+        points: u.data[0].length,
+        drawn: u.data[1].filter(v => v != null).length,
+        width: u.width }))""")
+    assert len(charts) == 6
+    assert all(c["points"] == c["drawn"] == N_COMMITS for c in charts), charts
+    assert all(c["width"] >= 500 for c in charts)  # two columns at 1366 px
+    assert f"{ENCODE} (sec/op)" in {c["title"] for c in charts}
+    assert p.errors == []
+    p.shot(f"benchmarks-{'dark' if dark else 'light'}")
 
 
 def red_or_green_along(page: Page, cid: str, x: float) -> str:
@@ -145,7 +121,7 @@ def test_hover_shows_the_commit_its_branch_and_time(page, server, bench):
         assert f"run {bench.run_ids[index]}: {bench.commits[index]} on main" in hover.inner_text()
     # on the first commit of the new level, the hover names the change
     assert "regression +30" in hover.inner_text()
-    shot(page, "benchmarks-hover")
+    page.shot("benchmarks-hover")
     assert page.errors == []
 
 
@@ -166,7 +142,7 @@ def test_the_name_filter_narrows_as_you_type_and_on_submit(page, server):
     assert "q=encode" in page.page.url
     assert page.page.locator("#benchmarks tbody tr[data-name]").count() == 2
     page.page.wait_for_function("document.body.dataset.chartsReady === '1'", timeout=20_000)
-    shot(page, "benchmarks-filtered")
+    page.shot("benchmarks-filtered")
     assert page.errors == []
 
 
@@ -191,11 +167,10 @@ def test_the_report_of_the_regressing_run_opens_offline_with_its_charts(page, be
     assert ["improvement"] in charts
     assert page.page.locator('#bench-compare tr[data-verdict="regression"]').count() == 1
     assert page.errors == []
-    shot(page, "report-bench")
+    page.shot("report-bench")
 
 
 @pytest.fixture
-def page(browser):
-    p = Page(browser)
-    yield p
-    p.close()
+def page(new_page):
+    """A 1366x768 light page whose screenshots go to artifacts/bench/."""
+    return new_page(area="bench")

@@ -20,18 +20,13 @@ import pytest
 
 from perflab.cli import main
 from perflab.store import Store
+from perflab.testing import free_port
 
 pytestmark = pytest.mark.integration
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 SCHEMA = json.loads(
     (Path(__file__).resolve().parents[2] / "docs" / "schemas" / "demo.schema.json").read_text())
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def port_is_free(port: int) -> bool:

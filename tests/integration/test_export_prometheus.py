@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from conftest import require_tool
+from perflab.testing import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -26,12 +26,6 @@ CAMEL = "metric names should be written in 'snake_case' not 'camelCase'"
 # exposes them (node_memory_MemAvailable_bytes, node_netstat_TcpExt_ListenOverflows): the one
 # lint rule their names cannot follow without breaking every node_exporter dashboard.
 KERNEL_NAMED = ("node_memory_", "node_netstat_")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def get(url: str) -> bytes:

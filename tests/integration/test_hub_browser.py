@@ -5,71 +5,19 @@ Screenshots land in artifacts/hub/ (light and dark) for a human to look at.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
+from _browser import ROOT, serving
 
 from _hubdata import build
-from conftest import require_tool
 
 pytestmark = pytest.mark.integration
-
-ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / "artifacts" / "hub"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextlib.contextmanager
-def serving(store: Path, *extra: str) -> Iterator[str]:
-    port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-    env.pop("PERFLAB_TOKEN", None)
-    log_path = store.parent / f"serve-{port}.log"
-    log = log_path.open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "perflab", "serve", "--listen", f"127.0.0.1:{port}",
-         "--store", str(store), *extra],
-        env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                httpx.get(url + "/login", timeout=1)
-                break
-            except httpx.TransportError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("perflab serve did not start: " +
-                                       log_path.read_text()) from None
-                time.sleep(0.1)
-        yield url
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=15)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-            log.close()
-    assert proc.returncode == 0, log_path.read_text()
 
 
 @pytest.fixture(scope="module")
@@ -83,50 +31,6 @@ def server(hub):
         yield url
 
 
-@pytest.fixture(scope="module")
-def browser():
-    require_tool("chromium")
-    from playwright.sync_api import sync_playwright  # noqa: PLC0415  # after the tool check
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
-                              args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
-class Page:
-    """A page that records console errors and uncaught exceptions."""
-
-    def __init__(self, browser, *, dark: bool = False, width: int = 1366, height: int = 768):
-        self.ctx = browser.new_context(viewport={"width": width, "height": height},
-                                       color_scheme="dark" if dark else "light")
-        self.page = self.ctx.new_page()
-        self.errors: list[str] = []
-        self.page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
-        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
-
-    def open(self, url: str, ready: str | None = None) -> None:
-        self.page.goto(url)
-        if ready:
-            self.page.wait_for_function(f"document.body && document.body.dataset.{ready} === '1'",
-                                        timeout=20_000)
-
-    def shot(self, name: str) -> None:
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        self.page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-
-    def close(self) -> None:
-        self.ctx.close()
-
-
-@pytest.fixture
-def page(browser):
-    p = Page(browser)
-    yield p
-    p.close()
-
-
 PAGES = [
     ("overview", "/", "liveReady"),
     ("runs", "/runs", None),
@@ -137,15 +41,12 @@ PAGES = [
 
 
 @pytest.mark.parametrize("dark", [False, True], ids=["light", "dark"])
-def test_every_page_loads_without_console_errors(browser, server, hub, dark):
+def test_every_page_loads_without_console_errors(new_page, server, hub, dark):
     for name, path, ready in PAGES:
-        p = Page(browser, dark=dark)
-        try:
-            p.open(server + path.format(a=hub.run_a, b=hub.run_b), ready)
-            assert p.errors == [], f"{name}: {p.errors}"
-            p.shot(f"{name}-{'dark' if dark else 'light'}")
-        finally:
-            p.close()
+        p = new_page(dark=dark)
+        p.open(server + path.format(a=hub.run_a, b=hub.run_b), ready)
+        assert p.errors == [], f"{name}: {p.errors}"
+        p.shot(f"{name}-{'dark' if dark else 'light'}")
 
 
 def test_run_charts_draw_the_recorded_data(page, server, hub):
@@ -225,17 +126,14 @@ def test_theme_toggle_switches_and_redraws(page, server, hub):
     assert page.errors == []
 
 
-def test_large_screen_fits_more_columns(browser, server, hub):
-    p = Page(browser, width=2560, height=1440)
-    try:
-        p.open(f"{server}/runs/{hub.run_a}", "chartsReady")
-        columns = p.page.evaluate("() => getComputedStyle(document.querySelector('.chart-grid'))"
-                                  ".gridTemplateColumns.split(' ').length")
-        assert columns >= 4
-        p.shot("run-2560")
-        assert p.errors == []
-    finally:
-        p.close()
+def test_large_screen_fits_more_columns(new_page, server, hub):
+    p = new_page(width=2560, height=1440)
+    p.open(f"{server}/runs/{hub.run_a}", "chartsReady")
+    columns = p.page.evaluate("() => getComputedStyle(document.querySelector('.chart-grid'))"
+                              ".gridTemplateColumns.split(' ').length")
+    assert columns >= 4
+    p.shot("run-2560")
+    assert p.errors == []
 
 
 def test_runs_filters_work(page, server, hub):
@@ -289,25 +187,23 @@ def test_report_opens_offline_from_a_file(page, server, hub, tmp_path):
     page.shot("report-light")
 
 
-def test_token_login(browser, hub):
+def test_token_login(new_page, hub):
     with serving(hub.path, "--no-record", "--token", "open-sesame") as url:
-        p = Page(browser)
-        try:
-            p.page.goto(f"{url}/runs/{hub.run_a}")
-            assert "/login" in p.page.url
-            p.shot("login")
-            p.page.fill("#token", "wrong")
-            p.page.click("button[type=submit]")
-            assert p.page.locator("#login-error").is_visible()
-            p.page.fill("#token", "open-sesame")
-            p.page.click("button[type=submit]")
-            p.page.wait_for_function("document.body && document.body.dataset.chartsReady === '1'",
-                                     timeout=20_000)
-            assert p.page.url.endswith(f"/runs/{hub.run_a}")
-            # the failed login's 401 is the only console message allowed
-            assert all("401" in e for e in p.errors), p.errors
-        finally:
-            p.close()
+        p = new_page()
+        p.allowed_errors = ("401",)  # the failed login's 401 is the only console error allowed
+        p.page.goto(f"{url}/runs/{hub.run_a}")
+        assert "/login" in p.page.url
+        p.shot("login")
+        p.page.fill("#token", "wrong")
+        p.page.click("button[type=submit]")
+        assert p.page.locator("#login-error").is_visible()
+        p.page.fill("#token", "open-sesame")
+        p.page.click("button[type=submit]")
+        p.page.wait_for_function("document.body && document.body.dataset.chartsReady === '1'",
+                                 timeout=20_000)
+        assert p.page.url.endswith(f"/runs/{hub.run_a}")
+        # the failed login's 401 is the only console message allowed
+        assert all("401" in e for e in p.errors), p.errors
 
 
 def test_clients_that_leave_mid_response_do_not_disturb_the_server(server, hub):
@@ -340,7 +236,7 @@ def test_event_bands_say_what_happened_on_hover(page, server, hub):
     assert page.errors == []
 
 
-def test_a_running_run_page_adds_new_series_and_lists_constant_ones(browser, tmp_path):
+def test_a_running_run_page_adds_new_series_and_lists_constant_ones(new_page, tmp_path):
     """Series that appear after the page loaded get charts; series that never vary are rows."""
     from perflab.store import Store  # noqa: PLC0415
 
@@ -353,40 +249,34 @@ def test_a_running_run_page_adds_new_series_and_lists_constant_ones(browser, tmp
         store.insert_samples([(sid, t0 + i * 10**9, float(i % 5) if sid == cpu else 0.0)
                               for sid in (cpu, swap) for i in range(30)])
     with serving(path, "--no-record") as url:
-        p = Page(browser)
-        try:
-            p.open(f"{url}/runs/{run.id}", "chartsReady")
-            titles = ("() => window.perflabRun.charts.map("
-                      "u => u.root.querySelector('.u-title').textContent)")
-            assert p.page.evaluate(titles) == ["system.cpu.pct (%)"]
-            rows = p.page.locator("table.constant-series tbody tr")
-            assert rows.count() == 1
-            assert "system.mem.swap_used_bytes" in rows.first.text_content()
-            assert "0B" in rows.first.text_content()
-            with Store.open(path) as store:
-                rss = store.series_id(run.id, "process.rss_bytes", {"pid": "7", "name": "api"},
-                                      "bytes")
-                now = time.time_ns()
-                store.insert_samples([(rss, now - (5 - i) * 10**9, 1e6 * (i + 1))
-                                      for i in range(5)])
-            p.page.wait_for_function(f"({titles})().includes('process.rss_bytes (bytes)')",
-                                     timeout=20_000)
-            assert p.errors == []
-            p.shot("run-growing")
-        finally:
-            p.close()
+        p = new_page()
+        p.open(f"{url}/runs/{run.id}", "chartsReady")
+        titles = ("() => window.perflabRun.charts.map("
+                  "u => u.root.querySelector('.u-title').textContent)")
+        assert p.page.evaluate(titles) == ["system.cpu.pct (%)"]
+        rows = p.page.locator("table.constant-series tbody tr")
+        assert rows.count() == 1
+        assert "system.mem.swap_used_bytes" in rows.first.text_content()
+        assert "0B" in rows.first.text_content()
+        with Store.open(path) as store:
+            rss = store.series_id(run.id, "process.rss_bytes", {"pid": "7", "name": "api"},
+                                  "bytes")
+            now = time.time_ns()
+            store.insert_samples([(rss, now - (5 - i) * 10**9, 1e6 * (i + 1))
+                                  for i in range(5)])
+        p.page.wait_for_function(f"({titles})().includes('process.rss_bytes (bytes)')",
+                                 timeout=20_000)
+        assert p.errors == []
+        p.shot("run-growing")
 
 
-def test_overview_says_when_its_window_holds_nothing(browser, tmp_path):
+def test_overview_says_when_its_window_holds_nothing(new_page, tmp_path):
     """serve --no-record over an old recording: a note saying why, not blank charts alone."""
     old = build(tmp_path / "old.db")  # its own store: no serve run of this module's server
     with serving(old.path, "--no-record") as url:
-        p = Page(browser)
-        try:
-            p.open(url + "/", "liveReady")
-            note = p.page.locator("#window-empty")
-            assert note.is_visible()
-            assert f"run #{old.run_a} (record)" in note.text_content()
-            assert p.errors == []
-        finally:
-            p.close()
+        p = new_page()
+        p.open(url + "/", "liveReady")
+        note = p.page.locator("#window-empty")
+        assert note.is_visible()
+        assert f"run #{old.run_a} (record)" in note.text_content()
+        assert p.errors == []

@@ -9,18 +9,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
-from test_hub_browser import CHROMIUM_ARGS, Page, serving
+from _browser import ROOT, Page, serving
+from tests._targets import start_test_server, stop_test_server
 
-from conftest import require_tool
 from perflab.store import Store
 
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / "artifacts" / "load"
 ENV = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
 
 # what the page knows about its two load charts, read from uPlot itself
@@ -39,40 +36,19 @@ def load_store(tmp_path_factory):
     """One open-model load test against perflab's test server, which stalls now and then."""
     tmp = tmp_path_factory.mktemp("loadweb")
     store = tmp / "perflab.db"
-    server = subprocess.Popen(
-        [sys.executable, "-m", "perflab.load._testserver", "--port", "0",
-         "--stall-every", "2s", "--stall-for", "0.3s"],
-        stdout=subprocess.PIPE, text=True, env=ENV)
+    server, hostport = start_test_server("--stall-every", "2s", "--stall-for", "0.3s", env=ENV)
     try:
-        assert server.stdout is not None
-        line = server.stdout.readline()
-        assert line.startswith("listening on"), line
-        url = "http://" + line.split()[-1] + "/"
+        url = f"http://{hostport}/"
         done = subprocess.run(
             [sys.executable, "-m", "perflab", "load", "run", url, "--rate", "200", "-d", "3s",
              "-c", "4", "--workers", "1", "--threshold", "p99<50ms", "--store", str(store)],
             env=ENV, capture_output=True, text=True, timeout=60, check=False)
         assert done.returncode == 99, done.stderr  # the stalls fail the p99 threshold
     finally:
-        server.terminate()
-        server.wait(timeout=10)
-        if server.stdout is not None:
-            server.stdout.close()
+        stop_test_server(server)
     with Store.open(store) as s:
         (run,) = s.runs(kind="load")
         return store, run.id, run.meta["summary"]["requests"]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    require_tool("chromium")
-    from playwright.sync_api import sync_playwright  # noqa: PLC0415  # after the tool check
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
-                              args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 def _check_load_charts(page: Page, requests: int) -> None:
@@ -90,40 +66,31 @@ def _check_load_charts(page: Page, requests: int) -> None:
 
 
 @pytest.mark.parametrize("dark", [False, True], ids=["light", "dark"])
-def test_the_run_page_draws_the_spectrum_and_the_histogram(browser, load_store, dark):
+def test_the_run_page_draws_the_spectrum_and_the_histogram(new_page, load_store, dark):
     store, run_id, requests = load_store
     with serving(store, "--no-record") as url:
-        page = Page(browser, dark=dark, height=1200)
-        try:
-            page.open(f"{url}/runs/{run_id}", "loadReady")
-            page.page.wait_for_function("document.body.dataset.chartsReady === '1'",
-                                        timeout=20_000)
-            _check_load_charts(page, requests)
-            # the time series of a load run come first, throughput leading
-            first_area = page.page.evaluate(
-                "() => document.querySelector('#charts section.area').dataset.area")
-            assert first_area == "load"
-            first_title = page.page.evaluate(
-                "() => document.querySelector('#charts .u-title').textContent")
-            assert first_title.startswith("Throughput")
-            ARTIFACTS.mkdir(parents=True, exist_ok=True)
-            page.page.screenshot(path=str(ARTIFACTS / f"run-{'dark' if dark else 'light'}.png"),
-                                 full_page=True)
-        finally:
-            page.close()
+        page = new_page(area="load", dark=dark, height=1200)
+        page.open(f"{url}/runs/{run_id}", "loadReady")
+        page.page.wait_for_function("document.body.dataset.chartsReady === '1'",
+                                    timeout=20_000)
+        _check_load_charts(page, requests)
+        # the time series of a load run come first, throughput leading
+        first_area = page.page.evaluate(
+            "() => document.querySelector('#charts section.area').dataset.area")
+        assert first_area == "load"
+        first_title = page.page.evaluate(
+            "() => document.querySelector('#charts .u-title').textContent")
+        assert first_title.startswith("Throughput")
+        page.shot(f"run-{'dark' if dark else 'light'}")
 
 
-def test_the_report_draws_them_offline(browser, load_store, tmp_path):
+def test_the_report_draws_them_offline(new_page, load_store, tmp_path):
     store, run_id, requests = load_store
     out = tmp_path / "report.html"
     subprocess.run([sys.executable, "-m", "perflab", "report", str(run_id), "-o", str(out),
                     "--store", str(store)], env=ENV, check=True, capture_output=True,
                    timeout=60)
-    page = Page(browser, height=1200)
-    try:
-        page.open(out.as_uri(), "loadReady")
-        _check_load_charts(page, requests)
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        page.page.screenshot(path=str(ARTIFACTS / "report.png"), full_page=True)
-    finally:
-        page.close()
+    page = new_page(area="load", height=1200)
+    page.open(out.as_uri(), "loadReady")
+    _check_load_charts(page, requests)
+    page.shot("report")

@@ -3,19 +3,12 @@ flame graph, two ranges show their diff; no console errors. Screenshots in artif
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from test_hub_browser import CHROMIUM_ARGS, Page, serving
+from _browser import serving, shot
 
 from _profiledata import build
-from conftest import require_tool
 
 pytestmark = pytest.mark.integration
-
-ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / "artifacts" / "profile"
-
 
 @pytest.fixture(scope="module")
 def profiled(tmp_path_factory):
@@ -26,18 +19,6 @@ def profiled(tmp_path_factory):
 def server(profiled):
     with serving(profiled.path, "--no-record") as url:
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    require_tool("chromium")
-    from playwright.sync_api import sync_playwright  # noqa: PLC0415  # after the tool check
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
-                              args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 def drag(page, chart, frac_a: float, frac_b: float, *, shift: bool = True) -> None:
@@ -65,61 +46,57 @@ def flame_names(page) -> list[str]:
 
 
 def test_selected_range_shows_its_flame_graph_and_a_diff_of_two_ranges(server, profiled,
-                                                                         browser):
-    p = Page(browser, width=1366, height=1000)
-    try:
-        p.open(f"{server}/runs/{profiled.run_id}", ready="chartsReady")
-        page = p.page
-        panel = page.locator("#profile-panel")
-        panel.wait_for(state="visible")
-        page.wait_for_function("document.getElementById('profile-panel').dataset.shown"
-                               " === 'range'")
-        assert "4 slices of PID 4242" in page.locator("#profile-about").inner_text()
-        # the whole run at first: both phases
-        assert flame_names(page) == ["calm_loop", "hot_checksum"]
+                                                                         new_page):
+    p = new_page(area="profile", width=1366, height=1000)
+    p.open(f"{server}/runs/{profiled.run_id}", ready="chartsReady")
+    page = p.page
+    panel = page.locator("#profile-panel")
+    panel.wait_for(state="visible")
+    page.wait_for_function("document.getElementById('profile-panel').dataset.shown"
+                           " === 'range'")
+    assert "4 slices of PID 4242" in page.locator("#profile-about").inner_text()
+    # the whole run at first: both phases
+    assert flame_names(page) == ["calm_loop", "hot_checksum"]
 
-        chart = page.locator(".chart").first
-        x_before = page.evaluate("perflabRun.charts[0].scales.x.max")
-        # the last quarter of the run: only the CPU phase
-        drag(page, chart, 0.8, 0.98)
-        page.wait_for_function("document.querySelector('#profile-title').textContent"
-                               ".includes('UTC (')")
-        page.wait_for_function("document.getElementById('profile-panel').dataset.shown"
-                               " === 'range'")
-        assert flame_names(page) == ["hot_checksum"]
-        table = page.locator("#profile-table").inner_text()
-        assert table.index("hot_checksum") < table.index("parse")
-        # a shift-drag selects, it does not zoom
-        assert page.evaluate("perflabRun.charts[0].scales.x.max") == x_before
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        page.wait_for_timeout(300)
-        panel.screenshot(path=str(ARTIFACTS / "range.png"))
+    chart = page.locator(".chart").first
+    x_before = page.evaluate("perflabRun.charts[0].scales.x.max")
+    # the last quarter of the run: only the CPU phase
+    drag(page, chart, 0.8, 0.98)
+    page.wait_for_function("document.querySelector('#profile-title').textContent"
+                           ".includes('UTC (')")
+    page.wait_for_function("document.getElementById('profile-panel').dataset.shown"
+                           " === 'range'")
+    assert flame_names(page) == ["hot_checksum"]
+    table = page.locator("#profile-table").inner_text()
+    assert table.index("hot_checksum") < table.index("parse")
+    # a shift-drag selects, it does not zoom
+    assert page.evaluate("perflabRun.charts[0].scales.x.max") == x_before
+    page.wait_for_timeout(300)
+    shot(panel, "profile", "range")
 
-        # diff: A = the calm first quarter, B = the CPU phase
-        page.click("#profile-diff")
-        drag(page, chart, 0.03, 0.2)
-        page.wait_for_function("document.querySelector('#profile-status').textContent"
-                               ".includes('range B')")
-        drag(page, chart, 0.8, 0.98)
-        page.wait_for_function("document.getElementById('profile-panel').dataset.shown"
-                               " === 'diff'")
-        frame = page.frame_locator("#profile-flame")
-        frame.locator("#legend").wait_for(state="visible")
-        rows = page.locator("#profile-table tbody tr")
-        first = rows.first.inner_text()
-        assert first.split()[0] in ("calm_loop", "hot_checksum")
-        assert "hot_checksum" in page.locator("#profile-table").inner_text()
-        assert page.locator("#profile-table .delta-up").count() >= 1
-        page.wait_for_timeout(300)
-        panel.screenshot(path=str(ARTIFACTS / "diff.png"))
-        chart.screenshot(path=str(ARTIFACTS / "diff-chart.png"))  # the A and B bands
-        page.screenshot(path=str(ARTIFACTS / "run-page.png"), full_page=True)
-        assert p.errors == []
-    finally:
-        p.close()
+    # diff: A = the calm first quarter, B = the CPU phase
+    page.click("#profile-diff")
+    drag(page, chart, 0.03, 0.2)
+    page.wait_for_function("document.querySelector('#profile-status').textContent"
+                           ".includes('range B')")
+    drag(page, chart, 0.8, 0.98)
+    page.wait_for_function("document.getElementById('profile-panel').dataset.shown"
+                           " === 'diff'")
+    frame = page.frame_locator("#profile-flame")
+    frame.locator("#legend").wait_for(state="visible")
+    rows = page.locator("#profile-table tbody tr")
+    first = rows.first.inner_text()
+    assert first.split()[0] in ("calm_loop", "hot_checksum")
+    assert "hot_checksum" in page.locator("#profile-table").inner_text()
+    assert page.locator("#profile-table .delta-up").count() >= 1
+    page.wait_for_timeout(300)
+    shot(panel, "profile", "diff")
+    shot(chart, "profile", "diff-chart")  # the A and B bands
+    p.shot("run-page")
+    assert p.errors == []
 
 
-def test_a_run_that_profiled_two_processes_shows_one_at_a_time(tmp_path, browser):
+def test_a_run_that_profiled_two_processes_shows_one_at_a_time(tmp_path, new_page):
     from _profiledata import phase_profile  # noqa: PLC0415
     from perflab.profile import StoreSink  # noqa: PLC0415
 
@@ -129,23 +106,20 @@ def test_a_run_that_profiled_two_processes_shows_one_at_a_time(tmp_path, browser
          phase_profile("second_process", 5, data.t0), "perf")
     sink.close()
     with serving(data.path, "--no-record") as url:
-        p = Page(browser, width=1366, height=1000)
-        try:
-            p.open(f"{url}/runs/{data.run_id}", ready="chartsReady")
-            page = p.page
-            page.wait_for_function("document.getElementById('profile-panel').dataset.shown"
-                                   " === 'range'")
-            pick = page.locator("#profile-pid")
-            assert pick.is_visible()
-            assert pick.locator("option").all_inner_texts() == ["PID 777", "PID 4242"]
-            assert "second_process" in page.locator("#profile-table").inner_text()
-            page.evaluate("document.getElementById('profile-panel').dataset.shown = ''")
-            pick.select_option("4242")
-            page.wait_for_function("document.getElementById('profile-panel').dataset.shown"
-                                   " === 'range'")
-            table = page.locator("#profile-table").inner_text()
-            assert "second_process" not in table
-            assert "hot_checksum" in table
-            assert p.errors == []
-        finally:
-            p.close()
+        p = new_page(area="profile", width=1366, height=1000)
+        p.open(f"{url}/runs/{data.run_id}", ready="chartsReady")
+        page = p.page
+        page.wait_for_function("document.getElementById('profile-panel').dataset.shown"
+                               " === 'range'")
+        pick = page.locator("#profile-pid")
+        assert pick.is_visible()
+        assert pick.locator("option").all_inner_texts() == ["PID 777", "PID 4242"]
+        assert "second_process" in page.locator("#profile-table").inner_text()
+        page.evaluate("document.getElementById('profile-panel').dataset.shown = ''")
+        pick.select_option("4242")
+        page.wait_for_function("document.getElementById('profile-panel').dataset.shown"
+                               " === 'range'")
+        table = page.locator("#profile-table").inner_text()
+        assert "second_process" not in table
+        assert "hot_checksum" in table
+        assert p.errors == []

@@ -30,7 +30,7 @@ from perflab.load._hdr import Histogram
 
 if TYPE_CHECKING:
 
-    from perflab.load._config import LoadConfig
+    from perflab.load._config import LoadConfig, Target
     from perflab.load._schedule import Schedule
 
 ERROR_KINDS = ("refused", "reset", "timeout", "dns", "tls", "protocol", "other")
@@ -273,9 +273,13 @@ class Engine:
             await self.done
         finally:
             sweep.cancel()
-            for c in list(self.conns):
-                if c.transport is not None:
-                    c.transport.abort()
+            self._abort_all()
+
+    def _abort_all(self) -> None:
+        """Drop every connection at once: the test is over, nothing more is counted."""
+        for c in list(self.conns):
+            if c.transport is not None:
+                c.transport.abort()
 
     def stop(self) -> None:
         """Stop issuing; finish at once (closed model) or after in-flight requests (open)."""
@@ -303,25 +307,36 @@ class Engine:
             self.spare_connecting += 1
         self.loop.create_task(self._connect(pending_ns))
 
-    async def _connect(self, pending_ns: int | None) -> None:
+    async def dial(self, target: Target, conn_class: type[Conn]) -> Conn:
+        """A new connection to ``target`` (TLS when its scheme says so), its connect and TLS
+        handshake times recorded; on failure the half-open connection is aborted and the
+        error raised."""
         t0 = _now()
         conn: Conn | None = None
         try:
             transport, conn = await self.loop.create_connection(
-                lambda: self.conn_class(self), self.target.addr, self.target.port)
+                lambda: conn_class(self), target.addr, target.port)
             t1 = _now()
             self._connect_us.append((t1 - t0) // 1000)
-            if self.tls is not None:
-                tls_transport = await self.loop.start_tls(
-                    transport, conn, self.tls, server_hostname=self.target.host)
-                conn.transport = tls_transport
+            if target.tls:
+                if self.tls is None:  # a scenario's base_url may be https on a plain target
+                    self.tls = tls_context()
+                conn.transport = await self.loop.start_tls(
+                    transport, conn, self.tls, server_hostname=target.host)
                 self._tls_us.append((_now() - t1) // 1000)
+        except (OSError, ssl.SSLError):
+            if conn is not None and conn.transport is not None:
+                conn.transport.abort()
+            raise
+        return conn
+
+    async def _connect(self, pending_ns: int | None) -> None:
+        try:
+            conn = await self.dial(self.target, self.conn_class)
         except (OSError, ssl.SSLError) as exc:
             self.connecting -= 1
             if pending_ns is None and self.schedule is not None:
                 self.spare_connecting -= 1
-            if conn is not None and conn.transport is not None:
-                conn.transport.abort()
             self._connect_failed(classify(exc), pending_ns)
             return
         self.connecting -= 1
@@ -360,10 +375,9 @@ class Engine:
         if not self.stopping:
             self.open_conn(None)
 
-    def lost(self, conn: Conn, exc: Exception | None) -> None:
+    def forget(self, conn: Conn, exc: Exception | None) -> None:
+        """A closed connection leaves the pool; a request it carried counts as an error."""
         self.conns.discard(conn)
-        if conn in self.idle:
-            self.idle.remove(conn)
         if conn.busy:
             conn.busy = False
             self.in_flight -= 1
@@ -372,6 +386,11 @@ class Engine:
                 self._request_ended()
         if conn.waiter is not None and not conn.waiter.done():
             conn.waiter.set_exception(ConnectionResetError("connection lost"))
+
+    def lost(self, conn: Conn, exc: Exception | None) -> None:
+        if conn in self.idle:
+            self.idle.remove(conn)
+        self.forget(conn, exc)
         if self.stopping:
             return
         if self.schedule is None:
@@ -405,17 +424,11 @@ class Engine:
 
     def complete(self, conn: Conn) -> None:
         now = _now()
-        if not conn.busy or conn.failed:
+        if not self.answered(conn):
             return
-        conn.busy = False
-        self.in_flight -= 1
         if self.stopping and self.schedule is None:
             return  # the closed model counts only what completed within the duration
-        self.lat.append((now - conn.intended_ns) // 1000)
-        if self.schedule is not None:
-            self.svc.append((now - conn.sent_ns) // 1000)
-        self.ttfb.append((conn.first_ns - conn.sent_ns) // 1000)
-        self.codes.append(conn.parser.get_status_code())
+        self.record(conn, now, service=self.schedule is not None)
         self._request_ended()
         if not conn.parser.should_keep_alive():
             assert conn.transport is not None
@@ -430,6 +443,29 @@ class Engine:
             self._send(conn, self.backlog.popleft())
         else:
             self._idle(conn)
+
+    def answered(self, conn: Conn) -> bool:
+        """The request in flight on ``conn`` got its response: it is no longer in flight.
+        False when there was none to count (a timeout or error already counted it)."""
+        if not conn.busy or conn.failed:
+            return False
+        conn.busy = False
+        self.in_flight -= 1
+        return True
+
+    def record(self, conn: Conn, now: int, *, service: bool) -> tuple[int, int]:
+        """Record the answered request's latency (from its intended start), service time when
+        asked, time to first byte and status; (latency in us, status). ``ClosedConn`` inlines
+        the same for the closed model's hot path."""
+        sent = conn.sent_ns
+        lat = (now - conn.intended_ns) // 1000
+        self.lat.append(lat)
+        if service:
+            self.svc.append((now - sent) // 1000)
+        self.ttfb.append((conn.first_ns - sent) // 1000)
+        status: int = conn.parser.get_status_code()
+        self.codes.append(status)
+        return lat, status
 
     def _request_ended(self) -> None:
         self.finished += 1

@@ -173,16 +173,9 @@ class ScenarioEngine(Engine):
             sweep.cancel()
             for t in list(self.tasks):
                 t.cancel()
-            for c in list(self.conns):
-                if c.transport is not None:
-                    c.transport.abort()
+            self._abort_all()
 
-    def stop(self) -> None:
-        if self.stopping:
-            return
-        self.stopping = True
-        self.issuing_done = True
-        self._finish()
+    # stop() is the base class's: with no schedule of its own it finishes at once
 
     def _spawn(self, coro: Any) -> None:
         task = self.loop.create_task(coro)
@@ -263,56 +256,22 @@ class ScenarioEngine(Engine):
     # -- connections and responses -------------------------------------------------------------
 
     async def open_scenario_conn(self, target: Target) -> Conn:
-        t0 = _now()
-        conn: Conn | None = None
         try:
-            transport, conn = await self.loop.create_connection(
-                lambda: BodyConn(self), target.addr, target.port)
-            t1 = _now()
-            self._connect_us.append((t1 - t0) // 1000)
-            if target.tls and self.tls is not None:
-                tls_transport = await self.loop.start_tls(transport, conn, self.tls,
-                                                          server_hostname=target.host)
-                conn.transport = tls_transport
-                self._tls_us.append((_now() - t1) // 1000)
-            elif target.tls:
-                from perflab.load._engine import tls_context  # noqa: PLC0415
-
-                self.tls = tls_context()
-                tls_transport = await self.loop.start_tls(transport, conn, self.tls,
-                                                          server_hostname=target.host)
-                conn.transport = tls_transport
+            conn = await self.dial(target, BodyConn)
         except OSError as exc:
-            if conn is not None and conn.transport is not None:
-                conn.transport.abort()
             self.errors[classify(exc)] += 1
             raise RequestFailed(str(exc)) from exc
         self.conns.add(conn)
         return conn
 
     def lost(self, conn: Conn, exc: Exception | None) -> None:
-        self.conns.discard(conn)
-        if conn.busy:
-            conn.busy = False
-            self.in_flight -= 1
-            if not conn.failed:
-                self.errors[classify(exc)] += 1
-                self._request_ended()
-        if conn.waiter is not None and not conn.waiter.done():
-            conn.waiter.set_exception(ConnectionResetError("connection lost"))
+        self.forget(conn, exc)  # a user's next request opens the replacement
 
     def complete(self, conn: Conn) -> None:
         now = _now()
-        if not conn.busy or conn.failed:
+        if not self.answered(conn):
             return
-        conn.busy = False
-        self.in_flight -= 1
-        lat = (now - conn.intended_ns) // 1000
-        self.lat.append(lat)
-        self.svc.append((now - conn.sent_ns) // 1000)
-        self.ttfb.append((conn.first_ns - conn.sent_ns) // 1000)
-        status = conn.parser.get_status_code()
-        self.codes.append(status)
+        lat, status = self.record(conn, now, service=True)
         name = conn.name if isinstance(conn, BodyConn) else "?"
         if name not in self.by_name_lists and len(self.by_name_lists) >= _MAX_NAMES:
             name = "other"

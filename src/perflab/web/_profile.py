@@ -69,39 +69,28 @@ def _limit(request: Request) -> int:
     return value
 
 
-def _json(fn: Callable[[Request], JSONResponse]) -> Callable[[Request], JSONResponse]:
-    """400 for a bad parameter, 404 for no run / no slices in the range, 500 for a slice that
-    does not decode (the store holds something perflab did not write)."""
+def _answering_errors(
+    render: Callable[[int, str], Response],
+) -> Callable[[Callable[[Request], Response]], Callable[[Request], Response]]:
+    """An endpoint decorator: 400 for a bad parameter, 404 for no run / no slices in the
+    range, 500 for a slice that does not decode (the store holds something perflab did not
+    write), each answered by ``render(status, message)``."""
 
-    def endpoint(request: Request) -> JSONResponse:
-        try:
-            return fn(request)
-        except BadParam as exc:
-            return error(400, str(exc))
-        except NotFound as exc:
-            return error(404, str(exc))
-        except PerflabError as exc:
-            return error(500, exc.message)
+    def wrap(fn: Callable[[Request], Response]) -> Callable[[Request], Response]:
+        def endpoint(request: Request) -> Response:
+            try:
+                return fn(request)
+            except BadParam as exc:
+                return render(400, str(exc))
+            except NotFound as exc:
+                return render(404, str(exc))
+            except PerflabError as exc:
+                return render(500, exc.message)
 
-    endpoint.__name__ = fn.__name__
-    return endpoint
+        endpoint.__name__ = fn.__name__
+        return endpoint
 
-
-def _html(fn: Callable[[Request], Response]) -> Callable[[Request], Response]:
-    """Pages shown in an iframe: an error is a short page saying why, with its status."""
-
-    def endpoint(request: Request) -> Response:
-        try:
-            return fn(request)
-        except BadParam as exc:
-            return _message(400, str(exc))
-        except NotFound as exc:
-            return _message(404, str(exc))
-        except PerflabError as exc:
-            return _message(500, exc.message)
-
-    endpoint.__name__ = fn.__name__
-    return endpoint
+    return wrap
 
 
 def _message(status: int, text: str) -> HTMLResponse:
@@ -111,6 +100,10 @@ def _message(status: int, text: str) -> HTMLResponse:
         '<!DOCTYPE html><meta charset="utf-8"><title>No profile</title>'
         '<body style="font:13px system-ui,sans-serif;color:#5b6270;padding:12px">'
         f'<p class="flame-error">{escape(text)}</p>', status_code=status)
+
+
+_json = _answering_errors(error)  # the APIs: a JSON error document
+_html = _answering_errors(_message)  # pages in an iframe: a short page saying why
 
 
 def _window_text(r: RangeProfile) -> str:

@@ -10,19 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-
-
-def require_tool(name: str) -> str:
-    # the root conftest's helper, restated: this file is also named conftest, so it cannot
-    # import that one by name
-    path = shutil.which(name)
-    if path is None:
-        if IN_CI:
-            pytest.fail(f"{name} is required in CI but missing (see tests/debian-packages.txt)")
-        pytest.skip(f"{name} not installed")
-    return path
+from tests.conftest import require_tool
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import jsonschema
@@ -15,36 +14,22 @@ from perflab.profile import TopOptions, read_profile, top
 pytestmark = pytest.mark.integration
 
 SCHEMAS = Path(__file__).resolve().parents[3] / "docs" / "schemas"
-CHROMIUM = "/usr/bin/chromium"
 
 
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI"):
-            pytest.fail("chromium is required in CI")
-        pytest.skip("chromium not installed")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-        yield b
-        b.close()
-
-
-def open_page(browser, path: Path):
-    page = browser.new_page(viewport={"width": 1200, "height": 700})
+def open_page(new_page, path: Path):
+    page = new_page(area="flame", width=1200, height=700).page
     page.goto(path.as_uri())
     page.wait_for_function("window.flameReady === true")
     return page
 
 
-def test_flame_page_zoom_search_reset_icicle(browser, go_profiles, tmp_path, capsys):
+def test_flame_page_zoom_search_reset_icicle(new_page, go_profiles, tmp_path, capsys):
     out = tmp_path / "cpu.html"
     assert main(["flame", str(go_profiles["cpu"]), "-o", str(out), "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     jsonschema.validate(doc, json.loads((SCHEMAS / "profile-flame.schema.json").read_text()))
     assert "<script src" not in out.read_text()  # self-contained: nothing to fetch
-    page = open_page(browser, out)
+    page = open_page(new_page, out)
     try:
         # search: the matched share equals hotLoop's cumulative share from pprof top
         page.fill("#search", "hotLoop")
@@ -78,14 +63,14 @@ def test_flame_page_zoom_search_reset_icicle(browser, go_profiles, tmp_path, cap
         page.close()
 
 
-def test_differential_page_and_svg(browser, go_profiles, go_workload, tmp_path, capsys):
+def test_differential_page_and_svg(new_page, go_profiles, go_workload, tmp_path, capsys):
     second = go_workload.workdir / "cpu-second.pb.gz"
     if not second.exists():
         go_workload.run("cpu", str(second), "1")
     out = tmp_path / "diff.html"
     assert main(["profile", "diff", str(go_profiles["cpu"]), str(second), "-o", str(out)]) == 0
     capsys.readouterr()
-    page = open_page(browser, out)
+    page = open_page(new_page, out)
     try:
         assert page.is_visible("#legend")
         assert page.evaluate("window.flame.nodes") > 5

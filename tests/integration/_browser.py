@@ -1,0 +1,74 @@
+"""Browser-test helpers shared by the integration tests (fixtures are in conftest.py).
+
+A ``Page`` records console errors and uncaught exceptions; ``shot`` writes screenshots under
+artifacts/<area>/ for a human to look at; ``serving`` runs a real ``perflab serve`` for a
+``with`` block and checks that it stopped cleanly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from perflab.testing import serve
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "artifacts"
+CHROMIUM = "/usr/bin/chromium"  # Debian's; Playwright's own browser download does not work here
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
+
+def shot(target: Any, area: str, name: str, *, full_page: bool = True) -> Path:
+    """Screenshot of a Playwright page (whole page) or locator into artifacts/AREA/NAME.png."""
+    path = ARTIFACTS / area / f"{name}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if hasattr(target, "goto"):  # a page; a locator has no full_page option
+        target.screenshot(path=str(path), full_page=full_page)
+    else:
+        target.screenshot(path=str(path))
+    return path
+
+
+class Page:
+    """A page in its own context that records console errors and uncaught exceptions.
+
+    ``allowed_errors``: substrings of errors the test expects (a 401 before a login); the
+    ``page``/``new_page`` fixtures fail the test on any other error."""
+
+    def __init__(self, browser: Any, *, area: str = "hub", dark: bool = False,
+                 width: int = 1366, height: int = 768) -> None:
+        self.area = area
+        self.ctx = browser.new_context(viewport={"width": width, "height": height},
+                                       color_scheme="dark" if dark else "light")
+        self.page = self.ctx.new_page()
+        self.errors: list[str] = []
+        self.allowed_errors: tuple[str, ...] = ()
+        self.page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+
+    def open(self, url: str, ready: str | None = None) -> None:
+        self.page.goto(url)
+        if ready:
+            self.page.wait_for_function(f"document.body && document.body.dataset.{ready} === '1'",
+                                        timeout=20_000)
+
+    def shot(self, name: str) -> Path:
+        return shot(self.page, self.area, name)
+
+    def unexpected_errors(self) -> list[str]:
+        return [e for e in self.errors if not any(a in e for a in self.allowed_errors)]
+
+    def close(self) -> None:
+        self.ctx.close()
+
+
+@contextlib.contextmanager
+def serving(store: Path, *extra: str) -> Iterator[str]:
+    """A real ``perflab serve`` over ``store`` for the block; yields its URL. It must stop
+    cleanly (exit code 0) when the block ends."""
+    with serve(store, *extra, start_timeout_s=20) as hub:
+        yield hub.url
+    assert hub.returncode == 0, hub.log()
