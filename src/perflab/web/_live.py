@@ -29,7 +29,9 @@ class Panel:
 
 
 def _cpu(s: Series) -> bool:
-    return s.name == "system.cpu.pct" and s.labels.get("cpu", "all") == "all"
+    # busy modes only, as htop's CPU bars: idle would pin the axis at 100 % and flatten the rest
+    return (s.name == "system.cpu.pct" and s.labels.get("cpu", "all") == "all"
+            and s.labels.get("mode") != "idle")
 
 
 PANELS: tuple[Panel, ...] = (
