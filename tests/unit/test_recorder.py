@@ -270,3 +270,16 @@ def test_a_malformed_proc_file_is_an_event_and_recording_goes_on(store, run_id, 
     rec.tick()
     assert [e.kind for e in store.events(run_id)] == ["error"]
     assert len(values(store, run_id, "system.load1")) == 2
+
+
+def test_a_process_seen_once_leaves_no_empty_rate_series(store, run_id, proc, clock):
+    """Series are created with their first value: one reading gives gauges, never an empty
+    cpu or I/O series that `show` and the dashboard would have to explain away."""
+    rec = make(store, run_id, proc, clock, all_processes=True)
+    rec.tick()
+    assert store.series(run_id, name="process.cpu.pct") == []
+    assert store.series(run_id, name="process.read_bytes_per_s") == []
+    assert store.series(run_id, name="process.rss_bytes") != []
+    counts = store.sample_counts(run_id)
+    assert all(counts[s.id] > 0 for s in store.series(run_id))
+    assert rec.series_count == len(store.series(run_id))

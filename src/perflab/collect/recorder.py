@@ -69,14 +69,17 @@ _EXITED_STATES = frozenset({"Z", "X"})  # zombie, dead: /proc/PID lingers after 
 _Labels = tuple[tuple[str, str], ...]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Tracked:
     """A selected process incarnation and the ids of its series."""
 
     pid: int
     starttime: int
     name: str
-    series_ids: tuple[int, ...]  # in _PROCESS_SERIES order
+    # in _PROCESS_SERIES order; None until the first value: a kernel thread has no readable
+    # I/O, a process seen once has no rate, and neither should leave an empty series behind
+    series_ids: list[int | None]
+    labels: dict[str, str]
     announce: bool  # chosen by --pid or --match: its exit becomes an event
 
 
@@ -346,28 +349,33 @@ class Recorder:
         tracked = self._series_cache.get(key)
         if tracked is None:
             labels = {"pid": str(row.pid), "name": row.name}
-            ids = tuple(self._writer.series(name, labels, unit)
-                        for name, unit in _PROCESS_SERIES)
-            self._process_series += len(ids)
             announce = row.pid in self._explicit or any(
                 m in row.name or m in row.cmdline for m in self.matches)
-            tracked = self._series_cache[key] = _Tracked(row.pid, row.starttime, row.name, ids,
-                                                         announce)
+            tracked = self._series_cache[key] = _Tracked(
+                row.pid, row.starttime, row.name, [None] * len(_PROCESS_SERIES), labels,
+                announce)
         return tracked
 
     def _process_row(self, t: _Tracked, row: ProcessRow, ts: int, *, first: bool) -> None:
-        cpu, rss, threads, fds, rd, wr = t.series_ids
+        values: list[float | None] = [
+            None if first else row.cpu_pct,  # rates need a previous reading of this incarnation
+            float(row.rss_bytes),
+            float(row.threads),
+            None if row.fds is None else float(row.fds),
+            None if first else row.read_bytes_s,
+            None if first else row.write_bytes_s,
+        ]
+        ids = t.series_ids
         out = self._rows
-        if not first:  # rates need a previous reading of this same incarnation
-            out.append((cpu, ts, row.cpu_pct))
-            if row.read_bytes_s is not None:
-                out.append((rd, ts, row.read_bytes_s))
-            if row.write_bytes_s is not None:
-                out.append((wr, ts, row.write_bytes_s))
-        out.append((rss, ts, float(row.rss_bytes)))
-        out.append((threads, ts, float(row.threads)))
-        if row.fds is not None:
-            out.append((fds, ts, float(row.fds)))
+        for i, value in enumerate(values):
+            if value is None:
+                continue
+            sid = ids[i]
+            if sid is None:
+                name, unit = _PROCESS_SERIES[i]
+                sid = ids[i] = self._writer.series(name, t.labels, unit)
+                self._process_series += 1
+            out.append((sid, ts, value))
 
     def _note_exits(self, seen: dict[int, _Tracked], ts: int) -> None:
         """A process recorded last tick and gone now (or replaced under its PID) has exited."""
