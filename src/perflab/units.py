@@ -176,6 +176,17 @@ def format_percent(pct: float) -> str:
     return f"{pct:.1f}%"
 
 
+# control characters (C0, DEL, C1) -> "?", as ps shows them: a command line or a file name may
+# hold a newline or an escape sequence, and printed raw it would break a table row or the terminal
+_CONTROL = dict.fromkeys((*range(32), *range(127, 160)), "?")
+
+
+def printable(text: str) -> str:
+    """Text from the system (a command line, a thread name, a path) made safe to print on one
+    line of a terminal: every control character becomes ``?``, as ``ps`` shows them."""
+    return text.translate(_CONTROL) if not text.isprintable() else text
+
+
 def format_value(value: float | None, unit: str) -> str:
     """A value in the unit of its series (the store's ``unit`` column), as people read it:
     ``12.5%``, ``1.20GiB``, ``3.40MiB/s``, ``120/s``, ``2.35ms``; None or NaN as ``-``."""

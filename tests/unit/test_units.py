@@ -25,6 +25,7 @@ from perflab.units import (
     parse_percent,
     parse_rate,
     parse_size,
+    printable,
 )
 
 
@@ -133,3 +134,13 @@ def test_formatted_durations_parse_back_within_rounding(ns):
     if "m" in text and "ms" not in text:
         return  # h/m/s form rounds to whole seconds
     assert parse_duration(text) == pytest.approx(ns / 1e9, rel=5e-3, abs=1e-9)
+
+
+@pytest.mark.parametrize(("raw", "shown"), [
+    ("python3 -m http.server", "python3 -m http.server"),
+    ("bash -c echo a\necho b", "bash -c echo a?echo b"),
+    ("x\ty\r\x1b[2Jz\x7f\x9b", "x?y??[2Jz??"),
+    ("naïve ✓ 日本", "naïve ✓ 日本"),  # printable non-ASCII stays as it is
+])
+def test_printable_shows_control_characters_as_ps_does(raw, shown):
+    assert printable(raw) == shown

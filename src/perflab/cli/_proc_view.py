@@ -32,6 +32,7 @@ from perflab.units import (
     format_rate,
     format_size,
     format_timestamp,
+    printable,
 )
 
 WIDE = 100  # at or above this width every column is shown
@@ -307,8 +308,9 @@ def _item_label(item: str) -> str:
 
 
 def _add_row(table: Table, *cells: str | Text) -> None:
-    """Add a row of plain text: "[heap]" or a process named "[x]" is not rich markup."""
-    table.add_row(*(Text(c) if isinstance(c, str) else c for c in cells))
+    """Add a row of plain text: "[heap]" or a process named "[x]" is not rich markup, and a
+    newline in a command line or a file name is shown as ``?`` rather than breaking the row."""
+    table.add_row(*(Text(printable(c)) if isinstance(c, str) else c for c in cells))
 
 
 def _table(title: str) -> Table:

@@ -30,7 +30,7 @@ from perflab.collect.sockets import (
     SocketRow,
 )
 from perflab.errors import InvalidValue, NoSuchProcess
-from perflab.units import format_clock
+from perflab.units import format_clock, printable
 
 SCHEMA = "perflab.net/1"
 
@@ -185,7 +185,8 @@ def render(view: NetView, *, max_rows: int | None = None, clock: bool = False) -
     for s in rows:
         procs = _process_text(s)
         send_q = "-" if s.send_q is None else str(s.send_q)
-        table.add_row(s.proto, s.state, str(s.recv_q), send_q, s.local, s.peer, procs)
+        # Text: a process named "[x]" is not rich markup
+        table.add_row(s.proto, s.state, str(s.recv_q), send_q, s.local, s.peer, Text(procs))
     parts: list[RenderableType] = [summary, table]
     if len(rows) < len(view.sockets):
         parts.append(Text(f"... {len(view.sockets) - len(rows)} more sockets", style="dim"))
@@ -210,7 +211,7 @@ _TROUBLE = frozenset({"retrans_segs", "syn_retrans", "timeouts", "listen_overflo
 
 
 def _process_text(s: SocketRow) -> str:
-    return ",".join(f"{o.name}/{o.pid}" for o in _unique_pids(s))
+    return printable(",".join(f"{o.name}/{o.pid}" for o in _unique_pids(s)))
 
 
 def _unique_pids(s: SocketRow) -> list[Any]:

@@ -17,6 +17,7 @@ from perflab.units import (
     format_duration_ns,
     format_value,
     parse_duration_ns,
+    printable,
 )
 
 if TYPE_CHECKING:
@@ -56,6 +57,7 @@ def runs(*, kind: str | None, name: str | None, limit: int, store_path: str | No
         click.echo("no runs" + (" match" if kind or name else " yet: try `perflab record`"))
         return
     from rich.table import Table  # noqa: PLC0415  # lazy: keeps --help fast
+    from rich.text import Text  # noqa: PLC0415  # lazy: keeps --help fast
 
     table = Table(box=None, header_style="bold", pad_edge=False)
     for col, justify in (("id", "right"), ("kind", "left"), ("name", "left"),
@@ -64,7 +66,8 @@ def runs(*, kind: str | None, name: str | None, limit: int, store_path: str | No
         table.add_column(col, justify=justify)  # type: ignore[arg-type]  # literal set above
     for row in rows:
         duration = "-" if row["duration_s"] is None else format_duration(row["duration_s"])
-        table.add_row(str(row["id"]), row["kind"], row["name"], _status_text(row["status"]),
+        table.add_row(str(row["id"]), row["kind"], Text(printable(row["name"])),
+                      _status_text(row["status"]),
                       _local_time(row["started_ns"]), duration, str(row["series"]),
                       str(row["samples"]))
     _console().print(table)
@@ -186,13 +189,15 @@ def _series_stats(series: Series, values: NDArray[np.float64] | None) -> dict[st
 
 def _print_show(summary: dict[str, Any], stats: list[dict[str, Any]], events: list[Any], *,
                 show_all: bool = False) -> None:
+    from rich.markup import escape  # noqa: PLC0415  # lazy: keeps --help fast
     from rich.table import Table  # noqa: PLC0415  # lazy: keeps --help fast
+    from rich.text import Text  # noqa: PLC0415  # lazy: keeps --help fast
 
     console = _console()
     duration = ("running" if summary["duration_s"] is None
                 else format_duration(summary["duration_s"]))
     console.print(
-        f"[bold]run {summary['id']}[/] {summary['name']} · {summary['kind']} · "
+        f"[bold]run {summary['id']}[/] {escape(printable(summary['name']))} · {summary['kind']} · "
         f"{_status_text(summary['status'])} · {_local_time(summary['started_ns'])} · "
         f"{duration} · {summary['series']} series · {summary['samples']} samples")
     if not stats:
@@ -214,7 +219,7 @@ def _print_show(summary: dict[str, Any], stats: list[dict[str, Any]], events: li
             if s in constant or s in empty:
                 continue
             label = s["name"] + _label_text(s["labels"])
-            table.add_row(label, *(format_value(s[c], s["unit"])
+            table.add_row(Text(printable(label)), *(format_value(s[c], s["unit"])
                                    for c in ("min", "mean", "max", "p95", "last")))
         console.print()
         if table.row_count:

@@ -23,6 +23,7 @@ from perflab.units import (
     compact_uptime,
     format_clock,
     format_duration,
+    printable,
 )
 
 MIN_PROCESS_ROWS = 5
@@ -345,7 +346,7 @@ def _process_row(p: ProcLine, cmd_w: int) -> Text:
     t.append(" ")
     if p.tree:
         t.append(p.tree, "dim")
-    cmd = r.cmdline
+    cmd = printable(r.cmdline)  # a newline in a command line must not break the row
     room = cmd_w - len(p.tree)
     if len(cmd) > room:
         cmd = cmd[: max(0, room - 1)] + "…" if room > 0 else ""
