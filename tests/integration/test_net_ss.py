@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import subprocess
 import sys
 import textwrap
@@ -131,3 +132,40 @@ def test_sock_diag_state_counts_equal_proc_net_tcp(server):
             assert diag["LISTEN"] >= 3
             return
     pytest.skip("the machine's TCP sockets never stood still long enough to compare")
+
+
+@pytest.fixture
+def server_in_netns():
+    """The same server in a network namespace of its own, as a container's would be."""
+    unshare = require_tool("unshare")
+    ip = require_tool("ip")
+    script = f"{ip} link set lo up && exec {sys.executable} -c {shlex.quote(SERVER)}"
+    proc = subprocess.Popen([unshare, "--net", "sh", "-c", script], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline().split()
+        assert line, "the server did not start in its namespace"
+        assert line[0] == "ready"
+        yield proc.pid, int(line[1])
+    finally:
+        proc.stdin.close()
+        proc.wait(10)
+        proc.stdout.close()
+
+
+def test_pid_in_another_network_namespace_shows_its_own_sockets(server_in_netns):
+    """As `nsenter -t PID -n ss -tanp` shows them; our namespace's /proc/net has none of them."""
+    nsenter = require_tool("nsenter")
+    ss = require_tool("ss")
+    pid, _ = server_in_netns
+    assert Path(f"/proc/{pid}/ns/net").readlink() != Path("/proc/self/ns/net").readlink()
+    out = subprocess.run([nsenter, "-t", str(pid), "-n", ss, "-tanp"], check=True,
+                         capture_output=True, text=True).stdout
+    want = set()
+    for line in out.splitlines()[1:]:
+        f = line.split()
+        if pid in {int(p) for p in USERS.findall(line)}:
+            want.add((f[0], f[3], f[4], pid))
+    assert len(want) == 10  # 3 listeners, 3 accepted, 3 clients, 1 waiting in the backlog
+    rows = SocketCollector().sockets(tcp=True, pids=[pid])
+    assert {(r.state, r.local, r.peer, pid) for r in rows} == want

@@ -293,8 +293,13 @@ class SocketCollector:
             UDP_TABLES if udp else ())
         wanted = None if pids is None else set(pids)
         owners = socket_owners(self.root, wanted)
-        # with pids, only their sockets are looked up (by inode): no need to parse all lines
-        rows = read_proc_net(self.root, tables, None if wanted is None else owners.keys())
+        if wanted is None:
+            rows = read_proc_net(self.root, tables)
+        else:  # only their sockets, looked up by inode, in each of their network namespaces
+            rows = []
+            for base in self._netns_bases(wanted):
+                found = read_proc_net(base, tables, owners.keys() - {r.inode for r in rows})
+                rows.extend(found)
         extra = self._diag(tcp=tcp, udp=udp) if self.sock_diag else {}
         v6only_default = self._bindv6only()
         out = []
@@ -318,6 +323,25 @@ class SocketCollector:
                 owners=tuple(sorted(who, key=lambda o: (o.pid, o.fd))),
             ))
         return out
+
+    def _netns_bases(self, pids: Iterable[int]) -> list[Path]:
+        """Where to read the socket tables of ``pids``: ``/proc/PID/net`` shows the tables of
+        that process's network namespace (a container's, say), ``/proc/net`` only the reader's.
+        One base per namespace; the reader's own first. A namespace link that cannot be read
+        (another user's process) falls back to the reader's namespace."""
+        root = str(self.root)
+        try:
+            own = os.readlink(f"{root}/self/ns/net")  # noqa: PTH115  # a namespace id, not a path
+        except OSError:
+            own = None
+        bases: dict[str | None, Path] = {own: self.root}
+        for pid in sorted(pids):
+            try:
+                ns = os.readlink(f"{root}/{pid}/ns/net")  # noqa: PTH115
+            except OSError:
+                continue
+            bases.setdefault(ns, self.root / str(pid))
+        return list(bases.values())
 
     def _bindv6only(self) -> bool:
         try:
