@@ -12,6 +12,7 @@ dashboard's JavaScript (``P.fmt`` in web/static/perflab.js) mirrors ``format_val
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import re
 import time
@@ -212,6 +213,17 @@ def format_value(value: float | None, unit: str) -> str:
     if value == int(value) and abs(value) < 1e6:
         return str(int(value))
     return format_rate(value, f" {unit}" if unit else "")
+
+
+def parse_time_ns(text: str, *, naive_utc: bool = False) -> int:
+    """An ISO 8601 date/time (``2026-11-27``, ``2026-11-27T16:30``, ``...Z``, ``...+01:00``) to
+    ns since the epoch. Without a zone it is local time, as the command line prints times and as
+    people type them; ``naive_utc`` reads it as UTC instead (the HTTP API, whose callers are
+    programs on other machines). Raises ValueError for anything else."""
+    when = dt.datetime.fromisoformat(text.strip())
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC) if naive_utc else when.astimezone()
+    return int(when.timestamp() * NS_PER_S)
 
 
 def format_timestamp(ts_ns: int) -> str:

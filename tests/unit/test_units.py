@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -25,6 +27,7 @@ from perflab.units import (
     parse_percent,
     parse_rate,
     parse_size,
+    parse_time_ns,
     printable,
 )
 
@@ -144,3 +147,24 @@ def test_formatted_durations_parse_back_within_rounding(ns):
 ])
 def test_printable_shows_control_characters_as_ps_does(raw, shown):
     assert printable(raw) == shown
+
+
+@pytest.fixture
+def in_kolkata(monkeypatch):
+    """Local time is UTC+05:30 (no daylight saving to blur the test)."""
+    monkeypatch.setenv("TZ", "Asia/Kolkata")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_times_without_a_zone_are_local_on_the_command_line_and_utc_in_the_api(in_kolkata):
+    utc_noon = 1_795_780_800 * 10**9  # 2026-11-27T12:00:00Z
+    assert parse_time_ns("2026-11-27T12:00:00Z") == utc_noon
+    assert parse_time_ns("2026-11-27T17:30:00+05:30") == utc_noon
+    assert parse_time_ns("2026-11-27T17:30") == utc_noon  # local: as `runs` prints times
+    assert parse_time_ns("2026-11-27T12:00", naive_utc=True) == utc_noon
+    assert parse_time_ns(" 2026-11-27 ") == utc_noon - 17.5 * 3600 * 10**9  # local midnight
+    with pytest.raises(ValueError, match="Invalid isoformat"):
+        parse_time_ns("yesterday")

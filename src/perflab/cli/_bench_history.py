@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +11,7 @@ import click
 
 from perflab.cli._common import emit_json, json_option, open_store, store_option
 from perflab.errors import CheckFailed, InvalidValue
+from perflab.units import parse_time_ns
 
 
 def _parse_time(text: str | None) -> int | None:
@@ -20,13 +21,11 @@ def _parse_time(text: str | None) -> int | None:
         value = int(text)
         return value if value > 10**15 else value * 1_000_000_000  # seconds or ns
     try:
-        dt = datetime.fromisoformat(text)
+        return parse_time_ns(text)
     except ValueError as exc:
         raise InvalidValue(f"invalid --time {text!r}",
-                           hint="use ISO 8601 (2026-11-27T10:00:00Z) or Unix seconds") from exc
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return int(dt.timestamp() * 1e9)
+                           hint="use ISO 8601 (2026-11-27T10:00:00Z; local time without a zone)"
+                                " or Unix seconds") from exc
 
 
 @click.command()
@@ -89,7 +88,8 @@ def history(*, bench: str | None, branch: str | None, store_path: str | None,
         click.echo(f"{h.bench} [{h.unit}]  {len(h.points)} commits")
         scaler = common_scale([p.median for p in h.points], is_binary(h.unit))
         for p in h.points:
-            stamp = datetime.fromtimestamp(p.time_ns / 1e9, UTC).strftime("%Y-%m-%d %H:%M")
+            # local time, as every time the command line prints or reads without a zone
+            stamp = datetime.fromtimestamp(p.time_ns / 1e9).astimezone().strftime("%Y-%m-%d %H:%M")
             click.echo(f"  {p.commit[:12]:12}  {stamp}  {scaler.format(p.median):>10}"
                        f"  n={p.n}")
 

@@ -17,6 +17,7 @@ from perflab.units import (
     format_duration_ns,
     format_value,
     parse_duration_ns,
+    parse_time_ns,
     printable,
 )
 
@@ -332,15 +333,12 @@ def _when(text: str | None, run: Run, option: str) -> int | None:
     except InvalidValue:
         pass
     try:
-        when = dt.datetime.fromisoformat(text)
+        return parse_time_ns(text)
     except ValueError:
         raise InvalidValue(
             f"invalid {option} {text!r}",
             hint="give an offset into the run (30s, 5m) or a time (2026-11-27T16:30:00)",
         ) from None
-    if when.tzinfo is None:
-        when = when.astimezone()  # a time without zone is local, as people type it
-    return int(when.timestamp() * 1e9)
 
 
 def _no_such_series(store: Store, run: Run, name: str, labels: dict[str, str]) -> NotFound:

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
 
 from perflab.errors import InvalidValue
-from perflab.units import parse_duration_ns
+from perflab.units import parse_duration_ns, parse_time_ns
 
 
 class BadParam(Exception):
@@ -30,7 +29,8 @@ def int_param(params: dict[str, str], key: str, *, default: int | None = None,
 def time_param(params: dict[str, str], key: str, *, now_ns: int | None = None) -> int | None:
     """A point in time: ns since the epoch, an ISO-8601 date/time, or a duration ago (``15m``).
 
-    A date/time without a zone is read as UTC, as everywhere in perflab.
+    A date/time without a zone is read as UTC: the API's callers may be on other machines (the
+    command line reads it as local time, as it prints times).
     """
     raw = params.get(key)
     if raw is None or raw == "":
@@ -39,13 +39,9 @@ def time_param(params: dict[str, str], key: str, *, now_ns: int | None = None) -
     if raw.lstrip("-").isdigit():
         return int(raw)
     try:
-        parsed = datetime.fromisoformat(raw)
+        return parse_time_ns(raw, naive_utc=True)
     except ValueError:
         pass
-    else:
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=UTC)
-        return int(parsed.timestamp() * 1e9)
     try:
         ago = parse_duration_ns(raw)
     except InvalidValue:
