@@ -59,14 +59,16 @@ def test_record_profile_stores_slices_on_the_timeline(store_path, busy):
     done = subprocess.run(
         [sys.executable, "-m", "perflab", "record", "--store", str(store_path), "--duration",
          "3s", "--interval", "500ms", "--profile", str(busy.pid), "--profile-slice", "1s",
-         "--json"], env=ENV, capture_output=True, text=True, timeout=60, check=False)
+         "--profile-rate", "49", "--json"], env=ENV, capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
     doc = json.loads(done.stdout)
     jsonschema.validate(doc, SCHEMA)
     assert doc["profile"]["pids"] == [busy.pid]
     assert doc["profile"]["backends"][str(busy.pid)].startswith("py-spy")
     assert doc["profile"]["slices"] >= 2
-    assert doc["profile"]["samples"] > 50  # ~99 Hz for ~3 s, minus restarts between slices
+    assert (doc["profile"]["rate_hz"], doc["profile"]["slice_s"]) == (49, 1.0)
+    # ~49 Hz for ~3 s, minus restarts between slices; well under what 99 Hz would give
+    assert 25 < doc["profile"]["samples"] < 160
     run = doc["run"]
     with Store.open(store_path, create=False) as store:
         slices = profile_slices(store, run["id"])

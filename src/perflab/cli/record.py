@@ -37,6 +37,9 @@ if TYPE_CHECKING:
                    "timeline (repeatable).")
 @click.option("--profile-slice", type=DURATION, default="10s", show_default=True,
               help="Length of one profile slice: the finest range the Run page can show.")
+@click.option("--profile-rate", "profile_rate", type=click.IntRange(1, 10_000), default=99,
+              show_default=True, metavar="HZ",
+              help="Samples per second of each --profile process (99: off the beat of timers).")
 @click.option("--profile-backend", type=click.Choice(["auto", "perf", "py-spy"]),
               default="auto", show_default=True,
               help="auto: py-spy for Python processes, perf for the rest.")
@@ -45,7 +48,7 @@ if TYPE_CHECKING:
 @json_option
 def record(*, interval: float, duration: float | None, pids: tuple[int, ...],
            matches: tuple[str, ...], all_processes: bool, profile_pids: tuple[int, ...],
-           profile_slice: float, profile_backend: str, name: str | None,
+           profile_slice: float, profile_rate: int, profile_backend: str, name: str | None,
            store_path: str | None, as_json: bool) -> int:
     """Record system, network and process figures into a run until --duration or Ctrl-C.
 
@@ -73,13 +76,15 @@ def record(*, interval: float, duration: float | None, pids: tuple[int, ...],
             meta["duration_s"] = duration
         if profile_pids:
             meta["profile"] = {"pids": list(dict.fromkeys(profile_pids)),
-                               "slice_s": profile_slice, "backend": profile_backend}
+                               "slice_s": profile_slice, "rate_hz": profile_rate,
+                               "backend": profile_backend}
         run = store.create_run("record", run_name, meta=meta)
         # a process to profile is recorded too: its CPU beside its flame graph
         rec = Recorder(store, run.id, interval, pids=tuple(dict.fromkeys(pids + profile_pids)),
                        matches=matches, all_processes=all_processes)
         profilers = (RunProfilers.start(str(store.path), run.id, profile_pids,
-                                        slice_s=profile_slice, backend=profile_backend)
+                                        slice_s=profile_slice, backend=profile_backend,
+                                        rate_hz=profile_rate)
                      if profile_pids else None)
         stop = threading.Event()
         try:
@@ -104,7 +109,8 @@ def record(*, interval: float, duration: float | None, pids: tuple[int, ...],
             "series": rec.series_count, "ticks": rec.ticks, "store": str(store.path),
         }
         if profilers is not None:
-            payload["profile"] = profilers.summary_json()
+            payload["profile"] = {**profilers.summary_json(), "rate_hz": profile_rate,
+                                  "slice_s": profile_slice}
         emit_json("perflab.record/1", payload)
     else:
         click.echo(f"run {run.id} ({run_name}): {status}, {format_duration(elapsed)}, "
