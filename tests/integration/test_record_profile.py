@@ -59,7 +59,8 @@ def test_record_profile_stores_slices_on_the_timeline(store_path, busy):
     done = subprocess.run(
         [sys.executable, "-m", "perflab", "record", "--store", str(store_path), "--duration",
          "3s", "--interval", "500ms", "--profile", str(busy.pid), "--profile-slice", "1s",
-         "--profile-rate", "49", "--json"], env=ENV, capture_output=True, text=True, timeout=60, check=False)
+         "--profile-rate", "49", "--json"],
+        env=ENV, capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
     doc = json.loads(done.stdout)
     jsonschema.validate(doc, SCHEMA)

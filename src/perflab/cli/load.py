@@ -65,6 +65,9 @@ def _headers(items: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
               help="Read the request body from a file.")
 @click.option("--timeout", type=DURATION, default="10s", show_default=True,
               help="Per-request timeout.")
+@click.option("--key-space", type=click.IntRange(min=1), default=None, metavar="N",
+              help="{n} in the URL counts modulo N: a working set of N keys (default: every "
+                   "request a new key).")
 @click.option("--workers", type=int, default=None, help="Processes (default: the CPU count).")
 @click.option("--rate", default=None, help="Open model: requests per second (e.g. 1000, 2k).")
 @click.option("--stages", default=None,
@@ -90,8 +93,8 @@ def _headers(items: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
 def run(  # noqa: PLR0917  # click passes every option as an argument
         url: str | None, scenario_file: str | None, connections: int, duration: float | None,
         requests: int | None, method: str, headers: tuple[str, ...], body: str | None,
-        body_file: str | None, timeout: float, workers: int | None, rate: str | None,
-        stages: str | None, max_connections: int | None, think_time: float,
+        body_file: str | None, timeout: float, key_space: int | None, workers: int | None,
+        rate: str | None, stages: str | None, max_connections: int | None, think_time: float,
         thresholds: tuple[str, ...], abort_on_fail: bool, junit: str | None,
         hgrm: str | None, watch: tuple[int, ...], name: str | None, allow_remote: bool,
         store_path: str | None, as_json: bool) -> int:
@@ -112,7 +115,8 @@ def run(  # noqa: PLR0917  # click passes every option as an argument
     opts = RunOptions(
         url=url, scenario_file=scenario_file, connections=connections, duration_s=duration,
         requests=requests, method=method.upper(), headers=_headers(headers), body=payload,
-        timeout_s=timeout, workers=workers or os.cpu_count() or 1, rate=rate, stages=stages,
+        timeout_s=timeout, key_space=key_space, workers=workers or os.cpu_count() or 1,
+        rate=rate, stages=stages,
         max_connections=max_connections, think_time_s=think_time, thresholds=thresholds,
         abort_on_fail=abort_on_fail, junit=junit, hgrm=hgrm, watch=watch, name=name,
         store_path=store_path, as_json=as_json, allow_remote=allow_remote,

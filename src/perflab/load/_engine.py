@@ -174,6 +174,16 @@ class BodyConn(Conn):
         super().__init__(engine)
         self.headers: list[tuple[bytes, bytes]] = []
         self.name = ""  # the scenario's name for the request in flight
+        self.head = False  # the request in flight is HEAD: its response ends with its headers
+
+    def on_headers_complete(self) -> None:
+        if self.head:  # as HeadConn: the parser would wait for a Content-Length body
+            self.engine.complete(self)
+            self.parser = httptools.HttpResponseParser(self)
+
+    def on_message_complete(self) -> None:
+        if not self.head:  # a HEAD response was complete with its headers
+            self.engine.complete(self)
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self.headers.append((name, value))

@@ -104,6 +104,10 @@ class Session:
     async def delete(self, path: str, **kw: Any) -> Response:
         return await self.request("DELETE", path, **kw)
 
+    async def head(self, path: str, **kw: Any) -> Response:
+        """The headers only: ``body`` is empty whatever Content-Length says."""
+        return await self.request("HEAD", path, **kw)
+
     def check(self, name: str, condition: bool) -> bool:  # k6's check(name, cond)
         raise NotImplementedError
 

@@ -86,8 +86,7 @@ class _SessionImpl(Session):
     async def request(self, method: str, path: str, *, headers: dict[str, str] | None = None,
                       body: bytes | str | None = None, json: Any = None,
                       name: str | None = None) -> Response:
-        if method.upper() == "HEAD":
-            raise ValueError("HEAD requests are not supported in scenarios (use GET)")
+        method = method.upper()
         hdrs = dict(self.sr.base_headers)
         payload = b""
         if json is not None:
@@ -108,6 +107,7 @@ class _SessionImpl(Session):
         if isinstance(conn, BodyConn):
             conn.headers = []
             conn.name = name or path.split("?", 1)[0]
+            conn.head = method == "HEAD"
         intended = self.intended_ns if self.intended_ns is not None else _now()
         self.intended_ns = None
         conn.send(data, intended)

@@ -309,6 +309,20 @@ def test_head_responses_end_with_their_headers(nginx_url, store_path, capsys):
     assert doc["latency_ms"]["max"] < 1000
 
 
+def test_key_space_bounds_the_keys_to_a_working_set(nginx_url, tmp_path, store_path, capsys):
+    """nginx has /k0../k2 only: with --key-space 3 every request finds its key, across workers
+    too; without it, keys run on past k2 and miss."""
+    www = tmp_path / "nginx" / "www"
+    for i in range(3):
+        (www / f"k{i}").write_text(f"value {i}\n")
+    _, doc = load_json(capsys, nginx_url + "k{n}", "-n", "60", "-c", "2", "--key-space", "3",
+                       "--workers", "2", "--store", str(store_path))
+    assert doc["status_codes"] == {"200": 60}
+    _, doc = load_json(capsys, nginx_url + "k{n}", "-n", "60", "-c", "2", "--workers", "1",
+                       "--store", str(store_path))
+    assert doc["status_codes"] == {"200": 3, "404": 57}
+
+
 def test_a_worker_that_dies_is_reported_and_the_rest_is_kept(test_server, store_path):
     srv = test_server()
     env = dict(os.environ, PYTHONPATH=SRC)

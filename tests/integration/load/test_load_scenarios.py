@@ -115,3 +115,31 @@ def test_a_scenario_file_without_scenarios_says_what_to_write(tmp_path, store_pa
     scenario = write(tmp_path, "empty.py", "x = 1\n")
     assert main(["load", "run", "-s", str(scenario), "--store", str(store_path)]) == 2
     assert "defines no Scenario" in capsys.readouterr().err
+
+
+def test_a_scenario_sends_head_and_keeps_using_the_connection(nginx_url, tmp_path, store_path,
+                                                               capsys):
+    """nginx answers HEAD with a Content-Length and no body: the response ends with its
+    headers, and the next request on the same connection is read as its own."""
+    (tmp_path / "nginx" / "www" / "page").write_text("x" * 1000)
+    scenario = write(tmp_path, "head.py", f"""
+        from perflab.load import Scenario, Session
+
+        web = Scenario("web", base_url="{nginx_url.rstrip('/')}", connections=1)
+
+        @web.task()
+        async def probe(s: Session) -> None:
+            h = await s.head("/page", name="head")
+            s.check("head has no body", h.status == 200 and h.body == b"")
+            s.check("head tells the length", h.headers.get("content-length") == "1000")
+            g = await s.get("/page", name="get")
+            s.check("get has the body", g.status == 200 and len(g.body) == 1000)
+    """)
+    rc = main(["load", "run", "-s", str(scenario), "-n", "200", "--timeout", "2s",
+               "--workers", "1", "--store", str(store_path), "--json"])
+    doc = json.loads(capsys.readouterr().out)
+    assert rc == 0, doc
+    assert all(c["failed"] == 0 and c["passed"] >= 99 for c in doc["checks"].values()), doc
+    assert set(doc["requests_by_name"]) == {"head", "get"}
+    assert doc["errors"] == {}
+    assert doc["latency_ms"]["max"] < 1000  # no HEAD waited out a timeout for a body
