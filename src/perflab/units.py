@@ -1,4 +1,4 @@
-"""Durations, sizes, rates and percentages: parsed and formatted in one place.
+"""Durations, sizes, rates, percentages and times: parsed and formatted in one place.
 
 Durations accept Go's syntax (``1h30m``, ``250ms``, ``1.5s``, ``100us``/``100µs``, ``20ns``) and
 a bare number, read as seconds. Sizes accept SI and IEC suffixes (``10MB``, ``512KiB``, ``1g``);
@@ -8,6 +8,10 @@ Formatting comes in two widths: ``format_*`` for text and tables (three signific
 the unit: ``1.50KiB``, ``2.35ms``, ``12.5%``), and ``compact_*`` for the narrow columns of live
 views such as ``perflab top`` (at most 5 characters, htop's style: ``1.5K``, ``123M``). The web
 dashboard's JavaScript (``P.fmt`` in web/static/perflab.js) mirrors ``format_value``.
+
+ISO times without a zone are local on the command line and UTC in the HTTP API
+(``parse_time_ns``). Names from the system (command lines, thread and file names) go through
+``printable`` before a terminal shows them.
 """
 
 from __future__ import annotations
