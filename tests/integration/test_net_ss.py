@@ -15,6 +15,7 @@ import jsonschema
 import pytest
 
 from conftest import require_tool
+from perflab.cli import main
 from perflab.collect.sockets import SocketCollector
 
 pytestmark = pytest.mark.integration
@@ -169,3 +170,24 @@ def test_pid_in_another_network_namespace_shows_its_own_sockets(server_in_netns)
     assert len(want) == 10  # 3 listeners, 3 accepted, 3 clients, 1 waiting in the backlog
     rows = SocketCollector().sockets(tcp=True, pids=[pid])
     assert {(r.state, r.local, r.peer, pid) for r in rows} == want
+
+
+def test_pid_in_another_namespace_shows_that_namespaces_counters(server_in_netns, capsys):
+    """The counters under the table are the container's own: its 3+1 connections opened and
+    accepted, not this machine's hundreds of thousands."""
+    pid, _ = server_in_netns
+    assert main(["net", "--pid", str(pid), "--interval", "100ms", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    jsonschema.validate(doc, json.loads((DOCS / "schemas" / "net.schema.json").read_text()))
+    assert doc["netns_pid"] == pid
+    totals = {c["name"]: c["total"] for c in doc["counters"]}
+    assert totals["active_opens"] == 4  # 3 clients connected and accepted, 1 left in the backlog
+    assert totals["passive_opens"] == 4
+    assert main(["net", "--pid", str(pid), "--interval", "100ms"]) == 0
+    assert f"in the network namespace of PID {pid}" in capsys.readouterr().out
+
+
+def test_pid_in_our_namespace_has_no_netns(server, capsys):
+    pid, _ = server
+    assert main(["net", "--pid", str(pid), "--interval", "100ms", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["netns_pid"] is None

@@ -7,12 +7,15 @@ shown both as its total since boot and as a rate over the interval just measured
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import json
 import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import click
@@ -22,12 +25,14 @@ from rich.text import Text
 
 from perflab.cli._common import DURATION, emit_json, json_option
 from perflab.collect import SystemCollector, SystemSnapshot
+from perflab.collect._procfs import parse_snmp, read_text
 from perflab.collect.sockets import (
     CONNECTED_STATES,
     LISTEN_STATES,
     STATES,
     SocketCollector,
     SocketRow,
+    foreign_namespace_pid,
 )
 from perflab.errors import InvalidValue, NoSuchProcess
 from perflab.units import format_clock, printable
@@ -89,6 +94,7 @@ class NetView:
     states: dict[str, int]        # over all TCP sockets, whatever the filter
     sockets: list[SocketRow]      # the filtered ones
     counters: list[CounterRate]
+    netns_pid: int | None = None  # counters from this PID's network namespace (not ours)
 
     def to_json(self, filters: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -97,6 +103,7 @@ class NetView:
             "filter": filters, "states": self.states,
             "sockets": [s.to_json() for s in self.sockets],
             "counters": [c.to_json() for c in self.counters],
+            "netns_pid": self.netns_pid,
         }
 
 
@@ -145,19 +152,32 @@ class NetSampler:
         self.system = SystemCollector(proc_root, tcp_states=False)
         self.sockets = SocketCollector(proc_root)
         self.prev: SystemSnapshot | None = None
+        # processes in a namespace of their own (a container): their namespace's counters
+        self.netns_pid = foreign_namespace_pid(Path(proc_root), pids) if pids else None
+
+    def _snapshot(self) -> SystemSnapshot:
+        snap = self.system.snapshot()
+        if self.netns_pid is None:
+            return snap
+        base = self.sockets.root / str(self.netns_pid) / "net"
+        snmp: dict[str, dict[str, int]] = {}
+        for name in ("snmp", "netstat"):
+            with contextlib.suppress(OSError):
+                snmp.update(parse_snmp(read_text(base, name)))
+        return dataclasses.replace(snap, snmp=snmp) if snmp else snap
 
     def prime(self) -> None:
-        self.prev = self.system.snapshot()
+        self.prev = self._snapshot()
 
     def refresh(self) -> NetView:
-        cur = self.system.snapshot()
+        cur = self._snapshot()
         counters = counter_rates(self.prev, cur, udp=self.udp)
         interval = None if self.prev is None else cur.mono_s - self.prev.mono_s
         self.prev = cur
         rows = self.sockets.sockets(tcp=True, udp=self.udp, pids=self.pids or None)
         states = dict(Counter(r.state for r in rows if r.proto == "tcp"))
         shown = [r for r in rows if self.states is None or r.state in self.states]
-        return NetView(cur.ts_ns, interval, states, shown, counters)
+        return NetView(cur.ts_ns, interval, states, shown, counters, self.netns_pid)
 
 
 def render(view: NetView, *, max_rows: int | None = None, clock: bool = False) -> RenderableType:
@@ -167,6 +187,8 @@ def render(view: NetView, *, max_rows: int | None = None, clock: bool = False) -
         "  ".join(f"{state} {view.states[state]}" for state in STATES if state in view.states)
         or "no sockets",
     )
+    if view.netns_pid is not None:
+        summary.append(f"    in the network namespace of PID {view.netns_pid}", style="dim")
     if clock and view.interval_s is not None:
         stamp = format_clock(view.ts_ns)
         summary.append(f"    {stamp}, rates over {view.interval_s:.1f}s", style="dim")
@@ -274,8 +296,6 @@ def _natural_width(view: NetView) -> int:
 
 
 def _pid_exists(proc_root: str, pid: int) -> bool:
-    from pathlib import Path  # noqa: PLC0415  # only on this path
-
     return (Path(proc_root) / str(pid) / "stat").exists()
 
 

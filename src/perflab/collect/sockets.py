@@ -270,6 +270,25 @@ def socket_owners(proc_root: Path, pids: Iterable[int] | None = None
     return owners
 
 
+def network_namespace(proc_root: Path, pid: int | str) -> str | None:
+    """The network namespace of ``pid`` (``net:[4026531840]``), or None when it cannot be read
+    (gone, or another user's process without privileges)."""
+    try:
+        return os.readlink(f"{proc_root}/{pid}/ns/net")  # noqa: PTH115  # a name, not a path
+    except OSError:
+        return None
+
+
+def foreign_namespace_pid(proc_root: Path, pids: Iterable[int]) -> int | None:
+    """A PID whose network namespace holds all of ``pids`` when that is not the reader's (they
+    run in one container, say), else None: its /proc/PID/net has their namespace's counters."""
+    pids = list(pids)
+    spaces = {network_namespace(proc_root, pid) for pid in pids}
+    if len(spaces) != 1 or None in spaces or spaces == {network_namespace(proc_root, "self")}:
+        return None
+    return pids[0]
+
+
 def _comm(root: str, pid: int) -> str:
     try:
         with open(f"{root}/{pid}/comm", "rb") as fh:  # noqa: PTH123  # hot path
@@ -329,18 +348,11 @@ class SocketCollector:
         that process's network namespace (a container's, say), ``/proc/net`` only the reader's.
         One base per namespace; the reader's own first. A namespace link that cannot be read
         (another user's process) falls back to the reader's namespace."""
-        root = str(self.root)
-        try:
-            own = os.readlink(f"{root}/self/ns/net")  # noqa: PTH115  # a namespace id, not a path
-        except OSError:
-            own = None
-        bases: dict[str | None, Path] = {own: self.root}
+        bases: dict[str | None, Path] = {network_namespace(self.root, "self"): self.root}
         for pid in sorted(pids):
-            try:
-                ns = os.readlink(f"{root}/{pid}/ns/net")  # noqa: PTH115
-            except OSError:
-                continue
-            bases.setdefault(ns, self.root / str(pid))
+            ns = network_namespace(self.root, pid)
+            if ns is not None:
+                bases.setdefault(ns, self.root / str(pid))
         return list(bases.values())
 
     def _bindv6only(self) -> bool:
