@@ -22,13 +22,14 @@ ENV = dict(os.environ, PYTHONPATH=os.pathsep.join(
 
 
 @contextmanager
-def nginx():
-    """nginx serving a small static file with keep-alive reuse raised; yields (url, pid)."""
+def nginx(*, fixed: bool = False):
+    """nginx serving a small static file (``fixed``: a fixed answer from memory) with keep-alive
+    reuse raised; yields (url, pid)."""
     exe = shutil.which("nginx")
     if exe is None:
         raise SystemExit("nginx is not installed (apt-get install nginx)")
     with tempfile.TemporaryDirectory(prefix="perflab-bench-nginx-") as tmp, \
-            _targets.nginx(exe, Path(tmp)) as (url, proc):
+            _targets.nginx(exe, Path(tmp), fixed=fixed) as (url, proc):
         yield url, proc.pid
 
 

@@ -7,7 +7,10 @@ and the same ratios per CPU-second of the load generator (requests / (user + sys
 the generator's processes)): on a small shared machine nginx itself caps the throughput, so
 the CPU each generator spends per request is the figure that compares the engines.
 
-    python benchmarks/bench_load_vs_peers.py [--duration 5] [--rounds 2]
+    python benchmarks/bench_load_vs_peers.py [--duration 5] [--rounds 2] [--nginx static|fixed]
+
+``--nginx fixed`` has nginx answer ``/`` from memory (``return 200``) instead of serving a file:
+the cheapest response nginx has, so that on two cores the generators, not nginx, set the pace.
 """
 
 from __future__ import annotations
@@ -95,9 +98,12 @@ def main() -> None:
     ap.add_argument("--duration", type=int, default=5)
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--no-locust", action="store_true")
+    ap.add_argument("--nginx", choices=("static", "fixed"), default="static",
+                    help="static: a small file (the default); fixed: return 200 from memory")
     a = ap.parse_args()
     runs: dict[str, list[tuple[float, float]]] = {"wrk": [], "perflab": [], "locust": []}
-    with nginx() as (url, _pid):
+    print(f"nginx: {a.nginx}", flush=True)
+    with nginx(fixed=a.nginx == "fixed") as (url, _pid):
         for r in range(a.rounds):
             runs["wrk"].append(measured(wrk_rps, url, a.duration))
             runs["perflab"].append(measured(perflab_rps, url, a.duration))

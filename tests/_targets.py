@@ -30,9 +30,13 @@ http {{
   keepalive_timeout 300s;
   client_body_temp_path {root}/tmp; proxy_temp_path {root}/tmp; fastcgi_temp_path {root}/tmp;
   uwsgi_temp_path {root}/tmp; scgi_temp_path {root}/tmp;
-  server {{ listen 127.0.0.1:{port}; root {root}/www; }}
+  server {{ listen 127.0.0.1:{port}; root {root}/www;{location} }}
 }}
 """
+# the fixed answer of nginx(fixed=True): no file is opened, stat()ed or sent per request
+FIXED_LOCATION = """
+    location = / { default_type text/html; return 200 "hello from nginx for perflab load\\n"; }
+  """
 
 
 def wait_port(port: int, timeout_s: float = 10.0) -> bool:
@@ -49,9 +53,13 @@ def wait_port(port: int, timeout_s: float = 10.0) -> bool:
 
 
 @contextlib.contextmanager
-def nginx(exe: str, root: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+def nginx(exe: str, root: Path, *, fixed: bool = False
+          ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """nginx on loopback serving a small static file, keep-alive reuse raised; yields
-    (url, process) and stops it (SIGQUIT, a graceful stop) after the block."""
+    (url, process) and stops it (SIGQUIT, a graceful stop) after the block.
+
+    ``fixed``: ``/`` answers the same bytes from memory (``return 200``), the cheapest response
+    nginx has, so that a load generator is measured rather than nginx's file serving."""
     (root / "www").mkdir(parents=True, exist_ok=True)
     (root / "tmp").mkdir(exist_ok=True)
     (root / "www" / "index.html").write_text("hello from nginx for perflab load\n")
@@ -59,7 +67,8 @@ def nginx(exe: str, root: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]
     conf = root / "nginx.conf"
     # private tmp dirs (0700): as root, nginx's worker must stay root to read them
     user = "user root;" if os.geteuid() == 0 else ""
-    conf.write_text(NGINX_CONF.format(root=root, port=port, user=user))
+    location = FIXED_LOCATION if fixed else ""
+    conf.write_text(NGINX_CONF.format(root=root, port=port, user=user, location=location))
     proc = subprocess.Popen([exe, "-c", str(conf), "-p", str(root)], stderr=subprocess.DEVNULL)
     try:
         if not wait_port(port):
