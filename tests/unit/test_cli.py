@@ -58,3 +58,24 @@ def test_python_dash_m_works(argv):
                          text=True, check=False)
     assert out.returncode == 0
     assert "Commands" in out.stdout
+
+
+@pytest.mark.parametrize("argv", [
+    ["proc", "1", "--interval", "0"],
+    ["net", "--interval", "0ms"],
+    ["record", "--duration", "0"],
+    ["load", "http://127.0.0.1:9/", "--duration", "0s"],
+    ["load", "http://127.0.0.1:9/", "--timeout", "0s"],
+    ["profile", "capture", "1", "--duration", "0s"],
+    ["ebpf", "syscalls", "--duration", "0"],
+    ["bench", "system", "--interval", "0s"],
+])
+def test_a_zero_duration_is_refused_before_anything_runs(capsys, argv):
+    """Zero seconds to trace, profile, wait or load is a mistake: one line, exit 2, at once
+    (the load target here is a discard port nobody listens on: it is never dialled). `top`
+    has a floor of its own (tests/integration/test_top_cli.py)."""
+    option = next(a for a in argv if a.startswith("--") and a != "--once")
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"perflab: error: {option} must be longer than zero" in err
+    assert f"hint: e.g. {option} 1s" in err

@@ -352,7 +352,7 @@ def test_bad_input_exits_2_with_a_message(argv, code, message, capsys):
 
 
 def test_missing_pid_exits_3_with_a_hint(capsys):
-    assert main(["proc", "4194304", "--interval", "0"]) == 3  # above any pid_max
+    assert main(["proc", "4194304", "--interval", "1ms"]) == 3  # above any pid_max
     err = capsys.readouterr().err
     assert "perflab: error: no process with PID 4194304" in err
     assert "hint:" in err

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from perflab.cli._common import DURATION, emit_json, json_option
+from perflab.cli._common import POSITIVE_DURATION, emit_json, json_option
 from perflab.errors import CheckFailed, InvalidValue
 
 
@@ -35,7 +35,7 @@ def _print_table(doc: dict[str, Any], label: str) -> None:
 @click.option("-w", "--workers", default=4, show_default=True, help="Worker processes per "
               "benchmark (run one after another, interleaved across benchmarks).")
 @click.option("--warmups", default=1, show_default=True, help="Warm-up values per worker.")
-@click.option("--min-time", type=DURATION, default="100ms", show_default=True,
+@click.option("--min-time", type=POSITIVE_DURATION, default="100ms", show_default=True,
               help="Calibrate loops so one value takes at least this long.")
 @click.option("--clock", type=click.Choice(["wall", "cpu"]), default="wall", show_default=True,
               help="wall: perf_counter; cpu: process CPU time (steadier on a shared machine).")
@@ -210,7 +210,7 @@ def cmd(*, commands: tuple[str, ...], runs: int, warmup: int, shell: bool, metri
 
 
 @click.command()
-@click.option("--interval", type=DURATION, default="500ms", show_default=True,
+@click.option("--interval", type=POSITIVE_DURATION, default="500ms", show_default=True,
               help="How long to watch for busy processes.")
 @json_option
 def system(*, interval: float, as_json: bool) -> None:

@@ -40,21 +40,41 @@ def open_store(path: str | None, *, create: bool = True) -> Store:
 
 
 class DurationType(click.ParamType):  # type: ignore[type-arg]  # generic only in stubs
-    """A click type for durations with units (``250ms``, ``1m``); the value is seconds."""
+    """A click type for durations with units (``250ms``, ``1m``); the value is seconds.
+
+    ``positive``: zero is refused too, in perflab's own words (an interval or a time to trace
+    of 0 s means nothing, and would otherwise surface later as an odd error or an empty result).
+    """
 
     name = "duration"
+
+    def __init__(self, *, positive: bool = False) -> None:
+        self.positive = positive
 
     def convert(self, value: Any, param: click.Parameter | None,
                 ctx: click.Context | None) -> float:
         if isinstance(value, (int, float)):
-            return float(value)
-        try:
-            return parse_duration(str(value))
-        except InvalidValue as err:
-            self.fail(f"{err.message}; {err.hint}" if err.hint else err.message, param, ctx)
+            seconds = float(value)
+        else:
+            try:
+                seconds = parse_duration(str(value))
+            except InvalidValue as err:
+                self.fail(f"{err.message}; {err.hint}" if err.hint else err.message, param, ctx)
+        if self.positive and seconds <= 0:
+            name = _option_name(param)
+            raise InvalidValue(f"{name} must be longer than zero", hint=f"e.g. {name} 1s")
+        return seconds
+
+
+def _option_name(param: click.Parameter | None) -> str:
+    if param is None:
+        return "the duration"
+    long = [o for o in param.opts if o.startswith("--")]
+    return (long or param.opts or [param.name or "the duration"])[0]
 
 
 DURATION = DurationType()
+POSITIVE_DURATION = DurationType(positive=True)  # an interval, a timeout, a time to trace
 
 
 def emit_json(schema: str, payload: dict[str, Any]) -> None:

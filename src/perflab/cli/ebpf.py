@@ -6,11 +6,11 @@ from typing import Any
 
 import click
 
-from perflab.cli._common import DURATION, emit_json, json_option
+from perflab.cli._common import POSITIVE_DURATION, emit_json, json_option
 
 
 def _duration_option(f: Any) -> Any:
-    return click.option("--duration", "-d", type=DURATION, default=5.0, show_default="5s",
+    return click.option("--duration", "-d", type=POSITIVE_DURATION, default=5.0, show_default="5s",
                         help="How long to trace (Ctrl-C ends early and still reports).")(f)
 
 

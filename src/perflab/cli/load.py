@@ -8,7 +8,14 @@ from pathlib import Path
 
 import click
 
-from perflab.cli._common import DURATION, emit_json, json_option, open_store, store_option
+from perflab.cli._common import (
+    DURATION,
+    POSITIVE_DURATION,
+    emit_json,
+    json_option,
+    open_store,
+    store_option,
+)
 from perflab.errors import (
     EXIT_INTERRUPTED,
     EXIT_USAGE,
@@ -55,7 +62,7 @@ def _headers(items: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
               help="A Python scenario file (weighted requests, feeders, checks).")
 @click.option("-c", "--connections", type=int, default=10, show_default=True,
               help="Connections (closed model), or the initial pool (open model).")
-@click.option("-d", "--duration", type=DURATION, default=None,
+@click.option("-d", "--duration", type=POSITIVE_DURATION, default=None,
               help="Test duration (default 10s unless -n is given).")
 @click.option("-n", "--requests", type=int, default=None, help="Stop after this many requests.")
 @click.option("-m", "--method", default="GET", show_default=True)
@@ -63,7 +70,7 @@ def _headers(items: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
 @click.option("--body", default=None, help="Request body.")
 @click.option("--body-file", type=click.Path(dir_okay=False), default=None,
               help="Read the request body from a file.")
-@click.option("--timeout", type=DURATION, default="10s", show_default=True,
+@click.option("--timeout", type=POSITIVE_DURATION, default="10s", show_default=True,
               help="Per-request timeout.")
 @click.option("--key-space", type=click.IntRange(min=1), default=None, metavar="N",
               help="{n} in the URL counts modulo N: a working set of N keys (default: every "

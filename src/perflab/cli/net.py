@@ -23,7 +23,7 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from perflab.cli._common import DURATION, emit_json, json_option
+from perflab.cli._common import POSITIVE_DURATION, emit_json, json_option
 from perflab.collect import SystemCollector, SystemSnapshot
 from perflab.collect._procfs import parse_snmp, read_text
 from perflab.collect.sockets import (
@@ -245,7 +245,7 @@ def _unique_pids(s: SocketRow) -> list[Any]:
 
 @click.command()
 @click.option("--watch", "-w", is_flag=True, help="Refresh in place until Ctrl-C.")
-@click.option("--interval", "-i", type=DURATION, default="1s", show_default=True,
+@click.option("--interval", "-i", type=POSITIVE_DURATION, default="1s", show_default=True,
               help="Interval over which counter rates are measured (and between refreshes).")
 @click.option("--all", "-a", "all_", is_flag=True, help="Sockets in every state.")
 @click.option("--listening", "-l", is_flag=True, help="Listening (and unconnected UDP) sockets.")
@@ -263,8 +263,6 @@ def net(*, watch: bool, interval: float, all_: bool, listening: bool, states: tu
     Without a state option, connected sockets are shown, as ss does; listening sockets show
     their accept-queue fill as Recv-Q and their backlog as Send-Q.
     """
-    if interval <= 0:
-        raise InvalidValue("--interval must be positive", hint="e.g. --interval 1s")
     chosen = resolve_states(all_, listening, states)
     for pid in pids:
         if pid <= 0 or not _pid_exists(proc_root, pid):

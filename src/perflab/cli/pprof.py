@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from perflab.cli._common import DURATION, emit_json, json_option
+from perflab.cli._common import POSITIVE_DURATION, emit_json, json_option
 
 
 def _load(source: str, seconds: float | None) -> Any:
@@ -32,7 +32,7 @@ def _filter_options(f: Any) -> Any:
                      help="Drop samples with a frame matching this regexp."),
         click.option("-hide", "--hide", "hide", default=None,
                      help="Remove frames matching this regexp from stacks."),
-        click.option("--seconds", type=DURATION, default=None,
+        click.option("--seconds", type=POSITIVE_DURATION, default=None,
                      help="For a /debug/pprof/profile URL: how long the server samples."),
     ]):
         f = opt(f)

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import click
 
-from perflab.cli._common import DURATION, emit_json, json_option
+from perflab.cli._common import POSITIVE_DURATION, emit_json, json_option
 from perflab.errors import EXIT_INTERRUPTED, EXIT_OK, InvalidValue
 from perflab.units import format_duration
 
@@ -19,7 +19,7 @@ SCHEMA = "perflab.proc/1"
 @click.command(context_settings={"max_content_width": 100})
 @click.argument("pid", type=int)
 @json_option
-@click.option("--interval", type=DURATION, default="0.5s", show_default=True,
+@click.option("--interval", type=POSITIVE_DURATION, default="0.5s", show_default=True,
               help="How long to measure CPU %, run-queue wait and rates over.")
 @click.option("--maps", "top_maps", type=click.IntRange(min=0), default=20, show_default=True,
               metavar="N",

@@ -7,7 +7,14 @@ from typing import Any
 
 import click
 
-from perflab.cli._common import DURATION, emit_json, json_option, open_store, store_option
+from perflab.cli._common import (
+    DURATION,
+    POSITIVE_DURATION,
+    emit_json,
+    json_option,
+    open_store,
+    store_option,
+)
 from perflab.errors import CheckFailed, InvalidValue
 
 
@@ -168,7 +175,7 @@ def diff_cmd(*, base: str, new: str, output: str | None, sample_index: str | Non
 
 @profile.command("capture", context_settings={"ignore_unknown_options": False})
 @click.argument("target", nargs=-1)
-@click.option("--duration", "-d", type=DURATION, default=None,
+@click.option("--duration", "-d", type=POSITIVE_DURATION, default=None,
               help="How long to sample [default: 30s for a PID or URL; a command: until it "
                    "exits].")
 @click.option("--rate", "rate_hz", type=click.IntRange(1, 10_000), default=99, show_default=True,
@@ -191,7 +198,7 @@ def diff_cmd(*, base: str, new: str, output: str | None, sample_index: str | Non
 @click.option("--nonblocking", is_flag=True, help="py-spy: never pause the target (less exact).")
 @click.option("--top", "top_n", type=click.IntRange(min=0), default=10, show_default=True,
               help="Functions to list after the capture.")
-@click.option("--slice", "slice_s", type=DURATION, default=None,
+@click.option("--slice", "slice_s", type=POSITIVE_DURATION, default=None,
               help="Continuous profiling of a PID: store a profile every SLICE on a new run's "
                    "timeline (read ranges back with `perflab profile export RUN`).")
 @store_option

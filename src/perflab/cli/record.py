@@ -12,9 +12,16 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from perflab.cli._common import DURATION, emit_json, json_option, open_store, store_option
+from perflab.cli._common import (
+    DURATION,
+    POSITIVE_DURATION,
+    emit_json,
+    json_option,
+    open_store,
+    store_option,
+)
 from perflab.cli._record_profile import RunProfilers
-from perflab.errors import EXIT_INTERRUPTED, InvalidValue, NoSuchProcess
+from perflab.errors import EXIT_INTERRUPTED, NoSuchProcess
 from perflab.units import format_duration
 
 if TYPE_CHECKING:
@@ -22,9 +29,9 @@ if TYPE_CHECKING:
 
 
 @click.command()
-@click.option("-i", "--interval", type=DURATION, default="1s", show_default=True,
+@click.option("-i", "--interval", type=POSITIVE_DURATION, default="1s", show_default=True,
               help="Time between samples (250ms, 1s, 10s ...).")
-@click.option("-d", "--duration", type=DURATION, default=None,
+@click.option("-d", "--duration", type=POSITIVE_DURATION, default=None,
               help="Stop after this long (default: until Ctrl-C).")
 @click.option("--pid", "pids", type=int, multiple=True, metavar="PID",
               help="Record this process (repeatable).")
@@ -56,10 +63,6 @@ def record(*, interval: float, duration: float | None, pids: tuple[int, ...],
     """
     from perflab.collect.recorder import Recorder  # noqa: PLC0415  # lazy: keeps --help fast
 
-    if interval <= 0:
-        raise InvalidValue("--interval must be longer than zero", hint="e.g. --interval 1s")
-    if duration is not None and duration <= 0:
-        raise InvalidValue("--duration must be longer than zero", hint="e.g. --duration 1m")
     for pid in (*pids, *profile_pids):  # checked before a run exists: a typo must not leave
         if not Path(f"/proc/{pid}").is_dir():  # an empty run behind
             raise NoSuchProcess(pid)
