@@ -139,7 +139,8 @@ def regressions(*, bench: str | None, since: str | None, branch: str | None, max
         emit_json("perflab.bench-regressions/1", {"changes": [_change_json(c) for c in changes],
                                                   "notes": notes})
     elif not changes:
-        click.echo(f"no change points in {len(hists)} benchmark histories")
+        n = len(hists)
+        click.echo(f"no change points in {n} benchmark histor{'y' if n == 1 else 'ies'}")
     else:
         for c in changes:
             click.echo(f"{c.verdict:11}  {c.bench} [{c.unit}]  {c.change.rel_change * 100:+.2f}%"
