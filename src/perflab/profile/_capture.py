@@ -55,6 +55,7 @@ class CaptureResult:
     extra_profiles: dict[str, Profile] = field(default_factory=dict)
     exited_early: bool = False
     interrupted: bool = False
+    call_graph: str = ""  # perf: the unwinding it used in the end ("fp" or "dwarf")
 
 
 def find_tool(name: str) -> str | None:

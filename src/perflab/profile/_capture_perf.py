@@ -55,7 +55,7 @@ def pid_alive(pid: int) -> bool:
         return False
 
 
-def _explain(stderr: str, pid: int | None) -> Exception:
+def explain_failure(stderr: str, pid: int | None) -> Exception:
     low = stderr.lower()
     if "perf_event_paranoid" in low or "permission" in low or "not permitted" in low:
         try:
@@ -111,13 +111,13 @@ def _record(perf: str, req: CaptureRequest, data: Path,
         _, stderr = proc.communicate()
     seconds = time.monotonic() - start
     if not data.exists() or data.stat().st_size == 0:
-        raise _explain(stderr, t.pid)
+        raise explain_failure(stderr, t.pid)
     if t.pid is None and req.duration_s is not None and seconds < req.duration_s:
         exited = False  # a command that finished is not an early exit
     return exited, interrupted, seconds
 
 
-def _script(perf: str, data: Path) -> str:
+def script_text(perf: str, data: Path) -> str:
     out = subprocess.run([perf, "script", "-i", str(data), "-F",
                           "comm,pid,tid,time,period,event,ip,sym,dso"],
                          capture_output=True, text=True, errors="replace", check=False,
@@ -128,7 +128,7 @@ def _script(perf: str, data: Path) -> str:
     return out.stdout
 
 
-def _to_profile(text: str, req: CaptureRequest, seconds: float, start_ns: int) -> Profile:
+def to_profile(text: str, req: CaptureRequest, seconds: float, start_ns: int) -> Profile:
     raw = read_perf_script(text, path="perf script") if text.strip() else Profile(
         sample_types=[SampleType("samples", "count")])
     period = raw.period or round(1e9 / req.rate_hz)
@@ -210,17 +210,19 @@ def capture_perf(req: CaptureRequest) -> CaptureResult:
         data = Path(tmp) / "perf.data"
         start_ns = time.time_ns()
         cg = DWARF if req.call_graph == "dwarf" else "fp"
+        data2_used = False
         exited, interrupted, seconds = _record(perf, req, data, cg)
-        prof = _to_profile(_script(perf, data), req, seconds, start_ns)
+        prof = to_profile(script_text(perf, data), req, seconds, start_ns)
         if (req.call_graph == "auto" and not exited and not interrupted and t.pid is not None
                 and prof.total(0) >= 20 and user_depth_median(prof) <= 2
                 and pid_alive(t.pid)):
             notes.append("frame-pointer stacks were at most 2 user frames deep (the binary "
                          "omits frame pointers): recorded again with DWARF unwinding")
             data2 = Path(tmp) / "perf-dwarf.data"
+            data2_used = True
             start_ns = time.time_ns()
             exited, interrupted, seconds = _record(perf, req, data2, DWARF)
-            prof = _to_profile(_script(perf, data2), req, seconds, start_ns)
+            prof = to_profile(script_text(perf, data2), req, seconds, start_ns)
         elif req.call_graph == "auto" and t.pid is None and prof.total(0) >= 20 \
                 and user_depth_median(prof) <= 2:
             notes.append("stacks are shallow: the program may omit frame pointers; try "
@@ -230,4 +232,5 @@ def capture_perf(req: CaptureRequest) -> CaptureResult:
     # perf already prints file offsets for unsymbolised frames; this catches the rest
     to_file_offsets(prof, maps)
     notes += stripped_note(prof)
-    return CaptureResult(prof, "perf", "", notes, exited_early=exited, interrupted=interrupted)
+    return CaptureResult(prof, "perf", "", notes, exited_early=exited, interrupted=interrupted,
+                         call_graph="dwarf" if cg == DWARF or data2_used else "fp")

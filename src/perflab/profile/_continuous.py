@@ -8,12 +8,15 @@ timeline as a pprof artifact; any time range of the run read back as one profile
 
 Slices are artifacts of kind ``profile`` (name = the sample type, ``ts_ns``/``end_ns`` = the
 slice's window, attrs = backend, pid, samples, total). A range read merges the slices that
-overlap it, so its resolution is one slice. Between two slices the profiler restarts (perf:
-~0.1-0.3 s), a gap the next slice's window shows.
+overlap it, so its resolution is one slice. With perf, after the first slice (which settles
+frame pointers or DWARF) one ``perf record`` runs on and its output is switched at every
+boundary (``_continuous_perf``): the slices share their edges. Other backends restart for each
+slice (py-spy: ~0.1-0.3 s), a gap the next slice's window shows.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Callable
@@ -118,6 +121,8 @@ class ContinuousProfiler:
                 self.errors.append(f"{type(err).__name__}: {err}")
                 return
             end_ns = time.time_ns()
+            # perf's DWARF retry samples only in its second recording: the window starts there
+            start_ns = max(start_ns, result.profile.time_ns or 0)
             try:
                 self.sink(start_ns, end_ns, result.profile, result.backend)
                 self.slices += 1
@@ -127,6 +132,29 @@ class ContinuousProfiler:
             if result.exited_early:
                 self.notes.append(f"PID {self.pid} exited; profiling ended")
                 return
+            if result.backend == "perf" and not self._stop.is_set():
+                # the first slice settled the unwinding; one perf runs on from here, its
+                # output switched at each boundary: no restart gap between slices
+                self._rotate(dataclasses.replace(req, call_graph=result.call_graph))
+                return
+
+    def _rotate(self, req: CaptureRequest) -> None:
+        from perflab.profile._continuous_perf import record_rotating  # noqa: PLC0415
+
+        def store(start_ns: int, end_ns: int, prof: Profile) -> None:
+            self.sink(start_ns, end_ns, prof, "perf")
+            self.slices += 1
+
+        try:
+            end = record_rotating(req, slice_s=self.slice_s, on_slice=store, stop=self._stop)
+        except PerflabError as err:
+            self.errors.append(err.message)
+            return
+        except Exception as err:
+            self.errors.append(f"{type(err).__name__}: {err}")
+            return
+        if end.exited:
+            self.notes.append(f"PID {self.pid} exited; profiling ended")
 
 
 def merge(profiles: list[Profile]) -> Profile:

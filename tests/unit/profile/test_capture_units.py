@@ -9,7 +9,7 @@ import pytest
 from perflab.errors import AccessDenied, InvalidValue
 from perflab.profile._capture import CaptureRequest, choose_backend
 from perflab.profile._capture_bpf import program
-from perflab.profile._capture_perf import _explain
+from perflab.profile._capture_perf import explain_failure
 from perflab.profile._stackline import parse_frame
 from perflab.profile._target import Target, is_go_binary, target_of_command
 
@@ -74,6 +74,6 @@ def test_targets(tmp_path):
 
 
 def test_perf_permission_error_names_the_sysctl():
-    err = _explain("Error: ... perf_event_paranoid setting is 4 ...", 42)
+    err = explain_failure("Error: ... perf_event_paranoid setting is 4 ...", 42)
     assert isinstance(err, AccessDenied)
     assert "perf_event_paranoid" in str(err)

@@ -1,0 +1,123 @@
+"""Continuous perf without gaps: one ``perf record --switch-output`` for the whole recording.
+
+Restarting ``perf record`` for every slice loses the 0.1-0.3 s it takes to stop, write and
+attach again. Instead perf runs once, and at every slice boundary perflab sends it SIGUSR2:
+perf closes the current ``perf.data`` (renamed ``perf.data.<timestamp>``) and goes on
+sampling into a fresh one. The time of each signal is a slice boundary, so consecutive slices
+share their edges and every sample lands in exactly one of them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from perflab.errors import ToolMissing
+from perflab.profile._capture import CaptureRequest
+from perflab.profile._capture_perf import (
+    DWARF,
+    explain_failure,
+    pid_alive,
+    script_text,
+    to_profile,
+)
+from perflab.profile._model import Profile
+
+SliceHandler = Callable[[int, int, Profile], None]  # (start_ns, end_ns, profile)
+_POLL_S = 0.05
+
+
+@dataclass
+class RotationEnd:
+    """How a rotating recording ended."""
+
+    slices: int = 0
+    exited: bool = False  # the target exited (what it sampled was kept)
+    notes: list[str] = field(default_factory=list)
+
+
+def record_rotating(req: CaptureRequest, *, slice_s: float, on_slice: SliceHandler,
+                    stop: threading.Event) -> RotationEnd:
+    """Sample ``req.target`` with perf until ``stop`` is set or the target exits, handing
+    ``on_slice`` one profile per ``slice_s`` as each closes. ``req.call_graph`` is ``fp`` or
+    ``dwarf`` (the choice the first, classic capture made)."""
+    perf = shutil.which("perf")
+    if perf is None:
+        raise ToolMissing("perf", install="apt-get install linux-perf")
+    pid = req.target.pid if req.target is not None else None
+    assert pid is not None, "continuous profiling is of a running process"
+    call_graph = DWARF if req.call_graph == "dwarf" else "fp"
+    with tempfile.TemporaryDirectory(prefix="perflab-perf-") as tmp:
+        rot = _Rotation(perf, req, Path(tmp), on_slice)
+        argv = [perf, "record", "-e", "cpu-clock", "-F", str(req.rate_hz), "--call-graph",
+                call_graph, "-o", str(rot.directory / "perf.data"), "--quiet",
+                "--switch-output", "-p", str(pid)]
+        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                text=True, start_new_session=True)
+        rot.bounds.append(time.time_ns())
+        next_switch = time.monotonic() + slice_s
+        while proc.poll() is None:
+            if stop.is_set():
+                break
+            if not pid_alive(pid):
+                rot.end.exited = True
+                break
+            if time.monotonic() >= next_switch:
+                rot.bounds.append(time.time_ns())
+                proc.send_signal(signal.SIGUSR2)
+                next_switch += slice_s
+            rot.hand_over()
+            time.sleep(_POLL_S)
+        rot.bounds.append(time.time_ns())
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)  # perf closes the last file and exits
+        elif not stop.is_set() and not pid_alive(pid):
+            rot.end.exited = True
+        try:
+            _, stderr = proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            _, stderr = proc.communicate()
+        rot.hand_over()
+        if not rot.done:
+            raise explain_failure(stderr, pid)
+    return rot.end
+
+
+@dataclass
+class _Rotation:
+    """The files of one rotating recording and the windows they cover."""
+
+    perf: str
+    req: CaptureRequest
+    directory: Path
+    on_slice: SliceHandler
+    bounds: list[int] = field(default_factory=list)  # bounds[i], bounds[i + 1]: file i's window
+    done: list[Path] = field(default_factory=list)
+    end: RotationEnd = field(default_factory=RotationEnd)
+
+    def hand_over(self) -> None:
+        """Each file perf has closed since the last call, as a profile of its window. Files
+        are named by the time they closed, so their order is the order of the windows."""
+        closed = sorted(p for p in self.directory.glob("perf.data.*") if p not in self.done)
+        for path in closed:
+            index = len(self.done)
+            if index + 1 >= len(self.bounds):  # closed by perf ahead of a boundary we know
+                start_ns, end_ns = self.bounds[-1], time.time_ns()
+            else:
+                start_ns, end_ns = self.bounds[index], self.bounds[index + 1]
+            self.done.append(path)
+            text = script_text(self.perf, path)
+            with contextlib.suppress(OSError):
+                path.unlink()  # a long recording must not fill /tmp
+            seconds = (end_ns - start_ns) / 1e9
+            self.on_slice(start_ns, end_ns, to_profile(text, self.req, seconds, start_ns))
+            self.end.slices += 1
