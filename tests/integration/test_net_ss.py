@@ -3,6 +3,7 @@ for a real listener with real client connections on loopback."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import shlex
@@ -44,18 +45,25 @@ SERVER = textwrap.dedent("""
 """)
 
 
-@pytest.fixture
-def server():
-    proc = subprocess.Popen([sys.executable, "-c", SERVER], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, text=True)
+@contextlib.contextmanager
+def serving(argv: list[str]):
+    """Run SERVER through ``argv``; yields (pid, IPv4 listener's port) once it is ready."""
+    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         line = proc.stdout.readline().split()
+        assert line, "the server did not start"
         assert line[0] == "ready"
         yield proc.pid, int(line[1])
     finally:
         proc.stdin.close()
         proc.wait(10)
         proc.stdout.close()
+
+
+@pytest.fixture
+def server():
+    with serving([sys.executable, "-c", SERVER]) as found:
+        yield found
 
 
 USERS = re.compile(r"pid=(\d+)")
@@ -141,17 +149,9 @@ def server_in_netns():
     unshare = require_tool("unshare")
     ip = require_tool("ip")
     script = f"{ip} link set lo up && exec {sys.executable} -c {shlex.quote(SERVER)}"
-    proc = subprocess.Popen([unshare, "--net", "sh", "-c", script], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, text=True)
-    try:
-        line = proc.stdout.readline().split()
-        assert line, "the server did not start in its namespace"
-        assert line[0] == "ready"
-        yield proc.pid, int(line[1])
-    finally:
-        proc.stdin.close()
-        proc.wait(10)
-        proc.stdout.close()
+    # unshare and sh exec: the PID is the server's
+    with serving([unshare, "--net", "sh", "-c", script]) as found:
+        yield found
 
 
 def test_pid_in_another_network_namespace_shows_its_own_sockets(server_in_netns):
