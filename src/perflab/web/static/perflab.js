@@ -431,7 +431,9 @@
           : "{YYYY}-{MM}-{DD} {HH}:{mm}:{ss}" }].concat(spec.labels.map((label, i) => ({
         label: label,
         stroke: (spec.colors && spec.colors[i]) || PALETTE[i % PALETTE.length],
-        width: 1.25,
+        // 1 px: a wider line strokes ~3x slower on big series (zooming 3 charts of 3 x 100k
+        // points took 3 frames at 1.25 px, 1 frame at 1 px; benchmarks/bench_chart_points.py)
+        width: 1,
         spanGaps: true,
         points: { show: false },
         value: (u, v) => (v == null ? "-" : P.fmt(v, unit, 4)),
