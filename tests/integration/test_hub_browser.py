@@ -280,3 +280,25 @@ def test_overview_says_when_its_window_holds_nothing(new_page, tmp_path):
         assert note.is_visible()
         assert f"run #{old.run_a} (record)" in note.text_content()
         assert p.errors == []
+
+
+# every unit a series or a benchmark has; values across the scale steps, signs and tiny ones
+# (exact halves are left out: Python rounds them to even, JavaScript up)
+FMT_UNITS = ["%", "bytes", "bytes/s", "/s", "s", "ms", "", "sec/op", "B/op", "allocs/op",
+             "count"]
+FMT_VALUES = [0, 0.3, 1, 1.26, 9.999, 12.345, 99.95, 100, 999.4, 1000, 1023, 1024, 1536,
+              12345, 59.9, 61.2, 3725.2, 1e6, 1.5e6, 1.2 * 2**30, 5e9, 1e12, -3.2, -1500,
+              2.5e-4, 3e-7, 3e-9]
+
+
+def test_the_dashboard_formats_numbers_as_the_command_line_does(page, server):
+    """Perflab.fmt (charts, legends, tables, reports) = units.format_value, value for value."""
+    from perflab.units import format_value  # noqa: PLC0415  # the Python side of the pair
+
+    page.open(f"{server}/runs", None)
+    shown = page.page.evaluate("([vs, us]) => us.map(u => vs.map(v => Perflab.fmt(v, u)))",
+                               [FMT_VALUES, FMT_UNITS])
+    differ = [(u, v, format_value(v, u), shown[i][j])
+              for i, u in enumerate(FMT_UNITS) for j, v in enumerate(FMT_VALUES)
+              if format_value(v, u) != shown[i][j]]
+    assert differ == []

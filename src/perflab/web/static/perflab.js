@@ -60,33 +60,75 @@
 
   // ---- numbers ------------------------------------------------------------------------------
 
+  // The number formats of units.py, rule for rule (tests/integration/test_hub_browser.py
+  // checks a table of values against units.format_value), so a figure reads the same on the
+  // command line, in the dashboard and in a report.
+
+  /** units._sig: `digits` significant digits, never scientific notation. */
   function sig(v, digits) {
-    if (v === 0 || !isFinite(v)) return String(v);
+    if (v === 0) return "0";
+    if (!isFinite(v)) return String(v);
     const mag = Math.floor(Math.log10(Math.abs(v)));
-    const dec = Math.max(0, Math.min(6, digits - 1 - mag));
-    return v.toFixed(dec);
+    return v.toFixed(Math.min(100, Math.max(0, digits - 1 - mag)));
   }
 
-  function scaled(v, steps, base, suffixes, digits) {
-    let i = 0;
-    let x = v;
-    while (Math.abs(x) >= base && i < steps) { x /= base; i++; }
-    return sig(x, digits) + suffixes[i];
+  /** units.format_duration_ns: 1.23ms, 45.6µs, 2m05s, 1h02m03s; zero is 0s, as Go writes it. */
+  function durationNs(ns, digits) {
+    if (ns === 0) return "0s";
+    const a = Math.abs(ns);
+    if (a >= 60e9) {
+      const total = Math.abs(Math.round(ns / 1e9));
+      const h = Math.floor(total / 3600), m = Math.floor((total % 3600) / 60), s = total % 60;
+      const two = (x) => String(x).padStart(2, "0");
+      return (ns < 0 ? "-" : "") + (h ? h + "h" + two(m) + "m" + two(s) + "s" : m + "m" + two(s) + "s");
+    }
+    for (const [unit, scale] of [["s", 1e9], ["ms", 1e6], ["µs", 1e3]]) {
+      if (a >= scale) return sig(ns / scale, digits) + unit;
+    }
+    return sig(ns, digits) + "ns";
   }
 
-  /** A value in its unit, the way people read it: 1.5GiB, 12.3MiB/s, 45.2%, 3.1k/s. */
+  /** units.format_size: 512B, 1.50KiB, 3.20GiB (binary). */
+  function size(n, digits) {
+    const a = Math.abs(n);
+    for (const [unit, scale] of [["TiB", 2 ** 40], ["GiB", 2 ** 30], ["MiB", 2 ** 20], ["KiB", 1024]]) {
+      if (a >= scale) return sig(n / scale, digits) + unit;
+    }
+    return Math.trunc(n) + "B";
+  }
+
+  /** units.format_rate: 12.5/s, 3.40k/s (SI). */
+  function rate(v, unit, digits) {
+    const a = Math.abs(v);
+    for (const [suffix, scale] of [["G", 1e9], ["M", 1e6], ["k", 1e3]]) {
+      if (a >= scale) return sig(v / scale, digits) + suffix + unit;
+    }
+    return sig(v, digits) + unit;
+  }
+
+  /** A value in the unit of its series, as units.format_value writes it: 12.5%, 1.20GiB,
+   *  3.40MiB/s, 120/s, 2.35ms, 1m40s; `digits` significant digits (3 unless given). */
   P.fmt = function (v, unit, digits) {
     if (v == null || Number.isNaN(v)) return "-";
     const d = digits || 3;
+    unit = unit || "";
     switch (unit) {
-      case "bytes": return scaled(v, 4, 1024, ["B", "KiB", "MiB", "GiB", "TiB"], d);
-      case "bytes/s": return scaled(v, 4, 1024, ["B/s", "KiB/s", "MiB/s", "GiB/s", "TiB/s"], d);
-      case "%": return sig(v, d) + "%";
-      case "s": return v >= 1 || v === 0 ? sig(v, d) + "s" : v >= 1e-3 ? sig(v * 1e3, d) + "ms"
-        : sig(v * 1e6, d) + "µs";
-      case "ms": return P.fmt(v / 1e3, "s", d);
-      default: return scaled(v, 3, 1000, ["", "k", "M", "G"], d) + (unit || "");
+      case "%": return v.toFixed(1) + "%";
+      case "bytes": return size(v, d);
+      case "bytes/s": return size(v, d) + "/s";
+      case "/s": return rate(v, "/s", d);
+      case "s": return durationNs(v * 1e9, d);
+      case "ms": return durationNs(v * 1e6, d);
+      default: break;
     }
+    const slash = unit.indexOf("/");  // benchmark units: sec/op, B/op, allocs/op
+    if (slash >= 0) {
+      const per = unit.slice(0, slash), what = unit.slice(slash + 1);
+      if (per === "sec" || per === "s") return durationNs(v * 1e9, d) + "/" + what;
+      if (per === "B") return size(v, d) + "/" + what;
+    }
+    if (Number.isInteger(v) && Math.abs(v) < 1e6) return String(v);
+    return rate(v, unit ? " " + unit : "", d);
   };
 
   /** A duration in seconds, the way people say it: 850ms, 3.02s, 4m 10s, 2h 05m. */
