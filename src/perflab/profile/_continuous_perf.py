@@ -63,6 +63,11 @@ def record_rotating(req: CaptureRequest, *, slice_s: float, on_slice: SliceHandl
         proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                 text=True, start_new_session=True)
         rot.bounds.append(time.time_ns())
+        # closed files are read on a thread of their own: `perf script` of a DWARF slice can
+        # take seconds, and the boundaries must keep their time
+        reading = threading.Thread(target=rot.hand_over_until, args=(proc,),
+                                   name=f"perf-slices-{pid}", daemon=True)
+        reading.start()
         next_switch = time.monotonic() + slice_s
         while proc.poll() is None:
             if stop.is_set():
@@ -74,7 +79,6 @@ def record_rotating(req: CaptureRequest, *, slice_s: float, on_slice: SliceHandl
                 rot.bounds.append(time.time_ns())
                 proc.send_signal(signal.SIGUSR2)
                 next_switch += slice_s
-            rot.hand_over()
             time.sleep(_POLL_S)
         rot.bounds.append(time.time_ns())
         if proc.poll() is None:
@@ -86,7 +90,9 @@ def record_rotating(req: CaptureRequest, *, slice_s: float, on_slice: SliceHandl
         except subprocess.TimeoutExpired:
             proc.kill()
             _, stderr = proc.communicate()
-        rot.hand_over()
+        reading.join()  # it reads what perf closed last, then ends with perf
+        if rot.error is not None:
+            raise rot.error
         if not rot.done:
             raise explain_failure(stderr, pid)
     return rot.end
@@ -103,6 +109,19 @@ class _Rotation:
     bounds: list[int] = field(default_factory=list)  # bounds[i], bounds[i + 1]: file i's window
     done: list[Path] = field(default_factory=list)
     end: RotationEnd = field(default_factory=RotationEnd)
+    error: Exception | None = None
+
+    def hand_over_until(self, proc: subprocess.Popen[str]) -> None:
+        """Hand over closed files while perf runs, then the last ones it closed. A failure
+        (a slice that cannot be read or stored) ends the handing over and is kept for the
+        caller, who raises it."""
+        try:
+            while proc.poll() is None:
+                self.hand_over()
+                time.sleep(_POLL_S)
+            self.hand_over()
+        except Exception as err:  # re-raised on the caller's thread
+            self.error = err
 
     def hand_over(self) -> None:
         """Each file perf has closed since the last call, as a profile of its window. Files
