@@ -9,6 +9,7 @@ characters shown as ``?``), and print brackets as they are.
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -107,3 +108,22 @@ def test_json_keeps_the_raw_command_line(hostile, capsys):
     assert main(["top", "--json", "--interval", "50ms", "--filter", str(pid)]) == 0
     [row] = json.loads(capsys.readouterr().out)["processes"]
     assert f" {HOSTILE_ARG} {COMM}" in row["cmdline"]
+
+
+def test_top_cuts_a_wide_command_line_at_the_terminals_cells(capsys, monkeypatch):
+    """日本 takes four cells for two characters: the row still fits 80 cells and says it was
+    cut (an ellipsis), where a count of characters would have let it run over."""
+    from rich.cells import cell_len  # noqa: PLC0415  # the terminal's measure of a string
+
+    name = "日本語のテキスト" * 6
+    proc = subprocess.Popen([name, "300"], executable=shutil.which("sleep"))
+    try:
+        monkeypatch.setenv("COLUMNS", "80")
+        assert main(["top", "--once", "--interval", "50ms", "--filter", str(proc.pid)]) == 0
+        row = row_of(capsys.readouterr().out, proc.pid)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert cell_len(row) <= 80
+    assert "日本語のテキスト" in row
+    assert row.rstrip().endswith("…")

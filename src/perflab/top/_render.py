@@ -346,11 +346,10 @@ def _process_row(p: ProcLine, cmd_w: int) -> Text:
     t.append(" ")
     if p.tree:
         t.append(p.tree, "dim")
-    cmd = printable(r.cmdline)  # a newline in a command line must not break the row
-    room = cmd_w - len(p.tree)
-    if len(cmd) > room:
-        cmd = cmd[: max(0, room - 1)] + "…" if room > 0 else ""
-    t.append(cmd)
+    cmd = Text(printable(r.cmdline))  # a newline in a command line must not break the row
+    # in terminal cells, not characters: 日本 takes four
+    cmd.truncate(max(0, cmd_w - len(p.tree)), overflow="ellipsis")
+    t.append_text(cmd)
     return t
 
 
