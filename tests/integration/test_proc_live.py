@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import contextlib
-import grp
 import io
 import json
 import os
-import pwd
 import shutil
 import site
 import subprocess
@@ -19,6 +17,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from _nobody import fork_as_nobody
 from conftest import require_tool
 from perflab.cli import main
 
@@ -208,31 +207,6 @@ def run_as_nobody(argv: list[str]) -> tuple[int, str, str]:
 def _fork_as_nobody(argv: list[str]) -> tuple[int, str, str]:
     # load everything the command will import, including rich's lazy modules, while root
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        main(["proc", str(os.getpid()), "--interval", "0"])
-    nobody, nogroup = pwd.getpwnam("nobody").pw_uid, grp.getgrnam("nogroup").gr_gid
-    out_r, out_w = os.pipe()
-    err_r, err_w = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: drop privileges for good, run, exit without pytest's cleanup
-        code = 70
-        try:
-            os.close(out_r)
-            os.close(err_r)
-            os.setgroups([])
-            os.setresgid(nogroup, nogroup, nogroup)
-            os.setresuid(nobody, nobody, nobody)
-            os.environ["COLUMNS"] = "100"
-            sys.stdout = io.TextIOWrapper(os.fdopen(out_w, "wb"), encoding="utf-8")
-            sys.stderr = io.TextIOWrapper(os.fdopen(err_w, "wb"), encoding="utf-8")
-            code = main(argv)
-            sys.stdout.flush()
-            sys.stderr.flush()
-        finally:
-            os._exit(code)
-    os.close(out_w)
-    os.close(err_w)
-    with os.fdopen(out_r, encoding="utf-8") as fo, os.fdopen(err_r, encoding="utf-8") as fe:
-        out, err = fo.read(), fe.read()
-    _, status = os.waitpid(pid, 0)
-    return os.waitstatus_to_exitcode(status), out, err
+        main(["proc", str(os.getpid()), "--interval", "10ms"])
+    return fork_as_nobody(argv, env={"COLUMNS": "100"})
 

@@ -5,31 +5,13 @@ from __future__ import annotations
 import html
 import json
 import time
-import warnings
-from pathlib import Path
 
-import jsonschema
 import pytest
+from _webclient import client_class, validate
 
 from _hubdata import T0, S, build
 from perflab.store import Store
 from perflab.web import AppConfig, create_app
-
-SCHEMAS = Path(__file__).resolve().parents[2] / "docs" / "schemas"
-
-
-def _client_class():
-    # starlette.testclient warns at import that httpx2 is its preferred backend; httpx is
-    # what we have and what it still supports
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
-        from starlette.testclient import TestClient  # noqa: PLC0415  # under the filter
-    return TestClient
-
-
-def validate(doc: dict, name: str) -> None:
-    schema = json.loads((SCHEMAS / f"api-{name}.schema.json").read_text())
-    jsonschema.validate(doc, schema)
 
 
 @pytest.fixture
@@ -40,7 +22,7 @@ def hub(store_path):
 @pytest.fixture
 def client(hub):
     app = create_app(AppConfig(store_path=hub.path, record=False))
-    with _client_class()(app) as c:
+    with client_class()(app) as c:
         yield c
 
 
@@ -155,7 +137,7 @@ def test_compare_lists_series_constant_in_both_runs_apart_and_prints_units(hub):
             sid = store.series_id(run_id, "net.if.rx_errs_per_s", {"device": "eth9"}, "/s")
             store.insert_samples([(sid, run.started_ns + i * 10**9, 0.0) for i in range(10)])
     app = create_app(AppConfig(store_path=hub.path, record=False))
-    with _client_class()(app) as client:
+    with client_class()(app) as client:
         page = html.unescape(client.get(f"/compare?a={hub.run_a}&b={hub.run_b}").text)
     deltas, rest = page.split('id="same"', 1)
     assert 'net.if.rx_errs_per_s{device="eth9"}' not in deltas
@@ -206,7 +188,7 @@ def test_metrics_count_requests_by_route(client, hub):
 
 def test_live_records_this_machine_in_a_serve_run(store_path):
     app = create_app(AppConfig(store_path=store_path, record=True, interval_s=0.2))
-    with _client_class()(app) as c:
+    with client_class()(app) as c:
         deadline = time.monotonic() + 10
         doc = c.get("/api/live").json()
         while time.monotonic() < deadline and not any(
@@ -233,7 +215,7 @@ def test_live_records_this_machine_in_a_serve_run(store_path):
 
 def test_live_without_recording_says_so(store_path):
     app = create_app(AppConfig(store_path=store_path, record=False))
-    with _client_class()(app) as c:
+    with client_class()(app) as c:
         doc = c.get("/api/live?window=1h").json()
         validate(doc, "live")
         assert doc["run"] is None
@@ -245,7 +227,7 @@ def test_live_without_recording_says_so(store_path):
 @pytest.fixture
 def guarded(hub):
     app = create_app(AppConfig(store_path=hub.path, record=False, token="s3cret"))
-    with _client_class()(app) as c:
+    with client_class()(app) as c:
         yield c
 
 

@@ -2,31 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import warnings
-from pathlib import Path
-
-import jsonschema
 import pytest
+from _webclient import client_class, validate
 
 from _benchdata import IMPROVEMENT_AT, N_COMMITS, REGRESSION_AT, build
 from perflab.bench import Result, ResultSet, Value, record_results
 from perflab.store import Store
 from perflab.web import AppConfig, create_app
-
-SCHEMAS = Path(__file__).resolve().parents[2] / "docs" / "schemas"
-
-
-def _client_class():
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
-        from starlette.testclient import TestClient  # noqa: PLC0415  # under the filter
-    return TestClient
-
-
-def validate(doc: dict, name: str) -> None:
-    schema = json.loads((SCHEMAS / f"api-{name}.schema.json").read_text())
-    jsonschema.Draft202012Validator(schema).validate(doc)
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +19,7 @@ def bench(tmp_path_factory):
 @pytest.fixture
 def client(bench):
     app = create_app(AppConfig(store_path=bench.path, record=False, rollups=False))
-    with _client_class()(app) as c:
+    with client_class()(app) as c:
         yield c
 
 
@@ -114,7 +96,7 @@ def test_the_cache_sees_a_new_record(client, bench, tmp_path):
     with Store.open(bench.path) as src:
         src.conn.execute(f"VACUUM INTO '{copy}'")
     app = create_app(AppConfig(store_path=copy, record=False, rollups=False))
-    with _client_class()(app) as c:
+    with client_class()(app) as c:
         assert c.get("/api/benchmarks?q=Flat").json()["benchmarks"][0]["commits"] == before
         rs = ResultSet(results=[Result("Flat-8", (Value(5e-6, "sec/op"),), "x")])
         with Store.open(copy) as store:
@@ -132,7 +114,7 @@ def test_few_commits_are_short_not_steady(tmp_path):
             rs = ResultSet(results=[Result("A", (Value(1.0 + i, "sec/op"),) * 3, "x")])
             record_results(store, rs, commit=f"c{i}", time_ns=(i + 1) * 10**18)
     app = create_app(AppConfig(store_path=path, record=False, rollups=False))
-    with _client_class()(app) as c:
+    with client_class()(app) as c:
         (b,) = c.get("/api/benchmarks").json()["benchmarks"]
         assert b["status"] == "short"
         assert b["notes"] == ["only 2 commit(s) recorded; change points need at least 3"]
@@ -158,7 +140,7 @@ def test_page_of_an_empty_store_explains_how_to_record(store_path):
     with Store.open(store_path):
         pass
     app = create_app(AppConfig(store_path=store_path, record=False, rollups=False))
-    with _client_class()(app) as c:
+    with client_class()(app) as c:
         r = c.get("/benchmarks")
     assert r.status_code == 200
     assert "No benchmark history yet" in r.text
@@ -175,7 +157,7 @@ def test_a_bench_runs_page_points_at_its_report_and_the_benchmarks_page(client, 
 def test_a_run_still_being_recorded_is_read_again_once_finished(tmp_path):
     path = tmp_path / "s.db"
     app = create_app(AppConfig(store_path=path, record=False, rollups=False))
-    with _client_class()(app) as c, Store.open(path) as store:
+    with client_class()(app) as c, Store.open(path) as store:
         run = store.create_run("bench", "bench c0", started_ns=10**18,
                                meta={"commit": "c0", "branch": ""})
         assert c.get("/api/benchmarks").json()["benchmarks"] == []  # no samples yet

@@ -2,21 +2,11 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
-import jsonschema
 import pytest
-from test_web_api import _client_class
+from _webclient import client_class, validate
 
 from _profiledata import S, build
 from perflab.web import AppConfig, create_app
-
-SCHEMAS = Path(__file__).resolve().parents[2] / "docs" / "schemas"
-
-
-def validate(doc: dict, name: str) -> None:
-    jsonschema.validate(doc, json.loads((SCHEMAS / f"api-{name}.schema.json").read_text()))
 
 
 @pytest.fixture
@@ -27,7 +17,7 @@ def profiled(store_path):
 @pytest.fixture
 def client(profiled):
     app = create_app(AppConfig(store_path=profiled.path, record=False, rollups=False))
-    with _client_class()(app) as c:
+    with client_class()(app) as c:
         yield c
 
 

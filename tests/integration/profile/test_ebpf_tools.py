@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import grp
-import io
 import json
 import os
-import pwd
 import re
 import signal
 import subprocess
@@ -22,6 +19,7 @@ import perflab.cli.ebpf
 import perflab.cli.profile
 import perflab.ebpf._tools
 import perflab.profile._capture_perf  # noqa: F401  # loaded while root, for the nobody child
+from _nobody import fork_as_nobody
 from conftest import require_tool
 from perflab.cli import main
 
@@ -201,28 +199,9 @@ def test_tracefs_is_mounted_when_missing():
 
 
 def _as_nobody(argv: list[str]) -> tuple[int, str]:
-    """Run perflab's main() in a child that dropped to nobody:nogroup; (exit code, stderr)."""
-    nobody, nogroup = pwd.getpwnam("nobody").pw_uid, grp.getgrnam("nogroup").gr_gid
-    err_r, err_w = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: drop privileges for good, run, exit without pytest's cleanup
-        code = 70
-        try:
-            os.close(err_r)
-            os.setgroups([])
-            os.setresgid(nogroup, nogroup, nogroup)
-            os.setresuid(nobody, nobody, nobody)
-            sys.stdout = io.StringIO()
-            sys.stderr = io.TextIOWrapper(os.fdopen(err_w, "wb"), encoding="utf-8")
-            code = main(argv)
-            sys.stderr.flush()
-        finally:
-            os._exit(code)
-    os.close(err_w)
-    with os.fdopen(err_r, encoding="utf-8") as fe:
-        err = fe.read()
-    _, status = os.waitpid(pid, 0)
-    return os.waitstatus_to_exitcode(status), err
+    """perflab's main() as nobody:nogroup; (exit code, stderr)."""
+    code, _, err = fork_as_nobody(argv)
+    return code, err
 
 
 def test_without_root_the_missing_privilege_is_named():
