@@ -210,7 +210,6 @@ def capture_perf(req: CaptureRequest) -> CaptureResult:
         data = Path(tmp) / "perf.data"
         start_ns = time.time_ns()
         cg = DWARF if req.call_graph == "dwarf" else "fp"
-        data2_used = False
         exited, interrupted, seconds = _record(perf, req, data, cg)
         prof = to_profile(script_text(perf, data), req, seconds, start_ns)
         if (req.call_graph == "auto" and not exited and not interrupted and t.pid is not None
@@ -219,9 +218,9 @@ def capture_perf(req: CaptureRequest) -> CaptureResult:
             notes.append("frame-pointer stacks were at most 2 user frames deep (the binary "
                          "omits frame pointers): recorded again with DWARF unwinding")
             data2 = Path(tmp) / "perf-dwarf.data"
-            data2_used = True
+            cg = DWARF
             start_ns = time.time_ns()
-            exited, interrupted, seconds = _record(perf, req, data2, DWARF)
+            exited, interrupted, seconds = _record(perf, req, data2, cg)
             prof = to_profile(script_text(perf, data2), req, seconds, start_ns)
         elif req.call_graph == "auto" and t.pid is None and prof.total(0) >= 20 \
                 and user_depth_median(prof) <= 2:
@@ -233,4 +232,4 @@ def capture_perf(req: CaptureRequest) -> CaptureResult:
     to_file_offsets(prof, maps)
     notes += stripped_note(prof)
     return CaptureResult(prof, "perf", "", notes, exited_early=exited, interrupted=interrupted,
-                         call_graph="dwarf" if cg == DWARF or data2_used else "fp")
+                         call_graph="dwarf" if cg == DWARF else "fp")

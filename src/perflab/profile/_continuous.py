@@ -106,55 +106,56 @@ class ContinuousProfiler:
 
     def _run(self) -> None:
         # instrumentation running beside a recording never raises: problems become notes
+        try:
+            exited = self._profile()
+        except _StoreFailed as err:
+            self.errors.append(str(err))
+            return
+        except PerflabError as err:
+            if not self._stop.is_set():  # stopped before anything was sampled: no error
+                self.errors.append(err.message)
+            return
+        except Exception as err:
+            self.errors.append(f"{type(err).__name__}: {err}")
+            return
+        if exited:
+            self.notes.append(f"PID {self.pid} exited; profiling ended")
+
+    def _profile(self) -> bool:
+        """Slices until stopped; True when the process exited."""
         while not self._stop.is_set():
             req = CaptureRequest(target=self.target, duration_s=self.slice_s,
                                  rate_hz=self.rate_hz, mode=self.mode, backend=self.backend,
                                  gil=self.gil, nonblocking=self.nonblocking, stop=self._stop)
             start_ns = time.time_ns()
-            try:
-                result = capture(req)
-            except PerflabError as err:
-                if not self._stop.is_set():  # stopped before anything was sampled: no error
-                    self.errors.append(err.message)
-                return
-            except Exception as err:
-                self.errors.append(f"{type(err).__name__}: {err}")
-                return
-            end_ns = time.time_ns()
+            result = capture(req)
             # perf's DWARF retry samples only in its second recording: the window starts there
             start_ns = max(start_ns, result.profile.time_ns or 0)
-            try:
-                self.sink(start_ns, end_ns, result.profile, result.backend)
-                self.slices += 1
-            except Exception as err:
-                self.errors.append(f"storing a profile slice failed: {err}")
-                return
+            self._store(start_ns, time.time_ns(), result.profile, result.backend)
             if result.exited_early:
-                self.notes.append(f"PID {self.pid} exited; profiling ended")
-                return
+                return True
             if result.backend == "perf" and not self._stop.is_set():
                 # the first slice settled the unwinding; one perf runs on from here, its
                 # output switched at each boundary: no restart gap between slices
-                self._rotate(dataclasses.replace(req, call_graph=result.call_graph))
-                return
+                from perflab.profile._continuous_perf import record_rotating  # noqa: PLC0415
 
-    def _rotate(self, req: CaptureRequest) -> None:
-        from perflab.profile._continuous_perf import record_rotating  # noqa: PLC0415
+                end = record_rotating(
+                    dataclasses.replace(req, call_graph=result.call_graph),
+                    slice_s=self.slice_s, stop=self._stop,
+                    on_slice=lambda start, stop, prof: self._store(start, stop, prof, "perf"))
+                return end.exited
+        return False
 
-        def store(start_ns: int, end_ns: int, prof: Profile) -> None:
-            self.sink(start_ns, end_ns, prof, "perf")
-            self.slices += 1
-
+    def _store(self, start_ns: int, end_ns: int, prof: Profile, backend: str) -> None:
         try:
-            end = record_rotating(req, slice_s=self.slice_s, on_slice=store, stop=self._stop)
-        except PerflabError as err:
-            self.errors.append(err.message)
-            return
+            self.sink(start_ns, end_ns, prof, backend)
         except Exception as err:
-            self.errors.append(f"{type(err).__name__}: {err}")
-            return
-        if end.exited:
-            self.notes.append(f"PID {self.pid} exited; profiling ended")
+            raise _StoreFailed(f"storing a profile slice failed: {err}") from err
+        self.slices += 1
+
+
+class _StoreFailed(Exception):
+    """The sink could not keep a slice: reported as such, even when the profiler was stopping."""
 
 
 def merge(profiles: list[Profile]) -> Profile:

@@ -9,7 +9,6 @@ share their edges and every sample lands in exactly one of them.
 
 from __future__ import annotations
 
-import contextlib
 import shutil
 import signal
 import subprocess
@@ -93,7 +92,7 @@ def record_rotating(req: CaptureRequest, *, slice_s: float, on_slice: SliceHandl
         reading.join()  # it reads what perf closed last, then ends with perf
         if rot.error is not None:
             raise rot.error
-        if not rot.done:
+        if not rot.end.slices:
             raise explain_failure(stderr, pid)
     return rot.end
 
@@ -107,7 +106,6 @@ class _Rotation:
     directory: Path
     on_slice: SliceHandler
     bounds: list[int] = field(default_factory=list)  # bounds[i], bounds[i + 1]: file i's window
-    done: list[Path] = field(default_factory=list)
     end: RotationEnd = field(default_factory=RotationEnd)
     error: Exception | None = None
 
@@ -126,17 +124,15 @@ class _Rotation:
     def hand_over(self) -> None:
         """Each file perf has closed since the last call, as a profile of its window. Files
         are named by the time they closed, so their order is the order of the windows."""
-        closed = sorted(p for p in self.directory.glob("perf.data.*") if p not in self.done)
-        for path in closed:
-            index = len(self.done)
+        # a file is removed once read, so what the directory holds is what is new
+        for path in sorted(self.directory.glob("perf.data.*")):
+            index = self.end.slices
             if index + 1 >= len(self.bounds):  # closed by perf ahead of a boundary we know
                 start_ns, end_ns = self.bounds[-1], time.time_ns()
             else:
                 start_ns, end_ns = self.bounds[index], self.bounds[index + 1]
-            self.done.append(path)
             text = script_text(self.perf, path)
-            with contextlib.suppress(OSError):
-                path.unlink()  # a long recording must not fill /tmp
+            path.unlink()  # a long recording must not fill /tmp
             seconds = (end_ns - start_ns) / 1e9
             self.on_slice(start_ns, end_ns, to_profile(text, self.req, seconds, start_ns))
             self.end.slices += 1
