@@ -198,6 +198,8 @@ def format_value(value: float | None, unit: str) -> str:
     ``12.5%``, ``1.20GiB``, ``3.40MiB/s``, ``120/s``, ``2.35ms``; None or NaN as ``-``."""
     if value is None or math.isnan(value):
         return "-"
+    if math.isinf(value):  # a rate over no time, a ratio to zero: no scale step applies
+        return ("∞" if value > 0 else "-∞") + (f" {unit}" if unit else "")
     if unit == "%":
         return format_percent(value)
     if unit == "bytes":
@@ -215,9 +217,10 @@ def format_value(value: float | None, unit: str) -> str:
         return f"{format_duration(value)}/{what}"
     if sep and per == "B":
         return f"{format_size(value)}/{what}"
-    if value == int(value) and abs(value) < 1e6:
-        return str(int(value))
-    return format_rate(value, f" {unit}" if unit else "")
+    suffix = f" {unit}" if unit else ""
+    if value == int(value) and abs(value) < 1e6:  # a count: 1023 rather than 1.02k
+        return f"{int(value)}{suffix}"
+    return format_rate(value, suffix)
 
 
 def parse_time_ns(text: str, *, naive_utc: bool = False) -> int:

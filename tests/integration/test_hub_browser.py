@@ -284,11 +284,11 @@ def test_overview_says_when_its_window_holds_nothing(new_page, tmp_path):
 
 # every unit a series or a benchmark has; values across the scale steps, signs and tiny ones
 # (exact halves are left out: Python rounds them to even, JavaScript up)
-FMT_UNITS = ["%", "bytes", "bytes/s", "/s", "s", "ms", "", "sec/op", "B/op", "allocs/op",
-             "count"]
+FMT_UNITS = ["%", "bytes", "bytes/s", "/s", "s", "ms", "", "sec/op", "B/op", "B/s",
+             "allocs/op", "count"]
 FMT_VALUES = [0, 0.3, 1, 1.26, 9.999, 12.345, 99.95, 100, 999.4, 1000, 1023, 1024, 1536,
               12345, 59.9, 61.2, 3725.2, 1e6, 1.5e6, 1.2 * 2**30, 5e9, 1e12, -3.2, -1500,
-              2.5e-4, 3e-7, 3e-9]
+              2.5e-4, 3e-7, 3e-9, float("inf"), float("-inf")]
 
 
 def test_the_dashboard_formats_numbers_as_the_command_line_does(page, server):

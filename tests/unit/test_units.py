@@ -110,6 +110,9 @@ def test_byte_rates_are_binary_like_sizes_and_counts_are_si():
     (0, "s", "0s"),
     (64, "", "64"),
     (2_500_000, "req", "2.50M req"),
+    (12, "allocs/op", "12 allocs/op"),  # a whole value keeps its unit too
+    (float("inf"), "/s", "∞ /s"),
+    (float("-inf"), "bytes", "-∞ bytes"),
     (None, "%", "-"),
     (float("nan"), "bytes", "-"),
 ])

@@ -75,7 +75,7 @@
 
   // values in the table in their unit, as the charts show them
   document.querySelectorAll("#benchmarks td.bench-value").forEach((td) => {
-    td.textContent = Perflab.benchFmt(parseFloat(td.dataset.value), td.dataset.unit, 4);
+    td.textContent = Perflab.fmt(parseFloat(td.dataset.value), td.dataset.unit, 4);
   });
 
   document.addEventListener("perflab:theme", () => { for (const id of charts.keys()) draw(id); });

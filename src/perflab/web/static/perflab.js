@@ -112,6 +112,8 @@
     if (v == null || Number.isNaN(v)) return "-";
     const d = digits || 3;
     unit = unit || "";
+    const suffix = unit ? " " + unit : "";
+    if (!isFinite(v)) return (v > 0 ? "∞" : "-∞") + suffix;  // a rate over no time
     switch (unit) {
       case "%": return v.toFixed(1) + "%";
       case "bytes": return size(v, d);
@@ -127,8 +129,8 @@
       if (per === "sec" || per === "s") return durationNs(v * 1e9, d) + "/" + what;
       if (per === "B") return size(v, d) + "/" + what;
     }
-    if (Number.isInteger(v) && Math.abs(v) < 1e6) return String(v);
-    return rate(v, unit ? " " + unit : "", d);
+    if (Number.isInteger(v) && Math.abs(v) < 1e6) return v + suffix;  // a count: 1023, not 1.02k
+    return rate(v, suffix, d);
   };
 
   /** A duration in seconds, the way people say it: 850ms, 3.02s, 4m 10s, 2h 05m. */
@@ -723,15 +725,6 @@
 
   // ---- benchmark histories (Benchmarks page and the report's bench section) ---------------
 
-  /** A benchmark value in its unit: sec/op as time per op, B/op as bytes per op, B/s as a rate. */
-  P.benchFmt = function (v, unit, digits) {
-    if (v == null || Number.isNaN(v)) return "-";
-    const [base, per] = unit.includes("/") ? [unit.slice(0, unit.indexOf("/")), unit.slice(unit.indexOf("/"))] : [unit, ""];
-    if (base === "sec") return P.fmt(v, "s", digits) + per;
-    if (base === "B") return P.fmt(v, per === "/s" ? "bytes/s" : "bytes", digits) + (per === "/s" ? "" : per);
-    return P.fmt(v, "", digits) + " " + unit;
-  };
-
   function shortTime(ns) {
     return new Date(ns / 1e6).toISOString().slice(0, 16).replace("T", " ") + " UTC";
   }
@@ -839,7 +832,7 @@
           values: (u2, vals) => vals.map((v) => (Number.isInteger(v) && pts[v] ? pts[v].commit.slice(0, 7) : "")),
           label: "commit (oldest left)", labelSize: 18 },
         { stroke: c.axis, grid: { stroke: c.grid, width: 1 }, ticks: { stroke: c.grid, width: 1 },
-          size: 86, values: (u2, vals) => vals.map((v) => P.benchFmt(v, unit, 3)) },
+          size: 86, values: (u2, vals) => vals.map((v) => P.fmt(v, unit, 3)) },
       ],
       series: [
         { label: "commit", value: (u2, v) => (v == null ? "-" : commitText(Math.round(v))) },
@@ -848,7 +841,7 @@
           value: (u2, v, si, idx) => {
             if (v == null || idx == null) return "-";
             const p = pts[idx];
-            return P.benchFmt(v, unit, 4) + (p && p.n ? " (n=" + p.n + ")" : "");
+            return P.fmt(v, unit, 4) + (p && p.n ? " (n=" + p.n + ")" : "");
           } },
       ],
       plugins: [benchPlugin(hist, o.runId == null ? null
@@ -860,7 +853,7 @@
           if (idx == null) { hover.textContent = ""; return; }
           const p = pts[idx];
           let text = "run " + p.run_id + ": " + p.commit + (p.branch ? " on " + p.branch : "") + ", " + shortTime(p.time_ns);
-          if (p.lo != null && p.hi != null) text += "; 95% CI " + P.benchFmt(p.lo, unit, 4) + " – " + P.benchFmt(p.hi, unit, 4);
+          if (p.lo != null && p.hi != null) text += "; 95% CI " + P.fmt(p.lo, unit, 4) + " – " + P.fmt(p.hi, unit, 4);
           if (ch) {
             text += " — " + ch.verdict + " " + (ch.rel_change >= 0 ? "+" : "") + (ch.rel_change * 100).toFixed(1) +
               "% since " + ch.from_commit.slice(0, 10) + " (p=" + ch.pvalue.toPrecision(2) + ")";
