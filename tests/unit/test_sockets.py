@@ -12,8 +12,8 @@ import jsonschema
 import pytest
 
 from perflab.cli import main
-from perflab.cli.net import counter_rates, resolve_states
-from perflab.collect import SystemCollector
+from perflab.cli.net import CounterSnapshot, counter_rates, resolve_states
+from perflab.collect._procfs import read_snmp
 from perflab.collect.sockets import (
     CONNECTED_STATES,
     SocketCollector,
@@ -115,7 +115,7 @@ def test_state_selection_follows_ss_defaults():
 
 
 def test_counter_rates_over_the_interval():
-    snap = SystemCollector(PROC).snapshot()
+    snap = CounterSnapshot(0, 100.0, read_snmp(PROC))
     later = dataclasses.replace(snap, mono_s=snap.mono_s + 2.0, snmp={
         **snap.snmp, "Tcp": {**snap.snmp["Tcp"], "RetransSegs": 31}})
     rates = {c.key: c for c in counter_rates(snap, later, udp=False)}

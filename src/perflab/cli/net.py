@@ -7,8 +7,6 @@ shown both as its total since boot and as a rate over the interval just measured
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
 import json
 import sys
 import time
@@ -24,8 +22,7 @@ from rich.table import Table
 from rich.text import Text
 
 from perflab.cli._common import POSITIVE_DURATION, emit_json, json_option
-from perflab.collect import SystemCollector, SystemSnapshot
-from perflab.collect._procfs import parse_snmp, read_text
+from perflab.collect._procfs import read_snmp
 from perflab.collect.sockets import (
     CONNECTED_STATES,
     LISTEN_STATES,
@@ -107,7 +104,16 @@ class NetView:
         }
 
 
-def counter_rates(prev: SystemSnapshot | None, cur: SystemSnapshot, *,
+@dataclass(frozen=True, slots=True)
+class CounterSnapshot:
+    """The kernel's protocol counters (/proc/net/snmp and netstat) at one moment."""
+
+    ts_ns: int
+    mono_s: float
+    snmp: dict[str, dict[str, int]]
+
+
+def counter_rates(prev: CounterSnapshot | None, cur: CounterSnapshot, *,
                   udp: bool) -> list[CounterRate]:
     dt = None if prev is None else max(cur.mono_s - prev.mono_s, 1e-9)
     out = []
@@ -149,22 +155,14 @@ class NetSampler:
         self.udp = udp
         self.pids = pids
         self.states = states
-        self.system = SystemCollector(proc_root, tcp_states=False)
         self.sockets = SocketCollector(proc_root)
-        self.prev: SystemSnapshot | None = None
+        self.prev: CounterSnapshot | None = None
         # processes in a namespace of their own (a container): their namespace's counters
         self.netns_pid = foreign_namespace_pid(Path(proc_root), pids) if pids else None
+        self.counters_root = Path(proc_root) / (str(self.netns_pid) if self.netns_pid else "")
 
-    def _snapshot(self) -> SystemSnapshot:
-        snap = self.system.snapshot()
-        if self.netns_pid is None:
-            return snap
-        base = self.sockets.root / str(self.netns_pid) / "net"
-        snmp: dict[str, dict[str, int]] = {}
-        for name in ("snmp", "netstat"):
-            with contextlib.suppress(OSError):
-                snmp.update(parse_snmp(read_text(base, name)))
-        return dataclasses.replace(snap, snmp=snmp) if snmp else snap
+    def _snapshot(self) -> CounterSnapshot:
+        return CounterSnapshot(time.time_ns(), time.monotonic(), read_snmp(self.counters_root))
 
     def prime(self) -> None:
         self.prev = self._snapshot()

@@ -264,6 +264,19 @@ def parse_snmp(text: str) -> dict[str, dict[str, int]]:
     return out
 
 
+def read_snmp(root: Path) -> dict[str, dict[str, int]]:
+    """The protocol counters of ``root``'s network namespace: net/snmp and net/netstat merged
+    by protocol. ``root`` is ``/proc`` (the reader's namespace) or ``/proc/PID`` (that
+    process's); a file that cannot be read counts as empty."""
+    out: dict[str, dict[str, int]] = {}
+    for rel in ("net/snmp", "net/netstat"):
+        try:
+            out.update(parse_snmp(read_text(root, rel)))
+        except OSError:
+            continue
+    return out
+
+
 def parse_sockstat(text: str) -> dict[str, dict[str, int]]:
     """/proc/net/sockstat: ``TCP: inuse 3 orphan 0 tw 993 alloc 4 mem 291`` -> {"TCP": {...}}.
 

@@ -27,10 +27,10 @@ from perflab.collect._procfs import (
     parse_loadavg,
     parse_meminfo,
     parse_net_dev,
-    parse_snmp,
     parse_sockstat,
     parse_stat,
     read_pressure,
+    read_snmp,
     read_text,
 )
 from perflab.collect.sockets import count_tcp_states
@@ -78,8 +78,6 @@ class SystemCollector:
 
     def snapshot(self) -> SystemSnapshot:
         r = self.root
-        snmp = parse_snmp(_read_optional(r, "net/snmp"))
-        snmp.update(parse_snmp(_read_optional(r, "net/netstat")))
         disks = {}
         for name, d in parse_diskstats(_read_optional(r, "diskstats")).items():
             keep = self._disk_filter.get(name)
@@ -100,7 +98,7 @@ class SystemCollector:
             pressure=read_pressure(r),
             disks=disks,
             netdev=netdev,
-            snmp=snmp,
+            snmp=read_snmp(r),
             tcp_states=count_tcp_states(r) if self._tcp_states else {},
             virtual_netdevs=frozenset(n for n in netdev if self._virtual_if[n]),
             sockstat=parse_sockstat(_read_optional(r, "net/sockstat")),
