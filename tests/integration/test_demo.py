@@ -131,8 +131,10 @@ def test_demo_finds_the_planted_problems_and_leaves_nothing_behind(tmp_path):
     # the regression check: version 2 of render_items parses its output back (~+60 % CPU)
     reg = findings["regression"]
     assert reg["detected"], reg["summary"]
+    # significant at benchstat's alpha (0.05), and large: ~+50 % against a few % of noise. No
+    # tighter p: with 10 + 10 values one hiccup in a worker costs a few inversions (p ~ 1e-3)
     assert reg["significant"]
-    assert reg["pvalue"] < 0.001
+    assert reg["pvalue"] < 0.05
     assert reg["delta_pct"] > 20
     assert reg["old"]["n"] == reg["new"]["n"] == 10
     assert reg["seconds"] < 10  # the check's share of the demo's time
