@@ -6,7 +6,7 @@ and stops it (SIGINT, as Ctrl-C would) when the ``with`` block ends::
     from perflab.testing import serve
 
     with serve("lab.db", "--no-record") as hub:
-        httpx.get(hub.url + "/api/runs").json()
+        runs = json.load(urllib.request.urlopen(hub.url + "/api/runs"))
     assert hub.returncode == 0
 
 The child is the same perflab as the caller's (same interpreter, the imported package first on
@@ -23,11 +23,11 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
-
-import httpx
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -107,9 +107,12 @@ def serve(store: str | os.PathLike[str], *args: str, token: str | None = None,
 def _wait_ready(served: Served, timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
     while True:
-        try:
-            httpx.get(served.url + "/login", timeout=1)
-        except httpx.TransportError:
+        try:  # our own loopback URL
+            with urllib.request.urlopen(served.url + "/login", timeout=1):  # noqa: S310
+                pass
+        except urllib.error.HTTPError:
+            return  # it answered, with an error status: it is up
+        except OSError:
             if served.process.poll() is not None or time.monotonic() > deadline:
                 msg = f"perflab serve did not start: {served.log()}"
                 raise RuntimeError(msg) from None
