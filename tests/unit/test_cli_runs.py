@@ -104,10 +104,25 @@ def test_show_gives_statistics_per_series(capsys, filled):
     cpu = stats[("system.cpu.pct", "all")]
     assert (cpu["count"], cpu["min"], cpu["mean"], cpu["max"], cpu["last"]) == (
         20, 1.0, 10.5, 20.0, 20.0)
-    assert cpu["p95"] == pytest.approx(19.05)  # numpy's linear interpolation, as pandas does
+    assert cpu["p95"] == 19.0  # nearest rank: ceil(0.95 * 20) = the 19th smallest value
     assert cpu["area"] == "system"
     assert stats[("process.rss_bytes", "")]["area"] == "process"
     assert [e["text"] for e in doc["events"]] == ["process exited"]
+
+
+def test_show_and_the_dashboard_give_the_same_p95(capsys, filled):
+    """One definition of a percentile: `show` and the dashboard's summaries agree exactly."""
+    from perflab.store import summarize  # noqa: PLC0415
+
+    code, out, _ = run_cli(capsys, "show", "web", "--store", str(filled), "--json")
+    assert code == 0
+    shown = {(s["name"], tuple(sorted(s["labels"].items()))): s["p95"]
+             for s in json.loads(out)["series"]}
+    with Store.open(filled) as st:
+        run = st.run("web")
+        for series in st.series(run.id):
+            key = (series.name, tuple(sorted(series.labels.items())))
+            assert shown[key] == summarize(st, series.id).p95, key
 
 
 def test_show_table_groups_by_area_and_formats_units(capsys, filled):
@@ -119,7 +134,7 @@ def test_show_table_groups_by_area_and_formats_units(capsys, filled):
     assert ["process"] in lines
     assert ["system"] in lines
     assert lines.index(["process"]) < lines.index(["system"])
-    assert ['system.cpu.pct{cpu="all",mode="user"}', "1.0%", "10.5%", "20.0%", "19.1%",
+    assert ['system.cpu.pct{cpu="all",mode="user"}', "1.0%", "10.5%", "20.0%", "19.0%",
             "20.0%"] in lines
     assert ["+", "2", "series", "that", "never", "changed", "(2.00GiB,", "50.0%);", "--all",
             "lists", "them"] in lines

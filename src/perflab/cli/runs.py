@@ -174,7 +174,7 @@ def _values_by_series(rows: list[tuple[int, float]]) -> dict[int, NDArray[np.flo
 
 
 def _series_stats(series: Series, values: NDArray[np.float64] | None) -> dict[str, Any]:
-    import numpy as np  # noqa: PLC0415  # lazy: keeps --help fast
+    from perflab.store import nearest_rank  # noqa: PLC0415  # lazy: keeps --help fast
 
     out: dict[str, Any] = {
         "name": series.name, "labels": series.labels, "unit": series.unit,
@@ -183,7 +183,7 @@ def _series_stats(series: Series, values: NDArray[np.float64] | None) -> dict[st
     }
     if values is not None and len(values):
         out.update(min=float(values.min()), mean=float(values.mean()),
-                   max=float(values.max()), p95=float(np.percentile(values, 95)),
+                   max=float(values.max()), p95=nearest_rank(values, 95.0),
                    last=float(values[-1]))
     return out
 

@@ -10,19 +10,7 @@ unit, as the charts print it), ``load_section_values`` (the load section's value
 dashboard's Run page).
 """
 
-from perflab.report._data import (
-    DEFAULT_POINTS,
-    MAX_POINTS,
-    SampleWindow,
-    Summary,
-    has_rollup,
-    missing_rollups,
-    run_summaries,
-    sample_window,
-    series_area,
-    series_key,
-    summarize,
-)
+from perflab.report._data import run_summaries, series_area, series_key
 from perflab.report._load import load_section_values
 from perflab.report._render import (
     SECTIONS,
@@ -32,6 +20,16 @@ from perflab.report._render import (
     render_report,
     template_filters,
     write_report,
+)
+from perflab.store import (  # re-exported for the dashboard until it reads them from the store
+    DEFAULT_POINTS,
+    MAX_POINTS,
+    SampleWindow,
+    Summary,
+    has_rollup,
+    missing_rollups,
+    sample_window,
+    summarize,
 )
 from perflab.units import format_value  # re-exported: the web pages format as reports do
 

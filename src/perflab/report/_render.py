@@ -23,7 +23,8 @@ from markupsafe import Markup
 
 from perflab import __version__
 from perflab.errors import UsageError
-from perflab.report._data import SampleWindow, Summary, sample_window, series_area, summarize
+from perflab.report._data import series_area
+from perflab.store import SampleWindow, Summary, sample_window, summarize
 from perflab.units import format_duration_ns, format_timestamp
 
 if TYPE_CHECKING:

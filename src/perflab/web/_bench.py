@@ -18,6 +18,7 @@ from starlette.routing import Route
 
 from perflab.bench import Change, History, find_changes, histories
 from perflab.errors import NotFound
+from perflab.store import runs_generation
 from perflab.web._api import _guard, doc
 from perflab.web._pages import _page, _script_json
 from perflab.web._params import BadParam
@@ -96,10 +97,7 @@ def _generation(store: Store) -> tuple[int, int, int]:
     'running' until its samples are in (``perflab bench record`` finishes it last), so a
     history read in between is read again once it is finished: its end time alone would not
     tell, as a backfilled commit ends in the past."""
-    row = store.conn.execute(
-        "SELECT COUNT(*), COALESCE(MAX(id), 0), COALESCE(SUM(status = 'running'), 0) FROM runs"
-        " WHERE kind = ?", (RUN_KIND,)).fetchone()
-    return int(row[0]), int(row[1]), int(row[2])
+    return runs_generation(store, RUN_KIND)
 
 
 def _compute(store: Store, branch: str | None) -> list[Entry]:

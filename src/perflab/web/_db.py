@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from perflab.store import Store
+from perflab.store import Store, interrupt
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -68,7 +68,7 @@ class StorePool:
         with self._lock:
             stores = list(self._all)
         for store in stores:
-            store.conn.interrupt()
+            interrupt(store)
         with self._idle:
             if not self._idle.wait_for(lambda: self._busy == 0, timeout=wait_s):
                 return False

@@ -11,6 +11,7 @@ from starlette.routing import Route
 
 from perflab.errors import NotFound
 from perflab.report import format_value, load_section_values, render_report, series_key
+from perflab.store import run_kinds
 from perflab.web._api import run_document
 from perflab.web._db import uses_store
 from perflab.web._params import BadParam, int_param, time_param
@@ -66,7 +67,7 @@ def runs(request: Request) -> HTMLResponse:
                            limit=RUNS_LIMIT)
     except BadParam as exc:
         error = str(exc)
-    kinds = [r[0] for r in store.conn.execute("SELECT DISTINCT kind FROM runs ORDER BY kind")]
+    kinds = run_kinds(store)
     return _page(request, "runs.html", status=400 if error else 200, page="runs", runs=found,
                  kinds=kinds, f=f, error=error, limit=RUNS_LIMIT)
 
