@@ -376,8 +376,7 @@ def _continuous(pid: int, *, duration: float, slice_s: float, rate_hz: int, mode
 def export_cmd(*, run_ref: str, from_s: float | None, to_s: float | None, output: str,
                store_path: str | None, as_json: bool) -> None:
     """The profile of a time range of a run (its slices merged), as a file or flame graph."""
-    from perflab.profile import write_profile  # noqa: PLC0415
-    from perflab.profile._continuous import profile_of_range  # noqa: PLC0415
+    from perflab.profile import profile_of_range, write_profile  # noqa: PLC0415
     from perflab.profile._flame import tree_of  # noqa: PLC0415
 
     store = open_store(store_path, create=False)

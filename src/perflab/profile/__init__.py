@@ -12,7 +12,7 @@ from perflab.profile._capture import (
     choose_backend,
     find_tool,
 )
-from perflab.profile._continuous import ContinuousProfiler, StoreSink, merge, profile_of_range
+from perflab.profile._continuous import ContinuousProfiler, StoreSink
 from perflab.profile._diff import ShareChange, parse_fail_on, share_changes
 from perflab.profile._flame_render import diff_flame_html, flame_html
 from perflab.profile._io import FORMATS, parse_profile, read_profile, sniff_format, write_profile
@@ -23,11 +23,13 @@ from perflab.profile._timeline import (
     RangeProfile,
     ShareDelta,
     SliceInfo,
+    profile_of_range,
     profile_slices,
     range_changes,
     range_profile,
     top_functions,
 )
+from perflab.profile._timeline import merge_compact as merge
 from perflab.profile._top import PeekReport, TopOptions, TopReport, TopRow, peek, top
 
 __all__ = [

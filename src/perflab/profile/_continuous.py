@@ -22,10 +22,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from perflab.errors import NotFound, PerflabError
+from perflab.errors import PerflabError
 from perflab.profile._capture import CaptureRequest, capture
-from perflab.profile._model import Profile, Sample
-from perflab.profile._pprof import decode, encode
+from perflab.profile._model import Profile
+from perflab.profile._pprof import encode
 from perflab.profile._target import target_of_pid
 from perflab.store import Store
 
@@ -156,43 +156,3 @@ class ContinuousProfiler:
 
 class _StoreFailed(Exception):
     """The sink could not keep a slice: reported as such, even when the profiler was stopping."""
-
-
-def merge(profiles: list[Profile]) -> Profile:
-    """One profile holding the samples of all; they must share their sample types."""
-    if not profiles:
-        raise NotFound("no profiles to merge")
-    first = profiles[0]
-    out = Profile(sample_types=list(first.sample_types), period=first.period,
-                  period_type=first.period_type, time_ns=min(p.time_ns for p in profiles),
-                  default_sample_type=first.default_sample_type, main_module=first.main_module,
-                  build_id=first.build_id)
-    end = max(p.time_ns + p.duration_ns for p in profiles)
-    out.duration_ns = end - out.time_ns
-    for p in profiles:
-        if p.sample_types != first.sample_types:
-            raise PerflabError("profiles with different sample types cannot be merged",
-                               hint="select one kind of profile (cpu, wall, offcpu)")
-        remap = [out.intern(f) for f in p.frames]
-        out.samples += [Sample(tuple(remap[i] for i in s.stack), list(s.values),
-                               dict(s.labels), dict(s.num_labels)) for s in p.samples]
-    return out
-
-
-def profile_of_range(store: Store, run_id: int, start_ns: int | None = None,
-                     end_ns: int | None = None, *, name: str | None = None) -> Profile:
-    """The merged profile of every slice of ``run_id`` overlapping [start_ns, end_ns)."""
-    picked = []
-    for art in store.artifacts(run_id, PROFILE_ARTIFACT):
-        a_end = art.end_ns if art.end_ns is not None else art.ts_ns
-        if start_ns is not None and a_end <= start_ns:
-            continue
-        if end_ns is not None and art.ts_ns >= end_ns:
-            continue
-        if name is not None and art.name != name:
-            continue
-        picked.append(decode(store.artifact_data(art.id), path=f"artifact {art.id}"))
-    if not picked:
-        raise NotFound(f"run {run_id} has no profile slices in that range",
-                       hint="record with --profile PID; `perflab show RUN` says where slices are")
-    return merge(picked)

@@ -155,12 +155,21 @@ def _slice(store: Store, artifact_id: int) -> Profile:
     return prof
 
 
+def profile_of_range(store: Store, run_id: int, start_ns: int | None = None,
+                     end_ns: int | None = None, *, name: str | None = None) -> Profile:
+    """The merged profile of every slice of ``run_id`` overlapping [start_ns, end_ns)."""
+    return range_profile(store, run_id, start_ns, end_ns, name=name).profile
+
+
 def merge_compact(profiles: list[Profile]) -> Profile:
-    """One profile of all, each distinct (stack, labels) once with its values added up.
+    """One profile of all, each distinct (stack, labels) once with its values added up; they
+    must share their sample types (NotFound for none).
 
     A service runs the same few thousand stacks all day: an hour of 10 s slices holds ~100,000
     samples but only those stacks, and every later step (top, flame tree, diff) walks samples.
     """
+    if not profiles:
+        raise NotFound("no profiles to merge")
     first = profiles[0]
     out = Profile(sample_types=list(first.sample_types), period=first.period,
                   period_type=first.period_type, time_ns=min(p.time_ns for p in profiles),

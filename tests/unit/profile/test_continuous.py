@@ -10,8 +10,15 @@ import pytest
 
 from perflab.cli import main
 from perflab.errors import NotFound
-from perflab.profile import Frame, Profile, SampleType, read_profile
-from perflab.profile._continuous import StoreSink, merge, profile_of_range
+from perflab.profile import (
+    Frame,
+    Profile,
+    SampleType,
+    StoreSink,
+    merge,
+    profile_of_range,
+    read_profile,
+)
 
 SCHEMAS = Path(__file__).resolve().parents[3] / "docs" / "schemas"
 S = 1_000_000_000
