@@ -61,7 +61,6 @@ def test_python_dash_m_works(argv):
 
 
 @pytest.mark.parametrize("argv", [
-    ["proc", "1", "--interval", "0"],
     ["net", "--interval", "0ms"],
     ["record", "--duration", "0"],
     ["load", "http://127.0.0.1:9/", "--duration", "0s"],
@@ -73,7 +72,8 @@ def test_python_dash_m_works(argv):
 def test_a_zero_duration_is_refused_before_anything_runs(capsys, argv):
     """Zero seconds to trace, profile, wait or load is a mistake: one line, exit 2, at once
     (the load target here is a discard port nobody listens on: it is never dialled). `top`
-    has a floor of its own (tests/integration/test_top_cli.py)."""
+    has a floor of its own (tests/integration/test_top_cli.py); `proc --interval 0` means
+    totals only (tests/unit/test_proc_view.py)."""
     option = next(a for a in argv if a.startswith("--") and a != "--once")
     assert main(argv) == 2
     err = capsys.readouterr().err

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
+import stat
 from pathlib import Path
 
 import jsonschema
@@ -99,3 +101,19 @@ def test_report_into_missing_directory_is_exit_2(store_path, tmp_path, capsys):
     assert main(["report", str(data.run_a), "-o", str(tmp_path / "no" / "such" / "r.html"),
                  "--store", str(store_path)]) == 2
     assert "cannot write the report" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o002, 0o664), (0o077, 0o600)])
+def test_report_file_mode_follows_the_umask(store_path, tmp_path, capsys, umask, mode):
+    """Bug 9: the report (and so the demo's, written by `perflab report`) was always 0600."""
+    data = build(store_path, n=10)
+    out = tmp_path / "r.html"
+    old = os.umask(umask)
+    try:
+        assert main(["report", str(data.run_a), "-o", str(out), "--store",
+                     str(store_path)]) == 0
+    finally:
+        os.umask(old)
+    capsys.readouterr()
+    assert stat.S_IMODE(out.stat().st_mode) == mode
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".perflab-report-")] == []

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import io
+import json
+import os
 from pathlib import Path
 
 import pytest
 from rich.console import Console
 
 from perflab.cli import _proc_view as view
+from perflab.cli import main
 from perflab.collect.procinfo import inspect_process
 
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "proc_one"
@@ -77,3 +80,17 @@ def test_maps_threads_and_files_tables_render_exactly(width: int, expected: str)
     console.print(view._files_table(report.files, 4, width=width))
     text = "\n".join(line.rstrip() for line in console.export_text().splitlines()) + "\n"
     assert text == expected
+
+
+def test_interval_zero_shows_totals_only_as_documented(capsys):
+    """Bug 6: docs/proc.md says `--interval 0` shows totals only, but the CLI refused it."""
+    assert main(["proc", str(os.getpid()), "--interval", "0", "--json"]) == 0
+    sched = json.loads(capsys.readouterr().out)["scheduling"]
+    assert sched["interval_s"] == 0
+    assert sched["cpu_pct"] is None  # no rate without an interval, rather than a made-up 0
+    assert sched["cpu_user_s"] is not None
+    assert main(["proc", str(os.getpid()), "--interval", "0s"]) == 0
+    assert "totals only: --interval 0" in capsys.readouterr().out
+    # a negative interval is still refused, in perflab's words
+    assert main(["proc", str(os.getpid()), "--interval", "-1s"]) == 2
+    assert "invalid duration" in capsys.readouterr().err

@@ -30,6 +30,7 @@ from perflab.bench._stats import (
     summarize_median,
 )
 from perflab.bench._table import Options, Table, build_tables
+from perflab.bench._unpaired import Unpaired, why_nothing_compared
 
 __all__ = [
     "Benchmark",
@@ -46,6 +47,7 @@ __all__ = [
     "ResultSet",
     "Summary",
     "Table",
+    "Unpaired",
     "Value",
     "Verdict",
     "build_tables",
@@ -71,4 +73,5 @@ __all__ = [
     "to_markdown",
     "to_text",
     "tripped",
+    "why_nothing_compared",
 ]

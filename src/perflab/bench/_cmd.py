@@ -98,13 +98,16 @@ def callgrind_instructions(argv: list[str], *, valgrind: str | None = None,
 
 def callgrind_marked_parts(argv: list[str], *, env: dict[str, str] | None = None,
                            valgrind: str | None = None) -> list[float]:
-    """Instruction counts of each stretch ``argv`` brackets with os.getppid()/os.getpgrp()."""
+    """Instruction counts of each stretch ``argv`` brackets with os.getppid()/os.getpgrp()
+    (libc's ``getppid``/``getpgrp``, exported by every libc, so any Python build works)."""
+    from perflab.bench._worker import DUMP_SYMBOL, ZERO_SYMBOL  # noqa: PLC0415
+
     tool = _valgrind(valgrind)
     with tempfile.TemporaryDirectory(prefix="perflab-callgrind-") as d:
         out = Path(d) / "cg.out"
         proc = subprocess.run(
             [tool, "--tool=callgrind", f"--callgrind-out-file={out}",
-             "--zero-before=os_getppid*", "--dump-before=os_getpgrp*", *argv],
+             f"--zero-before={ZERO_SYMBOL}", f"--dump-before={DUMP_SYMBOL}", *argv],
             capture_output=True, text=True, check=False,
             stdin=subprocess.DEVNULL, env=env)
         parts = sorted(Path(d).glob("cg.out.*"), key=lambda p: int(p.suffix[1:]))

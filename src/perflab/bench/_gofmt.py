@@ -7,7 +7,8 @@
     BenchmarkEncode/format=json-8  1000  1726 ns/op  512 B/op  3 allocs/op
                                    ^iterations  then value/unit pairs (-benchmem adds B/op ...)
 
-Any other line is ignored, as Go's own reader does. A line that starts with "Benchmark" but is
+Any other line is ignored, as Go's own reader does, and so is a bare ``BenchmarkName`` (what
+``go test -v`` prints when a benchmark starts). A line that starts with "Benchmark" but is
 malformed is reported as ``file:line: message`` and skipped.
 """
 
@@ -78,7 +79,12 @@ def read_go(text: str, path: str, label: str, into: ResultSet) -> int:
 def _parse_benchmark(  # noqa: PLR0917  # private parser step; all positional by nature
     line: str, lineno: int, path: str, label: str, config: dict[str, str], into: ResultSet
 ) -> Result | None:
-    fields = line[len("Benchmark"):].split()
+    after = line[len("Benchmark"):]
+    if not any(ch.isspace() for ch in after):
+        # `go test -v` prints the bare name when a benchmark starts; benchstat skips that line
+        # (golang/perf a44b9fb: a name and nothing else after it, not even a space)
+        return None
+    fields = after.split()
     if not fields or len(fields) < 2:
         into.problems.append(Problem(path, lineno, "missing iteration count"))
         return None

@@ -60,6 +60,16 @@ def read_json(doc: Any, path: str, label: str, into: ResultSet) -> int:
     return 0
 
 
+def _list(value: Any) -> list[Any]:
+    """A JSON value that should be a list, else empty: a file of the wrong shape (found by
+    fuzzing: ``"benchmarks": true``) reports its problem instead of raising TypeError."""
+    return value if isinstance(value, list) else []
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def bench_name(text: str) -> str:
     """A benchmark name usable in the Go format: no spaces (they separate fields there)."""
     cleaned = re.sub(r"\s+", "_", text.strip())
@@ -81,12 +91,12 @@ def _add_values(name: str, *, values: list[Any], unit: str, path: str, label: st
 
 def _read_perflab(doc: dict[str, Any], path: str, label: str, into: ResultSet) -> int:
     count = 0
-    for i, bench in enumerate(doc.get("benchmarks") or []):
+    for i, bench in enumerate(_list(doc.get("benchmarks"))):
         if not isinstance(bench, dict) or "name" not in bench:
             into.problems.append(Problem(path, 0, f"benchmarks[{i}]: missing name"))
             continue
         count += _add_values(bench_name(str(bench["name"])),
-                             values=list(bench.get("values") or []),
+                             values=_list(bench.get("values")),
                              unit=str(bench.get("unit") or "sec/op"), path=path, label=label,
                              config=(), where=f"benchmarks[{i}]", into=into)
     return count
@@ -106,7 +116,7 @@ def _read_hyperfine(doc: dict[str, Any], path: str, label: str, into: ResultSet)
 
 def _read_pytest_benchmark(doc: dict[str, Any], path: str, label: str, into: ResultSet) -> int:
     count = 0
-    for i, bench in enumerate(doc.get("benchmarks") or []):
+    for i, bench in enumerate(_list(doc.get("benchmarks"))):
         stats = bench.get("stats") if isinstance(bench, dict) else None
         if not isinstance(stats, dict):
             into.problems.append(Problem(path, 0, f"benchmarks[{i}]: missing stats"))
@@ -124,17 +134,17 @@ def _read_pytest_benchmark(doc: dict[str, Any], path: str, label: str, into: Res
 
 
 def _read_pyperf(doc: dict[str, Any], path: str, label: str, into: ResultSet) -> int:
-    top = doc.get("metadata") or {}
+    top = _dict(doc.get("metadata"))
     count = 0
-    for i, bench in enumerate(doc.get("benchmarks") or []):
+    for i, bench in enumerate(_list(doc.get("benchmarks"))):
         if not isinstance(bench, dict):
             continue
-        meta = {**top, **(bench.get("metadata") or {})}
+        meta = {**top, **_dict(bench.get("metadata"))}
         name = bench_name(str(meta.get("name") or f"bench{i}"))
         unit = _PYPERF_UNITS.get(str(meta.get("unit") or "second"), "sec/op")
         # calibration runs have warmups only; their values are not measurements
-        values: list[Any] = [v for run in bench.get("runs") or [] if isinstance(run, dict)
-                             for v in run.get("values") or []]
+        values: list[Any] = [v for run in _list(bench.get("runs")) if isinstance(run, dict)
+                             for v in _list(run.get("values"))]
         if not values:
             into.problems.append(Problem(path, 0, f"benchmarks[{i}] ({name}): no values"))
             continue

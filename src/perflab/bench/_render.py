@@ -150,7 +150,8 @@ def _table_text(table: Table) -> str:
 def _csv_field(value: str) -> str:
     if value == "":
         return value
-    if any(ch in value for ch in ',"\r\n') or value[0].isspace():
+    # Go's encoding/csv rules: a separator, quote or line break, a leading space, or `\.`
+    if value == "\\." or any(ch in value for ch in ',"\r\n') or value[0].isspace():
         return '"' + value.replace('"', '""') + '"'
     return value
 
@@ -208,6 +209,9 @@ def _table_csv(table: Table, emit: Callable[[list[str]], None], start_row: int,
         for exp, key in enumerate(table.cols):
             clear_to(start(exp))
             row.append(key[level])
+        # benchstat pads the configuration rows and the geomean row to the full column count
+        # since golang/perf 8f5f3ab (`,old.txt,,new.txt,,,`); the body rows stay unpadded
+        clear_to(start(len(table.cols)))
         flush()
     for exp in range(len(table.cols)):
         clear_to(start(exp))
@@ -244,6 +248,7 @@ def _table_csv(table: Table, emit: Callable[[list[str]], None], start_row: int,
             clear_to(start(exp) + 2)
             row.append(f"{(summary.ratio - 1) * 100:+.2f}%" if summary.ratio is not None
                        else "?")
+    clear_to(start(len(table.cols)))
     flush()
 
 

@@ -88,17 +88,26 @@ def _callable_without_args(node: ast.FunctionDef) -> bool:
 
 Runner = Callable[[dict[str, Any]], dict[str, Any]]
 
+WORKER = Path(__file__).resolve().with_name("_worker.py")
+
+
+def worker_argv(python: str, spec: dict[str, Any]) -> list[str]:
+    """The worker run by path: the interpreter needs neither perflab nor its dependencies."""
+    return [python, str(WORKER), json.dumps(spec)]
+
 
 def subprocess_runner(python: str = sys.executable, *, timeout: float = 600.0,
                       wrapper: list[str] | None = None) -> Runner:
     """Run one worker spec in a fresh interpreter (optionally under a wrapper like valgrind)."""
-    src = str(Path(__file__).resolve().parents[2])
 
     def run(spec: dict[str, Any]) -> dict[str, Any]:
-        env = {**os.environ, "PYTHONPATH": src + os.pathsep + os.environ.get("PYTHONPATH", "")}
-        argv = [*(wrapper or []), python, "-m", "perflab.bench._worker", json.dumps(spec)]
-        proc = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=timeout,
-                              check=False)
+        argv = [*(wrapper or []), *worker_argv(python, spec)]
+        try:
+            proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
+                                  check=False)
+        except OSError as exc:
+            raise UsageError(f"cannot run the interpreter {python}: {exc.strerror}",
+                             hint="give --python the path of a Python executable") from exc
         lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
         if not lines:
             raise UsageError(f"benchmark worker failed: {proc.stderr.strip()[-500:]}",

@@ -1,9 +1,12 @@
 """The measuring process of ``perflab bench run`` (one per batch of values, as pyperf does).
 
-Run as ``python -m perflab.bench._worker SPEC_JSON``; prints one JSON line. A fresh process per
-batch means each batch gets its own memory layout, hash seed and warm-up, so the values sample
-those sources of variation instead of freezing one of them.
+Run as ``python path/to/_worker.py SPEC_JSON`` (by path, so that any interpreter runs it:
+``bench run --python`` may name one without perflab or its dependencies; this module imports
+the standard library only); prints one JSON line. A fresh process per batch means each batch
+gets its own memory layout, hash seed and warm-up, so the values sample those sources of
+variation instead of freezing one of them.
 
+    {"mode": "about"}                                            -> the interpreter's identity
     {"mode": "calibrate", "file", "func", "min_time", "clock"}  -> {"loops": N, "elapsed": s}
     {"mode": "measure", "file", "func", "loops", "values", "warmups", "clock"}
                                                                  -> {"values": [s per call]}
@@ -16,6 +19,7 @@ import gc
 import importlib.util
 import json
 import os
+import platform
 import sys
 import time
 from collections.abc import Callable
@@ -74,7 +78,23 @@ def calibrate(fn: Callable[[], object], min_time: float, clock: Callable[[], flo
             loops *= 2
 
 
+# callgrind's triggers (--zero-before / --dump-before): libc's exported getppid and getpgrp,
+# which os.getppid() and os.getpgrp() call in every CPython build. Not os_getppid: that is a
+# static function of the interpreter, only visible in an unstripped build (Debian's
+# /usr/bin/python3.11 is stripped, and callgrind then wrote no counts at all).
+ZERO_SYMBOL = "getppid"
+DUMP_SYMBOL = "getpgrp"
+
+
+def about() -> dict[str, Any]:
+    return {"python": platform.python_version(),
+            "python_implementation": platform.python_implementation(),
+            "executable": sys.executable}
+
+
 def run(spec: dict[str, Any]) -> dict[str, Any]:
+    if spec["mode"] == "about":
+        return about()
     fn = load_function(spec["file"], spec["func"])
     clock = clock_of(spec.get("clock", "wall"))
     if spec["mode"] == "calibrate":
@@ -94,10 +114,11 @@ def _callgrind_marks(fn: Callable[[], object], loops: int, values: int,
                      clock: Callable[[], float]) -> dict[str, Any]:
     """Bracket each measured stretch with two rare C calls for callgrind's triggers.
 
-    The parent runs this process under ``valgrind --tool=callgrind --zero-before=os_getppid*
-    --dump-before=os_getpgrp*``: os.getppid() zeroes the counters, os.getpgrp() writes them
-    out, so every dump holds exactly one stretch: ``loops`` calls, then zero calls (the
-    bracket's own cost, subtracted by the parent). Interpreter start-up never enters a dump.
+    The parent runs this process under ``valgrind --tool=callgrind --zero-before=getppid
+    --dump-before=getpgrp`` (libc's, see ZERO_SYMBOL): os.getppid() zeroes the counters,
+    os.getpgrp() writes them out, so every dump holds exactly one stretch: ``loops`` calls,
+    then zero calls (the bracket's own cost, subtracted by the parent). Interpreter start-up
+    never enters a dump.
     """
     time_loops(fn, loops, clock)  # warm-up: first-call costs (imports, caches) stay out
     # one extra bracketed pair first: the first stretch after start-up still pays one-time

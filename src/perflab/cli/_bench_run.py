@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -41,24 +40,32 @@ def _print_table(doc: dict[str, Any], label: str) -> None:
               help="wall: perf_counter; cpu: process CPU time (steadier on a shared machine).")
 @click.option("--metric", type=click.Choice(["time", "instructions"]), default="time",
               show_default=True, help="instructions: count with valgrind callgrind.")
+@click.option("--python", "python", default=None, metavar="PATH",
+              help="Interpreter that runs the benchmarks (default: the one running perflab); "
+                   "it needs only the standard library.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
               help="Write the results (perflab JSON) here, for compare/record later.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress line.")
 @json_option
 def run(*, paths: tuple[str, ...], values: int, workers: int, warmups: int, min_time: float,
-        clock: str, metric: str, output: str | None, quiet: bool, as_json: bool) -> None:
+        clock: str, metric: str, python: str | None, output: str | None, quiet: bool,
+        as_json: bool) -> None:
     """Run the bench_* functions in Python files: calibrated, warmed up, in worker processes."""
     from perflab.bench import _runner  # noqa: PLC0415
 
     benches = _runner.discover(list(paths))
     progress = _progress(quiet or as_json)
+    interpreter = python or sys.executable
+    runner = _runner.subprocess_runner(interpreter)
+    # the results describe the interpreter that ran them, which --python may have changed
+    about = runner({"mode": "about"})
     if metric == "instructions":
-        results = _run_instructions(benches, values, workers, min_time, progress)
+        results = _run_instructions(benches, values, workers, min_time, progress, interpreter)
     else:
         try:
             results = _runner.run_benchmarks(benches, values=values, workers=workers,
                                              warmups=warmups, min_time=min_time, clock=clock,
-                                             progress=progress)
+                                             runner=runner, progress=progress)
         except _runner.Interrupted as stop:
             if progress:
                 click.echo("\r\033[K", err=True, nl=False)
@@ -72,6 +79,7 @@ def run(*, paths: tuple[str, ...], values: int, workers: int, warmups: int, min_
     if progress:
         click.echo("\r\033[K", err=True, nl=False)
     meta = _runner.metadata(Path(paths[0]).resolve().parent, clock=clock)
+    meta.update({k: about[k] for k in ("python", "python_implementation", "executable")})
     meta["metric"] = metric
     doc = _runner.results_document(results, meta)
     if output:
@@ -97,8 +105,8 @@ def _write(output: str, doc: dict[str, Any]) -> None:
                            hint="choose a writable path for -o") from exc
 
 
-def _run_instructions(benches: list[Any], values: int, workers: int, min_time: float,
-                      progress: Any) -> list[Any]:
+def _run_instructions(benches: list[Any], values: int, workers: int,  # noqa: PLR0917
+                      min_time: float, progress: Any, python: str) -> list[Any]:
     """Instructions per call, counted by callgrind around the measured loop only.
 
     Each worker process runs under valgrind; it brackets ``values`` stretches of L calls and
@@ -107,9 +115,7 @@ def _run_instructions(benches: list[Any], values: int, workers: int, min_time: f
     from perflab.bench import _runner  # noqa: PLC0415
     from perflab.bench._cmd import callgrind_marked_parts  # noqa: PLC0415
 
-    src = str(Path(_runner.__file__).resolve().parents[2])
-    env = {**os.environ, "PYTHONPATH": src + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    timer = _runner.subprocess_runner()
+    timer = _runner.subprocess_runner(python)
     out = []
     for b in benches:
         # valgrind runs ~50x slower: aim for a hundredth of min-time natively
@@ -122,12 +128,12 @@ def _run_instructions(benches: list[Any], values: int, workers: int, min_time: f
         for w in range(workers):
             if progress:
                 progress(f"{b.name}: callgrind worker {w + 1}/{workers}")
-            counts = callgrind_marked_parts(
-                [sys.executable, "-m", "perflab.bench._worker", json.dumps(spec)], env=env)
+            counts = callgrind_marked_parts(_runner.worker_argv(python, spec))
             if len(counts) < 2 * (values + 1):
                 raise CheckFailed(f"{b.name}: callgrind wrote {len(counts)} of "
                                   f"{2 * (values + 1)} expected counts",
-                                  hint="is this CPython? the triggers need os.getppid")
+                                  hint="is this CPython on glibc? the triggers are libc's "
+                                       "getppid/getpgrp, called by os.getppid/os.getpgrp")
             counts = counts[2:]  # the warm-up pair
             m.values.extend(max(full - empty, 0.0) / loops
                             for full, empty in zip(counts[0::2], counts[1::2], strict=False))

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import click
 
 from perflab.cli._common import emit_json, json_option, open_store, store_option
-from perflab.errors import CheckFailed, InvalidValue
+from perflab.errors import CheckFailed, InvalidValue, UsageError
 
 _FORMATS = ("text", "csv", "markdown", "json", "junit")
 
@@ -67,9 +67,12 @@ def compare(*, files: tuple[str, ...], row: str, col: str, ignore: str, filter_t
     if not tables:
         raise InvalidValue("no results left to compare",
                            hint=f"the filter {filter_text!r} matched nothing")
-    _warn_one_sided(tables)
-    if col == ".file" and len(set(rs.files)) > 1:
-        _warn_unpaired_units(tables, sorted(set(rs.files), key=rs.files.index))
+    if gate is not None:
+        # a gate explains what it could not judge; without one the text and CSV outputs stay
+        # benchstat's, stderr included (the table already shows the gaps)
+        _warn_one_sided(tables)
+        if col == ".file" and len(set(rs.files)) > 1:
+            _warn_unpaired_units(tables, sorted(set(rs.files), key=rs.files.index))
     verdicts = b.judge(tables, rs, gate, correction=correction, alpha=alpha)
     by_cell = {(v.table, v.row, v.col): v.verdict for v in verdicts}
 
@@ -93,6 +96,10 @@ def compare(*, files: tuple[str, ...], row: str, col: str, ignore: str, filter_t
         payload["problems"] = [str(p) for p in rs.problems]
         emit_json("perflab.bench-compare/1", payload)
 
+    unpaired = b.why_nothing_compared(tables) if gate is not None else None
+    if unpaired is not None:
+        # a gate that compared nothing must not pass: the usual cause is a typo or a key
+        raise UsageError(unpaired.message, hint=unpaired.hint)
     bad = b.tripped(verdicts, gate)
     if bad:
         names = ", ".join(f"{v.name} {v.delta_pct:+.2f}%" for v in bad[:5]

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import click
 
-from perflab.cli._common import POSITIVE_DURATION, emit_json, json_option
+from perflab.cli._common import DURATION, emit_json, json_option
 from perflab.errors import EXIT_INTERRUPTED, EXIT_OK, InvalidValue
 from perflab.units import format_duration
 
@@ -19,8 +19,10 @@ SCHEMA = "perflab.proc/1"
 @click.command(context_settings={"max_content_width": 100})
 @click.argument("pid", type=int)
 @json_option
-@click.option("--interval", type=POSITIVE_DURATION, default="0.5s", show_default=True,
-              help="How long to measure CPU %, run-queue wait and rates over.")
+# 0 is allowed (unlike other intervals): one read, totals only, as docs/proc.md documents
+@click.option("--interval", type=DURATION, default="0.5s", show_default=True,
+              help="How long to measure CPU %, run-queue wait and rates over (0: one read, "
+                   "totals only).")
 @click.option("--maps", "top_maps", type=click.IntRange(min=0), default=20, show_default=True,
               metavar="N",
               help="Memory mappings to list (table and JSON), largest RSS first (0: none).")
@@ -34,7 +36,8 @@ def proc(*, pid: int, as_json: bool, interval: float, top_maps: int, top_threads
          top_files: int) -> int:
     """One process in depth: identity, limits, threads, scheduling, memory maps, open files, I/O.
 
-    Reads /proc/PID twice, INTERVAL apart, for CPU % and rates. Another user's process shows
+    Reads /proc/PID twice, INTERVAL apart, for CPU % and rates (--interval 0: once, totals
+    only). Another user's process shows
     what the kernel lets you read; run as root (or as its user) for the rest.
     """
     if pid <= 0:

@@ -129,9 +129,13 @@ def diff_cmd(*, base: str, new: str, output: str | None, sample_index: str | Non
     """Which functions' share of the profile changed from BASE to NEW (normalised by totals)."""
     from perflab.profile import read_profile  # noqa: PLC0415
     from perflab.profile._diff import diff_tree, parse_fail_on, share_changes  # noqa: PLC0415
+    from perflab.profile._names import comparable  # noqa: PLC0415
 
     rules = [parse_fail_on(r) for r in fail_on]
-    pb, pn = read_profile(base), read_profile(new)
+    # perf and Go's pprof name one function differently (main.(*T).m.abi0 ...): one name each
+    pb, pn, warning = comparable(read_profile(base), read_profile(new))
+    if warning:
+        click.echo(f"perflab: warning: {warning}", err=True)
     bi, ni = pb.sample_index(sample_index), pn.sample_index(sample_index)
     if not pb.total(bi) or not pn.total(ni):
         raise InvalidValue("a profile without samples cannot be compared",

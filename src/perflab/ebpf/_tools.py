@@ -65,13 +65,17 @@ def syscall_names() -> dict[int, str]:
     return names
 
 
+WALL_NOTE = ("time is wall-clock time inside each call, as `strace -c -w` sums it "
+             "(plain `strace -c` shows system CPU time)")
+
+
 @dataclass(frozen=True, slots=True)
 class SyscallRow:
     name: str
     number: int
     calls: int
     errors: int
-    total_ns: int
+    total_ns: int  # wall-clock time from sys_enter to sys_exit, summed (not CPU time)
     latency_us: Log2Hist
 
     def to_json(self) -> dict[str, Any]:
@@ -90,8 +94,11 @@ class SyscallsResult:
 
     def render(self, top: int = 20, hists: int = 3) -> str:
         total_ns = sum(r.total_ns for r in self.rows) or 1
-        lines = [(f"{'% time':>6} {'seconds':>11} {'usecs/call':>11} {'calls':>9} "
-                 f"{'errors':>9} syscall"),
+        # strace -c's layout, but its "seconds" is system CPU time unless -w is given; ours is
+        # the wall-clock time from entry to exit (what `strace -c -w` sums), and says so
+        lines = [WALL_NOTE,
+                 (f"{'% wall':>6} {'wall secs':>11} {'usecs/call':>11} {'calls':>9} "
+                  f"{'errors':>9} syscall"),
                  f"{'-' * 6} {'-' * 11} {'-' * 11} {'-' * 9} {'-' * 9} {'-' * 16}"]
         for r in self.rows[:top]:
             per = r.total_ns / r.calls / 1000 if r.calls else 0

@@ -88,26 +88,32 @@ def read_speedscope(doc: dict[str, Any], *, path: str = "<speedscope>") -> Profi
         profiles = doc["profiles"]
     except (KeyError, TypeError) as exc:
         raise InvalidFile(f"speedscope file without {exc}", path=path) from exc
+    # every step below reads values of any JSON type: a wrong one (found by fuzzing: a null
+    # profile list, a list as a unit, NaN weights) is a malformed file, never a traceback
+    try:
+        return _read_speedscope_profiles(frames_in, profiles, path)
+    except (KeyError, IndexError, ValueError, TypeError, AttributeError,
+            OverflowError) as exc:
+        raise InvalidFile(f"malformed speedscope profile ({exc})", path=path) from exc
+
+
+def _read_speedscope_profiles(frames_in: Any, profiles: Any, path: str) -> Profile:
     unit = "count"
     for p in profiles:
         unit = _speedscope_unit(p.get("unit", "none"))
         break
     prof = Profile(sample_types=[SampleType("samples" if unit == "count" else "time", unit)])
-    frame_idx = [prof.intern(Frame(f.get("name", "?"), file=f.get("file", "") or "",
+    frame_idx = [prof.intern(Frame(str(f.get("name", "?")), file=str(f.get("file", "") or ""),
                                    line=int(f.get("line", 0) or 0))) for f in frames_in]
-
-    try:
-        for p in profiles:
-            if p.get("type") == "sampled":
-                for stack, weight in zip(p["samples"], p["weights"], strict=True):
-                    prof.samples.append(Sample(tuple(frame_idx[i] for i in reversed(stack)),
-                                               [round(weight)]))
-            elif p.get("type") == "evented":
-                _read_evented(prof, p, frame_idx)
-            else:
-                raise InvalidFile(f"unknown speedscope profile type {p.get('type')!r}", path=path)
-    except (KeyError, IndexError, ValueError, TypeError) as exc:
-        raise InvalidFile(f"malformed speedscope profile ({exc})", path=path) from exc
+    for p in profiles:
+        if p.get("type") == "sampled":
+            for stack, weight in zip(p["samples"], p["weights"], strict=True):
+                prof.samples.append(Sample(tuple(frame_idx[i] for i in reversed(stack)),
+                                           [round(weight)]))
+        elif p.get("type") == "evented":
+            _read_evented(prof, p, frame_idx)
+        else:
+            raise InvalidFile(f"unknown speedscope profile type {p.get('type')!r}", path=path)
     return prof
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -233,11 +233,18 @@ def write_report(store: Store, run_id: int | str, path: str | Path) -> Path:
     """Write the report of a run to ``path`` atomically (a reader never sees half a file)."""
     html = render_report(store, run_id)
     target = Path(path)
+    # not mkstemp: it creates the file 0600, and a report is an output like any other, whose
+    # mode follows the umask (0644 under the usual 022); O_EXCL still makes the name ours
+    tmp = target.with_name(f".perflab-report-{os.getpid()}-{secrets.token_hex(4)}.tmp")
     try:
-        fd, tmp = tempfile.mkstemp(prefix=".perflab-report-", dir=target.parent or ".")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(html)
-        Path(tmp).replace(target)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(html)
+            tmp.replace(target)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
     except OSError as exc:
         raise UsageError(
             f"cannot write the report {target}: {exc.strerror}",

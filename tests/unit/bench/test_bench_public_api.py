@@ -11,6 +11,8 @@ EXPECTED = {
     "geomean", "holm_adjust", "judge", "load", "mann_whitney_u", "parse_gate",
     "summarize_median", "to_csv", "to_json_payload", "to_junit", "to_markdown", "to_text",
     "tripped",
+    # why a gate compared nothing (it exits 2 then)
+    "Unpaired", "why_nothing_compared",
     # the history and the runner, for the hub, the report and the demo
     "Benchmark", "Change", "History", "Measured", "Point", "find_changes", "histories",
     "previous_run", "record_results", "run_benchmarks", "run_results", "subprocess_runner",

@@ -23,10 +23,12 @@ def test_output_equals_benchstat_golden(name, capsys, monkeypatch):
     code = main(["bench", "compare", *CASES[name]])
     out, err = capsys.readouterr()
     assert code == 0, err
-    assert out == (DATA / f"{name}.stdout").read_text(encoding="utf-8")
+    # read_bytes: no newline translation, so trailing spaces and commas compare exactly
+    assert out == (DATA / f"{name}.stdout").read_bytes().decode("utf-8")
+    # as benchstat's own golden test does, a missing .stderr file means "nothing on stderr"
     stderr_golden = DATA / f"{name}.stderr"
-    if stderr_golden.exists():
-        assert err == stderr_golden.read_text(encoding="utf-8")
+    expected_err = stderr_golden.read_text(encoding="utf-8") if stderr_golden.exists() else ""
+    assert err == expected_err
 
 
 def test_every_golden_output_has_a_case():

@@ -108,7 +108,8 @@ def test_markdown_and_junit_mark_the_regression(capsys):
     assert failed == ["Encode/format=json-48 [sec/op]"]
 
 
-def test_benchmarks_on_one_side_only_are_shown_with_warnings(tmp_path, capsys):
+def test_benchmarks_on_one_side_only_are_shown_and_a_gate_warns(tmp_path, capsys):
+    """Without a gate stderr stays benchstat's (empty); with one, the gaps are named."""
     a = tmp_path / "a.txt"
     a.write_text("BenchmarkA 1 100 ns/op\nBenchmarkB 1 200 ns/op\n")
     b = tmp_path / "b.txt"
@@ -116,18 +117,68 @@ def test_benchmarks_on_one_side_only_are_shown_with_warnings(tmp_path, capsys):
     code, out, err = run(capsys, str(a), str(b))
     assert code == 0
     assert "benchmark set differs from baseline; geomeans may not be comparable" in out
+    assert err == ""
+    code, out, err = run(capsys, str(a), str(b), "--fail-on", "regression>5%")
+    assert code == 0  # A was compared: the gate judged something
     assert "B [sec/op] is missing from " in err
     assert "C [sec/op] is missing from " in err
 
 
-def test_units_that_differ_between_sides_are_not_compared(tmp_path, capsys):
+def test_units_that_differ_between_sides_are_not_compared_and_the_gate_says_so(
+        tmp_path, capsys):
     a = lines(tmp_path / "a.txt", "A", [1, 2, 3], unit="ns/op")
     b = lines(tmp_path / "b.txt", "A", [1, 2, 3], unit="B/op")
     code, out, err = run(capsys, str(a), str(b), "--fail-on", "regression>1%")
-    assert code == 0
+    assert code == 2
     assert "vs base" not in out
     assert "unit sec/op appears only in" in err
     assert "unit B/op appears only in" in err
+    assert "nothing was compared: no unit is measured in every column" in err
+    assert "a.txt: sec/op" in err
+
+
+def test_gate_with_disjoint_benchmark_names_exits_2_and_names_them(tmp_path, capsys):
+    """Bug 2: `--fail-on` passed (exit 0) when no benchmark name matched between the files."""
+    a = lines(tmp_path / "a.txt", "Old", [1, 2, 3, 4, 5])
+    b = lines(tmp_path / "b.txt", "New", [9, 9, 9, 9, 9])
+    code, _, err = run(capsys, str(a), str(b), "--fail-on", "regression>5%")
+    assert code == 2
+    assert "nothing was compared: no benchmark name appears in two columns" in err
+    assert f"{a}: Old" in err
+    assert f"{b}: New" in err
+    assert "hint:" in err
+    assert "Traceback" not in err
+
+
+def test_gate_with_config_keys_in_one_file_only_exits_2_and_suggests_ignore(tmp_path, capsys):
+    """Bug 2: goos/pkg lines in one file only split the tables, so nothing paired."""
+    a = tmp_path / "a.txt"
+    a.write_text("goos: linux\npkg: example.com/x\n"
+                 + "".join(f"BenchmarkA 1 {v} ns/op\n" for v in (1, 2, 3, 4, 5)))
+    b = lines(tmp_path / "b.txt", "A", [9, 9, 9, 9, 9])
+    code, _, err = run(capsys, str(a), str(b), "--fail-on", "regression>5%")
+    assert code == 2
+    assert "nothing was compared: the columns differ in configuration goos" in err
+    assert f"{a}: linux; {b}: unset" in err
+    assert "-ignore goos,pkg" in err
+    # and the suggested fix does compare them (and finds the regression)
+    code, _, err = run(capsys, str(a), str(b), "--fail-on", "regression>5%",
+                       "-ignore", "goos,pkg")
+    assert code == 1
+    assert "tripped regression>5%" in err
+
+
+def test_gate_on_a_single_column_exits_2(capsys):
+    code, _, err = run(capsys, NEW, "--fail-on", "regression>5%")
+    assert code == 2
+    assert "there is only one column" in err
+
+
+def test_why_nothing_compared_is_none_when_something_paired():
+    from perflab import bench as b  # noqa: PLC0415
+
+    tables = b.build_tables(b.load([OLD, NEW]), b.Options())
+    assert b.why_nothing_compared(tables) is None
 
 
 def test_zero_values_never_produce_a_significant_change(tmp_path, capsys):

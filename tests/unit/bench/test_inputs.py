@@ -63,7 +63,7 @@ def test_unit_metadata_assume_exact_and_conflicts_are_reported():
 
 
 @pytest.mark.parametrize(("line", "message"), [
-    ("BenchmarkX", "missing iteration count"),
+    ("BenchmarkX ", "missing iteration count"),  # bare "BenchmarkX" is go test -v
     ("BenchmarkX abc 5 ns/op", "parsing iteration count: invalid syntax 'abc'"),
     ("BenchmarkX 10", "missing measurements"),
     ("BenchmarkX 10 5", "missing units"),
@@ -148,3 +148,11 @@ def test_missing_file_and_binary_file(tmp_path):
     f.write_bytes(b"\xff\xfe\x00garbage")
     with pytest.raises(InvalidFile, match="UTF-8"):
         load([str(f)])
+
+
+def test_go_test_v_bare_name_line_is_skipped_like_benchstat():
+    """`go test -v` prints `BenchmarkOne` alone when it starts; benchfmt ignores it (a44b9fb)."""
+    rs = read("BenchmarkOne\nBenchmarkOne 100 1 ns/op\nBenchmark\nBenchmarkTwo \n")
+    assert [r.name for r in rs.results] == ["One"]
+    # a trailing space makes it a benchmark line again, and then it lacks its iteration count
+    assert [str(p) for p in rs.problems] == ["x.txt:4: missing iteration count"]

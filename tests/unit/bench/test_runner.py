@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ast
 import json
+import sys
 import textwrap
 from pathlib import Path
 
@@ -114,6 +116,39 @@ def test_run_cli_writes_results_that_compare_reads(bench_dir, tmp_path, capsys):
     validate(out.read_text(), "bench-results")
     assert main(["bench", "compare", str(out)]) == 0
     assert "bench_x.bench_spin" in capsys.readouterr().out
+
+
+def test_python_option_runs_the_workers_in_that_interpreter(bench_dir, tmp_path, capsys):
+    """--python names the interpreter (one without perflab's dependencies will do: the worker
+    runs by path and needs only the standard library); the metadata describes it."""
+    probe = tmp_path / "bench_probe.py"
+    where = str(tmp_path / "where")
+    probe.write_text(f"import sys\n\ndef bench_where():\n"
+                     f"    open({where!r}, 'w').write(sys.executable)\n")
+    # a wrapper script stands for another interpreter: it is not the one running perflab
+    fake = tmp_path / "otherpython"
+    fake.write_text(f'#!/bin/sh\nexec {sys.executable} -I "$@"\n')
+    fake.chmod(0o755)
+    assert main(["bench", "run", str(probe), "-n", "1", "-w", "1", "--min-time", "1ms",
+                 "--python", str(fake), "--json"]) == 0
+    doc = validate(capsys.readouterr().out, "bench-results")
+    assert doc["metadata"]["executable"] == sys.executable  # what the interpreter reports
+    assert (tmp_path / "where").read_text() == sys.executable
+    code = main(["bench", "run", str(probe), "--python", str(tmp_path / "nope")])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "cannot run the interpreter" in err
+    assert "Traceback" not in err
+
+
+def test_worker_imports_only_the_standard_library():
+    """So that `--python` may name an interpreter without perflab's dependencies."""
+    tree = ast.parse(_runner.WORKER.read_text())
+    imported = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import)
+                for a in n.names}
+    imported |= {n.module.split(".")[0] for n in ast.walk(tree)
+                 if isinstance(n, ast.ImportFrom) and n.module}
+    assert imported <= set(sys.stdlib_module_names) | {"__future__"}
 
 
 def test_commands_are_interleaved_alternating_order(tmp_path):

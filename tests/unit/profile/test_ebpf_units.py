@@ -10,7 +10,13 @@ import perflab.ebpf
 from perflab.ebpf import ensure_tracefs, require_root, split_key
 from perflab.ebpf._bpftrace import explain_failure
 from perflab.ebpf._hist import Log2Hist
-from perflab.ebpf._tools import frame_name, libcalls_program, syscall_names
+from perflab.ebpf._tools import (
+    SyscallRow,
+    SyscallsResult,
+    frame_name,
+    libcalls_program,
+    syscall_names,
+)
 from perflab.errors import AccessDenied, TargetError
 
 
@@ -81,3 +87,15 @@ def test_bpftrace_failures_name_the_cause(stderr, kind, text):
 
 def test_syscall_table_file_is_packaged():
     assert (Path(perflab.ebpf.__file__).parent / "syscalls_x86_64.json").is_file()
+
+
+def test_syscalls_table_names_its_time_wall_clock_not_strace_seconds():
+    """Bug 7: the column said "seconds" as strace -c does, whose seconds are system CPU time;
+    ours are wall-clock time inside the call (strace -c -w), and the table says so."""
+    row = SyscallRow("clock_nanosleep", 230, 10, 0, 500_000_000, Log2Hist(()))
+    lines = SyscallsResult(None, 1.0, [row]).render(hists=0).splitlines()
+    assert lines[0] == ("time is wall-clock time inside each call, as `strace -c -w` sums it "
+                        "(plain `strace -c` shows system CPU time)")
+    assert lines[1] == "% wall   wall secs  usecs/call     calls    errors syscall"
+    assert lines[3] == "100.00    0.500000       50000        10           clock_nanosleep"
+    assert "seconds" not in lines[1]
