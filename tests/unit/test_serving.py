@@ -130,10 +130,10 @@ def test_host_guard_closes_websockets_for_another_host_before_accepting():
 
 
 def test_a_token_is_required_off_loopback_only():
-    require_token_off_loopback("127.0.0.1", None, what="the hub")
-    require_token_off_loopback("0.0.0.0", "t", what="the hub")
-    with pytest.raises(UsageError, match="without a token"):
-        require_token_off_loopback("0.0.0.0", None, what="the hub")
+    require_token_off_loopback("127.0.0.1", None, where="127.0.0.1:1", what="the hub")
+    require_token_off_loopback("0.0.0.0", "t", where="0.0.0.0:1", what="the hub")
+    with pytest.raises(UsageError, match=r"on 0\.0\.0\.0:1 without a token"):
+        require_token_off_loopback("0.0.0.0", None, where="0.0.0.0:1", what="the hub")
 
 
 def test_bearer_matches_only_the_exact_token():

@@ -166,11 +166,12 @@ def read_token_file(path: str | Path) -> str:
     return token
 
 
-def require_token_off_loopback(host: str, token: str | None, *, what: str) -> None:
-    """Loopback by default; any other listen address needs a token (UsageError otherwise)."""
+def require_token_off_loopback(host: str, token: str | None, *, where: str, what: str) -> None:
+    """Loopback by default; any other listen address needs a token (UsageError otherwise).
+    ``where`` is the address as the user wrote it, ``what`` what a stranger could read."""
     if token or is_loopback_host(host, resolve=True):
         return
     raise UsageError(
-        f"refusing to serve {what} on {host} without a token: anyone who can reach it "
-        "could read it",
+        f"refusing to serve on {where} without a token: anyone who can reach it could read "
+        f"{what}",
         hint="pass --token-file PATH (or set PERFLAB_TOKEN), or listen on 127.0.0.1")

@@ -20,6 +20,7 @@ from starlette.staticfiles import StaticFiles
 
 from perflab.report import TEMPLATES as REPORT_TEMPLATES
 from perflab.report import template_filters
+from perflab.serving import HostGuard, HostRule
 from perflab.store import Store
 from perflab.web import _api, _bench, _pages, _profile
 from perflab.web._auth import TokenAuth
@@ -43,6 +44,8 @@ class AppConfig:
     interval_s: float = 1.0
     proc_root: str = "/proc"
     rollups: bool = True  # roll up finished runs in the background
+    listen_host: str = "127.0.0.1"  # the --listen address: a Host name the hub serves
+    allowed_hosts: tuple[str, ...] = ()  # more Host names it serves (--allowed-host)
 
 
 def _templates() -> jinja2.Environment:
@@ -89,7 +92,9 @@ def create_app(config: AppConfig) -> Starlette:
             state.stores.close()
 
     login = templates.get_template("login.html")
-    middleware = [Middleware(MetricsMiddleware, metrics=metrics)]
+    middleware = [Middleware(MetricsMiddleware, metrics=metrics),
+                  Middleware(HostGuard, rule=HostRule.for_listen(config.listen_host,
+                                                                 config.allowed_hosts))]
     if config.token:
         middleware.append(Middleware(
             TokenAuth, token=config.token,
