@@ -269,3 +269,12 @@ def test_limiter_forgets_a_cancelled_waiter():
             assert limiter.active == 1
 
     asyncio.run(scenario())
+
+
+def test_public_surface_of_perflab_serving():
+    import perflab.serving  # noqa: PLC0415
+
+    assert sorted(perflab.serving.__all__) == [
+        "BadEncoding", "ConcurrencyLimiter", "HostGuard", "HostRule", "PayloadTooLarge",
+        "Refused", "TooManyRequests", "bearer_matches", "gunzip_bounded", "is_loopback_host",
+        "read_body", "read_token_file", "require_token_off_loopback"]
