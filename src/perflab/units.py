@@ -12,7 +12,8 @@ dashboard's JavaScript (``P.fmt`` in web/static/perflab.js) follows ``format_val
 
 ISO times without a zone are local on the command line and UTC in the HTTP API
 (``parse_time_ns``). Names from the system (command lines, thread and file names) go through
-``printable`` before a terminal shows them.
+``printable`` before a terminal shows them, and command lines through ``redact_args`` before
+anything shows them.
 """
 
 from __future__ import annotations
@@ -191,6 +192,62 @@ def printable(text: str) -> str:
     """Text from the system (a command line, a thread name, a path) made safe to print on one
     line of a terminal: every control character becomes ``?``, as ``ps`` shows them."""
     return text.translate(_CONTROL) if not text.isprintable() else text
+
+
+REDACTED = "***"
+# words that name a secret, as parts of an option or variable name (split on - _ . and case):
+# --token, --api-key, --apikey, AWS_SECRET_ACCESS_KEY, --db-password, MYSQL_PWD, Authorization
+_SECRET_PARTS = frozenset({
+    "token", "password", "passwd", "pwd", "pass", "secret", "key", "apikey", "auth",
+    "authorization", "credential", "credentials", "passphrase", "bearer", "cookie",
+})
+_NAME_PARTS = re.compile(r"[a-z0-9]+")
+_ENV_ASSIGN = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=")
+_HEADER = re.compile(r"^([A-Za-z][A-Za-z0-9-]*):\s*\S")
+_URL_PASSWORD = re.compile(r"(\w[\w+.-]*://[^/\s:@]*:)[^/\s@]+@")
+
+
+def _secret_name(name: str) -> bool:
+    """An option, variable or header name that says it holds a secret (``--api-key``,
+    ``DB_PASSWORD``, ``Authorization``), by its parts: ``--monkey`` and ``--author`` do not."""
+    spaced = re.sub(r"([a-z])([A-Z])", r"\1 \2", name).lower()  # apiKey -> api key
+    return any(part in _SECRET_PARTS for part in _NAME_PARTS.findall(spaced))
+
+
+def redact_args(args: list[str]) -> list[str]:
+    """A command line with its secrets as ``***``, as ps tools increasingly show them.
+
+    The values of options named like a secret (``--token s3cret``, ``--token=s3cret``,
+    ``-api-key=x``), of variables (``PASSWORD=x``), of headers (``Authorization: Bearer x``)
+    and the password of a URL (``https://user:***@host``) are replaced; everything else, and
+    the number of arguments, stay as they were. Options are recognised by name only: a short
+    ``-p x`` is not redacted, as nothing says it is a password.
+    """
+    out: list[str] = []
+    hide_next = False
+    for arg in args:
+        if hide_next and not arg.startswith("--"):
+            out.append(REDACTED)
+            hide_next = False
+            continue
+        shown, hide_next = _redact_one(arg)
+        out.append(shown)
+    return out
+
+
+def _redact_one(arg: str) -> tuple[str, bool]:
+    """One argument with its secret hidden, and whether the next one is an option's value."""
+    if arg.startswith("-") and len(arg) > 1:
+        name, eq, _ = arg.lstrip("-").partition("=")
+        if _secret_name(name):
+            if not eq:
+                return arg, True
+            return arg[: arg.index("=") + 1] + REDACTED, False
+    elif (m := _ENV_ASSIGN.match(arg)) and _secret_name(m.group(1)):
+        return m.group(0) + REDACTED, False
+    elif (m := _HEADER.match(arg)) and _secret_name(m.group(1)):
+        return f"{m.group(1)}: {REDACTED}", False
+    return _URL_PASSWORD.sub(rf"\g<1>{REDACTED}@", arg), False
 
 
 def format_value(value: float | None, unit: str) -> str:

@@ -13,7 +13,8 @@ import pytest
 
 from _hubdata import build
 from perflab.cli import main
-from perflab.cli.serve import is_loopback, parse_listen
+from perflab.cli.serve import parse_listen
+from perflab.serving import is_loopback_host
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "docs" / "schemas"
 
@@ -29,11 +30,11 @@ def test_listen_addresses_parse(text, want):
 
 
 def test_loopback_is_recognised():
-    assert is_loopback("127.0.0.1")
-    assert is_loopback("::1")
-    assert is_loopback("localhost")
-    assert not is_loopback("0.0.0.0")
-    assert not is_loopback("10.1.2.3")
+    assert is_loopback_host("127.0.0.1")
+    assert is_loopback_host("::1")
+    assert is_loopback_host("localhost")
+    assert not is_loopback_host("0.0.0.0")
+    assert not is_loopback_host("10.1.2.3")
 
 
 def test_non_loopback_without_token_is_refused(store_path, capsys, monkeypatch):

@@ -3,6 +3,7 @@ cached exposition, the listen-address rules and the HTTP server."""
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import threading
@@ -168,13 +169,13 @@ def test_parse_listen_rejects_malformed(text):
         parse_listen(text)
 
 
-def test_non_loopback_refused_unless_allowed():
-    check_exposure(ListenAddress("127.0.0.1", 9100), allow_remote=False)
-    check_exposure(ListenAddress("::1", 9100), allow_remote=False)
-    check_exposure(ListenAddress("localhost", 9100), allow_remote=False)
-    with pytest.raises(UsageError, match="non-loopback"):
-        check_exposure(ListenAddress("0.0.0.0", 9100), allow_remote=False)
-    check_exposure(ListenAddress("0.0.0.0", 9100), allow_remote=True)
+def test_non_loopback_refused_without_a_token():
+    check_exposure(ListenAddress("127.0.0.1", 9100), token=None)
+    check_exposure(ListenAddress("::1", 9100), token=None)
+    check_exposure(ListenAddress("localhost", 9100), token=None)
+    with pytest.raises(UsageError, match="without a token"):
+        check_exposure(ListenAddress("0.0.0.0", 9100), token=None)
+    check_exposure(ListenAddress("0.0.0.0", 9100), token="s3cret")
 
 
 @pytest.fixture
@@ -214,9 +215,44 @@ def test_port_in_use_is_a_one_line_error_with_exit_3(capsys):
     assert err[1].startswith("  hint: pick another port")
 
 
-def test_cli_refuses_remote_listen_without_flag(capsys):
+def test_cli_refuses_remote_listen_without_a_token(capsys):
     assert main(["export", "--listen", "0.0.0.0:9100", "--proc-root", str(PROC)]) == EXIT_USAGE
-    assert "--allow-remote" in capsys.readouterr().err
+    assert "--token-file" in capsys.readouterr().err
+
+
+def _get(url: str, headers: dict[str, str]) -> tuple[int, bytes]:
+    req = urllib.request.Request(url, headers=headers)  # our loopback server
+    try:
+        with urllib.request.urlopen(req, timeout=5) as resp:
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as err:
+        with err:
+            return err.code, err.read()
+
+
+def test_server_refuses_other_host_names_421(server):
+    """DNS rebinding: a page whose name resolves to 127.0.0.1 must not read the exporter."""
+    code, body = _get(server.url, {"Host": "evil.example"})
+    assert code == 421
+    assert json.loads(body)["status"] == 421
+    assert _get(server.url, {"Host": "localhost:9100"})[0] == 200
+
+
+def test_server_with_a_token_needs_the_bearer_header():
+    srv = MetricsServer(ListenAddress("127.0.0.1", 0), Exposition(PerflabCollector(PROC)),
+                        token="s3cret", allowed_hosts=("prom.example",))
+    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        assert _get(srv.url, {})[0] == 401
+        assert _get(srv.url, {"Authorization": "Bearer nope"})[0] == 401
+        code, body = _get(srv.url, {"Authorization": "Bearer s3cret", "Host": "prom.example"})
+        assert code == 200
+        assert b"node_cpu_seconds_total" in body
+    finally:
+        srv.shutdown()
+        srv.server_close()
+        thread.join(5)
 
 
 def test_cli_unknown_pid_exit_3(capsys):

@@ -18,13 +18,18 @@ from perflab.errors import InvalidValue, TargetError
               help="Export process_* metrics of this process (repeatable).")
 @click.option("--match", "names", multiple=True, metavar="NAME",
               help="Export every process with this name, as `pgrep -x NAME` (repeatable).")
-@click.option("--allow-remote", is_flag=True,
-              help="Allow a non-loopback --listen address (no auth, no TLS: mind who reaches it).")
+@click.option("--token-file", type=click.Path(dir_okay=False), default=None, metavar="PATH",
+              help="Require 'Authorization: Bearer TOKEN' with the token on this file's first "
+                   "line. Needed for a non-loopback --listen address.")
+@click.option("--allowed-host", "allowed_hosts", multiple=True, metavar="NAME",
+              help="Also answer requests for this Host name (repeatable); loopback names and "
+                   "the --listen address are always served, other names get 421.")
 @click.option("--once", is_flag=True,
               help="Print one exposition to stdout and exit (e.g. for `promtool check metrics`).")
 @click.option("--proc-root", default="/proc", hidden=True, help="Read this /proc tree (tests).")
-def export(*, listen: str, pids: tuple[int, ...], names: tuple[str, ...], allow_remote: bool,
-           once: bool, proc_root: str) -> int:
+def export(*, listen: str, pids: tuple[int, ...], names: tuple[str, ...],
+           token_file: str | None, allowed_hosts: tuple[str, ...], once: bool,
+           proc_root: str) -> int:
     """Serve Prometheus metrics of this machine (node_exporter names) and chosen processes.
 
     \b
@@ -39,6 +44,7 @@ def export(*, listen: str, pids: tuple[int, ...], names: tuple[str, ...], allow_
         check_exposure,
         parse_listen,
     )
+    from perflab.serving import read_token_file  # noqa: PLC0415
 
     for pid in pids:
         if pid <= 0:
@@ -57,8 +63,9 @@ def export(*, listen: str, pids: tuple[int, ...], names: tuple[str, ...], allow_
         return 0
 
     addr = parse_listen(listen)
-    check_exposure(addr, allow_remote=allow_remote)
-    server = MetricsServer(addr, exposition)
+    token = None if token_file is None else read_token_file(token_file)
+    check_exposure(addr, token=token)
+    server = MetricsServer(addr, exposition, token=token, allowed_hosts=allowed_hosts)
     if names and not collector.selected():
         click.echo(f"perflab export: no process named {', '.join(names)} yet; it will be "
                    "exported when it appears", err=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import ipaddress
 import logging
 import os
 import socket
@@ -28,15 +27,6 @@ def parse_listen(text: str) -> tuple[str, int]:
                            hint="write it as HOST:PORT, like 127.0.0.1:8600 or [::1]:8600")
     host = host.strip("[]") or "127.0.0.1"
     return host, int(port_s)
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -118,26 +108,39 @@ def _server_class() -> type:
 @store_option
 @click.option("--no-record", is_flag=True, help="Do not record this machine while serving.")
 @click.option("--token", envvar="PERFLAB_TOKEN", show_envvar=True, default=None,
-              help="Access token every request must carry (Bearer header or login cookie).")
+              help="Access token every request must carry (Bearer header or login cookie). "
+                   "Prefer PERFLAB_TOKEN or --token-file: a command line is visible to every "
+                   "user of the machine.")
+@click.option("--token-file", type=click.Path(dir_okay=False), default=None, metavar="PATH",
+              help="Read the access token from the first line of this file.")
+@click.option("--allowed-host", "allowed_hosts", multiple=True, metavar="NAME",
+              help="Also answer requests for this Host name (repeatable); loopback names and "
+                   "the --listen address are always served, other names get 421.")
 @click.option("--interval", "interval_s", type=float, default=1.0, show_default=True,
               help="Seconds between samples of the background recording.")
-def serve(listen: str, store_path: str | None, no_record: bool, token: str | None,
-          interval_s: float) -> None:
+def serve(*, listen: str, store_path: str | None, no_record: bool, token: str | None,
+          token_file: str | None, allowed_hosts: tuple[str, ...], interval_s: float) -> None:
     """Serve the dashboard, the JSON API and /metrics; record this machine meanwhile.
 
     Open http://127.0.0.1:8600/ (the default). Ctrl-C stops it and ends the recording's run.
     """
     import uvicorn  # noqa: PLC0415  # lazy: keeps `perflab --help` fast
 
+    from perflab.serving import (  # noqa: PLC0415
+        HostRule,
+        read_token_file,
+        require_token_off_loopback,
+    )
     from perflab.web import AppConfig, create_app  # noqa: PLC0415
 
     host, port = parse_listen(listen)
-    if not is_loopback(host) and not token:
-        raise UsageError(
-            f"refusing to serve on {host}:{port} without a token: anyone who can reach it "
-            "could read every run in the store",
-            hint="pass --token SECRET (or set PERFLAB_TOKEN), or listen on 127.0.0.1",
-        )
+    if token_file is not None:
+        if token:
+            raise UsageError("--token-file and --token (or PERFLAB_TOKEN) both give a token",
+                             hint="keep one of them")
+        token = read_token_file(token_file)
+    require_token_off_loopback(host, token, where=f"{host}:{port}", what="every run in the store")
+    HostRule.for_listen(host, allowed_hosts)  # a malformed --allowed-host: exit 2 before binding
     if interval_s <= 0:
         raise InvalidValue("--interval must be positive", hint="like 1 or 0.5")
     store = open_store(store_path)  # a damaged or newer store is refused here, exit 2
@@ -149,7 +152,8 @@ def serve(listen: str, store_path: str | None, no_record: bool, token: str | Non
                f"{', recording this machine' if not no_record else ''}; Ctrl-C stops)")
     sys.stdout.flush()
     app = create_app(AppConfig(store_path=path, token=token, record=not no_record,
-                               interval_s=interval_s))
+                               interval_s=interval_s, listen_host=host,
+                               allowed_hosts=allowed_hosts))
     config = uvicorn.Config(app, log_level=os.environ.get("PERFLAB_LOG_LEVEL", "warning"),
                             access_log=False, lifespan="on", timeout_graceful_shutdown=GRACEFUL_S,
                             loop="auto", http="auto")

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from perflab.collect._procfs import USER_HZ
+from perflab.units import redact_args
 
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
@@ -335,7 +336,8 @@ class ProcessCollector:
             try:
                 with open(f"{self._root_s}/{key[0]}/cmdline", "rb") as fh:  # noqa: PTH123
                     raw = fh.read()
-                cached = raw.rstrip(b"\0").replace(b"\0", b" ").decode("utf-8", "replace")
+                args = raw.rstrip(b"\0").decode("utf-8", "replace").split("\0")
+                cached = " ".join(redact_args(args))  # no secret of a command line is shown
             except OSError:
                 cached = ""
             cached = cached or f"[{comm}]"  # kernel threads have no command line, as ps shows

@@ -64,6 +64,7 @@ from perflab.collect._procreport import (
 )
 from perflab.collect.processes import ProcStat, parse_proc_io, parse_proc_stat
 from perflab.errors import AccessDenied, NoSuchProcess, TargetError
+from perflab.units import redact_args
 
 PERMISSION_DENIED = "permission denied"
 NS_PER_S = 1_000_000_000
@@ -345,6 +346,7 @@ class _Reader:
         cmdline = raw_cmd.split("\0") if raw_cmd else []
         if cmdline and cmdline[-1] == "":
             cmdline.pop()
+        cmdline = redact_args(cmdline)  # no secret of a command line is shown, nor in --json
         cgroup_text = self._optional("cgroup", "cgroup")
         cg2, cg1 = parse_cgroup(cgroup_text) if cgroup_text else (None, {})
         limits_text = self._optional("limits", "limits")

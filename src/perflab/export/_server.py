@@ -1,23 +1,26 @@
 """A small HTTP server for ``/metrics``: stdlib ``ThreadingHTTPServer``, loopback by default.
 
-Why refuse non-loopback addresses without ``--allow-remote``: the page has no authentication
-and no TLS, and it tells whoever can reach the port which processes run here, their PIDs and how
-busy the machine is; each scrape also costs CPU on the machine being measured. Exposing that to
-a network is a decision to make on purpose.
+It follows the rules of every port perflab opens (``perflab.serving``): loopback by default, a
+token off loopback (``--token-file``; Prometheus sends it with ``authorization:
+credentials_file``), and only the ``Host`` names it serves (421 otherwise: a web page rebinding
+its name to 127.0.0.1 must not read which processes run here). The page tells whoever reads it
+which processes run here, their PIDs and how busy the machine is, and each scrape costs CPU on
+the machine being measured.
 """
 
 from __future__ import annotations
 
 import errno
 import html
-import ipaddress
+import json
 import socket
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from perflab.errors import AccessDenied, InvalidValue, TargetError, UsageError
+from perflab.errors import AccessDenied, InvalidValue, TargetError
 from perflab.export._collector import Exposition
+from perflab.serving import HostRule, bearer_matches, require_token_off_loopback
 
 # The text format prometheus_client's generate_latest() writes (0.0.4), which every Prometheus
 # version parses; newer clients advertise "version=1.0.0" for the same bytes.
@@ -53,35 +56,21 @@ def parse_listen(text: str) -> ListenAddress:
     return ListenAddress(host or "0.0.0.0", int(port_s))  # noqa: S104  # ":9100" means all
 
 
-def is_loopback(host: str) -> bool:
-    """True when every address ``host`` resolves to is a loopback address."""
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        pass
-    try:
-        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
-    except socket.gaierror as exc:
-        raise InvalidValue(f"cannot resolve --listen host {host!r}",
-                           hint="use an IP address such as 127.0.0.1") from exc
-    return bool(infos) and all(
-        ipaddress.ip_address(str(info[4][0]).split("%")[0]).is_loopback for info in infos)
-
-
-def check_exposure(addr: ListenAddress, *, allow_remote: bool) -> None:
-    if not allow_remote and not is_loopback(addr.host):
-        raise UsageError(
-            f"refusing to serve metrics on non-loopback address {addr}",
-            hint="/metrics has no authentication or TLS and names this machine's processes; "
-                 "add --allow-remote to expose it anyway, or listen on 127.0.0.1")
+def check_exposure(addr: ListenAddress, *, token: str | None) -> None:
+    """Loopback by default; another address needs a token (UsageError otherwise)."""
+    require_token_off_loopback(addr.host, token, where=str(addr),
+                               what="which processes run here and how busy the machine is")
 
 
 class MetricsServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True  # a restart right after a stop must not fail on TIME-WAIT
 
-    def __init__(self, addr: ListenAddress, exposition: Exposition) -> None:
+    def __init__(self, addr: ListenAddress, exposition: Exposition, *,
+                 token: str | None = None, allowed_hosts: tuple[str, ...] = ()) -> None:
         self.exposition = exposition
+        self.token = None if token is None else token.encode()
+        self.host_rule = HostRule.for_listen(addr.host, allowed_hosts)
         self.address_family = socket.AF_INET6 if ":" in addr.host else socket.AF_INET
         try:
             super().__init__((addr.host, addr.port), _Handler)
@@ -116,6 +105,8 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def do_GET(self) -> None:
+        if not self._admitted():
+            return
         path = self.path.split("?", 1)[0]
         if path == "/metrics":
             try:
@@ -132,8 +123,29 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._send(404, b"not found: try /metrics\n", "text/plain; charset=utf-8")
 
-    def _send(self, code: int, body: bytes, content_type: str) -> None:
+    def _admitted(self) -> bool:
+        """The Host rule, then the token: answers 421 or 401 itself when it says no."""
+        host = self.headers.get("Host")
+        if not self.server.host_rule.allows(host):
+            self._send_error(421, self.server.host_rule.refusal(host or ""))
+            return False
+        token = self.server.token
+        if token is not None and not bearer_matches(self.headers.get("Authorization"), token):
+            self._send_error(401, "this exporter needs its token: send 'Authorization: Bearer "
+                                  "TOKEN' (Prometheus: authorization: credentials_file)",
+                             {"WWW-Authenticate": 'Bearer realm="perflab"'})
+            return False
+        return True
+
+    def _send_error(self, code: int, message: str, headers: dict[str, str] | None = None) -> None:
+        body = json.dumps({"error": message, "status": code}).encode()
+        self._send(code, body, "application/json", headers)
+
+    def _send(self, code: int, body: bytes, content_type: str,
+              headers: dict[str, str] | None = None) -> None:
         self.send_response(code)
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()

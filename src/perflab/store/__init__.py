@@ -9,7 +9,7 @@ the per-minute rollups of finished runs); reading series for charts and tables:
 ``interrupt`` (stop a connection's running query from another thread).
 """
 
-from perflab.store._catalog import interrupt, run_kinds, runs_generation
+from perflab.store._catalog import interrupt, run_kinds, runs_generation, set_query_deadline
 from perflab.store._models import Artifact, Event, Run, Series, canonical_labels
 from perflab.store._rollups import ROLLUP_NS
 from perflab.store._schema import SCHEMA_VERSION
@@ -49,5 +49,6 @@ __all__ = [
     "run_kinds",
     "runs_generation",
     "sample_window",
+    "set_query_deadline",
     "summarize",
 ]

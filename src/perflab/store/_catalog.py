@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from perflab.store._store import Store
 
 
@@ -26,3 +28,9 @@ def interrupt(store: Store) -> None:
     """Stop the query running on this store's connection now (from any thread): it raises
     ``sqlite3.OperationalError: interrupted`` in the thread that ran it."""
     store.conn.interrupt()
+
+
+def set_query_deadline(store: Store, past_deadline: Callable[[], int], steps: int) -> None:
+    """Every ``steps`` SQLite VM steps, call ``past_deadline``; a true answer stops the running
+    query with ``sqlite3.OperationalError: interrupted`` (a per-request query deadline)."""
+    store.conn.set_progress_handler(past_deadline, steps)

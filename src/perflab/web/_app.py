@@ -20,10 +20,11 @@ from starlette.staticfiles import StaticFiles
 
 from perflab.report import TEMPLATES as REPORT_TEMPLATES
 from perflab.report import template_filters
+from perflab.serving import HostGuard, HostRule
 from perflab.store import Store
 from perflab.web import _api, _bench, _pages, _profile
 from perflab.web._auth import TokenAuth
-from perflab.web._db import StorePool
+from perflab.web._db import QUERY_TIMEOUT_S, StorePool
 from perflab.web._live import LiveView
 from perflab.web._metrics import HubMetrics, MetricsMiddleware
 from perflab.web._recording import BackgroundRecording
@@ -43,6 +44,9 @@ class AppConfig:
     interval_s: float = 1.0
     proc_root: str = "/proc"
     rollups: bool = True  # roll up finished runs in the background
+    listen_host: str = "127.0.0.1"  # the --listen address: a Host name the hub serves
+    allowed_hosts: tuple[str, ...] = ()  # more Host names it serves (--allowed-host)
+    query_timeout_s: float = QUERY_TIMEOUT_S  # a request's store queries stop after this
 
 
 def _templates() -> jinja2.Environment:
@@ -65,7 +69,8 @@ def create_app(config: AppConfig) -> Starlette:
                                      proc_root=config.proc_root) if config.record else None)
     metrics = HubMetrics(config.store_path,
                          lambda: 0 if recording is None else recording.samples_written)
-    state = AppState(stores=StorePool(config.store_path), templates=templates,
+    state = AppState(stores=StorePool(config.store_path, config.query_timeout_s),
+                     templates=templates,
                      live=LiveView(proc_root=config.proc_root), metrics=metrics,
                      recording=recording, host=socket.gethostname(),
                      summaries=SummaryCache())
@@ -89,7 +94,9 @@ def create_app(config: AppConfig) -> Starlette:
             state.stores.close()
 
     login = templates.get_template("login.html")
-    middleware = [Middleware(MetricsMiddleware, metrics=metrics)]
+    middleware = [Middleware(MetricsMiddleware, metrics=metrics),
+                  Middleware(HostGuard, rule=HostRule.for_listen(config.listen_host,
+                                                                 config.allowed_hosts))]
     if config.token:
         middleware.append(Middleware(
             TokenAuth, token=config.token,

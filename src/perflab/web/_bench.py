@@ -21,7 +21,7 @@ from perflab.errors import NotFound
 from perflab.store import runs_generation
 from perflab.web._api import _guard, doc
 from perflab.web._pages import _page, _script_json
-from perflab.web._params import BadParam
+from perflab.web._params import BadParam, text_param
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -123,7 +123,7 @@ def _filters(request: Request) -> tuple[str, str | None]:
     q = request.query_params.get("q", "").strip()
     if len(q) > MAX_QUERY:
         raise BadParam(f"q must be at most {MAX_QUERY} characters")
-    branch = request.query_params.get("branch", "").strip() or None
+    branch = text_param(dict(request.query_params), "branch")
     return q, branch
 
 
@@ -147,7 +147,9 @@ def list_benchmarks(request: Request) -> JSONResponse:
 def get_benchmark(request: Request) -> JSONResponse:
     _, branch = _filters(request)
     name = request.path_params["name"]
-    unit = request.query_params.get("unit") or None
+    unit = text_param(dict(request.query_params), "unit")
+    if len(name) > MAX_QUERY * 5:
+        raise BadParam(f"a benchmark name is at most {MAX_QUERY * 5} characters")
     state = _state(request)
     store = state.stores.get()
     entries = [e for e in state.benches.entries(store, branch) if e.history.bench == name]

@@ -10,28 +10,44 @@ its task, but the worker thread runs on. So endpoints run inside ``in_use()`` (t
 ``uses_store`` decorator), and ``close()`` first interrupts every connection (SQLite's
 thread-safe ``interrupt``: a running query stops with an error), waits for the requests to
 leave, and only then closes.
+
+No request may hold a thread and the store for long: a request's queries share one deadline
+(``query_timeout_s`` from when it started using the store), checked by SQLite's progress
+handler every few thousand VM steps; past it the query stops with ``sqlite3.OperationalError
+("interrupted")``, which the API answers with a 503 saying what to narrow.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from perflab.store import Store, interrupt
+from perflab.store import Store, interrupt, set_query_deadline
 
 if TYPE_CHECKING:
     from starlette.requests import Request
 
 R = TypeVar("R")
 
+QUERY_TIMEOUT_S = 10.0
+_PROGRESS_STEPS = 10_000  # SQLite VM steps between two looks at the clock (well under 1 ms)
+
+
+def interrupted(exc: BaseException) -> bool:
+    """The error is a query stopped by its deadline (or by shutdown)."""
+    return isinstance(exc, sqlite3.OperationalError) and "interrupt" in str(exc)
+
 
 class StorePool:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, query_timeout_s: float = QUERY_TIMEOUT_S) -> None:
         self.path = path
+        self.query_timeout_s = query_timeout_s
         self._local = threading.local()
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
@@ -42,19 +58,26 @@ class StorePool:
         store: Store | None = getattr(self._local, "store", None)
         if store is None:
             store = Store.open(self.path, create=False)
+            set_query_deadline(store, self._past_deadline, _PROGRESS_STEPS)
             self._local.store = store
             with self._lock:
                 self._all.append(store)
         return store
 
+    def _past_deadline(self) -> int:
+        deadline: float | None = getattr(self._local, "deadline", None)
+        return int(deadline is not None and time.monotonic() > deadline)
+
     @contextlib.contextmanager
     def in_use(self) -> Iterator[None]:
-        """Marks a request that may use this thread's connection."""
+        """Marks a request that may use this thread's connection, and starts its deadline."""
         with self._lock:
             self._busy += 1
+        self._local.deadline = time.monotonic() + self.query_timeout_s
         try:
             yield
         finally:
+            self._local.deadline = None
             with self._lock:
                 self._busy -= 1
                 self._idle.notify_all()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import json
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from markupsafe import Markup
@@ -13,8 +15,8 @@ from perflab.errors import NotFound
 from perflab.report import format_value, load_section_values, render_report, series_key
 from perflab.store import run_kinds
 from perflab.web._api import run_document
-from perflab.web._db import uses_store
-from perflab.web._params import BadParam, int_param, time_param
+from perflab.web._db import interrupted, uses_store
+from perflab.web._params import BadParam, ascii_int, int_param, text_param, time_param
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -38,8 +40,8 @@ def _page(request: Request, template: str, status: int = 200, **values: Any) -> 
     return HTMLResponse(html, status_code=status)
 
 
-def _not_found(request: Request, message: str) -> HTMLResponse:
-    return _page(request, "error.html", status=404, page="", message=message)
+def _not_found(request: Request, message: str, status: int = 404) -> HTMLResponse:
+    return _page(request, "error.html", status=status, page="", message=message)
 
 
 def _script_json(data: Any) -> Markup:
@@ -62,21 +64,26 @@ def runs(request: Request) -> HTMLResponse:
     error = None
     found: list[Run] = []
     try:
-        found = store.runs(kind=f["kind"] or None, name=f["name"] or None,
+        kind, name = text_param(f, "kind"), text_param(f, "name")
+        found = store.runs(kind=kind, name=name,
                            since_ns=time_param(f, "since"), until_ns=time_param(f, "until"),
                            limit=RUNS_LIMIT)
     except BadParam as exc:
         error = str(exc)
+        f = {k: v[:200] for k, v in f.items()}  # shown back in the form: bounded
     kinds = run_kinds(store)
     return _page(request, "runs.html", status=400 if error else 200, page="runs", runs=found,
                  kinds=kinds, f=f, error=error, limit=RUNS_LIMIT)
 
 
 def _lookup(store: Store, raw: str) -> Run | None:
-    if not raw.isdigit():
+    """The run of a path's id: ASCII digits only (``/runs/%D9%A1``, an Arabic-Indic one, is
+    no run), and at most 2^63 - 1."""
+    run_id = ascii_int(raw)
+    if run_id is None or run_id < 0:
         return None
     try:
-        return store.run(int(raw))
+        return store.run(run_id)
     except NotFound:
         return None
 
@@ -85,7 +92,8 @@ def run_page(request: Request) -> HTMLResponse:
     store = _state(request).stores.get()
     run = _lookup(store, request.path_params["run_id"])
     if run is None:
-        return _not_found(request, f"No run {request.path_params['run_id']!r} in this store.")
+        return _not_found(request, f"No run {request.path_params['run_id'][:40]!r} in this "
+                                   "store.")
     doc = run_document(store, run)
     load = load_section_values(store, run)
     return _page(request, "run.html", page="run", run=run, series=doc["series"],
@@ -98,7 +106,8 @@ def run_report(request: Request) -> Response:
     store = _state(request).stores.get()
     run = _lookup(store, request.path_params["run_id"])
     if run is None:
-        return _not_found(request, f"No run {request.path_params['run_id']!r} in this store.")
+        return _not_found(request, f"No run {request.path_params['run_id'][:40]!r} in this "
+                                   "store.")
     return HTMLResponse(render_report(store, run.id), headers={
         "Content-Disposition": f'attachment; filename="perflab-report-{run.id}.html"'})
 
@@ -167,10 +176,29 @@ def _flat_and_equal(ma: Summary, mb: Summary) -> bool:
     return ma.min is not None and ma.min == ma.max == mb.min == mb.max
 
 
+def answering(fn: Callable[[Request], Response]) -> Callable[[Request], Response]:
+    """A page that reads the store: a bad parameter is a 400 page, a query past its deadline
+    a 503 page, never a 500."""
+
+    @functools.wraps(fn)
+    def page(request: Request) -> Response:
+        try:
+            return uses_store(fn)(request)
+        except BadParam as exc:
+            return _not_found(request, f"Bad request: {exc}.", status=400)
+        except Exception as exc:
+            if interrupted(exc):
+                return _not_found(request, "This page took too long to read and was stopped: "
+                                           "try a narrower view.", status=503)
+            raise
+
+    return page
+
+
 ROUTES = [
     Route("/", overview, name="overview"),
-    Route("/runs", uses_store(runs), name="runs"),
-    Route("/runs/{run_id}", uses_store(run_page), name="run"),
-    Route("/runs/{run_id}/report", uses_store(run_report), name="run_report"),
-    Route("/compare", uses_store(compare), name="compare"),
+    Route("/runs", answering(runs), name="runs"),
+    Route("/runs/{run_id}", answering(run_page), name="run"),
+    Route("/runs/{run_id}/report", answering(run_report), name="run_report"),
+    Route("/compare", answering(compare), name="compare"),
 ]

@@ -28,7 +28,7 @@ from perflab.profile import (
 )
 from perflab.units import format_timestamp
 from perflab.web._api import _run, doc, error
-from perflab.web._params import BadParam, int_param, time_param
+from perflab.web._params import BadParam, int_param, text_param, time_param
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -59,7 +59,7 @@ def _read(store: Store, request: Request, start_key: str = "start",
     p = dict(request.query_params)
     run = _run(store, request.path_params["run_id"])
     start, end = _range(p, start_key, end_key)
-    return run.id, range_profile(store, run.id, start, end, name=p.get("name") or None,
+    return run.id, range_profile(store, run.id, start, end, name=text_param(p, "name"),
                                  pid=int_param(p, "pid", lo=1))
 
 

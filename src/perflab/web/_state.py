@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 import jinja2
 
+from perflab.serving import ConcurrencyLimiter
+from perflab.web._api import HEAVY_ACTIVE, HEAVY_WAITING
 from perflab.web._bench import BenchCache
 from perflab.web._db import StorePool
 from perflab.web._live import LiveView
@@ -24,3 +26,5 @@ class AppState:
     host: str
     summaries: SummaryCache
     benches: BenchCache = field(default_factory=BenchCache)
+    heavy: ConcurrencyLimiter = field(default_factory=lambda: ConcurrencyLimiter(
+        HEAVY_ACTIVE, HEAVY_WAITING, what="sample reads"))

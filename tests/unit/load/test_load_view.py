@@ -4,7 +4,6 @@ page's, over runs written by the real LoadRecorder (no network: the results are 
 from __future__ import annotations
 
 import json
-import warnings
 from collections import Counter
 from pathlib import Path
 
@@ -25,10 +24,9 @@ T0 = 1_700_000_000 * 10**9
 
 
 def _client(path: Path):
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
-        from starlette.testclient import TestClient  # noqa: PLC0415  # under the filter
-    return TestClient(create_app(AppConfig(store_path=path, record=False)))
+    from tests.unit._webclient import client_class  # noqa: PLC0415
+
+    return client_class()(create_app(AppConfig(store_path=path, record=False)))
 
 
 def _hist(values_us: list[int] | np.ndarray) -> Histogram:

@@ -1,0 +1,45 @@
+"""The rules every port perflab opens follows (docs/design.md, "Rules for every receiver and
+API"), as functions and ASGI middleware a receiver uses instead of writing its own.
+
+Low level on purpose: it imports only ``errors`` and the standard library (plus starlette's
+types for the middleware), so the hub, ``perflab export`` and any future receiver (OTLP,
+Zipkin, remote-write ...) can use it without importing anything above them.
+
+Public names:
+
+- ``HostRule``, ``HostGuard``: serve only the ``Host`` names a port is meant for (no DNS
+  rebinding); ``is_loopback_host``, ``require_token_off_loopback``: loopback by default, a
+  token off loopback; ``read_token_file``, ``bearer_matches``.
+- ``read_body``, ``gunzip_bounded``: bounded request bodies and decompressed sizes (413).
+- ``ConcurrencyLimiter``: bounded concurrent requests (429).
+- ``Refused`` and its kinds ``PayloadTooLarge`` (413), ``TooManyRequests`` (429),
+  ``BadEncoding`` (400): what a receiver answers with its protocol's own status.
+"""
+
+from perflab.serving._body import gunzip_bounded, read_body
+from perflab.serving._hosts import (
+    HostGuard,
+    HostRule,
+    bearer_matches,
+    is_loopback_host,
+    read_token_file,
+    require_token_off_loopback,
+)
+from perflab.serving._limits import ConcurrencyLimiter
+from perflab.serving._refusals import BadEncoding, PayloadTooLarge, Refused, TooManyRequests
+
+__all__ = [
+    "BadEncoding",
+    "ConcurrencyLimiter",
+    "HostGuard",
+    "HostRule",
+    "PayloadTooLarge",
+    "Refused",
+    "TooManyRequests",
+    "bearer_matches",
+    "gunzip_bounded",
+    "is_loopback_host",
+    "read_body",
+    "read_token_file",
+    "require_token_off_loopback",
+]
