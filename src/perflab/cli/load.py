@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -25,8 +26,11 @@ from perflab.errors import (
     UsageError,
 )
 
-LOAD_SCHEMA = "perflab.load/1"
-COMPARE_SCHEMA = "perflab.load-compare/1"
+if TYPE_CHECKING:
+    from perflab.load import LoadResult
+
+LOAD_SCHEMA = "perflab.load/2"
+COMPARE_SCHEMA = "perflab.load-compare/2"
 
 
 class LoadGroup(click.Group):
@@ -81,6 +85,9 @@ def _headers(items: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
               help='Open model, ramping: "30s:100,1m:2000,30s:0" (DURATION:RATE, ...).')
 @click.option("--max-connections", type=int, default=None,
               help="Open model: most connections to open (default 10x -c).")
+@click.option("--drain", type=DURATION, default="1s", show_default=True,
+              help="Open model: how long requests in flight may finish after the duration "
+                   "(arrivals still due may start in it; what has not is dropped).")
 @click.option("--think-time", type=DURATION, default="0s", help="Closed model: pause between "
               "a response and the next request on a connection.")
 @click.option("--threshold", "thresholds", multiple=True,
@@ -101,7 +108,8 @@ def run(  # noqa: PLR0917  # click passes every option as an argument
         url: str | None, scenario_file: str | None, connections: int, duration: float | None,
         requests: int | None, method: str, headers: tuple[str, ...], body: str | None,
         body_file: str | None, timeout: float, key_space: int | None, workers: int | None,
-        rate: str | None, stages: str | None, max_connections: int | None, think_time: float,
+        rate: str | None, stages: str | None, max_connections: int | None, drain: float,
+        think_time: float,
         thresholds: tuple[str, ...], abort_on_fail: bool, junit: str | None,
         hgrm: str | None, watch: tuple[int, ...], name: str | None, allow_remote: bool,
         store_path: str | None, as_json: bool) -> int:
@@ -124,7 +132,8 @@ def run(  # noqa: PLR0917  # click passes every option as an argument
         requests=requests, method=method.upper(), headers=_headers(headers), body=payload,
         timeout_s=timeout, key_space=key_space, workers=workers or os.cpu_count() or 1,
         rate=rate, stages=stages,
-        max_connections=max_connections, think_time_s=think_time, thresholds=thresholds,
+        max_connections=max_connections, drain_s=drain, think_time_s=think_time,
+        thresholds=thresholds,
         abort_on_fail=abort_on_fail, junit=junit, hgrm=hgrm, watch=watch, name=name,
         store_path=store_path, as_json=as_json, allow_remote=allow_remote,
     )
@@ -142,18 +151,31 @@ def run(  # noqa: PLR0917  # click passes every option as an argument
         return EXIT_USAGE
     if outcome.write_error is not None:
         raise outcome.write_error
-    if outcome.result is not None and outcome.result.warnings:
-        raise PerflabError("the load test failed: " + "; ".join(outcome.result.warnings),
-                           hint="the figures above cover what was measured; the run is stored")
-    if outcome.result is not None and outcome.result.status == "aborted" and outcome.interrupted:
+    result = outcome.result
+    if result is None:
+        return 0
+    if result.status == "aborted" and outcome.interrupted:
         return EXIT_INTERRUPTED
-    failed = [t for t in (outcome.result.thresholds if outcome.result else []) if not t["passed"]]
+    _raise_verdict(result)
+    return 0
+
+
+def _raise_verdict(result: LoadResult) -> None:
+    """Missed thresholds exit 99; a failed run (target rate not reached, a worker died) exits
+    99 too when thresholds were set (the CI gate failed), else 1."""
+    failed = [t for t in result.thresholds if not t["passed"]]
+    problems = "; ".join(result.warnings)
     if failed:
         raise ThresholdsFailed(
-            f"{len(failed)} of {len(outcome.result.thresholds) if outcome.result else 0} "
-            f"thresholds failed: " + ", ".join(t["threshold"] for t in failed),
+            f"{len(failed)} of {len(result.thresholds)} thresholds failed: "
+            + ", ".join(t["threshold"] for t in failed) + (f"; {problems}" if problems else ""),
             hint="see the thresholds in the summary above")
-    return 0
+    if result.status == "failed" or result.warnings:
+        message = "the load test failed: " + (problems or "see the summary above")
+        hint = "the figures above cover what was measured; the run is stored"
+        if result.thresholds:
+            raise ThresholdsFailed(message, hint=hint)
+        raise PerflabError(message, hint=hint)
 
 
 @load.command("compare")

@@ -1,4 +1,11 @@
-"""``perflab load compare A B``: two load runs side by side, with deltas of B against A."""
+"""``perflab load compare A B``: two load runs side by side, with deltas of B against A.
+
+Only outcomes get a verdict, and only between like experiments. The request count follows
+from the duration, and an open model's rate is its input (a lower target is not "worse"):
+neither is judged. Two runs that differ in what was asked (URL, model, target rate or
+stages, connections of a closed test, method) are *different experiments*: the figures are
+shown side by side, the differences named, and nothing is called better or worse.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +16,13 @@ from perflab.errors import NotFound
 if TYPE_CHECKING:
     from perflab.store import Store
 
-# (key in the document, label, path in the stored summary, unit, better when lower)
-_ROWS: tuple[tuple[str, str, tuple[str, ...], str, bool], ...] = (
+# (key in the document, label, path in the stored summary, unit, better when lower; None: no
+# verdict, the figure is not an outcome to judge)
+_ROWS: tuple[tuple[str, str, tuple[str, ...], str, bool | None], ...] = (
     ("rps", "requests/s", ("rps",), "/s", False),
-    ("requests", "requests", ("requests",), "", False),
+    ("requests", "requests", ("requests",), "", None),
     ("error_rate", "error rate", ("error_rate",), "ratio", True),
+    ("late", "late", ("late",), "", True),
     ("dropped", "dropped", ("dropped",), "", True),
     ("latency_p50", "latency p50", ("latency_ms", "p50"), "ms", True),
     ("latency_p90", "latency p90", ("latency_ms", "p90"), "ms", True),
@@ -45,20 +54,48 @@ def compare_runs(store: Store, ref_a: str, ref_b: str) -> dict[str, Any]:
         runs.append(run)
     a, b = runs
     sa, sb = a.meta["summary"], b.meta["summary"]
+    differences = experiment_differences(a.meta, b.meta)
     rows = []
     for key, label, path, unit, lower_better in _ROWS:
         va, vb = _dig(sa, path), _dig(sb, path)
         delta = None if va is None or vb is None else vb - va
         pct = None if delta is None or not va else delta / va
         verdict = None
-        if pct is not None and delta is not None:
+        if pct is not None and delta is not None and lower_better is not None \
+                and not differences:
             better = (delta < 0) if lower_better else (delta > 0)
             verdict = "same" if abs(pct) < 0.02 else ("better" if better else "worse")
         rows.append({"metric": key, "label": label, "unit": unit, "a": va, "b": vb,
                      "delta": delta, "delta_pct": pct, "verdict": verdict})
     return {"a": {"id": a.id, "name": a.name, "status": a.status, "url": sa.get("url")},
             "b": {"id": b.id, "name": b.name, "status": b.status, "url": sb.get("url")},
+            "same_experiment": not differences, "differences": differences,
             "rows": rows}
+
+
+# what a load run was asked to do (its meta): runs that differ here measure different things
+_EXPERIMENT: tuple[tuple[str, str], ...] = (
+    ("url", "URL"), ("model", "model"), ("rate", "target rate"), ("stages", "stages"),
+    ("method", "method"), ("scenario", "scenario"),
+)
+
+
+def experiment_differences(meta_a: dict[str, Any], meta_b: dict[str, Any]) -> list[str]:
+    """What differs between two load runs' set-ups, as "target rate: 1000 vs 500"."""
+    out = [f"{label}: {_shown(meta_a.get(key))} vs {_shown(meta_b.get(key))}"
+           for key, label in _EXPERIMENT if meta_a.get(key) != meta_b.get(key)]
+    closed = meta_a.get("model") == meta_b.get("model") == "closed"
+    if closed and meta_a.get("connections") != meta_b.get("connections"):
+        out.append(f"connections: {meta_a.get('connections')} vs {meta_b.get('connections')}")
+    return out
+
+
+def _shown(v: Any) -> str:
+    if v is None or v == []:
+        return "-"
+    if isinstance(v, list):
+        return ",".join(str(x) for x in v)
+    return f"{v:g}" if isinstance(v, float) else str(v)
 
 
 def _fmt(v: float | None, unit: str) -> str:
@@ -76,8 +113,12 @@ def _fmt(v: float | None, unit: str) -> str:
 def render_compare(doc: dict[str, Any]) -> str:
     a, b = doc["a"], doc["b"]
     out = [f"A: run {a['id']} {a['name']} ({a['status']})",
-           f"B: run {b['id']} {b['name']} ({b['status']})", "",
-           f"{'metric':<15} {'A':>14} {'B':>14} {'delta':>10}"]
+           f"B: run {b['id']} {b['name']} ({b['status']})", ""]
+    if doc["differences"]:
+        out.append("different experiments (deltas shown, not judged):")
+        out.extend(f"  {d}" for d in doc["differences"])
+        out.append("")
+    out.append(f"{'metric':<15} {'A':>14} {'B':>14} {'delta':>10}")
     for r in doc["rows"]:
         if r["a"] is None and r["b"] is None:
             continue

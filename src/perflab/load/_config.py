@@ -13,6 +13,7 @@ from perflab.load._schedule import Schedule, Stage
 
 DEFAULT_DURATION_S = 10.0
 DEFAULT_TIMEOUT_S = 10.0
+DEFAULT_DRAIN_S = 1.0  # open model: how long requests in flight may finish after the duration
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +142,7 @@ class LoadConfig:
     open_scenarios: bool = False  # a scenario file with rate/stages scenarios
     scenario_models: tuple[str, ...] = ()  # "shop: closed, 10 connections" for the summary
     key_space: int | None = None  # "{n}" in the URL counts modulo this (a working set of keys)
+    drain_s: float = DEFAULT_DRAIN_S
 
     @property
     def open_model(self) -> bool:
@@ -183,5 +185,7 @@ class LoadConfig:
             raise InvalidValue("--requests must be at least 1")
         if self.timeout_s <= 0:
             raise InvalidValue("--timeout must be positive")
+        if self.drain_s < 0:
+            raise InvalidValue("--drain must not be negative", hint="e.g. --drain 1s or 0s")
         if self.key_space is not None and self.key_space < 1:
             raise InvalidValue("the key space must be at least 1")

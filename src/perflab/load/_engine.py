@@ -7,10 +7,13 @@ are turned into histograms once per second (``take``), so the per-request cost s
 attribute reads, three list appends and one write.
 
 Closed model: ``connections`` connections, each sending back to back (after ``think_time``).
-Open model: requests start at the schedule's intended times; an idle connection takes each;
-when none is idle a new one is opened up to ``max_connections``; beyond that the request waits
-in a backlog and is counted as *late* (it could not start on time). Latency is measured from the
-intended start, service time from the actual send (wrk2's correction for coordinated omission).
+Open model: requests start at the schedule's intended times (``_arrivals.OpenScheduler``, the
+one scheduler, which wakes on a timerfd to the microsecond); an idle connection takes each;
+when none is idle a new one is opened up to ``max_connections``; beyond that the arrival stays
+due until a connection frees up (it starts *late*). Latency is measured from the intended start,
+service time from the actual send (wrk2's correction for coordinated omission). The test ends
+at its duration: arrivals still due may start during the drain that follows (``--drain``, 1 s),
+and whatever has not started by the end of the drain is *dropped* (never sent).
 """
 
 from __future__ import annotations
@@ -20,15 +23,18 @@ import socket
 import ssl
 import time
 from array import array
-from collections import Counter, deque
+from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 import httptools
 import numpy as np
 
+from perflab.load._arrivals import Arrivals, OpenScheduler
 from perflab.load._hdr import Histogram
+from perflab.load._messages import Tick, WorkerEnd
 
 if TYPE_CHECKING:
+    from collections.abc import Coroutine
 
     from perflab.load._config import LoadConfig, Target
     from perflab.load._schedule import Schedule
@@ -36,8 +42,6 @@ if TYPE_CHECKING:
 ERROR_KINDS = ("refused", "reset", "timeout", "dns", "tls", "protocol", "other")
 _now = time.monotonic_ns
 _RECONNECT_BACKOFF_MAX_S = 1.0
-OPEN_MODEL_GRACE_S = 2.0
-_MIN_WAKE_S = 0.001  # how long in-flight requests may finish after the schedule ends
 
 
 def classify(exc: BaseException | None) -> str:
@@ -122,7 +126,8 @@ class ClosedConn(Conn):
         eng = self.engine
         if not self.busy or self.failed:
             return
-        if eng.stopping:  # the closed model counts only what completed within the duration
+        if now > eng.count_until_ns or eng.stopping:
+            # the closed model counts only what completed within the duration
             self.busy = False
             eng.in_flight -= 1
             return
@@ -216,7 +221,9 @@ class Engine:
         self.index, self.nworkers = index, nworkers
         self.timeout_ns = int(cfg.timeout_s * 1e9)
         self.think_s = cfg.think_time_s
+        self.drain_s = cfg.drain_s
         self.schedule: Schedule | None = cfg.schedule()
+        self.scheduler: OpenScheduler | None = None
         self.budget: int | None = None
         if cfg.requests is not None:
             self.budget = _share(cfg.requests, index, nworkers)
@@ -229,9 +236,8 @@ class Engine:
         # state
         self.conns: set[Conn] = set()
         self.idle: list[Conn] = []
-        self.backlog: deque[int] = deque()
         self.connecting = 0
-        self.spare_connecting = 0  # open-model connections on their way with no request yet
+        self.pending_connects = 0  # open model: connections on their way with an arrival
         self.in_flight = 0         # requests sent and not yet answered or failed
         self.issued = 0
         self.finished = 0          # requests that completed or failed
@@ -239,8 +245,13 @@ class Engine:
         self.issuing_done = False
         self.done: asyncio.Future[None] = self.loop.create_future()
         self.start_ns = 0
+        self.end_ns = 0            # when this worker stopped counting (monotonic)
+        self.unfinished = 0        # open model: sent, unanswered when the drain ended
         self.deadline_ns: int | None = None
+        # closed model: responses after this are not counted, even if the stop comes late
+        self.count_until_ns = 1 << 62
         self._fails_in_a_row = 0
+        self._tasks: set[asyncio.Task[None]] = set()
         # per-tick accumulators (swapped out by take()); arrays of C integers, 8 bytes a value
         # rather than a Python int object each, and handed to numpy without a copy
         self.lat = array("q")
@@ -249,41 +260,74 @@ class Engine:
         self.codes = array("H")
         self.errors: Counter[str] = Counter()
         self.late = 0
-        # whole-run phase histograms
+        # whole-run histograms
         self.connect_h = Histogram()
         self.tls_h = Histogram()
         self.ttfb_h = Histogram()
+        self.lateness_h = Histogram()
         self._connect_us: list[int] = []
         self._tls_us: list[int] = []
 
     # -- lifecycle -----------------------------------------------------------------------------
 
     async def run(self, start_ns: int, duration_s: float | None) -> None:
-        self.start_ns = start_ns
+        self.start_ns = self.end_ns = start_ns
         if duration_s is not None:
             self.deadline_ns = start_ns + int(duration_s * 1e9)
-        if self.budget == 0 or (self.schedule is not None and self._my_total() == 0):
-            return
-        if self.schedule is not None:  # the open model's pool is ready before the first arrival
+        if self.schedule is None and self.deadline_ns is not None:
+            self.count_until_ns = self.deadline_ns
+        if self.schedule is not None:
+            arrivals = Arrivals(self.schedule, start_ns, self.index, self.nworkers,
+                                self.cfg.requests)
+            self.scheduler = OpenScheduler(self.loop, arrivals, self._start_arrival,
+                                           self._maybe_done)
+            # the schedule's own length when only a count (-n with --rate) bounds the test
+            self.deadline_ns = start_ns + int(self.schedule.duration_s * 1e9)
+            if arrivals.total == 0:
+                self.scheduler.stop()
+                return
             for _ in range(min(self.connections, self.max_connections)):
-                self.open_conn(None)
+                self.open_conn(None)  # the pool is ready before the first arrival
+        if self.budget == 0:
+            return
         delay = (start_ns - _now()) / 1e9
         if delay > 0:
             await asyncio.sleep(delay)
-        sweep = self.loop.create_task(self._sweep_timeouts())
-        if self.schedule is None:
+        sweep = self.spawn(self._sweep_timeouts())
+        if self.scheduler is None:
             for _ in range(self.connections):
                 self.open_conn(None)
             if self.deadline_ns is not None:
                 self.loop.call_later((self.deadline_ns - _now()) / 1e9, self.stop)
         else:
-            self._next = 0
-            self._arrivals()
+            assert self.deadline_ns is not None
+            # nothing runs past the duration plus the drain, whatever the rate asked
+            self.loop.call_later((self.deadline_ns + self.drain_s * 1e9 - _now()) / 1e9,
+                                 self._finish)
+            self.scheduler.pump()
         try:
             await self.done
         finally:
             sweep.cancel()
+            if self.scheduler is not None:
+                self.scheduler.stop()
             self._abort_all()
+
+    def spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        """A task the engine keeps until it ends (``cancel_tasks`` ends the rest)."""
+        task = self.loop.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def cancel_tasks(self) -> None:
+        """Cancel and await every task still running (connections being opened, user code):
+        a task left pending when the loop closes is what asyncio warns about."""
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     def _abort_all(self) -> None:
         """Drop every connection at once: the test is over, nothing more is counted."""
@@ -292,30 +336,44 @@ class Engine:
                 c.transport.abort()
 
     def stop(self) -> None:
-        """Stop issuing; finish at once (closed model) or after in-flight requests (open)."""
+        """Stop issuing; finish at once (closed model) or once in-flight requests are done,
+        within the drain (open)."""
         if self.stopping:
             return
         self.stopping = True
         self.issuing_done = True
-        if self.schedule is None or not self._in_flight():
+        if self.scheduler is not None:
+            self.scheduler.stop()
+        if self.schedule is None or not self.in_flight:
             self._finish()
         else:
-            self.loop.call_later(OPEN_MODEL_GRACE_S, self._finish)
+            self.loop.call_later(self.drain_s, self._finish)
 
     def _finish(self) -> None:
-        if not self.done.done():
-            self.done.set_result(None)
+        if self.done.done():
+            return
+        now = _now()
+        self.end_ns = min(now, self.count_until_ns)
+        if self.scheduler is not None:
+            self.scheduler.stop()
+            self.unfinished = self.in_flight + self.pending_connects
+            if not self.stopping and self.deadline_ns is not None:
+                self.end_ns = max(now, self.deadline_ns)  # the window, when done early
+        self.done.set_result(None)
 
-    def _in_flight(self) -> int:
-        return self.in_flight
+    def _maybe_done(self) -> None:
+        """Open model: done once every arrival has started and none is outstanding."""
+        assert self.scheduler is not None
+        if self.scheduler.stopped and not self.in_flight and not self.pending_connects:
+            self._finish()
 
     # -- connections ---------------------------------------------------------------------------
 
     def open_conn(self, pending_ns: int | None) -> None:
         self.connecting += 1
-        if pending_ns is None and self.schedule is not None:
-            self.spare_connecting += 1
-        self.loop.create_task(self._connect(pending_ns))
+        if pending_ns is not None:
+            self.pending_connects += 1
+        self.spawn(self._connect(pending_ns))
 
     async def dial(self, target: Target, conn_class: type[Conn]) -> Conn:
         """A new connection to ``target`` (TLS when its scheme says so), its connect and TLS
@@ -345,30 +403,30 @@ class Engine:
             conn = await self.dial(self.target, self.conn_class)
         except (OSError, ssl.SSLError) as exc:
             self.connecting -= 1
-            if pending_ns is None and self.schedule is not None:
-                self.spare_connecting -= 1
+            if pending_ns is not None:
+                self.pending_connects -= 1
             self._connect_failed(classify(exc), pending_ns)
             return
         self.connecting -= 1
-        if pending_ns is None and self.schedule is not None:
-            self.spare_connecting -= 1
+        if pending_ns is not None:
+            self.pending_connects -= 1
         self._fails_in_a_row = 0
         self.conns.add(conn)
-        if self.stopping:
+        if self.done.done() or (self.stopping and pending_ns is None):
             conn.transport.abort() if conn.transport else None
             return
-        if self.schedule is None:
+        if self.scheduler is None:
             self._send_closed(conn)
         elif pending_ns is not None:
             self._send(conn, pending_ns)
-        elif self.backlog:
-            self._send(conn, self.backlog.popleft())
         else:
             self._idle(conn)
 
     def _connect_failed(self, kind: str, pending_ns: int | None) -> None:
+        if self.done.done():
+            return
         self.errors[kind] += 1
-        if self.schedule is not None:
+        if self.scheduler is not None:
             if pending_ns is not None:
                 self._request_ended()
             return
@@ -386,8 +444,11 @@ class Engine:
             self.open_conn(None)
 
     def forget(self, conn: Conn, exc: Exception | None) -> None:
-        """A closed connection leaves the pool; a request it carried counts as an error."""
+        """A closed connection leaves the pool; a request it carried counts as an error (until
+        the test has ended: then the engine's own aborts are not the server's errors)."""
         self.conns.discard(conn)
+        if self.done.done():
+            return
         if conn.busy:
             conn.busy = False
             self.in_flight -= 1
@@ -401,13 +462,13 @@ class Engine:
         if conn in self.idle:
             self.idle.remove(conn)
         self.forget(conn, exc)
-        if self.stopping:
+        if self.stopping or self.done.done():
             return
-        if self.schedule is None:
+        if self.scheduler is None:
             if not self._budget_spent():
                 self.open_conn(None)
-        elif self.backlog and len(self.conns) + self.connecting < self.max_connections:
-            self.open_conn(self.backlog.popleft())
+        else:
+            self.scheduler.pump()  # room for an arrival that is due
 
     def fail(self, conn: Conn, kind: str, exc: BaseException | None) -> None:
         """An error on a connection (parser error, timeout): count it once, drop the connection."""
@@ -436,7 +497,7 @@ class Engine:
         now = _now()
         if not self.answered(conn):
             return
-        if self.stopping and self.schedule is None:
+        if self.schedule is None and (self.stopping or now > self.count_until_ns):
             return  # the closed model counts only what completed within the duration
         self.record(conn, now, service=self.schedule is not None)
         self._request_ended()
@@ -444,13 +505,11 @@ class Engine:
             assert conn.transport is not None
             conn.transport.close()  # connection_lost opens the replacement
             return
-        if self.schedule is None:
+        if self.scheduler is None:
             if self.think_s:
                 self.loop.call_later(self.think_s, self._send_closed, conn)
             else:
                 self._send_closed(conn)
-        elif self.backlog:
-            self._send(conn, self.backlog.popleft())
         else:
             self._idle(conn)
 
@@ -479,8 +538,8 @@ class Engine:
 
     def _request_ended(self) -> None:
         self.finished += 1
-        if self.issuing_done and not self._in_flight() and not self.backlog:
-            self._finish()
+        if self.scheduler is not None:
+            self._maybe_done()
         elif self.budget is not None and self.finished >= self.budget:
             self.issuing_done = True
             self._finish()
@@ -510,94 +569,62 @@ class Engine:
         return head + str(n).encode() + tail
 
     def _idle(self, conn: Conn) -> None:
+        """Open model: a connection with nothing in flight takes the oldest due arrival."""
+        assert self.scheduler is not None
         self.idle.append(conn)
-        if self.issuing_done and not self._in_flight() and not self.backlog:
-            self._finish()
+        self.scheduler.pump()
+        self._maybe_done()
 
-    # -- the open model's arrivals -------------------------------------------------------------
-
-    def _my_total(self) -> int:
-        assert self.schedule is not None
-        total = self.schedule.total
-        if self.cfg.requests is not None:
-            total = min(total, self.cfg.requests)
-        # this worker takes global requests index, index + n, index + 2n ...
-        return max(0, (total - self.index + self.nworkers - 1) // self.nworkers)
-
-    def _arrivals(self) -> None:
-        """Start every request whose intended time has come; sleep until the next one."""
-        assert self.schedule is not None
-        if self.stopping:
-            return
-        sched = self.schedule
-        total = self._my_total()
-        now = _now()
-        elapsed = (now - self.start_ns) / 1e9
-        n = self._next
-        step, offset = self.nworkers, self.index
-        while n < total:
-            t = sched.time_of(n * step + offset)
-            if t > elapsed:
-                break
-            self._dispatch(self.start_ns + int(t * 1e9))
-            n += 1
-        self._next = n
-        if n >= total:
-            self.issuing_done = True
-            if not self._in_flight() and not self.backlog:
-                self._finish()
-            else:
-                self.loop.call_later(OPEN_MODEL_GRACE_S, self._finish)
-            return
-        wait = sched.time_of(n * step + offset) - (_now() - self.start_ns) / 1e9
-        # the loop's timers have millisecond resolution: at rates above 1000/s wake once a
-        # millisecond and start every request then due (their latency counts the wait)
-        self.loop.call_later(max(wait, _MIN_WAKE_S), self._arrivals)
-
-    def _dispatch(self, intended_ns: int) -> None:
-        while self.idle:
-            conn = self.idle.pop()
-            if conn.transport is not None and not conn.transport.is_closing():
+    def _start_arrival(self, intended_ns: int) -> bool:
+        """Start an arrival on an idle connection or a new one; False when there is no room."""
+        idle = self.idle
+        while idle:
+            conn = idle.pop()
+            transport = conn.transport
+            if transport is not None and not transport.is_closing():
                 self._send(conn, intended_ns)
-                return
-        if self.spare_connecting > len(self.backlog):
-            self.backlog.append(intended_ns)  # a connection on its way will take it
-            return
+                return True
         if len(self.conns) + self.connecting < self.max_connections:
             self.open_conn(intended_ns)
-            return
-        self.late += 1
-        self.backlog.append(intended_ns)
+            return True
+        return False
 
     # -- reporting -----------------------------------------------------------------------------
 
-    def take(self) -> dict[str, Any]:
+    def take(self) -> Tick:
         """This tick's figures (and reset them): histograms, counts, connections."""
         lat, svc, ttfb, codes = self.lat, self.svc, self.ttfb, self.codes
         self.lat, self.svc, self.ttfb = array("q"), array("q"), array("q")
         self.codes = array("H")
         errors, self.errors = self.errors, Counter()
         late, self.late = self.late, 0
+        if self.scheduler is not None:
+            lateness, sched_late = self.scheduler.take()
+            self.lateness_h.record_many(lateness)
+            late += sched_late
         lat_h = Histogram()
         lat_h.record_many(lat)
-        svc_d = None
+        svc_h = None
         if self.record_service:
             svc_h = Histogram()
             svc_h.record_many(svc)
-            svc_d = svc_h.to_dict()
         self.ttfb_h.record_many(ttfb)
         self.connect_h.record_many(self._connect_us)
         self.tls_h.record_many(self._tls_us)
         self._connect_us, self._tls_us = [], []
         values, counts = np.unique(np.asarray(codes), return_counts=True)
         codes_d = {int(v): int(n) for v, n in zip(values, counts, strict=True)}
-        return {"lat": lat_h.to_dict(), "svc": svc_d, "codes": codes_d,
-                "errors": dict(errors), "late": late, "connections": len(self.conns),
-                "backlog": len(self.backlog)}
+        return Tick(lat_h, svc_h, codes_d, dict(errors), late, len(self.conns))
 
-    def phases(self) -> dict[str, Any]:
-        return {"connect": self.connect_h.to_dict(), "tls": self.tls_h.to_dict(),
-                "ttfb": self.ttfb_h.to_dict(), "unsent": len(self.backlog)}
+    def end(self) -> WorkerEnd:
+        """The whole test's figures of this worker (after the last ``take``)."""
+        scheduled = dropped = 0
+        if self.scheduler is not None:
+            scheduled = self.scheduler.arrivals.total
+            dropped = self.scheduler.arrivals.unstarted
+        return WorkerEnd(self.end_ns, self.connect_h, self.tls_h, self.ttfb_h,
+                         self.lateness_h if self.scheduler is not None else None,
+                         scheduled=scheduled, dropped=dropped, unfinished=self.unfinished)
 
 
 def _share(total: int, index: int, n: int) -> int:

@@ -1,6 +1,7 @@
 """A load test in the store: one run of kind ``load`` on the common timeline.
 
-Per-second series: ``load.rps``, ``load.errors_per_s``, ``load.dropped_per_s``,
+Per-second series: ``load.rps``, ``load.errors_per_s``, ``load.late_per_s`` (open model:
+arrivals started more than 1 ms after their intended time),
 ``load.connections``, ``load.latency_ms{quantile="0.5|0.9|0.99|0.999"}`` and, in the open
 model, ``load.service_time_ms{quantile=...}``. Stages are events (bands) of kind ``stage``.
 Watched target processes (``--watch PID``) get ``process.cpu.pct{pid,name}`` and
@@ -71,7 +72,7 @@ class LoadRecorder:
         plain = self.labels or None
         w.add_value("load.rps", plain, ts, iv.rps, "/s")
         w.add_value("load.errors_per_s", plain, ts, iv.errors_total / iv.length_s, "/s")
-        w.add_value("load.dropped_per_s", plain, ts, iv.late / iv.length_s, "/s")
+        w.add_value("load.late_per_s", plain, ts, iv.late / iv.length_s, "/s")
         w.add_value("load.connections", plain, ts, float(iv.connections), "")
         if iv.latency.total:
             values = iv.latency.values_at_percentiles([q for _, q in QUANTILES])

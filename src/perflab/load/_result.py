@@ -9,6 +9,7 @@ from typing import Any
 
 from perflab.load._config import LoadConfig
 from perflab.load._hdr import Histogram
+from perflab.load._messages import NameStats
 
 
 def failed_status(code: int) -> bool:
@@ -40,8 +41,16 @@ class Interval:
                                                if failed_status(c))
 
 
+# the open model reached its target when at most this share of its arrivals never started
+DROPPED_TOLERANCE = 0.001
+
+
 @dataclass(slots=True)
 class LoadResult:
+    """One test's figures. ``duration_s`` runs from the start to when the last worker stopped
+    counting (the planned duration, plus the part of the drain that was used); ``rps`` is
+    ``requests / duration_s``, everywhere (summary, --json, store, report)."""
+
     config: LoadConfig
     started_ns: int                 # wall clock, ns since the epoch
     duration_s: float
@@ -50,16 +59,16 @@ class LoadResult:
     service: Histogram | None       # open model only; the closed model's latency is service time
     codes: Counter[int] = field(default_factory=Counter)
     errors: Counter[str] = field(default_factory=Counter)
-    late: int = 0
-    unsent: int = 0
+    late: int = 0                   # open model: started more than 1 ms after intended
+    dropped: int = 0                # open model: arrivals that never started
+    unfinished: int = 0             # open model: sent, unanswered when the drain ended
+    scheduled: int = 0              # open model: arrivals the schedule asked for
+    lateness: Histogram | None = None  # open model: the scheduler's own delay per arrival
     phases: dict[str, Histogram] = field(default_factory=dict)
     checks: dict[str, dict[str, int]] = field(default_factory=dict)
-    by_name: dict[str, Histogram] = field(default_factory=dict)
+    by_name: dict[str, NameStats] = field(default_factory=dict)
     thresholds: list[dict[str, Any]] = field(default_factory=list)
     worker_max_rss_bytes: int = 0   # the largest peak resident memory of a worker
-    # responses within the planned duration (the open model lets late ones finish after it:
-    # they count in the latency, not in the rate)
-    completed_in_window: int | None = None
     warnings: list[str] = field(default_factory=list)
     run_id: int | None = None
 
@@ -80,8 +89,7 @@ class LoadResult:
 
     @property
     def rps(self) -> float:
-        done = self.requests if self.completed_in_window is None else self.completed_in_window
-        return done / self.duration_s if self.duration_s > 0 else 0.0
+        return self.requests / self.duration_s if self.duration_s > 0 else 0.0
 
     @property
     def target_rate(self) -> float | None:
@@ -89,6 +97,13 @@ class LoadResult:
         if sched is None or sched.duration_s <= 0:
             return None
         return sched.total / sched.duration_s
+
+    @property
+    def target_reached(self) -> bool | None:
+        """Open model: did (nearly) every arrival start? None for the closed model."""
+        if self.lateness is None:
+            return None
+        return self.dropped <= DROPPED_TOLERANCE * self.scheduled
 
     def to_json(self) -> dict[str, Any]:
         cfg = self.config
@@ -100,18 +115,23 @@ class LoadResult:
             "workers": cfg.workers,
             "connections": cfg.connections,
             "target_rate": self.target_rate,
+            "target_reached": self.target_reached,
             "requests": self.requests,
             "duration_s": round(self.duration_s, 6),
             "rps": round(self.rps, 3),
             "latency_ms": _summary(self.latency),
             "service_time_ms": _summary(self.service if self.service is not None
                                         else self.latency),
+            "lateness_ms": None if self.lateness is None else _summary(self.lateness),
             "phases_ms": {name: _summary(h) for name, h in self.phases.items()},
             "status_codes": {str(k): v for k, v in sorted(self.codes.items())},
             "errors": {k: v for k, v in sorted(self.errors.items()) if v},
             "error_rate": self.error_rate,
-            "dropped": self.late,
-            "unsent": self.unsent,
+            "scheduled": self.scheduled,
+            "late": self.late,
+            "dropped": self.dropped,
+            "unfinished": self.unfinished,
+            "drain_s": cfg.drain_s,
             "thresholds": self.thresholds,
             "worker_max_rss_bytes": self.worker_max_rss_bytes,
             "warnings": self.warnings,
@@ -119,7 +139,10 @@ class LoadResult:
         if self.checks:
             out["checks"] = self.checks
         if self.by_name:
-            out["requests_by_name"] = {k: _summary(h) for k, h in sorted(self.by_name.items())}
+            out["requests_by_name"] = {
+                k: {"requests": s.latency.total, "failed": s.failed,
+                    "latency_ms": _summary(s.latency)}
+                for k, s in sorted(self.by_name.items())}
         return out
 
 
@@ -141,6 +164,7 @@ class RunningTotals:
     late: int = 0
     elapsed_s: float = 0.0
     checks: dict[str, dict[str, int]] = field(default_factory=dict)
+    dropped: int = 0  # known at the end only: an arrival due now may still start
 
     def add(self, iv: Interval) -> None:
         self.latency.merge(iv.latency)

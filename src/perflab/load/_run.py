@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from perflab.errors import InvalidValue
-from perflab.load._config import LoadConfig, RequestSpec, parse_target
+from perflab.load._config import DEFAULT_DRAIN_S, LoadConfig, RequestSpec, parse_target
 from perflab.load._junit import junit_xml
 from perflab.load._preflight import check_reachable
 from perflab.load._record import LoadRecorder
@@ -24,7 +24,7 @@ from perflab.load._runner import LoadRunner, ScenarioFailedDuring
 from perflab.load._schedule import parse_stages
 from perflab.load._summary import status_line
 from perflab.load._thresholds import Threshold, evaluate, parse_threshold
-from perflab.units import parse_rate
+from perflab.units import format_rate, parse_rate
 
 if TYPE_CHECKING:
     from perflab.load._scenario import Scenario
@@ -62,6 +62,7 @@ class RunOptions:
     labels: tuple[tuple[str, str], ...] = ()
     allow_remote: bool = False  # targets other than loopback need the user's explicit word
     key_space: int | None = None  # "{n}" in the URL: numbers modulo this (default: unique)
+    drain_s: float = DEFAULT_DRAIN_S  # open model: in-flight requests may finish this long
 
 
 @dataclass(slots=True)
@@ -113,7 +114,7 @@ def build_config(o: RunOptions) -> tuple[LoadConfig, list[Threshold]]:
         requests=o.requests, rate=rate, stages=stages, think_time_s=o.think_time_s,
         timeout_s=o.timeout_s, workers=max(1, workers), scenario_file=scenario_file,
         open_scenarios=open_scenarios, scenario_models=scenario_models,
-        key_space=o.key_space,
+        key_space=o.key_space, drain_s=o.drain_s,
     )
     cfg.validate()
     return cfg, thresholds
@@ -139,9 +140,9 @@ def execute(o: RunOptions, *, store: Store | None = None,
     check_reachable(cfg.target, timeout_s=min(cfg.timeout_s, 5.0))
     own_store = store is None
     if store is None:
-        from perflab.cli._common import open_store  # noqa: PLC0415
+        from perflab.store import Store  # noqa: PLC0415  # lazy, as the CLI's other stores
 
-        store = open_store(o.store_path)
+        store = Store.open(o.store_path)
     try:
         return _execute(o, cfg, thresholds, store, stop)
     finally:
@@ -200,6 +201,7 @@ def _execute(o: RunOptions, cfg: LoadConfig, thresholds: list[Threshold],
     if stop is not None and stop.is_set():
         interrupted = True
     result.thresholds = evaluate(thresholds, result)
+    _verdict(result, stopped_early=o.abort_on_fail and result.status == "aborted")
     recorder.finish(result)
     write_error = None
     try:
@@ -214,6 +216,21 @@ def _execute(o: RunOptions, cfg: LoadConfig, thresholds: list[Threshold],
         write_error = err
     return Outcome(result, interrupted=interrupted, scenario_error=scenario_error,
                    write_error=write_error)
+
+
+def _verdict(result: LoadResult, *, stopped_early: bool) -> None:
+    """A run that missed a threshold, or whose open model fell short of its target rate, is
+    stored ``failed``: the test did not show what it was asked to show."""
+    if result.target_reached is False:
+        result.warnings.append(
+            f"target rate not reached: achieved {format_rate(result.rps, '/s')} of "
+            f"{format_rate(result.target_rate or 0, '/s')}; {result.dropped:,} of "
+            f"{result.scheduled:,} arrivals never sent")
+    missed = any(not t["passed"] for t in result.thresholds)
+    if stopped_early:
+        result.warnings.append("stopped early: a threshold failed (--abort-on-fail)")
+    if missed or result.target_reached is False:
+        result.status = "failed"
 
 
 def _write(path: str, text: str) -> None:

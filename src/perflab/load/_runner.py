@@ -17,10 +17,11 @@ import time
 from collections import Counter
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from perflab.errors import UsageError
 from perflab.load._hdr import Histogram
+from perflab.load._messages import NameStats, Tick, WorkerEnd
 from perflab.load._result import Interval, LoadResult
 
 if TYPE_CHECKING:
@@ -30,7 +31,8 @@ if TYPE_CHECKING:
 
 _START_DELAY_NS = 50_000_000  # all workers start together, shortly after all are ready
 _READY_TIMEOUT_S = 60.0
-_STOP_TIMEOUT_S = 15.0
+_STOP_MARGIN_S = 3.0  # beyond the drain: a busy machine may deliver a worker's end late
+_SLIVER_S = 0.05
 
 
 def _spawn_worker() -> tuple[Connection, subprocess.Popen[bytes]]:
@@ -116,24 +118,23 @@ class LoadRunner:
         for pipe in pipes:
             pipe.send(("start", start_mono, cfg.effective_duration_s))
         n = len(pipes)
-        pending: dict[int, list[dict[str, Any]]] = {}
-        last_second = [0] * n
+        acc = _Totals(cfg, start_mono, n)
         done = [False] * n
-        phases: dict[str, Histogram] = {"connect": Histogram(), "tls": Histogram(),
-                                        "ttfb": Histogram()}
-        total_lat, total_svc = Histogram(), Histogram() if cfg.open_model else None
-        codes: Counter[int] = Counter()
-        errors: Counter[str] = Counter()
-        extra: dict[str, Any] = {"late": 0, "unsent": 0, "in_window": 0}
         stop_sent = False
         stop_deadline: float | None = None
-        end_mono = start_mono
+        # the workers end by themselves at the duration plus the drain; past that (and a
+        # margin for a busy machine) the parent asks them to stop, and then stops waiting
+        planned = _planned_s(cfg)
+        hard_stop = (None if planned is None
+                     else time.monotonic() + _START_DELAY_NS / 1e9 + planned + cfg.drain_s
+                     + _STOP_MARGIN_S)
 
         def stop_all() -> None:
             nonlocal stop_sent, stop_deadline
             if not stop_sent:
                 stop_sent = True
-                stop_deadline = time.monotonic() + _STOP_TIMEOUT_S
+                acc.stopped_ns = time.monotonic_ns()
+                stop_deadline = time.monotonic() + cfg.drain_s + _STOP_MARGIN_S
                 for i, pipe in enumerate(pipes):
                     if not done[i]:
                         try:
@@ -141,94 +142,149 @@ class LoadRunner:
                         except (BrokenPipeError, OSError):
                             done[i] = True
 
-        def emit_ready(final: bool) -> None:
-            for sec in sorted(pending):
-                if not final and any(not done[i] and last_second[i] < sec for i in range(n)):
-                    break
-                parts = pending.pop(sec)
-                now_mono = time.monotonic_ns() if not stop_sent else end_mono
-                planned = cfg.effective_duration_s
-                if planned is not None:
-                    now_mono = min(now_mono, start_mono + int(planned * 1e9))
-                length = min(1.0, (now_mono - start_mono) / 1e9 - (sec - 1))
-                iv = _merge(sec, max(length, 1e-9), parts, cfg.open_model)
-                sliver = length < 0.05 and sec > 1  # the last moments after the final full second:
-                # counted in the totals, not shown as a second of its own (its rate would lie)
-                total_lat.merge(iv.latency)
-                if total_svc is not None and iv.service is not None:
-                    total_svc.merge(iv.service)
-                codes.update(iv.codes)
-                errors.update(iv.errors)
-                extra["late"] += iv.late
-                if not cfg.open_model or planned is None or sec - 1 < planned:
-                    extra["in_window"] += iv.completed
-                if sliver:
-                    continue
-                if self.on_interval is not None and self.on_interval(iv):
-                    self.status = "aborted"  # --abort-on-fail: a threshold already failed
-                    stop_all()
-
         while not all(done):
             try:
                 if stop_deadline is not None and time.monotonic() > stop_deadline:
+                    self.warnings.append("a load worker did not stop in time; its last "
+                                         "second is missing")
+                    self.status = "failed"
                     break
+                if hard_stop is not None and time.monotonic() > hard_stop:
+                    stop_all()
                 live = [pipes[i] for i in range(n) if not done[i]]
                 for conn in wait(live, timeout=0.25):
                     i = pipes.index(conn)  # type: ignore[arg-type]  # wait returns our objects
-                    try:
-                        msg = pipes[i].recv()
-                    except EOFError:  # a worker died (killed, out of memory): keep the rest
+                    if self._receive(i, pipes[i], acc):
                         done[i] = True
-                        self.status = "failed"
-                        self.warnings.append(f"worker {i} exited before reporting its end; "
-                                             "its last second is missing")
-                        continue
-                    kind = msg[0]
-                    if kind == "tick":
-                        pending.setdefault(msg[1], []).append(msg[2])
-                        last_second[i] = msg[1]
-                    elif kind == "done":
-                        done[i] = True
-                        for name, d in msg[1].items():
-                            if name in phases:
-                                phases[name].merge(Histogram.from_dict(d))
-                            elif name == "unsent":
-                                extra["unsent"] += d
-                            elif name == "max_rss_bytes":
-                                extra["rss"] = max(extra.get("rss", 0), d)
-                            elif name == "checks":
-                                _merge_checks(extra.setdefault("checks", {}), d)
-                            elif name == "by_name":
-                                by = extra.setdefault("by_name", {})
-                                for k, hd in d.items():
-                                    by.setdefault(k, Histogram()).merge(Histogram.from_dict(hd))
-                    elif kind == "failed":
-                        self.failure = msg[1]
-                        self.status = "failed"
+                    if self.failure is not None:
                         stop_all()
-                if not stop_sent:
-                    end_mono = time.monotonic_ns()
-                emit_ready(final=False)
+                for iv in acc.ready(done, final=False):
+                    if self.on_interval is not None and self.on_interval(iv):
+                        self.status = "aborted"  # --abort-on-fail: a threshold already failed
+                        stop_all()
             except KeyboardInterrupt:
                 if stop_sent:
                     break  # a second Ctrl-C: stop waiting (the finally clause kills them)
                 self.status = "aborted"
-                end_mono = time.monotonic_ns()
                 stop_all()
-        emit_ready(final=True)
-        if not stop_sent or self.status == "ok":
-            end_mono = time.monotonic_ns()
-        elapsed = (end_mono - start_mono) / 1e9
-        planned = cfg.effective_duration_s
-        duration = min(elapsed, planned) if planned is not None else elapsed
-        result = LoadResult(cfg, start_wall, max(duration, 1e-9), self.status, total_lat,
-                            total_svc, codes, errors, extra["late"], extra["unsent"], phases,
-                            extra.get("checks", {}), extra.get("by_name", {}),
-                            worker_max_rss_bytes=extra.get("rss", 0),
-                            completed_in_window=extra["in_window"], warnings=self.warnings)
+        for iv in acc.ready(done, final=True):
+            if self.on_interval is not None:
+                self.on_interval(iv)
+        result = acc.result(start_wall, self.status, self.warnings)
         if self.failure is not None:
             raise ScenarioFailedDuring(self.failure, result)
         return result
+
+    def _receive(self, i: int, pipe: Connection, acc: _Totals) -> bool:
+        """Take one message of worker ``i``; True when that worker is done."""
+        try:
+            msg = pipe.recv()
+        except EOFError:  # a worker died (killed, out of memory): keep the rest
+            self.status = "failed"
+            self.warnings.append(f"worker {i} exited before reporting its end; "
+                                 "its last second is missing")
+            acc.ends.append(time.monotonic_ns())
+            return True
+        kind = msg[0]
+        if kind == "tick":
+            acc.add_tick(i, msg[1], msg[2])
+        elif kind == "done":
+            acc.add_end(msg[1])
+            return True
+        elif kind == "failed":
+            self.failure = msg[1]
+            self.status = "failed"
+        return False
+
+
+def _planned_s(cfg: LoadConfig) -> float | None:
+    """How long the test is planned to last (the open model's schedule, when only -n bounds
+    it); None for a closed test bounded by a count only."""
+    sched = cfg.schedule()
+    if sched is not None and cfg.scenario_file is None:
+        return sched.duration_s
+    return cfg.effective_duration_s
+
+
+class _Totals:
+    """The parent's merge of what the workers send: seconds in order, whole-test figures."""
+
+    def __init__(self, cfg: LoadConfig, start_ns: int, nworkers: int) -> None:
+        self.cfg = cfg
+        self.start_ns = start_ns
+        self.pending: dict[int, list[Tick]] = {}
+        self.last_second = [0] * nworkers
+        self.latency = Histogram()
+        self.service = Histogram() if cfg.open_model else None
+        self.codes: Counter[int] = Counter()
+        self.errors: Counter[str] = Counter()
+        self.late = 0
+        self.phases = {"connect": Histogram(), "tls": Histogram(), "ttfb": Histogram()}
+        self.lateness: Histogram | None = None
+        self.scheduled = self.dropped = self.unfinished = self.max_rss = 0
+        self.checks: dict[str, dict[str, int]] = {}
+        self.by_name: dict[str, NameStats] = {}
+        self.ends: list[int] = []
+        self.stopped_ns: int | None = None
+
+    def add_tick(self, worker: int, second: int, tick: Tick) -> None:
+        self.pending.setdefault(second, []).append(tick)
+        self.last_second[worker] = second
+
+    def add_end(self, end: WorkerEnd) -> None:
+        self.ends.append(end.end_ns)
+        self.phases["connect"].merge(end.connect)
+        self.phases["tls"].merge(end.tls)
+        self.phases["ttfb"].merge(end.ttfb)
+        if end.lateness is not None:
+            if self.lateness is None:
+                self.lateness = Histogram()
+            self.lateness.merge(end.lateness)
+        self.scheduled += end.scheduled
+        self.dropped += end.dropped
+        self.unfinished += end.unfinished
+        self.max_rss = max(self.max_rss, end.max_rss_bytes)
+        _merge_checks(self.checks, end.checks)
+        for name, stats in end.by_name.items():
+            self.by_name.setdefault(name, NameStats()).merge(stats)
+
+    def end_ns(self) -> int:
+        """When the test stopped counting: the last worker's end (the stop, if one hung)."""
+        if self.ends:
+            return max(self.ends)
+        return self.stopped_ns or time.monotonic_ns()
+
+    def ready(self, done: list[bool], *, final: bool) -> list[Interval]:
+        """The seconds every worker has passed (all of them once ``final``), merged."""
+        out = []
+        for sec in sorted(self.pending):
+            if not final and any(not done[i] and self.last_second[i] <= sec
+                                 for i in range(len(done))):
+                break
+            ticks = self.pending.pop(sec)
+            elapsed = ((self.end_ns() if final else time.monotonic_ns()) - self.start_ns) / 1e9
+            length = max(min(1.0, elapsed - (sec - 1)), 1e-9)
+            iv = _merge(sec, length, ticks, self.cfg.open_model)
+            self.latency.merge(iv.latency)
+            if self.service is not None and iv.service is not None:
+                self.service.merge(iv.service)
+            self.codes.update(iv.codes)
+            self.errors.update(iv.errors)
+            self.late += iv.late
+            # the last moments after the final full second are counted in the totals, not
+            # shown as a second of their own (their rate would lie)
+            if not (length < _SLIVER_S and sec > 1):
+                out.append(iv)
+        return out
+
+    def result(self, start_wall: int, status: str, warnings: list[str]) -> LoadResult:
+        duration = (self.end_ns() - self.start_ns) / 1e9
+        return LoadResult(self.cfg, start_wall, max(duration, 1e-9), status, self.latency,
+                          self.service, self.codes, self.errors, late=self.late,
+                          dropped=self.dropped, unfinished=self.unfinished,
+                          scheduled=self.scheduled, lateness=self.lateness,
+                          phases=self.phases, checks=self.checks, by_name=self.by_name,
+                          worker_max_rss_bytes=self.max_rss, warnings=warnings)
 
 
 class ScenarioFailedDuring(ScenarioFailed):
@@ -246,18 +302,18 @@ def _merge_checks(into: dict[str, dict[str, int]], part: dict[str, dict[str, int
         slot["failed"] += counts.get("failed", 0)
 
 
-def _merge(sec: int, length: float, parts: list[dict[str, Any]], open_model: bool) -> Interval:
+def _merge(sec: int, length: float, ticks: list[Tick], open_model: bool) -> Interval:
     lat = Histogram()
     svc = Histogram() if open_model else None
     codes: Counter[int] = Counter()
     errors: Counter[str] = Counter()
     conns = late = 0
-    for p in parts:
-        lat.merge(Histogram.from_dict(p["lat"]))
-        if svc is not None and p.get("svc"):
-            svc.merge(Histogram.from_dict(p["svc"]))
-        codes.update({int(k): v for k, v in p["codes"].items()})
-        errors.update(p["errors"])
-        conns += p["connections"]
-        late += p["late"]
+    for t in ticks:
+        lat.merge(t.latency)
+        if svc is not None and t.service is not None:
+            svc.merge(t.service)
+        codes.update(t.codes)
+        errors.update(t.errors)
+        conns += t.connections
+        late += t.late
     return Interval(sec, length, lat.total, codes, errors, lat, svc, conns, late)

@@ -1,24 +1,28 @@
 """The engine for scenario files: tasks (user coroutines) on the same raw connections.
 
 Closed scenarios run ``connections`` virtual users, each looping over weighted tasks on its own
-keep-alive connection. Open scenarios start one iteration per arrival of their schedule; an
-iteration borrows an idle connection (or opens one, up to ``max_connections``); beyond that it
-waits and is counted late. The first request of an open iteration is timed from the arrival's
-intended time, as in the plain open model.
+keep-alive connection. Open scenarios start one iteration per arrival of their schedule, with
+the plain open model's scheduler (``_arrivals.OpenScheduler``); an iteration borrows an idle
+connection (or opens one); beyond ``max_connections`` iterations at once the arrival stays due
+until one ends (it starts late). The first request of an open iteration is timed from the
+arrival's intended time, as in the plain open model.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json as jsonlib
 import random
 import time
-from collections import deque
+from collections import Counter
 from typing import TYPE_CHECKING, Any
 
+from perflab.load._arrivals import Arrivals, OpenScheduler
 from perflab.load._config import Target, parse_target
 from perflab.load._engine import BodyConn, Conn, Engine, _share, classify
-from perflab.load._hdr import Histogram
+from perflab.load._messages import NameStats, Tick, WorkerEnd
+from perflab.load._result import failed_status
 from perflab.load._scenario import (
     RequestFailed,
     Response,
@@ -57,8 +61,7 @@ class _ScenarioRun:
         self.max_connections = max(1, _share(sc.max_connections or conns * 10, index, nworkers))
         self.idle: list[Conn] = []
         self.active = 0
-        self.backlog: deque[int] = deque()
-        self.next = 0
+        self.scheduler: OpenScheduler | None = None  # set when the test starts
         self.index, self.nworkers = index, nworkers
         host = self.target.host_header
         self.base_headers = {"Host": host, "User-Agent": "perflab", **sc.headers}
@@ -147,40 +150,39 @@ class ScenarioEngine(Engine):
         self.failure: str | None = None
         self.checks: dict[str, dict[str, int]] = {}
         self.by_name_lists: dict[str, list[int]] = {}
-        self.by_name: dict[str, Histogram] = {}
-        self.tasks: set[asyncio.Task[None]] = set()
+        self.by_name: dict[str, NameStats] = {}
+        self.failed_by_name: Counter[str] = Counter()
 
     # -- lifecycle -----------------------------------------------------------------------------
 
     async def run(self, start_ns: int, duration_s: float | None) -> None:
-        self.start_ns = start_ns
+        self.start_ns = self.end_ns = start_ns
         delay = (start_ns - _now()) / 1e9
         if delay > 0:
             await asyncio.sleep(delay)
-        sweep = self.loop.create_task(self._sweep_timeouts())
+        sweep = self.spawn(self._sweep_timeouts())
         longest = self.duration_s
         for sr in self.runs:
             if sr.schedule is None:
                 for _ in range(sr.users):
-                    self._spawn(self._user(sr))
+                    self.spawn(self._user(sr))
             else:
                 longest = max(longest, sr.schedule.duration_s) if sr.sc.stages else longest
-                self._arrive(sr)
+                arrivals = Arrivals(sr.schedule, start_ns, sr.index, sr.nworkers)
+                sr.scheduler = OpenScheduler(self.loop, arrivals,
+                                             functools.partial(self._start_iteration, sr))
+                sr.scheduler.pump()
         self.loop.call_later(duration_s if duration_s is not None else longest, self.stop)
         try:
             await self.done
         finally:
             sweep.cancel()
-            for t in list(self.tasks):
-                t.cancel()
+            for sr in self.runs:
+                if sr.scheduler is not None:
+                    sr.scheduler.stop()
             self._abort_all()
 
     # stop() is the base class's: with no schedule of its own it finishes at once
-
-    def _spawn(self, coro: Any) -> None:
-        task = self.loop.create_task(coro)
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
 
     def _user_failed(self, exc: BaseException) -> None:
         if self.failure is None:
@@ -215,33 +217,13 @@ class ScenarioEngine(Engine):
 
     # -- open scenarios ------------------------------------------------------------------------
 
-    def _arrive(self, sr: _ScenarioRun) -> None:
-        assert sr.schedule is not None
-        if self.stopping:
-            return
-        sched = sr.schedule
-        total = max(0, (sched.total - sr.index + sr.nworkers - 1) // sr.nworkers)
-        elapsed = (_now() - self.start_ns) / 1e9
-        n = sr.next
-        while n < total:
-            t = sched.time_of(n * sr.nworkers + sr.index)
-            if t > elapsed:
-                break
-            intended = self.start_ns + int(t * 1e9)
-            if sr.active < sr.max_connections:
-                self._start_iteration(sr, intended)
-            else:
-                self.late += 1
-                sr.backlog.append(intended)
-            n += 1
-        sr.next = n
-        if n < total:
-            wait = sched.time_of(n * sr.nworkers + sr.index) - (_now() - self.start_ns) / 1e9
-            self.loop.call_later(max(wait, 0.0), self._arrive, sr)
-
-    def _start_iteration(self, sr: _ScenarioRun, intended_ns: int) -> None:
+    def _start_iteration(self, sr: _ScenarioRun, intended_ns: int) -> bool:
+        """The scheduler's ``start_one``: False when ``max_connections`` iterations run."""
+        if self.stopping or sr.active >= sr.max_connections:
+            return False
         sr.active += 1
-        self._spawn(self._iteration(sr, intended_ns))
+        self.spawn(self._iteration(sr, intended_ns))
+        return True
 
     async def _iteration(self, sr: _ScenarioRun, intended_ns: int) -> None:
         session = _SessionImpl(self, sr, intended_ns)
@@ -250,8 +232,8 @@ class ScenarioEngine(Engine):
         finally:
             session.release()
             sr.active -= 1
-            if sr.backlog and not self.stopping:
-                self._start_iteration(sr, sr.backlog.popleft())
+            if sr.scheduler is not None and not self.stopping:
+                sr.scheduler.pump()  # an arrival that waited for room starts now
 
     # -- connections and responses -------------------------------------------------------------
 
@@ -272,10 +254,10 @@ class ScenarioEngine(Engine):
         if not self.answered(conn):
             return
         lat, status = self.record(conn, now, service=True)
-        name = conn.name if isinstance(conn, BodyConn) else "?"
-        if name not in self.by_name_lists and len(self.by_name_lists) >= _MAX_NAMES:
-            name = "other"
+        name = self._name_of(conn)
         self.by_name_lists.setdefault(name, []).append(lat)
+        if failed_status(status):
+            self.failed_by_name[name] += 1
         self._request_ended()
         headers = {}
         if isinstance(conn, BodyConn):
@@ -286,22 +268,50 @@ class ScenarioEngine(Engine):
         if conn.waiter is not None and not conn.waiter.done():
             conn.waiter.set_result(resp)
 
+    def _name_of(self, conn: Conn) -> str:
+        name = conn.name if isinstance(conn, BodyConn) else "?"
+        if name not in self.by_name_lists and name not in self.by_name \
+                and len(self.by_name_lists) + len(self.by_name) >= _MAX_NAMES:
+            return "other"
+        return name
+
+    def forget(self, conn: Conn, exc: Exception | None) -> None:
+        if conn.busy and not conn.failed and not self.done.done():
+            self.failed_by_name[self._name_of(conn)] += 1  # the base counts it as an error
+        super().forget(conn, exc)
+
+    def fail(self, conn: Conn, kind: str, exc: BaseException | None) -> None:
+        if conn.busy and not conn.failed:
+            self.failed_by_name[self._name_of(conn)] += 1
+        super().fail(conn, kind, exc)
+
     def _request_ended(self) -> None:
         self.finished += 1
         if self.budget is not None and self.finished >= self.budget:
             self.stop()
 
-    def take(self) -> dict[str, Any]:
-        out = super().take()
+    def take(self) -> Tick:
+        tick = super().take()
+        for sr in self.runs:
+            if sr.scheduler is not None:
+                lateness, late = sr.scheduler.take()
+                self.lateness_h.record_many(lateness)
+                tick.late += late
         for name, values in self.by_name_lists.items():
-            self.by_name.setdefault(name, Histogram()).record_many(values)
+            self.by_name.setdefault(name, NameStats()).latency.record_many(values)
         self.by_name_lists = {}
-        return out
+        return tick
 
-    def phases(self) -> dict[str, Any]:
-        out = super().phases()
-        out["unsent"] = sum(len(sr.backlog) for sr in self.runs)
-        out["checks"] = self.checks
-        out["by_name"] = {k: h.to_dict() for k, h in self.by_name.items()}
+    def end(self) -> WorkerEnd:
+        out = super().end()
+        scheds = [sr.scheduler for sr in self.runs if sr.scheduler is not None]
+        if scheds:
+            out.lateness = self.lateness_h
+            out.scheduled = sum(s.arrivals.total for s in scheds)
+            out.dropped = sum(s.arrivals.unstarted for s in scheds)
+        out.checks = self.checks
+        for name, n in self.failed_by_name.items():
+            self.by_name.setdefault(name, NameStats()).failed += n
+        out.by_name = self.by_name
         return out
 

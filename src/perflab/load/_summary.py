@@ -43,8 +43,12 @@ def render_summary(r: LoadResult) -> str:
     head = cfg.scenario_file or cfg.target.url
     workers = f"{cfg.workers} worker{'s' if cfg.workers > 1 else ''}"
     lines = [f"perflab load  {head}  ({model}, {workers})"]
-    if r.status != "ok":
-        lines.append(f"  ** run {r.status}: figures cover what was measured until then **")
+    if r.status == "aborted":
+        lines.append("  ** run aborted: figures cover what was measured until then **")
+    elif r.status == "failed":
+        missed = sum(1 for t in r.thresholds if not t["passed"])
+        why = f": {missed} of {len(r.thresholds)} thresholds missed" if missed else ""
+        lines.append(f"  ** run failed{why} **")
     lines.extend(f"  ** {w} **" for w in r.warnings)
     lines.append("")
     errors_total = r.failed_requests
@@ -71,16 +75,18 @@ def render_summary(r: LoadResult) -> str:
     if errs:
         lines.append(f"  {'errors':<10} " + "  ".join(f"{k}: {_n(v)}"
                                                        for k, v in sorted(errs.items())))
-    if cfg.open_model:
-        lines.append(f"  {'dropped':<10} {_n(r.late)} could not start on time "
-                     f"(all connections busy){f', {_n(r.unsent)} never sent' if r.unsent else ''}")
+    if r.lateness is not None:
+        lines.append(_schedule_line(r))
+        lines.append(latency_line("lateness", r.lateness)
+                     + "   (scheduler: started minus intended time)")
     if r.by_name:
         lines.append("")
-        lines.append("  requests by name")
-        for nm, h in sorted(r.by_name.items()):
-            s = h.summary()
-            lines.append(f"    {nm:<28} {h.total:>9,}  p50 {_ms(s.p50_ms):>8}  "
-                         f"p99 {_ms(s.p99_ms):>8}")
+        lines.append(f"  {'requests by name':<30} {'requests':>9} {'failed':>8}  "
+                     f"{'p50':>8}  {'p99':>8}")
+        for nm, st in sorted(r.by_name.items()):
+            s = st.latency.summary()
+            lines.append(f"    {nm:<28} {st.latency.total:>9,} {st.failed:>8,}  "
+                         f"{_ms(s.p50_ms):>8}  {_ms(s.p99_ms):>8}")
     if r.checks:
         lines.append("")
         lines.append("  checks")
@@ -96,6 +102,16 @@ def render_summary(r: LoadResult) -> str:
         lines.append("")
         lines.append(f"  stored as run {r.run_id} (perflab show {r.run_id})")
     return "\n".join(lines) + "\n"
+
+
+def _schedule_line(r: LoadResult) -> str:
+    """Open model: arrivals asked for, started (late ones among them), never sent."""
+    started = r.scheduled - r.dropped
+    line = (f"  {'schedule':<10} {_n(r.scheduled)} arrivals: {_n(started)} started "
+            f"({_n(r.late)} late by > 1ms), {_n(r.dropped)} never sent (dropped)")
+    if r.unfinished:
+        line += f", {_n(r.unfinished)} unanswered at the end"
+    return line
 
 
 def _threshold_line(t: dict[str, Any]) -> str:

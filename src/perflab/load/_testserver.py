@@ -3,7 +3,8 @@
     python -m perflab.load._testserver --port 8080 [--stall-every 5s --stall-for 1s]
         [--close-mid-response] [--garbage] [--tls CERT KEY]
 
-Routes: ``/`` a short text; ``/items`` JSON ``{"items": [...]}``; ``POST /login`` JSON
+Routes: ``/`` a short text; ``/items`` JSON ``{"items": [...]}``; ``/items/N`` JSON
+``{"id": N}``; ``POST /login`` JSON
 ``{"token": ...}``; ``/me`` 200 with ``Authorization: Bearer <token>``, else 401; ``/status/N``
 answers N. ``--stall-every 5s --stall-for 1s`` holds every response that falls in the last
 second of each 5 s (a process pausing, as in wrk2's README demonstration).
@@ -112,6 +113,9 @@ class TestServer:
         path = url.split(b"?", 1)[0].decode("latin-1")
         if path == "/items":
             return _response(200, json.dumps({"items": [7, 8, 9]}).encode(),
+                             "application/json")
+        if path.startswith("/items/") and path.rsplit("/", 1)[1].isdigit():
+            return _response(200, json.dumps({"id": int(path.rsplit("/", 1)[1])}).encode(),
                              "application/json")
         if path == "/login" and method == b"POST":
             try:

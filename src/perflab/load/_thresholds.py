@@ -6,7 +6,8 @@ Metrics (left side):
     k6). ``service_p99`` etc.: the same on service time (open model).
     ``error_rate``: failed requests / attempts (``1%`` or ``0.01``). ``checks``: the share of
     scenario checks that passed (``checks>99%``).
-    ``rps``: achieved requests per second. ``requests``, ``dropped``: counts.
+    ``rps``: achieved requests per second. ``requests``; open model: ``late`` (arrivals started
+    more than 1 ms after their time), ``dropped`` (never sent; known at the end only): counts.
 Operators: ``<``, ``<=``, ``>``, ``>=``, ``==``.
 
 A threshold that does not parse is a usage error (exit 2) naming the part that is wrong.
@@ -35,7 +36,7 @@ _OPS: dict[str, Callable[[float, float], bool]] = {
     "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "==": operator.eq,
 }
 _HINT = ('write a threshold as METRIC OP VALUE, e.g. "p99<200ms", "error_rate<1%", "rps>1000"; '
-         "metrics: pNN avg min med max service_pNN error_rate checks rps requests dropped")
+         "metrics: pNN avg min med max service_pNN error_rate checks rps requests late dropped")
 
 
 class Measured(Protocol):
@@ -53,6 +54,8 @@ class Measured(Protocol):
     def requests(self) -> int: ...
     @property
     def late(self) -> int: ...
+    @property
+    def dropped(self) -> int: ...
     @property
     def checks(self) -> dict[str, dict[str, int]]: ...
 
@@ -73,8 +76,10 @@ class Threshold:
             return m.rps
         if metric == "requests":
             return float(m.requests)
-        if metric == "dropped":
+        if metric == "late":
             return float(m.late)
+        if metric == "dropped":
+            return float(m.dropped)
         if metric == "checks":
             passed = sum(c.get("passed", 0) for c in m.checks.values())
             failed = sum(c.get("failed", 0) for c in m.checks.values())
@@ -112,7 +117,7 @@ def parse_threshold(text: str) -> Threshold:
             value, unit = parse_percent(raw_value), "ratio"
         elif metric == "rps":
             value, unit = parse_rate(raw_value), "/s"
-        elif metric in ("requests", "dropped"):
+        elif metric in ("requests", "late", "dropped"):
             value, unit = float(int(raw_value)), "count"
         else:
             try:  # k6: a bare number is milliseconds
@@ -122,7 +127,8 @@ def parse_threshold(text: str) -> Threshold:
             unit = "ms"
     except (InvalidValue, ValueError):
         kind = {"error_rate": "a percentage", "checks": "a percentage", "rps": "a rate",
-                "requests": "a whole number", "dropped": "a whole number"}.get(metric,
+                "requests": "a whole number", "late": "a whole number",
+                "dropped": "a whole number"}.get(metric,
                                                                                  "a duration")
         col = m.start("value") + 1
         raise InvalidValue(
@@ -143,7 +149,7 @@ def _canonical_metric(raw: str, text: str) -> str:
     pm = _PCT.match(name)
     if pm and 0 < float(pm.group("n")) <= 100:
         return f"{prefix}p{float(pm.group('n')):g}"
-    if not prefix and name in ("error_rate", "rps", "requests", "dropped", "checks"):
+    if not prefix and name in ("error_rate", "rps", "requests", "late", "dropped", "checks"):
         return name
     raise InvalidValue(f"invalid threshold {text!r}: unknown metric {raw!r}", hint=_HINT)
 

@@ -1,6 +1,6 @@
 """A worker process: one uvloop, one ``Engine``, figures sent to the parent once a second.
 
-Messages to the parent: ``("ready",)``, ``("tick", second, figures)``, ``("done", phases)``,
+Messages to the parent: ``("ready",)``, ``("tick", second, Tick)``, ``("done", WorkerEnd)``,
 ``("failed", text)`` (a scenario could not be loaded or raised). From the parent:
 ``("start", start_ns, duration_s)`` then, at any time, ``("stop",)``. Workers ignore SIGINT:
 the parent catches Ctrl-C and stops them, so what they measured still reaches the summary.
@@ -81,15 +81,16 @@ async def _serve(pipe: Connection, cfg: LoadConfig, index: int, nworkers: int) -
         await engine.run(start_ns, duration_s)
     finally:
         handle_holder[0].cancel()
+        # nothing may be left pending when the loop closes (asyncio would warn the user)
+        await engine.cancel_tasks()
         failure = getattr(engine, "failure", None)
         pipe.send(("tick", second, engine.take()))
         if failure:
             pipe.send(("failed", failure))
-        phases = engine.phases()
+        end = engine.end()
         # ru_maxrss is in KiB on Linux: the peak memory of this worker (bounded, by design)
-        phases["max_rss_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-        pipe.send(("done", phases))
-
+        end.max_rss_bytes = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        pipe.send(("done", end))
 
 if __name__ == "__main__":
     import sys

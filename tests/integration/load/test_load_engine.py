@@ -86,6 +86,9 @@ def test_open_model_holds_the_rate_and_reports_service_time(test_server, store_p
     assert doc["target_rate"] == 400
     assert doc["requests"] == pytest.approx(800, abs=8)
     assert doc["service_time_ms"]["count"] == doc["requests"]
+    assert doc["rps"] * doc["duration_s"] == pytest.approx(doc["requests"], abs=1)
+    assert (doc["scheduled"], doc["dropped"], doc["target_reached"]) == (800, 0, True)
+    assert doc["lateness_ms"]["count"] == 800
 
 
 def test_a_stalling_server_shows_in_latency_not_hidden_by_coordinated_omission(
@@ -98,7 +101,7 @@ def test_a_stalling_server_shows_in_latency_not_hidden_by_coordinated_omission(
     assert rc == 0
     assert doc["latency_ms"]["p99"] >= 0.8 * 500
     assert doc["service_time_ms"]["p50"] < 50
-    assert doc["dropped"] > 0
+    assert doc["late"] > 0  # started late: every connection was held by the stall
 
 
 def test_stages_ramp_the_rate_and_are_stored_as_events(test_server, store_path, capsys):
@@ -189,6 +192,44 @@ def test_thresholds_exit_99_and_write_junit(test_server, store_path, tmp_path, c
     assert (suite.get("tests"), suite.get("failures")) == ("3", "1")
     failed = [c.get("name") for c in suite.iter("testcase") if c.find("failure") is not None]
     assert failed == ["rps>10000000"]
+    assert "** run failed: 1 of 3 thresholds missed **" in captured.out
+    with Store.open(store_path) as store:
+        (run,) = store.runs()
+        assert run.status == "failed"  # a run that missed a threshold is not "ok"
+
+
+def test_an_overloaded_generator_ends_on_time_bounded_and_says_so(nginx_url, store_path):
+    """--rate far beyond what one worker can send: the test still ends at its duration plus
+    the drain, its memory stays bounded (arrivals are produced lazily), the summary says the
+    target was not reached, the run is stored failed (exit 1; 99 with thresholds), and no
+    asyncio warning reaches the user."""
+    env = dict(os.environ, PYTHONPATH=SRC)
+    proc = subprocess.run(
+        [sys.executable, "-m", "perflab", "load", nginx_url, "--rate", "10000000", "-d", "2s",
+         "--drain", "0.5s", "--workers", "1", "--store", str(store_path), "--json"],
+        capture_output=True, text=True, env=env, timeout=120, check=False)
+    assert proc.returncode == 1, proc.stderr
+    assert "Task was destroyed" not in proc.stderr
+    assert "Task exception was never retrieved" not in proc.stderr
+    assert "target rate not reached" in proc.stderr
+    doc = json.loads(proc.stdout)
+    jsonschema.validate(doc, json.loads((SCHEMAS / "load.schema.json").read_text()))
+    assert doc["status"] == "failed"
+    assert doc["target_reached"] is False
+    assert doc["scheduled"] == 20_000_000
+    assert doc["dropped"] == doc["scheduled"] - doc["lateness_ms"]["count"] > 19_000_000
+    assert doc["duration_s"] <= 2.5 + 0.1  # the window plus the drain, as measured by itself
+    assert doc["rps"] * doc["duration_s"] == pytest.approx(doc["requests"], abs=1)
+    assert doc["worker_max_rss_bytes"] < 200 * 2**20  # 20 M arrivals materialised: > 500 MiB
+    with Store.open(store_path) as store:
+        assert store.run(doc["run_id"]).status == "failed"
+    proc = subprocess.run(
+        [sys.executable, "-m", "perflab", "load", nginx_url, "--rate", "10000000", "-d", "1s",
+         "--workers", "1", "--threshold", "p99<10s", "--store", str(store_path)],
+        capture_output=True, text=True, env=env, timeout=120, check=False)
+    assert proc.returncode == 99, proc.stderr
+    assert "** target rate not reached: achieved" in proc.stdout
+    assert "never sent (dropped)" in proc.stdout
 
 
 def test_abort_on_fail_stops_early_and_keeps_the_run(test_server, store_path, capsys):
@@ -197,10 +238,10 @@ def test_abort_on_fail_stops_early_and_keeps_the_run(test_server, store_path, ca
                         "--threshold", "p50<1us", "--abort-on-fail",
                         "--store", str(store_path))
     assert rc == 99
-    assert doc["status"] == "aborted"
+    assert doc["status"] == "failed"
     assert doc["duration_s"] < 5
     with Store.open(store_path) as store:
-        assert store.run(doc["run_id"]).status == "aborted"
+        assert store.run(doc["run_id"]).status == "failed"
 
 
 def test_hgrm_file_is_written(test_server, store_path, tmp_path, capsys):
@@ -246,6 +287,20 @@ def test_compare_two_runs(test_server, store_path, capsys):
     assert main(["load", "compare", ids[0], "999", "--store", str(store_path)]) == 2
 
 
+def _wait_for_seconds_recorded(store_path: Path, seconds: int, timeout_s: float = 60) -> None:
+    """Until the running test has stored ``seconds`` seconds of its rate (it is under way)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if store_path.exists():
+            with Store.open(store_path) as store:
+                for run in store.runs():
+                    series = store.series(run.id, name="load.rps")
+                    if series and len(store.samples(series[0].id)) >= seconds:
+                        return
+        time.sleep(0.1)
+    pytest.fail(f"the load test did not record {seconds} s within {timeout_s} s")
+
+
 def test_ctrl_c_stops_cleanly_prints_and_stores_an_aborted_run(test_server, store_path):
     srv = test_server()
     env = dict(os.environ, PYTHONPATH=SRC)
@@ -254,7 +309,7 @@ def test_ctrl_c_stops_cleanly_prints_and_stores_an_aborted_run(test_server, stor
          "--workers", "2", "--store", str(store_path), "--json"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
         start_new_session=True)
-    time.sleep(3)
+    _wait_for_seconds_recorded(store_path, 1)  # readiness, not a fixed sleep
     os.killpg(proc.pid, signal.SIGINT)  # as a terminal does: the whole process group
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, err

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -63,9 +64,12 @@ def test_a_scenario_logs_in_extracts_a_token_and_uses_it(test_server, tmp_path, 
     by_name = doc["requests_by_name"]
     assert set(by_name) == {"items", "item", "login", "me", "ping"}
     # the open scenario holds its own rate beside the closed one
-    assert by_name["ping"]["count"] == pytest.approx(200, abs=4)
+    assert by_name["ping"]["requests"] == pytest.approx(200, abs=4)
     # weights 3:1 over many iterations
-    assert 1.5 < by_name["items"]["count"] / by_name["login"]["count"] < 6
+    assert 1.5 < by_name["items"]["requests"] / by_name["login"]["requests"] < 6
+    # failures per name: every /item/N is a 404 (the check expects it), nothing else failed
+    assert by_name["item"]["failed"] == by_name["item"]["requests"] > 0
+    assert all(by_name[n]["failed"] == 0 for n in ("items", "login", "me", "ping"))
     assert [t["passed"] for t in doc["thresholds"]] == [True, True]
     assert doc["status_codes"].keys() == {"200", "404"}
 
@@ -143,3 +147,24 @@ def test_a_scenario_sends_head_and_keeps_using_the_connection(nginx_url, tmp_pat
     assert set(doc["requests_by_name"]) == {"head", "get"}
     assert doc["errors"] == {}
     assert doc["latency_ms"]["max"] < 1000  # no HEAD waited out a timeout for a body
+
+
+def test_the_scenario_example_of_the_docs_runs_against_the_docs_test_server(
+        test_server, tmp_path, store_path, capsys):
+    """docs/load.md's scenario, as printed, against `python -m perflab.load._testserver`:
+    every request answered 200 and every check passed (it got 404s once)."""
+    docs = Path(__file__).resolve().parents[3] / "docs" / "load.md"
+    text = docs.read_text()
+    start = text.index("```python\nfrom perflab.load import Scenario")
+    code = text[start + len("```python\n"):text.index("```", start + 10)]
+    srv = test_server()
+    assert "http://127.0.0.1:8080" in code
+    (tmp_path / "shop.py").write_text(code.replace("http://127.0.0.1:8080", srv.url))
+    (tmp_path / "users.csv").write_text("name\nalice\nbob\n")  # beside the file, as the docs
+    rc = main(["load", "run", "-s", str(tmp_path / "shop.py"), "-d", "2", "--workers", "1",
+               "--store", str(store_path), "--json"])
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["status_codes"].keys() == {"200"}, doc["status_codes"]
+    assert all(c["failed"] == 0 for c in doc["checks"].values()), doc["checks"]
+    assert all(n["failed"] == 0 for n in doc["requests_by_name"].values())
+    assert rc == 0, doc["thresholds"]

@@ -47,3 +47,39 @@ def test_a_run_that_is_not_a_load_test_is_refused(store):
     with pytest.raises(NotFound) as exc:
         compare_runs(store, str(a), str(other.id))
     assert "not a finished load test" in exc.value.message
+
+
+def add_open_run(store, name, *, rate, rps, p99):
+    run = store.create_run("load", name, meta={"url": "http://127.0.0.1:8080/",
+                                                "model": "open", "rate": rate, "stages": [],
+                                                "method": "GET", "connections": 10})
+    summary = {"url": "http://127.0.0.1:8080/", "rps": rps, "requests": int(rps * 10),
+               "error_rate": 0.0, "late": 0, "dropped": 0,
+               "latency_ms": {"p50": 1.0, "p99": p99}}
+    store.finish_run(run.id, "ok", meta_update={"summary": summary})
+    return run.id
+
+
+def test_a_lower_target_rate_is_a_different_experiment_not_worse(store):
+    """Open model: the rate is the input. 1000/s then 500/s is not a throughput regression."""
+    a = add_open_run(store, "fast", rate=1000.0, rps=1000.0, p99=5.0)
+    b = add_open_run(store, "slow", rate=500.0, rps=500.0, p99=4.0)
+    doc = compare_runs(store, str(a), str(b))
+    assert doc["same_experiment"] is False
+    assert doc["differences"] == ["target rate: 1000 vs 500"]
+    assert {r["verdict"] for r in doc["rows"]} == {None}
+    text = render_compare(doc)
+    assert "different experiments" in text
+    assert "target rate: 1000 vs 500" in text
+    assert "  worse" not in text
+    assert "  better" not in text
+
+
+def test_the_same_experiment_is_judged_on_outcomes_never_on_the_request_count(store):
+    a = add_open_run(store, "before", rate=1000.0, rps=1000.0, p99=5.0)
+    b = add_open_run(store, "after", rate=1000.0, rps=900.0, p99=5.0)
+    doc = compare_runs(store, str(a), str(b))
+    rows = {r["metric"]: r for r in doc["rows"]}
+    assert doc["same_experiment"] is True
+    assert rows["rps"]["verdict"] == "worse"  # same target, less achieved
+    assert rows["requests"]["verdict"] is None

@@ -61,7 +61,11 @@ def result(open_model: bool) -> LoadResult:
         svc = Histogram()
         svc.record_many([500] * 100)
     r = LoadResult(cfg, 0, 10.0, "ok", lat, svc, Counter({200: 95, 503: 5}),
-                   Counter({"reset": 2}), late=3)
+                   Counter({"reset": 2}))
+    if open_model:
+        r.scheduled, r.late, r.dropped = 10_000, 3, 9_898
+        r.lateness = Histogram()
+        r.lateness.record_many([10] * 99 + [2000])
     r.run_id = 7
     r.thresholds = [{"threshold": "p99<10ms", "metric": "p99", "op": "<", "limit": 10.0,
                      "actual": 20.0, "unit": "ms", "passed": False}]
@@ -86,18 +90,38 @@ def test_summary_of_a_closed_test_reads_like_wrk():
     ]
 
 
-def test_summary_of_an_open_test_shows_service_time_and_dropped():
+def test_summary_of_an_open_test_shows_service_time_the_schedule_and_its_lateness():
     text = render_summary(result(open_model=True))
     assert "(open model, target 1.00k/s, up to 500 connections, 2 workers)" in text
     assert "(from intended start)" in text
     assert "  service    p50    500µs" in text
-    assert "  dropped    3 could not start on time" in text
+    assert ("  schedule   10,000 arrivals: 102 started (3 late by > 1ms), 9,898 never sent "
+            "(dropped)") in text
+    assert "  lateness   p50   10.0µs" in text
+
+
+def test_requests_in_the_summary_add_up_to_the_rate_and_duration():
+    """One definition: rps = requests / duration_s, in the summary and the JSON alike."""
+    r = result(open_model=True)
+    r.duration_s = 2.0
+    doc = r.to_json()
+    assert doc["rps"] * doc["duration_s"] == pytest.approx(doc["requests"])
+    assert "  requests   100 in 2.00s   50.0 req/s" in render_summary(r)
+
+
+def test_an_open_test_that_dropped_its_arrivals_did_not_reach_its_target():
+    r = result(open_model=True)
+    assert r.target_reached is False
+    assert r.to_json()["target_reached"] is False
+    r.dropped = 10  # 0.1 % of 10,000
+    assert r.target_reached is True
+    assert result(open_model=False).target_reached is None
 
 
 def test_json_has_the_documented_keys():
     doc = result(open_model=True).to_json()
     for key in ("requests", "duration_s", "rps", "latency_ms", "service_time_ms",
-                "status_codes", "errors", "dropped", "thresholds"):
+                "status_codes", "errors", "late", "dropped", "lateness_ms", "thresholds"):
         assert key in doc
     for key in ("p50", "p90", "p99", "p999", "max", "mean"):
         assert key in doc["latency_ms"]

@@ -51,8 +51,8 @@ def record_test(store: Store, latencies_us: np.ndarray, *, service_us: np.ndarra
     code_counts = Counter(codes or {200: len(latencies_us)})
     err_counts = Counter(errors or {})
     rec.interval(Interval(1, 1.0, lat.total, code_counts, err_counts, lat, svc, 4, late))
-    result = LoadResult(cfg, start_ns, 1.0, "ok", lat, svc, code_counts, err_counts, late,
-                        completed_in_window=lat.total)
+    result = LoadResult(cfg, start_ns, 1.0, "ok", lat, svc, code_counts, err_counts,
+                        late=late, dropped=late)
     result.thresholds = evaluate([parse_threshold(t) for t in thresholds], result)
     rec.finish(result)
     return rec.run.id
