@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -14,6 +13,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from conftest import require_root as need_root
 from perflab.cli import main
 from perflab.profile import TopOptions, read_profile, top
 from perflab.store import Store
@@ -76,8 +76,7 @@ def capture_json(capsys, *args: str) -> dict:
 
 @pytest.fixture
 def require_root():
-    if os.geteuid() != 0:
-        pytest.skip("needs root")
+    need_root("perf and bpftrace sample other processes")
 
 
 def test_perf_profiles_a_go_process_by_pid(go_workload, tmp_path, capsys, require_root):

@@ -20,7 +20,7 @@ import perflab.cli.profile
 import perflab.ebpf._tools
 import perflab.profile._capture_perf  # noqa: F401  # loaded while root, for the nobody child
 from _nobody import fork_as_nobody
-from conftest import require_tool
+from conftest import require_root, require_tool
 from perflab.cli import main
 
 pytestmark = [pytest.mark.integration, pytest.mark.root]
@@ -40,8 +40,7 @@ TARGET = textwrap.dedent(f"""
 
 @pytest.fixture(autouse=True)
 def _root_and_bpftrace():
-    if os.geteuid() != 0:
-        pytest.skip("needs root")
+    require_root("bpftrace loads eBPF programs")
     require_tool("bpftrace")
 
 
