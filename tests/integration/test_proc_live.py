@@ -16,9 +16,10 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+from tests.conftest import require_root
 
 from _nobody import fork_as_nobody
-from conftest import require_root, require_tool
+from conftest import require_tool
 from perflab.cli import main
 
 pytestmark = pytest.mark.integration

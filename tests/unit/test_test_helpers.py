@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-
-from conftest import require_root
+from tests.conftest import require_root
 
 
 def test_a_test_that_needs_root_fails_in_ci_when_not_root(monkeypatch):

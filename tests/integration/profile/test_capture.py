@@ -12,8 +12,8 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+from tests.conftest import require_root as need_root
 
-from conftest import require_root as need_root
 from perflab.cli import main
 from perflab.profile import TopOptions, read_profile, top
 from perflab.store import Store

@@ -14,13 +14,14 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+from tests.conftest import require_root
 
 import perflab.cli.ebpf
 import perflab.cli.profile
 import perflab.ebpf._tools
 import perflab.profile._capture_perf  # noqa: F401  # loaded while root, for the nobody child
 from _nobody import fork_as_nobody
-from conftest import require_root, require_tool
+from conftest import require_tool
 from perflab.cli import main
 
 pytestmark = [pytest.mark.integration, pytest.mark.root]
