@@ -17,6 +17,7 @@ from pathlib import Path
 import jsonschema
 import psutil
 import pytest
+from tests.conftest import wait_for_samples
 
 from perflab.cli import main
 from perflab.store import Store
@@ -117,19 +118,6 @@ class Watched:
             except psutil.NoSuchProcess:
                 pass
         return alive
-
-
-def wait_for_traffic(store_path: Path, endpoint: str, timeout_s: float) -> None:
-    """Until the demo's run holds a request rate sample of ``endpoint`` (committed each tick)."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        with Store.open(store_path, create=False) as store:
-            run = store.run("last")
-            rates = store.series(run.id, name="load.rps", labels={"endpoint": endpoint})
-            if any(store.samples(s.id) for s in rates):
-                return
-        assert time.monotonic() < deadline, f"no traffic to {endpoint} in the store"
-        time.sleep(0.1)
 
 
 def test_demo_finds_the_planted_problems_and_leaves_nothing_behind(tmp_path):
@@ -238,7 +226,7 @@ def test_ctrl_c_mid_demo_stops_everything_and_keeps_the_measurements(tmp_path, s
     demo = Watched("--duration", "20s", "--no-browser", "--json", "--store", str(store_path),
                    "--port", str(hub_port), tmp=tmp_path)
     demo.wait_for_stderr("phase 2/4", timeout_s=60)
-    wait_for_traffic(store_path, "/hash", timeout_s=60)  # the cpu phase's own endpoint
+    wait_for_samples(store_path, "load.rps", {"endpoint": "/hash"})  # the cpu phase's own
     demo.proc.send_signal(sig)
     code, out, err = demo.finish(timeout_s=30)
     assert code == 130, err

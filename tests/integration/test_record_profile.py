@@ -14,6 +14,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+from tests.conftest import wait_for_child
 
 from perflab.profile import find_tool, profile_of_range, profile_slices
 from perflab.store import Store
@@ -98,8 +99,9 @@ def test_ctrl_c_keeps_what_was_sampled(store_path, busy):
         [sys.executable, "-m", "perflab", "record", "--store", str(store_path), "--profile",
          str(busy.pid), "--profile-slice", "30s"], env=ENV, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, text=True)
-    time.sleep(3)  # mid-slice: the only slice is cut short by the Ctrl-C
-    proc.send_signal(signal.SIGINT)
+    wait_for_child(proc.pid, "py-spy")
+    time.sleep(1.0)  # sampling for a second (not a guess at start-up): > 20 samples at 99 Hz
+    proc.send_signal(signal.SIGINT)  # mid-slice: the only slice is cut short
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert "profile: 1 slices" in out

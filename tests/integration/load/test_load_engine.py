@@ -15,6 +15,7 @@ from pathlib import Path
 import jsonschema
 import psutil
 import pytest
+from tests.conftest import wait_for_samples
 
 from perflab.cli import main
 from perflab.store import Store
@@ -254,7 +255,7 @@ def test_ctrl_c_stops_cleanly_prints_and_stores_an_aborted_run(test_server, stor
          "--workers", "2", "--store", str(store_path), "--json"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
         start_new_session=True)
-    time.sleep(3)
+    wait_for_samples(store_path, "load.rps")  # requests are being sent and recorded
     os.killpg(proc.pid, signal.SIGINT)  # as a terminal does: the whole process group
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, err
