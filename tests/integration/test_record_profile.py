@@ -91,7 +91,8 @@ def test_record_profile_stores_slices_on_the_timeline(store_path, busy):
         # the profiled process is recorded too: its CPU beside its flame graph
         cpu = store.series(run["id"], name="process.cpu.pct", labels={"pid": str(busy.pid)})
         assert cpu
-        assert max(v for _, v in store.samples(cpu[0].id)) > 50
+        # busy, though beside stress-ng --cpu 2 on 2 cores it got 39 % of one (a flake at > 50)
+        assert max(v for _, v in store.samples(cpu[0].id)) > 20
 
 
 def test_ctrl_c_keeps_what_was_sampled(store_path, busy):
