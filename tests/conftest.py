@@ -1,15 +1,25 @@
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import time
 from pathlib import Path
 
+import psutil
 import pytest
 from hypothesis import settings
 
+from perflab.errors import PerflabError
 from perflab.store import Store
 
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+def in_ci() -> bool:
+    """Whether this run is CI's (``CI=true``), where every peer and privilege must be there."""
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+IN_CI = in_ci()
 
 # In CI every run explores the same examples (derandomize) and keeps no example database: a red
 # build then means a change broke something, never that this run's dice found an old corner.
@@ -23,10 +33,22 @@ def require_tool(name: str) -> str:
     """The path of a system tool; skip without it, but fail in CI where every peer must exist."""
     path = shutil.which(name)
     if path is None:
-        if IN_CI:
+        if in_ci():
             pytest.fail(f"{name} is required in CI but missing (see tests/debian-packages.txt)")
         pytest.skip(f"{name} not installed")
     return path
+
+
+def require_root(why: str) -> None:
+    """Skip a test that needs root when not root, but fail in CI, which runs every test as root.
+
+    ``why`` names what root is needed for; a CI job that silently skipped these would pass
+    without ever running perf, bpftrace or the loop device.
+    """
+    if os.geteuid() != 0:
+        if in_ci():
+            pytest.fail(f"needs root ({why}); CI runs the tests as root")
+        pytest.skip(f"needs root ({why})")
 
 
 @pytest.fixture
@@ -39,3 +61,53 @@ def store(store_path: Path):
     s = Store.open(store_path)
     yield s
     s.close()
+
+
+def wait_for_child(pid: int, needle: str, timeout_s: float = 60.0) -> psutil.Process:
+    """The first process under ``pid`` whose command line holds ``needle``, once it runs.
+
+    What a test waits for before its Ctrl-C (a profiler started, a worker measuring) instead of
+    sleeping a guess that a busy machine outlasts.
+    """
+    deadline = time.monotonic() + timeout_s
+    parent = psutil.Process(pid)
+    while True:
+        for child in parent.children(recursive=True):
+            with contextlib.suppress(psutil.NoSuchProcess):
+                if needle in " ".join(child.cmdline()):
+                    return child
+        if not parent.is_running() or parent.status() == psutil.STATUS_ZOMBIE:
+            pytest.fail(f"process {pid} ended before a {needle!r} process started under it")
+        if time.monotonic() > deadline:
+            pytest.fail(f"no {needle!r} process under {pid} after {timeout_s:g} s")
+        time.sleep(0.05)
+
+
+def wait_until_idle(pid: int, quiet_s: float = 0.5, timeout_s: float = 60.0) -> None:
+    """Until process ``pid`` has used no CPU for ``quiet_s``: done starting, now waiting."""
+    deadline = time.monotonic() + timeout_s
+    proc = psutil.Process(pid)
+    last, since = sum(proc.cpu_times()[:2]), time.monotonic()
+    while time.monotonic() - since < quiet_s:
+        if time.monotonic() > deadline:
+            pytest.fail(f"process {pid} never stopped using CPU for {quiet_s:g} s")
+        time.sleep(0.05)
+        used = sum(proc.cpu_times()[:2])
+        if used != last:
+            last, since = used, time.monotonic()
+
+
+def wait_for_samples(store_path: Path, name: str, labels: dict[str, str] | None = None,
+                     timeout_s: float = 60.0) -> None:
+    """Until the newest run in the store holds a sample of series ``name`` (a writer commits
+    once per tick): the measuring has begun, whatever start-up took on this machine."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        # the file may not exist or hold a run yet
+        with contextlib.suppress(PerflabError), Store.open(store_path, create=False) as store:
+            run = store.run("last")
+            if any(store.samples(s.id) for s in store.series(run.id, name=name, labels=labels)):
+                return
+        if time.monotonic() > deadline:
+            pytest.fail(f"no {name} {labels or ''} sample in {store_path} after {timeout_s:g} s")
+        time.sleep(0.1)

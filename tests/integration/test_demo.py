@@ -17,6 +17,7 @@ from pathlib import Path
 import jsonschema
 import psutil
 import pytest
+from tests.conftest import wait_for_samples
 
 from perflab.cli import main
 from perflab.store import Store
@@ -79,6 +80,21 @@ class Watched:
             assert time.monotonic() < deadline, f"no {needle!r} in {self.stderr_lines}"
             time.sleep(0.1)
 
+    def wait_for_descendant(self, needle: str, timeout_s: float) -> None:
+        """Until a process whose command line holds ``needle`` runs under the demo."""
+        deadline = time.monotonic() + timeout_s
+        parent = psutil.Process(self.proc.pid)
+        while True:
+            assert self.proc.poll() is None, "".join(self.stderr_lines)
+            assert time.monotonic() < deadline, f"no {needle!r} process under the demo"
+            for child in parent.children(recursive=True):
+                try:
+                    if needle in " ".join(child.cmdline()):
+                        return
+                except psutil.NoSuchProcess:
+                    pass
+            time.sleep(0.05)
+
     def finish(self, timeout_s: float) -> tuple[int, str, str]:
         assert self.proc.stdout is not None
         out = self.proc.stdout.read()
@@ -136,8 +152,11 @@ def test_demo_finds_the_planted_problems_and_leaves_nothing_behind(tmp_path):
     assert reg["significant"]
     assert reg["pvalue"] < 0.05
     assert reg["delta_pct"] > 20
-    assert reg["old"]["n"] == reg["new"]["n"] == 10
-    assert reg["seconds"] < 10  # the check's share of the demo's time
+    # 10 + 10 values, or up to 20 + 20 when the first ones did not decide (a busy machine);
+    # the check's wall time is a figure of benchmarks/bench_demo_regression.py, not a test
+    assert reg["old"]["n"] == reg["new"]["n"]
+    assert reg["old"]["n"] in (10, 15, 20)
+    assert reg["seconds"] > 0
     assert reg["branch"] == f"demo-{doc['run_id']}"
     assert doc["bench_url"] == (f"http://127.0.0.1:{hub_port}/benchmarks?branch="
                                 f"demo-{doc['run_id']}")
@@ -207,7 +226,7 @@ def test_ctrl_c_mid_demo_stops_everything_and_keeps_the_measurements(tmp_path, s
     demo = Watched("--duration", "20s", "--no-browser", "--json", "--store", str(store_path),
                    "--port", str(hub_port), tmp=tmp_path)
     demo.wait_for_stderr("phase 2/4", timeout_s=60)
-    time.sleep(1.0)
+    wait_for_samples(store_path, "load.rps", {"endpoint": "/hash"})  # the cpu phase's own
     demo.proc.send_signal(sig)
     code, out, err = demo.finish(timeout_s=30)
     assert code == 130, err
@@ -240,7 +259,7 @@ def test_ctrl_c_during_the_regression_check_keeps_the_findings_and_stops_the_wor
     demo = Watched("--duration", "8s", "--no-browser", "--json", "--store", str(store_path),
                    "--port", str(hub_port), tmp=tmp_path)
     demo.wait_for_stderr("regression check", timeout_s=60)
-    time.sleep(0.5)  # a bench worker is running now
+    demo.wait_for_descendant("perflab.bench._worker", timeout_s=30)
     demo.proc.send_signal(signal.SIGINT)
     code, out, err = demo.finish(timeout_s=30)
     assert code == 130, err

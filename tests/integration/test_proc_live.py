@@ -16,6 +16,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+from tests.conftest import require_root
 
 from _nobody import fork_as_nobody
 from conftest import require_tool
@@ -152,8 +153,7 @@ def test_process_that_exits_mid_read_shows_what_was_read_and_a_note(tmp_path, ca
 @pytest.mark.root
 def test_another_users_process_shows_what_is_readable_and_how_to_get_the_rest(child):
     """perflab as `nobody` against a root process: partial report, exit 0, a hint."""
-    if os.geteuid() != 0:
-        pytest.skip("needs root to start a process that nobody may not inspect")
+    require_root("to start a process that nobody may not inspect")
     proc, _ = child
     rc, out, err = run_as_nobody(["proc", str(proc.pid), "--json", "--interval", "0.1"])
     assert rc == 0, err

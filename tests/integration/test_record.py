@@ -8,11 +8,14 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tests.conftest import require_root
 
 from conftest import require_tool
+from perflab.collect import system as collect_system
 from perflab.collect.recorder import Recorder
 from perflab.store import Store
 
@@ -146,21 +149,71 @@ def test_record_a_real_child_by_pid_and_its_exit(store_path, tmp_path):
     assert [(e.text, e.attrs["pid"]) for e in events] == [("process exited", spinner.pid)]
 
 
-def _disk_of(path: Path) -> str:
+def _disk_of(path: Path) -> str | None:
     """The whole block device holding ``path`` (vda for vda1), as iostat names it."""
     dev = os.stat(path).st_dev
     sys_dev = Path(f"/sys/dev/block/{os.major(dev)}:{os.minor(dev)}")
     if not sys_dev.exists():
-        pytest.skip(f"{path} is not on a block device (overlay or tmpfs)")
+        return None
     resolved = sys_dev.resolve()
     return resolved.parent.name if (resolved / "partition").exists() else resolved.name
 
 
-def test_disk_figures_match_iostat_at_the_same_moment(store, tmp_path):
+def _loop_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, Path]]:
+    """A file-backed loop device with an ext4 on it, mounted: a block device on any root.
+
+    perflab records whole physical disks only (as node_exporter, it leaves loop devices out of
+    a machine's figures); here the loop device stands in for one, so the collector is told to
+    keep it. Unmounted and detached on every path.
+    """
+    require_root("to attach a loop device and mount it")
+    losetup, mkfs, mount, umount = (require_tool(t) for t in ("losetup", "mkfs.ext4", "mount",
+                                                                 "umount"))
+    image = tmp_path / "disk.img"
+    with image.open("wb") as f:
+        f.truncate(2 * 2**30)  # sparse: only what is written takes space
+    dev = subprocess.run([losetup, "--find", "--show", str(image)], capture_output=True,
+                         text=True, check=True).stdout.strip()
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    mounted = False
+    try:
+        # inode tables and journal written now, not by a kernel thread during the comparison
+        subprocess.run([mkfs, "-q", "-E", "lazy_itable_init=0,lazy_journal_init=0", dev],
+                       check=True)
+        subprocess.run([mount, dev, str(mnt)], check=True)
+        mounted = True
+        name = Path(dev).name
+        physical = collect_system.is_physical_disk
+        monkeypatch.setattr(collect_system, "is_physical_disk",
+                            lambda n, root: n == name or physical(n, root))
+        yield name, mnt
+    finally:
+        if mounted:
+            subprocess.run([umount, str(mnt)], check=False)
+        subprocess.run([losetup, "--detach", dev], check=False)
+
+
+@pytest.fixture(params=["tmp_path", "loop device"])
+def disk_and_dir(request: pytest.FixtureRequest, tmp_path: Path,
+                 monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, Path]]:
+    """A block device to write to and a directory on it: the tests' own, and a loop device
+    (which runs also where the root is an overlay or tmpfs, as in a container)."""
+    if request.param == "tmp_path":
+        name = _disk_of(tmp_path)
+        if name is None:
+            pytest.skip(f"{tmp_path} is not on a block device (overlay or tmpfs); "
+                        "the loop device variant of this test compares instead")
+        yield name, tmp_path
+    else:
+        yield from _loop_disk(tmp_path, monkeypatch)
+
+
+def test_disk_figures_match_iostat_at_the_same_moment(store, disk_and_dir):
     iostat = require_tool("iostat")
     require_tool("dd")
-    disk = _disk_of(tmp_path)
-    target = tmp_path / "io.bin"
+    disk, directory = disk_and_dir
+    target = directory / "io.bin"
     # steady direct writes for the whole comparison (bounded: at most 1.6 GB, killed after)
     dd = subprocess.Popen(["dd", "if=/dev/zero", f"of={target}", "bs=16k", "count=100000",
                            "oflag=direct"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+from tests.conftest import wait_for_child
 
 from perflab.profile import find_tool, profile_of_range, profile_slices
 from perflab.store import Store
@@ -90,7 +91,8 @@ def test_record_profile_stores_slices_on_the_timeline(store_path, busy):
         # the profiled process is recorded too: its CPU beside its flame graph
         cpu = store.series(run["id"], name="process.cpu.pct", labels={"pid": str(busy.pid)})
         assert cpu
-        assert max(v for _, v in store.samples(cpu[0].id)) > 50
+        # busy, though beside stress-ng --cpu 2 on 2 cores it got 39 % of one (a flake at > 50)
+        assert max(v for _, v in store.samples(cpu[0].id)) > 20
 
 
 def test_ctrl_c_keeps_what_was_sampled(store_path, busy):
@@ -98,8 +100,9 @@ def test_ctrl_c_keeps_what_was_sampled(store_path, busy):
         [sys.executable, "-m", "perflab", "record", "--store", str(store_path), "--profile",
          str(busy.pid), "--profile-slice", "30s"], env=ENV, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, text=True)
-    time.sleep(3)  # mid-slice: the only slice is cut short by the Ctrl-C
-    proc.send_signal(signal.SIGINT)
+    wait_for_child(proc.pid, "py-spy")
+    time.sleep(1.0)  # sampling for a second (not a guess at start-up): > 20 samples at 99 Hz
+    proc.send_signal(signal.SIGINT)  # mid-slice: the only slice is cut short
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert "profile: 1 slices" in out

@@ -9,11 +9,11 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import jsonschema
 import pytest
+from tests.conftest import wait_until_idle
 
 from perflab.cli import main
 
@@ -94,7 +94,8 @@ def test_ctrl_c_during_once_prints_what_was_measured(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2] / "src")}
     proc = subprocess.Popen([sys.executable, "-m", "perflab", "top", "--once", "--interval", "30s"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    time.sleep(3)  # interpreter start-up, then the first sample (slow on a busy machine)
+    # interpreter start-up and the first sample are CPU work; then it waits for the second
+    wait_until_idle(proc.pid)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=20)
     assert proc.returncode == 0, err

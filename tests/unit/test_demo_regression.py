@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
-from perflab.bench import histories
+from perflab.bench import histories, mann_whitney_u
 from perflab.demo._findings import CpuFinding, Findings, LeakFinding, LockFinding
 from perflab.demo._regression import (
+    ALPHA,
     BENCH_NAME,
+    FUNCS,
+    MAX_WORKERS,
+    SLICES,
+    VALUES,
+    decided,
     fake_commit,
+    measure,
     record_versions,
     regression_finding,
 )
@@ -76,3 +85,55 @@ def test_the_finding_is_in_the_findings_and_their_report(store):
     # and the v2 bench run's own report shows the comparison with v1
     bench_page = render_report(store, recorded["v2"][1])
     assert 'data-verdict="regression"' in bench_page
+
+
+class ScriptedWorkers:
+    """Bench workers whose values are scripted per measuring worker: v1 and v2 overlap or not."""
+
+    def __init__(self, *separated: bool) -> None:
+        self.separated = list(separated)
+        self.specs: list[dict[str, Any]] = []
+
+    def __call__(self, spec: dict[str, Any]) -> dict[str, Any]:
+        self.specs.append(spec)
+        if spec["mode"] == "calibrate":
+            return {"loops": 100, "elapsed": 0.004}
+        worker = sum(1 for s in self.specs if s["mode"] == "alternate")
+        v1 = values(10e-6, seed=worker, n=spec["values"])
+        v2 = values(15e-6 if self.separated[worker - 1] else 10e-6, seed=100 + worker,
+                    n=spec["values"])
+        return {"values": [v1, v2]}
+
+    @property
+    def workers(self) -> list[dict[str, Any]]:
+        return [s for s in self.specs if s["mode"] == "alternate"]
+
+
+def test_both_versions_are_measured_in_the_same_workers_in_slices():
+    workers = ScriptedWorkers(True, True)
+    measured = measure(runner=workers)
+    assert (len(measured["v1"]), len(measured["v2"])) == (10, 10)  # decided: no more workers
+    assert len(workers.workers) == 2
+    spec = workers.workers[0]
+    assert [func for _, func in spec["benches"]] == list(FUNCS)
+    assert (spec["slices"], spec["clock"]) == (SLICES, "cpu")
+
+
+def test_undecided_values_get_one_more_worker_at_a_time_until_the_test_decides():
+    workers = ScriptedWorkers(False, False, True, True)
+    measured = measure(runner=workers)
+    assert len(workers.workers) == 3
+    assert (len(measured["v1"]), len(measured["v2"])) == (15, 15)
+    assert mann_whitney_u(measured["v1"], measured["v2"]).p < ALPHA
+
+
+def test_sequential_testing_stops_at_its_cap():
+    workers = ScriptedWorkers(False, False, False, False, False)
+    measured = measure(runner=workers)
+    assert len(workers.workers) == MAX_WORKERS
+    assert len(measured["v1"]) == MAX_WORKERS * VALUES
+
+
+def test_all_equal_values_are_decided_without_more_workers():
+    assert decided([1.0] * 10, [1.0] * 10)
+    assert not decided(values(10e-6, 1), values(10e-6, 2))

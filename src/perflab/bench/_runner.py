@@ -7,6 +7,9 @@
 3. Measurement spreads the values over ``workers`` fresh processes run one after another,
    interleaving benchmarks (worker 1 of A, of B, then worker 2 of A ...) so that drift of the
    machine hits every benchmark alike. Each worker warms up before it records.
+   With ``slices=N`` each worker measures every benchmark instead, each value in N short
+   stretches taken in turn (ABBA...): load that comes and goes within a second then hits
+   every benchmark alike too (what a comparison on a busy machine needs).
 4. Each result is checked for instability: a spread (std dev) of >= 10 % of the median,
    outliers beyond 1.5 IQR, or values shorter than asked (the calibration did not hold).
 """
@@ -124,8 +127,9 @@ def subprocess_runner(python: str = sys.executable, *, timeout: float = 600.0,
 
 def run_benchmarks(benches: list[Benchmark], *, values: int = 5, workers: int = 4,
                    warmups: int = 1, min_time: float = 0.1, clock: str = "wall",
-                   runner: Runner | None = None,
+                   slices: int = 0, runner: Runner | None = None,
                    progress: Callable[[str], None] | None = None) -> list[Measured]:
+    """``slices=0``: one worker process per benchmark and batch; ``slices=N``: see above."""
     if workers < 1 or values < 1:
         raise InvalidValue("--workers and --values must be at least 1", hint="e.g. -w 4 -n 5")
     if min_time <= 0:
@@ -136,10 +140,17 @@ def run_benchmarks(benches: list[Benchmark], *, values: int = 5, workers: int = 
         for b in benches:
             if progress:
                 progress(f"calibrating {b.name}")
+            # a slice is calibrated alone, so that a value (all its slices) lasts min_time
             cal = run({"mode": "calibrate", "file": b.file, "func": b.func,
-                       "min_time": min_time, "clock": clock})
-            results.append(Measured(b, "sec/op", int(cal["loops"])))
+                       "min_time": min_time / max(slices, 1), "clock": clock})
+            results.append(Measured(b, "sec/op", int(cal["loops"]) * max(slices, 1)))
         for w in range(workers):
+            if slices:
+                if progress:
+                    progress(f"{len(results)} benchmarks in turn: worker {w + 1}/{workers}")
+                _measure_alternating(run, results, values=values, slices=slices,
+                                     warmups=warmups, clock=clock)
+                continue
             for m in results:
                 if progress:
                     progress(f"{m.bench.name}: worker {w + 1}/{workers}")
@@ -153,6 +164,18 @@ def run_benchmarks(benches: list[Benchmark], *, values: int = 5, workers: int = 
     for m in results:
         m.warnings = stability_warnings(m.values, m.loops, min_time)
     return results
+
+
+def _measure_alternating(run: Runner, results: list[Measured], *, values: int, slices: int,
+                         warmups: int, clock: str) -> None:
+    """One worker that measures every benchmark, their slices in turn."""
+    out = run({"mode": "alternate", "benches": [[m.bench.file, m.bench.func] for m in results],
+               "loops": [m.loops // slices for m in results], "values": values,
+               "slices": slices, "warmups": warmups, "clock": clock,
+               "func": ", ".join(m.bench.func for m in results),  # names them in an error
+               "file": results[0].bench.file})
+    for m, measured in zip(results, out["values"], strict=True):
+        m.values.extend(float(v) for v in measured)
 
 
 class Interrupted(KeyboardInterrupt):

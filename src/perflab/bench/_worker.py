@@ -11,6 +11,12 @@ variation instead of freezing one of them.
     {"mode": "measure", "file", "func", "loops", "values", "warmups", "clock"}
                                                                  -> {"values": [s per call]}
     {"mode": "callgrind", "file", "func", "loops", "values"}    -> marks for callgrind dumps
+    {"mode": "alternate", "benches": [[file, func], ...], "loops": [per slice], "values",
+     "slices", "warmups", "clock"}                               -> {"values": [[s per call]]}
+
+``alternate`` measures several functions in one process, each value in ``slices`` short
+stretches taken in turn with the other functions (ABBA...): a burst of load from other
+processes, which lasts longer than a few milliseconds, then lands on every function alike.
 """
 
 from __future__ import annotations
@@ -92,11 +98,39 @@ def about() -> dict[str, Any]:
             "executable": sys.executable}
 
 
+def alternate(fns: list[Callable[[], object]], loops: list[int], *, values: int, slices: int,
+              warmups: int, clock: Callable[[], float]) -> list[list[float]]:
+    """Per function, ``values`` values of seconds per call, their slices taken in turn.
+
+    The order flips every slice (A B, B A, A B ...) so that neither function always runs
+    right after the other (warm caches, a pending collection) or first after a pause.
+    """
+    for _ in range(warmups):
+        for fn, n in zip(fns, loops, strict=True):
+            time_loops(fn, n * slices, clock)
+    out: list[list[float]] = [[] for _ in fns]
+    order = list(range(len(fns)))
+    for _ in range(values):
+        spent = [0.0] * len(fns)
+        for _ in range(slices):
+            for i in order:
+                spent[i] += time_loops(fns[i], loops[i], clock)
+            order.reverse()
+        for i, total in enumerate(spent):
+            out[i].append(total / (loops[i] * slices))
+    return out
+
+
 def run(spec: dict[str, Any]) -> dict[str, Any]:
     if spec["mode"] == "about":
         return about()
-    fn = load_function(spec["file"], spec["func"])
     clock = clock_of(spec.get("clock", "wall"))
+    if spec["mode"] == "alternate":
+        fns = [load_function(f, name) for f, name in spec["benches"]]
+        return {"values": alternate(fns, [int(n) for n in spec["loops"]],
+                                    values=int(spec["values"]), slices=int(spec["slices"]),
+                                    warmups=int(spec.get("warmups", 1)), clock=clock)}
+    fn = load_function(spec["file"], spec["func"])
     if spec["mode"] == "calibrate":
         loops, elapsed = calibrate(fn, float(spec["min_time"]), clock)
         return {"loops": loops, "elapsed": elapsed}

@@ -15,6 +15,7 @@ from pathlib import Path
 import jsonschema
 import psutil
 import pytest
+from tests.conftest import wait_for_samples
 
 from perflab.cli import main
 from perflab.store import Store
@@ -287,20 +288,6 @@ def test_compare_two_runs(test_server, store_path, capsys):
     assert main(["load", "compare", ids[0], "999", "--store", str(store_path)]) == 2
 
 
-def _wait_for_seconds_recorded(store_path: Path, seconds: int, timeout_s: float = 60) -> None:
-    """Until the running test has stored ``seconds`` seconds of its rate (it is under way)."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if store_path.exists():
-            with Store.open(store_path) as store:
-                for run in store.runs():
-                    series = store.series(run.id, name="load.rps")
-                    if series and len(store.samples(series[0].id)) >= seconds:
-                        return
-        time.sleep(0.1)
-    pytest.fail(f"the load test did not record {seconds} s within {timeout_s} s")
-
-
 def test_ctrl_c_stops_cleanly_prints_and_stores_an_aborted_run(test_server, store_path):
     srv = test_server()
     env = dict(os.environ, PYTHONPATH=SRC)
@@ -309,7 +296,7 @@ def test_ctrl_c_stops_cleanly_prints_and_stores_an_aborted_run(test_server, stor
          "--workers", "2", "--store", str(store_path), "--json"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
         start_new_session=True)
-    _wait_for_seconds_recorded(store_path, 1)  # readiness, not a fixed sleep
+    wait_for_samples(store_path, "load.rps")  # requests are being sent and recorded
     os.killpg(proc.pid, signal.SIGINT)  # as a terminal does: the whole process group
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, err

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -13,6 +12,8 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+from tests.conftest import require_root as need_root
+from tests.conftest import wait_for_child
 
 from perflab.cli import main
 from perflab.profile import TopOptions, read_profile, top
@@ -76,8 +77,7 @@ def capture_json(capsys, *args: str) -> dict:
 
 @pytest.fixture
 def require_root():
-    if os.geteuid() != 0:
-        pytest.skip("needs root")
+    need_root("perf and bpftrace sample other processes")
 
 
 def test_perf_profiles_a_go_process_by_pid(go_workload, tmp_path, capsys, require_root):
@@ -249,7 +249,11 @@ def test_ctrl_c_writes_what_was_sampled_and_exits_130(go_workload, tmp_path, req
         prof = subprocess.Popen([sys.executable, "-m", "perflab", "profile", str(proc.pid),
                                  "-d", "30s", "-o", str(out)], stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)
-        time.sleep(2.5)
+        assert prof.stderr is not None
+        line = prof.stderr.readline()  # "profiling PID (cpu) with perf ...": it starts now
+        tool = line.split(" with ")[1].split()[0]
+        wait_for_child(prof.pid, tool)
+        time.sleep(1.0)  # sampling for a second, not a guess at start-up
         prof.send_signal(signal.SIGINT)
         stdout, stderr = prof.communicate(timeout=60)
     finally:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+from tests.conftest import require_root
 
 import perflab.cli.ebpf
 import perflab.cli.profile
@@ -40,8 +41,7 @@ TARGET = textwrap.dedent(f"""
 
 @pytest.fixture(autouse=True)
 def _root_and_bpftrace():
-    if os.geteuid() != 0:
-        pytest.skip("needs root")
+    require_root("bpftrace loads eBPF programs")
     require_tool("bpftrace")
 
 
