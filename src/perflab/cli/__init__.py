@@ -7,6 +7,7 @@ stays fast. To add a command, add one line to ``COMMANDS``.
 from __future__ import annotations
 
 import importlib
+import sqlite3
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "runs": ("perflab.cli.runs:runs", "List the runs in the store."),
     "show": ("perflab.cli.runs:show", "Summarise one run: min/mean/max/p95 per series."),
     "query": ("perflab.cli.runs:query", "Print the samples of one series of a run."),
+    "store": ("perflab.cli.store:store", "The store file: check its integrity."),
     "export": ("perflab.cli.export:export", "Serve Prometheus metrics (node_exporter names)."),
     "bench": ("perflab.cli.bench:bench",
               "Benchmarks: compare with benchstat's statistics, CI gate, history, regressions."),
@@ -88,6 +90,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (click.exceptions.Abort, KeyboardInterrupt):
         _print_error("interrupted", None)
         return EXIT_INTERRUPTED
+    except sqlite3.Error as err:
+        # a query met a damaged page, or the disk filled, where no store boundary mapped it
+        from perflab.store import store_error  # noqa: PLC0415  # lazy: keeps --help fast
+
+        mapped = store_error(err, None)
+        if mapped is None:
+            raise
+        _print_error(str(mapped), mapped.hint)
+        return mapped.exit_code
     except BrokenPipeError:
         # `perflab query ... | head`: the reader left; that is not an error
         sys.stderr.close()

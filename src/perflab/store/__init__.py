@@ -2,24 +2,34 @@
 
 Public names: ``Store``, ``BatchWriter``, ``Run``, ``Series``, ``Event``, ``Artifact``,
 ``default_store_path``, ``canonical_labels``, ``SCHEMA_VERSION``, ``ROLLUP_NS`` (the width of
-the per-minute rollups of finished runs).
+the per-minute rollups of finished runs), ``check_file`` and ``CheckResult`` (the full integrity
+check), ``store_error`` (SQLite's errors about a file as perflab's), ``INT64_MIN``/``INT64_MAX``
+(the range of times and ids a store holds), ``MAX_NAME_FILTER``.
 """
 
+from perflab.store._errors import store_error
 from perflab.store._models import Artifact, Event, Run, Series, canonical_labels
 from perflab.store._rollups import ROLLUP_NS
+from perflab.store._open import CheckResult, check_file
 from perflab.store._schema import SCHEMA_VERSION
-from perflab.store._store import Store, default_store_path
+from perflab.store._store import INT64_MAX, INT64_MIN, MAX_NAME_FILTER, Store, default_store_path
 from perflab.store._writer import BatchWriter
 
 __all__ = [
+    "INT64_MAX",
+    "INT64_MIN",
+    "MAX_NAME_FILTER",
     "ROLLUP_NS",
     "SCHEMA_VERSION",
     "Artifact",
     "BatchWriter",
+    "CheckResult",
     "Event",
     "Run",
     "Series",
     "Store",
     "canonical_labels",
+    "check_file",
     "default_store_path",
+    "store_error",
 ]

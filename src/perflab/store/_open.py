@@ -7,10 +7,11 @@ it must be.
   ``--store``, a placeholder): it is refused, not silently made into a store.
 - **Damage is looked for cheaply at open.** SQLite checks the header; perflab reads the schema
   and runs ``PRAGMA quick_check`` on the small tables every writer touches (runs, series,
-  events, samples_head). A full check reads every page (about 1 s per 100 MB on a busy
-  machine, see docs/store.md), too slow for each open, so damage elsewhere (in ``samples``,
-  ``rollups`` or ``artifacts``) is found when a query reads it, mapped to the same one-line
-  error (``_errors.py``), or on demand by ``perflab store check``.
+  events, samples_head). A command that writes checks the whole file when it is at most
+  FULL_CHECK_BEFORE_WRITING_BYTES. A full check reads every page (about 1 s per 100 MB on a
+  busy machine, see docs/store.md), too slow for each open of a big store, so damage there
+  (in ``samples``, ``rollups`` or ``artifacts``) is found when a query reads it, mapped to the
+  same one-line error (``_errors.py``), or on demand by ``perflab store check``.
 - **A read-only file opens read-only** for reading commands: ``mode=ro``, or, on a read-only
   medium where SQLite cannot create the WAL index, ``immutable=1`` (nothing can write there).
 
@@ -21,6 +22,7 @@ process's POSIX locks on it, SQLite's included (see test_store_same_process.py).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import secrets
 import sqlite3
@@ -35,15 +37,20 @@ from perflab.store._schema import APPLICATION_ID, SCHEMA_VERSION, current_versio
 BUSY_TIMEOUT_S = 10.0
 
 # The tables checked at every open: small, and written by every recorder. The big ones
-# (samples, rollups, artifacts) are checked by `perflab store check`.
+# (samples, rollups, artifacts) are checked by `perflab store check`...
 QUICK_CHECKED_TABLES = ("runs", "series", "events", "samples_head")
+# ... and, before a command writes to it, the whole file when it is no larger than this: a
+# full quick_check reads every page, 0.1 to 0.5 s for 64 MiB (benchmarks/store_check.py).
+FULL_CHECK_BEFORE_WRITING_BYTES = 64 * 2**20
 
 _CREATE_HINT = "pass --store PATH (or set $PERFLAB_STORE) to a writable place"
 
 
 def connect(p: Path, *, create: bool, readonly: bool | None) -> tuple[sqlite3.Connection, bool]:
     """An SQLite connection to the store at ``p``, checked and migrated; and whether it is
-    read-only. ``readonly=None``: read-only only when the file cannot be written (readers)."""
+    read-only. ``readonly=None``: a reader's open, read-only when the file cannot be written;
+    False: a writer's, which checks a small file whole before it writes anything."""
+    writer = readonly is False
     if p.exists():
         if p.is_dir():
             raise StoreUnwritable(f"{p} is a directory", hint="give the path of a file")
@@ -72,7 +79,7 @@ def connect(p: Path, *, create: bool, readonly: bool | None) -> tuple[sqlite3.Co
         )
     conn = _connect_ro(p) if readonly else _connect_rw(p)
     try:
-        _prepare(conn, p, readonly=readonly)
+        _prepare(conn, p, readonly=readonly, writer=writer)
     except BaseException:
         conn.close()
         raise
@@ -152,8 +159,9 @@ def _create(p: Path) -> None:
                 leftover.unlink()
 
 
-def _prepare(conn: sqlite3.Connection, p: Path, *, readonly: bool) -> None:
-    version = _check(conn, p)
+def _prepare(conn: sqlite3.Connection, p: Path, *, readonly: bool, writer: bool) -> None:
+    full = writer and p.stat().st_size <= FULL_CHECK_BEFORE_WRITING_BYTES
+    version = _check(conn, p, full=full)
     if readonly:
         if version < SCHEMA_VERSION:
             raise StoreUnwritable(
@@ -181,16 +189,17 @@ def _prepare(conn: sqlite3.Connection, p: Path, *, readonly: bool) -> None:
         raise StoreCorrupt(f"the store {p} cannot be used: {exc}") from exc
 
 
-def _check(conn: sqlite3.Connection, p: Path) -> int:
+def _check(conn: sqlite3.Connection, p: Path, *, full: bool) -> int:
     """Read the version, the marker and the schema in one read transaction (a consistent view
-    even while another process creates the file), then quick-check the small tables."""
+    even while another process creates the file), then quick-check the small tables (``full``:
+    every table)."""
     try:
         conn.execute("BEGIN")
         try:
             version = current_version(conn)
             app_id = int(conn.execute("PRAGMA application_id").fetchone()[0])
             tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
-            problems = [] if app_id != APPLICATION_ID else _quick_check(conn, tables)
+            problems = [] if app_id != APPLICATION_ID else _quick_check(conn, tables, full=full)
         finally:
             if conn.in_transaction:  # keep the first error, not "no transaction is active"
                 with contextlib.suppress(sqlite3.Error):
@@ -210,14 +219,25 @@ def _check(conn: sqlite3.Connection, p: Path) -> int:
         )
     if problems:
         raise StoreCorrupt(
-            f"the store {p} is damaged ({problems[0]}); perflab will not write to it",
+            f"the store {p} is damaged ({one_line(problems[0])}); perflab will not write to it",
             hint=f"`perflab store check --store {p}` lists what is wrong; move the file away "
                  "and start a new store, or pass another --store PATH",
         )
     return version
 
 
-def _quick_check(conn: sqlite3.Connection, tables: set[str]) -> list[str]:
+def one_line(problem: str) -> str:
+    """The first problem SQLite reports in ``problem`` (one row may hold several lines), on one
+    line, without its "*** in database main ***" heading."""
+    lines = [ln for ln in problem.splitlines() if ln.strip() and "*** in database" not in ln]
+    text = " ".join((lines[0] if lines else problem).split())
+    return text if len(text) <= 200 else text[:200] + "..."
+
+
+def _quick_check(conn: sqlite3.Connection, tables: set[str], *, full: bool) -> list[str]:
+    if full:
+        return [one_line(str(r[0])) for r in conn.execute("PRAGMA quick_check(10)")
+                if r[0] != "ok"]
     out: list[str] = []
     for table in QUICK_CHECKED_TABLES:
         if table in tables:
@@ -271,4 +291,55 @@ def integrity_problems(conn: sqlite3.Connection, *, limit: int = 100) -> list[st
         rows = conn.execute(f"PRAGMA integrity_check({int(limit)})").fetchall()
     except sqlite3.DatabaseError as exc:
         return [str(exc)]
-    return [str(r[0]) for r in rows if r[0] != "ok"]
+    return [line for r in rows if r[0] != "ok"
+            for line in str(r[0]).splitlines() if line and "*** in database" not in line]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CheckResult:
+    """What ``check_file`` found: ``problems`` is [] for a sound perflab store."""
+
+    path: Path
+    size_bytes: int
+    schema_version: int | None
+    perflab_store: bool
+    problems: list[str]
+    seconds: float
+
+    @property
+    def ok(self) -> bool:
+        return self.perflab_store and not self.problems
+
+
+def check_file(p: Path, *, limit: int = 100) -> CheckResult:
+    """The full integrity check of a store file, read-only, without refusing a damaged file
+    (that is what it is for): every page, every index against its table.
+
+    Raises NotFound for a missing file and StoreCorrupt for one that is not an SQLite file or
+    not a perflab store; damage is in ``problems``."""
+    if not p.exists():
+        raise NotFound(f"no store at {p}", hint="pass --store PATH (or set $PERFLAB_STORE)")
+    if p.is_dir():
+        raise StoreUnwritable(f"{p} is a directory", hint="give the path of a file")
+    size = p.stat().st_size
+    if size == 0:
+        raise StoreCorrupt(f"{p} is an empty file, not a perflab store",
+                           hint="a store perflab creates is never empty")
+    started = time.monotonic()
+    conn = _connect_ro(p)
+    try:
+        try:
+            version = current_version(conn)
+            app_id = int(conn.execute("PRAGMA application_id").fetchone()[0])
+        except sqlite3.DatabaseError as exc:
+            if "not a database" in str(exc):
+                raise _first_read_error(p, exc) from exc
+            # the header or the schema page itself is damaged: that is the finding
+            return CheckResult(p, size, None, True, [str(exc)], time.monotonic() - started)
+        if app_id != APPLICATION_ID:
+            raise StoreCorrupt(f"{p} is an SQLite file but not a perflab store",
+                               hint="pass another --store PATH")
+        problems = integrity_problems(conn, limit=limit)
+    finally:
+        conn.close()
+    return CheckResult(p, size, version, True, problems, time.monotonic() - started)
