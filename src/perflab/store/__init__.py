@@ -9,8 +9,8 @@ check), ``store_error`` (SQLite's errors about a file as perflab's), ``INT64_MIN
 
 from perflab.store._errors import store_error
 from perflab.store._models import Artifact, Event, Run, Series, canonical_labels
-from perflab.store._rollups import ROLLUP_NS
 from perflab.store._open import CheckResult, check_file
+from perflab.store._rollups import ROLLUP_NS
 from perflab.store._schema import SCHEMA_VERSION
 from perflab.store._store import INT64_MAX, INT64_MIN, MAX_NAME_FILTER, Store, default_store_path
 from perflab.store._writer import BatchWriter

@@ -302,13 +302,12 @@ class CheckResult:
     path: Path
     size_bytes: int
     schema_version: int | None
-    perflab_store: bool
     problems: list[str]
     seconds: float
 
     @property
     def ok(self) -> bool:
-        return self.perflab_store and not self.problems
+        return not self.problems
 
 
 def check_file(p: Path, *, limit: int = 100) -> CheckResult:
@@ -335,11 +334,11 @@ def check_file(p: Path, *, limit: int = 100) -> CheckResult:
             if "not a database" in str(exc):
                 raise _first_read_error(p, exc) from exc
             # the header or the schema page itself is damaged: that is the finding
-            return CheckResult(p, size, None, True, [str(exc)], time.monotonic() - started)
+            return CheckResult(p, size, None, [str(exc)], time.monotonic() - started)
         if app_id != APPLICATION_ID:
             raise StoreCorrupt(f"{p} is an SQLite file but not a perflab store",
                                hint="pass another --store PATH")
         problems = integrity_problems(conn, limit=limit)
     finally:
         conn.close()
-    return CheckResult(p, size, version, True, problems, time.monotonic() - started)
+    return CheckResult(p, size, version, problems, time.monotonic() - started)
