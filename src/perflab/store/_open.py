@@ -262,7 +262,8 @@ def _first_read_error(path: Path, exc: sqlite3.DatabaseError) -> StoreError:
     if is_damage(exc):
         return StoreCorrupt(
             f"the store {path} is damaged ({text}); it was left untouched",
-            hint="move it away and start a new store, or pass another --store PATH",
+            hint=f"`perflab store check --store {path}` lists what is wrong; move the file away "
+                 "and start a new store, or pass another --store PATH",
         )
     return store_error(exc, path) or StoreCorrupt(
         f"the store {path} cannot be read ({text}); it was left untouched",
