@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+import sys
 from pathlib import Path
 
 import pytest
@@ -146,3 +147,26 @@ def test_store_check_of_no_store_or_a_foreign_file_is_exit_2(capsys, tmp_path):
     notes.write_text("not a database\n" * 100)
     code, _, err = run_cli(capsys, "store", "check", "--store", str(notes))
     assert (code, "not a perflab store" in err) == (2, True)
+
+
+def test_main_maps_a_damage_error_that_no_store_boundary_caught(capsys, filled, monkeypatch):
+    """A command reading the store outside ``with Store``: main() still prints one line."""
+    import click  # noqa: PLC0415
+
+    from perflab import cli  # noqa: PLC0415
+
+    @click.command()
+    def raw() -> None:
+        conn = sqlite3.connect(filled)
+        try:
+            conn.execute("SELECT COUNT(*), SUM(value) FROM samples").fetchall()
+        finally:
+            conn.close()
+
+    monkeypatch.setitem(cli.COMMANDS, "raw", (f"{__name__}:raw", "test"))
+    monkeypatch.setattr(sys.modules[__name__], "raw", raw, raising=False)
+    wreck(filled, "samples")
+    code, _, err = run_cli(capsys, "raw")
+    assert code == 2
+    assert err.startswith("perflab: error: the store is damaged (")
+    assert "Traceback" not in err

@@ -7,7 +7,6 @@ stays fast. To add a command, add one line to ``COMMANDS``.
 from __future__ import annotations
 
 import importlib
-import sqlite3
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -90,11 +89,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (click.exceptions.Abort, KeyboardInterrupt):
         _print_error("interrupted", None)
         return EXIT_INTERRUPTED
-    except sqlite3.Error as err:
+    except Exception as err:
         # a query met a damaged page, or the disk filled, where no store boundary mapped it
-        from perflab.store import store_error  # noqa: PLC0415  # lazy: keeps --help fast
-
-        mapped = store_error(err, None)
+        mapped = _store_error(err)
         if mapped is None:
             raise
         _print_error(str(mapped), mapped.hint)
@@ -111,6 +108,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 def run() -> None:
     """Console-script entry point."""
     sys.exit(main())
+
+
+def _store_error(err: Exception) -> PerflabError | None:
+    """An SQLite error about the store file (damage, a full disk) as perflab's error, or None.
+    sqlite3 is looked up, not imported: `perflab --help` must not load it, and an error of a
+    module never imported cannot be this one."""
+    sqlite3 = sys.modules.get("sqlite3")
+    if sqlite3 is None or not isinstance(err, sqlite3.Error):
+        return None
+    from perflab.store import store_error  # noqa: PLC0415  # only after a store was used
+
+    return store_error(err, None)
 
 
 def _print_error(message: str, hint: str | None) -> None:
