@@ -131,3 +131,14 @@ def test_a_read_only_open_reads_and_refuses_writes_clearly(named):
         assert [r.name for r in st.runs()][-1] == "plain"
         with pytest.raises(StoreUnwritable, match="read-only"):
             st.create_run("record", "nope")
+
+
+@pytest.mark.parametrize("when", ["99999999999999999999", "9999-12-31T23:59:59Z"])
+def test_bench_record_refuses_a_time_the_store_cannot_hold(capsys, store_path, tmp_path, when):
+    results = tmp_path / "bench.txt"
+    results.write_text("BenchmarkX-4  100  200 ns/op\n")
+    code, _, err = run_cli(capsys, "bench", "record", str(results), "--commit", "abc",
+                           "--time", when, "--store", str(store_path))
+    assert code == 2, err
+    assert err.startswith(f"perflab: error: --time '{when}' is out of range")
+    assert not store_path.exists()  # parsed before the store is opened

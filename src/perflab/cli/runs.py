@@ -10,9 +10,15 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from perflab.cli._common import emit_json, json_option, open_store, parse_labels, store_option
+from perflab.cli._common import (
+    checked_ns,
+    emit_json,
+    json_option,
+    open_store,
+    parse_labels,
+    store_option,
+)
 from perflab.errors import InvalidValue, NotFound, UsageError
-from perflab.store import INT64_MAX, INT64_MIN
 from perflab.units import (
     format_duration,
     format_duration_ns,
@@ -328,12 +334,8 @@ def _when(text: str | None, run: Run, option: str) -> int | None:
                 f"invalid {option} {printable(text[:80])!r}",
                 hint="give an offset into the run (30s, 5m) or a time (2026-11-27T16:30:00)",
             ) from None
-    if not INT64_MIN <= when <= INT64_MAX:  # a store holds int64 nanoseconds: 1677 to 2262
-        raise InvalidValue(
-            f"{option} {printable(text[:80])!r} is out of range (before 1677 or after 2262)",
-            hint="give an offset into the run (30s, 5m) or a time (2026-11-27T16:30:00)",
-        )
-    return when
+    return checked_ns(when, option, printable(text), hint="give an offset into the run (30s, "
+                      "5m) or a time (2026-11-27T16:30:00)")
 
 
 def _no_such_series(store: Store, run: Run, name: str, labels: dict[str, str]) -> NotFound:
