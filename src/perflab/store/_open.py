@@ -40,8 +40,10 @@ BUSY_TIMEOUT_S = 10.0
 # (samples, rollups, artifacts) are checked by `perflab store check`...
 QUICK_CHECKED_TABLES = ("runs", "series", "events", "samples_head")
 # ... and, before a command writes to it, the whole file when it is no larger than this: a
-# full quick_check reads every page, 0.1 to 0.5 s for 64 MiB (benchmarks/store_check.py).
-FULL_CHECK_BEFORE_WRITING_BYTES = 64 * 2**20
+# full quick_check reads every page, about 0.2 s for 32 MiB on a busy 2-core machine and
+# 0.55 s for 62 MiB (benchmarks/bench_store_check.py). Past this a writer's start would wait
+# too long for something `perflab store check` does on demand.
+FULL_CHECK_BEFORE_WRITING_BYTES = 32 * 2**20
 
 _CREATE_HINT = "pass --store PATH (or set $PERFLAB_STORE) to a writable place"
 
