@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -133,3 +134,30 @@ def test_another_hosts_run_is_left_running(store):
     store.conn.execute("UPDATE runs SET host = ? WHERE id = ?",
                        (socket.gethostname() + "-elsewhere", rid))
     assert store.run(rid).status == "running"  # cannot be checked from here
+
+
+def test_a_v3_store_is_migrated_and_its_runs_judged_by_pid(tmp_path):
+    """Schema v4 adds the owner's start time and boot: a v3 file gains the columns, and its
+    runs (without them) keep working."""
+    from perflab.store._schema import (  # noqa: PLC0415
+        APPLICATION_ID,
+        MIGRATIONS,
+        SCHEMA_VERSION,
+        _statements,
+    )
+
+    path = tmp_path / "v3.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    for version in (1, 2, 3):
+        for statement in _statements(MIGRATIONS[version]):
+            conn.execute(statement)
+    conn.execute("PRAGMA user_version = 3")
+    conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    conn.execute("INSERT INTO runs (kind, name, status, started_ns, host, pid)"
+                 " VALUES ('record', 'old', 'running', 1, ?, ?)",
+                 (socket.gethostname(), 2**22 + 1))
+    conn.close()
+    with Store.open(path) as st:
+        assert st.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+        run = st.run("old")
+        assert (run.status, run.pid_start, run.boot_id) == ("interrupted", None, None)
