@@ -89,8 +89,14 @@ def connect(p: Path, *, create: bool, readonly: bool | None) -> tuple[sqlite3.Co
 
 
 def _writable(p: Path) -> bool:
-    """Whether this process may write the file and the WAL beside it (EROFS counts too)."""
-    return os.access(p, os.W_OK) and os.access(p.parent, os.W_OK | os.X_OK)
+    """Whether this process may write the file and the WAL beside it (EROFS counts too): the
+    WAL and its index are created in the directory, unless they are there already."""
+    if not os.access(p, os.W_OK):
+        return False
+    if os.access(p.parent, os.W_OK | os.X_OK):
+        return True
+    beside = (Path(f"{p}-wal"), Path(f"{p}-shm"))
+    return all(f.exists() and os.access(f, os.W_OK) for f in beside)
 
 
 def _connect_rw(p: Path) -> sqlite3.Connection:
