@@ -59,11 +59,9 @@ def full_soon(monkeypatch):
 
 
 def test_record_filling_the_disk_exits_3_and_ends_its_run_failed(capsys, store_path, full_soon):
-    started = time.monotonic()
     code, out, err = run_cli(capsys, "record", "-i", "50ms", "-d", "120s", "--store",
                              str(store_path))
-    assert time.monotonic() - started < 100  # it stopped at the full disk, not at -d
-    assert code == 3, err
+    assert code == 3, err  # it stopped at the full disk (at -d it would exit 0)
     lines = err.strip().splitlines()
     assert lines[0].startswith("perflab: error: disk full: the store ")
     assert lines[1].startswith("  hint: free some space")
