@@ -9,7 +9,9 @@
     ├── StoreError (exit 2)                the store cannot be used
     │   ├── StoreCorrupt                   not a perflab store, or damaged: refused, untouched
     │   ├── StoreTooNew                    written by a newer perflab: refused, never rewritten
-    │   └── StoreUnwritable                path not writable
+    │   ├── StoreUnwritable                path not writable (or read-only, for a writing command)
+    │   └── StoreFull (exit 3)             the disk (or filesystem quota) is full: what was
+    │                                      committed is kept; the file is fine once space is freed
     ├── NotFound (exit 2)                  a run, series or benchmark the user named does not exist
     ├── TargetError (exit 3)               the target could not be reached or inspected
     │   ├── NoSuchProcess                  no process with that PID (or it exited)
@@ -85,6 +87,13 @@ class StoreTooNew(StoreError):
 
 class StoreUnwritable(StoreError):
     pass
+
+
+class StoreFull(StoreError):
+    """The store's disk is full. Not damage: every committed batch is intact, and the file can be
+    written again once space is freed; so exit 3, as for other trouble in the environment."""
+
+    exit_code = EXIT_TARGET
 
 
 class NotFound(PerflabError):

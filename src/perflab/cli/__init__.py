@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "runs": ("perflab.cli.runs:runs", "List the runs in the store."),
     "show": ("perflab.cli.runs:show", "Summarise one run: min/mean/max/p95 per series."),
     "query": ("perflab.cli.runs:query", "Print the samples of one series of a run."),
+    "store": ("perflab.cli.store:store", "The store file: check its integrity."),
     "export": ("perflab.cli.export:export", "Serve Prometheus metrics (node_exporter names)."),
     "bench": ("perflab.cli.bench:bench",
               "Benchmarks: compare with benchstat's statistics, CI gate, history, regressions."),
@@ -88,6 +89,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (click.exceptions.Abort, KeyboardInterrupt):
         _print_error("interrupted", None)
         return EXIT_INTERRUPTED
+    except Exception as err:
+        # a query met a damaged page, or the disk filled, where no store boundary mapped it
+        mapped = _store_error(err)
+        if mapped is None:
+            raise
+        _print_error(str(mapped), mapped.hint)
+        return mapped.exit_code
     except BrokenPipeError:
         # `perflab query ... | head`: the reader left; that is not an error
         sys.stderr.close()
@@ -100,6 +108,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 def run() -> None:
     """Console-script entry point."""
     sys.exit(main())
+
+
+def _store_error(err: Exception) -> PerflabError | None:
+    """An SQLite error about the store file (damage, a full disk) as perflab's error, or None.
+    sqlite3 is looked up, not imported: `perflab --help` must not load it, and an error of a
+    module never imported cannot be this one."""
+    sqlite3 = sys.modules.get("sqlite3")
+    if sqlite3 is None or not isinstance(err, sqlite3.Error):
+        return None
+    from perflab.store import store_error  # noqa: PLC0415  # only after a store was used
+
+    return store_error(err, None)
 
 
 def _print_error(message: str, hint: str | None) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from perflab.cli._common import emit_json, json_option, open_store, store_option
+from perflab.cli._common import checked_ns, emit_json, json_option, open_store, store_option
 from perflab.errors import CheckFailed, InvalidValue
 from perflab.units import parse_time_ns
 
@@ -17,15 +17,16 @@ from perflab.units import parse_time_ns
 def _parse_time(text: str | None) -> int | None:
     if text is None:
         return None
-    if text.isdigit():
+    hint = "use ISO 8601 (2026-11-27T10:00:00Z; local time without a zone) or Unix seconds"
+    if text.isascii() and text.isdigit():
         value = int(text)
-        return value if value > 10**15 else value * 1_000_000_000  # seconds or ns
-    try:
-        return parse_time_ns(text)
-    except ValueError as exc:
-        raise InvalidValue(f"invalid --time {text!r}",
-                           hint="use ISO 8601 (2026-11-27T10:00:00Z; local time without a zone)"
-                                " or Unix seconds") from exc
+        value = value if value > 10**15 else value * 1_000_000_000  # seconds or ns
+    else:
+        try:
+            value = parse_time_ns(text)
+        except (ValueError, OverflowError) as exc:
+            raise InvalidValue(f"invalid --time {text[:80]!r}", hint=hint) from exc
+    return checked_ns(value, "--time", text, hint=hint)
 
 
 @click.command()

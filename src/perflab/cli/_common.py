@@ -93,6 +93,21 @@ def _json_default(o: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
 
+# The store holds times as signed 64-bit nanoseconds since the epoch: 1677-09-21 to 2262-04-11.
+_NS_MIN = -(2**63)
+_NS_MAX = 2**63 - 1
+
+
+def checked_ns(value: int, option: str, text: str, *, hint: str) -> int:
+    """``value`` (ns since the epoch, parsed from ``text``), or a usage error when the store
+    cannot hold it: a time before 1677 or after 2262 is a typo, not a query to run."""
+    if not _NS_MIN <= value <= _NS_MAX:
+        shown = text if len(text) <= 80 else text[:80] + "..."
+        raise InvalidValue(f"{option} {shown!r} is out of range (before 1677 or after 2262)",
+                           hint=hint)
+    return value
+
+
 def parse_labels(items: tuple[str, ...]) -> dict[str, str]:
     out = {}
     for item in items:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
+import sqlite3
 import sys
 import threading
 import time
@@ -21,11 +23,12 @@ from perflab.cli._common import (
     store_option,
 )
 from perflab.cli._record_profile import RunProfilers
-from perflab.errors import EXIT_INTERRUPTED, NoSuchProcess
+from perflab.errors import EXIT_INTERRUPTED, NoSuchProcess, StoreCorrupt, StoreError
 from perflab.units import format_duration
 
 if TYPE_CHECKING:
     from perflab.collect.recorder import Recorder
+    from perflab.store import Store
 
 
 @click.command()
@@ -91,12 +94,17 @@ def record(*, interval: float, duration: float | None, pids: tuple[int, ...],
                      if profile_pids else None)
         stop = threading.Event()
         try:
-            interrupted = _run_until_signal(rec, stop, duration, run.id, run_name,
-                                            live=not as_json and sys.stderr.isatty())
-        finally:
-            if profilers is not None:  # each keeps what its current slice sampled
-                profilers.stop()
-        rec.close()
+            try:
+                interrupted = _run_until_signal(rec, stop, duration, run.id, run_name,
+                                                live=not as_json and sys.stderr.isatty())
+            finally:
+                if profilers is not None:  # each keeps what its current slice sampled
+                    profilers.stop()
+            rec.close()
+        except StoreError as err:  # the disk filled, or a query met a damaged page
+            rec.close(flush=False)
+            _end_failed(store, run.id, err, rec)
+            raise
         status = "aborted" if interrupted else "ok"
         update: dict[str, Any] = {"samples": rec.samples_written, "series": rec.series_count}
         if profilers is not None:
@@ -128,6 +136,18 @@ def record(*, interval: float, duration: float | None, pids: tuple[int, ...],
         store_arg = f" --store {store_path}" if store_path else ""
         click.echo(f"look at it: perflab show {run.id}{store_arg}")
     return EXIT_INTERRUPTED if interrupted else 0
+
+
+def _end_failed(store: Store, run_id: int, err: StoreError, rec: Recorder) -> None:
+    """End the run ``failed`` with the reason, keeping every sample already committed. Not in
+    a damaged file (nothing more is written to it), and when even this cannot be written (the
+    disk is still full), the run is left as it is: readers see it ``interrupted`` once this
+    process has exited, ending at its last committed sample."""
+    if isinstance(err, StoreCorrupt):
+        return
+    with contextlib.suppress(StoreError, sqlite3.Error):
+        store.finish_run(run_id, "failed", rollup=False, meta_update={
+            "error": err.message, "samples": rec.samples_written, "series": rec.series_count})
 
 
 def _run_until_signal(rec: Recorder, stop: threading.Event, duration: float | None,

@@ -10,7 +10,14 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from perflab.cli._common import emit_json, json_option, open_store, parse_labels, store_option
+from perflab.cli._common import (
+    checked_ns,
+    emit_json,
+    json_option,
+    open_store,
+    parse_labels,
+    store_option,
+)
 from perflab.errors import InvalidValue, NotFound, UsageError
 from perflab.units import (
     format_duration,
@@ -45,12 +52,9 @@ _MAX_QUERY_COLUMNS = 8
 def runs(*, kind: str | None, name: str | None, limit: int, store_path: str | None,
          as_json: bool) -> None:
     """List the runs in the store, newest first."""
-    store = open_store(store_path, create=False)
-    try:
+    with open_store(store_path, create=False) as store:
         found = store.runs(kind=kind, name=name, limit=limit)
         rows = [_run_summary(store, r) for r in found]
-    finally:
-        store.close()
     if as_json:
         emit_json("perflab.runs/1", {"store": str(store.path), "runs": rows})
         return
@@ -82,10 +86,8 @@ def _console() -> Console:
 
 
 def _run_summary(store: Store, run: Run) -> dict[str, Any]:
-    """A run as `runs` lists it: the effective status and its series and sample counts."""
-    status = run.status
-    if status == "running" and not store.recorder_alive(run):
-        status = "interrupted"  # the recorder died (kill -9, power): its samples are still here
+    """A run as `runs` lists it, with its series and sample counts. Its status is the store's:
+    ``interrupted`` for a run whose recorder died (kill -9, power), its samples still here."""
     meta = run.meta
     if run.ended_ns is not None and isinstance(meta.get("samples"), int) and isinstance(
             meta.get("series"), int):
@@ -94,7 +96,7 @@ def _run_summary(store: Store, run: Run) -> dict[str, Any]:
     else:
         counts = store.sample_counts(run.id)
         series, samples = len(counts), sum(counts.values())
-    return {**run.to_json(), "status": status, "series": series, "samples": samples}
+    return {**run.to_json(), "series": series, "samples": samples}
 
 
 def _status_text(status: str) -> str:
@@ -121,16 +123,13 @@ def _local_time(ts_ns: int, *, seconds_only: bool = True) -> str:
 @json_option
 def show(*, run_ref: str, show_all: bool, store_path: str | None, as_json: bool) -> None:
     """Summarise a run (id, name or `last`): min/mean/max/p95/last per series, by area."""
-    store = open_store(store_path, create=False)
-    try:
+    with open_store(store_path, create=False) as store:
         run = store.run(run_ref)
         summary = _run_summary(store, run)
         values = _values_by_series(store.run_values(run.id))
         stats = [_series_stats(s, values.get(s.id)) for s in store.series(run.id)]
         events = store.events(run.id)
         profile = _profile_summary(store, run.id)
-    finally:
-        store.close()
     if as_json:
         doc: dict[str, Any] = {"run": summary, "series": stats,
                                "events": [e.to_json() for e in events]}
@@ -273,8 +272,7 @@ def query(*, run_ref: str, series_name: str, labels: tuple[str, ...], since: str
     When several label sets match, each gets a column; narrow them with --label.
     """
     wanted = parse_labels(labels)
-    store = open_store(store_path, create=False)
-    try:
+    with open_store(store_path, create=False) as store:
         run = store.run(run_ref)
         start_ns = _when(since, run, "--since")
         end_ns = _when(until, run, "--until")
@@ -289,8 +287,6 @@ def query(*, run_ref: str, series_name: str, labels: tuple[str, ...], since: str
                 hint="pick one or a few with --label k=v",
             )
         data = [(s, store.samples(s.id, start_ns, end_ns)) for s in matching]
-    finally:
-        store.close()
     if as_json:
         emit_json("perflab.query/1", {
             "run": run.id, "series": [
@@ -329,16 +325,17 @@ def _when(text: str | None, run: Run, option: str) -> int | None:
     if text is None:
         return None
     try:
-        return run.started_ns + parse_duration_ns(text)
+        when = run.started_ns + parse_duration_ns(text)
     except InvalidValue:
-        pass
-    try:
-        return parse_time_ns(text)
-    except ValueError:
-        raise InvalidValue(
-            f"invalid {option} {text!r}",
-            hint="give an offset into the run (30s, 5m) or a time (2026-11-27T16:30:00)",
-        ) from None
+        try:
+            when = parse_time_ns(text)
+        except (ValueError, OverflowError):
+            raise InvalidValue(
+                f"invalid {option} {printable(text[:80])!r}",
+                hint="give an offset into the run (30s, 5m) or a time (2026-11-27T16:30:00)",
+            ) from None
+    return checked_ns(when, option, printable(text), hint="give an offset into the run (30s, "
+                      "5m) or a time (2026-11-27T16:30:00)")
 
 
 def _no_such_series(store: Store, run: Run, name: str, labels: dict[str, str]) -> NotFound:

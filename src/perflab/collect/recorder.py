@@ -195,10 +195,14 @@ class Recorder:
             else:
                 self._sleep(delay)
 
-    def close(self) -> None:
-        """Commit whatever is still buffered; release the descriptors the collector keeps."""
-        self._writer.flush()
-        self._processes.close()
+    def close(self, *, flush: bool = True) -> None:
+        """Commit whatever is still buffered (``flush``; not after the store failed: a full
+        disk or a damaged file would only fail again); release the collector's descriptors."""
+        try:
+            if flush:
+                self._writer.flush()
+        finally:
+            self._processes.close()
 
     def _guarded_tick(self) -> None:
         """A tick whose /proc reads fail (a file vanished, permission, a format this parser

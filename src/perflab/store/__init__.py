@@ -2,18 +2,23 @@
 
 Public names: ``Store``, ``BatchWriter``, ``Run``, ``Series``, ``Event``, ``Artifact``,
 ``default_store_path``, ``canonical_labels``, ``SCHEMA_VERSION``, ``ROLLUP_NS`` (the width of
-the per-minute rollups of finished runs); reading series for charts and tables:
-``sample_window`` (peak-keeping downsampling), ``summarize`` / ``Summary``, ``nearest_rank``
-(perflab's one definition of a percentile), ``has_rollup``, ``missing_rollups``,
-``SampleWindow``, ``MAX_POINTS``, ``DEFAULT_POINTS``; ``run_kinds``, ``runs_generation`` and
-``interrupt`` (stop a connection's running query from another thread).
+the per-minute rollups of finished runs), ``check_file`` and ``CheckResult`` (the full integrity
+check), ``store_error`` (SQLite's errors about a file as perflab's), ``INT64_MIN``/``INT64_MAX``
+(the range of times and ids a store holds), ``MAX_NAME_FILTER``; reading series for charts and
+tables: ``sample_window`` (peak-keeping downsampling), ``summarize`` / ``Summary``,
+``nearest_rank`` (perflab's one definition of a percentile), ``has_rollup``,
+``missing_rollups``, ``SampleWindow``, ``MAX_POINTS``, ``DEFAULT_POINTS``; ``run_kinds``,
+``runs_generation``, ``interrupt`` (stop a connection's running query from another thread) and
+``set_query_deadline``.
 """
 
 from perflab.store._catalog import interrupt, run_kinds, runs_generation, set_query_deadline
+from perflab.store._errors import store_error
 from perflab.store._models import Artifact, Event, Run, Series, canonical_labels
+from perflab.store._open import CheckResult, check_file
 from perflab.store._rollups import ROLLUP_NS
 from perflab.store._schema import SCHEMA_VERSION
-from perflab.store._store import Store, default_store_path
+from perflab.store._store import INT64_MAX, INT64_MIN, MAX_NAME_FILTER, Store, default_store_path
 from perflab.store._windows import (
     DEFAULT_POINTS,
     MAX_POINTS,
@@ -29,11 +34,15 @@ from perflab.store._writer import BatchWriter
 
 __all__ = [
     "DEFAULT_POINTS",
+    "INT64_MAX",
+    "INT64_MIN",
+    "MAX_NAME_FILTER",
     "MAX_POINTS",
     "ROLLUP_NS",
     "SCHEMA_VERSION",
     "Artifact",
     "BatchWriter",
+    "CheckResult",
     "Event",
     "Run",
     "SampleWindow",
@@ -41,6 +50,7 @@ __all__ = [
     "Store",
     "Summary",
     "canonical_labels",
+    "check_file",
     "default_store_path",
     "has_rollup",
     "interrupt",
@@ -50,5 +60,6 @@ __all__ = [
     "runs_generation",
     "sample_window",
     "set_query_deadline",
+    "store_error",
     "summarize",
 ]

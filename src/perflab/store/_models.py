@@ -26,6 +26,8 @@ class Run:
     host: str
     pid: int | None
     meta: dict[str, Any] = field(default_factory=dict)
+    pid_start: int | None = None   # the owner's start (ticks since boot) and boot: see _owner.py
+    boot_id: str | None = None
 
     @property
     def duration_ns(self) -> int | None:

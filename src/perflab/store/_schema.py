@@ -9,6 +9,10 @@ History of SCHEMA_VERSION (never renumber; only append):
     3  rollups: per-minute min/max/sum/count of each series of a finished run, filled lazily by
        readers (the dashboard, reports; 2026-11, issue 3) so that a day-long chart reads 1440
        rows, not 86400 samples. A cache: deleting its rows loses nothing.
+    4  runs.pid_start and runs.boot_id: the owner's start time (clock ticks since boot, from
+       /proc/PID/stat) and the boot it ran in, beside its PID, so that a reused PID is not
+       taken for a live recorder (2026-12, issue 10). A run of an older store has neither and
+       is judged by its PID alone.
 
 A file whose version is newer than SCHEMA_VERSION is refused, never rewritten: an older perflab
 must not damage what a newer one wrote.
@@ -18,7 +22,9 @@ from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 3
+from perflab.store._errors import rollback
+
+SCHEMA_VERSION = 4
 APPLICATION_ID = 0x7066_6C62  # "pflb": marks the file as a perflab store (PRAGMA application_id)
 
 _V1 = """
@@ -101,8 +107,13 @@ CREATE TABLE rollups (
 ) WITHOUT ROWID;
 """
 
+_V4 = """
+ALTER TABLE runs ADD COLUMN pid_start INTEGER;  -- the owner's start, in ticks since boot
+ALTER TABLE runs ADD COLUMN boot_id TEXT;       -- /proc/sys/kernel/random/boot_id then
+"""
+
 # MIGRATIONS[v] takes a store at version v-1 to version v.
-MIGRATIONS: dict[int, str] = {1: _V1, 2: _V2, 3: _V3}
+MIGRATIONS: dict[int, str] = {1: _V1, 2: _V2, 3: _V3, 4: _V4}
 
 
 def current_version(conn: sqlite3.Connection) -> int:
@@ -123,7 +134,7 @@ def migrate(conn: sqlite3.Connection, from_version: int) -> None:
         conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
         conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        rollback(conn)
         raise
 
 

@@ -8,27 +8,36 @@ or was written by a newer perflab is refused with a message and never modified.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
-import socket
 import sqlite3
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
-from perflab.errors import NotFound, StoreCorrupt, StoreError, StoreTooNew, StoreUnwritable
+from perflab.errors import InvalidValue, NotFound, StoreError
+from perflab.store._errors import is_damage, rollback, store_error, writes
 from perflab.store._models import Artifact, Event, Run, Series, canonical_labels
+from perflab.store._open import connect, integrity_problems
+from perflab.store._owner import owner_alive, this_process
 from perflab.store._rollups import build_run_rollups, build_series_rollup, rollup_exists
-from perflab.store._schema import APPLICATION_ID, SCHEMA_VERSION, current_version, migrate
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Sequence
 
-_BUSY_TIMEOUT_S = 10.0
 # Samples wait in samples_head (cheap to append to) for at most this long, or this many rows,
 # before moving to samples (clustered by series) in one sorted batch. See _schema.py, v2.
 COMPACT_INTERVAL_S = 30.0
 COMPACT_MAX_ROWS = 200_000
+
+# SQLite's integers are signed 64-bit: a time or id outside is clamped (a time) or absent (an id)
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
+
+# A --name / ?name= filter longer than this is refused: SQLite refuses LIKE patterns over
+# 50,000 bytes with an error, and no one types a name of even a thousand characters.
+MAX_NAME_FILTER = 1000
 
 
 def default_store_path() -> Path:
@@ -40,150 +49,99 @@ def default_store_path() -> Path:
     return Path(data_home) / "perflab" / "perflab.db"
 
 
-def _first_read_error(path: Path, exc: sqlite3.DatabaseError) -> StoreError:
-    """What the first read of a file tells. The file is never opened outside SQLite: closing
-    any other descriptor of it drops this process's POSIX locks on it, SQLite's included, and
-    another process's last connection would then delete the WAL under our feet."""
-    text = str(exc)
-    if "not a database" in text:
-        return StoreCorrupt(
-            f"{path} is not a perflab store (not an SQLite file); it was left untouched",
-            hint="point --store at another file, or move this one away",
-        )
-    if "unable to open" in text:
-        return StoreUnwritable(
-            f"cannot read the store {path}: {text}",
-            hint="use a store you own with --store PATH or $PERFLAB_STORE",
-        )
-    return StoreCorrupt(
-        f"the store {path} is damaged ({text}); it was left untouched",
-        hint="move it away and start a new store, or pass another --store PATH",
-    )
+def clamp_ns(ts_ns: int | None) -> int | None:
+    """A time bound as SQLite can hold it: beyond the int64 range means "no bound"."""
+    if ts_ns is None:
+        return None
+    return min(max(ts_ns, INT64_MIN), INT64_MAX)
+
+
+def like_contains(text: str) -> str:
+    """A LIKE pattern matching names that contain ``text`` literally (``%`` and ``_`` are
+    characters here, not wildcards); used with ``ESCAPE '\\'``."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
 
 
 class Store:
-    """A perflab store file. Use ``Store.open(path)``; close it, or use it as a context manager."""
+    """A perflab store file. Use ``Store.open(path)``; close it, or use it as a context manager.
 
-    def __init__(self, path: Path, conn: sqlite3.Connection) -> None:
+    Used as a context manager it is also the boundary where SQLite's errors about the file (a
+    damaged page met by a query, a full disk) become perflab's one-line errors.
+    """
+
+    def __init__(self, path: Path, conn: sqlite3.Connection, *, readonly: bool = False) -> None:
         self.path = path
         self.conn = conn
+        self.readonly = readonly
+        # set when a query met a damaged page: from then on nothing is written (close included)
+        self.damaged = False
         self._head_rows = 0  # rows this connection put in samples_head since its last compaction
         self._compacted_at = time.monotonic()
 
     # -- opening -------------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, path: str | Path | None = None, *, create: bool = True) -> Store:
-        p = Path(path).expanduser() if path is not None else default_store_path()
-        if p.exists():
-            if p.is_dir():
-                raise StoreUnwritable(f"{p} is a directory", hint="give the path of a file")
-        elif not create:
-            raise NotFound(
-                f"no store at {p}",
-                hint="record something first (`perflab record`), or pass --store PATH",
-            )
-        else:
-            try:
-                p.parent.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise StoreUnwritable(
-                    f"cannot create the store directory {p.parent}: {exc.strerror}",
-                    hint="pass --store PATH (or set $PERFLAB_STORE) to a writable place",
-                ) from exc
-        try:
-            conn = sqlite3.connect(p, timeout=_BUSY_TIMEOUT_S, isolation_level=None,
-                                   check_same_thread=False)
-        except sqlite3.OperationalError as exc:
-            raise StoreUnwritable(
-                f"cannot open the store {p}: {exc}",
-                hint="pass --store PATH (or set $PERFLAB_STORE) to a writable place",
-            ) from exc
-        try:
-            cls._prepare(conn, p)
-        except BaseException:
-            conn.close()
-            raise
-        return cls(p, conn)
+    def open(cls, path: str | Path | None = None, *, create: bool = True,
+             readonly: bool | None = None) -> Store:
+        """Open (or, with ``create``, create) the store at ``path``.
 
-    @staticmethod
-    def _prepare(conn: sqlite3.Connection, p: Path) -> None:
-        try:
-            # one read transaction: a consistent view even while another process creates the file
-            conn.execute("BEGIN")
-            try:
-                version = current_version(conn)
-                app_id = int(conn.execute("PRAGMA application_id").fetchone()[0])
-                tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
-            except sqlite3.DatabaseError:
-                if conn.in_transaction:  # keep the first error, not "no transaction is active"
-                    with contextlib.suppress(sqlite3.Error):
-                        conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
-        except sqlite3.DatabaseError as exc:
-            raise _first_read_error(p, exc) from exc
-        if version > SCHEMA_VERSION:
-            raise StoreTooNew(
-                f"the store {p} has schema version {version}, newer than this perflab "
-                f"understands ({SCHEMA_VERSION}); it was left untouched",
-                hint="upgrade perflab, or pass another --store PATH",
-            )
-        if tables and app_id != APPLICATION_ID:
-            raise StoreCorrupt(
-                f"{p} is an SQLite file but not a perflab store; it was left untouched",
-                hint="pass another --store PATH",
-            )
-        try:
-            _enable_wal(conn)
-            # NORMAL in WAL mode: a crash of the process loses nothing committed; only a power
-            # loss can lose the last transactions. That is the bargain every TSDB makes.
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA foreign_keys=ON")
-            if version < SCHEMA_VERSION:
-                migrate(conn, version)
-        except sqlite3.OperationalError as exc:
-            if "readonly" in str(exc) or "unable to open" in str(exc):
-                raise StoreUnwritable(
-                    f"the store {p} is not writable: {exc}",
-                    hint="pass --store PATH (or set $PERFLAB_STORE) to a writable place",
-                ) from exc
-            raise StoreCorrupt(f"the store {p} cannot be used: {exc}") from exc
-        except sqlite3.DatabaseError as exc:
-            raise StoreCorrupt(
-                f"the store {p} is damaged ({exc}); it was left untouched",
-                hint="move it away and start a new store, or pass another --store PATH",
-            ) from exc
+        ``readonly``: None (the default) opens read-write, or read-only when the file cannot be
+        written and the caller only reads (``create=False``); False demands write access (a
+        clear error on a read-only file); True opens read-only whatever the file allows.
+        """
+        p = Path(path).expanduser() if path is not None else default_store_path()
+        if readonly is None and create:
+            readonly = False  # a command that may create a store writes to it
+        conn, ro = connect(p, create=create, readonly=readonly)
+        return cls(p, conn, readonly=ro)
 
     def close(self) -> None:
-        if self._head_rows:
+        if self._head_rows and not self.damaged and not self.readonly:
             # best effort: rows left in the head are still read (and compacted by the next
-            # writer), so a busy or read-only file must not turn closing into an error
-            with contextlib.suppress(sqlite3.Error):
+            # writer), so a busy, full or read-only file must not turn closing into an error
+            with contextlib.suppress(sqlite3.Error, StoreError):
                 self.compact_samples()
         self.conn.close()
 
     def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
+        if isinstance(exc, sqlite3.Error) and is_damage(exc):
+            self.damaged = True  # so that closing does not compact into a damaged file
         self.close()
+        if isinstance(exc, sqlite3.Error):
+            mapped = store_error(exc, self.path)
+            if mapped is not None:
+                raise mapped from exc
+
+    def check_integrity(self, *, limit: int = 100) -> list[str]:
+        """The full ``PRAGMA integrity_check`` (reads every page: about 1 s per 100 MB); []
+        when the file is sound. What ``perflab store check`` runs."""
+        return integrity_problems(self.conn, limit=limit)
 
     # -- runs ----------------------------------------------------------------------------------
 
+    @writes
     def create_run(self, kind: str, name: str, *, meta: dict[str, Any] | None = None,
                    started_ns: int | None = None) -> Run:
+        """A new ``running`` run owned by this process (its PID, start time and boot are
+        recorded: when it dies without finishing the run, readers see ``interrupted``)."""
         started = time.time_ns() if started_ns is None else started_ns
-        host = socket.gethostname()
+        owner = this_process()
         meta_json = json.dumps(meta or {}, sort_keys=True)
         cur = self.conn.execute(
-            "INSERT INTO runs (kind, name, status, started_ns, host, pid, meta)"
-            " VALUES (?, ?, 'running', ?, ?, ?, ?)",
-            (kind, name, started, host, os.getpid(), meta_json),
+            "INSERT INTO runs (kind, name, status, started_ns, host, pid, pid_start, boot_id,"
+            " meta) VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?)",
+            (kind, name, started, owner.host, owner.pid, owner.start_ticks, owner.boot_id,
+             meta_json),
         )
         run_id = int(cur.lastrowid or 0)
-        return Run(run_id, kind, name, "running", started, None, host, os.getpid(), meta or {})
+        return Run(run_id, kind, name, "running", started, None, owner.host, owner.pid,
+                   meta or {}, owner.start_ticks, owner.boot_id)
 
+    @writes
     def finish_run(self, run_id: int, status: str = "ok", *, ended_ns: int | None = None,
                    meta_update: dict[str, Any] | None = None, rollup: bool = True) -> None:
         """End a run. ``rollup``: build its per-minute rollups now (about 0.3 s of CPU per
@@ -198,7 +156,7 @@ class Store:
         self.conn.execute("UPDATE runs SET status = ?, ended_ns = ?, pid = NULL WHERE id = ?",
                           (status, ended, run_id))
         # The run no longer changes: roll it up now, so its first view is as fast as the next.
-        # A cache: if the store is busy for longer than the busy timeout, a reader builds it.
+        # A cache: if the store is busy (or the disk full), a reader builds it later.
         if rollup:
             with contextlib.suppress(sqlite3.OperationalError):
                 build_run_rollups(self.conn, run_id)
@@ -216,11 +174,16 @@ class Store:
         return build_series_rollup(self.conn, series_id)
 
     def run(self, ref: int | str) -> Run:
-        """A run by id, by name (the newest of that name), or ``last``/``latest``."""
+        """A run by id, by name (the newest of that name), or ``last``/``latest``.
+
+        A ``running`` run whose owner is gone comes back ``interrupted``, ending at its last
+        sample (see ``runs``); so does every view built on this."""
         row: tuple[Any, ...] | None
         sql = f"SELECT {_RUN_COLS} FROM runs"
-        if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
-            row = self.conn.execute(sql + " WHERE id = ?", (int(ref),)).fetchone()
+        run_id = _run_id(ref)
+        if run_id is not None:
+            row = (self.conn.execute(sql + " WHERE id = ?", (run_id,)).fetchone()
+                   if INT64_MIN <= run_id <= INT64_MAX else None)
         elif ref in ("last", "latest"):
             row = self.conn.execute(sql + " ORDER BY started_ns DESC, id DESC LIMIT 1").fetchone()
         else:
@@ -228,35 +191,66 @@ class Store:
                 sql + " WHERE name = ? ORDER BY started_ns DESC, id DESC LIMIT 1", (ref,)
             ).fetchone()
         if row is None:
-            raise NotFound(f"no run {ref!r} in {self.path}",
+            shown = ref if isinstance(ref, int) or len(ref) <= 80 else ref[:80] + "..."
+            raise NotFound(f"no run {shown!r} in {self.path}",
                            hint="list the runs with `perflab runs`")
-        return _run_from_row(row)
+        return self._effective(_run_from_row(row))
 
     def runs(self, *, kind: str | None = None, name: str | None = None,
              since_ns: int | None = None, until_ns: int | None = None,
              limit: int | None = None) -> list[Run]:
+        """Runs, newest first. ``name``: the name contains this text, literally (``%`` and
+        ``_`` are no wildcards); at most MAX_NAME_FILTER characters (InvalidValue beyond)."""
         where: list[str] = []
         args: list[Any] = []
         if kind:
             where.append("kind = ?")
             args.append(kind)
         if name:
-            where.append("name LIKE ?")
-            args.append(f"%{name}%")
+            if len(name) > MAX_NAME_FILTER:
+                raise InvalidValue(
+                    f"the name filter is {len(name):,} characters long; at most "
+                    f"{MAX_NAME_FILTER:,} are allowed",
+                    hint="give a shorter part of the name: it matches names that contain it",
+                )
+            where.append("name LIKE ? ESCAPE '\\'")
+            args.append(like_contains(name))
         if since_ns is not None:
             where.append("COALESCE(ended_ns, 9223372036854775807) >= ?")
-            args.append(since_ns)
+            args.append(clamp_ns(since_ns))
         if until_ns is not None:
             where.append("started_ns <= ?")
-            args.append(until_ns)
+            args.append(clamp_ns(until_ns))
         sql = f"SELECT {_RUN_COLS} FROM runs"
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY started_ns DESC, id DESC"
         if limit:
-            sql += f" LIMIT {int(limit)}"
-        return [_run_from_row(r) for r in self.conn.execute(sql, args)]
+            sql += f" LIMIT {min(int(limit), INT64_MAX)}"
+        return [self._effective(_run_from_row(r)) for r in self.conn.execute(sql, args)]
 
+    def _effective(self, run: Run) -> Run:
+        """The run as every view shows it: one still marked ``running`` whose owner process
+        is gone (``kill -9``, OOM, power) is ``interrupted`` and ends at its last sample. The
+        file is not changed: readers may not write, and the owner check is cheap."""
+        if run.status != "running" or self.recorder_alive(run):
+            return run
+        return dataclasses.replace(run, status="interrupted", ended_ns=self.last_sample_ns(run))
+
+    def last_sample_ns(self, run: Run) -> int:
+        """The time of the run's last sample (its start when it has none)."""
+        with self._snapshot():
+            row = self.conn.execute(
+                "SELECT MAX(t) FROM ("
+                " SELECT (SELECT MAX(ts_ns) FROM samples WHERE series_id = s.id) AS t"
+                " FROM series s WHERE s.run_id = ?"
+                " UNION ALL SELECT MAX(h.ts_ns) FROM samples_head h"
+                " WHERE h.series_id IN (SELECT id FROM series WHERE run_id = ?))",
+                (run.id, run.id)).fetchone()
+        last = None if row is None else row[0]
+        return run.started_ns if last is None else max(int(last), run.started_ns)
+
+    @writes
     def delete_run(self, run_id: int) -> None:
         self.conn.execute("BEGIN IMMEDIATE")
         try:
@@ -269,7 +263,7 @@ class Store:
             self.conn.execute("DELETE FROM runs WHERE id = ?", (run_id,))
             self.conn.execute("COMMIT")
         except BaseException:
-            self.conn.execute("ROLLBACK")
+            rollback(self.conn)
             raise
 
     # -- series and samples --------------------------------------------------------------------
@@ -291,6 +285,8 @@ class Store:
         return out
 
     def series_by_id(self, series_id: int) -> Series:
+        if not INT64_MIN <= series_id <= INT64_MAX:
+            raise NotFound(f"no series {series_id}")
         row = self.conn.execute("SELECT id, run_id, name, labels, unit FROM series WHERE id = ?",
                                 (series_id,)).fetchone()
         if row is None:
@@ -302,6 +298,7 @@ class Store:
         """(ts_ns, value) pairs in time order, optionally within [start_ns, end_ns]."""
         window = ""
         args: list[Any] = [series_id]
+        start_ns, end_ns = clamp_ns(start_ns), clamp_ns(end_ns)
         if start_ns is not None:
             window += " AND ts_ns >= ?"
             args.append(start_ns)
@@ -365,6 +362,7 @@ class Store:
 
     # -- events and artifacts ------------------------------------------------------------------
 
+    @writes
     def add_event(self, run_id: int, kind: str, text: str = "", *, ts_ns: int | None = None,
                   end_ns: int | None = None, attrs: dict[str, Any] | None = None) -> int:
         cur = self.conn.execute(
@@ -378,6 +376,7 @@ class Store:
                end_ns: int | None = None) -> list[Event]:
         sql = "SELECT id, run_id, ts_ns, end_ns, kind, text, attrs FROM events WHERE run_id = ?"
         args: list[Any] = [run_id]
+        start_ns, end_ns = clamp_ns(start_ns), clamp_ns(end_ns)
         if start_ns is not None:
             sql += " AND COALESCE(end_ns, ts_ns) >= ?"
             args.append(start_ns)
@@ -388,6 +387,7 @@ class Store:
         return [Event(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6]))
                 for r in self.conn.execute(sql, args)]
 
+    @writes
     def add_artifact(self, run_id: int, kind: str, data: bytes, *, name: str = "",
                      content_type: str = "application/octet-stream", ts_ns: int | None = None,
                      end_ns: int | None = None, attrs: dict[str, Any] | None = None) -> int:
@@ -419,6 +419,7 @@ class Store:
 
     # -- writing -------------------------------------------------------------------------------
 
+    @writes
     def series_id(self, run_id: int, name: str, labels: dict[str, str] | None = None,
                   unit: str = "") -> int:
         """The id of a series, created on first use."""
@@ -435,6 +436,7 @@ class Store:
         )
         return int(cur.lastrowid or 0)
 
+    @writes
     def insert_samples(self, rows: Iterable[tuple[int, int, float]] | Sequence[Any]) -> None:
         """Insert (series_id, ts_ns, value) rows in one transaction (into the head, see v2)."""
         batch = rows if isinstance(rows, list) else list(rows)
@@ -446,13 +448,14 @@ class Store:
             )
             self.conn.execute("COMMIT")
         except BaseException:
-            self.conn.execute("ROLLBACK")
+            rollback(self.conn)  # SQLite may have rolled back already (disk full)
             raise
         self._head_rows += len(batch)
         if (self._head_rows >= COMPACT_MAX_ROWS
                 or time.monotonic() - self._compacted_at >= COMPACT_INTERVAL_S):
             self.compact_samples()
 
+    @writes
     def compact_samples(self) -> int:
         """Move every row of samples_head into samples, sorted by series. Returns rows moved.
 
@@ -467,42 +470,31 @@ class Store:
             self.conn.execute("DELETE FROM samples_head")
             self.conn.execute("COMMIT")
         except BaseException:
-            self.conn.execute("ROLLBACK")
+            rollback(self.conn)  # SQLite may have rolled back already (disk full)
             raise
         self._head_rows = 0
         self._compacted_at = time.monotonic()
         return int(moved)
 
     def recorder_alive(self, run: Run) -> bool:
-        """Whether the process recording a 'running' run on this host still exists."""
-        if run.pid is None or run.host != socket.gethostname():
-            return True
-        try:
-            os.kill(run.pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return True
+        """Whether the process that owns a 'running' run still exists (same PID, same start
+        time, same boot; see _owner.py). Another host's run is taken as alive: it cannot be
+        checked from here."""
+        return owner_alive(run.host, run.pid, run.pid_start, run.boot_id)
 
 
-def _enable_wal(conn: sqlite3.Connection) -> None:
-    """Switch to WAL. SQLite answers "locked" at once, without the busy handler, while another
-    process is switching the same new file, so wait for that here (up to the busy timeout)."""
-    deadline = time.monotonic() + _BUSY_TIMEOUT_S
-    while True:
-        try:
-            conn.execute("PRAGMA journal_mode=WAL")
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or time.monotonic() > deadline:
-                raise
-            time.sleep(0.01)
-        else:
-            return
-
-
-_RUN_COLS = "id, kind, name, status, started_ns, ended_ns, host, pid, meta"
+_RUN_COLS = "id, kind, name, status, started_ns, ended_ns, host, pid, meta, pid_start, boot_id"
 
 
 def _run_from_row(r: tuple[Any, ...]) -> Run:
-    return Run(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], json.loads(r[8]))
+    return Run(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], json.loads(r[8]), r[9], r[10])
+
+
+def _run_id(ref: int | str) -> int | None:
+    """The id in a run reference, or None when it names a run instead. ASCII digits only: an
+    Arabic-Indic digit one (U+0661) is a name, not run 1."""
+    if isinstance(ref, int):
+        return ref
+    if ref.isascii() and ref.isdigit():
+        return int(ref)
+    return None

@@ -2,7 +2,8 @@
 
 The thread has its own store connection (a SQLite connection belongs to one thread). The run
 ends ``ok`` when the server shuts down, ``failed`` (with the reason in its meta) if the
-recorder dies — the server itself keeps serving either way.
+recorder dies — the server itself keeps serving either way. A full disk or a damaged store
+stops the recording with one log line (no traceback): the pages keep showing what was committed.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import threading
 from pathlib import Path
 
 from perflab.collect.recorder import Recorder
+from perflab.errors import StoreError
 from perflab.store import Store
 
 log = logging.getLogger("perflab.serve")
@@ -53,6 +55,9 @@ class BackgroundRecording:
         assert self.recorder is not None
         try:
             self.recorder.run(self._stop)
+        except StoreError as exc:  # a full disk, a damaged file: said in one line, and the
+            self.error = exc.message  # server keeps serving what it has
+            log.error("background recording stopped: %s (%s)", exc.message, exc.hint or "")  # noqa: TRY400  # the cause is the message, a traceback adds nothing
         except Exception as exc:  # the server outlives its recording
             self.error = f"{type(exc).__name__}: {exc}"
             log.exception("background recording stopped")
@@ -66,7 +71,7 @@ class BackgroundRecording:
             return
         try:
             if self.recorder is not None:
-                self.recorder.close()
+                self.recorder.close(flush=self.error is None)
             # no rollup here: after days of serving it would hold up the stop for seconds;
             # the next hub rolls the run up in the background (web/_rollups.py)
             if self.error is None:
@@ -74,6 +79,10 @@ class BackgroundRecording:
             else:
                 self._store.finish_run(self.run_id, "failed", meta_update={"error": self.error},
                                        rollup=False)
+        except StoreError as exc:
+            # still full (or damaged): the run stays as it is and reads `interrupted` once this
+            # process is gone, ending at its last committed sample
+            log.error("could not end the recording's run %s: %s", self.run_id, exc.message)  # noqa: TRY400  # one line is the point
         finally:
             self._store.close()
             self._store = None
