@@ -25,7 +25,7 @@
   const TITLES = {
     "load.rps": "Throughput", "load.latency_ms": "Latency percentiles",
     "load.service_time_ms": "Service time percentiles", "load.errors_per_s": "Errors",
-    "load.dropped_per_s": "Dropped (could not start on time)", "load.connections": "Connections",
+    "load.dropped_per_s": "Dropped, could not start on time", "load.connections": "Connections",
     "system.cpu.pct": "CPU by mode", "system.context_switches_per_s": "Context switches",
     "system.forks_per_s": "Processes started (forks)",
     "system.load1": "Load average, 1 min", "system.load5": "Load average, 5 min",
@@ -36,15 +36,15 @@
     "system.mem.total_bytes": "Memory total", "system.mem.swap_used_bytes": "Swap used",
     "system.mem.swap_in_bytes_per_s": "Swap in", "system.mem.swap_out_bytes_per_s": "Swap out",
     "system.mem.major_faults_per_s": "Major page faults",
-    "system.psi.some_pct": "Pressure stall, some (PSI avg10)",
-    "system.psi.full_pct": "Pressure stall, full (PSI avg10)",
+    "system.psi.some_pct": "Pressure stall, some, PSI avg10",
+    "system.psi.full_pct": "Pressure stall, full, PSI avg10",
     "system.psi.some_stall_pct": "Time stalled, some tasks",
     "system.psi.full_stall_pct": "Time stalled, all tasks",
     "system.disk.util_pct": "Disk utilisation", "system.disk.reads_per_s": "Disk reads",
     "system.disk.writes_per_s": "Disk writes", "system.disk.read_bytes_per_s": "Disk read throughput",
     "system.disk.write_bytes_per_s": "Disk write throughput",
-    "system.disk.read_await_s": "Disk read latency (await)",
-    "system.disk.write_await_s": "Disk write latency (await)",
+    "system.disk.read_await_s": "Disk read latency, await",
+    "system.disk.write_await_s": "Disk write latency, await",
     "system.disk.queue_size": "Disk queue size",
     "net.if.rx_bytes_per_s": "Network received", "net.if.tx_bytes_per_s": "Network sent",
     "net.if.rx_packets_per_s": "Packets received", "net.if.tx_packets_per_s": "Packets sent",
@@ -54,7 +54,7 @@
     "net.tcp.time_wait": "TCP connections in TIME-WAIT", "net.tcp.retrans_per_s": "TCP retransmits",
     "net.tcp.resets_per_s": "TCP resets", "net.tcp.listen_drops_per_s": "TCP listen drops",
     "net.tcp.listen_overflows_per_s": "TCP listen queue overflows",
-    "process.cpu.pct": "Process CPU", "process.rss_bytes": "Process memory (RSS)",
+    "process.cpu.pct": "Process CPU", "process.rss_bytes": "Process resident memory",
     "process.threads": "Process threads", "process.fds": "Process open files",
     "process.read_bytes_per_s": "Process disk reads",
     "process.write_bytes_per_s": "Process disk writes",
@@ -762,7 +762,8 @@
    *   of one hue each; from P.HEATMAP_CPUS CPUs up, a heatmap (one row per CPU).
    */
   P.chartView = function (ch, lines, topN) {
-    if (ch.name === "system.cpu.pct" && ch.part === "each") {
+    if (ch.name === "system.cpu.pct" && ch.part !== "all" &&
+        ch.series.some((s) => ((s.labels || {}).cpu || "all") !== "all")) {
       const byCpu = new Map();
       ch.series.forEach((s, i) => {
         const cpu = (s.labels || {}).cpu;
