@@ -20,8 +20,7 @@ from pathlib import Path
 import httpx
 
 from _bigrun import build
-from perflab.report import sample_window
-from perflab.store import Store
+from perflab.store import Store, sample_window
 from perflab.testing import serve
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",

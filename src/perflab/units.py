@@ -7,7 +7,7 @@ a bare suffix letter is binary, as in ``free -g`` and ``ulimit``.
 Formatting comes in two widths: ``format_*`` for text and tables (three significant digits and
 the unit: ``1.50KiB``, ``2.35ms``, ``12.5%``), and ``compact_*`` for the narrow columns of live
 views such as ``perflab top`` (at most 5 characters, htop's style: ``1.5K``, ``123M``). The web
-dashboard's JavaScript (``P.fmt`` in web/static/perflab.js) follows ``format_value`` rule for rule
+dashboard's JavaScript (``P.fmt`` in _ui/static/perflab.js) follows ``format_value`` rule for rule
 (a browser test compares the two on a table of values).
 
 ISO times without a zone are local on the command line and UTC in the HTTP API

@@ -58,9 +58,10 @@ def test_run_charts_draw_the_recorded_data(page, server, hub):
         max: Math.max(...u.data.slice(1).flat().filter(v => v != null)),
         width: u.width }))""")
     by_title = {c["title"]: c for c in charts}
-    assert set(by_title) == {"system.cpu.pct (%)", "system.mem.used_bytes (bytes)",
-                             "net.if.rx_bytes_per_s (bytes/s)", "process.cpu.pct (%)"}
-    cpu = by_title["system.cpu.pct (%)"]
+    # human titles, in order of importance: the machine's CPU and memory, network, processes
+    assert [c["title"] for c in charts] == ["CPU by mode (%)", "Memory used (bytes)",
+                                            "Network received (bytes/s)", "Process CPU (%)"]
+    cpu = by_title["CPU by mode (%)"]
     assert cpu["lines"] == 2                      # user and system: one line per label set
     assert cpu["points"] == hub.n_samples  # every sample (the run ends at its last one)
     assert cpu["max"] == 97.0
@@ -253,7 +254,7 @@ def test_a_running_run_page_adds_new_series_and_lists_constant_ones(new_page, tm
         p.open(f"{url}/runs/{run.id}", "chartsReady")
         titles = ("() => window.perflabRun.charts.map("
                   "u => u.root.querySelector('.u-title').textContent)")
-        assert p.page.evaluate(titles) == ["system.cpu.pct (%)"]
+        assert p.page.evaluate(titles) == ["CPU by mode (%)"]
         rows = p.page.locator("table.constant-series tbody tr")
         assert rows.count() == 1
         assert "system.mem.swap_used_bytes" in rows.first.text_content()
@@ -264,7 +265,7 @@ def test_a_running_run_page_adds_new_series_and_lists_constant_ones(new_page, tm
             now = time.time_ns()
             store.insert_samples([(rss, now - (5 - i) * 10**9, 1e6 * (i + 1))
                                   for i in range(5)])
-        p.page.wait_for_function(f"({titles})().includes('process.rss_bytes (bytes)')",
+        p.page.wait_for_function(f"({titles})().includes('Process resident memory (bytes)')",
                                  timeout=20_000)
         assert p.errors == []
         p.shot("run-growing")

@@ -7,8 +7,7 @@ import math
 import numpy as np
 
 from _hubdata import T0, S, build
-from perflab.report import sample_window, summarize
-from perflab.store import Store
+from perflab.store import Store, sample_window, summarize
 
 
 def test_few_samples_come_back_as_stored(store_path):

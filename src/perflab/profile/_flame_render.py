@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import html
-import json
 import zlib
 from importlib import resources
 
+from perflab._ui import script_json
 from perflab.profile._flame import FlameTree, tree_of
 from perflab.profile._model import Profile
 
@@ -21,8 +21,7 @@ def _data_json(tree: FlameTree, *, title: str, unit: str, summary: str, diff: bo
     if diff:
         doc["base"] = base
         doc["base_total"] = base[0]
-    # "</" would end the <script> element early
-    return json.dumps(doc, separators=(",", ":")).replace("</", "<\\/")
+    return str(script_json(doc))
 
 
 def render_html(tree: FlameTree, *, title: str, unit: str, summary: str = "",

@@ -10,12 +10,13 @@ dashboard's history chart.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from markupsafe import Markup
+
+from perflab._ui import script_json
 
 if TYPE_CHECKING:
     from perflab.bench import Change, History, ResultSet, Table
@@ -205,5 +206,4 @@ def _charts_json(charts: list[tuple[History, list[Change]]], run_id: int) -> Mar
         "points": [p.to_json() for p in h.points],
         "changes": [c.to_json() for c in found],
     } for h, found in charts]
-    text = json.dumps(data, separators=(",", ":"), allow_nan=False).replace("</", "<\\/")
-    return Markup(text)  # noqa: S704  # JSON escaped for a script element above
+    return script_json(data)

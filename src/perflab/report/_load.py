@@ -4,11 +4,9 @@ the latency histogram. The data is ``perflab.load.load_view``; the charts are ``
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
-from markupsafe import Markup
-
+from perflab._ui import script_json
 from perflab.units import format_duration, format_rate
 
 if TYPE_CHECKING:
@@ -71,7 +69,6 @@ def render_values(view: dict[str, Any]) -> dict[str, Any]:
                            "test": " · ".join(x for x in (name if g["labels"] else "",
                                                           t.get("test") or "") if x)}
                           for t in g["thresholds"])
-    text = json.dumps(view, separators=(",", ":"), allow_nan=False).replace("</", "<\\/")
     return {"rows": rows, "thresholds": thresholds,
             "any_service": any(g["service_time_ms"] for g in view["groups"]),
-            "load_json": Markup(text)}  # noqa: S704  # JSON escaped for a script element
+            "load_json": script_json(view)}

@@ -8,7 +8,6 @@ and the same uPlot), fed from data embedded in the page instead of the API.
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import time
@@ -22,16 +21,17 @@ import jinja2
 from markupsafe import Markup
 
 from perflab import __version__
+from perflab._ui import TEMPLATES as SHARED_TEMPLATES
+from perflab._ui import asset, script_json, template_filters
 from perflab.errors import UsageError
 from perflab.report._data import series_area
 from perflab.store import SampleWindow, Summary, sample_window, summarize
-from perflab.units import format_duration_ns, format_timestamp
+from perflab.units import format_timestamp
 
 if TYPE_CHECKING:
     from perflab.store import Event, Run, Series, Store
 
-# the dashboard's static files: the report inlines the very scripts the Run page runs
-STATIC = Path(__file__).resolve().parent.parent / "web" / "static"
+# the report's own templates; the ones the dashboard renders too are perflab._ui's
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 REPORT_POINTS = 1_500  # per series: a wide screen's worth, peaks kept
 
@@ -70,34 +70,14 @@ class Section:
 SectionFn = Callable[[ReportContext], Section | None]
 
 
-def template_filters() -> dict[str, Callable[[Any], str]]:
-    """The jinja filters the report's templates use (the dashboard reuses those templates)."""
-    return {"ts": _fmt_ts, "num": _fmt_num, "dur": _fmt_dur}
-
-
 @cache
 def _env() -> jinja2.Environment:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+    env = jinja2.Environment(loader=jinja2.ChoiceLoader([
+                                 jinja2.FileSystemLoader(str(TEMPLATES)),
+                                 jinja2.FileSystemLoader(str(SHARED_TEMPLATES))]),
                              autoescape=True, undefined=jinja2.StrictUndefined)
     env.filters.update(template_filters())
     return env
-
-
-def _fmt_dur(ns: float | None) -> str:
-    return "-" if ns is None else format_duration_ns(ns)
-
-
-def _fmt_ts(ns: int | None) -> str:
-    return "-" if ns is None else format_timestamp(ns)
-
-
-def _fmt_num(v: float | None) -> str:
-    if v is None:
-        return "-"
-    a = abs(v)
-    if a >= 1e4 or (0 < a < 1e-3):
-        return f"{v:.4g}"
-    return f"{v:.3f}".rstrip("0").rstrip(".") if a < 100 else f"{v:.1f}"
 
 
 def _render(template: str, **values: Any) -> Markup:
@@ -133,7 +113,7 @@ def section_load(ctx: ReportContext) -> Section | None:
     if values is None:
         return None
     html = _render("section_load.html", **values)
-    script = Markup("<script>\n") + _asset("load.js") + Markup("\n</script>")
+    script = Markup("<script>\n") + asset("load.js") + Markup("\n</script>")
     return Section("load", "Load test", html + script)
 
 
@@ -201,17 +181,6 @@ def _chart_data(ctx: ReportContext) -> dict[str, Any]:
     }
 
 
-def _inline_json(data: Any) -> Markup:
-    # "</" would end the <script> element early; "<\/" is the same string to JSON
-    text = json.dumps(data, separators=(",", ":"), allow_nan=False).replace("</", "<\\/")
-    return Markup(text)  # noqa: S704  # JSON escaped for a script element above
-
-
-def _asset(name: str) -> Markup:
-    text = (STATIC / name).read_text(encoding="utf-8")
-    return Markup(text.replace("</script", "<\\/script"))  # noqa: S704  # our own asset
-
-
 def render_report(store: Store, run_id: int | str,
                   sections: list[SectionFn] | None = None) -> str:
     run = store.run(run_id)
@@ -221,10 +190,10 @@ def render_report(store: Store, run_id: int | str,
     return _env().get_template("report.html").render(
         run=run,
         sections=built,
-        data=_inline_json(_chart_data(ctx)),
-        css=Markup(_asset("vendor/uPlot.min.css") + "\n" + _asset("app.css")),  # noqa: S704
-        scripts=[_asset("vendor/uPlot.iife.min.js"), _asset("perflab.js")],
-        generated=_fmt_ts(time.time_ns()),
+        data=script_json(_chart_data(ctx)),
+        css=Markup(asset("vendor/uPlot.min.css") + "\n" + asset("app.css")),  # noqa: S704
+        scripts=[asset("vendor/uPlot.iife.min.js"), asset("perflab.js")],
+        generated=format_timestamp(time.time_ns()),
         version=__version__,
     )
 

@@ -26,8 +26,9 @@ from starlette.routing import Route
 
 from perflab.errors import InvalidValue, NotFound
 from perflab.load import load_view
-from perflab.report import MAX_POINTS, sample_window, series_area
+from perflab.report import series_area
 from perflab.serving import TooManyRequests
+from perflab.store import MAX_POINTS, sample_window
 from perflab.units import parse_duration_ns
 from perflab.web._db import interrupted
 from perflab.web._params import BadParam, id_value, int_param, text_param, time_param

@@ -18,8 +18,7 @@ from starlette.middleware import Middleware
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from perflab.report import TEMPLATES as REPORT_TEMPLATES
-from perflab.report import template_filters
+from perflab import _ui
 from perflab.serving import HostGuard, HostRule
 from perflab.store import Store
 from perflab.web import _api, _bench, _pages, _profile
@@ -34,6 +33,7 @@ from perflab.web._summaries import SummaryCache
 
 HERE = Path(__file__).resolve().parent
 STATIC = HERE / "static"
+STATIC_DIRS = (STATIC, _ui.STATIC)  # one /static/ for the dashboard's own and the shared files
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,13 +52,13 @@ class AppConfig:
 def _templates() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.ChoiceLoader([jinja2.FileSystemLoader(str(HERE / "templates")),
-                                    jinja2.FileSystemLoader(str(REPORT_TEMPLATES))]),
+                                    jinja2.FileSystemLoader(str(_ui.TEMPLATES))]),
         autoescape=True, undefined=jinja2.StrictUndefined,
     )
-    env.filters.update(template_filters())
+    env.filters.update(_ui.template_filters())
     # cache-busting by content size and mtime: a new perflab never runs an old cached script
-    versions = {p.relative_to(STATIC).as_posix(): f"{int(p.stat().st_mtime)}-{p.stat().st_size}"
-                for p in STATIC.rglob("*") if p.is_file()}
+    versions = {p.relative_to(d).as_posix(): f"{int(p.stat().st_mtime)}-{p.stat().st_size}"
+                for d in STATIC_DIRS for p in d.rglob("*") if p.is_file()}
     env.globals["static"] = lambda name: f"/static/{name}?v={versions.get(name, '0')}"
     return env
 
@@ -106,7 +106,8 @@ def create_app(config: AppConfig) -> Starlette:
         *_bench.ROUTES,  # before the API's catch-all 404
         *_profile.ROUTES,
         Route("/metrics", metrics.endpoint, name="metrics"),
-        Mount("/static", StaticFiles(directory=str(STATIC)), name="static"),
+        Mount("/static", name="static",
+              app=StaticFiles(packages=[("perflab.web", "static"), ("perflab._ui", "static")])),
         *_api.ROUTES,
     ]
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)

@@ -16,11 +16,12 @@ from typing import TYPE_CHECKING, Any
 from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import Route
 
+from perflab._ui import script_json
 from perflab.bench import Change, History, find_changes, histories
 from perflab.errors import NotFound
 from perflab.store import runs_generation
 from perflab.web._api import _guard, doc
-from perflab.web._pages import _page, _script_json
+from perflab.web._pages import _page
 from perflab.web._params import BadParam, text_param
 
 if TYPE_CHECKING:
@@ -183,7 +184,7 @@ def page(request: Request) -> HTMLResponse:
         rows=[(e, e.summary_json(), c["id"]) for e, c in zip(shown, charts, strict=True)],
         q=q, branch=branch, branches=branches(store), total=len(everything), commits=commits,
         counts=counts, error=error,
-        doc_json=_script_json({"branch": branch, "charts": charts}))
+        doc_json=script_json({"branch": branch, "charts": charts}))
 
 
 ROUTES = [

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from perflab.collect import ProcessCollector, ProcessRow
-from perflab.report import sample_window
+from perflab.store import sample_window
 
 if TYPE_CHECKING:
     from perflab.store import Run, Series, Store

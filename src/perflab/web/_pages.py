@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from markupsafe import Markup
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
+from perflab._ui import script_json
 from perflab.errors import NotFound
 from perflab.report import format_value, load_section_values, render_report, series_key
 from perflab.store import run_kinds
@@ -21,8 +20,7 @@ from perflab.web._params import BadParam, ascii_int, int_param, text_param, time
 if TYPE_CHECKING:
     from starlette.requests import Request
 
-    from perflab.report import Summary
-    from perflab.store import Run, Store
+    from perflab.store import Run, Store, Summary
     from perflab.web._state import AppState
 
 WINDOWS = ("5m", "15m", "1h", "6h", "24h")
@@ -42,12 +40,6 @@ def _page(request: Request, template: str, status: int = 200, **values: Any) -> 
 
 def _not_found(request: Request, message: str, status: int = 404) -> HTMLResponse:
     return _page(request, "error.html", status=status, page="", message=message)
-
-
-def _script_json(data: Any) -> Markup:
-    """JSON for a <script type="application/json"> element: "</" could end it early."""
-    text = json.dumps(data, separators=(",", ":"), allow_nan=False).replace("</", "<\\/")
-    return Markup(text)  # noqa: S704  # JSON, escaped for a script element above
 
 
 def overview(request: Request) -> HTMLResponse:
@@ -98,7 +90,7 @@ def run_page(request: Request) -> HTMLResponse:
     load = load_section_values(store, run)
     return _page(request, "run.html", page="run", run=run, series=doc["series"],
                  events=store.events(run.id), n_series=len(doc["series"]),
-                 n_events=len(doc["events"]), doc_json=_script_json(doc),
+                 n_events=len(doc["events"]), doc_json=script_json(doc),
                  load=load is not None, **(load or {}))
 
 
@@ -166,7 +158,7 @@ def compare(request: Request) -> HTMLResponse:
     only = sorted(sa.keys() ^ sb.keys())
     doc = {"a": a.to_json(), "b": b.to_json(), "pairs": pairs}
     return _page(request, "compare.html", rows=rows, same=same, only=only[:200],
-                 only_count=len(only), doc_json=_script_json(doc), **values)
+                 only_count=len(only), doc_json=script_json(doc), **values)
 
 
 def _flat_and_equal(ma: Summary, mb: Summary) -> bool:

@@ -16,8 +16,7 @@ import threading
 import time
 from pathlib import Path
 
-from perflab.report import has_rollup, missing_rollups
-from perflab.store import Store
+from perflab.store import Store, has_rollup, missing_rollups
 
 log = logging.getLogger("perflab.serve")
 

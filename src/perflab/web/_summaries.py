@@ -6,8 +6,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 
-from perflab.report import Summary, summarize
-from perflab.store import Run, Store
+from perflab.store import Run, Store, Summary, summarize
 
 MAX_ENTRIES = 50_000
 

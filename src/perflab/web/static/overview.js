@@ -25,8 +25,17 @@
     });
   }
 
+  /** The x range: the window, or less while the recording is younger than it (a hub's first
+   *  minute fills the chart instead of a sliver at its right edge). */
+  function rangeOf(doc) {
+    let first = Infinity;
+    for (const p of doc.panels) for (const s of p.series) if (s.ts_ns.length) first = Math.min(first, s.ts_ns[0]);
+    const start = Math.max(doc.now_ns - doc.window_ns, isFinite(first) ? first : -Infinity);
+    return [start / 1e9, doc.now_ns / 1e9];
+  }
+
   function dataOf(panel, doc) {
-    const full = [(doc.now_ns - doc.window_ns) / 1e9, doc.now_ns / 1e9];
+    const full = rangeOf(doc);
     return Perflab.align(panel.series.map((s) => ({ x: Perflab.toSeconds(s.ts_ns), y: s.values })), full);
   }
 

@@ -10,13 +10,58 @@
   const P = {};
   const PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#59a14f", "#b07aa1", "#76b7b2",
                    "#edc948", "#ff9da7", "#9c755f", "#8cd17d", "#499894", "#d37295"];
-  const AREA_ORDER = ["system", "process", "net", "load", "profile", "bench", "trace"];
-  const LOAD_ORDER = ["load.rps", "load.latency_ms", "load.service_time_ms", "load.errors_per_s",
-                      "load.dropped_per_s", "load.connections"];
-  // what a load chart shows, in words, before its series name
-  const TITLES = { "load.rps": "Throughput", "load.latency_ms": "Latency percentiles",
+  // areas top to bottom: the machine (CPU, memory, pressure, disk), its network, its processes
+  const AREA_ORDER = ["system", "net", "process", "load", "profile", "bench", "trace"];
+  // charts within an area by importance: the first prefix a series name starts with
+  const IMPORTANCE = ["load.rps", "load.latency_ms", "load.service_time_ms", "load.errors_per_s",
+    "load.late_per_s", "load.connections",
+    "system.cpu.", "system.mem.used", "system.mem.available", "system.mem.", "system.psi.",
+    "system.disk.util", "system.disk.read_bytes", "system.disk.write_bytes", "system.disk.",
+    "net.if.rx_bytes", "net.if.tx_bytes", "net.if.", "net.tcp.established", "net.tcp.",
+    "system.load1", "system.load5", "system.load15", "system.procs.", "system.context",
+    "system.forks", "process.cpu.", "process.rss", "process.read", "process.write",
+    "process.threads", "process.fds"];
+  // what a chart shows, in words (the Overview's titles); the series' name is its tooltip
+  const TITLES = {
+    "load.rps": "Throughput", "load.latency_ms": "Latency percentiles",
     "load.service_time_ms": "Service time percentiles", "load.errors_per_s": "Errors",
-    "load.dropped_per_s": "Dropped (could not start on time)", "load.connections": "Connections" };
+    "load.late_per_s": "Late starts (over 1 ms behind schedule)", "load.connections": "Connections",
+    "system.cpu.pct": "CPU by mode", "system.context_switches_per_s": "Context switches",
+    "system.forks_per_s": "Processes started (forks)",
+    "system.load1": "Load average, 1 min", "system.load5": "Load average, 5 min",
+    "system.load15": "Load average, 15 min",
+    "system.procs.running": "Processes running", "system.procs.blocked": "Processes blocked on I/O",
+    "system.mem.used_bytes": "Memory used", "system.mem.available_bytes": "Memory available",
+    "system.mem.cached_bytes": "Page cache", "system.mem.dirty_bytes": "Dirty pages",
+    "system.mem.total_bytes": "Memory total", "system.mem.swap_used_bytes": "Swap used",
+    "system.mem.swap_in_bytes_per_s": "Swap in", "system.mem.swap_out_bytes_per_s": "Swap out",
+    "system.mem.major_faults_per_s": "Major page faults",
+    "system.psi.some_pct": "Pressure stall, some, PSI avg10",
+    "system.psi.full_pct": "Pressure stall, full, PSI avg10",
+    "system.psi.some_stall_pct": "Time stalled, some tasks",
+    "system.psi.full_stall_pct": "Time stalled, all tasks",
+    "system.disk.util_pct": "Disk utilisation", "system.disk.reads_per_s": "Disk reads",
+    "system.disk.writes_per_s": "Disk writes", "system.disk.read_bytes_per_s": "Disk read throughput",
+    "system.disk.write_bytes_per_s": "Disk write throughput",
+    "system.disk.read_await_s": "Disk read latency, await",
+    "system.disk.write_await_s": "Disk write latency, await",
+    "system.disk.queue_size": "Disk queue size",
+    "net.if.rx_bytes_per_s": "Network received", "net.if.tx_bytes_per_s": "Network sent",
+    "net.if.rx_packets_per_s": "Packets received", "net.if.tx_packets_per_s": "Packets sent",
+    "net.if.rx_errs_per_s": "Receive errors", "net.if.tx_errs_per_s": "Send errors",
+    "net.if.rx_drops_per_s": "Receive drops", "net.if.tx_drops_per_s": "Send drops",
+    "net.tcp.established": "TCP connections established",
+    "net.tcp.time_wait": "TCP connections in TIME-WAIT", "net.tcp.retrans_per_s": "TCP retransmits",
+    "net.tcp.resets_per_s": "TCP resets", "net.tcp.listen_drops_per_s": "TCP listen drops",
+    "net.tcp.listen_overflows_per_s": "TCP listen queue overflows",
+    "process.cpu.pct": "Process CPU", "process.rss_bytes": "Process resident memory",
+    "process.threads": "Process threads", "process.fds": "Process open files",
+    "process.read_bytes_per_s": "Process disk reads",
+    "process.write_bytes_per_s": "Process disk writes",
+  };
+  P.TITLES = TITLES;
+  P.TOP_N = 10;  // processes per chart, the rest summed as "others"
+  P.HEATMAP_CPUS = 16;  // from this many CPUs, the per-CPU chart is a heatmap
   P.PALETTE = PALETTE;
 
   // ---- theme --------------------------------------------------------------------------------
@@ -133,6 +178,76 @@
     return rate(v, suffix, d);
   };
 
+  /**
+   * Tick labels of a value axis: as few digits as keep them apart. A narrow range (available
+   * memory between 23.10 and 23.14 GiB) needs more than the 3 significant digits of a figure,
+   * or every tick reads "23.1GiB"; the digits follow the tick step.
+   */
+  P.tickLabels = function (vals, unit) {
+    let out = [];
+    for (let d = 3; d <= 12; d++) {
+      out = vals.map((v) => (v == null ? "" : unit === "%" ? pct(v, d - 3) : P.fmt(v, unit, d)));
+      if (new Set(out).size === out.length) return out;
+    }
+    return out;
+  };
+
+  function pct(v, decimals) { return v.toFixed(Math.max(0, decimals)) + "%"; }
+
+  // ---- time axis ----------------------------------------------------------------------------
+
+  // tick steps in seconds, from a tenth of a second to months: the first wide enough wins
+  const S = 1, M = 60, H = 3600, D = 86400;
+  const TIME_INCRS = [0.1, 0.2, 0.5, S, 2 * S, 5 * S, 10 * S, 15 * S, 30 * S, M, 2 * M, 5 * M,
+    10 * M, 15 * M, 30 * M, H, 2 * H, 3 * H, 6 * H, 12 * H, D, 2 * D, 7 * D, 14 * D, 28 * D,
+    91 * D, 182 * D, 365 * D];
+  const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov",
+    "Dec"];
+  const two = (x) => String(x).padStart(2, "0");
+
+  function dayText(d, withYear) {
+    return d.getDate() + " " + MONTHS[d.getMonth()] + (withYear ? " " + d.getFullYear() : "");
+  }
+
+  /**
+   * Labels of a time axis: the clock to the step's precision (14:05:30, 14:05, 14h for whole
+   * hours of a long span), or the day when the step is a day or more. The date is written once,
+   * under the first tick, and again only under the first tick of each new day: never on
+   * every tick.
+   */
+  P.timeLabels = function (splits, incr) {
+    let lastDay = null;
+    return splits.map((t, i) => {
+      const d = new Date(t * 1000);
+      const day = d.getFullYear() * 400 + d.getMonth() * 32 + d.getDate();
+      if (incr >= D) {
+        const text = dayText(d, i === 0 || d.getMonth() === 0 && d.getDate() === 1);
+        lastDay = day;
+        return text;
+      }
+      let text = two(d.getHours()) + ":" + two(d.getMinutes());
+      if (incr < M) text += ":" + two(d.getSeconds());
+      if (incr < S) text += "." + String(Math.round(d.getMilliseconds() / 100) % 10);
+      if (day !== lastDay) text += "\n" + dayText(d, lastDay === null);
+      lastDay = day;
+      return text;
+    });
+  };
+
+  /** The x axis of a time chart: steps chosen for the span, labels that never overlap. */
+  function timeAxis(c) {
+    return { stroke: c.axis, grid: { stroke: c.grid, width: 1 }, ticks: { stroke: c.grid, width: 1 },
+      incrs: TIME_INCRS, space: 70, size: 44,
+      values: (u, splits, axisIdx, space, incr) => P.timeLabels(splits, incr) };
+  }
+
+  /** The width inside an element's padding: what a chart in it may take. */
+  function innerWidth(el) {
+    const cs = getComputedStyle(el);
+    return el.clientWidth - (parseFloat(cs.paddingLeft) || 0) - (parseFloat(cs.paddingRight) || 0);
+  }
+  P.innerWidth = innerWidth;
+
   /** A duration in seconds, the way people say it: 850ms, 3.02s, 4m 10s, 2h 05m. */
   P.fmtDuration = function (sec) {
     if (sec == null || !isFinite(sec)) return "-";
@@ -212,13 +327,17 @@
       const i = AREA_ORDER.indexOf(a);
       return i < 0 ? AREA_ORDER.length : i;
     };
-    const nameRank = (n) => { const i = LOAD_ORDER.indexOf(n); return i < 0 ? LOAD_ORDER.length : i; };
+    const nameRank = (n) => {
+      let i = IMPORTANCE.indexOf(n);  // a whole name first: load15 is not load1
+      if (i < 0) i = IMPORTANCE.findIndex((prefix) => n.startsWith(prefix));
+      return i < 0 ? IMPORTANCE.length : i;
+    };
     return Array.from(areas.keys())
       .sort((a, b) => rank(a) - rank(b) || a.localeCompare(b))
       .map((area) => ({
         area: area,
-        // by name (load: throughput, latency, errors first); an aggregate ("all") before its
-        // per-item chart ("each")
+        // by importance (CPU, memory, pressure, disk ...), then name; an aggregate ("all")
+        // before its per-item chart ("each")
         charts: Array.from(areas.get(area).values()).sort((a, b) =>
           nameRank(a.name) - nameRank(b.name) || a.name.localeCompare(b.name)
           || (a.part === "all" ? -1 : b.part === "all" ? 1 : 0)),
@@ -333,29 +452,51 @@
           ctx.font = (10 * pr) + "px sans-serif";
           ctx.textBaseline = "middle";
           ctx.textAlign = "left";  // uPlot leaves it as its last axis set it
-          for (const e of events) {
-            if (e.end_ns == null || lane.get(e) >= count) continue;
-            let [a, b] = span(u, e);
+          // a band's label may run past its band, up to the next band of its lane: a short
+          // band (a 2 s step of a long run) still says what it was
+          const inLane = events.filter((e) => e.end_ns != null && lane.get(e) < count)
+            .map((e) => ({ e: e, span: span(u, e) })).sort((x, y) => x.span[0] - y.span[0]);
+          const placed = [];
+          const laneEnd = new Map();  // where the last label of each lane ends
+          inLane.forEach((it, k) => {
+            const e = it.e;
+            let [a, b] = it.span;
             a = Math.max(a, left); b = Math.min(b, left + width);
-            if (b - a < 2 * pr) continue;
+            if (b - a < 1) return;
             const y = top + lane.get(e) * LANE * pr;
             ctx.fillStyle = c.laneBg;
-            ctx.fillRect(a, y, b - a, (LANE - 1) * pr);
+            ctx.fillRect(a, y, Math.max(b - a, pr), (LANE - 1) * pr);
             ctx.fillStyle = c.marker;
             ctx.fillRect(a, y, 2 * pr, (LANE - 1) * pr);  // where it starts
-            const room = b - a - 6 * pr;
-            if (room > 12 * pr) {
-              ctx.fillStyle = c.text;
-              let label = P.eventLabel(e);
-              if (ctx.measureText(label).width > room) {
-                while (label.length > 1 && ctx.measureText(label + "…").width > room) {
-                  label = label.slice(0, -1);
-                }
-                label += "…";
-              }
-              ctx.fillText(label, a + 5 * pr, y + (LANE / 2) * pr);
+            let next = left + width;
+            for (let j = k + 1; j < inLane.length; j++) {
+              if (lane.get(inLane[j].e) === lane.get(e)) { next = Math.max(a, inLane[j].span[0]); break; }
             }
-          }
+            const full = P.eventLabel(e);
+            const fullW = ctx.measureText(full).width;
+            let x = a + 5 * pr;
+            const before = laneEnd.get(lane.get(e)) || left;
+            if (x + fullW > next && next >= left + width - 1) {
+              // the last band near the right edge: its label ends at the edge instead
+              x = Math.max(before + 4 * pr, left + width - fullW - 2 * pr);
+            }
+            const room = next - x - 2 * pr;
+            let label = full;
+            if (ctx.measureText(label).width > room) {
+              while (label.length > 1 && ctx.measureText(label + "…").width > room) {
+                label = label.slice(0, -1);
+              }
+              label = label.length > 1 ? label + "…" : "";
+            }
+            if (label) {
+              ctx.fillStyle = c.text;
+              ctx.fillText(label, x, y + (LANE / 2) * pr);
+              laneEnd.set(lane.get(e), x + ctx.measureText(label).width);
+            }
+            placed.push({ text: full, shown: label });
+          });
+          u.perflab = u.perflab || {};  // the first draw happens inside the constructor
+          u.perflab.bandLabels = placed;
           ctx.strokeStyle = c.marker;
           ctx.fillStyle = c.marker;
           ctx.lineWidth = Math.max(1, pr);
@@ -379,6 +520,39 @@
         }],
       },
     };
+  }
+
+  /** Colour of a share from 0 to 100 % on a heatmap: pale yellow to dark red. */
+  function heat(v) {
+    const f = Math.max(0, Math.min(1, v / 100));
+    return "hsl(" + Math.round(55 - 55 * f) + ", 90%, " + Math.round(92 - 52 * f) + "%)";
+  }
+
+  /** One row per line (series 1 at the bottom), each sample a cell coloured by its value. */
+  function heatmapPlugin() {
+    return { hooks: { draw: [(u) => {
+      const ctx = u.ctx;
+      const { left, top, width, height } = u.bbox;
+      const xs = u.data[0];
+      ctx.save();
+      ctx.beginPath();
+      ctx.rect(left, top, width, height);
+      ctx.clip();
+      for (let k = 1; k < u.data.length; k++) {
+        const ys = u.data[k];
+        const y0 = u.valToPos(k, "y", true), y1 = u.valToPos(k - 1, "y", true);
+        for (let i = 0; i < xs.length; i++) {
+          const v = ys[i];
+          if (v == null) continue;
+          const a = u.valToPos(xs[i], "x", true);
+          const b = i + 1 < xs.length ? u.valToPos(xs[i + 1], "x", true)
+            : a + (i > 0 ? a - u.valToPos(xs[i - 1], "x", true) : 1);
+          ctx.fillStyle = heat(v);
+          ctx.fillRect(a, y0, Math.max(1, b - a + 0.5), y1 - y0);
+        }
+      }
+      ctx.restore();
+    }] } };
   }
 
   /** Room for the y axis' widest tick label (uPlot's fixed size cuts "1.00ms" short). */
@@ -438,7 +612,7 @@
   P.chart = function (el, spec) {
     const c = colors();
     const unit = spec.unit || "";
-    const width = Math.max(280, el.clientWidth || 600);
+    const width = Math.max(280, innerWidth(el) || 600);
     const toX = spec.eventX || ((ns) => ns / 1e9);
     const opts = {
       title: spec.title,
@@ -452,7 +626,8 @@
         x: { time: spec.time !== false },
         // headroom above the data for the event lanes, so no line hides under them
         y: { range: (u, dmin, dmax) => {
-          const r = uPlot.rangeNum(dmin, dmax, 0.1, true);
+          const r = spec.range ? [Math.min(spec.range[0], dmin), Math.max(spec.range[1], dmax)]
+            : uPlot.rangeNum(dmin, dmax, 0.1, true);
           const lanesPx = eventLanes(spec.events ? spec.events() : []).count * LANE;
           const plotPx = (u.bbox && u.bbox.height ? u.bbox.height / devicePixelRatio
             : (spec.height || 170) - 70);
@@ -463,11 +638,13 @@
       },
       legend: { show: spec.legend !== false, live: true },
       axes: [
+        spec.time === false
+          ? { stroke: c.axis, grid: { stroke: c.grid, width: 1 }, ticks: { stroke: c.grid, width: 1 },
+            label: spec.xLabel, labelSize: spec.xLabel ? 18 : 0, space: 60,
+            values: (u, vals) => P.tickLabels(vals, "s") }
+          : timeAxis(c),
         { stroke: c.axis, grid: { stroke: c.grid, width: 1 }, ticks: { stroke: c.grid, width: 1 },
-          label: spec.xLabel, labelSize: spec.xLabel ? 18 : 0,
-          values: spec.time === false ? (u, vals) => vals.map((v) => P.fmt(v, "s")) : undefined },
-        { stroke: c.axis, grid: { stroke: c.grid, width: 1 }, ticks: { stroke: c.grid, width: 1 },
-          size: axisSize, values: (u, vals) => vals.map((v) => P.fmt(v, unit, 3)) },
+          size: axisSize, values: (u, vals) => P.tickLabels(vals, unit) },
       ],
       series: [{ label: spec.time === false ? (spec.xLabel || "x") : "Time",
         // the cursor's time to the second (uPlot's default stops at minutes)
@@ -487,8 +664,29 @@
         setScale: [(u, key) => { if (key === "x" && spec.group) spec.group.scaleChanged(u); }],
       },
     };
+    if (spec.heatmap) {
+      // a row per line: the y axis names the rows, the cells show the values
+      const n = spec.labels.length;
+      opts.height = Math.max(opts.height, 60 + n * 7);
+      opts.scales.y = { range: () => [0, n] };
+      opts.legend = { show: false };
+      opts.axes[1] = Object.assign({}, opts.axes[1], {
+        grid: { show: false },
+        splits: (u) => {
+          const rowPx = (u.bbox.height / devicePixelRatio) / n;
+          const every = Math.max(1, Math.ceil(14 / rowPx));
+          const out = [];
+          for (let k = 0; k < n; k += every) out.push(k + 0.5);
+          return out;
+        },
+        values: (u, splits) => splits.map((v) => spec.labels[Math.floor(v)]),
+      });
+      opts.series = opts.series.map((sr, i) => (i === 0 ? sr
+        : Object.assign({}, sr, { paths: () => null })));
+      opts.plugins.unshift(heatmapPlugin());
+    }
     const u = new uPlot(opts, spec.data, el);
-    u.perflab = { unit: unit, spec: spec };
+    u.perflab = Object.assign(u.perflab || {}, { unit: unit, spec: spec });
     if (spec.group) spec.group.add(u);
     return u;
   };
@@ -500,7 +698,7 @@
       if (pending) cancelAnimationFrame(pending);
       pending = requestAnimationFrame(() => {
         for (const u of getCharts()) {
-          const w = u.root.parentElement ? u.root.parentElement.clientWidth : 0;
+          const w = u.root.parentElement ? innerWidth(u.root.parentElement) : 0;
           if (w > 0 && Math.abs(w - u.width) > 4) u.setSize({ width: w, height: u.height });
         }
       });
@@ -527,6 +725,78 @@
     return null;
   }
 
+  /** Several lines summed on the union of their x (a missing value counts as nothing). */
+  function sumLines(lines) {
+    if (lines.length === 1) return lines[0];
+    const joined = uPlot.join(lines.map((l) => [l.x, l.y]));
+    const x = Array.from(joined[0]);
+    const y = new Array(x.length);
+    for (let i = 0; i < x.length; i++) {
+      let sum = null;
+      for (let k = 1; k < joined.length; k++) {
+        const v = joined[k][i];
+        if (v != null) sum = (sum || 0) + v;
+      }
+      y[i] = sum;
+    }
+    return { x: x, y: y };
+  }
+
+  /** How much a line weighs in its chart: its mean. */
+  function weight(l) {
+    let sum = 0, n = 0;
+    for (const v of (l ? l.y : [])) if (v != null) { sum += v; n++; }
+    return n ? sum / n : -Infinity;
+  }
+
+  /** The order of a chart's lines, heaviest first, by the chart's own metric. */
+  P.rankLines = function (lines) {
+    return lines.map((l, i) => [weight(l), i]).sort((a, b) => b[0] - a[0]).map((p) => p[1]);
+  };
+
+  /**
+   * What one chart of the run view draws: its lines and their labels.
+   * - a chart of processes with more than topN lines: the busiest topN (ranked by the chart's
+   *   own metric over the run, `ch.rank`) and the rest summed as one "others" line;
+   * - the per-CPU chart: one line per CPU, its busy share (every mode but idle), in colours
+   *   of one hue each; from P.HEATMAP_CPUS CPUs up, a heatmap (one row per CPU).
+   */
+  P.chartView = function (ch, lines, topN) {
+    if (ch.name === "system.cpu.pct" && ch.part !== "all" &&
+        ch.series.some((s) => ((s.labels || {}).cpu || "all") !== "all")) {
+      const byCpu = new Map();
+      ch.series.forEach((s, i) => {
+        const cpu = (s.labels || {}).cpu;
+        if ((s.labels || {}).mode === "idle" || cpu == null) return;
+        if (!byCpu.has(cpu)) byCpu.set(cpu, []);
+        byCpu.get(cpu).push(lines[i] || { x: [], y: [] });
+      });
+      const cpus = Array.from(byCpu.keys()).sort((a, b) => Number(a) - Number(b) || a.localeCompare(b));
+      return { title: "CPU busy, per CPU", labels: cpus.map((c) => "cpu " + c),
+        lines: cpus.map((c) => sumLines(byCpu.get(c))), heatmap: cpus.length >= P.HEATMAP_CPUS,
+        range: [0, 100],
+        colors: cpus.map((_, i) => cpuColor(i, cpus.length)) };
+    }
+    const procs = ch.series.length > topN + 1 &&
+      ch.series.every((s) => (s.labels || {}).pid != null);
+    if (!procs) return { labels: P.lineLabels(ch.series), lines: lines };
+    const rank = ch.rank || P.rankLines(lines);
+    const keep = rank.slice(0, topN);
+    const rest = rank.slice(topN);
+    const kept = keep.map((i) => ch.series[i]);
+    return { labels: P.lineLabels(kept).concat(["others (" + rest.length + " processes)"]),
+      lines: keep.map((i) => lines[i]).concat([sumLines(rest.map((i) => lines[i]))]),
+      colors: keep.map((_, i) => PALETTE[i % PALETTE.length]).concat([cssVar("--fg-muted", "#777")]),
+      others: rest.length };
+  };
+
+  /** Distinct colours for n CPUs: hues around the wheel, lightness alternating. */
+  function cpuColor(i, n) {
+    if (n <= PALETTE.length) return PALETTE[i];
+    const hue = Math.round((i * 360) / n);
+    return "hsl(" + hue + ", 70%, " + (i % 2 ? 38 : 55) + "%)";
+  }
+
   /**
    * Draw every series of a run, grouped by area, one chart per series name. Charts whose
    * series never vary (or hold no sample) are not drawn: each area lists them in a compact
@@ -545,7 +815,8 @@
     const full = [run.started_ns / 1e9, endNs / 1e9];
     const followMs = (opts && opts.followMs) || 0;
     const reload = opts && opts.reload;
-    const state = { group: null, charts: [], constant: [], ready: null };
+    const state = { group: null, charts: [], constant: [], ready: null,
+      topN: (opts && opts.topN) || P.TOP_N };
     let current = doc;
     const events = () => current.events || [];
     let slots = [];      // charts drawn: {el, chart, lines}
@@ -569,16 +840,20 @@
       const all = [];
       for (const area of areas) for (const ch of area.charts) all.push(ch);
       const lines = await Promise.all(all.map((ch) => fetchLines(ch, null, null, n)));
-      all.forEach((ch, i) => { ch.lines = lines[i]; ch.constant = constantLines(lines[i]); });
+      all.forEach((ch, i) => {
+        ch.lines = lines[i];
+        ch.constant = constantLines(lines[i]);
+        ch.rank = P.rankLines(lines[i]);  // the whole run's order: a zoom keeps the same lines
+      });
       const key = all.map((ch) => ch.key + ":" + ch.series.map((x) => x.id).join(",") +
         (ch.constant ? "=" : "~")).join("|");
       return { areas: areas, key: key };
     }
 
-    function title(ch) {
-      return (TITLES[ch.name] ? TITLES[ch.name] + " · " : "") +
-        ch.name + (ch.unit ? " (" + ch.unit + ")" : "") +
-        (ch.part === "all" ? " · all" : ch.part === "each" ? " · each" : "");
+    function title(ch, view) {
+      const words = view.title || TITLES[ch.name] || ch.name;
+      return words + (ch.unit ? " (" + ch.unit + ")" : "") +
+        (view.others ? " · busiest " + (view.lines.length - 1) : "");
     }
 
     function constantTable(charts) {
@@ -638,14 +913,41 @@
         }
         container.appendChild(section);
       }
-      state.charts = slots.map((slot) => P.chart(slot.el, {
-        title: title(slot.chart),
-        unit: slot.chart.unit,
-        labels: P.lineLabels(slot.chart.series),
-        data: P.align(slot.chart.lines, full),
-        group: state.group,
-        events: events,
-      }));
+      if (slots.some((slot) => slot.chart.series.length > state.topN + 1 &&
+          slot.chart.series.every((s) => (s.labels || {}).pid != null))) {
+        container.prepend(topControl());
+      }
+      state.charts = slots.map((slot) => {
+        const view = P.chartView(slot.chart, slot.chart.lines, state.topN);
+        const u = P.chart(slot.el, {
+          title: title(slot.chart, view),
+          unit: slot.chart.unit,
+          labels: view.labels,
+          colors: view.colors,
+          heatmap: view.heatmap,
+          range: view.range,
+          data: P.align(view.lines, full),
+          group: state.group,
+          events: events,
+        });
+        const t = u.root.querySelector(".u-title");
+        if (t) t.title = slot.chart.name + (slot.chart.part ? " · " + slot.chart.part : "");
+        return u;
+      });
+    }
+
+    // how many processes a chart shows: a control above the charts (a run of every process)
+    function topControl() {
+      const bar = document.createElement("div");
+      bar.className = "toolbar top-n";
+      bar.innerHTML = '<label>Processes per chart <input type="number" min="1" max="100" ' +
+        'id="top-n" value="' + state.topN + '"></label><span class="muted">the busiest, by ' +
+        "each chart's own metric over the run; the rest are summed as “others”</span>";
+      bar.querySelector("input").addEventListener("change", (ev) => {
+        const n = Math.max(1, Math.min(100, parseInt(ev.target.value, 10) || P.TOP_N));
+        if (n !== state.topN) { state.topN = n; if (lastAreas) layout(lastAreas); }
+      });
+      return bar;
     }
 
     // After a zoom, fetch the zoomed window at full resolution (debounced), keep the scale.
@@ -668,7 +970,8 @@
           if (seq !== zoomSeq || mine !== slots) return;
           all.forEach((lines, i) => {
             mine[i].chart.lines = lines;
-            state.charts[i].setData(P.align(lines, full), false);
+            state.charts[i].setData(P.align(P.chartView(mine[i].chart, lines, state.topN).lines,
+              full), false);
           });
         } catch (err) {
           console.warn("perflab: could not refine the zoomed window", err);
@@ -708,7 +1011,9 @@
             slots.forEach((slot, i) => {
               const ch = byKey.get(slot.chart.key);
               slot.chart.lines = ch.lines;
-              state.charts[i].setData(P.align(ch.lines, full), true);
+              ch.rank = slot.chart.rank;  // the lines the legend names stay the same
+              state.charts[i].setData(P.align(P.chartView(slot.chart, ch.lines, state.topN).lines,
+                full), true);
             });
             lastAreas = got.areas;
           }
@@ -744,6 +1049,9 @@
             ctx.fillStyle = cssVar("--event-band", "rgba(225,87,89,0.13)");
             ctx.fillRect(a, u.bbox.top, b - a, u.bbox.height);
           }
+          ctx.beginPath();  // nothing outside the plot area
+          ctx.rect(u.bbox.left, u.bbox.top, u.bbox.width, u.bbox.height);
+          ctx.clip();
           ctx.fillStyle = cssVar("--ci-band", "rgba(78,121,167,0.16)");
           ctx.beginPath();
           let open = false;
@@ -818,13 +1126,22 @@
       if (!p) return "-";
       return p.commit.slice(0, 10) + (p.branch ? " · " + p.branch : "") + " · " + shortTime(p.time_ns);
     };
-    const width = Math.max(280, el.clientWidth || 600);
+    const width = Math.max(280, innerWidth(el) || 600);
     const u = new uPlot({
       title: hist.name + " (" + unit + ")",
       width: width,
       height: o.height || 200,
       cursor: { drag: { x: true, y: false, setScale: true }, points: { size: 8 } },
-      scales: { x: { time: false, range: () => [-0.5, Math.max(pts.length - 0.5, 0.5)] } },
+      scales: { x: { time: false, range: () => [-0.5, Math.max(pts.length - 0.5, 0.5)] },
+        // the y range holds the confidence band as well as the medians
+        y: { range: (u2, dmin, dmax) => {
+          let lo = dmin == null ? Infinity : dmin, hi = dmax == null ? -Infinity : dmax;
+          for (const p of pts) {
+            if (p.lo != null && p.lo < lo) lo = p.lo;
+            if (p.hi != null && p.hi > hi) hi = p.hi;
+          }
+          return lo > hi ? [0, 1] : uPlot.rangeNum(lo, hi, 0.1, true);
+        } } },
       legend: { show: true, live: true },
       axes: [
         { stroke: c.axis, grid: { stroke: c.grid, width: 1 }, ticks: { stroke: c.grid, width: 1 },
@@ -832,7 +1149,7 @@
           values: (u2, vals) => vals.map((v) => (Number.isInteger(v) && pts[v] ? pts[v].commit.slice(0, 7) : "")),
           label: "commit (oldest left)", labelSize: 18 },
         { stroke: c.axis, grid: { stroke: c.grid, width: 1 }, ticks: { stroke: c.grid, width: 1 },
-          size: 86, values: (u2, vals) => vals.map((v) => P.fmt(v, unit, 3)) },
+          size: axisSize, values: (u2, vals) => P.tickLabels(vals, unit) },
       ],
       series: [
         { label: "commit", value: (u2, v) => (v == null ? "-" : commitText(Math.round(v))) },

@@ -69,7 +69,7 @@
     for (let x = 10; x <= maxX * 1.0001; x *= 10) ticks.push(x);
     const opts = {
       title: "Latency by percentile (spectrum)",
-      width: Math.max(280, el.clientWidth || 600),
+      width: Math.max(280, Perflab.innerWidth(el) || 600),
       height: 260,
       cursor: { drag: { x: false, y: false } },
       scales: { x: { time: false, distr: 3, log: 10, range: (u, min, max) => [1, Math.max(max, 10)] } },
@@ -100,7 +100,7 @@
     const xs = h.lower_ms.map((lo, i) => Math.sqrt(lo * h.upper_ms[i]));
     const opts = {
       title: "Latency histogram · " + groupName(g.labels),
-      width: Math.max(280, el.clientWidth || 600),
+      width: Math.max(280, Perflab.innerWidth(el) || 600),
       height: 220,
       cursor: { drag: { x: false, y: false } },
       scales: { x: { time: false, distr: 3, log: 10 } },
