@@ -9,11 +9,13 @@ tables: ``sample_window`` (peak-keeping downsampling), ``summarize`` / ``Summary
 ``nearest_rank`` (perflab's one definition of a percentile), ``has_rollup``,
 ``missing_rollups``, ``SampleWindow``, ``MAX_POINTS``, ``DEFAULT_POINTS``; ``run_kinds``,
 ``runs_generation``, ``interrupt`` (stop a connection's running query from another thread) and
-``set_query_deadline``.
+``set_query_deadline``; ``IngestQueue`` / ``IngestStats``: the one bounded, batching path
+from receivers into the store (a full queue refuses; nothing accepted is dropped).
 """
 
 from perflab.store._catalog import interrupt, run_kinds, runs_generation, set_query_deadline
 from perflab.store._errors import store_error
+from perflab.store._ingest import IngestQueue, IngestStats
 from perflab.store._models import Artifact, Event, Run, Series, canonical_labels
 from perflab.store._open import CheckResult, check_file
 from perflab.store._rollups import ROLLUP_NS
@@ -44,6 +46,8 @@ __all__ = [
     "BatchWriter",
     "CheckResult",
     "Event",
+    "IngestQueue",
+    "IngestStats",
     "Run",
     "SampleWindow",
     "Series",

@@ -436,21 +436,38 @@ class Store:
         )
         return int(cur.lastrowid or 0)
 
-    @writes
-    def insert_samples(self, rows: Iterable[tuple[int, int, float]] | Sequence[Any]) -> None:
-        """Insert (series_id, ts_ns, value) rows in one transaction (into the head, see v2)."""
-        batch = rows if isinstance(rows, list) else list(rows)
-        self.conn.execute("BEGIN")
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One write transaction around the block; inside another one, it joins it (so store
+        functions can be combined into one commit, as the ingest queue does)."""
+        if self.conn.in_transaction:
+            yield
+            return
+        self._begin_write()
         try:
-            self.conn.executemany(
-                "INSERT OR REPLACE INTO samples_head (series_id, ts_ns, value) VALUES (?, ?, ?)",
-                batch,
-            )
+            yield
             self.conn.execute("COMMIT")
         except BaseException:
             rollback(self.conn)  # SQLite may have rolled back already (disk full)
             raise
+
+    @writes
+    def _begin_write(self) -> None:
+        self.conn.execute("BEGIN IMMEDIATE")
+
+    @writes
+    def insert_samples(self, rows: Iterable[tuple[int, int, float]] | Sequence[Any]) -> None:
+        """Insert (series_id, ts_ns, value) rows in one transaction (into the head, see v2)."""
+        batch = rows if isinstance(rows, list) else list(rows)
+        joined = self.conn.in_transaction
+        with self.transaction():
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO samples_head (series_id, ts_ns, value) VALUES (?, ?, ?)",
+                batch,
+            )
         self._head_rows += len(batch)
+        if joined:
+            return  # compaction takes its own transaction, after the outer one
         if (self._head_rows >= COMPACT_MAX_ROWS
                 or time.monotonic() - self._compacted_at >= COMPACT_INTERVAL_S):
             self.compact_samples()
