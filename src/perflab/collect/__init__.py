@@ -4,6 +4,7 @@ Public names: ``SystemCollector``, ``SystemSnapshot``, ``SystemRates``, ``DiskRa
 ``system_rates``, ``ProcessCollector``, ``ProcessRow``.
 """
 
+from perflab.collect._procfs import read_snmp
 from perflab.collect.processes import ProcessCollector, ProcessRow
 from perflab.collect.system import (
     DiskRates,
@@ -20,5 +21,6 @@ __all__ = [
     "SystemCollector",
     "SystemRates",
     "SystemSnapshot",
+    "read_snmp",
     "system_rates",
 ]
