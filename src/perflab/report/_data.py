@@ -21,6 +21,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from perflab.store import format_labels, summarize
+
 if TYPE_CHECKING:
     from perflab.store import Series, Store, Summary
 
@@ -34,12 +36,8 @@ def series_key(series: Series) -> str:
 
     PIDs differ between runs of the same service; the process name is what people compare.
     """
-    labels = {k: v for k, v in series.labels.items() if k != "pid"}
-    return series.name + ("" if not labels else
-                          "{" + ",".join(f'{k}="{v}"' for k, v in sorted(labels.items())) + "}")
+    return series.name + format_labels(series.labels, leave_out=("pid",))
 
 
 def run_summaries(store: Store, run_id: int) -> list[Summary]:
-    from perflab.store import summarize  # noqa: PLC0415  # numpy only when summaries are made
-
     return [summarize(store, s.id) for s in store.series(run_id)]
