@@ -78,6 +78,18 @@ def test_store_holds_the_run_its_series_and_histogram(nginx_url, store_path, cap
         assert ("hgrm", "latency.hgrm") in kinds
 
 
+def test_every_second_shows_the_connections_it_had(nginx_url, store_path, capsys):
+    """The last second is taken after the connections close: it still shows the ones it had
+    (a one-second test used to record 0 connections, and the demo's lock finding broke)."""
+    rc, doc = load_json(capsys, nginx_url, "-c", "3", "-d", "1", "--workers", "1",
+                        "--store", str(store_path))
+    assert rc == 0
+    with Store.open(store_path) as store:
+        conns = store.samples(store.series(doc["run_id"], name="load.connections")[0].id)
+        assert conns
+        assert [v for _, v in conns] == [3.0] * len(conns)
+
+
 def test_open_model_holds_the_rate_and_reports_service_time(test_server, store_path, capsys):
     srv = test_server()
     rc, doc = load_json(capsys, srv.url, "--rate", "400", "-d", "2", "-c", "4",
