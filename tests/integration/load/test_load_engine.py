@@ -390,7 +390,7 @@ def test_a_worker_that_dies_is_reported_and_the_rest_is_kept(test_server, store_
         workers = [c for c in psutil.Process(proc.pid).children()
                    if "perflab.load._worker" in " ".join(c.cmdline())]
         time.sleep(0.1)
-    time.sleep(1.5)
+    wait_for_samples(store_path, "load.rps")  # both are measuring (a second is stored)
     workers[-1].kill()  # one of our own worker processes, by its PID
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 1
