@@ -11,10 +11,10 @@ from starlette.routing import Route
 
 from perflab._ui import script_json
 from perflab.errors import NotFound
-from perflab.web._auth import COOKIE
 from perflab.report import format_value, load_section_values, render_report, series_key
 from perflab.store import run_kinds
 from perflab.web._api import run_document
+from perflab.web._auth import COOKIE
 from perflab.web._db import interrupted, uses_store
 from perflab.web._params import BadParam, ascii_int, int_param, text_param, time_param
 
