@@ -47,7 +47,7 @@ def test_a_full_store_raises_disk_full_not_a_rollback_error(store_path):
 @pytest.fixture
 def full_soon(monkeypatch):
     """Every store opened from now on can grow by 8 pages only, as on a nearly full disk."""
-    real = store_module.connect
+    real = store_module.connect  # type: ignore[attr-defined]  # the name Store.open calls
 
     def connect(*args, **kwargs):
         conn, readonly = real(*args, **kwargs)
