@@ -277,7 +277,8 @@ def test_watch_records_the_target_process_alongside(test_server, store_path, cap
     with Store.open(store_path) as store:
         cpu = store.series(doc["run_id"], name="process.cpu.pct")
         assert [s.labels["pid"] for s in cpu] == [str(srv.pid)]
-        assert len(store.samples(cpu[0].id)) == 2
+        # one a second while the 2 s test runs (a busy machine may shift a tick across an edge)
+        assert 1 <= len(store.samples(cpu[0].id)) <= 3
         assert store.series(doc["run_id"], name="process.rss_bytes")
 
 

@@ -213,10 +213,10 @@ def test_continuous_profiling_stores_slices_on_a_run(go_workload, tmp_path, caps
     assert all(s < e for s, e in windows)
     assert all(windows[i][1] <= windows[i + 1][0] for i in range(len(windows) - 1))
     # after the first, one perf runs on and is switched at each boundary: no gaps, and the
-    # samples cover the time (99 Hz of a spinning thread, with its share of a busy machine)
+    # samples cover the time (99 Hz of a spinning thread, for the share of a core it gets)
     assert all(windows[i][1] == windows[i + 1][0] for i in range(1, len(windows) - 1))
     covered_s = (windows[-1][1] - windows[1][0]) / 1e9
-    assert sum(samples[1:]) > 0.5 * 99 * covered_s
+    assert sum(samples[1:]) > 0.2 * 99 * covered_s  # a fifth of a core even beside other work
     out = tmp_path / "all.html"
     assert main(["profile", "export", str(doc["run"]), "-o", str(out), "--store", str(db)]) == 0
     assert "main.hotLoop" in out.read_text()
