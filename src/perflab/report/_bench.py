@@ -10,45 +10,19 @@ dashboard's history chart.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from markupsafe import Markup
 
 from perflab._ui import script_json
+from perflab.units import format_value
 
 if TYPE_CHECKING:
     from perflab.bench import Change, History, ResultSet, Table
     from perflab.store import Run, Store
 
 MAX_CHARTS = 24
-_SI = ((1e9, "G"), (1e6, "M"), (1e3, "k"), (1.0, ""), (1e-3, "m"), (1e-6, "µ"), (1e-9, "n"),
-       (1e-12, "p"))
-
-
-def fmt_value(v: float | None, unit: str) -> str:
-    """``1.23µs/op``, ``64B/op``, ``12.5k allocs/op``: a value in its unit, 3-4 digits."""
-    if v is None or math.isnan(v):
-        return "-"
-    if math.isinf(v):
-        return "∞"
-    base, slash, per = unit.partition("/")
-    suffix = (slash + per) if slash else ""
-    if base == "sec":
-        base = "s"
-    if base == "B":  # sizes in binary steps, as people read memory
-        x, i = abs(v), 0
-        steps = ("B", "KiB", "MiB", "GiB", "TiB")
-        while x >= 1024 and i < len(steps) - 1:
-            x, i = x / 1024, i + 1
-        return f"{math.copysign(x, v):.4g}{steps[i]}{suffix}"
-    scale, prefix = next(((s, p) for s, p in _SI if abs(v) >= s), (1.0, ""))
-    if v == 0:
-        scale, prefix = 1.0, ""
-    text = f"{v / scale:.4g}{prefix}"
-    return f"{text}{base}{suffix}" if base in ("s", "ops") else f"{text} {unit}"
-
 
 @dataclass(frozen=True)
 class ValueRow:
@@ -116,8 +90,8 @@ def _value_rows(tables: list[Table]) -> list[ValueRow]:
                     continue
                 s = cell.summary
                 rows.append(ValueRow(Table.label(row), table.unit, len(cell.values),
-                                     fmt_value(s.center, table.unit), f"± {s.pct_range()}",
-                                     fmt_value(s.lo, table.unit), fmt_value(s.hi, table.unit),
+                                     format_value(s.center, table.unit), f"± {s.pct_range()}",
+                                     format_value(s.lo, table.unit), format_value(s.hi, table.unit),
                                      cell.sample_warnings + s.warnings))
     return rows
 
@@ -138,9 +112,9 @@ def _compare_rows(tables: list[Table], rs: ResultSet) -> tuple[list[CompareRow],
             name = Table.label(row)
             if old is None or new is None:
                 rows.append(CompareRow(name, table.unit,
-                                       "-" if old is None else fmt_value(old.summary.center,
+                                       "-" if old is None else format_value(old.summary.center,
                                                                          table.unit),
-                                       "-" if new is None else fmt_value(new.summary.center,
+                                       "-" if new is None else format_value(new.summary.center,
                                                                          table.unit),
                                        "", "", "", "missing"))
                 continue
@@ -148,8 +122,8 @@ def _compare_rows(tables: list[Table], rs: ResultSet) -> tuple[list[CompareRow],
             assert cmp is not None
             rows.append(CompareRow(
                 name, table.unit,
-                f"{fmt_value(old.summary.center, table.unit)} ± {old.summary.pct_range()}",
-                f"{fmt_value(new.summary.center, table.unit)} ± {new.summary.pct_range()}",
+                f"{format_value(old.summary.center, table.unit)} ± {old.summary.pct_range()}",
+                f"{format_value(new.summary.center, table.unit)} ± {new.summary.pct_range()}",
                 cmp.format_delta(old.summary.center, new.summary.center),
                 f"{cmp.p:.3f}" if cmp.p != 0 else "-", cmp.describe().split("n=")[-1],
                 verdicts.get((ti, row, new_col), "unchanged")))
