@@ -69,11 +69,13 @@ def parse_float(text: str) -> float:
     return float(text)
 
 
-def parse(data: str, *, openmetrics: bool = False) -> Page:
+def parse(data: str, *, openmetrics: bool = False, require_eof: bool = True) -> Page:
+    """A page of exposition text (``require_eof``: OpenMetrics must end with ``# EOF``; off
+    for the chunks of a long file read piece by piece)."""
     page = Page()
     samples = page.samples
     lines = data.split("\n")
-    if openmetrics:
+    if openmetrics and require_eof:
         while lines and lines[-1] == "":
             lines.pop()
         if not lines or lines[-1].rstrip("\r") != "# EOF":
@@ -86,6 +88,8 @@ def parse(data: str, *, openmetrics: bool = False) -> Page:
         if len(line) > MAX_LINE:
             raise ExpositionError(f"a line of {len(line):,} characters", number)
         if line[0] == "#":
+            if not require_eof and line == "# EOF":
+                continue
             _comment(page, line, number, openmetrics=openmetrics)
             continue
         if line[0] in " \t":

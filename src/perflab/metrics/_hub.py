@@ -72,6 +72,7 @@ class MetricsHub:
     sender: Any = None       # the remote-write sender (_sender.RemoteWriteSender)
     host: str = field(default_factory=socket.gethostname)
     _own_run: int | None = None
+    _run_started: int | None = None
     _record_run: Callable[[], int | None] = lambda: None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -105,7 +106,7 @@ class MetricsHub:
 
     def _start_rules(self) -> None:
         from perflab.metrics._notify import Notifier  # noqa: PLC0415
-        from perflab.metrics._rules import RuleManager  # noqa: PLC0415
+        from perflab.metrics._rulemgr import RuleManager  # noqa: PLC0415
 
         assert self.sink is not None
         self.notifier = Notifier(self.alertmanager_urls(), self.options.webhooks,
@@ -183,6 +184,15 @@ class MetricsHub:
                                            meta={"collected_by": "perflab serve"})
                 self._own_run = run.id
             return self._own_run
+
+    def run_started_ns(self) -> int | None:
+        """When the run collected samples land in started (receivers refuse far older ones)."""
+        if self.sink is None:
+            return None
+        if self._run_started is None:
+            with Store.open(self.store_path, create=False) as store:
+                self._run_started = store.run(self.sink.run_id).started_ns
+        return self._run_started
 
     @contextlib.contextmanager
     def store(self) -> Iterator[Store]:

@@ -14,7 +14,7 @@ from receivers into the store (a full queue refuses; nothing accepted is dropped
 (PromQL, receivers, the Prometheus API; schema v6): ``MetricSeries``, ``metric_series``,
 ``metric_samples``, ``metric_names``, ``metrics_generation``, ``metric_meta``, the ingest
 writers ``write_metric_samples`` / ``write_metric_meta``, ``stale_nan`` / ``is_stale_nan``,
-and silences: ``add_silence``, ``expire_silence``, ``silences``, ``SilenceRow``.
+``end_event`` (an alert's band), ``set_run_span`` (an import's time), and silences: ``add_silence``, ``expire_silence``, ``silences``, ``SilenceRow``.
 """
 
 from perflab.store._catalog import interrupt, run_kinds, runs_generation, set_query_deadline
@@ -24,6 +24,7 @@ from perflab.store._metrics import (
     MetricSeries,
     SilenceRow,
     add_silence,
+    end_event,
     expire_silence,
     is_stale_nan,
     metric_meta,
@@ -31,6 +32,7 @@ from perflab.store._metrics import (
     metric_samples,
     metric_series,
     metrics_generation,
+    set_run_span,
     silences,
     stale_nan,
     write_metric_meta,
@@ -79,6 +81,7 @@ __all__ = [
     "canonical_labels",
     "check_file",
     "default_store_path",
+    "end_event",
     "expire_silence",
     "has_rollup",
     "interrupt",
@@ -94,6 +97,7 @@ __all__ = [
     "runs_generation",
     "sample_window",
     "set_query_deadline",
+    "set_run_span",
     "silences",
     "stale_nan",
     "store_error",

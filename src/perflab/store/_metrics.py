@@ -267,3 +267,16 @@ def silences(store: Store) -> list[SilenceRow]:
             for r in store.conn.execute(
                 "SELECT id, matchers, starts_ns, ends_ns, created_by, comment, expired_ns"
                 " FROM silences ORDER BY id")]
+
+
+def end_event(store: Store, event_id: int, end_ns: int) -> None:
+    """Turn an instant event into a band ending at ``end_ns`` (an alert that resolved)."""
+    with store.transaction():
+        store.conn.execute("UPDATE events SET end_ns = ? WHERE id = ?", (end_ns, event_id))
+
+
+def set_run_span(store: Store, run_id: int, started_ns: int, ended_ns: int) -> None:
+    """Set when a run started and ended (an import whose samples span another time)."""
+    with store.transaction():
+        store.conn.execute("UPDATE runs SET started_ns = ?, ended_ns = ? WHERE id = ?",
+                           (started_ns, ended_ns, run_id))
