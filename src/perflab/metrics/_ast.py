@@ -223,15 +223,44 @@ _ENDINGS = ("", " 1", " x", ")", "))", ")))", "]", "}", '"}', '")', "'}", "')", 
             "x[5m])", "m)", "5m", "m", "x", "1", "()", "(x[5m]))")
 
 
+def _closers(text: str) -> str:
+    """The brackets that close what ``text`` left open (strings skipped)."""
+    stack: list[str] = []
+    quote = ""
+    escaped = False
+    for c in text:
+        if quote:
+            if escaped:
+                escaped = False
+            elif c == "\\" and quote != "`":
+                escaped = True
+            elif c == quote:
+                quote = ""
+            continue
+        if c in "\"'`":
+            quote = c
+        elif c in "([{":
+            stack.append({"(": ")", "[": "]", "{": "}"}[c])
+        elif c in ")]}" and stack and stack[-1] == c:
+            stack.pop()
+    return ("" if not quote else quote) + "".join(reversed(stack))
+
+
+def _parses(text: str) -> bool:
+    try:
+        pp.parse(text)
+    except BaseException as exc:  # noqa: BLE001  # any failure means "not this ending"
+        if isinstance(exc, (KeyboardInterrupt, SystemExit, MemoryError)):
+            raise
+        return False
+    return True
+
+
 def _viable(prefix: str) -> bool:
     for ending in _ENDINGS:
-        try:
-            pp.parse(prefix + ending)
-        except BaseException as exc:  # any failure means "not this ending"
-            if isinstance(exc, (KeyboardInterrupt, SystemExit, MemoryError)):
-                raise
-            continue
-        return True
+        candidate = prefix + ending
+        if _parses(candidate) or _parses(candidate + _closers(candidate)):
+            return True
     return False
 
 

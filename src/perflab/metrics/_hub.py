@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from perflab.errors import StoreError
+from perflab.errors import InvalidValue, StoreError
 from perflab.metrics._config import PromConfig, load_config
 from perflab.metrics._node import NodeScraper
 from perflab.metrics._scrape import ScrapeManager
@@ -103,6 +103,29 @@ class MetricsHub:
                                     instance=self.host)
             self.node.start()
         self._start_rules()
+        self._reload_on_sighup()
+
+    def _reload_on_sighup(self) -> None:
+        """SIGHUP re-reads the configuration, as it does for Prometheus (when the hub runs in
+        the main thread's event loop; a test client's thread has no signals)."""
+        import asyncio  # noqa: PLC0415
+        import signal  # noqa: PLC0415
+
+        try:
+            loop = asyncio.get_running_loop()
+            loop.add_signal_handler(signal.SIGHUP,
+                                    lambda: loop.run_in_executor(None, self.reload_logged))
+        except (RuntimeError, ValueError, NotImplementedError):
+            pass
+
+    def reload_logged(self) -> bool:
+        try:
+            self.reload()
+        except InvalidValue as exc:
+            log.error("reloading the configuration failed, keeping the running one: %s",  # noqa: TRY400
+                      exc.message)
+            return False
+        return True
 
     def _start_rules(self) -> None:
         from perflab.metrics._notify import Notifier  # noqa: PLC0415
