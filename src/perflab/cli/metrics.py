@@ -286,7 +286,8 @@ def scrape(*, config_path: str, duration: str | None, name: str | None,
         states, _ = manager.snapshot()
         store.finish_run(run.id, status)
         store.close()
-    doc = {"run_id": run.id, "samples_written": stats.written, "samples_refused": stats.refused,
+    doc: dict[str, Any] = {
+           "run_id": run.id, "samples_written": stats.written, "samples_refused": stats.refused,
            "interrupted": stopped,
            "targets": [{"job": s.target.job, "url": s.target.url, "health": s.health,
                         "last_error": s.last_error, "last_samples": s.last_samples,
@@ -347,7 +348,7 @@ def rules_check(*, paths: tuple[str, ...], as_json: bool) -> None:
     from perflab.metrics import load_rule_file  # noqa: PLC0415
     from perflab.metrics._rulefile import RuleFileError  # noqa: PLC0415
 
-    files = []
+    files: list[dict[str, Any]] = []
     for path in paths:
         try:
             groups = load_rule_file(path)
@@ -404,7 +405,7 @@ def rules_test(*, paths: tuple[str, ...], as_json: bool) -> None:
                           hint="the differences are listed above")
 
 
-# -- perflab alerts ----------------------------------------------------------------------------------
+# -- perflab alerts -------------------------------------------------------------------------
 
 @click.group("alerts")
 def alerts() -> None:
@@ -421,7 +422,7 @@ def alerts_ls(*, store_path: str | None, as_json: bool) -> None:
     now = time.time_ns() // 1_000_000
     with open_store(store_path, create=False) as store:
         result = instant_query(StoreQueryable(store), "ALERTS", now)
-    items = [{k: v for k, v in labels if k not in ("__name__",)} for labels, _ in result.vector]
+    items = [{k: v for k, v in labels if k != "__name__"} for labels, _ in result.vector]
     if as_json:
         emit_json("perflab.alerts/1", {"alerts": items})
         return
@@ -512,7 +513,7 @@ def silence_expire(*, silence_id: int, store_path: str | None) -> None:
                            hint="list them with `perflab alerts silence ls`")
 
 
-# -- perflab slo --------------------------------------------------------------------------------------
+# -- perflab slo ----------------------------------------------------------------------------
 
 @click.group("slo")
 def slo() -> None:

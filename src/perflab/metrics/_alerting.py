@@ -136,10 +136,8 @@ class Group:
                     rows, ch = _alert(rule, ts, queryable, opts, external_labels or {},
                                       external_url, self.spec.limit)
                     changes.extend(ch)
-                if rule.spec.kind == "record" and self.spec.limit and \
-                        len(rows) > self.spec.limit:
-                    raise PromQLError(f"exceeded limit of {self.spec.limit} with {len(rows)} "
-                                      "series", kind="execution")
+                if rule.spec.kind == "record":
+                    _check_limit(self.spec.limit, len(rows))
                 rule.health, rule.last_error = "ok", ""
             except PromQLError as exc:
                 rule.health, rule.last_error = "err", exc.message
@@ -171,6 +169,11 @@ class Group:
                     alert.valid_until = ts + 4 * delta
                     out.append(alert)
         return out
+
+
+def _check_limit(limit: int, n: int) -> None:
+    if limit and n > limit:
+        raise PromQLError(f"exceeded limit of {limit} with {n} series", kind="execution")
 
 
 def _vector(queryable: Queryable, rule: RuleSpec, ts: int,
@@ -205,7 +208,7 @@ def _record(rule: RuleState, ts: int, queryable: Queryable,
     return rows
 
 
-def _alert(rule: RuleState, ts: int, queryable: Queryable, opts: QueryOptions,
+def _alert(rule: RuleState, ts: int, queryable: Queryable, opts: QueryOptions,  # noqa: PLR0917
            external_labels: dict[str, str], external_url: str,
            limit: int) -> tuple[list[tuple[Labels, int, float]], list[Change]]:
     spec = rule.spec

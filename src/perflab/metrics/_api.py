@@ -272,7 +272,8 @@ def metadata(hub: MetricsHub, params: dict[str, list[str]], _: Request) -> Any:
 
     wanted = _one(params, "metric")
     limit_raw = _one(params, "limit")
-    limit = int(limit_raw) if limit_raw and limit_raw.isdigit() else None
+    limit = (int(limit_raw) if limit_raw and limit_raw.isascii() and limit_raw.isdigit()
+             and len(limit_raw) < 10 else None)
     out: dict[str, list[dict[str, str]]] = {}
     with hub.store() as store:
         for name, kind, help_text, unit in metric_meta(store, wanted):

@@ -243,13 +243,13 @@ def _closers(text: str) -> str:
             stack.append({"(": ")", "[": "]", "{": "}"}[c])
         elif c in ")]}" and stack and stack[-1] == c:
             stack.pop()
-    return ("" if not quote else quote) + "".join(reversed(stack))
+    return (quote or "") + "".join(reversed(stack))
 
 
 def _parses(text: str) -> bool:
     try:
         pp.parse(text)
-    except BaseException as exc:  # noqa: BLE001  # any failure means "not this ending"
+    except BaseException as exc:  # any failure means "not this ending"
         if isinstance(exc, (KeyboardInterrupt, SystemExit, MemoryError)):
             raise
         return False

@@ -178,8 +178,8 @@ _UNSUPPORTED_SD = ("consul_sd_configs", "dns_sd_configs", "ec2_sd_configs", "kub
                    "serverset_sd_configs", "triton_sd_configs", "eureka_sd_configs",
                    "scaleway_sd_configs", "linode_sd_configs", "digitalocean_sd_configs",
                    "hetzner_sd_configs", "dockerswarm_sd_configs", "nomad_sd_configs",
-                   "uyuni_sd_configs", "puppetdb_sd_configs", "ionos_sd_configs", "vultr_sd_configs",
-                   "kuma_sd_configs", "lightsail_sd_configs")
+                   "uyuni_sd_configs", "puppetdb_sd_configs", "ionos_sd_configs",
+                   "vultr_sd_configs", "kuma_sd_configs", "lightsail_sd_configs")
 
 
 def config_from_doc(doc: Any, path: str) -> PromConfig:
@@ -365,11 +365,11 @@ def _alertmanagers(doc: Any) -> tuple[AlertmanagerConfig, ...]:
         version = str(a.get("api_version", "v2"))
         if version != "v2":
             raise InvalidValue("only the Alertmanager API v2 is supported (api_version: v2)")
-        urls = []
+        urls: list[str] = []
         for group in a.get("static_configs") or []:
             g = _mapping(group, "alertmanager static_configs")
-            for target in g.get("targets") or []:
-                urls.append(f"{scheme}://{_address(target, 'alertmanager')}{prefix}")
+            urls.extend(f"{scheme}://{_address(target, 'alertmanager')}{prefix}"
+                        for target in g.get("targets") or [])
         out.append(AlertmanagerConfig(tuple(urls), timeout, version))
     return tuple(out)
 
@@ -413,6 +413,6 @@ def read_file_sd(path: str) -> list[TargetGroup]:
 def expand_globs(patterns: tuple[str, ...]) -> list[str]:
     out: list[str] = []
     for pattern in patterns:
-        matches = sorted(glob.glob(pattern))
+        matches = sorted(glob.glob(pattern))  # noqa: PTH207  # patterns may be absolute
         out.extend(matches if matches or glob.has_magic(pattern) else [pattern])
     return out

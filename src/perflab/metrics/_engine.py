@@ -109,7 +109,7 @@ def instant_query(queryable: Queryable, query: str | Node, time_ms: int,
                                            if s.mask[0]], time_ms=time_ms)
 
 
-def range_query(queryable: Queryable, query: str | Node, start_ms: int, end_ms: int,  # noqa: PLR0917  # Prometheus's own argument order
+def range_query(queryable: Queryable, query: str | Node, start_ms: int, end_ms: int,  # noqa: PLR0917  # Prometheus's order
                 step_ms: int, options: QueryOptions | None = None,
                 ) -> list[tuple[Labels, list[tuple[int, float]]]]:
     """The matrix of a range query: series sorted by labels, each with its (ms, value)."""

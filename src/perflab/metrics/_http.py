@@ -8,6 +8,7 @@ one) keeps a scrape to a few syscalls and one parse.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -74,10 +75,8 @@ class HttpClient:
         writer, self._reader, self._writer = self._writer, None, None
         if writer is not None:
             writer.close()
-            try:
+            with contextlib.suppress(OSError, ssl.SSLError):
                 await writer.wait_closed()
-            except (OSError, ssl.SSLError):
-                pass
 
     async def get(self, headers: dict[str, str], *, timeout_s: float, limit: int) -> Response:
         """GET the URL; ``FetchError`` for anything but an answer within the deadline."""
@@ -98,7 +97,8 @@ class HttpClient:
             if fresh:
                 self._reader, self._writer = await asyncio.open_connection(
                     self.host, self.port, ssl=self._ssl, limit=1 << 20)
-            assert self._reader is not None and self._writer is not None
+            assert self._reader is not None
+            assert self._writer is not None
             lines = [f"GET {self.target} HTTP/1.1", f"Host: {self.host_header}",
                      "User-Agent: perflab-scrape", "Accept-Encoding: gzip"]
             lines += [f"{k}: {v}" for k, v in headers.items()]

@@ -96,7 +96,7 @@ class MetricsHub:
         if self.config.scrape_configs:
             self.scrapes = ScrapeManager(self.config, self.sink)
             self.scrapes.start()
-        if self.options.node_metrics:
+        if self.options.node_metrics and record_run() is not None:  # --no-record: not this
             interval = (self.options.scrape_interval_ms
                         or self.config.scrape_interval_ms) / 1000
             self.node = NodeScraper(self.sink, interval, proc_root=self.options.proc_root,

@@ -102,7 +102,7 @@ def parse_lines(body: bytes, *, precision: str = "ns",
         ts = now_ns
         if len(parts) == 3:
             raw_ts = parts[2]
-            if not raw_ts.lstrip("-").isdigit() or len(raw_ts) > 20:
+            if not (raw_ts.isascii() and raw_ts.lstrip("-").isdigit()) or len(raw_ts) > 20:
                 raise InfluxError(f"line {number}: invalid timestamp {raw_ts[:30]!r}")
             ts = int(raw_ts) * scale
             if not -(2**63) <= ts < 2**63:

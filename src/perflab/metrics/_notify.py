@@ -280,7 +280,7 @@ class Notifier:
 
     def _due_notifications(self, now: float) -> list[tuple[str, dict[str, Any]]]:
         """Webhook notifications due now (called with the lock held)."""
-        out = []
+        out: list[tuple[str, dict[str, Any]]] = []
         route = self.route
         for key, group in list(self._groups.items()):
             if now - group.first_seen < route.group_wait_s:
@@ -346,7 +346,7 @@ def _status(payload: dict[str, Any]) -> str:
         return "firing"
     import datetime as dt  # noqa: PLC0415
 
-    when = dt.datetime.fromisoformat(ends.replace("Z", "+00:00"))
+    when = dt.datetime.fromisoformat(ends)
     return "resolved" if when <= dt.datetime.now(dt.UTC) else "firing"
 
 

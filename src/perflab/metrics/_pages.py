@@ -68,7 +68,7 @@ def _alerts_data(hub: MetricsHub) -> dict[str, Any]:
 
 
 def _history(store: Store, now: int) -> list[Any]:
-    out = []
+    out: list[Any] = []
     for run in store.runs(since_ns=now - HISTORY_NS):
         out.extend(e for e in store.events(run.id, start_ns=now - HISTORY_NS)
                    if e.kind == "alert" and " firing" in e.text)

@@ -76,12 +76,15 @@ def series_rows(hub: MetricsHub, series: list[tuple[list[tuple[str, str]],
 
 
 def _floor_ms(hub: MetricsHub) -> int | None:
-    run_started = getattr(hub, "run_started_ns", None)
-    if callable(run_started):
-        started = run_started()
-        if started is not None:
-            return (started - MAX_PAST_NS) // 1_000_000
-    return None
+    started = hub.run_started_ns()
+    return None if started is None else (started - MAX_PAST_NS) // 1_000_000
+
+
+def _submit(hub: MetricsHub, rows: list[Row]) -> None:
+    """Rows into the ingest queue, whole, or ``TooManyRequests`` (429) when it is full."""
+    assert hub.sink is not None
+    if not hub.sink.submit(rows):
+        raise TooManyRequests("the store is behind: retry in a moment")
 
 
 async def remote_write(request: Request) -> Response:
@@ -94,9 +97,8 @@ async def remote_write(request: Request) -> Response:
                 return PlainTextResponse(f"unsupported Content-Encoding {encoding!r}: "
                                          "remote-write bodies are snappy", status_code=415)
             rows, meta = await run_in_threadpool(_decode, hub, body)
+            _submit(hub, rows)
             assert hub.sink is not None
-            if not hub.sink.submit(rows):
-                raise TooManyRequests("the store is behind: retry in a moment")
             hub.sink.submit_meta(meta)
     except TooManyRequests as exc:
         return PlainTextResponse(exc.message + "\n", status_code=429,
@@ -129,9 +131,7 @@ async def influx_write(request: Request) -> Response:
                 if request.query_params.get(key):
                     extra[key] = request.query_params[key]
             rows = await run_in_threadpool(_influx_rows, hub, body, precision, extra)
-            assert hub.sink is not None
-            if not hub.sink.submit(rows):
-                raise TooManyRequests("the store is behind: retry in a moment")
+            _submit(hub, rows)
     except TooManyRequests as exc:
         return JSONResponse({"code": "too many requests", "message": exc.message},
                             status_code=429, headers={"Retry-After": str(exc.retry_after_s)})

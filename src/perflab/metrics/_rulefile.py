@@ -74,7 +74,7 @@ def groups_from_doc(doc: Any, path: str) -> list[GroupSpec]:
         raise RuleFileError(path, ["expected a mapping with 'groups'"])
     unknown = set(doc) - {"groups"}
     if unknown:
-        problems.append(f"field {sorted(map(str, unknown))[0]} not found in type "
+        problems.append(f"field {min(map(str, unknown))} not found in type "
                         "rulefmt.RuleGroups")
     raw_groups = doc.get("groups") or []
     if not isinstance(raw_groups, list):
@@ -93,7 +93,7 @@ def groups_from_doc(doc: Any, path: str) -> list[GroupSpec]:
         names.add(name)
         unknown = set(raw) - _GROUP_KEYS
         if unknown:
-            problems.append(f"group {name!r}: field {sorted(map(str, unknown))[0]} not found "
+            problems.append(f"group {name!r}: field {min(map(str, unknown))} not found "
                             "in type rulefmt.RuleGroup")
         interval = None
         if raw.get("interval") is not None:
@@ -128,7 +128,7 @@ def _rule(raw: Any, group: str, index: int) -> tuple[RuleSpec | None, list[str]]
     problems: list[str] = []
     unknown = set(raw) - _RULE_KEYS
     if unknown:
-        problems.append(f"{where}: field {sorted(map(str, unknown))[0]} not found in type "
+        problems.append(f"{where}: field {min(map(str, unknown))} not found in type "
                         "rulefmt.RuleNode")
     record, alert = raw.get("record"), raw.get("alert")
     if record is not None and alert is not None:
@@ -140,9 +140,8 @@ def _rule(raw: Any, group: str, index: int) -> tuple[RuleSpec | None, list[str]]
         where = f"{where}, {name!r}"
         if not isinstance(record, str) or not METRIC_NAME.match(record):
             problems.append(f"{where}: invalid recording rule name: {record}")
-        for key in ("for", "keep_firing_for", "annotations"):
-            if raw.get(key):
-                problems.append(f"{where}: invalid field '{key}' in recording rule")
+        problems.extend(f"{where}: invalid field '{key}' in recording rule"
+                        for key in ("for", "keep_firing_for", "annotations") if raw.get(key))
     elif alert is not None:
         where = f"{where}, {name!r}"
         if not isinstance(alert, str) or not alert:
@@ -169,10 +168,9 @@ def _rule(raw: Any, group: str, index: int) -> tuple[RuleSpec | None, list[str]]
                 problems.append(f"{where}: {exc.message}")
     labels = _templates(raw.get("labels"), where, "label", problems)
     annotations = _templates(raw.get("annotations"), where, "annotation", problems)
-    for bad in ("__name__", "alertname") if alert is not None else ("__name__",):
-        if bad in labels and bad == "__name__":
-            problems.append(f"{where}: invalid label name: {bad}")
-    if problems or expr is None:
+    if "__name__" in labels:
+        problems.append(f"{where}: invalid label name: __name__")
+    if problems or expr is None or not isinstance(expr_text, str):
         return None, problems
     return RuleSpec("record" if record is not None else "alert", name, expr_text, expr,
                     durations["for"], durations["keep_firing_for"], labels, annotations), []

@@ -44,8 +44,8 @@ groups:
     rules:
       - alert: CPUSaturated
         expr: >-
-          1 - avg without (cpu, mode) (rate(node_cpu_seconds_total{job="perflab",mode="idle"}[30s]))
-          > 0.95
+          1 - avg without (cpu, mode)
+          (rate(node_cpu_seconds_total{job="perflab",mode="idle"}[30s])) > 0.95
         for: 10s
         labels: {severity: warning}
         annotations:
@@ -55,11 +55,14 @@ groups:
         for: 10s
         labels: {severity: warning}
         annotations:
-          summary: "Tasks of {{ $labels.instance }} wait for memory {{ $value | humanizePercentage }} of the time"
+          summary: >-
+            Tasks of {{ $labels.instance }} wait for memory
+            {{ $value | humanizePercentage }} of the time
       - alert: DiskWillFillIn4Hours
         expr: >-
           node_filesystem_avail_bytes{job="perflab",fstype!~"tmpfs|ramfs"} > 0
-          and predict_linear(node_filesystem_avail_bytes{job="perflab",fstype!~"tmpfs|ramfs"}[30m], 4 * 3600) < 0
+          and predict_linear(
+          node_filesystem_avail_bytes{job="perflab",fstype!~"tmpfs|ramfs"}[30m], 4 * 3600) < 0
         for: 1m
         labels: {severity: warning}
         annotations:

@@ -73,7 +73,7 @@ def _mapping(value: Any, where: str, keys: set[str]) -> dict[str, Any]:
         raise InvalidValue(f"{where}: expected a mapping")
     unknown = set(value) - keys
     if unknown:
-        raise InvalidValue(f"{where}: field {sorted(map(str, unknown))[0]} not found")
+        raise InvalidValue(f"{where}: field {min(map(str, unknown))} not found")
     return value
 
 
@@ -117,8 +117,8 @@ def _test(test: dict[str, Any], specs: list[Any], eval_ms: int,
             [_duration(p.get("eval_time"), "eval_time") for p in expr_tests]
     for a in alert_tests:
         if not a.get("alertname"):
-            return [f"an item under alert_rule_test misses required attribute alertname at "
-                    f"eval_time {format_duration_ms(_duration(a.get('eval_time'), 'x'))}"]
+            return [(f"an item under alert_rule_test misses required attribute alertname at "
+                    f"eval_time {format_duration_ms(_duration(a.get('eval_time'), 'x'))}")]
     max_t = max(times, default=0)
     pending = sorted(alert_tests, key=lambda a: _duration(a.get("eval_time"), "eval_time"))
     errors: list[str] = []
@@ -130,14 +130,12 @@ def _test(test: dict[str, Any], specs: list[Any], eval_ms: int,
 
     ts = 0
     while ts <= max_t:
-        eval_errors = []
+        eval_errors: list[str] = []
         for g in groups:
             g.eval(ts, store, write, external_labels=external, external_url=external_url,
                    options=opts)
-            for r in g.rules:
-                if r.health == "err":
-                    eval_errors.append(f"    rule: {r.spec.name}, time: "
-                                       f"{format_duration_ms(ts)}, err: {r.last_error}")
+            eval_errors.extend(f"    rule: {r.spec.name}, time: {format_duration_ms(ts)}, "
+                               f"err: {r.last_error}" for r in g.rules if r.health == "err")
         if eval_errors:
             return errors + eval_errors
         while pending and ts <= _duration(pending[0].get("eval_time"), "t") < ts + eval_ms:
@@ -151,7 +149,7 @@ def _test(test: dict[str, Any], specs: list[Any], eval_ms: int,
 
 def _check_alerts(case: dict[str, Any], groups: list[Group], prefix: str) -> list[str]:
     name = str(case["alertname"])
-    got = []
+    got: list[tuple[Labels, Labels]] = []
     for g in groups:
         for r in g.rules:
             if r.spec.kind == "alert" and r.spec.name == name:
@@ -176,8 +174,8 @@ def _check_alerts(case: dict[str, Any], groups: list[Group], prefix: str) -> lis
         return "[\n            " + ",\n            ".join(parts) + "\n            ]"
 
     t = format_duration_ms(_duration(case.get("eval_time"), "eval_time"))
-    return [f"{prefix}    alertname: {name}, time: {t}, \n        exp:{show(expected)}, \n"
-            f"        got:{show(got)}"]
+    return [(f"{prefix}    alertname: {name}, time: {t}, \n        exp:{show(expected)}, \n"
+            f"        got:{show(got)}")]
 
 
 def _check_expr(case: dict[str, Any], store: MemoryQueryable,
@@ -189,14 +187,15 @@ def _check_expr(case: dict[str, Any], store: MemoryQueryable,
         result = instant_query(store, expr, t_ms, opts)
     except PromQLError as exc:
         return [f"    expr: {_go_quote(expr)}, time: {t}, err: {exc.message}"]
+    got: list[tuple[Labels, float]]
     if result.type == "scalar":
         got = [((), result.scalar)]
     elif result.type == "vector":
         got = list(result.vector)
     else:
-        return [f"    expr: {_go_quote(expr)}, time: {t}, err: rule result is not a vector "
-                "or scalar"]
-    expected = []
+        return [(f"    expr: {_go_quote(expr)}, time: {t}, err: rule result is not a vector "
+                "or scalar")]
+    expected: list[tuple[Labels, float]] = []
     for s in case.get("exp_samples") or []:
         try:
             labels, rest = parse_metric(str(s.get("labels", "")))
@@ -204,11 +203,11 @@ def _check_expr(case: dict[str, Any], store: MemoryQueryable,
             if str(s.get("labels", "")).strip() in ("", "{}"):
                 labels, rest = (), ""
             else:
-                return [f'    expr: "{expr}", time: {t}, err: labels '
-                        f'"{s.get("labels")}": {exc.message}']
+                return [(f'    expr: "{expr}", time: {t}, err: labels '
+                        f'"{s.get("labels")}": {exc.message}')]
         if rest.strip():
-            return [f'    expr: "{expr}", time: {t}, err: labels "{s.get("labels")}": '
-                    "unexpected text after the labels"]
+            return [(f'    expr: "{expr}", time: {t}, err: labels "{s.get("labels")}": '
+                    "unexpected text after the labels")]
         expected.append((labels, float(s.get("value", 0))))
     got.sort(key=lambda x: x[0])
     expected.sort(key=lambda x: x[0])
@@ -221,8 +220,8 @@ def _check_expr(case: dict[str, Any], store: MemoryQueryable,
     def show(items: list[tuple[Labels, float]]) -> str:
         return ", ".join(f"{_labels_text(lab)} {_e(v)}" for lab, v in items)
 
-    return [f"    expr: {_go_quote(expr)}, time: {t},\n        exp: {show(expected)}\n"
-            f"        got: {show(got)}"]
+    return [(f"    expr: {_go_quote(expr)}, time: {t},\n        exp: {show(expected)}\n"
+            f"        got: {show(got)}")]
 
 
 def _go_quote(text: str) -> str:

@@ -28,13 +28,19 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
 from perflab.errors import InvalidValue
 from perflab.metrics._config import PromConfig, ScrapeConfig, TargetGroup, read_file_sd
-from perflab.metrics._exposition import ExpositionError, is_openmetrics, parse, split_series
+from perflab.metrics._exposition import (
+    ExpositionError,
+    Page,
+    is_openmetrics,
+    parse,
+    split_series,
+)
 from perflab.metrics._http import FetchError, HttpClient
 from perflab.metrics._labels import LABEL_NAME
 from perflab.metrics._relabel import relabel
@@ -116,6 +122,23 @@ def build_targets(cfg: ScrapeConfig, groups: list[TargetGroup]) -> list[Target]:
             target = Target(cfg.job_name, url, public, tuple(sorted(discovered.items())), cfg)
             out[target.key] = target
     return list(out.values())
+
+
+async def _fetch_page(client: HttpClient, headers: dict[str, str], cfg: ScrapeConfig) -> Page:
+    """The target's page, parsed; ``FetchError`` for a failed scrape (what the targets page
+    shows), ``ExpositionError`` for an answer that is not metrics."""
+    resp = await client.get(headers, timeout_s=cfg.timeout_ms / 1000, limit=cfg.body_size_limit)
+    if resp.status != 200:
+        raise FetchError(f"server returned HTTP status {resp.status}")
+    content_type = resp.headers.get("content-type", "")
+    if content_type.startswith("text/html") or resp.body.lstrip()[:1] == b"<":
+        raise FetchError("the target answered HTML, not Prometheus metrics "
+                         f"(Content-Type {content_type or 'none'})")
+    text = resp.body.decode("utf-8", errors="replace")
+    page = parse(text, openmetrics=is_openmetrics(content_type))
+    if cfg.sample_limit and len(page.samples) > cfg.sample_limit:
+        raise FetchError(f"sample limit exceeded ({len(page.samples)} > {cfg.sample_limit})")
+    return page
 
 
 class ScrapeManager:
@@ -263,9 +286,9 @@ class ScrapeManager:
         ts = self.clock_ns()
         rows: list[Row] = [(name, labels, ts, STALE) for name, labels in state.previous]
         base = dict(state.target.labels)
-        for name in ("up", "scrape_duration_seconds", "scrape_samples_scraped",
-                     "scrape_samples_post_metric_relabeling", "scrape_series_added"):
-            rows.append((name, canonical_labels(base), ts, STALE))
+        rows.extend((name, canonical_labels(base), ts, STALE)
+                    for name in ("up", "scrape_duration_seconds", "scrape_samples_scraped",
+                                 "scrape_samples_post_metric_relabeling", "scrape_series_added"))
         self.sink.submit(rows)
 
     # -- scraping ------------------------------------------------------------------------------
@@ -306,19 +329,7 @@ class ScrapeManager:
         error = ""
         page = None
         try:
-            resp = await client.get(headers, timeout_s=cfg.timeout_ms / 1000,
-                                    limit=cfg.body_size_limit)
-            if resp.status != 200:
-                raise FetchError(f"server returned HTTP status {resp.status}")
-            content_type = resp.headers.get("content-type", "")
-            if content_type.startswith("text/html") or resp.body.lstrip()[:1] == b"<":
-                raise FetchError("the target answered HTML, not Prometheus metrics "
-                                 f"(Content-Type {content_type or 'none'})")
-            text = resp.body.decode("utf-8", errors="replace")
-            page = parse(text, openmetrics=is_openmetrics(content_type))
-            if cfg.sample_limit and len(page.samples) > cfg.sample_limit:
-                raise FetchError(f"sample limit exceeded ({len(page.samples)} > "
-                                 f"{cfg.sample_limit})")
+            page = await _fetch_page(client, headers, cfg)
         except FetchError as exc:
             error = str(exc)
         except ExpositionError as exc:
@@ -352,11 +363,8 @@ class ScrapeManager:
             state.last_duration_s = duration
             state.last_samples = scraped
 
-    def _rows(self, state: TargetState, page: object,
+    def _rows(self, state: TargetState, page: Page,
               ts_ns: int) -> tuple[list[Row], int, int, int]:
-        from perflab.metrics._exposition import Page  # noqa: PLC0415
-
-        assert isinstance(page, Page)
         cfg = state.target.config
         cache = state.series_cache
         if len(cache) > MAX_SERIES_CACHE:
@@ -419,7 +427,7 @@ class ScrapeManager:
         metric = labels.pop("__name__")
         return metric, canonical_labels({k: v for k, v in labels.items() if v})
 
-    def _meta(self, state: TargetState, families: dict[str, object]) -> None:
+    def _meta(self, state: TargetState, families: Mapping[str, object]) -> None:
         items = []
         for name, fam in families.items():
             t = (getattr(fam, "type", "unknown"), getattr(fam, "help", ""),

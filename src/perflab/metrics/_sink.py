@@ -8,6 +8,7 @@ them whole when the queue is full (the receiver answers 429).
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable, Sequence
 
@@ -22,10 +23,8 @@ Row = tuple[str, str, int, float]  # name, canonical labels JSON, ts_ns, value
 def register_kinds(queue: IngestQueue) -> None:
     """Teach a queue to write metric samples and metadata (once per queue)."""
     for kind, writer in ((SAMPLES, write_metric_samples), (META, write_metric_meta)):
-        try:
+        with contextlib.suppress(ValueError):  # registered already by another part
             queue.register(kind, writer)
-        except ValueError:
-            pass  # registered already by another part of the hub
 
 
 class MetricSink:

@@ -86,7 +86,8 @@ class StoreQueryable:
         run_ids = None
         for m in matchers:
             if m.name == RUN_LABEL and m.op == "=":
-                run_ids = [int(m.value)] if m.value.isascii() and m.value.isdigit() else []
+                run_ids = ([int(m.value)] if m.value.isascii() and m.value.isdigit()
+                           and len(m.value) < 19 else [])
         rows = metric_series(self.store, stored_names,
                              start_ns=None if mint is None else mint * _MS,
                              end_ns=None if maxt is None else maxt * _MS, run_ids=run_ids)

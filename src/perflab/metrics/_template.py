@@ -301,19 +301,19 @@ def _run(ctx: Context, nodes: list[_Node], dot: Any, scopes: list[dict[str, Any]
             continue
         if node.kind == "if":
             value = _pipe(ctx, node.pipe, dot, scopes)
-            _run(ctx, node.body if _truth(value) else node.orelse, dot, scopes + [{}])
+            _run(ctx, node.body if _truth(value) else node.orelse, dot, [*scopes, {}])
             continue
         if node.kind == "with":
-            inner = scopes + [{}]
+            inner = [*scopes, {}]
             value = _pipe(ctx, node.pipe, dot, inner)
             if _truth(value):
                 _run(ctx, node.body, value, inner)
             else:
-                _run(ctx, node.orelse, dot, scopes + [{}])
+                _run(ctx, node.orelse, dot, [*scopes, {}])
             continue
         if node.kind == "range":
             decl = node.pipe.decl
-            pipe = _Pipe([], False, node.pipe.cmds)
+            pipe = _Pipe([], assign=False, cmds=node.pipe.cmds)
             value = _pipe(ctx, pipe, dot, scopes)
             items: list[tuple[Any, Any]]
             if isinstance(value, dict):
@@ -327,14 +327,14 @@ def _run(ctx: Context, nodes: list[_Node], dot: Any, scopes: list[dict[str, Any]
             else:
                 raise TemplateError(f"range can't iterate over {go_str(value)}")
             if not items:
-                _run(ctx, node.orelse, dot, scopes + [{}])
+                _run(ctx, node.orelse, dot, [*scopes, {}])
             for key, item in items:
                 scope: dict[str, Any] = {}
                 if len(decl) == 1:
                     scope[decl[0]] = item
                 elif len(decl) == 2:
                     scope[decl[0]], scope[decl[1]] = key, item
-                _run(ctx, node.body, item, scopes + [scope])
+                _run(ctx, node.body, item, [*scopes, scope])
 
 
 def _pipe(ctx: Context, pipe: _Pipe, dot: Any, scopes: list[dict[str, Any]]) -> Any:
@@ -612,7 +612,7 @@ def _compare(op: str) -> Callable[[Any, Any], bool]:
         if op == "eq":
             return False
         b = others[0]
-        return {"ne": a != b, "lt": a < b, "le": a <= b, "gt": a > b, "ge": a >= b}[op]
+        return bool({"ne": a != b, "lt": a < b, "le": a <= b, "gt": a > b, "ge": a >= b}[op])
     return fn
 
 
@@ -648,7 +648,8 @@ def _strip_port(host_port: str) -> str:
         end = host_port.find("]")
         return host_port[1:end] if end > 0 and host_port[end + 1:end + 2] == ":" else host_port
     host, sep, port = host_port.rpartition(":")
-    return host if sep and ":" not in host and port.isdigit() else host_port
+    return host if sep and ":" not in host and port.isascii() and port.isdigit() \
+        else host_port
 
 
 def _graph_link(expr: str) -> str:
@@ -679,11 +680,17 @@ def _first(v: list[Sample]) -> Sample:
     return v[0]
 
 
+def _parse_duration(text: str) -> float:
+    from perflab.metrics._duration import parse_duration_ms  # noqa: PLC0415
+
+    return parse_duration_ms(text) / 1000
+
+
 _BUILTINS: dict[str, Callable[..., Any]] = {
     "printf": go_printf,
     "print": lambda *a: "".join(go_str(x) for x in a),
     "println": lambda *a: " ".join(go_str(x) for x in a) + "\n",
-    "len": lambda v: len(v),
+    "len": len,
     "index": _index,
     "eq": _compare("eq"), "ne": _compare("ne"), "lt": _compare("lt"), "le": _compare("le"),
     "gt": _compare("gt"), "ge": _compare("ge"),
@@ -713,14 +720,8 @@ _BUILTINS: dict[str, Callable[..., Any]] = {
     "sortByLabel": lambda name, v: sorted(v, key=lambda s: s.Labels.get(name, "")),
     "stripPort": _strip_port,
     "pathPrefix": lambda: "",
-    "parseDuration": lambda text: _parse_duration(text),
+    "parseDuration": _parse_duration,
 }
-
-
-def _parse_duration(text: str) -> float:
-    from perflab.metrics._duration import parse_duration_ms  # noqa: PLC0415
-
-    return parse_duration_ms(text) / 1000
 
 
 _PRELUDE = ("{{$labels := .Labels}}{{$externalLabels := .ExternalLabels}}"

@@ -14,7 +14,8 @@ from receivers into the store (a full queue refuses; nothing accepted is dropped
 (PromQL, receivers, the Prometheus API; schema v6): ``MetricSeries``, ``metric_series``,
 ``metric_samples``, ``metric_names``, ``metrics_generation``, ``metric_meta``, the ingest
 writers ``write_metric_samples`` / ``write_metric_meta``, ``stale_nan`` / ``is_stale_nan``,
-``end_event`` (an alert's band), ``set_run_span`` (an import's time), and silences: ``add_silence``, ``expire_silence``, ``silences``, ``SilenceRow``.
+``end_event`` (an alert's band), ``set_run_span`` (an import's time), and silences:
+``add_silence``, ``expire_silence``, ``silences``, ``SilenceRow``.
 """
 
 from perflab.store._catalog import interrupt, run_kinds, runs_generation, set_query_deadline

@@ -48,7 +48,7 @@ class AppConfig:
     listen_host: str = "127.0.0.1"  # the --listen address: a Host name the hub serves
     allowed_hosts: tuple[str, ...] = ()  # more Host names it serves (--allowed-host)
     query_timeout_s: float = QUERY_TIMEOUT_S  # a request's store queries stop after this
-    metrics: prom.HubOptions = prom.HubOptions()  # scrape, rules, alerts (perflab.metrics)
+    metrics: prom.HubOptions = prom.HubOptions()  # noqa: RUF009  # frozen: a shared default
 
 
 def _templates() -> jinja2.Environment:
@@ -80,7 +80,7 @@ def create_app(config: AppConfig) -> Starlette:
     hub = prom.MetricsHub(config.store_path, config.metrics, stores=state.stores)
 
     @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:  # noqa: ARG001  # starlette's API
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:  # starlette's API
         # create (or migrate) the store once, before any reader thread opens it
         Store.open(config.store_path).close()
         rollups = BackgroundRollups(config.store_path) if config.rollups else None
