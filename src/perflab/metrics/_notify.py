@@ -74,6 +74,11 @@ def alert_payload(alert: Alert, external_labels: dict[str, str],
     return out
 
 
+def _wire(payload: dict[str, Any]) -> dict[str, Any]:
+    """What goes to Alertmanager: the payload without perflab's own keys."""
+    return {k: v for k, v in payload.items() if not k.startswith("_")}
+
+
 @dataclass(frozen=True, slots=True)
 class Route:
     group_by: tuple[str, ...] = ("alertname",)
@@ -111,7 +116,7 @@ class _Group:
     labels: dict[str, str]
     alerts: dict[str, dict[str, Any]] = field(default_factory=dict)
     first_seen: float = 0.0
-    last_notified: float = 0.0
+    last_notified: float | None = None
     notified_state: str = ""   # what the last notification said (fingerprints + statuses)
     changed: bool = True
 
@@ -173,6 +178,7 @@ class Notifier:
         payloads = []
         for alert in alerts:
             p = alert_payload(alert, external_labels or {}, generator_url)
+            p["_resolved"] = bool(alert.resolved_at)
             if self.silenced(p["labels"]):
                 self.muted += 1
                 continue
@@ -238,7 +244,7 @@ class Notifier:
                     if d.pending and now >= d.next_try]
             notes = self._due_notifications(now)
         for dest, items in work:
-            body = json.dumps([p for _, p in items]).encode()
+            body = json.dumps([_wire(p) for _, p in items]).encode()
             ok, error = self._post(f"{dest.url}/api/v2/alerts", body)
             self._after(dest, ok, error, [k for k, _ in items], items)
         for url, payload in notes:
@@ -289,7 +295,7 @@ class Notifier:
             state = json.dumps(sorted((fingerprint(a["labels"]), _status(a)) for a in alerts))
             firing = any(_status(a) == "firing" for a in alerts)
             due = False
-            if group.last_notified == 0.0:
+            if group.last_notified is None:
                 due = bool(alerts)
             elif state != group.notified_state:
                 due = now - group.last_notified >= route.group_interval_s
@@ -341,13 +347,7 @@ class Notifier:
 
 
 def _status(payload: dict[str, Any]) -> str:
-    ends = payload.get("endsAt")
-    if ends is None:
-        return "firing"
-    import datetime as dt  # noqa: PLC0415
-
-    when = dt.datetime.fromisoformat(ends)
-    return "resolved" if when <= dt.datetime.now(dt.UTC) else "firing"
+    return "resolved" if payload.get("_resolved") else "firing"
 
 
 def _common(items: list[dict[str, str]]) -> dict[str, str]:
