@@ -23,7 +23,7 @@ def _json(capsys: pytest.CaptureFixture[str], name: str) -> dict:
 
 def test_promql_instant_and_range(imported, capsys):
     path, run_id = imported
-    assert main(["promql", "http_requests_total{code=\"500\"}", "--time", str(T0 + 600),
+    assert main(["promql", 'http_requests_total{code="500"}', "--time", str(T0 + 600),
                  "--store", str(path)]) == 0
     out = capsys.readouterr().out
     assert f'http_requests_total{{code="500", job="api", perflab_run="{run_id}"}}' in out
@@ -82,7 +82,7 @@ tests:
 """)
     assert main(["rules", "test", str(test), "--json"]) == 1
     doc = _json(capsys, "rules-test")
-    assert "exp: {__name__=\"a:b\"} 2E+00" in doc["files"][0]["errors"][0]
+    assert 'exp: {__name__="a:b"} 2E+00' in doc["files"][0]["errors"][0]
 
 
 def test_silences_add_list_expire(tmp_path, capsys):
@@ -98,7 +98,7 @@ def test_silences_add_list_expire(tmp_path, capsys):
     assert main(["alerts", "silence", "ls", "--store", store, "--json"]) == 0
     assert _json(capsys, "silences")["silences"] == []
     assert main(["alerts", "silence", "expire", str(sid), "--store", store]) == 2
-    assert main(["alerts", "silence", "add", "job=~\"(\"", "--store", store]) == 2
+    assert main(["alerts", "silence", "add", 'job=~"("', "--store", store]) == 2
 
 
 def test_serve_refuses_bad_metrics_files_before_serving(tmp_path, capsys):
