@@ -29,11 +29,11 @@ QUERIES = [
     "sum by (job) (rate(scrape_samples_scraped[10s]))",
     "sum without (instance) (rate(prometheus_http_requests_total[10s]))",
     "topk(3, rate(prometheus_http_requests_total[10s]))",
-    "histogram_quantile(0.9, sum by (le) "
-    "(rate(prometheus_http_request_duration_seconds_bucket[10s])))",
+    ("histogram_quantile(0.9, sum by (le) "
+     "(rate(prometheus_http_request_duration_seconds_bucket[10s])))"),
     "avg_over_time(scrape_duration_seconds[10s])",
-    "max_over_time(process_resident_memory_bytes[10s])"
-    " - min_over_time(process_resident_memory_bytes[10s])",
+    ("max_over_time(process_resident_memory_bytes[10s])"
+     " - min_over_time(process_resident_memory_bytes[10s])"),
     "deriv(process_resident_memory_bytes[15s])",
     "predict_linear(process_resident_memory_bytes[15s], 60)",
     "delta(go_goroutines[10s])",
@@ -196,7 +196,7 @@ def _env() -> dict[str, str]:
     import sys  # noqa: PLC0415
 
     src = str(Path(__file__).resolve().parents[2] / "src")
-    return {**os.environ, "PYTHONPATH": src, "PATH": os.path.dirname(sys.executable) + ":" +
+    return {**os.environ, "PYTHONPATH": src, "PATH": str(Path(sys.executable).parent) + ":" +
             os.environ.get("PATH", "")}
 
 
