@@ -59,11 +59,14 @@ groups:
             Tasks of {{ $labels.instance }} wait for memory
             {{ $value | humanizePercentage }} of the time
       - alert: DiskWillFillIn4Hours
+        # node-mixin's NodeFilesystemSpaceFillingUp, sooner: under 15 % free, read-write, and
+        # the last 30 minutes' trend reaches zero within 4 hours
         expr: >-
-          node_filesystem_avail_bytes{job="perflab",fstype!~"tmpfs|ramfs"} > 0
-          and predict_linear(
-          node_filesystem_avail_bytes{job="perflab",fstype!~"tmpfs|ramfs"}[30m], 4 * 3600) < 0
-        for: 1m
+          node_filesystem_avail_bytes{job="perflab"} / node_filesystem_size_bytes{job="perflab"}
+          < 0.15
+          and node_filesystem_readonly{job="perflab"} == 0
+          and predict_linear(node_filesystem_avail_bytes{job="perflab"}[30m], 4 * 3600) < 0
+        for: 5m
         labels: {severity: warning}
         annotations:
           summary: "{{ $labels.mountpoint }} on {{ $labels.instance }} fills up within 4 hours"

@@ -13,5 +13,5 @@
   const firing = xs.map((t) => bands.filter((b) => b.ts_ns / 1e9 <= t && b.end_ns / 1e9 >= t).length);
   P.chart(el, { title: "Alerts firing, last 24 h", unit: "", labels: ["firing"],
     data: [xs, firing], events: () => bands, height: 200 });
-  document.body.dataset.ready = "alerts";
+  document.body.dataset.alerts = "1";
 })();

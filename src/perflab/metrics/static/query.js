@@ -112,6 +112,7 @@
       tbody.textContent = "";
       stats.textContent = "";
     }
+    document.body.dataset.query = "1";  // for tests: an answer (or its error) is shown
   }
 
   // -- autocompletion of metric and label names ------------------------------------------------
@@ -183,7 +184,7 @@
   ]).then(([n, l]) => {
     names = n.data || [];
     labelNames = l.data || [];
-    document.body.dataset.completions = "ready";
+    document.body.dataset.completions = "1";
   }).catch(() => { document.body.dataset.completions = "failed"; });
   if (expr.value.trim()) run();
 })();
