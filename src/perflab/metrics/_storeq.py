@@ -21,8 +21,8 @@ from perflab.metrics._values import RawSeries
 from perflab.store import (
     MetricSeries,
     Store,
+    metric_arrays,
     metric_names,
-    metric_samples,
     metric_series,
     metrics_generation,
 )
@@ -103,16 +103,15 @@ class StoreQueryable:
         found = self.find_series(matchers, mint, maxt)
         if not found:
             return []
-        samples = metric_samples(self.store, [row.id for _, row in found], mint * _MS,
-                                 maxt * _MS)
+        samples = metric_arrays(self.store, [row.id for _, row in found], mint * _MS,
+                                maxt * _MS)
         out = []
         for labels, row in found:
             got = samples.get(row.id)
-            if not got:
+            if got is None:
                 continue
             times, values = got
-            out.append(RawSeries(labels, np.asarray(times, dtype=np.int64) // _MS,
-                                 np.asarray(values, dtype=np.float64)))
+            out.append(RawSeries(labels, times // _MS, values))
         out.sort(key=lambda r: r.labels)
         return _merge_same_labels(out)
 

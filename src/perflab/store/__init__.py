@@ -12,7 +12,8 @@ tables: ``sample_window`` (peak-keeping downsampling), ``summarize`` / ``Summary
 ``set_query_deadline``; ``IngestQueue`` / ``IngestStats``: the one bounded, batching path
 from receivers into the store (a full queue refuses; nothing accepted is dropped). For metrics
 (PromQL, receivers, the Prometheus API; schema v6): ``MetricSeries``, ``metric_series``,
-``metric_samples``, ``metric_names``, ``metrics_generation``, ``metric_meta``, the ingest
+``metric_samples`` / ``metric_arrays`` (through an hourly block cache),
+``metric_names``, ``metrics_generation``, ``metric_meta``, the ingest
 writers ``write_metric_samples`` / ``write_metric_meta``, ``stale_nan`` / ``is_stale_nan``,
 ``end_event`` (an alert's band), ``set_run_span`` (an import's time), and silences:
 ``add_silence``, ``expire_silence``, ``silences``, ``SilenceRow``.
@@ -28,6 +29,7 @@ from perflab.store._metrics import (
     end_event,
     expire_silence,
     is_stale_nan,
+    metric_arrays,
     metric_meta,
     metric_names,
     metric_samples,
@@ -87,6 +89,7 @@ __all__ = [
     "has_rollup",
     "interrupt",
     "is_stale_nan",
+    "metric_arrays",
     "metric_meta",
     "metric_names",
     "metric_samples",

@@ -17,13 +17,19 @@ Receivers write through ``IngestQueue`` with the kinds ``"metric_samples"``
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import sqlite3
 import struct
+import time
 import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
+from perflab.errors import StoreError
 from perflab.store._store import INT64_MAX, INT64_MIN, clamp_ns
 
 if TYPE_CHECKING:
@@ -43,6 +49,11 @@ _ID_CHUNK = 900
 # it buffered, a scrape lands after the run's end is taken): series of runs that end this much
 # before a window, or start this much after it, are not read at all.
 RUN_SLACK_NS = 3600 * 10**9
+
+# The block cache: hours of a series packed as arrays, for hours that ended SEAL_NS ago (what
+# lands later, an import, a late remote-write, drops the hours it touches: drop_blocks).
+BLOCK_NS = 3600 * 10**9
+SEAL_NS = 10 * 60 * 10**9
 
 
 def is_stale_nan(value: float) -> bool:
@@ -123,33 +134,141 @@ def metric_samples(store: Store, series_ids: Sequence[int], start_ns: int,
     """(times in ns, values) of each series within [start_ns, end_ns], in time order; NaN
     values and staleness markers (``metric_marks``) included, as NaNs (the marker's payload
     kept). A series without samples there is absent from the answer."""
-    lo, hi = clamp_ns(start_ns), clamp_ns(end_ns)
-    merged: dict[int, dict[int, float]] = {}
-    stale = stale_nan()
-    with store._snapshot():  # noqa: SLF001  # one read transaction across the tables
-        for i in range(0, len(series_ids), _ID_CHUNK):
-            chunk = list(series_ids[i:i + _ID_CHUNK])
-            marks = ",".join("?" * len(chunk))
-            main = store.conn.execute(
-                f"SELECT series_id, ts_ns, value FROM samples WHERE series_id IN ({marks})"
-                " AND ts_ns BETWEEN ? AND ? ORDER BY series_id, ts_ns", [*chunk, lo, hi])
-            for sid, ts, value in main:
-                merged.setdefault(sid, {})[ts] = value
-            # the head is clustered by time: one range scan, filtered by series
-            head = store.conn.execute(
-                f"SELECT series_id, ts_ns, value FROM samples_head WHERE ts_ns BETWEEN ? AND ?"
-                f" AND series_id IN ({marks})", [lo, hi, *chunk])
-            for sid, ts, value in head:
-                merged.setdefault(sid, {})[ts] = value
-            for sid, ts, kind in store.conn.execute(
-                    f"SELECT series_id, ts_ns, kind FROM metric_marks WHERE series_id IN"
-                    f" ({marks}) AND ts_ns BETWEEN ? AND ?", [*chunk, lo, hi]):
-                merged.setdefault(sid, {})[ts] = stale if kind == MARK_STALE else float("nan")
     out: dict[int, tuple[list[int], list[float]]] = {}
-    for sid, points in merged.items():
-        times = sorted(points)
-        out[sid] = (times, [points[t] for t in times])
+    for sid, (ts, values) in metric_arrays(store, series_ids, start_ns, end_ns).items():
+        out[sid] = ([int(t) for t in ts], [float(v) for v in values])
     return out
+
+
+def metric_arrays(store: Store, series_ids: Sequence[int], start_ns: int, end_ns: int, *,
+                  now_ns: int | None = None) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """Like ``metric_samples``, as numpy arrays (int64 ns, float64), read through the hourly
+    block cache (``metric_blocks``, schema v6): the hours of the window that ended more than
+    ``SEAL_NS`` ago come from their packed blocks (built on first read when the store can be
+    written), the rest from the sample tables."""
+    lo, hi = clamp_ns(start_ns), clamp_ns(end_ns)
+    assert lo is not None
+    assert hi is not None
+    now = time.time_ns() if now_ns is None else now_ns
+    sealed_until = ((now - SEAL_NS) // BLOCK_NS) * BLOCK_NS  # hours before this are over
+    first_block = (lo // BLOCK_NS) * BLOCK_NS
+    last_sealed = min(sealed_until, ((hi // BLOCK_NS) + 1) * BLOCK_NS)  # exclusive
+    ids = list(series_ids)
+    pieces: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {sid: [] for sid in ids}
+    built: list[tuple[int, int, int, bytes, bytes]] = []
+    with store._snapshot():  # noqa: SLF001  # one read transaction across the tables
+        raw_lo = lo
+        if first_block < last_sealed:
+            blocks = _blocks(store, ids, first_block, last_sealed, built)
+            raw_lo = max(lo, last_sealed)
+            for sid in ids:
+                for t, v in blocks.get(sid, ()):
+                    pieces[sid].append((t, v))
+        if raw_lo <= hi:
+            for sid, (t, v) in _raw(store, ids, raw_lo, hi).items():
+                pieces[sid].append((t, v))
+    if built and not store.conn.in_transaction:  # written after the read, never inside it
+        _store_blocks(store, built)
+    out: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    for sid, parts in pieces.items():
+        if not parts:
+            continue
+        ts = np.concatenate([p[0] for p in parts]) if len(parts) > 1 else parts[0][0]
+        vals = np.concatenate([p[1] for p in parts]) if len(parts) > 1 else parts[0][1]
+        a = int(np.searchsorted(ts, lo, "left"))
+        b = int(np.searchsorted(ts, hi, "right"))
+        if b > a:
+            out[sid] = (ts[a:b], vals[a:b])
+    return out
+
+
+_ROW = np.dtype([("sid", "<i8"), ("ts", "<i8"), ("v", "<f8")])
+
+
+def _raw(store: Store, ids: list[int], lo: int, hi: int,
+         ) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """Samples of [lo, hi] from the tables: samples, the head (newer wins), the marks. The
+    clustered table is read straight into arrays; the head and the marks, which are small,
+    are merged into the series that have rows there."""
+    out: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    stale = stale_nan()
+    for i in range(0, len(ids), _ID_CHUNK):
+        chunk = ids[i:i + _ID_CHUNK]
+        marks = ",".join("?" * len(chunk))
+        rows = np.fromiter(store.conn.execute(
+            f"SELECT series_id, ts_ns, value FROM samples WHERE series_id IN ({marks})"
+            " AND ts_ns BETWEEN ? AND ? ORDER BY series_id, ts_ns", [*chunk, lo, hi]),
+            dtype=_ROW)
+        if len(rows):
+            sids, starts = np.unique(rows["sid"], return_index=True)
+            bounds = [*starts[1:], len(rows)]
+            for sid, a, b in zip(sids, starts, bounds, strict=True):
+                out[int(sid)] = (rows["ts"][a:b], rows["v"][a:b])
+        extra: dict[int, dict[int, float]] = {}
+        for sid, ts, value in store.conn.execute(
+                f"SELECT series_id, ts_ns, value FROM samples_head WHERE ts_ns BETWEEN ? AND ?"
+                f" AND series_id IN ({marks})", [lo, hi, *chunk]):
+            extra.setdefault(sid, {})[ts] = value
+        for sid, ts, kind in store.conn.execute(
+                f"SELECT series_id, ts_ns, kind FROM metric_marks WHERE series_id IN ({marks})"
+                " AND ts_ns BETWEEN ? AND ?", [*chunk, lo, hi]):
+            extra.setdefault(sid, {})[ts] = stale if kind == MARK_STALE else math.nan
+        for sid, points in extra.items():
+            merged = dict(zip(out[sid][0].tolist(), out[sid][1].tolist(), strict=True)) \
+                if sid in out else {}
+            merged.update(points)  # the head's newer value of a time wins
+            times = sorted(merged)
+            out[sid] = (np.array(times, dtype=np.int64),
+                        np.array([merged[t] for t in times], dtype=np.float64))
+    return out
+
+
+def _blocks(store: Store, ids: list[int], first: int, end: int,
+            built: list[tuple[int, int, int, bytes, bytes]],
+            ) -> dict[int, list[tuple[np.ndarray, np.ndarray]]]:
+    """The packed hours [first, end) of each series; missing ones built from the tables (and
+    stored when this connection may write: the cache is shared by every reader)."""
+    got: dict[int, dict[int, tuple[np.ndarray, np.ndarray]]] = {sid: {} for sid in ids}
+    for i in range(0, len(ids), _ID_CHUNK):
+        chunk = ids[i:i + _ID_CHUNK]
+        marks = ",".join("?" * len(chunk))
+        for sid, start, _n, ts, vals in store.conn.execute(
+                f"SELECT series_id, start_ns, n, ts, vals FROM metric_blocks WHERE series_id IN"
+                f" ({marks}) AND start_ns >= ? AND start_ns < ?", [*chunk, first, end]):
+            got[sid][start] = (np.frombuffer(ts, dtype="<i8"), np.frombuffer(vals, dtype="<f8"))
+    hours = range(first, end, BLOCK_NS)
+    missing = [(sid, h) for sid in ids for h in hours if h not in got[sid]]
+    if missing:
+        lo_h = min(h for _, h in missing)
+        hi_h = max(h for _, h in missing) + BLOCK_NS - 1
+        fresh = _raw(store, sorted({sid for sid, _ in missing}), lo_h, hi_h)
+        for sid, h in missing:
+            ts, vals = fresh.get(sid, (np.zeros(0, dtype=np.int64), np.zeros(0)))
+            a = int(np.searchsorted(ts, h, "left"))
+            b = int(np.searchsorted(ts, h + BLOCK_NS, "left"))
+            t, v = ts[a:b], vals[a:b]
+            got[sid][h] = (t, v)
+            built.append((sid, h, len(t), t.astype("<i8").tobytes(), v.astype("<f8").tobytes()))
+    return {sid: [got[sid][h] for h in hours if len(got[sid][h][0])] for sid in ids}
+
+
+def _store_blocks(store: Store, built: list[tuple[int, int, int, bytes, bytes]]) -> None:
+    """Keep built blocks for the next reader: best effort (a read-only store, a busy writer
+    or a full disk leave the cache as it is; the answer does not depend on it)."""
+    if store.readonly or store.damaged or not built:
+        return
+    with contextlib.suppress(sqlite3.Error, StoreError), store.transaction():
+        store.conn.executemany(
+            "INSERT OR REPLACE INTO metric_blocks (series_id, start_ns, n, ts, vals)"
+            " VALUES (?, ?, ?, ?, ?)", built)
+
+
+def drop_blocks(store: Store, spans: dict[int, tuple[int, int]]) -> None:
+    """Forget the cached hours a late write touched: {series id: (first ns, last ns)}."""
+    store.conn.executemany(
+        "DELETE FROM metric_blocks WHERE series_id = ? AND start_ns BETWEEN ? AND ?",
+        [(sid, (lo // BLOCK_NS) * BLOCK_NS, (hi // BLOCK_NS) * BLOCK_NS)
+         for sid, (lo, hi) in spans.items()])
 
 
 # -- writing (the ingest queue's writer thread) ------------------------------------------------
@@ -183,6 +302,9 @@ def write_metric_samples(store: Store, items: Sequence[tuple[int, str, str, int,
                     marks.append((sid, ts, MARK_STALE if is_stale_nan(value) else MARK_NAN))
             if rows:
                 store.insert_samples(rows)
+                late = _late_spans(rows, marks)
+                if late:
+                    drop_blocks(store, late)
             if marks:
                 store.conn.executemany(
                     "INSERT OR REPLACE INTO metric_marks (series_id, ts_ns, kind)"
@@ -191,6 +313,18 @@ def write_metric_samples(store: Store, items: Sequence[tuple[int, str, str, int,
         for key in created:  # rolled back: those ids do not exist
             cache.pop(key, None)
         raise
+
+
+def _late_spans(rows: list[tuple[int, int, float]],
+                marks: list[tuple[int, int, int]]) -> dict[int, tuple[int, int]]:
+    """Series written at hours that may be sealed already: {series id: (first, last ns)}."""
+    horizon = time.time_ns() - SEAL_NS + BLOCK_NS  # a margin: hours about to be sealed too
+    spans: dict[int, tuple[int, int]] = {}
+    for sid, ts, _ in (*rows, *marks):
+        if ts < horizon:
+            lo, hi = spans.get(sid, (ts, ts))
+            spans[sid] = (min(lo, ts), max(hi, ts))
+    return spans
 
 
 def _series_id(store: Store, run_id: int, name: str, labels: str) -> int:

@@ -19,7 +19,10 @@ History of SCHEMA_VERSION (never renumber; only append):
        REAL column cannot hold (SQLite stores NaN as NULL): Prometheus's staleness markers and
        NaN values, beside the samples of the same series; metric_meta, the TYPE/HELP/UNIT of
        each metric family (the API's /metadata); silences, the Alertmanager-style silences
-       `perflab alerts silence` writes and the hub's notifier reads.
+       `perflab alerts silence` writes and the hub's notifier reads; metric_blocks, a cache
+       of each series' samples per hour as packed arrays (times, values), built by PromQL's
+       reads for hours that are over, so a day of 1 s data reads in milliseconds, not seconds;
+       dropped when a late sample lands in its hour.
 
 A file whose version is newer than SCHEMA_VERSION is refused, never rewritten: an older perflab
 must not damage what a newer one wrote.
@@ -136,6 +139,15 @@ CREATE TABLE metric_meta (
     type    TEXT NOT NULL DEFAULT 'unknown',  -- counter, gauge, histogram, summary ...
     help    TEXT NOT NULL DEFAULT '',
     unit    TEXT NOT NULL DEFAULT ''
+) WITHOUT ROWID;
+
+CREATE TABLE metric_blocks (
+    series_id INTEGER NOT NULL,
+    start_ns  INTEGER NOT NULL,               -- the hour: a multiple of its width
+    n         INTEGER NOT NULL,               -- samples in it
+    ts        BLOB    NOT NULL,               -- int64 times (ns), little-endian
+    vals      BLOB    NOT NULL,               -- float64 values (NaN payloads kept)
+    PRIMARY KEY (series_id, start_ns)
 ) WITHOUT ROWID;
 
 CREATE TABLE silences (

@@ -254,7 +254,7 @@ class Store:
     def delete_run(self, run_id: int) -> None:
         self.conn.execute("BEGIN IMMEDIATE")
         try:
-            for table in ("samples", "samples_head", "metric_marks"):
+            for table in ("samples", "samples_head", "metric_marks", "metric_blocks"):
                 self.conn.execute(
                     f"DELETE FROM {table} WHERE series_id IN"
                     " (SELECT id FROM series WHERE run_id = ?)",
