@@ -24,6 +24,7 @@ _ESCAPE = re.compile(r"\\.")
 TYPES = frozenset({"counter", "gauge", "histogram", "summary", "untyped", "unknown",
                    "gaugehistogram", "info", "stateset"})
 MAX_LINE = 1 << 20  # a line longer than this is refused
+_NUMBER_START = frozenset("0123456789-+.")
 
 
 class ExpositionError(InvalidValue):
@@ -55,6 +56,9 @@ def is_openmetrics(content_type: str) -> bool:
 
 def parse_float(text: str) -> float:
     """Go's ``strconv.ParseFloat`` as Prometheus uses it (no ``_``, no hex floats)."""
+    if text and text[-1].isdigit() and text[0] in _NUMBER_START and "_" not in text \
+            and "x" not in text and "X" not in text:
+        return float(text)  # the common case: a plain decimal
     if "_" in text or "p" in text or "P" in text or not text or text != text.strip():
         raise ValueError(text)
     lowered = text.lower()
@@ -105,17 +109,17 @@ def _sample(line: str, number: int, *, openmetrics: bool) -> tuple[str, float, i
     from the right, the series text is right whenever it ends with ``}`` (the last one of the
     line closes the labels) or is a bare name. Anything else takes the exact scan."""
     if not (openmetrics and " # " in line):
+        parts = line.rsplit(None, 1)  # most pages have no timestamps: one split
+        if len(parts) == 2 and _plausible(parts[0]):
+            try:
+                return parts[0], parse_float(parts[1]), None
+            except ValueError:
+                pass
         parts = line.rsplit(None, 2)
         if len(parts) == 3 and _plausible(parts[0]):
             try:
                 return (parts[0], parse_float(parts[1]),
                         _timestamp(parts[2], openmetrics=openmetrics))
-            except ValueError:
-                pass
-        parts = line.rsplit(None, 1)
-        if len(parts) == 2 and _plausible(parts[0]):
-            try:
-                return parts[0], parse_float(parts[1]), None
             except ValueError:
                 pass
     return _sample_exact(line, number, openmetrics=openmetrics)

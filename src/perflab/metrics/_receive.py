@@ -20,8 +20,13 @@ from starlette.routing import Route
 
 from perflab.metrics._influx import InfluxError, parse_lines
 from perflab.metrics._labels import LABEL_NAME, METRIC_NAME
-from perflab.metrics._remote_write import decode_write_request
-from perflab.metrics._sink import Row
+from perflab.metrics._remote_write import (
+    check_labels,
+    decode_labels,
+    decode_metadata,
+    decode_series_fast,
+    snappy_decompress_bounded,
+)
 from perflab.serving import ConcurrencyLimiter, Refused, TooManyRequests, read_body
 from perflab.store import canonical_labels
 
@@ -43,36 +48,60 @@ def _hub(request: Request) -> MetricsHub:
     return hub
 
 
-def series_rows(hub: MetricsHub, series: list[tuple[list[tuple[str, str]],
-                                                      list[tuple[int, float]]]]) -> list[Row]:
-    """Rows of (labels, [(ms, value)]) series; ``Refused`` (400) for a bad series."""
+# label set (pairs, or a remote-write series' raw label bytes) -> (metric name, canonical
+# labels JSON): checked and spelled once per set, the steady state of a push is a dict lookup
+# per series (bounded: cleared when it grows past MAX_LABEL_SETS)
+_LABEL_SETS: dict[tuple[tuple[str, str], ...] | tuple[bytes, ...], tuple[str, str]] = {}
+MAX_LABEL_SETS = 1_000_000
+
+
+def _label_key(key: tuple[tuple[str, str], ...] | tuple[bytes, ...]) -> tuple[str, str]:
+    got = _LABEL_SETS.get(key)
+    if got is not None:
+        return got
+    labels: tuple[tuple[str, str], ...] = (
+        decode_labels(key) if key and isinstance(key[0], bytes) else key)  # type: ignore[arg-type,assignment]
+    check_labels(labels)
+    name = ""
+    rest: dict[str, str] = {}
+    for k, v in labels:
+        if k == "__name__":
+            name = v
+            continue
+        if k in rest:
+            raise Refused(f"a series has the label {k!r} twice")
+        if not LABEL_NAME.match(k):
+            raise Refused(f"invalid label name {k[:100]!r}")
+        if v:
+            rest[k] = v
+    if not name or not METRIC_NAME.match(name):
+        raise Refused(f"a series without a valid metric name ({name[:100]!r})")
+    got = (name, canonical_labels(rest))
+    if len(_LABEL_SETS) >= MAX_LABEL_SETS:
+        _LABEL_SETS.clear()
+    _LABEL_SETS[key] = got
+    return got
+
+
+def series_items(hub: MetricsHub,
+                 series: list[tuple[tuple[tuple[str, str], ...] | tuple[bytes, ...],
+                                    list[tuple[int, float]]]],
+                 ) -> list[tuple[int, str, str, int, float]]:
+    """Ingest items of (labels, [(ms, value)]) series, in the hub's run; ``Refused`` (400) for a
+    bad series, ``OutOfBounds`` for samples far older than the run."""
     assert hub.sink is not None
-    floor_ms = None
-    rows: list[Row] = []
+    run = hub.sink.run_id
+    floor_ms = _floor_ms(hub)
+    items: list[tuple[int, str, str, int, float]] = []
     for labels, samples in series:
-        name = ""
-        rest: dict[str, str] = {}
-        for k, v in labels:
-            if k == "__name__":
-                name = v
-                continue
-            if k in rest:
-                raise Refused(f"a series has the label {k!r} twice")
-            if not LABEL_NAME.match(k):
-                raise Refused(f"invalid label name {k[:100]!r}")
-            if v:
-                rest[k] = v
-        if not name or not METRIC_NAME.match(name):
-            raise Refused(f"a series without a valid metric name ({name[:100]!r})")
-        lab = canonical_labels(rest)
-        if samples and floor_ms is None:
-            floor_ms = _floor_ms(hub)
-        for ts, value in samples:
-            if floor_ms is not None and ts < floor_ms:
-                raise OutOfBounds(f"out of bounds: a sample of {name} at {ts} ms is over an "
-                                  "hour older than the run it would land in")
-            rows.append((name, lab, ts * 1_000_000, value))
-    return rows
+        if not samples:
+            continue
+        name, lab = _label_key(labels)
+        if floor_ms is not None and min(t for t, _ in samples) < floor_ms:
+            raise OutOfBounds(f"out of bounds: a sample of {name} is over an hour older than "
+                              "the run it would land in")
+        items.extend([(run, name, lab, t * 1_000_000, v) for t, v in samples])
+    return items
 
 
 def _floor_ms(hub: MetricsHub) -> int | None:
@@ -80,10 +109,10 @@ def _floor_ms(hub: MetricsHub) -> int | None:
     return None if started is None else (started - MAX_PAST_NS) // 1_000_000
 
 
-def _submit(hub: MetricsHub, rows: list[Row]) -> None:
-    """Rows into the ingest queue, whole, or ``TooManyRequests`` (429) when it is full."""
+def _submit(hub: MetricsHub, items: list[tuple[int, str, str, int, float]]) -> None:
+    """Items into the ingest queue, whole, or ``TooManyRequests`` (429) when it is full."""
     assert hub.sink is not None
-    if not hub.sink.submit(rows):
+    if not hub.sink.submit_items(items):
         raise TooManyRequests("the store is behind: retry in a moment")
 
 
@@ -108,9 +137,11 @@ async def remote_write(request: Request) -> Response:
     return Response(status_code=204)
 
 
-def _decode(hub: MetricsHub, body: bytes) -> tuple[list[Row], list[tuple[str, str, str, str]]]:
-    series, meta = decode_write_request(body, limit=MAX_DECOMPRESSED)
-    return series_rows(hub, [(s.labels, s.samples) for s in series]), meta
+def _decode(hub: MetricsHub, body: bytes,
+            ) -> tuple[list[tuple[int, str, str, int, float]], list[tuple[str, str, str, str]]]:
+    raw = snappy_decompress_bounded(body, MAX_DECOMPRESSED)
+    series, meta = decode_series_fast(raw)
+    return series_items(hub, series), decode_metadata(meta)  # type: ignore[arg-type]
 
 
 async def influx_write(request: Request) -> Response:
@@ -145,14 +176,14 @@ async def influx_write(request: Request) -> Response:
 
 
 def _influx_rows(hub: MetricsHub, body: bytes, precision: str,
-                 extra: dict[str, str]) -> list[Row]:
+                 extra: dict[str, str]) -> list[tuple[int, str, str, int, float]]:
     now_ns = time.time_ns()
     points = parse_lines(body, precision=precision, now_ns=now_ns)
     series = []
     for name, tags, value, ts_ns in points:
-        labels = [("__name__", name), *extra.items(), *tags.items()]
+        labels = (("__name__", name), *extra.items(), *tags.items())
         series.append((labels, [(ts_ns // 1_000_000, value)]))
-    return series_rows(hub, series)
+    return series_items(hub, series)
 
 
 ROUTES = [

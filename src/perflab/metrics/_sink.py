@@ -58,5 +58,17 @@ class MetricSink:
             self.forward(rows)
         return ok
 
+    def submit_items(self, items: list[tuple[int, str, str, int, float]]) -> bool:
+        """Items already in ``(run_id, name, labels, ts_ns, value)`` form (a receiver that
+        asked for ``run_id`` first): no copy on the way to the queue."""
+        if not items:
+            return True
+        ok = self.queue.submit(SAMPLES, items)
+        if not ok:
+            self.refused += len(items)
+        elif self.forward is not None:
+            self.forward([(n, lab, ts, v) for _, n, lab, ts, v in items])
+        return ok
+
     def submit_meta(self, items: Sequence[tuple[str, str, str, str]]) -> bool:
         return self.queue.submit(META, list(items)) if items else True

@@ -302,9 +302,12 @@ def write_metric_samples(store: Store, items: Sequence[tuple[int, str, str, int,
                     marks.append((sid, ts, MARK_STALE if is_stale_nan(value) else MARK_NAN))
             if rows:
                 store.insert_samples(rows)
-                late = _late_spans(rows, marks)
-                if late:
-                    drop_blocks(store, late)
+            # a sample older than SEAL_NS (less a minute of margin) may fall in an hour a
+            # reader has packed already: those hours are dropped; fresh samples never are
+            horizon = time.time_ns() - SEAL_NS + 60 * 10**9
+            if (rows and min(r[1] for r in rows) < horizon) or (
+                    marks and min(m[1] for m in marks) < horizon):
+                drop_blocks(store, _late_spans(rows, marks, horizon))
             if marks:
                 store.conn.executemany(
                     "INSERT OR REPLACE INTO metric_marks (series_id, ts_ns, kind)"
@@ -315,10 +318,9 @@ def write_metric_samples(store: Store, items: Sequence[tuple[int, str, str, int,
         raise
 
 
-def _late_spans(rows: list[tuple[int, int, float]],
-                marks: list[tuple[int, int, int]]) -> dict[int, tuple[int, int]]:
+def _late_spans(rows: list[tuple[int, int, float]], marks: list[tuple[int, int, int]],
+                horizon: int) -> dict[int, tuple[int, int]]:
     """Series written at hours that may be sealed already: {series id: (first, last ns)}."""
-    horizon = time.time_ns() - SEAL_NS + BLOCK_NS  # a margin: hours about to be sealed too
     spans: dict[int, tuple[int, int]] = {}
     for sid, ts, _ in (*rows, *marks):
         if ts < horizon:

@@ -30,8 +30,22 @@ def test_write_request_round_trips_through_snappy_protobuf():
     body = encode_write_request([([("__name__", "a"), ("x", "1")], [(1000, 1.5), (2000, 2.5)])])
     series, meta = decode_write_request(body, limit=1 << 20)
     assert [(s.labels, s.samples) for s in series] == [
-        ([("__name__", "a"), ("x", "1")], [(1000, 1.5), (2000, 2.5)])]
+        ((("__name__", "a"), ("x", "1")), [(1000, 1.5), (2000, 2.5)])]
     assert meta == []
+
+
+def test_the_fast_decoder_reads_what_protobufs_own_reads():
+    from perflab.metrics._remote_write import (  # noqa: PLC0415
+        decode_labels,
+        decode_series_fast,
+        snappy_decompress_bounded,
+    )
+
+    body = encode_write_request([([("__name__", "a"), ("é", "ü")], [(-5, 1.5), (2**62, -0.0)]),
+                                 ([("__name__", "b")], [])])
+    fast, _ = decode_series_fast(snappy_decompress_bounded(body, 1 << 20))
+    slow, _ = decode_write_request(body, limit=1 << 20)
+    assert [(decode_labels(k), s) for k, s in fast] == [(s.labels, s.samples) for s in slow]
 
 
 def test_a_snappy_bomb_is_refused_before_decompressing():

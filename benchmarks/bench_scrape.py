@@ -1,0 +1,72 @@
+"""CPU a scraper spends on 1,000 targets x 1,000 series at 15 s (node_exporter-sized targets):
+``perflab scrape`` against a process serving that many pages on loopback, its CPU time (user +
+system, /proc) over ``--seconds`` of steady scraping, as a share of one core. The issue's
+figure: at most 50 %.
+
+    python benchmarks/bench_scrape.py [--targets 1000] [--series 1000] [--seconds 60]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--targets", type=int, default=1000)
+    ap.add_argument("--series", type=int, default=1000)
+    ap.add_argument("--seconds", type=float, default=60)
+    ap.add_argument("--interval", default="15s")
+    args = ap.parse_args()
+    serving = subprocess.Popen([sys.executable, str(HERE / "_metrics_targets.py"), "--targets",
+                                str(args.targets), "--series", str(args.series)],
+                               stdout=subprocess.PIPE, text=True)
+    try:
+        ports = json.loads(serving.stdout.readline())  # type: ignore[union-attr]
+        with tempfile.TemporaryDirectory(prefix="perflab-bench-") as tmp:
+            config = Path(tmp) / "prometheus.yml"
+            targets = ", ".join(f"'127.0.0.1:{p}'" for p in ports)
+            config.write_text(f"global: {{scrape_interval: {args.interval}, "
+                              f"scrape_timeout: 10s}}\nscrape_configs:\n  - job_name: bench\n"
+                              f"    static_configs: [{{targets: [{targets}]}}]\n")
+            scraper = subprocess.Popen(
+                [sys.executable, "-m", "perflab", "scrape", "-c", str(config), "--store",
+                 str(Path(tmp) / "perflab.db"), "--duration", f"{args.seconds + 40:.0f}s",
+                 "--json"], stdout=subprocess.PIPE, text=True)
+            time.sleep(20)  # every target scraped once: caches warm, steady state
+            cpu0, t0 = cpu_seconds(scraper.pid), time.monotonic()
+            time.sleep(args.seconds)
+            cpu1, t1 = cpu_seconds(scraper.pid), time.monotonic()
+            scraper.send_signal(signal.SIGINT)
+            out, _ = scraper.communicate(timeout=120)
+            doc = json.loads(out)
+    finally:
+        serving.kill()
+        serving.wait()
+    share = (cpu1 - cpu0) / (t1 - t0)
+    ups = sum(t["health"] == "up" for t in doc["targets"])
+    rate = args.targets * args.series / (float(args.interval.rstrip("s")))
+    print(f"{args.targets} targets x {args.series} series every {args.interval} "
+          f"({rate:,.0f} samples/s): {ups} targets up, {doc['samples_written']:,} samples "
+          "written")
+    print(f"scraper CPU {share * 100:.0f} % of one core over {t1 - t0:.0f} s (target: 50 %)")
+
+
+if __name__ == "__main__":
+    main()
