@@ -17,9 +17,8 @@ def page(target: int, series: int, tick: int) -> bytes:
         name = f"node_family_{f}_total"
         lines.append(f"# HELP {name} A counter like node_exporter's.")
         lines.append(f"# TYPE {name} counter")
-        for i in range(per_family):
-            lines.append(f'{name}{{device="dev{i}",mode="m{i % 8}",target="{target}"}} '
-                         f"{tick * (i + 1) + f}")
+        lines.extend(f'{name}{{device="dev{i}",mode="m{i % 8}",target="{target}"}} '
+                     f"{tick * (i + 1) + f}" for i in range(per_family))
     return ("\n".join(lines) + "\n").encode()
 
 
@@ -33,7 +32,7 @@ async def main() -> None:
     # to scraping (the scraper adds each target's own instance label)
     pages = [page(0, args.series, k) for k in range(1, 9)]
 
-    def handler(target: int):  # noqa: ANN202  # asyncio's callback shape
+    def handler(target: int):  # asyncio's callback shape
         async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             try:
                 while True:

@@ -56,8 +56,8 @@ def openmetrics(start: int, hours: float, seed: int = 7) -> str:
                 if inst == "b:80" and i == steps // 2:
                     total = float(rnd.randint(0, 5))  # a restart: counter reset
                 vals.append(total)
-            counters.append((f'http_requests_total{{instance="{inst}",job="api",code="{code}"'
-                             f',method="{"GET" if code != "404" else "POST"}"}}', vals))
+            counters.append(((f'http_requests_total{{instance="{inst}",job="api",code="{code}"'
+                             f',method="{"GET" if code != "404" else "POST"}"}}'), vals))
     family("http_requests", "counter", [(s.replace("http_requests_total", "http_requests_total"),
                                          v) for s, v in counters])
     gauges = []
@@ -122,7 +122,7 @@ def queries(at: int) -> list[str]:
         sel = R if fn in ("rate", "irate", "increase", "resets") else M
         out.append(f"{fn}({sel}[2m])")
     out += [f"quantile_over_time(0.9, {T}[5m])", f"predict_linear({M}[10m], 3600)",
-            f"holt_winters({T}[10m], 0.3, 0.6)", f"absent_over_time(nope[5m])",
+            f"holt_winters({T}[10m], 0.3, 0.6)", "absent_over_time(nope[5m])",
             f"rate({R}[5m] offset 10m)", f"deriv({T}[5m:30s])",
             f"max_over_time(rate({R}[1m])[10m:1m])", f"avg_over_time({M}[10m:])",
             f"rate({R}[1m] @ {at})"]
@@ -130,12 +130,12 @@ def queries(at: int) -> list[str]:
         out += [f"{agg}(rate({R}[5m]))", f"{agg} by (code) (rate({R}[5m]))",
                 f"{agg} without (instance, method) (rate({R}[5m]))"]
     out += [f"topk(2, {M})", f"bottomk(2, rate({R}[5m]))", f"quantile(0.5, {T})",
-            f"count_values(\"v\", round({T}))", f"topk by (code) (1, rate({R}[5m]))",
+            f'count_values("v", round({T}))', f"topk by (code) (1, rate({R}[5m]))",
             f"quantile by (code) (0.9, rate({R}[5m]))"]
     for q in ("0.5", "0.9", "0.99"):
         out.append(f"histogram_quantile({q}, rate({B}[5m]))")
     out += [f"histogram_quantile(0.9, sum by (le) (rate({B}[5m])))",
-            f"rate(request_duration_seconds_sum[5m]) / rate(request_duration_seconds_count[5m])"]
+            "rate(request_duration_seconds_sum[5m]) / rate(request_duration_seconds_count[5m])"]
     for op in ("+", "-", "*", "/", "%", "^", "atan2"):
         out.append(f"{T} {op} 2")
     for op in ("==", "!=", ">", "<", ">=", "<="):
@@ -145,18 +145,18 @@ def queries(at: int) -> list[str]:
             f"rate({R}[5m]) / ignoring (code, method) group_left {M}",
             f"{M} * on (instance) group_right sum by (instance, code) (rate({R}[5m]))",
             f"sum by (instance) (rate({R}[5m])) > bool on (instance) {M} / 1e7",
-            f"{R} and {R}{{code=\"200\"}}", f"{R} or {M}", f"{R} unless {R}{{code=\"500\"}}",
+            f'{R} and {R}{{code="200"}}', f"{R} or {M}", f'{R} unless {R}{{code="500"}}',
             f"rate({R}[5m]) and on (instance) {M} > 1.5e8",
-            f"absent({M}{{instance=\"zzz\"}})", f"absent({M})",
-            f"label_replace({M}, \"host\", \"$1\", \"instance\", \"(.*):.*\")",
-            f"label_join({M}, \"both\", \"-\", \"instance\", \"job\")",
+            f'absent({M}{{instance="zzz"}})', f"absent({M})",
+            f'label_replace({M}, "host", "$1", "instance", "(.*):.*")',
+            f'label_join({M}, "both", "-", "instance", "job")',
             f"clamp({T}, 19, 22)", f"clamp_min({T}, 21)", f"clamp_max({T}, 21)",
             f"abs({T} - 21)", f"ceil({T})", f"floor({T})", f"round({T}, 0.5)", f"exp({T} / 10)",
             f"ln({M})", f"log2({M})", f"log10({M})", f"sqrt({M})", f"sgn({T} - 21)",
             f"time() - {M} * 0", "vector(time())", f"scalar(sum({M})) + {T}",
             f"timestamp({M})", f"-{T}", f"{T} - {T} offset 1m", "vector(1) + 2",
             f"sum(rate({R}[5m])) / scalar(count({M}))",
-            f"day_of_week({M} * 0 + 1700000000)", f"minute()", f"hour({M} * 0 + 1700000000)"]
+            f"day_of_week({M} * 0 + 1700000000)", "minute()", f"hour({M} * 0 + 1700000000)"]
     return out
 
 

@@ -37,7 +37,7 @@ def bodies(client: int, series: int, per_series: int, n: int) -> list[bytes]:
     for k in range(n):
         batch = []
         for s in range(series):
-            labels = [("__name__", f"http_requests_total"), ("client", str(client)),
+            labels = [("__name__", "http_requests_total"), ("client", str(client)),
                       ("instance", f"10.0.{s // 250}.{s % 250}:8080"), ("job", "api"),
                       ("method", "GET"), ("code", ("200", "500", "404")[s % 3]),
                       ("path", f"/v1/items/{s % 40}")]
@@ -48,17 +48,17 @@ def bodies(client: int, series: int, per_series: int, n: int) -> list[bytes]:
     return out
 
 
-def push(url: str, client: int, series: int, per_series: int, seconds: float,
+def push(url: str, client: int, series: int, per_series: int, seconds: float,  # noqa: PLR0917
          sent: multiprocessing.Value) -> None:  # type: ignore[valid-type]
     payloads = bodies(client, series, per_series, 400)
     deadline = time.monotonic() + seconds
     count = 0
     i = 0
     while time.monotonic() < deadline and i < len(payloads):
-        req = urllib.request.Request(url, data=payloads[i], method="POST", headers={  # noqa: S310
+        req = urllib.request.Request(url, data=payloads[i], method="POST", headers={
             "Content-Encoding": "snappy", "Content-Type": "application/x-protobuf"})
         try:
-            with urllib.request.urlopen(req, timeout=30) as resp:  # noqa: S310  # loopback
+            with urllib.request.urlopen(req, timeout=30) as resp:  # loopback
                 resp.read()
             count += series * per_series
             i += 1
@@ -97,7 +97,7 @@ def main() -> None:
             cpu1 = cpu_seconds(hub.pid)
             wall = time.monotonic() - t0
         with Store.open(store, create=False) as st:
-            written = st.conn.execute(  # noqa: SLF001  # a benchmark counts rows
+            written = st.conn.execute(  # a benchmark counts rows
                 "SELECT (SELECT COUNT(*) FROM samples) + (SELECT COUNT(*) FROM samples_head)"
             ).fetchone()[0]
     cpu = cpu1 - cpu0

@@ -10,7 +10,8 @@ Public names:
   remote-write and InfluxDB receivers, the Query and Alerts pages) that ``web`` mounts.
 - Files: ``load_config`` (a Prometheus configuration), ``load_rule_file``,
   ``run_test_file`` (promtool's rule unit tests), ``ScrapeManager`` and ``MetricSink``
-  (``perflab scrape`` without the hub), ``import_exposition`` (``perflab metrics import``).
+  (``perflab scrape`` without the hub), ``import_exposition`` (``perflab metrics import``),
+  ``replay_rules`` / ``Fired`` (rules evaluated over a recorded run: what would have fired).
 """
 
 from perflab.metrics._api import ROUTES as _API_ROUTES
@@ -23,6 +24,7 @@ from perflab.metrics._names import prometheus_name
 from perflab.metrics._pages import ROUTES as _PAGE_ROUTES
 from perflab.metrics._pages import TEMPLATES
 from perflab.metrics._receive import ROUTES as _RECEIVE_ROUTES
+from perflab.metrics._replay import Fired, replay_rules
 from perflab.metrics._rulefile import load_rule_file
 from perflab.metrics._rulestest import run_test_file
 from perflab.metrics._scrape import ScrapeManager
@@ -35,6 +37,7 @@ ROUTES = [*_API_ROUTES, *_RECEIVE_ROUTES, *_PAGE_ROUTES]
 __all__ = [
     "ROUTES",
     "TEMPLATES",
+    "Fired",
     "HubOptions",
     "InstantResult",
     "MemoryQueryable",
@@ -53,5 +56,6 @@ __all__ = [
     "parse",
     "prometheus_name",
     "range_query",
+    "replay_rules",
     "run_test_file",
 ]

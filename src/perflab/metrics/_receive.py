@@ -11,6 +11,7 @@ head block.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from starlette.concurrency import run_in_threadpool
@@ -60,7 +61,7 @@ def _label_key(key: tuple[tuple[str, str], ...] | tuple[bytes, ...]) -> tuple[st
     if got is not None:
         return got
     labels: tuple[tuple[str, str], ...] = (
-        decode_labels(key) if key and isinstance(key[0], bytes) else key)  # type: ignore[arg-type,assignment]
+        decode_labels(key) if key and isinstance(key[0], bytes) else key)  # type: ignore[assignment]
     check_labels(labels)
     name = ""
     rest: dict[str, str] = {}
@@ -84,8 +85,8 @@ def _label_key(key: tuple[tuple[str, str], ...] | tuple[bytes, ...]) -> tuple[st
 
 
 def series_items(hub: MetricsHub,
-                 series: list[tuple[tuple[tuple[str, str], ...] | tuple[bytes, ...],
-                                    list[tuple[int, float]]]],
+                 series: Sequence[tuple[tuple[tuple[str, str], ...] | tuple[bytes, ...],
+                                        list[tuple[int, float]]]],
                  ) -> list[tuple[int, str, str, int, float]]:
     """Ingest items of (labels, [(ms, value)]) series, in the hub's run; ``Refused`` (400) for a
     bad series, ``OutOfBounds`` for samples far older than the run."""
@@ -141,7 +142,7 @@ def _decode(hub: MetricsHub, body: bytes,
             ) -> tuple[list[tuple[int, str, str, int, float]], list[tuple[str, str, str, str]]]:
     raw = snappy_decompress_bounded(body, MAX_DECOMPRESSED)
     series, meta = decode_series_fast(raw)
-    return series_items(hub, series), decode_metadata(meta)  # type: ignore[arg-type]
+    return series_items(hub, series), decode_metadata(meta)
 
 
 async def influx_write(request: Request) -> Response:
