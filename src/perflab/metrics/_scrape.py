@@ -335,21 +335,24 @@ class ScrapeManager:
         except ExpositionError as exc:
             error = f"the answer is not Prometheus metrics: {exc.message}"
         duration = time.perf_counter() - t0
-        rows, scraped, kept, added = self._rows(state, page, ts_ns) if page else ([], 0, 0, 0)
-        if error:
-            rows = []
-            scraped = kept = added = 0
-        current = {(n, lab) for n, lab, _, _ in rows}
-        rows.extend((n, lab, ts_ns, STALE) for n, lab in state.previous - current)
+        run = self.sink.run_id
+        items: list[tuple[int, str, str, int, float]] = []
+        current: set[tuple[str, str]] = set()
+        scraped = kept = added = 0
+        if page is not None and not error:
+            items, current, scraped = self._items(state, page, ts_ns, run)
+            kept = len(items)
+            added = len(current - state.previous)
+        items.extend((run, n, lab, ts_ns, STALE) for n, lab in state.previous - current)
         base = canonical_labels(dict(state.target.labels))
-        rows.extend([
-            ("up", base, ts_ns, 0.0 if error else 1.0),
-            ("scrape_duration_seconds", base, ts_ns, duration),
-            ("scrape_samples_scraped", base, ts_ns, float(scraped)),
-            ("scrape_samples_post_metric_relabeling", base, ts_ns, float(kept)),
-            ("scrape_series_added", base, ts_ns, float(added)),
+        items.extend([
+            (run, "up", base, ts_ns, 0.0 if error else 1.0),
+            (run, "scrape_duration_seconds", base, ts_ns, duration),
+            (run, "scrape_samples_scraped", base, ts_ns, float(scraped)),
+            (run, "scrape_samples_post_metric_relabeling", base, ts_ns, float(kept)),
+            (run, "scrape_series_added", base, ts_ns, float(added)),
         ])
-        if not self.sink.submit(rows):
+        if not self.sink.submit_items(items):
             error = error or "the store is behind: this scrape was not stored (queue full)"
             log.warning("scrape %s: %s", state.target.url, error)
         else:
@@ -363,13 +366,14 @@ class ScrapeManager:
             state.last_duration_s = duration
             state.last_samples = scraped
 
-    def _rows(self, state: TargetState, page: Page,
-              ts_ns: int) -> tuple[list[Row], int, int, int]:
+    def _items(self, state: TargetState, page: Page, ts_ns: int, run: int,
+               ) -> tuple[list[tuple[int, str, str, int, float]], set[tuple[str, str]], int]:
+        """(ingest items, the series they are, samples on the page)."""
         cfg = state.target.config
         cache = state.series_cache
         if len(cache) > MAX_SERIES_CACHE:
             cache.clear()
-        rows: list[Row] = []
+        items: list[tuple[int, str, str, int, float]] = []
         seen: set[tuple[str, str]] = set()
         duplicates = 0
         honor_ts = cfg.honor_timestamps
@@ -384,14 +388,13 @@ class ScrapeManager:
                 duplicates += 1
                 continue
             seen.add(key)
-            rows.append((key[0], key[1],
-                         ts * 1_000_000 if honor_ts and ts is not None else ts_ns, value))
+            items.append((run, key[0], key[1],
+                          ts * 1_000_000 if honor_ts and ts is not None else ts_ns, value))
         if duplicates:
             state.duplicates += duplicates
             log.warning("scrape %s: %d duplicate series in one answer, dropped",
                         state.target.url, duplicates)
-        added = len(seen - state.previous)
-        return rows, len(page.samples), len(rows), added
+        return items, seen, len(page.samples)
 
     def _prepare(self, state: TargetState, series: str) -> tuple[str, str]:
         """(name, labels JSON) of a series text after honor_labels and metric relabeling;

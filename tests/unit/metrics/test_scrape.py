@@ -60,6 +60,10 @@ class Sink:
         self.rows.extend(rows)
         return True
 
+    def submit_items(self, items: Any) -> bool:
+        self.rows.extend((n, lab, ts, v) for _, n, lab, ts, v in items)
+        return True
+
     def submit_meta(self, items: Any) -> bool:
         self.meta.extend(items)
         return True
