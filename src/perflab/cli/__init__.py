@@ -40,6 +40,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "pprof": ("perflab.cli.pprof:pprof", "pprof reports over any profile: top, peek."),
     "flame": ("perflab.cli.profile:flame", "Flame graph (interactive HTML or SVG) of a profile."),
     "ebpf": ("perflab.cli.ebpf:ebpf", "eBPF tools: syscalls, libcalls, offcpu, runqlat, ..."),
+    "promql": ("perflab.cli.metrics:promql", "Evaluate PromQL over every run in the store."),
+    "scrape": ("perflab.cli.metrics:scrape", "Scrape Prometheus targets into the store."),
+    "metrics": ("perflab.cli.metrics:metrics", "Import Prometheus text or OpenMetrics files."),
+    "rules": ("perflab.cli.metrics:rules", "Check and unit-test Prometheus rule files."),
+    "alerts": ("perflab.cli.metrics:alerts", "Alerts firing now; silences (amtool's matchers)."),
+    "slo": ("perflab.cli.metrics:slo", "SLOs: multi-window burn-rate rules, error budget."),
 }
 
 

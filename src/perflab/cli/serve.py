@@ -9,10 +9,12 @@ import os
 import socket
 import sys
 from collections.abc import Iterator
+from typing import Any
 
 import click
 
 from perflab.cli._common import open_store, store_option
+from perflab.cli.metrics import hub_options, serve_options
 from perflab.errors import InvalidValue, TargetError, UsageError
 
 DEFAULT_LISTEN = "127.0.0.1:8600"
@@ -118,8 +120,10 @@ def _server_class() -> type:
                    "the --listen address are always served, other names get 421.")
 @click.option("--interval", "interval_s", type=float, default=1.0, show_default=True,
               help="Seconds between samples of the background recording.")
+@serve_options
 def serve(*, listen: str, store_path: str | None, no_record: bool, token: str | None,
-          token_file: str | None, allowed_hosts: tuple[str, ...], interval_s: float) -> None:
+          token_file: str | None, allowed_hosts: tuple[str, ...], interval_s: float,
+          **metrics: Any) -> None:
     """Serve the dashboard, the JSON API and /metrics; record this machine meanwhile.
 
     Open http://127.0.0.1:8600/ (the default). Ctrl-C stops it and ends the recording's run.
@@ -143,6 +147,7 @@ def serve(*, listen: str, store_path: str | None, no_record: bool, token: str | 
     HostRule.for_listen(host, allowed_hosts)  # a malformed --allowed-host: exit 2 before binding
     if interval_s <= 0:
         raise InvalidValue("--interval must be positive", hint="like 1 or 0.5")
+    hub = hub_options(metrics)  # a bad --scrape or --rules file: exit 2 before serving
     store = open_store(store_path)  # a damaged or newer store is refused here, exit 2
     path = store.path
     store.close()
@@ -153,7 +158,7 @@ def serve(*, listen: str, store_path: str | None, no_record: bool, token: str | 
     sys.stdout.flush()
     app = create_app(AppConfig(store_path=path, token=token, record=not no_record,
                                interval_s=interval_s, listen_host=host,
-                               allowed_hosts=allowed_hosts))
+                               allowed_hosts=allowed_hosts, metrics=hub))
     config = uvicorn.Config(app, log_level=os.environ.get("PERFLAB_LOG_LEVEL", "warning"),
                             access_log=False, lifespan="on", timeout_graceful_shutdown=GRACEFUL_S,
                             loop="auto", http="auto")

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 import perflab
 from perflab.collect import RecordingThread
+from perflab.demo._alerts import leak_alerts
 from perflab.demo._children import Child, free_port, port_accepts, port_is_free
 from perflab.demo._findings import Findings, Window, findings_from_store, phase_windows
 from perflab.demo._plan import MAX_DURATION_S, MIN_DURATION_S, Phase, plan
@@ -230,6 +231,7 @@ class Demo:
         regression = self._check_regression(result, run.id) if result.status == "ok" else None
         result.findings = replace(findings_from_store(self.store, run.id, self.service.pid),
                                   regression=regression, profile=self._profile_finding(run.id))
+        result.notes.extend(leak_alerts(self.store, run.id, self.service.pid))
         self.store.finish_run(run.id, result.status,
                               # a list: the order of the findings survives the JSON column
                               meta_update={"findings": [f.to_json()

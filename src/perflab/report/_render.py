@@ -104,6 +104,27 @@ def section_findings(ctx: ReportContext) -> Section | None:
     return Section("findings", "Findings", _render("section_findings.html", findings=findings))
 
 
+def section_alerts(ctx: ReportContext) -> Section | None:
+    """Alerts that fired during the run (``alert`` events: perflab's rules, live or
+    replayed), with how long each fired."""
+    alerts = []
+    for e in ctx.events:
+        if e.kind != "alert" or not e.text.endswith(" firing"):
+            continue
+        raw = e.attrs.get("labels")
+        labels: dict[str, object] = raw if isinstance(raw, dict) else {}
+        annotations = e.attrs.get("annotations")
+        summary = annotations.get("summary", "") if isinstance(annotations, dict) else ""
+        alerts.append({"name": e.text.removesuffix(" firing"), "ts_ns": e.ts_ns,
+                       "duration_ns": None if e.end_ns is None else e.end_ns - e.ts_ns,
+                       "labels": sorted((str(k), str(v)) for k, v in labels.items()
+                                        if k not in ("alertname", "perflab_run")),
+                       "summary": str(summary)})
+    if not alerts:
+        return None
+    return Section("alerts", "Alerts", _render("section_alerts.html", alerts=alerts))
+
+
 def section_load(ctx: ReportContext) -> Section | None:
     """Load tests (``perflab load``, the demo's traffic): summary, thresholds, spectrum,
     histogram. Its charts are load.js, inlined after the data it draws."""
@@ -166,8 +187,9 @@ def section_summary(ctx: ReportContext) -> Section | None:
 
 
 # The report, top to bottom. Capabilities add their sections here (load, bench, profile ...).
-SECTIONS: list[SectionFn] = [section_overview, section_findings, section_load, section_bench,
-                             section_charts, section_profile, section_events, section_summary]
+SECTIONS: list[SectionFn] = [section_overview, section_findings, section_alerts, section_load,
+                             section_bench, section_charts, section_profile, section_events,
+                             section_summary]
 
 
 def _chart_data(ctx: ReportContext) -> dict[str, Any]:

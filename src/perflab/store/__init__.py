@@ -11,12 +11,37 @@ tables: ``sample_window`` (peak-keeping downsampling), ``summarize`` / ``Summary
 ``missing_rollups``, ``SampleWindow``, ``MAX_POINTS``, ``DEFAULT_POINTS``; ``run_kinds``,
 ``runs_generation``, ``interrupt`` (stop a connection's running query from another thread) and
 ``set_query_deadline``; ``IngestQueue`` / ``IngestStats``: the one bounded, batching path
-from receivers into the store (a full queue refuses; nothing accepted is dropped).
+from receivers into the store (a full queue refuses; nothing accepted is dropped). For metrics
+(PromQL, receivers, the Prometheus API; schema v6): ``MetricSeries``, ``metric_series``,
+``metric_samples`` / ``metric_arrays`` (through an hourly block cache),
+``metric_names``, ``metrics_generation``, ``metric_meta``, the ingest
+writers ``write_metric_samples`` / ``write_metric_meta``, ``stale_nan`` / ``is_stale_nan``,
+``end_event`` (an alert's band), ``set_run_span`` (an import's time), and silences:
+``add_silence``, ``expire_silence``, ``silences``, ``SilenceRow``.
 """
 
 from perflab.store._catalog import interrupt, run_kinds, runs_generation, set_query_deadline
 from perflab.store._errors import store_error
 from perflab.store._ingest import IngestQueue, IngestStats
+from perflab.store._metrics import (
+    MetricSeries,
+    SilenceRow,
+    add_silence,
+    end_event,
+    expire_silence,
+    is_stale_nan,
+    metric_arrays,
+    metric_meta,
+    metric_names,
+    metric_samples,
+    metric_series,
+    metrics_generation,
+    set_run_span,
+    silences,
+    stale_nan,
+    write_metric_meta,
+    write_metric_samples,
+)
 from perflab.store._models import Artifact, Event, Run, Series, canonical_labels, format_labels
 from perflab.store._open import CheckResult, check_file
 from perflab.store._rollups import ROLLUP_NS
@@ -49,23 +74,40 @@ __all__ = [
     "Event",
     "IngestQueue",
     "IngestStats",
+    "MetricSeries",
     "Run",
     "SampleWindow",
     "Series",
+    "SilenceRow",
     "Store",
     "Summary",
+    "add_silence",
     "canonical_labels",
     "check_file",
     "default_store_path",
+    "end_event",
+    "expire_silence",
     "format_labels",
     "has_rollup",
     "interrupt",
+    "is_stale_nan",
+    "metric_arrays",
+    "metric_meta",
+    "metric_names",
+    "metric_samples",
+    "metric_series",
+    "metrics_generation",
     "missing_rollups",
     "nearest_rank",
     "run_kinds",
     "runs_generation",
     "sample_window",
     "set_query_deadline",
+    "set_run_span",
+    "silences",
+    "stale_nan",
     "store_error",
     "summarize",
+    "write_metric_meta",
+    "write_metric_samples",
 ]

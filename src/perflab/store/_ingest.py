@@ -202,4 +202,8 @@ class IngestQueue:
         with self._lock:
             self._pending -= n
             self._written += n
+        try:
+            store.compact_if_due()  # samples written above wait in the head; see Store
+        except Exception as exc:  # committed already: a failed compaction loses nothing
+            log.warning("ingest: compacting the samples head failed (%s)", exc)
         return True

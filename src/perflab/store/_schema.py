@@ -13,6 +13,16 @@ History of SCHEMA_VERSION (never renumber; only append):
        /proc/PID/stat) and the boot it ran in, beside its PID, so that a reused PID is not
        taken for a live recorder (2026-12, issue 10). A run of an older store has neither and
        is judged by its PID alone.
+    5  reserved for the tracing helper's tables (spans); empty here until that branch lands.
+    6  metrics (2026-12, issue 14): an index on series (name), so PromQL finds a metric's
+       series across every run without reading the whole table; metric_marks, the samples a
+       REAL column cannot hold (SQLite stores NaN as NULL): Prometheus's staleness markers and
+       NaN values, beside the samples of the same series; metric_meta, the TYPE/HELP/UNIT of
+       each metric family (the API's /metadata); silences, the Alertmanager-style silences
+       `perflab alerts silence` writes and the hub's notifier reads; metric_blocks, a cache
+       of each series' samples per hour as packed arrays (times, values), built by PromQL's
+       reads for hours that are over, so a day of 1 s data reads in milliseconds, not seconds;
+       dropped when a late sample lands in its hour.
 
 A file whose version is newer than SCHEMA_VERSION is refused, never rewritten: an older perflab
 must not damage what a newer one wrote.
@@ -24,7 +34,7 @@ import sqlite3
 
 from perflab.store._errors import rollback
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 6
 APPLICATION_ID = 0x7066_6C62  # "pflb": marks the file as a perflab store (PRAGMA application_id)
 
 _V1 = """
@@ -112,8 +122,47 @@ ALTER TABLE runs ADD COLUMN pid_start INTEGER;  -- the owner's start, in ticks s
 ALTER TABLE runs ADD COLUMN boot_id TEXT;       -- /proc/sys/kernel/random/boot_id then
 """
 
+_V5 = ""  # reserved: the tracing helper's spans tables (the lead renumbers when merging)
+
+_V6 = """
+CREATE INDEX series_name ON series (name);
+
+CREATE TABLE metric_marks (
+    series_id INTEGER NOT NULL,
+    ts_ns     INTEGER NOT NULL,
+    kind      INTEGER NOT NULL,               -- 1: a staleness marker, 2: a NaN value
+    PRIMARY KEY (series_id, ts_ns)
+) WITHOUT ROWID;
+
+CREATE TABLE metric_meta (
+    name    TEXT PRIMARY KEY,                 -- the metric family's name
+    type    TEXT NOT NULL DEFAULT 'unknown',  -- counter, gauge, histogram, summary ...
+    help    TEXT NOT NULL DEFAULT '',
+    unit    TEXT NOT NULL DEFAULT ''
+) WITHOUT ROWID;
+
+CREATE TABLE metric_blocks (
+    series_id INTEGER NOT NULL,
+    start_ns  INTEGER NOT NULL,               -- the hour: a multiple of its width
+    n         INTEGER NOT NULL,               -- samples in it
+    ts        BLOB    NOT NULL,               -- int64 times (ns), little-endian
+    vals      BLOB    NOT NULL,               -- float64 values (NaN payloads kept)
+    PRIMARY KEY (series_id, start_ns)
+) WITHOUT ROWID;
+
+CREATE TABLE silences (
+    id         INTEGER PRIMARY KEY,
+    matchers   TEXT    NOT NULL,              -- JSON: [[name, op, value], ...]
+    starts_ns  INTEGER NOT NULL,
+    ends_ns    INTEGER NOT NULL,
+    created_by TEXT    NOT NULL DEFAULT '',
+    comment    TEXT    NOT NULL DEFAULT '',
+    expired_ns INTEGER                        -- set when expired early
+);
+"""
+
 # MIGRATIONS[v] takes a store at version v-1 to version v.
-MIGRATIONS: dict[int, str] = {1: _V1, 2: _V2, 3: _V3, 4: _V4}
+MIGRATIONS: dict[int, str] = {1: _V1, 2: _V2, 3: _V3, 4: _V4, 5: _V5, 6: _V6}
 
 
 def current_version(conn: sqlite3.Connection) -> int:

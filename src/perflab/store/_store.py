@@ -254,7 +254,7 @@ class Store:
     def delete_run(self, run_id: int) -> None:
         self.conn.execute("BEGIN IMMEDIATE")
         try:
-            for table in ("samples", "samples_head"):
+            for table in ("samples", "samples_head", "metric_marks", "metric_blocks"):
                 self.conn.execute(
                     f"DELETE FROM {table} WHERE series_id IN"
                     " (SELECT id FROM series WHERE run_id = ?)",
@@ -468,7 +468,13 @@ class Store:
         self._head_rows += len(batch)
         if joined:
             return  # compaction takes its own transaction, after the outer one
-        if (self._head_rows >= COMPACT_MAX_ROWS
+        self.compact_if_due()
+
+    def compact_if_due(self) -> None:
+        """Compact the head when this connection put enough rows in it, or long enough ago.
+        Outside a transaction only: the ingest queue calls it after each committed round."""
+        if self._head_rows and not self.conn.in_transaction and (
+                self._head_rows >= COMPACT_MAX_ROWS
                 or time.monotonic() - self._compacted_at >= COMPACT_INTERVAL_S):
             self.compact_samples()
 

@@ -19,8 +19,9 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from perflab import _ui
+from perflab import metrics as prom
 from perflab.serving import HostGuard, HostRule
-from perflab.store import Store
+from perflab.store import IngestQueue, Store
 from perflab.web import _api, _bench, _pages, _profile
 from perflab.web._auth import TokenAuth
 from perflab.web._db import QUERY_TIMEOUT_S, StorePool
@@ -47,12 +48,14 @@ class AppConfig:
     listen_host: str = "127.0.0.1"  # the --listen address: a Host name the hub serves
     allowed_hosts: tuple[str, ...] = ()  # more Host names it serves (--allowed-host)
     query_timeout_s: float = QUERY_TIMEOUT_S  # a request's store queries stop after this
+    metrics: prom.HubOptions = prom.HubOptions()  # noqa: RUF009  # frozen: a shared default
 
 
 def _templates() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.ChoiceLoader([jinja2.FileSystemLoader(str(HERE / "templates")),
-                                    jinja2.FileSystemLoader(str(_ui.TEMPLATES))]),
+                                    jinja2.FileSystemLoader(str(_ui.TEMPLATES)),
+                                    jinja2.FileSystemLoader(str(prom.TEMPLATES))]),
         autoescape=True, undefined=jinja2.StrictUndefined,
     )
     env.filters.update(_ui.template_filters())
@@ -74,19 +77,27 @@ def create_app(config: AppConfig) -> Starlette:
                      live=LiveView(proc_root=config.proc_root), metrics=metrics,
                      recording=recording, host=socket.gethostname(),
                      summaries=SummaryCache())
+    hub = prom.MetricsHub(config.store_path, config.metrics, stores=state.stores)
 
     @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:  # noqa: ARG001  # starlette's API
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:  # starlette's API
         # create (or migrate) the store once, before any reader thread opens it
         Store.open(config.store_path).close()
         rollups = BackgroundRollups(config.store_path) if config.rollups else None
+        # the one batching path from every receiver into the store (docs/design.md, Ingest)
+        ingest = IngestQueue(config.store_path)
+        app.state.ingest = ingest
         if recording is not None:
             state.live.run_id = recording.start()
+        hub.start(ingest, lambda: state.live.run_id)
+        ingest.start()
         if rollups is not None:
             rollups.start()
         try:
             yield
         finally:
+            hub.stop()  # no new samples; then what was accepted is written
+            ingest.stop()
             if rollups is not None:
                 rollups.stop()
             if recording is not None:
@@ -105,6 +116,7 @@ def create_app(config: AppConfig) -> Starlette:
         *_pages.ROUTES,
         *_bench.ROUTES,  # before the API's catch-all 404
         *_profile.ROUTES,
+        *prom.ROUTES,  # the Prometheus API, remote-write, the Query and Alerts pages
         Route("/metrics", metrics.endpoint, name="metrics"),
         Mount("/static", name="static",
               app=StaticFiles(packages=[("perflab.web", "static"), ("perflab._ui", "static")])),
@@ -112,4 +124,5 @@ def create_app(config: AppConfig) -> Starlette:
     ]
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
     app.state.perflab = state
+    app.state.metrics = hub
     return app
