@@ -9,10 +9,12 @@ import os
 import socket
 import sys
 from collections.abc import Iterator
+from typing import Any
 
 import click
 
 from perflab.cli._common import open_store, store_option
+from perflab.cli._receivers import open_receivers, receiver_options, receivers_line
 from perflab.errors import InvalidValue, TargetError, UsageError
 
 DEFAULT_LISTEN = "127.0.0.1:8600"
@@ -118,8 +120,10 @@ def _server_class() -> type:
                    "the --listen address are always served, other names get 421.")
 @click.option("--interval", "interval_s", type=float, default=1.0, show_default=True,
               help="Seconds between samples of the background recording.")
+@receiver_options
 def serve(*, listen: str, store_path: str | None, no_record: bool, token: str | None,
-          token_file: str | None, allowed_hosts: tuple[str, ...], interval_s: float) -> None:
+          token_file: str | None, allowed_hosts: tuple[str, ...], interval_s: float,
+          **receivers: Any) -> None:
     """Serve the dashboard, the JSON API and /metrics; record this machine meanwhile.
 
     Open http://127.0.0.1:8600/ (the default). Ctrl-C stops it and ends the recording's run.
@@ -147,19 +151,24 @@ def serve(*, listen: str, store_path: str | None, no_record: bool, token: str | 
     path = store.path
     store.close()
     sock = bind(host, port)
+    hub, listeners, extra = open_receivers(click.get_current_context(), receivers, token,
+                                           hub_port=sock.getsockname()[1])
     shown = f"[{host}]" if ":" in host else host
     click.echo(f"perflab serve: http://{shown}:{sock.getsockname()[1]}/  (store {path}"
                f"{', recording this machine' if not no_record else ''}; Ctrl-C stops)")
+    click.echo(f"spans: {receivers_line(hub, listeners)}")
     sys.stdout.flush()
     app = create_app(AppConfig(store_path=path, token=token, record=not no_record,
                                interval_s=interval_s, listen_host=host,
-                               allowed_hosts=allowed_hosts))
+                               allowed_hosts=allowed_hosts, trace=hub, listeners=listeners))
     config = uvicorn.Config(app, log_level=os.environ.get("PERFLAB_LOG_LEVEL", "warning"),
                             access_log=False, lifespan="on", timeout_graceful_shutdown=GRACEFUL_S,
                             loop="auto", http="auto")
     server = _server_class()(config)
     logging.getLogger("uvicorn.error").addFilter(QuietCancel())
     try:
-        server.run(sockets=[sock])
+        server.run(sockets=[sock, *extra])
     finally:
         sock.close()
+        for s in extra:
+            s.close()

@@ -11,6 +11,13 @@ tables: ``sample_window`` (peak-keeping downsampling), ``summarize`` / ``Summary
 ``runs_generation``, ``interrupt`` (stop a connection's running query from another thread) and
 ``set_query_deadline``; ``IngestQueue`` / ``IngestStats``: the one bounded, batching path
 from receivers into the store (a full queue refuses; nothing accepted is dropped).
+
+Spans (schema v5, ``_spans.py``): ``insert_spans`` with its ``SpanCatalog`` and ``SPAN_COLUMNS``,
+``name_id``; reading: ``trace_spans``, ``find_trace_ids`` / ``SpanFilter`` / ``SpanMatch``,
+``spans_matching``, ``span_durations``, ``spans_in_window``, ``span_services``,
+``span_operations``, ``span_processes``, ``service_edges``, ``StoredSpan``, ``StoredProcess``;
+retention: ``span_stats``, ``span_bytes_estimate``, ``delete_spans_started_before``,
+``delete_oldest_spans``, ``prune_span_catalog``; ``running_runs`` (where arriving data belongs).
 """
 
 from perflab.store._catalog import interrupt, run_kinds, runs_generation, set_query_deadline
@@ -20,6 +27,31 @@ from perflab.store._models import Artifact, Event, Run, Series, canonical_labels
 from perflab.store._open import CheckResult, check_file
 from perflab.store._rollups import ROLLUP_NS
 from perflab.store._schema import SCHEMA_VERSION
+from perflab.store._spans import (
+    SPAN_COLUMNS,
+    SpanCatalog,
+    SpanFilter,
+    SpanMatch,
+    StoredProcess,
+    StoredSpan,
+    delete_oldest_spans,
+    delete_spans_started_before,
+    find_trace_ids,
+    insert_spans,
+    name_id,
+    prune_span_catalog,
+    running_runs,
+    service_edges,
+    span_bytes_estimate,
+    span_durations,
+    span_operations,
+    span_processes,
+    span_services,
+    span_stats,
+    spans_in_window,
+    spans_matching,
+    trace_spans,
+)
 from perflab.store._store import INT64_MAX, INT64_MIN, MAX_NAME_FILTER, Store, default_store_path
 from perflab.store._windows import (
     DEFAULT_POINTS,
@@ -42,6 +74,7 @@ __all__ = [
     "MAX_POINTS",
     "ROLLUP_NS",
     "SCHEMA_VERSION",
+    "SPAN_COLUMNS",
     "Artifact",
     "BatchWriter",
     "CheckResult",
@@ -51,19 +84,41 @@ __all__ = [
     "Run",
     "SampleWindow",
     "Series",
+    "SpanCatalog",
+    "SpanFilter",
+    "SpanMatch",
     "Store",
+    "StoredProcess",
+    "StoredSpan",
     "Summary",
     "canonical_labels",
     "check_file",
     "default_store_path",
+    "delete_oldest_spans",
+    "delete_spans_started_before",
+    "find_trace_ids",
     "has_rollup",
+    "insert_spans",
     "interrupt",
     "missing_rollups",
+    "name_id",
     "nearest_rank",
+    "prune_span_catalog",
     "run_kinds",
+    "running_runs",
     "runs_generation",
     "sample_window",
+    "service_edges",
     "set_query_deadline",
+    "span_bytes_estimate",
+    "span_durations",
+    "span_operations",
+    "span_processes",
+    "span_services",
+    "span_stats",
+    "spans_in_window",
+    "spans_matching",
     "store_error",
     "summarize",
+    "trace_spans",
 ]

@@ -13,6 +13,11 @@ History of SCHEMA_VERSION (never renumber; only append):
        /proc/PID/stat) and the boot it ran in, beside its PID, so that a reused PID is not
        taken for a live recorder (2026-12, issue 10). A run of an older store has neither and
        is judged by its PID alone.
+    5  spans (trace_id + span_id unique, indexed by service, operation, start and duration),
+       span_services, span_ops, span_processes (2026-12, issue 13). Services, operations and
+       processes are keyed by a hash of what they are, so a receiver never reads to write and
+       a batch rolled back leaves no id dangling. Spans are in the order they arrived (rowid),
+       so retention by size deletes the oldest first in one range.
 
 A file whose version is newer than SCHEMA_VERSION is refused, never rewritten: an older perflab
 must not damage what a newer one wrote.
@@ -24,7 +29,7 @@ import sqlite3
 
 from perflab.store._errors import rollback
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 APPLICATION_ID = 0x7066_6C62  # "pflb": marks the file as a perflab store (PRAGMA application_id)
 
 _V1 = """
@@ -112,8 +117,53 @@ ALTER TABLE runs ADD COLUMN pid_start INTEGER;  -- the owner's start, in ticks s
 ALTER TABLE runs ADD COLUMN boot_id TEXT;       -- /proc/sys/kernel/random/boot_id then
 """
 
+_V5 = """
+CREATE TABLE spans (
+    id          INTEGER PRIMARY KEY,          -- arrival order
+    trace_id    BLOB    NOT NULL,             -- 16 bytes
+    span_id     BLOB    NOT NULL,             -- 8 bytes
+    parent_id   BLOB,                         -- NULL: a root span
+    service_id  INTEGER NOT NULL,             -- span_services.id
+    op_id       INTEGER NOT NULL,             -- span_ops.op_id: (service, name)
+    process_id  INTEGER NOT NULL,             -- span_processes.id
+    kind        INTEGER NOT NULL,             -- OTLP SpanKind: 0..5
+    start_ns    INTEGER NOT NULL,
+    duration_ns INTEGER NOT NULL,             -- never negative
+    status      INTEGER NOT NULL DEFAULT 0,   -- 0 unset, 1 ok, 2 error
+    status_msg  TEXT,
+    flags       INTEGER NOT NULL DEFAULT 0,   -- warnings: 1 end before start, 2 truncated
+    attrs       TEXT,                         -- JSON object, NULL when empty
+    events      TEXT,                         -- JSON array, NULL when empty
+    links       TEXT                          -- JSON array, NULL when empty
+);
+CREATE UNIQUE INDEX spans_trace ON spans (trace_id, span_id);
+CREATE INDEX spans_service ON spans (service_id, start_ns, duration_ns);
+CREATE INDEX spans_op ON spans (op_id, start_ns, duration_ns);
+CREATE INDEX spans_start ON spans (start_ns);
+
+CREATE TABLE span_services (
+    id    INTEGER PRIMARY KEY,
+    name  TEXT    NOT NULL
+);
+CREATE TABLE span_ops (
+    op_id      INTEGER NOT NULL,
+    kind       INTEGER NOT NULL,
+    service_id INTEGER NOT NULL,
+    name       TEXT    NOT NULL,
+    PRIMARY KEY (op_id, kind)
+) WITHOUT ROWID;
+CREATE INDEX span_ops_service ON span_ops (service_id, name);
+CREATE TABLE span_processes (
+    id            INTEGER PRIMARY KEY,
+    service       TEXT NOT NULL,
+    attrs         TEXT NOT NULL DEFAULT '{}', -- the resource's attributes, JSON
+    scope_name    TEXT NOT NULL DEFAULT '',
+    scope_version TEXT NOT NULL DEFAULT ''
+);
+"""
+
 # MIGRATIONS[v] takes a store at version v-1 to version v.
-MIGRATIONS: dict[int, str] = {1: _V1, 2: _V2, 3: _V3, 4: _V4}
+MIGRATIONS: dict[int, str] = {1: _V1, 2: _V2, 3: _V3, 4: _V4, 5: _V5}
 
 
 def current_version(conn: sqlite3.Connection) -> int:

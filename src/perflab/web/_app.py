@@ -18,12 +18,13 @@ from starlette.middleware import Middleware
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from perflab import _ui
-from perflab.serving import HostGuard, HostRule
-from perflab.store import Store
+from perflab import _ui, trace
+from perflab.serving import HostGuard
+from perflab.store import IngestQueue, Store
 from perflab.web import _api, _bench, _pages, _profile
 from perflab.web._auth import TokenAuth
 from perflab.web._db import QUERY_TIMEOUT_S, StorePool
+from perflab.web._listeners import Listener, ListenerPaths, host_rule
 from perflab.web._live import LiveView
 from perflab.web._metrics import HubMetrics, MetricsMiddleware
 from perflab.web._recording import BackgroundRecording
@@ -47,6 +48,8 @@ class AppConfig:
     listen_host: str = "127.0.0.1"  # the --listen address: a Host name the hub serves
     allowed_hosts: tuple[str, ...] = ()  # more Host names it serves (--allowed-host)
     query_timeout_s: float = QUERY_TIMEOUT_S  # a request's store queries stop after this
+    trace: trace.TraceHub | None = None  # span receivers (None: OTLP/HTTP on the hub's port)
+    listeners: tuple[Listener, ...] = ()  # the receivers' own ports, served by this app too
 
 
 def _templates() -> jinja2.Environment:
@@ -76,10 +79,15 @@ def create_app(config: AppConfig) -> Starlette:
                      summaries=SummaryCache())
 
     @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:  # noqa: ARG001  # starlette's API
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
         # create (or migrate) the store once, before any reader thread opens it
         Store.open(config.store_path).close()
         rollups = BackgroundRollups(config.store_path) if config.rollups else None
+        # the one batching path from every receiver into the store (docs/design.md, Ingest)
+        ingest = IngestQueue(config.store_path)
+        app.state.ingest = ingest
+        app.state.trace.start(ingest)
+        ingest.start()
         if recording is not None:
             state.live.run_id = recording.start()
         if rollups is not None:
@@ -87,6 +95,8 @@ def create_app(config: AppConfig) -> Starlette:
         try:
             yield
         finally:
+            app.state.trace.stop()  # no new spans; then what was accepted is written
+            ingest.stop()
             if rollups is not None:
                 rollups.stop()
             if recording is not None:
@@ -95,8 +105,9 @@ def create_app(config: AppConfig) -> Starlette:
 
     login = templates.get_template("login.html")
     middleware = [Middleware(MetricsMiddleware, metrics=metrics),
-                  Middleware(HostGuard, rule=HostRule.for_listen(config.listen_host,
-                                                                 config.allowed_hosts))]
+                  Middleware(HostGuard, rule=host_rule(config.listen_host, config.allowed_hosts,
+                                                       config.listeners)),
+                  Middleware(ListenerPaths, listeners=config.listeners)]
     if config.token:
         middleware.append(Middleware(
             TokenAuth, token=config.token,
@@ -105,6 +116,7 @@ def create_app(config: AppConfig) -> Starlette:
         *_pages.ROUTES,
         *_bench.ROUTES,  # before the API's catch-all 404
         *_profile.ROUTES,
+        *trace.ROUTES,  # span receivers, Jaeger's query API, the Traces and Services pages
         Route("/metrics", metrics.endpoint, name="metrics"),
         Mount("/static", name="static",
               app=StaticFiles(packages=[("perflab.web", "static"), ("perflab._ui", "static")])),
@@ -112,4 +124,5 @@ def create_app(config: AppConfig) -> Starlette:
     ]
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
     app.state.perflab = state
+    app.state.trace = config.trace or trace.TraceHub(token=config.token)
     return app
