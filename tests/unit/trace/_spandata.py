@@ -29,8 +29,8 @@ def sid(n: int) -> bytes:
 
 def span(  # noqa: PLR0917  # a span reads best as one positional row
         trace: int, span_id: int, parent: int | None, service: str, name: str,
-        start_ms: float, dur_ms: float, *, kind: int = 2, status: int = 0, attrs: dict | None = None,
-         events: tuple[SpanEvent, ...] = ()) -> Span:
+        start_ms: float, dur_ms: float, *, kind: int = 2, status: int = 0,
+        attrs: dict | None = None, events: tuple[SpanEvent, ...] = ()) -> Span:
     return Span(tid(trace), sid(span_id), None if parent is None else sid(parent), name, kind,
                 T0 + int(start_ms * MS), int(dur_ms * MS), proc(service), status,
                 "failed" if status == 2 else "", attrs or {}, events)
