@@ -40,6 +40,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "pprof": ("perflab.cli.pprof:pprof", "pprof reports over any profile: top, peek."),
     "flame": ("perflab.cli.profile:flame", "Flame graph (interactive HTML or SVG) of a profile."),
     "ebpf": ("perflab.cli.ebpf:ebpf", "eBPF tools: syscalls, libcalls, offcpu, runqlat, ..."),
+    "trace": ("perflab.cli.trace:trace", "Traces: search, show, critical path, diff, coverage."),
 }
 
 

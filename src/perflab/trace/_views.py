@@ -122,8 +122,7 @@ def trace_json(trace: Trace) -> dict[str, Any]:
     if skew:
         warnings.append(f"{len(skew)} span{'s' if len(skew) > 1 else ''} lie outside their "
                         "parent in time (clock skew between hosts)")
-    return {"trace": {**summary(trace), "total_spans": trace.total_spans,
-                      "truncated": trace.truncated, "spans": spans},
+    return {"trace": {**summary(trace), "truncated": trace.truncated}, "spans": spans,
             "critical_path": [s.to_json() for s in sections], "warnings": warnings}
 
 
