@@ -72,7 +72,7 @@ def _tags(items: tuple[str, ...]) -> dict[str, str]:
     return out
 
 
-def _query(service: str | None, operation: str | None, tags: tuple[str, ...],
+def _query(service: str | None,  # noqa: PLR0917  # the search options, in their order operation: str | None, tags: tuple[str, ...],
            min_duration: str | None, max_duration: str | None, since: str | None,
            until: str | None, limit: int) -> TraceQuery:
     from perflab.trace import TraceQuery  # noqa: PLC0415
@@ -208,9 +208,9 @@ def critical_path_cmd(*, trace_id: str, store_path: str | None, as_json: bool) -
         s = spans[sec["span_id"]]
         key = (s["service"], s["name"])
         by_op[key] = by_op.get(key, 0) + sec["end_ns"] - sec["start_ns"]
-    ops = [{"service": k[0], "operation": k[1], "critical_ns": v,
-            "share": v / total if total else 0.0}
-           for k, v in sorted(by_op.items(), key=lambda kv: -kv[1])]
+    ops: list[dict[str, Any]] = [{"service": k[0], "operation": k[1], "critical_ns": v,
+                                  "share": v / total if total else 0.0}
+                                 for k, v in sorted(by_op.items(), key=lambda kv: -kv[1])]
     if as_json:
         emit_json("perflab.trace-critical-path/1", {
             "trace_id": doc["trace"]["trace_id"], "duration_ns": doc["trace"]["duration_ns"],

@@ -13,7 +13,8 @@ Public names:
   ``ViewError``;
 - in ``perflab serve``: ``TraceHub`` (span sink, gRPC receiver, forwarder, sampling),
   ``Retention``, ``load_strategies``, ``ROUTES`` (receivers, APIs and pages, mounted by the
-  hub), ``OTLP_HTTP_PATHS`` and ``ZIPKIN_PATHS`` (what the receivers' own ports serve);
+  hub) and ``TEMPLATES`` (the pages' templates, rendered by the hub's environment around its
+  ``base.html``), ``OTLP_HTTP_PATHS`` and ``ZIPKIN_PATHS`` (what the receivers' own ports serve);
 - ``SpanSink`` (the ingest write path, for tools that fill a store in bulk).
 """
 
@@ -23,6 +24,7 @@ from perflab.trace._diff import TraceDiff, diff_groups
 from perflab.trace._hub import TraceHub
 from perflab.trace._model import Process, Span, SpanEvent, SpanLink, Trace, hex_id, parse_hex_id
 from perflab.trace._otlp import decode_json, decode_protobuf, encode_request
+from perflab.trace._pages import TEMPLATES
 from perflab.trace._query import TraceQuery, find_traces, get_trace
 from perflab.trace._routes import OTLP_HTTP_PATHS, ROUTES, ZIPKIN_PATHS
 from perflab.trace._sampling import load_strategies
@@ -40,6 +42,7 @@ from perflab.trace._zipkin import decode_zipkin
 __all__ = [
     "OTLP_HTTP_PATHS",
     "ROUTES",
+    "TEMPLATES",
     "ZIPKIN_PATHS",
     "DecodeError",
     "Decoded",

@@ -177,14 +177,27 @@ def _rows(pa: list[_Profile], pb: list[_Profile]) -> list[PathRow]:
         return (_mean([h[3] for h in hits]), _mean([h[4] for h in hits]),
                 _mean([p.paths[path][5] if path in p.paths else 0 for p in group]))
 
-    rows = []
+    rows: dict[str, PathRow] = {}
+    children: dict[str | None, list[PathRow]] = {}
     for path, (depth, svc, op) in paths.items():
         ao, ad, ac = stats(pa, path)
         bo, bd, bc = stats(pb, path)
-        rows.append(PathRow(path, depth, svc, op, ao, ad, bo, bd, ac, bc))
-    # a tree order: by path, with offsets breaking ties so siblings show in time order
-    rows.sort(key=lambda r: r.path)
-    return rows
+        row = rows[path] = PathRow(path, depth, svc, op, ao, ad, bo, bd, ac, bc)
+        parent = path.rsplit(" > ", 1)[0] if depth else None
+        children.setdefault(parent, []).append(row)
+    # tree order: each path under its parent, siblings by when they start
+    ordered: list[PathRow] = []
+    stack = sorted(children.get(None, []), key=_start, reverse=True)
+    while stack:
+        row = stack.pop()
+        ordered.append(row)
+        stack.extend(sorted(children.get(row.path, []), key=_start, reverse=True))
+    return ordered
+
+
+def _start(row: PathRow) -> float:
+    starts = [s for s in (row.a_offset_ns, row.b_offset_ns) if s is not None]
+    return min(starts) if starts else 0.0
 
 
 def _mean(values: Sequence[float]) -> float:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from starlette.routing import Route
 
 from perflab.trace._api import API_ROUTES
+from perflab.trace._pages import ROUTES as PAGE_ROUTES
 from perflab.trace._receivers import otlp_traces, zipkin_spans
 
 OTLP_HTTP_PATHS = ("/v1/traces",)
@@ -16,4 +17,5 @@ ROUTES = [
     Route("/v1/traces", otlp_traces, methods=["POST"], name="otlp_traces"),
     Route("/api/v2/spans", zipkin_spans, methods=["POST"], name="zipkin_spans"),
     *API_ROUTES,
+    *PAGE_ROUTES,
 ]
