@@ -72,9 +72,10 @@ def _tags(items: tuple[str, ...]) -> dict[str, str]:
     return out
 
 
-def _query(service: str | None,  # noqa: PLR0917  # the search options, in their order operation: str | None, tags: tuple[str, ...],
-           min_duration: str | None, max_duration: str | None, since: str | None,
-           until: str | None, limit: int) -> TraceQuery:
+def _query(  # noqa: PLR0917  # the search options, in their order
+        service: str | None, operation: str | None, tags: tuple[str, ...],
+        min_duration: str | None, max_duration: str | None, since: str | None,
+        until: str | None, limit: int) -> TraceQuery:
     from perflab.trace import TraceQuery  # noqa: PLC0415
 
     return TraceQuery(service=service, operation=operation, tags=_tags(tags),
