@@ -139,8 +139,10 @@ def _profile_links(store: Store, doc: dict[str, Any]) -> list[dict[str, Any]]:
                       if s.start_ns <= end and s.end_ns >= start]
         except PerflabError:
             continue
-        pids: list[int | None] = sorted({s.pid for s in slices if s.pid is not None})
-        for pid in pids or ([None] if slices else []):
+        pids: list[int | None] = [p for p in sorted({s.pid or 0 for s in slices}) if p]
+        if slices and not pids:
+            pids = [None]
+        for pid in pids:
             url = f"/runs/{run.id}/flame?start={start}&end={max(end, start + 1)}"
             if pid is not None:
                 url += f"&pid={pid}"
