@@ -116,12 +116,13 @@ def trace_json(trace: Trace) -> dict[str, Any]:
                         f"{len(trace.spans):,} by start time are shown")
     missing = trace.missing_parents()
     if missing:
-        warnings.append(f"{missing} span{'s' if missing > 1 else ''} refer to a parent this "
-                        "trace does not hold (lost, unsampled or not yet arrived): the trace "
-                        "is broken there")
+        warnings.append(f"{missing} span{'s refer' if missing > 1 else ' refers'} to a parent "
+                        "this trace does not hold (lost, unsampled or not yet arrived): the "
+                        "trace is broken there")
     if skew:
-        warnings.append(f"{len(skew)} span{'s' if len(skew) > 1 else ''} lie outside their "
-                        "parent in time (clock skew between hosts)")
+        warnings.append(f"{len(skew)} span{'s lie' if len(skew) > 1 else ' lies'} outside "
+                        f"{'their parents' if len(skew) > 1 else 'its parent'} in time (clock "
+                        "skew between hosts)")
     return {"trace": {**summary(trace), "truncated": trace.truncated}, "spans": spans,
             "critical_path": [s.to_json() for s in sections], "warnings": warnings}
 
