@@ -41,7 +41,8 @@ def chain(n: int, t: int, *, slow_ms: float = 0, error: bool = False) -> list[Sp
     def sid(k: int) -> bytes:
         return (n * 100 + k).to_bytes(8, "big")
 
-    def s(k: int, parent: int | None, service: str, name: str, start: float, dur: float,
+    def s(k: int, parent: int | None, service: str, name: str,  # noqa: PLR0917  # a row
+          start: float, dur: float,
           kind: int = 2, status: int = 0, attrs: dict | None = None) -> Span:
         return Span(tid, sid(k), None if parent is None else sid(parent), name, kind,
                     t + int(start * MS), int(dur * MS), PROCS[service], status,
