@@ -41,6 +41,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "flame": ("perflab.cli.profile:flame", "Flame graph (interactive HTML or SVG) of a profile."),
     "ebpf": ("perflab.cli.ebpf:ebpf", "eBPF tools: syscalls, libcalls, offcpu, runqlat, ..."),
     "trace": ("perflab.cli.trace:trace", "Traces: search, show, critical path, diff, coverage."),
+    "run": ("perflab.cli.run:run", "Run a command as a recorded, traced child: run -- CMD."),
 }
 
 

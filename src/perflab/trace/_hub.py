@@ -23,7 +23,7 @@ from perflab.trace._forward import Forwarder
 from perflab.trace._otlp import decode_request, response
 from perflab.trace._red import RedAggregator
 from perflab.trace._sampling import Strategies
-from perflab.trace._write import KIND, Retention, SpanSink
+from perflab.trace._write import KIND, TICK, Retention, SpanSink
 
 if TYPE_CHECKING:
     import grpc
@@ -69,6 +69,8 @@ class TraceHub:
         self._grpc: grpc.Server | None = None
         self.grpc_port: int | None = None
         self.endpoints: list[str] = []  # "otlp-grpc 127.0.0.1:4317" ...: what it listens on
+        self._stop = threading.Event()
+        self._ticker: threading.Thread | None = None
 
     # -- the gRPC receiver -----------------------------------------------------------------------
 
@@ -110,8 +112,22 @@ class TraceHub:
             self.forwarder.start()
         if self._grpc is not None:
             self._grpc.start()
+        self._ticker = threading.Thread(target=self._tick, name="perflab-trace-tick",
+                                        daemon=True)
+        self._ticker.start()
+
+    def _tick(self) -> None:
+        """RED is written every interval even when no span arrives (a run that ended gets its
+        last interval); the tick goes through the queue, so the writer thread writes it."""
+        interval = self.sink.red.interval_ns / 1e9
+        while not self._stop.wait(interval):
+            if self.queue is not None:
+                self.queue.submit(KIND, [TICK])
 
     def stop(self) -> None:
+        self._stop.set()
+        if self._ticker is not None:
+            self._ticker.join(5)
         if self._grpc is not None:
             self._grpc.stop(grace=2).wait(5)
         if self.forwarder is not None:

@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from perflab.store import nearest_rank, running_runs
+from perflab.store import nearest_rank
 from perflab.trace._model import KIND_ENUM, KIND_NAMES, STATUS_ENUM, STATUS_ERROR
 
 if TYPE_CHECKING:
@@ -122,39 +122,43 @@ class RedAggregator:
         return self._clock() - self._flushed_at >= self.interval_ns
 
     def write(self, store: Store) -> int:
-        """Write the series samples of what was committed so far into every running run;
-        they count once the transaction commits (``committed`` is called then)."""
+        """Write the series samples of what was committed so far into every run recorded
+        during this interval (running now, or ended since it began: a short run gets its
+        last interval, at its end); they count once the transaction commits (``committed``
+        is called then)."""
         now = self._clock()
         self._pending_series = {}
-        runs = running_runs(store)
+        runs = [r for r in store.runs(since_ns=self._interval_start, limit=100)
+                if r.started_ns <= now]
         if not runs or (not self._totals and not self._interval):
             self._pending_flush = now
             return 0
         rows: list[tuple[int, int, float]] = []
-        span_s = max((now - self._interval_start) / 1e9, 1e-3)
         for run in runs:
+            at = now if run.ended_ns is None else min(now, run.ended_ns)
+            span_s = max((at - max(self._interval_start, run.started_ns)) / 1e9, 1e-3)
             for (service, name, kind, status), cum in self._totals.items():
                 labels = {"service_name": service, "span_name": name,
                           "span_kind": KIND_ENUM[kind], "status_code": STATUS_ENUM[status]}
-                rows.append((self._sid(store, run.id, CALLS, labels, ""), now, cum.calls))
-                rows.append((self._sid(store, run.id, DURATION + "_count", labels, ""), now,
+                rows.append((self._sid(store, run.id, CALLS, labels, ""), at, cum.calls))
+                rows.append((self._sid(store, run.id, DURATION + "_count", labels, ""), at,
                              cum.calls))
-                rows.append((self._sid(store, run.id, DURATION + "_sum", labels, "ms"), now,
+                rows.append((self._sid(store, run.id, DURATION + "_sum", labels, "ms"), at,
                              cum.sum_ms))
                 running = 0
                 for le, n in zip(LE, cum.buckets, strict=True):
                     running += n
                     rows.append((self._sid(store, run.id, DURATION + "_bucket",
-                                           {**labels, "le": le}, ""), now, running))
+                                           {**labels, "le": le}, ""), at, running))
             for (service, name, kind), it in self._interval.items():
                 labels = {"service": service, "operation": name, "kind": KIND_NAMES[kind]}
                 rows.append((self._sid(store, run.id, "trace.requests_per_s", labels, "/s"),
-                             now, it.calls / span_s))
+                             at, it.calls / span_s))
                 rows.append((self._sid(store, run.id, "trace.errors_per_s", labels, "/s"),
-                             now, it.errors / span_s))
+                             at, it.errors / span_s))
                 if it.durations_ms:
                     rows.extend((self._sid(store, run.id, f"trace.duration_p{p}_ms", labels,
-                                           "ms"), now, nearest_rank(it.durations_ms, p))
+                                           "ms"), at, nearest_rank(it.durations_ms, p))
                                 for p in (50, 95, 99))
         store.insert_samples(rows)
         self._pending_flush = now

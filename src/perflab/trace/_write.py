@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("perflab.trace")
 
 KIND = "spans"  # the ingest queue's kind for spans
+TICK: Any = object()  # submitted alone every RED interval: a flush is due even without spans
 RETENTION_CHECK_S = 60.0
 _DUMPS = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, check_circular=False,
                           allow_nan=False).encode
@@ -105,18 +106,21 @@ class SpanSink:
     def register(self, queue: IngestQueue) -> None:
         queue.register(KIND, self.write, committed=self.committed)
 
-    def write(self, store: Store, spans: list[Span]) -> None:
-        rows, catalog = span_rows(spans)
-        insert_spans(store, rows, catalog)
+    def write(self, store: Store, items: list[Span]) -> None:
+        spans = [s for s in items if s is not TICK]
+        if spans:
+            rows, catalog = span_rows(spans)
+            insert_spans(store, rows, catalog)
         if self.red.flush_due():
             self.red.write(store)
         if self._clock() >= self._retention_due:
             self._retention_due = self._clock() + RETENTION_CHECK_S
             self.deleted += apply_retention(store, self.retention, now_ns=self._wall())
 
-    def committed(self, spans: list[Span]) -> None:
+    def committed(self, items: list[Span]) -> None:
+        spans = [s for s in items if s is not TICK]
         self.red.committed(spans)
-        if self.forward is not None:
+        if self.forward is not None and spans:
             self.forward(spans)
 
 

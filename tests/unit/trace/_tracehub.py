@@ -15,7 +15,7 @@ from typing import Any
 
 import uvicorn
 
-from perflab.store import Store
+from perflab.store import Store, span_stats
 from perflab.trace import TraceHub
 from perflab.web import AppConfig, create_app
 from perflab.web._listeners import Listener
@@ -34,13 +34,14 @@ class Hub:
     def wait_written(self, n: int, timeout_s: float = 20.0) -> None:
         """Until ``n`` spans are in the store (the ingest queue writes in rounds)."""
         deadline = time.monotonic() + timeout_s
+        count = 0
         while time.monotonic() < deadline:
-            queue = self.trace.queue
-            if queue is not None and queue.stats().written >= n:
+            with Store.open(self.store_path) as store:
+                count = span_stats(store)[0]
+            if count >= n:
                 return
-            time.sleep(0.02)
-        stats = None if self.trace.queue is None else self.trace.queue.stats()
-        raise AssertionError(f"{n} spans not written in {timeout_s} s: {stats}")
+            time.sleep(0.05)
+        raise AssertionError(f"{n} spans not written in {timeout_s} s: {count} are")
 
 
 def _sock() -> socket.socket:
