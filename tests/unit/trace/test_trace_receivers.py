@@ -271,3 +271,19 @@ def test_ingest_keeps_up_with_bursts_without_dropping(tmp_path):
                 assert len(get_trace(store, bytes.fromhex(tid)).spans) == 3
     assert json.dumps(sent)  # ids are plain hex
     assert time.time() > 0
+
+
+def test_forward_otlp_sends_every_span_on_to_another_backend(tmp_path):
+    """--forward-otlp: a second hub stands in for Jaeger/Tempo; it gets what the first took."""
+    from perflab.trace import TraceHub  # noqa: PLC0415
+    from perflab.trace._forward import wait_idle  # noqa: PLC0415
+
+    with running_hub(tmp_path / "backend.db") as backend:
+        front = TraceHub(forward_url=backend.otlp_url)
+        with running_hub(tmp_path / "front.db", trace=front) as hub:
+            trace_hex, _ = _send(HttpExporter(endpoint=hub.otlp_url + "/v1/traces"), "fwd")
+            hub.wait_written(3)
+            assert wait_idle(front.forwarder, 30)
+            backend.wait_written(3)
+            _check_stored(backend.store_path, trace_hex, "fwd")
+            assert front.forwarder.stats().sent == 3
