@@ -228,14 +228,17 @@ def critical_path_cmd(*, trace_id: str, store_path: str | None, as_json: bool) -
 @click.argument("traces", nargs=-1)
 @search_options
 @click.option("--slowest", is_flag=True,
-              help="Compare the operation's slowest 1 % with the traces around its median.")
+              help="Compare the operation's slowest traces with those around its median.")
+@click.option("--slowest-pct", type=click.FloatRange(0, 50, min_open=True), default=1.0,
+              show_default=True, help="How slow: the slowest this many percent.")
 @click.option("--run-a", type=int, default=None, help="The operation's traces in this run ...")
 @click.option("--run-b", type=int, default=None, help="... against those in this run.")
 @store_option
 @json_option
 def diff(*, traces: tuple[str, ...], service: str | None, operation: str | None,
          tags: tuple[str, ...], min_duration: str | None, max_duration: str | None,
-         since: str | None, until: str | None, slowest: bool, run_a: int | None,
+         since: str | None, until: str | None, slowest: bool, slowest_pct: float,
+         run_a: int | None,
          run_b: int | None, store_path: str | None, as_json: bool) -> None:
     """Which operations account for the latency difference of two traces (TRACE_A TRACE_B),
     or of two groups (--slowest, or --run-a/--run-b), by their share of the critical path."""
@@ -257,6 +260,8 @@ def diff(*, traces: tuple[str, ...], service: str | None, operation: str | None,
     elif not slowest:
         raise InvalidValue("nothing to compare",
                            hint="two trace ids, --slowest or --run-a/--run-b (with --service)")
+    else:
+        params = {"slowest_pct": str(slowest_pct)}
     query = _query(service, operation, tags, min_duration, max_duration, since, until, 1000)
     store = open_store(store_path, create=False)
     with store:

@@ -142,8 +142,8 @@ def _trace_arg(store: Store, raw: str, key: str) -> Trace:
 def diff_document(store: Store, params: Mapping[str, str], query: TraceQuery
                   ) -> dict[str, Any]:
     """``a`` and ``b``: two trace ids. Otherwise groups of the operation ``query`` names:
-    ``a_run``/``b_run`` (the operation's traces during two runs), or ``group=slowest`` (its
-    slowest 1 % against the traces around its median)."""
+    ``a_run``/``b_run`` (the operation's traces during two runs), or else its slowest
+    ``slowest_pct`` % (default 1) against as many traces around its median."""
     a_raw, b_raw = params.get("a"), params.get("b")
     if a_raw or b_raw:
         if not (a_raw and b_raw):
@@ -155,9 +155,17 @@ def diff_document(store: Store, params: Mapping[str, str], query: TraceQuery
         a, b, labels = _run_groups(store, params, query)
         mode = "runs"
     else:
-        a, b = _slow_groups(store, query)
+        raw = params.get("slowest_pct") or "1"
+        try:
+            pct = float(raw)
+        except ValueError:
+            pct = -1.0
+        if not 0 < pct <= 50:
+            raise ViewError(400, f"slowest_pct must be a percentage above 0 and at most 50, "
+                                 f"not {raw[:20]!r}")
+        a, b = _slow_groups(store, query, pct)
         mode = "slowest"
-        labels = ("around the median", "slowest 1 %")
+        labels = ("around the median", f"slowest {pct:g} %")
     if not a or not b:
         raise ViewError(404, "no traces to compare: "
                         + ("group A is empty" if not a else "group B is empty"))
@@ -193,12 +201,13 @@ def _traces_of(store: Store, rows: list[StoredSpan]) -> list[Trace]:
     return out
 
 
-def _slow_groups(store: Store, query: TraceQuery) -> tuple[list[Trace], list[Trace]]:
+def _slow_groups(store: Store, query: TraceQuery, pct: float = 1.0
+                 ) -> tuple[list[Trace], list[Trace]]:
     rows = sorted(_op_spans(store, query, query.start_ns, query.end_ns),
                   key=lambda r: r.duration_ns)
     if len(rows) < 2:
         return [], []
-    n = max(1, min(GROUP_MAX, len(rows) // 100))
+    n = max(1, min(GROUP_MAX, int(len(rows) * pct / 100)))
     slow = rows[-n:]
     mid = len(rows) // 2
     lo = max(0, mid - n // 2)
