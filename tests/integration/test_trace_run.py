@@ -4,6 +4,7 @@ run's id and land on its timeline (RED series); the child's exit code and signal
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -12,6 +13,7 @@ import textwrap
 import time
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 from perflab.store import Store, span_services
@@ -69,7 +71,10 @@ def test_perflab_run_traces_a_service_set_up_with_perflab_otel(hub, tmp_path):
                     sys.executable, str(script), stdout=subprocess.PIPE)
     out, _ = proc.communicate(timeout=120)
     assert proc.returncode == 5  # the child's own exit code
-    run_id = __import__("json").loads(out)["run"]["id"]
+    doc = json.loads(out)
+    schema = json.loads((SRC.parent / "docs" / "schemas" / "run.schema.json").read_text())
+    jsonschema.Draft202012Validator(schema).validate(doc)
+    run_id = doc["run"]["id"]
 
     def stored():
         with Store.open(store_path) as store:

@@ -292,7 +292,8 @@ class _Entry:
 def coverage_document(store: Store, start_ns: int, end_ns: int) -> dict[str, Any]:
     """Tracing coverage of the window: for each entry operation (server and consumer spans),
     how many of its traces are complete; the client calls that end with no span on the other
-    side (an uninstrumented service); the traces with missing parents."""
+    side (an uninstrumented service; database calls, ``db.system``, are leaves by nature and
+    not counted); the traces with missing parents."""
     by_trace: dict[bytes, list[StoredSpan]] = {}
     n = 0
     for row in spans_in_window(store, start_ns, end_ns, limit=COVERAGE_MAX_SPANS):
@@ -315,9 +316,13 @@ def coverage_document(store: Store, start_ns: int, end_ns: int) -> dict[str, Any
                 e.traces.add(tid)
                 if missing:
                     e.broken.add(tid)
-            if r.kind in (KIND_CLIENT, KIND_PRODUCER) and r.span_id not in parents:
-                peer = _peer(to_span(r, procs.get(r.process_id, r.service)).attrs)
-                key = (r.service, r.name, peer)
+            # in a broken trace a call's other side may be lost, not uninstrumented
+            if r.kind in (KIND_CLIENT, KIND_PRODUCER) and r.span_id not in parents \
+                    and not missing:
+                attrs = to_span(r, procs.get(r.process_id, r.service)).attrs
+                if "db.system" in attrs or "db.system.name" in attrs:
+                    continue  # a database answers without spans of its own: a leaf by nature
+                key = (r.service, r.name, _peer(attrs))
                 dangling[key] = dangling.get(key, 0) + 1
     ops = [{"service": s, "operation": o, "traces": len(e.traces),
             "complete": len(e.traces) - len(e.broken),
@@ -335,8 +340,8 @@ def coverage_document(store: Store, start_ns: int, end_ns: int) -> dict[str, Any
 
 
 def _peer(attrs: dict[str, Any]) -> str:
-    for key in ("peer.service", "server.address", "net.peer.name", "http.host", "db.system",
-                "url.full", "http.url"):
+    for key in ("peer.service", "server.address", "net.peer.name", "http.host", "url.full",
+                "http.url"):
         value = attrs.get(key)
         if value:
             return str(value)[:200]
