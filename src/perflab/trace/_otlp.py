@@ -166,32 +166,43 @@ def _span(sp: Any, process: Process, out: Decoded) -> Span | None:
         flags |= WARN_NEGATIVE_DURATION
         out.note("spans ended before they started (stored with duration 0)")
         end = start
+    # hot path: every field read once (each read of a upb message builds a Python object)
     trunc = Truncation()
     attrs = _attrs(sp.attributes, trunc)
     events: tuple[SpanEvent, ...] = ()
-    if sp.events:
-        if len(sp.events) > MAX_EVENTS:
+    sp_events = sp.events
+    if sp_events:
+        if len(sp_events) > MAX_EVENTS:
             trunc.hit = True
         events = tuple(SpanEvent(min(e.time_unix_nano, _INT64_MAX), cut(e.name, MAX_NAME, trunc),
                                  _attrs(e.attributes, trunc))
-                       for e in sp.events[:MAX_EVENTS])
+                       for e in sp_events[:MAX_EVENTS])
     links: tuple[SpanLink, ...] = ()
-    if sp.links:
-        if len(sp.links) > MAX_LINKS:
+    sp_links = sp.links
+    if sp_links:
+        if len(sp_links) > MAX_LINKS:
             trunc.hit = True
-        links = tuple(SpanLink(bytes(lk.trace_id), bytes(lk.span_id), _attrs(lk.attributes, trunc))
-                      for lk in sp.links[:MAX_LINKS]
+        links = tuple(SpanLink(lk.trace_id, lk.span_id, _attrs(lk.attributes, trunc))
+                      for lk in sp_links[:MAX_LINKS]
                       if len(lk.trace_id) == 16 and len(lk.span_id) == 8)
     if sp.dropped_attributes_count or sp.dropped_events_count or sp.dropped_links_count:
         trunc.hit = True  # the sender dropped some already: say so too
-    kind = sp.kind if 0 <= sp.kind <= 5 else 0
-    status = sp.status.code if 0 <= sp.status.code <= 2 else 0
-    name = sp.name if len(sp.name) <= MAX_NAME else cut(sp.name, MAX_NAME, trunc)
+    kind = sp.kind
+    if not 0 <= kind <= 5:
+        kind = 0
+    st = sp.status
+    status, message = st.code, st.message
+    if not 0 <= status <= 2:
+        status = 0
+    if len(message) > MAX_VALUE:
+        message = cut(message, MAX_VALUE, trunc)
+    name = sp.name
+    if len(name) > MAX_NAME:
+        name = cut(name, MAX_NAME, trunc)
     if trunc.hit:
         flags |= WARN_TRUNCATED
-    return Span(bytes(tid), bytes(sid), None if not parent or parent == _Z8 else bytes(parent),
-                name, kind, start, end - start, process, status,
-                cut(sp.status.message, MAX_VALUE, trunc), attrs, events, links, flags)
+    return Span(tid, sid, parent if parent and parent != _Z8 else None, name, kind, start,
+                end - start, process, status, message, attrs, events, links, flags)
 
 
 def _attrs(kvs: Sequence[Any], trunc: Truncation) -> dict[str, AttrValue]:
