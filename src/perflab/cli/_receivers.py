@@ -99,38 +99,42 @@ def open_receivers(ctx: click.Context, opts: dict[str, Any], token: str | None, 
                    forward_url=opts["forward_otlp"], strategies=strategies, token=token)
     listeners: list[Listener] = []
     sockets: list[socket.socket] = []
-    for name, paths in (("otlp_http", ("/v1/traces",)), ("zipkin", ("/api/v2/spans",)),
-                        ("otlp_grpc", None)):
-        flag = "--" + name.replace("_", "-")
-        if opts[f"no_{name}"]:
-            continue
-        asked = ctx.get_parameter_source(name) is not ParameterSource.DEFAULT
-        host, port = _parse(opts[name], flag)
-        require_token_off_loopback(host, token, where=f"{flag} {host}:{port}",
-                                   what="the spans it receives")
-        if port == hub_port and paths is not None:
-            continue  # the hub's own port serves every receiver path already
-        try:
-            if paths is None:
-                bound = hub.bind_grpc(host, port)
-            else:
-                sock = _bind(host, port)
-                sockets.append(sock)
-                bound = sock.getsockname()[1]
-                listeners.append(Listener(host, bound, paths, flag))
-        except OSError as exc:
-            reason = getattr(exc, "strerror", None) or str(exc)
-            if asked:
-                for s in sockets:
-                    s.close()
-                raise TargetError(f"{flag} {host}:{port}: cannot listen there ({reason})",
-                                  hint=f"stop what listens there, pick another {flag} port, "
-                                       f"or pass --no-{name.replace('_', '-')}") from exc
-            click.echo(f"perflab serve: warning: {flag} {host}:{port} is taken ({reason}); "
-                       f"that receiver stays off (pass {flag} HOST:PORT to choose another "
-                       "port)", err=True)
-            continue
-        hub.endpoints.append(f"{flag.removeprefix('--')} {host}:{bound}")
+    try:
+        for name, paths in (("otlp_http", ("/v1/traces",)), ("zipkin", ("/api/v2/spans",)),
+                            ("otlp_grpc", None)):
+            flag = "--" + name.replace("_", "-")
+            if opts[f"no_{name}"]:
+                continue
+            asked = ctx.get_parameter_source(name) is not ParameterSource.DEFAULT
+            host, port = _parse(opts[name], flag)
+            require_token_off_loopback(host, token, where=f"{flag} {host}:{port}",
+                                       what="the spans it receives")
+            if port == hub_port and paths is not None:
+                continue  # the hub's own port serves every receiver path already
+            try:
+                if paths is None:
+                    bound = hub.bind_grpc(host, port)
+                else:
+                    sock = _bind(host, port)
+                    sockets.append(sock)
+                    bound = sock.getsockname()[1]
+                    listeners.append(Listener(host, bound, paths, flag))
+            except OSError as exc:
+                reason = getattr(exc, "strerror", None) or str(exc)
+                if asked:
+                    raise TargetError(f"{flag} {host}:{port}: cannot listen there ({reason})",
+                                      hint=f"stop what listens there, pick another {flag} port, "
+                                           f"or pass --no-{name.replace('_', '-')}") from exc
+                click.echo(f"perflab serve: warning: {flag} {host}:{port} is taken ({reason}); "
+                           f"that receiver stays off (pass {flag} HOST:PORT to choose another "
+                           "port)", err=True)
+                continue
+            hub.endpoints.append(f"{flag.removeprefix('--')} {host}:{bound}")
+    except BaseException:  # nothing stays open behind an error
+        for sock in sockets:
+            sock.close()
+        hub.stop()
+        raise
     return hub, tuple(listeners), sockets
 
 

@@ -125,6 +125,7 @@ class TraceHub:
                 self.queue.submit(KIND, [TICK])
 
     def stop(self) -> None:
+        """Stop what ``start`` started (and a gRPC port bound but never served)."""
         self._stop.set()
         if self._ticker is not None:
             self._ticker.join(5)
