@@ -21,8 +21,19 @@ import argparse
 import multiprocessing as mp
 import os
 import tempfile
+import threading
 import time
 from pathlib import Path
+
+import requests
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
 
 from perflab.store import Store, span_stats
 from perflab.testing import free_port, serve
@@ -31,11 +42,6 @@ BATCH = 512
 
 
 def _spans(n_batches: int, seed: int) -> list:
-    from opentelemetry.sdk.resources import Resource
-    from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-    from opentelemetry.trace import SpanKind
 
     mem = InMemorySpanExporter()
     provider = TracerProvider(resource=Resource.create({"service.name": f"bench-{seed}"}))
@@ -56,9 +62,7 @@ def _spans(n_batches: int, seed: int) -> list:
     return [spans[i:i + BATCH] for i in range(0, len(spans), BATCH)]
 
 
-def _sender(url: str, n_batches: int, seed: int, cpu: int, ready, go, out) -> None:
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-    from opentelemetry.sdk.trace.export import SpanExportResult
+def _sender(url: str, n_batches: int, seed: int, cpu: int, ready, go, out) -> None:  # noqa: PLR0917
 
     os.sched_setaffinity(0, {cpu})
     batches = _spans(n_batches, seed)
@@ -122,9 +126,6 @@ def run(batches: int, senders: int) -> None:
 
 def _copies(bodies: list[bytes], copies: int) -> list[bytes]:
     """``bodies`` again and again, each copy with other trace ids (so none is a duplicate)."""
-    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-        ExportTraceServiceRequest,
-    )
 
     out = []
     for k in range(copies):
@@ -141,17 +142,14 @@ def _copies(bodies: list[bytes], copies: int) -> list[bytes]:
 def overload(batches: int, senders: int, copies: int) -> None:
     """More than the ingest queue holds (500,000 spans), as fast as 16 threads send it: the
     hub answers 429 to what it cannot hold, and every span it accepted is stored."""
-    import threading
 
-    import requests
-    from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 
     with tempfile.TemporaryDirectory() as tmp:
         store = Path(tmp) / "overload.db"
         port = free_port()
         with serve(store, "--no-record", "--otlp-http", f"127.0.0.1:{port}", "--no-otlp-grpc",
                    "--no-zipkin") as hub:
-            os.sched_setaffinity(hub.pid, {sorted(os.sched_getaffinity(0))[0]})
+            os.sched_setaffinity(hub.pid, {min(os.sched_getaffinity(0))})
             url = f"http://127.0.0.1:{port}/v1/traces"
             bodies = _copies([encode_spans(b).SerializeToString()
                               for b in _spans(batches, 99)], copies)

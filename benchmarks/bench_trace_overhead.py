@@ -68,7 +68,7 @@ def _load(port: int, seconds: float, connections: int, store: Path) -> tuple[flo
         env={**os.environ, "PYTHONPATH": str(SRC)}, capture_output=True, text=True,
         check=True, timeout=120)
     doc = json.loads(out.stdout)
-    summary = doc["summary"] if "summary" in doc else doc
+    summary = doc.get("summary", doc)
     return float(summary["rps"]), float(summary["latency_ms"]["p99"])
 
 

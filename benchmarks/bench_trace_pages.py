@@ -16,9 +16,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from _tracedata import build  # noqa: E402
+from playwright.sync_api import sync_playwright
 
-from perflab.testing import serve  # noqa: E402
+from _tracedata import build
+from perflab.testing import serve
 
 CHROMIUM = "/usr/bin/chromium"
 
@@ -35,8 +36,6 @@ def measure(page, url: str, ready: str, n: int = 5) -> tuple[float, float]:
 
 
 def main() -> None:
-    from playwright.sync_api import sync_playwright
-
     with tempfile.TemporaryDirectory() as tmp:
         data = build(Path(tmp) / "pages.db", traces=1100, big_spans=10_000)
         with serve(data.path, "--no-record", "--no-otlp-http", "--no-otlp-grpc",

@@ -95,7 +95,7 @@ def main() -> None:
         generate(path, args.spans, now)
         print(f"  written in {time.monotonic() - t:.0f} s, {path.stat().st_size / 1e9:.2f} GB")
     with Store.open(path, create=False) as store:
-        count, first, last = span_stats(store)
+        count, _first, last = span_stats(store)
         now = last + 1000
         print(f"store: {count:,} spans, {path.stat().st_size / 1e9:.2f} GB")
         rnd = random.Random(1)
