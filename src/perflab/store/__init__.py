@@ -14,7 +14,7 @@ from receivers into the store (a full queue refuses; nothing accepted is dropped
 
 Spans (schema v5, ``_spans.py``): ``insert_spans`` with its ``SpanCatalog`` and ``SPAN_COLUMNS``,
 ``name_id``; reading: ``trace_spans``, ``find_trace_ids`` / ``SpanFilter`` / ``SpanMatch``,
-``spans_matching``, ``span_durations``, ``spans_in_window``, ``span_services``,
+``spans_matching``, ``trace_summaries`` / ``TraceSummary``, ``span_durations``, ``spans_in_window``, ``span_services``,
 ``span_operations``, ``span_processes``, ``service_edges``, ``StoredSpan``, ``StoredProcess``;
 retention: ``span_stats``, ``span_bytes_estimate``, ``delete_spans_started_before``,
 ``delete_oldest_spans``, ``prune_span_catalog``; ``running_runs`` (where arriving data belongs).
@@ -34,6 +34,7 @@ from perflab.store._spans import (
     SpanMatch,
     StoredProcess,
     StoredSpan,
+    TraceSummary,
     delete_oldest_spans,
     delete_spans_started_before,
     find_trace_ids,
@@ -51,6 +52,7 @@ from perflab.store._spans import (
     spans_in_window,
     spans_matching,
     trace_spans,
+    trace_summaries,
 )
 from perflab.store._store import INT64_MAX, INT64_MIN, MAX_NAME_FILTER, Store, default_store_path
 from perflab.store._windows import (
@@ -91,6 +93,7 @@ __all__ = [
     "StoredProcess",
     "StoredSpan",
     "Summary",
+    "TraceSummary",
     "canonical_labels",
     "check_file",
     "default_store_path",
@@ -121,4 +124,5 @@ __all__ = [
     "store_error",
     "summarize",
     "trace_spans",
+    "trace_summaries",
 ]

@@ -124,11 +124,43 @@ def trace_spans(store: Store, trace_id: bytes, *, limit: int) -> tuple[list[Stor
     return [_stored(r) for r in rows], total
 
 
-def trace_span_counts(store: Store, trace_ids: Sequence[bytes]) -> dict[bytes, int]:
-    out: dict[bytes, int] = {}
+@dataclass(frozen=True, slots=True)
+class TraceSummary:
+    """What a list of traces shows, from the trace index alone (no span is decoded)."""
+
+    trace_id: bytes
+    start_ns: int
+    end_ns: int
+    spans: int
+    errors: int
+    services: list[str]
+    root_service: str
+    root_name: str
+    missing_parents: int
+
+
+def trace_summaries(store: Store, trace_ids: Sequence[bytes]) -> list[TraceSummary]:
+    """Summaries of these traces, in their order (unknown ids are left out)."""
+    out = []
+    conn = store.conn
     for tid in trace_ids:
-        out[tid] = int(store.conn.execute("SELECT COUNT(*) FROM spans WHERE trace_id = ?",
-                                          (tid,)).fetchone()[0])
+        row = conn.execute(
+            "SELECT MIN(start_ns), MAX(start_ns + duration_ns), COUNT(*), SUM(status = 2)"
+            " FROM spans WHERE trace_id = ?", (tid,)).fetchone()
+        if not row[2]:
+            continue
+        services = [str(r[0]) for r in conn.execute(
+            "SELECT DISTINCT v.name FROM spans s JOIN span_services v ON v.id = s.service_id"
+            " WHERE s.trace_id = ? ORDER BY v.name", (tid,))]
+        root = conn.execute(
+            f"SELECT v.name, o.name{_READ_FROM} WHERE s.trace_id = ?"
+            " ORDER BY s.parent_id IS NOT NULL, s.start_ns LIMIT 1", (tid,)).fetchone()
+        missing = conn.execute(
+            "SELECT COUNT(*) FROM spans c WHERE c.trace_id = ? AND c.parent_id IS NOT NULL"
+            " AND NOT EXISTS (SELECT 1 FROM spans p WHERE p.trace_id = c.trace_id"
+            " AND p.span_id = c.parent_id)", (tid,)).fetchone()[0]
+        out.append(TraceSummary(tid, int(row[0]), int(row[1]), int(row[2]), int(row[3] or 0),
+                                services, str(root[0]), str(root[1]), int(missing)))
     return out
 
 

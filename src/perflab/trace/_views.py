@@ -23,6 +23,7 @@ from perflab.store import (
     span_operations,
     spans_in_window,
     spans_matching,
+    trace_summaries,
 )
 from perflab.trace._critical import critical_path
 from perflab.trace._diff import diff_groups
@@ -55,7 +56,6 @@ RED_MAX_SPANS = 500_000  # spans one RED view reads; beyond, it says it sampled 
 RED_BUCKETS = 30
 COVERAGE_MAX_SPANS = 200_000
 GROUP_MAX = 50  # traces per group of a diff
-SUMMARY_SPANS = 5_000  # spans read per trace to summarise it in a list
 
 
 class ViewError(Exception):
@@ -81,12 +81,14 @@ def query_json(q: TraceQuery) -> dict[str, Any]:
 
 
 def search_document(store: Store, query: TraceQuery) -> dict[str, Any]:
-    procs = Processes(store)
-    traces = []
-    for tid in find_trace_ids_for(store, query, procs):
-        trace = get_trace(store, tid, limit=SUMMARY_SPANS, processes=procs)
-        if trace is not None:
-            traces.append(summary(trace))
+    """Summaries of the traces a search matches, from the trace index (no span decoded: a
+    list of 1,000 traces, one of them 10,000 spans long, reads fast)."""
+    ids = find_trace_ids_for(store, query, Processes(store))
+    traces = [{"trace_id": t.trace_id.hex(), "start_ns": t.start_ns,
+               "duration_ns": t.end_ns - t.start_ns, "spans": t.spans, "errors": t.errors,
+               "services": t.services, "root_service": t.root_service,
+               "root_name": t.root_name, "broken": t.missing_parents > 0}
+              for t in trace_summaries(store, ids)]
     return {"query": query_json(query), "traces": traces}
 
 
