@@ -14,8 +14,9 @@ from receivers into the store (a full queue refuses; nothing accepted is dropped
 
 Spans (schema v5, ``_spans.py``): ``insert_spans`` with its ``SpanCatalog`` and ``SPAN_COLUMNS``,
 ``name_id``; reading: ``trace_spans``, ``find_trace_ids`` / ``SpanFilter`` / ``SpanMatch``,
-``spans_matching``, ``trace_summaries`` / ``TraceSummary``, ``span_durations``, ``spans_in_window``, ``span_services``,
-``span_operations``, ``span_processes``, ``service_edges``, ``StoredSpan``, ``StoredProcess``;
+``spans_matching``, ``trace_summaries`` / ``TraceSummary``, ``span_durations``,
+``spans_in_window``, ``span_services``, ``span_operations``, ``span_processes``,
+``service_edges``, ``StoredSpan``, ``StoredProcess``;
 retention: ``span_stats``, ``span_bytes_estimate``, ``delete_spans_started_before``,
 ``delete_oldest_spans``, ``prune_span_catalog``; ``running_runs`` (where arriving data belongs).
 """
