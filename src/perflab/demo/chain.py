@@ -71,11 +71,14 @@ class _Handler(BaseHTTPRequestHandler):
             if status >= 500:
                 span.set_status(trace.Status(trace.StatusCode.ERROR, f"HTTP {status}"))
         data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the client left (a load test that ended)
 
     def _handle(self, path: str, q: dict[str, str]) -> tuple[int, dict[str, Any]]:
         if path == "/healthz":
