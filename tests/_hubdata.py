@@ -28,7 +28,7 @@ def build(path: Path, n: int = 600) -> HubData:
     """
     with Store.open(path) as store:
         ids: dict[str, int] = {}
-        runs = []
+        runs: list[int] = []
         for kind, name, start, scale in (("record", "baseline", T0, 1.0),
                                          ("load", "candidate", T0 + 3600 * S, 1.5)):
             run = store.create_run(kind, name, started_ns=start)

@@ -47,7 +47,7 @@ def setup(service_name: str | None = None, *, endpoint: str | None = None,
             default: the ``OTEL_TRACES_SAMPLER`` variables (every trace when unset).
         resource_attributes: more resource attributes (``deployment.environment`` ...).
     """
-    global _provider  # one provider per process, as the SDK's global is
+    global _provider  # noqa: PLW0603  # one provider per process, as the SDK's global is
     if _provider is not None:
         return _provider
     if os.environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":

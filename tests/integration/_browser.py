@@ -46,8 +46,12 @@ class Page:
         self.page = self.ctx.new_page()
         self.errors: list[str] = []
         self.allowed_errors: tuple[str, ...] = ()
-        self.page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
+        self.page.on("console", self._console)
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+
+    def _console(self, message: Any) -> None:
+        if message.type == "error":
+            self.errors.append(message.text)
 
     def open(self, url: str, ready: str | None = None) -> None:
         self.page.goto(url)

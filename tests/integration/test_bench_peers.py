@@ -147,4 +147,6 @@ def test_bench_run_metric_instructions(tmp_path, capsys, python):
     assert bench["unit"] == "instructions/op"
     low, high = min(bench["values"]), max(bench["values"])
     assert low > 1_000  # a 300-step Python loop is thousands of instructions
-    assert (high - low) / low < 0.001  # callgrind counts only the bracketed loop
+    # callgrind counts only the bracketed loop: values agree to well under 1 % (0.1 % in a plain
+    # run; make test measures coverage, whose tracer adds a few calls of its own to a stretch)
+    assert (high - low) / low < 0.01

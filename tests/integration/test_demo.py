@@ -195,7 +195,7 @@ def test_demo_finds_the_planted_problems_and_leaves_nothing_behind(tmp_path):
         assert all(e.end_ns is not None and e.end_ns > e.ts_ns for e in phases)
         names = {s.name for s in store.series(run.id)}
         assert {"load.rps", "load.latency_ms", "load.errors_per_s", "load.connections",
-                "load.service_time_ms", "load.dropped_per_s"} <= names
+                "load.service_time_ms", "load.late_per_s"} <= names
         endpoints = {s.labels.get("endpoint") for s in store.series(run.id, name="load.rps")}
         assert endpoints == {"/work", "/hash", "/report", "/cache"}
         histograms = store.artifacts(run.id, kind="histogram")
@@ -265,7 +265,7 @@ def test_ctrl_c_during_the_regression_check_keeps_the_findings_and_stops_the_wor
     demo = Watched("--duration", "8s", "--no-browser", "--json", "--store", str(store_path),
                    "--port", str(hub_port), tmp=tmp_path)
     demo.wait_for_stderr("regression check", timeout_s=60)
-    demo.wait_for_descendant("perflab.bench._worker", timeout_s=30)
+    demo.wait_for_descendant("perflab/bench/_worker.py", timeout_s=30)
     demo.proc.send_signal(signal.SIGINT)
     code, out, err = demo.finish(timeout_s=30)
     assert code == 130, err

@@ -48,6 +48,8 @@ def exporter(target):
         [sys.executable, "-m", "perflab", "export", "--listen", "127.0.0.1:0", "--pid",
          str(target)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "PYTHONPATH": str(SRC)})
+    assert proc.stdout is not None
+    assert proc.stderr is not None
     try:
         line = proc.stdout.readline()
         assert line.startswith("perflab export: serving http://127.0.0.1:"), line
@@ -112,7 +114,7 @@ def test_prometheus_scrapes_the_exporter(exporter, target, tmp_path):
         assert float(results[0]["value"][1]) > 0
 
         cpu = query('node_cpu_seconds_total{job="perflab"}')
-        assert len(cpu) == 8 * os.cpu_count()  # 8 modes per core
+        assert len(cpu) == 8 * (os.cpu_count() or 1)  # 8 modes per core
         assert {r["metric"]["mode"] for r in cpu} >= {"user", "system", "idle", "iowait"}
         assert query('up{job="perflab"}')[0]["value"][1] == "1"
         proc = query(f'process_resident_memory_bytes{{pid="{target}"}}')
@@ -124,7 +126,8 @@ def test_prometheus_scrapes_the_exporter(exporter, target, tmp_path):
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait(5)
-        server.stderr.close()
+        if server.stderr is not None:
+            server.stderr.close()
 
 
 # The families the brief and node_exporter-based dashboards rely on: they must exist on both

@@ -174,7 +174,7 @@ def visit(new_page: Any, url: str, ids: dict[str, int], name: str,
 
 
 def test_hostile_names_draw_the_same_charts_as_benign_ones(tmp_path, new_page):
-    counts = {}
+    counts: dict[str, dict[str, int]] = {}
     for name in (BENIGN, HOSTILE):
         store = tmp_path / f"{len(counts)}.db"
         ids = build(store, name)

@@ -49,6 +49,8 @@ SERVER = textwrap.dedent("""
 def serving(argv: list[str]):
     """Run SERVER through ``argv``; yields (pid, IPv4 listener's port) once it is ready."""
     proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert proc.stdin is not None
+    assert proc.stdout is not None
     try:
         line = proc.stdout.readline().split()
         assert line, "the server did not start"

@@ -184,7 +184,7 @@ def _loop_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tupl
         subprocess.run([mount, dev, str(mnt)], check=True)
         mounted = True
         name = Path(dev).name
-        physical = collect_system.is_physical_disk
+        physical = collect_system.is_physical_disk  # type: ignore[attr-defined]  # patched where used
         monkeypatch.setattr(collect_system, "is_physical_disk",
                             lambda n, root: n == name or physical(n, root))
         yield name, mnt

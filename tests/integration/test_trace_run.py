@@ -125,6 +125,7 @@ def test_signals_reach_the_child_and_its_exit_code_comes_back(tmp_path):
     """))
     proc = _perflab("run", "--store", str(tmp_path / "s.db"), "--", sys.executable,
                     str(script), stdout=subprocess.PIPE)
+    assert proc.stdout is not None
     with proc.stdout:
         assert proc.stdout.readline().strip() == b"ready"
         proc.send_signal(signal.SIGTERM)

@@ -4,6 +4,7 @@ healthy service's samples are not mistaken for it."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 
 import numpy as np
 import pytest
@@ -29,7 +30,7 @@ T0 = 1_700_000_000 * S
 MIB = 1024**2
 
 
-def series(start_s: float, values: list[float], step_s: float = 1.0) -> list[tuple[int, float]]:
+def series(start_s: float, values: Sequence[float], step_s: float = 1.0) -> list[tuple[int, float]]:
     """Samples stamped at the end of each interval, from ``start_s`` after T0."""
     return [(T0 + int((start_s + step_s * (i + 1)) * S), v) for i, v in enumerate(values)]
 
@@ -105,7 +106,7 @@ def test_cpu_not_measured_without_the_phase():
     assert f.to_json()["latency_ratio"] is None
 
 
-def lock_samples(latencies: list[float], rps: list[float], levels: list[int]):
+def lock_samples(latencies: Sequence[float], rps: Sequence[float], levels: list[int]):
     conc: list[tuple[int, float]] = []
     for i, c in enumerate(levels):
         conc += series(20 + 3 * i, [c] * 3)

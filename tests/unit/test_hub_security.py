@@ -94,6 +94,26 @@ def test_logout_revokes_the_session_and_a_restart_revokes_them_all(hub):
         assert c.get("/api/runs", headers={"Cookie": f"{COOKIE}={cookie}"}).status_code == 401
 
 
+def test_a_signed_in_page_offers_its_logout_and_it_works(hub):
+    config = AppConfig(store_path=hub.path, record=False, token="s3cret")
+    with client_class()(create_app(config)) as c:
+        assert 'action="/logout"' not in c.get("/runs", headers={
+            "Authorization": "Bearer s3cret"}).text  # no session, nothing to end
+        c.post("/login", data={"token": "s3cret"}, follow_redirects=False)
+        page = c.get("/runs").text
+        assert '<form method="post" action="/logout"' in page
+        out = c.post("/logout", follow_redirects=False)
+        assert (out.status_code, out.headers["location"]) == (303, "/login")
+        assert c.get("/api/runs").status_code == 401
+
+
+def test_a_name_the_store_refuses_is_a_400_not_a_500(hub):
+    app = create_app(AppConfig(store_path=hub.path, record=False))
+    with client_class()(app) as c:
+        for url in ("/api/runs?name=" + "x" * 60_000, "/runs?name=" + "x" * 60_000):
+            assert c.get(url).status_code == 400, url
+
+
 def test_sessions_expire():
     now = [0.0]
     sessions = Sessions(60, clock=lambda: now[0])

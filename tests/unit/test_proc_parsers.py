@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from perflab.collect._fdsockets import (
+    SocketEntry,
     inet_entry,
     lsof_endpoint,
     parse_netlink_table,
@@ -132,7 +133,7 @@ def test_inet_addresses_are_host_order_words_and_big_endian_ports_written_as_lso
     assert endpoint("0000000000000000FFFF00000100000A:0050") == "[::ffff:10.0.0.1]:80"
 
 
-def inet_table(rel: str, proto: str) -> dict[int, object]:
+def inet_table(rel: str, proto: str) -> dict[int, SocketEntry]:
     return {row.inode: inet_entry(row) for row in parse_proc_net(read(rel), proto)}
 
 

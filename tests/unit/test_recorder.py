@@ -238,7 +238,11 @@ def test_run_skips_boundaries_a_slow_tick_missed(store, run_id, proc, clock):
 def test_run_stops_when_the_event_is_set(store, run_id, proc, clock):
     stop = threading.Event()
     rec = make(store, run_id, proc, clock)
-    rec.run(stop, on_tick=lambda r: r.ticks >= 1 and stop.set())
+    def after_one(r: Recorder) -> None:
+        if r.ticks >= 1:
+            stop.set()
+
+    rec.run(stop, on_tick=after_one)
     assert rec.ticks == 1
     assert clock.sleeps == []  # the event's wait was cut short, not slept through
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import gzip
 import zlib
+from collections.abc import Coroutine
+from typing import Any, TypeVar
 
 import pytest
 from _webclient import client_class
@@ -218,6 +221,14 @@ def test_a_gzip_bomb_is_refused_without_inflating_it():
 # -- concurrency -------------------------------------------------------------------------------
 
 
+T = TypeVar("T")
+
+def run_alone(coro: Coroutine[Any, Any, T]) -> T:
+    """asyncio.run in a thread of its own: a session-wide browser (Playwright's sync API) may
+    keep an event loop running in the main thread, where asyncio.run refuses to start."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
 def test_limiter_lets_n_work_m_wait_and_refuses_the_rest():
     async def scenario() -> list[str]:
         limiter = ConcurrencyLimiter(2, 1)
@@ -241,7 +252,7 @@ def test_limiter_lets_n_work_m_wait_and_refuses_the_rest():
         assert (limiter.active, limiter.waiting) == (0, 0)
         return log
 
-    assert asyncio.run(scenario()) == ["start a", "start b", "429 d", "start c"]
+    assert run_alone(scenario()) == ["start a", "start b", "429 d", "start c"]
 
 
 def test_limiter_forgets_a_cancelled_waiter():
@@ -268,7 +279,7 @@ def test_limiter_forgets_a_cancelled_waiter():
         async with limiter.slot():
             assert limiter.active == 1
 
-    asyncio.run(scenario())
+    run_alone(scenario())
 
 
 def test_public_surface_of_perflab_serving():

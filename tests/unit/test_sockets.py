@@ -108,8 +108,9 @@ def test_pid_filter_keeps_only_that_process_sockets():
 def test_state_selection_follows_ss_defaults():
     assert resolve_states(False, False, ()) == CONNECTED_STATES
     assert resolve_states(True, False, ()) is None
-    assert resolve_states(False, True, ()) == {"LISTEN", "UNCONN"}
-    assert resolve_states(False, False, ("established", "TIME-WAIT")) == {"ESTAB", "TIME-WAIT"}
+    assert resolve_states(False, True, ()) == frozenset({"LISTEN", "UNCONN"})
+    assert resolve_states(False, False, ("established", "TIME-WAIT")) == frozenset(
+        {"ESTAB", "TIME-WAIT"})
     with pytest.raises(UsageError, match="unknown socket state"):
         resolve_states(False, False, ("bogus",))
 

@@ -47,7 +47,7 @@ def test_a_full_store_raises_disk_full_not_a_rollback_error(store_path):
 @pytest.fixture
 def full_soon(monkeypatch):
     """Every store opened from now on can grow by 8 pages only, as on a nearly full disk."""
-    real = store_module.connect
+    real = store_module.connect  # type: ignore[attr-defined]  # the name Store.open calls
 
     def connect(*args, **kwargs):
         conn, readonly = real(*args, **kwargs)
@@ -80,16 +80,16 @@ def test_the_hubs_recording_stops_with_one_line_on_a_full_disk(store_path, caplo
     Store.open(store_path).close()
     rec = BackgroundRecording(store_path, interval_s=0.05)
     run_id = rec.start()
-    assert rec._store is not None  # the recording's own connection
-    with caplog.at_level(logging.ERROR, logger="perflab.serve"):
-        make_full(rec._store.conn, spare_pages=4)
+    assert rec._thread is not None  # the recording's own connection
+    with caplog.at_level(logging.ERROR, logger="perflab.record"):
+        make_full(rec._thread._store.conn, spare_pages=4)
         deadline = time.monotonic() + 60
         while rec.error is None and time.monotonic() < deadline:
             time.sleep(0.05)
         rec.stop()  # must not raise
     assert rec.error is not None
     assert rec.error.startswith("disk full")
-    (record,) = [r for r in caplog.records if "background recording stopped" in r.getMessage()]
+    (record,) = [r for r in caplog.records if "recording stopped" in r.getMessage()]
     assert record.exc_info is None  # one line, no traceback
     with Store.open(store_path, create=False) as st:
         run = st.run(run_id)

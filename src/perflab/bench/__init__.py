@@ -5,6 +5,8 @@ Public names are listed in ``__all__``; everything else lives in private modules
 """
 
 from perflab.bench._changepoint import ChangePoint, detect_change_points
+from perflab.bench._cmd import CommandsInterrupted, callgrind_marked_parts, run_commands
+from perflab.bench._filter import parse_filter
 from perflab.bench._gate import Gate, Verdict, judge, parse_gate, tripped
 from perflab.bench._history import (
     Change,
@@ -17,9 +19,20 @@ from perflab.bench._history import (
 )
 from perflab.bench._history import record as record_results
 from perflab.bench._inputs import load
+from perflab.bench._jsonfmt import PERFLAB_RESULTS_SCHEMA, bench_name, read_json
 from perflab.bench._model import Problem, Result, ResultSet, Value
 from perflab.bench._render import to_csv, to_json_payload, to_junit, to_markdown, to_text
-from perflab.bench._runner import Benchmark, Measured, run_benchmarks, subprocess_runner
+from perflab.bench._runner import (
+    Benchmark,
+    Measured,
+    discover,
+    metadata,
+    results_document,
+    run_benchmarks,
+    subprocess_runner,
+    worker_argv,
+)
+from perflab.bench._runner import Interrupted as RunInterrupted
 from perflab.bench._stats import (
     Comparison,
     Summary,
@@ -29,13 +42,17 @@ from perflab.bench._stats import (
     mann_whitney_u,
     summarize_median,
 )
+from perflab.bench._system import check_all
 from perflab.bench._table import Options, Table, build_tables
+from perflab.bench._units import common_scale, is_binary
 from perflab.bench._unpaired import Unpaired, why_nothing_compared
 
 __all__ = [
+    "PERFLAB_RESULTS_SCHEMA",
     "Benchmark",
     "Change",
     "ChangePoint",
+    "CommandsInterrupted",
     "Comparison",
     "Gate",
     "History",
@@ -45,25 +62,37 @@ __all__ = [
     "Problem",
     "Result",
     "ResultSet",
+    "RunInterrupted",
     "Summary",
     "Table",
     "Unpaired",
     "Value",
     "Verdict",
+    "bench_name",
     "build_tables",
+    "callgrind_marked_parts",
+    "check_all",
+    "common_scale",
     "compare_nothing",
     "detect_change_points",
+    "discover",
     "find_changes",
     "geomean",
     "histories",
     "holm_adjust",
+    "is_binary",
     "judge",
     "load",
     "mann_whitney_u",
+    "metadata",
+    "parse_filter",
     "parse_gate",
     "previous_run",
+    "read_json",
     "record_results",
+    "results_document",
     "run_benchmarks",
+    "run_commands",
     "run_results",
     "subprocess_runner",
     "summarize_median",
@@ -74,4 +103,5 @@ __all__ = [
     "to_text",
     "tripped",
     "why_nothing_compared",
+    "worker_argv",
 ]

@@ -68,19 +68,39 @@ def _row_scaler(table: Table, row: Key, binary: bool) -> Scaler:
                          if (c := table.cells.get((row, col))) is not None], binary)
 
 
-def _table_text(table: Table) -> str:
-    t = TextTable()
-    notes: list[str] = []
+class _Notes:
+    """Footnotes of a text table: each distinct warning once, marked where it applies."""
 
-    def warn(*groups: tuple[str, ...]) -> None:
+    def __init__(self, t: TextTable) -> None:
+        self.t = t
+        self.notes: list[str] = []
+
+    def warn(self, *groups: tuple[str, ...]) -> None:
         marks = []
         for group in groups:
             for msg in group:
-                if msg not in notes:
-                    notes.append(msg)
-                marks.append(superscript(notes.index(msg) + 1))
-        t.cell(" ".join(marks))
+                if msg not in self.notes:
+                    self.notes.append(msg)
+                marks.append(superscript(self.notes.index(msg) + 1))
+        self.t.cell(" ".join(marks))
 
+
+def _table_text(table: Table) -> str:
+    t = TextTable()
+    notes = _Notes(t)
+    _text_header(t, table)
+    binary = is_binary(table.unit)
+    for row in table.rows:
+        _text_row(t, table, row, binary, notes)
+    if len(table.rows) > 1:
+        _text_geomean(t, table, binary, notes)
+    text = t.render()
+    for i, msg in enumerate(notes.notes):
+        text += f"{superscript(i + 1)} {msg}\n"
+    return text
+
+
+def _text_header(t: TextTable, table: Table) -> None:
     right_edge = _start_col(len(table.cols) + 1)
     for nodes in _col_header_levels(table.cols):
         t.row()
@@ -88,7 +108,6 @@ def _table_text(table: Table) -> str:
             lo, hi = _start_col(start), _start_col(start + length)
             t.col(lo).span(hi - lo, value, align=CENTER, margin=" │ ")
         t.col(right_edge).cell("", margin=" │")
-
     t.row()
     for i in range(len(table.cols)):
         lo = _start_col(i)
@@ -100,48 +119,44 @@ def _table_text(table: Table) -> str:
             t.set_shrink(j)
     t.col(right_edge).cell("", margin=" │")
 
-    binary = is_binary(table.unit)
-    for row in table.rows:
-        t.row()
-        t.cell(Table.label(row))
-        scaler = _row_scaler(table, row, binary)
-        for exp, col in enumerate(table.cols):
-            cell = table.cells.get((row, col))
-            if cell is None:
-                continue
+
+def _text_row(t: TextTable, table: Table, row: Key, binary: bool, notes: _Notes) -> None:
+    t.row()
+    t.cell(Table.label(row))
+    scaler = _row_scaler(table, row, binary)
+    for exp, col in enumerate(table.cols):
+        cell = table.cells.get((row, col))
+        if cell is None:
+            continue
+        t.col(_start_col(exp))
+        t.cell(scaler.format(cell.summary.center), align=RIGHT)
+        t.cell(cell.summary.pct_range(), align=RIGHT, margin=" ± ")
+        notes.warn(cell.sample_warnings, cell.summary.warnings)
+        if exp > 0 and cell.baseline is not None and cell.comparison is not None:
+            t.cell(cell.comparison.format_delta(cell.baseline.summary.center,
+                                                cell.summary.center), align=RIGHT)
+            t.cell("(" + cell.comparison.describe() + ")")
+            notes.warn(cell.comparison.warnings)
+
+
+def _text_geomean(t: TextTable, table: Table, binary: bool, notes: _Notes) -> None:
+    t.row()
+    t.cell("geomean")
+    for exp, col in enumerate(table.cols):
+        summary = table.summaries.get(col)
+        if summary is None:
+            continue
+        if summary.center is not None:
             t.col(_start_col(exp))
-            t.cell(scaler.format(cell.summary.center), align=RIGHT)
-            t.cell(cell.summary.pct_range(), align=RIGHT, margin=" ± ")
-            warn(cell.sample_warnings, cell.summary.warnings)
-            if exp > 0 and cell.baseline is not None and cell.comparison is not None:
-                t.cell(cell.comparison.format_delta(cell.baseline.summary.center,
-                                                    cell.summary.center), align=RIGHT)
-                t.cell("(" + cell.comparison.describe() + ")")
-                warn(cell.comparison.warnings)
-
-    if len(table.rows) > 1:
-        t.row()
-        t.cell("geomean")
-        for exp, col in enumerate(table.cols):
-            summary = table.summaries.get(col)
-            if summary is None:
-                continue
-            if summary.center is not None:
-                t.col(_start_col(exp))
-                t.cell(scale(summary.center, binary), align=RIGHT)
-            if exp > 0:
-                t.col(_start_col(exp) + 3)
-                if summary.ratio is not None:
-                    t.cell(f"{(summary.ratio - 1) * 100:+.2f}%", align=RIGHT)
-                else:
-                    t.cell("?")
-            t.col(_start_col(exp + 1) - 1)
-            warn(summary.warnings)
-
-    text = t.render()
-    for i, msg in enumerate(notes):
-        text += f"{superscript(i + 1)} {msg}\n"
-    return text
+            t.cell(scale(summary.center, binary), align=RIGHT)
+        if exp > 0:
+            t.col(_start_col(exp) + 3)
+            if summary.ratio is not None:
+                t.cell(f"{(summary.ratio - 1) * 100:+.2f}%", align=RIGHT)
+            else:
+                t.cell("?")
+        t.col(_start_col(exp + 1) - 1)
+        notes.warn(summary.warnings)
 
 
 # --- CSV (benchstat's layout; warnings go to a separate stream) ---------------------------
@@ -183,73 +198,91 @@ def to_csv(tables: list[Table]) -> tuple[str, str]:
     return "".join(line + "\n" for line in lines), "".join(w + "\n" for w in warnings)
 
 
-def _table_csv(table: Table, emit: Callable[[list[str]], None], start_row: int,
-               warnings: list[str]) -> None:
+class _CsvRows:
+    """benchstat's CSV rows: cells placed by column, each warning named by its cell."""
+
+    def __init__(self, emit: Callable[[list[str]], None], start_row: int,
+                 warnings: list[str]) -> None:
+        self.emit = emit
+        self.start_row = start_row
+        self.warnings = warnings
+        self.row: list[str] = []
+        self.count = 0
+
+    @staticmethod
     def start(exp: int) -> int:
         return 1 if exp == 0 else 1 + 2 + (exp - 1) * 4
 
-    row: list[str] = []
-    count = 0
+    def clear_to(self, n: int) -> None:
+        while len(self.row) < n:
+            self.row.append("")
 
-    def clear_to(n: int) -> None:
-        while len(row) < n:
-            row.append("")
+    def flush(self) -> None:
+        self.emit(list(self.row))
+        self.row.clear()
+        self.count += 1
 
-    def flush() -> None:
-        nonlocal count
-        emit(list(row))
-        row.clear()
-        count += 1
+    def warn(self, msgs: tuple[str, ...]) -> None:
+        where = f"{_csv_col_name(len(self.row))}{self.start_row + self.count}"
+        self.warnings.extend(f"{where}: {msg}" for msg in msgs)
 
-    def warn(msgs: tuple[str, ...]) -> None:
-        where = f"{_csv_col_name(len(row))}{start_row + count}"
-        warnings.extend(f"{where}: {msg}" for msg in msgs)
 
+def _table_csv(table: Table, emit: Callable[[list[str]], None], start_row: int,
+               warnings: list[str]) -> None:
+    out = _CsvRows(emit, start_row, warnings)
     for level in range(len(table.col_fields)):
         for exp, key in enumerate(table.cols):
-            clear_to(start(exp))
-            row.append(key[level])
+            out.clear_to(out.start(exp))
+            out.row.append(key[level])
         # benchstat pads the configuration rows and the geomean row to the full column count
         # since golang/perf 8f5f3ab (`,old.txt,,new.txt,,,`); the body rows stay unpadded
-        clear_to(start(len(table.cols)))
-        flush()
+        out.clear_to(out.start(len(table.cols)))
+        out.flush()
     for exp in range(len(table.cols)):
-        clear_to(start(exp))
-        row.extend([table.unit, "CI"])
+        out.clear_to(out.start(exp))
+        out.row.extend([table.unit, "CI"])
         if exp > 0:
-            row.extend(["vs base", "P"])
-    flush()
+            out.row.extend(["vs base", "P"])
+    out.flush()
     for key in table.rows:
-        row.append(Table.label(key))
-        for exp, col in enumerate(table.cols):
-            cell = table.cells.get((key, col))
-            if cell is None:
-                continue
-            clear_to(start(exp))
-            warn(cell.sample_warnings)
-            warn(cell.summary.warnings)
-            row.extend([_go_float(cell.summary.center), cell.summary.pct_range()])
-            if exp > 0 and cell.baseline is not None and cell.comparison is not None:
-                warn(cell.comparison.warnings)
-                row.extend([cell.comparison.format_delta(cell.baseline.summary.center,
+        _csv_body_row(out, table, key)
+    _csv_geomean(out, table)
+
+
+def _csv_body_row(out: _CsvRows, table: Table, key: Key) -> None:
+    out.row.append(Table.label(key))
+    for exp, col in enumerate(table.cols):
+        cell = table.cells.get((key, col))
+        if cell is None:
+            continue
+        out.clear_to(out.start(exp))
+        out.warn(cell.sample_warnings)
+        out.warn(cell.summary.warnings)
+        out.row.extend([_go_float(cell.summary.center), cell.summary.pct_range()])
+        if exp > 0 and cell.baseline is not None and cell.comparison is not None:
+            out.warn(cell.comparison.warnings)
+            out.row.extend([cell.comparison.format_delta(cell.baseline.summary.center,
                                                          cell.summary.center),
                             cell.comparison.describe()])
-        flush()
-    row.append("geomean")
+    out.flush()
+
+
+def _csv_geomean(out: _CsvRows, table: Table) -> None:
+    out.row.append("geomean")
     for exp, col in enumerate(table.cols):
         summary = table.summaries.get(col)
         if summary is None:
             continue
-        clear_to(start(exp))
-        warn(summary.warnings)
+        out.clear_to(out.start(exp))
+        out.warn(summary.warnings)
         if summary.center is not None:
-            row.append(_go_float(summary.center))
+            out.row.append(_go_float(summary.center))
         if exp > 0:
-            clear_to(start(exp) + 2)
-            row.append(f"{(summary.ratio - 1) * 100:+.2f}%" if summary.ratio is not None
-                       else "?")
-    clear_to(start(len(table.cols)))
-    flush()
+            out.clear_to(out.start(exp) + 2)
+            out.row.append(f"{(summary.ratio - 1) * 100:+.2f}%" if summary.ratio is not None
+                           else "?")
+    out.clear_to(out.start(len(table.cols)))
+    out.flush()
 
 
 # --- Markdown (GitHub job summaries, PR comments) -----------------------------------------

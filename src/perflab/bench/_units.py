@@ -90,8 +90,7 @@ class Scaler:
 
 
 def _fixed(x: float, prec: int) -> str:
-    text = f"{x:.{prec}f}"
-    return text
+    return f"{x:.{prec}f}"
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,7 @@ def record(*, file: str, commit: str, branch: str, when: str | None, store_path:
            as_json: bool) -> None:
     """Store a results file (any supported format) under a commit."""
     from perflab.bench import load  # noqa: PLC0415  # lazy import keeps --help fast
-    from perflab.bench._history import record as do_record  # noqa: PLC0415
+    from perflab.bench import record_results as do_record  # noqa: PLC0415
 
     time_ns = _parse_time(when)
     rs = load([file])  # parse fully before touching the store: bad input records nothing
@@ -69,7 +69,7 @@ def record(*, file: str, commit: str, branch: str, when: str | None, store_path:
 def history(*, bench: str | None, branch: str | None, store_path: str | None,
             as_json: bool) -> None:
     """Show each benchmark's median per recorded commit."""
-    from perflab.bench._history import histories  # noqa: PLC0415
+    from perflab.bench import histories  # noqa: PLC0415
 
     with open_store(store_path, create=False) as store:
         hists = histories(store, bench, branch=branch)
@@ -83,7 +83,7 @@ def history(*, bench: str | None, branch: str | None, store_path: str | None,
     if not hists:
         click.echo("no benchmark history; record some with `perflab bench record`")
         return
-    from perflab.bench._units import common_scale, is_binary  # noqa: PLC0415
+    from perflab.bench import common_scale, is_binary  # noqa: PLC0415
 
     for h in hists:
         click.echo(f"{h.bench} [{h.unit}]  {len(h.points)} commits")
@@ -112,7 +112,7 @@ def regressions(*, bench: str | None, since: str | None, branch: str | None, max
                 min_magnitude: float, window: int, store_path: str | None,
                 as_json: bool) -> int:
     """Find change points in the history (E-divisive means); exit 1 on a regression."""
-    from perflab.bench._history import find_changes, histories  # noqa: PLC0415
+    from perflab.bench import find_changes, histories  # noqa: PLC0415
 
     if window < 2:
         raise InvalidValue("--window must be at least 2", hint="the default is 50 commits")

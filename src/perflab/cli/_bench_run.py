@@ -20,8 +20,13 @@ def _progress(quiet: bool) -> Any:
 
 
 def _print_table(doc: dict[str, Any], label: str) -> None:
-    from perflab.bench import Options, ResultSet, build_tables, to_text  # noqa: PLC0415
-    from perflab.bench._jsonfmt import read_json  # noqa: PLC0415
+    from perflab.bench import (  # noqa: PLC0415
+        Options,
+        ResultSet,
+        build_tables,
+        read_json,
+        to_text,
+    )
 
     rs = ResultSet()
     read_json(doc, label, label, rs)
@@ -51,37 +56,44 @@ def run(*, paths: tuple[str, ...], values: int, workers: int, warmups: int, min_
         clock: str, metric: str, python: str | None, output: str | None, quiet: bool,
         as_json: bool) -> None:
     """Run the bench_* functions in Python files: calibrated, warmed up, in worker processes."""
-    from perflab.bench import _runner  # noqa: PLC0415
+    from perflab.bench import (  # noqa: PLC0415
+        RunInterrupted,
+        discover,
+        metadata,
+        results_document,
+        run_benchmarks,
+        subprocess_runner,
+    )
 
-    benches = _runner.discover(list(paths))
+    benches = discover(list(paths))
     progress = _progress(quiet or as_json)
     interpreter = python or sys.executable
-    runner = _runner.subprocess_runner(interpreter)
+    runner = subprocess_runner(interpreter)
     # the results describe the interpreter that ran them, which --python may have changed
     about = runner({"mode": "about"})
     if metric == "instructions":
         results = _run_instructions(benches, values, workers, min_time, progress, interpreter)
     else:
         try:
-            results = _runner.run_benchmarks(benches, values=values, workers=workers,
+            results = run_benchmarks(benches, values=values, workers=workers,
                                              warmups=warmups, min_time=min_time, clock=clock,
                                              runner=runner, progress=progress)
-        except _runner.Interrupted as stop:
+        except RunInterrupted as stop:
             if progress:
                 click.echo("\r\033[K", err=True, nl=False)
             if stop.partial:
                 click.echo("perflab: interrupted; results measured so far:", err=True)
-                doc = _runner.results_document(stop.partial, {"interrupted": True})
+                doc = results_document(stop.partial, {"interrupted": True})
                 if output:
                     _write(output, doc)
                 _print_table(doc, "results (partial)")
             raise
     if progress:
         click.echo("\r\033[K", err=True, nl=False)
-    meta = _runner.metadata(Path(paths[0]).resolve().parent, clock=clock)
+    meta = metadata(Path(paths[0]).resolve().parent, clock=clock)
     meta.update({k: about[k] for k in ("python", "python_implementation", "executable")})
     meta["metric"] = metric
-    doc = _runner.results_document(results, meta)
+    doc = results_document(results, meta)
     if output:
         _write(output, doc)
     if as_json:
@@ -112,23 +124,27 @@ def _run_instructions(benches: list[Any], values: int, workers: int,  # noqa: PL
     Each worker process runs under valgrind; it brackets ``values`` stretches of L calls and
     as many empty stretches (see ``_worker._callgrind_marks``): (full - empty) / L per value.
     """
-    from perflab.bench import _runner  # noqa: PLC0415
-    from perflab.bench._cmd import callgrind_marked_parts  # noqa: PLC0415
+    from perflab.bench import (  # noqa: PLC0415
+        Measured,
+        callgrind_marked_parts,
+        subprocess_runner,
+        worker_argv,
+    )
 
-    timer = _runner.subprocess_runner(python)
+    timer = subprocess_runner(python)
     out = []
     for b in benches:
         # valgrind runs ~50x slower: aim for a hundredth of min-time natively
         cal = timer({"mode": "calibrate", "file": b.file, "func": b.func,
                      "min_time": min_time / 100, "clock": "wall"})
         loops = int(cal["loops"])
-        m = _runner.Measured(b, "instructions/op", loops)
+        m = Measured(b, "instructions/op", loops)
         spec = {"mode": "callgrind", "file": b.file, "func": b.func, "loops": loops,
                 "values": values, "clock": "wall"}
         for w in range(workers):
             if progress:
                 progress(f"{b.name}: callgrind worker {w + 1}/{workers}")
-            counts = callgrind_marked_parts(_runner.worker_argv(python, spec))
+            counts = callgrind_marked_parts(worker_argv(python, spec))
             if len(counts) < 2 * (values + 1):
                 raise CheckFailed(f"{b.name}: callgrind wrote {len(counts)} of "
                                   f"{2 * (values + 1)} expected counts",
@@ -160,11 +176,12 @@ def cmd(*, commands: tuple[str, ...], runs: int, warmup: int, shell: bool, metri
         as_json: bool) -> int:
     """Time whole commands like hyperfine, interleaving them so drift hits all alike."""
     from perflab import bench as b  # noqa: PLC0415
-    from perflab.bench._cmd import CommandsInterrupted, run_commands  # noqa: PLC0415
-    from perflab.bench._jsonfmt import (  # noqa: PLC0415
+    from perflab.bench import (  # noqa: PLC0415  # noqa: PLC0415
         PERFLAB_RESULTS_SCHEMA,
+        CommandsInterrupted,
         bench_name,
         read_json,
+        run_commands,
     )
 
     gate = b.parse_gate(fail_on) if fail_on else None
@@ -221,7 +238,7 @@ def cmd(*, commands: tuple[str, ...], runs: int, warmup: int, shell: bool, metri
 @json_option
 def system(*, interval: float, as_json: bool) -> None:
     """Name the sources of benchmark noise on this machine and how to fix each."""
-    from perflab.bench._system import check_all  # noqa: PLC0415
+    from perflab.bench import check_all  # noqa: PLC0415
 
     findings = check_all(interval=interval)
     if as_json:

@@ -48,7 +48,7 @@ def compare(*, files: tuple[str, ...], row: str, col: str, ignore: str, filter_t
     JSON. Prints the same table as benchstat. Name a column with LABEL=path.
     """
     from perflab import bench as b  # noqa: PLC0415  # lazy: keeps `perflab --help` fast
-    from perflab.bench._filter import parse_filter  # noqa: PLC0415
+    from perflab.bench import parse_filter  # noqa: PLC0415
 
     if not 0 <= alpha <= 1:
         raise InvalidValue("-alpha must be in range [0, 1]", hint="the usual value is 0.05")

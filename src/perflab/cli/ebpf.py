@@ -50,7 +50,7 @@ def ebpf() -> None:
 @json_option
 def syscalls_cmd(*, pid: int | None, duration: float, top_n: int, as_json: bool) -> int:
     """System calls: counts, errors, time and latency histograms (what strace -c tells)."""
-    from perflab.ebpf._tools import syscalls  # noqa: PLC0415
+    from perflab.ebpf import syscalls  # noqa: PLC0415
 
     what = f"syscalls of PID {pid}" if pid is not None else "syscalls"
     res = syscalls(pid, duration, _ready(what, duration, as_json))
@@ -69,8 +69,8 @@ def libcalls_cmd(*, pid: int, functions: tuple[str, ...], duration: float,
 
     Go programs get call counts only: return probes crash them and are never attached.
     """
-    from perflab.ebpf._tools import libcalls  # noqa: PLC0415
-    from perflab.profile._target import is_go_binary  # noqa: PLC0415
+    from perflab.ebpf import libcalls  # noqa: PLC0415
+    from perflab.profile import is_go_binary  # noqa: PLC0415
 
     res = libcalls(pid, list(functions), duration, is_go=is_go_binary,
                    on_ready=_ready(f"{len(functions)} function(s) in PID {pid}", duration,
@@ -86,7 +86,7 @@ def libcalls_cmd(*, pid: int, functions: tuple[str, ...], duration: float,
 @json_option
 def offcpu_cmd(*, pid: int | None, duration: float, top_n: int, as_json: bool) -> int:
     """Time threads spend off-CPU (blocked, sleeping, waiting), by stack."""
-    from perflab.ebpf._tools import offcpu  # noqa: PLC0415
+    from perflab.ebpf import offcpu  # noqa: PLC0415
 
     res = offcpu(pid, duration, _ready("off-CPU time", duration, as_json))
     return _finish(res, as_json, "perflab.ebpf-offcpu/1", {
@@ -104,7 +104,7 @@ def _hist_payload(res: Any) -> dict[str, Any]:
 @json_option
 def runqlat_cmd(*, duration: float, as_json: bool) -> int:
     """Run-queue latency: how long runnable threads wait for a CPU."""
-    from perflab.ebpf._tools import runqlat  # noqa: PLC0415
+    from perflab.ebpf import runqlat  # noqa: PLC0415
 
     res = runqlat(duration, _ready("run-queue latency", duration, as_json))
     return _finish(res, as_json, "perflab.ebpf-hist/1", _hist_payload(res), res.render())
@@ -116,7 +116,7 @@ def runqlat_cmd(*, duration: float, as_json: bool) -> int:
 @json_option
 def biolatency_cmd(*, per_disk: bool, duration: float, as_json: bool) -> int:
     """Block I/O latency from request issue to completion."""
-    from perflab.ebpf._tools import biolatency  # noqa: PLC0415
+    from perflab.ebpf import biolatency  # noqa: PLC0415
 
     res = biolatency(duration, per_disk=per_disk,
                      on_ready=_ready("block I/O latency", duration, as_json))
@@ -128,7 +128,7 @@ def biolatency_cmd(*, per_disk: bool, duration: float, as_json: bool) -> int:
 @json_option
 def tcpretrans_cmd(*, duration: float, as_json: bool) -> int:
     """TCP retransmissions as they happen, with addresses and socket state."""
-    from perflab.ebpf._tools import tcpretrans  # noqa: PLC0415
+    from perflab.ebpf import tcpretrans  # noqa: PLC0415
 
     res = tcpretrans(duration, _ready("TCP retransmits", duration, as_json))
     return _finish(res, as_json, "perflab.ebpf-events/1",
@@ -140,7 +140,7 @@ def tcpretrans_cmd(*, duration: float, as_json: bool) -> int:
 @json_option
 def execsnoop_cmd(*, duration: float, as_json: bool) -> int:
     """New programs as they start (execve), with parent PID, arguments and failures."""
-    from perflab.ebpf._tools import execsnoop  # noqa: PLC0415
+    from perflab.ebpf import execsnoop  # noqa: PLC0415
 
     res = execsnoop(duration, _ready("exec()s", duration, as_json))
     return _finish(res, as_json, "perflab.ebpf-events/1",

@@ -185,7 +185,7 @@ def _raise_verdict(result: LoadResult) -> None:
 @json_option
 def compare(run_a: str, run_b: str, store_path: str | None, as_json: bool) -> None:
     """Two load runs side by side: percentiles and rates with deltas (B relative to A)."""
-    from perflab.load._compare import compare_runs, render_compare  # noqa: PLC0415
+    from perflab.load import compare_runs, render_compare  # noqa: PLC0415
 
     with open_store(store_path, create=False) as store:
         doc = compare_runs(store, run_a, run_b)

@@ -22,7 +22,7 @@ from rich.table import Table
 from rich.text import Text
 
 from perflab.cli._common import POSITIVE_DURATION, emit_json, json_option
-from perflab.collect._procfs import read_snmp
+from perflab.collect import read_snmp
 from perflab.collect.sockets import (
     CONNECTED_STATES,
     LISTEN_STATES,

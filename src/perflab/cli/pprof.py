@@ -11,8 +11,7 @@ from perflab.cli._common import POSITIVE_DURATION, emit_json, json_option
 
 
 def _load(source: str, seconds: float | None) -> Any:
-    from perflab.profile import parse_profile, read_profile  # noqa: PLC0415  # lazy
-    from perflab.profile._fetch import fetch, is_url  # noqa: PLC0415
+    from perflab.profile import fetch, is_url, parse_profile, read_profile  # noqa: PLC0415  # lazy  # noqa: PLC0415
 
     if is_url(source):
         url = source

@@ -21,7 +21,7 @@ from perflab.errors import CheckFailed, InvalidValue
 def _write_graph(tree: Any, out: Path, *, title: str, unit: str, summary: str, diff: bool,
                  icicle: bool) -> str:
     from perflab.errors import InvalidFile  # noqa: PLC0415
-    from perflab.profile._flame_render import render_html, render_svg  # noqa: PLC0415
+    from perflab.profile import render_html, render_svg  # noqa: PLC0415
 
     fmt = "svg" if out.suffix.lower() == ".svg" else "html"
     render = render_svg if fmt == "svg" else render_html
@@ -50,8 +50,7 @@ def flame(*, source: str, output: str | None, sample_index: str | None, title: s
     share of the total is shown), Reset or Esc to go back, hover for details, Icicle to put the
     root at the top.
     """
-    from perflab.profile import read_profile  # noqa: PLC0415
-    from perflab.profile._flame import tree_of  # noqa: PLC0415
+    from perflab.profile import read_profile, tree_of  # noqa: PLC0415
 
     prof = read_profile(source)
     index = prof.sample_index(sample_index)
@@ -79,7 +78,7 @@ def flame(*, source: str, output: str | None, sample_index: str | None, title: s
 
 
 def _fmt_value(v: int, unit: str) -> str:
-    from perflab.profile._measure import scaled_label  # noqa: PLC0415
+    from perflab.profile import scaled_label  # noqa: PLC0415
 
     if unit in ("count", "samples", ""):
         return f"{v} samples"
@@ -127,9 +126,13 @@ def profile() -> None:
 def diff_cmd(*, base: str, new: str, output: str | None, sample_index: str | None, top_n: int,
              fail_on: tuple[str, ...], as_json: bool) -> None:
     """Which functions' share of the profile changed from BASE to NEW (normalised by totals)."""
-    from perflab.profile import read_profile  # noqa: PLC0415
-    from perflab.profile._diff import diff_tree, parse_fail_on, share_changes  # noqa: PLC0415
-    from perflab.profile._names import comparable  # noqa: PLC0415
+    from perflab.profile import (  # noqa: PLC0415
+        comparable,
+        diff_tree,
+        parse_fail_on,
+        read_profile,
+        share_changes,
+    )
 
     rules = [parse_fail_on(r) for r in fail_on]
     # perf and Go's pprof name one function differently (main.(*T).m.abi0 ...): one name each
@@ -214,13 +217,14 @@ def capture_cmd(ctx: click.Context, *, target: tuple[str, ...], duration: float 
                 subprocesses: bool, nonblocking: bool, top_n: int, slice_s: float | None,
                 store_path: str | None, as_json: bool) -> int:
     """Profile a running process (PID), a command (after --) or a Go service (--pprof URL)."""
-    from perflab.profile import write_profile  # noqa: PLC0415
-    from perflab.profile._capture import (  # noqa: PLC0415
+    from perflab.profile import (  # noqa: PLC0415  # noqa: PLC0415
         CaptureRequest,
         capture,
         check_backend_mode,
+        target_of_command,
+        target_of_pid,
+        write_profile,
     )
-    from perflab.profile._target import target_of_command, target_of_pid  # noqa: PLC0415
 
     check_backend_mode(backend, mode)
     is_command = bool(ctx.meta.get("perflab.profile.command"))
@@ -254,7 +258,7 @@ def capture_cmd(ctx: click.Context, *, target: tuple[str, ...], duration: float 
                          backend=backend, pprof_url=pprof_url, call_graph=call_graph,
                          native=native, gil=gil, subprocesses=subprocesses,
                          nonblocking=nonblocking)
-    from perflab.profile._capture import choose_backend  # noqa: PLC0415
+    from perflab.profile import choose_backend  # noqa: PLC0415
 
     chosen, reason = choose_backend(req)
     if not as_json:
@@ -325,7 +329,7 @@ def _continuous(pid: int, *, duration: float, slice_s: float, rate_hz: int, mode
     """A run of kind ``profile`` whose timeline holds a profile slice every ``slice_s``."""
     import time  # noqa: PLC0415
 
-    from perflab.profile._continuous import ContinuousProfiler, StoreSink  # noqa: PLC0415
+    from perflab.profile import ContinuousProfiler, StoreSink  # noqa: PLC0415
 
     store = open_store(store_path)
     try:
@@ -380,8 +384,11 @@ def _continuous(pid: int, *, duration: float, slice_s: float, rate_hz: int, mode
 def export_cmd(*, run_ref: str, from_s: float | None, to_s: float | None, output: str,
                store_path: str | None, as_json: bool) -> None:
     """The profile of a time range of a run (its slices merged), as a file or flame graph."""
-    from perflab.profile import profile_of_range, write_profile  # noqa: PLC0415
-    from perflab.profile._flame import tree_of  # noqa: PLC0415
+    from perflab.profile import (  # noqa: PLC0415
+        profile_of_range,
+        tree_of,
+        write_profile,
+    )
 
     store = open_store(store_path, create=False)
     try:

@@ -193,6 +193,8 @@ def _print_show(summary: dict[str, Any], stats: list[dict[str, Any]], events: li
     from rich.table import Table  # noqa: PLC0415  # lazy: keeps --help fast
     from rich.text import Text  # noqa: PLC0415  # lazy: keeps --help fast
 
+    from perflab.store import format_labels  # noqa: PLC0415  # lazy: keeps --help fast
+
     console = _console()
     duration = ("running" if summary["duration_s"] is None
                 else format_duration(summary["duration_s"]))
@@ -218,7 +220,7 @@ def _print_show(summary: dict[str, Any], stats: list[dict[str, Any]], events: li
         for s in members:
             if s in constant or s in empty:
                 continue
-            label = s["name"] + _label_text(s["labels"])
+            label = s["name"] + format_labels(s["labels"])
             table.add_row(Text(printable(label)), *(format_value(s[c], s["unit"])
                                    for c in ("min", "mean", "max", "p95", "last")))
         console.print()
@@ -241,12 +243,6 @@ def _print_show(summary: dict[str, Any], stats: list[dict[str, Any]], events: li
             offset = format_duration_ns(e.ts_ns - summary["started_ns"])
             console.print(f"  +{offset}  {e.kind}: {e.text}  {attrs}".rstrip(),
                           markup=False)
-
-
-def _label_text(labels: dict[str, str]) -> str:
-    if not labels:
-        return ""
-    return "{" + ",".join(f'{k}="{v}"' for k, v in sorted(labels.items())) + "}"
 
 
 # -- perflab query -----------------------------------------------------------------------------
@@ -339,11 +335,13 @@ def _when(text: str | None, run: Run, option: str) -> int | None:
 
 
 def _no_such_series(store: Store, run: Run, name: str, labels: dict[str, str]) -> NotFound:
+    from perflab.store import format_labels  # noqa: PLC0415  # lazy: keeps --help fast
+
     names = sorted({s.name for s in store.series(run.id)})
     if name in names:
         sets = [s.label_text() for s in store.series(run.id, name=name)][:10]
         return NotFound(
-            f"no series {name} with labels {_label_text(labels)} in run {run.id}",
+            f"no series {name} with labels {format_labels(labels)} in run {run.id}",
             hint="its label sets are: " + ", ".join(sets),
         )
     close = difflib.get_close_matches(name, names, n=3, cutoff=0.5)

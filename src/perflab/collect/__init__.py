@@ -1,9 +1,12 @@
 """Collectors: read this machine (/proc, /sys) into plain data. ``proc_root`` is injectable.
 
 Public names: ``SystemCollector``, ``SystemSnapshot``, ``SystemRates``, ``DiskRates``,
-``system_rates``, ``ProcessCollector``, ``ProcessRow``.
+``system_rates``, ``ProcessCollector``, ``ProcessRow``, ``read_snmp``, ``RecordingThread`` (a
+recording in a background thread, for the hub and the demo).
 """
 
+from perflab.collect._background import RecordingThread
+from perflab.collect._procfs import read_snmp
 from perflab.collect.processes import ProcessCollector, ProcessRow
 from perflab.collect.system import (
     DiskRates,
@@ -17,8 +20,10 @@ __all__ = [
     "DiskRates",
     "ProcessCollector",
     "ProcessRow",
+    "RecordingThread",
     "SystemCollector",
     "SystemRates",
     "SystemSnapshot",
+    "read_snmp",
     "system_rates",
 ]

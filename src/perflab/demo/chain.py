@@ -167,7 +167,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, stop)
     if args.port_file is not None:
         args.port_file.write_text(str(server.server_address[1]))
-    print(f"{args.role} listening on 127.0.0.1:{server.server_address[1]}", flush=True)
+    sys.stdout.write(f"{args.role} listening on 127.0.0.1:{server.server_address[1]}\n")
+    sys.stdout.flush()
     try:
         server.serve_forever(poll_interval=0.2)
     finally:

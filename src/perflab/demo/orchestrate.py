@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
 import perflab
+from perflab.collect import RecordingThread
 from perflab.demo._children import Child, free_port, port_accepts, port_is_free
 from perflab.demo._findings import Findings, Window, findings_from_store, phase_windows
 from perflab.demo._plan import MAX_DURATION_S, MIN_DURATION_S, Phase, plan
@@ -39,7 +40,6 @@ from perflab.demo._profiling import (
     slice_seconds,
     start_profiler,
 )
-from perflab.demo._recording import BackgroundRecording
 from perflab.demo._regression import RegressionFinding
 from perflab.demo._regression import check as check_regression
 from perflab.demo._tracing import (
@@ -134,12 +134,12 @@ class Demo:
         self.hub: Child | None = None
         self.chain: list[Child] = []  # the traced frontend -> api -> store services
         self.chain_port: int | None = None
-        self.recording: BackgroundRecording | None = None
+        self.recording: RecordingThread | None = None
         self.profiler: ContinuousProfiler | None = None  # py-spy on the service
         self.profile_note: str | None = None
         self.store: Store | None = None
         self.hub_port: int | None = None
-        self.recording_error: BaseException | None = None
+        self.recording_error: str | None = None
         self._stop = threading.Event()
         self._overhead_s = 0.0  # what starting a step's load tests took, the last time
 
@@ -217,9 +217,9 @@ class Demo:
         self.say(f"run {run.id} in {opts.store_path}")
         if result.run_url:
             self.say(f"watch it live: {result.run_url}")
-        self.recording = BackgroundRecording(
+        self.recording = RecordingThread(
             opts.store_path, run.id, interval_s=1.0 if opts.duration_s >= 30 else 0.5,
-            pids=[self.service.pid])
+            pids=[self.service.pid], name="demo-recorder")
         self.recording.start()
         self._start_profiler(run.id)
         threading.Thread(target=self._watch_service, name="demo-watchdog", daemon=True).start()

@@ -13,12 +13,28 @@ from perflab.ebpf._bpftrace import (
     run_bpftrace,
     split_key,
 )
+from perflab.ebpf._tools import (
+    biolatency,
+    execsnoop,
+    libcalls,
+    offcpu,
+    runqlat,
+    syscalls,
+    tcpretrans,
+)
 
 __all__ = [
     "BpftraceOutput",
+    "biolatency",
     "bpftrace_path",
     "ensure_tracefs",
+    "execsnoop",
+    "libcalls",
+    "offcpu",
     "require_root",
     "run_bpftrace",
+    "runqlat",
     "split_key",
+    "syscalls",
+    "tcpretrans",
 ]

@@ -153,20 +153,7 @@ def run_bpftrace(program: str, *, what: str, duration_s: float | None = None,
     for t in readers:
         t.start()
     deadline = None if duration_s is None else time.monotonic() + duration_s + grace_s
-    try:
-        while proc.poll() is None:
-            late = deadline is not None and time.monotonic() > deadline
-            # past its own end (it should have exited), or asked to stop: SIGINT makes
-            # bpftrace print its maps and exit
-            if late or (stop is not None and stop.is_set()):
-                proc.send_signal(signal.SIGINT)
-                proc.wait(timeout=30)
-                break
-            time.sleep(0.05)
-    except KeyboardInterrupt:
-        out.interrupted = True
-        proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=30)
+    out.interrupted = _wait(proc, deadline, stop)
     for t in readers:
         t.join(timeout=10)
     for stream in (proc.stdout, proc.stderr):
@@ -177,6 +164,25 @@ def run_bpftrace(program: str, *, what: str, duration_s: float | None = None,
         raise explain_failure(stderr, what)
     _parse_json_lines(stdout, out)
     return out
+
+
+def _wait(proc: subprocess.Popen[str], deadline: float | None,
+          stop: threading.Event | None) -> bool:
+    """Until bpftrace exits; True when Ctrl-C stopped it. Past its own end (it should have
+    exited), asked to stop, or on Ctrl-C: SIGINT makes bpftrace print its maps and exit."""
+    try:
+        while proc.poll() is None:
+            late = deadline is not None and time.monotonic() > deadline
+            if late or (stop is not None and stop.is_set()):
+                proc.send_signal(signal.SIGINT)
+                proc.wait(timeout=30)
+                break
+            time.sleep(0.05)
+    except KeyboardInterrupt:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=30)
+        return True
+    return False
 
 
 def _has_output(stdout: str) -> bool:

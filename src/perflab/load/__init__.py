@@ -8,6 +8,7 @@ stored test read back for the dashboard and reports), and for scenario files ``S
 ``Session``, ``Response``, ``csv_feeder``.
 """
 
+from perflab.load._compare import compare_runs, render_compare
 from perflab.load._config import LoadConfig, RequestSpec, Target, parse_target
 from perflab.load._hdr import Histogram
 from perflab.load._hgrm import format_hgrm
@@ -40,6 +41,7 @@ __all__ = [
     "Stage",
     "Target",
     "Threshold",
+    "compare_runs",
     "csv_feeder",
     "execute",
     "format_hgrm",
@@ -48,5 +50,6 @@ __all__ = [
     "parse_stages",
     "parse_target",
     "parse_threshold",
+    "render_compare",
     "render_summary",
 ]

@@ -238,6 +238,7 @@ class Engine:
         self.idle: list[Conn] = []
         self.connecting = 0
         self.pending_connects = 0  # open model: connections on their way with an arrival
+        self._conns_peak = 0  # the most connections open since the last take()
         self.in_flight = 0         # requests sent and not yet answered or failed
         self.issued = 0
         self.finished = 0          # requests that completed or failed
@@ -412,6 +413,7 @@ class Engine:
             self.pending_connects -= 1
         self._fails_in_a_row = 0
         self.conns.add(conn)
+        self._conns_peak = max(self._conns_peak, len(self.conns))
         if self.done.done() or (self.stopping and pending_ns is None):
             conn.transport.abort() if conn.transport else None
             return
@@ -614,7 +616,9 @@ class Engine:
         self._connect_us, self._tls_us = [], []
         values, counts = np.unique(np.asarray(codes), return_counts=True)
         codes_d = {int(v): int(n) for v, n in zip(values, counts, strict=True)}
-        return Tick(lat_h, svc_h, codes_d, dict(errors), late, len(self.conns))
+        # the most connections open during the second: the last second's are closed by now
+        conns, self._conns_peak = max(self._conns_peak, len(self.conns)), len(self.conns)
+        return Tick(lat_h, svc_h, codes_d, dict(errors), late, conns)
 
     def end(self) -> WorkerEnd:
         """The whole test's figures of this worker (after the last ``take``)."""

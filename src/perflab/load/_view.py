@@ -25,6 +25,7 @@ import numpy as np
 
 from perflab.load._hdr import Histogram, highest_equivalent
 from perflab.load._hgrm import percentile_lines
+from perflab.store import format_labels
 
 if TYPE_CHECKING:
     from perflab.store import Run, Store
@@ -32,10 +33,6 @@ if TYPE_CHECKING:
 SCHEMA = "perflab.api.load/1"
 HISTOGRAM_BINS = 60  # bars of the latency histogram, log-spaced between min and max
 _LABEL_KEY = "labels"
-
-
-def _labels_key(labels: dict[str, str]) -> str:
-    return ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
 
 
 @dataclass
@@ -53,7 +50,7 @@ def load_view(store: Store, run: Run) -> dict[str, Any] | None:
     def group(attrs: dict[str, Any]) -> _Group:
         raw = attrs.get(_LABEL_KEY) or {}
         labels = {str(k): str(v) for k, v in raw.items()} if isinstance(raw, dict) else {}
-        return groups.setdefault(_labels_key(labels), _Group(labels))
+        return groups.setdefault(format_labels(labels), _Group(labels))
 
     for art in store.artifacts(run.id, kind="histogram"):
         if art.name not in ("latency", "service_time"):

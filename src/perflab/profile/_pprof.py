@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import zlib
+from collections.abc import Callable
 from functools import cache
 from typing import Any
 
@@ -183,15 +184,7 @@ def encode(prof: Profile) -> bytes:
 
     for st in prof.sample_types:
         msg.sample_type.add(type=s(st.type), unit=s(st.unit))
-    mapping_ids: dict[str, int] = {}
-    modules = [prof.main_module] if prof.main_module else []
-    modules += sorted({f.module for f in prof.frames if f.module} - set(modules))
-    for mod in modules:
-        mapping_ids[mod] = len(mapping_ids) + 1
-        m = msg.mapping.add(id=mapping_ids[mod], filename=s(mod), has_functions=True,
-                            has_filenames=True, has_line_numbers=True, has_inline_frames=True)
-        if mod == prof.main_module and prof.build_id:
-            m.build_id = s(prof.build_id)
+    mapping_ids = _add_mappings(msg, prof, s)
     func_ids: dict[tuple[str, str], int] = {}
     loc_ids: dict[tuple[int, ...], int] = {}
     frames = prof.frames
@@ -208,13 +201,36 @@ def encode(prof: Profile) -> bytes:
         if group:
             locs.append(_location_id(msg, tuple(group), frames, loc_ids=loc_ids,
                                      func_ids=func_ids, mapping_ids=mapping_ids, s=s))
-        sm = msg.sample.add(location_id=locs, value=sample.values)
-        for k, v in sample.labels.items():
-            sm.label.add(key=s(k), str=s(v))
-        for k, (num, unit) in sample.num_labels.items():
-            lab = sm.label.add(key=s(k), num=num)
-            if unit:
-                lab.num_unit = s(unit)
+        _add_labels(msg.sample.add(location_id=locs, value=sample.values), sample, s)
+    _add_header(msg, prof, s)
+    msg.string_table.extend(strings)  # dicts keep insertion order: index == position
+    return gzip.compress(msg.SerializeToString(), compresslevel=6, mtime=0)
+
+
+def _add_mappings(msg: Any, prof: Profile, s: Callable[[str], int]) -> dict[str, int]:
+    """One mapping per module, the main module first (pprof's convention): module -> id."""
+    mapping_ids: dict[str, int] = {}
+    modules = [prof.main_module] if prof.main_module else []
+    modules += sorted({f.module for f in prof.frames if f.module} - set(modules))
+    for mod in modules:
+        mapping_ids[mod] = len(mapping_ids) + 1
+        m = msg.mapping.add(id=mapping_ids[mod], filename=s(mod), has_functions=True,
+                            has_filenames=True, has_line_numbers=True, has_inline_frames=True)
+        if mod == prof.main_module and prof.build_id:
+            m.build_id = s(prof.build_id)
+    return mapping_ids
+
+
+def _add_labels(sm: Any, sample: Sample, s: Callable[[str], int]) -> None:
+    for k, v in sample.labels.items():
+        sm.label.add(key=s(k), str=s(v))
+    for k, (num, unit) in sample.num_labels.items():
+        lab = sm.label.add(key=s(k), num=num)
+        if unit:
+            lab.num_unit = s(unit)
+
+
+def _add_header(msg: Any, prof: Profile, s: Callable[[str], int]) -> None:
     msg.time_nanos = prof.time_ns
     msg.duration_nanos = prof.duration_ns
     msg.period = prof.period
@@ -225,8 +241,6 @@ def encode(prof: Profile) -> bytes:
         msg.comment.append(s(c))
     if prof.default_sample_type:
         msg.default_sample_type = s(prof.default_sample_type)
-    msg.string_table.extend(strings)  # dicts keep insertion order: index == position
-    return gzip.compress(msg.SerializeToString(), compresslevel=6, mtime=0)
 
 
 def _location_id(msg: Any, group: tuple[int, ...], frames: list[Frame], *,

@@ -37,8 +37,8 @@ def read_folded(text: str, *, path: str = "<folded>", unit: str = "count") -> Pr
             count = int(count_text)
         except ValueError:
             try:
-                count = round(float(count_text))
-            except ValueError:
+                count = round(float(count_text))  # "inf" and "nan" are no count either
+            except (ValueError, OverflowError):
                 raise InvalidFile("expected 'frame;frame;... COUNT'", path=path, line=lineno,
                                   hint="folded stacks end each line with a sample count") from None
         stack = []

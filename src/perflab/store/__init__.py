@@ -1,7 +1,8 @@
 """The embedded store: one SQLite file (WAL) holding runs, series, samples, events, artifacts.
 
 Public names: ``Store``, ``BatchWriter``, ``Run``, ``Series``, ``Event``, ``Artifact``,
-``default_store_path``, ``canonical_labels``, ``SCHEMA_VERSION``, ``ROLLUP_NS`` (the width of
+``default_store_path``, ``canonical_labels``, ``format_labels`` (the one label renderer),
+``SCHEMA_VERSION``, ``ROLLUP_NS`` (the width of
 the per-minute rollups of finished runs), ``check_file`` and ``CheckResult`` (the full integrity
 check), ``store_error`` (SQLite's errors about a file as perflab's), ``INT64_MIN``/``INT64_MAX``
 (the range of times and ids a store holds), ``MAX_NAME_FILTER``; reading series for charts and
@@ -24,7 +25,7 @@ retention: ``span_stats``, ``span_bytes_estimate``, ``delete_spans_started_befor
 from perflab.store._catalog import interrupt, run_kinds, runs_generation, set_query_deadline
 from perflab.store._errors import store_error
 from perflab.store._ingest import IngestQueue, IngestStats
-from perflab.store._models import Artifact, Event, Run, Series, canonical_labels
+from perflab.store._models import Artifact, Event, Run, Series, canonical_labels, format_labels
 from perflab.store._open import CheckResult, check_file
 from perflab.store._rollups import ROLLUP_NS
 from perflab.store._schema import SCHEMA_VERSION
@@ -101,6 +102,7 @@ __all__ = [
     "delete_oldest_spans",
     "delete_spans_started_before",
     "find_trace_ids",
+    "format_labels",
     "has_rollup",
     "insert_spans",
     "interrupt",

@@ -3,8 +3,22 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+
+def format_labels(labels: Mapping[str, str] | None, *, leave_out: Collection[str] = ()) -> str:
+    """Labels as Prometheus writes them, ``{a="1",b="2"}``, sorted by name, values escaped as in
+    its text format (backslash, double quote, newline); empty when there are none. The one
+    label renderer: ``show``, ``query``, the report, the dashboard's keys and load groups."""
+    parts = [f'{k}="{_escape_label_value(v)}"' for k, v in sorted((labels or {}).items())
+             if k not in leave_out]
+    return "{" + ",".join(parts) + "}" if parts else ""
+
+
+def _escape_label_value(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
 def canonical_labels(labels: dict[str, str] | None) -> str:
@@ -57,10 +71,7 @@ class Series:
 
     def label_text(self) -> str:
         """Prometheus-style ``{a="1",b="2"}``, empty when there are no labels."""
-        if not self.labels:
-            return ""
-        inner = ",".join(f'{k}="{v}"' for k, v in sorted(self.labels.items()))
-        return "{" + inner + "}"
+        return format_labels(self.labels)
 
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "name": self.name, "labels": self.labels, "unit": self.unit}

@@ -146,20 +146,25 @@ def decode_request(request: ExportTraceServiceRequest) -> Decoded:
     return out
 
 
+def _refusal(tid: bytes, sid: bytes, parent: bytes, start: int, end: int) -> str | None:
+    """Why a span cannot be stored (counted in partial_success), or None."""
+    if len(tid) != 16 or tid == _Z16:
+        return "spans with a trace id that is not 16 bytes (32 hex digits), or zero"
+    if len(sid) != 8 or sid == _Z8:
+        return "spans with a span id that is not 8 bytes (16 hex digits), or zero"
+    if parent and len(parent) != 8:
+        return "spans with a parent span id that is not 8 bytes"
+    if start > _INT64_MAX or end > _INT64_MAX:
+        return "spans with a time after the year 2262"
+    return None
+
+
 def _span(sp: Any, process: Process, out: Decoded) -> Span | None:
     tid, sid, parent = sp.trace_id, sp.span_id, sp.parent_span_id
-    if len(tid) != 16 or tid == _Z16:
-        out.reject("spans with a trace id that is not 16 bytes (32 hex digits), or zero")
-        return None
-    if len(sid) != 8 or sid == _Z8:
-        out.reject("spans with a span id that is not 8 bytes (16 hex digits), or zero")
-        return None
-    if parent and len(parent) != 8:
-        out.reject("spans with a parent span id that is not 8 bytes")
-        return None
     start, end = sp.start_time_unix_nano, sp.end_time_unix_nano
-    if start > _INT64_MAX or end > _INT64_MAX:
-        out.reject("spans with a time after the year 2262")
+    why = _refusal(tid, sid, parent, start, end)
+    if why is not None:
+        out.reject(why)
         return None
     flags = 0
     if end < start:

@@ -120,40 +120,54 @@ def _span(item: dict[str, Any], processes: dict[str, Process], out: Decoded) -> 
         res: dict[str, AttrValue] = {"service.name": service}
         process = processes[service] = Process(service, res, _SCOPE, "")
     kind = _KINDS.get(str(item.get("kind", "")).upper(), KIND_UNSPECIFIED)
-    attrs: dict[str, AttrValue] = {}
-    tags = item.get("tags")
-    status, message = STATUS_UNSET, ""
-    if isinstance(tags, dict):
-        if len(tags) > MAX_ATTRS:
-            trunc.hit = True
-        for key, value in list(tags.items())[:MAX_ATTRS]:
-            text = value if isinstance(value, str) else json.dumps(value)
-            if key == "error":
-                status, message = STATUS_ERROR, cut(text, MAX_VALUE, trunc)
-            elif key == "otel.status_code":
-                status = {"ERROR": STATUS_ERROR, "OK": STATUS_OK}.get(text.upper(), status)
-            elif key == "otel.status_description":
-                message = cut(text, MAX_VALUE, trunc)
-            else:
-                attrs[cut(str(key), MAX_KEY, trunc)] = plain_value(text, trunc)
-    remote = item.get("remoteEndpoint")
-    if isinstance(remote, dict):
-        for src, dst in (("serviceName", "peer.service"), ("ipv4", "net.peer.ip"),
-                         ("ipv6", "net.peer.ip"), ("port", "net.peer.port")):
-            if remote.get(src) is not None:
-                attrs.setdefault(dst, plain_value(remote[src], trunc))
-    events: list[SpanEvent] = []
-    annotations = item.get("annotations")
-    if isinstance(annotations, list):
-        if len(annotations) > MAX_EVENTS:
-            trunc.hit = True
-        for a in annotations[:MAX_EVENTS]:
-            at = _int(a.get("timestamp")) if isinstance(a, dict) else None
-            if at is not None and 0 <= at <= _MAX_US and isinstance(a.get("value"), str):
-                events.append(SpanEvent(at * 1000, cut(a["value"], MAX_NAME, trunc)))
+    attrs, status, message = _tags(item.get("tags"), trunc)
+    _remote(item.get("remoteEndpoint"), attrs, trunc)
+    events = _annotations(item.get("annotations"), trunc)
     if item.get("shared") is True:
         parent, sid = sid, hashlib.blake2b(sid + b"shared", digest_size=8).digest()
     name = item.get("name")
     name = cut(name, MAX_NAME, trunc) if isinstance(name, str) else ""
     return Span(tid, sid, parent, name, kind, ts * 1000, dur * 1000, process, status, message,
                 attrs, tuple(events), (), WARN_TRUNCATED if trunc.hit else 0)
+
+
+def _tags(tags: object, trunc: Truncation) -> tuple[dict[str, AttrValue], int, str]:
+    """Attributes, status and status message from Zipkin's tags."""
+    attrs: dict[str, AttrValue] = {}
+    status, message = STATUS_UNSET, ""
+    if not isinstance(tags, dict):
+        return attrs, status, message
+    if len(tags) > MAX_ATTRS:
+        trunc.hit = True
+    for key, value in list(tags.items())[:MAX_ATTRS]:
+        text = value if isinstance(value, str) else json.dumps(value)
+        if key == "error":
+            status, message = STATUS_ERROR, cut(text, MAX_VALUE, trunc)
+        elif key == "otel.status_code":
+            status = {"ERROR": STATUS_ERROR, "OK": STATUS_OK}.get(text.upper(), status)
+        elif key == "otel.status_description":
+            message = cut(text, MAX_VALUE, trunc)
+        else:
+            attrs[cut(str(key), MAX_KEY, trunc)] = plain_value(text, trunc)
+    return attrs, status, message
+
+
+def _remote(remote: object, attrs: dict[str, AttrValue], trunc: Truncation) -> None:
+    if isinstance(remote, dict):
+        for src, dst in (("serviceName", "peer.service"), ("ipv4", "net.peer.ip"),
+                         ("ipv6", "net.peer.ip"), ("port", "net.peer.port")):
+            if remote.get(src) is not None:
+                attrs.setdefault(dst, plain_value(remote[src], trunc))
+
+
+def _annotations(annotations: object, trunc: Truncation) -> list[SpanEvent]:
+    events: list[SpanEvent] = []
+    if not isinstance(annotations, list):
+        return events
+    if len(annotations) > MAX_EVENTS:
+        trunc.hit = True
+    for a in annotations[:MAX_EVENTS]:
+        at = _int(a.get("timestamp")) if isinstance(a, dict) else None
+        if at is not None and 0 <= at <= _MAX_US and isinstance(a.get("value"), str):
+            events.append(SpanEvent(at * 1000, cut(a["value"], MAX_NAME, trunc)))
+    return events

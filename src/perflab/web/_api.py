@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from perflab.errors import InvalidValue, NotFound
+from perflab.errors import InvalidValue, NotFound, UsageError
 from perflab.load import load_view
 from perflab.report import series_area
 from perflab.serving import TooManyRequests
@@ -77,6 +77,8 @@ def _guard(fn: Any) -> Any:
             return error(400, str(exc))
         except NotFound as exc:
             return error(404, str(exc))
+        except UsageError as exc:  # a value the store refuses (a name too long to look up)
+            return error(400, exc.message)
         except Exception as exc:
             if interrupted(exc):
                 return too_slow()

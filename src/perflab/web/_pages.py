@@ -14,6 +14,7 @@ from perflab.errors import NotFound
 from perflab.report import format_value, load_section_values, render_report, series_key
 from perflab.store import run_kinds
 from perflab.web._api import run_document
+from perflab.web._auth import COOKIE
 from perflab.web._db import interrupted, uses_store
 from perflab.web._params import BadParam, ascii_int, int_param, text_param, time_param
 
@@ -34,7 +35,10 @@ def _state(request: Request) -> AppState:
 
 def _page(request: Request, template: str, status: int = 200, **values: Any) -> HTMLResponse:
     state = _state(request)
-    html = state.templates.get_template(template).render(host=state.host, **values)
+    # a session cookie is only set by the token's login page: offer its logout
+    signed_in = COOKIE in request.cookies
+    html = state.templates.get_template(template).render(host=state.host, signed_in=signed_in,
+                                                         **values)
     return HTMLResponse(html, status_code=status)
 
 

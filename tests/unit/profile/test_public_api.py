@@ -17,7 +17,10 @@ def test_profile_exports():
         # the run's timeline of slices (hub, report, demo)
         "FunctionShare", "RangeProfile", "ShareDelta", "SliceInfo", "profile_slices",
         "range_changes", "range_profile", "top_functions",
-        "find_tool"])
+        "find_tool",
+        # what the command line uses
+        "check_backend_mode", "comparable", "diff_tree", "fetch", "is_go_binary", "is_url",
+        "render_html", "render_svg", "scaled_label", "tree_of"])
     for name in perflab.profile.__all__:
         assert getattr(perflab.profile, name) is not None
 
@@ -25,7 +28,9 @@ def test_profile_exports():
 def test_ebpf_exports():
     assert sorted(perflab.ebpf.__all__) == sorted([
         "BpftraceOutput", "bpftrace_path", "ensure_tracefs", "require_root", "run_bpftrace",
-        "split_key"])
+        "split_key",
+        # the tools the command line runs
+        "biolatency", "execsnoop", "libcalls", "offcpu", "runqlat", "syscalls", "tcpretrans"])
 
 
 def test_flame_pages_from_the_public_functions():

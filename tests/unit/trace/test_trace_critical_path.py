@@ -138,7 +138,8 @@ def test_a_skewed_child_starting_before_its_parent_is_cut():
 
 def test_a_deep_trace_has_no_recursion_limit():
     n = 50_000
-    rows = [(1, None, 0, 2 * n)] + [(i, i - 1, i, 2 * n - i) for i in range(2, n + 1)]
+    rows: list[tuple[int, int | None, int, int]] = [(1, None, 0, 2 * n)]
+    rows += [(i, i - 1, i, 2 * n - i) for i in range(2, n + 1)]
     path = _path(_trace(rows))
     assert len(path) == 2 * (n - 1)  # span n has zero length: no section
     assert path[0] == (1, 2 * n - 2, 2 * n)

@@ -20,7 +20,7 @@ from opentelemetry.exporter.zipkin.json import ZipkinExporter
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter
 
 from perflab.store import IngestQueue, Store, span_services
 from perflab.trace import get_trace, parse_hex_id
@@ -46,13 +46,16 @@ def _send(exporter, service: str) -> tuple[str, str]:
 
 
 def _check_stored(store_path, trace_hex: str, service: str, *, resource: bool = True) -> None:
+    tid = parse_hex_id(trace_hex, 16)
+    assert tid is not None
     with Store.open(store_path) as store:
         assert service in span_services(store)
-        trace = get_trace(store, parse_hex_id(trace_hex, 16))
+        trace = get_trace(store, tid)
     assert trace is not None
     names = [s.name for s in trace.spans]
     assert sorted(names) == ["GET /items", "SELECT items", "parse"]
     root = trace.root()
+    assert root is not None
     assert root.name == "GET /items"
     assert root.kind == 2
     assert root.attrs["http.route"] == "/items"
@@ -68,6 +71,7 @@ def test_the_real_sdk_exporters_deliver_whole_traces(tmp_path, protocol):
     """Each receiver takes what the real exporter sends: three spans, their tree, kinds,
     attributes, resource and status survive."""
     with running_hub(tmp_path / "s.db") as hub:
+        exporter: SpanExporter
         if protocol == "http":
             exporter = HttpExporter(endpoint=hub.otlp_url + "/v1/traces")
         elif protocol == "grpc":
@@ -112,6 +116,7 @@ def test_otlp_json_hex_ids_integer_enums_and_string_int64(tmp_path):
         hub.wait_written(1)
         with Store.open(hub.store_path) as store:
             t = get_trace(store, bytes.fromhex(tid))
+        assert t is not None
         span = t.spans[0]
         assert span.span_id.hex() == sid.lower()
         assert (span.kind, span.status, span.status_message) == (2, 2, "boom")
@@ -252,6 +257,7 @@ def test_zipkin_shared_spans_keep_both_halves(tmp_path):
         hub.wait_written(2)
         with Store.open(hub.store_path) as store:
             t = get_trace(store, bytes.fromhex(tid))
+        assert t is not None
         client = next(s for s in t.spans if s.kind == 3)
         server = next(s for s in t.spans if s.kind == 2)
         assert server.parent_id == client.span_id
@@ -268,7 +274,9 @@ def test_ingest_keeps_up_with_bursts_without_dropping(tmp_path):
         hub.wait_written(60)
         with Store.open(hub.store_path) as store:
             for tid in sent:
-                assert len(get_trace(store, bytes.fromhex(tid)).spans) == 3
+                t = get_trace(store, bytes.fromhex(tid))
+                assert t is not None
+                assert len(t.spans) == 3
     assert json.dumps(sent)  # ids are plain hex
     assert time.time() > 0
 
@@ -283,6 +291,7 @@ def test_forward_otlp_sends_every_span_on_to_another_backend(tmp_path):
         with running_hub(tmp_path / "front.db", trace=front) as hub:
             trace_hex, _ = _send(HttpExporter(endpoint=hub.otlp_url + "/v1/traces"), "fwd")
             hub.wait_written(3)
+            assert front.forwarder is not None
             assert wait_idle(front.forwarder, 30)
             backend.wait_written(3)
             _check_stored(backend.store_path, trace_hex, "fwd")

@@ -5,6 +5,7 @@ needs a token; the test helper leaves the default ports alone."""
 from __future__ import annotations
 
 import socket
+from typing import Any
 
 import pytest
 from click.core import ParameterSource
@@ -20,6 +21,11 @@ class Ctx:
 
     def get_parameter_source(self, name: str) -> ParameterSource:
         return ParameterSource.COMMANDLINE if name in self.asked else ParameterSource.DEFAULT
+
+
+def _ctx(asked: set[str]) -> Any:
+    """What open_receivers asks of click's context: where each option's value came from."""
+    return Ctx(asked)
 
 
 def _opts(**over):
@@ -46,7 +52,7 @@ def _close(sockets):
 
 @pytest.mark.parametrize("name", ["otlp_http", "otlp_grpc", "zipkin"])
 def test_a_taken_default_port_is_a_warning_and_the_receiver_stays_off(taken, name, capsys):
-    hub, _listeners, sockets = open_receivers(Ctx(set()), _opts(**{name: f"127.0.0.1:{taken}"}),
+    hub, _listeners, sockets = open_receivers(_ctx(set()), _opts(**{name: f"127.0.0.1:{taken}"}),
                                              None, hub_port=1)
     try:
         flag = "--" + name.replace("_", "-")
@@ -61,14 +67,14 @@ def test_a_taken_default_port_is_a_warning_and_the_receiver_stays_off(taken, nam
 def test_a_taken_port_asked_for_is_exit_3_naming_the_option(taken, name):
     flag = "--" + name.replace("_", "-")
     with pytest.raises(TargetError, match=flag) as err:
-        open_receivers(Ctx({name}), _opts(**{name: f"127.0.0.1:{taken}"}), None, hub_port=1)
+        open_receivers(_ctx({name}), _opts(**{name: f"127.0.0.1:{taken}"}), None, hub_port=1)
     assert err.value.exit_code == 3
 
 
 def test_receivers_off_loopback_need_a_token():
     with pytest.raises(UsageError, match="--zipkin"):
-        open_receivers(Ctx({"zipkin"}), _opts(zipkin="0.0.0.0:0"), None, hub_port=1)
-    hub, _, sockets = open_receivers(Ctx({"zipkin"}), _opts(zipkin="0.0.0.0:0"), "tok",
+        open_receivers(_ctx({"zipkin"}), _opts(zipkin="0.0.0.0:0"), None, hub_port=1)
+    hub, _, sockets = open_receivers(_ctx({"zipkin"}), _opts(zipkin="0.0.0.0:0"), "tok",
                                      hub_port=1)
     _close(sockets)
     assert any(e.startswith("zipkin 0.0.0.0:") for e in hub.endpoints)
@@ -76,7 +82,7 @@ def test_receivers_off_loopback_need_a_token():
 
 def test_a_bad_address_is_a_usage_error():
     with pytest.raises(UsageError, match="--otlp-grpc"):
-        open_receivers(Ctx({"otlp_grpc"}), _opts(otlp_grpc="nowhere"), None, hub_port=1)
+        open_receivers(_ctx({"otlp_grpc"}), _opts(otlp_grpc="nowhere"), None, hub_port=1)
 
 
 def test_the_test_helper_leaves_the_default_ports_alone():
