@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from perflab.trace import TraceHub
-    from perflab.web._listeners import Listener
+    from perflab.web import Listener
 
 OTLP_HTTP = "127.0.0.1:4318"
 OTLP_GRPC = "127.0.0.1:4317"
@@ -83,10 +83,9 @@ def open_receivers(ctx: click.Context, opts: dict[str, Any], token: str | None, 
                    hub_port: int) -> tuple[TraceHub, tuple[Listener, ...], list[socket.socket]]:
     """The trace hub (its gRPC port bound) and the receivers' own HTTP sockets."""
     from perflab.serving import require_token_off_loopback  # noqa: PLC0415
-    from perflab.trace import Retention, TraceHub, load_strategies  # noqa: PLC0415
-    from perflab.trace._forward import forward_url  # noqa: PLC0415
+    from perflab.trace import Retention, TraceHub, forward_url, load_strategies  # noqa: PLC0415
     from perflab.units import parse_size  # noqa: PLC0415
-    from perflab.web._listeners import Listener  # noqa: PLC0415
+    from perflab.web import Listener  # noqa: PLC0415
 
     max_bytes = None
     if opts["trace_max_size"]:

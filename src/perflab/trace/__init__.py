@@ -12,6 +12,7 @@ Public names:
   ``trace_document``, ``diff_document``, ``services_document``, ``coverage_document``,
   ``ViewError``;
 - in ``perflab serve``: ``TraceHub`` (span sink, gRPC receiver, forwarder, sampling),
+  ``forward_url`` (what ``--forward-otlp`` takes),
   ``Retention``, ``load_strategies``, ``ROUTES`` (receivers, APIs and pages, mounted by the
   hub) and ``TEMPLATES`` (the pages' templates, rendered by the hub's environment around its
   ``base.html``), ``OTLP_HTTP_PATHS`` and ``ZIPKIN_PATHS`` (what the receivers' own ports serve);
@@ -21,6 +22,7 @@ Public names:
 from perflab.trace._critical import Section, critical_path
 from perflab.trace._decode import Decoded, DecodeError
 from perflab.trace._diff import TraceDiff, diff_groups
+from perflab.trace._forward import forward_url
 from perflab.trace._hub import TraceHub
 from perflab.trace._model import Process, Span, SpanEvent, SpanLink, Trace, hex_id, parse_hex_id
 from perflab.trace._otlp import decode_json, decode_protobuf, encode_request
@@ -67,6 +69,7 @@ __all__ = [
     "diff_groups",
     "encode_request",
     "find_traces",
+    "forward_url",
     "get_trace",
     "hex_id",
     "load_strategies",

@@ -42,6 +42,9 @@ HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
 STATIC = HERE / "static"
 WINDOWS = ("5m", "15m", "1h", "6h", "24h")
+# the hub's session cookie (web._auth.COOKIE; a test pins them equal): the header offers its
+# logout when a browser has one
+SESSION_COOKIE = "perflab_session"
 
 
 def inline(name: str) -> Markup:
@@ -53,8 +56,8 @@ def inline(name: str) -> Markup:
 
 def _render(request: Request, template: str, status: int = 200, **values: Any) -> HTMLResponse:
     state = request.app.state.perflab
-    html = state.templates.get_template(template).render(host=state.host, inline=inline,
-                                                         **values)
+    html = state.templates.get_template(template).render(
+        host=state.host, signed_in=SESSION_COOKIE in request.cookies, inline=inline, **values)
     return HTMLResponse(html, status_code=status)
 
 

@@ -17,8 +17,7 @@ import uvicorn
 
 from perflab.store import Store, span_stats
 from perflab.trace import TraceHub
-from perflab.web import AppConfig, create_app
-from perflab.web._listeners import Listener
+from perflab.web import AppConfig, Listener, create_app
 
 
 @dataclass

@@ -20,7 +20,9 @@ from perflab.trace import (
     search_document,
     trace_document,
 )
+from perflab.trace._pages import SESSION_COOKIE
 from perflab.trace._write import Retention, apply_retention
+from perflab.web._auth import COOKIE
 
 
 @pytest.fixture
@@ -167,3 +169,7 @@ def test_pages_answer_and_refuse_bad_parameters(store):
         assert c.get("/services").status_code == 200
         assert c.get(f"/traces/compare?a={1:x}&b={20:x}").status_code == 200
         assert c.get("/traces/compare?a=1").status_code == 400
+
+
+def test_the_pages_know_the_hubs_session_cookie():
+    assert SESSION_COOKIE == COOKIE
