@@ -1,7 +1,10 @@
 """Helpers for your own tests and scripts that drive perflab.
 
 ``serve(store)`` starts a real ``perflab serve`` on a free loopback port, waits until it answers
-and stops it (SIGINT, as Ctrl-C would) when the ``with`` block ends::
+and stops it (SIGINT, as Ctrl-C would) when the ``with`` block ends. Its span receivers'
+machine-wide default ports (4317, 4318, 9411) are left alone: OTLP/HTTP is served on the hub's
+own port, and ``--otlp-http HOST:PORT`` (or ``--otlp-grpc``, ``--zipkin``) among ``args`` opens
+one of its own::
 
     from perflab.testing import serve
 
@@ -94,7 +97,7 @@ def serve(store: str | os.PathLike[str], *args: str, token: str | None = None,
         log = cleanup.enter_context(Path(log_path).open("wb"))
         proc = subprocess.Popen(  # our own interpreter and module, fixed args
             [sys.executable, "-m", "perflab", "serve", "--listen", f"127.0.0.1:{port}",
-             "--store", os.fspath(store), *args],
+             "--store", os.fspath(store), *_receiver_args(args), *args],
             env=_child_env(token), stdout=log, stderr=subprocess.STDOUT)
         served = Served(url, proc, Path(log_path))
         try:
@@ -102,6 +105,14 @@ def serve(store: str | os.PathLike[str], *args: str, token: str | None = None,
             yield served
         finally:
             _stop(proc)
+
+
+def _receiver_args(args: tuple[str, ...]) -> list[str]:
+    """``--no-...`` for each receiver ``args`` does not mention: hubs started by tests must not
+    take (or fight over) the ports a real collector or the user's hub uses."""
+    return [f"--no-{name}" for name in ("otlp-http", "otlp-grpc", "zipkin")
+            if not any(a in (f"--{name}", f"--no-{name}") or a.startswith(f"--{name}=")
+                       for a in args)]
 
 
 def _wait_ready(served: Served, timeout_s: float) -> None:

@@ -166,6 +166,11 @@ def test_demo_finds_the_planted_problems_and_leaves_nothing_behind(tmp_path):
     assert prof["detected"], prof["summary"]
     assert prof["function"] == "checksum_slowly"
     assert prof["growth_pp"] > 10
+    # the traced chain (frontend -> api -> store): the slow call and the error path, from traces
+    assert findings["slow_call"]["detected"], findings["slow_call"]["summary"]
+    assert findings["slow_call"]["operation"] == "store: SELECT prices"
+    assert findings["error_path"]["detected"], findings["error_path"]["summary"]
+    assert findings["error_path"]["operation"] == "store: SELECT coupons"
 
     assert doc["status"] == "ok"
     assert doc["url"] == f"http://127.0.0.1:{hub_port}/runs/{doc['run_id']}"
@@ -174,6 +179,7 @@ def test_demo_finds_the_planted_problems_and_leaves_nothing_behind(tmp_path):
     html = report.read_text()
     assert "<html" in html[:2000].lower()
     assert '<table id="findings">' in html
+    assert 'id="trace-red"' in html  # the report's tracing section
     assert "/hash is CPU-hot" in html
     assert 'id="load-spectrum"' in html        # the report's load section
     assert "endpoint=/work · cpu phase" in html  # the threshold it missed, and where

@@ -29,4 +29,4 @@ def test_sections_are_a_plain_list_of_functions():
 
 
 def test_web_public_names():
-    assert sorted(perflab.web.__all__) == ["AppConfig", "create_app"]
+    assert sorted(perflab.web.__all__) == ["AppConfig", "Listener", "create_app"]

@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from perflab.cli._common import open_store, store_option
+from perflab.cli._receivers import open_receivers, receiver_options, receivers_line
 from perflab.cli.metrics import hub_options, serve_options
 from perflab.errors import InvalidValue, TargetError, UsageError
 
@@ -121,9 +122,10 @@ def _server_class() -> type:
 @click.option("--interval", "interval_s", type=float, default=1.0, show_default=True,
               help="Seconds between samples of the background recording.")
 @serve_options
+@receiver_options
 def serve(*, listen: str, store_path: str | None, no_record: bool, token: str | None,
           token_file: str | None, allowed_hosts: tuple[str, ...], interval_s: float,
-          **metrics: Any) -> None:
+          **options: Any) -> None:
     """Serve the dashboard, the JSON API and /metrics; record this machine meanwhile.
 
     Open http://127.0.0.1:8600/ (the default). Ctrl-C stops it and ends the recording's run.
@@ -147,24 +149,33 @@ def serve(*, listen: str, store_path: str | None, no_record: bool, token: str | 
     HostRule.for_listen(host, allowed_hosts)  # a malformed --allowed-host: exit 2 before binding
     if interval_s <= 0:
         raise InvalidValue("--interval must be positive", hint="like 1 or 0.5")
+    # the metrics options are named metrics_*, the span receivers' are the others
+    metrics = {k: v for k, v in options.items() if k.startswith("metrics_")}
+    receivers = {k: v for k, v in options.items() if not k.startswith("metrics_")}
     hub = hub_options(metrics)  # a bad --scrape or --rules file: exit 2 before serving
     store = open_store(store_path)  # a damaged or newer store is refused here, exit 2
     path = store.path
     store.close()
     sock = bind(host, port)
+    spans, listeners, extra = open_receivers(click.get_current_context(), receivers, token,
+                                             hub_port=sock.getsockname()[1])
     shown = f"[{host}]" if ":" in host else host
     click.echo(f"perflab serve: http://{shown}:{sock.getsockname()[1]}/  (store {path}"
                f"{', recording this machine' if not no_record else ''}; Ctrl-C stops)")
+    click.echo(f"spans: {receivers_line(spans, listeners)}")
     sys.stdout.flush()
     app = create_app(AppConfig(store_path=path, token=token, record=not no_record,
                                interval_s=interval_s, listen_host=host,
-                               allowed_hosts=allowed_hosts, metrics=hub))
+                               allowed_hosts=allowed_hosts, metrics=hub, trace=spans,
+                               listeners=listeners))
     config = uvicorn.Config(app, log_level=os.environ.get("PERFLAB_LOG_LEVEL", "warning"),
                             access_log=False, lifespan="on", timeout_graceful_shutdown=GRACEFUL_S,
                             loop="auto", http="auto")
     server = _server_class()(config)
     logging.getLogger("uvicorn.error").addFilter(QuietCancel())
     try:
-        server.run(sockets=[sock])
+        server.run(sockets=[sock, *extra])
     finally:
         sock.close()
+        for s in extra:
+            s.close()

@@ -94,6 +94,8 @@ class Recorder:
         matches: substrings of a process name or command line; matching processes are picked
             up whenever they appear (the recorder itself is never matched).
         all_processes: record every process.
+        follow_children: record the descendants of ``pids`` too, as they appear (``perflab
+            run``: a service's workers).
         system: record system-wide and network series.
         proc_root: the /proc to read (a fake tree in tests).
     """
@@ -101,6 +103,7 @@ class Recorder:
     def __init__(self, store: Store, run_id: int, interval_s: float = 1.0, *,
                  pids: Iterable[int] = (), matches: Iterable[str] = (),
                  all_processes: bool = False, system: bool = True,
+                 follow_children: bool = False,
                  proc_root: str | Path = "/proc",
                  wall_clock: Callable[[], int] = time.time_ns,
                  mono_clock: Callable[[], float] = time.monotonic,
@@ -115,6 +118,7 @@ class Recorder:
         self.all_processes = all_processes
         self.matches = tuple(m for m in matches if m)
         self._explicit: set[int] = set(pids)
+        self._roots = frozenset(pids) if follow_children else frozenset()
         self._wall = wall_clock
         self._mono = mono_clock
         self._sleep = sleep
@@ -304,6 +308,8 @@ class Recorder:
         if self.all_processes:
             return None
         selected = set(self._explicit)
+        if self._roots:
+            selected |= self._descendants()
         if self.matches:
             present = list_pids(self.proc_root)
             alive = set(present)
@@ -314,6 +320,24 @@ class Recorder:
                 if pid != self._own_pid and self._matches(pid):
                     selected.add(pid)
         return sorted(selected)
+
+    def _descendants(self) -> set[int]:
+        """Every live descendant of the ``follow_children`` roots (one stat read per process;
+        a process that exits meanwhile is skipped)."""
+        parent: dict[int, int] = {}
+        for pid in list_pids(self.proc_root):
+            try:
+                with open(f"{self.proc_root}/{pid}/stat", encoding="utf-8",  # noqa: PTH123
+                          errors="replace") as f:
+                    parent[pid] = parse_proc_stat(f.read()).ppid
+            except (OSError, ValueError):
+                continue
+        found: set[int] = set()
+        frontier = set(self._roots)
+        while frontier:
+            frontier = {pid for pid, pp in parent.items() if pp in frontier} - found
+            found |= frontier
+        return found
 
     def _matches(self, pid: int) -> bool:
         base = f"{self.proc_root}/{pid}"

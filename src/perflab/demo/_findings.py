@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
     from perflab.demo._profiling import ProfileFinding
     from perflab.demo._regression import RegressionFinding
+    from perflab.demo._tracing import TraceFinding
     from perflab.store import Store
 
 NS = 1_000_000_000
@@ -276,14 +277,16 @@ class Findings:
     thresholds: ThresholdFinding = field(default_factory=lambda: ThresholdFinding(()))
     regression: RegressionFinding | None = None  # the benchmark check; None when not run
     profile: ProfileFinding | None = None  # the hot function from py-spy; None when not run
+    tracing: tuple[TraceFinding, ...] = ()  # the traced chain's slow call and error path
 
     def all(self) -> tuple[CpuFinding | LockFinding | LeakFinding | ThresholdFinding
-                           | RegressionFinding | ProfileFinding, ...]:
+                           | RegressionFinding | ProfileFinding | TraceFinding, ...]:
         found: tuple[CpuFinding | LockFinding | LeakFinding | ThresholdFinding
-                     | RegressionFinding | ProfileFinding, ...] = (
+                     | RegressionFinding | ProfileFinding | TraceFinding, ...] = (
             self.cpu, self.lock, self.leak, self.thresholds)
         if self.profile is not None:
             found = (*found, self.profile)
+        found = (*found, *self.tracing)
         return found if self.regression is None else (*found, self.regression)
 
     def to_json(self) -> dict[str, Any]:
@@ -292,6 +295,8 @@ class Findings:
         out["regression"] = None if self.regression is None else self.regression.to_json()
         if self.profile is not None:
             out["profile"] = self.profile.to_json()
+        for f in self.tracing:
+            out[f.kind.replace(" ", "_")] = f.to_json()
         return out
 
 

@@ -12,6 +12,7 @@ they are views above this package, and the demo uses them the way a person would
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import shutil
@@ -42,6 +43,13 @@ from perflab.demo._profiling import (
 )
 from perflab.demo._regression import RegressionFinding
 from perflab.demo._regression import check as check_regression
+from perflab.demo._tracing import (
+    ChainTraffic,
+    error_path_finding,
+    slow_call_finding,
+    tracing_available,
+    wait_for_spans,
+)
 from perflab.demo._traffic import drive
 from perflab.errors import InvalidValue, PerflabError, TargetError, Unreachable, UsageError
 from perflab.store import BatchWriter, Store
@@ -125,6 +133,8 @@ class Demo:
         self._env = _child_env()
         self.service: Child | None = None
         self.hub: Child | None = None
+        self.chain: list[Child] = []  # the traced frontend -> api -> store services
+        self.chain_port: int | None = None
         self.recording: RecordingThread | None = None
         self.profiler: ContinuousProfiler | None = None  # py-spy on the service
         self.profile_note: str | None = None
@@ -145,7 +155,8 @@ class Demo:
     def close(self, *, failed: bool = False) -> None:
         """Stop everything this demo started. Idempotent; Ctrl-C during it is postponed."""
         self._stop.set()
-        for stop in (self._stop_recording, self._stop_service, self._stop_hub):
+        for stop in (self._stop_recording, self._stop_chain, self._stop_service,
+                     self._stop_hub):
             try:
                 stop()
             except KeyboardInterrupt:
@@ -167,6 +178,12 @@ class Demo:
             rec, self.recording = self.recording, None
             rec.stop()
             self.recording_error = rec.error
+
+    def _stop_chain(self) -> None:
+        """Stop the chain, frontend first (each flushes its last spans as it stops)."""
+        chain, self.chain = self.chain, []
+        for child in reversed(chain):
+            child.stop()
 
     def _stop_service(self) -> None:
         if self.service is not None:
@@ -208,6 +225,11 @@ class Demo:
         self._start_profiler(run.id)
         threading.Thread(target=self._watch_service, name="demo-watchdog", daemon=True).start()
         writer = BatchWriter(self.store, run.id)
+        traffic = ChainTraffic(self.chain_port) if self.chain_port is not None else None
+        if traffic is not None:
+            self.say("the traced chain (frontend -> api -> store) takes checkouts meanwhile; "
+                     "its spans go to the hub")
+            traffic.start()
         try:
             for i, phase in enumerate(self.phases, 1):
                 self.say(f"phase {i}/{len(self.phases)} {phase.name}: {phase.text} "
@@ -225,12 +247,16 @@ class Demo:
             raise
         finally:
             writer.flush()
+            if traffic is not None:
+                traffic.stop()
             self._stop_recording()
+        tracing = self._tracing_findings(run.id) if traffic is not None else ()
         if self.recording_error is not None:
             result.notes.append(f"the recorder stopped early: {self.recording_error}")
         regression = self._check_regression(result, run.id) if result.status == "ok" else None
         result.findings = replace(findings_from_store(self.store, run.id, self.service.pid),
-                                  regression=regression, profile=self._profile_finding(run.id))
+                                  regression=regression, profile=self._profile_finding(run.id),
+                                  tracing=tracing)
         result.notes.extend(leak_alerts(self.store, run.id, self.service.pid))
         self.store.finish_run(run.id, result.status,
                               # a list: the order of the findings survives the JSON column
@@ -239,6 +265,17 @@ class Demo:
         if result.status == "ok":
             self._write_report(result)
         return result
+
+    def _tracing_findings(self, run_id: int) -> tuple[Any, ...]:
+        """The chain's slow call and error path, from its traces (after its last spans are
+        in: the chain stops first, flushing them)."""
+        assert self.store is not None
+        self._stop_chain()
+        wait_for_spans(self.opts.store_path)
+        run = self.store.run(run_id)
+        end = time.time_ns()
+        return (slow_call_finding(self.store, run.started_ns, end),
+                error_path_finding(self.store, run.started_ns, end))
 
     def _check_regression(self, result: DemoResult, run_id: int) -> RegressionFinding | None:
         """Benchmark two versions of a service function; Ctrl-C ends the demo as aborted."""
@@ -324,6 +361,8 @@ class Demo:
             self.hub = Child("hub (perflab serve)", [
                 py, "-m", "perflab", "serve", "--listen", f"127.0.0.1:{self.hub_port}",
                 "--store", str(self.opts.store_path), "--no-record",
+                # spans come in on the hub's own port; the default receiver ports stay free
+                "--no-otlp-http", "--no-otlp-grpc", "--no-zipkin",
             ], log_path=self._tmp / "hub.log", env=self._env)
             self.hub.start()
         self.say("starting the demo service" + (" and the hub" if self.hub else ""))
@@ -332,6 +371,30 @@ class Demo:
             port = self.hub_port
             assert port is not None
             self.hub.wait_ready(lambda: port_accepts(port), _READY_TIMEOUT_S)
+            if tracing_available():
+                self._start_chain(port)
+            else:
+                self.say("note: the OpenTelemetry SDK is not installed: the traced chain is "
+                         "skipped (pip install 'perflab[otel]')")
+
+    def _start_chain(self, hub_port: int) -> None:
+        """store, then api, then frontend, each told where the next one listens."""
+        assert self._tmp is not None
+        env = {**self._env, "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{hub_port}",
+               "OTEL_BSP_SCHEDULE_DELAY": "500", "OTEL_TRACES_SAMPLER": "always_on"}
+        next_url = ""
+        for role in ("store", "api", "frontend"):
+            port_file = self._tmp / f"{role}.port"
+            args = [sys.executable, "-m", "perflab.demo.chain", "--role", role, "--port", "0",
+                    "--port-file", str(port_file)]
+            if next_url:
+                args += ["--next", next_url]
+            child = Child(f"demo {role}", args, log_path=self._tmp / f"{role}.log", env=env)
+            child.start()
+            self.chain.append(child)
+            child.wait_ready(functools.partial(_chain_ready, port_file), _READY_TIMEOUT_S)
+            next_url = f"http://127.0.0.1:{int(port_file.read_text())}"
+        self.chain_port = int((self._tmp / "frontend.port").read_text())
 
     def _run_phase(self, phase: Phase, writer: BatchWriter, service_port: int) -> Window:
         assert self.service is not None
@@ -431,6 +494,14 @@ def _service_ready(port_file: Path) -> bool:
             return int(resp.status) == 200
     except (OSError, urllib.error.URLError):
         return False
+
+
+def _chain_ready(port_file: Path) -> bool:
+    try:
+        port = int(port_file.read_text())
+    except (OSError, ValueError):
+        return False
+    return port_accepts(port)
 
 
 def _set_faults(port: int, faults: dict[str, bool]) -> None:

@@ -161,6 +161,18 @@ def section_profile(ctx: ReportContext) -> Section | None:
     return Section("profile", "Profile", _render("section_profile.html", p=report))
 
 
+def section_trace(ctx: ReportContext) -> Section | None:
+    """Spans received during the run: RED, slowest traces, critical path, coverage."""
+    from perflab.report._trace import trace_report  # noqa: PLC0415  # loads perflab.trace
+
+    if _is_bench(ctx):
+        return None
+    report = trace_report(ctx.store, ctx.run)
+    if report is None:
+        return None
+    return Section("trace", "Tracing", _render("section_trace.html", t=report))
+
+
 def _is_bench(ctx: ReportContext) -> bool:
     # a bench run's values sit 1 ns apart: as time series they say nothing the bench section
     # does not say better
@@ -188,8 +200,8 @@ def section_summary(ctx: ReportContext) -> Section | None:
 
 # The report, top to bottom. Capabilities add their sections here (load, bench, profile ...).
 SECTIONS: list[SectionFn] = [section_overview, section_findings, section_alerts, section_load,
-                             section_bench, section_charts, section_profile, section_events,
-                             section_summary]
+                             section_bench, section_charts, section_profile, section_trace,
+                             section_events, section_summary]
 
 
 def _chart_data(ctx: ReportContext) -> dict[str, Any]:

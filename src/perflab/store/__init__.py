@@ -18,6 +18,14 @@ from receivers into the store (a full queue refuses; nothing accepted is dropped
 writers ``write_metric_samples`` / ``write_metric_meta``, ``stale_nan`` / ``is_stale_nan``,
 ``end_event`` (an alert's band), ``set_run_span`` (an import's time), and silences:
 ``add_silence``, ``expire_silence``, ``silences``, ``SilenceRow``.
+
+Spans (schema v5, ``_spans.py``): ``insert_spans`` with its ``SpanCatalog`` and ``SPAN_COLUMNS``,
+``name_id``; reading: ``trace_spans``, ``find_trace_ids`` / ``SpanFilter`` / ``SpanMatch``,
+``spans_matching``, ``trace_summaries`` / ``TraceSummary``, ``span_durations``,
+``spans_in_window``, ``span_services``, ``span_operations``, ``span_processes``,
+``service_edges``, ``StoredSpan``, ``StoredProcess``;
+retention: ``span_stats``, ``span_bytes_estimate``, ``delete_spans_started_before``,
+``delete_oldest_spans``, ``prune_span_catalog``; ``running_runs`` (where arriving data belongs).
 """
 
 from perflab.store._catalog import interrupt, run_kinds, runs_generation, set_query_deadline
@@ -42,11 +50,51 @@ from perflab.store._metrics import (
     write_metric_meta,
     write_metric_samples,
 )
-from perflab.store._models import Artifact, Event, Run, Series, canonical_labels, format_labels
+from perflab.store._models import (
+    Artifact,
+    Event,
+    Run,
+    Series,
+    canonical_labels,
+    format_labels,
+)
 from perflab.store._open import CheckResult, check_file
 from perflab.store._rollups import ROLLUP_NS
 from perflab.store._schema import SCHEMA_VERSION
-from perflab.store._store import INT64_MAX, INT64_MIN, MAX_NAME_FILTER, Store, default_store_path
+from perflab.store._spans import (
+    SPAN_COLUMNS,
+    SpanCatalog,
+    SpanFilter,
+    SpanMatch,
+    StoredProcess,
+    StoredSpan,
+    TraceSummary,
+    delete_oldest_spans,
+    delete_spans_started_before,
+    find_trace_ids,
+    insert_spans,
+    name_id,
+    prune_span_catalog,
+    running_runs,
+    service_edges,
+    span_bytes_estimate,
+    span_durations,
+    span_operations,
+    span_processes,
+    span_services,
+    span_stats,
+    spans_in_window,
+    spans_matching,
+    trace_spans,
+    trace_summaries,
+)
+from perflab.store._store import (
+    INT64_MAX,
+    INT64_MIN,
+    MAX_NAME_FILTER,
+    Store,
+    default_store_path,
+)
 from perflab.store._windows import (
     DEFAULT_POINTS,
     MAX_POINTS,
@@ -68,6 +116,7 @@ __all__ = [
     "MAX_POINTS",
     "ROLLUP_NS",
     "SCHEMA_VERSION",
+    "SPAN_COLUMNS",
     "Artifact",
     "BatchWriter",
     "CheckResult",
@@ -79,16 +128,26 @@ __all__ = [
     "SampleWindow",
     "Series",
     "SilenceRow",
+    "SpanCatalog",
+    "SpanFilter",
+    "SpanMatch",
     "Store",
+    "StoredProcess",
+    "StoredSpan",
     "Summary",
+    "TraceSummary",
     "add_silence",
     "canonical_labels",
     "check_file",
     "default_store_path",
+    "delete_oldest_spans",
+    "delete_spans_started_before",
     "end_event",
     "expire_silence",
+    "find_trace_ids",
     "format_labels",
     "has_rollup",
+    "insert_spans",
     "interrupt",
     "is_stale_nan",
     "metric_arrays",
@@ -98,16 +157,30 @@ __all__ = [
     "metric_series",
     "metrics_generation",
     "missing_rollups",
+    "name_id",
     "nearest_rank",
+    "prune_span_catalog",
     "run_kinds",
+    "running_runs",
     "runs_generation",
     "sample_window",
+    "service_edges",
     "set_query_deadline",
     "set_run_span",
     "silences",
+    "span_bytes_estimate",
+    "span_durations",
+    "span_operations",
+    "span_processes",
+    "span_services",
+    "span_stats",
+    "spans_in_window",
+    "spans_matching",
     "stale_nan",
     "store_error",
     "summarize",
+    "trace_spans",
+    "trace_summaries",
     "write_metric_meta",
     "write_metric_samples",
 ]

@@ -16,6 +16,7 @@ returns (or reports what it could not write).
 
     queue = IngestQueue(path)
     queue.register("spans", write_spans)      # write_spans(store, items) -> None
+                                              # (committed=fn: fn(items) after each commit)
     queue.start()
     if not queue.submit("spans", decoded):    # False: answer 429 / RESOURCE_EXHAUSTED
         ...
@@ -69,6 +70,7 @@ class IngestQueue:
         self.retry_s = retry_s
         self._open_store = open_store
         self._writers: dict[str, Callable[[Store, list[Any]], None]] = {}
+        self._committed: dict[str, Callable[[list[Any]], None]] = {}
         self._queue: deque[tuple[str, list[Any]]] = deque()
         self._pending = 0
         self._lock = threading.Lock()
@@ -79,12 +81,19 @@ class IngestQueue:
         self._accepted = self._refused = self._written = self._failures = 0
         self._last_error: str | None = None
 
-    def register(self, kind: str, write: Callable[[Store, list[Any]], None]) -> None:
+    def register(self, kind: str, write: Callable[[Store, list[Any]], None], *,
+                 committed: Callable[[list[Any]], None] | None = None) -> None:
         """``write(store, items)`` stores items of ``kind``; it runs in the writer thread,
-        inside a transaction the queue commits (or rolls back when it raises)."""
+        inside a transaction the queue commits (or rolls back when it raises).
+
+        ``committed(items)``, when given, runs in the writer thread once those items are
+        committed: what a capability keeps in memory about its data (running counters) is
+        updated there, so a write that failed and is retried is never counted twice."""
         if kind in self._writers:
             raise ValueError(f"a writer for {kind!r} is registered already")
         self._writers[kind] = write
+        if committed is not None:
+            self._committed[kind] = committed
 
     def submit(self, kind: str, items: Sequence[Any]) -> bool:
         """Accept the whole batch (True) or none of it (False: the queue is full or stopping).
@@ -202,6 +211,13 @@ class IngestQueue:
         with self._lock:
             self._pending -= n
             self._written += n
+        for kind, items in by_kind.items():
+            after = self._committed.get(kind)
+            if after is not None:
+                try:
+                    after(items)
+                except Exception:  # what is in the store is right; only a view lags
+                    log.exception("ingest: after committing %d %s", len(items), kind)
         try:
             store.compact_if_due()  # samples written above wait in the head; see Store
         except Exception as exc:  # committed already: a failed compaction loses nothing

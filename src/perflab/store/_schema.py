@@ -13,7 +13,11 @@ History of SCHEMA_VERSION (never renumber; only append):
        /proc/PID/stat) and the boot it ran in, beside its PID, so that a reused PID is not
        taken for a live recorder (2026-12, issue 10). A run of an older store has neither and
        is judged by its PID alone.
-    5  reserved for the tracing helper's tables (spans); empty here until that branch lands.
+    5  spans (trace_id + span_id unique, indexed by service, operation, start and duration),
+       span_services, span_ops, span_processes (2026-12, issue 13). Services, operations and
+       processes are keyed by a hash of what they are, so a receiver never reads to write and
+       a batch rolled back leaves no id dangling. Spans are in the order they arrived (rowid),
+       so retention by size deletes the oldest first in one range.
     6  metrics (2026-12, issue 14): an index on series (name), so PromQL finds a metric's
        series across every run without reading the whole table; metric_marks, the samples a
        REAL column cannot hold (SQLite stores NaN as NULL): Prometheus's staleness markers and
@@ -122,7 +126,50 @@ ALTER TABLE runs ADD COLUMN pid_start INTEGER;  -- the owner's start, in ticks s
 ALTER TABLE runs ADD COLUMN boot_id TEXT;       -- /proc/sys/kernel/random/boot_id then
 """
 
-_V5 = ""  # reserved: the tracing helper's spans tables (the lead renumbers when merging)
+_V5 = """
+CREATE TABLE spans (
+    id          INTEGER PRIMARY KEY,          -- arrival order
+    trace_id    BLOB    NOT NULL,             -- 16 bytes
+    span_id     BLOB    NOT NULL,             -- 8 bytes
+    parent_id   BLOB,                         -- NULL: a root span
+    service_id  INTEGER NOT NULL,             -- span_services.id
+    op_id       INTEGER NOT NULL,             -- span_ops.op_id: (service, name)
+    process_id  INTEGER NOT NULL,             -- span_processes.id
+    kind        INTEGER NOT NULL,             -- OTLP SpanKind: 0..5
+    start_ns    INTEGER NOT NULL,
+    duration_ns INTEGER NOT NULL,             -- never negative
+    status      INTEGER NOT NULL DEFAULT 0,   -- 0 unset, 1 ok, 2 error
+    status_msg  TEXT,
+    flags       INTEGER NOT NULL DEFAULT 0,   -- warnings: 1 end before start, 2 truncated
+    attrs       TEXT,                         -- JSON object, NULL when empty
+    events      TEXT,                         -- JSON array, NULL when empty
+    links       TEXT                          -- JSON array, NULL when empty
+);
+CREATE UNIQUE INDEX spans_trace ON spans (trace_id, span_id);
+CREATE INDEX spans_service ON spans (service_id, start_ns, duration_ns);
+CREATE INDEX spans_op ON spans (op_id, start_ns, duration_ns);
+CREATE INDEX spans_start ON spans (start_ns);
+
+CREATE TABLE span_services (
+    id    INTEGER PRIMARY KEY,
+    name  TEXT    NOT NULL
+);
+CREATE TABLE span_ops (
+    op_id      INTEGER NOT NULL,
+    kind       INTEGER NOT NULL,
+    service_id INTEGER NOT NULL,
+    name       TEXT    NOT NULL,
+    PRIMARY KEY (op_id, kind)
+) WITHOUT ROWID;
+CREATE INDEX span_ops_service ON span_ops (service_id, name);
+CREATE TABLE span_processes (
+    id            INTEGER PRIMARY KEY,
+    service       TEXT NOT NULL,
+    attrs         TEXT NOT NULL DEFAULT '{}', -- the resource's attributes, JSON
+    scope_name    TEXT NOT NULL DEFAULT '',
+    scope_version TEXT NOT NULL DEFAULT ''
+);
+"""
 
 _V6 = """
 CREATE INDEX series_name ON series (name);

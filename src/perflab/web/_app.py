@@ -18,13 +18,14 @@ from starlette.middleware import Middleware
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from perflab import _ui
+from perflab import _ui, trace
 from perflab import metrics as prom
-from perflab.serving import HostGuard, HostRule
+from perflab.serving import HostGuard
 from perflab.store import IngestQueue, Store
 from perflab.web import _api, _bench, _pages, _profile
 from perflab.web._auth import TokenAuth
 from perflab.web._db import QUERY_TIMEOUT_S, StorePool
+from perflab.web._listeners import Listener, ListenerPaths, host_rule
 from perflab.web._live import LiveView
 from perflab.web._metrics import HubMetrics, MetricsMiddleware
 from perflab.web._recording import BackgroundRecording
@@ -49,13 +50,16 @@ class AppConfig:
     allowed_hosts: tuple[str, ...] = ()  # more Host names it serves (--allowed-host)
     query_timeout_s: float = QUERY_TIMEOUT_S  # a request's store queries stop after this
     metrics: prom.HubOptions = prom.HubOptions()  # noqa: RUF009  # frozen: a shared default
+    trace: trace.TraceHub | None = None  # span receivers (None: OTLP/HTTP on the hub's port)
+    listeners: tuple[Listener, ...] = ()  # the receivers' own ports, served by this app too
 
 
 def _templates() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.ChoiceLoader([jinja2.FileSystemLoader(str(HERE / "templates")),
                                     jinja2.FileSystemLoader(str(_ui.TEMPLATES)),
-                                    jinja2.FileSystemLoader(str(prom.TEMPLATES))]),
+                                    jinja2.FileSystemLoader(str(prom.TEMPLATES)),
+                                    jinja2.FileSystemLoader(str(trace.TEMPLATES))]),
         autoescape=True, undefined=jinja2.StrictUndefined,
     )
     env.filters.update(_ui.template_filters())
@@ -87,6 +91,7 @@ def create_app(config: AppConfig) -> Starlette:
         # the one batching path from every receiver into the store (docs/design.md, Ingest)
         ingest = IngestQueue(config.store_path)
         app.state.ingest = ingest
+        app.state.trace.start(ingest)
         if recording is not None:
             state.live.run_id = recording.start()
         hub.start(ingest, lambda: state.live.run_id)
@@ -97,6 +102,7 @@ def create_app(config: AppConfig) -> Starlette:
             yield
         finally:
             hub.stop()  # no new samples; then what was accepted is written
+            app.state.trace.stop()  # no new spans; then what was accepted is written
             ingest.stop()
             if rollups is not None:
                 rollups.stop()
@@ -106,8 +112,9 @@ def create_app(config: AppConfig) -> Starlette:
 
     login = templates.get_template("login.html")
     middleware = [Middleware(MetricsMiddleware, metrics=metrics),
-                  Middleware(HostGuard, rule=HostRule.for_listen(config.listen_host,
-                                                                 config.allowed_hosts))]
+                  Middleware(HostGuard, rule=host_rule(config.listen_host, config.allowed_hosts,
+                                                       config.listeners)),
+                  Middleware(ListenerPaths, listeners=config.listeners)]
     if config.token:
         middleware.append(Middleware(
             TokenAuth, token=config.token,
@@ -117,6 +124,7 @@ def create_app(config: AppConfig) -> Starlette:
         *_bench.ROUTES,  # before the API's catch-all 404
         *_profile.ROUTES,
         *prom.ROUTES,  # the Prometheus API, remote-write, the Query and Alerts pages
+        *trace.ROUTES,  # span receivers, Jaeger's query API, the Traces and Services pages
         Route("/metrics", metrics.endpoint, name="metrics"),
         Mount("/static", name="static",
               app=StaticFiles(packages=[("perflab.web", "static"), ("perflab._ui", "static")])),
@@ -125,4 +133,5 @@ def create_app(config: AppConfig) -> Starlette:
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
     app.state.perflab = state
     app.state.metrics = hub
+    app.state.trace = config.trace or trace.TraceHub(token=config.token)
     return app

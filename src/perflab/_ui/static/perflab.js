@@ -299,6 +299,8 @@
   P.groupCharts = function (series) {
     const areas = new Map();
     for (const s of series) {
+      // spanmetrics counters and buckets are for PromQL; trace.* charts say the same per interval
+      if (s.name.startsWith("traces_span_metrics_")) continue;
       const area = s.area || s.name.split(".")[0];
       if (!areas.has(area)) areas.set(area, new Map());
       const charts = areas.get(area);

@@ -1,0 +1,156 @@
+"""``perflab run [--trace] -- CMD ARGS...``: start CMD as a child, record it (and its children)
+into a run as ``record --pid`` would, point its OpenTelemetry SDK at the hub, forward signals,
+and exit with its exit code.
+
+The child gets ``OTEL_*`` variables (unless already set): ``OTEL_SERVICE_NAME``, the hub's
+OTLP/HTTP endpoint, ``OTEL_TRACES_EXPORTER=otlp`` and ``perflab.run.id`` in
+``OTEL_RESOURCE_ATTRIBUTES``, so a service set up with ``perflab.otel.setup()`` or run under the
+OTel zero-code instrumentation (``--trace``) sends its spans to the hub, where they land on this
+run's timeline. The child runs in its own process group; SIGINT, SIGTERM, SIGHUP, SIGQUIT and
+SIGUSR1/2 received by perflab are passed to that group. A child killed by a signal N gives
+exit code 128 + N, as a shell reports it.
+
+Issues "production debugging" (the debug agent) and "logs and incidents" (stdout/stderr
+capture) extend this same command.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import click
+
+from perflab.cli._common import POSITIVE_DURATION, emit_json, json_option, open_store, store_option
+from perflab.errors import InvalidValue, TargetError
+from perflab.units import redact_args
+
+FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1,
+             signal.SIGUSR2)
+DEFAULT_HUB = "http://127.0.0.1:4318"
+
+
+def child_env(base: dict[str, str], *, service: str, hub: str, run_id: int) -> dict[str, str]:
+    """The child's environment: the user's, plus the OTel variables it does not set itself."""
+    env = dict(base)
+    env.setdefault("OTEL_SERVICE_NAME", service)
+    env.setdefault("OTEL_EXPORTER_OTLP_ENDPOINT", hub)
+    env.setdefault("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
+    env.setdefault("OTEL_TRACES_EXPORTER", "otlp")
+    env.setdefault("OTEL_METRICS_EXPORTER", "none")
+    env.setdefault("OTEL_LOGS_EXPORTER", "none")
+    extra = f"perflab.run.id={run_id}"
+    attrs = env.get("OTEL_RESOURCE_ATTRIBUTES", "")
+    env["OTEL_RESOURCE_ATTRIBUTES"] = f"{attrs},{extra}" if attrs else extra
+    return env
+
+
+def instrumented(cmd: list[str]) -> list[str] | None:
+    """CMD under the OTel zero-code instrumentation (``opentelemetry-instrument CMD``), or None
+    when it is not installed."""
+    here = Path(sys.executable).parent / "opentelemetry-instrument"
+    tool = str(here) if here.exists() else shutil.which("opentelemetry-instrument")
+    return None if tool is None else [tool, *cmd]
+
+
+@click.command("run", context_settings={"ignore_unknown_options": True})
+@click.option("--trace", "trace_it", is_flag=True,
+              help="Start a Python CMD under the OpenTelemetry zero-code instrumentation "
+                   "(opentelemetry-instrument), when it is installed.")
+@click.option("--service", default=None, help="Its service name (default: the command's name).")
+@click.option("--hub", default=DEFAULT_HUB, show_default=True, metavar="URL",
+              help="Where its spans go: a perflab serve's OTLP/HTTP receiver.")
+@click.option("--name", default=None, help="Name of the run (default: run-<command>).")
+@click.option("-i", "--interval", type=POSITIVE_DURATION, default="1s", show_default=True,
+              help="Time between samples of the process.")
+@store_option
+@json_option
+@click.argument("cmd", nargs=-1, required=True, type=click.UNPROCESSED)
+def run(*, trace_it: bool, service: str | None, hub: str, name: str | None, interval: float,
+        store_path: str | None, as_json: bool, cmd: tuple[str, ...]) -> int:
+    """Run CMD as a recorded, traced child: perflab run [--trace] -- CMD ARGS..."""
+    from perflab.collect.recorder import Recorder  # noqa: PLC0415  # lazy: keeps --help fast
+
+    argv = list(cmd)
+    program = Path(argv[0]).name
+    if shutil.which(argv[0]) is None and not Path(argv[0]).exists():
+        raise TargetError(f"cannot run {argv[0]!r}: no such command",
+                          hint="give the command after --: perflab run -- python app.py")
+    if not hub.startswith(("http://", "https://")):
+        raise InvalidValue(f"invalid --hub {hub!r}", hint="like http://127.0.0.1:4318")
+    if trace_it:
+        wrapped = instrumented(argv)
+        if wrapped is None:
+            click.echo("perflab run: warning: opentelemetry-instrument is not installed; "
+                       "running without zero-code instrumentation (pip install "
+                       "opentelemetry-distro opentelemetry-exporter-otlp)", err=True)
+        else:
+            argv = wrapped
+    service_name = service or (Path(cmd[1]).stem if program.startswith("python") and
+                               len(cmd) > 1 and not cmd[1].startswith("-") else program)
+    store = open_store(store_path)
+    try:
+        run_rec = store.create_run("run", name or f"run-{program}", meta={
+            "command": redact_args(list(cmd)), "service": service_name, "trace": trace_it,
+            "hub": hub, "interval_s": interval})
+        env = child_env(dict(os.environ), service=service_name, hub=hub, run_id=run_rec.id)
+        try:
+            # the user's own command, as typed: running it is what was asked
+            child = subprocess.Popen(argv, env=env, process_group=0)  # noqa: S603
+        except OSError as exc:
+            store.finish_run(run_rec.id, "failed", meta_update={"error": str(exc)})
+            raise TargetError(f"cannot start {argv[0]!r}: {exc.strerror}") from exc
+        rec = Recorder(store, run_rec.id, interval, pids=(child.pid,), follow_children=True)
+        code, samples = _supervise(child, rec)
+        status = "ok" if code == 0 else "failed"
+        store.finish_run(run_rec.id, status, meta_update={"exit_code": code,
+                                                          "samples": samples})
+        finished = store.run(run_rec.id)
+    finally:
+        store.close()
+    if as_json:
+        emit_json("perflab.run/1", {"run": finished.to_json(), "exit_code": code,
+                                    "service": service_name, "samples": samples})
+    else:
+        click.echo(f"perflab run: run {finished.id} ({finished.name}): {program} exited "
+                   f"with {code}; look at it: perflab show {finished.id}", err=True)
+    return code
+
+
+def _supervise(child: subprocess.Popen[bytes], rec: Any) -> tuple[int, int]:
+    """Record until the child exits, passing on the signals perflab gets. Returns (exit code
+    as a shell reports it, samples written)."""
+    stop = threading.Event()
+
+    def forward(signum: int, _frame: FrameType | None) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(child.pid, signum)
+
+    previous = {sig: signal.signal(sig, forward) for sig in FORWARDED}
+    thread = threading.Thread(target=rec.run, args=(stop,), name="perflab-run-recorder",
+                              daemon=True)
+    thread.start()
+    try:
+        while True:
+            try:
+                rc = child.wait()
+                break
+            except InterruptedError:  # a signal arrived; it was forwarded
+                continue
+    finally:
+        time.sleep(0)  # let a last tick see the exit
+        stop.set()
+        thread.join(30)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        rec.close()
+    return (128 - rc if rc < 0 else rc), rec.samples_written
