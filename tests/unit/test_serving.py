@@ -288,4 +288,4 @@ def test_public_surface_of_perflab_serving():
     assert sorted(perflab.serving.__all__) == [
         "BadEncoding", "ConcurrencyLimiter", "HostGuard", "HostRule", "PayloadTooLarge",
         "Refused", "TooManyRequests", "bearer_matches", "gunzip_bounded", "is_loopback_host",
-        "read_body", "read_token_file", "require_token_off_loopback"]
+        "listening_socket", "read_body", "read_token_file", "require_token_off_loopback"]

@@ -64,25 +64,10 @@ def _parse(text: str, flag: str) -> tuple[str, int]:
     return host.strip("[]") or "127.0.0.1", int(port_s)
 
 
-def _bind(host: str, port: int) -> socket.socket:
-    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
-    family, _, _, _, addr = infos[0]
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind(addr)
-        sock.listen(128)
-    except OSError:
-        sock.close()
-        raise
-    sock.set_inheritable(True)
-    return sock
-
-
 def open_receivers(ctx: click.Context, opts: dict[str, Any], token: str | None, *,
                    hub_port: int) -> tuple[TraceHub, tuple[Listener, ...], list[socket.socket]]:
     """The trace hub (its gRPC port bound) and the receivers' own HTTP sockets."""
-    from perflab.serving import require_token_off_loopback  # noqa: PLC0415
+    from perflab.serving import listening_socket, require_token_off_loopback  # noqa: PLC0415
     from perflab.trace import Retention, TraceHub, forward_url, load_strategies  # noqa: PLC0415
     from perflab.units import parse_size  # noqa: PLC0415
     from perflab.web import Listener  # noqa: PLC0415
@@ -114,7 +99,7 @@ def open_receivers(ctx: click.Context, opts: dict[str, Any], token: str | None, 
                 if paths is None:
                     bound = hub.bind_grpc(host, port)
                 else:
-                    sock = _bind(host, port)
+                    sock = listening_socket(host, port)
                     sockets.append(sock)
                     bound = sock.getsockname()[1]
                     listeners.append(Listener(host, bound, paths, flag))

@@ -34,19 +34,14 @@ def parse_listen(text: str) -> tuple[str, int]:
 
 def bind(host: str, port: int) -> socket.socket:
     """Bind before starting the server, so a port in use is one clear line, not a traceback."""
+    from perflab.serving import listening_socket  # noqa: PLC0415  # lazy: keeps --help fast
+
     try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        return listening_socket(host, port)
     except socket.gaierror as exc:
         raise InvalidValue(f"cannot resolve the --listen host {host!r}: {exc.strerror}",
                            hint="use an IP address, like 127.0.0.1 or 0.0.0.0") from exc
-    family, _, _, _, addr = infos[0]
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind(addr)
-        sock.listen(128)
     except OSError as exc:
-        sock.close()
         if exc.errno == errno.EADDRINUSE:
             raise TargetError(f"{host}:{port} is already in use",
                               hint="stop what listens there, or pick another --listen port"
@@ -55,8 +50,6 @@ def bind(host: str, port: int) -> socket.socket:
             raise TargetError(f"not allowed to listen on {host}:{port}",
                               hint="use a port above 1023, or run as root") from exc
         raise TargetError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
-    sock.set_inheritable(True)
-    return sock
 
 
 class QuietCancel(logging.Filter):

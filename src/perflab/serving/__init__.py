@@ -27,6 +27,7 @@ from perflab.serving._hosts import (
 )
 from perflab.serving._limits import ConcurrencyLimiter
 from perflab.serving._refusals import BadEncoding, PayloadTooLarge, Refused, TooManyRequests
+from perflab.serving._sockets import listening_socket
 
 __all__ = [
     "BadEncoding",
@@ -39,6 +40,7 @@ __all__ = [
     "bearer_matches",
     "gunzip_bounded",
     "is_loopback_host",
+    "listening_socket",
     "read_body",
     "read_token_file",
     "require_token_off_loopback",
