@@ -95,7 +95,7 @@ class OpenScheduler:
         self._timer = WakeTimer(loop, self.pump)
         self._polling = False  # a pump is queued with call_soon
         self.stopped = False
-        self.lateness_us = array("q")  # of each arrival started since the last take
+        self.lateness_ns = array("q")  # of each arrival started since the last take
         self.late = 0                  # started more than LATE_NS after their time, ditto
 
     def pump(self) -> None:
@@ -108,7 +108,7 @@ class OpenScheduler:
             if not self._start_one(nxt):
                 return  # no room: a connection that frees up pumps again
             behind = now - nxt
-            self.lateness_us.append(behind // 1000)
+            self.lateness_ns.append(behind)
             if behind > LATE_NS:
                 self.late += 1
             arr.advance()
@@ -134,7 +134,7 @@ class OpenScheduler:
             self._timer.close()
 
     def take(self) -> tuple[array[int], int]:
-        """(lateness of the arrivals started since the last call in µs, how many were late)."""
-        lat, late = self.lateness_us, self.late
-        self.lateness_us, self.late = array("q"), 0
+        """(lateness of the arrivals started since the last call in ns, how many were late)."""
+        lat, late = self.lateness_ns, self.late
+        self.lateness_ns, self.late = array("q"), 0
         return lat, late

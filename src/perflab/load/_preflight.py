@@ -7,7 +7,7 @@ import ssl
 
 from perflab.errors import Unreachable
 from perflab.load._config import Target
-from perflab.load._engine import tls_context
+from perflab.load._tls import tls_context
 
 
 def check_reachable(target: Target, timeout_s: float = 5.0) -> None:

@@ -9,12 +9,19 @@ from typing import Any
 
 from perflab.load._config import LoadConfig
 from perflab.load._hdr import Histogram
-from perflab.load._messages import NameStats
+from perflab.load._messages import failed_status
 
 
-def failed_status(code: int) -> bool:
-    """Responses counted as failed in the error rate: 4xx and 5xx (as k6's http_req_failed)."""
-    return code >= 400
+@dataclass(slots=True)
+class NameStats:
+    """A scenario's requests of one name: their latencies and how many failed."""
+
+    latency: Histogram = field(default_factory=Histogram)
+    failed: int = 0
+
+    def merge(self, other: NameStats) -> None:
+        self.latency.merge(other.latency)
+        self.failed += other.failed
 
 
 @dataclass(slots=True)

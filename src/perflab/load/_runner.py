@@ -19,15 +19,18 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from perflab.errors import UsageError
 from perflab.load._hdr import Histogram
-from perflab.load._messages import NameStats, Tick, WorkerEnd
-from perflab.load._result import Interval, LoadResult
+from perflab.load._result import Interval, LoadResult, NameStats
 
 if TYPE_CHECKING:
+    from array import array
     from collections.abc import Callable
 
     from perflab.load._config import LoadConfig
+    from perflab.load._messages import Tick, WorkerEnd
 
 _START_DELAY_NS = 50_000_000  # all workers start together, shortly after all are ready
 _READY_TIMEOUT_S = 60.0
@@ -230,23 +233,26 @@ class _Totals:
     def add_tick(self, worker: int, second: int, tick: Tick) -> None:
         self.pending.setdefault(second, []).append(tick)
         self.last_second[worker] = second
+        # the whole test's figures need no second: recorded as they come
+        self.phases["ttfb"].record_ns(tick.ttfb_ns)
+        self.phases["connect"].record_ns(tick.connect_ns)
+        self.phases["tls"].record_ns(tick.tls_ns)
+        if tick.lateness_ns is not None:
+            if self.lateness is None:
+                self.lateness = Histogram()
+            self.lateness.record_ns(tick.lateness_ns)
+        for name, values in tick.by_name.items():
+            self.by_name.setdefault(name, NameStats()).latency.record_ns(values)
 
     def add_end(self, end: WorkerEnd) -> None:
         self.ends.append(end.end_ns)
-        self.phases["connect"].merge(end.connect)
-        self.phases["tls"].merge(end.tls)
-        self.phases["ttfb"].merge(end.ttfb)
-        if end.lateness is not None:
-            if self.lateness is None:
-                self.lateness = Histogram()
-            self.lateness.merge(end.lateness)
         self.scheduled += end.scheduled
         self.dropped += end.dropped
         self.unfinished += end.unfinished
         self.max_rss = max(self.max_rss, end.max_rss_bytes)
         _merge_checks(self.checks, end.checks)
-        for name, stats in end.by_name.items():
-            self.by_name.setdefault(name, NameStats()).merge(stats)
+        for name, failed in end.failed_by_name.items():
+            self.by_name.setdefault(name, NameStats()).failed += failed
 
     def end_ns(self) -> int:
         """When the test stopped counting: the last worker's end (the stop, if one hung)."""
@@ -303,17 +309,27 @@ def _merge_checks(into: dict[str, dict[str, int]], part: dict[str, dict[str, int
 
 
 def _merge(sec: int, length: float, ticks: list[Tick], open_model: bool) -> Interval:
+    """One second of every worker: their raw values made into histograms and counts."""
     lat = Histogram()
     svc = Histogram() if open_model else None
     codes: Counter[int] = Counter()
     errors: Counter[str] = Counter()
     conns = late = 0
     for t in ticks:
-        lat.merge(t.latency)
-        if svc is not None and t.service is not None:
-            svc.merge(t.service)
-        codes.update(t.codes)
+        lat.record_ns(t.latency_ns)
+        if svc is not None and t.service_ns is not None:
+            svc.record_ns(t.service_ns)
+        codes.update(count_statuses(t.codes))
         errors.update(t.errors)
         conns += t.connections
         late += t.late
     return Interval(sec, length, lat.total, codes, errors, lat, svc, conns, late)
+
+
+def count_statuses(codes: array[int]) -> dict[int, int]:
+    """{status: responses} of an array of statuses (one per response)."""
+    if not codes:
+        return {}
+    counts = np.bincount(np.asarray(codes, dtype=np.uint16))
+    (statuses,) = np.nonzero(counts)
+    return dict(zip(statuses.tolist(), counts[statuses].tolist(), strict=True))

@@ -1,0 +1,132 @@
+"""Requests per CPU-second of the generator: `perflab load` vs `wrk -t1 -c50`, against nginx.
+
+Issue 12's figures. Both generators hit the same nginx on loopback in the same run, in
+alternating rounds (the order flips each round, so drift on a shared machine hits both alike).
+For each run: the requests it completed, the CPU it spent (user + system of ALL its processes:
+`resource.getrusage(RUSAGE_CHILDREN)` around the run, which counts perflab's CLI process and its
+workers, reaped by it, as well as wrk), and its wall time from the command to its exit (start-up,
+the run, storing the result). Prints each round, the medians and
+
+    perflab/wrk requests per CPU-second: median of per-round ratios 0.93 (goal >= 0.9)
+    perflab wall time of a 10s run: median 10.21s, max 10.28s (goal <= 10.5s)
+
+    python benchmarks/bench_load_cpu_vs_wrk.py [--rounds 5] [--duration 10]
+        [--nginx static|fixed] [--url URL] [--connections 50]
+
+Throughput (req/s) is printed too, but on a shared 2-core machine where nginx caps it, it swings
+from run to run; CPU per request is the stable comparison. `--url` points both at another
+loopback target instead of the private nginx.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import re
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+
+from _load_targets import ENV, nginx
+
+
+@dataclass
+class Measured:
+    requests: float
+    cpu_s: float
+    wall_s: float
+
+    @property
+    def per_cpu_s(self) -> float:
+        return self.requests / max(self.cpu_s, 1e-9)
+
+    @property
+    def rps(self) -> float:
+        return self.requests / max(self.wall_s, 1e-9)
+
+
+def _children_cpu() -> float:
+    """CPU seconds of our finished children and the descendants they reaped."""
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
+def _measured(argv: list[str]) -> tuple[subprocess.CompletedProcess[str], float, float]:
+    cpu0, t0 = _children_cpu(), time.monotonic()
+    out = subprocess.run(argv, capture_output=True, text=True, env=ENV, check=False)
+    return out, _children_cpu() - cpu0, time.monotonic() - t0
+
+
+def run_wrk(url: str, duration: int, connections: int) -> Measured:
+    exe = shutil.which("wrk")
+    if exe is None:
+        raise SystemExit("wrk is not installed (apt-get install wrk)")
+    out, cpu, wall = _measured([exe, "-t1", f"-c{connections}", f"-d{duration}s", url])
+    found = re.search(r"(\d+) requests in", out.stdout)
+    if out.returncode != 0 or found is None:
+        raise SystemExit(f"wrk failed: {out.stdout}{out.stderr}")
+    # wrk's request count is of the test window; its wall time includes nothing else to speak of
+    return Measured(float(found.group(1)), cpu, wall)
+
+
+def run_perflab(url: str, duration: int, connections: int) -> Measured:
+    with tempfile.TemporaryDirectory(prefix="perflab-bench-store-") as tmp:
+        out, cpu, wall = _measured([
+            sys.executable, "-m", "perflab", "load", url, "--workers", "1",
+            "-c", str(connections), "-d", f"{duration}s", "--json", "--store", f"{tmp}/b.db"])
+    if out.returncode != 0:
+        raise SystemExit(f"perflab load failed ({out.returncode}): {out.stderr}")
+    doc = json.loads(out.stdout)
+    if doc["errors"]:
+        raise SystemExit(f"perflab load met errors: {doc['errors']}")
+    return Measured(float(doc["requests"]), cpu, wall)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--duration", type=int, default=10)
+    ap.add_argument("--connections", type=int, default=50)
+    ap.add_argument("--nginx", choices=("static", "fixed"), default="static",
+                    help="static: a small file (the default); fixed: return 200 from memory")
+    ap.add_argument("--url", default=None, help="another loopback target instead of nginx")
+    a = ap.parse_args()
+    runs: dict[str, list[Measured]] = {"wrk": [], "perflab": []}
+    ratios: list[float] = []
+    target = (contextlib.nullcontext((a.url, None)) if a.url
+              else nginx(fixed=a.nginx == "fixed"))
+    with target as (url, _pid):
+        print(f"target {url} ({'given' if a.url else 'nginx ' + a.nginx}), "
+              f"{a.rounds} rounds of {a.duration}s, -c {a.connections}", flush=True)
+        for r in range(a.rounds):
+            order = ("wrk", "perflab") if r % 2 == 0 else ("perflab", "wrk")
+            for who in order:
+                fn = run_wrk if who == "wrk" else run_perflab
+                runs[who].append(fn(url, a.duration, a.connections))
+            us, them = runs["perflab"][-1], runs["wrk"][-1]
+            ratios.append(us.per_cpu_s / them.per_cpu_s)
+            print(f"round {r + 1}: " + "   ".join(
+                f"{who} {m.requests:,.0f} req, {m.cpu_s:.2f} CPU-s -> {m.per_cpu_s:,.0f} "
+                f"req/CPU-s, wall {m.wall_s:.2f}s" for who, m in
+                (("wrk", them), ("perflab", us))) + f"   ratio {ratios[-1]:.3f}", flush=True)
+    for who, ms in runs.items():
+        print(f"{who:8s} median: {statistics.median(m.per_cpu_s for m in ms):,.0f} req/CPU-s, "
+              f"{statistics.median(m.rps for m in ms):,.0f} req/s of wall time "
+              f"(range {min(m.per_cpu_s for m in ms):,.0f} - {max(m.per_cpu_s for m in ms):,.0f}"
+              " req/CPU-s)")
+    walls = [m.wall_s for m in runs["perflab"]]
+    print(f"perflab/wrk requests per CPU-second: median of per-round ratios "
+          f"{statistics.median(ratios):.3f} (goal >= 0.9; rounds "
+          f"{[round(x, 3) for x in ratios]})")
+    print(f"perflab wall time of a {a.duration}s run: median {statistics.median(walls):.2f}s, "
+          f"max {max(walls):.2f}s (goal <= {a.duration + 0.5:g}s)")
+
+
+if __name__ == "__main__":
+    main()
