@@ -5,18 +5,28 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from perflab.load._config import LoadConfig
-from perflab.load._hdr import Histogram
 from perflab.load._messages import failed_status
+
+if TYPE_CHECKING:
+    from perflab.load._config import LoadConfig
+    from perflab.load._hdr import Histogram
+
+
+def _histogram() -> Histogram:
+    # numpy (under the histograms) is imported when the first one is made, not with this
+    # module: a test's parent process imports it after its workers have started
+    from perflab.load._hdr import Histogram  # noqa: PLC0415
+
+    return Histogram()
 
 
 @dataclass(slots=True)
 class NameStats:
     """A scenario's requests of one name: their latencies and how many failed."""
 
-    latency: Histogram = field(default_factory=Histogram)
+    latency: Histogram = field(default_factory=_histogram)
     failed: int = 0
 
     def merge(self, other: NameStats) -> None:
@@ -164,7 +174,7 @@ class RunningTotals:
     """The test so far (merged intervals): what the live line and --abort-on-fail read."""
 
     open_model: bool
-    latency: Histogram = field(default_factory=Histogram)
+    latency: Histogram = field(default_factory=_histogram)
     service: Histogram | None = None
     codes: Counter[int] = field(default_factory=Counter)
     errors: Counter[str] = field(default_factory=Counter)
@@ -177,7 +187,7 @@ class RunningTotals:
         self.latency.merge(iv.latency)
         if iv.service is not None:
             if self.service is None:
-                self.service = Histogram()
+                self.service = _histogram()
             self.service.merge(iv.service)
         self.codes.update(iv.codes)
         self.errors.update(iv.errors)
