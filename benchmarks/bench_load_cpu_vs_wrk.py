@@ -16,6 +16,11 @@ the run, storing the result). Prints each round, the medians and
 Throughput (req/s) is printed too, but on a shared 2-core machine where nginx caps it, it swings
 from run to run; CPU per request is the stable comparison. `--url` points both at another
 loopback target instead of the private nginx.
+
+perflab runs as installed: with its modules' bytecode (pip compiles it at install time). A
+checkout run with PYTHONDONTWRITEBYTECODE=1 would compile every module of perflab at each
+start; the script keeps bytecode in a private directory (PYTHONPYCACHEPREFIX) and makes it
+with one unmeasured run first. `--no-bytecode` measures the compiling case instead.
 """
 
 from __future__ import annotations
@@ -57,9 +62,12 @@ def _children_cpu() -> float:
     return ru.ru_utime + ru.ru_stime
 
 
+_env = dict(ENV)
+
+
 def _measured(argv: list[str]) -> tuple[subprocess.CompletedProcess[str], float, float]:
     cpu0, t0 = _children_cpu(), time.monotonic()
-    out = subprocess.run(argv, capture_output=True, text=True, env=ENV, check=False)
+    out = subprocess.run(argv, capture_output=True, text=True, env=_env, check=False)
     return out, _children_cpu() - cpu0, time.monotonic() - t0
 
 
@@ -96,14 +104,26 @@ def main() -> None:
     ap.add_argument("--nginx", choices=("static", "fixed"), default="static",
                     help="static: a small file (the default); fixed: return 200 from memory")
     ap.add_argument("--url", default=None, help="another loopback target instead of nginx")
+    ap.add_argument("--no-bytecode", action="store_true",
+                    help="compile perflab's modules at each start (no .pyc), as a checkout "
+                         "with PYTHONDONTWRITEBYTECODE=1 does")
     a = ap.parse_args()
+    pycache = tempfile.TemporaryDirectory(prefix="perflab-bench-pyc-")
+    if a.no_bytecode:
+        _env["PYTHONDONTWRITEBYTECODE"] = "1"
+    else:
+        _env.pop("PYTHONDONTWRITEBYTECODE", None)
+        _env["PYTHONPYCACHEPREFIX"] = pycache.name
     runs: dict[str, list[Measured]] = {"wrk": [], "perflab": []}
     ratios: list[float] = []
     target = (contextlib.nullcontext((a.url, None)) if a.url
               else nginx(fixed=a.nginx == "fixed"))
     with target as (url, _pid):
         print(f"target {url} ({'given' if a.url else 'nginx ' + a.nginx}), "
-              f"{a.rounds} rounds of {a.duration}s, -c {a.connections}", flush=True)
+              f"{a.rounds} rounds of {a.duration}s, -c {a.connections}, perflab "
+              f"{'compiling its modules' if a.no_bytecode else 'with bytecode'}", flush=True)
+        if not a.no_bytecode:
+            run_perflab(url, 1, a.connections)  # writes the bytecode; not measured
         for r in range(a.rounds):
             order = ("wrk", "perflab") if r % 2 == 0 else ("perflab", "wrk")
             for who in order:
