@@ -95,7 +95,7 @@ class OpenScheduler:
         self._timer = WakeTimer(loop, self.pump)
         self._polling = False  # a pump is queued with call_soon
         self.stopped = False
-        self.lateness_ns = array("q")  # of each arrival started since the last take
+        self.lateness_ns: list[int] = []  # of each arrival started since the last take
         self.late = 0                  # started more than LATE_NS after their time, ditto
 
     def pump(self) -> None:
@@ -135,6 +135,6 @@ class OpenScheduler:
 
     def take(self) -> tuple[array[int], int]:
         """(lateness of the arrivals started since the last call in ns, how many were late)."""
-        lat, late = self.lateness_ns, self.late
-        self.lateness_ns, self.late = array("q"), 0
+        lat, late = array("q", self.lateness_ns), self.late
+        self.lateness_ns, self.late = [], 0
         return lat, late

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 import httptools
 
 from perflab.load._arrivals import Arrivals, OpenScheduler
-from perflab.load._messages import Tick, WorkerEnd, ns_array, status_array
+from perflab.load._messages import Tick, WorkerEnd, ns_array
 from perflab.load._tls import tls_context
 
 if TYPE_CHECKING:
@@ -246,14 +246,14 @@ class Engine:
         self.count_until_ns = 1 << 62
         self._fails_in_a_row = 0
         self._tasks: set[asyncio.Task[None]] = set()
-        # this second's values, emptied by take(): arrays of C integers (8 bytes a value rather
-        # than a Python int object each), in nanoseconds; the connections bind their appends
-        self.lat = ns_array()
-        self.svc = ns_array()
-        self.ttfb = ns_array()
-        self.codes = status_array()
-        self.connect_ns = ns_array()
-        self.tls_ns = ns_array()
+        # this second's values (ns, and statuses), packed and emptied by take(); the lists live
+        # as long as the engine, so the connections bind their appends (see _messages)
+        self.lat: list[int] = []
+        self.svc: list[int] = []
+        self.ttfb: list[int] = []
+        self.codes: list[int] = []
+        self.connect_ns: list[int] = []
+        self.tls_ns: list[int] = []
         self.errors: Counter[str] = Counter()
         self.late = 0
 
@@ -591,8 +591,10 @@ class Engine:
             lateness, sched_late = self.scheduler.take()
             late += sched_late
         errors, self.errors = self.errors, Counter()
+        codes = dict(Counter(self.codes))
+        self.codes.clear()
         return Tick(_take(self.lat), _take(self.svc) if self.record_service else None,
-                    _take(self.ttfb), _take(self.codes), dict(errors), late, len(self.conns),
+                    _take(self.ttfb), codes, dict(errors), late, len(self.conns),
                     connect_ns=_take(self.connect_ns), tls_ns=_take(self.tls_ns),
                     lateness_ns=lateness)
 
@@ -606,10 +608,10 @@ class Engine:
                          unfinished=self.unfinished)
 
 
-def _take(values: array[int]) -> array[int]:
-    """A copy of ``values``, which is emptied in place (its appends stay bound)."""
-    out = values[:]
-    del values[:]
+def _take(values: list[int]) -> array[int]:
+    """``values`` packed, and the list emptied in place (its appends stay bound)."""
+    out = ns_array(values)
+    values.clear()
     return out
 
 

@@ -34,7 +34,6 @@ from perflab.load._schedule import Schedule, parse_stages
 from perflab.units import parse_duration
 
 if TYPE_CHECKING:
-    from array import array
 
     from perflab.load._config import LoadConfig
 
@@ -149,7 +148,7 @@ class ScenarioEngine(Engine):
         self.runs = [_ScenarioRun(sc, self, index, nworkers) for sc in spec.scenarios]
         self.failure: str | None = None
         self.checks: dict[str, dict[str, int]] = {}
-        self.by_name_ns: dict[str, array[int]] = {}  # this second's latencies per name
+        self.by_name_ns: dict[str, list[int]] = {}  # this second's latencies per name
         self.names: set[str] = set()  # every name seen (at most _MAX_NAMES, then "other")
         self.failed_by_name: Counter[str] = Counter()
 
@@ -255,10 +254,7 @@ class ScenarioEngine(Engine):
             return
         lat, status = self.record(conn, now, service=True)
         name = self._name_of(conn)
-        values = self.by_name_ns.get(name)
-        if values is None:
-            values = self.by_name_ns[name] = ns_array()
-        values.append(lat)
+        self.by_name_ns.setdefault(name, []).append(lat)
         if failed_status(status):
             self.failed_by_name[name] += 1
         self._request_ended()
@@ -303,7 +299,8 @@ class ScenarioEngine(Engine):
                     tick.lateness_ns = ns_array()
                 tick.lateness_ns.extend(lateness)
                 tick.late += late
-        tick.by_name, self.by_name_ns = self.by_name_ns, {}
+        tick.by_name = {name: ns_array(values) for name, values in self.by_name_ns.items()}
+        self.by_name_ns = {}
         return tick
 
     def end(self) -> WorkerEnd:

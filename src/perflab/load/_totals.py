@@ -12,13 +12,10 @@ import time
 from collections import Counter
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from perflab.load._hdr import Histogram
 from perflab.load._result import Interval, LoadResult, NameStats
 
 if TYPE_CHECKING:
-    from array import array
 
     from perflab.load._config import LoadConfig
     from perflab.load._messages import Tick, WorkerEnd
@@ -128,17 +125,9 @@ def _merge(sec: int, length: float, ticks: list[Tick], open_model: bool) -> Inte
         lat.record_ns(t.latency_ns)
         if svc is not None and t.service_ns is not None:
             svc.record_ns(t.service_ns)
-        codes.update(count_statuses(t.codes))
+        codes.update(t.codes)
         errors.update(t.errors)
         conns += t.connections
         late += t.late
     return Interval(sec, length, lat.total, codes, errors, lat, svc, conns, late)
 
-
-def count_statuses(codes: array[int]) -> dict[int, int]:
-    """{status: responses} of an array of statuses (one per response)."""
-    if not codes:
-        return {}
-    counts = np.bincount(np.asarray(codes, dtype=np.uint16))
-    (statuses,) = np.nonzero(counts)
-    return dict(zip(statuses.tolist(), counts[statuses].tolist(), strict=True))

@@ -17,8 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from perflab.load._hdr import HIGHEST_US, Histogram
-from perflab.load._messages import Tick, ns_array, status_array
-from perflab.load._totals import count_statuses
+from perflab.load._messages import Tick, ns_array
 from perflab.load._worker import Uplink, recv_blocking, send_blocking
 
 
@@ -34,13 +33,6 @@ def test_nanoseconds_become_the_microseconds_the_engine_used_to_record(values_ns
     assert from_ns.total == from_us.total == len(values_ns)
     assert np.array_equal(from_ns.counts, from_us.counts)
     assert from_ns.to_dict() == from_us.to_dict()  # total, sum, min, max and every count
-
-
-def test_statuses_are_counted_one_by_one():
-    codes = status_array()
-    codes.extend([200] * 1000 + [404] * 3 + [503, 599, 100])
-    assert count_statuses(codes) == {200: 1000, 404: 3, 503: 1, 599: 1, 100: 1}
-    assert count_statuses(status_array()) == {}
 
 
 def test_blocking_frames_are_multiprocessing_connection_frames():
@@ -65,7 +57,7 @@ def test_a_second_larger_than_the_socket_buffer_reaches_the_parent_whole():
     ours, theirs = socket.socketpair()
     parent = Connection(ours.detach())
     big = array("q", range(2_000_000))
-    tick = Tick(big, None, big, status_array(), {"reset": 2}, 0, 50)
+    tick = Tick(big, None, big, {200: 2_000_000}, {"reset": 2}, 0, 50)
     got_stop = []
 
     async def worker_side() -> None:
@@ -103,7 +95,7 @@ def test_a_second_larger_than_the_socket_buffer_reaches_the_parent_whole():
 
 
 def test_an_empty_tick_is_small():
-    tick = Tick(ns_array(), None, ns_array(), status_array(), {}, 0, 0)
+    tick = Tick(ns_array(), None, ns_array(), {}, {}, 0, 0)
     assert tick.connect_ns == ns_array()
     assert tick.lateness_ns is None
 
