@@ -45,9 +45,11 @@ def spawn_worker() -> tuple[socket.socket, subprocess.Popen[bytes]]:
     env = dict(os.environ)
     pkg_root = str(Path(__file__).resolve().parents[2])  # the directory holding `perflab`
     env["PYTHONPATH"] = os.pathsep.join(p for p in (pkg_root, env.get("PYTHONPATH")) if p)
+    # its own process group: a terminal's Ctrl-C reaches the parent only (even while the
+    # worker is still importing), and the parent stops its workers in order
     proc = subprocess.Popen(
         [sys.executable, "-m", "perflab.load._worker", str(theirs.fileno())],
-        pass_fds=(theirs.fileno(),), env=env, stdin=subprocess.DEVNULL,
+        pass_fds=(theirs.fileno(),), env=env, stdin=subprocess.DEVNULL, process_group=0,
     )
     theirs.close()
     return ours, proc
