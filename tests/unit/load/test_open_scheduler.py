@@ -19,6 +19,7 @@ US = 1_000
 class Clock:
     def __init__(self) -> None:
         self.ns = 10**12
+        self.loop = uvloop.new_event_loop()  # the scheduler's polls are queued on it, never run
 
     def __call__(self) -> int:
         return self.ns
@@ -39,7 +40,6 @@ class FakeTimer:
 def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[Clock]:
     c = Clock()
     monkeypatch.setattr(_arrivals, "_now", c)
-    c.loop = uvloop.new_event_loop()  # the scheduler's polls are queued on it, never run
     yield c
     c.loop.close()
 
