@@ -199,9 +199,10 @@ def diff_cmd(*, base: str, new: str, output: str | None, sample_index: str | Non
 @click.option("--native", is_flag=True, help="py-spy: include native (C/C++/Cython) frames.")
 @click.option("--gil", is_flag=True, help="py-spy: only samples holding the GIL.")
 @click.option("--subprocesses", is_flag=True, help="py-spy: follow child processes too.")
-@click.option("--nonblocking/--blocking", default=True, show_default=True,
-              help="py-spy: read the target while it runs, or pause it for each sample "
-                   "(slower for the target, and biased towards system calls).")
+@click.option("--nonblocking/--blocking", default=None,
+              help="py-spy: read the target while it runs (the default), or pause it for "
+                   "each sample (slower for the target, biased towards system calls; what "
+                   "--native needs).")
 @click.option("--top", "top_n", type=click.IntRange(min=0), default=10, show_default=True,
               help="Functions to list after the capture.")
 @click.option("--slice", "slice_s", type=POSITIVE_DURATION, default=None,
@@ -213,7 +214,8 @@ def diff_cmd(*, base: str, new: str, output: str | None, sample_index: str | Non
 def capture_cmd(ctx: click.Context, *, target: tuple[str, ...], duration: float | None,
                 rate_hz: int, mode: str, backend: str, pprof_url: str | None,
                 output: str | None, call_graph: str, native: bool, gil: bool,
-                subprocesses: bool, nonblocking: bool, top_n: int, slice_s: float | None,
+                subprocesses: bool, nonblocking: bool | None, top_n: int,
+                slice_s: float | None,
                 store_path: str | None, as_json: bool) -> int:
     """Profile a running process (PID), a command (after --) or a Go service (--pprof URL)."""
     from perflab.profile import write_profile  # noqa: PLC0415
@@ -225,6 +227,10 @@ def capture_cmd(ctx: click.Context, *, target: tuple[str, ...], duration: float 
     from perflab.profile._target import target_of_command, target_of_pid  # noqa: PLC0415
 
     check_backend_mode(backend, mode)
+    if native and nonblocking:
+        raise InvalidValue("py-spy reads native frames only while the target is paused",
+                           hint="drop --nonblocking (with --native, py-spy pauses the target)")
+    nonblocking = not native if nonblocking is None else nonblocking
     is_command = bool(ctx.meta.get("perflab.profile.command"))
     if pprof_url:
         if target:

@@ -34,14 +34,26 @@ def asked(monkeypatch: pytest.MonkeyPatch) -> list[CaptureRequest]:
     return seen
 
 
-@pytest.mark.parametrize(("flags", "nonblocking"), [((), True), (("--blocking",), False),
-                                                    (("--nonblocking",), True)])
+@pytest.mark.parametrize(("flags", "nonblocking"), [
+    ((), True), (("--blocking",), False), (("--nonblocking",), True),
+    (("--native",), False),  # py-spy reads native frames only from a paused target
+])
 def test_perflab_profile_reads_python_without_pausing_it_by_default(asked, flags, nonblocking,
                                                                      capsys):
     rc = main(["profile", str(os.getpid()), "--backend", "py-spy", "-d", "1s", *flags])
     assert rc == Stop.exit_code
     assert "captured the request" in capsys.readouterr().err
     assert [r.nonblocking for r in asked] == [nonblocking]
+
+
+def test_native_frames_without_pausing_is_refused(asked, capsys):
+    rc = main(["profile", str(os.getpid()), "--backend", "py-spy", "-d", "1s", "--native",
+               "--nonblocking"])
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert "py-spy reads native frames only while the target is paused" in err
+    assert "hint: drop --nonblocking" in err
+    assert asked == []
 
 
 def test_the_py_spy_command_line_follows_the_request():
