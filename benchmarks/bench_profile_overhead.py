@@ -6,17 +6,20 @@ with py-spy, blocking (py-spy's default: it pauses the target to read each sampl
     PYTHONPATH=src python benchmarks/bench_profile_overhead.py [--seconds 4] [--pairs 3]
         [--modes blocking,nonblocking] [--no-go]
 
-Runs are interleaved (without, with, without, with ...) so that load from other work on the
-machine hits both sides alike; each figure is the median over the pairs of with/without.
-Two rates per run: work per wall-clock second (what "slows" means: py-spy pauses the target
-while it reads it) and work per CPU-second of the target (insensitive to other load).
+Each pair runs two copies of the target at the same time, one of them profiled (which one
+alternates), so that load from other work on the machine hits both alike (one run after the
+other, as until issue 12, the pairs' ratios spread over +-20 % on 2 shared cores); each figure
+is the median over the pairs of profiled/unprofiled. Two rates per target: work per wall-clock
+second (what "slows" means: py-spy's default pauses the target while it reads it) and work
+per CPU-second of the target (insensitive to the other work on the machine).
 
 Accuracy (py-spy): the Python target spends a known share of its CPU time in ``hot`` (3/4 of
 the work) and the rest in ``cold``, measured by the target itself with its CPU clock (which
-stops while py-spy pauses it). For each mode: the share of the samples whose leaf is ``hot``
-against that truth (in percentage points), the samples taken against 99 a second, and the
-share of samples whose stack is not one the program can have (``<module>`` then ``hot`` or
-``cold``, or ``<module>`` alone): a stack read while the target ran on, torn.
+stops while py-spy pauses it). For each mode: ``hot``'s share of the samples in ``hot`` or
+``cold`` against that truth (in percentage points), the samples taken a second (the profiler
+starts ~0.5 s after the target: at most ~87 of 99), and the share of samples whose stack is
+not one the program can have (``<module>`` then ``hot`` or ``cold``, or ``<module>`` alone):
+a stack read while the target ran on, torn.
 """
 
 from __future__ import annotations
@@ -64,48 +67,54 @@ SPIN_PY = textwrap.dedent("""
 GO_MAIN = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "go" / "workload"
 
 
-def run(argv: list[str], profiler: list[str] | None) -> tuple[float, float, str]:
-    """(work per wall second, work per CPU second, the target's output) of one run."""
+def run_pair(argv: list[str], profiler: list[str], profiled: int
+             ) -> list[tuple[float, float, str]]:
+    """Two copies of the target at once, copy ``profiled`` (0 or 1) under the profiler: for
+    each, (work per wall second, work per CPU second, its output)."""
     t0 = time.monotonic()
-    target = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
-    prof = None
-    if profiler is not None:
-        prof = subprocess.Popen([*profiler, str(target.pid)], stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
-    assert target.stdout is not None
-    out = target.stdout.read()
-    target.stdout.close()
-    _, _status, usage = os.wait4(target.pid, 0)
-    target.returncode = 0
-    wall = time.monotonic() - t0
-    if prof is not None:
-        prof.wait(timeout=120)
-    rounds = int(out.split()[-1])
-    return rounds / wall, rounds / (usage.ru_utime + usage.ru_stime), out
+    targets = [subprocess.Popen(argv, stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    prof = subprocess.Popen([*profiler, str(targets[profiled].pid)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    results = []
+    for target in targets:
+        assert target.stdout is not None
+        out = target.stdout.read()
+        target.stdout.close()
+        _, _status, usage = os.wait4(target.pid, 0)
+        target.returncode = 0
+        rounds = int(out.split()[-1])
+        results.append((rounds / (time.monotonic() - t0),
+                        rounds / (usage.ru_utime + usage.ru_stime), out))
+    prof.wait(timeout=120)
+    return results
 
 
 def accuracy(path: str, truth: float, seconds: float) -> tuple[float, float, float]:
-    """(hot share of the samples minus the truth in pp, samples per second, torn share)."""
+    """(hot's share of the hot or cold samples minus the truth in pp, samples per second,
+    torn share)."""
     prof = read_profile(path)
     valid = {("<module>",), ("<module>", "hot"), ("<module>", "cold")}
-    counts = {"hot": 0, "all": 0, "torn": 0}
+    counts = {"hot": 0, "cold": 0, "all": 0, "torn": 0}
     for sample in prof.samples:
         stack = tuple(prof.frames[i].function for i in reversed(sample.stack))
         n = sample.values[0]
         counts["all"] += n
-        counts["hot"] += n if stack[-1:] == ("hot",) else 0
-        counts["torn"] += 0 if stack[-2:] in valid or stack in valid else n
-    total = max(counts["all"], 1)
-    return (100 * (counts["hot"] / total - truth), counts["all"] / seconds,
-            100 * counts["torn"] / total)
+        if stack in valid and len(stack) == 2:
+            counts[stack[1]] += n
+        elif stack not in valid:
+            counts["torn"] += n
+    timed = max(counts["hot"] + counts["cold"], 1)
+    return (100 * (counts["hot"] / timed - truth), counts["all"] / seconds,
+            100 * counts["torn"] / max(counts["all"], 1))
 
 
 def measure(name: str, argv: list[str], profiler: list[str], pairs: int, *,
             out: str | None = None, seconds: float = 0.0) -> None:
     wall_ratios, cpu_ratios, acc = [], [], []
-    for _ in range(pairs):
-        base = run(argv, None)
-        with_p = run(argv, profiler)
+    for i in range(pairs):
+        profiled = i % 2
+        runs = run_pair(argv, profiler, profiled)
+        with_p, base = runs[profiled], runs[1 - profiled]
         wall_ratios.append(with_p[0] / base[0])
         cpu_ratios.append(with_p[1] / base[1])
         if out is not None:
@@ -114,9 +123,7 @@ def measure(name: str, argv: list[str], profiler: list[str], pairs: int, *,
     cpu = statistics.median(cpu_ratios)
     print(f"{name}: slowdown at 99 Hz = {100 * (1 - cpu):+.1f}% (work per CPU-second of the "
           f"target, with/without = {cpu:.3f}; pairs {[round(r, 3) for r in cpu_ratios]}; "
-          f"goal 2%); wall-clock ratio {wall:.3f} (pairs {[round(r, 3) for r in wall_ratios]}:"
-          f" the profiler shares the machine's cores with the target, so this one carries "
-          f"other load too)")
+          f"goal 2%); wall-clock ratio {wall:.3f} (pairs {[round(r, 3) for r in wall_ratios]})")
     if acc:
         err, rate, torn = (statistics.median(a[i] for a in acc) for i in range(3))
         print(f"{name}: accuracy: share of `hot` {err:+.1f} pp from the truth (pairs "
