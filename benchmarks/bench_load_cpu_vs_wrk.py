@@ -11,7 +11,12 @@ the run, storing the result). Prints each round, the medians and
     perflab wall time of a 10s run: median 10.21s, max 10.28s (goal <= 10.5s)
 
     python benchmarks/bench_load_cpu_vs_wrk.py [--rounds 5] [--duration 10]
-        [--nginx static|fixed] [--url URL] [--connections 50]
+        [--nginx static|fixed] [--url URL] [--connections 50] [--also OTHER/src]
+
+`--also OTHER/src` measures another perflab (a checkout of an older commit, say) in the same
+rounds, so that an engine change is judged against the same wrk runs:
+    mkdir /tmp/old && git archive COMMIT | tar -x -C /tmp/old
+    python benchmarks/bench_load_cpu_vs_wrk.py --also /tmp/old/src
 
 Throughput (req/s) is printed too, but on a shared 2-core machine where nginx caps it, it swings
 from run to run; CPU per request is the stable comparison. `--url` points both at another
@@ -37,6 +42,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from _load_targets import ENV, nginx
 
@@ -83,11 +89,20 @@ def run_wrk(url: str, duration: int, connections: int) -> Measured:
     return Measured(float(found.group(1)), cpu, wall)
 
 
-def run_perflab(url: str, duration: int, connections: int) -> Measured:
+def run_perflab(url: str, duration: int, connections: int, src: str | None = None) -> Measured:
+    """``perflab load`` as a user runs it; ``src``: another perflab source tree's ``src``."""
+    env = dict(_env)
+    if src is not None:
+        env["PYTHONPATH"] = src
+        if "PYTHONPYCACHEPREFIX" in env:  # its own bytecode, beside ours
+            env["PYTHONPYCACHEPREFIX"] = str(Path(env["PYTHONPYCACHEPREFIX"]) / "other")
     with tempfile.TemporaryDirectory(prefix="perflab-bench-store-") as tmp:
-        out, cpu, wall = _measured([
+        cpu0, t0 = _children_cpu(), time.monotonic()
+        out = subprocess.run([
             sys.executable, "-m", "perflab", "load", url, "--workers", "1",
-            "-c", str(connections), "-d", f"{duration}s", "--json", "--store", f"{tmp}/b.db"])
+            "-c", str(connections), "-d", f"{duration}s", "--json", "--store", f"{tmp}/b.db"],
+            capture_output=True, text=True, env=env, check=False)
+        cpu, wall = _children_cpu() - cpu0, time.monotonic() - t0
     if out.returncode != 0:
         raise SystemExit(f"perflab load failed ({out.returncode}): {out.stderr}")
     doc = json.loads(out.stdout)
@@ -107,6 +122,9 @@ def main() -> None:
     ap.add_argument("--no-bytecode", action="store_true",
                     help="compile perflab's modules at each start (no .pyc), as a checkout "
                          "with PYTHONDONTWRITEBYTECODE=1 does")
+    ap.add_argument("--also", metavar="SRC", default=None,
+                    help="another perflab's src directory (a checkout of an older commit), "
+                         "measured in the same rounds as `other`")
     a = ap.parse_args()
     pycache = tempfile.TemporaryDirectory(prefix="perflab-bench-pyc-")
     if a.no_bytecode:
@@ -114,8 +132,8 @@ def main() -> None:
     else:
         _env.pop("PYTHONDONTWRITEBYTECODE", None)
         _env["PYTHONPYCACHEPREFIX"] = pycache.name
-    runs: dict[str, list[Measured]] = {"wrk": [], "perflab": []}
-    ratios: list[float] = []
+    engines = {"perflab": None, **({"other": a.also} if a.also else {})}
+    runs: dict[str, list[Measured]] = {"wrk": [], **{who: [] for who in engines}}
     target = (contextlib.nullcontext((a.url, None)) if a.url
               else nginx(fixed=a.nginx == "fixed"))
     with target as (url, _pid):
@@ -123,29 +141,31 @@ def main() -> None:
               f"{a.rounds} rounds of {a.duration}s, -c {a.connections}, perflab "
               f"{'compiling its modules' if a.no_bytecode else 'with bytecode'}", flush=True)
         if not a.no_bytecode:
-            run_perflab(url, 1, a.connections)  # writes the bytecode; not measured
+            for src in engines.values():  # writes the bytecode; not measured
+                run_perflab(url, 1, a.connections, src)
         for r in range(a.rounds):
-            order = ("wrk", "perflab") if r % 2 == 0 else ("perflab", "wrk")
+            order = list(runs) if r % 2 == 0 else list(runs)[::-1]
             for who in order:
-                fn = run_wrk if who == "wrk" else run_perflab
-                runs[who].append(fn(url, a.duration, a.connections))
-            us, them = runs["perflab"][-1], runs["wrk"][-1]
-            ratios.append(us.per_cpu_s / them.per_cpu_s)
+                runs[who].append(run_wrk(url, a.duration, a.connections) if who == "wrk" else
+                                 run_perflab(url, a.duration, a.connections, engines[who]))
+            wrk = runs["wrk"][-1].per_cpu_s
             print(f"round {r + 1}: " + "   ".join(
-                f"{who} {m.requests:,.0f} req, {m.cpu_s:.2f} CPU-s -> {m.per_cpu_s:,.0f} "
-                f"req/CPU-s, wall {m.wall_s:.2f}s" for who, m in
-                (("wrk", them), ("perflab", us))) + f"   ratio {ratios[-1]:.3f}", flush=True)
+                f"{who} {ms[-1].requests:,.0f} req, {ms[-1].cpu_s:.2f} CPU-s -> "
+                f"{ms[-1].per_cpu_s:,.0f} req/CPU-s ({ms[-1].per_cpu_s / wrk:.3f} of wrk), "
+                f"wall {ms[-1].wall_s:.2f}s" for who, ms in runs.items()), flush=True)
     for who, ms in runs.items():
         print(f"{who:8s} median: {statistics.median(m.per_cpu_s for m in ms):,.0f} req/CPU-s, "
               f"{statistics.median(m.rps for m in ms):,.0f} req/s of wall time "
               f"(range {min(m.per_cpu_s for m in ms):,.0f} - {max(m.per_cpu_s for m in ms):,.0f}"
               " req/CPU-s)")
-    walls = [m.wall_s for m in runs["perflab"]]
-    print(f"perflab/wrk requests per CPU-second: median of per-round ratios "
-          f"{statistics.median(ratios):.3f} (goal >= 0.9; rounds "
-          f"{[round(x, 3) for x in ratios]})")
-    print(f"perflab wall time of a {a.duration}s run: median {statistics.median(walls):.2f}s, "
-          f"max {max(walls):.2f}s (goal <= {a.duration + 0.5:g}s)")
+    for who in engines:
+        ratios = [m.per_cpu_s / w.per_cpu_s for m, w in zip(runs[who], runs["wrk"], strict=True)]
+        walls = [m.wall_s for m in runs[who]]
+        print(f"{who}/wrk requests per CPU-second: median of per-round ratios "
+              f"{statistics.median(ratios):.3f} (goal >= 0.9; rounds "
+              f"{[round(x, 3) for x in ratios]})")
+        print(f"{who} wall time of a {a.duration}s run: median {statistics.median(walls):.2f}s, "
+              f"max {max(walls):.2f}s (goal <= {a.duration + 0.5:g}s)")
 
 
 if __name__ == "__main__":

@@ -2,10 +2,10 @@
 
 No client library sits in the hot path. A request is one ``transport.write`` of bytes built
 once; a response is fed to httptools (C) and ends in ``on_message_complete``, which appends its
-times (nanoseconds) and status to C arrays and sends the next request on the same keep-alive
-connection. The arrays go to the parent once a second (``take``) as they are: the parent makes
-the HDR histograms, so a response costs this process two clock reads, a few attribute reads,
-three appends and one write, and the worker never imports numpy.
+times (nanoseconds) and status to lists and sends the next request on the same keep-alive
+connection. The values go to the parent once a second (``take``), packed but not summarised:
+the parent makes the HDR histograms. So a response costs this process one clock read, a few
+attribute reads, three appends and one write, and the worker never imports numpy.
 
 Closed model: ``connections`` connections, each sending back to back (after ``think_time``).
 Open model: requests start at the schedule's intended times (``_arrivals.OpenScheduler``, the
@@ -77,8 +77,8 @@ class Conn(asyncio.Protocol):
         self.last_ns = 0        # its latest bytes arrived: when it completes, its end
         self.body: list[bytes] | None = None  # collected only when a scenario reads bodies
         self.waiter: asyncio.Future[Any] | None = None
-        # the engine's arrays live as long as it does (take() copies them out and empties
-        # them), so their appends are bound once per connection
+        # the engine's lists live as long as it does (take() packs and empties them), so
+        # their appends are bound once per connection
         self.record_latency = engine.lat.append
         self.record_ttfb = engine.ttfb.append
         self.record_status = engine.codes.append
