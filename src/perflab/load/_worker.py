@@ -118,7 +118,9 @@ class Uplink(asyncio.Protocol):
         self._on_message(("stop",))  # the parent is gone: stop, nobody is listening
         return False
 
-    def connection_lost(self, exc: Exception | None) -> None:  # noqa: ARG002  # asyncio's API
+    def connection_lost(self, exc: Exception | None) -> None:
+        if exc is not None:  # the parent's end broke: as its leaving, a stop
+            self._on_message(("stop",))
         if not self.closed.done():
             self.closed.set_result(None)
 
