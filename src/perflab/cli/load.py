@@ -114,6 +114,15 @@ def run(  # noqa: PLR0917  # click passes every option as an argument
         hgrm: str | None, watch: tuple[int, ...], name: str | None, allow_remote: bool,
         store_path: str | None, as_json: bool) -> int:
     """Run a load test against URL (or the targets of a scenario file)."""
+    from perflab.load._workers import WorkerPool, workers_needed  # noqa: PLC0415  # fast --help
+
+    # The workers start first, so that their interpreters import the engine while this one
+    # imports the rest and checks the input; click closes the pool when the command ends,
+    # whatever way (unused workers terminated, the others reaped after the run is stored).
+    workers = workers or os.cpu_count() or 1
+    pool = click.get_current_context().with_resource(WorkerPool.prestart(workers_needed(
+        workers, connections=connections, requests=requests,
+        closed_model=not (rate or stages or scenario_file))))
     from perflab.load import RunOptions, execute  # noqa: PLC0415  # lazy: fast --help
 
     if url is None and scenario_file is None:
@@ -130,14 +139,14 @@ def run(  # noqa: PLR0917  # click passes every option as an argument
     opts = RunOptions(
         url=url, scenario_file=scenario_file, connections=connections, duration_s=duration,
         requests=requests, method=method.upper(), headers=_headers(headers), body=payload,
-        timeout_s=timeout, key_space=key_space, workers=workers or os.cpu_count() or 1,
+        timeout_s=timeout, key_space=key_space, workers=workers,
         rate=rate, stages=stages,
         max_connections=max_connections, drain_s=drain, think_time_s=think_time,
         thresholds=thresholds,
         abort_on_fail=abort_on_fail, junit=junit, hgrm=hgrm, watch=watch, name=name,
         store_path=store_path, as_json=as_json, allow_remote=allow_remote,
     )
-    outcome = execute(opts)
+    outcome = execute(opts, workers=pool)
     if outcome.result is not None and as_json:
         emit_json(LOAD_SCHEMA, outcome.result.to_json())
     elif outcome.result is not None:

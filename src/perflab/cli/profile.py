@@ -202,7 +202,10 @@ def diff_cmd(*, base: str, new: str, output: str | None, sample_index: str | Non
 @click.option("--native", is_flag=True, help="py-spy: include native (C/C++/Cython) frames.")
 @click.option("--gil", is_flag=True, help="py-spy: only samples holding the GIL.")
 @click.option("--subprocesses", is_flag=True, help="py-spy: follow child processes too.")
-@click.option("--nonblocking", is_flag=True, help="py-spy: never pause the target (less exact).")
+@click.option("--nonblocking/--blocking", default=None,
+              help="py-spy: read the target while it runs (the default), or pause it for "
+                   "each sample (slower for the target, biased towards system calls; what "
+                   "--native needs).")
 @click.option("--top", "top_n", type=click.IntRange(min=0), default=10, show_default=True,
               help="Functions to list after the capture.")
 @click.option("--slice", "slice_s", type=POSITIVE_DURATION, default=None,
@@ -214,7 +217,8 @@ def diff_cmd(*, base: str, new: str, output: str | None, sample_index: str | Non
 def capture_cmd(ctx: click.Context, *, target: tuple[str, ...], duration: float | None,
                 rate_hz: int, mode: str, backend: str, pprof_url: str | None,
                 output: str | None, call_graph: str, native: bool, gil: bool,
-                subprocesses: bool, nonblocking: bool, top_n: int, slice_s: float | None,
+                subprocesses: bool, nonblocking: bool | None, top_n: int,
+                slice_s: float | None,
                 store_path: str | None, as_json: bool) -> int:
     """Profile a running process (PID), a command (after --) or a Go service (--pprof URL)."""
     from perflab.profile import (  # noqa: PLC0415  # noqa: PLC0415
@@ -227,6 +231,10 @@ def capture_cmd(ctx: click.Context, *, target: tuple[str, ...], duration: float 
     )
 
     check_backend_mode(backend, mode)
+    if native and nonblocking:
+        raise InvalidValue("py-spy reads native frames only while the target is paused",
+                           hint="drop --nonblocking (with --native, py-spy pauses the target)")
+    nonblocking = not native if nonblocking is None else nonblocking
     is_command = bool(ctx.meta.get("perflab.profile.command"))
     if pprof_url:
         if target:
@@ -253,7 +261,7 @@ def capture_cmd(ctx: click.Context, *, target: tuple[str, ...], duration: float 
             raise InvalidValue("--slice profiles a running process: give a PID")
         return _continuous(tgt.pid, duration=duration or 30.0, slice_s=slice_s,
                            rate_hz=rate_hz, mode=mode, backend=backend,
-                           store_path=store_path, as_json=as_json)
+                           nonblocking=nonblocking, store_path=store_path, as_json=as_json)
     req = CaptureRequest(target=tgt, duration_s=duration, rate_hz=rate_hz, mode=mode,
                          backend=backend, pprof_url=pprof_url, call_graph=call_graph,
                          native=native, gil=gil, subprocesses=subprocesses,
@@ -325,7 +333,7 @@ def _report_capture(result: Any, out: Path, extra_files: dict[str, str], *, top_
 
 
 def _continuous(pid: int, *, duration: float, slice_s: float, rate_hz: int, mode: str,
-                backend: str, store_path: str | None, as_json: bool) -> int:
+                backend: str, nonblocking: bool, store_path: str | None, as_json: bool) -> int:
     """A run of kind ``profile`` whose timeline holds a profile slice every ``slice_s``."""
     import time  # noqa: PLC0415
 
@@ -337,7 +345,7 @@ def _continuous(pid: int, *, duration: float, slice_s: float, rate_hz: int, mode
                                meta={"pid": pid, "slice_s": slice_s, "mode": mode})
         profiler = ContinuousProfiler(pid, sink=StoreSink(str(store.path), run.id),
                                       slice_s=slice_s, rate_hz=rate_hz, mode=mode,
-                                      backend=backend)
+                                      backend=backend, nonblocking=nonblocking)
         if not as_json:
             click.echo(f"run {run.id}: profiling PID {pid} for {duration:g}s in slices of "
                        f"{slice_s:g}s", err=True)

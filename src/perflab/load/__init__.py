@@ -8,20 +8,60 @@ stored test read back for the dashboard and reports), and for scenario files ``S
 ``Session``, ``Response``, ``csv_feeder``.
 """
 
-from perflab.load._compare import compare_runs, render_compare
-from perflab.load._config import LoadConfig, RequestSpec, Target, parse_target
-from perflab.load._hdr import Histogram
-from perflab.load._hgrm import format_hgrm
-from perflab.load._junit import junit_xml
-from perflab.load._record import LoadRecorder
-from perflab.load._result import Interval, LoadResult
-from perflab.load._run import Outcome, RunOptions, execute
-from perflab.load._runner import LoadRunner
-from perflab.load._scenario import Feeder, Response, Scenario, Session, csv_feeder
-from perflab.load._schedule import Schedule, Stage, parse_stages
-from perflab.load._summary import render_summary
-from perflab.load._thresholds import Threshold, parse_threshold
-from perflab.load._view import load_view
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from perflab.load._compare import compare_runs, render_compare
+    from perflab.load._config import LoadConfig, RequestSpec, Target, parse_target
+    from perflab.load._hdr import Histogram
+    from perflab.load._hgrm import format_hgrm
+    from perflab.load._junit import junit_xml
+    from perflab.load._record import LoadRecorder
+    from perflab.load._result import Interval, LoadResult
+    from perflab.load._run import Outcome, RunOptions, execute
+    from perflab.load._runner import LoadRunner
+    from perflab.load._scenario import Feeder, Response, Scenario, Session, csv_feeder
+    from perflab.load._schedule import Schedule, Stage, parse_stages
+    from perflab.load._summary import render_summary
+    from perflab.load._thresholds import Threshold, parse_threshold
+    from perflab.load._view import load_view
+
+# Each public name and the module that defines it, imported on first use: a worker process
+# (``python -m perflab.load._worker``) imports this package first, and it needs the engine
+# only, not the store, the collectors, scenarios or the summary (a third of its start-up).
+_WHERE = {
+    "compare_runs": "perflab.load._compare",
+    "render_compare": "perflab.load._compare",
+    "csv_feeder": "perflab.load._scenario",
+    "execute": "perflab.load._run",
+    "Feeder": "perflab.load._scenario",
+    "format_hgrm": "perflab.load._hgrm",
+    "Histogram": "perflab.load._hdr",
+    "Interval": "perflab.load._result",
+    "junit_xml": "perflab.load._junit",
+    "load_view": "perflab.load._view",
+    "LoadConfig": "perflab.load._config",
+    "LoadRecorder": "perflab.load._record",
+    "LoadResult": "perflab.load._result",
+    "LoadRunner": "perflab.load._runner",
+    "Outcome": "perflab.load._run",
+    "parse_stages": "perflab.load._schedule",
+    "parse_target": "perflab.load._config",
+    "parse_threshold": "perflab.load._thresholds",
+    "render_summary": "perflab.load._summary",
+    "RequestSpec": "perflab.load._config",
+    "Response": "perflab.load._scenario",
+    "RunOptions": "perflab.load._run",
+    "Scenario": "perflab.load._scenario",
+    "Schedule": "perflab.load._schedule",
+    "Session": "perflab.load._scenario",
+    "Stage": "perflab.load._schedule",
+    "Target": "perflab.load._config",
+    "Threshold": "perflab.load._thresholds",
+}
 
 __all__ = [
     "Feeder",
@@ -53,3 +93,17 @@ __all__ = [
     "render_compare",
     "render_summary",
 ]
+
+
+def __getattr__(name: str) -> Any:  # one of the public names above
+    where = _WHERE.get(name)
+    if where is None:
+        msg = f"module {__name__!r} has no attribute {name!r}"
+        raise AttributeError(msg)
+    value = getattr(importlib.import_module(where), name)
+    globals()[name] = value  # the next lookup is a plain module attribute
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

@@ -1,10 +1,11 @@
 """The load engine of one worker process: raw asyncio protocols on uvloop, httptools' parser.
 
 No client library sits in the hot path. A request is one ``transport.write`` of bytes built
-once; a response is fed to httptools (C) and ends in ``on_message_complete``, which records the
-latency into plain lists and sends the next request on the same keep-alive connection. Lists
-are turned into histograms once per second (``take``), so the per-request cost stays a few
-attribute reads, three list appends and one write.
+once; a response is fed to httptools (C) and ends in ``on_message_complete``, which appends its
+times (nanoseconds) and status to lists and sends the next request on the same keep-alive
+connection. The values go to the parent once a second (``take``), packed but not summarised:
+the parent makes the HDR histograms. So a response costs this process one clock read, a few
+attribute reads, three appends and one write, and the worker never imports numpy.
 
 Closed model: ``connections`` connections, each sending back to back (after ``think_time``).
 Open model: requests start at the schedule's intended times (``_arrivals.OpenScheduler``, the
@@ -27,11 +28,10 @@ from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 import httptools
-import numpy as np
 
 from perflab.load._arrivals import Arrivals, OpenScheduler
-from perflab.load._hdr import Histogram
-from perflab.load._messages import Tick, WorkerEnd
+from perflab.load._messages import Tick, WorkerEnd, ns_array
+from perflab.load._tls import tls_context
 
 if TYPE_CHECKING:
     from collections.abc import Coroutine
@@ -62,15 +62,6 @@ def classify(exc: BaseException | None) -> str:
     return "other"
 
 
-def tls_context() -> ssl.SSLContext:
-    """Certificates are not verified (as wrk and hey do): the target is under test, not trust."""
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    ctx.set_alpn_protocols(["http/1.1"])
-    return ctx
-
-
 class Conn(asyncio.Protocol):
     """One keep-alive HTTP/1.1 connection. The engine drives it; it only parses and times."""
 
@@ -82,17 +73,26 @@ class Conn(asyncio.Protocol):
         self.failed = False     # an error was already counted for the request in flight
         self.intended_ns = 0
         self.sent_ns = 0
-        self.first_ns = 0
+        self.first_ns = 0       # the response's first bytes arrived (0: none yet)
+        self.last_ns = 0        # its latest bytes arrived: when it completes, its end
         self.body: list[bytes] | None = None  # collected only when a scenario reads bodies
         self.waiter: asyncio.Future[Any] | None = None
+        # the engine's lists live as long as it does (take() packs and empties them), so
+        # their appends are bound once per connection
+        self.record_latency = engine.lat.append
+        self.record_ttfb = engine.ttfb.append
+        self.record_status = engine.codes.append
 
     # asyncio protocol ---------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]  # uvloop's is duck-typed
 
     def data_received(self, data: bytes) -> None:
+        # one clock read per chunk: a response that completes in this chunk ends at its
+        # arrival (our own parsing is not the server's latency)
+        now = self.last_ns = _now()
         if not self.first_ns:
-            self.first_ns = _now()
+            self.first_ns = now
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserError as exc:
@@ -118,43 +118,35 @@ class Conn(asyncio.Protocol):
 
 
 class ClosedConn(Conn):
-    """The closed model's hot path (no think time), inlined: record, then at once write the
-    next request on the same connection. Same effect as ``Engine.complete``; fewer calls."""
+    """The closed model's hot path (no think time, no request count, no ``{n}``), inlined:
+    record, then at once write the next request on the same connection. Same effect as
+    ``Engine.complete``; no call, no counter, no division (the parent makes microseconds)."""
 
     def on_message_complete(self) -> None:
-        now = _now()
-        eng = self.engine
         if not self.busy or self.failed:
-            return
-        if now > eng.count_until_ns or eng.stopping:
-            # the closed model counts only what completed within the duration
+            return  # a timeout or an error already counted this request
+        now = self.last_ns
+        eng = self.engine
+        if now > eng.count_until_ns:
+            # the closed model counts only what completed within the duration (or before a
+            # stop, which moves count_until_ns to the stop)
             self.busy = False
             eng.in_flight -= 1
             return
         sent = self.sent_ns
-        eng.lat.append((now - sent) // 1000)
-        eng.ttfb.append((self.first_ns - sent) // 1000)
+        self.record_latency(now - sent)
+        self.record_ttfb(self.first_ns - sent)
         parser = self.parser
-        eng.codes.append(parser.get_status_code())
-        eng.finished += 1
-        budget = eng.budget
-        if budget is not None and eng.issued >= budget:
-            self.busy = False
-            eng.in_flight -= 1
-            if eng.finished >= budget:
-                eng.issuing_done = True
-                eng._finish()  # noqa: SLF001  # the engine's own helper, one class apart
-            return
+        self.record_status(parser.get_status_code())
         if not parser.should_keep_alive():
             self.busy = False
             eng.in_flight -= 1
             assert self.transport is not None
             self.transport.close()  # connection_lost opens the replacement
             return
-        eng.issued += 1
         # still busy, still one in flight: the next request leaves on this connection now
         self.first_ns = 0
-        self.intended_ns = self.sent_ns = now
+        self.sent_ns = now
         assert self.transport is not None
         self.transport.write(eng.payload)
 
@@ -230,7 +222,8 @@ class Engine:
         self.conn_class: type[Conn] = Conn
         if cfg.request.method == "HEAD":
             self.conn_class = HeadConn
-        elif self.schedule is None and not self.think_s and not self._numbered:
+        elif (self.schedule is None and not self.think_s and not self._numbered
+              and self.budget is None):
             self.conn_class = ClosedConn
         self.record_service = cfg.open_model
         # state
@@ -240,8 +233,9 @@ class Engine:
         self.pending_connects = 0  # open model: connections on their way with an arrival
         self._conns_peak = 0  # the most connections open since the last take()
         self.in_flight = 0         # requests sent and not yet answered or failed
+        # sent, and completed or failed: counted only when a request count (-n) bounds the test
         self.issued = 0
-        self.finished = 0          # requests that completed or failed
+        self.finished = 0
         self.stopping = False
         self.issuing_done = False
         self.done: asyncio.Future[None] = self.loop.create_future()
@@ -249,25 +243,20 @@ class Engine:
         self.end_ns = 0            # when this worker stopped counting (monotonic)
         self.unfinished = 0        # open model: sent, unanswered when the drain ended
         self.deadline_ns: int | None = None
-        # closed model: responses after this are not counted, even if the stop comes late
+        # closed model: responses after this are not counted (the duration's end, or the stop)
         self.count_until_ns = 1 << 62
         self._fails_in_a_row = 0
         self._tasks: set[asyncio.Task[None]] = set()
-        # per-tick accumulators (swapped out by take()); arrays of C integers, 8 bytes a value
-        # rather than a Python int object each, and handed to numpy without a copy
-        self.lat = array("q")
-        self.svc = array("q")
-        self.ttfb = array("q")
-        self.codes = array("H")
+        # this second's values (ns, and statuses), packed and emptied by take(); the lists live
+        # as long as the engine, so the connections bind their appends (see _messages)
+        self.lat: list[int] = []
+        self.svc: list[int] = []
+        self.ttfb: list[int] = []
+        self.codes: list[int] = []
+        self.connect_ns: list[int] = []
+        self.tls_ns: list[int] = []
         self.errors: Counter[str] = Counter()
         self.late = 0
-        # whole-run histograms
-        self.connect_h = Histogram()
-        self.tls_h = Histogram()
-        self.ttfb_h = Histogram()
-        self.lateness_h = Histogram()
-        self._connect_us: list[int] = []
-        self._tls_us: list[int] = []
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -343,6 +332,8 @@ class Engine:
             return
         self.stopping = True
         self.issuing_done = True
+        if self.schedule is None:  # nothing that completes from now on is counted
+            self.count_until_ns = min(self.count_until_ns, _now())
         if self.scheduler is not None:
             self.scheduler.stop()
         if self.schedule is None or not self.in_flight:
@@ -386,13 +377,13 @@ class Engine:
             transport, conn = await self.loop.create_connection(
                 lambda: conn_class(self), target.addr, target.port)
             t1 = _now()
-            self._connect_us.append((t1 - t0) // 1000)
+            self.connect_ns.append(t1 - t0)
             if target.tls:
                 if self.tls is None:  # a scenario's base_url may be https on a plain target
                     self.tls = tls_context()
                 conn.transport = await self.loop.start_tls(
                     transport, conn, self.tls, server_hostname=target.host)
-                self._tls_us.append((_now() - t1) // 1000)
+                self.tls_ns.append(_now() - t1)
         except (OSError, ssl.SSLError):
             if conn is not None and conn.transport is not None:
                 conn.transport.abort()
@@ -496,10 +487,10 @@ class Engine:
     # -- responses -----------------------------------------------------------------------------
 
     def complete(self, conn: Conn) -> None:
-        now = _now()
+        now = conn.last_ns
         if not self.answered(conn):
             return
-        if self.schedule is None and (self.stopping or now > self.count_until_ns):
+        if now > self.count_until_ns:
             return  # the closed model counts only what completed within the duration
         self.record(conn, now, service=self.schedule is not None)
         self._request_ended()
@@ -526,14 +517,14 @@ class Engine:
 
     def record(self, conn: Conn, now: int, *, service: bool) -> tuple[int, int]:
         """Record the answered request's latency (from its intended start), service time when
-        asked, time to first byte and status; (latency in us, status). ``ClosedConn`` inlines
+        asked, time to first byte and status; (latency in ns, status). ``ClosedConn`` inlines
         the same for the closed model's hot path."""
         sent = conn.sent_ns
-        lat = (now - conn.intended_ns) // 1000
+        lat = now - conn.intended_ns
         self.lat.append(lat)
         if service:
-            self.svc.append((now - sent) // 1000)
-        self.ttfb.append((conn.first_ns - sent) // 1000)
+            self.svc.append(now - sent)
+        self.ttfb.append(conn.first_ns - sent)
         status: int = conn.parser.get_status_code()
         self.codes.append(status)
         return lat, status
@@ -594,41 +585,38 @@ class Engine:
     # -- reporting -----------------------------------------------------------------------------
 
     def take(self) -> Tick:
-        """This tick's figures (and reset them): histograms, counts, connections."""
-        lat, svc, ttfb, codes = self.lat, self.svc, self.ttfb, self.codes
-        self.lat, self.svc, self.ttfb = array("q"), array("q"), array("q")
-        self.codes = array("H")
-        errors, self.errors = self.errors, Counter()
+        """This second's values (and empty the arrays for the next): the parent histograms
+        them."""
+        lateness = None
         late, self.late = self.late, 0
         if self.scheduler is not None:
             lateness, sched_late = self.scheduler.take()
-            self.lateness_h.record_many(lateness)
             late += sched_late
-        lat_h = Histogram()
-        lat_h.record_many(lat)
-        svc_h = None
-        if self.record_service:
-            svc_h = Histogram()
-            svc_h.record_many(svc)
-        self.ttfb_h.record_many(ttfb)
-        self.connect_h.record_many(self._connect_us)
-        self.tls_h.record_many(self._tls_us)
-        self._connect_us, self._tls_us = [], []
-        values, counts = np.unique(np.asarray(codes), return_counts=True)
-        codes_d = {int(v): int(n) for v, n in zip(values, counts, strict=True)}
+        errors, self.errors = self.errors, Counter()
+        codes = dict(Counter(self.codes))
+        self.codes.clear()
         # the most connections open during the second: the last second's are closed by now
         conns, self._conns_peak = max(self._conns_peak, len(self.conns)), len(self.conns)
-        return Tick(lat_h, svc_h, codes_d, dict(errors), late, conns)
+        return Tick(_take(self.lat), _take(self.svc) if self.record_service else None,
+                    _take(self.ttfb), codes, dict(errors), late, conns,
+                    connect_ns=_take(self.connect_ns), tls_ns=_take(self.tls_ns),
+                    lateness_ns=lateness)
 
     def end(self) -> WorkerEnd:
-        """The whole test's figures of this worker (after the last ``take``)."""
+        """The whole test's counts of this worker (after the last ``take``)."""
         scheduled = dropped = 0
         if self.scheduler is not None:
             scheduled = self.scheduler.arrivals.total
             dropped = self.scheduler.arrivals.unstarted
-        return WorkerEnd(self.end_ns, self.connect_h, self.tls_h, self.ttfb_h,
-                         self.lateness_h if self.scheduler is not None else None,
-                         scheduled=scheduled, dropped=dropped, unfinished=self.unfinished)
+        return WorkerEnd(self.end_ns, scheduled=scheduled, dropped=dropped,
+                         unfinished=self.unfinished)
+
+
+def _take(values: list[int]) -> array[int]:
+    """``values`` packed, and the list emptied in place (its appends stay bound)."""
+    out = ns_array(values)
+    values.clear()
+    return out
 
 
 def _share(total: int, index: int, n: int) -> int:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import socket
-import ssl
+from typing import TYPE_CHECKING
 
 from perflab.errors import Unreachable
-from perflab.load._config import Target
-from perflab.load._engine import tls_context
+
+if TYPE_CHECKING:
+    from perflab.load._config import Target
 
 
 def check_reachable(target: Target, timeout_s: float = 5.0) -> None:
@@ -26,6 +27,10 @@ def check_reachable(target: Target, timeout_s: float = 5.0) -> None:
                           hint="check the address and the port") from exc
     try:
         if target.tls:
+            import ssl  # noqa: PLC0415  # https only: ssl's import is not on every test's path
+
+            from perflab.load._tls import tls_context  # noqa: PLC0415  # ditto
+
             try:
                 with tls_context().wrap_socket(sock, server_hostname=target.host):
                     pass

@@ -20,12 +20,11 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from perflab.collect import ProcessCollector
 from perflab.errors import NoSuchProcess
-from perflab.load._hgrm import format_hgrm
 from perflab.store import BatchWriter, Store
 
 if TYPE_CHECKING:
+    from perflab.collect import ProcessCollector
     from perflab.load._config import LoadConfig
     from perflab.load._result import Interval, LoadResult
 
@@ -42,8 +41,11 @@ class LoadRecorder:
         self.name = name
         self.labels = dict(labels or {})
         self.attached = into_run is not None
-        self._collector = ProcessCollector(with_fds=False) if watch else None
-        if self._collector is not None:
+        self._collector: ProcessCollector | None = None
+        if watch:
+            from perflab.collect import ProcessCollector  # noqa: PLC0415  # only with --watch
+
+            self._collector = ProcessCollector(with_fds=False)
             rows = self._collector.refresh(watch)
             missing = set(watch) - {r.pid for r in rows}
             if missing:
@@ -107,6 +109,8 @@ class LoadRecorder:
                                json.dumps(result.service.to_dict()).encode(),
                                name="service_time", content_type="application/json", ts_ns=end,
                                attrs=attrs)
+        from perflab.load._hgrm import format_hgrm  # noqa: PLC0415  # numpy: see _totals
+
         store.add_artifact(run_id, "hgrm", format_hgrm(result.latency).encode(),
                            name="latency.hgrm", content_type="text/plain", ts_ns=end,
                            attrs=attrs)

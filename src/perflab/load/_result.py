@@ -5,16 +5,33 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from perflab.load._config import LoadConfig
-from perflab.load._hdr import Histogram
-from perflab.load._messages import NameStats
+from perflab.load._messages import failed_status
+
+if TYPE_CHECKING:
+    from perflab.load._config import LoadConfig
+    from perflab.load._hdr import Histogram
 
 
-def failed_status(code: int) -> bool:
-    """Responses counted as failed in the error rate: 4xx and 5xx (as k6's http_req_failed)."""
-    return code >= 400
+def _histogram() -> Histogram:
+    # numpy (under the histograms) is imported when the first one is made, not with this
+    # module: a test's parent process imports it after its workers have started
+    from perflab.load._hdr import Histogram  # noqa: PLC0415
+
+    return Histogram()
+
+
+@dataclass(slots=True)
+class NameStats:
+    """A scenario's requests of one name: their latencies and how many failed."""
+
+    latency: Histogram = field(default_factory=_histogram)
+    failed: int = 0
+
+    def merge(self, other: NameStats) -> None:
+        self.latency.merge(other.latency)
+        self.failed += other.failed
 
 
 @dataclass(slots=True)
@@ -157,7 +174,7 @@ class RunningTotals:
     """The test so far (merged intervals): what the live line and --abort-on-fail read."""
 
     open_model: bool
-    latency: Histogram = field(default_factory=Histogram)
+    latency: Histogram = field(default_factory=_histogram)
     service: Histogram | None = None
     codes: Counter[int] = field(default_factory=Counter)
     errors: Counter[str] = field(default_factory=Counter)
@@ -170,7 +187,7 @@ class RunningTotals:
         self.latency.merge(iv.latency)
         if iv.service is not None:
             if self.service is None:
-                self.service = Histogram()
+                self.service = _histogram()
             self.service.merge(iv.service)
         self.codes.update(iv.codes)
         self.errors.update(iv.errors)

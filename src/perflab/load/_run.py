@@ -24,6 +24,7 @@ from perflab.load._runner import LoadRunner, ScenarioFailedDuring
 from perflab.load._schedule import parse_stages
 from perflab.load._summary import status_line
 from perflab.load._thresholds import Threshold, evaluate, parse_threshold
+from perflab.load._workers import WorkerPool, workers_needed
 from perflab.units import format_rate, parse_rate
 
 if TYPE_CHECKING:
@@ -103,16 +104,13 @@ def build_config(o: RunOptions) -> tuple[LoadConfig, list[Threshold]]:
     if url is None:
         raise InvalidValue("no target URL", hint="give a URL, or set base_url in the scenario")
     target = parse_target(url, allow_remote=o.allow_remote)
-    workers = o.workers
-    if not (rate or stages) and scenario_file is None:
-        workers = min(workers, o.connections)  # every worker needs a connection
-    if o.requests is not None:
-        workers = min(workers, o.requests)
+    workers = workers_needed(o.workers, connections=o.connections, requests=o.requests,
+                             closed_model=not (rate or stages) and scenario_file is None)
     cfg = LoadConfig(
         target=target, request=RequestSpec(o.method, o.headers, o.body),
         connections=o.connections, max_connections=o.max_connections, duration_s=duration_s,
         requests=o.requests, rate=rate, stages=stages, think_time_s=o.think_time_s,
-        timeout_s=o.timeout_s, workers=max(1, workers), scenario_file=scenario_file,
+        timeout_s=o.timeout_s, workers=workers, scenario_file=scenario_file,
         open_scenarios=open_scenarios, scenario_models=scenario_models,
         key_space=o.key_space, drain_s=o.drain_s,
     )
@@ -129,9 +127,14 @@ def _describe(sc: Scenario, default_connections: int) -> str:
 
 
 def execute(o: RunOptions, *, store: Store | None = None,
-            stop: threading.Event | None = None) -> Outcome:
+            stop: threading.Event | None = None, workers: WorkerPool | None = None) -> Outcome:
     """Run one test and store it. Setting ``stop`` (from another thread) ends the test within
-    about a second, as Ctrl-C does: what was measured is kept, the result marked aborted."""
+    about a second, as Ctrl-C does: what was measured is kept, the result marked aborted.
+    ``workers``: processes started ahead (``WorkerPool.prestart``; the caller closes the
+    pool); by default they are started here, and reaped once the result is stored."""
+    if workers is None:
+        with WorkerPool() as pool:
+            return execute(o, store=store, stop=stop, workers=pool)
     cfg, thresholds = build_config(o)
     for label, path in (("--hgrm", o.hgrm), ("--junit", o.junit)):
         if path is not None and not Path(path).resolve().parent.is_dir():
@@ -144,14 +147,14 @@ def execute(o: RunOptions, *, store: Store | None = None,
 
         store = Store.open(o.store_path)
     try:
-        return _execute(o, cfg, thresholds, store, stop)
+        return _execute(o, cfg, thresholds, store, stop=stop, workers=workers)
     finally:
         if own_store:
             store.close()
 
 
-def _execute(o: RunOptions, cfg: LoadConfig, thresholds: list[Threshold],
-             store: Store, stop: threading.Event | None) -> Outcome:
+def _execute(o: RunOptions, cfg: LoadConfig, thresholds: list[Threshold], store: Store, *,
+             stop: threading.Event | None, workers: WorkerPool) -> Outcome:
     name = o.name or (Path(cfg.scenario_file).name if cfg.scenario_file else cfg.target.url)
     meta = {"url": cfg.target.url, "model": "open" if cfg.open_model else "closed",
             "connections": cfg.connections, "workers": cfg.workers, "rate": cfg.rate,
@@ -161,24 +164,27 @@ def _execute(o: RunOptions, cfg: LoadConfig, thresholds: list[Threshold],
             "watch": list(o.watch)}
     recorder = LoadRecorder(store, cfg, name, watch=o.watch, meta=meta, into_run=o.into_run,
                             labels=dict(o.labels))
-    totals = RunningTotals(cfg.open_model)
+    totals: list[RunningTotals] = []  # made with the first second (numpy: see _totals)
     live = sys.stderr.isatty() and not o.as_json if o.live is None else o.live
     total_s = cfg.effective_duration_s
     interrupted = False
 
     def on_interval(iv: Interval) -> bool:
         recorder.interval(iv)
-        totals.add(iv)
+        if not totals:
+            totals.append(RunningTotals(cfg.open_model))
+        totals[0].add(iv)
         if live:
-            sys.stderr.write("\r" + status_line(totals, total_s, iv.connections) + "\x1b[K")
+            sys.stderr.write("\r" + status_line(totals[0], total_s, iv.connections) + "\x1b[K")
             sys.stderr.flush()
         if stop is not None and stop.is_set():
             return True
         if o.abort_on_fail and thresholds and iv.second >= 1:
-            return any(not r["passed"] for r in evaluate(thresholds, totals))
+            return any(not r["passed"] for r in evaluate(thresholds, totals[0]))
         return False
 
-    runner = LoadRunner(cfg, on_interval=on_interval, on_start=recorder.started)
+    runner = LoadRunner(cfg, on_interval=on_interval, on_start=recorder.started,
+                        workers=workers)
     scenario_error = None
     try:
         result = runner.run()
@@ -203,7 +209,13 @@ def _execute(o: RunOptions, cfg: LoadConfig, thresholds: list[Threshold],
     result.thresholds = evaluate(thresholds, result)
     _verdict(result, stopped_early=o.abort_on_fail and result.status == "aborted")
     recorder.finish(result)
-    write_error = None
+    return Outcome(result, interrupted=interrupted, scenario_error=scenario_error,
+                   write_error=_write_files(o, result, name))
+
+
+def _write_files(o: RunOptions, result: LoadResult, name: str) -> InvalidValue | None:
+    """The --hgrm and --junit files; an error is returned (the result is stored and will be
+    printed; then this error), not raised."""
     try:
         if o.hgrm:
             from perflab.load._hgrm import format_hgrm  # noqa: PLC0415
@@ -212,10 +224,9 @@ def _execute(o: RunOptions, cfg: LoadConfig, thresholds: list[Threshold],
         if o.junit:
             _write(o.junit, junit_xml(result.thresholds, name=name,
                                       duration_s=result.duration_s))
-    except InvalidValue as err:  # the result is stored and will be printed; then this error
-        write_error = err
-    return Outcome(result, interrupted=interrupted, scenario_error=scenario_error,
-                   write_error=write_error)
+    except InvalidValue as err:
+        return err
+    return None
 
 
 def _verdict(result: LoadResult, *, stopped_early: bool) -> None:

@@ -1,7 +1,7 @@
 """The parent side of a load test: start the workers, merge their seconds, stop them cleanly.
 
-Workers are separate processes (``spawn``: no inherited state, the same on every platform);
-each sends one message a second. The parent merges the seconds of all workers into one
+Workers are separate processes (``_workers``), given to the runner already started or started
+by it; each sends one message a second. The parent merges the seconds of all workers into one
 ``Interval`` and hands it to ``on_interval`` (live line, store, thresholds), which may ask the
 test to stop (``--abort-on-fail``). Ctrl-C sends every worker ``stop``: they finish, send what
 they measured, and the result is marked ``aborted``. A second Ctrl-C kills them.
@@ -9,49 +9,24 @@ they measured, and the result is marked ``aborted``. A second Ctrl-C kills them.
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 import time
-from collections import Counter
-from multiprocessing.connection import Connection, wait
-from pathlib import Path
+from multiprocessing.connection import wait
 from typing import TYPE_CHECKING
 
 from perflab.errors import UsageError
-from perflab.load._hdr import Histogram
-from perflab.load._messages import NameStats, Tick, WorkerEnd
-from perflab.load._result import Interval, LoadResult
+from perflab.load._workers import WorkerPool
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from multiprocessing.connection import Connection
 
     from perflab.load._config import LoadConfig
+    from perflab.load._result import Interval, LoadResult
+    from perflab.load._totals import Totals
 
-_START_DELAY_NS = 50_000_000  # all workers start together, shortly after all are ready
+_START_DELAY_NS = 20_000_000  # all workers start together, shortly after all are ready
 _READY_TIMEOUT_S = 60.0
 _STOP_MARGIN_S = 3.0  # beyond the drain: a busy machine may deliver a worker's end late
-_SLIVER_S = 0.05
-
-
-def _spawn_worker() -> tuple[Connection, subprocess.Popen[bytes]]:
-    """A worker process (``python -m perflab.load._worker FD``) joined by a socket pair.
-
-    A fresh interpreter rather than multiprocessing: nothing of the caller (its ``__main__``,
-    threads, open store) leaks into the worker, and no ``if __name__ == "__main__"`` guard is
-    asked of scripts that use the engine.
-    """
-    ours, theirs = socket.socketpair()
-    env = dict(os.environ)
-    pkg_root = str(Path(__file__).resolve().parents[2])  # the directory holding `perflab`
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (pkg_root, env.get("PYTHONPATH")) if p)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "perflab.load._worker", str(theirs.fileno())],
-        pass_fds=(theirs.fileno(),), env=env, stdin=subprocess.DEVNULL,
-    )
-    theirs.close()
-    return Connection(ours.detach()), proc
 
 
 class ScenarioFailed(UsageError):
@@ -59,12 +34,18 @@ class ScenarioFailed(UsageError):
 
 
 class LoadRunner:
+    """Runs one test on worker processes. ``workers``: a pool started earlier (its owner
+    closes it, which reaps the workers); by default the runner starts its own and reaps them
+    before ``run`` returns."""
+
     def __init__(self, cfg: LoadConfig, *,
                  on_interval: Callable[[Interval], bool | None] | None = None,
-                 on_start: Callable[[int], None] | None = None) -> None:
+                 on_start: Callable[[int], None] | None = None,
+                 workers: WorkerPool | None = None) -> None:
         self.cfg = cfg
         self.on_interval = on_interval
         self.on_start = on_start
+        self.workers = workers
         self.status = "ok"
         self.failure: str | None = None
         self.warnings: list[str] = []
@@ -72,24 +53,15 @@ class LoadRunner:
     def run(self) -> LoadResult:
         cfg = self.cfg
         n = cfg.workers
-        pipes: list[Connection] = []
-        procs: list[subprocess.Popen[bytes]] = []
+        pool = self.workers if self.workers is not None else WorkerPool()
         try:
-            for i in range(n):
-                pipe, proc = _spawn_worker()
-                pipes.append(pipe)
-                procs.append(proc)
+            pipes = pool.take(n)
+            for i, pipe in enumerate(pipes):
                 pipe.send((cfg, i, n))
             return self._drive(pipes)
         finally:
-            for proc in procs:
-                try:
-                    proc.wait(timeout=2)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
-            for pipe in pipes:
-                pipe.close()
+            if self.workers is None:
+                pool.close()
 
     def _await_ready(self, pipes: list[Connection]) -> None:
         waiting = set(range(len(pipes)))
@@ -108,7 +80,7 @@ class LoadRunner:
                     raise ScenarioFailed(msg[1], hint="fix the scenario file and run again")
                 waiting.discard(i)
 
-    def _drive(self, pipes: list[Connection]) -> LoadResult:  # noqa: C901  # split once issue 12 lands
+    def _drive(self, pipes: list[Connection]) -> LoadResult:
         cfg = self.cfg
         self._await_ready(pipes)
         start_mono = time.monotonic_ns() + _START_DELAY_NS
@@ -118,10 +90,10 @@ class LoadRunner:
         for pipe in pipes:
             pipe.send(("start", start_mono, cfg.effective_duration_s))
         n = len(pipes)
-        acc = _Totals(cfg, start_mono, n)
+        from perflab.load._totals import Totals  # noqa: PLC0415  # numpy: see _totals
+
+        acc = Totals(cfg, start_mono, n)
         done = [False] * n
-        stop_sent = False
-        stop_deadline: float | None = None
         # the workers end by themselves at the duration plus the drain; past that (and a
         # margin for a busy machine) the parent asks them to stop, and then stops waiting
         planned = _planned_s(cfg)
@@ -129,41 +101,13 @@ class LoadRunner:
                      else time.monotonic() + _START_DELAY_NS / 1e9 + planned + cfg.drain_s
                      + _STOP_MARGIN_S)
 
-        def stop_all() -> None:
-            nonlocal stop_sent, stop_deadline
-            if not stop_sent:
-                stop_sent = True
-                acc.stopped_ns = time.monotonic_ns()
-                stop_deadline = time.monotonic() + cfg.drain_s + _STOP_MARGIN_S
-                for i, pipe in enumerate(pipes):
-                    if not done[i]:
-                        try:
-                            pipe.send(("stop",))
-                        except (BrokenPipeError, OSError):
-                            done[i] = True
-
+        stop_all = _Stopper(pipes, done, acc, cfg.drain_s)
         while not all(done):
             try:
-                if stop_deadline is not None and time.monotonic() > stop_deadline:
-                    self.warnings.append("a load worker did not stop in time; its last "
-                                         "second is missing")
-                    self.status = "failed"
+                if not self._turn(pipes, done, acc, stop_all, hard_stop):
                     break
-                if hard_stop is not None and time.monotonic() > hard_stop:
-                    stop_all()
-                live = [pipes[i] for i in range(n) if not done[i]]
-                for conn in wait(live, timeout=0.25):
-                    i = pipes.index(conn)  # type: ignore[arg-type]  # wait returns our objects
-                    if self._receive(i, pipes[i], acc):
-                        done[i] = True
-                    if self.failure is not None:
-                        stop_all()
-                for iv in acc.ready(done, final=False):
-                    if self.on_interval is not None and self.on_interval(iv):
-                        self.status = "aborted"  # --abort-on-fail: a threshold already failed
-                        stop_all()
             except KeyboardInterrupt:
-                if stop_sent:
+                if stop_all.sent:
                     break  # a second Ctrl-C: stop waiting (the finally clause kills them)
                 self.status = "aborted"
                 stop_all()
@@ -175,7 +119,30 @@ class LoadRunner:
             raise ScenarioFailedDuring(self.failure, result)
         return result
 
-    def _receive(self, i: int, pipe: Connection, acc: _Totals) -> bool:
+    def _turn(self, pipes: list[Connection], done: list[bool], acc: Totals,
+              stop_all: _Stopper, hard_stop: float | None) -> bool:
+        """Wait for the workers' messages a quarter of a second, hand on the seconds that are
+        complete; False when a worker did not stop in time (stop waiting for it)."""
+        if stop_all.deadline is not None and time.monotonic() > stop_all.deadline:
+            self.warnings.append("a load worker did not stop in time; its last second is missing")
+            self.status = "failed"
+            return False
+        if hard_stop is not None and time.monotonic() > hard_stop:
+            stop_all()
+        live = [pipes[i] for i in range(len(pipes)) if not done[i]]
+        for conn in wait(live, timeout=0.25):
+            i = pipes.index(conn)  # type: ignore[arg-type]  # wait returns our objects
+            if self._receive(i, pipes[i], acc):
+                done[i] = True
+            if self.failure is not None:
+                stop_all()
+        for iv in acc.ready(done, final=False):
+            if self.on_interval is not None and self.on_interval(iv):
+                self.status = "aborted"  # --abort-on-fail: a threshold already failed
+                stop_all()
+        return True
+
+    def _receive(self, i: int, pipe: Connection, acc: Totals) -> bool:
         """Take one message of worker ``i``; True when that worker is done."""
         try:
             msg = pipe.recv()
@@ -206,87 +173,6 @@ def _planned_s(cfg: LoadConfig) -> float | None:
     return cfg.effective_duration_s
 
 
-class _Totals:
-    """The parent's merge of what the workers send: seconds in order, whole-test figures."""
-
-    def __init__(self, cfg: LoadConfig, start_ns: int, nworkers: int) -> None:
-        self.cfg = cfg
-        self.start_ns = start_ns
-        self.pending: dict[int, list[Tick]] = {}
-        self.last_second = [0] * nworkers
-        self.latency = Histogram()
-        self.service = Histogram() if cfg.open_model else None
-        self.codes: Counter[int] = Counter()
-        self.errors: Counter[str] = Counter()
-        self.late = 0
-        self.phases = {"connect": Histogram(), "tls": Histogram(), "ttfb": Histogram()}
-        self.lateness: Histogram | None = None
-        self.scheduled = self.dropped = self.unfinished = self.max_rss = 0
-        self.checks: dict[str, dict[str, int]] = {}
-        self.by_name: dict[str, NameStats] = {}
-        self.ends: list[int] = []
-        self.stopped_ns: int | None = None
-
-    def add_tick(self, worker: int, second: int, tick: Tick) -> None:
-        self.pending.setdefault(second, []).append(tick)
-        self.last_second[worker] = second
-
-    def add_end(self, end: WorkerEnd) -> None:
-        self.ends.append(end.end_ns)
-        self.phases["connect"].merge(end.connect)
-        self.phases["tls"].merge(end.tls)
-        self.phases["ttfb"].merge(end.ttfb)
-        if end.lateness is not None:
-            if self.lateness is None:
-                self.lateness = Histogram()
-            self.lateness.merge(end.lateness)
-        self.scheduled += end.scheduled
-        self.dropped += end.dropped
-        self.unfinished += end.unfinished
-        self.max_rss = max(self.max_rss, end.max_rss_bytes)
-        _merge_checks(self.checks, end.checks)
-        for name, stats in end.by_name.items():
-            self.by_name.setdefault(name, NameStats()).merge(stats)
-
-    def end_ns(self) -> int:
-        """When the test stopped counting: the last worker's end (the stop, if one hung)."""
-        if self.ends:
-            return max(self.ends)
-        return self.stopped_ns or time.monotonic_ns()
-
-    def ready(self, done: list[bool], *, final: bool) -> list[Interval]:
-        """The seconds every worker has passed (all of them once ``final``), merged."""
-        out = []
-        for sec in sorted(self.pending):
-            if not final and any(not done[i] and self.last_second[i] <= sec
-                                 for i in range(len(done))):
-                break
-            ticks = self.pending.pop(sec)
-            elapsed = ((self.end_ns() if final else time.monotonic_ns()) - self.start_ns) / 1e9
-            length = max(min(1.0, elapsed - (sec - 1)), 1e-9)
-            iv = _merge(sec, length, ticks, self.cfg.open_model)
-            self.latency.merge(iv.latency)
-            if self.service is not None and iv.service is not None:
-                self.service.merge(iv.service)
-            self.codes.update(iv.codes)
-            self.errors.update(iv.errors)
-            self.late += iv.late
-            # the last moments after the final full second are counted in the totals, not
-            # shown as a second of their own (their rate would lie)
-            if not (length < _SLIVER_S and sec > 1):
-                out.append(iv)
-        return out
-
-    def result(self, start_wall: int, status: str, warnings: list[str]) -> LoadResult:
-        duration = (self.end_ns() - self.start_ns) / 1e9
-        return LoadResult(self.cfg, start_wall, max(duration, 1e-9), status, self.latency,
-                          self.service, self.codes, self.errors, late=self.late,
-                          dropped=self.dropped, unfinished=self.unfinished,
-                          scheduled=self.scheduled, lateness=self.lateness,
-                          phases=self.phases, checks=self.checks, by_name=self.by_name,
-                          worker_max_rss_bytes=self.max_rss, warnings=warnings)
-
-
 class ScenarioFailedDuring(ScenarioFailed):
     """A scenario raised mid-test; carries what was measured until then."""
 
@@ -295,25 +181,24 @@ class ScenarioFailedDuring(ScenarioFailed):
         self.result = result
 
 
-def _merge_checks(into: dict[str, dict[str, int]], part: dict[str, dict[str, int]]) -> None:
-    for name, counts in part.items():
-        slot = into.setdefault(name, {"passed": 0, "failed": 0})
-        slot["passed"] += counts.get("passed", 0)
-        slot["failed"] += counts.get("failed", 0)
+class _Stopper:
+    """Asks every worker still running to stop, once; then they have the drain to finish."""
 
+    def __init__(self, pipes: list[Connection], done: list[bool], acc: Totals,
+                 drain_s: float) -> None:
+        self.pipes, self.done, self.acc, self.drain_s = pipes, done, acc, drain_s
+        self.sent = False
+        self.deadline: float | None = None
 
-def _merge(sec: int, length: float, ticks: list[Tick], open_model: bool) -> Interval:
-    lat = Histogram()
-    svc = Histogram() if open_model else None
-    codes: Counter[int] = Counter()
-    errors: Counter[str] = Counter()
-    conns = late = 0
-    for t in ticks:
-        lat.merge(t.latency)
-        if svc is not None and t.service is not None:
-            svc.merge(t.service)
-        codes.update(t.codes)
-        errors.update(t.errors)
-        conns += t.connections
-        late += t.late
-    return Interval(sec, length, lat.total, codes, errors, lat, svc, conns, late)
+    def __call__(self) -> None:
+        if self.sent:
+            return
+        self.sent = True
+        self.acc.stopped_ns = time.monotonic_ns()
+        self.deadline = time.monotonic() + self.drain_s + _STOP_MARGIN_S
+        for i, pipe in enumerate(self.pipes):
+            if not self.done[i]:
+                try:
+                    pipe.send(("stop",))
+                except (BrokenPipeError, OSError):
+                    self.done[i] = True

@@ -21,8 +21,7 @@ from typing import TYPE_CHECKING, Any
 from perflab.load._arrivals import Arrivals, OpenScheduler
 from perflab.load._config import Target, parse_target
 from perflab.load._engine import BodyConn, Conn, Engine, _share, classify
-from perflab.load._messages import NameStats, Tick, WorkerEnd
-from perflab.load._result import failed_status
+from perflab.load._messages import Tick, WorkerEnd, failed_status, ns_array
 from perflab.load._scenario import (
     RequestFailed,
     Response,
@@ -149,8 +148,8 @@ class ScenarioEngine(Engine):
         self.runs = [_ScenarioRun(sc, self, index, nworkers) for sc in spec.scenarios]
         self.failure: str | None = None
         self.checks: dict[str, dict[str, int]] = {}
-        self.by_name_lists: dict[str, list[int]] = {}
-        self.by_name: dict[str, NameStats] = {}
+        self.by_name_ns: dict[str, list[int]] = {}  # this second's latencies per name
+        self.names: set[str] = set()  # every name seen (at most _MAX_NAMES, then "other")
         self.failed_by_name: Counter[str] = Counter()
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -250,12 +249,12 @@ class ScenarioEngine(Engine):
         self.forget(conn, exc)  # a user's next request opens the replacement
 
     def complete(self, conn: Conn) -> None:
-        now = _now()
+        now = conn.last_ns
         if not self.answered(conn):
             return
         lat, status = self.record(conn, now, service=True)
         name = self._name_of(conn)
-        self.by_name_lists.setdefault(name, []).append(lat)
+        self.by_name_ns.setdefault(name, []).append(lat)
         if failed_status(status):
             self.failed_by_name[name] += 1
         self._request_ended()
@@ -270,9 +269,10 @@ class ScenarioEngine(Engine):
 
     def _name_of(self, conn: Conn) -> str:
         name = conn.name if isinstance(conn, BodyConn) else "?"
-        if name not in self.by_name_lists and name not in self.by_name \
-                and len(self.by_name_lists) + len(self.by_name) >= _MAX_NAMES:
-            return "other"
+        if name not in self.names:
+            if len(self.names) >= _MAX_NAMES:
+                return "other"
+            self.names.add(name)
         return name
 
     def forget(self, conn: Conn, exc: Exception | None) -> None:
@@ -295,23 +295,21 @@ class ScenarioEngine(Engine):
         for sr in self.runs:
             if sr.scheduler is not None:
                 lateness, late = sr.scheduler.take()
-                self.lateness_h.record_many(lateness)
+                if tick.lateness_ns is None:
+                    tick.lateness_ns = ns_array()
+                tick.lateness_ns.extend(lateness)
                 tick.late += late
-        for name, values in self.by_name_lists.items():
-            self.by_name.setdefault(name, NameStats()).latency.record_many(values)
-        self.by_name_lists = {}
+        tick.by_name = {name: ns_array(values) for name, values in self.by_name_ns.items()}
+        self.by_name_ns = {}
         return tick
 
     def end(self) -> WorkerEnd:
         out = super().end()
         scheds = [sr.scheduler for sr in self.runs if sr.scheduler is not None]
         if scheds:
-            out.lateness = self.lateness_h
             out.scheduled = sum(s.arrivals.total for s in scheds)
             out.dropped = sum(s.arrivals.unstarted for s in scheds)
         out.checks = self.checks
-        for name, n in self.failed_by_name.items():
-            self.by_name.setdefault(name, NameStats()).failed += n
-        out.by_name = self.by_name
+        out.failed_by_name = dict(self.failed_by_name)
         return out
 

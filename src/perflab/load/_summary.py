@@ -27,22 +27,11 @@ def latency_line(label: str, h: Histogram) -> str:
             f"mean {_ms(s.mean_ms):>8}")
 
 
-def render_summary(r: LoadResult) -> str:  # noqa: C901  # split once issue 12 lands
+def render_summary(r: LoadResult) -> str:
     cfg = r.config
-    if cfg.scenario_file:
-        model = "; ".join(cfg.scenario_models) or "scenarios"
-    elif cfg.open_model:
-        rate = r.target_rate
-        model = (f"open model, target {format_rate(rate or 0, '/s')}"
-                 f"{' in stages' if cfg.stages else ''}, up to "
-                 f"{cfg.limit_max_connections()} connections")
-    else:
-        model = f"closed model, {cfg.connections} connections"
-        if cfg.think_time_s:
-            model += f", think {format_duration(cfg.think_time_s)}"
     head = cfg.scenario_file or cfg.target.url
     workers = f"{cfg.workers} worker{'s' if cfg.workers > 1 else ''}"
-    lines = [f"perflab load  {head}  ({model}, {workers})"]
+    lines = [f"perflab load  {head}  ({_model(r)}, {workers})"]
     if r.status == "aborted":
         lines.append("  ** run aborted: figures cover what was measured until then **")
     elif r.status == "failed":
@@ -51,10 +40,44 @@ def render_summary(r: LoadResult) -> str:  # noqa: C901  # split once issue 12 l
         lines.append(f"  ** run failed{why} **")
     lines.extend(f"  ** {w} **" for w in r.warnings)
     lines.append("")
-    errors_total = r.failed_requests
-    lines.append(f"  {'requests':<10} {_n(r.requests)} in {r.duration_s:.2f}s   "
-                 f"{format_rate(r.rps, ' req/s')}   "
-                 f"{_n(errors_total)} failed ({r.error_rate:.2%})")
+    lines.extend(_figures(r))
+    lines.extend(_by_name(r))
+    if r.checks:
+        lines.append("")
+        lines.append("  checks")
+        for name, c in sorted(r.checks.items()):
+            total = c["passed"] + c["failed"]
+            mark = "✓" if c["failed"] == 0 else "✗"
+            lines.append(f"    {mark} {name:<40} {c['passed']}/{total}")
+    if r.thresholds:
+        lines.append("")
+        lines.append("  thresholds")
+        lines.extend(f"    {_threshold_line(t)}" for t in r.thresholds)
+    if r.run_id is not None:
+        lines.append("")
+        lines.append(f"  stored as run {r.run_id} (perflab show {r.run_id})")
+    return "\n".join(lines) + "\n"
+
+
+def _model(r: LoadResult) -> str:
+    cfg = r.config
+    if cfg.scenario_file:
+        return "; ".join(cfg.scenario_models) or "scenarios"
+    if cfg.open_model:
+        return (f"open model, target {format_rate(r.target_rate or 0, '/s')}"
+                f"{' in stages' if cfg.stages else ''}, up to "
+                f"{cfg.limit_max_connections()} connections")
+    model = f"closed model, {cfg.connections} connections"
+    if cfg.think_time_s:
+        model += f", think {format_duration(cfg.think_time_s)}"
+    return model
+
+
+def _figures(r: LoadResult) -> list[str]:
+    """Requests, latency, phases, statuses, errors and the open model's schedule."""
+    lines = [(f"  {'requests':<10} {_n(r.requests)} in {r.duration_s:.2f}s   "
+              f"{format_rate(r.rps, ' req/s')}   "
+              f"{_n(r.failed_requests)} failed ({r.error_rate:.2%})")]
     if r.service is not None:
         lines.append(latency_line("latency", r.latency) + "   (from intended start)")
         lines.append(latency_line("service", r.service) + "   (from actual send)")
@@ -79,29 +102,19 @@ def render_summary(r: LoadResult) -> str:  # noqa: C901  # split once issue 12 l
         lines.append(_schedule_line(r))
         lines.append(latency_line("lateness", r.lateness)
                      + "   (scheduler: started minus intended time)")
-    if r.by_name:
-        lines.append("")
-        lines.append(f"  {'requests by name':<30} {'requests':>9} {'failed':>8}  "
-                     f"{'p50':>8}  {'p99':>8}")
-        for nm, st in sorted(r.by_name.items()):
-            s = st.latency.summary()
-            lines.append(f"    {nm:<28} {st.latency.total:>9,} {st.failed:>8,}  "
-                         f"{_ms(s.p50_ms):>8}  {_ms(s.p99_ms):>8}")
-    if r.checks:
-        lines.append("")
-        lines.append("  checks")
-        for name, c in sorted(r.checks.items()):
-            total = c["passed"] + c["failed"]
-            mark = "✓" if c["failed"] == 0 else "✗"
-            lines.append(f"    {mark} {name:<40} {c['passed']}/{total}")
-    if r.thresholds:
-        lines.append("")
-        lines.append("  thresholds")
-        lines.extend(f"    {_threshold_line(t)}" for t in r.thresholds)
-    if r.run_id is not None:
-        lines.append("")
-        lines.append(f"  stored as run {r.run_id} (perflab show {r.run_id})")
-    return "\n".join(lines) + "\n"
+    return lines
+
+
+def _by_name(r: LoadResult) -> list[str]:
+    if not r.by_name:
+        return []
+    lines = ["", (f"  {'requests by name':<30} {'requests':>9} {'failed':>8}  "
+                  f"{'p50':>8}  {'p99':>8}")]
+    for nm, st in sorted(r.by_name.items()):
+        s = st.latency.summary()
+        lines.append(f"    {nm:<28} {st.latency.total:>9,} {st.failed:>8,}  "
+                     f"{_ms(s.p50_ms):>8}  {_ms(s.p99_ms):>8}")
+    return lines
 
 
 def _schedule_line(r: LoadResult) -> str:

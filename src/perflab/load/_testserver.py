@@ -1,15 +1,16 @@
 """A small HTTP/1.1 server to aim load tests at, with faults on demand (loopback only).
 
     python -m perflab.load._testserver --port 8080 [--stall-every 5s --stall-for 1s]
-        [--close-mid-response] [--garbage] [--tls CERT KEY]
+        [--close-mid-response] [--close-after-response] [--garbage] [--tls CERT KEY]
 
 Routes: ``/`` a short text; ``/items`` JSON ``{"items": [...]}``; ``/items/N`` JSON
 ``{"id": N}``; ``POST /login`` JSON
 ``{"token": ...}``; ``/me`` 200 with ``Authorization: Bearer <token>``, else 401; ``/status/N``
 answers N. ``--stall-every 5s --stall-for 1s`` holds every response that falls in the last
 second of each 5 s (a process pausing, as in wrk2's README demonstration).
-``--close-mid-response`` promises 100 bytes, sends 10 and closes; ``--garbage`` answers bytes
-that are not HTTP. Prints ``listening on HOST:PORT`` once ready.
+``--close-mid-response`` promises 100 bytes, sends 10 and closes; ``--close-after-response``
+answers whole, with ``Connection: close``, and closes (a connection per request);
+``--garbage`` answers bytes that are not HTTP. Prints ``listening on HOST:PORT`` once ready.
 """
 
 from __future__ import annotations
@@ -80,6 +81,10 @@ class _Handler(asyncio.Protocol):
             self.transport.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789")
             self.transport.close()
             return
+        if srv.close_after_response:
+            self.transport.write(data.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n", 1))
+            self.transport.close()
+            return
         self.transport.write(data)
 
 
@@ -91,10 +96,12 @@ def _response(status: int, body: bytes, content_type: str = "text/plain") -> byt
 
 class TestServer:
     def __init__(self, *, stall_every_s: float = 0.0, stall_for_s: float = 0.0,
-                 close_mid_response: bool = False, garbage: bool = False) -> None:
+                 close_mid_response: bool = False, close_after_response: bool = False,
+                 garbage: bool = False) -> None:
         self.stall_every_s = stall_every_s
         self.stall_for_s = stall_for_s
         self.close_mid_response = close_mid_response
+        self.close_after_response = close_after_response
         self.garbage = garbage
         self.t0 = time.monotonic()
         self.requests = 0
@@ -160,6 +167,7 @@ def main() -> None:
     ap.add_argument("--stall-every", default="0s")
     ap.add_argument("--stall-for", default="0s")
     ap.add_argument("--close-mid-response", action="store_true")
+    ap.add_argument("--close-after-response", action="store_true")
     ap.add_argument("--garbage", action="store_true")
     ap.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"))
     a = ap.parse_args()
@@ -169,7 +177,8 @@ def main() -> None:
         tls.load_cert_chain(a.tls[0], a.tls[1])
     server = TestServer(stall_every_s=parse_duration(a.stall_every),
                         stall_for_s=parse_duration(a.stall_for),
-                        close_mid_response=a.close_mid_response, garbage=a.garbage)
+                        close_mid_response=a.close_mid_response,
+                        close_after_response=a.close_after_response, garbage=a.garbage)
     uvloop.run(serve(server, a.host, a.port, tls))
 
 

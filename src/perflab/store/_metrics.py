@@ -27,13 +27,13 @@ import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from perflab.errors import StoreError
 from perflab.store._store import INT64_MAX, INT64_MIN, clamp_ns
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
+
+    import numpy as np
 
     from perflab.store._store import Store
 
@@ -146,6 +146,8 @@ def metric_arrays(store: Store, series_ids: Sequence[int], start_ns: int, end_ns
     block cache (``metric_blocks``, schema v6): the hours of the window that ended more than
     ``SEAL_NS`` ago come from their packed blocks (built on first read when the store can be
     written), the rest from the sample tables."""
+    import numpy as np  # noqa: PLC0415  # lazy: opening a store needs no numpy
+
     lo, hi = clamp_ns(start_ns), clamp_ns(end_ns)
     assert lo is not None
     assert hi is not None
@@ -182,7 +184,6 @@ def metric_arrays(store: Store, series_ids: Sequence[int], start_ns: int, end_ns
     return out
 
 
-_ROW = np.dtype([("sid", "<i8"), ("ts", "<i8"), ("v", "<f8")])
 
 
 def _raw(store: Store, ids: list[int], lo: int, hi: int,
@@ -190,6 +191,8 @@ def _raw(store: Store, ids: list[int], lo: int, hi: int,
     """Samples of [lo, hi] from the tables: samples, the head (newer wins), the marks. The
     clustered table is read straight into arrays; the head and the marks, which are small,
     are merged into the series that have rows there."""
+    import numpy as np  # noqa: PLC0415  # lazy: opening a store needs no numpy
+
     out: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     stale = stale_nan()
     for i in range(0, len(ids), _ID_CHUNK):
@@ -198,7 +201,7 @@ def _raw(store: Store, ids: list[int], lo: int, hi: int,
         rows = np.fromiter(store.conn.execute(
             f"SELECT series_id, ts_ns, value FROM samples WHERE series_id IN ({marks})"
             " AND ts_ns BETWEEN ? AND ? ORDER BY series_id, ts_ns", [*chunk, lo, hi]),
-            dtype=_ROW)
+            dtype=np.dtype([("sid", "<i8"), ("ts", "<i8"), ("v", "<f8")]))
         if len(rows):
             sids, starts = np.unique(rows["sid"], return_index=True)
             bounds = [*starts[1:], len(rows)]
@@ -228,6 +231,8 @@ def _blocks(store: Store, ids: list[int], first: int, end: int,
             ) -> dict[int, list[tuple[np.ndarray, np.ndarray]]]:
     """The packed hours [first, end) of each series; missing ones built from the tables (and
     stored when this connection may write: the cache is shared by every reader)."""
+    import numpy as np  # noqa: PLC0415  # lazy: opening a store needs no numpy
+
     got: dict[int, dict[int, tuple[np.ndarray, np.ndarray]]] = {sid: {} for sid in ids}
     for i in range(0, len(ids), _ID_CHUNK):
         chunk = ids[i:i + _ID_CHUNK]
