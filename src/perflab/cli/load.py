@@ -114,7 +114,7 @@ def run(  # noqa: PLR0917  # click passes every option as an argument
         hgrm: str | None, watch: tuple[int, ...], name: str | None, allow_remote: bool,
         store_path: str | None, as_json: bool) -> int:
     """Run a load test against URL (or the targets of a scenario file)."""
-    from perflab.load._workers import WorkerPool, workers_needed  # noqa: PLC0415  # fast --help
+    from perflab.load import WorkerPool, workers_needed  # noqa: PLC0415  # fast --help
 
     # The workers start first, so that their interpreters import the engine while this one
     # imports the rest and checks the input; click closes the pool when the command ends,

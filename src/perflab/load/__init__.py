@@ -28,12 +28,15 @@ if TYPE_CHECKING:
     from perflab.load._summary import render_summary
     from perflab.load._thresholds import Threshold, parse_threshold
     from perflab.load._view import load_view
+    from perflab.load._workers import WorkerPool, workers_needed
 
 # Each public name and the module that defines it, imported on first use: a worker process
 # (``python -m perflab.load._worker``) imports this package first, and it needs the engine
 # only, not the store, the collectors, scenarios or the summary (a third of its start-up).
 _WHERE = {
     "compare_runs": "perflab.load._compare",
+    "WorkerPool": "perflab.load._workers",
+    "workers_needed": "perflab.load._workers",
     "render_compare": "perflab.load._compare",
     "csv_feeder": "perflab.load._scenario",
     "execute": "perflab.load._run",
@@ -81,6 +84,7 @@ __all__ = [
     "Stage",
     "Target",
     "Threshold",
+    "WorkerPool",
     "compare_runs",
     "csv_feeder",
     "execute",
@@ -92,6 +96,7 @@ __all__ = [
     "parse_threshold",
     "render_compare",
     "render_summary",
+    "workers_needed",
 ]
 
 

@@ -10,7 +10,7 @@ def test_exported_names():
         "Schedule", "Session", "Stage", "Target", "Threshold", "csv_feeder", "execute",
         "format_hgrm", "junit_xml", "load_view", "parse_stages", "parse_target",
         "parse_threshold", "render_summary",
-        "compare_runs", "render_compare",
+        "compare_runs", "render_compare", "WorkerPool", "workers_needed",
     ])
     for name in perflab.load.__all__:
         assert getattr(perflab.load, name) is not None

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+import perflab.profile
 from perflab.cli import main
 from perflab.errors import TargetError
-from perflab.profile import _capture
 from perflab.profile._capture import CaptureRequest
 from perflab.profile._capture_pyspy import _argv
 from perflab.profile._target import Target
@@ -30,7 +30,7 @@ def asked(monkeypatch: pytest.MonkeyPatch) -> list[CaptureRequest]:
         seen.append(req)
         raise Stop("captured the request")
 
-    monkeypatch.setattr(_capture, "capture", fake_capture)
+    monkeypatch.setattr(perflab.profile, "capture", fake_capture)  # the name the CLI calls
     return seen
 
 
