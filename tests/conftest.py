@@ -99,15 +99,23 @@ def wait_until_idle(pid: int, quiet_s: float = 0.5, timeout_s: float = 60.0) -> 
 
 def wait_for_samples(store_path: Path, name: str, labels: dict[str, str] | None = None,
                      timeout_s: float = 60.0) -> None:
-    """Until the newest run in the store holds a sample of series ``name`` (a writer commits
-    once per tick): the measuring has begun, whatever start-up took on this machine."""
+    """Until a run in the store holds a sample of series ``name`` (a writer commits once per
+    tick): the measuring has begun, whatever start-up took on this machine. Any run, not the
+    newest: a demo or a hub may start runs of their own beside the one measured."""
     deadline = time.monotonic() + timeout_s
     while True:
         # the file may not exist or hold a run yet
         with contextlib.suppress(PerflabError), Store.open(store_path, create=False) as store:
-            run = store.run("last")
-            if any(store.samples(s.id) for s in store.series(run.id, name=name, labels=labels)):
+            if any(store.samples(s.id) for run in store.runs()
+                   for s in store.series(run.id, name=name, labels=labels)):
                 return
         if time.monotonic() > deadline:
             pytest.fail(f"no {name} {labels or ''} sample in {store_path} after {timeout_s:g} s")
         time.sleep(0.1)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Unit tests first, then integration tests. The integration tests share one headless
+    browser for the whole session, and Playwright's sync API keeps an event loop running in the
+    main thread while it lives: a unit test's asyncio.run() after it would be refused."""
+    items.sort(key=lambda item: "/integration/" in str(item.path))
