@@ -29,6 +29,11 @@ def _offences(path: Path) -> list[str]:
                 and node.value.id in {"store", "st", "s", "self"}
                 and path.name != "_scenario_engine.py"):
             found.append(f"{path}:{node.lineno}: .conn")
+        # the driver's own errors are the store's to read (store.query_interrupted)
+        if isinstance(node, (ast.Import, ast.ImportFrom)) and any(
+                (a.name if isinstance(node, ast.Import) else node.module or "") == "sqlite3"
+                for a in node.names):
+            found.append(f"{path}:{node.lineno}: import sqlite3")
         if isinstance(node, ast.Constant) and isinstance(node.value, str) and SQL.search(
                 node.value.strip()) and node.value.strip().upper().startswith(
                 ("SELECT", "INSERT", "UPDATE", "DELETE", "PRAGMA", "CREATE", "WITH")):

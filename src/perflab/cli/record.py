@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import signal
-import sqlite3
 import sys
 import threading
 import time
@@ -145,7 +144,8 @@ def _end_failed(store: Store, run_id: int, err: StoreError, rec: Recorder) -> No
     process has exited, ending at its last committed sample."""
     if isinstance(err, StoreCorrupt):
         return
-    with contextlib.suppress(StoreError, sqlite3.Error):
+    # best effort: whatever stops this write (still full, locked) leaves the run as it is
+    with contextlib.suppress(Exception):
         store.finish_run(run_id, "failed", rollup=False, meta_update={
             "error": err.message, "samples": rec.samples_written, "series": rec.series_count})
 

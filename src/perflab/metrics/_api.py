@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import math
-import sqlite3
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -34,6 +33,7 @@ from perflab.metrics._engine import QueryOptions, instant_query, range_query
 from perflab.metrics._labels import NAME, Labels
 from perflab.metrics._storeq import StoreQueryable
 from perflab.serving import ConcurrencyLimiter, Refused, TooManyRequests, read_body
+from perflab.store import query_interrupted
 
 if TYPE_CHECKING:
     from perflab.metrics._hub import MetricsHub
@@ -128,8 +128,8 @@ def endpoint(fn: Callable[[MetricsHub, dict[str, list[str]], Request], Any],
             return failure(status, exc.kind, exc.message)
         except (InvalidValue, InvalidFile) as exc:
             return failure(400, "bad_data", exc.message)
-        except sqlite3.OperationalError as exc:
-            if "interrupt" in str(exc):
+        except Exception as exc:
+            if query_interrupted(exc):
                 return failure(503, "timeout", "query timed out in query execution: ask for "
                                                "a shorter range or fewer series")
             raise

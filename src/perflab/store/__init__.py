@@ -10,7 +10,8 @@ tables: ``sample_window`` (peak-keeping downsampling), ``summarize`` / ``Summary
 ``nearest_rank`` (perflab's one definition of a percentile), ``has_rollup``,
 ``missing_rollups``, ``SampleWindow``, ``MAX_POINTS``, ``DEFAULT_POINTS``; ``run_kinds``,
 ``runs_generation``, ``interrupt`` (stop a connection's running query from another thread) and
-``set_query_deadline``; ``IngestQueue`` / ``IngestStats``: the one bounded, batching path
+``set_query_deadline``, ``query_interrupted`` (a query stopped by either);
+``IngestQueue`` / ``IngestStats``: the one bounded, batching path
 from receivers into the store (a full queue refuses; nothing accepted is dropped). For metrics
 (PromQL, receivers, the Prometheus API; schema v6): ``MetricSeries``, ``metric_series``,
 ``metric_samples`` / ``metric_arrays`` (through an hourly block cache),
@@ -28,7 +29,13 @@ retention: ``span_stats``, ``span_bytes_estimate``, ``delete_spans_started_befor
 ``delete_oldest_spans``, ``prune_span_catalog``; ``running_runs`` (where arriving data belongs).
 """
 
-from perflab.store._catalog import interrupt, run_kinds, runs_generation, set_query_deadline
+from perflab.store._catalog import (
+    interrupt,
+    query_interrupted,
+    run_kinds,
+    runs_generation,
+    set_query_deadline,
+)
 from perflab.store._errors import store_error
 from perflab.store._ingest import IngestQueue, IngestStats
 from perflab.store._metrics import (
@@ -160,6 +167,7 @@ __all__ = [
     "name_id",
     "nearest_rank",
     "prune_span_catalog",
+    "query_interrupted",
     "run_kinds",
     "running_runs",
     "runs_generation",

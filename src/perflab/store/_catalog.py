@@ -34,3 +34,11 @@ def set_query_deadline(store: Store, past_deadline: Callable[[], int], steps: in
     """Every ``steps`` SQLite VM steps, call ``past_deadline``; a true answer stops the running
     query with ``sqlite3.OperationalError: interrupted`` (a per-request query deadline)."""
     store.conn.set_progress_handler(past_deadline, steps)
+
+
+def query_interrupted(exc: BaseException) -> bool:
+    """The error is a query this store stopped: past its deadline (``set_query_deadline``) or
+    interrupted (``interrupt``, at shutdown). Callers answer "too slow" instead of failing."""
+    import sqlite3  # noqa: PLC0415  # the store is what knows its driver's errors
+
+    return isinstance(exc, sqlite3.OperationalError) and "interrupt" in str(exc)

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import functools
 import re
-import sqlite3
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
@@ -36,7 +35,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from perflab.errors import InvalidValue
-from perflab.store import service_edges, span_operations, span_services
+from perflab.store import query_interrupted, service_edges, span_operations, span_services
 from perflab.trace._jaeger import (
     DEFAULT_LIMIT,
     JaegerParamError,
@@ -90,10 +89,6 @@ def stores(request: Request) -> StoreSource:
     return source
 
 
-def _interrupted(exc: BaseException) -> bool:
-    return isinstance(exc, sqlite3.OperationalError) and "interrupt" in str(exc)
-
-
 def jaeger_endpoint(fn: Callable[[Request, Store], Any]) -> Callable[[Request], JSONResponse]:
     """A Jaeger endpoint: its envelope, 400 for a parameter Jaeger refuses, 503 past the
     query deadline."""
@@ -107,7 +102,7 @@ def jaeger_endpoint(fn: Callable[[Request, Store], Any]) -> Callable[[Request], 
         except JaegerParamError as exc:
             return JSONResponse(error_envelope(400, str(exc)), status_code=400)
         except Exception as exc:
-            if _interrupted(exc):
+            if query_interrupted(exc):
                 return JSONResponse(error_envelope(503, "the query took too long and was "
                                                         "stopped: narrow the time range"),
                                     status_code=503)
@@ -133,7 +128,7 @@ def perflab_endpoint(schema: str) -> Callable[[Callable[[Request, Store], dict[s
                 return JSONResponse({"error": exc.message, "status": exc.status},
                                     status_code=exc.status)
             except Exception as exc:
-                if _interrupted(exc):
+                if query_interrupted(exc):
                     return JSONResponse({"error": "the query took too long and was stopped: "
                                                   "narrow the time range", "status": 503},
                                         status_code=503)

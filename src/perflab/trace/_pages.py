@@ -7,7 +7,6 @@ draws embedded with ``perflab._ui.script_json``; each page's script is inlined f
 from __future__ import annotations
 
 import functools
-import sqlite3
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,7 +18,7 @@ from starlette.routing import Route
 from perflab._ui import script_json
 from perflab.errors import PerflabError
 from perflab.profile import profile_slices
-from perflab.store import span_operations, span_services
+from perflab.store import query_interrupted, span_operations, span_services
 from perflab.trace._api import perflab_query, stores
 from perflab.trace._model import parse_hex_id
 from perflab.trace._query import MAX_TRACE_SPANS
@@ -73,8 +72,8 @@ def page(fn: Callable[[Request, Store], Response]) -> Callable[[Request], Respon
         except ViewError as exc:
             return _render(request, "error.html", status=exc.status, page="",
                            message=exc.message)
-        except sqlite3.OperationalError as exc:
-            if "interrupt" in str(exc):
+        except Exception as exc:
+            if query_interrupted(exc):
                 return _render(request, "error.html", status=503, page="",
                                message="This page took too long to read and was stopped: try "
                                        "a narrower time range.")

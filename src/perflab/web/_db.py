@@ -21,14 +21,13 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from perflab.store import Store, interrupt, set_query_deadline
+from perflab.store import Store, interrupt, query_interrupted, set_query_deadline
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -39,9 +38,7 @@ QUERY_TIMEOUT_S = 10.0
 _PROGRESS_STEPS = 10_000  # SQLite VM steps between two looks at the clock (well under 1 ms)
 
 
-def interrupted(exc: BaseException) -> bool:
-    """The error is a query stopped by its deadline (or by shutdown)."""
-    return isinstance(exc, sqlite3.OperationalError) and "interrupt" in str(exc)
+interrupted = query_interrupted  # a query stopped by its deadline (or by shutdown)
 
 
 class StorePool:
