@@ -108,11 +108,12 @@ def checked_ns(value: int, option: str, text: str, *, hint: str) -> int:
     return value
 
 
-def parse_labels(items: tuple[str, ...]) -> dict[str, str]:
+def parse_labels(items: tuple[str, ...], what: str = "label") -> dict[str, str]:
+    """``key=value`` pairs (``--label``, ``--tag``) as a dict; ``what`` names them in errors."""
     out = {}
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise InvalidValue(f"invalid label {item!r}", hint="write it as key=value")
+            raise InvalidValue(f"invalid {what} {item!r}", hint="write it as key=value")
         out[key] = value
     return out

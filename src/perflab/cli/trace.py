@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from perflab.cli._common import emit_json, json_option, open_store, store_option
+from perflab.cli._common import emit_json, json_option, open_store, parse_labels, store_option
 from perflab.errors import InvalidValue, NotFound
 from perflab.units import format_duration_ns, format_timestamp, parse_duration_ns, printable
 
@@ -62,23 +62,13 @@ def _when(text: str | None, option: str) -> int | None:
                            ) from None
 
 
-def _tags(items: tuple[str, ...]) -> dict[str, str]:
-    out = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise InvalidValue(f"invalid --tag {item!r}", hint="write it as key=value")
-        out[key] = value
-    return out
-
-
 def _query(  # noqa: PLR0917  # the search options, in their order
         service: str | None, operation: str | None, tags: tuple[str, ...],
         min_duration: str | None, max_duration: str | None, since: str | None,
         until: str | None, limit: int) -> TraceQuery:
     from perflab.trace import TraceQuery  # noqa: PLC0415
 
-    return TraceQuery(service=service, operation=operation, tags=_tags(tags),
+    return TraceQuery(service=service, operation=operation, tags=parse_labels(tags, "--tag"),
                       start_ns=_when(since, "--since"), end_ns=_when(until, "--until"),
                       min_duration_ns=_duration(min_duration, "--min-duration"),
                       max_duration_ns=_duration(max_duration, "--max-duration"), limit=limit)
