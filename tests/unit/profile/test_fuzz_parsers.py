@@ -12,6 +12,7 @@ from pathlib import Path
 
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
+from tests._fuzz import mutated_json
 
 from perflab.errors import InvalidFile
 from perflab.profile._io import parse_profile
@@ -85,37 +86,9 @@ def test_folded_text_parses_or_raises_invalid_file(lines):
     _parse("\n".join(lines).encode("utf-8", "surrogatepass"), "folded")
 
 
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner,
-                                                                max_size=4),
-    max_leaves=10)
-
-
-@st.composite
-def mutated_speedscope(draw: st.DrawFn) -> bytes:
-    doc = json.loads(json.dumps(SPEEDSCOPE))
-    node: object = doc
-    for _ in range(draw(st.integers(0, 5))):
-        if isinstance(node, dict) and node:
-            key = draw(st.sampled_from(sorted(node)))
-            if key == "$schema" or draw(st.booleans()) or not isinstance(node[key],
-                                                                         (dict, list)):
-                if key != "$schema":
-                    node[key] = draw(json_values)
-                break
-            node = node[key]
-        elif isinstance(node, list) and node:
-            i = draw(st.integers(0, len(node) - 1))
-            if draw(st.booleans()) or not isinstance(node[i], (dict, list)):
-                node[i] = draw(json_values)
-                break
-            node = node[i]
-    return json.dumps(doc).encode()
-
-
 @FUZZ
-@given(mutated_speedscope())
+@given(mutated_json(st.just(SPEEDSCOPE), keep={"$schema"}).map(
+    lambda doc: json.dumps(doc).encode()))
 def test_speedscope_json_parses_or_raises_invalid_file(data):
     _parse(data, "speedscope")
 
