@@ -56,6 +56,23 @@ def clamp_ns(ts_ns: int | None) -> int | None:
     return min(max(ts_ns, INT64_MIN), INT64_MAX)
 
 
+def overlap_conditions(start_ns: int | None, end_ns: int | None, *, start_col: str = "ts_ns",
+                       end_col: str = "ts_ns") -> tuple[list[str], list[int]]:
+    """SQL conditions (and their arguments) for the rows that overlap ``[start_ns, end_ns]``:
+    rows whose ``end_col`` is at or after ``start_ns`` and whose ``start_col`` is at or before
+    ``end_ns``. A bound of None is no bound; the others are clamped to what SQLite holds."""
+    conditions: list[str] = []
+    args: list[int] = []
+    start_ns, end_ns = clamp_ns(start_ns), clamp_ns(end_ns)
+    if start_ns is not None:
+        conditions.append(f"{end_col} >= ?")
+        args.append(start_ns)
+    if end_ns is not None:
+        conditions.append(f"{start_col} <= ?")
+        args.append(end_ns)
+    return conditions, args
+
+
 def like_contains(text: str) -> str:
     """A LIKE pattern matching names that contain ``text`` literally (``%`` and ``_`` are
     characters here, not wildcards); used with ``ESCAPE '\\'``."""
@@ -215,12 +232,11 @@ class Store:
                 )
             where.append("name LIKE ? ESCAPE '\\'")
             args.append(like_contains(name))
-        if since_ns is not None:
-            where.append("COALESCE(ended_ns, 9223372036854775807) >= ?")
-            args.append(clamp_ns(since_ns))
-        if until_ns is not None:
-            where.append("started_ns <= ?")
-            args.append(clamp_ns(until_ns))
+        conditions, bounds = overlap_conditions(
+            since_ns, until_ns, start_col="started_ns",
+            end_col="COALESCE(ended_ns, 9223372036854775807)")
+        where += conditions
+        args += bounds
         sql = f"SELECT {_RUN_COLS} FROM runs"
         if where:
             sql += " WHERE " + " AND ".join(where)
@@ -296,15 +312,9 @@ class Store:
     def samples(self, series_id: int, start_ns: int | None = None,
                 end_ns: int | None = None) -> list[tuple[int, float]]:
         """(ts_ns, value) pairs in time order, optionally within [start_ns, end_ns]."""
-        window = ""
-        args: list[Any] = [series_id]
-        start_ns, end_ns = clamp_ns(start_ns), clamp_ns(end_ns)
-        if start_ns is not None:
-            window += " AND ts_ns >= ?"
-            args.append(start_ns)
-        if end_ns is not None:
-            window += " AND ts_ns <= ?"
-            args.append(end_ns)
+        conditions, bounds = overlap_conditions(start_ns, end_ns)
+        window = "".join(f" AND {c}" for c in conditions)
+        args: list[Any] = [series_id, *bounds]
         with self._snapshot():  # a compaction between the two reads must not hide a sample
             head = self.conn.execute(
                 f"SELECT ts_ns, value FROM samples_head WHERE series_id = ?{window}", args
@@ -375,15 +385,10 @@ class Store:
     def events(self, run_id: int, *, start_ns: int | None = None,
                end_ns: int | None = None) -> list[Event]:
         sql = "SELECT id, run_id, ts_ns, end_ns, kind, text, attrs FROM events WHERE run_id = ?"
-        args: list[Any] = [run_id]
-        start_ns, end_ns = clamp_ns(start_ns), clamp_ns(end_ns)
-        if start_ns is not None:
-            sql += " AND COALESCE(end_ns, ts_ns) >= ?"
-            args.append(start_ns)
-        if end_ns is not None:
-            sql += " AND ts_ns <= ?"
-            args.append(end_ns)
-        sql += " ORDER BY ts_ns, id"
+        conditions, bounds = overlap_conditions(start_ns, end_ns,
+                                                end_col="COALESCE(end_ns, ts_ns)")
+        sql += "".join(f" AND {c}" for c in conditions) + " ORDER BY ts_ns, id"
+        args: list[Any] = [run_id, *bounds]
         return [Event(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6]))
                 for r in self.conn.execute(sql, args)]
 
