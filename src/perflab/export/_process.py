@@ -37,60 +37,58 @@ def read_max_fds(proc_root: Path, pid: int) -> int | None:
     return None
 
 
+# (counter or gauge, name, help), in the order they are exposed
+FAMILIES: tuple[tuple[type[CounterMetricFamily | GaugeMetricFamily], str, str], ...] = (
+    (CounterMetricFamily, "process_cpu_seconds_total",
+     "Total user and system CPU time spent in seconds."),
+    (GaugeMetricFamily, "process_resident_memory_bytes", "Resident memory size in bytes."),
+    (GaugeMetricFamily, "process_virtual_memory_bytes", "Virtual memory size in bytes."),
+    (GaugeMetricFamily, "process_start_time_seconds",
+     "Start time of the process since unix epoch in seconds."),
+    (GaugeMetricFamily, "process_open_fds", "Number of open file descriptors."),
+    (GaugeMetricFamily, "process_max_fds", "Maximum number of open file descriptors."),
+    (GaugeMetricFamily, "process_threads", "Number of OS threads in the process."),
+    (CounterMetricFamily, "process_io_read_bytes_total",
+     "Bytes the process caused to be read from storage."),
+    (CounterMetricFamily, "process_io_write_bytes_total",
+     "Bytes the process caused to be written to storage."),
+    (CounterMetricFamily, "process_major_page_faults_total",
+     "Page faults of the process that needed a disk read."),
+    (CounterMetricFamily, "process_minor_page_faults_total",
+     "Page faults of the process served without a disk read."),
+)
+
+
+def _values(s: ProcessSample, boot_time: int, max_fds: int | None) -> dict[str, float | None]:
+    """One process's value of each family; None where it is not known (left out, not 0)."""
+    st = s.stat
+    return {
+        "process_cpu_seconds_total": st.utime_s + st.stime_s,
+        "process_resident_memory_bytes": st.rss_bytes,
+        "process_virtual_memory_bytes": st.vsize,
+        "process_start_time_seconds": boot_time + st.starttime / CLK_TCK,
+        "process_open_fds": s.fds,
+        "process_max_fds": max_fds,
+        "process_threads": st.num_threads,
+        # /proc/PID/io is readable only by the owner (or root): absent rather than a false 0
+        "process_io_read_bytes_total": s.read_bytes,
+        "process_io_write_bytes_total": s.write_bytes,
+        "process_major_page_faults_total": st.majflt,
+        "process_minor_page_faults_total": st.minflt,
+    }
+
+
 def process_families(samples: Iterable[ProcessSample], *, boot_time: int,
                      max_fds: dict[int, int | None] | None = None) -> Iterator[Metric]:
     """Families for the given processes; ``boot_time`` (epoch s) dates their start times."""
-    rows = sorted(samples, key=lambda s: s.stat.pid)
     max_fds = max_fds or {}
-
-    cpu = CounterMetricFamily("process_cpu_seconds_total",
-                              "Total user and system CPU time spent in seconds.", labels=LABELS)
-    rss = GaugeMetricFamily("process_resident_memory_bytes", "Resident memory size in bytes.",
-                            labels=LABELS)
-    vsz = GaugeMetricFamily("process_virtual_memory_bytes", "Virtual memory size in bytes.",
-                            labels=LABELS)
-    start = GaugeMetricFamily("process_start_time_seconds",
-                              "Start time of the process since unix epoch in seconds.",
-                              labels=LABELS)
-    fds = GaugeMetricFamily("process_open_fds", "Number of open file descriptors.",
-                            labels=LABELS)
-    fd_limit = GaugeMetricFamily("process_max_fds", "Maximum number of open file descriptors.",
-                                 labels=LABELS)
-    threads = GaugeMetricFamily("process_threads", "Number of OS threads in the process.",
-                                labels=LABELS)
-    io_read = CounterMetricFamily("process_io_read_bytes_total",
-                                  "Bytes the process caused to be read from storage.",
-                                  labels=LABELS)
-    io_write = CounterMetricFamily("process_io_write_bytes_total",
-                                   "Bytes the process caused to be written to storage.",
-                                   labels=LABELS)
-    majflt = CounterMetricFamily("process_major_page_faults_total",
-                                 "Page faults of the process that needed a disk read.",
-                                 labels=LABELS)
-    minflt = CounterMetricFamily("process_minor_page_faults_total",
-                                 "Page faults of the process served without a disk read.",
-                                 labels=LABELS)
-    for s in rows:
-        st = s.stat
-        labels = [str(st.pid), st.comm]
-        cpu.add_metric(labels, st.utime_s + st.stime_s)
-        rss.add_metric(labels, st.rss_bytes)
-        vsz.add_metric(labels, st.vsize)
-        start.add_metric(labels, boot_time + st.starttime / CLK_TCK)
-        threads.add_metric(labels, st.num_threads)
-        majflt.add_metric(labels, st.majflt)
-        minflt.add_metric(labels, st.minflt)
-        if s.fds is not None:
-            fds.add_metric(labels, s.fds)
-        limit = max_fds.get(st.pid)
-        if limit is not None:
-            fd_limit.add_metric(labels, limit)
-        # /proc/PID/io is readable only by the owner (or root): absent rather than a false 0
-        if s.read_bytes is not None:
-            io_read.add_metric(labels, s.read_bytes)
-        if s.write_bytes is not None:
-            io_write.add_metric(labels, s.write_bytes)
-    for family in (cpu, rss, vsz, start, fds, fd_limit, threads, io_read, io_write, majflt,
-                   minflt):
+    families = {name: kind(name, help_text, labels=LABELS)
+                for kind, name, help_text in FAMILIES}
+    for s in sorted(samples, key=lambda s: s.stat.pid):
+        labels = [str(s.stat.pid), s.stat.comm]
+        for name, value in _values(s, boot_time, max_fds.get(s.stat.pid)).items():
+            if value is not None:
+                families[name].add_metric(labels, value)
+    for family in families.values():
         if family.samples:
             yield family
