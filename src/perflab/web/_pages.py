@@ -84,12 +84,21 @@ def _lookup(store: Store, raw: str) -> Run | None:
         return None
 
 
-def run_page(request: Request) -> HTMLResponse:
+def _path_run(request: Request) -> tuple[Store, Run] | HTMLResponse:
+    """The store and the run the path names, or the page that says there is no such run."""
     store = _state(request).stores.get()
     run = _lookup(store, request.path_params["run_id"])
     if run is None:
         return _not_found(request, f"No run {request.path_params['run_id'][:40]!r} in this "
                                    "store.")
+    return store, run
+
+
+def run_page(request: Request) -> HTMLResponse:
+    found = _path_run(request)
+    if isinstance(found, HTMLResponse):
+        return found
+    store, run = found
     doc = run_document(store, run)
     load = load_section_values(store, run)
     return _page(request, "run.html", page="run", run=run, series=doc["series"],
@@ -99,11 +108,10 @@ def run_page(request: Request) -> HTMLResponse:
 
 
 def run_report(request: Request) -> Response:
-    store = _state(request).stores.get()
-    run = _lookup(store, request.path_params["run_id"])
-    if run is None:
-        return _not_found(request, f"No run {request.path_params['run_id'][:40]!r} in this "
-                                   "store.")
+    found = _path_run(request)
+    if isinstance(found, HTMLResponse):
+        return found
+    store, run = found
     return HTMLResponse(render_report(store, run.id), headers={
         "Content-Disposition": f'attachment; filename="perflab-report-{run.id}.html"'})
 
