@@ -115,6 +115,8 @@ def test_sample_reads_beyond_the_waiting_room_get_429(client, hub):
     ("/runs/99999999999999999999", 404),
     ("/runs/%D9%A1", 404),
     ("/runs/%C2%B2", 404),
+    ("/runs/99999999999999999999/report", 404),
+    ("/runs/%D9%A1/report", 404),
     ("/runs?since=%C2%B2", 400),
     ("/runs?since=99999999999999999999999", 400),
     ("/runs?name=" + "x" * 60_000, 400),
