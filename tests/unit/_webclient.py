@@ -34,6 +34,15 @@ def client_class() -> Any:
     return LoopbackClient
 
 
+def hub_client(store_path: Path, **config: Any) -> Any:
+    """The hub in-process on the store at ``store_path``, not recording: a TestClient to enter
+    (``with hub_client(path) as client``); ``config`` sets or overrides ``AppConfig``'s fields."""
+    from perflab.web import AppConfig, create_app  # noqa: PLC0415  # as client_class: lazily
+
+    return client_class()(create_app(AppConfig(**{"store_path": store_path, "record": False,
+                                                  **config})))
+
+
 def validate(doc: dict[str, Any], name: str) -> None:
     """``doc`` is valid for docs/schemas/api-NAME.schema.json (draft 2020-12)."""
     schema = json.loads((SCHEMAS / f"api-{name}.schema.json").read_text())

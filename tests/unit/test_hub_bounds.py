@@ -6,13 +6,12 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from _webclient import client_class, validate
+from _webclient import hub_client, validate
 from starlette.routing import Mount, Route
 
 from _hubdata import T0, S, build
 from perflab.serving import ConcurrencyLimiter
 from perflab.store import Store
-from perflab.web import AppConfig, create_app
 from perflab.web import _api as api
 
 
@@ -23,8 +22,7 @@ def hub(store_path):
 
 @pytest.fixture
 def client(hub):
-    app = create_app(AppConfig(store_path=hub.path, record=False))
-    with client_class()(app) as c:
+    with hub_client(hub.path) as c:
         yield c
 
 
@@ -75,8 +73,7 @@ def test_a_query_past_its_deadline_is_a_503_and_the_hub_goes_on(store_path):
         sid = store.series_id(run.id, "x", {}, "")
         store.insert_samples([(sid, T0 + i * 10**6, float(i % 13)) for i in range(50_000)])
         store.finish_run(run.id, "ok", ended_ns=T0 + 50_000 * 10**6)
-    app = create_app(AppConfig(store_path=store_path, record=False, query_timeout_s=-1))
-    with client_class()(app) as c:
+    with hub_client(store_path, query_timeout_s=-1) as c:
         r = c.get(f"/api/runs/{run.id}/series/{sid}/samples?start={T0}&points=100")
         assert r.status_code == 503
         assert "shorter time range" in r.json()["error"]

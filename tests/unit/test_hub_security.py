@@ -4,7 +4,7 @@ throttled logins, --token-file and --allowed-host."""
 from __future__ import annotations
 
 import pytest
-from _webclient import client_class
+from _webclient import client_class, hub_client
 
 from _hubdata import build
 from perflab.cli import main
@@ -19,8 +19,7 @@ def hub(store_path):
 
 def test_a_rebound_name_gets_421_not_the_runs(hub):
     """curl -H 'Host: evil.example' http://127.0.0.1:PORT/api/runs answered 200 before."""
-    app = create_app(AppConfig(store_path=hub.path, record=False))
-    with client_class()(app) as c:
+    with hub_client(hub.path) as c:
         assert c.get("/api/runs").status_code == 200
         for url in ("/api/runs", "/", "/runs", "/metrics", "/static/app.css", "/login"):
             r = c.get(url, headers={"Host": "evil.example"})
@@ -30,17 +29,14 @@ def test_a_rebound_name_gets_421_not_the_runs(hub):
 
 
 def test_allowed_hosts_and_the_listen_name_are_served(hub):
-    app = create_app(AppConfig(store_path=hub.path, record=False, listen_host="perflab.lan",
-                               allowed_hosts=("hub.example.com",)))
-    with client_class()(app) as c:
+    with hub_client(hub.path, listen_host="perflab.lan", allowed_hosts=("hub.example.com",)) as c:
         assert c.get("/api/runs", headers={"Host": "perflab.lan:8600"}).status_code == 200
         assert c.get("/api/runs", headers={"Host": "hub.example.com"}).status_code == 200
         assert c.get("/api/runs", headers={"Host": "evil.example"}).status_code == 421
 
 
 def test_the_host_rule_holds_with_a_token_too(hub):
-    app = create_app(AppConfig(store_path=hub.path, record=False, token="s3cret"))
-    with client_class()(app) as c:
+    with hub_client(hub.path, token="s3cret") as c:
         r = c.get("/api/runs", headers={"Host": "evil.example", "Authorization": "Bearer s3cret"})
         assert r.status_code == 421
 
@@ -108,8 +104,7 @@ def test_a_signed_in_page_offers_its_logout_and_it_works(hub):
 
 
 def test_a_name_the_store_refuses_is_a_400_not_a_500(hub):
-    app = create_app(AppConfig(store_path=hub.path, record=False))
-    with client_class()(app) as c:
+    with hub_client(hub.path) as c:
         for url in ("/api/runs?name=" + "x" * 60_000, "/runs?name=" + "x" * 60_000):
             assert c.get(url).status_code == 400, url
 

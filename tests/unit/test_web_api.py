@@ -7,11 +7,10 @@ import json
 import time
 
 import pytest
-from _webclient import client_class, validate
+from _webclient import hub_client, validate
 
 from _hubdata import T0, S, build
 from perflab.store import Store
-from perflab.web import AppConfig, create_app
 
 
 @pytest.fixture
@@ -21,8 +20,7 @@ def hub(store_path):
 
 @pytest.fixture
 def client(hub):
-    app = create_app(AppConfig(store_path=hub.path, record=False))
-    with client_class()(app) as c:
+    with hub_client(hub.path) as c:
         yield c
 
 
@@ -136,8 +134,7 @@ def test_compare_lists_series_constant_in_both_runs_apart_and_prints_units(hub):
             run = store.run(run_id)
             sid = store.series_id(run_id, "net.if.rx_errs_per_s", {"device": "eth9"}, "/s")
             store.insert_samples([(sid, run.started_ns + i * 10**9, 0.0) for i in range(10)])
-    app = create_app(AppConfig(store_path=hub.path, record=False))
-    with client_class()(app) as client:
+    with hub_client(hub.path) as client:
         page = html.unescape(client.get(f"/compare?a={hub.run_a}&b={hub.run_b}").text)
     deltas, rest = page.split('id="same"', 1)
     assert 'net.if.rx_errs_per_s{device="eth9"}' not in deltas
@@ -187,8 +184,7 @@ def test_metrics_count_requests_by_route(client, hub):
 
 
 def test_live_records_this_machine_in_a_serve_run(store_path):
-    app = create_app(AppConfig(store_path=store_path, record=True, interval_s=0.2))
-    with client_class()(app) as c:
+    with hub_client(store_path, record=True, interval_s=0.2) as c:
         deadline = time.monotonic() + 10
         doc = c.get("/api/live").json()
         while time.monotonic() < deadline and not any(
@@ -214,8 +210,7 @@ def test_live_records_this_machine_in_a_serve_run(store_path):
 
 
 def test_live_without_recording_says_so(store_path):
-    app = create_app(AppConfig(store_path=store_path, record=False))
-    with client_class()(app) as c:
+    with hub_client(store_path) as c:
         doc = c.get("/api/live?window=1h").json()
         validate(doc, "live")
         assert doc["run"] is None
@@ -226,8 +221,7 @@ def test_live_without_recording_says_so(store_path):
 
 @pytest.fixture
 def guarded(hub):
-    app = create_app(AppConfig(store_path=hub.path, record=False, token="s3cret"))
-    with client_class()(app) as c:
+    with hub_client(hub.path, token="s3cret") as c:
         yield c
 
 

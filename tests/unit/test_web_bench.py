@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from _webclient import client_class, validate
+from _webclient import hub_client, validate
 
 from _benchdata import IMPROVEMENT_AT, N_COMMITS, REGRESSION_AT, build
 from perflab.bench import Result, ResultSet, Value, record_results
 from perflab.store import Store
-from perflab.web import AppConfig, create_app
 
 
 @pytest.fixture(scope="module")
@@ -18,8 +17,7 @@ def bench(tmp_path_factory):
 
 @pytest.fixture
 def client(bench):
-    app = create_app(AppConfig(store_path=bench.path, record=False, rollups=False))
-    with client_class()(app) as c:
+    with hub_client(bench.path, rollups=False) as c:
         yield c
 
 
@@ -95,8 +93,7 @@ def test_the_cache_sees_a_new_record(client, bench, tmp_path):
     copy = tmp_path / "copy.db"
     with Store.open(bench.path) as src:
         src.conn.execute(f"VACUUM INTO '{copy}'")
-    app = create_app(AppConfig(store_path=copy, record=False, rollups=False))
-    with client_class()(app) as c:
+    with hub_client(copy, rollups=False) as c:
         assert c.get("/api/benchmarks?q=Flat").json()["benchmarks"][0]["commits"] == before
         rs = ResultSet(results=[Result("Flat-8", (Value(5e-6, "sec/op"),), "x")])
         with Store.open(copy) as store:
@@ -113,8 +110,7 @@ def test_few_commits_are_short_not_steady(tmp_path):
         for i in range(2):
             rs = ResultSet(results=[Result("A", (Value(1.0 + i, "sec/op"),) * 3, "x")])
             record_results(store, rs, commit=f"c{i}", time_ns=(i + 1) * 10**18)
-    app = create_app(AppConfig(store_path=path, record=False, rollups=False))
-    with client_class()(app) as c:
+    with hub_client(path, rollups=False) as c:
         (b,) = c.get("/api/benchmarks").json()["benchmarks"]
         assert b["status"] == "short"
         assert b["notes"] == ["only 2 commit(s) recorded; change points need at least 3"]
@@ -139,8 +135,7 @@ def test_page_lists_the_benchmarks_and_links_their_charts(client):
 def test_page_of_an_empty_store_explains_how_to_record(store_path):
     with Store.open(store_path):
         pass
-    app = create_app(AppConfig(store_path=store_path, record=False, rollups=False))
-    with client_class()(app) as c:
+    with hub_client(store_path, rollups=False) as c:
         r = c.get("/benchmarks")
     assert r.status_code == 200
     assert "No benchmark history yet" in r.text
@@ -156,8 +151,7 @@ def test_a_bench_runs_page_points_at_its_report_and_the_benchmarks_page(client, 
 
 def test_a_run_still_being_recorded_is_read_again_once_finished(tmp_path):
     path = tmp_path / "s.db"
-    app = create_app(AppConfig(store_path=path, record=False, rollups=False))
-    with client_class()(app) as c, Store.open(path) as store:
+    with hub_client(path, rollups=False) as c, Store.open(path) as store:
         run = store.create_run("bench", "bench c0", started_ns=10**18,
                                meta={"commit": "c0", "branch": ""})
         assert c.get("/api/benchmarks").json()["benchmarks"] == []  # no samples yet

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from _webclient import client_class, validate
+from _webclient import hub_client, validate
 
 from _profiledata import S, build
-from perflab.web import AppConfig, create_app
 
 
 @pytest.fixture
@@ -16,8 +15,7 @@ def profiled(store_path):
 
 @pytest.fixture
 def client(profiled):
-    app = create_app(AppConfig(store_path=profiled.path, record=False, rollups=False))
-    with client_class()(app) as c:
+    with hub_client(profiled.path, rollups=False) as c:
         yield c
 
 
