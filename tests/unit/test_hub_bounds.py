@@ -9,21 +9,10 @@ import pytest
 from _webclient import hub_client, validate
 from starlette.routing import Mount, Route
 
-from _hubdata import T0, S, build
+from _hubdata import T0, S
 from perflab.serving import ConcurrencyLimiter
 from perflab.store import Store
 from perflab.web import _api as api
-
-
-@pytest.fixture
-def hub(store_path):
-    return build(store_path)
-
-
-@pytest.fixture
-def client(hub):
-    with hub_client(hub.path) as c:
-        yield c
 
 
 def _user(hub) -> int:

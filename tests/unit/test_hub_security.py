@@ -6,15 +6,9 @@ from __future__ import annotations
 import pytest
 from _webclient import client_class, hub_client
 
-from _hubdata import build
 from perflab.cli import main
 from perflab.web import AppConfig, create_app
 from perflab.web._auth import COOKIE, WS_UNAUTHORISED, LoginThrottle, Sessions, TokenAuth
-
-
-@pytest.fixture
-def hub(store_path):
-    return build(store_path)
 
 
 def test_a_rebound_name_gets_421_not_the_runs(hub):

@@ -9,19 +9,8 @@ import time
 import pytest
 from _webclient import hub_client, validate
 
-from _hubdata import T0, S, build
+from _hubdata import T0, S
 from perflab.store import Store
-
-
-@pytest.fixture
-def hub(store_path):
-    return build(store_path)
-
-
-@pytest.fixture
-def client(hub):
-    with hub_client(hub.path) as c:
-        yield c
 
 
 def test_runs_are_listed_newest_first_and_filtered(client, hub):
