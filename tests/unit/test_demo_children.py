@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import sys
 import time
 
@@ -61,3 +62,18 @@ def test_ports():
     port = free_port()
     assert port_is_free(port)
     assert not port_accepts(port)
+
+
+def test_a_chain_child_is_ready_once_its_port_file_names_a_listening_port(tmp_path):
+    """Before the child writes its port (no file, or a half-written one) it is not ready."""
+    from perflab.demo.orchestrate import _chain_ready  # noqa: PLC0415
+
+    port_file = tmp_path / "frontend.port"
+    assert not _chain_ready(port_file)
+    port_file.write_text("")
+    assert not _chain_ready(port_file)
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port_file.write_text(str(listener.getsockname()[1]))
+        assert _chain_ready(port_file)

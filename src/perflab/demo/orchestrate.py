@@ -484,10 +484,17 @@ def _child_env() -> dict[str, str]:
     return env
 
 
-def _service_ready(port_file: Path) -> bool:
+def _written_port(port_file: Path) -> int | None:
+    """The port a child wrote once it listens; None before then (no file, or half written)."""
     try:
-        port = int(port_file.read_text())
+        return int(port_file.read_text())
     except (OSError, ValueError):
+        return None
+
+
+def _service_ready(port_file: Path) -> bool:
+    port = _written_port(port_file)
+    if port is None:
         return False
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as resp:
@@ -497,11 +504,8 @@ def _service_ready(port_file: Path) -> bool:
 
 
 def _chain_ready(port_file: Path) -> bool:
-    try:
-        port = int(port_file.read_text())
-    except (OSError, ValueError):
-        return False
-    return port_accepts(port)
+    port = _written_port(port_file)
+    return port is not None and port_accepts(port)
 
 
 def _set_faults(port: int, faults: dict[str, bool]) -> None:
