@@ -42,37 +42,39 @@ def test_unknown_run_is_not_found_with_hint(store):
     assert "perflab runs" in (info.value.hint or "")
 
 
-def test_a_file_that_is_not_sqlite_is_refused_and_left_untouched(tmp_path):
-    p = tmp_path / "notes.txt"
-    p.write_bytes(b"hello, this is not a database\n" * 10)
-    before = p.read_bytes()
-    with pytest.raises(StoreCorrupt):
-        Store.open(p)
-    assert p.read_bytes() == before
-
-
-def test_another_programs_sqlite_file_is_refused(tmp_path):
-    p = tmp_path / "other.db"
-    conn = sqlite3.connect(p)
-    conn.execute("CREATE TABLE t (x)")
+def _write_sql(path, sql: str) -> None:
+    conn = sqlite3.connect(path)
+    conn.execute(sql)
     conn.commit()
     conn.close()
-    before = p.read_bytes()
-    with pytest.raises(StoreCorrupt, match="not a perflab store"):
-        Store.open(p)
-    assert p.read_bytes() == before
 
 
-def test_a_newer_schema_is_refused_and_left_untouched(store_path):
-    Store.open(store_path).close()
-    conn = sqlite3.connect(store_path)
-    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
-    conn.commit()
-    conn.close()
-    before = store_path.read_bytes()
-    with pytest.raises(StoreTooNew, match="newer"):
-        Store.open(store_path)
-    assert store_path.read_bytes() == before
+def _not_sqlite(path) -> None:
+    path.write_bytes(b"hello, this is not a database\n" * 10)
+
+
+def _another_programs_sqlite(path) -> None:
+    _write_sql(path, "CREATE TABLE t (x)")
+
+
+def _newer_schema(path) -> None:
+    Store.open(path).close()
+    _write_sql(path, f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+
+
+@pytest.mark.parametrize(("make", "error", "says"), [
+    (_not_sqlite, StoreCorrupt, "not an SQLite file"),
+    (_another_programs_sqlite, StoreCorrupt, "not a perflab store"),
+    (_newer_schema, StoreTooNew, "newer"),
+])
+def test_a_file_this_perflab_cannot_own_is_refused_and_left_untouched(tmp_path, make, error,
+                                                                      says):
+    path = tmp_path / "other.db"
+    make(path)
+    before = path.read_bytes()
+    with pytest.raises(error, match=says):
+        Store.open(path)
+    assert path.read_bytes() == before
 
 
 def test_a_damaged_file_is_refused(store_path):
