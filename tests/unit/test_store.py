@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import sqlite3
-import subprocess
-import sys
-import textwrap
 
 import pytest
 
@@ -99,29 +96,3 @@ def test_readers_see_committed_batches_while_a_writer_holds_its_connection(store
     with Store.open(store_path) as reader:
         assert reader.samples(sid) == [(1, 1.0)]
     writer_store.close()
-
-
-def test_kill_9_loses_at_most_the_open_batch(store_path):
-    """A recorder killed mid-run leaves a readable file with every committed batch."""
-    script = textwrap.dedent(f"""
-        import os, signal
-        from perflab.store import Store, BatchWriter
-        s = Store.open({str(store_path)!r})
-        run = s.create_run("record", "killed")
-        w = BatchWriter(s, run.id)
-        sid = w.series("x")
-        for i in range(1000):
-            w.add(sid, i, float(i))
-        w.flush()
-        for i in range(1000, 1500):
-            w.add(sid, i, float(i))
-        os.kill(os.getpid(), signal.SIGKILL)
-    """)
-    proc = subprocess.run([sys.executable, "-c", script], check=False)
-    assert proc.returncode == -9
-    with Store.open(store_path) as s:
-        run = s.run("killed")
-        assert run.status == "interrupted"  # the owner is gone (see test_store_owner.py)
-        assert not s.recorder_alive(run)
-        (series,) = s.series(run.id)
-        assert len(s.samples(series.id)) == 1000

@@ -13,13 +13,12 @@ import sys
 import textwrap
 
 import pytest
-from _webclient import client_class
+from _webclient import hub_client
 from test_cli_runs import run_cli, validate
 
 from perflab.report import render_report
 from perflab.store import Store
 from perflab.store._owner import boot_id, process_start_ticks
-from perflab.web._app import AppConfig, create_app
 
 S = 1_000_000_000
 
@@ -46,6 +45,15 @@ def killed(store_path):
     with Store.open(store_path, create=False) as st:
         run = st.run("killed")
     return store_path, run
+
+
+def test_kill_9_loses_at_most_the_open_batch(killed):
+    """A recorder killed mid-run leaves a readable file with every committed batch."""
+    path, run = killed
+    with Store.open(path, create=False) as st:
+        assert not st.recorder_alive(run)
+        (series,) = st.series(run.id)
+        assert len(st.samples(series.id)) == 30
 
 
 def test_the_store_reads_a_killed_run_interrupted_at_its_last_sample(killed):
@@ -80,8 +88,7 @@ def test_runs_and_show_agree(capsys, killed):
 
 def test_the_api_the_runs_page_and_the_report_agree(killed):
     path, run = killed
-    app = create_app(AppConfig(store_path=path, record=False, rollups=False))
-    with client_class()(app) as client:
+    with hub_client(path, rollups=False) as client:
         got = client.get(f"/api/runs/{run.id}").json()["run"]
         assert (got["status"], got["ended_ns"]) == ("interrupted", run.ended_ns)
         (listed,) = client.get("/api/runs").json()["runs"]
