@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -10,6 +11,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import jsonschema
@@ -65,6 +67,42 @@ def finish(proc: subprocess.Popen[str]) -> dict:
     return json.loads(out)
 
 
+@contextlib.contextmanager
+def stepped_target(tmp_path: Path, source: str) -> Iterator[tuple[int, Callable[[], None]]]:
+    """A Python script that does one round of its work per ``go()`` (it prints "ready", then
+    "done" after each round): its PID and ``go``; killed when the block ends."""
+    script = tmp_path / "target.py"
+    script.write_text(source)
+    target = subprocess.Popen([sys.executable, str(script)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    assert target.stdout is not None
+    assert target.stdin is not None
+    stdin, stdout = target.stdin, target.stdout
+
+    def go() -> None:
+        stdin.write("go\n")
+        stdin.flush()
+        assert stdout.readline() == "done\n"
+
+    try:
+        assert stdout.readline() == "ready\n"
+        yield target.pid, go
+    finally:
+        target.kill()
+        target.wait()
+        stdout.close()
+        stdin.close()
+
+
+def strace_attached(out: Path, pid: int, *flags: str) -> subprocess.Popen[str]:
+    """``strace -c FLAGS -o OUT -p PID``, once it says it is attached."""
+    strace = subprocess.Popen(["strace", "-c", *flags, "-o", str(out), "-p", str(pid)],
+                              stderr=subprocess.PIPE, text=True)
+    assert strace.stderr is not None
+    assert "attached" in strace.stderr.readline()
+    return strace
+
+
 def strace_counts(path: Path) -> dict[str, int]:
     counts = {}
     for line in path.read_text().splitlines():
@@ -75,38 +113,19 @@ def strace_counts(path: Path) -> dict[str, int]:
 
 
 def test_syscall_counts_agree_with_strace_and_libcalls_counts_the_same_calls(tmp_path):
-    script = tmp_path / "target.py"
-    script.write_text(TARGET)
-    target = subprocess.Popen([sys.executable, str(script)], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, text=True)
-    assert target.stdout is not None
-    assert target.stdin is not None
-    try:
-        assert target.stdout.readline() == "ready\n"
-        strace_out = tmp_path / "strace.txt"
-        strace = subprocess.Popen(["strace", "-c", "-f", "-o", str(strace_out), "-p",
-                                   str(target.pid)], stderr=subprocess.PIPE, text=True)
-        assert strace.stderr is not None
-        assert "attached" in strace.stderr.readline()
-        ours = perflab_bg("ebpf", "syscalls", "--pid", str(target.pid), "-d", "2s", "--json")
-        target.stdin.write("go\n")
-        target.stdin.flush()
-        assert target.stdout.readline() == "done\n"
+    strace_out = tmp_path / "strace.txt"
+    with stepped_target(tmp_path, TARGET) as (pid, go):
+        strace = strace_attached(strace_out, pid, "-f")
+        ours = perflab_bg("ebpf", "syscalls", "--pid", str(pid), "-d", "2s", "--json")
+        go()
         doc = finish(ours)
         strace.send_signal(signal.SIGINT)
         strace.communicate(timeout=30)
         # a second round, without strace: the uprobe on libc's wrapper counts the same calls
-        lib = perflab_bg("ebpf", "libcalls", "--pid", str(target.pid), "libc:getppid",
-                         "-d", "2s", "--json")
-        target.stdin.write("go\n")
-        target.stdin.flush()
-        assert target.stdout.readline() == "done\n"
+        lib = perflab_bg("ebpf", "libcalls", "--pid", str(pid), "libc:getppid", "-d", "2s",
+                         "--json")
+        go()
         libdoc = finish(lib)
-    finally:
-        target.kill()
-        target.wait()
-        target.stdout.close()
-        target.stdin.close()
     validate(doc, "ebpf-syscalls")
     validate(libdoc, "ebpf-libcalls")
     mine = {r["name"]: r["calls"] for r in doc["syscalls"]}
@@ -241,37 +260,20 @@ def test_syscall_time_is_wall_clock_like_strace_dash_w_not_strace_system_time(tm
     at least 0.5 s, as `strace -c -w` shows; plain `strace -c` (system CPU time) shows a
     small fraction of that. Lower bounds only: a sleep never returns early; no upper bound
     on a busy machine beyond "not the system time"."""
-    script = tmp_path / "sleeper.py"
-    script.write_text(SLEEPER)
-    target = subprocess.Popen([sys.executable, str(script)], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, text=True)
-    assert target.stdout is not None
-    assert target.stdin is not None
     results: dict[str, Path] = {}
-    try:
-        assert target.stdout.readline() == "ready\n"
-        doc: dict = {}
+    doc: dict = {}
+    with stepped_target(tmp_path, SLEEPER) as (pid, go):
         for flags in (["-w"], []):
             out = tmp_path / f"strace{''.join(flags)}.txt"
-            strace = subprocess.Popen(["strace", "-c", *flags, "-o", str(out), "-p",
-                                       str(target.pid)], stderr=subprocess.PIPE, text=True)
-            assert strace.stderr is not None
-            assert "attached" in strace.stderr.readline()
-            ours = perflab_bg("ebpf", "syscalls", "--pid", str(target.pid), "-d", "3s",
+            strace = strace_attached(out, pid, *flags)
+            ours = perflab_bg("ebpf", "syscalls", "--pid", str(pid), "-d", "3s",
                               "--json") if flags else None
-            target.stdin.write("go\n")
-            target.stdin.flush()
-            assert target.stdout.readline() == "done\n"
+            go()
             if ours is not None:
                 doc = finish(ours)
             strace.send_signal(signal.SIGINT)
             strace.communicate(timeout=30)
             results["".join(flags) or "-c"] = out
-    finally:
-        target.kill()
-        target.wait()
-        target.stdout.close()
-        target.stdin.close()
     floor = SLEEPS * SLEEP_S
     row = next(r for r in doc["syscalls"] if r["name"] == "clock_nanosleep")
     assert row["calls"] == SLEEPS
