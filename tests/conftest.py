@@ -4,7 +4,9 @@ import contextlib
 import os
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import psutil
 import pytest
@@ -81,6 +83,22 @@ def wait_for_child(pid: int, needle: str, timeout_s: float = 60.0) -> psutil.Pro
         if time.monotonic() > deadline:
             pytest.fail(f"no {needle!r} process under {pid} after {timeout_s:g} s")
         time.sleep(0.05)
+
+
+T = TypeVar("T")
+
+
+def wait_for(predicate: Callable[[], T], timeout_s: float = 10.0, what: str = "condition",
+             every_s: float = 0.05) -> T:
+    """The first true value ``predicate()`` returns, asked every ``every_s`` until ``timeout_s``
+    has passed (then the test fails naming ``what``): waiting for a state, not sleeping a guess."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(every_s)
+    pytest.fail(f"timed out after {timeout_s:g} s waiting for {what}")
 
 
 def wait_until_idle(pid: int, quiet_s: float = 0.5, timeout_s: float = 60.0) -> None:

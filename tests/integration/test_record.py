@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.conftest import require_root
+from tests.conftest import require_root, wait_for
 
 from conftest import require_tool
 from perflab.collect import system as collect_system
@@ -27,16 +27,6 @@ PERFLAB = [sys.executable, "-m", "perflab"]
 def start_record(store_path: Path, *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen([*PERFLAB, "record", "--store", str(store_path), *args],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def wait_for(predicate, timeout: float = 10.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    pytest.fail(f"timed out waiting for {what}")
 
 
 def load1_samples(store_path: Path) -> list[tuple[int, float]]:
@@ -55,7 +45,7 @@ def load1_samples(store_path: Path) -> list[tuple[int, float]]:
 def test_kill_9_loses_at_most_a_second_and_the_store_stays_readable(store_path):
     proc = start_record(store_path, "--interval", "500ms")
     try:
-        wait_for(lambda: len(load1_samples(store_path)) >= 3, timeout=20, what="three ticks")
+        wait_for(lambda: len(load1_samples(store_path)) >= 3, timeout_s=20, what="three ticks")
         time.sleep(0.37)  # somewhere between two ticks
         killed_ns = time.time_ns()
         proc.kill()
@@ -83,7 +73,7 @@ def test_kill_9_loses_at_most_a_second_and_the_store_stays_readable(store_path):
 def test_a_signal_mid_run_leaves_an_aborted_run_with_its_samples(store_path, sig):
     proc = start_record(store_path, "--interval", "200ms", "--duration", "1m")
     try:
-        wait_for(lambda: len(load1_samples(store_path)) >= 3, timeout=20, what="three ticks")
+        wait_for(lambda: len(load1_samples(store_path)) >= 3, timeout_s=20, what="three ticks")
         proc.send_signal(sig)
         out, err = proc.communicate(timeout=10)
     finally:
@@ -120,7 +110,7 @@ def test_record_a_real_child_by_pid_and_its_exit(store_path, tmp_path):
     proc = start_record(store_path, "--interval", "250ms", "--duration", "5s", "--pid",
                         str(sleeper.pid), "--pid", str(spinner.pid), "--json")
     try:
-        wait_for(lambda: _cpu_samples(store_path, spinner.pid) >= 2, timeout=15,
+        wait_for(lambda: _cpu_samples(store_path, spinner.pid) >= 2, timeout_s=15,
                  what="two CPU samples of the busy child")
         stop_file.touch()
         out, err = proc.communicate(timeout=30)

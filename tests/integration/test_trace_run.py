@@ -10,11 +10,11 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import jsonschema
 import pytest
+from tests.conftest import wait_for
 
 from perflab.store import Store, span_services
 from perflab.testing import free_port, serve
@@ -28,16 +28,6 @@ def _perflab(*args: str, **kw) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(SRC)}
     env.pop("OTEL_SERVICE_NAME", None)
     return subprocess.Popen([sys.executable, "-m", "perflab", *args], env=env, **kw)
-
-
-def _wait(predicate, timeout_s: float = 40.0):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        got = predicate()
-        if got:
-            return got
-        time.sleep(0.2)
-    raise AssertionError("timed out")
 
 
 @pytest.fixture
@@ -80,7 +70,7 @@ def test_perflab_run_traces_a_service_set_up_with_perflab_otel(hub, tmp_path):
         with Store.open(store_path) as store:
             return find_traces(store, TraceQuery(service="checkout", limit=5))
 
-    traces = _wait(stored)
+    traces = wait_for(stored, timeout_s=40, what="the spans", every_s=0.2)
     root = traces[0].root()
     assert root.name == "POST /checkout"
     assert root.process.attrs["perflab.run.id"] == str(run_id)
@@ -92,7 +82,8 @@ def test_perflab_run_traces_a_service_set_up_with_perflab_otel(hub, tmp_path):
         with Store.open(store_path) as store:
             return [s for s in store.series(run_id) if s.name == "trace.requests_per_s"]
 
-    series = _wait(red, timeout_s=30)  # the hub writes RED every 5 s, into runs of that time
+    # the hub writes RED every 5 s, into runs of that time
+    series = wait_for(red, timeout_s=30, what="RED series", every_s=0.2)
     assert series[0].labels["service"] == "checkout"
 
 
@@ -112,7 +103,7 @@ def test_perflab_run_trace_uses_the_zero_code_instrumentation(hub, tmp_path):
         with Store.open(store_path) as store:
             return "plain" in span_services(store)
 
-    _wait(stored)
+    wait_for(stored, timeout_s=40, what="the spans", every_s=0.2)
 
 
 def test_signals_reach_the_child_and_its_exit_code_comes_back(tmp_path):
