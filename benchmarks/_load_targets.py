@@ -1,10 +1,13 @@
-"""Targets for the load benchmarks: a private nginx and perflab's test server, on loopback.
+"""Targets for the load benchmarks: a private nginx and perflab's test server, on loopback;
+and the set-up they share: perflab's bytecode, the CPU time of finished children.
 
 The targets themselves are tests/_targets.py, shared with the load integration tests."""
 
 from __future__ import annotations
 
+import atexit
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -54,3 +57,22 @@ def perflab_load(*args: str) -> dict:
     if out.returncode not in (0, 99):
         raise SystemExit(f"perflab load failed ({out.returncode}): {out.stderr}")
     return json.loads(out.stdout)
+
+
+def use_bytecode(env: dict[str, str], *, compile_each_start: bool) -> None:
+    """Set ``env`` so that perflab runs with its bytecode, cached in a private directory
+    removed at exit; or, ``compile_each_start``, so that it compiles every module at each
+    start, as a checkout with PYTHONDONTWRITEBYTECODE=1 does."""
+    if compile_each_start:
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+        return
+    pycache = tempfile.mkdtemp(prefix="perflab-bench-pyc-")
+    atexit.register(shutil.rmtree, pycache, ignore_errors=True)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = pycache
+
+
+def children_cpu() -> float:
+    """CPU seconds of our finished children and the descendants they reaped."""
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime

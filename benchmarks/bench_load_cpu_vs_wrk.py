@@ -34,7 +34,6 @@ import argparse
 import contextlib
 import json
 import re
-import resource
 import shutil
 import statistics
 import subprocess
@@ -44,7 +43,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from _load_targets import ENV, nginx
+from _load_targets import ENV, children_cpu, nginx, use_bytecode
 
 
 @dataclass
@@ -62,19 +61,13 @@ class Measured:
         return self.requests / max(self.wall_s, 1e-9)
 
 
-def _children_cpu() -> float:
-    """CPU seconds of our finished children and the descendants they reaped."""
-    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return ru.ru_utime + ru.ru_stime
-
-
 _env = dict(ENV)
 
 
 def _measured(argv: list[str]) -> tuple[subprocess.CompletedProcess[str], float, float]:
-    cpu0, t0 = _children_cpu(), time.monotonic()
+    cpu0, t0 = children_cpu(), time.monotonic()
     out = subprocess.run(argv, capture_output=True, text=True, env=_env, check=False)
-    return out, _children_cpu() - cpu0, time.monotonic() - t0
+    return out, children_cpu() - cpu0, time.monotonic() - t0
 
 
 def run_wrk(url: str, duration: int, connections: int) -> Measured:
@@ -97,12 +90,12 @@ def run_perflab(url: str, duration: int, connections: int, src: str | None = Non
         if "PYTHONPYCACHEPREFIX" in env:  # its own bytecode, beside ours
             env["PYTHONPYCACHEPREFIX"] = str(Path(env["PYTHONPYCACHEPREFIX"]) / "other")
     with tempfile.TemporaryDirectory(prefix="perflab-bench-store-") as tmp:
-        cpu0, t0 = _children_cpu(), time.monotonic()
+        cpu0, t0 = children_cpu(), time.monotonic()
         out = subprocess.run([
             sys.executable, "-m", "perflab", "load", url, "--workers", "1",
             "-c", str(connections), "-d", f"{duration}s", "--json", "--store", f"{tmp}/b.db"],
             capture_output=True, text=True, env=env, check=False)
-        cpu, wall = _children_cpu() - cpu0, time.monotonic() - t0
+        cpu, wall = children_cpu() - cpu0, time.monotonic() - t0
     if out.returncode != 0:
         raise SystemExit(f"perflab load failed ({out.returncode}): {out.stderr}")
     doc = json.loads(out.stdout)
@@ -126,12 +119,7 @@ def main() -> None:
                     help="another perflab's src directory (a checkout of an older commit), "
                          "measured in the same rounds as `other`")
     a = ap.parse_args()
-    pycache = tempfile.TemporaryDirectory(prefix="perflab-bench-pyc-")
-    if a.no_bytecode:
-        _env["PYTHONDONTWRITEBYTECODE"] = "1"
-    else:
-        _env.pop("PYTHONDONTWRITEBYTECODE", None)
-        _env["PYTHONPYCACHEPREFIX"] = pycache.name
+    use_bytecode(_env, compile_each_start=a.no_bytecode)
     engines = {"perflab": None, **({"other": a.also} if a.also else {})}
     runs: dict[str, list[Measured]] = {"wrk": [], **{who: [] for who in engines}}
     target = (contextlib.nullcontext((a.url, None)) if a.url

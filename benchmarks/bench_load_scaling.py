@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import resource
 import shutil
 import statistics
 import subprocess
@@ -37,12 +36,7 @@ import sys
 import tempfile
 import time
 
-from _load_targets import ENV, nginx
-
-
-def _children_cpu() -> float:
-    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return ru.ru_utime + ru.ru_stime
+from _load_targets import ENV, children_cpu, nginx
 
 
 def run(url: str, workers: int, connections: int, duration: int,
@@ -55,12 +49,12 @@ def run(url: str, workers: int, connections: int, duration: int,
             raise SystemExit("taskset is not installed (apt-get install util-linux)")
         prefix = [taskset, "-c", cpus]
     with tempfile.TemporaryDirectory(prefix="perflab-bench-store-") as tmp:
-        cpu0 = _children_cpu()
+        cpu0 = children_cpu()
         out = subprocess.run(
             [*prefix, sys.executable, "-m", "perflab", "load", url, "--workers", str(workers),
              "-c", str(connections), "-d", f"{duration}s", "--json", "--store", f"{tmp}/b.db"],
             capture_output=True, text=True, env=ENV, check=False)
-        cpu = _children_cpu() - cpu0
+        cpu = children_cpu() - cpu0
     if out.returncode != 0:
         raise SystemExit(f"perflab load failed ({out.returncode}): {out.stderr}")
     doc = json.loads(out.stdout)

@@ -20,25 +20,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
-from _load_targets import ENV, nginx
+from _load_targets import ENV, children_cpu, nginx, use_bytecode
 
 WORKER_IMPORT = "import perflab.load._worker"
 # what `perflab load` imports, before (the CLI, the checks, the store) and after its workers
 # started (the runner's merging, numpy)
 PARENT_IMPORT = ("import perflab.cli, perflab.cli.load, perflab.load._workers, perflab.load._run,"
                  " perflab.load._preflight, perflab.load._totals, perflab.load._hgrm")
-
-
-def _children_cpu() -> float:
-    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return ru.ru_utime + ru.ru_stime
 
 
 def import_ms(argv: list[str], env: dict[str, str]) -> float:
@@ -60,12 +54,7 @@ def main() -> None:
     ap.add_argument("--no-bytecode", action="store_true")
     a = ap.parse_args()
     env = dict(ENV)
-    pycache = tempfile.TemporaryDirectory(prefix="perflab-bench-pyc-")
-    if a.no_bytecode:
-        env["PYTHONDONTWRITEBYTECODE"] = "1"
-    else:
-        env.pop("PYTHONDONTWRITEBYTECODE", None)
-        env["PYTHONPYCACHEPREFIX"] = pycache.name
+    use_bytecode(env, compile_each_start=a.no_bytecode)
     with nginx(fixed=True) as (url, _pid), \
             tempfile.TemporaryDirectory(prefix="perflab-bench-store-") as tmp:
         load = ["-m", "perflab", "load", url, "-c", "10", "-d", f"{a.duration:g}s",
@@ -78,11 +67,11 @@ def main() -> None:
             floor.append(time.monotonic() - t0)
             parent.append(import_ms(["-c", PARENT_IMPORT], env))
             worker.append(import_ms(["-c", WORKER_IMPORT], env))
-            cpu0, t0 = _children_cpu(), time.monotonic()
+            cpu0, t0 = children_cpu(), time.monotonic()
             out = subprocess.run([sys.executable, *load], capture_output=True, text=True,
                                  env=env, check=True)
             walls.append(time.monotonic() - t0)
-            cpus.append(_children_cpu() - cpu0)
+            cpus.append(children_cpu() - cpu0)
             json.loads(out.stdout)
     wall = statistics.median(walls)
     print(f"python -c pass                   {1000 * statistics.median(floor):5.0f} ms")
