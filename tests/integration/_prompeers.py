@@ -48,18 +48,18 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 @contextlib.contextmanager
-def prometheus(binary: str, config: str, workdir: Path, *,
-               storage: Path | None = None) -> Iterator[str]:
-    """A Prometheus with this configuration text; yields its base URL."""
-    port = free_port()
-    path = workdir / "prometheus.yml"
+def _peer(name: str, binary: str, config: str, workdir: Path, *flags: str,
+          port: int | None = None) -> Iterator[str]:
+    """``binary`` with this configuration text (WORKDIR/NAME.yml) on loopback (``port``, or a
+    free one), its output in WORKDIR/NAME.log; yields its base URL once it is ready, stops it on
+    every exit path."""
+    port = port or free_port()
+    path = workdir / f"{name}.yml"
     path.write_text(config)
-    data = storage or workdir / "prom-data"
-    log = (workdir / "prometheus.log").open("wb")
+    log = (workdir / f"{name}.log").open("wb")
     proc = subprocess.Popen(
-        [binary, f"--config.file={path}", f"--storage.tsdb.path={data}",
-         f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn",
-         "--web.enable-lifecycle"], stdout=log, stderr=subprocess.STDOUT)
+        [binary, f"--config.file={path}", f"--web.listen-address=127.0.0.1:{port}",
+         "--log.level=warn", *flags], stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
         wait_ready(url + "/-/ready", proc)
@@ -70,24 +70,23 @@ def prometheus(binary: str, config: str, workdir: Path, *,
 
 
 @contextlib.contextmanager
-def alertmanager(binary: str, config: str, workdir: Path) -> Iterator[str]:
-    port = free_port()
-    cluster = free_port()
-    path = workdir / "alertmanager.yml"
-    path.write_text(config)
-    log = (workdir / "alertmanager.log").open("wb")
-    proc = subprocess.Popen(
-        [binary, f"--config.file={path}", f"--storage.path={workdir / 'am-data'}",
-         f"--web.listen-address=127.0.0.1:{port}",
-         f"--cluster.listen-address=127.0.0.1:{cluster}", "--log.level=warn"],
-        stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_ready(url + "/-/ready", proc)
+def prometheus(binary: str, config: str, workdir: Path, *, storage: Path | None = None,
+               port: int | None = None) -> Iterator[str]:
+    """A Prometheus with this configuration text (on ``port``, or a free one: a configuration
+    that scrapes Prometheus itself names its port); yields its base URL."""
+    data = storage or workdir / "prom-data"
+    with _peer("prometheus", binary, config, workdir, f"--storage.tsdb.path={data}",
+               "--web.enable-lifecycle", port=port) as url:
         yield url
-    finally:
-        stop(proc)
-        log.close()
+
+
+@contextlib.contextmanager
+def alertmanager(binary: str, config: str, workdir: Path) -> Iterator[str]:
+    """An Alertmanager with this configuration text; yields its base URL."""
+    with _peer("alertmanager", binary, config, workdir,
+               f"--storage.path={workdir / 'am-data'}",
+               f"--cluster.listen-address=127.0.0.1:{free_port()}") as url:
+        yield url
 
 
 def same_answers(ours: list[dict[str, Any]], theirs: list[dict[str, Any]],

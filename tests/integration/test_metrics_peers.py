@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _prompeers import alertmanager, get_json, same_answers
+from _prompeers import alertmanager, get_json, prometheus, same_answers
 
 from conftest import require_tool
 from perflab.testing import serve
@@ -64,7 +64,7 @@ remote_write:
 
         port = free_port()
         config = config.replace("PROM", f"127.0.0.1:{port}")
-        with _prometheus_on(binary, config, tmp_path, port) as prom:
+        with prometheus(binary, config, tmp_path, port=port) as prom:
             time.sleep(25)  # 25 s of 1 s scrapes on both sides
             end = time.time() - 6  # what remote-write has surely delivered
             start = end - 15
@@ -78,30 +78,6 @@ remote_write:
                 problems += [f"{q}: {p}" for p in same_answers(
                     ours["data"]["result"], theirs["data"]["result"])]
             assert problems == []
-
-
-def _prometheus_on(binary: str, config: str, workdir: Path, port: int) -> Any:
-    import contextlib  # noqa: PLC0415
-    import subprocess  # noqa: PLC0415
-
-    from _prompeers import stop, wait_ready  # noqa: PLC0415
-
-    @contextlib.contextmanager
-    def run() -> Any:
-        path = workdir / "prometheus.yml"
-        path.write_text(config)
-        log = (workdir / "prometheus.log").open("wb")
-        proc = subprocess.Popen(
-            [binary, f"--config.file={path}", f"--storage.tsdb.path={workdir / 'data'}",
-             f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"],
-            stdout=log, stderr=subprocess.STDOUT)
-        try:
-            wait_ready(f"http://127.0.0.1:{port}/-/ready", proc)
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            stop(proc)
-            log.close()
-    return run()
 
 
 RULES = """
