@@ -303,7 +303,14 @@ def format_clock(ts_ns: int) -> str:
 
 # --- compact forms: at most 5 characters, for the columns of live views ------------------------
 
-_COMPACT_BYTE_UNITS = ("K", "M", "G", "T", "P")
+def _compact_scaled(v: float, base: float, units: str, decimal_below: float) -> str:
+    """``v`` divided by ``base`` until it is under 1000, with the unit it then has (the last
+    unit takes whatever is left): one decimal below ``decimal_below``, none above."""
+    for unit in units:
+        v /= base
+        if v < 999.5 or unit == units[-1]:
+            return f"{v:.{1 if v < decimal_below else 0}f}{unit}"
+    return f"{v:.0f}"  # no units given
 
 
 def compact_size(n: float | None) -> str:
@@ -312,14 +319,7 @@ def compact_size(n: float | None) -> str:
         return "-"
     if n < 1000:
         return f"{n:.0f}"
-    v = float(n)
-    for unit in _COMPACT_BYTE_UNITS:
-        v /= 1024
-        if v < 9.95:
-            return f"{v:.1f}{unit}"
-        if v < 999.5:
-            return f"{v:.0f}{unit}"
-    return f"{v:.0f}E"
+    return _compact_scaled(float(n), 1024, "KMGTPE", 9.95)
 
 
 def compact_count(x: float) -> str:
@@ -328,13 +328,7 @@ def compact_count(x: float) -> str:
         return f"{x:.1f}"
     if x < 9999.5:
         return f"{x:.0f}"
-    for unit, scale in (("k", 1e3), ("M", 1e6), ("G", 1e9)):
-        v = x / scale
-        if v < 99.95:
-            return f"{v:.1f}{unit}"
-        if v < 999.5:
-            return f"{v:.0f}{unit}"
-    return f"{x / 1e12:.0f}T"
+    return _compact_scaled(x, 1000, "kMGT", 99.95)
 
 
 def compact_percent(pct: float) -> str:

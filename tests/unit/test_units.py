@@ -123,8 +123,10 @@ def test_values_in_the_unit_of_their_series(value, unit, shown):
 @pytest.mark.parametrize(("fn", "value", "shown"), [
     (compact_size, 512, "512"), (compact_size, 1536, "1.5K"), (compact_size, 12 * 1024, "12K"),
     (compact_size, 123 * 1024**2, "123M"), (compact_size, None, "-"),
+    (compact_size, 999 * 1024**5, "999P"), (compact_size, 2 * 1024**6, "2.0E"),  # was 2048E
     (compact_count, 12.54, "12.5"), (compact_count, 1234, "1234"),
     (compact_count, 12_300, "12.3k"), (compact_count, 4_500_000, "4.5M"),
+    (compact_count, 999_400_000, "999M"), (compact_count, 1.5e12, "1.5T"),
     (compact_percent, 12.54, "12.5"), (compact_percent, 1600, "1600"),
     (compact_uptime, 4 * 3600 + 5 * 60, "04:05"),
     (compact_uptime, 3 * 86400 + 4 * 3600 + 5 * 60 + 59, "3d 04:05"),
