@@ -16,6 +16,18 @@ from perflab.collect.procinfo import inspect_process
 
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "proc_one"
 
+# the open files table fits 80 columns: the same at both widths
+FILES = """\
+Open files (11)
+FD   TYPE   MODE     POS   NAME
+──────────────────────────────────────────────────────────
+ 0   CHR    r          -   /dev/null
+ 1   REG    w      1,234   /etc/passwd
+ 3   TCP    u          -   127.0.0.1:8080 (LISTEN)
+ 4   TCP    u          -   [::1]:8080->[::1]:54321 (ESTAB)
+7 more open files not shown (--files N, --json)
+"""
+
 WIDE = """\
 Mappings (top 4 of 6 by RSS, sizes in KiB, like pmap -x)
 ADDRESS        KBYTES      RSS      PSS    DIRTY   SWAP   MODE   MAPPING
@@ -31,15 +43,7 @@ Threads (2, busiest first)
 ──────────────────────────────────────────────────────────────────────────────
 4242   app (main)   S      -      3.80s       -    100       5   do_epoll_wait
 4243   worker-1     R      -      500ms       -      7      40   running
-Open files (11)
-FD   TYPE   MODE     POS   NAME
-──────────────────────────────────────────────────────────
- 0   CHR    r          -   /dev/null
- 1   REG    w      1,234   /etc/passwd
- 3   TCP    u          -   127.0.0.1:8080 (LISTEN)
- 4   TCP    u          -   [::1]:8080->[::1]:54321 (ESTAB)
-7 more open files not shown (--files N, --json)
-"""
+""" + FILES
 
 NARROW = """\
 Mappings (top 4 of 6 by RSS, sizes in KiB, like pmap -x)
@@ -56,15 +60,7 @@ Threads (2, busiest first)
 ───────────────────────────────────────────────────────────────
 4242   app (main)   S      -      3.80s       -   do_epoll_wait
 4243   worker-1     R      -      500ms       -   running
-Open files (11)
-FD   TYPE   MODE     POS   NAME
-──────────────────────────────────────────────────────────
- 0   CHR    r          -   /dev/null
- 1   REG    w      1,234   /etc/passwd
- 3   TCP    u          -   127.0.0.1:8080 (LISTEN)
- 4   TCP    u          -   [::1]:8080->[::1]:54321 (ESTAB)
-7 more open files not shown (--files N, --json)
-"""
+""" + FILES
 
 
 @pytest.mark.parametrize(("width", "expected"), [(100, WIDE), (80, NARROW)])
