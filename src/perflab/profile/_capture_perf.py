@@ -67,11 +67,17 @@ def explain_failure(stderr: str, pid: int | None) -> Exception:
             f"not root)",
             hint="run as root, or grant CAP_PERFMON to perf, or "
                  "sudo sysctl kernel.perf_event_paranoid=1 (own processes only)")
-    if pid is not None and ("no such process" in low or not pid_alive(pid)):
+    return tool_failure("perf record", stderr, pid,
+                        hint="try --backend bpftrace, or check `perf record -e cpu-clock true`")
+
+
+def tool_failure(tool: str, stderr: str, pid: int | None, *, hint: str) -> Exception:
+    """A profiler's failure that is not a matter of privilege: the target gone, else the first
+    line the tool printed."""
+    if pid is not None and ("no such process" in stderr.lower() or not pid_alive(pid)):
         return NoSuchProcess(pid)
     line = next((ln for ln in stderr.splitlines() if ln.strip()), "no output")
-    return TargetError(f"perf record failed: {line.strip()}",
-                       hint="try --backend bpftrace, or check `perf record -e cpu-clock true`")
+    return TargetError(f"{tool} failed: {line.strip()}", hint=hint)
 
 
 def _record(perf: str, req: CaptureRequest, data: Path,

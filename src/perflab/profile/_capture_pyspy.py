@@ -9,9 +9,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from perflab.errors import AccessDenied, NoSuchProcess, TargetError, ToolMissing
+from perflab.errors import AccessDenied, ToolMissing
 from perflab.profile._capture import CaptureRequest, CaptureResult, find_tool
-from perflab.profile._capture_perf import command_output, pid_alive
+from perflab.profile._capture_perf import command_output, pid_alive, tool_failure
 from perflab.profile._model import Profile, Sample, SampleType
 from perflab.profile._text_formats import read_folded
 
@@ -91,8 +91,5 @@ def _explain(stderr: str, pid: int | None) -> Exception:
         return AccessDenied("py-spy may not read this process's memory (ptrace is restricted)",
                             hint="run as root (CAP_SYS_PTRACE), or set "
                                  "kernel.yama.ptrace_scope=0 for your own processes")
-    if pid is not None and ("no such process" in low or not pid_alive(pid)):
-        return NoSuchProcess(pid)
-    line = next((ln for ln in stderr.splitlines() if ln.strip()), "no output")
-    return TargetError(f"py-spy failed: {line.strip()}",
-                       hint="is it a Python process? py-spy supports CPython 2.3-3.12")
+    return tool_failure("py-spy", stderr, pid,
+                        hint="is it a Python process? py-spy supports CPython 2.3-3.12")

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import pytest
 
-from perflab.errors import AccessDenied, InvalidValue
+from perflab.errors import AccessDenied, InvalidValue, NoSuchProcess, TargetError
 from perflab.profile._capture import CaptureRequest, choose_backend
 from perflab.profile._capture_bpf import program
 from perflab.profile._capture_perf import explain_failure
+from perflab.profile._capture_pyspy import _explain as pyspy_explain
 from perflab.profile._stackline import parse_frame
 from perflab.profile._target import Target, is_go_binary, target_of_command
 
@@ -77,3 +79,15 @@ def test_perf_permission_error_names_the_sysctl():
     err = explain_failure("Error: ... perf_event_paranoid setting is 4 ...", 42)
     assert isinstance(err, AccessDenied)
     assert "perf_event_paranoid" in str(err)
+
+
+@pytest.mark.parametrize("explain", [explain_failure, pyspy_explain])
+def test_a_profilers_failure_names_a_gone_target_else_its_first_line(explain):
+    """perf and py-spy read their failures alike: the target gone is NoSuchProcess (exit 3),
+    anything else the tool's first line of output."""
+    gone = 4_194_305  # above the kernel's largest pid_max: no process has it
+    assert isinstance(explain("", gone), NoSuchProcess)
+    assert isinstance(explain("error: No such process (os error 3)", os.getpid()), NoSuchProcess)
+    err = explain("\n  something broke\nmore\n", os.getpid())
+    assert isinstance(err, TargetError)
+    assert "failed: something broke" in str(err)
