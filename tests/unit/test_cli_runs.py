@@ -196,26 +196,20 @@ def test_query_several_label_sets_become_columns(capsys, filled):
     assert lines[2].split(",")[2:] == ["50.0", "2.0"]
 
 
-def test_query_unknown_series_suggests_names(capsys, filled):
-    code, _, err = run_cli(capsys, "query", "1", "system.cpu.pc", "--store", str(filled))
+@pytest.mark.parametrize(("args", "says"), [
+    (("system.cpu.pc",), ("no series system.cpu.pc in run 1", "did you mean system.cpu.pct")),
+    (("system.cpu.pct", "--label", "cpu=9"),
+     ('its label sets are: {cpu="0",mode="user"}, {cpu="all",mode="user"}',)),
+    (("system.cpu.pct", "--since", "yesterday"), ("invalid --since 'yesterday'",)),
+    (("system.cpu.pct", "--label", "cpu"), ("key=value",)),
+])
+def test_query_usage_errors_say_what_is_wrong_and_what_there_is(capsys, filled, args, says):
+    """An unknown series or label set names the ones there are; a bad window or label says
+    what it expected; all exit 2."""
+    code, _, err = run_cli(capsys, "query", "1", *args, "--store", str(filled))
     assert code == 2
-    assert "no series system.cpu.pc in run 1" in err
-    assert "did you mean system.cpu.pct" in err
-    code, _, err = run_cli(capsys, "query", "1", "system.cpu.pct", "--label", "cpu=9",
-                           "--store", str(filled))
-    assert code == 2
-    assert 'its label sets are: {cpu="0",mode="user"}, {cpu="all",mode="user"}' in err
-
-
-def test_query_bad_window_and_labels_are_usage_errors(capsys, filled):
-    code, _, err = run_cli(capsys, "query", "1", "system.cpu.pct", "--since", "yesterday",
-                           "--store", str(filled))
-    assert code == 2
-    assert "invalid --since 'yesterday'" in err
-    code, _, err = run_cli(capsys, "query", "1", "system.cpu.pct", "--label", "cpu",
-                           "--store", str(filled))
-    assert code == 2
-    assert "key=value" in err
+    for text in says:
+        assert text in err
 
 
 def test_query_too_many_series_lists_them(capsys, store_path):
