@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+from tests.conftest import wait_for
 
 from perflab.errors import AccessDenied, InvalidValue, NoSuchProcess, TargetError
 from perflab.profile._capture import CaptureRequest, choose_backend
 from perflab.profile._capture_bpf import program
-from perflab.profile._capture_perf import explain_failure
+from perflab.profile._capture_perf import explain_failure, pid_alive
 from perflab.profile._capture_pyspy import _explain as pyspy_explain
 from perflab.profile._stackline import parse_frame
 from perflab.profile._target import Target, is_go_binary, target_of_command
@@ -91,3 +94,17 @@ def test_a_profilers_failure_names_a_gone_target_else_its_first_line(explain):
     err = explain("\n  something broke\nmore\n", os.getpid())
     assert isinstance(err, TargetError)
     assert "failed: something broke" in str(err)
+
+
+def test_a_profiling_target_is_alive_until_it_exits_even_unreaped():
+    """A zombie (exited, not yet reaped by its parent) has nothing left to profile."""
+    assert pid_alive(os.getpid())
+    assert not pid_alive(4_194_305)
+    assert not pid_alive(2**70)  # os.kill raised OverflowError for this
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    try:
+        wait_for(lambda: Path(f"/proc/{child.pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+                 == "Z", what="the child to exit")
+        assert not pid_alive(child.pid)
+    finally:
+        child.wait()
