@@ -119,7 +119,9 @@ def test_command_after_double_dash_runs_to_its_end(go_workload, tmp_path, capsys
 
 def test_process_exiting_mid_profile_keeps_what_was_sampled(go_workload, tmp_path, capsys,
                                                             require_root):
-    proc = subprocess.Popen([str(go_workload.binary), "spin", "1.2"], stdout=subprocess.DEVNULL)
+    # 4 s: long enough that perf is attached before the target ends even on a busy machine (perf
+    # can take over a second to start there), short against the 20 s asked for
+    proc = subprocess.Popen([str(go_workload.binary), "spin", "4"], stdout=subprocess.DEVNULL)
     try:
         out = tmp_path / "short.pb.gz"
         t0 = time.monotonic()
