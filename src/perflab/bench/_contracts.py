@@ -1,0 +1,159 @@
+"""The shapes of the JSON documents this package answers with, one TypedDict per schema in
+docs/schemas/ (bench-compare, bench-history, bench-record, bench-regressions, bench-results,
+bench-system).
+
+tests/unit/test_contracts.py checks each against its schema; the functions that build the
+documents are annotated with them, so mypy checks what they build.
+"""
+
+from typing import Any, Literal, NotRequired, TypedDict
+
+
+class BenchCompareCellComparison(TypedDict):
+    p: float
+    alpha: float
+    n_base: int
+    delta: str
+    ratio: float | None
+    significant: bool
+    verdict: Literal["regression", "improvement", "unchanged"]
+    warnings: list[str]
+
+
+class BenchCompareCell(TypedDict):
+    column: str
+    n: int
+    center: float | None
+    lo: float | None
+    hi: float | None
+    range: str
+    confidence: float
+    warnings: list[str]
+    comparison: NotRequired[BenchCompareCellComparison]
+
+
+class BenchCompareTablesRows(TypedDict):
+    name: str
+    cells: list[BenchCompareCell]
+
+
+class BenchCompareTablesGeomean(TypedDict):
+    column: str
+    center: float | None
+    ratio: float | None
+    warnings: list[str]
+
+
+class BenchCompareTables(TypedDict):
+    config: dict[str, str]
+    unit: str
+    assume: Literal["nothing", "exact", "normal"]
+    columns: list[str]
+    rows: list[BenchCompareTablesRows]
+    geomean: list[BenchCompareTablesGeomean]
+
+
+class BenchCompareGate(TypedDict):
+    text: str
+    kind: Literal["regression", "change"]
+    threshold_pct: float
+    correction: Literal["none", "holm"]
+    alpha: float
+    tripped: list[str]
+
+
+class BenchCompareDoc(TypedDict):
+    """Comparison tables as benchstat builds them: one table per configuration and unit; rows are
+    benchmarks, columns the compared inputs; cells after the first are compared with the first.
+    """
+
+    schema: Literal["perflab.bench-compare/1"]
+    tables: list[BenchCompareTables]
+    gate: BenchCompareGate | None
+    problems: list[str]
+
+
+class BenchHistoryBenchmarksPoints(TypedDict):
+    commit: str
+    branch: str
+    time_ns: int
+    median: float
+    n: int
+    run_id: int
+
+
+class BenchHistoryBenchmarks(TypedDict):
+    name: str
+    unit: str
+    points: list[BenchHistoryBenchmarksPoints]
+
+
+class BenchHistoryDoc(TypedDict):
+    """perflab bench history --json"""
+
+    schema: Literal["perflab.bench-history/1"]
+    benchmarks: list[BenchHistoryBenchmarks]
+
+
+class BenchRecordDoc(TypedDict):
+    """perflab bench record --json"""
+
+    schema: Literal["perflab.bench-record/1"]
+    run_id: int
+    commit: str
+    branch: str
+    benchmarks: int
+    values: int
+
+
+class BenchRegressionsChanges(TypedDict):
+    bench: str
+    unit: str
+    verdict: Literal["regression", "improvement"]
+    from_commit: str
+    to_commit: str
+    index: int
+    rel_change: float
+    magnitude: float
+    pvalue: float
+    mean_before: float
+    mean_after: float
+
+
+class BenchRegressionsDoc(TypedDict):
+    """perflab bench regressions --json"""
+
+    schema: Literal["perflab.bench-regressions/1"]
+    changes: list[BenchRegressionsChanges]
+    notes: list[str]
+
+
+class BenchResultsBenchmarks(TypedDict):
+    name: str
+    unit: str
+    values: list[float]
+    loops: NotRequired[int]
+    warnings: NotRequired[list[str]]
+
+
+class BenchResultsDoc(TypedDict):
+    """perflab benchmark results (input of bench compare/record, output of bench run/cmd --json)"""
+
+    schema: Literal["perflab.bench-results/1"]
+    metadata: NotRequired[dict[str, Any]]
+    benchmarks: list[BenchResultsBenchmarks]
+
+
+class BenchSystemFindings(TypedDict):
+    check: str
+    level: Literal["ok", "warn", "info"]
+    seen: str
+    why: str
+    fix: str
+
+
+class BenchSystemDoc(TypedDict):
+    """perflab bench system --json"""
+
+    schema: Literal["perflab.bench-system/1"]
+    findings: list[BenchSystemFindings]

@@ -1,0 +1,104 @@
+"""The shapes of the JSON documents this package answers with, one TypedDict per schema in
+docs/schemas/ (query, runs, show, store-check).
+
+tests/unit/test_contracts.py checks each against its schema; the functions that build the
+documents are annotated with them, so mypy checks what they build.
+"""
+
+from typing import Any, Literal, NotRequired, TypedDict
+
+
+class QuerySeries(TypedDict):
+    id: int
+    name: str
+    labels: dict[str, str]
+    unit: str
+    samples: list[tuple[int, float]]
+
+
+class QueryDoc(TypedDict):
+    """The samples of every series of a run matching a name and labels."""
+
+    schema: Literal["perflab.query/1"]
+    run: int
+    series: list[QuerySeries]
+
+
+class RunsRun(TypedDict):
+    id: int
+    kind: str
+    name: str
+    status: str
+    started_ns: int
+    ended_ns: int | None
+    duration_s: float | None
+    host: str
+    meta: dict[str, Any]
+    series: int
+    samples: int
+
+
+class RunsDoc(TypedDict):
+    """The runs of a store, newest first."""
+
+    schema: Literal["perflab.runs/1"]
+    store: str
+    runs: list[RunsRun]
+
+
+class ShowSeries(TypedDict):
+    name: str
+    labels: dict[str, str]
+    unit: str
+    area: str
+    count: int
+    min: float | None
+    mean: float | None
+    max: float | None
+    p95: float | None
+    last: float | None
+
+
+class ShowEvent(TypedDict):
+    id: int
+    ts_ns: int
+    end_ns: int | None
+    kind: str
+    text: str
+    attrs: dict[str, Any]
+
+
+class ShowProfile(TypedDict):
+    """Present when the run has profile slices (record --profile): how many, of which processes, by
+    which profilers, from when to when.
+    """
+
+    slices: int
+    pids: list[int]
+    backends: list[str]
+    start_ns: int
+    end_ns: int
+
+
+class ShowDoc(TypedDict):
+    """One run: summary statistics of every series, and its events."""
+
+    schema: Literal["perflab.show/1"]
+    run: RunsRun
+    series: list[ShowSeries]
+    events: list[ShowEvent]
+    profile: NotRequired[ShowProfile]
+
+
+class StoreCheckDoc(TypedDict):
+    """SQLite's full integrity check of a store file (PRAGMA integrity_check): every page, every
+    index against its table. Exit 0 when ok, 1 when damaged.
+    """
+
+    schema: Literal["perflab.store-check/1"]
+    store: str
+    ok: bool
+    bytes: int
+    schema_version: int | None
+    problems: list[str]
+    seconds: float
