@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import warnings
-from pathlib import Path
 from typing import Any
 
-import jsonschema
-
-SCHEMAS = Path(__file__).resolve().parents[2] / "docs" / "schemas"
 BASE_URL = "http://127.0.0.1:8600"  # a Host the hub serves (it refuses others: DNS rebinding)
 
 
@@ -32,9 +27,3 @@ def client_class() -> Any:
             return super().websocket_connect(url, *args, **kwargs)
 
     return LoopbackClient
-
-
-def validate(doc: dict[str, Any], name: str) -> None:
-    """``doc`` is valid for docs/schemas/api-NAME.schema.json (draft 2020-12)."""
-    schema = json.loads((SCHEMAS / f"api-{name}.schema.json").read_text())
-    jsonschema.Draft202012Validator(schema).validate(doc)

@@ -6,7 +6,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from _bench_schema import validate
+from tests._schemas import validate
 
 from perflab.cli import main
 
