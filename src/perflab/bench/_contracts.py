@@ -9,6 +9,42 @@ documents are annotated with them, so mypy checks what they build.
 from typing import Any, Literal, NotRequired, TypedDict
 
 
+class BenchPointJson(TypedDict):
+    """One recorded commit: the median of its values and the median's 95 % confidence interval
+    (null when too few values).
+    """
+
+    run_id: int
+    commit: str
+    branch: str
+    time_ns: int
+    median: float
+    n: int
+    lo: float | None
+    hi: float | None
+
+
+class BenchChangeJson(TypedDict):
+    """A change point (as perflab bench regressions reports it): `index` is the first commit of the
+    new level in `points`.
+    """
+
+    bench: str
+    unit: str
+    verdict: Literal["regression", "improvement"]
+    index: int
+    from_commit: str
+    to_commit: str
+    from_run_id: int
+    to_run_id: int
+    time_ns: int
+    rel_change: float
+    magnitude: float
+    pvalue: float
+    mean_before: float
+    mean_after: float
+
+
 class BenchCompareCellComparison(TypedDict):
     p: float
     alpha: float

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Literal
 
 # "-8" at the end of a Go benchmark name is GOMAXPROCS
 _PROCS = re.compile(r"-(\d+)$")
@@ -83,11 +84,13 @@ class ResultSet:
     def assumption(self, unit: str) -> str:
         return self.unit_meta.get((unit, "assume"), "nothing")
 
-    def better(self, unit: str) -> str:
+    def better(self, unit: str) -> Literal["lower", "higher"]:
         """``lower`` or ``higher``: which direction of change is an improvement."""
         declared = self.unit_meta.get((unit, "better"))
-        if declared in ("lower", "higher"):
-            return declared
+        if declared == "higher":
+            return "higher"
+        if declared == "lower":
+            return "lower"
         # throughput-like units (B/s, ops/s) improve upwards; times, sizes, counts downwards
         if unit.endswith(("/s", "/sec")) or unit in ("ops", "rps"):
             return "higher"

@@ -13,6 +13,26 @@ NetState = Literal[
 ]
 
 
+class ProcessRowJson(TypedDict):
+    """A process as top and the Overview list it (``ProcessRow.to_json``)."""
+
+    pid: int
+    ppid: int
+    user: str
+    name: str
+    cmdline: str
+    state: str
+    cpu_pct: float
+    rss_bytes: int
+    vsize_bytes: int
+    threads: int
+    fds: int | None
+    read_bytes_per_s: float | None
+    write_bytes_per_s: float | None
+    cpu_user_s: float
+    cpu_system_s: float
+
+
 class NetFilter(TypedDict):
     states: list[NetState] | None
     protocols: list[Literal["tcp", "udp"]]

@@ -14,6 +14,19 @@ from perflab.profile._capture import (
     find_tool,
 )
 from perflab.profile._continuous import ContinuousProfiler, StoreSink
+from perflab.profile._contracts import (
+    FunctionShareJson,
+    ProfileCaptureDoc,
+    ProfileContinuousDoc,
+    ProfileDiffDoc,
+    ProfileExportDoc,
+    ProfileFlameDoc,
+    ProfilePprofPeekDoc,
+    ProfilePprofTopDoc,
+    RangeProfileJson,
+    ShareDeltaJson,
+    SliceJson,
+)
 from perflab.profile._diff import ShareChange, diff_tree, parse_fail_on, share_changes
 from perflab.profile._fetch import fetch, is_url
 from perflab.profile._flame import tree_of
@@ -44,14 +57,25 @@ __all__ = [
     "ContinuousProfiler",
     "Frame",
     "FunctionShare",
+    "FunctionShareJson",
     "PeekReport",
     "Profile",
+    "ProfileCaptureDoc",
+    "ProfileContinuousDoc",
+    "ProfileDiffDoc",
+    "ProfileExportDoc",
+    "ProfileFlameDoc",
+    "ProfilePprofPeekDoc",
+    "ProfilePprofTopDoc",
     "RangeProfile",
+    "RangeProfileJson",
     "Sample",
     "SampleType",
     "ShareChange",
     "ShareDelta",
+    "ShareDeltaJson",
     "SliceInfo",
+    "SliceJson",
     "StoreSink",
     "Target",
     "TopOptions",

@@ -9,6 +9,47 @@ documents are annotated with them, so mypy checks what they build.
 from typing import Literal, TypedDict
 
 
+class FunctionShareJson(TypedDict):
+    name: str
+    self: int
+    total: int
+    self_pct: float
+    total_pct: float
+
+
+class RangeProfileJson(TypedDict):
+    start_ns: int | None
+    end_ns: int | None
+    slices: int
+    sample_type: str
+    unit: str
+    total: int
+    stacks: int
+    functions: list[FunctionShareJson]
+
+
+class ShareDeltaJson(TypedDict):
+    a_self_pct: float
+    b_self_pct: float
+    a_total_pct: float
+    b_total_pct: float
+    self_delta_pp: float
+    total_delta_pp: float
+    name: str
+
+
+class SliceJson(TypedDict):
+    id: int
+    name: str
+    start_ns: int
+    end_ns: int
+    backend: str
+    pid: int | None
+    samples: int
+    total: int
+    unit: str
+
+
 class ProfileCaptureTop(TypedDict):
     name: str
     flat: int

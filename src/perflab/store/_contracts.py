@@ -8,11 +8,16 @@ documents are annotated with them, so mypy checks what they build.
 from typing import Any, Literal, NotRequired, TypedDict
 
 
-class QuerySeries(TypedDict):
+class SeriesJson(TypedDict):
+    """A series as the API and `query` show it (``Series.to_json``)."""
+
     id: int
     name: str
     labels: dict[str, str]
     unit: str
+
+
+class QuerySeries(SeriesJson):
     samples: list[tuple[int, float]]
 
 
@@ -24,7 +29,9 @@ class QueryDoc(TypedDict):
     series: list[QuerySeries]
 
 
-class RunsRun(TypedDict):
+class RunJson(TypedDict):
+    """A run as every document shows it (``Run.to_json``)."""
+
     id: int
     kind: str
     name: str
@@ -34,6 +41,11 @@ class RunsRun(TypedDict):
     duration_s: float | None
     host: str
     meta: dict[str, Any]
+
+
+class RunsRun(RunJson):
+    """A run as `runs` and `show` list it: with how many series and samples it holds."""
+
     series: int
     samples: int
 
@@ -44,6 +56,31 @@ class RunsDoc(TypedDict):
     schema: Literal["perflab.runs/1"]
     store: str
     runs: list[RunsRun]
+
+
+class SampleWindowJson(TypedDict):
+    """A series' samples in a window, downsampled keeping peaks (``SampleWindow.to_json``)."""
+
+    series_id: int
+    start_ns: int | None
+    end_ns: int | None
+    raw_count: int
+    downsampled: bool
+    bucket_ns: int
+    ts_ns: list[int]
+    values: list[float]
+
+
+class SummaryJson(TypedDict):
+    """A series' min/mean/max/p95 (nearest rank) and last value (``Summary.to_json``)."""
+
+    series_id: int
+    count: int
+    min: float | None
+    mean: float | None
+    max: float | None
+    p95: float | None
+    last: float | None
 
 
 class ShowSeries(TypedDict):
@@ -59,7 +96,9 @@ class ShowSeries(TypedDict):
     last: float | None
 
 
-class ShowEvent(TypedDict):
+class EventJson(TypedDict):
+    """An event as every document shows it (``Event.to_json``)."""
+
     id: int
     ts_ns: int
     end_ns: int | None
@@ -86,7 +125,7 @@ class ShowDoc(TypedDict):
     schema: Literal["perflab.show/1"]
     run: RunsRun
     series: list[ShowSeries]
-    events: list[ShowEvent]
+    events: list[EventJson]
     profile: NotRequired[ShowProfile]
 
 

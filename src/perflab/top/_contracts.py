@@ -7,6 +7,8 @@ documents are annotated with them, so mypy checks what they build.
 
 from typing import Literal, NotRequired, TypedDict
 
+from perflab.collect import ProcessRowJson
+
 
 class TopOptions(TypedDict):
     sort: Literal["cpu", "mem", "io"]
@@ -102,22 +104,7 @@ class TopTcp(TypedDict):
     listen_overflows_per_s: float
 
 
-class TopProcesses(TypedDict):
-    pid: int
-    ppid: int
-    user: str
-    name: str
-    cmdline: str
-    state: str
-    cpu_pct: float
-    rss_bytes: int
-    vsize_bytes: int
-    threads: int
-    fds: int | None
-    read_bytes_per_s: float | None
-    write_bytes_per_s: float | None
-    cpu_user_s: float
-    cpu_system_s: float
+class TopProcesses(ProcessRowJson):
     depth: int
 
 

@@ -6,18 +6,11 @@ tests/unit/test_contracts.py checks each against its schema; the functions that 
 documents are annotated with them, so mypy checks what they build.
 """
 
-from typing import Any, Literal, NotRequired, TypedDict
+from typing import Literal, NotRequired, TypedDict
 
-
-class ApiBatchWindows(TypedDict):
-    series_id: int
-    start_ns: int | None
-    end_ns: int | None
-    raw_count: int
-    downsampled: bool
-    bucket_ns: int
-    ts_ns: list[int]
-    values: list[float]
+from perflab.bench import BenchChangeJson, BenchPointJson
+from perflab.profile import RangeProfileJson, ShareDeltaJson, SliceJson
+from perflab.store import EventJson, RunJson, SampleWindowJson, SeriesJson, SummaryJson
 
 
 class ApiBatchDoc(TypedDict):
@@ -27,59 +20,26 @@ class ApiBatchDoc(TypedDict):
 
     schema: Literal["perflab.api.batch/1"]
     run_id: int
-    windows: list[ApiBatchWindows]
+    windows: list[SampleWindowJson]
 
 
-class ApiBenchmarkPoint(TypedDict):
-    """One recorded commit: the median of its values and the median's 95 % confidence interval
-    (null when too few values).
-    """
-
-    run_id: int
-    commit: str
-    branch: str
-    time_ns: int
-    median: float
-    n: int
-    lo: float | None
-    hi: float | None
-
-
-class ApiBenchmarkChange(TypedDict):
-    """A change point (as perflab bench regressions reports it): `index` is the first commit of the
-    new level in `points`.
-    """
-
-    bench: str
-    unit: str
-    verdict: Literal["regression", "improvement"]
-    index: int
-    from_commit: str
-    to_commit: str
-    from_run_id: int
-    to_run_id: int
-    time_ns: int
-    rel_change: float
-    magnitude: float
-    pvalue: float
-    mean_before: float
-    mean_after: float
-
-
-class ApiBenchmarkHistories(TypedDict):
+class ApiBenchmarksSummary(TypedDict):
     name: str
     unit: str
     better: Literal["lower", "higher"]
     status: Literal["regression", "improvement", "steady", "short"]
     commits: int
     first_ns: int
-    last: ApiBenchmarkPoint
-    previous: ApiBenchmarkPoint | None
+    last: BenchPointJson
+    previous: BenchPointJson | None
     delta_pct: float | None
-    changes: list[ApiBenchmarkChange]
-    latest_change: ApiBenchmarkChange | None
+    changes: list[BenchChangeJson]
+    latest_change: BenchChangeJson | None
     notes: list[str]
-    points: list[ApiBenchmarkPoint]
+
+
+class ApiBenchmarkHistories(ApiBenchmarksSummary):
+    points: list[BenchPointJson]
 
 
 class ApiBenchmarkDoc(TypedDict):
@@ -91,21 +51,6 @@ class ApiBenchmarkDoc(TypedDict):
     name: str
     branch: str | None
     histories: list[ApiBenchmarkHistories]
-
-
-class ApiBenchmarksSummary(TypedDict):
-    name: str
-    unit: str
-    better: Literal["lower", "higher"]
-    status: Literal["regression", "improvement", "steady", "short"]
-    commits: int
-    first_ns: int
-    last: ApiBenchmarkPoint
-    previous: ApiBenchmarkPoint | None
-    delta_pct: float | None
-    changes: list[ApiBenchmarkChange]
-    latest_change: ApiBenchmarkChange | None
-    notes: list[str]
 
 
 class ApiBenchmarksDoc(TypedDict):
@@ -127,40 +72,15 @@ class ApiErrorDoc(TypedDict):
     status: int
 
 
-class ApiEventsEvent(TypedDict):
-    id: int
-    ts_ns: int
-    end_ns: int | None
-    kind: str
-    text: str
-    attrs: dict[str, Any]
-
-
 class ApiEventsDoc(TypedDict):
     """Events of a run (GET /api/runs/{id}/events)."""
 
     schema: Literal["perflab.api.events/1"]
     run_id: int
-    events: list[ApiEventsEvent]
+    events: list[EventJson]
 
 
-class ApiLiveRun(TypedDict):
-    id: int
-    kind: str
-    name: str
-    status: str
-    started_ns: int
-    ended_ns: int | None
-    duration_s: float | None
-    host: str
-    meta: dict[str, Any]
-
-
-class ApiLivePanelsSeries(TypedDict):
-    id: int
-    name: str
-    labels: dict[str, str]
-    unit: str
+class ApiLivePanelsSeries(SeriesJson):
     area: NotRequired[str]
     ts_ns: list[int]
     values: list[float]
@@ -191,53 +111,16 @@ class ApiLiveDoc(TypedDict):
     schema: Literal["perflab.api.live/1"]
     now_ns: int
     window_ns: int
-    run: ApiLiveRun | None
+    run: RunJson | None
     panels: list[ApiLivePanels]
     top: list[ApiLiveTop]
 
 
-class ApiProfileFunction(TypedDict):
-    name: str
-    self: int
-    total: int
-    self_pct: float
-    total_pct: float
-
-
-class ApiProfileDoc(TypedDict):
+class ApiProfileDoc(RangeProfileJson):
     """The merged profile of a time range of a run (GET /api/runs/{id}/profile)."""
 
     schema: Literal["perflab.api.profile/1"]
     run_id: int
-    start_ns: int | None
-    end_ns: int | None
-    slices: int
-    sample_type: str
-    unit: str
-    total: int
-    stacks: int
-    functions: list[ApiProfileFunction]
-
-
-class ApiProfileDiffRange(TypedDict):
-    start_ns: int | None
-    end_ns: int | None
-    slices: int
-    sample_type: str
-    unit: str
-    total: int
-    stacks: int
-    functions: list[ApiProfileFunction]
-
-
-class ApiProfileDiffChange(TypedDict):
-    a_self_pct: float
-    b_self_pct: float
-    a_total_pct: float
-    b_total_pct: float
-    self_delta_pp: float
-    total_delta_pp: float
-    name: str
 
 
 class ApiProfileDiffDoc(TypedDict):
@@ -247,21 +130,9 @@ class ApiProfileDiffDoc(TypedDict):
 
     schema: Literal["perflab.api.profile_diff/1"]
     run_id: int
-    a: ApiProfileDiffRange
-    b: ApiProfileDiffRange
-    changes: list[ApiProfileDiffChange]
-
-
-class ApiProfileSlicesSlice(TypedDict):
-    id: int
-    name: str
-    start_ns: int
-    end_ns: int
-    backend: str
-    pid: int | None
-    samples: int
-    total: int
-    unit: str
+    a: RangeProfileJson
+    b: RangeProfileJson
+    changes: list[ShareDeltaJson]
 
 
 class ApiProfileSlicesDoc(TypedDict):
@@ -269,14 +140,10 @@ class ApiProfileSlicesDoc(TypedDict):
 
     schema: Literal["perflab.api.profile_slices/1"]
     run_id: int
-    slices: list[ApiProfileSlicesSlice]
+    slices: list[SliceJson]
 
 
-class ApiRunSeries(TypedDict):
-    id: int
-    name: str
-    labels: dict[str, str]
-    unit: str
+class ApiRunSeries(SeriesJson):
     area: NotRequired[str]
 
 
@@ -284,19 +151,19 @@ class ApiRunDoc(TypedDict):
     """One run with its series and events (GET /api/runs/{id})."""
 
     schema: Literal["perflab.api.run/1"]
-    run: ApiLiveRun
+    run: RunJson
     series: list[ApiRunSeries]
-    events: list[ApiEventsEvent]
+    events: list[EventJson]
 
 
 class ApiRunsDoc(TypedDict):
     """Runs in the store, newest first (GET /api/runs)."""
 
     schema: Literal["perflab.api.runs/1"]
-    runs: list[ApiLiveRun]
+    runs: list[RunJson]
 
 
-class ApiSamplesDoc(TypedDict):
+class ApiSamplesDoc(SampleWindowJson):
     """Samples of one series in a time window, downsampled to at most `points` points keeping peaks
     (GET /api/runs/{id}/series/{sid}/samples).
     """
@@ -304,24 +171,6 @@ class ApiSamplesDoc(TypedDict):
     schema: Literal["perflab.api.samples/1"]
     run_id: int
     series: ApiRunSeries
-    series_id: int
-    start_ns: int | None
-    end_ns: int | None
-    raw_count: int
-    downsampled: bool
-    bucket_ns: int
-    ts_ns: list[int]
-    values: list[float]
-
-
-class ApiSummarySummaries(TypedDict):
-    series_id: int
-    count: int
-    min: float | None
-    mean: float | None
-    max: float | None
-    p95: float | None
-    last: float | None
 
 
 class ApiSummaryDoc(TypedDict):
@@ -331,4 +180,4 @@ class ApiSummaryDoc(TypedDict):
 
     schema: Literal["perflab.api.summary/1"]
     run_id: int
-    summaries: list[ApiSummarySummaries]
+    summaries: list[SummaryJson]

@@ -20,7 +20,11 @@ def test_profile_exports():
         "find_tool",
         # what the command line uses
         "check_backend_mode", "comparable", "diff_tree", "fetch", "is_go_binary", "is_url",
-        "render_html", "render_svg", "scaled_label", "tree_of"])
+        "render_html", "render_svg", "scaled_label", "tree_of",
+        # the contracts of its JSON (docs/schemas/profile-*.schema.json, the hub's parts)
+        "FunctionShareJson", "ProfileCaptureDoc", "ProfileContinuousDoc", "ProfileDiffDoc",
+        "ProfileExportDoc", "ProfileFlameDoc", "ProfilePprofPeekDoc", "ProfilePprofTopDoc",
+        "RangeProfileJson", "ShareDeltaJson", "SliceJson"])
     for name in perflab.profile.__all__:
         assert getattr(perflab.profile, name) is not None
 
