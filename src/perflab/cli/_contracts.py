@@ -5,14 +5,16 @@ tests/unit/test_contracts.py checks each against its schema; the functions that 
 documents are annotated with them, so mypy checks what they build.
 """
 
-from typing import Any, Literal, TypedDict
+from typing import Literal, TypedDict
+
+from perflab.store import RunJson
 
 
 class RunDoc(TypedDict):
     """perflab run --json: the run of a command started as a recorded, traced child."""
 
     schema: Literal["perflab.run/1"]
-    run: dict[str, Any]
+    run: RunJson
     exit_code: int
     service: str
     samples: int
