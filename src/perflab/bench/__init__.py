@@ -9,6 +9,7 @@ from perflab.bench._cmd import CommandsInterrupted, callgrind_marked_parts, run_
 from perflab.bench._contracts import (
     BenchChangeJson,
     BenchCompareDoc,
+    BenchCompareGate,
     BenchHistoryBenchmarks,
     BenchHistoryDoc,
     BenchPointJson,
@@ -18,6 +19,7 @@ from perflab.bench._contracts import (
     BenchResultsDoc,
     BenchSystemDoc,
     BenchSystemFindings,
+    Correction,
 )
 from perflab.bench._filter import parse_filter
 from perflab.bench._gate import Gate, Verdict, judge, parse_gate, tripped
@@ -64,6 +66,7 @@ __all__ = [
     "PERFLAB_RESULTS_SCHEMA",
     "BenchChangeJson",
     "BenchCompareDoc",
+    "BenchCompareGate",
     "BenchHistoryBenchmarks",
     "BenchHistoryDoc",
     "BenchPointJson",
@@ -78,6 +81,7 @@ __all__ = [
     "ChangePoint",
     "CommandsInterrupted",
     "Comparison",
+    "Correction",
     "Gate",
     "History",
     "Measured",

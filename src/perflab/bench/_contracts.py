@@ -8,6 +8,12 @@ documents are annotated with them, so mypy checks what they build.
 
 from typing import Any, Literal, NotRequired, TypedDict
 
+# the closed vocabularies of bench-compare, shared by the code that decides them
+Assumption = Literal["nothing", "exact", "normal"]
+VerdictKind = Literal["regression", "improvement", "unchanged"]
+GateKind = Literal["regression", "change"]
+Correction = Literal["none", "holm"]
+
 
 class BenchPointJson(TypedDict):
     """One recorded commit: the median of its values and the median's 95 % confidence interval
@@ -52,7 +58,7 @@ class BenchCompareCellComparison(TypedDict):
     delta: str
     ratio: float | None
     significant: bool
-    verdict: Literal["regression", "improvement", "unchanged"]
+    verdict: VerdictKind
     warnings: list[str]
 
 
@@ -83,7 +89,7 @@ class BenchCompareTablesGeomean(TypedDict):
 class BenchCompareTables(TypedDict):
     config: dict[str, str]
     unit: str
-    assume: Literal["nothing", "exact", "normal"]
+    assume: Assumption
     columns: list[str]
     rows: list[BenchCompareTablesRows]
     geomean: list[BenchCompareTablesGeomean]
@@ -91,9 +97,9 @@ class BenchCompareTables(TypedDict):
 
 class BenchCompareGate(TypedDict):
     text: str
-    kind: Literal["regression", "change"]
+    kind: GateKind
     threshold_pct: float
-    correction: Literal["none", "holm"]
+    correction: Correction
     alpha: float
     tripped: list[str]
 

@@ -7,6 +7,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
+from perflab.bench._contracts import Assumption
+
 # "-8" at the end of a Go benchmark name is GOMAXPROCS
 _PROCS = re.compile(r"-(\d+)$")
 
@@ -81,8 +83,15 @@ class ResultSet:
     problems: list[Problem] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
 
-    def assumption(self, unit: str) -> str:
-        return self.unit_meta.get((unit, "assume"), "nothing")
+    def assumption(self, unit: str) -> Assumption:
+        """How the unit's values vary (``assume=`` in Go's unit metadata): ``exact``,
+        ``normal``, else ``nothing`` (what an unknown word is treated as, and said to be)."""
+        declared = self.unit_meta.get((unit, "assume"))
+        if declared == "exact":
+            return "exact"
+        if declared == "normal":
+            return "normal"
+        return "nothing"
 
     def better(self, unit: str) -> Literal["lower", "higher"]:
         """``lower`` or ``higher``: which direction of change is an improvement."""

@@ -23,7 +23,7 @@ EXPECTED = {
     # the contracts of its JSON documents (docs/schemas/bench-*.schema.json)
     "BenchChangeJson", "BenchCompareDoc", "BenchHistoryBenchmarks", "BenchHistoryDoc",
     "BenchPointJson", "BenchRecordDoc", "BenchRegressionsChanges", "BenchRegressionsDoc",
-    "BenchResultsDoc", "BenchSystemDoc", "BenchSystemFindings",
+    "BenchResultsDoc", "BenchSystemDoc", "BenchSystemFindings", "BenchCompareGate", "Correction",
 }
 
 
