@@ -16,7 +16,7 @@ class TopOptions(TypedDict):
     tree: bool
 
 
-class TopCpu2(TypedDict):
+class TopCpuLine(TypedDict):
     """% of the interval spent per mode (of one core, or of all cores for `all`); the modes and
     idle sum to 100.
     """
@@ -32,8 +32,8 @@ class TopCpu2(TypedDict):
 
 
 class TopCpu(TypedDict):
-    all: TopCpu2
-    cores: dict[str, TopCpu2]
+    all: TopCpuLine
+    cores: dict[str, TopCpuLine]
 
 
 class TopLoad(TypedDict):
