@@ -11,6 +11,7 @@ from perflab.collect._contracts import (
     NetDoc,
     ProcDoc,
     ProcessRowJson,
+    ProfilersSummary,
     RecordDoc,
 )
 from perflab.collect._procfs import read_snmp
@@ -30,6 +31,7 @@ __all__ = [
     "ProcessCollector",
     "ProcessRow",
     "ProcessRowJson",
+    "ProfilersSummary",
     "RecordDoc",
     "RecordingThread",
     "SystemCollector",

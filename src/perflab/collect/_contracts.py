@@ -264,14 +264,19 @@ class RecordRun(TypedDict):
     meta: dict[str, Any]
 
 
-class RecordProfile(TypedDict):
-    """With --profile PID: the slices the profilers stored on the run's timeline."""
+class ProfilersSummary(TypedDict):
+    """What a recording's profilers stored: how many slices and samples, by which backends."""
 
     pids: list[int]
     slices: int
     samples: int
     backends: dict[str, str]
     notes: list[str]
+
+
+class RecordProfile(ProfilersSummary):
+    """With --profile PID: the slices the profilers stored on the run's timeline."""
+
     rate_hz: int
     slice_s: float
 
