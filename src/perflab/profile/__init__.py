@@ -15,6 +15,7 @@ from perflab.profile._capture import (
 )
 from perflab.profile._continuous import ContinuousProfiler, StoreSink
 from perflab.profile._contracts import (
+    CaptureMode,
     FunctionShareJson,
     ProfileCaptureDoc,
     ProfileContinuousDoc,
@@ -23,6 +24,7 @@ from perflab.profile._contracts import (
     ProfileFlameDoc,
     ProfilePprofPeekDoc,
     ProfilePprofTopDoc,
+    ProfilePprofTopRow,
     RangeProfileJson,
     ShareDeltaJson,
     SliceJson,
@@ -52,6 +54,7 @@ from perflab.profile._top import PeekReport, TopOptions, TopReport, TopRow, peek
 
 __all__ = [
     "FORMATS",
+    "CaptureMode",
     "CaptureRequest",
     "CaptureResult",
     "ContinuousProfiler",
@@ -67,6 +70,7 @@ __all__ = [
     "ProfileFlameDoc",
     "ProfilePprofPeekDoc",
     "ProfilePprofTopDoc",
+    "ProfilePprofTopRow",
     "RangeProfile",
     "RangeProfileJson",
     "Sample",

@@ -8,6 +8,8 @@ documents are annotated with them, so mypy checks what they build.
 
 from typing import Literal, TypedDict
 
+CaptureMode = Literal["cpu", "wall", "offcpu"]  # what a capture samples
+
 
 class FunctionShareJson(TypedDict):
     name: str
@@ -64,7 +66,7 @@ class ProfileCaptureDoc(TypedDict):
     schema: Literal["perflab.profile-capture/1"]
     backend: Literal["perf", "bpftrace", "py-spy", "pprof"]
     reason: str
-    mode: Literal["cpu", "wall", "offcpu"]
+    mode: CaptureMode
     duration_s: float | None
     rate_hz: int
     output: str

@@ -24,7 +24,7 @@ def test_profile_exports():
         # the contracts of its JSON (docs/schemas/profile-*.schema.json, the hub's parts)
         "FunctionShareJson", "ProfileCaptureDoc", "ProfileContinuousDoc", "ProfileDiffDoc",
         "ProfileExportDoc", "ProfileFlameDoc", "ProfilePprofPeekDoc", "ProfilePprofTopDoc",
-        "RangeProfileJson", "ShareDeltaJson", "SliceJson"])
+        "RangeProfileJson", "ShareDeltaJson", "SliceJson", "CaptureMode", "ProfilePprofTopRow"])
     for name in perflab.profile.__all__:
         assert getattr(perflab.profile, name) is not None
 
