@@ -8,6 +8,14 @@ documents are annotated with them, so mypy checks what they build.
 from typing import Literal, NotRequired, TypedDict
 
 
+class EbpfRunJson(TypedDict):
+    """What every tool's document ends with: how long it traced, whether Ctrl-C ended it."""
+
+    duration_s: float
+    interrupted: bool
+    notes: list[str]
+
+
 class EbpfEventsEvents(TypedDict):
     pid: int
     ppid: NotRequired[int]
@@ -19,40 +27,34 @@ class EbpfEventsEvents(TypedDict):
     state: NotRequired[str]
 
 
-class EbpfEventsDoc(TypedDict):
+class EbpfEventsDoc(EbpfRunJson):
     """Events in the order they happened."""
 
     schema: Literal["perflab.ebpf-events/1"]
     what: str
     events: list[EbpfEventsEvents]
-    duration_s: float
-    interrupted: bool
-    notes: list[str]
 
 
-class EbpfHistLog2histBuckets(TypedDict):
+class Log2HistBucket(TypedDict):
     low: int
     high: int
     count: int
 
 
-class EbpfHistLog2hist(TypedDict):
-    buckets: list[EbpfHistLog2histBuckets]
+class Log2HistJson(TypedDict):
+    buckets: list[Log2HistBucket]
     count: int
     p50: int
     p99: int
 
 
-class EbpfHistDoc(TypedDict):
+class EbpfHistDoc(EbpfRunJson):
     """One or more log2 latency histograms (key 'all', or one per disk)."""
 
     schema: Literal["perflab.ebpf-hist/1"]
     what: str
     unit: str
-    histograms: dict[str, EbpfHistLog2hist]
-    duration_s: float
-    interrupted: bool
-    notes: list[str]
+    histograms: dict[str, Log2HistJson]
 
 
 class EbpfLibcallsFunctions(TypedDict):
@@ -60,10 +62,10 @@ class EbpfLibcallsFunctions(TypedDict):
     path: str
     calls: int
     total_ns: int | None
-    latency_us: EbpfHistLog2hist | None
+    latency_us: Log2HistJson | None
 
 
-class EbpfLibcallsDoc(TypedDict):
+class EbpfLibcallsDoc(EbpfRunJson):
     """Library function calls through uprobes; latency only where return probes are safe (never
     Go).
     """
@@ -71,9 +73,6 @@ class EbpfLibcallsDoc(TypedDict):
     schema: Literal["perflab.ebpf-libcalls/1"]
     pid: int
     functions: list[EbpfLibcallsFunctions]
-    duration_s: float
-    interrupted: bool
-    notes: list[str]
 
 
 class EbpfOffcpuStacks(TypedDict):
@@ -82,17 +81,14 @@ class EbpfOffcpuStacks(TypedDict):
     total_ns: int
 
 
-class EbpfOffcpuDoc(TypedDict):
+class EbpfOffcpuDoc(EbpfRunJson):
     """Off-CPU time by stack (frames root first: user, then kernel)."""
 
     schema: Literal["perflab.ebpf-offcpu/1"]
     pid: int | None
     total_ns: int
-    intervals_us: EbpfHistLog2hist
+    intervals_us: Log2HistJson
     stacks: list[EbpfOffcpuStacks]
-    duration_s: float
-    interrupted: bool
-    notes: list[str]
 
 
 class EbpfSyscallsSyscalls(TypedDict):
@@ -101,10 +97,10 @@ class EbpfSyscallsSyscalls(TypedDict):
     calls: int
     errors: int
     total_ns: int
-    latency_us: EbpfHistLog2hist
+    latency_us: Log2HistJson
 
 
-class EbpfSyscallsDoc(TypedDict):
+class EbpfSyscallsDoc(EbpfRunJson):
     """System calls counted on entry (as strace -c counts), timed entry to exit; latency histograms
     in microseconds.
     """
@@ -112,6 +108,3 @@ class EbpfSyscallsDoc(TypedDict):
     schema: Literal["perflab.ebpf-syscalls/1"]
     pid: int | None
     syscalls: list[EbpfSyscallsSyscalls]
-    duration_s: float
-    interrupted: bool
-    notes: list[str]

@@ -34,7 +34,10 @@ def test_ebpf_exports():
         "BpftraceOutput", "bpftrace_path", "ensure_tracefs", "require_root", "run_bpftrace",
         "split_key",
         # the tools the command line runs
-        "biolatency", "execsnoop", "libcalls", "offcpu", "runqlat", "syscalls", "tcpretrans"])
+        "biolatency", "execsnoop", "libcalls", "offcpu", "runqlat", "syscalls", "tcpretrans",
+        # the contracts of their JSON (docs/schemas/ebpf-*.schema.json)
+        "EbpfEventsDoc", "EbpfHistDoc", "EbpfLibcallsDoc", "EbpfOffcpuDoc", "EbpfRunJson",
+        "EbpfSyscallsDoc", "Log2HistJson"])
 
 
 def test_flame_pages_from_the_public_functions():
