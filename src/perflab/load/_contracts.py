@@ -79,17 +79,9 @@ class ApiLoadDoc(TypedDict):
     groups: list[ApiLoadGroups]
 
 
-class LoadLatency(TypedDict):
+class LoadLatency(ApiLoadFigures):
     """A latency distribution; null figures when nothing was measured."""
 
-    count: int
-    min: float | None
-    mean: float | None
-    p50: float | None
-    p90: float | None
-    p99: float | None
-    p999: float | None
-    max: float | None
     stdev: float | None
 
 

@@ -162,36 +162,20 @@ class ProfilePprofPeekEdge(TypedDict):
     inline: bool
 
 
-class ProfilePprofPeekEntries(TypedDict):
-    name: str
-    flat: int
-    cum: int
-    flat_text: str
-    cum_text: str
-    flat_pct: float
-    sum_pct: float
-    cum_pct: float
-    inline: str
-    callers: list[ProfilePprofPeekEdge]
-    callees: list[ProfilePprofPeekEdge]
+class PprofReportJson(TypedDict):
+    """What pprof's reports say first: the profile, its sample type and units, its total."""
 
-
-class ProfilePprofPeekDoc(TypedDict):
-    """The functions matching a regexp with their callers and callees (go tool pprof -peek). Edge
-    pct is the share of the function's cum.
-    """
-
-    schema: Literal["perflab.pprof-peek/1"]
     source: str
     sample_type: str
     unit: str
     output_unit: str
     total: int
     labels: list[str]
-    entries: list[ProfilePprofPeekEntries]
 
 
-class ProfilePprofTopRow(TypedDict):
+class PprofRowJson(TypedDict):
+    """A function's flat and cumulative cost, as pprof's -top and -peek print it."""
+
     name: str
     flat: int
     cum: int
@@ -200,20 +184,32 @@ class ProfilePprofTopRow(TypedDict):
     flat_pct: float
     sum_pct: float
     cum_pct: float
+
+
+class ProfilePprofPeekEntries(PprofRowJson):
+    inline: str
+    callers: list[ProfilePprofPeekEdge]
+    callees: list[ProfilePprofPeekEdge]
+
+
+class ProfilePprofPeekDoc(PprofReportJson):
+    """The functions matching a regexp with their callers and callees (go tool pprof -peek). Edge
+    pct is the share of the function's cum.
+    """
+
+    schema: Literal["perflab.pprof-peek/1"]
+    entries: list[ProfilePprofPeekEntries]
+
+
+class ProfilePprofTopRow(PprofRowJson):
     inline: Literal["", "(inline)", "(partial-inline)"]
 
 
-class ProfilePprofTopDoc(TypedDict):
+class ProfilePprofTopDoc(PprofReportJson):
     """Functions by flat and cumulative cost, with go tool pprof -top's rules. Values are in the
     profile's sample unit; *_text are pprof's formatted values in output_unit; percentages of
     total.
     """
 
     schema: Literal["perflab.pprof-top/1"]
-    source: str
-    sample_type: str
-    unit: str
-    output_unit: str
-    total: int
-    labels: list[str]
     rows: list[ProfilePprofTopRow]

@@ -71,10 +71,9 @@ class SampleWindowJson(TypedDict):
     values: list[float]
 
 
-class SummaryJson(TypedDict):
-    """A series' min/mean/max/p95 (nearest rank) and last value (``Summary.to_json``)."""
+class SeriesStatsJson(TypedDict):
+    """A series' sample count, min/mean/max/p95 (nearest rank) and last value."""
 
-    series_id: int
     count: int
     min: float | None
     mean: float | None
@@ -83,17 +82,17 @@ class SummaryJson(TypedDict):
     last: float | None
 
 
-class ShowSeries(TypedDict):
+class SummaryJson(SeriesStatsJson):
+    """A series' statistics by its id (``Summary.to_json``)."""
+
+    series_id: int
+
+
+class ShowSeries(SeriesStatsJson):
     name: str
     labels: dict[str, str]
     unit: str
     area: str
-    count: int
-    min: float | None
-    mean: float | None
-    max: float | None
-    p95: float | None
-    last: float | None
 
 
 class EventJson(TypedDict):

@@ -10,7 +10,9 @@ documents are annotated with them, so mypy checks what they build.
 from typing import Any, Literal, NotRequired, TypedDict
 
 
-class ApiTraceTrace(TypedDict):
+class TraceSummaryJson(TypedDict):
+    """A trace as lists show it: when, how long, how many spans and errors, its root."""
+
     trace_id: str
     start_ns: int
     duration_ns: int
@@ -20,6 +22,9 @@ class ApiTraceTrace(TypedDict):
     root_service: str
     root_name: str
     broken: bool
+
+
+class ApiTraceTrace(TraceSummaryJson):
     truncated: bool
 
 
@@ -102,10 +107,7 @@ class ApiTraceDiffRow(TypedDict):
     b_critical_ns: float
 
 
-class ApiTraceDiffDoc(TypedDict):
-    """GET /api/trace/diff: the same document as perflab trace diff --json."""
-
-    schema: Literal["perflab.api.trace_diff/1"]
+class TraceDiffJson(TypedDict):
     mode: Literal["traces", "runs", "slowest"]
     labels: ApiTraceDiffLabels
     a_traces: list[str]
@@ -115,6 +117,12 @@ class ApiTraceDiffDoc(TypedDict):
     delta_ns: float
     operations: list[ApiTraceDiffOp]
     waterfall: list[ApiTraceDiffRow]
+
+
+class ApiTraceDiffDoc(TraceDiffJson):
+    """GET /api/trace/diff: the same document as perflab trace diff --json."""
+
+    schema: Literal["perflab.api.trace_diff/1"]
 
 
 class ApiTraceSearchQuery(TypedDict):
@@ -128,24 +136,15 @@ class ApiTraceSearchQuery(TypedDict):
     limit: int
 
 
-class ApiTraceSearchSummary(TypedDict):
-    trace_id: str
-    start_ns: int
-    duration_ns: int
-    spans: int
-    errors: int
-    services: list[str]
-    root_service: str
-    root_name: str
-    broken: bool
+class TraceLsJson(TypedDict):
+    query: ApiTraceSearchQuery
+    traces: list[TraceSummaryJson]
 
 
-class ApiTraceSearchDoc(TypedDict):
+class ApiTraceSearchDoc(TraceLsJson):
     """GET /api/trace/search: the same document as perflab trace ls --json."""
 
     schema: Literal["perflab.api.trace_search/1"]
-    query: ApiTraceSearchQuery
-    traces: list[ApiTraceSearchSummary]
 
 
 class ApiTraceServicesBucket(TypedDict):
@@ -328,29 +327,18 @@ class TraceCriticalPathDoc(TypedDict):
     operations: list[TraceCriticalPathOperations]
 
 
-class TraceDiffDoc(TypedDict):
+class TraceDiffDoc(TraceDiffJson):
     """perflab trace diff --json: which operations account for the latency difference of two traces
     or groups.
     """
 
     schema: Literal["perflab.trace-diff/1"]
-    mode: Literal["traces", "runs", "slowest"]
-    labels: ApiTraceDiffLabels
-    a_traces: list[str]
-    b_traces: list[str]
-    a: ApiTraceDiffGroup
-    b: ApiTraceDiffGroup
-    delta_ns: float
-    operations: list[ApiTraceDiffOp]
-    waterfall: list[ApiTraceDiffRow]
 
 
-class TraceLsDoc(TypedDict):
+class TraceLsDoc(TraceLsJson):
     """perflab trace ls --json: traces matching a search, newest matching span first."""
 
     schema: Literal["perflab.trace-ls/1"]
-    query: ApiTraceSearchQuery
-    traces: list[ApiTraceSearchSummary]
 
 
 class TraceShowDoc(TypedDict):
