@@ -85,6 +85,9 @@ class NetDoc(TypedDict):
     counters: list[NetCounter]
 
 
+FdMode = Literal["r", "w", "u", "?"]  # lsof's access mode of a file descriptor
+
+
 class ProcProcessUid(TypedDict):
     real: int
     effective: int
@@ -215,7 +218,7 @@ class ProcFiles(TypedDict):
     fd: int
     type: str
     name: str
-    mode: Literal["r", "w", "u", "?"] | None
+    mode: FdMode | None
     flags: list[str]
     pos: int | None
     deleted: bool
