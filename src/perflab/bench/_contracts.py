@@ -74,25 +74,25 @@ class BenchCompareCell(TypedDict):
     comparison: NotRequired[BenchCompareCellComparison]
 
 
-class BenchCompareTablesRows(TypedDict):
+class BenchCompareRow(TypedDict):
     name: str
     cells: list[BenchCompareCell]
 
 
-class BenchCompareTablesGeomean(TypedDict):
+class BenchCompareGeomean(TypedDict):
     column: str
     center: float | None
     ratio: float | None
     warnings: list[str]
 
 
-class BenchCompareTables(TypedDict):
+class BenchCompareTable(TypedDict):
     config: dict[str, str]
     unit: str
     assume: Assumption
     columns: list[str]
-    rows: list[BenchCompareTablesRows]
-    geomean: list[BenchCompareTablesGeomean]
+    rows: list[BenchCompareRow]
+    geomean: list[BenchCompareGeomean]
 
 
 class BenchCompareGate(TypedDict):
@@ -110,12 +110,12 @@ class BenchCompareDoc(TypedDict):
     """
 
     schema: Literal["perflab.bench-compare/1"]
-    tables: list[BenchCompareTables]
+    tables: list[BenchCompareTable]
     gate: BenchCompareGate | None
     problems: list[str]
 
 
-class BenchHistoryBenchmarksPoints(TypedDict):
+class BenchHistoryPoint(TypedDict):
     commit: str
     branch: str
     time_ns: int
@@ -124,17 +124,17 @@ class BenchHistoryBenchmarksPoints(TypedDict):
     run_id: int
 
 
-class BenchHistoryBenchmarks(TypedDict):
+class BenchHistoryBenchmark(TypedDict):
     name: str
     unit: str
-    points: list[BenchHistoryBenchmarksPoints]
+    points: list[BenchHistoryPoint]
 
 
 class BenchHistoryDoc(TypedDict):
     """perflab bench history --json"""
 
     schema: Literal["perflab.bench-history/1"]
-    benchmarks: list[BenchHistoryBenchmarks]
+    benchmarks: list[BenchHistoryBenchmark]
 
 
 class BenchRecordDoc(TypedDict):
@@ -148,7 +148,7 @@ class BenchRecordDoc(TypedDict):
     values: int
 
 
-class BenchRegressionsChanges(TypedDict):
+class BenchRegressionsChange(TypedDict):
     bench: str
     unit: str
     verdict: Literal["regression", "improvement"]
@@ -166,11 +166,11 @@ class BenchRegressionsDoc(TypedDict):
     """perflab bench regressions --json"""
 
     schema: Literal["perflab.bench-regressions/1"]
-    changes: list[BenchRegressionsChanges]
+    changes: list[BenchRegressionsChange]
     notes: list[str]
 
 
-class BenchResultsBenchmarks(TypedDict):
+class BenchResultsBenchmark(TypedDict):
     name: str
     unit: str
     values: list[float]
@@ -183,10 +183,10 @@ class BenchResultsDoc(TypedDict):
 
     schema: Literal["perflab.bench-results/1"]
     metadata: NotRequired[dict[str, Any]]
-    benchmarks: list[BenchResultsBenchmarks]
+    benchmarks: list[BenchResultsBenchmark]
 
 
-class BenchSystemFindings(TypedDict):
+class BenchSystemFinding(TypedDict):
     check: str
     level: Literal["ok", "warn", "info"]
     seen: str
@@ -198,4 +198,4 @@ class BenchSystemDoc(TypedDict):
     """perflab bench system --json"""
 
     schema: Literal["perflab.bench-system/1"]
-    findings: list[BenchSystemFindings]
+    findings: list[BenchSystemFinding]

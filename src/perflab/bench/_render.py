@@ -10,8 +10,8 @@ from perflab.bench._contracts import (
     BenchCompareCell,
     BenchCompareDoc,
     BenchCompareGate,
-    BenchCompareTables,
-    BenchCompareTablesRows,
+    BenchCompareRow,
+    BenchCompareTable,
     VerdictKind,
 )
 from perflab.bench._stats import _go_float
@@ -382,9 +382,9 @@ def to_json_payload(tables: list[Table],
                     ) -> BenchCompareDoc:
     """The ``bench compare --json`` document of the tables, their verdicts and the gate."""
     verdicts = verdicts or {}
-    out: list[BenchCompareTables] = []
+    out: list[BenchCompareTable] = []
     for ti, table in enumerate(tables):
-        rows: list[BenchCompareTablesRows] = []
+        rows: list[BenchCompareRow] = []
         for row in table.rows:
             cols: list[BenchCompareCell] = []
             for col in table.cols:

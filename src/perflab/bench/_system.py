@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from perflab.bench._contracts import BenchSystemFindings
+from perflab.bench._contracts import BenchSystemFinding
 from perflab.collect import ProcessCollector
 
 
@@ -25,7 +25,7 @@ class Finding:
     why: str = ""
     fix: str = ""
 
-    def to_json(self) -> BenchSystemFindings:
+    def to_json(self) -> BenchSystemFinding:
         return {"check": self.check, "level": self.level, "seen": self.seen, "why": self.why,
                 "fix": self.fix}
 

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from perflab.bench import (
         BenchHistoryDoc,
         BenchRecordDoc,
-        BenchRegressionsChanges,
+        BenchRegressionsChange,
         BenchRegressionsDoc,
         Change,
     )
@@ -168,7 +168,7 @@ def regressions(*, bench: str | None, since: str | None, branch: str | None, max
     return 0
 
 
-def _change_json(c: Change) -> BenchRegressionsChanges:
+def _change_json(c: Change) -> BenchRegressionsChange:
     return {
         "bench": c.bench, "unit": c.unit, "verdict": c.verdict,
         "from_commit": c.before.commit, "to_commit": c.after.commit,

@@ -39,7 +39,7 @@ class NetFilter(TypedDict):
     pids: list[int]
 
 
-class NetSocketProcesses(TypedDict):
+class NetSocketProcess(TypedDict):
     pid: int
     name: str
     fd: int
@@ -59,7 +59,7 @@ class NetSocket(TypedDict):
     peer_port: int
     inode: int
     uid: int
-    processes: list[NetSocketProcesses]
+    processes: list[NetSocketProcess]
 
 
 class NetCounter(TypedDict):
@@ -88,14 +88,14 @@ class NetDoc(TypedDict):
 FdMode = Literal["r", "w", "u", "?"]  # lsof's access mode of a file descriptor
 
 
-class ProcProcessUid(TypedDict):
+class ProcIds(TypedDict):
     real: int
     effective: int
     saved: int
     fs: int
 
 
-class ProcProcessLimits(TypedDict):
+class ProcLimit(TypedDict):
     name: str
     soft: int | None
     hard: int | None
@@ -111,14 +111,14 @@ class ProcProcess(TypedDict):
     exe: str | None
     cwd: str | None
     state: str
-    uid: ProcProcessUid
-    gid: ProcProcessUid
+    uid: ProcIds
+    gid: ProcIds
     user: str
     effective_user: str
     start_time_ns: int
     cgroup: str | None
     cgroup_v1: dict[str, str]
-    limits: list[ProcProcessLimits]
+    limits: list[ProcLimit]
 
 
 class ProcScheduling(TypedDict):
@@ -143,7 +143,7 @@ class ProcScheduling(TypedDict):
     major_faults_per_s: float | None
 
 
-class ProcThreads(TypedDict):
+class ProcThread(TypedDict):
     tid: int
     name: str
     state: str
@@ -158,7 +158,7 @@ class ProcThreads(TypedDict):
     wchan: str | None
 
 
-class ProcMemoryMapsTop(TypedDict):
+class ProcMapping(TypedDict):
     address: str
     end: str
     mode: str
@@ -172,7 +172,7 @@ class ProcMemoryMapsTop(TypedDict):
     swap_bytes: int
 
 
-class ProcMemoryMapsTotal(TypedDict):
+class ProcMappingsTotal(TypedDict):
     """over all mappings, not only the top ones"""
 
     size_bytes: int
@@ -184,8 +184,8 @@ class ProcMemoryMapsTotal(TypedDict):
 
 class ProcMemoryMaps(TypedDict):
     count: int
-    top: list[ProcMemoryMapsTop]
-    total: ProcMemoryMapsTotal
+    top: list[ProcMapping]
+    total: ProcMappingsTotal
 
 
 class ProcMemory(TypedDict):
@@ -204,7 +204,7 @@ class ProcMemory(TypedDict):
     maps: ProcMemoryMaps | None
 
 
-class ProcFilesSocket(TypedDict):
+class ProcFileSocket(TypedDict):
     inode: int
     proto: str
     family: str
@@ -214,7 +214,7 @@ class ProcFilesSocket(TypedDict):
     socket_type: str | None
 
 
-class ProcFiles(TypedDict):
+class ProcFile(TypedDict):
     fd: int
     type: str
     name: str
@@ -222,7 +222,7 @@ class ProcFiles(TypedDict):
     flags: list[str]
     pos: int | None
     deleted: bool
-    socket: ProcFilesSocket | None
+    socket: ProcFileSocket | None
     fdinfo: dict[str, str]
 
 
@@ -246,9 +246,9 @@ class ProcDoc(TypedDict):
     schema: Literal["perflab.proc/1"]
     process: ProcProcess
     scheduling: ProcScheduling | None
-    threads: list[ProcThreads]
+    threads: list[ProcThread]
     memory: ProcMemory | None
-    files: list[ProcFiles] | None
+    files: list[ProcFile] | None
     io: ProcIo | None
     unavailable: dict[str, str]
     notes: list[str]

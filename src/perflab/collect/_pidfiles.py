@@ -10,7 +10,7 @@ import os
 import re
 from dataclasses import dataclass
 
-from perflab.collect._contracts import FdMode, ProcMemoryMapsTop, ProcProcessLimits
+from perflab.collect._contracts import FdMode, ProcLimit, ProcMapping
 
 _KB = 1024
 
@@ -52,7 +52,7 @@ class Limit:
     hard: int | None
     unit: str          # "files", "bytes", "seconds", "" ...
 
-    def to_json(self) -> ProcProcessLimits:
+    def to_json(self) -> ProcLimit:
         return {"name": self.name, "soft": self.soft, "hard": self.hard, "unit": self.unit}
 
 
@@ -139,7 +139,7 @@ class Mapping:
     def address(self) -> str:
         return f"{self.start:016x}"
 
-    def to_json(self) -> ProcMemoryMapsTop:
+    def to_json(self) -> ProcMapping:
         return {
             "address": self.address, "end": f"{self.end:016x}", "mode": self.mode,
             "offset": self.offset, "inode": self.inode, "mapping": self.name,

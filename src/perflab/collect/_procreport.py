@@ -11,13 +11,13 @@ from dataclasses import dataclass, field
 from perflab.collect._contracts import (
     FdMode,
     ProcDoc,
-    ProcFiles,
+    ProcFile,
     ProcIo,
     ProcMemory,
     ProcMemoryMaps,
     ProcProcess,
     ProcScheduling,
-    ProcThreads,
+    ProcThread,
 )
 from perflab.collect._fdsockets import SocketEntry
 from perflab.collect._pidfiles import Limit, Mapping
@@ -79,7 +79,7 @@ class ThreadInfo:
     def cpu_s(self) -> float:
         return self.cpu_user_s + self.cpu_system_s
 
-    def to_json(self) -> ProcThreads:
+    def to_json(self) -> ProcThread:
         return {
             "tid": self.tid, "name": self.name, "state": self.state,
             "cpu_pct": _r(self.cpu_pct), "cpu_user_s": round(self.cpu_user_s, 3),
@@ -198,7 +198,7 @@ class FileEntry:
     socket: SocketEntry | None
     extra: dict[str, str] = field(default_factory=dict)
 
-    def to_json(self) -> ProcFiles:
+    def to_json(self) -> ProcFile:
         return {
             "fd": self.fd, "type": self.type, "name": self.name, "mode": self.mode,
             "flags": self.flags, "pos": self.pos, "deleted": self.deleted,

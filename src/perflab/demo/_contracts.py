@@ -13,7 +13,7 @@ class DemoService(TypedDict):
     port: int
 
 
-class DemoPhases(TypedDict):
+class DemoPhase(TypedDict):
     name: Literal["normal", "cpu", "lock", "leak"]
     start_ns: int
     end_ns: int
@@ -39,7 +39,7 @@ class DemoCpu(TypedDict):
     summary: str
 
 
-class DemoLockLevels(TypedDict):
+class DemoLockLevel(TypedDict):
     concurrency: int
     latency_p50_ms: float
     rps: float
@@ -47,7 +47,7 @@ class DemoLockLevels(TypedDict):
 
 class DemoLock(TypedDict):
     kind: Literal["lock"]
-    levels: list[DemoLockLevels]
+    levels: list[DemoLockLevel]
     latency_ratio: float | None
     throughput_ratio: float | None
     hold_ms: float | None
@@ -74,7 +74,7 @@ class DemoLeak(TypedDict):
     summary: str
 
 
-class DemoThresholdsChecks(TypedDict):
+class DemoThresholdsCheck(TypedDict):
     test: str
     endpoint: str | None
     threshold: str
@@ -89,7 +89,7 @@ class DemoThresholds(TypedDict):
     """
 
     kind: Literal["thresholds"]
-    checks: list[DemoThresholdsChecks]
+    checks: list[DemoThresholdsCheck]
     detected: bool
     endpoint: str | None
     summary: str
@@ -190,6 +190,6 @@ class DemoDoc(TypedDict):
     url: str | None
     report: str | None
     bench_url: str | None
-    phases: list[DemoPhases]
+    phases: list[DemoPhase]
     findings: DemoFindings | None
     notes: list[str]

@@ -16,7 +16,7 @@ class EbpfRunJson(TypedDict):
     notes: list[str]
 
 
-class EbpfEventsEvents(TypedDict):
+class EbpfEvent(TypedDict):
     pid: int
     ppid: NotRequired[int]
     comm: NotRequired[str]
@@ -32,7 +32,7 @@ class EbpfEventsDoc(EbpfRunJson):
 
     schema: Literal["perflab.ebpf-events/1"]
     what: str
-    events: list[EbpfEventsEvents]
+    events: list[EbpfEvent]
 
 
 class Log2HistBucket(TypedDict):
@@ -57,7 +57,7 @@ class EbpfHistDoc(EbpfRunJson):
     histograms: dict[str, Log2HistJson]
 
 
-class EbpfLibcallsFunctions(TypedDict):
+class EbpfLibcallsFunction(TypedDict):
     function: str
     path: str
     calls: int
@@ -72,10 +72,10 @@ class EbpfLibcallsDoc(EbpfRunJson):
 
     schema: Literal["perflab.ebpf-libcalls/1"]
     pid: int
-    functions: list[EbpfLibcallsFunctions]
+    functions: list[EbpfLibcallsFunction]
 
 
-class EbpfOffcpuStacks(TypedDict):
+class EbpfOffcpuStack(TypedDict):
     comm: str
     frames: list[str]
     total_ns: int
@@ -88,10 +88,10 @@ class EbpfOffcpuDoc(EbpfRunJson):
     pid: int | None
     total_ns: int
     intervals_us: Log2HistJson
-    stacks: list[EbpfOffcpuStacks]
+    stacks: list[EbpfOffcpuStack]
 
 
-class EbpfSyscallsSyscalls(TypedDict):
+class EbpfSyscall(TypedDict):
     name: str
     number: int
     calls: int
@@ -107,4 +107,4 @@ class EbpfSyscallsDoc(EbpfRunJson):
 
     schema: Literal["perflab.ebpf-syscalls/1"]
     pid: int | None
-    syscalls: list[EbpfSyscallsSyscalls]
+    syscalls: list[EbpfSyscall]

@@ -19,7 +19,7 @@ class ApiLoadFigures(TypedDict):
     max: float | None
 
 
-class ApiLoadGroupsThresholds(TypedDict):
+class ApiLoadThreshold(TypedDict):
     threshold: str
     passed: bool
     actual: float | None
@@ -38,12 +38,12 @@ class ApiLoadSpectrum(TypedDict):
     ms: list[float]
 
 
-class ApiLoadGroupsSpectrum(TypedDict):
+class ApiLoadGroupSpectrum(TypedDict):
     latency: ApiLoadSpectrum
     service_time: ApiLoadSpectrum | None
 
 
-class ApiLoadGroupsHistogram(TypedDict):
+class ApiLoadGroupHistogram(TypedDict):
     """Log-spaced bars between the fastest and the slowest request."""
 
     lower_ms: list[float]
@@ -51,7 +51,7 @@ class ApiLoadGroupsHistogram(TypedDict):
     count: list[int]
 
 
-class ApiLoadGroups(TypedDict):
+class ApiLoadGroup(TypedDict):
     labels: dict[str, str]
     tests: int
     requests: int
@@ -63,9 +63,9 @@ class ApiLoadGroups(TypedDict):
     errors: dict[str, int]
     error_rate: float
     dropped: int
-    thresholds: list[ApiLoadGroupsThresholds]
-    spectrum: ApiLoadGroupsSpectrum
-    histogram: ApiLoadGroupsHistogram
+    thresholds: list[ApiLoadThreshold]
+    spectrum: ApiLoadGroupSpectrum
+    histogram: ApiLoadGroupHistogram
 
 
 class ApiLoadDoc(TypedDict):
@@ -76,7 +76,7 @@ class ApiLoadDoc(TypedDict):
 
     schema: Literal["perflab.api.load/1"]
     run_id: int
-    groups: list[ApiLoadGroups]
+    groups: list[ApiLoadGroup]
 
 
 class LoadLatency(ApiLoadFigures):
@@ -157,7 +157,7 @@ class LoadCompareRun(TypedDict):
     url: str | None
 
 
-class LoadCompareRows(TypedDict):
+class LoadCompareRow(TypedDict):
     metric: str
     label: str
     unit: Literal["", "ms", "/s", "ratio"]
@@ -177,6 +177,6 @@ class LoadCompareDoc(TypedDict):
     schema: Literal["perflab.load-compare/2"]
     a: LoadCompareRun
     b: LoadCompareRun
-    rows: list[LoadCompareRows]
+    rows: list[LoadCompareRow]
     same_experiment: bool
     differences: list[str]

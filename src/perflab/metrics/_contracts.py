@@ -49,7 +49,7 @@ class PromqlDoc(TypedDict):
     result: list[PromqlResult] | tuple[float, str]
 
 
-class RulesCheckFiles(TypedDict):
+class RulesCheckFile(TypedDict):
     path: str
     ok: bool
     rules: int
@@ -60,10 +60,10 @@ class RulesCheckDoc(TypedDict):
     """Each rule file checked as promtool check rules checks it."""
 
     schema: Literal["perflab.rules-check/1"]
-    files: list[RulesCheckFiles]
+    files: list[RulesCheckFile]
 
 
-class RulesTestFiles(TypedDict):
+class RulesTestFile(TypedDict):
     path: str
     ok: bool
     errors: list[str]
@@ -73,10 +73,10 @@ class RulesTestDoc(TypedDict):
     """Each promtool rule unit-test file and the differences found (promtool's words)."""
 
     schema: Literal["perflab.rules-test/1"]
-    files: list[RulesTestFiles]
+    files: list[RulesTestFile]
 
 
-class ScrapeTargets(TypedDict):
+class ScrapeTarget(TypedDict):
     job: str
     url: str
     health: Literal["up", "down", "unknown"]
@@ -93,7 +93,7 @@ class ScrapeDoc(TypedDict):
     samples_written: int
     samples_refused: int
     interrupted: bool
-    targets: list[ScrapeTargets]
+    targets: list[ScrapeTarget]
 
 
 class SilenceDoc(TypedDict):
@@ -106,7 +106,7 @@ class SilenceDoc(TypedDict):
     ends_ns: int
 
 
-class SilencesSilences(TypedDict):
+class SilencesSilence(TypedDict):
     id: int
     matchers: list[tuple[str, Literal["=", "!=", "=~", "!~"], str]]
     starts_ns: int
@@ -120,10 +120,10 @@ class SilencesDoc(TypedDict):
     """Silences (active ones; with --all also expired)."""
 
     schema: Literal["perflab.silences/1"]
-    silences: list[SilencesSilences]
+    silences: list[SilencesSilence]
 
 
-class SloStatusSlos(TypedDict):
+class SloStatusSlo(TypedDict):
     name: str
     service: str
     objective: float
@@ -141,4 +141,4 @@ class SloStatusDoc(TypedDict):
     """
 
     schema: Literal["perflab.slo-status/1"]
-    slos: list[SloStatusSlos]
+    slos: list[SloStatusSlo]

@@ -95,7 +95,7 @@ class ProfileContinuousDoc(TypedDict):
     notes: list[str]
 
 
-class ProfileDiffFunctions(TypedDict):
+class ProfileDiffFunction(TypedDict):
     name: str
     base_flat_pct: float
     new_flat_pct: float
@@ -105,7 +105,7 @@ class ProfileDiffFunctions(TypedDict):
     cum_delta_pp: float
 
 
-class ProfileDiffChecks(TypedDict):
+class ProfileDiffCheck(TypedDict):
     rule: str
     passed: bool
     violations: list[str]
@@ -123,8 +123,8 @@ class ProfileDiffDoc(TypedDict):
     base_total: int
     new_total: int
     output: str | None
-    functions: list[ProfileDiffFunctions]
-    checks: list[ProfileDiffChecks]
+    functions: list[ProfileDiffFunction]
+    checks: list[ProfileDiffCheck]
 
 
 class ProfileExportDoc(TypedDict):
@@ -186,7 +186,7 @@ class PprofRowJson(TypedDict):
     cum_pct: float
 
 
-class ProfilePprofPeekEntries(PprofRowJson):
+class ProfilePprofPeekEntry(PprofRowJson):
     inline: str
     callers: list[ProfilePprofPeekEdge]
     callees: list[ProfilePprofPeekEdge]
@@ -198,7 +198,7 @@ class ProfilePprofPeekDoc(PprofReportJson):
     """
 
     schema: Literal["perflab.pprof-peek/1"]
-    entries: list[ProfilePprofPeekEntries]
+    entries: list[ProfilePprofPeekEntry]
 
 
 class ProfilePprofTopRow(PprofRowJson):

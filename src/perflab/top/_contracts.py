@@ -74,7 +74,7 @@ class TopPsi(TypedDict):
     io: NotRequired[TopPsiResource]
 
 
-class TopDisks(TypedDict):
+class TopDisk(TypedDict):
     device: str
     r_per_s: float
     w_per_s: float
@@ -86,7 +86,7 @@ class TopDisks(TypedDict):
     util_pct: float
 
 
-class TopNetworks(TypedDict):
+class TopNetwork(TypedDict):
     device: str
     virtual: bool
     rx_bytes_per_s: float
@@ -104,7 +104,7 @@ class TopTcp(TypedDict):
     listen_overflows_per_s: float
 
 
-class TopProcesses(ProcessRowJson):
+class TopProcess(ProcessRowJson):
     depth: int
 
 
@@ -128,8 +128,8 @@ class TopDoc(TypedDict):
     context_switches_per_s: float
     memory: TopMemory
     psi: TopPsi | None
-    disks: list[TopDisks]
-    networks: list[TopNetworks]
+    disks: list[TopDisk]
+    networks: list[TopNetwork]
     tcp: TopTcp
     process_count: int
-    processes: list[TopProcesses]
+    processes: list[TopProcess]

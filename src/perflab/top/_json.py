@@ -10,7 +10,7 @@ from typing import Final
 
 from perflab.top._contracts import (
     TopCpuLine,
-    TopDisks,
+    TopDisk,
     TopDoc,
     TopPsi,
     TopPsiLine,
@@ -83,7 +83,7 @@ def _psi(lines: tuple[PsiView, ...]) -> TopPsi:
     return out
 
 
-def _disk(line: DiskLine) -> TopDisks:
+def _disk(line: DiskLine) -> TopDisk:
     d = line.rates
     return {"device": line.device, "r_per_s": d.r_s, "w_per_s": d.w_s, "rkb_per_s": d.rkb_s,
             "wkb_per_s": d.wkb_s, "r_await_ms": d.r_await_ms, "w_await_ms": d.w_await_ms,

@@ -33,7 +33,7 @@ ApiTraceSpanKind = Literal[
 ]
 
 
-class ApiTraceSpanEvents(TypedDict):
+class ApiTraceSpanEvent(TypedDict):
     ts_ns: int
     name: str
     attrs: dict[str, Any]
@@ -51,7 +51,7 @@ class ApiTraceSpan(TypedDict):
     status: Literal["unset", "ok", "error"]
     status_message: str
     attrs: dict[str, Any]
-    events: list[ApiTraceSpanEvents]
+    events: list[ApiTraceSpanEvent]
     links: list[dict[str, Any]]
     warnings: list[str]
     critical_ns: int
@@ -203,7 +203,7 @@ class JaegerDependenciesData(TypedDict):
     callCount: int
 
 
-class JaegerDependenciesErrors(TypedDict):
+class JaegerError(TypedDict):
     code: NotRequired[int]
     msg: str
     traceID: NotRequired[str]
@@ -216,7 +216,7 @@ class JaegerDependenciesDoc(TypedDict):
     total: int
     limit: int
     offset: int
-    errors: list[JaegerDependenciesErrors] | None
+    errors: list[JaegerError] | None
 
 
 class JaegerServicesData(TypedDict):
@@ -233,10 +233,10 @@ class JaegerServicesDoc(TypedDict):
     total: int
     limit: int
     offset: int
-    errors: list[JaegerDependenciesErrors] | None
+    errors: list[JaegerError] | None
 
 
-class JaegerTracesSpanReferences(TypedDict):
+class JaegerTracesSpanReference(TypedDict):
     refType: Literal["CHILD_OF", "FOLLOWS_FROM"]
     traceID: str
     spanID: str
@@ -248,7 +248,7 @@ class JaegerTracesKeyValue(TypedDict):
     value: Any
 
 
-class JaegerTracesSpanLogs(TypedDict):
+class JaegerTracesSpanLog(TypedDict):
     timestamp: int
     fields: list[JaegerTracesKeyValue]
 
@@ -258,11 +258,11 @@ class JaegerTracesSpan(TypedDict):
     spanID: str
     flags: NotRequired[int]
     operationName: str
-    references: list[JaegerTracesSpanReferences]
+    references: list[JaegerTracesSpanReference]
     startTime: int
     duration: int
     tags: list[JaegerTracesKeyValue]
-    logs: list[JaegerTracesSpanLogs]
+    logs: list[JaegerTracesSpanLog]
     processID: str
     warnings: list[str] | None
 
@@ -288,7 +288,7 @@ class JaegerTracesDoc(TypedDict):
     total: int
     limit: int
     offset: int
-    errors: list[JaegerDependenciesErrors] | None
+    errors: list[JaegerError] | None
 
 
 class TraceCoverageDoc(TypedDict):
@@ -310,7 +310,7 @@ class TraceCoverageDoc(TypedDict):
     broken_count: int
 
 
-class TraceCriticalPathOperations(TypedDict):
+class TraceCriticalPathOperation(TypedDict):
     service: str
     operation: str
     critical_ns: int
@@ -324,7 +324,7 @@ class TraceCriticalPathDoc(TypedDict):
     trace_id: str
     duration_ns: int
     sections: list[ApiTraceSection]
-    operations: list[TraceCriticalPathOperations]
+    operations: list[TraceCriticalPathOperation]
 
 
 class TraceDiffDoc(TraceDiffJson):

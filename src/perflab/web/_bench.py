@@ -23,7 +23,7 @@ from perflab.store import runs_generation
 from perflab.web._api import _guard, doc
 from perflab.web._contracts import (
     ApiBenchmarkDoc,
-    ApiBenchmarkHistories,
+    ApiBenchmarkHistory,
     ApiBenchmarksDoc,
     ApiBenchmarksSummary,
 )
@@ -75,7 +75,7 @@ class Entry:
             "notes": notes,
         }
 
-    def history_json(self) -> ApiBenchmarkHistories:
+    def history_json(self) -> ApiBenchmarkHistory:
         return {**self.summary_json(), "points": [p.to_json() for p in self.history.points]}
 
 

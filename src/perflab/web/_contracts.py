@@ -38,7 +38,7 @@ class ApiBenchmarksSummary(TypedDict):
     notes: list[str]
 
 
-class ApiBenchmarkHistories(ApiBenchmarksSummary):
+class ApiBenchmarkHistory(ApiBenchmarksSummary):
     points: list[BenchPointJson]
 
 
@@ -50,7 +50,7 @@ class ApiBenchmarkDoc(TypedDict):
     schema: Literal["perflab.api.benchmark/1"]
     name: str
     branch: str | None
-    histories: list[ApiBenchmarkHistories]
+    histories: list[ApiBenchmarkHistory]
 
 
 class ApiBenchmarksDoc(TypedDict):
@@ -80,17 +80,17 @@ class ApiEventsDoc(TypedDict):
     events: list[EventJson]
 
 
-class ApiLivePanelsSeries(SeriesJson):
+class ApiLivePanelLine(SeriesJson):
     area: NotRequired[str]
     ts_ns: list[int]
     values: list[float]
 
 
-class ApiLivePanels(TypedDict):
+class ApiLivePanel(TypedDict):
     key: str
     title: str
     unit: str
-    series: list[ApiLivePanelsSeries]
+    series: list[ApiLivePanelLine]
 
 
 class ApiLiveTop(TypedDict):
@@ -112,7 +112,7 @@ class ApiLiveDoc(TypedDict):
     now_ns: int
     window_ns: int
     run: RunJson | None
-    panels: list[ApiLivePanels]
+    panels: list[ApiLivePanel]
     top: list[ApiLiveTop]
 
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from perflab.collect import ProcessCollector, ProcessRow
 from perflab.store import sample_window
 from perflab.web._api import series_json
-from perflab.web._contracts import ApiLiveDoc, ApiLivePanels, ApiLivePanelsSeries
+from perflab.web._contracts import ApiLiveDoc, ApiLivePanel, ApiLivePanelLine
 
 if TYPE_CHECKING:
     from perflab.store import Run, Series, Store
@@ -88,12 +88,12 @@ class LiveView:
     def snapshot(self, store: Store, *, window_ns: int, points: int) -> ApiLiveDoc:
         now = time.time_ns()
         run = self.source_run(store)
-        panels: list[ApiLivePanels] = []
+        panels: list[ApiLivePanel] = []
         if run is not None:
             start = now - window_ns
             all_series = store.series(run.id)
             for panel in PANELS:
-                lines: list[ApiLivePanelsSeries] = []
+                lines: list[ApiLivePanelLine] = []
                 for s in all_series:
                     if panel.matches(s):
                         w = sample_window(store, s.id, start_ns=start, end_ns=now, points=points)

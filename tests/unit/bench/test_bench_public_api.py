@@ -21,9 +21,9 @@ EXPECTED = {
     "callgrind_marked_parts", "check_all", "common_scale", "discover", "is_binary", "metadata",
     "parse_filter", "read_json", "results_document", "run_commands", "worker_argv",
     # the contracts of its JSON documents (docs/schemas/bench-*.schema.json)
-    "BenchChangeJson", "BenchCompareDoc", "BenchHistoryBenchmarks", "BenchHistoryDoc",
-    "BenchPointJson", "BenchRecordDoc", "BenchRegressionsChanges", "BenchRegressionsDoc",
-    "BenchResultsDoc", "BenchSystemDoc", "BenchSystemFindings", "BenchCompareGate", "Correction",
+    "BenchChangeJson", "BenchCompareDoc", "BenchHistoryBenchmark", "BenchHistoryDoc",
+    "BenchPointJson", "BenchRecordDoc", "BenchRegressionsChange", "BenchRegressionsDoc",
+    "BenchResultsDoc", "BenchSystemDoc", "BenchSystemFinding", "BenchCompareGate", "Correction",
 }
 
 
