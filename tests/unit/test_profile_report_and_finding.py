@@ -15,7 +15,7 @@ from perflab.report import render_report
 from perflab.store import Store
 
 
-def validate_finding(doc: dict) -> None:
+def validate_finding(doc: object) -> None:
     validate(doc, "demo#/$defs/profile")
 
 

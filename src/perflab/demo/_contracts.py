@@ -13,8 +13,11 @@ class DemoService(TypedDict):
     port: int
 
 
+DemoPhaseName = Literal["normal", "cpu", "lock", "leak"]
+
+
 class DemoPhase(TypedDict):
-    name: Literal["normal", "cpu", "lock", "leak"]
+    name: DemoPhaseName
     start_ns: int
     end_ns: int
     seconds: float
@@ -121,7 +124,7 @@ class DemoRegression(TypedDict):
     summary: str
 
 
-class DemoRangeOrNull(TypedDict):
+class DemoRange(TypedDict):
     label: str
     start_ns: int
     end_ns: int
@@ -130,8 +133,8 @@ class DemoRangeOrNull(TypedDict):
 class DemoProfileRanges(TypedDict):
     """The ranges compared: a = the normal phase, b = the CPU phase."""
 
-    a: DemoRangeOrNull | None
-    b: DemoRangeOrNull | None
+    a: DemoRange | None
+    b: DemoRange | None
 
 
 class DemoProfile(TypedDict):
@@ -148,11 +151,9 @@ class DemoProfile(TypedDict):
     summary: str
 
 
-class DemoTraceFinding(TypedDict):
-    kind: Literal["slow call", "error path"]
-    detected: bool
-    endpoint: str | None
-    summary: str
+class DemoTraceDetails(TypedDict):
+    """What a trace finding adds: the slow call's operation and share, or the error path's."""
+
     operation: NotRequired[str | None]
     share: NotRequired[float | None]
     delta_ns: NotRequired[float]
@@ -160,6 +161,13 @@ class DemoTraceFinding(TypedDict):
     failed: NotRequired[int]
     traces: NotRequired[int]
     example: NotRequired[str]
+
+
+class DemoTraceFinding(DemoTraceDetails):
+    kind: Literal["slow call", "error path"]
+    detected: bool
+    endpoint: str | None
+    summary: str
 
 
 class DemoFindings(TypedDict):
