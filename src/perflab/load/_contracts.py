@@ -1,8 +1,9 @@
 """The shapes of the JSON documents this package answers with, one TypedDict per schema in
 docs/schemas/ (api-load, load, load-compare).
 
-tests/unit/test_contracts.py checks each against its schema; the functions that build the
-documents are annotated with them, so mypy checks what they build.
+tests/unit/test_contracts.py checks each against its schema. The builders (LoadResult.to_json,
+load_view, compare_runs) still return plain dicts: the load engine is being rewritten, and
+annotating them comes with it (then mypy checks what they build).
 """
 
 from typing import Literal, NotRequired, TypedDict

@@ -2,8 +2,9 @@
 docs/schemas/ (alerts, metrics-import, promql, rules-check, rules-test, scrape, silence,
 silences, slo-status).
 
-tests/unit/test_contracts.py checks each against its schema; the functions that build the
-documents are annotated with them, so mypy checks what they build.
+tests/unit/test_contracts.py checks each against its schema. The builders (cli/metrics.py and
+the metrics package's JSON) still return plain dicts; annotating them with these (then mypy
+checks what they build) is the next step.
 """
 
 from typing import Literal, NotRequired, TypedDict

@@ -3,8 +3,9 @@ docs/schemas/ (api-trace, api-trace_diff, api-trace_search, api-trace_services, 
 jaeger-dependencies, jaeger-services, jaeger-traces, trace-coverage, trace-critical-path, trace-
 diff, trace-ls, trace-show).
 
-tests/unit/test_contracts.py checks each against its schema; the functions that build the
-documents are annotated with them, so mypy checks what they build.
+tests/unit/test_contracts.py checks each against its schema. The builders (trace/_views.py,
+_api.py, the Jaeger API) still return plain dicts; annotating them with these (then mypy
+checks what they build) is the next step.
 """
 
 from typing import Any, Literal, NotRequired, TypedDict
