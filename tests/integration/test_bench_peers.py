@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
-import jsonschema
 import pytest
+from tests._schemas import validate
 from tests.conftest import IN_CI
 
 from conftest import require_tool
@@ -18,7 +17,6 @@ from perflab.bench import load
 from perflab.cli import main
 
 pytestmark = pytest.mark.integration
-SCHEMAS = Path(__file__).parents[2] / "docs" / "schemas"
 
 GO_BENCH = textwrap.dedent("""
     package sample
@@ -101,13 +99,6 @@ def test_pyperf_json(tmp_path, capsys):
                     "sum(range(50))"], check=True, capture_output=True, timeout=120)
     assert main(["bench", "compare", f"a={out}", f"b={out}"]) == 0
     assert "~ (p=1.000 n=20)" in capsys.readouterr().out
-
-
-def validate(text: str, name: str) -> dict:
-    doc = json.loads(text)
-    schema = json.loads((SCHEMAS / f"{name}.schema.json").read_text())
-    jsonschema.validate(doc, schema)
-    return doc
 
 
 def test_callgrind_instruction_counts_are_steady(capsys):

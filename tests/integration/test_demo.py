@@ -14,9 +14,9 @@ import threading
 import time
 from pathlib import Path
 
-import jsonschema
 import psutil
 import pytest
+from tests._schemas import validate
 from tests.conftest import wait_for_samples
 
 from perflab.cli import main
@@ -26,8 +26,6 @@ from perflab.testing import free_port
 pytestmark = pytest.mark.integration
 
 SRC = Path(__file__).resolve().parents[2] / "src"
-SCHEMA = json.loads(
-    (Path(__file__).resolve().parents[2] / "docs" / "schemas" / "demo.schema.json").read_text())
 
 
 def port_is_free(port: int) -> bool:
@@ -128,7 +126,7 @@ def test_demo_finds_the_planted_problems_and_leaves_nothing_behind(tmp_path):
     code, out, err = demo.finish(timeout_s=90)
     assert code == 0, err
     doc = json.loads(out)
-    jsonschema.Draft202012Validator(SCHEMA).validate(doc)
+    validate(doc, "demo")
 
     findings = doc["findings"]
     assert findings["cpu"]["detected"], findings["cpu"]["summary"]
@@ -237,7 +235,7 @@ def test_ctrl_c_mid_demo_stops_everything_and_keeps_the_measurements(tmp_path, s
     code, out, err = demo.finish(timeout_s=30)
     assert code == 130, err
     doc = json.loads(out)
-    jsonschema.Draft202012Validator(SCHEMA).validate(doc)
+    validate(doc, "demo")
     assert doc["status"] == "aborted"
     assert [p["name"] for p in doc["phases"]] == ["normal"]  # the interrupted one is in the store
     assert doc["findings"]["leak"]["detected"] is False
@@ -270,7 +268,7 @@ def test_ctrl_c_during_the_regression_check_keeps_the_findings_and_stops_the_wor
     code, out, err = demo.finish(timeout_s=30)
     assert code == 130, err
     doc = json.loads(out)
-    jsonschema.Draft202012Validator(SCHEMA).validate(doc)
+    validate(doc, "demo")
     assert doc["status"] == "aborted"
     assert [p["name"] for p in doc["phases"]] == ["normal", "cpu", "lock", "leak"]
     assert doc["findings"]["regression"] is None

@@ -12,8 +12,8 @@ import sys
 import textwrap
 from pathlib import Path
 
-import jsonschema
 import pytest
+from tests._schemas import validate
 
 from conftest import require_tool
 from perflab.cli import main
@@ -21,7 +21,6 @@ from perflab.collect.sockets import SocketCollector
 
 pytestmark = pytest.mark.integration
 
-DOCS = Path(__file__).parent.parent.parent / "docs"
 
 # A server process: IPv4, IPv6-only and dual-stack listeners, 3 accepted clients and a backlog
 # of one connection it never accepts. It prints "ready" and keeps everything open until stdin
@@ -122,7 +121,7 @@ def test_net_cli_json_for_a_pid(server, tmp_path):
          "--interval", "100ms"], check=True, capture_output=True, text=True,
         env={"PYTHONPATH": str(Path(__file__).parent.parent.parent / "src"), "PATH": "/usr/bin"})
     doc = json.loads(proc.stdout)
-    jsonschema.validate(doc, json.loads((DOCS / "schemas" / "net.schema.json").read_text()))
+    validate(doc, "net")
     listener = next(s for s in doc["sockets"] if s["state"] == "LISTEN" and
                     s["local_port"] == port)
     assert listener["send_q"] == 17
@@ -180,7 +179,7 @@ def test_pid_in_another_namespace_shows_that_namespaces_counters(server_in_netns
     pid, _ = server_in_netns
     assert main(["net", "--pid", str(pid), "--interval", "100ms", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
-    jsonschema.validate(doc, json.loads((DOCS / "schemas" / "net.schema.json").read_text()))
+    validate(doc, "net")
     assert doc["netns_pid"] == pid
     totals = {c["name"]: c["total"] for c in doc["counters"]}
     assert totals["active_opens"] == 4  # 3 clients connected and accepted, 1 left in the backlog

@@ -14,8 +14,8 @@ import textwrap
 import threading
 from pathlib import Path
 
-import jsonschema
 import pytest
+from tests._schemas import validate
 from tests.conftest import require_root
 
 from _nobody import fork_as_nobody
@@ -24,8 +24,6 @@ from perflab.cli import main
 
 pytestmark = pytest.mark.integration
 
-SCHEMA = json.loads(
-    (Path(__file__).parent.parent.parent / "docs" / "schemas" / "proc.schema.json").read_text())
 SRC = str(Path(__file__).parent.parent.parent / "src")
 
 
@@ -86,7 +84,7 @@ def test_shows_the_file_the_socket_and_the_threads_of_a_live_process(child, caps
     require_tool("ps")
     proc, info = child
     doc = perflab_json(proc.pid, capsys)
-    jsonschema.validate({**doc}, SCHEMA, cls=jsonschema.Draft202012Validator)
+    validate({**doc}, "proc")
     assert doc["process"]["pid"] == proc.pid
     assert doc["process"]["exe"] == os.path.realpath(sys.executable)
     assert doc["unavailable"] == {}
@@ -158,7 +156,7 @@ def test_another_users_process_shows_what_is_readable_and_how_to_get_the_rest(ch
     rc, out, err = run_as_nobody(["proc", str(proc.pid), "--json", "--interval", "0.1"])
     assert rc == 0, err
     doc = json.loads(out)
-    jsonschema.validate(doc, SCHEMA, cls=jsonschema.Draft202012Validator)
+    validate(doc, "proc")
     assert doc["process"]["user"] == "root"
     assert doc["process"]["cmdline"][0] == sys.executable
     assert doc["memory"]["rss_bytes"] > 50 * 2**20  # status is world-readable

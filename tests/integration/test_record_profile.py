@@ -12,8 +12,8 @@ import sys
 import time
 from pathlib import Path
 
-import jsonschema
 import pytest
+from tests._schemas import validate
 from tests.conftest import wait_for_child
 
 from perflab.profile import find_tool, profile_of_range, profile_slices
@@ -22,7 +22,6 @@ from perflab.store import Store
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
-SCHEMA = json.loads((ROOT / "docs" / "schemas" / "record.schema.json").read_text())
 ENV = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
 BUSY = """
 import time
@@ -64,7 +63,7 @@ def test_record_profile_stores_slices_on_the_timeline(store_path, busy):
         env=ENV, capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
     doc = json.loads(done.stdout)
-    jsonschema.validate(doc, SCHEMA)
+    validate(doc, "record")
     assert doc["profile"]["pids"] == [busy.pid]
     assert doc["profile"]["backends"][str(busy.pid)].startswith("py-spy")
     assert doc["profile"]["slices"] >= 2
@@ -144,17 +143,6 @@ def _refused(store_path: Path, native_pid: int) -> None:
         assert "Traceback" not in done.stderr
 
 
-def validate_show(doc: dict) -> None:
-    """show.schema.json refers to runs.schema.json: every schema registered by its $id."""
-    from referencing import Registry, Resource  # noqa: PLC0415
-
-    schemas = [json.loads(p.read_text()) for p in (ROOT / "docs" / "schemas").glob("*.json")]
-    registry = Registry().with_resources([(d["$id"], Resource.from_contents(d))
-                                          for d in schemas])
-    show = next(d for d in schemas if d["$id"].endswith("/show.schema.json"))
-    jsonschema.Draft202012Validator(show, registry=registry).validate(doc)
-
-
 def test_show_says_where_the_profile_slices_are(store_path, busy):
     done = subprocess.run(
         [sys.executable, "-m", "perflab", "record", "--store", str(store_path), "--duration",
@@ -165,7 +153,7 @@ def test_show_says_where_the_profile_slices_are(store_path, busy):
                             str(store_path), "--json"], env=ENV, capture_output=True, text=True,
                            timeout=30, check=True)
     doc = json.loads(shown.stdout)
-    validate_show(doc)
+    validate(doc, "show")
     assert doc["profile"]["pids"] == [busy.pid]
     assert doc["profile"]["slices"] >= 1
     assert doc["profile"]["backends"] == ["py-spy"]

@@ -11,22 +11,20 @@ import subprocess
 import sys
 from pathlib import Path
 
-import jsonschema
 import pytest
+from tests._schemas import validate
 from tests.conftest import wait_until_idle
 
 from perflab.cli import main
 
 pytestmark = pytest.mark.integration
 
-SCHEMA_FILE = Path(__file__).parents[2] / "docs" / "schemas" / "top.schema.json"
-
 
 def test_json_snapshot_of_the_real_machine_validates(capsys):
     """Real output validates against docs/schemas/top.schema.json and shows this process."""
     assert main(["top", "--json", "--interval", "100ms", "--sort", "mem"]) == 0
     doc = json.loads(capsys.readouterr().out)
-    jsonschema.validate(doc, json.loads(SCHEMA_FILE.read_text()))
+    validate(doc, "top")
     assert doc["schema"] == "perflab.top/1"
     assert doc["interval_s"] == pytest.approx(0.1, abs=0.05)
     assert os.getpid() in {p["pid"] for p in doc["processes"]}

@@ -12,8 +12,8 @@ import sys
 import textwrap
 from pathlib import Path
 
-import jsonschema
 import pytest
+from tests._schemas import validate
 from tests.conftest import wait_for
 
 from perflab.store import Store, span_services
@@ -62,8 +62,7 @@ def test_perflab_run_traces_a_service_set_up_with_perflab_otel(hub, tmp_path):
     out, _ = proc.communicate(timeout=120)
     assert proc.returncode == 5  # the child's own exit code
     doc = json.loads(out)
-    schema = json.loads((SRC.parent / "docs" / "schemas" / "run.schema.json").read_text())
-    jsonschema.Draft202012Validator(schema).validate(doc)
+    validate(doc, "run")
     run_id = doc["run"]["id"]
 
     def stored():

@@ -1,15 +1,11 @@
-"""The hub in-process for unit tests: Starlette's TestClient, and the API's JSON schemas."""
+"""The hub in-process for unit tests: Starlette's TestClient and a hub to open with it."""
 
 from __future__ import annotations
 
-import json
 import warnings
 from pathlib import Path
 from typing import Any
 
-import jsonschema
-
-SCHEMAS = Path(__file__).resolve().parents[2] / "docs" / "schemas"
 BASE_URL = "http://127.0.0.1:8600"  # a Host the hub serves (it refuses others: DNS rebinding)
 
 
@@ -41,9 +37,3 @@ def hub_client(store_path: Path, **config: Any) -> Any:
 
     return client_class()(create_app(AppConfig(**{"store_path": store_path, "record": False,
                                                   **config})))
-
-
-def validate(doc: dict[str, Any], name: str) -> None:
-    """``doc`` is valid for docs/schemas/api-NAME.schema.json (draft 2020-12)."""
-    schema = json.loads((SCHEMAS / f"api-{name}.schema.json").read_text())
-    jsonschema.Draft202012Validator(schema).validate(doc)

@@ -3,31 +3,15 @@
 import datetime as dt
 import json
 import os
-from pathlib import Path
 
-import jsonschema
 import pytest
-from referencing import Registry, Resource
+from tests._schemas import validate
 
 from perflab.cli import main
 from perflab.store import Store
 
-SCHEMAS = Path(__file__).parent.parent.parent / "docs" / "schemas"
 T0 = 1_795_000_000_000_000_000
 S = 1_000_000_000
-
-
-def _registry() -> Registry:
-    resources = []
-    for path in SCHEMAS.glob("*.schema.json"):
-        doc = json.loads(path.read_text())
-        resources.append((doc["$id"], Resource.from_contents(doc)))
-    return Registry().with_resources(resources)
-
-
-def validate(doc: dict, what: str) -> None:
-    schema = json.loads((SCHEMAS / f"{what}.schema.json").read_text())
-    jsonschema.Draft202012Validator(schema, registry=_registry()).validate(doc)
 
 
 def run_cli(capsys, *argv):

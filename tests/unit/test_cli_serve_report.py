@@ -6,17 +6,14 @@ import json
 import os
 import socket
 import stat
-from pathlib import Path
 
-import jsonschema
 import pytest
+from tests._schemas import validate
 
 from _hubdata import build
 from perflab.cli import main
 from perflab.cli.serve import parse_listen
 from perflab.serving import is_loopback_host
-
-SCHEMAS = Path(__file__).resolve().parents[2] / "docs" / "schemas"
 
 
 @pytest.mark.parametrize(("text", "want"), [
@@ -80,7 +77,7 @@ def test_report_writes_a_file_and_describes_it_in_json(store_path, tmp_path, cap
                  "--json"])
     assert code == 0
     doc = json.loads(capsys.readouterr().out)
-    jsonschema.validate(doc, json.loads((SCHEMAS / "report.schema.json").read_text()))
+    validate(doc, "report")
     assert doc["run_id"] == data.run_a
     assert doc["bytes"] == out.stat().st_size
     text = out.read_text()

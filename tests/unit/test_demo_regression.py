@@ -76,7 +76,9 @@ def test_the_finding_is_in_the_findings_and_their_report(store):
                         regression=f)
     assert [x.kind for x in findings.all()] == ["cpu", "lock", "leak", "thresholds",
                                                 "regression"]
-    assert findings.to_json()["regression"]["detected"] is True
+    regression = findings.to_json()["regression"]
+    assert regression is not None
+    assert regression["detected"] is True
     run = store.create_run("demo", "demo")
     store.finish_run(run.id, "ok", meta_update={"findings": [x.to_json() for x in findings.all()]})
     page = render_report(store, run.id)

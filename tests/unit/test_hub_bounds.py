@@ -6,8 +6,9 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from _webclient import hub_client, validate
+from _webclient import hub_client
 from starlette.routing import Mount, Route
+from tests._schemas import validate
 
 from _hubdata import T0, S
 from perflab.serving import ConcurrencyLimiter
@@ -25,7 +26,7 @@ def test_a_series_named_100_times_is_read_once(client, hub):
                    "&points=100000")
     assert r.status_code == 200
     doc = r.json()
-    validate(doc, "batch")
+    validate(doc, "api-batch")
     assert [w["series_id"] for w in doc["windows"]] == [sid]
 
 
@@ -112,7 +113,7 @@ def test_problem_4_parameters_are_400_or_404_not_500(client, hub, url, status):
     r = client.get(url.format(a=hub.run_a))
     assert r.status_code == status, r.text[:300]
     if url.startswith("/api/"):
-        validate(r.json(), "error")
+        validate(r.json(), "api-error")
 
 
 HOSTILE = [

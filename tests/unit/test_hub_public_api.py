@@ -13,6 +13,7 @@ def test_report_public_names():
     assert sorted(perflab.report.__all__) == sorted([
         "SECTIONS", "ReportContext", "Section", "format_value", "load_section_values",
         "render_report", "run_summaries", "series_area", "series_key", "write_report",
+        "ReportDoc",  # the contract of `report --json` (docs/schemas/report.schema.json)
     ])
     for name in perflab.report.__all__:
         assert hasattr(perflab.report, name), name

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import io
-import json
 import shutil
 from pathlib import Path
 
-import jsonschema
 import pytest
 from rich.console import Console
+from tests._schemas import validate
 
 from perflab.cli import main
 from perflab.cli._proc_view import build_view
@@ -17,7 +16,6 @@ from perflab.collect.procinfo import ProcessReport, inspect_process
 from perflab.errors import NoSuchProcess, TargetError
 
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "proc_one"
-SCHEMA = Path(__file__).parent.parent.parent / "docs" / "schemas" / "proc.schema.json"
 KB = 1024
 
 
@@ -296,8 +294,7 @@ def test_zombie_gets_a_note(proc_copy: Path):
 
 def test_json_of_the_fixture_matches_the_documented_schema():
     doc = {"schema": "perflab.proc/1", **inspect(interval=0).to_json()}
-    schema = json.loads(SCHEMA.read_text())
-    jsonschema.validate(doc, schema, cls=jsonschema.Draft202012Validator)
+    validate(doc, "proc")
 
 
 @pytest.mark.parametrize("width", [100, 80])

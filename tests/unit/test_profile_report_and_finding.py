@@ -4,11 +4,9 @@ ranges a finding names) and the demo's profile finding, from slices in a store."
 from __future__ import annotations
 
 import html
-import json
 import re
-from pathlib import Path
 
-import jsonschema
+from tests._schemas import validate
 
 from _profiledata import S, build
 from perflab.demo._findings import Window
@@ -16,12 +14,9 @@ from perflab.demo._profiling import GROWTH_MIN_PP, not_measured, profile_finding
 from perflab.report import render_report
 from perflab.store import Store
 
-DEMO_SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "docs" / "schemas"
-                          / "demo.schema.json").read_text())
 
-
-def validate_finding(doc: dict) -> None:
-    jsonschema.validate(doc, {"$ref": "#/$defs/profile", "$defs": DEMO_SCHEMA["$defs"]})
+def validate_finding(doc: object) -> None:
+    validate(doc, "demo#/$defs/profile")
 
 
 def phases(t0: int) -> tuple[Window, Window]:

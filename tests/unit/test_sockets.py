@@ -8,8 +8,8 @@ import ipaddress
 import json
 from pathlib import Path
 
-import jsonschema
 import pytest
+from tests._schemas import validate
 
 from perflab.cli import main
 from perflab.cli.net import CounterSnapshot, counter_rates, resolve_states
@@ -24,7 +24,6 @@ from perflab.errors import EXIT_TARGET, EXIT_USAGE, UsageError
 
 ROOT = Path(__file__).parent.parent
 PROC = ROOT / "fixtures" / "proc_export"
-SCHEMA = json.loads((ROOT.parent / "docs" / "schemas" / "net.schema.json").read_text())
 
 
 @pytest.mark.parametrize(("text", "ip", "port"), [
@@ -134,7 +133,7 @@ def test_net_json_validates_against_schema(capsys):
     code = main(["net", "--all", "-u", "--json", "--interval", "10ms", "--proc-root", str(PROC)])
     assert code == 0
     doc = json.loads(capsys.readouterr().out)
-    jsonschema.validate(doc, SCHEMA)
+    validate(doc, "net")
     assert doc["schema"] == "perflab.net/1"
     assert doc["states"] == {"LISTEN": 4, "ESTAB": 3, "TIME-WAIT": 1}
     listener = next(s for s in doc["sockets"] if s["inode"] == 1002)

@@ -10,7 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_cli_runs import run_cli, validate
+from test_cli_runs import run_cli
+from tests._schemas import validate
 
 from perflab.errors import StoreCorrupt
 from perflab.store import BatchWriter, Store

@@ -14,7 +14,8 @@ import textwrap
 
 import pytest
 from _webclient import hub_client
-from test_cli_runs import run_cli, validate
+from test_cli_runs import run_cli
+from tests._schemas import validate
 
 from perflab.report import render_report
 from perflab.store import Store

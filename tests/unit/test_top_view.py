@@ -13,8 +13,8 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-import jsonschema
 import pytest
+from tests._schemas import validate
 
 from perflab.collect import ProcessCollector, SystemCollector
 from perflab.top import (
@@ -31,7 +31,6 @@ from perflab.top import (
 from perflab.top._render import MIN_PROCESS_ROWS
 
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "proc_top"
-SCHEMA_FILE = Path(__file__).parents[2] / "docs" / "schemas" / "top.schema.json"
 TS_NS = 1_700_000_000 * 1_000_000_000
 
 
@@ -123,8 +122,6 @@ def test_80x24_screen_is_exact(tmp_path):
 
 
 EXPECTED = FIXTURE / "expected"  # screens too wide to sit in this file
-
-
 
 
 def test_wide_screen_puts_disks_and_network_beside_cpu(tmp_path):
@@ -284,7 +281,7 @@ def test_tree_with_filter_roots_orphans(tmp_path):
 def test_json_matches_the_documented_schema_and_the_fixture(tmp_path):
     doc = {"schema": SCHEMA, **view_to_json(fixture_view(tmp_path, ViewOptions(tree=True)))}
     doc = json.loads(json.dumps(doc))
-    jsonschema.validate(doc, json.loads(SCHEMA_FILE.read_text()))
+    validate(doc, "top")
     assert doc["schema"] == "perflab.top/1"
     assert doc["cpu"]["all"]["user"] == pytest.approx(35.0)
     assert doc["cpu"]["all"]["nice"] == pytest.approx(2.5)

@@ -7,7 +7,8 @@ import json
 import time
 
 import pytest
-from _webclient import hub_client, validate
+from _webclient import hub_client
+from tests._schemas import validate
 
 from _hubdata import T0, S
 from perflab.store import Store
@@ -15,7 +16,7 @@ from perflab.store import Store
 
 def test_runs_are_listed_newest_first_and_filtered(client, hub):
     doc = client.get("/api/runs").json()
-    validate(doc, "runs")
+    validate(doc, "api-runs")
     assert [r["id"] for r in doc["runs"]] == [hub.run_b, hub.run_a]
     assert [r["name"] for r in client.get("/api/runs?kind=record").json()["runs"]] == ["baseline"]
     assert [r["id"] for r in client.get("/api/runs?name=cand").json()["runs"]] == [hub.run_b]
@@ -30,20 +31,20 @@ def test_runs_are_listed_newest_first_and_filtered(client, hub):
 
 def test_one_run_has_its_series_and_events(client, hub):
     doc = client.get(f"/api/runs/{hub.run_a}").json()
-    validate(doc, "run")
+    validate(doc, "api-run")
     assert doc["run"]["name"] == "baseline"
     assert {s["area"] for s in doc["series"]} == {"system", "net", "process"}
     assert [(e["kind"], e["end_ns"]) for e in doc["events"]] == [
         ("fault", T0 + 160 * S), ("deploy", None)]
     ev = client.get(f"/api/runs/{hub.run_a}/events?start={T0 + 200 * S}").json()
-    validate(ev, "events")
+    validate(ev, "api-events")
     assert [e["kind"] for e in ev["events"]] == ["deploy"]
 
 
 def test_samples_are_downsampled_with_peaks(client, hub):
     sid = hub.series_a["system.cpu.pct,cpu=all,mode=user"]
     doc = client.get(f"/api/runs/{hub.run_a}/series/{sid}/samples?points=50").json()
-    validate(doc, "samples")
+    validate(doc, "api-samples")
     assert doc["downsampled"] is True
     assert len(doc["values"]) <= 50
     assert max(doc["values"]) == 97.0
@@ -58,7 +59,7 @@ def test_several_series_in_one_request_keep_their_order(client, hub):
     user = hub.series_a["system.cpu.pct,cpu=all,mode=user"]
     mem = hub.series_a["system.mem.used_bytes"]
     doc = client.get(f"/api/runs/{hub.run_a}/samples?series={mem},{user}&points=40").json()
-    validate(doc, "batch")
+    validate(doc, "api-batch")
     assert [w["series_id"] for w in doc["windows"]] == [mem, user]
     assert max(doc["windows"][1]["values"]) == 97.0
     assert all(len(w["values"]) <= 40 for w in doc["windows"])
@@ -86,7 +87,7 @@ def test_bad_requests_get_json_errors(client, hub, url, status, says):
     r = client.get(url.format(a=hub.run_a, b=hub.run_b, sa=sid))
     assert r.status_code == status
     body = r.json()
-    validate(body, "error")
+    validate(body, "api-error")
     assert says in body["error"]
 
 
@@ -180,7 +181,7 @@ def test_live_records_this_machine_in_a_serve_run(store_path):
                 len(s["values"]) >= 2 for p in doc["panels"] for s in p["series"]):
             time.sleep(0.2)
             doc = c.get("/api/live").json()
-        validate(doc, "live")
+        validate(doc, "api-live")
         assert doc["run"]["kind"] == "serve"
         assert doc["run"]["status"] == "running"
         cpu = next(p for p in doc["panels"] if p["key"] == "cpu")
@@ -201,7 +202,7 @@ def test_live_records_this_machine_in_a_serve_run(store_path):
 def test_live_without_recording_says_so(store_path):
     with hub_client(store_path) as c:
         doc = c.get("/api/live?window=1h").json()
-        validate(doc, "live")
+        validate(doc, "api-live")
         assert doc["run"] is None
         assert doc["panels"] == []
         assert doc["window_ns"] == 3600 * S

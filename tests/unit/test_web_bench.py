@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from _webclient import hub_client, validate
+from _webclient import hub_client
+from tests._schemas import validate
 
 from _benchdata import IMPROVEMENT_AT, N_COMMITS, REGRESSION_AT, build
 from perflab.bench import Result, ResultSet, Value, record_results
@@ -23,7 +24,7 @@ def client(bench):
 
 def test_list_has_every_benchmark_and_unit_with_its_status(client, bench):
     doc = client.get("/api/benchmarks").json()
-    validate(doc, "benchmarks")
+    validate(doc, "api-benchmarks")
     rows = {(b["name"], b["unit"]): b for b in doc["benchmarks"]}
     assert set(rows) == {(n, u) for n in ("Encode/format=json-8", "Decode-8", "Flat-8")
                          for u in ("sec/op", "B/op")}
@@ -56,7 +57,7 @@ def test_list_filters_by_name_case_insensitively_and_by_branch(client):
 
 def test_one_benchmark_has_every_commit_in_order(client, bench):
     doc = client.get("/api/benchmarks/Encode/format=json-8?unit=sec/op").json()
-    validate(doc, "benchmark")
+    validate(doc, "api-benchmark")
     (hist,) = doc["histories"]
     assert [p["commit"] for p in hist["points"]] == bench.commits
     assert [p["run_id"] for p in hist["points"]] == bench.run_ids
@@ -78,7 +79,7 @@ def test_unknown_benchmark_unit_or_branch_is_a_404_in_json(client):
         r = client.get(path)
         assert r.status_code == 404, path
         doc = r.json()
-        validate(doc, "error")
+        validate(doc, "api-error")
         assert doc["error"] == message
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from _webclient import hub_client, validate
+from _webclient import hub_client
+from tests._schemas import validate
 
 from _profiledata import S, build
 
@@ -21,7 +22,7 @@ def client(profiled):
 
 def test_slices_list_every_window_with_its_pid_and_backend(client, profiled):
     doc = client.get(f"/api/runs/{profiled.run_id}/profile/slices").json()
-    validate(doc, "profile_slices")
+    validate(doc, "api-profile_slices")
     assert [(s["start_ns"] - profiled.t0) // S for s in doc["slices"]] == [0, 5, 10, 15]
     assert {(s["pid"], s["backend"], s["name"]) for s in doc["slices"]} == {
         (4242, "py-spy", "cpu")}
@@ -31,13 +32,13 @@ def test_slices_list_every_window_with_its_pid_and_backend(client, profiled):
 def test_range_merges_the_overlapping_slices(client, profiled):
     t0 = profiled.t0
     whole = client.get(f"/api/runs/{profiled.run_id}/profile").json()
-    validate(whole, "profile")
+    validate(whole, "api-profile")
     assert whole["slices"] == 4
     assert whole["total"] == (2 * 40 + 2 * 100) * 10_000_000
     # 12 s .. 13 s lies in the third slice only: the CPU phase
     late = client.get(f"/api/runs/{profiled.run_id}/profile",
                       params={"start": t0 + 12 * S, "end": t0 + 13 * S, "limit": 2}).json()
-    validate(late, "profile")
+    validate(late, "api-profile")
     assert late["slices"] == 1
     assert [f["name"] for f in late["functions"]] == ["hot_checksum", "parse"]
     assert late["functions"][0]["self_pct"] == pytest.approx(90.0)
@@ -52,7 +53,7 @@ def test_diff_names_the_function_whose_share_grew(client, profiled):
     doc = client.get(f"/api/runs/{profiled.run_id}/profile/diff", params={
         "a_start": t0, "a_end": t0 + 10 * S, "b_start": t0 + 10 * S, "b_end": t0 + 20 * S,
         "limit": 3}).json()
-    validate(doc, "profile_diff")
+    validate(doc, "api-profile_diff")
     first = doc["changes"][0]
     assert first["name"] == "hot_checksum"
     assert first["self_delta_pp"] == pytest.approx(90.0)
@@ -88,7 +89,7 @@ def test_bad_parameters_and_empty_ranges_are_refused_with_a_reason(client, profi
                                                                    status, message):
     r = client.get(url.format(run=profiled.run_id))
     assert r.status_code == status
-    validate(r.json(), "error")
+    validate(r.json(), "api-error")
     assert message in r.json()["error"]
 
 

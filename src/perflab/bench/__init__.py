@@ -6,6 +6,21 @@ Public names are listed in ``__all__``; everything else lives in private modules
 
 from perflab.bench._changepoint import ChangePoint, detect_change_points
 from perflab.bench._cmd import CommandsInterrupted, callgrind_marked_parts, run_commands
+from perflab.bench._contracts import (
+    BenchChangeJson,
+    BenchCompareDoc,
+    BenchCompareGate,
+    BenchHistoryBenchmark,
+    BenchHistoryDoc,
+    BenchPointJson,
+    BenchRecordDoc,
+    BenchRegressionsChange,
+    BenchRegressionsDoc,
+    BenchResultsDoc,
+    BenchSystemDoc,
+    BenchSystemFinding,
+    Correction,
+)
 from perflab.bench._filter import parse_filter
 from perflab.bench._gate import Gate, Verdict, judge, parse_gate, tripped
 from perflab.bench._history import (
@@ -49,11 +64,24 @@ from perflab.bench._unpaired import Unpaired, why_nothing_compared
 
 __all__ = [
     "PERFLAB_RESULTS_SCHEMA",
+    "BenchChangeJson",
+    "BenchCompareDoc",
+    "BenchCompareGate",
+    "BenchHistoryBenchmark",
+    "BenchHistoryDoc",
+    "BenchPointJson",
+    "BenchRecordDoc",
+    "BenchRegressionsChange",
+    "BenchRegressionsDoc",
+    "BenchResultsDoc",
+    "BenchSystemDoc",
+    "BenchSystemFinding",
     "Benchmark",
     "Change",
     "ChangePoint",
     "CommandsInterrupted",
     "Comparison",
+    "Correction",
     "Gate",
     "History",
     "Measured",

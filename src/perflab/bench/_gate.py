@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from perflab.bench._contracts import Correction, GateKind, VerdictKind
 from perflab.bench._model import ResultSet
 from perflab.bench._stats import holm_adjust
 from perflab.bench._table import Key, Table
@@ -23,7 +24,7 @@ _GATE = re.compile(r"^\s*(regression|change)\s*(>=|>)\s*([0-9]*\.?[0-9]+)\s*%\s*
 
 @dataclass(frozen=True)
 class Gate:
-    kind: str  # "regression" (worse direction only) or "change" (either direction)
+    kind: GateKind  # "regression" (worse direction only) or "change" (either direction)
     threshold_pct: float
     text: str
 
@@ -33,7 +34,8 @@ def parse_gate(text: str) -> Gate:
     if m is None:
         raise InvalidValue(f"invalid --fail-on {text!r}",
                            hint='write it as "regression>5%" (or "change>5%" for any direction)')
-    return Gate(m.group(1), float(m.group(3)), text.strip())
+    kind: GateKind = "change" if m.group(1) == "change" else "regression"
+    return Gate(kind, float(m.group(3)), text.strip())
 
 
 @dataclass(frozen=True)
@@ -43,13 +45,14 @@ class Verdict:
     col: Key
     name: str
     unit: str
-    verdict: str  # regression, improvement, unchanged (not significant or too small)
+    verdict: VerdictKind  # unchanged: not significant or too small
     delta_pct: float | None
     p: float
     p_adjusted: float
 
 
-def judge(tables: list[Table], rs: ResultSet, gate: Gate | None, *, correction: str = "none",
+def judge(tables: list[Table], rs: ResultSet, gate: Gate | None, *,
+          correction: Correction = "none",
           alpha: float = 0.05) -> list[Verdict]:
     """A verdict for every comparison cell of every table."""
     found: list[tuple[int, Key, Key, float, float, float, str]] = []
@@ -63,7 +66,7 @@ def judge(tables: list[Table], rs: ResultSet, gate: Gate | None, *, correction: 
     out = []
     for (ti, row, col, p, old, new, unit), p_adj in zip(found, adjusted, strict=True):
         delta = (new / old - 1) * 100 if old != 0 else None
-        verdict = "unchanged"
+        verdict: VerdictKind = "unchanged"
         # exact units report p = 0: any difference of the exact values is real
         if (p_adj <= alpha) and delta is not None and delta != 0:
             worse = delta > 0 if rs.better(unit) == "lower" else delta < 0

@@ -15,9 +15,10 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Literal
 
 from perflab.bench._changepoint import ChangePoint, detect_change_points
+from perflab.bench._contracts import BenchChangeJson, BenchPointJson
 from perflab.bench._model import Result, ResultSet, Value
 from perflab.bench._stats import median, summarize_median
 from perflab.errors import InvalidValue, NotFound
@@ -40,7 +41,7 @@ class Point:
     lo: float | None = None  # 95 % confidence interval of the median; None: too few values
     hi: float | None = None
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> BenchPointJson:
         return {"run_id": self.run_id, "commit": self.commit, "branch": self.branch,
                 "time_ns": self.time_ns, "median": self.median, "n": self.n, "lo": self.lo,
                 "hi": self.hi}
@@ -51,7 +52,7 @@ class History:
     bench: str
     unit: str
     points: list[Point]
-    better: str = "lower"  # which direction of change is an improvement
+    better: Literal["lower", "higher"] = "lower"  # which direction is an improvement
 
 
 @dataclass(frozen=True)
@@ -61,9 +62,9 @@ class Change:
     before: Point  # last commit of the old regime
     after: Point  # first commit of the new regime
     change: ChangePoint
-    verdict: str  # regression or improvement
+    verdict: Literal["regression", "improvement"]
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> BenchChangeJson:
         c = self.change
         return {
             "bench": self.bench, "unit": self.unit, "verdict": self.verdict,
@@ -114,9 +115,11 @@ def histories(store: Store, bench: str | None = None, *, branch: str | None = No
     if branch:
         runs = [r for r in runs if r.meta.get("branch") == branch]
     found: dict[tuple[str, str], list[Point]] = {}
-    declared: dict[str, str] = {}  # unit -> better, as the newest run that declared it says
+    # unit -> better, as the newest run that declared it says
+    declared: dict[str, Literal["lower", "higher"]] = {}
     for run in runs:
-        declared.update({u: m["better"] for u, m in _unit_meta(run).items()
+        declared.update({u: "higher" if m["better"] == "higher" else "lower"
+                         for u, m in _unit_meta(run).items()
                          if m.get("better") in ("lower", "higher")})
         for series in store.series(run.id, name=SERIES):
             name = series.labels.get("bench", "")

@@ -18,12 +18,12 @@ configuration keys split tables, so old and new would never meet in one row.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Final
 
 from perflab.bench._model import Problem, Result, ResultSet, Value
 from perflab.bench._units import tidy
 
-PERFLAB_RESULTS_SCHEMA = "perflab.bench-results/1"
+PERFLAB_RESULTS_SCHEMA: Final = "perflab.bench-results/1"
 
 _PYPERF_UNITS = {"second": "sec/op", "byte": "B", "integer": "count"}
 

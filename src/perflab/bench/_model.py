@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Literal
+
+from perflab.bench._contracts import Assumption
 
 # "-8" at the end of a Go benchmark name is GOMAXPROCS
 _PROCS = re.compile(r"-(\d+)$")
@@ -80,14 +83,23 @@ class ResultSet:
     problems: list[Problem] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
 
-    def assumption(self, unit: str) -> str:
-        return self.unit_meta.get((unit, "assume"), "nothing")
+    def assumption(self, unit: str) -> Assumption:
+        """How the unit's values vary (``assume=`` in Go's unit metadata): ``exact``,
+        ``normal``, else ``nothing`` (what an unknown word is treated as, and said to be)."""
+        declared = self.unit_meta.get((unit, "assume"))
+        if declared == "exact":
+            return "exact"
+        if declared == "normal":
+            return "normal"
+        return "nothing"
 
-    def better(self, unit: str) -> str:
+    def better(self, unit: str) -> Literal["lower", "higher"]:
         """``lower`` or ``higher``: which direction of change is an improvement."""
         declared = self.unit_meta.get((unit, "better"))
-        if declared in ("lower", "higher"):
-            return declared
+        if declared == "higher":
+            return "higher"
+        if declared == "lower":
+            return "lower"
         # throughput-like units (B/s, ops/s) improve upwards; times, sizes, counts downwards
         if unit.endswith(("/s", "/sec")) or unit in ("ops", "rps"):
             return "higher"

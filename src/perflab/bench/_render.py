@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator
-from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
+from perflab.bench._contracts import (
+    BenchCompareCell,
+    BenchCompareDoc,
+    BenchCompareGate,
+    BenchCompareRow,
+    BenchCompareTable,
+    VerdictKind,
+)
 from perflab.bench._stats import _go_float
 from perflab.bench._table import Cell, Key, Table
 from perflab.bench._texttab import CENTER, LEFT, RIGHT, TextTable
@@ -288,7 +295,7 @@ def _csv_geomean(out: _CsvRows, table: Table) -> None:
 # --- Markdown (GitHub job summaries, PR comments) -----------------------------------------
 
 
-def to_markdown(tables: list[Table], verdicts: dict[tuple[int, Key, Key], str] | None = None
+def to_markdown(tables: list[Table], verdicts: dict[tuple[int, Key, Key], VerdictKind] | None = None
                 ) -> str:
     verdicts = verdicts or {}
     out: list[str] = []
@@ -370,18 +377,21 @@ def _num(x: float | None) -> float | None:
 
 
 def to_json_payload(tables: list[Table],
-                    verdicts: dict[tuple[int, Key, Key], str] | None = None) -> dict[str, Any]:
+                    verdicts: dict[tuple[int, Key, Key], VerdictKind] | None = None, *,
+                    gate: BenchCompareGate | None = None, problems: list[str] | None = None,
+                    ) -> BenchCompareDoc:
+    """The ``bench compare --json`` document of the tables, their verdicts and the gate."""
     verdicts = verdicts or {}
-    out = []
+    out: list[BenchCompareTable] = []
     for ti, table in enumerate(tables):
-        rows = []
+        rows: list[BenchCompareRow] = []
         for row in table.rows:
-            cols = []
+            cols: list[BenchCompareCell] = []
             for col in table.cols:
                 cell = table.cells.get((row, col))
                 if cell is None:
                     continue
-                entry: dict[str, Any] = {
+                entry: BenchCompareCell = {
                     "column": Table.label(col),
                     "n": len(cell.values),
                     "center": _num(cell.summary.center),
@@ -415,13 +425,14 @@ def to_json_payload(tables: list[Table],
                          "ratio": _num(s.ratio), "warnings": list(s.warnings)}
                         for c, s in table.summaries.items()],
         })
-    return {"tables": out}
+    return {"schema": "perflab.bench-compare/1", "tables": out, "gate": gate,
+            "problems": problems or []}
 
 
 # --- JUnit XML (Jenkins, GitLab CI) -------------------------------------------------------
 
 
-def to_junit(tables: list[Table], verdicts: dict[tuple[int, Key, Key], str],
+def to_junit(tables: list[Table], verdicts: dict[tuple[int, Key, Key], VerdictKind],
              gate_text: str) -> str:
     cases: list[str] = []
     failures = 0

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from perflab.bench._contracts import BenchResultsDoc
 from perflab.bench._jsonfmt import PERFLAB_RESULTS_SCHEMA
 from perflab.errors import InvalidFile, InvalidValue, NotFound, UsageError
 
@@ -260,7 +261,7 @@ def _git_commit(cwd: Path) -> str:
     return proc.stdout.strip() if proc.returncode == 0 else ""
 
 
-def results_document(results: list[Measured], meta: dict[str, Any]) -> dict[str, Any]:
+def results_document(results: list[Measured], meta: dict[str, Any]) -> BenchResultsDoc:
     return {
         "schema": PERFLAB_RESULTS_SCHEMA,
         "metadata": meta,

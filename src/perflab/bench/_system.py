@@ -9,23 +9,25 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Literal
 
+from perflab.bench._contracts import BenchSystemFinding
 from perflab.collect import ProcessCollector
 
 
 @dataclass(frozen=True)
 class Finding:
     check: str
-    level: str  # ok, warn, info
+    level: Literal["ok", "warn", "info"]
     seen: str
     why: str = ""
     fix: str = ""
 
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+    def to_json(self) -> BenchSystemFinding:
+        return {"check": self.check, "level": self.level, "seen": self.seen, "why": self.why,
+                "fix": self.fix}
 
 
 def _read(path: Path) -> str | None:

@@ -13,6 +13,7 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from perflab.bench._contracts import Assumption
 from perflab.bench._filter import Predicate, field_value
 from perflab.bench._model import Result, ResultSet, name_parts
 from perflab.bench._stats import (
@@ -53,7 +54,7 @@ class ColumnSummary:
 class Table:
     config: tuple[tuple[str, str], ...]  # the table's key, without the unit
     unit: str
-    assumption: str
+    assumption: Assumption
     row_fields: tuple[str, ...]
     col_fields: tuple[str, ...]
     rows: list[Key]

@@ -5,13 +5,22 @@ from __future__ import annotations
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
-from perflab.cli._common import checked_ns, emit_json, json_option, open_store, store_option
+from perflab.cli._common import checked_ns, emit_doc, json_option, open_store, store_option
 from perflab.errors import CheckFailed, InvalidValue
 from perflab.units import parse_time_ns
+
+if TYPE_CHECKING:
+    from perflab.bench import (
+        BenchHistoryDoc,
+        BenchRecordDoc,
+        BenchRegressionsChange,
+        BenchRegressionsDoc,
+        Change,
+    )
 
 
 def _parse_time(text: str | None) -> int | None:
@@ -53,9 +62,10 @@ def record(*, file: str, commit: str, branch: str, when: str | None, store_path:
                                   source=Path(file).name, raw=raw)
     names = len({r.name for r in rs.results})
     if as_json:
-        emit_json("perflab.bench-record/1", {"run_id": run_id, "commit": commit,
-                                             "branch": branch, "benchmarks": names,
-                                             "values": count})
+        doc: BenchRecordDoc = {"schema": "perflab.bench-record/1", "run_id": run_id,
+                               "commit": commit, "branch": branch, "benchmarks": names,
+                               "values": count}
+        emit_doc(doc)
         return
     click.echo(f"recorded {count} values of {names} benchmarks for {commit[:12]} "
                f"as run {run_id}")
@@ -74,11 +84,12 @@ def history(*, bench: str | None, branch: str | None, store_path: str | None,
     with open_store(store_path, create=False) as store:
         hists = histories(store, bench, branch=branch)
     if as_json:
-        emit_json("perflab.bench-history/1", {"benchmarks": [
+        doc: BenchHistoryDoc = {"schema": "perflab.bench-history/1", "benchmarks": [
             {"name": h.bench, "unit": h.unit, "points": [
                 {"commit": p.commit, "branch": p.branch, "time_ns": p.time_ns,
                  "median": p.median, "n": p.n, "run_id": p.run_id} for p in h.points]}
-            for h in hists]})
+            for h in hists]}
+        emit_doc(doc)
         return
     if not hists:
         click.echo("no benchmark history; record some with `perflab bench record`")
@@ -137,8 +148,10 @@ def regressions(*, bench: str | None, since: str | None, branch: str | None, max
     for note in notes:
         click.echo(f"perflab: note: {note}", err=True)
     if as_json:
-        emit_json("perflab.bench-regressions/1", {"changes": [_change_json(c) for c in changes],
-                                                  "notes": notes})
+        doc: BenchRegressionsDoc = {"schema": "perflab.bench-regressions/1",
+                                    "changes": [_change_json(c) for c in changes],
+                                    "notes": notes}
+        emit_doc(doc)
     elif not changes:
         n = len(hists)
         click.echo(f"no change points in {n} benchmark histor{'y' if n == 1 else 'ies'}")
@@ -155,7 +168,7 @@ def regressions(*, bench: str | None, since: str | None, branch: str | None, max
     return 0
 
 
-def _change_json(c: Any) -> dict[str, Any]:
+def _change_json(c: Change) -> BenchRegressionsChange:
     return {
         "bench": c.bench, "unit": c.unit, "verdict": c.verdict,
         "from_commit": c.before.commit, "to_commit": c.after.commit,

@@ -5,12 +5,17 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from perflab.cli._common import POSITIVE_DURATION, emit_json, json_option
+from perflab.cli._common import POSITIVE_DURATION, emit_doc, emit_json, json_option
 from perflab.errors import CheckFailed, InvalidValue
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from perflab.bench import BenchSystemDoc
 
 
 def _progress(quiet: bool) -> Any:
@@ -19,7 +24,7 @@ def _progress(quiet: bool) -> Any:
     return lambda msg: click.echo(f"\r\033[K{msg}", err=True, nl=False)
 
 
-def _print_table(doc: dict[str, Any], label: str) -> None:
+def _print_table(doc: Mapping[str, object], label: str) -> None:
     from perflab.bench import (  # noqa: PLC0415
         Options,
         ResultSet,
@@ -97,7 +102,7 @@ def run(*, paths: tuple[str, ...], values: int, workers: int, warmups: int, min_
     if output:
         _write(output, doc)
     if as_json:
-        emit_json(doc["schema"], {k: v for k, v in doc.items() if k != "schema"})
+        emit_doc(doc)
     else:
         _print_table(doc, "results")
         for m in results:
@@ -109,7 +114,7 @@ def run(*, paths: tuple[str, ...], values: int, workers: int, warmups: int, min_
                    + (f", commit {meta['commit'][:12]}" if "commit" in meta else ""), err=True)
 
 
-def _write(output: str, doc: dict[str, Any]) -> None:
+def _write(output: str, doc: Mapping[str, object]) -> None:
     try:
         Path(output).write_text(json.dumps(doc, indent=2) + "\n")
     except OSError as exc:
@@ -242,7 +247,9 @@ def system(*, interval: float, as_json: bool) -> None:
 
     findings = check_all(interval=interval)
     if as_json:
-        emit_json("perflab.bench-system/1", {"findings": [f.to_json() for f in findings]})
+        system: BenchSystemDoc = {"schema": "perflab.bench-system/1",
+                                  "findings": [f.to_json() for f in findings]}
+        emit_doc(system)
         return
     marks = {"ok": "ok  ", "warn": "WARN", "info": "info"}
     for f in findings:

@@ -12,7 +12,7 @@ from perflab.errors import InvalidValue
 from perflab.units import parse_duration
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
 
     from perflab.store import Store
 
@@ -79,7 +79,12 @@ POSITIVE_DURATION = DurationType(positive=True)  # an interval, a timeout, a tim
 
 def emit_json(schema: str, payload: dict[str, Any]) -> None:
     """Print one JSON document whose first key names its schema (``perflab.<what>/<version>``)."""
-    doc = {"schema": schema, **payload}
+    emit_doc({"schema": schema, **payload})
+
+
+def emit_doc(doc: Mapping[str, object]) -> None:
+    """Print one JSON document built to its contract (a TypedDict of a ``_contracts.py``, whose
+    first key ``schema`` names it: ``perflab.<what>/<version>``)."""
     sys.stdout.write(json.dumps(doc, indent=2, default=_json_default) + "\n")
 
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from perflab.errors import InvalidValue
 
 if TYPE_CHECKING:
+    from perflab.collect import ProfilersSummary
     from perflab.profile import ContinuousProfiler, Profile
 
 MIN_SLICE_S = 1.0  # py-spy records whole seconds
@@ -95,7 +96,7 @@ class RunProfilers:
     def notes(self) -> list[str]:
         return [f"profile PID {p.pid}: {n}" for p in self.profilers for n in p.notes + p.errors]
 
-    def summary_json(self) -> dict[str, Any]:
+    def summary_json(self) -> ProfilersSummary:
         return {"pids": [p.pid for p in self.profilers], "slices": self.slices,
                 "samples": self.samples, "backends": {str(k): v for k, v in
                                                       self.backends.items()},

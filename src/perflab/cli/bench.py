@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import click
 
-from perflab.cli._common import emit_json, json_option, open_store, store_option
+from perflab.cli._common import emit_doc, json_option, open_store, store_option
 from perflab.errors import CheckFailed, InvalidValue, UsageError
+
+if TYPE_CHECKING:
+    from perflab.bench import BenchCompareGate, Correction
 
 _FORMATS = ("text", "csv", "markdown", "json", "junit")
 
@@ -40,7 +44,8 @@ def bench() -> None:
               show_default=True, help="Correct p-values for many comparisons (Holm-Bonferroni).")
 @json_option
 def compare(*, files: tuple[str, ...], row: str, col: str, ignore: str, filter_text: str,
-            fmt: str, alpha: float, confidence: float, fail_on: str | None, correction: str,
+            fmt: str, alpha: float, confidence: float, fail_on: str | None,
+            correction: Correction,
             as_json: bool) -> int:
     """Compare benchmark results: median, 95 % CI, Mann-Whitney U test, geomean.
 
@@ -87,14 +92,13 @@ def compare(*, files: tuple[str, ...], row: str, col: str, ignore: str, filter_t
     elif fmt == "junit":
         sys.stdout.write(b.to_junit(tables, by_cell, gate.text if gate else "none"))
     else:
-        payload = b.to_json_payload(tables, by_cell)
-        payload["gate"] = None if gate is None else {
+        gate_json: BenchCompareGate | None = None if gate is None else {
             "text": gate.text, "kind": gate.kind, "threshold_pct": gate.threshold_pct,
             "correction": correction, "alpha": alpha,
             "tripped": [v.name for v in b.tripped(verdicts, gate)],
         }
-        payload["problems"] = [str(p) for p in rs.problems]
-        emit_json("perflab.bench-compare/1", payload)
+        emit_doc(b.to_json_payload(tables, by_cell, gate=gate_json,
+                                   problems=[str(p) for p in rs.problems]))
 
     unpaired = b.why_nothing_compared(tables) if gate is not None else None
     if unpaired is not None:

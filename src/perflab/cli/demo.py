@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 import click
 
-from perflab.cli._common import DURATION, emit_json, json_option, store_option
+from perflab.cli._common import DURATION, emit_doc, json_option, store_option
 from perflab.errors import EXIT_INTERRUPTED, EXIT_THRESHOLDS
 from perflab.store import default_store_path
 
@@ -62,7 +62,7 @@ def demo(*, duration_s: float, no_browser: bool, keep: bool, fail_on_threshold: 
             result = d.run()
             keeping = keep and result.hub_url is not None
             if as_json:
-                emit_json("perflab.demo/1", result.to_json())
+                emit_doc(result.to_json())
             else:
                 print_result(result, keeping=keeping)
             if result.status != "ok":

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from perflab.cli._common import POSITIVE_DURATION, emit_json, json_option
+from perflab.cli._common import POSITIVE_DURATION, emit_doc, json_option
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from perflab.ebpf import (
+        EbpfHistDoc,
+        EbpfLibcallsDoc,
+        EbpfOffcpuDoc,
+        EbpfRunJson,
+        EbpfSyscallsDoc,
+    )
 
 
 def _duration_option(f: Any) -> Any:
@@ -24,16 +35,21 @@ def _ready(what: str, duration: float, quiet: bool) -> Any:
     return announce
 
 
-def _finish(result: Any, as_json: bool, schema: str, payload: dict[str, Any],
-            text: str) -> int:
+def _finish(result: Any, doc: Mapping[str, object] | None, text: str) -> int:
+    """Print the notes, then the document (with --json) or the text; 130 when interrupted."""
     for note in result.notes:
         click.echo(f"note: {note}", err=True)
-    if as_json:
-        emit_json(schema, {**payload, "duration_s": result.duration_s,
-                           "interrupted": result.interrupted, "notes": result.notes})
+    if doc is not None:
+        emit_doc(doc)
     else:
         click.echo(text, nl=False)
     return 130 if result.interrupted else 0
+
+
+def _ran(result: Any) -> EbpfRunJson:
+    """The end of every tool's document: how long it traced, whether Ctrl-C ended it."""
+    return {"duration_s": result.duration_s, "interrupted": result.interrupted,
+            "notes": result.notes}
 
 
 @click.group()
@@ -54,8 +70,9 @@ def syscalls_cmd(*, pid: int | None, duration: float, top_n: int, as_json: bool)
 
     what = f"syscalls of PID {pid}" if pid is not None else "syscalls"
     res = syscalls(pid, duration, _ready(what, duration, as_json))
-    return _finish(res, as_json, "perflab.ebpf-syscalls/1",
-                   {"pid": pid, "syscalls": [r.to_json() for r in res.rows]}, res.render(top_n))
+    doc: EbpfSyscallsDoc = {"schema": "perflab.ebpf-syscalls/1", "pid": pid,
+                            "syscalls": [r.to_json() for r in res.rows], **_ran(res)}
+    return _finish(res, doc if as_json else None, res.render(top_n))
 
 
 @ebpf.command("libcalls")
@@ -75,8 +92,9 @@ def libcalls_cmd(*, pid: int, functions: tuple[str, ...], duration: float,
     res = libcalls(pid, list(functions), duration, is_go=is_go_binary,
                    on_ready=_ready(f"{len(functions)} function(s) in PID {pid}", duration,
                                    as_json))
-    return _finish(res, as_json, "perflab.ebpf-libcalls/1",
-                   {"pid": pid, "functions": [r.to_json() for r in res.rows]}, res.render())
+    doc: EbpfLibcallsDoc = {"schema": "perflab.ebpf-libcalls/1", "pid": pid,
+                            "functions": [r.to_json() for r in res.rows], **_ran(res)}
+    return _finish(res, doc if as_json else None, res.render())
 
 
 @ebpf.command("offcpu")
@@ -89,14 +107,18 @@ def offcpu_cmd(*, pid: int | None, duration: float, top_n: int, as_json: bool) -
     from perflab.ebpf import offcpu  # noqa: PLC0415
 
     res = offcpu(pid, duration, _ready("off-CPU time", duration, as_json))
-    return _finish(res, as_json, "perflab.ebpf-offcpu/1", {
-        "pid": pid, "total_ns": res.total_ns, "intervals_us": res.hist.to_json(),
-        "stacks": [s.to_json() for s in res.stacks[:top_n]]}, res.render(top_n))
+    doc: EbpfOffcpuDoc = {
+        "schema": "perflab.ebpf-offcpu/1", "pid": pid, "total_ns": res.total_ns,
+        "intervals_us": res.hist.to_json(), "stacks": [s.to_json() for s in res.stacks[:top_n]],
+        **_ran(res)}
+    return _finish(res, doc if as_json else None, res.render(top_n))
 
 
-def _hist_payload(res: Any) -> dict[str, Any]:
-    return {"what": res.what, "unit": res.unit,
-            "histograms": {k or "all": h.to_json() for k, h in res.hists.items()}}
+def _hist_doc(res: Any, as_json: bool) -> EbpfHistDoc | None:
+    if not as_json:
+        return None
+    return {"schema": "perflab.ebpf-hist/1", "what": res.what, "unit": res.unit,
+            "histograms": {k or "all": h.to_json() for k, h in res.hists.items()}, **_ran(res)}
 
 
 @ebpf.command("runqlat")
@@ -107,7 +129,7 @@ def runqlat_cmd(*, duration: float, as_json: bool) -> int:
     from perflab.ebpf import runqlat  # noqa: PLC0415
 
     res = runqlat(duration, _ready("run-queue latency", duration, as_json))
-    return _finish(res, as_json, "perflab.ebpf-hist/1", _hist_payload(res), res.render())
+    return _finish(res, _hist_doc(res, as_json), res.render())
 
 
 @ebpf.command("biolatency")
@@ -120,7 +142,7 @@ def biolatency_cmd(*, per_disk: bool, duration: float, as_json: bool) -> int:
 
     res = biolatency(duration, per_disk=per_disk,
                      on_ready=_ready("block I/O latency", duration, as_json))
-    return _finish(res, as_json, "perflab.ebpf-hist/1", _hist_payload(res), res.render())
+    return _finish(res, _hist_doc(res, as_json), res.render())
 
 
 @ebpf.command("tcpretrans")
@@ -131,8 +153,10 @@ def tcpretrans_cmd(*, duration: float, as_json: bool) -> int:
     from perflab.ebpf import tcpretrans  # noqa: PLC0415
 
     res = tcpretrans(duration, _ready("TCP retransmits", duration, as_json))
-    return _finish(res, as_json, "perflab.ebpf-events/1",
-                   {"what": res.what, "events": res.events}, res.render())
+    # events stay plain dicts: their keys are each tool's columns
+    events = {"schema": "perflab.ebpf-events/1", "what": res.what, "events": res.events,
+              **_ran(res)}
+    return _finish(res, events if as_json else None, res.render())
 
 
 @ebpf.command("execsnoop")
@@ -143,5 +167,7 @@ def execsnoop_cmd(*, duration: float, as_json: bool) -> int:
     from perflab.ebpf import execsnoop  # noqa: PLC0415
 
     res = execsnoop(duration, _ready("exec()s", duration, as_json))
-    return _finish(res, as_json, "perflab.ebpf-events/1",
-                   {"what": res.what, "events": res.events}, res.render())
+    # events stay plain dicts: their keys are each tool's columns
+    events = {"schema": "perflab.ebpf-events/1", "what": res.what, "events": res.events,
+              **_ran(res)}
+    return _finish(res, events if as_json else None, res.render())

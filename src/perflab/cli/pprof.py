@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import dataclasses
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import click
 
-from perflab.cli._common import POSITIVE_DURATION, emit_json, json_option
+from perflab.cli._common import POSITIVE_DURATION, emit_doc, json_option
+
+if TYPE_CHECKING:
+    from perflab.profile import ProfilePprofPeekDoc, ProfilePprofTopDoc, ProfilePprofTopRow, TopRow
 
 
 def _load(source: str, seconds: float | None) -> Any:
@@ -63,11 +65,13 @@ def top_cmd(*, source: str, cum: bool, node_fraction: float, node_count: int,
                                   node_fraction=node_fraction, node_count=node_count,
                                   focus=focus, ignore=ignore, hide=hide))
     if as_json:
-        emit_json("perflab.pprof-top/1", {
+        doc: ProfilePprofTopDoc = {
+            "schema": "perflab.pprof-top/1",
             "source": source, "sample_type": report.sample_type, "unit": report.unit,
             "output_unit": report.output_unit, "total": report.total, "labels": report.labels,
             "rows": [_row_json(r) for r in report.rows],
-        })
+        }
+        emit_doc(doc)
         return
     click.echo(report.text(), nl=False)
 
@@ -76,11 +80,19 @@ def _pct(text: str) -> float:
     return float(text.strip().rstrip("%"))
 
 
-def _row_json(r: Any) -> dict[str, Any]:
-    d = dataclasses.asdict(r)
-    for k in ("flat_pct", "sum_pct", "cum_pct"):
-        d[k] = _pct(d[k])
-    return d
+def _row_json(r: TopRow) -> ProfilePprofTopRow:
+    return {"name": r.name, "flat": r.flat, "cum": r.cum, "flat_text": r.flat_text,
+            "cum_text": r.cum_text, "flat_pct": _pct(r.flat_pct), "sum_pct": _pct(r.sum_pct),
+            "cum_pct": _pct(r.cum_pct), "inline": _inline(r.inline)}
+
+
+def _inline(mark: str) -> Literal["", "(inline)", "(partial-inline)"]:
+    """pprof's mark of a row whose frames were inlined, all or some of them."""
+    if mark == "(inline)":
+        return "(inline)"
+    if mark == "(partial-inline)":
+        return "(partial-inline)"
+    return ""
 
 
 @pprof.command("peek")
@@ -98,7 +110,8 @@ def peek_cmd(*, source: str, regex: str, sample_index: str | None, focus: str | 
     report = peek(prof, regex, TopOptions(sample_index=sample_index, focus=focus,
                                           ignore=ignore, hide=hide))
     if as_json:
-        emit_json("perflab.pprof-peek/1", {
+        doc: ProfilePprofPeekDoc = {
+            "schema": "perflab.pprof-peek/1",
             "source": source, "sample_type": report.sample_type, "unit": report.unit,
             "output_unit": report.output_unit, "total": report.total, "labels": report.labels,
             "entries": [{
@@ -108,6 +121,7 @@ def peek_cmd(*, source: str, regex: str, sample_index: str | None, focus: str | 
                 "callees": [{"name": c.name, "value": c.value, "text": c.text,
                              "pct": _pct(c.pct), "inline": c.inline} for c in e.callees],
             } for e in report.entries],
-        })
+        }
+        emit_doc(doc)
         return
     click.echo(report.text(), nl=False)

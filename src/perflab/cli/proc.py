@@ -9,11 +9,9 @@ from collections.abc import Callable
 
 import click
 
-from perflab.cli._common import DURATION, emit_json, json_option
+from perflab.cli._common import DURATION, emit_doc, json_option
 from perflab.errors import EXIT_INTERRUPTED, EXIT_OK, InvalidValue
 from perflab.units import format_duration
-
-SCHEMA = "perflab.proc/1"
 
 
 @click.command(context_settings={"max_content_width": 100})
@@ -54,7 +52,7 @@ def proc(*, pid: int, as_json: bool, interval: float, top_maps: int, top_threads
     report = inspect_process(pid, interval=interval, top_maps=top_maps,
                              sleep=_sleep_with_status(pid, interval))
     if as_json:
-        emit_json(SCHEMA, report.to_json())
+        emit_doc(report.to_json())
     else:
         from perflab.cli._proc_view import render_report  # noqa: PLC0415
 

@@ -3,27 +3,37 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import click
 
 from perflab.cli._common import (
     DURATION,
     POSITIVE_DURATION,
-    emit_json,
+    emit_doc,
     json_option,
     open_store,
     store_option,
 )
 from perflab.errors import CheckFailed, InvalidValue
 
+if TYPE_CHECKING:
+    from perflab.profile import (
+        CaptureMode,
+        ProfileCaptureDoc,
+        ProfileContinuousDoc,
+        ProfileDiffDoc,
+        ProfileExportDoc,
+        ProfileFlameDoc,
+    )
+
 
 def _write_graph(tree: Any, out: Path, *, title: str, unit: str, summary: str, diff: bool,
-                 icicle: bool) -> str:
+                 icicle: bool) -> Literal["html", "svg"]:
     from perflab.errors import InvalidFile  # noqa: PLC0415
     from perflab.profile import render_html, render_svg  # noqa: PLC0415
 
-    fmt = "svg" if out.suffix.lower() == ".svg" else "html"
+    fmt: Literal["html", "svg"] = "svg" if out.suffix.lower() == ".svg" else "html"
     render = render_svg if fmt == "svg" else render_html
     text = render(tree, title=title, unit=unit, summary=summary, diff=diff, icicle=icicle)
     try:
@@ -67,11 +77,13 @@ def flame(*, source: str, output: str | None, sample_index: str | None, title: s
     fmt = _write_graph(tree, out, title=title or Path(source).name, unit=st.unit,
                        summary=summary, diff=False, icicle=icicle)
     if as_json:
-        emit_json("perflab.profile-flame/1", {
+        doc: ProfileFlameDoc = {
+            "schema": "perflab.profile-flame/1",
             "source": source, "output": str(out), "format": fmt, "sample_type": st.type,
             "unit": st.unit, "total": tree.values[0][0], "stacks": len(prof.samples),
             "frames": len(tree.node_name),
-        })
+        }
+        emit_doc(doc)
         return
     click.echo(f"wrote {out} ({fmt}, {len(tree.node_name)} frames from {len(prof.samples)} "
                f"stacks, {summary.split(' · ', maxsplit=1)[0]})")
@@ -152,7 +164,8 @@ def diff_cmd(*, base: str, new: str, output: str | None, sample_index: str | Non
                      summary="red: larger share in NEW · blue: smaller · normalised by totals")
     shown = changes[:top_n]
     if as_json:
-        emit_json("perflab.profile-diff/1", {
+        doc: ProfileDiffDoc = {
+            "schema": "perflab.profile-diff/1",
             "base": base, "new": new, "sample_type": pn.sample_types[ni].type,
             "base_total": pb.total(bi), "new_total": pn.total(ni), "output": output,
             "functions": [{"name": c.name, "base_flat_pct": round(100 * c.base_flat, 4),
@@ -163,7 +176,8 @@ def diff_cmd(*, base: str, new: str, output: str | None, sample_index: str | Non
                            "cum_delta_pp": round(c.cum_delta_pp, 4)} for c in shown],
             "checks": [{"rule": k, "passed": not v, "violations": [c.name for c in v]}
                        for k, v in failures.items()],
-        })
+        }
+        emit_doc(doc)
     else:
         click.echo(f"{'own base':>9} {'own new':>8} {'Δ own':>8} {'cum base':>9} "
                    f"{'cum new':>8} {'Δ cum':>8}  function")
@@ -215,7 +229,7 @@ def diff_cmd(*, base: str, new: str, output: str | None, sample_index: str | Non
 @json_option
 @click.pass_context
 def capture_cmd(ctx: click.Context, *, target: tuple[str, ...], duration: float | None,
-                rate_hz: int, mode: str, backend: str, pprof_url: str | None,
+                rate_hz: int, mode: CaptureMode, backend: str, pprof_url: str | None,
                 output: str | None, call_graph: str, native: bool, gil: bool,
                 subprocesses: bool, nonblocking: bool | None, top_n: int,
                 slice_s: float | None,
@@ -290,7 +304,7 @@ def capture_cmd(ctx: click.Context, *, target: tuple[str, ...], duration: float 
 
 
 def _report_capture(result: Any, out: Path, extra_files: dict[str, str], *, top_n: int,
-                    as_json: bool, mode: str, duration: float | None, rate_hz: int) -> None:
+                    as_json: bool, mode: CaptureMode, duration: float | None, rate_hz: int) -> None:
     from perflab.profile import TopOptions, top  # noqa: PLC0415
 
     prof = result.profile
@@ -307,7 +321,8 @@ def _report_capture(result: Any, out: Path, extra_files: dict[str, str], *, top_
         notes.append("no samples: the target did not run on a CPU while sampled "
                      "(idle or blocked? try --mode wall or --mode offcpu)")
     if as_json:
-        emit_json("perflab.profile-capture/1", {
+        doc: ProfileCaptureDoc = {
+            "schema": "perflab.profile-capture/1",
             "backend": result.backend, "reason": result.reason, "mode": mode,
             "duration_s": duration, "rate_hz": rate_hz, "output": str(out),
             "sample_type": prof.sample_types[index].type, "unit": prof.sample_types[index].unit,
@@ -317,7 +332,8 @@ def _report_capture(result: Any, out: Path, extra_files: dict[str, str], *, top_
             "top": [{"name": r.name, "flat": r.flat, "cum": r.cum,
                      "flat_pct": float(r.flat_pct.strip().rstrip("%")),
                      "cum_pct": float(r.cum_pct.strip().rstrip("%"))} for r in rows],
-        })
+        }
+        emit_doc(doc)
         return
     for note in notes:
         click.echo(f"note: {note}", err=True)
@@ -358,14 +374,17 @@ def _continuous(pid: int, *, duration: float, slice_s: float, rate_hz: int, mode
         except KeyboardInterrupt:
             interrupted = True
         profiler.stop()
-        status = "interrupted" if interrupted else ("failed" if profiler.errors and
-                                                    not profiler.slices else "ok")
+        status: Literal["ok", "failed", "interrupted"] = (
+            "interrupted" if interrupted else
+            ("failed" if profiler.errors and not profiler.slices else "ok"))
         store.finish_run(run.id, status, meta_update={"slices": profiler.slices})
         notes = profiler.notes + profiler.errors
         if as_json:
-            emit_json("perflab.profile-continuous/1", {
+            doc: ProfileContinuousDoc = {
+                "schema": "perflab.profile-continuous/1",
                 "run": run.id, "pid": pid, "slices": profiler.slices, "slice_s": slice_s,
-                "status": status, "notes": notes})
+                "status": status, "notes": notes}
+            emit_doc(doc)
         else:
             for n in notes:
                 click.echo(f"note: {n}", err=True)
@@ -417,9 +436,11 @@ def export_cmd(*, run_ref: str, from_s: float | None, to_s: float | None, output
     else:
         write_profile(prof, out)
     if as_json:
-        emit_json("perflab.profile-export/1", {
+        doc: ProfileExportDoc = {
+            "schema": "perflab.profile-export/1",
             "run": run.id, "output": str(out), "sample_type": st.type, "unit": st.unit,
-            "total": prof.total(index), "from_s": from_s, "to_s": to_s})
+            "total": prof.total(index), "from_s": from_s, "to_s": to_s}
+        emit_doc(doc)
     else:
         total = _fmt_value(prof.total(index), st.unit)
         click.echo(f"wrote {out} (run {run.id}, {st.type} {total})")

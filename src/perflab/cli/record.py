@@ -9,14 +9,14 @@ import threading
 import time
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import click
 
 from perflab.cli._common import (
     DURATION,
     POSITIVE_DURATION,
-    emit_json,
+    emit_doc,
     json_option,
     open_store,
     store_option,
@@ -26,6 +26,7 @@ from perflab.errors import EXIT_INTERRUPTED, NoSuchProcess, StoreCorrupt, StoreE
 from perflab.units import format_duration
 
 if TYPE_CHECKING:
+    from perflab.collect import RecordDoc
     from perflab.collect.recorder import Recorder
     from perflab.store import Store
 
@@ -104,7 +105,7 @@ def record(*, interval: float, duration: float | None, pids: tuple[int, ...],
             rec.close(flush=False)
             _end_failed(store, run.id, err, rec)
             raise
-        status = "aborted" if interrupted else "ok"
+        status: Literal["ok", "aborted"] = "aborted" if interrupted else "ok"
         update: dict[str, Any] = {"samples": rec.samples_written, "series": rec.series_count}
         if profilers is not None:
             update["profile"] = {**meta["profile"], **profilers.summary_json()}
@@ -114,14 +115,19 @@ def record(*, interval: float, duration: float | None, pids: tuple[int, ...],
         store.close()
     elapsed = (finished.duration_ns or 0) / 1e9
     if as_json:
-        payload: dict[str, Any] = {
-            "run": finished.to_json(), "samples": rec.samples_written,
+        ended_ns = finished.ended_ns if finished.ended_ns is not None else finished.started_ns
+        doc: RecordDoc = {
+            "schema": "perflab.record/1",
+            # a finished recording: its kind, end and status are known
+            "run": {**finished.to_json(), "kind": "record", "status": status,
+                    "ended_ns": ended_ns, "duration_s": elapsed},
+            "samples": rec.samples_written,
             "series": rec.series_count, "ticks": rec.ticks, "store": str(store.path),
         }
         if profilers is not None:
-            payload["profile"] = {**profilers.summary_json(), "rate_hz": profile_rate,
-                                  "slice_s": profile_slice}
-        emit_json("perflab.record/1", payload)
+            doc["profile"] = {**profilers.summary_json(), "rate_hz": profile_rate,
+                              "slice_s": profile_slice}
+        emit_doc(doc)
     else:
         click.echo(f"run {run.id} ({run_name}): {status}, {format_duration(elapsed)}, "
                    f"{rec.samples_written} samples in {rec.series_count} series")

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from perflab.cli._common import emit_json, json_option, open_store, store_option
+from perflab.cli._common import emit_doc, json_option, open_store, store_option
 from perflab.units import format_size
+
+if TYPE_CHECKING:
+    from perflab.report import ReportDoc
 
 
 @click.command("report")
@@ -26,7 +30,8 @@ def report(run_ref: str, output: str | None, store_path: str | None, as_json: bo
         written = write_report(store, run.id, path)
     size = written.stat().st_size
     if as_json:
-        emit_json("perflab.report/1", {"run_id": run.id, "path": str(written.resolve()),
-                                       "bytes": size})
+        doc: ReportDoc = {"schema": "perflab.report/1", "run_id": run.id,
+                          "path": str(written.resolve()), "bytes": size}
+        emit_doc(doc)
     else:
         click.echo(f"wrote {written} ({format_size(size)}): run {run.id} {run.name}")

@@ -26,13 +26,16 @@ import threading
 import time
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from perflab.cli._common import POSITIVE_DURATION, emit_json, json_option, open_store, store_option
+from perflab.cli._common import POSITIVE_DURATION, emit_doc, json_option, open_store, store_option
 from perflab.errors import InvalidValue, TargetError
 from perflab.units import redact_args
+
+if TYPE_CHECKING:
+    from perflab.cli._contracts import RunDoc
 
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1,
              signal.SIGUSR2)
@@ -118,8 +121,9 @@ def run(*, trace_it: bool, service: str | None, hub: str, name: str | None, inte
     finally:
         store.close()
     if as_json:
-        emit_json("perflab.run/1", {"run": finished.to_json(), "exit_code": code,
-                                    "service": service_name, "samples": samples})
+        doc: RunDoc = {"schema": "perflab.run/1", "run": finished.to_json(), "exit_code": code,
+                       "service": service_name, "samples": samples}
+        emit_doc(doc)
     else:
         click.echo(f"perflab run: run {finished.id} ({finished.name}): {program} exited "
                    f"with {code}; look at it: perflab show {finished.id}", err=True)

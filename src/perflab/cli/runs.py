@@ -12,7 +12,7 @@ import click
 
 from perflab.cli._common import (
     checked_ns,
-    emit_json,
+    emit_doc,
     json_option,
     open_store,
     parse_labels,
@@ -33,7 +33,17 @@ if TYPE_CHECKING:
     from numpy.typing import NDArray
     from rich.console import Console
 
-    from perflab.store import Run, Series, Store
+    from perflab.store import (
+        QueryDoc,
+        Run,
+        RunsDoc,
+        RunsRun,
+        Series,
+        ShowDoc,
+        ShowProfile,
+        ShowSeries,
+        Store,
+    )
 
 # More columns than this in `query` is not a table anyone reads: ask for --label instead.
 _MAX_QUERY_COLUMNS = 8
@@ -56,7 +66,8 @@ def runs(*, kind: str | None, name: str | None, limit: int, store_path: str | No
         found = store.runs(kind=kind, name=name, limit=limit)
         rows = [_run_summary(store, r) for r in found]
     if as_json:
-        emit_json("perflab.runs/1", {"store": str(store.path), "runs": rows})
+        doc: RunsDoc = {"schema": "perflab.runs/1", "store": str(store.path), "runs": rows}
+        emit_doc(doc)
         return
     if not rows:
         click.echo("no runs" + (" match" if kind or name else " yet: try `perflab record`"))
@@ -85,7 +96,7 @@ def _console() -> Console:
     return Console(highlight=False, width=None if sys.stdout.isatty() else 200)
 
 
-def _run_summary(store: Store, run: Run) -> dict[str, Any]:
+def _run_summary(store: Store, run: Run) -> RunsRun:
     """A run as `runs` lists it, with its series and sample counts. Its status is the store's:
     ``interrupted`` for a run whose recorder died (kill -9, power), its samples still here."""
     meta = run.meta
@@ -131,11 +142,11 @@ def show(*, run_ref: str, show_all: bool, store_path: str | None, as_json: bool)
         events = store.events(run.id)
         profile = _profile_summary(store, run.id)
     if as_json:
-        doc: dict[str, Any] = {"run": summary, "series": stats,
-                               "events": [e.to_json() for e in events]}
+        doc: ShowDoc = {"schema": "perflab.show/1", "run": summary, "series": stats,
+                        "events": [e.to_json() for e in events]}
         if profile is not None:
             doc["profile"] = profile
-        emit_json("perflab.show/1", doc)
+        emit_doc(doc)
         return
     _print_show(summary, stats, events, show_all=show_all)
     if profile is not None:
@@ -147,7 +158,7 @@ def show(*, run_ref: str, show_all: bool, store_path: str | None, as_json: bool)
             "(perflab serve)")
 
 
-def _profile_summary(store: Store, run_id: int) -> dict[str, Any] | None:
+def _profile_summary(store: Store, run_id: int) -> ShowProfile | None:
     """Where the run has profile slices (``record --profile``), or None."""
     from perflab.profile import profile_slices  # noqa: PLC0415  # lazy: keeps --help fast
 
@@ -172,22 +183,22 @@ def _values_by_series(rows: list[tuple[int, float]]) -> dict[int, NDArray[np.flo
     return {int(sid): chunk for sid, chunk in zip(sids[np.r_[0, starts]], chunks, strict=True)}
 
 
-def _series_stats(series: Series, values: NDArray[np.float64] | None) -> dict[str, Any]:
+def _series_stats(series: Series, values: NDArray[np.float64] | None) -> ShowSeries:
     from perflab.store import nearest_rank  # noqa: PLC0415  # lazy: keeps --help fast
 
-    out: dict[str, Any] = {
+    out: ShowSeries = {
         "name": series.name, "labels": series.labels, "unit": series.unit,
         "area": series.name.split(".", 1)[0], "count": 0 if values is None else len(values),
         "min": None, "mean": None, "max": None, "p95": None, "last": None,
     }
     if values is not None and len(values):
-        out.update(min=float(values.min()), mean=float(values.mean()),
-                   max=float(values.max()), p95=nearest_rank(values, 95.0),
-                   last=float(values[-1]))
+        out.update({"min": float(values.min()), "mean": float(values.mean()),
+                    "max": float(values.max()), "p95": nearest_rank(values, 95.0),
+                    "last": float(values[-1])})
     return out
 
 
-def _print_show(summary: dict[str, Any], stats: list[dict[str, Any]], events: list[Any], *,
+def _print_show(summary: RunsRun, stats: list[ShowSeries], events: list[Any], *,
                 show_all: bool = False) -> None:
     from rich.markup import escape  # noqa: PLC0415  # lazy: keeps --help fast
     from rich.table import Table  # noqa: PLC0415  # lazy: keeps --help fast
@@ -204,7 +215,7 @@ def _print_show(summary: dict[str, Any], stats: list[dict[str, Any]], events: li
         f"{duration} · {summary['series']} series · {summary['samples']} samples")
     if not stats:
         console.print("no series recorded")
-    areas: dict[str, list[dict[str, Any]]] = {}
+    areas: dict[str, list[ShowSeries]] = {}
     for s in stats:
         areas.setdefault(s["area"], []).append(s)
     for area, members in areas.items():
@@ -284,12 +295,9 @@ def query(*, run_ref: str, series_name: str, labels: tuple[str, ...], since: str
             )
         data = [(s, store.samples(s.id, start_ns, end_ns)) for s in matching]
     if as_json:
-        emit_json("perflab.query/1", {
-            "run": run.id, "series": [
-                {**s.to_json(), "samples": [[ts, v] for ts, v in samples]}
-                for s, samples in data
-            ],
-        })
+        doc: QueryDoc = {"schema": "perflab.query/1", "run": run.id, "series": [
+            {**s.to_json(), "samples": samples} for s, samples in data]}
+        emit_doc(doc)
         return
     headers = [s.name + s.label_text() + (f" ({s.unit})" if s.unit else "") for s, _ in data]
     table = _align(data)

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from perflab.cli._common import emit_json, json_option, store_option
+from perflab.cli._common import emit_doc, json_option, store_option
 from perflab.errors import EXIT_CHECK_FAILED, EXIT_OK
 from perflab.units import format_duration, format_size
+
+if TYPE_CHECKING:
+    from perflab.store import StoreCheckDoc
 
 
 @click.group("store")
@@ -33,10 +37,11 @@ def check(*, max_problems: int, store_path: str | None, as_json: bool) -> int:
     path = Path(store_path).expanduser() if store_path else default_store_path()
     result = check_file(path, limit=max_problems)
     if as_json:
-        emit_json("perflab.store-check/1", {
-            "store": str(result.path), "ok": result.ok, "bytes": result.size_bytes,
-            "schema_version": result.schema_version, "problems": result.problems,
-            "seconds": round(result.seconds, 6)})
+        doc: StoreCheckDoc = {
+            "schema": "perflab.store-check/1", "store": str(result.path), "ok": result.ok,
+            "bytes": result.size_bytes, "schema_version": result.schema_version,
+            "problems": result.problems, "seconds": round(result.seconds, 6)}
+        emit_doc(doc)
     elif result.ok:
         click.echo(f"{result.path}: ok ({format_size(result.size_bytes)}, schema "
                    f"{result.schema_version}, checked in {format_duration(result.seconds)})")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from perflab.cli._common import DURATION, emit_json, json_option
+from perflab.cli._common import DURATION, emit_doc, json_option
 from perflab.errors import InvalidValue, TargetError
 
 MIN_INTERVAL_S = 0.05
@@ -39,7 +39,6 @@ def top(*, interval: float, once: bool, as_json: bool, sort: str, filter_: str, 
     from rich.console import Console  # noqa: PLC0415
 
     from perflab.top import (  # noqa: PLC0415  # lazy: keeps `perflab --help` fast
-        SCHEMA,
         Sampler,
         UiState,
         ViewOptions,
@@ -65,7 +64,7 @@ def top(*, interval: float, once: bool, as_json: bool, sort: str, filter_: str, 
             s = sampler.sample()
             view = build_view(s.snapshot, s.rates, s.rows, options, hostname=hostname)
             if as_json:
-                emit_json(SCHEMA, view_to_json(view))
+                emit_doc(view_to_json(view))
             else:
                 console = Console()  # colours only on a terminal; plain text when piped
                 console.print(render(view, console.width, None), crop=True, soft_wrap=False)

@@ -2,10 +2,18 @@
 
 Public names: ``SystemCollector``, ``SystemSnapshot``, ``SystemRates``, ``DiskRates``,
 ``system_rates``, ``ProcessCollector``, ``ProcessRow``, ``read_snmp``, ``RecordingThread`` (a
-recording in a background thread, for the hub and the demo).
+recording in a background thread, for the hub and the demo). Contracts (``_contracts.py``): the
+TypedDicts of ``net``, ``proc`` and ``record --json`` and of a listed process (``ProcessRowJson``).
 """
 
 from perflab.collect._background import RecordingThread
+from perflab.collect._contracts import (
+    NetDoc,
+    ProcDoc,
+    ProcessRowJson,
+    ProfilersSummary,
+    RecordDoc,
+)
 from perflab.collect._procfs import read_snmp
 from perflab.collect.processes import ProcessCollector, ProcessRow
 from perflab.collect.system import (
@@ -18,8 +26,13 @@ from perflab.collect.system import (
 
 __all__ = [
     "DiskRates",
+    "NetDoc",
+    "ProcDoc",
     "ProcessCollector",
     "ProcessRow",
+    "ProcessRowJson",
+    "ProfilersSummary",
+    "RecordDoc",
     "RecordingThread",
     "SystemCollector",
     "SystemRates",

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from perflab.collect._contracts import ProcFileSocket
 from perflab.collect.sockets import (
     INET_TABLES,
     IPAddress,
@@ -44,7 +45,7 @@ class SocketEntry:
             text += f" ({self.state})"
         return text
 
-    def to_json(self) -> dict[str, object]:
+    def to_json(self) -> ProcFileSocket:
         return {"inode": self.inode, "proto": self.proto, "family": self.family,
                 "local": self.local, "remote": self.remote, "state": self.state,
                 "socket_type": self.extra}

@@ -10,6 +10,8 @@ import os
 import re
 from dataclasses import dataclass
 
+from perflab.collect._contracts import FdMode, ProcLimit, ProcMapping
+
 _KB = 1024
 
 
@@ -50,7 +52,7 @@ class Limit:
     hard: int | None
     unit: str          # "files", "bytes", "seconds", "" ...
 
-    def to_json(self) -> dict[str, object]:
+    def to_json(self) -> ProcLimit:
         return {"name": self.name, "soft": self.soft, "hard": self.hard, "unit": self.unit}
 
 
@@ -137,7 +139,7 @@ class Mapping:
     def address(self) -> str:
         return f"{self.start:016x}"
 
-    def to_json(self) -> dict[str, object]:
+    def to_json(self) -> ProcMapping:
         return {
             "address": self.address, "end": f"{self.end:016x}", "mode": self.mode,
             "offset": self.offset, "inode": self.inode, "mapping": self.name,
@@ -226,10 +228,11 @@ _FLAG_NAMES = (
 )
 
 
-def fd_access_mode(flags: int) -> str:
+def fd_access_mode(flags: int) -> FdMode:
     """lsof's mode letter: r (read), w (write), u (read and write)."""
     acc = flags & os.O_ACCMODE
-    return {os.O_RDONLY: "r", os.O_WRONLY: "w", os.O_RDWR: "u"}.get(acc, "?")
+    modes: dict[int, FdMode] = {os.O_RDONLY: "r", os.O_WRONLY: "w", os.O_RDWR: "u"}
+    return modes.get(acc, "?")
 
 
 def fd_flag_names(flags: int) -> list[str]:

@@ -8,6 +8,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from perflab.collect._contracts import (
+    FdMode,
+    ProcDoc,
+    ProcFile,
+    ProcIo,
+    ProcMemory,
+    ProcMemoryMaps,
+    ProcProcess,
+    ProcScheduling,
+    ProcThread,
+)
 from perflab.collect._fdsockets import SocketEntry
 from perflab.collect._pidfiles import Limit, Mapping
 
@@ -34,7 +45,7 @@ class Identity:
     limits: list[Limit]
     kernel_thread: bool
 
-    def to_json(self) -> dict[str, object]:
+    def to_json(self) -> ProcProcess:
         return {
             "pid": self.pid, "kernel_thread": self.kernel_thread, "ppid": self.ppid,
             "name": self.name, "cmdline": self.cmdline,
@@ -68,11 +79,11 @@ class ThreadInfo:
     def cpu_s(self) -> float:
         return self.cpu_user_s + self.cpu_system_s
 
-    def to_json(self) -> dict[str, object]:
+    def to_json(self) -> ProcThread:
         return {
             "tid": self.tid, "name": self.name, "state": self.state,
-            "cpu_pct": _r(self.cpu_pct), "cpu_user_s": _r(self.cpu_user_s, 3),
-            "cpu_system_s": _r(self.cpu_system_s, 3),
+            "cpu_pct": _r(self.cpu_pct), "cpu_user_s": round(self.cpu_user_s, 3),
+            "cpu_system_s": round(self.cpu_system_s, 3),
             "runqueue_wait_s": _r(self.runqueue_wait_s, 6),
             "runqueue_wait_pct": _r(self.runqueue_wait_pct),
             "voluntary_ctxt_switches": self.voluntary_ctxt_switches,
@@ -105,12 +116,23 @@ class Scheduling:
     minor_faults_per_s: float | None
     major_faults_per_s: float | None
 
-    def to_json(self) -> dict[str, object]:
-        out: dict[str, object] = {}
-        for name in self.__slots__:
-            value = getattr(self, name)
-            out[name] = _r(value, 6) if isinstance(value, float) else value
-        return out
+    def to_json(self) -> ProcScheduling:
+        return {
+            "interval_s": round(self.interval_s, 6), "cpu_pct": _r(self.cpu_pct, 6),
+            "cpu_user_s": round(self.cpu_user_s, 6), "cpu_system_s": round(self.cpu_system_s, 6),
+            "threads": self.threads, "on_cpu_s": _r(self.on_cpu_s, 6),
+            "runqueue_wait_s": _r(self.runqueue_wait_s, 6), "timeslices": self.timeslices,
+            "runqueue_wait_pct": _r(self.runqueue_wait_pct, 6),
+            "timeslices_per_s": _r(self.timeslices_per_s, 6),
+            "wait_per_timeslice_s": _r(self.wait_per_timeslice_s, 6),
+            "voluntary_ctxt_switches": self.voluntary_ctxt_switches,
+            "involuntary_ctxt_switches": self.involuntary_ctxt_switches,
+            "voluntary_ctxt_switches_per_s": _r(self.voluntary_ctxt_switches_per_s, 6),
+            "involuntary_ctxt_switches_per_s": _r(self.involuntary_ctxt_switches_per_s, 6),
+            "minor_faults": self.minor_faults, "major_faults": self.major_faults,
+            "minor_faults_per_s": _r(self.minor_faults_per_s, 6),
+            "major_faults_per_s": _r(self.major_faults_per_s, 6),
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +147,7 @@ class MapsSummary:
     total_dirty: int
     total_swap: int
 
-    def to_json(self) -> dict[str, object]:
+    def to_json(self) -> ProcMemoryMaps:
         return {
             "count": self.count, "top": [m.to_json() for m in self.top],
             "total": {"size_bytes": self.total_size, "rss_bytes": self.total_rss,
@@ -150,7 +172,7 @@ class Memory:
     swap_pss: int | None
     maps: MapsSummary | None
 
-    def to_json(self) -> dict[str, object]:
+    def to_json(self) -> ProcMemory:
         return {
             "rss_bytes": self.rss, "rss_anon_bytes": self.rss_anon,
             "rss_file_bytes": self.rss_file, "rss_shmem_bytes": self.rss_shmem,
@@ -169,14 +191,14 @@ class FileEntry:
     fd: int
     type: str                   # REG DIR CHR BLK FIFO LINK TCP UDP unix netlink sock a_inode ...
     name: str                   # path, socket endpoints, pipe:[ino], anon_inode:[eventfd] ...
-    mode: str | None            # r, w, u (read+write); None when fdinfo is not readable
+    mode: FdMode | None         # r, w, u (read+write); None when fdinfo is not readable
     flags: list[str]
     pos: int | None
     deleted: bool
     socket: SocketEntry | None
     extra: dict[str, str] = field(default_factory=dict)
 
-    def to_json(self) -> dict[str, object]:
+    def to_json(self) -> ProcFile:
         return {
             "fd": self.fd, "type": self.type, "name": self.name, "mode": self.mode,
             "flags": self.flags, "pos": self.pos, "deleted": self.deleted,
@@ -197,7 +219,7 @@ class IoCounters:
     read_bytes_per_s: float | None
     write_bytes_per_s: float | None
 
-    def to_json(self) -> dict[str, object]:
+    def to_json(self) -> ProcIo:
         return {
             "rchar": self.rchar, "wchar": self.wchar, "syscr": self.syscr, "syscw": self.syscw,
             "read_bytes": self.read_bytes, "write_bytes": self.write_bytes,
@@ -223,8 +245,9 @@ class ProcessReport:
     def complete(self) -> bool:
         return not self.unavailable
 
-    def to_json(self) -> dict[str, object]:
+    def to_json(self) -> ProcDoc:
         return {
+            "schema": "perflab.proc/1",
             "process": self.identity.to_json(),
             "scheduling": self.scheduling.to_json() if self.scheduling else None,
             "threads": [t.to_json() for t in self.threads],

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from perflab.collect._contracts import ProcessRowJson
 from perflab.collect._procfs import USER_HZ
 from perflab.units import redact_args
 
@@ -145,7 +146,7 @@ class ProcessRow:
     minflt: int
     starttime: int
 
-    def to_json(self) -> dict[str, object]:
+    def to_json(self) -> ProcessRowJson:
         return {
             "pid": self.pid, "ppid": self.ppid, "user": self.user, "name": self.name,
             "cmdline": self.cmdline, "state": self.state, "cpu_pct": round(self.cpu_pct, 2),

@@ -22,11 +22,19 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from scipy import stats
 
+from perflab.demo._contracts import (
+    DemoCpu,
+    DemoFindings,
+    DemoLeak,
+    DemoLock,
+    DemoThresholds,
+    DemoThresholdsCheck,
+)
 from perflab.load import load_view
 from perflab.units import format_duration, format_size
 
@@ -69,7 +77,7 @@ class CpuFinding:
     latency_ratio: float | None
     cpu_ms_per_request: tuple[float | None, float | None] = (None, None)  # (normal, CPU phase)
     other_endpoints: dict[str, float] = field(default_factory=dict)  # endpoint -> latency ratio
-    kind: str = "cpu"
+    kind: Literal["cpu"] = "cpu"
 
     @property
     def summary(self) -> str:
@@ -90,7 +98,7 @@ class CpuFinding:
                    else "no CPU-hot endpoint stands out")
         return f"CPU: {verdict} — {text}"
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> DemoCpu:
         return {
             "kind": self.kind, "detected": self.detected, "endpoint": self.endpoint,
             "summary": self.summary,
@@ -101,7 +109,7 @@ class CpuFinding:
             "latency_ratio": _r(self.latency_ratio),
             "cpu_ms_per_request": {"normal": _r(self.cpu_ms_per_request[0], 4),
                                    "hot": _r(self.cpu_ms_per_request[1], 4)},
-            "other_endpoints": {e: _r(r) for e, r in self.other_endpoints.items()},
+            "other_endpoints": {e: round(float(r), 2) for e, r in self.other_endpoints.items()},
         }
 
 
@@ -118,7 +126,7 @@ class LockFinding:
     endpoint: str | None
     levels: tuple[LockLevel, ...]
     service_cpu_pct: float | None
-    kind: str = "lock"
+    kind: Literal["lock"] = "lock"
 
     @property
     def latency_ratio(self) -> float | None:
@@ -155,12 +163,13 @@ class LockFinding:
             return f"lock: {self.endpoint} serialises on a lock{held} — {text}"
         return f"lock: no serialisation found — {text}"
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> DemoLock:
         return {
             "kind": self.kind, "detected": self.detected, "endpoint": self.endpoint,
             "summary": self.summary,
-            "levels": [{"concurrency": lv.concurrency, "latency_p50_ms": _r(lv.latency_p50_ms, 3),
-                        "rps": _r(lv.rps)} for lv in self.levels],
+            "levels": [{"concurrency": lv.concurrency,
+                        "latency_p50_ms": round(float(lv.latency_p50_ms), 3),
+                        "rps": round(float(lv.rps), 2)} for lv in self.levels],
             "latency_ratio": _r(self.latency_ratio), "throughput_ratio": _r(self.throughput_ratio),
             "hold_ms": _r(self.hold_ms, 3), "service_cpu_pct": _r(self.service_cpu_pct),
         }
@@ -174,7 +183,7 @@ class LeakFinding:
     r2: float | None
     rss_bytes: tuple[float | None, float | None]  # first and last sample of the leak phase
     baseline_slope_bytes_per_min: float | None
-    kind: str = "leak"
+    kind: Literal["leak"] = "leak"
 
     @property
     def summary(self) -> str:
@@ -194,7 +203,7 @@ class LeakFinding:
             return f"leak: memory leaks{where} — {text}"
         return f"leak: no steady growth — {text}"
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> DemoLeak:
         slope = self.slope_bytes_per_min
         return {
             "kind": self.kind, "detected": self.detected, "endpoint": self.endpoint,
@@ -228,7 +237,7 @@ class ThresholdCheck:
             return f"{self.actual:.2%}"
         return f"{self.actual:g}{self.unit if self.unit == '/s' else ''}"
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> DemoThresholdsCheck:
         return {"test": self.test, "endpoint": self.endpoint, "threshold": self.threshold,
                 "passed": self.passed, "actual": _r(self.actual, 3), "unit": self.unit}
 
@@ -238,7 +247,7 @@ class ThresholdFinding:
     """Thresholds the demo's traffic missed (``detected``) and met."""
 
     checks: tuple[ThresholdCheck, ...]
-    kind: str = "thresholds"
+    kind: Literal["thresholds"] = "thresholds"
 
     @property
     def detected(self) -> bool:
@@ -264,7 +273,7 @@ class ThresholdFinding:
         text = f"thresholds: missed — {say(missed)}"
         return text + (f"; met — {say(met)}" if met else "")
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> DemoThresholds:
         return {"kind": self.kind, "detected": self.detected, "endpoint": self.endpoint,
                 "summary": self.summary, "checks": [c.to_json() for c in self.checks]}
 
@@ -289,14 +298,18 @@ class Findings:
         found = (*found, *self.tracing)
         return found if self.regression is None else (*found, self.regression)
 
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {f.kind: f.to_json()
-                               for f in (self.cpu, self.lock, self.leak, self.thresholds)}
-        out["regression"] = None if self.regression is None else self.regression.to_json()
+    def to_json(self) -> DemoFindings:
+        out: DemoFindings = {
+            "cpu": self.cpu.to_json(), "lock": self.lock.to_json(), "leak": self.leak.to_json(),
+            "thresholds": self.thresholds.to_json(),
+            "regression": None if self.regression is None else self.regression.to_json()}
         if self.profile is not None:
             out["profile"] = self.profile.to_json()
-        for f in self.tracing:
-            out[f.kind.replace(" ", "_")] = f.to_json()
+        for f in self.tracing:  # keyed by kind, its space an underscore
+            if f.kind == "slow call":
+                out["slow_call"] = f.to_json()
+            else:
+                out["error_path"] = f.to_json()
         return out
 
 

@@ -12,8 +12,9 @@ them.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Literal
 
+from perflab.demo._contracts import DemoProfile, DemoRange
 from perflab.errors import NotFound, PerflabError
 
 if TYPE_CHECKING:
@@ -37,7 +38,7 @@ class ProfileFinding:
     top_share_pct: float | None
     ranges: dict[str, Window | None]  # the two ranges compared, for the report's diff
     note: str | None = None  # why there is no profile (py-spy missing, no slices ...)
-    kind: str = "profile"
+    kind: Literal["profile"] = "profile"
     endpoint: str | None = None
 
     @property
@@ -62,7 +63,7 @@ class ProfileFinding:
                      f"({self.top_share_pct:.1f}%)")
         return f"Profile (py-spy): {verdict} — {text}"
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> DemoProfile:
         return {
             "kind": self.kind, "detected": self.detected, "endpoint": self.endpoint,
             "summary": self.summary, "function": self.function,
@@ -70,11 +71,13 @@ class ProfileFinding:
             "growth_pp": _r(self.growth_pp),
             "top_in_cpu_phase": self.top_in_cpu_phase,
             "top_share_pct": _r(self.top_share_pct),
-            "ranges": {k: None if w is None else {"label": w.name, "start_ns": w.start_ns,
-                                                  "end_ns": w.end_ns}
-                       for k, w in self.ranges.items()},
+            "ranges": {"a": _range(self.ranges.get("a")), "b": _range(self.ranges.get("b"))},
             "note": self.note,
         }
+
+
+def _range(w: Window | None) -> DemoRange | None:
+    return None if w is None else {"label": w.name, "start_ns": w.start_ns, "end_ns": w.end_ns}
 
 
 def _r(x: float | None) -> float | None:

@@ -31,7 +31,7 @@ import hashlib
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from perflab.bench import (
     Benchmark,
@@ -46,6 +46,7 @@ from perflab.bench import (
     run_benchmarks,
     run_results,
 )
+from perflab.demo._contracts import DemoRegression, DemoSide
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -69,7 +70,7 @@ ALPHA = 0.05
 class Side:
     """One version as recorded: its commit, run and the median of its values."""
 
-    version: str
+    version: Literal["v1", "v2"]
     commit: str
     run_id: int
     median_s: float
@@ -86,7 +87,7 @@ class RegressionFinding:
     significant: bool
     seconds: float  # wall time of the whole check
     branch: str
-    kind: str = "regression"
+    kind: Literal["regression"] = "regression"
     endpoint: str = "/work"
 
     @property
@@ -107,8 +108,8 @@ class RegressionFinding:
     def _delta(self) -> str:
         return "delta ?" if self.delta_pct is None else f"{self.delta_pct:+.1f}%"
 
-    def to_json(self) -> dict[str, Any]:
-        def side(s: Side) -> dict[str, Any]:
+    def to_json(self) -> DemoRegression:
+        def side(s: Side) -> DemoSide:
             return {"version": s.version, "commit": s.commit, "run_id": s.run_id,
                     "median_s": s.median_s, "n": s.n}
 

@@ -17,8 +17,9 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
+from perflab.demo._contracts import DemoTraceDetails, DemoTraceFinding
 from perflab.store import span_stats
 from perflab.trace import TraceQuery, ViewError, diff_document, find_traces
 from perflab.units import format_duration_ns
@@ -44,13 +45,13 @@ def tracing_available() -> bool:
 
 @dataclass(frozen=True)
 class TraceFinding:
-    kind: str
+    kind: Literal["slow call", "error path"]
     detected: bool
     summary: str
     endpoint: str | None = "/checkout"
-    details: dict[str, Any] = field(default_factory=dict)
+    details: DemoTraceDetails = field(default_factory=DemoTraceDetails)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> DemoTraceFinding:
         return {"kind": self.kind, "detected": self.detected, "endpoint": self.endpoint,
                 "summary": self.summary, **self.details}
 

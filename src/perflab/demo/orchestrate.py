@@ -32,6 +32,7 @@ import perflab
 from perflab.collect import RecordingThread
 from perflab.demo._alerts import leak_alerts
 from perflab.demo._children import Child, free_port, port_accepts, port_is_free
+from perflab.demo._contracts import DemoDoc, DemoPhaseName
 from perflab.demo._findings import Findings, Window, findings_from_store, phase_windows
 from perflab.demo._plan import MAX_DURATION_S, MIN_DURATION_S, Phase, plan
 from perflab.demo._profiling import (
@@ -77,6 +78,19 @@ class DemoOptions:
     open_browser: bool = True
 
 
+def _phase_name(name: str) -> DemoPhaseName:
+    """The name of one of the plan's phases (docs/schemas/demo.schema.json lists them)."""
+    if name == "normal":
+        return "normal"
+    if name == "cpu":
+        return "cpu"
+    if name == "lock":
+        return "lock"
+    if name == "leak":
+        return "leak"
+    raise ValueError(f"not a phase of the demo's plan: {name!r}")
+
+
 @dataclass
 class DemoResult:
     run_id: int
@@ -92,17 +106,19 @@ class DemoResult:
     findings: Findings | None = None
     notes: list[str] = field(default_factory=list)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> DemoDoc:
         return {
+            "schema": "perflab.demo/1",
             "run_id": self.run_id,
-            "status": self.status,
+            # printed once the demo has ended: ok, or aborted (Ctrl-C, a failure)
+            "status": "ok" if self.status == "ok" else "aborted",
             "store": str(self.store_path),
             "service": {"pid": self.service_pid, "port": self.service_port},
             "hub_url": self.hub_url,
             "url": self.run_url,
             "report": None if self.report_path is None else str(self.report_path),
             "bench_url": self.bench_url,
-            "phases": [{"name": w.name, "start_ns": w.start_ns, "end_ns": w.end_ns,
+            "phases": [{"name": _phase_name(w.name), "start_ns": w.start_ns, "end_ns": w.end_ns,
                         "seconds": round((w.end_ns - w.start_ns) / 1e9, 3)}
                        for w in self.phases],
             "findings": None if self.findings is None else self.findings.to_json(),

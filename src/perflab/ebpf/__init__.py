@@ -13,6 +13,15 @@ from perflab.ebpf._bpftrace import (
     run_bpftrace,
     split_key,
 )
+from perflab.ebpf._contracts import (
+    EbpfEventsDoc,
+    EbpfHistDoc,
+    EbpfLibcallsDoc,
+    EbpfOffcpuDoc,
+    EbpfRunJson,
+    EbpfSyscallsDoc,
+    Log2HistJson,
+)
 from perflab.ebpf._tools import (
     biolatency,
     execsnoop,
@@ -25,6 +34,13 @@ from perflab.ebpf._tools import (
 
 __all__ = [
     "BpftraceOutput",
+    "EbpfEventsDoc",
+    "EbpfHistDoc",
+    "EbpfLibcallsDoc",
+    "EbpfOffcpuDoc",
+    "EbpfRunJson",
+    "EbpfSyscallsDoc",
+    "Log2HistJson",
     "biolatency",
     "bpftrace_path",
     "ensure_tracefs",

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+
+from perflab.ebpf._contracts import Log2HistJson
 
 _BAR = 40
 
@@ -54,7 +55,7 @@ class Log2Hist:
             lines.append(f"{low:>{width}} -> {high:<{width}} : {c:<8} |{stars:<{_BAR}}|")
         return "\n".join(lines) + "\n"
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> Log2HistJson:
         return {"buckets": [{"low": lo, "high": hi, "count": c} for lo, hi, c in self.buckets
                             if c], "count": self.count,
                 "p50": self.quantile(0.5), "p99": self.quantile(0.99)}

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from perflab.ebpf._bpftrace import BpftraceOutput, bpftrace_path, run_bpftrace, split_key
+from perflab.ebpf._contracts import EbpfLibcallsFunction, EbpfOffcpuStack, EbpfSyscall
 from perflab.ebpf._hist import Log2Hist
 from perflab.errors import AccessDenied, InvalidValue, NoSuchProcess
 
@@ -78,7 +79,7 @@ class SyscallRow:
     total_ns: int  # wall-clock time from sys_enter to sys_exit, summed (not CPU time)
     latency_us: Log2Hist
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> EbpfSyscall:
         return {"name": self.name, "number": self.number, "calls": self.calls,
                 "errors": self.errors, "total_ns": self.total_ns,
                 "latency_us": self.latency_us.to_json()}
@@ -155,7 +156,7 @@ class LibcallRow:
     total_ns: int | None  # None: latency not measured (no return probes on Go)
     latency_us: Log2Hist | None
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> EbpfLibcallsFunction:
         return {"function": self.spec, "path": self.path, "calls": self.calls,
                 "total_ns": self.total_ns,
                 "latency_us": self.latency_us.to_json() if self.latency_us else None}
@@ -283,7 +284,7 @@ class StackTime:
     frames: tuple[str, ...]  # root first: user frames, then kernel frames
     total_ns: int
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> EbpfOffcpuStack:
         return {"comm": self.comm, "frames": list(self.frames), "total_ns": self.total_ns}
 
 

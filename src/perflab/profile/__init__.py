@@ -14,6 +14,21 @@ from perflab.profile._capture import (
     find_tool,
 )
 from perflab.profile._continuous import ContinuousProfiler, StoreSink
+from perflab.profile._contracts import (
+    CaptureMode,
+    FunctionShareJson,
+    ProfileCaptureDoc,
+    ProfileContinuousDoc,
+    ProfileDiffDoc,
+    ProfileExportDoc,
+    ProfileFlameDoc,
+    ProfilePprofPeekDoc,
+    ProfilePprofTopDoc,
+    ProfilePprofTopRow,
+    RangeProfileJson,
+    ShareDeltaJson,
+    SliceJson,
+)
 from perflab.profile._diff import ShareChange, diff_tree, parse_fail_on, share_changes
 from perflab.profile._fetch import fetch, is_url
 from perflab.profile._flame import tree_of
@@ -39,19 +54,32 @@ from perflab.profile._top import PeekReport, TopOptions, TopReport, TopRow, peek
 
 __all__ = [
     "FORMATS",
+    "CaptureMode",
     "CaptureRequest",
     "CaptureResult",
     "ContinuousProfiler",
     "Frame",
     "FunctionShare",
+    "FunctionShareJson",
     "PeekReport",
     "Profile",
+    "ProfileCaptureDoc",
+    "ProfileContinuousDoc",
+    "ProfileDiffDoc",
+    "ProfileExportDoc",
+    "ProfileFlameDoc",
+    "ProfilePprofPeekDoc",
+    "ProfilePprofTopDoc",
+    "ProfilePprofTopRow",
     "RangeProfile",
+    "RangeProfileJson",
     "Sample",
     "SampleType",
     "ShareChange",
     "ShareDelta",
+    "ShareDeltaJson",
     "SliceInfo",
+    "SliceJson",
     "StoreSink",
     "Target",
     "TopOptions",

@@ -11,10 +11,16 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from perflab.errors import NotFound, PerflabError
 from perflab.profile._continuous import PROFILE_ARTIFACT
+from perflab.profile._contracts import (
+    FunctionShareJson,
+    RangeProfileJson,
+    ShareDeltaJson,
+    SliceJson,
+)
 from perflab.profile._diff import share_changes
 from perflab.profile._model import Profile, Sample
 from perflab.profile._pprof import decode
@@ -47,7 +53,7 @@ class SliceInfo:
     total: int
     unit: str
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> SliceJson:
         return {"id": self.artifact_id, "name": self.name, "start_ns": self.start_ns,
                 "end_ns": self.end_ns, "backend": self.backend, "pid": self.pid,
                 "samples": self.samples, "total": self.total, "unit": self.unit}
@@ -77,7 +83,7 @@ class FunctionShare:
     self_share: float
     total_share: float
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> FunctionShareJson:
         return {"name": self.name, "self": self.self_value, "total": self.total_value,
                 "self_pct": round(100 * self.self_share, 3),
                 "total_pct": round(100 * self.total_share, 3)}
@@ -102,7 +108,7 @@ class RangeProfile:
     slices: int
     profile: Profile
 
-    def summary_json(self, limit: int = 20) -> dict[str, Any]:
+    def summary_json(self, limit: int = 20) -> RangeProfileJson:
         prof = self.profile
         index = prof.sample_index(None)
         st = prof.sample_types[index]
@@ -220,7 +226,7 @@ class ShareDelta:
     def total_delta_pp(self) -> float:
         return self.b_total_pct - self.a_total_pct
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> ShareDeltaJson:
         return {"name": self.name, "a_self_pct": round(self.a_self_pct, 3),
                 "b_self_pct": round(self.b_self_pct, 3),
                 "a_total_pct": round(self.a_total_pct, 3),

@@ -8,6 +8,9 @@ value in its unit, as the charts print it), ``load_section_values`` (the load se
 for the dashboard's Run page).
 """
 
+from perflab.report._contracts import (
+    ReportDoc,
+)
 from perflab.report._data import run_summaries, series_area, series_key
 from perflab.report._load import load_section_values
 from perflab.report._render import (
@@ -22,6 +25,7 @@ from perflab.units import format_value  # re-exported: the web pages format as r
 __all__ = [
     "SECTIONS",
     "ReportContext",
+    "ReportDoc",
     "Section",
     "format_value",
     "load_section_values",

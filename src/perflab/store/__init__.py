@@ -27,6 +27,11 @@ Spans (schema v5, ``_spans.py``): ``insert_spans`` with its ``SpanCatalog`` and 
 ``service_edges``, ``StoredSpan``, ``StoredProcess``;
 retention: ``span_stats``, ``span_bytes_estimate``, ``delete_spans_started_before``,
 ``delete_oldest_spans``, ``prune_span_catalog``; ``running_runs`` (where arriving data belongs).
+
+Contracts (``_contracts.py``): the TypedDicts of the JSON the models give (``RunJson``,
+``SeriesJson``, ``EventJson``, ``SampleWindowJson``, ``SummaryJson``) and of the documents of
+``runs``, ``show``, ``query`` and ``store check`` (``RunsDoc``, ``ShowDoc``, ``QueryDoc``,
+``StoreCheckDoc`` and their parts).
 """
 
 from perflab.store._catalog import (
@@ -35,6 +40,21 @@ from perflab.store._catalog import (
     run_kinds,
     runs_generation,
     set_query_deadline,
+)
+from perflab.store._contracts import (
+    EventJson,
+    QueryDoc,
+    QuerySeries,
+    RunJson,
+    RunsDoc,
+    RunsRun,
+    SampleWindowJson,
+    SeriesJson,
+    ShowDoc,
+    ShowProfile,
+    ShowSeries,
+    StoreCheckDoc,
+    SummaryJson,
 )
 from perflab.store._errors import store_error
 from perflab.store._ingest import IngestQueue, IngestStats
@@ -128,20 +148,33 @@ __all__ = [
     "BatchWriter",
     "CheckResult",
     "Event",
+    "EventJson",
     "IngestQueue",
     "IngestStats",
     "MetricSeries",
+    "QueryDoc",
+    "QuerySeries",
     "Run",
+    "RunJson",
+    "RunsDoc",
+    "RunsRun",
     "SampleWindow",
+    "SampleWindowJson",
     "Series",
+    "SeriesJson",
+    "ShowDoc",
+    "ShowProfile",
+    "ShowSeries",
     "SilenceRow",
     "SpanCatalog",
     "SpanFilter",
     "SpanMatch",
     "Store",
+    "StoreCheckDoc",
     "StoredProcess",
     "StoredSpan",
     "Summary",
+    "SummaryJson",
     "TraceSummary",
     "add_silence",
     "canonical_labels",

@@ -7,6 +7,8 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from perflab.store._contracts import EventJson, RunJson, SeriesJson
+
 
 def format_labels(labels: Mapping[str, str] | None, *, leave_out: Collection[str] = ()) -> str:
     """Labels as Prometheus writes them, ``{a="1",b="2"}``, sorted by name, values escaped as in
@@ -47,7 +49,7 @@ class Run:
     def duration_ns(self) -> int | None:
         return None if self.ended_ns is None else self.ended_ns - self.started_ns
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> RunJson:
         return {
             "id": self.id,
             "kind": self.kind,
@@ -73,7 +75,7 @@ class Series:
         """Prometheus-style ``{a="1",b="2"}``, empty when there are no labels."""
         return format_labels(self.labels)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> SeriesJson:
         return {"id": self.id, "name": self.name, "labels": self.labels, "unit": self.unit}
 
 
@@ -87,7 +89,7 @@ class Event:
     text: str
     attrs: dict[str, Any]
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> EventJson:
         return {"id": self.id, "ts_ns": self.ts_ns, "end_ns": self.end_ns, "kind": self.kind,
                 "text": self.text, "attrs": self.attrs}
 

@@ -22,8 +22,9 @@ from __future__ import annotations
 import math
 import sqlite3
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from perflab.store._contracts import SampleWindowJson, SummaryJson
 from perflab.store._rollups import ROLLUP_NS
 
 if TYPE_CHECKING:
@@ -50,7 +51,7 @@ class SampleWindow:
     raw_count: int      # samples in the window before downsampling
     bucket_ns: int      # 0 when the samples are returned as stored
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> SampleWindowJson:
         return {
             "series_id": self.series_id,
             "start_ns": self.start_ns,
@@ -151,7 +152,7 @@ class Summary:
     p95: float | None
     last: float | None
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> SummaryJson:
         return {"series_id": self.series_id, "count": self.count, "min": self.min,
                 "mean": self.mean, "max": self.max, "p95": self.p95, "last": self.last}
 

@@ -6,17 +6,26 @@ History: 1 — first version.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Final
 
-from perflab.top._model import CpuLine, DiskLine, TopView
+from perflab.top._contracts import (
+    TopCpuLine,
+    TopDisk,
+    TopDoc,
+    TopPsi,
+    TopPsiLine,
+    TopPsiResource,
+)
+from perflab.top._model import CpuLine, DiskLine, PsiView, TopView
 
-SCHEMA = "perflab.top/1"
+SCHEMA: Final = "perflab.top/1"
 
 
-def view_to_json(view: TopView) -> dict[str, Any]:
-    """The payload of ``emit_json(SCHEMA, ...)``: everything the screen shows, unrounded."""
+def view_to_json(view: TopView) -> TopDoc:
+    """The document of ``top --json``: everything the screen shows, unrounded."""
     m, o = view.mem, view.options
     return {
+        "schema": SCHEMA,
         "ts_ns": view.ts_ns,
         "interval_s": view.interval_s,
         "hostname": view.hostname,
@@ -37,14 +46,7 @@ def view_to_json(view: TopView) -> dict[str, Any]:
             "swap_used_bytes": m.swap_used, "swap_in_bytes_per_s": m.swap_in_s,
             "swap_out_bytes_per_s": m.swap_out_s,
         },
-        "psi": None if not view.psi else {
-            p.resource: {
-                "some": {"avg10": p.some10, "avg60": p.some60, "avg300": p.some300},
-                "full": None if p.full10 is None else
-                {"avg10": p.full10, "avg60": p.full60, "avg300": p.full300},
-            }
-            for p in view.psi
-        },
+        "psi": _psi(view.psi) if view.psi else None,
         "disks": [_disk(d) for d in view.disks],
         "networks": [
             {"device": n.device, "virtual": n.virtual, "rx_bytes_per_s": n.rx_bytes_s,
@@ -63,13 +65,31 @@ def view_to_json(view: TopView) -> dict[str, Any]:
     }
 
 
-def _disk(line: DiskLine) -> dict[str, Any]:
+def _psi(lines: tuple[PsiView, ...]) -> TopPsi:
+    """PSI per resource: the three the collector reads (cpu, memory, io)."""
+    out: TopPsi = {}
+    for p in lines:
+        full: TopPsiLine | None = None
+        if p.full10 is not None and p.full60 is not None and p.full300 is not None:
+            full = {"avg10": p.full10, "avg60": p.full60, "avg300": p.full300}
+        line: TopPsiResource = {
+            "some": {"avg10": p.some10, "avg60": p.some60, "avg300": p.some300}, "full": full}
+        if p.resource == "cpu":
+            out["cpu"] = line
+        elif p.resource == "memory":
+            out["memory"] = line
+        elif p.resource == "io":
+            out["io"] = line
+    return out
+
+
+def _disk(line: DiskLine) -> TopDisk:
     d = line.rates
     return {"device": line.device, "r_per_s": d.r_s, "w_per_s": d.w_s, "rkb_per_s": d.rkb_s,
             "wkb_per_s": d.wkb_s, "r_await_ms": d.r_await_ms, "w_await_ms": d.w_await_ms,
             "aqu_sz": d.aqu_sz, "util_pct": d.util_pct}
 
 
-def _cpu(c: CpuLine) -> dict[str, float]:
+def _cpu(c: CpuLine) -> TopCpuLine:
     return {"user": c.user, "nice": c.nice, "system": c.system, "iowait": c.iowait, "irq": c.irq,
             "softirq": c.softirq, "steal": c.steal, "idle": c.idle}

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from starlette.concurrency import run_in_threadpool
@@ -30,13 +30,22 @@ from perflab.report import series_area
 from perflab.serving import TooManyRequests
 from perflab.store import MAX_POINTS, sample_window
 from perflab.units import parse_duration_ns
+from perflab.web._contracts import (
+    ApiErrorDoc,
+    ApiEventsDoc,
+    ApiRunDoc,
+    ApiRunsDoc,
+    ApiRunSeries,
+    ApiSamplesDoc,
+    ApiSummaryDoc,
+)
 from perflab.web._db import interrupted
 from perflab.web._params import BadParam, id_value, int_param, text_param, time_param
 
 if TYPE_CHECKING:
     from starlette.types import Receive, Scope, Send
 
-    from perflab.store import Run, Store
+    from perflab.store import Run, RunJson, Series, Store
     from perflab.web._state import AppState
 
 MAX_BATCH_SERIES = 256  # distinct series in one request (the Run page asks one per chart)
@@ -46,11 +55,12 @@ HEAVY_WAITING = 64  # sample reads waiting for a turn; more are answered 429
 
 
 def error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message, "status": status}, status_code=status)
+    return JSONResponse(ApiErrorDoc(error=message, status=status), status_code=status)
 
 
-def doc(schema: str, payload: dict[str, Any]) -> JSONResponse:
-    return JSONResponse({"schema": f"perflab.api.{schema}/1", **payload})
+def doc(body: Mapping[str, object]) -> JSONResponse:
+    """An answer built to its contract (a TypedDict of ``_contracts.py``, ``schema`` first)."""
+    return JSONResponse(body)
 
 
 def _state(request: Request) -> AppState:
@@ -144,10 +154,10 @@ def list_runs(request: Request) -> JSONResponse:
     limit = int_param(p, "limit", default=200, lo=1, hi=10_000)
     runs = store.runs(kind=text_param(p, "kind"), name=text_param(p, "name"),
                       since_ns=since, until_ns=until, limit=limit)
-    return doc("runs", {"runs": [run_json(store, r) for r in runs]})
+    return doc(ApiRunsDoc(schema="perflab.api.runs/1", runs=[run_json(store, r) for r in runs]))
 
 
-def run_json(store: Store, run: Run) -> dict[str, Any]:
+def run_json(store: Store, run: Run) -> RunJson:
     """A run as JSON; one still marked running whose recorder is gone reads ``interrupted``."""
     out = run.to_json()
     if run.status == "running" and not store.recorder_alive(run):
@@ -155,9 +165,17 @@ def run_json(store: Store, run: Run) -> dict[str, Any]:
     return out
 
 
-def run_document(store: Store, run: Run) -> dict[str, Any]:
+def series_json(series: Series) -> ApiRunSeries:
+    """A series as the answers show it. The schemas' series may have an ``area``; only
+    api-run's series give it (mypy wants the optional key's absence written out, not a
+    ``**series.to_json()`` that could not hold it)."""
+    return {"id": series.id, "name": series.name, "labels": series.labels, "unit": series.unit}
+
+
+def run_document(store: Store, run: Run) -> ApiRunDoc:
     series = store.series(run.id)
     return {
+        "schema": "perflab.api.run/1",
         "run": run_json(store, run),
         "series": [{**s.to_json(), "area": series_area(s)} for s in series],
         "events": [e.to_json() for e in store.events(run.id)],
@@ -168,7 +186,7 @@ def run_document(store: Store, run: Run) -> dict[str, Any]:
 def get_run(request: Request) -> JSONResponse:
     store = _state(request).stores.get()
     run = _run(store, request.path_params["run_id"])
-    return doc("run", run_document(store, run))
+    return doc(run_document(store, run))
 
 
 @_guard
@@ -177,7 +195,8 @@ def get_events(request: Request) -> JSONResponse:
     store = _state(request).stores.get()
     run = _run(store, request.path_params["run_id"])
     events = store.events(run.id, start_ns=time_param(p, "start"), end_ns=time_param(p, "end"))
-    return doc("events", {"run_id": run.id, "events": [e.to_json() for e in events]})
+    return doc(ApiEventsDoc(schema="perflab.api.events/1", run_id=run.id,
+                            events=[e.to_json() for e in events]))
 
 
 @_guard
@@ -196,7 +215,9 @@ def get_samples(request: Request) -> JSONResponse:
     points = int_param(p, "points", default=1000, lo=2, hi=MAX_POINTS)
     assert points is not None
     window = sample_window(store, sid, start_ns=start, end_ns=end, points=points)
-    return doc("samples", {"run_id": run.id, "series": series.to_json(), **window.to_json()})
+    body: ApiSamplesDoc = {"schema": "perflab.api.samples/1", "run_id": run.id,
+                           "series": series_json(series), **window.to_json()}
+    return doc(body)
 
 
 def _series_ids(raw: str) -> list[int]:
@@ -264,8 +285,8 @@ def get_summary(request: Request) -> JSONResponse:
     state = _state(request)
     store = state.stores.get()
     run = _run(store, request.path_params["run_id"])
-    return doc("summary", {"run_id": run.id,
-                           "summaries": [s.to_json() for s in state.summaries.run(store, run)]})
+    return doc(ApiSummaryDoc(schema="perflab.api.summary/1", run_id=run.id,
+                             summaries=[s.to_json() for s in state.summaries.run(store, run)]))
 
 
 @_guard
@@ -283,7 +304,7 @@ def get_live(request: Request) -> JSONResponse:
         raise BadParam("window must be between 1s and 7d (5m, 1h, 24h)")
     points = int_param(p, "points", default=600, lo=2, hi=MAX_POINTS)
     assert points is not None
-    return doc("live", state.live.snapshot(store, window_ns=window_ns, points=points))
+    return doc(state.live.snapshot(store, window_ns=window_ns, points=points))
 
 
 @_guard

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Literal
 
 from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import Route
@@ -21,6 +21,12 @@ from perflab.bench import Change, History, find_changes, histories
 from perflab.errors import NotFound
 from perflab.store import runs_generation
 from perflab.web._api import _guard, doc
+from perflab.web._contracts import (
+    ApiBenchmarkDoc,
+    ApiBenchmarkHistory,
+    ApiBenchmarksDoc,
+    ApiBenchmarksSummary,
+)
 from perflab.web._pages import _page
 from perflab.web._params import BadParam, text_param
 
@@ -43,13 +49,13 @@ class Entry:
     changes: list[Change]
 
     @property
-    def status(self) -> str:
+    def status(self) -> Literal["regression", "improvement", "steady", "short"]:
         """The latest change's verdict; ``steady`` without one, ``short`` below 3 commits."""
         if len(self.history.points) < MIN_POINTS:
             return "short"
         return self.changes[-1].verdict if self.changes else "steady"
 
-    def summary_json(self) -> dict[str, Any]:
+    def summary_json(self) -> ApiBenchmarksSummary:
         pts = self.history.points
         last, prev = pts[-1], (pts[-2] if len(pts) > 1 else None)
         delta = None
@@ -69,7 +75,7 @@ class Entry:
             "notes": notes,
         }
 
-    def history_json(self) -> dict[str, Any]:
+    def history_json(self) -> ApiBenchmarkHistory:
         return {**self.summary_json(), "points": [p.to_json() for p in self.history.points]}
 
 
@@ -140,8 +146,9 @@ def list_benchmarks(request: Request) -> JSONResponse:
     state = _state(request)
     store = state.stores.get()
     entries = matching(state.benches.entries(store, branch), q)
-    return doc("benchmarks", {"q": q, "branch": branch, "branches": branches(store),
-                              "benchmarks": [e.summary_json() for e in entries]})
+    return doc(ApiBenchmarksDoc(schema="perflab.api.benchmarks/1", q=q, branch=branch,
+                                branches=branches(store),
+                                benchmarks=[e.summary_json() for e in entries]))
 
 
 @_guard
@@ -161,8 +168,8 @@ def get_benchmark(request: Request) -> JSONResponse:
         entries = [e for e in entries if e.history.unit == unit]
         if not entries:
             raise NotFound(f"benchmark {name!r} has no unit {unit!r}{where}")
-    return doc("benchmark", {"name": name, "branch": branch,
-                             "histories": [e.history_json() for e in entries]})
+    return doc(ApiBenchmarkDoc(schema="perflab.api.benchmark/1", name=name, branch=branch,
+                               histories=[e.history_json() for e in entries]))
 
 
 def page(request: Request) -> HTMLResponse:

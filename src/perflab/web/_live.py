@@ -11,10 +11,12 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from perflab.collect import ProcessCollector, ProcessRow
 from perflab.store import sample_window
+from perflab.web._api import series_json
+from perflab.web._contracts import ApiLiveDoc, ApiLivePanel, ApiLivePanelLine
 
 if TYPE_CHECKING:
     from perflab.store import Run, Series, Store
@@ -83,22 +85,23 @@ class LiveView:
                 self._top, self._top_at = rows[:TOP_N], self._clock()
             return self._top
 
-    def snapshot(self, store: Store, *, window_ns: int, points: int) -> dict[str, Any]:
+    def snapshot(self, store: Store, *, window_ns: int, points: int) -> ApiLiveDoc:
         now = time.time_ns()
         run = self.source_run(store)
-        panels: list[dict[str, Any]] = []
+        panels: list[ApiLivePanel] = []
         if run is not None:
             start = now - window_ns
             all_series = store.series(run.id)
             for panel in PANELS:
-                lines = []
+                lines: list[ApiLivePanelLine] = []
                 for s in all_series:
                     if panel.matches(s):
                         w = sample_window(store, s.id, start_ns=start, end_ns=now, points=points)
-                        lines.append({**s.to_json(), "ts_ns": w.ts_ns, "values": w.values})
+                        lines.append({**series_json(s), "ts_ns": w.ts_ns, "values": w.values})
                 panels.append({"key": panel.key, "title": panel.title, "unit": panel.unit,
                                "series": lines})
         return {
+            "schema": "perflab.api.live/1",
             "now_ns": now,
             "window_ns": window_ns,
             "run": None if run is None else run.to_json(),

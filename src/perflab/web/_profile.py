@@ -28,6 +28,7 @@ from perflab.profile import (
 )
 from perflab.units import format_timestamp
 from perflab.web._api import _run, doc, error
+from perflab.web._contracts import ApiProfileDiffDoc, ApiProfileDoc, ApiProfileSlicesDoc
 from perflab.web._params import BadParam, int_param, text_param, time_param
 
 if TYPE_CHECKING:
@@ -118,15 +119,18 @@ def _window_text(r: RangeProfile) -> str:
 def get_slices(request: Request) -> JSONResponse:
     store = _store(request)
     run = _run(store, request.path_params["run_id"])
-    return doc("profile_slices", {"run_id": run.id,
-                                  "slices": [s.to_json() for s in profile_slices(store, run.id)]})
+    return doc(ApiProfileSlicesDoc(
+        schema="perflab.api.profile_slices/1", run_id=run.id,
+        slices=[s.to_json() for s in profile_slices(store, run.id)]))
 
 
 @_json
 def get_profile(request: Request) -> JSONResponse:
     store = _store(request)
     run_id, r = _read(store, request)
-    return doc("profile", {"run_id": run_id, **r.summary_json(_limit(request))})
+    body: ApiProfileDoc = {"schema": "perflab.api.profile/1", "run_id": run_id,
+                           **r.summary_json(_limit(request))}
+    return doc(body)
 
 
 @_json
@@ -136,9 +140,9 @@ def get_diff(request: Request) -> JSONResponse:
     run_id, a = _read(store, request, "a_start", "a_end")
     _, b = _read(store, request, "b_start", "b_end")
     changes = range_changes(a.profile, b.profile, limit)
-    return doc("profile_diff", {"run_id": run_id, "a": a.summary_json(limit),
-                                "b": b.summary_json(limit),
-                                "changes": [c.to_json() for c in changes]})
+    return doc(ApiProfileDiffDoc(schema="perflab.api.profile_diff/1", run_id=run_id,
+                                 a=a.summary_json(limit), b=b.summary_json(limit),
+                                 changes=[c.to_json() for c in changes]))
 
 
 @_html

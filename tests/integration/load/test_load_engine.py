@@ -12,9 +12,9 @@ import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-import jsonschema
 import psutil
 import pytest
+from tests._schemas import validate
 from tests.conftest import wait_for_samples
 
 from perflab.cli import main
@@ -24,15 +24,12 @@ SRC = str(Path(__file__).resolve().parents[3] / "src")
 
 pytestmark = pytest.mark.integration
 
-SCHEMAS = Path(__file__).resolve().parents[3] / "docs" / "schemas"
-
 
 def load_json(capsys, *args: str) -> tuple[int, dict]:
     rc = main(["load", *args, "--json"])
     out = capsys.readouterr().out
     doc = json.loads(out)
-    schema = json.loads((SCHEMAS / "load.schema.json").read_text())
-    jsonschema.validate(doc, schema)
+    validate(doc, "load")
     return rc, doc
 
 
@@ -226,7 +223,7 @@ def test_an_overloaded_generator_ends_on_time_bounded_and_says_so(nginx_url, sto
     assert "Task exception was never retrieved" not in proc.stderr
     assert "target rate not reached" in proc.stderr
     doc = json.loads(proc.stdout)
-    jsonschema.validate(doc, json.loads((SCHEMAS / "load.schema.json").read_text()))
+    validate(doc, "load")
     assert doc["status"] == "failed"
     assert doc["target_reached"] is False
     assert doc["scheduled"] == 20_000_000
@@ -291,7 +288,7 @@ def test_compare_two_runs(test_server, store_path, capsys):
         ids.append(str(doc["run_id"]))
     assert main(["load", "compare", *ids, "--store", str(store_path), "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
-    jsonschema.validate(doc, json.loads((SCHEMAS / "load-compare.schema.json").read_text()))
+    validate(doc, "load-compare")
     rows = {r["metric"]: r for r in doc["rows"]}
     assert rows["requests"]["a"] == rows["requests"]["b"] == 300
     assert rows["requests"]["delta"] == 0
@@ -397,7 +394,7 @@ def test_a_worker_that_dies_is_reported_and_the_rest_is_kept(test_server, store_
     assert proc.returncode == 1
     assert "exited before reporting its end" in err
     doc = json.loads(out)
-    jsonschema.validate(doc, json.loads((SCHEMAS / "load.schema.json").read_text()))
+    validate(doc, "load")
     assert doc["status"] == "failed"
     assert len(doc["warnings"]) == 1
     assert "exited before reporting its end" in doc["warnings"][0]

@@ -10,8 +10,8 @@ import textwrap
 import time
 from pathlib import Path
 
-import jsonschema
 import pytest
+from tests._schemas import validate
 from tests.conftest import require_root as need_root
 from tests.conftest import wait_for_child
 
@@ -21,7 +21,6 @@ from perflab.store import Store
 
 pytestmark = [pytest.mark.integration, pytest.mark.root]
 
-SCHEMAS = Path(__file__).resolve().parents[3] / "docs" / "schemas"
 SPIN_PY = textwrap.dedent("""
     import sys, time
     def inner(n):
@@ -71,7 +70,7 @@ def capture_json(capsys, *args: str) -> dict:
     out = capsys.readouterr().out
     assert code == 0, out
     doc = json.loads(out)
-    jsonschema.validate(doc, json.loads((SCHEMAS / "profile-capture.schema.json").read_text()))
+    validate(doc, "profile-capture")
     return doc
 
 
@@ -200,8 +199,7 @@ def test_continuous_profiling_stores_slices_on_a_run(go_workload, tmp_path, caps
         proc.wait()
     doc = json.loads(capsys.readouterr().out)
     assert code == 0
-    jsonschema.validate(doc, json.loads((SCHEMAS / "profile-continuous.schema.json")
-                                        .read_text()))
+    validate(doc, "profile-continuous")
     assert doc["slices"] >= 2
     store = Store.open(db)
     try:

@@ -14,8 +14,8 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import jsonschema
 import pytest
+from tests._schemas import validate
 from tests.conftest import require_root
 
 import perflab.cli.ebpf
@@ -28,7 +28,6 @@ from perflab.cli import main
 
 pytestmark = [pytest.mark.integration, pytest.mark.root]
 
-SCHEMAS = Path(__file__).resolve().parents[3] / "docs" / "schemas"
 CALLS = 5000
 # for each "go" line: exactly CALLS getppid() system calls, then "done"; ends at EOF
 TARGET = textwrap.dedent(f"""
@@ -45,10 +44,6 @@ TARGET = textwrap.dedent(f"""
 def _root_and_bpftrace():
     require_root("bpftrace loads eBPF programs")
     require_tool("bpftrace")
-
-
-def validate(doc: dict, name: str) -> None:
-    jsonschema.validate(doc, json.loads((SCHEMAS / f"{name}.schema.json").read_text()))
 
 
 def perflab_bg(*args: str) -> subprocess.Popen[str]:

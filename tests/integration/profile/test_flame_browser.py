@@ -5,15 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import jsonschema
 import pytest
+from tests._schemas import validate
 
 from perflab.cli import main
 from perflab.profile import TopOptions, read_profile, top
 
 pytestmark = pytest.mark.integration
-
-SCHEMAS = Path(__file__).resolve().parents[3] / "docs" / "schemas"
 
 
 def open_page(new_page, path: Path):
@@ -27,7 +25,7 @@ def test_flame_page_zoom_search_reset_icicle(new_page, go_profiles, tmp_path, ca
     out = tmp_path / "cpu.html"
     assert main(["flame", str(go_profiles["cpu"]), "-o", str(out), "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
-    jsonschema.validate(doc, json.loads((SCHEMAS / "profile-flame.schema.json").read_text()))
+    validate(doc, "profile-flame")
     assert "<script src" not in out.read_text()  # self-contained: nothing to fetch
     page = open_page(new_page, out)
     try:

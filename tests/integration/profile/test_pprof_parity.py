@@ -6,17 +6,15 @@ import json
 import re
 import subprocess
 import sys
-from pathlib import Path
 
-import jsonschema
 import pytest
+from tests._schemas import validate
 
 from perflab.cli import main
 from perflab.profile import Frame, Profile, SampleType, read_profile, write_profile
 
 pytestmark = pytest.mark.integration
 
-SCHEMAS = Path(__file__).resolve().parents[3] / "docs" / "schemas"
 _ROW = re.compile(r"^\s*(\S+)\s+(\S+%)\s+(\S+%)\s+(\S+)\s+(\S+%)\s+(.*?)\s*$")
 
 CPU_OPTIONS = [
@@ -88,12 +86,11 @@ def test_peek_equals_go_tool_pprof(go_workload, go_profiles, capsys):
 def test_top_json_validates_and_agrees_with_text(go_profiles, capsys):
     text_rows = parse_top(ours(capsys, str(go_profiles["cpu"])))[1]
     doc = json.loads(ours(capsys, "--json", str(go_profiles["cpu"])))
-    jsonschema.validate(doc, json.loads((SCHEMAS / "profile-pprof-top.schema.json").read_text()))
+    validate(doc, "profile-pprof-top")
     assert [r["name"] for r in doc["rows"]] == [r[5].removesuffix(" (inline)") for r in text_rows]
     assert main(["pprof", "peek", "--json", str(go_profiles["cpu"]), "main"]) == 0
     peek_doc = json.loads(capsys.readouterr().out)
-    peek_schema = json.loads((SCHEMAS / "profile-pprof-peek.schema.json").read_text())
-    jsonschema.validate(peek_doc, peek_schema)
+    validate(peek_doc, "profile-pprof-peek")
 
 
 def test_top_of_a_live_net_http_pprof_server(go_workload, capsys):

@@ -20,6 +20,10 @@ EXPECTED = {
     "PERFLAB_RESULTS_SCHEMA", "CommandsInterrupted", "RunInterrupted", "bench_name",
     "callgrind_marked_parts", "check_all", "common_scale", "discover", "is_binary", "metadata",
     "parse_filter", "read_json", "results_document", "run_commands", "worker_argv",
+    # the contracts of its JSON documents (docs/schemas/bench-*.schema.json)
+    "BenchChangeJson", "BenchCompareDoc", "BenchHistoryBenchmark", "BenchHistoryDoc",
+    "BenchPointJson", "BenchRecordDoc", "BenchRegressionsChange", "BenchRegressionsDoc",
+    "BenchResultsDoc", "BenchSystemDoc", "BenchSystemFinding", "BenchCompareGate", "Correction",
 }
 
 

@@ -6,7 +6,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from _bench_schema import validate
+from tests._schemas import validate
 
 from perflab.cli import main
 
@@ -41,6 +41,19 @@ def test_json_output_validates_and_carries_the_numbers(capsys):
     gob = table["rows"][1]["cells"][1]["comparison"]
     assert gob["delta"] == "~"
     assert gob["p"] == pytest.approx(0.446, abs=5e-4)
+
+
+def test_an_unknown_assume_word_is_said_to_be_nothing(tmp_path, capsys):
+    """`assume=` names how values vary; a word perflab does not know is treated as `nothing`,
+    and the JSON says so rather than repeating the word its schema does not allow."""
+    for side, values in (("a", [10, 11, 12, 10, 11]), ("b", [20, 21, 22, 20, 21])):
+        (tmp_path / f"{side}.txt").write_text(
+            "Unit ns/op assume=sometimes\n"
+            + "".join(f"BenchmarkX 1 {v} ns/op\n" for v in values))
+    code, out, _ = run(capsys, str(tmp_path / "a.txt"), str(tmp_path / "b.txt"), "--json")
+    assert code == 0
+    doc = validate(out, "bench-compare")
+    assert doc["tables"][0]["assume"] == "nothing"
 
 
 def test_gate_trips_on_a_significant_large_regression(capsys):

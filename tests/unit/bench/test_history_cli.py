@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from _bench_schema import validate
+from tests._schemas import validate
 
 from perflab.cli import main
 from perflab.store import Store

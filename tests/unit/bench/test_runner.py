@@ -9,7 +9,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from _bench_schema import validate
+from tests._schemas import validate
 
 from perflab.bench import _runner
 from perflab.bench._cmd import run_commands

@@ -3,13 +3,12 @@ page's, over runs written by the real LoadRecorder (no network: the results are 
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from pathlib import Path
 
-import jsonschema
 import numpy as np
 import pytest
+from tests._schemas import validate
 
 from perflab.load import Histogram, LoadConfig, LoadRecorder, LoadResult, load_view, parse_target
 from perflab.load._result import Interval
@@ -18,8 +17,6 @@ from perflab.report import render_report
 from perflab.store import Store
 from perflab.web import AppConfig, create_app
 
-SCHEMA = json.loads((Path(__file__).resolve().parents[3] / "docs" / "schemas"
-                     / "api-load.schema.json").read_text())
 T0 = 1_700_000_000 * 10**9
 
 
@@ -70,7 +67,7 @@ def test_a_load_run_reads_back_with_its_percentiles_spectrum_and_histogram(store
                          late=12)
     view = load_view(store, store.run(run_id))
     assert view is not None
-    jsonschema.validate(view, SCHEMA)
+    validate(view, "api-load")
     (g,) = view["groups"]
     assert g["labels"] == {}
     assert g["requests"] == 5000
@@ -110,7 +107,7 @@ def test_tests_recorded_into_one_run_group_by_labels_and_merge_exactly(store, rn
     assert run.status == "running"  # the host run is not the tests' to end
     view = load_view(store, run)
     assert view is not None
-    jsonschema.validate(view, SCHEMA)
+    validate(view, "api-load")
     groups = {g["labels"]["endpoint"]: g for g in view["groups"]}
     assert set(groups) == {"/work", "/cache"}
     work = groups["/work"]
@@ -141,7 +138,7 @@ def test_api_answers_the_load_view_and_404_or_400_otherwise(store_path, rng):
         assert got.status_code == 200
         doc = got.json()
         assert doc["schema"] == "perflab.api.load/1"
-        jsonschema.validate(doc, SCHEMA)
+        validate(doc, "api-load")
         assert doc["groups"][0]["requests"] == 1000
         missing = client.get(f"/api/runs/{other}/load")
         assert missing.status_code == 404

@@ -3,22 +3,17 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
-import jsonschema
 import pytest
 from _metricsdata import T0
+from tests._schemas import validate
 
 from perflab.cli import main
-
-SCHEMAS = Path(__file__).resolve().parents[3] / "docs" / "schemas"
 
 
 def _json(capsys: pytest.CaptureFixture[str], name: str) -> dict:
     doc = json.loads(capsys.readouterr().out)
-    schema = json.loads((SCHEMAS / f"{name}.schema.json").read_text())
-    jsonschema.Draft202012Validator(schema).validate(doc)
-    return doc
+    return validate(doc, name)
 
 
 def test_promql_instant_and_range(imported, capsys):

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
-import jsonschema
 import pytest
+from tests._schemas import validate
 
 from perflab.cli import main
 from perflab.errors import NotFound
@@ -20,7 +19,6 @@ from perflab.profile import (
     read_profile,
 )
 
-SCHEMAS = Path(__file__).resolve().parents[3] / "docs" / "schemas"
 S = 1_000_000_000
 
 
@@ -57,5 +55,5 @@ def test_slices_stored_and_ranges_selected(store, store_path, capsys):
     assert main(["profile", "export", str(run.id), "--from", "12s", "--to", "15s", "-o",
                  str(out), "--store", str(store_path), "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
-    jsonschema.validate(doc, json.loads((SCHEMAS / "profile-export.schema.json").read_text()))
+    validate(doc, "profile-export")
     assert {f.function for f in read_profile(out).frames} == {"spike", "main"}

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
-import jsonschema
 import pytest
+from tests._schemas import validate
 
 from perflab.cli import main
 from perflab.errors import InvalidValue
@@ -15,8 +14,6 @@ from perflab.profile import Frame, Profile, SampleType, write_profile
 from perflab.profile._diff import parse_fail_on, share_changes
 from perflab.profile._flame import tree_of
 from perflab.profile._flame_render import render_html, render_svg
-
-SCHEMAS = Path(__file__).resolve().parents[3] / "docs" / "schemas"
 
 
 def prof(weights: dict[str, int]) -> Profile:
@@ -78,7 +75,7 @@ def test_diff_cli_exit_codes_table_and_json(tmp_path, capsys):
     assert main(["profile", "diff", str(base), str(new), "--fail-on", "growth>15pp",
                  "--json", "-o", str(tmp_path / "d.svg")]) == 0
     doc = json.loads(capsys.readouterr().out)
-    jsonschema.validate(doc, json.loads((SCHEMAS / "profile-diff.schema.json").read_text()))
+    validate(doc, "profile-diff")
     assert doc["functions"][0]["name"] == "a"
     assert doc["checks"] == [{"rule": "growth>15pp", "passed": True, "violations": []}]
     assert (tmp_path / "d.svg").read_text().startswith("<svg")

@@ -20,7 +20,11 @@ def test_profile_exports():
         "find_tool",
         # what the command line uses
         "check_backend_mode", "comparable", "diff_tree", "fetch", "is_go_binary", "is_url",
-        "render_html", "render_svg", "scaled_label", "tree_of"])
+        "render_html", "render_svg", "scaled_label", "tree_of",
+        # the contracts of its JSON (docs/schemas/profile-*.schema.json, the hub's parts)
+        "FunctionShareJson", "ProfileCaptureDoc", "ProfileContinuousDoc", "ProfileDiffDoc",
+        "ProfileExportDoc", "ProfileFlameDoc", "ProfilePprofPeekDoc", "ProfilePprofTopDoc",
+        "RangeProfileJson", "ShareDeltaJson", "SliceJson", "CaptureMode", "ProfilePprofTopRow"])
     for name in perflab.profile.__all__:
         assert getattr(perflab.profile, name) is not None
 
@@ -30,7 +34,10 @@ def test_ebpf_exports():
         "BpftraceOutput", "bpftrace_path", "ensure_tracefs", "require_root", "run_bpftrace",
         "split_key",
         # the tools the command line runs
-        "biolatency", "execsnoop", "libcalls", "offcpu", "runqlat", "syscalls", "tcpretrans"])
+        "biolatency", "execsnoop", "libcalls", "offcpu", "runqlat", "syscalls", "tcpretrans",
+        # the contracts of their JSON (docs/schemas/ebpf-*.schema.json)
+        "EbpfEventsDoc", "EbpfHistDoc", "EbpfLibcallsDoc", "EbpfOffcpuDoc", "EbpfRunJson",
+        "EbpfSyscallsDoc", "Log2HistJson"])
 
 
 def test_flame_pages_from_the_public_functions():

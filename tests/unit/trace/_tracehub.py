@@ -85,9 +85,6 @@ def running_hub(store_path: Path, *, token: str | None = None, record: bool = Fa
             s.close()
 
 
-SCHEMAS = Path(__file__).resolve().parents[3] / "docs" / "schemas"
-
-
 def hub_client(store_path: Path, **config: Any) -> Any:
     """The hub in-process (starlette's TestClient), for API tests that need no real port."""
     import warnings  # noqa: PLC0415
@@ -99,13 +96,3 @@ def hub_client(store_path: Path, **config: Any) -> Any:
     Store.open(store_path).close()
     app = create_app(AppConfig(store_path=store_path, record=False, rollups=False, **config))
     return TestClient(app, base_url="http://127.0.0.1:8600")
-
-
-def validate(doc: Any, name: str) -> None:
-    """``doc`` is valid for docs/schemas/NAME.schema.json."""
-    import json  # noqa: PLC0415
-
-    import jsonschema  # noqa: PLC0415
-
-    schema = json.loads((SCHEMAS / f"{name}.schema.json").read_text())
-    jsonschema.Draft202012Validator(schema).validate(doc)

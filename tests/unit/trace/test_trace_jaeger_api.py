@@ -9,7 +9,8 @@ from urllib.parse import quote
 
 import pytest
 from _spandata import T0, demo_trace, span, write
-from _tracehub import hub_client, validate
+from _tracehub import hub_client
+from tests._schemas import validate
 
 from perflab.store import Store
 

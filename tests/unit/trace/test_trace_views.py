@@ -7,8 +7,9 @@ import json
 
 import pytest
 from _spandata import T0, demo_trace, span, write
-from _tracehub import hub_client, validate
+from _tracehub import hub_client
 from click.testing import CliRunner
+from tests._schemas import validate
 
 from perflab.cli import cli, main
 from perflab.store import Store, delete_oldest_spans, span_stats
