@@ -61,9 +61,13 @@ def record(*, interval: float, duration: float | None, pids: tuple[int, ...],
            store_path: str | None, as_json: bool) -> int:
     """Record system, network and process figures into a run until --duration or Ctrl-C.
 
+    The machine's node_exporter families (node_cpu_seconds_total, memory, filesystems, PSI)
+    are written too, so `perflab promql` works on the run as on the hub's.
+
     SIGINT and SIGTERM end the run as `aborted`; what was recorded is kept.
     """
     from perflab.collect.recorder import Recorder  # noqa: PLC0415  # lazy: keeps --help fast
+    from perflab.metrics import node_metrics_into  # noqa: PLC0415
 
     for pid in (*pids, *profile_pids):  # checked before a run exists: a typo must not leave
         if not Path(f"/proc/{pid}").is_dir():  # an empty run behind
@@ -94,8 +98,11 @@ def record(*, interval: float, duration: float | None, pids: tuple[int, ...],
         stop = threading.Event()
         try:
             try:
-                interrupted = _run_until_signal(rec, stop, duration, run.id, run_name,
-                                                live=not as_json and sys.stderr.isatty())
+                # node_exporter's families beside the recorder's series, as the hub writes
+                # them, so `perflab promql` and rules answer the same on a recording
+                with node_metrics_into(store.path, run.id, interval):
+                    interrupted = _run_until_signal(rec, stop, duration, run.id, run_name,
+                                                    live=not as_json and sys.stderr.isatty())
             finally:
                 if profilers is not None:  # each keeps what its current slice sampled
                     profilers.stop()

@@ -12,6 +12,8 @@ Public names:
   ``run_test_file`` (promtool's rule unit tests), ``ScrapeManager`` and ``MetricSink``
   (``perflab scrape`` without the hub), ``import_exposition`` (``perflab metrics import``),
   ``replay_rules`` / ``Fired`` (rules evaluated over a recorded run: what would have fired).
+- ``node_metrics_into``: the hub's node_* families written into another run (``perflab
+  record``).
 """
 
 from perflab.metrics._api import ROUTES as _API_ROUTES
@@ -24,6 +26,7 @@ from perflab.metrics._hub import HubOptions, MetricsHub
 from perflab.metrics._importer import import_exposition
 from perflab.metrics._matchers import parse_matcher
 from perflab.metrics._names import prometheus_name
+from perflab.metrics._node import node_metrics_into
 from perflab.metrics._pages import ROUTES as _PAGE_ROUTES
 from perflab.metrics._pages import TEMPLATES
 from perflab.metrics._receive import ROUTES as _RECEIVE_ROUTES
@@ -64,6 +67,7 @@ __all__ = [
     "load_config",
     "load_rule_file",
     "load_slo",
+    "node_metrics_into",
     "parse",
     "parse_duration_ms",
     "parse_matcher",
