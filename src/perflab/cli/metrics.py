@@ -65,6 +65,10 @@ def serve_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--webhook", "metrics_webhook", multiple=True, metavar="URL",
                      help="Send alerts straight to this webhook in Alertmanager's webhook "
                           "format (grouped by alertname; repeatable)."),
+        click.option("--notify-config", "metrics_notify_config",
+                     type=click.Path(dir_okay=False), default=None, metavar="FILE",
+                     help="Alertmanager's route timings and inhibit_rules for the --webhook "
+                          "notifications (Alertmanager's YAML format)."),
         click.option("--remote-write", "metrics_remote_write", multiple=True, metavar="URL",
                      help="Also push collected metrics to this remote-write URL (a "
                           "Prometheus, Mimir, VictoriaMetrics; repeatable)."),
@@ -81,6 +85,7 @@ def hub_options(values: dict[str, Any], *, proc_root: str = "/proc") -> HubOptio
         HubOptions,
         expand_globs,
         load_config,
+        load_notify_config,
         load_rule_file,
     )
 
@@ -94,6 +99,9 @@ def hub_options(values: dict[str, Any], *, proc_root: str = "/proc") -> HubOptio
         if not url.startswith(("http://", "https://")):
             raise InvalidValue(f"{url!r} is not an http(s) URL",
                                hint="like http://127.0.0.1:9093")
+    notify_path = values.get("metrics_notify_config")
+    if notify_path:
+        load_notify_config(notify_path)
     eval_ms = _duration_ms(values.get("metrics_eval_interval") or "5s", "--eval-interval")
     scrape = values.get("metrics_scrape_interval")
     if eval_ms <= 0:
@@ -103,7 +111,7 @@ def hub_options(values: dict[str, Any], *, proc_root: str = "/proc") -> HubOptio
         scrape_interval_ms=_duration_ms(scrape, "--scrape-interval") if scrape else None,
         default_rules=not values.get("metrics_no_default_rules", False),
         alertmanagers=tuple(values.get("metrics_alertmanager") or ()),
-        webhooks=tuple(values.get("metrics_webhook") or ()),
+        webhooks=tuple(values.get("metrics_webhook") or ()), notify_config=notify_path,
         remote_write=tuple(values.get("metrics_remote_write") or ()), proc_root=proc_root)
 
 

@@ -100,7 +100,7 @@ def record(*, interval: float, duration: float | None, pids: tuple[int, ...],
             try:
                 # node_exporter's families beside the recorder's series, as the hub writes
                 # them, so `perflab promql` and rules answer the same on a recording
-                with node_metrics_into(store.path, run.id, interval):
+                with node_metrics_into(store.path, run.id, interval) as node:
                     interrupted = _run_until_signal(rec, stop, duration, run.id, run_name,
                                                     live=not as_json and sys.stderr.isatty())
             finally:
@@ -112,7 +112,8 @@ def record(*, interval: float, duration: float | None, pids: tuple[int, ...],
             _end_failed(store, run.id, err, rec)
             raise
         status = "aborted" if interrupted else "ok"
-        update: dict[str, Any] = {"samples": rec.samples_written, "series": rec.series_count}
+        samples, series = rec.samples_written + node.samples, rec.series_count + len(node.series)
+        update: dict[str, Any] = {"samples": samples, "series": series}
         if profilers is not None:
             update["profile"] = {**meta["profile"], **profilers.summary_json()}
         store.finish_run(run.id, status, meta_update=update)
@@ -122,8 +123,8 @@ def record(*, interval: float, duration: float | None, pids: tuple[int, ...],
     elapsed = (finished.duration_ns or 0) / 1e9
     if as_json:
         payload: dict[str, Any] = {
-            "run": finished.to_json(), "samples": rec.samples_written,
-            "series": rec.series_count, "ticks": rec.ticks, "store": str(store.path),
+            "run": finished.to_json(), "samples": samples,
+            "series": series, "ticks": rec.ticks, "store": str(store.path),
         }
         if profilers is not None:
             payload["profile"] = {**profilers.summary_json(), "rate_hz": profile_rate,
@@ -131,7 +132,7 @@ def record(*, interval: float, duration: float | None, pids: tuple[int, ...],
         emit_json("perflab.record/1", payload)
     else:
         click.echo(f"run {run.id} ({run_name}): {status}, {format_duration(elapsed)}, "
-                   f"{rec.samples_written} samples in {rec.series_count} series")
+                   f"{samples} samples in {series} series")
         if profilers is not None:
             for note in profilers.notes:
                 click.echo(f"note: {note}", err=True)

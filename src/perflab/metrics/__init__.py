@@ -8,7 +8,8 @@ Public names:
   ``prometheus_name`` (a stored series' Prometheus name).
 - The hub: ``MetricsHub``, ``HubOptions`` and ``ROUTES`` (the Prometheus HTTP API,
   remote-write and InfluxDB receivers, the Query and Alerts pages) that ``web`` mounts.
-- Files: ``load_config`` (a Prometheus configuration), ``load_rule_file``,
+- Files: ``load_config`` (a Prometheus configuration), ``load_notify_config`` (route and
+  inhibit_rules in Alertmanager's format), ``load_rule_file``,
   ``run_test_file`` (promtool's rule unit tests), ``ScrapeManager`` and ``MetricSink``
   (``perflab scrape`` without the hub), ``import_exposition`` (``perflab metrics import``),
   ``replay_rules`` / ``Fired`` (rules evaluated over a recorded run: what would have fired).
@@ -24,6 +25,7 @@ from perflab.metrics._duration import parse_duration_ms
 from perflab.metrics._engine import InstantResult, QueryOptions, instant_query, range_query
 from perflab.metrics._hub import HubOptions, MetricsHub
 from perflab.metrics._importer import import_exposition
+from perflab.metrics._inhibit import load_notify_config
 from perflab.metrics._matchers import parse_matcher
 from perflab.metrics._names import prometheus_name
 from perflab.metrics._node import node_metrics_into
@@ -65,6 +67,7 @@ __all__ = [
     "import_exposition",
     "instant_query",
     "load_config",
+    "load_notify_config",
     "load_rule_file",
     "load_slo",
     "node_metrics_into",

@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 from perflab.errors import InvalidValue, StoreError
 from perflab.metrics._config import PromConfig, load_config
+from perflab.metrics._inhibit import NotifyConfig, load_notify_config
 from perflab.metrics._node import NodeScraper
 from perflab.metrics._scrape import ScrapeManager
 from perflab.metrics._sink import MetricSink, register_kinds
@@ -53,6 +54,7 @@ class HubOptions:
     node_metrics: bool = True                 # the hub's node_* families
     alertmanagers: tuple[str, ...] = ()       # --alertmanager URL
     webhooks: tuple[str, ...] = ()            # --webhook URL
+    notify_config: str | None = None         # --notify-config FILE: route + inhibit_rules
     remote_write: tuple[str, ...] = ()        # --remote-write URL
     external_url: str = ""
     proc_root: str = "/proc"
@@ -64,6 +66,7 @@ class MetricsHub:
     options: HubOptions = field(default_factory=HubOptions)
     stores: StoreProvider | None = None
     config: PromConfig = field(default_factory=PromConfig)
+    notify: NotifyConfig = field(default_factory=NotifyConfig)
     sink: MetricSink | None = None
     scrapes: ScrapeManager | None = None
     node: NodeScraper | None = None
@@ -79,6 +82,8 @@ class MetricsHub:
     def __post_init__(self) -> None:
         if self.options.config_path:
             self.config = load_config(self.options.config_path)  # a bad file: exit 2 at start
+        if self.options.notify_config:
+            self.notify = load_notify_config(self.options.notify_config)
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -134,7 +139,8 @@ class MetricsHub:
         assert self.sink is not None
         self.notifier = Notifier(self.alertmanager_urls(), self.options.webhooks,
                                  store_path=self.store_path,
-                                 external_url=self.options.external_url)
+                                 external_url=self.options.external_url,
+                                 route=self.notify.route, inhibit=self.notify.inhibit_rules)
         self.notifier.start()
         self.rules = RuleManager(
             self.store_path, self.sink, self.notifier,
@@ -169,14 +175,17 @@ class MetricsHub:
                 log.error("could not end the metrics run %s: %s", self._own_run, exc)  # noqa: TRY400
 
     def reload(self) -> None:
-        """Re-read the configuration and the rule files; ``InvalidFile`` (and nothing
-        changed) when one is bad."""
+        """Re-read the configuration, the notification configuration and the rule files;
+        ``InvalidFile`` (and nothing changed) when one is bad."""
         config = load_config(self.options.config_path) if self.options.config_path else \
             self.config
+        notify = load_notify_config(self.options.notify_config) \
+            if self.options.notify_config else self.notify
         if self.rules is not None:
             files = self._rule_files_for(config)
             self.rules.check_files(files)  # raises before anything changes
         self.config = config
+        self.notify = notify
         if self.scrapes is not None:
             self.scrapes.reload(config)
         elif config.scrape_configs and self.sink is not None:
@@ -187,6 +196,7 @@ class MetricsHub:
                             default_rules=self.options.default_rules)
         if self.notifier is not None:
             self.notifier.set_alertmanagers(self.alertmanager_urls())
+            self.notifier.configure(notify.route, notify.inhibit_rules)
         log.info("configuration reloaded")
 
     def _rule_files_for(self, config: PromConfig) -> list[str]:

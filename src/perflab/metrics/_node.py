@@ -89,6 +89,8 @@ class NodeScraper:
         self._previous: set[tuple[str, str]] = set()
         self._collector: object | None = None
         self.error: str | None = None
+        self.samples = 0  # handed to the sink and taken
+        self.series: set[tuple[str, str]] = set()  # every series written so far
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._loop, name="perflab-node", daemon=True)
@@ -142,6 +144,8 @@ class NodeScraper:
         rows.append(("scrape_samples_scraped", base, ts, float(len(current))))
         if self.sink.submit(rows):
             self._previous = current
+            self.samples += len(rows)
+            self.series.update((n, lab) for n, lab, _, _ in rows)
         return len(rows)
 
 
