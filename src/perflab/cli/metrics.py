@@ -69,6 +69,14 @@ def serve_options(f: Callable[..., Any]) -> Callable[..., Any]:
                      type=click.Path(dir_okay=False), default=None, metavar="FILE",
                      help="Alertmanager's route timings and inhibit_rules for the --webhook "
                           "notifications (Alertmanager's YAML format)."),
+        click.option("--for-outage-tolerance", "metrics_for_outage_tolerance", default="1h",
+                     show_default=True, metavar="DURATION",
+                     help="Restore the pending and firing alerts of before a restart that "
+                          "were active within this long (0s: do not restore)."),
+        click.option("--for-grace-period", "metrics_for_grace_period", default="10s",
+                     show_default=True, metavar="DURATION",
+                     help="A restored alert that was about to fire waits at least this long "
+                          "(and rules with a shorter `for` are not restored)."),
         click.option("--remote-write", "metrics_remote_write", multiple=True, metavar="URL",
                      help="Also push collected metrics to this remote-write URL (a "
                           "Prometheus, Mimir, VictoriaMetrics; repeatable)."),
@@ -112,6 +120,10 @@ def hub_options(values: dict[str, Any], *, proc_root: str = "/proc") -> HubOptio
         default_rules=not values.get("metrics_no_default_rules", False),
         alertmanagers=tuple(values.get("metrics_alertmanager") or ()),
         webhooks=tuple(values.get("metrics_webhook") or ()), notify_config=notify_path,
+        for_outage_tolerance_ms=_duration_ms(
+            values.get("metrics_for_outage_tolerance") or "1h", "--for-outage-tolerance"),
+        for_grace_period_ms=_duration_ms(values.get("metrics_for_grace_period") or "10s",
+                                         "--for-grace-period"),
         remote_write=tuple(values.get("metrics_remote_write") or ()), proc_root=proc_root)
 
 

@@ -55,6 +55,8 @@ class HubOptions:
     alertmanagers: tuple[str, ...] = ()       # --alertmanager URL
     webhooks: tuple[str, ...] = ()            # --webhook URL
     notify_config: str | None = None         # --notify-config FILE: route + inhibit_rules
+    for_outage_tolerance_ms: int = 3_600_000  # --for-outage-tolerance (0: no restoring)
+    for_grace_period_ms: int = 10_000         # --for-grace-period
     remote_write: tuple[str, ...] = ()        # --remote-write URL
     external_url: str = ""
     proc_root: str = "/proc"
@@ -134,7 +136,7 @@ class MetricsHub:
 
     def _start_rules(self) -> None:
         from perflab.metrics._notify import Notifier  # noqa: PLC0415
-        from perflab.metrics._rulemgr import RuleManager  # noqa: PLC0415
+        from perflab.metrics._rulemgr import Restore, RuleManager  # noqa: PLC0415
 
         assert self.sink is not None
         self.notifier = Notifier(self.alertmanager_urls(), self.options.webhooks,
@@ -147,7 +149,9 @@ class MetricsHub:
             interval_ms=self.options.eval_interval_ms or self.config.evaluation_interval_ms,
             external_labels=self.config.external_labels,
             external_url=self.options.external_url,
-            events_run=self._run_id)
+            events_run=self._run_id,
+            restore=Restore(self.options.for_outage_tolerance_ms,
+                            self.options.for_grace_period_ms))
         self.rules.load(self.rule_files(), default_rules=self.options.default_rules)
         self.rules.start()
 
