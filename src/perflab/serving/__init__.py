@@ -12,6 +12,9 @@ Public names:
   token off loopback; ``read_token_file``, ``bearer_matches``.
 - ``read_body``, ``gunzip_bounded``: bounded request bodies and decompressed sizes (413).
 - ``ConcurrencyLimiter``: bounded concurrent requests (429).
+- ``otlp_http_export`` with an ``OtlpSignal`` and an ``OtlpSink``: OTLP/HTTP's request path
+  for every signal (traces, metrics); ``read_encoded_body`` (gzip or identity, bounded),
+  ``otlp_error`` / ``status_protobuf`` (the ``google.rpc.Status`` error body), ``media_type``.
 - ``Refused`` and its kinds ``PayloadTooLarge`` (413), ``TooManyRequests`` (429),
   ``BadEncoding`` (400): what a receiver answers with its protocol's own status.
 """
@@ -26,14 +29,27 @@ from perflab.serving._hosts import (
     require_token_off_loopback,
 )
 from perflab.serving._limits import ConcurrencyLimiter
+from perflab.serving._otlp import (
+    OTLP_MAX_BODY,
+    OtlpSignal,
+    OtlpSink,
+    media_type,
+    otlp_error,
+    otlp_http_export,
+    read_encoded_body,
+    status_protobuf,
+)
 from perflab.serving._refusals import BadEncoding, PayloadTooLarge, Refused, TooManyRequests
 from perflab.serving._sockets import listening_socket
 
 __all__ = [
+    "OTLP_MAX_BODY",
     "BadEncoding",
     "ConcurrencyLimiter",
     "HostGuard",
     "HostRule",
+    "OtlpSignal",
+    "OtlpSink",
     "PayloadTooLarge",
     "Refused",
     "TooManyRequests",
@@ -41,7 +57,12 @@ __all__ = [
     "gunzip_bounded",
     "is_loopback_host",
     "listening_socket",
+    "media_type",
+    "otlp_error",
+    "otlp_http_export",
     "read_body",
+    "read_encoded_body",
     "read_token_file",
     "require_token_off_loopback",
+    "status_protobuf",
 ]

@@ -275,25 +275,6 @@ def response_json(resp: ExportTraceServiceResponse) -> dict[str, Any]:
     return out
 
 
-def status_protobuf(code: int, message: str) -> bytes:
-    """A ``google.rpc.Status`` (code, message), the body of every OTLP/HTTP error, encoded by
-    hand: two fields do not justify another dependency."""
-    text = message.encode("utf-8", "replace")
-    return b"\x08" + _varint(code) + b"\x12" + _varint(len(text)) + text
-
-
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
-
-
 # -- encoding -----------------------------------------------------------------------------------
 
 def encode_request(spans: Iterable[Span]) -> ExportTraceServiceRequest:
