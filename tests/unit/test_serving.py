@@ -289,5 +289,5 @@ def test_public_surface_of_perflab_serving():
         "BadEncoding", "ConcurrencyLimiter", "HostGuard", "HostRule", "OTLP_MAX_BODY",
         "OtlpSignal", "OtlpSink", "PayloadTooLarge", "Refused", "TooManyRequests",
         "bearer_matches", "gunzip_bounded", "is_loopback_host", "listening_socket",
-        "media_type", "otlp_error", "otlp_http_export", "read_body", "read_encoded_body",
-        "read_token_file", "require_token_off_loopback", "status_protobuf"]
+        "media_type", "otlp_error", "otlp_grpc_export", "otlp_http_export", "read_body",
+        "read_encoded_body", "read_token_file", "require_token_off_loopback", "status_protobuf"]

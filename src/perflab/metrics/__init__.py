@@ -7,7 +7,9 @@ Public names:
   store, with the run as the ``perflab_run`` label), ``MemoryQueryable``, ``RawSeries``;
   ``prometheus_name`` (a stored series' Prometheus name).
 - The hub: ``MetricsHub``, ``HubOptions`` and ``ROUTES`` (the Prometheus HTTP API,
-  remote-write and InfluxDB receivers, the Query and Alerts pages) that ``web`` mounts.
+  remote-write, InfluxDB and OTLP/HTTP receivers, the Query and Alerts pages) that ``web``
+  mounts; ``MetricsHub.otlp.grpc_service(token)`` registers ``MetricsService`` on the OTLP/gRPC
+  port.
 - Files: ``load_config`` (a Prometheus configuration), ``load_notify_config`` (route and
   inhibit_rules in Alertmanager's format), ``load_rule_file``,
   ``run_test_file`` (promtool's rule unit tests), ``ScrapeManager`` and ``MetricSink``
@@ -29,6 +31,7 @@ from perflab.metrics._inhibit import load_notify_config
 from perflab.metrics._matchers import parse_matcher
 from perflab.metrics._names import prometheus_name
 from perflab.metrics._node import node_metrics_into
+from perflab.metrics._otlp_receive import ROUTES as _OTLP_ROUTES
 from perflab.metrics._pages import ROUTES as _PAGE_ROUTES
 from perflab.metrics._pages import TEMPLATES
 from perflab.metrics._receive import ROUTES as _RECEIVE_ROUTES
@@ -42,7 +45,7 @@ from perflab.metrics._slo import status as slo_status
 from perflab.metrics._storeq import StoreQueryable
 from perflab.metrics._values import MemoryQueryable, Queryable, RawSeries
 
-ROUTES = [*_API_ROUTES, *_RECEIVE_ROUTES, *_PAGE_ROUTES]
+ROUTES = [*_API_ROUTES, *_RECEIVE_ROUTES, *_OTLP_ROUTES, *_PAGE_ROUTES]
 
 __all__ = [
     "ROUTES",

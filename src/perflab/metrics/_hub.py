@@ -26,6 +26,7 @@ from perflab.errors import InvalidValue, StoreError
 from perflab.metrics._config import PromConfig, load_config
 from perflab.metrics._inhibit import NotifyConfig, load_notify_config
 from perflab.metrics._node import NodeScraper
+from perflab.metrics._otlp_receive import OtlpMetricsReceiver
 from perflab.metrics._scrape import ScrapeManager
 from perflab.metrics._sink import MetricSink, register_kinds
 from perflab.store import IngestQueue, Store
@@ -75,6 +76,7 @@ class MetricsHub:
     rules: Any = None        # the rule manager (_rules.RuleManager)
     notifier: Any = None     # the notifier (_notify.Notifier)
     sender: Any = None       # the remote-write sender (_sender.RemoteWriteSender)
+    otlp: OtlpMetricsReceiver = field(init=False)  # /v1/metrics and MetricsService/Export
     host: str = field(default_factory=socket.gethostname)
     _own_run: int | None = None
     _run_started: int | None = None
@@ -82,6 +84,7 @@ class MetricsHub:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
+        self.otlp = OtlpMetricsReceiver(self)
         if self.options.config_path:
             self.config = load_config(self.options.config_path)  # a bad file: exit 2 at start
         if self.options.notify_config:

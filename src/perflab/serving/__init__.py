@@ -13,8 +13,9 @@ Public names:
 - ``read_body``, ``gunzip_bounded``: bounded request bodies and decompressed sizes (413).
 - ``ConcurrencyLimiter``: bounded concurrent requests (429).
 - ``otlp_http_export`` with an ``OtlpSignal`` and an ``OtlpSink``: OTLP/HTTP's request path
-  for every signal (traces, metrics); ``read_encoded_body`` (gzip or identity, bounded),
-  ``otlp_error`` / ``status_protobuf`` (the ``google.rpc.Status`` error body), ``media_type``.
+  for every signal (traces, metrics); ``otlp_grpc_export``: OTLP/gRPC's ``Export``;
+  ``read_encoded_body`` (gzip or identity, bounded), ``otlp_error`` / ``status_protobuf``
+  (the ``google.rpc.Status`` error body), ``media_type``.
 - ``Refused`` and its kinds ``PayloadTooLarge`` (413), ``TooManyRequests`` (429),
   ``BadEncoding`` (400): what a receiver answers with its protocol's own status.
 """
@@ -35,6 +36,7 @@ from perflab.serving._otlp import (
     OtlpSink,
     media_type,
     otlp_error,
+    otlp_grpc_export,
     otlp_http_export,
     read_encoded_body,
     status_protobuf,
@@ -59,6 +61,7 @@ __all__ = [
     "listening_socket",
     "media_type",
     "otlp_error",
+    "otlp_grpc_export",
     "otlp_http_export",
     "read_body",
     "read_encoded_body",

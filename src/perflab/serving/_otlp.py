@@ -22,6 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, Response
 
 from perflab.serving._body import gunzip_bounded, read_body
+from perflab.serving._hosts import bearer_matches
 from perflab.serving._refusals import BadEncoding, Refused, TooManyRequests
 
 if TYPE_CHECKING:
@@ -129,6 +130,37 @@ async def otlp_http_export(request: Request, signal: OtlpSignal[D],
     if protobuf:
         return Response(answer.SerializeToString(), media_type=PROTOBUF)
     return JSONResponse(signal.response_json(answer))
+
+
+def otlp_grpc_export(request: Any, context: Any, *, decode: Callable[[Any], D],
+                     sink: OtlpSink[D], response: Callable[[D], Any],
+                     decode_error: type[Exception], token: bytes | None) -> Any:
+    """An OTLP/gRPC ``Export`` call of any signal: the token (``authorization: Bearer TOKEN``
+    metadata) as on every port, then ``decode`` (a ``Refused``: ``RESOURCE_EXHAUSTED``;
+    ``decode_error``: ``INVALID_ARGUMENT``), then ``sink.accept`` (False:
+    ``RESOURCE_EXHAUSTED``, nothing taken). No ``Host`` rule: browsers cannot speak gRPC, so
+    DNS rebinding cannot reach it."""
+    import grpc  # noqa: PLC0415  # only a hub with the gRPC receiver loads it
+
+    if token is not None:
+        auth = dict(context.invocation_metadata()).get("authorization")
+        if not bearer_matches(auth, token):
+            sink.refused()
+            context.abort(grpc.StatusCode.UNAUTHENTICATED,
+                          "this receiver needs the hub's token: send the metadata "
+                          "'authorization: Bearer TOKEN'")
+    try:
+        decoded = decode(request)
+    except Refused as exc:  # too many items in one request
+        sink.refused()
+        context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, exc.message)
+    except decode_error as exc:
+        sink.refused()
+        context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+    if not sink.accept(decoded, "otlp-grpc"):
+        context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
+                      "the hub's ingest queue is full: retry in a moment")
+    return response(decoded)
 
 
 def status_protobuf(code: int, message: str) -> bytes:
