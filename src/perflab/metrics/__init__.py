@@ -7,7 +7,7 @@ Public names:
   store, with the run as the ``perflab_run`` label), ``MemoryQueryable``, ``RawSeries``;
   ``prometheus_name`` (a stored series' Prometheus name).
 - The hub: ``MetricsHub``, ``HubOptions`` and ``ROUTES`` (the Prometheus HTTP API,
-  remote-write, InfluxDB and OTLP/HTTP receivers, the Query and Alerts pages) that ``web``
+  remote-write, InfluxDB and OTLP/HTTP receivers, the Query, Alerts and SLOs pages) that ``web``
   mounts; ``MetricsHub.otlp.grpc_service(token)`` registers ``MetricsService`` on the OTLP/gRPC
   port.
 - Files: ``load_config`` (a Prometheus configuration), ``load_notify_config`` (route and
@@ -42,10 +42,11 @@ from perflab.metrics._scrape import ScrapeManager
 from perflab.metrics._sink import MetricSink, register_kinds
 from perflab.metrics._slo import generate_rules, load_slo
 from perflab.metrics._slo import status as slo_status
+from perflab.metrics._slo_page import ROUTES as _SLO_ROUTES
 from perflab.metrics._storeq import StoreQueryable
 from perflab.metrics._values import MemoryQueryable, Queryable, RawSeries
 
-ROUTES = [*_API_ROUTES, *_RECEIVE_ROUTES, *_OTLP_ROUTES, *_PAGE_ROUTES]
+ROUTES = [*_API_ROUTES, *_RECEIVE_ROUTES, *_OTLP_ROUTES, *_PAGE_ROUTES, *_SLO_ROUTES]
 
 __all__ = [
     "ROUTES",

@@ -29,6 +29,7 @@ from perflab.metrics._node import NodeScraper
 from perflab.metrics._otlp_receive import OtlpMetricsReceiver
 from perflab.metrics._scrape import ScrapeManager
 from perflab.metrics._sink import MetricSink, register_kinds
+from perflab.metrics._slo import SLO, generate_rules, load_slo
 from perflab.store import IngestQueue, Store
 
 log = logging.getLogger("perflab.metrics")
@@ -56,6 +57,7 @@ class HubOptions:
     alertmanagers: tuple[str, ...] = ()       # --alertmanager URL
     webhooks: tuple[str, ...] = ()            # --webhook URL
     notify_config: str | None = None         # --notify-config FILE: route + inhibit_rules
+    slo_files: tuple[str, ...] = ()           # --slo SPEC: rules, alerts and the SLOs page
     for_outage_tolerance_ms: int = 3_600_000  # --for-outage-tolerance (0: no restoring)
     for_grace_period_ms: int = 10_000         # --for-grace-period
     remote_write: tuple[str, ...] = ()        # --remote-write URL
@@ -70,6 +72,7 @@ class MetricsHub:
     stores: StoreProvider | None = None
     config: PromConfig = field(default_factory=PromConfig)
     notify: NotifyConfig = field(default_factory=NotifyConfig)
+    slos: list[SLO] = field(default_factory=list)
     sink: MetricSink | None = None
     scrapes: ScrapeManager | None = None
     node: NodeScraper | None = None
@@ -89,6 +92,7 @@ class MetricsHub:
             self.config = load_config(self.options.config_path)  # a bad file: exit 2 at start
         if self.options.notify_config:
             self.notify = load_notify_config(self.options.notify_config)
+        self.slos = self._load_slos()
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -155,8 +159,25 @@ class MetricsHub:
             events_run=self._run_id,
             restore=Restore(self.options.for_outage_tolerance_ms,
                             self.options.for_grace_period_ms))
+        self.rules.generated = self._slo_rules(self.slos)
         self.rules.load(self.rule_files(), default_rules=self.options.default_rules)
         self.rules.start()
+
+    def _load_slos(self) -> list[SLO]:
+        slos: list[SLO] = []
+        for path in self.options.slo_files:
+            slos.extend(load_slo(path))
+        names = [s.name for s in slos]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise InvalidValue(f"SLO {duplicates[0]!r} is in more than one --slo file",
+                               hint="SLO names are unique across the files")
+        return slos
+
+    @staticmethod
+    def _slo_rules(slos: list[SLO]) -> list[tuple[str, str]]:
+        """The SLOs' recording and alerting rules, as rule file text."""
+        return [(generate_rules(slos), "<perflab --slo rules>")] if slos else []
 
     def alertmanager_urls(self) -> tuple[str, ...]:
         from_config = tuple(u for am in self.config.alertmanagers for u in am.urls)
@@ -188,17 +209,20 @@ class MetricsHub:
             self.config
         notify = load_notify_config(self.options.notify_config) \
             if self.options.notify_config else self.notify
+        slos = self._load_slos()
         if self.rules is not None:
             files = self._rule_files_for(config)
             self.rules.check_files(files)  # raises before anything changes
         self.config = config
         self.notify = notify
+        self.slos = slos
         if self.scrapes is not None:
             self.scrapes.reload(config)
         elif config.scrape_configs and self.sink is not None:
             self.scrapes = ScrapeManager(config, self.sink)
             self.scrapes.start()
         if self.rules is not None:
+            self.rules.generated = self._slo_rules(slos)
             self.rules.load(self._rule_files_for(config),
                             default_rules=self.options.default_rules)
         if self.notifier is not None:

@@ -137,6 +137,7 @@ class RuleManager:
         self._events: dict[tuple[str, Labels], int] = {}
         self._next: dict[tuple[str, str], float] = {}
         self.evaluations = 0
+        self.generated: list[tuple[str, str]] = []  # (rule file text, name): the SLOs' rules
         # the groups of the first load restore their alerts' state from before this start,
         # after their second evaluation (as Prometheus: the first may lack fresh data)
         self.restore = restore or Restore()
@@ -150,6 +151,8 @@ class RuleManager:
         specs: list[GroupSpec] = []
         if default_rules:
             specs.extend(parse_rule_text(DEFAULT_RULES, DEFAULT_RULES_NAME))
+        for text, name in self.generated:
+            specs.extend(parse_rule_text(text, name))
         for f in files:
             specs.extend(load_rule_file(f))
         return specs
