@@ -59,6 +59,13 @@ def _burn_series(slo: SLO, queryable: StoreQueryable, start_ms: int, end_ms: int
     return out
 
 
+def _thresholds(highest: float) -> list[float]:
+    """The alert thresholds worth a line: 1x always, the others up to twice the highest burn
+    rate in view (a 14.4x line over data under 1x would flatten the data to the axis)."""
+    factors = sorted({f for _, _, _, f in BURN_ALERTS}, reverse=True)
+    return [f for f in factors if f <= max(1.0, 2 * highest)]
+
+
 def _alert_bands(store: Store, slo: SLO, since_ns: int) -> list[Event]:
     bands: list[Event] = []
     for run in store.runs(since_ns=since_ns):
@@ -89,12 +96,13 @@ def slo_page_data(hub: MetricsHub, range_s: int, now_ms: int) -> list[dict[str, 
         for slo in hub.slos:
             now = status(slo, queryable, now_ms)
             bands = _alert_bands(store, slo, start_ms * 1_000_000)
+            lines = _burn_series(slo, queryable, start_ms, end_ms, step_ms)
+            highest = max((v for vs in lines.values() for v in vs if v is not None),
+                          default=0.0)
             out.append({
                 "slo": slo, "status": now, "active": _active(hub, slo),
                 "chart": {"start_s": start_ms // 1000, "step_s": step_ms // 1000,
-                          "lines": _burn_series(slo, queryable, start_ms, end_ms, step_ms),
-                          "thresholds": sorted({f for _, _, _, f in BURN_ALERTS},
-                                               reverse=True),
+                          "lines": lines, "thresholds": _thresholds(highest),
                           "bands": [{"ts_ns": e.ts_ns, "end_ns": e.end_ns, "text": e.text}
                                     for e in bands]},
                 "bands": bands,
