@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from perflab.errors import InvalidFile, InvalidValue
-from perflab.metrics._config import load_yaml
+from perflab.metrics._config import _mapping, load_yaml
 from perflab.metrics._duration import parse_duration_ms
 from perflab.metrics._labels import LABEL_NAME
 from perflab.metrics._matchers import LabelMatcher, all_match, parse_matcher
@@ -119,14 +119,6 @@ def notify_config_from_doc(doc: Any) -> NotifyConfig:
         raise InvalidValue("inhibit_rules must be a list")
     return NotifyConfig(route, tuple(_rule(r, f"inhibit_rules[{i}]")
                                      for i, r in enumerate(rules)))
-
-
-def _mapping(value: Any, where: str) -> dict[str, Any]:
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise InvalidValue(f"{where} must be a mapping")
-    return value
 
 
 def _strings(value: Any, where: str) -> list[str]:

@@ -38,13 +38,12 @@ from typing import Any
 
 import numpy as np
 from google.protobuf import json_format
-from google.protobuf.message import DecodeError as ProtobufDecodeError
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
     ExportMetricsServiceResponse,
 )
 
-from perflab.serving import PayloadTooLarge
+from perflab.serving import PayloadTooLarge, parse_otlp_json, parse_protobuf
 from perflab.store import canonical_labels, stale_nan
 
 MAX_POINTS = 200_000      # data points in one request (the SDK sends one per series)
@@ -203,32 +202,13 @@ def _resource(attrs: Sequence[Any]) -> _Resource:
 # -- decoding -----------------------------------------------------------------------------------
 
 def decode_protobuf(body: bytes) -> DecodedMetrics:
-    request = ExportMetricsServiceRequest()
-    try:
-        request.ParseFromString(body)
-    except (ProtobufDecodeError, RuntimeError, ValueError) as exc:
-        raise DecodeError(f"the body is not a protobuf ExportMetricsServiceRequest: {exc}"
-                          ) from None
-    return decode_request(request)
+    return decode_request(parse_protobuf(body, ExportMetricsServiceRequest, DecodeError))
 
 
 def decode_json(body: bytes) -> DecodedMetrics:
-    try:
-        doc = json.loads(body)
-    except (ValueError, RecursionError) as exc:
-        raise DecodeError(f"the body is not JSON: {str(exc)[:200]}") from None
-    if not isinstance(doc, dict):
-        raise DecodeError("the body is not an OTLP/JSON ExportMetricsServiceRequest (an "
-                          "object)")
-    _drop_exemplars(doc)  # their ids are hex in OTLP/JSON, and perflab does not keep them
-    try:
-        request = json_format.ParseDict(doc, ExportMetricsServiceRequest(),
-                                        ignore_unknown_fields=True)
-    except (json_format.ParseError, ValueError, TypeError, AttributeError, KeyError,
-            RecursionError, OverflowError) as exc:
-        raise DecodeError("the body is not an OTLP/JSON ExportMetricsServiceRequest: "
-                          f"{str(exc)[:300]}") from None
-    return decode_request(request)
+    # exemplars' ids are hex in OTLP/JSON, and perflab does not keep exemplars
+    return decode_request(parse_otlp_json(body, ExportMetricsServiceRequest, DecodeError,
+                                          prepare=_drop_exemplars))
 
 
 def _drop_exemplars(obj: Any, depth: int = 0) -> None:

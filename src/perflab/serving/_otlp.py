@@ -14,6 +14,7 @@ decode, 413, 415 for another content type, 429.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
@@ -26,6 +27,7 @@ from perflab.serving._hosts import bearer_matches
 from perflab.serving._refusals import BadEncoding, Refused, TooManyRequests
 
 if TYPE_CHECKING:
+    from google.protobuf.message import Message
     from starlette.requests import Request
 
     from perflab.serving._limits import ConcurrencyLimiter
@@ -94,6 +96,19 @@ def otlp_error(status: int, message: str, *, protobuf: bool,
                         headers=headers)
 
 
+async def decode_and_accept(request: Request, sink: OtlpSink[D],
+                            decode: Callable[[bytes], D], protocol: str) -> D:
+    """What every push receiver does with a request once it knows its format: a slot of
+    ``sink.limiter``, the bounded (gzip) body, ``decode`` off the event loop, the decoded
+    request handed whole to ``sink.accept`` (``TooManyRequests`` when it is refused)."""
+    async with sink.limiter.slot():
+        body = await read_encoded_body(request)
+        decoded = await run_in_threadpool(decode, body)
+        if not sink.accept(decoded, protocol):
+            raise TooManyRequests("the hub's ingest queue is full: retry in a moment")
+    return decoded
+
+
 async def otlp_http_export(request: Request, signal: OtlpSignal[D],
                            find_sink: Callable[[Request], OtlpSink[D]]) -> Response:
     """``POST /v1/<signal>``: binary protobuf or JSON, gzip or not. ``find_sink`` raises a
@@ -111,17 +126,11 @@ async def otlp_http_export(request: Request, signal: OtlpSignal[D],
             return otlp_error(415, f"Content-Type {media[:60]!r} is not OTLP: send "
                                    f"{PROTOBUF} or {JSON}", protobuf=True)
         decode = signal.decode_protobuf if protobuf else signal.decode_json
-        async with sink.limiter.slot():
-            body = await read_encoded_body(request)
-            decoded = await run_in_threadpool(decode, body)
-            if not sink.accept(decoded, "otlp-http"):
-                raise TooManyRequests("the hub's ingest queue is full: retry in a moment")
+        decoded = await decode_and_accept(request, sink, decode, "otlp-http")
     except Refused as exc:
         if sink is not None:
             sink.refused()
-        headers = {"Retry-After": str(exc.retry_after_s)} \
-            if isinstance(exc, TooManyRequests) else None
-        return otlp_error(exc.status, exc.message, protobuf=protobuf, headers=headers)
+        return otlp_error(exc.status, exc.message, protobuf=protobuf, headers=retry_after(exc))
     except signal.decode_error as exc:
         assert sink is not None  # decoding comes after finding the sink
         sink.refused()
@@ -161,6 +170,54 @@ def otlp_grpc_export(request: Any, context: Any, *, decode: Callable[[Any], D],
         context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
                       "the hub's ingest queue is full: retry in a moment")
     return response(decoded)
+
+
+M = TypeVar("M", bound="Message")
+
+
+def json_body(body: bytes, error: type[Exception]) -> Any:
+    """The body as JSON, or ``error`` saying it is not (a receiver's 400)."""
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+        raise error(f"the body is not JSON: {str(exc)[:200]}") from None
+
+
+def parse_protobuf(body: bytes, message: type[M], error: type[Exception]) -> M:
+    """An OTLP/HTTP binary body (or a gRPC message's bytes) as ``message``, or ``error``."""
+    from google.protobuf.message import DecodeError  # noqa: PLC0415  # protobuf, on first use
+
+    out = message()
+    try:
+        out.ParseFromString(body)
+    except (DecodeError, RuntimeError, ValueError) as exc:
+        raise error(f"the body is not a protobuf {message.__name__}: {exc}") from None
+    return out
+
+
+def parse_otlp_json(body: bytes, message: type[M], error: type[Exception], *,
+                    prepare: Callable[[dict[str, Any]], None] | None = None) -> M:
+    """An OTLP/JSON body (protobuf's JSON mapping) as ``message``, or ``error``. ``prepare``
+    mends the document first where OTLP/JSON departs from protobuf's mapping (hex ids)."""
+    from google.protobuf import json_format  # noqa: PLC0415  # protobuf, on first use
+
+    doc = json_body(body, error)
+    name = message.__name__
+    if not isinstance(doc, dict):
+        raise error(f"the body is not an OTLP/JSON {name} (an object)")
+    try:
+        if prepare is not None:
+            prepare(doc)
+        return json_format.ParseDict(doc, message(), ignore_unknown_fields=True)
+    except (json_format.ParseError, ValueError, TypeError, AttributeError, KeyError,
+            RecursionError, OverflowError) as exc:
+        raise error(f"the body is not an OTLP/JSON {name}: {str(exc)[:300]}") from None
+
+
+def retry_after(exc: Refused) -> dict[str, str] | None:
+    """The ``Retry-After`` header a refusal is answered with (429), or None."""
+    return {"Retry-After": str(exc.retry_after_s)} if isinstance(exc, TooManyRequests) \
+        else None
 
 
 def status_protobuf(code: int, message: str) -> bytes:

@@ -19,16 +19,16 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, Response
 
 from perflab.serving import (
     OtlpSignal,
     Refused,
     TooManyRequests,
+    decode_and_accept,
     media_type,
     otlp_http_export,
-    read_encoded_body,
+    retry_after,
 )
 from perflab.trace._decode import DecodeError
 from perflab.trace._otlp import (
@@ -77,19 +77,13 @@ async def zipkin_spans(request: Request) -> Response:
             return JSONResponse({"error": f"Content-Type {media[:60]!r} is not supported: "
                                           "send Zipkin v2 JSON (application/json)",
                                  "status": 415}, status_code=415)
-        async with hub.limiter.slot():
-            body = await read_encoded_body(request)
-            decoded = await run_in_threadpool(decode_zipkin, body)
-            if not hub.accept(decoded, "zipkin"):
-                raise TooManyRequests("the hub's ingest queue is full: retry in a moment")
+        decoded = await decode_and_accept(request, hub, decode_zipkin, "zipkin")
     except DecodeError as exc:
         hub.refused()
         return JSONResponse({"error": str(exc), "status": 400}, status_code=400)
     except Refused as exc:
         _count_refusal(request)
-        headers = {"Retry-After": str(exc.retry_after_s)} \
-            if isinstance(exc, TooManyRequests) else None
-        return JSONResponse(exc.to_json(), status_code=exc.status, headers=headers)
+        return JSONResponse(exc.to_json(), status_code=exc.status, headers=retry_after(exc))
     body_out: dict[str, Any] = {}
     if decoded.rejected or decoded.reasons:
         body_out = {"rejected": decoded.rejected, "message": decoded.message()}
