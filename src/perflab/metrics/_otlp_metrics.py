@@ -2,7 +2,7 @@
 them (``prometheus/storage/remote/otlptranslator``, with metric suffixes, the OTel
 specification's "Prometheus and OpenMetrics Compatibility").
 
-- **Names**: the OTLP name split at every character that is not a letter or digit and joined
+- **Names**: the OTLP name split at every character that is not an ASCII letter or digit, joined
   with ``_``; the unit appended as a word unless the name has it already (``s`` → ``seconds``,
   ``By`` → ``bytes``, ``ms`` → ``milliseconds`` ..., ``m/s`` → ``meters_per_second``; a unit
   in braces such as ``{request}`` is an annotation and adds nothing); ``_total`` for a
@@ -93,7 +93,7 @@ def _tokens(text: str) -> list[str]:
     out: list[str] = []
     word: list[str] = []
     for ch in text:
-        if ch.isalnum():
+        if ch.isascii() and ch.isalnum():  # a Prometheus 2 name is ASCII
             word.append(ch)
         elif word:
             out.append("".join(word))
@@ -288,7 +288,8 @@ def _metric(metric: Any, scope: dict[str, str], resource: _Resource,
             out.reject("points without a time (or after 2262)")
             continue
         ts -= ts % 1_000_000  # Prometheus keeps milliseconds
-        labels = {**scope, **_labels(point.attributes), **resource.target}
+        labels = {k: v for k, v in {**scope, **_labels(point.attributes),
+                                    **resource.target}.items() if v}  # "" is no label
         if len(labels) > MAX_LABELS:
             out.reject(f"points with more than {MAX_LABELS} labels")
             continue

@@ -41,6 +41,7 @@ NOW_NS = time.time_ns() // 1_000_000 * 1_000_000
     ("queue..depth__now", "", "sum", False, "queue_depth_now"),
     ("1st.metric", "", "gauge", False, "_1st_metric"),
     ("weird", "furlongs", "gauge", False, "weird_furlongs"),
+    ("caf\u00e9.visits", "", "gauge", False, "caf_visits"),  # Prometheus 2 names are ASCII
 ])
 def test_names_follow_the_translator(name: str, unit: str, kind: str, monotonic: bool,
                                      want: str) -> None:
@@ -150,12 +151,14 @@ def test_refused_points_are_counted_and_the_rest_kept() -> None:
 
 def test_no_recorded_value_is_a_staleness_marker_and_collisions_join() -> None:
     doc = _request([{"name": "g", "gauge": {"dataPoints": [
-        {"asDouble": 5.0, "flags": 1, "attributes": _attrs({"a.b": "x", "a_b": "y"})}]}}],
+        {"asDouble": 5.0, "flags": 1, "attributes": _attrs({"a.b": "x", "a_b": "y",
+                                                              "empty": ""})}]}}],
         resource={})
     decoded = decode_json(json.dumps(doc).encode())
     [(name, labels, _, value)] = decoded.rows  # no resource attributes: no target_info
     assert name == "g"
-    assert json.loads(labels)["a_b"] == "x;y"  # sorted by the original keys
+    assert json.loads(labels) == {"a_b": "x;y", "otel_scope_name": "app.meter",
+                                  "otel_scope_version": "1.2"}  # "" is no label
     assert is_stale_nan(value)
     assert math.isnan(value)
 
