@@ -30,6 +30,7 @@ A body that does not decode is ``DecodeError`` (400 / ``INVALID_ARGUMENT``); mor
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Iterable, Sequence
@@ -124,6 +125,7 @@ def metric_name(name: str, unit: str, kind: str, *, monotonic: bool = False) -> 
     return "_" + out if out[:1].isdigit() else out
 
 
+@functools.lru_cache(maxsize=65_536)  # attribute keys repeat in every request
 def label_name(key: str) -> str:
     out = "".join(ch if (ch.isascii() and ch.isalnum()) or ch == "_" else "_" for ch in key)
     if out[:1].isdigit():
@@ -133,6 +135,7 @@ def label_name(key: str) -> str:
     return out
 
 
+@functools.lru_cache(maxsize=4096)  # bucket bounds and quantiles repeat
 def _format_float(x: float) -> str:
     """As Go's ``strconv.FormatFloat(x, 'f', -1, 64)`` (the translator's ``le``/quantile)."""
     if math.isinf(x):
@@ -175,7 +178,8 @@ def _labels(attrs: Sequence[Any]) -> dict[str, str]:
         if text is None or not kv.key:
             continue
         by_name.setdefault(label_name(kv.key), []).append((kv.key, text))
-    return {name: ";".join(v for _, v in sorted(values)) for name, values in by_name.items()}
+    return {name: values[0][1] if len(values) == 1 else ";".join(v for _, v in sorted(values))
+            for name, values in by_name.items()}
 
 
 @dataclass(slots=True)
@@ -299,7 +303,23 @@ def _metric(metric: Any, scope: dict[str, str], resource: _Resource,
         if stale:
             marker = stale_nan()
             rows = [(n, lab, marker) for n, lab, _ in rows]
-        out.rows.extend((n, canonical_labels(lab), ts, v) for n, lab, v in rows)
+        out.rows.extend((n, _canonical(lab), ts, v) for n, lab, v in rows)
+
+
+# label set (in the order it was built, which repeats request after request) -> its canonical
+# JSON: one dict lookup per series in the steady state (bounded: cleared past MAX_LABEL_SETS)
+_CANONICAL: dict[tuple[tuple[str, str], ...], str] = {}
+MAX_LABEL_SETS = 500_000
+
+
+def _canonical(labels: dict[str, str]) -> str:
+    key = tuple(labels.items())
+    got = _CANONICAL.get(key)
+    if got is None:
+        if len(_CANONICAL) >= MAX_LABEL_SETS:
+            _CANONICAL.clear()
+        got = _CANONICAL[key] = canonical_labels(labels)
+    return got
 
 
 def _series(which: str, name: str, labels: dict[str, str],
