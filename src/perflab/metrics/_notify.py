@@ -319,7 +319,9 @@ class Notifier:
         if not self.inhibit:
             return False
         now_ms = time.time_ns() // 1_000_000
-        sources = [labels for labels, ends in self._firing.values() if not ends or now_ms < ends]
+        for fp in [fp for fp, (_, ends) in self._firing.items() if ends and ends <= now_ms]:
+            del self._firing[fp]  # resolved by its endsAt (its rule went away, say)
+        sources = [labels for labels, _ in self._firing.values()]
         return muted(self.inhibit, alert["labels"], sources)
 
     def _webhook_payload(self, group: _Group, alerts: list[dict[str, Any]]) -> dict[str, Any]:

@@ -150,3 +150,24 @@ def test_serve_checks_the_file_before_starting(tmp_path: Path) -> None:
     hub = MetricsHub(tmp_path / "perflab.db", options)
     assert hub.notify.route.group_by == ("alertname", "cluster")
     assert len(hub.notify.inhibit_rules) == 2
+
+
+def test_a_source_past_its_ends_at_no_longer_mutes() -> None:
+    """As in Alertmanager, an alert whose endsAt passed is resolved (a rule removed by a
+    reload never sends its resolution): it mutes nothing and is forgotten."""
+    got: list[Any] = []
+
+    def post(url: str, body: bytes) -> tuple[bool, str]:
+        del url
+        got.append(json.loads(body))
+        return True, ""
+
+    rules = (_rule('severity="critical"', 'severity="warning"'),)
+    n = Notifier(webhooks=("http://hook",), inhibit=rules, post=post, clock=lambda: 0.0)
+    now = time.time_ns() // 1_000_000
+    gone = _alert({"alertname": "Critical", "severity": "critical"}, now - 7_200_000)
+    n.send([gone])
+    n.send([_alert({"alertname": "Warn", "severity": "warning"}, now)])
+    n.flush_once()
+    assert sorted(d["groupLabels"]["alertname"] for d in got) == ["Critical", "Warn"]
+    assert len(n._firing) == 1  # the one past its endsAt is forgotten
