@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from perflab.metrics import MemoryQueryable
@@ -102,3 +104,44 @@ def test_the_run_label_is_not_part_of_the_identity() -> None:
     """Each hub incarnation records into its own run: the old run's series is found."""
     group, _ = _restart(15, 5, run_before="7")
     assert _active_at(group) == T0
+
+
+@pytest.mark.parametrize(("tolerance_ms", "restored"), [(HOUR, 1), (0, 0)])
+def test_the_hubs_rule_manager_restores_after_the_second_evaluation(
+        tmp_path: Any, tolerance_ms: int, restored: int) -> None:
+    """The rule manager over a store an earlier hub wrote ALERTS_FOR_STATE into: the first
+    load's groups restore after their second evaluation; a tolerance of 0 restores nothing."""
+    import time  # noqa: PLC0415
+
+    from perflab.metrics._rulemgr import Restore, RuleManager  # noqa: PLC0415
+    from perflab.metrics._sink import MetricSink, register_kinds  # noqa: PLC0415
+    from perflab.store import IngestQueue, Store, write_metric_samples  # noqa: PLC0415
+
+    path = tmp_path / "perflab.db"
+    now = time.time_ns() // 1_000_000
+    active_s = now // 1000 - 1200  # active 20 minutes ago, firing (for: 10m) when it went down
+    with Store.open(path) as store:
+        old = store.create_run("serve", "before").id
+        with store.transaction():
+            write_metric_samples(store, [
+                (old, "ALERTS_FOR_STATE", '{"alertname":"Slow","severity":"page"}',
+                 (now - k * MIN) * 1_000_000, float(active_s)) for k in (3, 2, 1)])
+        new = store.create_run("serve", "after").id
+    queue = IngestQueue(path)
+    register_kinds(queue)
+    queue.start()
+    try:
+        manager = RuleManager(path, MetricSink(queue, lambda: new), None, interval_ms=MIN,
+                              restore=Restore(tolerance_ms, GRACE))
+        manager.generated = [(RULES, "rules.yml")]
+        manager.load([], default_rules=False)
+        [group] = manager.groups
+        start = manager.started_ms + 1  # evaluations come after the start
+        with Store.open(path) as store:
+            for ts in (start, start + MIN):
+                manager.eval_group(group, store, ts)
+                assert manager.restored == (restored if ts > start else 0)
+        slow = next(iter(group.rules[0].active.values()))
+        assert slow.active_at == (active_s * 1000 if restored else start)
+    finally:
+        queue.stop()
