@@ -241,3 +241,35 @@ def test_refusals_are_otlps_own(hub: Any) -> None:
         {"name": "a", "gauge": {"dataPoints": [{"asDouble": 1.0}, {"asDouble": 2.0}]}}]))
     assert r.status_code == 429
     assert r.headers["Retry-After"] == "1"
+
+
+def test_metrics_service_export_over_grpc_with_the_token(tmp_path: Any) -> None:
+    """MetricsService/Export on the hub's OTLP/gRPC port: the token as on every port, the
+    partial success in the answer, RESOURCE_EXHAUSTED when the store is behind."""
+    import grpc  # noqa: PLC0415
+    from opentelemetry.proto.collector.metrics.v1 import (  # noqa: PLC0415
+        metrics_service_pb2_grpc,
+    )
+    from tests.unit.trace._tracehub import running_hub  # noqa: PLC0415
+
+    auth = [("authorization", "Bearer sekrit")]
+    good = json_format.ParseDict(_request([{"name": "g", "gauge": {"dataPoints": [
+        {"asDouble": 2.0}]}}]), ExportMetricsServiceRequest())
+    delta = json_format.ParseDict(_request([{"name": "d", "sum": {
+        "aggregationTemporality": 1, "dataPoints": [{"asInt": "1"}]}}]),
+        ExportMetricsServiceRequest())
+    with running_hub(tmp_path / "s.db", token="sekrit") as hub, \
+            grpc.insecure_channel(hub.grpc_target) as channel:
+        stub = metrics_service_pb2_grpc.MetricsServiceStub(channel)
+        with pytest.raises(grpc.RpcError) as err:
+            stub.Export(good, timeout=10)
+        assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        assert not stub.Export(good, timeout=10, metadata=auth).HasField("partial_success")
+        answer = stub.Export(delta, timeout=10, metadata=auth)
+        assert answer.partial_success.rejected_data_points == 1
+        assert "delta" in answer.partial_success.error_message
+        hub.app.state.ingest.max_items = 1  # nothing more fits: say so, do not drop
+        with pytest.raises(grpc.RpcError) as err:
+            stub.Export(good, timeout=10, metadata=auth)
+        assert err.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert hub.app.state.metrics.otlp.to_json()["refused_requests"] == 2
