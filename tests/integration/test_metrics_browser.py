@@ -73,3 +73,27 @@ def test_query_page_draws_a_chart_and_a_table_and_completes_names(tmp_path: Path
         assert p.locator("table.rules tr[data-rule='Always']").count() == 1
         assert p.locator("#alert-history canvas").count() >= 1
         page.shot("metrics-alerts")
+
+
+def test_slos_page_draws_budget_and_burn_rate_with_alert_bands(tmp_path: Path, page):
+    """A real hub with an SLO spec over two hours of a service failing 2 % of the time in
+    its last 30 minutes: the budget bar, the burn rates, the chart with its band."""
+    from tests.unit.metrics._metricsdata import SLO_SPEC, write_slo_data  # noqa: PLC0415
+
+    store = tmp_path / "s.db"
+    write_slo_data(store, tmp_path)
+    spec = tmp_path / "slo.yml"
+    spec.write_text(SLO_SPEC)
+    with serve(store, "--no-record", "--no-default-rules", "--slo", str(spec)) as hub:
+        page.open(f"{hub.url}/slos?range=6h", ready="slos")
+        p = page.page
+        section = p.locator("section.slo[data-slo='checkout-availability']")
+        assert section.count() == 1
+        assert "%" in section.locator("td.budget-left").inner_text()
+        assert section.locator("td.burn-hot").count() >= 1
+        assert section.locator(".burn-chart canvas").count() >= 1
+        assert "SLOErrorBudgetBurnFast firing" in section.inner_text()
+        page.shot("metrics-slos-6h")
+        p.click("nav a[href='/slos']")
+        p.wait_for_function("document.body.dataset.slos === '1'")
+        page.shot("metrics-slos")

@@ -286,6 +286,9 @@ def test_public_surface_of_perflab_serving():
     import perflab.serving  # noqa: PLC0415
 
     assert sorted(perflab.serving.__all__) == [
-        "BadEncoding", "ConcurrencyLimiter", "HostGuard", "HostRule", "PayloadTooLarge",
-        "Refused", "TooManyRequests", "bearer_matches", "gunzip_bounded", "is_loopback_host",
-        "listening_socket", "read_body", "read_token_file", "require_token_off_loopback"]
+        "BadEncoding", "ConcurrencyLimiter", "HostGuard", "HostRule", "OTLP_MAX_BODY",
+        "OtlpSignal", "OtlpSink", "PayloadTooLarge", "Refused", "TooManyRequests",
+        "bearer_matches", "decode_and_accept", "gunzip_bounded", "is_loopback_host", "json_body",
+        "listening_socket", "media_type", "otlp_error", "otlp_grpc_export", "otlp_http_export",
+        "parse_otlp_json", "parse_protobuf", "read_body", "read_encoded_body",
+        "read_token_file", "require_token_off_loopback", "retry_after", "status_protobuf"]

@@ -32,10 +32,11 @@ ZIPKIN = "127.0.0.1:9411"
 def receiver_options(f: Callable[..., Any]) -> Callable[..., Any]:
     options = [
         click.option("--otlp-http", default=OTLP_HTTP, show_default=True, metavar="HOST:PORT",
-                     help="OTLP/HTTP span receiver (also served on the hub's own port)."),
+                     help="OTLP/HTTP receiver of spans and metrics (also served on the hub's "
+                          "own port)."),
         click.option("--no-otlp-http", is_flag=True, help="No OTLP/HTTP port of its own."),
         click.option("--otlp-grpc", default=OTLP_GRPC, show_default=True, metavar="HOST:PORT",
-                     help="OTLP/gRPC span receiver (TraceService/Export)."),
+                     help="OTLP/gRPC receiver (TraceService/Export, MetricsService/Export)."),
         click.option("--no-otlp-grpc", is_flag=True, help="No OTLP/gRPC receiver."),
         click.option("--zipkin", default=ZIPKIN, show_default=True, metavar="HOST:PORT",
                      help="Zipkin v2 JSON receiver (POST /api/v2/spans)."),
@@ -84,7 +85,8 @@ def open_receivers(ctx: click.Context, opts: dict[str, Any], token: str | None, 
     listeners: list[Listener] = []
     sockets: list[socket.socket] = []
     try:
-        for name, paths in (("otlp_http", ("/v1/traces",)), ("zipkin", ("/api/v2/spans",)),
+        for name, paths in (("otlp_http", ("/v1/traces", "/v1/metrics")),
+                            ("zipkin", ("/api/v2/spans",)),
                             ("otlp_grpc", None)):
             flag = "--" + name.replace("_", "-")
             if opts[f"no_{name}"]:

@@ -65,6 +65,22 @@ def serve_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--webhook", "metrics_webhook", multiple=True, metavar="URL",
                      help="Send alerts straight to this webhook in Alertmanager's webhook "
                           "format (grouped by alertname; repeatable)."),
+        click.option("--slo", "metrics_slo", multiple=True, type=click.Path(dir_okay=False),
+                     metavar="SPEC",
+                     help="An SLO spec (perflab slo): evaluate its burn-rate rules and alerts "
+                          "and show it on the SLOs page (repeatable)."),
+        click.option("--notify-config", "metrics_notify_config",
+                     type=click.Path(dir_okay=False), default=None, metavar="FILE",
+                     help="Alertmanager's route timings and inhibit_rules for the --webhook "
+                          "notifications (Alertmanager's YAML format)."),
+        click.option("--for-outage-tolerance", "metrics_for_outage_tolerance", default="1h",
+                     show_default=True, metavar="DURATION",
+                     help="Restore the pending and firing alerts of before a restart that "
+                          "were active within this long (0s: do not restore)."),
+        click.option("--for-grace-period", "metrics_for_grace_period", default="10s",
+                     show_default=True, metavar="DURATION",
+                     help="A restored alert that was about to fire waits at least this long "
+                          "(and rules with a shorter `for` are not restored)."),
         click.option("--remote-write", "metrics_remote_write", multiple=True, metavar="URL",
                      help="Also push collected metrics to this remote-write URL (a "
                           "Prometheus, Mimir, VictoriaMetrics; repeatable)."),
@@ -81,7 +97,9 @@ def hub_options(values: dict[str, Any], *, proc_root: str = "/proc") -> HubOptio
         HubOptions,
         expand_globs,
         load_config,
+        load_notify_config,
         load_rule_file,
+        load_slo,
     )
 
     config_path = values.get("metrics_scrape")
@@ -94,6 +112,12 @@ def hub_options(values: dict[str, Any], *, proc_root: str = "/proc") -> HubOptio
         if not url.startswith(("http://", "https://")):
             raise InvalidValue(f"{url!r} is not an http(s) URL",
                                hint="like http://127.0.0.1:9093")
+    slo_files = tuple(values.get("metrics_slo") or ())
+    for path in slo_files:
+        load_slo(path)
+    notify_path = values.get("metrics_notify_config")
+    if notify_path:
+        load_notify_config(notify_path)
     eval_ms = _duration_ms(values.get("metrics_eval_interval") or "5s", "--eval-interval")
     scrape = values.get("metrics_scrape_interval")
     if eval_ms <= 0:
@@ -103,7 +127,12 @@ def hub_options(values: dict[str, Any], *, proc_root: str = "/proc") -> HubOptio
         scrape_interval_ms=_duration_ms(scrape, "--scrape-interval") if scrape else None,
         default_rules=not values.get("metrics_no_default_rules", False),
         alertmanagers=tuple(values.get("metrics_alertmanager") or ()),
-        webhooks=tuple(values.get("metrics_webhook") or ()),
+        webhooks=tuple(values.get("metrics_webhook") or ()), notify_config=notify_path,
+        slo_files=slo_files,
+        for_outage_tolerance_ms=_duration_ms(
+            values.get("metrics_for_outage_tolerance") or "1h", "--for-outage-tolerance"),
+        for_grace_period_ms=_duration_ms(values.get("metrics_for_grace_period") or "10s",
+                                         "--for-grace-period"),
         remote_write=tuple(values.get("metrics_remote_write") or ()), proc_root=proc_root)
 
 

@@ -62,9 +62,13 @@ def record(*, interval: float, duration: float | None, pids: tuple[int, ...],
            store_path: str | None, as_json: bool) -> int:
     """Record system, network and process figures into a run until --duration or Ctrl-C.
 
+    The machine's node_exporter families (node_cpu_seconds_total, memory, filesystems, PSI)
+    are written too, so `perflab promql` works on the run as on the hub's.
+
     SIGINT and SIGTERM end the run as `aborted`; what was recorded is kept.
     """
     from perflab.collect.recorder import Recorder  # noqa: PLC0415  # lazy: keeps --help fast
+    from perflab.metrics import node_metrics_into  # noqa: PLC0415
 
     for pid in (*pids, *profile_pids):  # checked before a run exists: a typo must not leave
         if not Path(f"/proc/{pid}").is_dir():  # an empty run behind
@@ -95,8 +99,11 @@ def record(*, interval: float, duration: float | None, pids: tuple[int, ...],
         stop = threading.Event()
         try:
             try:
-                interrupted = _run_until_signal(rec, stop, duration, run.id, run_name,
-                                                live=not as_json and sys.stderr.isatty())
+                # node_exporter's families beside the recorder's series, as the hub writes
+                # them, so `perflab promql` and rules answer the same on a recording
+                with node_metrics_into(store.path, run.id, interval) as node:
+                    interrupted = _run_until_signal(rec, stop, duration, run.id, run_name,
+                                                    live=not as_json and sys.stderr.isatty())
             finally:
                 if profilers is not None:  # each keeps what its current slice sampled
                     profilers.stop()
@@ -106,7 +113,8 @@ def record(*, interval: float, duration: float | None, pids: tuple[int, ...],
             _end_failed(store, run.id, err, rec)
             raise
         status: Literal["ok", "aborted"] = "aborted" if interrupted else "ok"
-        update: dict[str, Any] = {"samples": rec.samples_written, "series": rec.series_count}
+        samples, series = rec.samples_written + node.samples, rec.series_count + len(node.series)
+        update: dict[str, Any] = {"samples": samples, "series": series}
         if profilers is not None:
             update["profile"] = {**meta["profile"], **profilers.summary_json()}
         store.finish_run(run.id, status, meta_update=update)
@@ -121,8 +129,8 @@ def record(*, interval: float, duration: float | None, pids: tuple[int, ...],
             # a finished recording: its kind, end and status are known
             "run": {**finished.to_json(), "kind": "record", "status": status,
                     "ended_ns": ended_ns, "duration_s": elapsed},
-            "samples": rec.samples_written,
-            "series": rec.series_count, "ticks": rec.ticks, "store": str(store.path),
+            "samples": samples,
+            "series": series, "ticks": rec.ticks, "store": str(store.path),
         }
         if profilers is not None:
             doc["profile"] = {**profilers.summary_json(), "rate_hz": profile_rate,
@@ -130,7 +138,7 @@ def record(*, interval: float, duration: float | None, pids: tuple[int, ...],
         emit_doc(doc)
     else:
         click.echo(f"run {run.id} ({run_name}): {status}, {format_duration(elapsed)}, "
-                   f"{rec.samples_written} samples in {rec.series_count} series")
+                   f"{samples} samples in {series} series")
         if profilers is not None:
             for note in profilers.notes:
                 click.echo(f"note: {note}", err=True)

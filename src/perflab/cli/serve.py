@@ -155,7 +155,7 @@ def serve(*, listen: str, store_path: str | None, no_record: bool, token: str | 
     shown = f"[{host}]" if ":" in host else host
     click.echo(f"perflab serve: http://{shown}:{sock.getsockname()[1]}/  (store {path}"
                f"{', recording this machine' if not no_record else ''}; Ctrl-C stops)")
-    click.echo(f"spans: {receivers_line(spans, listeners)}")
+    click.echo(f"spans and OTLP metrics: {receivers_line(spans, listeners)}")
     sys.stdout.flush()
     app = create_app(AppConfig(store_path=path, token=token, record=not no_record,
                                interval_s=interval_s, listen_host=host,

@@ -7,11 +7,16 @@ Public names:
   store, with the run as the ``perflab_run`` label), ``MemoryQueryable``, ``RawSeries``;
   ``prometheus_name`` (a stored series' Prometheus name).
 - The hub: ``MetricsHub``, ``HubOptions`` and ``ROUTES`` (the Prometheus HTTP API,
-  remote-write and InfluxDB receivers, the Query and Alerts pages) that ``web`` mounts.
-- Files: ``load_config`` (a Prometheus configuration), ``load_rule_file``,
+  remote-write, InfluxDB and OTLP/HTTP receivers, the Query, Alerts and SLOs pages) that ``web``
+  mounts; ``MetricsHub.otlp.grpc_service(token)`` registers ``MetricsService`` on the OTLP/gRPC
+  port.
+- Files: ``load_config`` (a Prometheus configuration), ``load_notify_config`` (route and
+  inhibit_rules in Alertmanager's format), ``load_rule_file``,
   ``run_test_file`` (promtool's rule unit tests), ``ScrapeManager`` and ``MetricSink``
   (``perflab scrape`` without the hub), ``import_exposition`` (``perflab metrics import``),
   ``replay_rules`` / ``Fired`` (rules evaluated over a recorded run: what would have fired).
+- ``node_metrics_into``: the hub's node_* families written into another run (``perflab
+  record``).
 """
 
 from perflab.metrics._api import ROUTES as _API_ROUTES
@@ -22,8 +27,11 @@ from perflab.metrics._duration import parse_duration_ms
 from perflab.metrics._engine import InstantResult, QueryOptions, instant_query, range_query
 from perflab.metrics._hub import HubOptions, MetricsHub
 from perflab.metrics._importer import import_exposition
+from perflab.metrics._inhibit import load_notify_config
 from perflab.metrics._matchers import parse_matcher
 from perflab.metrics._names import prometheus_name
+from perflab.metrics._node import node_metrics_into
+from perflab.metrics._otlp_receive import ROUTES as _OTLP_ROUTES
 from perflab.metrics._pages import ROUTES as _PAGE_ROUTES
 from perflab.metrics._pages import TEMPLATES
 from perflab.metrics._receive import ROUTES as _RECEIVE_ROUTES
@@ -34,10 +42,11 @@ from perflab.metrics._scrape import ScrapeManager
 from perflab.metrics._sink import MetricSink, register_kinds
 from perflab.metrics._slo import generate_rules, load_slo
 from perflab.metrics._slo import status as slo_status
+from perflab.metrics._slo_page import ROUTES as _SLO_ROUTES
 from perflab.metrics._storeq import StoreQueryable
 from perflab.metrics._values import MemoryQueryable, Queryable, RawSeries
 
-ROUTES = [*_API_ROUTES, *_RECEIVE_ROUTES, *_PAGE_ROUTES]
+ROUTES = [*_API_ROUTES, *_RECEIVE_ROUTES, *_OTLP_ROUTES, *_PAGE_ROUTES, *_SLO_ROUTES]
 
 __all__ = [
     "ROUTES",
@@ -62,8 +71,10 @@ __all__ = [
     "import_exposition",
     "instant_query",
     "load_config",
+    "load_notify_config",
     "load_rule_file",
     "load_slo",
+    "node_metrics_into",
     "parse",
     "parse_duration_ms",
     "parse_matcher",

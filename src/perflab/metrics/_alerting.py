@@ -21,9 +21,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from perflab.metrics import _labels as lab
-from perflab.metrics._ast import PromQLError
+from perflab.metrics._ast import Matcher, PromQLError
 from perflab.metrics._engine import QueryOptions, instant_query
 from perflab.metrics._labels import Labels
+from perflab.metrics._names import RUN_LABEL
 from perflab.metrics._rulefile import GroupSpec, RuleSpec
 from perflab.metrics._template import Sample
 from perflab.metrics._values import Queryable, stale_value
@@ -157,6 +158,40 @@ class Group:
         self.duration_s = time.perf_counter() - t0
         return changes
 
+    def restore_for_state(self, ts: int, queryable: Queryable, *, before_ms: int,
+                          outage_tolerance_ms: int, grace_ms: int) -> list[Alert]:
+        """Give the active alerts back the ``active_at`` they had before a restart, from the
+        ``ALERTS_FOR_STATE`` samples written before ``before_ms``, as Prometheus's
+        ``RestoreForState`` does (v2.42): only rules whose ``for`` is at least ``grace_ms``,
+        only samples within ``outage_tolerance_ms`` of ``ts``, none after a staleness marker.
+        An alert that had been pending for less than ``for`` minus ``grace_ms`` keeps the
+        time it still had to wait (shifted by the downtime); one closer to firing gets
+        ``grace_ms`` more; one that was firing fires again at the next evaluation."""
+        restored = []
+        mint = ts - outage_tolerance_ms
+        for rule in self.rules:
+            hold = rule.spec.for_ms
+            if rule.spec.kind != "alert" or hold < grace_ms:
+                continue
+            for alert in rule.active.values():
+                if alert.state == "inactive":
+                    continue
+                found = _last_for_state(queryable, alert.labels, mint, before_ms)
+                if found is None:
+                    continue
+                down_at = found[0] - found[0] % 1000  # Prometheus works in whole seconds
+                active_at = int(found[1]) * 1000
+                remaining = hold - (down_at - active_at)
+                if remaining <= 0:
+                    pass  # it was firing: it fires again at once if it still holds
+                elif remaining < grace_ms:
+                    active_at = ts + grace_ms - hold
+                else:
+                    active_at += ts - down_at
+                alert.active_at = active_at
+                restored.append(alert)
+        return restored
+
     def alerts_to_send(self, ts: int, resend_delay_ms: int = DEFAULT_RESEND_DELAY_MS,
                        ) -> list[Alert]:
         """The alerts Prometheus would send after this evaluation (``sendAlerts``)."""
@@ -169,6 +204,33 @@ class Group:
                     alert.valid_until = ts + 4 * delta
                     out.append(alert)
         return out
+
+
+def _last_for_state(queryable: Queryable, labels: Labels, mint: int,
+                    before_ms: int) -> tuple[int, float] | None:
+    """(time, value) of the newest ``ALERTS_FOR_STATE`` sample of an alert in
+    [mint, before_ms), or None (none there, or the newest is a staleness marker). The run
+    label is not part of the identity (each incarnation of the hub records into a run of its
+    own); a series of the alert's own run is preferred when several match."""
+    own = dict(labels)
+    run = own.pop(RUN_LABEL, None)
+    matchers = [Matcher(lab.NAME, "=", "ALERTS_FOR_STATE"),
+                *(Matcher(k, "=", v) for k, v in sorted(own.items()))]
+    best: tuple[bool, int, float, bool] | None = None
+    for raw in queryable.select(matchers, mint, before_ms - 1):
+        if {k: v for k, v in raw.labels if k not in (RUN_LABEL, lab.NAME)} != own:
+            continue  # a series with more labels than the alert's
+        keep = (raw.ts >= mint) & (raw.ts < before_ms)
+        if not keep.any():
+            continue
+        i = int(keep.nonzero()[0][-1])
+        candidate = (dict(raw.labels).get(RUN_LABEL) == run, int(raw.ts[i]),
+                     float(raw.values[i]), bool(raw.stale[i]))
+        if best is None or candidate[:2] > best[:2]:
+            best = candidate
+    if best is None or best[3]:
+        return None
+    return best[1], best[2]
 
 
 def _check_limit(limit: int, n: int) -> None:

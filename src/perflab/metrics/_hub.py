@@ -24,9 +24,12 @@ from typing import Any, Protocol
 
 from perflab.errors import InvalidValue, StoreError
 from perflab.metrics._config import PromConfig, load_config
+from perflab.metrics._inhibit import NotifyConfig, load_notify_config
 from perflab.metrics._node import NodeScraper
+from perflab.metrics._otlp_receive import OtlpMetricsReceiver
 from perflab.metrics._scrape import ScrapeManager
 from perflab.metrics._sink import MetricSink, register_kinds
+from perflab.metrics._slo import SLO, generate_rules, load_slo
 from perflab.store import IngestQueue, Store
 
 log = logging.getLogger("perflab.metrics")
@@ -53,6 +56,10 @@ class HubOptions:
     node_metrics: bool = True                 # the hub's node_* families
     alertmanagers: tuple[str, ...] = ()       # --alertmanager URL
     webhooks: tuple[str, ...] = ()            # --webhook URL
+    notify_config: str | None = None         # --notify-config FILE: route + inhibit_rules
+    slo_files: tuple[str, ...] = ()           # --slo SPEC: rules, alerts and the SLOs page
+    for_outage_tolerance_ms: int = 3_600_000  # --for-outage-tolerance (0: no restoring)
+    for_grace_period_ms: int = 10_000         # --for-grace-period
     remote_write: tuple[str, ...] = ()        # --remote-write URL
     external_url: str = ""
     proc_root: str = "/proc"
@@ -64,12 +71,15 @@ class MetricsHub:
     options: HubOptions = field(default_factory=HubOptions)
     stores: StoreProvider | None = None
     config: PromConfig = field(default_factory=PromConfig)
+    notify: NotifyConfig = field(default_factory=NotifyConfig)
+    slos: list[SLO] = field(default_factory=list)
     sink: MetricSink | None = None
     scrapes: ScrapeManager | None = None
     node: NodeScraper | None = None
     rules: Any = None        # the rule manager (_rules.RuleManager)
     notifier: Any = None     # the notifier (_notify.Notifier)
     sender: Any = None       # the remote-write sender (_sender.RemoteWriteSender)
+    otlp: OtlpMetricsReceiver = field(init=False)  # /v1/metrics and MetricsService/Export
     host: str = field(default_factory=socket.gethostname)
     _own_run: int | None = None
     _run_started: int | None = None
@@ -77,8 +87,12 @@ class MetricsHub:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
+        self.otlp = OtlpMetricsReceiver(self)
         if self.options.config_path:
             self.config = load_config(self.options.config_path)  # a bad file: exit 2 at start
+        if self.options.notify_config:
+            self.notify = load_notify_config(self.options.notify_config)
+        self.slos = self._load_slos()
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -129,21 +143,41 @@ class MetricsHub:
 
     def _start_rules(self) -> None:
         from perflab.metrics._notify import Notifier  # noqa: PLC0415
-        from perflab.metrics._rulemgr import RuleManager  # noqa: PLC0415
+        from perflab.metrics._rulemgr import Restore, RuleManager  # noqa: PLC0415
 
         assert self.sink is not None
         self.notifier = Notifier(self.alertmanager_urls(), self.options.webhooks,
                                  store_path=self.store_path,
-                                 external_url=self.options.external_url)
+                                 external_url=self.options.external_url,
+                                 route=self.notify.route, inhibit=self.notify.inhibit_rules)
         self.notifier.start()
         self.rules = RuleManager(
             self.store_path, self.sink, self.notifier,
             interval_ms=self.options.eval_interval_ms or self.config.evaluation_interval_ms,
             external_labels=self.config.external_labels,
             external_url=self.options.external_url,
-            events_run=self._run_id)
+            events_run=self._run_id,
+            restore=Restore(self.options.for_outage_tolerance_ms,
+                            self.options.for_grace_period_ms))
+        self.rules.generated = self._slo_rules(self.slos)
         self.rules.load(self.rule_files(), default_rules=self.options.default_rules)
         self.rules.start()
+
+    def _load_slos(self) -> list[SLO]:
+        slos: list[SLO] = []
+        for path in self.options.slo_files:
+            slos.extend(load_slo(path))
+        names = [s.name for s in slos]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise InvalidValue(f"SLO {duplicates[0]!r} is in more than one --slo file",
+                               hint="SLO names are unique across the files")
+        return slos
+
+    @staticmethod
+    def _slo_rules(slos: list[SLO]) -> list[tuple[str, str]]:
+        """The SLOs' recording and alerting rules, as rule file text."""
+        return [(generate_rules(slos), "<perflab --slo rules>")] if slos else []
 
     def alertmanager_urls(self) -> tuple[str, ...]:
         from_config = tuple(u for am in self.config.alertmanagers for u in am.urls)
@@ -169,24 +203,31 @@ class MetricsHub:
                 log.error("could not end the metrics run %s: %s", self._own_run, exc)  # noqa: TRY400
 
     def reload(self) -> None:
-        """Re-read the configuration and the rule files; ``InvalidFile`` (and nothing
-        changed) when one is bad."""
+        """Re-read the configuration, the notification configuration and the rule files;
+        ``InvalidFile`` (and nothing changed) when one is bad."""
         config = load_config(self.options.config_path) if self.options.config_path else \
             self.config
+        notify = load_notify_config(self.options.notify_config) \
+            if self.options.notify_config else self.notify
+        slos = self._load_slos()
         if self.rules is not None:
             files = self._rule_files_for(config)
             self.rules.check_files(files)  # raises before anything changes
         self.config = config
+        self.notify = notify
+        self.slos = slos
         if self.scrapes is not None:
             self.scrapes.reload(config)
         elif config.scrape_configs and self.sink is not None:
             self.scrapes = ScrapeManager(config, self.sink)
             self.scrapes.start()
         if self.rules is not None:
+            self.rules.generated = self._slo_rules(slos)
             self.rules.load(self._rule_files_for(config),
                             default_rules=self.options.default_rules)
         if self.notifier is not None:
             self.notifier.set_alertmanagers(self.alertmanager_urls())
+            self.notifier.configure(notify.route, notify.inhibit_rules)
         log.info("configuration reloaded")
 
     def _rule_files_for(self, config: PromConfig) -> list[str]:

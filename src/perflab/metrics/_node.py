@@ -6,11 +6,14 @@ as counters) and the filesystems (``node_filesystem_avail_bytes``, ``_size_bytes
 ``_free_bytes``, ``_files``, ``_files_free``, ``_readonly``, as node_exporter's filesystem
 collector names them), and writes them into its run with ``job="perflab"`` and
 ``instance=<host>``, plus ``up``. Rules written for node_exporter (CPU saturation, disk full
-prediction with ``predict_linear``) then work on the hub's own data.
+prediction with ``predict_linear``) then work on the hub's own data. ``perflab record`` writes
+the same families into its run through ``node_metrics_into`` (the same scraper, with an ingest
+queue of its own), so ``perflab promql`` answers the same on a recording as on the hub's run.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -19,8 +22,8 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from perflab.metrics._sink import MetricSink, Row
-from perflab.store import canonical_labels, stale_nan
+from perflab.metrics._sink import MetricSink, Row, register_kinds
+from perflab.store import IngestQueue, canonical_labels, stale_nan
 
 log = logging.getLogger("perflab.metrics")
 
@@ -86,6 +89,8 @@ class NodeScraper:
         self._previous: set[tuple[str, str]] = set()
         self._collector: object | None = None
         self.error: str | None = None
+        self.samples = 0  # handed to the sink and taken
+        self.series: set[tuple[str, str]] = set()  # every series written so far
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._loop, name="perflab-node", daemon=True)
@@ -139,4 +144,30 @@ class NodeScraper:
         rows.append(("scrape_samples_scraped", base, ts, float(len(current))))
         if self.sink.submit(rows):
             self._previous = current
+            self.samples += len(rows)
+            self.series.update((n, lab) for n, lab, _, _ in rows)
         return len(rows)
+
+
+_STOP_S = 10.0
+
+
+@contextlib.contextmanager
+def node_metrics_into(store_path: Path | str, run_id: int, interval_s: float, *,
+                      proc_root: str = "/proc") -> Iterator[NodeScraper]:
+    """The node_* families written into ``run_id`` every ``interval_s`` while the block runs
+    (``perflab record``): the hub's scraper, through an ingest queue of its own whose writer
+    thread commits beside the recorder's. On exit the scraper stops, then what it handed
+    over is written (at most ``_STOP_S`` of retries on a full disk)."""
+    queue = IngestQueue(store_path)
+    register_kinds(queue)
+    scraper = NodeScraper(MetricSink(queue, lambda: run_id), interval_s, proc_root=proc_root)
+    queue.start()
+    scraper.start()
+    try:
+        yield scraper
+    finally:
+        scraper.stop()
+        queue.stop(_STOP_S)
+
+

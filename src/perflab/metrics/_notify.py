@@ -12,9 +12,9 @@ Alerts page says so. Nothing is dropped while the hub runs.
 **Webhooks.** Alerts are grouped by ``group_by`` (``alertname``); a new group is notified
 after ``group_wait`` (0 s), a changed group after ``group_interval`` (10 s), an unchanged firing
 group every ``repeat_interval`` (1 h); resolved alerts are notified once. The body is
-Alertmanager's webhook JSON (``version`` 4). Inhibition: an alert matching an inhibit rule's
-``target_matchers`` is muted while one matching its ``source_matchers`` fires with the same
-``equal`` labels.
+Alertmanager's webhook JSON (``version`` 4). The route and the inhibit rules come from
+``--notify-config`` (``_inhibit``); inhibition has Alertmanager's semantics: the sources are
+every alert firing now (silenced ones too), until its ``endsAt``.
 
 **Silences** (``perflab alerts silence``, stored in the store) mute matching alerts on both
 paths: a silenced alert is neither posted nor notified.
@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from perflab.metrics._alerting import Alert
+from perflab.metrics._inhibit import InhibitRule, Route, muted
 from perflab.metrics._matchers import LabelMatcher, all_match, from_lists
 
 log = logging.getLogger("perflab.alerts")
@@ -77,21 +78,6 @@ def alert_payload(alert: Alert, external_labels: dict[str, str],
 def _wire(payload: dict[str, Any]) -> dict[str, Any]:
     """What goes to Alertmanager: the payload without perflab's own keys."""
     return {k: v for k, v in payload.items() if not k.startswith("_")}
-
-
-@dataclass(frozen=True, slots=True)
-class Route:
-    group_by: tuple[str, ...] = ("alertname",)
-    group_wait_s: float = 0.0
-    group_interval_s: float = 10.0
-    repeat_interval_s: float = 3600.0
-
-
-@dataclass(frozen=True, slots=True)
-class InhibitRule:
-    source: tuple[LabelMatcher, ...]
-    target: tuple[LabelMatcher, ...]
-    equal: tuple[str, ...]
 
 
 @dataclass(slots=True)
@@ -140,6 +126,8 @@ class Notifier:
         self._groups: dict[str, _Group] = {}
         self._silences: list[tuple[list[LabelMatcher], int, int]] = []
         self._silences_at = 0.0
+        # every alert firing now, silenced or not, with its endsAt (ms): inhibition's sources
+        self._firing: dict[str, tuple[dict[str, str], int]] = {}
         self.muted = 0
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -164,6 +152,11 @@ class Notifier:
                                                                       "alertmanager"))
                                  for u in urls]
 
+    def configure(self, route: Route, inhibit: tuple[InhibitRule, ...]) -> None:
+        """A reloaded ``--notify-config``: groups formed so far keep their alerts."""
+        with self._lock:
+            self.route, self.inhibit = route, inhibit
+
     def status(self) -> list[dict[str, Any]]:
         with self._lock:
             return [d.to_api() for d in (*self.destinations, *self.webhooks)]
@@ -179,6 +172,7 @@ class Notifier:
         for alert in alerts:
             p = alert_payload(alert, external_labels or {}, generator_url)
             p["_resolved"] = bool(alert.resolved_at)
+            self._note_firing(p["labels"], alert)
             if self.silenced(p["labels"]):
                 self.muted += 1
                 continue
@@ -193,6 +187,13 @@ class Notifier:
             for p in payloads:
                 self._group(p, now)
             self._lock.notify_all()
+
+    def _note_firing(self, labels: dict[str, str], alert: Alert) -> None:
+        with self._lock:
+            if alert.resolved_at:
+                self._firing.pop(fingerprint(labels), None)
+            else:
+                self._firing[fingerprint(labels)] = (labels, alert.valid_until)
 
     def silenced(self, labels: dict[str, str]) -> bool:
         now_ns = time.time_ns()
@@ -314,19 +315,14 @@ class Notifier:
         return out
 
     def _inhibited(self, alert: dict[str, Any]) -> bool:
-        labels = alert["labels"]
-        for rule in self.inhibit:
-            if not all_match(list(rule.target), labels):
-                continue
-            for group in self._groups.values():
-                for source in group.alerts.values():
-                    if source is alert or _status(source) != "firing":
-                        continue
-                    if all_match(list(rule.source), source["labels"]) and all(
-                            source["labels"].get(n, "") == labels.get(n, "")
-                            for n in rule.equal):
-                        return True
-        return False
+        """Called with the lock held."""
+        if not self.inhibit:
+            return False
+        now_ms = time.time_ns() // 1_000_000
+        for fp in [fp for fp, (_, ends) in self._firing.items() if ends and ends <= now_ms]:
+            del self._firing[fp]  # resolved by its endsAt (its rule went away, say)
+        sources = [labels for labels, _ in self._firing.values()]
+        return muted(self.inhibit, alert["labels"], sources)
 
     def _webhook_payload(self, group: _Group, alerts: list[dict[str, Any]]) -> dict[str, Any]:
         statuses = [_status(a) for a in alerts]

@@ -1,4 +1,5 @@
-"""The Query and Alerts pages of the dashboard, and their scripts.
+"""The Query and Alerts pages of the dashboard, and their scripts (and the SLOs page's:
+``_slo_page``).
 
 Rendered by the web app's template environment (these templates extend its ``base.html``);
 data is embedded with ``_ui.script_json``; the charts are perflab's shared ones.
@@ -26,7 +27,8 @@ if TYPE_CHECKING:
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
 STATIC = HERE / "static"
-ASSETS = {"query.js": "text/javascript", "alerts.js": "text/javascript"}
+ASSETS = {"query.js": "text/javascript", "alerts.js": "text/javascript",
+          "slos.js": "text/javascript"}
 RANGES = ("5m", "15m", "1h", "6h", "24h", "7d")
 AGGREGATIONS = ("sum", "avg", "min", "max", "count", "group", "stddev", "stdvar", "topk",
                 "bottomk", "quantile", "count_values", "without", "by", "on", "ignoring",
@@ -34,7 +36,7 @@ AGGREGATIONS = ("sum", "avg", "min", "max", "count", "group", "stddev", "stdvar"
 HISTORY_NS = 24 * 3600 * 10**9
 
 
-def _render(request: Request, template: str, **values: Any) -> HTMLResponse:
+def render(request: Request, template: str, **values: Any) -> HTMLResponse:
     state = request.app.state.perflab
     html = state.templates.get_template(template).render(host=state.host, **values)
     return HTMLResponse(html)
@@ -48,7 +50,7 @@ async def query_page(request: Request) -> Response:
         rng = "1h"
     functions = sorted({*INSTANT_FUNCTIONS, *RANGE_FUNCTIONS, "absent_over_time",
                         *AGGREGATIONS})
-    return _render(request, "metrics_query.html", page="query", expr=expr, range=rng,
+    return render(request, "metrics_query.html", page="query", expr=expr, range=rng,
                    ranges=RANGES, step=q.get("step", "")[:20],
                    page_data=script_json({"functions": functions}))
 
@@ -82,7 +84,7 @@ async def alerts_page(request: Request) -> Response:
     page_data = script_json({"now_ns": data["now"], "history": [
         {"ts_ns": e.ts_ns, "end_ns": e.end_ns, "text": e.text,
          "attrs": {"labels": e.attrs.get("labels", {})}} for e in data["history"]]})
-    return _render(request, "metrics_alerts.html", page="alerts", page_data=page_data,
+    return render(request, "metrics_alerts.html", page="alerts", page_data=page_data,
                    history=data["history"], silences=data["silences"],
                    groups=data["groups"], active=data["active"],
                    destinations=data["destinations"])

@@ -15,6 +15,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +80,17 @@ groups:
 """
 
 
+@dataclass(frozen=True, slots=True)
+class Restore:
+    """How alert state is restored after a restart (Prometheus's
+    ``--rules.alert.for-outage-tolerance`` and ``--rules.alert.for-grace-period``; perflab's
+    grace is shorter, as its evaluations are 12 times as frequent). A tolerance of 0 turns
+    restoring off."""
+
+    outage_tolerance_ms: int = 3_600_000
+    grace_ms: int = 10_000
+
+
 class OverlayQueryable:
     """The store, plus rule results written recently (the ingest queue may still hold them)."""
 
@@ -108,7 +120,8 @@ class RuleManager:
     def __init__(self, store_path: Path, sink: MetricSink, notifier: Any, *,
                  interval_ms: int, external_labels: dict[str, str] | None = None,
                  external_url: str = "",
-                 events_run: Callable[[], int] | None = None) -> None:
+                 events_run: Callable[[], int] | None = None,
+                 restore: Restore | None = None) -> None:
         self.store_path = store_path
         self.sink = sink
         self.notifier = notifier
@@ -124,6 +137,13 @@ class RuleManager:
         self._events: dict[tuple[str, Labels], int] = {}
         self._next: dict[tuple[str, str], float] = {}
         self.evaluations = 0
+        self.generated: list[tuple[str, str]] = []  # (rule file text, name): the SLOs' rules
+        # the groups of the first load restore their alerts' state from before this start,
+        # after their second evaluation (as Prometheus: the first may lack fresh data)
+        self.restore = restore or Restore()
+        self.started_ms = time.time_ns() // 1_000_000
+        self._to_restore: dict[tuple[str, str], int] | None = None
+        self.restored = 0
 
     # -- loading ---------------------------------------------------------------------------
 
@@ -131,6 +151,8 @@ class RuleManager:
         specs: list[GroupSpec] = []
         if default_rules:
             specs.extend(parse_rule_text(DEFAULT_RULES, DEFAULT_RULES_NAME))
+        for text, name in self.generated:
+            specs.extend(parse_rule_text(text, name))
         for f in files:
             specs.extend(load_rule_file(f))
         return specs
@@ -148,6 +170,8 @@ class RuleManager:
                 if g.key in old:
                     g.copy_state(old[g.key])
             self.groups = new
+            if self._to_restore is None:  # the first load only, as Prometheus
+                self._to_restore = {g.key: 2 for g in new}
 
     # -- running -----------------------------------------------------------------------------
 
@@ -222,6 +246,7 @@ class RuleManager:
             log.exception("evaluating group %s", group.spec.name)
             return
         self.evaluations += 1
+        self._maybe_restore(group, queryable, ts)
         if self.evaluations % 20 == 0:
             self._prune(ts)
         if self.notifier is not None:
@@ -231,6 +256,30 @@ class RuleManager:
                                    generator_url=f"{self.external_url}/metrics/query")
         if changes:
             self._record(store, changes)
+
+    def _maybe_restore(self, group: Group, queryable: OverlayQueryable, ts: int) -> None:
+        waiting = self._to_restore or {}
+        left = waiting.get(group.key)
+        if left is None:
+            return
+        if left > 1:
+            waiting[group.key] = left - 1
+            return
+        del waiting[group.key]
+        if self.restore.outage_tolerance_ms <= 0:
+            return
+        try:
+            restored = group.restore_for_state(
+                ts, queryable, before_ms=self.started_ms,
+                outage_tolerance_ms=self.restore.outage_tolerance_ms,
+                grace_ms=self.restore.grace_ms)
+        except Exception:  # a restore that fails leaves the alerts as they are
+            log.exception("restoring the alerts of group %s", group.spec.name)
+            return
+        self.restored += len(restored)
+        if restored:
+            log.info("group %s: %d alerts restored from before the restart", group.spec.name,
+                     len(restored))
 
     def _prune(self, ts: int) -> None:
         fresh = MemoryQueryable()

@@ -12,6 +12,13 @@ Public names:
   token off loopback; ``read_token_file``, ``bearer_matches``.
 - ``read_body``, ``gunzip_bounded``: bounded request bodies and decompressed sizes (413).
 - ``ConcurrencyLimiter``: bounded concurrent requests (429).
+- ``otlp_http_export`` with an ``OtlpSignal`` and an ``OtlpSink``: OTLP/HTTP's request path
+  for every signal (traces, metrics); ``otlp_grpc_export``: OTLP/gRPC's ``Export``;
+  ``read_encoded_body`` (gzip or identity, bounded), ``otlp_error`` / ``status_protobuf``
+  (the ``google.rpc.Status`` error body), ``media_type``; ``parse_protobuf``,
+  ``parse_otlp_json``, ``json_body`` (a body as a message or JSON, or the receiver's 400
+  error); ``retry_after`` (a refusal's ``Retry-After`` header); ``decode_and_accept`` (a
+  push receiver's limit, body, decoding and hand-over, the Zipkin receiver's too).
 - ``Refused`` and its kinds ``PayloadTooLarge`` (413), ``TooManyRequests`` (429),
   ``BadEncoding`` (400): what a receiver answers with its protocol's own status.
 """
@@ -26,22 +33,52 @@ from perflab.serving._hosts import (
     require_token_off_loopback,
 )
 from perflab.serving._limits import ConcurrencyLimiter
+from perflab.serving._otlp import (
+    OTLP_MAX_BODY,
+    OtlpSignal,
+    OtlpSink,
+    decode_and_accept,
+    json_body,
+    media_type,
+    otlp_error,
+    otlp_grpc_export,
+    otlp_http_export,
+    parse_otlp_json,
+    parse_protobuf,
+    read_encoded_body,
+    retry_after,
+    status_protobuf,
+)
 from perflab.serving._refusals import BadEncoding, PayloadTooLarge, Refused, TooManyRequests
 from perflab.serving._sockets import listening_socket
 
 __all__ = [
+    "OTLP_MAX_BODY",
     "BadEncoding",
     "ConcurrencyLimiter",
     "HostGuard",
     "HostRule",
+    "OtlpSignal",
+    "OtlpSink",
     "PayloadTooLarge",
     "Refused",
     "TooManyRequests",
     "bearer_matches",
+    "decode_and_accept",
     "gunzip_bounded",
     "is_loopback_host",
+    "json_body",
     "listening_socket",
+    "media_type",
+    "otlp_error",
+    "otlp_grpc_export",
+    "otlp_http_export",
+    "parse_otlp_json",
+    "parse_protobuf",
     "read_body",
+    "read_encoded_body",
     "read_token_file",
     "require_token_off_loopback",
+    "retry_after",
+    "status_protobuf",
 ]

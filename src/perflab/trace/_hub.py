@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from perflab.serving import ConcurrencyLimiter, Refused, bearer_matches
+from perflab.serving import ConcurrencyLimiter, otlp_grpc_export
 from perflab.trace._decode import DecodeError
 from perflab.trace._forward import Forwarder
 from perflab.trace._otlp import decode_request, response
@@ -26,6 +26,8 @@ from perflab.trace._sampling import Strategies
 from perflab.trace._write import KIND, TICK, Retention, SpanSink
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import grpc
 
     from perflab.store import IngestQueue
@@ -103,6 +105,12 @@ class TraceHub:
         self.grpc_port = int(bound)
         return self.grpc_port
 
+    def add_grpc_service(self, register: Callable[[grpc.Server], None]) -> None:
+        """Serve another OTLP service on the same gRPC port (the metrics hub's
+        ``MetricsService``); before ``start``. Nothing when no gRPC port is bound."""
+        if self._grpc is not None:
+            register(self._grpc)
+
     # -- life --------------------------------------------------------------------------------
 
     def start(self, queue: IngestQueue) -> None:
@@ -168,35 +176,13 @@ def _check_free(host: str, port: int) -> None:
 
 
 class _GrpcService:
-    """``opentelemetry.proto.collector.trace.v1.TraceService/Export``.
-
-    No ``Host`` rule here: browsers cannot speak gRPC, so DNS rebinding cannot reach it; the
-    token is checked as on every port (``authorization: Bearer TOKEN`` metadata)."""
+    """``opentelemetry.proto.collector.trace.v1.TraceService/Export`` (serving's OTLP/gRPC
+    path: the token, then decoding, then the ingest queue)."""
 
     def __init__(self, hub: TraceHub) -> None:
         self.hub = hub
 
     def Export(self, request: Any, context: Any) -> Any:  # noqa: N802  # gRPC's method name
-        import grpc  # noqa: PLC0415
-
-        hub = self.hub
-        if hub.token is not None:
-            auth = dict(context.invocation_metadata()).get("authorization")
-            if not bearer_matches(auth, hub.token):
-                hub.refused()
-                context.abort(grpc.StatusCode.UNAUTHENTICATED,
-                              "this receiver needs the hub's token: send the metadata "
-                              "'authorization: Bearer TOKEN'")
-        try:
-            decoded = decode_request(request)
-        except Refused as exc:  # too many spans in one request
-            hub.refused()
-            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, exc.message)
-        except DecodeError as exc:
-            hub.refused()
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
-        if not hub.accept(decoded, "otlp-grpc"):
-            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
-                          "the hub's ingest queue is full: retry in a moment")
-        return response(decoded)
-
+        return otlp_grpc_export(request, context, decode=decode_request, sink=self.hub,
+                                response=response, decode_error=DecodeError,
+                                token=self.hub.token)

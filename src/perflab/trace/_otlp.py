@@ -17,14 +17,12 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from google.protobuf import json_format
-from google.protobuf.message import DecodeError as ProtobufDecodeError
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
 )
 
-from perflab.serving import PayloadTooLarge
+from perflab.serving import PayloadTooLarge, parse_otlp_json, parse_protobuf
 from perflab.trace._decode import (
     MAX_ARRAY,
     MAX_ATTRS,
@@ -63,32 +61,13 @@ _MAX_DEPTH = 4
 
 def decode_protobuf(body: bytes) -> Decoded:
     """An OTLP/HTTP binary body (or a gRPC message's bytes)."""
-    request = ExportTraceServiceRequest()
-    try:
-        request.ParseFromString(body)
-    except (ProtobufDecodeError, RuntimeError, ValueError) as exc:
-        raise DecodeError(f"the body is not a protobuf ExportTraceServiceRequest: {exc}"
-                          ) from None
-    return decode_request(request)
+    return decode_request(parse_protobuf(body, ExportTraceServiceRequest, DecodeError))
 
 
 def decode_json(body: bytes) -> Decoded:
     """An OTLP/HTTP JSON body (``Content-Type: application/json``)."""
-    try:
-        doc = json.loads(body)
-    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
-        raise DecodeError(f"the body is not JSON: {str(exc)[:200]}") from None
-    if not isinstance(doc, dict):
-        raise DecodeError("the body is not an OTLP/JSON ExportTraceServiceRequest (an object)")
-    try:
-        _hex_ids_to_base64(doc)
-        request = json_format.ParseDict(doc, ExportTraceServiceRequest(),
-                                        ignore_unknown_fields=True)
-    except (json_format.ParseError, ValueError, TypeError, AttributeError, KeyError,
-            RecursionError, OverflowError) as exc:
-        raise DecodeError("the body is not an OTLP/JSON ExportTraceServiceRequest: "
-                          f"{str(exc)[:300]}") from None
-    return decode_request(request)
+    return decode_request(parse_otlp_json(body, ExportTraceServiceRequest, DecodeError,
+                                          prepare=_hex_ids_to_base64))
 
 
 def _hex_ids_to_base64(doc: dict[str, Any]) -> None:
@@ -273,25 +252,6 @@ def response_json(resp: ExportTraceServiceResponse) -> dict[str, Any]:
         out["partialSuccess"] = {"rejectedSpans": str(resp.partial_success.rejected_spans),
                                  "errorMessage": resp.partial_success.error_message}
     return out
-
-
-def status_protobuf(code: int, message: str) -> bytes:
-    """A ``google.rpc.Status`` (code, message), the body of every OTLP/HTTP error, encoded by
-    hand: two fields do not justify another dependency."""
-    text = message.encode("utf-8", "replace")
-    return b"\x08" + _varint(code) + b"\x12" + _varint(len(text)) + text
-
-
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
 
 
 # -- encoding -----------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ import hashlib
 import json
 from typing import Any
 
-from perflab.serving import PayloadTooLarge
+from perflab.serving import PayloadTooLarge, json_body
 from perflab.trace._decode import (
     MAX_ATTRS,
     MAX_EVENTS,
@@ -54,10 +54,7 @@ _SCOPE = "zipkin"
 
 
 def decode_zipkin(body: bytes) -> Decoded:
-    try:
-        doc = json.loads(body)
-    except (ValueError, RecursionError) as exc:
-        raise DecodeError(f"the body is not JSON: {str(exc)[:200]}") from None
+    doc = json_body(body, DecodeError)
     if not isinstance(doc, list):
         raise DecodeError("a Zipkin v2 body is a JSON array of spans")
     if len(doc) > MAX_SPANS:

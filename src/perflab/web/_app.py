@@ -134,4 +134,5 @@ def create_app(config: AppConfig) -> Starlette:
     app.state.perflab = state
     app.state.metrics = hub
     app.state.trace = config.trace or trace.TraceHub(token=config.token)
+    app.state.trace.add_grpc_service(hub.otlp.grpc_service(config.token))  # OTLP metrics
     return app

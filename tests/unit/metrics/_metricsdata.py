@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
+from perflab.metrics import import_exposition
+from perflab.store import Store
+
 T0 = 1_700_000_000  # seconds: where the imported samples start
 
 # 10 minutes of a counter and a histogram at 15 s, OpenMetrics with timestamps
@@ -21,3 +27,41 @@ def openmetrics_text() -> str:
         lines.append(f'latency_seconds_sum{{job="api"}} {12.5 * i} {t}')
     lines.append("# EOF")
     return "\n".join(lines) + "\n"
+
+
+SLO_SPEC = """
+slos:
+  - name: checkout-availability
+    service: checkout
+    objective: 99
+    window: 1d
+    sli:
+      events:
+        good: sum(rate(http_requests_total{job="checkout",code!~"5.."}[{{window}}]))
+        total: sum(rate(http_requests_total{job="checkout"}[{{window}}]))
+"""
+
+
+def write_slo_data(path: Path, tmp: Path) -> int:
+    """Two hours of a service taking 10 requests/s, 2 % of them failing in the last 30
+    minutes (twice the 1 % budget), up to a minute ago."""
+    now_s = time.time() - 60
+    lines = ["# TYPE http_requests_total counter"]
+    ok = err = 0.0
+    for m in range(120, -1, -1):
+        ts = now_s - m * 60
+        rate_err = 0.2 if m < 30 else 0.0
+        ok += (10 - rate_err) * 60
+        err += rate_err * 60
+        lines.append(f'http_requests_total{{job="checkout",code="200"}} {ok} {ts:.3f}')
+        lines.append(f'http_requests_total{{job="checkout",code="500"}} {err} {ts:.3f}')
+    lines.append("# EOF")
+    data = tmp / "data.om"
+    data.write_text("\n".join(lines) + "\n")
+    with Store.open(path) as store:
+        run_id = import_exposition(store, data).run_id
+        store.add_event(run_id, "alert", "SLOErrorBudgetBurnFast firing",
+                        ts_ns=int((now_s - 600) * 1e9), attrs={
+                            "labels": {"alertname": "SLOErrorBudgetBurnFast",
+                                       "slo": "checkout-availability"}, "state": "firing"})
+    return run_id

@@ -12,8 +12,9 @@ import pytest
 
 from perflab.metrics import MemoryQueryable, load_rule_file, run_test_file
 from perflab.metrics._alerting import Group
+from perflab.metrics._inhibit import Route
 from perflab.metrics._labels import from_dict
-from perflab.metrics._notify import Notifier, Route, fingerprint
+from perflab.metrics._notify import Notifier, fingerprint
 from perflab.metrics._rulefile import RuleFileError, parse_rule_text
 from perflab.metrics._template import AlertTemplate, TemplateError, parse_template
 from perflab.store import is_stale_nan

@@ -1,15 +1,16 @@
 """Every parser of untrusted metrics input raises only its documented errors (Hypothesis).
 
 PromQL text (PromQLError), exposition text (ExpositionError), remote-write bodies
-(BadEncoding, PayloadTooLarge), InfluxDB lines (InfluxError), rule and config YAML
-(UsageError: InvalidFile, InvalidValue; RuleFileError is one), alert templates
-(TemplateError), the series notation (PromQLError); and evaluating whatever parses
-(PromQLError only).
+(BadEncoding, PayloadTooLarge), OTLP metrics (DecodeError, PayloadTooLarge), InfluxDB lines
+(InfluxError), rule and config YAML (UsageError: InvalidFile, InvalidValue; RuleFileError is
+one), alert templates (TemplateError), the series notation (PromQLError); and evaluating
+whatever parses (PromQLError only).
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 
 import cramjam
 from hypothesis import HealthCheck, given, settings
@@ -128,3 +129,60 @@ def test_templates_raise_only_template_errors(text):
 def test_series_notation_raises_only_promql_errors(text):
     with contextlib.suppress(PromQLError):
         parse_series(text)
+
+
+_OTLP_JSON_VALUES = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.floats(),
+              st.text(max_size=8)),
+    lambda inner: st.one_of(st.lists(inner, max_size=3),
+                            st.dictionaries(st.sampled_from(
+                                ["resourceMetrics", "scopeMetrics", "metrics", "name", "unit",
+                                 "gauge", "sum", "histogram", "summary", "dataPoints",
+                                 "asDouble", "asInt", "timeUnixNano", "attributes", "key",
+                                 "value", "stringValue", "bucketCounts", "explicitBounds",
+                                 "aggregationTemporality", "isMonotonic", "flags",
+                                 "exemplars", "quantileValues", "resource", "scope"]),
+                                inner, max_size=4)),
+    max_leaves=30)
+
+
+_ANY = st.one_of(st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.floats(),
+                 st.text(max_size=6), st.lists(st.integers(-5, 2**65), max_size=4))
+_POINT = st.fixed_dictionaries({}, optional={
+    "asDouble": st.floats(), "asInt": st.integers(-(2**63), 2**63 - 1).map(str),
+    "timeUnixNano": st.integers(0, 2**64 - 1).map(str), "flags": st.integers(0, 3),
+    "count": st.integers(0, 2**64 - 1).map(str), "sum": st.floats(),
+    "bucketCounts": st.lists(st.integers(0, 2**64 - 1).map(str), max_size=4),
+    "explicitBounds": st.lists(st.floats(), max_size=4),
+    "quantileValues": st.lists(st.fixed_dictionaries(
+        {"quantile": st.floats(), "value": st.floats()}), max_size=3),
+    "attributes": st.lists(st.fixed_dictionaries(
+        {"key": st.text(max_size=6), "value": st.fixed_dictionaries({}, optional={
+            "stringValue": st.text(max_size=6), "intValue": st.integers(-5, 5).map(str),
+            "doubleValue": st.floats(), "boolValue": st.booleans(),
+            "arrayValue": st.just({"values": [{"stringValue": "a"}]})})}), max_size=3)})
+_METRIC = st.builds(
+    lambda name, unit, kind, temporality, mono, points: {
+        "name": name, "unit": unit, kind: {"aggregationTemporality": temporality,
+                                           "isMonotonic": mono, "dataPoints": points}},
+    st.text(max_size=12), st.sampled_from(["", "s", "ms", "By/s", "{x}", "1", "%", "m/"]),
+    st.sampled_from(["gauge", "sum", "histogram", "summary", "exponentialHistogram"]),
+    st.integers(-1, 3), st.booleans(), st.lists(_POINT, max_size=3))
+_REQUEST = st.builds(lambda metrics: {"resourceMetrics": [{"scopeMetrics": [
+    {"metrics": metrics}]}]}, st.lists(_METRIC, max_size=3))
+
+
+@FUZZ
+@given(st.one_of(st.binary(max_size=300),
+                 st.one_of(_OTLP_JSON_VALUES, _REQUEST).map(lambda doc: json.dumps(doc).encode())))
+def test_otlp_metrics_bodies_raise_only_decode_errors(body):
+    """Any body, through both decoders: a DecodeError or PayloadTooLarge, never another."""
+    from perflab.metrics._otlp_metrics import (  # noqa: PLC0415
+        DecodeError,
+        decode_json,
+        decode_protobuf,
+    )
+
+    for decode in (decode_protobuf, decode_json):
+        with contextlib.suppress(DecodeError, PayloadTooLarge):
+            decode(body)
