@@ -16,23 +16,32 @@ from perflab.debug._agent import debug_dir, disable, enable, enable_from_env, re
 
 if TYPE_CHECKING:
     from perflab.debug._agent_client import AgentError, agent_get, has_agent
+    from perflab.debug._leak import LeakOptions, LeakTarget, run_watch
+    from perflab.debug._leak_store import LeakRecorder, leak_reports
     from perflab.debug._sitepath import agent_env, site_dir
 
 # public name -> the private module that defines it, imported on first use
 _LAZY = {
     "AgentError": "_agent_client", "agent_get": "_agent_client", "has_agent": "_agent_client",
     "site_dir": "_sitepath", "agent_env": "_sitepath",
+    "LeakOptions": "_leak", "LeakTarget": "_leak", "run_watch": "_leak",
+    "LeakRecorder": "_leak_store", "leak_reports": "_leak_store",
 }
 
 __all__ = [
     "AgentError",
+    "LeakOptions",
+    "LeakRecorder",
+    "LeakTarget",
     "agent_env",
     "agent_get",
     "debug_dir",
     "disable",
     "enable",
     "has_agent",
+    "leak_reports",
     "register",
+    "run_watch",
     "site_dir",
     "socket_path",
 ]
