@@ -10,7 +10,7 @@ import urllib.parse
 from dataclasses import dataclass
 
 from perflab.errors import InvalidFile
-from perflab.profile import Profile, fetch, parse_profile
+from perflab.profile import Frame, Profile, fetch, parse_profile
 
 _MEMSTAT = re.compile(rb"^# (\w+) = (\d+)\s*$", re.MULTILINE)
 
@@ -63,6 +63,12 @@ def _is_runtime(function: str) -> bool:
     return function.startswith(("runtime.", "internal/", "sync.", "reflect."))
 
 
+def _is_profiler(frames: list[Frame]) -> bool:
+    """Memory the profile endpoint itself holds (its gzip writer, its buffers): not the
+    service's."""
+    return any(f.function.startswith(("runtime/pprof.", "net/http/pprof.")) for f in frames)
+
+
 def sites(prof: Profile) -> dict[str, SiteSample]:
     """Live bytes and objects by allocation site: the first frame, leaf first, that is not the
     runtime's (a map's growth is charged to the function that assigned into it)."""
@@ -72,7 +78,7 @@ def sites(prof: Profile) -> dict[str, SiteSample]:
     biggest: dict[str, int] = {}
     for sample in prof.samples:
         frames = [prof.frames[i] for i in sample.stack]
-        if not frames:
+        if not frames or _is_profiler(frames):
             continue
         site = next((f for f in frames if not _is_runtime(f.function)), frames[0])
         key = site.name

@@ -178,6 +178,12 @@ def judge(target: LeakTarget, options: LeakOptions, seen: Watch, *,
             "first": values[0], "last": values[-1],
         })
     verdict, deciding = _overall(decisive)
+    notes = list(seen.notes)
+    if (verdict == _trend.NO_LEAK and "rss" in decisive
+            and decisive["rss"].verdict == _trend.LEAK):
+        notes.append("RSS rises while the heap does not: the runtime keeping freed pages, "
+                          "fragmentation, or native memory outside the heap; watch longer to "
+                          "tell")
     slope = deciding.slope_per_s if deciding else 0.0
     sites = rank_sites(seen.snapshots, top=options.top)
     return {
@@ -198,19 +204,21 @@ def judge(target: LeakTarget, options: LeakOptions, seen: Watch, *,
         "snapshots": len(seen.snapshots),
         "sites": [s.to_json(i + 1) for i, s in enumerate(sites)],
         "ended_early": seen.ended_early,
-        "notes": seen.notes,
+        "notes": notes,
     }
 
 
 def _overall(decisive: dict[str, _trend.Trend]) -> tuple[str, _trend.Trend | None]:
-    """Leak if any decisive series leaks (the heap's rate preferred); no leak if every one was
-    judged and none leaks; else not enough data."""
-    for name in DECISIVE:
-        trend = decisive.get(name)
-        if trend is not None and trend.verdict == _trend.LEAK:
-            return _trend.LEAK, trend
-    if decisive and all(t.verdict == _trend.NO_LEAK for t in decisive.values()):
-        return _trend.NO_LEAK, None
+    """The heap decides when it was judged (Go's heap in use, tracemalloc's traced bytes): a
+    runtime keeps freed pages and grows its arenas for a while, so RSS alone rising beside a
+    flat heap is not called a leak (a note says so). RSS decides when there is no heap series,
+    or too little of it to judge. Not enough data when nothing could be judged."""
+    heap = next((decisive[n] for n in ("heap_inuse", "traced") if n in decisive), None)
+    rss = decisive.get("rss")
+    for trend in (heap, rss):
+        if trend is None or trend.verdict == _trend.NOT_ENOUGH:
+            continue
+        return trend.verdict, (trend if trend.verdict == _trend.LEAK else None)
     return _trend.NOT_ENOUGH, None
 
 
