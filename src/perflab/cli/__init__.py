@@ -50,6 +50,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("perflab.cli.run:run", "Run a command as a recorded, traced child: run -- CMD."),
     "leak": ("perflab.cli.leak:leak",
              "Does a live process leak memory? Its rate, limit and growing sites."),
+    "memcheck": ("perflab.cli.leak:memcheck",
+                 "valgrind memcheck/massif or an ASan log: errors grouped by stack, leaks."),
 }
 
 

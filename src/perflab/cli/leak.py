@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -139,3 +140,92 @@ def _print(report: dict[str, Any]) -> None:
     if report["ended_early"]:
         click.echo(f"note: the watch ended early: {report['ended_early']}", err=True)
     click.echo(f"run {report['run']['id']}: perflab show {report['run']['id']}", err=True)
+
+
+@click.command("memcheck", context_settings={"ignore_unknown_options": True})
+@click.option("--tool", type=click.Choice(["memcheck", "massif"]), default="memcheck",
+              show_default=True, help="valgrind's tool: errors and leaks, or the heap profile.")
+@click.option("--asan-log", type=click.Path(dir_okay=True), default=None, metavar="FILE",
+              help="Read an AddressSanitizer/LeakSanitizer log instead of running a command.")
+@click.option("--flame", "flame_path", type=click.Path(dir_okay=False), default=None,
+              metavar="FILE", help="massif: write the peak snapshot's flame graph here (HTML).")
+@click.option("--run", "run_ref", default=None, metavar="ID",
+              help="Record into this run (default: a run of kind memcheck of its own).")
+@store_option
+@json_option
+@click.argument("cmd", nargs=-1, type=click.UNPROCESSED)
+def memcheck(*, tool: str, asan_log: str | None, flame_path: str | None, run_ref: str | None,
+             store_path: str | None, as_json: bool, cmd: tuple[str, ...]) -> int:
+    """Run CMD under valgrind (memcheck or massif), or read an ASan log; errors grouped by
+    stack, the leak summary, massif's peak as a flame graph. Exit 1 on definite leaks or
+    invalid accesses.
+
+    perflab memcheck -- ./prog ARGS | perflab memcheck --tool massif -- ./prog |
+    perflab memcheck --asan-log asan.txt
+    """
+    from perflab.debug import memcheck_asan_log, memcheck_command, store_memcheck  # noqa: PLC0415
+
+    if asan_log is not None and cmd:
+        raise InvalidValue("give a command or --asan-log, not both",
+                           hint="perflab memcheck -- ./prog, or perflab memcheck --asan-log FILE")
+    if asan_log is None and not cmd:
+        raise InvalidValue("nothing to check", hint="perflab memcheck -- ./prog ARGS, or "
+                                                    "perflab memcheck --asan-log FILE")
+    flame = None
+    if asan_log is not None:
+        doc = memcheck_asan_log(asan_log)
+    else:
+        # with --json the program's own output goes to stderr: stdout carries the document
+        doc, flame = memcheck_command(list(cmd), tool=tool,
+                                      stdout=sys.stderr if as_json else None)
+    if flame is not None and flame_path is not None:
+        Path(flame_path).write_text(flame)
+    store = open_store(store_path)
+    try:
+        if run_ref is not None:
+            run_id, own = _run_for(store, run_ref, None, None)
+        else:
+            what = Path(cmd[0]).name if cmd else Path(asan_log or "").name
+            run_id = store.create_run("memcheck", f"memcheck-{what}", meta={
+                "source": doc["source"], "command": doc["command"]}).id
+            own = True
+        store_memcheck(store, run_id, doc, flame)
+        if own:
+            store.finish_run(run_id, "ok", meta_update={"failing": doc["failing"]})
+    finally:
+        store.close()
+    doc["run"] = {"id": run_id}
+    if as_json:
+        emit_json(doc["schema"], {k: v for k, v in doc.items() if k != "schema"})
+    else:
+        _print_memcheck(doc, flame_path)
+    return EXIT_CHECK_FAILED if doc["failing"] else 0
+
+
+def _print_memcheck(doc: dict[str, Any], flame_path: str | None) -> None:
+    if doc["massif"] is None:
+        click.echo(f"{doc['source']}: {doc['errors']} error(s) in {len(doc['groups'])} group(s)")
+    for group in doc["groups"]:
+        mark = "FAIL" if group["fails"] else "    "
+        size = f", {format_size(group['bytes'])} in {group['blocks']} block(s)" \
+            if group["bytes"] else ""
+        click.echo(f"{mark} {group['count']:>5} x {printable(group['kind'])}: "
+                   f"{printable(group['what'][:100])}{size}")
+        for frame in group["stack"][:6]:
+            where = f" ({frame['file']}:{frame['line']})" if frame["file"] else ""
+            click.echo(f"            {printable(frame['function'])}{printable(where)}")
+    summary = doc["leak_summary"]
+    if doc["massif"] is None:
+        click.echo(f"leaks: definitely {format_size(summary['definitely_lost'])}, indirectly "
+                   f"{format_size(summary['indirectly_lost'])}, possibly "
+                   f"{format_size(summary['possibly_lost'])}")
+    if doc["crash"]:
+        click.echo(f"crash: {doc['crash']['signal']}: {doc['crash']['what']}")
+    massif = doc["massif"]
+    if massif:
+        click.echo(f"massif: peak heap {format_size(massif['peak_bytes'])} at snapshot "
+                   f"{massif['peak_snapshot']} ({massif['peak_time']} {massif['time_unit']})"
+                   + (f"; flame graph: {flame_path}" if flame_path else ""))
+    for note in doc["notes"]:
+        click.echo(f"note: {note}", err=True)
+    click.echo(f"run {doc['run']['id']}: perflab show {doc['run']['id']}", err=True)

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from perflab.debug._agent_client import AgentError, agent_get, has_agent
     from perflab.debug._leak import LeakOptions, LeakTarget, run_watch
     from perflab.debug._leak_store import LeakRecorder, leak_reports
+    from perflab.debug._memcheck import memcheck_asan_log, memcheck_command, store_memcheck
     from perflab.debug._sitepath import agent_env, site_dir
 
 # public name -> the private module that defines it, imported on first use
@@ -26,6 +27,8 @@ _LAZY = {
     "site_dir": "_sitepath", "agent_env": "_sitepath",
     "LeakOptions": "_leak", "LeakTarget": "_leak", "run_watch": "_leak",
     "LeakRecorder": "_leak_store", "leak_reports": "_leak_store",
+    "memcheck_asan_log": "_memcheck", "memcheck_command": "_memcheck",
+    "store_memcheck": "_memcheck",
 }
 
 __all__ = [
@@ -40,10 +43,13 @@ __all__ = [
     "enable",
     "has_agent",
     "leak_reports",
+    "memcheck_asan_log",
+    "memcheck_command",
     "register",
     "run_watch",
     "site_dir",
     "socket_path",
+    "store_memcheck",
 ]
 
 

@@ -70,3 +70,51 @@ class LeakReport(TypedDict):
     ended_early: str | None
     notes: list[str]
     run: LeakRunDoc
+
+
+class MemFrameDoc(TypedDict):
+    function: str
+    file: str
+    line: int
+    object: str
+
+
+class MemCrashDoc(TypedDict):
+    signal: str
+    what: str
+    stack: list[MemFrameDoc]
+
+
+class MemGroupDoc(TypedDict):
+    kind: str
+    what: str
+    count: int
+    bytes: int
+    blocks: int
+    fails: bool
+    function: str
+    stack: list[MemFrameDoc]
+
+
+class MassifDoc(TypedDict):
+    time_unit: str
+    peak_bytes: int
+    peak_extra_bytes: int
+    peak_snapshot: int
+    peak_time: int
+    timeline: list[list[int]]
+
+
+class MemcheckReport(TypedDict):
+    schema: str
+    source: str
+    command: list[str] | None
+    exit_code: int | None
+    crash: MemCrashDoc | None
+    errors: int
+    groups: list[MemGroupDoc]
+    leak_summary: dict[str, int]
+    failing: bool
+    massif: MassifDoc | None
+    notes: list[str]
+    run: LeakRunDoc
