@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from perflab.debug._leak import LeakOptions, LeakTarget, run_watch
     from perflab.debug._leak_store import LeakRecorder, leak_reports
     from perflab.debug._memcheck import memcheck_asan_log, memcheck_command, store_memcheck
+    from perflab.debug._page_leak import add_debug_part, debug_section_html
     from perflab.debug._sitepath import agent_env, site_dir
 
 # public name -> the private module that defines it, imported on first use
@@ -29,6 +30,7 @@ _LAZY = {
     "LeakRecorder": "_leak_store", "leak_reports": "_leak_store",
     "memcheck_asan_log": "_memcheck", "memcheck_command": "_memcheck",
     "store_memcheck": "_memcheck",
+    "add_debug_part": "_page_leak", "debug_section_html": "_page_leak",
 }
 
 __all__ = [
@@ -36,9 +38,11 @@ __all__ = [
     "LeakOptions",
     "LeakRecorder",
     "LeakTarget",
+    "add_debug_part",
     "agent_env",
     "agent_get",
     "debug_dir",
+    "debug_section_html",
     "disable",
     "enable",
     "has_agent",
