@@ -17,6 +17,7 @@ from perflab.debug._agent import debug_dir, disable, enable, enable_from_env, re
 if TYPE_CHECKING:
     from perflab.debug._agent_client import AgentError, agent_get, has_agent
     from perflab.debug._leak import LeakOptions, LeakTarget, run_watch
+    from perflab.debug._leak_sources import pid_listening_on
     from perflab.debug._leak_store import LeakRecorder, leak_reports
     from perflab.debug._memcheck import memcheck_asan_log, memcheck_command, store_memcheck
     from perflab.debug._page_leak import add_debug_part, debug_section_html
@@ -28,6 +29,7 @@ _LAZY = {
     "site_dir": "_sitepath", "agent_env": "_sitepath",
     "LeakOptions": "_leak", "LeakTarget": "_leak", "run_watch": "_leak",
     "LeakRecorder": "_leak_store", "leak_reports": "_leak_store",
+    "pid_listening_on": "_leak_sources",
     "memcheck_asan_log": "_memcheck", "memcheck_command": "_memcheck",
     "store_memcheck": "_memcheck",
     "add_debug_part": "_page_leak", "debug_section_html": "_page_leak",
@@ -49,6 +51,7 @@ __all__ = [
     "leak_reports",
     "memcheck_asan_log",
     "memcheck_command",
+    "pid_listening_on",
     "register",
     "run_watch",
     "site_dir",
