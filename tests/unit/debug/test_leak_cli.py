@@ -3,10 +3,18 @@ a run that could not be watched is marked failed, not left running."""
 
 from __future__ import annotations
 
+import json
+import os
+from pathlib import Path
+
 import pytest
 
 from perflab.cli import main
+from perflab.debug._contracts import LeakReport, MemcheckReport
 from perflab.store import Store
+
+ROOT = Path(__file__).resolve().parents[3]
+FIX = ROOT / "tests" / "fixtures" / "debug"
 
 
 @pytest.mark.parametrize(("args", "code", "text"), [
@@ -41,3 +49,26 @@ def test_an_asan_log_without_reports_says_so(store_path, tmp_path, capsys):
     assert main(["memcheck", "--asan-log", str(log), "--store", str(store_path)]) == 0
     assert "no sanitizer report" in capsys.readouterr().err
     assert main(["memcheck", "--asan-log", str(tmp_path), "--store", str(store_path)]) == 2
+
+
+def test_text_output_of_a_watch_and_a_log(store_path, capsys):
+    """The human forms: a short watch of this process, the fixture's LSan log."""
+    assert main(["leak", str(os.getpid()), "-d", "2s", "-i", "500ms", "--warmup", "1ms",
+                 "--store", str(store_path)]) in (0, 1)
+    out = capsys.readouterr()
+    assert "verdict:" in out.out
+    assert "RSS" in out.out
+    assert "run 1: perflab show 1" in out.err
+    assert main(["memcheck", "--asan-log", str(FIX / "lsan-leaks.log"), "--store",
+                 str(store_path)]) == 1
+    out = capsys.readouterr()
+    assert "FAIL" in out.out
+    assert "keep_forever" in out.out
+    assert "leaks: definitely 364B" in out.out
+
+
+def test_the_json_documents_match_their_typed_dicts():
+    """Each --json schema's required keys are its TypedDict's keys (debug/_contracts.py)."""
+    for name, typed in (("leak", LeakReport), ("memcheck", MemcheckReport)):
+        schema = json.loads((ROOT / "docs" / "schemas" / f"{name}.schema.json").read_text())
+        assert set(schema["required"]) == set(typed.__annotations__), name
