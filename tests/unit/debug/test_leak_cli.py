@@ -72,3 +72,17 @@ def test_the_json_documents_match_their_typed_dicts():
     for name, typed in (("leak", LeakReport), ("memcheck", MemcheckReport)):
         schema = json.loads((ROOT / "docs" / "schemas" / f"{name}.schema.json").read_text())
         assert set(schema["required"]) == set(typed.__annotations__), name
+
+
+def test_a_watch_recorded_into_a_given_run(store_path, capsys):
+    with Store.open(store_path) as store:
+        run_id = store.create_run("record", "soak").id
+    assert main(["leak", str(os.getpid()), "-d", "1s", "-i", "500ms", "--run", str(run_id),
+                 "--json", "--store", str(store_path)]) in (0, 1)
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["run"]["id"] == run_id
+    with Store.open(store_path) as store:
+        assert store.runs(kind="leak") == []
+        assert [e.kind for e in store.events(run_id)] == ["debug.leak"]
+        assert store.run(run_id).status == "running"  # its owner finishes it, not the watch
+    assert main(["leak", str(os.getpid()), "--run", "999", "--store", str(store_path)]) == 2
