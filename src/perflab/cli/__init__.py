@@ -48,6 +48,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "slo": ("perflab.cli.metrics:slo", "SLOs: multi-window burn-rate rules, error budget."),
     "trace": ("perflab.cli.trace:trace", "Traces: search, show, critical path, diff, coverage."),
     "run": ("perflab.cli.run:run", "Run a command as a recorded, traced child: run -- CMD."),
+    "leak": ("perflab.cli.leak:leak",
+             "Does a live process leak memory? Its rate, limit and growing sites."),
+    "memcheck": ("perflab.cli.leak:memcheck",
+                 "valgrind memcheck/massif or an ASan log: errors grouped by stack, leaks."),
 }
 
 

@@ -2,8 +2,10 @@
 
 Public names: ``SystemCollector``, ``SystemSnapshot``, ``SystemRates``, ``DiskRates``,
 ``system_rates``, ``ProcessCollector``, ``ProcessRow``, ``read_snmp``, ``RecordingThread`` (a
-recording in a background thread, for the hub and the demo). Contracts (``_contracts.py``): the
-TypedDicts of ``net``, ``proc`` and ``record --json`` and of a listed process (``ProcessRowJson``).
+recording in a background thread, for the hub and the demo), and the parsers ``parse_meminfo``
+and ``parse_smaps_rollup`` (debug's leak watch reads one process's memory with them).
+Contracts (``_contracts.py``): the TypedDicts of ``net``, ``proc`` and ``record --json`` and of a
+listed process (``ProcessRowJson``).
 """
 
 from perflab.collect._background import RecordingThread
@@ -14,7 +16,8 @@ from perflab.collect._contracts import (
     ProfilersSummary,
     RecordDoc,
 )
-from perflab.collect._procfs import read_snmp
+from perflab.collect._pidfiles import parse_smaps_rollup
+from perflab.collect._procfs import parse_meminfo, read_snmp
 from perflab.collect.processes import ProcessCollector, ProcessRow
 from perflab.collect.system import (
     DiskRates,
@@ -37,6 +40,8 @@ __all__ = [
     "SystemCollector",
     "SystemRates",
     "SystemSnapshot",
+    "parse_meminfo",
+    "parse_smaps_rollup",
     "read_snmp",
     "system_rates",
 ]
