@@ -13,6 +13,7 @@ from tests._schemas import load_schema, schema_names
 from perflab.bench import _contracts as bench
 from perflab.cli import _contracts as cli
 from perflab.collect import _contracts as collect
+from perflab.debug import _contracts as debug
 from perflab.demo import _contracts as demo
 from perflab.ebpf import _contracts as ebpf
 from perflab.load import _contracts as load
@@ -60,8 +61,10 @@ CONTRACTS: dict[str, Any] = {
     "jaeger-dependencies": trace.JaegerDependenciesDoc,
     "jaeger-services": trace.JaegerServicesDoc,
     "jaeger-traces": trace.JaegerTracesDoc,
+    "leak": debug.LeakReport,
     "load": load.LoadDoc,
     "load-compare": load.LoadCompareDoc,
+    "memcheck": debug.MemcheckReport,
     "metrics-import": metrics.MetricsImportDoc,
     "net": collect.NetDoc,
     "proc": collect.ProcDoc,

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
-from typing import TypedDict
+from typing import Literal, TypedDict
+
+LeakVerdict = Literal["leak", "no leak", "not enough data"]
 
 
 class LeakTargetDoc(TypedDict):
@@ -12,7 +14,7 @@ class LeakTargetDoc(TypedDict):
 
 
 class LeakLimitDoc(TypedDict):
-    kind: str
+    kind: Literal["cgroup", "machine"]
     bytes: int
     headroom_bytes: int
     where: str
@@ -20,10 +22,10 @@ class LeakLimitDoc(TypedDict):
 
 
 class LeakSeriesDoc(TypedDict):
-    name: str
+    name: Literal["rss", "pss", "heap_inuse", "heap_objects", "traced", "objects"]
     title: str
-    unit: str
-    verdict: str
+    unit: Literal["bytes", "objects"]
+    verdict: LeakVerdict
     slope_per_s: float
     growth_per_h: float
     p_value: float | None
@@ -53,13 +55,13 @@ class LeakRunDoc(TypedDict):
 
 
 class LeakReport(TypedDict):
-    schema: str
+    schema: Literal["perflab.leak/1"]
     target: LeakTargetDoc
     duration_s: float
     interval_s: float
     warmup_s: float
     min_growth_bytes: float
-    verdict: str
+    verdict: LeakVerdict
     reason: str
     growth_mb_per_h: float
     limit: LeakLimitDoc | None
@@ -106,8 +108,8 @@ class MassifDoc(TypedDict):
 
 
 class MemcheckReport(TypedDict):
-    schema: str
-    source: str
+    schema: Literal["perflab.memcheck/1"]
+    source: Literal["valgrind memcheck", "valgrind massif", "asan log"]
     command: list[str] | None
     exit_code: int | None
     crash: MemCrashDoc | None
