@@ -15,6 +15,7 @@ that ran a test exits by itself once it has reported, and ``close`` reaps it.
 from __future__ import annotations
 
 import os
+import select
 import socket
 import subprocess
 import sys
@@ -100,9 +101,7 @@ class WorkerPool:
             _terminate(sock, proc)
         self._idle = []
         for pipe, proc in self._used:
-            try:
-                proc.wait(timeout=_EXIT_WAIT_S)
-            except subprocess.TimeoutExpired:
+            if not wait_exit(proc, _EXIT_WAIT_S):
                 proc.kill()
                 proc.wait()
             pipe.close()
@@ -116,11 +115,35 @@ class WorkerPool:
         self.close()
 
 
+def wait_exit(proc: subprocess.Popen[bytes], timeout_s: float) -> bool:
+    """Reap ``proc`` once it exits, within ``timeout_s``; False if it is still running.
+
+    ``Popen.wait(timeout)`` polls, sleeping up to 50 ms between looks: a worker that exits
+    just after a look is reaped up to 50 ms late, and the command's exit with it. A pidfd
+    becomes readable the moment the process exits."""
+    if proc.returncode is not None:
+        return True
+    try:
+        pidfd = os.pidfd_open(proc.pid)
+    except OSError:  # already reaped, or a kernel without pidfds (before 5.3): poll
+        try:
+            proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            return False
+        return True
+    try:
+        readable, _, _ = select.select([pidfd], [], [], timeout_s)
+    finally:
+        os.close(pidfd)
+    if not readable:
+        return False
+    proc.wait()  # it has exited: this reaps it at once
+    return True
+
+
 def _terminate(sock: socket.socket, proc: subprocess.Popen[bytes]) -> None:
     sock.close()
     proc.terminate()  # SIGTERM: it has sent nothing and holds nothing yet
-    try:
-        proc.wait(timeout=_EXIT_WAIT_S)
-    except subprocess.TimeoutExpired:
+    if not wait_exit(proc, _EXIT_WAIT_S):
         proc.kill()
         proc.wait()
