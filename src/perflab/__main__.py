@@ -1,5 +1,3 @@
-import sys
+from perflab.cli import run
 
-from perflab.cli import main
-
-sys.exit(main())
+run()
