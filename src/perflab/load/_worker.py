@@ -20,6 +20,7 @@ the engine only (no numpy, no store): see ``_messages``.
 from __future__ import annotations
 
 import asyncio
+import gc
 import pickle
 import resource
 import signal
@@ -49,6 +50,9 @@ def worker_main(fd: int) -> None:
         sock.close()
         return
     cfg, index, nworkers = first
+    # what the worker has made so far (its modules, the configuration) lives until it exits:
+    # neither the collector's passes during the test nor the interpreter's exit walk it
+    gc.freeze()
     loop = uvloop.new_event_loop()
     asyncio.set_event_loop(loop)
     try:
