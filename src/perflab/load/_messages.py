@@ -46,6 +46,22 @@ class Tick:
 
 
 @dataclass(slots=True)
+class CheckCounts:
+    """A scenario check's outcomes (k6's ``check()``): counted per call in the worker, added
+    up across workers by the parent, written as ``{"passed": n, "failed": m}``."""
+
+    passed: int = 0
+    failed: int = 0
+
+    def add(self, other: CheckCounts) -> None:
+        self.passed += other.passed
+        self.failed += other.failed
+
+    def to_json(self) -> dict[str, int]:
+        return {"passed": self.passed, "failed": self.failed}
+
+
+@dataclass(slots=True)
 class WorkerEnd:
     """A worker's counts for the whole test, sent once it has stopped (its values went with
     its ticks)."""
@@ -55,5 +71,5 @@ class WorkerEnd:
     dropped: int = 0              # ... that never started
     unfinished: int = 0           # sent, still unanswered when the test ended
     max_rss_bytes: int = 0
-    checks: dict[str, dict[str, int]] = field(default_factory=dict)
+    checks: dict[str, CheckCounts] = field(default_factory=dict)
     failed_by_name: dict[str, int] = field(default_factory=dict)

@@ -180,7 +180,7 @@ def _execute(o: RunOptions, cfg: LoadConfig, thresholds: list[Threshold], store:
         if stop is not None and stop.is_set():
             return True
         if o.abort_on_fail and thresholds and iv.second >= 1:
-            return any(not r["passed"] for r in evaluate(thresholds, totals[0]))
+            return not all(t.passes(totals[0]) for t in thresholds)
         return False
 
     runner = LoadRunner(cfg, on_interval=on_interval, on_start=recorder.started,
