@@ -9,12 +9,16 @@ third of its start-up and started a pool of threads). The copy costs 16 bytes a 
 through a local socket: 1.6 MB/s at 100k responses a second.
 
 Why lists first: ``list.append`` of an int costs ~6 ns, ``array.append`` ~130 ns (each item
-goes through ``PyArg_Parse``), while packing a list into an array costs ~40 ns a value.
+goes through ``PyArg_Parse``). The same goes for ``array("q", values)``; ``struct.pack`` reads
+each int directly: packing a second's list costs 110 machine instructions a value instead of
+283 (callgrind, 100k values, pickling included).
 """
 
 from __future__ import annotations
 
+import struct
 from array import array
+from collections import Counter
 from dataclasses import dataclass, field
 
 
@@ -25,7 +29,22 @@ def failed_status(code: int) -> bool:
 
 def ns_array(values: list[int] | None = None) -> array[int]:
     """An array of signed 64-bit nanosecond values (empty, or of ``values``)."""
-    return array("q", values or ())
+    out = array("q")
+    if values:
+        out.frombytes(struct.pack(f"{len(values)}q", *values))
+    return out
+
+
+def count_codes(codes: list[int]) -> dict[int, int]:
+    """Responses by status. Nearly every second has one status only: ``list.count`` (an
+    identity test per item, for the small ints statuses are) confirms it at ~4 instructions
+    a response, where a ``Counter`` costs ~480."""
+    if not codes:
+        return {}
+    first = codes[0]
+    if codes.count(first) == len(codes):
+        return {first: len(codes)}
+    return dict(Counter(codes))
 
 
 @dataclass(slots=True)
