@@ -8,6 +8,8 @@ import sys
 
 import pytest
 
+from perflab.__main__ import runs_a_load_test
+from perflab.load import _workers
 from perflab.load._workers import WorkerPool, wait_exit, workers_needed
 
 
@@ -73,3 +75,40 @@ def test_wait_exit_without_pidfds_polls(monkeypatch: pytest.MonkeyPatch):
         proc.kill()
     assert wait_exit(proc, 60.0)
     assert proc.returncode is not None
+
+
+def test_a_worker_started_early_is_adopted_by_the_pool():
+    """`perflab load URL` starts its first worker before it imports the command line; the
+    pool the command makes takes that one instead of starting another."""
+    WorkerPool.start_early()
+    (early,) = [p for _, p in _workers._early]
+    with WorkerPool.prestart(2) as pool:
+        assert _workers._early == []
+        procs = [p for _, p in pool._idle]
+        assert procs[0] is early
+        assert len(procs) == 2
+    assert all(p.returncode is not None for p in procs)
+
+
+def test_an_early_worker_never_adopted_is_terminated_at_exit():
+    """`perflab load --help` or a refused command line: the early worker is terminated and
+    reaped when the process exits (the handler atexit runs)."""
+    WorkerPool.start_early()
+    (early,) = [p for _, p in _workers._early]
+    _workers._drop_early()
+    assert _workers._early == []
+    assert early.returncode is not None
+
+
+@pytest.mark.parametrize(("args", "test"), [
+    (["load", "http://127.0.0.1:8080/"], True),
+    (["load", "run", "-s", "scenario.py"], True),
+    (["load", "http://127.0.0.1:8080/", "--help"], False),
+    (["load", "-h"], False),
+    (["load"], False),
+    (["load", "compare", "1", "2"], False),
+    (["top"], False),
+    ([], False),
+])
+def test_which_command_lines_start_a_worker_early(args, test):
+    assert runs_a_load_test(args) is test
