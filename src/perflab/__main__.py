@@ -7,6 +7,8 @@ and the test cannot start before its workers are ready.
 
 import sys
 
+from perflab.errors import EXIT_INTERRUPTED
+
 LOAD_SUBCOMMANDS_WITHOUT_TEST = ("compare",)
 
 
@@ -19,12 +21,15 @@ def runs_a_load_test(args: list[str]) -> bool:
 
 
 def main() -> None:
-    if runs_a_load_test(sys.argv[1:]):
-        from perflab.load import WorkerPool  # noqa: PLC0415  # only for a load test
+    try:
+        if runs_a_load_test(sys.argv[1:]):
+            from perflab.load import WorkerPool  # noqa: PLC0415  # only for a load test
 
-        WorkerPool.start_early()
-    from perflab.cli import run  # noqa: PLC0415  # after the worker's start
-
+            WorkerPool.start_early()
+        from perflab.cli import run  # noqa: PLC0415  # after the worker's start
+    except KeyboardInterrupt:  # Ctrl-C while importing: as the command line answers it
+        sys.stderr.write("perflab: error: interrupted\n")
+        sys.exit(EXIT_INTERRUPTED)  # an early worker is terminated at exit
     run()
 
 

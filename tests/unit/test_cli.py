@@ -51,6 +51,23 @@ def test_the_entry_point_exits_without_walking_the_commands_objects(monkeypatch,
     assert "perflab" in capsys.readouterr().out
 
 
+def test_ctrl_c_before_the_command_line_is_imported_is_one_line(monkeypatch, capsys):
+    """`perflab load URL` starts a worker before importing the command line; a Ctrl-C in that
+    window exits 130 with the command line's one line, not a traceback."""
+    from perflab import __main__ as entry  # noqa: PLC0415  # the module python -m runs
+    from perflab.load import WorkerPool  # noqa: PLC0415
+
+    def interrupted() -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(WorkerPool, "start_early", staticmethod(interrupted))
+    monkeypatch.setattr(sys, "argv", ["perflab", "load", "http://127.0.0.1:8080/"])
+    with pytest.raises(SystemExit) as exited:
+        entry.main()
+    assert exited.value.code == 130
+    assert capsys.readouterr().err == "perflab: error: interrupted\n"
+
+
 def test_every_command_module_resolves_and_has_help():
     """Each COMMANDS entry names an importable click command whose --help works."""
     for name in COMMANDS:
