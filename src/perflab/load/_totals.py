@@ -45,9 +45,9 @@ class Totals:
         self.ends: list[int] = []
         self.stopped_ns: int | None = None
 
-    def add_tick(self, worker: int, second: int, tick: Tick) -> None:
-        self.pending.setdefault(second, []).append(tick)
-        self.last_second[worker] = second
+    def add_tick(self, worker: int, tick: Tick) -> None:
+        self.pending.setdefault(tick.second, []).append(tick)
+        self.last_second[worker] = tick.second
         # the whole test's figures need no second: recorded as they come
         self.phases["ttfb"].record_ns(tick.ttfb_ns)
         self.phases["connect"].record_ns(tick.connect_ns)

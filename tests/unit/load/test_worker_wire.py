@@ -18,8 +18,11 @@ import uvloop
 from hypothesis import given
 from hypothesis import strategies as st
 
+from perflab.load._config import LoadConfig, RequestSpec, parse_target
 from perflab.load._hdr import HIGHEST_US, Histogram
-from perflab.load._messages import Tick, count_codes, ns_array
+from perflab.load._messages import Failed, Tick, WorkerEnd, count_codes, ns_array
+from perflab.load._runner import LoadRunner
+from perflab.load._totals import Totals
 from perflab.load._worker import Uplink, recv_blocking, send_blocking
 
 
@@ -147,3 +150,27 @@ def test_statuses_are_counted_as_a_counter_counts_them(codes):
 def test_a_second_of_one_status_is_one_count():
     assert count_codes([200] * 1000) == {200: 1000}
     assert count_codes([]) == {}
+
+
+def test_the_parent_reads_each_message_by_its_type():
+    """Worker to parent: a numbered ``Tick``, ``Failed`` (a scenario raised) and
+    ``WorkerEnd`` are dataclasses the runner tells apart by type, not tuples by position."""
+
+    class Pipe:
+        def __init__(self, messages: list[object]) -> None:
+            self.messages = messages
+
+        def recv(self) -> object:
+            return self.messages.pop(0)
+
+    cfg = LoadConfig(target=parse_target("http://127.0.0.1:8080/"),
+                     request=RequestSpec("GET", (), b""), connections=1, duration_s=1)
+    runner, acc = LoadRunner(cfg), Totals(cfg, 0, 1)
+    tick = Tick(ns_array([1000]), None, ns_array([500]), {200: 1}, {}, 0, 1, second=3)
+    pipe: Any = Pipe([tick, Failed("boom"), WorkerEnd(5)])
+    assert not runner._receive(0, pipe, acc)
+    assert acc.pending == {3: [tick]}
+    assert not runner._receive(0, pipe, acc)
+    assert (runner.failure, runner.status) == ("boom", "failed")
+    assert runner._receive(0, pipe, acc)  # its end: this worker is done
+    assert acc.ends == [5]
