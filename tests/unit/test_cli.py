@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import subprocess
@@ -9,6 +10,7 @@ import sys
 
 import pytest
 
+from perflab import cli
 from perflab.cli import COMMANDS, main
 
 
@@ -32,6 +34,38 @@ def test_unknown_option_is_a_usage_error(capsys):
 def test_version(capsys):
     assert main(["--version"]) == 0
     assert "perflab" in capsys.readouterr().out
+
+
+def test_the_entry_point_exits_without_walking_the_commands_objects(monkeypatch, capsys):
+    """``perflab`` (and ``python -m perflab``) freezes the collector once the command is
+    done: the interpreter's exit then skips the search for cycles among every object
+    numpy, click and the store made (tens of ms after a load test's figures were printed).
+    The command's exit code is kept."""
+    frozen = []
+    monkeypatch.setattr(gc, "freeze", lambda: frozen.append(True))
+    monkeypatch.setattr(sys, "argv", ["perflab", "--version"])
+    with pytest.raises(SystemExit) as exited:
+        cli.run()
+    assert exited.value.code == 0
+    assert frozen == [True]
+    assert "perflab" in capsys.readouterr().out
+
+
+def test_ctrl_c_before_the_command_line_is_imported_is_one_line(monkeypatch, capsys):
+    """`perflab load URL` starts a worker before importing the command line; a Ctrl-C in that
+    window exits 130 with the command line's one line, not a traceback."""
+    from perflab import __main__ as entry  # noqa: PLC0415  # the module python -m runs
+    from perflab.load import WorkerPool  # noqa: PLC0415
+
+    def interrupted() -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(WorkerPool, "start_early", staticmethod(interrupted))
+    monkeypatch.setattr(sys, "argv", ["perflab", "load", "http://127.0.0.1:8080/"])
+    with pytest.raises(SystemExit) as exited:
+        entry.main()
+    assert exited.value.code == 130
+    assert capsys.readouterr().err == "perflab: error: interrupted\n"
 
 
 def test_every_command_module_resolves_and_has_help():

@@ -29,6 +29,7 @@ import time
 from array import array
 from typing import TYPE_CHECKING
 
+from perflab.load._messages import ns_array
 from perflab.load._timer import WakeTimer
 
 if TYPE_CHECKING:
@@ -168,6 +169,6 @@ class OpenScheduler:
 
     def take(self) -> tuple[array[int], int]:
         """(lateness of the arrivals started since the last call in ns, how many were late)."""
-        lat, late = array("q", self.lateness_ns), self.late
+        lat, late = ns_array(self.lateness_ns), self.late
         self.lateness_ns, self.late = [], 0
         return lat, late

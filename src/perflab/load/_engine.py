@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 import httptools
 
 from perflab.load._arrivals import Arrivals, OpenScheduler
-from perflab.load._messages import Tick, WorkerEnd, ns_array
+from perflab.load._messages import Tick, WorkerEnd, count_codes, ns_array
 from perflab.load._tls import tls_context
 
 if TYPE_CHECKING:
@@ -77,11 +77,13 @@ class Conn(asyncio.Protocol):
         self.last_ns = 0        # its latest bytes arrived: when it completes, its end
         self.body: list[bytes] | None = None  # collected only when a scenario reads bodies
         self.waiter: asyncio.Future[Any] | None = None
-        # the engine's lists live as long as it does (take() packs and empties them), so
-        # their appends are bound once per connection
-        self.record_latency = engine.lat.append
-        self.record_ttfb = engine.ttfb.append
-        self.record_status = engine.codes.append
+        # the engine's lists live as long as it does (take() packs and empties them in place).
+        # `self.lat.append(v)` is what CPython 3.11 specializes (an attribute of the instance,
+        # then list.append's own fast call); a bound `append` kept as an attribute is not: its
+        # call looks the name up through the class's MRO and the instance dict each time
+        self.lat = engine.lat
+        self.ttfb = engine.ttfb
+        self.codes = engine.codes
 
     # asyncio protocol ---------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -134,10 +136,10 @@ class ClosedConn(Conn):
             eng.in_flight -= 1
             return
         sent = self.sent_ns
-        self.record_latency(now - sent)
-        self.record_ttfb(self.first_ns - sent)
+        self.lat.append(now - sent)
+        self.ttfb.append(self.first_ns - sent)
         parser = self.parser
-        self.record_status(parser.get_status_code())
+        self.codes.append(parser.get_status_code())
         if not parser.should_keep_alive():
             self.busy = False
             eng.in_flight -= 1
@@ -593,7 +595,7 @@ class Engine:
             lateness, sched_late = self.scheduler.take()
             late += sched_late
         errors, self.errors = self.errors, Counter()
-        codes = dict(Counter(self.codes))
+        codes = count_codes(self.codes)
         self.codes.clear()
         # the most connections open during the second: the last second's are closed by now
         conns, self._conns_peak = max(self._conns_peak, len(self.conns)), len(self.conns)

@@ -7,7 +7,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from perflab.load._messages import failed_status
+from perflab.load._messages import CheckCounts, failed_status
 
 if TYPE_CHECKING:
     from perflab.load._config import LoadConfig
@@ -82,7 +82,7 @@ class LoadResult:
     scheduled: int = 0              # open model: arrivals the schedule asked for
     lateness: Histogram | None = None  # open model: the scheduler's own delay per arrival
     phases: dict[str, Histogram] = field(default_factory=dict)
-    checks: dict[str, dict[str, int]] = field(default_factory=dict)
+    checks: dict[str, CheckCounts] = field(default_factory=dict)
     by_name: dict[str, NameStats] = field(default_factory=dict)
     thresholds: list[dict[str, Any]] = field(default_factory=list)
     worker_max_rss_bytes: int = 0   # the largest peak resident memory of a worker
@@ -154,7 +154,7 @@ class LoadResult:
             "warnings": self.warnings,
         }
         if self.checks:
-            out["checks"] = self.checks
+            out["checks"] = {name: c.to_json() for name, c in self.checks.items()}
         if self.by_name:
             out["requests_by_name"] = {
                 k: {"requests": s.latency.total, "failed": s.failed,
@@ -180,7 +180,7 @@ class RunningTotals:
     errors: Counter[str] = field(default_factory=Counter)
     late: int = 0
     elapsed_s: float = 0.0
-    checks: dict[str, dict[str, int]] = field(default_factory=dict)
+    checks: dict[str, CheckCounts] = field(default_factory=dict)
     dropped: int = 0  # known at the end only: an arrival due now may still start
 
     def add(self, iv: Interval) -> None:

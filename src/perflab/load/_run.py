@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING
 
 from perflab.errors import InvalidValue
 from perflab.load._config import DEFAULT_DRAIN_S, LoadConfig, RequestSpec, parse_target
-from perflab.load._junit import junit_xml
 from perflab.load._preflight import check_reachable
 from perflab.load._record import LoadRecorder
 from perflab.load._result import Interval, LoadResult, RunningTotals
@@ -180,7 +179,7 @@ def _execute(o: RunOptions, cfg: LoadConfig, thresholds: list[Threshold], store:
         if stop is not None and stop.is_set():
             return True
         if o.abort_on_fail and thresholds and iv.second >= 1:
-            return any(not r["passed"] for r in evaluate(thresholds, totals[0]))
+            return not all(t.passes(totals[0]) for t in thresholds)
         return False
 
     runner = LoadRunner(cfg, on_interval=on_interval, on_start=recorder.started,
@@ -222,6 +221,9 @@ def _write_files(o: RunOptions, result: LoadResult, name: str) -> InvalidValue |
 
             _write(o.hgrm, format_hgrm(result.latency))
         if o.junit:
+            # xml.etree: imported only for --junit, not before every test starts
+            from perflab.load._junit import junit_xml  # noqa: PLC0415
+
             _write(o.junit, junit_xml(result.thresholds, name=name,
                                       duration_s=result.duration_s))
     except InvalidValue as err:

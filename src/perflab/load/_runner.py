@@ -14,6 +14,7 @@ from multiprocessing.connection import wait
 from typing import TYPE_CHECKING
 
 from perflab.errors import UsageError
+from perflab.load._messages import Failed, Share, Start, Stop, Tick, WorkerEnd
 from perflab.load._workers import WorkerPool
 
 if TYPE_CHECKING:
@@ -57,7 +58,7 @@ class LoadRunner:
         try:
             pipes = pool.take(n)
             for i, pipe in enumerate(pipes):
-                pipe.send((cfg, i, n))
+                pipe.send(Share(cfg, i, n))
             return self._drive(pipes)
         finally:
             if self.workers is None:
@@ -76,8 +77,8 @@ class LoadRunner:
                     msg = pipes[i].recv()
                 except EOFError:
                     raise UsageError("a load worker exited while starting") from None
-                if msg[0] == "failed":
-                    raise ScenarioFailed(msg[1], hint="fix the scenario file and run again")
+                if isinstance(msg, Failed):
+                    raise ScenarioFailed(msg.text, hint="fix the scenario file and run again")
                 waiting.discard(i)
 
     def _drive(self, pipes: list[Connection]) -> LoadResult:
@@ -88,7 +89,7 @@ class LoadRunner:
         if self.on_start is not None:
             self.on_start(start_wall)
         for pipe in pipes:
-            pipe.send(("start", start_mono, cfg.effective_duration_s))
+            pipe.send(Start(start_mono, cfg.effective_duration_s))
         n = len(pipes)
         from perflab.load._totals import Totals  # noqa: PLC0415  # numpy: see _totals
 
@@ -152,14 +153,13 @@ class LoadRunner:
                                  "its last second is missing")
             acc.ends.append(time.monotonic_ns())
             return True
-        kind = msg[0]
-        if kind == "tick":
-            acc.add_tick(i, msg[1], msg[2])
-        elif kind == "done":
-            acc.add_end(msg[1])
+        if isinstance(msg, Tick):
+            acc.add_tick(i, msg)
+        elif isinstance(msg, WorkerEnd):
+            acc.add_end(msg)
             return True
-        elif kind == "failed":
-            self.failure = msg[1]
+        elif isinstance(msg, Failed):
+            self.failure = msg.text
             self.status = "failed"
         return False
 
@@ -199,6 +199,6 @@ class _Stopper:
         for i, pipe in enumerate(self.pipes):
             if not self.done[i]:
                 try:
-                    pipe.send(("stop",))
+                    pipe.send(Stop())
                 except (BrokenPipeError, OSError):
                     self.done[i] = True

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from perflab.load._arrivals import Arrivals, OpenScheduler
 from perflab.load._config import Target, parse_target
 from perflab.load._engine import BodyConn, Conn, Engine, _share, classify
-from perflab.load._messages import Tick, WorkerEnd, failed_status, ns_array
+from perflab.load._messages import CheckCounts, Tick, WorkerEnd, failed_status, ns_array
 from perflab.load._scenario import (
     RequestFailed,
     Response,
@@ -121,8 +121,13 @@ class _SessionImpl(Session):
             conn.waiter = None
 
     def check(self, name: str, condition: bool) -> bool:  # k6's check()
-        slot = self.eng.checks.setdefault(name, {"passed": 0, "failed": 0})
-        slot["passed" if condition else "failed"] += 1
+        slot = self.eng.checks.get(name)
+        if slot is None:
+            slot = self.eng.checks[name] = CheckCounts()
+        if condition:
+            slot.passed += 1
+        else:
+            slot.failed += 1
         return bool(condition)
 
     async def sleep(self, seconds: float | str) -> None:
@@ -147,7 +152,7 @@ class ScenarioEngine(Engine):
         self.duration_s = cfg.effective_duration_s or 10.0
         self.runs = [_ScenarioRun(sc, self, index, nworkers) for sc in spec.scenarios]
         self.failure: str | None = None
-        self.checks: dict[str, dict[str, int]] = {}
+        self.checks: dict[str, CheckCounts] = {}
         self.by_name_ns: dict[str, list[int]] = {}  # this second's latencies per name
         self.names: set[str] = set()  # every name seen (at most _MAX_NAMES, then "other")
         self.failed_by_name: Counter[str] = Counter()

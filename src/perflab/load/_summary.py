@@ -46,9 +46,8 @@ def render_summary(r: LoadResult) -> str:
         lines.append("")
         lines.append("  checks")
         for name, c in sorted(r.checks.items()):
-            total = c["passed"] + c["failed"]
-            mark = "✓" if c["failed"] == 0 else "✗"
-            lines.append(f"    {mark} {name:<40} {c['passed']}/{total}")
+            mark = "✓" if c.failed == 0 else "✗"
+            lines.append(f"    {mark} {name:<40} {c.passed}/{c.passed + c.failed}")
     if r.thresholds:
         lines.append("")
         lines.append("  thresholds")

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from perflab.load._hdr import Histogram
+    from perflab.load._messages import CheckCounts
 
 _SHAPE = re.compile(r"^\s*(?P<metric>[A-Za-z_][A-Za-z0-9_.()]*)\s*(?P<op><=|>=|==|<|>)"
                     r"\s*(?P<value>\S.*?)\s*$")
@@ -57,7 +58,7 @@ class Measured(Protocol):
     @property
     def dropped(self) -> int: ...
     @property
-    def checks(self) -> dict[str, dict[str, int]]: ...
+    def checks(self) -> dict[str, CheckCounts]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,8 +82,8 @@ class Threshold:
         if metric == "dropped":
             return float(m.dropped)
         if metric == "checks":
-            passed = sum(c.get("passed", 0) for c in m.checks.values())
-            failed = sum(c.get("failed", 0) for c in m.checks.values())
+            passed = sum(c.passed for c in m.checks.values())
+            failed = sum(c.failed for c in m.checks.values())
             return passed / (passed + failed) if passed + failed else 1.0
         hist = m.latency
         if metric.startswith("service_"):
@@ -98,9 +99,18 @@ class Threshold:
             return hist.max / 1000
         return hist.value_at_percentile(float(metric[1:])) / 1000
 
+    def holds(self, actual: float) -> bool:
+        """Whether a measured value meets the threshold (no value, NaN, never does)."""
+        return not math.isnan(actual) and _OPS[self.op](actual, self.value)
+
+    def passes(self, m: Measured) -> bool:
+        """What ``--abort-on-fail`` asks each second: no result document made."""
+        return self.holds(self.measure(m))
+
     def check(self, m: Measured) -> dict[str, Any]:
+        """The threshold's line of the result (``--json``'s ``thresholds``)."""
         actual = self.measure(m)
-        ok = not math.isnan(actual) and _OPS[self.op](actual, self.value)
+        ok = self.holds(actual)
         return {"threshold": self.text, "metric": self.metric, "op": self.op,
                 "limit": self.value, "actual": None if math.isnan(actual) else actual,
                 "unit": self.unit, "passed": ok}

@@ -13,6 +13,7 @@ from collections import Counter
 from typing import TYPE_CHECKING
 
 from perflab.load._hdr import Histogram
+from perflab.load._messages import CheckCounts
 from perflab.load._result import Interval, LoadResult, NameStats
 
 if TYPE_CHECKING:
@@ -39,14 +40,14 @@ class Totals:
         self.phases = {"connect": Histogram(), "tls": Histogram(), "ttfb": Histogram()}
         self.lateness: Histogram | None = None
         self.scheduled = self.dropped = self.unfinished = self.max_rss = 0
-        self.checks: dict[str, dict[str, int]] = {}
+        self.checks: dict[str, CheckCounts] = {}
         self.by_name: dict[str, NameStats] = {}
         self.ends: list[int] = []
         self.stopped_ns: int | None = None
 
-    def add_tick(self, worker: int, second: int, tick: Tick) -> None:
-        self.pending.setdefault(second, []).append(tick)
-        self.last_second[worker] = second
+    def add_tick(self, worker: int, tick: Tick) -> None:
+        self.pending.setdefault(tick.second, []).append(tick)
+        self.last_second[worker] = tick.second
         # the whole test's figures need no second: recorded as they come
         self.phases["ttfb"].record_ns(tick.ttfb_ns)
         self.phases["connect"].record_ns(tick.connect_ns)
@@ -64,7 +65,8 @@ class Totals:
         self.dropped += end.dropped
         self.unfinished += end.unfinished
         self.max_rss = max(self.max_rss, end.max_rss_bytes)
-        _merge_checks(self.checks, end.checks)
+        for name, counts in end.checks.items():
+            self.checks.setdefault(name, CheckCounts()).add(counts)
         for name, failed in end.failed_by_name.items():
             self.by_name.setdefault(name, NameStats()).failed += failed
 
@@ -105,13 +107,6 @@ class Totals:
                           scheduled=self.scheduled, lateness=self.lateness,
                           phases=self.phases, checks=self.checks, by_name=self.by_name,
                           worker_max_rss_bytes=self.max_rss, warnings=warnings)
-
-
-def _merge_checks(into: dict[str, dict[str, int]], part: dict[str, dict[str, int]]) -> None:
-    for name, counts in part.items():
-        slot = into.setdefault(name, {"passed": 0, "failed": 0})
-        slot["passed"] += counts.get("passed", 0)
-        slot["failed"] += counts.get("failed", 0)
 
 
 def _merge(sec: int, length: float, ticks: list[Tick], open_model: bool) -> Interval:

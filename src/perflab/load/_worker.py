@@ -1,10 +1,9 @@
 """A worker process: one uvloop, one ``Engine``, figures sent to the parent once a second.
 
-Messages to the parent: ``("ready",)``, ``("tick", second, Tick)``, ``("done", WorkerEnd)``,
-``("failed", text)`` (a scenario could not be loaded or raised). From the parent: the test's
-``(LoadConfig, index, nworkers)``, then ``("start", start_ns, duration_s)`` and, at any time,
-``("stop",)``. Workers ignore SIGINT: the parent catches Ctrl-C and stops them, so what they
-measured still reaches the summary.
+The messages are ``_messages``' dataclasses: ``Ready``, a ``Tick`` a second, ``Failed`` (a
+scenario could not be loaded or raised), ``WorkerEnd``; from the parent ``Share``, ``Start``
+and, at any time, ``Stop``. Workers ignore SIGINT: the parent catches Ctrl-C and stops them,
+so what they measured still reaches the summary.
 
 The socket to the parent carries ``multiprocessing.connection``'s framing (a 4-byte length,
 then a pickle), which the parent reads with a ``Connection``. Until the test starts the worker
@@ -20,6 +19,7 @@ the engine only (no numpy, no store): see ``_messages``.
 from __future__ import annotations
 
 import asyncio
+import gc
 import pickle
 import resource
 import signal
@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 import uvloop
 
 from perflab.load._engine import Engine
+from perflab.load._messages import Failed, Ready, Share, Start, Stop, Tick
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -48,7 +49,13 @@ def worker_main(fd: int) -> None:
     except EOFError:  # a pre-started worker that was not needed: the parent closed its end
         sock.close()
         return
-    cfg, index, nworkers = first
+    if not isinstance(first, Share):
+        sock.close()
+        return
+    cfg, index, nworkers = first.config, first.index, first.nworkers
+    # what the worker has made so far (its modules, the configuration) lives until it exits:
+    # neither the collector's passes during the test nor the interpreter's exit walk it
+    gc.freeze()
     loop = uvloop.new_event_loop()
     asyncio.set_event_loop(loop)
     try:
@@ -115,12 +122,12 @@ class Uplink(asyncio.Protocol):
             self._on_message(pickle.loads(frame))  # noqa: S301  # our own parent's message
 
     def eof_received(self) -> bool:
-        self._on_message(("stop",))  # the parent is gone: stop, nobody is listening
+        self._on_message(Stop())  # the parent is gone: stop, nobody is listening
         return False
 
     def connection_lost(self, exc: Exception | None) -> None:
         if exc is not None:  # the parent's end broke: as its leaving, a stop
-            self._on_message(("stop",))
+            self._on_message(Stop())
         if not self.closed.done():
             self.closed.set_result(None)
 
@@ -136,19 +143,19 @@ async def _serve(sock: socket.socket, cfg: LoadConfig, index: int, nworkers: int
     try:
         engine = make_engine(cfg, index, nworkers)
     except Exception as exc:  # a scenario that fails to load: the parent shows its traceback
-        send_blocking(sock, ("failed", getattr(exc, "user_traceback", None) or repr(exc)))
+        send_blocking(sock, Failed(getattr(exc, "user_traceback", None) or repr(exc)))
         return
-    send_blocking(sock, ("ready",))
+    send_blocking(sock, Ready())
     try:
         msg = recv_blocking(sock)
     except EOFError:
         return
-    if msg[0] != "start":
+    if not isinstance(msg, Start):
         return
-    _, start_ns, duration_s = msg
+    start_ns, duration_s = msg.start_ns, msg.duration_s
 
-    def on_parent(m: Any) -> None:  # a message of the parent
-        if m[0] == "stop":
+    def on_parent(m: object) -> None:  # a message of the parent
+        if isinstance(m, Stop):
             engine.stop()
 
     _, uplink = await loop.connect_accepted_socket(lambda: Uplink(on_parent), sock)
@@ -156,7 +163,7 @@ async def _serve(sock: socket.socket, cfg: LoadConfig, index: int, nworkers: int
 
     def tick() -> None:
         nonlocal second
-        uplink.send(("tick", second, engine.take()))
+        uplink.send(_numbered(engine.take(), second))
         second += 1
         handle_holder[0] = loop.call_later(
             max(0.0, (start_ns + second * 1_000_000_000 - time.monotonic_ns()) / 1e9), tick)
@@ -170,14 +177,19 @@ async def _serve(sock: socket.socket, cfg: LoadConfig, index: int, nworkers: int
         # nothing may be left pending when the loop closes (asyncio would warn the user)
         await engine.cancel_tasks()
         failure = getattr(engine, "failure", None)
-        uplink.send(("tick", second, engine.take()))
+        uplink.send(_numbered(engine.take(), second))
         if failure:
-            uplink.send(("failed", failure))
+            uplink.send(Failed(failure))
         end = engine.end()
         # ru_maxrss is in KiB on Linux: the peak memory of this worker (bounded, by design)
         end.max_rss_bytes = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-        uplink.send(("done", end))
+        uplink.send(end)
         await uplink.flush_and_close()
+
+
+def _numbered(tick: Tick, second: int) -> Tick:
+    tick.second = second
+    return tick
 
 if __name__ == "__main__":
     import sys

@@ -10,11 +10,18 @@ while the command line, the checks and the store are being prepared, not after t
 
 A worker that is not used (the test was refused, or needs fewer) is terminated at once; one
 that ran a test exits by itself once it has reported, and ``close`` reaps it.
+
+Earlier still: ``perflab load URL`` starts one worker before it imports the command line
+(``WorkerPool.start_early``, from ``perflab.__main__``), so that the worker's interpreter and
+imports overlap click's and the command's; ``prestart`` adopts it. One never adopted (the
+command turned out to be ``--help``, or failed first) is terminated when the process exits.
 """
 
 from __future__ import annotations
 
+import atexit
 import os
+import select
 import socket
 import subprocess
 import sys
@@ -26,6 +33,8 @@ if TYPE_CHECKING:
     from types import TracebackType
 
 _EXIT_WAIT_S = 2.0  # a worker that has reported exits at once; beyond this it is killed
+# workers started before the command line was parsed, waiting for a pool to adopt them
+_early: list[tuple[socket.socket, subprocess.Popen[bytes]]] = []
 
 
 def workers_needed(asked: int, *, connections: int, requests: int | None,
@@ -63,12 +72,23 @@ class WorkerPool:
         self._idle: list[tuple[socket.socket, subprocess.Popen[bytes]]] = []
         self._used: list[tuple[Connection, subprocess.Popen[bytes]]] = []
 
+    @staticmethod
+    def start_early() -> None:
+        """Start one worker now, for the next ``prestart`` to adopt (terminated at exit if
+        none does)."""
+        if not _early:
+            atexit.register(_drop_early)
+        _early.append(spawn_worker())
+
     @classmethod
     def prestart(cls, n: int) -> WorkerPool:
-        """A pool with ``n`` workers already starting."""
+        """A pool with ``n`` workers already starting (those started early among them)."""
         pool = cls()
+        adopted = min(n, len(_early))
+        pool._idle.extend(_early[:adopted])
+        del _early[:adopted]
         try:
-            for _ in range(n):
+            for _ in range(n - adopted):
                 pool._idle.append(spawn_worker())
         except BaseException:
             pool.close()
@@ -100,9 +120,7 @@ class WorkerPool:
             _terminate(sock, proc)
         self._idle = []
         for pipe, proc in self._used:
-            try:
-                proc.wait(timeout=_EXIT_WAIT_S)
-            except subprocess.TimeoutExpired:
+            if not wait_exit(proc, _EXIT_WAIT_S):
                 proc.kill()
                 proc.wait()
             pipe.close()
@@ -116,11 +134,41 @@ class WorkerPool:
         self.close()
 
 
+def wait_exit(proc: subprocess.Popen[bytes], timeout_s: float) -> bool:
+    """Reap ``proc`` once it exits, within ``timeout_s``; False if it is still running.
+
+    ``Popen.wait(timeout)`` polls, sleeping up to 50 ms between looks: a worker that exits
+    just after a look is reaped up to 50 ms late, and the command's exit with it. A pidfd
+    becomes readable the moment the process exits."""
+    if proc.returncode is not None:
+        return True
+    try:
+        pidfd = os.pidfd_open(proc.pid)
+    except OSError:  # already reaped, or a kernel without pidfds (before 5.3): poll
+        try:
+            proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            return False
+        return True
+    try:
+        readable, _, _ = select.select([pidfd], [], [], timeout_s)
+    finally:
+        os.close(pidfd)
+    if not readable:
+        return False
+    proc.wait()  # it has exited: this reaps it at once
+    return True
+
+
+def _drop_early() -> None:
+    """Terminate and reap the early workers no pool adopted."""
+    while _early:
+        _terminate(*_early.pop())
+
+
 def _terminate(sock: socket.socket, proc: subprocess.Popen[bytes]) -> None:
     sock.close()
     proc.terminate()  # SIGTERM: it has sent nothing and holds nothing yet
-    try:
-        proc.wait(timeout=_EXIT_WAIT_S)
-    except subprocess.TimeoutExpired:
+    if not wait_exit(proc, _EXIT_WAIT_S):
         proc.kill()
         proc.wait()

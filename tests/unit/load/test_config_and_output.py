@@ -8,6 +8,7 @@ import httptools
 import pytest
 
 from perflab.cli import main
+from perflab.cli.load import quiet_blas
 from perflab.errors import InvalidValue
 from perflab.load._config import LoadConfig, RequestSpec, parse_target
 from perflab.load._engine import classify
@@ -139,3 +140,15 @@ def test_load_url_is_short_for_load_run_url(capsys, tmp_path):
     assert "no store at" in capsys.readouterr().err
     assert main(["load", "run", "--store", store]) == 2
     assert "give a URL or a scenario file" in capsys.readouterr().err
+
+
+def test_the_load_command_keeps_openblas_to_one_thread_unless_told():
+    """perflab load's numpy never calls BLAS: OpenBLAS's thread per core, started at numpy's
+    import during the test and joined at exit, only took CPU and wall time from the test.
+    A user's own setting stands."""
+    environ: dict[str, str] = {}
+    quiet_blas(environ)
+    assert environ == {"OPENBLAS_NUM_THREADS": "1"}
+    chosen = {"OPENBLAS_NUM_THREADS": "4"}
+    quiet_blas(chosen)
+    assert chosen == {"OPENBLAS_NUM_THREADS": "4"}

@@ -7,10 +7,14 @@ from collections import Counter
 import pytest
 
 from perflab.errors import InvalidValue
+from perflab.load._config import LoadConfig, RequestSpec, parse_target
 from perflab.load._hdr import Histogram
 from perflab.load._junit import junit_xml
+from perflab.load._messages import CheckCounts, WorkerEnd
 from perflab.load._result import RunningTotals
+from perflab.load._summary import render_summary
 from perflab.load._thresholds import evaluate, parse_threshold
+from perflab.load._totals import Totals
 
 
 @pytest.mark.parametrize(("text", "metric", "op", "value", "unit"), [
@@ -100,3 +104,34 @@ def test_junit_xml_has_one_case_per_threshold_and_failures_marked():
     failure = cases[1].find("failure")
     assert failure is not None
     assert failure.get("message") == "rps>1000: got 10 /s"
+
+
+def test_the_live_verdict_is_the_results_verdict():
+    """``--abort-on-fail`` asks ``passes`` each second (no result document made): it says
+    what the final ``check`` says, NaN (no data yet) included."""
+    t = totals(list(range(1000, 101000, 1000)), Counter({200: 95, 500: 5}),
+               {"reset": 0}, elapsed=2.0)
+    empty = RunningTotals(open_model=False)
+    for text in ("p99<200ms", "p50<10ms", "error_rate<10%", "rps>100", "max<=100ms",
+                 "checks>99%", "requests>=100"):
+        th = parse_threshold(text)
+        for m in (t, empty):
+            assert th.passes(m) is th.check(m)["passed"], (text, m)
+
+
+def test_scenario_checks_add_up_across_workers_and_are_written_as_counts():
+    """Each worker counts its checks in ``CheckCounts``; the parent adds them up; the
+    result writes them as {"passed", "failed"} and the ``checks`` threshold reads them."""
+    cfg = LoadConfig(target=parse_target("http://127.0.0.1:8080/"),
+                     request=RequestSpec("GET", (), b""), connections=2, duration_s=1)
+    acc = Totals(cfg, 0, 2)
+    acc.add_end(WorkerEnd(10, checks={"ok": CheckCounts(99, 1), "other": CheckCounts(5, 0)}))
+    acc.add_end(WorkerEnd(12, checks={"ok": CheckCounts(100, 0)}))
+    result = acc.result(0, "ok", [])
+    assert result.to_json()["checks"] == {"ok": {"passed": 199, "failed": 1},
+                                          "other": {"passed": 5, "failed": 0}}
+    (r,) = evaluate([parse_threshold("checks>99%")], result)
+    assert r["actual"] == pytest.approx(204 / 205)
+    assert r["passed"]
+    assert "✗ ok" in render_summary(result)
+    assert "✓ other" in render_summary(result)
