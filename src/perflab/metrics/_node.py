@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import socket
 import threading
@@ -89,7 +90,7 @@ class NodeScraper:
         self._previous: set[tuple[str, str]] = set()
         self._collector: object | None = None
         self.error: str | None = None
-        self.samples = 0  # handed to the sink and taken
+        self.samples = 0  # values handed to the sink and taken (markers left out)
         self.series: set[tuple[str, str]] = set()  # every series written so far
 
     def start(self) -> None:
@@ -144,7 +145,8 @@ class NodeScraper:
         rows.append(("scrape_samples_scraped", base, ts, float(len(current))))
         if self.sink.submit(rows):
             self._previous = current
-            self.samples += len(rows)
+            # staleness markers are stored as marks, not samples: count what a reader counts
+            self.samples += sum(1 for row in rows if not math.isnan(row[3]))
             self.series.update((n, lab) for n, lab, _, _ in rows)
         return len(rows)
 

@@ -46,3 +46,29 @@ def test_node_metrics_land_in_the_given_run_and_are_written_on_exit(tmp_path: Pa
         assert _query(path, f"{name}{sel}"), name
     with Store.open(path, create=False) as store:  # the run was not ended or replaced
         assert store.run(run.id).status == "running"
+
+
+def test_a_series_gone_stale_is_not_counted_as_a_sample() -> None:
+    """A staleness marker is stored as a mark, not a sample: record's sample count (which the
+    store's own count must equal) leaves it out."""
+    import math  # noqa: PLC0415
+
+    from perflab.metrics._node import NodeScraper  # noqa: PLC0415  # the scraper itself
+
+    class Sink:
+        def __init__(self) -> None:
+            self.rows: list[tuple[str, str, int, float]] = []
+
+        def submit(self, rows: list[tuple[str, str, int, float]]) -> bool:
+            self.rows = rows
+            return True
+
+    sink = Sink()
+    scraper = NodeScraper(sink, 1.0)  # type: ignore[arg-type]  # only submit is used
+    scraper.scrape_once()
+    first = scraper.samples
+    scraper._previous.add(("node_gone", '{instance="x"}'))  # a series that went away
+    scraper.scrape_once()
+    stale = [row for row in sink.rows if math.isnan(row[3])]
+    assert [row[0] for row in stale] == ["node_gone"]
+    assert scraper.samples - first == len(sink.rows) - 1
