@@ -48,6 +48,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "slo": ("perflab.cli.metrics:slo", "SLOs: multi-window burn-rate rules, error budget."),
     "trace": ("perflab.cli.trace:trace", "Traces: search, show, critical path, diff, coverage."),
     "run": ("perflab.cli.run:run", "Run a command as a recorded, traced child: run -- CMD."),
+    "goroutines": ("perflab.cli.debug_go:goroutines",
+                   "Go goroutine dumps: groups, leaks (--diff), long waits, partial deadlocks."),
 }
 
 

@@ -1,0 +1,61 @@
+"""Where the debug commands (goroutines, race, stacks) put what they found: on the run given
+with ``--run``, else on a run of their own kind, as ``record`` does, so the Run page shows it.
+No schema change: a finding is an artifact (the command's JSON document), events (one per
+verdict, kind ``debug.<what>``) and series (counts by state) at the time it was taken."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import click
+
+from perflab.cli._common import open_store
+
+
+@dataclass(slots=True)
+class Finding:
+    """What one debug command stores: ``kind`` names the run kind and the artifact."""
+
+    kind: str
+    name: str
+    document: dict[str, Any]
+    events: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+    counts: dict[str, dict[str, float]] = field(default_factory=dict)  # series -> state -> n
+
+
+def run_option(f: Any) -> Any:
+    return click.option("--run", "run_ref", default=None,
+                        help="Store the finding on this run (id or name) instead of a new run "
+                             "of its own.")(f)
+
+
+def record_finding(store_path: str | None, run_ref: str | None, finding: Finding) -> int:
+    """Store ``finding``; the id of the run that holds it."""
+    store = open_store(store_path)
+    try:
+        now = time.time_ns()
+        with store.transaction():
+            if run_ref is not None:
+                run_id = store.run(run_ref).id
+            else:
+                run_id = store.create_run(finding.kind, finding.name, started_ns=now).id
+            store.add_artifact(run_id, finding.kind, json.dumps(finding.document).encode(),
+                               name=f"{finding.kind}.json", content_type="application/json",
+                               ts_ns=now)
+            for kind, text, attrs in finding.events:
+                store.add_event(run_id, kind, text, ts_ns=now, attrs=attrs)
+            rows = []
+            for series, by_state in finding.counts.items():
+                for state, value in by_state.items():
+                    sid = store.series_id(run_id, series, {"state": state}, unit="")
+                    rows.append((sid, now, float(value)))
+            if rows:
+                store.insert_samples(rows)
+            if run_ref is None:
+                store.finish_run(run_id, "ok", ended_ns=now, rollup=False)
+        return run_id
+    finally:
+        store.close()
