@@ -50,6 +50,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("perflab.cli.run:run", "Run a command as a recorded, traced child: run -- CMD."),
     "goroutines": ("perflab.cli.debug_go:goroutines",
                    "Go goroutine dumps: groups, leaks (--diff), long waits, partial deadlocks."),
+    "race": ("perflab.cli.debug_go:race", "Go data races grouped by access sites: race -- CMD."),
 }
 
 

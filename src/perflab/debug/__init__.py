@@ -13,6 +13,7 @@ from perflab.debug._goroutines_report import analyze as analyze_goroutines
 from perflab.debug._goroutines_report import load_dump as load_goroutine_dump
 from perflab.debug._goroutines_report import load_profile as load_pprof_profile
 from perflab.debug._goroutines_report import render_text as render_goroutines
+from perflab.debug._race import RaceGroup, RaceLog, parse_race_log
 
 __all__ = [
     "DeadlockFinding",
@@ -20,6 +21,8 @@ __all__ = [
     "Goroutine",
     "GoroutineDump",
     "GoroutineReport",
+    "RaceGroup",
+    "RaceLog",
     "analyze_goroutines",
     "diff_dumps",
     "find_deadlocks",
@@ -27,6 +30,7 @@ __all__ = [
     "load_goroutine_dump",
     "load_pprof_profile",
     "parse_goroutines",
+    "parse_race_log",
     "render_goroutines",
     "state_counts",
 ]

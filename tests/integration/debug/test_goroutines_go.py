@@ -9,14 +9,15 @@ import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
+from tests.integration.debug._goprogs import service
+
 from perflab.cli import main
 from perflab.debug import load_goroutine_dump
-from tests.integration.debug._goprogs import service
 
 
 def _get(url: str, timeout: float = 2.0) -> str:
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310  # loopback
+        with urllib.request.urlopen(url, timeout=timeout) as resp:  # loopback
             return resp.read().decode()
     except OSError:
         return ""  # a request stuck behind the deadlock: it times out, as its client would
