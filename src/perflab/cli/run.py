@@ -10,8 +10,10 @@ run's timeline. The child runs in its own process group; SIGINT, SIGTERM, SIGHUP
 SIGUSR1/2 received by perflab are passed to that group. A child killed by a signal N gives
 exit code 128 + N, as a shell reports it.
 
-Issues "production debugging" (the debug agent) and "logs and incidents" (stdout/stderr
-capture) extend this same command.
+``--debug`` starts perflab's debug agent in a Python child (and its Python children) with no
+change to its code: perflab's ``sitecustomize`` goes first on its PYTHONPATH and chains to the next
+one (with ``--trace``, OpenTelemetry's zero-code one, which ``opentelemetry-instrument`` would
+otherwise put first). Issue "logs and incidents" (stdout/stderr capture) extends this command.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from typing import Any
 import click
 
 from perflab.cli._common import POSITIVE_DURATION, emit_json, json_option, open_store, store_option
+from perflab.debug import agent_env
 from perflab.errors import InvalidValue, TargetError
 from perflab.units import redact_args
 
@@ -54,6 +57,20 @@ def child_env(base: dict[str, str], *, service: str, hub: str, run_id: int) -> d
     return env
 
 
+def otel_site_dir() -> str | None:
+    """The directory of OpenTelemetry's zero-code ``sitecustomize``, or None when it is not
+    installed."""
+    import importlib.util  # noqa: PLC0415  # only for run --debug --trace
+
+    try:
+        spec = importlib.util.find_spec("opentelemetry.instrumentation.auto_instrumentation")
+    except ImportError:
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return str(next(iter(spec.submodule_search_locations)))
+
+
 def instrumented(cmd: list[str]) -> list[str] | None:
     """CMD under the OTel zero-code instrumentation (``opentelemetry-instrument CMD``), or None
     when it is not installed."""
@@ -66,6 +83,9 @@ def instrumented(cmd: list[str]) -> list[str] | None:
 @click.option("--trace", "trace_it", is_flag=True,
               help="Start a Python CMD under the OpenTelemetry zero-code instrumentation "
                    "(opentelemetry-instrument), when it is installed.")
+@click.option("--debug", "debug_it", is_flag=True,
+              help="Start perflab's debug agent in a Python CMD (no code change): perflab leak, "
+                   "stacks and lockwatch then see inside it.")
 @click.option("--service", default=None, help="Its service name (default: the command's name).")
 @click.option("--hub", default=DEFAULT_HUB, show_default=True, metavar="URL",
               help="Where its spans go: a perflab serve's OTLP/HTTP receiver.")
@@ -75,8 +95,8 @@ def instrumented(cmd: list[str]) -> list[str] | None:
 @store_option
 @json_option
 @click.argument("cmd", nargs=-1, required=True, type=click.UNPROCESSED)
-def run(*, trace_it: bool, service: str | None, hub: str, name: str | None, interval: float,
-        store_path: str | None, as_json: bool, cmd: tuple[str, ...]) -> int:
+def run(*, trace_it: bool, debug_it: bool, service: str | None, hub: str, name: str | None,
+        interval: float, store_path: str | None, as_json: bool, cmd: tuple[str, ...]) -> int:
     """Run CMD as a recorded, traced child: perflab run [--trace] -- CMD ARGS..."""
     from perflab.collect.recorder import Recorder  # noqa: PLC0415  # lazy: keeps --help fast
 
@@ -87,12 +107,18 @@ def run(*, trace_it: bool, service: str | None, hub: str, name: str | None, inte
                           hint="give the command after --: perflab run -- python app.py")
     if not hub.startswith(("http://", "https://")):
         raise InvalidValue(f"invalid --hub {hub!r}", hint="like http://127.0.0.1:4318")
+    chain: list[str] = []
     if trace_it:
+        # with --debug the agent's sitecustomize must come first and chain to OTel's, so the
+        # command runs as opentelemetry-instrument would run it, without its launcher
+        otel_dir = otel_site_dir() if debug_it else None
         wrapped = instrumented(argv)
-        if wrapped is None:
+        if wrapped is None or (debug_it and otel_dir is None):
             click.echo("perflab run: warning: opentelemetry-instrument is not installed; "
                        "running without zero-code instrumentation (pip install "
                        "opentelemetry-distro opentelemetry-exporter-otlp)", err=True)
+        elif otel_dir is not None:
+            chain = [otel_dir, str(Path.cwd())]
         else:
             argv = wrapped
     service_name = service or (Path(cmd[1]).stem if program.startswith("python") and
@@ -101,8 +127,10 @@ def run(*, trace_it: bool, service: str | None, hub: str, name: str | None, inte
     try:
         run_rec = store.create_run("run", name or f"run-{program}", meta={
             "command": redact_args(list(cmd)), "service": service_name, "trace": trace_it,
-            "hub": hub, "interval_s": interval})
+            "hub": hub, "interval_s": interval, "debug": debug_it})
         env = child_env(dict(os.environ), service=service_name, hub=hub, run_id=run_rec.id)
+        if debug_it:
+            env = agent_env(env, then=chain)
         try:
             # the user's own command, as typed: running it is what was asked
             child = subprocess.Popen(argv, env=env, process_group=0)  # noqa: S603

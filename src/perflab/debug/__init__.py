@@ -1,21 +1,51 @@
-"""Production debugging: goroutine dumps, partial deadlocks, data races, Python stacks and locks.
+"""Production debugging: memory leaks (``leak``, ``memcheck``), goroutine dumps, partial
+deadlocks and data races (``goroutines``, ``race``), and the Python debug agent.
 
-Public names only; the implementation lives in private modules.
+The agent is a daemon thread in a Python process answering GET on a private unix socket
+(``perflab.debug.enable()``, ``PERFLAB_DEBUG=1`` when this package is imported, or ``perflab run
+--debug``, which needs no change to the program). Importing this package imports only the
+standard library and the agent: the heavier parts load on first use of their names, so a user's
+process pays nothing for what it does not call.
 """
 
 from __future__ import annotations
 
-from perflab.debug._deadlock import DeadlockFinding, find_deadlocks
-from perflab.debug._goroutines import GoFrame, Goroutine, GoroutineDump, parse_goroutines
-from perflab.debug._goroutines_group import diff_dumps, group_goroutines, state_counts
-from perflab.debug._goroutines_report import GoroutineReport
-from perflab.debug._goroutines_report import analyze as analyze_goroutines
-from perflab.debug._goroutines_report import load_dump as load_goroutine_dump
-from perflab.debug._goroutines_report import load_profile as load_pprof_profile
-from perflab.debug._goroutines_report import render_text as render_goroutines
-from perflab.debug._race import RaceGroup, RaceLog, parse_race_log
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from perflab.debug._agent import debug_dir, disable, enable, enable_from_env, register, socket_path
+
+if TYPE_CHECKING:
+    from perflab.debug._agent_client import AgentError, agent_get, has_agent
+    from perflab.debug._deadlock import DeadlockFinding, find_deadlocks
+    from perflab.debug._goroutines import GoFrame, Goroutine, GoroutineDump, parse_goroutines
+    from perflab.debug._goroutines_group import diff_dumps, group_goroutines, state_counts
+    from perflab.debug._goroutines_report import (
+        GoroutineReport,
+        analyze_goroutines,
+        load_goroutine_dump,
+        load_pprof_profile,
+        render_goroutines,
+    )
+    from perflab.debug._race import RaceGroup, RaceLog, parse_race_log
+    from perflab.debug._sitepath import agent_env, site_dir
+
+# public name -> the private module that defines it, imported on first use
+_LAZY = {
+    "AgentError": "_agent_client", "agent_get": "_agent_client", "has_agent": "_agent_client",
+    "site_dir": "_sitepath", "agent_env": "_sitepath",
+    "DeadlockFinding": "_deadlock", "find_deadlocks": "_deadlock",
+    "GoFrame": "_goroutines", "Goroutine": "_goroutines", "GoroutineDump": "_goroutines",
+    "parse_goroutines": "_goroutines", "diff_dumps": "_goroutines_group",
+    "group_goroutines": "_goroutines_group", "state_counts": "_goroutines_group",
+    "GoroutineReport": "_goroutines_report", "analyze_goroutines": "_goroutines_report",
+    "load_goroutine_dump": "_goroutines_report", "load_pprof_profile": "_goroutines_report",
+    "render_goroutines": "_goroutines_report",
+    "RaceGroup": "_race", "RaceLog": "_race", "parse_race_log": "_race",
+}
 
 __all__ = [
+    "AgentError",
     "DeadlockFinding",
     "GoFrame",
     "Goroutine",
@@ -23,14 +53,36 @@ __all__ = [
     "GoroutineReport",
     "RaceGroup",
     "RaceLog",
+    "agent_env",
+    "agent_get",
     "analyze_goroutines",
+    "debug_dir",
     "diff_dumps",
+    "disable",
+    "enable",
     "find_deadlocks",
     "group_goroutines",
+    "has_agent",
     "load_goroutine_dump",
     "load_pprof_profile",
     "parse_goroutines",
     "parse_race_log",
+    "register",
     "render_goroutines",
+    "site_dir",
+    "socket_path",
     "state_counts",
 ]
+
+
+def __getattr__(name: str) -> Any:  # whatever the lazy module defines
+    module = _LAZY.get(name)
+    if module is None:
+        msg = f"module 'perflab.debug' has no attribute {name!r}"
+        raise AttributeError(msg)
+    value = getattr(importlib.import_module(f"perflab.debug.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+enable_from_env()

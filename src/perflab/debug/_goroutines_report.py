@@ -42,7 +42,7 @@ def pprof_url(source: str, endpoint: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, f"{base}/debug/pprof/{endpoint}", query, ""))
 
 
-def load_dump(source: str, *, timeout: float = 30.0) -> GoroutineDump:
+def load_goroutine_dump(source: str, *, timeout: float = 30.0) -> GoroutineDump:
     """A dump from a file or a Go service's pprof endpoint (``?debug=2`` asked for)."""
     if is_url(source):
         from perflab.profile import fetch  # noqa: PLC0415  # lazy: urllib only when needed
@@ -63,7 +63,7 @@ def load_dump(source: str, *, timeout: float = 30.0) -> GoroutineDump:
     return parse_goroutines(text, source=source)
 
 
-def load_profile(source: str | None, dump_source: str, endpoint: str,
+def load_pprof_profile(source: str | None, dump_source: str, endpoint: str,
                  notes: list[str]) -> Profile | None:
     """A mutex or block profile: the file given, else the dump's server's endpoint (best
     effort: a service without it is named in ``notes``, the dump is still read)."""
@@ -123,7 +123,7 @@ class GoroutineReport:
         }
 
 
-def analyze(dump: GoroutineDump, *, base: GoroutineDump | None = None,
+def analyze_goroutines(dump: GoroutineDump, *, base: GoroutineDump | None = None,
             blocked_minutes: float | None = None, mutex: Profile | None = None,
             block: Profile | None = None, min_growth: int = 1) -> GoroutineReport:
     report = GoroutineReport(dump, group_goroutines(dump))
@@ -137,7 +137,7 @@ def analyze(dump: GoroutineDump, *, base: GoroutineDump | None = None,
     return report
 
 
-def render_text(report: GoroutineReport, *, max_groups: int = 20) -> str:
+def render_goroutines(report: GoroutineReport, *, max_groups: int = 20) -> str:
     """What a person reads: findings first, then the largest groups."""
     out: list[str] = []
     dump = report.dump
