@@ -51,6 +51,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "goroutines": ("perflab.cli.debug_go:goroutines",
                    "Go goroutine dumps: groups, leaks (--diff), long waits, partial deadlocks."),
     "race": ("perflab.cli.debug_go:race", "Go data races grouped by access sites: race -- CMD."),
+    "stacks": ("perflab.cli.stacks:stacks",
+               "Python threads' stacks, lock waits, wait-for graph and deadlocks of a PID."),
 }
 
 

@@ -27,8 +27,10 @@ if TYPE_CHECKING:
         load_pprof_profile,
         render_goroutines,
     )
+    from perflab.debug._lockwatch import lockwatch, unwatch
     from perflab.debug._race import RaceGroup, RaceLog, parse_race_log
     from perflab.debug._sitepath import agent_env, site_dir
+    from perflab.debug._stacks import StacksReport, python_stacks
 
 # public name -> the private module that defines it, imported on first use
 _LAZY = {
@@ -42,6 +44,8 @@ _LAZY = {
     "load_goroutine_dump": "_goroutines_report", "load_pprof_profile": "_goroutines_report",
     "render_goroutines": "_goroutines_report",
     "RaceGroup": "_race", "RaceLog": "_race", "parse_race_log": "_race",
+    "lockwatch": "_lockwatch", "unwatch": "_lockwatch",
+    "StacksReport": "_stacks", "python_stacks": "_stacks",
 }
 
 __all__ = [
@@ -53,6 +57,7 @@ __all__ = [
     "GoroutineReport",
     "RaceGroup",
     "RaceLog",
+    "StacksReport",
     "agent_env",
     "agent_get",
     "analyze_goroutines",
@@ -65,13 +70,16 @@ __all__ = [
     "has_agent",
     "load_goroutine_dump",
     "load_pprof_profile",
+    "lockwatch",
     "parse_goroutines",
     "parse_race_log",
+    "python_stacks",
     "register",
     "render_goroutines",
     "site_dir",
     "socket_path",
     "state_counts",
+    "unwatch",
 ]
 
 
