@@ -110,7 +110,7 @@ def test_a_wait_for_cycle_from_the_agent_is_a_certain_deadlock():
         "waiting": [], "inversions": [], "long_holds": []}
     report = from_agent(99, threads, locks)
     assert report.cycles == [[1, 2]]
-    assert [report.threads[0].function, report.threads[1].function] == ["transfer_ab", "transfer_ba"]
+    assert [t.function for t in report.threads[:2]] == ["transfer_ab", "transfer_ba"]
     assert report.found
 
 
