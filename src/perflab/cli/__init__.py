@@ -53,6 +53,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "race": ("perflab.cli.debug_go:race", "Go data races grouped by access sites: race -- CMD."),
     "stacks": ("perflab.cli.stacks:stacks",
                "Python threads' stacks, lock waits, wait-for graph and deadlocks of a PID."),
+    "leak": ("perflab.cli.leak:leak",
+             "Does a live process leak memory? Its rate, limit and growing sites."),
+    "memcheck": ("perflab.cli.leak:memcheck",
+                 "valgrind memcheck/massif or an ASan log: errors grouped by stack, leaks."),
 }
 
 

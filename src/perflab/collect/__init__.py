@@ -2,11 +2,13 @@
 
 Public names: ``SystemCollector``, ``SystemSnapshot``, ``SystemRates``, ``DiskRates``,
 ``system_rates``, ``ProcessCollector``, ``ProcessRow``, ``read_snmp``, ``RecordingThread`` (a
-recording in a background thread, for the hub and the demo).
+recording in a background thread, for the hub and the demo), and the parsers ``parse_meminfo``
+and ``parse_smaps_rollup`` (debug's leak watch reads one process's memory with them).
 """
 
 from perflab.collect._background import RecordingThread
-from perflab.collect._procfs import read_snmp
+from perflab.collect._pidfiles import parse_smaps_rollup
+from perflab.collect._procfs import parse_meminfo, read_snmp
 from perflab.collect.processes import ProcessCollector, ProcessRow
 from perflab.collect.system import (
     DiskRates,
@@ -24,6 +26,8 @@ __all__ = [
     "SystemCollector",
     "SystemRates",
     "SystemSnapshot",
+    "parse_meminfo",
+    "parse_smaps_rollup",
     "read_snmp",
     "system_rates",
 ]

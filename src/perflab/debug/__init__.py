@@ -27,7 +27,10 @@ if TYPE_CHECKING:
         load_pprof_profile,
         render_goroutines,
     )
+    from perflab.debug._leak import LeakOptions, LeakTarget, run_watch
+    from perflab.debug._leak_store import LeakRecorder, leak_reports
     from perflab.debug._lockwatch import lockwatch, unwatch
+    from perflab.debug._memcheck import memcheck_asan_log, memcheck_command, store_memcheck
     from perflab.debug._race import RaceGroup, RaceLog, parse_race_log
     from perflab.debug._sitepath import agent_env, site_dir
     from perflab.debug._stacks import StacksReport, python_stacks
@@ -46,6 +49,10 @@ _LAZY = {
     "RaceGroup": "_race", "RaceLog": "_race", "parse_race_log": "_race",
     "lockwatch": "_lockwatch", "unwatch": "_lockwatch",
     "StacksReport": "_stacks", "python_stacks": "_stacks",
+    "LeakOptions": "_leak", "LeakTarget": "_leak", "run_watch": "_leak",
+    "LeakRecorder": "_leak_store", "leak_reports": "_leak_store",
+    "memcheck_asan_log": "_memcheck", "memcheck_command": "_memcheck",
+    "store_memcheck": "_memcheck",
 }
 
 __all__ = [
@@ -55,6 +62,9 @@ __all__ = [
     "Goroutine",
     "GoroutineDump",
     "GoroutineReport",
+    "LeakOptions",
+    "LeakRecorder",
+    "LeakTarget",
     "RaceGroup",
     "RaceLog",
     "StacksReport",
@@ -68,17 +78,22 @@ __all__ = [
     "find_deadlocks",
     "group_goroutines",
     "has_agent",
+    "leak_reports",
     "load_goroutine_dump",
     "load_pprof_profile",
     "lockwatch",
+    "memcheck_asan_log",
+    "memcheck_command",
     "parse_goroutines",
     "parse_race_log",
     "python_stacks",
     "register",
     "render_goroutines",
+    "run_watch",
     "site_dir",
     "socket_path",
     "state_counts",
+    "store_memcheck",
     "unwatch",
 ]
 

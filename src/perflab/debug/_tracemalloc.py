@@ -49,7 +49,7 @@ def _filtered(snapshot: tracemalloc.Snapshot) -> tracemalloc.Snapshot:
     here = str(Path(__file__).parent / "*")
     return snapshot.filter_traces([
         tracemalloc.Filter(inclusive=False, filename_pattern=tracemalloc.__file__),
-        tracemalloc.Filter(inclusive=False, filename_pattern=here),
+        tracemalloc.Filter(inclusive=False, filename_pattern=here, all_frames=True),
         tracemalloc.Filter(inclusive=False, filename_pattern="<frozen importlib._bootstrap*>"),
         tracemalloc.Filter(inclusive=False, filename_pattern="<unknown>"),
     ])

@@ -174,7 +174,7 @@ def assess(t: Sequence[float], y: Sequence[float], *, min_growth: float,
         what = f"the floor of a {period_s:.0f} s sawtooth"
         r1 = 0.0
     else:
-        pt, py, period_s, what = list(t), list(y), None, "the samples"
+        pt, py, period_s, what = list(t), list(y), None, "the level"
         slope0, icpt0 = theil_sen(t, y)
         r1 = lag1_autocorrelation([yi - (slope0 * ti + icpt0) for ti, yi in zip(t, y, strict=True)])
     if len(py) < MIN_POINTS:

@@ -68,7 +68,7 @@ def _settled(base: str, want: int, deadline_s: float = 30.0) -> None:
 
 
 def _leak_check(capsys, tmp_path, store_path, **env: str) -> tuple[int, dict]:
-    with service("goleak", **env) as base:
+    with service("goroutine_leak", **env) as base:
         first = load_goroutine_dump(base)
         base_file = tmp_path / "before.txt"
         base_file.write_text(_get(f"{base}/debug/pprof/goroutine?debug=2"))

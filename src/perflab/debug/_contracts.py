@@ -1,0 +1,120 @@
+"""The ``--json`` documents of the debug commands as TypedDicts, one per schema in docs/schemas/
+(``leak.schema.json``: ``LeakReport``; ``memcheck.schema.json``: ``MemcheckReport``)."""
+
+from __future__ import annotations
+
+from typing import TypedDict
+
+
+class LeakTargetDoc(TypedDict):
+    pid: int | None
+    url: str | None
+
+
+class LeakLimitDoc(TypedDict):
+    kind: str
+    bytes: int
+    headroom_bytes: int
+    where: str
+    hours: float | None
+
+
+class LeakSeriesDoc(TypedDict):
+    name: str
+    title: str
+    unit: str
+    verdict: str
+    slope_per_s: float
+    growth_per_h: float
+    p_value: float | None
+    points: int
+    period_s: float | None
+    reason: str
+    samples: int
+    warmup_samples: int
+    first: float
+    last: float
+
+
+class LeakSiteDoc(TypedDict):
+    rank: int
+    function: str
+    file: str
+    line: int
+    growth_bytes: int
+    growth_mb_per_h: float
+    objects_growth: int
+    bytes: int
+    stack: list[str]
+
+
+class LeakRunDoc(TypedDict):
+    id: int
+
+
+class LeakReport(TypedDict):
+    schema: str
+    target: LeakTargetDoc
+    duration_s: float
+    interval_s: float
+    warmup_s: float
+    min_growth_bytes: float
+    verdict: str
+    reason: str
+    growth_mb_per_h: float
+    limit: LeakLimitDoc | None
+    series: list[LeakSeriesDoc]
+    site_source: str | None
+    snapshots: int
+    sites: list[LeakSiteDoc]
+    ended_early: str | None
+    notes: list[str]
+    run: LeakRunDoc
+
+
+class MemFrameDoc(TypedDict):
+    function: str
+    file: str
+    line: int
+    object: str
+
+
+class MemCrashDoc(TypedDict):
+    signal: str
+    what: str
+    stack: list[MemFrameDoc]
+
+
+class MemGroupDoc(TypedDict):
+    kind: str
+    what: str
+    count: int
+    bytes: int
+    blocks: int
+    fails: bool
+    function: str
+    stack: list[MemFrameDoc]
+
+
+class MassifDoc(TypedDict):
+    time_unit: str
+    peak_bytes: int
+    peak_extra_bytes: int
+    peak_snapshot: int
+    peak_time: int
+    timeline: list[list[int]]
+
+
+class MemcheckReport(TypedDict):
+    schema: str
+    source: str
+    command: list[str] | None
+    exit_code: int | None
+    crash: MemCrashDoc | None
+    errors: int
+    groups: list[MemGroupDoc]
+    leak_summary: dict[str, int]
+    failing: bool
+    massif: MassifDoc | None
+    notes: list[str]
+    run: LeakRunDoc
