@@ -3,9 +3,9 @@
 import json
 
 import pytest
+from tests.unit.debug._schema import SCHEMAS
 
 from perflab.debug import _contracts
-from tests.unit.debug._schema import SCHEMAS
 
 
 @pytest.mark.parametrize(("schema", "typed"), [
