@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from perflab.debug._race import RaceGroup, RaceLog, parse_race_log
     from perflab.debug._sitepath import agent_env, site_dir
     from perflab.debug._stacks import StacksReport, python_stacks
+    from perflab.debug._watch import Watch, thread_states
 
 # public name -> the private module that defines it, imported on first use
 _LAZY = {
@@ -49,6 +50,7 @@ _LAZY = {
     "RaceGroup": "_race", "RaceLog": "_race", "parse_race_log": "_race",
     "lockwatch": "_lockwatch", "unwatch": "_lockwatch",
     "StacksReport": "_stacks", "python_stacks": "_stacks",
+    "Watch": "_watch", "thread_states": "_watch",
     "LeakOptions": "_leak", "LeakTarget": "_leak", "run_watch": "_leak",
     "LeakRecorder": "_leak_store", "leak_reports": "_leak_store",
     "memcheck_asan_log": "_memcheck", "memcheck_command": "_memcheck",
@@ -68,6 +70,7 @@ __all__ = [
     "RaceGroup",
     "RaceLog",
     "StacksReport",
+    "Watch",
     "agent_env",
     "agent_get",
     "analyze_goroutines",
@@ -94,6 +97,7 @@ __all__ = [
     "socket_path",
     "state_counts",
     "store_memcheck",
+    "thread_states",
     "unwatch",
 ]
 

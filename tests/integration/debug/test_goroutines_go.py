@@ -94,3 +94,34 @@ def test_a_goroutine_leak_on_a_channel_is_found_by_diff(capsys, tmp_path, store_
 def test_no_leak_when_every_worker_gets_its_result(capsys, tmp_path, store_path):
     code, doc = _leak_check(capsys, tmp_path, store_path, LEAK="off")
     assert (code, doc["diff"]["leaks"]) == (0, 0), doc["diff"]
+
+
+def test_record_watches_goroutines_by_state_on_the_timeline(capsys, store_path):
+    """A leak seen on the run: the goroutine_leak service's chan-receive count grows."""
+    import threading  # noqa: PLC0415
+
+    from perflab.store import Store  # noqa: PLC0415
+
+    with service("goroutine_leak") as base:
+        stop = threading.Event()
+
+        def traffic() -> None:
+            while not stop.wait(0.05):
+                _get(f"{base}/work")
+
+        t = threading.Thread(target=traffic)
+        t.start()
+        try:
+            code = main(["record", "-d", "3s", "--watch-goroutines", base,
+                         "--watch-interval", "1s", "--store", str(store_path), "--json"])
+        finally:
+            stop.set()
+            t.join()
+    assert code == 0
+    run_id = json.loads(capsys.readouterr().out)["run"]["id"]
+    with Store.open(store_path) as store:
+        (leaking,) = [s for s in store.series(run_id, name="go_goroutines")
+                      if s.labels["state"] == "chan receive"]
+        values = [v for _, v in store.samples(leaking.id)]
+    assert len(values) >= 2
+    assert values[-1] > values[0]
