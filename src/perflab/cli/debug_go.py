@@ -185,3 +185,136 @@ def _race_text(doc: dict[str, Any]) -> str:
     if doc["exit_status"]:
         out.append(f"the command exited with status {doc['exit_status']}")
     return "\n".join(printable(line) for line in out) + "\n"
+
+
+@click.command()
+@click.argument("trace", required=False)
+@click.option("--url", default=None,
+              help="Take the trace from this Go service (/debug/pprof/trace) instead of a file.")
+@click.option("--seconds", type=click.IntRange(1, 600), default=5, show_default=True,
+              help="With --url: how long the service traces.")
+@click.option("--binary", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="The traced program's binary (only needed for traces of Go before 1.7).")
+@click.option("-o", "--output", "out_dir", type=click.Path(file_okay=False), default=None,
+              help="Directory for the flame graphs (default: beside the trace, or the current "
+                   "directory for --url).")
+@run_option
+@store_option
+@json_option
+def gotrace(*, trace: str | None, url: str | None, seconds: int, binary: str | None,
+            out_dir: str | None, run_ref: str | None, store_path: str | None,
+            as_json: bool) -> int:
+    """go tool trace's blocking profiles (net, sync, syscall, sched) as flame graphs.
+
+    TRACE: a Go execution trace file; or --url to take one from a service. The totals are
+    stored on a run (scheduler latency and blocking on its timeline).
+    """
+    import time  # noqa: PLC0415
+    from pathlib import Path  # noqa: PLC0415
+
+    from perflab.debug import blocking_profiles  # noqa: PLC0415
+
+    if bool(trace) == bool(url):
+        from perflab.errors import UsageError  # noqa: PLC0415
+
+        raise UsageError("give either a trace file or --url",
+                         hint="perflab gotrace trace.out  or  perflab gotrace --url "
+                              "http://127.0.0.1:6060")
+    start_ns = time.time_ns()
+    if url:
+        trace, out_base = _fetch_trace(url, seconds, out_dir), Path(out_dir or ".")
+    else:
+        assert trace is not None
+        if not Path(trace).is_file():
+            from perflab.errors import NotFound  # noqa: PLC0415
+
+            raise NotFound(f"no such file: {trace}", hint="check the path")
+        out_base = Path(out_dir) if out_dir else Path(trace).parent
+        start_ns = time.time_ns()  # a file's window is unknown: the moment it was read
+    end_ns = time.time_ns()
+    result = blocking_profiles(trace, binary=binary)
+    graphs = _write_graphs(result, out_base, Path(trace).name)
+    doc: dict[str, Any] = {**result.to_json(), "graphs": graphs}
+    run_id = _store_gotrace(store_path, run_ref, result, doc, start_ns=start_ns, end_ns=end_ns)
+    if as_json:
+        emit_json("perflab.gotrace/1", {"run": run_id, **doc})
+        return 0
+    for p in result.profiles:
+        if p.error:
+            click.echo(f"{p.kind:8} {p.title}: {p.error}")
+            continue
+        click.echo(f"{p.kind:8} {p.title}: {p.total_seconds:.6f} s in total")
+        for fn, sec in p.top():
+            click.echo(f"           {sec:12.6f} s  {fn}")
+    for kind, path in graphs.items():
+        click.echo(f"flame graph ({kind}): {path}")
+    click.echo(f"stored on run {run_id}", err=True)
+    return 0
+
+
+def _fetch_trace(url: str, seconds: int, out_dir: str | None) -> str:
+    from pathlib import Path  # noqa: PLC0415
+
+    from perflab.debug import pprof_url  # noqa: PLC0415
+    from perflab.profile import fetch  # noqa: PLC0415
+
+    target = pprof_url(url, "trace") + f"?seconds={seconds}"
+    data = fetch(target, timeout=seconds + 30)
+    path = Path(out_dir or ".") / f"trace-{seconds}s.out"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return str(path)
+
+
+def _write_graphs(result: Any, out_base: Any, stem: str) -> dict[str, str]:
+    from perflab.errors import InvalidFile  # noqa: PLC0415
+    from perflab.profile import flame_html  # noqa: PLC0415
+
+    graphs = {}
+    for p in result.profiles:
+        if p.profile is None or not p.profile.samples:
+            continue
+        path = out_base / f"{stem}.{p.kind}.html"
+        try:
+            path.write_text(flame_html(p.profile, title=f"{stem}: {p.title}"), encoding="utf-8")
+        except OSError as exc:
+            raise InvalidFile(f"cannot write: {exc.strerror}", path=str(path)) from exc
+        graphs[p.kind] = str(path)
+    return graphs
+
+
+def _store_gotrace(store_path: str | None, run_ref: str | None, result: Any,
+                   doc: dict[str, Any], *, start_ns: int, end_ns: int) -> int:
+    """Each profile's pprof bytes as an artifact, its total as a sample at the window's end
+    (go_trace_blocking_seconds{profile=...}), the window as an event band."""
+    import json  # noqa: PLC0415
+
+    from perflab.cli._common import open_store  # noqa: PLC0415
+
+    store = open_store(store_path)
+    try:
+        with store.transaction():
+            run_id = (store.run(run_ref).id if run_ref is not None else
+                      store.create_run("gotrace", f"gotrace {result.source}",
+                                       started_ns=start_ns).id)
+            store.add_artifact(run_id, "gotrace", json.dumps(doc).encode(),
+                               name="gotrace.json", content_type="application/json",
+                               ts_ns=start_ns, end_ns=end_ns)
+            rows = []
+            for p in result.profiles:
+                if p.raw:
+                    store.add_artifact(run_id, f"gotrace-{p.kind}", p.raw,
+                                       name=f"{p.kind}.pb.gz", ts_ns=start_ns, end_ns=end_ns,
+                                       attrs={"kind": p.kind})
+                sid = store.series_id(run_id, "go_trace_blocking_seconds",
+                                      {"profile": p.kind}, unit="s")
+                rows.append((sid, end_ns, p.total_seconds))
+            store.insert_samples(rows)
+            store.add_event(run_id, "debug.gotrace", f"go trace of {result.source}",
+                            ts_ns=start_ns, end_ns=end_ns,
+                            attrs={p.kind: p.total_seconds for p in result.profiles})
+            if run_ref is None:
+                store.finish_run(run_id, "ok", ended_ns=end_ns, rollup=False)
+        return run_id
+    finally:
+        store.close()

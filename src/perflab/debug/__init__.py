@@ -25,8 +25,10 @@ if TYPE_CHECKING:
         analyze_goroutines,
         load_goroutine_dump,
         load_pprof_profile,
+        pprof_url,
         render_goroutines,
     )
+    from perflab.debug._gotrace import TraceProfiles, blocking_profiles
     from perflab.debug._leak import LeakOptions, LeakTarget, run_watch
     from perflab.debug._leak_store import LeakRecorder, leak_reports
     from perflab.debug._lockwatch import lockwatch, unwatch
@@ -46,7 +48,8 @@ _LAZY = {
     "group_goroutines": "_goroutines_group", "state_counts": "_goroutines_group",
     "GoroutineReport": "_goroutines_report", "analyze_goroutines": "_goroutines_report",
     "load_goroutine_dump": "_goroutines_report", "load_pprof_profile": "_goroutines_report",
-    "render_goroutines": "_goroutines_report",
+    "render_goroutines": "_goroutines_report", "pprof_url": "_goroutines_report",
+    "TraceProfiles": "_gotrace", "blocking_profiles": "_gotrace",
     "RaceGroup": "_race", "RaceLog": "_race", "parse_race_log": "_race",
     "lockwatch": "_lockwatch", "unwatch": "_lockwatch",
     "StacksReport": "_stacks", "python_stacks": "_stacks",
@@ -70,10 +73,12 @@ __all__ = [
     "RaceGroup",
     "RaceLog",
     "StacksReport",
+    "TraceProfiles",
     "Watch",
     "agent_env",
     "agent_get",
     "analyze_goroutines",
+    "blocking_profiles",
     "debug_dir",
     "diff_dumps",
     "disable",
@@ -89,6 +94,7 @@ __all__ = [
     "memcheck_command",
     "parse_goroutines",
     "parse_race_log",
+    "pprof_url",
     "python_stacks",
     "register",
     "render_goroutines",

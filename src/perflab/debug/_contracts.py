@@ -1,7 +1,7 @@
 """The ``--json`` documents of the debug commands as TypedDicts, one per schema in docs/schemas/
 (``leak.schema.json``: ``LeakReport``; ``memcheck.schema.json``: ``MemcheckReport``;
 ``goroutines.schema.json``: ``GoroutinesReport``; ``race.schema.json``: ``RaceReportDoc``;
-``stacks.schema.json``: ``StacksReportDoc``)."""
+``stacks.schema.json``: ``StacksReportDoc``; ``gotrace.schema.json``: ``GotraceReport``)."""
 
 from __future__ import annotations
 
@@ -206,3 +206,11 @@ class StacksReportDoc(TypedDict):
     long_holds: list[dict[str, Any]]
     notes: list[str]
     found: bool
+
+
+class GotraceReport(TypedDict):
+    schema: str
+    run: int
+    source: str
+    profiles: list[dict[str, Any]]
+    graphs: dict[str, str]

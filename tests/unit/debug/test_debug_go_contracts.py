@@ -10,7 +10,7 @@ from perflab.debug import _contracts
 
 @pytest.mark.parametrize(("schema", "typed"), [
     ("goroutines", _contracts.GoroutinesReport), ("race", _contracts.RaceReportDoc),
-    ("stacks", _contracts.StacksReportDoc)])
+    ("stacks", _contracts.StacksReportDoc), ("gotrace", _contracts.GotraceReport)])
 def test_typed_dict_matches_schema(schema, typed):
     doc = json.loads((SCHEMAS / f"{schema}.schema.json").read_text())
     assert set(typed.__annotations__) == set(doc["properties"]) == set(doc["required"])
