@@ -7,11 +7,12 @@ from __future__ import annotations
 import json
 import threading
 
-from perflab.cli import main
-from perflab.store import Store
 from tests.integration.debug._goprogs import service
 from tests.integration.debug.test_goroutines_go import _get
 from tests.unit.debug._schema import validate
+
+from perflab.cli import main
+from perflab.store import Store
 
 
 def test_sync_blocking_names_the_contending_functions(capsys, tmp_path, store_path):
