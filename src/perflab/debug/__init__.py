@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from perflab.debug._leak_store import LeakRecorder, leak_reports
     from perflab.debug._lockwatch import lockwatch, unwatch
     from perflab.debug._memcheck import memcheck_asan_log, memcheck_command, store_memcheck
+    from perflab.debug._page_leak import add_debug_part, debug_section_html
     from perflab.debug._race import RaceGroup, RaceLog, parse_race_log
     from perflab.debug._sitepath import agent_env, site_dir
     from perflab.debug._stacks import StacksReport, python_stacks
@@ -58,6 +59,7 @@ _LAZY = {
     "LeakRecorder": "_leak_store", "leak_reports": "_leak_store",
     "memcheck_asan_log": "_memcheck", "memcheck_command": "_memcheck",
     "store_memcheck": "_memcheck",
+    "add_debug_part": "_page_leak", "debug_section_html": "_page_leak",
 }
 
 __all__ = [
@@ -75,11 +77,13 @@ __all__ = [
     "StacksReport",
     "TraceProfiles",
     "Watch",
+    "add_debug_part",
     "agent_env",
     "agent_get",
     "analyze_goroutines",
     "blocking_profiles",
     "debug_dir",
+    "debug_section_html",
     "diff_dumps",
     "disable",
     "enable",

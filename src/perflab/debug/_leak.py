@@ -13,6 +13,7 @@ A target that goes away mid-watch ends the watch: what was read is kept and judg
 from __future__ import annotations
 
 import contextlib
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -90,6 +91,9 @@ def open_sources(target: LeakTarget, options: LeakOptions) -> tuple[list[Source]
         if has_agent(target.pid, target.agent_dir):
             sources.append(PythonAgentSource(target.pid, frames=options.frames,
                                              directory=target.agent_dir))
+            if shutil.which("memray") is None:
+                notes.append("memray is not installed, so native allocations in extensions "
+                             "are not attributed (pip install memray; then memray attach PID)")
         else:
             notes.append("no debug agent in this process: the trend is RSS/PSS only and no "
                          "allocation sites are named (a Python service: start it with "

@@ -25,25 +25,30 @@ def parse_massif(text: str, *, path: str = "<massif.out>") -> dict[str, Any]:
     time_unit = "i"
     tree_lines: dict[int, list[str]] = {}
     peak: int | None = None
-    for line in text.splitlines():
-        if line.startswith("time_unit:"):
-            time_unit = line.split(":", 1)[1].strip()
-        elif line.startswith("snapshot="):
-            current = {"index": int(line.split("=", 1)[1]), "time": 0, "heap": 0,
-                       "extra": 0, "stacks": 0}
-            snapshots.append(current)
-        elif current is not None and "=" in line and not line.startswith(" "):
-            key, _, value = line.partition("=")
-            if key == "time":
-                current["time"] = int(value)
-            elif key == "mem_heap_B":
-                current["heap"] = int(value)
-            elif key == "mem_heap_extra_B":
-                current["extra"] = int(value)
-            elif key == "heap_tree" and value == "peak":
-                peak = current["index"]
-        elif current is not None and _NODE.match(line):
-            tree_lines.setdefault(current["index"], []).append(line)
+    for number, line in enumerate(text.splitlines(), 1):
+        try:
+            if line.startswith("time_unit:"):
+                time_unit = line.split(":", 1)[1].strip()
+            elif line.startswith("snapshot="):
+                current = {"index": int(line.split("=", 1)[1]), "time": 0, "heap": 0,
+                           "extra": 0, "stacks": 0}
+                snapshots.append(current)
+            elif current is not None and "=" in line and not line.startswith(" "):
+                key, _, value = line.partition("=")
+                if key == "time":
+                    current["time"] = int(value)
+                elif key == "mem_heap_B":
+                    current["heap"] = int(value)
+                elif key == "mem_heap_extra_B":
+                    current["extra"] = int(value)
+                elif key == "heap_tree" and value == "peak":
+                    peak = current["index"]
+            elif current is not None and _NODE.match(line):
+                tree_lines.setdefault(current["index"], []).append(line)
+        except ValueError as exc:
+            raise InvalidFile(f"not massif output: {line[:60]!r}", path=path, line=number,
+                              hint="a massif.out file as valgrind --tool=massif writes it"
+                              ) from exc
     if not snapshots:
         raise InvalidFile("no massif snapshots", path=path,
                           hint="a massif.out file as valgrind --tool=massif writes it")

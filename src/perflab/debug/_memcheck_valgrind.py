@@ -54,10 +54,9 @@ def parse_xml(data: bytes, *,
         complete = False  # the elements closed before the cut are still there
     errors: list[MemError] = []
     crash: dict[str, Any] | None = None
-    for event in parser.read_events():
-        elem = cast("tuple[str, object]", event)[1]  # "end" events: (event, element)
-        if not isinstance(elem, ET.Element):
-            continue
+    elements = _elements(parser)
+    complete = complete and bool(elements)
+    for elem in elements:
         if elem.tag == "error":
             errors.append(_error(elem))
         elif elem.tag == "fatal_signal":
@@ -65,6 +64,21 @@ def parse_xml(data: bytes, *,
                      "what": elem.findtext("event") or "",
                      "stack": [f.to_json() for f in _frames(elem.find("stack"))]}
     return errors, crash, complete
+
+
+def _elements(parser: ET.XMLPullParser[ET.Element]) -> list[ET.Element]:
+    """The elements closed before the first syntax error (the parser queues the error among
+    its events)."""
+    out: list[ET.Element] = []
+    events = parser.read_events()
+    while True:
+        try:
+            event = next(events)
+        except (StopIteration, ET.ParseError):
+            return out
+        elem = cast("tuple[str, object]", event)[1]  # "end" events: (event, element)
+        if isinstance(elem, ET.Element):
+            out.append(elem)
 
 
 def _error(elem: ET.Element) -> MemError:

@@ -173,6 +173,14 @@ def section_trace(ctx: ReportContext) -> Section | None:
     return Section("trace", "Tracing", _render("section_trace.html", t=report))
 
 
+def section_debug(ctx: ReportContext) -> Section | None:
+    """Debug findings stored on the run: leak watches, memcheck reports (perflab.debug)."""
+    from perflab.debug import debug_section_html  # noqa: PLC0415  # loads perflab.debug
+
+    html = debug_section_html(ctx.store, ctx.run)
+    return None if html is None else Section("debug", "Debug", html)
+
+
 def _is_bench(ctx: ReportContext) -> bool:
     # a bench run's values sit 1 ns apart: as time series they say nothing the bench section
     # does not say better
@@ -200,8 +208,8 @@ def section_summary(ctx: ReportContext) -> Section | None:
 
 # The report, top to bottom. Capabilities add their sections here (load, bench, profile ...).
 SECTIONS: list[SectionFn] = [section_overview, section_findings, section_alerts, section_load,
-                             section_bench, section_charts, section_profile, section_trace,
-                             section_events, section_summary]
+                             section_bench, section_charts, section_debug, section_profile,
+                             section_trace, section_events, section_summary]
 
 
 def _chart_data(ctx: ReportContext) -> dict[str, Any]:

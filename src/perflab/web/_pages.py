@@ -10,6 +10,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from perflab._ui import script_json
+from perflab.debug import debug_section_html
 from perflab.errors import NotFound
 from perflab.report import format_value, load_section_values, render_report, series_key
 from perflab.store import run_kinds
@@ -95,7 +96,8 @@ def run_page(request: Request) -> HTMLResponse:
     return _page(request, "run.html", page="run", run=run, series=doc["series"],
                  events=store.events(run.id), n_series=len(doc["series"]),
                  n_events=len(doc["events"]), doc_json=script_json(doc),
-                 load=load is not None, **(load or {}))
+                 load=load is not None, debug_html=debug_section_html(store, run),
+                 **(load or {}))
 
 
 def run_report(request: Request) -> Response:
