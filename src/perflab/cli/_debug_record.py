@@ -24,6 +24,7 @@ class Finding:
     document: dict[str, Any]
     events: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
     counts: dict[str, dict[str, float]] = field(default_factory=dict)  # series -> state -> n
+    labels: dict[str, str] = field(default_factory=dict)  # on every count series (the target)
 
 
 def run_option(f: Any) -> Any:
@@ -50,7 +51,8 @@ def record_finding(store_path: str | None, run_ref: str | None, finding: Finding
             rows = []
             for series, by_state in finding.counts.items():
                 for state, value in by_state.items():
-                    sid = store.series_id(run_id, series, {"state": state}, unit="")
+                    sid = store.series_id(run_id, series, {**finding.labels, "state": state},
+                                          unit="")
                     rows.append((sid, now, float(value)))
             if rows:
                 store.insert_samples(rows)

@@ -78,7 +78,7 @@ def _finding(source: str, doc: dict[str, Any], report: Any) -> Finding:
         events.append(("debug.blocked", text,
                        {"goroutines": [b.to_json() for b in report.blocked[:50]]}))
     return Finding("goroutines", f"goroutines {source}", doc, events,
-                   {"go_goroutines": dict(doc["states"])})
+                   {"go_goroutines": dict(doc["states"])}, {"target": source})
 
 
 @click.command(context_settings={"ignore_unknown_options": True})

@@ -39,7 +39,7 @@ def stacks(*, pid: int, with_locals: bool, run_ref: str | None, store_path: str 
     states: dict[str, float] = {"waiting": sum(1 for t in report.threads if t.waits_for),
                                 "other": sum(1 for t in report.threads if not t.waits_for)}
     run_id = record_finding(store_path, run_ref, Finding(
-        "stacks", f"stacks {pid}", doc, events, {"python_threads": states}))
+        "stacks", f"stacks {pid}", doc, events, {"python_threads": states}, {"pid": str(pid)}))
     if as_json:
         emit_json("perflab.stacks/1", {"run": run_id, **doc})
     else:
