@@ -56,3 +56,24 @@ def test_counts_over_time_and_the_wait_for_graph(store_path):
     assert "Deadlock (certain)" in html
     assert html.count("<line ") == 2
     assert 'href="#th-' in html
+
+
+def test_the_run_page_and_the_report_show_the_goroutines_part(tmp_path, capsys, store_path):
+    from tests.unit._webclient import client_class  # noqa: PLC0415
+
+    from perflab.report import render_report  # noqa: PLC0415
+    from perflab.web import AppConfig, create_app  # noqa: PLC0415
+
+    dump = tmp_path / "d.txt"
+    dump.write_text(_deadlocked())
+    main(["goroutines", str(dump), "--store", str(store_path), "--json"])
+    run_id = json.loads(capsys.readouterr().out)["run"]
+    with Store.open(store_path) as store:
+        report = render_report(store, run_id)
+    assert "debug-stacks" in report
+    app = create_app(AppConfig(store_path=store_path, record=False, rollups=False))
+    with client_class()(app) as client:
+        page = client.get(f"/runs/{run_id}")
+    assert page.status_code == 200
+    assert 'id="section-debug"' in page.text
+    assert "Deadlock (likely)" in page.text
