@@ -78,6 +78,7 @@ def enable(directory: Path | None = None) -> Path:
 
     _tracemalloc.install()
     _lockwatch.install()  # /threads, /locks
+    _lockwatch.enable_from_env()  # PERFLAB_LOCKWATCH=1: watch locks made from now on
     with _LOCK:
         if _STATE["pid"] == os.getpid() and _STATE["thread"] is not None:
             return Path(_STATE["path"])

@@ -85,3 +85,17 @@ def test_one_lock_order_is_no_finding(capsys, monkeypatch, tmp_path):
     with program(tmp_path, LOCKWATCH="1", MODE="sequential", LOCK_ORDER="off") as pid:
         code, doc = _stacks(capsys, monkeypatch, tmp_path, pid)
     assert (code, doc["deadlocks"], doc["inversions"]) == (0, [], [])
+
+
+def test_perflab_lockwatch_env_under_run_debug_needs_no_code_change(capsys, monkeypatch,
+                                                                     tmp_path):
+    """The fixture without LOCKWATCH does not import perflab: `perflab run --debug`'s
+    sitecustomize starts the agent, and PERFLAB_LOCKWATCH=1 turns lockwatch on before the
+    program makes its locks."""
+    from perflab.debug import agent_env  # noqa: PLC0415
+
+    env = agent_env({"PYTHONPATH": SRC, "PERFLAB_LOCKWATCH": "1"})
+    with program(tmp_path, **env) as pid:
+        code, doc = _stacks(capsys, monkeypatch, tmp_path, pid)
+    assert (code, doc["source"]) == (1, "agent")
+    assert sorted(doc["deadlocks"][0]["functions"]) == ["transfer_ab", "transfer_ba"]
