@@ -186,6 +186,9 @@ def test_demo_finds_the_planted_problems_and_leaves_nothing_behind(tmp_path):
     assert "render_items (behind /work) is" in html
     assert 'id="section-profile"' in html
     assert "checksum_slowly is the hot function" in html
+    # perflab leak watched the leak phase; its watch is in the report's Debug section
+    assert 'id="debug-leak"' in html
+    assert any(n.startswith("perflab leak on the leak phase") for n in doc["notes"])
 
     with Store.open(store_path, create=False) as store:
         run = store.run(doc["run_id"])
@@ -193,6 +196,9 @@ def test_demo_finds_the_planted_problems_and_leaves_nothing_behind(tmp_path):
         phases = [e for e in store.events(run.id) if e.kind == "phase"]
         assert [e.attrs["phase"] for e in phases] == ["normal", "cpu", "lock", "leak"]
         assert all(e.end_ns is not None and e.end_ns > e.ts_ns for e in phases)
+        leak_events = [e for e in store.events(run.id) if e.kind == "debug.leak"]
+        assert len(leak_events) == 1
+        assert leak_events[0].ts_ns >= phases[-1].ts_ns
         names = {s.name for s in store.series(run.id)}
         assert {"load.rps", "load.latency_ms", "load.errors_per_s", "load.connections",
                 "load.service_time_ms", "load.late_per_s"} <= names

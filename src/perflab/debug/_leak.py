@@ -51,6 +51,7 @@ class LeakOptions:
     min_growth: float = float(1 << 20)
     top: int = 10
     frames: int = 16
+    snapshots: int = SNAPSHOTS
 
 
 @dataclass(slots=True)
@@ -112,7 +113,7 @@ def watch(target: LeakTarget, options: LeakOptions, *,
     culprit = next((s for s in sources if not isinstance(s, ProcSource)), None)
     seen.site_source = culprit.name if culprit else None
     start = clock()
-    snap_every = max(options.interval_s, options.duration_s / SNAPSHOTS)
+    snap_every = max(options.interval_s, options.duration_s / options.snapshots)
     next_snap = start
     try:
         tick = 0

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import re
 
-from perflab.debug._memcheck_model import MemError, StackFrame
+from perflab.debug._memcheck_model import MemError
+from perflab.profile import Frame
 
 _ERROR = re.compile(r"==\d+==ERROR: (AddressSanitizer|LeakSanitizer|MemorySanitizer|"
                     r"ThreadSanitizer|UndefinedBehaviorSanitizer): ([\w-]+)(.*)$")
@@ -18,14 +19,14 @@ _FRAME = re.compile(r"^\s*#(\d+) 0x[0-9a-f]+ (?:in (.+?) )?(?:(/?[^\s()]+?):(\d+
 _FRAME_BARE = re.compile(r"^\s*#(\d+) 0x[0-9a-f]+ in (\S+)")
 
 
-def _frame(line: str) -> StackFrame | None:
+def _frame(line: str) -> Frame | None:
     m = _FRAME.match(line)
     if m:
-        return StackFrame(function=m.group(2) or "?", file=m.group(3) or "",
-                          line=int(m.group(4) or 0), object=m.group(5) or "")
+        return Frame(function=m.group(2) or "?", file=m.group(3) or "",
+                     line=int(m.group(4) or 0), module=m.group(5) or "")
     m = _FRAME_BARE.match(line)
     if m:
-        return StackFrame(function=m.group(2))
+        return Frame(function=m.group(2))
     return None
 
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from perflab.profile import Frame
+
 SCHEMA = "perflab.memcheck/1"
 GROUP_FRAMES = 8   # frames of a stack that identify its group (deeper ones vary by caller)
 
@@ -20,16 +22,10 @@ _ALLOCATORS = {"malloc", "calloc", "realloc", "free", "operator new(unsigned lon
                "reallocarray", "memalign", "posix_memalign", "aligned_alloc", "strdup"}
 
 
-@dataclass(frozen=True, slots=True)
-class StackFrame:
-    function: str
-    file: str = ""
-    line: int = 0
-    object: str = ""
-
-    def to_json(self) -> dict[str, Any]:
-        return {"function": self.function, "file": self.file, "line": self.line,
-                "object": self.object}
+def frame_json(frame: Frame) -> dict[str, Any]:
+    """A frame as the schema has it: the binary or library it is in is its ``object``."""
+    return {"function": frame.function, "file": frame.file, "line": frame.line,
+            "object": frame.module}
 
 
 @dataclass(slots=True)
@@ -38,7 +34,7 @@ class MemError:
 
     kind: str
     what: str
-    stack: list[StackFrame]
+    stack: list[Frame]
     bytes: int = 0
     blocks: int = 0
     aux: list[str] = field(default_factory=list)
@@ -48,7 +44,7 @@ class MemError:
 class Group:
     kind: str
     what: str
-    stack: list[StackFrame]
+    stack: list[Frame]
     count: int = 0
     bytes: int = 0
     blocks: int = 0
@@ -67,7 +63,7 @@ class Group:
     def to_json(self) -> dict[str, Any]:
         return {"kind": self.kind, "what": self.what, "count": self.count, "bytes": self.bytes,
                 "blocks": self.blocks, "fails": self.fails, "function": self.culprit,
-                "stack": [f.to_json() for f in self.stack]}
+                "stack": [frame_json(f) for f in self.stack]}
 
 
 def group_errors(errors: list[MemError]) -> list[Group]:

@@ -11,8 +11,9 @@ import xml.etree.ElementTree as ET  # valgrind's own output, from our temp dir
 from pathlib import Path
 from typing import IO, Any, cast
 
-from perflab.debug._memcheck_model import MemError, StackFrame
+from perflab.debug._memcheck_model import MemError, frame_json
 from perflab.errors import InvalidFile, ToolMissing
+from perflab.profile import Frame
 
 INSTALL = "apt-get install valgrind"
 
@@ -25,16 +26,16 @@ def valgrind() -> str:
     return found
 
 
-def _frames(stack: ET.Element | None) -> list[StackFrame]:
+def _frames(stack: ET.Element | None) -> list[Frame]:
     if stack is None:
         return []
     out = []
     for frame in stack.findall("frame"):
         line = frame.findtext("line") or "0"
-        out.append(StackFrame(function=frame.findtext("fn") or frame.findtext("ip") or "?",
+        out.append(Frame(function=frame.findtext("fn") or frame.findtext("ip") or "?",
                               file=frame.findtext("file") or "",
                               line=int(line) if line.isdigit() else 0,
-                              object=frame.findtext("obj") or ""))
+                         module=frame.findtext("obj") or ""))
     return out
 
 
@@ -62,7 +63,7 @@ def parse_xml(data: bytes, *,
         elif elem.tag == "fatal_signal":
             crash = {"signal": elem.findtext("signame") or f"signal {elem.findtext('signo')}",
                      "what": elem.findtext("event") or "",
-                     "stack": [f.to_json() for f in _frames(elem.find("stack"))]}
+                     "stack": [frame_json(f) for f in _frames(elem.find("stack"))]}
     return errors, crash, complete
 
 

@@ -33,6 +33,7 @@ from perflab.collect import RecordingThread
 from perflab.demo._alerts import leak_alerts
 from perflab.demo._children import Child, free_port, port_accepts, port_is_free
 from perflab.demo._findings import Findings, Window, findings_from_store, phase_windows
+from perflab.demo._leakwatch import LeakWatch, leak_note
 from perflab.demo._plan import MAX_DURATION_S, MIN_DURATION_S, Phase, plan
 from perflab.demo._profiling import (
     ProfileFinding,
@@ -138,6 +139,7 @@ class Demo:
         self.recording: RecordingThread | None = None
         self.profiler: ContinuousProfiler | None = None  # py-spy on the service
         self.profile_note: str | None = None
+        self.leak_note: str | None = None
         self.store: Store | None = None
         self.hub_port: int | None = None
         self.recording_error: str | None = None
@@ -258,6 +260,8 @@ class Demo:
                                   regression=regression, profile=self._profile_finding(run.id),
                                   tracing=tracing)
         result.notes.extend(leak_alerts(self.store, run.id, self.service.pid))
+        if self.leak_note is not None:
+            result.notes.append(self.leak_note)
         self.store.finish_run(run.id, result.status,
                               # a list: the order of the findings survives the JSON column
                               meta_update={"findings": [f.to_json()
@@ -355,7 +359,9 @@ class Demo:
         port_file = self._tmp / "service.port"
         self.service = Child("demo service", [
             py, "-m", "perflab.demo.service", "--port", "0", "--port-file", str(port_file),
-        ], log_path=self._tmp / "service.log", env=self._env)
+        ], log_path=self._tmp / "service.log", env={
+            # the debug agent, for perflab leak's tracemalloc sites in the leak phase
+            **self._env, "PERFLAB_DEBUG": "1", "PERFLAB_DEBUG_DIR": str(self._tmp / "agents")})
         self.service.start()
         if self.hub_port is not None:
             self.hub = Child("hub (perflab serve)", [
@@ -410,6 +416,12 @@ class Demo:
             raise
         start = time.time_ns()
         run_id = writer.run_id
+        watch = None
+        if phase.name == "leak":
+            assert self._tmp is not None
+            watch = LeakWatch(self.opts.store_path, run_id, self.service.pid, phase.seconds,
+                              self._tmp / "agents")
+            watch.start()
         try:
             for step in phase.steps:
                 step_start = time.time_ns()
@@ -438,6 +450,9 @@ class Demo:
                 if error is not None:
                     raise error
         finally:
+            if watch is not None:
+                watch.join()
+                self.leak_note = leak_note(watch)
             end = time.time_ns()
             writer.event("phase", f"{phase.name}: {phase.text}", ts_ns=start, end_ns=end,
                          attrs={"phase": phase.name,

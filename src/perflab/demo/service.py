@@ -302,6 +302,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port-file", type=Path, help="write the bound port to this file")
     parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
     args = parser.parse_args(argv)
+    if os.environ.get("PERFLAB_DEBUG"):
+        import perflab.debug  # noqa: PLC0415  # only when asked: it starts the debug agent
+
+        perflab.debug.enable()
     try:
         faults = parse_faults(args.faults)
     except ValueError as exc:

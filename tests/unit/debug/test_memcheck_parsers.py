@@ -10,9 +10,10 @@ import pytest
 
 from perflab.debug._memcheck_asan import parse_asan_log
 from perflab.debug._memcheck_massif import parse_massif, peak_profile
-from perflab.debug._memcheck_model import MemError, StackFrame, group_errors, report
+from perflab.debug._memcheck_model import MemError, group_errors, report
 from perflab.debug._memcheck_valgrind import parse_xml
 from perflab.errors import InvalidFile
+from perflab.profile import Frame
 
 FIX = Path(__file__).resolve().parents[2] / "fixtures" / "debug"
 
@@ -81,7 +82,7 @@ def test_interleaved_output_and_repeats_group_into_one():
 
 
 def test_grouping_orders_failing_first():
-    frames = [StackFrame("f", "a.c", 1)]
+    frames = [Frame("f", "a.c", 1)]
     errs = [MemError("UninitCondition", "x", frames), MemError("UninitCondition", "x", frames),
             MemError("InvalidWrite", "y", frames)]
     groups = group_errors(errs)
