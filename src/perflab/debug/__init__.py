@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from perflab.debug._page_leak import add_debug_part, debug_section_html
     from perflab.debug._race import RaceGroup, RaceLog, parse_race_log
     from perflab.debug._sitepath import agent_env, site_dir
-    from perflab.debug._stacks import StacksReport, python_stacks
+    from perflab.debug._stacks import StacksReport, python_stacks, python_stacks_from_agent
     from perflab.debug._watch import Watch, thread_states
 
 # public name -> the private module that defines it, imported on first use
@@ -53,7 +53,7 @@ _LAZY = {
     "TraceProfiles": "_gotrace", "blocking_profiles": "_gotrace",
     "RaceGroup": "_race", "RaceLog": "_race", "parse_race_log": "_race",
     "lockwatch": "_lockwatch", "unwatch": "_lockwatch",
-    "StacksReport": "_stacks", "python_stacks": "_stacks",
+    "StacksReport": "_stacks", "python_stacks": "_stacks", "python_stacks_from_agent": "_stacks",
     "Watch": "_watch", "thread_states": "_watch",
     "LeakOptions": "_leak", "LeakTarget": "_leak", "run_watch": "_leak",
     "LeakRecorder": "_leak_store", "leak_reports": "_leak_store",
@@ -100,6 +100,7 @@ __all__ = [
     "parse_race_log",
     "pprof_url",
     "python_stacks",
+    "python_stacks_from_agent",
     "register",
     "render_goroutines",
     "run_watch",

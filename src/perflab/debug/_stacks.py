@@ -104,14 +104,15 @@ def python_stacks(pid: int, *, with_locals: bool = False) -> StacksReport:
             report = _from_py_spy(pid, with_locals=with_locals)
             report.notes.append(f"the agent did not answer ({err}); stacks from py-spy")
             return report
-        return from_agent(pid, threads, locks)
+        return python_stacks_from_agent(pid, threads, locks)
     report = _from_py_spy(pid, with_locals=with_locals)
     report.notes.append("who holds each lock is unknown without the agent: start the program "
                         "with PERFLAB_DEBUG=1 PERFLAB_LOCKWATCH=1 (or perflab.debug.lockwatch())")
     return report
 
 
-def from_agent(pid: int, threads: list[dict[str, Any]], locks: dict[str, Any]) -> StacksReport:
+def python_stacks_from_agent(pid: int, threads: list[dict[str, Any]],
+                             locks: dict[str, Any]) -> StacksReport:
     """The report from the agent's ``/threads`` and ``/locks`` answers."""
     names = {h["serial"]: h["lock"] for h in locks.get("held", [])}
     for w in locks.get("waiting", []):

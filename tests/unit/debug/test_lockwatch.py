@@ -11,7 +11,8 @@ import sys
 import textwrap
 from pathlib import Path
 
-from perflab.debug._stacks import _cycles, from_agent
+from perflab.debug import python_stacks_from_agent as from_agent
+from perflab.debug._stacks import _cycles
 
 SRC = str(Path(__file__).parent.parent.parent.parent / "src")
 

@@ -9,7 +9,7 @@ from tests.unit.debug.test_goroutines_find import _deadlocked
 
 from perflab.cli import main
 from perflab.debug import debug_section_html
-from perflab.debug._stacks import from_agent
+from perflab.debug import python_stacks_from_agent as from_agent
 from perflab.store import Store
 
 LOG = (Path(__file__).parent.parent.parent / "fixtures" / "debug" / "logs" / "race.log")
