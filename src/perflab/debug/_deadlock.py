@@ -26,10 +26,11 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import TYPE_CHECKING
 
+from perflab.debug._goroutines import GoFrame
 from perflab.debug._goroutines_group import blocked_on
 
 if TYPE_CHECKING:
-    from perflab.debug._goroutines import GoFrame, Goroutine, GoroutineDump
+    from perflab.debug._goroutines import Goroutine, GoroutineDump
     from perflab.profile import Profile
 
 _LOCK_FRAME = re.compile(
@@ -38,25 +39,12 @@ _LOCK_FRAME = re.compile(
 _UNKNOWN = "?"
 
 
-@dataclass(frozen=True, slots=True)
-class Site:
-    function: str
-    file: str
-    line: int
-
-    def where(self) -> str:
-        return f"{self.function} ({self.file}:{self.line})"
-
-    def to_json(self) -> dict[str, object]:
-        return {"function": self.function, "file": self.file, "line": self.line}
-
-
 @dataclass(slots=True)
 class Waiter:
     goroutine: Goroutine
     lock: str          # the mutex's address as Go printed it; "?" when the frame hid it
     kind: str          # sync.Mutex / sync.RWMutex
-    site: Site         # where it waits: the caller of Lock
+    site: GoFrame         # where it waits: the caller of Lock
 
 
 @dataclass(slots=True)
@@ -64,9 +52,9 @@ class CycleMember:
     goroutine: int
     function: str
     holds: str
-    held_since: Site
+    held_since: GoFrame
     wants: str
-    waits_at: Site
+    waits_at: GoFrame
     wait_minutes: int
 
     def to_json(self) -> dict[str, object]:
@@ -110,14 +98,14 @@ def find_deadlocks(dump: GoroutineDump, *, mutex: Profile | None = None,
         sites.setdefault(w.site.function, {}).setdefault(w.site.line, set()).add(w.lock)
     for fn, line in _profile_lock_sites(block):
         sites.setdefault(fn, {}).setdefault(line, set())
-    holds: dict[int, list[tuple[str, Site]]] = {}
+    holds: dict[int, list[tuple[str, GoFrame]]] = {}
     for w in waiters:
-        held: list[tuple[str, Site]] = []
+        held: list[tuple[str, GoFrame]] = []
         for line, locks in sorted(sites.get(w.site.function, {}).items()):
             if line >= w.site.line:
                 break
             other = sorted(lk for lk in locks if lk not in {w.lock, _UNKNOWN})
-            site = Site(w.site.function, w.site.file, line)
+            site = GoFrame(w.site.function, w.site.file, line)
             held.extend((lk, site) for lk in other or [_UNKNOWN])
         if held:
             holds[w.goroutine.id] = held
@@ -150,7 +138,7 @@ def _waiter(g: Goroutine) -> Waiter | None:
     caller = _caller_of_lock(g.stack.frames)
     if caller is None:
         return None
-    return Waiter(g, lock, kind, Site(caller.function, caller.file, caller.line))
+    return Waiter(g, lock, kind, GoFrame(caller.function, caller.file, caller.line))
 
 
 def _caller_of_lock(frames: tuple[GoFrame, ...]) -> GoFrame | None:
@@ -192,14 +180,14 @@ def _releasing_functions(mutex: Profile | None) -> set[str]:
     return out
 
 
-def _held_for(held: list[tuple[str, Site]], wanted: str) -> tuple[str, Site]:
+def _held_for(held: list[tuple[str, GoFrame]], wanted: str) -> tuple[str, GoFrame]:
     for lock, site in held:
         if lock == wanted:
             return lock, site
     return held[0]
 
 
-def _cycles(by_id: dict[int, Waiter], holds: dict[int, list[tuple[str, Site]]],
+def _cycles(by_id: dict[int, Waiter], holds: dict[int, list[tuple[str, GoFrame]]],
             holders: dict[str, list[int]]) -> list[list[int]]:
     """Simple cycles of the wait-for graph (G -> a goroutine holding what G wants), each once,
     starting at its smallest id. A mutex whose holder is unknown ("?") may be held by any

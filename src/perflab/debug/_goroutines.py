@@ -71,6 +71,18 @@ class Stack:
                 return frame
         return self.frames[0] if self.frames else None
 
+    @property
+    def name(self) -> str:
+        culprit = self.culprit
+        return culprit.function if culprit else "(no frames)"
+
+    def to_json(self) -> dict[str, object]:
+        """What every view of a stack shows: its name, where, the frames and the creator."""
+        culprit = self.culprit
+        return {"function": self.name, "location": culprit.where() if culprit else None,
+                "frames": [f.to_json() for f in self.frames],
+                "created_by": self.created_by.to_json() if self.created_by else None}
+
 
 @dataclass(slots=True)
 class Goroutine:

@@ -34,19 +34,14 @@ class Group:
 
     @property
     def name(self) -> str:
-        culprit = self.stack.culprit
-        return culprit.function if culprit else "(no frames)"
+        return self.stack.name
 
     def to_json(self) -> dict[str, object]:
-        culprit = self.stack.culprit
         return {
-            "count": self.count, "state": self.state, "function": self.name,
-            "location": culprit.where() if culprit else None,
+            **self.stack.to_json(), "count": self.count, "state": self.state,
             "wait_minutes": {"min": self.min_wait, "max": self.max_wait},
             "blocked_on": blocked_on(self.state, self.stack),
             "ids": self.ids[:_MAX_IDS], "locked_to_thread": self.locked_to_thread,
-            "frames": [f.to_json() for f in self.stack.frames],
-            "created_by": self.stack.created_by.to_json() if self.stack.created_by else None,
         }
 
 
@@ -132,17 +127,12 @@ class GroupChange:
 
     @property
     def name(self) -> str:
-        culprit = self.stack.culprit
-        return culprit.function if culprit else "(no frames)"
+        return self.stack.name
 
     def to_json(self) -> dict[str, object]:
-        culprit = self.stack.culprit
-        return {"function": self.name, "location": culprit.where() if culprit else None,
-                "states": self.states, "before": self.before, "after": self.after,
-                "growth": self.after - self.before, "new_ids": self.new_ids[:_MAX_IDS],
-                "leak": self.leak, "frames": [f.to_json() for f in self.stack.frames],
-                "created_by": self.stack.created_by.to_json() if self.stack.created_by
-                else None}
+        return {**self.stack.to_json(), "states": self.states, "before": self.before,
+                "after": self.after, "growth": self.after - self.before,
+                "new_ids": self.new_ids[:_MAX_IDS], "leak": self.leak}
 
 
 def diff_dumps(before: GoroutineDump, after: GoroutineDump, *,
