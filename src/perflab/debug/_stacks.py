@@ -17,6 +17,7 @@ import json
 import linecache
 import subprocess
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from perflab.errors import AccessDenied, NoSuchProcess, TargetError, ToolMissing
@@ -96,6 +97,8 @@ def python_stacks(pid: int, *, with_locals: bool = False) -> StacksReport:
     not asked for), else from py-spy."""
     from perflab.debug._agent_client import agent_get, has_agent  # noqa: PLC0415
 
+    if not Path(f"/proc/{pid}").exists():
+        raise NoSuchProcess(pid)
     if has_agent(pid) and not with_locals:
         try:
             threads = agent_get(pid, "/threads")

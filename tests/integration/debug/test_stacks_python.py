@@ -99,3 +99,20 @@ def test_perflab_lockwatch_env_under_run_debug_needs_no_code_change(capsys, monk
         code, doc = _stacks(capsys, monkeypatch, tmp_path, pid)
     assert (code, doc["source"]) == (1, "agent")
     assert sorted(doc["deadlocks"][0]["functions"]) == ["transfer_ab", "transfer_ba"]
+
+
+def test_a_process_that_is_not_python_or_is_gone_is_a_clear_error(capsys, tmp_path):
+    require_root("py-spy reads another process's memory")
+    sleeper = subprocess.Popen(["sleep", "60"])
+    try:
+        code = main(["stacks", str(sleeper.pid), "--store", str(tmp_path / "s.db")])
+        err = capsys.readouterr().err
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    assert code == 3
+    assert err.startswith(f"perflab: error: PID {sleeper.pid} is not a Python process")
+    assert "hint:" in err
+    code = main(["stacks", str(sleeper.pid), "--store", str(tmp_path / "s.db")])
+    assert code == 3
+    assert capsys.readouterr().err.startswith(f"perflab: error: no process with PID {sleeper.pid}")
