@@ -120,3 +120,31 @@ def test_cli_missing_file_is_a_usage_error(tmp_path, capsys, store_path):
     err = capsys.readouterr().err
     assert code == 2
     assert err.startswith("perflab: error: no such file")
+
+
+def test_a_service_without_pprof_is_a_clear_error(capsys, store_path):
+    import threading  # noqa: PLC0415
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer  # noqa: PLC0415
+
+    class NoPprof(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(404)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), NoPprof)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        code = main(["goroutines", f"http://127.0.0.1:{server.server_address[1]}",
+                     "--store", str(store_path)])
+    finally:
+        server.shutdown()
+        server.server_close()
+    err = capsys.readouterr().err
+    assert code == 3
+    assert err.startswith("perflab: error: ")
+    assert "/debug/pprof/goroutine" in err
+    assert "Traceback" not in err
