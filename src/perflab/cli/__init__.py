@@ -50,7 +50,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("perflab.cli.run:run", "Run a command as a recorded, traced child: run -- CMD."),
     "goroutines": ("perflab.cli.debug_go:goroutines",
                    "Go goroutine dumps: groups, leaks (--diff), long waits, partial deadlocks."),
-    "gotrace": ("perflab.cli.debug_go:gotrace",
+    "gotrace": ("perflab.cli.gotrace:gotrace",
                 "go tool trace's blocking profiles (net, sync, syscall, sched) as flame graphs."),
     "race": ("perflab.cli.debug_go:race", "Go data races grouped by access sites: race -- CMD."),
     "stacks": ("perflab.cli.stacks:stacks",

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
         pprof_url,
         render_goroutines,
     )
-    from perflab.debug._gotrace import TraceProfiles, blocking_profiles
+    from perflab.debug._gotrace import TraceProfiles, blocking_profiles, merge_traces
     from perflab.debug._leak import LeakOptions, LeakTarget, run_watch
     from perflab.debug._leak_store import LeakRecorder, leak_reports
     from perflab.debug._lockwatch import lockwatch, unwatch
@@ -50,7 +50,7 @@ _LAZY = {
     "GoroutineReport": "_goroutines_report", "analyze_goroutines": "_goroutines_report",
     "load_goroutine_dump": "_goroutines_report", "load_pprof_profile": "_goroutines_report",
     "render_goroutines": "_goroutines_report", "pprof_url": "_goroutines_report",
-    "TraceProfiles": "_gotrace", "blocking_profiles": "_gotrace",
+    "TraceProfiles": "_gotrace", "blocking_profiles": "_gotrace", "merge_traces": "_gotrace",
     "RaceGroup": "_race", "RaceLog": "_race", "parse_race_log": "_race",
     "lockwatch": "_lockwatch", "unwatch": "_lockwatch",
     "StacksReport": "_stacks", "python_stacks": "_stacks", "python_stacks_from_agent": "_stacks",
@@ -96,6 +96,7 @@ __all__ = [
     "lockwatch",
     "memcheck_asan_log",
     "memcheck_command",
+    "merge_traces",
     "parse_goroutines",
     "parse_race_log",
     "pprof_url",

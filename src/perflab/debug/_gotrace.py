@@ -117,3 +117,19 @@ def blocking_profiles(trace_path: str, *, binary: str | None = None,
         out.profiles.append(BlockingProfile(kind, parse_profile(done.stdout, path=trace_path),
                                             done.stdout))
     return out
+
+
+def merge_traces(results: list[TraceProfiles], source: str) -> TraceProfiles:
+    """The profiles of consecutive traces added up per kind (an error only when every slice
+    failed for that kind)."""
+    from perflab.profile import merge  # noqa: PLC0415
+
+    out = TraceProfiles(source)
+    for kind in KINDS:
+        got = [p for r in results for p in r.profiles if p.kind == kind]
+        profiles = [p.profile for p in got if p.profile is not None]
+        if profiles:
+            out.profiles.append(BlockingProfile(kind, merge(profiles)))
+        elif got:
+            out.profiles.append(BlockingProfile(kind, None, error=got[0].error))
+    return out

@@ -1,6 +1,7 @@
 """`perflab gotrace --url` on the deadlock service with the deadlock off, under load: the sync
-blocking profile names the two functions that contend for the mutexes, a flame graph is written
-per profile with samples, and the totals are stored on the run's timeline."""
+blocking profile (two traces added up) names the two functions that contend for the mutexes, a
+flame graph is written per profile with samples, and each trace's totals are a point of the
+run's timeline."""
 
 from __future__ import annotations
 
@@ -27,8 +28,8 @@ def test_sync_blocking_names_the_contending_functions(capsys, tmp_path, store_pa
         for w in workers:
             w.start()
         try:
-            code = main(["gotrace", "--url", base, "--seconds", "2", "-o", str(tmp_path),
-                         "--store", str(store_path), "--json"])
+            code = main(["gotrace", "--url", base, "--seconds", "1", "--slices", "2",
+                         "-o", str(tmp_path), "--store", str(store_path), "--json"])
         finally:
             stop.set()
             for w in workers:
@@ -38,11 +39,12 @@ def test_sync_blocking_names_the_contending_functions(capsys, tmp_path, store_pa
     assert code == 0
     sync = next(p for p in doc["profiles"] if p["kind"] == "sync")
     assert {t["function"] for t in sync["top"][:2]} == {"main.transferAB", "main.transferBA"}
-    assert (tmp_path / "trace-2s.out.sync.html").is_file()
+    assert (tmp_path / "trace-1s-2.out.sync.html").is_file()
     with Store.open(store_path) as store:
-        kinds = {s.labels["profile"] for s in store.series(doc["run"],
-                                                            name="go_trace_blocking_seconds")}
-    assert kinds == {"net", "sync", "syscall", "sched"}
+        series = store.series(doc["run"], name="go_trace_blocking_seconds")
+        points = {s.labels["profile"]: len(store.samples(s.id)) for s in series}
+    # one point per trace and kind: scheduler latency and blocking on the timeline
+    assert points == {"net": 2, "sync": 2, "syscall": 2, "sched": 2}
 
 
 def test_a_file_that_is_not_a_trace_is_refused(capsys, tmp_path, store_path):
