@@ -181,6 +181,12 @@ class _Watched:
     def locked(self) -> bool:
         return self._owner is not None
 
+    def _at_fork_reinit(self) -> None:
+        """After a fork the child's locks start free (threading calls this on its own)."""
+        self._lock._at_fork_reinit()  # noqa: SLF001  # the lock protocol threading uses
+        self._owner = None
+        self._count = 0
+
     def __repr__(self) -> str:
         return f"<watched {self.kind} #{self.serial} from {_fmt(self.created)}>"
 

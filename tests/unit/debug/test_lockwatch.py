@@ -19,11 +19,16 @@ SRC = str(Path(__file__).parent.parent.parent.parent / "src")
 
 def _run(code: str) -> dict:
     """Run ``code`` after lockwatch(report=None); it must print one JSON document."""
+    return _run_full(code)[0]
+
+
+def _run_full(code: str) -> tuple[dict, str]:
+    """``_run``, and what the program wrote on stderr."""
     prelude = "from perflab.debug._lockwatch import lockwatch, locks\n"
     env = {**os.environ, "PYTHONPATH": SRC}
     done = subprocess.run([sys.executable, "-c", prelude + textwrap.dedent(code)], env=env,
                           capture_output=True, text=True, timeout=60, check=True)
-    return json.loads(done.stdout)
+    return json.loads(done.stdout), done.stderr
 
 
 ORDERS = """
@@ -118,3 +123,25 @@ def test_a_wait_for_cycle_from_the_agent_is_a_certain_deadlock():
 def test_a_chain_without_a_cycle_is_no_deadlock():
     assert _cycles([(1, 2, "A"), (2, 3, "B")]) == []
     assert _cycles([(5, 6, "A"), (6, 7, "B"), (7, 6, "C")]) == [[6, 7]]
+
+
+def test_a_forked_child_of_a_watched_process_starts_threads():
+    """threading re-initialises the forking thread's locks in the child (_at_fork_reinit): a
+    thread started after lockwatch has watched ones."""
+    doc, stderr = _run_full("""
+        import json, os, threading
+        lockwatch(report=None)
+        out = {}
+
+        def fork_here():
+            pid = os.fork()
+            if pid == 0:
+                t = threading.Thread(target=lambda: None); t.start(); t.join()
+                os._exit(0)
+            out["child"] = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+
+        t = threading.Thread(target=fork_here); t.start(); t.join()
+        print(json.dumps(out))
+    """)
+    assert doc == {"child": 0}
+    assert "Exception ignored" not in stderr
