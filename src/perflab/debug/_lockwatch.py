@@ -34,7 +34,9 @@ from typing import Any
 from perflab.debug import _agent
 
 ENV_LOCKWATCH = "PERFLAB_LOCKWATCH"
-MAX_ORDERS = 100_000        # ordered pairs remembered; past it new pairs are not checked
+MAX_ORDERS = 10_000         # ordered pairs remembered (each with a stack of at most
+                            # STACK_FRAMES): past it new pairs are not checked, /locks says so
+STACK_FRAMES = 32
 MAX_FINDINGS = 1000         # inversions and long holds kept for /locks
 
 _real_lock = _thread.allocate_lock
@@ -80,7 +82,8 @@ def _fmt(site: tuple[Any, int] | None) -> str:
 def _stack(frame: Any) -> list[str]:
     while frame is not None and frame.f_code.co_filename in _SKIP_FILES:
         frame = frame.f_back
-    return [f"{f.name} ({f.filename}:{f.lineno})" for f in traceback.extract_stack(frame)][::-1]
+    frames = traceback.extract_stack(frame, limit=STACK_FRAMES)
+    return [f"{f.name} ({f.filename}:{f.lineno})" for f in frames][::-1]
 
 
 class _Watched:
@@ -355,6 +358,7 @@ def locks(query: dict[str, str]) -> dict[str, Any]:  # noqa: ARG001  # the agent
                 "waited_s": round(now - since, 6)}
                for ident, (lk, since) in list(_waiting.items())]
     return {"watching": _config["on"], "hold_threshold_s": _config["hold_threshold"],
+            "orders": len(_orders), "orders_full": len(_orders) >= MAX_ORDERS,
             "held": held, "waiting": waiting, "inversions": list(_inversions),
             "long_holds": sorted(_long_holds.values(), key=lambda e: -e["max_s"])}
 

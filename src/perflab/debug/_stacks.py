@@ -139,6 +139,9 @@ def python_stacks_from_agent(pid: int, threads: list[dict[str, Any]],
     if not locks.get("watching"):
         report.notes.append("lockwatch is off in the process: no holders, no inversions "
                             "(perflab.debug.lockwatch() or PERFLAB_LOCKWATCH=1)")
+    if locks.get("orders_full"):
+        report.notes.append(f"lockwatch remembers {locks.get('orders')} ordered pairs of locks, "
+                            "its limit: pairs first seen since then were not checked")
     return report
 
 
