@@ -6,8 +6,8 @@ period), and tracemalloc's own cost on a Python service.
   (the watch's default warm-up), then the 2-minute watch starts.
 - ``--part clean``: the same sawtooth without the leak, watched for 10 minutes: no false alarm.
 - ``--part tracemalloc``: a Python service (tests/fixtures/debug/pyleak.py --no-leak, made
-  busy) with the debug agent; its throughput with tracemalloc off and on, alternating, 5 rounds
-  of 5 s each way.
+  busy) with the debug agent; its throughput with tracemalloc off and on (1 frame, then 16, as
+  the demo and perflab leak's default use), alternating, 5 rounds of 5 s each way.
 
     python benchmarks/bench_leak_verdict.py --part leak|clean|tracemalloc|all
 """
@@ -62,7 +62,7 @@ def watch(leak_mb_per_min: float, minutes: float) -> dict[str, Any]:
         proc.wait()
 
 
-def tracemalloc_cost(rounds: int = 5, seconds: float = 5.0) -> dict[str, Any]:
+def tracemalloc_cost(frames: int, rounds: int = 5, seconds: float = 5.0) -> dict[str, Any]:
     """Throughput of a busy Python loop with tracemalloc off and on, alternating."""
     script = ROOT / "tests" / "fixtures" / "debug" / "pyleak.py"
     with tempfile.TemporaryDirectory() as agents:
@@ -80,7 +80,8 @@ def tracemalloc_cost(rounds: int = 5, seconds: float = 5.0) -> dict[str, Any]:
             for _ in range(rounds):
                 for mode in ("off", "on"):
                     if mode == "on":
-                        agent_get(pid, "/tracemalloc/start", {"frames": "16"}, directory=directory)
+                        agent_get(pid, "/tracemalloc/start", {"frames": str(frames)},
+                                  directory=directory)
                     before = agent_get(pid, "/busy", directory=directory)
                     time.sleep(seconds)
                     after = agent_get(pid, "/busy", directory=directory)
@@ -93,7 +94,7 @@ def tracemalloc_cost(rounds: int = 5, seconds: float = 5.0) -> dict[str, Any]:
             proc.wait()
     off, on = statistics.median(rates["off"]), statistics.median(rates["on"])
     return {"requests_per_s_off": round(off), "requests_per_s_on": round(on),
-            "tracemalloc_cost_pct": round((1 - on / off) * 100, 1), "frames": 16,
+            "tracemalloc_cost_pct": round((1 - on / off) * 100, 1), "frames": frames,
             "rounds": rounds, "seconds_each": seconds}
 
 
@@ -106,7 +107,8 @@ def main() -> None:
     if args.part in ("clean", "all"):
         print(json.dumps({"clean": watch(0.0, 10)}), flush=True)
     if args.part in ("tracemalloc", "all"):
-        print(json.dumps({"tracemalloc": tracemalloc_cost()}), flush=True)
+        for frames in (1, 16):
+            print(json.dumps({"tracemalloc": tracemalloc_cost(frames)}), flush=True)
 
 
 if __name__ == "__main__":

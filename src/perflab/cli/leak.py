@@ -41,7 +41,8 @@ def _target(spec: str, pid: int | None) -> tuple[int | None, str | None]:
 @click.option("--min-growth", default="1MiB", show_default=True, metavar="SIZE",
               help="Growth over the watch below this is not a leak (noise, a few pages).")
 @click.option("--pid", type=int, default=None,
-              help="With a URL: the service's PID, for RSS/PSS and its memory limit.")
+              help="With a URL: the service's PID, for RSS/PSS and its memory limit "
+                   "(default: the process listening on the URL's port here, if any).")
 @click.option("--top", type=click.IntRange(1, 200), default=10, show_default=True,
               help="How many growing allocation sites to show.")
 @click.option("--run", "run_ref", default=None, metavar="ID",
@@ -60,6 +61,10 @@ def leak(*, target: str, duration: float, interval: float, warmup: float, min_gr
     from perflab.debug import LeakOptions, LeakRecorder, LeakTarget, run_watch  # noqa: PLC0415
 
     pid_, url = _target(target, pid)
+    if url is not None and pid_ is None:
+        from perflab.debug import pid_listening_on  # noqa: PLC0415
+
+        pid_ = pid_listening_on(url)  # for RSS/PSS and the cgroup limit, when it is local
     if pid_ is not None and not Path(f"/proc/{pid_}").exists():
         raise NoSuchProcess(pid_)
     options = LeakOptions(duration_s=duration, interval_s=interval, warmup_s=warmup,

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     )
     from perflab.debug._gotrace import TraceProfiles, blocking_profiles, merge_traces
     from perflab.debug._leak import LeakOptions, LeakTarget, run_watch
+    from perflab.debug._leak_sources import pid_listening_on
     from perflab.debug._leak_store import LeakRecorder, leak_reports
     from perflab.debug._lockwatch import lockwatch, unwatch
     from perflab.debug._memcheck import memcheck_asan_log, memcheck_command, store_memcheck
@@ -57,6 +58,7 @@ _LAZY = {
     "Watch": "_watch", "thread_states": "_watch",
     "LeakOptions": "_leak", "LeakTarget": "_leak", "run_watch": "_leak",
     "LeakRecorder": "_leak_store", "leak_reports": "_leak_store",
+    "pid_listening_on": "_leak_sources",
     "memcheck_asan_log": "_memcheck", "memcheck_command": "_memcheck",
     "store_memcheck": "_memcheck",
     "add_debug_part": "_page_leak", "debug_section_html": "_page_leak",
@@ -99,6 +101,7 @@ __all__ = [
     "merge_traces",
     "parse_goroutines",
     "parse_race_log",
+    "pid_listening_on",
     "pprof_url",
     "python_stacks",
     "python_stacks_from_agent",

@@ -5,10 +5,12 @@ traced bytes, the collector's objects; sites by traceback)."""
 from __future__ import annotations
 
 import os
+import urllib.parse
 from pathlib import Path
 from typing import Any, Protocol
 
 from perflab.collect import parse_smaps_rollup
+from perflab.collect.sockets import INET_TABLES, read_proc_net, socket_owners
 from perflab.debug import _goheap
 from perflab.debug._agent_client import agent_get
 from perflab.debug._goheap import SiteSample
@@ -116,6 +118,24 @@ class PythonAgentSource:
     def close(self) -> None:
         if self.started:
             self._get("/tracemalloc/stop")
+
+
+def pid_listening_on(url: str, proc_root: Path = Path("/proc")) -> int | None:
+    """The process listening on the URL's TCP port on this machine (a URL of another host, a
+    port no one here listens on, or a socket of another user's process: None)."""
+    parts = urllib.parse.urlsplit(url)
+    host = parts.hostname or ""
+    if host not in ("localhost", "127.0.0.1", "::1", "0.0.0.0", "::"):  # noqa: S104
+        return None
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    listening = {r.inode for r in read_proc_net(proc_root, [t for t in INET_TABLES
+                                                            if t[0] == "tcp"])
+                 if r.state == "LISTEN" and r.local_port == port}
+    if not listening:
+        return None
+    owners = socket_owners(proc_root)
+    pids = {o.pid for inode in listening for o in owners.get(inode, [])}
+    return pids.pop() if len(pids) == 1 else None
 
 
 def process_age_s(pid: int, proc_root: Path = Path("/proc")) -> float | None:

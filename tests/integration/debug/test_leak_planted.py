@@ -67,11 +67,13 @@ def _leak(store: Path, *args: str) -> tuple[int, dict]:
 def test_go_cache_leak(goleak, tmp_path, leaking):
     proc, port = _start([str(goleak), *([] if leaking else ["-no-leak"])])
     try:
-        code, doc = _leak(tmp_path / "lab.db", f"http://127.0.0.1:{port}", "--pid",
-                          str(proc.pid))
+        # with the leak on, the PID is found from the listening port
+        pid = [] if leaking else ["--pid", str(proc.pid)]
+        code, doc = _leak(tmp_path / "lab.db", f"http://127.0.0.1:{port}", *pid)
     finally:
         _stop(proc)
     heap = next(s for s in doc["series"] if s["name"] == "heap_inuse")
+    assert doc["target"]["pid"] == proc.pid
     if leaking:
         assert code == 1
         assert doc["verdict"] == "leak"

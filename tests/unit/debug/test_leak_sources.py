@@ -5,6 +5,7 @@ limit, a process's age, and the verdict's rules (the heap decides over RSS)."""
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from perflab.debug._goheap import SiteSample, heap_url, parse_memstats, sites
 from perflab.debug._leak import LeakOptions, LeakTarget, Watch, judge
 from perflab.debug._leak_limit import Limit, hours_to, memory_limit
 from perflab.debug._leak_sites import rank_sites
-from perflab.debug._leak_sources import ProcSource, process_age_s
+from perflab.debug._leak_sources import ProcSource, pid_listening_on, process_age_s
 from perflab.errors import InvalidFile, NoSuchProcess
 from perflab.profile import Frame, Profile, SampleType
 
@@ -129,3 +130,14 @@ def test_the_heap_decides_over_rss_and_warm_up_is_left_out():
     assert doc["verdict"] == "no leak"
     assert judge(LeakTarget(pid=1), opts, Watch(), age_at_end_s=None,
                  limit=None)["verdict"] == "not enough data"
+
+
+def test_the_pid_listening_on_a_local_url():
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        assert pid_listening_on(f"http://127.0.0.1:{port}/debug/pprof") == os.getpid()
+        assert pid_listening_on(f"http://localhost:{port}") == os.getpid()
+    assert pid_listening_on(f"http://127.0.0.1:{port}") is None
+    assert pid_listening_on("http://example.com:80") is None
