@@ -83,3 +83,25 @@ def test_text_without_goroutines_is_refused_with_a_hint():
         parse_goroutines("hello\nworld\n", source="x.txt")
     assert "x.txt" in str(err.value)
     assert err.value.hint
+
+
+def test_text_output_findings_first_then_groups():
+    """The terminal rendering, exactly: the leak and the long waits, then the groups."""
+    from perflab.debug import analyze_goroutines, render_goroutines  # noqa: PLC0415
+
+    before = parse_goroutines(leaked(1) + "\n" + MAIN, source="before.txt")
+    now = parse_goroutines(leaked(3) + "\n" + MAIN, source="now.txt")
+    text = render_goroutines(analyze_goroutines(now, base=before, blocked_minutes=10))
+    assert text == (
+        "4 goroutines in 2 groups (3 chan receive, 1 running)\n"
+        "LEAK: main.leakyWorker: 1 -> 3 goroutines (+2), chan receive\n"
+        "  created by main.handleWork\n"
+        "BLOCKED over 10 min: 3\n"
+        "  goroutine 7 [chan receive, 12 min] on channel in main.leakyWorker\n"
+        "  goroutine 8 [chan receive, 12 min] on channel in main.leakyWorker\n"
+        "  goroutine 9 [chan receive, 12 min] on channel in main.leakyWorker\n"
+        "\n"
+        "  count  state                       wait  function (location)  created by\n"
+        "      3  chan receive                 12m  main.leakyWorker (/src/app/main.go:17)"
+        "  main.handleWork\n"
+        "      1  running                           main.main (/src/app/main.go:30)  -\n")
