@@ -41,11 +41,16 @@ class GoFrame:
 
     @property
     def is_std(self) -> bool:
-        """Go's standard library (and the runtime): a first path element without a dot, except
-        ``main``. panicparse asks GOROOT; a dump does not say where GOROOT was."""
+        """Go's standard library (and the runtime): a package whose first path element has no
+        dot (not ``main``), whose file lies under a ``src/<package>/`` directory (GOROOT's
+        layout). panicparse asks GOROOT; a dump does not say where it was, and a program's own
+        module may be named without a dot (``module race``: its functions are ``race.f`` under
+        ``go test``), so the file decides when there is one."""
         pkg = self.package
         first = pkg.split("/", 1)[0]
-        return pkg != "main" and "." not in first
+        if pkg == "main" or "." in first:
+            return False
+        return not self.file or f"/src/{pkg}/" in self.file
 
     def where(self) -> str:
         return f"{self.file}:{self.line}"

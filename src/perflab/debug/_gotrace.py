@@ -65,11 +65,11 @@ class BlockingProfile:
 
 def _first_own(prof: Profile, stack: tuple[int, ...]) -> str:
     """The innermost frame of the program itself (the rule goroutine groups use)."""
-    names = [prof.frames[i].name for i in stack]
-    for name in names:
-        if not GoFrame(name, "", 0).is_std:
-            return name
-    return names[0] if names else "?"
+    frames = [prof.frames[i] for i in stack]
+    for f in frames:
+        if not GoFrame(f.name, f.file, f.line).is_std:
+            return f.name
+    return frames[0].name if frames else "?"
 
 
 @dataclass(slots=True)

@@ -105,3 +105,13 @@ def test_text_output_findings_first_then_groups():
         "      3  chan receive                 12m  main.leakyWorker (/src/app/main.go:17)"
         "  main.handleWork\n"
         "      1  running                           main.main (/src/app/main.go:30)  -\n")
+
+
+def test_a_module_named_without_a_dot_is_the_program_not_the_standard_library():
+    own = GoFrame("race.recordHit", "/home/u/race/main.go", 22)
+    std = GoFrame("sync.(*Mutex).Lock", "/usr/lib/go-1.19/src/sync/mutex.go", 90)
+    vendored = GoFrame("vendor/golang.org/x/net/http2.(*Framer).ReadFrame",
+                       "/usr/lib/go/src/vendor/golang.org/x/net/http2/frame.go", 1)
+    assert (own.is_std, std.is_std, vendored.is_std) == (False, True, True)
+    assert GoFrame("github.com/a/b.F", "/go/pkg/mod/github.com/a/b/f.go", 1).is_std is False
+
