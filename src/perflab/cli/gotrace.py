@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from perflab.cli._common import emit_json, json_option, open_store, store_option
-from perflab.cli._debug_record import run_option
+from perflab.cli._common import emit_json, json_option, store_option
+from perflab.cli._debug_record import finding_run, run_option
 from perflab.errors import InvalidFile, NotFound, UsageError
 
 if TYPE_CHECKING:
@@ -125,32 +125,23 @@ def _store_gotrace(store_path: str | None, run_ref: str | None, taken: list[Slic
     """Per trace: each profile's pprof bytes as an artifact, its total as a sample at the end of
     the window (``go_trace_blocking_seconds{profile}``), the window as an event band; and the
     command's document once."""
-    store = open_store(store_path)
     first, last = taken[0][1], taken[-1][2]
-    try:
-        with store.transaction():
-            run_id = (store.run(run_ref).id if run_ref is not None else
-                      store.create_run("gotrace", f"gotrace {doc['source']}",
-                                       started_ns=first).id)
-            store.add_artifact(run_id, "gotrace", json.dumps(doc).encode(),
-                               name="gotrace.json", content_type="application/json",
-                               ts_ns=first, end_ns=last)
-            rows = []
-            for result, start, end in taken:
-                for p in result.profiles:
-                    if p.raw:
-                        store.add_artifact(run_id, f"gotrace-{p.kind}", p.raw,
-                                           name=f"{p.kind}.pb.gz", ts_ns=start, end_ns=end,
-                                           attrs={"kind": p.kind})
-                    sid = store.series_id(run_id, "go_trace_blocking_seconds",
-                                          {"profile": p.kind}, unit="s")
-                    rows.append((sid, end, p.total_seconds))
-                store.add_event(run_id, "debug.gotrace", f"go trace of {result.source}",
-                                ts_ns=start, end_ns=end,
-                                attrs={p.kind: p.total_seconds for p in result.profiles})
-            store.insert_samples(rows)
-            if run_ref is None:
-                store.finish_run(run_id, "ok", ended_ns=last, rollup=False)
-        return run_id
-    finally:
-        store.close()
+    with finding_run(store_path, run_ref, "gotrace", f"gotrace {doc['source']}",
+                     start_ns=first, end_ns=last) as (store, run_id):
+        store.add_artifact(run_id, "gotrace", json.dumps(doc).encode(), name="gotrace.json",
+                           content_type="application/json", ts_ns=first, end_ns=last)
+        rows = []
+        for result, start, end in taken:
+            for p in result.profiles:
+                if p.raw:
+                    store.add_artifact(run_id, f"gotrace-{p.kind}", p.raw,
+                                       name=f"{p.kind}.pb.gz", ts_ns=start, end_ns=end,
+                                       attrs={"kind": p.kind})
+                sid = store.series_id(run_id, "go_trace_blocking_seconds",
+                                      {"profile": p.kind}, unit="s")
+                rows.append((sid, end, p.total_seconds))
+            store.add_event(run_id, "debug.gotrace", f"go trace of {result.source}",
+                            ts_ns=start, end_ns=end,
+                            attrs={p.kind: p.total_seconds for p in result.profiles})
+        store.insert_samples(rows)
+    return run_id
