@@ -187,6 +187,10 @@ def test_demo_finds_the_planted_problems_and_leaves_nothing_behind(tmp_path):
     # perflab leak watched the leak phase; its watch is in the report's Debug section
     assert 'id="debug-leak"' in html
     assert any(n.startswith("perflab leak on the leak phase") for n in doc["notes"])
+    # lockwatch saw the planted lock-order inversion; both stacks are in the Debug section
+    assert any(n.startswith("lockwatch: lock-order inversion between note_report and "
+                            "_report_miss") for n in doc["notes"])
+    assert "Lock-order inversion: note_report / _report_miss" in html
 
     with Store.open(store_path, create=False) as store:
         run = store.run(doc["run_id"])

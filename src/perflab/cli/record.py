@@ -53,13 +53,21 @@ if TYPE_CHECKING:
 @click.option("--profile-backend", type=click.Choice(["auto", "perf", "py-spy"]),
               default="auto", show_default=True,
               help="auto: py-spy for Python processes, perf for the rest.")
+@click.option("--watch-goroutines", "goroutine_urls", multiple=True, metavar="URL",
+              help="Store this Go service's goroutine counts by state (net/http/pprof) as "
+                   "series (repeatable).")
+@click.option("--watch-threads", "thread_pids", type=int, multiple=True, metavar="PID",
+              help="Store this process's thread counts by state as series (repeatable).")
+@click.option("--watch-interval", type=POSITIVE_DURATION, default="5s", show_default=True,
+              help="Time between --watch-goroutines/--watch-threads polls.")
 @click.option("--name", default=None, help="Name of the run (default: record-<time>).")
 @store_option
 @json_option
 def record(*, interval: float, duration: float | None, pids: tuple[int, ...],
            matches: tuple[str, ...], all_processes: bool, profile_pids: tuple[int, ...],
-           profile_slice: float, profile_rate: int, profile_backend: str, name: str | None,
-           store_path: str | None, as_json: bool) -> int:
+           profile_slice: float, profile_rate: int, profile_backend: str,
+           goroutine_urls: tuple[str, ...], thread_pids: tuple[int, ...], watch_interval: float,
+           name: str | None, store_path: str | None, as_json: bool) -> int:
     """Record system, network and process figures into a run until --duration or Ctrl-C.
 
     The machine's node_exporter families (node_cpu_seconds_total, memory, filesystems, PSI)
@@ -70,8 +78,9 @@ def record(*, interval: float, duration: float | None, pids: tuple[int, ...],
     from perflab.collect.recorder import Recorder  # noqa: PLC0415  # lazy: keeps --help fast
     from perflab.metrics import node_metrics_into  # noqa: PLC0415
 
-    for pid in (*pids, *profile_pids):  # checked before a run exists: a typo must not leave
-        if not Path(f"/proc/{pid}").is_dir():  # an empty run behind
+    # checked before a run exists: a typo must not leave an empty run behind
+    for pid in (*pids, *profile_pids, *thread_pids):
+        if not Path(f"/proc/{pid}").is_dir():
             raise NoSuchProcess(pid)
     if profile_pids:
         RunProfilers.check(profile_pids, slice_s=profile_slice, backend=profile_backend)
@@ -96,6 +105,8 @@ def record(*, interval: float, duration: float | None, pids: tuple[int, ...],
                                         slice_s=profile_slice, backend=profile_backend,
                                         rate_hz=profile_rate)
                      if profile_pids else None)
+        watch = _start_watch(str(store.path), run.id, goroutine_urls, thread_pids,
+                             watch_interval)
         stop = threading.Event()
         try:
             try:
@@ -107,6 +118,7 @@ def record(*, interval: float, duration: float | None, pids: tuple[int, ...],
             finally:
                 if profilers is not None:  # each keeps what its current slice sampled
                     profilers.stop()
+                _stop_watch(watch)
             rec.close()
         except StoreError as err:  # the disk filled, or a query met a damaged page
             rec.close(flush=False)
@@ -149,6 +161,25 @@ def record(*, interval: float, duration: float | None, pids: tuple[int, ...],
         store_arg = f" --store {store_path}" if store_path else ""
         click.echo(f"look at it: perflab show {run.id}{store_arg}")
     return EXIT_INTERRUPTED if interrupted else 0
+
+
+def _start_watch(store_path: str, run_id: int, urls: tuple[str, ...], pids: tuple[int, ...],
+                 interval: float) -> Any:
+    """The goroutine and thread watcher of the run (perflab.debug.Watch), when asked for."""
+    if not urls and not pids:
+        return None
+    from perflab.debug import Watch  # noqa: PLC0415
+
+    watch = Watch(store_path, run_id, goroutine_urls=urls, thread_pids=pids, interval=interval)
+    watch.start()
+    return watch
+
+
+def _stop_watch(watch: Any) -> None:
+    if watch is not None:
+        watch.stop()
+        for note in watch.notes:
+            click.echo(f"note: {note}", err=True)
 
 
 def _end_failed(store: Store, run_id: int, err: StoreError, rec: Recorder) -> None:

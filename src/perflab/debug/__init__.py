@@ -1,4 +1,5 @@
-"""Production debugging: memory leaks (``leak``, ``memcheck``) and the Python debug agent.
+"""Production debugging: memory leaks (``leak``, ``memcheck``), goroutine dumps, partial
+deadlocks and data races (``goroutines``, ``race``), and the Python debug agent.
 
 The agent is a daemon thread in a Python process answering GET on a private unix socket
 (``perflab.debug.enable()``, ``PERFLAB_DEBUG=1`` when this package is imported, or ``perflab run
@@ -16,17 +17,45 @@ from perflab.debug._agent import debug_dir, disable, enable, enable_from_env, re
 
 if TYPE_CHECKING:
     from perflab.debug._agent_client import AgentError, agent_get, has_agent
+    from perflab.debug._deadlock import DeadlockFinding, find_deadlocks
+    from perflab.debug._goroutines import GoFrame, Goroutine, GoroutineDump, parse_goroutines
+    from perflab.debug._goroutines_group import diff_dumps, group_goroutines, state_counts
+    from perflab.debug._goroutines_report import (
+        GoroutineReport,
+        analyze_goroutines,
+        load_goroutine_dump,
+        load_pprof_profile,
+        pprof_url,
+        render_goroutines,
+    )
+    from perflab.debug._gotrace import TraceProfiles, blocking_profiles, merge_traces
     from perflab.debug._leak import LeakOptions, LeakTarget, run_watch
     from perflab.debug._leak_sources import pid_listening_on
     from perflab.debug._leak_store import LeakRecorder, leak_reports
+    from perflab.debug._lockwatch import lockwatch, unwatch
     from perflab.debug._memcheck import memcheck_asan_log, memcheck_command, store_memcheck
     from perflab.debug._page_leak import add_debug_part, debug_section_html
+    from perflab.debug._race import RaceGroup, RaceLog, parse_race_log
     from perflab.debug._sitepath import agent_env, site_dir
+    from perflab.debug._stacks import StacksReport, python_stacks, python_stacks_from_agent
+    from perflab.debug._watch import Watch, thread_states
 
 # public name -> the private module that defines it, imported on first use
 _LAZY = {
     "AgentError": "_agent_client", "agent_get": "_agent_client", "has_agent": "_agent_client",
     "site_dir": "_sitepath", "agent_env": "_sitepath",
+    "DeadlockFinding": "_deadlock", "find_deadlocks": "_deadlock",
+    "GoFrame": "_goroutines", "Goroutine": "_goroutines", "GoroutineDump": "_goroutines",
+    "parse_goroutines": "_goroutines", "diff_dumps": "_goroutines_group",
+    "group_goroutines": "_goroutines_group", "state_counts": "_goroutines_group",
+    "GoroutineReport": "_goroutines_report", "analyze_goroutines": "_goroutines_report",
+    "load_goroutine_dump": "_goroutines_report", "load_pprof_profile": "_goroutines_report",
+    "render_goroutines": "_goroutines_report", "pprof_url": "_goroutines_report",
+    "TraceProfiles": "_gotrace", "blocking_profiles": "_gotrace", "merge_traces": "_gotrace",
+    "RaceGroup": "_race", "RaceLog": "_race", "parse_race_log": "_race",
+    "lockwatch": "_lockwatch", "unwatch": "_lockwatch",
+    "StacksReport": "_stacks", "python_stacks": "_stacks", "python_stacks_from_agent": "_stacks",
+    "Watch": "_watch", "thread_states": "_watch",
     "LeakOptions": "_leak", "LeakTarget": "_leak", "run_watch": "_leak",
     "LeakRecorder": "_leak_store", "leak_reports": "_leak_store",
     "pid_listening_on": "_leak_sources",
@@ -37,26 +66,54 @@ _LAZY = {
 
 __all__ = [
     "AgentError",
+    "DeadlockFinding",
+    "GoFrame",
+    "Goroutine",
+    "GoroutineDump",
+    "GoroutineReport",
     "LeakOptions",
     "LeakRecorder",
     "LeakTarget",
+    "RaceGroup",
+    "RaceLog",
+    "StacksReport",
+    "TraceProfiles",
+    "Watch",
     "add_debug_part",
     "agent_env",
     "agent_get",
+    "analyze_goroutines",
+    "blocking_profiles",
     "debug_dir",
     "debug_section_html",
+    "diff_dumps",
     "disable",
     "enable",
+    "find_deadlocks",
+    "group_goroutines",
     "has_agent",
     "leak_reports",
+    "load_goroutine_dump",
+    "load_pprof_profile",
+    "lockwatch",
     "memcheck_asan_log",
     "memcheck_command",
+    "merge_traces",
+    "parse_goroutines",
+    "parse_race_log",
     "pid_listening_on",
+    "pprof_url",
+    "python_stacks",
+    "python_stacks_from_agent",
     "register",
+    "render_goroutines",
     "run_watch",
     "site_dir",
     "socket_path",
+    "state_counts",
     "store_memcheck",
+    "thread_states",
+    "unwatch",
 ]
 
 

@@ -74,9 +74,11 @@ def enable(directory: Path | None = None) -> Path:
     """Start the agent (idempotent; after a fork the child starts its own). Returns the socket
     path. The tracemalloc handlers are registered here; other modules register theirs when
     they are imported."""
-    from perflab.debug import _tracemalloc  # noqa: PLC0415  # stdlib-only, registers itself
+    from perflab.debug import _lockwatch, _tracemalloc  # noqa: PLC0415  # stdlib-only
 
     _tracemalloc.install()
+    _lockwatch.install()  # /threads, /locks
+    _lockwatch.enable_from_env()  # PERFLAB_LOCKWATCH=1: watch locks made from now on
     with _LOCK:
         if _STATE["pid"] == os.getpid() and _STATE["thread"] is not None:
             return Path(_STATE["path"])

@@ -1,9 +1,11 @@
 """The ``--json`` documents of the debug commands as TypedDicts, one per schema in docs/schemas/
-(``leak.schema.json``: ``LeakReport``; ``memcheck.schema.json``: ``MemcheckReport``)."""
+(``leak.schema.json``: ``LeakReport``; ``memcheck.schema.json``: ``MemcheckReport``;
+``goroutines.schema.json``: ``GoroutinesReport``; ``race.schema.json``: ``RaceReportDoc``;
+``stacks.schema.json``: ``StacksReportDoc``; ``gotrace.schema.json``: ``GotraceReport``)."""
 
 from __future__ import annotations
 
-from typing import Literal, TypedDict
+from typing import Any, Literal, TypedDict
 
 LeakVerdict = Literal["leak", "no leak", "not enough data"]
 
@@ -120,3 +122,97 @@ class MemcheckReport(TypedDict):
     massif: MassifDoc | None
     notes: list[str]
     run: LeakRunDoc
+
+
+class GoFrameDoc(TypedDict):
+    function: str
+    file: str
+    line: int
+
+
+class WaitMinutesDoc(TypedDict):
+    min: int
+    max: int
+
+
+class GoroutineGroupDoc(TypedDict):
+    count: int
+    state: str
+    function: str
+    location: str | None
+    wait_minutes: WaitMinutesDoc
+    blocked_on: str | None
+    ids: list[int]
+    locked_to_thread: int
+    frames: list[GoFrameDoc]
+    created_by: GoFrameDoc | None
+
+
+class GoroutineDiffDoc(TypedDict):
+    base: str
+    changes: list[dict[str, Any]]
+    leaks: int
+
+
+class GoroutineBlockedDoc(TypedDict):
+    over_minutes: float
+    goroutines: list[dict[str, Any]]
+
+
+class GoroutinesReport(TypedDict):
+    schema: Literal["perflab.goroutines/1"]
+    run: int
+    source: str
+    goroutines: int
+    states: dict[str, int]
+    preamble: str
+    warnings: list[str]
+    notes: list[str]
+    groups: list[GoroutineGroupDoc]
+    diff: GoroutineDiffDoc | None
+    blocked: GoroutineBlockedDoc | None
+    deadlocks: list[dict[str, Any]]
+    found: bool
+
+
+class RaceGroupDoc(TypedDict):
+    count: int
+    functions: list[str]
+    sites: list[str]
+    accesses: list[dict[str, Any]]
+    created: list[dict[str, Any]]
+    goroutines: list[int]
+
+
+class RaceReportDoc(TypedDict):
+    schema: Literal["perflab.race/1"]
+    run: int
+    source: str
+    exit_status: int | None
+    reports: int
+    summary: str | None
+    warnings: list[str]
+    groups: list[RaceGroupDoc]
+    found: bool
+
+
+class StacksReportDoc(TypedDict):
+    schema: Literal["perflab.stacks/1"]
+    run: int
+    pid: int
+    source: str
+    threads: list[dict[str, Any]]
+    wait_for: list[dict[str, Any]]
+    deadlocks: list[dict[str, Any]]
+    inversions: list[dict[str, Any]]
+    long_holds: list[dict[str, Any]]
+    notes: list[str]
+    found: bool
+
+
+class GotraceReport(TypedDict):
+    schema: Literal["perflab.gotrace/1"]
+    run: int
+    source: str
+    profiles: list[dict[str, Any]]
+    graphs: dict[str, str]

@@ -100,6 +100,9 @@ def add_debug_part(part: DebugPart) -> None:
 
 def debug_section_html(store: Store, run: Run) -> Markup | None:
     """The Debug section's body for a run, or None when no part has anything to show."""
+    from perflab.debug._page_stacks import stacks_part  # noqa: PLC0415  # imports this module
+
+    add_debug_part(stacks_part)
     parts = [html for part in DEBUG_PARTS if (html := part(store, run))]
     if not parts:
         return None

@@ -35,6 +35,7 @@ from perflab.demo._children import Child, free_port, port_accepts, port_is_free
 from perflab.demo._contracts import DemoDoc, DemoPhaseName
 from perflab.demo._findings import Findings, Window, findings_from_store, phase_windows
 from perflab.demo._leakwatch import LeakWatch, leak_note
+from perflab.demo._lockorder import check_lock_order
 from perflab.demo._plan import MAX_DURATION_S, MIN_DURATION_S, Phase, plan
 from perflab.demo._profiling import (
     ProfileFinding,
@@ -156,6 +157,7 @@ class Demo:
         self.profiler: ContinuousProfiler | None = None  # py-spy on the service
         self.profile_note: str | None = None
         self.leak_note: str | None = None
+        self.lock_note: str | None = None
         self.store: Store | None = None
         self.hub_port: int | None = None
         self.recording_error: str | None = None
@@ -278,6 +280,8 @@ class Demo:
         result.notes.extend(leak_alerts(self.store, run.id, self.service.pid))
         if self.leak_note is not None:
             result.notes.append(self.leak_note)
+        if self.lock_note is not None:
+            result.notes.append(self.lock_note)
         self.store.finish_run(run.id, result.status,
                               # a list: the order of the findings survives the JSON column
                               meta_update={"findings": [f.to_json()
@@ -376,8 +380,10 @@ class Demo:
         self.service = Child("demo service", [
             py, "-m", "perflab.demo.service", "--port", "0", "--port-file", str(port_file),
         ], log_path=self._tmp / "service.log", env={
-            # the debug agent, for perflab leak's tracemalloc sites in the leak phase
-            **self._env, "PERFLAB_DEBUG": "1", "PERFLAB_DEBUG_DIR": str(self._tmp / "agents")})
+            # the debug agent, for perflab leak's tracemalloc sites in the leak phase, with
+            # lockwatch for the planted lock-order inversion
+            **self._env, "PERFLAB_DEBUG": "1", "PERFLAB_DEBUG_DIR": str(self._tmp / "agents"),
+            "PERFLAB_LOCKWATCH": "1"})
         self.service.start()
         if self.hub_port is not None:
             self.hub = Child("hub (perflab serve)", [
@@ -469,6 +475,9 @@ class Demo:
             if watch is not None:
                 watch.join()
                 self.leak_note = leak_note(watch)
+            if phase.name == "lock" and self._tmp is not None:
+                self.lock_note = check_lock_order(self.opts.store_path, run_id,
+                                                  self.service.pid, self._tmp / "agents")
             end = time.time_ns()
             writer.event("phase", f"{phase.name}: {phase.text}", ts_ns=start, end_ns=end,
                          attrs={"phase": phase.name,

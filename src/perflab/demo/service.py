@@ -109,6 +109,8 @@ class DemoState:
         self.cache_bytes = 0
         self._cache_lock = threading.Lock()  # guards the dict's bookkeeping, not a planted fault
         self.requests = 0
+        self.reports_written = 0
+        self.misses_reported = 0
 
     def cache_get(self, key: str, kib: int) -> tuple[bool, int]:
         """(hit, entries). Misses build the entry; eviction is skipped while ``leak`` is on."""
@@ -119,6 +121,7 @@ class DemoState:
         # Building the entry writes every byte, so the pages are really resident.
         value = key.encode()[:16].ljust(16, b".") * (kib * 64)
         with self._cache_lock:
+            self._report_miss()
             if key not in self.cache and self.cache_bytes + len(value) <= LEAK_CAP_BYTES:
                 self.cache[key] = value
                 self.cache_bytes += len(value)
@@ -127,6 +130,23 @@ class DemoState:
                     _, old = self.cache.popitem(last=False)
                     self.cache_bytes -= len(old)
             return False, len(self.cache)
+
+
+    # The planted lock-order inversion (perflab.debug.lockwatch names it): a miss is counted in
+    # the report's statistics under the cache's lock (cache lock, then report lock), while a
+    # report written under the lock fault notes itself in the cache's bookkeeping (report lock,
+    # then cache lock). The demo never runs both at once, and the timeout bounds a meeting, so it
+    # never hangs; lockwatch reports the inversion from the two orders seen apart.
+    def _report_miss(self) -> None:
+        if self.report_lock.acquire(timeout=0.5):
+            try:
+                self.misses_reported += 1
+            finally:
+                self.report_lock.release()
+
+    def note_report(self) -> None:
+        with self._cache_lock:
+            self.reports_written += 1
 
 
 class DemoHandler(BaseHTTPRequestHandler):
@@ -187,6 +207,7 @@ class DemoHandler(BaseHTTPRequestHandler):
         if self.state.faults.lock:
             with self.state.report_lock:
                 time.sleep(ms / 1000)  # "I/O" done while holding the global lock
+                self.state.note_report()
         else:
             time.sleep(ms / 1000)
         return {"report": "done", "ms": ms}
