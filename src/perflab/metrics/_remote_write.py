@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import cramjam
+import numpy as np
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from google.protobuf.message import DecodeError
 
@@ -54,9 +55,9 @@ def _build() -> tuple[type[Any], ...]:
     message("WriteRequest", [("timeseries", 1, _F.TYPE_MESSAGE, rep, ".prometheus.TimeSeries"),
                              ("metadata", 3, _F.TYPE_MESSAGE, rep,
                               ".prometheus.MetricMetadata")])
-    # the same wire format with labels and metadata kept as bytes (see decode_series_fast)
+    # the same wire format with labels, samples and metadata kept as bytes (decode_series_fast)
     message("LazyTimeSeries", [("labels", 1, _F.TYPE_BYTES, rep, ""),
-                               ("samples", 2, _F.TYPE_MESSAGE, rep, ".prometheus.Sample")])
+                               ("samples", 2, _F.TYPE_BYTES, rep, "")])
     message("LazyWriteRequest", [("timeseries", 1, _F.TYPE_MESSAGE, rep,
                                   ".prometheus.LazyTimeSeries"),
                                  ("metadata", 3, _F.TYPE_BYTES, rep, "")])
@@ -67,10 +68,10 @@ def _build() -> tuple[type[Any], ...]:
         return message_factory.GetMessageClass(pool.FindMessageTypeByName(f"prometheus.{name}"))
 
     return tuple(cls(n) for n in ("WriteRequest", "TimeSeries", "LazyWriteRequest", "Label",
-                                  "MetricMetadata"))
+                                  "MetricMetadata", "Sample"))
 
 
-WriteRequest, TimeSeries, LazyWriteRequest, Label, MetricMetadata = _build()
+WriteRequest, TimeSeries, LazyWriteRequest, Label, MetricMetadata, Sample = _build()
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,14 +102,26 @@ def snappy_decompress_bounded(data: bytes, limit: int) -> bytes:
         raise BadEncoding(f"the body is not valid snappy: {exc}") from None
 
 
-def decode_series_fast(raw: bytes) -> tuple[list[tuple[tuple[bytes, ...],
-                                                  list[tuple[int, float]]]], list[bytes]]:
-    """[(label fields as raw bytes, [(ms, value)])] of each series, and the raw metadata.
+@dataclass(frozen=True, slots=True)
+class SeriesColumns:
+    """The series of a ``WriteRequest`` column-wise: each series' raw label fields, and its
+    ``counts[i]`` samples one after the other in ``ts_ms`` (int64) and ``values`` (float64)."""
 
-    The same bytes read with ``LazyWriteRequest``, whose labels are declared ``bytes``:
-    protobuf then builds one bytes object per label instead of a message object (a series of
-    7 labels costs ~4 µs instead of ~25), and the tuple of them is the key of the receivers'
-    label-set cache; ``decode_labels`` reads a set the first time it is seen."""
+    labels: list[tuple[bytes, ...]]
+    counts: np.ndarray
+    ts_ms: np.ndarray
+    values: np.ndarray
+
+
+def decode_series_fast(raw: bytes) -> tuple[SeriesColumns, list[bytes]]:
+    """The series of a decompressed ``WriteRequest`` column-wise, and its raw metadata.
+
+    The same bytes read with ``LazyWriteRequest``, whose labels and samples are declared
+    ``bytes``: protobuf then builds one bytes object per field instead of a message object (a
+    series of 7 labels costs ~4 µs instead of ~25, a sample ~0.05 µs instead of ~2). The tuple
+    of a series' label fields is the key of the receivers' label-set cache (``decode_labels``
+    reads a set the first time it is seen); the samples are read all at once by numpy
+    (``_decode_samples``)."""
     req = LazyWriteRequest()
     try:
         req.ParseFromString(raw)
@@ -117,15 +130,67 @@ def decode_series_fast(raw: bytes) -> tuple[list[tuple[tuple[bytes, ...],
     if len(req.timeseries) > MAX_SERIES:
         raise PayloadTooLarge(f"{len(req.timeseries):,} series in one request; at most "
                               f"{MAX_SERIES:,}")
-    out = []
-    total = 0
+    labels: list[tuple[bytes, ...]] = []
+    counts: list[int] = []
+    parts: list[bytes] = []
     for ts in req.timeseries:
-        samples = [(s.timestamp, s.value) for s in ts.samples]
-        total += len(samples)
-        if total > MAX_SAMPLES:
+        samples = ts.samples
+        labels.append(tuple(ts.labels))
+        counts.append(len(samples))
+        parts.extend(samples)
+        if len(parts) > MAX_SAMPLES:
             raise PayloadTooLarge(f"over {MAX_SAMPLES:,} samples in one request")
-        out.append((tuple(ts.labels), samples))
-    return out, list(req.metadata)
+    ts_ms, values = _decode_samples(parts)
+    return (SeriesColumns(labels, np.array(counts, dtype=np.int64), ts_ms, values),
+            list(req.metadata))
+
+
+_COLS9 = np.arange(9)
+_SHIFTS = (7 * _COLS9).astype(np.uint64)
+_COLS8 = np.arange(8)
+
+
+def _decode_samples(parts: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
+    """(timestamps ms, values) of encoded ``Sample`` messages, vectorised.
+
+    Encoders write a sample as ``09 <8-byte double> 10 <varint timestamp>``, or, when the
+    value is 0 (proto3 leaves defaults out), ``10 <varint>``. Samples of exactly these shapes
+    with a timestamp of at most 9 varint bytes (63 bits: every time after 1970) are read from
+    one byte matrix; any other (fields in another order, unknown fields, a negative time) is
+    parsed by protobuf one by one, so the answer is protobuf's for every input. The double's
+    bytes are taken as they are: NaN payloads (staleness markers) are kept."""
+    n = len(parts)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
+    lens = np.fromiter(map(len, parts), dtype=np.int64, count=n)
+    buf = np.frombuffer(b"".join(parts) + bytes(24), dtype=np.uint8)  # padding: reads past
+    starts = np.cumsum(lens) - lens                                    # the end stay inside
+    has_value = (buf[starts] == 0x09) & (lens >= 11) & (buf[starts + 9] == 0x10)
+    time_only = (buf[starts] == 0x10) & (lens >= 2)
+    varint_at = np.where(has_value, starts + 10, starts + 1)
+    k = lens - (varint_at - starts)  # varint bytes, when the shape is right
+    digits = buf[varint_at[:, None] + _COLS9]
+    more = digits >= 0x80
+    inside = _COLS9[None, :] < k[:, None]
+    last = np.clip(k - 1, 0, 8)
+    ok = ((has_value | time_only) & (k >= 1) & (k <= 9)
+          & np.all(more | (_COLS9[None, :] >= (k - 1)[:, None]), axis=1)   # all but the last
+          & ~more[np.arange(n), last])                                     # the last ends it
+    ts = np.where(inside, (digits & 0x7F).astype(np.uint64) << _SHIFTS, np.uint64(0)).sum(
+        axis=1, dtype=np.uint64).view(np.int64)
+    values = np.ascontiguousarray(buf[starts[:, None] + 1 + _COLS8]).view("<f8").reshape(n)
+    values[~has_value] = 0.0
+    odd = np.flatnonzero(~ok)
+    if len(odd):
+        sample = Sample()
+        for i in odd.tolist():
+            try:
+                sample.ParseFromString(parts[i])
+            except (DecodeError, RuntimeError, ValueError) as exc:
+                raise BadEncoding(f"a sample of the WriteRequest does not decode: {exc}") from None
+            ts[i] = sample.timestamp
+            values[i] = sample.value
+    return ts, values
 
 
 def decode_labels(fields: tuple[bytes, ...]) -> tuple[tuple[str, str], ...]:

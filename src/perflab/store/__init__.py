@@ -16,7 +16,8 @@ from receivers into the store (a full queue refuses; nothing accepted is dropped
 (PromQL, receivers, the Prometheus API; schema v6): ``MetricSeries``, ``metric_series``,
 ``metric_samples`` / ``metric_arrays`` (through an hourly block cache),
 ``metric_names``, ``metrics_generation``, ``metric_meta``, the ingest
-writers ``write_metric_samples`` / ``write_metric_meta``, ``stale_nan`` / ``is_stale_nan``,
+writers ``write_metric_samples`` / ``write_metric_columns`` (``MetricColumns``: a request's
+samples column-wise) / ``write_metric_meta``, ``stale_nan`` / ``is_stale_nan``,
 ``end_event`` (an alert's band), ``set_run_span`` (an import's time), and silences:
 ``add_silence``, ``expire_silence``, ``silences``, ``SilenceRow``.
 
@@ -39,6 +40,7 @@ from perflab.store._catalog import (
 from perflab.store._errors import store_error
 from perflab.store._ingest import IngestQueue, IngestStats
 from perflab.store._metrics import (
+    MetricColumns,
     MetricSeries,
     SilenceRow,
     add_silence,
@@ -54,6 +56,7 @@ from perflab.store._metrics import (
     set_run_span,
     silences,
     stale_nan,
+    write_metric_columns,
     write_metric_meta,
     write_metric_samples,
 )
@@ -130,6 +133,7 @@ __all__ = [
     "Event",
     "IngestQueue",
     "IngestStats",
+    "MetricColumns",
     "MetricSeries",
     "Run",
     "SampleWindow",
@@ -189,6 +193,7 @@ __all__ = [
     "summarize",
     "trace_spans",
     "trace_summaries",
+    "write_metric_columns",
     "write_metric_meta",
     "write_metric_samples",
 ]

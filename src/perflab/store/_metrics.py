@@ -284,53 +284,127 @@ _SERIES_IDS: weakref.WeakKeyDictionary[Store, dict[tuple[int, str, str], int]] =
     weakref.WeakKeyDictionary())
 
 
+@dataclass(frozen=True, slots=True)
+class MetricColumns:
+    """Samples of many series of one run, column-wise (the ingest kind ``"metric_columns"``):
+    ``counts[i]`` samples of ``series[i]`` (name, canonical labels JSON), one after the other
+    in ``ts_ns`` (int64) and ``values`` (float64). A receiver that decodes a whole request at
+    once hands it on without a Python object per sample."""
+
+    run_id: int
+    series: list[tuple[str, str]]
+    counts: np.ndarray
+    ts_ns: np.ndarray
+    values: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.ts_ns)
+
+
 def write_metric_samples(store: Store, items: Sequence[tuple[int, str, str, int, float]]) -> None:
     """Store ``(run_id, name, labels_json, ts_ns, value)`` samples (the ingest kind
     ``"metric_samples"``); series are created on first use. NaNs and staleness markers go to
     ``metric_marks``. Runs inside the caller's transaction (the ingest queue's)."""
+    import numpy as np  # noqa: PLC0415  # lazy: opening a store needs no numpy
+
     cache = _SERIES_IDS.setdefault(store, {})
     created: list[tuple[int, str, str]] = []
-    rows: list[tuple[int, int, float]] = []
-    marks: list[tuple[int, int, int]] = []
+    sids: list[int] = []
     try:
         with store.transaction():
-            for run_id, name, labels, ts, value in items:
+            for run_id, name, labels, _, _ in items:
                 key = (run_id, name, labels)
                 sid = cache.get(key)
                 if sid is None:
                     sid = _series_id(store, run_id, name, labels)
                     cache[key] = sid
                     created.append(key)
-                if not math.isnan(value):
-                    rows.append((sid, ts, value))
-                else:
-                    marks.append((sid, ts, MARK_STALE if is_stale_nan(value) else MARK_NAN))
-            if rows:
-                store.insert_samples(rows)
-            # a sample older than SEAL_NS (less a minute of margin) may fall in an hour a
-            # reader has packed already: those hours are dropped; fresh samples never are
-            horizon = time.time_ns() - SEAL_NS + 60 * 10**9
-            if (rows and min(r[1] for r in rows) < horizon) or (
-                    marks and min(m[1] for m in marks) < horizon):
-                drop_blocks(store, _late_spans(rows, marks, horizon))
-            if marks:
-                store.conn.executemany(
-                    "INSERT OR REPLACE INTO metric_marks (series_id, ts_ns, kind)"
-                    " VALUES (?, ?, ?)", marks)
+                sids.append(sid)
+            _write_columns(store, np.array(sids, dtype=np.int64),
+                           np.array([i[3] for i in items], dtype=np.int64),
+                           np.array([i[4] for i in items], dtype=np.float64))
     except BaseException:
         for key in created:  # rolled back: those ids do not exist
             cache.pop(key, None)
         raise
 
 
-def _late_spans(rows: list[tuple[int, int, float]], marks: list[tuple[int, int, int]],
-                horizon: int) -> dict[int, tuple[int, int]]:
+def write_metric_columns(store: Store, batches: Sequence[MetricColumns]) -> None:
+    """Store ``MetricColumns`` (the ingest kind ``"metric_columns"``): what
+    ``write_metric_samples`` does, with a dictionary lookup per series, not per sample."""
+    import numpy as np  # noqa: PLC0415  # lazy: opening a store needs no numpy
+
+    cache = _SERIES_IDS.setdefault(store, {})
+    created: list[tuple[int, str, str]] = []
+    try:
+        with store.transaction():
+            sid_parts = []
+            for batch in batches:
+                ids = []
+                for name, labels in batch.series:
+                    key = (batch.run_id, name, labels)
+                    sid = cache.get(key)
+                    if sid is None:
+                        sid = _series_id(store, batch.run_id, name, labels)
+                        cache[key] = sid
+                        created.append(key)
+                    ids.append(sid)
+                sid_parts.append(np.repeat(np.array(ids, dtype=np.int64), batch.counts))
+            if len(batches) == 1:
+                _write_columns(store, sid_parts[0], batches[0].ts_ns, batches[0].values)
+            elif batches:
+                _write_columns(store, np.concatenate(sid_parts),
+                               np.concatenate([b.ts_ns for b in batches]),
+                               np.concatenate([b.values for b in batches]))
+    except BaseException:
+        for key in created:  # rolled back: those ids do not exist
+            cache.pop(key, None)
+        raise
+
+
+def _write_columns(store: Store, sids: np.ndarray, ts: np.ndarray, values: np.ndarray) -> None:
+    """Samples (series ids, times, values as arrays) into the head, NaNs and staleness markers
+    into ``metric_marks``; the packed hours a late sample falls in are dropped."""
+    import numpy as np  # noqa: PLC0415  # lazy: opening a store needs no numpy
+
+    if not len(ts):
+        return
+    nan = np.isnan(values)
+    marks: list[tuple[int, int, int]] = []
+    if nan.any():
+        stale = values.view(np.uint64) == STALE_NAN_BITS
+        marks = [(int(s), int(t), MARK_STALE if k else MARK_NAN)
+                 for s, t, k in zip(sids[nan].tolist(), ts[nan].tolist(), stale[nan].tolist(),
+                                    strict=True)]
+        keep = ~nan
+        sids, ts, values = sids[keep], ts[keep], values[keep]
+    if len(ts):
+        flat: list[Any] = [None] * (3 * len(ts))
+        flat[0::3] = sids.tolist()
+        flat[1::3] = ts.tolist()
+        flat[2::3] = values.tolist()
+        store.insert_flat_samples(flat)
+    # a sample older than SEAL_NS (less a minute of margin) may fall in an hour a reader has
+    # packed already: those hours are dropped; fresh samples never are
+    horizon = time.time_ns() - SEAL_NS + 60 * 10**9
+    late = [(s, t) for s, t, _ in marks if t < horizon]
+    if len(ts) and int(ts.min()) < horizon:
+        old = ts < horizon
+        late.extend(zip(sids[old].tolist(), ts[old].tolist(), strict=True))
+    if late:
+        drop_blocks(store, _late_spans(late))
+    if marks:
+        store.conn.executemany(
+            "INSERT OR REPLACE INTO metric_marks (series_id, ts_ns, kind)"
+            " VALUES (?, ?, ?)", marks)
+
+
+def _late_spans(late: list[tuple[int, int]]) -> dict[int, tuple[int, int]]:
     """Series written at hours that may be sealed already: {series id: (first, last ns)}."""
     spans: dict[int, tuple[int, int]] = {}
-    for sid, ts, _ in (*rows, *marks):
-        if ts < horizon:
-            lo, hi = spans.get(sid, (ts, ts))
-            spans[sid] = (min(lo, ts), max(hi, ts))
+    for sid, ts in late:
+        lo, hi = spans.get(sid, (ts, ts))
+        spans[sid] = (min(lo, ts), max(hi, ts))
     return spans
 
 

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import itertools
 import json
 import os
 import sqlite3
 import time
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
@@ -30,6 +32,16 @@ if TYPE_CHECKING:
 # before moving to samples (clustered by series) in one sorted batch. See _schema.py, v2.
 COMPACT_INTERVAL_S = 30.0
 COMPACT_MAX_ROWS = 200_000
+
+# Rows per multi-row INSERT into the head (3 parameters each; SQLite allows 32,766 per statement)
+_HEAD_CHUNK = 512
+
+
+@cache
+def _head_insert(rows: int) -> str:
+    return ("INSERT OR REPLACE INTO samples_head (series_id, ts_ns, value) VALUES "
+            + ",".join(["(?,?,?)"] * rows))
+
 
 # SQLite's integers are signed 64-bit: a time or id outside is clamped (a time) or absent (an id)
 INT64_MIN = -(2**63)
@@ -458,14 +470,25 @@ class Store:
     @writes
     def insert_samples(self, rows: Iterable[tuple[int, int, float]] | Sequence[Any]) -> None:
         """Insert (series_id, ts_ns, value) rows in one transaction (into the head, see v2)."""
-        batch = rows if isinstance(rows, list) else list(rows)
+        self.insert_flat_samples(list(itertools.chain.from_iterable(rows)))
+
+    @writes
+    def insert_flat_samples(self, flat: list[Any]) -> None:
+        """``insert_samples`` of the rows laid end to end: [sid, ts, value, sid, ts, ...].
+
+        Rows go in statements of many ``VALUES`` rows each (sizes that are powers of two, so
+        a handful of prepared statements serve every batch): half the CPU of ``executemany``,
+        which steps and re-binds one statement per row. A later row of the same (series,
+        time) replaces an earlier one, as it did row by row."""
+        n = len(flat) // 3
         joined = self.conn.in_transaction
         with self.transaction():
-            self.conn.executemany(
-                "INSERT OR REPLACE INTO samples_head (series_id, ts_ns, value) VALUES (?, ?, ?)",
-                batch,
-            )
-        self._head_rows += len(batch)
+            at = 0
+            while at < n:
+                rows = min(_HEAD_CHUNK, 1 << ((n - at).bit_length() - 1))
+                self.conn.execute(_head_insert(rows), flat[3 * at:3 * (at + rows)])
+                at += rows
+        self._head_rows += n
         if joined:
             return  # compaction takes its own transaction, after the outer one
         self.compact_if_due()
