@@ -111,6 +111,23 @@ def test_samples_far_older_than_the_run_are_out_of_bounds(hub):
     assert "out of bounds" in r.text
 
 
+def test_a_time_a_store_cannot_hold_is_out_of_bounds_and_the_writer_goes_on(hub):
+    """2**62 ms is past int64 nanoseconds: refused at the edge (it once reached the writer
+    thread, whose insert failed and was retried for ever, holding up every later push)."""
+    now_ms = time.time_ns() // 1_000_000
+    body = encode_write_request([([("__name__", "fine_total")], [(now_ms, 1.0)]),
+                                 ([("__name__", "far_future")], [(2**62, 1.0)])])
+    r = hub.client.post("/api/v1/write", content=body, headers={"Content-Encoding": "snappy"})
+    assert r.status_code == 400
+    assert "far_future has a time a store cannot hold" in r.text
+    body = encode_write_request([([("__name__", "later_total")], [(now_ms, 3.0)])])
+    assert hub.client.post("/api/v1/write", content=body,
+                           headers={"Content-Encoding": "snappy"}).status_code == 204
+    [got] = _wait_for(hub.client, "later_total", 1)
+    assert got["value"][1] == "3"
+    assert _wait_for(hub.client, "far_future", 0, timeout_s=0) == []
+
+
 def test_a_full_ingest_queue_is_429_with_retry_after(hub):
     queue = hub.client.app.state.ingest
     queue.max_items = 1  # nothing more fits: the receiver must say so, not drop
