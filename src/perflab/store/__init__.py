@@ -18,6 +18,8 @@ from receivers into the store (a full queue refuses; nothing accepted is dropped
 ``metric_names``, ``metrics_generation``, ``metric_meta``, the ingest
 writers ``write_metric_samples`` / ``write_metric_columns`` (``MetricColumns``: a request's
 samples column-wise) / ``write_metric_meta``, ``stale_nan`` / ``is_stale_nan``,
+retention and the block cache's background packing: ``series_of_run_kinds``,
+``oldest_sample_ns``, ``delete_samples_before``, ``store_used_bytes``, ``pack_hours``;
 ``end_event`` (an alert's band), ``set_run_span`` (an import's time), and silences:
 ``add_silence``, ``expire_silence``, ``silences``, ``SilenceRow``.
 
@@ -44,6 +46,7 @@ from perflab.store._metrics import (
     MetricSeries,
     SilenceRow,
     add_silence,
+    delete_samples_before,
     end_event,
     expire_silence,
     is_stale_nan,
@@ -53,9 +56,13 @@ from perflab.store._metrics import (
     metric_samples,
     metric_series,
     metrics_generation,
+    oldest_sample_ns,
+    pack_hours,
+    series_of_run_kinds,
     set_run_span,
     silences,
     stale_nan,
+    store_used_bytes,
     write_metric_columns,
     write_metric_meta,
     write_metric_samples,
@@ -152,6 +159,7 @@ __all__ = [
     "check_file",
     "default_store_path",
     "delete_oldest_spans",
+    "delete_samples_before",
     "delete_spans_started_before",
     "end_event",
     "expire_silence",
@@ -170,12 +178,15 @@ __all__ = [
     "missing_rollups",
     "name_id",
     "nearest_rank",
+    "oldest_sample_ns",
+    "pack_hours",
     "prune_span_catalog",
     "query_interrupted",
     "run_kinds",
     "running_runs",
     "runs_generation",
     "sample_window",
+    "series_of_run_kinds",
     "service_edges",
     "set_query_deadline",
     "set_run_span",
@@ -190,6 +201,7 @@ __all__ = [
     "spans_matching",
     "stale_nan",
     "store_error",
+    "store_used_bytes",
     "summarize",
     "trace_spans",
     "trace_summaries",

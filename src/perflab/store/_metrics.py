@@ -443,6 +443,95 @@ def metric_meta(store: Store, name: str | None = None,
     return [(str(a), str(b), str(c), str(d)) for a, b, c, d in store.conn.execute(sql, args)]
 
 
+# -- retention -----------------------------------------------------------------------------------
+
+def series_of_run_kinds(store: Store, kinds: Sequence[str], *,
+                        ended_after_ns: int | None = None) -> list[int]:
+    """Ids of the series of runs of these kinds (the hub's: ``serve``, ``metrics``), only of
+    runs still going or ended after ``ended_after_ns`` when it is given."""
+    if not kinds:
+        return []
+    sql = (f"SELECT s.id FROM series s JOIN runs r ON r.id = s.run_id WHERE r.kind IN"
+           f" ({','.join('?' * len(kinds))})")
+    args: list[Any] = list(kinds)
+    if ended_after_ns is not None:
+        sql += " AND COALESCE(r.ended_ns, 9223372036854775807) >= ?"
+        args.append(ended_after_ns)
+    return [int(r[0]) for r in store.conn.execute(sql + " ORDER BY s.id", args)]
+
+
+def pack_hours(store: Store, series_ids: Sequence[int], first_ns: int, end_ns: int) -> int:
+    """Pack the hours [first_ns, end_ns) of these series into the block cache (hours already
+    packed are left alone), as a PromQL read of them would; for a background task, so the
+    first query meets them packed. Returns the hours packed (empty ones included)."""
+    hours = (end_ns - first_ns) // BLOCK_NS
+    if hours <= 0 or store.readonly:
+        return 0
+    ids = list(series_ids)
+    todo: list[int] = []
+    for i in range(0, len(ids), _ID_CHUNK):
+        chunk = ids[i:i + _ID_CHUNK]
+        have = dict(store.conn.execute(
+            f"SELECT series_id, COUNT(*) FROM metric_blocks WHERE series_id IN"
+            f" ({','.join('?' * len(chunk))}) AND start_ns >= ? AND start_ns < ?"
+            " GROUP BY series_id", [*chunk, first_ns, end_ns]).fetchall())
+        todo.extend(sid for sid in chunk if have.get(sid, 0) < hours)
+    if not todo:
+        return 0
+    built: list[tuple[int, int, int, bytes, bytes]] = []
+    with store._snapshot():  # noqa: SLF001  # one read transaction across the tables
+        _blocks(store, todo, first_ns, end_ns, built)
+    _store_blocks(store, built)
+    return len(built)
+
+
+def oldest_sample_ns(store: Store, series_ids: Sequence[int]) -> int | None:
+    """The time of the oldest sample (or mark) of these series; None when they have none."""
+    found: list[int] = []
+    for i in range(0, len(series_ids), _ID_CHUNK):
+        ids = json.dumps(list(series_ids[i:i + _ID_CHUNK]))
+        # samples and marks: one index seek per series (MIN of a key prefix), not a scan;
+        # the head is small and keyed by time: its first rows are the oldest
+        row = store.conn.execute(
+            "SELECT MIN((SELECT MIN(ts_ns) FROM samples WHERE series_id = j.value)),"
+            " MIN((SELECT MIN(ts_ns) FROM metric_marks WHERE series_id = j.value)),"
+            " (SELECT MIN(ts_ns) FROM samples_head WHERE series_id IN"
+            "  (SELECT value FROM json_each(?1)))"
+            " FROM json_each(?1) j", (ids,)).fetchone()
+        found.extend(int(t) for t in row if t is not None)
+    return min(found, default=None)
+
+
+def delete_samples_before(store: Store, series_ids: Sequence[int], before_ns: int, *,
+                          chunk: int = 200) -> int:
+    """Delete the samples (head, marks, packed hours and rollups too) of these series older
+    than ``before_ns``, ``chunk`` series per transaction so the ingest writer waits little.
+    Returns the samples deleted."""
+    deleted = 0
+    first_hour = (before_ns // BLOCK_NS) * BLOCK_NS  # that hour is cut: its block goes too
+    for i in range(0, len(series_ids), chunk):
+        part = list(series_ids[i:i + chunk])
+        marks = ",".join("?" * len(part))
+        with store.transaction():
+            for table in ("samples", "samples_head", "metric_marks"):
+                deleted += store.conn.execute(
+                    f"DELETE FROM {table} WHERE series_id IN ({marks}) AND ts_ns < ?",
+                    [*part, before_ns]).rowcount
+            store.conn.execute(f"DELETE FROM metric_blocks WHERE series_id IN ({marks})"
+                               " AND start_ns <= ?", [*part, first_hour])
+            store.conn.execute(f"DELETE FROM rollups WHERE series_id IN ({marks})"
+                               " AND bucket_ns < ?", [*part, before_ns])
+    return deleted
+
+
+def store_used_bytes(store: Store) -> int:
+    """Bytes of the file's pages in use (its size less the free pages SQLite reuses)."""
+    pages = int(store.conn.execute("PRAGMA page_count").fetchone()[0])
+    free = int(store.conn.execute("PRAGMA freelist_count").fetchone()[0])
+    size = int(store.conn.execute("PRAGMA page_size").fetchone()[0])
+    return (pages - free) * size
+
+
 # -- silences ------------------------------------------------------------------------------------
 
 @dataclass(frozen=True, slots=True)
