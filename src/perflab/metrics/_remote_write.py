@@ -102,6 +102,24 @@ def snappy_decompress_bounded(data: bytes, limit: int) -> bytes:
         raise BadEncoding(f"the body is not valid snappy: {exc}") from None
 
 
+def _parse(message: Any, raw: bytes, what: str) -> Any:
+    """``message`` read from ``raw``; ``BadEncoding`` naming ``what`` when it does not decode."""
+    try:
+        message.ParseFromString(raw)
+    except (DecodeError, RuntimeError, ValueError) as exc:
+        raise BadEncoding(f"{what} does not decode: {exc}") from None
+    return message
+
+
+def _parse_request(message: Any, raw: bytes) -> Any:
+    """A ``WriteRequest`` (either view of it) read from ``raw``, its series counted."""
+    req = _parse(message, raw, "the body (a remote-write WriteRequest)")
+    if len(req.timeseries) > MAX_SERIES:
+        raise PayloadTooLarge(f"{len(req.timeseries):,} series in one request; at most "
+                              f"{MAX_SERIES:,}")
+    return req
+
+
 @dataclass(frozen=True, slots=True)
 class SeriesColumns:
     """The series of a ``WriteRequest`` column-wise: each series' raw label fields, and its
@@ -122,14 +140,7 @@ def decode_series_fast(raw: bytes) -> tuple[SeriesColumns, list[bytes]]:
     of a series' label fields is the key of the receivers' label-set cache (``decode_labels``
     reads a set the first time it is seen); the samples are read all at once by numpy
     (``_decode_samples``)."""
-    req = LazyWriteRequest()
-    try:
-        req.ParseFromString(raw)
-    except (DecodeError, RuntimeError, ValueError) as exc:
-        raise BadEncoding(f"the body is not a remote-write WriteRequest: {exc}") from None
-    if len(req.timeseries) > MAX_SERIES:
-        raise PayloadTooLarge(f"{len(req.timeseries):,} series in one request; at most "
-                              f"{MAX_SERIES:,}")
+    req = _parse_request(LazyWriteRequest(), raw)
     labels: list[tuple[bytes, ...]] = []
     counts: list[int] = []
     parts: list[bytes] = []
@@ -184,10 +195,7 @@ def _decode_samples(parts: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
     if len(odd):
         sample = Sample()
         for i in odd.tolist():
-            try:
-                sample.ParseFromString(parts[i])
-            except (DecodeError, RuntimeError, ValueError) as exc:
-                raise BadEncoding(f"a sample of the WriteRequest does not decode: {exc}") from None
+            _parse(sample, parts[i], "a sample of the WriteRequest")
             ts[i] = sample.timestamp
             values[i] = sample.value
     return ts, values
@@ -198,10 +206,7 @@ def decode_labels(fields: tuple[bytes, ...]) -> tuple[tuple[str, str], ...]:
     out = []
     label = Label()
     for raw in fields:
-        try:
-            label.ParseFromString(raw)
-        except (DecodeError, RuntimeError, ValueError) as exc:
-            raise BadEncoding(f"a label of the WriteRequest does not decode: {exc}") from None
+        _parse(label, raw, "a label of the WriteRequest")
         out.append((label.name, label.value))
     return tuple(out)
 
@@ -210,10 +215,7 @@ def decode_metadata(messages: list[bytes]) -> list[tuple[str, str, str, str]]:
     out = []
     meta = MetricMetadata()
     for raw in messages:
-        try:
-            meta.ParseFromString(raw)
-        except (DecodeError, RuntimeError, ValueError) as exc:
-            raise BadEncoding(f"invalid metadata in the WriteRequest: {exc}") from None
+        _parse(meta, raw, "the metadata of the WriteRequest")
         kind = METRIC_TYPES[meta.type] if 0 <= meta.type < len(METRIC_TYPES) else "unknown"
         out.append((meta.metric_family_name, kind, meta.help, meta.unit))
     return out
@@ -223,15 +225,7 @@ def decode_write_request(body: bytes, *, limit: int) -> tuple[list[DecodedSeries
                                                              list[tuple[str, str, str, str]]]:
     """The series and metadata of a snappy-compressed ``WriteRequest`` (protobuf's own
     decoder: the reference the fast one is tested against)."""
-    raw = snappy_decompress_bounded(body, limit)
-    req = WriteRequest()
-    try:
-        req.ParseFromString(raw)
-    except (DecodeError, RuntimeError, ValueError) as exc:
-        raise BadEncoding(f"the body is not a remote-write WriteRequest: {exc}") from None
-    if len(req.timeseries) > MAX_SERIES:
-        raise PayloadTooLarge(f"{len(req.timeseries):,} series in one request; at most "
-                              f"{MAX_SERIES:,}")
+    req = _parse_request(WriteRequest(), snappy_decompress_bounded(body, limit))
     out: list[DecodedSeries] = []
     total = 0
     for ts in req.timeseries:
