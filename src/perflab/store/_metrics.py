@@ -50,6 +50,11 @@ _ID_CHUNK = 900
 # before a window, or start this much after it, are not read at all.
 RUN_SLACK_NS = 3600 * 10**9
 
+# A batch of samples with at least this many per series, on average, is written straight into
+# ``samples`` (clustered by series): its pages are dirtied once either way, and going through
+# the head would write every row twice (remote-write rounds hold ~100 samples per series).
+CLUSTERED_PER_SERIES = 8
+
 # The block cache: hours of a series packed as arrays, for hours that ended SEAL_NS ago (what
 # lands later, an import, a late remote-write, drops the hours it touches: drop_blocks).
 BLOCK_NS = 3600 * 10**9
@@ -379,11 +384,18 @@ def _write_columns(store: Store, sids: np.ndarray, ts: np.ndarray, values: np.nd
         keep = ~nan
         sids, ts, values = sids[keep], ts[keep], values[keep]
     if len(ts):
+        series = np.unique(sids)
+        clustered = len(ts) >= CLUSTERED_PER_SERIES * len(series)
+        if clustered:  # a stable sort: of two samples at one time, the later still wins
+            order = np.lexsort((ts, sids))
+            sids, ts, values = sids[order], ts[order], values[order]
+            _unshadow(store, series.tolist(), int(ts.min()),
+                      int(ts.max()))
         flat: list[Any] = [None] * (3 * len(ts))
         flat[0::3] = sids.tolist()
         flat[1::3] = ts.tolist()
         flat[2::3] = values.tolist()
-        store.insert_flat_samples(flat)
+        store.insert_flat_samples(flat, clustered=clustered)
     # a sample older than SEAL_NS (less a minute of margin) may fall in an hour a reader has
     # packed already: those hours are dropped; fresh samples never are
     horizon = time.time_ns() - SEAL_NS + 60 * 10**9
@@ -397,6 +409,17 @@ def _write_columns(store: Store, sids: np.ndarray, ts: np.ndarray, values: np.nd
         store.conn.executemany(
             "INSERT OR REPLACE INTO metric_marks (series_id, ts_ns, kind)"
             " VALUES (?, ?, ?)", marks)
+
+
+def _unshadow(store: Store, series_ids: list[int], lo: int, hi: int) -> None:
+    """Delete the head's rows of these series in [lo, hi]: samples written straight into
+    ``samples`` replace them (readers and the head's move let the head win)."""
+    if store.conn.execute("SELECT 1 FROM samples_head WHERE ts_ns BETWEEN ? AND ? LIMIT 1",
+                          (lo, hi)).fetchone() is None:
+        return  # the usual case: nothing of that time waits in the head
+    store.conn.execute(
+        "DELETE FROM samples_head WHERE ts_ns BETWEEN ? AND ? AND series_id IN"
+        " (SELECT value FROM json_each(?))", (lo, hi, json.dumps(series_ids)))
 
 
 def _late_spans(late: list[tuple[int, int]]) -> dict[int, tuple[int, int]]:

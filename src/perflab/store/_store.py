@@ -33,13 +33,13 @@ if TYPE_CHECKING:
 COMPACT_INTERVAL_S = 30.0
 COMPACT_MAX_ROWS = 200_000
 
-# Rows per multi-row INSERT into the head (3 parameters each; SQLite allows 32,766 per statement)
-_HEAD_CHUNK = 512
+# Rows per multi-row INSERT of samples (3 parameters each; SQLite allows 32,766 per statement)
+_INSERT_CHUNK = 512
 
 
 @cache
-def _head_insert(rows: int) -> str:
-    return ("INSERT OR REPLACE INTO samples_head (series_id, ts_ns, value) VALUES "
+def _samples_insert(table: str, rows: int) -> str:
+    return (f"INSERT OR REPLACE INTO {table} (series_id, ts_ns, value) VALUES "
             + ",".join(["(?,?,?)"] * rows))
 
 
@@ -473,21 +473,28 @@ class Store:
         self.insert_flat_samples(list(itertools.chain.from_iterable(rows)))
 
     @writes
-    def insert_flat_samples(self, flat: list[Any]) -> None:
+    def insert_flat_samples(self, flat: list[Any], *, clustered: bool = False) -> None:
         """``insert_samples`` of the rows laid end to end: [sid, ts, value, sid, ts, ...].
 
         Rows go in statements of many ``VALUES`` rows each (sizes that are powers of two, so
         a handful of prepared statements serve every batch): half the CPU of ``executemany``,
         which steps and re-binds one statement per row. A later row of the same (series,
-        time) replaces an earlier one, as it did row by row."""
+        time) replaces an earlier one, as it did row by row.
+
+        ``clustered``: straight into ``samples``, not the head: for a batch with many samples
+        per series (a page per series is dirtied either way, and the head's move costs as much
+        again), sorted by series and time, that no head row shadows (the caller's to see to)."""
         n = len(flat) // 3
+        table = "samples" if clustered else "samples_head"
         joined = self.conn.in_transaction
         with self.transaction():
             at = 0
             while at < n:
-                rows = min(_HEAD_CHUNK, 1 << ((n - at).bit_length() - 1))
-                self.conn.execute(_head_insert(rows), flat[3 * at:3 * (at + rows)])
+                rows = min(_INSERT_CHUNK, 1 << ((n - at).bit_length() - 1))
+                self.conn.execute(_samples_insert(table, rows), flat[3 * at:3 * (at + rows)])
                 at += rows
+        if clustered:
+            return
         self._head_rows += n
         if joined:
             return  # compaction takes its own transaction, after the outer one
