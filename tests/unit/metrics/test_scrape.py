@@ -17,6 +17,7 @@ import yaml
 from perflab.metrics._config import config_from_doc
 from perflab.metrics._http import HttpClient
 from perflab.metrics._scrape import ACCEPT, ScrapeManager, TargetState, build_targets
+from perflab.metrics._sink import column_rows
 from perflab.store import is_stale_nan
 
 
@@ -60,8 +61,8 @@ class Sink:
         self.rows.extend(rows)
         return True
 
-    def submit_items(self, items: Any) -> bool:
-        self.rows.extend((n, lab, ts, v) for _, n, lab, ts, v in items)
+    def submit_columns(self, batch: Any) -> bool:
+        self.rows.extend(column_rows(batch))
         return True
 
     def submit_meta(self, items: Any) -> bool:
@@ -237,3 +238,22 @@ scrape_configs:
     sd.write_text(json.dumps([{"targets": ["127.0.0.1:1", "127.0.0.1:2"]}]))
     active, _ = manager.discover(cfg)
     assert len(active) == 2
+
+
+@pytest.mark.parametrize("honor", [True, False])
+def test_samples_own_times_are_kept_with_honor_timestamps_and_impossible_ones_dropped(
+        target, honor):
+    target.body = b"a 1 1700000000123\nb 2\nc 3 9223372036854775807\n"
+    sink = Sink()
+    manager = ScrapeManager(config_from_doc({}, ""), sink)  # type: ignore[arg-type]
+    state = _state(target, {"honor_timestamps": honor})
+    _scrape(manager, state)
+    times = {n: ts for n, _, ts, _ in sink.rows}
+    up = times["up"]
+    assert times["b"] == up
+    if honor:  # a's own time; c's (2**63 - 1 ms) is past what a store holds: not stored
+        assert times["a"] == 1_700_000_000_123 * 1_000_000
+        assert "c" not in times
+    else:
+        assert times["a"] == times["c"] == up
+    assert state.health == "up"
