@@ -121,19 +121,12 @@ class MetricsMaintenance:
     benchmark)."""
 
     def __init__(self, store_path: Path, retention: MetricsRetention, *,
-                 check_s: float = 60.0, first_s: float = 5.0, pack: bool = True,
-                 wall: Callable[[], int] = time.time_ns) -> None:
-        self.store_path = store_path
-        self.retention = retention
-        self.check_s = check_s
-        self.first_s = first_s
-        self.pack = pack
-        self._wall = wall
+                 check_s: float = 60.0, first_s: float = 5.0) -> None:
+        self.store_path, self.retention = store_path, retention
+        self.first_s, self.check_s = first_s, check_s  # the first round, then every round
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self.deleted = 0
-        self.packed = 0
-        self.rounds = 0
+        self.deleted = self.packed = self.rounds = 0
 
     def start(self) -> None:
         if self._thread is None:
@@ -155,10 +148,9 @@ class MetricsMaintenance:
             raise _Stopping
 
     def _round(self, store: Store) -> None:
-        now = self._wall()
+        now = time.time_ns()
         self.deleted += apply_retention(store, self.retention, now_ns=now, pause=self._pause)
-        if self.pack:
-            self.packed += pack_closed_hours(store, now_ns=now, pause=self._pause)
+        self.packed += pack_closed_hours(store, now_ns=now, pause=self._pause)
         self.rounds += 1
 
     def _run(self) -> None:
