@@ -44,8 +44,9 @@ def main() -> None:
     ap.add_argument("--series", type=int, default=1000)
     ap.add_argument("--seconds", type=float, default=60)
     ap.add_argument("--interval", default="15s")
-    ap.add_argument("--warmup", type=float, default=45,
-                    help="seconds before measuring (the first round creates every series)")
+    ap.add_argument("--warmup", type=float, default=150,
+                    help="seconds before measuring (the first rounds create every series: at "
+                         "1,000 targets a million of them, which takes over a minute here)")
     args = ap.parse_args()
     serving = subprocess.Popen([sys.executable, str(HERE / "_metrics_targets.py"), "--targets",
                                 str(args.targets), "--series", str(args.series)],
