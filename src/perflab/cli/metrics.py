@@ -316,7 +316,9 @@ def scrape(*, config_path: str, duration: str | None, name: str | None,
         manager.stop()
         stats = queue.stop()
         states, _ = manager.snapshot()
-        store.finish_run(run.id, status)
+        # no rollups now: a scrape run may hold a million series (minutes of work after
+        # Ctrl-C); readers build them when a chart asks, as for the hub's metrics run
+        store.finish_run(run.id, status, rollup=False)
         store.close()
     doc: dict[str, Any] = {
            "run_id": run.id, "samples_written": stats.written, "samples_refused": stats.refused,

@@ -257,3 +257,28 @@ def test_samples_own_times_are_kept_with_honor_timestamps_and_impossible_ones_dr
     else:
         assert times["a"] == times["c"] == up
     assert state.health == "up"
+
+
+def test_perflab_scrape_ends_its_run_at_once_without_building_rollups(target, tmp_path, capsys):
+    """Ctrl-C (or --duration) ends the run without computing rollups of every series: at a
+    thousand targets that took minutes after the scrapes had stopped."""
+    from perflab.cli import main  # noqa: PLC0415
+    from perflab.store import Store  # noqa: PLC0415
+
+    target.body = b"a_total 1\nb 2\n"
+    config = tmp_path / "prometheus.yml"
+    config.write_text("global: {scrape_interval: 1s, scrape_timeout: 1s}\nscrape_configs:\n"
+                      f"  - job_name: t\n    static_configs: [{{targets: ['127.0.0.1:"
+                      f"{target.port}']}}]\n")
+    db = tmp_path / "perflab.db"
+    assert main(["scrape", "-c", str(config), "--store", str(db), "--duration", "2s",
+                 "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["samples_written"] > 0
+    with Store.open(db) as st:
+        run = st.run(doc["run_id"])
+        assert run.status == "ok"
+        assert run.ended_ns is not None
+        series = st.series(run.id)
+        assert series
+        assert not any(st.has_rollup(s.id) for s in series)
