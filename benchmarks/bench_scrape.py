@@ -44,8 +44,9 @@ def main() -> None:
     ap.add_argument("--series", type=int, default=1000)
     ap.add_argument("--seconds", type=float, default=60)
     ap.add_argument("--interval", default="15s")
-    ap.add_argument("--warmup", type=float, default=45,
-                    help="seconds before measuring (the first round creates every series)")
+    ap.add_argument("--warmup", type=float, default=150,
+                    help="seconds before measuring (the first rounds create every series: at "
+                         "1,000 targets a million of them, which takes over a minute here)")
     args = ap.parse_args()
     serving = subprocess.Popen([sys.executable, str(HERE / "_metrics_targets.py"), "--targets",
                                 str(args.targets), "--series", str(args.series)],
@@ -68,14 +69,20 @@ def main() -> None:
             cpu0, t0, n0 = cpu_seconds(scraper.pid), time.monotonic(), stored(db)
             time.sleep(args.seconds)
             cpu1, t1, n1 = cpu_seconds(scraper.pid), time.monotonic(), stored(db)
+            print(f"measured: {cpu1 - cpu0:.1f} s of scraper CPU, {n1 - n0:,} samples stored "
+                  f"in {t1 - t0:.0f} s", flush=True)  # before stopping it: that may be slow
             scraper.send_signal(signal.SIGINT)
-            out, _ = scraper.communicate(timeout=120)
-            doc = json.loads(out)
+            try:  # it writes what its queue accepted before it exits
+                out, _ = scraper.communicate(timeout=300)
+                ups: int | str = sum(t["health"] == "up" for t in json.loads(out)["targets"])
+            except subprocess.TimeoutExpired:
+                scraper.kill()
+                scraper.wait()
+                ups = "unknown (it did not stop within 300 s)"
     finally:
         serving.kill()
         serving.wait()
     share = (cpu1 - cpu0) / (t1 - t0)
-    ups = sum(t["health"] == "up" for t in doc["targets"])
     rate = args.targets * args.series / (float(args.interval.rstrip("s")))
     per_sample = (cpu1 - cpu0) / max(1, n1 - n0)
     print(f"{args.targets} targets x {args.series} series every {args.interval} "

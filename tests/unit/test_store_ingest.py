@@ -52,6 +52,23 @@ def test_a_full_queue_refuses_a_whole_batch_and_keeps_what_it_holds(store_path):
     assert _texts(store_path, run_id) == ["a"] * 6 + ["c"] * 4
 
 
+def test_a_batch_counts_its_size_against_the_bound_and_the_stats(store_path):
+    """One item holding many (a request's samples column-wise) counts as many: the bound
+    holds in samples, and accepted, pending and written say samples too."""
+    run_id = _run(store_path)
+    q = IngestQueue(store_path, max_items=10, linger_s=0)
+    q.register("events", _write_events)
+    assert q.submit("events", [(run_id, "a")], size=7)
+    assert not q.submit("events", [(run_id, "b")], size=4)  # 11 > 10
+    assert q.submit("events", [(run_id, "c")], size=3)
+    stats = q.stats()
+    assert (stats.accepted, stats.refused, stats.pending) == (10, 4, 10)
+    q.start()
+    stats = q.stop()
+    assert (stats.written, stats.pending) == (10, 0)
+    assert _texts(store_path, run_id) == ["a", "c"]
+
+
 def test_after_stop_nothing_is_accepted(store_path):
     q = IngestQueue(store_path, linger_s=0)
     q.register("events", _write_events)

@@ -84,6 +84,14 @@ def serve_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--remote-write", "metrics_remote_write", multiple=True, metavar="URL",
                      help="Also push collected metrics to this remote-write URL (a "
                           "Prometheus, Mimir, VictoriaMetrics; repeatable)."),
+        click.option("--metrics-retention", "--storage.tsdb.retention.time",
+                     "metrics_retention", default="15d", show_default=True,
+                     metavar="DURATION", help="Delete samples the hub collected once they are "
+                     "older than this (0: keep them all)."),
+        click.option("--metrics-retention-size", "--storage.tsdb.retention.size",
+                     "metrics_retention_size", default=None, metavar="SIZE",
+                     help="Delete the oldest samples the hub collected while the store is "
+                          "over this size, spans aside (e.g. 2GB)."),
     ]
     for option in reversed(options):
         f = option(f)
@@ -122,6 +130,14 @@ def hub_options(values: dict[str, Any], *, proc_root: str = "/proc") -> HubOptio
     scrape = values.get("metrics_scrape_interval")
     if eval_ms <= 0:
         raise InvalidValue("--eval-interval must be longer than zero")
+    from perflab.units import parse_size  # noqa: PLC0415
+
+    keep = (values.get("metrics_retention") or "15d").strip()
+    retention_ms = 0 if keep == "0" else _duration_ms(keep, "--metrics-retention")
+    size = values.get("metrics_retention_size")
+    if size and parse_size(size) <= 0:
+        raise InvalidValue(f"--metrics-retention-size {size!r} keeps nothing",
+                           hint="give a size like 2GB, or leave it out for no size limit")
     return HubOptions(
         config_path=config_path, rule_files=rules, eval_interval_ms=eval_ms,
         scrape_interval_ms=_duration_ms(scrape, "--scrape-interval") if scrape else None,
@@ -133,7 +149,9 @@ def hub_options(values: dict[str, Any], *, proc_root: str = "/proc") -> HubOptio
             values.get("metrics_for_outage_tolerance") or "1h", "--for-outage-tolerance"),
         for_grace_period_ms=_duration_ms(values.get("metrics_for_grace_period") or "10s",
                                          "--for-grace-period"),
-        remote_write=tuple(values.get("metrics_remote_write") or ()), proc_root=proc_root)
+        remote_write=tuple(values.get("metrics_remote_write") or ()), proc_root=proc_root,
+        retention_ns=retention_ms * 1_000_000 if retention_ms > 0 else None,
+        retention_bytes=parse_size(size) if size else None)
 
 
 # -- perflab promql --------------------------------------------------------------------------------
@@ -327,7 +345,9 @@ def scrape(*, config_path: str, duration: str | None, name: str | None,
         manager.stop()
         stats = queue.stop()
         states, _ = manager.snapshot()
-        store.finish_run(run.id, status)
+        # no rollups now: a scrape run may hold a million series (minutes of work after
+        # Ctrl-C); readers build them when a chart asks, as for the hub's metrics run
+        store.finish_run(run.id, status, rollup=False)
         store.close()
     doc: dict[str, Any] = {
            "run_id": run.id, "samples_written": stats.written, "samples_refused": stats.refused,

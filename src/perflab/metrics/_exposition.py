@@ -86,6 +86,18 @@ def parse(data: str, *, openmetrics: bool = False, require_eof: bool = True) -> 
             raise ExpositionError("OpenMetrics text must end with '# EOF'")
         lines.pop()
     for number, raw in enumerate(lines, 1):
+        # the common line, `name{labels} 12.5`, read here: what _sample's first split and
+        # parse_float's plain-decimal case would make of it, without their calls
+        head, _, text = raw.rpartition(" ")
+        if (head and head[-1] == "}" and text and text[-1].isdigit()
+                and text[0] in _NUMBER_START and raw[0] not in "# \t"
+                and "_" not in text  # float() takes 1_0; it refuses 0x1 itself
+                and len(raw) <= MAX_LINE and not (openmetrics and " # " in raw)):
+            try:
+                samples.append((head, float(text), None))
+                continue
+            except ValueError:
+                pass  # the exact path says what is wrong
         line = raw.removesuffix("\r")
         if not line:
             continue

@@ -61,6 +61,8 @@ class HubOptions:
     for_outage_tolerance_ms: int = 3_600_000  # --for-outage-tolerance (0: no restoring)
     for_grace_period_ms: int = 10_000         # --for-grace-period
     remote_write: tuple[str, ...] = ()        # --remote-write URL
+    retention_ns: int | None = 15 * 86_400 * 10**9  # --metrics-retention (None: keep all)
+    retention_bytes: int | None = None        # --metrics-retention-size
     external_url: str = ""
     proc_root: str = "/proc"
 
@@ -80,6 +82,7 @@ class MetricsHub:
     notifier: Any = None     # the notifier (_notify.Notifier)
     sender: Any = None       # the remote-write sender (_sender.RemoteWriteSender)
     otlp: OtlpMetricsReceiver = field(init=False)  # /v1/metrics and MetricsService/Export
+    maintenance: Any = None  # retention and block packing (_maintain.MetricsMaintenance)
     host: str = field(default_factory=socket.gethostname)
     _own_run: int | None = None
     _run_started: int | None = None
@@ -118,6 +121,11 @@ class MetricsHub:
             self.node.start()
         self._start_rules()
         self._reload_on_sighup()
+        from perflab.metrics._maintain import MetricsMaintenance, MetricsRetention  # noqa: PLC0415
+
+        self.maintenance = MetricsMaintenance(self.store_path, MetricsRetention(
+            self.options.retention_ns, self.options.retention_bytes))
+        self.maintenance.start()
 
     def _reload_on_sighup(self) -> None:
         """SIGHUP re-reads the configuration, as it does for Prometheus (when the hub runs in
@@ -189,7 +197,8 @@ class MetricsHub:
         return expand_globs((*self.options.rule_files, *self.config.rule_files))
 
     def stop(self) -> None:
-        for part in (self.rules, self.scrapes, self.node, self.notifier, self.sender):
+        for part in (self.maintenance, self.rules, self.scrapes, self.node, self.notifier,
+                     self.sender):
             if part is not None:
                 try:
                     part.stop()

@@ -143,17 +143,22 @@ def last_over_time(w: Windows) -> Result:
     return w.v[np.where(mask, w.right - 1, 0)] if len(w.v) else np.zeros(len(n)), mask
 
 
+def _over_time(fold: Callable[[list[float]], float]) -> Callable[[Windows], Result]:
+    """``<fold>_over_time``: the fold of each step's window of values, in order."""
+    return lambda w: _loop(w, fold)
+
+
+def _compensated(total: float, c: float) -> float:
+    """A Kahan sum's result: an infinite total is returned as it is (Prometheus: inf + -inf
+    compensation would be NaN)."""
+    return total if math.isinf(total) else total + c
+
+
 def _sum(values: list[float]) -> float:
     total = c = 0.0
     for v in values:
         total, c = kahan_inc(v, total, c)
-    if math.isinf(total):
-        return total
-    return total + c
-
-
-def sum_over_time(w: Windows) -> Result:
-    return _loop(w, _sum)
+    return _compensated(total, c)
 
 
 def _avg(values: list[float]) -> float:
@@ -166,37 +171,19 @@ def _avg(values: list[float]) -> float:
             if not math.isinf(v) and not math.isnan(v):
                 continue
         mean, c = kahan_inc(v / count - mean / count, mean, c)
-    if math.isinf(mean):
-        return mean
-    return mean + c
+    return _compensated(mean, c)
 
 
-def avg_over_time(w: Windows) -> Result:
-    return _loop(w, _avg)
-
-
-def _max(values: list[float]) -> float:
-    best = values[0]
-    for v in values:
-        if v > best or math.isnan(best):
-            best = v
-    return best
-
-
-def _min(values: list[float]) -> float:
-    best = values[0]
-    for v in values:
-        if v < best or math.isnan(best):
-            best = v
-    return best
-
-
-def max_over_time(w: Windows) -> Result:
-    return _loop(w, _max)
-
-
-def min_over_time(w: Windows) -> Result:
-    return _loop(w, _min)
+def _extreme(sign: float) -> Callable[[list[float]], float]:
+    """max (sign 1) or min (sign -1) of values, as Prometheus: a NaN is replaced by any value
+    that follows it."""
+    def fold(values: list[float]) -> float:
+        best = values[0]
+        for v in values:
+            if sign * v > sign * best or math.isnan(best):
+                best = v
+        return best
+    return fold
 
 
 def _stdvar(values: list[float]) -> float:
@@ -209,12 +196,12 @@ def _stdvar(values: list[float]) -> float:
     return (aux + c_aux) / count
 
 
-def stdvar_over_time(w: Windows) -> Result:
-    return _loop(w, _stdvar)
-
-
-def stddev_over_time(w: Windows) -> Result:
-    return _loop(w, lambda vals: go_sqrt(_stdvar(vals)))
+sum_over_time = _over_time(_sum)
+avg_over_time = _over_time(_avg)
+max_over_time = _over_time(_extreme(1.0))
+min_over_time = _over_time(_extreme(-1.0))
+stdvar_over_time = _over_time(_stdvar)
+stddev_over_time = _over_time(lambda vals: go_sqrt(_stdvar(vals)))
 
 
 def quantile(q: float, values: list[float]) -> float:
@@ -244,35 +231,29 @@ def quantile_over_time(w: Windows, q: FloatArray) -> Result:
     return out, mask
 
 
-def changes(w: Windows) -> Result:
+def _count_steps(w: Windows, step: Callable[[FloatArray], BoolArray]) -> Result:
+    """How many neighbouring pairs of each window ``step(v)`` marks (``step`` gets the whole
+    values array and marks pair i-1, i at i - 1): ``changes`` and ``resets``."""
     n = w.n
     mask = n > 0
     v = w.v
+    marked = np.zeros(len(v), dtype=np.int64)
     if len(v) > 1:
-        both_nan = np.isnan(v[1:]) & np.isnan(v[:-1])
-        changed = np.concatenate(([0], ((v[1:] != v[:-1]) & ~both_nan).astype(np.int64)))
-    else:
-        changed = np.zeros(len(v), dtype=np.int64)
-    counts = np.cumsum(changed)
+        marked[1:] = step(v)
+    counts = np.cumsum(marked)
     left = np.where(mask, w.left, 0)
     last = np.where(mask, w.right - 1, 0)
     out = (counts[last] - counts[left]).astype(np.float64) if len(v) else np.zeros(len(n))
     return out, mask
+
+
+def changes(w: Windows) -> Result:
+    return _count_steps(
+        w, lambda v: (v[1:] != v[:-1]) & ~(np.isnan(v[1:]) & np.isnan(v[:-1])))
 
 
 def resets(w: Windows) -> Result:
-    n = w.n
-    mask = n > 0
-    v = w.v
-    if len(v) > 1:
-        reset = np.concatenate(([0], (v[1:] < v[:-1]).astype(np.int64)))
-    else:
-        reset = np.zeros(len(v), dtype=np.int64)
-    counts = np.cumsum(reset)
-    left = np.where(mask, w.left, 0)
-    last = np.where(mask, w.right - 1, 0)
-    out = (counts[last] - counts[left]).astype(np.float64) if len(v) else np.zeros(len(n))
-    return out, mask
+    return _count_steps(w, lambda v: v[1:] < v[:-1])
 
 
 def linear_regression(ts: list[int], values: list[float],

@@ -14,6 +14,7 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+import numpy as np
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -22,6 +23,7 @@ from starlette.routing import Route
 from perflab.metrics._influx import InfluxError, parse_lines
 from perflab.metrics._labels import LABEL_NAME, METRIC_NAME
 from perflab.metrics._remote_write import (
+    SeriesColumns,
     check_labels,
     decode_labels,
     decode_metadata,
@@ -29,7 +31,7 @@ from perflab.metrics._remote_write import (
     snappy_decompress_bounded,
 )
 from perflab.serving import ConcurrencyLimiter, Refused, TooManyRequests, read_body
-from perflab.store import canonical_labels
+from perflab.store import INT64_MAX, MetricColumns, canonical_labels
 
 if TYPE_CHECKING:
     from perflab.metrics._hub import MetricsHub
@@ -105,15 +107,44 @@ def series_items(hub: MetricsHub,
     return items
 
 
+MAX_MS = INT64_MAX // 1_000_000  # later (or as much earlier) is not a time a store holds
+
+
+def series_columns(hub: MetricsHub, decoded: SeriesColumns) -> MetricColumns:
+    """A decoded remote-write request as ``MetricColumns`` of the hub's run: one label-set
+    lookup per series, the samples' checks and conversion on whole arrays. ``Refused`` (400)
+    for a bad series, ``OutOfBounds`` for samples far older than the run or out of range."""
+    assert hub.sink is not None
+    counts = decoded.counts
+    keys = decoded.labels
+    if len(counts) and not counts.all():  # series without samples are not looked at
+        keys = [k for k, n in zip(keys, counts.tolist(), strict=True) if n]
+        counts = counts[counts > 0]
+    series = [_label_key(k) for k in keys]
+    ts = decoded.ts_ms
+    if len(ts):
+        floor_ms = _floor_ms(hub)
+        checks = [((ts < -MAX_MS) | (ts > MAX_MS), "has a time a store cannot hold")]
+        if floor_ms is not None:
+            checks.append((ts < floor_ms, "is over an hour older than the run it would land in"))
+        for bad, why in checks:
+            if bad.any():
+                at = int(np.searchsorted(np.cumsum(counts), int(np.argmax(bad)), "right"))
+                raise OutOfBounds(f"out of bounds: a sample of {series[at][0]} {why}")
+    return MetricColumns(hub.sink.run_id, series, counts, ts * 1_000_000, decoded.values)
+
+
 def _floor_ms(hub: MetricsHub) -> int | None:
     started = hub.run_started_ns()
     return None if started is None else (started - MAX_PAST_NS) // 1_000_000
 
 
-def _submit(hub: MetricsHub, items: list[tuple[int, str, str, int, float]]) -> None:
+def _submit(hub: MetricsHub,
+            items: list[tuple[int, str, str, int, float]] | MetricColumns) -> None:
     """Items into the ingest queue, whole, or ``TooManyRequests`` (429) when it is full."""
     assert hub.sink is not None
-    if not hub.sink.submit_items(items):
+    if not (hub.sink.submit_columns(items) if isinstance(items, MetricColumns)
+            else hub.sink.submit_items(items)):
         raise TooManyRequests("the store is behind: retry in a moment")
 
 
@@ -126,8 +157,8 @@ async def remote_write(request: Request) -> Response:
             if encoding != "snappy":
                 return PlainTextResponse(f"unsupported Content-Encoding {encoding!r}: "
                                          "remote-write bodies are snappy", status_code=415)
-            rows, meta = await run_in_threadpool(_decode, hub, body)
-            _submit(hub, rows)
+            columns, meta = await run_in_threadpool(_decode, hub, body)
+            _submit(hub, columns)
             assert hub.sink is not None
             hub.sink.submit_meta(meta)
     except TooManyRequests as exc:
@@ -139,10 +170,10 @@ async def remote_write(request: Request) -> Response:
 
 
 def _decode(hub: MetricsHub, body: bytes,
-            ) -> tuple[list[tuple[int, str, str, int, float]], list[tuple[str, str, str, str]]]:
+            ) -> tuple[MetricColumns, list[tuple[str, str, str, str]]]:
     raw = snappy_decompress_bounded(body, MAX_DECOMPRESSED)
     series, meta = decode_series_fast(raw)
-    return series_items(hub, series), decode_metadata(meta)
+    return series_columns(hub, series), decode_metadata(meta)
 
 
 async def influx_write(request: Request) -> Response:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import cramjam
+import numpy as np
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from google.protobuf.message import DecodeError
 
@@ -54,9 +55,9 @@ def _build() -> tuple[type[Any], ...]:
     message("WriteRequest", [("timeseries", 1, _F.TYPE_MESSAGE, rep, ".prometheus.TimeSeries"),
                              ("metadata", 3, _F.TYPE_MESSAGE, rep,
                               ".prometheus.MetricMetadata")])
-    # the same wire format with labels and metadata kept as bytes (see decode_series_fast)
+    # the same wire format with labels, samples and metadata kept as bytes (decode_series_fast)
     message("LazyTimeSeries", [("labels", 1, _F.TYPE_BYTES, rep, ""),
-                               ("samples", 2, _F.TYPE_MESSAGE, rep, ".prometheus.Sample")])
+                               ("samples", 2, _F.TYPE_BYTES, rep, "")])
     message("LazyWriteRequest", [("timeseries", 1, _F.TYPE_MESSAGE, rep,
                                   ".prometheus.LazyTimeSeries"),
                                  ("metadata", 3, _F.TYPE_BYTES, rep, "")])
@@ -67,10 +68,10 @@ def _build() -> tuple[type[Any], ...]:
         return message_factory.GetMessageClass(pool.FindMessageTypeByName(f"prometheus.{name}"))
 
     return tuple(cls(n) for n in ("WriteRequest", "TimeSeries", "LazyWriteRequest", "Label",
-                                  "MetricMetadata"))
+                                  "MetricMetadata", "Sample"))
 
 
-WriteRequest, TimeSeries, LazyWriteRequest, Label, MetricMetadata = _build()
+WriteRequest, TimeSeries, LazyWriteRequest, Label, MetricMetadata, Sample = _build()
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,31 +102,103 @@ def snappy_decompress_bounded(data: bytes, limit: int) -> bytes:
         raise BadEncoding(f"the body is not valid snappy: {exc}") from None
 
 
-def decode_series_fast(raw: bytes) -> tuple[list[tuple[tuple[bytes, ...],
-                                                  list[tuple[int, float]]]], list[bytes]]:
-    """[(label fields as raw bytes, [(ms, value)])] of each series, and the raw metadata.
-
-    The same bytes read with ``LazyWriteRequest``, whose labels are declared ``bytes``:
-    protobuf then builds one bytes object per label instead of a message object (a series of
-    7 labels costs ~4 µs instead of ~25), and the tuple of them is the key of the receivers'
-    label-set cache; ``decode_labels`` reads a set the first time it is seen."""
-    req = LazyWriteRequest()
+def _parse(message: Any, raw: bytes, what: str) -> Any:
+    """``message`` read from ``raw``; ``BadEncoding`` naming ``what`` when it does not decode."""
     try:
-        req.ParseFromString(raw)
+        message.ParseFromString(raw)
     except (DecodeError, RuntimeError, ValueError) as exc:
-        raise BadEncoding(f"the body is not a remote-write WriteRequest: {exc}") from None
+        raise BadEncoding(f"{what} does not decode: {exc}") from None
+    return message
+
+
+def _parse_request(message: Any, raw: bytes) -> Any:
+    """A ``WriteRequest`` (either view of it) read from ``raw``, its series counted."""
+    req = _parse(message, raw, "the body (a remote-write WriteRequest)")
     if len(req.timeseries) > MAX_SERIES:
         raise PayloadTooLarge(f"{len(req.timeseries):,} series in one request; at most "
                               f"{MAX_SERIES:,}")
-    out = []
-    total = 0
+    return req
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesColumns:
+    """The series of a ``WriteRequest`` column-wise: each series' raw label fields, and its
+    ``counts[i]`` samples one after the other in ``ts_ms`` (int64) and ``values`` (float64)."""
+
+    labels: list[tuple[bytes, ...]]
+    counts: np.ndarray
+    ts_ms: np.ndarray
+    values: np.ndarray
+
+
+def decode_series_fast(raw: bytes) -> tuple[SeriesColumns, list[bytes]]:
+    """The series of a decompressed ``WriteRequest`` column-wise, and its raw metadata.
+
+    The same bytes read with ``LazyWriteRequest``, whose labels and samples are declared
+    ``bytes``: protobuf then builds one bytes object per field instead of a message object (a
+    series of 7 labels costs ~4 µs instead of ~25, a sample ~0.05 µs instead of ~2). The tuple
+    of a series' label fields is the key of the receivers' label-set cache (``decode_labels``
+    reads a set the first time it is seen); the samples are read all at once by numpy
+    (``_decode_samples``)."""
+    req = _parse_request(LazyWriteRequest(), raw)
+    labels: list[tuple[bytes, ...]] = []
+    counts: list[int] = []
+    parts: list[bytes] = []
     for ts in req.timeseries:
-        samples = [(s.timestamp, s.value) for s in ts.samples]
-        total += len(samples)
-        if total > MAX_SAMPLES:
+        samples = ts.samples
+        labels.append(tuple(ts.labels))
+        counts.append(len(samples))
+        parts.extend(samples)
+        if len(parts) > MAX_SAMPLES:
             raise PayloadTooLarge(f"over {MAX_SAMPLES:,} samples in one request")
-        out.append((tuple(ts.labels), samples))
-    return out, list(req.metadata)
+    ts_ms, values = _decode_samples(parts)
+    return (SeriesColumns(labels, np.array(counts, dtype=np.int64), ts_ms, values),
+            list(req.metadata))
+
+
+_COLS9 = np.arange(9)
+_SHIFTS = (7 * _COLS9).astype(np.uint64)
+_COLS8 = np.arange(8)
+
+
+def _decode_samples(parts: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
+    """(timestamps ms, values) of encoded ``Sample`` messages, vectorised.
+
+    Encoders write a sample as ``09 <8-byte double> 10 <varint timestamp>``, or, when the
+    value is 0 (proto3 leaves defaults out), ``10 <varint>``. Samples of exactly these shapes
+    with a timestamp of at most 9 varint bytes (63 bits: every time after 1970) are read from
+    one byte matrix; any other (fields in another order, unknown fields, a negative time) is
+    parsed by protobuf one by one, so the answer is protobuf's for every input. The double's
+    bytes are taken as they are: NaN payloads (staleness markers) are kept."""
+    n = len(parts)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
+    lens = np.fromiter(map(len, parts), dtype=np.int64, count=n)
+    buf = np.frombuffer(b"".join(parts) + bytes(24), dtype=np.uint8)  # padding: reads past
+    starts = np.cumsum(lens) - lens                                    # the end stay inside
+    has_value = (buf[starts] == 0x09) & (lens >= 11) & (buf[starts + 9] == 0x10)
+    time_only = (buf[starts] == 0x10) & (lens >= 2)
+    varint_at = np.where(has_value, starts + 10, starts + 1)
+    k = lens - (varint_at - starts)  # varint bytes, when the shape is right
+    digits = buf[varint_at[:, None] + _COLS9]
+    more = digits >= 0x80
+    inside = _COLS9[None, :] < k[:, None]
+    last = np.clip(k - 1, 0, 8)
+    ok = ((has_value | time_only) & (k >= 1) & (k <= 9)
+          & np.all(more | (_COLS9[None, :] >= (k - 1)[:, None]), axis=1)   # all but the last
+          & ~more[np.arange(n), last])                                     # the last ends it
+    ts = np.where(inside, (digits & 0x7F).astype(np.uint64) << _SHIFTS, np.uint64(0)).sum(
+        axis=1, dtype=np.uint64).view(np.int64)
+    values = np.ascontiguousarray(buf[starts[:, None] + 1 + _COLS8]).view("<f8").reshape(n)
+    values[~has_value] = 0.0
+    odd = np.flatnonzero(~ok)
+    if len(odd):
+        sample = Sample()
+        for i in odd.tolist():
+            _parse(sample, parts[i], "a sample of the WriteRequest")
+            ts[i] = sample.timestamp
+            values[i] = sample.value
+    return ts, values
 
 
 def decode_labels(fields: tuple[bytes, ...]) -> tuple[tuple[str, str], ...]:
@@ -133,10 +206,7 @@ def decode_labels(fields: tuple[bytes, ...]) -> tuple[tuple[str, str], ...]:
     out = []
     label = Label()
     for raw in fields:
-        try:
-            label.ParseFromString(raw)
-        except (DecodeError, RuntimeError, ValueError) as exc:
-            raise BadEncoding(f"a label of the WriteRequest does not decode: {exc}") from None
+        _parse(label, raw, "a label of the WriteRequest")
         out.append((label.name, label.value))
     return tuple(out)
 
@@ -145,10 +215,7 @@ def decode_metadata(messages: list[bytes]) -> list[tuple[str, str, str, str]]:
     out = []
     meta = MetricMetadata()
     for raw in messages:
-        try:
-            meta.ParseFromString(raw)
-        except (DecodeError, RuntimeError, ValueError) as exc:
-            raise BadEncoding(f"invalid metadata in the WriteRequest: {exc}") from None
+        _parse(meta, raw, "the metadata of the WriteRequest")
         kind = METRIC_TYPES[meta.type] if 0 <= meta.type < len(METRIC_TYPES) else "unknown"
         out.append((meta.metric_family_name, kind, meta.help, meta.unit))
     return out
@@ -158,15 +225,7 @@ def decode_write_request(body: bytes, *, limit: int) -> tuple[list[DecodedSeries
                                                              list[tuple[str, str, str, str]]]:
     """The series and metadata of a snappy-compressed ``WriteRequest`` (protobuf's own
     decoder: the reference the fast one is tested against)."""
-    raw = snappy_decompress_bounded(body, limit)
-    req = WriteRequest()
-    try:
-        req.ParseFromString(raw)
-    except (DecodeError, RuntimeError, ValueError) as exc:
-        raise BadEncoding(f"the body is not a remote-write WriteRequest: {exc}") from None
-    if len(req.timeseries) > MAX_SERIES:
-        raise PayloadTooLarge(f"{len(req.timeseries):,} series in one request; at most "
-                              f"{MAX_SERIES:,}")
+    req = _parse_request(WriteRequest(), snappy_decompress_bounded(body, limit))
     out: list[DecodedSeries] = []
     total = 0
     for ts in req.timeseries:

@@ -32,6 +32,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
+import numpy as np
+
 from perflab.errors import InvalidValue
 from perflab.metrics._config import PromConfig, ScrapeConfig, TargetGroup, read_file_sd
 from perflab.metrics._exposition import (
@@ -45,7 +47,7 @@ from perflab.metrics._http import FetchError, HttpClient
 from perflab.metrics._labels import LABEL_NAME
 from perflab.metrics._relabel import relabel
 from perflab.metrics._sink import MetricSink, Row
-from perflab.store import canonical_labels, stale_nan
+from perflab.store import INT64_MAX, MetricColumns, canonical_labels, stale_nan
 
 log = logging.getLogger("perflab.scrape")
 
@@ -54,6 +56,9 @@ ACCEPT = ("application/openmetrics-text;version=1.0.0,application/openmetrics-te
 _DROPPED = ("", "")  # a cached series that metric_relabel_configs drops
 STALE = stale_nan()
 MAX_SERIES_CACHE = 200_000  # series texts remembered per target
+MAX_MS = INT64_MAX // 1_000_000  # a sample's own time beyond this is not stored
+REPORT_SERIES = ("up", "scrape_duration_seconds", "scrape_samples_scraped",
+                 "scrape_samples_post_metric_relabeling", "scrape_series_added")
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,9 +291,7 @@ class ScrapeManager:
         ts = self.clock_ns()
         rows: list[Row] = [(name, labels, ts, STALE) for name, labels in state.previous]
         base = dict(state.target.labels)
-        rows.extend((name, canonical_labels(base), ts, STALE)
-                    for name in ("up", "scrape_duration_seconds", "scrape_samples_scraped",
-                                 "scrape_samples_post_metric_relabeling", "scrape_series_added"))
+        rows.extend((name, canonical_labels(base), ts, STALE) for name in REPORT_SERIES)
         self.sink.submit(rows)
 
     # -- scraping ------------------------------------------------------------------------------
@@ -335,24 +338,29 @@ class ScrapeManager:
         except ExpositionError as exc:
             error = f"the answer is not Prometheus metrics: {exc.message}"
         duration = time.perf_counter() - t0
-        run = self.sink.run_id
-        items: list[tuple[int, str, str, int, float]] = []
+        keys: list[tuple[str, str]] = []
+        values: list[float] = []
+        times: list[int | None] | None = None
         current: set[tuple[str, str]] = set()
         scraped = kept = added = 0
         if page is not None and not error:
-            items, current, scraped = self._items(state, page, ts_ns, run)
-            kept = len(items)
+            keys, values, times, current, scraped = self._samples(state, page)
+            kept = len(keys)
             added = len(current - state.previous)
-        items.extend((run, n, lab, ts_ns, STALE) for n, lab in state.previous - current)
+        gone = state.previous - current
+        keys.extend(gone)
+        values.extend([STALE] * len(gone))
         base = canonical_labels(dict(state.target.labels))
-        items.extend([
-            (run, "up", base, ts_ns, 0.0 if error else 1.0),
-            (run, "scrape_duration_seconds", base, ts_ns, duration),
-            (run, "scrape_samples_scraped", base, ts_ns, float(scraped)),
-            (run, "scrape_samples_post_metric_relabeling", base, ts_ns, float(kept)),
-            (run, "scrape_series_added", base, ts_ns, float(added)),
-        ])
-        if not self.sink.submit_items(items):
+        keys.extend((name, base) for name in REPORT_SERIES)
+        values.extend([0.0 if error else 1.0, duration, float(scraped), float(kept),
+                       float(added)])
+        n = len(keys)
+        stamps = np.full(n, ts_ns, dtype=np.int64)
+        if times is not None:  # honor_timestamps, and the page had some
+            stamps[:len(times)] = [ts_ns if t is None else t * 1_000_000 for t in times]
+        batch = MetricColumns(self.sink.run_id, keys, np.ones(n, dtype=np.int64), stamps,
+                              np.array(values, dtype=np.float64))
+        if not self.sink.submit_columns(batch):
             error = error or "the store is behind: this scrape was not stored (queue full)"
             log.warning("scrape %s: %s", state.target.url, error)
         else:
@@ -366,35 +374,40 @@ class ScrapeManager:
             state.last_duration_s = duration
             state.last_samples = scraped
 
-    def _items(self, state: TargetState, page: Page, ts_ns: int, run: int,
-               ) -> tuple[list[tuple[int, str, str, int, float]], set[tuple[str, str]], int]:
-        """(ingest items, the series they are, samples on the page)."""
-        cfg = state.target.config
+    def _samples(self, state: TargetState, page: Page,
+                 ) -> tuple[list[tuple[str, str]], list[float], list[int | None] | None,
+                            set[tuple[str, str]], int]:
+        """(series, values, their own times with honor_timestamps (else None), the series
+        as a set, samples on the page)."""
         cache = state.series_cache
         if len(cache) > MAX_SERIES_CACHE:
             cache.clear()
-        items: list[tuple[int, str, str, int, float]] = []
+        keys: list[tuple[str, str]] = []
+        values: list[float] = []
+        times: list[int | None] = []
         seen: set[tuple[str, str]] = set()
         duplicates = 0
-        honor_ts = cfg.honor_timestamps
+        honor = state.target.config.honor_timestamps
         for series, value, ts in page.samples:
             key = cache.get(series)
             if key is None:
                 key = self._prepare(state, series)
                 cache[series] = key
-            if key is _DROPPED:
-                continue
+            if key is _DROPPED or (honor and ts is not None and not -MAX_MS <= ts <= MAX_MS):
+                continue  # dropped by relabeling, or a time a store cannot hold
             if key in seen:
                 duplicates += 1
                 continue
             seen.add(key)
-            items.append((run, key[0], key[1],
-                          ts * 1_000_000 if honor_ts and ts is not None else ts_ns, value))
+            keys.append(key)
+            values.append(value)
+            times.append(ts)
         if duplicates:
             state.duplicates += duplicates
             log.warning("scrape %s: %d duplicate series in one answer, dropped",
                         state.target.url, duplicates)
-        return items, seen, len(page.samples)
+        own = honor and any(t is not None for t in times)
+        return keys, values, times if own else None, seen, len(page.samples)
 
     def _prepare(self, state: TargetState, series: str) -> tuple[str, str]:
         """(name, labels JSON) of a series text after honor_labels and metric relabeling;

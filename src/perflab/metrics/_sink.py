@@ -3,7 +3,8 @@
 Every collector (scrapes, remote-write, OTLP, InfluxDB, import) hands its samples to a
 ``MetricSink`` as ``(name, labels_json, ts_ns, value)`` rows; the sink adds the run and submits
 them whole to ``store.IngestQueue`` (kinds ``metric_samples`` and ``metric_meta``), or refuses
-them whole when the queue is full (the receiver answers 429).
+them whole when the queue is full (the receiver answers 429). A receiver that decodes a request
+column-wise submits it as one ``MetricColumns`` (kind ``metric_columns``), counted by its samples.
 """
 
 from __future__ import annotations
@@ -12,9 +13,16 @@ import contextlib
 import threading
 from collections.abc import Callable, Sequence
 
-from perflab.store import IngestQueue, write_metric_meta, write_metric_samples
+from perflab.store import (
+    IngestQueue,
+    MetricColumns,
+    write_metric_columns,
+    write_metric_meta,
+    write_metric_samples,
+)
 
 SAMPLES = "metric_samples"
+COLUMNS = "metric_columns"
 META = "metric_meta"
 
 Row = tuple[str, str, int, float]  # name, canonical labels JSON, ts_ns, value
@@ -22,7 +30,8 @@ Row = tuple[str, str, int, float]  # name, canonical labels JSON, ts_ns, value
 
 def register_kinds(queue: IngestQueue) -> None:
     """Teach a queue to write metric samples and metadata (once per queue)."""
-    for kind, writer in ((SAMPLES, write_metric_samples), (META, write_metric_meta)):
+    for kind, writer in ((SAMPLES, write_metric_samples), (COLUMNS, write_metric_columns),
+                         (META, write_metric_meta)):
         with contextlib.suppress(ValueError):  # registered already by another part
             queue.register(kind, writer)
 
@@ -70,5 +79,25 @@ class MetricSink:
             self.forward([(n, lab, ts, v) for _, n, lab, ts, v in items])
         return ok
 
+    def submit_columns(self, batch: MetricColumns) -> bool:
+        """A request's samples column-wise (``batch.run_id`` is this sink's run), whole."""
+        n = len(batch)
+        if not n:
+            return True
+        ok = self.queue.submit(COLUMNS, [batch], size=n)
+        if not ok:
+            self.refused += n
+        elif self.forward is not None:
+            self.forward(column_rows(batch))
+        return ok
+
     def submit_meta(self, items: Sequence[tuple[str, str, str, str]]) -> bool:
         return self.queue.submit(META, list(items)) if items else True
+
+
+def column_rows(batch: MetricColumns) -> list[Row]:
+    """The rows of a ``MetricColumns``, one per sample (for the remote-write sender)."""
+    names = [(name, labels) for (name, labels), n in zip(batch.series, batch.counts.tolist(),
+                                                         strict=True) for _ in range(n)]
+    return [(name, labels, t, v) for (name, labels), t, v in zip(
+        names, batch.ts_ns.tolist(), batch.values.tolist(), strict=True)]

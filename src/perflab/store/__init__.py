@@ -16,7 +16,10 @@ from receivers into the store (a full queue refuses; nothing accepted is dropped
 (PromQL, receivers, the Prometheus API; schema v6): ``MetricSeries``, ``metric_series``,
 ``metric_samples`` / ``metric_arrays`` (through an hourly block cache),
 ``metric_names``, ``metrics_generation``, ``metric_meta``, the ingest
-writers ``write_metric_samples`` / ``write_metric_meta``, ``stale_nan`` / ``is_stale_nan``,
+writers ``write_metric_samples`` / ``write_metric_columns`` (``MetricColumns``: a request's
+samples column-wise) / ``write_metric_meta``, ``stale_nan`` / ``is_stale_nan``,
+retention and the block cache's background packing: ``series_of_run_kinds``,
+``oldest_sample_ns``, ``delete_samples_before``, ``store_used_bytes``, ``pack_hours``;
 ``end_event`` (an alert's band), ``set_run_span`` (an import's time), and silences:
 ``add_silence``, ``expire_silence``, ``silences``, ``SilenceRow``.
 
@@ -59,9 +62,11 @@ from perflab.store._contracts import (
 from perflab.store._errors import store_error
 from perflab.store._ingest import IngestQueue, IngestStats
 from perflab.store._metrics import (
+    MetricColumns,
     MetricSeries,
     SilenceRow,
     add_silence,
+    delete_samples_before,
     end_event,
     expire_silence,
     is_stale_nan,
@@ -71,9 +76,14 @@ from perflab.store._metrics import (
     metric_samples,
     metric_series,
     metrics_generation,
+    oldest_sample_ns,
+    pack_hours,
+    series_of_run_kinds,
     set_run_span,
     silences,
     stale_nan,
+    store_used_bytes,
+    write_metric_columns,
     write_metric_meta,
     write_metric_samples,
 )
@@ -151,6 +161,7 @@ __all__ = [
     "EventJson",
     "IngestQueue",
     "IngestStats",
+    "MetricColumns",
     "MetricSeries",
     "QueryDoc",
     "QuerySeries",
@@ -181,6 +192,7 @@ __all__ = [
     "check_file",
     "default_store_path",
     "delete_oldest_spans",
+    "delete_samples_before",
     "delete_spans_started_before",
     "end_event",
     "expire_silence",
@@ -199,12 +211,15 @@ __all__ = [
     "missing_rollups",
     "name_id",
     "nearest_rank",
+    "oldest_sample_ns",
+    "pack_hours",
     "prune_span_catalog",
     "query_interrupted",
     "run_kinds",
     "running_runs",
     "runs_generation",
     "sample_window",
+    "series_of_run_kinds",
     "service_edges",
     "set_query_deadline",
     "set_run_span",
@@ -219,9 +234,11 @@ __all__ = [
     "spans_matching",
     "stale_nan",
     "store_error",
+    "store_used_bytes",
     "summarize",
     "trace_spans",
     "trace_summaries",
+    "write_metric_columns",
     "write_metric_meta",
     "write_metric_samples",
 ]

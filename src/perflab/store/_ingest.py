@@ -71,7 +71,7 @@ class IngestQueue:
         self._open_store = open_store
         self._writers: dict[str, Callable[[Store, list[Any]], None]] = {}
         self._committed: dict[str, Callable[[list[Any]], None]] = {}
-        self._queue: deque[tuple[str, list[Any]]] = deque()
+        self._queue: deque[tuple[str, list[Any], int]] = deque()  # kind, items, their size
         self._pending = 0
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
@@ -95,21 +95,23 @@ class IngestQueue:
         if committed is not None:
             self._committed[kind] = committed
 
-    def submit(self, kind: str, items: Sequence[Any]) -> bool:
+    def submit(self, kind: str, items: Sequence[Any], *, size: int | None = None) -> bool:
         """Accept the whole batch (True) or none of it (False: the queue is full or stopping).
 
+        ``size`` counts the batch against the bound when an item holds many (a request's
+        samples column-wise); by default each item counts one.
         Never blocks on the store: safe to call from an event loop.
         """
         if kind not in self._writers:
             raise ValueError(f"no writer registered for {kind!r}")
-        n = len(items)
+        n = len(items) if size is None else size
         if n == 0:
             return True
         with self._lock:
             if self._stopping or self._pending + n > self.max_items:
                 self._refused += n
                 return False
-            self._queue.append((kind, list(items)))
+            self._queue.append((kind, list(items), n))
             self._pending += n
             self._accepted += n
             self._wake.notify()
@@ -169,7 +171,7 @@ class IngestQueue:
             log.error("ingest: cannot open the store: %s", exc)  # noqa: TRY400  # one line
             return None
 
-    def _take(self) -> list[tuple[str, list[Any]]] | None:
+    def _take(self) -> list[tuple[str, list[Any], int]] | None:
         """Everything pending up to ``max_round_items`` (at least one batch); None to stop."""
         with self._lock:
             while not self._queue:
@@ -179,23 +181,23 @@ class IngestQueue:
         if self.linger_s > 0 and not self._stopping:
             time.sleep(self.linger_s)  # let concurrent receivers join this round's transaction
         with self._lock:
-            out: list[tuple[str, list[Any]]] = []
+            out: list[tuple[str, list[Any], int]] = []
             taken = 0
-            while self._queue and (not out or taken + len(self._queue[0][1])
-                                   <= self.max_round_items):
-                kind, items = self._queue.popleft()
-                out.append((kind, items))
-                taken += len(items)
+            while self._queue and (not out or taken + self._queue[0][2] <= self.max_round_items):
+                out.append(self._queue.popleft())
+                taken += out[-1][2]
             return out
 
-    def _put_back(self, batch: list[tuple[str, list[Any]]]) -> None:
+    def _put_back(self, batch: list[tuple[str, list[Any], int]]) -> None:
         with self._lock:
             self._queue.extendleft(reversed(batch))
 
-    def _write(self, store: Store, batch: list[tuple[str, list[Any]]]) -> bool:
+    def _write(self, store: Store, batch: list[tuple[str, list[Any], int]]) -> bool:
         by_kind: dict[str, list[Any]] = {}
-        for kind, items in batch:
+        n = 0
+        for kind, items, size in batch:
             by_kind.setdefault(kind, []).extend(items)
+            n += size
         try:
             with store.transaction():
                 for kind, items in by_kind.items():
@@ -204,10 +206,8 @@ class IngestQueue:
             with self._lock:
                 self._failures += 1
                 self._last_error = f"{type(exc).__name__}: {exc}"
-            log.warning("ingest: writing %d items failed (%s); retrying",
-                        sum(len(v) for v in by_kind.values()), exc)
+            log.warning("ingest: writing %d items failed (%s); retrying", n, exc)
             return False
-        n = sum(len(v) for v in by_kind.values())
         with self._lock:
             self._pending -= n
             self._written += n

@@ -50,6 +50,11 @@ _ID_CHUNK = 900
 # before a window, or start this much after it, are not read at all.
 RUN_SLACK_NS = 3600 * 10**9
 
+# A batch of samples with at least this many per series, on average, is written straight into
+# ``samples`` (clustered by series): its pages are dirtied once either way, and going through
+# the head would write every row twice (remote-write rounds hold ~100 samples per series).
+CLUSTERED_PER_SERIES = 8
+
 # The block cache: hours of a series packed as arrays, for hours that ended SEAL_NS ago (what
 # lands later, an import, a late remote-write, drops the hours it touches: drop_blocks).
 BLOCK_NS = 3600 * 10**9
@@ -284,53 +289,145 @@ _SERIES_IDS: weakref.WeakKeyDictionary[Store, dict[tuple[int, str, str], int]] =
     weakref.WeakKeyDictionary())
 
 
+@dataclass(frozen=True, slots=True)
+class MetricColumns:
+    """Samples of many series of one run, column-wise (the ingest kind ``"metric_columns"``):
+    ``counts[i]`` samples of ``series[i]`` (name, canonical labels JSON), one after the other
+    in ``ts_ns`` (int64) and ``values`` (float64). A receiver that decodes a whole request at
+    once hands it on without a Python object per sample."""
+
+    run_id: int
+    series: list[tuple[str, str]]
+    counts: np.ndarray
+    ts_ns: np.ndarray
+    values: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.ts_ns)
+
+
 def write_metric_samples(store: Store, items: Sequence[tuple[int, str, str, int, float]]) -> None:
     """Store ``(run_id, name, labels_json, ts_ns, value)`` samples (the ingest kind
     ``"metric_samples"``); series are created on first use. NaNs and staleness markers go to
     ``metric_marks``. Runs inside the caller's transaction (the ingest queue's)."""
+    import numpy as np  # noqa: PLC0415  # lazy: opening a store needs no numpy
+
     cache = _SERIES_IDS.setdefault(store, {})
     created: list[tuple[int, str, str]] = []
-    rows: list[tuple[int, int, float]] = []
-    marks: list[tuple[int, int, int]] = []
+    sids: list[int] = []
     try:
         with store.transaction():
-            for run_id, name, labels, ts, value in items:
+            for run_id, name, labels, _, _ in items:
                 key = (run_id, name, labels)
                 sid = cache.get(key)
                 if sid is None:
                     sid = _series_id(store, run_id, name, labels)
                     cache[key] = sid
                     created.append(key)
-                if not math.isnan(value):
-                    rows.append((sid, ts, value))
-                else:
-                    marks.append((sid, ts, MARK_STALE if is_stale_nan(value) else MARK_NAN))
-            if rows:
-                store.insert_samples(rows)
-            # a sample older than SEAL_NS (less a minute of margin) may fall in an hour a
-            # reader has packed already: those hours are dropped; fresh samples never are
-            horizon = time.time_ns() - SEAL_NS + 60 * 10**9
-            if (rows and min(r[1] for r in rows) < horizon) or (
-                    marks and min(m[1] for m in marks) < horizon):
-                drop_blocks(store, _late_spans(rows, marks, horizon))
-            if marks:
-                store.conn.executemany(
-                    "INSERT OR REPLACE INTO metric_marks (series_id, ts_ns, kind)"
-                    " VALUES (?, ?, ?)", marks)
+                sids.append(sid)
+            _write_columns(store, np.array(sids, dtype=np.int64),
+                           np.array([i[3] for i in items], dtype=np.int64),
+                           np.array([i[4] for i in items], dtype=np.float64))
     except BaseException:
         for key in created:  # rolled back: those ids do not exist
             cache.pop(key, None)
         raise
 
 
-def _late_spans(rows: list[tuple[int, int, float]], marks: list[tuple[int, int, int]],
-                horizon: int) -> dict[int, tuple[int, int]]:
+def write_metric_columns(store: Store, batches: Sequence[MetricColumns]) -> None:
+    """Store ``MetricColumns`` (the ingest kind ``"metric_columns"``): what
+    ``write_metric_samples`` does, with a dictionary lookup per series, not per sample."""
+    import numpy as np  # noqa: PLC0415  # lazy: opening a store needs no numpy
+
+    cache = _SERIES_IDS.setdefault(store, {})
+    created: list[tuple[int, str, str]] = []
+    try:
+        with store.transaction():
+            sid_parts = []
+            for batch in batches:
+                ids = []
+                for name, labels in batch.series:
+                    key = (batch.run_id, name, labels)
+                    sid = cache.get(key)
+                    if sid is None:
+                        sid = _series_id(store, batch.run_id, name, labels)
+                        cache[key] = sid
+                        created.append(key)
+                    ids.append(sid)
+                sid_parts.append(np.repeat(np.array(ids, dtype=np.int64), batch.counts))
+            if len(batches) == 1:
+                _write_columns(store, sid_parts[0], batches[0].ts_ns, batches[0].values)
+            elif batches:
+                _write_columns(store, np.concatenate(sid_parts),
+                               np.concatenate([b.ts_ns for b in batches]),
+                               np.concatenate([b.values for b in batches]))
+    except BaseException:
+        for key in created:  # rolled back: those ids do not exist
+            cache.pop(key, None)
+        raise
+
+
+def _write_columns(store: Store, sids: np.ndarray, ts: np.ndarray, values: np.ndarray) -> None:
+    """Samples (series ids, times, values as arrays) into the head, NaNs and staleness markers
+    into ``metric_marks``; the packed hours a late sample falls in are dropped."""
+    import numpy as np  # noqa: PLC0415  # lazy: opening a store needs no numpy
+
+    if not len(ts):
+        return
+    nan = np.isnan(values)
+    marks: list[tuple[int, int, int]] = []
+    if nan.any():
+        stale = values.view(np.uint64) == STALE_NAN_BITS
+        marks = [(int(s), int(t), MARK_STALE if k else MARK_NAN)
+                 for s, t, k in zip(sids[nan].tolist(), ts[nan].tolist(), stale[nan].tolist(),
+                                    strict=True)]
+        keep = ~nan
+        sids, ts, values = sids[keep], ts[keep], values[keep]
+    if len(ts):
+        series = np.unique(sids)
+        clustered = len(ts) >= CLUSTERED_PER_SERIES * len(series)
+        if clustered:  # a stable sort: of two samples at one time, the later still wins
+            order = np.lexsort((ts, sids))
+            sids, ts, values = sids[order], ts[order], values[order]
+            _unshadow(store, series.tolist(), int(ts.min()),
+                      int(ts.max()))
+        flat: list[Any] = [None] * (3 * len(ts))
+        flat[0::3] = sids.tolist()
+        flat[1::3] = ts.tolist()
+        flat[2::3] = values.tolist()
+        store.insert_flat_samples(flat, clustered=clustered)
+    # a sample older than SEAL_NS (less a minute of margin) may fall in an hour a reader has
+    # packed already: those hours are dropped; fresh samples never are
+    horizon = time.time_ns() - SEAL_NS + 60 * 10**9
+    late = [(s, t) for s, t, _ in marks if t < horizon]
+    if len(ts) and int(ts.min()) < horizon:
+        old = ts < horizon
+        late.extend(zip(sids[old].tolist(), ts[old].tolist(), strict=True))
+    if late:
+        drop_blocks(store, _late_spans(late))
+    if marks:
+        store.conn.executemany(
+            "INSERT OR REPLACE INTO metric_marks (series_id, ts_ns, kind)"
+            " VALUES (?, ?, ?)", marks)
+
+
+def _unshadow(store: Store, series_ids: list[int], lo: int, hi: int) -> None:
+    """Delete the head's rows of these series in [lo, hi]: samples written straight into
+    ``samples`` replace them (readers and the head's move let the head win)."""
+    if store.conn.execute("SELECT 1 FROM samples_head WHERE ts_ns BETWEEN ? AND ? LIMIT 1",
+                          (lo, hi)).fetchone() is None:
+        return  # the usual case: nothing of that time waits in the head
+    store.conn.execute(
+        "DELETE FROM samples_head WHERE ts_ns BETWEEN ? AND ? AND series_id IN"
+        " (SELECT value FROM json_each(?))", (lo, hi, json.dumps(series_ids)))
+
+
+def _late_spans(late: list[tuple[int, int]]) -> dict[int, tuple[int, int]]:
     """Series written at hours that may be sealed already: {series id: (first, last ns)}."""
     spans: dict[int, tuple[int, int]] = {}
-    for sid, ts, _ in (*rows, *marks):
-        if ts < horizon:
-            lo, hi = spans.get(sid, (ts, ts))
-            spans[sid] = (min(lo, ts), max(hi, ts))
+    for sid, ts in late:
+        lo, hi = spans.get(sid, (ts, ts))
+        spans[sid] = (min(lo, ts), max(hi, ts))
     return spans
 
 
@@ -367,6 +464,95 @@ def metric_meta(store: Store, name: str | None = None,
     if limit is not None:
         sql += f" LIMIT {max(0, min(int(limit), INT64_MAX))}"
     return [(str(a), str(b), str(c), str(d)) for a, b, c, d in store.conn.execute(sql, args)]
+
+
+# -- retention -----------------------------------------------------------------------------------
+
+def series_of_run_kinds(store: Store, kinds: Sequence[str], *,
+                        ended_after_ns: int | None = None) -> list[int]:
+    """Ids of the series of runs of these kinds (the hub's: ``serve``, ``metrics``), only of
+    runs still going or ended after ``ended_after_ns`` when it is given."""
+    if not kinds:
+        return []
+    sql = (f"SELECT s.id FROM series s JOIN runs r ON r.id = s.run_id WHERE r.kind IN"
+           f" ({','.join('?' * len(kinds))})")
+    args: list[Any] = list(kinds)
+    if ended_after_ns is not None:
+        sql += " AND COALESCE(r.ended_ns, 9223372036854775807) >= ?"
+        args.append(ended_after_ns)
+    return [int(r[0]) for r in store.conn.execute(sql + " ORDER BY s.id", args)]
+
+
+def pack_hours(store: Store, series_ids: Sequence[int], first_ns: int, end_ns: int) -> int:
+    """Pack the hours [first_ns, end_ns) of these series into the block cache (hours already
+    packed are left alone), as a PromQL read of them would; for a background task, so the
+    first query meets them packed. Returns the hours packed (empty ones included)."""
+    hours = (end_ns - first_ns) // BLOCK_NS
+    if hours <= 0 or store.readonly:
+        return 0
+    ids = list(series_ids)
+    todo: list[int] = []
+    for i in range(0, len(ids), _ID_CHUNK):
+        chunk = ids[i:i + _ID_CHUNK]
+        have = dict(store.conn.execute(
+            f"SELECT series_id, COUNT(*) FROM metric_blocks WHERE series_id IN"
+            f" ({','.join('?' * len(chunk))}) AND start_ns >= ? AND start_ns < ?"
+            " GROUP BY series_id", [*chunk, first_ns, end_ns]).fetchall())
+        todo.extend(sid for sid in chunk if have.get(sid, 0) < hours)
+    if not todo:
+        return 0
+    built: list[tuple[int, int, int, bytes, bytes]] = []
+    with store._snapshot():  # noqa: SLF001  # one read transaction across the tables
+        _blocks(store, todo, first_ns, end_ns, built)
+    _store_blocks(store, built)
+    return len(built)
+
+
+def oldest_sample_ns(store: Store, series_ids: Sequence[int]) -> int | None:
+    """The time of the oldest sample (or mark) of these series; None when they have none."""
+    found: list[int] = []
+    for i in range(0, len(series_ids), _ID_CHUNK):
+        ids = json.dumps(list(series_ids[i:i + _ID_CHUNK]))
+        # samples and marks: one index seek per series (MIN of a key prefix), not a scan;
+        # the head is small and keyed by time: its first rows are the oldest
+        row = store.conn.execute(
+            "SELECT MIN((SELECT MIN(ts_ns) FROM samples WHERE series_id = j.value)),"
+            " MIN((SELECT MIN(ts_ns) FROM metric_marks WHERE series_id = j.value)),"
+            " (SELECT MIN(ts_ns) FROM samples_head WHERE series_id IN"
+            "  (SELECT value FROM json_each(?1)))"
+            " FROM json_each(?1) j", (ids,)).fetchone()
+        found.extend(int(t) for t in row if t is not None)
+    return min(found, default=None)
+
+
+def delete_samples_before(store: Store, series_ids: Sequence[int], before_ns: int, *,
+                          chunk: int = 200) -> int:
+    """Delete the samples (head, marks, packed hours and rollups too) of these series older
+    than ``before_ns``, ``chunk`` series per transaction so the ingest writer waits little.
+    Returns the samples deleted."""
+    deleted = 0
+    first_hour = (before_ns // BLOCK_NS) * BLOCK_NS  # that hour is cut: its block goes too
+    for i in range(0, len(series_ids), chunk):
+        part = list(series_ids[i:i + chunk])
+        marks = ",".join("?" * len(part))
+        with store.transaction():
+            for table in ("samples", "samples_head", "metric_marks"):
+                deleted += store.conn.execute(
+                    f"DELETE FROM {table} WHERE series_id IN ({marks}) AND ts_ns < ?",
+                    [*part, before_ns]).rowcount
+            store.conn.execute(f"DELETE FROM metric_blocks WHERE series_id IN ({marks})"
+                               " AND start_ns <= ?", [*part, first_hour])
+            store.conn.execute(f"DELETE FROM rollups WHERE series_id IN ({marks})"
+                               " AND bucket_ns < ?", [*part, before_ns])
+    return deleted
+
+
+def store_used_bytes(store: Store) -> int:
+    """Bytes of the file's pages in use (its size less the free pages SQLite reuses)."""
+    pages = int(store.conn.execute("PRAGMA page_count").fetchone()[0])
+    free = int(store.conn.execute("PRAGMA freelist_count").fetchone()[0])
+    size = int(store.conn.execute("PRAGMA page_size").fetchone()[0])
+    return (pages - free) * size
 
 
 # -- silences ------------------------------------------------------------------------------------

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import itertools
 import json
 import os
 import sqlite3
 import time
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
@@ -30,6 +32,16 @@ if TYPE_CHECKING:
 # before moving to samples (clustered by series) in one sorted batch. See _schema.py, v2.
 COMPACT_INTERVAL_S = 30.0
 COMPACT_MAX_ROWS = 200_000
+
+# Rows per multi-row INSERT of samples (3 parameters each; SQLite allows 32,766 per statement)
+_INSERT_CHUNK = 512
+
+
+@cache
+def _samples_insert(table: str, rows: int) -> str:
+    return (f"INSERT OR REPLACE INTO {table} (series_id, ts_ns, value) VALUES "
+            + ",".join(["(?,?,?)"] * rows))
+
 
 # SQLite's integers are signed 64-bit: a time or id outside is clamped (a time) or absent (an id)
 INT64_MIN = -(2**63)
@@ -463,14 +475,32 @@ class Store:
     @writes
     def insert_samples(self, rows: Iterable[tuple[int, int, float]] | Sequence[Any]) -> None:
         """Insert (series_id, ts_ns, value) rows in one transaction (into the head, see v2)."""
-        batch = rows if isinstance(rows, list) else list(rows)
+        self.insert_flat_samples(list(itertools.chain.from_iterable(rows)))
+
+    @writes
+    def insert_flat_samples(self, flat: list[Any], *, clustered: bool = False) -> None:
+        """``insert_samples`` of the rows laid end to end: [sid, ts, value, sid, ts, ...].
+
+        Rows go in statements of many ``VALUES`` rows each (sizes that are powers of two, so
+        a handful of prepared statements serve every batch): half the CPU of ``executemany``,
+        which steps and re-binds one statement per row. A later row of the same (series,
+        time) replaces an earlier one, as it did row by row.
+
+        ``clustered``: straight into ``samples``, not the head: for a batch with many samples
+        per series (a page per series is dirtied either way, and the head's move costs as much
+        again), sorted by series and time, that no head row shadows (the caller's to see to)."""
+        n = len(flat) // 3
+        table = "samples" if clustered else "samples_head"
         joined = self.conn.in_transaction
         with self.transaction():
-            self.conn.executemany(
-                "INSERT OR REPLACE INTO samples_head (series_id, ts_ns, value) VALUES (?, ?, ?)",
-                batch,
-            )
-        self._head_rows += len(batch)
+            at = 0
+            while at < n:
+                rows = min(_INSERT_CHUNK, 1 << ((n - at).bit_length() - 1))
+                self.conn.execute(_samples_insert(table, rows), flat[3 * at:3 * (at + rows)])
+                at += rows
+        if clustered:
+            return
+        self._head_rows += n
         if joined:
             return  # compaction takes its own transaction, after the outer one
         self.compact_if_due()

@@ -13,7 +13,7 @@ import contextlib
 import json
 
 import cramjam
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from perflab.errors import UsageError
@@ -186,3 +186,30 @@ def test_otlp_metrics_bodies_raise_only_decode_errors(body):
     for decode in (decode_protobuf, decode_json):
         with contextlib.suppress(DecodeError, PayloadTooLarge):
             decode(body)
+
+
+SAMPLE_LINE_ATOMS = ["a", "a_total", "{", "}", 'x="y"', 'x="} 1"', ",", " ", "  ", "\t", "1",
+                     "1.5", "-2", "+3", ".5", "1e3", "1e", "1_0", "0x1", "NaN", "+Inf", "\r",
+                     " # {} 1", "1700000000", "_", "#"]
+
+
+@FUZZ
+@given(st.lists(st.lists(st.sampled_from(SAMPLE_LINE_ATOMS), min_size=1, max_size=8).map(
+    "".join).filter(lambda line: not line.startswith("#")), max_size=5), st.booleans())
+@example(['a{x="y"} 1_0'], False)
+@example(['a{x="y"} 0x1'], False)
+@example(['a{x="y"} 1e'], False)
+@example(['a{x="y"} 5\r'], False)
+@example(['a{x="y"} -nan'], False)
+@example(['a{x="y"} +infinity'], False)
+@example(['a{x="y"} 1 # {} 1', 'a{x="} 2"} 3'], True)
+def test_the_common_line_shortcut_reads_what_the_exact_path_reads(lines, openmetrics):
+    """A sample line read by parse's shortcut gives what the exact path gives for it (the
+    same line indented never takes the shortcut): the same samples, or the same error."""
+    def read(text):
+        try:
+            return parse_exposition(text, openmetrics=openmetrics, require_eof=False).samples
+        except ExpositionError as exc:
+            return str(exc)
+
+    assert read("\n".join(lines)) == read("\n".join(" " + line for line in lines))

@@ -17,6 +17,7 @@ import yaml
 from perflab.metrics._config import config_from_doc
 from perflab.metrics._http import HttpClient
 from perflab.metrics._scrape import ACCEPT, ScrapeManager, TargetState, build_targets
+from perflab.metrics._sink import column_rows
 from perflab.store import is_stale_nan
 
 
@@ -60,8 +61,8 @@ class Sink:
         self.rows.extend(rows)
         return True
 
-    def submit_items(self, items: Any) -> bool:
-        self.rows.extend((n, lab, ts, v) for _, n, lab, ts, v in items)
+    def submit_columns(self, batch: Any) -> bool:
+        self.rows.extend(column_rows(batch))
         return True
 
     def submit_meta(self, items: Any) -> bool:
@@ -237,3 +238,47 @@ scrape_configs:
     sd.write_text(json.dumps([{"targets": ["127.0.0.1:1", "127.0.0.1:2"]}]))
     active, _ = manager.discover(cfg)
     assert len(active) == 2
+
+
+@pytest.mark.parametrize("honor", [True, False])
+def test_samples_own_times_are_kept_with_honor_timestamps_and_impossible_ones_dropped(
+        target, honor):
+    target.body = b"a 1 1700000000123\nb 2\nc 3 9223372036854775807\n"
+    sink = Sink()
+    manager = ScrapeManager(config_from_doc({}, ""), sink)  # type: ignore[arg-type]
+    state = _state(target, {"honor_timestamps": honor})
+    _scrape(manager, state)
+    times = {n: ts for n, _, ts, _ in sink.rows}
+    up = times["up"]
+    assert times["b"] == up
+    if honor:  # a's own time; c's (2**63 - 1 ms) is past what a store holds: not stored
+        assert times["a"] == 1_700_000_000_123 * 1_000_000
+        assert "c" not in times
+    else:
+        assert times["a"] == times["c"] == up
+    assert state.health == "up"
+
+
+def test_perflab_scrape_ends_its_run_at_once_without_building_rollups(target, tmp_path, capsys):
+    """Ctrl-C (or --duration) ends the run without computing rollups of every series: at a
+    thousand targets that took minutes after the scrapes had stopped."""
+    from perflab.cli import main  # noqa: PLC0415
+    from perflab.store import Store  # noqa: PLC0415
+
+    target.body = b"a_total 1\nb 2\n"
+    config = tmp_path / "prometheus.yml"
+    config.write_text("global: {scrape_interval: 1s, scrape_timeout: 1s}\nscrape_configs:\n"
+                      f"  - job_name: t\n    static_configs: [{{targets: ['127.0.0.1:"
+                      f"{target.port}']}}]\n")
+    db = tmp_path / "perflab.db"
+    assert main(["scrape", "-c", str(config), "--store", str(db), "--duration", "2s",
+                 "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["samples_written"] > 0
+    with Store.open(db) as st:
+        run = st.run(doc["run_id"])
+        assert run.status == "ok"
+        assert run.ended_ns is not None
+        series = st.series(run.id)
+        assert series
+        assert not any(st.has_rollup(s.id) for s in series)
