@@ -20,6 +20,8 @@ from __future__ import annotations
 import argparse
 import multiprocessing as mp
 import os
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -83,7 +85,17 @@ def _cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def run(batches: int, senders: int) -> None:
+def _profiler(pid: int, out: Path | None) -> subprocess.Popen[bytes] | None:
+    """``perflab profile PID --backend py-spy`` on the hub while it ingests (a folded file
+    and the top functions), started before the senders go."""
+    if out is None:
+        return None
+    return subprocess.Popen([sys.executable, "-m", "perflab", "profile", "capture", str(pid),
+                             "--backend", "py-spy", "--duration", "60s", "--rate", "250",
+                             "--top", "25", "-o", str(out)])
+
+
+def run(batches: int, senders: int, profile: Path | None = None) -> None:
     cpus = sorted(os.sched_getaffinity(0))
     hub_cpu, send_cpu = cpus[0], cpus[-1]
     with tempfile.TemporaryDirectory() as tmp:
@@ -101,6 +113,9 @@ def run(batches: int, senders: int) -> None:
                 p.start()
             for _ in procs:
                 ready.get(timeout=600)
+            profiler = _profiler(hub.pid, profile)
+            if profiler is not None:
+                time.sleep(2.0)  # py-spy attached
             cpu0 = _cpu_s(hub.pid)
             t0 = time.monotonic()
             go.set()
@@ -117,6 +132,9 @@ def run(batches: int, senders: int) -> None:
             cpu = _cpu_s(hub.pid) - cpu0
             for p in procs:
                 p.join()
+            if profiler is not None:
+                profiler.send_signal(2)  # Ctrl-C: the profile of what was sampled so far
+                profiler.wait(120)
     print(f"sent {sent} spans in batches of {BATCH} from {senders} SDK exporter process(es) "
           f"(CPU {send_cpu}); hub on CPU {hub_cpu}")
     print(f"  stored {stored} spans, dropped {sent - stored}, exports refused {failed}")
@@ -193,10 +211,12 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=200)
     parser.add_argument("--senders", type=int, default=2)
     parser.add_argument("--overload", action="store_true")
+    parser.add_argument("--profile", type=Path, metavar="FILE",
+                        help="profile the hub with py-spy while it ingests (.folded, .pb.gz)")
     parser.add_argument("--copies", type=int, default=6,
                         help="overload: how many times the batches are sent (new ids each)")
     args = parser.parse_args()
-    run(args.batches, args.senders)
+    run(args.batches, args.senders, args.profile)
     if args.overload:
         overload(args.batches, args.senders, args.copies)
 
