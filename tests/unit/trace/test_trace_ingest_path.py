@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import math
+
+import pytest
 from _spandata import proc, sid, span, tid, write
 
 from perflab.store import Store
-from perflab.trace import SpanEvent, SpanLink, get_trace
+from perflab.trace import SpanEvent, SpanLink, decode_protobuf, encode_request, get_trace
+from perflab.trace._decode import MAX_ATTRS, MAX_KEY, MAX_VALUE
+from perflab.trace._model import WARN_TRUNCATED
 from perflab.trace._write import span_rows
 
 
@@ -41,3 +46,25 @@ def test_spans_read_back_as_written_with_and_without_optional_fields(tmp_path):
     assert f.events == full.events
     assert f.links == full.links
     assert f.process == proc("api")
+
+
+def _decoded_one(attrs):
+    s = span(1, 1, None, "api", "GET /", 0, 5, attrs=attrs)
+    return decode_protobuf(encode_request([s]).SerializeToString()).spans[0]
+
+
+@pytest.mark.parametrize(("attrs", "expected", "cut"), [
+    ({"s": "x", "i": -3, "b": False, "d": 1.5}, {"s": "x", "i": -3, "b": False, "d": 1.5},
+     False),
+    ({"s": "x" * (MAX_VALUE + 1)}, {"s": "x" * MAX_VALUE}, True),
+    ({"k" * (MAX_KEY + 1): 1}, {"k" * MAX_KEY: 1}, True),
+    ({"d": math.inf, "n": 1}, {"d": "inf", "n": 1}, False),
+    ({"xs": [1, "a"], "n": 1}, {"xs": [1, "a"], "n": 1}, False),
+    ({f"a{i}": i for i in range(MAX_ATTRS + 1)}, {f"a{i}": i for i in range(MAX_ATTRS)}, True),
+])
+def test_attributes_within_and_beyond_the_limits(attrs, expected, cut):
+    """Plain attributes take the fast path, the rest the careful one: both give the same
+    values, and a cut says so."""
+    got = _decoded_one(attrs)
+    assert got.attrs == expected
+    assert bool(got.flags & WARN_TRUNCATED) == cut
