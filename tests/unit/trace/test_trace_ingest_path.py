@@ -35,7 +35,9 @@ def test_spans_read_back_as_written_with_and_without_optional_fields(tmp_path):
     full = _full_span()
     with Store.open(tmp_path / "s.db") as store:
         write(store, [bare, full])
-        got = {s.span_id: s for s in get_trace(store, tid(1)).spans}
+        trace = get_trace(store, tid(1))
+        assert trace is not None
+        got = {s.span_id: s for s in trace.spans}
     b, f = got[sid(1)], got[sid(2)]
     assert (b.parent_id, b.status_message, b.attrs, b.events, b.links) == (None, "", {}, (), ())
     assert isinstance(b.trace_id, bytes)
