@@ -36,8 +36,27 @@ log = logging.getLogger("perflab.trace")
 KIND = "spans"  # the ingest queue's kind for spans
 TICK: Any = object()  # submitted alone every RED interval: a flush is due even without spans
 RETENTION_CHECK_S = 60.0
-_DUMPS = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, check_circular=False,
-                          allow_nan=False).encode
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, check_circular=False,
+                            allow_nan=False)
+
+
+def _compact_json() -> Callable[[Any], str]:
+    """``_ENCODER.encode``, without building a C encoder on every call as ``encode`` does
+    (a third of the time of a span's small attribute map); the same text."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # a Python without the C accelerator
+        return _ENCODER.encode
+    e = _ENCODER  # its own settings: no sort, no skipkeys, no NaN
+    iterencode = make(None, e.default, json.encoder.encode_basestring, None, ":", ",",
+                      e.sort_keys, e.skipkeys, e.allow_nan)
+
+    def dumps(obj: Any) -> str:
+        return "".join(iterencode(obj, 0))
+
+    return dumps
+
+
+_DUMPS = _compact_json()
 
 
 @dataclass(frozen=True, slots=True)
