@@ -196,6 +196,7 @@ def overload(batches: int, senders: int, copies: int) -> None:
                     with lock:
                         counts[key] += 1
 
+            session = requests.Session()
             threads = [threading.Thread(target=blast, args=(bodies[i::senders * 8],))
                        for i in range(senders * 8)]
             t0 = time.monotonic()
@@ -204,14 +205,17 @@ def overload(batches: int, senders: int, copies: int) -> None:
             for t in threads:
                 t.join()
             wall = time.monotonic() - t0
-            stored = -1
-            while time.monotonic() - t0 < 600:  # until the queue has written what it took
-                with Store.open(store, create=False) as st:
-                    now = span_stats(st)[0]
-                if now == stored:
+            # until the hub's ingest queue has written everything it accepted (its own
+            # stats), then count what the store holds
+            ingest: dict = {}
+            while time.monotonic() - t0 < 600:
+                ingest = session.get(f"{hub.url}/api/trace/stats", timeout=30).json()["ingest"]
+                if ingest["pending"] == 0:
                     break
-                stored = now
-                time.sleep(2.0)
+                time.sleep(0.5)
+            with Store.open(store, create=False) as st:
+                stored = span_stats(st)[0]
+    print(f"  hub's ingest queue: {ingest}")
     print(f"overload: {len(bodies)} requests of {BATCH} spans from {senders * 8} threads in "
           f"{wall:.1f} s: {counts['ok']} accepted, {counts['429']} answered 429, "
           f"{counts['other']} other; stored {stored} = accepted x {BATCH}: "
