@@ -75,7 +75,8 @@ def test_attributes_within_and_beyond_the_limits(attrs, expected, cut):
 def test_attribute_json_is_the_compact_encoders_text():
     from perflab.trace._write import _DUMPS, _ENCODER  # noqa: PLC0415
 
-    for value in ({"a": 1, "é": "ü", "xs": [1.5, True, None, 'q"x']}, [], {}, "s"):
+    values: list[object] = [{"a": 1, "é": "ü", "xs": [1.5, True, None, 'q"x']}, [], {}, "s"]
+    for value in values:
         assert _DUMPS(value) == _ENCODER.encode(value)
     with pytest.raises(ValueError, match="JSON"):
         _DUMPS({"nan": math.nan})
