@@ -79,6 +79,8 @@ def _configure(service_name: str | None, endpoint: str | None, ratio: float | No
     )
 
     attrs: dict[str, Any] = dict(extra or {})
+    # the process identity the hub matches profiles by (docs/tracing.md, "Pages")
+    attrs.setdefault("process.pid", os.getpid())
     name = service_name or os.environ.get("OTEL_SERVICE_NAME")
     if name:
         attrs["service.name"] = name

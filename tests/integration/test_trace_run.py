@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -124,3 +125,65 @@ def test_signals_reach_the_child_and_its_exit_code_comes_back(tmp_path):
         run = store.runs(kind="run")[0]
         assert run.meta["exit_code"] == 42
         assert any(s.name == "process.rss_bytes" for s in store.series(run.id))
+
+
+TRACED_SERVER = textwrap.dedent("""
+    import http.server, sys
+    import perflab.otel
+    from opentelemetry import trace
+    perflab.otel.setup(service_name="shop")
+    tracer = trace.get_tracer("shop")
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        def log_message(self, *args):
+            pass
+        def do_GET(self):
+            with tracer.start_as_current_span("GET", kind=trace.SpanKind.SERVER,
+                                              attributes={"url.path": self.path}):
+                body = b"ok"
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    print(server.server_address[1], flush=True)
+    server.serve_forever()
+""")
+
+
+def test_a_load_test_reports_what_share_of_its_requests_were_traced(hub, tmp_path):
+    store_path, url, served = hub
+    script = tmp_path / "shop.py"
+    script.write_text(TRACED_SERVER)
+    env = {**os.environ, "PYTHONPATH": str(SRC), "OTEL_EXPORTER_OTLP_ENDPOINT": url,
+           "OTEL_BSP_SCHEDULE_DELAY": "200"}
+    service = subprocess.Popen([sys.executable, str(script)], env=env, stdout=subprocess.PIPE)
+    try:
+        assert service.stdout is not None
+        port = int(service.stdout.readline())
+        load = _perflab("load", f"http://127.0.0.1:{port}/items", "-d", "2s", "-c", "2",
+                        "--store", str(store_path), "--json", stdout=subprocess.PIPE)
+        out, _ = load.communicate(timeout=180)
+    finally:
+        service.terminate()
+        service.wait(30)
+        if service.stdout is not None:
+            service.stdout.close()
+    assert load.returncode == 0
+    doc = json.loads(out)
+    validate(doc, "load")
+    tracing = doc["tracing"]
+    assert tracing["requests"] == doc["requests"] > 0
+    # every request the load counted made a server span; the hub may also hold the spans of
+    # requests still in flight when the load stopped counting
+    assert tracing["traced_pct"] == 100.0
+    assert tracing["routes"][0]["path"] == "/items"
+    assert tracing["untraced_routes"] == []
+    # and the Run page's load section says the same
+    with urllib.request.urlopen(f"{served.url}/runs/{doc['run_id']}", timeout=60) as page:
+        html = page.read().decode()
+    assert 'id="load-tracing"' in html
+    line = f"tracing: {tracing['traces']:,} of {doc['requests']:,} requests produced a trace"
+    assert f"{line} (100.0 %)" in html

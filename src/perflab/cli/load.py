@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
     from perflab.load import LoadResult
 
-LOAD_SCHEMA = "perflab.load/2"
+LOAD_SCHEMA = "perflab.load/3"
 COMPARE_SCHEMA = "perflab.load-compare/2"
 
 
@@ -160,12 +160,19 @@ def run(  # noqa: PLR0917  # click passes every option as an argument
         store_path=store_path, as_json=as_json, allow_remote=allow_remote,
     )
     outcome = execute(opts, workers=pool)
+    # spans that arrived at the hub during the test: what share of its requests were traced
+    from perflab.cli.trace import load_tracing  # noqa: PLC0415
+
+    tracing = load_tracing(outcome.result, store_path) if outcome.result is not None else None
     if outcome.result is not None and as_json:
-        emit_json(LOAD_SCHEMA, outcome.result.to_json())
+        emit_json(LOAD_SCHEMA, {**outcome.result.to_json(), "tracing": tracing})
     elif outcome.result is not None:
         from perflab.load import render_summary  # noqa: PLC0415
+        from perflab.trace import render_load_coverage  # noqa: PLC0415
 
         click.echo(render_summary(outcome.result), nl=False)
+        if tracing is not None:
+            click.echo(render_load_coverage(tracing), nl=False)
     if outcome.scenario_error is not None:
         click.echo(outcome.scenario_error.rstrip("\n"), err=True)
         click.echo("perflab: error: the scenario raised (traceback above); the run so far was "

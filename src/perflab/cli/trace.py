@@ -319,3 +319,32 @@ def _window(store: Store, since: str, until: str | None, run_ref: str | None
     start = _when(since, "--since")
     end = _when(until, "--until") or time.time_ns()
     return start if start is not None else 0, end
+
+
+def load_tracing(result: Any, store_path: str | None) -> dict[str, Any] | None:
+    """The tracing coverage of a finished load test (``perflab load`` calls this): None when
+    no span started during it. When spans did, waits until the SDKs' last exports are in
+    (``EXPORT_DELAY_S`` after the run's end) before counting, unless every request is traced
+    already."""
+    from urllib.parse import urlsplit  # noqa: PLC0415
+
+    from perflab.trace import EXPORT_DELAY_S, load_coverage  # noqa: PLC0415
+
+    if getattr(result, "run_id", None) is None:
+        return None
+    by_name = getattr(result, "by_name", None)
+    requests = int(result.requests)
+    by_path = {"": requests} if by_name else \
+        {urlsplit(result.config.target.url).path or "/": requests}
+    store = open_store(store_path, create=False)
+    try:
+        run = store.run(result.run_id)
+        end = run.ended_ns if run.ended_ns is not None else time.time_ns()
+        doc = load_coverage(store, run.started_ns, end, by_path)
+        wait_s = (end - time.time_ns()) / 1e9 + EXPORT_DELAY_S
+        if doc is not None and (doc["traced_pct"] or 0) < 100 and wait_s > 0:
+            time.sleep(wait_s)
+            doc = load_coverage(store, run.started_ns, end, by_path)
+    finally:
+        store.close()
+    return doc

@@ -6,7 +6,7 @@ load_view, compare_runs) still return plain dicts: the load engine is being rewr
 annotating them comes with it (then mypy checks what they build).
 """
 
-from typing import Literal, NotRequired, TypedDict
+from typing import Any, Literal, NotRequired, TypedDict
 
 
 class ApiLoadFigures(TypedDict):
@@ -113,14 +113,34 @@ class LoadRequestsByNameValue(TypedDict):
     latency_ms: LoadLatency
 
 
+class LoadTracingRouteDoc(TypedDict):
+    path: str
+    requests: int
+    traces: int
+    traced_pct: float | None
+
+
+class LoadTracingDoc(TypedDict):
+    """What share of a load test's requests produced a trace (perflab.trace's coverage scan)."""
+
+    requests: int
+    traces: int
+    traced_pct: float | None
+    routes: list[LoadTracingRouteDoc]
+    untraced_routes: list[str]
+    complete_pct: float | None
+    uninstrumented_calls: list[dict[str, Any]]
+
+
 class LoadDoc(TypedDict):
-    """The result of one load test (perflab.load/2). Latencies in milliseconds. History: 2 -
+    """The result of one load test (perflab.load/3). Latencies in milliseconds. History: 3 -
+    tracing added (the share of requests traced). 2 -
     dropped counts arrivals never sent (was: late starts); late, scheduled, unfinished,
     target_reached, lateness_ms and drain_s added; unsent removed (now dropped); rps is requests
     / duration_s; requests_by_name gives requests, failed and latency_ms. 1 - first version.
     """
 
-    schema: Literal["perflab.load/2"]
+    schema: Literal["perflab.load/3"]
     run_id: int | None
     status: Literal["ok", "aborted", "failed"]
     url: str
@@ -149,6 +169,7 @@ class LoadDoc(TypedDict):
     late: int
     unfinished: int
     drain_s: float
+    tracing: LoadTracingDoc | None
 
 
 class LoadCompareRun(TypedDict):

@@ -139,23 +139,30 @@ def _refusal(tid: bytes, sid: bytes, parent: bytes, start: int, end: int) -> str
 
 
 def _span(sp: Any, process: Process, out: Decoded) -> Span | None:
+    # hot path: every field read once (each read of a upb message builds a Python object), the
+    # common case checked inline and the rare ones (refusals, cuts) left to the slow helpers
     tid, sid, parent = sp.trace_id, sp.span_id, sp.parent_span_id
     start, end = sp.start_time_unix_nano, sp.end_time_unix_nano
-    why = _refusal(tid, sid, parent, start, end)
-    if why is not None:
-        out.reject(why)
+    if (len(tid) != 16 or len(sid) != 8 or tid == _Z16 or sid == _Z8
+            or (parent and len(parent) != 8) or start > _INT64_MAX
+            or end > _INT64_MAX):
+        out.reject(_refusal(tid, sid, parent, start, end) or "spans that cannot be stored")
         return None
     flags = 0
     if end < start:
         flags |= WARN_NEGATIVE_DURATION
         out.note("spans ended before they started (stored with duration 0)")
         end = start
-    # hot path: every field read once (each read of a upb message builds a Python object)
-    trunc = Truncation()
-    attrs = _attrs(sp.attributes, trunc)
+    trunc = _NO_CUTS
+    kvs = sp.attributes
+    attrs = _plain_attrs(kvs) if kvs else {}
+    if attrs is None:  # a long string, an array or map, too many: the careful way
+        trunc = Truncation()
+        attrs = _attrs(kvs, trunc)
     events: tuple[SpanEvent, ...] = ()
     sp_events = sp.events
     if sp_events:
+        trunc = trunc if trunc is not _NO_CUTS else Truncation()
         if len(sp_events) > MAX_EVENTS:
             trunc.hit = True
         events = tuple(SpanEvent(min(e.time_unix_nano, _INT64_MAX), cut(e.name, MAX_NAME, trunc),
@@ -164,13 +171,12 @@ def _span(sp: Any, process: Process, out: Decoded) -> Span | None:
     links: tuple[SpanLink, ...] = ()
     sp_links = sp.links
     if sp_links:
+        trunc = trunc if trunc is not _NO_CUTS else Truncation()
         if len(sp_links) > MAX_LINKS:
             trunc.hit = True
         links = tuple(SpanLink(lk.trace_id, lk.span_id, _attrs(lk.attributes, trunc))
                       for lk in sp_links[:MAX_LINKS]
                       if len(lk.trace_id) == 16 and len(lk.span_id) == 8)
-    if sp.dropped_attributes_count or sp.dropped_events_count or sp.dropped_links_count:
-        trunc.hit = True  # the sender dropped some already: say so too
     kind = sp.kind
     if not 0 <= kind <= 5:
         kind = 0
@@ -178,15 +184,39 @@ def _span(sp: Any, process: Process, out: Decoded) -> Span | None:
     status, message = st.code, st.message
     if not 0 <= status <= 2:
         status = 0
-    if len(message) > MAX_VALUE:
-        message = cut(message, MAX_VALUE, trunc)
     name = sp.name
-    if len(name) > MAX_NAME:
-        name = cut(name, MAX_NAME, trunc)
-    if trunc.hit:
+    if len(name) > MAX_NAME or len(message) > MAX_VALUE:
+        trunc = trunc if trunc is not _NO_CUTS else Truncation()
+        name, message = cut(name, MAX_NAME, trunc), cut(message, MAX_VALUE, trunc)
+    if (trunc.hit or sp.dropped_attributes_count or sp.dropped_events_count
+            or sp.dropped_links_count):  # what the sender dropped already is said too
         flags |= WARN_TRUNCATED
     return Span(tid, sid, parent if parent and parent != _Z8 else None, name, kind, start,
                 end - start, process, status, message, attrs, events, links, flags)
+
+
+_NO_CUTS = Truncation()  # never set: the spans that need no cut share it
+_PLAIN = frozenset({"string_value", "int_value", "bool_value", "double_value"})
+
+
+def _plain_attrs(kvs: Sequence[Any]) -> dict[str, AttrValue] | None:
+    """Attributes that are all strings, integers, booleans or finite doubles within the
+    limits (nearly every span's): read at a call or two a value. None: anything else."""
+    if len(kvs) > MAX_ATTRS:
+        return None
+    out: dict[str, AttrValue] = {}
+    for kv in kvs:
+        v = kv.value
+        which = v.WhichOneof("value")
+        if which not in _PLAIN:
+            return None
+        value = getattr(v, which)
+        key = kv.key
+        if len(key) > MAX_KEY or (which == "string_value" and len(value) > MAX_VALUE) or (
+                which == "double_value" and not math.isfinite(value)):
+            return None
+        out[key] = value
+    return out
 
 
 def _attrs(kvs: Sequence[Any], trunc: Truncation) -> dict[str, AttrValue]:

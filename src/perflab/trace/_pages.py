@@ -16,18 +16,17 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from perflab._ui import script_json
-from perflab.errors import PerflabError
-from perflab.profile import profile_slices
 from perflab.store import query_interrupted, span_operations, span_services
 from perflab.trace._api import perflab_query, stores
 from perflab.trace._model import parse_hex_id
-from perflab.trace._query import MAX_TRACE_SPANS
+from perflab.trace._profiles import process_pid, profile_links
+from perflab.trace._query import MAX_TRACE_SPANS, get_trace
 from perflab.trace._views import (
     ViewError,
     diff_document,
     search_document,
     services_document,
-    trace_document,
+    trace_json,
 )
 
 if TYPE_CHECKING:
@@ -120,37 +119,15 @@ def trace_page(request: Request, store: Store) -> Response:
     tid = parse_hex_id(raw, 16)
     if tid is None:
         raise ViewError(400, f"A trace id is 1 to 32 hex digits, not {raw[:40]!r}.")
-    doc = trace_document(store, tid, limit=MAX_TRACE_SPANS)
-    doc["profiles"] = _profile_links(store, doc)
+    trace = get_trace(store, tid, limit=MAX_TRACE_SPANS)
+    if trace is None:
+        raise ViewError(404, f"no trace {tid.hex()} in this store")
+    doc = trace_json(trace)
+    doc["profiles"] = profile_links(store, trace)
+    for span, span_doc in zip(trace.spans, doc["spans"], strict=True):
+        span_doc["pid"] = process_pid(span.process)  # which process's profile is its own
     return _render(request, "trace.html", page="traces", trace=doc["trace"],
                    warnings=doc["warnings"], data=script_json(doc))
-
-
-def _profile_links(store: Store, doc: dict[str, Any]) -> list[dict[str, Any]]:
-    """Runs that were profiling while the trace ran: a flame graph of the trace's time range
-    for each (matched to a span's process by PID when its resource has ``process.pid``)."""
-    start = doc["trace"]["start_ns"]
-    end = start + doc["trace"]["duration_ns"]
-    out: list[dict[str, Any]] = []
-    try:
-        runs = store.runs(since_ns=start, until_ns=end, limit=20)
-    except PerflabError:
-        return out
-    for run in runs:
-        try:
-            slices = [s for s in profile_slices(store, run.id)
-                      if s.start_ns <= end and s.end_ns >= start]
-        except PerflabError:
-            continue
-        pids: list[int | None] = [p for p in sorted({s.pid or 0 for s in slices}) if p]
-        if slices and not pids:
-            pids = [None]
-        for pid in pids:
-            url = f"/runs/{run.id}/flame?start={start}&end={max(end, start + 1)}"
-            if pid is not None:
-                url += f"&pid={pid}"
-            out.append({"run": run.id, "run_name": run.name, "pid": pid, "url": url})
-    return out
 
 
 @page

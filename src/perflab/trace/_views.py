@@ -296,6 +296,15 @@ def coverage_document(store: Store, start_ns: int, end_ns: int) -> dict[str, Any
     how many of its traces are complete; the client calls that end with no span on the other
     side (an uninstrumented service; database calls, ``db.system``, are leaves by nature and
     not counted); the traces with missing parents."""
+    return coverage_scan(store, start_ns, end_ns)[0]
+
+
+def coverage_scan(store: Store, start_ns: int, end_ns: int
+                  ) -> tuple[dict[str, Any], dict[str, int]]:
+    """``coverage_document``'s document, and the traces that began at a server span per
+    request path (``url.path``, else ``http.target`` without its query, else ``http.route``;
+    ``""`` when the span says none): what a load test's requests are matched against."""
+    roots: dict[str, int] = {}
     by_trace: dict[bytes, list[StoredSpan]] = {}
     n = 0
     for row in spans_in_window(store, start_ns, end_ns, limit=COVERAGE_MAX_SPANS):
@@ -313,6 +322,9 @@ def coverage_document(store: Store, start_ns: int, end_ns: int) -> dict[str, Any
             broken.append({"trace_id": tid.hex(), "missing_parents": len(missing),
                            "spans": len(rows)})
         for r in rows:
+            if r.kind == KIND_SERVER and r.parent_id is None:
+                path = request_path(to_span(r, procs.get(r.process_id, r.service)).attrs)
+                roots[path] = roots.get(path, 0) + 1
             if r.kind in (KIND_SERVER, KIND_CONSUMER):
                 e = entries.setdefault((r.service, r.name), _Entry(set(), set()))
                 e.traces.add(tid)
@@ -338,7 +350,16 @@ def coverage_document(store: Store, start_ns: int, end_ns: int) -> dict[str, Any
             "uninstrumented_calls": [
                 {"service": s, "operation": o, "peer": p, "calls": c}
                 for (s, o, p), c in sorted(dangling.items(), key=lambda kv: -kv[1])],
-            "broken_traces": broken[:100], "broken_count": len(broken)}
+            "broken_traces": broken[:100], "broken_count": len(broken)}, roots
+
+
+def request_path(attrs: dict[str, Any]) -> str:
+    """The path a server span answered, from the HTTP semantic conventions (new, then old)."""
+    for key in ("url.path", "http.target", "http.route"):
+        value = attrs.get(key)
+        if isinstance(value, str) and value:
+            return value.split("?", 1)[0][:500]
+    return ""
 
 
 def _peer(attrs: dict[str, Any]) -> str:

@@ -106,6 +106,15 @@
     box.innerHTML = html;
   }
 
+  // the profiles of the process that served this span: its service's, and of those the one
+  // with its PID when its resource says which
+  function ownProfiles(s) {
+    const mine = doc.profiles.filter((p) => p.services.includes(s.service) &&
+      (!s.pid || !p.pid || p.pid === s.pid));
+    return mine.length ? '<h3>profile</h3><ul class="span-profiles">' + mine.map((p) => "<li>" +
+      profileLink(p) + "</li>").join("") + "</ul>" : "";
+  }
+
   function detail(s) {
     const attrs = Object.entries(s.attrs).map(([k, v]) => "<tr><td>" + esc(k) + "</td><td>" +
       esc(typeof v === "string" ? v : JSON.stringify(v)) + "</td></tr>").join("");
@@ -122,7 +131,8 @@
       "</code></span></div>" +
       (attrs ? "<table><thead><tr><th>attribute</th><th>value</th></tr></thead><tbody>" + attrs +
         "</tbody></table>" : '<p class="muted">no attributes</p>') +
-      (events ? "<h3>events</h3><table><tbody>" + events + "</tbody></table>" : "");
+      (events ? "<h3>events</h3><table><tbody>" + events + "</tbody></table>" : "") +
+      ownProfiles(s);
   }
 
   rowsBox.addEventListener("click", (ev) => {
@@ -145,9 +155,13 @@
   legend.innerHTML = doc.trace.services.map((s) => '<span><span class="wf-chip" style="background:' +
     colour[s] + '"></span>' + esc(s) + "</span>").join("");
   const prof = document.getElementById("profiles");
-  prof.innerHTML = doc.profiles.length ? "<ul>" + doc.profiles.map((p) => '<li><a href="' +
-    esc(p.url) + '">run ' + p.run + " (" + esc(p.run_name) + ")" + (p.pid ? ", PID " + p.pid : "") +
-    ": flame graph of the trace's time range</a></li>").join("") + "</ul>" :
+  function profileLink(p) {
+    return '<a href="' + esc(p.url) + '">' + (p.services.length ? esc(p.services.join(", ")) :
+      "a process not in this trace") + (p.pid ? " (PID " + p.pid + ")" : "") + ", run " + p.run +
+      " (" + esc(p.run_name) + "): flame graph of the trace's time range</a>";
+  }
+  prof.innerHTML = doc.profiles.length ? "<ul>" + doc.profiles.map((p) => "<li>" +
+    profileLink(p) + "</li>").join("") + "</ul>" :
     '<p class="muted">No process was being profiled while this trace ran (record with <code>perflab record --profile PID</code> to see its code here).</p>';
   axis();
   flatten();
