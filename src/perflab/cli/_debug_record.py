@@ -16,7 +16,7 @@ import click
 from perflab.cli._common import open_store
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterator, Mapping
 
     from perflab.store import Store
 
@@ -27,8 +27,8 @@ class Finding:
 
     kind: str
     name: str
-    document: dict[str, Any]
-    events: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+    document: Mapping[str, object]  # the command's --json body (a TypedDict)
+    events: list[tuple[str, str, Mapping[str, object]]] = field(default_factory=list)
     counts: dict[str, dict[str, float]] = field(default_factory=dict)  # series -> state -> n
     labels: dict[str, str] = field(default_factory=dict)  # on every count series (the target)
 
@@ -65,7 +65,7 @@ def record_finding(store_path: str | None, run_ref: str | None, finding: Finding
                            name=f"{finding.kind}.json", content_type="application/json",
                            ts_ns=now)
         for kind, text, attrs in finding.events:
-            store.add_event(run_id, kind, text, ts_ns=now, attrs=attrs)
+            store.add_event(run_id, kind, text, ts_ns=now, attrs=dict(attrs))
         rows = []
         for series, by_state in finding.counts.items():
             for state, value in by_state.items():

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
-from perflab.cli._common import DURATION, emit_json, json_option, store_option
+from perflab.cli._common import DURATION, emit_doc, json_option, store_option
 from perflab.cli._debug_record import Finding, record_finding, run_option
 from perflab.errors import EXIT_CHECK_FAILED
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from perflab.debug import (
+        GoroutineReport,
+        GoroutinesBody,
+        GoroutinesReport,
+        RaceBody,
+        RaceReportDoc,
+    )
 
 
 @click.command()
@@ -60,15 +71,16 @@ def goroutines(*, source: str, base: str | None, blocked_over: float | None,
     doc = report.to_json()
     run_id = record_finding(store_path, run_ref, _finding(source, doc, report))
     if as_json:
-        emit_json("perflab.goroutines/1", {"run": run_id, **doc})
+        out: GoroutinesReport = {"schema": "perflab.goroutines/1", "run": run_id, **doc}
+        emit_doc(out)
     else:
         click.echo(render_goroutines(report, max_groups=max_groups), nl=False)
         click.echo(f"stored on run {run_id}", err=True)
     return EXIT_CHECK_FAILED if report.found else 0
 
 
-def _finding(source: str, doc: dict[str, Any], report: Any) -> Finding:
-    events: list[tuple[str, str, dict[str, Any]]] = [
+def _finding(source: str, doc: GoroutinesBody, report: GoroutineReport) -> Finding:
+    events: list[tuple[str, str, Mapping[str, object]]] = [
         ("debug.deadlock", f"deadlock ({d.confidence}): " + " <-> ".join(d.functions),
          d.to_json()) for d in report.deadlocks]
     events.extend(("debug.goroutine-leak", f"goroutine leak: {c.name} +{c.after - c.before}",
@@ -113,16 +125,18 @@ def race(*, log_path: str | None, command: tuple[str, ...], run_ref: str | None,
         text, exit_status = _run_capturing(list(command), echo=not as_json)
     log = parse_race_log(text)
     groups = log.groups()
-    doc: dict[str, Any] = {
+    doc: RaceBody = {
         "source": source, "exit_status": exit_status, "reports": len(log.reports),
         "summary": log.summary, "warnings": log.warnings,
         "groups": [g.to_json() for g in groups], "found": bool(groups)}
-    events = [("debug.race", f"data race: {' / '.join(g.functions)} ({g.count} reports)",
-               g.to_json()) for g in groups]
+    events: list[tuple[str, str, Mapping[str, object]]] = [
+        ("debug.race", f"data race: {' / '.join(g.functions)} ({g.count} reports)",
+         g.to_json()) for g in groups]
     run_id = record_finding(store_path, run_ref, Finding("race", f"race {source}", doc, events))
     failed = bool(groups) or bool(exit_status)
     if as_json:
-        emit_json("perflab.race/1", {"run": run_id, **doc})
+        out: RaceReportDoc = {"schema": "perflab.race/1", "run": run_id, **doc}
+        emit_doc(out)
     else:
         click.echo(_race_text(doc), nl=False)
         click.echo(f"stored on run {run_id}", err=True)
@@ -165,7 +179,7 @@ def _run_capturing(argv: list[str], *, echo: bool) -> tuple[str, int]:
     return "".join(chunks), proc.wait()
 
 
-def _race_text(doc: dict[str, Any]) -> str:
+def _race_text(doc: RaceBody) -> str:
     from perflab.units import printable  # noqa: PLC0415
 
     out = [f"{doc['reports']} race reports in {len(doc['groups'])} groups"

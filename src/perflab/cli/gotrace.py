@@ -5,16 +5,16 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
-from perflab.cli._common import emit_json, json_option, store_option
+from perflab.cli._common import emit_doc, json_option, store_option
 from perflab.cli._debug_record import finding_run, run_option
 from perflab.errors import InvalidFile, NotFound, UsageError
 
 if TYPE_CHECKING:
-    from perflab.debug import TraceProfiles
+    from perflab.debug import GotraceBody, GotraceReport, TraceProfiles
 
 Slice = tuple["TraceProfiles", int, int]  # profiles, window start and end (ns)
 
@@ -70,10 +70,11 @@ def gotrace(*, trace: str | None, url: str | None, seconds: int, slices: int,
     result = taken[0][0] if len(taken) == 1 else merge_traces([t[0] for t in taken],
                                                                 url or "")
     graphs = _write_graphs(result, out_base, name)
-    doc: dict[str, Any] = {**result.to_json(), "graphs": graphs}
+    doc: GotraceBody = {**result.to_json(), "graphs": graphs}
     run_id = _store_gotrace(store_path, run_ref, taken, doc)
     if as_json:
-        emit_json("perflab.gotrace/1", {"run": run_id, **doc})
+        out: GotraceReport = {"schema": "perflab.gotrace/1", "run": run_id, **doc}
+        emit_doc(out)
         return 0
     for p in result.profiles:
         if p.error:
@@ -107,7 +108,7 @@ def _fetch_trace(url: str, seconds: int, out_base: Path, index: int | None) -> s
 def _write_graphs(result: TraceProfiles, out_base: Path, stem: str) -> dict[str, str]:
     from perflab.profile import flame_html  # noqa: PLC0415
 
-    graphs = {}
+    graphs: dict[str, str] = {}
     for p in result.profiles:
         if p.profile is None or not p.profile.samples:
             continue
@@ -121,7 +122,7 @@ def _write_graphs(result: TraceProfiles, out_base: Path, stem: str) -> dict[str,
 
 
 def _store_gotrace(store_path: str | None, run_ref: str | None, taken: list[Slice],
-                   doc: dict[str, Any]) -> int:
+                   doc: GotraceBody) -> int:
     """Per trace: each profile's pprof bytes as an artifact, its total as a sample at the end of
     the window (``go_trace_blocking_seconds{profile}``), the window as an event band; and the
     command's document once."""

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
-from perflab.cli._common import emit_json, json_option, store_option
+from perflab.cli._common import emit_doc, json_option, store_option
 from perflab.cli._debug_record import Finding, record_finding, run_option
 from perflab.errors import EXIT_CHECK_FAILED
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from perflab.debug import StacksBody, StacksReportDoc
 
 
 @click.command()
@@ -30,8 +35,8 @@ def stacks(*, pid: int, with_locals: bool, run_ref: str | None, store_path: str 
     from perflab.debug import python_stacks  # noqa: PLC0415  # lazy: keeps --help fast
 
     report = python_stacks(pid, with_locals=with_locals)
-    doc: dict[str, Any] = report.to_json()
-    events: list[tuple[str, str, dict[str, Any]]] = [
+    doc = report.to_json()
+    events: list[tuple[str, str, Mapping[str, object]]] = [
         ("debug.deadlock", "deadlock (certain): " + " <-> ".join(d["functions"]), d)
         for d in doc["deadlocks"]]
     events.extend(("debug.lock-inversion", "lock-order inversion: "
@@ -41,14 +46,15 @@ def stacks(*, pid: int, with_locals: bool, run_ref: str | None, store_path: str 
     run_id = record_finding(store_path, run_ref, Finding(
         "stacks", f"stacks {pid}", doc, events, {"python_threads": states}, {"pid": str(pid)}))
     if as_json:
-        emit_json("perflab.stacks/1", {"run": run_id, **doc})
+        out: StacksReportDoc = {"schema": "perflab.stacks/1", "run": run_id, **doc}
+        emit_doc(out)
     else:
         click.echo(_text(doc), nl=False)
         click.echo(f"stored on run {run_id}", err=True)
     return EXIT_CHECK_FAILED if report.found else 0
 
 
-def _text(doc: dict[str, Any]) -> str:
+def _text(doc: StacksBody) -> str:
     from perflab.units import printable  # noqa: PLC0415
 
     out = [f"PID {doc['pid']}: {len(doc['threads'])} threads (from {doc['source']})"]

@@ -17,6 +17,16 @@ from perflab.debug._agent import debug_dir, disable, enable, enable_from_env, re
 
 if TYPE_CHECKING:
     from perflab.debug._agent_client import AgentError, agent_get, has_agent
+    from perflab.debug._contracts import (
+        GoroutinesBody,
+        GoroutinesReport,
+        GotraceBody,
+        GotraceReport,
+        RaceBody,
+        RaceReportDoc,
+        StacksBody,
+        StacksReportDoc,
+    )
     from perflab.debug._deadlock import DeadlockFinding, find_deadlocks
     from perflab.debug._goroutines import GoFrame, Goroutine, GoroutineDump, parse_goroutines
     from perflab.debug._goroutines_group import diff_dumps, group_goroutines, state_counts
@@ -44,6 +54,10 @@ if TYPE_CHECKING:
 _LAZY = {
     "AgentError": "_agent_client", "agent_get": "_agent_client", "has_agent": "_agent_client",
     "site_dir": "_sitepath", "agent_env": "_sitepath",
+    # the --json documents' contracts (for annotations; they are TypedDicts)
+    "GoroutinesBody": "_contracts", "GoroutinesReport": "_contracts", "GotraceBody": "_contracts",
+    "GotraceReport": "_contracts", "RaceBody": "_contracts", "RaceReportDoc": "_contracts",
+    "StacksBody": "_contracts", "StacksReportDoc": "_contracts",
     "DeadlockFinding": "_deadlock", "find_deadlocks": "_deadlock",
     "GoFrame": "_goroutines", "Goroutine": "_goroutines", "GoroutineDump": "_goroutines",
     "parse_goroutines": "_goroutines", "diff_dumps": "_goroutines_group",
@@ -71,12 +85,20 @@ __all__ = [
     "Goroutine",
     "GoroutineDump",
     "GoroutineReport",
+    "GoroutinesBody",
+    "GoroutinesReport",
+    "GotraceBody",
+    "GotraceReport",
     "LeakOptions",
     "LeakRecorder",
     "LeakTarget",
+    "RaceBody",
     "RaceGroup",
     "RaceLog",
+    "RaceReportDoc",
+    "StacksBody",
     "StacksReport",
+    "StacksReportDoc",
     "TraceProfiles",
     "Watch",
     "add_debug_part",

@@ -3,9 +3,9 @@
 ``goroutines.schema.json``: ``GoroutinesReport``; ``race.schema.json``: ``RaceReportDoc``;
 ``stacks.schema.json``: ``StacksReportDoc``; ``gotrace.schema.json``: ``GotraceReport``)."""
 
-from __future__ import annotations
-
-from typing import Any, Literal, TypedDict
+# no ``from __future__ import annotations`` here: TypedDict sees NotRequired only in evaluated
+# annotations (test_contracts reads __required_keys__)
+from typing import Literal, NotRequired, TypedDict
 
 LeakVerdict = Literal["leak", "no leak", "not enough data"]
 
@@ -125,6 +125,8 @@ class MemcheckReport(TypedDict):
 
 
 class GoFrameDoc(TypedDict):
+    """A Go frame; also a deadlock member's ``held_since``/``waits_at`` site (same shape)."""
+
     function: str
     file: str
     line: int
@@ -135,33 +137,77 @@ class WaitMinutesDoc(TypedDict):
     max: int
 
 
-class GoroutineGroupDoc(TypedDict):
-    count: int
-    state: str
+class GoStackDoc(TypedDict):
+    """What every view of a goroutine stack shows (a group, a change)."""
+
     function: str
     location: str | None
-    wait_minutes: WaitMinutesDoc
-    blocked_on: str | None
-    ids: list[int]
-    locked_to_thread: int
     frames: list[GoFrameDoc]
     created_by: GoFrameDoc | None
 
 
+class GoroutineGroupDoc(GoStackDoc):
+    count: int
+    state: str
+    wait_minutes: WaitMinutesDoc
+    blocked_on: str | None
+    ids: list[int]
+    locked_to_thread: int
+
+
+class GoroutineChangeDoc(GoStackDoc):
+    states: list[str]
+    before: int
+    after: int
+    growth: int
+    new_ids: list[int]
+    leak: bool
+
+
 class GoroutineDiffDoc(TypedDict):
     base: str
-    changes: list[dict[str, Any]]
+    changes: list[GoroutineChangeDoc]
     leaks: int
+
+
+class GoroutineBlockedOneDoc(TypedDict):
+    id: int
+    state: str
+    blocked_on: str
+    wait_minutes: int
+    function: str | None
+    location: str | None
 
 
 class GoroutineBlockedDoc(TypedDict):
     over_minutes: float
-    goroutines: list[dict[str, Any]]
+    goroutines: list[GoroutineBlockedOneDoc]
 
 
-class GoroutinesReport(TypedDict):
-    schema: Literal["perflab.goroutines/1"]
-    run: int
+DeadlockConfidence = Literal["certain", "likely", "possible"]
+
+
+class DeadlockMemberDoc(TypedDict):
+    goroutine: int
+    function: str
+    holds: str
+    held_since: GoFrameDoc
+    wants: str
+    waits_at: GoFrameDoc
+    wait_minutes: int
+
+
+class DeadlockDoc(TypedDict):
+    confidence: DeadlockConfidence
+    members: list[DeadlockMemberDoc]
+    evidence: list[str]
+    stuck_behind: int
+    summary: str
+
+
+class GoroutinesBody(TypedDict):
+    """``GoroutinesReport`` before it is stored: the run and the schema name come after."""
+
     source: str
     goroutines: int
     states: dict[str, int]
@@ -171,22 +217,46 @@ class GoroutinesReport(TypedDict):
     groups: list[GoroutineGroupDoc]
     diff: GoroutineDiffDoc | None
     blocked: GoroutineBlockedDoc | None
-    deadlocks: list[dict[str, Any]]
+    deadlocks: list[DeadlockDoc]
     found: bool
+
+
+class GoroutinesReport(GoroutinesBody):
+    schema: Literal["perflab.goroutines/1"]
+    run: int
+
+
+RaceAccessKind = Literal["read", "write"]
+
+
+class RaceAccessDoc(TypedDict):
+    kind: RaceAccessKind
+    previous: bool
+    address: str
+    goroutine: int | None
+    function: str | None
+    location: str | None
+    frames: list[GoFrameDoc]
+
+
+class RaceCreatedDoc(TypedDict):
+    goroutine: int
+    status: str
+    frames: list[GoFrameDoc]
 
 
 class RaceGroupDoc(TypedDict):
     count: int
     functions: list[str]
     sites: list[str]
-    accesses: list[dict[str, Any]]
-    created: list[dict[str, Any]]
+    accesses: list[RaceAccessDoc]
+    created: list[RaceCreatedDoc]
     goroutines: list[int]
 
 
-class RaceReportDoc(TypedDict):
-    schema: Literal["perflab.race/1"]
-    run: int
+class RaceBody(TypedDict):
+    """``RaceReportDoc`` before it is stored: the run and the schema name come after."""
+
     source: str
     exit_status: int | None
     reports: int
@@ -196,23 +266,113 @@ class RaceReportDoc(TypedDict):
     found: bool
 
 
-class StacksReportDoc(TypedDict):
-    schema: Literal["perflab.stacks/1"]
+class RaceReportDoc(RaceBody):
+    schema: Literal["perflab.race/1"]
     run: int
+
+
+StacksSource = Literal["agent", "py-spy"]
+
+
+class PyFrameDoc(TypedDict):
+    function: str
+    file: str
+    line: int
+    locals: NotRequired[dict[str, str]]
+
+
+class PyThreadDoc(TypedDict):
+    thread: int
+    name: str
+    active: bool | None
+    waits_for: str | None
+    holds: list[str]
+    function: str
+    frames: list[PyFrameDoc]
+
+
+class WaitForDoc(TypedDict):
+    waiter: int
+    holder: int
+    lock: str
+
+
+class ThreadDeadlockDoc(TypedDict):
+    confidence: Literal["certain"]
+    threads: list[int]
+    functions: list[str]
+
+
+class LockOrderDoc(TypedDict):
+    thread: str
+    holds_site: str
+    takes_site: str
+    stack: list[str]
+
+
+class LockInversionDoc(TypedDict):
+    """lockwatch's inversion, as the agent's ``/locks`` answers it."""
+
+    locks: list[str]
+    now: LockOrderDoc
+    before: LockOrderDoc
+    functions: list[str]
+
+
+class LongHoldDoc(TypedDict):
+    site: str
+    lock: str
+    count: int
+    max_s: float
+
+
+class StacksBody(TypedDict):
+    """``StacksReportDoc`` before it is stored: the run and the schema name come after."""
+
     pid: int
-    source: str
-    threads: list[dict[str, Any]]
-    wait_for: list[dict[str, Any]]
-    deadlocks: list[dict[str, Any]]
-    inversions: list[dict[str, Any]]
-    long_holds: list[dict[str, Any]]
+    source: StacksSource
+    threads: list[PyThreadDoc]
+    wait_for: list[WaitForDoc]
+    deadlocks: list[ThreadDeadlockDoc]
+    inversions: list[LockInversionDoc]
+    long_holds: list[LongHoldDoc]
     notes: list[str]
     found: bool
 
 
-class GotraceReport(TypedDict):
+class StacksReportDoc(StacksBody):
+    schema: Literal["perflab.stacks/1"]
+    run: int
+
+
+GotraceKind = Literal["net", "sync", "syscall", "sched"]
+
+
+class GotraceTopDoc(TypedDict):
+    function: str
+    seconds: float
+
+
+class GotraceProfileDoc(TypedDict):
+    kind: GotraceKind
+    title: str
+    total_seconds: float
+    samples: int
+    error: str | None
+    top: list[GotraceTopDoc]
+
+
+class GotraceProfilesDoc(TypedDict):
+    """What ``go tool trace`` gave (``TraceProfiles.to_json``); the graphs are added after."""
+
+    source: str
+    profiles: list[GotraceProfileDoc]
+
+
+class GotraceBody(GotraceProfilesDoc):
+    graphs: dict[str, str]
+
+
+class GotraceReport(GotraceBody):
     schema: Literal["perflab.gotrace/1"]
     run: int
-    source: str
-    profiles: list[dict[str, Any]]
-    graphs: dict[str, str]

@@ -24,12 +24,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from itertools import pairwise
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from perflab.debug._goroutines import GoFrame
 from perflab.debug._goroutines_group import blocked_on
 
 if TYPE_CHECKING:
+    from perflab.debug._contracts import DeadlockDoc, DeadlockMemberDoc
     from perflab.debug._goroutines import Goroutine, GoroutineDump
     from perflab.profile import Profile
 
@@ -57,7 +58,7 @@ class CycleMember:
     waits_at: GoFrame
     wait_minutes: int
 
-    def to_json(self) -> dict[str, object]:
+    def to_json(self) -> DeadlockMemberDoc:
         return {"goroutine": self.goroutine, "function": self.function, "holds": self.holds,
                 "held_since": self.held_since.to_json(), "wants": self.wants,
                 "waits_at": self.waits_at.to_json(), "wait_minutes": self.wait_minutes}
@@ -66,7 +67,7 @@ class CycleMember:
 @dataclass(slots=True)
 class DeadlockFinding:
     members: list[CycleMember]
-    confidence: str                       # "likely" | "possible"
+    confidence: Literal["likely", "possible"]  # never "certain": see the module's docstring
     evidence: list[str] = field(default_factory=list)
     stuck_behind: int = 0                 # goroutines waiting on the cycle's mutexes besides it
 
@@ -79,7 +80,7 @@ class DeadlockFinding:
                  for m in self.members]
         return "; ".join(parts)
 
-    def to_json(self) -> dict[str, object]:
+    def to_json(self) -> DeadlockDoc:
         return {"confidence": self.confidence, "members": [m.to_json() for m in self.members],
                 "evidence": self.evidence, "stuck_behind": self.stuck_behind,
                 "summary": self.summary()}

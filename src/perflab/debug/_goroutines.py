@@ -12,8 +12,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from perflab.errors import InvalidFile
+
+if TYPE_CHECKING:
+    from perflab.debug._contracts import GoFrameDoc, GoStackDoc
 
 _HEADER = re.compile(r"(\d+)(?: [^\[\n]*)? \[([^\]\n]*)\]:?[ \t]*\r?$")  # after "goroutine "
 # a frame's arguments "(0xc000..., {...})" and a file line's PC offset " +0x1d", to build the key
@@ -55,7 +59,7 @@ class GoFrame:
     def where(self) -> str:
         return f"{self.file}:{self.line}"
 
-    def to_json(self) -> dict[str, object]:
+    def to_json(self) -> GoFrameDoc:
         return {"function": self.function, "file": self.file, "line": self.line}
 
 
@@ -81,7 +85,7 @@ class Stack:
         culprit = self.culprit
         return culprit.function if culprit else "(no frames)"
 
-    def to_json(self) -> dict[str, object]:
+    def to_json(self) -> GoStackDoc:
         """What every view of a stack shows: its name, where, the frames and the creator."""
         culprit = self.culprit
         return {"function": self.name, "location": culprit.where() if culprit else None,

@@ -13,6 +13,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from perflab.debug._contracts import (
+        GoroutineBlockedOneDoc,
+        GoroutineChangeDoc,
+        GoroutineGroupDoc,
+    )
     from perflab.debug._goroutines import Goroutine, GoroutineDump, Stack
 
 # states of a goroutine that is not waiting on anything (a leak is a goroutine that waits)
@@ -36,7 +41,7 @@ class Group:
     def name(self) -> str:
         return self.stack.name
 
-    def to_json(self) -> dict[str, object]:
+    def to_json(self) -> GoroutineGroupDoc:
         return {
             **self.stack.to_json(), "count": self.count, "state": self.state,
             "wait_minutes": {"min": self.min_wait, "max": self.max_wait},
@@ -92,7 +97,7 @@ class Blocked:
     goroutine: Goroutine
     on: str
 
-    def to_json(self) -> dict[str, object]:
+    def to_json(self) -> GoroutineBlockedOneDoc:
         culprit = self.goroutine.stack.culprit
         return {"id": self.goroutine.id, "state": self.goroutine.state, "blocked_on": self.on,
                 "wait_minutes": self.goroutine.wait_minutes,
@@ -129,7 +134,7 @@ class GroupChange:
     def name(self) -> str:
         return self.stack.name
 
-    def to_json(self) -> dict[str, object]:
+    def to_json(self) -> GoroutineChangeDoc:
         return {**self.stack.to_json(), "states": self.states, "before": self.before,
                 "after": self.after, "growth": self.after - self.before,
                 "new_ids": self.new_ids[:_MAX_IDS], "leak": self.leak}

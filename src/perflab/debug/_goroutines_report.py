@@ -23,6 +23,7 @@ from perflab.errors import InvalidFile, NotFound, Unreachable
 from perflab.units import printable
 
 if TYPE_CHECKING:
+    from perflab.debug._contracts import GoroutineBlockedDoc, GoroutineDiffDoc, GoroutinesBody
     from perflab.profile import Profile
 
 SCHEMA = "perflab.goroutines/1"
@@ -106,21 +107,30 @@ class GoroutineReport:
         """A fault was found: a leak, a goroutine blocked over the threshold, a deadlock."""
         return bool(self.leaks or self.blocked or self.deadlocks)
 
-    def to_json(self) -> dict[str, object]:
+    def to_json(self) -> GoroutinesBody:
         return {
             "source": self.dump.source, "goroutines": len(self.dump.goroutines),
             "states": state_counts(self.dump), "preamble": self.dump.preamble[:2000],
             "warnings": self.dump.warnings, "notes": self.notes,
             "groups": [g.to_json() for g in self.groups],
-            "diff": None if self.changes is None else {
-                "base": self.base, "changes": [c.to_json() for c in self.changes],
-                "leaks": len(self.leaks)},
-            "blocked": None if self.blocked is None else {
-                "over_minutes": self.blocked_minutes,
-                "goroutines": [b.to_json() for b in self.blocked]},
+            "diff": self._diff_json(), "blocked": self._blocked_json(),
             "deadlocks": [d.to_json() for d in self.deadlocks],
             "found": self.found,
         }
+
+    def _diff_json(self) -> GoroutineDiffDoc | None:
+        if self.changes is None:
+            return None
+        assert self.base is not None, "a diff has its base (analyze_goroutines sets both)"
+        return {"base": self.base, "changes": [c.to_json() for c in self.changes],
+                "leaks": len(self.leaks)}
+
+    def _blocked_json(self) -> GoroutineBlockedDoc | None:
+        if self.blocked is None:
+            return None
+        assert self.blocked_minutes is not None, "analyze_goroutines sets both"
+        return {"over_minutes": self.blocked_minutes,
+                "goroutines": [b.to_json() for b in self.blocked]}
 
 
 def analyze_goroutines(dump: GoroutineDump, *, base: GoroutineDump | None = None,

@@ -22,16 +22,17 @@ from perflab.debug._goroutines import GoFrame
 from perflab.errors import InvalidFile, TargetError, ToolMissing
 
 if TYPE_CHECKING:
+    from perflab.debug._contracts import GotraceKind, GotraceProfilesDoc
     from perflab.profile import Profile
 
-KINDS = ("net", "sync", "syscall", "sched")
+KINDS: tuple[GotraceKind, ...] = ("net", "sync", "syscall", "sched")
 _TITLES = {"net": "network blocking", "sync": "synchronization blocking",
            "syscall": "syscall blocking", "sched": "scheduler latency"}
 
 
 @dataclass(slots=True)
 class BlockingProfile:
-    kind: str
+    kind: GotraceKind
     profile: Profile | None
     raw: bytes = b""
     error: str | None = None
@@ -77,7 +78,7 @@ class TraceProfiles:
     source: str
     profiles: list[BlockingProfile] = field(default_factory=list)
 
-    def to_json(self) -> dict[str, object]:
+    def to_json(self) -> GotraceProfilesDoc:
         return {"source": self.source, "profiles": [
             {"kind": p.kind, "title": p.title, "total_seconds": round(p.total_seconds, 9),
              "samples": len(p.profile.samples) if p.profile else 0, "error": p.error,
@@ -86,7 +87,7 @@ class TraceProfiles:
 
 
 def blocking_profiles(trace_path: str, *, binary: str | None = None,
-                      kinds: tuple[str, ...] = KINDS) -> TraceProfiles:
+                      kinds: tuple[GotraceKind, ...] = KINDS) -> TraceProfiles:
     """Run ``go tool trace -pprof=KIND`` for each kind; a kind that fails is kept with its
     error (the others still count)."""
     from perflab.profile import find_tool, parse_profile  # noqa: PLC0415

@@ -22,8 +22,17 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from perflab.debug._goroutines import GoFrame
+
+if TYPE_CHECKING:
+    from perflab.debug._contracts import (
+        RaceAccessDoc,
+        RaceAccessKind,
+        RaceCreatedDoc,
+        RaceGroupDoc,
+    )
 
 _ACCESS = re.compile(r"^(Previous )?(read|write|Read|Write)(?: at (0x[0-9a-f]+))? by "
                      r"(main goroutine|goroutine (\d+)|thread T\d+)(?: \(mutexes: [^)]*\))?:$")
@@ -34,7 +43,7 @@ _SEP = "=================="
 
 @dataclass(frozen=True, slots=True)
 class Access:
-    kind: str                    # "read" / "write"
+    kind: RaceAccessKind
     previous: bool
     address: str
     goroutine: int | None        # None: the main goroutine
@@ -47,7 +56,7 @@ class Access:
                 return frame
         return self.frames[0] if self.frames else None
 
-    def to_json(self) -> dict[str, object]:
+    def to_json(self) -> RaceAccessDoc:
         site = self.site
         return {"kind": self.kind, "previous": self.previous, "address": self.address,
                 "goroutine": self.goroutine,
@@ -82,8 +91,8 @@ class RaceGroup:
                 out.append(a.site.function)
         return out
 
-    def to_json(self) -> dict[str, object]:
-        created = [
+    def to_json(self) -> RaceGroupDoc:
+        created: list[RaceCreatedDoc] = [
             {"goroutine": gid, "status": status, "frames": [f.to_json() for f in frames]}
             for gid, (status, frames) in sorted(self.first.created.items())]
         return {"count": self.count, "functions": self.functions,
@@ -144,7 +153,8 @@ def _report(lines: list[str], i: int) -> tuple[RaceReport, int, bool]:
         if m:
             frames, i = _frames(lines, i + 1)
             gid = int(m.group(5)) if m.group(5) else None
-            report.accesses.append(Access(m.group(2).lower(), bool(m.group(1)),
+            kind: RaceAccessKind = "write" if m.group(2).lower() == "write" else "read"
+            report.accesses.append(Access(kind, bool(m.group(1)),
                                           m.group(3) or "", gid, frames))
             continue
         if c:

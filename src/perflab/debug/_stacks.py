@@ -18,9 +18,19 @@ import linecache
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from perflab.errors import AccessDenied, NoSuchProcess, TargetError, ToolMissing
+
+if TYPE_CHECKING:
+    from perflab.debug._contracts import (
+        LockInversionDoc,
+        LongHoldDoc,
+        PyFrameDoc,
+        PyThreadDoc,
+        StacksBody,
+        StacksSource,
+    )
 
 _INTERNAL = ("/perflab/debug/_lockwatch.py", "/threading.py")
 _LOCK_CALLS = ("acquire", "__enter__", "_acquire_restore")
@@ -36,9 +46,8 @@ class PyFrame:
     def where(self) -> str:
         return f"{self.file}:{self.line}"
 
-    def to_json(self) -> dict[str, object]:
-        out: dict[str, object] = {"function": self.function, "file": self.file,
-                                  "line": self.line}
+    def to_json(self) -> PyFrameDoc:
+        out: PyFrameDoc = {"function": self.function, "file": self.file, "line": self.line}
         if self.locals is not None:
             out["locals"] = self.locals
         return out
@@ -57,7 +66,7 @@ class PyThread:
     def function(self) -> str:
         return self.frames[0].function if self.frames else "?"
 
-    def to_json(self) -> dict[str, object]:
+    def to_json(self) -> PyThreadDoc:
         return {"thread": self.ident, "name": self.name, "active": self.active,
                 "waits_for": self.waits_for, "holds": self.holds,
                 "function": self.function, "frames": [f.to_json() for f in self.frames]}
@@ -66,19 +75,19 @@ class PyThread:
 @dataclass(slots=True)
 class StacksReport:
     pid: int
-    source: str                                   # "agent" or "py-spy"
+    source: StacksSource
     threads: list[PyThread]
     edges: list[tuple[int, int, str]] = field(default_factory=list)  # waiter, holder, lock
     cycles: list[list[int]] = field(default_factory=list)
-    inversions: list[dict[str, Any]] = field(default_factory=list)
-    long_holds: list[dict[str, Any]] = field(default_factory=list)
+    inversions: list[LockInversionDoc] = field(default_factory=list)  # lockwatch's, as is
+    long_holds: list[LongHoldDoc] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
     @property
     def found(self) -> bool:
         return bool(self.cycles or self.inversions)
 
-    def to_json(self) -> dict[str, object]:
+    def to_json(self) -> StacksBody:
         by_id = {t.ident: t for t in self.threads}
         return {
             "pid": self.pid, "source": self.source,

@@ -34,7 +34,7 @@ def check_lock_order(store_path: Path, run_id: int, pid: int, agent_dir: Path) -
         for inv in report.inversions:
             store.add_event(run_id, "debug.lock-inversion",
                             "lock-order inversion: " + " / ".join(inv["functions"]), ts_ns=now,
-                            attrs=inv)
+                            attrs=dict(inv))
     if not locks.get("watching"):
         return "lockwatch was off in the service: no lock order to check"
     if not report.inversions:
