@@ -114,7 +114,7 @@ def wait_for_spans(store_path: Any, *, quiet_s: float = 1.0, timeout_s: float = 
 def slow_call_finding(store: Store, start_ns: int, end_ns: int) -> TraceFinding:
     query = TraceQuery(service=ENTRY[0], operation=ENTRY[1], start_ns=start_ns, end_ns=end_ns)
     try:
-        # the slowest 5 %: one checkout in SLOW_EVERY (20) misses the price cache
+        # the slowest 5 %: one checkout in SLOW_EVERY (10) misses the price cache
         doc = diff_document(store, {"slowest_pct": "5"}, query)
     except ViewError as exc:
         return TraceFinding("slow call", detected=False,
