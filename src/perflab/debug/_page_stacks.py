@@ -29,7 +29,9 @@ _KINDS = ("goroutines", "stacks", "race", "gotrace")
 _COUNTS = ("go_goroutines", "process_threads")
 _COLORS = ("#2c7fb8", "#c0392b", "#27ae60", "#8e44ad", "#d35400", "#7f8c8d", "#16a085",
            "#f1c40f")
-_GRAPH = 320  # the wait-for graph's square size
+_GRAPH = 320  # the wait-for graph's square size (a cycle), its least width (rows)
+_COLUMN = 120  # room for one thread's label in a row of the wait-for graph
+_ROW = 80  # a row of the wait-for graph
 
 
 def _documents(store: Store, run: Run, kind: str) -> list[tuple[int, dict[str, Any]]]:
@@ -73,20 +75,54 @@ def _count_charts(store: Store, run: Run) -> list[dict[str, Any]]:
     return charts
 
 
+def _graph_positions(ids: list[int], edges: list[dict[str, Any]],
+                     in_cycle: set[int]) -> tuple[dict[int, tuple[float, float]], float, float]:
+    """Where each thread sits, and the drawing's width and height. A cycle is drawn on a circle;
+    otherwise in rows, holders on top and each waiter one row below what it waits for, so that
+    many threads waiting on one (the common pile-up) read as a fan, not a tangle of labels."""
+    if in_cycle:
+        r = _GRAPH / 2 - 40
+        return ({tid: (_GRAPH / 2 + r * math.cos(2 * math.pi * i / len(ids)),
+                       _GRAPH / 2 + r * math.sin(2 * math.pi * i / len(ids)))
+                 for i, tid in enumerate(ids)}, _GRAPH, _GRAPH)
+    waits = {e["waiter"]: e["holder"] for e in edges}
+
+    def depth(tid: int) -> int:  # how many waits lead from this thread to a running one
+        seen = {tid}
+        while tid in waits and waits[tid] not in seen:
+            tid = waits[tid]
+            seen.add(tid)
+        return len(seen) - 1
+
+    level = {tid: depth(tid) for tid in ids}
+    rows: dict[int, list[int]] = {}
+    for tid in ids:
+        rows.setdefault(level[tid], []).append(tid)
+    width = float(max(_GRAPH, _COLUMN * max(len(r) for r in rows.values())))
+    height = float(_ROW * len(rows) + 20)
+    pos = {tid: (width * (i + 0.5) / len(row), 30.0 + _ROW * lvl)
+           for lvl, row in rows.items() for i, tid in enumerate(row)}
+    return pos, width, height
+
+
 def _wait_graph(doc: dict[str, Any]) -> dict[str, Any] | None:
-    """The wait-for graph's nodes on a circle and its edges as lines (threads in a cycle red)."""
+    """The wait-for graph's nodes and its edges as lines (threads in a cycle red)."""
     edges = doc.get("wait_for", [])
     if not edges:
         return None
     names = {t["thread"]: t["name"] for t in doc.get("threads", [])}
     ids = sorted({e["waiter"] for e in edges} | {e["holder"] for e in edges})
     in_cycle = {t for d in doc.get("deadlocks", []) for t in d["threads"]}
-    r = _GRAPH / 2 - 40
-    pos = {tid: (_GRAPH / 2 + r * math.cos(2 * math.pi * i / len(ids)),
-                 _GRAPH / 2 + r * math.sin(2 * math.pi * i / len(ids)))
-           for i, tid in enumerate(ids)}
-    nodes = [{"id": tid, "name": names.get(tid, str(tid)), "x": round(pos[tid][0], 1),
-              "y": round(pos[tid][1], 1), "cycle": tid in in_cycle} for tid in ids]
+    pos, width, height = _graph_positions(ids, edges, in_cycle)
+    waits = {e["waiter"] for e in edges}
+    # the label is the thread's name up to its target ("Thread-3 (worker)" -> "Thread-3"); the
+    # whole name is the node's tooltip
+    nodes = [{"id": tid, "name": names.get(tid, str(tid)),
+              "label": names.get(tid, str(tid)).split(" (")[0] or str(tid),
+              "x": round(pos[tid][0], 1), "y": round(pos[tid][1], 1), "cycle": tid in in_cycle,
+              # a holder's label above it, clear of the arrows coming in from below
+              "label_y": round(pos[tid][1] + (26 if in_cycle or tid in waits else -18), 1)}
+             for tid in ids]
     lines = []
     for e in edges:
         (x1, y1), (x2, y2) = pos[e["waiter"]], pos[e["holder"]]
@@ -96,7 +132,7 @@ def _wait_graph(doc: dict[str, Any]) -> dict[str, Any] | None:
                       "x2": round(x2 - (x2 - x1) * 14 / d, 1),
                       "y2": round(y2 - (y2 - y1) * 14 / d, 1), "lock": e["lock"],
                       "cycle": e["waiter"] in in_cycle and e["holder"] in in_cycle})
-    return {"size": _GRAPH, "nodes": nodes, "lines": lines}
+    return {"width": round(width), "height": round(height), "nodes": nodes, "lines": lines}
 
 
 def stacks_part(store: Store, run: Run) -> str | None:

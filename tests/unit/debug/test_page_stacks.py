@@ -1,6 +1,7 @@
 """The Debug section's goroutines, stacks and race parts: findings with their stacks, counts over
 time, the wait-for graph; hostile names shown inert."""
 
+import itertools
 import json
 from pathlib import Path
 
@@ -77,3 +78,21 @@ def test_the_run_page_and_the_report_show_the_goroutines_part(tmp_path, capsys, 
     assert page.status_code == 200
     assert 'id="section-debug"' in page.text
     assert "Deadlock (likely)" in page.text
+
+
+def test_a_pile_up_on_one_lock_is_drawn_as_a_fan_with_short_labels():
+    """Five threads waiting for the one holding a lock: the holder on top, the waiters in one
+    row below, each labelled by its short name (the whole name as its tooltip)."""
+    from perflab.debug._page_stacks import _wait_graph  # noqa: PLC0415  # the layout itself
+
+    threads = [{"thread": t, "name": f"Thread-{t} (process_request_thread)"} for t in range(1, 7)]
+    edges = [{"waiter": t, "holder": 1, "lock": "L"} for t in range(2, 7)]
+    graph = _wait_graph({"wait_for": edges, "threads": threads, "deadlocks": []})
+    assert graph is not None
+    by_id = {n["id"]: n for n in graph["nodes"]}
+    assert by_id[1]["y"] < min(by_id[t]["y"] for t in range(2, 7))
+    assert len({by_id[t]["y"] for t in range(2, 7)}) == 1
+    xs = sorted(by_id[t]["x"] for t in range(2, 7))
+    assert min(b - a for a, b in itertools.pairwise(xs)) >= 100  # room for each label
+    assert by_id[3]["label"] == "Thread-3"
+    assert by_id[3]["name"] == "Thread-3 (process_request_thread)"
