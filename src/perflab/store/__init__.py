@@ -28,6 +28,10 @@ Spans (schema v5, ``_spans.py``): ``insert_spans`` with its ``SpanCatalog`` and 
 retention: ``span_stats``, ``span_bytes_estimate``, ``delete_spans_started_before``,
 ``delete_oldest_spans``, ``prune_span_catalog``; ``running_runs`` (where arriving data belongs).
 
+Logs (schema v7, ``_logs.py``): ``insert_logs`` with ``LOG_COLUMNS`` and ``log_stream_id``;
+reading: ``log_streams``, ``log_streams_in``, ``log_lines`` / ``StoredLog``; retention:
+``log_stats``, ``log_bytes_estimate``, ``delete_logs_before``, ``delete_oldest_logs``.
+
 Contracts (``_contracts.py``): the TypedDicts of the JSON the models give (``RunJson``,
 ``SeriesJson``, ``EventJson``, ``SampleWindowJson``, ``SummaryJson``) and of the documents of
 ``runs``, ``show``, ``query`` and ``store check`` (``RunsDoc``, ``ShowDoc``, ``QueryDoc``,
@@ -58,6 +62,19 @@ from perflab.store._contracts import (
 )
 from perflab.store._errors import store_error
 from perflab.store._ingest import IngestQueue, IngestStats
+from perflab.store._logs import (
+    LOG_COLUMNS,
+    StoredLog,
+    delete_logs_before,
+    delete_oldest_logs,
+    insert_logs,
+    log_bytes_estimate,
+    log_lines,
+    log_stats,
+    log_stream_id,
+    log_streams,
+    log_streams_in,
+)
 from perflab.store._metrics import (
     MetricSeries,
     SilenceRow,
@@ -139,6 +156,7 @@ __all__ = [
     "DEFAULT_POINTS",
     "INT64_MAX",
     "INT64_MIN",
+    "LOG_COLUMNS",
     "MAX_NAME_FILTER",
     "MAX_POINTS",
     "ROLLUP_NS",
@@ -171,6 +189,7 @@ __all__ = [
     "SpanMatch",
     "Store",
     "StoreCheckDoc",
+    "StoredLog",
     "StoredProcess",
     "StoredSpan",
     "Summary",
@@ -180,6 +199,8 @@ __all__ = [
     "canonical_labels",
     "check_file",
     "default_store_path",
+    "delete_logs_before",
+    "delete_oldest_logs",
     "delete_oldest_spans",
     "delete_spans_started_before",
     "end_event",
@@ -187,9 +208,16 @@ __all__ = [
     "find_trace_ids",
     "format_labels",
     "has_rollup",
+    "insert_logs",
     "insert_spans",
     "interrupt",
     "is_stale_nan",
+    "log_bytes_estimate",
+    "log_lines",
+    "log_stats",
+    "log_stream_id",
+    "log_streams",
+    "log_streams_in",
     "metric_arrays",
     "metric_meta",
     "metric_names",

@@ -1,0 +1,163 @@
+"""What a log line says about itself: its fields (JSON or logfmt), level, trace and span id.
+
+The parsers follow Loki's ``| json`` and ``| logfmt`` (pkg/logql/log/parser.go): nested JSON
+objects are flattened with ``_`` between the keys, arrays are left out, numbers and booleans
+keep their text; a key's characters outside ``[A-Za-z0-9_]`` become ``_``. logfmt takes
+``key=value``, ``key="quoted value"`` (Go escapes) and a bare ``key`` (empty value).
+
+Levels and ids are looked for under the names OTel, Zap, Logrus and structlog use.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+_KEY_BAD = re.compile(r"[^A-Za-z0-9_]")
+_LEVEL_KEYS = ("level", "lvl", "severity", "loglevel", "log_level", "levelname",
+               "severity_text", "@l")
+_TRACE_KEYS = ("trace_id", "traceid", "traceID", "traceId", "trace.id", "otelTraceID",
+               "dd.trace_id")
+_SPAN_KEYS = ("span_id", "spanid", "spanID", "spanId", "span.id", "otelSpanID", "dd.span_id")
+_LEVELS = {
+    "trace": "trace", "debug": "debug", "dbug": "debug", "info": "info", "information": "info",
+    "informational": "info", "notice": "info", "warn": "warn", "warning": "warn",
+    "wrn": "warn", "error": "error", "err": "error", "eror": "error", "fatal": "critical",
+    "critical": "critical", "crit": "critical", "panic": "critical", "emerg": "critical",
+    "alert": "critical", "dpanic": "critical",
+}
+_LEVEL_WORD = re.compile(r"\b(TRACE|DEBUG|INFO|WARN(?:ING)?|ERROR|FATAL|CRITICAL|PANIC)\b",
+                         re.IGNORECASE)
+_HEX = re.compile(r"[0-9a-fA-F]+")
+
+
+class ParseFailed(ValueError):
+    """A line is not what the parser reads (Loki's JSONParserErr / LogfmtParserErr)."""
+
+
+def sanitize_key(key: str) -> str:
+    key = _KEY_BAD.sub("_", key)
+    return "_" + key if key[:1].isdigit() else key
+
+
+def _flatten(obj: dict[str, object], prefix: str, out: dict[str, str]) -> None:
+    for k, v in obj.items():
+        key = prefix + sanitize_key(k)
+        if isinstance(v, dict):
+            _flatten(v, key + "_", out)
+        elif isinstance(v, list):
+            continue
+        elif isinstance(v, bool):
+            out[key] = "true" if v else "false"
+        elif v is None:
+            out[key] = ""
+        else:
+            out[key] = str(v)
+
+
+def parse_json(line: str) -> dict[str, str]:
+    """The flattened fields of a JSON object line; ``ParseFailed`` when it is not one."""
+    try:
+        obj = json.loads(line)
+    except (ValueError, RecursionError) as exc:
+        raise ParseFailed(f"not JSON: {exc}") from None
+    if not isinstance(obj, dict):
+        raise ParseFailed("not a JSON object")
+    out: dict[str, str] = {}
+    _flatten(obj, "", out)
+    return out
+
+
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\"}
+
+
+def parse_logfmt(line: str) -> dict[str, str]:
+    """The fields of a logfmt line; ``ParseFailed`` on an unclosed quote or a key-less ``=``."""
+    out: dict[str, str] = {}
+    i, n = 0, len(line)
+    while i < n:
+        while i < n and line[i] in " \t":
+            i += 1
+        if i >= n:
+            break
+        start = i
+        while i < n and line[i] not in " \t=":
+            i += 1
+        key = line[start:i]
+        if not key:
+            raise ParseFailed(f"logfmt syntax error at position {i + 1}: unexpected '='")
+        value = ""
+        if i < n and line[i] == "=":
+            i += 1
+            if i < n and line[i] == '"':
+                i += 1
+                buf: list[str] = []
+                while i < n and line[i] != '"':
+                    if line[i] == "\\" and i + 1 < n:
+                        buf.append(_ESCAPES.get(line[i + 1], line[i + 1]))
+                        i += 2
+                        continue
+                    buf.append(line[i])
+                    i += 1
+                if i >= n:
+                    raise ParseFailed("logfmt syntax error: unterminated quoted value")
+                i += 1
+                value = "".join(buf)
+            else:
+                start = i
+                while i < n and line[i] not in " \t":
+                    i += 1
+                value = line[start:i]
+        out[sanitize_key(key)] = value
+    return out
+
+
+def line_fields(line: str) -> dict[str, str]:
+    """The fields a line carries: its JSON object's, else its logfmt pairs when it has any
+    ``key=value``, else none."""
+    stripped = line.lstrip()
+    if stripped.startswith("{"):
+        try:
+            return parse_json(line)
+        except ParseFailed:
+            return {}
+    if "=" in line:
+        try:
+            fields = parse_logfmt(line)
+        except ParseFailed:
+            return {}
+        if any(v for v in fields.values()):
+            return fields
+    return {}
+
+
+def _pick(fields: dict[str, str], keys: tuple[str, ...]) -> str | None:
+    for k in keys:
+        v = fields.get(sanitize_key(k))
+        if v:
+            return v
+    return None
+
+
+def detect_level(line: str, fields: dict[str, str]) -> str | None:
+    """The line's level as Loki's ``detected_level`` names them (trace, debug, info, warn,
+    error, critical), from a level field or else the first level word in the line."""
+    raw = _pick(fields, _LEVEL_KEYS)
+    if raw is None:
+        m = _LEVEL_WORD.search(line[:512])
+        if m is None:
+            return None
+        raw = m.group(1)
+    return _LEVELS.get(raw.strip().lower())
+
+
+def _hex_id(text: str | None, size: int) -> bytes | None:
+    if text is None or not _HEX.fullmatch(text) or len(text) > size * 2:
+        return None
+    raw = bytes.fromhex(text.rjust(size * 2, "0"))
+    return None if not any(raw) else raw
+
+
+def detect_ids(fields: dict[str, str]) -> tuple[bytes | None, bytes | None]:
+    """(trace id: 16 bytes, span id: 8 bytes) named by the fields, when they are hex ids."""
+    return _hex_id(_pick(fields, _TRACE_KEYS), 16), _hex_id(_pick(fields, _SPAN_KEYS), 8)
