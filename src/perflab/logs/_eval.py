@@ -6,7 +6,9 @@
 - Parsers add the fields as labels; a field named like a stream label gets ``_extracted``
   appended; a line the parser cannot read gets ``__error__`` (``JSONParserErr``,
   ``LogfmtParserErr``). A numeric label filter drops a line without the label and marks one
-  whose value is not a number with ``__error__="LabelFilterErr"`` (kept).
+  whose value is not a number with ``__error__="LabelFilterErr"`` (kept); a line with an
+  error already passes numeric filters (only string matchers filter it). perflab does not add
+  Loki's ``__error_details__`` label.
 - Range functions look at (t - range, t] at each step t = start, start + step, ... <= end;
   a step with no line has no point. A metric series with ``__error__`` is an error, as in
   Loki (filter it with ``| __error__=""``).
@@ -98,6 +100,8 @@ def _label_keeps(expr: LabelExpr, labels: Labels) -> bool:
         return _label_keeps(expr.left, labels) or _label_keeps(expr.right, labels)
     if expr.matcher is not None:
         return expr.matcher.matches(labels.get(expr.name, ""))
+    if "__error__" in labels:
+        return True  # as Loki: once a line has an error, only string matchers filter it
     got = labels.get(expr.name)
     if got is None:
         return False

@@ -82,6 +82,8 @@ def parse_logfmt(line: str) -> dict[str, str]:
             break
         start = i
         while i < n and line[i] not in " \t=":
+            if line[i] == '"':
+                raise ParseFailed(f"logfmt syntax error at position {i + 1}: unexpected '\"'")
             i += 1
         key = line[start:i]
         if not key:
