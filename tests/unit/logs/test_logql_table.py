@@ -30,8 +30,8 @@ LINES = {
     "a1": (API_PROD, 1, 'level=info msg="GET /users" status=200 duration=12ms'),
     "a2": (API_PROD, 2, 'level=error msg="GET /orders" status=500 duration=1.5s'),
     "a3": (API_PROD, 3, 'level=warn msg="slow query" status=200 duration=800ms'),
-    "b1": (API_DEV, 4, '{"level":"info","msg":"started","status":200,'
-                       '"user":{"id":7,"name":"ann"},"tags":["x"]}'),
+    "b1": (API_DEV, 4, ('{"level":"info","msg":"started","status":200,'
+                        '"user":{"id":7,"name":"ann"},"tags":["x"]}')),
     "b2": (API_DEV, 5, f'{{"level":"error","msg":"db down","status":503,"trace_id":"{TRACE}"}}'),
     "c1": (WEB, 6, "level=debug path=/index user=bob"),
     "c2": (WEB, 7, 'not logfmt "unclosed'),

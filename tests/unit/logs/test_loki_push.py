@@ -67,7 +67,7 @@ def test_python_logging_loki_pushes_lines_with_their_labels(store_path):
         # the client posts with requests; route it through the in-process hub
         handler = logging_loki.LokiHandler(url=client.base_url.join(PUSH), version="1",
                                            tags={"job": "checkout"})
-        handler.emitter._session = client  # noqa: SLF001  # its session: the test client
+        handler.emitter._session = client  # its session: the test client
         logger = logging.getLogger("perflab.tests.loki")
         logger.propagate = False
         logger.addHandler(handler)
@@ -135,8 +135,8 @@ def test_json_push_gzip_and_structured_metadata(store_path):
     (b"\x00\x01garbage", "application/x-protobuf", 400, "snappy"),
     (bytes(cramjam.snappy.compress_raw(b"\x0a\xff\xff")), "application/x-protobuf", 400,
      "truncated"),
-    (bytes(cramjam.snappy.compress_raw(push_request([("{job=~\"x\"}", [])]))),
-     "application/x-protobuf", 400, "name=\"value\""),
+    (bytes(cramjam.snappy.compress_raw(push_request([('{job=~"x"}', [])]))),
+     "application/x-protobuf", 400, 'name="value"'),
     (bytes(cramjam.snappy.compress_raw(push_request([("{job=", [])]))),
      "application/x-protobuf", 400, "column 6"),
     (b"x", "text/plain", 400, "Content-Type"),
