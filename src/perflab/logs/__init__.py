@@ -7,7 +7,7 @@ Public names:
   ``query_instant`` (Loki's ``data`` documents), ``QueryError`` (a query that parses but cannot
   be answered), ``parse_loki_time``;
 - lines: ``LogEntry``, ``line_fields``, ``detect_level``, ``detect_ids``; ``decode_push`` (a
-  Loki push body, JSON or snappy protobuf);
+  Loki push body, JSON or snappy protobuf); ``FileTail`` (files followed into the store);
 - in ``perflab serve``: ``LogsHub`` (the sink on the hub's ingest queue), ``LogSink``,
   ``Retention``, ``apply_retention``, ``ROUTES`` (the push receiver and the query API);
 - contracts: ``LogsQueryDoc``, ``LokiQueryDoc``, ``LokiListDoc``, ``LokiData``.
@@ -22,9 +22,11 @@ from perflab.logs._push import decode_push
 from perflab.logs._query import query_instant, query_range
 from perflab.logs._routes import ROUTES, LogsHub
 from perflab.logs._sink import LogEntry, LogSink, Retention, apply_retention
+from perflab.logs._tail import FileTail
 
 __all__ = [
     "ROUTES",
+    "FileTail",
     "LogEntry",
     "LogQLError",
     "LogSink",

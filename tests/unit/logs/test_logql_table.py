@@ -12,6 +12,7 @@ first unless ``forward``, and keep the first ``limit`` lines.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -164,7 +165,7 @@ def test_log_query(filled, query, expected):
 
 
 def test_log_query_times_are_the_lines_ns(filled):
-    data = query_range(filled, '{app="web"} |= "GET"', T0, T0 + 10 * S)
+    data: Any = query_range(filled, '{app="web"} |= "GET"', T0, T0 + 10 * S)
     assert data["result"][0]["values"] == [[str(T0 + 8 * S), "GET /health 200"]]
 
 
@@ -231,7 +232,7 @@ INSTANT: list[tuple[str, int, list[tuple[dict[str, str], float]]]] = [
 
 @pytest.mark.parametrize(("query", "at", "expected"), INSTANT, ids=[q for q, _, _ in INSTANT])
 def test_instant_metric_query(filled, query, at, expected):
-    data = query_instant(filled, query, T0 + at * S)
+    data: Any = query_instant(filled, query, T0 + at * S)
     assert data["resultType"] == "vector"
     got = {json.dumps(r["metric"], sort_keys=True): float(r["value"][1]) for r in data["result"]}
     assert got == pytest.approx({json.dumps(lab, sort_keys=True): v for lab, v in expected})
@@ -249,7 +250,7 @@ def test_range_metric_query_is_a_matrix(filled):
 
 
 def test_rate_values_keep_their_fraction(filled):
-    data = query_range(filled, 'rate({app="api", env="prod"}[4s])', T0 + 4 * S, T0 + 4 * S,
+    data: Any = query_range(filled, 'rate({app="api", env="prod"}[4s])', T0 + 4 * S, T0 + 4 * S,
                        step_ns=S)
     assert data["result"][0]["values"] == [[1_700_000_004, "0.75"]]
 

@@ -61,6 +61,8 @@ def test_lines_keep_their_level_ids_fields_and_run(store):
                                     '{"lvl":"WARNING","traceID":"4bf92f3577b34da6a3ce929d0e0e4736",'
                                     '"span_id":"00f067aa0ba902b7","n":1}', (("k", "v"),))])
     (row,) = log_lines(store, [s for s, _ in log_streams(store)], 0, 10)
+    assert row.trace_id is not None
+    assert row.span_id is not None
     assert (row.level, row.trace_id.hex(), row.span_id.hex(), row.run_id) == (
         "warn", "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7", rid)
     assert row.fields == ('{"lvl":"WARNING","traceID":"4bf92f3577b34da6a3ce929d0e0e4736",'

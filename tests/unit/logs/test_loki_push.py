@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import json
 import logging
+from typing import Any
 
 import cramjam
 import pytest
@@ -56,7 +57,7 @@ def push_request(streams: list[tuple[str, list[tuple[int, str, list[tuple[str, s
 
 def _lines(path) -> list[tuple[dict[str, str], str, str]]:
     with Store.open(path) as st:
-        data = query_range(st, '{job=~".+"}', 0, 2**62, limit=1000, backward=False)
+        data: Any = query_range(st, '{job=~".+"}', 0, 2**62, limit=1000, backward=False)
     return [(s["stream"], ts, line) for s in data["result"] for ts, line in s["values"]]
 
 
