@@ -124,4 +124,6 @@ def tail(*, files: tuple[str, ...], labels: tuple[str, ...], interval: float,
                 time.sleep(interval)
         except KeyboardInterrupt:
             pass
+        finally:
+            follower.close()
         click.echo(json.dumps({"lines": follower.lines}), err=True)

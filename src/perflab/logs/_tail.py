@@ -3,8 +3,9 @@
 Each file is known by its path; ``poll`` reads what was appended since the last call. A path
 that now names another file (rotation: renamed away, a new one created) has the rest of the old
 file read, then the new one from its start; a file shorter than what was read (truncated, as
-``copytruncate`` does) is read again from its start. A line is a line once its newline has
-arrived; a partial last line waits for the next poll.
+``copytruncate`` does) is read again from its start (as with ``tail -F``, a file truncated and
+refilled past the old offset between two polls cannot be told from one appended to). A line
+is a line once its newline has arrived; a partial last line waits for the next poll.
 """
 
 from __future__ import annotations
@@ -74,21 +75,25 @@ class FileTail:
             self._open(f, at_end=False)
             if f.handle is None:
                 return []
-        out = self._read(f)
         try:
             st = os.stat(f.path)  # noqa: PTH116  # as fstat above: (dev, inode) of the path
         except OSError:
-            return out  # renamed away and not replaced yet: keep reading the old file
+            return self._read(f)  # renamed away and not replaced yet: keep reading the old one
         if (st.st_dev, st.st_ino) != f.inode:  # rotated: the rest of the old, then the new
-            out += self._read(f, final=True)
+            out = self._read(f, final=True)
             f.handle.close()
             self._open(f, at_end=False)
-            out += self._read(f)
-        elif st.st_size < f.handle.tell():     # truncated: from the start again
+            return out + self._read(f)
+        if st.st_size < f.handle.tell():       # truncated: from the start again
             f.handle.seek(0)
             f.partial = b""
-            out += self._read(f)
-        return out
+        return self._read(f)
+
+    def close(self) -> None:
+        for f in self._files:
+            if f.handle is not None:
+                f.handle.close()
+                f.handle = None
 
     def _read(self, f: _Followed, *, final: bool = False) -> list[LogEntry]:
         if f.handle is None:
