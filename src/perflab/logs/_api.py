@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import re
 import time
+import urllib.parse
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -29,6 +30,7 @@ from perflab.logs._contracts import LokiListDoc, LokiQueryDoc
 from perflab.logs._eval import matching_streams
 from perflab.logs._logql import parse_duration_ns, parse_selector
 from perflab.logs._query import DEFAULT_LIMIT, MAX_LIMIT, query_instant, query_range
+from perflab.serving import Refused, read_body
 from perflab.store import log_streams, log_streams_in, query_interrupted
 from perflab.units import parse_time_ns
 
@@ -42,6 +44,7 @@ if TYPE_CHECKING:
 _INT = re.compile(r"[0-9]{1,19}")
 _FLOAT = re.compile(r"[0-9]{1,12}\.[0-9]{0,9}")
 _HOUR_NS = 3600 * 10**9
+MAX_FORM = 64 * 1024  # a POSTed query's form
 
 
 class BadParam(PerflabError):
@@ -120,8 +123,14 @@ def loki_endpoint(fn: Callable[[dict[str, str], Store], Any]) -> Callable[[Reque
 
     async def endpoint(request: Request) -> Response:
         form: dict[str, str] = {}
-        if request.method == "POST":
-            form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+        try:
+            if request.method == "POST":
+                # application/x-www-form-urlencoded, read here: starlette's form() needs
+                # python-multipart for it, one dependency for one line
+                body = await read_body(request, MAX_FORM)
+                form = dict(urllib.parse.parse_qsl(body.decode("utf-8", "replace")))
+        except Refused as exc:
+            return PlainTextResponse(exc.message + "\n", status_code=exc.status)
         p = _params(request, form)
         if "match[]" in request.query_params:
             p["match[]"] = json.dumps(request.query_params.getlist("match[]"))
