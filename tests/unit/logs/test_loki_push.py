@@ -10,6 +10,7 @@ from typing import Any
 
 import cramjam
 import pytest
+from _pushdata import push_request
 from _webclient import hub_client
 from tests.conftest import wait_for
 
@@ -18,41 +19,6 @@ from perflab.serving import BadEncoding, PayloadTooLarge
 from perflab.store import Store, log_stats
 
 PUSH = "/loki/api/v1/push"
-
-
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
-
-
-def _field(num: int, payload: bytes) -> bytes:
-    return _varint(num << 3 | 2) + _varint(len(payload)) + payload
-
-
-def push_request(streams: list[tuple[str, list[tuple[int, str, list[tuple[str, str]]]]]],
-                 ) -> bytes:
-    """A PushRequest (pkg/push/push.proto) encoded field by field, as Promtail's Go code
-    writes it: labels, entries (Timestamp, line, structured metadata), hash."""
-    out = b""
-    for labels, entries in streams:
-        body = _field(1, labels.encode())
-        for ts, line, meta in entries:
-            stamp = (_varint(1 << 3) + _varint(ts // 10**9) + _varint(2 << 3)
-                     + _varint(ts % 10**9))
-            entry = _field(1, stamp) + _field(2, line.encode())
-            for name, value in meta:
-                entry += _field(3, _field(1, name.encode()) + _field(2, value.encode()))
-            body += _field(2, entry)
-        body += _varint(3 << 3) + _varint(12345)
-        out += _field(1, body)
-    return out
 
 
 def _lines(path) -> list[tuple[dict[str, str], str, str]]:
