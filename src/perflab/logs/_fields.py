@@ -10,6 +10,7 @@ Levels and ids are looked for under the names OTel, Zap, Logrus and structlog us
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 
@@ -35,9 +36,17 @@ class ParseFailed(ValueError):
     """A line is not what the parser reads (Loki's JSONParserErr / LogfmtParserErr)."""
 
 
+@functools.lru_cache(maxsize=8192)
 def sanitize_key(key: str) -> str:
+    """A field name as a label name (Loki's rule); cached: lines repeat their keys."""
     key = _KEY_BAD.sub("_", key)
     return "_" + key if key[:1].isdigit() else key
+
+
+# the names fields are looked up by, as sanitised fields carry them
+_LEVEL_KEYS = tuple(dict.fromkeys(sanitize_key(k) for k in _LEVEL_KEYS))
+_TRACE_KEYS = tuple(dict.fromkeys(sanitize_key(k) for k in _TRACE_KEYS))
+_SPAN_KEYS = tuple(dict.fromkeys(sanitize_key(k) for k in _SPAN_KEYS))
 
 
 def _flatten(obj: dict[str, object], prefix: str, out: dict[str, str]) -> None:
@@ -69,48 +78,34 @@ def parse_json(line: str) -> dict[str, str]:
 
 
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\"}
+# one key=value pair: a bare key, key=value, key="quoted \"value\"" (a value never starts with
+# a quote it does not close, so an unclosed quote matches nothing and is an error)
+_PAIR = re.compile(r'[ \t]*([^ \t="]+)(?:=(?:"((?:[^"\\]|\\.)*)"|([^ \t"][^ \t]*)?))?')
+_UNESCAPE = re.compile(r"\\(.)")
+
+
+def _unescape(m: re.Match[str]) -> str:
+    return _ESCAPES.get(m.group(1), m.group(1))
 
 
 def parse_logfmt(line: str) -> dict[str, str]:
-    """The fields of a logfmt line; ``ParseFailed`` on an unclosed quote or a key-less ``=``."""
+    """The fields of a logfmt line; ``ParseFailed`` on an unclosed quote, a quote in a key or
+    a key-less ``=``."""
     out: dict[str, str] = {}
-    i, n = 0, len(line)
-    while i < n:
-        while i < n and line[i] in " \t":
-            i += 1
-        if i >= n:
-            break
-        start = i
-        while i < n and line[i] not in " \t=":
-            if line[i] == '"':
-                raise ParseFailed(f"logfmt syntax error at position {i + 1}: unexpected '\"'")
-            i += 1
-        key = line[start:i]
-        if not key:
-            raise ParseFailed(f"logfmt syntax error at position {i + 1}: unexpected '='")
-        value = ""
-        if i < n and line[i] == "=":
-            i += 1
-            if i < n and line[i] == '"':
-                i += 1
-                buf: list[str] = []
-                while i < n and line[i] != '"':
-                    if line[i] == "\\" and i + 1 < n:
-                        buf.append(_ESCAPES.get(line[i + 1], line[i + 1]))
-                        i += 2
-                        continue
-                    buf.append(line[i])
-                    i += 1
-                if i >= n:
-                    raise ParseFailed("logfmt syntax error: unterminated quoted value")
-                i += 1
-                value = "".join(buf)
-            else:
-                start = i
-                while i < n and line[i] not in " \t":
-                    i += 1
-                value = line[start:i]
+    pos, n = 0, len(line)
+    while pos < n:
+        m = _PAIR.match(line, pos)
+        if m is None or m.end() == pos:
+            if not line[pos:].strip(" \t"):
+                break
+            raise ParseFailed(f"logfmt syntax error at position {pos + 1}")
+        key, quoted, bare = m.groups()
+        if quoted is not None:
+            value = _UNESCAPE.sub(_unescape, quoted) if "\\" in quoted else quoted
+        else:
+            value = bare or ""
         out[sanitize_key(key)] = value
+        pos = m.end()
     return out
 
 
@@ -135,7 +130,7 @@ def line_fields(line: str) -> dict[str, str]:
 
 def _pick(fields: dict[str, str], keys: tuple[str, ...]) -> str | None:
     for k in keys:
-        v = fields.get(sanitize_key(k))
+        v = fields.get(k)
         if v:
             return v
     return None
