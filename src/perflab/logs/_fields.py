@@ -15,11 +15,12 @@ import json
 import re
 
 _KEY_BAD = re.compile(r"[^A-Za-z0-9_]")
-_LEVEL_KEYS = ("level", "lvl", "severity", "loglevel", "log_level", "levelname",
-               "severity_text", "@l")
-_TRACE_KEYS = ("trace_id", "traceid", "traceID", "traceId", "trace.id", "otelTraceID",
-               "dd.trace_id")
-_SPAN_KEYS = ("span_id", "spanid", "spanID", "spanId", "span.id", "otelSpanID", "dd.span_id")
+_LEVEL_KEYS: tuple[str, ...] = ("level", "lvl", "severity", "loglevel", "log_level",
+                                 "levelname", "severity_text", "@l")
+_TRACE_KEYS: tuple[str, ...] = ("trace_id", "traceid", "traceID", "traceId", "trace.id",
+                                 "otelTraceID", "dd.trace_id")
+_SPAN_KEYS: tuple[str, ...] = ("span_id", "spanid", "spanID", "spanId", "span.id", "otelSpanID",
+                                "dd.span_id")
 _LEVELS = {
     "trace": "trace", "debug": "debug", "dbug": "debug", "info": "info", "information": "info",
     "informational": "info", "notice": "info", "warn": "warn", "warning": "warn",

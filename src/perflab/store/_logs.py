@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from perflab.store._spans import name_id
+from perflab.store._spans import name_id, rowid_stats
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
@@ -114,11 +114,7 @@ def log_lines(store: Store, stream_ids: Sequence[int], start_ns: int, end_ns: in
 def log_stats(store: Store) -> tuple[int, int | None, int | None]:
     """(lines, oldest time, newest time); the count from the rowid range (lines are deleted
     oldest-arrived first), cheap on 10 M rows."""
-    row = store.conn.execute("SELECT MIN(id), MAX(id) FROM logs").fetchone()
-    count = 0 if row[0] is None else int(row[1]) - int(row[0]) + 1
-    times = store.conn.execute(
-        "SELECT (SELECT MIN(ts_ns) FROM logs), (SELECT MAX(ts_ns) FROM logs)").fetchone()
-    return count, times[0], times[1]
+    return rowid_stats(store, "logs", "ts_ns")
 
 
 def log_bytes_estimate(store: Store, sample: int = 2000) -> float:
