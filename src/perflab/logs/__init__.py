@@ -9,7 +9,9 @@ Public names:
 - lines: ``LogEntry``, ``line_fields``, ``detect_level``, ``detect_ids``; ``decode_push`` (a
   Loki push body, JSON or snappy protobuf); ``FileTail`` (files followed into the store);
 - in ``perflab serve``: ``LogsHub`` (the sink on the hub's ingest queue), ``LogSink``,
-  ``Retention``, ``apply_retention``, ``ROUTES`` (the push receiver and the query API);
+  ``Retention``, ``apply_retention``, ``ROUTES`` (the push receiver, the query API and the
+  Logs page), ``TEMPLATES`` (the page's templates, rendered by the hub's environment around
+  its ``base.html``);
 - contracts: ``LogsQueryDoc``, ``LokiQueryDoc``, ``LokiListDoc``, ``LokiData``.
 """
 
@@ -18,6 +20,7 @@ from perflab.logs._contracts import LogsQueryDoc, LokiData, LokiListDoc, LokiQue
 from perflab.logs._eval import QueryError
 from perflab.logs._fields import detect_ids, detect_level, line_fields
 from perflab.logs._logql import LogQLError, parse
+from perflab.logs._pages import TEMPLATES
 from perflab.logs._push import decode_push
 from perflab.logs._query import query_instant, query_range
 from perflab.logs._routes import ROUTES, LogsHub
@@ -26,6 +29,7 @@ from perflab.logs._tail import FileTail
 
 __all__ = [
     "ROUTES",
+    "TEMPLATES",
     "FileTail",
     "LogEntry",
     "LogQLError",

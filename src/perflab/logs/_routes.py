@@ -1,5 +1,6 @@
-"""Everything logs add to the hub's app: the Loki push receiver and Loki's query API
-(``ROUTES``, mounted by the hub), and ``LogsHub``, which the hub starts on its ingest queue."""
+"""Everything logs add to the hub's app: the Loki push receiver, Loki's query API and the Logs
+page (``ROUTES``, mounted by the hub), and ``LogsHub``, which the hub starts on its ingest
+queue."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import TYPE_CHECKING
 from starlette.routing import Route
 
 from perflab.logs._api import API_ROUTES
+from perflab.logs._pages import PAGE_ROUTES
 from perflab.logs._push import loki_push
 from perflab.logs._sink import LogSink, Retention
 
@@ -19,6 +21,7 @@ if TYPE_CHECKING:
 ROUTES = [
     Route("/loki/api/v1/push", loki_push, methods=["POST"], name="loki_push"),
     *API_ROUTES,
+    *PAGE_ROUTES,
 ]
 
 

@@ -59,7 +59,8 @@ def _templates() -> jinja2.Environment:
         loader=jinja2.ChoiceLoader([jinja2.FileSystemLoader(str(HERE / "templates")),
                                     jinja2.FileSystemLoader(str(_ui.TEMPLATES)),
                                     jinja2.FileSystemLoader(str(prom.TEMPLATES)),
-                                    jinja2.FileSystemLoader(str(trace.TEMPLATES))]),
+                                    jinja2.FileSystemLoader(str(trace.TEMPLATES)),
+                                    jinja2.FileSystemLoader(str(logs.TEMPLATES))]),
         autoescape=True, undefined=jinja2.StrictUndefined,
     )
     env.filters.update(_ui.template_filters())

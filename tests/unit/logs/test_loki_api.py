@@ -3,6 +3,8 @@ Loki's time parameters, and bad input as a 400 with Loki's plain-text message.""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from _webclient import hub_client
 from tests._schemas import validate
@@ -108,6 +110,27 @@ def test_public_surface_of_perflab_logs():
 
     assert sorted(perflab.logs.__all__) == [
         "FileTail", "LogEntry", "LogQLError", "LogSink", "LogsHub", "LogsQueryDoc", "LokiData",
-        "LokiListDoc", "LokiQueryDoc", "QueryError", "ROUTES", "Retention", "apply_retention",
+        "LokiListDoc", "LokiQueryDoc", "QueryError", "ROUTES", "Retention", "TEMPLATES",
+        "apply_retention",
         "decode_push", "detect_ids", "detect_level", "line_fields", "parse", "parse_loki_time",
         "query_instant", "query_range"]
+
+
+def test_logs_page_shows_lines_inert_and_errors_with_their_column(store_path):
+    now = time.time_ns()
+    doc = {"streams": [{"stream": {"job": "page"}, "values": [
+        [str(now - 10**9), "<script>alert(1)</script> level=error"]]}]}
+    with hub_client(store_path) as c:
+        assert c.post("/loki/api/v1/push", json=doc).status_code == 204
+        wait_for(lambda: log_stats(Store.open(store_path))[0] == 1, what="line stored")
+        page = c.get("/logs", params={"query": '{job="page"} |= "error"', "window": "5m"})
+        assert page.status_code == 200
+        assert "&lt;script&gt;alert(1)&lt;/script&gt; level=error" in page.text
+        assert "<script>alert(1)" not in page.text
+        assert 'href="/logs" class="active"' in page.text
+        metric = c.get("/logs", params={"query": 'count_over_time({job="page"}[5m])'})
+        assert (metric.status_code, 'id="logs-series"' in metric.text) == (200, True)
+        bad = c.get("/logs", params={"query": '{job="page"'})
+        assert bad.status_code == 400
+        assert "invalid LogQL at column 12" in bad.text
+        assert c.get("/logs").status_code == 200
