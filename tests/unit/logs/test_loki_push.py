@@ -3,6 +3,7 @@ sends it, and bad bodies answered with 400/413 while the hub keeps what it had."
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import logging
@@ -12,11 +13,14 @@ import cramjam
 import pytest
 from _pushdata import push_request
 from _webclient import hub_client
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from tests.conftest import wait_for
 
 from perflab.logs import decode_push, query_range
 from perflab.serving import BadEncoding, PayloadTooLarge
 from perflab.store import Store, log_stats
+from perflab.testing import serve
 
 PUSH = "/loki/api/v1/push"
 
@@ -139,9 +143,49 @@ def test_a_full_queue_is_a_429_with_retry_after(store_path):
     assert r.headers["retry-after"]
 
 
-def test_decoders_raise_only_their_documented_errors():
-    for body in (b"", b"\x0a", b"\x0a\x05\x0a\x03{a", b"\x08\x01", b"\x0b", b"\x0a\x02\x12\x00"):
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=300))
+def test_the_protobuf_decoder_raises_only_its_documented_errors(body):
+    with contextlib.suppress(BadEncoding, PayloadTooLarge):
+        decode_push(bytes(cramjam.snappy.compress_raw(body)), "application/x-protobuf", "")
+    with contextlib.suppress(BadEncoding, PayloadTooLarge):
+        decode_push(body, "application/x-protobuf", "")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+                    lambda inner: st.lists(inner, max_size=4)
+                    | st.dictionaries(st.sampled_from(["streams", "stream", "values", "a"]),
+                                      inner, max_size=4), max_leaves=20))
+def test_the_json_decoder_raises_only_its_documented_errors(doc):
+    with contextlib.suppress(BadEncoding, PayloadTooLarge):
+        decode_push(json.dumps(doc).encode(), "application/json", "")
+
+
+def test_the_token_guards_the_push_and_the_query_api(store_path):
+    doc = {"streams": [{"stream": {"a": "b"}, "values": [["1", "x"]]}]}
+    with hub_client(store_path, token="sekrit") as client:
+        assert client.post(PUSH, json=doc).status_code == 401
+        assert client.get("/loki/api/v1/labels").status_code == 401
+        auth = {"Authorization": "Bearer sekrit"}
+        assert client.post(PUSH, json=doc, headers=auth).status_code == 204
+        assert client.get("/loki/api/v1/labels", headers=auth).status_code == 200
+
+
+def test_python_logging_loki_over_a_real_socket(store_path):
+    """The client's own requests session against a real ``perflab serve``."""
+    import logging_loki  # noqa: PLC0415
+
+    with serve(store_path, "--no-record") as served:
+        handler = logging_loki.LokiHandler(url=served.url + PUSH, version="1",
+                                           tags={"job": "real"})
+        logger = logging.getLogger("perflab.tests.loki.real")
+        logger.propagate = False
+        logger.addHandler(handler)
         try:
-            decode_push(bytes(cramjam.snappy.compress_raw(body)), "application/x-protobuf", "")
-        except (BadEncoding, PayloadTooLarge):
-            continue
+            logger.warning("over the wire")
+        finally:
+            logger.removeHandler(handler)
+        wait_for(lambda: log_stats(Store.open(store_path))[0] == 1, what="line stored",
+                 timeout_s=30)
+    assert [line for _, _, line in _lines(store_path)] == ["over the wire"]
