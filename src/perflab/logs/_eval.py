@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import bisect
 import json
+import math
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -39,7 +40,7 @@ from perflab.logs._logql import (
     VectorAgg,
     parse_duration_ns,
 )
-from perflab.store import log_lines, log_streams
+from perflab.store import log_counts, log_lines, log_streams
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -198,8 +199,52 @@ def steps(start_ns: int, end_ns: int, step_ns: int) -> list[int]:
     return [start_ns + i * step_ns for i in range(count)]
 
 
+def _counted_in_sql(agg: RangeAgg) -> bool:
+    """Whether SQLite can count the query's lines exactly: no stage but ``|=`` filters (which
+    the store applies exactly), so each line keeps its stream's labels and its text."""
+    return all(isinstance(s, LineFilter) and s.op == "|=" for s in agg.query.stages)
+
+
+def _sql_series(store: Store, agg: RangeAgg, times: list[int], run_id: int | None,
+                ) -> list[Series]:
+    """The range function from per-bucket counts: buckets of gcd(step, range), so that every
+    window (t - range, t] is a whole run of buckets."""
+    streams = matching_streams(store, agg.query.matchers)
+    step = times[1] - times[0] if len(times) > 1 else agg.range_ns
+    width = math.gcd(step, agg.range_ns)
+    origin = times[0] - agg.range_ns
+    by_bytes = agg.func in ("bytes_over_time", "bytes_rate")
+    per_window = agg.range_ns // width
+    buckets: dict[int, list[tuple[int, int, float]]] = {}
+    for sid, k, n, size in log_counts(store, sorted(streams), origin, times[-1], width,
+                                      contains=agg.query.line_substrings(), run_id=run_id,
+                                      with_bytes=by_bytes):
+        buckets.setdefault(sid, []).append((k, n, float(size if by_bytes else n)))
+    per_second = agg.func in ("rate", "bytes_rate")
+    out = []
+    for sid, rows in buckets.items():
+        rows.sort()
+        keys = [k for k, _, _ in rows]
+        lines, values = [0], [0.0]           # cumulative, so a window is two lookups
+        for _, n, v in rows:
+            lines.append(lines[-1] + n)
+            values.append(values[-1] + v)
+        points = []
+        for t in times:
+            hi = bisect.bisect_right(keys, (t - origin) // width)
+            lo = bisect.bisect_right(keys, (t - origin) // width - per_window)
+            if lines[hi] > lines[lo]:        # a window with lines (even empty ones) has a point
+                total = values[hi] - values[lo]
+                points.append((t, total / (agg.range_ns / 1e9) if per_second else total))
+        if points:
+            out.append(Series(dict(streams[sid]), points))
+    return sorted(out, key=lambda s: key_of(s.labels))
+
+
 def _range_series(store: Store, agg: RangeAgg, times: list[int], run_id: int | None,
                   ) -> list[Series]:
+    if _counted_in_sql(agg):
+        return _sql_series(store, agg, times, run_id)
     samples: dict[LabelKey, tuple[list[int], list[float]]] = {}
     lo, hi = times[0] - agg.range_ns + 1, times[-1] + 1
     by_bytes = agg.func in ("bytes_over_time", "bytes_rate")

@@ -29,7 +29,8 @@ retention: ``span_stats``, ``span_bytes_estimate``, ``delete_spans_started_befor
 ``delete_oldest_spans``, ``prune_span_catalog``; ``running_runs`` (where arriving data belongs).
 
 Logs (schema v7, ``_logs.py``): ``insert_logs`` with ``LOG_COLUMNS`` and ``log_stream_id``;
-reading: ``log_streams``, ``log_streams_in``, ``log_lines`` / ``StoredLog``; retention:
+reading: ``log_streams``, ``log_streams_in``, ``log_lines`` / ``StoredLog``, ``log_counts``
+(what range functions count); retention:
 ``log_stats``, ``log_bytes_estimate``, ``delete_logs_before``, ``delete_oldest_logs``.
 
 Contracts (``_contracts.py``): the TypedDicts of the JSON the models give (``RunJson``,
@@ -69,6 +70,7 @@ from perflab.store._logs import (
     delete_oldest_logs,
     insert_logs,
     log_bytes_estimate,
+    log_counts,
     log_lines,
     log_stats,
     log_stream_id,
@@ -213,6 +215,7 @@ __all__ = [
     "interrupt",
     "is_stale_nan",
     "log_bytes_estimate",
+    "log_counts",
     "log_lines",
     "log_stats",
     "log_stream_id",

@@ -88,7 +88,38 @@ def log_lines(store: Store, stream_ids: Sequence[int], start_ns: int, end_ns: in
     marks = ",".join("?" * len(stream_ids))
     sql = ("SELECT id, ts_ns, run_id, stream_id, level, trace_id, span_id, line, fields"
            f" FROM logs WHERE stream_id IN ({marks}) AND ts_ns >= ? AND ts_ns < ?")
-    args: list[Any] = [*stream_ids, start_ns, end_ns]
+    sql, args = _with_filters(sql, [*stream_ids, start_ns, end_ns], contains, run_id)
+    sql += " ORDER BY ts_ns DESC, id DESC" if backward else " ORDER BY ts_ns, id"
+    cur = store.conn.execute(sql, args)
+    try:
+        for r in cur:
+            yield StoredLog(*r)
+    finally:
+        cur.close()
+
+
+def log_counts(store: Store, stream_ids: Sequence[int], origin_ns: int, end_ns: int,
+               width_ns: int, *, contains: Sequence[str] = (), run_id: int | None = None,
+               with_bytes: bool = False) -> list[tuple[int, int, int, int]]:
+    """(stream id, bucket, lines, bytes) of the lines in (origin_ns, end_ns] that contain
+    every string of ``contains``, bucket k holding (origin + (k-1)·width, origin + k·width]:
+    what a range function needs, counted by SQLite without reading lines into Python (bytes
+    are read only ``with_bytes``)."""
+    if not stream_ids:
+        return []
+    marks = ",".join("?" * len(stream_ids))
+    size = "SUM(length(CAST(line AS BLOB)))" if with_bytes else "0"
+    sql = (f"SELECT stream_id, (ts_ns - ? + ? - 1) / ?, COUNT(*), {size} FROM logs"
+           f" WHERE stream_id IN ({marks}) AND ts_ns > ? AND ts_ns <= ?")
+    args: list[Any] = [origin_ns, width_ns, width_ns, *stream_ids, origin_ns, end_ns]
+    sql, args = _with_filters(sql, args, contains, run_id)
+    sql += " GROUP BY 1, 2"
+    return [(int(a), int(b), int(c), int(d or 0)) for a, b, c, d in
+            store.conn.execute(sql, args)]
+
+
+def _with_filters(sql: str, args: list[Any], contains: Sequence[str], run_id: int | None,
+                  ) -> tuple[str, list[Any]]:
     if run_id is not None:
         sql += " AND run_id = ?"
         args.append(run_id)
@@ -100,13 +131,7 @@ def log_lines(store: Store, stream_ids: Sequence[int], start_ns: int, end_ns: in
         if len(s) < _FTS_MIN:
             sql += " AND instr(line, ?) > 0"
             args.append(s)
-    sql += " ORDER BY ts_ns DESC, id DESC" if backward else " ORDER BY ts_ns, id"
-    cur = store.conn.execute(sql, args)
-    try:
-        for r in cur:
-            yield StoredLog(*r)
-    finally:
-        cur.close()
+    return sql, args
 
 
 # -- retention -----------------------------------------------------------------------------------
