@@ -262,16 +262,16 @@ def test_a_metric_query_over_lines_with_parser_errors_is_refused(filled):
 
 
 @pytest.mark.parametrize("func", ["count_over_time", "rate", "bytes_over_time", "bytes_rate"])
-@pytest.mark.parametrize(("range_s", "step_s", "start_s", "end_s"), [
+@pytest.mark.parametrize("window", [
     (1, 1, 0, 10), (2, 1, 1, 9), (3, 2, 0, 10), (5, 3, 2, 11), (10, 10, 0, 20), (1, 4, 1, 9),
     (7, 1, 4, 4),
-])
+])  # (range, step, start, end) in seconds from T0
 @pytest.mark.parametrize("filters", ["", ' |= "GET"', ' |= "e" |= "level"'])
-def test_counts_from_sql_equal_the_line_by_line_evaluation(filled, func, range_s, step_s,
-                                                           start_s, end_s, filters):
+def test_counts_from_sql_equal_the_line_by_line_evaluation(filled, func, window, filters):
     """Stage-less range functions are counted by SQLite per bucket; ``line_format
     "{{__line__}}"`` changes nothing but sends the same query through the pipeline line by
     line: both must give the same series."""
+    range_s, step_s, start_s, end_s = window
     fast = f'{func}({{app=~".+"}}{filters} [{range_s}s])'
     slow = f'{func}({{app=~".+"}}{filters} | line_format "{{{{__line__}}}}" [{range_s}s])'
     args = (T0 + start_s * S, T0 + end_s * S)
