@@ -31,7 +31,7 @@ from perflab.logs._eval import matching_streams
 from perflab.logs._logql import parse_duration_ns, parse_selector
 from perflab.logs._query import DEFAULT_LIMIT, MAX_LIMIT, query_instant, query_range
 from perflab.serving import Refused, read_body
-from perflab.store import log_streams, log_streams_in, query_interrupted
+from perflab.store import INT64_MAX, log_streams, log_streams_in, query_interrupted
 from perflab.units import parse_time_ns
 
 if TYPE_CHECKING:
@@ -62,16 +62,20 @@ class StoreSource(Protocol):
 def parse_loki_time(text: str, what: str) -> int:
     """A Loki time parameter in ns: Unix ns, Unix s (<= 10 digits or a fraction), RFC 3339."""
     text = text.strip()
-    if _INT.fullmatch(text):
-        return int(text) * 10**9 if len(text) <= 10 else int(text)  # Loki's rule
-    if _FLOAT.fullmatch(text):
-        whole, _, frac = text.partition(".")
-        return int(whole) * 10**9 + int((frac + "000000000")[:9])
     try:
-        return parse_time_ns(text, naive_utc=True)
-    except ValueError:
+        if _INT.fullmatch(text):
+            ns = int(text) * 10**9 if len(text) <= 10 else int(text)  # Loki's
+        elif _FLOAT.fullmatch(text):
+            whole, _, frac = text.partition(".")
+            ns = int(whole) * 10**9 + int((frac + "000000000")[:9])
+        else:
+            ns = parse_time_ns(text, naive_utc=True)
+    except (ValueError, OverflowError):
+        ns = -1
+    if not 0 <= ns < INT64_MAX:  # an end may have 1 ns added (ranges end before it)
         raise BadParam(f"invalid {what} {text[:100]!r}: give Unix nanoseconds, Unix seconds "
-                       "or an RFC 3339 time") from None
+                       "or an RFC 3339 time (from 1970 to 2262)")
+    return ns
 
 
 def _params(request: Request, form: dict[str, str]) -> dict[str, str]:

@@ -38,6 +38,7 @@ _UNIT_NS = {"ns": 1, "us": 10**3, "µs": 10**3, "ms": 10**6, "s": 10**9, "m": 60
             "h": 3600 * 10**9, "d": 86400 * 10**9, "w": 7 * 86400 * 10**9,
             "y": 365 * 86400 * 10**9}
 TEMPLATE_FIELD = re.compile(r"\{\{\s*(?:\.([A-Za-z_][A-Za-z0-9_]*)|(__line__))\s*\}\}")
+MAX_RANGE_NS = 10 * 365 * 86400 * 10**9
 _OPS = ("|=", "|~", "!=", "!~", "=~", "==", ">=", "<=", "=", ">", "<", "|", "{", "}", "(",
         ")", "[", "]", ",")
 
@@ -406,8 +407,8 @@ class _Parser:
         self.expect("op", "[")
         dur = self.expect("duration")
         range_ns = parse_duration_ns(dur.text)
-        if range_ns <= 0:
-            raise self.fail("the range must be positive", dur)
+        if not 0 < range_ns <= MAX_RANGE_NS:
+            raise self.fail("the range must be positive and at most 10 years", dur)
         self.expect("op", "]")
         self.expect("op", ")")
         return RangeAgg(func, query, range_ns)
