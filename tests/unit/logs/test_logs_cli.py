@@ -117,3 +117,23 @@ def test_tail_command_once_reads_the_files(store, tmp_path):
     assert result.exit_code == 0, result.output
     with Store.open(store.path) as st:
         assert _lines(st) == ['{"level":"error","msg":"boom"}', "plain"]
+
+
+def test_metric_query_text_output_lists_each_series_points(store):
+    now = time.time_ns()
+    _fill(store, None, ["x"], now - 10**9)
+    store.close()
+    result = CliRunner().invoke(cli, ["logs", "query", 'count_over_time({job="api"}[1m])',
+                                      "--since", "1m", "--step", "1m", "--store",
+                                      str(store.path)])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == '{job="api"}'
+    assert lines[-1].endswith("  1")
+
+
+def test_a_bad_since_is_exit_2(store, capsys):
+    store.close()
+    assert main(["logs", "query", '{job="api"}', "--since", "soon", "--store",
+                 str(store.path)]) == 2
+    assert "--since" in capsys.readouterr().err
