@@ -2,17 +2,7 @@
 
 from __future__ import annotations
 
-
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
+from perflab.serving._otlp import _varint  # the same protobuf varint the receivers' tests use
 
 
 def _field(num: int, payload: bytes) -> bytes:
