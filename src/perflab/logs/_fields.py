@@ -1,9 +1,9 @@
 """What a log line says about itself: its fields (JSON or logfmt), level, trace and span id.
 
 The parsers follow Loki's ``| json`` and ``| logfmt`` (pkg/logql/log/parser.go): nested JSON
-objects are flattened with ``_`` between the keys, arrays are left out, numbers and booleans
-keep their text; a key's characters outside ``[A-Za-z0-9_]`` become ``_``. logfmt takes
-``key=value``, ``key="quoted value"`` (Go escapes) and a bare ``key`` (empty value).
+objects are flattened with ``_`` between the keys, arrays are left out, numbers keep the text
+they were written with, booleans are ``true``/``false``; a key's characters outside
+``[A-Za-z0-9_]`` become ``_``. logfmt takes ``key=value``, ``key="quoted value"`` (Go escapes) and a bare ``key`` (empty value).
 
 Levels and ids are looked for under the names OTel, Zap, Logrus and structlog use.
 """
@@ -65,10 +65,15 @@ def _flatten(obj: dict[str, object], prefix: str, out: dict[str, str]) -> None:
             out[key] = str(v)
 
 
+def _raw(text: str) -> str:
+    """A JSON number kept as written (Loki's ``| json`` gives ``1.50`` and ``1e3`` as is)."""
+    return text
+
+
 def parse_json(line: str) -> dict[str, str]:
     """The flattened fields of a JSON object line; ``ParseFailed`` when it is not one."""
     try:
-        obj = json.loads(line)
+        obj = json.loads(line, parse_int=_raw, parse_float=_raw, parse_constant=_raw)
     except (ValueError, RecursionError) as exc:
         raise ParseFailed(f"not JSON: {exc}") from None
     if not isinstance(obj, dict):

@@ -127,7 +127,7 @@ def create_app(config: AppConfig) -> Starlette:
         *_profile.ROUTES,
         *prom.ROUTES,  # the Prometheus API, remote-write, the Query and Alerts pages
         *trace.ROUTES,  # span receivers, Jaeger's query API, the Traces and Services pages
-        *logs.ROUTES,  # the Loki push receiver and Loki's query API
+        *logs.ROUTES,  # the Loki push receiver, Loki's query API and the Logs page
         Route("/metrics", metrics.endpoint, name="metrics"),
         Mount("/static", name="static",
               app=StaticFiles(packages=[("perflab.web", "static"), ("perflab._ui", "static")])),

@@ -77,6 +77,8 @@ def test_line_parsers_never_raise(line):
     ('{"@l":"Fatal"}', {"_l": "Fatal"}, "critical"),
     ("plain text", {}, None),
     ('{"my-key.x":1}', {"my_key_x": "1"}, None),
+    ('{"a":1.50,"b":1e3,"c":-0,"d":12345678901234567890}',
+     {"a": "1.50", "b": "1e3", "c": "-0", "d": "12345678901234567890"}, None),  # as written
 ])
 def test_fields_and_level(line, fields, level):
     got = line_fields(line)
