@@ -3,7 +3,8 @@
 The parsers follow Loki's ``| json`` and ``| logfmt`` (pkg/logql/log/parser.go): nested JSON
 objects are flattened with ``_`` between the keys, arrays are left out, numbers keep the text
 they were written with, booleans are ``true``/``false``; a key's characters outside
-``[A-Za-z0-9_]`` become ``_``. logfmt takes ``key=value``, ``key="quoted value"`` (Go escapes) and a bare ``key`` (empty value).
+``[A-Za-z0-9_]`` become ``_``. logfmt takes ``key=value``, ``key="quoted value"`` (Go escapes)
+and a bare ``key`` (empty value).
 
 Levels and ids are looked for under the names OTel, Zap, Logrus and structlog use.
 """
