@@ -150,8 +150,8 @@ def decode_protobuf(raw: bytes) -> list[LogEntry]:
 # -- JSON ----------------------------------------------------------------------------------------
 
 def decode_json(raw: bytes) -> list[LogEntry]:
-    try:
-        doc = json.loads(raw)
+    try:  # invalid UTF-8 is kept as U+FFFD, as in protobuf bodies
+        doc = json.loads(raw.decode("utf-8", "replace"))
     except (ValueError, RecursionError) as exc:
         raise BadEncoding(f"the body is not JSON: {exc}") from None
     streams = doc.get("streams") if isinstance(doc, dict) else None

@@ -29,7 +29,9 @@ if TYPE_CHECKING:
 
 KIND = "logs"  # the ingest queue's kind for log lines
 RETENTION_CHECK_S = 60.0
-_DUMPS = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+# ASCII: a lone surrogate (a JSON line's "\ud800") is escaped, never a string SQLite cannot
+# encode, which would fail the writer's batch again at every retry
+_DUMPS = json.JSONEncoder(separators=(",", ":")).encode
 
 
 @dataclass(frozen=True, slots=True)

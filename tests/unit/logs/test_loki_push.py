@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests.conftest import wait_for
 
-from perflab.logs import decode_push, query_range
+from perflab.logs import LogSink, decode_push, query_range
 from perflab.serving import BadEncoding, PayloadTooLarge
 from perflab.store import Store, log_stats
 from perflab.testing import serve
@@ -189,3 +189,20 @@ def test_python_logging_loki_over_a_real_socket(store_path):
         wait_for(lambda: log_stats(Store.open(store_path))[0] == 1, what="line stored",
                  timeout_s=30)
     assert [line for _, _, line in _lines(store_path)] == ["over the wire"]
+
+
+@pytest.mark.parametrize("body", [
+    b'{"streams":[{"stream":{"a":"\\ud800"},"values":[["1","x"]]}]}',
+    b'{"streams":[{"stream":{"\\ud800":"b"},"values":[["1","x"]]}]}',
+    b'{"streams":[{"stream":{"a":"b"},"values":[["1","x",{"k":"\\ud800"}]]}]}',
+    b'{"streams":[{"stream":{"a":"b"},"values":[["1","{\\"k\\":\\"\\\\ud800\\"}"]]}]}',
+    b'{"streams":[{"stream":{"a":"b\xff"},"values":[["1","x\xff"]]}]}',
+    b'{"streams":[{"stream":{"a":"b"},"values":[["1","\\ud800 lone"]]}]}',
+])
+def test_lone_surrogates_and_bad_utf8_never_poison_the_writer(store, body):
+    """A string SQLite cannot encode would fail the ingest writer's batch at every retry and
+    stop all ingest: every such string is escaped or replaced before it gets there."""
+    entries = decode_push(body, "application/json", "")
+    with store.transaction():
+        LogSink(clock=lambda: 0.0).write(store, entries)
+    assert log_stats(store)[0] == 1
