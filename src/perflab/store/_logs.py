@@ -8,6 +8,7 @@ rest of a query's pipeline is the caller's (``perflab.logs``).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -85,10 +86,10 @@ def log_lines(store: Store, stream_ids: Sequence[int], start_ns: int, end_ns: in
     ``|=``). The caller stops reading when it has enough."""
     if not stream_ids:
         return
-    marks = ",".join("?" * len(stream_ids))
+    streams, ids = _in(stream_ids)
     sql = ("SELECT id, ts_ns, run_id, stream_id, level, trace_id, span_id, line, fields"
-           f" FROM logs WHERE stream_id IN ({marks}) AND ts_ns >= ? AND ts_ns < ?")
-    sql, args = _with_filters(sql, [*stream_ids, start_ns, end_ns], contains, run_id)
+           f" FROM logs WHERE stream_id IN {streams} AND ts_ns >= ? AND ts_ns < ?")
+    sql, args = _with_filters(sql, [*ids, start_ns, end_ns], contains, run_id)
     sql += " ORDER BY ts_ns DESC, id DESC" if backward else " ORDER BY ts_ns, id"
     cur = store.conn.execute(sql, args)
     try:
@@ -107,15 +108,25 @@ def log_counts(store: Store, stream_ids: Sequence[int], origin_ns: int, end_ns: 
     are read only ``with_bytes``)."""
     if not stream_ids:
         return []
-    marks = ",".join("?" * len(stream_ids))
+    streams, ids = _in(stream_ids)
     size = "SUM(length(CAST(line AS BLOB)))" if with_bytes else "0"
     sql = (f"SELECT stream_id, (ts_ns - ? + ? - 1) / ?, COUNT(*), {size} FROM logs"
-           f" WHERE stream_id IN ({marks}) AND ts_ns > ? AND ts_ns <= ?")
-    args: list[Any] = [origin_ns, width_ns, width_ns, *stream_ids, origin_ns, end_ns]
+           f" WHERE stream_id IN {streams} AND ts_ns > ? AND ts_ns <= ?")
+    args: list[Any] = [origin_ns, width_ns, width_ns, *ids, origin_ns, end_ns]
     sql, args = _with_filters(sql, args, contains, run_id)
     sql += " GROUP BY 1, 2"
     return [(int(a), int(b), int(c), int(d or 0)) for a, b, c, d in
             store.conn.execute(sql, args)]
+
+
+_MAX_MARKS = 500  # more stream ids than this go in as one JSON array (SQLite's variable limit)
+
+
+def _in(stream_ids: Sequence[int]) -> tuple[str, list[Any]]:
+    """``(?, ?, ...)`` and the ids, or a JSON array read by json_each when there are many."""
+    if len(stream_ids) <= _MAX_MARKS:
+        return "(" + ",".join("?" * len(stream_ids)) + ")", list(stream_ids)
+    return "(SELECT value FROM json_each(?))", [json.dumps(list(stream_ids))]
 
 
 def _with_filters(sql: str, args: list[Any], contains: Sequence[str], run_id: int | None,

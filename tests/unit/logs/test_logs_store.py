@@ -11,6 +11,7 @@ from perflab.store import (
     SCHEMA_VERSION,
     Store,
     canonical_labels,
+    log_counts,
     log_lines,
     log_stats,
     log_streams,
@@ -99,3 +100,12 @@ def test_retention_by_size_keeps_the_newest(store):
     assert 0 < count < 100
     assert newest == 99
     assert oldest == 100 - count
+
+
+def test_a_selector_over_thousands_of_streams_is_answered(store):
+    """More stream ids than SQLite takes as variables (32,766) go in as one JSON array."""
+    _write(store, [({"job": "many", "n": str(i)}, i, f"line {i}") for i in range(40_000)])
+    ids = [s for s, _ in log_streams(store)]
+    assert len(ids) == 40_000
+    assert sum(1 for _ in log_lines(store, ids, 0, 10**9, contains=["line 3999"])) == 11
+    assert sum(n for _, _, n, _ in log_counts(store, ids, -1, 10**9, 10**9)) == 40_000
