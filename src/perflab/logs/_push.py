@@ -45,6 +45,7 @@ MAX_LABELS = 30                 # per stream
 MAX_LABEL_NAME = 1024
 MAX_LABEL_VALUE = 2048
 MAX_ENTRIES = 1_000_000         # per push
+MAX_STREAMS = 10_000            # distinct streams per push (Promtail sends a few)
 _limiter = ConcurrencyLimiter(8, 64, what="log pushes")
 
 # the labels text of a stream -> its canonical JSON (a push repeats the same few streams)
@@ -229,7 +230,16 @@ def stream_labels(text: str) -> str:
 
 
 def decode_push(body: bytes, content_type: str, content_encoding: str) -> list[LogEntry]:
-    """A push body as entries, by its media type (JSON or protobuf) and encoding."""
+    """A push body as entries, by its media type (JSON or protobuf) and encoding; at most
+    ``MAX_STREAMS`` distinct streams (413 past them)."""
+    entries = _decode_push(body, content_type, content_encoding)
+    streams = len({e.labels for e in entries})
+    if streams > MAX_STREAMS:
+        raise PayloadTooLarge(f"{streams:,} streams in one push; at most {MAX_STREAMS:,}")
+    return entries
+
+
+def _decode_push(body: bytes, content_type: str, content_encoding: str) -> list[LogEntry]:
     media = content_type.split(";", 1)[0].strip().lower()
     encoding = content_encoding.strip().lower()
     if encoding == "gzip":

@@ -206,3 +206,10 @@ def test_lone_surrogates_and_bad_utf8_never_poison_the_writer(store, body):
     with store.transaction():
         LogSink(clock=lambda: 0.0).write(store, entries)
     assert log_stats(store)[0] == 1
+
+
+def test_too_many_streams_in_one_push_is_413():
+    doc = {"streams": [{"stream": {"n": str(i)}, "values": [["1", "x"]]}
+                       for i in range(10_001)]}
+    with pytest.raises(PayloadTooLarge, match="10,001 streams in one push"):
+        decode_push(json.dumps(doc).encode(), "application/json", "")
