@@ -1,7 +1,7 @@
 """Loki's query API on the hub, so Grafana's Loki data source and logcli work against it::
 
     GET|POST /loki/api/v1/query_range   query, start, end, limit, step, direction
-    GET|POST /loki/api/v1/query         query, time, limit, direction
+    GET|POST /loki/api/v1/query         query, time (a metric query; a log query is a 400)
     GET      /loki/api/v1/labels        start, end
     GET      /loki/api/v1/label/{name}/values   start, end
     GET|POST /loki/api/v1/series        match[] (one or more selectors), start, end
@@ -176,7 +176,7 @@ def api_query_range(p: dict[str, str], store: Store) -> LokiQueryDoc:
 @loki_endpoint
 def api_query(p: dict[str, str], store: Store) -> LokiQueryDoc:
     at = parse_loki_time(p["time"], "time") if p.get("time") else time.time_ns()
-    data = query_instant(store, _query_param(p), at, limit=_limit(p), backward=_backward(p))
+    data = query_instant(store, _query_param(p), at)
     return {"status": "success", "data": data}
 
 

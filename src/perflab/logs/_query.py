@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from perflab.logs._contracts import LokiData, MatrixSeries, StreamResult, VectorSample
-from perflab.logs._eval import eval_metric, select_logs, steps
+from perflab.logs._eval import QueryError, eval_metric, select_logs, steps
 from perflab.logs._logql import LogQuery, parse
 
 if TYPE_CHECKING:
@@ -58,14 +58,16 @@ def query_range(store: Store, query: str, start_ns: int, end_ns: int, *,
     return {"resultType": "matrix", "result": matrix}
 
 
-def query_instant(store: Store, query: str, time_ns: int, *, limit: int = DEFAULT_LIMIT,
-                  backward: bool = True, run_id: int | None = None) -> LokiData:
-    """``data`` of ``/loki/api/v1/query``: a metric query at ``time_ns`` (a vector); a log
-    query reads the hour before it, as Loki's instant log queries do with their lookback."""
+def query_instant(store: Store, query: str, time_ns: int, *,
+                  run_id: int | None = None) -> LokiData:
+    """``data`` of ``/loki/api/v1/query``: a metric query at ``time_ns`` (a vector). A log
+    query is refused, as Loki refuses it since 3.2 (grafana/loki#13421): what an instant
+    would mean for lines is a range."""
     expr = parse(query)
     if isinstance(expr, LogQuery):
-        return query_range(store, query, time_ns - 3600 * 10**9, time_ns + 1, limit=limit,
-                           backward=backward, run_id=run_id)
+        raise QueryError("log queries are not supported as an instant query type, please "
+                         "change your query to a range query type",
+                         hint="use /loki/api/v1/query_range (or a metric query here)")
     series = eval_metric(store, expr, [time_ns], run_id=run_id)
     vector: list[VectorSample] = [
         {"metric": s.labels, "value": [_seconds(s.points[0][0]), _value(s.points[0][1])]}

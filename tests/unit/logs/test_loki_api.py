@@ -94,6 +94,12 @@ def test_bad_queries_are_400_with_a_message(client, params, says):
     assert says in r.text
 
 
+def test_an_instant_log_query_is_refused_as_loki_refuses_it(client):
+    r = client.get("/loki/api/v1/query", params={"query": '{job="api"}'})
+    assert r.status_code == 400
+    assert "log queries are not supported as an instant query type" in r.text
+
+
 def test_series_needs_a_matcher(client):
     r = client.get("/loki/api/v1/series")
     assert (r.status_code, "match[]" in r.text) == (400, True)
