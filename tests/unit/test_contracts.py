@@ -17,6 +17,7 @@ from perflab.debug import _contracts as debug
 from perflab.demo import _contracts as demo
 from perflab.ebpf import _contracts as ebpf
 from perflab.load import _contracts as load
+from perflab.logs import _contracts as logs
 from perflab.metrics import _contracts as metrics
 from perflab.profile import _contracts as profile
 from perflab.report import _contracts as report
@@ -53,6 +54,9 @@ CONTRACTS: dict[str, Any] = {
     "bench-results": bench.BenchResultsDoc,
     "bench-system": bench.BenchSystemDoc,
     "demo": demo.DemoDoc,
+    "logs-query": logs.LogsQueryDoc,
+    "loki-list": logs.LokiListDoc,
+    "loki-query": logs.LokiQueryDoc,
     "ebpf-events": ebpf.EbpfEventsDoc,
     "ebpf-hist": ebpf.EbpfHistDoc,
     "ebpf-libcalls": ebpf.EbpfLibcallsDoc,

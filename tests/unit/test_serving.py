@@ -291,4 +291,5 @@ def test_public_surface_of_perflab_serving():
         "bearer_matches", "decode_and_accept", "gunzip_bounded", "is_loopback_host", "json_body",
         "listening_socket", "media_type", "otlp_error", "otlp_grpc_export", "otlp_http_export",
         "parse_otlp_json", "parse_protobuf", "read_body", "read_encoded_body",
-        "read_token_file", "require_token_off_loopback", "retry_after", "status_protobuf"]
+        "read_token_file", "require_token_off_loopback", "retry_after", "snappy_decompress_bounded",
+        "status_protobuf"]

@@ -47,6 +47,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "rules": ("perflab.cli.metrics:rules", "Check and unit-test Prometheus rule files."),
     "alerts": ("perflab.cli.metrics:alerts", "Alerts firing now; silences (amtool's matchers)."),
     "slo": ("perflab.cli.metrics:slo", "SLOs: multi-window burn-rate rules, error budget."),
+    "logs": ("perflab.cli.logs:logs", "Log lines: LogQL queries, files followed into the store."),
     "trace": ("perflab.cli.trace:trace", "Traces: search, show, critical path, diff, coverage."),
     "run": ("perflab.cli.run:run", "Run a command as a recorded, traced child: run -- CMD."),
     "goroutines": ("perflab.cli.debug_go:goroutines",

@@ -20,6 +20,9 @@ from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from google.protobuf.message import DecodeError
 
 from perflab.serving import BadEncoding, PayloadTooLarge
+from perflab.serving import (  # moved to serving (Loki push uses it too); re-exported
+    snappy_decompress_bounded as snappy_decompress_bounded,  # noqa: PLC0414  # re-export
+)
 
 MAX_SERIES = 200_000          # time series in one request
 MAX_SAMPLES = 2_000_000       # samples in one request
@@ -78,28 +81,6 @@ WriteRequest, TimeSeries, LazyWriteRequest, Label, MetricMetadata, Sample = _bui
 class DecodedSeries:
     labels: tuple[tuple[str, str], ...]
     samples: list[tuple[int, float]]   # (timestamp ms, value)
-
-
-def snappy_decompress_bounded(data: bytes, limit: int) -> bytes:
-    """A snappy block, refused (413) when it declares more than ``limit`` bytes."""
-    declared = 0
-    shift = 0
-    for i, byte in enumerate(data[:10]):
-        declared |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            break
-        shift += 7
-        if i == 9:
-            raise BadEncoding("the body is not a snappy block (bad length)")
-    else:
-        raise BadEncoding("the body is not a snappy block (empty)")
-    if declared > limit:
-        raise PayloadTooLarge(f"the body decompresses to {declared:,} bytes; at most "
-                              f"{limit:,} are taken")
-    try:
-        return bytes(cramjam.snappy.decompress_raw(data))
-    except Exception as exc:  # cramjam raises its own DecompressionError
-        raise BadEncoding(f"the body is not valid snappy: {exc}") from None
 
 
 def _parse(message: Any, raw: bytes, what: str) -> Any:

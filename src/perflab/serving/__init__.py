@@ -10,7 +10,8 @@ Public names:
 - ``HostRule``, ``HostGuard``: serve only the ``Host`` names a port is meant for (no DNS
   rebinding); ``is_loopback_host``, ``require_token_off_loopback``: loopback by default, a
   token off loopback; ``read_token_file``, ``bearer_matches``.
-- ``read_body``, ``gunzip_bounded``: bounded request bodies and decompressed sizes (413).
+- ``read_body``, ``gunzip_bounded``, ``snappy_decompress_bounded``: bounded request bodies
+  and decompressed sizes (413).
 - ``ConcurrencyLimiter``: bounded concurrent requests (429).
 - ``otlp_http_export`` with an ``OtlpSignal`` and an ``OtlpSink``: OTLP/HTTP's request path
   for every signal (traces, metrics); ``otlp_grpc_export``: OTLP/gRPC's ``Export``;
@@ -23,7 +24,7 @@ Public names:
   ``BadEncoding`` (400): what a receiver answers with its protocol's own status.
 """
 
-from perflab.serving._body import gunzip_bounded, read_body
+from perflab.serving._body import gunzip_bounded, read_body, snappy_decompress_bounded
 from perflab.serving._hosts import (
     HostGuard,
     HostRule,
@@ -80,5 +81,6 @@ __all__ = [
     "read_token_file",
     "require_token_off_loopback",
     "retry_after",
+    "snappy_decompress_bounded",
     "status_protobuf",
 ]

@@ -1,4 +1,4 @@
-"""Request bodies read up to a limit, and gzip decompressed up to a limit (no gzip bombs).
+"""Request bodies read up to a limit, and gzip or snappy decompressed up to a limit (no bombs).
 
 A receiver must never hold more than it decided to: the declared ``Content-Length`` is checked
 before reading, the stream is counted while reading (a chunked body declares nothing), and a
@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import zlib
 from typing import TYPE_CHECKING
+
+import cramjam
 
 from perflab.serving._refusals import BadEncoding, PayloadTooLarge
 
@@ -61,3 +63,25 @@ def gunzip_bounded(data: bytes, limit: int) -> bytes:
         rest = inflater.unused_data
         if not rest:
             return bytes(out)
+
+
+def snappy_decompress_bounded(data: bytes, limit: int) -> bytes:
+    """A snappy block, refused (413) when it declares more than ``limit`` bytes."""
+    declared = 0
+    shift = 0
+    for i, byte in enumerate(data[:10]):
+        declared |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            break
+        shift += 7
+        if i == 9:
+            raise BadEncoding("the body is not a snappy block (bad length)")
+    else:
+        raise BadEncoding("the body is not a snappy block (empty)")
+    if declared > limit:
+        raise PayloadTooLarge(f"the body decompresses to {declared:,} bytes; at most "
+                              f"{limit:,} are taken")
+    try:
+        return bytes(cramjam.snappy.decompress_raw(data))
+    except Exception as exc:  # cramjam raises its own DecompressionError
+        raise BadEncoding(f"the body is not valid snappy: {exc}") from None

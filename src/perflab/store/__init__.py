@@ -31,6 +31,11 @@ Spans (schema v5, ``_spans.py``): ``insert_spans`` with its ``SpanCatalog`` and 
 retention: ``span_stats``, ``span_bytes_estimate``, ``delete_spans_started_before``,
 ``delete_oldest_spans``, ``prune_span_catalog``; ``running_runs`` (where arriving data belongs).
 
+Logs (schema v7, ``_logs.py``): ``insert_logs`` with ``LOG_COLUMNS`` and ``log_stream_id``;
+reading: ``log_streams``, ``log_streams_in``, ``log_lines`` / ``StoredLog``, ``log_counts``
+(what range functions count); retention:
+``log_stats``, ``log_bytes_estimate``, ``delete_logs_before``, ``delete_oldest_logs``.
+
 Contracts (``_contracts.py``): the TypedDicts of the JSON the models give (``RunJson``,
 ``SeriesJson``, ``EventJson``, ``SampleWindowJson``, ``SummaryJson``) and of the documents of
 ``runs``, ``show``, ``query`` and ``store check`` (``RunsDoc``, ``ShowDoc``, ``QueryDoc``,
@@ -61,6 +66,20 @@ from perflab.store._contracts import (
 )
 from perflab.store._errors import store_error
 from perflab.store._ingest import IngestQueue, IngestStats
+from perflab.store._logs import (
+    LOG_COLUMNS,
+    StoredLog,
+    delete_logs_before,
+    delete_oldest_logs,
+    insert_logs,
+    log_bytes_estimate,
+    log_counts,
+    log_lines,
+    log_stats,
+    log_stream_id,
+    log_streams,
+    log_streams_in,
+)
 from perflab.store._metrics import (
     MetricColumns,
     MetricSeries,
@@ -149,6 +168,7 @@ __all__ = [
     "DEFAULT_POINTS",
     "INT64_MAX",
     "INT64_MIN",
+    "LOG_COLUMNS",
     "MAX_NAME_FILTER",
     "MAX_POINTS",
     "ROLLUP_NS",
@@ -182,6 +202,7 @@ __all__ = [
     "SpanMatch",
     "Store",
     "StoreCheckDoc",
+    "StoredLog",
     "StoredProcess",
     "StoredSpan",
     "Summary",
@@ -191,6 +212,8 @@ __all__ = [
     "canonical_labels",
     "check_file",
     "default_store_path",
+    "delete_logs_before",
+    "delete_oldest_logs",
     "delete_oldest_spans",
     "delete_samples_before",
     "delete_spans_started_before",
@@ -199,9 +222,17 @@ __all__ = [
     "find_trace_ids",
     "format_labels",
     "has_rollup",
+    "insert_logs",
     "insert_spans",
     "interrupt",
     "is_stale_nan",
+    "log_bytes_estimate",
+    "log_counts",
+    "log_lines",
+    "log_stats",
+    "log_stream_id",
+    "log_streams",
+    "log_streams_in",
     "metric_arrays",
     "metric_meta",
     "metric_names",

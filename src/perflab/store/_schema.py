@@ -27,6 +27,13 @@ History of SCHEMA_VERSION (never renumber; only append):
        of each series' samples per hour as packed arrays (times, values), built by PromQL's
        reads for hours that are over, so a day of 1 s data reads in milliseconds, not seconds;
        dropped when a late sample lands in its hour.
+    7  logs (2026-12, issue 16): log lines in arrival order (rowid), each with its time, run,
+       stream (log_streams: a label set keyed by a hash of its canonical JSON, so a receiver
+       never reads to write), level, trace and span id, and the fields parsed from the line
+       (JSON, NULL when none); indexed by time and by (stream, time); logs_fts, an FTS5 trigram
+       index of the lines (external content: the text is stored once), which finds a line
+       filter's substring without reading every line. Trigram and case-sensitive, because
+       LogQL's ``|=`` is a case-sensitive substring match, not a word match.
 
 A file whose version is newer than SCHEMA_VERSION is refused, never rewritten: an older perflab
 must not damage what a newer one wrote.
@@ -38,7 +45,7 @@ import sqlite3
 
 from perflab.store._errors import rollback
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 APPLICATION_ID = 0x7066_6C62  # "pflb": marks the file as a perflab store (PRAGMA application_id)
 
 _V1 = """
@@ -208,8 +215,34 @@ CREATE TABLE silences (
 );
 """
 
+_V7 = """
+CREATE TABLE log_streams (
+    id      INTEGER PRIMARY KEY,              -- name_id(labels)
+    labels  TEXT    NOT NULL                  -- canonical JSON: sorted keys, no spaces
+);
+
+CREATE TABLE logs (
+    id        INTEGER PRIMARY KEY,            -- arrival order
+    ts_ns     INTEGER NOT NULL,
+    run_id    INTEGER,                        -- the run it arrived in (NULL: none)
+    stream_id INTEGER NOT NULL,               -- log_streams.id
+    level     TEXT,                           -- normalised: debug, info, warn, error ...
+    trace_id  BLOB,                           -- 16 bytes when the line names a trace
+    span_id   BLOB,                           -- 8 bytes
+    line      TEXT    NOT NULL,
+    fields    TEXT                            -- JSON object of parsed fields, NULL when none
+);
+CREATE INDEX logs_time ON logs (ts_ns);
+CREATE INDEX logs_stream ON logs (stream_id, ts_ns);
+CREATE INDEX logs_trace ON logs (trace_id) WHERE trace_id IS NOT NULL;
+
+CREATE VIRTUAL TABLE logs_fts USING fts5(
+    line, content='logs', content_rowid='id', tokenize='trigram case_sensitive 1'
+);
+"""
+
 # MIGRATIONS[v] takes a store at version v-1 to version v.
-MIGRATIONS: dict[int, str] = {1: _V1, 2: _V2, 3: _V3, 4: _V4, 5: _V5, 6: _V6}
+MIGRATIONS: dict[int, str] = {1: _V1, 2: _V2, 3: _V3, 4: _V4, 5: _V5, 6: _V6, 7: _V7}
 
 
 def current_version(conn: sqlite3.Connection) -> int:

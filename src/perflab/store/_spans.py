@@ -334,10 +334,16 @@ def span_links_of(store: Store, trace_ids: Sequence[bytes]) -> dict[bytes, list[
 def span_stats(store: Store) -> tuple[int, int | None, int | None]:
     """(spans, oldest start, newest start): the count from the rowid range (spans are deleted
     oldest first, so it is exact but for duplicates refused), cheap on 10 M rows."""
-    row = store.conn.execute("SELECT MIN(id), MAX(id) FROM spans").fetchone()
+    return rowid_stats(store, "spans", "start_ns")
+
+
+def rowid_stats(store: Store, table: str, time_column: str) -> tuple[int, int | None, int | None]:
+    """(rows, oldest time, newest time) of a table kept in arrival order and deleted oldest
+    first (spans, logs): the count from its rowid range, cheap on 10 M rows."""
+    row = store.conn.execute(f"SELECT MIN(id), MAX(id) FROM {table}").fetchone()
     count = 0 if row[0] is None else int(row[1]) - int(row[0]) + 1
-    times = store.conn.execute(
-        "SELECT (SELECT MIN(start_ns) FROM spans), (SELECT MAX(start_ns) FROM spans)").fetchone()
+    times = store.conn.execute(f"SELECT (SELECT MIN({time_column}) FROM {table}),"
+                               f" (SELECT MAX({time_column}) FROM {table})").fetchone()
     return count, times[0], times[1]
 
 

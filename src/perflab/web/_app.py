@@ -18,7 +18,7 @@ from starlette.middleware import Middleware
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from perflab import _ui, trace
+from perflab import _ui, logs, trace
 from perflab import metrics as prom
 from perflab.serving import HostGuard
 from perflab.store import IngestQueue, Store
@@ -59,7 +59,8 @@ def _templates() -> jinja2.Environment:
         loader=jinja2.ChoiceLoader([jinja2.FileSystemLoader(str(HERE / "templates")),
                                     jinja2.FileSystemLoader(str(_ui.TEMPLATES)),
                                     jinja2.FileSystemLoader(str(prom.TEMPLATES)),
-                                    jinja2.FileSystemLoader(str(trace.TEMPLATES))]),
+                                    jinja2.FileSystemLoader(str(trace.TEMPLATES)),
+                                    jinja2.FileSystemLoader(str(logs.TEMPLATES))]),
         autoescape=True, undefined=jinja2.StrictUndefined,
     )
     env.filters.update(_ui.template_filters())
@@ -95,6 +96,7 @@ def create_app(config: AppConfig) -> Starlette:
         if recording is not None:
             state.live.run_id = recording.start()
         hub.start(ingest, lambda: state.live.run_id)
+        app.state.logs.start(ingest, lambda: state.live.run_id)
         ingest.start()
         if rollups is not None:
             rollups.start()
@@ -125,6 +127,7 @@ def create_app(config: AppConfig) -> Starlette:
         *_profile.ROUTES,
         *prom.ROUTES,  # the Prometheus API, remote-write, the Query and Alerts pages
         *trace.ROUTES,  # span receivers, Jaeger's query API, the Traces and Services pages
+        *logs.ROUTES,  # the Loki push receiver, Loki's query API and the Logs page
         Route("/metrics", metrics.endpoint, name="metrics"),
         Mount("/static", name="static",
               app=StaticFiles(packages=[("perflab.web", "static"), ("perflab._ui", "static")])),
@@ -134,5 +137,6 @@ def create_app(config: AppConfig) -> Starlette:
     app.state.perflab = state
     app.state.metrics = hub
     app.state.trace = config.trace or trace.TraceHub(token=config.token)
+    app.state.logs = logs.LogsHub()
     app.state.trace.add_grpc_service(hub.otlp.grpc_service(config.token))  # OTLP metrics
     return app

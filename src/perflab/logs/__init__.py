@@ -1,0 +1,53 @@
+"""Logs: the Loki push receiver, log lines in the store, LogQL and Loki's query API
+(docs/logs.md).
+
+Public names:
+
+- LogQL: ``parse`` (the syntax tree; ``LogQLError`` names the column), ``query_range`` and
+  ``query_instant`` (Loki's ``data`` documents), ``QueryError`` (a query that parses but cannot
+  be answered), ``parse_loki_time``;
+- lines: ``LogEntry``, ``line_fields``, ``detect_level``, ``detect_ids``; ``decode_push`` (a
+  Loki push body, JSON or snappy protobuf); ``FileTail`` (files followed into the store);
+- in ``perflab serve``: ``LogsHub`` (the sink on the hub's ingest queue), ``LogSink``,
+  ``Retention``, ``apply_retention``, ``ROUTES`` (the push receiver, the query API and the
+  Logs page), ``TEMPLATES`` (the page's templates, rendered by the hub's environment around
+  its ``base.html``);
+- contracts: ``LogsQueryDoc``, ``LokiQueryDoc``, ``LokiListDoc``, ``LokiData``.
+"""
+
+from perflab.logs._api import parse_loki_time
+from perflab.logs._contracts import LogsQueryDoc, LokiData, LokiListDoc, LokiQueryDoc
+from perflab.logs._eval import QueryError
+from perflab.logs._fields import detect_ids, detect_level, line_fields
+from perflab.logs._logql import LogQLError, parse
+from perflab.logs._pages import TEMPLATES
+from perflab.logs._push import decode_push
+from perflab.logs._query import query_instant, query_range
+from perflab.logs._routes import ROUTES, LogsHub
+from perflab.logs._sink import LogEntry, LogSink, Retention, apply_retention
+from perflab.logs._tail import FileTail
+
+__all__ = [
+    "ROUTES",
+    "TEMPLATES",
+    "FileTail",
+    "LogEntry",
+    "LogQLError",
+    "LogSink",
+    "LogsHub",
+    "LogsQueryDoc",
+    "LokiData",
+    "LokiListDoc",
+    "LokiQueryDoc",
+    "QueryError",
+    "Retention",
+    "apply_retention",
+    "decode_push",
+    "detect_ids",
+    "detect_level",
+    "line_fields",
+    "parse",
+    "parse_loki_time",
+    "query_instant",
+    "query_range",
+]

@@ -1,0 +1,167 @@
+"""What a log line says about itself: its fields (JSON or logfmt), level, trace and span id.
+
+The parsers follow Loki's ``| json`` and ``| logfmt`` (pkg/logql/log/parser.go): nested JSON
+objects are flattened with ``_`` between the keys, arrays are left out, numbers keep the text
+they were written with, booleans are ``true``/``false``; a key's characters outside
+``[A-Za-z0-9_]`` become ``_``. logfmt takes ``key=value``, ``key="quoted value"`` (Go escapes)
+and a bare ``key`` (empty value).
+
+Levels and ids are looked for under the names OTel, Zap, Logrus and structlog use.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+
+_KEY_BAD = re.compile(r"[^A-Za-z0-9_]")
+_LEVEL_KEYS: tuple[str, ...] = ("level", "lvl", "severity", "loglevel", "log_level",
+                                 "levelname", "severity_text", "@l")
+_TRACE_KEYS: tuple[str, ...] = ("trace_id", "traceid", "traceID", "traceId", "trace.id",
+                                 "otelTraceID", "dd.trace_id")
+_SPAN_KEYS: tuple[str, ...] = ("span_id", "spanid", "spanID", "spanId", "span.id", "otelSpanID",
+                                "dd.span_id")
+_LEVELS = {
+    "trace": "trace", "debug": "debug", "dbug": "debug", "info": "info", "information": "info",
+    "informational": "info", "notice": "info", "warn": "warn", "warning": "warn",
+    "wrn": "warn", "error": "error", "err": "error", "eror": "error", "fatal": "critical",
+    "critical": "critical", "crit": "critical", "panic": "critical", "emerg": "critical",
+    "alert": "critical", "dpanic": "critical",
+}
+_LEVEL_WORD = re.compile(r"\b(TRACE|DEBUG|INFO|WARN(?:ING)?|ERROR|FATAL|CRITICAL|PANIC)\b",
+                         re.IGNORECASE)
+_HEX = re.compile(r"[0-9a-fA-F]+")
+
+
+class ParseFailed(ValueError):
+    """A line is not what the parser reads (Loki's JSONParserErr / LogfmtParserErr)."""
+
+
+@functools.lru_cache(maxsize=8192)
+def sanitize_key(key: str) -> str:
+    """A field name as a label name (Loki's rule); cached: lines repeat their keys."""
+    key = _KEY_BAD.sub("_", key)
+    return "_" + key if key[:1].isdigit() else key
+
+
+# the names fields are looked up by, as sanitised fields carry them
+_LEVEL_KEYS = tuple(dict.fromkeys(sanitize_key(k) for k in _LEVEL_KEYS))
+_TRACE_KEYS = tuple(dict.fromkeys(sanitize_key(k) for k in _TRACE_KEYS))
+_SPAN_KEYS = tuple(dict.fromkeys(sanitize_key(k) for k in _SPAN_KEYS))
+
+
+def _flatten(obj: dict[str, object], prefix: str, out: dict[str, str]) -> None:
+    for k, v in obj.items():
+        key = prefix + sanitize_key(k)
+        if isinstance(v, dict):
+            _flatten(v, key + "_", out)
+        elif isinstance(v, list):
+            continue
+        elif isinstance(v, bool):
+            out[key] = "true" if v else "false"
+        elif v is None:
+            out[key] = ""
+        else:
+            out[key] = str(v)
+
+
+def _raw(text: str) -> str:
+    """A JSON number kept as written (Loki's ``| json`` gives ``1.50`` and ``1e3`` as is)."""
+    return text
+
+
+def parse_json(line: str) -> dict[str, str]:
+    """The flattened fields of a JSON object line; ``ParseFailed`` when it is not one."""
+    try:
+        obj = json.loads(line, parse_int=_raw, parse_float=_raw, parse_constant=_raw)
+    except (ValueError, RecursionError) as exc:
+        raise ParseFailed(f"not JSON: {exc}") from None
+    if not isinstance(obj, dict):
+        raise ParseFailed("not a JSON object")
+    out: dict[str, str] = {}
+    _flatten(obj, "", out)
+    return out
+
+
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\"}
+# one key=value pair: a bare key, key=value, key="quoted \"value\"" (a value never starts with
+# a quote it does not close, so an unclosed quote matches nothing and is an error)
+_PAIR = re.compile(r'[ \t]*([^ \t="]+)(?:=(?:"((?:[^"\\]|\\.)*)"|([^ \t"][^ \t]*)?))?')
+_UNESCAPE = re.compile(r"\\(.)")
+
+
+def _unescape(m: re.Match[str]) -> str:
+    return _ESCAPES.get(m.group(1), m.group(1))
+
+
+def parse_logfmt(line: str) -> dict[str, str]:
+    """The fields of a logfmt line; ``ParseFailed`` on an unclosed quote, a quote in a key or
+    a key-less ``=``."""
+    out: dict[str, str] = {}
+    pos, n = 0, len(line)
+    while pos < n:
+        m = _PAIR.match(line, pos)
+        if m is None or m.end() == pos:
+            if not line[pos:].strip(" \t"):
+                break
+            raise ParseFailed(f"logfmt syntax error at position {pos + 1}")
+        key, quoted, bare = m.groups()
+        if quoted is not None:
+            value = _UNESCAPE.sub(_unescape, quoted) if "\\" in quoted else quoted
+        else:
+            value = bare or ""
+        out[sanitize_key(key)] = value
+        pos = m.end()
+    return out
+
+
+def line_fields(line: str) -> dict[str, str]:
+    """The fields a line carries: its JSON object's, else its logfmt pairs when it has any
+    ``key=value``, else none."""
+    stripped = line.lstrip()
+    if stripped.startswith("{"):
+        try:
+            return parse_json(line)
+        except ParseFailed:
+            return {}
+    if "=" in line:
+        try:
+            fields = parse_logfmt(line)
+        except ParseFailed:
+            return {}
+        if any(v for v in fields.values()):
+            return fields
+    return {}
+
+
+def _pick(fields: dict[str, str], keys: tuple[str, ...]) -> str | None:
+    for k in keys:
+        v = fields.get(k)
+        if v:
+            return v
+    return None
+
+
+def detect_level(line: str, fields: dict[str, str]) -> str | None:
+    """The line's level as Loki's ``detected_level`` names them (trace, debug, info, warn,
+    error, critical), from a level field or else the first level word in the line."""
+    raw = _pick(fields, _LEVEL_KEYS)
+    if raw is None:
+        m = _LEVEL_WORD.search(line[:512])
+        if m is None:
+            return None
+        raw = m.group(1)
+    return _LEVELS.get(raw.strip().lower())
+
+
+def _hex_id(text: str | None, size: int) -> bytes | None:
+    if text is None or not _HEX.fullmatch(text) or len(text) > size * 2:
+        return None
+    raw = bytes.fromhex(text.rjust(size * 2, "0"))
+    return None if not any(raw) else raw
+
+
+def detect_ids(fields: dict[str, str]) -> tuple[bytes | None, bytes | None]:
+    """(trace id: 16 bytes, span id: 8 bytes) named by the fields, when they are hex ids."""
+    return _hex_id(_pick(fields, _TRACE_KEYS), 16), _hex_id(_pick(fields, _SPAN_KEYS), 8)

@@ -1,0 +1,191 @@
+"""Log lines in the store (schema v7): writing a batch, the questions LogQL asks, retention.
+
+A stream is a label set, keyed by ``name_id`` of its canonical JSON, so a receiver writes a
+batch without reading first. Lines are kept in arrival order (rowid); a line filter's
+substrings (3 characters or more) are looked up in ``logs_fts`` (trigram, case-sensitive), the
+rest of a query's pipeline is the caller's (``perflab.logs``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from perflab.store._spans import name_id, rowid_stats
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Sequence
+
+    from perflab.store._store import Store
+
+# the columns of a log row, in the order insert_logs takes them
+LOG_COLUMNS = ("ts_ns", "run_id", "stream_id", "level", "trace_id", "span_id", "line", "fields")
+_INSERT = (f"INSERT INTO logs ({', '.join(LOG_COLUMNS)})"
+           f" VALUES ({', '.join('?' * len(LOG_COLUMNS))})")
+_FTS_MIN = 3  # the trigram index answers substrings of at least this many characters
+
+
+def log_stream_id(labels_json: str) -> int:
+    """The id of a stream: a hash of its canonical labels JSON, the same everywhere."""
+    return name_id("log-stream", labels_json)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredLog:
+    """One row of ``logs``; ``fields`` is still JSON text (or None)."""
+
+    id: int
+    ts_ns: int
+    run_id: int | None
+    stream_id: int
+    level: str | None
+    trace_id: bytes | None
+    span_id: bytes | None
+    line: str
+    fields: str | None
+
+
+def insert_logs(store: Store, rows: Sequence[tuple[Any, ...]], streams: dict[int, str]) -> int:
+    """Write log rows (``LOG_COLUMNS`` order) and the streams they use (id -> labels JSON), and
+    index their lines, in one transaction (joining the caller's). Returns the rows written."""
+    conn = store.conn
+    with store.transaction():
+        conn.executemany("INSERT OR IGNORE INTO log_streams (id, labels) VALUES (?, ?)",
+                         list(streams.items()))
+        first = int(conn.execute("SELECT COALESCE(MAX(id), 0) FROM logs").fetchone()[0]) + 1
+        conn.executemany(_INSERT, rows)
+        # rowids are assigned in order after the current maximum: index exactly those lines
+        conn.execute("INSERT INTO logs_fts (rowid, line) SELECT id, line FROM logs WHERE id >= ?",
+                     (first,))
+    return len(rows)
+
+
+def log_streams(store: Store) -> list[tuple[int, str]]:
+    """(id, labels JSON) of every stream stored."""
+    return [(int(a), str(b)) for a, b in store.conn.execute(
+        "SELECT id, labels FROM log_streams ORDER BY labels")]
+
+
+def log_streams_in(store: Store, start_ns: int, end_ns: int) -> list[int]:
+    """Ids of the streams with a line in [start_ns, end_ns)."""
+    return [int(r[0]) for r in store.conn.execute(
+        "SELECT id FROM log_streams s WHERE EXISTS (SELECT 1 FROM logs INDEXED BY logs_stream"
+        " WHERE stream_id = s.id AND ts_ns >= ? AND ts_ns < ?)", (start_ns, end_ns))]
+
+
+def _fts_phrase(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"'
+
+
+def log_lines(store: Store, stream_ids: Sequence[int], start_ns: int, end_ns: int, *,
+              contains: Sequence[str] = (), run_id: int | None = None,
+              backward: bool = True) -> Iterator[StoredLog]:
+    """Lines of these streams in [start_ns, end_ns), newest first (``backward``) or oldest
+    first, that contain every string of ``contains`` (a case-sensitive substring, as LogQL's
+    ``|=``). The caller stops reading when it has enough."""
+    if not stream_ids:
+        return
+    streams, ids = _in(stream_ids)
+    sql = ("SELECT id, ts_ns, run_id, stream_id, level, trace_id, span_id, line, fields"
+           f" FROM logs WHERE stream_id IN {streams} AND ts_ns >= ? AND ts_ns < ?")
+    sql, args = _with_filters(sql, [*ids, start_ns, end_ns], contains, run_id)
+    sql += " ORDER BY ts_ns DESC, id DESC" if backward else " ORDER BY ts_ns, id"
+    cur = store.conn.execute(sql, args)
+    try:
+        for r in cur:
+            yield StoredLog(*r)
+    finally:
+        cur.close()
+
+
+def log_counts(store: Store, stream_ids: Sequence[int], origin_ns: int, end_ns: int,
+               width_ns: int, *, contains: Sequence[str] = (), run_id: int | None = None,
+               with_bytes: bool = False) -> list[tuple[int, int, int, int]]:
+    """(stream id, bucket, lines, bytes) of the lines in (origin_ns, end_ns] that contain
+    every string of ``contains``, bucket k holding (origin + (k-1)·width, origin + k·width]:
+    what a range function needs, counted by SQLite without reading lines into Python (bytes
+    are read only ``with_bytes``)."""
+    if not stream_ids:
+        return []
+    streams, ids = _in(stream_ids)
+    size = "SUM(length(CAST(line AS BLOB)))" if with_bytes else "0"
+    sql = (f"SELECT stream_id, (ts_ns - ? + ? - 1) / ?, COUNT(*), {size} FROM logs"
+           f" WHERE stream_id IN {streams} AND ts_ns > ? AND ts_ns <= ?")
+    args: list[Any] = [origin_ns, width_ns, width_ns, *ids, origin_ns, end_ns]
+    sql, args = _with_filters(sql, args, contains, run_id)
+    sql += " GROUP BY 1, 2"
+    return [(int(a), int(b), int(c), int(d or 0)) for a, b, c, d in
+            store.conn.execute(sql, args)]
+
+
+_MAX_MARKS = 500  # more stream ids than this go in as one JSON array (SQLite's variable limit)
+
+
+def _in(stream_ids: Sequence[int]) -> tuple[str, list[Any]]:
+    """``(?, ?, ...)`` and the ids, or a JSON array read by json_each when there are many."""
+    if len(stream_ids) <= _MAX_MARKS:
+        return "(" + ",".join("?" * len(stream_ids)) + ")", list(stream_ids)
+    return "(SELECT value FROM json_each(?))", [json.dumps(list(stream_ids))]
+
+
+def _with_filters(sql: str, args: list[Any], contains: Sequence[str], run_id: int | None,
+                  ) -> tuple[str, list[Any]]:
+    if run_id is not None:
+        sql += " AND run_id = ?"
+        args.append(run_id)
+    indexed = [s for s in contains if len(s) >= _FTS_MIN]
+    if indexed:
+        sql += " AND id IN (SELECT rowid FROM logs_fts WHERE logs_fts MATCH ?)"
+        args.append(" AND ".join(_fts_phrase(s) for s in indexed))
+    for s in contains:
+        if len(s) < _FTS_MIN:
+            sql += " AND instr(line, ?) > 0"
+            args.append(s)
+    return sql, args
+
+
+# -- retention -----------------------------------------------------------------------------------
+
+def log_stats(store: Store) -> tuple[int, int | None, int | None]:
+    """(lines, oldest time, newest time); the count from the rowid range (lines are deleted
+    oldest-arrived first), cheap on 10 M rows."""
+    return rowid_stats(store, "logs", "ts_ns")
+
+
+def log_bytes_estimate(store: Store, sample: int = 2000) -> float:
+    """Average bytes a line takes (row, indexes and its trigrams), from the newest ``sample``."""
+    row = store.conn.execute(
+        "SELECT AVG(60 + 4 * length(line) + COALESCE(length(fields), 0)"
+        " + COALESCE(length(trace_id), 0) * 2 + COALESCE(length(span_id), 0))"
+        " FROM (SELECT line, fields, trace_id, span_id FROM logs ORDER BY id DESC LIMIT ?)",
+        (sample,)).fetchone()
+    return float(row[0] or 0.0)
+
+
+def _delete_ids(store: Store, where: str, args: Sequence[Any]) -> int:
+    conn = store.conn
+    with store.transaction():
+        conn.execute("INSERT INTO logs_fts (logs_fts, rowid, line)"
+                     f" SELECT 'delete', id, line FROM logs WHERE {where}", args)
+        n = conn.execute(f"DELETE FROM logs WHERE {where}", args).rowcount
+        conn.execute("DELETE FROM log_streams WHERE NOT EXISTS (SELECT 1 FROM logs"
+                     " INDEXED BY logs_stream WHERE logs.stream_id = log_streams.id)")
+    return int(n)
+
+
+def delete_logs_before(store: Store, before_ns: int, *, batch: int = 50_000) -> int:
+    """Delete lines older than ``before_ns`` (at most ``batch`` per call, oldest first, so the
+    writer is never held long), and the streams left without lines. Returns lines deleted."""
+    return _delete_ids(store, "id IN (SELECT id FROM logs INDEXED BY logs_time WHERE ts_ns < ?"
+                              " ORDER BY ts_ns LIMIT ?)", (before_ns, batch))
+
+
+def delete_oldest_logs(store: Store, keep: int, *, batch: int = 50_000) -> int:
+    """Delete the earliest-arrived lines beyond the newest ``keep`` (at most ``batch``)."""
+    row = store.conn.execute("SELECT MIN(id), MAX(id) FROM logs").fetchone()
+    if row[0] is None or int(row[1]) - int(row[0]) + 1 <= keep:
+        return 0
+    cut = min(int(row[1]) - keep + 1, int(row[0]) + batch)
+    return _delete_ids(store, "id < ?", (cut,))
+

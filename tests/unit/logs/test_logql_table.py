@@ -1,0 +1,279 @@
+"""LogQL's semantics, table-driven: each query with the answer Loki gives on the same lines.
+
+The expected answers follow Loki's documentation ("LogQL: Log queries", "Metric queries") and
+the behaviour its tests pin (pkg/logql/log/parser_test.go, label_filter_test.go,
+pkg/logql/engine_test.go): selectors' regexps are anchored, line filters are case-sensitive
+substrings, ``|~`` is unanchored; a parsed field named like a stream label gets ``_extracted``;
+a line a parser cannot read gets ``__error__``, which numeric filters let through and a metric
+query refuses; range functions look at (t - range, t]; log queries read [start, end), newest
+first unless ``forward``, and keep the first ``limit`` lines.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from perflab.logs import LogEntry, LogSink, QueryError, query_instant, query_range
+from perflab.store import Store, canonical_labels
+
+S = 10**9
+T0 = 1_700_000_000 * S
+
+API_PROD = {"app": "api", "env": "prod"}
+API_DEV = {"app": "api", "env": "dev"}
+WEB = {"app": "web", "env": "prod", "level": "info"}
+TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
+
+LINES = {
+    "a1": (API_PROD, 1, 'level=info msg="GET /users" status=200 duration=12ms'),
+    "a2": (API_PROD, 2, 'level=error msg="GET /orders" status=500 duration=1.5s'),
+    "a3": (API_PROD, 3, 'level=warn msg="slow query" status=200 duration=800ms'),
+    "b1": (API_DEV, 4, ('{"level":"info","msg":"started","status":200,'
+                        '"user":{"id":7,"name":"ann"},"tags":["x"]}')),
+    "b2": (API_DEV, 5, f'{{"level":"error","msg":"db down","status":503,"trace_id":"{TRACE}"}}'),
+    "c1": (WEB, 6, "level=debug path=/index user=bob"),
+    "c2": (WEB, 7, 'not logfmt "unclosed'),
+    "c3": (WEB, 8, "GET /health 200"),
+}
+
+
+def _lf(level: str, msg: str, status: str, duration: str) -> dict[str, str]:
+    return {**API_PROD, "level": level, "msg": msg, "status": status, "duration": duration}
+
+
+A1 = _lf("info", "GET /users", "200", "12ms")
+A2 = _lf("error", "GET /orders", "500", "1.5s")
+A3 = _lf("warn", "slow query", "200", "800ms")
+B1 = {**API_DEV, "level": "info", "msg": "started", "status": "200", "user_id": "7",
+      "user_name": "ann"}
+B2 = {**API_DEV, "level": "error", "msg": "db down", "status": "503", "trace_id": TRACE}
+C1 = {**WEB, "level_extracted": "debug", "path": "/index", "user": "bob"}
+PROD_LOGFMT = '{app="api", env="prod"} | logfmt'
+
+# (query, {labels: [line ids or literal lines, in answer order]}); backward over [T0, T0+10s)
+LOG_QUERIES: list[tuple[str, list[tuple[dict[str, str], list[str]]]]] = [
+    ('{app="api"}', [(API_PROD, ["a3", "a2", "a1"]), (API_DEV, ["b2", "b1"])]),
+    ('{app="api", env="prod"}', [(API_PROD, ["a3", "a2", "a1"])]),
+    ('{app="api", env!="prod"}', [(API_DEV, ["b2", "b1"])]),
+    ('{app=~"ap.*"}', [(API_PROD, ["a3", "a2", "a1"]), (API_DEV, ["b2", "b1"])]),
+    ('{app=~"ap"}', []),                                      # anchored
+    ('{app!~"api", env="prod"}', [(WEB, ["c3", "c2", "c1"])]),
+    ('{app=~"api|web", env="dev"}', [(API_DEV, ["b2", "b1"])]),
+    ('{env="prod"}', [(API_PROD, ["a3", "a2", "a1"]), (WEB, ["c3", "c2", "c1"])]),
+    ('{nothing="here"}', []),
+    ('{app="api", nothing=""}', [(API_PROD, ["a3", "a2", "a1"]), (API_DEV, ["b2", "b1"])]),
+    ('{app="api"} |= "GET"', [(API_PROD, ["a2", "a1"])]),
+    ('{app="api"} != "GET"', [(API_PROD, ["a3"]), (API_DEV, ["b2", "b1"])]),
+    ('{app="api"} |~ `status=5\\d\\d`', [(API_PROD, ["a2"])]),
+    ('{app="api"} |~ "slow"', [(API_PROD, ["a3"])]),        # unanchored
+    ('{app="api"} !~ "GET|slow"', [(API_DEV, ["b2", "b1"])]),
+    ('{app="api"} |= "GET" |= "orders"', [(API_PROD, ["a2"])]),
+    ('{app="api"} |= "GET" != "orders"', [(API_PROD, ["a1"])]),
+    ('{app="web"} |= "he"', [(WEB, ["c3"])]),                # shorter than a trigram
+    ('{app="api"} |= "get"', []),                            # case-sensitive
+    ('{app="api"} |~ "(?i)get"', [(API_PROD, ["a2", "a1"])]),
+    ('{app="api"} |= ""', [(API_PROD, ["a3", "a2", "a1"]), (API_DEV, ["b2", "b1"])]),
+    ('{app="api"} |= "\\"db down\\""', [(API_DEV, ["b2"])]),
+    (PROD_LOGFMT, [(A3, ["a3"]), (A2, ["a2"]), (A1, ["a1"])]),
+    (PROD_LOGFMT + ' | level="error"', [(A2, ["a2"])]),
+    (PROD_LOGFMT + " | status >= 500", [(A2, ["a2"])]),
+    (PROD_LOGFMT + " | status == 200", [(A1, ["a1"]), (A3, ["a3"])]),
+    (PROD_LOGFMT + " | status != 200", [(A2, ["a2"])]),
+    (PROD_LOGFMT + " | status < 300", [(A1, ["a1"]), (A3, ["a3"])]),
+    (PROD_LOGFMT + " | duration > 1s", [(A2, ["a2"])]),
+    (PROD_LOGFMT + " | duration >= 800ms", [(A2, ["a2"]), (A3, ["a3"])]),
+    (PROD_LOGFMT + " | duration < 100ms", [(A1, ["a1"])]),
+    (PROD_LOGFMT + " | duration <= 12ms", [(A1, ["a1"])]),
+    (PROD_LOGFMT + ' | level="error" or level="warn"', [(A2, ["a2"]), (A3, ["a3"])]),
+    (PROD_LOGFMT + " | status=200 and duration>500ms", [(A3, ["a3"])]),
+    (PROD_LOGFMT + " | status=200, duration>500ms", [(A3, ["a3"])]),
+    (PROD_LOGFMT + " | status=200 | duration>500ms", [(A3, ["a3"])]),
+    (PROD_LOGFMT + ' | level=~"err.*|warn"', [(A2, ["a2"]), (A3, ["a3"])]),
+    (PROD_LOGFMT + ' | level=~"err"', []),                  # anchored
+    (PROD_LOGFMT + ' | level!~"err.*"', [(A1, ["a1"]), (A3, ["a3"])]),
+    (PROD_LOGFMT + ' | (level="info" or level="warn") and status=200',
+     [(A1, ["a1"]), (A3, ["a3"])]),
+    (PROD_LOGFMT + ' | missing=""', [(A3, ["a3"]), (A2, ["a2"]), (A1, ["a1"])]),
+    (PROD_LOGFMT + " | missing > 1", []),                  # a numeric filter needs the label
+    (PROD_LOGFMT + ' | msg="GET /users" | status=200', [(A1, ["a1"])]),
+    ('{app="api", env="prod"} |= "slow" | logfmt | status=200', [(A3, ["a3"])]),
+    ('{env="dev"} | json', [(B2, ["b2"]), (B1, ["b1"])]),   # arrays are left out
+    ('{env="dev"} | json | user_name="ann"', [(B1, ["b1"])]),
+    ('{env="dev"} | json | user_id=7', [(B1, ["b1"])]),
+    ('{env="dev"} | json | status > 500', [(B2, ["b2"])]),
+    ('{env="dev"} | json | msg=~"db.*"', [(B2, ["b2"])]),
+    ('{app="web"} |= "path" | logfmt', [(C1, ["c1"])]),      # level=debug: level_extracted
+    ('{app="web"} |= "unclosed" | logfmt',
+     [({**WEB, "__error__": "LogfmtParserErr"}, ["c2"])]),
+    ('{app="web"} |= "unclosed" | logfmt | __error__=""', []),
+    ('{app="web"} | json', [({**WEB, "__error__": "JSONParserErr"}, ["c3", "c2", "c1"])]),
+    ('{app="web"} | json | __error__!="JSONParserErr"', []),
+    ('{app="web"} | json | status > 5', [({**WEB, "__error__": "JSONParserErr"},
+                                          ["c3", "c2", "c1"])]),  # errors pass numeric filters
+    (PROD_LOGFMT + " | msg > 5", [({**A1, "__error__": "LabelFilterErr"}, ["a1"]),
+                                  ({**A2, "__error__": "LabelFilterErr"}, ["a2"]),
+                                  ({**A3, "__error__": "LabelFilterErr"}, ["a3"])]),
+    (PROD_LOGFMT + ' | line_format "{{.level}}: {{.msg}}"',
+     [(A3, ["=warn: slow query"]), (A2, ["=error: GET /orders"]), (A1, ["=info: GET /users"])]),
+    (PROD_LOGFMT + ' | status >= 500 | line_format "{{ .msg }} ({{.duration}})"',
+     [(A2, ["=GET /orders (1.5s)"])]),
+    (PROD_LOGFMT + ' | line_format "{{.msg}}" |= "users"', [(A1, ["=GET /users"])]),
+    ('{app="web"} | line_format "[{{__line__}}]" |= "[GET"', [(WEB, ["=[GET /health 200]"])]),
+    ('{app="web"} | line_format "{{.nope}}x"', [(WEB, ["=x", "=x", "=x"])]),
+]
+
+
+def _fill(store: Store) -> None:
+    sink = LogSink(run_id=lambda: None, clock=lambda: 0.0)
+    entries = [LogEntry(canonical_labels(labels), T0 + sec * S, line)
+               for labels, sec, line in LINES.values()]
+    with store.transaction():
+        sink.write(store, entries)
+
+
+@pytest.fixture(scope="module")
+def filled(tmp_path_factory):
+    path = tmp_path_factory.mktemp("logql") / "s.db"
+    with Store.open(path) as st:
+        _fill(st)
+    st = Store.open(path)
+    yield st
+    st.close()
+
+
+def _expected(streams: list[tuple[dict[str, str], list[str]]]) -> dict[str, list[str]]:
+    out = {}
+    for labels, ids in streams:
+        out[json.dumps(labels, sort_keys=True)] = [
+            i[1:] if i.startswith("=") else LINES[i][2] for i in ids]
+    return out
+
+
+def _got(data) -> dict[str, list[str]]:
+    return {json.dumps(s["stream"], sort_keys=True): [line for _, line in s["values"]]
+            for s in data["result"]}
+
+
+@pytest.mark.parametrize(("query", "expected"), LOG_QUERIES, ids=[q for q, _ in LOG_QUERIES])
+def test_log_query(filled, query, expected):
+    data = query_range(filled, query, T0, T0 + 10 * S)
+    assert data["resultType"] == "streams"
+    assert _got(data) == _expected(expected)
+
+
+def test_log_query_times_are_the_lines_ns(filled):
+    data: Any = query_range(filled, '{app="web"} |= "GET"', T0, T0 + 10 * S)
+    assert data["result"][0]["values"] == [[str(T0 + 8 * S), "GET /health 200"]]
+
+
+@pytest.mark.parametrize(("query", "limit", "backward", "expected"), [
+    ('{app="api"}', 2, True, [(API_DEV, ["b2", "b1"])]),          # the newest two overall
+    ('{app="api"}', 2, False, [(API_PROD, ["a1", "a2"])]),        # the oldest two overall
+    ('{env="prod"}', 100, False, [(API_PROD, ["a1", "a2", "a3"]), (WEB, ["c1", "c2", "c3"])]),
+    ('{app="api"}', 4, True, [(API_PROD, ["a3", "a2"]), (API_DEV, ["b2", "b1"])]),
+])
+def test_limit_and_direction(filled, query, limit, backward, expected):
+    data = query_range(filled, query, T0, T0 + 10 * S, limit=limit, backward=backward)
+    assert _got(data) == _expected(expected)
+
+
+def test_start_is_inclusive_and_end_exclusive(filled):
+    data = query_range(filled, '{app="api", env="prod"}', T0 + 1 * S, T0 + 3 * S)
+    assert _got(data) == _expected([(API_PROD, ["a2", "a1"])])
+
+
+E = {"app": "api", "env": "prod"}
+D = {"app": "api", "env": "dev"}
+ALL = '{app=~".+"}'
+
+# (query, evaluated at T0 + seconds, [(labels, value)])
+INSTANT: list[tuple[str, int, list[tuple[dict[str, str], float]]]] = [
+    ('count_over_time({app="api"}[1m])', 10, [(D, 2), (E, 3)]),
+    (f"sum(count_over_time({ALL}[1m]))", 10, [({}, 8)]),
+    (f"sum by (env) (count_over_time({ALL}[1m]))", 10, [({"env": "dev"}, 2),
+                                                         ({"env": "prod"}, 6)]),
+    (f"sum(count_over_time({ALL}[1m])) by (app)", 10, [({"app": "api"}, 5),
+                                                        ({"app": "web"}, 3)]),
+    ('sum without (env) (count_over_time({app="api"}[1m]))', 10, [({"app": "api"}, 5)]),
+    ('rate({app="api"}[10s])', 10, [(D, 0.2), (E, 0.3)]),
+    ('bytes_over_time({app="web"}[1m])', 10,
+     [(WEB, float(sum(len(LINES[i][2]) for i in ("c1", "c2", "c3"))))]),
+    ('bytes_rate({app="web"}[1m])', 10,
+     [(WEB, sum(len(LINES[i][2]) for i in ("c1", "c2", "c3")) / 60)]),
+    ('count_over_time({app="api"} |= "GET" [1m])', 10, [(E, 2)]),
+    ('sum by (level) (count_over_time({app="api", env="prod"} | logfmt [1m]))', 10,
+     [({"level": "error"}, 1), ({"level": "info"}, 1), ({"level": "warn"}, 1)]),
+    ('sum by (level) (count_over_time({app="api"} | logfmt | __error__="" [1m]))', 10,
+     [({"level": "error"}, 1), ({"level": "info"}, 1), ({"level": "warn"}, 1)]),
+    (f"max(count_over_time({ALL}[1m]))", 10, [({}, 3)]),
+    (f"min(count_over_time({ALL}[1m]))", 10, [({}, 2)]),
+    (f"avg(count_over_time({ALL}[1m]))", 10, [({}, 8 / 3)]),
+    (f"count(count_over_time({ALL}[1m]))", 10, [({}, 3)]),
+    ('count_over_time({app="api"}[2s])', 3, [(E, 2)]),
+    ('count_over_time({app="api"}[1s])', 2, [(E, 1)]),             # (t - range, t]
+    ('count_over_time({app="api"}[1s])', 1, [(E, 1)]),
+    ('count_over_time({app="api"}[1s])', 0, []),                   # no line: no sample
+    ('sum by (level) (count_over_time({app="web"}[1m]))', 10, [({"level": "info"}, 3)]),
+    ('sum by (level) (count_over_time({app="web"} |= "path" | logfmt [1m]))', 10,
+     [({"level": "info"}, 1)]),                                    # the stream's level wins
+    ('sum by (level_extracted) (count_over_time({app="web"} |= "path" | logfmt [1m]))', 10,
+     [({"level_extracted": "debug"}, 1)]),
+    ('count_over_time({env="dev"} | json | status >= 500 [1m])', 10, [(B2, 1)]),
+    ('sum(count_over_time({env="dev"} | json | status >= 500 [1m]))', 10, [({}, 1)]),
+    (f"sum(rate({ALL}[5s]))", 5, [({}, 1.0)]),
+    ('sum by (nope) (count_over_time({app="api"}[1m]))', 10, [({}, 5)]),
+    ('max by (app) (count_over_time({env="prod"}[1m]))', 10, [({"app": "api"}, 3),
+                                                              ({"app": "web"}, 3)]),
+]
+
+
+@pytest.mark.parametrize(("query", "at", "expected"), INSTANT, ids=[q for q, _, _ in INSTANT])
+def test_instant_metric_query(filled, query, at, expected):
+    data: Any = query_instant(filled, query, T0 + at * S)
+    assert data["resultType"] == "vector"
+    got = {json.dumps(r["metric"], sort_keys=True): float(r["value"][1]) for r in data["result"]}
+    assert got == pytest.approx({json.dumps(lab, sort_keys=True): v for lab, v in expected})
+    assert all(r["value"][0] == 1_700_000_000 + at for r in data["result"])
+
+
+def test_range_metric_query_is_a_matrix(filled):
+    """count_over_time over [2s] at each 1 s step from T0+1s to T0+4s: windows are
+    left-open, so each line counts in two neighbouring steps."""
+    data = query_range(filled, 'count_over_time({app="api", env="prod"}[2s])', T0 + S,
+                       T0 + 4 * S, step_ns=S)
+    assert data == {"resultType": "matrix", "result": [
+        {"metric": E, "values": [[1_700_000_001, "1"], [1_700_000_002, "2"],
+                                 [1_700_000_003, "2"], [1_700_000_004, "1"]]}]}
+
+
+def test_rate_values_keep_their_fraction(filled):
+    data: Any = query_range(filled, 'rate({app="api", env="prod"}[4s])', T0 + 4 * S, T0 + 4 * S,
+                       step_ns=S)
+    assert data["result"][0]["values"] == [[1_700_000_004, "0.75"]]
+
+
+def test_a_metric_query_over_lines_with_parser_errors_is_refused(filled):
+    with pytest.raises(QueryError, match="pipeline error: 'LogfmtParserErr'") as info:
+        query_instant(filled, 'count_over_time({app="api"} | logfmt [1m])', T0 + 10 * S)
+    assert '__error__=""' in (info.value.hint or "")
+
+
+@pytest.mark.parametrize("func", ["count_over_time", "rate", "bytes_over_time", "bytes_rate"])
+@pytest.mark.parametrize("window", [
+    (1, 1, 0, 10), (2, 1, 1, 9), (3, 2, 0, 10), (5, 3, 2, 11), (10, 10, 0, 20), (1, 4, 1, 9),
+    (7, 1, 4, 4),
+])  # (range, step, start, end) in seconds from T0
+@pytest.mark.parametrize("filters", ["", ' |= "GET"', ' |= "e" |= "level"'])
+def test_counts_from_sql_equal_the_line_by_line_evaluation(filled, func, window, filters):
+    """Stage-less range functions are counted by SQLite per bucket; ``line_format
+    "{{__line__}}"`` changes nothing but sends the same query through the pipeline line by
+    line: both must give the same series."""
+    range_s, step_s, start_s, end_s = window
+    fast = f'{func}({{app=~".+"}}{filters} [{range_s}s])'
+    slow = f'{func}({{app=~".+"}}{filters} | line_format "{{{{__line__}}}}" [{range_s}s])'
+    args = (T0 + start_s * S, T0 + end_s * S)
+    assert query_range(filled, fast, *args, step_ns=step_s * S) == \
+        query_range(filled, slow, *args, step_ns=step_s * S)

@@ -1,0 +1,111 @@
+"""Log lines in the store (schema v7): a v6 file migrates, lines and streams are written and
+indexed once, the full-text index finds what ``|=`` asks for, retention removes the oldest
+lines with their index entries and streams."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from perflab.logs import LogEntry, LogSink, Retention, apply_retention
+from perflab.store import (
+    SCHEMA_VERSION,
+    Store,
+    canonical_labels,
+    log_counts,
+    log_lines,
+    log_stats,
+    log_streams,
+)
+
+S = 10**9
+
+
+def _write(store: Store, lines: list[tuple[dict[str, str], int, str]]) -> None:
+    sink = LogSink(clock=lambda: 0.0)
+    with store.transaction():
+        sink.write(store, [LogEntry(canonical_labels(lab), ts, line) for lab, ts, line in lines])
+
+
+def test_a_v6_store_is_migrated_to_v7_and_keeps_its_runs(tmp_path):
+    """Schema v7 adds logs, log_streams and the FTS index: a v6 file gains them and keeps
+    its runs."""
+    from perflab.store._schema import (  # noqa: PLC0415
+        APPLICATION_ID,
+        MIGRATIONS,
+        _statements,
+    )
+
+    path = tmp_path / "v6.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    for version in range(1, 7):
+        for statement in _statements(MIGRATIONS[version]):
+            conn.execute(statement)
+    conn.execute("PRAGMA user_version = 6")
+    conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    conn.execute("INSERT INTO runs (kind, name, status, started_ns, host)"
+                 " VALUES ('record', 'old', 'ok', 1, 'h')")
+    conn.close()
+    with Store.open(path) as st:
+        assert st.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 7
+        assert st.run("old").name == "old"
+        _write(st, [({"job": "a"}, 5, "migrated line")])
+        rows = list(log_lines(st, [s for s, _ in log_streams(st)], 0, 10,
+                              contains=["migrated"]))
+    assert [r.line for r in rows] == ["migrated line"]
+
+
+def test_lines_keep_their_level_ids_fields_and_run(store):
+    rid = store.create_run("record", "r").id
+    sink = LogSink(run_id=lambda: rid, clock=lambda: 0.0)
+    with store.transaction():
+        sink.write(store, [LogEntry(canonical_labels({"job": "a"}), 7,
+                                    '{"lvl":"WARNING","traceID":"4bf92f3577b34da6a3ce929d0e0e4736",'
+                                    '"span_id":"00f067aa0ba902b7","n":1}', (("k", "v"),))])
+    (row,) = log_lines(store, [s for s, _ in log_streams(store)], 0, 10)
+    assert row.trace_id is not None
+    assert row.span_id is not None
+    assert (row.level, row.trace_id.hex(), row.span_id.hex(), row.run_id) == (
+        "warn", "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7", rid)
+    assert row.fields == ('{"lvl":"WARNING","traceID":"4bf92f3577b34da6a3ce929d0e0e4736",'
+                          '"span_id":"00f067aa0ba902b7","n":"1","k":"v"}')
+
+
+def test_a_stream_is_stored_once_and_the_index_is_case_sensitive(store):
+    _write(store, [({"job": "a"}, i, f"Request {i} done") for i in range(5)])
+    _write(store, [({"job": "a"}, 9, "request nine")])
+    assert len(log_streams(store)) == 1
+    ids = [s for s, _ in log_streams(store)]
+    assert [r.line for r in log_lines(store, ids, 0, 100, contains=["Request"])] == [
+        f"Request {i} done" for i in (4, 3, 2, 1, 0)]
+    assert [r.line for r in log_lines(store, ids, 0, 100, contains=["request"])] == [
+        "request nine"]
+    assert [r.ts_ns for r in log_lines(store, ids, 0, 100, contains=["3", "done"],
+                                       backward=False)] == [3]
+
+
+def test_retention_by_age_deletes_old_lines_their_index_and_empty_streams(store):
+    _write(store, [({"job": "old"}, 1 * S, "old line"), ({"job": "new"}, 100 * S, "new line")])
+    deleted = apply_retention(store, Retention(max_age_ns=50 * S), now_ns=110 * S)
+    assert deleted == 1
+    assert [lab for _, lab in log_streams(store)] == ['{"job":"new"}']
+    assert store.conn.execute("SELECT COUNT(*) FROM logs_fts WHERE logs_fts MATCH"
+                              " '\"line\"'").fetchone()[0] == 1
+    store.conn.execute("INSERT INTO logs_fts (logs_fts) VALUES ('integrity-check')")  # raises
+
+
+def test_retention_by_size_keeps_the_newest(store):
+    _write(store, [({"job": "a"}, i, "x" * 100) for i in range(100)])
+    apply_retention(store, Retention(max_age_ns=None, max_bytes=10_000), now_ns=0)
+    count, oldest, newest = log_stats(store)
+    assert 0 < count < 100
+    assert newest == 99
+    assert oldest == 100 - count
+
+
+def test_a_selector_over_thousands_of_streams_is_answered(store):
+    """More stream ids than SQLite takes as variables (32,766) go in as one JSON array."""
+    _write(store, [({"job": "many", "n": str(i)}, i, f"line {i}") for i in range(40_000)])
+    ids = [s for s, _ in log_streams(store)]
+    assert len(ids) == 40_000
+    assert sum(1 for _ in log_lines(store, ids, 0, 10**9, contains=["line 3999"])) == 11
+    assert sum(n for _, _, n, _ in log_counts(store, ids, -1, 10**9, 10**9)) == 40_000
