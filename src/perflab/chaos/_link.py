@@ -1,0 +1,299 @@
+"""The data path: one ``Connection`` per accepted client, two ``Link``s (upstream: client to
+server; downstream: server to client), each passing chunks through its direction's toxics in
+order, as Toxiproxy's chain of toxic stubs does.
+
+Why a reader and a pump per link: a chunk is stamped when it is read, and a latency toxic holds
+it until stamp + latency, so chunks that arrive while an earlier one waits are not delayed twice
+(Toxiproxy's pipelining). With no toxic on a direction and nothing queued, the reader writes
+straight through (the fast path: no queue, no task switch per chunk).
+
+A toxic's ``toxicity`` is drawn once per link when the link first meets the toxic (or its
+update), as Toxiproxy does when it starts a stub: that connection gets the toxic or not.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import socket
+import struct
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from perflab.chaos._toxics import Stream, Toxic
+
+READ_SIZE = 256 * 1024
+QUEUE_CHUNKS = 64  # bounded: a slow toxic pushes back on the reader, not on memory
+
+Emit = Callable[[bytes], Awaitable[None]]
+
+
+class LinkClosed(Exception):  # a signal inside the pump, not an error
+    """A toxic ended the connection (limit_data, timeout, reset_peer)."""
+
+
+class Counters:
+    """Bytes a proxy received and sent per direction (Toxiproxy's /metrics counters)."""
+
+    def __init__(self) -> None:
+        self.received: dict[str, int] = {"upstream": 0, "downstream": 0}
+        self.sent: dict[str, int] = {"upstream": 0, "downstream": 0}
+
+
+class Connection:
+    """A client connection and its upstream connection, with the two links between them."""
+
+    def __init__(self, client: tuple[asyncio.StreamReader, asyncio.StreamWriter],
+                 upstream: tuple[asyncio.StreamReader, asyncio.StreamWriter],
+                 chains: dict[Stream, list[Toxic]], counters: Counters,
+                 on_close: Callable[[Connection], None]) -> None:
+        self.client = client
+        self.upstream = upstream
+        self.closed = False
+        self._on_close = on_close
+        self.links = {
+            "upstream": Link(self, "upstream", client[0], upstream[1],
+                             toxics=chains["upstream"], counters=counters),
+            "downstream": Link(self, "downstream", upstream[0], client[1],
+                               toxics=chains["downstream"], counters=counters),
+        }
+
+    def start(self) -> None:
+        for link in self.links.values():
+            link.start()
+
+    def toxics_changed(self, stream: Stream) -> None:
+        self.links[stream].toxics_changed()
+
+    def close(self) -> None:
+        """Close both sockets gracefully (what was written is still sent)."""
+        if self.closed:
+            return
+        self.closed = True
+        for _, writer in (self.client, self.upstream):
+            writer.close()
+        for link in self.links.values():
+            link.stop()
+        self._on_close(self)
+
+    def reset(self) -> None:
+        """Close both sockets with a TCP RST (SO_LINGER 0), as reset_peer does."""
+        for _, writer in (self.client, self.upstream):
+            sock = writer.get_extra_info("socket")
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            writer.transport.abort()
+        self.close()
+
+
+class Link:
+    """One direction of a connection: read, pass through the toxics, write."""
+
+    def __init__(self, conn: Connection, stream: Stream, source: asyncio.StreamReader,
+                 dest: asyncio.StreamWriter, *, toxics: list[Toxic], counters: Counters
+                 ) -> None:
+        self.conn = conn
+        self.stream = stream
+        self.source = source
+        self.dest = dest
+        self.toxics = toxics  # the proxy's list for this direction, read at every chunk
+        self.counters = counters
+        self.queue: asyncio.Queue[tuple[bytes | None, float]] = asyncio.Queue(QUEUE_CHUNKS)
+        self.busy = False
+        self._drawn: dict[int, tuple[int, bool]] = {}  # id(toxic) -> (generation, active)
+        self._limit_sent: dict[int, int] = {}  # limit_data: bytes passed per toxic
+        self._bw_next: dict[int, float] = {}  # bandwidth: when the next byte may leave
+        self._timers: dict[int, asyncio.TimerHandle] = {}  # timeout toxics armed on this link
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def start(self) -> None:
+        self._tasks = [asyncio.create_task(self._read()), asyncio.create_task(self._pump())]
+        self.toxics_changed()
+
+    def stop(self) -> None:
+        for timer in self._timers.values():
+            timer.cancel()
+        self._timers.clear()
+        current = asyncio.current_task()
+        for task in self._tasks:
+            if task is not current:
+                task.cancel()
+
+    # -- toxics --------------------------------------------------------------------------------
+
+    def _active(self, toxic: Toxic) -> bool:
+        drawn = self._drawn.get(id(toxic))
+        if drawn is None or drawn[0] != toxic.generation:
+            drawn = (toxic.generation, random.random() < toxic.toxicity)  # noqa: S311  # a fault draw
+            self._drawn[id(toxic)] = drawn
+        return drawn[1]
+
+    def active_toxics(self) -> list[Toxic]:
+        return [t for t in self.toxics if self._active(t)]
+
+    def toxics_changed(self) -> None:
+        """Arm the timeout toxics that came, and close the connection when one that held it
+        went (Toxiproxy's timeout toxic closes its stub when removed)."""
+        if self.conn.closed:
+            return
+        present = {id(t): t for t in self.toxics if t.type == "timeout" and self._active(t)}
+        for key in list(self._timers):
+            if key not in present:
+                self._timers.pop(key).cancel()
+                self.conn.close()
+                return
+        for key, toxic in present.items():
+            if key not in self._timers:
+                self._arm(toxic)
+
+    def _arm(self, toxic: Toxic) -> None:
+        timeout_ms = toxic.attributes["timeout"]
+        loop = asyncio.get_running_loop()
+        old = self._timers.pop(id(toxic), None)
+        if old is not None:
+            old.cancel()
+        # timeout 0 holds the data until the toxic goes; a handle that never fires marks it
+        delay = timeout_ms / 1000 if timeout_ms > 0 else 10**9
+        self._timers[id(toxic)] = loop.call_later(delay, self.conn.close)
+
+    # -- the two tasks ---------------------------------------------------------------------------
+
+    async def _read(self) -> None:
+        received = self.counters.received
+        try:
+            while True:
+                data = await self.source.read(READ_SIZE)
+                received[self.stream] += len(data)
+                if not data:
+                    break
+                if not self.busy and self.queue.empty() and not self.toxics:
+                    self.dest.write(data)
+                    await self.dest.drain()
+                    self.counters.sent[self.stream] += len(data)
+                else:
+                    await self.queue.put((data, time.monotonic()))
+        except (ConnectionError, OSError):
+            pass
+        await self.queue.put((None, time.monotonic()))
+
+    async def _pump(self) -> None:
+        try:
+            while True:
+                data, stamp = await self.queue.get()
+                self.busy = True
+                toxics = self.active_toxics()
+                if data is None:
+                    await self._eof(toxics)
+                    return
+                await self._through(toxics, 0, data, stamp)
+                self.busy = False
+        except LinkClosed:
+            self.conn.close()
+        except (ConnectionError, OSError):
+            self.conn.close()
+
+    async def _write(self, data: bytes) -> None:
+        self.dest.write(data)
+        await self.dest.drain()
+        self.counters.sent[self.stream] += len(data)
+
+    async def _through(self, toxics: list[Toxic], i: int, data: bytes, stamp: float) -> None:
+        if i == len(toxics):
+            await self._write(data)
+            return
+
+        async def emit(piece: bytes) -> None:
+            await self._through(toxics, i + 1, piece, stamp)
+
+        await _APPLY[toxics[i].type](self, toxics[i], data, stamp, emit)
+
+    async def _eof(self, toxics: list[Toxic]) -> None:
+        for toxic in toxics:
+            if toxic.type == "slow_close":
+                await asyncio.sleep(toxic.attributes["delay"] / 1000)
+        self.conn.close()
+
+    # -- what each toxic does to a chunk ---------------------------------------------------------
+
+    async def latency(self, toxic: Toxic, data: bytes, stamp: float, emit: Emit) -> None:
+        delay_ms = toxic.attributes["latency"]
+        jitter = toxic.attributes["jitter"]
+        if jitter > 0:
+            delay_ms += random.randrange(-jitter, jitter)  # noqa: S311  # a fault draw
+        wait = stamp + delay_ms / 1000 - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        await emit(data)
+
+    async def bandwidth(self, toxic: Toxic, data: bytes, _stamp: float, emit: Emit) -> None:
+        rate = toxic.attributes["rate"]  # KB/s, i.e. bytes per millisecond
+        if rate <= 0:
+            await emit(data)
+            return
+        step = rate * 100  # at most 100 ms worth of bytes at a time, as Toxiproxy
+        for start in range(0, len(data), step):
+            piece = data[start:start + step]
+            now = time.monotonic()
+            due = max(now, self._bw_next.get(id(toxic), now)) + len(piece) / rate / 1000
+            self._bw_next[id(toxic)] = due
+            await asyncio.sleep(due - now)
+            await emit(piece)
+
+    async def slicer(self, toxic: Toxic, data: bytes, _stamp: float, emit: Emit) -> None:
+        bounds = _slices(0, len(data), toxic.attributes["average_size"],
+                         toxic.attributes["size_variation"])
+        delay_s = toxic.attributes["delay"] / 1_000_000  # microseconds, as Toxiproxy
+        for start, end in zip(bounds[::2], bounds[1::2], strict=True):
+            await emit(data[start:end])
+            await asyncio.sleep(delay_s)
+
+    async def limit_data(self, toxic: Toxic, data: bytes, _stamp: float, emit: Emit) -> None:
+        limit = toxic.attributes["bytes"]
+        passed = self._limit_sent.get(id(toxic), 0)
+        piece = data[:max(0, limit - passed)]
+        if piece:
+            await emit(piece)
+            passed += len(piece)
+            self._limit_sent[id(toxic)] = passed
+        if limit - passed <= 0:
+            raise LinkClosed
+
+    async def timeout(self, toxic: Toxic, _data: bytes, _stamp: float, _emit: Emit) -> None:
+        # the data is dropped; each chunk restarts the clock (Toxiproxy's select loop does)
+        if toxic.attributes["timeout"] > 0:
+            self._arm(toxic)
+
+    async def reset_peer(self, toxic: Toxic, _data: bytes, _stamp: float, _emit: Emit) -> None:
+        await asyncio.sleep(toxic.attributes["timeout"] / 1000)
+        self.conn.reset()
+        raise LinkClosed
+
+    async def slow_close(self, _toxic: Toxic, data: bytes, _stamp: float, emit: Emit) -> None:
+        await emit(data)  # the delay is at the end of the stream (``_eof``)
+
+
+def _slices(start: int, end: int, average: int, variation: int) -> list[int]:
+    """Toxiproxy's slicer: halve the range until the pieces are about ``average`` long;
+    returns flat [start, end, start, end, ...]."""
+    if (end - start) - average <= variation:
+        return [start, end]
+    mid = start + (end - start) // 2
+    if variation > 0:
+        mid += random.randrange(-variation, variation)  # noqa: S311  # a fault draw
+    mid = min(max(mid, start + 1), end - 1)
+    return _slices(start, mid, average, variation) + _slices(mid, end, average, variation)
+
+
+_APPLY: dict[str, Callable[[Link, Toxic, bytes, float, Emit], Awaitable[None]]] = {
+    "latency": Link.latency,
+    "bandwidth": Link.bandwidth,
+    "slicer": Link.slicer,
+    "limit_data": Link.limit_data,
+    "timeout": Link.timeout,
+    "reset_peer": Link.reset_peer,
+    "slow_close": Link.slow_close,
+}
