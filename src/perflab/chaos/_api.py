@@ -88,8 +88,10 @@ class ChaosApi:
         return _json(proxy.to_json(), 201)
 
     async def populate(self, request: Request) -> Response:
-        body = await self._body(request)
-        done, err = await self.proxies.populate(body)
+        try:
+            done, err = await self.proxies.populate(await self._body(request))
+        except ApiError as invalid:  # nothing was created: Toxiproxy answers "proxies": null
+            return _json({**invalid.body(), "proxies": None}, invalid.status)
         doc: dict[str, Any] = {}
         if err is not None:
             doc.update(err.body())

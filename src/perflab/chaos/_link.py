@@ -104,6 +104,7 @@ class Link:
         self.counters = counters
         self.queue: asyncio.Queue[tuple[bytes | None, float]] = asyncio.Queue(QUEUE_CHUNKS)
         self.busy = False
+        self.ended = False
         self._drawn: dict[int, tuple[int, bool]] = {}  # id(toxic) -> (generation, active)
         self._limit_sent: dict[int, int] = {}  # limit_data: bytes passed per toxic
         self._bw_next: dict[int, float] = {}  # bandwidth: when the next byte may leave
@@ -212,10 +213,16 @@ class Link:
         await _APPLY[toxics[i].type](self, toxics[i], data, stamp, emit)
 
     async def _eof(self, toxics: list[Toxic]) -> None:
+        """The source ended: close the destination (after any slow_close delay). The other
+        link then reads the end from that socket and runs its own chain's end, as in
+        Toxiproxy; the connection is over when both have ended."""
         for toxic in toxics:
             if toxic.type == "slow_close":
                 await asyncio.sleep(toxic.attributes["delay"] / 1000)
-        self.conn.close()
+        self.ended = True
+        self.dest.close()
+        if all(link.ended for link in self.conn.links.values()):
+            self.conn.close()
 
     # -- what each toxic does to a chunk ---------------------------------------------------------
 
