@@ -231,9 +231,7 @@ class Link:
         jitter = toxic.attributes["jitter"]
         if jitter > 0:
             delay_ms += random.randrange(-jitter, jitter)  # noqa: S311  # a fault draw
-        wait = stamp + delay_ms / 1000 - time.monotonic()
-        if wait > 0:
-            await asyncio.sleep(wait)
+        await _sleep_until(stamp + delay_ms / 1000)
         await emit(data)
 
     async def bandwidth(self, toxic: Toxic, data: bytes, _stamp: float, emit: Emit) -> None:
@@ -247,7 +245,7 @@ class Link:
             now = time.monotonic()
             due = max(now, self._bw_next.get(id(toxic), now)) + len(piece) / rate / 1000
             self._bw_next[id(toxic)] = due
-            await asyncio.sleep(due - now)
+            await _sleep_until(due)
             await emit(piece)
 
     async def slicer(self, toxic: Toxic, data: bytes, _stamp: float, emit: Emit) -> None:
@@ -281,6 +279,13 @@ class Link:
 
     async def slow_close(self, _toxic: Toxic, data: bytes, _stamp: float, emit: Emit) -> None:
         await emit(data)  # the delay is at the end of the stream (``_eof``)
+
+
+async def _sleep_until(due: float) -> None:
+    """Sleep until the monotonic time ``due``, never less: the loop's timers may fire up to a
+    millisecond early (uvloop rounds to milliseconds), and a latency toxic must not."""
+    while (wait := due - time.monotonic()) > 0:
+        await asyncio.sleep(wait + 0.0002)
 
 
 def _slices(start: int, end: int, average: int, variation: int) -> list[int]:
