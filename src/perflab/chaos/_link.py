@@ -96,7 +96,7 @@ class Link:
     def __init__(self, conn: Connection, stream: Stream, source: asyncio.StreamReader,
                  dest: asyncio.StreamWriter, *, toxics: list[Toxic], counters: Counters
                  ) -> None:
-        self.conn = conn
+        self.connection = conn
         self.stream = stream
         self.source = source
         self.dest = dest
@@ -139,13 +139,13 @@ class Link:
     def toxics_changed(self) -> None:
         """Arm the timeout toxics that came, and close the connection when one that held it
         went (Toxiproxy's timeout toxic closes its stub when removed)."""
-        if self.conn.closed:
+        if self.connection.closed:
             return
         present = {id(t): t for t in self.toxics if t.type == "timeout" and self._active(t)}
         for key in list(self._timers):
             if key not in present:
                 self._timers.pop(key).cancel()
-                self.conn.close()
+                self.connection.close()
                 return
         for key, toxic in present.items():
             if key not in self._timers:
@@ -159,7 +159,7 @@ class Link:
             old.cancel()
         # timeout 0 holds the data until the toxic goes; a handle that never fires marks it
         delay = timeout_ms / 1000 if timeout_ms > 0 else 10**9
-        self._timers[id(toxic)] = loop.call_later(delay, self.conn.close)
+        self._timers[id(toxic)] = loop.call_later(delay, self.connection.close)
 
     # -- the two tasks ---------------------------------------------------------------------------
 
@@ -193,9 +193,9 @@ class Link:
                 await self._through(toxics, 0, data, stamp)
                 self.busy = False
         except LinkClosed:
-            self.conn.close()
+            self.connection.close()
         except (ConnectionError, OSError):
-            self.conn.close()
+            self.connection.close()
 
     async def _write(self, data: bytes) -> None:
         self.dest.write(data)
@@ -221,8 +221,8 @@ class Link:
                 await asyncio.sleep(toxic.attributes["delay"] / 1000)
         self.ended = True
         self.dest.close()
-        if all(link.ended for link in self.conn.links.values()):
-            self.conn.close()
+        if all(link.ended for link in self.connection.links.values()):
+            self.connection.close()
 
     # -- what each toxic does to a chunk ---------------------------------------------------------
 
@@ -274,7 +274,7 @@ class Link:
 
     async def reset_peer(self, toxic: Toxic, _data: bytes, _stamp: float, _emit: Emit) -> None:
         await asyncio.sleep(toxic.attributes["timeout"] / 1000)
-        self.conn.reset()
+        self.connection.reset()
         raise LinkClosed
 
     async def slow_close(self, _toxic: Toxic, data: bytes, _stamp: float, emit: Emit) -> None:
@@ -284,7 +284,7 @@ class Link:
 async def _sleep_until(due: float) -> None:
     """Sleep until the monotonic time ``due``, never less: the loop's timers may fire up to a
     millisecond early (uvloop rounds to milliseconds), and a latency toxic must not."""
-    while (wait := due - time.monotonic()) > 0:
+    while (wait := due - time.monotonic()) > 0:  # noqa: ASYNC110  # a deadline, not a flag
         await asyncio.sleep(wait + 0.0002)
 
 

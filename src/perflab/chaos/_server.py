@@ -28,7 +28,10 @@ class ChaosServer:
     """The fault proxy's API and its proxies."""
 
     def __init__(self, sock: socket.socket, *, token: str | None = None,
-                 allowed_hosts: tuple[str, ...] = (), populate: object = None) -> None:
+                 allowed_hosts: tuple[str, ...] = (), populate: object = None,
+                 server_class: type[uvicorn.Server] = uvicorn.Server) -> None:
+        """``server_class``: the CLI passes its uvicorn server that takes Ctrl-C and SIGTERM
+        as a clean stop (exit 0)."""
         self.sock = sock
         self.proxies = ProxyCollection()
         self.populate = populate
@@ -37,7 +40,7 @@ class ChaosServer:
                          token=token)
         config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
                                 loop="none", http="auto")
-        self.server = uvicorn.Server(config)
+        self.server = server_class(config)
         self.started = threading.Event()
         self.failure: ApiError | None = None
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from perflab.cli.serve import bind, parse_listen
+from perflab.cli.serve import _server_class, bind, parse_listen
 from perflab.errors import UsageError
 
 DEFAULT_API_LISTEN = "127.0.0.1:8474"  # Toxiproxy's port: its clients find us there
@@ -49,7 +49,8 @@ def proxy(*, listen: str, config: Path | None, token_file: str | None,
     HostRule.for_listen(host, allowed_hosts)
     populate = None if config is None else read_config(config)
     sock = bind(host, port)
-    server = ChaosServer(sock, token=token, allowed_hosts=allowed_hosts, populate=populate)
+    server = ChaosServer(sock, token=token, allowed_hosts=allowed_hosts, populate=populate,
+                         server_class=_server_class())
     shown = f"[{host}]" if ":" in host else host
     click.echo(f"perflab chaos proxy: Toxiproxy API on http://{shown}:{server.port}/ "
                "(Ctrl-C stops)")

@@ -4,14 +4,15 @@ defaults, status codes and error bodies; plus perflab's loopback rule and ``dura
 from __future__ import annotations
 
 import socket
+from typing import Any
 
 import pytest
 import requests
 import toxiproxy
+from tests.conftest import wait_for
 from toxiproxy.exceptions import InvalidToxic, NotFound, ProxyExists
 
 from perflab.chaos import TOXIPROXY_VERSION, ChaosServer
-from tests.conftest import wait_for
 
 
 def url(server: ChaosServer, path: str) -> str:
@@ -125,7 +126,7 @@ def test_toxic_errors(chaos_server: ChaosServer, echo: str) -> None:
                   timeout=10)
     toxics = url(chaos_server, "/proxies/p/toxics")
 
-    def post(body: object) -> tuple[int, dict[str, object]]:
+    def post(body: dict[str, Any]) -> tuple[int, dict[str, object]]:
         r = requests.post(toxics, json=body, timeout=10)
         return r.status_code, r.json()
 
@@ -211,8 +212,8 @@ def test_update_proxy_moves_it(chaos_server: ChaosServer, echo: str) -> None:
 def test_populate(chaos_server: ChaosServer, echo: str) -> None:
     """201 with the proxies; the same list again changes nothing; a bad one is 400 with
     ``proxies: null`` and nothing created (Toxiproxy checks every entry first)."""
-    body = [{"name": "a", "upstream": echo}, {"name": "b", "upstream": echo,
-                                              "enabled": False}]
+    body: list[dict[str, Any]] = [{"name": "a", "upstream": echo},
+                                  {"name": "b", "upstream": echo, "enabled": False}]
     r = requests.post(url(chaos_server, "/populate"), json=body, timeout=10)
     assert r.status_code == 201
     proxies = r.json()["proxies"]

@@ -6,14 +6,15 @@ the delays come to their settings is measured by benchmarks/bench_chaos_proxy.py
 
 from __future__ import annotations
 
+import itertools
 import socket
 import time
 
 import pytest
 import toxiproxy
+from tests.unit.chaos.conftest import connect, recv_exactly
 
 from perflab.chaos._link import _slices
-from tests.unit.chaos.conftest import connect, recv_exactly
 
 
 def roundtrip(sock: socket.socket, data: bytes) -> float:
@@ -133,5 +134,5 @@ def test_slices_cover_the_chunk_around_the_average_size() -> None:
     pairs = list(zip(bounds[::2], bounds[1::2], strict=True))
     assert pairs[0][0] == 0
     assert pairs[-1][1] == 10_000
-    assert all(a[1] == b[0] for a, b in zip(pairs, pairs[1:], strict=False))
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(pairs))
     assert all(0 < end - start <= 120 + 40 for start, end in pairs)
