@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
     from starlette.requests import Request
 
+    from perflab.chaos._contracts import PopulateDoc, VersionDoc
     from perflab.chaos._proxy import ProxyCollection
 
 TOXIPROXY_VERSION = "2.12.0"  # the Toxiproxy API this server answers as
@@ -91,11 +92,11 @@ class ChaosApi:
         try:
             done, err = await self.proxies.populate(await self._body(request))
         except ApiError as invalid:  # nothing was created: Toxiproxy answers "proxies": null
-            return _json({**invalid.body(), "proxies": None}, invalid.status)
-        doc: dict[str, Any] = {}
+            refused: PopulateDoc = {**invalid.body(), "proxies": None}
+            return _json(refused, invalid.status)
+        doc: PopulateDoc = {"proxies": [p.to_json() for p in done]}
         if err is not None:
-            doc.update(err.body())
-        doc["proxies"] = [p.to_json() for p in done]
+            doc = {**err.body(), **doc}
         return _json(doc, 201 if err is None else err.status)
 
     async def proxy_show(self, request: Request) -> Response:
@@ -147,8 +148,8 @@ class ChaosApi:
     async def version(self, _request: Request) -> Response:
         from perflab import __version__  # noqa: PLC0415  # the package's own version
 
-        return Response(json.dumps({"version": TOXIPROXY_VERSION, "perflab": __version__})
-                        + "\n", media_type="application/json;charset=utf-8")
+        doc: VersionDoc = {"version": TOXIPROXY_VERSION, "perflab": __version__}
+        return Response(json.dumps(doc) + "\n", media_type="application/json;charset=utf-8")
 
     async def metrics(self, _request: Request) -> Response:
         """Toxiproxy's proxy counters, in Prometheus's text format."""

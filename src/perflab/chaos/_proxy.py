@@ -38,6 +38,7 @@ from perflab.chaos._toxics import (
 )
 
 if TYPE_CHECKING:
+    from perflab.chaos._contracts import ProxyDoc
     from perflab.chaos._toxics import Stream
 
 LOOPBACK_HINT = ("perflab sends fault traffic to this machine only: listen on and connect to "
@@ -100,7 +101,7 @@ class Proxy:
         self._server: asyncio.Server | None = None
         self._expiry: dict[int, asyncio.TimerHandle] = {}
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> ProxyDoc:
         return {"name": self.name, "listen": self.listen, "upstream": self.upstream,
                 "enabled": self.enabled, "toxics": [t.to_json() for t in self.toxics()]}
 

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from perflab.errors import InvalidValue
 from perflab.units import parse_duration
+
+if TYPE_CHECKING:
+    from perflab.chaos._contracts import ApiErrorDoc, ToxicDoc, ToxicType
 
 Stream = Literal["upstream", "downstream"]
 
@@ -44,8 +47,8 @@ class ApiError(Exception):
         """Toxiproxy's ``joinError``: ``"bad request body: <detail>"`` with the same status."""
         return ApiError(f"{self.message}: {detail}", self.status, hint=self.hint)
 
-    def body(self) -> dict[str, Any]:
-        doc: dict[str, Any] = {"error": self.message, "status": self.status}
+    def body(self) -> ApiErrorDoc:
+        doc: ApiErrorDoc = {"error": self.message, "status": self.status}
         if self.hint is not None:
             doc["hint"] = self.hint
         return doc
@@ -68,15 +71,15 @@ class Toxic:
     """One toxic's settings. ``duration_s`` (perflab's addition) removes it after that time."""
 
     name: str
-    type: str
+    type: ToxicType
     stream: Stream
     toxicity: float
     attributes: dict[str, int]
     duration: str | None = None
     generation: int = field(default=0)  # bumped on every update: links re-draw toxicity
 
-    def to_json(self) -> dict[str, Any]:
-        doc: dict[str, Any] = {"attributes": dict(self.attributes), "name": self.name,
+    def to_json(self) -> ToxicDoc:
+        doc: ToxicDoc = {"attributes": dict(self.attributes), "name": self.name,
                                "type": self.type, "stream": self.stream,
                                "toxicity": self.toxicity}
         if self.duration is not None:
@@ -163,7 +166,7 @@ def new_toxic(body: object) -> Toxic:
         raise INVALID_TOXIC_TYPE
     toxicity = read_toxicity(body.get("toxicity", 1.0))
     duration = read_duration(body.get("duration"))
-    return Toxic(name=name, type=kind, stream=stream, toxicity=toxicity,
+    return Toxic(name=name, type=cast("ToxicType", kind), stream=stream, toxicity=toxicity,
                  attributes=read_attributes(kind, None), duration=duration)
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import requests
 import toxiproxy
+from tests._schemas import validate
 from tests.conftest import wait_for
 from toxiproxy.exceptions import InvalidToxic, NotFound, ProxyExists
 
@@ -42,8 +43,10 @@ def test_proxy_json_fields_and_create_status(chaos_server: ChaosServer, echo: st
     assert list(doc) == ["name", "listen", "upstream", "enabled", "toxics"]
     assert doc["listen"].startswith("127.0.0.1:")
     assert doc["toxics"] == []
+    validate(doc, "toxiproxy-proxy")
     shown = requests.get(url(chaos_server, "/proxies/db"), timeout=10).json()
     assert shown == doc
+    validate(requests.get(url(chaos_server, "/proxies"), timeout=10).json(), "toxiproxy-proxies")
 
 
 def test_existing_name_is_409_as_toxiproxy(chaos_server: ChaosServer, echo: str) -> None:
@@ -52,6 +55,7 @@ def test_existing_name_is_409_as_toxiproxy(chaos_server: ChaosServer, echo: str)
     r = requests.post(url(chaos_server, "/proxies"), json=body, timeout=10)
     assert r.status_code == 409
     assert r.json() == {"error": "proxy already exists", "status": 409}
+    validate(r.json(), "toxiproxy-error")
 
 
 def test_existing_name_through_the_client(client: toxiproxy.Toxiproxy, echo: str) -> None:
@@ -115,6 +119,9 @@ def test_toxic_defaults_and_fields(chaos_server: ChaosServer, echo: str) -> None
     assert r.status_code == 200
     assert r.json() == {"attributes": {"latency": 0, "jitter": 0}, "name": "latency_downstream",
                         "type": "latency", "stream": "downstream", "toxicity": 1.0}
+    validate(r.json(), "toxiproxy-toxic")
+    validate(requests.get(url(chaos_server, "/proxies/p/toxics"), timeout=10).json(),
+             "toxiproxy-toxics")
     assert requests.get(url(chaos_server, "/proxies/p/toxics/latency_downstream"),
                         timeout=10).json() == r.json()
     assert requests.get(url(chaos_server, "/proxies/p"), timeout=10).json()["toxics"] == [
@@ -218,6 +225,7 @@ def test_populate(chaos_server: ChaosServer, echo: str) -> None:
     assert r.status_code == 201
     proxies = r.json()["proxies"]
     assert [(p["name"], p["enabled"]) for p in proxies] == [("a", True), ("b", False)]
+    validate(r.json(), "toxiproxy-populate")
     again = requests.post(url(chaos_server, "/populate"),
                           json=[{"name": "a", "upstream": echo, "listen": proxies[0]["listen"]}],
                           timeout=10)
@@ -227,12 +235,14 @@ def test_populate(chaos_server: ChaosServer, echo: str) -> None:
     assert r.status_code == 400
     assert r.json() == {"error": "missing required field: name at proxy 2", "status": 400,
                         "proxies": None}
+    validate(r.json(), "toxiproxy-populate")
     assert "c" not in requests.get(url(chaos_server, "/proxies"), timeout=10).json()
 
 
 def test_version_and_browser_guard(chaos_server: ChaosServer) -> None:
     r = requests.get(url(chaos_server, "/version"), timeout=10)
     assert r.json()["version"] == TOXIPROXY_VERSION
+    validate(r.json(), "toxiproxy-version")
     r = requests.get(url(chaos_server, "/proxies"), timeout=10,
                      headers={"User-Agent": "Mozilla/5.0"})
     assert (r.status_code, r.text) == (403, "User agent not allowed\n")
@@ -252,6 +262,7 @@ def test_a_toxic_with_a_duration_removes_itself(chaos_server: ChaosServer, echo:
                       json={"type": "latency", "duration": "300ms",
                             "attributes": {"latency": 50}}, timeout=10)
     assert r.json()["duration"] == "300ms"
+    validate(r.json(), "toxiproxy-toxic")
     wait_for(lambda: requests.get(url(chaos_server, "/proxies/p/toxics"), timeout=10).json()
              == [], what="the toxic to remove itself")
     r = requests.post(url(chaos_server, "/proxies/p/toxics"),
