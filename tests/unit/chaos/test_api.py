@@ -20,6 +20,14 @@ def url(server: ChaosServer, path: str) -> str:
     return f"http://127.0.0.1:{server.port}{path}"
 
 
+def make_proxy(server: ChaosServer, upstream: str, name: str = "p") -> dict[str, Any]:
+    r = requests.post(url(server, "/proxies"), json={"name": name, "upstream": upstream},
+                      timeout=10)
+    assert r.status_code == 201, r.text
+    doc: dict[str, Any] = r.json()
+    return doc
+
+
 def test_create_list_show_and_delete_a_proxy_with_the_client(
         client: toxiproxy.Toxiproxy, echo: str) -> None:
     """The client's create answers the proxy with its bound listen address and no toxics."""
@@ -67,8 +75,7 @@ def test_existing_name_through_the_client(client: toxiproxy.Toxiproxy, echo: str
 def test_port_in_use_is_500_with_go_words_and_nothing_created(
         chaos_server: ChaosServer, echo: str) -> None:
     """api_test.go: 'listen tcp 127.0.0.1:3310: bind: address already in use' (HTTP 500)."""
-    first = requests.post(url(chaos_server, "/proxies"),
-                          json={"name": "one", "upstream": echo}, timeout=10).json()
+    first = make_proxy(chaos_server, echo, "one")
     r = requests.post(url(chaos_server, "/proxies"),
                       json={"name": "two", "upstream": echo, "listen": first["listen"]},
                       timeout=10)
@@ -112,8 +119,7 @@ def test_fault_traffic_stays_on_loopback(chaos_server: ChaosServer, body: dict[s
 
 def test_toxic_defaults_and_fields(chaos_server: ChaosServer, echo: str) -> None:
     """Toxiproxy's defaults: downstream, toxicity 1, name TYPE_STREAM, attributes 0; 200."""
-    requests.post(url(chaos_server, "/proxies"), json={"name": "p", "upstream": echo},
-                  timeout=10)
+    make_proxy(chaos_server, echo)
     r = requests.post(url(chaos_server, "/proxies/p/toxics"), json={"type": "latency"},
                       timeout=10)
     assert r.status_code == 200
@@ -129,8 +135,7 @@ def test_toxic_defaults_and_fields(chaos_server: ChaosServer, echo: str) -> None
 
 
 def test_toxic_errors(chaos_server: ChaosServer, echo: str) -> None:
-    requests.post(url(chaos_server, "/proxies"), json={"name": "p", "upstream": echo},
-                  timeout=10)
+    make_proxy(chaos_server, echo)
     toxics = url(chaos_server, "/proxies/p/toxics")
 
     def post(body: dict[str, Any]) -> tuple[int, dict[str, object]]:
@@ -170,8 +175,7 @@ def test_invalid_toxic_and_not_found_through_the_client(client: toxiproxy.Toxipr
 
 def test_update_toxic_merges_attributes(chaos_server: ChaosServer, echo: str) -> None:
     """api_test.go's TestUpdateToxics: a PATCH keeps the attributes it does not name."""
-    requests.post(url(chaos_server, "/proxies"), json={"name": "p", "upstream": echo},
-                  timeout=10)
+    make_proxy(chaos_server, echo)
     requests.post(url(chaos_server, "/proxies/p/toxics"),
                   json={"type": "latency", "toxicity": 0.5,
                         "attributes": {"latency": 100, "jitter": 10}}, timeout=10)
@@ -202,8 +206,7 @@ def test_disable_enable_and_reset(client: toxiproxy.Toxiproxy, chaos_server: Cha
 
 
 def test_update_proxy_moves_it(chaos_server: ChaosServer, echo: str) -> None:
-    requests.post(url(chaos_server, "/proxies"), json={"name": "p", "upstream": echo},
-                  timeout=10)
+    make_proxy(chaos_server, echo)
     r = requests.patch(url(chaos_server, "/proxies/p"), json={"listen": "127.0.0.1:0"},
                        timeout=10)
     assert r.status_code == 200
@@ -256,8 +259,7 @@ def test_other_host_names_get_421(chaos_server: ChaosServer) -> None:
 
 
 def test_a_toxic_with_a_duration_removes_itself(chaos_server: ChaosServer, echo: str) -> None:
-    requests.post(url(chaos_server, "/proxies"), json={"name": "p", "upstream": echo},
-                  timeout=10)
+    make_proxy(chaos_server, echo)
     r = requests.post(url(chaos_server, "/proxies/p/toxics"),
                       json={"type": "latency", "duration": "300ms",
                             "attributes": {"latency": 50}}, timeout=10)
@@ -273,8 +275,7 @@ def test_a_toxic_with_a_duration_removes_itself(chaos_server: ChaosServer, echo:
 def test_metrics_count_bytes_per_direction(chaos_server: ChaosServer, echo: str) -> None:
     from tests.unit.chaos.conftest import connect, recv_exactly  # noqa: PLC0415
 
-    proxy = requests.post(url(chaos_server, "/proxies"), json={"name": "p", "upstream": echo},
-                          timeout=10).json()
+    proxy = make_proxy(chaos_server, echo)
     with connect(proxy["listen"]) as sock:
         sock.sendall(b"x" * 1000)
         assert recv_exactly(sock, 1000) == b"x" * 1000
