@@ -2,10 +2,10 @@
 server; downstream: server to client), each passing chunks through its direction's toxics in
 order, as Toxiproxy's chain of toxic stubs does.
 
-Why a reader and a pump per link: a chunk is stamped when it is read, and a latency toxic holds
+Why a queue and a pump per link: a chunk is stamped when it is read, and a latency toxic holds
 it until stamp + latency, so chunks that arrive while an earlier one waits are not delayed twice
-(Toxiproxy's pipelining). With no toxic on a direction and nothing queued, the reader writes
-straight through (the fast path: no queue, no task switch per chunk).
+(Toxiproxy's pipelining). With no toxic on a direction and nothing queued, the read callback
+writes straight through (the fast path: asyncio protocols, no task switch per chunk).
 
 A toxic's ``toxicity`` is drawn once per link when the link first meets the toxic (or its
 update), as Toxiproxy does when it starts a stub: that connection gets the toxic or not.
@@ -14,18 +14,18 @@ update), as Toxiproxy does when it starts a stub: that connection gets the toxic
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import random
 import socket
 import struct
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 if TYPE_CHECKING:
     from perflab.chaos._toxics import Stream, Toxic
 
-READ_SIZE = 256 * 1024
 QUEUE_CHUNKS = 64  # bounded: a slow toxic pushes back on the reader, not on memory
 
 Emit = Callable[[bytes], Awaitable[None]]
@@ -43,21 +43,90 @@ class Counters:
         self.sent: dict[str, int] = {"upstream": 0, "downstream": 0}
 
 
+class Side(asyncio.Protocol):
+    """One socket of a connection (the client's or the upstream's). What it reads goes to the
+    link whose source it is; its write buffer filling up pauses that link's source."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.reads_for: Link | None = None  # the link this socket feeds
+        self.writes_for: Link | None = None  # the link that writes to this socket
+        self.early: list[bytes | None] = []  # what came before the links existed
+        self.lost = False
+        self._writable = asyncio.Event()
+        self._writable.set()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's TCPTransport has Transport's methods without subclassing it
+        self.transport = cast("asyncio.Transport", transport)
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def data_received(self, data: bytes) -> None:
+        if self.reads_for is None:
+            self.early.append(data)
+        else:
+            self.reads_for.feed(data)
+
+    def eof_received(self) -> bool:
+        # keep the socket open for writing: the other direction may still have data for it
+        self._end()
+        return True
+
+    def connection_lost(self, exc: Exception | None) -> None:  # noqa: ARG002  # asyncio's API
+        self.lost = True
+        self._writable.set()  # a writer waiting for room stops waiting (and finds it lost)
+        self._end()
+
+    def _end(self) -> None:
+        if self.reads_for is None:
+            self.early.append(None)
+        else:
+            self.reads_for.feed_eof()
+
+    def pause_writing(self) -> None:
+        self._writable.clear()
+        if self.writes_for is not None:
+            self.writes_for.hold_source("dest", held=True)
+
+    def resume_writing(self) -> None:
+        self._writable.set()
+        if self.writes_for is not None:
+            self.writes_for.hold_source("dest", held=False)
+
+    async def drain(self) -> None:
+        await self._writable.wait()
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+    def reset(self) -> None:
+        """Close with a TCP RST (SO_LINGER 0)."""
+        if self.transport is None:
+            return
+        sock = self.transport.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.transport.abort()
+
+
 class Connection:
     """A client connection and its upstream connection, with the two links between them."""
 
-    def __init__(self, client: tuple[asyncio.StreamReader, asyncio.StreamWriter],
-                 upstream: tuple[asyncio.StreamReader, asyncio.StreamWriter],
-                 chains: dict[Stream, list[Toxic]], counters: Counters,
-                 on_close: Callable[[Connection], None]) -> None:
+    def __init__(self, client: Side, upstream: Side, chains: dict[Stream, list[Toxic]],
+                 counters: Counters, on_close: Callable[[Connection], None]) -> None:
         self.client = client
         self.upstream = upstream
         self.closed = False
         self._on_close = on_close
         self.links = {
-            "upstream": Link(self, "upstream", client[0], upstream[1],
+            "upstream": Link(self, "upstream", client, upstream,
                              toxics=chains["upstream"], counters=counters),
-            "downstream": Link(self, "downstream", upstream[0], client[1],
+            "downstream": Link(self, "downstream", upstream, client,
                                toxics=chains["downstream"], counters=counters),
         }
 
@@ -73,56 +142,65 @@ class Connection:
         if self.closed:
             return
         self.closed = True
-        for _, writer in (self.client, self.upstream):
-            writer.close()
+        self.client.close()
+        self.upstream.close()
         for link in self.links.values():
             link.stop()
         self._on_close(self)
 
     def reset(self) -> None:
-        """Close both sockets with a TCP RST (SO_LINGER 0), as reset_peer does."""
-        for _, writer in (self.client, self.upstream):
-            sock = writer.get_extra_info("socket")
-            if sock is not None:
-                with contextlib.suppress(OSError):
-                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            writer.transport.abort()
+        """Close both sockets with a TCP RST, as reset_peer does."""
+        self.client.reset()
+        self.upstream.reset()
         self.close()
 
 
 class Link:
-    """One direction of a connection: read, pass through the toxics, write."""
+    """One direction of a connection: read, pass through the toxics, write.
 
-    def __init__(self, conn: Connection, stream: Stream, source: asyncio.StreamReader,
-                 dest: asyncio.StreamWriter, *, toxics: list[Toxic], counters: Counters
-                 ) -> None:
+    Fast path: with no toxic on the direction and nothing queued, a chunk is written from the
+    read callback itself. Otherwise it is stamped and queued for the pump task, which passes
+    it through the toxics. The source is paused while the queue is full or the destination's
+    buffer is (asyncio's flow control), so memory stays bounded either way."""
+
+    def __init__(self, conn: Connection, stream: Stream, source: Side, dest: Side, *,
+                 toxics: list[Toxic], counters: Counters) -> None:
         self.connection = conn
         self.stream = stream
         self.source = source
         self.dest = dest
         self.toxics = toxics  # the proxy's list for this direction, read at every chunk
         self.counters = counters
-        self.queue: asyncio.Queue[tuple[bytes | None, float]] = asyncio.Queue(QUEUE_CHUNKS)
+        self.queue: collections.deque[tuple[bytes | None, float]] = collections.deque()
+        self._wake = asyncio.Event()
         self.busy = False
         self.ended = False
+        self._eof_fed = False
+        self._holds: set[str] = set()  # why the source is paused: "queue", "dest"
         self._drawn: dict[int, tuple[int, bool]] = {}  # id(toxic) -> (generation, active)
         self._limit_sent: dict[int, int] = {}  # limit_data: bytes passed per toxic
         self._bw_next: dict[int, float] = {}  # bandwidth: when the next byte may leave
         self._timers: dict[int, asyncio.TimerHandle] = {}  # timeout toxics armed on this link
-        self._tasks: list[asyncio.Task[None]] = []
+        self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
-        self._tasks = [asyncio.create_task(self._read()), asyncio.create_task(self._pump())]
+        self.source.reads_for = self
+        self.dest.writes_for = self
+        self._task = asyncio.create_task(self._pump())
         self.toxics_changed()
+        early, self.source.early = self.source.early, []
+        for data in early:
+            if data is None:
+                self.feed_eof()
+            else:
+                self.feed(data)
 
     def stop(self) -> None:
         for timer in self._timers.values():
             timer.cancel()
         self._timers.clear()
-        current = asyncio.current_task()
-        for task in self._tasks:
-            if task is not current:
-                task.cancel()
+        if self._task is not None and self._task is not asyncio.current_task():
+            self._task.cancel()
 
     # -- toxics --------------------------------------------------------------------------------
 
@@ -163,44 +241,68 @@ class Link:
 
     # -- the two tasks ---------------------------------------------------------------------------
 
-    async def _read(self) -> None:
-        received = self.counters.received
-        try:
-            while True:
-                data = await self.source.read(READ_SIZE)
-                received[self.stream] += len(data)
-                if not data:
-                    break
-                if not self.busy and self.queue.empty() and not self.toxics:
-                    self.dest.write(data)
-                    await self.dest.drain()
-                    self.counters.sent[self.stream] += len(data)
-                else:
-                    await self.queue.put((data, time.monotonic()))
-        except (ConnectionError, OSError):
-            pass
-        await self.queue.put((None, time.monotonic()))
+    def hold_source(self, why: str, *, held: bool) -> None:
+        """Pause the source while any reason holds (a full queue, a full destination)."""
+        before = bool(self._holds)
+        if held:
+            self._holds.add(why)
+        else:
+            self._holds.discard(why)
+        transport = self.source.transport
+        if transport is None or self.source.lost or before == bool(self._holds):
+            return
+        with contextlib.suppress(RuntimeError):  # a transport closing meanwhile
+            if self._holds:
+                transport.pause_reading()
+            else:
+                transport.resume_reading()
+
+    def feed(self, data: bytes) -> None:
+        """A chunk read from the source (called from the read callback)."""
+        self.counters.received[self.stream] += len(data)
+        if self._eof_fed:
+            return
+        if not self.busy and not self.queue and not self.toxics and self.dest.transport:
+            self.dest.transport.write(data)
+            self.counters.sent[self.stream] += len(data)
+            return
+        self.queue.append((data, time.monotonic()))
+        self._wake.set()
+        if len(self.queue) >= QUEUE_CHUNKS:
+            self.hold_source("queue", held=True)
+
+    def feed_eof(self) -> None:
+        if self._eof_fed:
+            return
+        self._eof_fed = True
+        self.queue.append((None, time.monotonic()))
+        self._wake.set()
 
     async def _pump(self) -> None:
         try:
             while True:
-                data, stamp = await self.queue.get()
+                while not self.queue:
+                    self.busy = False
+                    self._wake.clear()
+                    await self._wake.wait()
                 self.busy = True
+                data, stamp = self.queue.popleft()
+                if len(self.queue) < QUEUE_CHUNKS // 2:
+                    self.hold_source("queue", held=False)
                 toxics = self.active_toxics()
                 if data is None:
                     await self._eof(toxics)
                     return
                 await self._through(toxics, 0, data, stamp)
-                self.busy = False
-        except LinkClosed:
-            self.connection.close()
-        except (ConnectionError, OSError):
+        except (LinkClosed, ConnectionError, OSError):
             self.connection.close()
 
     async def _write(self, data: bytes) -> None:
-        self.dest.write(data)
-        await self.dest.drain()
+        if self.dest.lost or self.dest.transport is None:
+            raise LinkClosed
+        self.dest.transport.write(data)
         self.counters.sent[self.stream] += len(data)
+        await self.dest.drain()
 
     async def _through(self, toxics: list[Toxic], i: int, data: bytes, stamp: float) -> None:
         if i == len(toxics):

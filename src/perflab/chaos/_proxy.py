@@ -13,14 +13,13 @@ only (127.0.0.0/8, ::1), checked when it is created and again at every upstream 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import errno
 import ipaddress
 import os
 import socket
 from typing import TYPE_CHECKING, Any
 
-from perflab.chaos._link import READ_SIZE, Connection, Counters
+from perflab.chaos._link import Connection, Counters, Side
 from perflab.chaos._toxics import (
     MISSING_FIELD,
     PROXY_ALREADY_EXISTS,
@@ -100,6 +99,7 @@ class Proxy:
         self.connections: set[Connection] = set()
         self._server: asyncio.Server | None = None
         self._expiry: dict[int, asyncio.TimerHandle] = {}
+        self._connecting: set[asyncio.Task[None]] = set()
 
     def to_json(self) -> ProxyDoc:
         return {"name": self.name, "listen": self.listen, "upstream": self.upstream,
@@ -130,7 +130,8 @@ class Proxy:
             raise ApiError(f"listen tcp {_format_address(addr)}: bind: {reason.lower()}", 500,
                            hint="choose another port, or port 0 for any free one") from exc
         self.listen = _format_address(sock.getsockname())
-        self._server = await asyncio.start_server(self._accept, sock=sock, limit=READ_SIZE)
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(self._accepted, sock=sock)
         self.enabled = True
 
     def stop(self) -> None:
@@ -143,21 +144,30 @@ class Proxy:
         for conn in list(self.connections):
             conn.close()
 
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    def _accepted(self) -> Side:
+        client = Side()
+        task = asyncio.get_running_loop().create_task(self._connect(client))
+        self._connecting.add(task)
+        task.add_done_callback(self._connecting.discard)
+        return client
+
+    async def _connect(self, client: Side) -> None:
+        """Connect the accepted client to the upstream; what the client sends meanwhile waits
+        in its ``Side``."""
+        await asyncio.sleep(0)  # let the client's connection_made run first
         try:
             host, port = split_address(self.upstream, "upstream")
             family, addr = (await loopback_addresses(host, port, "upstream"))[0]
-            up_reader, up_writer = await asyncio.open_connection(
-                addr[0], addr[1], family=family, limit=READ_SIZE)
+            _, upstream = await asyncio.get_running_loop().create_connection(
+                Side, addr[0], addr[1], family=family)
         except (ApiError, OSError):
-            writer.close()  # Toxiproxy closes the client when the upstream cannot be had
+            client.close()  # Toxiproxy closes the client when the upstream cannot be had
             return
-        for w in (writer, up_writer):
-            sock = w.get_extra_info("socket")
-            if sock is not None:
-                with contextlib.suppress(OSError):
-                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        conn = Connection((reader, writer), (up_reader, up_writer), self.chains, self.counters,
+        if not self.enabled or client.lost:
+            client.close()
+            upstream.close()
+            return
+        conn = Connection(client, upstream, self.chains, self.counters,
                           self.connections.discard)
         self.connections.add(conn)
         conn.start()
