@@ -4,11 +4,13 @@
   the issue's figure: <= 100 us, Toxiproxy's README says < 100 us);
 - throughput on one connection (a server sends --mib MiB, the client reads to the end;
   the issue's figure: >= 1 GB/s, Toxiproxy's ~1 GB/s on 4 cores);
-- accuracy of a 100 ms latency toxic: measured added p50 (figure: within 2 ms).
+- accuracy of a 100 ms latency toxic: measured added p50 (figure: within 2 ms);
+- the API's answer time while --connections connections ping-pong through a proxy whose
+  toxic is added and removed meanwhile (figure: within 50 ms; Toxiproxy's API hangs).
 
 The proxy runs as `perflab chaos proxy` in its own process, the servers in another.
 
-    python benchmarks/bench_chaos_proxy.py [--requests 3000] [--mib 512]
+    python benchmarks/bench_chaos_proxy.py [--requests 3000] [--mib 512] [--connections 1000]
 """
 
 from __future__ import annotations
@@ -54,6 +56,44 @@ def _servers(echo_port: int, source_port: int, mib: int) -> None:
     uvloop.run(main())
 
 
+def _traffic(port: int, connections: int, seconds: float) -> None:
+    """``connections`` connections each sending a ping and awaiting its echo, for a while."""
+    import uvloop  # noqa: PLC0415
+
+    async def one(deadline: float) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        while time.monotonic() < deadline:
+            writer.write(PING)
+            await reader.readexactly(len(PING))
+        writer.close()
+
+    async def main() -> None:
+        deadline = time.monotonic() + seconds
+        await asyncio.gather(*(one(deadline) for _ in range(connections)),
+                             return_exceptions=True)
+
+    uvloop.run(main())
+
+
+def api_under_load(api: str, port: int, connections: int) -> tuple[float, float]:
+    """p50 and max seconds of toxic add/remove calls while the traffic runs."""
+    traffic = multiprocessing.Process(target=_traffic, args=(port, connections, 15.0),
+                                      daemon=True)
+    traffic.start()
+    time.sleep(3)  # the connections are open and busy
+    times = []
+    toxics = f"{api}/proxies/echo/toxics"
+    for _ in range(50):
+        for call in (lambda: requests.post(toxics, json={"type": "latency", "attributes":
+                                                         {"latency": 1}}, timeout=30),
+                     lambda: requests.delete(f"{toxics}/latency_downstream", timeout=30)):
+            t0 = time.perf_counter()
+            call().raise_for_status()
+            times.append(time.perf_counter() - t0)
+    traffic.join(30)
+    return statistics.median(times), max(times)
+
+
 def connect(port: int) -> socket.socket:
     sock = socket.create_connection(("127.0.0.1", port), timeout=30)
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -93,6 +133,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--mib", type=int, default=512)
+    parser.add_argument("--connections", type=int, default=1000)
     args = parser.parse_args()
 
     echo_port, source_port, api_port = free_port(), free_port(), free_port()
@@ -133,6 +174,11 @@ def main() -> None:
         delayed = ping_p50(made["echo"], 200, 9.0)
         print(f"latency toxic 100 ms: added p50 {(delayed - direct) * 1e3:.2f} ms "
               "(figure: 100 +- 2 ms)")
+        requests.delete(f"{api}/proxies/echo/toxics/latency_downstream", timeout=10)
+
+        p50, worst = api_under_load(api, made["echo"], args.connections)
+        print(f"API while {args.connections} connections pass and a toxic comes and goes: "
+              f"p50 {p50 * 1e3:.1f} ms, max {worst * 1e3:.1f} ms (figure: <= 50 ms)")
     finally:
         proxy.terminate()
         proxy.wait(30)
