@@ -3,13 +3,13 @@
 from typing import Literal, NotRequired, TypedDict
 
 ToxicType = Literal["latency", "bandwidth", "slow_close", "timeout", "reset_peer", "slicer",
-                    "limit_data"]
+                    "limit_data", "http_error"]
 
 
 class ToxicDoc(TypedDict):
     """One toxic, as Toxiproxy 2.x answers it; ``duration`` is perflab's addition."""
 
-    attributes: dict[str, int]
+    attributes: dict[str, int | str]
     name: str
     type: ToxicType
     stream: Literal["upstream", "downstream"]

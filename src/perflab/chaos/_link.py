@@ -21,6 +21,7 @@ import socket
 import struct
 import time
 from collections.abc import Awaitable, Callable
+from http import HTTPStatus
 from typing import TYPE_CHECKING, cast
 
 if TYPE_CHECKING:
@@ -181,6 +182,7 @@ class Link:
         self._limit_sent: dict[int, int] = {}  # limit_data: bytes passed per toxic
         self._bw_next: dict[int, float] = {}  # bandwidth: when the next byte may leave
         self._timers: dict[int, asyncio.TimerHandle] = {}  # timeout toxics armed on this link
+        self._http: dict[int, _HttpState] = {}  # http_error: where each toxic is in the stream
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -382,6 +384,92 @@ class Link:
     async def slow_close(self, _toxic: Toxic, data: bytes, _stamp: float, emit: Emit) -> None:
         await emit(data)  # the delay is at the end of the stream (``_eof``)
 
+    async def http_error(self, toxic: Toxic, data: bytes, _stamp: float, emit: Emit) -> None:
+        """Answer a share of the HTTP/1.1 requests with ``status`` (then close, so a keep-alive
+        client does not wait for the request's real answer); pass the others on."""
+        state = self._http.setdefault(id(toxic), _HttpState())
+        buf = state.buffer + data
+        state.buffer = b""
+        while buf:
+            if state.raw or state.passing:  # not HTTP we follow, or a forwarded body
+                n = len(buf) if state.raw else min(state.passing, len(buf))
+                state.passing -= 0 if state.raw else n
+                piece, buf = buf[:n], buf[n:]
+                await emit(piece)
+                continue
+            end = buf.find(b"\r\n\r\n")
+            if end < 0:
+                if len(buf) > MAX_HTTP_HEAD:
+                    state.raw = True
+                    continue
+                state.buffer = buf  # the rest of the head comes with the next chunk
+                return
+            head, buf = buf[:end + 4], buf[end + 4:]
+            request = _request_head(head)
+            if request is None:
+                state.raw = True
+                await emit(head)
+                continue
+            path, length, chunked = request
+            if _injects(toxic, path):
+                client = self.connection.client.transport
+                if client is not None:
+                    client.write(_http_answer(toxic))
+                raise LinkClosed
+            state.raw = chunked  # a chunked body: follow no further requests on it
+            state.passing = length
+            await emit(head)
+
+
+class _HttpState:
+    def __init__(self) -> None:
+        self.buffer = b""  # the start of a request head
+        self.passing = 0  # body bytes of a forwarded request still to pass
+        self.raw = False
+
+
+MAX_HTTP_HEAD = 64 * 1024
+
+
+def _request_head(head: bytes) -> tuple[str, int, bool] | None:
+    """(path, Content-Length, chunked) of an HTTP/1.x request head, or None."""
+    lines = head.decode("latin-1").split("\r\n")
+    parts = lines[0].split(" ")
+    if len(parts) != 3 or not parts[2].startswith("HTTP/1."):  # method target version
+        return None
+    length, chunked = 0, False
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        name, value = name.strip().lower(), value.strip()
+        if name == "content-length" and value.isdigit():
+            length = int(value)
+        elif name == "transfer-encoding" and "chunked" in value.lower():
+            chunked = True
+    return parts[1], length, chunked
+
+
+def _injects(toxic: Toxic, path: str) -> bool:
+    """Whether this request gets the error: it is on the route, and it is among the first N
+    (``first``) or falls in the ``percent`` share."""
+    if not path.startswith(toxic.texts.get("path_prefix", "")):
+        return False
+    toxic.requests += 1
+    first = toxic.attributes["first"]
+    if first > 0:
+        return toxic.requests <= first
+    return random.random() * 100 < toxic.attributes["percent"]  # noqa: S311  # a fault draw
+
+
+def _http_answer(toxic: Toxic) -> bytes:
+    status = toxic.attributes["status"]
+    try:
+        reason = HTTPStatus(status).phrase
+    except ValueError:
+        reason = "Injected"
+    body = f"{status} {reason}: injected by perflab chaos (toxic {toxic.name})\n".encode()
+    return (f"HTTP/1.1 {status} {reason}\r\ncontent-type: text/plain; charset=utf-8\r\n"
+            f"content-length: {len(body)}\r\nconnection: close\r\n\r\n").encode() + body
+
 
 async def _sleep_until(due: float) -> None:
     """Sleep until the monotonic time ``due``, never less: the loop's timers may fire up to a
@@ -410,4 +498,5 @@ _APPLY: dict[str, Callable[[Link, Toxic, bytes, float, Emit], Awaitable[None]]] 
     "timeout": Link.timeout,
     "reset_peer": Link.reset_peer,
     "slow_close": Link.slow_close,
+    "http_error": Link.http_error,
 }

@@ -195,10 +195,11 @@ class Proxy:
             raise TOXIC_NOT_FOUND
         if not isinstance(body, dict):
             raise ApiError("bad request body: the body must be a JSON object", 400)
-        attributes = read_attributes(toxic.type, body.get("attributes"), toxic.attributes)
+        attributes, texts = read_attributes(toxic.type, body.get("attributes"),
+                                            toxic.attributes, toxic.texts)
         toxicity = read_toxicity(body.get("toxicity", toxic.toxicity))
         duration = read_duration(body.get("duration", toxic.duration))
-        toxic.attributes, toxic.toxicity = attributes, toxicity
+        toxic.attributes, toxic.texts, toxic.toxicity = attributes, texts, toxicity
         toxic.generation += 1
         if duration != toxic.duration or "duration" in body:
             toxic.duration = duration

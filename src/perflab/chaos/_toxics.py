@@ -28,7 +28,12 @@ TOXIC_ATTRIBUTES: dict[str, tuple[str, ...]] = {
     "reset_peer": ("timeout",),
     "slicer": ("average_size", "size_variation", "delay"),
     "limit_data": ("bytes",),
+    # perflab's HTTP toxic (upstream only): answer a share of HTTP/1.1 requests itself
+    "http_error": ("status", "percent", "first"),
 }
+# defaults other than 0, and attributes that are strings (with their defaults)
+INT_DEFAULTS: dict[str, dict[str, int]] = {"http_error": {"status": 503, "percent": 100}}
+TEXT_ATTRIBUTES: dict[str, dict[str, str]] = {"http_error": {"path_prefix": ""}}
 
 _INT64_MAX = 2**63 - 1
 
@@ -77,9 +82,11 @@ class Toxic:
     attributes: dict[str, int]
     duration: str | None = None
     generation: int = field(default=0)  # bumped on every update: links re-draw toxicity
+    texts: dict[str, str] = field(default_factory=dict)  # the string attributes
+    requests: int = 0  # http_error: requests seen on the proxy (for "first")
 
     def to_json(self) -> ToxicDoc:
-        doc: ToxicDoc = {"attributes": dict(self.attributes), "name": self.name,
+        doc: ToxicDoc = {"attributes": {**self.attributes, **self.texts}, "name": self.name,
                                "type": self.type, "stream": self.stream,
                                "toxicity": self.toxicity}
         if self.duration is not None:
@@ -99,23 +106,34 @@ def _integer(name: str, value: object) -> int:
     return number
 
 
-def read_attributes(kind: str, given: object, base: dict[str, int] | None = None
-                    ) -> dict[str, int]:
-    """The attributes of a ``kind`` toxic: ``base`` (the defaults, 0, for a new toxic) with the
-    ``given`` ones laid over. An unknown attribute is refused (Toxiproxy ignores it silently,
-    which hides a typo such as ``latncy`` behind a toxic that does nothing)."""
+def read_attributes(kind: str, given: object, base: dict[str, int] | None = None,
+                    base_texts: dict[str, str] | None = None
+                    ) -> tuple[dict[str, int], dict[str, str]]:
+    """The attributes of a ``kind`` toxic, integers and strings: ``base`` (the defaults, 0
+    mostly, for a new toxic) with the ``given`` ones laid over. An unknown attribute is refused
+    (Toxiproxy ignores it silently, which hides a typo such as ``latncy`` behind a toxic that
+    does nothing)."""
     names = TOXIC_ATTRIBUTES[kind]
-    attrs = dict(base) if base is not None else dict.fromkeys(names, 0)
+    texts_default = TEXT_ATTRIBUTES.get(kind, {})
+    attrs = dict(base) if base is not None else {
+        n: INT_DEFAULTS.get(kind, {}).get(n, 0) for n in names}
+    texts = dict(base_texts) if base_texts is not None else dict(texts_default)
     if given is None:
-        return attrs
+        return attrs, texts
     if not isinstance(given, dict):
         raise BAD_REQUEST_BODY.joined("attributes must be an object")
     for key, value in given.items():
-        if key not in names:
+        if key in texts_default:
+            if not isinstance(value, str):
+                raise BAD_REQUEST_BODY.joined(f"attribute {key!r} must be a string")
+            texts[key] = value
+        elif key in names:
+            attrs[key] = _integer(key, value)
+        else:
+            known = ", ".join([*names, *texts_default])
             raise BAD_REQUEST_BODY.joined(
-                f"unknown attribute {key!r} for a {kind} toxic (it has: {', '.join(names)})")
-        attrs[key] = _integer(key, value)
-    return attrs
+                f"unknown attribute {key!r} for a {kind} toxic (it has: {known})")
+    return attrs, texts
 
 
 def read_toxicity(value: object) -> float:
@@ -167,9 +185,12 @@ def new_toxic(body: object) -> Toxic:
     toxicity = read_toxicity(body.get("toxicity", 1.0))
     duration = read_duration(body.get("duration"))
     return Toxic(name=name, type=cast("ToxicType", kind), stream=stream, toxicity=toxicity,
-                 attributes=read_attributes(kind, None), duration=duration)
+                 attributes={}, duration=duration)
 
 
 def finish_toxic(toxic: Toxic, body: dict[str, Any]) -> None:
     """Read the attributes once the name is known to be free (Toxiproxy's order)."""
-    toxic.attributes = read_attributes(toxic.type, body.get("attributes"))
+    toxic.attributes, toxic.texts = read_attributes(toxic.type, body.get("attributes"))
+    if toxic.type == "http_error" and toxic.stream != "upstream":
+        raise BAD_REQUEST_BODY.joined("an http_error toxic acts on requests: its stream is "
+                                      "upstream")
