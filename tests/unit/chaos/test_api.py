@@ -283,3 +283,19 @@ def test_metrics_count_bytes_per_direction(chaos_server: ChaosServer, echo: str)
     labels = f'listener="{proxy["listen"]}",proxy="p",upstream="{echo}"'
     assert f'toxiproxy_proxy_sent_bytes_total{{direction="downstream",{labels}}} 1000' in text
     assert f'toxiproxy_proxy_received_bytes_total{{direction="upstream",{labels}}} 1000' in text
+
+
+def test_with_a_token_every_request_carries_it() -> None:
+    """An API off loopback needs a token (the CLI insists); then requests without it get 401."""
+    from perflab.chaos import running_server  # noqa: PLC0415
+    from perflab.serving import listening_socket  # noqa: PLC0415
+
+    sock = listening_socket("127.0.0.1", 0)
+    with running_server(sock, token="s3cret") as server:
+        r = requests.get(url(server, "/proxies"), timeout=10)
+        assert r.status_code == 401
+        validate(r.json(), "toxiproxy-error")
+        r = requests.get(url(server, "/proxies"), timeout=10,
+                         headers={"Authorization": "Bearer s3cret"})
+        assert (r.status_code, r.json()) == (200, {})
+    sock.close()
