@@ -48,7 +48,8 @@ class Side(asyncio.Protocol):
     """One socket of a connection (the client's or the upstream's). What it reads goes to the
     link whose source it is; its write buffer filling up pauses that link's source."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, hold: bool = False) -> None:
+        self.hold = hold  # a client: read nothing until its upstream is connected
         self.transport: asyncio.Transport | None = None
         self.reads_for: Link | None = None  # the link this socket feeds
         self.writes_for: Link | None = None  # the link that writes to this socket
@@ -60,6 +61,8 @@ class Side(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's TCPTransport has Transport's methods without subclassing it
         self.transport = cast("asyncio.Transport", transport)
+        if self.hold:
+            self.transport.pause_reading()
         sock = transport.get_extra_info("socket")
         if sock is not None:
             with contextlib.suppress(OSError):
@@ -196,6 +199,9 @@ class Link:
                 self.feed_eof()
             else:
                 self.feed(data)
+        if self.source.hold and self.source.transport is not None and not self.source.lost:
+            self.source.hold = False
+            self.source.transport.resume_reading()
 
     def stop(self) -> None:
         for timer in self._timers.values():

@@ -145,15 +145,14 @@ class Proxy:
             conn.close()
 
     def _accepted(self) -> Side:
-        client = Side()
+        client = Side(hold=True)
         task = asyncio.get_running_loop().create_task(self._connect(client))
         self._connecting.add(task)
         task.add_done_callback(self._connecting.discard)
         return client
 
     async def _connect(self, client: Side) -> None:
-        """Connect the accepted client to the upstream; what the client sends meanwhile waits
-        in its ``Side``."""
+        """Connect the accepted client to the upstream; the client is not read meanwhile."""
         await asyncio.sleep(0)  # let the client's connection_made run first
         try:
             host, port = split_address(self.upstream, "upstream")
