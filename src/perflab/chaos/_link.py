@@ -186,6 +186,7 @@ class Link:
         self._bw_next: dict[int, float] = {}  # bandwidth: when the next byte may leave
         self._timers: dict[int, asyncio.TimerHandle] = {}  # timeout toxics armed on this link
         self._http: dict[int, _HttpState] = {}  # http_error: where each toxic is in the stream
+        self._waiters: set[asyncio.Future[None]] = set()  # chunks held by latency, bandwidth
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -222,9 +223,28 @@ class Link:
     def active_toxics(self) -> list[Toxic]:
         return [t for t in self.toxics if self._active(t)]
 
+    async def _hold(self, toxic: Toxic, due: float) -> None:
+        """Hold a chunk for ``toxic`` until the monotonic time ``due``, never less (the loop's
+        timers may fire up to a millisecond early: uvloop rounds to milliseconds), or until
+        the toxic is removed: then the chunk goes at once, as Toxiproxy's interrupted toxics
+        pass on what they hold (so a removed 10 s latency does not hold data 10 s more)."""
+        loop = asyncio.get_running_loop()
+        while toxic in self.toxics and (wait := due - time.monotonic()) > 0:
+            waiter: asyncio.Future[None] = loop.create_future()
+            handle = loop.call_later(wait + 0.0002, _wake, waiter)
+            self._waiters.add(waiter)
+            try:
+                await waiter
+            finally:
+                handle.cancel()
+                self._waiters.discard(waiter)
+
     def toxics_changed(self) -> None:
-        """Arm the timeout toxics that came, and close the connection when one that held it
-        went (Toxiproxy's timeout toxic closes its stub when removed)."""
+        """Release the chunks held by a toxic that went; arm the timeout toxics that came, and
+        close the connection when one that held it went (Toxiproxy's timeout toxic closes its
+        stub when removed)."""
+        for waiter in list(self._waiters):
+            _wake(waiter)
         if self.connection.closed:
             return
         present = {id(t): t for t in self.toxics if t.type == "timeout" and self._active(t)}
@@ -341,7 +361,7 @@ class Link:
         jitter = toxic.attributes["jitter"]
         if jitter > 0:
             delay_ms += random.randrange(-jitter, jitter)  # noqa: S311  # a fault draw
-        await _sleep_until(stamp + delay_ms / 1000)
+        await self._hold(toxic, stamp + delay_ms / 1000)
         await emit(data)
 
     async def bandwidth(self, toxic: Toxic, data: bytes, _stamp: float, emit: Emit) -> None:
@@ -355,7 +375,7 @@ class Link:
             now = time.monotonic()
             due = max(now, self._bw_next.get(id(toxic), now)) + len(piece) / rate / 1000
             self._bw_next[id(toxic)] = due
-            await _sleep_until(due)
+            await self._hold(toxic, due)
             await emit(piece)
 
     async def slicer(self, toxic: Toxic, data: bytes, _stamp: float, emit: Emit) -> None:
@@ -477,11 +497,9 @@ def _http_answer(toxic: Toxic) -> bytes:
             f"content-length: {len(body)}\r\nconnection: close\r\n\r\n").encode() + body
 
 
-async def _sleep_until(due: float) -> None:
-    """Sleep until the monotonic time ``due``, never less: the loop's timers may fire up to a
-    millisecond early (uvloop rounds to milliseconds), and a latency toxic must not."""
-    while (wait := due - time.monotonic()) > 0:  # noqa: ASYNC110  # a deadline, not a flag
-        await asyncio.sleep(wait + 0.0002)
+def _wake(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
 
 
 def _slices(start: int, end: int, average: int, variation: int) -> list[int]:

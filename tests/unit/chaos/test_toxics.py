@@ -136,3 +136,19 @@ def test_slices_cover_the_chunk_around_the_average_size() -> None:
     assert pairs[-1][1] == 10_000
     assert all(a[1] == b[0] for a, b in itertools.pairwise(pairs))
     assert all(0 < end - start <= 120 + 40 for start, end in pairs)
+
+
+def test_removing_a_latency_toxic_releases_what_it_holds(client: toxiproxy.Toxiproxy,
+                                                         echo: str) -> None:
+    """A chunk held by a 10-minute latency goes as soon as the toxic is removed (Toxiproxy
+    passes on what an interrupted toxic holds); a duration's end removes it the same way."""
+    proxy = client.create(upstream=echo, name="p")
+    proxy.add_toxic(type="latency", attributes={"latency": 600_000})
+    with connect(proxy.listen) as sock:
+        sock.sendall(b"held")
+        sock.settimeout(0.3)
+        with pytest.raises(TimeoutError):
+            sock.recv(10)
+        sock.settimeout(60)  # far less than the toxic's 10 minutes
+        proxy.destroy_toxic("latency_downstream")
+        assert recv_exactly(sock, 4) == b"held"
