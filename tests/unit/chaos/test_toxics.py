@@ -6,9 +6,12 @@ the delays come to their settings is measured by benchmarks/bench_chaos_proxy.py
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import socket
 import time
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import toxiproxy
@@ -22,6 +25,21 @@ def roundtrip(sock: socket.socket, data: bytes) -> float:
     sock.sendall(data)
     assert recv_exactly(sock, len(data)) == data
     return time.monotonic() - start
+
+
+@contextlib.contextmanager
+def held_by(client: toxiproxy.Toxiproxy, echo: str, kind: str, attributes: dict[str, int]
+            ) -> Iterator[tuple[Any, socket.socket]]:
+    """A connection through a proxy with one toxic, whose first bytes the toxic holds."""
+    proxy = client.create(upstream=echo, name="p")
+    proxy.add_toxic(type=kind, attributes=attributes)
+    with connect(proxy.listen) as sock:
+        sock.sendall(b"held")
+        sock.settimeout(0.3)
+        with pytest.raises(TimeoutError):
+            sock.recv(10)
+        sock.settimeout(60)
+        yield proxy, sock
 
 
 def test_no_toxic_passes_data_unchanged(client: toxiproxy.Toxiproxy, echo: str) -> None:
@@ -97,14 +115,7 @@ def test_timeout_closes_without_data(client: toxiproxy.Toxiproxy, echo: str) -> 
 def test_timeout_zero_holds_until_removed(client: toxiproxy.Toxiproxy, echo: str) -> None:
     """timeout 0 keeps the connection open with no data; removing it closes the connection
     (Toxiproxy's Cleanup)."""
-    proxy = client.create(upstream=echo, name="p")
-    proxy.add_toxic(type="timeout", attributes={"timeout": 0})
-    with connect(proxy.listen) as sock:
-        sock.sendall(b"held")
-        sock.settimeout(0.3)
-        with pytest.raises(TimeoutError):
-            sock.recv(10)
-        sock.settimeout(10)
+    with held_by(client, echo, "timeout", {"timeout": 0}) as (proxy, sock):
         proxy.destroy_toxic("timeout_downstream")
         assert sock.recv(10) == b""
 
@@ -142,13 +153,6 @@ def test_removing_a_latency_toxic_releases_what_it_holds(client: toxiproxy.Toxip
                                                          echo: str) -> None:
     """A chunk held by a 10-minute latency goes as soon as the toxic is removed (Toxiproxy
     passes on what an interrupted toxic holds); a duration's end removes it the same way."""
-    proxy = client.create(upstream=echo, name="p")
-    proxy.add_toxic(type="latency", attributes={"latency": 600_000})
-    with connect(proxy.listen) as sock:
-        sock.sendall(b"held")
-        sock.settimeout(0.3)
-        with pytest.raises(TimeoutError):
-            sock.recv(10)
-        sock.settimeout(60)  # far less than the toxic's 10 minutes
-        proxy.destroy_toxic("latency_downstream")
+    with held_by(client, echo, "latency", {"latency": 600_000}) as (proxy, sock):
+        proxy.destroy_toxic("latency_downstream")  # the socket waits 60 s, not 10 minutes
         assert recv_exactly(sock, 4) == b"held"
