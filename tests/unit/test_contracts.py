@@ -11,6 +11,7 @@ import pytest
 from tests._schemas import load_schema, schema_names
 
 from perflab.bench import _contracts as bench
+from perflab.chaos import _contracts as chaos
 from perflab.cli import _contracts as cli
 from perflab.collect import _contracts as collect
 from perflab.debug import _contracts as debug
@@ -98,6 +99,13 @@ CONTRACTS: dict[str, Any] = {
     "stacks": debug.StacksReportDoc,
     "store-check": store.StoreCheckDoc,
     "top": top.TopDoc,
+    "toxiproxy-error": chaos.ApiErrorDoc,
+    "toxiproxy-populate": chaos.PopulateDoc,
+    "toxiproxy-proxies": chaos.ProxiesDoc,
+    "toxiproxy-proxy": chaos.ProxyDoc,
+    "toxiproxy-toxic": chaos.ToxicDoc,
+    "toxiproxy-toxics": chaos.ToxicsDoc,
+    "toxiproxy-version": chaos.VersionDoc,
     "trace-coverage": trace.TraceCoverageDoc,
     "trace-critical-path": trace.TraceCriticalPathDoc,
     "trace-diff": trace.TraceDiffDoc,

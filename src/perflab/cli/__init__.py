@@ -61,6 +61,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
              "Does a live process leak memory? Its rate, limit and growing sites."),
     "memcheck": ("perflab.cli.leak:memcheck",
                  "valgrind memcheck/massif or an ASan log: errors grouped by stack, leaks."),
+    "chaos": ("perflab.cli.chaos:chaos", "Chaos: a Toxiproxy-compatible fault proxy."),
 }
 
 

@@ -1,0 +1,103 @@
+"""One event loop (uvloop) for the API and every proxy: ``ChaosServer`` serves the API on a
+socket bound beforehand; ``running_server`` runs one in a thread (tests, benchmarks, embedding).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import threading
+from typing import TYPE_CHECKING
+
+import uvicorn
+
+from perflab.chaos._api import create_api
+from perflab.chaos._proxy import ProxyCollection
+from perflab.errors import InvalidFile, InvalidValue
+
+if TYPE_CHECKING:
+    import socket
+    from collections.abc import Iterator
+    from pathlib import Path
+
+    from perflab.chaos._toxics import ApiError
+
+
+class ChaosServer:
+    """The fault proxy's API and its proxies."""
+
+    def __init__(self, sock: socket.socket, *, token: str | None = None,
+                 allowed_hosts: tuple[str, ...] = (), populate: object = None,
+                 server_class: type[uvicorn.Server] = uvicorn.Server) -> None:
+        """``server_class``: the CLI passes its uvicorn server that takes Ctrl-C and SIGTERM
+        as a clean stop (exit 0)."""
+        self.sock = sock
+        self.proxies = ProxyCollection()
+        self.populate = populate
+        host = str(sock.getsockname()[0])
+        app = create_api(self.proxies, listen_host=host, allowed_hosts=allowed_hosts,
+                         token=token)
+        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
+                                loop="none", http="auto")
+        self.server = server_class(config)
+        self.started = threading.Event()
+        self.failure: ApiError | None = None
+
+    @property
+    def port(self) -> int:
+        return int(self.sock.getsockname()[1])
+
+    async def serve(self) -> None:
+        try:
+            if self.populate is not None:
+                _, self.failure = await self.proxies.populate(self.populate)
+                if self.failure is not None:
+                    return
+            serving = asyncio.create_task(self.server.serve(sockets=[self.sock]))
+            # uvicorn tells that it listens only through a flag
+            while not self.server.started and not serving.done():  # noqa: ASYNC110
+                await asyncio.sleep(0.01)
+            self.started.set()
+            await serving
+        finally:
+            self.proxies.close()
+            self.started.set()
+
+    def run(self) -> None:
+        import uvloop  # noqa: PLC0415  # lazy: only a running proxy needs it
+
+        uvloop.run(self.serve())
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+
+
+def read_config(path: Path) -> object:
+    """A Toxiproxy ``-config`` file: a JSON array of proxies, as for ``POST /populate``."""
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InvalidValue(f"cannot read {path}: {exc.strerror or exc}",
+                           hint="give a JSON file listing proxies") from exc
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidFile(f"not JSON: {exc}", path=str(path),
+                          hint='a list like [{"name": "db", "listen": "127.0.0.1:26379", '
+                               '"upstream": "127.0.0.1:6379"}]') from exc
+    if not isinstance(doc, list):
+        raise InvalidFile("expected a JSON array of proxies", path=str(path))
+    return doc
+
+
+@contextlib.contextmanager
+def running_server(sock: socket.socket, **options: object) -> Iterator[ChaosServer]:
+    """A ``ChaosServer`` serving in a thread until the block ends."""
+    server = ChaosServer(sock, **options)  # type: ignore[arg-type]
+    thread = threading.Thread(target=server.run, name="perflab-chaos", daemon=True)
+    thread.start()
+    server.started.wait(30)
+    try:
+        yield server
+    finally:
+        server.stop()
+        thread.join(30)

@@ -1,0 +1,76 @@
+"""A fault proxy serving in a thread, the real Toxiproxy client pointed at it, and a loopback
+echo server to send traffic through."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import socketserver
+import threading
+from collections.abc import Iterator
+
+import pytest
+import toxiproxy
+from toxiproxy.api import APIConsumer
+
+from perflab.chaos import ChaosServer, running_server
+from perflab.serving import listening_socket
+
+
+class _Echo(socketserver.BaseRequestHandler):
+    def handle(self) -> None:
+        sock: socket.socket = self.request
+        with contextlib.suppress(ConnectionError):  # reset_peer's tests reset it
+            while data := sock.recv(65536):
+                sock.sendall(data)
+
+
+class EchoServer(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+@pytest.fixture
+def echo() -> Iterator[str]:
+    """``127.0.0.1:PORT`` of a server that sends back what it receives."""
+    server = EchoServer(("127.0.0.1", 0), _Echo)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def chaos_server() -> Iterator[ChaosServer]:
+    sock = listening_socket("127.0.0.1", 0)
+    with running_server(sock) as server:
+        yield server
+    sock.close()
+
+
+@pytest.fixture
+def client(chaos_server: ChaosServer) -> Iterator[toxiproxy.Toxiproxy]:
+    """toxiproxy-python's client, talking to our server (it keeps its address on a class)."""
+    old = APIConsumer.host, APIConsumer.port
+    tp = toxiproxy.Toxiproxy()
+    tp.update_api_consumer("127.0.0.1", chaos_server.port)
+    yield tp
+    APIConsumer.host, APIConsumer.port = old
+
+
+def connect(listen: str) -> socket.socket:
+    host, _, port = listen.rpartition(":")
+    sock = socket.create_connection((host.strip("[]"), int(port)), timeout=10)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
+
+
+def recv_exactly(sock: socket.socket, n: int) -> bytes:
+    out = b""
+    while len(out) < n:
+        data = sock.recv(n - len(out))
+        if not data:
+            break
+        out += data
+    return out

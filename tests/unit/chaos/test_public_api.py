@@ -1,0 +1,11 @@
+"""The public surface of perflab.chaos, pinned: changing it is a decision, not an accident."""
+
+import perflab.chaos
+
+
+def test_exported_names() -> None:
+    assert sorted(perflab.chaos.__all__) == sorted([
+        "TOXIC_ATTRIBUTES", "TOXIPROXY_VERSION", "ChaosServer", "read_config", "running_server",
+    ])
+    for name in perflab.chaos.__all__:
+        assert getattr(perflab.chaos, name) is not None
