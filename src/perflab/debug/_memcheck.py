@@ -56,7 +56,8 @@ def memcheck_asan_log(path: str) -> dict[str, Any]:
             raise InvalidFile("larger than 256 MiB", path=path, hint="give the log of one run")
         text = file.read_text(errors="replace")
     except FileNotFoundError as exc:
-        raise NotFound(f"no such file: {path}") from exc
+        raise NotFound(f"no such file: {path}",
+                       hint="check the path: ASAN_OPTIONS=log_path=P writes P.PID") from exc
     except IsADirectoryError as exc:
         raise InvalidFile("is a directory", path=path) from exc
     errors = parse_asan_log(text)
