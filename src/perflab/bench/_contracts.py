@@ -176,6 +176,10 @@ class BenchResultsBenchmark(TypedDict):
     values: list[float]
     loops: NotRequired[int]
     warnings: NotRequired[list[str]]
+    # bench cmd's own measurements of each run, beside the compared values
+    user_s: NotRequired[list[float]]
+    sys_s: NotRequired[list[float]]
+    exit_codes: NotRequired[list[int]]
 
 
 class BenchResultsDoc(TypedDict):

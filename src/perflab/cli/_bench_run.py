@@ -15,7 +15,7 @@ from perflab.errors import CheckFailed, InvalidValue
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from perflab.bench import BenchSystemDoc
+    from perflab.bench import BenchResultsDoc, BenchSystemDoc
 
 
 def _progress(quiet: bool) -> Any:
@@ -211,7 +211,7 @@ def cmd(*, commands: tuple[str, ...], runs: int, warmup: int, shell: bool, metri
         read_json({"schema": PERFLAB_RESULTS_SCHEMA, "benchmarks": [
             {"name": "cmd", "unit": unit, "values": r.values}]}, label, label, rs)
         rs.files.append(label)
-    doc: dict[str, Any] = {
+    doc: BenchResultsDoc = {
         "schema": PERFLAB_RESULTS_SCHEMA,
         "metadata": {"metric": metric, "runs": runs, "interleaved": True},
         "benchmarks": [{"name": bench_name(r.command), "unit": unit, "values": r.values,
