@@ -13,6 +13,7 @@ import itertools
 import threading
 import time
 from types import TracebackType
+from typing import Self
 
 import psutil
 
@@ -32,7 +33,7 @@ class CpuTimeline:
         self.times_ns: list[int] = []
         self.cpu_s: list[float] = []
 
-    def __enter__(self) -> CpuTimeline:
+    def __enter__(self) -> Self:
         self._read()  # one reading before the caller goes on: the timeline starts now
         self._thread.start()
         return self
