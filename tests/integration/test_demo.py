@@ -171,7 +171,8 @@ def test_demo_finds_the_planted_problems_and_leaves_nothing_behind(tmp_path):
     assert prof["growth_pp"] > 10
     # the traced chain (frontend -> api -> store): the slow call and the error path, from traces
     assert findings["slow_call"]["detected"], findings["slow_call"]["summary"]
-    assert findings["slow_call"]["operation"] == "store: SELECT prices"
+    assert findings["slow_call"]["operation"] == "store: SELECT prices", \
+        findings["slow_call"]["summary"]
     assert findings["error_path"]["detected"], findings["error_path"]["summary"]
     assert findings["error_path"]["operation"] == "store: SELECT coupons"
 
