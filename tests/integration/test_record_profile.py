@@ -70,8 +70,7 @@ def test_record_profile_stores_slices_on_the_timeline(store_path, busy):
     assert doc["profile"]["backends"][str(busy.pid)].startswith("py-spy")
     assert doc["profile"]["slices"] >= 2
     assert (doc["profile"]["rate_hz"], doc["profile"]["slice_s"]) == (49, 1.0)
-    # ~49 Hz for ~3 s, minus restarts between slices; well under what 99 Hz would give
-    assert 25 < doc["profile"]["samples"] < 160
+    assert doc["profile"]["samples"] > 25  # ~49 Hz for ~3 s, minus restarts between slices
     run = doc["run"]
     with Store.open(store_path, create=False) as store:
         slices = profile_slices(store, run["id"])
@@ -83,6 +82,10 @@ def test_record_profile_stores_slices_on_the_timeline(store_path, busy):
         assert slices[0].start_ns >= run["started_ns"]
         assert slices[-1].end_ns <= run["ended_ns"]
         assert {(s.pid, s.backend) for s in slices} == {(busy.pid, "py-spy")}
+        # sampled at 49 Hz over the slices' own windows (which a busy machine may stretch past
+        # the 3 s asked), well under what 99 Hz would give
+        covered_s = sum(s.end_ns - s.start_ns for s in slices) / 1e9
+        assert doc["profile"]["samples"] <= 49 * covered_s * 1.2 + 5, covered_s
         # a range of one slice, and the whole run merged
         one = profile_of_range(store, run["id"], slices[0].start_ns, slices[0].end_ns)
         assert one.total(0) == slices[0].samples
