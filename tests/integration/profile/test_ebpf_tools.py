@@ -235,13 +235,17 @@ def test_without_root_the_missing_privilege_is_named():
 
 
 SLEEPS, SLEEP_S = 10, 0.05
-# for each "go" line: SLEEPS sleeps of SLEEP_S (clock_nanosleep), then "done"
+# for each "go" line: SLEEPS sleeps of SLEEP_S, then "done". Relative sleeps (usleep: a relative
+# clock_nanosleep), whose time the kernel counts from inside the call: Python's time.sleep
+# sleeps to an absolute deadline taken before the call, so the call itself lasts less by
+# whatever delayed its entry (a busy machine, strace's stop at each entry: 0.36 s of 0.5 s)
 SLEEPER = textwrap.dedent(f"""
-    import sys, time
+    import ctypes, sys
+    usleep = ctypes.CDLL(None, use_errno=True).usleep
     print("ready", flush=True)
     while sys.stdin.readline() == "go\\n":
         for _ in range({SLEEPS}):
-            time.sleep({SLEEP_S})
+            usleep({int(SLEEP_S * 1e6)})
         print("done", flush=True)
 """)
 
