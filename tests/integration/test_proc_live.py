@@ -11,7 +11,7 @@ import site
 import subprocess
 import sys
 import textwrap
-import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -134,14 +134,32 @@ def test_rss_matches_ps_at_the_same_moment(child, capsys):
     assert doc["memory"]["uss_bytes"] > 50 * 2**20
 
 
-def test_process_that_exits_mid_read_shows_what_was_read_and_a_note(tmp_path, capsys):
-    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(0.3)"])
-    reaper = threading.Thread(target=proc.wait)  # reaped at once: no zombie left behind
-    reaper.start()
+def test_process_that_exits_mid_read_shows_what_was_read_and_a_note(capsys, monkeypatch):
+    """The process exits during the interval, after the first read: not at a guessed time
+    (a busy machine may take longer than the interval just to start Python)."""
+    until_eof = "import sys; print('ready', flush=True); sys.stdin.read()"
+    proc = subprocess.Popen([sys.executable, "-c", until_eof], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdin is not None
+    assert proc.stdout is not None
+    assert proc.stdout.readline() == "ready\n"
+    sleep = time.sleep
+
+    def exits_during_the_interval(seconds: float) -> None:
+        assert proc.stdin is not None
+        proc.stdin.close()  # it exits on end of input
+        proc.wait()  # and is reaped: no zombie left behind (no timeout: it would sleep)
+        sleep(seconds)
+
+    monkeypatch.setattr(time, "sleep", exits_during_the_interval)
     try:
-        assert main(["proc", str(proc.pid), "--interval", "1s"]) == 0
+        assert main(["proc", str(proc.pid), "--interval", "100ms"]) == 0
     finally:
-        reaper.join()
+        monkeypatch.undo()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
     out = capsys.readouterr().out
     assert f"process {proc.pid}" in out
     assert "exited while being read" in out

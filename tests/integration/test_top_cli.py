@@ -9,6 +9,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -22,11 +23,15 @@ pytestmark = pytest.mark.integration
 
 def test_json_snapshot_of_the_real_machine_validates(capsys):
     """Real output validates against docs/schemas/top.schema.json and shows this process."""
+    started = time.monotonic()
     assert main(["top", "--json", "--interval", "100ms", "--sort", "mem"]) == 0
+    took_s = time.monotonic() - started
     doc = json.loads(capsys.readouterr().out)
     validate(doc, "top")
     assert doc["schema"] == "perflab.top/1"
-    assert doc["interval_s"] == pytest.approx(0.1, abs=0.05)
+    # the rates' interval is the one measured between the two snapshots: the one asked, plus
+    # whatever a busy machine adds to a sleep (not a guessed slack), within the command's time
+    assert 0.1 <= doc["interval_s"] <= took_s
     assert os.getpid() in {p["pid"] for p in doc["processes"]}
     rss = [p["rss_bytes"] for p in doc["processes"]]
     assert rss == sorted(rss, reverse=True)

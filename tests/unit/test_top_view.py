@@ -296,3 +296,25 @@ def test_json_matches_the_documented_schema_and_the_fixture(tmp_path):
     assert doc["tcp"] == {"established": 2, "time_wait": 7, "retrans_per_s": 3.0,
                           "listen_overflows_per_s": 2.0}
     assert [(p["pid"], p["depth"]) for p in doc["processes"]][:3] == [(1, 0), (300, 1), (301, 2)]
+
+
+def test_the_process_walk_after_the_first_snapshot_is_part_of_the_interval(tmp_path):
+    """`top --once`/`--json` waits what is left of the interval after walking the processes:
+    rates over the interval asked, not over it plus the walk (tens of ms on a busy machine)."""
+    now = [0.0]
+
+    class SlowWalk(ProcessCollector):
+        def refresh(self, pids=None):
+            now[0] += 0.08
+            return super().refresh(pids)
+
+    root = FixtureProc(tmp_path).root
+    sampler = Sampler(system=SystemCollector(root, mono_clock=lambda: now[0]),
+                      processes=SlowWalk(root, mono_clock=lambda: now[0]),
+                      mono_clock=lambda: now[0])
+    assert sampler.remaining(0.1) == 0.1  # nothing taken yet: the whole interval
+    sampler.prime()
+    assert sampler.remaining(0.1) == pytest.approx(0.02)
+    assert sampler.remaining(0.05) == 0.0  # a walk longer than the interval: no wait at all
+    now[0] += sampler.remaining(0.1)  # the wait
+    assert sampler.sample().rates.interval_s == pytest.approx(0.1)

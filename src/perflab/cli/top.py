@@ -60,7 +60,7 @@ def top(*, interval: float, once: bool, as_json: bool, sort: str, filter_: str, 
             sampler.prime()
             # Ctrl-C while waiting: print what the time waited so far measured
             with contextlib.suppress(KeyboardInterrupt):
-                time.sleep(interval)
+                time.sleep(sampler.remaining(interval))
             s = sampler.sample()
             view = build_view(s.snapshot, s.rates, s.rows, options, hostname=hostname)
             if as_json:

@@ -9,6 +9,8 @@ share their edges and every sample lands in exactly one of them.
 
 from __future__ import annotations
 
+import os
+import select
 import shutil
 import signal
 import subprocess
@@ -18,6 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Self
 
 from perflab.errors import ToolMissing
 from perflab.profile._capture import CaptureRequest
@@ -54,13 +57,15 @@ def record_rotating(req: CaptureRequest, *, slice_s: float, on_slice: SliceHandl
     pid = req.target.pid if req.target is not None else None
     assert pid is not None, "continuous profiling is of a running process"
     call_graph = DWARF if req.call_graph == "dwarf" else "fp"
-    with tempfile.TemporaryDirectory(prefix="perflab-perf-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="perflab-perf-") as tmp, _Control() as control:
         rot = _Rotation(perf, req, Path(tmp), on_slice)
         argv = [perf, "record", "-e", "cpu-clock", "-F", str(req.rate_hz), "--call-graph",
                 call_graph, "-o", str(rot.directory / "perf.data"), "--quiet",
-                "--switch-output", "-p", str(pid)]
+                "--switch-output", *control.argv, "-p", str(pid)]
         proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                text=True, start_new_session=True)
+                                text=True, start_new_session=True, pass_fds=control.perf_fds)
+        control.close_perf_ends()
+        control.enable(proc, stop)
         rot.bounds.append(time.time_ns())
         # closed files are read on a thread of their own: `perf script` of a DWARF slice can
         # take seconds, and the boundaries must keep their time
@@ -95,6 +100,54 @@ def record_rotating(req: CaptureRequest, *, slice_s: float, on_slice: SliceHandl
         if not rot.end.slices:
             raise explain_failure(stderr, pid)
     return rot.end
+
+
+class _Control:
+    """perf's control pipes. perf starts with its events off (``-D -1``) and turns them on
+    when told: its acknowledgement is the moment sampling begins, the first window's start.
+    Starting perf (symbols, the target's maps) takes up to seconds on a busy machine; a
+    window opened at its launch would hold that time without a sample. The pipes stay open
+    while perf runs: it reads the end of its command pipe as a command to stop."""
+
+    def __init__(self) -> None:
+        self._ctl_r, self._ctl_w = os.pipe()
+        self._ack_r, self._ack_w = os.pipe()
+        self._open = {self._ctl_r, self._ctl_w, self._ack_r, self._ack_w}
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for fd in self._open:
+            os.close(fd)
+        self._open.clear()
+
+    @property
+    def argv(self) -> list[str]:
+        return ["-D", "-1", "--control", f"fd:{self._ctl_r},{self._ack_w}"]
+
+    @property
+    def perf_fds(self) -> tuple[int, int]:
+        return self._ctl_r, self._ack_w
+
+    def close_perf_ends(self) -> None:
+        """perf holds its own copies now; ours would keep its acknowledgements from ending."""
+        for fd in self.perf_fds:
+            os.close(fd)
+            self._open.discard(fd)
+
+    def enable(self, proc: subprocess.Popen[str], stop: threading.Event) -> None:
+        """Turn sampling on and wait for perf's acknowledgement. Returns early when perf
+        exits (the caller reports why) or ``stop`` is set."""
+        os.write(self._ctl_w, b"enable\n")
+        answer = b""
+        while b"ack" not in answer and proc.poll() is None and not stop.is_set():
+            ready, _, _ = select.select([self._ack_r], [], [], _POLL_S)
+            if ready:
+                chunk = os.read(self._ack_r, 64)
+                if not chunk:  # perf closed its end: it is exiting
+                    return
+                answer += chunk
 
 
 @dataclass

@@ -56,10 +56,14 @@ def perflab_bg(*args: str) -> subprocess.Popen[str]:
     return proc
 
 
-def finish(proc: subprocess.Popen[str]) -> dict:
+def finish(proc: subprocess.Popen[str], *, interrupted: bool = False) -> dict:
+    """The document perflab printed; after Ctrl-C (exit 130) it holds what was traced."""
     out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 0, err
-    return json.loads(out)
+    assert proc.returncode == (130 if interrupted else 0), err
+    doc = json.loads(out)
+    if interrupted:
+        assert doc["interrupted"] is True
+    return doc
 
 
 @contextlib.contextmanager
@@ -231,13 +235,17 @@ def test_without_root_the_missing_privilege_is_named():
 
 
 SLEEPS, SLEEP_S = 10, 0.05
-# for each "go" line: SLEEPS sleeps of SLEEP_S (clock_nanosleep), then "done"
+# for each "go" line: SLEEPS sleeps of SLEEP_S, then "done". Relative sleeps (usleep: a relative
+# clock_nanosleep), whose time the kernel counts from inside the call: Python's time.sleep
+# sleeps to an absolute deadline taken before the call, so the call itself lasts less by
+# whatever delayed its entry (a busy machine, strace's stop at each entry: 0.36 s of 0.5 s)
 SLEEPER = textwrap.dedent(f"""
-    import sys, time
+    import ctypes, sys
+    usleep = ctypes.CDLL(None, use_errno=True).usleep
     print("ready", flush=True)
     while sys.stdin.readline() == "go\\n":
         for _ in range({SLEEPS}):
-            time.sleep({SLEEP_S})
+            usleep({int(SLEEP_S * 1e6)})
         print("done", flush=True)
 """)
 
@@ -261,11 +269,14 @@ def test_syscall_time_is_wall_clock_like_strace_dash_w_not_strace_system_time(tm
         for flags in (["-w"], []):
             out = tmp_path / f"strace{''.join(flags)}.txt"
             strace = strace_attached(out, pid, *flags)
-            ours = perflab_bg("ebpf", "syscalls", "--pid", str(pid), "-d", "3s",
+            # stopped by Ctrl-C once the sleeps are done, not by a timer that may end mid-sleep
+            # on a busy machine (a call counted on entry, its time lost)
+            ours = perflab_bg("ebpf", "syscalls", "--pid", str(pid), "-d", "2m",
                               "--json") if flags else None
             go()
             if ours is not None:
-                doc = finish(ours)
+                ours.send_signal(signal.SIGINT)
+                doc = finish(ours, interrupted=True)
             strace.send_signal(signal.SIGINT)
             strace.communicate(timeout=30)
             results["".join(flags) or "-c"] = out
