@@ -161,7 +161,7 @@ def node_metrics_into(store_path: Path | str, run_id: int, interval_s: float, *,
     (``perflab record``): the hub's scraper, through an ingest queue of its own whose writer
     thread commits beside the recorder's. On exit the scraper stops, then what it handed
     over is written (at most ``_STOP_S`` of retries on a full disk)."""
-    queue = IngestQueue(store_path)
+    queue = IngestQueue(store_path, log_failures=False)  # the recorder reports the store
     register_kinds(queue)
     scraper = NodeScraper(MetricSink(queue, lambda: run_id), interval_s, proc_root=proc_root)
     queue.start()

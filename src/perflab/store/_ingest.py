@@ -60,7 +60,8 @@ class IngestQueue:
     def __init__(self, store_path: Path | str, *, max_items: int = 500_000,
                  max_round_items: int = 50_000, linger_s: float = 0.05,
                  retry_s: float = 1.0,
-                 open_store: Callable[[Path], Store] | None = None) -> None:
+                 open_store: Callable[[Path], Store] | None = None,
+                 log_failures: bool = True) -> None:
         if max_items < 1 or max_round_items < 1:
             raise ValueError("max_items and max_round_items must be positive")
         self.store_path = Path(store_path)
@@ -69,6 +70,9 @@ class IngestQueue:
         self.linger_s = linger_s
         self.retry_s = retry_s
         self._open_store = open_store
+        # False when another writer of the same command reports the store's failures (record's
+        # recorder says "disk full" once; its node_* queue must not add a retry warning)
+        self.log_failures = log_failures
         self._writers: dict[str, Callable[[Store, list[Any]], None]] = {}
         self._committed: dict[str, Callable[[list[Any]], None]] = {}
         self._queue: deque[tuple[str, list[Any], int]] = deque()  # kind, items, their size
@@ -206,7 +210,8 @@ class IngestQueue:
             with self._lock:
                 self._failures += 1
                 self._last_error = f"{type(exc).__name__}: {exc}"
-            log.warning("ingest: writing %d items failed (%s); retrying", n, exc)
+            if self.log_failures:
+                log.warning("ingest: writing %d items failed (%s); retrying", n, exc)
             return False
         with self._lock:
             self._pending -= n
