@@ -301,6 +301,9 @@
     for (const s of series) {
       // spanmetrics counters and buckets are for PromQL; trace.* charts say the same per interval
       if (s.name.startsWith("traces_span_metrics_")) continue;
+      // perflab's own node_exporter-named copies of this machine's system.* series (job
+      // "perflab") are for PromQL and the Query page; a scraped node_exporter's are shown
+      if (s.name.startsWith("node_") && (s.labels || {}).job === "perflab") continue;
       const area = s.area || s.name.split(".")[0];
       if (!areas.has(area)) areas.set(area, new Map());
       const charts = areas.get(area);
