@@ -242,3 +242,18 @@ def test_login_form_sets_a_cookie_that_is_not_the_token(guarded, hub):
     assert cookie
     assert "s3cret" not in cookie
     assert guarded.get("/api/runs").status_code == 200  # the client now carries the cookie
+
+
+def test_compare_leaves_out_perflabs_own_promql_copies():
+    """perflab's node_* copies of the system series (job="perflab") and the spanmetrics
+    counters are for PromQL; a scraped node_exporter's node_* series are compared."""
+    from perflab.store import Series  # noqa: PLC0415
+    from perflab.web._pages import _promql_copy  # noqa: PLC0415  # the page's own rule
+
+    def series(name, **labels):
+        return Series(id=1, run_id=1, name=name, labels=labels, unit="")
+
+    assert _promql_copy(series("node_filesystem_avail_bytes", job="perflab", mountpoint="/"))
+    assert _promql_copy(series("traces_span_metrics_calls_total", service_name="api"))
+    assert not _promql_copy(series("node_filesystem_avail_bytes", job="node", mountpoint="/"))
+    assert not _promql_copy(series("system.cpu.pct", mode="user"))

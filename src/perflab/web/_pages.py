@@ -22,7 +22,7 @@ from perflab.web._params import BadParam, ascii_int, int_param, text_param, time
 if TYPE_CHECKING:
     from starlette.requests import Request
 
-    from perflab.store import Run, Store, Summary
+    from perflab.store import Run, Series, Store, Summary
     from perflab.web._state import AppState
 
 WINDOWS = ("5m", "15m", "1h", "6h", "24h")
@@ -128,6 +128,14 @@ def _delta(a: float | None, b: float | None) -> tuple[str, str]:
     return f"{pct:+.1f}%", css
 
 
+def _promql_copy(series: Series) -> bool:
+    """A series written for PromQL that repeats what another one charts: perflab's own
+    node_exporter-named copies of the system series (job "perflab") and the spanmetrics
+    counters beside trace.*; perflab.js's groupCharts leaves out the same ones."""
+    return series.name.startswith("traces_span_metrics_") or (
+        series.name.startswith("node_") and series.labels.get("job") == "perflab")
+
+
 def compare(request: Request) -> HTMLResponse:
     store = _state(request).stores.get()
     q = request.query_params
@@ -147,8 +155,8 @@ def compare(request: Request) -> HTMLResponse:
                               "a": a, "b": b, "error": error}
     if a is None or b is None:
         return _page(request, "compare.html", status=404 if error else 200, **values)
-    sa = {series_key(s): s for s in store.series(a.id)}
-    sb = {series_key(s): s for s in store.series(b.id)}
+    sa = {series_key(s): s for s in store.series(a.id) if not _promql_copy(s)}
+    sb = {series_key(s): s for s in store.series(b.id) if not _promql_copy(s)}
     cache = _state(request).summaries
     sum_a = {m.series_id: m for m in cache.run(store, a)}
     sum_b = {m.series_id: m for m in cache.run(store, b)}
