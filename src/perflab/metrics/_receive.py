@@ -28,9 +28,14 @@ from perflab.metrics._remote_write import (
     decode_labels,
     decode_metadata,
     decode_series_fast,
+)
+from perflab.serving import (
+    ConcurrencyLimiter,
+    Refused,
+    TooManyRequests,
+    read_body,
     snappy_decompress_bounded,
 )
-from perflab.serving import ConcurrencyLimiter, Refused, TooManyRequests, read_body
 from perflab.store import INT64_MAX, MetricColumns, canonical_labels
 
 if TYPE_CHECKING:

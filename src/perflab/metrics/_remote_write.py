@@ -19,10 +19,7 @@ import numpy as np
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from google.protobuf.message import DecodeError
 
-from perflab.serving import BadEncoding, PayloadTooLarge
-from perflab.serving import (  # moved to serving (Loki push uses it too); re-exported
-    snappy_decompress_bounded as snappy_decompress_bounded,  # noqa: PLC0414  # re-export
-)
+from perflab.serving import BadEncoding, PayloadTooLarge, snappy_decompress_bounded
 
 MAX_SERIES = 200_000          # time series in one request
 MAX_SAMPLES = 2_000_000       # samples in one request

@@ -41,8 +41,8 @@ def test_the_fast_decoder_reads_what_protobufs_own_reads():
     from perflab.metrics._remote_write import (  # noqa: PLC0415
         decode_labels,
         decode_series_fast,
-        snappy_decompress_bounded,
     )
+    from perflab.serving import snappy_decompress_bounded  # noqa: PLC0415
 
     body = encode_write_request([([("__name__", "a"), ("é", "ü")], [(-5, 1.5), (2**62, -0.0)]),
                                  ([("__name__", "b")], [])])
