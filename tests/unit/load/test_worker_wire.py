@@ -105,31 +105,33 @@ def test_an_empty_tick_is_small():
     assert tick.lateness_ns is None
 
 
+def _modules_loaded_by(imports: str, prefixes: tuple[str, ...]) -> list[str]:
+    """The modules starting with one of ``prefixes`` that a fresh interpreter has loaded after
+    running ``imports``."""
+    code = (f"import sys, json\n{imports}\n"
+            f"print(json.dumps(sorted(m for m in sys.modules if m.startswith({prefixes!r}))))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    loaded: list[str] = json.loads(out.stdout)
+    return loaded
+
+
 def test_a_worker_imports_the_engine_only():
     """A worker process imports neither numpy (a third of its start-up, and a thread pool)
     nor the store, the collectors or the scenarios: the parent makes the histograms."""
-    code = ("import sys, json\n"
-            "import perflab.load._worker\n"
-            "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] == 'numpy'"
-            " or m.startswith(('perflab.store', 'perflab.collect', 'perflab.load._scenario',"
-            " 'perflab.load._run', 'perflab.load._hdr')))))\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True)
-    assert json.loads(out.stdout) == []
+    assert _modules_loaded_by("import perflab.load._worker", (
+        "numpy", "perflab.store", "perflab.collect", "perflab.load._scenario",
+        "perflab.load._run", "perflab.load._hdr")) == []
 
 
 def test_the_parent_starts_a_test_before_importing_numpy():
     """`perflab load` imports numpy (a tenth of a second) once its workers run, not before:
     what it needs to check the input, store the run and start the workers does not use it.
     Nor xml.etree, which only --junit needs."""
-    code = ("import sys, json\n"
-            "import perflab.cli.load, perflab.load._run, perflab.load._runner\n"
-            "from perflab.load import RunOptions, execute, LoadRecorder, LoadRunner\n"
-            "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] == 'numpy'"
-            " or m.startswith('xml.etree'))))\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True)
-    assert json.loads(out.stdout) == []
+    assert _modules_loaded_by(
+        "import perflab.cli.load, perflab.load._run, perflab.load._runner\n"
+        "from perflab.load import RunOptions, execute, LoadRecorder, LoadRunner",
+        ("numpy", "xml.etree")) == []
 
 
 @given(st.lists(st.integers(min_value=-(2**63), max_value=2**63 - 1), max_size=300))
