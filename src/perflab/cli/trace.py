@@ -15,6 +15,7 @@ from perflab.units import format_duration_ns, format_timestamp, parse_duration_n
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from perflab.load import LoadResult
     from perflab.store import Store
     from perflab.trace import TraceQuery
 
@@ -321,7 +322,7 @@ def _window(store: Store, since: str, until: str | None, run_ref: str | None
     return start if start is not None else 0, end
 
 
-def load_tracing(result: Any, store_path: str | None) -> dict[str, Any] | None:
+def load_tracing(result: LoadResult, store_path: str | None) -> dict[str, Any] | None:
     """The tracing coverage of a finished load test (``perflab load`` calls this): None when
     no span started during it. When spans did, waits until the SDKs' last exports are in
     (``EXPORT_DELAY_S`` after the run's end) before counting, unless every request is traced
@@ -330,11 +331,11 @@ def load_tracing(result: Any, store_path: str | None) -> dict[str, Any] | None:
 
     from perflab.trace import EXPORT_DELAY_S, load_coverage  # noqa: PLC0415
 
-    if getattr(result, "run_id", None) is None:
+    if result.run_id is None:
         return None
-    by_name = getattr(result, "by_name", None)
-    requests = int(result.requests)
-    by_path = {"": requests} if by_name else \
+    requests = result.requests
+    # a scenario's requests go to several paths: compared with every trace, under ""
+    by_path = {"": requests} if result.by_name else \
         {urlsplit(result.config.target.url).path or "/": requests}
     store = open_store(store_path, create=False)
     try:
