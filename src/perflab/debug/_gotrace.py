@@ -105,9 +105,8 @@ def blocking_profiles(trace_path: str, *, binary: str | None = None,
         if done.returncode != 0:
             message = done.stderr.decode("utf-8", "replace").strip().splitlines()
             text = message[-1] if message else f"exit status {done.returncode}"
-            # go 1.19 says "failed to parse trace", later ones "parsing trace"
-            if kind == kinds[0] and any(word in text for word in (
-                    "parsing trace", "parse trace", "not a trace", "bad file format")):
+            if kind == kinds[0] and ("parsing trace" in text or "not a trace" in text
+                                     or "bad file format" in text):
                 raise InvalidFile(f"not a Go execution trace ({text})", path=trace_path,
                                   hint="take one with /debug/pprof/trace?seconds=5 or "
                                        "runtime/trace.Start")
