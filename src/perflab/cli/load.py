@@ -112,6 +112,10 @@ def _headers(items: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
 @click.option("--watch", type=int, multiple=True,
               help="Record this target process (PID) alongside (repeatable).")
 @click.option("--name", default=None, help="Name of the run in the store.")
+@click.option("--trace-wait", type=DURATION, default="6s", show_default=True,
+              help="When spans of the target reached the store during the test: how long "
+                   "after it to wait at most for its last spans before counting the share "
+                   "of requests traced (the count stops earlier once spans stop arriving).")
 @click.option("--allow-remote", is_flag=True,
               help="Allow a target that is not this machine (default: loopback only).")
 @store_option
@@ -123,8 +127,8 @@ def run(  # noqa: PLR0917  # click passes every option as an argument
         rate: str | None, stages: str | None, max_connections: int | None, drain: float,
         think_time: float,
         thresholds: tuple[str, ...], abort_on_fail: bool, junit: str | None,
-        hgrm: str | None, watch: tuple[int, ...], name: str | None, allow_remote: bool,
-        store_path: str | None, as_json: bool) -> int:
+        hgrm: str | None, watch: tuple[int, ...], name: str | None, trace_wait: float,
+        allow_remote: bool, store_path: str | None, as_json: bool) -> int:
     """Run a load test against URL (or the targets of a scenario file)."""
     from perflab.load import WorkerPool, workers_needed  # noqa: PLC0415  # fast --help
 
@@ -163,7 +167,8 @@ def run(  # noqa: PLR0917  # click passes every option as an argument
     # spans that arrived at the hub during the test: what share of its requests were traced
     from perflab.cli.trace import load_tracing  # noqa: PLC0415
 
-    tracing = load_tracing(outcome.result, store_path) if outcome.result is not None else None
+    tracing = (load_tracing(outcome.result, store_path, wait_s=trace_wait)
+               if outcome.result is not None else None)
     if outcome.result is not None and as_json:
         emit_json(LOAD_SCHEMA, {**outcome.result.to_json(), "tracing": tracing})
     elif outcome.result is not None:

@@ -15,7 +15,7 @@ from perflab.units import format_duration_ns, format_timestamp, parse_duration_n
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from perflab.load import LoadResult
+    from perflab.load import LoadResult, LoadTracingDoc
     from perflab.store import Store
     from perflab.trace import TraceQuery
 
@@ -322,14 +322,30 @@ def _window(store: Store, since: str, until: str | None, run_ref: str | None
     return start if start is not None else 0, end
 
 
-def load_tracing(result: LoadResult, store_path: str | None) -> dict[str, Any] | None:
+# The OTel SDKs' BatchSpanProcessor exports every 5 s: the last spans of a load arrive up to
+# that long after it ended. `perflab load --trace-wait` changes this bound.
+EXPORT_DELAY_S = 6.0
+_POLL_S = 0.2    # how often the store is asked while spans still arrive
+_SETTLE_S = 1.0  # no new span this long (and the latest near the end): all are in
+_TAIL_GAPS = 5   # "near the end": within this many average gaps between span starts
+
+
+def load_tracing(result: LoadResult, store_path: str | None, *,
+                 wait_s: float = EXPORT_DELAY_S, sleep: Callable[[float], None] = time.sleep,
+                 clock: Callable[[], float] = time.monotonic,
+                 now_ns: Callable[[], int] = time.time_ns) -> LoadTracingDoc | None:
     """The tracing coverage of a finished load test (``perflab load`` calls this): None when
-    no span started during it. When spans did, waits until the SDKs' last exports are in
-    (``EXPORT_DELAY_S`` after the run's end) before counting, unless every request is traced
-    already."""
+    no span started during it (then perflab.trace is not even imported).
+
+    When spans did and not every request is traced yet, the target's last exports may still
+    be on their way: the count is taken again while spans arrive, until every request is
+    traced, or the spans have stopped changing for ``_SETTLE_S`` with the latest of them
+    started near the test's end (an SDK still holding its last batch holds the newest spans),
+    or ``wait_s`` after the test's end at the latest. ``sleep``, ``clock`` (monotonic) and
+    ``now_ns`` (wall) are the tests'."""
     from urllib.parse import urlsplit  # noqa: PLC0415
 
-    from perflab.trace import EXPORT_DELAY_S, load_coverage  # noqa: PLC0415
+    from perflab.store import span_window_stats  # noqa: PLC0415
 
     if result.run_id is None:
         return None
@@ -340,12 +356,43 @@ def load_tracing(result: LoadResult, store_path: str | None) -> dict[str, Any] |
     store = open_store(store_path, create=False)
     try:
         run = store.run(result.run_id)
-        end = run.ended_ns if run.ended_ns is not None else time.time_ns()
-        doc = load_coverage(store, run.started_ns, end, by_path)
-        wait_s = (end - time.time_ns()) / 1e9 + EXPORT_DELAY_S
-        if doc is not None and (doc["traced_pct"] or 0) < 100 and wait_s > 0:
-            time.sleep(wait_s)
-            doc = load_coverage(store, run.started_ns, end, by_path)
+        start = run.started_ns
+        end = run.ended_ns if run.ended_ns is not None else now_ns()
+        seen = span_window_stats(store, start, end)
+        if not seen[0]:
+            return None
+        from perflab.trace import load_coverage  # noqa: PLC0415  # only when spans came
+
+        doc = load_coverage(store, start, end, by_path)
+        deadline = clock() + (end - now_ns()) / 1e9 + wait_s
+        quiet_since = clock()
+        stale = False
+        while not _all_traced(doc) and clock() < deadline:
+            sleep(min(_POLL_S, max(0.0, deadline - clock())))
+            now = span_window_stats(store, start, end)
+            if now != seen:
+                seen, quiet_since, stale = now, clock(), True
+                continue
+            if stale:  # counted again once the spans stopped changing
+                doc, stale = load_coverage(store, start, end, by_path), False
+            if clock() - quiet_since >= _SETTLE_S and _tail_in(seen, start, end):
+                break
+        if stale:
+            doc = load_coverage(store, start, end, by_path)
     finally:
         store.close()
     return doc
+
+
+def _all_traced(doc: LoadTracingDoc | None) -> bool:
+    return doc is not None and (doc["traced_pct"] or 0.0) >= 100.0
+
+
+def _tail_in(seen: tuple[int, int | None], start_ns: int, end_ns: int) -> bool:
+    """Whether the latest span started within a few average gaps of the test's end: the
+    spans of its last moments have arrived."""
+    count, latest = seen
+    if latest is None or not count:
+        return False
+    gap_ns = (end_ns - start_ns) / count
+    return latest >= end_ns - _TAIL_GAPS * gap_ns

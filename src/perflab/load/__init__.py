@@ -5,7 +5,9 @@ Public names: ``RunOptions``/``execute`` (one test, stored), ``LoadConfig``, ``R
 ``format_hgrm``, ``Schedule``, ``Stage``, ``parse_stages``, ``Threshold``,
 ``parse_threshold``, ``junit_xml``, ``render_summary``, ``LoadRecorder``, ``load_view`` (a
 stored test read back for the dashboard and reports), and for scenario files ``Scenario``,
-``Session``, ``Response``, ``csv_feeder``.
+``Session``, ``Response``, ``csv_feeder``. Contracts (``_contracts.py``): ``LoadDoc``,
+``LoadTracingDoc`` (what perflab.trace's coverage of a load test gives), ``LoadCompareDoc``,
+``ApiLoadDoc``.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from perflab.load._compare import compare_runs, render_compare
     from perflab.load._config import LoadConfig, RequestSpec, Target, parse_target
+    from perflab.load._contracts import ApiLoadDoc, LoadCompareDoc, LoadDoc, LoadTracingDoc
     from perflab.load._hdr import Histogram
     from perflab.load._hgrm import format_hgrm
     from perflab.load._junit import junit_xml
@@ -34,6 +37,10 @@ if TYPE_CHECKING:
 # (``python -m perflab.load._worker``) imports this package first, and it needs the engine
 # only, not the store, the collectors, scenarios or the summary (a third of its start-up).
 _WHERE = {
+    "ApiLoadDoc": "perflab.load._contracts",
+    "LoadCompareDoc": "perflab.load._contracts",
+    "LoadDoc": "perflab.load._contracts",
+    "LoadTracingDoc": "perflab.load._contracts",
     "compare_runs": "perflab.load._compare",
     "WorkerPool": "perflab.load._workers",
     "workers_needed": "perflab.load._workers",
@@ -67,13 +74,17 @@ _WHERE = {
 }
 
 __all__ = [
+    "ApiLoadDoc",
     "Feeder",
     "Histogram",
     "Interval",
+    "LoadCompareDoc",
     "LoadConfig",
+    "LoadDoc",
     "LoadRecorder",
     "LoadResult",
     "LoadRunner",
+    "LoadTracingDoc",
     "Outcome",
     "RequestSpec",
     "Response",

@@ -26,8 +26,9 @@ retention and the block cache's background packing: ``series_of_run_kinds``,
 Spans (schema v5, ``_spans.py``): ``insert_spans`` with its ``SpanCatalog`` and ``SPAN_COLUMNS``,
 ``name_id``; reading: ``trace_spans``, ``find_trace_ids`` / ``SpanFilter`` / ``SpanMatch``,
 ``spans_matching``, ``trace_summaries`` / ``TraceSummary``, ``span_durations``,
-``spans_in_window``, ``span_services``, ``span_operations``, ``span_processes``,
-``service_edges``, ``StoredSpan``, ``StoredProcess``;
+``spans_in_window``, ``span_window_stats`` (count and latest start in a window),
+``span_services``, ``span_operations``, ``span_processes``, ``service_edges``,
+``StoredSpan``, ``StoredProcess``;
 retention: ``span_stats``, ``span_bytes_estimate``, ``delete_spans_started_before``,
 ``delete_oldest_spans``, ``prune_span_catalog``; ``running_runs`` (where arriving data belongs).
 
@@ -139,6 +140,7 @@ from perflab.store._spans import (
     span_processes,
     span_services,
     span_stats,
+    span_window_stats,
     spans_in_window,
     spans_matching,
     trace_spans,
@@ -261,6 +263,7 @@ __all__ = [
     "span_processes",
     "span_services",
     "span_stats",
+    "span_window_stats",
     "spans_in_window",
     "spans_matching",
     "stale_nan",

@@ -320,6 +320,15 @@ def spans_in_window(store: Store, start_ns: int, end_ns: int, *, limit: int
         yield _stored(r)
 
 
+def span_window_stats(store: Store, start_ns: int, end_ns: int) -> tuple[int, int | None]:
+    """(spans that started in [start_ns, end_ns], the latest such start): what a load test
+    polls while its target's last spans arrive (one index range, no span read)."""
+    row = store.conn.execute(
+        "SELECT COUNT(*), MAX(start_ns) FROM spans INDEXED BY spans_start"
+        " WHERE start_ns BETWEEN ? AND ?", (start_ns, end_ns)).fetchone()
+    return int(row[0]), None if row[1] is None else int(row[1])
+
+
 def span_links_of(store: Store, trace_ids: Sequence[bytes]) -> dict[bytes, list[bytes]]:
     """The span ids stored for each trace id: what coverage needs to tell a missing parent."""
     out: dict[bytes, list[bytes]] = {}

@@ -11,39 +11,32 @@ compared with every root. With head sampling at 10 %, about 10 % is the expected
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from perflab.trace._views import coverage_scan
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from perflab.load import LoadTracingDoc
     from perflab.store import Store
-
-EXPORT_DELAY_S = 6.0  # the OTel SDK's BatchSpanProcessor exports every 5 s: the last spans
-#                      of a load arrive up to that long after it ended
 
 
 def load_coverage(store: Store, start_ns: int, end_ns: int,
-                  requests_by_path: Mapping[str, int]) -> dict[str, Any] | None:
+                  requests_by_path: Mapping[str, int]) -> LoadTracingDoc | None:
     """The load's tracing coverage, or None when no span started in its time (the target is
     not traced, or sends its spans elsewhere)."""
     doc, roots = coverage_scan(store, start_ns, end_ns)
     if not doc["traces"]:
         return None
-    routes: list[dict[str, Any]] = []
-    untraced: list[str] = []
-    total = 0
-    for path, n in sorted(requests_by_path.items()):
-        traced = sum(roots.values()) if path == "" else roots.get(path, 0)
-        routes.append({"path": path, "requests": n, "traces": traced,
-                       "traced_pct": _pct(traced, n)})
-        total += traced
-        if n and not traced:
-            untraced.append(path)
+    traced = [(path, n, sum(roots.values()) if path == "" else roots.get(path, 0))
+              for path, n in sorted(requests_by_path.items())]
     requests = sum(requests_by_path.values())
+    total = sum(t for _, _, t in traced)
     return {"requests": requests, "traces": total, "traced_pct": _pct(total, requests),
-            "routes": routes, "untraced_routes": untraced,
+            "routes": [{"path": path, "requests": n, "traces": t, "traced_pct": _pct(t, n)}
+                       for path, n, t in traced],
+            "untraced_routes": [path for path, n, t in traced if n and not t],
             "complete_pct": doc["complete_pct"],
             "uninstrumented_calls": doc["uninstrumented_calls"][:20]}
 
@@ -52,7 +45,7 @@ def _pct(part: int, whole: int) -> float | None:
     return None if not whole else round(min(100.0, 100.0 * part / whole), 2)
 
 
-def render_load_coverage(doc: dict[str, Any]) -> str:
+def render_load_coverage(doc: LoadTracingDoc) -> str:
     """The summary's lines for it."""
     pct = doc["traced_pct"]
     lines = [f"tracing: {doc['traces']:,} of {doc['requests']:,} requests produced a trace"
