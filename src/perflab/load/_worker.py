@@ -30,6 +30,10 @@ from typing import TYPE_CHECKING, Any
 
 import uvloop
 
+# _config: what a test's configuration (the Share) is made of, imported while the worker
+# waits for it rather than by unpickling it once it has come, after the parent is ready
+# (urllib.parse, ipaddress, datetime, units: 10-60 ms of the critical path)
+import perflab.load._config  # noqa: F401
 from perflab.load._engine import Engine
 from perflab.load._messages import Failed, Ready, Share, Start, Stop, Tick
 

@@ -124,6 +124,13 @@ def test_a_worker_imports_the_engine_only():
         "perflab.load._run", "perflab.load._hdr")) == []
 
 
+def test_a_worker_has_what_its_configuration_needs_before_it_comes():
+    """Unpickling the test's configuration imports nothing more: the worker imported it while
+    it waited (started early), not after the parent was ready."""
+    loaded = _modules_loaded_by("import perflab.load._worker", ("perflab.load._config",))
+    assert loaded == ["perflab.load._config"]
+
+
 def test_the_parent_starts_a_test_before_importing_numpy():
     """`perflab load` imports numpy (a tenth of a second) once its workers run, not before:
     what it needs to check the input, store the run and start the workers does not use it.
