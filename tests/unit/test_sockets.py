@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -134,7 +135,7 @@ def test_net_json_validates_against_schema(capsys):
     assert code == 0
     doc = json.loads(capsys.readouterr().out)
     validate(doc, "net")
-    assert doc["schema"] == "perflab.net/1"
+    assert doc["schema"] == "perflab.net/2"
     assert doc["states"] == {"LISTEN": 4, "ESTAB": 3, "TIME-WAIT": 1}
     listener = next(s for s in doc["sockets"] if s["inode"] == 1002)
     assert listener["processes"] == [{"pid": 4242, "name": "nginx", "fd": 3},
@@ -143,6 +144,26 @@ def test_net_json_validates_against_schema(capsys):
     assert overflows == {"name": "listen_overflows", "source": "TcpExt.ListenOverflows",
                          "description": "accept queue full (SYN/ACK dropped)", "total": 7,
                          "per_s": 0.0}
+
+
+def test_a_state_no_name_covers_is_unknown_with_its_number(tmp_path, capsys):
+    """A newer kernel's TCP state (0x0D here) is UNKNOWN, as ss prints it, with its number
+    beside it: the document stays within its schema (it was the bare "0D")."""
+    proc = tmp_path / "proc"
+    shutil.copytree(PROC, proc, symlinks=True)
+    with (proc / "net" / "tcp").open("a", encoding="ascii") as f:
+        f.write("   5: 0100007F:B8AC 0100007F:1F90 0D 00000000:00000000 00:00000000 00000000"
+                "     0        0 0 3 0000000066061e2c\n")
+    assert main(["net", "--all", "--json", "--interval", "10ms", "--proc-root", str(proc)]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    validate(doc, "net")
+    assert doc["states"] == {"LISTEN": 4, "ESTAB": 3, "TIME-WAIT": 1, "UNKNOWN": 1}
+    (odd,) = [s for s in doc["sockets"] if s["state"] == "UNKNOWN"]
+    assert (odd["state_code"], odd["local"]) == ("0D", "127.0.0.1:47276")
+    assert all("state_code" not in s for s in doc["sockets"] if s is not odd)
+    assert main(["net", "--all", "--interval", "10ms", "--proc-root", str(proc)]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0] == "TCP ESTAB 3  TIME-WAIT 1  LISTEN 4  UNKNOWN 1"
 
 
 def test_net_default_shows_connected_sockets_only(capsys):

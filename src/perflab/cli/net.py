@@ -14,27 +14,29 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import click
 from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from perflab.cli._common import POSITIVE_DURATION, emit_json, json_option
-from perflab.collect import read_snmp
+from perflab.cli._common import POSITIVE_DURATION, emit_doc, json_option
+from perflab.collect import NetCounter, NetDoc, NetFilter, NetState, read_snmp
 from perflab.collect.sockets import (
     CONNECTED_STATES,
     LISTEN_STATES,
     STATES,
+    UNKNOWN_STATE,
     SocketCollector,
     SocketRow,
     foreign_namespace_pid,
+    net_state,
 )
 from perflab.errors import InvalidValue, NoSuchProcess
 from perflab.units import format_clock, printable
 
-SCHEMA = "perflab.net/1"
+SCHEMA: Literal["perflab.net/2"] = "perflab.net/2"
 
 # (key, file section, field, what it counts, shown with -u only)
 COUNTERS: tuple[tuple[str, str, str, str, bool], ...] = (
@@ -61,7 +63,7 @@ COUNTERS: tuple[tuple[str, str, str, str, bool], ...] = (
 )
 
 # names users type for --state (ss's, in lower case, plus a few aliases) -> our state names
-STATE_ALIASES = {s.lower(): s for s in STATES} | {
+STATE_ALIASES: dict[str, NetState] = {s.lower(): s for s in STATES} | {
     "established": "ESTAB", "listening": "LISTEN", "syn-received": "SYN-RECV",
     "close": "UNCONN", "closed": "UNCONN", "unconnected": "UNCONN",
 }
@@ -76,7 +78,7 @@ class CounterRate:
     total: int
     per_s: float | None
 
-    def to_json(self) -> dict[str, object]:
+    def to_json(self) -> NetCounter:
         return {"name": self.key, "source": f"{self.section}.{self.field}",
                 "description": self.description, "total": self.total,
                 "per_s": None if self.per_s is None else round(self.per_s, 3)}
@@ -88,13 +90,14 @@ class NetView:
 
     ts_ns: int
     interval_s: float | None
-    states: dict[str, int]        # over all TCP sockets, whatever the filter
+    states: dict[str, int]        # over all TCP sockets, whatever the filter (net_state's)
     sockets: list[SocketRow]      # the filtered ones
     counters: list[CounterRate]
     netns_pid: int | None = None  # counters from this PID's network namespace (not ours)
 
-    def to_json(self, filters: dict[str, Any]) -> dict[str, Any]:
+    def to_json(self, filters: NetFilter) -> NetDoc:
         return {
+            "schema": SCHEMA,
             "ts_ns": self.ts_ns,
             "interval_s": None if self.interval_s is None else round(self.interval_s, 3),
             "filter": filters, "states": self.states,
@@ -131,7 +134,8 @@ def counter_rates(prev: CounterSnapshot | None, cur: CounterSnapshot, *,
     return out
 
 
-def resolve_states(all_: bool, listening: bool, states: Iterable[str]) -> frozenset[str] | None:
+def resolve_states(all_: bool, listening: bool, states: Iterable[str]
+                   ) -> frozenset[NetState] | None:
     """The states to show; None means every state."""
     chosen = set()
     for name in states:
@@ -150,7 +154,7 @@ def resolve_states(all_: bool, listening: bool, states: Iterable[str]) -> frozen
 class NetSampler:
     """Keeps the previous counter snapshot so that each refresh reports rates."""
 
-    def __init__(self, *, udp: bool, pids: tuple[int, ...], states: frozenset[str] | None,
+    def __init__(self, *, udp: bool, pids: tuple[int, ...], states: frozenset[NetState] | None,
                  proc_root: str = "/proc") -> None:
         self.udp = udp
         self.pids = pids
@@ -173,16 +177,17 @@ class NetSampler:
         interval = None if self.prev is None else cur.mono_s - self.prev.mono_s
         self.prev = cur
         rows = self.sockets.sockets(tcp=True, udp=self.udp, pids=self.pids or None)
-        states = dict(Counter(r.state for r in rows if r.proto == "tcp"))
+        states: Counter[str] = Counter(net_state(r.state) for r in rows if r.proto == "tcp")
         shown = [r for r in rows if self.states is None or r.state in self.states]
-        return NetView(cur.ts_ns, interval, states, shown, counters, self.netns_pid)
+        return NetView(cur.ts_ns, interval, dict(states), shown, counters, self.netns_pid)
 
 
 def render(view: NetView, *, max_rows: int | None = None, clock: bool = False) -> RenderableType:
     """The socket table and the counters; ``clock`` adds the time and interval (live view)."""
     summary = Text.assemble(
         ("TCP ", "bold"),
-        "  ".join(f"{state} {view.states[state]}" for state in STATES if state in view.states)
+        "  ".join(f"{state} {view.states[state]}" for state in (*STATES, UNKNOWN_STATE)
+                  if state in view.states)
         or "no sockets",
     )
     if view.netns_pid is not None:
@@ -206,7 +211,8 @@ def render(view: NetView, *, max_rows: int | None = None, clock: bool = False) -
         procs = _process_text(s)
         send_q = "-" if s.send_q is None else str(s.send_q)
         # Text: a process named "[x]" is not rich markup
-        table.add_row(s.proto, s.state, str(s.recv_q), send_q, s.local, s.peer, Text(procs))
+        table.add_row(s.proto, net_state(s.state), str(s.recv_q), send_q, s.local, s.peer,
+                      Text(procs))
     parts: list[RenderableType] = [summary, table]
     if len(rows) < len(view.sockets):
         parts.append(Text(f"... {len(view.sockets) - len(rows)} more sockets", style="dim"))
@@ -266,15 +272,15 @@ def net(*, watch: bool, interval: float, all_: bool, listening: bool, states: tu
         if pid <= 0 or not _pid_exists(proc_root, pid):
             raise NoSuchProcess(pid)
     sampler = NetSampler(udp=udp, pids=pids, states=chosen, proc_root=proc_root)
-    filters = {"states": None if chosen is None else sorted(chosen),
-               "protocols": ["tcp", "udp"] if udp else ["tcp"], "pids": list(pids)}
+    filters: NetFilter = {"states": None if chosen is None else sorted(chosen),
+                          "protocols": ["tcp", "udp"] if udp else ["tcp"], "pids": list(pids)}
     sampler.prime()
     if watch:
         return _watch(sampler, interval, as_json=as_json, filters=filters)
     time.sleep(interval)
     view = sampler.refresh()
     if as_json:
-        emit_json(SCHEMA, view.to_json(filters))
+        emit_doc(view.to_json(filters))
     else:
         console = Console()
         if not console.is_terminal:  # piped: full lines, as ss writes them, not 80 columns
@@ -296,7 +302,7 @@ def _pid_exists(proc_root: str, pid: int) -> bool:
 
 
 def _watch(sampler: NetSampler, interval: float, *, as_json: bool,
-           filters: dict[str, Any]) -> int:
+           filters: NetFilter) -> int:
     from rich.live import Live  # noqa: PLC0415  # lazy: only the live view needs it
 
     sleep: Callable[[float], None] = time.sleep
@@ -304,8 +310,7 @@ def _watch(sampler: NetSampler, interval: float, *, as_json: bool,
         if as_json:  # one compact document per line (NDJSON), flushed at each refresh
             while True:
                 sleep(interval)
-                doc = {"schema": SCHEMA, **sampler.refresh().to_json(filters)}
-                sys.stdout.write(json.dumps(doc) + "\n")
+                sys.stdout.write(json.dumps(sampler.refresh().to_json(filters)) + "\n")
                 sys.stdout.flush()
         console = Console()
         with Live(console=console, auto_refresh=False, screen=False) as live:

@@ -4,13 +4,17 @@ Public names: ``SystemCollector``, ``SystemSnapshot``, ``SystemRates``, ``DiskRa
 ``system_rates``, ``ProcessCollector``, ``ProcessRow``, ``read_snmp``, ``RecordingThread`` (a
 recording in a background thread, for the hub and the demo), and the parsers ``parse_meminfo``
 and ``parse_smaps_rollup`` (debug's leak watch reads one process's memory with them).
-Contracts (``_contracts.py``): the TypedDicts of ``net``, ``proc`` and ``record --json`` and of a
-listed process (``ProcessRowJson``).
+Contracts (``_contracts.py``): the TypedDicts of ``net`` (with its parts ``NetCounter``,
+``NetFilter``, ``NetState``), ``proc`` and ``record --json`` and of a listed process
+(``ProcessRowJson``).
 """
 
 from perflab.collect._background import RecordingThread
 from perflab.collect._contracts import (
+    NetCounter,
     NetDoc,
+    NetFilter,
+    NetState,
     ProcDoc,
     ProcessRowJson,
     ProfilersSummary,
@@ -29,7 +33,10 @@ from perflab.collect.system import (
 
 __all__ = [
     "DiskRates",
+    "NetCounter",
     "NetDoc",
+    "NetFilter",
+    "NetState",
     "ProcDoc",
     "ProcessCollector",
     "ProcessRow",

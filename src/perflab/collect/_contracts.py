@@ -1,16 +1,17 @@
 """The shapes of the JSON documents this package answers with, one TypedDict per schema in
 docs/schemas/ (net, proc, record).
 
-tests/unit/test_contracts.py checks each against its schema; the builders of proc and record
-return them, so mypy checks what they build. net's (cli/net.py NetView.to_json) is not
-annotated yet: a socket's state and protocol are plain strings there.
+tests/unit/test_contracts.py checks each against its schema; the builders of net, proc and
+record return them, so mypy checks what they build.
 """
 
 from typing import Any, Literal, NotRequired, TypedDict
 
+# ss's names of the kernel's TCP states; UNKNOWN for a state this version does not know (its
+# number is then the socket's state_code)
 NetState = Literal[
     "ESTAB", "SYN-SENT", "SYN-RECV", "FIN-WAIT-1", "FIN-WAIT-2", "TIME-WAIT", "UNCONN",
-    "CLOSE-WAIT", "LAST-ACK", "LISTEN", "CLOSING", "NEW-SYN-RECV",
+    "CLOSE-WAIT", "LAST-ACK", "LISTEN", "CLOSING", "NEW-SYN-RECV", "UNKNOWN",
 ]
 
 
@@ -61,6 +62,7 @@ class NetSocket(TypedDict):
     inode: int
     uid: int
     processes: list[NetSocketProcess]
+    state_code: NotRequired[str]
 
 
 class NetCounter(TypedDict):
@@ -73,10 +75,12 @@ class NetCounter(TypedDict):
 
 class NetDoc(TypedDict):
     """Sockets like `ss -tanp` and kernel TCP/UDP counters with rates. With --watch, one such
-    document per line (NDJSON), one per refresh.
+    document per line (NDJSON), one per refresh. History: 2 - a state the kernel reports and
+    ss's names do not cover is UNKNOWN, its hex number in the socket's state_code (it was the
+    bare hex, outside the enum). 1 - first version.
     """
 
-    schema: Literal["perflab.net/1"]
+    schema: Literal["perflab.net/2"]
     ts_ns: int
     netns_pid: int | None
     interval_s: float | None

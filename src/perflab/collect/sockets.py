@@ -26,23 +26,36 @@ import sys
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
+from perflab.collect._contracts import NetSocket, NetSocketProcess, NetState
 from perflab.collect._sockdiag import DiagInfo, sock_diag_dump, tcp_state_codes_diag
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 # /proc/net/tcp's `st` column (hex, the kernel's TCP_* numbering) -> ss's names; UDP uses the
 # same numbering (07 = unconnected, 01 = connected)
-TCP_STATES = {
+TCP_STATES: dict[str, NetState] = {
     "01": "ESTAB", "02": "SYN-SENT", "03": "SYN-RECV", "04": "FIN-WAIT-1", "05": "FIN-WAIT-2",
     "06": "TIME-WAIT", "07": "UNCONN", "08": "CLOSE-WAIT", "09": "LAST-ACK", "0A": "LISTEN",
     "0B": "CLOSING", "0C": "NEW-SYN-RECV",
 }
-STATES = tuple(dict.fromkeys(TCP_STATES.values()))
+STATES: tuple[NetState, ...] = tuple(dict.fromkeys(TCP_STATES.values()))
+# a state the kernel reports that the table above does not name (a newer kernel's): the row
+# keeps the hex number as its state; --json says UNKNOWN with the number beside it
+UNKNOWN_STATE: NetState = "UNKNOWN"
+_NAMED: dict[str, NetState] = {s: s for s in STATES}
 # ss's default when no state is asked for: connected sockets only
-CONNECTED_STATES = frozenset(
+CONNECTED_STATES: frozenset[NetState] = frozenset(
     {"ESTAB", "SYN-SENT", "FIN-WAIT-1", "FIN-WAIT-2", "CLOSE-WAIT", "LAST-ACK", "CLOSING"})
-LISTEN_STATES = frozenset({"LISTEN", "UNCONN"})
+LISTEN_STATES: frozenset[NetState] = frozenset({"LISTEN", "UNCONN"})
+# the protocols of the tables `perflab net` reads (proc's lookups also read udplite and raw)
+_NET_PROTOS: dict[str, Literal["tcp", "udp"]] = {"tcp": "tcp", "udp": "udp"}
+
+
+def net_state(state: str) -> NetState:
+    """A row's state as ``perflab net`` names it: ss's name, or UNKNOWN for a bare number."""
+    return _NAMED.get(state, UNKNOWN_STATE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +64,7 @@ class SocketOwner:
     name: str
     fd: int
 
-    def to_json(self) -> dict[str, object]:
+    def to_json(self) -> NetSocketProcess:
         return {"pid": self.pid, "name": self.name, "fd": self.fd}
 
 
@@ -85,14 +98,19 @@ class SocketRow:
     def peer(self) -> str:
         return format_endpoint(self.peer_ip, self.peer_port, v6only=self.v6only)
 
-    def to_json(self) -> dict[str, object]:
-        return {
-            "proto": self.proto, "family": self.family, "state": self.state,
-            "recv_q": self.recv_q, "send_q": self.send_q, "local": self.local,
+    def to_json(self) -> NetSocket:
+        """The socket as ``perflab net --json`` shows it (a TCP or UDP one)."""
+        state = net_state(self.state)
+        out: NetSocket = {
+            "proto": _NET_PROTOS[self.proto], "family": 4 if self.family == 4 else 6,
+            "state": state, "recv_q": self.recv_q, "send_q": self.send_q, "local": self.local,
             "peer": self.peer, "local_ip": ip_text(self.local_ip), "local_port": self.local_port,
             "peer_ip": ip_text(self.peer_ip), "peer_port": self.peer_port, "inode": self.inode,
             "uid": self.uid, "processes": [o.to_json() for o in self.owners],
         }
+        if state == UNKNOWN_STATE:
+            out["state_code"] = self.state
+        return out
 
 
 def ip_text(ip: IPAddress) -> str:
