@@ -2,7 +2,7 @@
 (the last results, storing the run), against nginx on loopback.
 
     python benchmarks/bench_load_startup.py [--repeat 5] [--duration 1] [--workers 1]
-        [--no-bytecode]
+        [--no-bytecode] [--also OTHER/src]
 
 prints the median of each figure:
 
@@ -14,6 +14,12 @@ prints the median of each figure:
 The command starts its workers before it imports the rest, so the two import times overlap.
 As `bench_load_cpu_vs_wrk.py`, perflab runs with its bytecode (PYTHONPYCACHEPREFIX, one
 unmeasured run first); `--no-bytecode` compiles every module at each start instead.
+
+`--also OTHER/src` runs another perflab (a checkout of an older commit) alternately with this
+one, round for round, and prints its wall times beside (on a shared machine, figures taken at
+different times are not comparable):
+    mkdir /tmp/old && git archive COMMIT | tar -x -C /tmp/old
+    python benchmarks/bench_load_startup.py --duration 10 --also /tmp/old/src
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 from _load_targets import ENV, children_cpu, nginx, use_bytecode
 
@@ -52,15 +59,23 @@ def main() -> None:
     ap.add_argument("--duration", type=float, default=1.0)
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--no-bytecode", action="store_true")
+    ap.add_argument("--also", metavar="SRC", default=None,
+                    help="another perflab's src directory, run alternately with this one")
     a = ap.parse_args()
     env = dict(ENV)
     use_bytecode(env, compile_each_start=a.no_bytecode)
+    other = None
+    if a.also:
+        other = {**env, "PYTHONPATH": str(Path(a.also).resolve())}
+        use_bytecode(other, compile_each_start=a.no_bytecode)  # its own bytecode cache
     with nginx(fixed=True) as (url, _pid), \
             tempfile.TemporaryDirectory(prefix="perflab-bench-store-") as tmp:
         load = ["-m", "perflab", "load", url, "-c", "10", "-d", f"{a.duration:g}s",
                 "--workers", str(a.workers), "--store", f"{tmp}/b.db", "--json"]
         subprocess.run([sys.executable, *load], capture_output=True, env=env, check=True)
-        floor, parent, worker, walls, cpus = [], [], [], [], []
+        if other is not None:
+            subprocess.run([sys.executable, *load], capture_output=True, env=other, check=True)
+        floor, parent, worker, walls, cpus, other_walls = [], [], [], [], [], []
         for _ in range(a.repeat):
             t0 = time.monotonic()
             subprocess.run([sys.executable, "-c", "pass"], env=env, check=True)
@@ -73,6 +88,11 @@ def main() -> None:
             walls.append(time.monotonic() - t0)
             cpus.append(children_cpu() - cpu0)
             json.loads(out.stdout)
+            if other is not None:
+                t0 = time.monotonic()
+                subprocess.run([sys.executable, *load], capture_output=True, env=other,
+                               check=True)
+                other_walls.append(time.monotonic() - t0)
     wall = statistics.median(walls)
     print(f"python -c pass                   {1000 * statistics.median(floor):5.0f} ms")
     print(f"imports of the command (parent)  {statistics.median(parent):5.0f} ms   "
@@ -81,6 +101,10 @@ def main() -> None:
     print(f"perflab load -d {a.duration:g}s: wall {wall:.2f} s -> {wall - a.duration:.2f} s "
           f"around the test; CPU {statistics.median(cpus):.2f} s "
           f"({'compiling its modules' if a.no_bytecode else 'with bytecode'})")
+    for who, ws in (("this perflab", walls), ("--also", other_walls)):
+        if ws:
+            print(f"{who:<13} wall: median {statistics.median(ws):.2f} s, max {max(ws):.2f} s "
+                  f"({' '.join(f'{w:.2f}' for w in ws)})")
 
 
 if __name__ == "__main__":

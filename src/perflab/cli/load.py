@@ -5,14 +5,14 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import click
 
 from perflab.cli._common import (
     DURATION,
     POSITIVE_DURATION,
-    emit_json,
+    emit_doc,
     json_option,
     open_store,
     store_option,
@@ -29,10 +29,9 @@ from perflab.errors import (
 if TYPE_CHECKING:
     from collections.abc import MutableMapping
 
-    from perflab.load import LoadResult
+    from perflab.load import LoadDoc, LoadResult
 
-LOAD_SCHEMA = "perflab.load/3"
-COMPARE_SCHEMA = "perflab.load-compare/2"
+LOAD_SCHEMA: Literal["perflab.load/3"] = "perflab.load/3"
 
 
 class LoadGroup(click.Group):
@@ -170,7 +169,8 @@ def run(  # noqa: PLR0917  # click passes every option as an argument
     tracing = (load_tracing(outcome.result, store_path, wait_s=trace_wait)
                if outcome.result is not None else None)
     if outcome.result is not None and as_json:
-        emit_json(LOAD_SCHEMA, {**outcome.result.to_json(), "tracing": tracing})
+        doc: LoadDoc = {"schema": LOAD_SCHEMA, **outcome.result.to_json(), "tracing": tracing}
+        emit_doc(doc)
     elif outcome.result is not None:
         from perflab.load import render_summary  # noqa: PLC0415
         from perflab.trace import render_load_coverage  # noqa: PLC0415
@@ -224,6 +224,6 @@ def compare(run_a: str, run_b: str, store_path: str | None, as_json: bool) -> No
     with open_store(store_path, create=False) as store:
         doc = compare_runs(store, run_a, run_b)
     if as_json:
-        emit_json(COMPARE_SCHEMA, doc)
+        emit_doc(doc)
     else:
         sys.stdout.write(render_compare(doc))

@@ -7,7 +7,7 @@ Public names: ``RunOptions``/``execute`` (one test, stored), ``LoadConfig``, ``R
 stored test read back for the dashboard and reports), and for scenario files ``Scenario``,
 ``Session``, ``Response``, ``csv_feeder``. Contracts (``_contracts.py``): ``LoadDoc``,
 ``LoadTracingDoc`` (what perflab.trace's coverage of a load test gives), ``LoadCompareDoc``,
-``ApiLoadDoc``.
+``ApiLoadDoc`` and its ``ApiLoadThreshold``.
 """
 
 from __future__ import annotations
@@ -18,7 +18,13 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from perflab.load._compare import compare_runs, render_compare
     from perflab.load._config import LoadConfig, RequestSpec, Target, parse_target
-    from perflab.load._contracts import ApiLoadDoc, LoadCompareDoc, LoadDoc, LoadTracingDoc
+    from perflab.load._contracts import (
+        ApiLoadDoc,
+        ApiLoadThreshold,
+        LoadCompareDoc,
+        LoadDoc,
+        LoadTracingDoc,
+    )
     from perflab.load._hdr import Histogram
     from perflab.load._hgrm import format_hgrm
     from perflab.load._junit import junit_xml
@@ -38,6 +44,7 @@ if TYPE_CHECKING:
 # only, not the store, the collectors, scenarios or the summary (a third of its start-up).
 _WHERE = {
     "ApiLoadDoc": "perflab.load._contracts",
+    "ApiLoadThreshold": "perflab.load._contracts",
     "LoadCompareDoc": "perflab.load._contracts",
     "LoadDoc": "perflab.load._contracts",
     "LoadTracingDoc": "perflab.load._contracts",
@@ -75,6 +82,7 @@ _WHERE = {
 
 __all__ = [
     "ApiLoadDoc",
+    "ApiLoadThreshold",
     "Feeder",
     "Histogram",
     "Interval",

@@ -9,16 +9,19 @@ shown side by side, the differences named, and nothing is called better or worse
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from perflab.errors import NotFound
 
 if TYPE_CHECKING:
+    from perflab.load._contracts import CompareUnit, LoadCompareDoc, LoadCompareRow, Verdict
     from perflab.store import Store
+
+SCHEMA: Literal["perflab.load-compare/2"] = "perflab.load-compare/2"
 
 # (key in the document, label, path in the stored summary, unit, better when lower; None: no
 # verdict, the figure is not an outcome to judge)
-_ROWS: tuple[tuple[str, str, tuple[str, ...], str, bool | None], ...] = (
+_ROWS: tuple[tuple[str, str, tuple[str, ...], CompareUnit, bool | None], ...] = (
     ("rps", "requests/s", ("rps",), "/s", False),
     ("requests", "requests", ("requests",), "", None),
     ("error_rate", "error rate", ("error_rate",), "ratio", True),
@@ -44,7 +47,7 @@ def _dig(d: dict[str, Any], path: tuple[str, ...]) -> float | None:
     return float(cur) if isinstance(cur, (int, float)) else None
 
 
-def compare_runs(store: Store, ref_a: str, ref_b: str) -> dict[str, Any]:
+def compare_runs(store: Store, ref_a: str, ref_b: str) -> LoadCompareDoc:
     runs = []
     for ref in (ref_a, ref_b):
         run = store.run(ref)
@@ -55,19 +58,20 @@ def compare_runs(store: Store, ref_a: str, ref_b: str) -> dict[str, Any]:
     a, b = runs
     sa, sb = a.meta["summary"], b.meta["summary"]
     differences = experiment_differences(a.meta, b.meta)
-    rows = []
+    rows: list[LoadCompareRow] = []
     for key, label, path, unit, lower_better in _ROWS:
         va, vb = _dig(sa, path), _dig(sb, path)
         delta = None if va is None or vb is None else vb - va
         pct = None if delta is None or not va else delta / va
-        verdict = None
+        verdict: Verdict | None = None
         if pct is not None and delta is not None and lower_better is not None \
                 and not differences:
             better = (delta < 0) if lower_better else (delta > 0)
             verdict = "same" if abs(pct) < 0.02 else ("better" if better else "worse")
         rows.append({"metric": key, "label": label, "unit": unit, "a": va, "b": vb,
                      "delta": delta, "delta_pct": pct, "verdict": verdict})
-    return {"a": {"id": a.id, "name": a.name, "status": a.status, "url": sa.get("url")},
+    return {"schema": SCHEMA,
+            "a": {"id": a.id, "name": a.name, "status": a.status, "url": sa.get("url")},
             "b": {"id": b.id, "name": b.name, "status": b.status, "url": sb.get("url")},
             "same_experiment": not differences, "differences": differences,
             "rows": rows}
@@ -110,7 +114,7 @@ def _fmt(v: float | None, unit: str) -> str:
     return f"{v:,.0f}"
 
 
-def render_compare(doc: dict[str, Any]) -> str:
+def render_compare(doc: LoadCompareDoc) -> str:
     a, b = doc["a"], doc["b"]
     out = [f"A: run {a['id']} {a['name']} ({a['status']})",
            f"B: run {b['id']} {b['name']} ({b['status']})", ""]

@@ -1,9 +1,9 @@
 """The shapes of the JSON documents this package answers with, one TypedDict per schema in
 docs/schemas/ (api-load, load, load-compare).
 
-tests/unit/test_contracts.py checks each against its schema. The builders (LoadResult.to_json,
-load_view, compare_runs) still return plain dicts: the load engine is being rewritten, and
-annotating them comes with it (then mypy checks what they build).
+tests/unit/test_contracts.py checks each against its schema; the builders (LoadResult.to_json,
+Threshold.check, load_view, compare_runs, and perflab.trace's load_coverage) return them, so
+mypy checks what they build.
 """
 
 from typing import Any, Literal, NotRequired, TypedDict
@@ -22,6 +22,8 @@ class ApiLoadFigures(TypedDict):
 
 class ApiLoadThreshold(TypedDict):
     threshold: str
+    metric: NotRequired[str]
+    op: NotRequired[str]
     passed: bool
     actual: float | None
     limit: NotRequired[float]
@@ -86,19 +88,27 @@ class LoadLatency(ApiLoadFigures):
     stdev: float | None
 
 
+LoadStatus = Literal["ok", "aborted", "failed"]
+PhaseName = Literal["connect", "tls", "ttfb"]
+
+
 class LoadPhasesMs(TypedDict):
     connect: NotRequired[LoadLatency]
     tls: NotRequired[LoadLatency]
     ttfb: NotRequired[LoadLatency]
 
 
+ThresholdOp = Literal["<", "<=", ">", ">=", "=="]
+ThresholdUnit = Literal["ms", "ratio", "/s", "count"]
+
+
 class LoadThreshold(TypedDict):
     threshold: str
     metric: str
-    op: Literal["<", "<=", ">", ">=", "=="]
+    op: ThresholdOp
     limit: float
     actual: float | None
-    unit: Literal["ms", "ratio", "/s", "count"]
+    unit: ThresholdUnit
     passed: bool
 
 
@@ -132,17 +142,12 @@ class LoadTracingDoc(TypedDict):
     uninstrumented_calls: list[dict[str, Any]]
 
 
-class LoadDoc(TypedDict):
-    """The result of one load test (perflab.load/3). Latencies in milliseconds. History: 3 -
-    tracing added (the share of requests traced). 2 -
-    dropped counts arrivals never sent (was: late starts); late, scheduled, unfinished,
-    target_reached, lateness_ms and drain_s added; unsent removed (now dropped); rps is requests
-    / duration_s; requests_by_name gives requests, failed and latency_ms. 1 - first version.
-    """
+class LoadSummaryJson(TypedDict):
+    """A load test's figures (``LoadResult.to_json``): the document below without its schema
+    and tracing, as the store keeps it (a load run's ``summary`` meta)."""
 
-    schema: Literal["perflab.load/3"]
     run_id: int | None
-    status: Literal["ok", "aborted", "failed"]
+    status: LoadStatus
     url: str
     model: Literal["closed", "open"]
     workers: int
@@ -169,6 +174,17 @@ class LoadDoc(TypedDict):
     late: int
     unfinished: int
     drain_s: float
+
+
+class LoadDoc(LoadSummaryJson):
+    """The result of one load test (perflab.load/3). Latencies in milliseconds. History: 3 -
+    tracing added (the share of requests traced). 2 -
+    dropped counts arrivals never sent (was: late starts); late, scheduled, unfinished,
+    target_reached, lateness_ms and drain_s added; unsent removed (now dropped); rps is requests
+    / duration_s; requests_by_name gives requests, failed and latency_ms. 1 - first version.
+    """
+
+    schema: Literal["perflab.load/3"]
     tracing: LoadTracingDoc | None
 
 
@@ -179,15 +195,19 @@ class LoadCompareRun(TypedDict):
     url: str | None
 
 
+CompareUnit = Literal["", "ms", "/s", "ratio"]
+Verdict = Literal["better", "worse", "same"]
+
+
 class LoadCompareRow(TypedDict):
     metric: str
     label: str
-    unit: Literal["", "ms", "/s", "ratio"]
+    unit: CompareUnit
     a: float | None
     b: float | None
     delta: float | None
     delta_pct: float | None
-    verdict: Literal["better", "worse", "same"] | None
+    verdict: Verdict | None
 
 
 class LoadCompareDoc(TypedDict):

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from perflab.load._contracts import LoadThreshold
 
 
-def junit_xml(results: list[dict[str, Any]], *, name: str, duration_s: float) -> str:
+def junit_xml(results: list[LoadThreshold], *, name: str, duration_s: float) -> str:
     failures = sum(1 for r in results if not r["passed"])
     suite = ET.Element("testsuite", name=f"perflab load: {name}", tests=str(len(results)),
                        failures=str(failures), errors="0", time=f"{duration_s:.3f}")

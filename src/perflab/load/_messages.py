@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from perflab.load._config import LoadConfig
+    from perflab.load._contracts import LoadChecksValue
 
 
 def failed_status(code: int) -> bool:
@@ -119,7 +120,7 @@ class CheckCounts:
         self.passed += other.passed
         self.failed += other.failed
 
-    def to_json(self) -> dict[str, int]:
+    def to_json(self) -> LoadChecksValue:
         return {"passed": self.passed, "failed": self.failed}
 
 

@@ -5,12 +5,20 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from perflab.load._messages import CheckCounts, failed_status
 
 if TYPE_CHECKING:
     from perflab.load._config import LoadConfig
+    from perflab.load._contracts import (
+        LoadLatency,
+        LoadPhasesMs,
+        LoadStatus,
+        LoadSummaryJson,
+        LoadThreshold,
+        PhaseName,
+    )
     from perflab.load._hdr import Histogram
 
 
@@ -71,7 +79,7 @@ class LoadResult:
     config: LoadConfig
     started_ns: int                 # wall clock, ns since the epoch
     duration_s: float
-    status: str                     # ok, aborted, failed
+    status: LoadStatus
     latency: Histogram
     service: Histogram | None       # open model only; the closed model's latency is service time
     codes: Counter[int] = field(default_factory=Counter)
@@ -81,10 +89,10 @@ class LoadResult:
     unfinished: int = 0             # open model: sent, unanswered when the drain ended
     scheduled: int = 0              # open model: arrivals the schedule asked for
     lateness: Histogram | None = None  # open model: the scheduler's own delay per arrival
-    phases: dict[str, Histogram] = field(default_factory=dict)
+    phases: dict[PhaseName, Histogram] = field(default_factory=dict)
     checks: dict[str, CheckCounts] = field(default_factory=dict)
     by_name: dict[str, NameStats] = field(default_factory=dict)
-    thresholds: list[dict[str, Any]] = field(default_factory=list)
+    thresholds: list[LoadThreshold] = field(default_factory=list)
     worker_max_rss_bytes: int = 0   # the largest peak resident memory of a worker
     warnings: list[str] = field(default_factory=list)
     run_id: int | None = None
@@ -122,9 +130,9 @@ class LoadResult:
             return None
         return self.dropped <= DROPPED_TOLERANCE * self.scheduled
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> LoadSummaryJson:
         cfg = self.config
-        out: dict[str, Any] = {
+        out: LoadSummaryJson = {
             "run_id": self.run_id,
             "status": self.status,
             "url": cfg.target.url,
@@ -140,7 +148,7 @@ class LoadResult:
             "service_time_ms": _summary(self.service if self.service is not None
                                         else self.latency),
             "lateness_ms": None if self.lateness is None else _summary(self.lateness),
-            "phases_ms": {name: _summary(h) for name, h in self.phases.items()},
+            "phases_ms": _phases_json(self.phases),
             "status_codes": {str(k): v for k, v in sorted(self.codes.items())},
             "errors": {k: v for k, v in sorted(self.errors.items()) if v},
             "error_rate": self.error_rate,
@@ -163,10 +171,25 @@ class LoadResult:
         return out
 
 
-def _summary(h: Histogram) -> dict[str, Any]:
-    s = h.summary().to_json()
-    return {k: (None if isinstance(v, float) and math.isnan(v) else
-                (round(v, 3) if isinstance(v, float) else v)) for k, v in s.items()}
+def _phases_json(phases: dict[PhaseName, Histogram]) -> LoadPhasesMs:
+    out: LoadPhasesMs = {}
+    for name, h in phases.items():
+        out[name] = _summary(h)
+    return out
+
+
+def rounded_ms(v: float) -> float | None:
+    """A figure in ms as the documents give it: to the microsecond, null when nothing was
+    measured (NaN)."""
+    return None if math.isnan(v) else round(v, 3)
+
+
+def _summary(h: Histogram) -> LoadLatency:
+    s = h.summary()
+    return {"count": s.count, "min": rounded_ms(s.min_ms), "mean": rounded_ms(s.mean_ms),
+            "p50": rounded_ms(s.p50_ms), "p90": rounded_ms(s.p90_ms),
+            "p99": rounded_ms(s.p99_ms), "p999": rounded_ms(s.p999_ms),
+            "max": rounded_ms(s.max_ms), "stdev": rounded_ms(s.stdev_ms)}
 
 
 @dataclass(slots=True)

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from multiprocessing.connection import Connection
 
     from perflab.load._config import LoadConfig
+    from perflab.load._contracts import LoadStatus
     from perflab.load._result import Interval, LoadResult
     from perflab.load._totals import Totals
 
@@ -47,7 +48,7 @@ class LoadRunner:
         self.on_interval = on_interval
         self.on_start = on_start
         self.workers = workers
-        self.status = "ok"
+        self.status: LoadStatus = "ok"
         self.failure: str | None = None
         self.warnings: list[str] = []
 

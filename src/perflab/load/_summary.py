@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from perflab.units import format_duration, format_rate
 
 if TYPE_CHECKING:
+    from perflab.load._contracts import LoadThreshold
     from perflab.load._hdr import Histogram
     from perflab.load._result import LoadResult, RunningTotals
 
@@ -126,7 +127,7 @@ def _schedule_line(r: LoadResult) -> str:
     return line
 
 
-def _threshold_line(t: dict[str, Any]) -> str:
+def _threshold_line(t: LoadThreshold) -> str:
     mark = "✓" if t["passed"] else "✗"
     actual = t["actual"]
     if actual is None:

@@ -19,7 +19,7 @@ import math
 import operator
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from perflab.errors import InvalidValue
 from perflab.units import parse_duration, parse_percent, parse_rate
@@ -27,6 +27,7 @@ from perflab.units import parse_duration, parse_percent, parse_rate
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from perflab.load._contracts import LoadThreshold, ThresholdOp, ThresholdUnit
     from perflab.load._hdr import Histogram
     from perflab.load._messages import CheckCounts
 
@@ -36,6 +37,7 @@ _PCT = re.compile(r"^(?:p|p\()(?P<n>\d+(?:\.\d+)?)\)?$")
 _OPS: dict[str, Callable[[float, float], bool]] = {
     "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "==": operator.eq,
 }
+_OP_NAMES: dict[str, ThresholdOp] = {"<": "<", "<=": "<=", ">": ">", ">=": ">=", "==": "=="}
 _HINT = ('write a threshold as METRIC OP VALUE, e.g. "p99<200ms", "error_rate<1%", "rps>1000"; '
          "metrics: pNN avg min med max service_pNN error_rate checks rps requests late dropped")
 
@@ -65,9 +67,9 @@ class Measured(Protocol):
 class Threshold:
     text: str
     metric: str      # canonical: p99, p99.9, mean, max, error_rate, rps ...
-    op: str
+    op: ThresholdOp
     value: float     # ms for latency, a fraction for rates, /s for rps, a count otherwise
-    unit: str
+    unit: ThresholdUnit
 
     def measure(self, m: Measured) -> float:
         metric = self.metric
@@ -107,7 +109,7 @@ class Threshold:
         """What ``--abort-on-fail`` asks each second: no result document made."""
         return self.holds(self.measure(m))
 
-    def check(self, m: Measured) -> dict[str, Any]:
+    def check(self, m: Measured) -> LoadThreshold:
         """The threshold's line of the result (``--json``'s ``thresholds``)."""
         actual = self.measure(m)
         ok = self.holds(actual)
@@ -120,8 +122,9 @@ def parse_threshold(text: str) -> Threshold:
     m = _SHAPE.match(text)
     if not m:
         raise InvalidValue(f"invalid threshold {text!r}: expected METRIC OP VALUE", hint=_HINT)
-    raw_metric, op, raw_value = m.group("metric"), m.group("op"), m.group("value")
+    raw_metric, op, raw_value = m.group("metric"), _OP_NAMES[m.group("op")], m.group("value")
     metric = _canonical_metric(raw_metric, text)
+    unit: ThresholdUnit
     try:
         if metric in ("error_rate", "checks"):
             value, unit = parse_percent(raw_value), "ratio"
@@ -164,5 +167,5 @@ def _canonical_metric(raw: str, text: str) -> str:
     raise InvalidValue(f"invalid threshold {text!r}: unknown metric {raw!r}", hint=_HINT)
 
 
-def evaluate(thresholds: list[Threshold], m: Measured) -> list[dict[str, Any]]:
+def evaluate(thresholds: list[Threshold], m: Measured) -> list[LoadThreshold]:
     return [t.check(m) for t in thresholds]

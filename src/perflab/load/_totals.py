@@ -19,6 +19,7 @@ from perflab.load._result import Interval, LoadResult, NameStats
 if TYPE_CHECKING:
 
     from perflab.load._config import LoadConfig
+    from perflab.load._contracts import LoadStatus, PhaseName
     from perflab.load._messages import Tick, WorkerEnd
 
 _SLIVER_S = 0.05  # a last second shorter than this is counted in the totals, not shown
@@ -37,7 +38,8 @@ class Totals:
         self.codes: Counter[int] = Counter()
         self.errors: Counter[str] = Counter()
         self.late = 0
-        self.phases = {"connect": Histogram(), "tls": Histogram(), "ttfb": Histogram()}
+        self.phases: dict[PhaseName, Histogram] = {"connect": Histogram(), "tls": Histogram(),
+                                                   "ttfb": Histogram()}
         self.lateness: Histogram | None = None
         self.scheduled = self.dropped = self.unfinished = self.max_rss = 0
         self.checks: dict[str, CheckCounts] = {}
@@ -99,7 +101,7 @@ class Totals:
                 out.append(iv)
         return out
 
-    def result(self, start_wall: int, status: str, warnings: list[str]) -> LoadResult:
+    def result(self, start_wall: int, status: LoadStatus, warnings: list[str]) -> LoadResult:
         duration = (self.end_ns() - self.start_ns) / 1e9
         return LoadResult(self.cfg, start_wall, max(duration, 1e-9), status, self.latency,
                           self.service, self.codes, self.errors, late=self.late,

@@ -16,21 +16,29 @@ The spectrum is HdrHistogram's percentile distribution (the ``.hgrm`` ladder): x
 from __future__ import annotations
 
 import json
-import math
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from perflab.load._hdr import Histogram, highest_equivalent
 from perflab.load._hgrm import percentile_lines
+from perflab.load._result import rounded_ms
 from perflab.store import format_labels
 
 if TYPE_CHECKING:
+    from perflab.load._contracts import (
+        ApiLoadDoc,
+        ApiLoadFigures,
+        ApiLoadGroup,
+        ApiLoadGroupHistogram,
+        ApiLoadSpectrum,
+        ApiLoadThreshold,
+    )
     from perflab.store import Run, Store
 
-SCHEMA = "perflab.api.load/1"
+SCHEMA: Literal["perflab.api.load/1"] = "perflab.api.load/1"
 HISTOGRAM_BINS = 60  # bars of the latency histogram, log-spaced between min and max
 _LABEL_KEY = "labels"
 
@@ -43,7 +51,7 @@ class _Group:
     summaries: list[dict[str, Any]] = field(default_factory=list)
 
 
-def load_view(store: Store, run: Run) -> dict[str, Any] | None:
+def load_view(store: Store, run: Run) -> ApiLoadDoc | None:
     """The load section's data for a run; None when the run holds no load test."""
     groups: dict[str, _Group] = {}
 
@@ -74,7 +82,7 @@ def load_view(store: Store, run: Run) -> dict[str, Any] | None:
             "groups": [_group_json(g) for _, g in sorted(groups.items())]}
 
 
-def _group_json(g: _Group) -> dict[str, Any]:
+def _group_json(g: _Group) -> ApiLoadGroup:
     requests = sum(int(s.get("requests", 0)) for s in g.summaries)
     duration = sum(float(s.get("duration_s", 0.0)) for s in g.summaries)
     in_window = sum(float(s.get("rps", 0.0)) * float(s.get("duration_s", 0.0))
@@ -82,7 +90,7 @@ def _group_json(g: _Group) -> dict[str, Any]:
     codes: Counter[str] = Counter()
     errors: Counter[str] = Counter()
     dropped = 0
-    thresholds: list[dict[str, Any]] = []
+    thresholds: list[ApiLoadThreshold] = []
     attempts = failed = 0
     for s in g.summaries:
         codes.update({str(k): int(v) for k, v in (s.get("status_codes") or {}).items()})
@@ -92,7 +100,7 @@ def _group_json(g: _Group) -> dict[str, Any]:
         attempts += int(s.get("requests", 0)) + n_err
         failed += round(float(s.get("error_rate", 0.0))
                         * (int(s.get("requests", 0)) + n_err))
-        thresholds.extend({**t, "test": s.get("name") or s.get("url")}
+        thresholds.extend(_api_threshold(t, s.get("name") or s.get("url"))
                           for t in s.get("thresholds") or [])
     return {
         "labels": g.labels,
@@ -113,18 +121,26 @@ def _group_json(g: _Group) -> dict[str, Any]:
     }
 
 
-def _clean(v: float) -> float | None:
-    return None if math.isnan(v) else round(v, 3)
+def _api_threshold(t: dict[str, Any], test: str | None) -> ApiLoadThreshold:
+    """A threshold's line as the test's summary stored it (``LoadThreshold``: its keys in
+    their order), with the test it belongs to."""
+    if {"metric", "op", "limit"} <= t.keys():
+        return {"threshold": t["threshold"], "metric": t["metric"], "op": t["op"],
+                "limit": t["limit"], "actual": t["actual"], "unit": t["unit"],
+                "passed": t["passed"], "test": test}
+    return {"threshold": t["threshold"], "actual": t["actual"], "unit": t["unit"],
+            "passed": t["passed"], "test": test}
 
 
-def _figures(h: Histogram) -> dict[str, Any]:
+def _figures(h: Histogram) -> ApiLoadFigures:
     s = h.summary()
-    return {"count": s.count, "min": _clean(s.min_ms), "mean": _clean(s.mean_ms),
-            "p50": _clean(s.p50_ms), "p90": _clean(s.p90_ms), "p99": _clean(s.p99_ms),
-            "p999": _clean(s.p999_ms), "max": _clean(s.max_ms)}
+    return {"count": s.count, "min": rounded_ms(s.min_ms), "mean": rounded_ms(s.mean_ms),
+            "p50": rounded_ms(s.p50_ms), "p90": rounded_ms(s.p90_ms),
+            "p99": rounded_ms(s.p99_ms), "p999": rounded_ms(s.p999_ms),
+            "max": rounded_ms(s.max_ms)}
 
 
-def spectrum(h: Histogram) -> dict[str, list[float]]:
+def spectrum(h: Histogram) -> ApiLoadSpectrum:
     """HdrHistogram's percentile ladder: ``percentile`` (0-100), ``x`` = 1/(1-p), value in ms.
 
     The 100 % line (x infinite) is left out; ``max`` is in the figures beside it.
@@ -141,7 +157,7 @@ def spectrum(h: Histogram) -> dict[str, list[float]]:
     return {"percentile": pct, "x": xs, "ms": ms}
 
 
-def histogram_bars(h: Histogram, bins: int = HISTOGRAM_BINS) -> dict[str, list[float]]:
+def histogram_bars(h: Histogram, bins: int = HISTOGRAM_BINS) -> ApiLoadGroupHistogram:
     """The latency distribution as ``bins`` log-spaced bars (counts of requests per bar)."""
     if h.total == 0:
         return {"lower_ms": [], "upper_ms": [], "count": []}

@@ -4,15 +4,17 @@ the latency histogram. The data is ``perflab.load.load_view``; the charts are ``
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from perflab._ui import script_json
 from perflab.units import format_duration, format_rate
 
 if TYPE_CHECKING:
+    from perflab.load import ApiLoadDoc, ApiLoadThreshold
     from perflab.store import Run, Store
 
-LATENCY_KEYS = ("p50", "p90", "p99", "p999", "max")
+LATENCY_KEYS: tuple[Literal["p50", "p90", "p99", "p999", "max"], ...] = (
+    "p50", "p90", "p99", "p999", "max")
 
 
 def _ms(v: float | None) -> str:
@@ -25,7 +27,7 @@ def _group_name(labels: dict[str, str]) -> str:
     return ", ".join(f"{k}={v}" for k, v in sorted(labels.items()))
 
 
-def _actual(t: dict[str, Any]) -> str:
+def _actual(t: ApiLoadThreshold) -> str:
     actual, unit = t.get("actual"), t.get("unit")
     if actual is None:
         return "no data"
@@ -50,7 +52,7 @@ def load_section_values(store: Store, run: Run) -> dict[str, Any] | None:
     return values
 
 
-def _tracing_lines(store: Store, run: Run, view: dict[str, Any]) -> list[str]:
+def _tracing_lines(store: Store, run: Run, view: ApiLoadDoc) -> list[str]:
     """What share of the run's load requests produced a trace (``trace.load_coverage``), as
     the summary's lines; none when no span arrived during the run."""
     import time  # noqa: PLC0415
@@ -71,7 +73,7 @@ def _tracing_lines(store: Store, run: Run, view: dict[str, Any]) -> list[str]:
     return [] if doc is None else render_load_coverage(doc).splitlines()
 
 
-def render_values(view: dict[str, Any]) -> dict[str, Any]:
+def render_values(view: ApiLoadDoc) -> dict[str, Any]:
     """What section_load.html shows: display strings, computed here, not in the template."""
     rows: list[dict[str, Any]] = []
     thresholds: list[dict[str, Any]] = []

@@ -11,7 +11,7 @@ def test_exported_names():
         "format_hgrm", "junit_xml", "load_view", "parse_stages", "parse_target",
         "parse_threshold", "render_summary",
         "compare_runs", "render_compare", "WorkerPool", "workers_needed",
-        "ApiLoadDoc", "LoadCompareDoc", "LoadDoc", "LoadTracingDoc",
+        "ApiLoadDoc", "ApiLoadThreshold", "LoadCompareDoc", "LoadDoc", "LoadTracingDoc",
     ])
     for name in perflab.load.__all__:
         assert getattr(perflab.load, name) is not None

@@ -75,8 +75,9 @@ def test_a_load_run_reads_back_with_its_percentiles_spectrum_and_histogram(store
     h = _hist(lat)
     assert g["latency_ms"]["p99"] == pytest.approx(h.value_at_percentile(99) / 1000, abs=1e-3)
     assert g["latency_ms"]["max"] == pytest.approx(int(lat.max()) / 1000, abs=1e-3)
-    assert g["service_time_ms"]["p50"] == pytest.approx(_hist(svc).value_at_percentile(50) / 1000,
-                                                        abs=1e-3)
+    service = g["service_time_ms"]
+    assert service is not None
+    assert service["p50"] == pytest.approx(_hist(svc).value_at_percentile(50) / 1000, abs=1e-3)
     # the spectrum: x = 1/(1-p), ascending, values never decreasing, last below 100 %
     spec = g["spectrum"]["latency"]
     p = np.array(spec["percentile"]) / 100
