@@ -4,20 +4,30 @@ command line (what the Traces, Trace and Services pages show; the same documents
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from perflab.cli._common import emit_json, json_option, open_store, parse_labels, store_option
+from perflab.cli._common import emit_doc, json_option, open_store, parse_labels, store_option
 from perflab.errors import InvalidValue, NotFound
 from perflab.units import format_duration_ns, format_timestamp, parse_duration_ns, printable
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping, Sequence
 
     from perflab.load import LoadResult, LoadTracingDoc
     from perflab.store import Store
-    from perflab.trace import TraceQuery
+    from perflab.trace import (
+        TraceCoverageDoc,
+        TraceCriticalPathDoc,
+        TraceCriticalPathOperation,
+        TraceDiffDoc,
+        TraceLsDoc,
+        TraceQuery,
+        TraceShowDoc,
+    )
+
+_Doc = TypeVar("_Doc")
 
 
 @click.group("trace")
@@ -26,7 +36,7 @@ def trace() -> None:
     path, diff, coverage."""
 
 
-def _view(fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+def _view(fn: Callable[[], _Doc]) -> _Doc:
     from perflab.trace import ViewError  # noqa: PLC0415
 
     try:
@@ -119,7 +129,8 @@ def ls(*, service: str | None, operation: str | None, tags: tuple[str, ...],
     with store:
         doc = _view(lambda: search_document(store, query))
     if as_json:
-        emit_json("perflab.trace-ls/1", doc)
+        ls_doc: TraceLsDoc = {"schema": "perflab.trace-ls/1", **doc}
+        emit_doc(ls_doc)
         return
     if not doc["traces"]:
         click.echo("no traces match")
@@ -149,7 +160,8 @@ def show(*, trace_id: str, limit: int, store_path: str | None, as_json: bool) ->
     with store:
         doc = _view(lambda: trace_document(store, tid, limit=limit))
     if as_json:
-        emit_json("perflab.trace-show/1", doc)
+        show_doc: TraceShowDoc = {"schema": "perflab.trace-show/1", **doc}
+        emit_doc(show_doc)
         return
     t = doc["trace"]
     click.echo(f"trace {t['trace_id']}: {format_duration_ns(t['duration_ns'])}, "
@@ -161,9 +173,9 @@ def show(*, trace_id: str, limit: int, store_path: str | None, as_json: bool) ->
         click.echo(line)
 
 
-def _tree_lines(spans: list[dict[str, Any]], t0: int) -> list[str]:
+def _tree_lines(spans: Sequence[Mapping[str, Any]], t0: int) -> list[str]:
     ids = {s["span_id"] for s in spans}
-    children: dict[str | None, list[dict[str, Any]]] = {}
+    children: dict[str | None, list[Mapping[str, Any]]] = {}
     for s in spans:
         parent = s["parent_id"] if s["parent_id"] in ids else None
         children.setdefault(parent, []).append(s)
@@ -200,13 +212,16 @@ def critical_path_cmd(*, trace_id: str, store_path: str | None, as_json: bool) -
         s = spans[sec["span_id"]]
         key = (s["service"], s["name"])
         by_op[key] = by_op.get(key, 0) + sec["end_ns"] - sec["start_ns"]
-    ops: list[dict[str, Any]] = [{"service": k[0], "operation": k[1], "critical_ns": v,
-                                  "share": v / total if total else 0.0}
-                                 for k, v in sorted(by_op.items(), key=lambda kv: -kv[1])]
+    ops: list[TraceCriticalPathOperation] = [
+        {"service": k[0], "operation": k[1], "critical_ns": v,
+         "share": v / total if total else 0.0}
+        for k, v in sorted(by_op.items(), key=lambda kv: -kv[1])]
     if as_json:
-        emit_json("perflab.trace-critical-path/1", {
-            "trace_id": doc["trace"]["trace_id"], "duration_ns": doc["trace"]["duration_ns"],
-            "sections": doc["critical_path"], "operations": ops})
+        path_doc: TraceCriticalPathDoc = {
+            "schema": "perflab.trace-critical-path/1", "trace_id": doc["trace"]["trace_id"],
+            "duration_ns": doc["trace"]["duration_ns"], "sections": doc["critical_path"],
+            "operations": ops}
+        emit_doc(path_doc)
         return
     click.echo(f"critical path of {doc['trace']['trace_id']} "
                f"({format_duration_ns(total)}), by operation:")
@@ -258,7 +273,8 @@ def diff(*, traces: tuple[str, ...], service: str | None, operation: str | None,
     with store:
         doc = _view(lambda: diff_document(store, params, query))
     if as_json:
-        emit_json("perflab.trace-diff/1", doc)
+        diff_doc: TraceDiffDoc = {"schema": "perflab.trace-diff/1", **doc}
+        emit_doc(diff_doc)
         return
     click.echo(f"A: {printable(doc['labels']['a'])} ({doc['a']['traces']} traces, "
                f"{format_duration_ns(doc['a']['latency_ns'])})")
@@ -294,7 +310,9 @@ def coverage(*, since: str, until: str | None, run_ref: str | None, store_path: 
         start, end = _window(store, since, until, run_ref)
         doc = _view(lambda: coverage_document(store, start, end))
     if as_json:
-        emit_json("perflab.trace-coverage/1", {"start_ns": start, "end_ns": end, **doc})
+        coverage_doc: TraceCoverageDoc = {"schema": "perflab.trace-coverage/1",
+                                          "start_ns": start, "end_ns": end, **doc}
+        emit_doc(coverage_doc)
         return
     if not doc["traces"]:
         click.echo("no spans in this window")

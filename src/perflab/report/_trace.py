@@ -16,6 +16,8 @@ from perflab.trace import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
     from perflab.store import Run, Store
 
 SLOWEST = 5
@@ -23,11 +25,11 @@ SLOWEST = 5
 
 @dataclass(frozen=True)
 class TraceReport:
-    red: list[dict[str, Any]]
+    red: Sequence[Mapping[str, Any]]
     slowest: list[dict[str, Any]]
     critical: list[dict[str, Any]]  # the slowest trace's operations by critical-path time
     critical_trace: str | None
-    coverage: dict[str, Any]
+    coverage: Mapping[str, Any]
     edges: list[dict[str, Any]]
 
 

@@ -11,6 +11,9 @@ Public names:
   ``diff_groups`` / ``TraceDiff``; the documents every view shows: ``search_document``,
   ``trace_document``, ``diff_document``, ``services_document``, ``coverage_document``,
   ``ViewError``; a load test's tracing coverage: ``load_coverage``, ``render_load_coverage``;
+  the contracts of ``perflab trace ... --json``: ``TraceLsDoc``, ``TraceShowDoc``,
+  ``TraceCriticalPathDoc`` / ``TraceCriticalPathOperation``, ``TraceDiffDoc``,
+  ``TraceCoverageDoc``;
 - in ``perflab serve``: ``TraceHub`` (span sink, gRPC receiver, forwarder, sampling),
   ``forward_url`` (what ``--forward-otlp`` takes),
   ``Retention``, ``load_strategies``, ``ROUTES`` (receivers, APIs and pages, mounted by the
@@ -19,6 +22,14 @@ Public names:
 - ``SpanSink`` (the ingest write path, for tools that fill a store in bulk).
 """
 
+from perflab.trace._contracts import (
+    TraceCoverageDoc,
+    TraceCriticalPathDoc,
+    TraceCriticalPathOperation,
+    TraceDiffDoc,
+    TraceLsDoc,
+    TraceShowDoc,
+)
 from perflab.trace._critical import Section, critical_path
 from perflab.trace._decode import Decoded, DecodeError
 from perflab.trace._diff import TraceDiff, diff_groups
@@ -57,9 +68,15 @@ __all__ = [
     "SpanLink",
     "SpanSink",
     "Trace",
+    "TraceCoverageDoc",
+    "TraceCriticalPathDoc",
+    "TraceCriticalPathOperation",
     "TraceDiff",
+    "TraceDiffDoc",
     "TraceHub",
+    "TraceLsDoc",
     "TraceQuery",
+    "TraceShowDoc",
     "ViewError",
     "coverage_document",
     "critical_path",

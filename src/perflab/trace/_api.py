@@ -66,10 +66,17 @@ from perflab.units import parse_duration_ns, parse_time_ns
 
 if TYPE_CHECKING:
     import contextlib
+    from collections.abc import Mapping
 
     from starlette.requests import Request
 
     from perflab.store import Store
+    from perflab.trace._contracts import (
+        ApiTraceServicesJson,
+        TraceDiffJson,
+        TraceJson,
+        TraceLsJson,
+    )
 
 
 _INT = re.compile(r"-?[0-9]{1,20}")
@@ -114,10 +121,11 @@ def jaeger_endpoint(fn: Callable[[Request, Store], Any]) -> Callable[[Request], 
     return endpoint
 
 
-def perflab_endpoint(schema: str) -> Callable[[Callable[[Request, Store], dict[str, Any]]],
+def perflab_endpoint(schema: str) -> Callable[[Callable[[Request, Store], Mapping[str, object]]],
                                               Callable[[Request], JSONResponse]]:
-    def wrap(fn: Callable[[Request, Store], dict[str, Any]]) -> Callable[[Request],
-                                                                         JSONResponse]:
+    """An API answer: the body a view builds (its contract's ``...Json``), its schema first."""
+    def wrap(fn: Callable[[Request, Store], Mapping[str, object]]) -> Callable[[Request],
+                                                                              JSONResponse]:
         @functools.wraps(fn)
         def endpoint(request: Request) -> JSONResponse:
             source = stores(request)
@@ -325,12 +333,12 @@ def _logfmt(text: str) -> dict[str, str]:
 
 
 @perflab_endpoint("trace_search")
-def api_search(request: Request, store: Store) -> dict[str, Any]:
+def api_search(request: Request, store: Store) -> TraceLsJson:
     return search_document(store, perflab_query(request))
 
 
 @perflab_endpoint("trace")
-def api_trace(request: Request, store: Store) -> dict[str, Any]:
+def api_trace(request: Request, store: Store) -> TraceJson:
     raw = request.path_params["trace_id"]
     tid = parse_hex_id(raw, 16)
     if tid is None:
@@ -342,13 +350,13 @@ def api_trace(request: Request, store: Store) -> dict[str, Any]:
 
 
 @perflab_endpoint("trace_diff")
-def api_diff(request: Request, store: Store) -> dict[str, Any]:
+def api_diff(request: Request, store: Store) -> TraceDiffJson:
     q = request.query_params
     return diff_document(store, q, perflab_query(request, default_limit=1000))
 
 
 @perflab_endpoint("trace_services")
-def api_services(request: Request, store: Store) -> dict[str, Any]:
+def api_services(request: Request, store: Store) -> ApiTraceServicesJson:
     q = request.query_params
     now = time.time_ns()
     start = _time(q, "start", now)

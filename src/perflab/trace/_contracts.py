@@ -3,9 +3,10 @@ docs/schemas/ (api-trace, api-trace_diff, api-trace_search, api-trace_services, 
 jaeger-dependencies, jaeger-services, jaeger-traces, trace-coverage, trace-critical-path, trace-
 diff, trace-ls, trace-show).
 
-tests/unit/test_contracts.py checks each against its schema. The builders (trace/_views.py,
-_api.py, the Jaeger API) still return plain dicts; annotating them with these (then mypy
-checks what they build) is the next step.
+tests/unit/test_contracts.py checks each against its schema. The builders of the documents'
+bodies (trace/_views.py, the models' to_json, the diff) return these (the ``...Json`` bases,
+without the schema their caller puts first), so mypy checks what they build; the Jaeger API's
+are not annotated yet.
 """
 
 from typing import Any, Literal, NotRequired, TypedDict
@@ -40,7 +41,9 @@ class ApiTraceSpanEvent(TypedDict):
     attrs: dict[str, Any]
 
 
-class ApiTraceSpan(TypedDict):
+class SpanJson(TypedDict):
+    """A span as ``Span.to_json`` gives it (the documents add its critical-path time)."""
+
     trace_id: str
     span_id: str
     parent_id: str | None
@@ -55,6 +58,9 @@ class ApiTraceSpan(TypedDict):
     events: list[ApiTraceSpanEvent]
     links: list[dict[str, Any]]
     warnings: list[str]
+
+
+class ApiTraceSpan(SpanJson):
     critical_ns: int
 
 
@@ -64,14 +70,19 @@ class ApiTraceSection(TypedDict):
     end_ns: int
 
 
-class ApiTraceDoc(TypedDict):
-    """GET /api/trace/traces/{id}: the same document as perflab trace show --json."""
+class TraceJson(TypedDict):
+    """One trace (``trace_document``): the body of trace show and of GET /api/trace/traces/{id}."""
 
-    schema: Literal["perflab.api.trace/1"]
     trace: ApiTraceTrace
     spans: list[ApiTraceSpan]
     critical_path: list[ApiTraceSection]
     warnings: list[str]
+
+
+class ApiTraceDoc(TraceJson):
+    """GET /api/trace/traces/{id}: the same document as perflab trace show --json."""
+
+    schema: Literal["perflab.api.trace/1"]
 
 
 class ApiTraceDiffLabels(TypedDict):
@@ -108,16 +119,21 @@ class ApiTraceDiffRow(TypedDict):
     b_critical_ns: float
 
 
-class TraceDiffJson(TypedDict):
-    mode: Literal["traces", "runs", "slowest"]
-    labels: ApiTraceDiffLabels
-    a_traces: list[str]
-    b_traces: list[str]
+class TraceDiffFigures(TypedDict):
+    """What ``TraceDiff.to_json`` gives: the groups, their difference, by operation and path."""
+
     a: ApiTraceDiffGroup
     b: ApiTraceDiffGroup
     delta_ns: float
     operations: list[ApiTraceDiffOp]
     waterfall: list[ApiTraceDiffRow]
+
+
+class TraceDiffJson(TraceDiffFigures):
+    mode: Literal["traces", "runs", "slowest"]
+    labels: ApiTraceDiffLabels
+    a_traces: list[str]
+    b_traces: list[str]
 
 
 class ApiTraceDiffDoc(TraceDiffJson):
@@ -177,15 +193,32 @@ class ApiTraceServicesRed(TypedDict):
     operations: list[ApiTraceServicesRedop]
 
 
-class ApiTraceServicesDoc(TypedDict):
-    """GET /api/trace/services: dependency edges, RED per operation over the window, coverage."""
+class TraceCoverageJson(TypedDict):
+    """``coverage_document``: the coverage of a window, without the window."""
 
-    schema: Literal["perflab.api.trace_services/1"]
+    traces: int
+    spans_read: int
+    sampled: bool
+    complete_traces: int
+    complete_pct: float | None
+    operations: list[dict[str, Any]]
+    uninstrumented_calls: list[dict[str, Any]]
+    broken_traces: list[dict[str, Any]]
+    broken_count: int
+
+
+class ApiTraceServicesJson(TypedDict):
     start_ns: int
     end_ns: int
     edges: list[dict[str, Any]]
     red: ApiTraceServicesRed
-    coverage: dict[str, Any]
+    coverage: TraceCoverageJson
+
+
+class ApiTraceServicesDoc(ApiTraceServicesJson):
+    """GET /api/trace/services: dependency edges, RED per operation over the window, coverage."""
+
+    schema: Literal["perflab.api.trace_services/1"]
 
 
 class ApiTraceStatsDoc(TypedDict):
@@ -292,7 +325,7 @@ class JaegerTracesDoc(TypedDict):
     errors: list[JaegerError] | None
 
 
-class TraceCoverageDoc(TypedDict):
+class TraceCoverageDoc(TraceCoverageJson):
     """perflab trace coverage --json: entry operations' complete traces, uninstrumented calls,
     broken traces.
     """
@@ -300,15 +333,6 @@ class TraceCoverageDoc(TypedDict):
     schema: Literal["perflab.trace-coverage/1"]
     start_ns: int
     end_ns: int
-    traces: int
-    spans_read: int
-    sampled: bool
-    complete_traces: int
-    complete_pct: float | None
-    operations: list[dict[str, Any]]
-    uninstrumented_calls: list[dict[str, Any]]
-    broken_traces: list[dict[str, Any]]
-    broken_count: int
 
 
 class TraceCriticalPathOperation(TypedDict):
@@ -342,11 +366,7 @@ class TraceLsDoc(TraceLsJson):
     schema: Literal["perflab.trace-ls/1"]
 
 
-class TraceShowDoc(TypedDict):
+class TraceShowDoc(TraceJson):
     """perflab trace show --json: one trace, each span with its time on the critical path."""
 
     schema: Literal["perflab.trace-show/1"]
-    trace: ApiTraceTrace
-    spans: list[ApiTraceSpan]
-    critical_path: list[ApiTraceSection]
-    warnings: list[str]

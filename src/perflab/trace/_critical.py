@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from perflab.trace._contracts import ApiTraceSection
     from perflab.trace._model import Span, Trace
 
 
@@ -36,7 +37,7 @@ class Section:
     def duration_ns(self) -> int:
         return self.end_ns - self.start_ns
 
-    def to_json(self) -> dict[str, object]:
+    def to_json(self) -> ApiTraceSection:
         return {"span_id": self.span_id.hex(), "start_ns": self.start_ns, "end_ns": self.end_ns}
 
 

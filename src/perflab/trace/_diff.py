@@ -22,6 +22,7 @@ from perflab.trace._critical import critical_path
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from perflab.trace._contracts import ApiTraceDiffOp, ApiTraceDiffRow, TraceDiffFigures
     from perflab.trace._model import Trace
 
 OpKey = tuple[str, str]  # service, span name
@@ -41,7 +42,7 @@ class OpDiff:
     def delta_ns(self) -> float:
         return self.b_ns - self.a_ns
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> ApiTraceDiffOp:
         return {"service": self.service, "operation": self.operation, "a_ns": self.a_ns,
                 "b_ns": self.b_ns, "delta_ns": self.delta_ns, "a_spans": self.a_spans,
                 "b_spans": self.b_spans, "share": self.share}
@@ -62,7 +63,7 @@ class PathRow:
     a_critical_ns: float
     b_critical_ns: float
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> ApiTraceDiffRow:
         return {"path": self.path, "depth": self.depth, "service": self.service,
                 "operation": self.operation, "a_offset_ns": self.a_offset_ns,
                 "a_duration_ns": self.a_duration_ns, "b_offset_ns": self.b_offset_ns,
@@ -79,7 +80,7 @@ class TraceDiff:
     ops: list[OpDiff]
     rows: list[PathRow]
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> TraceDiffFigures:
         return {"a": {"traces": self.a_traces, "latency_ns": self.a_latency_ns},
                 "b": {"traces": self.b_traces, "latency_ns": self.b_latency_ns},
                 "delta_ns": self.b_latency_ns - self.a_latency_ns,

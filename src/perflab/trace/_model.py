@@ -14,12 +14,17 @@ Kinds and status codes are OTLP's integers::
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from perflab.trace._contracts import ApiTraceSpanEvent, ApiTraceSpanKind, SpanJson
 
 AttrValue = str | int | float | bool | list[Any]
 
 KIND_UNSPECIFIED, KIND_INTERNAL, KIND_SERVER, KIND_CLIENT, KIND_PRODUCER, KIND_CONSUMER = range(6)
-KIND_NAMES = ("unspecified", "internal", "server", "client", "producer", "consumer")
+KIND_NAMES: tuple[ApiTraceSpanKind, ...] = (
+    "unspecified", "internal", "server", "client", "producer", "consumer")
+_STATUS_NAMES: tuple[Literal["unset", "ok", "error"], ...] = ("unset", "ok", "error")
 # the spanmetrics connector's label values (and OTLP's enum names)
 KIND_ENUM = ("SPAN_KIND_UNSPECIFIED", "SPAN_KIND_INTERNAL", "SPAN_KIND_SERVER",
              "SPAN_KIND_CLIENT", "SPAN_KIND_PRODUCER", "SPAN_KIND_CONSUMER")
@@ -69,7 +74,7 @@ class SpanEvent:
     name: str
     attrs: dict[str, AttrValue] = field(default_factory=dict)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> ApiTraceSpanEvent:
         return {"ts_ns": self.ts_ns, "name": self.name, "attrs": self.attrs}
 
 
@@ -121,13 +126,13 @@ class Span:
             out.append("attributes, events or links over the receiver's limits were dropped")
         return out
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> SpanJson:
         return {
             "trace_id": self.trace_id.hex(), "span_id": self.span_id.hex(),
             "parent_id": None if self.parent_id is None else self.parent_id.hex(),
             "service": self.service, "name": self.name, "kind": KIND_NAMES[self.kind],
             "start_ns": self.start_ns, "duration_ns": self.duration_ns,
-            "status": ("unset", "ok", "error")[self.status],
+            "status": _STATUS_NAMES[self.status],
             "status_message": self.status_message, "attrs": self.attrs,
             "events": [e.to_json() for e in self.events],
             "links": [link.to_json() for link in self.links],

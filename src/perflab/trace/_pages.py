@@ -30,7 +30,7 @@ from perflab.trace._views import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
 
     from starlette.requests import Request
 
@@ -94,7 +94,7 @@ def traces_page(request: Request, store: Store) -> Response:
     operations = sorted({op for _, op, _, _ in span_operations(store, form["service"])}) \
         if form["service"] else []
     error = None
-    doc: dict[str, Any] = {"traces": []}
+    doc: Mapping[str, Any] = {"traces": []}
     try:
         query = perflab_query(request, default_limit=200)
         if query.start_ns is None and not form["start"]:
@@ -123,11 +123,13 @@ def trace_page(request: Request, store: Store) -> Response:
     if trace is None:
         raise ViewError(404, f"no trace {tid.hex()} in this store")
     doc = trace_json(trace)
-    doc["profiles"] = profile_links(store, trace)
-    for span, span_doc in zip(trace.spans, doc["spans"], strict=True):
-        span_doc["pid"] = process_pid(span.process)  # which process's profile is its own
+    # the page's data: the document, with what the page links (profiles; each span's process,
+    # whose profile is its own)
+    data = {**doc, "spans": [{**span_doc, "pid": process_pid(span.process)}
+                             for span, span_doc in zip(trace.spans, doc["spans"], strict=True)],
+            "profiles": profile_links(store, trace)}
     return _render(request, "trace.html", page="traces", trace=doc["trace"],
-                   warnings=doc["warnings"], data=script_json(doc))
+                   warnings=doc["warnings"], data=script_json(data))
 
 
 @page

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from perflab.errors import NotFound
 from perflab.store import (
@@ -51,6 +51,19 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from perflab.store import Store, StoredSpan
+    from perflab.trace._contracts import (
+        ApiTraceSearchQuery,
+        ApiTraceServicesBucket,
+        ApiTraceServicesJson,
+        ApiTraceServicesRed,
+        ApiTraceServicesRedop,
+        ApiTraceSpan,
+        TraceCoverageJson,
+        TraceDiffJson,
+        TraceJson,
+        TraceLsJson,
+        TraceSummaryJson,
+    )
 
 RED_MAX_SPANS = 500_000  # spans one RED view reads; beyond, it says it sampled the newest
 RED_BUCKETS = 30
@@ -65,7 +78,7 @@ class ViewError(Exception):
         self.message = message
 
 
-def summary(trace: Trace) -> dict[str, Any]:
+def summary(trace: Trace) -> TraceSummaryJson:
     root = trace.root()
     return {"trace_id": trace.trace_id.hex(), "start_ns": trace.start_ns,
             "duration_ns": trace.duration_ns, "spans": trace.total_spans or len(trace.spans),
@@ -74,17 +87,17 @@ def summary(trace: Trace) -> dict[str, Any]:
             "broken": trace.missing_parents() > 0}
 
 
-def query_json(q: TraceQuery) -> dict[str, Any]:
+def query_json(q: TraceQuery) -> ApiTraceSearchQuery:
     return {"service": q.service, "operation": q.operation, "tags": q.tags,
             "start_ns": q.start_ns, "end_ns": q.end_ns, "min_duration_ns": q.min_duration_ns,
             "max_duration_ns": q.max_duration_ns, "limit": q.limit}
 
 
-def search_document(store: Store, query: TraceQuery) -> dict[str, Any]:
+def search_document(store: Store, query: TraceQuery) -> TraceLsJson:
     """Summaries of the traces a search matches, from the trace index (no span decoded: a
     list of 1,000 traces, one of them 10,000 spans long, reads fast)."""
     ids = find_trace_ids_for(store, query, Processes(store))
-    traces = [{"trace_id": t.trace_id.hex(), "start_ns": t.start_ns,
+    traces: list[TraceSummaryJson] = [{"trace_id": t.trace_id.hex(), "start_ns": t.start_ns,
                "duration_ns": t.end_ns - t.start_ns, "spans": t.spans, "errors": t.errors,
                "services": t.services, "root_service": t.root_service,
                "root_name": t.root_name, "broken": t.missing_parents > 0}
@@ -93,25 +106,25 @@ def search_document(store: Store, query: TraceQuery) -> dict[str, Any]:
 
 
 def trace_document(store: Store, trace_id: bytes, *, limit: int = MAX_TRACE_SPANS
-                   ) -> dict[str, Any]:
+                   ) -> TraceJson:
     trace = get_trace(store, trace_id, limit=limit)
     if trace is None:
         raise ViewError(404, f"no trace {trace_id.hex()} in this store")
     return trace_json(trace)
 
 
-def trace_json(trace: Trace) -> dict[str, Any]:
+def trace_json(trace: Trace) -> TraceJson:
     sections = critical_path(trace)
     critical: dict[bytes, int] = {}
     for sec in sections:
         critical[sec.span_id] = critical.get(sec.span_id, 0) + sec.duration_ns
     skew = skew_warnings(trace)
-    spans = []
+    spans: list[ApiTraceSpan] = []
     for s in trace.spans:
         doc = s.to_json()
-        doc["warnings"] = doc["warnings"] + skew.get(s.span_id, [])
-        doc["critical_ns"] = critical.get(s.span_id, 0)
-        spans.append(doc)
+        # the span's own warnings keep their place; its critical-path time comes last
+        spans.append({**doc, "warnings": doc["warnings"] + skew.get(s.span_id, []),
+                      "critical_ns": critical.get(s.span_id, 0)})
     warnings = []
     if trace.truncated:
         warnings.append(f"this trace has {trace.total_spans:,} spans; the first "
@@ -142,11 +155,12 @@ def _trace_arg(store: Store, raw: str, key: str) -> Trace:
 
 
 def diff_document(store: Store, params: Mapping[str, str], query: TraceQuery
-                  ) -> dict[str, Any]:
+                  ) -> TraceDiffJson:
     """``a`` and ``b``: two trace ids. Otherwise groups of the operation ``query`` names:
     ``a_run``/``b_run`` (the operation's traces during two runs), or else its slowest
     ``slowest_pct`` % (default 1) against as many traces around its median."""
     a_raw, b_raw = params.get("a"), params.get("b")
+    mode: Literal["traces", "runs", "slowest"]
     if a_raw or b_raw:
         if not (a_raw and b_raw):
             raise ViewError(400, "give both a and b (two trace ids)")
@@ -238,7 +252,7 @@ def _run_groups(store: Store, params: Mapping[str, str], query: TraceQuery
 
 # -- services: dependencies, RED, coverage -------------------------------------------------------
 
-def services_document(store: Store, start_ns: int, end_ns: int) -> dict[str, Any]:
+def services_document(store: Store, start_ns: int, end_ns: int) -> ApiTraceServicesJson:
     edges = service_edges(store, start_ns, end_ns)
     return {"start_ns": start_ns, "end_ns": end_ns,
             "edges": [{"parent": a, "child": b, "calls": n, "errors": e,
@@ -248,7 +262,7 @@ def services_document(store: Store, start_ns: int, end_ns: int) -> dict[str, Any
             "coverage": coverage_document(store, start_ns, end_ns)}
 
 
-def red_document(store: Store, start_ns: int, end_ns: int) -> dict[str, Any]:
+def red_document(store: Store, start_ns: int, end_ns: int) -> ApiTraceServicesRed:
     """Rate, errors and duration percentiles per (service, operation, kind) over the window,
     overall and in ``RED_BUCKETS`` steps."""
     rows = span_durations(store, SpanFilter(start_ns=start_ns, end_ns=end_ns),
@@ -259,12 +273,12 @@ def red_document(store: Store, start_ns: int, end_ns: int) -> dict[str, Any]:
     groups: dict[tuple[int, int], list[tuple[int, int, int]]] = {}
     for op, kind, start, dur, status in rows:
         groups.setdefault((op, kind), []).append((start, dur, status))
-    ops = []
+    ops: list[ApiTraceServicesRedop] = []
     for key, spans in groups.items():
         svc, name = names.get(key, ("?", "?"))
         durations = [d / 1e6 for _, d, _ in spans]
         errors = sum(1 for _, _, st in spans if st == STATUS_ERROR)
-        buckets: list[dict[str, Any]] = []
+        buckets: list[ApiTraceServicesBucket] = []
         by_bucket: dict[int, list[tuple[int, int, int]]] = {}
         for sp in spans:
             by_bucket.setdefault(min((sp[0] - start_ns) // step, RED_BUCKETS - 1), []).append(sp)
@@ -291,7 +305,7 @@ class _Entry:
     broken: set[bytes]
 
 
-def coverage_document(store: Store, start_ns: int, end_ns: int) -> dict[str, Any]:
+def coverage_document(store: Store, start_ns: int, end_ns: int) -> TraceCoverageJson:
     """Tracing coverage of the window: for each entry operation (server and consumer spans),
     how many of its traces are complete; the client calls that end with no span on the other
     side (an uninstrumented service; database calls, ``db.system``, are leaves by nature and
@@ -300,7 +314,7 @@ def coverage_document(store: Store, start_ns: int, end_ns: int) -> dict[str, Any
 
 
 def coverage_scan(store: Store, start_ns: int, end_ns: int
-                  ) -> tuple[dict[str, Any], dict[str, int]]:
+                  ) -> tuple[TraceCoverageJson, dict[str, int]]:
     """``coverage_document``'s document, and the traces that began at a server span per
     request path (``url.path``, else ``http.target`` without its query, else ``http.route``;
     ``""`` when the span says none): what a load test's requests are matched against."""

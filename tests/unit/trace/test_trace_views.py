@@ -77,7 +77,7 @@ def test_diff_of_two_traces_names_the_slow_operation(store):
     top = doc["operations"][0]
     assert (top["service"], top["operation"]) == ("store", "SELECT items")
     assert top["delta_ns"] == 150 * 1_000_000
-    assert abs(sum(o["share"] for o in doc["operations"]) - 1.0) < 1e-9
+    assert abs(sum(o["share"] or 0.0 for o in doc["operations"]) - 1.0) < 1e-9
     slow_rows = [r for r in doc["waterfall"] if r["b_duration_ns"] and r["a_duration_ns"]
                  and r["b_duration_ns"] > r["a_duration_ns"]]
     assert {r["service"] for r in slow_rows} >= {"store", "api", "frontend"}
