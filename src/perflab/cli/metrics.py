@@ -12,13 +12,26 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from perflab.cli._common import emit_json, json_option, open_store, store_option
+from perflab.cli._common import emit_doc, json_option, open_store, store_option
 from perflab.errors import CheckFailed, InvalidValue
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from perflab.metrics import HubOptions
+    from perflab.metrics import (
+        AlertsDoc,
+        HubOptions,
+        InstantResult,
+        MetricsImportDoc,
+        PromqlDoc,
+        RulesCheckDoc,
+        RulesCheckFile,
+        RulesTestDoc,
+        ScrapeDoc,
+        SilenceDoc,
+        SilencesDoc,
+        SloStatusDoc,
+    )
 
 
 def _duration_ms(text: str, what: str) -> int:
@@ -199,7 +212,7 @@ def promql(*, expr: str, at: str | None, span: str | None, step: str | None,
         if span is None:
             result = instant_query(q, node, end)
             if as_json:
-                emit_json("perflab.promql/1", _instant_json(result, end))
+                emit_doc(_instant_json(result, end))
                 return
             _print_instant(result)
             return
@@ -208,30 +221,32 @@ def promql(*, expr: str, at: str | None, span: str | None, step: str | None,
         start = end - range_ms
         matrix = range_query(q, node, start, end, step_ms)
     if as_json:
-        emit_json("perflab.promql/1", {"resultType": "matrix", "start": start / 1000,
-                                        "end": end / 1000, "step": step_ms / 1000,
-                                        "result": [{"metric": dict(labels), "values": [
-                                            [format_time(t), format_value(v)]
-                                            for t, v in points]}
-                                            for labels, points in matrix]})
+        doc: PromqlDoc = {"schema": "perflab.promql/1", "resultType": "matrix",
+                          "start": start / 1000, "end": end / 1000, "step": step_ms / 1000,
+                          "result": [{"metric": dict(labels), "values": [
+                              (format_time(t), format_value(v)) for t, v in points]}
+                              for labels, points in matrix]}
+        emit_doc(doc)
         return
     _print_matrix(matrix)
 
 
-def _instant_json(result: Any, t: int) -> dict[str, Any]:
+def _instant_json(result: InstantResult, t: int) -> PromqlDoc:
     from perflab.metrics import format_time, format_value  # noqa: PLC0415
 
     if result.type == "scalar":
-        return {"resultType": "scalar", "result": [format_time(t), format_value(result.scalar)]}
+        return {"schema": "perflab.promql/1", "resultType": "scalar",
+                "result": (format_time(t), format_value(result.scalar))}
     if result.type == "string":
-        return {"resultType": "string", "result": [format_time(t), result.string]}
+        return {"schema": "perflab.promql/1", "resultType": "string",
+                "result": (format_time(t), result.string)}
     if result.type == "matrix":
-        return {"resultType": "matrix", "result": [
-            {"metric": dict(labels), "values": [[format_time(ts), format_value(v)]
+        return {"schema": "perflab.promql/1", "resultType": "matrix", "result": [
+            {"metric": dict(labels), "values": [(format_time(ts), format_value(v))
                                                 for ts, v in points]}
             for labels, points in result.matrix]}
-    return {"resultType": "vector", "result": [
-        {"metric": dict(labels), "value": [format_time(t), format_value(v)]}
+    return {"schema": "perflab.promql/1", "resultType": "vector", "result": [
+        {"metric": dict(labels), "value": (format_time(t), format_value(v))}
         for labels, v in result.vector]}
 
 
@@ -349,14 +364,15 @@ def scrape(*, config_path: str, duration: str | None, name: str | None,
         # Ctrl-C); readers build them when a chart asks, as for the hub's metrics run
         store.finish_run(run.id, status, rollup=False)
         store.close()
-    doc: dict[str, Any] = {
+    doc: ScrapeDoc = {
+           "schema": "perflab.scrape/1",
            "run_id": run.id, "samples_written": stats.written, "samples_refused": stats.refused,
            "interrupted": stopped,
            "targets": [{"job": s.target.job, "url": s.target.url, "health": s.health,
                         "last_error": s.last_error, "last_samples": s.last_samples,
                         "duplicates": s.duplicates} for s in states]}
     if as_json:
-        emit_json("perflab.scrape/1", doc)
+        emit_doc(doc)
         return
     for t in doc["targets"]:
         line = f"  {t['health']:<7} {t['job']}  {t['url']}  {t['last_samples']} samples"
@@ -385,11 +401,12 @@ def import_cmd(*, path: str, name: str | None, store_path: str | None, as_json: 
 
     with open_store(store_path) as store:
         result = import_exposition(store, path, name=name)
-    doc = {"run_id": result.run_id, "samples": result.samples, "series": result.series,
-           "first_ns": result.first_ns, "last_ns": result.last_ns,
-           "format": "openmetrics" if result.openmetrics else "prometheus"}
+    doc: MetricsImportDoc = {
+        "schema": "perflab.metrics-import/1", "run_id": result.run_id,
+        "samples": result.samples, "series": result.series, "first_ns": result.first_ns,
+        "last_ns": result.last_ns, "format": "openmetrics" if result.openmetrics else "prometheus"}
     if as_json:
-        emit_json("perflab.metrics-import/1", doc)
+        emit_doc(doc)
         return
     click.echo(f"imported {result.samples} samples of {result.series} series into run "
                f"{result.run_id} ({doc['format']})")
@@ -410,7 +427,7 @@ def rules_check(*, paths: tuple[str, ...], as_json: bool) -> None:
     from perflab.errors import InvalidFile  # noqa: PLC0415
     from perflab.metrics import RuleFileError, load_rule_file  # noqa: PLC0415
 
-    files: list[dict[str, Any]] = []
+    files: list[RulesCheckFile] = []
     for path in paths:
         try:
             groups = load_rule_file(path)
@@ -423,7 +440,8 @@ def rules_check(*, paths: tuple[str, ...], as_json: bool) -> None:
                           "rules": sum(len(g.rules) for g in groups)})
     failed = [f for f in files if not f["ok"]]
     if as_json:
-        emit_json("perflab.rules-check/1", {"files": files})
+        check_doc: RulesCheckDoc = {"schema": "perflab.rules-check/1", "files": files}
+        emit_doc(check_doc)
     else:
         for f in files:
             click.echo(f"Checking {f['path']}")
@@ -448,8 +466,9 @@ def rules_test(*, paths: tuple[str, ...], as_json: bool) -> None:
 
     results = [run_test_file(p) for p in paths]
     if as_json:
-        emit_json("perflab.rules-test/1", {"files": [
-            {"path": r.path, "ok": r.ok, "errors": r.errors} for r in results]})
+        test_doc: RulesTestDoc = {"schema": "perflab.rules-test/1", "files": [
+            {"path": r.path, "ok": r.ok, "errors": r.errors} for r in results]}
+        emit_doc(test_doc)
     else:
         for r in results:
             click.echo(f"Unit Testing:  {r.path}")
@@ -486,7 +505,8 @@ def alerts_ls(*, store_path: str | None, as_json: bool) -> None:
         result = instant_query(StoreQueryable(store), "ALERTS", now)
     items = [{k: v for k, v in labels if k != "__name__"} for labels, _ in result.vector]
     if as_json:
-        emit_json("perflab.alerts/1", {"alerts": items})
+        alerts_doc: AlertsDoc = {"schema": "perflab.alerts/1", "alerts": items}
+        emit_doc(alerts_doc)
         return
     if not items:
         click.echo("no alert is pending or firing")
@@ -527,8 +547,11 @@ def silence_add(*, matchers: tuple[str, ...], duration: str, comment: str, autho
         sid = add_silence(store, [m.to_list() for m in parsed], now, now + length * 1_000_000,
                           created_by=who, comment=comment)
     if as_json:
-        emit_json("perflab.silence/1", {"id": sid, "matchers": [m.to_list() for m in parsed],
-                                         "starts_ns": now, "ends_ns": now + length * 1_000_000})
+        silence_doc: SilenceDoc = {
+            "schema": "perflab.silence/1", "id": sid,
+            "matchers": [(m.name, m.op, m.value) for m in parsed],
+            "starts_ns": now, "ends_ns": now + length * 1_000_000}
+        emit_doc(silence_doc)
         return
     click.echo(str(sid))
 
@@ -539,6 +562,7 @@ def silence_add(*, matchers: tuple[str, ...], duration: str, comment: str, autho
 @json_option
 def silence_ls(*, show_all: bool, store_path: str | None, as_json: bool) -> None:
     """List the active silences."""
+    from perflab.metrics import matcher_tuple  # noqa: PLC0415
     from perflab.store import silences  # noqa: PLC0415
     from perflab.units import format_timestamp, printable  # noqa: PLC0415
 
@@ -547,11 +571,12 @@ def silence_ls(*, show_all: bool, store_path: str | None, as_json: bool) -> None
         rows = silences(store)
     shown = [s for s in rows if show_all or s.starts_ns <= now < (s.expired_ns or s.ends_ns)]
     if as_json:
-        emit_json("perflab.silences/1", {"silences": [
-            {"id": s.id, "matchers": s.matchers, "starts_ns": s.starts_ns,
-             "ends_ns": s.expired_ns or s.ends_ns, "created_by": s.created_by,
-             "comment": s.comment,
-             "active": s.starts_ns <= now < (s.expired_ns or s.ends_ns)} for s in shown]})
+        silences_doc: SilencesDoc = {"schema": "perflab.silences/1", "silences": [
+            {"id": s.id, "matchers": [matcher_tuple(m) for m in s.matchers],
+             "starts_ns": s.starts_ns, "ends_ns": s.expired_ns or s.ends_ns,
+             "created_by": s.created_by, "comment": s.comment,
+             "active": s.starts_ns <= now < (s.expired_ns or s.ends_ns)} for s in shown]}
+        emit_doc(silences_doc)
         return
     if not shown:
         click.echo("no active silence")
@@ -616,7 +641,8 @@ def slo_status(*, spec: str, store_path: str | None, as_json: bool) -> None:
     with open_store(store_path, create=False) as store:
         docs = [status(s, StoreQueryable(store), time.time_ns() // 1_000_000) for s in slos]
     if as_json:
-        emit_json("perflab.slo-status/1", {"slos": docs})
+        slo_doc: SloStatusDoc = {"schema": "perflab.slo-status/1", "slos": docs}
+        emit_doc(slo_doc)
         return
     for d in docs:
         budget = d["budget_remaining"]

@@ -17,18 +17,38 @@ Public names:
   ``replay_rules`` / ``Fired`` (rules evaluated over a recorded run: what would have fired).
 - ``node_metrics_into``: the hub's node_* families written into another run (``perflab
   record``).
+- Contracts (``_contracts.py``): the TypedDicts of the ``--json`` documents (``PromqlDoc``,
+  ``ScrapeDoc``, ``MetricsImportDoc``, ``RulesCheckDoc``, ``RulesTestDoc``, ``AlertsDoc``,
+  ``SilenceDoc``, ``SilencesDoc``, ``SloStatusDoc``) and their parts.
 """
 
 from perflab.metrics._api import ROUTES as _API_ROUTES
 from perflab.metrics._apitime import format_time, format_value, parse_time_ms
 from perflab.metrics._ast import PromQLError, parse
 from perflab.metrics._config import expand_globs, load_config
+from perflab.metrics._contracts import (
+    AlertsDoc,
+    MatchOp,
+    MetricsImportDoc,
+    PromqlDoc,
+    PromqlResult,
+    RulesCheckDoc,
+    RulesCheckFile,
+    RulesTestDoc,
+    ScrapeDoc,
+    SilenceDoc,
+    SilencesDoc,
+    SilencesSilence,
+    SloStatusDoc,
+    SloStatusSlo,
+    TargetHealth,
+)
 from perflab.metrics._duration import parse_duration_ms
 from perflab.metrics._engine import InstantResult, QueryOptions, instant_query, range_query
 from perflab.metrics._hub import HubOptions, MetricsHub
 from perflab.metrics._importer import import_exposition
 from perflab.metrics._inhibit import load_notify_config
-from perflab.metrics._matchers import parse_matcher
+from perflab.metrics._matchers import matcher_tuple, parse_matcher
 from perflab.metrics._names import prometheus_name
 from perflab.metrics._node import node_metrics_into
 from perflab.metrics._otlp_receive import ROUTES as _OTLP_ROUTES
@@ -51,19 +71,34 @@ ROUTES = [*_API_ROUTES, *_RECEIVE_ROUTES, *_OTLP_ROUTES, *_PAGE_ROUTES, *_SLO_RO
 __all__ = [
     "ROUTES",
     "TEMPLATES",
+    "AlertsDoc",
     "Fired",
     "HubOptions",
     "InstantResult",
+    "MatchOp",
     "MemoryQueryable",
     "MetricSink",
     "MetricsHub",
+    "MetricsImportDoc",
     "PromQLError",
+    "PromqlDoc",
+    "PromqlResult",
     "QueryOptions",
     "Queryable",
     "RawSeries",
     "RuleFileError",
+    "RulesCheckDoc",
+    "RulesCheckFile",
+    "RulesTestDoc",
+    "ScrapeDoc",
     "ScrapeManager",
+    "SilenceDoc",
+    "SilencesDoc",
+    "SilencesSilence",
+    "SloStatusDoc",
+    "SloStatusSlo",
     "StoreQueryable",
+    "TargetHealth",
     "expand_globs",
     "format_time",
     "format_value",
@@ -74,6 +109,7 @@ __all__ = [
     "load_notify_config",
     "load_rule_file",
     "load_slo",
+    "matcher_tuple",
     "node_metrics_into",
     "parse",
     "parse_duration_ms",

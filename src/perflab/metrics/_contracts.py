@@ -2,9 +2,8 @@
 docs/schemas/ (alerts, metrics-import, promql, rules-check, rules-test, scrape, silence,
 silences, slo-status).
 
-tests/unit/test_contracts.py checks each against its schema. The builders (cli/metrics.py and
-the metrics package's JSON) still return plain dicts; annotating them with these (then mypy
-checks what they build) is the next step.
+tests/unit/test_contracts.py checks each against its schema; the builders (cli/metrics.py, and
+``slo_status`` here) return them, so mypy checks what they build.
 """
 
 from typing import Literal, NotRequired, TypedDict
@@ -77,10 +76,13 @@ class RulesTestDoc(TypedDict):
     files: list[RulesTestFile]
 
 
+TargetHealth = Literal["up", "down", "unknown"]
+
+
 class ScrapeTarget(TypedDict):
     job: str
     url: str
-    health: Literal["up", "down", "unknown"]
+    health: TargetHealth
     last_error: str
     last_samples: int
     duplicates: int
@@ -97,19 +99,22 @@ class ScrapeDoc(TypedDict):
     targets: list[ScrapeTarget]
 
 
+MatchOp = Literal["=", "!=", "=~", "!~"]
+
+
 class SilenceDoc(TypedDict):
     """The silence added."""
 
     schema: Literal["perflab.silence/1"]
     id: int
-    matchers: list[tuple[str, Literal["=", "!=", "=~", "!~"], str]]
+    matchers: list[tuple[str, MatchOp, str]]
     starts_ns: int
     ends_ns: int
 
 
 class SilencesSilence(TypedDict):
     id: int
-    matchers: list[tuple[str, Literal["=", "!=", "=~", "!~"], str]]
+    matchers: list[tuple[str, MatchOp, str]]
     starts_ns: int
     ends_ns: int
     created_by: str

@@ -7,19 +7,24 @@ a bare word is ``alertname=<word>`` (amtool's shorthand). A regex matches the wh
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from perflab.errors import InvalidValue
 from perflab.metrics._re2 import translate
 
+if TYPE_CHECKING:
+    from perflab.metrics._contracts import MatchOp
+
 _MATCHER = re.compile(r"""^\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*(.*?)\s*$""", re.DOTALL)
+_OPS: dict[str, MatchOp] = {"=": "=", "!=": "!=", "=~": "=~", "!~": "!~"}
 
 
 @dataclass(frozen=True, slots=True)
 class LabelMatcher:
     name: str
-    op: str
+    op: MatchOp
     value: str
 
     def matches(self, labels: Mapping[str, str]) -> bool:
@@ -54,11 +59,21 @@ def parse_matcher(text: str) -> LabelMatcher:
             re.compile(translate(value))
         except re.error as exc:
             raise InvalidValue(f"invalid regular expression in {text!r}: {exc}") from None
-    return LabelMatcher(name, op, value)
+    return LabelMatcher(name, _OPS[op], value)
+
+
+def matcher_tuple(row: Sequence[str]) -> tuple[str, MatchOp, str]:
+    """A stored matcher (``[name, op, value]``, as a silence keeps it) as the documents give
+    it; an op that is not one of amtool's four is refused (ValueError)."""
+    name, op, value = row
+    if op not in _OPS:
+        raise ValueError(f"not a matcher's operator: {op!r}")
+    return name, _OPS[op], value
 
 
 def from_lists(items: list[list[str]]) -> list[LabelMatcher]:
-    return [LabelMatcher(str(n), str(o), str(v)) for n, o, v in items]
+    # an operator that is none of amtool's (a damaged row) matches as it always did: as !~
+    return [LabelMatcher(str(n), _OPS.get(str(o), "!~"), str(v)) for n, o, v in items]
 
 
 def all_match(matchers: list[LabelMatcher], labels: Mapping[str, str]) -> bool:

@@ -30,6 +30,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 import numpy as np
@@ -48,6 +49,9 @@ from perflab.metrics._labels import LABEL_NAME
 from perflab.metrics._relabel import relabel
 from perflab.metrics._sink import MetricSink, Row
 from perflab.store import INT64_MAX, MetricColumns, canonical_labels, stale_nan
+
+if TYPE_CHECKING:
+    from perflab.metrics._contracts import TargetHealth
 
 log = logging.getLogger("perflab.scrape")
 
@@ -77,7 +81,7 @@ class Target:
 @dataclass(slots=True)
 class TargetState:
     target: Target
-    health: str = "unknown"   # up, down, unknown
+    health: TargetHealth = "unknown"
     last_error: str = ""
     last_scrape_ns: int = 0
     last_duration_s: float = 0.0

@@ -34,7 +34,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -45,6 +45,10 @@ from perflab.metrics._duration import format_duration_ms, parse_duration_ms
 from perflab.metrics._engine import instant_query
 from perflab.metrics._labels import LABEL_NAME
 from perflab.metrics._values import Queryable
+
+if TYPE_CHECKING:
+    from perflab.metrics._contracts import SloStatusSlo
+
 
 WINDOWS = ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
 # (severity, long window, short window, burn rate factor)
@@ -178,7 +182,7 @@ def generate_rules(slos: list[SLO]) -> str:
     return yaml.safe_dump({"groups": groups}, sort_keys=False, width=100)
 
 
-def status(slo: SLO, queryable: Queryable, now_ms: int) -> dict[str, Any]:
+def status(slo: SLO, queryable: Queryable, now_ms: int) -> SloStatusSlo:
     """Error budget left over the SLO's window and the burn rate of each window, now."""
     budget = 1 - slo.objective
 
