@@ -18,20 +18,8 @@ from perflab.errors import CheckFailed, InvalidValue
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from perflab.metrics import (
-        AlertsDoc,
-        HubOptions,
-        InstantResult,
-        MetricsImportDoc,
-        PromqlDoc,
-        RulesCheckDoc,
-        RulesCheckFile,
-        RulesTestDoc,
-        ScrapeDoc,
-        SilenceDoc,
-        SilencesDoc,
-        SloStatusDoc,
-    )
+    import perflab.metrics as pm  # the contracts of the documents below: pm.PromqlDoc ...
+    from perflab.metrics import HubOptions, InstantResult
 
 
 def _duration_ms(text: str, what: str) -> int:
@@ -221,7 +209,7 @@ def promql(*, expr: str, at: str | None, span: str | None, step: str | None,
         start = end - range_ms
         matrix = range_query(q, node, start, end, step_ms)
     if as_json:
-        doc: PromqlDoc = {"schema": "perflab.promql/1", "resultType": "matrix",
+        doc: pm.PromqlDoc = {"schema": "perflab.promql/1", "resultType": "matrix",
                           "start": start / 1000, "end": end / 1000, "step": step_ms / 1000,
                           "result": [{"metric": dict(labels), "values": [
                               (format_time(t), format_value(v)) for t, v in points]}
@@ -231,7 +219,7 @@ def promql(*, expr: str, at: str | None, span: str | None, step: str | None,
     _print_matrix(matrix)
 
 
-def _instant_json(result: InstantResult, t: int) -> PromqlDoc:
+def _instant_json(result: InstantResult, t: int) -> pm.PromqlDoc:
     from perflab.metrics import format_time, format_value  # noqa: PLC0415
 
     if result.type == "scalar":
@@ -364,7 +352,7 @@ def scrape(*, config_path: str, duration: str | None, name: str | None,
         # Ctrl-C); readers build them when a chart asks, as for the hub's metrics run
         store.finish_run(run.id, status, rollup=False)
         store.close()
-    doc: ScrapeDoc = {
+    doc: pm.ScrapeDoc = {
            "schema": "perflab.scrape/1",
            "run_id": run.id, "samples_written": stats.written, "samples_refused": stats.refused,
            "interrupted": stopped,
@@ -401,7 +389,7 @@ def import_cmd(*, path: str, name: str | None, store_path: str | None, as_json: 
 
     with open_store(store_path) as store:
         result = import_exposition(store, path, name=name)
-    doc: MetricsImportDoc = {
+    doc: pm.MetricsImportDoc = {
         "schema": "perflab.metrics-import/1", "run_id": result.run_id,
         "samples": result.samples, "series": result.series, "first_ns": result.first_ns,
         "last_ns": result.last_ns, "format": "openmetrics" if result.openmetrics else "prometheus"}
@@ -427,7 +415,7 @@ def rules_check(*, paths: tuple[str, ...], as_json: bool) -> None:
     from perflab.errors import InvalidFile  # noqa: PLC0415
     from perflab.metrics import RuleFileError, load_rule_file  # noqa: PLC0415
 
-    files: list[RulesCheckFile] = []
+    files: list[pm.RulesCheckFile] = []
     for path in paths:
         try:
             groups = load_rule_file(path)
@@ -440,7 +428,7 @@ def rules_check(*, paths: tuple[str, ...], as_json: bool) -> None:
                           "rules": sum(len(g.rules) for g in groups)})
     failed = [f for f in files if not f["ok"]]
     if as_json:
-        check_doc: RulesCheckDoc = {"schema": "perflab.rules-check/1", "files": files}
+        check_doc: pm.RulesCheckDoc = {"schema": "perflab.rules-check/1", "files": files}
         emit_doc(check_doc)
     else:
         for f in files:
@@ -466,7 +454,7 @@ def rules_test(*, paths: tuple[str, ...], as_json: bool) -> None:
 
     results = [run_test_file(p) for p in paths]
     if as_json:
-        test_doc: RulesTestDoc = {"schema": "perflab.rules-test/1", "files": [
+        test_doc: pm.RulesTestDoc = {"schema": "perflab.rules-test/1", "files": [
             {"path": r.path, "ok": r.ok, "errors": r.errors} for r in results]}
         emit_doc(test_doc)
     else:
@@ -505,7 +493,7 @@ def alerts_ls(*, store_path: str | None, as_json: bool) -> None:
         result = instant_query(StoreQueryable(store), "ALERTS", now)
     items = [{k: v for k, v in labels if k != "__name__"} for labels, _ in result.vector]
     if as_json:
-        alerts_doc: AlertsDoc = {"schema": "perflab.alerts/1", "alerts": items}
+        alerts_doc: pm.AlertsDoc = {"schema": "perflab.alerts/1", "alerts": items}
         emit_doc(alerts_doc)
         return
     if not items:
@@ -547,7 +535,7 @@ def silence_add(*, matchers: tuple[str, ...], duration: str, comment: str, autho
         sid = add_silence(store, [m.to_list() for m in parsed], now, now + length * 1_000_000,
                           created_by=who, comment=comment)
     if as_json:
-        silence_doc: SilenceDoc = {
+        silence_doc: pm.SilenceDoc = {
             "schema": "perflab.silence/1", "id": sid,
             "matchers": [(m.name, m.op, m.value) for m in parsed],
             "starts_ns": now, "ends_ns": now + length * 1_000_000}
@@ -571,7 +559,7 @@ def silence_ls(*, show_all: bool, store_path: str | None, as_json: bool) -> None
         rows = silences(store)
     shown = [s for s in rows if show_all or s.starts_ns <= now < (s.expired_ns or s.ends_ns)]
     if as_json:
-        silences_doc: SilencesDoc = {"schema": "perflab.silences/1", "silences": [
+        silences_doc: pm.SilencesDoc = {"schema": "perflab.silences/1", "silences": [
             {"id": s.id, "matchers": [matcher_tuple(m) for m in s.matchers],
              "starts_ns": s.starts_ns, "ends_ns": s.expired_ns or s.ends_ns,
              "created_by": s.created_by, "comment": s.comment,
@@ -641,7 +629,7 @@ def slo_status(*, spec: str, store_path: str | None, as_json: bool) -> None:
     with open_store(store_path, create=False) as store:
         docs = [status(s, StoreQueryable(store), time.time_ns() // 1_000_000) for s in slos]
     if as_json:
-        slo_doc: SloStatusDoc = {"schema": "perflab.slo-status/1", "slos": docs}
+        slo_doc: pm.SloStatusDoc = {"schema": "perflab.slo-status/1", "slos": docs}
         emit_doc(slo_doc)
         return
     for d in docs:
