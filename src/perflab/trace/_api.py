@@ -39,13 +39,15 @@ from perflab.store import query_interrupted, service_edges, span_operations, spa
 from perflab.trace._jaeger import (
     DEFAULT_LIMIT,
     JaegerParamError,
+    dependencies_envelope,
     dependencies_json,
-    envelope,
     error_envelope,
     go_duration_ns,
     int_param,
     parse_tags,
+    services_envelope,
     trace_json,
+    traces_envelope,
 )
 from perflab.trace._model import KIND_NAMES, parse_hex_id
 from perflab.trace._query import (
@@ -73,6 +75,12 @@ if TYPE_CHECKING:
     from perflab.store import Store
     from perflab.trace._contracts import (
         ApiTraceServicesJson,
+        JaegerDependenciesDoc,
+        JaegerError,
+        JaegerServicesData,
+        JaegerServicesDoc,
+        JaegerTracesDoc,
+        JaegerTracesTrace,
         TraceDiffJson,
         TraceJson,
         TraceLsJson,
@@ -96,7 +104,8 @@ def stores(request: Request) -> StoreSource:
     return source
 
 
-def jaeger_endpoint(fn: Callable[[Request, Store], Any]) -> Callable[[Request], JSONResponse]:
+def jaeger_endpoint(fn: Callable[[Request, Store], Mapping[str, object] | JSONResponse]
+                    ) -> Callable[[Request], JSONResponse]:
     """A Jaeger endpoint: its envelope, 400 for a parameter Jaeger refuses, 503 past the
     query deadline."""
 
@@ -151,30 +160,30 @@ def perflab_endpoint(schema: str) -> Callable[[Callable[[Request, Store], Mappin
 # -- Jaeger ------------------------------------------------------------------------------------
 
 @jaeger_endpoint
-def jaeger_services(request: Request, store: Store) -> Any:  # noqa: ARG001
-    names = span_services(store)
-    return envelope(names)
+def jaeger_services(request: Request, store: Store) -> JaegerServicesDoc:  # noqa: ARG001
+    return services_envelope(list(span_services(store)))
 
 
 @jaeger_endpoint
-def jaeger_service_operations(request: Request, store: Store) -> Any:
+def jaeger_service_operations(request: Request, store: Store) -> JaegerServicesDoc:
     service = request.path_params["service"]
-    names = sorted({op for _, op, _, _ in span_operations(store, service)})
-    return envelope(names)
+    names: list[str | JaegerServicesData] = []
+    names.extend(sorted({op for _, op, _, _ in span_operations(store, service)}))
+    return services_envelope(names)
 
 
 @jaeger_endpoint
-def jaeger_operations(request: Request, store: Store) -> Any:
+def jaeger_operations(request: Request, store: Store) -> JaegerServicesDoc | JSONResponse:
     q = request.query_params
     service = q.get("service", "")
     if not service:
         return JSONResponse(error_envelope(400, "parameter 'service' is required"),
                             status_code=400)
     kind = q.get("spanKind", "")
-    ops = [{"name": op, "spanKind": KIND_NAMES[k] if k else ""}
-           for _, op, k, _ in span_operations(store, service)
-           if not kind or KIND_NAMES[k] == kind]
-    return envelope(ops)
+    ops: list[str | JaegerServicesData] = [
+        {"name": op, "spanKind": KIND_NAMES[k] if k else ""}
+        for _, op, k, _ in span_operations(store, service) if not kind or KIND_NAMES[k] == kind]
+    return services_envelope(ops)
 
 
 def jaeger_query(request: Request) -> TraceQuery:
@@ -195,10 +204,11 @@ def jaeger_query(request: Request) -> TraceQuery:
 
 
 @jaeger_endpoint
-def jaeger_traces(request: Request, store: Store) -> Any:
+def jaeger_traces(request: Request, store: Store) -> JaegerTracesDoc:
     ids = request.query_params.getlist("traceID")
     if ids:
-        traces, errors = [], []
+        traces: list[JaegerTracesTrace] = []
+        errors: list[JaegerError] = []
         for raw in ids[:MAX_RESULTS]:
             tid = parse_hex_id(raw, 16)
             if tid is None:
@@ -208,13 +218,13 @@ def jaeger_traces(request: Request, store: Store) -> Any:
                 errors.append({"msg": "trace not found", "traceID": raw})
             else:
                 traces.append(trace_json(trace))
-        return envelope(traces, errors=errors or None)
+        return traces_envelope(traces, errors=errors or None)
     query = jaeger_query(request)
-    return envelope([trace_json(t) for t in find_traces(store, query)])
+    return traces_envelope([trace_json(t) for t in find_traces(store, query)])
 
 
 @jaeger_endpoint
-def jaeger_trace(request: Request, store: Store) -> Any:
+def jaeger_trace(request: Request, store: Store) -> JaegerTracesDoc | JSONResponse:
     raw = request.path_params["trace_id"]
     tid = parse_hex_id(raw, 16)
     if tid is None:
@@ -222,11 +232,11 @@ def jaeger_trace(request: Request, store: Store) -> Any:
     trace = get_trace(store, tid)
     if trace is None:
         return JSONResponse(error_envelope(404, "trace not found"), status_code=404)
-    return envelope([trace_json(trace)])
+    return traces_envelope([trace_json(trace)])
 
 
 @jaeger_endpoint
-def jaeger_dependencies(request: Request, store: Store) -> Any:
+def jaeger_dependencies(request: Request, store: Store) -> JaegerDependenciesDoc:
     q = request.query_params
     end = int_param(q.get("endTs"), "endTs", scale=1_000_000)
     lookback = int_param(q.get("lookback"), "lookback", scale=1_000_000)
@@ -236,7 +246,7 @@ def jaeger_dependencies(request: Request, store: Store) -> Any:
     service = q.get("service")
     if service:
         edges = [e for e in edges if service in (e[0], e[1])]
-    return envelope(dependencies_json(edges))
+    return dependencies_envelope(dependencies_json(edges))
 
 
 def jaeger_sampling(request: Request) -> JSONResponse:

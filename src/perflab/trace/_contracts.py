@@ -4,9 +4,9 @@ jaeger-dependencies, jaeger-services, jaeger-traces, trace-coverage, trace-criti
 diff, trace-ls, trace-show).
 
 tests/unit/test_contracts.py checks each against its schema. The builders of the documents'
-bodies (trace/_views.py, the models' to_json, the diff) return these (the ``...Json`` bases,
-without the schema their caller puts first), so mypy checks what they build; the Jaeger API's
-are not annotated yet.
+bodies (trace/_views.py, the models' to_json, the diff, the Jaeger API's envelopes and UI
+model) return these (the ``...Json`` bases without the schema their caller puts first), so
+mypy checks what they build.
 """
 
 from typing import Any, Literal, NotRequired, TypedDict

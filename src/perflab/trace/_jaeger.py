@@ -35,6 +35,20 @@ from perflab.trace._model import (
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
+    from perflab.trace._contracts import (
+        JaegerDependenciesData,
+        JaegerDependenciesDoc,
+        JaegerError,
+        JaegerServicesData,
+        JaegerServicesDoc,
+        JaegerTracesDoc,
+        JaegerTracesKeyValue,
+        JaegerTracesSpan,
+        JaegerTracesSpanReference,
+        JaegerTracesTrace,
+        JaegerTracesTraceProcessesValue,
+    )
+
 _JS_SAFE = 2**53 - 1
 DEFAULT_LIMIT = 100  # Jaeger's defaultQueryLimit
 
@@ -43,19 +57,27 @@ class JaegerParamError(ValueError):
     """A parameter Jaeger would refuse: the answer is 400 with Jaeger's error envelope."""
 
 
-def envelope(data: Any, *, total: int | None = None,
-             errors: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    return {"data": data, "total": total if total is not None else
-            (len(data) if isinstance(data, list) else 0), "limit": 0, "offset": 0,
-            "errors": errors}
+# Jaeger's structuredResponse, one per kind of data it holds
+def traces_envelope(traces: list[JaegerTracesTrace], *,
+                    errors: list[JaegerError] | None = None) -> JaegerTracesDoc:
+    return {"data": traces, "total": len(traces), "limit": 0, "offset": 0, "errors": errors}
 
 
-def error_envelope(code: int, msg: str) -> dict[str, Any]:
+def services_envelope(names: list[str | JaegerServicesData]) -> JaegerServicesDoc:
+    return {"data": names, "total": len(names), "limit": 0, "offset": 0, "errors": None}
+
+
+def dependencies_envelope(links: list[JaegerDependenciesData]) -> JaegerDependenciesDoc:
+    return {"data": links, "total": len(links), "limit": 0, "offset": 0, "errors": None}
+
+
+def error_envelope(code: int, msg: str) -> JaegerTracesDoc:
+    """An error, in the envelope every Jaeger answer has (no data)."""
     return {"data": None, "total": 0, "limit": 0, "offset": 0,
             "errors": [{"code": code, "msg": msg}]}
 
 
-def key_value(key: str, value: AttrValue) -> dict[str, Any]:
+def key_value(key: str, value: AttrValue) -> JaegerTracesKeyValue:
     if isinstance(value, bool):
         return {"key": key, "type": "bool", "value": value}
     if isinstance(value, int):
@@ -69,11 +91,11 @@ def key_value(key: str, value: AttrValue) -> dict[str, Any]:
     return {"key": key, "type": "string", "value": value}
 
 
-def _tags(attrs: dict[str, AttrValue]) -> list[dict[str, Any]]:
+def _tags(attrs: dict[str, AttrValue]) -> list[JaegerTracesKeyValue]:
     return [key_value(k, v) for k, v in attrs.items()]
 
 
-def span_tags(span: Span) -> list[dict[str, Any]]:
+def span_tags(span: Span) -> list[JaegerTracesKeyValue]:
     tags = _tags(span.attrs)
     p = span.process
     if p.scope_name:
@@ -110,12 +132,12 @@ def skew_warnings(trace: Trace) -> dict[bytes, list[str]]:
     return out
 
 
-def trace_json(trace: Trace) -> dict[str, Any]:
+def trace_json(trace: Trace) -> JaegerTracesTrace:
     """One trace in Jaeger's UI model."""
     keys: dict[tuple[Any, ...], str] = {}
-    processes: dict[str, Any] = {}
+    processes: dict[str, JaegerTracesTraceProcessesValue] = {}
     skew = skew_warnings(trace)
-    spans = []
+    spans: list[JaegerTracesSpan] = []
     tid = trace.trace_id.hex()
     for s in trace.spans:
         pkey = _process_key(s.process)
@@ -123,7 +145,7 @@ def trace_json(trace: Trace) -> dict[str, Any]:
         if pid is None:
             pid = keys[pkey] = f"p{len(keys) + 1}"
             processes[pid] = process_json(s.process)
-        refs = []
+        refs: list[JaegerTracesSpanReference] = []
         if s.parent_id is not None:
             refs.append({"refType": "CHILD_OF", "traceID": tid, "spanID": s.parent_id.hex()})
         refs.extend({"refType": "FOLLOWS_FROM", "traceID": lk.trace_id.hex(),
@@ -151,12 +173,13 @@ def _process_key(p: Process) -> tuple[Any, ...]:
     return (p.service, json.dumps(p.attrs, sort_keys=True))
 
 
-def process_json(p: Process) -> dict[str, Any]:
+def process_json(p: Process) -> JaegerTracesTraceProcessesValue:
     return {"serviceName": p.service,
             "tags": [key_value(k, v) for k, v in p.attrs.items() if k != "service.name"]}
 
 
-def dependencies_json(edges: Iterable[tuple[str, str, int, int]]) -> list[dict[str, Any]]:
+def dependencies_json(edges: Iterable[tuple[str, str, int, int]]
+                      ) -> list[JaegerDependenciesData]:
     return [{"parent": a, "child": b, "callCount": n} for a, b, n, _ in edges]
 
 
