@@ -129,3 +129,11 @@ slos:
         assert f"ratio_rate{long}" in text
         assert f"ratio_rate{short}" in text
         assert f"({factor} * 0.001)" in text
+
+
+def test_a_stored_matcher_reads_back_as_the_documents_give_it():
+    from perflab.metrics import matcher_tuple  # noqa: PLC0415
+
+    assert matcher_tuple(["job", "=~", "node.*"]) == ("job", "=~", "node.*")
+    with pytest.raises(ValueError, match="operator"):
+        matcher_tuple(["job", "~", "node"])
