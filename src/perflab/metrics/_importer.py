@@ -25,6 +25,8 @@ from perflab.store import (
 )
 
 CHUNK_LINES = 100_000
+# the store keeps nanoseconds in a signed 64-bit integer: year 2262 is the last it can hold
+_MAX_TS_NS = 2**63 - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +46,20 @@ def _is_openmetrics(path: Path) -> bool:
         f.seek(max(0, size - 4096))
         tail = f.read().decode("utf-8", errors="replace").rstrip()
     return tail.endswith("# EOF")
+
+
+def _sample_ns(path: Path, series: str, ts_ms: int, *, openmetrics: bool) -> int:
+    """A sample's time in ns, or a clear error where the store's int64 cannot hold it."""
+    t = ts_ms * 1_000_000
+    if -_MAX_TS_NS <= t <= _MAX_TS_NS:
+        return t
+    unit = "seconds" if openmetrics else "milliseconds"
+    written = ts_ms / 1000 if openmetrics else ts_ms
+    raise InvalidFile(f"the timestamp {written:g} of {series} is past the year 2262",
+                       path=str(path),
+                       hint=f"this file's format ({'OpenMetrics' if openmetrics else 'Prometheus'}"
+                            f" text) takes timestamps in {unit}; a file in another unit must"
+                            " be converted first")
 
 
 def import_exposition(store: Store, path: str | Path, *, name: str | None = None,
@@ -85,7 +101,7 @@ def import_exposition(store: Store, path: str | Path, *, name: str | None = None
                         metric, pairs = split_series(series)
                         key = (metric, canonical_labels(dict(pairs)))
                         keys[series] = key
-                    t = now if ts is None else ts * 1_000_000
+                    t = now if ts is None else _sample_ns(p, series, ts, openmetrics=openmetrics)
                     first = t if first is None or t < first else first
                     last = t if last is None or t > last else last
                     items.append((run.id, key[0], key[1], t, value))

@@ -55,6 +55,19 @@ def test_metrics_import_json_and_bad_files(tmp_path, capsys):
     assert main(["metrics", "import", str(tmp_path / "none"), "--store", store]) == 2
 
 
+def test_metrics_import_of_openmetrics_in_milliseconds_is_a_one_line_error(tmp_path, capsys):
+    """OpenMetrics takes seconds: a file written in milliseconds overflowed the store's
+    nanoseconds (an OverflowError traceback) instead of saying what is wrong."""
+    data = tmp_path / "ms.om"
+    data.write_text("# TYPE a gauge\na 1 1733200000000\n# EOF\n")
+    store = str(tmp_path / "s.db")
+    assert main(["metrics", "import", str(data), "--store", store]) == 2
+    err = capsys.readouterr().err
+    assert "past the year 2262" in err
+    assert "timestamps in seconds" in err
+    assert "Traceback" not in err
+
+
 def test_rules_check_and_test_exit_codes(tmp_path, capsys):
     good = tmp_path / "good.yml"
     good.write_text("groups: [{name: g, rules: [{record: a:b, expr: sum(up)}]}]\n")
