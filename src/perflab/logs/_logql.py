@@ -489,7 +489,11 @@ class _Parser:
             value = self.expect("string")
             rx = self.regex(value, value.text) if op.text in ("|~", "!~") else None
             return LineFilter(op.text, value.text, rx)
-        word = self.tok.text if self.at("name") and not self._is_comparison(1) else ""
+        # a stage's keyword, unless a label filter on a label so named (`| json="x"`);
+        # `| json != "x"` is the parser, then a line filter, as Loki's lexer reads it
+        nxt = self.peek()
+        is_filter = self._is_comparison(1) and nxt.text not in ("!=", "!~")
+        word = self.tok.text if self.at("name") and not is_filter else ""
         if word in PARSERS:
             return Parser(self.next().text)
         if word == "decolorize":

@@ -15,11 +15,14 @@ from __future__ import annotations
 import base64
 import math
 import re
+import time
 import urllib.parse
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from perflab.logs._gotime import go_format, go_parse
 from perflab.logs._units import parse_go_bytes, parse_go_duration_s
 
 if TYPE_CHECKING:
@@ -99,19 +102,23 @@ def go_str(v: Value) -> str:
 
 
 def go_float(v: float) -> str:
-    """A float64 as Go's ``%v`` prints it (the shortest 'g' form, exponent as e+21)."""
+    """A float64 as Go's ``%v`` prints it: the shortest digits, in e-notation when the
+    exponent is below -4 or at least 6 (``3e+06``, ``0.003``, ``190``)."""
     if math.isnan(v):
         return "NaN"
     if math.isinf(v):
         return "+Inf" if v > 0 else "-Inf"
-    if v == int(v) and abs(v) < 1e21:
-        return str(int(v))
-    text = repr(v)
-    if "e" in text:
-        mant, exp = text.split("e")
-        sign = "-" if exp.startswith("-") else "+"
-        text = f"{mant}e{sign}{exp.lstrip('+-').rjust(2, '0')}"
-    return text
+    if v == 0:
+        return "-0" if math.copysign(1.0, v) < 0 else "0"
+    sign, digits, exponent = Decimal(repr(v)).normalize().as_tuple()
+    assert isinstance(exponent, int)
+    text = "".join(map(str, digits))
+    exp10 = len(text) + exponent - 1
+    minus = "-" if sign else ""
+    if exp10 < -4 or exp10 >= 6:  # noqa: PLR2004 -- Go's shortest-'g' thresholds
+        mant = text[0] + ("." + text[1:] if len(text) > 1 else "")
+        return f"{minus}{mant}e{'-' if exp10 < 0 else '+'}{abs(exp10):02d}"
+    return minus + format(Decimal(text).scaleb(exponent), "f")
 
 
 def to_int(v: Value) -> int:
@@ -229,11 +236,31 @@ def _mod(a: Value, b: Value) -> int:
     return int(math.fmod(to_int(a), d))
 
 
-def _divf(a: Value, b: Value) -> float:
-    d = to_float(b)
-    if d == 0:
-        return math.copysign(math.inf, to_float(a)) if to_float(a) else math.nan
-    return to_float(a) / d
+def _dec(v: Value) -> Decimal:
+    """sprig's ``toDecimal``: the float's shortest digits, so ``...f`` maths is decimal."""
+    f = to_float(v)
+    if not math.isfinite(f):
+        raise RenderError(f"not a finite number: {go_str(v)}")
+    return Decimal(repr(f))
+
+
+def _divf(a: Value, *b: Value) -> float:
+    out = _dec(a)
+    for x in b:
+        d = _dec(x)
+        if d == 0:
+            raise RenderError("decimal division by 0")
+        out /= d
+    return float(out)
+
+
+def _align(n: int, s: str, *, right: bool) -> str:
+    """Loki's alignLeft/alignRight: pad to n, or cut to n (alignRight keeps the end)."""
+    if n < 0 or n == len(s):
+        return s
+    if n > len(s):
+        return s.rjust(n) if right else s.ljust(n)
+    return s[len(s) - n:] if right else s[:n]
 
 
 def _default(d: Value, src: Value = "") -> Value:
@@ -271,18 +298,31 @@ def expand_go(template: str, m: re.Match[str]) -> str:
     return _EXPAND.sub(one, template)
 
 
-def _bytes(s: Value) -> str:
+def _bytes(s: Value) -> float:
     try:
-        return go_float(parse_go_bytes(go_str(s)))
+        return parse_go_bytes(go_str(s))
     except ValueError as exc:
         raise RenderError(str(exc)) from None
 
 
-def _duration(s: Value) -> str:
+def _duration(s: Value) -> float:
     try:
-        return go_float(parse_go_duration_s(go_str(s)))
+        return parse_go_duration_s(go_str(s))
     except ValueError as exc:
         raise RenderError(str(exc)) from None
+
+
+def _to_date(layout: Value, s: Value) -> Time:
+    try:
+        return Time(go_parse(go_str(layout), go_str(s)))
+    except ValueError as exc:
+        raise RenderError(str(exc)) from None
+
+
+def _to_date_in_zone(layout: Value, zone: Value, s: Value) -> Time:
+    if go_str(zone) not in ("UTC", "Etc/UTC", ""):
+        raise RenderError(f"toDateInZone: only UTC is supported here, not {go_str(zone)!r}")
+    return _to_date(layout, s)
 
 
 def _time_of(v: Value) -> Time:
@@ -325,8 +365,8 @@ FUNCTIONS: dict[str, Callable[..., Value]] = {
     "indent": lambda n, s: "\n".join(" " * to_int(n) + x for x in go_str(s).split("\n")),
     "nindent": lambda n, s: "\n" + "\n".join(" " * to_int(n) + x
                                              for x in go_str(s).split("\n")),
-    "alignLeft": lambda n, s: go_str(s)[:to_int(n)].ljust(to_int(n)),
-    "alignRight": lambda n, s: go_str(s)[-to_int(n):].rjust(to_int(n)) if to_int(n) else "",
+    "alignLeft": lambda n, s: _align(to_int(n), go_str(s), right=False),
+    "alignRight": lambda n, s: _align(to_int(n), go_str(s), right=True),
     "default": _default,
     "printf": lambda fmt, *a: go_printf(go_str(fmt), a),
     "count": lambda pattern, s: len(re.findall(go_str(pattern), go_str(s))),
@@ -342,27 +382,34 @@ FUNCTIONS: dict[str, Callable[..., Value]] = {
     # sprig's maths: integers truncate, the ...f forms are floats
     "add": lambda *a: sum(to_int(x) for x in a), "sub": lambda a, b: to_int(a) - to_int(b),
     "mul": lambda *a: math.prod(to_int(x) for x in a), "div": _div, "mod": _mod,
-    "addf": lambda *a: math.fsum(to_float(x) for x in a),
-    "subf": lambda a, *b: to_float(a) - math.fsum(to_float(x) for x in b),
-    "mulf": lambda *a: math.prod(to_float(x) for x in a), "divf": _divf,
+    "addf": lambda a, *b: float(sum((_dec(x) for x in b), _dec(a))),
+    "subf": lambda a, *b: float(_dec(a) - sum((_dec(x) for x in b), Decimal(0))),
+    "mulf": lambda a, *b: float(math.prod((_dec(x) for x in b), start=_dec(a))),
+    "divf": _divf,
     "max": lambda *a: max(to_int(x) for x in a), "min": lambda *a: min(to_int(x) for x in a),
     "maxf": lambda *a: max(to_float(x) for x in a),
     "minf": lambda *a: min(to_float(x) for x in a),
     "ceil": lambda v: float(math.ceil(to_float(v))),
     "floor": lambda v: float(math.floor(to_float(v))),
-    "round": lambda v, p=0: _round_half_away(to_float(v), to_int(p)),
+    "round": lambda v, p, on=0.5: _round(to_float(v), to_int(p), to_float(on)),
     "int": to_int, "float64": to_float,
     # time
     "unixEpoch": lambda t: _time_of(t).ns // 10**9,
     "unixEpochMillis": lambda t: _time_of(t).ns // 10**6,
     "unixEpochNanos": lambda t: _time_of(t).ns,
     "unixToTime": lambda v: Time(_unix_to_ns(go_str(v))),
+    "date": lambda layout, t: go_format(go_str(layout), _time_of(t).ns),
+    "toDate": _to_date, "toDateInZone": _to_date_in_zone,
+    "now": lambda: Time(time.time_ns()),
 }
 
 
-def _round_half_away(v: float, places: int) -> float:
+def _round(v: float, places: int, on: float) -> float:
+    """sprig's ``round``: up when the fraction at ``places`` is at least ``on`` (0.5)."""
     scale = 10.0 ** places
-    return math.copysign(math.floor(abs(v) * scale + 0.5), v) / scale
+    digit = v * scale
+    frac = math.modf(digit)[0]
+    return (math.ceil(digit) if frac >= on else math.floor(digit)) / scale
 
 
 def _unix_to_ns(text: str) -> int:

@@ -126,6 +126,141 @@ LOG_QUERIES: list[tuple[str, list[tuple[dict[str, str], list[str]]]]] = [
 ]
 
 
+# Streams for the stages and functions added later; each has `job` and no `app` or `env`, so
+# the queries above do not see them. Lines from Loki's docs and tests, as cited per case.
+NGINX = {"job": "nginx"}
+SVC1 = {"job": "svc", "host": "h1"}
+SVC2 = {"job": "svc", "host": "h2"}
+PACKED = {"job": "packed"}
+COLOR = {"job": "color"}
+RX = {"job": "rx"}
+VARLOGS = {"job": "varlogs"}
+CLF = ('127.0.0.1 user-identifier frank [10/Oct/2000:13:55:36 -0700] "GET /apache_pb.gif '
+       'HTTP/1.0" 200 2326')
+VERSIONCHECK = ("/api/plugins/versioncheck?slugIn=snuids-trafficlights-panel,input,gel"
+                "&grafanaVersion=7.0.0-beta1")
+COMBINED = (f'35.191.8.106 - - [19/May/2021:07:21:49 +0000] "GET {VERSIONCHECK} HTTP/1.1" 200 '
+            '107 "-" "Go-http-client/2.0" "80.153.74.144, 34.120.177.193" "TLSv1.3" "DE" "DEBW"')
+
+
+def _json(**kw: str) -> str:
+    return json.dumps(kw).replace('":"', '": "').replace('","', '", "')
+
+
+LINES.update({
+    # pkg/logql/log/pattern/pattern_test.go: Common and Combined Log Format fixtures
+    "n1": (NGINX, 1, CLF),
+    "n2": (NGINX, 2, COMBINED),
+    "s1": (SVC1, 1, "level=info method=GET path=/a status=200 latency=10ms size=1KB took=0.5"),
+    "s2": (SVC2, 2, "level=info method=POST path=/a status=201 latency=250ms size=2KiB took=1.5"),
+    "s3": (SVC1, 3, "level=error method=GET path=/b status=500 latency=1.5s size=3MB took=abc"),
+    "s4": (SVC2, 4, "level=info method=GET path=/b status=200 latency=20ms size=512B took=2"),
+    # docs/sources/query/log_queries/_index.md, "unpack"
+    "p1": (PACKED, 1, '{"container": "myapp", "pod": "pod-3223f", '
+                      '"_entry": "original log message"}'),
+    "p2": (PACKED, 2, '{"a": "b"}'),
+    "p3": (PACKED, 3, "not json"),
+    "k1": (COLOR, 1, "\x1b[31merror\x1b[0m: disk full"),
+    # docs/sources/query/log_queries/_index.md, "Regular expression"
+    "r1": (RX, 1, "POST /api/prom/api/v1/query_range (200) 1.5s"),
+    "r2": (RX, 2, "nothing to see"),
+    # docs/sources/query/log_queries/_index.md, "Drop Labels" and "Keep Labels"
+    "v1": (VARLOGS, 1, _json(level="info", method="GET", path="/", host="grafana.net",
+                             status="200")),
+    "v2": (VARLOGS, 2, _json(level="info", method="POST", path="/", host="grafana.net",
+                             status="200")),
+    "v3": (VARLOGS, 3, _json(app="some-api-service", level="info", method="GET", path="/",
+                             host="grafana.net", status="200")),
+    "v4": (VARLOGS, 4, _json(app="other-service", level="info", method="GET", path="/",
+                             host="grafana.net", status="200")),
+})
+GN = {"host": "grafana.net", "status": "200"}
+CLF_PATTERN = '`<ip> <userid> <user> [<_>] "<method> <path> <_>" <status> <size>`'
+COMBINED_PATTERN = '`<ip> - - [<_>] "<method> <path> <_>" <status> <size> `'
+RX_DOC = r"`(?P<method>\w+) (?P<path>[\w|/]+) \((?P<status>\d+?)\) (?P<duration>.*)`"
+
+LOG_QUERIES += [
+    # pattern: pkg/logql/log/pattern/pattern_test.go (fixtures "Common Log Format", "Combined")
+    ('{job="nginx"} |= "frank" | pattern ' + CLF_PATTERN,
+     [({**NGINX, "ip": "127.0.0.1", "userid": "user-identifier", "user": "frank",
+        "method": "GET", "path": "/apache_pb.gif", "status": "200", "size": "2326"}, ["n1"])]),
+    ('{job="nginx"} |= "Go-http" | pattern ' + COMBINED_PATTERN,
+     [({**NGINX, "ip": "35.191.8.106", "method": "GET", "path": VERSIONCHECK,
+        "status": "200", "size": "107"}, ["n2"])]),
+    # a capture named like a stream label: _extracted (log_queries/_index.md, "Parser expression")
+    ('{job="nginx"} |= "frank" | pattern "<job> <_>"',
+     [({**NGINX, "job_extracted": "127.0.0.1"}, ["n1"])]),
+    ('{job="nginx"} | pattern "<ip> <_>" | ip="127.0.0.1"',
+     [({**NGINX, "ip": "127.0.0.1"}, ["n1"])]),
+    # anchored at the line's start when it begins with a literal (log_queries/_index.md)
+    ('{job="nginx"} | pattern "[<_>] <x>"', [(NGINX, ["n2", "n1"])]),
+    # a missing literal: the capture takes the rest of the line (pattern.go Matches)
+    ('{job="nginx"} |= "frank" | pattern "<ip> - - <_>"', [({**NGINX, "ip": CLF}, ["n1"])]),
+    # regexp: log_queries/_index.md "Regular expression"; a line it does not match is kept
+    ('{job="rx"} | regexp ' + RX_DOC,
+     [({**RX, "method": "POST", "path": "/api/prom/api/v1/query_range", "status": "200",
+        "duration": "1.5s"}, ["r1"]), (RX, ["r2"])]),
+    ('{job="rx"} | regexp `(?P<verb>[A-Z]+) ` | verb="POST"', [({**RX, "verb": "POST"}, ["r1"])]),
+    # unpack: log_queries/_index.md "unpack"; pkg/logql/log/parser_test.go Test_unpackParser
+    ('{job="packed"} | unpack',
+     [({**PACKED, "__error__": "JSONParserErr"}, ["p3"]), (PACKED, ["p2"]),
+      ({**PACKED, "container": "myapp", "pod": "pod-3223f"}, ["=original log message"])]),
+    ('{job="packed"} | unpack != "container" | __error__=""',
+     [(PACKED, ["p2"]),
+      ({**PACKED, "container": "myapp", "pod": "pod-3223f"}, ["=original log message"])]),
+    # decolorize: log_queries/_index.md "Removing color codes"
+    ('{job="color"} | decolorize', [(COLOR, ["=error: disk full"])]),
+    ('{job="color"} | decolorize |= "error: disk"', [(COLOR, ["=error: disk full"])]),
+    ('{job="color"} |= "error: disk"', []),
+    # drop and keep: log_queries/_index.md "Drop Labels expression", "Keep Labels expression"
+    ('{job="varlogs"} | json | drop level, method="GET"',
+     [({**VARLOGS, **GN, "path": "/"}, ["v1"]),
+      ({**VARLOGS, **GN, "path": "/", "method": "POST"}, ["v2"]),
+      ({**VARLOGS, **GN, "path": "/", "app": "some-api-service"}, ["v3"]),
+      ({**VARLOGS, **GN, "path": "/", "app": "other-service"}, ["v4"])]),
+    ('{job="varlogs"} | json | drop level, path, app=~"some-api.*"',
+     [({**VARLOGS, **GN, "method": "GET"}, ["v3", "v1"]),
+      ({**VARLOGS, **GN, "method": "POST"}, ["v2"]),
+      ({**VARLOGS, **GN, "method": "GET", "app": "other-service"}, ["v4"])]),
+    ('{job="varlogs"} | json | keep level, method="GET"',
+     [({"level": "info", "method": "GET"}, ["v4", "v3", "v1"]), ({"level": "info"}, ["v2"])]),
+    ('{job="varlogs"} | json | keep level, tenant, app=~"some-api.*"',
+     [({"app": "some-api-service", "level": "info"}, ["v3"]),
+      ({"level": "info"}, ["v4", "v2", "v1"])]),
+    ('{job="color"} | json | drop __error__', [(COLOR, ["k1"])]),
+    ('{job="color"} | json | keep job',                     # keep leaves __error__
+     [({**COLOR, "__error__": "JSONParserErr"}, ["k1"])]),
+    # label_format: log_queries/_index.md "Labels format expression"; fmt_test.go
+    ('{job="svc"} | logfmt | keep host, status | label_format code=status',
+     [({"code": "200", "host": "h1"}, ["s1"]), ({"code": "500", "host": "h1"}, ["s3"]),
+      ({"code": "201", "host": "h2"}, ["s2"]), ({"code": "200", "host": "h2"}, ["s4"])]),
+    ('{job="svc"} |= "POST" | logfmt | keep method, path | label_format route="{{.method}} '
+     '{{.path}}"', [({"method": "POST", "path": "/a", "route": "POST /a"}, ["s2"])]),
+    ('{job="svc"} | logfmt | keep host, status | label_format status="{{div .status 100}}xx"',
+     [({"host": "h1", "status": "2xx"}, ["s1"]), ({"host": "h1", "status": "5xx"}, ["s3"]),
+      ({"host": "h2", "status": "2xx"}, ["s4", "s2"])]),
+    # line_format's functions: docs/sources/query/template_functions.md; fmt_test.go
+    ('{job="svc"} |= "POST" | logfmt | line_format `{{ .method | ToLower }} {{ ToUpper .path '
+     '}} {{ printf "%-6s" .level }}|` | keep host', [({"host": "h2"}, ["=post /A info  |"])]),
+    ('{job="svc"} |= "POST" | logfmt | line_format `{{ .nope | default "-" }} {{ trim "  x  " '
+     '}} {{ __line__ | trunc 10 }}` | keep host', [({"host": "h2"}, ["=- x level=info"])]),
+    ('{job="svc"} |= "POST" | line_format `{{ __timestamp__ | unixEpoch }} {{ __timestamp__ | '
+     'date "2006-01-02T15:04:05Z07:00" }}`', [(SVC2, ["=1700000002 2023-11-14T22:13:22Z"])]),
+    ('{job="svc"} |= "POST" | line_format "{{ __timestamp__ }}"',
+     [(SVC2, ["=2023-11-14 22:13:22 +0000 UTC"])]),
+    ('{job="svc"} |= "POST" | logfmt | line_format "{{ .size | bytes }} {{ .latency | '
+     'duration }}" | keep host', [({"host": "h2"}, ["=2048 0.25"])]),
+    # a call that fails: TemplateFormatErr, the line kept (fmt_test.go "template_error")
+    ('{job="svc"} |= "POST" | line_format "{{.host | now}}"',
+     [({**SVC2, "__error__": "TemplateFormatErr"}, ["s2"])]),
+    # sizes in label filters: log_queries/_index.md "Label filter expression" (Bytes)
+    ('{job="svc"} | logfmt | size > 1.5KB | keep host',
+     [({"host": "h1"}, ["s3"]), ({"host": "h2"}, ["s2"])]),
+    ('{job="svc"} | logfmt | latency >= 250ms and size <= 2KiB | keep host',
+     [({"host": "h2"}, ["s2"])]),
+]
+
+
 def _fill(store: Store) -> None:
     sink = LogSink(run_id=lambda: None, clock=lambda: 0.0)
     entries = [LogEntry(canonical_labels(labels), T0 + sec * S, line)
