@@ -15,7 +15,7 @@ _FRACTION = re.compile(r"[.,](0+|9+)(?!\d)")
 _TOKEN = re.compile("|".join([_FRACTION.pattern, *map(re.escape, _ELEMENTS)]))
 
 
-def _fmt_one(el: str, dt: datetime, ns: int) -> str:  # noqa: PLR0911, C901 -- one per element
+def _fmt_one(el: str, dt: datetime, ns: int) -> str:
     if el[0] in ".," and el[1:2] in ("0", "9"):
         digits = f"{ns:09d}"[:len(el) - 1]
         if el[1] == "9":

@@ -37,6 +37,9 @@ class TemplateSyntaxError(ValueError):
         self.offset = offset
 
 
+MAX_TEXT = 1 << 20  # a rendered value, as a stored line: what repeat/padding may make
+
+
 class RenderError(ValueError):
     """A template call that fails on a line's values (Loki: ``TemplateFormatErr``)."""
 
@@ -115,7 +118,7 @@ def go_float(v: float) -> str:
     text = "".join(map(str, digits))
     exp10 = len(text) + exponent - 1
     minus = "-" if sign else ""
-    if exp10 < -4 or exp10 >= 6:  # noqa: PLR2004 -- Go's shortest-'g' thresholds
+    if exp10 < -4 or exp10 >= 6:  # Go: shortest "g" form
         mant = text[0] + ("." + text[1:] if len(text) > 1 else "")
         return f"{minus}{mant}e{'-' if exp10 < 0 else '+'}{abs(exp10):02d}"
     return minus + format(Decimal(text).scaleb(exponent), "f")
@@ -186,6 +189,8 @@ def _go_type(v: Value) -> str:
 
 
 def _one_verb(flags: str, width: str, prec: str | None, verb: str, v: Value) -> str:
+    if width == "*" or int(width or 0) > MAX_TEXT or int(prec or 0) > MAX_TEXT:
+        return f"%!{verb}(BADWIDTH)"
     spec = "%" + flags + width + (f".{prec}" if prec is not None else "")
     if verb in "sv":
         return (spec + "s") % go_str(v)
@@ -254,10 +259,18 @@ def _divf(a: Value, *b: Value) -> float:
     return float(out)
 
 
+def _bounded(s: str, times: int) -> str:
+    if times > 0 and len(s) * times > MAX_TEXT:
+        raise RenderError(f"the result would be longer than {MAX_TEXT:,} characters")
+    return s * max(0, times)
+
+
 def _align(n: int, s: str, *, right: bool) -> str:
     """Loki's alignLeft/alignRight: pad to n, or cut to n (alignRight keeps the end)."""
     if n < 0 or n == len(s):
         return s
+    if n > MAX_TEXT:
+        raise RenderError(f"the result would be longer than {MAX_TEXT:,} characters")
     if n > len(s):
         return s.rjust(n) if right else s.ljust(n)
     return s[len(s) - n:] if right else s[:n]
@@ -268,7 +281,7 @@ def _default(d: Value, src: Value = "") -> Value:
 
 
 def _regex_replace(literal: bool) -> Callable[..., str]:
-    def replace(pattern: Value, repl: Value, s: Value) -> str:
+    def replace(pattern: Value, s: Value, repl: Value) -> str:  # sprig's order
         try:
             rx = re.compile(go_str(pattern))
         except re.error as exc:
@@ -358,12 +371,13 @@ FUNCTIONS: dict[str, Callable[..., Value]] = {
     "trimSuffix": lambda p, s: go_str(s).removesuffix(go_str(p)),
     "replace": lambda old, new, s: go_str(s).replace(go_str(old), go_str(new)),
     "substr": _substr, "trunc": _trunc,
-    "repeat": lambda n, s: go_str(s) * max(0, to_int(n)),
+    "repeat": lambda n, s: _bounded(go_str(s), to_int(n)),
     "contains": lambda sub, s: go_str(sub) in go_str(s),
     "hasPrefix": lambda p, s: go_str(s).startswith(go_str(p)),
     "hasSuffix": lambda p, s: go_str(s).endswith(go_str(p)),
-    "indent": lambda n, s: "\n".join(" " * to_int(n) + x for x in go_str(s).split("\n")),
-    "nindent": lambda n, s: "\n" + "\n".join(" " * to_int(n) + x
+    "indent": lambda n, s: "\n".join(_bounded(" ", to_int(n)) + x
+                                     for x in go_str(s).split("\n")),
+    "nindent": lambda n, s: "\n" + "\n".join(_bounded(" ", to_int(n)) + x
                                              for x in go_str(s).split("\n")),
     "alignLeft": lambda n, s: _align(to_int(n), go_str(s), right=False),
     "alignRight": lambda n, s: _align(to_int(n), go_str(s), right=True),

@@ -12,6 +12,8 @@ first unless ``forward``, and keep the first ``limit`` lines.
 from __future__ import annotations
 
 import json
+import math
+import re
 from typing import Any
 
 import pytest
@@ -156,8 +158,8 @@ LINES.update({
     "s3": (SVC1, 3, "level=error method=GET path=/b status=500 latency=1.5s size=3MB took=abc"),
     "s4": (SVC2, 4, "level=info method=GET path=/b status=200 latency=20ms size=512B took=2"),
     # docs/sources/query/log_queries/_index.md, "unpack"
-    "p1": (PACKED, 1, '{"container": "myapp", "pod": "pod-3223f", '
-                      '"_entry": "original log message"}'),
+    "p1": (PACKED, 1, ('{"container": "myapp", "pod": "pod-3223f", '
+                      '"_entry": "original log message"}')),
     "p2": (PACKED, 2, '{"a": "b"}'),
     "p3": (PACKED, 3, "not json"),
     "k1": (COLOR, 1, "\x1b[31merror\x1b[0m: disk full"),
@@ -234,22 +236,22 @@ LOG_QUERIES += [
     ('{job="svc"} | logfmt | keep host, status | label_format code=status',
      [({"code": "200", "host": "h1"}, ["s1"]), ({"code": "500", "host": "h1"}, ["s3"]),
       ({"code": "201", "host": "h2"}, ["s2"]), ({"code": "200", "host": "h2"}, ["s4"])]),
-    ('{job="svc"} |= "POST" | logfmt | keep method, path | label_format route="{{.method}} '
-     '{{.path}}"', [({"method": "POST", "path": "/a", "route": "POST /a"}, ["s2"])]),
+    (('{job="svc"} |= "POST" | logfmt | keep method, path | label_format route="{{.method}} '
+     '{{.path}}"'), [({"method": "POST", "path": "/a", "route": "POST /a"}, ["s2"])]),
     ('{job="svc"} | logfmt | keep host, status | label_format status="{{div .status 100}}xx"',
      [({"host": "h1", "status": "2xx"}, ["s1"]), ({"host": "h1", "status": "5xx"}, ["s3"]),
       ({"host": "h2", "status": "2xx"}, ["s4", "s2"])]),
     # line_format's functions: docs/sources/query/template_functions.md; fmt_test.go
-    ('{job="svc"} |= "POST" | logfmt | line_format `{{ .method | ToLower }} {{ ToUpper .path '
-     '}} {{ printf "%-6s" .level }}|` | keep host', [({"host": "h2"}, ["=post /A info  |"])]),
-    ('{job="svc"} |= "POST" | logfmt | line_format `{{ .nope | default "-" }} {{ trim "  x  " '
-     '}} {{ __line__ | trunc 10 }}` | keep host', [({"host": "h2"}, ["=- x level=info"])]),
-    ('{job="svc"} |= "POST" | line_format `{{ __timestamp__ | unixEpoch }} {{ __timestamp__ | '
-     'date "2006-01-02T15:04:05Z07:00" }}`', [(SVC2, ["=1700000002 2023-11-14T22:13:22Z"])]),
+    (('{job="svc"} |= "POST" | logfmt | line_format `{{ .method | ToLower }} {{ ToUpper .path '
+     '}} {{ printf "%-6s" .level }}|` | keep host'), [({"host": "h2"}, ["=post /A info  |"])]),
+    (('{job="svc"} |= "POST" | logfmt | line_format `{{ .nope | default "-" }} {{ trim "  x  " '
+     '}} {{ __line__ | trunc 10 }}` | keep host'), [({"host": "h2"}, ["=- x level=info"])]),
+    (('{job="svc"} |= "POST" | line_format `{{ __timestamp__ | unixEpoch }} {{ __timestamp__ | '
+     'date "2006-01-02T15:04:05Z07:00" }}`'), [(SVC2, ["=1700000002 2023-11-14T22:13:22Z"])]),
     ('{job="svc"} |= "POST" | line_format "{{ __timestamp__ }}"',
      [(SVC2, ["=2023-11-14 22:13:22 +0000 UTC"])]),
-    ('{job="svc"} |= "POST" | logfmt | line_format "{{ .size | bytes }} {{ .latency | '
-     'duration }}" | keep host', [({"host": "h2"}, ["=2048 0.25"])]),
+    (('{job="svc"} |= "POST" | logfmt | line_format "{{ .size | bytes }} {{ .latency | '
+     'duration }}" | keep host'), [({"host": "h2"}, ["=2048 0.25"])]),
     # a call that fails: TemplateFormatErr, the line kept (fmt_test.go "template_error")
     ('{job="svc"} |= "POST" | line_format "{{.host | now}}"',
      [({**SVC2, "__error__": "TemplateFormatErr"}, ["s2"])]),
@@ -365,6 +367,103 @@ INSTANT: list[tuple[str, int, list[tuple[dict[str, str], float]]]] = [
 ]
 
 
+LF = '{job="svc"} | logfmt'
+H1, H2 = {"host": "h1"}, {"host": "h2"}
+API = 'count_over_time({app="api"}[1m])'          # at T0+10: D 2, E 3
+BY_ENV = f"sum by (env) (count_over_time({ALL}[1m]))"   # dev 2, prod 6
+INSTANT += [
+    # unwrapped ranges: docs/sources/query/metric_queries.md "Unwrapped range aggregations";
+    # pkg/logql/range_vector.go (population stddev/stdvar, Prometheus's quantile)
+    (f"max_over_time({LF} | unwrap duration(latency) [1m]) by (host)", 10, [(H1, 1.5),
+                                                                            (H2, 0.25)]),
+    (f"min_over_time({LF} | unwrap duration(latency) [1m]) by (host)", 10, [(H1, 0.01),
+                                                                            (H2, 0.02)]),
+    (f"avg_over_time({LF} | unwrap duration_seconds(latency) [1m]) by (host)", 10,
+     [(H1, 0.755), (H2, 0.135)]),
+    (f"first_over_time({LF} | unwrap duration(latency) [1m]) by (host)", 10, [(H1, 0.01),
+                                                                              (H2, 0.25)]),
+    (f"last_over_time({LF} | unwrap duration(latency) [1m]) by (host)", 10, [(H1, 1.5),
+                                                                             (H2, 0.02)]),
+    (f"stddev_over_time({LF} | unwrap duration(latency) [1m]) by (host)", 10, [(H1, 0.745),
+                                                                               (H2, 0.115)]),
+    (f"stdvar_over_time({LF} | unwrap duration(latency) [1m]) by (host)", 10,
+     [(H1, 0.555025), (H2, 0.013225)]),
+    (f"quantile_over_time(0.5, {LF} | unwrap duration(latency) [1m]) by (host)", 10,
+     [(H1, 0.755), (H2, 0.135)]),
+    (f"quantile_over_time(0.99, {LF} | unwrap duration(latency) [1m]) by (host)", 10,
+     [(H1, 1.4851), (H2, 0.2477)]),
+    # grouping on the range aggregation merges the streams' samples before the quantile
+    (f"quantile_over_time(0.5, {LF} | unwrap duration(latency) [1m]) by (job)", 10,
+     [({"job": "svc"}, 0.135)]),
+    (f"quantile_over_time(2, {LF} | unwrap duration(latency) [1m]) by (job)", 10,
+     [({"job": "svc"}, math.inf)]),
+    ((f"max_over_time({LF} | keep host, path, latency | unwrap duration(latency) [1m]) "
+     "without (path)"), 10, [(H1, 1.5), (H2, 0.25)]),
+    (f"sum by (host) (sum_over_time({LF} | unwrap bytes(size) [1m]))", 10,
+     [(H1, 3_001_000), (H2, 2560)]),          # 1KB + 3MB (SI); 2KiB + 512B
+    # a value that does not convert: SampleExtractionErr, dropped by | __error__=""
+    (f'sum_over_time({LF} | keep host, took | unwrap took | __error__="" [1m])', 10,
+     [(H1, 0.5), (H2, 3.5)]),
+    ('sum_over_time({job="svc"}[1m] | logfmt | keep host, took | unwrap took | __error__="")',
+     10, [(H1, 0.5), (H2, 3.5)]),            # the range after the selector, as Loki allows
+    (f'rate({LF} | keep host, took | unwrap took | __error__="" [10s])', 10,
+     [(H1, 0.05), (H2, 0.35)]),
+    (f"sum_over_time({LF} | keep host, nope | unwrap nope [1m])", 10, []),  # no label: no sample
+    # absent_over_time: metric_queries.md; labels from the selector's = matchers
+    ('absent_over_time({app="nope", env="x"}[1m])', 10, [({"app": "nope", "env": "x"}, 1)]),
+    ('absent_over_time({app=~"no.*", job="x"}[1m])', 10, [({"job": "x"}, 1)]),
+    ('absent_over_time({app="api"}[1m])', 10, []),
+    (f"absent_over_time({LF} | keep host, nope | unwrap nope [1m])", 10, [({"job": "svc"}, 1)]),
+    # offset: metric_queries.md "Offset modifier"
+    ('count_over_time({app="api"}[1s] offset 1s)', 4, [(E, 1)]),
+    ('count_over_time({app="api"}[1m] offset 5s)', 10, [(D, 2), (E, 3)]),
+    ('count_over_time({app="api"}[1m] offset 6s)', 10, [(D, 1), (E, 3)]),
+    # binary operators: Prometheus's "Operators" docs, which Loki follows
+    # (pkg/logql/evaluator.go vectorBinop; pkg/logql/syntax/ast_test.go, engine_test.go)
+    (f"{API} * 2", 10, [(D, 4), (E, 6)]),
+    (f"{API} - 1 * 2", 10, [(D, 0), (E, 1)]),                       # * before -
+    (f"{API} ^ 2", 10, [(D, 4), (E, 9)]),
+    (f"{API} % 2", 10, [(D, 0), (E, 1)]),
+    (f"{API} / 0", 10, [(D, math.inf), (E, math.inf)]),
+    ("2 ^ 3 ^ 2 * vector(1)", 10, [({}, 512)]),                    # ^ is right-associative
+    (f"(1 + 2) * {API}", 10, [(D, 6), (E, 9)]),
+    (f"{API} > 2", 10, [(E, 3)]),                                   # a filter: the value kept
+    (f"2 < {API}", 10, [(E, 3)]),
+    (f"{API} > bool 2", 10, [(D, 0), (E, 1)]),
+    (f"{API} == 3", 10, [(E, 3)]),
+    (f"{API} != bool 3", 10, [(D, 1), (E, 0)]),
+    (f"{API} / {API}", 10, [(D, 1), (E, 1)]),
+    (f"{API} >= bool {API}", 10, [(D, 1), (E, 1)]),
+    (f"{BY_ENV} / on() group_left sum(count_over_time({ALL}[1m]))", 10,
+     [({"env": "dev"}, 0.25), ({"env": "prod"}, 0.75)]),
+    (f"{API} / ignoring(env) group_left sum by (app) ({API})", 10, [(D, 0.4), (E, 0.6)]),
+    (f"sum by (app) ({API}) * on(app) group_right {API}", 10, [(D, 10), (E, 15)]),
+    (f"sum by (app, env) ({API}) - on(env) {BY_ENV}", 10,
+     [({"env": "dev"}, 0), ({"env": "prod"}, -3)]),                # one-to-one keeps on()
+    (f'{API} and count_over_time({{env="prod"}}[1m])', 10, [(E, 3)]),
+    (f'{API} unless count_over_time({{env="prod"}}[1m])', 10, [(D, 2)]),
+    (f'{API} or count_over_time({{env="prod"}}[1m])', 10, [(D, 2), (E, 3), (WEB, 3)]),
+    (f'{API} and on(env) count_over_time({{app="web"}}[1m])', 10, [(E, 3)]),
+    # vector(): metric_queries.md "Functions" (the `or vector(0)` example)
+    ('sum(count_over_time({app="nope"}[1m])) or vector(0)', 10, [({}, 0)]),
+    ('sum(count_over_time({app="api"}[1m])) or vector(0)', 10, [({}, 5)]),
+    # aggregations: metric_queries.md "Built-in aggregation operators"
+    (f"topk(2, count_over_time({ALL}[1m]))", 10, [(E, 3), (WEB, 3)]),
+    (f"bottomk(1, count_over_time({ALL}[1m]))", 10, [(D, 2)]),
+    (f"topk by (app) (1, count_over_time({ALL}[1m]))", 10, [(E, 3), (WEB, 3)]),
+    (f"bottomk(1, count_over_time({ALL}[1m])) by (app)", 10, [(D, 2), (WEB, 3)]),
+    (f"stdvar(count_over_time({ALL}[1m]))", 10, [({}, 2 / 9)]),
+    (f"stddev by (env) (count_over_time({ALL}[1m]))", 10, [({"env": "dev"}, 0),
+                                                           ({"env": "prod"}, 0)]),
+    # label_replace: Prometheus's docs (anchored regexp, $1 expansion; "" removes the label)
+    (f'label_replace({API}, "stage", "$1-x", "env", "(p.*)")', 10,
+     [(D, 2), ({**E, "stage": "prod-x"}, 3)]),
+    (f'label_replace({API}, "stage", "${{1}}", "env", "p")', 10, [(D, 2), (E, 3)]),
+    ('label_replace(count_over_time({app="web"}[1m]), "app", "", "app", "web")', 10,
+     [({"env": "prod", "level": "info"}, 3)]),
+]
+
+
 @pytest.mark.parametrize(("query", "at", "expected"), INSTANT, ids=[q for q, _, _ in INSTANT])
 def test_instant_metric_query(filled, query, at, expected):
     data: Any = query_instant(filled, query, T0 + at * S)
@@ -412,3 +511,64 @@ def test_counts_from_sql_equal_the_line_by_line_evaluation(filled, func, window,
     args = (T0 + start_s * S, T0 + end_s * S)
     assert query_range(filled, fast, *args, step_ns=step_s * S) == \
         query_range(filled, slow, *args, step_ns=step_s * S)
+
+
+def _matrix(data: Any) -> dict[str, list[list[Any]]]:
+    return {json.dumps(r["metric"], sort_keys=True): r["values"] for r in data["result"]}
+
+
+def _t(*secs: int) -> list[int]:
+    return [1_700_000_000 + s for s in secs]
+
+
+@pytest.mark.parametrize(("query", "start", "end", "expected"), [
+    # offset shifts each window back; the points keep the steps' times
+    ('count_over_time({app="api", env="prod"}[1s] offset 1s)', 2, 4,
+     [(E, [(2, "1"), (3, "1"), (4, "1")])]),
+    # absent_over_time: 1 at the steps whose window has no line
+    ('absent_over_time({app="api", env="prod"}[1s])', 0, 5,
+     [(E, [(0, "1"), (4, "1"), (5, "1")])]),
+    # topk per step: a series has points only where it is among the k
+    ('topk(1, count_over_time({app="api"}[1s]))', 1, 5,
+     [(D, [(4, "1"), (5, "1")]), (E, [(1, "1"), (2, "1"), (3, "1")])]),
+    ('sum(count_over_time({app="api"}[1s])) or vector(0)', 0, 6,
+     [({}, [(0, "0"), (1, "1"), (2, "1"), (3, "1"), (4, "1"), (5, "1"), (6, "0")])]),
+    ("vector(2) * 3", 0, 2, [({}, [(0, "6"), (1, "6"), (2, "6")])]),
+    ('count_over_time({app="api", env="prod"}[2s]) / 0', 1, 1, [(E, [(1, "+Inf")])]),
+    ('-1 * count_over_time({app="api", env="prod"}[2s]) ^ 0.5 < 0', 1, 1,
+     [(E, [(1, "-1")])]),
+])
+def test_range_metric_operators(filled, query, start, end, expected):
+    data = query_range(filled, query, T0 + start * S, T0 + end * S, step_ns=S)
+    assert _matrix(data) == {json.dumps(lab, sort_keys=True): [[_t(s)[0], v] for s, v in pts]
+                             for lab, pts in expected}
+
+
+def test_sort_orders_an_instant_vector_by_value(filled):
+    """sort/sort_desc: the only instant answers Loki orders by value (metric_queries.md,
+    "Result ordering"); anything else is ordered by labels."""
+    query = f"sort(count_over_time({ALL}[1m]))"
+    data: Any = query_instant(filled, query, T0 + 10 * S)
+    assert [(r["metric"], r["value"][1]) for r in data["result"]] == [
+        (D, "2"), (E, "3"), (WEB, "3")]
+    data = query_instant(filled, f"sort_desc(count_over_time({ALL}[1m]))", T0 + 10 * S)
+    assert [r["value"][1] for r in data["result"]] == ["3", "3", "2"]
+    assert data["result"][-1]["metric"] == D
+    data = query_instant(filled, f"bottomk(3, count_over_time({ALL}[1m]))", T0 + 10 * S)
+    assert [r["metric"] for r in data["result"]] == [D, E, WEB]
+
+
+@pytest.mark.parametrize(("query", "says"), [
+    # Loki refuses a metric series with __error__ (pkg/logqlmodel: pipeline error)
+    (f"sum_over_time({LF} | unwrap took [1m])", "'SampleExtractionErr'"),
+    (f"sum_over_time({LF} | unwrap latency [1m])", "'SampleExtractionErr'"),  # not a float
+    # one-to-one matching needs one series per match on each side
+    (f"{BY_ENV} / on() sum by (app) (count_over_time({ALL}[1m]))", "duplicate series"),
+    (f"{API} / on(app) sum by (app) ({API})", "many-to-one matching must be explicit"),
+    ("(1 + 2) > bool 1", "is a number, not a vector"),
+    ("2 * 3", "is a number, not a vector"),
+    (f'label_replace({API}, "env", "", "env", ".*")', "same labelset"),
+])
+def test_queries_loki_refuses_when_evaluated(filled, query, says):
+    with pytest.raises(QueryError, match=re.escape(says)):
+        query_instant(filled, query, T0 + 10 * S)

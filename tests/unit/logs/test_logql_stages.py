@@ -1,0 +1,223 @@
+"""The pieces LogQL's stages are made of, against the cases Loki's own tests pin: pattern
+matching (pkg/logql/log/pattern/pattern_test.go), templates (pkg/logql/log/fmt_test.go),
+sizes and durations (go-humanize's ParseBytes, Go's time.ParseDuration); and fuzzing: a
+template only fails with TemplateSyntaxError (parsing) or RenderError (a line's values)."""
+
+from __future__ import annotations
+
+import contextlib
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from perflab.logs._gotime import go_format, go_parse
+from perflab.logs._pattern import PatternError, parse_pattern
+from perflab.logs._template import (
+    Context,
+    RenderError,
+    TemplateSyntaxError,
+    go_float,
+    go_printf,
+    parse_template,
+)
+from perflab.logs._units import parse_go_bytes, parse_go_duration_s
+
+
+@pytest.mark.parametrize(("pattern", "line", "values"), [
+    # pattern_test.go fixtures: (expr, in, expected captures)
+    ("foo <foo> bar", "foo buzz bar", ["buzz"]),
+    ("foo <foo> bar<fuzz>", "foo buzz bar", ["buzz", ""]),
+    ("<foo>foo <bar> bar", "foo buzz bar", ["", "buzz"]),
+    ("<foo> bar<fuzz>", " bar", ["", ""]),
+    ("<foo>bar<baz>", " bar ", [" ", " "]),
+    ("<foo>", " bar ", [" bar "]),
+    ("<path>?<_>", "/api/plugins/versioncheck?slugIn=x", ["/api/plugins/versioncheck"]),
+    ("<path>?<_>", "/api/plugins/status", ["/api/plugins/status"]),
+    ("<_> <id> [<level>] [<no>] [<component>] ",
+     "2020-08-06T14:25:02.835618Z 0 [Note] [MY-012487] [InnoDB] DDL log recovery : begin",
+     ["0", "Note", "MY-012487", "InnoDB"]),
+    ("<level>  [<component>]<_> in <duration>.<_>",
+     ("INFO  [Service Thread] 2021-05-19 07:40:12,130 GCInspector.java:284 - ParNew GC in "
+     "248ms.  CMS Old Gen: 5043436640 -> 5091062064"), ["INFO", "Service Thread", "248ms"]),
+    ('<_> msg="<method> <path> (<status>) <duration>"',
+     ('level=debug ts=2021-05-19T07:54:26.864644382Z caller=logging.go:66 traceID=7fbb92fd0eb9c65d'
+     ' msg="POST /loki/api/v1/push (204) 1.238734ms"'),
+     ["POST", "/loki/api/v1/push", "204", "1.238734ms"]),
+    ("<_> <_> <level> | <component>: <_> peer <peer_id> <_> tcp <ip>:<_>",
+     ("2021-05-19 08:16:50.181436 W | rafthttp: health check for peer fd8275e521cfb532 could "
+     "not connect: dial tcp 10.32.85.85:2380: connect: connection refused"),
+     ["W", "rafthttp", "fd8275e521cfb532", "10.32.85.85"]),
+    ("foo <x>", "bar baz", []),                      # a leading literal anchors the match
+    ("<x>", "", []),                                 # an empty line matches nothing
+])
+def test_pattern_matches_as_loki(pattern, line, values):
+    assert [v for _, v in parse_pattern(pattern).matches(line)] == values
+
+
+@pytest.mark.parametrize(("pattern", "says"), [
+    ("<_> foo", "at least one named capture"),
+    ("foo", "at least one named capture"),
+    ("<a><b>", "consecutive capture"),
+    ("<a> <a>", "duplicate capture name"),
+])
+def test_invalid_patterns(pattern, says):
+    with pytest.raises(PatternError, match=says):
+        parse_pattern(pattern)
+
+
+def test_a_pattern_reads_angle_brackets_that_are_not_captures_as_text():
+    p = parse_pattern("<1x> <a>")
+    assert p.matches("<1x> yes") == [("a", "yes")]
+
+
+L = {"foo": "blip", "bar": "blop"}
+
+
+@pytest.mark.parametrize(("template", "labels", "ts", "line"), [
+    # fmt_test.go TestLineFormatter_Format: (template, labels, ts, expected line)
+    ("foo {{.foo | ToUpper }} buzz{{  .bar  }}", L, 0, "foo BLIP buzzblop"),
+    ("{{ add .foo 1 | sub .bar | mul .baz | div .bazz}}",
+     {"foo": "1", "bar": "3", "baz": "10", "bazz": "20"}, 0, "2"),
+    ("{{ addf .foo 1.5 | subf .bar 1.5 | mulf .baz | divf .bazz }}",
+     {"foo": "1.5", "bar": "5", "baz": "10.5", "bazz": "20.2"}, 0, "3.8476190476190477"),
+    ("{{ round (addf .foo 1.5 | subf .bar | mulf .baz | divf .bazz) 5 .2}}",
+     {"foo": "1.5", "bar": "3.5", "baz": "10.5", "bazz": "20.4"}, 0, "3.88572"),
+    ("min is {{ min .foo .bar .baz }} and max is {{ max .foo .bar .baz }}",
+     {"foo": "5", "bar": "10", "baz": "15"}, 0, "min is 5 and max is 15"),
+    ("minf is {{ minf .foo .bar .baz }} and maxf is {{maxf .foo .bar .baz}}",
+     {"foo": "5.3", "bar": "10.5", "baz": "15.2"}, 0, "minf is 5.3 and maxf is 15.2"),
+    ("ceil is {{ ceil .foo }} and floor is {{floor .foo }}", {"foo": "5.3"}, 0,
+     "ceil is 6 and floor is 5"),
+    ("mod is {{ mod .foo 3 }}", {"foo": "20"}, 0, "mod is 2"),
+    ('{{ "2.5" | float64 | int | add 10}}', {}, 0, "12"),
+    (('{{ sub (unixEpoch (toDate "2006-01-02" "2021-11-02")) (unixEpoch (toDate "2006-01-02" '
+     '"2021-11-01")) }}'), {}, 0, "86400"),
+    ('{{ date "2006-01-02" (toDate "2006-01-02" "2021-11-02") }}', {}, 0, "2021-11-02"),
+    ("{{ div (unixEpoch now) (unixEpoch now) }}", {}, 0, "1"),
+    ("{{ __line__ }} bar {{ .bar }}", {"bar": "2"}, 0, "1 bar 2"),
+    ('{{.foo | default "-" }}{{.bar | default "-"}}{{.unknown | default "-"}}',
+     {"foo": "blip", "bar": ""}, 0, "blip--"),
+    ('{{ __timestamp__ | date "2006-01-02" }} bar {{ .bar }}', {"bar": "2"},
+     1656331200000000000, "2022-06-27 bar 2"),
+    ("{{ __timestamp__ | unixEpoch }} bar {{ .bar }}", {"bar": "2"}, 1656353124120000000,
+     "1656353124 bar 2"),
+    ("{{ .foo | bytes }}", {"foo": "3 kB"}, 0, "3000"),
+    ("{{ .foo | bytes }}", {"foo": "3MB"}, 0, "3e+06"),
+    ("{{ .foo | duration }}", {"foo": "3ms"}, 0, "0.003"),
+    ("{{ .foo | duration_seconds }}", {"foo": "3m10s"}, 0, "190"),
+    ('{{ .foo | toDateInZone "2006-01-02T15:04:05.999999999Z" "UTC" | unixEpochMillis }}',
+     {"foo": "2023-03-10T01:32:40.340485723Z"}, 0, "1678411960340"),
+    ('{{ .foo | toDateInZone "2006-01-02T15:04:05.999999999Z" "UTC" | unixEpochNanos }}',
+     {"foo": "2023-03-10T01:32:40.340485723Z"}, 0, "1678411960340485723"),
+    ("{{ .foo | b64enc }}", {"foo": "i'm a string, encode me!"}, 0,
+     "aSdtIGEgc3RyaW5nLCBlbmNvZGUgbWUh"),
+    ("{{ .foo | b64dec }}", {"foo": "aSdtIGEgc3RyaW5nLCBlbmNvZGUgbWUh"}, 0,
+     "i'm a string, encode me!"),
+    ("{{ alignLeft 4 .foo }}", {"foo": "hello"}, 0, "hell"),
+    ("{{ alignRight 4 .foo }}", {"foo": "hello"}, 0, "ello"),
+    ("{{.foo}}  ", {"foo": "bar"}, 0, "bar  "),
+    ("{{.missing}}", {"foo": "bar"}, 0, ""),
+    # template_functions.md examples
+    ('{{ .cluster | replace "-cluster" "" }}', {"cluster": "eu-cluster"}, 0, "eu"),
+    ('{{ substr 6 11 "hello world"}}', {}, 0, "world"),
+    ('{{ trunc -5 "hello world"}}', {}, 0, "world"),
+    ('{{ trimAll "$" "$5.00" }}', {}, 0, "5.00"),
+    ('{{ title "hello world"}}', {}, 0, "Hello World"),
+    ('{{ repeat 3 "hello" }}', {}, 0, "hellohellohello"),
+    ('{{ regexReplaceAll "(\\\\w+)@(\\\\w+)" .e "${2}:$1" }}', {"e": "ann@example"}, 0,
+     "example:ann"),
+    ('{{ printf "%-5.5s|%d|%05.1f|%q|%v" .a 7 3.14159 .a 2.5 }}', {"a": "GETTING"}, 0,
+     'GETTI|7|003.1|"GETTING"|2.5'),
+    ("{{- .a -}}  x {{/* a comment */}}", {"a": "y"}, 0, "yx "),
+    ("{{ if_missing := 1 }}", {}, 0, None),
+])
+def test_templates_render_as_loki(template, labels, ts, line):
+    if line is None:
+        with pytest.raises(TemplateSyntaxError):
+            parse_template(template)
+        return
+    assert parse_template(template).render(Context(labels, "1", ts)) == line
+
+
+@pytest.mark.parametrize("template", [
+    "{{.foo | now}}",            # fmt_test.go "template_error": wrong number of arguments
+    "{{ div 1 0 }}",
+    '{{ toDate "2006-01-02" "nope" }}',
+    '{{ repeat 100000000 "xx" }}',
+    "{{ .foo | bytes }}",
+    '{{ toDateInZone "2006" "Europe/Paris" "2021" }}',
+])
+def test_render_errors(template):
+    with pytest.raises(RenderError):
+        parse_template(template).render(Context({"foo": "blip"}, "", 0))
+
+
+@pytest.mark.parametrize(("text", "value"), [
+    ("42MB", 42e6), ("1.5KiB", 1536), ("20B", 20), ("3 kB", 3000), ("5 MiB", 5 * 2**20),
+    ("3k", 3000), ("1G", 1e9), ("1,000", 1000), ("512", 512),
+])
+def test_sizes_as_go_humanize(text, value):
+    assert parse_go_bytes(text) == value
+
+
+@pytest.mark.parametrize("text", ["", "1.5XB", "abc", "-1KB", "1e400"])
+def test_sizes_that_do_not_parse(text):
+    with pytest.raises(ValueError, match=r"."):
+        parse_go_bytes(text)
+
+
+@pytest.mark.parametrize(("text", "seconds"), [
+    ("1.5s", 1.5), ("1h30m", 5400), ("-250ms", -0.25), ("0", 0), ("24s30ms", 24.03),
+    ("2µs", 2e-6), (".5m", 30),
+])
+def test_durations_as_go(text, seconds):
+    assert parse_go_duration_s(text) == pytest.approx(seconds)
+
+
+@pytest.mark.parametrize("text", ["", "1", "1d", "s", "1.5", "--1s"])
+def test_durations_that_do_not_parse(text):
+    with pytest.raises(ValueError, match="invalid duration"):
+        parse_go_duration_s(text)
+
+
+@pytest.mark.parametrize(("v", "text"), [
+    (3e6, "3e+06"), (3000.0, "3000"), (0.003, "0.003"), (1e-5, "1e-05"),
+    (1234567.0, "1.234567e+06"), (-2.5, "-2.5"), (float("nan"), "NaN"), (float("-inf"), "-Inf"),
+])
+def test_floats_print_as_go(v, text):
+    assert go_float(v) == text
+
+
+def test_printf_reports_what_go_reports():
+    assert go_printf("%d %s", ["x"]) == "%!d(string=x) %!s(MISSING)"
+    assert go_printf("%s", ["a", 1]) == "a%!(EXTRA int64=1)"
+    assert go_printf("100%%", []) == "100%"
+
+
+def test_go_layouts_format_and_parse():
+    ns = 1_700_000_002_250_000_000
+    assert go_format("2006-01-02T15:04:05.000Z07:00 Mon Jan _2 3PM", ns) == \
+        "2023-11-14T22:13:22.250Z Tue Nov 14 10PM"
+    assert go_parse("2006-01-02 15:04:05 -0700", "2023-11-14 23:13:22 +0100") == \
+        1_700_000_002 * 10**9
+    with pytest.raises(ValueError, match="cannot parse"):
+        go_parse("2006-01-02", "14/11/2023")
+
+
+FRAGMENTS = ["{{", "}}", " ", ".a", ".b", "|", "(", ")", '"x"', "`y`", "1", "-2.5", "upper",
+             "printf", '"%d %s %5.2f"', "default", "div", "divf", "add", "substr", "trunc",
+             "repeat", "__line__", "__timestamp__", "date", '"2006"', "unixEpoch", "bytes",
+             "toDate", "regexReplaceAll", '"("', "b64dec", "round", "true", "{{-", "-}}", "$"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(FRAGMENTS), max_size=20).map("".join),
+       st.dictionaries(st.sampled_from(["a", "b"]), st.text(max_size=8)))
+def test_templates_fail_only_with_their_own_errors(text, labels):
+    try:
+        template = parse_template(text)
+    except TemplateSyntaxError:
+        return
+    with contextlib.suppress(RenderError):
+        template.render(Context(labels, "line", 1_700_000_000 * 10**9))
