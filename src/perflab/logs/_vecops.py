@@ -4,7 +4,8 @@ Prometheus (pkg/logql/evaluator.go ``vectorBinop``/``resultMetric``; Prometheus'
 "Operators" docs).
 
 - Arithmetic ``+ - * / % ^`` keeps the left side's labels (Loki has no metric name to drop);
-  comparisons filter (the vector's value is kept) unless ``bool``, which gives 0 or 1.
+  a division or modulo by zero is NaN (Loki's MergeBinOp guards it so, unlike Prometheus's
+  ±Inf); comparisons filter (the vector's value is kept) unless ``bool``, which gives 0 or 1.
 - Two vectors match on all their labels, or ``on(...)``/``ignoring(...)`` them; one-to-one
   needs each side unique per match, ``group_left``/``group_right`` let the named side be
   many, copying ``include`` labels from the one side. A one-to-one result keeps only the
@@ -45,16 +46,13 @@ def _pow(a: float, b: float) -> float:
 
 
 def _div(a: float, b: float) -> float:
-    if b == 0:
-        return math.nan if a == 0 or math.isnan(a) else math.copysign(math.inf, a) * (
-            math.copysign(1.0, b))
-    return a / b
+    return math.nan if b == 0 else a / b  # Loki guards a division by zero with NaN
 
 
 def _mod(a: float, b: float) -> float:
     if b == 0 or math.isinf(a):
         return math.nan
-    return math.fmod(a, b)
+    return math.fmod(a, b)  # Go's math.Mod: the sign of the dividend
 
 
 _ARITH: dict[str, Callable[[float, float], float]] = {
@@ -118,8 +116,9 @@ def vector_vector(op: str, lhs: Vector, rhs: Vector, *, on: bool,
         sig = _signature(s[0], on, names)
         if sig in one:
             side = "left" if group == "right" else "right"
-            raise VectorError(f"found duplicate series for the match group {_text(dict(sig))} "
-                              f"on the {side} hand-side of the operation",
+            raise VectorError(f"found duplicate series on the {side} hand-side;many-to-many "
+                              "matching not allowed: matching labels must be unique on one "
+                              f"side (match group {_text(dict(sig))})",
                               hint="match on more labels (on(...)), or use group_left/"
                                    "group_right when one side has many")
         one[sig] = s
