@@ -105,23 +105,12 @@ def go_str(v: Value) -> str:
 
 
 def go_float(v: float) -> str:
-    """A float64 as Go's ``%v`` prints it: the shortest digits, in e-notation when the
-    exponent is below -4 or at least 6 (``3e+06``, ``0.003``, ``190``)."""
-    if math.isnan(v):
-        return "NaN"
-    if math.isinf(v):
-        return "+Inf" if v > 0 else "-Inf"
-    if v == 0:
-        return "-0" if math.copysign(1.0, v) < 0 else "0"
-    sign, digits, exponent = Decimal(repr(v)).normalize().as_tuple()
-    assert isinstance(exponent, int)
-    text = "".join(map(str, digits))
-    exp10 = len(text) + exponent - 1
-    minus = "-" if sign else ""
-    if exp10 < -4 or exp10 >= 6:  # Go: shortest "g" form
-        mant = text[0] + ("." + text[1:] if len(text) > 1 else "")
-        return f"{minus}{mant}e{'-' if exp10 < 0 else '+'}{abs(exp10):02d}"
-    return minus + format(Decimal(text).scaleb(exponent), "f")
+    """A float64 as Go's ``%v`` prints it (``3e+06``, ``0.003``, ``190``): PromQL's
+    implementation, imported when a template first prints a float, as perflab.metrics is a
+    large import that most log queries do not need."""
+    from perflab.metrics import format_float_g  # noqa: PLC0415 -- see above
+
+    return format_float_g(v)
 
 
 def to_int(v: Value) -> int:

@@ -536,7 +536,7 @@ def _t(*secs: int) -> list[int]:
     # a division by zero is NaN in Loki (pkg/logql/syntax/ast.go MergeBinOp), not +Inf
     ('count_over_time({app="api", env="prod"}[2s]) / 0', 1, 1, [(E, [(1, "NaN")])]),
     ('count_over_time({app="api", env="prod"}[2s]) % 0', 1, 1, [(E, [(1, "NaN")])]),
-    ("quantile_over_time(2, {job=\"svc\"} | logfmt | unwrap duration(latency) [1m]) by (job)",
+    ('quantile_over_time(2, {job="svc"} | logfmt | unwrap duration(latency) [1m]) by (job)',
      4, 4, [({"job": "svc"}, [(4, "+Inf")])]),
     ('-1 * count_over_time({app="api", env="prod"}[2s]) ^ 0.5 < 0', 1, 1,
      [(E, [(1, "-1")])]),
