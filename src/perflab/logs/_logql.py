@@ -542,6 +542,8 @@ class _Parser:
             dst = self.expect("name")
             if dst.text in seen:
                 raise self.fail(f"label_format names {dst.text!r} twice; use two stages", dst)
+            if dst.text == "__error__":
+                raise self.fail("__error__ cannot be formatted (drop it, or filter on it)", dst)
             seen.add(dst.text)
             self.expect("op", "=")
             if self.at("string"):

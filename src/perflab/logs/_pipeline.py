@@ -121,25 +121,20 @@ def _unpack(line: str, labels: Labels, stream: Labels) -> str:
 
 
 def _label_format(stage: LabelFormat, line: str, ts_ns: int, labels: Labels) -> None:
-    """All of a stage's items read the labels as they were before it (Loki renders each
-    template against the same map, then renames)."""
-    before = dict(labels)
-    ctx = Context(before, line, ts_ns)
-    renamed: list[str] = []
+    """Items in order, as Loki's LabelsFormatter: a rename moves the value at once; the
+    templates all read the labels as they were at the first template (one snapshot)."""
+    ctx: Context | None = None
     for dst, src in stage.items:
         if isinstance(src, str):
-            if src in before:
-                labels[dst] = before[src]
-                renamed.append(src)
+            if src in labels:
+                labels[dst] = labels.pop(src)
             continue
+        if ctx is None:
+            ctx = Context(dict(labels), line, ts_ns)
         try:
             labels[dst] = src.render(ctx)
         except RenderError:
-            labels.setdefault(ERROR, "TemplateFormatErr")
-    dsts = {d for d, _ in stage.items}
-    for src in renamed:
-        if src not in dsts:
-            labels.pop(src, None)
+            labels[ERROR] = "TemplateFormatErr"
 
 
 def _select(stage: LabelSelect, labels: Labels) -> None:
@@ -170,7 +165,7 @@ def run_stage(stage: Stage, stream: Labels, line: str, ts_ns: int,
         try:
             return stage.template.render(Context(labels, line, ts_ns))
         except RenderError:
-            labels.setdefault(ERROR, "TemplateFormatErr")
+            labels[ERROR] = "TemplateFormatErr"
             return line
     if isinstance(stage, PatternParser):
         for name, value in stage.pattern.matches(line):

@@ -121,6 +121,7 @@ R = 'rate({a="b"}[1m])'
     ('{a="b"} | regexp "(\\\\w+)"', '"(', "needs at least one named capture"),
     ('{a="b"} | regexp "(?P<x>"', '"(', "invalid regexp"),
     ('{a="b"} | label_format x=y, x="z"', 'x="z"', "names 'x' twice"),
+    ('{a="b"} | label_format __error__="z"', "__error__", "cannot be formatted"),
     ('{a="b"} | line_format "{{ .a"', '"{{', "unclosed action"),
     ('{a="b"} | line_format "{{ $x := 1 }}"', '"{{', "variables"),
     ('{a="b"} | drop', "<eof>", "expected a name"),
