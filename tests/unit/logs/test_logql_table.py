@@ -243,8 +243,8 @@ LOG_QUERIES += [
       ({"host": "h2", "status": "2xx"}, ["s4", "s2"])]),
     # items in order (fmt.go LabelsFormatter.Process): the rename moves status at once, the
     # templates read the labels as they were at the first template
-    ('{job="svc"} |= "POST" | logfmt | keep method, status | label_format code=status, '
-     'a="{{.code}}/{{.status}}/{{.b}}", b="{{.method}}"',
+    (('{job="svc"} |= "POST" | logfmt | keep method, status | label_format code=status, '
+     'a="{{.code}}/{{.status}}/{{.b}}", b="{{.method}}"'),
      [({"method": "POST", "code": "201", "a": "201//", "b": "POST"}, ["s2"])]),
     # line_format's functions: docs/sources/query/template_functions.md; fmt_test.go
     (('{job="svc"} |= "POST" | logfmt | line_format `{{ .method | ToLower }} {{ ToUpper .path '
