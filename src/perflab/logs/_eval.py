@@ -355,15 +355,24 @@ def _binop(store: Store, expr: BinOp, times: list[int], run_id: int | None,
 def eval_metric(store: Store, expr: MetricExpr, times: list[int], *,
                 run_id: int | None = None) -> list[Series]:
     """The series of a metric query at each of ``times``, sorted by labels; at one step, a
-    query whose outer operator is ``sort``/``sort_desc`` keeps that order instead (Loki
-    orders instant vectors by value only then)."""
+    query with ``sort``/``sort_desc`` keeps their order instead (Loki orders instant vectors
+    by value only then)."""
     if is_scalar(expr):
         raise QueryError("the query is a number, not a vector of series",
                          hint="wrap it in vector(...), as vector(1)")
     series = _vector(store, expr, times, run_id)
-    if len(times) == 1 and isinstance(expr, VectorAgg) and expr.op in ("sort", "sort_desc"):
+    if len(times) == 1 and _sorts(expr):
         return series
     return sorted(series, key=lambda s: key_of(s.labels))
+
+
+def _sorts(expr: MetricExpr) -> bool:
+    """Whether sort/sort_desc appears anywhere in the query (Loki's ``Sortable``)."""
+    if isinstance(expr, VectorAgg):
+        return expr.op in ("sort", "sort_desc") or _sorts(expr.inner)
+    if isinstance(expr, BinOp):
+        return _sorts(expr.lhs) or _sorts(expr.rhs)
+    return isinstance(expr, LabelReplace) and _sorts(expr.inner)
 
 
 def _text(labels: Labels) -> str:

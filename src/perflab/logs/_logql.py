@@ -819,8 +819,6 @@ class _Parser:
         if not mode and (self.at("name", "by") or self.at("name", "without")):
             mode = self.next().text
             grouping = self.grouping()
-        if mode and op in ("sort", "sort_desc"):
-            raise self.fail(f"grouping is not allowed for {op}", op_tok)
         return VectorAgg(op, inner, grouping, without=mode == "without", by=mode == "by",
                          param=param)
 

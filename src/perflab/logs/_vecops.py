@@ -193,14 +193,15 @@ def aggregate(op: str, values: list[float]) -> float:
 def aggregate_vector(op: str, vec: Vector, names: tuple[str, ...], *, without: bool,
                      param: int | None) -> Vector:
     """One step of ``op [by|without (names)] ([param,] vec)``."""
-    if op in ("sort", "sort_desc"):
-        return sorted(vec, key=lambda s: (s[1], key_of(s[0])), reverse=op == "sort_desc")
     groups: dict[LabelKey, list[Sample]] = {}
     for s in vec:
         groups.setdefault(key_of(group_labels(s[0], names, without=without)), []).append(s)
     out: Vector = []
-    for key, members in groups.items():
-        if op in ("topk", "bottomk"):
+    for key, members in sorted(groups.items()):
+        if op in ("sort", "sort_desc"):  # within each group, as Loki's evaluator sorts
+            out.extend(sorted(members, key=lambda s: (s[1], key_of(s[0])),
+                              reverse=op == "sort_desc"))
+        elif op in ("topk", "bottomk"):
             assert param is not None
             ranked = sorted(members, key=lambda s: (_nan_last(s[1], op), key_of(s[0])))
             out.extend(ranked[:param])

@@ -132,7 +132,6 @@ R = 'rate({a="b"}[1m])'
     (f"{R} and on(x) group_left {R}", "group_left", "no grouping allowed for 'and'"),
     (f"topk(0, {R})", "0", "greater than 0"),
     (f"topk(1.5, {R})", "1.5", "whole number"),
-    (f"sort by (x) ({R})", "sort", "grouping is not allowed for sort"),
     ("sum(1)", "sum", "takes a vector"),
     (f'label_replace({R}, "1x", "", "a", "b")', '"1x"', "invalid destination label"),
     (f'label_replace({R}, "x", "", "a", "(")', '"("', "invalid regexp"),

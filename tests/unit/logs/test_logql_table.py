@@ -564,6 +564,12 @@ def test_sort_orders_an_instant_vector_by_value(filled):
     assert data["result"][-1]["metric"] == D
     data = query_instant(filled, f"bottomk(3, count_over_time({ALL}[1m]))", T0 + 10 * S)
     assert [r["metric"] for r in data["result"]] == [D, E, WEB]
+    # sort anywhere in the query keeps the order (evaluator.go Sortable); by groups, sorted
+    # within each group
+    data = query_instant(filled, f"sort_desc by (app) (count_over_time({ALL}[1m])) * 2",
+                         T0 + 10 * S)
+    assert [(r["metric"], r["value"][1]) for r in data["result"]] == [
+        (E, "6"), (D, "4"), (WEB, "6")]
 
 
 @pytest.mark.parametrize(("query", "says"), [
