@@ -114,20 +114,20 @@ def go_float(v: float) -> str:
 
 
 def to_int(v: Value) -> int:
-    """sprig's ``toInt64``: numbers truncate, a string that is not an integer is 0."""
+    """sprig's ``toInt64`` (spf13/cast): numbers truncate; a string is read by Go's
+    ``ParseInt(s, 0, 0)`` after trailing ".0"s go ("3.0" is 3, "0x1f" 31), else it is 0
+    ("2.9" is 0: ``{{ "2.9" | float64 | int }}`` is 2)."""
     if isinstance(v, (bool, int)):
         return int(v)
     if isinstance(v, float):
         return int(v) if math.isfinite(v) else 0
     if isinstance(v, Time):
         return v.ns
+    text = re.sub(r"^([-+]?\d+)\.0*$", r"\1", v.strip())
     try:
-        return int(v.strip())
+        return int(text, 0) if not re.fullmatch(r"[-+]?0\d+", text) else int(text, 8)
     except ValueError:
-        try:
-            return int(float(v))
-        except (ValueError, OverflowError):
-            return 0
+        return 0
 
 
 def to_float(v: Value) -> float:

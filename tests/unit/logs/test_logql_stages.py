@@ -6,6 +6,7 @@ template only fails with TemplateSyntaxError (parsing) or RenderError (a line's 
 from __future__ import annotations
 
 import contextlib
+import re
 
 import pytest
 from hypothesis import given, settings
@@ -221,3 +222,65 @@ def test_templates_fail_only_with_their_own_errors(text, labels):
         return
     with contextlib.suppress(RenderError):
         template.render(Context(labels, "line", 1_700_000_000 * 10**9))
+
+
+@pytest.mark.parametrize(("template", "out"), [
+    # the rest of template_functions.md's string, logic and maths functions
+    ('{{ Replace .a "o" "0" -1 }}|{{ Trim .b "-" }}|{{ TrimLeft .b "-" }}|{{ TrimRight .b "-" }}',
+     "f00|x|x-|-x"),
+    ('{{ TrimPrefix .a "f" }}|{{ TrimSuffix .a "o" }}|{{ TrimSpace "  y " }}|{{ Title .a }}',
+     "oo|fo|y|Foo"),
+    ('{{ indent 2 "a\\nb" }}|{{ nindent 1 "c" }}', "  a\n  b|\n c"),
+    ('{{ contains "oo" .a }} {{ hasPrefix "f" .a }} {{ hasSuffix "x" .a }} {{ eq .a "foo" }}',
+     "true true false true"),
+    ('{{ count "o" .a }} {{ urlencode "a b&c" }} {{ urldecode "a+b%26c" }}', "2 a+b%26c a b&c"),
+    ('{{ regexReplaceAllLiteral "o+" .a "$1" }} {{ regexReplaceAll "(?P<x>o)" .a "[$x]" }}',
+     "f$1 f[o][o]"),
+    ('{{ printf "%x %X %c %t %e %5.1f%%" 255 "hi" 65 true 1500.0 2.25 }}',
+     "ff 6869 A true 1.500000e+03   2.2%"),
+    ('{{ printf "%d" 1.5 }} {{ printf "%s" }} {{ printf "%*d" 5 }}',
+     "%!d(float64=1.5) %!s(MISSING) %!d(BADWIDTH)"),
+    ("{{ unixToTime .ms | unixEpoch }} {{ unixToTime .s }}",
+     "1700000000 2023-11-14 22:13:20 +0000 UTC"),
+    ("{{ mul 3 .n }} {{ divf 1 4 }} {{ mulf 1.5 2 }} {{ div -7 2 }} {{ mod -7 3 }}",
+     "21 0.25 3 -3 -1"),
+    ("{{ int .f }} {{ float64 .n }} {{ add .f 1 }} {{ toDate }}", None),
+    ('{{ int .f }} {{ float64 .n }} {{ add .f 1 .bad }} {{ add "3.0" "0x1f" }}',
+     "0 7 1 34"),   # spf13/cast: "2.9" is not an integer (0), "3.0" is 3
+    ("{{ ToUpper (lower .a) }}{{ true }}{{ 1.5 }}", "FOOtrue1.5"),
+])
+def test_more_template_functions(template, out):
+    labels = {"a": "foo", "b": "-x-", "ms": "1700000000000", "s": "1700000000", "n": "7",
+              "f": "2.9", "bad": "x"}
+    if out is None:
+        with pytest.raises(RenderError):
+            parse_template(template).render(Context(labels, "", 0))
+        return
+    assert parse_template(template).render(Context(labels, "", 0)) == out
+
+
+@pytest.mark.parametrize(("template", "says"), [
+    ("{{ }}", "missing value"),
+    ("{{ .a | }}", "missing value"),
+    ("{{ (upper .a }}", "unclosed '('"),
+    ("{{ .a .b }}", "can't give argument to non-function"),
+    ("{{ /* open }}", "unclosed comment"),
+    ("{{ ) }}", "missing value"),
+    ("{{ .a ) }}", "unexpected ')'"),
+])
+def test_template_syntax_errors(template, says):
+    with pytest.raises(TemplateSyntaxError, match=re.escape(says)):
+        parse_template(template)
+
+
+def test_go_layouts_cover_the_reference_elements():
+    ns = 1_700_000_002_000_000_000     # Tuesday 2023-11-14 22:13:22 UTC
+    assert go_format("Monday January _2 2 1 06 002 3:4:5 pm 15 MST -07:00 -0700 Z0700 "
+                     ".999", ns) == \
+        "Tuesday November 14 14 11 23 318 10:13:22 pm 22 UTC +00:00 +0000 Z "
+    assert go_parse("2006-01-02T15:04:05.000Z07:00", "2023-11-14T22:13:22.250Z") == \
+        ns + 250_000_000
+    with pytest.raises(ValueError, match="not supported"):
+        go_parse("Jan 2", "Nov 14")
+    with pytest.raises(ValueError, match="twice"):
+        go_parse("2006 2006", "2023 2023")
