@@ -69,6 +69,18 @@ _OPS = ("|=", "|~", "!=", "!~", "=~", "==", ">=", "<=", "=", ">", "<", "|", "{",
         ")", "[", "]", ",", "+", "-", "*", "/", "%", "^")
 
 
+_JSON_PATH_PART = re.compile(r"""
+    (?:^|(?<=[\]])\.?|(?<=[^\]])\.)(?P<field>[^.\[\]"\s]+)
+  | \[(?P<index>\d+)\]
+  | \["(?P<quoted>(?:[^"\\]|\\.)*)"\]
+  | (?P<bad>.)
+""", re.VERBOSE)
+
+
+def _unescape_path(text: str) -> str:
+    return re.sub(r"\\(.)", r"\1", text)
+
+
 class LogQLError(InvalidValue):
     """An invalid LogQL query; ``column`` is 1-based."""
 
@@ -122,9 +134,18 @@ class LineFilter:
         return hit if self.op == "|~" else not hit
 
 
+JsonPath = tuple[str | int, ...]
+
+
 @dataclass(frozen=True, slots=True)
 class Parser:
+    """``| json``, ``| logfmt``, ``| unpack``; with ``params`` (label, path or key) only those
+    (``| json ua="request.headers[\"User-Agent\"]"``, ``| logfmt host, ip="fwd"``)."""
+
     kind: str            # json, logfmt, unpack
+    params: tuple[tuple[str, JsonPath], ...] = ()
+    strict: bool = False      # logfmt --strict
+    keep_empty: bool = False  # logfmt --keep-empty
 
 
 @dataclass(frozen=True, slots=True)
@@ -495,7 +516,7 @@ class _Parser:
         is_filter = self._is_comparison(1) and nxt.text not in ("!=", "!~")
         word = self.tok.text if self.at("name") and not is_filter else ""
         if word in PARSERS:
-            return Parser(self.next().text)
+            return self.parser()
         if word == "decolorize":
             self.next()
             return Decolorize()
@@ -528,6 +549,53 @@ class _Parser:
         raise self.fail("expected a parser (json, logfmt, unpack, pattern, regexp), "
                         "line_format, label_format, drop, keep, decolorize or a label "
                         "filter after '|'")
+
+    def parser(self) -> Parser:
+        kind = self.next().text
+        strict = keep_empty = False
+        while kind == "logfmt" and self.at("op", "-") and self.peek().text == "-":
+            dash = self.next()
+            self.next()
+            flag = self.expect("name")
+            if flag.text == "strict":
+                strict = True
+            elif flag.text == "keep" and self.at("op", "-") and self.peek().text == "empty":
+                self.next()
+                self.next()
+                keep_empty = True
+            else:
+                raise self.fail("logfmt takes --strict and --keep-empty", dash)
+        params: list[tuple[str, JsonPath]] = []
+        if kind != "unpack" and self.at("name"):
+            while True:
+                label = self.expect("name")
+                if self.at("op", "="):
+                    self.next()
+                    tok = self.expect("string")
+                    path = self.json_path(tok) if kind == "json" else (tok.text,)
+                else:
+                    path = (label.text,)
+                params.append((label.text, path))
+                if not self.at("op", ","):
+                    break
+                self.next()
+        return Parser(kind, tuple(params), strict, keep_empty)
+
+    def json_path(self, tok: Token) -> JsonPath:
+        """``a.b[0]["c d"]``: fields by name or quoted, array items by index."""
+        out: list[str | int] = []
+        for m in _JSON_PATH_PART.finditer(tok.text):
+            if m.group("bad") is not None:
+                raise self.fail(f"invalid JSON expression {tok.text!r}", tok)
+            if m.group("index") is not None:
+                out.append(int(m.group("index")))
+            elif m.group("quoted") is not None:
+                out.append(_unescape_path(m.group("quoted")))
+            else:
+                out.append(m.group("field"))
+        if not out:
+            raise self.fail("empty JSON expression", tok)
+        return tuple(out)
 
     def template(self, tok: Token) -> Template:
         try:

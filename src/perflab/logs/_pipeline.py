@@ -1,8 +1,9 @@
 """A log line through a LogQL pipeline, stage by stage, with Loki's semantics (pkg/logql/log).
 
 - Parsers add labels; a name the line already has as a stream label gets ``_extracted``;
-  ``json``/``logfmt``/``unpack`` mark a line they cannot read with ``__error__``
-  (``JSONParserErr``, ``LogfmtParserErr``) and keep it. ``pattern`` and ``regexp`` add only
+  ``json``/``unpack`` mark a line they cannot read with ``__error__="JSONParserErr"`` and
+  keep it; ``logfmt`` skips the pairs it cannot read, and only ``--strict`` marks the line
+  (``LogfmtParserErr``), as Loki's decoder (_logfmt.py). ``pattern`` and ``regexp`` add only
   what matched (a line that does not match is kept without them; a regexp group that took no
   part is ""). ``unpack`` reads a JSON object's string values and, when it has ``_entry``,
   makes that the line (the labels only then, as Loki's UnpackParser).
@@ -20,8 +21,10 @@ from __future__ import annotations
 
 import json
 import re
+from decimal import Decimal
 
-from perflab.logs._fields import ParseFailed, parse_json, parse_logfmt
+from perflab.logs._fields import ParseFailed, parse_json, sanitize_key
+from perflab.logs._logfmt import decode_logfmt
 from perflab.logs._logql import (
     BoolExpr,
     Compare,
@@ -88,17 +91,84 @@ def _set(labels: Labels, stream: Labels, name: str, value: str) -> None:
     labels.setdefault(name + "_extracted" if name in stream else name, value)
 
 
-def _extract(kind: str, line: str, labels: Labels, stream: Labels) -> str:
-    if kind == "unpack":
+def _extract(stage: Parser, line: str, labels: Labels, stream: Labels) -> str:
+    if stage.kind == "unpack":
         return _unpack(line, labels, stream)
+    if stage.kind == "logfmt":
+        _logfmt(stage, line, labels, stream)
+        return line
+    if stage.params:
+        _json_params(stage, line, labels, stream)
+        return line
     try:
-        fields = parse_json(line) if kind == "json" else parse_logfmt(line)
+        fields = parse_json(line)
     except ParseFailed:
-        labels.setdefault(ERROR, "JSONParserErr" if kind == "json" else "LogfmtParserErr")
+        labels.setdefault(ERROR, "JSONParserErr")
         return line
     for k, v in fields.items():
         _set(labels, stream, k, v)
     return line
+
+
+def _logfmt(stage: Parser, line: str, labels: Labels, stream: Labels) -> None:
+    pairs, failed = decode_logfmt(line, strict=stage.strict, keep_empty=stage.keep_empty)
+    if stage.params:
+        wanted = {sanitize_key(key[0]): label for label, key in stage.params
+                  if isinstance(key[0], str)}
+        for label, _ in stage.params:   # Loki sets each one, "" until the line has it
+            if label not in stream:
+                labels[label] = ""
+        seen: set[str] = set()
+        for key, value in pairs:
+            name = wanted.get(sanitize_key(key))
+            if name is not None and name not in seen:
+                seen.add(name)
+                labels[name + "_extracted" if name in stream else name] = value
+    else:
+        for key, value in pairs:
+            _set(labels, stream, sanitize_key(key), value)
+    if failed:
+        labels[ERROR] = "LogfmtParserErr"
+
+
+def _json_params(stage: Parser, line: str, labels: Labels, stream: Labels) -> None:
+    """``| json label="path"``: each path's value (a string unquoted, a number as written, an
+    object or array as JSON text, null or a missing path "")."""
+    try:
+        doc = json.loads(line, parse_float=Decimal, parse_int=Decimal)
+    except ValueError:
+        labels[ERROR] = "JSONParserErr"
+        return
+    for label, path in stage.params:
+        node: object = doc
+        for part in path:
+            node = _child(node, part)
+        labels[label + "_extracted" if label in stream else label] = (
+            node if isinstance(node, str) else "" if node is None else _json_text(node))
+
+
+def _child(node: object, part: str | int) -> object:
+    """A field or an item of a JSON value; None (as null) when it has none."""
+    if isinstance(node, dict):
+        return node.get(part) if isinstance(part, str) else None
+    if isinstance(node, list) and isinstance(part, int):
+        return node[part] if part < len(node) else None
+    return None
+
+
+def _json_text(v: object) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, Decimal):
+        return str(v)
+    if isinstance(v, str):
+        return json.dumps(v, ensure_ascii=False)
+    if isinstance(v, list):
+        return "[" + ",".join(_json_text(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{json.dumps(k, ensure_ascii=False)}: {_json_text(x)}"
+                               for k, x in v.items()) + "}"
+    return "null"
 
 
 def _unpack(line: str, labels: Labels, stream: Labels) -> str:
@@ -158,7 +228,7 @@ def run_stage(stage: Stage, stream: Labels, line: str, ts_ns: int,
     if isinstance(stage, LineFilter):
         return line if stage.keeps(line) else None
     if isinstance(stage, Parser):
-        return _extract(stage.kind, line, labels, stream)
+        return _extract(stage, line, labels, stream)
     if isinstance(stage, LabelFilter):
         return line if label_keeps(stage.expr, labels) else None
     if isinstance(stage, LineFormat):

@@ -6,14 +6,18 @@ template only fails with TemplateSyntaxError (parsing) or RenderError (a line's 
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from perflab.logs import parse
 from perflab.logs._gotime import go_format, go_parse
+from perflab.logs._logql import LogQuery
 from perflab.logs._pattern import PatternError, parse_pattern
+from perflab.logs._pipeline import run_pipeline
 from perflab.logs._template import (
     Context,
     RenderError,
@@ -284,3 +288,70 @@ def test_go_layouts_cover_the_reference_elements():
         go_parse("Jan 2", "Nov 14")
     with pytest.raises(ValueError, match="twice"):
         go_parse("2006 2006", "2023 2023")
+
+
+def _pipe(query: str, stream: dict[str, str], line: str) -> dict[str, str] | None:
+    expr = parse(query)
+    assert isinstance(expr, LogQuery)
+    got = run_pipeline(expr, stream, line)
+    return None if got is None else got[0]
+
+
+FB = {"foo": "bar"}
+
+
+@pytest.mark.parametrize(("stream", "line", "labels", "strict"), [
+    # pkg/logql/log/parser_test.go Test_logfmtParser_Parse: (labels, line, want, wantStrict)
+    (FB, "foobar====wqe=sdad1r", FB, {**FB, "__error__": "LogfmtParserErr"}),
+    ({}, "buzz=foo bar=\ufffdf", {"bar": " f", "buzz": "foo"}, None),
+    (FB, "buzz bar=foo", {**FB, "bar": "foo"}, None),
+    (FB, 'foobar="foo bar"', {**FB, "foobar": "foo bar"}, None),
+    ({}, 'foobar="foo\\nbar\\tbaz"', {"foobar": "foo\nbar\tbaz"}, None),
+    ({}, 'foobar="foo\nbar\tbaz"', {"foobar": "foo\nbar\tbaz"}, None),
+    ({}, 'foobar="foo ba\\\\r baz"', {"foobar": "foo ba\\r baz"}, None),
+    (FB, 'foobar="foo bar" latency=10ms', {**FB, "foobar": "foo bar", "latency": "10ms"}, None),
+    (FB, 'foobar="foo bar" foobar=10ms', {**FB, "foobar": "foo bar"}, None),
+    (FB, 'foo="foo bar" foobar=10ms', {**FB, "foo_extracted": "foo bar", "foobar": "10ms"},
+     None),
+    (FB, 'foo="foo bar" foo.bar=10ms test-dash=foo',
+     {**FB, "foo_extracted": "foo bar", "foo_bar": "10ms", "test_dash": "foo"}, None),
+    ({}, 'a="unterminated b=1', {}, {"__error__": "LogfmtParserErr"}),
+    ({}, 'a=1 =2 b=x"y c=3', {"a": "1", "c": "3"}, {"a": "1", "__error__": "LogfmtParserErr"}),
+])
+def test_logfmt_reads_lines_as_loki(stream, line, labels, strict):
+    assert _pipe('{x="y"} | logfmt', stream, line) == labels
+    assert _pipe('{x="y"} | logfmt --strict', stream, line) == (strict or labels)
+
+
+DOC = json.dumps({"protocol": "HTTP/2.0", "servers": ["129.0.1.1", "10.2.1.3"],
+                  "request": {"time": "6.032", "method": "GET", "host": "foo.grafana.net",
+                              "size": "55", "headers": {"Accept": "*/*",
+                                                        "User-Agent": "curl/7.68.0"}},
+                  "response": {"status": 401, "size": "228", "latency_seconds": "6.031"}})
+
+
+@pytest.mark.parametrize(("query", "labels"), [
+    # docs/sources/query/log_queries/_index.md, "JSON" with parameters
+    ('| json first_server="servers[0]", ua="request.headers[\\"User-Agent\\"]"',
+     {"first_server": "129.0.1.1", "ua": "curl/7.68.0"}),
+    ('| json server_list="servers", headers="request.headers"',
+     {"server_list": '["129.0.1.1","10.2.1.3"]',
+      "headers": '{"Accept": "*/*", "User-Agent": "curl/7.68.0"}'}),
+    ("| json servers, protocol", {"servers": '["129.0.1.1","10.2.1.3"]',
+                                  "protocol": "HTTP/2.0"}),
+    ('| json status="response.status", nope="a.b[3]", job="protocol"',
+     {"status": "401", "nope": "", "job_extracted": "HTTP/2.0"}),
+])
+def test_json_with_parameters(query, labels):
+    assert _pipe('{x="y"} ' + query, {"job": "j"}, DOC) == {"job": "j", **labels}
+
+
+def test_json_with_parameters_marks_a_line_that_is_not_json():
+    assert _pipe('{x="y"} | json a="b"', {}, "nope") == {"__error__": "JSONParserErr"}
+
+
+def test_logfmt_with_parameters():
+    # log_queries/_index.md "logfmt": `| logfmt host, fwd_ip="fwd"`
+    line = 'ts=2021-01-01 host=grafana.net fwd="8.8.8.8" fwd="1.1.1.1"'
+    assert _pipe('{x="y"} | logfmt host, fwd_ip="fwd", nope', {}, line) == {
+        "host": "grafana.net", "fwd_ip": "8.8.8.8", "nope": ""}

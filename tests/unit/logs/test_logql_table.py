@@ -108,9 +108,14 @@ LOG_QUERIES: list[tuple[str, list[tuple[dict[str, str], list[str]]]]] = [
     ('{env="dev"} | json | status > 500', [(B2, ["b2"])]),
     ('{env="dev"} | json | msg=~"db.*"', [(B2, ["b2"])]),
     ('{app="web"} |= "path" | logfmt', [(C1, ["c1"])]),      # level=debug: level_extracted
-    ('{app="web"} |= "unclosed" | logfmt',
+    # logfmt skips the pairs it cannot read; only --strict marks the line
+    # (pkg/logql/log/parser_test.go Test_logfmtParser_Parse "not logfmt": want vs wantStrict)
+    ('{app="web"} |= "unclosed" | logfmt', [(WEB, ["c2"])]),
+    ('{app="web"} |= "unclosed" | logfmt --strict',
      [({**WEB, "__error__": "LogfmtParserErr"}, ["c2"])]),
-    ('{app="web"} |= "unclosed" | logfmt | __error__=""', []),
+    ('{app="web"} |= "unclosed" | logfmt --strict | __error__=""', []),
+    ('{app="web"} |= "unclosed" | logfmt --keep-empty', [({**WEB, "not": "", "logfmt": ""},
+                                                          ["c2"])]),
     ('{app="web"} | json', [({**WEB, "__error__": "JSONParserErr"}, ["c3", "c2", "c1"])]),
     ('{app="web"} | json | __error__!="JSONParserErr"', []),
     ('{app="web"} | json | status > 5', [({**WEB, "__error__": "JSONParserErr"},
@@ -348,8 +353,11 @@ INSTANT: list[tuple[str, int, list[tuple[dict[str, str], float]]]] = [
     ('count_over_time({app="api"} |= "GET" [1m])', 10, [(E, 2)]),
     ('sum by (level) (count_over_time({app="api", env="prod"} | logfmt [1m]))', 10,
      [({"level": "error"}, 1), ({"level": "info"}, 1), ({"level": "warn"}, 1)]),
-    ('sum by (level) (count_over_time({app="api"} | logfmt | __error__="" [1m]))', 10,
+    ('sum by (level) (count_over_time({app="api"} | logfmt --strict | __error__="" [1m]))', 10,
      [({"level": "error"}, 1), ({"level": "info"}, 1), ({"level": "warn"}, 1)]),
+    # not --strict: the JSON lines give no pair, and no error
+    ('sum by (level) (count_over_time({app="api"} | logfmt [1m]))', 10,
+     [({"level": "error"}, 1), ({"level": "info"}, 1), ({"level": "warn"}, 1), ({}, 2)]),
     (f"max(count_over_time({ALL}[1m]))", 10, [({}, 3)]),
     (f"min(count_over_time({ALL}[1m]))", 10, [({}, 2)]),
     (f"avg(count_over_time({ALL}[1m]))", 10, [({}, 8 / 3)]),
@@ -495,7 +503,8 @@ def test_rate_values_keep_their_fraction(filled):
 
 def test_a_metric_query_over_lines_with_parser_errors_is_refused(filled):
     with pytest.raises(QueryError, match="pipeline error: 'LogfmtParserErr'") as info:
-        query_instant(filled, 'count_over_time({app="api"} | logfmt [1m])', T0 + 10 * S)
+        query_instant(filled, 'count_over_time({app="api"} | logfmt --strict [1m])',
+                      T0 + 10 * S)
     assert '__error__=""' in (info.value.hint or "")
 
 
