@@ -11,8 +11,12 @@ quoted value is a bad pair.
 from __future__ import annotations
 
 import json
+import re
 
-_ESCAPE_OK = frozenset('"\\/bfnrtu')
+# key, then a quoted value without escapes or a bare value that ends at a space; anything
+# else (escapes, a stray quote or '=', U+FFFD in a key) goes through the state machine
+_PAIR = re.compile(r'([^\x00-\x20="\ufffd]+)(?:="([^"\\]*)"'
+                   r'|=([^\x00-\x20="]*)(?=[\x00-\x20]|\Z)|(?=[\x00-\x20]|\Z))')
 
 
 class _Decoder:
@@ -41,6 +45,12 @@ class _Decoder:
             self.pos += 1
         if self.pos >= n:
             return False
+        m = _PAIR.match(line, self.pos)
+        if m is not None:  # a well-formed pair, the common case, in one regexp step
+            self.key, quoted, bare = m.groups()
+            self.pos = m.end()
+            self.value = quoted or bare or None
+            return True
         start = self.pos
         while self.pos < n:                                      # key
             c = line[self.pos]
@@ -99,7 +109,7 @@ class _Decoder:
                     self.value = body or None
                     return True
                 try:
-                    self.value = json.loads(line[start:self.pos])
+                    self.value = json.loads(line[start:self.pos], strict=False)
                 except ValueError:
                     self.failed = True
                     return False

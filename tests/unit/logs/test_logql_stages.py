@@ -8,11 +8,13 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+from collections.abc import Iterator
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from perflab.logs import _logfmt as _logfmt_module
 from perflab.logs import parse
 from perflab.logs._gotime import go_format, go_parse
 from perflab.logs._logql import LogQuery
@@ -355,3 +357,32 @@ def test_logfmt_with_parameters():
     line = 'ts=2021-01-01 host=grafana.net fwd="8.8.8.8" fwd="1.1.1.1"'
     assert _pipe('{x="y"} | logfmt host, fwd_ip="fwd", nope', {}, line) == {
         "host": "grafana.net", "fwd_ip": "8.8.8.8", "nope": ""}
+
+
+@contextlib.contextmanager
+def _no_fast_path() -> Iterator[None]:
+    saved = _logfmt_module._PAIR
+    _logfmt_module._PAIR = re.compile(r"(?!)")  # never matches
+    try:
+        yield
+    finally:
+        _logfmt_module._PAIR = saved
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=' \t\n=" \\\\ab1\ufffdn', max_size=30))
+def test_logfmt_fast_path_decodes_as_the_state_machine(line):
+    """Well-formed pairs are read by one regexp; the result must be the decoder's own."""
+    slow = _logfmt_module._Decoder(line)
+    slow_pairs = []
+    while not slow.eol():
+        with _no_fast_path():
+            ok = slow.scan()
+        if ok:
+            slow_pairs.append((slow.key, slow.value))
+    fast = _logfmt_module._Decoder(line)
+    fast_pairs = []
+    while not fast.eol():
+        if fast.scan():
+            fast_pairs.append((fast.key, fast.value))
+    assert fast_pairs == slow_pairs
