@@ -143,17 +143,24 @@ def _json_params(stage: Parser, line: str, labels: Labels, stream: Labels) -> No
         node: object = doc
         for part in path:
             node = _child(node, part)
+        if node is _MISSING:
+            if label not in labels:  # Loki: a label for every expression, "" when absent
+                labels[label] = ""
+            continue
         labels[label + "_extracted" if label in stream else label] = (
             node if isinstance(node, str) else "" if node is None else _json_text(node))
 
 
+_MISSING = object()
+
+
 def _child(node: object, part: str | int) -> object:
-    """A field or an item of a JSON value; None (as null) when it has none."""
-    if isinstance(node, dict):
-        return node.get(part) if isinstance(part, str) else None
-    if isinstance(node, list) and isinstance(part, int):
-        return node[part] if part < len(node) else None
-    return None
+    """A field or an item of a JSON value; ``_MISSING`` when it has none."""
+    if isinstance(node, dict) and isinstance(part, str):
+        return node.get(part, _MISSING)
+    if isinstance(node, list) and isinstance(part, int) and part < len(node):
+        return node[part]
+    return _MISSING
 
 
 def _json_text(v: object) -> str:

@@ -325,7 +325,7 @@ def test_logfmt_reads_lines_as_loki(stream, line, labels, strict):
     assert _pipe('{x="y"} | logfmt --strict', stream, line) == (strict or labels)
 
 
-DOC = json.dumps({"protocol": "HTTP/2.0", "servers": ["129.0.1.1", "10.2.1.3"],
+DOC = json.dumps({"protocol": "HTTP/2.0", "none": None, "servers": ["129.0.1.1", "10.2.1.3"],
                   "request": {"time": "6.032", "method": "GET", "host": "foo.grafana.net",
                               "size": "55", "headers": {"Accept": "*/*",
                                                         "User-Agent": "curl/7.68.0"}},
@@ -343,6 +343,8 @@ DOC = json.dumps({"protocol": "HTTP/2.0", "servers": ["129.0.1.1", "10.2.1.3"],
                                   "protocol": "HTTP/2.0"}),
     ('| json status="response.status", nope="a.b[3]", job="protocol"',
      {"status": "401", "nope": "", "job_extracted": "HTTP/2.0"}),
+    ('| json job="nope", x="response.missing"', {"x": ""}),   # job: the stream's stays
+    ('| json n="none"', {"n": ""}),
 ])
 def test_json_with_parameters(query, labels):
     assert _pipe('{x="y"} ' + query, {"job": "j"}, DOC) == {"job": "j", **labels}
