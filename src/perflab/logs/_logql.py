@@ -413,6 +413,14 @@ class _Parser:
     def fail(self, message: str, tok: Token | None = None) -> LogQLError:
         return LogQLError(message, (tok or self.tok).col, self.query)
 
+    def fail_inside(self, message: str, tok: Token, offset: int) -> LogQLError:
+        """An error at ``offset`` in a string token's text: that column when the text up to it
+        is written as is (no escapes before it), else the string's own column."""
+        start = tok.col  # 0-based index of the text after the opening quote
+        if self.query[start:start + offset] == tok.text[:offset]:
+            return LogQLError(message, start + offset + 1, self.query)
+        return self.fail(message, tok)
+
     def next(self) -> Token:
         t = self.tok
         self.i += 1
@@ -526,7 +534,7 @@ class _Parser:
             try:
                 return PatternParser(parse_pattern(tok.text))
             except PatternError as exc:
-                raise self.fail(f"invalid pattern: {exc}", tok) from None
+                raise self.fail_inside(f"invalid pattern: {exc}", tok, exc.offset) from None
         if word == "regexp":
             self.next()
             tok = self.expect("string")
@@ -601,7 +609,7 @@ class _Parser:
         try:
             return parse_template(tok.text)
         except TemplateSyntaxError as exc:
-            raise self.fail(f"invalid template: {exc}", tok) from None
+            raise self.fail_inside(f"invalid template: {exc}", tok, exc.offset) from None
 
     def label_format(self) -> LabelFormat:
         items: list[tuple[str, str | Template]] = []
