@@ -83,7 +83,18 @@ class Pipeline:
 
 
 Arg = Field | Literal | Call | Pipeline
-Part = str | Pipeline
+
+
+@dataclass(frozen=True, slots=True)
+class IfBlock:
+    """``{{if cond}}...{{else if cond}}...{{else}}...{{end}}`` (``else if`` nests)."""
+
+    cond: Pipeline
+    then: tuple[Part, ...]
+    otherwise: tuple[Part, ...] = ()
+
+
+Part = str | Pipeline | IfBlock
 
 
 @dataclass(frozen=True, slots=True)
@@ -333,6 +344,19 @@ def _time_of(v: Value) -> Time:
     raise RenderError(f"expected a time, got {_go_type(v)}")
 
 
+def _cmp(a: Value, b: Value) -> int:
+    """Go's template comparison: numbers with numbers, strings with strings, else an error."""
+    num = (int, float)
+    if isinstance(a, num) and isinstance(b, num) and not isinstance(a, bool) and \
+            not isinstance(b, bool):
+        return (a > b) - (a < b)
+    if isinstance(a, str) and isinstance(b, str):
+        return (a > b) - (a < b)
+    if isinstance(a, bool) and isinstance(b, bool):
+        return int(a) - int(b)
+    raise RenderError(f"incompatible types for comparison: {_go_type(a)} and {_go_type(b)}")
+
+
 def _s(f: Callable[[str], str]) -> Callable[[Value], str]:
     return lambda v: f(go_str(v))
 
@@ -380,7 +404,13 @@ FUNCTIONS: dict[str, Callable[..., Value]] = {
     "b64enc": _s(lambda s: base64.b64encode(s.encode()).decode()),
     "b64dec": _s(lambda s: base64.b64decode(s.encode(), validate=False).decode(
         "utf-8", "replace")),
-    "eq": lambda a, *b: any(go_str(a) == go_str(x) for x in b),
+    "eq": lambda a, *b: any(_cmp(a, x) == 0 for x in b),
+    "ne": lambda a, b: _cmp(a, b) != 0, "lt": lambda a, b: _cmp(a, b) < 0,
+    "le": lambda a, b: _cmp(a, b) <= 0, "gt": lambda a, b: _cmp(a, b) > 0,
+    "ge": lambda a, b: _cmp(a, b) >= 0,
+    "and": lambda *a: next((x for x in a if not truth(x)), a[-1]),
+    "or": lambda *a: next((x for x in a if truth(x)), a[-1]),
+    "not": lambda a: not truth(a),
     "bytes": _bytes, "duration": _duration, "duration_seconds": _duration,
     # sprig's maths: integers truncate, the ...f forms are floats
     "add": lambda *a: sum(to_int(x) for x in a), "sub": lambda a, b: to_int(a) - to_int(b),
@@ -439,8 +469,8 @@ _ACTION_TOKEN = re.compile(r"""
   | (?P<ident>[A-Za-z_][A-Za-z0-9_]*)
   | (?P<op>[|()])
 """, re.VERBOSE)
-_CONTROL = frozenset({"if", "else", "end", "range", "with", "define", "template", "block",
-                      "break", "continue"})
+_CONTROL = frozenset({"range", "with", "define", "template", "block", "break", "continue",
+                      "if", "else", "end"})  # if/else/end only start an action (_Frame)
 _SPECIAL = ("__line__", "__timestamp__")
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", '"': '"', "'": "'", "a": "\a",
             "b": "\b", "f": "\f", "v": "\v"}
@@ -555,21 +585,88 @@ class Template:
             elif isinstance(node, Pipeline):
                 for c in node.commands:
                     walk(c)
-        for p in self.parts:
-            if isinstance(p, Pipeline):
-                walk(p)
+        def walk_parts(parts: tuple[Part, ...]) -> None:
+            for p in parts:
+                if isinstance(p, Pipeline):
+                    walk(p)
+                elif isinstance(p, IfBlock):
+                    walk(p.cond)
+                    walk_parts(p.then)
+                    walk_parts(p.otherwise)
+        walk_parts(self.parts)
         return frozenset(out)
 
     def render(self, ctx: Context) -> str:
-        return "".join(p if isinstance(p, str) else go_str(_run(p, ctx)) for p in self.parts)
+        return _render(self.parts, ctx)
+
+
+@dataclass(slots=True)
+class _Frame:
+    """An ``if`` being read: its condition, its parts so far, where ``else`` moved to."""
+
+    cond: Pipeline | None
+    then: list[Part]
+    otherwise: list[Part] | None = None
+    chained: bool = False   # opened by "else if": closed by the same {{end}}
+    at: int = 0
+
+    @property
+    def parts(self) -> list[Part]:
+        return self.then if self.otherwise is None else self.otherwise
+
+    def block(self) -> IfBlock:
+        assert self.cond is not None
+        return IfBlock(self.cond, _clean(self.then), _clean(self.otherwise or []))
+
+
+def _clean(parts: list[Part]) -> tuple[Part, ...]:
+    return tuple(x for x in parts if x != "")
+
+
+def _pipeline_of(toks: list[_Tok], end: int) -> Pipeline:
+    p = _ActionParser(toks, end)
+    pipe = p.pipeline()
+    if p.i < len(toks):
+        raise TemplateSyntaxError(f"unexpected {toks[p.i].text!r} in command", toks[p.i].at)
+    return pipe
+
+
+def _control(toks: list[_Tok], end: int, stack: list[_Frame], start: int) -> None:
+    """An ``if``/``else``/``end`` action on the stack of open ``if``s."""
+    word = toks[0].text
+    if word == "if":
+        if len(toks) < 2:  # "if" and its condition
+            raise TemplateSyntaxError("missing value for if", start)
+        stack.append(_Frame(_pipeline_of(toks[1:], end), [], at=start))
+        return
+    if len(stack) < 2:  # the root frame and an open if
+        raise TemplateSyntaxError(f"unexpected {{{{{word}}}}}", start)
+    top = stack[-1]
+    if word == "else":
+        if top.otherwise is not None:
+            raise TemplateSyntaxError("unexpected {{else}} after {{else}}", start)
+        top.otherwise = []
+        if len(toks) > 1:
+            if toks[1].text != "if" or len(toks) < 3:  # "else if" and its condition
+                raise TemplateSyntaxError("expected 'else' or 'else if cond'", toks[1].at)
+            stack.append(_Frame(_pipeline_of(toks[2:], end), [], chained=True, at=start))
+        return
+    if len(toks) > 1:
+        raise TemplateSyntaxError("unexpected words after end", toks[1].at)
+    while True:
+        frame = stack.pop()
+        stack[-1].parts.append(frame.block())
+        if not frame.chained:
+            return
 
 
 def parse_template(text: str) -> Template:
     """A template's parts; ``TemplateSyntaxError`` says where it is wrong."""
-    parts: list[Part] = []
+    stack = [_Frame(None, [])]
     pos = 0
     trim_next = False
     while True:
+        parts = stack[-1].parts
         start = text.find("{{", pos)
         if start < 0:
             tail = text[pos:]
@@ -599,12 +696,32 @@ def parse_template(text: str) -> Template:
         toks = _tokens(body, body_start)
         if not toks:
             raise TemplateSyntaxError("missing value for command", start)
-        p = _ActionParser(toks, body_end)
-        pipe = p.pipeline()
-        if p.i < len(toks):
-            raise TemplateSyntaxError(f"unexpected {toks[p.i].text!r} in command", toks[p.i].at)
-        parts.append(pipe)
-    return Template(text, tuple(x for x in parts if x != ""))
+        if toks[0].kind == "ident" and toks[0].text in ("if", "else", "end"):
+            _control(toks, body_end, stack, start)
+            continue
+        parts.append(_pipeline_of(toks, body_end))
+    if len(stack) > 1:
+        raise TemplateSyntaxError("unexpected EOF: an {{if}} without {{end}}", stack[-1].at)
+    return Template(text, _clean(stack[0].then))
+
+
+def truth(v: Value) -> bool:
+    """Go's ``if``: false, 0 and "" are false, anything else true."""
+    if isinstance(v, Time):
+        return True
+    return bool(v)
+
+
+def _render(parts: tuple[Part, ...], ctx: Context) -> str:
+    out: list[str] = []
+    for p in parts:
+        if isinstance(p, str):
+            out.append(p)
+        elif isinstance(p, IfBlock):
+            out.append(_render(p.then if truth(_run(p.cond, ctx)) else p.otherwise, ctx))
+        else:
+            out.append(go_str(_run(p, ctx)))
+    return "".join(out)
 
 
 def _run(node: Arg | Call, ctx: Context, piped: tuple[Value, ...] = ()) -> Value:

@@ -265,6 +265,28 @@ def test_more_template_functions(template, out):
     assert parse_template(template).render(Context(labels, "", 0)) == out
 
 
+LV = '{{ if eq .level "error" }}E{{ else if .x }}X{{ else }}-{{ end }}'
+
+
+@pytest.mark.parametrize(("template", "labels", "out"), [
+    # Go text/template's if/else and its comparison and logic functions
+    (LV, {"level": "error"}, "E"),
+    (LV, {"level": "info", "x": "1"}, "X"),
+    (LV, {"level": "info"}, "-"),
+    ("{{- if and .a (not .b) -}} yes {{- end -}}!", {"a": "1"}, "yes!"),
+    ("{{ if or .b .c }}y{{ else }}n{{ end }}", {"c": "0"}, "y"),    # "0" is a non-empty string
+    ("{{ if gt (int .n) 5 }}big{{ end }}{{ if le 2.5 2.5 }}=={{ end }}", {"n": "7"}, "big=="),
+    ('{{ if ne .a "x" }}{{ if lt .a "b" }}a<b{{ end }}{{ end }}', {"a": "a"}, "a<b"),
+])
+def test_template_conditions(template, labels, out):
+    assert parse_template(template).render(Context(labels, "", 0)) == out
+
+
+def test_comparing_a_string_with_a_number_is_a_render_error():
+    with pytest.raises(RenderError, match="incompatible types"):
+        parse_template("{{ if lt .a 5 }}x{{ end }}").render(Context({"a": "1"}, "", 0))
+
+
 @pytest.mark.parametrize(("template", "says"), [
     ("{{ }}", "missing value"),
     ("{{ .a | }}", "missing value"),
@@ -273,6 +295,11 @@ def test_more_template_functions(template, out):
     ("{{ /* open }}", "unclosed comment"),
     ("{{ ) }}", "missing value"),
     ("{{ .a ) }}", "unexpected ')'"),
+    ("{{ end }}", "unexpected {{end}}"),
+    ("{{ if .a }}{{ else }}{{ else }}{{ end }}", "after {{else}}"),
+    ("{{ if }}{{ end }}", "missing value for if"),
+    ("{{ if .a }}{{ else .b }}{{ end }}", "expected 'else' or 'else if cond'"),
+    ("{{ if .a }}{{ end .b }}", "unexpected words after end"),
 ])
 def test_template_syntax_errors(template, says):
     with pytest.raises(TemplateSyntaxError, match=re.escape(says)):

@@ -262,6 +262,10 @@ LOG_QUERIES += [
      [(SVC2, ["=2023-11-14 22:13:22 +0000 UTC"])]),
     (('{job="svc"} |= "POST" | logfmt | line_format "{{ .size | bytes }} {{ .latency | '
      'duration }}" | keep host'), [({"host": "h2"}, ["=2048 0.25"])]),
+    (('{job="svc"} | logfmt | keep host, level | line_format `{{ if eq .level "error" }}!!'
+     '{{ else }}ok{{ end }}`'), [({"host": "h1", "level": "error"}, ["=!!"]),
+                                ({"host": "h1", "level": "info"}, ["=ok"]),
+                                ({"host": "h2", "level": "info"}, ["=ok", "=ok"])]),
     # a call that fails: TemplateFormatErr, the line kept (fmt_test.go "template_error")
     ('{job="svc"} |= "POST" | line_format "{{.host | now}}"',
      [({**SVC2, "__error__": "TemplateFormatErr"}, ["s2"])]),
