@@ -215,7 +215,8 @@ def test_go_layouts_format_and_parse():
 FRAGMENTS = ["{{", "}}", " ", ".a", ".b", "|", "(", ")", '"x"', "`y`", "1", "-2.5", "upper",
              "printf", '"%d %s %5.2f"', "default", "div", "divf", "add", "substr", "trunc",
              "repeat", "__line__", "__timestamp__", "date", '"2006"', "unixEpoch", "bytes",
-             "toDate", "regexReplaceAll", '"("', "b64dec", "round", "true", "{{-", "-}}", "$"]
+             "toDate", "regexReplaceAll", '"("', "b64dec", "round", "true", "{{-", "-}}", "$",
+             "{{ if ", "{{ else }}", "{{ else if ", "{{ end }}", "eq", "lt", "and", "not"]
 
 
 @settings(max_examples=300, deadline=None)
