@@ -3,15 +3,11 @@
 - Log queries read lines in [start, end), newest first (``backward``) or oldest first, run each
   through the pipeline and keep the first ``limit``; lines are grouped into streams by their
   labels after the pipeline.
-- Parsers add the fields as labels; a field named like a stream label gets ``_extracted``
-  appended; a line the parser cannot read gets ``__error__`` (``JSONParserErr``,
-  ``LogfmtParserErr``). A numeric label filter drops a line without the label and marks one
-  whose value is not a number with ``__error__="LabelFilterErr"`` (kept); a line with an
-  error already passes numeric filters (only string matchers filter it). perflab does not add
-  Loki's ``__error_details__`` label.
-- Range functions look at (t - range, t] at each step t = start, start + step, ... <= end;
-  a step with no line has no point. A metric series with ``__error__`` is an error, as in
-  Loki (filter it with ``| __error__=""``).
+- The pipeline's stages: _pipeline.py; unwrapped range functions: _ranges.py; operators,
+  aggregations and label_replace at each step: _vecops.py.
+- Range functions look at (t - range, t] at each step t = start, start + step, ... <= end
+  (``offset d``: the window ending at t - d); a step with no line has no point. A metric
+  series with ``__error__`` is an error, as in Loki (filter it with ``| __error__=""``).
 """
 
 from __future__ import annotations
@@ -19,26 +15,35 @@ from __future__ import annotations
 import bisect
 import json
 import math
-import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from perflab.errors import InvalidValue
-from perflab.logs._fields import ParseFailed, parse_json, parse_logfmt
 from perflab.logs._logql import (
-    TEMPLATE_FIELD,
-    BoolExpr,
-    Compare,
-    LabelExpr,
-    LabelFilter,
+    LINE_RANGE_FUNCS,
+    BinOp,
+    LabelReplace,
     LineFilter,
-    LineFormat,
     LogQuery,
     Matcher,
-    Parser,
+    MetricExpr,
+    Number,
     RangeAgg,
     VectorAgg,
-    parse_duration_ns,
+    VectorLit,
+    is_scalar,
+)
+from perflab.logs._pipeline import run_pipeline
+from perflab.logs._ranges import SeriesLimit, absent_labels, samples, windows
+from perflab.logs._template import expand_go
+from perflab.logs._vecops import (
+    VectorError,
+    aggregate_vector,
+    key_of,
+    label_replace,
+    set_op,
+    vector_scalar,
+    vector_vector,
 )
 from perflab.store import log_counts, log_lines, log_streams
 
@@ -49,8 +54,6 @@ if TYPE_CHECKING:
 
 Labels = dict[str, str]
 LabelKey = tuple[tuple[str, str], ...]
-_GO_DURATION = re.compile(r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:ns|us|µs|ms|s|m|h)"
-                          r"(?:(?:\d+(?:\.\d*)?|\.\d+)(?:ns|us|µs|ms|s|m|h))*")
 MAX_SERIES = 10_000
 MAX_POINTS = 11_000  # per series, as Loki's query_range (max 11,000 points)
 
@@ -72,80 +75,6 @@ class Series:
     points: list[tuple[int, float]]     # (ts_ns, value)
 
 
-def key_of(labels: Labels) -> LabelKey:
-    return tuple(sorted(labels.items()))
-
-
-# -- the pipeline --------------------------------------------------------------------------------
-
-def _numeric(c: Compare, text: str) -> float | None:
-    if c.duration:
-        if not _GO_DURATION.fullmatch(text):
-            return None
-        sign = -1.0 if text.startswith("-") else 1.0
-        return sign * parse_duration_ns(text.lstrip("+-")) / 1e9
-    try:
-        return float(text)
-    except ValueError:
-        return None
-
-
-_CMP = {"==": float.__eq__, "!=": float.__ne__, ">": float.__gt__, ">=": float.__ge__,
-        "<": float.__lt__, "<=": float.__le__}
-
-
-def _label_keeps(expr: LabelExpr, labels: Labels) -> bool:
-    if isinstance(expr, BoolExpr):
-        if expr.op == "and":
-            return _label_keeps(expr.left, labels) and _label_keeps(expr.right, labels)
-        return _label_keeps(expr.left, labels) or _label_keeps(expr.right, labels)
-    if expr.matcher is not None:
-        return expr.matcher.matches(labels.get(expr.name, ""))
-    if "__error__" in labels:
-        return True  # as Loki: once a line has an error, only string matchers filter it
-    got = labels.get(expr.name)
-    if got is None:
-        return False
-    value = _numeric(expr, got)
-    if value is None:
-        labels.setdefault("__error__", "LabelFilterErr")
-        return True
-    assert expr.number is not None
-    return bool(_CMP[expr.op](value, expr.number))
-
-
-def _extract(kind: str, line: str, labels: Labels) -> None:
-    try:
-        fields = parse_json(line) if kind == "json" else parse_logfmt(line)
-    except ParseFailed:
-        labels.setdefault("__error__", "JSONParserErr" if kind == "json" else "LogfmtParserErr")
-        return
-    for k, v in fields.items():
-        labels[k + "_extracted" if k in labels else k] = v
-
-
-def _format(template: str, line: str, labels: Labels) -> str:
-    return TEMPLATE_FIELD.sub(lambda m: line if m.group(2) else labels.get(m.group(1), ""),
-                              template)
-
-
-def run_pipeline(query: LogQuery, stream: Labels, line: str) -> tuple[Labels, str] | None:
-    """(labels, line) of a line after the query's stages, or None when a stage drops it."""
-    labels = dict(stream)
-    for stage in query.stages:
-        if isinstance(stage, LineFilter):
-            if not stage.keeps(line):
-                return None
-        elif isinstance(stage, Parser):
-            _extract(stage.kind, line, labels)
-        elif isinstance(stage, LabelFilter):
-            if not _label_keeps(stage.expr, labels):
-                return None
-        elif isinstance(stage, LineFormat):
-            line = _format(stage.template, line, labels)
-    return labels, line
-
-
 # -- reading the store ---------------------------------------------------------------------------
 
 def matching_streams(store: Store, matchers: tuple[Matcher, ...]) -> dict[int, Labels]:
@@ -163,7 +92,7 @@ def _lines(store: Store, query: LogQuery, start_ns: int, end_ns: int, *, backwar
     streams = matching_streams(store, query.matchers)
     for row in log_lines(store, sorted(streams), start_ns, end_ns, backward=backward,
                          contains=query.line_substrings(), run_id=run_id):
-        got = run_pipeline(query, streams[row.stream_id], row.line)
+        got = run_pipeline(query, streams[row.stream_id], row.line, row.ts_ns)
         if got is not None:
             yield row.ts_ns, got[0], got[1]
 
@@ -281,35 +210,169 @@ def _range_series(store: Store, agg: RangeAgg, times: list[int], run_id: int | N
     return out
 
 
-def _group(labels: Labels, agg: VectorAgg) -> Labels:
-    if agg.without:
-        return {k: v for k, v in labels.items() if k not in agg.grouping}
-    return {k: labels[k] for k in agg.grouping if k in labels}
+def _range_agg(store: Store, agg: RangeAgg, times: list[int], run_id: int | None,
+               ) -> list[Series]:
+    """A range aggregation; with ``offset`` each step t looks at the window ending at
+    t - offset, and the points keep the step's time."""
+    shifted = [t - agg.offset_ns for t in times] if agg.offset_ns else times
+    if agg.func == "absent_over_time":
+        series = _absent(store, agg, shifted, run_id)
+    elif agg.unwrap is None and agg.func in LINE_RANGE_FUNCS:
+        series = _range_series(store, agg, shifted, run_id)
+    else:
+        series = _unwrapped_series(store, agg, shifted, run_id)
+    if agg.offset_ns:
+        series = [Series(s.labels, [(t + agg.offset_ns, v) for t, v in s.points])
+                  for s in series]
+    return series
 
 
-def _aggregate(op: str, values: list[float]) -> float:
-    if op == "sum":
-        return sum(values)
-    if op == "count":
-        return float(len(values))
-    if op == "avg":
-        return sum(values) / len(values)
-    return min(values) if op == "min" else max(values)
+def _unwrapped_series(store: Store, agg: RangeAgg, times: list[int], run_id: int | None,
+                      ) -> list[Series]:
+    lines = _lines(store, agg.query, times[0] - agg.range_ns + 1, times[-1] + 1,
+                   backward=False, run_id=run_id)
+    try:
+        by_key = samples(agg, lines, MAX_SERIES)
+    except SeriesLimit:
+        raise QueryError(f"more than {MAX_SERIES:,} series",
+                         hint="aggregate with sum by (...) or narrow the selector") from None
+    out = []
+    for key, (ts_list, values) in sorted(by_key.items()):
+        labels = dict(key)
+        if "__error__" in labels:
+            raise QueryError(f"pipeline error: {labels['__error__']!r} for series "
+                             f"{_text(labels)}",
+                             hint='drop the samples that did not convert: | unwrap x '
+                                  '| __error__=""')
+        points = windows(agg, ts_list, values, times)
+        if points:
+            out.append(Series(labels, points))
+    return out
 
 
-def eval_metric(store: Store, expr: RangeAgg | VectorAgg, times: list[int], *,
-                run_id: int | None = None) -> list[Series]:
-    """The series of a metric query at each of ``times``, sorted by labels."""
-    if isinstance(expr, RangeAgg):
-        return _range_series(store, expr, times, run_id)
-    inner = eval_metric(store, expr.inner, times, run_id=run_id)
-    groups: dict[LabelKey, dict[int, list[float]]] = {}
-    for s in inner:
-        per_t = groups.setdefault(key_of(_group(s.labels, expr)), {})
+def _absent(store: Store, agg: RangeAgg, times: list[int], run_id: int | None) -> list[Series]:
+    """1 at each step whose window has no line (or, unwrapped, no sample), else no point."""
+    if agg.unwrap is None:
+        inner = replace(agg, func="count_over_time")
+        present = _range_series(store, inner, times, run_id)
+    else:
+        present = _unwrapped_series(store, replace(agg, func="sum_over_time"), times, run_id)
+    seen = {t for s in present for t, _ in s.points}
+    points = [(t, 1.0) for t in times if t not in seen]
+    return [Series(absent_labels(agg.query.matchers), points)] if points else []
+
+
+# -- operators over vectors ----------------------------------------------------------------------
+
+Vectors = dict[int, list[tuple[Labels, float]]]
+
+
+def _by_step(series: list[Series], times: list[int]) -> Vectors:
+    out: Vectors = {t: [] for t in times}
+    for s in series:
         for t, v in s.points:
-            per_t.setdefault(t, []).append(v)
-    return [Series(dict(key), [(t, _aggregate(expr.op, vs)) for t, vs in sorted(per_t.items())])
-            for key, per_t in sorted(groups.items())]
+            out[t].append((s.labels, v))
+    return out
+
+
+def _to_series(vectors: Vectors) -> list[Series]:
+    """Series from per-step vectors, in the order each label set first appears."""
+    by_key: dict[LabelKey, Series] = {}
+    for t in sorted(vectors):
+        for labels, v in vectors[t]:
+            k = key_of(labels)
+            s = by_key.get(k)
+            if s is None:
+                s = by_key[k] = Series(dict(labels), [])
+            s.points.append((t, v))
+    return list(by_key.values())
+
+
+def _eval(store: Store, expr: MetricExpr, times: list[int], run_id: int | None,
+          ) -> list[Series] | float:
+    if isinstance(expr, Number):
+        return expr.value
+    if isinstance(expr, VectorLit):
+        return [Series({}, [(t, expr.value) for t in times])]
+    if isinstance(expr, RangeAgg):
+        return _range_agg(store, expr, times, run_id)
+    if isinstance(expr, VectorAgg):
+        inner = _vector(store, expr.inner, times, run_id)
+        return _to_series({t: aggregate_vector(expr.op, vec, expr.grouping,
+                                               without=expr.without, param=expr.param)
+                           for t, vec in _by_step(inner, times).items()})
+    if isinstance(expr, LabelReplace):
+        return _label_replace(expr, _vector(store, expr.inner, times, run_id), times)
+    return _binop(store, expr, times, run_id)
+
+
+def _vector(store: Store, expr: MetricExpr, times: list[int], run_id: int | None,
+            ) -> list[Series]:
+    got = _eval(store, expr, times, run_id)
+    assert not isinstance(got, float)  # the parser refuses a number where a vector goes
+    return got
+
+
+def _label_replace(expr: LabelReplace, inner: list[Series], times: list[int]) -> list[Series]:
+    def expand(value: str) -> str | None:
+        m = expr.regex.fullmatch(value)
+        return None if m is None else expand_go(expr.replacement, m)
+    try:
+        return _to_series({t: label_replace(vec, expr.dst, expr.src, expand)
+                           for t, vec in _by_step(inner, times).items()})
+    except VectorError as exc:
+        raise QueryError(exc.message, hint=exc.hint) from None
+
+
+def _binop(store: Store, expr: BinOp, times: list[int], run_id: int | None,
+           ) -> list[Series] | float:
+    lhs = _eval(store, expr.lhs, times, run_id)
+    rhs = _eval(store, expr.rhs, times, run_id)
+    op = expr.op
+    try:
+        if isinstance(lhs, float) or isinstance(rhs, float):
+            scalar_left = isinstance(lhs, float)
+            vec, scalar = (rhs, lhs) if scalar_left else (lhs, rhs)
+            assert isinstance(scalar, float)
+            assert not isinstance(vec, float)
+            return _to_series({t: vector_scalar(op, v, scalar, scalar_left=scalar_left,
+                                                return_bool=expr.return_bool)
+                               for t, v in _by_step(vec, times).items()})
+        m = expr.matching
+        on, names = (m.on, m.labels) if m is not None else (False, ())
+        left, right = _by_step(lhs, times), _by_step(rhs, times)
+        if op in ("and", "or", "unless"):
+            return _to_series({t: set_op(op, left[t], right[t], on, names) for t in times})
+        return _to_series({t: vector_vector(op, left[t], right[t], on=on, names=names,
+                                            group=m.group if m else "",
+                                            include=m.include if m else (),
+                                            return_bool=expr.return_bool)
+                           for t in times})
+    except VectorError as exc:
+        raise QueryError(exc.message, hint=exc.hint) from None
+
+
+def eval_metric(store: Store, expr: MetricExpr, times: list[int], *,
+                run_id: int | None = None) -> list[Series]:
+    """The series of a metric query at each of ``times``, sorted by labels; at one step, a
+    query with ``sort``/``sort_desc`` keeps their order instead (Loki orders instant vectors
+    by value only then)."""
+    if is_scalar(expr):
+        raise QueryError("the query is a number, not a vector of series",
+                         hint="wrap it in vector(...), as vector(1)")
+    series = _vector(store, expr, times, run_id)
+    if len(times) == 1 and _sorts(expr):
+        return series
+    return sorted(series, key=lambda s: key_of(s.labels))
+
+
+def _sorts(expr: MetricExpr) -> bool:
+    """Whether sort/sort_desc appears anywhere in the query (Loki's ``Sortable``)."""
+    if isinstance(expr, VectorAgg):
+        return expr.op in ("sort", "sort_desc") or _sorts(expr.inner)
+    if isinstance(expr, BinOp):
+        return _sorts(expr.lhs) or _sorts(expr.rhs)
+    return isinstance(expr, LabelReplace) and _sorts(expr.inner)
 
 
 def _text(labels: Labels) -> str:

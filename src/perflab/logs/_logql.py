@@ -6,18 +6,26 @@ Grammar (Loki's docs, "LogQL"; pkg/logql/syntax):
     log_query := selector stage*
     selector  := '{' matcher (',' matcher)* '}'       matcher := name ('='|'!='|'=~'|'!~') string
     stage     := ('|=' | '!=' | '|~' | '!~') string   line filters
-               | '|' 'json' | '|' 'logfmt'             parsers
+               | '|' ('json' | 'logfmt' | 'unpack')    parsers
+               | '|' 'pattern' string | '|' 'regexp' string
                | '|' label_expr                        label filters: and, or, ',' and ( )
-               | '|' 'line_format' string
-    metric    := range_fn '(' log_query '[' duration ']' ')'
-               | agg ['by'|'without' '(' names ')'] '(' metric ')' ['by'|'without' '(' names ')']
-    range_fn  := count_over_time | rate | bytes_over_time | bytes_rate
-    agg       := sum | count | avg | min | max
+               | '|' 'line_format' string | '|' 'label_format' name '=' (name | string), ...
+               | '|' ('drop' | 'keep') name [op string], ... | '|' 'decolorize'
+    unwrap    := '|' 'unwrap' (name | ('duration' | 'duration_seconds' | 'bytes') '(' name ')')
+                 ('|' label_expr)*                     only label filters after it
+    metric    := metric binop ['bool'] [('on'|'ignoring') '(' names ')'
+                 [('group_left'|'group_right') ['(' names ')']]] metric
+               | range_fn '(' [number ','] log_query [unwrap] '[' duration ']'
+                 ['offset' duration] ')' [grouping]
+               | agg [grouping] '(' [number ','] metric ')' [grouping]
+               | 'vector' '(' number ')' | number | '(' metric ')'
+               | 'label_replace' '(' metric ',' string ',' string ',' string ',' string ')'
+    binop     := 'or' < 'and' 'unless' < comparisons < '+' '-' < '*' '/' '%' < '^' (right)
 
-A label filter compares a label with a string (``=``, ``!=``, ``=~``, ``!~``), a number or a
-duration (``==``, ``!=``, ``>``, ``>=``, ``<``, ``<=``). Regexps are anchored in matchers and
-label filters, unanchored in line filters, as in Loki. Errors are ``LogQLError`` with the
-1-based column of the offending token.
+A label filter compares a label with a string (``=``, ``!=``, ``=~``, ``!~``), a number, a
+duration or a byte size (``==``, ``!=``, ``>``, ``>=``, ``<``, ``<=``). Regexps are anchored
+in matchers and label filters, unanchored in line filters, as in Loki. Errors are
+``LogQLError`` with the 1-based column of the offending token.
 """
 
 from __future__ import annotations
@@ -26,21 +34,51 @@ import re
 from dataclasses import dataclass, field
 
 from perflab.errors import InvalidValue
+from perflab.logs._pattern import Pattern, PatternError, parse_pattern
+from perflab.logs._template import Template, TemplateSyntaxError, parse_template
+from perflab.logs._units import parse_go_bytes
+from perflab.logs._vecops import scalar_op
 
-RANGE_FUNCS = ("count_over_time", "rate", "bytes_over_time", "bytes_rate")
-AGGREGATIONS = ("sum", "count", "avg", "min", "max")
-PARSERS = ("json", "logfmt")
+LINE_RANGE_FUNCS = ("count_over_time", "rate", "bytes_over_time", "bytes_rate")
+UNWRAP_RANGE_FUNCS = ("sum_over_time", "avg_over_time", "max_over_time", "min_over_time",
+                      "first_over_time", "last_over_time", "stddev_over_time",
+                      "stdvar_over_time", "quantile_over_time")
+RANGE_FUNCS = (*LINE_RANGE_FUNCS, *UNWRAP_RANGE_FUNCS, "absent_over_time")
+# Loki: "Except for sum_over_time, absent_over_time, rate and rate_counter, unwrapped range
+# aggregations support grouping" (docs/sources/query/metric_queries.md)
+_GROUPABLE_RANGE = frozenset(UNWRAP_RANGE_FUNCS) - {"sum_over_time"}
+AGGREGATIONS = ("sum", "count", "avg", "min", "max", "stddev", "stdvar", "topk", "bottomk",
+                "sort", "sort_desc")
+PARSERS = ("json", "logfmt", "unpack")
+CONVERSIONS = ("duration", "duration_seconds", "bytes")
+# binary operators by precedence, lowest first (Prometheus's, which Loki follows)
+PRECEDENCE = {"or": 1, "and": 2, "unless": 2, "==": 3, "!=": 3, ">": 3, ">=": 3, "<": 3,
+              "<=": 3, "+": 4, "-": 4, "*": 5, "/": 5, "%": 5, "^": 6}
+COMPARISONS = frozenset({"==", "!=", ">", ">=", "<", "<="})
+SET_OPS = frozenset({"and", "or", "unless"})
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _DURATION = re.compile(r"(?:\d+(?:\.\d+)?(?:ns|us|µs|ms|s|m|h|d|w|y))+")
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h|d|w|y)")
-_NUMBER = re.compile(r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?")
+_NUMBER = re.compile(r"(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?")
+_BYTES = re.compile(r"\d+(?:\.\d+)?(?:[KkMmGgTtPpEe]i?)?[Bb]")
 _UNIT_NS = {"ns": 1, "us": 10**3, "µs": 10**3, "ms": 10**6, "s": 10**9, "m": 60 * 10**9,
             "h": 3600 * 10**9, "d": 86400 * 10**9, "w": 7 * 86400 * 10**9,
             "y": 365 * 86400 * 10**9}
-TEMPLATE_FIELD = re.compile(r"\{\{\s*(?:\.([A-Za-z_][A-Za-z0-9_]*)|(__line__))\s*\}\}")
 MAX_RANGE_NS = 10 * 365 * 86400 * 10**9
 _OPS = ("|=", "|~", "!=", "!~", "=~", "==", ">=", "<=", "=", ">", "<", "|", "{", "}", "(",
-        ")", "[", "]", ",")
+        ")", "[", "]", ",", "+", "-", "*", "/", "%", "^")
+
+
+_JSON_PATH_PART = re.compile(r"""
+    (?:^|(?<=[\]])\.?|(?<=[^\]])\.)(?P<field>[^.\[\]"\s]+)
+  | \[(?P<index>\d+)\]
+  | \["(?P<quoted>(?:[^"\\]|\\.)*)"\]
+  | (?P<bad>.)
+""", re.VERBOSE)
+
+
+def _unescape_path(text: str) -> str:
+    return re.sub(r"\\(.)", r"\1", text)
 
 
 class LogQLError(InvalidValue):
@@ -96,20 +134,46 @@ class LineFilter:
         return hit if self.op == "|~" else not hit
 
 
+JsonPath = tuple[str | int, ...]
+
+
 @dataclass(frozen=True, slots=True)
 class Parser:
-    kind: str            # json, logfmt
+    """``| json``, ``| logfmt``, ``| unpack``; with ``params`` (label, path or key) only those
+    (``| json ua="request.headers[\"User-Agent\"]"``, ``| logfmt host, ip="fwd"``)."""
+
+    kind: str            # json, logfmt, unpack
+    params: tuple[tuple[str, JsonPath], ...] = ()
+    strict: bool = False      # logfmt --strict
+    keep_empty: bool = False  # logfmt --keep-empty
+
+
+@dataclass(frozen=True, slots=True)
+class PatternParser:
+    pattern: Pattern
+
+
+@dataclass(frozen=True, slots=True)
+class RegexpParser:
+    regex: re.Pattern[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Decolorize:
+    pass
 
 
 @dataclass(frozen=True, slots=True)
 class Compare:
-    """A label compared with a number (a duration is its seconds), or matched as a string."""
+    """A label compared with a number (a duration is its seconds, a size its bytes), or
+    matched as a string."""
 
     name: str
     op: str
     number: float | None = None
     matcher: Matcher | None = None
     duration: bool = False  # the label's value is read as a Go duration (1.5s, 250ms)
+    bytes: bool = False     # ... or as a humanized size (20KB, 1.5MiB)
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,10 +193,28 @@ class LabelFilter:
 
 @dataclass(frozen=True, slots=True)
 class LineFormat:
-    template: str
+    template: Template
 
 
-Stage = LineFilter | Parser | LabelFilter | LineFormat
+@dataclass(frozen=True, slots=True)
+class LabelFormat:
+    """``dst=src`` renames (the source goes), ``dst="{{...}}"`` renders a template."""
+
+    items: tuple[tuple[str, str | Template], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class LabelSelect:
+    """``| drop`` (keep=False) or ``| keep``: names, or names with a matcher on the value."""
+
+    keep: bool
+    items: tuple[tuple[str, Matcher | None], ...]
+
+
+Stage = (LineFilter | Parser | PatternParser | RegexpParser | Decolorize | LabelFilter
+         | LineFormat | LabelFormat | LabelSelect)
+# stages after which a line is not the stored text: |= filters after them cannot use the index
+_REWRITES_LINE = (LineFormat, Decolorize)
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,16 +223,32 @@ class LogQuery:
     stages: tuple[Stage, ...] = ()
 
     def line_substrings(self) -> list[str]:
-        """The ``|=`` strings before any parser or line_format: every line kept contains
-        them, so the store's full-text index can find the candidates."""
+        """The ``|=`` strings before any stage that rewrites the line: every line kept
+        contains them, so the store's full-text index can find the candidates."""
         out = []
         for s in self.stages:
             if isinstance(s, LineFilter):
                 if s.op == "|=" and s.value:
                     out.append(s.value)
-            elif isinstance(s, LineFormat):
+            elif isinstance(s, _REWRITES_LINE) or (isinstance(s, Parser) and s.kind == "unpack"):
                 break
         return out
+
+
+@dataclass(frozen=True, slots=True)
+class Unwrap:
+    """``| unwrap [conv(]name[)]``: the label whose value is the sample, then label filters
+    (only those may follow, to drop conversion errors)."""
+
+    name: str
+    conversion: str = ""  # "", duration (duration_seconds), bytes
+    post: tuple[LabelFilter, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Grouping:
+    names: tuple[str, ...]
+    without: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,18 +256,67 @@ class RangeAgg:
     func: str
     query: LogQuery
     range_ns: int
+    offset_ns: int = 0
+    unwrap: Unwrap | None = None
+    param: float | None = None          # quantile_over_time's φ
+    grouping: Grouping | None = None    # unwrapped ranges only
 
 
 @dataclass(frozen=True, slots=True)
 class VectorAgg:
     op: str
-    inner: RangeAgg | VectorAgg
+    inner: MetricExpr
     grouping: tuple[str, ...] = ()
     without: bool = False
     by: bool = field(default=False)
+    param: int | None = None            # topk, bottomk
 
 
-Expr = LogQuery | RangeAgg | VectorAgg
+@dataclass(frozen=True, slots=True)
+class VectorMatching:
+    on: bool                            # on(...) rather than ignoring(...)
+    labels: tuple[str, ...]
+    group: str = ""                     # "", left, right
+    include: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class BinOp:
+    op: str
+    lhs: MetricExpr
+    rhs: MetricExpr
+    return_bool: bool = False
+    matching: VectorMatching | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Number:
+    value: float
+
+
+@dataclass(frozen=True, slots=True)
+class VectorLit:
+    value: float
+
+
+@dataclass(frozen=True, slots=True)
+class LabelReplace:
+    inner: MetricExpr
+    dst: str
+    replacement: str
+    src: str
+    regex: re.Pattern[str]
+
+
+MetricExpr = RangeAgg | VectorAgg | BinOp | Number | VectorLit | LabelReplace
+Expr = LogQuery | MetricExpr
+
+
+def is_scalar(expr: MetricExpr) -> bool:
+    """Whether an expression is a number at every step (a literal, or literals combined)."""
+    if isinstance(expr, Number):
+        return True
+    return isinstance(expr, BinOp) and is_scalar(expr.lhs) and is_scalar(expr.rhs)
 
 
 # -- lexing --------------------------------------------------------------------------------------
@@ -222,7 +369,12 @@ def tokenize(query: str) -> list[Token]:
             out.append(Token("duration", m.group(), i + 1))
             i = m.end()
             continue
-        m = _NUMBER.match(query, i) if (c.isdigit() or c in ".-+") else None
+        m = _BYTES.match(query, i) if c.isdigit() else None
+        if m and (m.end() == n or not (query[m.end()].isalnum() or query[m.end()] == "_")):
+            out.append(Token("bytes", m.group(), i + 1))
+            i = m.end()
+            continue
+        m = _NUMBER.match(query, i) if (c.isdigit() or c == ".") else None
         if m:
             out.append(Token("number", m.group(), i + 1))
             i = m.end()
@@ -260,6 +412,14 @@ class _Parser:
 
     def fail(self, message: str, tok: Token | None = None) -> LogQLError:
         return LogQLError(message, (tok or self.tok).col, self.query)
+
+    def fail_inside(self, message: str, tok: Token, offset: int) -> LogQLError:
+        """An error at ``offset`` in a string token's text: that column when the text up to it
+        is written as is (no escapes before it), else the string's own column."""
+        start = tok.col  # 0-based index of the text after the opening quote
+        if self.query[start:start + offset] == tok.text[:offset]:
+            return LogQLError(message, start + offset + 1, self.query)
+        return self.fail(message, tok)
 
     def next(self) -> Token:
         t = self.tok
@@ -315,10 +475,42 @@ class _Parser:
 
     def log_query(self) -> LogQuery:
         matchers = self.selector()
-        stages: list[Stage] = []
-        while self.tok.kind == "op" and self.tok.text in ("|=", "!=", "|~", "!~", "|"):
-            stages.append(self.stage())
+        stages, unwrap = self.stages(allow_unwrap=False)
+        assert unwrap is None
         return LogQuery(matchers, tuple(stages))
+
+    def stages(self, *, allow_unwrap: bool) -> tuple[list[Stage], Unwrap | None]:
+        stages: list[Stage] = []
+        unwrap: Unwrap | None = None
+        while self.tok.kind == "op" and self.tok.text in ("|=", "!=", "|~", "!~", "|"):
+            if self.at("op", "|") and self.peek().kind == "name" and \
+                    self.peek().text == "unwrap" and not self._is_comparison(2):
+                if not allow_unwrap or unwrap is not None:
+                    raise self.fail("unwrap is only allowed in a range aggregation, once",
+                                    self.peek())
+                self.next()
+                unwrap = self.unwrap()
+                continue
+            stage_tok = self.peek() if self.at("op", "|") else self.tok
+            stage = self.stage()
+            if unwrap is not None:
+                if not isinstance(stage, LabelFilter):
+                    raise self.fail("only label filters may follow unwrap", stage_tok)
+                unwrap = Unwrap(unwrap.name, unwrap.conversion, (*unwrap.post, stage))
+                continue
+            stages.append(stage)
+        return stages, unwrap
+
+    def unwrap(self) -> Unwrap:
+        self.expect("name", "unwrap")
+        name = self.expect("name")
+        if name.text in CONVERSIONS and self.at("op", "("):
+            self.next()
+            label = self.expect("name")
+            self.expect("op", ")")
+            conv = "bytes" if name.text == "bytes" else "duration"
+            return Unwrap(label.text, conv)
+        return Unwrap(name.text)
 
     def stage(self) -> Stage:
         op = self.next()
@@ -326,19 +518,130 @@ class _Parser:
             value = self.expect("string")
             rx = self.regex(value, value.text) if op.text in ("|~", "!~") else None
             return LineFilter(op.text, value.text, rx)
-        if self.at("name") and self.tok.text in PARSERS and not self._is_comparison(1):
-            return Parser(self.next().text)
-        if self.at("name", "line_format") and not self._is_comparison(1):
+        # a stage's keyword, unless a label filter on a label so named (`| json="x"`);
+        # `| json != "x"` is the parser, then a line filter, as Loki's lexer reads it
+        nxt = self.peek()
+        is_filter = self._is_comparison(1) and nxt.text not in ("!=", "!~")
+        word = self.tok.text if self.at("name") and not is_filter else ""
+        if word in PARSERS:
+            return self.parser()
+        if word == "decolorize":
+            self.next()
+            return Decolorize()
+        if word == "pattern":
             self.next()
             tok = self.expect("string")
-            rest = TEMPLATE_FIELD.sub("", tok.text)
-            if "{{" in rest or "}}" in rest:
-                raise self.fail("line_format takes {{.label}} and {{__line__}} only here", tok)
-            return LineFormat(tok.text)
+            try:
+                return PatternParser(parse_pattern(tok.text))
+            except PatternError as exc:
+                raise self.fail_inside(f"invalid pattern: {exc}", tok, exc.offset) from None
+        if word == "regexp":
+            self.next()
+            tok = self.expect("string")
+            rx = self.regex(tok, tok.text)
+            if not rx.groupindex:
+                raise self.fail("the regexp needs at least one named capture, as "
+                                "(?P<name>...)", tok)
+            return RegexpParser(rx)
+        if word == "line_format":
+            self.next()
+            return LineFormat(self.template(self.expect("string")))
+        if word == "label_format":
+            self.next()
+            return self.label_format()
+        if word in ("drop", "keep"):
+            self.next()
+            return self.label_select(keep=word == "keep")
         if self.at("name") or self.at("op", "("):
             return LabelFilter(self.label_or())
-        raise self.fail("expected a parser (json, logfmt), line_format or a label filter "
-                        "after '|'")
+        raise self.fail("expected a parser (json, logfmt, unpack, pattern, regexp), "
+                        "line_format, label_format, drop, keep, decolorize or a label "
+                        "filter after '|'")
+
+    def parser(self) -> Parser:
+        kind = self.next().text
+        strict = keep_empty = False
+        while kind == "logfmt" and self.at("op", "-") and self.peek().text == "-":
+            dash = self.next()
+            self.next()
+            flag = self.expect("name")
+            if flag.text == "strict":
+                strict = True
+            elif flag.text == "keep" and self.at("op", "-") and self.peek().text == "empty":
+                self.next()
+                self.next()
+                keep_empty = True
+            else:
+                raise self.fail("logfmt takes --strict and --keep-empty", dash)
+        params: list[tuple[str, JsonPath]] = []
+        if kind != "unpack" and self.at("name"):
+            while True:
+                label = self.expect("name")
+                if self.at("op", "="):
+                    self.next()
+                    tok = self.expect("string")
+                    path = self.json_path(tok) if kind == "json" else (tok.text,)
+                else:
+                    path = (label.text,)
+                params.append((label.text, path))
+                if not self.at("op", ","):
+                    break
+                self.next()
+        return Parser(kind, tuple(params), strict, keep_empty)
+
+    def json_path(self, tok: Token) -> JsonPath:
+        """``a.b[0]["c d"]``: fields by name or quoted, array items by index."""
+        out: list[str | int] = []
+        for m in _JSON_PATH_PART.finditer(tok.text):
+            if m.group("bad") is not None:
+                raise self.fail(f"invalid JSON expression {tok.text!r}", tok)
+            if m.group("index") is not None:
+                out.append(int(m.group("index")))
+            elif m.group("quoted") is not None:
+                out.append(_unescape_path(m.group("quoted")))
+            else:
+                out.append(m.group("field"))
+        if not out:
+            raise self.fail("empty JSON expression", tok)
+        return tuple(out)
+
+    def template(self, tok: Token) -> Template:
+        try:
+            return parse_template(tok.text)
+        except TemplateSyntaxError as exc:
+            raise self.fail_inside(f"invalid template: {exc}", tok, exc.offset) from None
+
+    def label_format(self) -> LabelFormat:
+        items: list[tuple[str, str | Template]] = []
+        seen: set[str] = set()
+        while True:
+            dst = self.expect("name")
+            if dst.text in seen:
+                raise self.fail(f"label_format names {dst.text!r} twice; use two stages", dst)
+            if dst.text == "__error__":
+                raise self.fail("__error__ cannot be formatted (drop it, or filter on it)", dst)
+            seen.add(dst.text)
+            self.expect("op", "=")
+            if self.at("string"):
+                items.append((dst.text, self.template(self.next())))
+            else:
+                items.append((dst.text, self.expect("name").text))
+            if not self.at("op", ","):
+                return LabelFormat(tuple(items))
+            self.next()
+
+    def label_select(self, *, keep: bool) -> LabelSelect:
+        items: list[tuple[str, Matcher | None]] = []
+        while True:
+            name = self.expect("name")
+            if self.tok.kind == "op" and self.tok.text in ("=", "!=", "=~", "!~"):
+                self.i -= 1
+                items.append((name.text, self.matcher()))
+            else:
+                items.append((name.text, None))
+            if not self.at("op", ","):
+                return LabelSelect(keep, tuple(items))
+            self.next()
 
     def _is_comparison(self, k: int) -> bool:
         t = self.peek(k)
@@ -378,40 +681,183 @@ class _Parser:
                 return Compare(name.text, op.text, matcher=Matcher(name.text, op.text,
                                                                     value.text, rx))
             raise self.fail(f"{op.text} compares numbers; a string needs = or !=", op)
-        if value.kind in ("number", "duration"):
+        sign = 1.0
+        if value.kind == "op" and value.text in ("-", "+") and \
+                self.peek().kind in ("number", "duration", "bytes"):
+            sign = -1.0 if value.text == "-" else 1.0
+            self.next()
+            value = self.tok
+        if value.kind in ("number", "duration", "bytes"):
             self.next()
             if op.text in ("=~", "!~"):
                 raise self.fail(f"{op.text} takes a string", value)
-            number = (float(value.text) if value.kind == "number"
-                      else parse_duration_ns(value.text) / 1e9)
-            return Compare(name.text, "==" if op.text == "=" else op.text, number=number,
-                           duration=value.kind == "duration")
-        raise self.fail("expected a string, number or duration to compare with")
+            if value.kind == "number":
+                number = float(value.text)
+            elif value.kind == "duration":
+                number = parse_duration_ns(value.text) / 1e9
+            else:
+                number = parse_go_bytes(value.text)
+            return Compare(name.text, "==" if op.text == "=" else op.text, number=sign * number,
+                           duration=value.kind == "duration", bytes=value.kind == "bytes")
+        raise self.fail("expected a string, number, duration or size to compare with")
 
-    def metric(self) -> RangeAgg | VectorAgg:
+    # -- metric queries: binary operators by precedence climbing --------------------------------
+
+    def metric(self, min_prec: int = 1) -> MetricExpr:
+        lhs = self.unary()
+        while True:
+            t = self.tok
+            op = t.text if (t.kind == "op" or t.text in SET_OPS) and t.kind != "string" else ""
+            prec = PRECEDENCE.get(op, 0)
+            if not prec or prec < min_prec:
+                return lhs
+            self.next()
+            return_bool = False
+            if self.at("name", "bool"):
+                if op not in COMPARISONS:
+                    raise self.fail("bool is only allowed after a comparison operator")
+                self.next()
+                return_bool = True
+            matching = self.vector_matching(op)
+            rhs = self.metric(prec if op == "^" else prec + 1)
+            lhs = self.binop(t, BinOp(op, lhs, rhs, return_bool, matching))
+
+    def binop(self, tok: Token, node: BinOp) -> MetricExpr:
+        op, lhs, rhs, return_bool, matching = (node.op, node.lhs, node.rhs, node.return_bool,
+                                               node.matching)
+        scalars = (is_scalar(lhs), is_scalar(rhs))
+        if op in SET_OPS and any(scalars):
+            raise self.fail(f"{op} is only allowed between two vectors", tok)
+        if op in COMPARISONS and all(scalars) and not return_bool:
+            raise self.fail("comparisons between scalars must use bool", tok)
+        if matching is not None and any(scalars):
+            raise self.fail("vector matching (on, ignoring) is only allowed between vectors",
+                            tok)
+        if all(scalars):  # fold constants, as Loki does
+            assert isinstance(lhs, (Number, BinOp))
+            assert isinstance(rhs, (Number, BinOp))
+            return Number(scalar_op(op, _const(lhs), _const(rhs), return_bool=True))
+        return node
+
+    def vector_matching(self, op: str) -> VectorMatching | None:
+        if not (self.at("name", "on") or self.at("name", "ignoring")):
+            return None
+        on = self.next().text == "on"
+        labels = self.grouping()
+        group, include = "", tuple[str, ...]()
+        if self.at("name", "group_left") or self.at("name", "group_right"):
+            tok = self.next()
+            if op in SET_OPS:
+                raise self.fail(f"no grouping allowed for {op!r}", tok)
+            group = tok.text.removeprefix("group_")
+            include = self.grouping() if self.at("op", "(") else ()
+            if on and set(include) & set(labels):
+                raise self.fail("a label in group_x() cannot also be in on()", tok)
+        return VectorMatching(on, labels, group, include)
+
+    def unary(self) -> MetricExpr:
+        if self.tok.kind == "op" and self.tok.text in ("-", "+"):
+            sign = self.next()
+            inner = self.metric(PRECEDENCE["^"])  # -2^2 is -(2^2), as in Prometheus
+            if not is_scalar(inner):
+                raise self.fail("a sign is only allowed before a number here", sign)
+            assert isinstance(inner, (Number, BinOp))
+            return Number(-_const(inner) if sign.text == "-" else _const(inner))
+        return self.primary()
+
+    def primary(self) -> MetricExpr:
         t = self.tok
-        if t.kind == "name" and t.text in RANGE_FUNCS:
+        if t.kind == "op" and t.text == "(":
+            self.next()
+            inner = self.metric()
+            self.expect("op", ")")
+            return inner
+        if t.kind == "number":
+            self.next()
+            return Number(float(t.text))
+        if t.kind == "name" and t.text in RANGE_FUNCS and self.peek().text == "(":
             return self.range_agg()
         if t.kind == "name" and t.text in AGGREGATIONS:
             return self.vector_agg()
-        if t.kind == "eof":
+        if t.kind == "name" and t.text == "vector" and self.peek().text == "(":
+            self.next()
+            self.expect("op", "(")
+            value = self.signed_number()
+            self.expect("op", ")")
+            return VectorLit(value)
+        if t.kind == "name" and t.text == "label_replace" and self.peek().text == "(":
+            return self.label_replace()
+        if t.kind == "eof" and self.i == 0:
             raise self.fail("empty query")
+        if t.kind == "op" and t.text == "{":
+            raise self.fail("a log query is not a metric: count it, as count_over_time("
+                            "{...}[5m])")
+        found = "the end of the query" if t.kind == "eof" else repr(t.text)
         raise self.fail(f"expected a stream selector '{{...}}', a range function "
-                        f"({', '.join(RANGE_FUNCS)}) or an aggregation "
-                        f"({', '.join(AGGREGATIONS)}), found {t.text!r}")
+                        f"({', '.join(RANGE_FUNCS[:4])}, ...), an aggregation "
+                        f"({', '.join(AGGREGATIONS[:5])}, ...), vector() or a number, "
+                        f"found {found}")
+
+    def signed_number(self) -> float:
+        sign = 1.0
+        if self.tok.kind == "op" and self.tok.text in ("-", "+"):
+            sign = -1.0 if self.next().text == "-" else 1.0
+        return sign * float(self.expect("number").text)
+
+    def label_replace(self) -> LabelReplace:
+        self.next()
+        self.expect("op", "(")
+        inner = self.metric()
+        args: list[Token] = []
+        for _ in range(4):
+            self.expect("op", ",")
+            args.append(self.expect("string"))
+        self.expect("op", ")")
+        dst, repl, src, rx = args
+        if not _NAME.fullmatch(dst.text):
+            raise self.fail(f"invalid destination label name {dst.text!r}", dst)
+        regex = self.regex(rx, "(?:" + rx.text + ")")  # anchored by fullmatch
+        return LabelReplace(inner, dst.text, repl.text, src.text, regex)
 
     def range_agg(self) -> RangeAgg:
-        func = self.next().text
+        func_tok = self.next()
+        func = func_tok.text
         self.expect("op", "(")
-        query = self.log_query()
+        param: float | None = None
+        if func == "quantile_over_time":
+            param = self.signed_number()
+            self.expect("op", ",")
+        matchers = self.selector()
+        stages, unwrap = self.stages(allow_unwrap=True)
         self.expect("op", "[")
         dur = self.expect("duration")
         range_ns = parse_duration_ns(dur.text)
         if not 0 < range_ns <= MAX_RANGE_NS:
             raise self.fail("the range must be positive and at most 10 years", dur)
         self.expect("op", "]")
+        offset_ns = 0
+        if self.at("name", "offset"):
+            self.next()
+            off = self.expect("duration")
+            offset_ns = parse_duration_ns(off.text)
+            if offset_ns > MAX_RANGE_NS:
+                raise self.fail("the offset must be at most 10 years", off)
+        if not stages and unwrap is None:   # Loki also reads {sel}[5m] | pipeline
+            stages, unwrap = self.stages(allow_unwrap=True)
         self.expect("op", ")")
-        return RangeAgg(func, query, range_ns)
+        grouping: Grouping | None = None
+        if self.at("name", "by") or self.at("name", "without"):
+            mode = self.next()
+            if func not in _GROUPABLE_RANGE or unwrap is None:
+                raise self.fail(f"grouping is not allowed for {func}", mode)
+            grouping = Grouping(self.grouping(), without=mode.text == "without")
+        if func in UNWRAP_RANGE_FUNCS and unwrap is None:
+            raise self.fail(f"{func} needs an unwrapped range: {func}({{...}} | unwrap "
+                            "label [1m])", func_tok)
+        if func in ("count_over_time", "bytes_over_time", "bytes_rate") and unwrap:
+            raise self.fail(f"{func} does not take an unwrapped range", func_tok)
+        return RangeAgg(func, LogQuery(matchers, tuple(stages)), range_ns, offset_ns, unwrap,
+                        param, grouping)
 
     def grouping(self) -> tuple[str, ...]:
         self.expect("op", "(")
@@ -425,19 +871,37 @@ class _Parser:
         return tuple(names)
 
     def vector_agg(self) -> VectorAgg:
-        op = self.next().text
+        op_tok = self.next()
+        op = op_tok.text
         grouping: tuple[str, ...] = ()
         mode = ""
         if self.at("name", "by") or self.at("name", "without"):
             mode = self.next().text
             grouping = self.grouping()
         self.expect("op", "(")
+        param: int | None = None
+        if op in ("topk", "bottomk"):
+            k_tok = self.tok
+            k = self.signed_number()
+            if k != int(k) or k <= 0:
+                raise self.fail(f"{op}'s k must be a whole number greater than 0", k_tok)
+            param = int(k)
+            self.expect("op", ",")
         inner = self.metric()
+        if is_scalar(inner):
+            raise self.fail(f"{op} takes a vector, not a number (vector(...) makes one)",
+                            op_tok)
         self.expect("op", ")")
         if not mode and (self.at("name", "by") or self.at("name", "without")):
             mode = self.next().text
             grouping = self.grouping()
-        return VectorAgg(op, inner, grouping, without=mode == "without", by=mode == "by")
+        return VectorAgg(op, inner, grouping, without=mode == "without", by=mode == "by",
+                         param=param)
+
+
+def _const(expr: Number | BinOp) -> float:
+    assert isinstance(expr, Number)  # binop() folds constants as it builds them
+    return expr.value
 
 
 def parse(query: str) -> Expr:

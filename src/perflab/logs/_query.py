@@ -9,6 +9,7 @@ Shapes (Loki's docs, "HTTP API"): a log query gives ``"resultType": "streams"`` 
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 from perflab.logs._contracts import LokiData, MatrixSeries, StreamResult, VectorSample
@@ -29,6 +30,10 @@ def default_step_ns(start_ns: int, end_ns: int) -> int:
 
 
 def _value(v: float) -> str:
+    if math.isnan(v):
+        return "NaN"
+    if math.isinf(v):
+        return "+Inf" if v > 0 else "-Inf"   # as Prometheus and Loki print them
     if v == int(v) and abs(v) < 1e15:
         return str(int(v))
     return repr(v)

@@ -5,7 +5,8 @@ Public names:
 - PromQL: ``parse``, ``instant_query``, ``range_query``, ``QueryOptions``, ``InstantResult``,
   ``PromQLError``; where samples come from: ``Queryable``, ``StoreQueryable`` (every run of a
   store, with the run as the ``perflab_run`` label), ``MemoryQueryable``, ``RawSeries``;
-  ``prometheus_name`` (a stored series' Prometheus name).
+  ``prometheus_name`` (a stored series' Prometheus name); ``format_float_g`` (a float as
+  Go's ``%v`` prints it, which LogQL's templates also need).
 - The hub: ``MetricsHub``, ``HubOptions`` and ``ROUTES`` (the Prometheus HTTP API,
   remote-write, InfluxDB and OTLP/HTTP receivers, the Query, Alerts and SLOs pages) that ``web``
   mounts; ``MetricsHub.otlp.grpc_service(token)`` registers ``MetricsService`` on the OTLP/gRPC
@@ -45,6 +46,7 @@ from perflab.metrics._contracts import (
 )
 from perflab.metrics._duration import parse_duration_ms
 from perflab.metrics._engine import InstantResult, QueryOptions, instant_query, range_query
+from perflab.metrics._gocompat import format_float_g
 from perflab.metrics._hub import HubOptions, MetricsHub
 from perflab.metrics._importer import import_exposition
 from perflab.metrics._inhibit import load_notify_config
@@ -100,6 +102,7 @@ __all__ = [
     "StoreQueryable",
     "TargetHealth",
     "expand_globs",
+    "format_float_g",
     "format_time",
     "format_value",
     "generate_rules",

@@ -28,8 +28,10 @@ SETTINGS = settings(max_examples=300, deadline=None)
     ('count_over_time({app="x"})', 26, "expected '['"),
     ('count_over_time({app="x"}[5x])', 27, "expected a duration"),
     ('rate({app="x"}[1m]) extra', 21, "after the end"),
-    ('{app="x"} | line_format "{{ .a | ToUpper }}"', 25, "line_format takes"),
-    ('topk(3, {app="x"})', 1, "expected a stream selector"),
+    ('{app="x"} | line_format "{{ range .a }}x{{ end }}"', 29, "is not supported here"),
+    ('{app="x"} | line_format "{{ if .a }}x"', 26, "without {{end}}"),
+    ('{app="x"} | line_format "{{ .a | nope }}"', 34, 'function "nope" not defined'),
+    ('topk(3, {app="x"})', 9, "a log query is not a metric"),
     ('{app="x"} | json | (a="b"', 26, "expected ')'"),
     ('{app="unterminated}', 6, "unterminated string"),
     ('{app="x"} | level=~5', 20, "takes a string"),
@@ -54,7 +56,8 @@ def test_aggregation_grouping_before_or_after():
 
 
 @SETTINGS
-@given(st.text(alphabet='{}()[]|=!~"`,.<>0123456789 abcjsonlogfmtrate_sumby', max_size=60))
+@given(st.text(alphabet='{}()[]|=!~"`,.<>+-*/%^0123456789 abcjsonlogfmtrate_sumbyunwp',
+               max_size=60))
 def test_the_parser_raises_only_logql_errors(text):
     with contextlib.suppress(LogQLError):
         parse(text)
@@ -97,3 +100,81 @@ def test_fields_and_level(line, fields, level):
 def test_trace_and_span_ids(fields, ids):
     t, s = detect_ids(fields)
     assert (t and t.hex(), s and s.hex()) == ids
+
+
+R = 'rate({a="b"}[1m])'
+
+
+@pytest.mark.parametrize(("query", "at", "says"), [
+    ('sum_over_time({a="b"}[1m])', "sum_over_time", "needs an unwrapped range"),
+    ('count_over_time({a="b"} | unwrap x [1m])', "count_over_time",
+     "does not take an unwrapped range"),
+    ('sum_over_time({a="b"} | unwrap x [1m]) by (y)', "by", "grouping is not allowed"),
+    ('count_over_time({a="b"}[1m]) by (y)', "by", "grouping is not allowed"),
+    ('{a="b"} | unwrap x', "unwrap", "only allowed in a range aggregation"),
+    ('sum_over_time({a="b"} | unwrap x | json [1m])', "json",
+     "only label filters may follow unwrap"),
+    ('quantile_over_time({a="b"} | unwrap x [1m])', "{", "expected a number"),
+    ('count_over_time({a="b"}[1m] offset x)', "x)", "expected a duration"),
+    ('{a="b"} | pattern "<_> foo"', "<_>", "at least one named capture"),
+    ('{a="b"} | pattern "<a><b>"', "<b>", "consecutive capture"),
+    ('{a="b"} | pattern "<a> x <a>"', '<a>"', "duplicate capture name"),
+    ('{a="b"} | pattern "\\"<a>\\" <a>"', '"\\"<a>', "duplicate capture name"),  # escapes
+    ('{a="b"} | regexp "(\\\\w+)"', '"(', "needs at least one named capture"),
+    ('{a="b"} | regexp "(?P<x>"', '"(', "invalid regexp"),
+    ('{a="b"} | label_format x=y, x="z"', 'x="z"', "names 'x' twice"),
+    ('{a="b"} | label_format __error__="z"', "__error__", "cannot be formatted"),
+    ('{a="b"} | line_format "{{ .a"', "{{", "unclosed action"),
+    ('{a="b"} | line_format "x {{ $x := 1 }}"', "$x", "variables"),
+    ('{a="b"} | line_format `{{ .a | nope }}`', "nope", 'function "nope" not defined'),
+    ('{a="b"} | drop', "<eof>", "expected a name"),
+    ("1 > 2", ">", "must use bool"),
+    ("vector(1) and 1", "and", "only allowed between two vectors"),
+    (f"{R} + bool 1", "bool", "only allowed after a comparison"),
+    (f"{R} * on(x) 2", "*", "only allowed between vectors"),
+    (f"{R} and on(x) group_left {R}", "group_left", "no grouping allowed for 'and'"),
+    (f"topk(0, {R})", "0", "greater than 0"),
+    (f"topk(1.5, {R})", "1.5", "whole number"),
+    ("sum(1)", "sum", "takes a vector"),
+    (f'label_replace({R}, "1x", "", "a", "b")', '"1x"', "invalid destination label"),
+    (f'label_replace({R}, "x", "", "a", "(")', '"("', "invalid regexp"),
+    (f"- {R}", "-", "a sign is only allowed before a number"),
+    (f"{R} +", "<eof>", "expected a stream selector"),
+    (f"({R}", "<eof>", "expected ')'"),
+])
+def test_invalid_metric_queries_point_at_the_column(query, at, says):
+    with pytest.raises(LogQLError) as info:
+        parse(query)
+    column = len(query) + 1 if at == "<eof>" else query.index(at) + 1
+    assert (info.value.column, says in info.value.message) == (column, True), \
+        info.value.message
+
+
+@pytest.mark.parametrize(("a", "b"), [
+    ("1 + 2 * 3 - vector(1)", "7 - vector(1)"),                 # constants fold by precedence
+    ("2 ^ 3 ^ 2 + vector(0)", "512 + vector(0)"),
+    (f"{R} > bool 1 or {R} and {R}", f"({R} > bool 1) or ({R} and {R})"),
+    (f"{R} + {R} * {R}", f"{R} + ({R} * {R})"),
+    (f"sum by (x) ({R}) / ignoring(y) group_left (z) {R}",
+     f"(sum({R}) by (x)) / ignoring (y) group_left(z) ({R})"),
+    ('count_over_time({a="b"} |= "x" [1m])', 'count_over_time({a="b"}[1m] |= "x")'),
+    ("-2 * vector(1)", "(0 - 2) * vector(1)"),
+])
+def test_equivalent_queries_parse_the_same(a, b):
+    assert parse(a) == parse(b)
+
+
+FRAGMENTS = ['{a="b"}', "|", "|=", '"x"', "`<a> <_>`", "json", "logfmt", "unpack", "pattern",
+             "regexp", "unwrap", "duration(", "bytes(", "x", ")", "(", "[1m]", "[", "]",
+             "offset", "5m", "1.5", "-", "+", "*", "/", "%", "^", ">", "==", "bool", "on",
+             "ignoring", "group_left", "and", "or", "unless", "by", "without", ",", "sum",
+             "topk", "sort", "rate", "sum_over_time", "quantile_over_time", "absent_over_time",
+             "vector", "label_replace", "line_format", '"{{ .a | upper }}"', "label_format",
+             "drop", "keep", "decolorize", "=", "20KB", '"{{"', "__error__", "0"]
+
+
+@SETTINGS
+@given(st.lists(st.sampled_from(FRAGMENTS), max_size=25).map(" ".join))
+def test_the_parser_raises_only_logql_errors_on_token_soup(text):
+    with contextlib.suppress(LogQLError):
+        parse(text)
