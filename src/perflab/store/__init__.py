@@ -32,7 +32,8 @@ retention: ``span_stats``, ``span_bytes_estimate``, ``delete_spans_started_befor
 ``delete_oldest_spans``, ``prune_span_catalog``; ``running_runs`` (where arriving data belongs).
 
 Logs (schema v7, ``_logs.py``): ``insert_logs`` with ``LOG_COLUMNS`` and ``log_stream_id``;
-reading: ``log_streams``, ``log_streams_in``, ``log_lines`` / ``StoredLog``, ``log_counts``
+reading: ``log_streams``, ``log_streams_in``, ``log_lines`` / ``StoredLog``,
+``log_lines_of_trace`` (a trace's lines), ``log_counts``
 (what range functions count); retention:
 ``log_stats``, ``log_bytes_estimate``, ``delete_logs_before``, ``delete_oldest_logs``.
 
@@ -75,6 +76,7 @@ from perflab.store._logs import (
     log_bytes_estimate,
     log_counts,
     log_lines,
+    log_lines_of_trace,
     log_stats,
     log_stream_id,
     log_streams,
@@ -229,6 +231,7 @@ __all__ = [
     "log_bytes_estimate",
     "log_counts",
     "log_lines",
+    "log_lines_of_trace",
     "log_stats",
     "log_stream_id",
     "log_streams",
