@@ -1,0 +1,160 @@
+"""``GET /loki/api/v1/tail``: Loki's live tail, a websocket (Loki's docs, "Stream logs").
+
+Parameters as Loki reads them: ``query`` (a LogQL log query), ``delay_for`` (seconds, 0 to 5:
+each line is held that long after it arrives, so lines of slow loggers are sent in time
+order), ``limit`` (the lines sent first, default 100) and ``start`` (from when those first
+lines are taken; default an hour ago). The first message holds the newest ``limit`` lines since
+``start``, oldest first; then each message holds what arrived since the last one, as
+``{"streams": [{"stream": {labels}, "values": [["<ns>", "<line>"]]}], "dropped_entries": []}``.
+perflab drops nothing: a client that reads slowly gets the lines later, read from the store
+in arrival order (``dropped_entries`` is always empty).
+
+The hub's rules hold as for every request: ``HostGuard`` and the token (a header or the
+session cookie) are checked before the socket is accepted. A bad parameter or query closes
+the socket with code 1008 and the message as its reason (Loki answers a 400 before the
+upgrade, which a browser cannot read); a hub with ``MAX_TAILS`` tails open closes the next
+with 1013 (try again later); a query past the hub's deadline closes it with 1011.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import TYPE_CHECKING
+
+from starlette.concurrency import run_in_threadpool
+from starlette.routing import WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from perflab.errors import PerflabError
+from perflab.logs._api import BadParam, _limit, parse_loki_time
+from perflab.logs._eval import QueryError
+from perflab.logs._lines import FOLLOW_BATCH, Follower, Kept, as_streams, query_lines
+from perflab.logs._logql import LogQuery, parse
+from perflab.serving import ConcurrencyLimiter, TooManyRequests
+from perflab.store import last_log_id, query_interrupted
+
+if TYPE_CHECKING:
+    from perflab.logs._api import StoreSource
+    from perflab.logs._contracts import LokiTailDoc
+
+POLL_S = 0.5        # how often a tail looks for new lines
+MAX_DELAY_S = 5     # Loki's bound on delay_for
+MAX_TAILS = 16      # tails open at once on one hub
+_HOUR_NS = 3600 * 10**9
+POLICY, TRY_LATER, SERVER_ERROR = 1008, 1013, 1011  # websocket close codes (RFC 6455, IANA)
+
+
+def _reason(text: str) -> str:
+    """A close reason: at most 123 bytes of UTF-8 (RFC 6455), cut on a character."""
+    return text.encode()[:123].decode(errors="ignore")
+
+
+def tail_params(params: dict[str, str]) -> tuple[LogQuery, int, int, int]:
+    """(query, delay in s, limit, start ns) of a tail request; ``BadParam`` or a LogQL error
+    for what Loki would refuse."""
+    text = params.get("query", "")
+    if not text:
+        raise BadParam("parameter 'query' is required")
+    expr = parse(text)
+    if not isinstance(expr, LogQuery):
+        raise QueryError("a metric query cannot be tailed", hint="tail a log query")
+    delay = params.get("delay_for", "0")
+    if not delay.isascii() or not delay.isdigit() or int(delay) > MAX_DELAY_S:
+        raise BadParam(f"invalid delay_for {delay[:20]!r}: whole seconds from 0 to "
+                       f"{MAX_DELAY_S}")
+    start = (parse_loki_time(params["start"], "start") if params.get("start")
+             else time.time_ns() - _HOUR_NS)
+    return expr, int(delay), _limit(params), start
+
+
+def message(kept: list[Kept]) -> LokiTailDoc:
+    return {"streams": as_streams(kept), "dropped_entries": []}
+
+
+async def _disconnected(ws: WebSocket) -> None:
+    while (await ws.receive())["type"] != "websocket.disconnect":
+        pass  # a client's own messages mean nothing to a tail
+
+
+class _Tail:
+    """One open tail: the lines held for ``delay_for`` and the follower that finds new ones."""
+
+    def __init__(self, source: StoreSource, query: LogQuery, delay_s: int) -> None:
+        self.source = source
+        self.query = query
+        self.delay_s = delay_s
+        self.follower = Follower(query, 0)
+        self.held: list[tuple[float, Kept]] = []  # (arrived, monotonic s; the line)
+
+    def first(self, start_ns: int, limit: int) -> list[Kept]:
+        """The newest ``limit`` lines since ``start_ns``, oldest first; the follower starts
+        after the last line that had arrived then, so no line comes twice."""
+        with self.source.in_use():
+            store = self.source.get()
+            mark = last_log_id(store)
+            kept, _ = query_lines(store, self.query, start_ns, time.time_ns() + 1, limit=limit)
+        self.follower.after_id = mark
+        return [k for k in reversed(kept) if k[0].id <= mark]
+
+    def step(self) -> list[Kept]:
+        """What is due now: the lines that arrived at least ``delay_for`` ago, by time."""
+        with self.source.in_use():
+            new = self.follower.poll(self.source.get())
+        now = time.monotonic()
+        self.held += [(now, k) for k in new]
+        due = [k for arrived, k in self.held if now - arrived >= self.delay_s]
+        self.held = [(a, k) for a, k in self.held if now - a < self.delay_s]
+        due.sort(key=lambda k: (k[0].ts_ns, k[0].id))
+        return due
+
+
+async def _send(ws: WebSocket, kept: list[Kept]) -> None:
+    for i in range(0, len(kept), FOLLOW_BATCH):
+        await ws.send_json(message(kept[i:i + FOLLOW_BATCH]))
+
+
+async def _follow(ws: WebSocket, tail: _Tail, start_ns: int, limit: int) -> None:
+    await _send(ws, await run_in_threadpool(tail.first, start_ns, limit))
+    closed = asyncio.create_task(_disconnected(ws))
+    try:
+        while True:
+            done, _ = await asyncio.wait({closed}, timeout=POLL_S)
+            if done:
+                return
+            due = await run_in_threadpool(tail.step)
+            if due:
+                await _send(ws, due)
+    finally:
+        closed.cancel()
+
+
+async def loki_tail(ws: WebSocket) -> None:
+    source: StoreSource = ws.app.state.perflab.stores
+    try:
+        query, delay_s, limit, start_ns = tail_params(dict(ws.query_params))
+    except PerflabError as exc:
+        await ws.accept()
+        await ws.close(POLICY, _reason(exc.message))
+        return
+    limiter: ConcurrencyLimiter = ws.app.state.logs.tails
+    try:
+        async with limiter.slot():
+            await ws.accept()
+            try:
+                await _follow(ws, _Tail(source, query, delay_s), start_ns, limit)
+            except (WebSocketDisconnect, OSError):
+                return  # the client went away mid-send
+            # (a return from _follow: the client closed the socket, nothing to close)
+            except Exception as exc:
+                if not query_interrupted(exc):
+                    raise
+                await ws.close(SERVER_ERROR, "the query took too long and was stopped: "
+                                             "narrow it")
+                return
+    except TooManyRequests as exc:
+        await ws.accept()
+        await ws.close(TRY_LATER, _reason(exc.message))
+
+
+TAIL_ROUTES = [WebSocketRoute("/loki/api/v1/tail", loki_tail, name="loki_tail")]
