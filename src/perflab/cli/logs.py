@@ -1,7 +1,10 @@
 """``perflab logs query|tail``: LogQL over the log lines in the store, and files followed into it.
 
 ``query``: ``--since`` is a lookback from now, as logcli's; with ``--run`` it is an offset into
-that run (``perflab query``'s reading), and the lines are that run's. ``tail``: follows files
+that run (``perflab query``'s reading), and the lines are that run's. ``--follow`` prints the
+newest lines, oldest first, then each line as it arrives (polling the store, in arrival
+order, as ``logcli --tail`` follows Loki's tail) until Ctrl-C (exit 130); with ``--json``,
+one message of Loki's tail (``loki-tail`` schema) per line of output. ``tail``: follows files
 as ``tail -F`` does (a file replaced by rotation is reopened, a truncated one is read from its
 start), each line into the store with the file's labels.
 """
@@ -19,7 +22,7 @@ from perflab.errors import InvalidValue
 from perflab.units import parse_duration_ns, printable
 
 if TYPE_CHECKING:
-    from perflab.logs import LogsQueryDoc
+    from perflab.logs import LogsQueryDoc, LokiTailDoc
     from perflab.store import Store
 
 
@@ -56,13 +59,21 @@ def _window(store: Store, since: str | None, run_ref: str | None,
 @click.option("--step", default=None, metavar="DURATION",
               help="Step of a metric query (default: the range over 250 points).")
 @click.option("--forward", is_flag=True, help="Oldest lines first.")
+@click.option("--follow", "-f", is_flag=True,
+              help="Then print lines as they arrive, until Ctrl-C (a log query).")
+@click.option("--interval", default=0.5, show_default=True, type=float, hidden=True)
 @store_option
 @json_option
 def query(*, logql: str, since: str | None, run_ref: str | None, limit: int, step: str | None,
-          forward: bool, store_path: str | None, as_json: bool) -> None:
+          forward: bool, follow: bool, interval: float, store_path: str | None,
+          as_json: bool) -> None:
     """Evaluate a LogQL query: a log query prints lines, a metric query its series."""
     from perflab.logs import query_range  # noqa: PLC0415  # lazy: keeps --help fast
 
+    if follow:
+        _follow(logql, since=since, run_ref=run_ref, limit=limit, interval=interval,
+                store_path=store_path, as_json=as_json)
+        return
     with open_store(store_path, create=False) as store:
         start, end, run_id = _window(store, since, run_ref)
         step_ns = parse_duration_ns(step) if step else None
@@ -76,6 +87,34 @@ def query(*, logql: str, since: str | None, run_ref: str | None, limit: int, ste
         emit_doc(doc)
         return
     _print(data)
+
+
+def _follow(logql: str, *, since: str | None, run_ref: str | None, limit: int,
+            interval: float, store_path: str | None, as_json: bool) -> None:
+    """The newest ``limit`` lines, then each new one, until Ctrl-C (main() makes it 130)."""
+    from perflab.logs import log_query, start_tail, tail_message  # noqa: PLC0415
+
+    expr = log_query(logql)
+    with open_store(store_path, create=False) as store:
+        start, end, run_id = _window(store, since, run_ref)
+        follower, batch = start_tail(store, expr, start, end, limit=limit, run_id=run_id)
+        while True:
+            if batch:
+                _emit_tail(tail_message(batch), as_json=as_json)
+            time.sleep(interval)
+            batch = follower.poll(store)
+
+
+def _emit_tail(message: LokiTailDoc, *, as_json: bool) -> None:
+    from perflab.units import format_timestamp  # noqa: PLC0415
+
+    if as_json:
+        click.echo(json.dumps(message, separators=(",", ":")))
+        return
+    entries = sorted(((int(ts), s["stream"], line) for s in message["streams"]
+                      for ts, line in s["values"]), key=lambda e: e[0])
+    for ts, labels, line in entries:
+        click.echo(f"{format_timestamp(ts)} {printable(_labels_text(labels))} {printable(line)}")
 
 
 def _labels_text(labels: dict[str, str]) -> str:

@@ -13,7 +13,8 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
-from perflab.logs._eval import key_of, matching_streams, run_pipeline
+from perflab.logs._eval import QueryError, key_of, matching_streams, run_pipeline
+from perflab.logs._logql import LogQuery, parse
 from perflab.store import (
     last_log_id,
     log_level_counts,
@@ -25,8 +26,7 @@ from perflab.store import (
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from perflab.logs._contracts import LogLineJson, LogVolumeDoc, StreamResult
-    from perflab.logs._logql import LogQuery
+    from perflab.logs._contracts import LogLineJson, LogVolumeDoc, LokiTailDoc, StreamResult
     from perflab.store import Store, StoredLog
 
 Labels = dict[str, str]
@@ -36,6 +36,15 @@ _STEPS_S = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800
             43200, 86400)
 UNKNOWN_LEVEL = "unknown"
 FOLLOW_BATCH = 1000  # lines read per step of a tail: memory stays bounded behind a burst
+
+
+def log_query(text: str) -> LogQuery:
+    """A LogQL log query (lines to show or follow); a metric query is a ``QueryError``."""
+    expr = parse(text)
+    if not isinstance(expr, LogQuery):
+        raise QueryError("a metric query has no lines to show or follow",
+                         hint='give a log query, like {job="app"} |= "error"')
+    return expr
 
 
 def _fields(text: str | None) -> dict[str, str]:
@@ -100,6 +109,11 @@ def as_streams(kept: list[Kept]) -> list[StreamResult]:
     return list(by_key.values())
 
 
+def tail_message(kept: list[Kept]) -> LokiTailDoc:
+    """Lines as one message of Loki's live tail (perflab drops none)."""
+    return {"streams": as_streams(kept), "dropped_entries": []}
+
+
 def volume_step_ns(start_ns: int, end_ns: int, points: int) -> int:
     """The bucket width of a histogram of [start, end) in about ``points`` bars: a round one."""
     want = (end_ns - start_ns) / max(1, points) / 1e9
@@ -134,13 +148,16 @@ class Follower:
     """One live tail of a log query: each ``poll`` gives the lines it keeps among those that
     arrived since the last poll, in arrival order."""
 
-    def __init__(self, query: LogQuery, after_id: int) -> None:
+    def __init__(self, query: LogQuery, after_id: int, *, run_id: int | None = None) -> None:
         self.query = query
         self.after_id = after_id
+        self.run_id = run_id  # only this run's lines (None: every line)
 
     @classmethod
-    def from_now(cls, store: Store, query: LogQuery) -> Follower:
-        return cls(query, last_log_id(store))
+    def from_now(cls, store: Store, query: LogQuery, *, run_id: int | None = None,
+                 ) -> Follower:
+        """A tail that starts with the next line to arrive."""
+        return cls(query, last_log_id(store), run_id=run_id)
 
     def poll(self, store: Store, *, limit: int = FOLLOW_BATCH) -> list[Kept]:
         """The next lines (at most ``limit`` read; the rest wait for the next poll)."""
@@ -148,4 +165,15 @@ class Follower:
         rows = log_lines_after(store, sorted(streams), self.after_id, limit=limit)
         if rows:
             self.after_id = rows[-1].id
+        if self.run_id is not None:
+            rows = [r for r in rows if r.run_id == self.run_id]
         return list(_kept(self.query, rows, streams))
+
+
+def start_tail(store: Store, query: LogQuery, start_ns: int, end_ns: int, *, limit: int,
+               run_id: int | None = None) -> tuple[Follower, list[Kept]]:
+    """The newest ``limit`` lines in [start_ns, end_ns) the query keeps, oldest first, and the
+    follower of the lines that arrive after them: no line is given twice."""
+    mark = last_log_id(store)
+    kept, _ = query_lines(store, query, start_ns, end_ns, limit=limit, run_id=run_id)
+    return Follower(query, mark, run_id=run_id), [k for k in reversed(kept) if k[0].id <= mark]

@@ -28,15 +28,20 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from perflab.errors import PerflabError
 from perflab.logs._api import BadParam, _limit, parse_loki_time
-from perflab.logs._eval import QueryError
-from perflab.logs._lines import FOLLOW_BATCH, Follower, Kept, as_streams, query_lines
-from perflab.logs._logql import LogQuery, parse
+from perflab.logs._lines import (
+    FOLLOW_BATCH,
+    Follower,
+    Kept,
+    log_query,
+    start_tail,
+    tail_message,
+)
 from perflab.serving import ConcurrencyLimiter, TooManyRequests
-from perflab.store import last_log_id, query_interrupted
+from perflab.store import query_interrupted
 
 if TYPE_CHECKING:
     from perflab.logs._api import StoreSource
-    from perflab.logs._contracts import LokiTailDoc
+    from perflab.logs._logql import LogQuery
 
 POLL_S = 0.5        # how often a tail looks for new lines
 MAX_DELAY_S = 5     # Loki's bound on delay_for
@@ -56,9 +61,7 @@ def tail_params(params: dict[str, str]) -> tuple[LogQuery, int, int, int]:
     text = params.get("query", "")
     if not text:
         raise BadParam("parameter 'query' is required")
-    expr = parse(text)
-    if not isinstance(expr, LogQuery):
-        raise QueryError("a metric query cannot be tailed", hint="tail a log query")
+    expr = log_query(text)
     delay = params.get("delay_for", "0")
     if not delay.isascii() or not delay.isdigit() or int(delay) > MAX_DELAY_S:
         raise BadParam(f"invalid delay_for {delay[:20]!r}: whole seconds from 0 to "
@@ -66,10 +69,6 @@ def tail_params(params: dict[str, str]) -> tuple[LogQuery, int, int, int]:
     start = (parse_loki_time(params["start"], "start") if params.get("start")
              else time.time_ns() - _HOUR_NS)
     return expr, int(delay), _limit(params), start
-
-
-def message(kept: list[Kept]) -> LokiTailDoc:
-    return {"streams": as_streams(kept), "dropped_entries": []}
 
 
 async def _disconnected(ws: WebSocket) -> None:
@@ -84,18 +83,16 @@ class _Tail:
         self.source = source
         self.query = query
         self.delay_s = delay_s
-        self.follower = Follower(query, 0)
+        self.follower = Follower(query, 0)  # until first() places it
         self.held: list[tuple[float, Kept]] = []  # (arrived, monotonic s; the line)
 
     def first(self, start_ns: int, limit: int) -> list[Kept]:
-        """The newest ``limit`` lines since ``start_ns``, oldest first; the follower starts
-        after the last line that had arrived then, so no line comes twice."""
+        """The newest ``limit`` lines since ``start_ns``, oldest first; the follower goes on
+        from there."""
         with self.source.in_use():
-            store = self.source.get()
-            mark = last_log_id(store)
-            kept, _ = query_lines(store, self.query, start_ns, time.time_ns() + 1, limit=limit)
-        self.follower.after_id = mark
-        return [k for k in reversed(kept) if k[0].id <= mark]
+            self.follower, kept = start_tail(self.source.get(), self.query, start_ns,
+                                             time.time_ns() + 1, limit=limit)
+        return kept
 
     def step(self) -> list[Kept]:
         """What is due now: the lines that arrived at least ``delay_for`` ago, by time."""
@@ -111,7 +108,7 @@ class _Tail:
 
 async def _send(ws: WebSocket, kept: list[Kept]) -> None:
     for i in range(0, len(kept), FOLLOW_BATCH):
-        await ws.send_json(message(kept[i:i + FOLLOW_BATCH]))
+        await ws.send_json(tail_message(kept[i:i + FOLLOW_BATCH]))
 
 
 async def _follow(ws: WebSocket, tail: _Tail, start_ns: int, limit: int) -> None:

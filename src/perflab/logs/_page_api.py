@@ -22,13 +22,13 @@ from starlette.routing import Route
 
 from perflab.errors import NotFound
 from perflab.logs._api import BadParam, _backward, _limit, parse_loki_time, store_endpoint
-from perflab.logs._eval import QueryError, matching_streams
-from perflab.logs._lines import line_json, query_lines, run_lines, volume
-from perflab.logs._logql import LogQuery, parse
+from perflab.logs._eval import matching_streams
+from perflab.logs._lines import line_json, log_query, query_lines, run_lines, volume
 from perflab.store import log_lines_of_trace
 
 if TYPE_CHECKING:
     from perflab.logs._contracts import LogLinesDoc, LogVolumeDoc, TraceLogsDoc
+    from perflab.logs._logql import LogQuery
     from perflab.store import Store
 
 _HOUR_NS = 3600 * 10**9
@@ -71,12 +71,7 @@ def _window(p: dict[str, str], store: Store, run_id: int | None) -> tuple[int, i
 
 def _log_query(p: dict[str, str]) -> LogQuery | None:
     text = p.get("query", "")
-    if not text:
-        return None
-    expr = parse(text)
-    if not isinstance(expr, LogQuery):
-        raise QueryError("a metric query has no lines", hint="give a log query")
-    return expr
+    return log_query(text) if text else None
 
 
 @api_endpoint
