@@ -22,7 +22,7 @@ from perflab.errors import InvalidValue
 from perflab.units import parse_duration_ns, printable
 
 if TYPE_CHECKING:
-    from perflab.logs import LogsQueryDoc, LokiTailDoc
+    from perflab.logs import LogsQueryDoc
     from perflab.store import Store
 
 
@@ -99,20 +99,18 @@ def _follow(logql: str, *, since: str | None, run_ref: str | None, limit: int,
         start, end, run_id = _window(store, since, run_ref)
         follower, batch = start_tail(store, expr, start, end, limit=limit, run_id=run_id)
         while True:
-            if batch:
-                _emit_tail(tail_message(batch), as_json=as_json)
+            if batch and as_json:
+                click.echo(json.dumps(tail_message(batch), separators=(",", ":")))
+            elif batch:
+                _print_lines(sorted(((row.ts_ns, labels, line) for row, labels, line in batch),
+                                    key=lambda e: e[0]))
             time.sleep(interval)
             batch = follower.poll(store)
 
 
-def _emit_tail(message: LokiTailDoc, *, as_json: bool) -> None:
+def _print_lines(entries: list[tuple[int, dict[str, str], str]]) -> None:
     from perflab.units import format_timestamp  # noqa: PLC0415
 
-    if as_json:
-        click.echo(json.dumps(message, separators=(",", ":")))
-        return
-    entries = sorted(((int(ts), s["stream"], line) for s in message["streams"]
-                      for ts, line in s["values"]), key=lambda e: e[0])
     for ts, labels, line in entries:
         click.echo(f"{format_timestamp(ts)} {printable(_labels_text(labels))} {printable(line)}")
 
@@ -129,9 +127,7 @@ def _print(data: object) -> None:
         entries = [(int(ts), s["stream"], line) for s in data["result"]
                    for ts, line in s["values"]]
         entries.sort(key=lambda e: e[0], reverse=True)
-        for ts, labels, line in entries:
-            click.echo(f"{format_timestamp(ts)} {printable(_labels_text(labels))} "
-                       f"{printable(line)}")
+        _print_lines(entries)
         return
     for s in data["result"]:
         click.echo(printable(_labels_text(s["metric"])))

@@ -53,10 +53,24 @@ class LokiDroppedEntry(TypedDict):
     timestamp: str                     # "<unix ns>"
 
 
+class LineDetails(TypedDict):
+    """What ingest read from a line: the third value of a tail's entry with ``fields=1``."""
+
+    level: str | None
+    fields: dict[str, str]
+    trace_id: str | None
+    span_id: str | None
+
+
+class TailStream(TypedDict):
+    stream: dict[str, str]
+    values: list[list[str | LineDetails]]  # ["<unix ns>", "<line>", details (fields=1)]
+
+
 class LokiTailDoc(TypedDict):
     """One message of ``/loki/api/v1/tail`` (a websocket), as Loki sends it."""
 
-    streams: list[StreamResult]
+    streams: list[TailStream]
     dropped_entries: list[LokiDroppedEntry]
 
 

@@ -26,7 +26,13 @@ from perflab.store import (
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from perflab.logs._contracts import LogLineJson, LogVolumeDoc, LokiTailDoc, StreamResult
+    from perflab.logs._contracts import (
+        LineDetails,
+        LogLineJson,
+        LogVolumeDoc,
+        LokiTailDoc,
+        TailStream,
+    )
     from perflab.store import Store, StoredLog
 
 Labels = dict[str, str]
@@ -55,10 +61,8 @@ def _fields(text: str | None) -> dict[str, str]:
 
 
 def line_json(row: StoredLog, labels: Labels, line: str) -> LogLineJson:
-    return {"ts_ns": row.ts_ns, "labels": labels, "line": line, "level": row.level,
-            "fields": _fields(row.fields),
-            "trace_id": row.trace_id.hex() if row.trace_id else None,
-            "span_id": row.span_id.hex() if row.span_id else None, "run_id": row.run_id}
+    return {"ts_ns": row.ts_ns, "labels": labels, "line": line, "run_id": row.run_id,
+            **_details(row)}
 
 
 def _kept(query: LogQuery, rows: Iterator[StoredLog] | list[StoredLog],
@@ -98,20 +102,25 @@ def run_lines(store: Store, run_id: int, start_ns: int, end_ns: int, *, limit: i
     return out, False
 
 
-def as_streams(kept: list[Kept]) -> list[StreamResult]:
-    """Lines as Loki's streams (grouped by their labels, in the order given)."""
-    by_key: dict[tuple[tuple[str, str], ...], StreamResult] = {}
+def _details(row: StoredLog) -> LineDetails:
+    return {"level": row.level, "fields": _fields(row.fields),
+            "trace_id": row.trace_id.hex() if row.trace_id else None,
+            "span_id": row.span_id.hex() if row.span_id else None}
+
+
+def tail_message(kept: list[Kept], *, details: bool = False) -> LokiTailDoc:
+    """Lines as one message of Loki's live tail (grouped by their labels, in the order given;
+    perflab drops none); ``details``: each entry's third value says what ingest read."""
+    by_key: dict[tuple[tuple[str, str], ...], TailStream] = {}
     for row, labels, line in kept:
         key = key_of(labels)
         if key not in by_key:
             by_key[key] = {"stream": labels, "values": []}
-        by_key[key]["values"].append([str(row.ts_ns), line])
-    return list(by_key.values())
-
-
-def tail_message(kept: list[Kept]) -> LokiTailDoc:
-    """Lines as one message of Loki's live tail (perflab drops none)."""
-    return {"streams": as_streams(kept), "dropped_entries": []}
+        value: list[str | LineDetails] = [str(row.ts_ns), line]
+        if details:
+            value.append(_details(row))
+        by_key[key]["values"].append(value)
+    return {"streams": list(by_key.values()), "dropped_entries": []}
 
 
 def volume_step_ns(start_ns: int, end_ns: int, points: int) -> int:

@@ -3,8 +3,11 @@
 Parameters as Loki reads them: ``query`` (a LogQL log query), ``delay_for`` (seconds, 0 to 5:
 each line is held that long after it arrives, so lines of slow loggers are sent in time
 order), ``limit`` (the lines sent first, default 100) and ``start`` (from when those first
-lines are taken; default an hour ago). The first message holds the newest ``limit`` lines since
-``start``, oldest first; then each message holds what arrived since the last one, as
+lines are taken; default an hour ago). perflab's own ``fields=1`` adds to each entry a third
+value, ``{"level", "fields", "trace_id", "span_id"}`` (what ingest read from the line; the
+Logs page colours and expands lines with it), as Loki's entries may carry an object third.
+The first message holds the newest ``limit`` lines since ``start``, oldest first; then each
+message holds what arrived since the last one, as
 ``{"streams": [{"stream": {labels}, "values": [["<ns>", "<line>"]]}], "dropped_entries": []}``.
 perflab drops nothing: a client that reads slowly gets the lines later, read from the store
 in arrival order (``dropped_entries`` is always empty).
@@ -57,7 +60,7 @@ def _reason(text: str) -> str:
 
 def tail_params(params: dict[str, str]) -> tuple[LogQuery, int, int, int]:
     """(query, delay in s, limit, start ns) of a tail request; ``BadParam`` or a LogQL error
-    for what Loki would refuse."""
+    for what Loki would refuse. (``fields`` is read by the caller.)"""
     text = params.get("query", "")
     if not text:
         raise BadParam("parameter 'query' is required")
@@ -79,8 +82,10 @@ async def _disconnected(ws: WebSocket) -> None:
 class _Tail:
     """One open tail: the lines held for ``delay_for`` and the follower that finds new ones."""
 
-    def __init__(self, source: StoreSource, query: LogQuery, delay_s: int) -> None:
+    def __init__(self, source: StoreSource, query: LogQuery, delay_s: int, *,
+                 details: bool) -> None:
         self.source = source
+        self.details = details
         self.query = query
         self.delay_s = delay_s
         self.follower = Follower(query, 0)  # until first() places it
@@ -106,13 +111,13 @@ class _Tail:
         return due
 
 
-async def _send(ws: WebSocket, kept: list[Kept]) -> None:
+async def _send(ws: WebSocket, tail: _Tail, kept: list[Kept]) -> None:
     for i in range(0, len(kept), FOLLOW_BATCH):
-        await ws.send_json(tail_message(kept[i:i + FOLLOW_BATCH]))
+        await ws.send_json(tail_message(kept[i:i + FOLLOW_BATCH], details=tail.details))
 
 
 async def _follow(ws: WebSocket, tail: _Tail, start_ns: int, limit: int) -> None:
-    await _send(ws, await run_in_threadpool(tail.first, start_ns, limit))
+    await _send(ws, tail, await run_in_threadpool(tail.first, start_ns, limit))
     closed = asyncio.create_task(_disconnected(ws))
     try:
         while True:
@@ -121,7 +126,7 @@ async def _follow(ws: WebSocket, tail: _Tail, start_ns: int, limit: int) -> None
                 return
             due = await run_in_threadpool(tail.step)
             if due:
-                await _send(ws, due)
+                await _send(ws, tail, due)
     finally:
         closed.cancel()
 
@@ -139,7 +144,8 @@ async def loki_tail(ws: WebSocket) -> None:
         async with limiter.slot():
             await ws.accept()
             try:
-                await _follow(ws, _Tail(source, query, delay_s), start_ns, limit)
+                tail = _Tail(source, query, delay_s, details=ws.query_params.get("fields") == "1")
+                await _follow(ws, tail, start_ns, limit)
             except (WebSocketDisconnect, OSError):
                 return  # the client went away mid-send
             # (a return from _follow: the client closed the socket, nothing to close)

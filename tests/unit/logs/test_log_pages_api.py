@@ -163,3 +163,17 @@ def test_tail_needs_the_token_and_a_served_host(store_path):
             ws.receive_json()
         assert got.value.code == 1008
         assert "LogQL" in got.value.reason
+
+
+def test_tail_with_fields_says_what_ingest_read(hub):
+    """perflab's ``fields=1``: each entry's third value is the line's level, fields and ids
+    (Loki's entries may carry an object third; without it, Loki's two values)."""
+    client, _ = hub
+    url = "/loki/api/v1/tail?query=" + '{job="api"} |= "boom"' + "&fields=1"
+    with client.websocket_connect(url) as ws:
+        got = ws.receive_json()
+    validate(got, "loki-tail")
+    (entry,) = got["streams"][0]["values"]
+    assert entry[2] == {"level": "error", "fields": {
+        "level": "error", "msg": "boom", "trace_id": TRACE, "span_id": SPAN},
+        "trace_id": TRACE, "span_id": SPAN}
