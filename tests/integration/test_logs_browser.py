@@ -41,11 +41,12 @@ def data(tmp_path_factory):
         sid = store.series_id(run.id, "system.cpu.pct", {"mode": "user"}, "%")
         store.insert_samples([(sid, now - 120 * S + i * S, float(i % 17)) for i in range(120)])
         store.finish_run(run.id, ended_ns=now)
-        entries = [LogEntry(canonical_labels({"job": "api", "env": "prod"}), now - 3000 * S + i * 7 * S,
-                            f"level={LEVELS[i % 6]} msg=\"request {i}\" status={500 if i % 6 == 5 else 200}"
-                            f" duration={i % 9}ms")
+        api = canonical_labels({"job": "api", "env": "prod"})
+        entries = [LogEntry(api, now - 3000 * S + i * 7 * S,
+                            f'level={LEVELS[i % 6]} msg="request {i}" '
+                            f"status={500 if i % 6 == 5 else 200} duration={i % 9}ms")
                    for i in range(400)]
-        entries += [LogEntry(canonical_labels({"job": "api", "env": "prod"}),
+        entries += [LogEntry(api,
                              traces.t0 + 50 * 3 * S + 4_000_000 + k * 5_000_000,
                              json.dumps({"level": lvl, "msg": msg, "trace_id": trace,
                                          **({"span_id": span} if k else {})}))
@@ -80,7 +81,8 @@ def _push(url: str, job: str, line: str) -> None:
         [str(time.time_ns()), line]]}]}).encode()
     req = urllib.request.Request(url + "/loki/api/v1/push", data=body,
                                  headers={"Content-Type": "application/json"})
-    assert urllib.request.urlopen(req, timeout=30).status == 204
+    with urllib.request.urlopen(req, timeout=30) as answer:
+        assert answer.status == 204
 
 
 @pytest.mark.parametrize("width", [1366, 800])
@@ -129,8 +131,8 @@ def test_live_tail_shows_lines_as_they_arrive(server, new_page):
     p.open(server + '/logs?query={job="live"}&window=5m', "logsReady")
     p.page.click("#live-toggle")
     p.page.wait_for_function("document.body.dataset.liveOpen === '1'", timeout=20_000)
-    _push(server, "live", "level=error msg=\"disk full\" trace_id=4bf92f3577b34da6a3ce929d0e0e4736")
-    _push(server, "other", "level=error msg=\"not this one\"")
+    _push(server, "live", 'level=error msg="disk full" trace_id=4bf92f3577b34da6a3ce929d0e0e4736')
+    _push(server, "other", 'level=error msg="not this one"')
     p.page.wait_for_function("document.body.dataset.liveLines === '1'", timeout=20_000)
     row = p.page.locator("tr.log-row.live")
     assert row.count() == 1
