@@ -1,13 +1,14 @@
 """``GET /loki/api/v1/tail``: Loki's live tail, a websocket (Loki's docs, "Stream logs").
 
 Parameters as Loki reads them: ``query`` (a LogQL log query), ``delay_for`` (seconds, 0 to 5:
-each line is held that long after it arrives, so lines of slow loggers are sent in time
-order), ``limit`` (the lines sent first, default 100) and ``start`` (from when those first
-lines are taken; default an hour ago). perflab's own ``fields=1`` adds to each entry a third
-value, ``{"level", "fields", "trace_id", "span_id"}`` (what ingest read from the line; the
-Logs page colours and expands lines with it), as Loki's entries may carry an object third.
-The first message holds the newest ``limit`` lines since ``start``, oldest first; then each
-message holds what arrived since the last one, as
+as Loki, a line is held until its time is that far in the past, and what is due is sent in
+time order, so a slow logger's lines take their place; a line stamped in the future is held
+at most ``MAX_HOLD_S`` after it arrived), ``limit`` (the lines sent first, default 100) and
+``start`` (from when those first lines are taken; default an hour ago). perflab's own
+``fields=1`` adds to each entry a third value, ``{"level", "fields", "trace_id", "span_id"}``
+(what ingest read from the line; the Logs page colours and expands lines with it), as Loki's
+entries may carry an object third. The first message holds the newest ``limit`` lines since
+``start``, oldest first; then each message holds what arrived since the last one, as
 ``{"streams": [{"stream": {labels}, "values": [["<ns>", "<line>"]]}], "dropped_entries": []}``.
 perflab drops nothing: a client that reads slowly gets the lines later, read from the store
 in arrival order (``dropped_entries`` is always empty).
@@ -48,6 +49,7 @@ if TYPE_CHECKING:
 
 POLL_S = 0.5        # how often a tail looks for new lines
 MAX_DELAY_S = 5     # Loki's bound on delay_for
+MAX_HOLD_S = 10     # a line stamped in the future waits no longer than this
 MAX_TAILS = 16      # tails open at once on one hub
 _HOUR_NS = 3600 * 10**9
 POLICY, TRY_LATER, SERVER_ERROR = 1008, 1013, 1011  # websocket close codes (RFC 6455, IANA)
@@ -89,7 +91,7 @@ class _Tail:
         self.query = query
         self.delay_s = delay_s
         self.follower = Follower(query, 0)  # until first() places it
-        self.held: list[tuple[float, Kept]] = []  # (arrived, monotonic s; the line)
+        self.held: list[tuple[float, Kept]] = []  # (when it arrived, monotonic s; the line)
 
     def first(self, start_ns: int, limit: int) -> list[Kept]:
         """The newest ``limit`` lines since ``start_ns``, oldest first; the follower goes on
@@ -100,13 +102,19 @@ class _Tail:
         return kept
 
     def step(self) -> list[Kept]:
-        """What is due now: the lines that arrived at least ``delay_for`` ago, by time."""
+        """What is due now, by time: the lines whose time is ``delay_for`` in the past (all of
+        them without a delay), and those held ``MAX_HOLD_S``."""
         with self.source.in_use():
             new = self.follower.poll(self.source.get())
         now = time.monotonic()
         self.held += [(now, k) for k in new]
-        due = [k for arrived, k in self.held if now - arrived >= self.delay_s]
-        self.held = [(a, k) for a, k in self.held if now - a < self.delay_s]
+        cut = time.time_ns() - self.delay_s * 10**9
+
+        def is_due(arrived: float, kept: Kept) -> bool:
+            return not self.delay_s or kept[0].ts_ns <= cut or now - arrived >= MAX_HOLD_S
+
+        due = [k for arrived, k in self.held if is_due(arrived, k)]
+        self.held = [(a, k) for a, k in self.held if not is_due(a, k)]
         due.sort(key=lambda k: (k[0].ts_ns, k[0].id))
         return due
 

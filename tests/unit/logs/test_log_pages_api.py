@@ -177,3 +177,33 @@ def test_tail_with_fields_says_what_ingest_read(hub):
     assert entry[2] == {"level": "error", "fields": {
         "level": "error", "msg": "boom", "trace_id": TRACE, "span_id": SPAN},
         "trace_id": TRACE, "span_id": SPAN}
+
+
+def test_tail_delay_for_sends_a_slow_loggers_line_in_its_place(hub):
+    """``delay_for``, as Loki: a line waits until its time is that far past, so a line that
+    arrives second but happened first is sent first (without a delay: arrival order)."""
+    client, _ = hub
+    url = "/loki/api/v1/tail?query=" + '{job="late"}' + "&delay_for=2"
+    with client.websocket_connect(url) as ws:
+        now = time.time_ns()
+        _push(client, {"late": [(now, "level=info second, arrived first")]})
+        _push(client, {"late": [(now - 1_500_000_000, "level=info first, arrived second")]})
+        got: list[str] = []
+        while len(got) < 2:
+            got += [v[1] for s in ws.receive_json()["streams"] for v in s["values"]]
+    assert got == ["level=info first, arrived second", "level=info second, arrived first"]
+
+
+def test_tails_past_the_hubs_bound_are_told_to_try_later(hub):
+    from perflab.serving import ConcurrencyLimiter  # noqa: PLC0415
+
+    client, _ = hub
+    client.app.state.logs.tails = ConcurrencyLimiter(1, 0, what="live tails")
+    url = "/loki/api/v1/tail?query=" + '{job="api"}'
+    with client.websocket_connect(url) as first:
+        first.receive_json()
+        with client.websocket_connect(url) as second, \
+                pytest.raises(WebSocketDisconnect) as got:
+            second.receive_json()
+    assert got.value.code == 1013
+    assert "too many live tails" in got.value.reason
