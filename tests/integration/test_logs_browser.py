@@ -178,3 +178,19 @@ def test_logs_page_reads_in_the_dark_theme(server, new_page):
     p.open(server + '/logs?query={job="api"} |= "error"&window=1h', "logsReady")
     assert p.page.locator("tr.log-row.lvl-error").count() >= 10
     shot(p.page, "logs", "logs-dark", full_page=False)
+
+
+def test_a_running_runs_log_timeline_follows_its_new_lines(server, data, new_page):
+    """A running run without lines yet: no Logs section; lines written into it appear on its
+    timeline at the next refresh (every 5 s)."""
+    with Store.open(data.path) as store:
+        run = store.create_run("record", "running-with-logs")
+        sid = store.series_id(run.id, "system.cpu.pct", {"mode": "user"}, "%")
+        store.insert_samples([(sid, run.started_ns + i, float(i)) for i in range(3)])
+    p = new_page(area="logs")
+    p.open(server + f"/runs/{run.id}", "logsTimelineReady")
+    assert p.page.locator("#section-logs").is_hidden()
+    with Store.open(data.path) as store, store.transaction():
+        LogSink(run_id=lambda: run.id, clock=lambda: 0.0).write(store, [
+            LogEntry(canonical_labels({"job": "worker"}), time.time_ns(), "level=error late")])
+    p.page.wait_for_selector("#section-logs .u-over", timeout=30_000)

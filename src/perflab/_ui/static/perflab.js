@@ -1059,16 +1059,16 @@
   };
 
   /** A click on a chart picks the bucket under the cursor: onPick(startNs, endNs), the
-   * bucket of x = t being [t + from, t + from + step) seconds. A drag is not a click. */
-  function clickPick(u, from, stepS, onPick) {
+   * bucket of x = t being [t + from(), t + from() + step()) seconds. A drag is not a click. */
+  function clickPick(u, from, step, onPick) {
     let down = null;
     u.over.addEventListener("mousedown", (ev) => { down = ev.clientX; });
     u.over.addEventListener("click", (ev) => {
       if (down != null && Math.abs(ev.clientX - down) > 3) return;
       const idx = u.cursor.idx;
       if (idx == null || u.data[0][idx] == null) return;
-      const t0 = u.data[0][idx] + from;
-      onPick(Math.round(t0 * 1e9), Math.round((t0 + stepS) * 1e9));
+      const t0 = u.data[0][idx] + from();
+      onPick(Math.round(t0 * 1e9), Math.round((t0 + step()) * 1e9));
     });
   }
 
@@ -1128,18 +1128,14 @@
     }, [x].concat(order.map((i) => cum[i])), el);
     if (opts.onPick) {
       hooks.setSelect = [dragPick(opts.onPick)];
-      clickPick(u, 0, stepS, opts.onPick);
+      clickPick(u, () => 0, () => stepS, opts.onPick);
     }
     return u;
   };
 
-  /**
-   * A run's log lines on its timeline: lines/s and error-level lines/s (error, critical) per
-   * bucket, as lines of a chart in the run's sync group (a zoom zooms it too).
-   * opts: {group, events, onPick(startNs, endNs)}.
-   */
-  P.logRates = function (el, vol, opts) {
-    opts = opts || {};
+  /** lines/s and error-level lines/s of a volume document, each bucket's rate at its middle
+   * (so a peak sits where its lines were). */
+  function rateLines(vol) {
     const x = volumeSteps(vol);
     const stepS = vol.step_ns / 1e9;
     const all = new Array(x.length).fill(0), errors = new Array(x.length).fill(0);
@@ -1149,18 +1145,35 @@
         if (ERROR_LEVELS.includes(l)) errors[i] += v;
       });
     }
-    // a bucket's rate at its middle, so a line's peak sits where its lines were
     const mid = x.map((t) => t + stepS / 2);
+    return [{ x: mid, y: all.map((v) => v / stepS) }, { x: mid, y: errors.map((v) => v / stepS) }];
+  }
+
+  /**
+   * A run's log lines on its timeline: lines/s and error-level lines/s (error, critical) per
+   * bucket, as lines of a chart in the run's sync group (a zoom zooms it too).
+   * opts: {group, events, full: [start, end] s (the run's x range), onPick(startNs, endNs)}.
+   * u.perflab.setVolume(vol, full) replaces the data (a running run), keeping a zoom.
+   */
+  P.logRates = function (el, vol, opts) {
+    opts = opts || {};
+    let stepS = vol.step_ns / 1e9;
     const u = P.chart(el, {
       title: "Log lines (lines/s), by " + P.fmtDuration(stepS),
       unit: "/s",
       labels: ["all levels", "error-level"],
       colors: [P.levelColor("info"), P.levelColor("error")],
-      data: [mid, all.map((v) => v / stepS), errors.map((v) => v / stepS)],
+      data: P.align(rateLines(vol), opts.full),
       group: opts.group,
       events: opts.events,
     });
-    if (opts.onPick) clickPick(u, -stepS / 2, stepS, opts.onPick);
+    if (opts.onPick) clickPick(u, () => -stepS / 2, () => stepS, opts.onPick);
+    u.perflab.setVolume = (next, full) => {
+      const { min, max } = u.scales.x;
+      const zoomed = min > u.data[0][0] + 1e-6 || max < u.data[0][u.data[0].length - 1] - 1e-6;
+      stepS = next.step_ns / 1e9;
+      u.setData(P.align(rateLines(next), full), !zoomed);
+    };
     return u;
   };
 

@@ -61,20 +61,34 @@
         panel.innerHTML = '<p class="error">' + Perflab.escape(err.message) + "</p>";
       });
     }
-    return fetch(api + "volume?run=" + doc.run.id + "&points=" + points,
-      { credentials: "same-origin" }).then(json).then((vol) => {
-      if (!Perflab.volumeLines(vol)) return;
-      section.hidden = false;
+    const volume = () => fetch(api + "volume?run=" + doc.run.id + "&points=" + points,
+      { credentials: "same-origin" }).then(json);
+    const full = () => [doc.run.started_ns / 1e9,
+      (doc.run.ended_ns != null ? doc.run.ended_ns : Date.now() * 1e6) / 1e9];
+    return volume().then((vol) => {
       let chart = null;
       const draw = () => {
+        if (!Perflab.volumeLines(vol)) return;
+        section.hidden = false;
         if (chart) chart.destroy();
         el.innerHTML = "";
         chart = Perflab.logRates(el, vol, { group: view.group, events: () => doc.events || [],
-          onPick: lines });
+          full: full(), onPick: lines });
       };
       draw();
       document.addEventListener("perflab:theme", draw);
       Perflab.autoResize(() => (chart ? [chart] : []));
+      // a running run: its new lines, as its other charts follow it
+      if (doc.run.status === "running") {
+        const timer = setInterval(() => {
+          if (document.hidden) return;
+          volume().then((next) => {
+            vol = next;
+            if (chart) chart.perflab.setVolume(vol, full()); else draw();
+          }).catch((err) => console.warn("perflab: could not refresh the run's logs", err));
+        }, 5000);
+        window.addEventListener("pagehide", () => clearInterval(timer));
+      }
     });
   }
 
