@@ -5,6 +5,7 @@ message shape; bad parameters close it with 1008 and the reason), each against i
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -207,3 +208,25 @@ def test_tails_past_the_hubs_bound_are_told_to_try_later(hub):
             second.receive_json()
     assert got.value.code == 1013
     assert "too many live tails" in got.value.reason
+
+
+def test_logs_page_renders_levels_fields_trace_links_and_a_range(hub):
+    client, now = hub
+    page = client.get("/logs", params={"query": '{job="api"} |= "boom"', "window": "5m"})
+    assert page.status_code == 200
+    assert 'class="log-row lvl-error"' in page.text
+    assert f'<a class="log-trace" href="/traces/{TRACE}">' in page.text
+    assert "<td>msg</td><td>boom</td>" in page.text
+    embedded = page.text.split('<script id="logs-data" type="application/json">')[1]
+    volume = json.loads(embedded.split("</script>")[0])["volume"]
+    validate(volume, "api-log_volume")
+    assert sum(volume["levels"]["error"]) == 1
+    ranged = client.get("/logs", params={"query": '{job="api"}', "start": str(now - 25 * 10**9),
+                                         "end": str(now - 15 * 10**9)})
+    assert 'id="logs-range"' in ranged.text
+    assert ranged.text.count('class="log-row ') == 1  # the error line at -20 s only
+    backwards = client.get("/logs", params={"query": '{job="api"}', "start": "20", "end": "10"})
+    assert (backwards.status_code, "the end must be after the start" in backwards.text) == (
+        400, True)
+    bad = client.get("/logs", params={"query": '{job="api"}', "start": "yesterday"})
+    assert (bad.status_code, "invalid start" in bad.text) == (400, True)
