@@ -52,12 +52,16 @@ def data(tmp_path_factory):
                                          **({"span_id": span} if k else {})}))
                     for k, (lvl, msg) in enumerate([("info", "request received"),
                                                     ("warn", "slow SELECT items"),
-                                                    ("error", "giving up after 400 ms")])]
+                                                    ("error", "giving up after 400 ms "
+                                                              + HOSTILE)])]
         entries.append(LogEntry(canonical_labels({"job": "api", "env": HOSTILE}), now - 5 * S,
                                 f"level=error msg={HOSTILE!r}"))
         run_entries = [LogEntry(canonical_labels({"job": "worker"}), now - 100 * S + i * S,
                                 f"level={'error' if 40 <= i < 45 else 'info'} tick={i}")
                        for i in range(90)]
+        run_entries += [LogEntry(canonical_labels({"job": "worker", "who": HOSTILE}),
+                                 now - 100 * S + (41 + k) * S + 1, f"level=error {HOSTILE}")
+                        for k in range(3)]
         with store.transaction():
             LogSink(clock=lambda: 0.0).write(store, entries)
             LogSink(run_id=lambda: run.id, clock=lambda: 0.0).write(store, run_entries)
@@ -159,6 +163,8 @@ def test_run_page_log_timeline_and_lines_of_a_moment(server, data, new_page, wid
     p.page.wait_for_function("document.body.dataset.logPanel === '1'", timeout=20_000)
     text = p.page.inner_text("#run-log-lines")
     assert "tick=" in text
+    assert HOSTILE[:20] in text
+    assert p.page.evaluate("window.pwned") is None
     p.shot(f"run-logs-{width}")
 
 
@@ -169,6 +175,7 @@ def test_trace_page_shows_its_logs_per_span(server, data, new_page):
     assert p.page.locator(".wf-row .wf-log").count() >= 2
     p.page.locator(".wf-row", has_text="api: GET /items").click()
     assert "giving up after 400 ms" in p.page.inner_text("#span-detail")
+    assert p.page.evaluate("window.pwned") is None
     _no_sideways_overflow(p)
     p.shot("trace-logs")
 

@@ -8,7 +8,6 @@ inert; the page's script is inlined from ``logs/static``."""
 
 from __future__ import annotations
 
-import json
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,7 +20,7 @@ from starlette.routing import Route
 from perflab._ui import asset, script_json
 from perflab.errors import PerflabError
 from perflab.logs._api import parse_loki_time
-from perflab.logs._lines import query_lines, volume
+from perflab.logs._lines import line_json, query_lines, volume
 from perflab.logs._logql import LogQuery, parse
 from perflab.logs._query import DEFAULT_LIMIT, query_range
 from perflab.store import query_interrupted
@@ -59,16 +58,12 @@ def log_time(ts_ns: int, *, short: bool = False) -> str:
 
 
 def _line_view(kept: Kept) -> dict[str, Any]:
-    row, labels, line = kept
-    fields: list[tuple[str, str]] = []
-    if row.fields:
-        fields = [(printable(str(k)), printable(str(v)))
-                  for k, v in json.loads(row.fields).items()]
-    return {"when": log_time(row.ts_ns, short=True), "title": log_time(row.ts_ns),
-            "ts_ns": row.ts_ns, "level": row.level or "unknown",
-            "labels": printable(_labels(labels)), "line": printable(line), "fields": fields,
-            "trace_id": row.trace_id.hex() if row.trace_id else None,
-            "span_id": row.span_id.hex() if row.span_id else None}
+    line = line_json(*kept)
+    return {"when": log_time(line["ts_ns"], short=True), "title": log_time(line["ts_ns"]),
+            "level": line["level"] or "unknown", "labels": printable(_labels(line["labels"])),
+            "line": printable(line["line"]), "trace_id": line["trace_id"],
+            "span_id": line["span_id"],
+            "fields": [(printable(k), printable(v)) for k, v in line["fields"].items()]}
 
 
 def _series_view(data: LokiData) -> list[tuple[str, int, Any]]:
