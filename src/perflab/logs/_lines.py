@@ -161,18 +161,21 @@ class Follower:
         self.query = query
         self.after_id = after_id
         self.run_id = run_id  # only this run's lines (None: every line)
-
-    @classmethod
-    def from_now(cls, store: Store, query: LogQuery, *, run_id: int | None = None,
-                 ) -> Follower:
-        """A tail that starts with the next line to arrive."""
-        return cls(query, last_log_id(store), run_id=run_id)
+        self._seen = -1  # the newest line id of the store at the last poll that read it all
 
     def poll(self, store: Store, *, limit: int = FOLLOW_BATCH) -> list[Kept]:
-        """The next lines (at most ``limit`` read; the rest wait for the next poll)."""
+        """The next lines (at most ``limit`` read; the rest wait for the next poll). A poll
+        when no line arrived costs one look at the newest id (ids only grow as lines commit:
+        the one writer assigns them in its transaction)."""
+        newest = last_log_id(store)
+        if newest == self._seen:
+            return []
         streams = matching_streams(store, self.query.matchers)
         rows = log_lines_after(store, sorted(streams), self.after_id, limit=limit)
-        if rows:
+        if len(rows) < limit:  # every line of these streams up to `newest` is read
+            self.after_id = max(self.after_id, newest, rows[-1].id if rows else 0)
+            self._seen = newest
+        else:
             self.after_id = rows[-1].id
         if self.run_id is not None:
             rows = [r for r in rows if r.run_id == self.run_id]

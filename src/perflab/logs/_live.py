@@ -47,7 +47,7 @@ if TYPE_CHECKING:
     from perflab.logs._api import StoreSource
     from perflab.logs._logql import LogQuery
 
-POLL_S = 0.5        # how often a tail looks for new lines
+POLL_S = 0.25       # how often a tail looks for new lines (a look costs one id when none came)
 MAX_DELAY_S = 5     # Loki's bound on delay_for
 MAX_HOLD_S = 10     # a line stamped in the future waits no longer than this
 MAX_TAILS = 16      # tails open at once on one hub

@@ -56,3 +56,24 @@ def test_level_counts_per_bucket_by_stream_text_and_run(store):
     assert log_level_counts(store, [], 0, 100 * S, S) == []
     with pytest.raises(ValueError, match="positive"):
         log_level_counts(store, None, 0, 1, 0)
+
+
+def test_a_follower_reads_new_lines_in_batches_and_only_its_own(store):
+    """``Follower.poll``: the query's new lines in arrival order, at most ``limit`` read a
+    poll (the rest at the next), none twice, other streams and runs left out; a poll when
+    nothing arrived gives nothing."""
+    from perflab.logs import Follower, log_query  # noqa: PLC0415
+
+    rid = store.create_run("record", "r").id
+    follower = Follower(log_query('{job="a"} |= "keep"'), last_log_id(store), run_id=rid)
+    assert follower.poll(store) == []
+    _write(store, [({"job": "a"}, k, f"keep {k}") for k in range(5)], run_id=rid)
+    _write(store, [({"job": "b"}, 9, "keep, other stream"), ({"job": "a"}, 9, "drop")],
+           run_id=rid)
+    _write(store, [({"job": "a"}, 10, "keep, no run")])
+    assert [k[2] for k in follower.poll(store, limit=3)] == ["keep 0", "keep 1", "keep 2"]
+    assert [k[2] for k in follower.poll(store, limit=3)] == ["keep 3", "keep 4"]
+    assert follower.poll(store, limit=3) == []
+    assert follower.poll(store) == []
+    _write(store, [({"job": "a"}, 0, "keep, late")], run_id=rid)
+    assert [k[2] for k in follower.poll(store)] == ["keep, late"]
