@@ -15,11 +15,13 @@ STATIC = HERE / "static"
 TEMPLATES = HERE / "templates"
 
 
-def asset(name: str) -> Markup:
-    """A static file's text, to inline in a ``<script>`` or ``<style>`` element of a page."""
-    text = (STATIC / name).read_text(encoding="utf-8")
+def asset(name: str, directory: Path = STATIC) -> Markup:
+    """A static file's text (of ``directory``: these shared ones, or a capability's own), to
+    inline in a ``<script>`` or ``<style>`` element of a page."""
+    text = (directory / name).read_text(encoding="utf-8")
     # our own files; a "</script" inside a string literal would still end the element
-    return Markup(text.replace("</script", "<\\/script"))  # noqa: S704
+    text = text.replace("</script", "<\\/script").replace("</style", "<\\/style")
+    return Markup(text)  # noqa: S704
 
 
 def _fmt_dur(ns: float | None) -> str:

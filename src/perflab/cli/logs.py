@@ -1,7 +1,10 @@
 """``perflab logs query|tail``: LogQL over the log lines in the store, and files followed into it.
 
 ``query``: ``--since`` is a lookback from now, as logcli's; with ``--run`` it is an offset into
-that run (``perflab query``'s reading), and the lines are that run's. ``tail``: follows files
+that run (``perflab query``'s reading), and the lines are that run's. ``--follow`` prints the
+newest lines, oldest first, then each line as it arrives (polling the store, in arrival
+order, as ``logcli --tail`` follows Loki's tail) until Ctrl-C (exit 130); with ``--json``,
+one message of Loki's tail (``loki-tail`` schema) per line of output. ``tail``: follows files
 as ``tail -F`` does (a file replaced by rotation is reopened, a truncated one is read from its
 start), each line into the store with the file's labels.
 """
@@ -56,13 +59,21 @@ def _window(store: Store, since: str | None, run_ref: str | None,
 @click.option("--step", default=None, metavar="DURATION",
               help="Step of a metric query (default: the range over 250 points).")
 @click.option("--forward", is_flag=True, help="Oldest lines first.")
+@click.option("--follow", "-f", is_flag=True,
+              help="Then print lines as they arrive, until Ctrl-C (a log query).")
+@click.option("--interval", default=0.5, show_default=True, type=float, hidden=True)
 @store_option
 @json_option
 def query(*, logql: str, since: str | None, run_ref: str | None, limit: int, step: str | None,
-          forward: bool, store_path: str | None, as_json: bool) -> None:
+          forward: bool, follow: bool, interval: float, store_path: str | None,
+          as_json: bool) -> None:
     """Evaluate a LogQL query: a log query prints lines, a metric query its series."""
     from perflab.logs import query_range  # noqa: PLC0415  # lazy: keeps --help fast
 
+    if follow:
+        _follow(logql, since=since, run_ref=run_ref, limit=limit, interval=interval,
+                store_path=store_path, as_json=as_json)
+        return
     with open_store(store_path, create=False) as store:
         start, end, run_id = _window(store, since, run_ref)
         step_ns = parse_duration_ns(step) if step else None
@@ -78,6 +89,32 @@ def query(*, logql: str, since: str | None, run_ref: str | None, limit: int, ste
     _print(data)
 
 
+def _follow(logql: str, *, since: str | None, run_ref: str | None, limit: int,
+            interval: float, store_path: str | None, as_json: bool) -> None:
+    """The newest ``limit`` lines, then each new one, until Ctrl-C (main() makes it 130)."""
+    from perflab.logs import log_query, start_tail, tail_message  # noqa: PLC0415
+
+    expr = log_query(logql)
+    with open_store(store_path, create=False) as store:
+        start, end, run_id = _window(store, since, run_ref)
+        follower, batch = start_tail(store, expr, start, end, limit=limit, run_id=run_id)
+        while True:
+            if batch and as_json:
+                click.echo(json.dumps(tail_message(batch), separators=(",", ":")))
+            elif batch:
+                _print_lines(sorted(((row.ts_ns, labels, line) for row, labels, line in batch),
+                                    key=lambda e: e[0]))
+            time.sleep(interval)
+            batch = follower.poll(store)
+
+
+def _print_lines(entries: list[tuple[int, dict[str, str], str]]) -> None:
+    from perflab.units import format_timestamp  # noqa: PLC0415
+
+    for ts, labels, line in entries:
+        click.echo(f"{format_timestamp(ts)} {printable(_labels_text(labels))} {printable(line)}")
+
+
 def _labels_text(labels: dict[str, str]) -> str:
     return "{" + ", ".join(f'{k}="{v}"' for k, v in sorted(labels.items())) + "}"
 
@@ -90,9 +127,7 @@ def _print(data: object) -> None:
         entries = [(int(ts), s["stream"], line) for s in data["result"]
                    for ts, line in s["values"]]
         entries.sort(key=lambda e: e[0], reverse=True)
-        for ts, labels, line in entries:
-            click.echo(f"{format_timestamp(ts)} {printable(_labels_text(labels))} "
-                       f"{printable(line)}")
+        _print_lines(entries)
         return
     for s in data["result"]:
         click.echo(printable(_labels_text(s["metric"])))

@@ -8,17 +8,28 @@ Public names:
   be answered), ``parse_loki_time``;
 - lines: ``LogEntry``, ``line_fields``, ``detect_level``, ``detect_ids``; ``decode_push`` (a
   Loki push body, JSON or snappy protobuf); ``FileTail`` (files followed into the store);
+  ``log_query`` (a log query, parsed; a metric query refused), ``start_tail`` (the newest
+  lines and a ``Follower``: a live tail of a log query, the lines it keeps as they arrive),
+  ``tail_message`` (lines as one message of Loki's tail);
 - in ``perflab serve``: ``LogsHub`` (the sink on the hub's ingest queue), ``LogSink``,
   ``Retention``, ``apply_retention``, ``ROUTES`` (the push receiver, the query API and the
   Logs page), ``TEMPLATES`` (the page's templates, rendered by the hub's environment around
   its ``base.html``);
-- contracts: ``LogsQueryDoc``, ``LokiQueryDoc``, ``LokiListDoc``, ``LokiData``.
+- contracts: ``LogsQueryDoc``, ``LokiQueryDoc``, ``LokiListDoc``, ``LokiData``,
+  ``LokiTailDoc``.
 """
 
 from perflab.logs._api import parse_loki_time
-from perflab.logs._contracts import LogsQueryDoc, LokiData, LokiListDoc, LokiQueryDoc
+from perflab.logs._contracts import (
+    LogsQueryDoc,
+    LokiData,
+    LokiListDoc,
+    LokiQueryDoc,
+    LokiTailDoc,
+)
 from perflab.logs._eval import QueryError
 from perflab.logs._fields import detect_ids, detect_level, line_fields
+from perflab.logs._lines import Follower, log_query, start_tail, tail_message
 from perflab.logs._logql import LogQLError, parse
 from perflab.logs._pages import TEMPLATES
 from perflab.logs._push import decode_push
@@ -31,6 +42,7 @@ __all__ = [
     "ROUTES",
     "TEMPLATES",
     "FileTail",
+    "Follower",
     "LogEntry",
     "LogQLError",
     "LogSink",
@@ -39,6 +51,7 @@ __all__ = [
     "LokiData",
     "LokiListDoc",
     "LokiQueryDoc",
+    "LokiTailDoc",
     "QueryError",
     "Retention",
     "apply_retention",
@@ -46,8 +59,11 @@ __all__ = [
     "detect_ids",
     "detect_level",
     "line_fields",
+    "log_query",
     "parse",
     "parse_loki_time",
     "query_instant",
     "query_range",
+    "start_tail",
+    "tail_message",
 ]

@@ -120,42 +120,55 @@ def _backward(p: dict[str, str]) -> bool:
     return d == "backward"
 
 
-def loki_endpoint(fn: Callable[[dict[str, str], Store], Any]) -> Callable[[Request],
-                                                                        Any]:
-    """An endpoint of Loki's API: its parameters (query string and form), the store, 400 for
-    bad input with Loki's plain-text error, 503 past the query deadline."""
+def plain_error(message: str, status: int) -> Response:
+    """Loki's error body: the message as plain text."""
+    return PlainTextResponse(message + "\n", status_code=status)
 
-    async def endpoint(request: Request) -> Response:
-        form: dict[str, str] = {}
-        try:
-            if request.method == "POST":
-                # application/x-www-form-urlencoded, read here: starlette's form() needs
-                # python-multipart for it, one dependency for one line
-                body = await read_body(request, MAX_FORM)
-                form = dict(urllib.parse.parse_qsl(body.decode("utf-8", "replace")))
-        except Refused as exc:
-            return PlainTextResponse(exc.message + "\n", status_code=exc.status)
-        p = _params(request, form)
-        if "match[]" in request.query_params:
-            p["match[]"] = json.dumps(request.query_params.getlist("match[]"))
-        p.update(request.path_params)
-        source: StoreSource = request.app.state.perflab.stores
 
-        def run() -> Any:  # the endpoint's document
-            with source.in_use():
-                return fn(p, source.get())
+def store_endpoint(error: Callable[[str, int], Response],
+                   ) -> Callable[[Callable[[dict[str, str], Store], Any]],
+                                 Callable[[Request], Any]]:
+    """Endpoints that answer from the store with ``error(message, status)`` for their
+    failures: their parameters (query string and form), 400 for bad input, 503 past the
+    query deadline."""
 
-        try:
-            return JSONResponse(await run_in_threadpool(run))
-        except PerflabError as exc:
-            return PlainTextResponse(exc.message + "\n", status_code=400)
-        except Exception as exc:
-            if query_interrupted(exc):
-                return PlainTextResponse("the query took too long and was stopped: narrow "
-                                         "the time range\n", status_code=503)
-            raise
+    def wrap(fn: Callable[[dict[str, str], Store], Any]) -> Callable[[Request], Any]:
+        async def endpoint(request: Request) -> Response:
+            form: dict[str, str] = {}
+            try:
+                if request.method == "POST":
+                    # application/x-www-form-urlencoded, read here: starlette's form() needs
+                    # python-multipart for it, one dependency for one line
+                    body = await read_body(request, MAX_FORM)
+                    form = dict(urllib.parse.parse_qsl(body.decode("utf-8", "replace")))
+            except Refused as exc:
+                return error(exc.message, exc.status)
+            p = _params(request, form)
+            if "match[]" in request.query_params:
+                p["match[]"] = json.dumps(request.query_params.getlist("match[]"))
+            p.update(request.path_params)
+            source: StoreSource = request.app.state.perflab.stores
 
-    return endpoint
+            def run() -> Any:  # the endpoint's document
+                with source.in_use():
+                    return fn(p, source.get())
+
+            try:
+                return JSONResponse(await run_in_threadpool(run))
+            except PerflabError as exc:
+                return error(exc.message, 400)
+            except Exception as exc:
+                if query_interrupted(exc):
+                    return error("the query took too long and was stopped: narrow the time "
+                                 "range", 503)
+                raise
+
+        return endpoint
+
+    return wrap
+
+
+loki_endpoint = store_endpoint(plain_error)  # an endpoint of Loki's API
 
 
 def _query_param(p: dict[str, str]) -> str:

@@ -46,3 +46,64 @@ class LogsQueryDoc(TypedDict):
     end_ns: int
     run_id: NotRequired[int]
     data: LokiData
+
+
+class LokiDroppedEntry(TypedDict):
+    labels: dict[str, str]
+    timestamp: str                     # "<unix ns>"
+
+
+class LineDetails(TypedDict):
+    """What ingest read from a line: the third value of a tail's entry with ``fields=1``."""
+
+    level: str | None
+    fields: dict[str, str]
+    trace_id: str | None
+    span_id: str | None
+
+
+class TailStream(TypedDict):
+    stream: dict[str, str]
+    values: list[list[str | LineDetails]]  # ["<unix ns>", "<line>", details (fields=1)]
+
+
+class LokiTailDoc(TypedDict):
+    """One message of ``/loki/api/v1/tail`` (a websocket), as Loki sends it."""
+
+    streams: list[TailStream]
+    dropped_entries: list[LokiDroppedEntry]
+
+
+class LogLineJson(TypedDict):
+    ts_ns: int
+    labels: dict[str, str]             # the stream's labels (and what the query's parsers add)
+    line: str
+    level: str | None
+    fields: dict[str, str]
+    trace_id: str | None               # hex
+    span_id: str | None                # hex
+    run_id: int | None
+
+
+class LogLinesDoc(TypedDict):
+    schema: Literal["perflab.api.log_lines/1"]
+    start_ns: int
+    end_ns: int
+    lines: list[LogLineJson]
+    truncated: bool
+
+
+class LogVolumeDoc(TypedDict):
+    schema: Literal["perflab.api.log_volume/1"]
+    start_ns: int
+    end_ns: int
+    step_ns: int
+    levels: dict[str, list[int]]       # level (or "unknown") -> lines per step
+    filtered: bool                     # the query has stages the counts do not apply
+
+
+class TraceLogsDoc(TypedDict):
+    schema: Literal["perflab.api.trace_logs/1"]
+    trace_id: str
+    lines: list[LogLineJson]
+    truncated: bool

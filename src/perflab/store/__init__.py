@@ -33,7 +33,9 @@ retention: ``span_stats``, ``span_bytes_estimate``, ``delete_spans_started_befor
 ``delete_oldest_spans``, ``prune_span_catalog``; ``running_runs`` (where arriving data belongs).
 
 Logs (schema v7, ``_logs.py``): ``insert_logs`` with ``LOG_COLUMNS`` and ``log_stream_id``;
-reading: ``log_streams``, ``log_streams_in``, ``log_lines`` / ``StoredLog``, ``log_counts``
+reading: ``log_streams``, ``log_streams_in``, ``log_lines`` / ``StoredLog``,
+``log_lines_of_trace`` (a trace's lines); for the pages and the live tail
+(``_log_views.py``): ``last_log_id``, ``log_lines_after``, ``log_level_counts``; ``log_counts``
 (what range functions count); retention:
 ``log_stats``, ``log_bytes_estimate``, ``delete_logs_before``, ``delete_oldest_logs``.
 
@@ -67,6 +69,7 @@ from perflab.store._contracts import (
 )
 from perflab.store._errors import store_error
 from perflab.store._ingest import IngestQueue, IngestStats
+from perflab.store._log_views import last_log_id, log_level_counts, log_lines_after
 from perflab.store._logs import (
     LOG_COLUMNS,
     StoredLog,
@@ -76,6 +79,7 @@ from perflab.store._logs import (
     log_bytes_estimate,
     log_counts,
     log_lines,
+    log_lines_of_trace,
     log_stats,
     log_stream_id,
     log_streams,
@@ -228,9 +232,13 @@ __all__ = [
     "insert_spans",
     "interrupt",
     "is_stale_nan",
+    "last_log_id",
     "log_bytes_estimate",
     "log_counts",
+    "log_level_counts",
     "log_lines",
+    "log_lines_after",
+    "log_lines_of_trace",
     "log_stats",
     "log_stream_id",
     "log_streams",

@@ -119,6 +119,16 @@ def log_counts(store: Store, stream_ids: Sequence[int], origin_ns: int, end_ns: 
             store.conn.execute(sql, args)]
 
 
+
+def log_lines_of_trace(store: Store, trace_id: bytes, *, limit: int) -> list[StoredLog]:
+    """The lines that name this trace (by the trace id read at ingest), oldest first, at most
+    ``limit``: what a trace's waterfall shows beside its spans."""
+    cur = store.conn.execute(
+        "SELECT id, ts_ns, run_id, stream_id, level, trace_id, span_id, line, fields FROM logs"
+        " WHERE trace_id = ? ORDER BY ts_ns, id LIMIT ?",
+        (trace_id, limit))
+    return [StoredLog(*r) for r in cur]
+
 _MAX_MARKS = 500  # more stream ids than this go in as one JSON array (SQLite's variable limit)
 
 

@@ -13,6 +13,7 @@ from perflab.store import (
     canonical_labels,
     log_counts,
     log_lines,
+    log_lines_of_trace,
     log_stats,
     log_streams,
 )
@@ -109,3 +110,21 @@ def test_a_selector_over_thousands_of_streams_is_answered(store):
     assert len(ids) == 40_000
     assert sum(1 for _ in log_lines(store, ids, 0, 10**9, contains=["line 3999"])) == 11
     assert sum(n for _, _, n, _ in log_counts(store, ids, -1, 10**9, 10**9)) == 40_000
+
+
+def test_the_lines_of_a_trace_come_oldest_first_and_bounded(store):
+    """``log_lines_of_trace``: the lines whose trace id is the one asked for, by time, at
+    most ``limit``; a line of another trace, or of none, is not one of them."""
+    trace = "4bf92f3577b34da6a3ce929d0e0e4736"
+    other = "00000000000000000000000000000abc"
+    _write(store, [({"job": "api"}, 3 * S, f"trace_id={trace} span_id=00f067aa0ba902b7 late"),
+                   ({"job": "db"}, 1 * S, f"trace_id={trace} early"),
+                   ({"job": "api"}, 2 * S, f"trace_id={other} other"),
+                   ({"job": "api"}, 2 * S, "no trace at all")])
+    got = log_lines_of_trace(store, bytes.fromhex(trace), limit=10)
+    assert [r.line.rsplit(" ", 1)[1] for r in got] == ["early", "late"]
+    assert got[1].span_id == bytes.fromhex("00f067aa0ba902b7")
+    assert got[0].span_id is None
+    assert [r.line for r in log_lines_of_trace(store, bytes.fromhex(trace), limit=1)] == [
+        f"trace_id={trace} early"]
+    assert log_lines_of_trace(store, bytes(16), limit=10) == []

@@ -119,11 +119,11 @@ def test_public_surface_of_perflab_logs():
     import perflab.logs  # noqa: PLC0415
 
     assert sorted(perflab.logs.__all__) == [
-        "FileTail", "LogEntry", "LogQLError", "LogSink", "LogsHub", "LogsQueryDoc", "LokiData",
-        "LokiListDoc", "LokiQueryDoc", "QueryError", "ROUTES", "Retention", "TEMPLATES",
-        "apply_retention",
-        "decode_push", "detect_ids", "detect_level", "line_fields", "parse", "parse_loki_time",
-        "query_instant", "query_range"]
+        "FileTail", "Follower", "LogEntry", "LogQLError", "LogSink", "LogsHub", "LogsQueryDoc",
+        "LokiData", "LokiListDoc", "LokiQueryDoc", "LokiTailDoc", "QueryError", "ROUTES",
+        "Retention", "TEMPLATES", "apply_retention",
+        "decode_push", "detect_ids", "detect_level", "line_fields", "log_query", "parse",
+        "parse_loki_time", "query_instant", "query_range", "start_tail", "tail_message"]
 
 
 def test_logs_page_shows_lines_inert_and_errors_with_their_column(store_path):

@@ -1033,6 +1033,178 @@
     return state;
   };
 
+  // ---- log volume (Logs page, Run page, report) ---------------------------------------------
+
+  // Loki's detected_level names, most severe first: stacked bottom to top in that order, so
+  // the errors stand on the axis where the eye finds them
+  P.LEVELS = ["critical", "error", "warn", "info", "debug", "trace", "unknown"];
+  const LEVEL_COLORS = { critical: "#8b1a1a", error: "#e15759", warn: "#f28e2b",
+    info: "#4e79a7", debug: "#76b7b2", trace: "#b07aa1", unknown: "#9aa1ab" };
+  P.levelColor = function (level) { return LEVEL_COLORS[level] || LEVEL_COLORS.unknown; };
+  const ERROR_LEVELS = ["critical", "error"];
+
+  /** The x (bucket starts, s) and each level's counts of a perflab.api.log_volume/1 doc. */
+  function volumeSteps(vol) {
+    const n = Math.max(0, Math.round((vol.end_ns - vol.start_ns) / vol.step_ns));
+    const x = new Array(n);
+    for (let i = 0; i < n; i++) x[i] = (vol.start_ns + i * vol.step_ns) / 1e9;
+    return x;
+  }
+
+  /** Whether a volume document counts any line at all. */
+  P.volumeLines = function (vol) {
+    let n = 0;
+    for (const k of Object.keys(vol.levels)) for (const v of vol.levels[k]) n += v;
+    return n;
+  };
+
+  /** A click on a chart picks the bucket under the cursor: onPick(startNs, endNs), the
+   * bucket of x = t being [t + from(), t + from() + step()) seconds. A drag is not a click. */
+  function clickPick(u, from, step, onPick) {
+    let down = null;
+    u.over.addEventListener("mousedown", (ev) => { down = ev.clientX; });
+    u.over.addEventListener("click", (ev) => {
+      if (down != null && Math.abs(ev.clientX - down) > 3) return;
+      const idx = u.cursor.idx;
+      if (idx == null || u.data[0][idx] == null) return;
+      const t0 = u.data[0][idx] + from();
+      onPick(Math.round(t0 * 1e9), Math.round((t0 + step()) * 1e9));
+    });
+  }
+
+  /** A drag across a chart that does not zoom picks the stretch dragged across. */
+  function dragPick(onPick) {
+    return (u) => {
+      if (u.select.width < 4) return;
+      const a = u.posToVal(u.select.left, "x");
+      const b = u.posToVal(u.select.left + u.select.width, "x");
+      u.setSelect({ left: 0, width: 0 }, false);
+      onPick(Math.floor(a * 1e9), Math.ceil(b * 1e9));
+    };
+  }
+
+  /**
+   * Lines per bucket, stacked by level (bars), from a perflab.api.log_volume/1 document.
+   * opts: {title, height, onPick(startNs, endNs)}: a click on a bar or a drag across bars.
+   */
+  P.levelBars = function (el, vol, opts) {
+    opts = opts || {};
+    const c = colors();
+    const x = volumeSteps(vol);
+    const levels = P.LEVELS.filter((l) => vol.levels[l]).concat(
+      Object.keys(vol.levels).filter((l) => !P.LEVELS.includes(l)).sort());
+    // cumulative from the bottom level up; drawn top-down so each bar shows its own share
+    const cum = [];
+    let below = new Array(x.length).fill(0);
+    for (const l of levels) {
+      const own = vol.levels[l];
+      const top = below.map((v, i) => v + (own[i] || 0));
+      cum.push(top);
+      below = top;
+    }
+    const order = levels.map((_, i) => i).reverse();
+    const stepS = vol.step_ns / 1e9;
+    const hooks = {};  // setSelect is added once the chart exists: it reads the chart
+    const u = new uPlot({
+      title: opts.title,
+      width: Math.max(280, innerWidth(el) || 600),
+      height: opts.height || 160,
+      cursor: { drag: { x: true, y: false, setScale: false } },
+      scales: { x: { time: true, range: () => [x[0], x[x.length - 1] + stepS] } },
+      legend: { show: true, live: true },
+      axes: [timeAxis(c), { stroke: c.axis, grid: { stroke: c.grid, width: 1 },
+        ticks: { stroke: c.grid, width: 1 }, size: axisSize,
+        values: (uu, vals) => P.tickLabels(vals, "") }],
+      series: [{ label: "Time", value: "{YYYY}-{MM}-{DD} {HH}:{mm}:{ss}" }].concat(order.map((i) => ({
+        label: levels[i],
+        stroke: P.levelColor(levels[i]),
+        fill: P.levelColor(levels[i]),
+        width: 0,
+        paths: uPlot.paths.bars({ size: [0.9, 60], align: 1 }),
+        points: { show: false },
+        value: (uu, v, si, idx) => (idx == null ? "-" : String(vol.levels[levels[i]][idx] || 0)),
+      }))),
+      hooks: hooks,
+    }, [x].concat(order.map((i) => cum[i])), el);
+    if (opts.onPick) {
+      hooks.setSelect = [dragPick(opts.onPick)];
+      clickPick(u, () => 0, () => stepS, opts.onPick);
+    }
+    return u;
+  };
+
+  /** lines/s and error-level lines/s of a volume document, each bucket's rate at its middle
+   * (so a peak sits where its lines were). */
+  function rateLines(vol) {
+    const x = volumeSteps(vol);
+    const stepS = vol.step_ns / 1e9;
+    const all = new Array(x.length).fill(0), errors = new Array(x.length).fill(0);
+    for (const l of Object.keys(vol.levels)) {
+      vol.levels[l].forEach((v, i) => {
+        all[i] += v;
+        if (ERROR_LEVELS.includes(l)) errors[i] += v;
+      });
+    }
+    const mid = x.map((t) => t + stepS / 2);
+    return [{ x: mid, y: all.map((v) => v / stepS) }, { x: mid, y: errors.map((v) => v / stepS) }];
+  }
+
+  /**
+   * A run's log lines on its timeline: lines/s and error-level lines/s (error, critical) per
+   * bucket, as lines of a chart in the run's sync group (a zoom zooms it too).
+   * opts: {group, events, full: [start, end] s (the run's x range), onPick(startNs, endNs)}.
+   * u.perflab.setVolume(vol, full) replaces the data (a running run), keeping a zoom.
+   */
+  P.logRates = function (el, vol, opts) {
+    opts = opts || {};
+    let stepS = vol.step_ns / 1e9;
+    const u = P.chart(el, {
+      title: "Log lines (lines/s), by " + P.fmtDuration(stepS),
+      unit: "/s",
+      labels: ["all levels", "error-level"],
+      colors: [P.levelColor("info"), P.levelColor("error")],
+      data: P.align(rateLines(vol), opts.full),
+      group: opts.group,
+      events: opts.events,
+    });
+    if (opts.onPick) clickPick(u, () => -stepS / 2, () => stepS, opts.onPick);
+    u.perflab.setVolume = (next, full) => {
+      const { min, max } = u.scales.x;
+      const zoomed = min > u.data[0][0] + 1e-6 || max < u.data[0][u.data[0].length - 1] - 1e-6;
+      stepS = next.step_ns / 1e9;
+      u.setData(P.align(rateLines(next), full), !zoomed);
+    };
+    return u;
+  };
+
+  /** A log line's time to the millisecond, UTC, as the Logs page prints it; `short`:
+   * without the year, as a row shows it (logs/_pages.py's log_time writes the same). */
+  P.logTime = function (ns, short) {
+    return new Date(Math.floor(ns / 1e6)).toISOString().replace("T", " ").slice(short ? 5 : 0, 23);
+  };
+
+  /** A stream's labels as LogQL writes them: {job="api", env="prod"}. */
+  P.streamText = function (labels) {
+    return "{" + Object.keys(labels || {}).sort().map((k) => k + '="' + labels[k] + '"')
+      .join(", ") + "}";
+  };
+
+  /** Table rows of log lines (perflab.api.log_lines/1's lines): time, level, labels, line,
+   * and a link to the line's trace unless `noTraceLinks` (on that trace's own page). */
+  P.logRows = function (lines, noTraceLinks) {
+    return lines.map((l) => {
+      const level = l.level || "unknown";
+      const trace = l.trace_id && !noTraceLinks ? ' <a class="log-trace" href="/traces/' + P.escape(l.trace_id) +
+        '">trace</a>' : "";
+      return '<tr class="log-row lvl-' + P.escape(level) + '"><td class="nowrap" title="' +
+        P.logTime(l.ts_ns) + ' UTC">' + P.escape(P.logTime(l.ts_ns, true)) +
+        '</td><td><span class="lvl">' + P.escape(level) + '</span></td><td class="wrap">' +
+        '<span class="log-labels">' + P.escape(P.streamText(l.labels)) + "</span> <code>" +
+        P.escape(l.line) + "</code>" +
+        trace + "</td></tr>";
+    }).join("");
+  };
+
   // ---- benchmark histories (Benchmarks page and the report's bench section) ---------------
 
   function shortTime(ns) {

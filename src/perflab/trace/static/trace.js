@@ -30,6 +30,8 @@
   }
   const folded = new Set();
   let rows = [];
+  const spanLogs = new Map();  // span id -> its log lines (from /api/logs/trace/{id})
+  const MAX_TICKS = 50;  // log ticks drawn on one span
 
   function flatten() {
     rows = [];
@@ -82,7 +84,26 @@
       esc(s.service) + ": " + esc(s.name) + warn + "</div>" +
       '<div class="wf-track"><div class="wf-bar" style="left:' + pct(left) + ";width:" +
       pct(s.duration_ns) + ";background:" + colour[s.service] + '"></div>' + crit +
+      logTicks(s) +
       '<span class="wf-dur" style="' + durPos + '">' + fmtDur(s.duration_ns) + "</span></div></div>";
+  }
+
+  function logTicks(s) {
+    return (spanLogs.get(s.span_id) || []).slice(0, MAX_TICKS).map((l) =>
+      '<span class="wf-log lvl-' + esc(l.level || "unknown") + '" style="left:' +
+      pct(Math.min(Math.max(l.ts_ns - t0, 0), total)) + '" title="' + esc((l.level || "") + " " +
+      l.line.slice(0, 200)) + '"></span>').join("");
+  }
+
+  function spanLogTable(s) {
+    const mine = spanLogs.get(s.span_id) || [];
+    return mine.length ? "<h3>logs</h3>" + logTable(mine) : "";
+  }
+
+  function logTable(lines) {
+    return '<div class="scroll"><table class="log-lines"><colgroup><col class="c-time">' +
+      '<col class="c-level"><col></colgroup><thead><tr><th>time (UTC)</th><th>level</th>' +
+      "<th>line</th></tr></thead><tbody>" + Perflab.logRows(lines, true) + "</tbody></table></div>";
   }
 
   function render(force) {
@@ -132,7 +153,7 @@
       (attrs ? "<table><thead><tr><th>attribute</th><th>value</th></tr></thead><tbody>" + attrs +
         "</tbody></table>" : '<p class="muted">no attributes</p>') +
       (events ? "<h3>events</h3><table><tbody>" + events + "</tbody></table>" : "") +
-      ownProfiles(s);
+      spanLogTable(s) + ownProfiles(s);
   }
 
   rowsBox.addEventListener("click", (ev) => {
@@ -167,4 +188,25 @@
   flatten();
   render(true);
   document.body.dataset.waterfallReady = "1";
+
+  // the log lines that name this trace: ticks on their spans, the span's details, a table
+  const logsBox = document.getElementById("trace-logs-box");
+  fetch("/api/logs/trace/" + encodeURIComponent(doc.trace.trace_id), { credentials: "same-origin" })
+    .then((r) => { if (!r.ok) throw new Error("logs: HTTP " + r.status); return r.json(); })
+    .then((got) => {
+      for (const l of got.lines) {
+        if (!l.span_id || !byId.has(l.span_id)) continue;
+        if (!spanLogs.has(l.span_id)) spanLogs.set(l.span_id, []);
+        spanLogs.get(l.span_id).push(l);
+      }
+      logsBox.innerHTML = got.lines.length ? '<p class="muted">' + got.lines.length +
+        (got.truncated ? " (the first)" : "") + " line" + (got.lines.length === 1 ? "" : "s") +
+        ", oldest first; " + Array.from(spanLogs.values()).reduce((n, v) => n + v.length, 0) +
+        " of them name their span.</p>" + logTable(got.lines).replace("<table ",
+          '<table id="trace-logs" ') : '<p class="muted">No log line names this trace (perflab reads trace ids from the fields OTel, Zap, Logrus and structlog use).</p>';
+      render(true);
+      if (selected) detail(byId.get(selected));
+    })
+    .catch((err) => { logsBox.innerHTML = '<p class="error">' + esc(err.message) + "</p>"; })
+    .finally(() => { document.body.dataset.traceLogsReady = "1"; });
 })();

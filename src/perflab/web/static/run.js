@@ -37,8 +37,67 @@
       });
   }
 
+  // The run's log lines on its timeline (when it has any): lines/s and error-level lines/s,
+  // zoomed with the other charts; a click lists the lines of that moment below the chart.
+  function logTimeline() {
+    const section = document.getElementById("section-logs");
+    const el = document.getElementById("run-logs");
+    const panel = document.getElementById("run-log-panel");
+    const points = Math.max(20, Math.min(600, Math.round((el.clientWidth || 1200) / 4)));
+    const api = "/api/logs/";
+    const json = (r) => { if (!r.ok) throw new Error("logs: HTTP " + r.status); return r.json(); };
+    function lines(startNs, endNs) {
+      const q = new URLSearchParams({ run: String(doc.run.id), start: String(startNs),
+        end: String(endNs), limit: "200" });
+      return fetch(api + "lines?" + q, { credentials: "same-origin" }).then(json).then((got) => {
+        panel.innerHTML = '<p class="muted">' + got.lines.length + (got.truncated ? "+" : "") +
+          " line" + (got.lines.length === 1 ? "" : "s") + " from " + Perflab.logTime(startNs) +
+          " to " + Perflab.logTime(endNs) + ' UTC</p><div class="scroll"><table id="run-log-lines" ' +
+          'class="log-lines"><colgroup><col class="c-time"><col class="c-level"><col></colgroup>' +
+          "<thead><tr><th>time (UTC)</th><th>level</th><th>line</th></tr></thead><tbody>" +
+          Perflab.logRows(got.lines) + "</tbody></table></div>";
+        document.body.dataset.logPanel = "1";
+      }).catch((err) => {
+        panel.innerHTML = '<p class="error">' + Perflab.escape(err.message) + "</p>";
+      });
+    }
+    const volume = () => fetch(api + "volume?run=" + doc.run.id + "&points=" + points,
+      { credentials: "same-origin" }).then(json);
+    const full = () => [doc.run.started_ns / 1e9,
+      (doc.run.ended_ns != null ? doc.run.ended_ns : Date.now() * 1e6) / 1e9];
+    return volume().then((vol) => {
+      let chart = null;
+      const draw = () => {
+        if (!Perflab.volumeLines(vol)) return;
+        section.hidden = false;
+        if (chart) chart.destroy();
+        el.innerHTML = "";
+        chart = Perflab.logRates(el, vol, { group: view.group, events: () => doc.events || [],
+          full: full(), onPick: lines });
+      };
+      draw();
+      document.addEventListener("perflab:theme", draw);
+      Perflab.autoResize(() => (chart ? [chart] : []));
+      // a running run: its new lines, as its other charts follow it
+      if (doc.run.status === "running") {
+        const timer = setInterval(() => {
+          if (document.hidden) return;
+          volume().then((next) => {
+            vol = next;
+            if (chart) chart.perflab.setVolume(vol, full()); else draw();
+          }).catch((err) => console.warn("perflab: could not refresh the run's logs", err));
+        }, 5000);
+        window.addEventListener("pagehide", () => clearInterval(timer));
+      }
+    });
+  }
+
   view.ready.then(() => {
     document.body.dataset.chartsReady = "1";
+    logTimeline().catch((err) => {
+      document.getElementById("run-log-panel").innerHTML = '<p class="error">' +
+        Perflab.escape(err.message) + "</p>";
+    }).finally(() => { document.body.dataset.logsTimelineReady = "1"; });
     const table = document.getElementById("summary");
     if (!table) return;
     const seen = new IntersectionObserver((entries) => {
