@@ -13,8 +13,10 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
-from perflab.logs._eval import QueryError, key_of, matching_streams, run_pipeline
+from perflab.logs._eval import QueryError, matching_streams
 from perflab.logs._logql import LogQuery, parse
+from perflab.logs._pipeline import run_pipeline
+from perflab.logs._vecops import key_of
 from perflab.store import (
     last_log_id,
     log_level_counts,
@@ -68,7 +70,7 @@ def line_json(row: StoredLog, labels: Labels, line: str) -> LogLineJson:
 def _kept(query: LogQuery, rows: Iterator[StoredLog] | list[StoredLog],
           streams: dict[int, Labels]) -> Iterator[Kept]:
     for row in rows:
-        got = run_pipeline(query, streams[row.stream_id], row.line)
+        got = run_pipeline(query, streams[row.stream_id], row.line, row.ts_ns)
         if got is not None:
             yield row, got[0], got[1]
 
