@@ -4,8 +4,7 @@ file gains both from the lines it holds."""
 
 from __future__ import annotations
 
-import sqlite3
-
+from _oldstore import store_at_version
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -93,19 +92,8 @@ def test_retention_takes_lines_out_of_their_minutes(store):
 
 
 def test_a_v7_store_gains_the_word_index_and_the_minutes(tmp_path):
-    from perflab.store._schema import (  # noqa: PLC0415
-        APPLICATION_ID,
-        MIGRATIONS,
-        _statements,
-    )
-
     path = tmp_path / "v7.db"
-    conn = sqlite3.connect(path, isolation_level=None)
-    for version in range(1, 8):
-        for statement in _statements(MIGRATIONS[version]):
-            conn.execute(statement)
-    conn.execute("PRAGMA user_version = 7")
-    conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    conn = store_at_version(path, 7)
     conn.execute("INSERT INTO log_streams VALUES (1, '{\"job\":\"old\"}')")
     conn.executemany("INSERT INTO logs (ts_ns, stream_id, level, line) VALUES (?, 1, ?, ?)",
                      [(5, "error", "Disk Full"), (M + 5, None, "ok é"), (-M - 1, None, "old")])
