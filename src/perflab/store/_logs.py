@@ -117,8 +117,9 @@ def log_lines(store: Store, stream_ids: Sequence[int], start_ns: int, end_ns: in
         return
     streams, ids = _in(stream_ids)
     sql = ("SELECT id, ts_ns, run_id, stream_id, level, trace_id, span_id, line, fields"
-           f" FROM logs WHERE stream_id IN {streams} AND ts_ns >= ? AND ts_ns < ?")
-    sql, args = _with_filters(sql, [*ids, start_ns, end_ns], contains, run_id)
+           " FROM {logs}"
+           f" WHERE stream_id IN {streams} AND ts_ns >= ? AND ts_ns < ?")
+    sql, args = _with_filters(store, sql, [*ids, start_ns, end_ns], contains, run_id)
     sql += " ORDER BY ts_ns DESC, id DESC" if backward else " ORDER BY ts_ns, id"
     cur = store.conn.execute(sql, args)
     try:
@@ -176,10 +177,10 @@ def _line_counts(store: Store, streams_in: tuple[str, list[Any]], origin_ns: int
                  with_bytes: bool) -> list[tuple[int, int, int, int]]:
     streams, ids = streams_in
     size = "SUM(length(CAST(line AS BLOB)))" if with_bytes else "0"
-    sql = (f"SELECT stream_id, (ts_ns - ? + ? - 1) / ?, COUNT(*), {size} FROM logs"
+    sql = (f"SELECT stream_id, (ts_ns - ? + ? - 1) / ?, COUNT(*), {size} FROM {{logs}}"
            f" WHERE stream_id IN {streams} AND ts_ns > ? AND ts_ns <= ?")
     args: list[Any] = [origin_ns, width_ns, width_ns, *ids, origin_ns, end_ns]
-    sql, args = _with_filters(sql, args, contains, run_id)
+    sql, args = _with_filters(store, sql, args, contains, run_id)
     sql += " GROUP BY 1, 2"
     return [(int(a), int(b), int(c), int(d or 0)) for a, b, c, d in
             store.conn.execute(sql, args)]
@@ -195,19 +196,34 @@ def _in(stream_ids: Sequence[int]) -> tuple[str, list[Any]]:
     return "(SELECT value FROM json_each(?))", [json.dumps(list(stream_ids))]
 
 
-def _with_filters(sql: str, args: list[Any], contains: Sequence[str], run_id: int | None,
-                  ) -> tuple[str, list[Any]]:
+_FEW = 20_000  # a word query matching fewer lines than this is read from the index first
+
+
+def _with_filters(store: Store, sql: str, args: list[Any], contains: Sequence[str],
+                  run_id: int | None) -> tuple[str, list[Any]]:
+    """``sql`` (``FROM {logs}``) narrowed to ``run_id`` and to lines holding every string of
+    ``contains``. When the word index names few lines, those lines are read by rowid (the
+    time and stream checked on each); else the window's lines are read through the stream
+    index, and the index's lines (or, with no word to look up, the substrings) narrow them."""
     if run_id is not None:
         sql += " AND run_id = ?"
         args.append(run_id)
-    words = [q for q in map(_word_query, contains) if q is not None]
+    words = " AND ".join(q for q in map(_word_query, contains) if q is not None)
+    table = "logs"
     if words:
-        sql += " AND id IN (SELECT rowid FROM logs_words WHERE logs_words MATCH ?)"
-        args.append(" AND ".join(words))
+        few = [r[0] for r in store.conn.execute(
+            "SELECT rowid FROM logs_words WHERE logs_words MATCH ? LIMIT ?", (words, _FEW))]
+        if len(few) < _FEW:
+            table = "logs NOT INDEXED"  # by rowid, not by the window: the planner cannot know
+            sql += " AND id IN (SELECT value FROM json_each(?))"
+            args.append(json.dumps(few))
+        else:
+            sql += " AND id IN (SELECT rowid FROM logs_words WHERE logs_words MATCH ?)"
+            args.append(words)
     for s in contains:
         sql += " AND instr(line, ?) > 0"
         args.append(s)
-    return sql, args
+    return sql.format(logs=table), args
 
 
 # -- retention -----------------------------------------------------------------------------------

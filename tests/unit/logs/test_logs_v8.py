@@ -4,7 +4,6 @@ file gains both from the lines it holds."""
 
 from __future__ import annotations
 
-from _oldstore import store_at_version
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -91,7 +90,7 @@ def test_retention_takes_lines_out_of_their_minutes(store):
     assert store.conn.execute("SELECT minute, lines FROM log_minutes").fetchall() == [(5, 1)]
 
 
-def test_a_v7_store_gains_the_word_index_and_the_minutes(tmp_path):
+def test_a_v7_store_gains_the_word_index_and_the_minutes(tmp_path, store_at_version):
     path = tmp_path / "v7.db"
     conn = store_at_version(path, 7)
     conn.execute("INSERT INTO log_streams VALUES (1, '{\"job\":\"old\"}')")
@@ -108,3 +107,20 @@ def test_a_v7_store_gains_the_word_index_and_the_minutes(tmp_path):
             (-1, "", 1, 3), (1, "error", 1, 9), (2, "", 1, 5)]
         assert not st_.conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'logs_fts'"
                                     ).fetchall()
+
+
+def test_a_common_word_narrows_the_window_instead_of_being_read_first(store, monkeypatch):
+    """Past ``_FEW`` lines the index's lines narrow the window's (not read by rowid): the same
+    answer either way."""
+    import perflab.store._logs as logs_store  # noqa: PLC0415
+
+    _write(store, [({"job": "a"}, i, f"GET /item/{i} took {i % 3}ms") for i in range(30)])
+    ids = [s for s, _ in log_streams(store)]
+    want = [i for i in range(10, 20) if f" took {1}m" in f"GET /item/{i} took {i % 3}ms"]
+    for few in (1000, 2):
+        monkeypatch.setattr(logs_store, "_FEW", few)
+        got = [r.ts_ns for r in log_lines(store, ids, 10, 20, contains=[" took 1m"],
+                                          backward=False)]
+        assert got == want
+        counted = log_counts(store, ids, 9, 19, 10, contains=[" took 1m"])
+        assert [n for _, _, n, _ in counted] == [len(want)]
