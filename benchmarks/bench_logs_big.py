@@ -23,7 +23,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_logs_query import best, fill
-
 from perflab.logs import query_instant, query_range
 from perflab.store import Store, log_stats
 
@@ -71,13 +70,17 @@ def main() -> None:
         rare = '{job=~".+"} |= "request 99999"'  # a prefix of its last word
         took = best(lambda: query_range(st, rare, now - hour, now))
         print(f"text search |= with a prefix word, last hour: {took * 1000:.1f} ms")
+        inside = '{job=~".+"} |= "999993"'  # inside one word: no word to look up
+        took = best(lambda: query_range(st, inside, now - hour, now, limit=5000), n=1)
+        print(f"text search |= that the index cannot narrow (every line of the hour checked):"
+              f" {took * 1000:.0f} ms")
         count = f'sum by (level) (count_over_time({{job=~".+"}}[{HOURS}h]))'
         took = best(lambda: query_instant(st, count, now))
         result = query_instant(st, count, now)["result"]
         total = sum(int(r["value"][1]) for r in result)  # type: ignore[typeddict-item]
         print(f"sum by (level) (count_over_time([{HOURS}h])) at now: {took * 1000:.1f} ms "
               f"({total:,} lines)")
-        step = f'sum by (level) (count_over_time({{job=~".+"}}[5m]))'
+        step = 'sum by (level) (count_over_time({job=~".+"}[5m]))'
         start = (now - HOURS * hour) // 60_000_000_000 * 60_000_000_000
         took = best(lambda: query_range(st, step, start, start + HOURS * hour,
                                         step_ns=300 * 10**9))
