@@ -119,7 +119,8 @@ def log_lines(store: Store, stream_ids: Sequence[int], start_ns: int, end_ns: in
     sql = ("SELECT id, ts_ns, run_id, stream_id, level, trace_id, span_id, line, fields"
            " FROM {logs}"
            f" WHERE stream_id IN {streams} AND ts_ns >= ? AND ts_ns < ?")
-    sql, args = _with_filters(store, sql, [*ids, start_ns, end_ns], contains, run_id)
+    sql, args = _with_filters(store, sql, [*ids, start_ns, end_ns], contains, run_id,
+                              streams=len(stream_ids))
     sql += " ORDER BY ts_ns DESC, id DESC" if backward else " ORDER BY ts_ns, id"
     cur = store.conn.execute(sql, args)
     try:
@@ -148,7 +149,7 @@ def log_counts(store: Store, stream_ids: Sequence[int], origin_ns: int, end_ns: 
         if end_ns - origin_ns == width_ns:
             return _window_counts(store, streams, origin_ns, end_ns)
     return _line_counts(store, streams, origin_ns, end_ns, width_ns, contains=contains,
-                        run_id=run_id, with_bytes=with_bytes)
+                        run_id=run_id, with_bytes=with_bytes, n_streams=len(stream_ids))
 
 
 def _window_counts(store: Store, streams: tuple[str, list[Any]], origin_ns: int, end_ns: int,
@@ -174,13 +175,13 @@ def _window_counts(store: Store, streams: tuple[str, list[Any]], origin_ns: int,
 
 def _line_counts(store: Store, streams_in: tuple[str, list[Any]], origin_ns: int, end_ns: int,
                  width_ns: int, *, contains: Sequence[str] = (), run_id: int | None = None,
-                 with_bytes: bool) -> list[tuple[int, int, int, int]]:
+                 with_bytes: bool, n_streams: int = 0) -> list[tuple[int, int, int, int]]:
     streams, ids = streams_in
     size = "SUM(length(CAST(line AS BLOB)))" if with_bytes else "0"
     sql = (f"SELECT stream_id, (ts_ns - ? + ? - 1) / ?, COUNT(*), {size} FROM {{logs}}"
            f" WHERE stream_id IN {streams} AND ts_ns > ? AND ts_ns <= ?")
     args: list[Any] = [origin_ns, width_ns, width_ns, *ids, origin_ns, end_ns]
-    sql, args = _with_filters(store, sql, args, contains, run_id)
+    sql, args = _with_filters(store, sql, args, contains, run_id, streams=n_streams)
     sql += " GROUP BY 1, 2"
     return [(int(a), int(b), int(c), int(d or 0)) for a, b, c, d in
             store.conn.execute(sql, args)]
@@ -199,17 +200,27 @@ def _in(stream_ids: Sequence[int]) -> tuple[str, list[Any]]:
 _FEW = 20_000  # a word query matching fewer lines than this is read from the index first
 
 
+def _most_streams(store: Store, chosen: int) -> bool:
+    """Whether ``chosen`` streams are half the streams stored or more."""
+    return 2 * chosen >= int(store.conn.execute("SELECT COUNT(*) FROM log_streams").fetchone()[0])
+
+
 def _with_filters(store: Store, sql: str, args: list[Any], contains: Sequence[str],
-                  run_id: int | None) -> tuple[str, list[Any]]:
+                  run_id: int | None, *, streams: int) -> tuple[str, list[Any]]:
     """``sql`` (``FROM {logs}``) narrowed to ``run_id`` and to lines holding every string of
     ``contains``. When the word index names few lines, those lines are read by rowid (the
-    time and stream checked on each); else the window's lines are read through the stream
-    index, and the index's lines (or, with no word to look up, the substrings) narrow them."""
+    time and stream checked on each); else the window's lines are read (through the time
+    index when the selector takes most streams, else the stream index), and the index's lines
+    (or, with no word to look up, the substrings alone) narrow them."""
     if run_id is not None:
         sql += " AND run_id = ?"
         args.append(run_id)
     words = " AND ".join(q for q in map(_word_query, contains) if q is not None)
-    table = "logs"
+    # lines checked one by one: through the time index when the selector takes most streams
+    # (the window's rows are neighbours there; through the stream index they are read in
+    # each stream's order, 1.5 s against 2.6 s for an hour of 10 M lines)
+    table = "logs INDEXED BY logs_time" if contains and _most_streams(store, streams) \
+        else "logs"
     if words:
         few = [r[0] for r in store.conn.execute(
             "SELECT rowid FROM logs_words WHERE logs_words MATCH ? LIMIT ?", (words, _FEW))]
