@@ -1,4 +1,4 @@
-"""LogQL over a filled store: a text search (``|=``, through the FTS5 trigram index) over the
+"""LogQL over a filled store: a text search (``|=``, through the FTS5 word index) over the
 last hour, and ``count_over_time`` by level over the whole fill (targets, at 10 M lines: <= 300
 ms each). Lines are written straight through ``store.insert_logs`` (the ingest benchmark
 measures the push path); each query is timed best of 3, in this process.

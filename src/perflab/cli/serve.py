@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from perflab.cli._common import open_store, store_option
+from perflab.cli._logs_retention import logs_retention, logs_retention_options
 from perflab.cli._receivers import open_receivers, receiver_options, receivers_line
 from perflab.cli.metrics import hub_options, serve_options
 from perflab.errors import InvalidValue, TargetError, UsageError
@@ -116,6 +117,7 @@ def _server_class() -> type:
               help="Seconds between samples of the background recording.")
 @serve_options
 @receiver_options
+@logs_retention_options
 def serve(*, listen: str, store_path: str | None, no_record: bool, token: str | None,
           token_file: str | None, allowed_hosts: tuple[str, ...], interval_s: float,
           **options: Any) -> None:
@@ -142,10 +144,11 @@ def serve(*, listen: str, store_path: str | None, no_record: bool, token: str | 
     HostRule.for_listen(host, allowed_hosts)  # a malformed --allowed-host: exit 2 before binding
     if interval_s <= 0:
         raise InvalidValue("--interval must be positive", hint="like 1 or 0.5")
-    # the metrics options are named metrics_*, the span receivers' are the others
+    # the metrics options are named metrics_*, the logs' logs_*, the span receivers' are the others
     metrics = {k: v for k, v in options.items() if k.startswith("metrics_")}
-    receivers = {k: v for k, v in options.items() if not k.startswith("metrics_")}
+    receivers = {k: v for k, v in options.items() if not k.startswith(("metrics_", "logs_"))}
     hub = hub_options(metrics)  # a bad --scrape or --rules file: exit 2 before serving
+    log_retention = logs_retention(options)  # a bad --logs-max-size: exit 2 before serving
     store = open_store(store_path)  # a damaged or newer store is refused here, exit 2
     path = store.path
     store.close()
@@ -160,7 +163,7 @@ def serve(*, listen: str, store_path: str | None, no_record: bool, token: str | 
     app = create_app(AppConfig(store_path=path, token=token, record=not no_record,
                                interval_s=interval_s, listen_host=host,
                                allowed_hosts=allowed_hosts, metrics=hub, trace=spans,
-                               listeners=listeners))
+                               listeners=listeners, logs_retention=log_retention))
     config = uvicorn.Config(app, log_level=os.environ.get("PERFLAB_LOG_LEVEL", "warning"),
                             access_log=False, lifespan="on", timeout_graceful_shutdown=GRACEFUL_S,
                             loop="auto", http="auto")

@@ -1,6 +1,8 @@
 """The write path of log lines: a ``LogSink`` registers itself on the hub's ``IngestQueue``;
-``write`` (in the queue's writer thread and transaction) parses each line's fields, level and
-ids, writes the rows and their streams, and applies retention once a minute.
+``write`` (in the queue's writer thread and transaction) reads each line's level and trace and
+span ids, writes the rows and their streams, and applies retention once a minute. A line's
+fields are not stored: LogQL's ``| json`` and ``| logfmt`` read them from the line when asked
+(storing them as JSON cost a third of the ingest); structured metadata is kept in ``fields``.
 
 Parsing happens in the writer thread, not in the request: a push is answered as soon as its
 body is decoded and accepted, and the parsing of one round's lines shares one transaction.
@@ -12,9 +14,9 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from perflab.logs._fields import detect_ids, detect_level, line_fields
+from perflab.logs._fields import line_facts
 from perflab.store import (
     delete_logs_before,
     delete_oldest_logs,
@@ -34,10 +36,10 @@ RETENTION_CHECK_S = 60.0
 _DUMPS = json.JSONEncoder(separators=(",", ":")).encode
 
 
-@dataclass(frozen=True, slots=True)
-class LogEntry:
+class LogEntry(NamedTuple):
     """One line as a receiver decoded it: its stream's canonical labels JSON, time, text, and
-    the structured metadata it came with (Loki's third value; merged into its fields)."""
+    the structured metadata it came with (Loki's third value). A named tuple: a receiver
+    builds one per line, and a frozen dataclass cost 0.8 us of the 20 us a line may take."""
 
     labels: str
     ts_ns: int
@@ -63,12 +65,9 @@ def log_rows(entries: list[LogEntry], run_id: int | None,
         sid = streams.get(e.labels)
         if sid is None:
             sid = streams[e.labels] = log_stream_id(e.labels)
-        fields = line_fields(e.line)
-        if e.metadata:
-            fields.update(e.metadata)
-        trace_id, span_id = detect_ids(fields)
-        rows.append((e.ts_ns, run_id, sid, detect_level(e.line, fields), trace_id, span_id,
-                     e.line, _DUMPS(fields) if fields else None))
+        level, trace_id, span_id = line_facts(e.line, e.metadata)
+        rows.append((e.ts_ns, run_id, sid, level, trace_id, span_id, e.line,
+                     _DUMPS(dict(e.metadata)) if e.metadata else None))
     return rows, {sid: labels for labels, sid in streams.items()}
 
 

@@ -32,11 +32,12 @@ Spans (schema v5, ``_spans.py``): ``insert_spans`` with its ``SpanCatalog`` and 
 retention: ``span_stats``, ``span_bytes_estimate``, ``delete_spans_started_before``,
 ``delete_oldest_spans``, ``prune_span_catalog``; ``running_runs`` (where arriving data belongs).
 
-Logs (schema v7, ``_logs.py``): ``insert_logs`` with ``LOG_COLUMNS`` and ``log_stream_id``;
-reading: ``log_streams``, ``log_streams_in``, ``log_lines`` / ``StoredLog``,
-``log_lines_of_trace`` (a trace's lines); for the pages and the live tail
+Logs (schema v7, v8, ``_logs.py``, ``_log_minutes.py``): ``insert_logs`` with ``LOG_COLUMNS``
+and ``log_stream_id``; reading: ``log_streams``, ``log_streams_in``, ``log_lines`` /
+``StoredLog``, ``log_lines_of_trace`` (a trace's lines); for the pages and the live tail
 (``_log_views.py``): ``last_log_id``, ``log_lines_after``, ``log_level_counts``; ``log_counts``
-(what range functions count); retention:
+(what range functions count: whole minutes from the per-minute counts when no line's text is
+needed); retention:
 ``log_stats``, ``log_bytes_estimate``, ``delete_logs_before``, ``delete_oldest_logs``.
 
 Contracts (``_contracts.py``): the TypedDicts of the JSON the models give (``RunJson``,

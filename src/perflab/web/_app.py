@@ -52,6 +52,7 @@ class AppConfig:
     metrics: prom.HubOptions = prom.HubOptions()  # noqa: RUF009  # frozen: a shared default
     trace: trace.TraceHub | None = None  # span receivers (None: OTLP/HTTP on the hub's port)
     listeners: tuple[Listener, ...] = ()  # the receivers' own ports, served by this app too
+    logs_retention: logs.Retention | None = None  # --logs-retention, --logs-max-size
 
 
 def _templates() -> jinja2.Environment:
@@ -137,6 +138,6 @@ def create_app(config: AppConfig) -> Starlette:
     app.state.perflab = state
     app.state.metrics = hub
     app.state.trace = config.trace or trace.TraceHub(token=config.token)
-    app.state.logs = logs.LogsHub()
+    app.state.logs = logs.LogsHub(retention=config.logs_retention)
     app.state.trace.add_grpc_service(hub.otlp.grpc_service(config.token))  # OTLP metrics
     return app

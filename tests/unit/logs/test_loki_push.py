@@ -213,3 +213,9 @@ def test_too_many_streams_in_one_push_is_413():
                        for i in range(10_001)]}
     with pytest.raises(PayloadTooLarge, match="10,001 streams in one push"):
         decode_push(json.dumps(doc).encode(), "application/json", "")
+
+
+def test_a_protobuf_line_over_a_mebibyte_is_413():
+    raw = push_request([('{a="b"}', [(5, "x" * (1024 * 1024 + 1), [])])])
+    with pytest.raises(PayloadTooLarge, match="over 1,048,576 bytes"):
+        decode_push(bytes(cramjam.snappy.compress_raw(raw)), "application/x-protobuf", "")
