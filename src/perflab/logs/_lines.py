@@ -14,6 +14,7 @@ import json
 from typing import TYPE_CHECKING
 
 from perflab.logs._eval import QueryError, matching_streams
+from perflab.logs._fields import line_fields
 from perflab.logs._logql import LogQuery, parse
 from perflab.logs._pipeline import run_pipeline
 from perflab.logs._vecops import key_of
@@ -105,7 +106,9 @@ def run_lines(store: Store, run_id: int, start_ns: int, end_ns: int, *, limit: i
 
 
 def _details(row: StoredLog) -> LineDetails:
-    return {"level": row.level, "fields": _fields(row.fields),
+    # the store keeps only a line's structured metadata: its JSON or logfmt fields are read
+    # from the line when shown (as LogQL's parsers read them), which keeps ingest cheap
+    return {"level": row.level, "fields": {**line_fields(row.line), **_fields(row.fields)},
             "trace_id": row.trace_id.hex() if row.trace_id else None,
             "span_id": row.span_id.hex() if row.span_id else None}
 

@@ -35,6 +35,10 @@ def log_lines_after(store: Store, stream_ids: Sequence[int], after_id: int, *,
     return [StoredLog(*r) for r in cur]
 
 
+# "every stream" for the word-index planner, which only compares the count with the stored one
+_EVERY_STREAM = 2**31
+
+
 def log_level_counts(store: Store, stream_ids: Sequence[int] | None, start_ns: int,
                      end_ns: int, width_ns: int, *, contains: Sequence[str] = (),
                      run_id: int | None = None) -> list[tuple[int, str | None, int]]:
@@ -44,14 +48,16 @@ def log_level_counts(store: Store, stream_ids: Sequence[int] | None, start_ns: i
     if width_ns <= 0:
         msg = "the bucket width must be positive"
         raise ValueError(msg)
-    sql = "SELECT (ts_ns - ?) / ?, level, COUNT(*) FROM logs WHERE ts_ns >= ? AND ts_ns < ?"
+    sql = "SELECT (ts_ns - ?) / ?, level, COUNT(*) FROM {logs} WHERE ts_ns >= ? AND ts_ns < ?"
     args: list[Any] = [start_ns, width_ns, start_ns, end_ns]
+    chosen = _EVERY_STREAM
     if stream_ids is not None:
         if not stream_ids:
             return []
         streams, ids = _in(stream_ids)
         sql += f" AND stream_id IN {streams}"
         args += ids
-    sql, args = _with_filters(sql, args, contains, run_id)
+        chosen = len(stream_ids)
+    sql, args = _with_filters(store, sql, args, contains, run_id, streams=chosen)
     sql += " GROUP BY 1, 2 ORDER BY 1, 2"
     return [(int(b), lvl, int(n)) for b, lvl, n in store.conn.execute(sql, args)]
