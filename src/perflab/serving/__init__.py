@@ -13,6 +13,7 @@ Public names:
 - ``read_body``, ``gunzip_bounded``, ``snappy_decompress_bounded``: bounded request bodies
   and decompressed sizes (413).
 - ``ConcurrencyLimiter``: bounded concurrent requests (429).
+- ``listening_socket``, ``datagram_socket``: TCP and UDP ports bound before a server starts.
 - ``otlp_http_export`` with an ``OtlpSignal`` and an ``OtlpSink``: OTLP/HTTP's request path
   for every signal (traces, metrics); ``otlp_grpc_export``: OTLP/gRPC's ``Export``;
   ``read_encoded_body`` (gzip or identity, bounded), ``otlp_error`` / ``status_protobuf``
@@ -51,7 +52,7 @@ from perflab.serving._otlp import (
     status_protobuf,
 )
 from perflab.serving._refusals import BadEncoding, PayloadTooLarge, Refused, TooManyRequests
-from perflab.serving._sockets import listening_socket
+from perflab.serving._sockets import datagram_socket, listening_socket
 
 __all__ = [
     "OTLP_MAX_BODY",
@@ -65,6 +66,7 @@ __all__ = [
     "Refused",
     "TooManyRequests",
     "bearer_matches",
+    "datagram_socket",
     "decode_and_accept",
     "gunzip_bounded",
     "is_loopback_host",

@@ -119,8 +119,9 @@ def test_public_surface_of_perflab_logs():
     import perflab.logs  # noqa: PLC0415
 
     assert sorted(perflab.logs.__all__) == [
-        "FileTail", "LogEntry", "LogQLError", "LogSink", "LogsHub", "LogsQueryDoc", "LokiData",
-        "LokiListDoc", "LokiQueryDoc", "QueryError", "ROUTES", "Retention", "TEMPLATES",
+        "ES_ROOT", "FileTail", "LogEntry", "LogPorts", "LogQLError", "LogSink", "LogsHub",
+        "LogsQueryDoc", "LokiData", "LokiListDoc", "LokiQueryDoc", "OTLP_HTTP_PATHS",
+        "OutputCapture", "QueryError", "ROUTES", "Retention", "TEMPLATES",
         "apply_retention",
         "decode_push", "detect_ids", "detect_level", "line_fields", "parse", "parse_loki_time",
         "query_instant", "query_range"]
