@@ -34,7 +34,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Match, Route
 
 from perflab.logs._push import MAX_LABEL_VALUE, MAX_LINE, _labels_json
-from perflab.logs._records import split_record
+from perflab.logs._records import clamp_ns, split_record
 from perflab.logs._sink import LogEntry
 from perflab.serving import BadEncoding, Refused, TooManyRequests, read_encoded_body, retry_after
 
@@ -70,7 +70,7 @@ def _ts(value: object, now: int) -> int:
     if isinstance(value, bool):
         return now
     if isinstance(value, (int, float)):
-        return int(value * 1_000_000)  # epoch_millis, Elasticsearch's numeric date
+        return clamp_ns(value * 1_000_000)  # epoch_millis, Elasticsearch's numeric date
     if isinstance(value, str):
         try:
             when = dt.datetime.fromisoformat(value)
@@ -78,7 +78,7 @@ def _ts(value: object, now: int) -> int:
             return now
         if when.tzinfo is None:
             when = when.replace(tzinfo=dt.UTC)  # Elasticsearch reads a zone-less date as UTC
-        return int(when.timestamp()) * 1_000_000_000 + when.microsecond * 1000
+        return clamp_ns(int(when.timestamp()) * 1_000_000_000 + when.microsecond * 1000)
     return now
 
 

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 import msgpack
 
 from perflab.logs._push import MAX_LABEL_VALUE, MAX_LINE, _labels_json
-from perflab.logs._records import split_record
+from perflab.logs._records import clamp_ns, split_record
 from perflab.logs._sink import LogEntry
 from perflab.serving import Refused, gunzip_bounded
 
@@ -79,14 +79,12 @@ def _time_ns(t: object, now: int) -> int:
     if isinstance(t, bool):
         raise ForwardError("an event time is a boolean")
     if isinstance(t, int):  # EventTime (already ns) or integer seconds
-        ns = t if t > 10**12 else t * 1_000_000_000
-    elif isinstance(t, float):
-        ns = int(t * 1e9)
-    elif t is None:
+        return clamp_ns(t if t > 10**12 else t * 1_000_000_000)
+    if isinstance(t, float):
+        return clamp_ns(t * 1e9)
+    if t is None:
         return now
-    else:
-        raise ForwardError(f"an event time is a {type(t).__name__}, not a number or EventTime")
-    return max(0, min(ns, 2**63 - 1))
+    raise ForwardError(f"an event time is a {type(t).__name__}, not a number or EventTime")
 
 
 def _entry(stream: str, t: object, record: object, now: int, batch: Batch) -> None:

@@ -31,6 +31,7 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
 )
 
 from perflab.logs._push import MAX_LABEL_VALUE, MAX_LINE, _labels_json
+from perflab.logs._records import clamp_ns
 from perflab.logs._sink import LogEntry
 from perflab.serving import OtlpSignal, PayloadTooLarge, parse_otlp_json, parse_protobuf
 
@@ -142,7 +143,7 @@ def _entry(rec: Any, stream: str, shared: list[tuple[str, str]], now: int,
     if len(rec.span_id) == 8 and any(rec.span_id):
         meta.append(("span_id", rec.span_id.hex()))
     ts = rec.time_unix_nano or rec.observed_time_unix_nano or now
-    return LogEntry(stream, min(ts, 2**63 - 1), line, tuple(meta[:MAX_ATTRS]))
+    return LogEntry(stream, clamp_ns(ts), line, tuple(meta[:MAX_ATTRS]))
 
 
 def _severity_name(number: int) -> str:

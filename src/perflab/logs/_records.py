@@ -15,9 +15,17 @@ import json
 
 from perflab.logs._fields import flatten_fields
 
+MAX_NS = 2**63 - 1  # the store's times are signed 64-bit: a later one would fail its batch
 MAX_FIELDS = 128
 MAX_VALUE = 16_384
 LINE_KEYS = ("message", "log", "msg")
+
+
+def clamp_ns(ns: float) -> int:
+    """A sender's time as the store can hold it: 0 up to ``MAX_NS`` (the year 2262)."""
+    if ns != ns:  # NaN  # noqa: PLR0124
+        return 0
+    return int(max(0, min(ns, MAX_NS)))
 
 
 def _json(v: object) -> str:

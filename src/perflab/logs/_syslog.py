@@ -19,6 +19,7 @@ import re
 from dataclasses import dataclass, field
 
 from perflab.logs._push import MAX_LINE, _labels_json
+from perflab.logs._records import clamp_ns
 from perflab.logs._sink import LogEntry
 
 MAX_FRAME = MAX_LINE + 4096  # a line of MAX_LINE bytes and its header
@@ -107,7 +108,7 @@ def _iso_ns(stamp: str) -> int | None:
         return None
     if when.tzinfo is None:
         when = when.astimezone()  # local time, as a 3164 time
-    return int(when.timestamp()) * 1_000_000_000 + when.microsecond * 1000
+    return clamp_ns(int(when.timestamp()) * 1_000_000_000 + when.microsecond * 1000)
 
 
 def _bsd_ns(mon: str, day: int, clock: tuple[int, int, int], now_ns: int) -> int | None:

@@ -6,8 +6,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from perflab.store import Store, log_lines, log_stats, log_streams
 from tests.conftest import wait_for
+
+from perflab.store import Store, log_lines, log_stats, log_streams
 
 
 def stored(path: Path) -> list[dict[str, Any]]:
