@@ -5,6 +5,7 @@ for what cannot be taken, and the dashboard's ``/`` left to browsers."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import httpx
 import pytest
@@ -29,7 +30,7 @@ def test_the_client_probes_the_version_and_bulk_helper_indexes_documents(tmp_pat
     from elasticsearch import helpers  # noqa: PLC0415
 
     store = tmp_path / "s.db"
-    docs = [
+    docs: list[dict[str, Any]] = [
         {"_index": "web", "@timestamp": "2024-01-02T03:04:05.678Z", "message": "GET /cart 200",
          "log": {"level": "info"}, "service": {"name": "shop"}, "http": {"status": 200}},
         {"_index": "web", "@timestamp": 1704164645000, "message": "payment failed",
@@ -59,13 +60,14 @@ def test_item_errors_for_bad_documents_and_updates_the_others_kept(tmp_path):
     from elasticsearch import helpers  # noqa: PLC0415
 
     store = tmp_path / "s.db"
-    actions = [{"_index": "a", "message": "good one"},
+    actions: list[dict[str, Any]] = [{"_index": "a", "message": "good one"},
                {"_op_type": "update", "_index": "a", "_id": "1", "doc": {"x": 1}},
                {"_index": "a", "message": "x" * (1024 * 1024 + 1)},
                {"_index": "a", "message": "good two"}]
     with running_hub(store) as hub:
         ok, errors = helpers.bulk(_client(hub.url), actions, raise_on_error=False)
         assert ok == 2
+        assert isinstance(errors, list)
         assert sorted(e[next(iter(e))]["error"]["type"] for e in errors) == [
             "illegal_argument_exception", "illegal_argument_exception"]
         assert [r["line"] for r in wait_stored(store, 2)] == ["good one", "good two"]

@@ -81,7 +81,7 @@ def _check_sdk_lines(rows: list[dict[str, Any]]) -> None:
             info["fields"]["severity_number"]) == ("3", "web-1", "9")
     assert (info["trace_id"], info["span_id"]) == (None, None)  # no span was current
     assert (error["line"], error["level"]) == ("payment declined", "error")
-    assert len(error["trace_id"]) == 32 and len(error["span_id"]) == 16
+    assert (len(error["trace_id"]), len(error["span_id"])) == (32, 16)
     assert error["fields"]["trace_id"] == error["trace_id"]
 
 
