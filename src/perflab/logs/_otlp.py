@@ -5,7 +5,8 @@ The mapping is Loki's own OTLP ingestion (docs "Ingesting logs to Loki using Ope
 Collector"): the resource's ``service.name`` is the ``service_name`` label (``unknown_service``
 without one), ``service.namespace`` and ``deployment.environment`` are labels too; every other
 resource attribute, the record's attributes, ``severity_text``/``severity_number`` and the hex
-``trace_id``/``span_id`` are the line's structured metadata, names with ``.`` as ``_``. The
+``trace_id``/``span_id`` are the line's structured metadata, names sanitised as field names
+are (``http.route`` is ``http_route``). The
 body is the line: a string as it is, any other value as JSON. A record's time is its
 ``time_unix_nano``, else its ``observed_time_unix_nano``, else the time it arrived.
 
@@ -30,6 +31,7 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
     ExportLogsServiceResponse,
 )
 
+from perflab.logs._fields import sanitize_key
 from perflab.logs._push import MAX_LABEL_VALUE, MAX_LINE, _labels_json
 from perflab.logs._records import clamp_ns
 from perflab.logs._sink import LogEntry
@@ -154,7 +156,7 @@ def _severity_name(number: int) -> str:
 
 
 def _name(key: str) -> str:
-    return key.replace(".", "_")[:1024]
+    return sanitize_key(key[:1024])
 
 
 def _text(v: AnyValue, limit: int) -> str:

@@ -102,14 +102,19 @@ class LogPorts:
             loop.run_forever()
         finally:
             self._ready.set()
-            for server in self._servers:
-                server.close()
-            tasks = asyncio.all_tasks(loop)
-            for task in tasks:
-                task.cancel()
             with contextlib.suppress(Exception):
-                loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+                loop.run_until_complete(self._close())
             loop.close()
+
+    async def _close(self) -> None:
+        """Close the ports and the connections still open, and let their transports go."""
+        for server in self._servers:
+            server.close()
+        tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.sleep(0)  # transports close on the next turn of the loop
 
     async def _open(self) -> None:
         loop = asyncio.get_running_loop()

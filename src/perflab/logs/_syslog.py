@@ -6,7 +6,8 @@
 
 Labels: ``job="syslog"``, ``host`` (HOSTNAME), ``app`` (APP-NAME or TAG), ``facility`` (its
 name); structured metadata: ``level`` (the severity's name, which the level detection reads),
-``pid``, ``msgid`` and each structured-data parameter as ``SDID_name``. A 5424 time with its
+``pid``, ``msgid`` and each structured-data parameter as ``SDID_name`` (sanitised as field
+names are: ``exampleSDID@32473`` is ``exampleSDID_32473``). A 5424 time with its
 offset is taken as written; a 3164 time has no year nor zone: this year, local time (a time
 more than a day ahead is last year's, as rsyslog reads it). A message that is neither is kept
 whole as the line, at the time it arrived, with what its ``<PRI>`` says when it has one.
@@ -18,6 +19,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 
+from perflab.logs._fields import sanitize_key
 from perflab.logs._push import MAX_LINE, _labels_json
 from perflab.logs._records import clamp_ns
 from perflab.logs._sink import LogEntry
@@ -94,7 +96,7 @@ def _structured_data(tail: str) -> tuple[list[tuple[str, str]], str]:
     while (m := _SD_ELEMENT.match(tail, pos)) is not None:
         sd_id = m.group(1)
         for name, value in _SD_PARAM.findall(m.group(2)):
-            out.append((f"{sd_id}_{name}", _SD_UNESCAPE.sub(r"\1", value)))
+            out.append((sanitize_key(f"{sd_id}_{name}"), _SD_UNESCAPE.sub(r"\1", value)))
         pos = m.end()
     if pos == 0:  # no structured data and no "-": the rest is the message
         return [], tail
