@@ -1,0 +1,108 @@
+"""The forward and syslog ports in ``perflab serve``: a default port that is taken is a warning
+and that receiver stays off; one asked for is exit 3 naming its option; off loopback needs
+``--allow-remote-logs`` (these protocols carry no token) and warns; and a real ``perflab
+serve`` takes syslog on its port."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+from click.core import ParameterSource
+from tests.unit.logs._logrows import wait_stored
+
+from perflab.cli._log_receivers import open_log_receivers
+from perflab.errors import TargetError, UsageError
+from perflab.testing import serve
+
+
+class Ctx:
+    def __init__(self, asked: set[str]) -> None:
+        self.asked = asked
+
+    def get_parameter_source(self, name: str) -> ParameterSource:
+        return ParameterSource.COMMANDLINE if name in self.asked else ParameterSource.DEFAULT
+
+
+def _ctx(asked: set[str]) -> Any:
+    """What open_log_receivers asks of click's context: where each option's value came from."""
+    return Ctx(asked)
+
+
+def _opts(**over: Any) -> dict[str, Any]:
+    base = {"fluent_forward": "127.0.0.1:0", "no_fluent_forward": False,
+            "fluent_shared_key": None, "syslog": "127.0.0.1:0", "no_syslog": False,
+            "allow_remote_logs": False}
+    return {**base, **over}
+
+
+def _close(hub: Any) -> None:
+    for sock in hub.ports.sockets():
+        sock.close()
+
+
+@pytest.fixture
+def taken():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen(1)
+    yield s.getsockname()[1]
+    s.close()
+
+
+@pytest.mark.parametrize("name", ["fluent_forward", "syslog"])
+def test_a_taken_default_port_is_a_warning_and_the_receiver_stays_off(taken, name, capsys):
+    hub = open_log_receivers(_ctx(set()), _opts(**{name: f"127.0.0.1:{taken}"}))
+    _close(hub)
+    flag = "--" + name.replace("_", "-")
+    assert f"{flag} 127.0.0.1:{taken} is taken" in capsys.readouterr().err
+    assert [e.split()[0] for e in hub.endpoints] == [
+        n for n in ("fluent-forward", "syslog") if n != flag.removeprefix("--")]
+
+
+@pytest.mark.parametrize("name", ["fluent_forward", "syslog"])
+def test_a_taken_port_asked_for_is_exit_3_naming_the_option(taken, name):
+    flag = "--" + name.replace("_", "-")
+    with pytest.raises(TargetError, match=flag) as err:
+        open_log_receivers(_ctx({name}), _opts(**{name: f"127.0.0.1:{taken}"}))
+    assert err.value.exit_code == 3
+
+
+def test_off_loopback_needs_allow_remote_logs_and_warns(capsys):
+    with pytest.raises(UsageError, match=r"--syslog 0\.0\.0\.0:0 is off loopback") as err:
+        open_log_receivers(_ctx({"syslog"}), _opts(syslog="0.0.0.0:0"))
+    assert (err.value.exit_code, "--allow-remote-logs" in (err.value.hint or "")) == (2, True)
+    hub = open_log_receivers(_ctx({"syslog"}), _opts(syslog="0.0.0.0:0",
+                                                    allow_remote_logs=True))
+    _close(hub)
+    assert "accepts log lines from anyone" in capsys.readouterr().err
+    assert hub.ports.syslog_udp is not None
+
+
+def test_the_command_line_refuses_remote_syslog_with_one_line(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "perflab", "serve", "--store",
+                        str(tmp_path / "s.db"), "--listen", "127.0.0.1:0", "--no-otlp-http",
+                        "--no-otlp-grpc", "--no-zipkin", "--no-fluent-forward",
+                        "--syslog", "0.0.0.0:0"], capture_output=True, text=True, timeout=60,
+                       check=False)
+    assert r.returncode == 2
+    assert r.stderr.startswith("perflab: error: --syslog 0.0.0.0:0 is off loopback")
+    assert "Traceback" not in r.stderr
+
+
+def test_perflab_serve_takes_syslog_over_udp(tmp_path):
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    store = tmp_path / "s.db"
+    with serve(store, "--no-record", "--syslog", f"127.0.0.1:{port}") as hub, \
+            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+        assert f"syslog 127.0.0.1:{port}" in hub.log_path.read_text()
+        udp.sendto(b"<11>1 - h app - - - from udp", ("127.0.0.1", port))
+        rows = wait_stored(store, 1)
+    assert (rows[0]["line"], rows[0]["level"], rows[0]["labels"]["app"]) == (
+        "from udp", "error", "app")
