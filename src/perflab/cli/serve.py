@@ -124,6 +124,10 @@ def serve(*, listen: str, store_path: str | None, no_record: bool, token: str | 
     """Serve the dashboard, the JSON API and /metrics; record this machine meanwhile.
 
     Open http://127.0.0.1:8600/ (the default). Ctrl-C stops it and ends the recording's run.
+
+    It receives spans (OTLP, Zipkin), metrics (OTLP, remote-write) and logs: Loki push, OTLP
+    /v1/logs and Elasticsearch _bulk on its own port, OTLP on the OTLP ports, Fluentd's
+    forward protocol on --fluent-forward and syslog (UDP and TCP) on --syslog.
     """
     import uvicorn  # noqa: PLC0415  # lazy: keeps `perflab --help` fast
 
