@@ -19,7 +19,6 @@ request's other records are kept; more than ``MAX_RECORDS`` records in one reque
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 import math
 import time
@@ -35,7 +34,16 @@ from perflab.logs._fields import sanitize_key
 from perflab.logs._push import MAX_LABEL_VALUE, MAX_LINE, _labels_json
 from perflab.logs._records import clamp_ns
 from perflab.logs._sink import LogEntry
-from perflab.serving import OtlpSignal, PayloadTooLarge, parse_otlp_json, parse_protobuf
+from perflab.serving import (
+    OtlpSignal,
+    PayloadTooLarge,
+    hex_ids_to_base64,
+    json_objects,
+    parse_otlp_json,
+    parse_protobuf,
+    partial_success,
+    partial_success_json,
+)
 
 if TYPE_CHECKING:
     from opentelemetry.proto.common.v1.common_pb2 import AnyValue
@@ -75,27 +83,10 @@ def decode_json(body: bytes) -> DecodedLogs:
 
 
 def _hex_ids_to_base64(doc: dict[str, Any]) -> None:
-    """OTLP/JSON's hex ids as protobuf JSON's base64, in place; a malformed one as empty."""
-    for rl in _list(doc, "resourceLogs", "resource_logs"):
-        for sl in _list(rl, "scopeLogs", "scope_logs"):
-            for rec in _list(sl, "logRecords", "log_records"):
-                for key in ("traceId", "trace_id", "spanId", "span_id"):
-                    value = rec.get(key)
-                    if isinstance(value, str):
-                        try:
-                            raw = binascii.unhexlify(value) if value.isascii() else b""
-                        except (binascii.Error, ValueError):
-                            raw = b""
-                        rec[key] = base64.b64encode(raw).decode("ascii")
-
-
-def _list(obj: object, *keys: str) -> list[dict[str, Any]]:
-    if isinstance(obj, dict):
-        for key in keys:
-            value = obj.get(key)
-            if isinstance(value, list):
-                return [v for v in value if isinstance(v, dict)]
-    return []
+    for rl in json_objects(doc, "resourceLogs", "resource_logs"):
+        for sl in json_objects(rl, "scopeLogs", "scope_logs"):
+            for rec in json_objects(sl, "logRecords", "log_records"):
+                hex_ids_to_base64(rec, ("traceId", "trace_id", "spanId", "span_id"))
 
 
 def decode_request(request: ExportLogsServiceRequest) -> DecodedLogs:
@@ -188,20 +179,13 @@ def _plain(v: AnyValue, depth: int) -> object:
 
 def response(decoded: DecodedLogs) -> ExportLogsServiceResponse:
     """The answer: ``partial_success`` set only when records were rejected."""
-    resp = ExportLogsServiceResponse()
-    if decoded.rejected:
-        resp.partial_success.rejected_log_records = decoded.rejected
-        resp.partial_success.error_message = decoded.message()[:1000]
-    return resp
+    return partial_success(ExportLogsServiceResponse(), decoded.rejected, decoded.message(),
+                           field="rejected_log_records")
 
 
 def response_json(resp: ExportLogsServiceResponse) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    if resp.HasField("partial_success"):
-        out["partialSuccess"] = {
-            "rejectedLogRecords": str(resp.partial_success.rejected_log_records),
-            "errorMessage": resp.partial_success.error_message}
-    return out
+    return partial_success_json(resp, field="rejected_log_records",
+                                json_field="rejectedLogRecords")
 
 
 LOGS = OtlpSignal("logs", decode_protobuf, decode_json, response, response_json, DecodeError)

@@ -11,25 +11,14 @@ import sys
 from typing import Any
 
 import pytest
-from click.core import ParameterSource
 from tests.unit.logs._logrows import wait_stored
+from tests.unit.trace.test_trace_serve_ports import _ctx, taken
+
+__all__ = ["taken"]  # the fixture of a port in use, shared with the span receivers' tests
 
 from perflab.cli._log_receivers import open_log_receivers
 from perflab.errors import TargetError, UsageError
 from perflab.testing import serve
-
-
-class Ctx:
-    def __init__(self, asked: set[str]) -> None:
-        self.asked = asked
-
-    def get_parameter_source(self, name: str) -> ParameterSource:
-        return ParameterSource.COMMANDLINE if name in self.asked else ParameterSource.DEFAULT
-
-
-def _ctx(asked: set[str]) -> Any:
-    """What open_log_receivers asks of click's context: where each option's value came from."""
-    return Ctx(asked)
 
 
 def _opts(**over: Any) -> dict[str, Any]:
@@ -42,15 +31,6 @@ def _opts(**over: Any) -> dict[str, Any]:
 def _close(hub: Any) -> None:
     for sock in hub.ports.sockets():
         sock.close()
-
-
-@pytest.fixture
-def taken():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    s.listen(1)
-    yield s.getsockname()[1]
-    s.close()
 
 
 @pytest.mark.parametrize("name", ["fluent_forward", "syslog"])
