@@ -59,12 +59,8 @@ class LogsHub:
         return True
 
     def accept(self, decoded: DecodedLogs, protocol: str) -> bool:
-        if not decoded.entries:
-            return True
-        ok = self.submit(decoded.entries, protocol)
-        if not ok:
-            self.refused()
-        return ok
+        """An OTLP request's lines (a refusal is counted by the HTTP path that answers it)."""
+        return not decoded.entries or self.submit(decoded.entries, protocol)
 
     def refused(self) -> None:
         with self._lock:

@@ -130,3 +130,26 @@ def test_fuzz_decode_bulk_raises_only_bad_encoding(lines):
     assert len(got.items) >= len(got.entries)
     assert all(0 <= e.ts_ns < 2**63 for e in got.entries)  # what the store can hold
     json.dumps(got.items)
+
+
+def test_a_full_queue_is_a_429_the_client_retries_and_nothing_is_half_taken(tmp_path):
+    from tests.unit._webclient import hub_client  # noqa: PLC0415
+
+    body = '{"index":{"_index":"a"}}\n{"message":"x"}\n{"index":{"_index":"a"}}\n{"message":"y"}\n'
+    with hub_client(tmp_path / "s.db") as client:
+        client.app.state.logs.sink.queue.max_items = 1
+        r = client.post("/_bulk", content=body)
+        assert (r.status_code, r.json()["error"]["type"]) == (
+            429, "es_rejected_execution_exception")
+        assert r.headers["retry-after"]
+        client.app.state.logs.sink.queue.max_items = 100
+        assert client.post("/_bulk", content=body).json()["errors"] is False
+        assert [x["line"] for x in wait_stored(tmp_path / "s.db", 2)] == ["x", "y"]
+
+
+def test_the_hubs_token_is_asked_of_bulk_requests(tmp_path):
+    with running_hub(tmp_path / "s.db", token="tok3n") as hub:
+        assert httpx.post(hub.url + "/_bulk", content="{}\n").status_code == 401
+        es = _client(hub.url).options(bearer_auth="tok3n")
+        assert es.bulk(operations=[{"index": {"_index": "a"}}, {"message": "m"}])["errors"] \
+            is False

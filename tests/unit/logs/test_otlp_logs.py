@@ -162,3 +162,14 @@ def test_fuzz_the_protobuf_decoder_raises_only_its_errors(data):
 def test_fuzz_the_json_decoder_raises_only_its_errors(doc):
     with contextlib.suppress(DecodeError, PayloadTooLarge):
         decode_json(json.dumps(doc).encode())
+
+
+def test_a_full_queue_is_a_429_with_retry_after_and_nothing_taken(tmp_path):
+    from tests.unit._webclient import hub_client  # noqa: PLC0415
+
+    body = _otlp_json([{"body": {"stringValue": "a"}}, {"body": {"stringValue": "b"}}])
+    with hub_client(tmp_path / "s.db") as client:
+        client.app.state.logs.sink.queue.max_items = 1
+        r = client.post("/v1/logs", content=body, headers={"Content-Type": "application/json"})
+        assert (r.status_code, r.headers["retry-after"]) == (429, "1")
+        assert client.app.state.logs.refused_requests == 1
