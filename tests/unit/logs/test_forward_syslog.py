@@ -309,3 +309,33 @@ def test_fuzz_the_syslog_parser_and_framer_never_raise(data, max_frame):
         assert len(frame) <= max_frame
     f.rest()
 
+
+
+def test_rsyslog_forwards_to_the_syslog_port(tmp_path):
+    """rsyslog's omfwd, TCP with octet counting and its RFC 5424 template, as a machine's
+    rsyslog would forward; ``logger -u`` writes into rsyslog's socket."""
+    rsyslogd, logger = require_tool("rsyslogd"), require_tool("logger")
+    sock = tmp_path / "log.sock"
+    with _hub(tmp_path) as (hub, _, port):
+        conf = tmp_path / "rsyslog.conf"
+        conf.write_text(
+            f'global(workDirectory="{tmp_path}")\n'
+            'module(load="imuxsock" SysSock.Use="off")\n'
+            f'input(type="imuxsock" Socket="{sock}")\n'
+            f'*.* action(type="omfwd" target="127.0.0.1" port="{port}" protocol="tcp" '
+            'Template="RSYSLOG_SyslogProtocol23Format" TCP_Framing="octet-counted")\n')
+        proc = subprocess.Popen([rsyslogd, "-n", "-f", str(conf), "-i",  # noqa: S603
+                                 str(tmp_path / "rsyslogd.pid")], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, process_group=0)
+        try:
+            wait_for(sock.exists, timeout_s=30, what="rsyslogd's socket")
+            subprocess.run([logger, "-u", str(sock), "-t", "shop", "-p", "daemon.err",
+                            "forwarded by rsyslog"], check=True, timeout=30)
+            rows = wait_stored(hub.store_path, 1)
+        finally:
+            proc.terminate()
+            proc.wait(30)
+    # rsyslog's msg property keeps the space after "shop:"; the line is kept as sent
+    forwarded = next(r for r in rows if r["line"] == " forwarded by rsyslog")
+    assert (forwarded["labels"]["app"], forwarded["labels"]["facility"], forwarded["level"]) == (
+        "shop", "daemon", "error")
