@@ -324,7 +324,7 @@ def test_rsyslog_forwards_to_the_syslog_port(tmp_path):
             f'input(type="imuxsock" Socket="{sock}")\n'
             f'*.* action(type="omfwd" target="127.0.0.1" port="{port}" protocol="tcp" '
             'Template="RSYSLOG_SyslogProtocol23Format" TCP_Framing="octet-counted")\n')
-        proc = subprocess.Popen([rsyslogd, "-n", "-f", str(conf), "-i",  # noqa: S603
+        proc = subprocess.Popen([rsyslogd, "-n", "-f", str(conf), "-i",
                                  str(tmp_path / "rsyslogd.pid")], stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL, process_group=0)
         try:
