@@ -155,7 +155,7 @@ def run(*, trace_it: bool, debug_it: bool, service: str | None, hub: str, name: 
         capture = None if no_logs else _capture(child, store.path, run_rec.id, program)
         rec = Recorder(store, run_rec.id, interval, pids=(child.pid,), follow_children=True)
         try:
-            code, samples = _supervise(child, rec)
+            code, samples = _supervise(child, rec, capture)
         finally:
             if capture is not None:
                 capture.close()
@@ -189,9 +189,12 @@ def _capture(child: subprocess.Popen[bytes], store_path: Path, run_id: int,
     return capture
 
 
-def _supervise(child: subprocess.Popen[bytes], rec: Any) -> tuple[int, int]:
-    """Record until the child exits, passing on the signals perflab gets. Returns (exit code
-    as a shell reports it, samples written)."""
+def _supervise(child: subprocess.Popen[bytes], rec: Any,
+               capture: OutputCapture | None = None) -> tuple[int, int]:
+    """Record until the child exits, passing on the signals perflab gets; then, as a shell
+    pipe does, until its output is closed by everything that holds it (a background process
+    it started), still passing signals on. Returns (exit code as a shell reports it, samples
+    written)."""
     stop = threading.Event()
 
     def forward(signum: int, _frame: FrameType | None) -> None:
@@ -209,6 +212,8 @@ def _supervise(child: subprocess.Popen[bytes], rec: Any) -> tuple[int, int]:
                 break
             except InterruptedError:  # a signal arrived; it was forwarded
                 continue
+        if capture is not None:
+            capture.wait_streams()
     finally:
         time.sleep(0)  # let a last tick see the exit
         stop.set()

@@ -27,8 +27,9 @@ _BATCH = 512  # lines handed over at once (fewer when the stream pauses)
 
 
 class OutputCapture:
-    """``attach(name, fd, out)`` per stream once the child runs; ``close()`` after it exits
-    (it waits for the streams to end and for their lines to be written)."""
+    """``attach(name, fd, out)`` per stream once the child runs; ``wait_streams()`` once it
+    exited (its output may outlive it, held by a process it started), then ``close()`` (the
+    lines read are written)."""
 
     def __init__(self, store_path: Path | str, run_id: int, command: str) -> None:
         self.queue = IngestQueue(store_path)
@@ -39,6 +40,7 @@ class OutputCapture:
                                                 "command": command})
                         for name in ("stdout", "stderr")}
         self._threads: list[threading.Thread] = []
+        self._closed = False
         self.lines = 0
 
     def attach(self, name: str, fd: int, out: IO[bytes]) -> None:
@@ -47,9 +49,18 @@ class OutputCapture:
         thread.start()
         self._threads.append(thread)
 
-    def close(self, timeout_s: float = 30.0) -> None:
+    def wait_streams(self) -> None:
+        """Until every stream is closed (a pipe's end of file), in short joins so the
+        caller's signal handlers run meanwhile."""
+        for thread in self._threads:
+            while thread.is_alive():
+                thread.join(0.2)
+
+    def close(self, timeout_s: float = 5.0) -> None:
+        """Stop: what was read is written; a stream still open (an error path) is left."""
         for thread in self._threads:
             thread.join(timeout_s)
+        self._closed = True
         self.queue.stop()
 
     def _pump(self, name: str, fd: int, out: IO[bytes]) -> None:
@@ -83,6 +94,8 @@ class OutputCapture:
             return
         delay = 0.005
         while not self.sink.submit(batch):
+            if self._closed:  # the queue stopped (perflab is leaving on an error)
+                return
             time.sleep(delay)
             delay = min(delay * 2, 0.2)
         self.lines += len(batch)

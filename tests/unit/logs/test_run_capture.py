@@ -48,3 +48,12 @@ def test_no_logs_leaves_the_output_uncaptured(tmp_path):
     assert r.returncode == 0, r.stderr
     assert r.stdout.startswith(b"first line\n")
     assert stored(tmp_path / "s.db") == []
+
+
+def test_output_of_a_background_process_is_waited_for_as_a_shell_pipe_does(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "perflab", "run", "--store",
+                        str(tmp_path / "s.db"), "--", "sh", "-c",
+                        "echo parent; (sleep 1; echo late) &"],
+                       capture_output=True, timeout=120, check=False)
+    assert (r.returncode, r.stdout) == (0, b"parent\nlate\n")
+    assert [x["line"] for x in stored(tmp_path / "s.db")] == ["parent", "late"]
