@@ -9,7 +9,8 @@ nothing acknowledged is lost. After ``SUBMIT_WAIT_S`` the connection is closed u
 (the sender retries). UDP has no back-pressure: a datagram that finds the queue full is
 dropped and counted, as a full socket buffer would drop it.
 
-At most ``MAX_CONNECTIONS`` connections at once per port (more are closed at once); a
+At most ``MAX_CONNECTIONS`` connections at once (``serving.ConcurrencyLimiter``; more are
+closed at once); a
 connection idle for ``IDLE_S`` is closed. Bad input (not msgpack, a wrong handshake, an
 oversize frame) is one warning line on the hub's log and, for the forward protocol, the end of
 that connection; what was taken before stays.
@@ -33,6 +34,7 @@ import msgpack
 from perflab.logs import _forward, _syslog
 from perflab.logs._push import MAX_LINE
 from perflab.logs._sink import LogEntry
+from perflab.serving import ConcurrencyLimiter, TooManyRequests
 
 log = logging.getLogger("perflab.logs")
 
@@ -70,7 +72,8 @@ class LogPorts:
     _thread: threading.Thread | None = None
     _servers: list[Any] = field(default_factory=list)
     _ready: threading.Event = field(default_factory=threading.Event)
-    _active: int = 0
+    _connections: ConcurrencyLimiter = field(default_factory=lambda: ConcurrencyLimiter(
+        MAX_CONNECTIONS, 0, what="log connections"))
 
     def sockets(self) -> list[socket.socket]:
         return [s for s in (self.forward, self.syslog_tcp, self.syslog_udp) if s is not None]
@@ -132,16 +135,15 @@ class LogPorts:
     def _limited(self, handler: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Any],
                  ) -> Callable[[asyncio.StreamReader, asyncio.StreamWriter], Any]:
         async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            if self._active >= MAX_CONNECTIONS:
-                writer.close()
-                return
-            self._active += 1
             try:
-                await handler(reader, writer)
+                async with self._connections.slot():
+                    await handler(reader, writer)
+            except TooManyRequests:
+                log.warning("perflab serve: over %d log connections at once; one refused",
+                            MAX_CONNECTIONS)
             except (ConnectionError, asyncio.IncompleteReadError, TimeoutError):
                 pass
             finally:
-                self._active -= 1
                 writer.close()
         return serve
 

@@ -209,6 +209,34 @@ def test_a_full_queue_holds_the_ack_back_until_the_lines_are_taken():
         ports.stop()
 
 
+def test_connections_over_the_limit_are_closed_and_the_others_served(monkeypatch):
+    monkeypatch.setattr("perflab.logs._ports.MAX_CONNECTIONS", 1)
+    taken: list[str] = []
+
+    def submit(entries: list[Any]) -> bool:
+        taken.extend(e.line for e in entries)
+        return True
+
+    ports = LogPorts(forward=listening_socket("127.0.0.1", 0), submit=submit)
+    assert ports.forward is not None
+    address = ports.forward.getsockname()
+    ports.start()
+    try:
+        with socket.create_connection(address) as first:
+            first.sendall(msgpack.packb(["t", 1, {"message": "one"}, {"chunk": "1"}]))
+            assert _read_one(first) == {"ack": "1"}
+            with socket.create_connection(address) as second:
+                second.sendall(msgpack.packb(["t", 1, {"message": "two"}, {"chunk": "2"}]))
+                assert _read_one(second) is None  # over the limit: closed
+        wait_for(lambda: ports._connections.active == 0, what="the first connection's end")
+        with socket.create_connection(address) as third:
+            third.sendall(msgpack.packb(["t", 1, {"message": "three"}, {"chunk": "3"}]))
+            assert _read_one(third) == {"ack": "3"}
+    finally:
+        ports.stop()
+    assert taken == ["one", "three"]
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8)
                     | st.binary(max_size=16),
