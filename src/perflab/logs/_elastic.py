@@ -3,7 +3,7 @@ Bit's ``es`` outputs, Logstash, the ``elasticsearch`` client's bulk helper), on 
 
 - ``GET /`` (and ``HEAD /``): the version document shippers probe first (8.x: the clients
   check the ``X-Elastic-Product: Elasticsearch`` header on every answer, so every answer here
-  carries it).
+  carries it); ``GET /_license``: an active basic license (Filebeat checks it).
 - ``POST|PUT /_bulk`` and ``/<index>/_bulk``: NDJSON, gzip or not, action lines ``index`` and
   ``create`` each followed by a document; ``update`` and ``delete`` get an item error (400:
   log lines are not updated). The answer is Elasticsearch's: ``took``, ``errors`` and one
@@ -170,6 +170,16 @@ async def root(request: Request) -> Response:
         "tagline": "You Know, for Search"}, headers=_PRODUCT)
 
 
+async def license_info(request: Request) -> Response:
+    """``GET /_license``: an active basic license, which Filebeat (7.13 and later) checks
+    before it sends."""
+    del request
+    return JSONResponse({"license": {"status": "active", "uid": "perflab", "type": "basic",
+                                     "mode": "basic", "issued_to": "perflab",
+                                     "issuer": "perflab", "start_date_in_millis": -1}},
+                        headers=_PRODUCT)
+
+
 _CLIENT_AGENTS = ("elastic", "logstash", "fluent", "beats", "filebeat", "opensearch")
 
 
@@ -223,6 +233,7 @@ async def bulk(request: Request) -> Response:
 
 ROOT = ElasticRoot()  # mounted before the dashboard's own "/"
 ROUTES = [
+    Route("/_license", license_info, methods=["GET"], name="es_license"),
     Route("/_bulk", bulk, methods=["POST", "PUT"], name="es_bulk"),
     Route("/{index:str}/_bulk", bulk, methods=["POST", "PUT"], name="es_index_bulk"),
 ]

@@ -114,6 +114,11 @@ def test_a_browser_gets_the_dashboard_at_root_and_a_client_the_version(tmp_path)
     assert head.headers["X-Elastic-Product"] == "Elasticsearch"
 
 
+def test_the_license_filebeat_checks_is_an_active_one(tmp_path):
+    with running_hub(tmp_path / "s.db") as hub:
+        assert _client(hub.url).license.get()["license"]["status"] == "active"
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.one_of(st.text(max_size=40), st.sampled_from([
     '{"index":{"_index":"a"}}', '{"create":{}}', '{"delete":{"_index":"a"}}', '{"message":1}',
