@@ -143,6 +143,10 @@ class LogPorts:
                             MAX_CONNECTIONS)
             except (ConnectionError, asyncio.IncompleteReadError, TimeoutError):
                 pass
+            except asyncio.CancelledError:
+                # the ports are closing; ending the task quietly: Python 3.11's start_server
+                # callback would log a cancelled handler's task with a traceback
+                pass
             finally:
                 writer.close()
         return serve

@@ -86,3 +86,25 @@ def test_perflab_serve_takes_syslog_over_udp(tmp_path):
         rows = wait_stored(store, 1)
     assert (rows[0]["line"], rows[0]["level"], rows[0]["labels"]["app"]) == (
         "from udp", "error", "app")
+
+
+def test_a_stop_with_connections_open_is_quiet_and_keeps_what_was_taken(tmp_path):
+    import signal  # noqa: PLC0415
+
+    import msgpack  # noqa: PLC0415
+
+    from perflab.testing import free_port  # noqa: PLC0415
+
+    store = tmp_path / "s.db"
+    fwd, syslog = free_port(), free_port()
+    with serve(store, "--no-record", "--fluent-forward", f"127.0.0.1:{fwd}", "--syslog",
+               f"127.0.0.1:{syslog}") as hub, \
+            socket.create_connection(("127.0.0.1", fwd)) as a, \
+            socket.create_connection(("127.0.0.1", syslog)) as b:
+        a.sendall(msgpack.packb(["t", 1, {"message": "taken"}]))
+        b.sendall(b"<13>a frame not finished")
+        wait_stored(store, 1)
+        hub.process.send_signal(signal.SIGINT)
+        assert hub.process.wait(60) == 0
+        assert "Traceback" not in hub.log_path.read_text()
+    assert [r["line"] for r in wait_stored(store, 1)] == ["taken"]
