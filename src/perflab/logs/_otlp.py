@@ -101,7 +101,7 @@ def decode_request(request: ExportLogsServiceRequest) -> DecodedLogs:
         shared: list[tuple[str, str]] = []
         for kv in rl.resource.attributes:
             value = _text(kv.value, MAX_VALUE)
-            if kv.key in _LABEL_ATTRS:
+            if kv.key in _LABEL_ATTRS and value:  # an empty label is no label (Loki)
                 labels[_LABEL_ATTRS[kv.key]] = value[:MAX_LABEL_VALUE]
             else:
                 shared.append((_name(kv.key), value))

@@ -112,6 +112,11 @@ def test_otlp_json_with_hex_ids_and_a_structured_body():
         1_700_000_000_000_000_002, "plain", {"scope_name": "lib"})  # a bad hex id: no id
 
 
+def test_an_empty_service_name_is_unknown_service():
+    got = decode_json(_otlp_json([{"body": {"stringValue": "x"}}], service=""))
+    assert [json.loads(e.labels) for e in got.entries] == [{"service_name": "unknown_service"}]
+
+
 def test_a_line_over_1_mib_is_rejected_in_partial_success_and_the_others_kept(tmp_path):
     store = tmp_path / "s.db"
     body = _otlp_json([{"body": {"stringValue": "x" * (1024 * 1024 + 1)}},
