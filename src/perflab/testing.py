@@ -110,7 +110,8 @@ def serve(store: str | os.PathLike[str], *args: str, token: str | None = None,
 def _receiver_args(args: tuple[str, ...]) -> list[str]:
     """``--no-...`` for each receiver ``args`` does not mention: hubs started by tests must not
     take (or fight over) the ports a real collector or the user's hub uses."""
-    return [f"--no-{name}" for name in ("otlp-http", "otlp-grpc", "zipkin")
+    return [f"--no-{name}" for name in ("otlp-http", "otlp-grpc", "zipkin",
+                                                     "fluent-forward", "syslog")
             if not any(a in (f"--{name}", f"--no-{name}") or a.startswith(f"--{name}=")
                        for a in args)]
 

@@ -288,8 +288,10 @@ def test_public_surface_of_perflab_serving():
     assert sorted(perflab.serving.__all__) == [
         "BadEncoding", "ConcurrencyLimiter", "HostGuard", "HostRule", "OTLP_MAX_BODY",
         "OtlpSignal", "OtlpSink", "PayloadTooLarge", "Refused", "TooManyRequests",
-        "bearer_matches", "decode_and_accept", "gunzip_bounded", "is_loopback_host", "json_body",
+        "bearer_matches", "datagram_socket", "decode_and_accept", "gunzip_bounded",
+        "hex_ids_to_base64", "is_loopback_host", "json_body", "json_objects",
         "listening_socket", "media_type", "otlp_error", "otlp_grpc_export", "otlp_http_export",
-        "parse_otlp_json", "parse_protobuf", "read_body", "read_encoded_body",
+        "parse_otlp_json", "parse_protobuf", "partial_success", "partial_success_json",
+        "read_body", "read_encoded_body",
         "read_token_file", "require_token_off_loopback", "retry_after", "snappy_decompress_bounded",
         "status_protobuf"]

@@ -10,7 +10,8 @@ that cannot be opened is exit 3, naming the option. Any of them can be turned of
 from __future__ import annotations
 
 import socket
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from click.core import ParameterSource
@@ -19,8 +20,6 @@ from perflab.cli._common import POSITIVE_DURATION
 from perflab.errors import InvalidValue, TargetError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from perflab.trace import TraceHub
     from perflab.web import Listener
 
@@ -32,11 +31,12 @@ ZIPKIN = "127.0.0.1:9411"
 def receiver_options(f: Callable[..., Any]) -> Callable[..., Any]:
     options = [
         click.option("--otlp-http", default=OTLP_HTTP, show_default=True, metavar="HOST:PORT",
-                     help="OTLP/HTTP receiver of spans and metrics (also served on the hub's "
-                          "own port)."),
+                     help="OTLP/HTTP receiver of spans, metrics and logs (also served on the "
+                          "hub's own port)."),
         click.option("--no-otlp-http", is_flag=True, help="No OTLP/HTTP port of its own."),
         click.option("--otlp-grpc", default=OTLP_GRPC, show_default=True, metavar="HOST:PORT",
-                     help="OTLP/gRPC receiver (TraceService/Export, MetricsService/Export)."),
+                     help="OTLP/gRPC receiver (TraceService, MetricsService and LogsService "
+                          "Export)."),
         click.option("--no-otlp-grpc", is_flag=True, help="No OTLP/gRPC receiver."),
         click.option("--zipkin", default=ZIPKIN, show_default=True, metavar="HOST:PORT",
                      help="Zipkin v2 JSON receiver (POST /api/v2/spans)."),
@@ -57,7 +57,7 @@ def receiver_options(f: Callable[..., Any]) -> Callable[..., Any]:
     return f
 
 
-def _parse(text: str, flag: str) -> tuple[str, int]:
+def parse_address(text: str, flag: str) -> tuple[str, int]:
     host, sep, port_s = text.rpartition(":")
     if not sep or not port_s.isascii() or not port_s.isdigit() or int(port_s) > 65535:
         raise InvalidValue(f"invalid {flag} {text!r}",
@@ -65,9 +65,32 @@ def _parse(text: str, flag: str) -> tuple[str, int]:
     return host.strip("[]") or "127.0.0.1", int(port_s)
 
 
+T = TypeVar("T")
+
+
+def open_port(asked: bool, flag: str, host: str, port: int,
+              bind: Callable[[str, int], T]) -> T | None:
+    """``bind(host, port)``; when it cannot be had, exit 3 naming ``flag`` if the user asked
+    for that port, else a warning and None (a default port that is taken: that receiver stays
+    off)."""
+    try:
+        return bind(host, port)
+    except OSError as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        if asked:
+            raise TargetError(f"{flag} {host}:{port}: cannot listen there ({reason})",
+                              hint=f"stop what listens there, pick another {flag} port, "
+                                   f"or pass --no-{flag.removeprefix('--')}") from exc
+        click.echo(f"perflab serve: warning: {flag} {host}:{port} is taken ({reason}); "
+                   f"that receiver stays off (pass {flag} HOST:PORT to choose another "
+                   "port)", err=True)
+        return None
+
+
 def open_receivers(ctx: click.Context, opts: dict[str, Any], token: str | None, *,
                    hub_port: int) -> tuple[TraceHub, tuple[Listener, ...], list[socket.socket]]:
     """The trace hub (its gRPC port bound) and the receivers' own HTTP sockets."""
+    from perflab.logs import OTLP_HTTP_PATHS as OTLP_LOGS  # noqa: PLC0415
     from perflab.serving import listening_socket, require_token_off_loopback  # noqa: PLC0415
     from perflab.trace import Retention, TraceHub, forward_url, load_strategies  # noqa: PLC0415
     from perflab.units import parse_size  # noqa: PLC0415
@@ -85,35 +108,28 @@ def open_receivers(ctx: click.Context, opts: dict[str, Any], token: str | None, 
     listeners: list[Listener] = []
     sockets: list[socket.socket] = []
     try:
-        for name, paths in (("otlp_http", ("/v1/traces", "/v1/metrics")),
+        for name, paths in (("otlp_http", ("/v1/traces", "/v1/metrics", *OTLP_LOGS)),
                             ("zipkin", ("/api/v2/spans",)),
                             ("otlp_grpc", None)):
             flag = "--" + name.replace("_", "-")
             if opts[f"no_{name}"]:
                 continue
             asked = ctx.get_parameter_source(name) is not ParameterSource.DEFAULT
-            host, port = _parse(opts[name], flag)
+            host, port = parse_address(opts[name], flag)
             require_token_off_loopback(host, token, where=f"{flag} {host}:{port}",
                                        what="the spans it receives")
             if port == hub_port and paths is not None:
                 continue  # the hub's own port serves every receiver path already
-            try:
-                if paths is None:
-                    bound = hub.bind_grpc(host, port)
-                else:
-                    sock = listening_socket(host, port)
+            if paths is None:
+                bound = open_port(asked, flag, host, port, hub.bind_grpc)
+            else:
+                bound = None
+                sock = open_port(asked, flag, host, port, listening_socket)
+                if sock is not None:
                     sockets.append(sock)
                     bound = sock.getsockname()[1]
                     listeners.append(Listener(host, bound, paths, flag))
-            except OSError as exc:
-                reason = getattr(exc, "strerror", None) or str(exc)
-                if asked:
-                    raise TargetError(f"{flag} {host}:{port}: cannot listen there ({reason})",
-                                      hint=f"stop what listens there, pick another {flag} port, "
-                                           f"or pass --no-{name.replace('_', '-')}") from exc
-                click.echo(f"perflab serve: warning: {flag} {host}:{port} is taken ({reason}); "
-                           f"that receiver stays off (pass {flag} HOST:PORT to choose another "
-                           "port)", err=True)
+            if bound is None:
                 continue
             hub.endpoints.append(f"{flag.removeprefix('--')} {host}:{bound}")
     except BaseException:  # nothing stays open behind an error

@@ -13,7 +13,12 @@ exit code 128 + N, as a shell reports it.
 ``--debug`` starts perflab's debug agent in a Python child (and its Python children) with no
 change to its code: perflab's ``sitecustomize`` goes first on its PYTHONPATH and chains to the next
 one (with ``--trace``, OpenTelemetry's zero-code one, which ``opentelemetry-instrument`` would
-otherwise put first). Issue "logs and incidents" (stdout/stderr capture) extends this command.
+otherwise put first).
+
+The child's stdout and stderr pass through to perflab's own, byte for byte, and are captured as
+log lines of the run (labels ``run``, ``stream``, ``command``; ``logs.OutputCapture``) unless
+``--no-logs``: they are pipes then, not the terminal, so a child that buffers its output when
+it is not on a terminal (Python, C's stdio) shows it in blocks.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ from perflab.units import redact_args
 
 if TYPE_CHECKING:
     from perflab.cli._contracts import RunDoc
+    from perflab.logs import OutputCapture
 
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1,
              signal.SIGUSR2)
@@ -93,13 +99,17 @@ def instrumented(cmd: list[str]) -> list[str] | None:
 @click.option("--hub", default=DEFAULT_HUB, show_default=True, metavar="URL",
               help="Where its spans go: a perflab serve's OTLP/HTTP receiver.")
 @click.option("--name", default=None, help="Name of the run (default: run-<command>).")
+@click.option("--no-logs", is_flag=True,
+              help="Do not capture its stdout and stderr as log lines (they stay on the "
+                   "terminal, unpiped).")
 @click.option("-i", "--interval", type=POSITIVE_DURATION, default="1s", show_default=True,
               help="Time between samples of the process.")
 @store_option
 @json_option
 @click.argument("cmd", nargs=-1, required=True, type=click.UNPROCESSED)
 def run(*, trace_it: bool, debug_it: bool, service: str | None, hub: str, name: str | None,
-        interval: float, store_path: str | None, as_json: bool, cmd: tuple[str, ...]) -> int:
+        no_logs: bool, interval: float, store_path: str | None, as_json: bool,
+        cmd: tuple[str, ...]) -> int:
     """Run CMD as a recorded, traced child: perflab run [--trace] -- CMD ARGS..."""
     from perflab.collect.recorder import Recorder  # noqa: PLC0415  # lazy: keeps --help fast
 
@@ -134,14 +144,21 @@ def run(*, trace_it: bool, debug_it: bool, service: str | None, hub: str, name: 
         env = child_env(dict(os.environ), service=service_name, hub=hub, run_id=run_rec.id)
         if debug_it:
             env = agent_env(env, then=chain)
+        pipe = None if no_logs else subprocess.PIPE
         try:
             # the user's own command, as typed: running it is what was asked
-            child = subprocess.Popen(argv, env=env, process_group=0)  # noqa: S603
+            child = subprocess.Popen(argv, env=env, process_group=0,  # noqa: S603
+                                     stdout=pipe, stderr=pipe)
         except OSError as exc:
             store.finish_run(run_rec.id, "failed", meta_update={"error": str(exc)})
             raise TargetError(f"cannot start {argv[0]!r}: {exc.strerror}") from exc
+        capture = None if no_logs else _capture(child, store.path, run_rec.id, program)
         rec = Recorder(store, run_rec.id, interval, pids=(child.pid,), follow_children=True)
-        code, samples = _supervise(child, rec)
+        try:
+            code, samples = _supervise(child, rec, capture)
+        finally:
+            if capture is not None:
+                capture.close()
         status = "ok" if code == 0 else "failed"
         store.finish_run(run_rec.id, status, meta_update={"exit_code": code,
                                                           "samples": samples})
@@ -158,9 +175,26 @@ def run(*, trace_it: bool, debug_it: bool, service: str | None, hub: str, name: 
     return code
 
 
-def _supervise(child: subprocess.Popen[bytes], rec: Any) -> tuple[int, int]:
-    """Record until the child exits, passing on the signals perflab gets. Returns (exit code
-    as a shell reports it, samples written)."""
+def _capture(child: subprocess.Popen[bytes], store_path: Path, run_id: int,
+             program: str) -> OutputCapture:
+    """The child's pipes passed through to ours and captured as the run's log lines."""
+    from perflab.logs import OutputCapture  # noqa: PLC0415  # lazy: keeps --help fast
+
+    capture = OutputCapture(store_path, run_id, program)
+    for name, stream, out in (("stdout", child.stdout, sys.stdout.buffer),
+                              ("stderr", child.stderr, sys.stderr.buffer)):
+        assert stream is not None
+        capture.attach(name, os.dup(stream.fileno()), out)
+        stream.close()
+    return capture
+
+
+def _supervise(child: subprocess.Popen[bytes], rec: Any,
+               capture: OutputCapture | None = None) -> tuple[int, int]:
+    """Record until the child exits, passing on the signals perflab gets; then, as a shell
+    pipe does, until its output is closed by everything that holds it (a background process
+    it started), still passing signals on. Returns (exit code as a shell reports it, samples
+    written)."""
     stop = threading.Event()
 
     def forward(signum: int, _frame: FrameType | None) -> None:
@@ -178,6 +212,8 @@ def _supervise(child: subprocess.Popen[bytes], rec: Any) -> tuple[int, int]:
                 break
             except InterruptedError:  # a signal arrived; it was forwarded
                 continue
+        if capture is not None:
+            capture.wait_streams()
     finally:
         time.sleep(0)  # let a last tick see the exit
         stop.set()

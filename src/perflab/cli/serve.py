@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from perflab.cli._common import open_store, store_option
+from perflab.cli._log_receivers import OPTION_NAMES, log_receiver_options, open_log_receivers
 from perflab.cli._logs_retention import logs_retention, logs_retention_options
 from perflab.cli._receivers import open_receivers, receiver_options, receivers_line
 from perflab.cli.metrics import hub_options, serve_options
@@ -118,12 +119,17 @@ def _server_class() -> type:
 @serve_options
 @receiver_options
 @logs_retention_options
+@log_receiver_options
 def serve(*, listen: str, store_path: str | None, no_record: bool, token: str | None,
           token_file: str | None, allowed_hosts: tuple[str, ...], interval_s: float,
           **options: Any) -> None:
     """Serve the dashboard, the JSON API and /metrics; record this machine meanwhile.
 
     Open http://127.0.0.1:8600/ (the default). Ctrl-C stops it and ends the recording's run.
+
+    It receives spans (OTLP, Zipkin), metrics (OTLP, remote-write) and logs: Loki push, OTLP
+    /v1/logs and Elasticsearch _bulk on its own port, OTLP on the OTLP ports, Fluentd's
+    forward protocol on --fluent-forward and syslog (UDP and TCP) on --syslog.
     """
     import uvicorn  # noqa: PLC0415  # lazy: keeps `perflab --help` fast
 
@@ -144,9 +150,12 @@ def serve(*, listen: str, store_path: str | None, no_record: bool, token: str | 
     HostRule.for_listen(host, allowed_hosts)  # a malformed --allowed-host: exit 2 before binding
     if interval_s <= 0:
         raise InvalidValue("--interval must be positive", hint="like 1 or 0.5")
-    # the metrics options are named metrics_*, the logs' logs_*, the span receivers' are the others
+    # the metrics options are named metrics_*, the log retention's logs_*, the log receivers'
+    # are OPTION_NAMES, the span receivers' are the others
     metrics = {k: v for k, v in options.items() if k.startswith("metrics_")}
-    receivers = {k: v for k, v in options.items() if not k.startswith(("metrics_", "logs_"))}
+    log_opts = {k: v for k, v in options.items() if k in OPTION_NAMES}
+    receivers = {k: v for k, v in options.items()
+                 if not k.startswith(("metrics_", "logs_")) and k not in OPTION_NAMES}
     hub = hub_options(metrics)  # a bad --scrape or --rules file: exit 2 before serving
     log_retention = logs_retention(options)  # a bad --logs-max-size: exit 2 before serving
     store = open_store(store_path)  # a damaged or newer store is refused here, exit 2
@@ -155,15 +164,25 @@ def serve(*, listen: str, store_path: str | None, no_record: bool, token: str | 
     sock = bind(host, port)
     spans, listeners, extra = open_receivers(click.get_current_context(), receivers, token,
                                              hub_port=sock.getsockname()[1])
+    try:
+        log_hub = open_log_receivers(click.get_current_context(), log_opts,
+                                     retention=log_retention)
+    except BaseException:
+        for s in (sock, *extra):
+            s.close()
+        spans.stop()
+        raise
     shown = f"[{host}]" if ":" in host else host
     click.echo(f"perflab serve: http://{shown}:{sock.getsockname()[1]}/  (store {path}"
                f"{', recording this machine' if not no_record else ''}; Ctrl-C stops)")
     click.echo(f"spans and OTLP metrics: {receivers_line(spans, listeners)}")
+    click.echo("logs: Loki push, OTLP, Elasticsearch _bulk on the hub's port"
+               + "".join(f", {e}" for e in log_hub.endpoints))
     sys.stdout.flush()
     app = create_app(AppConfig(store_path=path, token=token, record=not no_record,
                                interval_s=interval_s, listen_host=host,
                                allowed_hosts=allowed_hosts, metrics=hub, trace=spans,
-                               listeners=listeners, logs_retention=log_retention))
+                               listeners=listeners, logs=log_hub))
     config = uvicorn.Config(app, log_level=os.environ.get("PERFLAB_LOG_LEVEL", "warning"),
                             access_log=False, lifespan="on", timeout_graceful_shutdown=GRACEFUL_S,
                             loop="auto", http="auto")

@@ -8,18 +8,24 @@ Public names:
   be answered), ``parse_loki_time``;
 - lines: ``LogEntry``, ``line_fields``, ``detect_level``, ``detect_ids``; ``decode_push`` (a
   Loki push body, JSON or snappy protobuf); ``FileTail`` (files followed into the store);
-  ``log_query`` (a log query, parsed; a metric query refused), ``start_tail`` (the newest
-  lines and a ``Follower``: a live tail of a log query, the lines it keeps as they arrive),
-  ``tail_message`` (lines as one message of Loki's tail);
-- in ``perflab serve``: ``LogsHub`` (the sink on the hub's ingest queue), ``LogSink``,
-  ``Retention``, ``apply_retention``, ``ROUTES`` (the push receiver, the query API and the
-  Logs page), ``TEMPLATES`` (the page's templates, rendered by the hub's environment around
-  its ``base.html``);
+  ``OutputCapture`` (a child's stdout and stderr, for ``perflab run``); ``log_query`` (a log
+  query, parsed; a metric query refused), ``start_tail`` (the newest lines and a ``Follower``:
+  a live tail of a log query, the lines it keeps as they arrive), ``tail_message`` (lines as
+  one message of Loki's tail);
+- in ``perflab serve``: ``LogsHub`` (the sink on the hub's ingest queue, the OTLP
+  ``LogsService`` for the gRPC port, the forward and syslog ports of a ``LogPorts``, the live
+  tails' limit), ``LogSink``, ``Retention``, ``apply_retention``, ``ROUTES`` (the receivers:
+  Loki push, OTLP/HTTP ``/v1/logs``, Elasticsearch ``_bulk``; the query API, the live tail, the
+  Logs page and its JSON), ``ES_ROOT`` (Elasticsearch's ``GET /`` for its clients, before the
+  dashboard's ``/``), ``OTLP_HTTP_PATHS`` (what the OTLP/HTTP port serves for logs),
+  ``TEMPLATES`` (the page's templates, rendered by the hub's environment around its
+  ``base.html``);
 - contracts: ``LogsQueryDoc``, ``LokiQueryDoc``, ``LokiListDoc``, ``LokiData``,
   ``LokiTailDoc``.
 """
 
 from perflab.logs._api import parse_loki_time
+from perflab.logs._capture import OutputCapture
 from perflab.logs._contracts import (
     LogsQueryDoc,
     LokiData,
@@ -29,21 +35,26 @@ from perflab.logs._contracts import (
 )
 from perflab.logs._eval import QueryError
 from perflab.logs._fields import detect_ids, detect_level, line_fields
+from perflab.logs._hub import LogsHub
 from perflab.logs._lines import Follower, log_query, start_tail, tail_message
 from perflab.logs._logql import LogQLError, parse
 from perflab.logs._pages import TEMPLATES
+from perflab.logs._ports import LogPorts
 from perflab.logs._push import decode_push
 from perflab.logs._query import query_instant, query_range
-from perflab.logs._routes import ROUTES, LogsHub
+from perflab.logs._routes import ES_ROOT, OTLP_HTTP_PATHS, ROUTES
 from perflab.logs._sink import LogEntry, LogSink, Retention, apply_retention
 from perflab.logs._tail import FileTail
 
 __all__ = [
+    "ES_ROOT",
+    "OTLP_HTTP_PATHS",
     "ROUTES",
     "TEMPLATES",
     "FileTail",
     "Follower",
     "LogEntry",
+    "LogPorts",
     "LogQLError",
     "LogSink",
     "LogsHub",
@@ -52,6 +63,7 @@ __all__ = [
     "LokiListDoc",
     "LokiQueryDoc",
     "LokiTailDoc",
+    "OutputCapture",
     "QueryError",
     "Retention",
     "apply_retention",

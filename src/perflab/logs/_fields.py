@@ -66,6 +66,13 @@ def _flatten(obj: dict[str, object], prefix: str, out: dict[str, str]) -> None:
             out[key] = str(v)
 
 
+def flatten_fields(obj: dict[str, object]) -> dict[str, str]:
+    """A decoded object's fields as ``| json`` names them (a receiver's structured record)."""
+    out: dict[str, str] = {}
+    _flatten(obj, "", out)
+    return out
+
+
 def _raw(text: str) -> str:
     """A JSON number kept as written (Loki's ``| json`` gives ``1.50`` and ``1e3`` as is)."""
     return text

@@ -47,6 +47,7 @@ MAX_LABELS = 30                 # per stream
 MAX_LABEL_NAME = 1024
 MAX_LABEL_VALUE = 2048
 MAX_ENTRIES = 1_000_000         # per push
+_MAX_NS = 2**63 - 1
 MAX_STREAMS = 10_000            # distinct streams per push (Promtail sends a few)
 _limiter = ConcurrencyLimiter(8, 64, what="log pushes")
 
@@ -116,7 +117,8 @@ def decode_protobuf(raw: bytes) -> list[LogEntry]:
             line = entry.line
             if len(line) > MAX_LINE:
                 _check_line(_text(line))  # raises: over the limit
-            out.append(LogEntry(labels, stamp.seconds * 1_000_000_000 + stamp.nanos,
+            ts = stamp.seconds * 1_000_000_000 + stamp.nanos
+            out.append(LogEntry(labels, max(0, min(ts, _MAX_NS)),  # what the store can hold
                                 _text(line), meta))
     return out
 
@@ -153,7 +155,10 @@ def _json_entry(labels: str, v: Any) -> LogEntry:  # JSON as decoded
         if not isinstance(v[2], dict) or not all(isinstance(x, str) for x in v[2].values()):
             raise BadEncoding("structured metadata is an object of strings")
         meta = tuple(v[2].items())
-    return LogEntry(labels, int(v[0]), _check_line(v[1]), meta)
+    ts = int(v[0])
+    if ts > _MAX_NS:  # the store's times are int64: a later one would fail its batch forever
+        raise BadEncoding(f"a timestamp of {v[0][:30]} ns is after the year 2262")
+    return LogEntry(labels, ts, _check_line(v[1]), meta)
 
 
 # -- checks shared by both -----------------------------------------------------------------------

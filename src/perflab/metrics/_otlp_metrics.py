@@ -44,7 +44,13 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceResponse,
 )
 
-from perflab.serving import PayloadTooLarge, parse_otlp_json, parse_protobuf
+from perflab.serving import (
+    PayloadTooLarge,
+    parse_otlp_json,
+    parse_protobuf,
+    partial_success,
+    partial_success_json,
+)
 from perflab.store import canonical_labels, stale_nan
 
 MAX_POINTS = 200_000      # data points in one request (the SDK sends one per series)
@@ -348,17 +354,10 @@ def _series(which: str, name: str, labels: dict[str, str],
 # -- answers ------------------------------------------------------------------------------------
 
 def response(decoded: DecodedMetrics) -> ExportMetricsServiceResponse:
-    resp = ExportMetricsServiceResponse()
-    if decoded.rejected:
-        resp.partial_success.rejected_data_points = decoded.rejected
-        resp.partial_success.error_message = decoded.message()[:1000]
-    return resp
+    return partial_success(ExportMetricsServiceResponse(), decoded.rejected, decoded.message(),
+                           field="rejected_data_points")
 
 
 def response_json(resp: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    if resp.HasField("partial_success"):
-        out["partialSuccess"] = {
-            "rejectedDataPoints": str(resp.partial_success.rejected_data_points),
-            "errorMessage": resp.partial_success.error_message}
-    return out
+    return partial_success_json(resp, field="rejected_data_points",
+                                json_field="rejectedDataPoints")

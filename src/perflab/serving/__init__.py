@@ -13,13 +13,16 @@ Public names:
 - ``read_body``, ``gunzip_bounded``, ``snappy_decompress_bounded``: bounded request bodies
   and decompressed sizes (413).
 - ``ConcurrencyLimiter``: bounded concurrent requests (429).
+- ``listening_socket``, ``datagram_socket``: TCP and UDP ports bound before a server starts.
 - ``otlp_http_export`` with an ``OtlpSignal`` and an ``OtlpSink``: OTLP/HTTP's request path
   for every signal (traces, metrics); ``otlp_grpc_export``: OTLP/gRPC's ``Export``;
   ``read_encoded_body`` (gzip or identity, bounded), ``otlp_error`` / ``status_protobuf``
   (the ``google.rpc.Status`` error body), ``media_type``; ``parse_protobuf``,
   ``parse_otlp_json``, ``json_body`` (a body as a message or JSON, or the receiver's 400
   error); ``retry_after`` (a refusal's ``Retry-After`` header); ``decode_and_accept`` (a
-  push receiver's limit, body, decoding and hand-over, the Zipkin receiver's too).
+  push receiver's limit, body, decoding and hand-over, the Zipkin receiver's too);
+  ``json_objects``, ``hex_ids_to_base64`` (OTLP/JSON's departures from protobuf's mapping);
+  ``partial_success``, ``partial_success_json`` (an export's answer when items were rejected).
 - ``Refused`` and its kinds ``PayloadTooLarge`` (413), ``TooManyRequests`` (429),
   ``BadEncoding`` (400): what a receiver answers with its protocol's own status.
 """
@@ -39,19 +42,23 @@ from perflab.serving._otlp import (
     OtlpSignal,
     OtlpSink,
     decode_and_accept,
+    hex_ids_to_base64,
     json_body,
+    json_objects,
     media_type,
     otlp_error,
     otlp_grpc_export,
     otlp_http_export,
     parse_otlp_json,
     parse_protobuf,
+    partial_success,
+    partial_success_json,
     read_encoded_body,
     retry_after,
     status_protobuf,
 )
 from perflab.serving._refusals import BadEncoding, PayloadTooLarge, Refused, TooManyRequests
-from perflab.serving._sockets import listening_socket
+from perflab.serving._sockets import datagram_socket, listening_socket
 
 __all__ = [
     "OTLP_MAX_BODY",
@@ -65,10 +72,13 @@ __all__ = [
     "Refused",
     "TooManyRequests",
     "bearer_matches",
+    "datagram_socket",
     "decode_and_accept",
     "gunzip_bounded",
+    "hex_ids_to_base64",
     "is_loopback_host",
     "json_body",
+    "json_objects",
     "listening_socket",
     "media_type",
     "otlp_error",
@@ -76,6 +86,8 @@ __all__ = [
     "otlp_http_export",
     "parse_otlp_json",
     "parse_protobuf",
+    "partial_success",
+    "partial_success_json",
     "read_body",
     "read_encoded_body",
     "read_token_file",

@@ -14,8 +14,10 @@ decode, 413, 415 for another content type, 429.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
@@ -212,6 +214,50 @@ def parse_otlp_json(body: bytes, message: type[M], error: type[Exception], *,
     except (json_format.ParseError, ValueError, TypeError, AttributeError, KeyError,
             RecursionError, OverflowError) as exc:
         raise error(f"the body is not an OTLP/JSON {name}: {str(exc)[:300]}") from None
+
+
+def json_objects(obj: object, *keys: str) -> list[dict[str, Any]]:
+    """The objects of the first of ``keys`` that holds a list in an OTLP/JSON object (its
+    camelCase name, then protobuf's snake_case one); others are left out."""
+    if not isinstance(obj, dict):
+        return []
+    for key in keys:
+        value = obj.get(key)
+        if isinstance(value, list):
+            return [v for v in value if isinstance(v, dict)]
+    return []
+
+
+def hex_ids_to_base64(obj: dict[str, Any], keys: Iterable[str]) -> None:
+    """OTLP/JSON's hex ids (trace, span) as protobuf JSON's base64, in place; a malformed one
+    as empty, which the decoder then treats as no id."""
+    for key in keys:
+        value = obj.get(key)
+        if not isinstance(value, str):
+            continue
+        try:
+            raw = binascii.unhexlify(value) if value.isascii() else b""
+        except (binascii.Error, ValueError):
+            raw = b""
+        obj[key] = base64.b64encode(raw).decode("ascii")
+
+
+def partial_success(resp: M, rejected: int, message: str, *, field: str) -> M:
+    """An ``Export...ServiceResponse`` with its ``partial_success`` (``field``: the signal's
+    count, ``rejected_log_records`` ...) set when items were rejected."""
+    if rejected:
+        setattr(resp.partial_success, field, rejected)  # type: ignore[attr-defined]
+        resp.partial_success.error_message = message[:1000]  # type: ignore[attr-defined]
+    return resp
+
+
+def partial_success_json(resp: Any, *, field: str, json_field: str) -> dict[str, Any]:
+    """The OTLP/JSON form of a response ``partial_success`` made (64-bit counts as strings)."""
+    out: dict[str, Any] = {}
+    if resp.HasField("partial_success"):
+        out["partialSuccess"] = {json_field: str(getattr(resp.partial_success, field)),
+                                 "errorMessage": resp.partial_success.error_message}
+    return out
 
 
 def retry_after(exc: Refused) -> dict[str, str] | None:

@@ -11,7 +11,6 @@ rejected with the others of the wrong length, and the request's other spans are 
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 import math
 from collections.abc import Iterable, Sequence
@@ -22,7 +21,13 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 
-from perflab.serving import PayloadTooLarge, parse_otlp_json, parse_protobuf
+from perflab.serving import (
+    PayloadTooLarge,
+    hex_ids_to_base64,
+    json_objects,
+    parse_otlp_json,
+    parse_protobuf,
+)
 from perflab.trace._decode import (
     MAX_ARRAY,
     MAX_ATTRS,
@@ -72,35 +77,13 @@ def decode_json(body: bytes) -> Decoded:
 
 def _hex_ids_to_base64(doc: dict[str, Any]) -> None:
     """OTLP/JSON's hex ids as protobuf JSON's base64, in place; a malformed one as empty."""
-    for rs in _list(doc, "resourceSpans", "resource_spans"):
-        for ss in _list(rs, "scopeSpans", "scope_spans"):
-            for span in _list(ss, "spans"):
-                _fix_ids(span, ("traceId", "trace_id", "spanId", "span_id", "parentSpanId",
-                                "parent_span_id"))
-                for link in _list(span, "links"):
-                    _fix_ids(link, ("traceId", "trace_id", "spanId", "span_id"))
-
-
-def _list(obj: object, *keys: str) -> list[dict[str, Any]]:
-    if not isinstance(obj, dict):
-        return []
-    for key in keys:
-        value = obj.get(key)
-        if isinstance(value, list):
-            return [v for v in value if isinstance(v, dict)]
-    return []
-
-
-def _fix_ids(obj: dict[str, Any], keys: Iterable[str]) -> None:
-    for key in keys:
-        value = obj.get(key)
-        if not isinstance(value, str):
-            continue
-        try:
-            raw = binascii.unhexlify(value) if value.isascii() else b""
-        except (binascii.Error, ValueError):
-            raw = b""
-        obj[key] = base64.b64encode(raw).decode("ascii")
+    for rs in json_objects(doc, "resourceSpans", "resource_spans"):
+        for ss in json_objects(rs, "scopeSpans", "scope_spans"):
+            for span in json_objects(ss, "spans"):
+                hex_ids_to_base64(span, ("traceId", "trace_id", "spanId", "span_id",
+                                         "parentSpanId", "parent_span_id"))
+                for link in json_objects(span, "links"):
+                    hex_ids_to_base64(link, ("traceId", "trace_id", "spanId", "span_id"))
 
 
 def decode_request(request: ExportTraceServiceRequest) -> Decoded:

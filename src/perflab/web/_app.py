@@ -52,7 +52,8 @@ class AppConfig:
     metrics: prom.HubOptions = prom.HubOptions()  # noqa: RUF009  # frozen: a shared default
     trace: trace.TraceHub | None = None  # span receivers (None: OTLP/HTTP on the hub's port)
     listeners: tuple[Listener, ...] = ()  # the receivers' own ports, served by this app too
-    logs_retention: logs.Retention | None = None  # --logs-retention, --logs-max-size
+    # the log receivers and retention (None: the HTTP ones on the hub's port, 7 days)
+    logs: logs.LogsHub | None = None
 
 
 def _templates() -> jinja2.Environment:
@@ -106,6 +107,7 @@ def create_app(config: AppConfig) -> Starlette:
         finally:
             hub.stop()  # no new samples; then what was accepted is written
             app.state.trace.stop()  # no new spans; then what was accepted is written
+            app.state.logs.stop()  # no new lines from the forward and syslog ports either
             ingest.stop()
             if rollups is not None:
                 rollups.stop()
@@ -123,6 +125,7 @@ def create_app(config: AppConfig) -> Starlette:
             TokenAuth, token=config.token,
             render_login=lambda nxt, err: login.render(next=nxt, error=err)))
     routes = [
+        logs.ES_ROOT,  # Elasticsearch's GET / for its clients only; the dashboard's for others
         *_pages.ROUTES,
         *_bench.ROUTES,  # before the API's catch-all 404
         *_profile.ROUTES,
@@ -138,6 +141,7 @@ def create_app(config: AppConfig) -> Starlette:
     app.state.perflab = state
     app.state.metrics = hub
     app.state.trace = config.trace or trace.TraceHub(token=config.token)
-    app.state.logs = logs.LogsHub(retention=config.logs_retention)
+    app.state.logs = config.logs or logs.LogsHub()
     app.state.trace.add_grpc_service(hub.otlp.grpc_service(config.token))  # OTLP metrics
+    app.state.trace.add_grpc_service(app.state.logs.grpc_service(config.token))  # OTLP logs
     return app

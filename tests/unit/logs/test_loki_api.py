@@ -119,9 +119,10 @@ def test_public_surface_of_perflab_logs():
     import perflab.logs  # noqa: PLC0415
 
     assert sorted(perflab.logs.__all__) == [
-        "FileTail", "Follower", "LogEntry", "LogQLError", "LogSink", "LogsHub", "LogsQueryDoc",
-        "LokiData", "LokiListDoc", "LokiQueryDoc", "LokiTailDoc", "QueryError", "ROUTES",
-        "Retention", "TEMPLATES", "apply_retention",
+        "ES_ROOT", "FileTail", "Follower", "LogEntry", "LogPorts", "LogQLError", "LogSink",
+        "LogsHub", "LogsQueryDoc", "LokiData", "LokiListDoc", "LokiQueryDoc", "LokiTailDoc",
+        "OTLP_HTTP_PATHS", "OutputCapture", "QueryError", "ROUTES", "Retention", "TEMPLATES",
+        "apply_retention",
         "decode_push", "detect_ids", "detect_level", "line_fields", "log_query", "parse",
         "parse_loki_time", "query_instant", "query_range", "start_tail", "tail_message"]
 

@@ -111,6 +111,8 @@ def test_json_push_gzip_and_structured_metadata(store_path):
     (bytes(cramjam.snappy.compress_raw(push_request([("{job=", [])]))),
      "application/x-protobuf", 400, "column 6"),
     (b"x", "text/plain", 400, "Content-Type"),
+    (b'{"streams": [{"stream": {"a": "b"}, "values": [["99999999999999999999", "l"]]}]}',
+     "application/json", 400, "after the year 2262"),
 ])
 def test_bad_pushes_are_refused_and_the_hub_keeps_serving(store_path, body, ctype, status, says):
     good = {"streams": [{"stream": {"job": "kept"}, "values": [["1", "first"]]}]}

@@ -15,6 +15,7 @@ from typing import Any
 
 import uvicorn
 
+from perflab.logs import LogsHub
 from perflab.store import Store, span_stats
 from perflab.trace import TraceHub
 from perflab.web import AppConfig, Listener, create_app
@@ -29,6 +30,7 @@ class Hub:
     trace: TraceHub
     app: Any
     store_path: Path
+    logs: LogsHub | None = None
 
     def wait_written(self, n: int, timeout_s: float = 20.0) -> None:
         """Until ``n`` spans are in the store (the ingest queue writes in rounds)."""
@@ -53,16 +55,18 @@ def _sock() -> socket.socket:
 
 @contextlib.contextmanager
 def running_hub(store_path: Path, *, token: str | None = None, record: bool = False,
-                trace: TraceHub | None = None) -> Iterator[Hub]:
+                trace: TraceHub | None = None, logs: LogsHub | None = None) -> Iterator[Hub]:
+    """``logs``: a logs hub (its forward and syslog sockets bound) for the app."""
     Store.open(store_path).close()
     hub = trace or TraceHub(token=token)
     grpc_port = hub.bind_grpc("127.0.0.1", 0)
     main, otlp, zipkin = _sock(), _sock(), _sock()
-    listeners = (Listener("127.0.0.1", otlp.getsockname()[1], ("/v1/traces",), "--otlp-http"),
+    listeners = (Listener("127.0.0.1", otlp.getsockname()[1], ("/v1/traces", "/v1/logs"),
+                          "--otlp-http"),
                  Listener("127.0.0.1", zipkin.getsockname()[1], ("/api/v2/spans",),
                           "--zipkin"))
     app = create_app(AppConfig(store_path=store_path, token=token, record=record,
-                               rollups=False, trace=hub, listeners=listeners))
+                               rollups=False, trace=hub, listeners=listeners, logs=logs))
     config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [main, otlp, zipkin]},
@@ -77,7 +81,7 @@ def running_hub(store_path: Path, *, token: str | None = None, record: bool = Fa
         yield Hub(f"http://127.0.0.1:{main.getsockname()[1]}",
                   f"http://127.0.0.1:{otlp.getsockname()[1]}",
                   f"http://127.0.0.1:{zipkin.getsockname()[1]}",
-                  f"127.0.0.1:{grpc_port}", hub, app, store_path)
+                  f"127.0.0.1:{grpc_port}", hub, app, store_path, app.state.logs)
     finally:
         server.should_exit = True
         thread.join(30)

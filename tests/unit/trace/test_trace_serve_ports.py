@@ -86,5 +86,7 @@ def test_a_bad_address_is_a_usage_error():
 
 
 def test_the_test_helper_leaves_the_default_ports_alone():
-    assert _receiver_args(()) == ["--no-otlp-http", "--no-otlp-grpc", "--no-zipkin"]
-    assert _receiver_args(("--otlp-http", "127.0.0.1:5")) == ["--no-otlp-grpc", "--no-zipkin"]
+    assert _receiver_args(()) == ["--no-otlp-http", "--no-otlp-grpc", "--no-zipkin",
+                                  "--no-fluent-forward", "--no-syslog"]
+    assert _receiver_args(("--otlp-http", "127.0.0.1:5", "--syslog=127.0.0.1:6")) == [
+        "--no-otlp-grpc", "--no-zipkin", "--no-fluent-forward"]

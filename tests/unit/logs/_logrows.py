@@ -1,0 +1,34 @@
+"""What the store holds of received log lines, read back for the receivers' tests."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from tests.conftest import wait_for
+
+from perflab.store import Store, log_lines, log_stats, log_streams
+
+
+def stored(path: Path) -> list[dict[str, Any]]:
+    """Every line, oldest first: labels, line, level, hex ids, fields, time, run."""
+    with Store.open(path) as store:
+        streams = dict(log_streams(store))
+        rows = list(log_lines(store, list(streams), 0, 2**63 - 1, backward=False))
+    return [{"labels": json.loads(streams[r.stream_id]), "line": r.line, "level": r.level,
+             "trace_id": r.trace_id.hex() if r.trace_id else None,
+             "span_id": r.span_id.hex() if r.span_id else None,
+             "fields": json.loads(r.fields) if r.fields else {}, "ts_ns": r.ts_ns,
+             "run_id": r.run_id} for r in rows]
+
+
+def count(path: Path) -> int:
+    with Store.open(path) as store:
+        return log_stats(store)[0]
+
+
+def wait_stored(path: Path, n: int) -> list[dict[str, Any]]:
+    """The lines once ``n`` are stored (the ingest queue writes in rounds)."""
+    wait_for(lambda: count(path) >= n, timeout_s=30, what=f"{n} lines stored")
+    return stored(path)
