@@ -36,6 +36,11 @@ reading: ``log_streams``, ``log_streams_in``, ``log_lines`` / ``StoredLog``, ``l
 (what range functions count); retention:
 ``log_stats``, ``log_bytes_estimate``, ``delete_logs_before``, ``delete_oldest_logs``.
 
+Incidents (schema v8, ``_incidents.py``): ``create_incident``, ``incident``, ``incidents``,
+``close_incident``, ``IncidentRow``; their timeline ``add_incident_item``, ``replace_findings``,
+``incident_items``, ``IncidentItem``; ``record_deploy`` and ``events_of_kind`` (deploys, alerts
+and faults across every run).
+
 Contracts (``_contracts.py``): the TypedDicts of the JSON the models give (``RunJson``,
 ``SeriesJson``, ``EventJson``, ``SampleWindowJson``, ``SummaryJson``) and of the documents of
 ``runs``, ``show``, ``query`` and ``store check`` (``RunsDoc``, ``ShowDoc``, ``QueryDoc``,
@@ -65,6 +70,19 @@ from perflab.store._contracts import (
     SummaryJson,
 )
 from perflab.store._errors import store_error
+from perflab.store._incidents import (
+    IncidentItem,
+    IncidentRow,
+    add_incident_item,
+    close_incident,
+    create_incident,
+    events_of_kind,
+    incident,
+    incident_items,
+    incidents,
+    record_deploy,
+    replace_findings,
+)
 from perflab.store._ingest import IngestQueue, IngestStats
 from perflab.store._logs import (
     LOG_COLUMNS,
@@ -179,6 +197,8 @@ __all__ = [
     "CheckResult",
     "Event",
     "EventJson",
+    "IncidentItem",
+    "IncidentRow",
     "IngestQueue",
     "IngestStats",
     "MetricColumns",
@@ -208,9 +228,12 @@ __all__ = [
     "Summary",
     "SummaryJson",
     "TraceSummary",
+    "add_incident_item",
     "add_silence",
     "canonical_labels",
     "check_file",
+    "close_incident",
+    "create_incident",
     "default_store_path",
     "delete_logs_before",
     "delete_oldest_logs",
@@ -218,10 +241,14 @@ __all__ = [
     "delete_samples_before",
     "delete_spans_started_before",
     "end_event",
+    "events_of_kind",
     "expire_silence",
     "find_trace_ids",
     "format_labels",
     "has_rollup",
+    "incident",
+    "incident_items",
+    "incidents",
     "insert_logs",
     "insert_spans",
     "interrupt",
@@ -246,6 +273,8 @@ __all__ = [
     "pack_hours",
     "prune_span_catalog",
     "query_interrupted",
+    "record_deploy",
+    "replace_findings",
     "run_kinds",
     "running_runs",
     "runs_generation",
