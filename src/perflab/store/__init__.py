@@ -39,7 +39,8 @@ reading: ``log_streams``, ``log_streams_in``, ``log_lines`` / ``StoredLog``, ``l
 Incidents (schema v8, ``_incidents.py``): ``create_incident``, ``incident``, ``incidents``,
 ``close_incident``, ``IncidentRow``; their timeline ``add_incident_item``, ``replace_findings``,
 ``incident_items``, ``IncidentItem``; ``record_deploy`` and ``events_of_kind`` (deploys, alerts
-and faults across every run).
+and faults across every run); what triage reads of a window: ``span_outcomes`` (RED),
+``log_level_counts``, ``process_series_in`` (a suspect's recorded series).
 
 Contracts (``_contracts.py``): the TypedDicts of the JSON the models give (``RunJson``,
 ``SeriesJson``, ``EventJson``, ``SampleWindowJson``, ``SummaryJson``) and of the documents of
@@ -80,8 +81,11 @@ from perflab.store._incidents import (
     incident,
     incident_items,
     incidents,
+    log_level_counts,
+    process_series_in,
     record_deploy,
     replace_findings,
+    span_outcomes,
 )
 from perflab.store._ingest import IngestQueue, IngestStats
 from perflab.store._logs import (
@@ -255,6 +259,7 @@ __all__ = [
     "is_stale_nan",
     "log_bytes_estimate",
     "log_counts",
+    "log_level_counts",
     "log_lines",
     "log_stats",
     "log_stream_id",
@@ -271,6 +276,7 @@ __all__ = [
     "nearest_rank",
     "oldest_sample_ns",
     "pack_hours",
+    "process_series_in",
     "prune_span_catalog",
     "query_interrupted",
     "record_deploy",
@@ -287,6 +293,7 @@ __all__ = [
     "span_bytes_estimate",
     "span_durations",
     "span_operations",
+    "span_outcomes",
     "span_processes",
     "span_services",
     "span_stats",

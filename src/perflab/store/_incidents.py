@@ -169,3 +169,38 @@ def record_deploy(store: Store, service: str, version: str, *, ts_ns: int | None
         event_id = store.add_event(run.id, "deploy", text, ts_ns=at, attrs=every)
         store.finish_run(run.id, "ok", ended_ns=at, rollup=False)
     return Event(event_id, run.id, at, None, "deploy", text, every)
+
+
+def span_outcomes(store: Store, start_ns: int, end_ns: int, *, limit: int = 200_000
+                  ) -> list[tuple[str, str, int, int]]:
+    """(service, operation, duration_ns, status) of the entry spans (server or consumer kind,
+    or roots) that started in ``[start_ns, end_ns]``: what RED per service is computed from.
+    At most ``limit``, the latest."""
+    rows = store.conn.execute(
+        "SELECT v.name, o.name, s.duration_ns, s.status FROM spans s INDEXED BY spans_start"
+        " JOIN span_services v ON v.id = s.service_id"
+        " JOIN span_ops o ON o.op_id = s.op_id AND o.kind = s.kind"
+        " WHERE s.start_ns BETWEEN ? AND ? AND (s.kind IN (2, 5) OR s.parent_id IS NULL)"
+        " ORDER BY s.start_ns DESC LIMIT ?", (start_ns, end_ns, limit)).fetchall()
+    return [(str(a), str(b), int(c), int(d)) for a, b, c, d in rows]
+
+
+def log_level_counts(store: Store, start_ns: int, end_ns: int) -> dict[str, int]:
+    """Lines per level (``""``: none recognised) with a time in ``[start_ns, end_ns)``."""
+    return {str(level or ""): int(n) for level, n in store.conn.execute(
+        "SELECT level, COUNT(*) FROM logs WHERE ts_ns >= ? AND ts_ns < ? GROUP BY level",
+        (start_ns, end_ns))}
+
+
+def process_series_in(store: Store, names: Sequence[str], pid: int, start_ns: int,
+                      end_ns: int) -> list[tuple[int, str, int]]:
+    """(series id, name, run id) of the series named ``names`` recorded for process ``pid``
+    (label ``pid``) by runs that overlap ``[start_ns, end_ns]``."""
+    marks = ",".join("?" * len(names))
+    conditions, bounds = overlap_conditions(start_ns, end_ns, start_col="r.started_ns",
+                                            end_col="COALESCE(r.ended_ns, 9223372036854775807)")
+    sql = (f"SELECT s.id, s.name, s.run_id FROM series s JOIN runs r ON r.id = s.run_id"
+           f" WHERE s.name IN ({marks}) AND json_extract(s.labels, '$.pid') = ?"
+           + "".join(f" AND {c}" for c in conditions) + " ORDER BY s.run_id, s.name")
+    return [(int(a), str(b), int(c))
+            for a, b, c in store.conn.execute(sql, [*names, str(pid), *bounds])]
