@@ -90,7 +90,7 @@ def plan(opts: CaptureOptions, store_path: str, incident_id: int, tmp: Path) -> 
 
 def open_incident(store: Store, opts: CaptureOptions, *,
                   progress: Any = None) -> Captured:
-    """Create the incident and capture its evidence into ``store``; returns what was kept."""
+    """Open the incident and capture its evidence into ``store``; returns what was kept."""
     for pid in opts.pids:
         if not Path(opts.proc_root, str(pid)).is_dir():
             raise NoSuchProcess(pid, hint="give the PID of a running suspect (`perflab top`)")
@@ -153,6 +153,8 @@ def _keep_json(store: Store, run: Run, step: str, doc: object, captured: Capture
 def _keep(store: Store, run: Run, result: StepResult, captured: Captured) -> bool:
     """Write one step's output and its evidence item; False (cancel the rest) on a full disk."""
     name = result.step.name
+    if captured.full_disk:
+        return False  # nothing more is written once the disk is full
     try:
         art = None
         if result.stdout:

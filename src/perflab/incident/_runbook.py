@@ -17,6 +17,7 @@ one runs: a runbook is what responders want done, and one broken step must not h
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shlex
@@ -125,7 +126,9 @@ def run_runbook(store: Store, incident_id: int, book: Runbook, *,
                 progress: Callable[[StepResult], None] | None = None) -> IncidentRunbookDoc:
     """Run every step in order, each output an evidence artifact of the incident."""
     results: list[RunbookStepResult] = []
-    for step in book.steps:
+    for planned in book.steps:
+        # a perflab step reads and writes the incident's store unless it names another
+        step = dataclasses.replace(planned, env=(("PERFLAB_STORE", str(store.path)),))
         result = run_step(step)
         if progress is not None:
             progress(result)

@@ -38,6 +38,7 @@ class Step:
     perflab: bool = True
     files: tuple[str, ...] = ()
     ok_codes: tuple[int, ...] = (0,)  # a check that found something exits 1 and is still ok
+    env: tuple[tuple[str, str], ...] = ()  # set for the step (a runbook's: the store)
 
 
 @dataclass(slots=True)
@@ -74,7 +75,8 @@ def run_step(step: Step, *, cancelled: threading.Event | None = None) -> StepRes
     try:
         proc = subprocess.Popen(  # noqa: S603  # our own interpreter, or the runbook's shell
             command_line(step), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, start_new_session=True)
+            stderr=subprocess.PIPE, start_new_session=True,
+            env={**os.environ, **dict(step.env)} if step.env else None)
     except OSError as exc:
         return StepResult(step, "failed", None, 0.0, b"", str(exc).encode())
     out: list[bytes] = []
@@ -98,6 +100,10 @@ def run_step(step: Step, *, cancelled: threading.Event | None = None) -> StepRes
         _kill_group(proc)
     for r in readers:
         r.join(timeout=_KILL_GRACE_S)
+    for pipe in (proc.stdout, proc.stderr):
+        if pipe is not None:
+            with contextlib.suppress(OSError):
+                pipe.close()
     code = proc.returncode
     if not status:
         status = "ok" if code in step.ok_codes else "failed"
@@ -143,10 +149,13 @@ def _drain(pipe: object, sink: list[bytes]) -> None:
     read = getattr(pipe, "read", None)
     if read is None:
         return
-    while chunk := read(65536):
-        if kept < MAX_OUTPUT_BYTES:
-            sink.append(chunk[:MAX_OUTPUT_BYTES - kept])
-            kept += len(sink[-1])
+    try:
+        while chunk := read(65536):
+            if kept < MAX_OUTPUT_BYTES:
+                sink.append(chunk[:MAX_OUTPUT_BYTES - kept])
+                kept += len(sink[-1])
+    except (OSError, ValueError):
+        return  # closed under us: a grandchild kept the pipe open past the step's end
 
 
 def _read_bounded(path: str) -> bytes:
