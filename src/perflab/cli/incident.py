@@ -21,6 +21,7 @@ if TYPE_CHECKING:
         IncidentLsDoc,
         IncidentNoteDoc,
     )
+    from perflab.store import Store
 
 _MAX_TITLE = 500
 _MAX_NOTE = 10_000
@@ -41,11 +42,14 @@ def incident() -> None:
               help="A Go suspect's net/http/pprof base URL: goroutine dump, CPU profile.")
 @click.option("--profile-duration", type=click.FloatRange(min=0, max=60), default=10.0,
               show_default=True, help="Seconds of CPU and off-CPU profile (0: none).")
+@click.option("--alert", default=None, help="The alert that opened it: the runbook linked to"
+              " this alert name (in $PERFLAB_RUNBOOKS) runs after the capture.")
+@click.option("--alert-fingerprint", default=None, hidden=True)
 @store_option
 @json_option
 def open_(*, title: str, pids: tuple[int, ...], services: tuple[str, ...],
-          pprof: tuple[str, ...], profile_duration: float, store_path: str | None,
-          as_json: bool) -> None:
+          pprof: tuple[str, ...], profile_duration: float, alert: str | None,
+          alert_fingerprint: str | None, store_path: str | None, as_json: bool) -> None:
     """Open an incident and capture its evidence bundle, then triage it."""
     from perflab.incident import (  # noqa: PLC0415  # lazy: keeps --help fast
         CaptureOptions,
@@ -58,7 +62,9 @@ def open_(*, title: str, pids: tuple[int, ...], services: tuple[str, ...],
         raise InvalidValue(f"the title is 1 to {_MAX_TITLE} characters",
                            hint='e.g. perflab incident open "checkout slow" --pid 1234')
     opts = CaptureOptions(title, tuple(dict.fromkeys(pids)), tuple(dict.fromkeys(services)),
-                          tuple(dict.fromkeys(pprof)), profile_s=profile_duration)
+                          tuple(dict.fromkeys(pprof)), profile_s=profile_duration,
+                          alert={"name": alert, "fingerprint": alert_fingerprint or alert}
+                          if alert else None)
 
     def progress(step: str, status: str) -> None:
         if not as_json:
@@ -68,9 +74,23 @@ def open_(*, title: str, pids: tuple[int, ...], services: tuple[str, ...],
         if not as_json:
             click.echo(f"capturing evidence for {printable(title)!r} ...", err=True)
         captured = open_incident(store, opts, progress=progress)
+        if alert:
+            _alert_runbook(store, captured.incident_id, alert)
         analyse(store, captured.incident_id)
         doc = incident_document(store, captured.incident_id)
     _print_incident(doc, as_json=as_json)
+
+
+def _alert_runbook(store: Store, incident_id: int, alert: str) -> None:
+    """Run the runbook linked to the alert, when there is one; a missing one is no error."""
+    from perflab.errors import NotFound  # noqa: PLC0415
+    from perflab.incident import find_runbook, run_runbook  # noqa: PLC0415
+
+    try:
+        book = find_runbook(alert)
+    except NotFound:
+        return
+    run_runbook(store, incident_id, book)
 
 
 @incident.command("show")

@@ -43,6 +43,7 @@ class CaptureOptions:
     lookback_ns: int = LOOKBACK_NS
     parallel: int = 3  # steps at once: a 2-core machine should not be swamped by the capture
     proc_root: str = "/proc"
+    alert: dict[str, str] | None = None  # the alert that opened it: name, fingerprint
 
 
 @dataclass(slots=True)
@@ -94,8 +95,10 @@ def open_incident(store: Store, opts: CaptureOptions, *,
     for pid in opts.pids:
         if not Path(opts.proc_root, str(pid)).is_dir():
             raise NoSuchProcess(pid, hint="give the PID of a running suspect (`perflab top`)")
-    suspects = {"services": list(opts.services), "pids": list(opts.pids),
-                "pprof": list(opts.pprof)}
+    suspects: dict[str, Any] = {"services": list(opts.services), "pids": list(opts.pids),
+                                "pprof": list(opts.pprof)}
+    if opts.alert:
+        suspects["alert"] = opts.alert
     run = create_incident(store, opts.title, suspects=suspects)
     captured = Captured(run.id)
     watch = ProcessWatch(opts.pids, proc_root=opts.proc_root)

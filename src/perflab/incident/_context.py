@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from perflab.store import Store
 
 NS = 1_000_000_000
-RECENT_NS = 2 * 60 * NS  # "now" in the before/now comparisons: the last two minutes
+RECENT_NS = 60 * NS  # "now" in the before/now comparisons: the last minute
 DEPLOY_LOOKBACK_NS = 60 * 60 * NS  # a deploy up to an hour before is a suspect change
 PROCESS_SERIES = ("process.cpu.pct", "process.rss_bytes", "process.fds", "process.threads")
 _ERROR_LEVELS = frozenset({"error", "critical", "fatal", "panic", "emergency", "alert"})

@@ -1,7 +1,8 @@
 """What incidents add to the hub: the Incidents and Incident pages (merged timeline,
 findings, evidence, notes), an evidence viewer (JSON shown as text, profiles as flame
-graphs), ``GET /api/incidents/ID`` and ``POST /api/events/deploy`` (CI pipelines record
-deploys; behind the hub's token like every ``/api/`` path). Mounted by ``web/``."""
+graphs), ``GET /api/incidents/ID``, ``POST /api/events/deploy`` (CI pipelines record
+deploys) and ``POST /api/incidents/alertmanager`` (critical alerts open incidents); behind the
+hub's token like every ``/api/`` path. Mounted by ``web/``."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import Route
 
 from perflab.errors import NotFound, PerflabError
+from perflab.incident._autoopen import critical_firing, open_for_alerts
 from perflab.incident._document import incident_document
 from perflab.incident._timeline import timeline
 from perflab.profile import flame_html, parse_profile
@@ -30,6 +32,7 @@ if TYPE_CHECKING:
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 MAX_DEPLOY_BODY = 64 * 1024
+MAX_ALERT_BODY = 1024 * 1024
 MAX_TEXT = 200  # a service name or version longer than this is refused
 _INERT = {"X-Content-Type-Options": "nosniff",
           "Content-Security-Policy": "default-src 'none'; sandbox"}
@@ -170,7 +173,30 @@ async def evidence_page(request: Request) -> Response:
     return await run_in_threadpool(read)
 
 
+async def post_alertmanager(request: Request) -> Response:
+    """Alertmanager's webhook: a critical firing alert opens an incident (``_autoopen``)."""
+    try:
+        body = await read_body(request, MAX_ALERT_BODY)
+    except Refused as exc:
+        return JSONResponse(exc.to_json(), status_code=exc.status)
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        return _error(400, "the body is not JSON: Alertmanager's webhook payload")
+    alerts = critical_firing(payload)
+    path = request.app.state.perflab.stores.path
+
+    def start() -> list[str]:
+        with Store.open(path) as store:
+            return open_for_alerts(store, alerts)
+
+    opened = await run_in_threadpool(start) if alerts else []
+    return JSONResponse({"opened": opened}, status_code=202 if opened else 200)
+
+
 ROUTES = [
+    Route("/api/incidents/alertmanager", post_alertmanager, methods=["POST"],
+          name="api_incident_alerts"),
     Route("/api/events/deploy", post_deploy, methods=["POST"], name="api_deploy"),
     Route("/api/incidents/{incident_id}", get_incident, methods=["GET"], name="api_incident"),
     Route("/incidents", incidents_page, methods=["GET"], name="incidents_page"),

@@ -270,8 +270,11 @@ def restarted(pid: int, proc: Any, context: Any) -> list[Finding]:
 
 
 def red(context: Mapping[str, Any], suspects: Mapping[str, Any]) -> list[Finding]:
-    out: list[Finding] = []
-    rising: dict[str, float] = {}
+    """Errors and latency per service, recent against before; along the call edges the
+    service where a problem starts (it has it, the services it calls do not) ranks above
+    those it spreads to (they have it because a callee does)."""
+    erring: dict[str, Finding] = {}
+    slower: dict[str, Finding] = {}
     for service, windows in context.get("red", {}).items():
         now, before = windows.get("recent"), windows.get("before")
         if not now or not now.get("count"):
@@ -279,36 +282,41 @@ def red(context: Mapping[str, Any], suspects: Mapping[str, Any]) -> list[Finding
         ratio = now["errors"] / now["count"]
         before_ratio = before["errors"] / before["count"] if before and before["count"] else 0.0
         if ratio >= ERROR_RATIO and ratio >= 3 * before_ratio:
-            out.append(Finding("red", f"service {service}", f"{service}: errors at"
-                               f" {ratio:.0%} of requests", f"{now['errors']} of {now['count']}"
-                               f" in the last {now['seconds']:.0f} s (before:"
-                               f" {before_ratio:.1%})", 0.8 + 0.15 * min(1.0, ratio),
-                               ("store context",), attrs={"service": service}))
+            erring[service] = Finding(
+                "red", f"service {service}", f"{service}: errors at {ratio:.0%} of requests",
+                f"{now['errors']} of {now['count']} in the last {now['seconds']:.0f} s"
+                f" (before: {before_ratio:.1%})", 0.7 + 0.1 * min(1.0, ratio),
+                ("store context",), attrs={"service": service})
         if before and before.get("count") and now["p95_ms"] >= LATENCY_RATIO * before["p95_ms"] \
                 and now["p95_ms"] - before["p95_ms"] >= LATENCY_MIN_MS:
-            rising[service] = now["p95_ms"] - before["p95_ms"]
-            out.append(Finding("red", f"service {service}", f"{service}: p95 latency"
-                               f" {before['p95_ms']:.0f} → {now['p95_ms']:.0f} ms",
-                               f"slowest operation {now['slowest_operation']}"
-                               f" (p95 {now['slowest_operation_p95_ms']:.0f} ms)", 0.65,
-                               ("store context",), attrs={"service": service}))
-    # a slow downstream: of services slower now, the one others call (and that calls no
-    # other slower one) is where the time goes; it ranks above its callers
+            slower[service] = Finding(
+                "red", f"service {service}", f"{service}: p95 latency"
+                f" {before['p95_ms']:.0f} → {now['p95_ms']:.0f} ms",
+                f"slowest operation {now['slowest_operation']}"
+                f" (p95 {now['slowest_operation_p95_ms']:.0f} ms)", 0.65, ("store context",),
+                attrs={"service": service})
     edges = [(a, b) for a, b, *_ in context.get("edges", [])]
-    for i, f in enumerate(out):
-        service = f.attrs.get("service")
-        if service not in rising or "latency" not in f.title:
-            continue
-        callers = [a for a, b in edges if b == service and a in rising]
-        callees = [b for a, b in edges if a == service and b in rising]
-        if callers and not callees:
-            out[i] = Finding(f.category, f.resource, f"slow downstream: {f.title}", f.detail
-                             + f"; called by {', '.join(sorted(callers))}, which slowed with it",
-                             0.85, f.evidence, attrs=f.attrs)
-        elif callees:
-            out[i] = Finding(f.category, f.resource, f.title, f.detail + "; waits on"
-                             f" {', '.join(sorted(callees))}", 0.55, f.evidence, attrs=f.attrs)
     del suspects
+    return (_along_edges(erring, edges, "errors start here", "errors from")
+            + _along_edges(slower, edges, "slow downstream", "waits on"))
+
+
+def _along_edges(found: dict[str, Finding], edges: list[tuple[str, str]], origin: str,
+                 spread: str) -> list[Finding]:
+    out = []
+    for service, f in found.items():
+        callers = sorted({a for a, b in edges if b == service and a in found})
+        callees = sorted({b for a, b in edges if a == service and b in found})
+        if callers and not callees:
+            out.append(Finding(f.category, f.resource, f"{origin}: {f.title}", f.detail
+                               + f"; its callers {', '.join(callers)} show it too",
+                               f.score + 0.2, f.evidence, attrs=f.attrs))
+        elif callees:
+            out.append(Finding(f.category, f.resource, f.title, f.detail
+                               + f"; {spread} {', '.join(callees)}", f.score - 0.1,
+                               f.evidence, attrs=f.attrs))
+        else:
+            out.append(f)
     return out
 
 

@@ -117,6 +117,12 @@ def test_an_error_burst_and_a_slow_downstream_are_found_from_spans():
     context = {"red": {"front": _red((100, 0, 10.0), (100, 30, 12.0))}, "edges": []}
     found = red(context, {})
     assert [f.title for f in found] == ["front: errors at 30% of requests"]
+    chain = {"red": {"front": _red((100, 0, 10.0), (100, 30, 12.0)),
+                     "db": _red((100, 0, 5.0), (100, 30, 6.0))},
+             "edges": [["front", "db", 100, 30]]}
+    ranked = sorted(red(chain, {}), key=lambda f: -f.score)
+    assert ranked[0].title == "errors start here: db: errors at 30% of requests"
+    assert ranked[1].detail.endswith("; errors from db")
     slow = {"red": {"front": _red((100, 0, 10.0), (100, 0, 300.0)),
                     "db": _red((100, 0, 5.0), (100, 0, 290.0))},
             "edges": [["front", "db", 100, 0]]}
