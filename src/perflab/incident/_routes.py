@@ -57,16 +57,23 @@ def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message, "status": status}, status_code=status)
 
 
-async def post_deploy(request: Request) -> Response:
-    """``{"service": S, "version": V, "ts_ns"?: int, "attrs"?: {...}}`` -> the event."""
+async def _json_body(request: Request, limit: int, what: str) -> Any:
+    """The request's body parsed as JSON, or the refusal to answer (413, 400)."""
     try:
-        body = await read_body(request, MAX_DEPLOY_BODY)
+        body = await read_body(request, limit)
     except Refused as exc:
         return JSONResponse(exc.to_json(), status_code=exc.status)
     try:
-        doc = json.loads(body)
+        return json.loads(body)
     except ValueError:
-        return _error(400, "the body is not JSON")
+        return _error(400, f"the body is not JSON: {what}")
+
+
+async def post_deploy(request: Request) -> Response:
+    """``{"service": S, "version": V, "ts_ns"?: int, "attrs"?: {...}}`` -> the event."""
+    doc = await _json_body(request, MAX_DEPLOY_BODY, "an object with service and version")
+    if isinstance(doc, Response):
+        return doc
     if not isinstance(doc, dict):
         return _error(400, "the body is a JSON object: service, version")
     service, version = doc.get("service"), doc.get("version")
@@ -175,14 +182,9 @@ async def evidence_page(request: Request) -> Response:
 
 async def post_alertmanager(request: Request) -> Response:
     """Alertmanager's webhook: a critical firing alert opens an incident (``_autoopen``)."""
-    try:
-        body = await read_body(request, MAX_ALERT_BODY)
-    except Refused as exc:
-        return JSONResponse(exc.to_json(), status_code=exc.status)
-    try:
-        payload = json.loads(body)
-    except ValueError:
-        return _error(400, "the body is not JSON: Alertmanager's webhook payload")
+    payload = await _json_body(request, MAX_ALERT_BODY, "Alertmanager's webhook payload")
+    if isinstance(payload, Response):
+        return payload
     alerts = critical_firing(payload)
     path = request.app.state.perflab.stores.path
 

@@ -5,22 +5,12 @@ suspects and its linked runbook run; other alerts and bad bodies open nothing.""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 from tests.unit._webclient import hub_client
 
 from perflab.incident import _autoopen
 from perflab.store import Store, incident_items, incidents
-
-
-@pytest.fixture
-def sleeper():
-    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
-    yield proc
-    proc.kill()
-    proc.wait()
 
 
 def _payload(pid: int, severity: str, status: str = "firing") -> dict:

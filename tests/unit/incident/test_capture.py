@@ -16,14 +16,6 @@ from perflab.incident import CaptureOptions, analyse, incident_document, open_in
 from perflab.store import incident_items, incidents, record_deploy
 
 
-@pytest.fixture
-def sleeper():
-    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
-    yield proc
-    proc.kill()
-    proc.wait()
-
-
 def test_a_capture_keeps_each_steps_output_and_context(store, sleeper):
     record_deploy(store, "checkout", "v2")
     opts = CaptureOptions("checkout slow", pids=(sleeper.pid,), services=("checkout",),

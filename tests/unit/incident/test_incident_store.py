@@ -3,9 +3,8 @@ with its row and timeline; deploys are instant runs found across runs by kind an
 
 from __future__ import annotations
 
-import sqlite3
-
 import pytest
+from tests.conftest import store_file_at_version
 
 from perflab.errors import NotFound
 from perflab.store import (
@@ -26,19 +25,8 @@ from perflab.store import (
 def test_a_v7_store_is_migrated_to_v8_and_keeps_its_runs(tmp_path):
     """v8 adds incidents, incident_items and events_kind: a v7 file gains them, keeps its
     runs and events, and the index answers a query by kind."""
-    from perflab.store._schema import (  # noqa: PLC0415
-        APPLICATION_ID,
-        MIGRATIONS,
-        _statements,
-    )
-
     path = tmp_path / "v7.db"
-    conn = sqlite3.connect(path, isolation_level=None)
-    for version in range(1, 8):
-        for statement in _statements(MIGRATIONS[version]):
-            conn.execute(statement)
-    conn.execute("PRAGMA user_version = 7")
-    conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    conn = store_file_at_version(path, 7)
     conn.execute("INSERT INTO runs (kind, name, status, started_ns, host)"
                  " VALUES ('record', 'old', 'ok', 1, 'h')")
     conn.execute("INSERT INTO events (run_id, ts_ns, kind, text) VALUES (1, 5, 'deploy', 'd')")

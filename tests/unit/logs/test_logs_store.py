@@ -4,7 +4,7 @@ lines with their index entries and streams."""
 
 from __future__ import annotations
 
-import sqlite3
+from tests.conftest import store_file_at_version
 
 from perflab.logs import LogEntry, LogSink, Retention, apply_retention
 from perflab.store import (
@@ -29,19 +29,8 @@ def _write(store: Store, lines: list[tuple[dict[str, str], int, str]]) -> None:
 def test_a_v6_store_is_migrated_to_v7_and_keeps_its_runs(tmp_path):
     """Schema v7 adds logs, log_streams and the FTS index: a v6 file gains them and keeps
     its runs."""
-    from perflab.store._schema import (  # noqa: PLC0415
-        APPLICATION_ID,
-        MIGRATIONS,
-        _statements,
-    )
-
     path = tmp_path / "v6.db"
-    conn = sqlite3.connect(path, isolation_level=None)
-    for version in range(1, 7):
-        for statement in _statements(MIGRATIONS[version]):
-            conn.execute(statement)
-    conn.execute("PRAGMA user_version = 6")
-    conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    conn = store_file_at_version(path, 6)
     conn.execute("INSERT INTO runs (kind, name, status, started_ns, host)"
                  " VALUES ('record', 'old', 'ok', 1, 'h')")
     conn.close()
