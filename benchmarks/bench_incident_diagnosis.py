@@ -181,12 +181,14 @@ def main() -> int:
              "CPU hot path"),
             ("lock contention", {"lock": "on"}, lambda i: f"/report?ms=100&i={i}", 6,
              "lock contention"),
-            ("leak", {"leak": "on"}, lambda i: f"/cache?key=k{i}&kib=256", 2, "leaks memory"),
+            # slow enough not to reach the demo's 768 MiB cap before the capture ends
+            ("leak", {"leak": "on"}, lambda i: f"/cache?key=k{i}&kib=64", 2, "leaks memory"),
         ]
         for name, switches, path, threads, expect in process_faults:
             _faults(svc_port, cpu="off", lock="off", leak="off")
             _faults(svc_port, **switches)
-            traffic = Traffic(svc_port, path, threads=threads).start()
+            traffic = Traffic(svc_port, path, threads=threads,
+                              pause_s=0.05 if name == "leak" else 0.0).start()
             settle = 3.0
             time.sleep(settle)
             took, doc = _open(store, name, "--pid", pid)

@@ -181,7 +181,9 @@ def hot_path(pid: int, profile: Any, watch: Any) -> list[Finding]:
     if cores is None or cores < HOT_CPU_CORES:
         return []
     top = profile.get("top", []) if isinstance(profile, dict) else []
-    best = max(top, key=lambda r: r.get("flat_pct", 0.0), default=None)
+    # a thread blocked in a read or a poll can be sampled as active: not a hot path
+    working = [r for r in top if str(r.get("name", "")).rsplit(".", 1)[-1] not in _IDLE_FUNCTIONS]
+    best = max(working, key=lambda r: r.get("flat_pct", 0.0), default=None)
     if best is None or best.get("flat_pct", 0.0) < HOT_FUNCTION_SHARE:
         return [Finding("use", f"cpu {pid}", f"PID {pid} uses {cores:.0%} of a core",
                         "no one function dominates its profile", 0.45 + min(0.2, cores / 5),
@@ -196,23 +198,34 @@ def hot_path(pid: int, profile: Any, watch: Any) -> list[Finding]:
 
 
 def leak(pid: int, watch: Any) -> list[Finding]:
-    """Resident memory growing along a straight line while the capture ran."""
+    """Resident memory growing along a straight line while the capture ran: over the whole
+    capture, or over its first or second half (a leak that reached a cap, or started late)."""
     rows = _watch_rows(pid, watch)
     if len(rows) < LEAK_MIN_SAMPLES:
         return []
+    half = len(rows) // 2
+    fits = [f for part in (rows, rows[:half], rows[half:]) if (f := _line(part)) is not None]
+    fits = [f for f in fits if f[0] >= LEAK_SLOPE_BYTES_PER_MIN and f[1] >= LEAK_R2]
+    if not fits:
+        return []
+    slope, r2, n = max(fits, key=lambda f: f[0])
+    return [Finding("use", f"memory {pid}", f"PID {pid} leaks memory: resident memory grows"
+                    f" {format_size(slope)}/min", f"a straight line through {n} samples"
+                    f" (r² {r2:.2f}), now {format_size(rows[-1][1])}",
+                    0.75 + 0.2 * min(1.0, r2), ("process watch",),
+                    attrs={"slope_bytes_per_min": slope, "r2": r2})]
+
+
+def _line(rows: list[list[float]]) -> tuple[float, float, int] | None:
+    """(slope in bytes per minute, r², samples) of resident memory over time, or None."""
+    if len(rows) < LEAK_MIN_SAMPLES // 2:
+        return None
     t = np.array([r[0] for r in rows], dtype=np.float64) / NS / 60
     rss = np.array([r[1] for r in rows], dtype=np.float64)
     if float(np.ptp(t)) <= 0 or float(np.ptp(rss)) <= 0:
-        return []
+        return None
     slope, _ = np.polyfit(t, rss, 1)
-    r2 = float(np.corrcoef(t, rss)[0, 1] ** 2)
-    if slope < LEAK_SLOPE_BYTES_PER_MIN or r2 < LEAK_R2:
-        return []
-    return [Finding("use", f"memory {pid}", f"PID {pid} leaks memory: resident memory grows"
-                    f" {format_size(slope)}/min", f"a straight line through"
-                    f" {len(rows)} samples (r² {r2:.2f}), now {format_size(rss[-1])}",
-                    0.75 + 0.2 * min(1.0, r2), ("process watch",),
-                    attrs={"slope_bytes_per_min": float(slope), "r2": r2})]
+    return float(slope), float(np.corrcoef(t, rss)[0, 1] ** 2), len(rows)
 
 
 _IDLE_FUNCTIONS = frozenset({"select", "poll", "accept", "_accept", "serve_forever", "wait",

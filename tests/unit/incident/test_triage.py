@@ -61,6 +61,8 @@ def test_an_idle_suspect_has_no_hot_path_and_a_flat_profile_only_says_busy():
     flat = hot_path(7, _profile("f", 5.0), busy)
     assert [f.title for f in flat] == ["PID 7 uses 80% of a core"]
     assert hot_path(7, None, None) == []
+    blocked = hot_path(7, _profile("SocketIO.readinto", 63.0), busy)  # waiting, not working
+    assert [f.title for f in blocked] == ["PID 7 uses 80% of a core"]
 
 
 def test_memory_growing_along_a_line_is_a_leak_and_a_sawtooth_is_not():
@@ -68,6 +70,8 @@ def test_memory_growing_along_a_line_is_a_leak_and_a_sawtooth_is_not():
     found = leak(7, _watch(7, line))
     assert len(found) == 1
     assert "120MiB/min" in found[0].title.replace(" ", "")
+    capped = [(t, min(100 + 50 * t, 400), 0.0) for t in range(20)]  # a leak up to its cap
+    assert "leaks memory" in leak(7, _watch(7, capped))[0].title
     saw = [(t, 100 + (t % 4) * 30, 0.0) for t in range(20)]
     assert leak(7, _watch(7, saw)) == []
     assert leak(7, _watch(7, line[:3])) == []  # too few samples to call it
