@@ -131,6 +131,8 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--overhead-rounds", type=int, default=2)
     parser.add_argument("--span-settle", type=float, default=30.0)
+    parser.add_argument("--only-overhead", action="store_true",
+                        help="Skip the faults: measure the capture's overhead only.")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench-incident-"))
     store = tmp / "store.db"
@@ -169,70 +171,10 @@ def main() -> int:
             coupon = "&coupon=EXPIRED" if mode["chain"] == "errors" and i % 3 == 0 else ""
             return f"/checkout?order={order}{coupon}"
 
-        chain = Traffic(front, checkout, threads=2, pause_s=0.05).start()
-        base = Traffic(svc_port, lambda _i: "/work", threads=1, pause_s=0.05).start()
-        print(f"warming up: normal traffic for {args.span_settle + 40:.0f} s (RED's 'before')")
-        time.sleep(args.span_settle + 40)
-
-        results: list[tuple[str, float, float, int | None, str]] = []
         pid = str(service.pid)
-        process_faults = [
-            ("CPU hot path", {"cpu": "on"}, lambda i: f"/hash?n=200000&i={i}", 2,
-             "CPU hot path"),
-            ("lock contention", {"lock": "on"}, lambda i: f"/report?ms=100&i={i}", 6,
-             "lock contention"),
-            # slow enough not to reach the demo's 768 MiB cap before the capture ends
-            ("leak", {"leak": "on"}, lambda i: f"/cache?key=k{i}&kib=64", 2, "leaks memory"),
-        ]
-        for name, switches, path, threads, expect in process_faults:
-            _faults(svc_port, cpu="off", lock="off", leak="off")
-            _faults(svc_port, **switches)
-            traffic = Traffic(svc_port, path, threads=threads,
-                              pause_s=0.05 if name == "leak" else 0.0).start()
-            settle = 3.0
-            time.sleep(settle)
-            took, doc = _open(store, name, "--pid", pid)
-            traffic.stop()
-            results.append((name, settle, took, _rank(doc, expect), doc["findings"][0]["title"]
-                            if doc["findings"] else "-"))
-            print(f"{name}: opened in {took:.1f} s, planted cause ranked {results[-1][3]}")
-        _faults(svc_port, cpu="off", lock="off", leak="off")
-
-        for name, chain_mode, expect in (("slow downstream", "slow", "slow downstream: store"),
-                                         ("error burst", "errors", "errors start here: store")):
-            mode["chain"] = chain_mode
-            time.sleep(args.span_settle)
-            took, doc = _open(store, name, "--service", "frontend", "--profile-duration", "0")
-            results.append((name, args.span_settle, took, _rank(doc, expect),
-                            doc["findings"][0]["title"] if doc["findings"] else "-"))
-            print(f"{name}: opened in {took:.1f} s, planted cause ranked {results[-1][3]}")
-        mode["chain"] = "normal"
-        chain.stop()
-        base.stop()
-
-        print("\nfault            settle  open(s)  rank  first finding")
-        for name, settle, took, rank, first in results:
-            print(f"{name:<16} {settle:5.0f}s  {took:7.1f}  {rank!s:>4}  {first}")
-
-        # overhead: /work throughput with and without a capture running against the service
-        work = Traffic(svc_port, lambda _i: "/work", threads=4).start()
-        time.sleep(3)
-        off: list[float] = []
-        on: list[float] = []
-        for _ in range(args.overhead_rounds):
-            t0 = time.monotonic()
-            _open(store, "overhead", "--pid", pid)
-            t1 = time.monotonic()
-            on.append(work.count(t0, t1) / (t1 - t0))
-            time.sleep(t1 - t0)
-            t2 = time.monotonic()
-            off.append(work.count(t1, t2) / (t2 - t1))
-        work.stop()
-        print(f"\n/work throughput without a capture: {statistics.median(off):.0f} req/s"
-              f" ({', '.join(f'{x:.0f}' for x in off)})")
-        print(f"/work throughput during a capture:   {statistics.median(on):.0f} req/s"
-              f" ({', '.join(f'{x:.0f}' for x in on)})")
-        print(f"capture overhead: {1 - statistics.median(on) / statistics.median(off):+.1%}")
+        if not args.only_overhead:
+            _diagnosis(args, store, (svc_port, front), pid, mode=mode, checkout=checkout)
+        _overhead(args, store, svc_port, pid)
     finally:
         for child in reversed(children):
             child.terminate()
@@ -243,6 +185,88 @@ def main() -> int:
                 child.kill()
                 child.wait()
     return 0
+
+
+def _diagnosis(args: argparse.Namespace, store: Path, ports: tuple[int, int], pid: str, *,
+               mode: dict[str, str], checkout: Any) -> None:
+    """Each fault in turn: plant it, open an incident, the rank of the planted cause."""
+    svc_port, front = ports
+    chain = Traffic(front, checkout, threads=2, pause_s=0.05).start()
+    base = Traffic(svc_port, lambda _i: "/work", threads=1, pause_s=0.05).start()
+    print(f"warming up: normal traffic for {args.span_settle + 40:.0f} s (RED's 'before')")
+    time.sleep(args.span_settle + 40)
+    results: list[tuple[str, float, float, int | None, str]] = []
+    process_faults = [
+        ("CPU hot path", {"cpu": "on"}, lambda i: f"/hash?n=200000&i={i}", 2,
+         "CPU hot path"),
+        ("lock contention", {"lock": "on"}, lambda i: f"/report?ms=100&i={i}", 6,
+         "lock contention"),
+        # slow enough not to reach the demo's 768 MiB cap before the capture ends
+        ("leak", {"leak": "on"}, lambda i: f"/cache?key=k{i}&kib=64", 2, "leaks memory"),
+    ]
+    for name, switches, path, threads, expect in process_faults:
+        _faults(svc_port, cpu="off", lock="off", leak="off")
+        _faults(svc_port, **switches)
+        traffic = Traffic(svc_port, path, threads=threads,
+                          pause_s=0.05 if name == "leak" else 0.0).start()
+        settle = 3.0
+        time.sleep(settle)
+        took, doc = _open(store, name, "--pid", pid)
+        traffic.stop()
+        results.append((name, settle, took, _rank(doc, expect), doc["findings"][0]["title"]
+                        if doc["findings"] else "-"))
+        print(f"{name}: opened in {took:.1f} s, planted cause ranked {results[-1][3]}")
+    _faults(svc_port, cpu="off", lock="off", leak="off")
+
+    for name, chain_mode, expect in (("slow downstream", "slow", "slow downstream: store"),
+                                     ("error burst", "errors", "errors start here: store")):
+        mode["chain"] = chain_mode
+        time.sleep(args.span_settle)
+        took, doc = _open(store, name, "--service", "frontend", "--profile-duration", "0")
+        results.append((name, args.span_settle, took, _rank(doc, expect),
+                        doc["findings"][0]["title"] if doc["findings"] else "-"))
+        print(f"{name}: opened in {took:.1f} s, planted cause ranked {results[-1][3]}")
+    mode["chain"] = "normal"
+    chain.stop()
+    base.stop()
+
+    print("\nfault            settle  open(s)  rank  first finding")
+    for name, settle, took, rank, first in results:
+        print(f"{name:<16} {settle:5.0f}s  {took:7.1f}  {rank!s:>4}  {first}")
+
+
+def _overhead(args: argparse.Namespace, store: Path, svc_port: int, pid: str) -> None:
+    """/work throughput from 4 keep-alive threads in windows with a capture running against
+    the service and windows as long without; the order alternates, so drift hits both."""
+    work = Traffic(svc_port, lambda _i: "/work", threads=4).start()
+    time.sleep(3)
+    off: list[float] = []
+    on: list[float] = []
+
+    def captured() -> float:
+        t0 = time.monotonic()
+        _open(store, "overhead", "--pid", pid)
+        t1 = time.monotonic()
+        on.append(work.count(t0, t1) / (t1 - t0))
+        return t1 - t0
+
+    def quiet(seconds: float) -> None:
+        t0 = time.monotonic()
+        time.sleep(seconds)
+        off.append(work.count(t0, time.monotonic()) / (time.monotonic() - t0))
+
+    for r in range(args.overhead_rounds):
+        if r % 2:
+            quiet(on[-1] if on else 25.0)
+            captured()
+        else:
+            quiet(captured())
+    work.stop()
+    print(f"\n/work throughput without a capture: {statistics.median(off):.0f} req/s"
+          f" ({', '.join(f'{x:.0f}' for x in off)})")
+    print(f"/work throughput during a capture:   {statistics.median(on):.0f} req/s"
+          f" ({', '.join(f'{x:.0f}' for x in on)})")
+    print(f"capture overhead: {1 - statistics.median(on) / statistics.median(off):+.1%}")
 
 
 if __name__ == "__main__":
