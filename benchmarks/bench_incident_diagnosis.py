@@ -29,6 +29,7 @@ import argparse
 import http.client
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -134,6 +135,8 @@ def main() -> int:
     parser.add_argument("--only-overhead", action="store_true",
                         help="Skip the faults: measure the capture's overhead only.")
     args = parser.parse_args()
+    # a TERM (a timeout) ends the run through the finally below: the children are stopped
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     tmp = Path(tempfile.mkdtemp(prefix="bench-incident-"))
     store = tmp / "store.db"
     env = {**os.environ}
@@ -242,12 +245,14 @@ def _overhead(args: argparse.Namespace, store: Path, svc_port: int, pid: str) ->
     time.sleep(3)
     off: list[float] = []
     on: list[float] = []
+    took: list[float] = []  # how long each capture ran: each quiet window is as long
 
     def captured() -> float:
         t0 = time.monotonic()
         _open(store, "overhead", "--pid", pid)
         t1 = time.monotonic()
         on.append(work.count(t0, t1) / (t1 - t0))
+        took.append(t1 - t0)
         return t1 - t0
 
     def quiet(seconds: float) -> None:
@@ -257,7 +262,7 @@ def _overhead(args: argparse.Namespace, store: Path, svc_port: int, pid: str) ->
 
     for r in range(args.overhead_rounds):
         if r % 2:
-            quiet(on[-1] if on else 25.0)
+            quiet(took[-1])
             captured()
         else:
             quiet(captured())
