@@ -75,3 +75,66 @@ def test_a_full_disk_stops_the_capture_and_keeps_what_was_written(store, sleeper
     assert f"{len(kept)} steps were kept" in str(info.value)
     assert info.value.exit_code == 3
     assert store.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_open_on_the_command_line_prints_findings_and_its_steps(store_path, sleeper):
+    from click.testing import CliRunner  # noqa: PLC0415
+
+    from perflab.cli import cli  # noqa: PLC0415
+
+    result = CliRunner().invoke(cli, ["incident", "open", "slow", "--pid", str(sleeper.pid),
+                                      "--profile-duration", "0", "--store", str(store_path)])
+    assert result.exit_code == 0, result.output
+    assert "capturing evidence for 'slow' ..." in result.output
+    assert f"  proc {sleeper.pid}: ok" in result.output
+    assert "incident 1: slow (open, opened " in result.output
+    assert "page: /incidents/1 (perflab serve)" in result.output
+
+
+def test_the_context_holds_the_suspects_recorded_series_and_red(store):
+    from perflab.incident._context import store_context  # noqa: PLC0415
+    s = 10**9
+    run = store.create_run("record", "r", started_ns=100 * s)
+    sid = store.series_id(run.id, "process.rss_bytes", {"pid": "42", "name": "svc"}, "bytes")
+    other = store.series_id(run.id, "process.rss_bytes", {"pid": "43", "name": "x"}, "bytes")
+    store.insert_samples([(sid, (100 + i) * s, 1e6 * (1 + i)) for i in range(10)]
+                         + [(other, 100 * s, 5.0)])
+    doc = store_context(store, [42], [], 90 * s, 200 * s)
+    rss = doc["metrics"]["42"]["process.rss_bytes"]
+    assert (rss["n"], rss["first"], rss["last"]) == (10, 1e6, 1e7)
+    assert doc["red"] == {}
+    assert doc["logs"]["recent"] == {}
+
+
+def test_red_per_service_and_call_edges_come_from_stored_spans(store):
+    """Entry spans of two services, api calling db; the last minute slower and failing at db:
+    the context's RED and edges lead triage to the db."""
+    from perflab.incident import triage  # noqa: PLC0415
+    from perflab.incident._context import store_context  # noqa: PLC0415
+    from perflab.store import SpanCatalog, insert_spans, name_id  # noqa: PLC0415
+
+    s, ms = 10**9, 10**6
+    svc = {n: name_id("service", n) for n in ("api", "db")}
+    ops = {n: name_id("op", n) for n in ("api", "db")}
+    catalog = SpanCatalog(services={v: k for k, v in svc.items()},
+                          ops={(ops[n], 2): (svc[n], f"GET /{n}") for n in svc},
+                          processes={1: ("api", "{}", "", "")})
+    rows: list[tuple[object, ...]] = []
+    end = 1000 * s
+    for i in range(200):
+        recent = i >= 100
+        start = end - (600 - 3 * i) * s if not recent else end - (60 - (i - 100) // 2) * s
+        trace = i.to_bytes(16, "big")
+        slow, failed = (300 * ms, 2) if recent and i % 2 else (5 * ms, 0)
+        rows.append((trace, b"\x01" * 8, "", svc["api"], ops["api"], 1, 2, start,
+                     slow + 2 * ms, failed, "", 0, "", "", ""))
+        rows.append((trace, b"\x02" * 8, b"\x01" * 8, svc["db"], ops["db"], 1, 2, start + ms,
+                     slow, failed, "", 0, "", "", ""))
+    insert_spans(store, rows, catalog)
+    doc = store_context(store, [], ["api"], end - 900 * s, end)
+    assert doc["red"]["db"]["recent"]["errors"] == 50
+    assert doc["red"]["api"]["suspect"] is True
+    assert ["api", "db", 200, 50] in doc["edges"]
+    found = triage({"store context": doc}, {}, {"services": ["api"]})
+    assert found[0].title == "errors start here: db: errors at 50% of requests"
+    assert any(f.title.startswith("slow downstream: db") for f in found)
