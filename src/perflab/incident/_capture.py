@@ -13,6 +13,7 @@ cancels what is left, keeps what was written, and is reported (StoreFull, exit 3
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import tempfile
 import time
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from perflab.store import Run, Store
 
 NS = 1_000_000_000
+BENCH_RUN_KIND = "bench"  # the runs `perflab bench record` writes (its history)
 LOOKBACK_NS = 15 * 60 * NS  # the store's last 15 minutes around the suspects
 
 
@@ -44,6 +46,7 @@ class CaptureOptions:
     parallel: int = 3  # steps at once: a 2-core machine should not be swamped by the capture
     proc_root: str = "/proc"
     alert: dict[str, str] | None = None  # the alert that opened it: name, fingerprint
+    bench_history: bool = True  # the store holds benchmark history: look for regressions
 
 
 @dataclass(slots=True)
@@ -61,8 +64,9 @@ def plan(opts: CaptureOptions, store_path: str, incident_id: int, tmp: Path) -> 
     net = ["net", "--json", "-a"]
     net += [a for pid in opts.pids for a in ("-p", str(pid))]
     steps.append(Step("net", tuple(net), 20.0))
-    steps.append(Step("bench regressions", ("bench", "regressions", "--json", "--store",
-                                            store_path), 30.0, ok_codes=(0, 1)))
+    if opts.bench_history:
+        steps.append(Step("bench regressions", ("bench", "regressions", "--json", "--store",
+                                                store_path), 30.0, ok_codes=(0, 1)))
     for pid in opts.pids:
         steps.append(Step(f"proc {pid}", ("proc", str(pid), "--json", "--interval", "1s",
                                           "--maps", "10"), 20.0))
@@ -99,6 +103,9 @@ def open_incident(store: Store, opts: CaptureOptions, *,
                                 "pprof": list(opts.pprof)}
     if opts.alert:
         suspects["alert"] = opts.alert
+    if not store.runs(kind=BENCH_RUN_KIND, limit=1):
+        # no history, no regression: a step less (each perflab step costs ~0.4 s of CPU)
+        opts = dataclasses.replace(opts, bench_history=False)
     run = create_incident(store, opts.title, suspects=suspects)
     captured = Captured(run.id)
     watch = ProcessWatch(opts.pids, proc_root=opts.proc_root)

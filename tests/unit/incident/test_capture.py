@@ -18,6 +18,7 @@ from perflab.store import incident_items, incidents, record_deploy
 
 def test_a_capture_keeps_each_steps_output_and_context(store, sleeper):
     record_deploy(store, "checkout", "v2")
+    store.create_run("bench", "bench abc")  # a benchmark history: regressions are looked for
     opts = CaptureOptions("checkout slow", pids=(sleeper.pid,), services=("checkout",),
                           profile_s=0)
     captured = open_incident(store, opts)
@@ -50,6 +51,7 @@ def test_a_suspect_that_exits_during_the_capture_ends_it_cleanly(store):
     data = store.artifact_data(watch.attrs["artifact_id"])
     assert b'"exited": true' in data
     assert {i.title for i in items} >= {"system", "net", f"proc {short.pid}"}
+    assert "bench regressions" not in {i.title for i in items}  # no history to look in
     assert store.run(captured.incident_id).status == "ok"
 
 
