@@ -3,6 +3,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -51,6 +52,20 @@ def require_root(why: str) -> None:
         if in_ci():
             pytest.fail(f"needs root ({why}); CI runs the tests as root")
         pytest.skip(f"needs root ({why})")
+
+
+def store_file_at_version(path: Path, version: int) -> sqlite3.Connection:
+    """A store file as perflab wrote it at schema ``version`` (its migrations up to there),
+    open for the test to add rows to before a newer perflab opens and migrates it."""
+    from perflab.store._schema import APPLICATION_ID, MIGRATIONS, _statements  # noqa: PLC0415
+
+    conn = sqlite3.connect(path, isolation_level=None)
+    for v in range(1, version + 1):
+        for statement in _statements(MIGRATIONS[v]):
+            conn.execute(statement)
+    conn.execute(f"PRAGMA user_version = {version}")
+    conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    return conn
 
 
 @pytest.fixture

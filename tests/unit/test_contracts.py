@@ -17,6 +17,7 @@ from perflab.collect import _contracts as collect
 from perflab.debug import _contracts as debug
 from perflab.demo import _contracts as demo
 from perflab.ebpf import _contracts as ebpf
+from perflab.incident import _contracts as incident
 from perflab.load import _contracts as load
 from perflab.logs import _contracts as logs
 from perflab.metrics import _contracts as metrics
@@ -67,8 +68,15 @@ CONTRACTS: dict[str, Any] = {
     "ebpf-libcalls": ebpf.EbpfLibcallsDoc,
     "ebpf-offcpu": ebpf.EbpfOffcpuDoc,
     "ebpf-syscalls": ebpf.EbpfSyscallsDoc,
+    "event-deploy": incident.EventDeployDoc,
     "goroutines": debug.GoroutinesReport,
     "gotrace": debug.GotraceReport,
+    "incident": incident.IncidentDoc,
+    "incident-bundle": incident.IncidentBundleDoc,
+    "incident-close": incident.IncidentCloseDoc,
+    "incident-ls": incident.IncidentLsDoc,
+    "incident-note": incident.IncidentNoteDoc,
+    "incident-runbook": incident.IncidentRunbookDoc,
     "jaeger-dependencies": trace.JaegerDependenciesDoc,
     "jaeger-services": trace.JaegerServicesDoc,
     "jaeger-traces": trace.JaegerTracesDoc,

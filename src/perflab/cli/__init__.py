@@ -62,6 +62,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "memcheck": ("perflab.cli.leak:memcheck",
                  "valgrind memcheck/massif or an ASan log: errors grouped by stack, leaks."),
     "chaos": ("perflab.cli.chaos:chaos", "Chaos: a Toxiproxy-compatible fault proxy."),
+    "incident": ("perflab.cli.incident:incident",
+                 "Incidents: capture evidence, triage, notes, runbooks, postmortem, bundle."),
+    "event": ("perflab.cli.incident:event", "Record events on every timeline: deploys."),
 }
 
 

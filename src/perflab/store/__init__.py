@@ -40,6 +40,12 @@ and ``log_stream_id``; reading: ``log_streams``, ``log_streams_in``, ``log_lines
 needed); retention:
 ``log_stats``, ``log_bytes_estimate``, ``delete_logs_before``, ``delete_oldest_logs``.
 
+Incidents (schema v9, ``_incidents.py``): ``create_incident``, ``incident``, ``incidents``,
+``close_incident``, ``IncidentRow``; their timeline ``add_incident_item``, ``replace_findings``,
+``incident_items``, ``IncidentItem``; ``record_deploy`` and ``events_of_kind`` (deploys, alerts
+and faults across every run); what triage reads of a window: ``span_outcomes`` (RED),
+``process_series_in`` (a suspect's recorded series), and the logs' ``log_level_counts``.
+
 Contracts (``_contracts.py``): the TypedDicts of the JSON the models give (``RunJson``,
 ``SeriesJson``, ``EventJson``, ``SampleWindowJson``, ``SummaryJson``) and of the documents of
 ``runs``, ``show``, ``query`` and ``store check`` (``RunsDoc``, ``ShowDoc``, ``QueryDoc``,
@@ -69,6 +75,21 @@ from perflab.store._contracts import (
     SummaryJson,
 )
 from perflab.store._errors import store_error
+from perflab.store._incidents import (
+    IncidentItem,
+    IncidentRow,
+    add_incident_item,
+    close_incident,
+    create_incident,
+    events_of_kind,
+    incident,
+    incident_items,
+    incidents,
+    process_series_in,
+    record_deploy,
+    replace_findings,
+    span_outcomes,
+)
 from perflab.store._ingest import IngestQueue, IngestStats
 from perflab.store._log_views import last_log_id, log_level_counts, log_lines_after
 from perflab.store._logs import (
@@ -186,6 +207,8 @@ __all__ = [
     "CheckResult",
     "Event",
     "EventJson",
+    "IncidentItem",
+    "IncidentRow",
     "IngestQueue",
     "IngestStats",
     "MetricColumns",
@@ -215,9 +238,12 @@ __all__ = [
     "Summary",
     "SummaryJson",
     "TraceSummary",
+    "add_incident_item",
     "add_silence",
     "canonical_labels",
     "check_file",
+    "close_incident",
+    "create_incident",
     "default_store_path",
     "delete_logs_before",
     "delete_oldest_logs",
@@ -225,10 +251,14 @@ __all__ = [
     "delete_samples_before",
     "delete_spans_started_before",
     "end_event",
+    "events_of_kind",
     "expire_silence",
     "find_trace_ids",
     "format_labels",
     "has_rollup",
+    "incident",
+    "incident_items",
+    "incidents",
     "insert_logs",
     "insert_spans",
     "interrupt",
@@ -255,8 +285,11 @@ __all__ = [
     "nearest_rank",
     "oldest_sample_ns",
     "pack_hours",
+    "process_series_in",
     "prune_span_catalog",
     "query_interrupted",
+    "record_deploy",
+    "replace_findings",
     "run_kinds",
     "running_runs",
     "runs_generation",
@@ -269,6 +302,7 @@ __all__ = [
     "span_bytes_estimate",
     "span_durations",
     "span_operations",
+    "span_outcomes",
     "span_processes",
     "span_services",
     "span_stats",

@@ -41,6 +41,12 @@ History of SCHEMA_VERSION (never renumber; only append):
        substring checked exactly on the line; log_minutes, the lines and bytes of each stream
        and level per minute, written with the lines and decremented by retention, so counting
        a day of 10 M lines reads a few thousand rows. Both are filled from the v7 lines.
+    9  incidents (2026-12, issue 16): an incident is a run of kind ``incident``; ``incidents``
+       holds what a run does not (title, open/closed, suspects, the postmortem draft) and
+       ``incident_items`` its timeline of evidence (a capture step: its status, time taken and
+       the artifact holding its output), findings (ranked, naming their evidence), notes and
+       actions; events_kind indexes events by kind and time, so deploy markers and alerts are
+       found across every run without reading each run's events.
 
 A file whose version is newer than SCHEMA_VERSION is refused, never rewritten: an older perflab
 must not damage what a newer one wrote.
@@ -52,7 +58,7 @@ import sqlite3
 
 from perflab.store._errors import rollback
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 APPLICATION_ID = 0x7066_6C62  # "pflb": marks the file as a perflab store (PRAGMA application_id)
 
 _V1 = """
@@ -272,9 +278,36 @@ INSERT INTO log_minutes (stream_id, minute, level, lines, bytes)
     FROM logs GROUP BY 1, 2, 3;
 """
 
+# schema 9: incidents, their timeline items, events by kind
+_V9 = """
+CREATE TABLE incidents (
+    run_id     INTEGER PRIMARY KEY REFERENCES runs (id) ON DELETE CASCADE,
+    title      TEXT    NOT NULL,
+    status     TEXT    NOT NULL DEFAULT 'open',  -- open, closed
+    opened_ns  INTEGER NOT NULL,
+    closed_ns  INTEGER,
+    suspects   TEXT    NOT NULL DEFAULT '{}',    -- JSON: {"services": [...], "pids": [...]}
+    postmortem TEXT                              -- Markdown, written by close
+);
+
+CREATE TABLE incident_items (
+    id          INTEGER PRIMARY KEY,
+    incident_id INTEGER NOT NULL REFERENCES incidents (run_id) ON DELETE CASCADE,
+    ts_ns       INTEGER NOT NULL,
+    kind        TEXT    NOT NULL,                -- evidence, finding, note, action
+    title       TEXT    NOT NULL,
+    body        TEXT    NOT NULL DEFAULT '',
+    score       REAL,                            -- findings: higher ranks first
+    attrs       TEXT    NOT NULL DEFAULT '{}'    -- JSON object
+);
+CREATE INDEX incident_items_of ON incident_items (incident_id, kind, ts_ns);
+
+CREATE INDEX events_kind ON events (kind, ts_ns);
+"""
+
 # MIGRATIONS[v] takes a store at version v-1 to version v.
 MIGRATIONS: dict[int, str] = {1: _V1, 2: _V2, 3: _V3, 4: _V4, 5: _V5, 6: _V6, 7: _V7,
-                           8: _V8}
+                           8: _V8, 9: _V9}
 
 
 def current_version(conn: sqlite3.Connection) -> int:

@@ -28,7 +28,7 @@ from perflab.errors import InvalidValue, NotFound, UsageError
 from perflab.load import load_view
 from perflab.report import series_area
 from perflab.serving import TooManyRequests
-from perflab.store import MAX_POINTS, sample_window
+from perflab.store import MAX_POINTS, events_of_kind, sample_window
 from perflab.units import parse_duration_ns
 from perflab.web._contracts import (
     ApiErrorDoc,
@@ -45,7 +45,7 @@ from perflab.web._params import BadParam, id_value, int_param, text_param, time_
 if TYPE_CHECKING:
     from starlette.types import Receive, Scope, Send
 
-    from perflab.store import Run, RunJson, Series, Store
+    from perflab.store import Event, Run, RunJson, Series, Store
     from perflab.web._state import AppState
 
 MAX_BATCH_SERIES = 256  # distinct series in one request (the Run page asks one per chart)
@@ -172,13 +172,23 @@ def series_json(series: Series) -> ApiRunSeries:
     return {"id": series.id, "name": series.name, "labels": series.labels, "unit": series.unit}
 
 
+def run_events(store: Store, run: Run) -> list[Event]:
+    """The run's events, and the deploys (of any run) within its time: markers on every
+    timeline."""
+    own = store.events(run.id)
+    end = run.ended_ns if run.ended_ns is not None else time.time_ns()
+    deploys = [e for e in events_of_kind(store, "deploy", run.started_ns, end)
+               if e.run_id != run.id]
+    return sorted(own + deploys, key=lambda e: (e.ts_ns, e.id)) if deploys else own
+
+
 def run_document(store: Store, run: Run) -> ApiRunDoc:
     series = store.series(run.id)
     return {
         "schema": "perflab.api.run/1",
         "run": run_json(store, run),
         "series": [{**s.to_json(), "area": series_area(s)} for s in series],
-        "events": [e.to_json() for e in store.events(run.id)],
+        "events": [e.to_json() for e in run_events(store, run)],
     }
 
 

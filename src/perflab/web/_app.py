@@ -18,7 +18,7 @@ from starlette.middleware import Middleware
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from perflab import _ui, logs, trace
+from perflab import _ui, incident, logs, trace
 from perflab import metrics as prom
 from perflab.serving import HostGuard
 from perflab.store import IngestQueue, Store
@@ -62,7 +62,8 @@ def _templates() -> jinja2.Environment:
                                     jinja2.FileSystemLoader(str(_ui.TEMPLATES)),
                                     jinja2.FileSystemLoader(str(prom.TEMPLATES)),
                                     jinja2.FileSystemLoader(str(trace.TEMPLATES)),
-                                    jinja2.FileSystemLoader(str(logs.TEMPLATES))]),
+                                    jinja2.FileSystemLoader(str(logs.TEMPLATES)),
+                                    jinja2.FileSystemLoader(str(incident.TEMPLATES))]),
         autoescape=True, undefined=jinja2.StrictUndefined,
     )
     env.filters.update(_ui.template_filters())
@@ -132,6 +133,7 @@ def create_app(config: AppConfig) -> Starlette:
         *prom.ROUTES,  # the Prometheus API, remote-write, the Query and Alerts pages
         *trace.ROUTES,  # span receivers, Jaeger's query API, the Traces and Services pages
         *logs.ROUTES,  # the Loki push receiver, Loki's query API and the Logs page
+        *incident.ROUTES,  # the Incident pages, an incident's API, deploys from CI
         Route("/metrics", metrics.endpoint, name="metrics"),
         Mount("/static", name="static",
               app=StaticFiles(packages=[("perflab.web", "static"), ("perflab._ui", "static")])),

@@ -14,7 +14,7 @@ from perflab.debug import debug_section_html
 from perflab.errors import NotFound
 from perflab.report import format_value, load_section_values, render_report, series_key
 from perflab.store import run_kinds
-from perflab.web._api import run_document
+from perflab.web._api import run_document, run_events
 from perflab.web._auth import COOKIE
 from perflab.web._db import interrupted, uses_store
 from perflab.web._params import BadParam, ascii_int, int_param, text_param, time_param
@@ -103,7 +103,7 @@ def run_page(request: Request) -> HTMLResponse:
     doc = run_document(store, run)
     load = load_section_values(store, run)
     return _page(request, "run.html", page="run", run=run, series=doc["series"],
-                 events=store.events(run.id), n_series=len(doc["series"]),
+                 events=run_events(store, run), n_series=len(doc["series"]),
                  n_events=len(doc["events"]), doc_json=script_json(doc),
                  load=load is not None, debug_html=debug_section_html(store, run),
                  **(load or {}))

@@ -4,6 +4,8 @@ lines with their index entries and streams."""
 
 from __future__ import annotations
 
+from tests.conftest import store_file_at_version
+
 from perflab.logs import LogEntry, LogSink, Retention, apply_retention
 from perflab.store import (
     SCHEMA_VERSION,
@@ -25,11 +27,11 @@ def _write(store: Store, lines: list[tuple[dict[str, str], int, str]]) -> None:
         sink.write(store, [LogEntry(canonical_labels(lab), ts, line) for lab, ts, line in lines])
 
 
-def test_a_v6_store_is_migrated_and_keeps_its_runs(tmp_path, store_at_version):
+def test_a_v6_store_is_migrated_and_keeps_its_runs(tmp_path):
     """Schema v7 adds logs, log_streams and the FTS index: a v6 file gains them (and what
     later versions add) and keeps its runs."""
     path = tmp_path / "v6.db"
-    conn = store_at_version(path, 6)
+    conn = store_file_at_version(path, 6)
     conn.execute("INSERT INTO runs (kind, name, status, started_ns, host)"
                  " VALUES ('record', 'old', 'ok', 1, 'h')")
     conn.close()

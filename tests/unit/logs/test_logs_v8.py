@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.conftest import store_file_at_version
 
 from perflab.logs import LogEntry, LogSink, Retention, apply_retention
 from perflab.store import (
@@ -90,9 +91,9 @@ def test_retention_takes_lines_out_of_their_minutes(store):
     assert store.conn.execute("SELECT minute, lines FROM log_minutes").fetchall() == [(5, 1)]
 
 
-def test_a_v7_store_gains_the_word_index_and_the_minutes(tmp_path, store_at_version):
+def test_a_v7_store_gains_the_word_index_and_the_minutes(tmp_path):
     path = tmp_path / "v7.db"
-    conn = store_at_version(path, 7)
+    conn = store_file_at_version(path, 7)
     conn.execute("INSERT INTO log_streams VALUES (1, '{\"job\":\"old\"}')")
     conn.executemany("INSERT INTO logs (ts_ns, stream_id, level, line) VALUES (?, 1, ?, ?)",
                      [(5, "error", "Disk Full"), (M + 5, None, "ok é"), (-M - 1, None, "old")])

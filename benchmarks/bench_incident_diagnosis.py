@@ -1,0 +1,278 @@
+"""Time to diagnosis and capture overhead of ``perflab incident open`` (issue 16's figures:
+the planted cause ranked first within 60 s of opening, for each demo fault; the capture costs
+the target <= 5 % of its throughput).
+
+    PYTHONPATH=src python benchmarks/bench_incident_diagnosis.py [--overhead-rounds 2]
+
+Starts, on loopback only: the demo service (``perflab.demo.service``: CPU hot path, lock, leak
+switched at run time), a hub (``perflab serve``, receiving spans) and the demo's traced chain
+frontend -> api -> store (``perflab.demo.chain``). Light traffic runs throughout (bounded: a
+few client threads, for the length of the run). Each fault is planted in turn:
+
+- CPU hot path: ``cpu=on`` and ``/hash`` traffic; expected first: a hot path in checksum_slowly;
+- lock contention: ``lock=on`` and ``/report`` from 6 threads; expected: lock contention;
+- leak: ``leak=on`` and ``/cache`` of new keys; expected: the service leaks memory;
+- slow downstream: every checkout's order misses the store's price cache; expected: slow
+  downstream store;
+- error burst: one checkout in three uses the expired coupon; expected: errors start at the store.
+
+The process faults get a few seconds of traffic before the incident is opened; the span faults
+30 s, so the last minute RED compares holds them. Then ``perflab incident open`` runs (with the
+service's PID, a 10 s profile) and the time from its start to its answer is the figure, with the
+rank of the planted cause in it. Overhead: the service's /work throughput from 4 keep-alive
+client threads, in windows with a capture running against it and windows without, alternated.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from perflab.testing import free_port
+
+PY = sys.executable
+
+
+class Traffic:
+    """Keep-alive GETs from ``threads`` threads until stopped; ``path(i)`` gives each URL."""
+
+    def __init__(self, port: int, path: Any, threads: int = 2, pause_s: float = 0.0) -> None:
+        self.port, self.path, self.pause_s = port, path, pause_s
+        self.done: list[float] = []
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._run, args=(k,), daemon=True)
+                         for k in range(threads)]
+
+    def start(self) -> Traffic:
+        for t in self._threads:
+            t.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        for t in self._threads:
+            t.join(15)
+
+    def count(self, start: float, end: float) -> int:
+        return sum(1 for t in list(self.done) if start <= t < end)
+
+    def _run(self, k: int) -> None:
+        i = k * 1_000_000
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        while not self._stop.is_set():
+            i += 1
+            try:
+                conn.request("GET", self.path(i))
+                conn.getresponse().read()
+                self.done.append(time.monotonic())
+            except (OSError, http.client.HTTPException):
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+                self._stop.wait(0.1)
+            if self.pause_s:
+                self._stop.wait(self.pause_s)
+        conn.close()
+
+
+def _wait_port_file(path: Path, timeout_s: float = 60) -> int:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if path.exists() and path.read_text().strip():
+            return int(path.read_text())
+        time.sleep(0.1)
+    raise SystemExit(f"no port in {path}")
+
+
+def _wait_http(url: str, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2):  # loopback
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit(f"{url} never answered")
+
+
+def _faults(port: int, **switches: str) -> None:
+    query = "&".join(f"{k}={v}" for k, v in switches.items())
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/admin/faults?{query}",
+                                timeout=10):
+        pass
+
+
+def _open(store: Path, title: str, *args: str) -> tuple[float, dict[str, Any]]:
+    started = time.monotonic()
+    out = subprocess.run([PY, "-m", "perflab", "incident", "open", title, "--store", str(store),
+                          "--json", *args], capture_output=True, text=True, check=False,
+                         timeout=300)
+    took = time.monotonic() - started
+    if out.returncode != 0:
+        raise SystemExit(f"incident open failed ({out.returncode}): {out.stderr}")
+    return took, json.loads(out.stdout)
+
+
+def _rank(doc: dict[str, Any], expect: str) -> int | None:
+    return next((f["rank"] for f in doc["findings"] if expect in f["title"]), None)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--overhead-rounds", type=int, default=2)
+    parser.add_argument("--span-settle", type=float, default=30.0)
+    parser.add_argument("--only-overhead", action="store_true",
+                        help="Skip the faults: measure the capture's overhead only.")
+    args = parser.parse_args()
+    # a TERM (a timeout) ends the run through the finally below: the children are stopped
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    tmp = Path(tempfile.mkdtemp(prefix="bench-incident-"))
+    store = tmp / "store.db"
+    env = {**os.environ}
+    children: list[subprocess.Popen[bytes]] = []
+
+    def spawn(argv: list[str], extra: dict[str, str] | None = None) -> None:
+        log = (tmp / f"child-{len(children)}.log").open("wb")
+        children.append(subprocess.Popen(argv, stdout=log, stderr=log,
+                                         env={**env, **(extra or {})},
+                                         start_new_session=True))
+
+    try:
+        spawn([PY, "-m", "perflab.demo.service", "--port", "0", "--port-file",
+               str(tmp / "svc.port")])
+        service = children[-1]
+        svc_port = _wait_port_file(tmp / "svc.port")
+        hub_port = free_port()
+        spawn([PY, "-m", "perflab", "serve", "--listen", f"127.0.0.1:{hub_port}", "--store",
+               str(store), "--no-record", "--no-otlp-http", "--no-otlp-grpc", "--no-zipkin"])
+        _wait_http(f"http://127.0.0.1:{hub_port}/api/runs")
+        otel = {"OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{hub_port}",
+                "OTEL_BSP_SCHEDULE_DELAY": "500", "OTEL_TRACES_SAMPLER": "always_on"}
+        next_url = ""
+        for role in ("store", "api", "frontend"):
+            argv = [PY, "-m", "perflab.demo.chain", "--role", role, "--port", "0",
+                    "--port-file", str(tmp / f"{role}.port")]
+            spawn([*argv, "--next", next_url] if next_url else argv, otel)
+            next_url = f"http://127.0.0.1:{_wait_port_file(tmp / f'{role}.port')}"
+        front = _wait_port_file(tmp / "frontend.port")
+
+        mode = {"chain": "normal"}
+
+        def checkout(i: int) -> str:
+            order = i * 10 if mode["chain"] == "slow" else (i * 10 + 1)  # x10: a cache miss
+            coupon = "&coupon=EXPIRED" if mode["chain"] == "errors" and i % 3 == 0 else ""
+            return f"/checkout?order={order}{coupon}"
+
+        pid = str(service.pid)
+        if not args.only_overhead:
+            _diagnosis(args, store, (svc_port, front), pid, mode=mode, checkout=checkout)
+        _overhead(args, store, svc_port, pid)
+    finally:
+        for child in reversed(children):
+            child.terminate()
+        for child in children:
+            try:
+                child.wait(10)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+    return 0
+
+
+def _diagnosis(args: argparse.Namespace, store: Path, ports: tuple[int, int], pid: str, *,
+               mode: dict[str, str], checkout: Any) -> None:
+    """Each fault in turn: plant it, open an incident, the rank of the planted cause."""
+    svc_port, front = ports
+    chain = Traffic(front, checkout, threads=2, pause_s=0.05).start()
+    base = Traffic(svc_port, lambda _i: "/work", threads=1, pause_s=0.05).start()
+    print(f"warming up: normal traffic for {args.span_settle + 40:.0f} s (RED's 'before')")
+    time.sleep(args.span_settle + 40)
+    results: list[tuple[str, float, float, int | None, str]] = []
+    process_faults = [
+        ("CPU hot path", {"cpu": "on"}, lambda i: f"/hash?n=200000&i={i}", 2,
+         "CPU hot path"),
+        ("lock contention", {"lock": "on"}, lambda i: f"/report?ms=100&i={i}", 6,
+         "lock contention"),
+        # slow enough not to reach the demo's 768 MiB cap before the capture ends
+        ("leak", {"leak": "on"}, lambda i: f"/cache?key=k{i}&kib=64", 2, "leaks memory"),
+    ]
+    for name, switches, path, threads, expect in process_faults:
+        _faults(svc_port, cpu="off", lock="off", leak="off")
+        _faults(svc_port, **switches)
+        traffic = Traffic(svc_port, path, threads=threads,
+                          pause_s=0.05 if name == "leak" else 0.0).start()
+        settle = 3.0
+        time.sleep(settle)
+        took, doc = _open(store, name, "--pid", pid)
+        traffic.stop()
+        results.append((name, settle, took, _rank(doc, expect), doc["findings"][0]["title"]
+                        if doc["findings"] else "-"))
+        print(f"{name}: opened in {took:.1f} s, planted cause ranked {results[-1][3]}")
+    _faults(svc_port, cpu="off", lock="off", leak="off")
+
+    for name, chain_mode, expect in (("slow downstream", "slow", "slow downstream: store"),
+                                     ("error burst", "errors", "errors start here: store")):
+        mode["chain"] = chain_mode
+        time.sleep(args.span_settle)
+        took, doc = _open(store, name, "--service", "frontend", "--profile-duration", "0")
+        results.append((name, args.span_settle, took, _rank(doc, expect),
+                        doc["findings"][0]["title"] if doc["findings"] else "-"))
+        print(f"{name}: opened in {took:.1f} s, planted cause ranked {results[-1][3]}")
+    mode["chain"] = "normal"
+    chain.stop()
+    base.stop()
+
+    print("\nfault            settle  open(s)  rank  first finding")
+    for name, settle, took, rank, first in results:
+        print(f"{name:<16} {settle:5.0f}s  {took:7.1f}  {rank!s:>4}  {first}")
+
+
+def _overhead(args: argparse.Namespace, store: Path, svc_port: int, pid: str) -> None:
+    """/work throughput from 4 keep-alive threads in windows with a capture running against
+    the service and windows as long without; the order alternates, so drift hits both."""
+    work = Traffic(svc_port, lambda _i: "/work", threads=4).start()
+    time.sleep(3)
+    off: list[float] = []
+    on: list[float] = []
+    took: list[float] = []  # how long each capture ran: each quiet window is as long
+
+    def captured() -> float:
+        t0 = time.monotonic()
+        _open(store, "overhead", "--pid", pid)
+        t1 = time.monotonic()
+        on.append(work.count(t0, t1) / (t1 - t0))
+        took.append(t1 - t0)
+        return t1 - t0
+
+    def quiet(seconds: float) -> None:
+        t0 = time.monotonic()
+        time.sleep(seconds)
+        off.append(work.count(t0, time.monotonic()) / (time.monotonic() - t0))
+
+    for r in range(args.overhead_rounds):
+        if r % 2:
+            quiet(took[-1])
+            captured()
+        else:
+            quiet(captured())
+    work.stop()
+    print(f"\n/work throughput without a capture: {statistics.median(off):.0f} req/s"
+          f" ({', '.join(f'{x:.0f}' for x in off)})")
+    print(f"/work throughput during a capture:   {statistics.median(on):.0f} req/s"
+          f" ({', '.join(f'{x:.0f}' for x in on)})")
+    print(f"capture overhead: {1 - statistics.median(on) / statistics.median(off):+.1%}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

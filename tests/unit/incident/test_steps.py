@@ -1,0 +1,74 @@
+"""Capture steps run in their own process groups: a hanging step (and what it started) is
+stopped at its timeout, a failing one keeps its message, output is bounded, and a cancel
+skips what has not run."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from perflab.incident._steps import MAX_OUTPUT_BYTES, Step, run_step, run_steps
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_a_hanging_step_and_its_children_are_stopped_at_the_timeout(tmp_path):
+    pid_file = tmp_path / "child.pid"
+    step = Step("hang", (f"sleep 300 & echo $! > {pid_file}; wait",), 1.0, perflab=False)
+    started = time.monotonic()
+    result = run_step(step)
+    assert result.status == "timeout"
+    assert result.message == "no answer within 1 s: stopped"
+    assert time.monotonic() - started < 30  # bounded by the timeout and the kill grace
+    child = int(pid_file.read_text())
+    deadline = time.monotonic() + 10
+    while _alive(child) and time.monotonic() < deadline:
+        time.sleep(0.05)  # a killed child is reaped by init a moment later
+    assert not _alive(child)
+
+
+def test_a_failing_step_keeps_its_error_line_and_output():
+    step = Step("fail", (("echo partial; echo 'perflab: error: no process with PID 9' >&2;"
+                         " echo '  hint: x' >&2; exit 3"),), 10.0, perflab=False)
+    result = run_step(step)
+    assert (result.status, result.exit_code) == ("failed", 3)
+    assert result.stdout == b"partial\n"
+    assert result.message == "perflab: error: no process with PID 9"
+
+
+def test_an_exit_code_a_check_uses_for_found_is_ok_when_allowed():
+    assert run_step(Step("x", ("exit 1",), 10.0, perflab=False, ok_codes=(0, 1))).status == "ok"
+
+
+def test_output_is_bounded_and_the_child_never_blocks_on_a_full_pipe():
+    step = Step("big", ("head -c 20000000 /dev/zero",), 60.0, perflab=False)
+    result = run_step(step)
+    assert result.status == "ok"
+    assert len(result.stdout) == MAX_OUTPUT_BYTES
+
+
+def test_a_perflab_step_runs_this_perflab():
+    result = run_step(Step("version", ("--version",), 60.0))
+    assert result.status == "ok"
+    assert b"perflab" in result.stdout
+
+
+def test_cancelling_skips_what_has_not_run(tmp_path):
+    steps = [Step(f"s{i}", ("true",), 10.0, perflab=False) for i in range(4)]
+    seen: list[tuple[str, str]] = []
+
+    def done(result):
+        seen.append((result.step.name, result.status))
+        return len(seen) < 1  # the first result cancels the rest (a full disk)
+
+    run_steps(steps, parallel=1, on_done=done)
+    assert seen[0] == ("s0", "ok")
+    assert {s for _, s in seen[1:]} <= {"skipped", "ok"}
+    assert sorted(n for n, _ in seen) == ["s0", "s1", "s2", "s3"]
+    assert ("s3", "skipped") in seen
