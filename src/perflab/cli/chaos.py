@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import click
 
+from perflab.cli._common import DURATION, emit_doc, json_option, open_store, store_option
 from perflab.cli.serve import _server_class, bind, parse_listen
-from perflab.errors import UsageError
+from perflab.errors import EXIT_INTERRUPTED, UsageError
 
 DEFAULT_API_LISTEN = "127.0.0.1:8474"  # Toxiproxy's port: its clients find us there
 
@@ -65,3 +67,86 @@ def proxy(*, listen: str, config: Path | None, token_file: str | None,
         raise UsageError(f"{config}: {server.failure.message}",
                          hint=server.failure.hint or "fix the proxy in the file")
     click.echo("perflab chaos proxy: stopped", err=True)
+
+
+# -- process, resource and network faults (perflab.chaos.faults) ---------------------------------
+
+@chaos.command("inject")
+@click.argument("kind", metavar="KIND")
+@click.option("--pid", "pids", type=int, multiple=True, metavar="PID",
+              help="The target process (repeatable).")
+@click.option("--match", "matches", multiple=True, metavar="TEXT",
+              help="Every process whose name or command line contains TEXT, as record's.")
+@click.option("-d", "--duration", type=DURATION, default="0s", show_default=False,
+              help="How long the fault lasts (every kind but kill needs it).")
+@click.option("--signal", "sig", default=None, metavar="NAME",
+              help="kill: the signal (default KILL); restart: the stop signal (default TERM).")
+@click.option("--restart-cmd", default=None, metavar="CMD",
+              help="restart: the command that starts the service again, at the fault's end.")
+@click.option("--workers", type=int, default=1, show_default=True,
+              help="cpu, io: hog processes.")
+@click.option("--size", default=None, metavar="SIZE",
+              help="memory: bytes to hold; disk: bytes to fill (512M, 2G).")
+@click.option("--path", type=click.Path(path_type=Path), default=None, metavar="DIR",
+              help="disk, io: the directory whose filesystem to fill or stress.")
+@click.option("--engine", type=click.Choice(["auto", "stress-ng", "builtin"]), default="auto",
+              show_default=True, help="cpu, memory, io: stress-ng when installed, else built in.")
+@click.option("--headroom", type=click.IntRange(0), default=0, show_default=True,
+              help="fds: descriptors the target may still open.")
+@click.option("--run", "run_id", type=int, default=None, metavar="RUN",
+              help="Put the fault's band on this run (a recording, a load test) instead of "
+                   "a new run of kind chaos.")
+@store_option
+@json_option
+def inject(*, kind: str, pids: tuple[int, ...], matches: tuple[str, ...], duration: float,
+           sig: str | None, restart_cmd: str | None, workers: int, size: str | None,
+           path: Path | None, engine: Literal["auto", "stress-ng", "builtin"], headroom: int,
+           run_id: int | None, store_path: str | None, as_json: bool) -> int:
+    """Inject one process or resource fault for --duration, then roll it back.
+
+    \b
+    KIND: kill | stop (SIGSTOP, SIGCONT at the end) | restart (--restart-cmd)
+          cpu | memory (--size) | io (--path) hogs, in the target's cgroup where it has one
+          disk (--path, --size: a fill file) | fds (RLIMIT_NOFILE lowered to what it has open)
+
+    Rolled back at expiry, on Ctrl-C or SIGTERM (exit 130), and by a watchdog process when
+    perflab itself is killed. The fault is a band on the run (--run, or a new chaos run).
+    """
+    from perflab.chaos.faults import InjectSpec  # noqa: PLC0415  # lazy: fast --help
+    from perflab.chaos.faults import inject as run_fault  # noqa: PLC0415
+    from perflab.units import parse_size  # noqa: PLC0415
+
+    spec = InjectSpec(kind=kind, duration_s=duration, pids=pids, matches=matches, signal=sig,
+                      restart_cmd=restart_cmd, workers=workers,
+                      size=None if size is None else parse_size(size), path=path,
+                      engine=engine, headroom=headroom)
+    store = open_store(store_path)
+    store.close()
+
+    def applied(what: str) -> None:
+        click.echo(f"perflab chaos inject: {what}", err=True)
+
+    doc = run_fault(spec, store.path, run_id=run_id, on_applied=applied)
+    if as_json:
+        emit_doc(doc)
+    else:
+        _print_fault_end(doc["status"], doc["run_id"], doc["problems"], doc["notes"])
+        if "restarted_pid" in doc:
+            click.echo(f"restarted: PID {doc['restarted_pid']}")
+    return _fault_exit(doc["status"], doc["problems"])
+
+
+def _print_fault_end(status: str, run_id: int, problems: list[str], notes: list[str]) -> None:
+    for note in notes:
+        click.echo(f"note: {note}", err=True)
+    for problem in problems:
+        click.echo(f"perflab: rollback step failed: {problem}", err=True)
+    state = "rolled back" if not problems else "rolled back with problems (above)"
+    click.echo(f"fault {'interrupted' if status == 'aborted' else 'ended'}: {state}; "
+               f"band on run {run_id}")
+
+
+def _fault_exit(status: str, problems: list[str]) -> int:
+    if status == "aborted":
+        return EXIT_INTERRUPTED
+    return 1 if problems else 0

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from perflab.collect._match import command_matches
 from perflab.collect.processes import ProcessCollector, ProcessRow, list_pids, parse_proc_stat
 from perflab.collect.system import SystemCollector, SystemSnapshot, system_rates
 from perflab.store import BatchWriter
@@ -354,7 +355,7 @@ class Recorder:
                 cmdline = fh.read().replace(b"\0", b" ").decode("utf-8", "replace")
         except OSError:
             cmdline = ""
-        hit = any(m in stat.comm or m in cmdline for m in self.matches)
+        hit = command_matches(stat.comm, cmdline, self.matches)
         self._match_cache[pid] = (stat.starttime, hit)
         return hit
 

@@ -1,0 +1,71 @@
+"""TypedDicts of the fault commands' --json documents (docs/schemas/chaos-*.schema.json)."""
+
+from typing import Any, Literal, NotRequired, TypedDict
+
+
+class FaultTarget(TypedDict):
+    pid: int
+    name: str
+
+
+class FaultDoc(TypedDict):
+    """``perflab chaos inject --json``: one fault, after its rollback."""
+
+    schema: Literal["perflab.chaos-fault/1"]
+    fault_id: str
+    kind: Literal["kill", "stop", "restart", "cpu", "memory", "disk", "io", "fds"]
+    mechanism: str
+    targets: list[FaultTarget]
+    params: dict[str, Any]
+    run_id: int
+    event_id: int
+    started_ns: int
+    ended_ns: int
+    status: Literal["ok", "aborted"]
+    rolled_back: bool
+    problems: list[str]
+    notes: list[str]
+    restarted_pid: NotRequired[int]
+
+
+class NetFaultDoc(TypedDict):
+    """``perflab chaos net --json``: one network fault, after its rollback."""
+
+    schema: Literal["perflab.chaos-net/1"]
+    fault_id: str
+    fault: Literal["loss", "rate", "partition", "delay"]
+    scope: str
+    mechanism: str
+    params: dict[str, Any]
+    run_id: int
+    event_id: int
+    started_ns: int
+    ended_ns: int
+    status: Literal["ok", "aborted"]
+    rolled_back: bool
+    problems: list[str]
+
+
+class NetnsDoc(TypedDict):
+    """One namespace of ``perflab chaos netns create|list --json``."""
+
+    name: str
+    netns: str
+    host_if: str
+    ns_if: str
+    host_addr: str
+    ns_addr: str
+
+
+class NetnsListDoc(TypedDict):
+    schema: Literal["perflab.chaos-netns/1"]
+    namespaces: list[NetnsDoc]
+
+
+class RollbackDoc(TypedDict):
+    """``perflab chaos rollback --json``: journals of dead controllers undone."""
+
+    schema: Literal["perflab.chaos-rollback/1"]
+    rolled_back: list[str]
+    running: list[str]
+    problems: list[str]
