@@ -7,7 +7,14 @@ from typing import Literal
 
 import click
 
-from perflab.cli._common import DURATION, emit_doc, json_option, open_store, store_option
+from perflab.cli._common import (
+    DURATION,
+    POSITIVE_DURATION,
+    emit_doc,
+    json_option,
+    open_store,
+    store_option,
+)
 from perflab.cli.serve import _server_class, bind, parse_listen
 from perflab.errors import EXIT_INTERRUPTED, UsageError
 
@@ -150,3 +157,161 @@ def _fault_exit(status: str, problems: list[str]) -> int:
     if status == "aborted":
         return EXIT_INTERRUPTED
     return 1 if problems else 0
+
+
+@chaos.command("net")
+@click.option("--loss", default=None, metavar="PCT", help="Drop this share of packets (1%).")
+@click.option("--rate", default=None, metavar="RATE",
+              help="Limit the link to this rate (1mbit, 500kbit; a namespace only).")
+@click.option("--partition", is_flag=True, help="Drop every packet.")
+@click.option("--delay", type=DURATION, default=None,
+              help="Delay packets (netem), or through the fault proxy with --proxy.")
+@click.option("--port", type=click.IntRange(1, 65535), default=None,
+              help="On lo: only this port's traffic (required there).")
+@click.option("--netns", "netns", default=None, metavar="NAME",
+              help="Act in this namespace of `perflab chaos netns create`.")
+@click.option("--iface", default="lo", show_default=True,
+              help="The interface outside a namespace: lo only.")
+@click.option("--proxy", default=None, metavar="NAME",
+              help="--delay: a proxy of the fault proxy's API carrying the traffic.")
+@click.option("--proxy-api", default="http://127.0.0.1:8474", show_default=True, metavar="URL",
+              help="The fault proxy's API (perflab chaos proxy).")
+@click.option("-d", "--duration", type=POSITIVE_DURATION, required=True,
+              help="How long the fault lasts.")
+@click.option("--run", "run_id", type=int, default=None, metavar="RUN",
+              help="Put the fault's band on this run instead of a new chaos run.")
+@store_option
+@json_option
+def net(*, loss: str | None, rate: str | None, partition: bool, delay: float | None,
+        port: int | None, netns: str | None, iface: str, proxy: str | None, proxy_api: str,
+        duration: float, run_id: int | None, store_path: str | None, as_json: bool) -> int:
+    """One network fault on lo (--port) or in a perflab namespace, then removed. Root only.
+
+    \b
+    --loss: netem where the kernel has it, else nftables (numgen random)
+    --partition: nftables drop rules, both directions
+    --rate: tbf on both ends of the namespace's veth pair
+    --delay: netem in a namespace; without netem, the fault proxy's latency toxic (--proxy)
+    """
+    from perflab.chaos.faults import NetSpec, net_fault  # noqa: PLC0415  # lazy: fast --help
+    from perflab.units import parse_percent  # noqa: PLC0415
+
+    chosen = [n for n, v in (("loss", loss), ("rate", rate), ("partition", partition or None),
+                             ("delay", delay)) if v is not None]
+    if len(chosen) != 1:
+        raise UsageError("give one fault: --loss, --rate, --partition or --delay",
+                         hint="e.g. perflab chaos net --loss 1% --netns web --duration 30s")
+    spec = NetSpec(fault=chosen[0],  # type: ignore[arg-type]  # one of the four names
+                   duration_s=duration, loss=None if loss is None else parse_percent(loss),
+                   rate_bps=None if rate is None else _bits_per_s(rate),
+                   delay_s=delay, port=port, netns=netns, iface=iface, proxy=proxy,
+                   proxy_api=proxy_api)
+    store = open_store(store_path)
+    store.close()
+
+    def applied(what: str) -> None:
+        click.echo(f"perflab chaos net: {what}", err=True)
+
+    doc = net_fault(spec, store.path, run_id=run_id, on_applied=applied)
+    if as_json:
+        emit_doc(doc)
+    else:
+        _print_fault_end(doc["status"], doc["run_id"], doc["problems"], [])
+    return _fault_exit(doc["status"], doc["problems"])
+
+
+def _bits_per_s(text: str) -> int:
+    """tc's rate words: 1mbit, 500kbit, 100kbps (bytes), 2gbit."""
+    import re  # noqa: PLC0415
+
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([kmg]?)(bit|bps)", text.strip().lower())
+    if not m:
+        raise UsageError(f"invalid rate {text!r}", hint="write it like 1mbit, 500kbit or 100kbps")
+    scale = {"": 1, "k": 1_000, "m": 1_000_000, "g": 1_000_000_000}[m.group(2)]
+    value = float(m.group(1)) * scale * (8 if m.group(3) == "bps" else 1)
+    if value < 8_000:
+        raise UsageError(f"rate {text!r} is too low", hint="at least 8kbit")
+    return round(value)
+
+
+@chaos.group("netns")
+def netns_group() -> None:
+    """Network namespaces with a veth pair, where network faults may act (root only)."""
+
+
+@netns_group.command("create")
+@click.argument("name")
+@json_option
+def netns_create(*, name: str, as_json: bool) -> None:
+    """Create namespace perflab-NAME, linked to this one by a link-local /30 and nothing else."""
+    from perflab.chaos.faults import create_netns  # noqa: PLC0415
+
+    doc = create_netns(name)
+    if as_json:
+        emit_doc({"schema": "perflab.chaos-netns/1", "namespaces": [doc]})
+        return
+    click.echo(f"namespace {doc['netns']}: inside {doc['ns_addr']} ({doc['ns_if']}), "
+               f"this side {doc['host_addr']} ({doc['host_if']})")
+    click.echo(f"start a service inside: perflab chaos netns run {name} -- CMD")
+
+
+@netns_group.command("delete")
+@click.argument("name")
+def netns_delete(*, name: str) -> None:
+    """Delete namespace perflab-NAME and its veth pair (and the processes' network)."""
+    from perflab.chaos.faults import delete_netns  # noqa: PLC0415
+
+    delete_netns(name)
+    click.echo(f"deleted namespace perflab-{name}")
+
+
+@netns_group.command("list")
+@json_option
+def netns_list(*, as_json: bool) -> None:
+    """The namespaces perflab created."""
+    from perflab.chaos.faults import list_netns  # noqa: PLC0415
+
+    found = list_netns()
+    if as_json:
+        emit_doc({"schema": "perflab.chaos-netns/1", "namespaces": found})
+        return
+    for doc in found:
+        click.echo(f"{doc['name']}  {doc['netns']}  inside {doc['ns_addr']}  "
+                   f"this side {doc['host_addr']}")
+
+
+@netns_group.command("run", context_settings={"ignore_unknown_options": True})
+@click.argument("name")
+@click.argument("command", nargs=-1, type=click.UNPROCESSED, required=True)
+def netns_run(*, name: str, command: tuple[str, ...]) -> None:
+    """Run CMD inside namespace perflab-NAME (it replaces this process)."""
+    import os  # noqa: PLC0415
+
+    from perflab.chaos.faults import netns_exec_argv  # noqa: PLC0415
+    from perflab.errors import ToolMissing  # noqa: PLC0415
+
+    argv = netns_exec_argv(name, list(command))
+    try:
+        os.execvp(argv[0], argv)  # noqa: S606  # the user's own command
+    except FileNotFoundError as exc:
+        raise ToolMissing("ip", install="apt install iproute2") from exc
+
+
+@chaos.command("rollback")
+@store_option
+@json_option
+def rollback(*, store_path: str | None, as_json: bool) -> int:
+    """Undo faults whose controller and watchdog both died (their journals are left)."""
+    from perflab.chaos.faults import rollback_orphans  # noqa: PLC0415
+
+    store = open_store(store_path)
+    store.close()
+    doc = rollback_orphans(store.path)
+    if as_json:
+        emit_doc(doc)
+    else:
+        click.echo(f"rolled back {len(doc['rolled_back'])} fault(s)"
+                   + (f"; {len(doc['running'])} still running" if doc["running"] else ""))
+        for problem in doc["problems"]:
+            click.echo(f"perflab: rollback step failed: {problem}", err=True)
+    return 1 if doc["problems"] else 0

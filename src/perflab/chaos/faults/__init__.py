@@ -15,14 +15,24 @@ from perflab.chaos.faults._contracts import (
     RollbackDoc,
 )
 from perflab.chaos.faults._inject import FAULT_KINDS, InjectSpec, inject
+from perflab.chaos.faults._net import NetSpec, net_fault
+from perflab.chaos.faults._netns import create_netns, delete_netns, list_netns, netns_exec_argv
+from perflab.chaos.faults._recover import rollback_orphans
 
 __all__ = [
     "FAULT_KINDS",
     "FaultDoc",
     "InjectSpec",
     "NetFaultDoc",
+    "NetSpec",
     "NetnsDoc",
     "NetnsListDoc",
     "RollbackDoc",
+    "create_netns",
+    "delete_netns",
     "inject",
+    "list_netns",
+    "net_fault",
+    "netns_exec_argv",
+    "rollback_orphans",
 ]

@@ -99,7 +99,8 @@ def check_spec(spec: InjectSpec) -> list[Target]:
         raise InvalidValue(f"{spec.kind} needs --size", hint="e.g. --size 512M")
     if spec.kind in ("disk", "io") and spec.path is None:
         raise InvalidValue(f"{spec.kind} needs --path",
-                           hint="the directory whose filesystem to fill or stress, e.g. --path /var/tmp")
+                           hint="the directory whose filesystem to fill or stress, "
+                                "e.g. --path /var/tmp")
     if spec.kind == "io" and spec.path is not None and not spec.path.is_dir():
         raise InvalidValue(f"--path {spec.path} is not a directory",
                            hint="give an existing directory")
@@ -165,9 +166,10 @@ def _apply(fault: FaultSession, spec: InjectSpec, targets: list[Target],
     if spec.kind == "fds":
         return exhaust_fds(fault, targets, spec.headroom), None
     if spec.kind == "disk":
-        assert spec.path is not None and spec.size is not None  # noqa: S101  # check_spec
+        assert spec.path is not None  # check_spec
+        assert spec.size is not None
         return fill_disk(fault, spec.path, spec.size), None
-    assert engine is not None  # noqa: S101  # a hog kind
+    assert engine is not None  # a hog kind
     directory = (spec.path / f"perflab-chaos-{fault.journal.fault_id}.io"
                  if spec.kind == "io" and spec.path is not None else None)
     plan = HogPlan(spec.kind, spec.workers, spec.duration_s,  # type: ignore[arg-type]

@@ -15,6 +15,7 @@ import resource
 import signal
 import subprocess
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from perflab.chaos.faults._undo import start_ticks
@@ -101,7 +102,7 @@ def restart_now(fault: FaultSession) -> int:
 
 def _cwd(pid: int) -> str | None:
     try:
-        return os.readlink(f"/proc/{pid}/cwd")
+        return str(Path(f"/proc/{pid}/cwd").readlink())
     except OSError:
         return None
 
@@ -111,7 +112,7 @@ def exhaust_fds(fault: FaultSession, targets: list[Target], headroom: int) -> st
     said = []
     for t in targets:
         try:
-            in_use = len(os.listdir(f"/proc/{t.pid}/fd"))
+            in_use = sum(1 for _ in Path(f"/proc/{t.pid}/fd").iterdir())
             soft, hard = resource.prlimit(t.pid, resource.RLIMIT_NOFILE)
         except ProcessLookupError as exc:
             raise NoSuchProcess(t.pid) from exc

@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType, TracebackType
-from typing import Any
+from typing import Any, Self
 
 from perflab.chaos.faults._journal import Journal, journal_dir, new_fault_id
 from perflab.chaos.faults._undo import start_ticks, undo_all
@@ -85,7 +85,7 @@ class FaultSession:
         """End ``hold`` early (another thread: a hog that died, a monkey's schedule)."""
         self._stop.set()
 
-    def __enter__(self) -> FaultSession:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

@@ -55,7 +55,7 @@ def target_of(pid: int) -> Target:
 def resolve_targets(pids: tuple[int, ...], matches: tuple[str, ...], *,
                     required: bool) -> list[Target]:
     """The targets named, checked to exist now; ``required``: at least one is needed."""
-    chosen = {pid: None for pid in pids}
+    chosen = dict.fromkeys(pids)
     if matches:
         if any(not m for m in matches):
             raise InvalidValue("--match needs a text", hint="e.g. --match my-service")

@@ -37,7 +37,7 @@ def start_ticks(pid: int) -> int | None:
 
 def same_process(step: UndoStep) -> bool:
     """Whether ``step``'s PID is still the process the fault acted on."""
-    return start_ticks(int(step["pid"])) == step["start_ticks"]
+    return bool(start_ticks(int(step["pid"])) == step["start_ticks"])
 
 
 def in_netns(netns: str | None, argv: list[str]) -> list[str]:
@@ -46,7 +46,8 @@ def in_netns(netns: str | None, argv: list[str]) -> list[str]:
 
 
 def run_quiet(argv: list[str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(argv, capture_output=True, text=True, check=False, timeout=20)
+    return subprocess.run(argv, capture_output=True, text=True, check=False,  # noqa: S603
+                          timeout=20)  # perflab's own ip/nft/tc command lines
 
 
 def _cont(step: UndoStep) -> None:
@@ -148,7 +149,7 @@ def undo_all(journal: Journal, *, status: str = "ok", by: str = "controller") ->
                     "meta": {"rolled_back_by": by}}
         try:
             UNDO[step["op"]](step)
-        except Exception as exc:  # noqa: BLE001  # one failed step must not stop the others
+        except Exception as exc:  # one failed step must not stop the others
             problems.append(f"{step['op']}: {exc}")
     journal.remove()
     return problems
