@@ -128,6 +128,7 @@ def inject(spec: InjectSpec, store_path: Path, *, run_id: int | None = None,
                                run_id=run_id)
     notes: list[str] = []
     restarted: int | None = None
+    mechanism = "interrupted before it was applied"
     with fault:
         mechanism, hog = _apply(fault, spec, targets, engine)
         if on_applied is not None:

@@ -245,6 +245,7 @@ def net_fault(spec: NetSpec, store_path: Path, *, run_id: int | None = None,
     params = {**spec.params(), "netem": netem}
     fault = FaultSession.begin(store_path, f"net-{spec.fault}", f"{spec.fault} on {label}",
                                params, run_id=run_id)
+    mechanism = "interrupted before it was applied"
     with fault:
         mechanism = (_proxy_delay(fault, spec) if scope is None
                      else _apply(fault, spec, scope, netem))

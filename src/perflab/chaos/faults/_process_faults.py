@@ -1,10 +1,11 @@
 """Faults on the target processes themselves: kill, stop, restart, file-descriptor exhaustion.
 
-File-descriptor exhaustion lowers the target's own ``RLIMIT_NOFILE`` (``prlimit``) to the number
-of descriptors it has open (plus ``headroom``): its next ``open``/``accept``/``socket`` fails with
-EMFILE, exactly what a leak that reached the limit does to it. A separate process holding
-descriptors would exhaust nothing: the per-process limit is per process, and the system-wide
-``file-max`` is in the millions. The limit is restored at the end (the journal keeps the old
+File-descriptor exhaustion lowers the target's own soft ``RLIMIT_NOFILE`` (``prlimit``) to the
+number of descriptors it has open (plus ``headroom``): its next ``open``/``accept``/``socket``
+fails with EMFILE, exactly what a leak that reached the limit does to it (a program that raises
+its own soft limit when it meets EMFILE escapes it). A separate process holding descriptors
+would exhaust nothing: the limit is per process, and the system-wide ``file-max`` is in the
+millions. The limit is restored at the end (the journal keeps the old
 soft and hard values).
 """
 
@@ -119,9 +120,11 @@ def exhaust_fds(fault: FaultSession, targets: list[Target], headroom: int) -> st
         except PermissionError as exc:
             raise AccessDenied(f"not allowed to change PID {t.pid}'s limits",
                                hint="run perflab as root (CAP_SYS_RESOURCE)") from exc
-        limit = min(in_use + headroom, hard)
+        limit = min(in_use + headroom, soft)
         fault.journal.add({"op": "rlimit", "pid": t.pid, "start_ticks": t.start_ticks,
                            "resource": "NOFILE", "soft": soft, "hard": hard})
-        resource.prlimit(t.pid, resource.RLIMIT_NOFILE, (limit, limit))
-        said.append(f"{t.label}: {in_use} open, limit {soft} -> {limit}")
+        # the soft limit only: it is what open() meets, and raising it back needs no privilege
+        # (a hard limit lowered cannot be raised again without CAP_SYS_RESOURCE)
+        resource.prlimit(t.pid, resource.RLIMIT_NOFILE, (limit, hard))
+        said.append(f"{t.label}: {in_use} open, soft limit {soft} -> {limit}")
     return "RLIMIT_NOFILE lowered (prlimit): " + "; ".join(said)

@@ -43,6 +43,7 @@ class FaultSession:
     problems: list[str] = field(default_factory=list)
     ended_ns: int | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
+    _previous_term: Any = None
 
     @classmethod
     def begin(cls, store_path: Path, kind: str, text: str, params: dict[str, Any], *,
@@ -70,26 +71,23 @@ class FaultSession:
 
     def hold(self, duration_s: float) -> None:
         """Keep the fault until ``duration_s`` passed, or Ctrl-C / SIGTERM (``interrupted``)."""
-        def on_term(signum: int, frame: FrameType | None) -> None:  # noqa: ARG001
-            raise KeyboardInterrupt
-
-        previous = signal.signal(signal.SIGTERM, on_term)
         try:
             self._stop.wait(duration_s)
         except KeyboardInterrupt:
             self.interrupted = True
-        finally:
-            signal.signal(signal.SIGTERM, previous)
 
     def end(self) -> None:
         """End ``hold`` early (another thread: a hog that died, a monkey's schedule)."""
         self._stop.set()
 
     def __enter__(self) -> Self:
+        # SIGTERM as Ctrl-C from now on, while the fault is being applied too
+        self._previous_term = signal.signal(signal.SIGTERM, _raise_interrupt)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+                 tb: TracebackType | None) -> bool:
+        signal.signal(signal.SIGTERM, self._previous_term)
         if isinstance(exc, KeyboardInterrupt):
             self.interrupted = True
         status = "failed" if exc is not None and not self.interrupted else (
@@ -101,3 +99,9 @@ class FaultSession:
         finally:
             signal.signal(signal.SIGINT, previous)
         self.ended_ns = time.time_ns()
+        # an interruption is an outcome, reported by the caller (exit 130), not an error
+        return isinstance(exc, KeyboardInterrupt)
+
+
+def _raise_interrupt(signum: int, frame: FrameType | None) -> None:  # noqa: ARG001
+    raise KeyboardInterrupt
