@@ -166,9 +166,10 @@ def _apply(fault: FaultSession, spec: NetSpec, scope: Scope, netem: bool) -> str
             _tc_add(fault, scope, scope.host_if, None, ["netem", "loss", pct])
             return f"netem loss {pct} on both ends of the veth pair ({scope.label})"
         n = round(spec.loss * 10_000)
-        drops = [(c, f"{m} numgen random mod 10000 < {n} drop") for c, m in _matches(scope, spec)]
+        rule = f"numgen random mod 10000 < {n} drop" if n < 10_000 else "drop"
+        drops = [(c, f"{m} {rule}") for c, m in _matches(scope, spec)]
         table = _nft_table(fault, scope, drops)
-        return (f"nftables table {table}: numgen random mod 10000 < {n} drop, each direction "
+        return (f"nftables table {table}: {rule}, each direction "
                 f"({scope.label})" + ("" if netem else "; this kernel has no netem"))
     if spec.fault == "rate":
         assert spec.rate_bps is not None  # check_net
