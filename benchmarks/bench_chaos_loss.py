@@ -46,7 +46,7 @@ print(len(seen), flush=True)
 
 def measure(ns: str, addr: str, probes: int) -> float:
     """Share of probes that did not arrive, in %."""
-    rx = subprocess.Popen(  # noqa: S603
+    rx = subprocess.Popen(
         [sys.executable, "-m", "perflab", "chaos", "netns", "run", ns, "--", sys.executable,
          "-c", RECEIVER, addr, str(PORT)], stdout=subprocess.PIPE, text=True, env=ENV)
     assert rx.stdout is not None
@@ -92,7 +92,7 @@ def main() -> None:
             if r == 0:
                 print(how)
             print(f"round {r + 1}: {lost:.2f} % of {args.probes} probes lost (asked {want:g} %)")
-        verdict = "meets" if worst <= 0.3 else "MISSES"  # noqa: PLR2004  # the issue's figure
+        verdict = "meets" if worst <= 0.3 else "MISSES"  # the issue's figure
         print(f"worst deviation {worst:.2f} points ({verdict} the ± 0.3 figure)")
     finally:
         delete_netns(ns)
