@@ -56,6 +56,7 @@ CONTRACTS: dict[str, Any] = {
     "bench-results": bench.BenchResultsDoc,
     "bench-system": bench.BenchSystemDoc,
     "chaos-fault": faults.FaultDoc,
+    "chaos-monkey": faults.MonkeyDoc,
     "chaos-net": faults.NetFaultDoc,
     "chaos-netns": faults.NetnsListDoc,
     "chaos-rollback": faults.RollbackDoc,

@@ -315,3 +315,40 @@ def rollback(*, store_path: str | None, as_json: bool) -> int:
         for problem in doc["problems"]:
             click.echo(f"perflab: rollback step failed: {problem}", err=True)
     return 1 if doc["problems"] else 0
+
+
+@chaos.command("monkey")
+@click.option("--match", "matches", multiple=True, required=True, metavar="TEXT",
+              help="The replicas: processes whose name or command line contains TEXT.")
+@click.option("--every", type=POSITIVE_DURATION, default="5m", show_default=True,
+              help="Time between rounds.")
+@click.option("--kill", "kill_count", type=click.IntRange(1), default=1, show_default=True,
+              help="Processes terminated per round.")
+@click.option("--min-healthy", type=click.IntRange(0), default=1, show_default=True,
+              help="Never leave fewer running than this (the round is skipped).")
+@click.option("--until", type=POSITIVE_DURATION, required=True,
+              help="Stop the schedule after this long.")
+@click.option("--signal", "sig", default="KILL", show_default=True, metavar="NAME")
+@click.option("--seed", type=int, default=None, help="Seed of the random choice (replays).")
+@store_option
+@json_option
+def monkey(*, matches: tuple[str, ...], every: float, kill_count: int, min_healthy: int,
+           until: float, sig: str, seed: int | None, store_path: str | None,
+           as_json: bool) -> int:
+    """Chaos Monkey: terminate random replicas on a schedule, with a guard, recorded."""
+    from perflab.chaos.faults import MonkeySpec  # noqa: PLC0415
+    from perflab.chaos.faults import monkey as run_monkey  # noqa: PLC0415
+
+    spec = MonkeySpec(matches=matches, every_s=every, until_s=until, kill=kill_count,
+                      min_healthy=min_healthy, signal=sig, seed=seed)
+    store = open_store(store_path)
+    store.close()
+    doc = run_monkey(spec, store.path,
+                     say=lambda line: click.echo(f"perflab chaos monkey: {line}", err=True))
+    if as_json:
+        emit_doc(doc)
+    else:
+        click.echo(f"monkey {'interrupted' if doc['status'] == 'aborted' else 'done'}: "
+                   f"{len(doc['killed'])} terminated, {doc['skipped']} rounds skipped by "
+                   f"--min-healthy; events on run {doc['run_id']}")
+    return EXIT_INTERRUPTED if doc["status"] == "aborted" else 0

@@ -22,7 +22,8 @@ from perflab.store import Store
 
 def test_exported_names() -> None:
     assert sorted(perflab.chaos.faults.__all__) == sorted([
-        "FAULT_KINDS", "FaultDoc", "InjectSpec", "NetFaultDoc", "NetSpec", "NetnsDoc",
+        "FAULT_KINDS", "FaultDoc", "InjectSpec", "MonkeyDoc", "MonkeySpec", "monkey",
+        "NetFaultDoc", "NetSpec", "NetnsDoc",
         "NetnsListDoc", "RollbackDoc", "create_netns", "delete_netns", "inject", "list_netns",
         "net_fault", "netns_exec_argv", "rollback_orphans",
     ])

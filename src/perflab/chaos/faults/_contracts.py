@@ -69,3 +69,19 @@ class RollbackDoc(TypedDict):
     rolled_back: list[str]
     running: list[str]
     problems: list[str]
+
+
+class MonkeyKill(TypedDict):
+    pid: int
+    name: str
+    ts_ns: int
+
+
+class MonkeyDoc(TypedDict):
+    """``perflab chaos monkey --json``: what the schedule terminated."""
+
+    schema: Literal["perflab.chaos-monkey/1"]
+    run_id: int
+    killed: list[MonkeyKill]
+    skipped: int
+    status: Literal["ok", "aborted"]
