@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import click
 
@@ -127,34 +128,36 @@ def inject(*, kind: str, pids: tuple[int, ...], matches: tuple[str, ...], durati
                       restart_cmd=restart_cmd, workers=workers,
                       size=None if size is None else parse_size(size), path=path,
                       engine=engine, headroom=headroom)
+    return _fault_command(run_fault, spec, store_path, run_id=run_id, as_json=as_json,
+                          verb="inject")
+
+
+def _fault_command(run: Callable[..., Mapping[str, Any]], spec: object,
+                   store_path: str | None, *, run_id: int | None, as_json: bool,
+                   verb: str) -> int:
+    """Run one fault (inject or net) and report its end; 130 when interrupted, 1 when a
+    rollback step failed."""
     store = open_store(store_path)
     store.close()
 
-    def applied(what: str) -> None:
-        click.echo(f"perflab chaos inject: {what}", err=True)
+    def applied(what: str) -> None:  # the mechanism, as soon as the fault is on
+        click.echo(f"perflab chaos {verb}: {what}", err=True)
 
-    doc = run_fault(spec, store.path, run_id=run_id, on_applied=applied)
+    doc = run(spec, store.path, run_id=run_id, on_applied=applied)
+    problems: list[str] = doc["problems"]
     if as_json:
         emit_doc(doc)
     else:
-        _print_fault_end(doc["status"], doc["run_id"], doc["problems"], doc["notes"])
+        for note in doc.get("notes", []):
+            click.echo(f"note: {note}", err=True)
+        for problem in problems:
+            click.echo(f"perflab: rollback step failed: {problem}", err=True)
+        state = "rolled back" if not problems else "rolled back with problems (above)"
+        click.echo(f"fault {'interrupted' if doc['status'] == 'aborted' else 'ended'}: "
+                   f"{state}; band on run {doc['run_id']}")
         if "restarted_pid" in doc:
             click.echo(f"restarted: PID {doc['restarted_pid']}")
-    return _fault_exit(doc["status"], doc["problems"])
-
-
-def _print_fault_end(status: str, run_id: int, problems: list[str], notes: list[str]) -> None:
-    for note in notes:
-        click.echo(f"note: {note}", err=True)
-    for problem in problems:
-        click.echo(f"perflab: rollback step failed: {problem}", err=True)
-    state = "rolled back" if not problems else "rolled back with problems (above)"
-    click.echo(f"fault {'interrupted' if status == 'aborted' else 'ended'}: {state}; "
-               f"band on run {run_id}")
-
-
-def _fault_exit(status: str, problems: list[str]) -> int:
-    if status == "aborted":
+    if doc["status"] == "aborted":
         return EXIT_INTERRUPTED
     return 1 if problems else 0
 
@@ -206,18 +209,8 @@ def net(*, loss: str | None, rate: str | None, partition: bool, delay: float | N
                    rate_bps=None if rate is None else _bits_per_s(rate),
                    delay_s=delay, port=port, netns=netns, iface=iface, proxy=proxy,
                    proxy_api=proxy_api)
-    store = open_store(store_path)
-    store.close()
-
-    def applied(what: str) -> None:
-        click.echo(f"perflab chaos net: {what}", err=True)
-
-    doc = net_fault(spec, store.path, run_id=run_id, on_applied=applied)
-    if as_json:
-        emit_doc(doc)
-    else:
-        _print_fault_end(doc["status"], doc["run_id"], doc["problems"], [])
-    return _fault_exit(doc["status"], doc["problems"])
+    return _fault_command(net_fault, spec, store_path, run_id=run_id, as_json=as_json,
+                          verb="net")
 
 
 def _bits_per_s(text: str) -> int:

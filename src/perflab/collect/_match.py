@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from perflab.collect.processes import list_pids, parse_proc_stat
+from perflab.collect.processes import ProcStat, list_pids, parse_proc_stat
 
 
 def command_matches(comm: str, cmdline: str, needles: Iterable[str]) -> bool:
@@ -16,20 +16,30 @@ def command_matches(comm: str, cmdline: str, needles: Iterable[str]) -> bool:
     return any(m in comm or m in cmdline for m in needles)
 
 
-def read_comm_cmdline(pid: int, proc_root: str = "/proc") -> tuple[str, int, str] | None:
-    """(name, start ticks, command line with spaces) of a process, or None once it has gone."""
-    base = f"{proc_root}/{pid}"
+def stat_of(pid: int, proc_root: str = "/proc") -> ProcStat | None:
+    """``/proc/PID/stat`` parsed, or None once the process has gone."""
     try:
-        with open(f"{base}/stat", "rb") as fh:  # noqa: PTH123  # hot path: plain open
-            stat = parse_proc_stat(fh.read().decode("utf-8", "replace"))
+        with open(f"{proc_root}/{pid}/stat", "rb") as fh:  # noqa: PTH123  # hot path
+            return parse_proc_stat(fh.read().decode("utf-8", "replace"))
     except (OSError, ValueError, IndexError):
         return None
+
+
+def cmdline_of(pid: int, proc_root: str = "/proc") -> str:
+    """The command line with its NULs as spaces ("" for a kernel thread or a gone process)."""
     try:
-        with open(f"{base}/cmdline", "rb") as fh:  # noqa: PTH123
-            cmdline = fh.read().replace(b"\0", b" ").decode("utf-8", "replace").strip()
+        with open(f"{proc_root}/{pid}/cmdline", "rb") as fh:  # noqa: PTH123
+            return fh.read().replace(b"\0", b" ").decode("utf-8", "replace")
     except OSError:
-        cmdline = ""
-    return stat.comm, stat.starttime, cmdline
+        return ""
+
+
+def read_comm_cmdline(pid: int, proc_root: str = "/proc") -> tuple[str, int, str] | None:
+    """(name, start ticks, command line) of a process, or None once it has gone."""
+    stat = stat_of(pid, proc_root)
+    if stat is None:
+        return None
+    return stat.comm, stat.starttime, cmdline_of(pid, proc_root).strip()
 
 
 def pids_matching(needles: Iterable[str], proc_root: str = "/proc") -> list[int]:
@@ -40,4 +50,4 @@ def pids_matching(needles: Iterable[str], proc_root: str = "/proc") -> list[int]
         seen = read_comm_cmdline(pid, proc_root)
         if seen is not None and command_matches(seen[0], seen[2], wanted):
             found.append(pid)
-    return found
+    return sorted(found)

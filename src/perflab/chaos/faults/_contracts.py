@@ -8,14 +8,11 @@ class FaultTarget(TypedDict):
     name: str
 
 
-class FaultDoc(TypedDict):
-    """``perflab chaos inject --json``: one fault, after its rollback."""
+class _FaultEnd(TypedDict):
+    """What every fault's document says of its band and its rollback."""
 
-    schema: Literal["perflab.chaos-fault/1"]
     fault_id: str
-    kind: Literal["kill", "stop", "restart", "cpu", "memory", "disk", "io", "fds"]
     mechanism: str
-    targets: list[FaultTarget]
     params: dict[str, Any]
     run_id: int
     event_id: int
@@ -24,26 +21,24 @@ class FaultDoc(TypedDict):
     status: Literal["ok", "aborted"]
     rolled_back: bool
     problems: list[str]
+
+
+class FaultDoc(_FaultEnd):
+    """``perflab chaos inject --json``: one fault, after its rollback."""
+
+    schema: Literal["perflab.chaos-fault/1"]
+    kind: Literal["kill", "stop", "restart", "cpu", "memory", "disk", "io", "fds"]
+    targets: list[FaultTarget]
     notes: list[str]
     restarted_pid: NotRequired[int]
 
 
-class NetFaultDoc(TypedDict):
+class NetFaultDoc(_FaultEnd):
     """``perflab chaos net --json``: one network fault, after its rollback."""
 
     schema: Literal["perflab.chaos-net/1"]
-    fault_id: str
     fault: Literal["loss", "rate", "partition", "delay"]
     scope: str
-    mechanism: str
-    params: dict[str, Any]
-    run_id: int
-    event_id: int
-    started_ns: int
-    ended_ns: int
-    status: Literal["ok", "aborted"]
-    rolled_back: bool
-    problems: list[str]
 
 
 class NetnsDoc(TypedDict):
