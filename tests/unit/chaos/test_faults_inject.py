@@ -78,6 +78,7 @@ def test_kill_9_of_the_controller_is_rolled_back_by_the_watchdog(
         (band,) = store.events(run.id)
         assert band.kind == "chaos.fault"
         assert band.end_ns is not None
+        assert band.end_ns - band.ts_ns < 600 * 10**9  # the planned 10 minutes, cut short
 
 
 @pytest.mark.parametrize(("sig", "kind"), [(signal.SIGINT, "stop"), (signal.SIGTERM, "cpu"),
@@ -271,3 +272,24 @@ def test_bad_input_is_one_line_and_leaves_nothing(args: list[str], code: int, me
     assert not list((store_path.parent / "chaos" / "faults").glob("*.json"))
     with Store.open(store_path) as store:
         assert store.runs() == []
+
+
+def test_match_selects_the_target_and_never_perflab_or_its_parents(
+        tmp_path: Path, store_path: Path) -> None:
+    """The controller's own command line (and its shell's) holds the text too: only the
+    target is stopped."""
+    require_root("SIGSTOP of another process")
+    tag = f"svc-{tmp_path.name[-8:]}"
+    with subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)", tag]) as proc:
+        try:
+            ctl = Controller(["inject", "stop", "--match", tag, "--duration", "10m", "--json"],
+                             store_path)
+            ctl.wait_applied()
+            wait_for(lambda: process_state(proc.pid) == "T", 30, "the stopped target")
+            ctl.signal(signal.SIGINT)
+            code, out, err = ctl.finish()
+            assert code == 130, err
+            assert [t["pid"] for t in json.loads(out)["targets"]] == [proc.pid]
+            assert process_state(proc.pid) != "T"
+        finally:
+            proc.kill()

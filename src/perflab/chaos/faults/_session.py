@@ -59,7 +59,11 @@ class FaultSession:
                                           meta={"fault": kind, "fault_id": fid, **params}).id
             else:
                 store.run(run_id)  # NotFound for a wrong --run, before anything changes
-            event_id = store.add_event(run_id, EVENT_KIND, text, ts_ns=started,
+            # the band spans the planned time from the start, so a live Run page shows it;
+            # the rollback sets its real end (early on Ctrl-C, or by the watchdog)
+            duration_s = float(params.get("duration_s") or 0)
+            planned = started + round(duration_s * 1e9) if duration_s > 0 else None
+            event_id = store.add_event(run_id, EVENT_KIND, text, ts_ns=started, end_ns=planned,
                                        attrs={"fault": kind, "fault_id": fid, **params})
         me = os.getpid()
         journal = Journal(journal_dir(store_path) / f"{fid}.json", fid, kind,
