@@ -9,6 +9,7 @@ import resource
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -293,3 +294,21 @@ def test_match_selects_the_target_and_never_perflab_or_its_parents(
             assert process_state(proc.pid) != "T"
         finally:
             proc.kill()
+
+
+def test_inject_runs_in_a_thread_of_another_program(target: subprocess.Popen[bytes],
+                                                    store_path: Path) -> None:
+    """An experiment's background activity calls ``inject`` from a thread: signal handlers
+    stay the main thread's, the fault still rolls back at expiry."""
+    from perflab.chaos.faults import InjectSpec, inject  # noqa: PLC0415
+
+    done: dict[str, object] = {}
+    spec = InjectSpec(kind="stop", duration_s=0.5, pids=(target.pid,))
+    thread = threading.Thread(target=lambda: done.update(doc=inject(spec, store_path)))
+    thread.start()
+    thread.join(120)
+    doc = done["doc"]
+    assert isinstance(doc, dict)
+    assert doc["status"] == "ok"
+    assert doc["rolled_back"] is True
+    assert process_state(target.pid) != "T"

@@ -21,6 +21,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from perflab.chaos.faults._process_faults import send
+from perflab.chaos.faults._session import set_handler
 from perflab.chaos.faults._targets import Target, resolve_targets
 from perflab.errors import InvalidValue, NoSuchProcess, TargetError
 from perflab.store import Store
@@ -74,7 +75,7 @@ def monkey(spec: MonkeySpec, store_path: Path, *, say: Any = None) -> MonkeyDoc:
             "fault": "monkey", "matches": list(spec.matches), "every_s": spec.every_s,
             "until_s": spec.until_s, "kill": spec.kill, "min_healthy": spec.min_healthy,
             "signal": sig.name})
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    previous = {s: set_handler(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     killed: list[MonkeyKill] = []
     skipped = 0
     end = time.monotonic() + spec.until_s
@@ -101,7 +102,7 @@ def monkey(spec: MonkeySpec, store_path: Path, *, say: Any = None) -> MonkeyDoc:
             stop.wait(min(spec.every_s, max(end - time.monotonic(), 0)))
     finally:
         for s, handler in previous.items():
-            signal.signal(s, handler)
+            set_handler(s, handler)
         with Store.open(store_path) as store:
             store.finish_run(run.id, "aborted" if stop.is_set() else "ok",
                              meta_update={"killed": len(killed), "skipped": skipped})

@@ -86,25 +86,33 @@ class FaultSession:
 
     def __enter__(self) -> Self:
         # SIGTERM as Ctrl-C from now on, while the fault is being applied too
-        self._previous_term = signal.signal(signal.SIGTERM, _raise_interrupt)
+        self._previous_term = set_handler(signal.SIGTERM, _raise_interrupt)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> bool:
-        signal.signal(signal.SIGTERM, self._previous_term)
+        set_handler(signal.SIGTERM, self._previous_term)
         if isinstance(exc, KeyboardInterrupt):
             self.interrupted = True
         status = "failed" if exc is not None and not self.interrupted else (
             "aborted" if self.interrupted else "ok")
         # a second Ctrl-C must not cut the rollback short: SIGINT waits until it is done
-        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        previous = set_handler(signal.SIGINT, signal.SIG_IGN)
         try:
             self.problems = undo_all(self.journal, status=status)
         finally:
-            signal.signal(signal.SIGINT, previous)
+            set_handler(signal.SIGINT, previous)
         self.ended_ns = time.time_ns()
         # an interruption is an outcome, reported by the caller (exit 130), not an error
         return isinstance(exc, KeyboardInterrupt)
+
+
+def set_handler(sig: signal.Signals, handler: Any) -> Any:
+    """``signal.signal`` in the main thread; elsewhere (a fault injected by an experiment's
+    background activity) signals are the main thread's business: nothing, None returned."""
+    if handler is None or threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(sig, handler)
 
 
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:  # noqa: ARG001
