@@ -259,6 +259,10 @@ def test_a_hog_joins_the_targets_cgroup_v2(tmp_path: Path, store_path: Path) -> 
     (["inject", "restart", "--pid", "1", "--duration", "1s"], 2, "restart needs --restart-cmd"),
     (["inject", "memory", "--size", "100T", "--duration", "1s"], 2, "more than this machine"),
     (["inject", "disk", "--size", "1M", "--duration", "1s"], 2, "disk needs --path"),
+    (["inject", "disk", "--path", "/tmp", "--size", "100T", "--duration", "1s"], 2,
+     "free on /tmp's filesystem"),
+    (["inject", "io", "--path", "/nonexistent-dir", "--duration", "1s"], 2,
+     "--path /nonexistent-dir is not a directory"),
     (["inject", "kill", "--pid", "1", "--signal", "NOPE"], 2, "unknown signal 'NOPE'"),
     (["inject", "cpu", "--duration", "1s", "--run", "4242"], 2, "4242"),
 ])

@@ -144,8 +144,8 @@ def start_hog(fault: FaultSession, plan: HogPlan, engine: str,
     return proc, f"{how}; {join.description}"
 
 
-def fill_disk(fault: FaultSession, directory: Path, size: int) -> str:
-    """Reserve ``size`` bytes of ``directory``'s filesystem in one file (fallocate)."""
+def check_fill(directory: Path, size: int) -> None:
+    """Refuse a fill of a path that is no directory, or larger than its free space."""
     if not directory.is_dir():
         raise InvalidValue(f"--path {directory} is not a directory",
                            hint="give the directory whose filesystem to fill")
@@ -155,6 +155,10 @@ def fill_disk(fault: FaultSession, directory: Path, size: int) -> str:
         raise InvalidValue(f"--size {format_size(size)} is more than the {format_size(free)} "
                            f"free on {directory}'s filesystem",
                            hint=f"give at most --size {free}")
+
+
+def fill_disk(fault: FaultSession, directory: Path, size: int) -> str:
+    """Reserve ``size`` bytes of ``directory``'s filesystem in one file (fallocate)."""
     path = directory / f".perflab-chaos-{fault.journal.fault_id}.fill"
     fault.journal.add({"op": "unlink", "path": str(path)})
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

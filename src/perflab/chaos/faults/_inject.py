@@ -15,7 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
-from perflab.chaos.faults._hogs import HogPlan, check_memory, choose_engine, fill_disk, start_hog
+from perflab.chaos.faults._hogs import (
+    HogPlan,
+    check_fill,
+    check_memory,
+    choose_engine,
+    fill_disk,
+    start_hog,
+)
 from perflab.chaos.faults._process_faults import (
     exhaust_fds,
     kill,
@@ -104,6 +111,8 @@ def check_spec(spec: InjectSpec) -> list[Target]:
     if spec.kind == "io" and spec.path is not None and not spec.path.is_dir():
         raise InvalidValue(f"--path {spec.path} is not a directory",
                            hint="give an existing directory")
+    if spec.kind == "disk" and spec.path is not None and spec.size:
+        check_fill(spec.path, spec.size)
     if spec.kind == "memory" and spec.size:
         check_memory(spec.size, Path("/proc/meminfo").read_text())
     if spec.workers < 1:
