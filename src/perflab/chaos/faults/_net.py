@@ -21,6 +21,7 @@ the watchdog) deletes them.
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import time
 import urllib.error
@@ -93,7 +94,10 @@ def _scope(spec: NetSpec) -> Scope:
 
 
 def netem_available() -> bool:
-    """Whether the kernel has netem: try it on the loopback of a throwaway namespace."""
+    """Whether the kernel has netem: load its module where modprobe exists, then try it on
+    the loopback of a throwaway namespace (nothing real is touched)."""
+    if shutil.which("modprobe") is not None:
+        run_quiet(["modprobe", "-q", "sch_netem"])
     probe = f"{PREFIX}probe-{new_fault_id()}"
     if run_quiet(["ip", "netns", "add", probe]).returncode != 0:
         return False
