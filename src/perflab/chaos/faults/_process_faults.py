@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from perflab.chaos.faults._undo import start_ticks
+from perflab.collect import stat_of
 from perflab.errors import AccessDenied, NoSuchProcess
 
 if TYPE_CHECKING:
@@ -69,11 +70,8 @@ def wait_exit(targets: list[Target], timeout_s: float = EXIT_GRACE_S) -> list[Ta
 
 
 def _zombie(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", encoding="utf-8", errors="replace") as fh:  # noqa: PTH123
-            return fh.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
-    except (OSError, IndexError):
-        return True
+    stat = stat_of(pid)
+    return stat is None or stat.state in ("Z", "X")
 
 
 def restart_kill(fault: FaultSession, targets: list[Target], argv: list[str],

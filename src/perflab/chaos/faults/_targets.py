@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from perflab.collect import pids_matching, read_comm_cmdline
+from perflab.collect import pids_matching, read_comm_cmdline, stat_of
 from perflab.errors import InvalidValue, NoSuchProcess, TargetError
 from perflab.units import printable
 
@@ -33,12 +33,8 @@ class Target:
 def _ancestors(pid: int) -> set[int]:
     """``pid`` and every process above it."""
     seen = {pid}
-    while pid > 1:
-        try:
-            with open(f"/proc/{pid}/stat", encoding="utf-8", errors="replace") as fh:  # noqa: PTH123
-                pid = int(fh.read().rsplit(")", 1)[1].split()[1])
-        except (OSError, ValueError, IndexError):
-            break
+    while pid > 1 and (stat := stat_of(pid)) is not None:
+        pid = stat.ppid
         seen.add(pid)
     return seen
 

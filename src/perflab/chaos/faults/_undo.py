@@ -19,7 +19,7 @@ import urllib.request
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from perflab.collect import read_comm_cmdline
+from perflab.collect import stat_of
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -31,8 +31,8 @@ RLIMITS = {"NOFILE": resource.RLIMIT_NOFILE}
 
 def start_ticks(pid: int) -> int | None:
     """The start time of a process (clock ticks since boot), None once it has gone."""
-    seen = read_comm_cmdline(pid)
-    return None if seen is None else seen[1]
+    stat = stat_of(pid)
+    return None if stat is None else stat.starttime
 
 
 def same_process(step: UndoStep) -> bool:
