@@ -12,20 +12,16 @@ mechanism on this kernel: netem where it exists, else nftables' ``numgen random`
 from __future__ import annotations
 
 import argparse
-import shutil
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the checkout's tests/ package, for its fault controller
-from tests._faults import ENV, Controller  # noqa: E402
-
-from perflab.chaos.faults import create_netns, delete_netns  # noqa: E402
+from tests._faults import ENV, Controller, scratch_netns  # noqa: E402
 
 PORT = 9998
 RECEIVER = """
@@ -75,10 +71,8 @@ def main() -> None:
     args = ap.parse_args()
     want = float(args.loss.rstrip("%"))
     ns = "benchloss"
-    doc = create_netns(ns)
-    tmp = Path(tempfile.mkdtemp(prefix="perflab-bench-loss-"))
-    store = tmp / "perflab.db"
-    try:
+    with scratch_netns(ns) as (doc, tmp):
+        store = tmp / "perflab.db"
         print(f"baseline (no fault): {measure(ns, doc['ns_addr'], args.probes):.2f} % lost")
         worst = 0.0
         for r in range(args.rounds):
@@ -92,11 +86,8 @@ def main() -> None:
             if r == 0:
                 print(how)
             print(f"round {r + 1}: {lost:.2f} % of {args.probes} probes lost (asked {want:g} %)")
-        verdict = "meets" if worst <= 0.3 else "MISSES"  # the issue's figure
-        print(f"worst deviation {worst:.2f} points ({verdict} the ± 0.3 figure)")
-    finally:
-        delete_netns(ns)
-        shutil.rmtree(tmp, ignore_errors=True)
+    verdict = "meets" if worst <= 0.3 else "MISSES"  # the issue's figure
+    print(f"worst deviation {worst:.2f} points ({verdict} the ± 0.3 figure)")
 
 
 if __name__ == "__main__":

@@ -9,13 +9,19 @@ import json
 import os
 import queue
 import resource
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from perflab.chaos.faults import NetnsDoc
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
@@ -132,3 +138,17 @@ def _pgrp_state(proc: Path, pgid: int) -> bool:
 def _ns(netns: str | None, argv: list[str]) -> str:
     full = argv if netns is None else ["ip", "netns", "exec", netns, *argv]
     return subprocess.run(full, capture_output=True, text=True, check=False).stdout
+
+
+@contextlib.contextmanager
+def scratch_netns(name: str) -> Iterator[tuple[NetnsDoc, Path]]:
+    """A perflab namespace and a scratch directory (for a store), both removed at the end."""
+    from perflab.chaos.faults import create_netns, delete_netns  # noqa: PLC0415
+
+    doc = create_netns(name)
+    tmp = Path(tempfile.mkdtemp(prefix=f"perflab-{name}-"))
+    try:
+        yield doc, tmp
+    finally:
+        delete_netns(name)
+        shutil.rmtree(tmp, ignore_errors=True)
