@@ -93,7 +93,8 @@ def check_spec(spec: InjectSpec) -> list[Target]:
     """Refuse what cannot be injected, before anything exists; returns the targets."""
     if spec.kind not in FAULT_KINDS:
         raise InvalidValue(f"unknown fault {spec.kind!r}", hint=f"one of: {', '.join(FAULT_KINDS)}")
-    if spec.kind != "kill" and spec.duration_s <= 0:
+    # kill is an instant; restart may come back at once (--duration: the downtime)
+    if spec.kind not in ("kill", "restart") and spec.duration_s <= 0:
         raise InvalidValue(f"a {spec.kind} fault needs --duration",
                            hint="every fault is bounded in time, e.g. --duration 30s")
     if spec.kind in ("kill", "restart"):
