@@ -44,6 +44,14 @@ def test_a_journal_survives_a_torn_write_and_lists_only_whole_files(tmp_path: Pa
     assert Journal.read(tmp_path / "a.json") == j
 
 
+def test_a_journal_is_private(tmp_path: Path) -> None:
+    """It may hold a restart command line, and with it a secret."""
+    j = Journal(tmp_path / "faults" / "a.json", "a", "restart", {"pid": 1, "start_ticks": 1})
+    j.add({"op": "spawn", "argv": ["svc", "--token", "s3cret"], "cwd": None})
+    assert j.path.stat().st_mode & 0o777 == 0o600
+    assert j.path.parent.stat().st_mode & 0o777 == 0o700
+
+
 def test_rollback_undoes_journals_of_dead_controllers_only(store_path: Path) -> None:
     """A journal whose controller is gone is undone (its fill file removed, its band ended);
     one whose controller runs is a fault in progress and stays."""

@@ -52,9 +52,11 @@ class Journal:
                 "controller": self.controller, "undo": self.undo}
 
     def write(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # private: a restart command line may hold a secret
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".tmp")
-        with tmp.open("w", encoding="utf-8") as fh:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
             json.dump(self.to_json(), fh)
             fh.flush()
             os.fsync(fh.fileno())  # the watchdog reads it after a crash of the controller
