@@ -221,3 +221,18 @@ def test_network_faults_need_root(tmp_path: Path) -> None:
         shutil.rmtree(shared)
     assert code == 3, err
     assert "perflab: error: net needs root" in err
+
+
+@pytest.mark.parametrize("fault", [["--partition"], ["--rate", "1mbit"]])
+def test_kill_9_of_a_network_fault_is_rolled_back(fault: list[str], netns: NetnsDoc,
+                                                  store_path: Path) -> None:
+    """Every network kind, as loss above: the watchdog deletes the table or the qdiscs."""
+    ctl = Controller(["net", *fault, "--netns", netns["name"], "--duration", "10m"],
+                     store_path)
+    ctl.wait_applied()
+    journal = ctl.journal()
+    assert not all(step_restored(s) for s in journal["undo"])
+    ctl.kill9()
+    wait_for(lambda: not Path(journal["path"]).exists(), 30, "the watchdog's rollback")
+    assert all(step_restored(s) for s in journal["undo"])
+    wait_for(lambda: _echo(netns["ns_addr"]), 30, "traffic after the rollback")
