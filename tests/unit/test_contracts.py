@@ -12,6 +12,7 @@ from tests._schemas import load_schema, schema_names
 
 from perflab.bench import _contracts as bench
 from perflab.chaos import _contracts as chaos
+from perflab.chaos.faults import _contracts as faults
 from perflab.cli import _contracts as cli
 from perflab.collect import _contracts as collect
 from perflab.debug import _contracts as debug
@@ -55,6 +56,11 @@ CONTRACTS: dict[str, Any] = {
     "bench-regressions": bench.BenchRegressionsDoc,
     "bench-results": bench.BenchResultsDoc,
     "bench-system": bench.BenchSystemDoc,
+    "chaos-fault": faults.FaultDoc,
+    "chaos-monkey": faults.MonkeyDoc,
+    "chaos-net": faults.NetFaultDoc,
+    "chaos-netns": faults.NetnsListDoc,
+    "chaos-rollback": faults.RollbackDoc,
     "demo": demo.DemoDoc,
     "api-log_lines": logs.LogLinesDoc,
     "api-log_volume": logs.LogVolumeDoc,

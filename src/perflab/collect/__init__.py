@@ -3,10 +3,12 @@
 Public names: ``SystemCollector``, ``SystemSnapshot``, ``SystemRates``, ``DiskRates``,
 ``system_rates``, ``ProcessCollector``, ``ProcessRow``, ``read_snmp``, ``RecordingThread`` (a
 recording in a background thread, for the hub and the demo), and the parsers ``parse_meminfo``
-and ``parse_smaps_rollup`` (debug's leak watch reads one process's memory with them).
+and ``parse_smaps_rollup`` (debug's leak watch reads one process's memory with them);
+``pids_matching`` (``--match``'s rule), ``read_comm_cmdline``, ``stat_of`` (one process's
+``/proc/PID/stat``) and ``parse_cgroup`` (chaos's targets and their cgroups).
 Contracts (``_contracts.py``): the TypedDicts of ``net`` (with its parts ``NetCounter``,
-``NetFilter``, ``NetState``), ``proc`` and ``record --json`` and of a listed process
-(``ProcessRowJson``).
+``NetFilter``, ``NetState``), ``proc`` and ``record --json`` and of a
+listed process (``ProcessRowJson``).
 """
 
 from perflab.collect._background import RecordingThread
@@ -20,7 +22,8 @@ from perflab.collect._contracts import (
     ProfilersSummary,
     RecordDoc,
 )
-from perflab.collect._pidfiles import parse_smaps_rollup
+from perflab.collect._match import pids_matching, read_comm_cmdline, stat_of
+from perflab.collect._pidfiles import parse_cgroup, parse_smaps_rollup
 from perflab.collect._procfs import parse_meminfo, read_snmp
 from perflab.collect.processes import ProcessCollector, ProcessRow
 from perflab.collect.system import (
@@ -47,8 +50,12 @@ __all__ = [
     "SystemCollector",
     "SystemRates",
     "SystemSnapshot",
+    "parse_cgroup",
     "parse_meminfo",
     "parse_smaps_rollup",
+    "pids_matching",
+    "read_comm_cmdline",
     "read_snmp",
+    "stat_of",
     "system_rates",
 ]

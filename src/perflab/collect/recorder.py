@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from perflab.collect._match import cmdline_of, command_matches, stat_of
 from perflab.collect.processes import ProcessCollector, ProcessRow, list_pids, parse_proc_stat
 from perflab.collect.system import SystemCollector, SystemSnapshot, system_rates
 from perflab.store import BatchWriter
@@ -340,21 +341,13 @@ class Recorder:
         return found
 
     def _matches(self, pid: int) -> bool:
-        base = f"{self.proc_root}/{pid}"
-        try:
-            with open(f"{base}/stat", "rb") as fh:  # noqa: PTH123  # hot path: plain open
-                stat = parse_proc_stat(fh.read().decode("utf-8", "replace"))
-        except (OSError, ValueError, IndexError):
+        stat = stat_of(pid, str(self.proc_root))
+        if stat is None:
             return False
         cached = self._match_cache.get(pid)
         if cached is not None and cached[0] == stat.starttime:
             return cached[1]
-        try:
-            with open(f"{base}/cmdline", "rb") as fh:  # noqa: PTH123
-                cmdline = fh.read().replace(b"\0", b" ").decode("utf-8", "replace")
-        except OSError:
-            cmdline = ""
-        hit = any(m in stat.comm or m in cmdline for m in self.matches)
+        hit = command_matches(stat.comm, cmdline_of(pid, str(self.proc_root)), self.matches)
         self._match_cache[pid] = (stat.starttime, hit)
         return hit
 

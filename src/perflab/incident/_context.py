@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from perflab.store import (
+    CHAOS_FAULT_EVENT,
     events_of_kind,
     log_level_counts,
     nearest_rank,
@@ -45,7 +46,7 @@ def store_context(store: Store, pids: Sequence[int], services: Sequence[str], st
                "labels": e.attrs.get("labels", {}), "state": e.attrs.get("state", "")}
               for e in events_of_kind(store, "alert", start_ns, end_ns, limit=200)]
     faults = [{"ts_ns": e.ts_ns, "end_ns": e.end_ns, "run_id": e.run_id, "text": e.text}
-              for e in events_of_kind(store, "fault", start_ns, end_ns, limit=200)]
+              for e in events_of_kind(store, CHAOS_FAULT_EVENT, start_ns, end_ns, limit=200)]
     load_runs = [{"id": r.id, "name": r.name, "status": r.status, "started_ns": r.started_ns,
                   "ended_ns": r.ended_ns}
                  for r in store.runs(kind="load", since_ns=start_ns, until_ns=end_ns, limit=20)]

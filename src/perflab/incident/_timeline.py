@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from perflab.incident._context import DEPLOY_LOOKBACK_NS
-from perflab.store import events_of_kind, incident, incident_items
+from perflab.store import CHAOS_FAULT_EVENT, events_of_kind, incident, incident_items
 
 if TYPE_CHECKING:
     from perflab.store import Store
@@ -31,7 +31,7 @@ def timeline(store: Store, incident_id: int, *, now_ns: int | None = None) -> li
     end = row.closed_ns if row.closed_ns is not None else now_ns
     out = [Moment(row.opened_ns, None, "opened", f"incident opened: {row.title}")]
     for kind, lookback in (("alert", BEFORE_NS), ("deploy", DEPLOY_LOOKBACK_NS),
-                           ("fault", BEFORE_NS)):
+                           (CHAOS_FAULT_EVENT, BEFORE_NS)):
         out += [Moment(e.ts_ns, e.end_ns, kind, e.text, f"/runs/{e.run_id}")
                 for e in events_of_kind(store, kind, row.opened_ns - lookback, end, limit=200)]
     for item in incident_items(store, incident_id):

@@ -134,6 +134,7 @@ from perflab.store._metrics import (
     write_metric_samples,
 )
 from perflab.store._models import (
+    CHAOS_FAULT_EVENT,
     Artifact,
     Event,
     Run,
@@ -193,6 +194,7 @@ from perflab.store._windows import (
 from perflab.store._writer import BatchWriter
 
 __all__ = [
+    "CHAOS_FAULT_EVENT",
     "DEFAULT_POINTS",
     "INT64_MAX",
     "INT64_MIN",

@@ -79,6 +79,10 @@ class Series:
         return {"id": self.id, "name": self.name, "labels": self.labels, "unit": self.unit}
 
 
+# event kinds that one capability writes and others read (the timeline, incident triage)
+CHAOS_FAULT_EVENT = "chaos.fault"  # a fault's band: chaos inject, net, a toxic
+
+
 @dataclass(frozen=True, slots=True)
 class Event:
     id: int
