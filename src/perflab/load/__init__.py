@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from perflab.load._capacity import (
         CapacityJson,
         CapacityOptions,
+        CapacityPoint,
         CapacityResult,
         search_capacity,
     )
@@ -60,6 +61,7 @@ _WHERE = {
     "compare_runs": "perflab.load._compare",
     "CapacityJson": "perflab.load._capacity",
     "CapacityOptions": "perflab.load._capacity",
+    "CapacityPoint": "perflab.load._capacity",
     "CapacityResult": "perflab.load._capacity",
     "search_capacity": "perflab.load._capacity",
     "UslFit": "perflab.load._usl",
@@ -100,6 +102,7 @@ __all__ = [
     "ApiLoadThreshold",
     "CapacityJson",
     "CapacityOptions",
+    "CapacityPoint",
     "CapacityResult",
     "Feeder",
     "Histogram",

@@ -24,10 +24,12 @@ import os
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Literal, TypedDict
 
-from perflab.errors import InvalidValue
+from perflab.errors import InvalidValue, NoSuchProcess
 from perflab.load._config import parse_target
+from perflab.load._preflight import check_reachable
 from perflab.load._run import Outcome, RunOptions, execute
 from perflab.load._thresholds import parse_threshold
 from perflab.load._tls import tls_context
@@ -192,6 +194,11 @@ def search_capacity(o: CapacityOptions, *, store: Store, workers: WorkerPool,
     what was measured."""
     o.validate()
     target = parse_target(o.url, allow_remote=o.allow_remote)
+    # checked before a run exists: a typo must not leave an empty run behind
+    for pid in o.pids:
+        if not Path(f"/proc/{pid}").is_dir():
+            raise NoSuchProcess(pid)
+    check_reachable(target, timeout_s=min(o.timeout_s, 5.0))
     collector = _collector(o.pids)
     meta = {"url": target.url, "thresholds": list(o.thresholds), "pids": list(o.pids),
             "scale_param": o.scale_param, "start_rate": o.start_rate, "max_rate": o.max_rate,
@@ -225,6 +232,9 @@ def search_capacity(o: CapacityOptions, *, store: Store, workers: WorkerPool,
                 _settle(target, o, baseline_s, stop)
     except KeyboardInterrupt:
         result.status = "aborted"
+    except BaseException:  # the steps so far are kept; the run says it did not finish
+        result.status = "failed"
+        raise
     finally:
         result.search_s = time.monotonic() - t0
         result.knee = _knee(result.curve, o.max_rate)
