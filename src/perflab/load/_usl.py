@@ -12,6 +12,7 @@ quadratic in N; the parameters' standard errors come from the fit's covariance.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypedDict
 
@@ -88,7 +89,7 @@ class UslFit:
 
 def fit_usl(points: Sequence[tuple[float, float]]) -> UslFit:
     """Fit (size, throughput) pairs. Needs three distinct sizes (three parameters)."""
-    from scipy.optimize import curve_fit  # noqa: PLC0415  # scipy: only when fitting
+    from scipy.optimize import OptimizeWarning, curve_fit  # noqa: PLC0415  # only to fit
 
     pts = [(float(size), float(rps)) for size, rps in points]
     for size, rps in pts:
@@ -103,9 +104,11 @@ def fit_usl(points: Sequence[tuple[float, float]]) -> UslFit:
     x = np.array([p[1] for p in pts])
     start = _linear_start(n, x)
     try:
-        params, cov = curve_fit(usl, n, x, p0=start,
-                                bounds=([0.0, 0.0, 0.0], [1.0, np.inf, np.inf]),
-                                maxfev=20_000)
+        with warnings.catch_warnings():  # no covariance (3 points): stderr None below
+            warnings.simplefilter("ignore", OptimizeWarning)
+            params, cov = curve_fit(usl, n, x, p0=start,
+                                    bounds=([0.0, 0.0, 0.0], [1.0, np.inf, np.inf]),
+                                    maxfev=20_000)
     except (RuntimeError, ValueError) as exc:
         raise InvalidValue(f"the scalability law does not fit these points: {exc}",
                            hint="measure more sizes, or check that the throughputs are the "
