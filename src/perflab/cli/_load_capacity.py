@@ -12,7 +12,7 @@ from perflab.errors import EXIT_INTERRUPTED, CheckFailed, UsageError
 from perflab.units import format_size, parse_percent, parse_rate
 
 if TYPE_CHECKING:
-    from perflab.load import CapacityJson, CapacityPoint
+    from perflab.load import CapacityPoint, LoadCapacityDoc
 
 
 @click.command("capacity")
@@ -114,7 +114,7 @@ def _echo_step(p: CapacityPoint) -> None:
                f"{'-' if p99 is None else f'{p99:.1f}ms'}  {verdict}", err=True)
 
 
-def render_capacity(doc: CapacityJson) -> str:
+def render_capacity(doc: LoadCapacityDoc) -> str:
     knee = doc["knee"]
     lines = [(f"capacity of {doc['url']} (run {doc['run_id']}, {doc['search_s']:.0f}s, "
               f"{len(doc['curve'])} steps; SLOs: {', '.join(doc['thresholds'])})"), ""]

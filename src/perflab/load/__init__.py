@@ -18,18 +18,14 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from perflab.load._capacity import (
-        CapacityJson,
-        CapacityOptions,
-        CapacityPoint,
-        CapacityResult,
-        search_capacity,
-    )
+    from perflab.load._capacity import CapacityOptions, CapacityResult, search_capacity
     from perflab.load._compare import compare_runs, render_compare
     from perflab.load._config import LoadConfig, RequestSpec, Target, parse_target
     from perflab.load._contracts import (
         ApiLoadDoc,
         ApiLoadThreshold,
+        CapacityPoint,
+        LoadCapacityDoc,
         LoadCompareDoc,
         LoadDoc,
         LoadTracingDoc,
@@ -59,9 +55,9 @@ _WHERE = {
     "LoadDoc": "perflab.load._contracts",
     "LoadTracingDoc": "perflab.load._contracts",
     "compare_runs": "perflab.load._compare",
-    "CapacityJson": "perflab.load._capacity",
+    "LoadCapacityDoc": "perflab.load._contracts",
     "CapacityOptions": "perflab.load._capacity",
-    "CapacityPoint": "perflab.load._capacity",
+    "CapacityPoint": "perflab.load._contracts",
     "CapacityResult": "perflab.load._capacity",
     "search_capacity": "perflab.load._capacity",
     "UslFit": "perflab.load._usl",
@@ -100,13 +96,13 @@ _WHERE = {
 __all__ = [
     "ApiLoadDoc",
     "ApiLoadThreshold",
-    "CapacityJson",
     "CapacityOptions",
     "CapacityPoint",
     "CapacityResult",
     "Feeder",
     "Histogram",
     "Interval",
+    "LoadCapacityDoc",
     "LoadCompareDoc",
     "LoadConfig",
     "LoadDoc",

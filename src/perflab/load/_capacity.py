@@ -25,7 +25,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, TypedDict
+from typing import TYPE_CHECKING
 
 from perflab.errors import InvalidValue, NoSuchProcess
 from perflab.load._config import parse_target
@@ -33,63 +33,26 @@ from perflab.load._preflight import check_reachable
 from perflab.load._run import Outcome, RunOptions, execute
 from perflab.load._thresholds import parse_threshold
 from perflab.load._tls import tls_context
-from perflab.load._usl import UslFit, UslJson, fit_usl
+from perflab.load._usl import UslFit, fit_usl
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from perflab.collect import ProcessCollector
     from perflab.load._config import Target
+    from perflab.load._contracts import (
+        CapacityKnee,
+        CapacityPoint,
+        CapacityResource,
+        CapacityStatus,
+        LoadCapacityDoc,
+    )
     from perflab.load._workers import WorkerPool
     from perflab.store import Store
 
 CPU_SATURATED = 0.85  # of the cores the target's threads can use
 MEMORY_GROWTH = 1.5   # resident memory at the knee over the first step's
 _SETTLE_LIMIT_S = 30.0
-
-Resource = Literal["cpu", "memory", "concurrency", "unknown", "none"]
-
-
-class CapacityPoint(TypedDict):
-    """One step of the search: a point of the latency-vs-throughput curve."""
-
-    step: int
-    rate: float            # the arrival rate asked for, /s
-    rps: float             # achieved responses per second
-    p50_ms: float | None
-    p99_ms: float | None
-    error_rate: float
-    passed: bool
-    failed: list[str]      # the thresholds it missed (and "target rate not reached")
-    cpu_pct: float | None  # the target's processes, summed, % of one core
-    rss_bytes: int | None
-    threads: int | None    # the target's threads: how many cores its CPU can use
-    duration_s: float
-
-
-class CapacityKnee(TypedDict):
-    rate: float | None     # the highest rate that met every threshold (None: not even the first)
-    rps: float | None      # what was achieved at it
-    resource: Resource
-    upper_rate: float | None  # the lowest rate that failed (None: none failed)
-
-
-class CapacityJson(TypedDict):
-    """``perflab load capacity --json`` (docs/schemas/load-capacity.schema.json)."""
-
-    schema: Literal["perflab.load-capacity/1"]
-    run_id: int
-    url: str
-    status: str
-    thresholds: list[str]
-    pids: list[int]
-    scale_param: float | None
-    search_s: float
-    knee: CapacityKnee
-    curve: list[CapacityPoint]
-    usl: UslJson | None
-    warnings: list[str]
-
 
 @dataclass(frozen=True, slots=True)
 class CapacityOptions:
@@ -138,7 +101,7 @@ class CapacityOptions:
 class CapacityResult:
     run_id: int
     url: str
-    status: str
+    status: CapacityStatus
     options: CapacityOptions
     curve: list[CapacityPoint] = field(default_factory=list)
     knee: CapacityKnee | None = None
@@ -146,7 +109,7 @@ class CapacityResult:
     search_s: float = 0.0
     warnings: list[str] = field(default_factory=list)
 
-    def to_json(self) -> CapacityJson:
+    def to_json(self) -> LoadCapacityDoc:
         o = self.options
         knee = self.knee or {"rate": None, "rps": None, "resource": "unknown",
                              "upper_rate": None}
@@ -288,7 +251,7 @@ def _knee(curve: list[CapacityPoint], max_rate: float | None) -> CapacityKnee:
     failed = [p for p in curve if not p["passed"]]
     best = max(passed, key=lambda p: p["rate"]) if passed else None
     upper = min(failed, key=lambda p: p["rate"]) if failed else None
-    resource: Resource
+    resource: CapacityResource
     if upper is None and best is not None and max_rate is not None:
         resource = "none"
     else:
@@ -299,7 +262,7 @@ def _knee(curve: list[CapacityPoint], max_rate: float | None) -> CapacityKnee:
 
 
 def _saturated(curve: list[CapacityPoint], best: CapacityPoint | None,
-               upper: CapacityPoint | None) -> Resource:
+               upper: CapacityPoint | None) -> CapacityResource:
     at = upper or best
     if at is None or at["cpu_pct"] is None:
         return "unknown"

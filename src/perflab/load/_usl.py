@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypedDict
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -25,22 +25,7 @@ if TYPE_CHECKING:
 
     from numpy.typing import NDArray
 
-
-# ``usl`` of ``perflab load capacity --json`` (null when there was nothing to fit); the
-# functional form because "lambda" is a keyword
-UslJson = TypedDict("UslJson", {
-    "sigma": float,
-    "kappa": float,
-    "lambda": float,
-    "sigma_stderr": float | None,
-    "kappa_stderr": float | None,
-    "lambda_stderr": float | None,
-    "rmse": float,  # of the fitted throughput against the measured, in /s
-    "r2": float | None,
-    "peak_n": float | None,  # where throughput is highest (None: no coherency cost)
-    "points": list[list[float]],  # the measured [n, throughput] pairs
-    "predicted": list[list[float]],  # [n, throughput] at 1, 2, 4 ... to 4x the largest n
-})
+    from perflab.load._contracts import LoadCapacityUsl
 
 
 def usl(n: NDArray[np.float64] | float, sigma: float, kappa: float,
@@ -70,7 +55,7 @@ class UslFit:
     def predict(self, n: float) -> float:
         return float(usl(n, self.sigma, self.kappa, self.lam))
 
-    def to_json(self) -> UslJson:
+    def to_json(self) -> LoadCapacityUsl:
         largest = max(n for n, _ in self.points)
         sizes = [1.0]
         while sizes[-1] < largest * 4:

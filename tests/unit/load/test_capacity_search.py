@@ -12,7 +12,7 @@ from perflab.load._capacity import _Bisection, _knee
 def _drive(capacity: float, start: float, max_rate: float | None = None,
            precision: float = 0.02, steps: int = 40) -> tuple[_Bisection, list[float]]:
     plan = _Bisection(start, max_rate, precision)
-    tried = []
+    tried: list[float] = []
     while plan.next is not None and len(tried) < steps:
         rate = plan.next
         tried.append(rate)

@@ -12,7 +12,7 @@ def test_exported_names():
         "parse_threshold", "render_summary",
         "compare_runs", "render_compare", "WorkerPool", "workers_needed",
         "ApiLoadDoc", "ApiLoadThreshold", "LoadCompareDoc", "LoadDoc", "LoadTracingDoc",
-        "CapacityJson", "CapacityOptions", "CapacityPoint", "CapacityResult", "search_capacity",
+        "LoadCapacityDoc", "CapacityOptions", "CapacityPoint", "CapacityResult", "search_capacity",
         "UslFit", "fit_usl",
     ])
     for name in perflab.load.__all__:
