@@ -19,7 +19,7 @@ CAPACITY = SLOTS / SERVICE_S  # 200/s: what the server can serve, by constructio
 
 def test_the_search_finds_the_knee_of_a_known_capacity(test_server, store_path, capsys):
     server = test_server("--service-time", f"{SERVICE_S}s", "--slots", str(SLOTS))
-    rc = main(["load", "capacity", server.url + "/", "--threshold", "p99<250ms",
+    rc = main(["load", "capacity", server.url + "/", "--threshold", "p99<150ms",
                "--threshold", "error_rate<0.1%", "--start-rate", "25", "--step", "3s",
                "--workers", "1", "--pid", str(server.pid), "--scale-param", str(SLOTS),
                "--store", str(store_path), "--json"])
