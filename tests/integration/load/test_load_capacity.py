@@ -88,3 +88,41 @@ def test_bad_input_is_one_line_and_leaves_no_run(test_server, store_path, capsys
         assert store.runs(kind="capacity") == []
     finally:
         store.close()
+
+
+def test_match_finds_the_target_and_max_rate_caps_the_search(test_server, store_path, capsys):
+    # a service time no other test server on this machine runs with: --match finds this one
+    server = test_server("--service-time", "0.0137s", "--slots", "50")
+    rc = main(["load", "capacity", server.url + "/", "--threshold", "p99<1s",
+               "--start-rate", "20", "--max-rate", "40", "--step", "1s", "--workers", "1",
+               "--match", "0.0137s", "--store", str(store_path), "--json"])
+    doc = validate(json.loads(capsys.readouterr().out), "load-capacity")
+    assert rc == 0
+    assert doc["pids"] == [server.pid]
+    assert [p["rate"] for p in doc["curve"]] == [20, 40]
+    assert doc["knee"] == {"rate": 40, "rps": doc["curve"][1]["rps"], "resource": "none",
+                           "upper_rate": None}
+    assert main(["load", "capacity", server.url + "/", "--threshold", "p99<1s",
+                 "--match", "no-such-process-name-xyz", "--store", str(store_path)]) == 2
+
+
+def test_stopping_keeps_the_steps_measured(test_server, store_path):
+    import threading  # noqa: PLC0415
+
+    from perflab.load import CapacityOptions, WorkerPool, search_capacity  # noqa: PLC0415
+
+    server = test_server()
+    stop = threading.Event()
+    store = Store.open(store_path)
+    try:
+        with WorkerPool() as pool:
+            result = search_capacity(
+                CapacityOptions(url=server.url + "/", thresholds=("p99<1s",), step_s=1.0),
+                store=store, workers=pool, stop=stop, on_step=lambda _p: stop.set())
+        run = store.run(result.run_id)
+    finally:
+        store.close()
+    assert result.status == "aborted"
+    assert run.status == "aborted"
+    assert len(result.curve) == 1
+    assert run.meta["capacity"]["curve"] == result.curve
