@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from perflab.errors import InvalidValue
-from perflab.load import CapacityOptions
+from perflab.load import CapacityOptions, CapacityResult
 from perflab.load._capacity import _Bisection, _knee
 
 
@@ -84,3 +84,28 @@ def test_bad_options_are_refused_before_any_traffic(kwargs, says):
                               **kwargs})
     with pytest.raises(InvalidValue, match=says):
         opts.validate()
+
+
+def test_the_table_shows_the_curve_the_knee_and_the_fit():
+    from perflab.cli._load_capacity import _echo_step, render_capacity  # noqa: PLC0415
+    from perflab.load import fit_usl  # noqa: PLC0415
+
+    fit = fit_usl([(1, 100.0), (2, 180.0), (4, 300.0), (8, 400.0)])
+    opts = CapacityOptions(url="http://127.0.0.1:1/", thresholds=("p99<2ms",), scale_param=8)
+    passed = _point(1, 10, passed=True, cpu=50.0, rss=2 << 20)
+    failed = _point(2, 20, passed=False, cpu=60.0, rss=2 << 20)
+    doc = CapacityResult(3, opts.url, "ok", opts, curve=[failed, passed],
+                         knee=_knee([passed, failed], None), usl=fit,
+                         warnings=["a warning"]).to_json()
+    text = render_capacity(doc)
+    assert [p["rate"] for p in doc["curve"]] == [10, 20]
+    assert "knee: 10/s (achieved 10/s, 20/s failed); saturated: concurrency" in text
+    assert "FAIL p99<1ms" in text
+    assert "2.00MiB" in text
+    assert "USL: sigma" in text
+    assert "N=8:" in text
+    assert "warning: a warning" in text
+    nothing = CapacityResult(4, opts.url, "failed", opts, curve=[failed],
+                             knee=_knee([failed], None)).to_json()
+    assert "knee: not found" in render_capacity(nothing)
+    _echo_step(failed)  # the progress line of a step (stderr)
