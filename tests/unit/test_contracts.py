@@ -88,6 +88,7 @@ CONTRACTS: dict[str, Any] = {
     "jaeger-traces": trace.JaegerTracesDoc,
     "leak": debug.LeakReport,
     "load": load.LoadDoc,
+    "load-capacity": load.LoadCapacityDoc,
     "load-compare": load.LoadCompareDoc,
     "memcheck": debug.MemcheckReport,
     "metrics-import": metrics.MetricsImportDoc,

@@ -227,3 +227,7 @@ def compare(run_a: str, run_b: str, store_path: str | None, as_json: bool) -> No
         emit_doc(doc)
     else:
         sys.stdout.write(render_compare(doc))
+
+from perflab.cli._load_capacity import capacity  # noqa: E402  # a command of its own module
+
+load.add_command(capacity)

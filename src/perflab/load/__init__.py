@@ -3,7 +3,9 @@
 Public names: ``RunOptions``/``execute`` (one test, stored), ``LoadConfig``, ``RequestSpec``,
 ``Target``, ``parse_target``, ``LoadRunner``, ``LoadResult``, ``Interval``, ``Histogram``,
 ``format_hgrm``, ``Schedule``, ``Stage``, ``parse_stages``, ``Threshold``,
-``parse_threshold``, ``junit_xml``, ``render_summary``, ``LoadRecorder``, ``load_view`` (a
+``parse_threshold``, ``junit_xml``, ``render_summary``, ``LoadRecorder``,
+``search_capacity``/``CapacityOptions`` (the capacity search), ``fit_usl``/``UslFit`` (the
+Universal Scalability Law), ``load_view`` (a
 stored test read back for the dashboard and reports), and for scenario files ``Scenario``,
 ``Session``, ``Response``, ``csv_feeder``. Contracts (``_contracts.py``): ``LoadDoc``,
 ``LoadTracingDoc`` (what perflab.trace's coverage of a load test gives), ``LoadCompareDoc``,
@@ -16,11 +18,14 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from perflab.load._capacity import CapacityOptions, CapacityResult, search_capacity
     from perflab.load._compare import compare_runs, render_compare
     from perflab.load._config import LoadConfig, RequestSpec, Target, parse_target
     from perflab.load._contracts import (
         ApiLoadDoc,
         ApiLoadThreshold,
+        CapacityPoint,
+        LoadCapacityDoc,
         LoadCompareDoc,
         LoadDoc,
         LoadTracingDoc,
@@ -36,6 +41,7 @@ if TYPE_CHECKING:
     from perflab.load._schedule import Schedule, Stage, parse_stages
     from perflab.load._summary import render_summary
     from perflab.load._thresholds import Threshold, parse_threshold
+    from perflab.load._usl import UslFit, fit_usl
     from perflab.load._view import load_view
     from perflab.load._workers import WorkerPool, workers_needed
 
@@ -49,6 +55,13 @@ _WHERE = {
     "LoadDoc": "perflab.load._contracts",
     "LoadTracingDoc": "perflab.load._contracts",
     "compare_runs": "perflab.load._compare",
+    "LoadCapacityDoc": "perflab.load._contracts",
+    "CapacityOptions": "perflab.load._capacity",
+    "CapacityPoint": "perflab.load._contracts",
+    "CapacityResult": "perflab.load._capacity",
+    "search_capacity": "perflab.load._capacity",
+    "UslFit": "perflab.load._usl",
+    "fit_usl": "perflab.load._usl",
     "WorkerPool": "perflab.load._workers",
     "workers_needed": "perflab.load._workers",
     "render_compare": "perflab.load._compare",
@@ -83,9 +96,13 @@ _WHERE = {
 __all__ = [
     "ApiLoadDoc",
     "ApiLoadThreshold",
+    "CapacityOptions",
+    "CapacityPoint",
+    "CapacityResult",
     "Feeder",
     "Histogram",
     "Interval",
+    "LoadCapacityDoc",
     "LoadCompareDoc",
     "LoadConfig",
     "LoadDoc",
@@ -103,10 +120,12 @@ __all__ = [
     "Stage",
     "Target",
     "Threshold",
+    "UslFit",
     "WorkerPool",
     "compare_runs",
     "csv_feeder",
     "execute",
+    "fit_usl",
     "format_hgrm",
     "junit_xml",
     "load_view",
@@ -115,6 +134,7 @@ __all__ = [
     "parse_threshold",
     "render_compare",
     "render_summary",
+    "search_capacity",
     "workers_needed",
 ]
 

@@ -222,3 +222,65 @@ class LoadCompareDoc(TypedDict):
     rows: list[LoadCompareRow]
     same_experiment: bool
     differences: list[str]
+
+
+# ``usl`` of ``perflab load capacity --json`` (null when there was nothing to fit); the
+# functional form because "lambda" is a keyword
+LoadCapacityUsl = TypedDict("LoadCapacityUsl", {
+    "sigma": float,
+    "kappa": float,
+    "lambda": float,
+    "sigma_stderr": float | None,
+    "kappa_stderr": float | None,
+    "lambda_stderr": float | None,
+    "rmse": float,  # of the fitted throughput against the measured, in /s
+    "r2": float | None,
+    "peak_n": float | None,  # where throughput is highest (None: no coherency cost)
+    "points": list[list[float]],  # the measured [n, throughput] pairs
+    "predicted": list[list[float]],  # [n, throughput] at 1, 2, 4 ... to 4x the largest n
+})
+
+
+CapacityStatus = Literal["ok", "failed", "aborted"]
+CapacityResource = Literal["cpu", "memory", "concurrency", "unknown", "none"]
+
+
+class CapacityPoint(TypedDict):
+    """One step of the search: a point of the latency-vs-throughput curve."""
+
+    step: int
+    rate: float            # the arrival rate asked for, /s
+    rps: float             # achieved responses per second
+    p50_ms: float | None
+    p99_ms: float | None
+    error_rate: float
+    passed: bool
+    failed: list[str]      # the thresholds it missed (and "target rate not reached")
+    cpu_pct: float | None  # the target's processes, summed, % of one core
+    rss_bytes: int | None
+    threads: int | None    # the target's threads: how many cores its CPU can use
+    duration_s: float
+
+
+class CapacityKnee(TypedDict):
+    rate: float | None     # the highest rate that met every threshold (None: not even the first)
+    rps: float | None      # what was achieved at it
+    resource: CapacityResource
+    upper_rate: float | None  # the lowest rate that failed (None: none failed)
+
+
+class LoadCapacityDoc(TypedDict):
+    """``perflab load capacity --json`` (docs/schemas/load-capacity.schema.json)."""
+
+    schema: Literal["perflab.load-capacity/1"]
+    run_id: int
+    url: str
+    status: CapacityStatus
+    thresholds: list[str]
+    pids: list[int]
+    scale_param: float | None
+    search_s: float
+    knee: CapacityKnee
+    curve: list[CapacityPoint]
+    usl: LoadCapacityUsl | None
+    warnings: list[str]

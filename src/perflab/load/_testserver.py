@@ -10,7 +10,10 @@ answers N. ``--stall-every 5s --stall-for 1s`` holds every response that falls i
 second of each 5 s (a process pausing, as in wrk2's README demonstration).
 ``--close-mid-response`` promises 100 bytes, sends 10 and closes; ``--close-after-response``
 answers whole, with ``Connection: close``, and closes (a connection per request);
-``--garbage`` answers bytes that are not HTTP. Prints ``listening on HOST:PORT`` once ready.
+``--garbage`` answers bytes that are not HTTP. ``--service-time 20ms --slots 4`` serves each
+request in 20 ms on one of 4 slots (requests queue for a free slot): a service whose capacity
+is known, slots / service time (200/s here), for ``perflab load capacity``.
+Prints ``listening on HOST:PORT`` once ready.
 """
 
 from __future__ import annotations
@@ -63,11 +66,23 @@ class _Handler(asyncio.Protocol):
         url, headers, body = self.url, self.headers, self.body
         self.url, self.headers, self.body = b"", {}, b""
         data = self.server.respond(method, url, headers, body)
+        if self.server.slots is not None:
+            task = asyncio.get_running_loop().create_task(self._serve_in_slot(data))
+            self.server.tasks.add(task)  # held: a task only weakly referenced may vanish
+            task.add_done_callback(self.server.tasks.discard)
+            return
         delay = self.server.stall_remaining()
         if delay > 0:
             asyncio.get_running_loop().call_later(delay, self._write, data)
         else:
             self._write(data)
+
+    async def _serve_in_slot(self, data: bytes) -> None:
+        slots = self.server.slots
+        assert slots is not None  # only called with --slots
+        async with slots:
+            await asyncio.sleep(self.server.service_time_s)
+        self._write(data)
 
     def _write(self, data: bytes) -> None:
         if self.transport.is_closing():
@@ -97,12 +112,17 @@ def _response(status: int, body: bytes, content_type: str = "text/plain") -> byt
 class TestServer:
     def __init__(self, *, stall_every_s: float = 0.0, stall_for_s: float = 0.0,
                  close_mid_response: bool = False, close_after_response: bool = False,
-                 garbage: bool = False) -> None:
+                 garbage: bool = False, service_time_s: float = 0.0,
+                 slots: int | None = None) -> None:
         self.stall_every_s = stall_every_s
         self.stall_for_s = stall_for_s
         self.close_mid_response = close_mid_response
         self.close_after_response = close_after_response
         self.garbage = garbage
+        self.service_time_s = service_time_s
+        # made here, inside the server's loop (asyncio primitives bind to the running loop)
+        self.slots = asyncio.Semaphore(slots) if slots is not None else None
+        self.tasks: set[asyncio.Task[None]] = set()
         self.t0 = time.monotonic()
         self.requests = 0
 
@@ -170,16 +190,22 @@ def main() -> None:
     ap.add_argument("--close-after-response", action="store_true")
     ap.add_argument("--garbage", action="store_true")
     ap.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"))
+    ap.add_argument("--service-time", default="0s")
+    ap.add_argument("--slots", type=int, default=None)
     a = ap.parse_args()
     tls = None
     if a.tls:
         tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         tls.load_cert_chain(a.tls[0], a.tls[1])
-    server = TestServer(stall_every_s=parse_duration(a.stall_every),
-                        stall_for_s=parse_duration(a.stall_for),
-                        close_mid_response=a.close_mid_response,
-                        close_after_response=a.close_after_response, garbage=a.garbage)
-    uvloop.run(serve(server, a.host, a.port, tls))
+    async def main_async() -> None:  # the server is made in the loop: see TestServer.slots
+        server = TestServer(stall_every_s=parse_duration(a.stall_every),
+                            stall_for_s=parse_duration(a.stall_for),
+                            close_mid_response=a.close_mid_response,
+                            close_after_response=a.close_after_response, garbage=a.garbage,
+                            service_time_s=parse_duration(a.service_time), slots=a.slots)
+        await serve(server, a.host, a.port, tls)
+
+    uvloop.run(main_async())
 
 
 if __name__ == "__main__":

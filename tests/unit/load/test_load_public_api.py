@@ -12,6 +12,8 @@ def test_exported_names():
         "parse_threshold", "render_summary",
         "compare_runs", "render_compare", "WorkerPool", "workers_needed",
         "ApiLoadDoc", "ApiLoadThreshold", "LoadCompareDoc", "LoadDoc", "LoadTracingDoc",
+        "LoadCapacityDoc", "CapacityOptions", "CapacityPoint", "CapacityResult", "search_capacity",
+        "UslFit", "fit_usl",
     ])
     for name in perflab.load.__all__:
         assert getattr(perflab.load, name) is not None
