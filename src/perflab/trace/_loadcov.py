@@ -11,14 +11,16 @@ compared with every root. With head sampling at 10 %, about 10 % is the expected
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from perflab.trace._views import coverage_scan
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from perflab.store import Store
+    from perflab.store import Run, Store
 
 EXPORT_DELAY_S = 6.0  # the OTel SDK's BatchSpanProcessor exports every 5 s: the last spans
 #                      of a load arrive up to that long after it ended
@@ -46,6 +48,48 @@ def load_coverage(store: Store, start_ns: int, end_ns: int,
             "routes": routes, "untraced_routes": untraced,
             "complete_pct": doc["complete_pct"],
             "uninstrumented_calls": doc["uninstrumented_calls"][:20]}
+
+
+LOAD_RUNS_READ = 20  # the newest runs of a window looked at for load tests
+LOAD_RUNS_SHOWN = 5
+
+
+def requests_by_path(view: Mapping[str, Any], url: object) -> dict[str, int]:
+    """A load test's requests per path, from its ``load_view``: an endpoint's path (a
+    scenario's), else the path of the URL a plain load test hit; ``""`` for named steps."""
+    by_path: dict[str, int] = {}
+    for g in view["groups"]:
+        endpoint = g["labels"].get("endpoint", "")
+        path = endpoint if endpoint.startswith("/") else \
+            (urlsplit(url).path or "/") if isinstance(url, str) and not g["labels"] else ""
+        by_path[path] = by_path.get(path, 0) + int(g["requests"])
+    return by_path
+
+
+def run_load_coverage(store: Store, run: Run, view: Mapping[str, Any]) -> dict[str, Any] | None:
+    """``load_coverage`` of a run's load test (its ``load_view``) over the run's time."""
+    summary = run.meta.get("summary")
+    url = summary.get("url") if isinstance(summary, dict) else None
+    end = run.ended_ns if run.ended_ns is not None else time.time_ns()
+    return load_coverage(store, run.started_ns, end, requests_by_path(view, url))
+
+
+def load_tests_coverage(store: Store, start_ns: int, end_ns: int) -> list[dict[str, Any]]:
+    """The load tests of the runs that overlap the window (the newest ``LOAD_RUNS_SHOWN``),
+    each with its tracing coverage (None when no span started in its time)."""
+    from perflab.load import load_view  # noqa: PLC0415  # numpy, only when asked
+
+    out: list[dict[str, Any]] = []
+    for run in store.runs(since_ns=start_ns, until_ns=end_ns, limit=LOAD_RUNS_READ):
+        view = load_view(store, run)
+        if view is None:
+            continue
+        out.append({"run_id": run.id, "name": run.name, "kind": run.kind,
+                    "started_ns": run.started_ns, "ended_ns": run.ended_ns,
+                    "coverage": run_load_coverage(store, run, view)})
+        if len(out) == LOAD_RUNS_SHOWN:
+            break
+    return out
 
 
 def _pct(part: int, whole: int) -> float | None:

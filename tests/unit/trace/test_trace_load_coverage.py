@@ -3,10 +3,15 @@ path, and which paths produced none (``trace coverage``'s roots, matched to the 
 
 from __future__ import annotations
 
-from _spandata import T0, span, write
+import dataclasses
+import json
+import time
+
+from _spandata import MS, T0, span, write
 
 from perflab.store import Store
 from perflab.trace import load_coverage, render_load_coverage
+from perflab.trace._loadcov import load_tests_coverage
 
 S = 1_000_000_000
 
@@ -59,3 +64,49 @@ def test_the_old_http_target_convention_counts_without_its_query(tmp_path):
         doc = load_coverage(store, T0, T0 + S, {"/items": 1})
         assert doc is not None
         assert doc["traced_pct"] == 100.0
+
+
+def _load_run(store: Store, requests: int) -> tuple[int, int]:
+    """A load test of http://127.0.0.1:9/ through the real LoadRecorder, one second long from
+    now; its run id and start."""
+    import numpy as np  # noqa: PLC0415
+    from tests.unit.load.test_load_view import record_test  # noqa: PLC0415
+
+    run_id = record_test(store, np.full(requests, 2000), start_ns=time.time_ns())
+    return run_id, store.run(run_id).started_ns
+
+
+def _roots_at(start_ns: int, n: int, path: str) -> list:
+    return [dataclasses.replace(s, start_ns=start_ns + i * MS) for i in range(1, n + 1)
+            for s in _root(i, path, at_ms=0)]
+
+
+def test_the_load_tests_of_a_window_with_their_coverage(tmp_path):
+    """The Services page's panel: each load run of the window, its requests per path and
+    the share that produced a trace; a load test with no span in its time says so."""
+    with Store.open(tmp_path / "s.db") as store:
+        traced, at = _load_run(store, 40)
+        write(store, _roots_at(at, 4, "/"))
+        untraced, _ = _load_run(store, 10)
+        runs = load_tests_coverage(store, at - S, time.time_ns() + S)
+        assert [r["run_id"] for r in runs] == [untraced, traced]  # newest first
+        cov = runs[1]["coverage"]
+        assert cov["routes"] == [{"path": "/", "requests": 40, "traces": 4, "traced_pct": 10.0}]
+        assert load_tests_coverage(store, at - 100 * S, at - 50 * S) == []
+
+
+def test_the_services_page_shows_the_endpoints_load_tests_hit(tmp_path):
+    from tests.unit._webclient import client_class  # noqa: PLC0415
+
+    from perflab.web import AppConfig, create_app  # noqa: PLC0415
+
+    with Store.open(tmp_path / "s.db") as store:
+        run, at = _load_run(store, 20)
+        write(store, _roots_at(at, 1, "/"))
+    with client_class()(create_app(AppConfig(store_path=tmp_path / "s.db", record=False))) as c:
+        html = c.get("/services").text
+    data = html.split('<script id="services-data" type="application/json">')[1]
+    (shown,) = json.loads(data.split("</script>")[0])["load_tests"]
+    assert shown["run_id"] == run
+    assert shown["coverage"]["routes"] == [
+        {"path": "/", "requests": 20, "traces": 1, "traced_pct": 5.0}]
