@@ -318,11 +318,14 @@ def coverage_scan(store: Store, start_ns: int, end_ns: int
         ids = {r.span_id for r in rows}
         parents = {r.parent_id for r in rows if r.parent_id is not None}
         missing = [r for r in rows if r.parent_id is not None and r.parent_id not in ids]
+        entry = _entered_from_outside(rows, missing)
+        if entry is not None:
+            missing = []
         if missing:
             broken.append({"trace_id": tid.hex(), "missing_parents": len(missing),
                            "spans": len(rows)})
         for r in rows:
-            if r.kind == KIND_SERVER and r.parent_id is None:
+            if r.kind == KIND_SERVER and (r.parent_id is None or r is entry):
                 path = request_path(to_span(r, procs.get(r.process_id, r.service)).attrs)
                 roots[path] = roots.get(path, 0) + 1
             if r.kind in (KIND_SERVER, KIND_CONSUMER):
@@ -351,6 +354,17 @@ def coverage_scan(store: Store, start_ns: int, end_ns: int
                 {"service": s, "operation": o, "peer": p, "calls": c}
                 for (s, o, p), c in sorted(dangling.items(), key=lambda kv: -kv[1])],
             "broken_traces": broken[:100], "broken_count": len(broken)}, roots
+
+
+def _entered_from_outside(rows: list[StoredSpan], missing: list[StoredSpan]
+                          ) -> StoredSpan | None:
+    """The trace's entry when its one missing parent is its first span's, a server span's: a
+    caller that sends a ``traceparent`` but no spans (``perflab load --traceparent``, a proxy
+    that only propagates). Such a trace is complete and began at that server span."""
+    if len(missing) != 1 or missing[0].kind != KIND_SERVER:
+        return None
+    first = missing[0]
+    return first if all(r.start_ns >= first.start_ns for r in rows) else None
 
 
 def request_path(attrs: dict[str, Any]) -> str:

@@ -110,3 +110,19 @@ def test_the_services_page_shows_the_endpoints_load_tests_hit(tmp_path):
     assert shown["run_id"] == run
     assert shown["coverage"]["routes"] == [
         {"path": "/", "requests": 20, "traces": 1, "traced_pct": 5.0}]
+
+
+def test_a_trace_entered_from_a_caller_without_spans_is_complete(tmp_path):
+    """A server span whose parent is a caller that sent a traceparent but no spans
+    (``perflab load --traceparent``) begins a complete trace; a missing parent further down
+    still makes a trace broken."""
+    with Store.open(tmp_path / "s.db") as store:
+        entered = span(1, 10, 999, "api", "GET", 0, 5, attrs={"url.path": "/items"})
+        call = span(1, 11, 10, "api", "SELECT", 1, 2, kind=3, attrs={"db.system": "sqlite"})
+        lost = span(2, 20, None, "api", "GET", 0, 5, attrs={"url.path": "/items"})
+        orphan = span(2, 21, 998, "api", "SELECT", 1, 2, kind=3, attrs={"db.system": "sqlite"})
+        write(store, [entered, call, lost, orphan])
+        doc = load_coverage(store, T0, T0 + S, {"/items": 2})
+        assert doc is not None
+        assert doc["traces"] == 2  # both began at a server span for /items
+        assert doc["complete_pct"] == 50.0  # the second lost a span
