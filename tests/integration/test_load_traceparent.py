@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests._schemas import validate
 from tests.conftest import wait_for
 
 from perflab.store import Store, StoredSpan, spans_in_window
@@ -65,6 +66,13 @@ def test_the_service_follows_the_loads_sampled_flag(tmp_path):
     # each request began a trace at the service, entered from the load: complete, counted
     assert doc["tracing"]["traces"] == 40, doc["tracing"]
     assert doc["tracing"]["complete_pct"] == 100.0
+    # the slowest of them, named by the trace ids the load sent
+    slowest = doc["tracing"]["slowest_traces"]
+    assert len(slowest) == 5
+    assert {t["trace_id"] for t in slowest} <= {r.trace_id.hex() for r in servers}
+    durations = [t["duration_ms"] for t in slowest]
+    assert durations == sorted(durations, reverse=True)
+    validate(doc, "load")
 
 
 def test_unsampled_requests_leave_no_trace(tmp_path):

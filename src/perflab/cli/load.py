@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
     from perflab.load import LoadResult
 
-LOAD_SCHEMA = "perflab.load/3"
+LOAD_SCHEMA = "perflab.load/4"
 COMPARE_SCHEMA = "perflab.load-compare/2"
 
 

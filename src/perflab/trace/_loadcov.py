@@ -11,6 +11,7 @@ compared with every root. With head sampling at 10 %, about 10 % is the expected
 
 from __future__ import annotations
 
+import heapq
 import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -30,7 +31,7 @@ def load_coverage(store: Store, start_ns: int, end_ns: int,
                   requests_by_path: Mapping[str, int]) -> dict[str, Any] | None:
     """The load's tracing coverage, or None when no span started in its time (the target is
     not traced, or sends its spans elsewhere)."""
-    doc, roots = coverage_scan(store, start_ns, end_ns)
+    doc, roots, entered = coverage_scan(store, start_ns, end_ns)
     if not doc["traces"]:
         return None
     routes: list[dict[str, Any]] = []
@@ -47,9 +48,14 @@ def load_coverage(store: Store, start_ns: int, end_ns: int,
     return {"requests": requests, "traces": total, "traced_pct": _pct(total, requests),
             "routes": routes, "untraced_routes": untraced,
             "complete_pct": doc["complete_pct"],
-            "uninstrumented_calls": doc["uninstrumented_calls"][:20]}
+            "uninstrumented_calls": doc["uninstrumented_calls"][:20],
+            # the requests to open first: the slowest the service saw (its server spans)
+            "slowest_traces": [{"trace_id": tid.hex(), "duration_ms": round(dur / 1e6, 3),
+                                "path": path}
+                               for dur, tid, path in heapq.nlargest(SLOWEST_TRACES, entered)]}
 
 
+SLOWEST_TRACES = 5  # a load test's slowest traced requests, in its --json
 LOAD_RUNS_READ = 20  # the newest runs of a window looked at for load tests
 LOAD_RUNS_SHOWN = 5
 

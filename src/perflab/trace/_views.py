@@ -300,11 +300,13 @@ def coverage_document(store: Store, start_ns: int, end_ns: int) -> dict[str, Any
 
 
 def coverage_scan(store: Store, start_ns: int, end_ns: int
-                  ) -> tuple[dict[str, Any], dict[str, int]]:
-    """``coverage_document``'s document, and the traces that began at a server span per
-    request path (``url.path``, else ``http.target`` without its query, else ``http.route``;
-    ``""`` when the span says none): what a load test's requests are matched against."""
+                  ) -> tuple[dict[str, Any], dict[str, int], list[tuple[int, bytes, str]]]:
+    """``coverage_document``'s document, the traces that began at a server span per request
+    path (``url.path``, else ``http.target`` without its query, else ``http.route``; ``""``
+    when the span says none): what a load test's requests are matched against; and those
+    server spans as (duration, trace id, path)."""
     roots: dict[str, int] = {}
+    entries_seen: list[tuple[int, bytes, str]] = []
     by_trace: dict[bytes, list[StoredSpan]] = {}
     n = 0
     for row in spans_in_window(store, start_ns, end_ns, limit=COVERAGE_MAX_SPANS):
@@ -328,6 +330,7 @@ def coverage_scan(store: Store, start_ns: int, end_ns: int
             if r.kind == KIND_SERVER and (r.parent_id is None or r is entry):
                 path = request_path(to_span(r, procs.get(r.process_id, r.service)).attrs)
                 roots[path] = roots.get(path, 0) + 1
+                entries_seen.append((r.duration_ns, tid, path))
             if r.kind in (KIND_SERVER, KIND_CONSUMER):
                 e = entries.setdefault((r.service, r.name), _Entry(set(), set()))
                 e.traces.add(tid)
@@ -353,7 +356,7 @@ def coverage_scan(store: Store, start_ns: int, end_ns: int
             "uninstrumented_calls": [
                 {"service": s, "operation": o, "peer": p, "calls": c}
                 for (s, o, p), c in sorted(dangling.items(), key=lambda kv: -kv[1])],
-            "broken_traces": broken[:100], "broken_count": len(broken)}, roots
+            "broken_traces": broken[:100], "broken_count": len(broken)}, roots, entries_seen
 
 
 def _entered_from_outside(rows: list[StoredSpan], missing: list[StoredSpan]

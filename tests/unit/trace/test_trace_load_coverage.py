@@ -39,6 +39,10 @@ def test_share_of_requests_traced_per_path_and_routes_without_traces(tmp_path):
             {"path": "/health", "requests": 50, "traces": 0, "traced_pct": 0.0},
             {"path": "/items", "requests": 300, "traces": 30, "traced_pct": 10.0}]
         assert doc["untraced_routes"] == ["/health"]
+        # the slowest traced requests, to open first: all took 5 ms here, so the first five
+        assert len(doc["slowest_traces"]) == 5
+        assert {t["duration_ms"] for t in doc["slowest_traces"]} == {5.0}
+        assert all(len(t["trace_id"]) == 32 for t in doc["slowest_traces"])
         # every call to store ends in a client span with no server span: uninstrumented
         assert doc["uninstrumented_calls"] == [
             {"service": "api", "operation": "GET store", "peer": "store", "calls": 30}]
@@ -126,3 +130,5 @@ def test_a_trace_entered_from_a_caller_without_spans_is_complete(tmp_path):
         assert doc is not None
         assert doc["traces"] == 2  # both began at a server span for /items
         assert doc["complete_pct"] == 50.0  # the second lost a span
+        assert [t["trace_id"] for t in doc["slowest_traces"]] == [
+            f"{2:032x}", f"{1:032x}"]  # equally slow: the larger id first
