@@ -16,7 +16,12 @@ Printed: per configuration the median CPU per request and its range over the rou
 overhead as the median of the per-round ratios to "off" (each against the "off" of its own
 round) with their range, and throughput and p99 as a reference.
 
+``--before-src DIR`` adds a fourth configuration, 10 % with another tree's ``src/`` on
+``PYTHONPATH`` (``git archive REV src | tar -x -C DIR``), in the same rounds: a change to
+``perflab.otel`` or the demo measured before and after under the same load.
+
     python benchmarks/bench_trace_overhead.py [--rounds 5] [--seconds 6] [--connections 8]
+                                              [--before-src DIR/src]
 """
 
 from __future__ import annotations
@@ -117,8 +122,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seconds", type=float, default=6.0)
     parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--before-src", type=Path, default=None)
     args = parser.parse_args()
-    names = list(CONFIGS)
+    configs = dict(CONFIGS)
+    if args.before_src is not None:
+        configs["10% before"] = {**CONFIGS["10%"], "PYTHONPATH": str(args.before_src.resolve())}
+    names = list(configs)
     results: dict[str, list[tuple[float, float, float, float]]] = {k: [] for k in names}
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
@@ -128,12 +137,13 @@ def main() -> None:
             base = {**os.environ, "PYTHONPATH": str(SRC),
                     "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{port}"}
             for r in range(args.rounds):
-                order = names[r % 3:] + names[:r % 3]  # rotate which goes first
+                k = r % len(names)
+                order = names[k:] + names[:k]  # rotate which goes first
                 for name in order:
-                    results[name].append(_round(tmp, {**base, **CONFIGS[name]}, args, hub.pid))
+                    results[name].append(_round(tmp, {**base, **configs[name]}, args, hub.pid))
                 print(f"round {r + 1}: " + ", ".join(
                     f"{n} {results[n][-1][0]:.0f} us/req ({results[n][-1][1]:.0f} req/s)"
-                    for n in names), flush=True)
+                    for n in names) + f"; load average {os.getloadavg()[0]:.1f}", flush=True)
     off = results["off"]
     off_rps = statistics.median(x[1] for x in off)
     off_p99 = statistics.median(x[2] for x in off)
@@ -145,7 +155,7 @@ def main() -> None:
         rps = statistics.median(x[1] for x in results[name])
         p99 = statistics.median(x[2] for x in results[name])
         hub = statistics.median(x[3] for x in results[name])
-        print(f"{name:>5}: {statistics.median(cpu):6.0f} us/req (range {_range(cpu)}), "
+        print(f"{name:>10}: {statistics.median(cpu):6.0f} us/req (range {_range(cpu)}), "
               f"overhead {statistics.median(ratios):+.1f} % (per round {_range(ratios)} %); "
               f"{rps:.0f} req/s ({100 * (rps - off_rps) / off_rps:+.1f} %), "
               f"p99 {p99:.1f} ms ({100 * (p99 - off_p99) / off_p99:+.1f} %); "

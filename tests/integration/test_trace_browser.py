@@ -4,17 +4,46 @@ Compare (diff); hostile names stay inert; no console errors. Screenshots in arti
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from _browser import serving
 
-from _tracedata import HOSTILE, build
+from _tracedata import HOSTILE, PROCS, build
+from perflab.trace import Span
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
-    return build(tmp_path_factory.mktemp("traces") / "perflab.db")
+    traces = build(tmp_path_factory.mktemp("traces") / "perflab.db")
+    _add_load_test(traces.path)
+    return traces
+
+
+def _add_load_test(path):
+    """A load test of /checkout and /health (LoadRecorder, one run) while the frontend sent
+    spans for 3 of the 30 checkouts and none for /health."""
+    import numpy as np  # noqa: PLC0415
+    from tests.unit.load.test_load_view import record_test  # noqa: PLC0415
+
+    from perflab.store import Store  # noqa: PLC0415
+    from perflab.trace import SpanSink  # noqa: PLC0415
+
+    with Store.open(path) as store:
+        run = record_test(store, np.full(30, 2000), labels={"endpoint": "/checkout"},
+                          start_ns=time.time_ns())
+        record_test(store, np.full(10, 2000), labels={"endpoint": "/health"}, into_run=run,
+                    start_ns=time.time_ns())
+        at = store.run(run).started_ns
+        spans = [Span(n.to_bytes(16, "big"), n.to_bytes(8, "big"), None, "GET /checkout", 2,
+                      at + (n - 9000) * 10**6, 5 * 10**6, PROCS["frontend"],
+                      attrs={"url.path": "/checkout"}) for n in (9001, 9002, 9003)]
+        sink = SpanSink()
+        with store.transaction():
+            sink.write(store, spans)
+        sink.committed(spans)
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +57,7 @@ def test_traces_page_search_scatter_and_click(server, data, new_page):
     p = new_page(area="trace")
     p.open(server + "/traces?start=1h&limit=1000", "scatterReady")
     rows = p.page.locator("#results tbody tr")
-    assert rows.count() == 305
+    assert rows.count() == 305 + 3  # the chain's and the load test's (_add_load_test)
     p.shot("traces")
     # the slowest dot is the 400 ms trace: a click on it opens it
     box = p.page.locator("#scatter").bounding_box()
@@ -94,7 +123,15 @@ def test_services_page_graph_red_and_coverage(server, data, new_page):
     assert p.page.locator("#red tbody tr").count() >= 6
     assert "payments.internal" in p.page.inner_text("#coverage")
     assert "broken traces" in text.lower()  # h3 is upper-cased by the stylesheet
+    # the endpoints the load test hit: /checkout traced 3 of 30 times, /health never
+    load = p.page.inner_text("#load-coverage")
+    assert "3 of 40 requests produced a trace" in load
+    assert p.page.locator(".load-routes tr.untraced", has_text="/health").count() == 1
+    checkout = p.page.locator(".load-routes a", has_text="/checkout")
     p.shot("services")
+    checkout.click()
+    p.page.wait_for_function("document.body.dataset.scatterReady === '1'")
+    assert p.page.locator("#results tbody tr").count() == 3
 
 
 def test_compare_page_slowest_against_median(server, data, new_page):

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
     from perflab.load import LoadDoc, LoadResult
 
-LOAD_SCHEMA: Literal["perflab.load/3"] = "perflab.load/3"
+LOAD_SCHEMA: Literal["perflab.load/4"] = "perflab.load/4"
 
 
 class LoadGroup(click.Group):
@@ -91,6 +91,9 @@ def _headers(items: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
               help="{n} in the URL counts modulo N: a working set of N keys (default: every "
                    "request a new key).")
 @click.option("--workers", type=int, default=None, help="Processes (default: the CPU count).")
+@click.option("--traceparent", type=click.FloatRange(0.0, 1.0), default=None, metavar="RATIO",
+              help="Send a W3C traceparent with each request (a new trace id), this share of "
+                   "them sampled: the service's traces join the load's requests.")
 @click.option("--rate", default=None, help="Open model: requests per second (e.g. 1000, 2k).")
 @click.option("--stages", default=None,
               help='Open model, ramping: "30s:100,1m:2000,30s:0" (DURATION:RATE, ...).')
@@ -123,8 +126,8 @@ def run(  # noqa: PLR0917  # click passes every option as an argument
         url: str | None, scenario_file: str | None, connections: int, duration: float | None,
         requests: int | None, method: str, headers: tuple[str, ...], body: str | None,
         body_file: str | None, timeout: float, key_space: int | None, workers: int | None,
-        rate: str | None, stages: str | None, max_connections: int | None, drain: float,
-        think_time: float,
+        traceparent: float | None, rate: str | None, stages: str | None,
+        max_connections: int | None, drain: float, think_time: float,
         thresholds: tuple[str, ...], abort_on_fail: bool, junit: str | None,
         hgrm: str | None, watch: tuple[int, ...], name: str | None, trace_wait: float,
         allow_remote: bool, store_path: str | None, as_json: bool) -> int:
@@ -155,7 +158,7 @@ def run(  # noqa: PLR0917  # click passes every option as an argument
     opts = RunOptions(
         url=url, scenario_file=scenario_file, connections=connections, duration_s=duration,
         requests=requests, method=method.upper(), headers=_headers(headers), body=payload,
-        timeout_s=timeout, key_space=key_space, workers=workers,
+        timeout_s=timeout, key_space=key_space, workers=workers, traceparent=traceparent,
         rate=rate, stages=stages,
         max_connections=max_connections, drain_s=drain, think_time_s=think_time,
         thresholds=thresholds,

@@ -51,6 +51,14 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002  # http.server's API
         del format, args  # quiet: the spans are the log
 
+    def handle(self) -> None:  # http.server's API
+        try:
+            super().handle()
+        except (ConnectionResetError, BrokenPipeError):
+            # a client that resets a kept-alive connection (a load test ending) is not an error:
+            # socketserver would print its traceback
+            self.close_connection = True
+
     def do_GET(self) -> None:  # http.server's API
         from opentelemetry import propagate, trace  # noqa: PLC0415
 

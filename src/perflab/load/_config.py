@@ -143,6 +143,7 @@ class LoadConfig:
     scenario_models: tuple[str, ...] = ()  # "shop: closed, 10 connections" for the summary
     key_space: int | None = None  # "{n}" in the URL counts modulo this (a working set of keys)
     drain_s: float = DEFAULT_DRAIN_S
+    traceparent: float | None = None  # a W3C traceparent per request, this share sampled
 
     @property
     def open_model(self) -> bool:
@@ -189,3 +190,6 @@ class LoadConfig:
             raise InvalidValue("--drain must not be negative", hint="e.g. --drain 1s or 0s")
         if self.key_space is not None and self.key_space < 1:
             raise InvalidValue("the key space must be at least 1")
+        if self.traceparent is not None and not 0.0 <= self.traceparent <= 1.0:
+            raise InvalidValue("--traceparent is the share of requests sampled, 0 to 1",
+                               hint="e.g. --traceparent 0.1 to have 10 % of them traced")

@@ -130,6 +130,12 @@ class LoadTracingRouteDoc(TypedDict):
     traced_pct: float | None
 
 
+class LoadSlowTraceDoc(TypedDict):
+    trace_id: str
+    duration_ms: float
+    path: str
+
+
 class LoadTracingDoc(TypedDict):
     """What share of a load test's requests produced a trace (perflab.trace's coverage scan)."""
 
@@ -140,6 +146,7 @@ class LoadTracingDoc(TypedDict):
     untraced_routes: list[str]
     complete_pct: float | None
     uninstrumented_calls: list[dict[str, Any]]
+    slowest_traces: list[LoadSlowTraceDoc]
 
 
 class LoadSummaryJson(TypedDict):
@@ -177,14 +184,14 @@ class LoadSummaryJson(TypedDict):
 
 
 class LoadDoc(LoadSummaryJson):
-    """The result of one load test (perflab.load/3). Latencies in milliseconds. History: 3 -
-    tracing added (the share of requests traced). 2 -
+    """The result of one load test (perflab.load/4). Latencies in milliseconds. History: 4 -
+    tracing.slowest_traces added. 3 - tracing added (the share of requests traced). 2 -
     dropped counts arrivals never sent (was: late starts); late, scheduled, unfinished,
     target_reached, lateness_ms and drain_s added; unsent removed (now dropped); rps is requests
     / duration_s; requests_by_name gives requests, failed and latency_ms. 1 - first version.
     """
 
-    schema: Literal["perflab.load/3"]
+    schema: Literal["perflab.load/4"]
     tracing: LoadTracingDoc | None
 
 

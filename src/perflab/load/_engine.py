@@ -20,6 +20,7 @@ and whatever has not started by the end of the drain is *dropped* (never sent).
 from __future__ import annotations
 
 import asyncio
+import random
 import socket
 import ssl
 import time
@@ -208,6 +209,10 @@ class Engine:
         self._numbered = NUMBER_MARK in cfg.target.path
         self._parts = self.payload.split(NUMBER_MARK.encode(), 1)
         self._seq = 0
+        # --traceparent RATIO: each request a W3C traceparent of its own (off the hot path too)
+        self._traceparent = cfg.traceparent
+        self._ids = random.Random()  # noqa: S311  # trace ids, not secrets; seeded per worker
+        self._per_send = self._numbered or cfg.traceparent is not None
         self.tls = tls_context() if cfg.target.tls else None
         self.connections = _share(cfg.connections, index, nworkers)
         self.max_connections = max(self.connections,
@@ -224,7 +229,7 @@ class Engine:
         self.conn_class: type[Conn] = Conn
         if cfg.request.method == "HEAD":
             self.conn_class = HeadConn
-        elif (self.schedule is None and not self.think_s and not self._numbered
+        elif (self.schedule is None and not self.think_s and not self._per_send
               and self.budget is None):
             self.conn_class = ClosedConn
         self.record_service = cfg.open_model
@@ -548,20 +553,37 @@ class Engine:
         if self._budget_spent():
             return
         self.issued += 1
-        conn.send(self._next_payload() if self._numbered else self.payload, _now())
+        conn.send(self._next_payload() if self._per_send else self.payload, _now())
 
     def _send(self, conn: Conn, intended_ns: int) -> None:
         self.issued += 1
-        conn.send(self._next_payload() if self._numbered else self.payload, intended_ns)
+        conn.send(self._next_payload() if self._per_send else self.payload, intended_ns)
 
     def _next_payload(self) -> bytes:
-        # workers take interleaved numbers (index, index + n, ...): unique across the test
-        n = self._seq * self.nworkers + self.index
-        self._seq += 1
-        if self.cfg.key_space:
-            n %= self.cfg.key_space
-        head, tail = self._parts
-        return head + str(n).encode() + tail
+        data = self.payload
+        if self._numbered:
+            # workers take interleaved numbers (index, index + n, ...): unique across the test
+            n = self._seq * self.nworkers + self.index
+            self._seq += 1
+            if self.cfg.key_space:
+                n %= self.cfg.key_space
+            head, tail = self._parts
+            data = head + str(n).encode() + tail
+        if self._traceparent is not None:
+            data = self._with_traceparent(data, self._traceparent)
+        return data
+
+    def _with_traceparent(self, data: bytes, ratio: float) -> bytes:
+        """The request with a W3C ``traceparent``: a new trace id and parent id, sampled with
+        probability ``ratio``, so the service's spans of this request form a trace of its own,
+        recorded when the flag says so (a parent-based sampler follows it)."""
+        ids = self._ids
+        trace_id = ids.getrandbits(128) or 1  # all zeros is invalid
+        parent_id = ids.getrandbits(64) or 1
+        flags = b"01" if ids.random() < ratio else b"00"
+        end = data.index(b"\r\n\r\n")  # the end of the head the request spec built
+        return b"%s\r\ntraceparent: 00-%032x-%016x-%s%s" % (
+            data[:end], trace_id, parent_id, flags, data[end:])
 
     def _idle(self, conn: Conn) -> None:
         """Open model: a connection with nothing in flight takes the oldest due arrival."""

@@ -63,6 +63,7 @@ class RunOptions:
     allow_remote: bool = False  # targets other than loopback need the user's explicit word
     key_space: int | None = None  # "{n}" in the URL: numbers modulo this (default: unique)
     drain_s: float = DEFAULT_DRAIN_S  # open model: in-flight requests may finish this long
+    traceparent: float | None = None  # a W3C traceparent on each request, this share sampled
 
 
 @dataclass(slots=True)
@@ -98,6 +99,9 @@ def build_config(o: RunOptions) -> tuple[LoadConfig, list[Threshold]]:
             if sc.base_url:
                 check_reachable(parse_target(sc.base_url, allow_remote=o.allow_remote),
                                 timeout_s=min(o.timeout_s, 5.0))
+        if o.traceparent is not None:
+            raise InvalidValue("--traceparent is for a load test of a URL",
+                               hint="a scenario sets its requests' headers itself")
     else:
         url = o.url
     if url is None:
@@ -111,7 +115,7 @@ def build_config(o: RunOptions) -> tuple[LoadConfig, list[Threshold]]:
         requests=o.requests, rate=rate, stages=stages, think_time_s=o.think_time_s,
         timeout_s=o.timeout_s, workers=workers, scenario_file=scenario_file,
         open_scenarios=open_scenarios, scenario_models=scenario_models,
-        key_space=o.key_space, drain_s=o.drain_s,
+        key_space=o.key_space, drain_s=o.drain_s, traceparent=o.traceparent,
     )
     cfg.validate()
     return cfg, thresholds

@@ -53,23 +53,11 @@ def load_section_values(store: Store, run: Run) -> dict[str, Any] | None:
 
 
 def _tracing_lines(store: Store, run: Run, view: ApiLoadDoc) -> list[str]:
-    """What share of the run's load requests produced a trace (``trace.load_coverage``), as
-    the summary's lines; none when no span arrived during the run."""
-    import time  # noqa: PLC0415
-    from urllib.parse import urlsplit  # noqa: PLC0415
+    """What share of the run's load requests produced a trace (``trace.run_load_coverage``),
+    as the summary's lines; none when no span arrived during the run."""
+    from perflab.trace import render_load_coverage, run_load_coverage  # noqa: PLC0415
 
-    from perflab.trace import load_coverage, render_load_coverage  # noqa: PLC0415
-
-    summary = run.meta.get("summary")
-    url = summary.get("url") if isinstance(summary, dict) else None
-    by_path: dict[str, int] = {}
-    for g in view["groups"]:
-        endpoint = g["labels"].get("endpoint", "")
-        path = endpoint if endpoint.startswith("/") else \
-            (urlsplit(url).path or "/") if isinstance(url, str) and not g["labels"] else ""
-        by_path[path] = by_path.get(path, 0) + int(g["requests"])
-    end = run.ended_ns if run.ended_ns is not None else time.time_ns()
-    doc = load_coverage(store, run.started_ns, end, by_path)
+    doc = run_load_coverage(store, run, view)
     return [] if doc is None else render_load_coverage(doc).splitlines()
 
 

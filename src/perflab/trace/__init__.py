@@ -10,7 +10,8 @@ Public names:
 - reading: ``TraceQuery``, ``get_trace``, ``find_traces``; ``critical_path`` / ``Section``;
   ``diff_groups`` / ``TraceDiff``; the documents every view shows: ``search_document``,
   ``trace_document``, ``diff_document``, ``services_document``, ``coverage_document``,
-  ``ViewError``; a load test's tracing coverage: ``load_coverage``, ``render_load_coverage``;
+  ``ViewError``; a load test's tracing coverage: ``load_coverage``, ``run_load_coverage``,
+  ``render_load_coverage``;
   the contracts of ``perflab trace ... --json``: ``TraceLsDoc``, ``TraceShowDoc``,
   ``TraceCriticalPathDoc`` / ``TraceCriticalPathOperation``, ``TraceDiffDoc``,
   ``TraceCoverageDoc``;
@@ -35,7 +36,7 @@ from perflab.trace._decode import Decoded, DecodeError
 from perflab.trace._diff import TraceDiff, diff_groups
 from perflab.trace._forward import forward_url
 from perflab.trace._hub import TraceHub
-from perflab.trace._loadcov import load_coverage, render_load_coverage
+from perflab.trace._loadcov import load_coverage, render_load_coverage, run_load_coverage
 from perflab.trace._model import Process, Span, SpanEvent, SpanLink, Trace, hex_id, parse_hex_id
 from perflab.trace._otlp import decode_json, decode_protobuf, encode_request
 from perflab.trace._pages import TEMPLATES
@@ -94,6 +95,7 @@ __all__ = [
     "load_strategies",
     "parse_hex_id",
     "render_load_coverage",
+    "run_load_coverage",
     "search_document",
     "services_document",
     "trace_document",

@@ -18,6 +18,7 @@ from starlette.routing import Route
 from perflab._ui import script_json
 from perflab.store import query_interrupted, span_operations, span_services
 from perflab.trace._api import perflab_query, stores
+from perflab.trace._loadcov import load_tests_coverage
 from perflab.trace._model import parse_hex_id
 from perflab.trace._profiles import process_pid, profile_links
 from perflab.trace._query import MAX_TRACE_SPANS, get_trace
@@ -140,7 +141,11 @@ def services_page(request: Request, store: Store) -> Response:
     from perflab.units import parse_duration_ns  # noqa: PLC0415
 
     now = time.time_ns()
-    doc = services_document(store, now - parse_duration_ns(window), now)
+    start = now - parse_duration_ns(window)
+    # the endpoints load tests hit in the window, beside the operations the spans show (the
+    # page's own data: the services API answers with what its schema says)
+    doc = {**services_document(store, start, now),
+           "load_tests": load_tests_coverage(store, start, now)}
     return _render(request, "services.html", page="services", window=window, windows=WINDOWS,
                    doc=doc, data=script_json(doc))
 

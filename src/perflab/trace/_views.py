@@ -314,11 +314,14 @@ def coverage_document(store: Store, start_ns: int, end_ns: int) -> TraceCoverage
 
 
 def coverage_scan(store: Store, start_ns: int, end_ns: int
-                  ) -> tuple[TraceCoverageJson, dict[str, int]]:
-    """``coverage_document``'s document, and the traces that began at a server span per
-    request path (``url.path``, else ``http.target`` without its query, else ``http.route``;
-    ``""`` when the span says none): what a load test's requests are matched against."""
+                  ) -> tuple[TraceCoverageJson, dict[str, int],
+                                                list[tuple[int, bytes, str]]]:
+    """``coverage_document``'s document, the traces that began at a server span per request
+    path (``url.path``, else ``http.target`` without its query, else ``http.route``; ``""``
+    when the span says none): what a load test's requests are matched against; and those
+    server spans as (duration, trace id, path)."""
     roots: dict[str, int] = {}
+    entries_seen: list[tuple[int, bytes, str]] = []
     by_trace: dict[bytes, list[StoredSpan]] = {}
     n = 0
     for row in spans_in_window(store, start_ns, end_ns, limit=COVERAGE_MAX_SPANS):
@@ -332,13 +335,17 @@ def coverage_scan(store: Store, start_ns: int, end_ns: int
         ids = {r.span_id for r in rows}
         parents = {r.parent_id for r in rows if r.parent_id is not None}
         missing = [r for r in rows if r.parent_id is not None and r.parent_id not in ids]
+        entry = _entered_from_outside(rows, missing)
+        if entry is not None:
+            missing = []
         if missing:
             broken.append({"trace_id": tid.hex(), "missing_parents": len(missing),
                            "spans": len(rows)})
         for r in rows:
-            if r.kind == KIND_SERVER and r.parent_id is None:
+            if r.kind == KIND_SERVER and (r.parent_id is None or r is entry):
                 path = request_path(to_span(r, procs.get(r.process_id, r.service)).attrs)
                 roots[path] = roots.get(path, 0) + 1
+                entries_seen.append((r.duration_ns, tid, path))
             if r.kind in (KIND_SERVER, KIND_CONSUMER):
                 e = entries.setdefault((r.service, r.name), _Entry(set(), set()))
                 e.traces.add(tid)
@@ -364,7 +371,18 @@ def coverage_scan(store: Store, start_ns: int, end_ns: int
             "uninstrumented_calls": [
                 {"service": s, "operation": o, "peer": p, "calls": c}
                 for (s, o, p), c in sorted(dangling.items(), key=lambda kv: -kv[1])],
-            "broken_traces": broken[:100], "broken_count": len(broken)}, roots
+            "broken_traces": broken[:100], "broken_count": len(broken)}, roots, entries_seen
+
+
+def _entered_from_outside(rows: list[StoredSpan], missing: list[StoredSpan]
+                          ) -> StoredSpan | None:
+    """The trace's entry when its one missing parent is its first span's, a server span's: a
+    caller that sends a ``traceparent`` but no spans (``perflab load --traceparent``, a proxy
+    that only propagates). Such a trace is complete and began at that server span."""
+    if len(missing) != 1 or missing[0].kind != KIND_SERVER:
+        return None
+    first = missing[0]
+    return first if all(r.start_ns >= first.start_ns for r in rows) else None
 
 
 def request_path(attrs: dict[str, Any]) -> str:

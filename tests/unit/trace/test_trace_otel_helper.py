@@ -39,3 +39,14 @@ def test_setup_configures_the_sdk_once_with_the_service_name():
     assert r.returncode == 0, r.stderr
     assert r.stdout.split(" ", 1)[0] == "checkout"
     assert "TraceIdRatioBased{0.1}" in r.stdout
+
+
+def test_setup_skips_unsampled_children_only_under_a_parent_based_sampler():
+    code = ("import perflab.otel as o\n"
+            "print(type(o.setup('x')).__name__)")
+    env = {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:9"}
+    ratio = _python(code, OTEL_TRACES_SAMPLER="parentbased_traceidratio",
+                    OTEL_TRACES_SAMPLER_ARG="0.1", **env)
+    always = _python(code, OTEL_TRACES_SAMPLER="always_on", **env)
+    assert ratio.stdout.strip() == "SkippingTracerProvider", ratio.stderr
+    assert always.stdout.strip() == "TracerProvider", always.stderr

@@ -96,6 +96,34 @@
     fmtMs(o.p99_ms) + "</td><td>" + spark(o.buckets.map((b) => b.p95_ms)) + "</td></tr>"
   ).join("") || '<tr><td colspan="11" class="muted">No spans in this window.</td></tr>';
 
+  // -- the endpoints load tests hit: per path, requests, traced share, paths with no trace
+  function tracesHref(run, path) {
+    const end = run.ended_ns == null ? "" : "&end=" + run.ended_ns;
+    const tags = path ? "&tags=" + encodeURIComponent("url.path=" + JSON.stringify(path)) : "";
+    return "/traces?start=" + run.started_ns + end + tags;
+  }
+  function pct(v) { return v == null ? "-" : v.toFixed(1) + " %"; }
+  function loadTests(runs) {
+    if (!runs.length) return "";
+    let out = '<h3>Endpoints load tests hit</h3><div id="load-coverage">';
+    for (const run of runs) {
+      const c = run.coverage;
+      out += '<p class="load-run"><a href="/runs/' + run.run_id + '">run ' + run.run_id + " (" +
+        esc(run.name) + ")</a>: ";
+      if (!c) { out += '<span class="muted">no span arrived during this load test: the target is not traced, or sends its spans elsewhere.</span></p>'; continue; }
+      out += "<b>" + c.traces + " of " + c.requests + "</b> requests produced a trace (" +
+        pct(c.traced_pct) + ')</p><table class="load-routes"><thead><tr><th>path</th>' +
+        "<th class=num>requests</th><th class=num>traces</th><th class=num>traced</th></tr>" +
+        "</thead><tbody>" + c.routes.map((r) => '<tr class="' + (r.requests && !r.traces ?
+          "untraced" : "") + '"><td>' + (r.traces ? '<a href="' + esc(tracesHref(run, r.path)) +
+          '">' + esc(r.path || "(no path)") + "</a>" : esc(r.path || "(no path)") +
+          ' <span class="delta-up">no trace</span>') + '</td><td class="num">' + r.requests +
+          '</td><td class="num">' + r.traces + '</td><td class="num">' + pct(r.traced_pct) +
+          "</td></tr>").join("") + "</tbody></table>";
+    }
+    return out + "</div>";
+  }
+
   // -- coverage
   const c = doc.coverage;
   let html = "";
@@ -120,6 +148,7 @@
         " spans with a missing parent</li>").join("") + "</ul>";
     }
   }
+  html += loadTests(doc.load_tests || []);
   document.getElementById("coverage").innerHTML = html;
   document.body.dataset.servicesReady = "1";
 })();

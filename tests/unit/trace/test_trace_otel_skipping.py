@@ -1,0 +1,136 @@
+"""perflab.otel's tracers skip the children of unsampled parents and record the same spans.
+
+Under a parent-based sampler a child of an unsampled parent is never recorded; the SDK built it
+anyway (a span id, the sampler, a NonRecordingSpan), most of what 10 % sampling cost the demo.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+
+import pytest
+from opentelemetry import context as context_api
+from opentelemetry import propagate, trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace.id_generator import IdGenerator
+from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+
+from perflab.otel._tracer import SkippingTracerProvider, parent_based
+
+TRACE = "0af7651916cd43dd8448eb211c80319c"
+UNSAMPLED = {"traceparent": f"00-{TRACE}-b7ad6b7169203331-00"}
+SAMPLED = {"traceparent": f"00-{TRACE}-b7ad6b7169203331-01"}
+
+
+class _CountingIds(IdGenerator):
+    """Trace ids from a seeded generator of their own, span ids counted: the trace ids a run
+    draws do not depend on how many span ids it drew."""
+
+    def __init__(self) -> None:
+        self._trace_ids = random.Random(7)  # test ids, not secrets
+        self._span_ids = itertools.count(1)
+        self.span_ids = 0
+
+    def generate_span_id(self) -> int:
+        self.span_ids += 1
+        return next(self._span_ids)
+
+    def generate_trace_id(self) -> int:
+        return self._trace_ids.getrandbits(128) or 1
+
+
+def _tracer(provider_class: type[TracerProvider], ratio: float = 1.0
+            ) -> tuple[trace.Tracer, InMemorySpanExporter, _CountingIds]:
+    ids = _CountingIds()
+    provider = provider_class(sampler=ParentBased(TraceIdRatioBased(ratio)), id_generator=ids)
+    exporter = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    return provider.get_tracer("test"), exporter, ids
+
+
+def _serve(tracer: trace.Tracer, headers: dict[str, str]) -> dict[str, str]:
+    """A server span, a client span under it, and the headers that client would send on."""
+    ctx = propagate.extract(headers)
+    sent: dict[str, str] = {}
+    with tracer.start_as_current_span("GET /cart", context=ctx, kind=trace.SpanKind.SERVER) \
+            as server:
+        server.set_attribute("http.route", "/cart")
+        with tracer.start_as_current_span("GET /query", kind=trace.SpanKind.CLIENT):
+            propagate.inject(sent)
+        tracer.start_span("detached").end()
+    return sent
+
+
+def test_under_an_unsampled_parent_no_span_is_built_and_not_sampled_propagates():
+    tracer, exporter, ids = _tracer(SkippingTracerProvider)
+    before = context_api.get_current()
+    sent = _serve(tracer, UNSAMPLED)
+    assert exporter.get_finished_spans() == ()
+    assert ids.span_ids == 0  # the SDK never ran: without the skip it draws three span ids
+    # downstream sees the same trace, still not sampled: it starts no trace of its own
+    assert sent["traceparent"].startswith(f"00-{TRACE}-")
+    assert sent["traceparent"].endswith("-00")
+    assert context_api.get_current() == before
+
+
+def test_under_a_sampled_parent_the_sdk_records_as_usual():
+    tracer, exporter, _ = _tracer(SkippingTracerProvider)
+    sent = _serve(tracer, SAMPLED)
+    spans = {s.name: s for s in exporter.get_finished_spans()}
+    assert sorted(spans) == ["GET /cart", "GET /query", "detached"]
+    assert spans["GET /query"].parent is not None
+    assert spans["GET /query"].parent.span_id == spans["GET /cart"].context.span_id
+    assert sent["traceparent"].endswith("-01")
+
+
+def test_the_same_spans_are_recorded_with_and_without_the_skip():
+    """At 50 % head sampling, 200 requests with no parent: the same traces sampled, each with the
+    same spans under the same parents, as the SDK's own tracer records."""
+
+    def recorded(provider_class: type[TracerProvider]) -> list[tuple[int, str, str | None]]:
+        tracer, exporter, _ = _tracer(provider_class, ratio=0.5)
+        for _ in range(200):
+            _serve(tracer, {})
+        spans = exporter.get_finished_spans()
+        names = {s.context.span_id: s.name for s in spans}
+        return sorted((s.context.trace_id, s.name, names.get(s.parent.span_id)
+                       if s.parent else None) for s in spans)
+
+    skipped, sdk = recorded(SkippingTracerProvider), recorded(TracerProvider)
+    assert skipped == sdk
+    assert 3 * 60 < len(sdk) < 3 * 140  # some sampled, some not
+
+
+def test_an_exception_under_an_unsampled_parent_propagates_and_restores_the_context():
+    tracer, _, _ = _tracer(SkippingTracerProvider)
+    before = context_api.get_current()
+    ctx = propagate.extract(UNSAMPLED)
+    with pytest.raises(ValueError, match="boom"), \
+            tracer.start_as_current_span("GET /cart", context=ctx):
+        raise ValueError("boom")
+    assert context_api.get_current() == before
+
+
+def test_as_a_decorator_the_parent_of_each_call_decides():
+    tracer, exporter, _ = _tracer(SkippingTracerProvider)
+    token = context_api.attach(propagate.extract(UNSAMPLED))
+    try:
+        @tracer.start_as_current_span("work")  # decorated under an unsampled parent
+        def work() -> str:
+            return "done"
+    finally:
+        context_api.detach(token)
+    assert work() == "done"  # called without a parent: a root span, sampled (ratio 1)
+    assert [s.name for s in exporter.get_finished_spans()] == ["work"]
+
+
+def test_parent_based_samplers_by_their_variable():
+    assert parent_based(None)  # the SDK's default, parentbased_always_on
+    assert parent_based("parentbased_traceidratio")
+    assert parent_based("ParentBased_Always_Off")
+    assert parent_based("no_such_sampler")  # the SDK falls back to parentbased_always_on
+    assert not parent_based("always_on")
+    assert not parent_based("TraceIdRatio")
