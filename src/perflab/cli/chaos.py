@@ -65,3 +65,82 @@ def proxy(*, listen: str, config: Path | None, token_file: str | None,
         raise UsageError(f"{config}: {server.failure.message}",
                          hint=server.failure.hint or "fix the proxy in the file")
     click.echo("perflab chaos proxy: stopped", err=True)
+
+
+def _load_experiment(path: Path) -> dict[str, object]:
+    from perflab.chaos import read_experiment, validate_experiment  # noqa: PLC0415
+
+    exp = read_experiment(path)
+    validate_experiment(exp, str(path))
+    return exp
+
+
+@chaos.command("validate")
+@click.argument("experiment", type=click.Path(dir_okay=False, path_type=Path))
+def validate(*, experiment: Path) -> None:
+    """Check a Chaos Toolkit experiment (exit 2 names the field at fault)."""
+    _load_experiment(experiment)
+    click.echo(f"{experiment}: a valid experiment")
+
+
+@chaos.command("run")
+@click.argument("experiment", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--journal-path", type=click.Path(dir_okay=False, path_type=Path),
+              default=Path("journal.json"), show_default=True,
+              help="Where to write the journal (Chaos Toolkit's format).")
+@click.option("--dry", type=click.Choice(["probes", "actions", "activities", "pause"]),
+              default=None, help="Do not run these (as chaos run --dry).")
+@click.option("--var", "variables", multiple=True, metavar="NAME[:TYPE]=VALUE",
+              help="Override a configuration value (repeatable).")
+@click.option("--var-file", "var_files", multiple=True,
+              type=click.Path(dir_okay=False, path_type=Path),
+              help="JSON/YAML with configuration and secrets overrides (repeatable).")
+@click.option("--rollback-strategy", default="default", show_default=True,
+              type=click.Choice(["default", "always", "never", "deviated"]))
+@click.option("--hypothesis-strategy", default="default", show_default=True,
+              type=click.Choice(["default", "before-method-only", "after-method-only",
+                                 "during-method-only", "continuously", "skip"]))
+@click.option("--hypothesis-frequency", default=1.0, show_default=True, metavar="SECONDS",
+              type=click.FloatRange(min=0.01), help="Period of the checks during the method.")
+def run(*, experiment: Path, journal_path: Path, dry: str | None, variables: tuple[str, ...],
+        var_files: tuple[Path, ...], rollback_strategy: str, hypothesis_strategy: str,
+        hypothesis_frequency: float) -> int:
+    """Run a Chaos Toolkit experiment; exit 1 deviated or failed, 130 interrupted."""
+    import json  # noqa: PLC0415
+
+    from perflab.chaos import (  # noqa: PLC0415
+        ExperimentContext,
+        ExperimentOptions,
+        experiment_exit_code,
+        parse_vars,
+        read_var_file,
+        resolve_configuration,
+        resolve_secrets,
+        run_experiment,
+    )
+
+    exp = _load_experiment(experiment)
+    config: dict[str, object] = {}
+    secrets: dict[str, object] = {}
+    for var_file in var_files:
+        more_config, more_secrets = read_var_file(var_file)
+        config.update(more_config)
+        secrets.update(more_secrets)
+    config.update(parse_vars(variables))
+    ctx = ExperimentContext(resolve_configuration(exp, config), resolve_secrets(exp, secrets),
+                            dry=dry)
+    options = ExperimentOptions(dry=dry, rollback_strategy=rollback_strategy,
+                                hypothesis_strategy=hypothesis_strategy,
+                                frequency_s=hypothesis_frequency)
+    journal = run_experiment(exp, ctx, options)
+    try:
+        journal_path.write_text(json.dumps(journal, indent=2, default=str), encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"{journal_path}: cannot write the journal: {exc}",
+                         hint="give a writable --journal-path") from exc
+    before = journal["steady_states"]["before"]
+    status = "deviated" if journal["deviated"] else (
+        "steady state not met before the method" if before is not None and not before[
+            "steady_state_met"] else journal["status"])
+    click.echo(f"perflab chaos run: {status} (journal: {journal_path})")
+    return experiment_exit_code(journal)  # main() exits with it

@@ -1,0 +1,109 @@
+"""perflab's activities for Chaos Toolkit experiments, usable two ways:
+
+- ``provider: {type: python, module: perflab.chaos.providers, func: add_toxic, arguments: ...}``
+  (Chaos Toolkit itself can run these too);
+- ``provider: {type: perflab, func: add_toxic, arguments: ...}``.
+
+``inject(kind, ...)`` is the one entry for faults: proxy toxics here; other kinds go to the
+injector registered with ``register_injector`` (process, resource and network faults), so the
+experiment runner does not depend on how each fault is made.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from typing import TYPE_CHECKING, Any
+
+from perflab.chaos._toxics import TOXIC_ATTRIBUTES
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+DEFAULT_API = "http://127.0.0.1:8474"
+
+_INJECTORS: dict[str, Callable[[str, Mapping[str, Any]], Any]] = {}
+
+__all__ = ["DEFAULT_API", "ProviderError", "add_toxic", "function", "inject", "register_injector",
+           "remove_toxic"]
+
+
+class ProviderError(Exception):
+    """A perflab provider could not act (recorded as the activity's failure)."""
+
+
+def _api(method: str, url: str, body: object | None = None) -> Any:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method,  # noqa: S310
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            raw = response.read()
+    except urllib.error.HTTPError as exc:
+        detail = exc.read().decode("utf-8", "replace")
+        msg = f"{method} {url}: {exc.code} {detail}"
+        raise ProviderError(msg) from exc
+    except OSError as exc:
+        msg = f"{method} {url}: {exc} (is `perflab chaos proxy` running?)"
+        raise ProviderError(msg) from exc
+    return json.loads(raw) if raw else None
+
+
+def add_toxic(proxy: str, type: str, *, attributes: dict[str, Any] | None = None,  # noqa: A002
+              name: str | None = None, stream: str = "downstream", toxicity: float = 1.0,
+              duration: str | None = None, api: str = DEFAULT_API) -> dict[str, Any]:
+    """Add a toxic to ``proxy`` through the Toxiproxy API at ``api``; answers the toxic."""
+    body: dict[str, Any] = {"type": type, "stream": stream, "toxicity": toxicity,
+                            "attributes": attributes or {}}
+    if name:
+        body["name"] = name
+    if duration:
+        body["duration"] = duration
+    result: dict[str, Any] = _api("POST", f"{api}/proxies/{proxy}/toxics", body)
+    return result
+
+
+def remove_toxic(proxy: str, name: str, *, api: str = DEFAULT_API) -> None:
+    """Remove the toxic ``name`` from ``proxy``."""
+    _api("DELETE", f"{api}/proxies/{proxy}/toxics/{name}")
+
+
+def register_injector(kinds: tuple[str, ...],
+                      injector: Callable[[str, Mapping[str, Any]], Any]) -> None:
+    """Let ``inject`` hand the fault ``kinds`` to ``injector(kind, params)``."""
+    for kind in kinds:
+        _INJECTORS[kind] = injector
+
+
+def inject(kind: str, **params: Any) -> Any:
+    """Inject the fault ``kind``: a proxy toxic (``proxy`` and the toxic's attributes as
+    params), or a fault of a registered injector."""
+    if kind in TOXIC_ATTRIBUTES:
+        proxy = params.pop("proxy", None)
+        if not isinstance(proxy, str):
+            msg = f"a {kind} toxic needs proxy: NAME"
+            raise ProviderError(msg)
+        api = params.pop("api", DEFAULT_API)
+        keys = ("name", "stream", "toxicity", "duration")
+        options = {k: params.pop(k) for k in keys if k in params}
+        return add_toxic(proxy, kind, attributes=params, api=api, **options)
+    injector = _INJECTORS.get(kind)
+    if injector is None:
+        known = sorted([*TOXIC_ATTRIBUTES, *_INJECTORS])
+        msg = f"no fault {kind!r} here (known: {', '.join(known)})"
+        raise ProviderError(msg)
+    return injector(kind, params)
+
+
+_FUNCTIONS: dict[str, Callable[..., Any]] = {
+    "add_toxic": add_toxic, "remove_toxic": remove_toxic, "inject": inject}
+
+
+def function(name: str) -> Callable[..., Any]:
+    """The perflab provider ``name`` (``type: perflab``'s ``func``)."""
+    try:
+        return _FUNCTIONS[name]
+    except KeyError:
+        msg = f"no perflab provider {name!r} (known: {', '.join(sorted(_FUNCTIONS))})"
+        raise ProviderError(msg) from None
