@@ -54,6 +54,7 @@ CONTRACTS: dict[str, Any] = {
     "bench-regressions": bench.BenchRegressionsDoc,
     "bench-results": bench.BenchResultsDoc,
     "bench-system": bench.BenchSystemDoc,
+    "chaos-journal": chaos.JournalDoc,
     "demo": demo.DemoDoc,
     "logs-query": logs.LogsQueryDoc,
     "loki-list": logs.LokiListDoc,

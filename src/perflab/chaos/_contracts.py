@@ -1,6 +1,7 @@
-"""TypedDicts of the fault proxy's API answers (docs/schemas/toxiproxy-*.schema.json)."""
+"""TypedDicts of the fault proxy's API answers (docs/schemas/toxiproxy-*.schema.json) and of an
+experiment's journal (docs/schemas/chaos-journal.schema.json)."""
 
-from typing import Literal, NotRequired, TypedDict
+from typing import Any, Literal, NotRequired, TypedDict
 
 ToxicType = Literal["latency", "bandwidth", "slow_close", "timeout", "reset_peer", "slicer",
                     "limit_data", "http_error"]
@@ -51,3 +52,48 @@ class VersionDoc(TypedDict):
 
 ToxicsDoc = list[ToxicDoc]
 ProxiesDoc = dict[str, ProxyDoc]
+
+
+class ActivityRunDoc(TypedDict):
+    """One activity's record in a journal (chaostoolkit-lib's ``Run``): the activity as
+    written, its output (a probe's value, an http ``{status, headers, body}``, a process'
+    ``{status, stdout, stderr}``), its times and status; ``exception`` when it failed,
+    ``tolerance_met`` for a hypothesis probe."""
+
+    activity: dict[str, Any]
+    output: Any
+    start: str
+    end: str
+    duration: float
+    status: Literal["succeeded", "failed"]
+    exception: NotRequired[list[str]]
+    tolerance_met: NotRequired[bool]
+
+
+class SteadyStateDoc(TypedDict):
+    steady_state_met: bool | None
+    probes: list[ActivityRunDoc]
+
+
+class SteadyStatesDoc(TypedDict):
+    before: SteadyStateDoc | None
+    after: SteadyStateDoc | None
+    during: list[SteadyStateDoc]
+
+
+# Chaos Toolkit's journal keys (``perflab-version`` where chaostoolkit-lib writes
+# ``chaoslib-version``); the dash needs the functional form
+JournalDoc = TypedDict("JournalDoc", {
+    "perflab-version": str,
+    "platform": str,
+    "node": str,
+    "experiment": dict[str, Any],
+    "start": str,
+    "end": str,
+    "duration": float,
+    "status": Literal["completed", "failed", "aborted", "interrupted"],
+    "deviated": bool,
+    "steady_states": SteadyStatesDoc,
+    "run": list[ActivityRunDoc],
+    "rollbacks": list[ActivityRunDoc],
+})

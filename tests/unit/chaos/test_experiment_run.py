@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import requests
+from tests._schemas import validate
 from tests.unit.chaos import _experiments
 
 from perflab.chaos import (
@@ -132,6 +133,7 @@ def test_continuous_hypothesis_aborts_the_method_and_runs_rollbacks(
     assert _experiments.CALLS == []
     assert _toxics(api) == []
     assert experiment_exit_code(journal) == 1
+    validate(json.loads(json.dumps(journal)), "chaos-journal")
 
 
 def _local(method: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
@@ -221,6 +223,7 @@ def test_cli_run_writes_the_journal_and_exits_1_on_deviation(
                  "--journal-path", str(journal_path)]) == 1
     assert "deviated" in capsys.readouterr().out
     journal = json.loads(journal_path.read_text())
+    validate(journal, "chaos-journal")
     assert journal["deviated"] is True
     assert journal["steady_states"]["before"]["steady_state_met"] is True
 
