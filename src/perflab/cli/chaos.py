@@ -1,4 +1,5 @@
-"""``perflab chaos``: fault injection. ``chaos proxy`` serves the Toxiproxy-compatible API."""
+"""``perflab chaos``: fault injection. ``chaos proxy`` serves the Toxiproxy-compatible API;
+``chaos run`` and ``chaos validate`` take Chaos Toolkit experiments."""
 
 from __future__ import annotations
 
@@ -6,10 +7,9 @@ from pathlib import Path
 
 import click
 
+from perflab.cli._chaos_serve import DEFAULT_API_LISTEN
 from perflab.cli.serve import _server_class, bind, parse_listen
 from perflab.errors import UsageError
-
-DEFAULT_API_LISTEN = "127.0.0.1:8474"  # Toxiproxy's port: its clients find us there
 
 
 @click.group()
@@ -144,3 +144,4 @@ def run(*, experiment: Path, journal_path: Path, dry: str | None, variables: tup
             "steady_state_met"] else journal["status"])
     click.echo(f"perflab chaos run: {status} (journal: {journal_path})")
     return experiment_exit_code(journal)  # main() exits with it
+
