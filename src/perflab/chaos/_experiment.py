@@ -123,10 +123,7 @@ def _check_activity(activity: object, path: str, at: str, refs: set[Any]) -> Non
 def _check_provider(provider: object, path: str, at: str) -> None:
     if not isinstance(provider, dict):
         raise ExperimentInvalid(path, at, "an activity requires a provider")
-    kind = provider.get("type")
-    if kind not in PROVIDER_TYPES:
-        raise ExperimentInvalid(path, f"{at}.type", f"unknown provider type {kind!r}",
-                                hint="one of: " + ", ".join(PROVIDER_TYPES))
+    kind = _kind(provider, PROVIDER_TYPES, path, f"{at}.type", "provider")
     needed = {"python": ("module", "func"), "http": ("url",), "process": ("path",),
               "perflab": ("func",)}[kind]
     for key in needed:
@@ -138,17 +135,21 @@ def _check_provider(provider: object, path: str, at: str) -> None:
         raise ExperimentInvalid(path, f"{at}.arguments", "arguments are a mapping")
 
 
+def _kind(node: dict[str, Any], known: tuple[str, ...], path: str, at: str, what: str) -> str:
+    """``node``'s ``type``, one of ``known``."""
+    kind = node.get("type")
+    if kind not in known:
+        raise ExperimentInvalid(path, at, f"unknown {what} type {kind!r}",
+                                hint="one of: " + ", ".join(known))
+    return str(kind)
+
+
 def _check_tolerance(tolerance: object, path: str, at: str) -> None:
-    if isinstance(tolerance, (bool, int, str)):
-        return
-    if isinstance(tolerance, list):
+    if isinstance(tolerance, (bool, int, str, list)):
         return
     if not isinstance(tolerance, dict):
         raise ExperimentInvalid(path, at, "a tolerance is a bool, int, string, list or mapping")
-    kind = tolerance.get("type")
-    if kind not in TOLERANCE_TYPES:
-        raise ExperimentInvalid(path, f"{at}.type", f"unknown tolerance type {kind!r}",
-                                hint="one of: " + ", ".join(TOLERANCE_TYPES))
+    kind = _kind(tolerance, TOLERANCE_TYPES, path, f"{at}.type", "tolerance")
     if kind == "probe":
         _check_provider(tolerance.get("provider"), path, f"{at}.provider")
     elif kind == "regex":
