@@ -25,8 +25,8 @@ DEFAULT_API = "http://127.0.0.1:8474"
 
 _INJECTORS: dict[str, Callable[[str, Mapping[str, Any]], Any]] = {}
 
-__all__ = ["DEFAULT_API", "ProviderError", "add_toxic", "function", "inject", "register_injector",
-           "remove_toxic"]
+__all__ = ["DEFAULT_API", "ProviderError", "add_toxic", "function", "inject", "load_test",
+           "register_injector", "remove_toxic"]
 
 
 class ProviderError(Exception):
@@ -69,6 +69,28 @@ def remove_toxic(proxy: str, name: str, *, api: str = DEFAULT_API) -> None:
     _api("DELETE", f"{api}/proxies/{proxy}/toxics/{name}")
 
 
+def load_test(url: str, *, duration: str = "5s", connections: int = 4, rate: str | None = None,
+              thresholds: list[str] | None = None, store: str | None = None,
+              name: str | None = None) -> dict[str, Any]:
+    """Run a load test (``perflab load run``'s engine, recorded in the store) and answer its
+    summary (docs/schemas/load.schema.json's) with ``thresholds_met``: as a steady-state probe,
+    ``tolerance: {type: jsonpath, path: $.thresholds_met, expect: true}`` or a ``range`` on
+    ``latency_ms.p99`` / ``error_rate`` (``target``)."""
+    from perflab.load import RunOptions, execute  # noqa: PLC0415  # lazy: load is heavy
+    from perflab.units import parse_duration  # noqa: PLC0415
+
+    options = RunOptions(url=url, duration_s=parse_duration(duration), connections=connections,
+                         rate=rate, thresholds=tuple(thresholds or ()), store_path=store,
+                         name=name or f"chaos probe {url}", live=False)
+    outcome = execute(options)
+    if outcome.result is None:
+        msg = f"the load test of {url} measured nothing ({outcome.scenario_error or 'stopped'})"
+        raise ProviderError(msg)
+    summary: dict[str, Any] = dict(outcome.result.to_json())
+    summary["thresholds_met"] = all(t["passed"] for t in summary["thresholds"])
+    return summary
+
+
 def register_injector(kinds: tuple[str, ...],
                       injector: Callable[[str, Mapping[str, Any]], Any]) -> None:
     """Let ``inject`` hand the fault ``kinds`` to ``injector(kind, params)``."""
@@ -97,7 +119,8 @@ def inject(kind: str, **params: Any) -> Any:
 
 
 _FUNCTIONS: dict[str, Callable[..., Any]] = {
-    "add_toxic": add_toxic, "remove_toxic": remove_toxic, "inject": inject}
+    "add_toxic": add_toxic, "remove_toxic": remove_toxic, "inject": inject,
+    "load_test": load_test}
 
 
 def function(name: str) -> Callable[..., Any]:

@@ -246,3 +246,26 @@ def test_cli_var_file_and_typed_var(tmp_path: Path) -> None:
                  "--var", "n:int=9", "--journal-path", str(journal_path)]) == 1
     assert json.loads(journal_path.read_text())["steady_states"]["before"][
         "steady_state_met"] is False
+
+
+def test_load_thresholds_as_the_steady_state_probe(chaos_server: ChaosServer, web: str,
+                                                    tmp_path: Path) -> None:
+    """perflab's load_test probe: error_rate<1% holds through the proxy, then an error toxic
+    (the method) breaks it; the load tests are recorded in the store."""
+    api, url = _proxy(chaos_server, web)
+    exp = error_experiment(api, url)
+    exp["steady-state-hypothesis"]["probes"] = [{
+        "type": "probe", "name": "load holds",
+        "tolerance": {"type": "jsonpath", "path": "$.thresholds_met", "expect": True},
+        "provider": {"type": "perflab", "func": "load_test", "arguments": {
+            "url": "${url}", "duration": "1s", "connections": 2,
+            "thresholds": ["error_rate<1%"], "store": str(tmp_path / "s.db")}}}]
+    journal = _ours(exp)
+    before, after = (journal["steady_states"][w]["probes"][0]["output"]
+                     for w in ("before", "after"))
+    assert before["thresholds_met"] is True
+    assert before["requests"] > 0
+    assert after["thresholds_met"] is False
+    assert after["error_rate"] > 0.5
+    assert journal["deviated"] is True
+    assert before["run_id"] != after["run_id"]
