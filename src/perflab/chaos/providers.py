@@ -26,7 +26,7 @@ DEFAULT_API = "http://127.0.0.1:8474"
 _INJECTORS: dict[str, Callable[[str, Mapping[str, Any]], Any]] = {}
 
 __all__ = ["DEFAULT_API", "ProviderError", "add_toxic", "function", "inject", "load_test",
-           "register_injector", "remove_toxic"]
+           "promql", "register_injector", "remove_toxic"]
 
 
 class ProviderError(Exception):
@@ -91,6 +91,31 @@ def load_test(url: str, *, duration: str = "5s", connections: int = 4, rate: str
     return summary
 
 
+def promql(query: str, store: str | None = None) -> Any:
+    """Evaluate a PromQL ``query`` now over the store (perflab's PromQL evaluator): a scalar or a
+    one-series vector answers a number (for a ``range`` tolerance), a wider vector a list of
+    ``{"metric": labels, "value": v}``, an empty one ``None``."""
+    import time  # noqa: PLC0415
+
+    from perflab.metrics import StoreQueryable, instant_query  # noqa: PLC0415  # lazy: heavy
+    from perflab.store import Store  # noqa: PLC0415
+
+    db = Store.open(store, create=False)
+    try:
+        result = instant_query(StoreQueryable(db), query, time.time_ns() // 1_000_000)
+    finally:
+        db.close()
+    if result.type == "scalar":
+        return result.scalar
+    if result.type == "string":
+        return result.string
+    if result.type == "vector" and len(result.vector) <= 1:
+        return result.vector[0][1] if result.vector else None
+    rows = result.vector if result.type == "vector" else [
+        (labels, points[-1][1]) for labels, points in result.matrix]
+    return [{"metric": dict(labels), "value": value} for labels, value in rows]
+
+
 def register_injector(kinds: tuple[str, ...],
                       injector: Callable[[str, Mapping[str, Any]], Any]) -> None:
     """Let ``inject`` hand the fault ``kinds`` to ``injector(kind, params)``."""
@@ -120,7 +145,7 @@ def inject(kind: str, **params: Any) -> Any:
 
 _FUNCTIONS: dict[str, Callable[..., Any]] = {
     "add_toxic": add_toxic, "remove_toxic": remove_toxic, "inject": inject,
-    "load_test": load_test}
+    "load_test": load_test, "promql": promql}
 
 
 def function(name: str) -> Callable[..., Any]:

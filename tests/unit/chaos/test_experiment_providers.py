@@ -3,6 +3,7 @@ http provider's answers and failures, and configuration read from the environmen
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -59,7 +60,7 @@ def test_unknown_fault_and_provider_fail_with_the_known_ones() -> None:
     run = _run({"type": "perflab", "func": "inject", "arguments": {"kind": "cpu_hog"}})
     assert "no fault 'cpu_hog'" in "".join(run["exception"])
     run = _run({"type": "perflab", "func": "nope"})
-    assert "known: add_toxic, inject, load_test, remove_toxic" in "".join(run["exception"])
+    assert "known: add_toxic, inject, load_test, promql, remove_toxic" in "".join(run["exception"])
     run = _run({"type": "perflab", "func": "inject", "arguments": {"kind": "latency"}})
     assert "needs proxy" in "".join(run["exception"])
 
@@ -125,3 +126,20 @@ def test_configuration_and_secrets_from_the_environment(monkeypatch: pytest.Monk
     with pytest.raises(UsageError, match="PERFLAB_TEST_NONE is not set"):
         resolve_configuration({"configuration": {"x": {"type": "env",
                                                        "key": "PERFLAB_TEST_NONE"}}}, {})
+
+
+def test_promql_probe_over_the_store(tmp_path: Path) -> None:
+    """A scalar answers a number, a vector of one series its value, a bad query fails."""
+    from perflab.store import Store  # noqa: PLC0415
+
+    path = str(tmp_path / "s.db")
+    Store.open(path).close()
+    run = _run({"type": "perflab", "func": "promql",
+                "arguments": {"query": "1 + 2", "store": path}})
+    assert run["output"] == 3.0
+    run = _run({"type": "perflab", "func": "promql",
+                "arguments": {"query": "vector(4)", "store": path}})
+    assert run["output"] == 4.0
+    run = _run({"type": "perflab", "func": "promql",
+                "arguments": {"query": "up{", "store": path}})
+    assert run["status"] == "failed"
