@@ -4,7 +4,7 @@ experiment's journal (docs/schemas/chaos-journal.schema.json)."""
 from typing import Any, Literal, NotRequired, TypedDict
 
 ToxicType = Literal["latency", "bandwidth", "slow_close", "timeout", "reset_peer", "slicer",
-                    "limit_data", "http_error"]
+                    "limit_data", "http_error", "http_latency"]
 
 
 class ToxicDoc(TypedDict):

@@ -33,7 +33,8 @@ def proxy(*, listen: str, config: Path | None, token_file: str | None,
 
     \b
     Toxics: latency, bandwidth, slow_close, timeout, reset_peer, slicer, limit_data,
-    and perflab's http_error (status codes by route, share or first N requests);
+    and perflab's http_error (status codes by route, share or first N requests) and
+    http_latency (latency by route);
     any toxic may take "duration": "30s", after which it removes itself.
     """
     from perflab.chaos import ChaosServer, read_config  # noqa: PLC0415  # lazy: fast --help

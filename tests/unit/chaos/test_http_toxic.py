@@ -3,6 +3,8 @@ route, by share or for the first N, the others (and their bodies) passed on unch
 
 from __future__ import annotations
 
+import time
+
 import requests
 
 from perflab.chaos import ChaosServer
@@ -57,3 +59,35 @@ def test_http_error_is_an_upstream_toxic(chaos_server: ChaosServer, web: str) ->
         timeout=10)
     assert r.status_code == 400
     assert "must be a string" in r.json()["error"]
+
+
+
+def latency_proxy(server: ChaosServer, upstream: str, attributes: dict[str, int | str],
+                  stream: str = "upstream") -> tuple[str, requests.Response]:
+    api = f"http://127.0.0.1:{server.port}"
+    listen = requests.post(f"{api}/proxies", json={"name": "web", "upstream": upstream},
+                           timeout=10).json()["listen"]
+    r = requests.post(f"{api}/proxies/web/toxics", json={
+        "type": "http_latency", "stream": stream, "attributes": attributes}, timeout=10)
+    return f"http://{listen}", r
+
+
+def test_http_latency_holds_only_the_route(chaos_server: ChaosServer, web: str) -> None:
+    """Requests under path_prefix wait the latency; the others, and bodies, pass. The wait is
+    checked as "at least", never as an upper bound (no timed assertion of speed)."""
+    base, r = latency_proxy(chaos_server, web, {"latency": 300, "path_prefix": "/slow"})
+    assert r.status_code == 200, r.text
+    assert r.json()["attributes"] == {"latency": 300, "jitter": 0, "percent": 100,
+                                      "path_prefix": "/slow"}
+    with requests.Session() as s:
+        start = time.monotonic()
+        assert s.get(f"{base}/slow/x", timeout=10).text == "/slow/x 0"
+        assert time.monotonic() - start >= 0.3
+        assert s.get(f"{base}/fast", timeout=10).text == "/fast 0"
+        assert s.post(f"{base}/slow/y", data=b"abc", timeout=10).text == "/slow/y 3"
+
+
+def test_http_latency_is_upstream_only(chaos_server: ChaosServer, web: str) -> None:
+    _, r = latency_proxy(chaos_server, web, {"latency": 1}, stream="downstream")
+    assert r.status_code == 400
+    assert "http_latency toxic acts on requests" in r.json()["error"]
