@@ -18,6 +18,7 @@ from perflab.chaos._experiment import (
     validate_experiment,
 )
 from perflab.chaos._experiment import read_document as read_experiment
+from perflab.chaos._record import record_journal
 from perflab.chaos._runner import RunOptions as ExperimentOptions
 from perflab.chaos._runner import exit_code as experiment_exit_code
 from perflab.chaos._runner import run_experiment
@@ -36,6 +37,7 @@ __all__ = [
     "read_config",
     "read_experiment",
     "read_var_file",
+    "record_journal",
     "resolve_configuration",
     "resolve_secrets",
     "run_experiment",

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from perflab.cli._chaos_serve import DEFAULT_API_LISTEN
+from perflab.cli._common import open_store, store_option
 from perflab.cli.serve import _server_class, bind, parse_listen
 from perflab.errors import UsageError
 
@@ -101,11 +102,12 @@ def validate(*, experiment: Path) -> None:
 @click.option("--hypothesis-strategy", default="default", show_default=True,
               type=click.Choice(["default", "before-method-only", "after-method-only",
                                  "during-method-only", "continuously", "skip"]))
+@store_option
 @click.option("--hypothesis-frequency", default=1.0, show_default=True, metavar="SECONDS",
               type=click.FloatRange(min=0.01), help="Period of the checks during the method.")
 def run(*, experiment: Path, journal_path: Path, dry: str | None, variables: tuple[str, ...],
         var_files: tuple[Path, ...], rollback_strategy: str, hypothesis_strategy: str,
-        hypothesis_frequency: float) -> int:
+        hypothesis_frequency: float, store_path: str | None) -> int:
     """Run a Chaos Toolkit experiment; exit 1 deviated or failed, 130 interrupted."""
     import json  # noqa: PLC0415
 
@@ -115,12 +117,14 @@ def run(*, experiment: Path, journal_path: Path, dry: str | None, variables: tup
         experiment_exit_code,
         parse_vars,
         read_var_file,
+        record_journal,
         resolve_configuration,
         resolve_secrets,
         run_experiment,
     )
 
     exp = _load_experiment(experiment)
+    store = open_store(store_path)  # a damaged store is refused before anything runs
     config: dict[str, object] = {}
     secrets: dict[str, object] = {}
     for var_file in var_files:
@@ -133,7 +137,11 @@ def run(*, experiment: Path, journal_path: Path, dry: str | None, variables: tup
     options = ExperimentOptions(dry=dry, rollback_strategy=rollback_strategy,
                                 hypothesis_strategy=hypothesis_strategy,
                                 frequency_s=hypothesis_frequency)
-    journal = run_experiment(exp, ctx, options)
+    try:
+        journal = run_experiment(exp, ctx, options)
+        run_id = record_journal(store, journal)
+    finally:
+        store.close()
     try:
         journal_path.write_text(json.dumps(journal, indent=2, default=str), encoding="utf-8")
     except OSError as exc:
@@ -143,6 +151,6 @@ def run(*, experiment: Path, journal_path: Path, dry: str | None, variables: tup
     status = "deviated" if journal["deviated"] else (
         "steady state not met before the method" if before is not None and not before[
             "steady_state_met"] else journal["status"])
-    click.echo(f"perflab chaos run: {status} (journal: {journal_path})")
+    click.echo(f"perflab chaos run: {status} (run {run_id}, journal: {journal_path})")
     return experiment_exit_code(journal)  # main() exits with it
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -219,9 +220,10 @@ def test_cli_run_writes_the_journal_and_exits_1_on_deviation(
     api, url = _proxy(chaos_server, web)
     path = _write(tmp_path, error_experiment(api, "http://127.0.0.1:1/unused"))
     journal_path = tmp_path / "j.json"
-    assert main(["chaos", "run", str(path), "--var", f"url={url}",
+    store_path = tmp_path / "s.db"
+    assert main(["chaos", "run", str(path), "--var", f"url={url}", "--store", str(store_path),
                  "--journal-path", str(journal_path)]) == 1
-    assert "deviated" in capsys.readouterr().out
+    assert "deviated (run 1," in capsys.readouterr().out
     journal = json.loads(journal_path.read_text())
     validate(journal, "chaos-journal")
     assert journal["deviated"] is True
@@ -239,10 +241,11 @@ def test_cli_var_file_and_typed_var(tmp_path: Path) -> None:
     var_file = tmp_path / "vars.json"
     var_file.write_text(json.dumps({"configuration": {"n": 3}}))
     journal_path = tmp_path / "j.json"
-    assert main(["chaos", "run", str(path), "--var-file", str(var_file),
+    store = ["--store", str(tmp_path / "s.db")]
+    assert main(["chaos", "run", str(path), "--var-file", str(var_file), *store,
                  "--journal-path", str(journal_path)]) == 0
     assert json.loads(journal_path.read_text())["run"][0]["output"] == 3
-    assert main(["chaos", "run", str(path), "--var-file", str(var_file),
+    assert main(["chaos", "run", str(path), "--var-file", str(var_file), *store,
                  "--var", "n:int=9", "--journal-path", str(journal_path)]) == 1
     assert json.loads(journal_path.read_text())["steady_states"]["before"][
         "steady_state_met"] is False
@@ -269,3 +272,29 @@ def test_load_thresholds_as_the_steady_state_probe(chaos_server: ChaosServer, we
     assert after["error_rate"] > 0.5
     assert journal["deviated"] is True
     assert before["run_id"] != after["run_id"]
+
+
+def test_the_run_on_the_timeline(chaos_server: ChaosServer, web: str, tmp_path: Path) -> None:
+    """The journal as a chaos run: a band per activity and hypothesis check, and the toxic's
+    fault band from the action that added it to the rollback that removed it."""
+    from perflab.chaos import record_journal  # noqa: PLC0415
+    from perflab.store import Store  # noqa: PLC0415
+
+    api, url = _proxy(chaos_server, web)
+    journal = _ours(error_experiment(api, url))
+    store = Store.open(tmp_path / "s.db")
+    try:
+        run_id = record_journal(store, journal)
+        run = store.run(run_id)
+        events = {e.kind: e for e in store.events(run_id)}
+    finally:
+        store.close()
+    assert (run.kind, run.name, run.status) == ("chaos", journal["experiment"]["title"],
+                                                "deviated")
+    assert set(events) == {"chaos.hypothesis", "chaos.action", "chaos.fault"}
+    fault = events["chaos.fault"]
+    assert fault.text == "http_error toxic http_error_upstream"
+    assert fault.end_ns is not None
+    add, heal = journal["run"][0], journal["rollbacks"][0]
+    assert fault.ts_ns == int(datetime.fromisoformat(add["end"]).timestamp() * 1e9)
+    assert fault.end_ns == int(datetime.fromisoformat(heal["start"]).timestamp() * 1e9)
