@@ -55,6 +55,7 @@ CONTRACTS: dict[str, Any] = {
     "bench-results": bench.BenchResultsDoc,
     "bench-system": bench.BenchSystemDoc,
     "chaos-journal": chaos.JournalDoc,
+    "chaos-report": chaos.ChaosReportDoc,
     "demo": demo.DemoDoc,
     "logs-query": logs.LogsQueryDoc,
     "loki-list": logs.LokiListDoc,

@@ -19,6 +19,7 @@ from perflab.chaos._experiment import (
 )
 from perflab.chaos._experiment import read_document as read_experiment
 from perflab.chaos._record import record_journal
+from perflab.chaos._resilience import render_resilience, resilience
 from perflab.chaos._runner import RunOptions as ExperimentOptions
 from perflab.chaos._runner import exit_code as experiment_exit_code
 from perflab.chaos._runner import run_experiment
@@ -38,6 +39,8 @@ __all__ = [
     "read_experiment",
     "read_var_file",
     "record_journal",
+    "render_resilience",
+    "resilience",
     "resolve_configuration",
     "resolve_secrets",
     "run_experiment",

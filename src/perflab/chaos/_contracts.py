@@ -97,3 +97,28 @@ JournalDoc = TypedDict("JournalDoc", {
     "run": list[ActivityRunDoc],
     "rollbacks": list[ActivityRunDoc],
 })
+
+
+class FaultDoc(TypedDict):
+    """One fault of a chaos run: its band, the hypothesis checks during it, and how long after
+    its end the steady state was met again (None: not seen)."""
+
+    name: str
+    type: str
+    start_ns: int
+    end_ns: int
+    checks_during: int
+    not_met_during: int
+    recovered_after_s: float | None
+
+
+class ChaosReportDoc(TypedDict):
+    """``perflab chaos report RUN --json``."""
+
+    version: Literal[1]
+    run_id: int
+    name: str
+    status: str
+    steady_state_before: bool | None
+    steady_state_after: bool | None
+    faults: list[FaultDoc]

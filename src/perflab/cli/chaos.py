@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from perflab.cli._chaos_serve import DEFAULT_API_LISTEN
-from perflab.cli._common import open_store, store_option
+from perflab.cli._common import json_option, open_store, store_option
 from perflab.cli.serve import _server_class, bind, parse_listen
 from perflab.errors import UsageError
 
@@ -154,3 +154,22 @@ def run(*, experiment: Path, journal_path: Path, dry: str | None, variables: tup
     click.echo(f"perflab chaos run: {status} (run {run_id}, journal: {journal_path})")
     return experiment_exit_code(journal)  # main() exits with it
 
+
+
+@chaos.command("report")
+@click.argument("run_ref", metavar="RUN")
+@store_option
+@json_option
+def report(*, run_ref: str, store_path: str | None, as_json: bool) -> None:
+    """A chaos run's resilience: steady state before and after, each fault's broken checks
+    and time to recover."""
+    import json  # noqa: PLC0415
+
+    from perflab.chaos import render_resilience, resilience  # noqa: PLC0415
+
+    store = open_store(store_path, create=False)
+    try:
+        doc = resilience(store, int(run_ref) if run_ref.isdigit() else run_ref)
+    finally:
+        store.close()
+    click.echo(json.dumps(doc, indent=2) if as_json else render_resilience(doc))

@@ -8,7 +8,8 @@ def test_exported_names() -> None:
         "TOXIC_ATTRIBUTES", "TOXIPROXY_VERSION", "ChaosServer", "read_config", "running_server",
         # Chaos Toolkit experiments
         "ExperimentContext", "ExperimentInvalid", "ExperimentOptions", "experiment_exit_code",
-        "parse_vars", "read_experiment", "read_var_file", "record_journal", "resolve_configuration",
+        "parse_vars", "read_experiment", "read_var_file", "record_journal",
+        "render_resilience", "resilience", "resolve_configuration",
         "resolve_secrets", "run_experiment", "validate_experiment",
     ])
     for name in perflab.chaos.__all__:

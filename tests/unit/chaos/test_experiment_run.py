@@ -298,3 +298,71 @@ def test_the_run_on_the_timeline(chaos_server: ChaosServer, web: str, tmp_path: 
     add, heal = journal["run"][0], journal["rollbacks"][0]
     assert fault.ts_ns == int(datetime.fromisoformat(add["end"]).timestamp() * 1e9)
     assert fault.end_ns == int(datetime.fromisoformat(heal["start"]).timestamp() * 1e9)
+
+
+def test_chaos_report_reads_the_bands(chaos_server: ChaosServer, web: str, tmp_path: Path,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """Checked continuously, the error toxic breaks the steady state during the fault (its
+    band runs from the action to the rollback that removed it); the report says so, in JSON
+    and for people, and an unknown run is exit 2."""
+    api, url = _proxy(chaos_server, web)
+    exp = error_experiment(api, url)
+    path = _write(tmp_path, exp)
+    store = ["--store", str(tmp_path / "s.db")]
+    journal_path = str(tmp_path / "j.json")
+    assert main(["chaos", "run", str(path), *store, "--journal-path", journal_path,
+                 "--hypothesis-strategy", "continuously",
+                 "--hypothesis-frequency", "0.05"]) == 1
+    capsys.readouterr()
+    assert main(["chaos", "report", "1", *store, "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    validate(doc, "chaos-report")
+    assert doc["status"] == "deviated"
+    assert doc["steady_state_before"] is True
+    (fault,) = doc["faults"]
+    assert (fault["type"], fault["name"]) == ("http_error", "http_error_upstream")
+    assert fault["not_met_during"] >= 1
+    assert main(["chaos", "report", "1", *store]) == 0
+    text = capsys.readouterr().out
+    assert "steady state before: met" in text
+    assert "fault http_error http_error_upstream" in text
+    assert main(["chaos", "report", "9", *store]) == 2
+
+
+def test_report_of_a_journal_with_recovery(tmp_path: Path) -> None:
+    """Time to recover: from the fault's end to the first check that met the steady state."""
+    from perflab.chaos import record_journal, render_resilience, resilience  # noqa: PLC0415
+    from perflab.store import Store  # noqa: PLC0415
+
+    def probe(start: str, end: str) -> dict[str, Any]:
+        return {"activity": {"type": "probe", "name": "p"}, "output": 200, "start": start,
+                "end": end, "duration": 0.1, "status": "succeeded", "tolerance_met": True}
+
+    toxic = {"name": "lat", "type": "latency", "stream": "downstream", "toxicity": 1.0,
+             "attributes": {"latency": 100, "jitter": 0}}
+    journal = {
+        "experiment": {"title": "t", "description": "d"}, "status": "completed",
+        "deviated": False, "start": "2026-01-01T00:00:00+00:00",
+        "end": "2026-01-01T00:00:10+00:00",
+        "steady_states": {
+            "before": {"steady_state_met": True,
+                       "probes": [probe("2026-01-01T00:00:00+00:00", "2026-01-01T00:00:01+00:00")]},
+            "during": [], "after": {"steady_state_met": True, "probes": [
+                probe("2026-01-01T00:00:07.500000+00:00", "2026-01-01T00:00:08+00:00")]}},
+        "run": [{"activity": {"type": "action", "name": "slow"}, "output": toxic,
+                 "start": "2026-01-01T00:00:01+00:00", "end": "2026-01-01T00:00:02+00:00",
+                 "duration": 1.0, "status": "succeeded"}],
+        "rollbacks": [{"activity": {"type": "action", "name": "heal", "provider": {
+            "type": "perflab", "func": "remove_toxic", "arguments": {"name": "lat"}}},
+            "output": None, "start": "2026-01-01T00:00:05+00:00",
+            "end": "2026-01-01T00:00:06+00:00", "duration": 1.0, "status": "succeeded"}]}
+    store = Store.open(tmp_path / "s.db")
+    try:
+        doc = resilience(store, record_journal(store, journal))
+    finally:
+        store.close()
+    assert doc["status"] == "ok"
+    (fault,) = doc["faults"]
+    assert fault["end_ns"] - fault["start_ns"] == 3_000_000_000
+    assert fault["recovered_after_s"] == 2.5
+    assert "steady state again: 2.50 s after it ended" in render_resilience(doc)
