@@ -1,6 +1,7 @@
 """An experiment's journal as a run in the store (kind ``chaos``), on the shared timeline: one
 event band per activity and per hypothesis check, and one ``chaos.fault`` band per toxic an
-activity added, from then until the activity that removed it (or the run's end).
+activity added, from that activity's start until the start of the one that removed it (or the
+run's end).
 """
 
 from __future__ import annotations
@@ -67,7 +68,9 @@ def record_journal(store: Store, journal: dict[str, Any]) -> int:
                         str(activity.get("name", "")), ts_ns=_ns(r["start"]),
                         end_ns=_ns(r["end"]), attrs={"phase": phase, "status": r["status"]})
         if r["status"] == "succeeded" and _is_toxic(r["output"]):
-            faults[r["output"]["name"]] = (_ns(r["end"]), r["output"])
+            # from the action's start: the toxic acts from the API's answer, before the
+            # action's end is taken
+            faults[r["output"]["name"]] = (_ns(r["start"]), r["output"])
         name = _removed(r)
         if name in faults:
             started, toxic = faults.pop(name)

@@ -34,7 +34,9 @@ def resilience(store: Store, ref: int | str) -> ChaosReportDoc:
 
 def _fault(fault: Event, checks: list[Event]) -> FaultDoc:
     end = fault.end_ns if fault.end_ns is not None else fault.ts_ns
-    during = [c for c in checks if fault.ts_ns <= c.ts_ns <= end]
+    # a check overlapping the band counts: its probes may have started before the action that
+    # made the fault had finished (the toxic exists from the API's answer, before the action's end)
+    during = [c for c in checks if c.ts_ns <= end and (c.end_ns or c.ts_ns) >= fault.ts_ns]
     recovered = next((c for c in checks if c.ts_ns >= end and c.attrs.get("met")), None)
     return {"name": str(fault.attrs.get("name", fault.text)),
             "type": str(fault.attrs.get("type", "")),

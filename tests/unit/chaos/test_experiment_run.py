@@ -296,7 +296,7 @@ def test_the_run_on_the_timeline(chaos_server: ChaosServer, web: str, tmp_path: 
     assert fault.text == "http_error toxic http_error_upstream"
     assert fault.end_ns is not None
     add, heal = journal["run"][0], journal["rollbacks"][0]
-    assert fault.ts_ns == int(datetime.fromisoformat(add["end"]).timestamp() * 1e9)
+    assert fault.ts_ns == int(datetime.fromisoformat(add["start"]).timestamp() * 1e9)
     assert fault.end_ns == int(datetime.fromisoformat(heal["start"]).timestamp() * 1e9)
 
 
@@ -363,6 +363,6 @@ def test_report_of_a_journal_with_recovery(tmp_path: Path) -> None:
         store.close()
     assert doc["status"] == "ok"
     (fault,) = doc["faults"]
-    assert fault["end_ns"] - fault["start_ns"] == 3_000_000_000
+    assert fault["end_ns"] - fault["start_ns"] == 4_000_000_000
     assert fault["recovered_after_s"] == 2.5
     assert "steady state again: 2.50 s after it ended" in render_resilience(doc)
