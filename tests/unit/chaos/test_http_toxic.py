@@ -11,12 +11,13 @@ from perflab.chaos import ChaosServer
 
 
 def proxy_with(server: ChaosServer, upstream: str, attributes: dict[str, int | str],
-               stream: str = "upstream") -> tuple[str, requests.Response]:
+               stream: str = "upstream", kind: str = "http_error"
+               ) -> tuple[str, requests.Response]:
     api = f"http://127.0.0.1:{server.port}"
     listen = requests.post(f"{api}/proxies", json={"name": "web", "upstream": upstream},
                            timeout=10).json()["listen"]
     r = requests.post(f"{api}/proxies/web/toxics", json={
-        "type": "http_error", "stream": stream, "attributes": attributes}, timeout=10)
+        "type": kind, "stream": stream, "attributes": attributes}, timeout=10)
     return f"http://{listen}", r
 
 
@@ -62,20 +63,11 @@ def test_http_error_is_an_upstream_toxic(chaos_server: ChaosServer, web: str) ->
 
 
 
-def latency_proxy(server: ChaosServer, upstream: str, attributes: dict[str, int | str],
-                  stream: str = "upstream") -> tuple[str, requests.Response]:
-    api = f"http://127.0.0.1:{server.port}"
-    listen = requests.post(f"{api}/proxies", json={"name": "web", "upstream": upstream},
-                           timeout=10).json()["listen"]
-    r = requests.post(f"{api}/proxies/web/toxics", json={
-        "type": "http_latency", "stream": stream, "attributes": attributes}, timeout=10)
-    return f"http://{listen}", r
-
-
 def test_http_latency_holds_only_the_route(chaos_server: ChaosServer, web: str) -> None:
     """Requests under path_prefix wait the latency; the others, and bodies, pass. The wait is
     checked as "at least", never as an upper bound (no timed assertion of speed)."""
-    base, r = latency_proxy(chaos_server, web, {"latency": 300, "path_prefix": "/slow"})
+    base, r = proxy_with(chaos_server, web, {"latency": 300, "path_prefix": "/slow"},
+                         kind="http_latency")
     assert r.status_code == 200, r.text
     assert r.json()["attributes"] == {"latency": 300, "jitter": 0, "percent": 100,
                                       "path_prefix": "/slow"}
@@ -88,6 +80,7 @@ def test_http_latency_holds_only_the_route(chaos_server: ChaosServer, web: str) 
 
 
 def test_http_latency_is_upstream_only(chaos_server: ChaosServer, web: str) -> None:
-    _, r = latency_proxy(chaos_server, web, {"latency": 1}, stream="downstream")
+    _, r = proxy_with(chaos_server, web, {"latency": 1}, stream="downstream",
+                    kind="http_latency")
     assert r.status_code == 400
     assert "http_latency toxic acts on requests" in r.json()["error"]
