@@ -28,7 +28,6 @@ if TYPE_CHECKING:
     from perflab.chaos._toxics import Stream, Toxic
 
 QUEUE_CHUNKS = 64  # bounded: a slow toxic pushes back on the reader, not on memory
-WRITE_BUFFER_HIGH = 4 << 20  # bytes a destination may hold before its source pauses
 
 Emit = Callable[[bytes], Awaitable[None]]
 
@@ -64,9 +63,6 @@ class Side(asyncio.Protocol):
         self.transport = cast("asyncio.Transport", transport)
         if self.hold:
             self.transport.pause_reading()
-        # a 64 KiB write buffer (asyncio's default) pauses and resumes the source many times
-        # per megabyte on a fast link; a few MiB keep it streaming, still bounded
-        self.transport.set_write_buffer_limits(high=WRITE_BUFFER_HIGH)
         sock = transport.get_extra_info("socket")
         if sock is not None:
             with contextlib.suppress(OSError):
