@@ -348,7 +348,11 @@ class Link:
         Toxiproxy; the connection is over when both have ended."""
         for toxic in toxics:
             if toxic.type == "slow_close":
-                await asyncio.sleep(toxic.attributes["delay"] / 1000)
+                # never less than the delay: uvloop's timers round to milliseconds and may
+                # fire early, so sleep again for whatever is left
+                due = time.monotonic() + toxic.attributes["delay"] / 1000
+                while (left := due - time.monotonic()) > 0:  # noqa: ASYNC110  # a deadline, not a flag
+                    await asyncio.sleep(left + 0.0002)
         self.ended = True
         self.dest.close()
         if all(link.ended for link in self.connection.links.values()):
