@@ -61,6 +61,8 @@ CONTRACTS: dict[str, Any] = {
     "chaos-net": faults.NetFaultDoc,
     "chaos-netns": faults.NetnsListDoc,
     "chaos-rollback": faults.RollbackDoc,
+    "chaos-journal": chaos.JournalDoc,
+    "chaos-report": chaos.ChaosReportDoc,
     "demo": demo.DemoDoc,
     "api-log_lines": logs.LogLinesDoc,
     "api-log_volume": logs.LogVolumeDoc,

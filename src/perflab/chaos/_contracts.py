@@ -1,9 +1,10 @@
-"""TypedDicts of the fault proxy's API answers (docs/schemas/toxiproxy-*.schema.json)."""
+"""TypedDicts of the fault proxy's API answers (docs/schemas/toxiproxy-*.schema.json) and of an
+experiment's journal (docs/schemas/chaos-journal.schema.json)."""
 
-from typing import Literal, NotRequired, TypedDict
+from typing import Any, Literal, NotRequired, TypedDict
 
 ToxicType = Literal["latency", "bandwidth", "slow_close", "timeout", "reset_peer", "slicer",
-                    "limit_data", "http_error"]
+                    "limit_data", "http_error", "http_latency"]
 
 
 class ToxicDoc(TypedDict):
@@ -51,3 +52,73 @@ class VersionDoc(TypedDict):
 
 ToxicsDoc = list[ToxicDoc]
 ProxiesDoc = dict[str, ProxyDoc]
+
+
+class ActivityRunDoc(TypedDict):
+    """One activity's record in a journal (chaostoolkit-lib's ``Run``): the activity as
+    written, its output (a probe's value, an http ``{status, headers, body}``, a process'
+    ``{status, stdout, stderr}``), its times and status; ``exception`` when it failed,
+    ``tolerance_met`` for a hypothesis probe."""
+
+    activity: dict[str, Any]
+    output: Any
+    start: str
+    end: str
+    duration: float
+    status: Literal["succeeded", "failed"]
+    exception: NotRequired[list[str]]
+    tolerance_met: NotRequired[bool]
+
+
+class SteadyStateDoc(TypedDict):
+    steady_state_met: bool | None
+    probes: list[ActivityRunDoc]
+
+
+class SteadyStatesDoc(TypedDict):
+    before: SteadyStateDoc | None
+    after: SteadyStateDoc | None
+    during: list[SteadyStateDoc]
+
+
+# Chaos Toolkit's journal keys (``perflab-version`` where chaostoolkit-lib writes
+# ``chaoslib-version``); the dash needs the functional form
+JournalDoc = TypedDict("JournalDoc", {
+    "perflab-version": str,
+    "platform": str,
+    "node": str,
+    "experiment": dict[str, Any],
+    "start": str,
+    "end": str,
+    "duration": float,
+    "status": Literal["completed", "failed", "aborted", "interrupted"],
+    "deviated": bool,
+    "steady_states": SteadyStatesDoc,
+    "run": list[ActivityRunDoc],
+    "rollbacks": list[ActivityRunDoc],
+})
+
+
+class FaultDoc(TypedDict):
+    """One fault of a chaos run: its band, the hypothesis checks during it, and how long after
+    its end the steady state was met again (None: not seen)."""
+
+    name: str
+    type: str
+    start_ns: int
+    end_ns: int
+    checks_during: int
+    not_met_during: int
+    recovered_after_s: float | None
+
+
+class ChaosReportDoc(TypedDict):
+    """``perflab chaos report RUN --json``."""
+
+    version: Literal[1]
+    run_id: int
+    name: str
+    status: str
+    steady_state_before: bool | None
+    steady_state_after: bool | None
+    faults: list[FaultDoc]

@@ -348,7 +348,11 @@ class Link:
         Toxiproxy; the connection is over when both have ended."""
         for toxic in toxics:
             if toxic.type == "slow_close":
-                await asyncio.sleep(toxic.attributes["delay"] / 1000)
+                # never less than the delay: uvloop's timers round to milliseconds and may
+                # fire early, so sleep again for whatever is left
+                due = time.monotonic() + toxic.attributes["delay"] / 1000
+                while (left := due - time.monotonic()) > 0:  # noqa: ASYNC110  # a deadline, not a flag
+                    await asyncio.sleep(left + 0.0002)
         self.ended = True
         self.dest.close()
         if all(link.ended for link in self.connection.links.values()):
@@ -413,6 +417,36 @@ class Link:
     async def http_error(self, toxic: Toxic, data: bytes, _stamp: float, emit: Emit) -> None:
         """Answer a share of the HTTP/1.1 requests with ``status`` (then close, so a keep-alive
         client does not wait for the request's real answer); pass the others on."""
+
+        async def on_request(head: bytes, path: str) -> None:
+            if _injects(toxic, path):
+                client = self.connection.client.transport
+                if client is not None:
+                    client.write(_http_answer(toxic))
+                raise LinkClosed
+            await emit(head)
+
+        await self._follow_http(toxic, data, emit, on_request)
+
+    async def http_latency(self, toxic: Toxic, data: bytes, _stamp: float, emit: Emit) -> None:
+        """Hold a share of the HTTP/1.1 requests on a route ``latency ± jitter`` ms before they
+        go on (per-route latency); the other requests pass at once."""
+
+        async def on_request(head: bytes, path: str) -> None:
+            if _injects(toxic, path):
+                delay_ms = toxic.attributes["latency"]
+                jitter = toxic.attributes["jitter"]
+                if jitter > 0:
+                    delay_ms += random.randrange(-jitter, jitter)  # noqa: S311  # a fault draw
+                await self._hold(toxic, time.monotonic() + delay_ms / 1000)
+            await emit(head)
+
+        await self._follow_http(toxic, data, emit, on_request)
+
+    async def _follow_http(self, toxic: Toxic, data: bytes, emit: Emit,
+                           on_request: Callable[[bytes, str], Awaitable[None]]) -> None:
+        """Follow the HTTP/1.1 requests of the stream: each request head goes to
+        ``on_request(head, path)``, bodies (``Content-Length``) and what is not HTTP pass."""
         state = self._http.setdefault(id(toxic), _HttpState())
         buf = state.buffer + data
         state.buffer = b""
@@ -437,14 +471,9 @@ class Link:
                 await emit(head)
                 continue
             path, length, chunked = request
-            if _injects(toxic, path):
-                client = self.connection.client.transport
-                if client is not None:
-                    client.write(_http_answer(toxic))
-                raise LinkClosed
             state.raw = chunked  # a chunked body: follow no further requests on it
             state.passing = length
-            await emit(head)
+            await on_request(head, path)
 
 
 class _HttpState:
@@ -475,12 +504,12 @@ def _request_head(head: bytes) -> tuple[str, int, bool] | None:
 
 
 def _injects(toxic: Toxic, path: str) -> bool:
-    """Whether this request gets the error: it is on the route, and it is among the first N
+    """Whether this request gets the fault: it is on the route, and it is among the first N
     (``first``) or falls in the ``percent`` share."""
     if not path.startswith(toxic.texts.get("path_prefix", "")):
         return False
     toxic.requests += 1
-    first = toxic.attributes["first"]
+    first = toxic.attributes.get("first", 0)  # http_latency has no "first"
     if first > 0:
         return toxic.requests <= first
     return random.random() * 100 < toxic.attributes["percent"]  # noqa: S311  # a fault draw
@@ -523,4 +552,5 @@ _APPLY: dict[str, Callable[[Link, Toxic, bytes, float, Emit], Awaitable[None]]] 
     "reset_peer": Link.reset_peer,
     "slow_close": Link.slow_close,
     "http_error": Link.http_error,
+    "http_latency": Link.http_latency,
 }

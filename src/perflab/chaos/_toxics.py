@@ -30,10 +30,14 @@ TOXIC_ATTRIBUTES: dict[str, tuple[str, ...]] = {
     "limit_data": ("bytes",),
     # perflab's HTTP toxic (upstream only): answer a share of HTTP/1.1 requests itself
     "http_error": ("status", "percent", "first"),
+    # perflab's per-route latency (upstream only): hold a share of requests on a route
+    "http_latency": ("latency", "jitter", "percent"),
 }
 # defaults other than 0, and attributes that are strings (with their defaults)
-INT_DEFAULTS: dict[str, dict[str, int]] = {"http_error": {"status": 503, "percent": 100}}
-TEXT_ATTRIBUTES: dict[str, dict[str, str]] = {"http_error": {"path_prefix": ""}}
+INT_DEFAULTS: dict[str, dict[str, int]] = {"http_error": {"status": 503, "percent": 100},
+                                           "http_latency": {"percent": 100}}
+TEXT_ATTRIBUTES: dict[str, dict[str, str]] = {"http_error": {"path_prefix": ""},
+                                              "http_latency": {"path_prefix": ""}}
 
 _INT64_MAX = 2**63 - 1
 
@@ -191,6 +195,6 @@ def new_toxic(body: object) -> Toxic:
 def finish_toxic(toxic: Toxic, body: dict[str, Any]) -> None:
     """Read the attributes once the name is known to be free (Toxiproxy's order)."""
     toxic.attributes, toxic.texts = read_attributes(toxic.type, body.get("attributes"))
-    if toxic.type == "http_error" and toxic.stream != "upstream":
-        raise BAD_REQUEST_BODY.joined("an http_error toxic acts on requests: its stream is "
+    if toxic.type.startswith("http_") and toxic.stream != "upstream":
+        raise BAD_REQUEST_BODY.joined(f"an {toxic.type} toxic acts on requests: its stream is "
                                       "upstream")

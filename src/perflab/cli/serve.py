@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from perflab.cli._chaos_serve import chaos_options, serving_chaos
 from perflab.cli._common import open_store, store_option
 from perflab.cli._log_receivers import OPTION_NAMES, log_receiver_options, open_log_receivers
 from perflab.cli._logs_retention import logs_retention, logs_retention_options
@@ -120,9 +121,10 @@ def _server_class() -> type:
 @receiver_options
 @logs_retention_options
 @log_receiver_options
+@chaos_options
 def serve(*, listen: str, store_path: str | None, no_record: bool, token: str | None,
           token_file: str | None, allowed_hosts: tuple[str, ...], interval_s: float,
-          **options: Any) -> None:
+          chaos_on: bool, chaos_listen: str, **options: Any) -> None:
     """Serve the dashboard, the JSON API and /metrics; record this machine meanwhile.
 
     Open http://127.0.0.1:8600/ (the default). Ctrl-C stops it and ends the recording's run.
@@ -189,7 +191,13 @@ def serve(*, listen: str, store_path: str | None, no_record: bool, token: str | 
     server = _server_class()(config)
     logging.getLogger("uvicorn.error").addFilter(QuietCancel())
     try:
-        server.run(sockets=[sock, *extra])
+        with serving_chaos(click.get_current_context(), chaos_on=chaos_on,
+                           chaos_listen=chaos_listen, token=token,
+                           allowed_hosts=allowed_hosts) as chaos_at:
+            if chaos_at is not None:
+                click.echo(f"fault proxy: Toxiproxy API on http://{chaos_at}/")
+                sys.stdout.flush()
+            server.run(sockets=[sock, *extra])
     finally:
         sock.close()
         for s in extra:

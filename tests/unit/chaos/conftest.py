@@ -1,5 +1,5 @@
 """A fault proxy serving in a thread, the real Toxiproxy client pointed at it, and a loopback
-echo server to send traffic through."""
+echo server and HTTP server to send traffic through."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import socket
 import socketserver
 import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import toxiproxy
@@ -74,3 +75,34 @@ def recv_exactly(sock: socket.socket, n: int) -> bytes:
             break
         out += data
     return out
+
+
+class _Web(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, so one connection carries several requests
+
+    def do_GET(self) -> None:
+        self._answer(b"")
+
+    def do_POST(self) -> None:
+        self._answer(self.rfile.read(int(self.headers["Content-Length"])))
+
+    def _answer(self, body: bytes) -> None:
+        text = f"{self.path} {len(body)}".encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(text)))
+        self.end_headers()
+        self.wfile.write(text)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def web() -> Iterator[str]:
+    """``127.0.0.1:PORT`` of an HTTP/1.1 server answering 200 ``PATH BODY-LENGTH``."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Web)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()

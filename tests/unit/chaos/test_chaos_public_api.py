@@ -6,6 +6,11 @@ import perflab.chaos
 def test_exported_names() -> None:
     assert sorted(perflab.chaos.__all__) == sorted([
         "TOXIC_ATTRIBUTES", "TOXIPROXY_VERSION", "ChaosServer", "read_config", "running_server",
+        # Chaos Toolkit experiments
+        "ExperimentContext", "ExperimentInvalid", "ExperimentOptions", "experiment_exit_code",
+        "parse_vars", "read_experiment", "read_var_file", "record_journal",
+        "render_resilience", "resilience", "resolve_configuration",
+        "resolve_secrets", "run_experiment", "validate_experiment",
     ])
     for name in perflab.chaos.__all__:
         assert getattr(perflab.chaos, name) is not None

@@ -3,53 +3,21 @@ route, by share or for the first N, the others (and their bodies) passed on unch
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import time
 
-import pytest
 import requests
 
 from perflab.chaos import ChaosServer
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, so one connection carries several requests
-
-    def do_GET(self) -> None:
-        self._answer(b"")
-
-    def do_POST(self) -> None:
-        self._answer(self.rfile.read(int(self.headers["Content-Length"])))
-
-    def _answer(self, body: bytes) -> None:
-        text = f"{self.path} {len(body)}".encode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(text)))
-        self.end_headers()
-        self.wfile.write(text)
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-@pytest.fixture
-def web() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
-
-
 def proxy_with(server: ChaosServer, upstream: str, attributes: dict[str, int | str],
-               stream: str = "upstream") -> tuple[str, requests.Response]:
+               stream: str = "upstream", kind: str = "http_error"
+               ) -> tuple[str, requests.Response]:
     api = f"http://127.0.0.1:{server.port}"
     listen = requests.post(f"{api}/proxies", json={"name": "web", "upstream": upstream},
                            timeout=10).json()["listen"]
     r = requests.post(f"{api}/proxies/web/toxics", json={
-        "type": "http_error", "stream": stream, "attributes": attributes}, timeout=10)
+        "type": kind, "stream": stream, "attributes": attributes}, timeout=10)
     return f"http://{listen}", r
 
 
@@ -92,3 +60,27 @@ def test_http_error_is_an_upstream_toxic(chaos_server: ChaosServer, web: str) ->
         timeout=10)
     assert r.status_code == 400
     assert "must be a string" in r.json()["error"]
+
+
+
+def test_http_latency_holds_only_the_route(chaos_server: ChaosServer, web: str) -> None:
+    """Requests under path_prefix wait the latency; the others, and bodies, pass. The wait is
+    checked as "at least", never as an upper bound (no timed assertion of speed)."""
+    base, r = proxy_with(chaos_server, web, {"latency": 300, "path_prefix": "/slow"},
+                         kind="http_latency")
+    assert r.status_code == 200, r.text
+    assert r.json()["attributes"] == {"latency": 300, "jitter": 0, "percent": 100,
+                                      "path_prefix": "/slow"}
+    with requests.Session() as s:
+        start = time.monotonic()
+        assert s.get(f"{base}/slow/x", timeout=10).text == "/slow/x 0"
+        assert time.monotonic() - start >= 0.3
+        assert s.get(f"{base}/fast", timeout=10).text == "/fast 0"
+        assert s.post(f"{base}/slow/y", data=b"abc", timeout=10).text == "/slow/y 3"
+
+
+def test_http_latency_is_upstream_only(chaos_server: ChaosServer, web: str) -> None:
+    _, r = proxy_with(chaos_server, web, {"latency": 1}, stream="downstream",
+                    kind="http_latency")
+    assert r.status_code == 400
+    assert "http_latency toxic acts on requests" in r.json()["error"]
