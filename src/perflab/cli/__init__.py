@@ -62,6 +62,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "memcheck": ("perflab.cli.leak:memcheck",
                  "valgrind memcheck/massif or an ASan log: errors grouped by stack, leaks."),
     "chaos": ("perflab.cli.chaos:chaos", "Chaos: a Toxiproxy-compatible fault proxy."),
+    "capture": ("perflab.cli.capture:capture",
+                "Packet capture (tcpdump) and its analysis: RTT, retransmissions, HTTP latency."),
 }
 
 
