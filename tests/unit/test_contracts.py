@@ -20,6 +20,7 @@ from perflab.ebpf import _contracts as ebpf
 from perflab.load import _contracts as load
 from perflab.logs import _contracts as logs
 from perflab.metrics import _contracts as metrics
+from perflab.netcap import _contracts as netcap
 from perflab.profile import _contracts as profile
 from perflab.report import _contracts as report
 from perflab.store import _contracts as store
@@ -54,6 +55,8 @@ CONTRACTS: dict[str, Any] = {
     "bench-regressions": bench.BenchRegressionsDoc,
     "bench-results": bench.BenchResultsDoc,
     "bench-system": bench.BenchSystemDoc,
+    "capture": netcap.CaptureDoc,
+    "capture-summary": netcap.CaptureSummaryDoc,
     "demo": demo.DemoDoc,
     "api-log_lines": logs.LogLinesDoc,
     "api-log_volume": logs.LogVolumeDoc,
