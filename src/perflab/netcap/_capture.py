@@ -44,9 +44,12 @@ class CaptureResult:
 
 
 def tcpdump_argv(tcpdump: str, spec: CaptureSpec) -> list[str]:
-    """tcpdump's command line for ``spec``: packets written as they come (-U), names not
-    resolved (-n); as root it keeps root's rights (-Z root) so it can write where the user can."""
-    argv = [tcpdump, "-i", spec.interface, "-w", spec.output, "-s", str(spec.snaplen), "-U", "-n"]
+    """tcpdump's command line for ``spec``: packets handed over and written as they come
+    (--immediate-mode, -U: without them the last block the kernel holds is lost when tcpdump is
+    stopped), names not resolved (-n); as root it keeps root's rights (-Z root), so it writes
+    where the user can."""
+    argv = [tcpdump, "-i", spec.interface, "-w", spec.output, "-s", str(spec.snaplen),
+            "--immediate-mode", "-U", "-n"]
     if os.geteuid() == 0:
         argv += ["-Z", "root"]
     if spec.ring_files:
@@ -117,9 +120,13 @@ def capture(spec: CaptureSpec) -> CaptureResult:
             deadline = time.monotonic() + spec.duration_s
             while proc.poll() is None and time.monotonic() < deadline:
                 time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
+    except KeyboardInterrupt:
+        pass  # Ctrl-C ends a capture early, as it does tcpdump's: what was captured is kept
     finally:
         _stop(proc)
         reader.join(_STOP_TIMEOUT_S)
+        if proc.stderr is not None:
+            proc.stderr.close()
     if proc.returncode not in (0, -signal.SIGINT) and not any("captured" in ln for ln in lines):
         raise refusal(spec, lines)
     result = CaptureResult(files=ring_files(spec.output) if spec.ring_files else [spec.output],

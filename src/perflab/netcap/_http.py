@@ -32,6 +32,8 @@ class HttpStream:
     pending: dict[int, tuple[bytes, int]] = field(default_factory=dict)
     messages: list[Message] = field(default_factory=list)
     broken: bool = False  # not HTTP/1.1, or lost bytes: stop parsing this direction
+    skip: int = 0  # body bytes still to come of ``waiting``: counted, never buffered
+    waiting: tuple[tuple[str, str], int] | None = None  # (start, first_ns) of that message
 
     def feed(self, seq: int, payload: bytes, ts_ns: int) -> None:
         if self.broken or not payload:
@@ -60,20 +62,35 @@ class HttpStream:
 
     def acked(self, ack: int, ts_ns: int) -> None:
         """The peer acknowledged up to ``ack``: bytes below it that the capture missed (tcpdump
-        dropped them) while later ones are held are filled with zeros, so that a hole inside a
-        body keeps the framing by length and parsing goes on; a hole in a header stops it."""
-        if self.expected is None or not self.pending or self.broken:
+        dropped them) existed all the same. Inside a body they are counted as if seen, so the
+        framing by length holds and parsing goes on; a hole elsewhere stops it."""
+        if self.expected is None or self.broken:
             return
-        held = min(self.pending, key=lambda s: (s - self.expected) % _MOD)  # type: ignore[operator]
-        gap = min((ack - self.expected) % _MOD, (held - self.expected) % _MOD)
-        if 0 < gap < _MOD // 2:
-            self.feed(self.expected, bytes(gap), ts_ns)
+        gap = (ack - self.expected) % _MOD
+        if self.pending:
+            gap = min(gap, *((s - self.expected) % _MOD for s in self.pending))
+        if not 0 < gap < _MOD // 2:
+            return
+        if gap > self.skip:  # not inside a body (or the ACK of a FIN): nothing to count
+            return
+        self.feed(self.expected, bytes(gap), ts_ns)  # only counted: the body is not kept
 
     def _append(self, data: bytes, ts_ns: int) -> None:
         if not data:
             return
         assert self.expected is not None
         self.expected = (self.expected + len(data)) % _MOD
+        if self.skip:
+            taken = min(self.skip, len(data))
+            self.skip -= taken
+            data = data[taken:]
+            if self.skip or self.waiting is None:
+                return
+            self.messages.append(Message(self.waiting[0], self.waiting[1], ts_ns))
+            self.waiting = None
+            if not data:
+                return
+            self.first_ns = ts_ns
         if self.first_ns is None:
             self.first_ns = ts_ns
         self.buffer += data
@@ -95,17 +112,23 @@ class HttpStream:
         headers = {k.strip().lower(): v.strip() for k, _, v in
                    (line.partition(b":") for line in lines[1:])}
         body = self._body_length(headers, end + 4, start)
+        first = self.first_ns if self.first_ns is not None else ts_ns
+        if isinstance(body, _Missing):  # a body by length not all here: count the rest
+            self.skip, self.waiting = body.missing, (start, first)
+            self.buffer.clear()
+            self.first_ns = None
+            return False
         if body is None:
             return False
-        first = self.first_ns if self.first_ns is not None else ts_ns
         self.messages.append(Message(start, first, ts_ns))
         del self.buffer[:end + 4 + body]
         self.first_ns = ts_ns if self.buffer else None
         return True
 
     def _body_length(self, headers: dict[bytes, bytes], at: int,
-                     start: tuple[str, str]) -> int | None:
-        """The body's length once all of it is buffered, else None."""
+                     start: tuple[str, str]) -> int | _Missing | None:
+        """The body's length once all of it is buffered; for a body by length not all here,
+        how many of its bytes are missing; None for a chunked body not complete yet."""
         if start[0] == "HEAD" or start[0] in ("204", "304") or start[0].startswith("1"):
             return 0
         if headers.get(b"transfer-encoding", b"").lower() == b"chunked":
@@ -115,7 +138,14 @@ class HttpStream:
         except ValueError:
             self.broken = True
             return None
-        return length if len(self.buffer) >= at + length else None
+        if len(self.buffer) >= at + length:
+            return length
+        return _Missing(at + length - len(self.buffer))
+
+
+@dataclass(frozen=True, slots=True)
+class _Missing:
+    missing: int
 
 
 def _start_line(line: bytes) -> tuple[str, str] | None:
