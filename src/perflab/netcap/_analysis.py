@@ -7,7 +7,8 @@
   retransmissions, a fast (after two duplicate ACKs, within 20 ms) or spurious one (already
   acknowledged);
 - a **duplicate ACK** carries no data, no SYN/FIN/RST, repeats its direction's last ACK number
-  and window (non-zero) and sits at the next expected sequence number;
+  and window (non-zero) and sits at the next expected sequence number; the row of duplicates
+  that makes a fast retransmission ends only when the ACK number moves (Wireshark 4.0);
 - the **data RTT** of an ACK is the time since the segment it acknowledges exactly (its end);
 - the **handshake RTT** is SYN to the ACK of the SYN/ACK (Wireshark's ``initial_rtt``).
 
@@ -91,16 +92,20 @@ class Flow:
         fwd.bytes += seg.seglen
         if fwd.base is None:
             fwd.base = seg.seq if seg.flags & SYN else (seg.seq - 1) % _MOD
+        if rev.base is None and seg.flags & ACK:  # the peer's SYN/ACK was not captured
+            rev.base = (seg.ack - 1) % _MOD
         seq = (seg.seq - fwd.base) % _MOD
-        ack = (seg.ack - rev.base) % _MOD if rev.base is not None and seg.flags & ACK else 0
+        # as Wireshark: made relative even without the ACK flag (a SYN's 0 becomes a number
+        # that can look "after" segments and so clear them; RTTs follow from that)
+        ack = (seg.ack - (rev.base or 0)) % _MOD
         self._handshake(seg, ts_ns, from_client=from_client)
         if seg.flags & RST:
             fwd.resets += 1
         flagged = self._classify(fwd, rev, seg, seq, ack=ack, ts_ns=ts_ns)
         if not seg.flags & RST and seg.seglen:
             fwd.http.feed(seq, seg.payload, ts_ns)
+        self._acked(rev, ack, ts_ns)
         if seg.flags & ACK:
-            self._acked(rev, ack, ts_ns)
             rev.http.acked(ack, ts_ns)
         self._advance(fwd, seg, seq, ack, ts_ns, dupack="dupack" in flagged)
 
@@ -119,8 +124,7 @@ class Flow:
         """Wireshark's checks, in its order; returns the names of the flags set."""
         flags, seglen, found = seg.flags, seg.seglen, set[str]()
         control = flags & (SYN | FIN | RST)
-        keepalive = (seglen <= 1 and not control and fwd.nextseq
-                     and (fwd.nextseq - 1) % _MOD == seq)
+        keepalive = (seglen <= 1 and not control and (fwd.nextseq - 1) % _MOD == seq)
         if not (seglen == 1 and seq == fwd.nextseq and rev.window == 0):  # a zero window probe
             if seg.window == 0 and not control:
                 fwd.zero_windows += 1
@@ -129,22 +133,29 @@ class Flow:
             if pure and seg.window == fwd.window and not keepalive:
                 found.add("dupack")
                 fwd.dup_acks += 1
-        if (seglen > 0 or flags & (SYN | FIN)) and fwd.nextseq and _lt(seq, fwd.nextseq):
-            if keepalive:
-                return found
-            if rev.lastack and not _lt(rev.lastack, (seq + seglen) % _MOD):
-                fwd.retransmissions += 1  # spurious: already acknowledged
-                return found | {"retransmission"}
-            if (rev.dupacks_in_row >= 2 and rev.lastack == seq
-                    and ts_ns - rev.lastack_ns < _FAST_RETRANSMISSION_NS):
-                fwd.retransmissions += 1
-                return found | {"retransmission"}
-            threshold = self.handshake_rtt_ns or _DEFAULT_OOO_NS
-            if (ts_ns - fwd.nextseq_ns < threshold
-                    and fwd.nextseq != (seq + seglen) % _MOD):
-                return found | {"out_of_order"}
+        if not (seglen > 0 or flags & (SYN | FIN)) or keepalive:
+            return found
+        # not advanced: below the highest sequence number seen (new data right after a zero
+        # window probe's byte does not count as below it)
+        behind = bool(fwd.nextseq) and _lt(seq, fwd.nextseq)
+        if seglen > 1 and (fwd.nextseq - 1) % _MOD == seq:
+            behind = False
+        end = (seq + seglen) % _MOD
+        if seglen > 0 and rev.lastack and not _lt(rev.lastack, end):  # spurious: acked already
             fwd.retransmissions += 1
-            found.add("retransmission")
+            return found | {"retransmission"}
+        if not behind:
+            return found
+        if (rev.dupacks_in_row >= 2 and rev.lastack == seq  # fast
+                and ts_ns - rev.lastack_ns < _FAST_RETRANSMISSION_NS):
+            fwd.retransmissions += 1
+            return found | {"retransmission"}
+        threshold = self.handshake_rtt_ns or _DEFAULT_OOO_NS
+        if (ts_ns - fwd.nextseq_ns < threshold
+                and fwd.nextseq != (end + (1 if flags & (SYN | FIN) else 0)) % _MOD):
+            return found | {"out_of_order"}
+        fwd.retransmissions += 1
+        found.add("retransmission")
         return found
 
     def _acked(self, sender: Direction, ack: int, ts_ns: int) -> None:
@@ -176,9 +187,12 @@ class Flow:
             fwd.unacked.insert(0, _Unacked(seq, nextseq, ts_ns))
         if _gt(nextseq, fwd.nextseq) or not fwd.nextseq:
             fwd.nextseq, fwd.nextseq_ns = nextseq, ts_ns
+        if dupack:
+            fwd.dupacks_in_row += 1
+        elif ack != fwd.lastack:  # a window update between duplicates does not end the row
+            fwd.dupacks_in_row = 0
         fwd.window = seg.window
         fwd.lastack, fwd.lastack_ns = ack, ts_ns
-        fwd.dupacks_in_row = fwd.dupacks_in_row + 1 if dupack else 0
 
 
 class Analyzer:

@@ -19,6 +19,8 @@ from perflab.errors import AccessDenied, InvalidValue, ToolMissing
 _STATS = re.compile(r"^(\d+) packets? (captured|received by filter|dropped by kernel)")
 _READY_TIMEOUT_S = 10.0
 _STOP_TIMEOUT_S = 5.0
+_BUFFER_KIB = 32768  # the kernel's buffer for tcpdump (its default, 2 MiB, drops bursts on a busy
+#                      machine: a loopback transfer fills it before tcpdump is scheduled)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +51,7 @@ def tcpdump_argv(tcpdump: str, spec: CaptureSpec) -> list[str]:
     stopped), names not resolved (-n); as root it keeps root's rights (-Z root), so it writes
     where the user can."""
     argv = [tcpdump, "-i", spec.interface, "-w", spec.output, "-s", str(spec.snaplen),
-            "--immediate-mode", "-U", "-n"]
+            "--immediate-mode", "-U", "-n", "-B", str(_BUFFER_KIB)]
     if os.geteuid() == 0:
         argv += ["-Z", "root"]
     if spec.ring_files:

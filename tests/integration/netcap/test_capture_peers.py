@@ -81,6 +81,14 @@ def _tshark_values(tshark: str, pcap: str, field: str) -> list[float]:
     return [float(v) for line in out.split() for v in line.split(",")]
 
 
+def _initial_rtts(tshark: str, pcap: str) -> dict[str, float]:
+    """tcp.analysis.initial_rtt by TCP stream (tshark repeats it on each of its packets)."""
+    out = subprocess.run([tshark, "-r", pcap, "-Y", "tcp.analysis.initial_rtt", "-T", "fields",
+                          "-e", "tcp.stream", "-e", "tcp.analysis.initial_rtt"], check=True,
+                         capture_output=True, text=True, timeout=120).stdout
+    return {stream: float(rtt) for stream, rtt in (ln.split() for ln in out.splitlines())}
+
+
 def _wait_for(path: Path, size: int, proc: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + 30
     while not (path.exists() and path.stat().st_size >= size):
@@ -118,7 +126,7 @@ def test_summary_agrees_with_tshark_under_loss(lossy_link: tuple[str, str, str],
                 proc.kill()
                 proc.wait()
     assert cap.returncode == 0
-    validate(json.loads(stdout), "capture")
+    captured = validate(json.loads(stdout), "capture")
 
     done = subprocess.run([sys.executable, "-m", "perflab", "capture", "summary", str(out),
                            "--json"], env=env, check=True, capture_output=True, text=True)
@@ -134,11 +142,11 @@ def test_summary_agrees_with_tshark_under_loss(lossy_link: tuple[str, str, str],
     assert totals["rtt_ms"]["count"] == len(rtts)
     for pct in (50, 90, 99):
         assert totals["rtt_ms"][f"p{pct}"] == pytest.approx(nearest_rank(rtts, pct), abs=1e-6)
-    initial = sorted(v * 1000 for v in set(_tshark_values(tshark, str(out),
-                                                          "tcp.analysis.initial_rtt")))
+    initial = sorted(v * 1000 for v in _initial_rtts(tshark, str(out)).values())
     ours = sorted(f["handshake_rtt_ms"] for f in doc["flows"])
     assert ours == pytest.approx(initial, abs=1e-6)
-    assert [r["count"] for r in doc["http"] if r["path"] == "/blob"] == [3]
+    if captured["packets_dropped"] == 0:  # else a response's end may be missing (tcpdump lost it)
+        assert [r["count"] for r in doc["http"] if r["path"] == "/blob"] == [3]
 
 
 def test_no_such_interface(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
