@@ -89,10 +89,10 @@ def _initial_rtts(tshark: str, pcap: str) -> dict[str, float]:
     return {stream: float(rtt) for stream, rtt in (ln.split() for ln in out.splitlines())}
 
 
-def _wait_for(path: Path, size: int, proc: subprocess.Popen[bytes]) -> None:
+def _wait_for(path: Path, size: int, proc: subprocess.Popen[bytes] | None) -> None:
     deadline = time.monotonic() + 30
     while not (path.exists() and path.stat().st_size >= size):
-        assert proc.poll() is None, proc.communicate()
+        assert proc is None or proc.poll() is None, proc and proc.communicate()
         assert time.monotonic() < deadline, f"{path} never appeared"
         time.sleep(0.05)
 
@@ -194,3 +194,40 @@ def test_capture_on_loopback_for_its_duration(tmp_path: Path,
     assert doc["packets_captured"] == 0
     assert main(["capture", "summary", str(out), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["totals"]["flows"] == 0
+
+
+def test_ring_of_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    require_tool("tcpdump")
+    require_root("capturing packets")
+    import socket  # noqa: PLC0415
+    import threading  # noqa: PLC0415
+
+    from perflab.serving import listening_socket  # noqa: PLC0415
+
+    sink = listening_socket("127.0.0.1", 0)
+    port = sink.getsockname()[1]
+
+    def drain() -> None:
+        conn, _ = sink.accept()
+        with conn:
+            while conn.recv(1 << 16):
+                pass
+
+    def send() -> None:
+        _wait_for(tmp_path / "r.pcap0", 24, None)
+        with socket.create_connection(("127.0.0.1", port)) as c:
+            for _ in range(40):
+                c.sendall(b"x" * 100_000)
+
+    threads = [threading.Thread(target=drain), threading.Thread(target=send)]
+    for t in threads:
+        t.start()
+    code = main(["capture", "--iface", "lo", "--port", str(port), "-d", "3s",
+                 "-o", str(tmp_path / "r.pcap"), "--ring", "2", "--ring-size", "1MB", "--json"])
+    for t in threads:
+        t.join(30)
+    sink.close()
+    assert code == 0
+    doc = validate(json.loads(capsys.readouterr().out), "capture")
+    assert [Path(f).name for f in sorted(doc["files"])] == ["r.pcap0", "r.pcap1"]
+    assert all(Path(f).stat().st_size <= 1_100_000 for f in doc["files"])
