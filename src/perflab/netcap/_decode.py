@@ -45,7 +45,6 @@ class Segment:
     window: int
     seglen: int
     payload: bytes
-    options: bytes
 
 
 def _network(link_type: int, data: bytes) -> tuple[int, bytes] | None:
@@ -116,23 +115,5 @@ def decode(link_type: int, data: bytes) -> Segment | None:
     sport, dport, seq, ack, off_flags, window = struct.unpack_from("!HHIIHH", tcp)
     offset = (off_flags >> 12) * 4
     return Segment(src, sport, dst, dport, seq, ack, off_flags & 0x1FF, window,
-                   max(0, tcp_len - offset), tcp[offset:], tcp[20:offset])
+                   max(0, tcp_len - offset), tcp[offset:])
 
-
-def window_scale(options: bytes) -> int | None:
-    """The window scale option of a SYN, or None when it has none."""
-    at = 0
-    while at < len(options):
-        kind = options[at]
-        if kind == 0:
-            return None
-        if kind == 1:
-            at += 1
-            continue
-        if at + 1 >= len(options):
-            return None
-        size = options[at + 1]
-        if kind == 3 and size == 3 and at + 2 < len(options):  # wscale
-            return min(options[at + 2], 14)
-        at += max(size, 2)
-    return None
