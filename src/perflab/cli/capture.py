@@ -14,7 +14,13 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from perflab.cli._common import POSITIVE_DURATION, emit_doc, json_option
+from perflab.cli._common import (
+    POSITIVE_DURATION,
+    emit_doc,
+    json_option,
+    open_store,
+    store_option,
+)
 from perflab.errors import InvalidValue
 from perflab.units import format_size, parse_size, printable
 
@@ -96,21 +102,34 @@ def start(  # noqa: PLR0917  # click passes every option as an argument
 @capture.command()
 @click.argument("path", type=click.Path(dir_okay=False))
 @json_option
+@click.option("--record", "record_run", is_flag=True,
+              help="Also store per-second series (retransmissions, dup ACKs, RTT p50/p99) "
+                   "as a run of kind capture.")
+@click.option("--name", "run_name", default="", help="The run's name (default: the file's).")
+@store_option
 @click.option("--top", "top_n", type=click.IntRange(1), default=20, show_default=True,
               help="Flows shown in the table (the text view; --json has all).")
-def summary(path: str, as_json: bool, top_n: int) -> None:
+def summary(  # noqa: PLR0917  # click passes every option as an argument
+        path: str, as_json: bool, record_run: bool, run_name: str, store_path: str | None,
+        top_n: int) -> None:
     """Per flow: handshake and data RTT, retransmissions, duplicate ACKs, zero windows, resets,
     bytes each way; HTTP/1.1 latency by method and path; totals. Counts follow Wireshark's
     tcp.analysis definitions (docs/capture.md)."""
     from perflab.netcap import summarize  # noqa: PLC0415  # lazy: keeps --help fast
 
-    doc = summarize(path)
+    if record_run:
+        with open_store(store_path) as store:
+            doc = summarize(path, store=store, run_name=run_name)
+    else:
+        doc = summarize(path)
     for warning in doc["warnings"]:
         click.echo(f"perflab: warning: {warning}", err=True)
     if as_json:
         emit_doc(doc)
         return
     _render(doc, top_n)
+    if "run" in doc:
+        click.echo(f"series recorded as run {doc['run']} (perflab show {doc['run']})")
 
 
 def _ms(value: float | None) -> str:

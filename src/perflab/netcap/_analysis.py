@@ -83,6 +83,9 @@ class Flow:
     synack_seen: bool = False
     handshake_rtt_ns: int | None = None
     rtt_ns: list[int] = field(default_factory=list)
+    rtt_at_ns: list[int] = field(default_factory=list)  # when each RTT was measured (its ACK)
+    retransmitted_at_ns: list[int] = field(default_factory=list)
+    dup_acked_at_ns: list[int] = field(default_factory=list)
 
     def add(self, seg: Segment, ts_ns: int) -> None:
         from_client = (seg.src, seg.sport) == self.client
@@ -102,6 +105,10 @@ class Flow:
         if seg.flags & RST:
             fwd.resets += 1
         flagged = self._classify(fwd, rev, seg, seq, ack=ack, ts_ns=ts_ns)
+        if "retransmission" in flagged:
+            self.retransmitted_at_ns.append(ts_ns)
+        if "dupack" in flagged:
+            self.dup_acked_at_ns.append(ts_ns)
         if not seg.flags & RST and seg.seglen:
             fwd.http.feed(seq, seg.payload, ts_ns)
         self._acked(rev, ack, ts_ns)
@@ -176,6 +183,7 @@ class Flow:
         sender.unacked = kept
         if rtt is not None:
             self.rtt_ns.append(rtt)
+            self.rtt_at_ns.append(ts_ns)
 
     @staticmethod
     def _advance(fwd: Direction, seg: Segment, seq: int, ack: int, ts_ns: int, *,

@@ -1,6 +1,6 @@
 """TypedDicts of netcap's documents (docs/schemas/capture-summary.schema.json)."""
 
-from typing import Literal, TypedDict
+from typing import Literal, NotRequired, TypedDict
 
 
 class RttDoc(TypedDict):
@@ -63,6 +63,7 @@ class CaptureSummaryDoc(TypedDict):
     flows: list[FlowDoc]
     http: list[HttpRouteDoc]
     totals: TotalsDoc
+    run: NotRequired[int]
 
 
 class CaptureDoc(TypedDict):

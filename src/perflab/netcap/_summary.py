@@ -4,6 +4,7 @@ latencies by method and path, and totals."""
 from __future__ import annotations
 
 from collections import defaultdict
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from perflab.errors import InvalidFile
@@ -11,6 +12,7 @@ from perflab.netcap._analysis import Analyzer, Flow
 from perflab.netcap._decode import SUPPORTED_LINKS, decode
 from perflab.netcap._http import exchanges
 from perflab.netcap._pcap import open_capture
+from perflab.netcap._series import record
 from perflab.store import nearest_rank
 
 if TYPE_CHECKING:
@@ -23,6 +25,7 @@ if TYPE_CHECKING:
         RttDoc,
         TotalsDoc,
     )
+    from perflab.store import Store
 
 SCHEMA = "perflab.capture-summary/1"
 _NS_PER_MS = 1_000_000
@@ -58,8 +61,9 @@ def _flow_doc(flow: Flow, requests: int) -> FlowDoc:
     }
 
 
-def summarize(path: str) -> CaptureSummaryDoc:
-    """Read ``path`` (pcap or pcapng) and analyse every TCP flow in it.
+def summarize(path: str, *, store: Store | None = None, run_name: str = "") -> CaptureSummaryDoc:
+    """Read ``path`` (pcap or pcapng) and analyse every TCP flow in it; with ``store``, also
+    record the per-second series as a new run named ``run_name`` (its id in ``run``).
 
     Frames of a link type perflab does not decode are skipped and named in ``warnings``; a
     file where none could be decoded is an error. A cut file keeps what was read before the cut.
@@ -90,8 +94,11 @@ def summarize(path: str) -> CaptureSummaryDoc:
                         "(a capture still being written, or cut): the summary covers those")
     if unsupported:
         warnings.append("skipped frames of link type " + ", ".join(map(str, sorted(unsupported))))
-    return _document(path, analyzer.flows, frames, sorted(kinds),
-                     truncated=capture.truncated, warnings=warnings)
+    doc = _document(path, analyzer.flows, frames, sorted(kinds),
+                    truncated=capture.truncated, warnings=warnings)
+    if store is not None:
+        doc["run"] = record(store, run_name or Path(path).name, path, analyzer.flows)
+    return doc
 
 
 def _document(path: str, flows: list[Flow], frames: int, kinds: list[int], *, truncated: bool,

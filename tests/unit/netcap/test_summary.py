@@ -209,3 +209,28 @@ def test_text_view(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert "1 TCP flows: 0 retransmissions" in out
     assert "10.0.0.1:40000" in out
     assert "GET     /items" in out
+
+
+def test_record_puts_per_second_series_on_a_run(tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    from perflab.store import Store  # noqa: PLC0415
+
+    conv = Conversation()
+    conv.now_ns = 1_700_000_000_000_000_000  # a whole second: the lossy part's second is known
+    _lossy(conv)
+    path = _write(tmp_path, pcap(conv.frames()))
+    db = str(tmp_path / "s.db")
+    assert main(["capture", "summary", path, "--json", "--record", "--name", "lossy",
+                 "--store", db]) == 0
+    doc = validate(json.loads(capsys.readouterr().out), "capture-summary")
+    with Store.open(db, create=False) as store:
+        run = store.run(doc["run"])
+        assert (run.kind, run.name, run.status) == ("capture", "lossy", "ok")
+        values = {}
+        for series in store.series(run.id):
+            values[series.name] = [v for _, v in store.samples(series.id)]
+    # the fast retransmission in the first second, the RTO one 300 ms later: the same second
+    assert values["tcp_retransmissions"] == [2.0]
+    assert values["tcp_dup_acks"] == [2.0]
+    assert values["tcp_rtt_p50"] == [pytest.approx(0.5)]
+    assert len(values["tcp_rtt_p99"]) == 1
