@@ -3,11 +3,14 @@
 Public names: ``CaptureSpec``, ``CaptureResult``, ``capture`` (tcpdump, bounded in time, into
 one file or a ring), ``summarize`` (a pcap/pcapng file -> per-flow RTT, retransmissions,
 duplicate ACKs, zero windows, resets, bytes and HTTP/1.1 latency, with Wireshark's
-definitions), and the documents' TypedDicts. See docs/capture.md.
+definitions), ``run_tcp`` (``perflab bench net``: iperf3-style TCP throughput on loopback), and
+the documents' TypedDicts. See docs/capture.md.
 """
 
+from perflab.netcap._benchnet import run_tcp
 from perflab.netcap._capture import CaptureResult, CaptureSpec, capture
 from perflab.netcap._contracts import (
+    BenchNetDoc,
     CaptureDoc,
     CaptureSummaryDoc,
     FlowDoc,
@@ -18,6 +21,7 @@ from perflab.netcap._contracts import (
 from perflab.netcap._summary import summarize
 
 __all__ = [
+    "BenchNetDoc",
     "CaptureDoc",
     "CaptureResult",
     "CaptureSpec",
@@ -27,5 +31,6 @@ __all__ = [
     "RttDoc",
     "TotalsDoc",
     "capture",
+    "run_tcp",
     "summarize",
 ]

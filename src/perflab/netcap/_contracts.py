@@ -78,3 +78,47 @@ class CaptureDoc(TypedDict):
     packets_captured: int | None
     packets_received: int | None
     packets_dropped: int | None
+
+
+class NetSumDoc(TypedDict):
+    """One sum of iperf3's -J: bytes over [start, end] seconds of the test."""
+
+    start: float
+    end: float
+    seconds: float
+    bytes: int
+    bits_per_second: float
+    sender: bool
+    retransmits: NotRequired[int]
+    socket: NotRequired[int]
+
+
+class NetIntervalDoc(TypedDict):
+    streams: list[NetSumDoc]
+    sum: NetSumDoc
+
+
+class NetTestStartDoc(TypedDict):
+    protocol: Literal["TCP"]
+    num_streams: int
+    duration: float
+    reverse: int
+
+
+class NetStartDoc(TypedDict):
+    test_start: NetTestStartDoc
+
+
+class NetEndDoc(TypedDict):
+    sum_sent: NetSumDoc
+    sum_received: NetSumDoc
+
+
+class BenchNetDoc(TypedDict):
+    """``perflab bench net --json``: iperf3's -J shape (start, intervals, end), so scripts
+    written for iperf3 read it unchanged; ``schema`` is perflab's addition."""
+
+    schema: Literal["perflab.bench-net/1"]
+    start: NetStartDoc
+    intervals: list[NetIntervalDoc]
+    end: NetEndDoc
