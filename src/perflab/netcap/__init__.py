@@ -7,7 +7,7 @@ definitions), ``run_tcp`` (``perflab bench net``: iperf3-style TCP throughput on
 the documents' TypedDicts. See docs/capture.md.
 """
 
-from perflab.netcap._benchnet import run_tcp
+from perflab.netcap._benchnet import run_tcp, run_udp
 from perflab.netcap._capture import CaptureResult, CaptureSpec, capture
 from perflab.netcap._contracts import (
     BenchNetDoc,
@@ -32,5 +32,6 @@ __all__ = [
     "TotalsDoc",
     "capture",
     "run_tcp",
+    "run_udp",
     "summarize",
 ]

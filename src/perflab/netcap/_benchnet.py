@@ -155,3 +155,107 @@ def _document(pairs: list[_Stream], ticks: list[float], duration_s: float, retra
         "end": {"sum_sent": _sum(0.0, duration_s, sent, retransmits=retransmits, sender=True),
                 "sum_received": _sum(0.0, duration_s, received, sender=True)},
     }
+
+
+_UDP_HEADER = struct.Struct("!QQ")  # send time (ns, this host's monotonic clock), sequence number
+_UDP_DRAIN_S = 0.5
+
+
+@dataclass(slots=True)
+class _UdpCount:
+    packets: int = 0
+    bytes: int = 0
+    highest: int = -1
+    jitter_ns: float = 0.0
+    last_transit_ns: int | None = None
+    marks: list[int] = field(default_factory=list)
+
+
+def _udp_send(sock: socket.socket, rate_bps: float, length: int, deadline: float,
+              counts: list[int]) -> None:
+    payload = bytearray(length)
+    gap_ns = length * 8 / rate_bps * 1e9
+    start = time.perf_counter_ns()
+    seq = 0
+    while True:
+        due = start + seq * gap_ns
+        ahead = due - time.perf_counter_ns()
+        if ahead > 0:
+            time.sleep(ahead / 1e9)
+        if time.monotonic() >= deadline:
+            break
+        _UDP_HEADER.pack_into(payload, 0, time.perf_counter_ns(), seq)
+        with contextlib.suppress(OSError):  # ENOBUFS: the datagram is lost, as on a wire
+            sock.send(payload)
+        counts[0] += 1
+        counts[1] += length
+        seq += 1
+
+
+def _udp_receive(sock: socket.socket, count: _UdpCount, stop: threading.Event) -> None:
+    """Loss from gaps in the sequence numbers; jitter as RFC 3550 (and iperf3) define it: the
+    mean deviation of the transit time between consecutive datagrams, smoothed by 1/16."""
+    view = memoryview(bytearray(65536))
+    sock.settimeout(0.1)
+    while not stop.is_set():
+        try:
+            n = sock.recv_into(view)
+        except TimeoutError:
+            continue
+        except OSError:
+            return
+        sent_ns, seq = _UDP_HEADER.unpack_from(view)
+        transit = time.perf_counter_ns() - sent_ns
+        if count.last_transit_ns is not None:
+            count.jitter_ns += (abs(transit - count.last_transit_ns) - count.jitter_ns) / 16
+        count.last_transit_ns = transit
+        count.packets += 1
+        count.bytes += n
+        count.highest = max(count.highest, seq)
+
+
+def run_udp(duration_s: float, rate_bps: float, *, length: int = 1448,
+            interval_s: float = 1.0) -> BenchNetDoc:
+    """UDP at ``rate_bps`` for ``duration_s``: iperf3's -u figures (loss, jitter)."""
+    receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    receiver.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)
+    receiver.bind(("127.0.0.1", 0))
+    sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sender.connect(receiver.getsockname())
+    count, sent, stop = _UdpCount(), [0, 0], threading.Event()
+    start = time.monotonic()
+    deadline = start + duration_s
+    reader = threading.Thread(target=_udp_receive, args=(receiver, count, stop), daemon=True)
+    writer = threading.Thread(target=_udp_send, args=(sender, rate_bps, length, deadline, sent),
+                              daemon=True)
+    reader.start()
+    writer.start()
+    ticks = []
+    while (now := time.monotonic()) < deadline:
+        time.sleep(min(interval_s, deadline - now))
+        ticks.append(time.monotonic() - start)
+        count.marks.append(count.bytes)
+    writer.join(30)
+    time.sleep(_UDP_DRAIN_S)  # what is still in the receive buffer
+    stop.set()
+    reader.join(5)
+    sender.close()
+    receiver.close()
+    intervals: list[NetIntervalDoc] = []
+    last, previous = 0.0, 0
+    for tick, mark in zip(ticks, count.marks, strict=True):
+        interval = _sum(last, tick, mark - previous, socket=1)
+        intervals.append({"streams": [interval], "sum": _sum(last, tick, mark - previous)})
+        last, previous = tick, mark
+    lost = max(0, sent[0] - count.packets)  # both ends are here: what was sent is known
+    udp = {"jitter_ms": count.jitter_ns / 1e6, "lost_packets": lost, "packets": sent[0],
+           "lost_percent": 100.0 * lost / sent[0] if sent[0] else 0.0}
+    return {
+        "schema": "perflab.bench-net/1",
+        "start": {"test_start": {"protocol": "UDP", "num_streams": 1, "duration": duration_s,
+                                 "reverse": 0}},
+        "intervals": intervals,
+        "end": {"sum_sent": _sum(0.0, duration_s, sent[1], sender=True),
+                "sum_received": _sum(0.0, duration_s, count.bytes, sender=True),
+                "sum": _sum(0.0, duration_s, count.bytes, sender=False, **udp)},
+    }

@@ -91,6 +91,10 @@ class NetSumDoc(TypedDict):
     sender: bool
     retransmits: NotRequired[int]
     socket: NotRequired[int]
+    jitter_ms: NotRequired[float]
+    lost_packets: NotRequired[int]
+    packets: NotRequired[int]
+    lost_percent: NotRequired[float]
 
 
 class NetIntervalDoc(TypedDict):
@@ -99,7 +103,7 @@ class NetIntervalDoc(TypedDict):
 
 
 class NetTestStartDoc(TypedDict):
-    protocol: Literal["TCP"]
+    protocol: Literal["TCP", "UDP"]
     num_streams: int
     duration: float
     reverse: int
@@ -112,6 +116,7 @@ class NetStartDoc(TypedDict):
 class NetEndDoc(TypedDict):
     sum_sent: NetSumDoc
     sum_received: NetSumDoc
+    sum: NotRequired[NetSumDoc]  # UDP: the receiver's sum with jitter and loss
 
 
 class BenchNetDoc(TypedDict):

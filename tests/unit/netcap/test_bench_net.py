@@ -40,3 +40,30 @@ def test_text_output(capsys: pytest.CaptureFixture[str]) -> None:
 def test_zero_time_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["bench", "net", "-t", "0"]) == 2
     assert "--time must be longer than zero" in capsys.readouterr().err
+
+
+def test_udp_at_a_rate(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "net", "-u", "-b", "20M", "-t", "0.6s", "-i", "0.2s", "--json"]) == 0
+    doc = validate(json.loads(capsys.readouterr().out), "bench-net")
+    assert doc["start"]["test_start"]["protocol"] == "UDP"
+    udp = doc["end"]["sum"]
+    assert udp["packets"] > 0
+    assert udp["lost_packets"] == udp["packets"] - doc["end"]["sum_received"]["bytes"] // 1448
+    assert udp["jitter_ms"] >= 0
+    # paced: never more than the rate asks for (a datagram of slack)
+    assert doc["end"]["sum_sent"]["bytes"] <= 20e6 / 8 * 0.6 + 1448
+
+
+@pytest.mark.parametrize(("argv", "words"), [
+    (["-u", "-P", "2"], "-u runs one stream"),
+    (["-u", "-b", "fast"], "invalid bitrate 'fast'"),
+    (["-u", "-b", "0"], "invalid bitrate '0'"),
+])
+def test_udp_refusals(argv: list[str], words: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "net", "-t", "0.2s", *argv]) == 2
+    assert words in capsys.readouterr().err
+
+
+def test_udp_text(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "net", "-u", "-b", "5M", "-t", "0.3s"]) == 0
+    assert "jitter " in capsys.readouterr().out
