@@ -22,6 +22,7 @@ from perflab.incident import _contracts as incident
 from perflab.load import _contracts as load
 from perflab.logs import _contracts as logs
 from perflab.metrics import _contracts as metrics
+from perflab.netcap import _contracts as netcap
 from perflab.profile import _contracts as profile
 from perflab.report import _contracts as report
 from perflab.store import _contracts as store
@@ -51,6 +52,7 @@ CONTRACTS: dict[str, Any] = {
     "api-trace_services": trace.ApiTraceServicesDoc,
     "api-trace_stats": trace.ApiTraceStatsDoc,
     "bench-compare": bench.BenchCompareDoc,
+    "bench-net": netcap.BenchNetDoc,
     "bench-history": bench.BenchHistoryDoc,
     "bench-record": bench.BenchRecordDoc,
     "bench-regressions": bench.BenchRegressionsDoc,
@@ -63,6 +65,8 @@ CONTRACTS: dict[str, Any] = {
     "chaos-rollback": faults.RollbackDoc,
     "chaos-journal": chaos.JournalDoc,
     "chaos-report": chaos.ChaosReportDoc,
+    "capture": netcap.CaptureDoc,
+    "capture-summary": netcap.CaptureSummaryDoc,
     "demo": demo.DemoDoc,
     "api-log_lines": logs.LogLinesDoc,
     "api-log_volume": logs.LogVolumeDoc,

@@ -65,6 +65,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "incident": ("perflab.cli.incident:incident",
                  "Incidents: capture evidence, triage, notes, runbooks, postmortem, bundle."),
     "event": ("perflab.cli.incident:event", "Record events on every timeline: deploys."),
+    "capture": ("perflab.cli.capture:capture",
+                "Packet capture (tcpdump) and its analysis: RTT, retransmissions, HTTP latency."),
 }
 
 

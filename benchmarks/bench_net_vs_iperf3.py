@@ -1,0 +1,75 @@
+"""perflab bench net against iperf3 on loopback, in the same run: rounds alternate the two
+(iperf3 -s -1 then iperf3 -c ... -J; perflab bench net --json), each ``--time`` long, and the
+ratio of the medians of end.sum_received.bits_per_second is the figure (goal >= 0.9).
+
+    python benchmarks/bench_net_vs_iperf3.py [--time 5] [--rounds 3] [--parallel 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from perflab.testing import free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+ENV = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+
+
+def _iperf3(iperf3: str, seconds: int, streams: int) -> float:
+    port = free_port()
+    server = subprocess.Popen([iperf3, "-s", "-1", "-p", str(port), "-B", "127.0.0.1"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            try:
+                out = subprocess.run([iperf3, "-c", "127.0.0.1", "-p", str(port), "-t",
+                                      str(seconds), "-P", str(streams), "-J"], check=True,
+                                     capture_output=True, text=True).stdout
+                break
+            except subprocess.CalledProcessError:
+                time.sleep(0.1)  # the server is not listening yet
+        else:
+            raise SystemExit("iperf3 server never answered")
+    finally:
+        server.wait(30)
+    return float(json.loads(out)["end"]["sum_received"]["bits_per_second"])
+
+
+def _perflab(seconds: int, streams: int) -> float:
+    out = subprocess.run([sys.executable, "-m", "perflab", "bench", "net", "-t", f"{seconds}s",
+                          "-P", str(streams), "--json"], env=ENV, check=True,
+                         capture_output=True, text=True).stdout
+    return float(json.loads(out)["end"]["sum_received"]["bits_per_second"])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--time", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--parallel", type=int, default=1)
+    args = parser.parse_args()
+    iperf3 = shutil.which("iperf3")
+    if iperf3 is None:
+        raise SystemExit("iperf3 is not installed: apt-get install iperf3")
+    theirs, ours = [], []
+    for _ in range(args.rounds):
+        theirs.append(_iperf3(iperf3, args.time, args.parallel))
+        ours.append(_perflab(args.time, args.parallel))
+    a, b = statistics.median(ours), statistics.median(theirs)
+    print(f"TCP loopback, {args.parallel} stream(s), {args.time} s x {args.rounds} rounds")
+    for name, median, values in (("iperf3", b, theirs), ("perflab bench net", a, ours)):
+        rounds = [round(x / 1e9, 2) for x in values]
+        print(f"{name + ':':19}{median / 1e9:.2f} Gbit/s (median; {rounds})")
+    print(f"ratio: {a / b:.2f}x (goal >= 0.9)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,37 @@
+"""Network deep dive: packet capture through tcpdump and the capture's TCP analysis.
+
+Public names: ``CaptureSpec``, ``CaptureResult``, ``capture`` (tcpdump, bounded in time, into
+one file or a ring), ``summarize`` (a pcap/pcapng file -> per-flow RTT, retransmissions,
+duplicate ACKs, zero windows, resets, bytes and HTTP/1.1 latency, with Wireshark's
+definitions), ``run_tcp`` (``perflab bench net``: iperf3-style TCP throughput on loopback), and
+the documents' TypedDicts. See docs/capture.md.
+"""
+
+from perflab.netcap._benchnet import run_tcp, run_udp
+from perflab.netcap._capture import CaptureResult, CaptureSpec, capture
+from perflab.netcap._contracts import (
+    BenchNetDoc,
+    CaptureDoc,
+    CaptureSummaryDoc,
+    FlowDoc,
+    HttpRouteDoc,
+    RttDoc,
+    TotalsDoc,
+)
+from perflab.netcap._summary import summarize
+
+__all__ = [
+    "BenchNetDoc",
+    "CaptureDoc",
+    "CaptureResult",
+    "CaptureSpec",
+    "CaptureSummaryDoc",
+    "FlowDoc",
+    "HttpRouteDoc",
+    "RttDoc",
+    "TotalsDoc",
+    "capture",
+    "run_tcp",
+    "run_udp",
+    "summarize",
+]

@@ -1,0 +1,69 @@
+"""perflab bench net on loopback: iperf3's -J shape, and every byte sent counted as received."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from tests._schemas import validate
+
+from perflab.cli import main
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_streams_in_iperf3_shape(reverse: bool, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["bench", "net", "-t", "0.6s", "-P", "2", "-i", "0.2s", "--json"]
+    assert main([*argv, "-R"] if reverse else argv) == 0
+    doc = validate(json.loads(capsys.readouterr().out), "bench-net")
+    test = doc["start"]["test_start"]
+    assert (test["protocol"], test["num_streams"], test["reverse"]) == ("TCP", 2, int(reverse))
+    sent, received = doc["end"]["sum_sent"], doc["end"]["sum_received"]
+    assert sent["bytes"] > 0
+    assert sent["bytes"] == received["bytes"]  # the receivers read to the end of each stream
+    assert sent["bits_per_second"] == pytest.approx(sent["bytes"] * 8 / sent["seconds"])
+    assert doc["intervals"]
+    for interval in doc["intervals"]:
+        assert [s["socket"] for s in interval["streams"]] == [1, 2]
+        assert interval["sum"]["bytes"] == sum(s["bytes"] for s in interval["streams"])
+    counted = sum(i["sum"]["bytes"] for i in doc["intervals"])
+    assert counted <= received["bytes"]
+
+
+def test_text_output(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "net", "-t", "0.3s"]) == 0
+    out = capsys.readouterr().out
+    assert "sender" in out
+    assert "receiver" in out
+    assert "Gbit/s" in out
+
+
+def test_zero_time_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "net", "-t", "0"]) == 2
+    assert "--time must be longer than zero" in capsys.readouterr().err
+
+
+def test_udp_at_a_rate(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "net", "-u", "-b", "20M", "-t", "0.6s", "-i", "0.2s", "--json"]) == 0
+    doc = validate(json.loads(capsys.readouterr().out), "bench-net")
+    assert doc["start"]["test_start"]["protocol"] == "UDP"
+    udp = doc["end"]["sum"]
+    assert udp["packets"] > 0
+    assert udp["lost_packets"] == udp["packets"] - doc["end"]["sum_received"]["bytes"] // 1448
+    assert udp["jitter_ms"] >= 0
+    # paced: never more than the rate asks for (a datagram of slack)
+    assert doc["end"]["sum_sent"]["bytes"] <= 20e6 / 8 * 0.6 + 1448
+
+
+@pytest.mark.parametrize(("argv", "words"), [
+    (["-u", "-P", "2"], "-u runs one stream"),
+    (["-u", "-b", "fast"], "invalid bitrate 'fast'"),
+    (["-u", "-b", "0"], "invalid bitrate '0'"),
+])
+def test_udp_refusals(argv: list[str], words: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "net", "-t", "0.2s", *argv]) == 2
+    assert words in capsys.readouterr().err
+
+
+def test_udp_text(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "net", "-u", "-b", "5M", "-t", "0.3s"]) == 0
+    assert "jitter " in capsys.readouterr().out

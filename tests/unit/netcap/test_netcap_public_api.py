@@ -1,0 +1,10 @@
+"""The public surface of perflab.netcap, pinned: changing it is a decision, not an accident."""
+
+import perflab.netcap
+
+
+def test_exported_names() -> None:
+    assert sorted(perflab.netcap.__all__) == sorted([
+        "BenchNetDoc", "CaptureDoc", "CaptureResult", "CaptureSpec", "CaptureSummaryDoc", "FlowDoc",
+        "HttpRouteDoc", "RttDoc", "TotalsDoc", "capture", "run_tcp", "run_udp", "summarize",
+    ])
