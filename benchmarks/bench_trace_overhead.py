@@ -93,7 +93,10 @@ def _load(port: int, seconds: float, connections: int, store: Path
         check=True, timeout=120)
     doc = json.loads(out.stdout)
     summary = doc.get("summary", doc)
-    return float(summary["rps"]), float(summary["latency_ms"]["p99"]), int(summary["requests"])
+    p99 = summary["latency_ms"]["p99"]  # None when no request completed (a chain that failed)
+    if p99 is None:
+        sys.exit(f"no request completed in {seconds}s: {out.stderr.strip()[-500:]}")
+    return float(summary["rps"]), float(p99), int(summary["requests"])
 
 
 def _round(tmp: Path, env: dict[str, str], args: argparse.Namespace, hub_pid: int
