@@ -9,13 +9,17 @@
 
 Each profile's total is stored as a series at the end of the traced window (and the window as an
 event band), so scheduler latency and blocking show on the run's timeline. go tool trace is the
-reference: perflab does not read the trace format itself (it changes between Go versions).
+reference: perflab does not read the trace format itself (it changes between Go versions), only
+checks its header first: go tool's stderr cannot tell a file that is not a trace from a real
+trace it fails to parse (go 1.19 says "failed to parse trace" for both).
 """
 
 from __future__ import annotations
 
+import re
 import subprocess
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from perflab.debug._goroutines import GoFrame
@@ -26,6 +30,10 @@ if TYPE_CHECKING:
     from perflab.profile import Profile
 
 KINDS: tuple[GotraceKind, ...] = ("net", "sync", "syscall", "sched")
+# Every Go execution trace starts with "go 1.N trace" padded with NULs to 16 bytes (Go's
+# internal/trace: headerFmt "go 1.%d trace\x00\x00\x00" since 1.22, the same 16 bytes before).
+_HEADER = re.compile(rb"go 1\.[0-9]+ trace\x00\x00\x00")
+_HEADER_HINT = "take one with /debug/pprof/trace?seconds=5 or runtime/trace.Start"
 _TITLES = {"net": "network blocking", "sync": "synchronization blocking",
            "syscall": "syscall blocking", "sched": "scheduler latency"}
 
@@ -89,9 +97,10 @@ class TraceProfiles:
 def blocking_profiles(trace_path: str, *, binary: str | None = None,
                       kinds: tuple[GotraceKind, ...] = KINDS) -> TraceProfiles:
     """Run ``go tool trace -pprof=KIND`` for each kind; a kind that fails is kept with its
-    error (the others still count)."""
+    error (the others still count). A file without a trace's header is refused first."""
     from perflab.profile import find_tool, parse_profile  # noqa: PLC0415
 
+    check_trace_header(trace_path)
     go = find_tool("go")
     if go is None:
         raise ToolMissing("go", install="apt-get install golang-go")
@@ -105,11 +114,6 @@ def blocking_profiles(trace_path: str, *, binary: str | None = None,
         if done.returncode != 0:
             message = done.stderr.decode("utf-8", "replace").strip().splitlines()
             text = message[-1] if message else f"exit status {done.returncode}"
-            if kind == kinds[0] and ("parsing trace" in text or "not a trace" in text
-                                     or "bad file format" in text):
-                raise InvalidFile(f"not a Go execution trace ({text})", path=trace_path,
-                                  hint="take one with /debug/pprof/trace?seconds=5 or "
-                                       "runtime/trace.Start")
             out.profiles.append(BlockingProfile(kind, None, error=text))
             continue
         if not done.stdout:
@@ -118,6 +122,19 @@ def blocking_profiles(trace_path: str, *, binary: str | None = None,
         out.profiles.append(BlockingProfile(kind, parse_profile(done.stdout, path=trace_path),
                                             done.stdout))
     return out
+
+
+def check_trace_header(trace_path: str) -> None:
+    """Raise ``InvalidFile`` unless the file starts with a Go execution trace's header."""
+    try:
+        with Path(trace_path).open("rb") as f:
+            head = f.read(17)
+    except OSError as exc:
+        raise InvalidFile(f"cannot read: {exc.strerror}", path=trace_path) from exc
+    if _HEADER.match(head):
+        return
+    why = "the file is empty" if not head else f"no 'go 1.N trace' header, it starts {head[:8]!r}"
+    raise InvalidFile(f"not a Go execution trace ({why})", path=trace_path, hint=_HEADER_HINT)
 
 
 def merge_traces(results: list[TraceProfiles], source: str) -> TraceProfiles:
