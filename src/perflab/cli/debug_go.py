@@ -71,7 +71,7 @@ def goroutines(*, source: str, base: str | None, blocked_over: float | None,
     doc = report.to_json()
     run_id = record_finding(store_path, run_ref, _finding(source, doc, report))
     if as_json:
-        out: GoroutinesReport = {"schema": "perflab.goroutines/1", "run": run_id, **doc}
+        out: GoroutinesReport = {"schema": "perflab.goroutines/2", "run": run_id, **doc}
         emit_doc(out)
     else:
         click.echo(render_goroutines(report, max_groups=max_groups), nl=False)

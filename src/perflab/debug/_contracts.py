@@ -184,7 +184,9 @@ class GoroutineBlockedDoc(TypedDict):
     goroutines: list[GoroutineBlockedOneDoc]
 
 
-DeadlockConfidence = Literal["certain", "likely", "possible"]
+# A Go finding is never "certain" (only an owner-tracking agent proves who holds a lock): that
+# is the Python threads' ThreadDeadlockDoc.
+DeadlockConfidence = Literal["likely", "possible"]
 
 
 class DeadlockMemberDoc(TypedDict):
@@ -222,7 +224,7 @@ class GoroutinesBody(TypedDict):
 
 
 class GoroutinesReport(GoroutinesBody):
-    schema: Literal["perflab.goroutines/1"]
+    schema: Literal["perflab.goroutines/2"]
     run: int
 
 

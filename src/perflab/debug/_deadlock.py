@@ -24,13 +24,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from itertools import pairwise
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 from perflab.debug._goroutines import GoFrame
 from perflab.debug._goroutines_group import blocked_on
 
 if TYPE_CHECKING:
-    from perflab.debug._contracts import DeadlockDoc, DeadlockMemberDoc
+    from perflab.debug._contracts import DeadlockConfidence, DeadlockDoc, DeadlockMemberDoc
     from perflab.debug._goroutines import Goroutine, GoroutineDump
     from perflab.profile import Profile
 
@@ -67,7 +67,7 @@ class CycleMember:
 @dataclass(slots=True)
 class DeadlockFinding:
     members: list[CycleMember]
-    confidence: Literal["likely", "possible"]  # never "certain": see the module's docstring
+    confidence: DeadlockConfidence  # never "certain": see the module's docstring
     evidence: list[str] = field(default_factory=list)
     stuck_behind: int = 0                 # goroutines waiting on the cycle's mutexes besides it
 

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from perflab.debug._contracts import GoroutineBlockedDoc, GoroutineDiffDoc, GoroutinesBody
     from perflab.profile import Profile
 
-SCHEMA = "perflab.goroutines/1"
+SCHEMA = "perflab.goroutines/2"
 
 
 def is_url(source: str) -> bool:

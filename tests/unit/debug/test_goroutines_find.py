@@ -2,12 +2,16 @@
 `perflab goroutines` command's output, exit codes and stored run."""
 
 import json
+import typing
 
+import jsonschema
+import pytest
 from tests.unit.debug._gotexts import MAIN, leaked
 from tests.unit.debug._schema import validate
 
 from perflab.cli import main
 from perflab.debug import analyze_goroutines, diff_dumps, find_deadlocks, parse_goroutines
+from perflab.debug._contracts import DeadlockDoc
 from perflab.store import Store
 
 
@@ -148,3 +152,16 @@ def test_a_service_without_pprof_is_a_clear_error(capsys, store_path):
     assert err.startswith("perflab: error: ")
     assert "/debug/pprof/goroutine" in err
     assert "Traceback" not in err
+
+
+def test_a_go_deadlock_is_never_certain_in_the_schema_or_the_type(tmp_path, capsys, store_path):
+    dump = tmp_path / "dump.txt"
+    dump.write_text(_deadlocked())
+    main(["goroutines", str(dump), "--store", str(store_path), "--json"])
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["schema"] == "perflab.goroutines/2"
+    doc["deadlocks"][0]["confidence"] = "certain"  # only an owner-tracking agent proves that
+    with pytest.raises(jsonschema.ValidationError, match="certain"):
+        validate(doc, "goroutines")
+    hints = typing.get_type_hints(DeadlockDoc)
+    assert typing.get_args(hints["confidence"]) == ("likely", "possible")
