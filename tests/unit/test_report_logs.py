@@ -30,16 +30,16 @@ def logged(tmp_path):
         api = canonical_labels({"job": "api", "env": "prod"})
         lines = [LogEntry(api, T0 + i * S, f"level=info msg=ok n={i}") for i in range(50)]
         lines += [LogEntry(api, T0 + i * S + 1,
-                           f"level=error msg=\"request {i} failed\" trace=4bf92f3577b34da6a3ce"
+                           f'level=error msg="request {i} failed" trace=4bf92f3577b34da6a3ce'
                            f"{i:012x}") for i in range(12)]
-        lines += [LogEntry(api, T0 + i * S + 2, f"level=error msg=\"disk {HOSTILE} full\" "
+        lines += [LogEntry(api, T0 + i * S + 2, f'level=error msg="disk {HOSTILE} full" '
                            f"free={i}") for i in range(3)]
         lines += [LogEntry(canonical_labels({"job": "db"}), T0 + 5 * S, "ERROR deadlock 0x1f")]
         with store.transaction():
             LogSink(run_id=lambda: run.id, clock=lambda: 0.0).write(store, lines)
             # another run's error lines are not this run's
             LogSink(run_id=lambda: quiet.id, clock=lambda: 0.0).write(
-                store, [LogEntry(api, T0 + 7 * S, "level=error msg=\"request 1 failed\"")])
+                store, [LogEntry(api, T0 + 7 * S, 'level=error msg="request 1 failed"')])
         store.finish_run(run.id, ended_ns=T0 + 60 * S)
         store.finish_run(quiet.id, ended_ns=T0 + 60 * S)
         empty = store.create_run("record", "no-logs", started_ns=T0)
@@ -91,8 +91,10 @@ def test_report_has_a_logs_section_with_rates_and_error_lines(logged):
     assert "<a " not in logs  # a file report links nowhere: the query is in the title
     assert 'title="{env=&#34;prod&#34;, job=&#34;api&#34;} |~' in logs
     assert HOSTILE not in html  # escaped
-    vol = json.loads(unescape(re.search(r'id="report-logs-data" type="application/json">'
-                                        r"(.*?)</script>", logs, re.DOTALL).group(1)))
+    data = re.search(r'id="report-logs-data" type="application/json">(.*?)</script>', logs,
+                     re.DOTALL)
+    assert data
+    vol = json.loads(unescape(data.group(1)))
     assert sum(sum(v) for v in vol["levels"].values()) == 66
     assert sum(vol["levels"]["error"]) == 16
 
@@ -105,7 +107,8 @@ def test_report_served_by_the_hub_links_to_the_logs_page(logged):
         hrefs = re.findall(r'<a class="error-line" href="([^"]+)"', _section(r.text))
         assert len(hrefs) == 3
         link = urlsplit(unescape(hrefs[0]))
-        assert link.scheme == "http" and link.path == "/logs"
+        assert link.scheme == "http"
+        assert link.path == "/logs"
         q = parse_qs(link.query)
         assert q["query"][0].startswith('{env="prod", job="api"} |~ ')
         page = client.get(link.path + "?" + link.query)
