@@ -119,7 +119,8 @@ def test_public_surface_of_perflab_logs():
     import perflab.logs  # noqa: PLC0415
 
     assert sorted(perflab.logs.__all__) == [
-        "ES_ROOT", "ErrorLine", "FileTail", "Follower", "LogEntry", "LogPorts", "LogQLError", "LogSink",
+        "ES_ROOT", "ErrorLine", "FileTail", "Follower", "LogEntry", "LogPorts", "LogQLError",
+        "LogSink",
         "LogsHub", "LogsQueryDoc", "LokiData", "LokiListDoc", "LokiQueryDoc", "LokiTailDoc",
         "OTLP_HTTP_PATHS", "OutputCapture", "QueryError", "ROUTES", "Retention", "TEMPLATES",
         "apply_retention",
