@@ -114,3 +114,15 @@ def test_report_served_by_the_hub_links_to_the_logs_page(logged):
         page = client.get(link.path + "?" + link.query)
         assert page.status_code == 200
         assert page.text.count('class="log-row lvl-error"') == 12
+
+
+def test_a_run_with_more_error_lines_than_read_says_so(logged, monkeypatch):
+    import perflab.logs._top  # noqa: PLC0415
+
+    path, run_id, _ = logged
+    monkeypatch.setattr(perflab.logs._top, "SCAN_LIMIT", 5)
+    with Store.open(path) as store:
+        top, more = top_error_lines(store, run_id, T0, T0 + 61 * S)
+        assert more
+        assert sum(e.count for e in top) == 5
+        assert "counted on the run's first error lines: it has more" in render_report(store, run_id)
