@@ -14,7 +14,7 @@ from _webclient import hub_client
 
 from perflab.logs import LogEntry, LogSink, log_query, mask_line, start_tail, top_error_lines
 from perflab.report import render_report
-from perflab.store import Store, canonical_labels
+from perflab.store import Store, canonical_labels, log_lines_at_levels
 
 S = 10**9
 T0 = 1_700_000_000 * S
@@ -70,6 +70,7 @@ def test_top_error_lines_counts_groups_most_first(logged):
                                  run_id=run_id)
             assert len(kept) == e.count, e.query
         assert top_error_lines(store, run_id, T0, T0 + 61 * S, top=1)[0] == top[:1]
+        assert log_lines_at_levels(store, [], T0, T0 + 61 * S, run_id=run_id, limit=9) == []
 
 
 def _section(html: str) -> str:
