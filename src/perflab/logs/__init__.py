@@ -11,7 +11,9 @@ Public names:
   ``OutputCapture`` (a child's stdout and stderr, for ``perflab run``); ``log_query`` (a log
   query, parsed; a metric query refused), ``start_tail`` (the newest lines and a ``Follower``:
   a live tail of a log query, the lines it keeps as they arrive), ``tail_message`` (lines as
-  one message of Loki's tail);
+  one message of Loki's tail); ``log_volume`` (lines per bucket by level, the histograms'
+  document), ``top_error_lines`` / ``ErrorLine`` (a run's most frequent error lines, ``mask_line``
+  grouping them);
 - in ``perflab serve``: ``LogsHub`` (the sink on the hub's ingest queue, the OTLP
   ``LogsService`` for the gRPC port, the forward and syslog ports of a ``LogPorts``, the live
   tails' limit), ``LogSink``, ``Retention``, ``apply_retention``, ``ROUTES`` (the receivers:
@@ -37,6 +39,7 @@ from perflab.logs._eval import QueryError
 from perflab.logs._fields import detect_ids, detect_level, line_fields
 from perflab.logs._hub import LogsHub
 from perflab.logs._lines import Follower, log_query, start_tail, tail_message
+from perflab.logs._lines import volume as log_volume
 from perflab.logs._logql import LogQLError, parse
 from perflab.logs._pages import TEMPLATES
 from perflab.logs._ports import LogPorts
@@ -45,12 +48,14 @@ from perflab.logs._query import query_instant, query_range
 from perflab.logs._routes import ES_ROOT, OTLP_HTTP_PATHS, ROUTES
 from perflab.logs._sink import LogEntry, LogSink, Retention, apply_retention
 from perflab.logs._tail import FileTail
+from perflab.logs._top import ErrorLine, mask_line, top_error_lines
 
 __all__ = [
     "ES_ROOT",
     "OTLP_HTTP_PATHS",
     "ROUTES",
     "TEMPLATES",
+    "ErrorLine",
     "FileTail",
     "Follower",
     "LogEntry",
@@ -72,10 +77,13 @@ __all__ = [
     "detect_level",
     "line_fields",
     "log_query",
+    "log_volume",
+    "mask_line",
     "parse",
     "parse_loki_time",
     "query_instant",
     "query_range",
     "start_tail",
     "tail_message",
+    "top_error_lines",
 ]

@@ -1,13 +1,15 @@
 """The Logs page of the hub: a LogQL box over a window, the volume of lines by level over it
 (a histogram: a click on a bar or a drag across bars narrows the window to them), the lines a
 log query keeps (newest first, coloured by level, each line's fields, trace and span id one
-click away, a trace id linking to its trace) or the series of a metric query, and a live tail
+click away, a trace id linking to its trace) or the series of a metric query (a chart of
+them above their table), and a live tail
 (Loki's tail websocket, with perflab's ``fields=1``). Server-rendered with the hub's templates
 (its ``base.html``); every label, field and line goes through jinja2's autoescape and is shown
 inert; the page's script is inlined from ``logs/static``."""
 
 from __future__ import annotations
 
+import math
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,6 +42,7 @@ STATIC = HERE / "static"
 WINDOWS = ("5m", "15m", "1h", "6h", "24h", "7d")
 MAX_QUERY = 4096
 VOLUME_POINTS = 120  # bars of the histogram
+CHART_SERIES = 20  # lines of a metric query's chart (the table lists every series)
 # the hub's session cookie (web._auth.COOKIE): the header offers its logout when a browser
 # has one
 SESSION_COOKIE = "perflab_session"
@@ -72,6 +75,23 @@ def _series_view(data: LokiData) -> list[tuple[str, int, Any]]:
             for s in result]
 
 
+def _chart_series(data: LokiData) -> list[dict[str, Any]]:
+    """The first ``CHART_SERIES`` series of a matrix as chart lines: x in s, y a number or
+    None (NaN and the infinities draw as gaps, not as a line off the chart), and the level a
+    series counts (None when it is not one level's)."""
+    result: Any = data["result"]
+    out = []
+    for s in result[:CHART_SERIES]:
+        ys = [float(v) for _, v in s["values"]]
+        metric = s["metric"]
+        out.append({"label": printable(_labels(metric)),
+                    # a series of one level is drawn in that level's colour, as the histogram
+                    "level": metric.get("level", metric.get("detected_level")),
+                    "x": [float(t) for t, _ in s["values"]],
+                    "y": [y if math.isfinite(y) else None for y in ys]})
+    return out
+
+
 def _window(request: Request) -> tuple[int, int, str, bool]:
     """[start, end), the window's name and whether the page names its own range (start/end
     from a click on the histogram) rather than a window up to now."""
@@ -94,13 +114,14 @@ def _answer(store: Store, query: str, start: int, end: int) -> dict[str, Any]:
         kept, more = query_lines(store, expr, start, end, limit=DEFAULT_LIMIT)
         return {"lines": [_line_view(k) for k in kept], "more": more, "log_query": True,
                 "volume": volume(store, expr, start, end, points=VOLUME_POINTS)}
-    return {"series": _series_view(query_range(store, query, start, end))}
+    data = query_range(store, query, start, end)
+    return {"series": _series_view(data), "chart": _chart_series(data)}
 
 
 async def logs_page(request: Request) -> HTMLResponse:
     query = request.query_params.get("query", "")[:MAX_QUERY]
-    values: dict[str, Any] = {"series": None, "lines": [], "more": False, "log_query": False,
-                              "volume": None, "error": None}
+    values: dict[str, Any] = {"series": None, "chart": None, "lines": [], "more": False,
+                              "log_query": False, "volume": None, "error": None}
     status = 200
     window = "1h"
     start = end = 0
@@ -125,12 +146,13 @@ async def logs_page(request: Request) -> HTMLResponse:
         values["error"], status = "the query took too long and was stopped: narrow it", 503
     state = request.app.state.perflab
     page_data = {"query": query, "start_ns": start, "end_ns": end, "window": window,
-                 "volume": values["volume"], "log_query": values["log_query"]}
+                 "volume": values["volume"], "log_query": values["log_query"],
+                 "chart": values["chart"]}
     html = state.templates.get_template("logs.html").render(
         host=state.host, page="logs", signed_in=SESSION_COOKIE in request.cookies,
         query=query, window=window, windows=WINDOWS, ranged=ranged,
         range_text=f"{log_time(start)} to {log_time(end)} UTC" if ranged else "",
-        limit=DEFAULT_LIMIT, page_data=script_json(page_data),
+        limit=DEFAULT_LIMIT, chart_series=CHART_SERIES, page_data=script_json(page_data),
         script=asset("logs.js", STATIC), **values)
     return HTMLResponse(html, status_code=status)
 

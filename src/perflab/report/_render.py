@@ -44,6 +44,7 @@ class ReportContext:
     run: Run
     series: list[Series]
     events: list[Event]
+    hub_url: str | None = None  # served by this hub: links to its pages are written
     _windows: dict[int, SampleWindow] = field(default_factory=dict)
     _summaries: dict[int, Summary] = field(default_factory=dict)
 
@@ -181,6 +182,17 @@ def section_debug(ctx: ReportContext) -> Section | None:
     return None if html is None else Section("debug", "Debug", html)
 
 
+def section_logs(ctx: ReportContext) -> Section | None:
+    """The run's log lines: lines/s and error-level lines/s, the most frequent error lines."""
+    from perflab.report._logs import logs_report  # noqa: PLC0415  # loads perflab.logs
+
+    values = logs_report(ctx.store, ctx.run, hub_url=ctx.hub_url)
+    if values is None:
+        return None
+    return Section("logs", "Logs", _render("section_logs.html", **values,
+                                           volume_json=script_json(values["volume"])))
+
+
 def _is_bench(ctx: ReportContext) -> bool:
     # a bench run's values sit 1 ns apart: as time series they say nothing the bench section
     # does not say better
@@ -208,8 +220,8 @@ def section_summary(ctx: ReportContext) -> Section | None:
 
 # The report, top to bottom. Capabilities add their sections here (load, bench, profile ...).
 SECTIONS: list[SectionFn] = [section_overview, section_findings, section_alerts, section_load,
-                             section_bench, section_charts, section_debug, section_profile,
-                             section_trace, section_events, section_summary]
+                             section_bench, section_charts, section_logs, section_debug,
+                             section_profile, section_trace, section_events, section_summary]
 
 
 def _chart_data(ctx: ReportContext) -> dict[str, Any]:
@@ -224,9 +236,12 @@ def _chart_data(ctx: ReportContext) -> dict[str, Any]:
 
 
 def render_report(store: Store, run_id: int | str,
-                  sections: list[SectionFn] | None = None) -> str:
+                  sections: list[SectionFn] | None = None, *, hub_url: str | None = None) -> str:
+    """The report's HTML; ``hub_url``: the hub that serves it (its links to the hub's pages,
+    the Logs page's queries, are written: absolute, as the report is downloaded)."""
     run = store.run(run_id)
-    ctx = ReportContext(store, run, store.series(run.id), store.events(run.id))
+    ctx = ReportContext(store, run, store.series(run.id), store.events(run.id),
+                        hub_url=hub_url)
     built = [s for fn in (SECTIONS if sections is None else sections)
              if (s := fn(ctx)) is not None]
     return _env().get_template("report.html").render(

@@ -35,7 +35,8 @@ retention: ``span_stats``, ``span_bytes_estimate``, ``delete_spans_started_befor
 Logs (schema v7, v8, ``_logs.py``, ``_log_minutes.py``): ``insert_logs`` with ``LOG_COLUMNS``
 and ``log_stream_id``; reading: ``log_streams``, ``log_streams_in``, ``log_lines`` /
 ``StoredLog``, ``log_lines_of_trace`` (a trace's lines); for the pages and the live tail
-(``_log_views.py``): ``last_log_id``, ``log_lines_after``, ``log_level_counts``; ``log_counts``
+(``_log_views.py``): ``last_log_id``, ``log_lines_after``, ``log_level_counts``,
+``log_lines_at_levels`` (a run's lines of some levels, for its report); ``log_counts``
 (what range functions count: whole minutes from the per-minute counts when no line's text is
 needed); retention:
 ``log_stats``, ``log_bytes_estimate``, ``delete_logs_before``, ``delete_oldest_logs``.
@@ -91,7 +92,12 @@ from perflab.store._incidents import (
     span_outcomes,
 )
 from perflab.store._ingest import IngestQueue, IngestStats
-from perflab.store._log_views import last_log_id, log_level_counts, log_lines_after
+from perflab.store._log_views import (
+    last_log_id,
+    log_level_counts,
+    log_lines_after,
+    log_lines_at_levels,
+)
 from perflab.store._logs import (
     LOG_COLUMNS,
     StoredLog,
@@ -271,6 +277,7 @@ __all__ = [
     "log_level_counts",
     "log_lines",
     "log_lines_after",
+    "log_lines_at_levels",
     "log_lines_of_trace",
     "log_stats",
     "log_stream_id",

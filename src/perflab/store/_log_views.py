@@ -61,3 +61,17 @@ def log_level_counts(store: Store, stream_ids: Sequence[int] | None, start_ns: i
     sql, args = _with_filters(store, sql, args, contains, run_id, streams=chosen)
     sql += " GROUP BY 1, 2 ORDER BY 1, 2"
     return [(int(b), lvl, int(n)) for b, lvl, n in store.conn.execute(sql, args)]
+
+
+def log_lines_at_levels(store: Store, levels: Sequence[str], start_ns: int, end_ns: int, *,
+                        run_id: int, limit: int) -> list[StoredLog]:
+    """A run's lines in [start_ns, end_ns) whose level is one of ``levels``, in arrival
+    order, at most ``limit`` (through the time index: the run's window bounds the scan)."""
+    if not levels:
+        return []
+    marks = ", ".join("?" * len(levels))
+    cur = store.conn.execute(
+        "SELECT id, ts_ns, run_id, stream_id, level, trace_id, span_id, line, fields FROM logs"
+        f" WHERE ts_ns >= ? AND ts_ns < ? AND run_id = ? AND level IN ({marks})"
+        " ORDER BY id LIMIT ?", [start_ns, end_ns, run_id, *levels, limit])
+    return [StoredLog(*r) for r in cur]

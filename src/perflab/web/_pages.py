@@ -114,7 +114,7 @@ def run_report(request: Request) -> Response:
     if isinstance(found, HTMLResponse):
         return found
     store, run = found
-    return HTMLResponse(render_report(store, run.id), headers={
+    return HTMLResponse(render_report(store, run.id, hub_url=str(request.base_url)), headers={
         "Content-Disposition": f'attachment; filename="perflab-report-{run.id}.html"'})
 
 

@@ -1,5 +1,6 @@
 /* The Logs page: the volume histogram (Perflab.levelBars; a click on a bar or a drag across
- * bars narrows the window to them) and the live tail (Loki's /loki/api/v1/tail websocket with
+ * bars narrows the window to them), a metric query's series as a chart (Perflab.chart), and
+ * the live tail (Loki's /loki/api/v1/tail websocket with
  * perflab's fields=1: each entry brings its level, fields and ids, so a live row reads like
  * the rows the server rendered). */
 (function () {
@@ -26,9 +27,27 @@
     }
     chart = Perflab.levelBars(box, data.volume, { title: "Lines by level", onPick: pick });
   }
-  draw();
-  document.addEventListener("perflab:theme", draw);
-  Perflab.autoResize(() => (chart ? [chart] : []));
+  // ---- a metric query's series, as lines over the window ----------------------------------
+  const metricBox = document.getElementById("logs-metric");
+  let metric = null;
+  function drawMetric() {
+    if (!metricBox || !data.chart || !data.chart.length) return;
+    if (metric) metric.destroy();
+    metricBox.innerHTML = "";
+    metric = Perflab.chart(metricBox, {
+      title: data.query.length > 120 ? data.query.slice(0, 117) + "…" : data.query,
+      labels: data.chart.map((s) => s.label),
+      colors: data.chart.every((s) => Perflab.LEVELS.includes(s.level)) ? data.chart.map((s) => Perflab.levelColor(s.level))
+        : null,
+      data: Perflab.align(data.chart, [data.start_ns / 1e9, data.end_ns / 1e9]),
+      height: 240,
+    });
+  }
+
+  function drawAll() { draw(); drawMetric(); }
+  drawAll();
+  document.addEventListener("perflab:theme", drawAll);
+  Perflab.autoResize(() => [chart, metric].filter((c) => c));
 
   // ---- the live tail ------------------------------------------------------------------------
   const toggle = document.getElementById("live-toggle");
