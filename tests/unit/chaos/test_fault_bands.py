@@ -14,6 +14,7 @@ import pytest
 import requests
 import toxiproxy
 from tests.conftest import wait_for
+from tests.unit.chaos.conftest import wait_for_api
 from toxiproxy.api import APIConsumer
 
 from perflab.chaos import ChaosServer, FaultBands, running_server
@@ -38,20 +39,12 @@ def bands(store_path: Path) -> FaultBands:
 
 
 @pytest.fixture
-def server(bands: FaultBands) -> Iterator[ChaosServer]:
+def chaos_server(bands: FaultBands) -> Iterator[ChaosServer]:
+    """conftest's server (its ``client`` talks to this one), with the bands on a store."""
     sock = listening_socket("127.0.0.1", 0)
     with running_server(sock, bands=bands) as chaos:
         yield chaos
     sock.close()
-
-
-@pytest.fixture
-def client(server: ChaosServer) -> Iterator[toxiproxy.Toxiproxy]:
-    old = APIConsumer.host, APIConsumer.port
-    tp = toxiproxy.Toxiproxy()
-    tp.update_api_consumer("127.0.0.1", server.port)
-    yield tp
-    APIConsumer.host, APIConsumer.port = old
 
 
 def test_a_toxic_is_a_band_from_its_addition_to_its_removal(
@@ -75,8 +68,8 @@ def test_a_toxic_is_a_band_from_its_addition_to_its_removal(
 
 
 def test_a_toxic_with_a_duration_ends_its_band_when_it_expires(
-        server: ChaosServer, bands: FaultBands, store_path: Path, echo: str) -> None:
-    base = f"http://127.0.0.1:{server.port}"
+        chaos_server: ChaosServer, bands: FaultBands, store_path: Path, echo: str) -> None:
+    base = f"http://127.0.0.1:{chaos_server.port}"
     assert requests.post(f"{base}/proxies", json={"name": "db", "upstream": echo},
                          timeout=10).status_code == 201
     r = requests.post(f"{base}/proxies/db/toxics", timeout=10,
@@ -95,11 +88,12 @@ def test_a_toxic_with_a_duration_ends_its_band_when_it_expires(
 
 
 def test_an_update_ends_the_band_and_opens_one_with_the_new_parameters(
-        client: toxiproxy.Toxiproxy, server: ChaosServer, bands: FaultBands, store_path: Path,
+        client: toxiproxy.Toxiproxy, chaos_server: ChaosServer, bands: FaultBands,
+        store_path: Path,
         echo: str) -> None:
     proxy = client.create(upstream=echo, name="redis")
     proxy.add_toxic(type="bandwidth", name="bw", attributes={"rate": 100})
-    r = requests.post(f"http://127.0.0.1:{server.port}/proxies/redis/toxics/bw",
+    r = requests.post(f"http://127.0.0.1:{chaos_server.port}/proxies/redis/toxics/bw",
                       json={"attributes": {"rate": 5}}, timeout=10)
     assert r.status_code == 200
     assert bands.run_id is not None
@@ -148,13 +142,7 @@ def test_chaos_proxy_makes_a_chaos_run_at_start(store_path: Path, echo: str) -> 
          "--store", str(store_path)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env())
     try:
-        def up() -> bool:
-            try:
-                return requests.get(f"http://127.0.0.1:{api}/version", timeout=2).ok
-            except requests.ConnectionError:
-                return False
-
-        wait_for(up, timeout_s=60, what="perflab chaos proxy's API")
+        wait_for_api(api, "perflab chaos proxy's API")
         with Store.open(store_path) as store:
             (run,) = store.runs()
         assert run.kind == "chaos"
