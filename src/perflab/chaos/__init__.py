@@ -1,6 +1,7 @@
 """Chaos engineering: the fault proxy (a Toxiproxy-compatible API and TCP toxics).
 
-Public names: ``ChaosServer`` (the API and its proxies on one event loop), ``running_server``
+Public names: ``ChaosServer`` (the API and its proxies on one event loop), ``FaultBands`` (toxics as
+bands on a run), ``running_server``
 (one in a thread), ``read_config`` (a Toxiproxy ``-config`` file), ``TOXIC_ATTRIBUTES`` (the
 toxic types and their attributes), ``TOXIPROXY_VERSION``; Chaos Toolkit experiments:
 ``read_experiment``, ``validate_experiment``, ``run_experiment`` and their helpers;
@@ -9,6 +10,7 @@ perflab's activities in ``perflab.chaos.providers``. See docs/chaos.md.
 
 from perflab.chaos._activities import Context as ExperimentContext
 from perflab.chaos._api import TOXIPROXY_VERSION
+from perflab.chaos._bands import FaultBands
 from perflab.chaos._experiment import (
     ExperimentInvalid,
     parse_vars,
@@ -33,6 +35,7 @@ __all__ = [
     "ExperimentContext",
     "ExperimentInvalid",
     "ExperimentOptions",
+    "FaultBands",
     "experiment_exit_code",
     "parse_vars",
     "read_config",

@@ -37,6 +37,7 @@ from perflab.chaos._toxics import (
 )
 
 if TYPE_CHECKING:
+    from perflab.chaos._bands import FaultBands
     from perflab.chaos._contracts import ProxyDoc
     from perflab.chaos._toxics import Stream
 
@@ -100,6 +101,7 @@ class Proxy:
         self._server: asyncio.Server | None = None
         self._expiry: dict[int, asyncio.TimerHandle] = {}
         self._connecting: set[asyncio.Task[None]] = set()
+        self.bands: FaultBands | None = None  # the toxics' bands on a run, when there's a store
 
     def to_json(self) -> ProxyDoc:
         return {"name": self.name, "listen": self.listen, "upstream": self.upstream,
@@ -186,6 +188,8 @@ class Proxy:
         self._changed(toxic.stream)
         if toxic.duration is not None:
             self._expire_after(toxic)
+        if self.bands is not None:
+            self.bands.added(self.name, toxic)
         return toxic
 
     def update_toxic(self, name: str, body: object) -> Toxic:
@@ -206,6 +210,8 @@ class Proxy:
             if duration is not None:
                 self._expire_after(toxic)
         self._changed(toxic.stream)
+        if self.bands is not None:
+            self.bands.changed(self.name, toxic)
         return toxic
 
     def remove_toxic(self, name: str) -> None:
@@ -215,6 +221,8 @@ class Proxy:
         self._cancel_expiry(toxic)
         self.chains[toxic.stream].remove(toxic)
         self._changed(toxic.stream)
+        if self.bands is not None:
+            self.bands.removed(self.name, toxic)
 
     def reset_toxics(self) -> None:
         for toxic in self.toxics():
@@ -244,8 +252,9 @@ class Proxy:
 class ProxyCollection:
     """The named proxies of one server."""
 
-    def __init__(self) -> None:
+    def __init__(self, bands: FaultBands | None = None) -> None:
         self.proxies: dict[str, Proxy] = {}
+        self.bands = bands
 
     def get(self, name: str) -> Proxy:
         proxy = self.proxies.get(name)
@@ -268,7 +277,9 @@ class ProxyCollection:
         host, port = split_address(upstream, "upstream")
         await loopback_addresses(host, port, "upstream")
         split_address(listen, "listen")
-        return Proxy(name, listen, upstream)
+        proxy = Proxy(name, listen, upstream)
+        proxy.bands = self.bands
+        return proxy
 
     async def populate(self, body: object) -> tuple[list[Proxy], ApiError | None]:
         """``POST /populate``: add or replace each proxy; stops at the first error and says
@@ -292,6 +303,7 @@ class ProxyCollection:
         if existing is not None:
             if not await _differs(existing, listen, upstream):
                 return existing
+            existing.reset_toxics()  # the replacement starts without them: their bands end
             existing.stop()
         proxy = await self._new(name, listen, upstream)
         if enabled:
@@ -341,6 +353,8 @@ class ProxyCollection:
     def close(self) -> None:
         for proxy in self.proxies.values():
             proxy.stop()
+        if self.bands is not None:
+            self.bands.close()
 
 
 async def _differs(proxy: Proxy, listen: str, upstream: str) -> bool:

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
+    from perflab.chaos._bands import FaultBands
     from perflab.chaos._toxics import ApiError
 
 
@@ -29,11 +30,12 @@ class ChaosServer:
 
     def __init__(self, sock: socket.socket, *, token: str | None = None,
                  allowed_hosts: tuple[str, ...] = (), populate: object = None,
-                 server_class: type[uvicorn.Server] = uvicorn.Server) -> None:
+                 server_class: type[uvicorn.Server] = uvicorn.Server,
+                 bands: FaultBands | None = None) -> None:
         """``server_class``: the CLI passes its uvicorn server that takes Ctrl-C and SIGTERM
-        as a clean stop (exit 0)."""
+        as a clean stop (exit 0). ``bands``: where toxics become bands on a run."""
         self.sock = sock
-        self.proxies = ProxyCollection()
+        self.proxies = ProxyCollection(bands)
         self.populate = populate
         host = str(sock.getsockname()[0])
         app = create_api(self.proxies, listen_host=host, allowed_hosts=allowed_hosts,

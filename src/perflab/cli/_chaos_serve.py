@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import click
@@ -26,10 +27,11 @@ def chaos_options(f: Callable[..., Any]) -> Callable[..., Any]:
 
 @contextlib.contextmanager
 def serving_chaos(ctx: click.Context, *, chaos_on: bool, chaos_listen: str, token: str | None,
-                  allowed_hosts: tuple[str, ...]) -> Iterator[str | None]:
+                  allowed_hosts: tuple[str, ...], store_path: Path | None = None
+                 ) -> Iterator[str | None]:
     """The fault proxy's API in a thread while the block runs; its address, or None
-    when off."""
-    from perflab.chaos import running_server  # noqa: PLC0415  # lazy: fast --help
+    when off. With ``store_path``, each toxic is a band on a chaos run made at the first."""
+    from perflab.chaos import FaultBands, running_server  # noqa: PLC0415  # lazy: fast --help
     from perflab.cli.serve import bind, parse_listen  # noqa: PLC0415  # serve imports us
     from perflab.serving import require_token_off_loopback  # noqa: PLC0415
 
@@ -52,7 +54,9 @@ def serving_chaos(ctx: click.Context, *, chaos_on: bool, chaos_listen: str, toke
         yield None
         return
     try:
-        with running_server(sock, token=token, allowed_hosts=allowed_hosts) as server:
+        bands = None if store_path is None else FaultBands(store_path)
+        with running_server(sock, token=token, allowed_hosts=allowed_hosts,
+                            bands=bands) as server:
             yield f"[{host}]:{server.port}" if ":" in host else f"{host}:{server.port}"
     finally:
         sock.close()

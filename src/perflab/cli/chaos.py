@@ -37,8 +37,11 @@ def chaos() -> None:
               help="Require 'Authorization: Bearer TOKEN' (the file's first line).")
 @click.option("--allowed-host", "allowed_hosts", multiple=True, metavar="NAME",
               help="Also answer requests for this Host name (repeatable).")
+@click.option("--run", "run_id", type=int, default=None, metavar="RUN",
+              help="Put each toxic's band on this run instead of a new run of kind chaos.")
+@store_option
 def proxy(*, listen: str, config: Path | None, token_file: str | None,
-          allowed_hosts: tuple[str, ...]) -> None:
+          allowed_hosts: tuple[str, ...], run_id: int | None, store_path: str | None) -> None:
     """Serve the Toxiproxy HTTP API; proxies listen on and connect to loopback only.
 
     \b
@@ -46,8 +49,10 @@ def proxy(*, listen: str, config: Path | None, token_file: str | None,
     and perflab's http_error (status codes by route, share or first N requests) and
     http_latency (latency by route);
     any toxic may take "duration": "30s", after which it removes itself.
+    Each toxic is a band on the run (--run, or a new chaos run) from its addition to its
+    removal.
     """
-    from perflab.chaos import ChaosServer, read_config  # noqa: PLC0415  # lazy: fast --help
+    from perflab.chaos import ChaosServer, FaultBands, read_config  # noqa: PLC0415  # lazy
     from perflab.serving import (  # noqa: PLC0415
         HostRule,
         read_token_file,
@@ -60,12 +65,17 @@ def proxy(*, listen: str, config: Path | None, token_file: str | None,
                                what="and change the proxies, i.e. inject faults")
     HostRule.for_listen(host, allowed_hosts)
     populate = None if config is None else read_config(config)
+    with open_store(store_path) as store:
+        if run_id is not None:
+            store.run(run_id)  # a wrong --run is refused before anything listens
+        bands = FaultBands(store.path, run_id)
     sock = bind(host, port)
+    bands.ensure_run()
     server = ChaosServer(sock, token=token, allowed_hosts=allowed_hosts, populate=populate,
-                         server_class=_server_class())
+                         server_class=_server_class(), bands=bands)
     shown = f"[{host}]" if ":" in host else host
     click.echo(f"perflab chaos proxy: Toxiproxy API on http://{shown}:{server.port}/ "
-               "(Ctrl-C stops)")
+               f"(toxics as bands on run {bands.run_id}; Ctrl-C stops)")
     try:
         server.run()
     except KeyboardInterrupt:

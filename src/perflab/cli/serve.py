@@ -193,7 +193,7 @@ def serve(*, listen: str, store_path: str | None, no_record: bool, token: str | 
     try:
         with serving_chaos(click.get_current_context(), chaos_on=chaos_on,
                            chaos_listen=chaos_listen, token=token,
-                           allowed_hosts=allowed_hosts) as chaos_at:
+                           allowed_hosts=allowed_hosts, store_path=path) as chaos_at:
             if chaos_at is not None:
                 click.echo(f"fault proxy: Toxiproxy API on http://{chaos_at}/")
                 sys.stdout.flush()

@@ -139,6 +139,17 @@ def section_load(ctx: ReportContext) -> Section | None:
     return Section("load", "Load test", html + script)
 
 
+def section_resilience(ctx: ReportContext) -> Section | None:
+    """Each fault band with the load before, during and after it, and the time to recover."""
+    from perflab.report._resilience import resilience_rows  # noqa: PLC0415  # chaos runs only
+
+    end = ctx.run.ended_ns if ctx.run.ended_ns is not None else ctx.store.last_sample_ns(ctx.run)
+    faults = resilience_rows(ctx.store, ctx.events, end)
+    if not faults:
+        return None
+    return Section("resilience", "Resilience", _render("section_resilience.html", faults=faults))
+
+
 def section_bench(ctx: ReportContext) -> Section | None:
     """A bench run (``perflab bench record``): values, the comparison with the previous commit,
     the change points of the history."""
@@ -220,8 +231,9 @@ def section_summary(ctx: ReportContext) -> Section | None:
 
 # The report, top to bottom. Capabilities add their sections here (load, bench, profile ...).
 SECTIONS: list[SectionFn] = [section_overview, section_findings, section_alerts, section_load,
-                             section_bench, section_charts, section_logs, section_debug,
-                             section_profile, section_trace, section_events, section_summary]
+                             section_resilience, section_bench, section_charts, section_logs,
+                             section_debug, section_profile, section_trace, section_events,
+                             section_summary]
 
 
 def _chart_data(ctx: ReportContext) -> dict[str, Any]:

@@ -11,7 +11,9 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+import requests
 import toxiproxy
+from tests.conftest import wait_for
 from toxiproxy.api import APIConsumer
 
 from perflab.chaos import ChaosServer, running_server
@@ -58,6 +60,17 @@ def client(chaos_server: ChaosServer) -> Iterator[toxiproxy.Toxiproxy]:
     tp.update_api_consumer("127.0.0.1", chaos_server.port)
     yield tp
     APIConsumer.host, APIConsumer.port = old
+
+
+def wait_for_api(port: int, what: str) -> None:
+    """Until the Toxiproxy API of a perflab process answers on ``port``."""
+    def up() -> bool:
+        try:
+            return requests.get(f"http://127.0.0.1:{port}/version", timeout=2).ok
+        except requests.ConnectionError:
+            return False
+
+    wait_for(up, timeout_s=60, what=what)
 
 
 def connect(listen: str) -> socket.socket:

@@ -13,7 +13,7 @@ import click
 import pytest
 import requests
 from click.core import ParameterSource
-from tests.conftest import wait_for
+from tests.unit.chaos.conftest import wait_for_api
 
 from perflab.cli._chaos_serve import serving_chaos
 from perflab.errors import TargetError
@@ -33,13 +33,7 @@ def test_serve_mounts_the_toxiproxy_api(tmp_path: Path) -> None:
          "--chaos-listen", f"127.0.0.1:{api}"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env())
     try:
-        def up() -> bool:
-            try:
-                return requests.get(f"http://127.0.0.1:{api}/version", timeout=2).ok
-            except requests.ConnectionError:
-                return False
-
-        wait_for(up, timeout_s=60, what="the Toxiproxy API of perflab serve")
+        wait_for_api(api, "the Toxiproxy API of perflab serve")
         r = requests.post(f"http://127.0.0.1:{api}/proxies",
                           json={"name": "db", "upstream": "127.0.0.1:6379"}, timeout=5)
         assert r.status_code == 201
