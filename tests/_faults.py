@@ -30,11 +30,15 @@ ENV = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
 class Controller:
     """``perflab chaos ARGV --store STORE`` running; ``applied`` is the line it printed."""
 
-    def __init__(self, argv: list[str], store_path: Path) -> None:
+    def __init__(self, argv: list[str], store_path: Path, *, sigint_ignored: bool = False
+                 ) -> None:
         self.store_path = store_path
+        # sigint_ignored: as a shell starts a background job (`cmd &` in a script)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "perflab", "chaos", *argv, "--store", str(store_path)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV,
+            preexec_fn=(lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))  # noqa: PLW1509  # before exec, no threads started yet
+            if sigint_ignored else None)
         self.lines: queue.Queue[str | None] = queue.Queue()
         self.stderr: list[str] = []
         threading.Thread(target=self._read, daemon=True).start()

@@ -101,6 +101,20 @@ def test_ctrl_c_and_sigterm_roll_back_and_exit_130(
         assert store.runs()[0].status == "aborted"
 
 
+def test_sigint_ends_a_fault_even_when_started_with_sigint_ignored(
+        target: subprocess.Popen[bytes], tmp_path: Path, store_path: Path) -> None:
+    """A controller started in the background by a script inherits SIGINT ignored; a
+    `kill -INT` left the fault in place for its whole duration (the full suite hung on it)."""
+    require_root("SIGSTOP of another process")
+    ctl = Controller(_args("stop", tmp_path, target.pid), store_path, sigint_ignored=True)
+    ctl.wait_applied()
+    journal = ctl.journal()
+    ctl.signal(signal.SIGINT)
+    code, _, err = ctl.finish()
+    assert code == 130, err
+    wait_for(lambda: _all_restored(journal), 30, "every change undone")
+
+
 def test_stop_expires_and_the_band_carries_its_parameters(
         target: subprocess.Popen[bytes], tmp_path: Path, store_path: Path) -> None:
     require_root("SIGSTOP of another process")

@@ -44,6 +44,7 @@ class FaultSession:
     ended_ns: int | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
     _previous_term: Any = None
+    _previous_int: Any = None
 
     @classmethod
     def begin(cls, store_path: Path, kind: str, text: str, params: dict[str, Any], *,
@@ -85,13 +86,17 @@ class FaultSession:
         self._stop.set()
 
     def __enter__(self) -> Self:
-        # SIGTERM as Ctrl-C from now on, while the fault is being applied too
+        # SIGTERM as Ctrl-C from now on, while the fault is being applied too; SIGINT too,
+        # explicitly: a controller started in the background by a shell script inherits
+        # SIGINT ignored, and a `kill -INT` must still end the fault, not leave it in place
         self._previous_term = set_handler(signal.SIGTERM, _raise_interrupt)
+        self._previous_int = set_handler(signal.SIGINT, _raise_interrupt)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> bool:
         set_handler(signal.SIGTERM, self._previous_term)
+        set_handler(signal.SIGINT, self._previous_int)
         if isinstance(exc, KeyboardInterrupt):
             self.interrupted = True
         status = "failed" if exc is not None and not self.interrupted else (
