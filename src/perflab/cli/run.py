@@ -43,6 +43,8 @@ from perflab.errors import InvalidValue, TargetError
 from perflab.units import redact_args
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from perflab.cli._contracts import RunDoc
     from perflab.logs import OutputCapture
 
@@ -152,13 +154,10 @@ def run(*, trace_it: bool, debug_it: bool, service: str | None, hub: str, name: 
         except OSError as exc:
             store.finish_run(run_rec.id, "failed", meta_update={"error": str(exc)})
             raise TargetError(f"cannot start {argv[0]!r}: {exc.strerror}") from exc
-        capture = None if no_logs else _capture(child, store.path, run_rec.id, program)
         rec = Recorder(store, run_rec.id, interval, pids=(child.pid,), follow_children=True)
-        try:
-            code, samples = _supervise(child, rec, capture)
-        finally:
-            if capture is not None:
-                capture.close()
+        path = store.path
+        code, samples = _supervise(
+            child, rec, None if no_logs else lambda: _capture(child, path, run_rec.id, program))
         status = "ok" if code == 0 else "failed"
         store.finish_run(run_rec.id, status, meta_update={"exit_code": code,
                                                           "samples": samples})
@@ -190,7 +189,7 @@ def _capture(child: subprocess.Popen[bytes], store_path: Path, run_id: int,
 
 
 def _supervise(child: subprocess.Popen[bytes], rec: Any,
-               capture: OutputCapture | None = None) -> tuple[int, int]:
+               start_capture: Callable[[], OutputCapture] | None = None) -> tuple[int, int]:
     """Record until the child exits, passing on the signals perflab gets; then, as a shell
     pipe does, until its output is closed by everything that holds it (a background process
     it started), still passing signals on. Returns (exit code as a shell reports it, samples
@@ -205,6 +204,10 @@ def _supervise(child: subprocess.Popen[bytes], rec: Any,
     thread = threading.Thread(target=rec.run, args=(stop,), name="perflab-run-recorder",
                               daemon=True)
     thread.start()
+    # the child's output is passed on only now: a caller that waits for its first line and
+    # then signals perflab finds the signal forwarded (and the recorder started), not perflab
+    # killed by it
+    capture = None if start_capture is None else start_capture()
     try:
         while True:
             try:
@@ -221,4 +224,6 @@ def _supervise(child: subprocess.Popen[bytes], rec: Any,
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         rec.close()
+        if capture is not None:
+            capture.close()
     return (128 - rc if rc < 0 else rc), rec.samples_written
