@@ -5,7 +5,8 @@ import perflab.chaos
 
 def test_exported_names() -> None:
     assert sorted(perflab.chaos.__all__) == sorted([
-        "FaultBands", "TOXIC_ATTRIBUTES", "TOXIPROXY_VERSION", "ChaosServer", "read_config", "running_server",
+        "FaultBands", "TOXIC_ATTRIBUTES", "TOXIPROXY_VERSION", "ChaosServer", "read_config",
+        "running_server",
         # Chaos Toolkit experiments
         "ExperimentContext", "ExperimentInvalid", "ExperimentOptions", "experiment_exit_code",
         "parse_vars", "read_experiment", "read_var_file", "record_journal",
