@@ -35,10 +35,6 @@ def log_lines_after(store: Store, stream_ids: Sequence[int], after_id: int, *,
     return [StoredLog(*r) for r in cur]
 
 
-# "every stream" for the word-index planner, which only compares the count with the stored one
-_EVERY_STREAM = 2**31
-
-
 def log_level_counts(store: Store, stream_ids: Sequence[int] | None, start_ns: int,
                      end_ns: int, width_ns: int, *, contains: Sequence[str] = (),
                      run_id: int | None = None) -> list[tuple[int, str | None, int]]:
@@ -50,7 +46,7 @@ def log_level_counts(store: Store, stream_ids: Sequence[int] | None, start_ns: i
         raise ValueError(msg)
     sql = "SELECT (ts_ns - ?) / ?, level, COUNT(*) FROM {logs} WHERE ts_ns >= ? AND ts_ns < ?"
     args: list[Any] = [start_ns, width_ns, start_ns, end_ns]
-    chosen = _EVERY_STREAM
+    chosen: int | None = None  # every stream
     if stream_ids is not None:
         if not stream_ids:
             return []

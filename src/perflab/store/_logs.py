@@ -210,13 +210,15 @@ def _in(stream_ids: Sequence[int]) -> tuple[str, list[Any]]:
 _FEW = 20_000  # a word query matching fewer lines than this is read from the index first
 
 
-def _most_streams(store: Store, chosen: int) -> bool:
-    """Whether ``chosen`` streams are half the streams stored or more."""
+def _most_streams(store: Store, chosen: int | None) -> bool:
+    """Whether ``chosen`` streams (None: every one) are half the streams stored or more."""
+    if chosen is None:
+        return True
     return 2 * chosen >= int(store.conn.execute("SELECT COUNT(*) FROM log_streams").fetchone()[0])
 
 
 def _with_filters(store: Store, sql: str, args: list[Any], contains: Sequence[str],
-                  run_id: int | None, *, streams: int) -> tuple[str, list[Any]]:
+                  run_id: int | None, *, streams: int | None) -> tuple[str, list[Any]]:
     """``sql`` (``FROM {logs}``) narrowed to ``run_id`` and to lines holding every string of
     ``contains``. When the word index names few lines, those lines are read by rowid (the
     time and stream checked on each); else the window's lines are read (through the time
