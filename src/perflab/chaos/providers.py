@@ -171,21 +171,17 @@ def inject(kind: str, **params: Any) -> Any:
         keys = ("name", "stream", "toxicity", "duration")
         options = {k: params.pop(k) for k in keys if k in params}
         return add_toxic(proxy, kind, attributes=params, api=api, **options)
-    injector = _INJECTORS.get(kind)
+    # process and resource faults are chaos inject's, imported only when one is asked for:
+    # `chaos proxy` and `serve --chaos` import this module and need none of it
+    from perflab.chaos.faults import FAULT_KINDS  # noqa: PLC0415
+
+    injector = _INJECTORS.get(kind) or (_fault if kind in FAULT_KINDS else None)
     if injector is None:
-        known = sorted([*TOXIC_ATTRIBUTES, *_INJECTORS])
+        known = sorted({*TOXIC_ATTRIBUTES, *_INJECTORS, *FAULT_KINDS})
         msg = f"no fault {kind!r} here (known: {', '.join(known)})"
         raise ProviderError(msg)
     return injector(kind, params)
 
-
-def _register_faults() -> None:
-    from perflab.chaos.faults import FAULT_KINDS  # noqa: PLC0415
-
-    register_injector(tuple(FAULT_KINDS), _fault)
-
-
-_register_faults()
 
 _FUNCTIONS: dict[str, Callable[..., Any]] = {
     "add_toxic": add_toxic, "remove_toxic": remove_toxic, "inject": inject,
