@@ -190,7 +190,9 @@ def judge(target: LeakTarget, options: LeakOptions, seen: Watch, *,
                           "fragmentation, or native memory outside the heap; watch longer to "
                           "tell")
     slope = deciding.slope_per_s if deciding else 0.0
-    sites = rank_sites(seen.snapshots, top=options.top)
+    # the growth a leak must show is also what a site must show: Go's heap profile samples
+    # one allocation per 512 KiB, so a bounded cache's estimate wanders by about that much
+    sites = rank_sites(seen.snapshots, top=options.top, min_growth=options.min_growth)
     return {
         "schema": SCHEMA,
         "target": {"pid": target.pid, "url": target.url},

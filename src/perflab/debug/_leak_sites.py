@@ -35,9 +35,9 @@ class GrowingSite:
 
 
 def rank_sites(snapshots: Sequence[tuple[float, dict[str, SiteSample]]], *,
-               top: int = 10) -> list[GrowingSite]:
-    """The sites whose live bytes grew across ``snapshots`` (time, site -> sample), fastest
-    first. A site absent from a snapshot had nothing live there."""
+               top: int = 10, min_growth: float = 0.0) -> list[GrowingSite]:
+    """The sites whose live bytes grew by more than ``min_growth`` across ``snapshots`` (time,
+    site -> sample), fastest first. A site absent from a snapshot had nothing live there."""
     if len(snapshots) < 2:  # growth needs two snapshots
         return []
     times = [t for t, _ in snapshots]
@@ -47,7 +47,7 @@ def rank_sites(snapshots: Sequence[tuple[float, dict[str, SiteSample]]], *,
         values = [float(sites[key].bytes) if key in sites else 0.0 for _, sites in snapshots]
         growth = values[-1] - values[0]
         slope, _ = theil_sen(times, values)
-        if growth <= 0 or slope <= 0:
+        if growth <= min_growth or slope <= 0:
             continue
         last = next(sites[key] for _, sites in reversed(snapshots) if key in sites)
         first_objects = snapshots[0][1][key].objects if key in snapshots[0][1] else 0

@@ -141,3 +141,16 @@ def test_the_pid_listening_on_a_local_url():
         assert pid_listening_on(f"http://localhost:{port}") == os.getpid()
     assert pid_listening_on(f"http://127.0.0.1:{port}") is None
     assert pid_listening_on("http://example.com:80") is None
+
+
+def test_a_site_must_grow_past_the_floor_to_be_a_culprit():
+    """A bounded cache read through Go's sampled heap profile wanders by a sample or two
+    (512 KiB each): under the leak's own growth floor it is no culprit."""
+    def snap(size: int) -> dict[str, SiteSample]:
+        return {"main.cache": SiteSample("main.cache", "m.go", 1, size, 1, ("main.cache",))}
+
+    wandering = [(0.0, snap(256 * 1024)), (5.0, snap(512 * 1024)), (10.0, snap(768 * 1024))]
+    assert [s.function for s in rank_sites(wandering)] == ["main.cache"]
+    assert rank_sites(wandering, min_growth=MB) == []
+    growing = [(float(t), snap(t * MB)) for t in range(4)]
+    assert [s.function for s in rank_sites(growing, min_growth=MB)] == ["main.cache"]
