@@ -4,7 +4,8 @@ experiment's journal (docs/schemas/chaos-journal.schema.json)."""
 from typing import Any, Literal, NotRequired, TypedDict
 
 ToxicType = Literal["latency", "bandwidth", "slow_close", "timeout", "reset_peer", "slicer",
-                    "limit_data", "http_error", "http_latency"]
+                    "limit_data", "http_error", "http_latency", "http_corrupt",
+                    "http_slow_body"]
 
 
 class ToxicDoc(TypedDict):

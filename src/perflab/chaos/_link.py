@@ -22,9 +22,13 @@ import struct
 import time
 from collections.abc import Awaitable, Callable
 from http import HTTPStatus
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, NoReturn, cast
+
+from perflab.chaos._http import RequestLog, RequestStream, injects, split_requests
+from perflab.chaos._http_toxics import RESPONSE_TOXICS, http_corrupt, http_slow_body
 
 if TYPE_CHECKING:
+    from perflab.chaos._http_toxics import ResponseState
     from perflab.chaos._toxics import Stream, Toxic
 
 QUEUE_CHUNKS = 64  # bounded: a slow toxic pushes back on the reader, not on memory
@@ -127,6 +131,8 @@ class Connection:
         self.upstream = upstream
         self.closed = False
         self._on_close = on_close
+        self.chains = chains
+        self.requests = RequestLog()  # fed while a response toxic needs it (tracks_requests)
         self.links = {
             "upstream": Link(self, "upstream", client, upstream,
                              toxics=chains["upstream"], counters=counters),
@@ -140,6 +146,10 @@ class Connection:
 
     def toxics_changed(self, stream: Stream) -> None:
         self.links[stream].toxics_changed()
+
+    def tracks_requests(self) -> bool:
+        """Whether a response toxic is on the downstream chain (it needs the requests)."""
+        return any(t.type in RESPONSE_TOXICS for t in self.chains["downstream"])
 
     def close(self) -> None:
         """Close both sockets gracefully (what was written is still sent)."""
@@ -185,7 +195,11 @@ class Link:
         self._limit_sent: dict[int, int] = {}  # limit_data: bytes passed per toxic
         self._bw_next: dict[int, float] = {}  # bandwidth: when the next byte may leave
         self._timers: dict[int, asyncio.TimerHandle] = {}  # timeout toxics armed on this link
-        self._http: dict[int, _HttpState] = {}  # http_error: where each toxic is in the stream
+        self._http: dict[int, RequestStream] = {}  # http_error, http_latency: where each is
+        self.responses: dict[int, ResponseState] = {}  # the response toxics' states
+        # the upstream link feeds the connection's request log while the downstream chain has a
+        # response toxic (it matches responses to requests): the downstream chain, else none
+        self.watched: list[Toxic] = conn.chains["downstream"] if stream == "upstream" else []
         self._waiters: set[asyncio.Future[None]] = set()  # chunks held by latency, bandwidth
         self._task: asyncio.Task[None] | None = None
 
@@ -223,7 +237,7 @@ class Link:
     def active_toxics(self) -> list[Toxic]:
         return [t for t in self.toxics if self._active(t)]
 
-    async def _hold(self, toxic: Toxic, due: float) -> None:
+    async def hold(self, toxic: Toxic, due: float) -> None:
         """Hold a chunk for ``toxic`` until the monotonic time ``due``, never less (the loop's
         timers may fire up to a millisecond early: uvloop rounds to milliseconds), or until
         the toxic is removed: then the chunk goes at once, as Toxiproxy's interrupted toxics
@@ -290,7 +304,8 @@ class Link:
         self.counters.received[self.stream] += len(data)
         if self._eof_fed:
             return
-        if not self.busy and not self.queue and not self.toxics and self.dest.transport:
+        if (not self.busy and not self.queue and not self.toxics and self.dest.transport
+                and not (self.watched and self.connection.tracks_requests())):
             self.dest.transport.write(data)
             self.counters.sent[self.stream] += len(data)
             return
@@ -318,12 +333,18 @@ class Link:
                 if len(self.queue) < QUEUE_CHUNKS // 2:
                     self.hold_source("queue", held=False)
                 toxics = self.active_toxics()
+                if data is not None and self.watched and self.connection.tracks_requests():
+                    self.connection.requests.feed(data)
                 if data is None:
                     await self._eof(toxics)
                     return
                 await self._through(toxics, 0, data, stamp)
         except (LinkClosed, ConnectionError, OSError):
             self.connection.close()
+
+    def end(self) -> NoReturn:
+        """End the connection from a toxic (what was written still goes)."""
+        raise LinkClosed
 
     async def _write(self, data: bytes) -> None:
         if self.dest.lost or self.dest.transport is None:
@@ -365,7 +386,7 @@ class Link:
         jitter = toxic.attributes["jitter"]
         if jitter > 0:
             delay_ms += random.randrange(-jitter, jitter)  # noqa: S311  # a fault draw
-        await self._hold(toxic, stamp + delay_ms / 1000)
+        await self.hold(toxic, stamp + delay_ms / 1000)
         await emit(data)
 
     async def bandwidth(self, toxic: Toxic, data: bytes, _stamp: float, emit: Emit) -> None:
@@ -379,7 +400,7 @@ class Link:
             now = time.monotonic()
             due = max(now, self._bw_next.get(id(toxic), now)) + len(piece) / rate / 1000
             self._bw_next[id(toxic)] = due
-            await self._hold(toxic, due)
+            await self.hold(toxic, due)
             await emit(piece)
 
     async def slicer(self, toxic: Toxic, data: bytes, _stamp: float, emit: Emit) -> None:
@@ -419,7 +440,7 @@ class Link:
         client does not wait for the request's real answer); pass the others on."""
 
         async def on_request(head: bytes, path: str) -> None:
-            if _injects(toxic, path):
+            if injects(toxic, path):
                 client = self.connection.client.transport
                 if client is not None:
                     client.write(_http_answer(toxic))
@@ -433,12 +454,12 @@ class Link:
         go on (per-route latency); the other requests pass at once."""
 
         async def on_request(head: bytes, path: str) -> None:
-            if _injects(toxic, path):
+            if injects(toxic, path):
                 delay_ms = toxic.attributes["latency"]
                 jitter = toxic.attributes["jitter"]
                 if jitter > 0:
                     delay_ms += random.randrange(-jitter, jitter)  # noqa: S311  # a fault draw
-                await self._hold(toxic, time.monotonic() + delay_ms / 1000)
+                await self.hold(toxic, time.monotonic() + delay_ms / 1000)
             await emit(head)
 
         await self._follow_http(toxic, data, emit, on_request)
@@ -447,72 +468,12 @@ class Link:
                            on_request: Callable[[bytes, str], Awaitable[None]]) -> None:
         """Follow the HTTP/1.1 requests of the stream: each request head goes to
         ``on_request(head, path)``, bodies (``Content-Length``) and what is not HTTP pass."""
-        state = self._http.setdefault(id(toxic), _HttpState())
-        buf = state.buffer + data
-        state.buffer = b""
-        while buf:
-            if state.raw or state.passing:  # not HTTP we follow, or a forwarded body
-                n = len(buf) if state.raw else min(state.passing, len(buf))
-                state.passing -= 0 if state.raw else n
-                piece, buf = buf[:n], buf[n:]
+        state = self._http.setdefault(id(toxic), RequestStream())
+        for piece, head in split_requests(state, data):
+            if head is None:
                 await emit(piece)
-                continue
-            end = buf.find(b"\r\n\r\n")
-            if end < 0:
-                if len(buf) > MAX_HTTP_HEAD:
-                    state.raw = True
-                    continue
-                state.buffer = buf  # the rest of the head comes with the next chunk
-                return
-            head, buf = buf[:end + 4], buf[end + 4:]
-            request = _request_head(head)
-            if request is None:
-                state.raw = True
-                await emit(head)
-                continue
-            path, length, chunked = request
-            state.raw = chunked  # a chunked body: follow no further requests on it
-            state.passing = length
-            await on_request(head, path)
-
-
-class _HttpState:
-    def __init__(self) -> None:
-        self.buffer = b""  # the start of a request head
-        self.passing = 0  # body bytes of a forwarded request still to pass
-        self.raw = False
-
-
-MAX_HTTP_HEAD = 64 * 1024
-
-
-def _request_head(head: bytes) -> tuple[str, int, bool] | None:
-    """(path, Content-Length, chunked) of an HTTP/1.x request head, or None."""
-    lines = head.decode("latin-1").split("\r\n")
-    parts = lines[0].split(" ")
-    if len(parts) != 3 or not parts[2].startswith("HTTP/1."):  # method target version
-        return None
-    length, chunked = 0, False
-    for line in lines[1:]:
-        name, _, value = line.partition(":")
-        name, value = name.strip().lower(), value.strip()
-        if name == "content-length" and value.isdigit():
-            length = int(value)
-        elif name == "transfer-encoding" and "chunked" in value.lower():
-            chunked = True
-    return parts[1], length, chunked
-
-
-def _injects(toxic: Toxic, path: str) -> bool:
-    """Whether this request gets the fault: it is on the route, and it is among the first N
-    (``first``) or falls in the ``percent`` share."""
-    if not path.startswith(toxic.texts.get("path_prefix", "")):
-        return False
-    toxic.requests += 1
-    first = toxic.attributes.get("first", 0)  # http_latency has no "first"
-    if first > 0:
-        return toxic.requests <= first
-    return random.random() * 100 < toxic.attributes["percent"]  # noqa: S311  # a fault draw
+            else:
+                await on_request(piece, head.path)
 
 
 def _http_answer(toxic: Toxic) -> bytes:
@@ -553,4 +514,6 @@ _APPLY: dict[str, Callable[[Link, Toxic, bytes, float, Emit], Awaitable[None]]] 
     "slow_close": Link.slow_close,
     "http_error": Link.http_error,
     "http_latency": Link.http_latency,
+    "http_corrupt": http_corrupt,
+    "http_slow_body": http_slow_body,
 }

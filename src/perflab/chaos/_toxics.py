@@ -8,6 +8,7 @@ A toxic here is only its settings; what it does to bytes is in ``_link.py``.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, cast
 
@@ -32,12 +33,28 @@ TOXIC_ATTRIBUTES: dict[str, tuple[str, ...]] = {
     "http_error": ("status", "percent", "first"),
     # perflab's per-route latency (upstream only): hold a share of requests on a route
     "http_latency": ("latency", "jitter", "percent"),
+    # perflab's response toxics (downstream only): break a share of the responses on a route
+    # (``target`` body: ``bytes`` flipped; header: ``header`` set to ``value`` or removed;
+    # status: the status line garbled), or send their bodies slowly
+    "http_corrupt": ("percent", "bytes"),
+    "http_slow_body": ("rate", "chunk", "delay", "percent"),
 }
 # defaults other than 0, and attributes that are strings (with their defaults)
 INT_DEFAULTS: dict[str, dict[str, int]] = {"http_error": {"status": 503, "percent": 100},
-                                           "http_latency": {"percent": 100}}
-TEXT_ATTRIBUTES: dict[str, dict[str, str]] = {"http_error": {"path_prefix": ""},
-                                              "http_latency": {"path_prefix": ""}}
+                                           "http_latency": {"percent": 100},
+                                           "http_corrupt": {"percent": 100, "bytes": 1},
+                                           "http_slow_body": {"percent": 100}}
+TEXT_ATTRIBUTES: dict[str, dict[str, str]] = {
+    "http_error": {"path_prefix": ""},
+    "http_latency": {"path_prefix": ""},
+    "http_corrupt": {"path_prefix": "", "target": "body", "header": "", "value": ""},
+    "http_slow_body": {"path_prefix": ""},
+}
+# the stream each HTTP toxic acts on: requests (upstream) or responses (downstream)
+HTTP_STREAMS: dict[str, Stream] = {"http_error": "upstream", "http_latency": "upstream",
+                                   "http_corrupt": "downstream",
+                                   "http_slow_body": "downstream"}
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # a header name (RFC 9110's token)
 
 _INT64_MAX = 2**63 - 1
 
@@ -137,7 +154,39 @@ def read_attributes(kind: str, given: object, base: dict[str, int] | None = None
             known = ", ".join([*names, *texts_default])
             raise BAD_REQUEST_BODY.joined(
                 f"unknown attribute {key!r} for a {kind} toxic (it has: {known})")
+    _check_http(kind, attrs, texts)
     return attrs, texts
+
+
+def _check_http(kind: str, attrs: dict[str, int], texts: dict[str, str]) -> None:
+    """The HTTP toxics' attributes that make no sense, refused as a bad body (an update too)."""
+    if kind not in HTTP_STREAMS:
+        return
+    if not 0 <= attrs["percent"] <= 100:
+        raise BAD_REQUEST_BODY.joined("attribute 'percent' must be from 0 to 100")
+    negative = [n for n, v in attrs.items() if v < 0 and n != "jitter"]
+    if negative:
+        raise BAD_REQUEST_BODY.joined(f"attribute {negative[0]!r} must not be negative")
+    if kind == "http_corrupt":
+        _check_corrupt(attrs, texts)
+    elif kind == "http_slow_body" and not (attrs["rate"] > 0 or (
+            attrs["chunk"] > 0 and attrs["delay"] > 0)):
+        raise BAD_REQUEST_BODY.joined(
+            "an http_slow_body toxic needs 'rate' (bytes/s), or 'chunk' (bytes) and 'delay' (ms)")
+
+
+def _check_corrupt(attrs: dict[str, int], texts: dict[str, str]) -> None:
+    target = texts["target"]
+    if target not in ("body", "header", "status"):
+        raise BAD_REQUEST_BODY.joined(
+            f"attribute 'target' must be body, header or status, not {target!r}")
+    if target == "body" and attrs["bytes"] < 1:
+        raise BAD_REQUEST_BODY.joined("attribute 'bytes' must be at least 1 for target body")
+    if target == "header" and not _TOKEN.fullmatch(texts["header"]):
+        raise BAD_REQUEST_BODY.joined(
+            "target header needs attribute 'header': the name of the header to set or remove")
+    if any(c in texts["value"] for c in "\r\n\0"):
+        raise BAD_REQUEST_BODY.joined("attribute 'value' must be one line")
 
 
 def read_toxicity(value: object) -> float:
@@ -195,6 +244,8 @@ def new_toxic(body: object) -> Toxic:
 def finish_toxic(toxic: Toxic, body: dict[str, Any]) -> None:
     """Read the attributes once the name is known to be free (Toxiproxy's order)."""
     toxic.attributes, toxic.texts = read_attributes(toxic.type, body.get("attributes"))
-    if toxic.type.startswith("http_") and toxic.stream != "upstream":
-        raise BAD_REQUEST_BODY.joined(f"an {toxic.type} toxic acts on requests: its stream is "
-                                      "upstream")
+    stream = HTTP_STREAMS.get(toxic.type)
+    if stream is not None and toxic.stream != stream:
+        what = "requests" if stream == "upstream" else "responses"
+        raise BAD_REQUEST_BODY.joined(f"an {toxic.type} toxic acts on {what}: its stream is "
+                                      f"{stream}")

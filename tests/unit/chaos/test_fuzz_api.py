@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests._fuzz import json_values, mutated_json
 
-from perflab.chaos._link import _request_head
+from perflab.chaos._http import request_head as _request_head
 from perflab.chaos._proxy import read_proxy
 from perflab.chaos._toxics import ApiError, finish_toxic, new_toxic, read_attributes
 
@@ -57,6 +57,5 @@ def test_proxy_bodies_raise_only_api_errors(body: object) -> None:
 def test_request_heads_never_raise(head: bytes) -> None:
     parsed = _request_head(head)
     if parsed is not None:
-        path, length, _ = parsed
-        assert isinstance(path, str)
-        assert length >= 0
+        assert isinstance(parsed.path, str)
+        assert parsed.length >= 0
