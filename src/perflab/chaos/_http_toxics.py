@@ -58,7 +58,7 @@ def _state(link: Link, toxic: Toxic) -> ResponseState:
 def _start(toxic: Toxic, state: ResponseState, head: Segment) -> None:
     state.hit = head.status >= 200 and injects(toxic, head.request[1])
     state.length, state.seen, state.flips = head.length, 0, set()
-    if state.hit and toxic.texts["target"] == "body" and head.length:
+    if state.hit and toxic.texts.get("target") == "body" and head.length:
         count = min(toxic.attributes["bytes"], head.length)
         state.flips = set(random.sample(range(head.length), count))
 

@@ -140,7 +140,7 @@ def read_attributes(kind: str, given: object, base: dict[str, int] | None = None
         n: INT_DEFAULTS.get(kind, {}).get(n, 0) for n in names}
     texts = dict(base_texts) if base_texts is not None else dict(texts_default)
     if given is None:
-        return attrs, texts
+        given = {}
     if not isinstance(given, dict):
         raise BAD_REQUEST_BODY.joined("attributes must be an object")
     for key, value in given.items():
