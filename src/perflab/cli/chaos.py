@@ -46,8 +46,9 @@ def proxy(*, listen: str, config: Path | None, token_file: str | None,
 
     \b
     Toxics: latency, bandwidth, slow_close, timeout, reset_peer, slicer, limit_data,
-    and perflab's http_error (status codes by route, share or first N requests) and
-    http_latency (latency by route);
+    and perflab's http_error (status codes by route, share or first N requests),
+    http_latency (latency by route), http_corrupt (responses' body bytes, a header or the
+    status line broken by route) and http_slow_body (bodies sent slowly by route);
     any toxic may take "duration": "30s", after which it removes itself.
     Each toxic is a band on the run (--run, or a new chaos run) from its addition to its
     removal.
