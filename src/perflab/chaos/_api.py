@@ -15,6 +15,7 @@ from starlette.middleware import Middleware
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from perflab.chaos._contracts import RECORDED_HEADER
 from perflab.chaos._toxics import TOXIC_NOT_FOUND, ApiError
 from perflab.serving import (
     ConcurrencyLimiter,
@@ -123,7 +124,9 @@ class ChaosApi:
 
     async def toxic_create(self, request: Request) -> Response:
         proxy = self.proxies.get(request.path_params["proxy"])
-        toxic = proxy.add_toxic(await self._body(request))
+        # a perflab fault that records its own band says so: the fault is on the timeline once
+        recorded = request.headers.get(RECORDED_HEADER, "") == "band"
+        toxic = proxy.add_toxic(await self._body(request), banded=not recorded)
         return _json(toxic.to_json())  # 200, not 201: Toxiproxy's answer
 
     async def toxic_show(self, request: Request) -> Response:

@@ -3,6 +3,10 @@ experiment's journal (docs/schemas/chaos-journal.schema.json)."""
 
 from typing import Any, Literal, NotRequired, TypedDict
 
+# a request header perflab's own faults send with the toxic they add (``chaos net --delay``):
+# ``band`` means the client records the fault on the timeline, so the proxy does not again
+RECORDED_HEADER = "X-Perflab-Recorded"
+
 ToxicType = Literal["latency", "bandwidth", "slow_close", "timeout", "reset_peer", "slicer",
                     "limit_data", "http_error", "http_latency", "http_corrupt",
                     "http_slow_body"]

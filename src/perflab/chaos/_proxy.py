@@ -178,8 +178,11 @@ class Proxy:
     def find(self, name: str) -> Toxic | None:
         return next((t for t in self.toxics() if t.name == name), None)
 
-    def add_toxic(self, body: object) -> Toxic:
+    def add_toxic(self, body: object, *, banded: bool = True) -> Toxic:
+        """Add a toxic from the API's body; ``banded`` False: its caller records the fault on
+        the timeline itself (``chaos net --delay``), so it gets no band here, then or later."""
         toxic = new_toxic(body)
+        toxic.banded = banded
         if self.find(toxic.name) is not None:
             raise TOXIC_ALREADY_EXISTS
         assert isinstance(body, dict)  # new_toxic checked it
@@ -188,7 +191,7 @@ class Proxy:
         self._changed(toxic.stream)
         if toxic.duration is not None:
             self._expire_after(toxic)
-        if self.bands is not None:
+        if self.bands is not None and toxic.banded:
             self.bands.added(self.name, toxic)
         return toxic
 
@@ -210,7 +213,7 @@ class Proxy:
             if duration is not None:
                 self._expire_after(toxic)
         self._changed(toxic.stream)
-        if self.bands is not None:
+        if self.bands is not None and toxic.banded:
             self.bands.changed(self.name, toxic)
         return toxic
 

@@ -105,6 +105,7 @@ class Toxic:
     generation: int = field(default=0)  # bumped on every update: links re-draw toxicity
     texts: dict[str, str] = field(default_factory=dict)  # the string attributes
     requests: int = 0  # http_error: requests seen on the proxy (for "first")
+    banded: bool = True  # a band on the timeline (not when its client records the fault)
 
     def to_json(self) -> ToxicDoc:
         doc: ToxicDoc = {"attributes": {**self.attributes, **self.texts}, "name": self.name,

@@ -39,9 +39,13 @@ def chaos() -> None:
               help="Also answer requests for this Host name (repeatable).")
 @click.option("--run", "run_id", type=int, default=None, metavar="RUN",
               help="Put each toxic's band on this run instead of a new run of kind chaos.")
+@click.option("--follow-load", is_flag=True,
+              help="Also put each toxic's band on every load run running in the store "
+                   "(start the proxy, then perflab load: its timeline shows the faults).")
 @store_option
 def proxy(*, listen: str, config: Path | None, token_file: str | None,
-          allowed_hosts: tuple[str, ...], run_id: int | None, store_path: str | None) -> None:
+          allowed_hosts: tuple[str, ...], run_id: int | None, follow_load: bool,
+          store_path: str | None) -> None:
     """Serve the Toxiproxy HTTP API; proxies listen on and connect to loopback only.
 
     \b
@@ -69,14 +73,16 @@ def proxy(*, listen: str, config: Path | None, token_file: str | None,
     with open_store(store_path) as store:
         if run_id is not None:
             store.run(run_id)  # a wrong --run is refused before anything listens
-        bands = FaultBands(store.path, run_id)
+        bands = FaultBands(store.path, run_id, follow_load=follow_load)
     sock = bind(host, port)
     bands.ensure_run()
+    bands.follow()
     server = ChaosServer(sock, token=token, allowed_hosts=allowed_hosts, populate=populate,
                          server_class=_server_class(), bands=bands)
     shown = f"[{host}]" if ":" in host else host
+    also = " and on the load runs running" if follow_load else ""
     click.echo(f"perflab chaos proxy: Toxiproxy API on http://{shown}:{server.port}/ "
-               f"(toxics as bands on run {bands.run_id}; Ctrl-C stops)")
+               f"(toxics as bands on run {bands.run_id}{also}; Ctrl-C stops)")
     try:
         server.run()
     except KeyboardInterrupt:

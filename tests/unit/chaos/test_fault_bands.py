@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 import toxiproxy
+from tests._faults import Controller
 from tests.conftest import wait_for
 from tests.unit.chaos.conftest import wait_for_api
 from toxiproxy.api import APIConsumer
@@ -169,3 +170,86 @@ def test_chaos_proxy_refuses_a_wrong_run(store_path: Path) -> None:
     assert proc.returncode != 0
     assert proc.stderr.startswith("perflab: error:")
     assert "Traceback" not in proc.stderr
+
+
+def test_follow_load_puts_each_band_on_the_load_runs_running(store_path: Path,
+                                                             echo: str) -> None:
+    """A load run running when a toxic is added gets the band too; one that starts while the
+    toxic is there gets it from its own start; a finished one gets nothing."""
+    with Store.open(store_path) as store:
+        finished = store.create_run("load", "yesterday").id
+        store.finish_run(finished, "ok")
+        first = store.create_run("load", "first").id
+    bands = FaultBands(store_path, follow_load=True)
+    sock = listening_socket("127.0.0.1", 0)
+    with running_server(sock, bands=bands) as chaos:
+        base = f"http://127.0.0.1:{chaos.port}"
+        requests.post(f"{base}/proxies", json={"name": "db", "upstream": echo}, timeout=10)
+        requests.post(f"{base}/proxies/db/toxics", json={"type": "latency"}, timeout=10)
+        (on_first,) = _bands(store_path, first)
+        assert on_first.end_ns is None
+        with Store.open(store_path) as store:
+            second_run = store.create_run("load", "second")
+        assert bands.poll() == [second_run.id]
+        assert bands.poll() == []  # followed once
+        (on_second,) = _bands(store_path, second_run.id)
+        assert on_second.ts_ns == second_run.started_ns
+        assert on_second.attrs == on_first.attrs
+        requests.delete(f"{base}/proxies/db/toxics/latency_downstream", timeout=10)
+    sock.close()
+    assert bands.run_id is not None
+    ends = {b.end_ns for run in (bands.run_id, first, second_run.id)
+            for b in _bands(store_path, run)}
+    assert len(ends) == 1
+    assert None not in ends  # one removal ends the band on every run at the same moment
+    assert _bands(store_path, finished) == []
+
+
+def test_chaos_proxy_follow_load_then_perflab_load(store_path: Path, web: str) -> None:
+    """The user's one step: the proxy with --follow-load, a toxic, then `perflab load` through
+    the proxy; the load run's timeline has the band."""
+    api = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "perflab", "chaos", "proxy", "--listen", f"127.0.0.1:{api}",
+         "--store", str(store_path), "--follow-load"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env())
+    try:
+        wait_for_api(api, "perflab chaos proxy's API")
+        base = f"http://127.0.0.1:{api}"
+        listen = requests.post(f"{base}/proxies", json={"name": "web", "upstream": web},
+                               timeout=10).json()["listen"]
+        requests.post(f"{base}/proxies/web/toxics", timeout=10, json={
+            "type": "http_latency", "stream": "upstream", "attributes": {"latency": 50}})
+        load = subprocess.run(
+            [sys.executable, "-m", "perflab", "load", "run", f"http://{listen}/", "-n", "20",
+             "-c", "1", "--workers", "1", "--store", str(store_path), "--json"],
+            capture_output=True, text=True, env=_env(), timeout=120, check=False)
+        assert load.returncode == 0, load.stderr
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "and on the load runs running" in out
+    with Store.open(store_path) as store:
+        (load_run,) = store.runs(kind="load")
+    (band,) = _bands(store_path, load_run.id)
+    assert band.attrs["type"] == "http_latency"
+    assert band.ts_ns == load_run.started_ns  # the toxic was there when the load began
+
+
+def test_a_net_delay_through_a_proxy_with_a_store_is_recorded_once(
+        client: toxiproxy.Toxiproxy, chaos_server: ChaosServer, store_path: Path,
+        echo: str) -> None:
+    """`chaos net --delay --proxy` records its band itself; the proxy (same store) adds none."""
+    client.create(upstream=echo, name="svc", listen="127.0.0.1:0")
+    ctl = Controller(["net", "--delay", "100ms", "--proxy", "svc", "--proxy-api",
+                      f"http://127.0.0.1:{chaos_server.port}", "--duration", "10m"],
+                     store_path)
+    assert "latency toxic" in ctl.wait_applied()
+    ctl.signal(signal.SIGINT)
+    assert ctl.finish()[0] == 130
+    with Store.open(store_path) as store:
+        faults = [e for run in store.runs() for e in store.events(run.id)
+                  if e.kind == CHAOS_FAULT_EVENT]
+    assert len(faults) == 1
+    assert faults[0].attrs.get("fault") != "toxic"  # the net fault's own band, with its params

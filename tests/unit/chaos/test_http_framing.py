@@ -38,7 +38,9 @@ def _summary(segments: list[Segment]) -> list[tuple[str, object]]:
         elif seg.part == "end":
             out.append(("end", None))
         elif out and out[-1][0] == seg.part:
-            out[-1] = (seg.part, bytes(out[-1][1]) + seg.data)  # type: ignore[arg-type]
+            before = out[-1][1]
+            assert isinstance(before, bytes)
+            out[-1] = (seg.part, before + seg.data)
         else:
             out.append((seg.part, seg.data))
     return out

@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import pytest
 import requests
@@ -59,8 +60,8 @@ def files() -> Iterator[str]:
     server.server_close()
 
 
-def proxied(server: ChaosServer, upstream: str, kind: str, attributes: dict[str, object],
-            **extra: object) -> tuple[str, requests.Response]:
+def proxied(server: ChaosServer, upstream: str, kind: str, attributes: dict[str, Any],
+            **extra: Any) -> tuple[str, requests.Response]:
     api = f"http://127.0.0.1:{server.port}"
     listen = requests.post(f"{api}/proxies", json={"name": "web", "upstream": upstream},
                            timeout=10).json()["listen"]
@@ -71,7 +72,7 @@ def proxied(server: ChaosServer, upstream: str, kind: str, attributes: dict[str,
 
 def read_responses(sock: socket.socket, count: int) -> list[tuple[bytes, bytes]]:
     """``count`` (head, body) responses with a Content-Length, read off one connection."""
-    buf, out = b"", []
+    buf, out = b"", list[tuple[bytes, bytes]]()
     while len(out) < count:
         end = buf.find(b"\r\n\r\n")
         if end >= 0:
@@ -223,7 +224,7 @@ def test_slow_body_at_a_rate_arrives_whole(chaos_server: ChaosServer, files: str
      "unknown attribute 'speed' for a http_slow_body toxic"),
 ])
 def test_bad_attributes_are_refused_as_toxiproxy_refuses_a_body(
-        chaos_server: ChaosServer, files: str, body: dict[str, object], message: str) -> None:
+        chaos_server: ChaosServer, files: str, body: dict[str, Any], message: str) -> None:
     api = f"http://127.0.0.1:{chaos_server.port}"
     requests.post(f"{api}/proxies", json={"name": "web", "upstream": files}, timeout=10)
     r = requests.post(f"{api}/proxies/web/toxics", json=body, timeout=10)

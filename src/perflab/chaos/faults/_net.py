@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from perflab.chaos._contracts import RECORDED_HEADER
 from perflab.chaos.faults._journal import new_fault_id
 from perflab.chaos.faults._netns import PREFIX, get_netns, require_root, require_tools
 from perflab.chaos.faults._session import FaultSession
@@ -200,7 +201,9 @@ def _proxy_delay(fault: FaultSession, spec: NetSpec) -> str:
                        "attributes": {"latency": round(spec.delay_s * 1000), "jitter": 0},
                        "duration": f"{round(spec.duration_s * 1000) + 5000}ms"}).encode()
     req = urllib.request.Request(base, data=body, method="POST",  # noqa: S310  # loopback
-                                 headers={"Content-Type": "application/json"})
+                                 headers={"Content-Type": "application/json",
+                                          # this fault's band is on the timeline already
+                                          RECORDED_HEADER: "band"})
     try:
         with urllib.request.urlopen(req, timeout=5):  # noqa: S310
             pass
