@@ -104,26 +104,57 @@ JournalDoc = TypedDict("JournalDoc", {
 })
 
 
-class FaultDoc(TypedDict):
-    """One fault of a chaos run: its band, the hypothesis checks during it, and how long after
-    its end the steady state was met again (None: not seen)."""
+class SteadyBandDoc(TypedDict):
+    """The load's steady state before a fault: its median p99 and error rate over ``seconds``,
+    and the band a second stays within (p99 and error rate at most these)."""
+
+    seconds: int
+    p99_ms: float
+    p99_band_ms: float
+    error_rate: float
+    error_band: float
+
+
+class DeviationDoc(TypedDict):
+    """What a fault did to the load: the worst second during it against the steady state, and
+    the seconds from its end until the load was back within the steady band (None: not seen,
+    no steady state, or the fault had not ended)."""
+
+    steady: SteadyBandDoc | None
+    seconds_during: int
+    worst_p99_ms: float | None
+    worst_p99_ratio: float | None
+    worst_p99_at_ns: int | None
+    worst_error_rate: float | None
+    error_rate_during: float | None
+    out_of_band_s: int | None
+    recovered_after_s: float | None
+
+
+class FaultDoc(DeviationDoc):
+    """One fault band of the run with its parameters and the load around it; an experiment's
+    fault also has its hypothesis checks (None elsewhere)."""
 
     name: str
     type: str
+    text: str
+    attributes: dict[str, Any]
     start_ns: int
-    end_ns: int
-    checks_during: int
-    not_met_during: int
-    recovered_after_s: float | None
+    end_ns: int | None
+    checks_during: int | None
+    not_met_during: int | None
+    steady_state_again_after_s: float | None
 
 
 class ChaosReportDoc(TypedDict):
     """``perflab chaos report RUN --json``."""
 
-    version: Literal[1]
+    version: Literal[2]
     run_id: int
+    kind: str
     name: str
     status: str
+    load_runs: list[int]
     steady_state_before: bool | None
     steady_state_after: bool | None
     faults: list[FaultDoc]

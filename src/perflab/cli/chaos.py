@@ -457,8 +457,10 @@ def run(*, experiment: Path, journal_path: Path, dry: str | None, variables: tup
 @store_option
 @json_option
 def report(*, run_ref: str, store_path: str | None, as_json: bool) -> None:
-    """A chaos run's resilience: steady state before and after, each fault's broken checks
-    and time to recover."""
+    """Resilience under each fault of RUN (a chaos experiment, a proxy's run, or a load run
+    with fault bands): the load's steady state before it, the worst deviation during it (p99
+    against the steady state, error rate) and the time until the load was back within the
+    steady band; an experiment's hypothesis checks too."""
     import json  # noqa: PLC0415
 
     from perflab.chaos import render_resilience, resilience  # noqa: PLC0415
