@@ -5,13 +5,19 @@ per-second series (written here as a load run writes them) and the run's fault b
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+import requests
+from tests._faults import ENV
 from tests._schemas import validate
+from tests.conftest import wait_for
 
-from perflab.chaos import render_resilience, resilience
+from perflab.chaos import FaultBands, render_resilience, resilience, running_server
 from perflab.cli import main
+from perflab.serving import listening_socket
 from perflab.store import CHAOS_FAULT_EVENT, BatchWriter, Store
 
 S = 10**9
@@ -128,3 +134,50 @@ def test_the_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
     err = capsys.readouterr().err
     assert err.startswith(f"perflab: error: run {bare} (load) has no fault on its timeline")
     assert "--follow-load" in err
+
+
+def test_a_real_load_through_the_proxy_under_a_latency_toxic(tmp_path: Path, web: str) -> None:
+    """`perflab load` through the proxy (with --follow-load's bands); a 200 ms toxic for 2 s in
+    the middle: the report's worst p99 is at least the toxic's, well above the steady band, and
+    the load comes back within the band after it. Lower bounds only: no timing of speed."""
+    path = tmp_path / "s.db"
+    bands = FaultBands(path, follow_load=True)
+    sock = listening_socket("127.0.0.1", 0)
+    with running_server(sock, bands=bands) as chaos:
+        api = f"http://127.0.0.1:{chaos.port}"
+        listen = requests.post(f"{api}/proxies", json={"name": "web", "upstream": web},
+                               timeout=10).json()["listen"]
+        load = subprocess.Popen(
+            [sys.executable, "-m", "perflab", "load", "run", f"http://{listen}/", "-d", "14s",
+             "-c", "2", "--workers", "1", "--store", str(path), "--name", "e2e"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=ENV)
+        try:
+            def seconds_recorded() -> int:
+                with Store.open(path) as store:
+                    runs = store.runs(kind="load")
+                    return 0 if not runs else sum(
+                        len(store.samples(s.id)) for s in store.series(runs[0].id)
+                        if s.name == "load.rps")
+
+            wait_for(lambda: seconds_recorded() >= 5, timeout_s=60, what="5 s of load")
+            r = requests.post(f"{api}/proxies/web/toxics", timeout=10, json={
+                "type": "http_latency", "stream": "upstream", "duration": "2s",
+                "attributes": {"latency": 200}})
+            assert r.status_code == 200, r.text
+            _, err = load.communicate(timeout=120)
+        finally:
+            load.kill()
+    sock.close()
+    assert load.returncode == 0, err
+    with Store.open(path) as store:
+        (run,) = store.runs(kind="load")
+        doc = resilience(store, run.id)
+    validate(doc, "chaos-report")
+    (fault,) = doc["faults"]
+    assert fault["type"] == "http_latency"
+    assert fault["steady"] is not None
+    assert fault["worst_p99_ms"] is not None
+    assert fault["worst_p99_ms"] >= 200
+    assert fault["worst_p99_ms"] > fault["steady"]["p99_band_ms"]
+    assert fault["out_of_band_s"]
+    assert fault["recovered_after_s"] is not None
