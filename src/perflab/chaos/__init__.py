@@ -5,12 +5,17 @@ bands on a run), ``running_server``
 (one in a thread), ``read_config`` (a Toxiproxy ``-config`` file), ``TOXIC_ATTRIBUTES`` (the
 toxic types and their attributes), ``TOXIPROXY_VERSION``; Chaos Toolkit experiments:
 ``read_experiment``, ``validate_experiment``, ``run_experiment`` and their helpers;
+``resilience`` (``perflab chaos report``), ``LoadSeconds`` and ``fault_deviation`` (what a
+fault did to the load: steady band, worst deviation, time to recover);
 perflab's activities in ``perflab.chaos.providers``. See docs/chaos.md.
 """
 
 from perflab.chaos._activities import Context as ExperimentContext
 from perflab.chaos._api import TOXIPROXY_VERSION
 from perflab.chaos._bands import FaultBands
+from perflab.chaos._contracts import DeviationDoc
+from perflab.chaos._deviation import LoadSeconds
+from perflab.chaos._deviation import deviation as fault_deviation
 from perflab.chaos._experiment import (
     ExperimentInvalid,
     parse_vars,
@@ -32,11 +37,14 @@ __all__ = [
     "TOXIC_ATTRIBUTES",
     "TOXIPROXY_VERSION",
     "ChaosServer",
+    "DeviationDoc",
     "ExperimentContext",
     "ExperimentInvalid",
     "ExperimentOptions",
     "FaultBands",
+    "LoadSeconds",
     "experiment_exit_code",
+    "fault_deviation",
     "parse_vars",
     "read_config",
     "read_experiment",

@@ -12,6 +12,8 @@ def test_exported_names() -> None:
         "parse_vars", "read_experiment", "read_var_file", "record_journal",
         "render_resilience", "resilience", "resolve_configuration",
         "resolve_secrets", "run_experiment", "validate_experiment",
+        # what a fault did to the load (the report's Resilience section uses them too)
+        "DeviationDoc", "LoadSeconds", "fault_deviation",
     ])
     for name in perflab.chaos.__all__:
         assert getattr(perflab.chaos, name) is not None
