@@ -35,15 +35,22 @@ def request_head(head: bytes) -> RequestHead | None:
     parts = lines[0].split(" ")
     if len(parts) != 3 or not parts[2].startswith("HTTP/1."):  # method target version
         return None
-    length, chunked = 0, False
-    for line in lines[1:]:
+    length, chunked = _framing(lines[1:])
+    return RequestHead(parts[0], parts[1], length or 0, chunked)
+
+
+def _framing(fields: list[str]) -> tuple[int | None, bool]:
+    """(Content-Length or None, chunked) of a head's header lines."""
+    length: int | None = None
+    chunked = False
+    for line in fields:
         name, _, value = line.partition(":")
         name, value = name.strip().lower(), value.strip()
         if name == "content-length" and value.isdigit():
             length = int(value)
         elif name == "transfer-encoding" and "chunked" in value.lower():
             chunked = True
-    return RequestHead(parts[0], parts[1], length, chunked)
+    return length, chunked
 
 
 @dataclass(slots=True)
@@ -231,16 +238,7 @@ def _response_head(head: bytes) -> tuple[int, int | None, bool]:
     if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not (
             parts[1].isdigit() and len(parts[1]) == 3):  # three digits
         return 0, None, False
-    length: int | None = None
-    chunked = False
-    for line in lines[1:]:
-        name, _, value = line.partition(":")
-        name, value = name.strip().lower(), value.strip()
-        if name == "content-length" and value.isdigit():
-            length = int(value)
-        elif name == "transfer-encoding" and "chunked" in value.lower():
-            chunked = True
-    return int(parts[1]), length, chunked
+    return int(parts[1]), *_framing(lines[1:])
 
 
 def injects(toxic: Toxic, path: str) -> bool:

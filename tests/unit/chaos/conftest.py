@@ -110,12 +110,21 @@ class _Web(BaseHTTPRequestHandler):
         pass
 
 
+@contextlib.contextmanager
+def http_server(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """``127.0.0.1:PORT`` of a loopback HTTP server with ``handler``, in a thread."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 @pytest.fixture
 def web() -> Iterator[str]:
     """``127.0.0.1:PORT`` of an HTTP/1.1 server answering 200 ``PATH BODY-LENGTH``."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Web)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with http_server(_Web) as address:
+        yield address

@@ -6,15 +6,15 @@ http_slow_body sends the head at once and the body slowly (a client's read timeo
 from __future__ import annotations
 
 import socket
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
 import requests
 from tests.conftest import wait_for
+from tests.unit.chaos.conftest import http_server
 
 from perflab.chaos import ChaosServer
 
@@ -52,12 +52,8 @@ def pattern(size: int) -> bytes:
 
 @pytest.fixture
 def files() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Bytes)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with http_server(_Bytes) as address:
+        yield address
 
 
 def proxied(server: ChaosServer, upstream: str, kind: str, attributes: dict[str, Any],
