@@ -221,7 +221,7 @@ def test_chaos_proxy_follow_load_then_perflab_load(store_path: Path, web: str) -
         requests.post(f"{base}/proxies/web/toxics", timeout=10, json={
             "type": "http_latency", "stream": "upstream", "attributes": {"latency": 50}})
         load = subprocess.run(
-            [sys.executable, "-m", "perflab", "load", "run", f"http://{listen}/", "-n", "20",
+            [sys.executable, "-m", "perflab", "load", "run", f"http://{listen}/", "-n", "40",
              "-c", "1", "--workers", "1", "--store", str(store_path), "--json"],
             capture_output=True, text=True, env=_env(), timeout=120, check=False)
         assert load.returncode == 0, load.stderr
