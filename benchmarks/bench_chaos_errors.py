@@ -12,32 +12,15 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import socket
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import requests
 
-from perflab.chaos import running_server
-from perflab.serving import listening_socket
+from _chaos_http import QuietHandler, proxied_service
 
 
-class _Ok(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def setup(self) -> None:
-        super().setup()
-        # head and body leave in two writes: without this, Nagle and delayed ACKs add 40 ms
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def do_GET(self) -> None:
-        self.send_response(200)
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        self.wfile.write(b"ok")
-
-    def log_message(self, *args: object) -> None:
-        pass
+class _Ok(QuietHandler):
+    def body(self, _path: str) -> bytes:
+        return b"ok"
 
 
 def error_share(port: int, n: int) -> float:
@@ -62,21 +45,11 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=10_000)
     parser.add_argument("--percent", type=int, default=5)
     args = parser.parse_args()
-    service = ThreadingHTTPServer(("127.0.0.1", 0), _Ok)
-    service.daemon_threads = True
-    threading.Thread(target=service.serve_forever, daemon=True).start()
-    sock = listening_socket("127.0.0.1", 0)
-    with running_server(sock) as server:
-        api = f"http://127.0.0.1:{server.port}"
-        listen = requests.post(f"{api}/proxies", json={
-            "name": "web", "upstream": f"127.0.0.1:{service.server_address[1]}"},
-            timeout=10).json()["listen"]
+    with proxied_service(_Ok) as (api, port):
         requests.post(f"{api}/proxies/web/toxics", json={
             "type": "http_error", "stream": "upstream",
             "attributes": {"status": 503, "percent": args.percent}}, timeout=10)
-        share = error_share(int(listen.rsplit(":", 1)[1]), args.requests)
-    sock.close()
-    service.shutdown()
+        share = error_share(port, args.requests)
     ok = abs(share * 100 - args.percent) <= 1
     print(f"http_error {args.percent} %: {share:.2%} of {args.requests} requests answered 503 "
           f"(figure: {args.percent} +- 1 %: {'met' if ok else 'missed'})")

@@ -13,35 +13,18 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import socket
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import requests
 
-from perflab.chaos import running_server
-from perflab.serving import listening_socket
+from _chaos_http import QuietHandler, proxied_service
 
 BODY = bytes(i % 251 for i in range(100_000))
 
 
-class _Body(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def setup(self) -> None:
-        super().setup()
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def do_GET(self) -> None:
-        body = BODY[:int(self.path.rsplit("/", 1)[1])]
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        pass
+class _Body(QuietHandler):
+    def body(self, path: str) -> bytes:
+        return BODY[:int(path.rsplit("/", 1)[1])]
 
 
 def corrupt_share(port: int, n: int, flipped: int) -> tuple[float, bool]:
@@ -81,16 +64,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=10_000)
     parser.add_argument("--percent", type=int, default=5)
     args = parser.parse_args()
-    service = ThreadingHTTPServer(("127.0.0.1", 0), _Body)
-    service.daemon_threads = True
-    threading.Thread(target=service.serve_forever, daemon=True).start()
-    sock = listening_socket("127.0.0.1", 0)
-    with running_server(sock) as server:
-        api = f"http://127.0.0.1:{server.port}"
-        listen = requests.post(f"{api}/proxies", json={
-            "name": "web", "upstream": f"127.0.0.1:{service.server_address[1]}"},
-            timeout=10).json()["listen"]
-        port = int(listen.rsplit(":", 1)[1])
+    with proxied_service(_Body) as (api, port):
         _, plain_s = fetch_s(port)
         requests.post(f"{api}/proxies/web/toxics", json={
             "type": "http_corrupt", "attributes": {"percent": args.percent, "bytes": 4}},
@@ -100,8 +74,6 @@ def main() -> None:
         requests.post(f"{api}/proxies/web/toxics", json={
             "type": "http_slow_body", "attributes": {"rate": 50_000}}, timeout=10)
         head_s, slow_s = fetch_s(port)
-    sock.close()
-    service.shutdown()
     print(f"http_corrupt {args.percent} %: {share:.2%} of {args.requests:,} bodies changed "
           f"({'each' if exact else 'NOT each'} by exactly 4 bytes; one keep-alive connection)")
     print(f"http_slow_body 50 KB/s, 100 KB: head after {head_s * 1000:.1f} ms, whole body "
