@@ -8,7 +8,7 @@ from tests.unit._webclient import hub_client
 
 from perflab.store import Store, incidents
 
-TOKEN = "webhook-secret-1"  # noqa: S105  # a test's token
+TOKEN = "webhook-secret-1"  # a test's token
 WARNING = {"version": "4", "status": "firing", "alerts": [{
     "status": "firing", "labels": {"alertname": "Slow", "severity": "warning"}}]}
 
