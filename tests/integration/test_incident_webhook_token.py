@@ -138,10 +138,10 @@ def test_alertmanager_needs_the_token_off_loopback(tmp_path: Path) -> None:
     with _hub(tmp_path / "s.db", host, tmp_path / "hub.log") as hub:
         req = urllib.request.Request(hub + "/api/incidents/alertmanager", data=b"{}",
                                      method="POST")
-        with pytest.raises(urllib.error.HTTPError) as refused:
+        with pytest.raises(urllib.error.HTTPError) as plain:
             urllib.request.urlopen(req, timeout=10)  # this machine
-        assert refused.value.code == 401
-        assert "Authorization: Bearer TOKEN" in json.loads(refused.value.read())["error"]
+        assert plain.value.code == 401
+        assert "Authorization: Bearer TOKEN" in json.loads(plain.value.read())["error"]
         with alertmanager(binary, _am_config(hub), tmp_path) as am:
             _post_alerts(am)
             # both receivers have been tried (bounded): Alertmanager sends each at once

@@ -14,7 +14,7 @@ import pytest
 
 from perflab.logs import LogEntry, LogQLError, LogSink, QueryError, query_instant, query_range
 from perflab.logs._ipmatch import IPPatternError, parse_ip_pattern
-from perflab.logs._logql import PatternLineFilter, parse
+from perflab.logs._logql import LogQuery, PatternLineFilter, parse
 from perflab.logs._pattern import parse_pattern
 from perflab.store import Store, canonical_labels
 
@@ -158,7 +158,7 @@ def _got(data: Any) -> dict[str, list[str]]:
 
 def _expected(streams: list[tuple[dict[str, str], list[str]]], query: str,
               ) -> dict[str, list[str]]:
-    out = {}
+    out: dict[str, list[str]] = {}
     for labels, lines in streams:
         if "| logfmt" in query:   # the parsed labels are part of each answer's stream
             for line in lines:
@@ -274,6 +274,7 @@ def test_pattern_test_as_loki(expr, line, matches):
 
 def test_a_pattern_line_filter_gives_its_literals_to_the_index():
     got = parse('{a="b"} |> "<_> caller=<_> msg=x" !> "y<_>"')
+    assert isinstance(got, LogQuery)
     assert isinstance(got.stages[0], PatternLineFilter)
     assert got.line_substrings() == [" caller=", " msg=x"]
 
