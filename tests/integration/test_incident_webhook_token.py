@@ -22,7 +22,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from _prompeers import alertmanager
+from _prompeers import alertmanager, stop
 from tests.conftest import require_tool
 
 import perflab
@@ -70,12 +70,7 @@ def _hub(store: Path, host: str, log: Path) -> Iterator[str]:
                     time.sleep(0.2)
             yield url
         finally:
-            proc.terminate()
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
+            stop(proc)
 
 
 def _am_config(hub: str) -> str:

@@ -3,7 +3,8 @@
 at 65e30f8: pkg/logql/log/ip_test.go, docs/sources/query/ip.md, pkg/logql/log/pattern/
 pattern_test.go, docs/sources/query/query_reference.md "Pattern match filter operators",
 pkg/logql/engine_test.go, pkg/logql/range_vector.go, pkg/logql/syntax/parser_test.go,
-docs/sources/query/metric_queries.md "Probabilistic aggregation")."""
+docs/sources/query/metric_queries.md "Probabilistic aggregation"). The queries these refuse are
+with the other invalid ones in test_logql_parse.py."""
 
 from __future__ import annotations
 
@@ -11,12 +12,13 @@ import json
 from typing import Any
 
 import pytest
+from tests.unit.logs._logrows import store_of
 
-from perflab.logs import LogEntry, LogQLError, LogSink, QueryError, query_instant, query_range
+from perflab.logs import LogEntry, QueryError, query_instant, query_range
 from perflab.logs._ipmatch import IPPatternError, parse_ip_pattern
 from perflab.logs._logql import LogQuery, PatternLineFilter, parse
 from perflab.logs._pattern import parse_pattern
-from perflab.store import Store, canonical_labels
+from perflab.store import canonical_labels
 
 S = 10**9
 T0 = 1_700_000_000 * S
@@ -119,8 +121,7 @@ LOG_QUERIES: list[tuple[str, list[tuple[dict[str, str], list[str]]]]] = [
     ('{service_name="distributor"} !> ""', [(DIST, DIST_LINES[::-1])]),
 ]
 
-def _fill(store: Store) -> None:
-    sink = LogSink(run_id=lambda: None, clock=lambda: 0.0)
+def _entries() -> list[LogEntry]:
     entries: list[LogEntry] = []
     for labels, lines in ((VPN, VPN_LINES), (APACHE, APACHE_LINES), (APP, APP_LINES),
                           (DIST, DIST_LINES)):
@@ -137,18 +138,12 @@ def _fill(store: Store) -> None:
     # approx_topk: per-app line counts a=3, b=1, c=2
     entries += [LogEntry(canonical_labels({"app": app, "top": "yes"}), T0 + (200 + i) * S, "x")
                 for i, app in enumerate("aaabcc")]
-    with store.transaction():
-        sink.write(store, entries)
+    return entries
 
 
 @pytest.fixture(scope="module")
 def filled(tmp_path_factory):
-    path = tmp_path_factory.mktemp("logql-gaps") / "s.db"
-    with Store.open(path) as st:
-        _fill(st)
-    st = Store.open(path)
-    yield st
-    st.close()
+    yield from store_of(tmp_path_factory, "logql-gaps", _entries())
 
 
 def _got(data: Any) -> dict[str, list[str]]:
@@ -317,26 +312,3 @@ def test_approx_topk_is_only_for_instant_queries(filled):
     with pytest.raises(QueryError, match="only supported for instant queries"):
         query_range(filled, 'approx_topk(1, count_over_time({top="yes"}[1m]))', T0,
                     T0 + 300 * S, step_ns=60 * S)
-
-
-@pytest.mark.parametrize(("query", "column", "says"), [
-    # parser_test.go refuses approx_topk with a grouping
-    ('approx_topk(2, count_over_time({ foo = "bar" }[5h])) by (foo)', 54, "grouping not allowed"),
-    ('approx_topk by (foo) (2, count_over_time({foo="bar"}[5h]))', 1, "grouping not allowed"),
-    ('approx_topk(0, count_over_time({foo="bar"}[5h]))', 13, "greater than 0"),
-    # metric_queries.md: no grouping for rate_counter; it needs an unwrapped range
-    ('rate_counter({a="b"} | unwrap x [1m]) by (a)', 39, "grouping is not allowed"),
-    ('rate_counter({a="b"}[1m])', 1, "needs an unwrapped range"),
-    # ip.md: only |= and != in a line filter, only = and != in a label filter
-    ('{a="b"} |~ ip("1.2.3.4")', 9, "ip() takes |= or !="),
-    ('{a="b"} | x > ip("1.2.3.4")', 13, "ip() takes = or !="),
-    ('{a="b"} |= ip("192.168.0.1 - 192.189.10.12")', 15, "ip: invalid pattern"),
-    ('{a="b"} | x = ip("192.168.0.2-1.0.0.0")', 18, "ip: invalid pattern"),
-    # pattern/ast.go validateNoNamedCaptures, validateNoConsecutiveCaptures
-    ('{a="b"} |> "x <name> y"', 15, "named captures are not allowed"),
-    ('{a="b"} !> "x <_><_>"', 18, "consecutive capture"),
-])
-def test_invalid_queries_point_at_the_column(query, column, says):
-    with pytest.raises(LogQLError) as info:
-        parse(query)
-    assert (info.value.column, says in info.value.message) == (column, True), info.value.message
