@@ -4,7 +4,8 @@ PID`` takes its goroutine dump without ``--pprof URL``.
 The process's listening TCP sockets are its ``socket:[INODE]`` fds (/proc/PID/fd) that its own
 network namespace's tables (/proc/PID/net/tcp, tcp6) show in LISTEN. Each one reachable on
 loopback (bound to a loopback or wildcard address; a socket bound to another address is not
-probed: perflab sends requests to loopback only) gets one ``GET
+probed: perflab sends requests to loopback only; nor is any socket of a process in another
+network namespace, whose loopback is not this one) gets one ``GET
 /debug/pprof/goroutine?debug=2``; the ports that answer 200 with a goroutine dump are the
 pprof base URLs. Bounded: at most ``MAX_LISTENERS`` sockets, each probe ``PROBE_TIMEOUT_S``
 per connect and read, all of them within ``BUDGET_S``, at most ``PROBE_BYTES`` read (a target
@@ -18,7 +19,12 @@ import http.client
 import time
 from pathlib import Path
 
-from perflab.collect.sockets import TCP_TABLES, read_proc_net, socket_owners
+from perflab.collect.sockets import (
+    TCP_TABLES,
+    network_namespace,
+    read_proc_net,
+    socket_owners,
+)
 
 PROBE_PATH = "/debug/pprof/goroutine?debug=2"
 MAX_LISTENERS = 16
@@ -30,7 +36,12 @@ _DUMP_START = b"goroutine "
 
 def loopback_listeners(pid: int, proc_root: Path = Path("/proc")) -> list[tuple[str, int]]:
     """(loopback host, port) of each TCP socket ``pid`` listens on that loopback reaches, by
-    port; empty for a process that is gone or not ours to read."""
+    port; empty for a process that is gone or not ours to read, and for one in another network
+    namespace (a container's): its loopback is not ours, and our 127.0.0.1:PORT would be
+    another process."""
+    space = network_namespace(proc_root, pid)
+    if space is None or space != network_namespace(proc_root, "self"):
+        return []
     inodes = set(socket_owners(proc_root, [pid]))
     if not inodes:
         return []

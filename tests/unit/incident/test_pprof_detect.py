@@ -7,9 +7,14 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import sys
+from pathlib import Path
 
 import psutil
+from tests.conftest import require_root, require_tool, wait_for
 
+from perflab.collect.sockets import socket_owners
 from perflab.incident._pprof_detect import base_url, detect_pprof, loopback_listeners
 
 
@@ -72,3 +77,23 @@ def test_a_spent_budget_probes_nothing():
         assert detect_pprof(os.getpid(), budget_s=0.0) == []
     finally:
         s.close()
+
+
+def test_a_process_in_another_network_namespace_is_not_probed(tmp_path):
+    """Its 127.0.0.1 is not ours: our 127.0.0.1:PORT would be another process."""
+    unshare = require_tool("unshare")
+    require_root("a network namespace of its own (unshare -n)")
+    ready = tmp_path / "port"
+    code = ("import socket, sys, time\n"
+            "s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen()\n"
+            f"open({str(ready)!r}, 'w').write(str(s.getsockname()[1]))\n"
+            "time.sleep(120)\n")
+    proc = subprocess.Popen([unshare, "-n", sys.executable, "-c", code])
+    try:
+        wait_for(ready.exists, timeout_s=30, what="the namespaced listener")
+        # unshare execs python (no --fork): the same PID, which does listen on its loopback
+        assert socket_owners(Path("/proc"), [proc.pid])
+        assert loopback_listeners(proc.pid) == []
+    finally:
+        proc.kill()
+        proc.wait()
