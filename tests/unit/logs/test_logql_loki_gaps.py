@@ -18,6 +18,7 @@ from perflab.logs import LogEntry, QueryError, query_instant, query_range
 from perflab.logs._ipmatch import IPPatternError, parse_ip_pattern
 from perflab.logs._logql import LogQuery, PatternLineFilter, parse
 from perflab.logs._pattern import parse_pattern
+from perflab.logs._pipeline import run_pipeline
 from perflab.store import canonical_labels
 
 S = 10**9
@@ -312,3 +313,35 @@ def test_approx_topk_is_only_for_instant_queries(filled):
     with pytest.raises(QueryError, match="only supported for instant queries"):
         query_range(filled, 'approx_topk(1, count_over_time({top="yes"}[1m]))', T0,
                     T0 + 300 * S, step_ns=60 * S)
+
+
+# line_format with {{with}}: the templates of fmt_test.go TestLineFormatter_RequiredLabelNames,
+# rendered as Go's text/template runs them ("If the value of the pipeline is empty, dot is
+# unaffected and T0 is executed; otherwise, dot is set to the value of the pipeline and T1 is
+# executed"); Loki's templates run with missingkey=zero, so a missing label is "" (empty)
+WITH_FOO = '{{with .foo}}{{printf "%q" .}} {{end}}'
+WITH_ELSE = '{{with .foo}}{{printf "%q" .}} {{else}} {{ .buzz | lower }} {{end}}'
+
+
+@pytest.mark.parametrize(("template", "labels", "line", "error"), [
+    (WITH_FOO, {"foo": "bar"}, '"bar" ', None),
+    (WITH_FOO, {}, "", None),
+    (WITH_FOO, {"foo": ""}, "", None),
+    (WITH_ELSE, {"foo": "x", "buzz": "BUZZ"}, '"x" ', None),
+    (WITH_ELSE, {"buzz": "BUZZ"}, " buzz ", None),
+    ("{{ with .foo | upper }}<{{ . }}>{{ end }}", {"foo": "x"}, "<X>", None),
+    ("{{ if .a }}{{ with .b }}{{ . }}{{ end }}{{ end }}", {"a": "1", "b": "z"}, "z", None),
+    ("{{ with . }}{{ .a }}{{ end }}", {"a": "1"}, "1", None),
+    # at the top, dot is Loki's map[string]string of labels, as fmt.Sprint prints it
+    ("{{ . }}", {"b": "2", "a": "1"}, "map[a:1 b:2 job:t]", None),
+    # a field of a string: Go's "can't evaluate field bar in type string"; Loki keeps the line
+    ("{{ with .foo }}{{ .bar }}{{ end }}", {"foo": "x", "bar": "y"}, "LINE",
+     "TemplateFormatErr"),
+])
+def test_line_format_with(template, labels, line, error):
+    query = parse(f'{{job="t"}} | line_format `{template}`')
+    assert isinstance(query, LogQuery)
+    got = run_pipeline(query, {"job": "t", **labels}, "LINE")
+    assert got is not None
+    assert got[1] == line
+    assert got[0].get("__error__") == error

@@ -50,6 +50,11 @@ SETTINGS = settings(max_examples=300, deadline=None)
     # pattern/ast.go validateNoNamedCaptures, validateNoConsecutiveCaptures
     ('{a="b"} |> "x <name> y"', 15, "named captures are not allowed"),
     ('{a="b"} !> "x <_><_>"', 18, "consecutive capture"),
+    # text/template: with needs its pipeline and its {{end}}; Go's "else with" is not taken
+    ('{a="b"} | line_format "{{ with }}"', 24, "missing value for with"),
+    ('{a="b"} | line_format "x{{ with .a }}y"', 25, "an {{with}} without {{end}}"),
+    ('{a="b"} | line_format "{{ with .a }}x{{ else with .b }}y{{ end }}"', 46,
+     "expected {{end}} or {{else}} in a with"),
 ])
 def test_invalid_queries_point_at_the_column(query, column, says):
     with pytest.raises(LogQLError) as info:
