@@ -39,7 +39,8 @@ def incident() -> None:
 @click.option("--service", "services", multiple=True,
               help="A suspect service, by its name in spans and deploys (repeatable).")
 @click.option("--pprof", "pprof", multiple=True,
-              help="A Go suspect's net/http/pprof base URL: goroutine dump, CPU profile.")
+              help="A Go suspect's net/http/pprof base URL: goroutine dump, CPU profile "
+                   "(a --pid's loopback listeners serving pprof are found without it).")
 @click.option("--profile-duration", type=click.FloatRange(min=0, max=60), default=10.0,
               show_default=True, help="Seconds of CPU and off-CPU profile (0: none).")
 @click.option("--alert", default=None, help="The alert that opened it: the runbook linked to"

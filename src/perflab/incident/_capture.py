@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from perflab.errors import NoSuchProcess, StoreFull
 from perflab.incident._context import store_context
+from perflab.incident._pprof_detect import BUDGET_S, detect_pprof
 from perflab.incident._steps import Step, StepResult, run_steps
 from perflab.incident._watch import ProcessWatch
 from perflab.store import add_incident_item, create_incident
@@ -47,6 +48,7 @@ class CaptureOptions:
     proc_root: str = "/proc"
     alert: dict[str, str] | None = None  # the alert that opened it: name, fingerprint
     bench_history: bool = True  # the store holds benchmark history: look for regressions
+    detect_pprof: bool = True  # probe the suspects' loopback listeners for Go's pprof
 
 
 @dataclass(slots=True)
@@ -93,12 +95,28 @@ def plan(opts: CaptureOptions, store_path: str, incident_id: int, tmp: Path) -> 
     return steps
 
 
+def _with_detected_pprof(opts: CaptureOptions, progress: Any) -> CaptureOptions:
+    """The options with the pprof endpoints the suspect PIDs serve added (one budget for
+    all the PIDs: a capture starts within seconds)."""
+    deadline = time.monotonic() + BUDGET_S
+    urls = list(opts.pprof)
+    for pid in opts.pids:
+        found = detect_pprof(pid, Path(opts.proc_root),
+                             budget_s=max(0.0, deadline - time.monotonic()))
+        if progress is not None:
+            progress(f"pprof of {pid}", ", ".join(found) or "none found")
+        urls += [u for u in found if u not in urls]
+    return dataclasses.replace(opts, pprof=tuple(urls))
+
+
 def open_incident(store: Store, opts: CaptureOptions, *,
                   progress: Any = None) -> Captured:
     """Open the incident and capture its evidence into ``store``; returns what was kept."""
     for pid in opts.pids:
         if not Path(opts.proc_root, str(pid)).is_dir():
             raise NoSuchProcess(pid, hint="give the PID of a running suspect (`perflab top`)")
+    if opts.detect_pprof and opts.pids:
+        opts = _with_detected_pprof(opts, progress)
     suspects: dict[str, Any] = {"services": list(opts.services), "pids": list(opts.pids),
                                 "pprof": list(opts.pprof)}
     if opts.alert:

@@ -6,6 +6,7 @@ hub's token like every ``/api/`` path. Mounted by ``web/``."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -19,6 +20,7 @@ from perflab.errors import NotFound, PerflabError
 from perflab.incident._autoopen import critical_firing, open_for_alerts
 from perflab.incident._document import incident_document
 from perflab.incident._timeline import timeline
+from perflab.incident._timeline_chart import clock, display_kind, relative, timeline_chart
 from perflab.profile import flame_html, parse_profile
 from perflab.serving import Refused, read_body
 from perflab.store import Store, incidents, record_deploy
@@ -144,9 +146,13 @@ async def incident_page(request: Request) -> Response:
         with source.in_use():
             store = source.get()
             doc = incident_document(store, incident_id or -1)
-            moments = [(format_timestamp(m.ts_ns), m.kind, printable(m.text), m.link)
-                       for m in timeline(store, doc["id"], now_ns=time.time_ns())]
-            return {"doc": doc, "moments": moments, "opened": format_timestamp(doc["opened_ns"])}
+            found = timeline(store, doc["id"], now_ns=time.time_ns())
+            printed = [dataclasses.replace(m, text=printable(m.text)) for m in found]
+            opened = doc["opened_ns"]
+            moments = [(format_timestamp(m.ts_ns), clock(m.ts_ns), relative(m.ts_ns, opened),
+                        display_kind(m.kind), m.text, m.link) for m in printed]
+            return {"doc": doc, "moments": moments, "opened": format_timestamp(opened),
+                    "chart": timeline_chart(printed, opened)}
 
     try:
         values = await run_in_threadpool(read)

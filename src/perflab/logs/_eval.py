@@ -360,19 +360,23 @@ def eval_metric(store: Store, expr: MetricExpr, times: list[int], *,
     if is_scalar(expr):
         raise QueryError("the query is a number, not a vector of series",
                          hint="wrap it in vector(...), as vector(1)")
+    if len(times) > 1 and _uses(expr, ("approx_topk",)):
+        raise QueryError("approx_topk is only supported for instant queries",
+                         hint="ask /loki/api/v1/query, or use topk for a range")
     series = _vector(store, expr, times, run_id)
-    if len(times) == 1 and _sorts(expr):
+    if len(times) == 1 and _uses(expr, ("sort", "sort_desc")):
         return series
     return sorted(series, key=lambda s: key_of(s.labels))
 
 
-def _sorts(expr: MetricExpr) -> bool:
-    """Whether sort/sort_desc appears anywhere in the query (Loki's ``Sortable``)."""
+def _uses(expr: MetricExpr, ops: tuple[str, ...]) -> bool:
+    """Whether one of the aggregations ``ops`` appears anywhere in the query (for
+    sort/sort_desc, Loki's ``Sortable``)."""
     if isinstance(expr, VectorAgg):
-        return expr.op in ("sort", "sort_desc") or _sorts(expr.inner)
+        return expr.op in ops or _uses(expr.inner, ops)
     if isinstance(expr, BinOp):
-        return _sorts(expr.lhs) or _sorts(expr.rhs)
-    return isinstance(expr, LabelReplace) and _sorts(expr.inner)
+        return _uses(expr.lhs, ops) or _uses(expr.rhs, ops)
+    return isinstance(expr, LabelReplace) and _uses(expr.inner, ops)
 
 
 def _text(labels: Labels) -> str:

@@ -6,6 +6,8 @@ Grammar (Loki's docs, "LogQL"; pkg/logql/syntax):
     log_query := selector stage*
     selector  := '{' matcher (',' matcher)* '}'       matcher := name ('='|'!='|'=~'|'!~') string
     stage     := ('|=' | '!=' | '|~' | '!~') string   line filters
+               | ('|=' | '!=') 'ip' '(' string ')'     an address, range or CIDR in the line
+               | ('|>' | '!>') string                  a pattern of literals and <_>
                | '|' ('json' | 'logfmt' | 'unpack')    parsers
                | '|' 'pattern' string | '|' 'regexp' string
                | '|' label_expr                        label filters: and, or, ',' and ( )
@@ -23,7 +25,8 @@ Grammar (Loki's docs, "LogQL"; pkg/logql/syntax):
     binop     := 'or' < 'and' 'unless' < comparisons < '+' '-' < '*' '/' '%' < '^' (right)
 
 A label filter compares a label with a string (``=``, ``!=``, ``=~``, ``!~``), a number, a
-duration or a byte size (``==``, ``!=``, ``>``, ``>=``, ``<``, ``<=``). Regexps are anchored
+duration or a byte size (``==``, ``!=``, ``>``, ``>=``, ``<``, ``<=``), or with
+``ip("...")`` (``=``, ``!=``). Regexps are anchored
 in matchers and label filters, unanchored in line filters, as in Loki. Errors are
 ``LogQLError`` with the 1-based column of the offending token.
 """
@@ -34,7 +37,8 @@ import re
 from dataclasses import dataclass, field
 
 from perflab.errors import InvalidValue
-from perflab.logs._pattern import Pattern, PatternError, parse_pattern
+from perflab.logs._ipmatch import IPMatcher, IPPatternError, parse_ip_pattern
+from perflab.logs._pattern import Pattern, PatternError, parse_line_pattern, parse_pattern
 from perflab.logs._template import Template, TemplateSyntaxError, parse_template
 from perflab.logs._units import parse_go_bytes
 from perflab.logs._vecops import scalar_op
@@ -42,13 +46,16 @@ from perflab.logs._vecops import scalar_op
 LINE_RANGE_FUNCS = ("count_over_time", "rate", "bytes_over_time", "bytes_rate")
 UNWRAP_RANGE_FUNCS = ("sum_over_time", "avg_over_time", "max_over_time", "min_over_time",
                       "first_over_time", "last_over_time", "stddev_over_time",
-                      "stdvar_over_time", "quantile_over_time")
+                      "stdvar_over_time", "quantile_over_time", "rate_counter")
 RANGE_FUNCS = (*LINE_RANGE_FUNCS, *UNWRAP_RANGE_FUNCS, "absent_over_time")
 # Loki: "Except for sum_over_time, absent_over_time, rate and rate_counter, unwrapped range
 # aggregations support grouping" (docs/sources/query/metric_queries.md)
-_GROUPABLE_RANGE = frozenset(UNWRAP_RANGE_FUNCS) - {"sum_over_time"}
+_GROUPABLE_RANGE = frozenset(UNWRAP_RANGE_FUNCS) - {"sum_over_time", "rate_counter"}
 AGGREGATIONS = ("sum", "count", "avg", "min", "max", "stddev", "stdvar", "topk", "bottomk",
-                "sort", "sort_desc")
+                "sort", "sort_desc", "approx_topk")
+# approx_topk is Loki's count-min-sketch estimate of topk (docs/sources/query/metric_queries.md,
+# "Probabilistic aggregation"): on data read exactly its answer is topk's
+K_AGGREGATIONS = ("topk", "bottomk", "approx_topk")
 PARSERS = ("json", "logfmt", "unpack")
 CONVERSIONS = ("duration", "duration_seconds", "bytes")
 # binary operators by precedence, lowest first (Prometheus's, which Loki follows)
@@ -65,8 +72,8 @@ _UNIT_NS = {"ns": 1, "us": 10**3, "µs": 10**3, "ms": 10**6, "s": 10**9, "m": 60
             "h": 3600 * 10**9, "d": 86400 * 10**9, "w": 7 * 86400 * 10**9,
             "y": 365 * 86400 * 10**9}
 MAX_RANGE_NS = 10 * 365 * 86400 * 10**9
-_OPS = ("|=", "|~", "!=", "!~", "=~", "==", ">=", "<=", "=", ">", "<", "|", "{", "}", "(",
-        ")", "[", "]", ",", "+", "-", "*", "/", "%", "^")
+_OPS = ("|>", "!>", "|=", "|~", "!=", "!~", "=~", "==", ">=", "<=", "=", ">", "<", "|", "{",
+        "}", "(", ")", "[", "]", ",", "+", "-", "*", "/", "%", "^")
 
 
 _JSON_PATH_PART = re.compile(r"""
@@ -138,6 +145,28 @@ JsonPath = tuple[str | int, ...]
 
 
 @dataclass(frozen=True, slots=True)
+class IPLineFilter:
+    """``|= ip("...")`` keeps a line holding an address the pattern holds; ``!=`` the others."""
+
+    op: str              # |= !=
+    ip: IPMatcher
+
+    def keeps(self, line: str) -> bool:
+        return self.ip.search(line) == (self.op == "|=")
+
+
+@dataclass(frozen=True, slots=True)
+class PatternLineFilter:
+    """``|> "pattern"`` keeps a line the whole pattern matches; ``!>`` the others."""
+
+    op: str              # |> !>
+    pattern: Pattern
+
+    def keeps(self, line: str) -> bool:
+        return self.pattern.test(line) == (self.op == "|>")
+
+
+@dataclass(frozen=True, slots=True)
 class Parser:
     """``| json``, ``| logfmt``, ``| unpack``; with ``params`` (label, path or key) only those
     (``| json ua="request.headers[\"User-Agent\"]"``, ``| logfmt host, ip="fwd"``)."""
@@ -172,6 +201,7 @@ class Compare:
     op: str
     number: float | None = None
     matcher: Matcher | None = None
+    ip: IPMatcher | None = None  # name = ip("...") (op "=") or != ip("...")
     duration: bool = False  # the label's value is read as a Go duration (1.5s, 250ms)
     bytes: bool = False     # ... or as a humanized size (20KB, 1.5MiB)
 
@@ -211,8 +241,8 @@ class LabelSelect:
     items: tuple[tuple[str, Matcher | None], ...]
 
 
-Stage = (LineFilter | Parser | PatternParser | RegexpParser | Decolorize | LabelFilter
-         | LineFormat | LabelFormat | LabelSelect)
+Stage = (LineFilter | IPLineFilter | PatternLineFilter | Parser | PatternParser | RegexpParser
+         | Decolorize | LabelFilter | LineFormat | LabelFormat | LabelSelect)
 # stages after which a line is not the stored text: |= filters after them cannot use the index
 _REWRITES_LINE = (LineFormat, Decolorize)
 
@@ -230,6 +260,9 @@ class LogQuery:
             if isinstance(s, LineFilter):
                 if s.op == "|=" and s.value:
                     out.append(s.value)
+            elif isinstance(s, PatternLineFilter):
+                if s.op == "|>":  # a matching line holds every literal of the pattern
+                    out.extend(text for cap, text in s.pattern.nodes if not cap)
             elif isinstance(s, _REWRITES_LINE) or (isinstance(s, Parser) and s.kind == "unpack"):
                 break
         return out
@@ -482,7 +515,8 @@ class _Parser:
     def stages(self, *, allow_unwrap: bool) -> tuple[list[Stage], Unwrap | None]:
         stages: list[Stage] = []
         unwrap: Unwrap | None = None
-        while self.tok.kind == "op" and self.tok.text in ("|=", "!=", "|~", "!~", "|"):
+        while self.tok.kind == "op" and self.tok.text in ("|=", "!=", "|~", "!~", "|>", "!>",
+                                                          "|"):
             if self.at("op", "|") and self.peek().kind == "name" and \
                     self.peek().text == "unwrap" and not self._is_comparison(2):
                 if not allow_unwrap or unwrap is not None:
@@ -512,12 +546,27 @@ class _Parser:
             return Unwrap(label.text, conv)
         return Unwrap(name.text)
 
+    def line_filter(self, op: Token) -> Stage:
+        """A line filter after its operator: a string, ``ip("...")`` or (``|>``, ``!>``) a
+        pattern."""
+        if op.text in ("|>", "!>"):
+            tok = self.expect("string")
+            try:
+                return PatternLineFilter(op.text, parse_line_pattern(tok.text))
+            except PatternError as exc:
+                raise self.fail_inside(f"invalid pattern: {exc}", tok, exc.offset) from None
+        if self._at_ip():
+            if op.text not in ("|=", "!="):
+                raise self.fail(f"ip() takes |= or != in a line filter, not {op.text}", op)
+            return IPLineFilter(op.text, self.ip_call())
+        value = self.expect("string")
+        rx = self.regex(value, value.text) if op.text in ("|~", "!~") else None
+        return LineFilter(op.text, value.text, rx)
+
     def stage(self) -> Stage:
         op = self.next()
         if op.text != "|":
-            value = self.expect("string")
-            rx = self.regex(value, value.text) if op.text in ("|~", "!~") else None
-            return LineFilter(op.text, value.text, rx)
+            return self.line_filter(op)
         # a stage's keyword, unless a label filter on a label so named (`| json="x"`);
         # `| json != "x"` is the parser, then a line filter, as Loki's lexer reads it
         nxt = self.peek()
@@ -643,6 +692,20 @@ class _Parser:
                 return LabelSelect(keep, tuple(items))
             self.next()
 
+    def _at_ip(self) -> bool:
+        return self.at("name", "ip") and self.peek().kind == "op" and self.peek().text == "("
+
+    def ip_call(self) -> IPMatcher:
+        """``ip("pattern")``: an address, a range or a CIDR prefix."""
+        self.expect("name", "ip")
+        self.expect("op", "(")
+        tok = self.expect("string")
+        self.expect("op", ")")
+        try:
+            return parse_ip_pattern(tok.text)
+        except IPPatternError as exc:
+            raise self.fail(str(exc), tok) from None
+
     def _is_comparison(self, k: int) -> bool:
         t = self.peek(k)
         return t.kind == "op" and t.text in ("=", "!=", "=~", "!~", "==", ">", ">=", "<", "<=")
@@ -674,6 +737,10 @@ class _Parser:
                             f"the label {name.text!r}")
         self.next()
         value = self.tok
+        if self._at_ip():
+            if op.text not in ("=", "!="):
+                raise self.fail(f"ip() takes = or != in a label filter, not {op.text}", op)
+            return Compare(name.text, op.text, ip=self.ip_call())
         if value.kind == "string":
             self.next()
             if op.text in ("=", "!=", "=~", "!~"):
@@ -880,7 +947,10 @@ class _Parser:
             grouping = self.grouping()
         self.expect("op", "(")
         param: int | None = None
-        if op in ("topk", "bottomk"):
+        if op == "approx_topk" and mode:
+            raise self.fail("grouping not allowed for approx_topk aggregation (sum by (...) "
+                            "inside it instead)", op_tok)
+        if op in K_AGGREGATIONS:
             k_tok = self.tok
             k = self.signed_number()
             if k != int(k) or k <= 0:
@@ -893,7 +963,11 @@ class _Parser:
                             op_tok)
         self.expect("op", ")")
         if not mode and (self.at("name", "by") or self.at("name", "without")):
-            mode = self.next().text
+            mode_tok = self.next()
+            if op == "approx_topk":
+                raise self.fail("grouping not allowed for approx_topk aggregation (sum by "
+                                "(...) inside it instead)", mode_tok)
+            mode = mode_tok.text
             grouping = self.grouping()
         return VectorAgg(op, inner, grouping, without=mode == "without", by=mode == "by",
                          param=param)

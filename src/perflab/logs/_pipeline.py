@@ -7,6 +7,9 @@
   what matched (a line that does not match is kept without them; a regexp group that took no
   part is ""). ``unpack`` reads a JSON object's string values and, when it has ``_entry``,
   makes that the line (the labels only then, as Loki's UnpackParser).
+- ``ip("...")`` (line or label filter) keeps text holding an address the pattern holds
+  (_ipmatch.py); as a label filter it drops a line without the label and keeps one with
+  ``__error__``, as Loki's IPLabelFilter.
 - A numeric label filter drops a line without the label and marks one whose value is not a
   number with ``__error__="LabelFilterErr"`` (kept); once a line has an error only string
   matchers filter it.
@@ -29,6 +32,7 @@ from perflab.logs._logql import (
     BoolExpr,
     Compare,
     Decolorize,
+    IPLineFilter,
     LabelExpr,
     LabelFilter,
     LabelFormat,
@@ -37,6 +41,7 @@ from perflab.logs._logql import (
     LineFormat,
     LogQuery,
     Parser,
+    PatternLineFilter,
     PatternParser,
     RegexpParser,
     Stage,
@@ -78,6 +83,8 @@ def label_keeps(expr: LabelExpr, labels: Labels) -> bool:
     got = labels.get(expr.name)
     if got is None:
         return False
+    if expr.ip is not None:  # Loki searches the value for an address, as in a line
+        return expr.ip.search(got) == (expr.op == "=")
     value = _numeric(expr, got)
     if value is None:
         labels.setdefault(ERROR, "LabelFilterErr")
@@ -232,7 +239,7 @@ def _select(stage: LabelSelect, labels: Labels) -> None:
 def run_stage(stage: Stage, stream: Labels, line: str, ts_ns: int,
               labels: Labels) -> str | None:
     """One stage on a line: the line after it, or None when it drops the line."""
-    if isinstance(stage, LineFilter):
+    if isinstance(stage, (LineFilter, IPLineFilter, PatternLineFilter)):
         return line if stage.keeps(line) else None
     if isinstance(stage, Parser):
         return _extract(stage, line, labels, stream)

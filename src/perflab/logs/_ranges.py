@@ -13,6 +13,11 @@ pkg/logql/log/metrics_extraction.go, pkg/logql/range_vector.go).
 - Each step t looks at the samples in (t - range, t]; ``rate`` is their sum over the range's
   seconds, ``stddev``/``stdvar`` are the population forms, ``quantile_over_time`` is
   Prometheus's (linear between ranks; φ < 0 gives -Inf, φ > 1 +Inf).
+- ``rate_counter`` reads the samples as a counter: Loki's extrapolatedRate (range_vector.go,
+  adapted from Prometheus's): the increase from first to last sample, resets added back,
+  extrapolated towards the window's edges (by at most half the mean spacing when a sample is
+  not within 1.1 spacings of an edge, and never below a counter's zero), per second of the
+  range; a window with fewer than two samples is 0.
 """
 
 from __future__ import annotations
@@ -127,6 +132,35 @@ def over_time(agg: RangeAgg, values: list[float]) -> float:
     return quantile(agg.param, values)
 
 
+def counter_rate(ts_list: list[int], values: list[float], range_ns: int, end_ns: int) -> float:
+    """Loki's ``extrapolatedRate(..., isCounter=true, isRate=true)`` over one window's
+    samples (times in ns) ending at ``end_ns``."""
+    if len(values) < 2:
+        return 0.0
+    increase = values[-1] - values[0]
+    last = 0.0
+    for v in values:
+        if v < last:  # a reset: the counter restarted from zero
+            increase += last
+        last = v
+    to_start = (ts_list[0] - (end_ns - range_ns)) / 1e9
+    to_end = (end_ns - ts_list[-1]) / 1e9
+    sampled = (ts_list[-1] - ts_list[0]) / 1e9
+    spacing = sampled / (len(values) - 1)
+    threshold = spacing * 1.1
+    if to_start >= threshold:
+        to_start = spacing / 2
+    to_zero = to_start
+    if increase > 0 and values[0] >= 0:
+        to_zero = sampled * (values[0] / increase)
+    to_start = min(to_start, to_zero)
+    if to_end >= threshold:
+        to_end = spacing / 2
+    if sampled == 0:  # all samples at one time: Go's 0/0, NaN
+        return math.nan
+    return increase * ((sampled + to_start + to_end) / sampled) / (range_ns / 1e9)
+
+
 def windows(agg: RangeAgg, ts_list: list[int], values: list[float], times: list[int]) -> Points:
     """The function at each step over the samples in (t - range, t]; no sample, no point."""
     points: Points = []
@@ -134,7 +168,10 @@ def windows(agg: RangeAgg, ts_list: list[int], values: list[float], times: list[
         a = bisect.bisect_right(ts_list, t - agg.range_ns)
         b = bisect.bisect_right(ts_list, t)
         if b > a:
-            points.append((t, over_time(agg, values[a:b])))
+            if agg.func == "rate_counter":
+                points.append((t, counter_rate(ts_list[a:b], values[a:b], agg.range_ns, t)))
+            else:
+                points.append((t, over_time(agg, values[a:b])))
     return points
 
 

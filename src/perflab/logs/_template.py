@@ -3,10 +3,13 @@
 What Loki's template docs (docs/sources/query/template_functions.md) show most: ``{{.label}}``,
 pipelines (``{{ .path | trimPrefix "/" | upper }}``), calls with arguments (``{{ printf "%s %d"
 .a .b }}``), parenthesised calls, ``{{- ... -}}`` trimming and ``{{/* comments */}}``; the
-functions below, among them ``__line__`` and ``__timestamp__``. Control actions (``if``,
-``range``, ``with``, variables) are refused when the query is parsed, so a query never half
-works. As in Go, the value piped in is the last argument, a label that is not set prints as ""
-(Loki passes a map of strings), and a call that fails is a render error (Loki then adds
+functions below, among them ``__line__`` and ``__timestamp__``; ``{{if}}``/``{{else if}}``/
+``{{else}}``/``{{end}}`` and ``{{with pipeline}}...{{else}}...{{end}}`` (dot, ``{{.}}``, is the
+pipeline's value inside it, as in Go; at the top it is the labels, printed as Go prints a
+``map[string]string``; a field of a dot that is not the labels is a render error). ``range``
+and variables are refused when the query is parsed, so a query never half works. As in Go, the
+value piped in is the last argument, a label that is not set prints as "" (Loki passes a map
+of strings), and a call that fails is a render error (Loki then adds
 ``__error__="TemplateFormatErr"`` and keeps the line).
 """
 
@@ -17,7 +20,7 @@ import math
 import re
 import time
 import urllib.parse
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -56,7 +59,14 @@ class Time:
         return dt.strftime("%Y-%m-%d %H:%M:%S") + (f".{frac}" if frac else "") + " +0000 UTC"
 
 
-Value = str | int | float | bool | Time
+class LabelMap(dict[str, str]):
+    """The labels as ``{{.}}`` gives them: Go prints a map as ``map[k:v k2:v2]``, by key."""
+
+    def __str__(self) -> str:
+        return "map[" + " ".join(f"{k}:{v}" for k, v in sorted(self.items())) + "]"
+
+
+Value = str | int | float | bool | Time | LabelMap
 
 
 # -- the tree ------------------------------------------------------------------------------------
@@ -64,6 +74,14 @@ Value = str | int | float | bool | Time
 @dataclass(frozen=True, slots=True)
 class Field:
     name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Dot:
+    """``{{.}}``: the labels at the top, the value of the pipeline inside a ``with``."""
+
+    def __repr__(self) -> str:  # as Go names it in "can't give argument to non-function ."
+        return "."
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,19 +97,21 @@ class Call:
 
 @dataclass(frozen=True, slots=True)
 class Pipeline:
-    commands: tuple[Call | Field | Literal | Pipeline, ...]
+    commands: tuple[Call | Field | Dot | Literal | Pipeline, ...]
 
 
-Arg = Field | Literal | Call | Pipeline
+Arg = Field | Dot | Literal | Call | Pipeline
 
 
 @dataclass(frozen=True, slots=True)
 class IfBlock:
-    """``{{if cond}}...{{else if cond}}...{{else}}...{{end}}`` (``else if`` nests)."""
+    """``{{if cond}}...{{else if cond}}...{{else}}...{{end}}`` (``else if`` nests), or with
+    ``rebind`` ``{{with cond}}...{{else}}...{{end}}`` (then-parts see the value as dot)."""
 
     cond: Pipeline
     then: tuple[Part, ...]
     otherwise: tuple[Part, ...] = ()
+    rebind: bool = False
 
 
 Part = str | Pipeline | IfBlock
@@ -102,6 +122,7 @@ class Context:
     labels: dict[str, str]
     line: str
     ts_ns: int
+    dot: Value | None = None  # inside a with: its value (None: the labels)
 
 
 # -- Go's printing and conversions ---------------------------------------------------------------
@@ -134,7 +155,7 @@ def to_int(v: Value) -> int:
         return int(v) if math.isfinite(v) else 0
     if isinstance(v, Time):
         return v.ns
-    text = re.sub(r"^([-+]?\d+)\.0*$", r"\1", v.strip())
+    text = re.sub(r"^([-+]?\d+)\.0*$", r"\1", go_str(v).strip())
     try:
         return int(text, 0) if not re.fullmatch(r"[-+]?0\d+", text) else int(text, 8)
     except ValueError:
@@ -148,7 +169,7 @@ def to_float(v: Value) -> float:
     if isinstance(v, (bool, int, float)):
         return float(v)
     try:
-        return float(v.strip())
+        return float(go_str(v).strip())
     except ValueError:
         return 0.0
 
@@ -179,6 +200,8 @@ def go_printf(fmt: str, args: Sequence[Value]) -> str:
 
 
 def _go_type(v: Value) -> str:
+    if isinstance(v, LabelMap):
+        return "map[string]string"
     if isinstance(v, bool):
         return "bool"
     if isinstance(v, int):
@@ -466,6 +489,7 @@ _ACTION_TOKEN = re.compile(r"""
   | (?P<string>"(?:[^"\\]|\\.)*")
   | (?P<raw>`[^`]*`)
   | (?P<number>[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?)
+  | (?P<dot>\.)
   | (?P<ident>[A-Za-z_][A-Za-z0-9_]*)
   | (?P<op>[|()])
 """, re.VERBOSE)
@@ -519,7 +543,7 @@ class _ActionParser:
             cmds.append(self.command())
         return Pipeline(tuple(cmds))
 
-    def command(self) -> Call | Field | Literal | Pipeline:
+    def command(self) -> Call | Field | Dot | Literal | Pipeline:
         if self.i >= len(self.toks) or self.at_op("|") or self.at_op(")"):
             at = self.toks[self.i].at if self.i < len(self.toks) else self.end
             raise TemplateSyntaxError("missing value for command", at)
@@ -546,6 +570,8 @@ class _ActionParser:
         self.i += 1
         if tok.kind == "field":
             return Field(tok.text[1:])
+        if tok.kind == "dot":
+            return Dot()
         if tok.kind in ("string", "raw"):
             return Literal(_unquote(tok.text))
         if tok.kind == "number":
@@ -609,6 +635,7 @@ class _Frame:
     otherwise: list[Part] | None = None
     chained: bool = False   # opened by "else if": closed by the same {{end}}
     at: int = 0
+    rebind: bool = False    # a with
 
     @property
     def parts(self) -> list[Part]:
@@ -616,7 +643,8 @@ class _Frame:
 
     def block(self) -> IfBlock:
         assert self.cond is not None
-        return IfBlock(self.cond, _clean(self.then), _clean(self.otherwise or []))
+        return IfBlock(self.cond, _clean(self.then), _clean(self.otherwise or []),
+                       rebind=self.rebind)
 
 
 def _clean(parts: list[Part]) -> tuple[Part, ...]:
@@ -632,12 +660,12 @@ def _pipeline_of(toks: list[_Tok], end: int) -> Pipeline:
 
 
 def _control(toks: list[_Tok], end: int, stack: list[_Frame], start: int) -> None:
-    """An ``if``/``else``/``end`` action on the stack of open ``if``s."""
+    """An ``if``/``with``/``else``/``end`` action on the stack of open blocks."""
     word = toks[0].text
-    if word == "if":
+    if word in ("if", "with"):
         if len(toks) < 2:  # "if" and its condition
-            raise TemplateSyntaxError("missing value for if", start)
-        stack.append(_Frame(_pipeline_of(toks[1:], end), [], at=start))
+            raise TemplateSyntaxError(f"missing value for {word}", start)
+        stack.append(_Frame(_pipeline_of(toks[1:], end), [], at=start, rebind=word == "with"))
         return
     if len(stack) < 2:  # the root frame and an open if
         raise TemplateSyntaxError(f"unexpected {{{{{word}}}}}", start)
@@ -647,6 +675,9 @@ def _control(toks: list[_Tok], end: int, stack: list[_Frame], start: int) -> Non
             raise TemplateSyntaxError("unexpected {{else}} after {{else}}", start)
         top.otherwise = []
         if len(toks) > 1:
+            if top.rebind:
+                raise TemplateSyntaxError("expected {{end}} or {{else}} in a with",
+                                          toks[1].at)
             if toks[1].text != "if" or len(toks) < 3:  # "else if" and its condition
                 raise TemplateSyntaxError("expected 'else' or 'else if cond'", toks[1].at)
             stack.append(_Frame(_pipeline_of(toks[2:], end), [], chained=True, at=start))
@@ -696,12 +727,14 @@ def parse_template(text: str) -> Template:
         toks = _tokens(body, body_start)
         if not toks:
             raise TemplateSyntaxError("missing value for command", start)
-        if toks[0].kind == "ident" and toks[0].text in ("if", "else", "end"):
+        if toks[0].kind == "ident" and toks[0].text in ("if", "with", "else", "end"):
             _control(toks, body_end, stack, start)
             continue
         parts.append(_pipeline_of(toks, body_end))
     if len(stack) > 1:
-        raise TemplateSyntaxError("unexpected EOF: an {{if}} without {{end}}", stack[-1].at)
+        word = "with" if stack[-1].rebind else "if"
+        raise TemplateSyntaxError(f"unexpected EOF: an {{{{{word}}}}} without {{{{end}}}}",
+                                  stack[-1].at)
     return Template(text, _clean(stack[0].then))
 
 
@@ -718,7 +751,11 @@ def _render(parts: tuple[Part, ...], ctx: Context) -> str:
         if isinstance(p, str):
             out.append(p)
         elif isinstance(p, IfBlock):
-            out.append(_render(p.then if truth(_run(p.cond, ctx)) else p.otherwise, ctx))
+            value = _run(p.cond, ctx)
+            if not truth(value):
+                out.append(_render(p.otherwise, ctx))
+            else:
+                out.append(_render(p.then, replace(ctx, dot=value) if p.rebind else ctx))
         else:
             out.append(go_str(_run(p, ctx)))
     return "".join(out)
@@ -728,7 +765,13 @@ def _run(node: Arg | Call, ctx: Context, piped: tuple[Value, ...] = ()) -> Value
     if isinstance(node, Field):
         if piped:
             raise RenderError(f"can't give argument to non-function .{node.name}")
+        if ctx.dot is not None and not isinstance(ctx.dot, LabelMap):
+            raise RenderError(f"can't evaluate field {node.name} in type {_go_type(ctx.dot)}")
         return ctx.labels.get(node.name, "")
+    if isinstance(node, Dot):
+        if piped:
+            raise RenderError("can't give argument to non-function .")
+        return LabelMap(ctx.labels) if ctx.dot is None else ctx.dot
     if isinstance(node, Literal):
         if piped:
             raise RenderError(f"can't give argument to non-function {go_str(node.value)}")

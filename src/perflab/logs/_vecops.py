@@ -201,7 +201,7 @@ def aggregate_vector(op: str, vec: Vector, names: tuple[str, ...], *, without: b
         if op in ("sort", "sort_desc"):  # within each group, as Loki's evaluator sorts
             out.extend(sorted(members, key=lambda s: (s[1], key_of(s[0])),
                               reverse=op == "sort_desc"))
-        elif op in ("topk", "bottomk"):
+        elif op in ("topk", "bottomk", "approx_topk"):  # approx_topk: topk on exact data
             assert param is not None
             ranked = sorted(members, key=lambda s: (_nan_last(s[1], op), key_of(s[0])))
             out.extend(ranked[:param])
@@ -213,7 +213,7 @@ def aggregate_vector(op: str, vec: Vector, names: tuple[str, ...], *, without: b
 def _nan_last(v: float, op: str) -> float:
     if math.isnan(v):
         return math.inf
-    return -v if op == "topk" else v
+    return v if op == "bottomk" else -v
 
 
 def label_replace(vec: Vector, dst: str, src: str,

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from tests.conftest import wait_for
 
+from perflab.logs import LogEntry, LogSink
 from perflab.store import Store, log_lines, log_stats, log_streams
 
 
@@ -32,3 +34,15 @@ def wait_stored(path: Path, n: int) -> list[dict[str, Any]]:
     """The lines once ``n`` are stored (the ingest queue writes in rounds)."""
     wait_for(lambda: count(path) >= n, timeout_s=30, what=f"{n} lines stored")
     return stored(path)
+
+
+def store_of(tmp_path_factory: Any, name: str, entries: list[LogEntry]) -> Iterator[Store]:
+    """A module's store holding ``entries`` (written through the LogSink as a receiver
+    writes them), reopened for reading; closed after the module (a fixture's body)."""
+    path = tmp_path_factory.mktemp(name) / "s.db"
+    sink = LogSink(run_id=lambda: None, clock=lambda: 0.0)
+    with Store.open(path) as st, st.transaction():
+        sink.write(st, entries)
+    st = Store.open(path)
+    yield st
+    st.close()

@@ -35,6 +35,26 @@ SETTINGS = settings(max_examples=300, deadline=None)
     ('{app="x"} | json | (a="b"', 26, "expected ')'"),
     ('{app="unterminated}', 6, "unterminated string"),
     ('{app="x"} | level=~5', 20, "takes a string"),
+    # grafana/loki's parser_test.go refuses approx_topk with a grouping
+    ('approx_topk(2, count_over_time({ foo = "bar" }[5h])) by (foo)', 54, "grouping not allowed"),
+    ('approx_topk by (foo) (2, count_over_time({foo="bar"}[5h]))', 1, "grouping not allowed"),
+    ('approx_topk(0, count_over_time({foo="bar"}[5h]))', 13, "greater than 0"),
+    # metric_queries.md: no grouping for rate_counter; it needs an unwrapped range
+    ('rate_counter({a="b"} | unwrap x [1m]) by (a)', 39, "grouping is not allowed"),
+    ('rate_counter({a="b"}[1m])', 1, "needs an unwrapped range"),
+    # ip.md: only |= and != in a line filter, only = and != in a label filter
+    ('{a="b"} |~ ip("1.2.3.4")', 9, "ip() takes |= or !="),
+    ('{a="b"} | x > ip("1.2.3.4")', 13, "ip() takes = or !="),
+    ('{a="b"} |= ip("192.168.0.1 - 192.189.10.12")', 15, "ip: invalid pattern"),
+    ('{a="b"} | x = ip("192.168.0.2-1.0.0.0")', 18, "ip: invalid pattern"),
+    # pattern/ast.go validateNoNamedCaptures, validateNoConsecutiveCaptures
+    ('{a="b"} |> "x <name> y"', 15, "named captures are not allowed"),
+    ('{a="b"} !> "x <_><_>"', 18, "consecutive capture"),
+    # text/template: with needs its pipeline and its {{end}}; Go's "else with" is not taken
+    ('{a="b"} | line_format "{{ with }}"', 24, "missing value for with"),
+    ('{a="b"} | line_format "x{{ with .a }}y"', 25, "an {{with}} without {{end}}"),
+    ('{a="b"} | line_format "{{ with .a }}x{{ else with .b }}y{{ end }}"', 46,
+     "expected {{end}} or {{else}} in a with"),
 ])
 def test_invalid_queries_point_at_the_column(query, column, says):
     with pytest.raises(LogQLError) as info:

@@ -17,9 +17,10 @@ import re
 from typing import Any
 
 import pytest
+from tests.unit.logs._logrows import store_of
 
-from perflab.logs import LogEntry, LogSink, QueryError, query_instant, query_range
-from perflab.store import Store, canonical_labels
+from perflab.logs import LogEntry, QueryError, query_instant, query_range
+from perflab.store import canonical_labels
 
 S = 10**9
 T0 = 1_700_000_000 * S
@@ -277,22 +278,11 @@ LOG_QUERIES += [
 ]
 
 
-def _fill(store: Store) -> None:
-    sink = LogSink(run_id=lambda: None, clock=lambda: 0.0)
-    entries = [LogEntry(canonical_labels(labels), T0 + sec * S, line)
-               for labels, sec, line in LINES.values()]
-    with store.transaction():
-        sink.write(store, entries)
-
-
 @pytest.fixture(scope="module")
 def filled(tmp_path_factory):
-    path = tmp_path_factory.mktemp("logql") / "s.db"
-    with Store.open(path) as st:
-        _fill(st)
-    st = Store.open(path)
-    yield st
-    st.close()
+    yield from store_of(tmp_path_factory, "logql", [
+        LogEntry(canonical_labels(labels), T0 + sec * S, line)
+        for labels, sec, line in LINES.values()])
 
 
 def _expected(streams: list[tuple[dict[str, str], list[str]]]) -> dict[str, list[str]]:
