@@ -73,6 +73,6 @@ class Page:
 def serving(store: Path, *extra: str) -> Iterator[str]:
     """A real ``perflab serve`` over ``store`` for the block; yields its URL. It must stop
     cleanly (exit code 0) when the block ends."""
-    with serve(store, *extra, start_timeout_s=20) as hub:
+    with serve(store, *extra, start_timeout_s=60) as hub:
         yield hub.url
     assert hub.returncode == 0, hub.log()

@@ -45,18 +45,21 @@ def _target(spec: str, pid: int | None) -> tuple[int | None, str | None]:
                    "(default: the process listening on the URL's port here, if any).")
 @click.option("--top", type=click.IntRange(1, 200), default=10, show_default=True,
               help="How many growing allocation sites to show.")
+@click.option("--memray/--no-memray", default=None,
+              help="Name a Python process's sites through memray attach, with native frames "
+                   "(default: when it has no debug agent and memray is installed).")
 @click.option("--run", "run_ref", default=None, metavar="ID",
               help="Record into this run (default: a run of kind leak of its own).")
 @store_option
 @json_option
 def leak(*, target: str, duration: float, interval: float, warmup: float, min_growth: str,
-         pid: int | None, top: int, run_ref: str | None, store_path: str | None,
-         as_json: bool) -> int:
+         pid: int | None, top: int, memray: bool | None, run_ref: str | None,
+         store_path: str | None, as_json: bool) -> int:
     """Watch PID (or a Go service's URL) and decide whether it leaks; exit 1 when it does.
 
     RSS and PSS from smaps; a Go service's heap in use and its heap profile by allocation site;
-    a Python process's tracemalloc through the debug agent (perflab run --debug). The sites are
-    ranked by growth, not size.
+    a Python process's tracemalloc through the debug agent (perflab run --debug), or memray
+    attach when it has none. The sites are ranked by growth, not size.
     """
     from perflab.debug import LeakOptions, LeakRecorder, LeakTarget, run_watch  # noqa: PLC0415
 
@@ -68,7 +71,7 @@ def leak(*, target: str, duration: float, interval: float, warmup: float, min_gr
     if pid_ is not None and not Path(f"/proc/{pid_}").exists():
         raise NoSuchProcess(pid_)
     options = LeakOptions(duration_s=duration, interval_s=interval, warmup_s=warmup,
-                          min_growth=float(parse_size(min_growth)), top=top)
+                          min_growth=float(parse_size(min_growth)), top=top, memray=memray)
     leak_target = LeakTarget(pid=pid_, url=url)
     store = open_store(store_path)
     try:

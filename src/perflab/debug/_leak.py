@@ -13,7 +13,6 @@ A target that goes away mid-watch ends the watch: what was read is kept and judg
 from __future__ import annotations
 
 import contextlib
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,6 +30,7 @@ from perflab.debug._leak_sources import (
     Source,
     process_age_s,
 )
+from perflab.debug._memray import MemraySource, is_python_process, memray_missing
 from perflab.errors import NoSuchProcess, TargetError
 
 SCHEMA = "perflab.leak/1"
@@ -52,6 +52,7 @@ class LeakOptions:
     top: int = 10
     frames: int = 16
     snapshots: int = SNAPSHOTS
+    memray: bool | None = None   # None: when a Python process has no agent; True: always, native
 
 
 @dataclass(slots=True)
@@ -89,18 +90,38 @@ def open_sources(target: LeakTarget, options: LeakOptions) -> tuple[list[Source]
     if target.url is not None:
         sources.append(GoSource(target.url))
     elif target.pid is not None:
-        if has_agent(target.pid, target.agent_dir):
-            sources.append(PythonAgentSource(target.pid, frames=options.frames,
-                                             directory=target.agent_dir))
-            if shutil.which("memray") is None:
-                notes.append("memray is not installed, so native allocations in extensions "
-                             "are not attributed (pip install memray; then memray attach PID)")
-        else:
-            notes.append("no debug agent in this process: the trend is RSS/PSS only and no "
-                         "allocation sites are named (a Python service: start it with "
-                         "perflab run --debug, or perflab.debug.enable(); a Go service: give "
-                         "its URL)")
+        sources.extend(_python_sites(target.pid, target.agent_dir, options, notes))
     return sources, notes
+
+
+def _python_sites(pid: int, agent_dir: Path | None, options: LeakOptions,
+                  notes: list[str]) -> list[Source]:
+    """The site reader for a process given by PID: the debug agent's tracemalloc, else memray
+    attach for a Python process (``options.memray`` True: memray with native frames always)."""
+    agent = has_agent(pid, agent_dir)
+    if agent and not options.memray:
+        if memray_missing() is None:
+            notes.append("tracemalloc sees Python's allocations only; perflab leak --memray "
+                         "PID also attributes native allocations in extensions")
+        return [PythonAgentSource(pid, frames=options.frames, directory=agent_dir)]
+    if options.memray is not False and (options.memray or is_python_process(pid)):
+        missing = memray_missing()
+        if missing is None:
+            return [MemraySource(pid, duration_s=options.duration_s,
+                                 native=bool(options.memray))]
+        if options.memray:
+            msg = f"--memray: {missing}"
+            raise TargetError(msg, hint="or start the service with perflab run --debug, for "
+                                        "tracemalloc through the debug agent")
+        notes.append(f"no debug agent in this Python process and {missing}: the trend is "
+                     "RSS/PSS only and no allocation sites are named (or start it with "
+                     "perflab run --debug)")
+        return []
+    notes.append("no debug agent in this process: the trend is RSS/PSS only and no "
+                 "allocation sites are named (a Python service: start it with "
+                 "perflab run --debug, or perflab.debug.enable(); a Go service: give "
+                 "its URL)")
+    return []
 
 
 def watch(target: LeakTarget, options: LeakOptions, *,
@@ -153,6 +174,9 @@ def watch(target: LeakTarget, options: LeakOptions, *,
         for source in sources:
             with contextlib.suppress(TargetError):  # a process gone took its tracing along
                 source.close()
+            failure = getattr(source, "failure", None)  # memray's attach, when it failed
+            if failure:
+                seen.notes.append(failure)
     return seen
 
 

@@ -38,7 +38,10 @@ def test_sync_blocking_names_the_contending_functions(capsys, tmp_path, store_pa
     validate(doc, "gotrace")
     assert code == 0
     sync = next(p for p in doc["profiles"] if p["kind"] == "sync")
-    assert {t["function"] for t in sync["top"][:2]} == {"main.transferAB", "main.transferBA"}
+    # The program's own functions that block most are the two lock-order transfers; on a busy
+    # machine the runtime's own waits (runtime.selectgo) can rank among them, so they are left out.
+    own = [t["function"] for t in sync["top"] if t["function"].startswith("main.")]
+    assert set(own[:2]) == {"main.transferAB", "main.transferBA"}
     assert (tmp_path / "trace-1s-2.out.sync.html").is_file()
     with Store.open(store_path) as store:
         series = store.series(doc["run"], name="go_trace_blocking_seconds")

@@ -135,7 +135,7 @@ def test_a_process_without_an_agent_is_watched_by_rss_with_a_note(tmp_path):
         env = {**os.environ, "PYTHONPATH": str(ROOT / "src"),
                "PERFLAB_DEBUG_DIR": str(tmp_path / "none")}
         out = subprocess.run([sys.executable, "-m", "perflab", "leak", str(proc.pid), "-d", "2s",
-                              "-i", "1s", "--warmup", "1ms", "--json", "--store",
+                              "-i", "1s", "--warmup", "1ms", "--no-memray", "--json", "--store",
                               str(tmp_path / "lab.db")], capture_output=True, text=True,
                              env=env, timeout=120, check=False)
     finally:
@@ -146,3 +146,29 @@ def test_a_process_without_an_agent_is_watched_by_rss_with_a_note(tmp_path):
     assert "no debug agent" in doc["notes"][0]
     assert doc["verdict"] == "not enough data"
     assert out.returncode == 0
+
+
+def test_memray_attach_names_the_sites_of_a_python_process_without_an_agent(tmp_path):
+    require_tool("gdb")
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    proc, pid = _start([sys.executable, str(FIXTURES / "pyleak.py"), "--no-agent"], env)
+    try:
+        # attaching goes through gdb, which takes seconds (tens on a busy machine): a longer
+        # watch than the agent's, so that a dozen snapshots come after the attach
+        out = subprocess.run([sys.executable, "-m", "perflab", "leak", pid, "-d", "45s", "-i",
+                              "2s", "--warmup", "2s", "--json", "--store",
+                              str(tmp_path / "lab.db")], capture_output=True, text=True,
+                             env={**env, "PERFLAB_DEBUG_DIR": str(tmp_path / "none")},
+                             timeout=240, check=False)
+    finally:
+        _stop(proc)
+    doc = json.loads(out.stdout)
+    jsonschema.Draft202012Validator(SCHEMA).validate(doc)
+    assert doc["site_source"] == "memray attach", doc["notes"]
+    assert doc["verdict"] == "leak"
+    assert out.returncode == 1
+    top = doc["sites"][0]
+    assert top["function"] == "remember_request"
+    assert top["file"] == str(FIXTURES / "pyleak.py")
+    # the temporaries each request frees are not a growing site
+    assert "handle" not in [s["function"] for s in doc["sites"]]
