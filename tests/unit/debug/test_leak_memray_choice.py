@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -41,7 +42,7 @@ def readers(monkeypatch):
     return with_agent
 
 
-def _sites(options: LeakOptions) -> tuple[list[object], list[str]]:
+def _sites(options: LeakOptions) -> tuple[list[Any], list[str]]:
     sources, notes = open_sources(LeakTarget(pid=os.getpid()), options)
     return sources[1:], notes  # [0] is smaps
 
