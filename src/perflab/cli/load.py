@@ -234,3 +234,8 @@ def compare(run_a: str, run_b: str, store_path: str | None, as_json: bool) -> No
 from perflab.cli._load_capacity import capacity  # noqa: E402  # a command of its own module
 
 load.add_command(capacity)
+
+from perflab.cli._load_import import coverage, import_  # noqa: E402  # commands of their own module
+
+load.add_command(import_)
+load.add_command(coverage)
