@@ -135,14 +135,29 @@ def replay_stages(traffic: Traffic) -> tuple[list[tuple[float, float]], float]:
     return steps, steps[0][1]
 
 
+def _step_stages(steps: list[tuple[float, float]]) -> list[str]:
+    """Stages that start each bucket's requests within it: a 1 ms ramp from the previous
+    rate, then a hold at the rate that makes the bucket's arrivals its recorded count (the
+    ramp's share included), so the counts add up to the recording's."""
+    ramp = 0.001
+    out = []
+    prev = steps[0][1]
+    for i, (width, rate) in enumerate(steps):
+        if i == 0:
+            out.append(f"{width:g}s:{rate:.10g}")
+            continue
+        count = rate * width
+        hold = max(0.0, (count - prev * ramp / 2) / (width - ramp / 2))
+        out += [f"{ramp * 1000:g}ms:{hold:.10g}", f"{width - ramp:.10g}s:{hold:.10g}"]
+        prev = hold
+    return out
+
+
 def _replay(traffic: Traffic) -> str:
     steps, first = replay_stages(traffic)
     if not steps:  # no times (a JMeter plan, spans without start): one per second
         steps, first = [(float(max(1, len(traffic.requests))), 1.0)], 1.0
-    stages = ",".join(
-        part for i, (width, rate) in enumerate(steps)
-        for part in ((f"{width:g}s:{rate:g}",) if i == 0 else
-                     (f"1ms:{rate:g}", f"{width - 0.001:g}s:{rate:g}")))
+    stages = ",".join(_step_stages(steps))
     rows = []
     for r in traffic.requests[:MAX_REPLAY]:
         row = {"method": r.method, "path": r.path, "name": r.endpoint}
