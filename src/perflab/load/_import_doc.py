@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Literal
 
 from perflab.load._import_model import mix
+from perflab.load._import_write import run_args
 
 if TYPE_CHECKING:
     from perflab.load._contracts import LoadImportDoc
@@ -35,7 +36,7 @@ def import_document(traffic: Traffic, *, output: str | None, replay: bool) -> Lo
         } for e in endpoints],
         "flows": [{"name": f.name, "users": f.users, "steps": len(f.steps)}
                   for f in traffic.flows],
-        "run_args": list(traffic.run_args),
+        "run_args": run_args(traffic, replay=replay),
         "unmapped": [{"where": u.where, "element": u.element, "reason": u.reason}
                      for u in traffic.unmapped],
     }

@@ -53,14 +53,24 @@ def _header(traffic: Traffic, command: str, *, replay: bool) -> str:
              f"{total} requests, {len(mix(traffic.requests))} endpoints"
              + (f", {rate:.4g} requests/s" if rate is not None else "")
              + (", replayed in order at the recorded rate." if replay else ".")]
-    if traffic.run_args:
+    args = run_args(traffic, replay=replay)
+    if args:
         lines.append("Run it as the source ran: perflab load run -s THIS_FILE "
-                     + " ".join(traffic.run_args))
+                     + " ".join(args))
     if traffic.unmapped:
         lines.append(f"Not reproduced ({len(traffic.unmapped)}; see the import's output):")
         lines.extend(f"  - {u.where}: {u.element}: {u.reason}" for u in traffic.unmapped[:20])
     text = "\n".join(lines).replace('"""', "'''").replace("\\", "\\\\")
     return f'"""{text}\n"""\n\n'
+
+
+def run_args(traffic: Traffic, *, replay: bool) -> list[str]:
+    """The ``perflab load run`` options that reproduce the source: a JMeter plan's ``-n`` or
+    ``-d``; a replay's length (the run's default, 10 s, may be shorter)."""
+    if replay and not traffic.flows:
+        seconds = sum(width for width, _ in replay_stages(traffic)[0])
+        return ["-d", f"{seconds:g}s"] if seconds else []
+    return list(traffic.run_args)
 
 
 def _literal(value: object) -> str:
