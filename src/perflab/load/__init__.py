@@ -15,8 +15,9 @@ Scenarios from production traffic (``perflab load import``, ``perflab load cover
 ``read_traffic`` (an access log, a HAR file, a JMeter plan) and ``read_traces`` (the server
 spans in the store) give a ``Traffic``; ``render_scenario`` writes it as a scenario file,
 ``import_document``/``render_import``/``render_unmapped`` describe it; ``coverage_document``
-(a scenario against production, ``scenario_endpoints`` for the first half) and
-``render_coverage``; their contracts ``LoadImportDoc`` and ``LoadCoverageDoc``.
+(a scenario against production, ``scenario_endpoints`` for the first half),
+``run_coverage`` (a load run's: ``--coverage-against``) and ``render_coverage``; their
+contracts ``LoadImportDoc`` and ``LoadCoverageDoc``.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
     from perflab.load._import_coverage import (
         coverage_document,
         render_coverage,
+        run_coverage,
         scenario_endpoints,
     )
     from perflab.load._import_doc import import_document, render_import, render_unmapped
@@ -79,6 +81,7 @@ _WHERE = {
     "coverage_document": "perflab.load._import_coverage",
     "render_coverage": "perflab.load._import_coverage",
     "scenario_endpoints": "perflab.load._import_coverage",
+    "run_coverage": "perflab.load._import_coverage",
     "import_document": "perflab.load._import_doc",
     "render_import": "perflab.load._import_doc",
     "render_unmapped": "perflab.load._import_doc",
@@ -176,6 +179,7 @@ __all__ = [
     "render_scenario",
     "render_summary",
     "render_unmapped",
+    "run_coverage",
     "scenario_endpoints",
     "search_capacity",
     "workers_needed",

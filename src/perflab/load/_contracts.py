@@ -183,16 +183,49 @@ class LoadSummaryJson(TypedDict):
     drain_s: float
 
 
+class LoadCoverageAgainst(TypedDict):
+    source: Literal["access-log", "har", "jmx", "traces"]
+    path: str
+    format: str
+    requests: int
+    endpoints: int
+
+
+class LoadCoverageEndpoint(TypedDict):
+    endpoint: str
+    requests: int
+    share_pct: float
+    covered_by: str | None  # the scenario's endpoint that covers it
+
+
+class LoadCoverageDoc(TypedDict):
+    """``perflab load coverage --json`` (docs/schemas/load-coverage.schema.json); also the
+    ``coverage`` of a load run given ``--coverage-against``."""
+
+    schema: Literal["perflab.load-coverage/1"]
+    scenario: str
+    against: LoadCoverageAgainst
+    coverage_pct: float | None
+    target_pct: float
+    meets_target: bool
+    endpoints: list[LoadCoverageEndpoint]
+    missed: list[LoadCoverageEndpoint]
+    not_in_production: list[str]
+    notes: list[str]
+
+
 class LoadDoc(LoadSummaryJson):
-    """The result of one load test (perflab.load/4). Latencies in milliseconds. History: 4 -
+    """The result of one load test (perflab.load/5). Latencies in milliseconds. History: 5 -
+    coverage added (--coverage-against: the share of production requests exercised). 4 -
     tracing.slowest_traces added. 3 - tracing added (the share of requests traced). 2 -
     dropped counts arrivals never sent (was: late starts); late, scheduled, unfinished,
     target_reached, lateness_ms and drain_s added; unsent removed (now dropped); rps is requests
     / duration_s; requests_by_name gives requests, failed and latency_ms. 1 - first version.
     """
 
-    schema: Literal["perflab.load/4"]
+    schema: Literal["perflab.load/5"]
     tracing: LoadTracingDoc | None
+    coverage: LoadCoverageDoc | None
 
 
 class LoadCompareRun(TypedDict):
@@ -338,34 +371,3 @@ class LoadImportDoc(TypedDict):
     flows: list[LoadImportFlow]
     run_args: list[str]
     unmapped: list[LoadImportUnmapped]
-
-
-class LoadCoverageAgainst(TypedDict):
-    source: Literal["access-log", "har", "jmx", "traces"]
-    path: str
-    format: str
-    requests: int
-    endpoints: int
-
-
-class LoadCoverageEndpoint(TypedDict):
-    endpoint: str
-    requests: int
-    share_pct: float
-    covered_by: str | None  # the scenario's endpoint that covers it
-
-
-class LoadCoverageDoc(TypedDict):
-    """``perflab load coverage --json`` (docs/schemas/load-coverage.schema.json); also the
-    ``coverage`` of a load run given ``--coverage-against``."""
-
-    schema: Literal["perflab.load-coverage/1"]
-    scenario: str
-    against: LoadCoverageAgainst
-    coverage_pct: float | None
-    target_pct: float
-    meets_target: bool
-    endpoints: list[LoadCoverageEndpoint]
-    missed: list[LoadCoverageEndpoint]
-    not_in_production: list[str]
-    notes: list[str]

@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import io
 from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import urlsplit
 
 from perflab.load._contracts import LoadCoverageDoc, LoadCoverageEndpoint
 from perflab.load._import_model import endpoint_key, endpoint_matches, mix
@@ -92,7 +93,7 @@ def scenario_endpoints(path: str) -> tuple[dict[str, int], list[str]]:
     return found, notes
 
 
-def coverage(exercised: list[str], production: Traffic, *, scenario: str,
+def coverage_of(exercised: list[str], production: Traffic, *, scenario: str,
              target_pct: float = TARGET_PCT, notes: list[str] | None = None
              ) -> LoadCoverageDoc:
     """How much of production's traffic the ``exercised`` endpoints cover."""
@@ -131,8 +132,19 @@ def coverage_document(scenario: str, production: Traffic, *,
     """``perflab load coverage``: the scenario file's endpoints (a dry run) against
     production's traffic."""
     found, notes = scenario_endpoints(scenario)
-    return coverage(sorted(found), production, scenario=scenario, target_pct=target_pct,
-                    notes=notes)
+    return coverage_of(sorted(found), production, scenario=scenario, target_pct=target_pct,
+                       notes=notes)
+
+
+def run_coverage(production: Traffic, *, scenario_file: str | None, method: str,
+                 url: str | None, target_pct: float = TARGET_PCT) -> LoadCoverageDoc:
+    """The coverage of a load run (``perflab load run --coverage-against``): its scenario
+    file's endpoints, or the one endpoint of a URL test."""
+    if scenario_file is not None:
+        return coverage_document(scenario_file, production, target_pct=target_pct)
+    path = urlsplit(url or "/").path or "/"
+    return coverage_of([endpoint_key(method, path)], production, scenario=url or "",
+                       target_pct=target_pct)
 
 
 def render_coverage(doc: LoadCoverageDoc) -> str:

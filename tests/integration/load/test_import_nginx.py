@@ -87,8 +87,24 @@ def test_import_a_real_nginx_log_and_run_it_again(tmp_path):
         assert cov.returncode == 0, cov.stderr
         assert validate(cov.stdout, "load-coverage")["coverage_pct"] == 100.0
 
-        again = _load(url, scenario, tmp_path / "s.db", "-d", "2")
+        again = _load(url, scenario, tmp_path / "s.db", "-d", "2",
+                      "--coverage-against", recorded)
+        validate(again, "load")
         assert set(again["requests_by_name"]) == set(shares)
+        assert again["coverage"]["coverage_pct"] == 100.0
+        # the report's load section says it too
+        html = tmp_path / "report.html"
+        r = _perflab("report", str(again["run_id"]), "--store", tmp_path / "s.db", "-o", html)
+        assert r.returncode == 0, r.stderr
+        assert 'id="load-coverage"' in html.read_text()
+        assert "coverage  100.0 % of" in html.read_text()
+        # a plain URL test exercises one endpoint of the three: its share, and the others
+        plain = _perflab("load", "run", f"{url}users/7", "-d", "1", "--rate", "20",
+                         "--workers", "1", "--store", tmp_path / "s.db",
+                         "--coverage-against", recorded)
+        assert plain.returncode == 0, plain.stderr
+        assert f"coverage  {shares['GET /users/{id}']:.1f} % of" in plain.stdout
+        assert "missed (by share of production traffic):" in plain.stdout
 
         replay = tmp_path / "replay.py"
         r = _perflab("load", "import", recorded, "-o", replay, "--replay", "--json")

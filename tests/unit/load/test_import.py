@@ -389,3 +389,14 @@ def test_fuzz_har_structures(tmp_path):
         path.write_text(json.dumps(doc))
         with contextlib.suppress(InvalidFile):
             read_traffic(str(path))
+
+
+def test_load_run_refuses_a_bad_coverage_log_before_any_traffic(tmp_path):
+    bad = tmp_path / "bad.log"
+    bad.write_text("not a log line\n")
+    store = tmp_path / "s.db"
+    r = _perflab("load", "run", "http://127.0.0.1:9/", "-d", "1", "--store", store,
+                 "--coverage-against", bad)
+    assert r.returncode == 2
+    assert r.stderr.startswith(f"perflab: error: {bad}:1: neither the combined nor the common")
+    assert not store.exists()  # no run was started
