@@ -13,6 +13,7 @@ it got) is listed as unmapped.
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import datetime
 from typing import TYPE_CHECKING, Literal
@@ -129,7 +130,7 @@ def _observed(m: re.Match[str], *, line_no: int, path: str) -> Observed | Unmapp
         return Unmapped(f"line {line_no}", "request", f"not an HTTP request line: "
                                                        f"{request[:80]!r}")
     try:
-        at = datetime.strptime(m["time"], _TIME_FORMAT).timestamp()  # noqa: DTZ007  # %z
+        at = _timestamp(m["time"])
     except ValueError:
         raise InvalidFile(f"the time [{m['time'][:40]}] is not like [10/Oct/2000:13:55:36 "
                           "-0700]", path=path, line=line_no,
@@ -140,6 +141,11 @@ def _observed(m: re.Match[str], *, line_no: int, path: str) -> Observed | Unmapp
     size = m["bytes"]
     return Observed(method=req["method"], path=target, at_s=at,
                     response_bytes=0 if size == "-" else int(size), status=int(m["status"]))
+
+
+@functools.lru_cache(maxsize=4096)  # a busy log repeats each second's time many times
+def _timestamp(text: str) -> float:
+    return datetime.strptime(text, _TIME_FORMAT).timestamp()  # noqa: DTZ007  # %z is in it
 
 
 def _unescape(text: str) -> str:

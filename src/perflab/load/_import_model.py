@@ -31,12 +31,14 @@ def path_template(path: str) -> str:
     -> ``/users/{id}``. A path that is already a template (``/users/{id}``) is kept."""
     path = path.split("?", 1)[0].split("#", 1)[0][:_MAX_PATH] or "/"
     parts = []
-    for seg in path.split("/"):
-        if _UUID.fullmatch(seg):
+    for seg in path.split("/"):  # cheap tests first: this runs for every request of a log
+        n = len(seg)
+        if n == 36 and _UUID.fullmatch(seg):  # a UUID's length
             parts.append("{uuid}")
-        elif _NUMBER.fullmatch(seg) or _HEX_ID.fullmatch(seg):
+        elif (seg.isascii() and seg.isdigit()) or (n >= 16 and _HEX_ID.fullmatch(seg)) \
+                or (seg[:1] == "-" and _NUMBER.fullmatch(seg)):
             parts.append("{id}")
-        elif m := _VARIABLE.fullmatch(seg):
+        elif "${" in seg and (m := _VARIABLE.fullmatch(seg)):
             parts.append("{" + m[1] + "}")
         else:
             parts.append(seg)

@@ -36,21 +36,22 @@ _KEPT_HEADERS = ("content-type", "accept")  # secrets (cookies, tokens) never go
 
 def render_scenario(traffic: Traffic, *, replay: bool = False, command: str = "") -> str:
     """The scenario file's text."""
+    endpoints = mix(traffic.requests)
     if traffic.flows:
         body = _flows(traffic)
     elif replay:
         body = _replay(traffic)
     else:
-        body = _mix(traffic)
-    return _header(traffic, command, replay=replay) + body
+        body = _mix(traffic, endpoints)
+    return _header(traffic, command, len(endpoints), replay=replay) + body
 
 
-def _header(traffic: Traffic, command: str, *, replay: bool) -> str:
+def _header(traffic: Traffic, command: str, endpoints: int, *, replay: bool) -> str:
     total = sum(r.weight for r in traffic.requests)
     rate = traffic.arrival_rate()
     lines = [f"Imported from {traffic.path} ({traffic.format}) by perflab load import"
              + (f":\n    {command}" if command else "."),
-             f"{total} requests, {len(mix(traffic.requests))} endpoints"
+             f"{total} requests, {endpoints} endpoints"
              + (f", {rate:.4g} requests/s" if rate is not None else "")
              + (", replayed in order at the recorded rate." if replay else ".")]
     args = run_args(traffic, replay=replay)
@@ -103,8 +104,7 @@ def _body_args(req: Observed, size: float) -> str:
     return "".join(f", {a}" for a in args)
 
 
-def _mix(traffic: Traffic) -> str:
-    endpoints = mix(traffic.requests)
+def _mix(traffic: Traffic, endpoints: list[EndpointMix]) -> str:
     rate = traffic.arrival_rate()
     head = ("import random\n\nfrom perflab.load import Scenario, Session\n\n"
             f"imported = Scenario({_literal('imported')}, base_url="
