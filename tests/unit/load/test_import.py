@@ -400,3 +400,33 @@ def test_load_run_refuses_a_bad_coverage_log_before_any_traffic(tmp_path):
     assert r.returncode == 2
     assert r.stderr.startswith(f"perflab: error: {bad}:1: neither the combined nor the common")
     assert not store.exists()  # no run was started
+
+
+def test_cli_import_and_coverage_from_the_stored_traces(tmp_path):
+    spans = [_server_span(i, "GET", "/users/{user_id}", f"/users/{i}", i) for i in range(1, 4)]
+    spans.append(_server_span(9, "DELETE", "/users/{user_id}", "/users/2", 5))
+    store = tmp_path / "s.db"
+    with Store.open(store) as s:
+        sink = SpanSink()
+        with s.transaction():
+            sink.write(s, spans)
+    out = tmp_path / "t.py"
+    r = _perflab("load", "import", "--traces", "--service", "shop", "--store", store,
+                 "-o", out, "--json")
+    assert r.returncode == 0, r.stderr
+    doc = validate(r.stdout, "load-import")
+    assert doc["source"] == "traces"
+    assert {e["endpoint"]: e["requests"] for e in doc["endpoints"]} == {
+        "GET /users/{user_id}": 3, "DELETE /users/{user_id}": 1}
+    r = _perflab("load", "coverage", out, "--traces", "--store", store, "--json")
+    assert r.returncode == 0, r.stderr
+    assert validate(r.stdout, "load-coverage")["coverage_pct"] == 100.0
+    # spans of 2023: none in the last hour
+    r = _perflab("load", "import", "--traces", "--since", "1h", "--store", store, "-o",
+                 tmp_path / "none.py")
+    assert r.returncode == 2
+    assert "no server spans in the store" in r.stderr
+    r = _perflab("load", "import", log := tmp_path / "x.log", "--traces")
+    assert r.returncode == 2
+    assert "one of them" in r.stderr
+    assert not log.exists()
