@@ -106,8 +106,11 @@ def import_(source: str | None, fmt: str, traces: bool, since: float | None,  # 
                        store_path=store_path)
     if base_url is not None:
         traffic.base_url = base_url
-    command = shlex.join(["perflab", "load", "import", *sys.argv[3:]]) if len(
-        sys.argv) > 3 else ""  # the words after "perflab load import"
+    command = shlex.join([  # how this file was made, for the one who reads it
+        "perflab", "load", "import", *([source] if source is not None else ["--traces"]),
+        *(["--format", fmt] if fmt != "auto" else []), *(["--replay"] if replay else []),
+        *(["--base-url", base_url] if base_url else []),
+        *(["--service", service] if service else []), *(["-o", output] if output else [])])
     text = render_scenario(traffic, replay=replay, command=command)
     doc = import_document(traffic, output=output, replay=replay)
     if output is not None:

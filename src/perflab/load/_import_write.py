@@ -24,6 +24,7 @@ from collections import Counter
 from typing import TYPE_CHECKING
 
 from perflab.load._import_model import MAX_PATHS, EndpointMix, Flow, Observed, Step, mix
+from perflab.units import redact_args
 
 if TYPE_CHECKING:
     from perflab.load._import_model import Traffic
@@ -54,6 +55,9 @@ def _header(traffic: Traffic, command: str, endpoints: int, *, replay: bool) -> 
              f"{total} requests, {endpoints} endpoints"
              + (f", {rate:.4g} requests/s" if rate is not None else "")
              + (", replayed in order at the recorded rate." if replay else ".")]
+    if any("?" in r.path and safe_path(r.path) != r.path for r in traffic.requests):
+        lines.append("Query parameters named like secrets (token, api_key, password) are "
+                     "written as ***: set them here.")
     args = run_args(traffic, replay=replay)
     if args:
         lines.append("Run it as the source ran: perflab load run -s THIS_FILE "
@@ -76,6 +80,16 @@ def run_args(traffic: Traffic, *, replay: bool) -> list[str]:
 
 def _literal(value: object) -> str:
     return repr(value)
+
+
+def safe_path(path: str) -> str:
+    """A recorded path as the file holds it: the values of query parameters named like a
+    secret (``token``, ``api_key``, ``password``) as ``***`` (a scenario file gets shared and
+    committed; production's credentials must not travel with it)."""
+    base, sep, query = path.partition("?")
+    if not sep:
+        return path
+    return base + "?" + "&".join(redact_args(query.split("&")))
 
 
 def identifier(text: str, taken: set[str]) -> str:
@@ -121,7 +135,7 @@ def _mix_task(ep: EndpointMix, name: str) -> str:
     note = (f"# {ep.endpoint}: {ep.share * 100:.1f} % of requests ({ep.requests}){answers}"
             + (f"; statuses {statuses}" if statuses else "")
             + (f"; its {MAX_PATHS} most requested paths" if len(ep.paths) == MAX_PATHS else ""))
-    return (f"\n\n{note}\n{paths_name} = {_literal(list(ep.paths))}\n\n\n"
+    return (f"\n\n{note}\n{paths_name} = {_literal([safe_path(p) for p in ep.paths])}\n\n\n"
             f"@imported.task(weight={ep.requests}, name={_literal(ep.endpoint)})\n"
             f"async def {name}(s: Session) -> None:\n"
             f"    await s.request({_literal(ep.method)}, random.choice({paths_name})"
@@ -170,7 +184,7 @@ def _replay(traffic: Traffic) -> str:
     stages = ",".join(_step_stages(steps))
     rows = []
     for r in traffic.requests[:MAX_REPLAY]:
-        row = {"method": r.method, "path": r.path, "name": r.endpoint}
+        row = {"method": r.method, "path": safe_path(r.path), "name": r.endpoint}
         if r.body is not None and 0 < len(r.body) <= MAX_BODY:
             row["body"] = r.body.decode("latin-1")
         rows.append(row)
@@ -233,7 +247,7 @@ def _step(step: Step, flow: Flow) -> str:
         pause = f"{lo:g}" if lo == hi else f"random.uniform({lo:g}, {hi:g})"
         lines.append(f"    await s.sleep({pause})")
     req = step.request
-    path = _literal(req.path)
+    path = _literal(safe_path(req.path))
     body = _body_args(req, req.body_bytes)
     if step.feeder is not None and flow.feeds:
         path = f"fill({path}, row)"
