@@ -115,3 +115,29 @@ def test_import_a_real_nginx_log_and_run_it_again(tmp_path):
         replayed = _load(url, replay, tmp_path / "s.db", *doc["run_args"])
         assert replayed["requests"] == pytest.approx(first["requests"], abs=2)
         assert len(log.read_text().splitlines()) - before == replayed["requests"]
+
+
+def test_a_jmeter_plan_runs_against_nginx_with_its_checks(tmp_path):
+    fixtures = Path(__file__).resolve().parents[2] / "fixtures" / "load_import"
+    (tmp_path / "users.csv").write_text((fixtures / "users.csv").read_text())
+    api = ('\n    location /api/ { default_type application/json; return 200 \'{"ok": 1}\'; }'
+           '\n    location = /health { default_type text/plain; return 200 "ok\\n"; }\n  ')
+    log = tmp_path / "access.log"
+    with nginx(require_tool("nginx"), tmp_path / "nginx", location=api,
+               access_log=log) as (url, _proc):
+        scenario = tmp_path / "plan.py"
+        r = _perflab("load", "import", fixtures / "shop.jmx", "-o", scenario,
+                     "--base-url", url.rstrip("/"))
+        assert r.returncode == 0, r.stderr
+        assert "IfController" in r.stderr  # what does not map is listed
+        run = _load(url, scenario, tmp_path / "s.db", "-d", "2")
+    assert set(run["requests_by_name"]) == {"GET /api/v1/users/{id}", "POST /api/v1/orders",
+                                            "GET /health"}
+    checks = run["checks"]
+    assert set(checks) == {"GET /api/v1/users/{id}: status 200", "POST /api/v1/orders: created",
+                           "GET /health: healthy"}
+    assert all(c["passed"] > 0 and c["failed"] == 0 for c in checks.values())
+    # the CSV's ids and names reached nginx
+    logged = log.read_text()
+    assert "GET /api/v1/users/17?fields=name%2Cemail" in logged
+    assert "GET /api/v1/users/42?fields=name%2Cemail" in logged
