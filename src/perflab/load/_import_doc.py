@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Literal
 
 from perflab.load._import_model import mix
-from perflab.load._import_write import run_args
+from perflab.load._import_write import long_tail, run_args
 
 if TYPE_CHECKING:
     from perflab.load._contracts import LoadImportDoc
@@ -17,6 +17,7 @@ IMPORT_SCHEMA: Literal["perflab.load-import/1"] = "perflab.load-import/1"
 def import_document(traffic: Traffic, *, output: str | None, replay: bool) -> LoadImportDoc:
     endpoints = mix(traffic.requests)
     rate = traffic.arrival_rate()
+    tail = None if traffic.flows else long_tail(endpoints, replay=replay)
     return {
         "schema": IMPORT_SCHEMA,
         "source": traffic.source,
@@ -38,7 +39,7 @@ def import_document(traffic: Traffic, *, output: str | None, replay: bool) -> Lo
                   for f in traffic.flows],
         "run_args": run_args(traffic, replay=replay),
         "unmapped": [{"where": u.where, "element": u.element, "reason": u.reason}
-                     for u in traffic.unmapped],
+                     for u in [*traffic.unmapped, *filter(None, [tail])]],
     }
 
 

@@ -23,7 +23,15 @@ import re
 from collections import Counter
 from typing import TYPE_CHECKING
 
-from perflab.load._import_model import MAX_PATHS, EndpointMix, Flow, Observed, Step, mix
+from perflab.load._import_model import (
+    MAX_PATHS,
+    EndpointMix,
+    Flow,
+    Observed,
+    Step,
+    Unmapped,
+    mix,
+)
 from perflab.units import redact_args
 
 if TYPE_CHECKING:
@@ -32,6 +40,7 @@ if TYPE_CHECKING:
 MAX_BODY = 64 * 1024  # bytes of a recorded body written into the file; beyond, its size only
 MAX_REPLAY = 100_000  # requests a replay file holds (a bigger log: its first ones)
 MAX_BUCKETS = 150  # rate steps of a replay (the scheduler walks them per arrival)
+MAX_TASKS = 200  # endpoints written as tasks; the rarer ones are listed, not written
 _KEPT_HEADERS = ("content-type", "accept")  # secrets (cookies, tokens) never go into a file
 
 
@@ -44,10 +53,12 @@ def render_scenario(traffic: Traffic, *, replay: bool = False, command: str = ""
         body = _replay(traffic)
     else:
         body = _mix(traffic, endpoints)
-    return _header(traffic, command, len(endpoints), replay=replay) + body
+    tail = None if traffic.flows else long_tail(endpoints, replay=replay)
+    return _header(traffic, command, len(endpoints), tail, replay=replay) + body
 
 
-def _header(traffic: Traffic, command: str, endpoints: int, *, replay: bool) -> str:
+def _header(traffic: Traffic, command: str, endpoints: int, tail: Unmapped | None, *,
+            replay: bool) -> str:
     total = sum(r.weight for r in traffic.requests)
     rate = traffic.arrival_rate()
     lines = [f"Imported from {traffic.path} ({traffic.format}) by perflab load import"
@@ -62,11 +73,24 @@ def _header(traffic: Traffic, command: str, endpoints: int, *, replay: bool) -> 
     if args:
         lines.append("Run it as the source ran: perflab load run -s THIS_FILE "
                      + " ".join(args))
-    if traffic.unmapped:
-        lines.append(f"Not reproduced ({len(traffic.unmapped)}; see the import's output):")
-        lines.extend(f"  - {u.where}: {u.element}: {u.reason}" for u in traffic.unmapped[:20])
+    unmapped = [*traffic.unmapped, *filter(None, [tail])]
+    if unmapped:
+        lines.append(f"Not reproduced ({len(unmapped)}; see the import's output):")
+        lines.extend(f"  - {u.where}: {u.element}: {u.reason}" for u in unmapped[:20])
     text = "\n".join(lines).replace('"""', "'''").replace("\\", "\\\\")
     return f'"""{text}\n"""\n\n'
+
+
+def long_tail(endpoints: list[EndpointMix], *, replay: bool) -> Unmapped | None:
+    """The endpoints beyond ``MAX_TASKS`` (the rarest), which a mix scenario leaves out: a
+    log whose paths carry names rather than ids (``/posts/my-first-post``) has thousands."""
+    rest = endpoints[MAX_TASKS:]
+    if replay or not rest:
+        return None
+    share = sum(e.share for e in rest) * 100
+    return Unmapped("mix", "endpoints", f"{len(rest)} rarest endpoints ({share:.2f} % of the "
+                    f"requests) are not written as tasks: the file keeps the {MAX_TASKS} most "
+                    "requested")
 
 
 def run_args(traffic: Traffic, *, replay: bool) -> list[str]:
@@ -124,7 +148,8 @@ def _mix(traffic: Traffic, endpoints: list[EndpointMix]) -> str:
             f"imported = Scenario({_literal('imported')}, base_url="
             f"{_literal(traffic.base_url)}, rate={round(rate, 4) if rate else 1.0!r})\n")
     taken: set[str] = {"imported", "random", "Scenario", "Session"}
-    return head + "".join(_mix_task(ep, identifier(ep.endpoint, taken)) for ep in endpoints)
+    return head + "".join(_mix_task(ep, identifier(ep.endpoint, taken))
+                          for ep in endpoints[:MAX_TASKS])
 
 
 def _mix_task(ep: EndpointMix, name: str) -> str:

@@ -22,6 +22,7 @@ from perflab.errors import InvalidFile, NotFound
 from perflab.load import (
     Schedule,
     coverage_document,
+    import_document,
     parse_stages,
     read_traces,
     read_traffic,
@@ -92,6 +93,20 @@ def test_secrets_in_queries_do_not_go_into_the_file(tmp_path):
         assert "s3cret" not in text
         assert "/a?page=2&access_token=***" in text
         assert "named like secrets" in text
+
+
+def test_the_long_tail_of_endpoints_is_listed_not_written(tmp_path):
+    rows = [(0, "GET", "/popular")] * 50 + [(1, "GET", f"/posts/post-{i}") for i in range(210)]
+    traffic = read_traffic(str(_log(tmp_path, rows)))
+    out = tmp_path / "s.py"
+    out.write_text(render_scenario(traffic))
+    (sc,) = load_scenario_file(str(out)).scenarios
+    assert len(sc.tasks) == 200
+    assert sc.tasks[0].name == "GET /popular"
+    doc = import_document(traffic, output=str(out), replay=False)
+    (tail,) = doc["unmapped"]
+    assert tail["reason"].startswith("11 rarest endpoints (4.23 % of the requests)")
+    assert "11 rarest endpoints" in out.read_text()
 
 
 def test_common_log_is_detected_and_response_sizes_kept(tmp_path):
