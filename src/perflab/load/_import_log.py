@@ -14,7 +14,9 @@ it got) is listed as unmapped.
 from __future__ import annotations
 
 import functools
+import gzip
 import re
+import zlib
 from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 
@@ -22,6 +24,7 @@ from perflab.errors import InvalidFile, InvalidValue
 from perflab.load._import_model import Observed, Traffic, Unmapped
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from pathlib import Path
 
 LogFormat = Literal["combined", "common", "auto"]
@@ -51,16 +54,11 @@ MAX_LISTED = 100  # lines with no HTTP request listed one by one; beyond, counte
 def read_access_log(path: Path, fmt: LogFormat = "auto") -> Traffic:
     """The requests of an access log, in order. Raises ``InvalidFile`` naming the first line
     that is not in the format (with ``auto``: the format of the first line decides)."""
-    try:
-        fh = path.open(encoding="utf-8", errors="surrogateescape", newline="\n")
-    except OSError as exc:
-        raise InvalidFile(f"cannot read: {exc.strerror}", path=str(path)) from None
     chosen: Literal["combined", "common"] | None = None if fmt == "auto" else fmt
     traffic = Traffic("access-log", str(path), chosen or "combined")
     more = 0
-    with fh:
-        for number, raw in enumerate(fh, start=1):
-            line = raw.rstrip("\r\n")[:MAX_LINE]
+    try:
+        for number, line in _lines(path):
             if not line.strip():
                 continue
             if chosen is None:
@@ -78,6 +76,9 @@ def read_access_log(path: Path, fmt: LogFormat = "auto") -> Traffic:
                 traffic.unmapped.append(observed)
             else:
                 more += 1
+    except (OSError, EOFError, zlib.error) as exc:  # unreadable, or a damaged .gz
+        raise InvalidFile(f"cannot read: {getattr(exc, 'strerror', None) or exc}",
+                          path=str(path)) from None
     if more:
         traffic.unmapped.append(Unmapped("more lines", "request", f"{more} more lines with "
                                          "no HTTP request"))
@@ -85,6 +86,24 @@ def read_access_log(path: Path, fmt: LogFormat = "auto") -> Traffic:
         raise InvalidFile("the log has no lines", path=str(path),
                           hint="give an nginx or Apache access log (common or combined)")
     return traffic
+
+
+def _lines(path: Path) -> Iterator[tuple[int, str]]:
+    """(number, text) of each line, a gzip-compressed log (a rotated ``access.log.2.gz``)
+    read as it is; a line longer than ``MAX_LINE`` is refused (nginx's own request line is at
+    most 8 KiB), rather than read whole into memory."""
+    with path.open("rb") as probe:
+        gzipped = probe.read(2) == b"\x1f\x8b"
+    raw = gzip.open(path, "rb") if gzipped else path.open("rb")  # noqa: SIM115  # closed below
+    with raw:
+        number = 0
+        while chunk := raw.readline(MAX_LINE + 1):
+            number += 1
+            if len(chunk) > MAX_LINE and not chunk.endswith(b"\n"):
+                raise InvalidFile(f"the line is longer than {MAX_LINE // 1024} KiB: not an "
+                                  "access log line", path=str(path), line=number,
+                                  hint=_hint("auto"))
+            yield number, chunk.decode("utf-8", "surrogateescape").rstrip("\r\n")
 
 
 def detect(line: str, path: str, number: int) -> Literal["combined", "common"]:

@@ -6,6 +6,7 @@ tests/integration/load/test_import_nginx.py."""
 from __future__ import annotations
 
 import contextlib
+import gzip
 import json
 import re
 import subprocess
@@ -29,6 +30,7 @@ from perflab.load import (
     render_scenario,
     scenario_endpoints,
 )
+from perflab.load._import_log import MAX_LINE
 from perflab.load._import_model import endpoint_matches, mix, path_template
 from perflab.load._import_write import replay_stages
 from perflab.load._scenario import load_scenario_file
@@ -153,6 +155,20 @@ def test_cli_bad_log_one_line_error_exit_2_no_traceback(tmp_path):
     assert "hint:" in r.stderr
     assert "Traceback" not in r.stderr
     assert not (tmp_path / "s.py").exists()
+
+
+def test_a_rotated_gzip_log_is_read_and_a_huge_line_refused(tmp_path):
+    log = _log(tmp_path, [(0, "GET", "/a"), (1, "GET", "/b/7")])
+    gz = tmp_path / "access.log.2.gz"
+    gz.write_bytes(gzip.compress(log.read_bytes()))
+    assert {e.endpoint for e in mix(read_traffic(str(gz)).requests)} == {"GET /a",
+                                                                         "GET /b/{id}"}
+    gz.write_bytes(gzip.compress(log.read_bytes())[:-12])  # cut short
+    with pytest.raises(InvalidFile, match="cannot read"):
+        read_traffic(str(gz))
+    log.write_text(log.read_text() + "x" * (2 * MAX_LINE) + "\n")
+    with pytest.raises(InvalidFile, match=r"access.log:3: the line is longer than 64 KiB"):
+        read_traffic(str(log))
 
 
 def test_non_http_lines_are_listed_not_dropped(tmp_path):
