@@ -414,7 +414,8 @@ def test_fuzz_readers_raise_only_invalid_file(tmp_path, data):
         path = tmp_path / name
         path.write_bytes(data)
         with contextlib.suppress(InvalidFile):
-            read_traffic(str(path))
+            for replay in (False, True):
+                compile(render_scenario(read_traffic(str(path)), replay=replay), "s.py", "exec")
 
 
 def test_fuzz_har_structures(tmp_path):
@@ -471,3 +472,39 @@ def test_cli_import_and_coverage_from_the_stored_traces(tmp_path):
     assert r.returncode == 2
     assert "one of them" in r.stderr
     assert not log.exists()
+
+
+_TAGS = st.sampled_from(["ThreadGroup", "HTTPSamplerProxy", "hashTree", "ResponseAssertion",
+                         "CSVDataSet", "ConstantTimer", "UniformRandomTimer", "HeaderManager",
+                         "LoopController", "ConfigTestElement", "Arguments", "IfController",
+                         "TestPlan", "elementProp", "collectionProp", "stringProp"])
+_PROPS = st.sampled_from(["ThreadGroup.num_threads", "ThreadGroup.ramp_time",
+                          "LoopController.loops", "HTTPSampler.path", "HTTPSampler.method",
+                          "HTTPSampler.port", "HTTPSampler.postBodyRaw", "ConstantTimer.delay",
+                          "RandomTimer.range", "Assertion.test_field", "Assertion.test_type",
+                          "variableNames", "filename", "ThreadGroup.scheduler",
+                          "ThreadGroup.duration", "ThreadGroup.main_controller",
+                          "HTTPsampler.Arguments", "Asserion.test_strings", "Header.name"])
+_VALUES = st.sampled_from(["", "1", "-1", "x", "true", "${a}", "${__P(p,3)}", "http://h:1/p",
+                           "Assertion.response_code", "1e400", "/a/${id}", "a,b"])
+
+
+def _element(depth: int) -> st.SearchStrategy[str]:
+    leaf = st.builds(lambda t, p, v: f'<{t} name="{p}" testname="n">{v}</{t}>',
+                     _TAGS, _PROPS, _VALUES)
+    if depth == 0:
+        return leaf
+    return st.one_of(leaf, st.builds(
+        lambda t, p, kids: f'<{t} name="{p}" enabled="true">{"".join(kids)}</{t}>',
+        _TAGS, _PROPS, st.lists(_element(depth - 1), max_size=4)))
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[
+    HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(body=st.lists(_element(3), max_size=6))
+def test_fuzz_jmx_trees_raise_only_invalid_file(tmp_path, body):
+    path = tmp_path / "x.jmx"
+    path.write_text(f"<jmeterTestPlan><hashTree>{''.join(body)}</hashTree></jmeterTestPlan>")
+    with contextlib.suppress(InvalidFile):
+        traffic = read_traffic(str(path))
+        compile(render_scenario(traffic), "scenario.py", "exec")  # the file is valid Python
