@@ -25,7 +25,7 @@ pid {root}/nginx.pid;
 error_log {root}/error.log;
 events {{ worker_connections 4096; }}
 http {{
-  access_log off;
+  {access_log}
   keepalive_requests 100000000;
   keepalive_timeout 300s;
   client_body_temp_path {root}/tmp; proxy_temp_path {root}/tmp; fastcgi_temp_path {root}/tmp;
@@ -53,13 +53,15 @@ def wait_port(port: int, timeout_s: float = 10.0) -> bool:
 
 
 @contextlib.contextmanager
-def nginx(exe: str, root: Path, *, fixed: bool = False
-          ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+def nginx(exe: str, root: Path, *, fixed: bool = False, location: str = "",
+          access_log: Path | None = None) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """nginx on loopback serving a small static file, keep-alive reuse raised; yields
     (url, process) and stops it (SIGQUIT, a graceful stop) after the block.
 
     ``fixed``: ``/`` answers the same bytes from memory (``return 200``), the cheapest response
-    nginx has, so that a load generator is measured rather than nginx's file serving."""
+    nginx has, so that a load generator is measured rather than nginx's file serving.
+    ``location``: location blocks of one's own; ``access_log``: log every request there in
+    nginx's predefined ``combined`` format (off by default)."""
     (root / "www").mkdir(parents=True, exist_ok=True)
     (root / "tmp").mkdir(exist_ok=True)
     (root / "www" / "index.html").write_text("hello from nginx for perflab load\n")
@@ -67,8 +69,10 @@ def nginx(exe: str, root: Path, *, fixed: bool = False
     conf = root / "nginx.conf"
     # private tmp dirs (0700): as root, nginx's worker must stay root to read them
     user = "user root;" if os.geteuid() == 0 else ""
-    location = FIXED_LOCATION if fixed else ""
-    conf.write_text(NGINX_CONF.format(root=root, port=port, user=user, location=location))
+    location = (FIXED_LOCATION if fixed else "") + location
+    log = f"access_log {access_log} combined;" if access_log else "access_log off;"
+    conf.write_text(NGINX_CONF.format(root=root, port=port, user=user, location=location,
+                                      access_log=log))
     proc = subprocess.Popen([exe, "-c", str(conf), "-p", str(root)], stderr=subprocess.DEVNULL)
     try:
         if not wait_port(port):

@@ -96,6 +96,8 @@ CONTRACTS: dict[str, Any] = {
     "load": load.LoadDoc,
     "load-capacity": load.LoadCapacityDoc,
     "load-compare": load.LoadCompareDoc,
+    "load-coverage": load.LoadCoverageDoc,
+    "load-import": load.LoadImportDoc,
     "memcheck": debug.MemcheckReport,
     "metrics-import": metrics.MetricsImportDoc,
     "net": collect.NetDoc,

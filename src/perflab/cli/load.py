@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
     from perflab.load import LoadDoc, LoadResult
 
-LOAD_SCHEMA: Literal["perflab.load/4"] = "perflab.load/4"
+LOAD_SCHEMA: Literal["perflab.load/5"] = "perflab.load/5"
 
 
 class LoadGroup(click.Group):
@@ -120,6 +120,9 @@ def _headers(items: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
                    "of requests traced (the count stops earlier once spans stop arriving).")
 @click.option("--allow-remote", is_flag=True,
               help="Allow a target that is not this machine (default: loopback only).")
+@click.option("--coverage-against", default=None, metavar="FILE",
+              help="Production traffic (an access log or a HAR file): report the share of "
+                   "its requests the test exercises (perflab load coverage).")
 @store_option
 @json_option
 def run(  # noqa: PLR0917  # click passes every option as an argument
@@ -130,7 +133,8 @@ def run(  # noqa: PLR0917  # click passes every option as an argument
         max_connections: int | None, drain: float, think_time: float,
         thresholds: tuple[str, ...], abort_on_fail: bool, junit: str | None,
         hgrm: str | None, watch: tuple[int, ...], name: str | None, trace_wait: float,
-        allow_remote: bool, store_path: str | None, as_json: bool) -> int:
+        allow_remote: bool, coverage_against: str | None, store_path: str | None,
+        as_json: bool) -> int:
     """Run a load test against URL (or the targets of a scenario file)."""
     from perflab.load import WorkerPool, workers_needed  # noqa: PLC0415  # fast --help
 
@@ -155,6 +159,12 @@ def run(  # noqa: PLR0917  # click passes every option as an argument
             payload = Path(body_file).read_bytes()
         except OSError as exc:
             raise UsageError(f"cannot read --body-file {body_file}: {exc.strerror}") from exc
+    coverage = None
+    if coverage_against is not None:  # before any traffic: a bad log stops here
+        from perflab.load import read_traffic, run_coverage  # noqa: PLC0415
+
+        coverage = run_coverage(read_traffic(coverage_against), scenario_file=scenario_file,
+                                method=method.upper(), url=url)
     opts = RunOptions(
         url=url, scenario_file=scenario_file, connections=connections, duration_s=duration,
         requests=requests, method=method.upper(), headers=_headers(headers), body=payload,
@@ -163,7 +173,7 @@ def run(  # noqa: PLR0917  # click passes every option as an argument
         max_connections=max_connections, drain_s=drain, think_time_s=think_time,
         thresholds=thresholds,
         abort_on_fail=abort_on_fail, junit=junit, hgrm=hgrm, watch=watch, name=name,
-        store_path=store_path, as_json=as_json, allow_remote=allow_remote,
+        store_path=store_path, as_json=as_json, allow_remote=allow_remote, coverage=coverage,
     )
     outcome = execute(opts, workers=pool)
     # spans that arrived at the hub during the test: what share of its requests were traced
@@ -172,7 +182,8 @@ def run(  # noqa: PLR0917  # click passes every option as an argument
     tracing = (load_tracing(outcome.result, store_path, wait_s=trace_wait)
                if outcome.result is not None else None)
     if outcome.result is not None and as_json:
-        doc: LoadDoc = {"schema": LOAD_SCHEMA, **outcome.result.to_json(), "tracing": tracing}
+        doc: LoadDoc = {"schema": LOAD_SCHEMA, **outcome.result.to_json(), "tracing": tracing,
+                        "coverage": coverage}
         emit_doc(doc)
     elif outcome.result is not None:
         from perflab.load import render_summary  # noqa: PLC0415
@@ -181,6 +192,10 @@ def run(  # noqa: PLR0917  # click passes every option as an argument
         click.echo(render_summary(outcome.result), nl=False)
         if tracing is not None:
             click.echo(render_load_coverage(tracing), nl=False)
+        if coverage is not None:
+            from perflab.load import render_coverage  # noqa: PLC0415
+
+            click.echo(render_coverage(coverage), nl=False)
     if outcome.scenario_error is not None:
         click.echo(outcome.scenario_error.rstrip("\n"), err=True)
         click.echo("perflab: error: the scenario raised (traceback above); the run so far was "
@@ -234,3 +249,8 @@ def compare(run_a: str, run_b: str, store_path: str | None, as_json: bool) -> No
 from perflab.cli._load_capacity import capacity  # noqa: E402  # a command of its own module
 
 load.add_command(capacity)
+
+from perflab.cli._load_import import coverage, import_  # noqa: E402  # commands of their own module
+
+load.add_command(import_)
+load.add_command(coverage)

@@ -10,6 +10,14 @@ stored test read back for the dashboard and reports), and for scenario files ``S
 ``Session``, ``Response``, ``csv_feeder``. Contracts (``_contracts.py``): ``LoadDoc``,
 ``LoadTracingDoc`` (what perflab.trace's coverage of a load test gives), ``LoadCompareDoc``,
 ``ApiLoadDoc`` and its ``ApiLoadThreshold``.
+
+Scenarios from production traffic (``perflab load import``, ``perflab load coverage``):
+``read_traffic`` (an access log, a HAR file, a JMeter plan) and ``read_traces`` (the server
+spans in the store) give a ``Traffic``; ``render_scenario`` writes it as a scenario file,
+``import_document``/``render_import``/``render_unmapped`` describe it; ``coverage_document``
+(a scenario against production, ``scenario_endpoints`` for the first half),
+``run_coverage`` (a load run's: ``--coverage-against``) and ``render_coverage``; their
+contracts ``LoadImportDoc`` and ``LoadCoverageDoc``.
 """
 
 from __future__ import annotations
@@ -27,11 +35,24 @@ if TYPE_CHECKING:
         CapacityPoint,
         LoadCapacityDoc,
         LoadCompareDoc,
+        LoadCoverageDoc,
         LoadDoc,
+        LoadImportDoc,
         LoadTracingDoc,
     )
     from perflab.load._hdr import Histogram
     from perflab.load._hgrm import format_hgrm
+    from perflab.load._import import read_traffic
+    from perflab.load._import_coverage import (
+        coverage_document,
+        render_coverage,
+        run_coverage,
+        scenario_endpoints,
+    )
+    from perflab.load._import_doc import import_document, render_import, render_unmapped
+    from perflab.load._import_model import Traffic
+    from perflab.load._import_traces import read_traces
+    from perflab.load._import_write import render_scenario
     from perflab.load._junit import junit_xml
     from perflab.load._record import LoadRecorder
     from perflab.load._result import Interval, LoadResult
@@ -53,6 +74,19 @@ _WHERE = {
     "ApiLoadThreshold": "perflab.load._contracts",
     "LoadCompareDoc": "perflab.load._contracts",
     "LoadDoc": "perflab.load._contracts",
+    "LoadCoverageDoc": "perflab.load._contracts",
+    "LoadImportDoc": "perflab.load._contracts",
+    "read_traffic": "perflab.load._import",
+    "read_traces": "perflab.load._import_traces",
+    "coverage_document": "perflab.load._import_coverage",
+    "render_coverage": "perflab.load._import_coverage",
+    "scenario_endpoints": "perflab.load._import_coverage",
+    "run_coverage": "perflab.load._import_coverage",
+    "import_document": "perflab.load._import_doc",
+    "render_import": "perflab.load._import_doc",
+    "render_unmapped": "perflab.load._import_doc",
+    "Traffic": "perflab.load._import_model",
+    "render_scenario": "perflab.load._import_write",
     "LoadTracingDoc": "perflab.load._contracts",
     "compare_runs": "perflab.load._compare",
     "LoadCapacityDoc": "perflab.load._contracts",
@@ -105,7 +139,9 @@ __all__ = [
     "LoadCapacityDoc",
     "LoadCompareDoc",
     "LoadConfig",
+    "LoadCoverageDoc",
     "LoadDoc",
+    "LoadImportDoc",
     "LoadRecorder",
     "LoadResult",
     "LoadRunner",
@@ -120,20 +156,31 @@ __all__ = [
     "Stage",
     "Target",
     "Threshold",
+    "Traffic",
     "UslFit",
     "WorkerPool",
     "compare_runs",
+    "coverage_document",
     "csv_feeder",
     "execute",
     "fit_usl",
     "format_hgrm",
+    "import_document",
     "junit_xml",
     "load_view",
     "parse_stages",
     "parse_target",
     "parse_threshold",
+    "read_traces",
+    "read_traffic",
     "render_compare",
+    "render_coverage",
+    "render_import",
+    "render_scenario",
     "render_summary",
+    "render_unmapped",
+    "run_coverage",
+    "scenario_endpoints",
     "search_capacity",
     "workers_needed",
 ]

@@ -183,16 +183,49 @@ class LoadSummaryJson(TypedDict):
     drain_s: float
 
 
+class LoadCoverageAgainst(TypedDict):
+    source: Literal["access-log", "har", "jmx", "traces"]
+    path: str
+    format: str
+    requests: int
+    endpoints: int
+
+
+class LoadCoverageEndpoint(TypedDict):
+    endpoint: str
+    requests: int
+    share_pct: float
+    covered_by: str | None  # the scenario's endpoint that covers it
+
+
+class LoadCoverageDoc(TypedDict):
+    """``perflab load coverage --json`` (docs/schemas/load-coverage.schema.json); also the
+    ``coverage`` of a load run given ``--coverage-against``."""
+
+    schema: Literal["perflab.load-coverage/1"]
+    scenario: str
+    against: LoadCoverageAgainst
+    coverage_pct: float | None
+    target_pct: float
+    meets_target: bool
+    endpoints: list[LoadCoverageEndpoint]
+    missed: list[LoadCoverageEndpoint]
+    not_in_production: list[str]
+    notes: list[str]
+
+
 class LoadDoc(LoadSummaryJson):
-    """The result of one load test (perflab.load/4). Latencies in milliseconds. History: 4 -
+    """The result of one load test (perflab.load/5). Latencies in milliseconds. History: 5 -
+    coverage added (--coverage-against: the share of production requests exercised). 4 -
     tracing.slowest_traces added. 3 - tracing added (the share of requests traced). 2 -
     dropped counts arrivals never sent (was: late starts); late, scheduled, unfinished,
     target_reached, lateness_ms and drain_s added; unsent removed (now dropped); rps is requests
     / duration_s; requests_by_name gives requests, failed and latency_ms. 1 - first version.
     """
 
-    schema: Literal["perflab.load/4"]
+    schema: Literal["perflab.load/5"]
     tracing: LoadTracingDoc | None
+    coverage: LoadCoverageDoc | None
 
 
 class LoadCompareRun(TypedDict):
@@ -291,3 +324,50 @@ class LoadCapacityDoc(TypedDict):
     curve: list[CapacityPoint]
     usl: LoadCapacityUsl | None
     warnings: list[str]
+
+
+class LoadImportEndpoint(TypedDict):
+    """One endpoint of the imported mix (method + path template)."""
+
+    endpoint: str
+    method: str
+    template: str
+    requests: int
+    share_pct: float
+    body_bytes_mean: float
+    body_bytes_max: int
+    response_bytes_mean: float | None
+    statuses: dict[str, int]
+
+
+class LoadImportFlow(TypedDict):
+    """A JMeter thread group as a closed scenario."""
+
+    name: str
+    users: int
+    steps: int
+
+
+class LoadImportUnmapped(TypedDict):
+    where: str
+    element: str
+    reason: str
+
+
+class LoadImportDoc(TypedDict):
+    """``perflab load import --json`` (docs/schemas/load-import.schema.json)."""
+
+    schema: Literal["perflab.load-import/1"]
+    source: Literal["access-log", "har", "jmx", "traces"]
+    path: str
+    format: str
+    output: str | None
+    replay: bool
+    requests: int
+    span_s: float | None
+    rate_per_s: float | None
+    base_url: str | None
+    endpoints: list[LoadImportEndpoint]
+    flows: list[LoadImportFlow]
+    run_args: list[str]
+    unmapped: list[LoadImportUnmapped]

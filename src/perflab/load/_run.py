@@ -12,7 +12,7 @@ import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from perflab.errors import InvalidValue
 from perflab.load._config import DEFAULT_DRAIN_S, LoadConfig, RequestSpec, parse_target
@@ -27,6 +27,7 @@ from perflab.load._workers import WorkerPool, workers_needed
 from perflab.units import format_rate, parse_rate
 
 if TYPE_CHECKING:
+    from perflab.load._contracts import LoadCoverageDoc
     from perflab.load._scenario import Scenario
     from perflab.store import Store
 
@@ -64,6 +65,9 @@ class RunOptions:
     key_space: int | None = None  # "{n}" in the URL: numbers modulo this (default: unique)
     drain_s: float = DEFAULT_DRAIN_S  # open model: in-flight requests may finish this long
     traceparent: float | None = None  # a W3C traceparent on each request, this share sampled
+    # --coverage-against: the share of production traffic the test exercises, kept in the
+    # run's metadata (the report's load section shows it)
+    coverage: LoadCoverageDoc | None = None
 
 
 @dataclass(slots=True)
@@ -159,12 +163,15 @@ def execute(o: RunOptions, *, store: Store | None = None,
 def _execute(o: RunOptions, cfg: LoadConfig, thresholds: list[Threshold], store: Store, *,
              stop: threading.Event | None, workers: WorkerPool) -> Outcome:
     name = o.name or (Path(cfg.scenario_file).name if cfg.scenario_file else cfg.target.url)
-    meta = {"url": cfg.target.url, "model": "open" if cfg.open_model else "closed",
-            "connections": cfg.connections, "workers": cfg.workers, "rate": cfg.rate,
-            "stages": [s.label() for s in cfg.stages], "duration_s": cfg.effective_duration_s,
-            "requests": cfg.requests, "method": cfg.request.method,
-            "thresholds": [t.text for t in thresholds], "scenario": cfg.scenario_file,
-            "watch": list(o.watch)}
+    meta: dict[str, Any] = {
+        "url": cfg.target.url, "model": "open" if cfg.open_model else "closed",
+        "connections": cfg.connections, "workers": cfg.workers, "rate": cfg.rate,
+        "stages": [s.label() for s in cfg.stages], "duration_s": cfg.effective_duration_s,
+        "requests": cfg.requests, "method": cfg.request.method,
+        "thresholds": [t.text for t in thresholds], "scenario": cfg.scenario_file,
+        "watch": list(o.watch)}
+    if o.coverage is not None:
+        meta["coverage"] = o.coverage
     recorder = LoadRecorder(store, cfg, name, watch=o.watch, meta=meta, into_run=o.into_run,
                             labels=dict(o.labels))
     totals: list[RunningTotals] = []  # made with the first second (numpy: see _totals)

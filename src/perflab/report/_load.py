@@ -4,13 +4,13 @@ the latency histogram. The data is ``perflab.load.load_view``; the charts are ``
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from perflab._ui import script_json
 from perflab.units import format_duration, format_rate
 
 if TYPE_CHECKING:
-    from perflab.load import ApiLoadDoc, ApiLoadThreshold
+    from perflab.load import ApiLoadDoc, ApiLoadThreshold, LoadCoverageDoc
     from perflab.store import Run, Store
 
 LATENCY_KEYS: tuple[Literal["p50", "p90", "p99", "p999", "max"], ...] = (
@@ -49,7 +49,22 @@ def load_section_values(store: Store, run: Run) -> dict[str, Any] | None:
         return None
     values = render_values(view)
     values["tracing"] = _tracing_lines(store, run, view)
+    values["coverage"] = _coverage_lines(run)
     return values
+
+
+def _coverage_lines(run: Run) -> list[str]:
+    """The share of production traffic the test exercised (``--coverage-against``, kept in
+    the run's metadata), as the summary prints it."""
+    from perflab.load import render_coverage  # noqa: PLC0415
+
+    doc = run.meta.get("coverage")
+    if not isinstance(doc, dict):
+        return []
+    try:
+        return render_coverage(cast("LoadCoverageDoc", doc)).splitlines()
+    except (KeyError, TypeError, ValueError):  # metadata another version wrote: not shown
+        return []
 
 
 def _tracing_lines(store: Store, run: Run, view: ApiLoadDoc) -> list[str]:

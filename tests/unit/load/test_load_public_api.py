@@ -14,6 +14,9 @@ def test_exported_names():
         "ApiLoadDoc", "ApiLoadThreshold", "LoadCompareDoc", "LoadDoc", "LoadTracingDoc",
         "LoadCapacityDoc", "CapacityOptions", "CapacityPoint", "CapacityResult", "search_capacity",
         "UslFit", "fit_usl",
+        "LoadCoverageDoc", "LoadImportDoc", "Traffic", "read_traffic", "read_traces",
+        "render_scenario", "import_document", "render_import", "render_unmapped",
+        "coverage_document", "render_coverage", "scenario_endpoints", "run_coverage",
     ])
     for name in perflab.load.__all__:
         assert getattr(perflab.load, name) is not None
