@@ -185,6 +185,7 @@ class DemoResilience(TypedDict):
     kind: Literal["resilience"]
     toxic: str
     detected: bool
+    endpoint: str
     survived: bool | None
     summary: str
     hypothesis: list[str]

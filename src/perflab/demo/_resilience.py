@@ -121,7 +121,7 @@ class ResilienceFinding:
 
     def to_json(self) -> DemoResilience:
         return {"kind": "resilience", "toxic": self.toxic.key, "detected": self.detected,
-                "survived": self.survived, "summary": self.summary,
+                "endpoint": CHECKOUT.endpoint, "survived": self.survived, "summary": self.summary,
                 "hypothesis": list(HYPOTHESIS), "toxic_body": self.toxic.body,
                 "before": self.before.to_json(),
                 "during": None if self.during is None else self.during.to_json()}
