@@ -59,6 +59,7 @@ def test_the_chain_survives_the_latency_toxic_and_not_the_error_toxic(tmp_path, 
     latency, errors = resilience_step(proxy, store_path, run_id, frontend, threading.Event())
 
     assert latency.before.met
+    assert errors.before.met  # the steady state came back once the latency toxic was removed
     assert latency.during is not None
     assert errors.during is not None
     assert (latency.survived, errors.survived) == (True, False)
@@ -76,11 +77,15 @@ def test_the_chain_survives_the_latency_toxic_and_not_the_error_toxic(tmp_path, 
 
     with Store.open(store_path) as db:
         bands = [e for e in db.events(run_id) if e.kind == CHAOS_FAULT_EVENT]
-        endpoints = {s.labels.get("endpoint") for s in db.series(run_id, name="load.rps")}
+        rps = db.series(run_id, name="load.rps")
+        endpoints = {s.labels.get("endpoint") for s in rps}
+        db_series = [db.samples(s.id) for s in rps]
     assert [b.attrs["type"] for b in bands] == ["latency", "http_error"]
     assert all(b.end_ns is not None and b.end_ns > b.ts_ns for b in bands)
     assert bands[0].end_ns is not None
-    assert bands[0].end_ns <= bands[1].ts_ns  # one toxic at a time
+    assert bands[0].end_ns <= bands[1].ts_ns  # one toxic at a time, with a check between
+    between = [t for s in db_series for t, _ in s if bands[0].end_ns < t < bands[1].ts_ns]
+    assert between
     assert endpoints == {"/checkout"}  # the checks' load is on the run, for the report
 
 
