@@ -156,3 +156,13 @@ def test_go_time_now_is_not_skewed_static_or_cgo_and_perflab_says_so(faketime, t
         assert abs(time.time() - seen[0]) < SLACK  # Go's own clock: not skewed
         if binary == dynamic:  # C's time() through libc: skewed
             assert abs((time.time() - seen[1]) - TWO_HOURS) < SLACK
+
+
+def test_chaos_inject_clock_skew_points_at_perflab_run(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "perflab", "chaos", "inject", "clock-skew",
+                        "--pid", str(os.getpid()), "--duration", "1s",
+                        "--store", str(tmp_path / "s.db")],
+                       capture_output=True, text=True, timeout=60, check=False)
+    assert r.returncode == 2
+    assert r.stderr.startswith("perflab: error: clock skew cannot be injected into a running")
+    assert "perflab run --clock-skew -2h -- CMD" in r.stderr
