@@ -219,7 +219,8 @@ def test_demo_finds_the_planted_problems_and_leaves_nothing_behind(tmp_path):
         assert {"load.rps", "load.latency_ms", "load.errors_per_s", "load.connections",
                 "load.service_time_ms", "load.late_per_s"} <= names
         endpoints = {s.labels.get("endpoint") for s in store.series(run.id, name="load.rps")}
-        assert endpoints == {"/work", "/hash", "/report", "/cache"}
+        # the four phases' endpoints, and the frontend's checkouts of the resilience step
+        assert endpoints == {"/work", "/hash", "/report", "/cache", "/checkout"}
         histograms = store.artifacts(run.id, kind="histogram")
         assert {a.attrs["labels"]["endpoint"] for a in histograms} == endpoints
         assert {"process.cpu.pct", "process.rss_bytes"} <= names
