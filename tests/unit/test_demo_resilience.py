@@ -95,5 +95,5 @@ def test_a_steady_state_not_met_before_tests_nothing():
     assert finding.survived is None
     assert not finding.detected
     assert "not tested, the steady state" in finding.summary
-    assert "(p99 < 1s and errors < 5%) was not met before it (p99 2.50s" in finding.summary
+    assert "(p99 < 2s and errors < 5%) was not met before it (p99 2.50s" in finding.summary
     validate(finding.to_json(), "demo#/$defs/resilience")

@@ -41,14 +41,15 @@ if TYPE_CHECKING:
 PROXY = "store"
 LATENCY_MS = 100
 ERROR_PERCENT = 20
-# the hypothesis: a checkout's p99 and the share that fail. 1 s is ~5x the latency toxic's
-# 200 ms and far above a busy machine's own p99; 5 % is far below the error toxic's ~36 %.
+# the hypothesis: a checkout's p99 and the share that fail. 2 s is 10x the latency toxic's
+# 200 ms and above a busy machine's own hiccups (a check is ~20 requests: its p99 is their
+# worst; at load average 16 on 2 cores one took 1.1 s); 5 % is far below the error toxic's ~36 %.
 # Judged here, not as the load engine's thresholds: those are the phases' finding, and a toxic
 # the chain is meant not to survive is not a threshold the demo's traffic missed
-P99_BOUND_MS = 1000.0
+P99_BOUND_MS = 2000.0
 ERROR_BOUND = 0.05
-HYPOTHESIS = ("p99 < 1s", "errors < 5%")
-WINDOW_S = 1.5
+HYPOTHESIS = ("p99 < 2s", "errors < 5%")
+WINDOW_S = 1.2
 # an order the store answers fast (not a planted price-cache miss) and without a coupon;
 # 8 connections keep up with 15/s at the latency toxic's ~200 ms (the open model would queue)
 CHECKOUT = Stream("/checkout", "/checkout?order=1", concurrency=8, rate=15)

@@ -315,7 +315,7 @@ class Demo:
         if result.status != "ok" or self.fault_proxy is None or self.chain_port is None:
             return ()
         self.say("resilience step: a latency toxic, then an error toxic, in front of the api's "
-                 "calls to the store; is p99 < 1s and are errors < 5% under each?")
+                 "calls to the store; is p99 < 2s and are errors < 5% under each?")
         try:
             return resilience_step(self.fault_proxy, self.opts.store_path, run_id,
                                    self.chain_port, self._stop)
