@@ -108,7 +108,7 @@ def check(func: str, arguments: Mapping[str, Any]) -> str | None:
     """What is wrong with ``func``'s ``arguments`` (None: nothing, or not known before the run:
     a ``${name}`` to substitute)."""
     checker = _CHECKS.get(func)
-    if checker is None or "${" in json.dumps(arguments):
+    if checker is None or "${" in json.dumps(arguments, default=str):
         return None
     try:
         checker(arguments)
