@@ -183,9 +183,9 @@ class DemoResilience(TypedDict):
     """One toxic of the resilience step, and whether the chain survived it."""
 
     kind: Literal["resilience"]
-    toxic: str
+    toxic: Literal["latency", "errors"]
     detected: bool
-    endpoint: str
+    endpoint: Literal["/checkout"]
     survived: bool | None
     summary: str
     hypothesis: list[str]

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import urllib.request
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from perflab.chaos import FaultBands, running_server
 from perflab.chaos.providers import add_toxic, remove_toxic
@@ -57,7 +57,7 @@ CHECKOUT = Stream("/checkout", "/checkout?order=1", concurrency=8, rate=15)
 
 @dataclass(frozen=True, slots=True)
 class Toxic:
-    key: str          # latency, errors
+    key: Literal["latency", "errors"]
     text: str         # what it does, for people
     survives: bool    # what the demo plants: survived or not
     body: dict[str, Any]
@@ -123,7 +123,7 @@ class ResilienceFinding:
 
     def to_json(self) -> DemoResilience:
         return {"kind": "resilience", "toxic": self.toxic.key, "detected": self.detected,
-                "endpoint": CHECKOUT.endpoint, "survived": self.survived, "summary": self.summary,
+                "endpoint": "/checkout", "survived": self.survived, "summary": self.summary,
                 "hypothesis": list(HYPOTHESIS), "toxic_body": self.toxic.body,
                 "before": self.before.to_json(),
                 "during": None if self.during is None else self.during.to_json()}
