@@ -175,6 +175,12 @@ def test_demo_finds_the_planted_problems_and_leaves_nothing_behind(tmp_path):
         findings["slow_call"]["summary"]
     assert findings["error_path"]["detected"], findings["error_path"]["summary"]
     assert findings["error_path"]["operation"] == "store: SELECT coupons"
+    # the resilience step: the chain survives the latency toxic, not the error toxic
+    res = {f["toxic"]: f for f in findings["resilience"]}
+    assert res["latency"]["detected"], res["latency"]["summary"]
+    assert (res["latency"]["survived"], res["errors"]["survived"]) == (True, False), \
+        res["errors"]["summary"]
+    assert res["errors"]["detected"], res["errors"]["summary"]
 
     assert doc["status"] == "ok"
     assert doc["url"] == f"http://127.0.0.1:{hub_port}/runs/{doc['run_id']}"
@@ -190,6 +196,8 @@ def test_demo_finds_the_planted_problems_and_leaves_nothing_behind(tmp_path):
     assert "render_items (behind /work) is" in html
     assert 'id="section-profile"' in html
     assert "checksum_slowly is the hot function" in html
+    assert 'id="section-resilience"' in html  # the toxics' bands, the load around them
+    assert "NOT survived" in html  # the error toxic's finding line
     # perflab leak watched the leak phase; its watch is in the report's Debug section
     assert 'id="debug-leak"' in html
     assert any(n.startswith("perflab leak on the leak phase") for n in doc["notes"])
@@ -211,7 +219,8 @@ def test_demo_finds_the_planted_problems_and_leaves_nothing_behind(tmp_path):
         assert {"load.rps", "load.latency_ms", "load.errors_per_s", "load.connections",
                 "load.service_time_ms", "load.late_per_s"} <= names
         endpoints = {s.labels.get("endpoint") for s in store.series(run.id, name="load.rps")}
-        assert endpoints == {"/work", "/hash", "/report", "/cache"}
+        # the four phases' endpoints, and the frontend's checkouts of the resilience step
+        assert endpoints == {"/work", "/hash", "/report", "/cache", "/checkout"}
         histograms = store.artifacts(run.id, kind="histogram")
         assert {a.attrs["labels"]["endpoint"] for a in histograms} == endpoints
         assert {"process.cpu.pct", "process.rss_bytes"} <= names

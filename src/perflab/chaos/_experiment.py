@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from perflab.chaos import providers
 from perflab.errors import InvalidFile, UsageError
 
 if TYPE_CHECKING:
@@ -133,6 +134,10 @@ def _check_provider(provider: object, path: str, at: str) -> None:
     if kind in ("python", "perflab") and arguments is not None and not isinstance(
             arguments, dict):
         raise ExperimentInvalid(path, f"{at}.arguments", "arguments are a mapping")
+    if kind == "perflab":
+        problem = providers.argument_problem(provider["func"], arguments or {})
+        if problem is not None:
+            raise ExperimentInvalid(path, f"{at}.{problem[0]}", problem[1])
 
 
 def _kind(node: dict[str, Any], known: tuple[str, ...], path: str, at: str, what: str) -> str:

@@ -16,6 +16,7 @@ import urllib.error
 import urllib.request
 from typing import TYPE_CHECKING, Any
 
+from perflab.chaos._captures import check, incident, profile
 from perflab.chaos._toxics import TOXIC_ATTRIBUTES
 
 if TYPE_CHECKING:
@@ -25,8 +26,9 @@ DEFAULT_API = "http://127.0.0.1:8474"
 
 _INJECTORS: dict[str, Callable[[str, Mapping[str, Any]], Any]] = {}
 
-__all__ = ["DEFAULT_API", "ProviderError", "add_toxic", "function", "inject", "load_test",
-           "promql", "register_injector", "remove_toxic"]
+__all__ = ["DEFAULT_API", "ProviderError", "add_toxic", "argument_problem", "function",
+           "incident", "inject", "load_test", "profile", "promql", "register_injector",
+           "remove_toxic"]
 
 
 class ProviderError(Exception):
@@ -185,7 +187,7 @@ def inject(kind: str, **params: Any) -> Any:
 
 _FUNCTIONS: dict[str, Callable[..., Any]] = {
     "add_toxic": add_toxic, "remove_toxic": remove_toxic, "inject": inject,
-    "load_test": load_test, "promql": promql}
+    "load_test": load_test, "promql": promql, "profile": profile, "incident": incident}
 
 
 def function(name: str) -> Callable[..., Any]:
@@ -195,3 +197,12 @@ def function(name: str) -> Callable[..., Any]:
     except KeyError:
         msg = f"no perflab provider {name!r} (known: {', '.join(sorted(_FUNCTIONS))})"
         raise ProviderError(msg) from None
+
+
+def argument_problem(func: str, arguments: Mapping[str, Any]) -> tuple[str, str] | None:
+    """What validation can tell is wrong with ``type: perflab``'s ``func`` and ``arguments``
+    before the experiment runs: (the field at fault, the message), or None."""
+    if func not in _FUNCTIONS:
+        return "func", f"no perflab provider {func!r} (known: {', '.join(sorted(_FUNCTIONS))})"
+    problem = check(func, arguments)
+    return None if problem is None else ("arguments", problem)

@@ -19,6 +19,9 @@ The child's stdout and stderr pass through to perflab's own, byte for byte, and 
 log lines of the run (labels ``run``, ``stream``, ``command``; ``logs.OutputCapture``) unless
 ``--no-logs``: they are pipes then, not the terminal, so a child that buffers its output when
 it is not on a terminal (Python, C's stdio) shows it in blocks.
+
+``--clock-skew -2h`` starts CMD under libfaketime (``perflab.chaos.faults.ClockSkew``): its wall
+clock, and its children's, runs that far off; a ``chaos.fault`` band on the run covers its life.
 """
 
 from __future__ import annotations
@@ -40,11 +43,13 @@ import click
 from perflab.cli._common import POSITIVE_DURATION, emit_doc, json_option, open_store, store_option
 from perflab.debug import agent_env
 from perflab.errors import InvalidValue, TargetError
+from perflab.store import CHAOS_FAULT_EVENT, end_event
 from perflab.units import redact_args
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from perflab.chaos.faults import ClockSkew
     from perflab.cli._contracts import RunDoc
     from perflab.logs import OutputCapture
 
@@ -106,12 +111,15 @@ def instrumented(cmd: list[str]) -> list[str] | None:
                    "terminal, unpiped).")
 @click.option("-i", "--interval", type=POSITIVE_DURATION, default="1s", show_default=True,
               help="Time between samples of the process.")
+@click.option("--clock-skew", default=None, metavar="OFFSET",
+              help="Start CMD with its wall clock skewed through libfaketime: -2h, +90s, "
+                   "or @2020-01-01 00:00:00 (not Go's time.Now, nor a static binary).")
 @store_option
 @json_option
 @click.argument("cmd", nargs=-1, required=True, type=click.UNPROCESSED)
 def run(*, trace_it: bool, debug_it: bool, service: str | None, hub: str, name: str | None,
-        no_logs: bool, interval: float, store_path: str | None, as_json: bool,
-        cmd: tuple[str, ...]) -> int:
+        no_logs: bool, interval: float, clock_skew: str | None, store_path: str | None,
+        as_json: bool, cmd: tuple[str, ...]) -> int:
     """Run CMD as a recorded, traced child: perflab run [--trace] -- CMD ARGS..."""
     from perflab.collect.recorder import Recorder  # noqa: PLC0415  # lazy: keeps --help fast
 
@@ -122,6 +130,7 @@ def run(*, trace_it: bool, debug_it: bool, service: str | None, hub: str, name: 
                           hint="give the command after --: perflab run -- python app.py")
     if not hub.startswith(("http://", "https://")):
         raise InvalidValue(f"invalid --hub {hub!r}", hint="like http://127.0.0.1:4318")
+    skew = None if clock_skew is None else _clock_skew(clock_skew, argv[0])
     chain: list[str] = []
     if trace_it:
         # with --debug the agent's sitecustomize must come first and chain to OTel's, so the
@@ -142,10 +151,13 @@ def run(*, trace_it: bool, debug_it: bool, service: str | None, hub: str, name: 
     try:
         run_rec = store.create_run("run", name or f"run-{program}", meta={
             "command": redact_args(list(cmd)), "service": service_name, "trace": trace_it,
-            "hub": hub, "interval_s": interval, "debug": debug_it})
+            "hub": hub, "interval_s": interval, "debug": debug_it,
+            **({"clock_skew": skew.offset} if skew is not None else {})})
         env = child_env(dict(os.environ), service=service_name, hub=hub, run_id=run_rec.id)
         if debug_it:
             env = agent_env(env, then=chain)
+        if skew is not None:
+            env = skew.env(env)
         pipe = None if no_logs else subprocess.PIPE
         try:
             # the user's own command, as typed: running it is what was asked
@@ -154,11 +166,15 @@ def run(*, trace_it: bool, debug_it: bool, service: str | None, hub: str, name: 
         except OSError as exc:
             store.finish_run(run_rec.id, "failed", meta_update={"error": str(exc)})
             raise TargetError(f"cannot start {argv[0]!r}: {exc.strerror}") from exc
+        band = None if skew is None else store.add_event(run_rec.id, CHAOS_FAULT_EVENT,
+                                                         skew.text, attrs=skew.attrs())
         rec = Recorder(store, run_rec.id, interval, pids=(child.pid,), follow_children=True)
         path = store.path
         code, samples = _supervise(
             child, rec, None if no_logs else lambda: _capture(child, path, run_rec.id, program))
         status = "ok" if code == 0 else "failed"
+        if band is not None:
+            end_event(store, band, time.time_ns())
         store.finish_run(run_rec.id, status, meta_update={"exit_code": code,
                                                           "samples": samples})
         finished = store.run(run_rec.id)
@@ -172,6 +188,16 @@ def run(*, trace_it: bool, debug_it: bool, service: str | None, hub: str, name: 
         click.echo(f"perflab run: run {finished.id} ({finished.name}): {program} exited "
                    f"with {code}; look at it: perflab show {finished.id}", err=True)
     return code
+
+
+def _clock_skew(offset: str, program: str) -> ClockSkew:
+    """The validated skew (libfaketime found), after warning of what it cannot reach."""
+    from perflab.chaos.faults import ClockSkew, skew_warnings  # noqa: PLC0415  # lazy: heavy
+
+    skew = ClockSkew.parse(offset)
+    for warning in skew_warnings(program):
+        click.echo(f"perflab run: warning: {warning}", err=True)
+    return skew
 
 
 def _capture(child: subprocess.Popen[bytes], store_path: Path, run_id: int,

@@ -5,7 +5,7 @@ tests/unit/test_contracts.py checks each against its schema; the functions that 
 documents are annotated with them, so mypy checks what they build.
 """
 
-from typing import Literal, NotRequired, TypedDict
+from typing import Any, Literal, NotRequired, TypedDict
 
 
 class DemoService(TypedDict):
@@ -170,6 +170,30 @@ class DemoTraceFinding(DemoTraceDetails):
     summary: str
 
 
+class DemoResilienceCheck(TypedDict):
+    """One check of the resilience step's hypothesis: the checkouts' p99 and error rate."""
+
+    met: bool
+    p99_ms: float | None
+    error_rate: float | None
+    requests: int
+
+
+class DemoResilience(TypedDict):
+    """One toxic of the resilience step, and whether the chain survived it."""
+
+    kind: Literal["resilience"]
+    toxic: Literal["latency", "errors"]
+    detected: bool
+    endpoint: Literal["/checkout"]
+    survived: bool | None
+    summary: str
+    hypothesis: list[str]
+    toxic_body: dict[str, Any]
+    before: DemoResilienceCheck
+    during: DemoResilienceCheck | None
+
+
 class DemoFindings(TypedDict):
     cpu: DemoCpu
     lock: DemoLock
@@ -179,6 +203,7 @@ class DemoFindings(TypedDict):
     profile: NotRequired[DemoProfile]
     slow_call: NotRequired[DemoTraceFinding]
     error_path: NotRequired[DemoTraceFinding]
+    resilience: NotRequired[list[DemoResilience]]
 
 
 class DemoDoc(TypedDict):
@@ -186,7 +211,7 @@ class DemoDoc(TypedDict):
     first version; 1 + `bench_url` and `findings.regression` (the benchmark check), added fields
     only; 1 + `findings.thresholds` (the load engine's thresholds on the demo's traffic), an
     added field only; 1 + `findings.profile` (the hot function from py-spy), an added field
-    only.
+    only; 1 + `findings.resilience` (the latency and error toxics), an added field only.
     """
 
     schema: Literal["perflab.demo/1"]

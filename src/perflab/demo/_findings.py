@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 
     from perflab.demo._profiling import ProfileFinding
     from perflab.demo._regression import RegressionFinding
+    from perflab.demo._resilience import ResilienceFinding
     from perflab.demo._tracing import TraceFinding
     from perflab.store import Store
 
@@ -287,15 +288,17 @@ class Findings:
     regression: RegressionFinding | None = None  # the benchmark check; None when not run
     profile: ProfileFinding | None = None  # the hot function from py-spy; None when not run
     tracing: tuple[TraceFinding, ...] = ()  # the traced chain's slow call and error path
+    resilience: tuple[ResilienceFinding, ...] = ()  # the chain under a latency, an error toxic
 
     def all(self) -> tuple[CpuFinding | LockFinding | LeakFinding | ThresholdFinding
-                           | RegressionFinding | ProfileFinding | TraceFinding, ...]:
+                           | RegressionFinding | ProfileFinding | TraceFinding
+                           | ResilienceFinding, ...]:
         found: tuple[CpuFinding | LockFinding | LeakFinding | ThresholdFinding
-                     | RegressionFinding | ProfileFinding | TraceFinding, ...] = (
-            self.cpu, self.lock, self.leak, self.thresholds)
+                     | RegressionFinding | ProfileFinding | TraceFinding
+                     | ResilienceFinding, ...] = (self.cpu, self.lock, self.leak, self.thresholds)
         if self.profile is not None:
             found = (*found, self.profile)
-        found = (*found, *self.tracing)
+        found = (*found, *self.tracing, *self.resilience)
         return found if self.regression is None else (*found, self.regression)
 
     def to_json(self) -> DemoFindings:
@@ -310,6 +313,8 @@ class Findings:
                 out["slow_call"] = f.to_json()
             else:
                 out["error_path"] = f.to_json()
+        if self.resilience:
+            out["resilience"] = [f.to_json() for f in self.resilience]
         return out
 
 

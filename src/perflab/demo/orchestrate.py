@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
 import perflab
+from perflab.chaos.providers import ProviderError
 from perflab.collect import RecordingThread
 from perflab.demo._alerts import leak_alerts
 from perflab.demo._children import Child, free_port, port_accepts, port_is_free
@@ -46,6 +47,7 @@ from perflab.demo._profiling import (
 )
 from perflab.demo._regression import RegressionFinding
 from perflab.demo._regression import check as check_regression
+from perflab.demo._resilience import FaultProxy, ResilienceFinding, resilience_step
 from perflab.demo._tracing import (
     ChainTraffic,
     error_path_finding,
@@ -153,6 +155,7 @@ class Demo:
         self.hub: Child | None = None
         self.chain: list[Child] = []  # the traced frontend -> api -> store services
         self.chain_port: int | None = None
+        self.fault_proxy: FaultProxy | None = None  # in front of the api's calls to the store
         self.recording: RecordingThread | None = None
         self.profiler: ContinuousProfiler | None = None  # py-spy on the service
         self.profile_note: str | None = None
@@ -204,6 +207,9 @@ class Demo:
         chain, self.chain = self.chain, []
         for child in reversed(chain):
             child.stop()
+        if self.fault_proxy is not None:
+            proxy, self.fault_proxy = self.fault_proxy, None
+            proxy.stop()
 
     def _stop_service(self) -> None:
         if self.service is not None:
@@ -269,14 +275,16 @@ class Demo:
             writer.flush()
             if traffic is not None:
                 traffic.stop()
-            self._stop_recording()
-        tracing = self._tracing_findings(run.id) if traffic is not None else ()
+        phases_end = time.time_ns()
+        resilience = self._resilience(result, run.id) if traffic is not None else ()
+        self._stop_recording()
+        tracing = self._tracing_findings(run.id, phases_end) if traffic is not None else ()
         if self.recording_error is not None:
             result.notes.append(f"the recorder stopped early: {self.recording_error}")
         regression = self._check_regression(result, run.id) if result.status == "ok" else None
         result.findings = replace(findings_from_store(self.store, run.id, self.service.pid),
                                   regression=regression, profile=self._profile_finding(run.id),
-                                  tracing=tracing)
+                                  tracing=tracing, resilience=resilience)
         result.notes.extend(leak_alerts(self.store, run.id, self.service.pid))
         if self.leak_note is not None:
             result.notes.append(self.leak_note)
@@ -290,16 +298,34 @@ class Demo:
             self._write_report(result)
         return result
 
-    def _tracing_findings(self, run_id: int) -> tuple[Any, ...]:
-        """The chain's slow call and error path, from its traces (after its last spans are
-        in: the chain stops first, flushing them)."""
+    def _tracing_findings(self, run_id: int, end: int) -> tuple[Any, ...]:
+        """The chain's slow call and error path, from its traces until ``end`` (the phases'
+        end: the resilience step's checkouts are slow and failing on purpose), after its last
+        spans are in: the chain stops first, flushing them."""
         assert self.store is not None
         self._stop_chain()
         wait_for_spans(self.opts.store_path)
         run = self.store.run(run_id)
-        end = time.time_ns()
         return (slow_call_finding(self.store, run.started_ns, end),
                 error_path_finding(self.store, run.started_ns, end))
+
+    def _resilience(self, result: DemoResult, run_id: int) -> tuple[ResilienceFinding, ...]:
+        """The chain under a latency toxic, then an error toxic; Ctrl-C ends the demo as
+        aborted."""
+        if result.status != "ok" or self.fault_proxy is None or self.chain_port is None:
+            return ()
+        self.say("resilience step: a latency toxic, then an error toxic, in front of the api's "
+                 "calls to the store; is p99 < 2s and are errors < 5% under each?")
+        try:
+            return resilience_step(self.fault_proxy, self.opts.store_path, run_id,
+                                   self.chain_port, self._stop)
+        except KeyboardInterrupt:
+            result.status = "aborted"
+            self.say("interrupted: stopping, and keeping what was measured")
+            result.notes.append("the resilience step was interrupted")
+        except (PerflabError, ProviderError) as exc:  # the other findings still stand
+            result.notes.append(f"the resilience step failed: {exc}")
+        return ()
 
     def _check_regression(self, result: DemoResult, run_id: int) -> RegressionFinding | None:
         """Benchmark two versions of a service function; Ctrl-C ends the demo as aborted."""
@@ -411,6 +437,7 @@ class Demo:
         env = {**self._env, "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{hub_port}",
                "OTEL_BSP_SCHEDULE_DELAY": "500", "OTEL_TRACES_SAMPLER": "always_on"}
         next_url = ""
+        self.fault_proxy = FaultProxy(self.opts.store_path)
         for role in ("store", "api", "frontend"):
             port_file = self._tmp / f"{role}.port"
             args = [sys.executable, "-m", "perflab.demo.chain", "--role", role, "--port", "0",
@@ -421,7 +448,10 @@ class Demo:
             child.start()
             self.chain.append(child)
             child.wait_ready(functools.partial(_chain_ready, port_file), _READY_TIMEOUT_S)
-            next_url = f"http://127.0.0.1:{int(port_file.read_text())}"
+            port = int(port_file.read_text())
+            # the api calls the store through the fault proxy (the resilience step's toxics)
+            next_url = (self.fault_proxy.start(port) if role == "store"
+                        else f"http://127.0.0.1:{port}")
         self.chain_port = int((self._tmp / "frontend.port").read_text())
 
     def _run_phase(self, phase: Phase, writer: BatchWriter, service_port: int) -> Window:

@@ -60,7 +60,8 @@ def test_unknown_fault_and_provider_fail_with_the_known_ones() -> None:
     run = _run({"type": "perflab", "func": "inject", "arguments": {"kind": "cpu_hog"}})
     assert "no fault 'cpu_hog'" in "".join(run["exception"])
     run = _run({"type": "perflab", "func": "nope"})
-    assert "known: add_toxic, inject, load_test, promql, remove_toxic" in "".join(run["exception"])
+    assert ("known: add_toxic, incident, inject, load_test, profile, promql, remove_toxic"
+            in "".join(run["exception"]))
     run = _run({"type": "perflab", "func": "inject", "arguments": {"kind": "latency"}})
     assert "needs proxy" in "".join(run["exception"])
 

@@ -25,7 +25,7 @@ def test_exported_names() -> None:
         "FAULT_KINDS", "FaultDoc", "InjectSpec", "MonkeyDoc", "MonkeySpec", "monkey",
         "NetFaultDoc", "NetSpec", "NetnsDoc",
         "NetnsListDoc", "RollbackDoc", "create_netns", "delete_netns", "inject", "list_netns",
-        "net_fault", "netns_exec_argv", "rollback_orphans",
+        "net_fault", "netns_exec_argv", "rollback_orphans", "ClockSkew", "skew_warnings",
     ])
 
 

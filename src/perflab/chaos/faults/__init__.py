@@ -4,10 +4,12 @@ Public names: ``inject`` / ``InjectSpec`` / ``FAULT_KINDS`` (``perflab chaos inj
 ``net_fault`` / ``NetSpec`` (``perflab chaos net``), the namespaces of ``perflab chaos netns``
 (``create_netns``, ``delete_netns``, ``list_netns``, ``netns_exec_argv``), ``rollback_orphans``
 (``perflab chaos rollback``: journals whose controller and watchdog both died), ``monkey`` /
-``MonkeySpec`` (``perflab chaos monkey``), and the
+``MonkeySpec`` (``perflab chaos monkey``), ``ClockSkew`` / ``skew_warnings`` (``perflab run
+--clock-skew``: libfaketime for a program perflab starts), and the
 TypedDicts of their --json documents. See docs/chaos.md, "Process and resource faults".
 """
 
+from perflab.chaos.faults._clock import ClockSkew, skew_warnings
 from perflab.chaos.faults._contracts import (
     FaultDoc,
     MonkeyDoc,
@@ -24,6 +26,7 @@ from perflab.chaos.faults._recover import rollback_orphans
 
 __all__ = [
     "FAULT_KINDS",
+    "ClockSkew",
     "FaultDoc",
     "InjectSpec",
     "MonkeyDoc",
@@ -41,4 +44,5 @@ __all__ = [
     "net_fault",
     "netns_exec_argv",
     "rollback_orphans",
+    "skew_warnings",
 ]

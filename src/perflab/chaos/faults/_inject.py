@@ -91,6 +91,9 @@ def _signal(name: str) -> signal.Signals:
 
 def check_spec(spec: InjectSpec) -> list[Target]:
     """Refuse what cannot be injected, before anything exists; returns the targets."""
+    if spec.kind in ("clock-skew", "clock"):  # libfaketime acts only when a program starts
+        raise InvalidValue("clock skew cannot be injected into a running process",
+                           hint="start the program under it: perflab run --clock-skew -2h -- CMD")
     if spec.kind not in FAULT_KINDS:
         raise InvalidValue(f"unknown fault {spec.kind!r}", hint=f"one of: {', '.join(FAULT_KINDS)}")
     # kill is an instant; restart may come back at once (--duration: the downtime)
