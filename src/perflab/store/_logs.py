@@ -33,8 +33,12 @@ if TYPE_CHECKING:
 
 # the columns of a log row, in the order insert_logs takes them
 LOG_COLUMNS = ("ts_ns", "run_id", "stream_id", "level", "trace_id", "span_id", "line", "fields")
-_INSERT = (f"INSERT INTO logs ({', '.join(LOG_COLUMNS)})"
-           f" VALUES ({', '.join('?' * len(LOG_COLUMNS))})")
+# the nullable columns take '' for NULL, and ids may be bytearray: python's sqlite3 binds None
+# and bytes through its adapter lookup (an AttributeError formatted each time, 2 us of a line's
+# four such values), str, int and bytearray directly (as store.insert_spans does)
+_NULLABLE = frozenset({"run_id", "level", "trace_id", "span_id", "fields"})
+_INSERT = (f"INSERT INTO logs ({', '.join(LOG_COLUMNS)}) VALUES ("
+           + ", ".join("NULLIF(?, '')" if c in _NULLABLE else "?" for c in LOG_COLUMNS) + ")")
 # a word of the ``ascii`` tokenizer: a run of ASCII letters and digits or non-ASCII characters
 _WORD = re.compile(r"[A-Za-z0-9\u0080-\U0010FFFF]+")
 _PREFIX_MIN = 3  # a shorter last word as a prefix query would read most of the index
@@ -68,7 +72,10 @@ class StoredLog:
 def insert_logs(store: Store, rows: Sequence[tuple[Any, ...]], streams: dict[int, str]) -> int:
     """Write log rows (``LOG_COLUMNS`` order) and the streams they use (id -> labels JSON), and
     index their lines and count them into their minutes, in one transaction (joining the
-    caller's). Returns the rows written."""
+    caller's). Returns the rows written.
+
+    NULL may be ``None`` or ``''`` and ids ``bytes`` or ``bytearray``; ``''`` and ``bytearray``
+    are what the ingest path passes, as they bind without sqlite3's adapter lookup."""
     conn = store.conn
     with store.transaction():
         conn.executemany("INSERT OR IGNORE INTO log_streams (id, labels) VALUES (?, ?)",

@@ -76,3 +76,16 @@ def test_a_v9_store_finds_its_lines_by_trace_after_migrating(tmp_path):
         assert _indexed(st, TRACE) == []
         assert _indexed(st, "payment") == []
         assert _indexed(st, "unrelated") == [3]
+
+
+def test_what_a_line_lacks_is_stored_as_null(store):
+    """The ingest path hands the store '' for a missing value (it binds faster than None):
+    what lands in the row is NULL, as every query expects; ids stay blobs."""
+    _write(store, [LogEntry(LABELS, 1 * S, "plain"),
+                   LogEntry(LABELS, 2 * S, f"level=warn trace_id={TRACE} span_id=00f067aa0ba902b7",
+                            (("user", "7"),))])
+    rows = store.conn.execute(
+        "SELECT typeof(run_id), typeof(level), typeof(trace_id), typeof(span_id),"
+        " typeof(fields) FROM logs ORDER BY ts_ns").fetchall()
+    assert rows == [("null", "null", "null", "null", "null"),
+                    ("null", "text", "blob", "blob", "text")]
