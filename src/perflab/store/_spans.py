@@ -120,7 +120,7 @@ def insert_spans(store: Store, rows: Sequence[tuple[Any, ...]], catalog: SpanCat
             "INSERT OR IGNORE INTO span_processes (id, service, attrs, scope_name, scope_version)"
             " VALUES (?, ?, ?, ?, ?)", [(pid, *p) for pid, p in catalog.processes.items()])
         conn.executemany("INSERT OR IGNORE INTO span_traces (trace_id) VALUES (?)",
-                         [(t,) for t in dict.fromkeys(bytes(r[0]) for r in rows)])
+                         [(bytearray(t),) for t in dict.fromkeys(bytes(r[0]) for r in rows)])
         before = conn.total_changes
         conn.executemany(_INSERT, rows)
         return conn.total_changes - before
