@@ -58,16 +58,20 @@ class Retention:
 
 def log_rows(entries: list[LogEntry], run_id: int | None,
              ) -> tuple[list[tuple[Any, ...]], dict[int, str]]:
-    """Entries as ``logs`` rows (``store.LOG_COLUMNS``) and the streams they use."""
+    """Entries as ``logs`` rows (``store.LOG_COLUMNS``) and the streams they use; NULL is
+    ``''`` and ids are ``bytearray``, which the store binds without sqlite3's adapter lookup
+    (``store.insert_logs``)."""
     streams: dict[str, int] = {}
     rows: list[tuple[Any, ...]] = []
+    run = "" if run_id is None else run_id
     for e in entries:
         sid = streams.get(e.labels)
         if sid is None:
             sid = streams[e.labels] = log_stream_id(e.labels)
         level, trace_id, span_id = line_facts(e.line, e.metadata)
-        rows.append((e.ts_ns, run_id, sid, level, trace_id, span_id, e.line,
-                     _DUMPS(dict(e.metadata)) if e.metadata else None))
+        rows.append((e.ts_ns, run, sid, level or "", bytearray(trace_id) if trace_id else "",
+                     bytearray(span_id) if span_id else "", e.line,
+                     _DUMPS(dict(e.metadata)) if e.metadata else ""))
     return rows, {sid: labels for labels, sid in streams.items()}
 
 

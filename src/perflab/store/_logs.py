@@ -4,7 +4,8 @@ A stream is a label set, keyed by ``name_id`` of its canonical JSON, so a receiv
 batch without reading first. Lines are kept in arrival order (rowid). A line filter's substring
 is checked on each line (``instr``, case-sensitive), after ``logs_words`` (an FTS5 word index,
 ``ascii`` tokenizer: runs of ASCII letters and digits, or of any non-ASCII characters, ASCII
-case folded) has narrowed the lines to those holding its words (``_word_query``). Counts of
+case folded) has narrowed the lines to those holding its words (``_word_query``). The index
+also holds each line's trace id (``LOG_WORDS``), which is how a trace's lines are found. Counts of
 whole minutes come from ``log_minutes`` (``_log_minutes.py``). The rest of a query's pipeline
 is the caller's (``perflab.logs``).
 """
@@ -32,11 +33,20 @@ if TYPE_CHECKING:
 
 # the columns of a log row, in the order insert_logs takes them
 LOG_COLUMNS = ("ts_ns", "run_id", "stream_id", "level", "trace_id", "span_id", "line", "fields")
-_INSERT = (f"INSERT INTO logs ({', '.join(LOG_COLUMNS)})"
-           f" VALUES ({', '.join('?' * len(LOG_COLUMNS))})")
+# the nullable columns take '' for NULL, and ids may be bytearray: python's sqlite3 binds None
+# and bytes through its adapter lookup (an AttributeError formatted each time, 2 us of a line's
+# four such values), str, int and bytearray directly (as store.insert_spans does)
+_NULLABLE = frozenset({"run_id", "level", "trace_id", "span_id", "fields"})
+_INSERT = (f"INSERT INTO logs ({', '.join(LOG_COLUMNS)}) VALUES ("
+           + ", ".join("NULLIF(?, '')" if c in _NULLABLE else "?" for c in LOG_COLUMNS) + ")")
 # a word of the ``ascii`` tokenizer: a run of ASCII letters and digits or non-ASCII characters
 _WORD = re.compile(r"[A-Za-z0-9\u0080-\U0010FFFF]+")
 _PREFIX_MIN = 3  # a shorter last word as a prefix query would read most of the index
+# what logs_words indexes of a line (schema 10): its text, then its trace id's hex as a word
+# (an index on logs.trace_id, with its random keys, cost a sixth of a line's ingest); the same
+# text must be given to delete a line from the index. Extra words only widen the pre-filter
+# of ``|=``, whose substring is checked on the line itself
+LOG_WORDS = "CASE WHEN trace_id IS NULL THEN line ELSE line || ' ' || hex(trace_id) END"
 
 
 def log_stream_id(labels_json: str) -> int:
@@ -62,7 +72,10 @@ class StoredLog:
 def insert_logs(store: Store, rows: Sequence[tuple[Any, ...]], streams: dict[int, str]) -> int:
     """Write log rows (``LOG_COLUMNS`` order) and the streams they use (id -> labels JSON), and
     index their lines and count them into their minutes, in one transaction (joining the
-    caller's). Returns the rows written."""
+    caller's). Returns the rows written.
+
+    NULL may be ``None`` or ``''`` and ids ``bytes`` or ``bytearray``; ``''`` and ``bytearray``
+    are what the ingest path passes, as they bind without sqlite3's adapter lookup."""
     conn = store.conn
     with store.transaction():
         conn.executemany("INSERT OR IGNORE INTO log_streams (id, labels) VALUES (?, ?)",
@@ -70,7 +83,7 @@ def insert_logs(store: Store, rows: Sequence[tuple[Any, ...]], streams: dict[int
         first = int(conn.execute("SELECT COALESCE(MAX(id), 0) FROM logs").fetchone()[0]) + 1
         conn.executemany(_INSERT, rows)
         # rowids are assigned in order after the current maximum: index exactly those lines
-        conn.execute("INSERT INTO logs_words (rowid, line) SELECT id, line FROM logs"
+        conn.execute(f"INSERT INTO logs_words (rowid, line) SELECT id, {LOG_WORDS} FROM logs"
                      " WHERE id >= ?", (first,))
         add_minutes(store, rows)
     return len(rows)
@@ -190,11 +203,13 @@ def _line_counts(store: Store, streams_in: tuple[str, list[Any]], origin_ns: int
 
 def log_lines_of_trace(store: Store, trace_id: bytes, *, limit: int) -> list[StoredLog]:
     """The lines that name this trace (by the trace id read at ingest), oldest first, at most
-    ``limit``: what a trace's waterfall shows beside its spans."""
+    ``limit``: what a trace's waterfall shows beside its spans. The word index names the lines
+    holding the id's hex (``LOG_WORDS``); the id is checked on each."""
     cur = store.conn.execute(
         "SELECT id, ts_ns, run_id, stream_id, level, trace_id, span_id, line, fields FROM logs"
-        " WHERE trace_id = ? ORDER BY ts_ns, id LIMIT ?",
-        (trace_id, limit))
+        " WHERE id IN (SELECT rowid FROM logs_words WHERE logs_words MATCH ?) AND trace_id = ?"
+        " ORDER BY ts_ns, id LIMIT ?",
+        (f'"{trace_id.hex()}"', trace_id, limit))
     return [StoredLog(*r) for r in cur]
 
 _MAX_MARKS = 500  # more stream ids than this go in as one JSON array (SQLite's variable limit)
@@ -272,7 +287,7 @@ def _delete_ids(store: Store, where: str, args: Sequence[Any]) -> int:
     with store.transaction():
         remove_minutes(store, where, args)
         conn.execute("INSERT INTO logs_words (logs_words, rowid, line)"
-                     f" SELECT 'delete', id, line FROM logs WHERE {where}", args)
+                     f" SELECT 'delete', id, {LOG_WORDS} FROM logs WHERE {where}", args)
         n = conn.execute(f"DELETE FROM logs WHERE {where}", args).rowcount
         conn.execute("DELETE FROM log_streams WHERE NOT EXISTS (SELECT 1 FROM logs"
                      " INDEXED BY logs_stream WHERE logs.stream_id = log_streams.id)")

@@ -32,7 +32,7 @@ def test_a_v8_store_is_migrated_to_v9_and_keeps_its_runs(tmp_path):
     conn.execute("INSERT INTO events (run_id, ts_ns, kind, text) VALUES (1, 5, 'deploy', 'd')")
     conn.close()
     with Store.open(path) as st:
-        assert st.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 9
+        assert st.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 10
         assert st.run("old").name == "old"
         assert [e.text for e in events_of_kind(st, "deploy")] == ["d"]
         plan = " ".join(str(r) for r in st.conn.execute(
