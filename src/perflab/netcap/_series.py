@@ -54,3 +54,31 @@ def record(store: Store, name: str, path: str, flows: list[Flow]) -> int:
         store.insert_samples(rows)
     store.finish_run(run.id, "ok", ended_ns=ended)
     return run.id
+
+
+class SeriesWriter:
+    """The live mode's series, written on a run as the seconds complete: a second is written
+    once, when no packet of it can still be on its way, and the last ones at the end; so the
+    run holds what ``record`` would store for the same packets."""
+
+    def __init__(self, store: Store, run_id: int) -> None:
+        self.store = store
+        self.run_id = run_id
+        self.written_until_ns = 0  # seconds starting before this are on the run
+
+    def write(self, flows: list[Flow], before_ns: int | None = None) -> int:
+        """Write the seconds that end by ``before_ns`` (all of them when None) and were not
+        written yet; how many points were written."""
+        rows = []
+        limit = None if before_ns is None else before_ns // _NS * _NS - _NS
+        for (series, unit), points in per_second(flows).items():
+            fresh = [(ts, v) for ts, v in points.items()
+                     if ts >= self.written_until_ns and (limit is None or ts <= limit)]
+            if fresh:
+                sid = self.store.series_id(self.run_id, series, unit=unit)
+                rows += [(sid, ts, v) for ts, v in fresh]
+        if rows:
+            self.store.insert_samples(rows)
+        if limit is not None:
+            self.written_until_ns = max(self.written_until_ns, limit + _NS)
+        return len(rows)
