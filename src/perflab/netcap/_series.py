@@ -19,7 +19,9 @@ RUN_KIND = "capture"
 
 def per_second(flows: list[Flow]) -> dict[tuple[str, str], dict[int, float]]:
     """(series name, unit) -> {second's start ns: value}; seconds without events are 0 for
-    the rates and absent for the RTTs."""
+    the rates and absent for the RTTs. No flows, no seconds (not one at the epoch)."""
+    if not flows:
+        return {}
     start = min((f.start_ns for f in flows), default=0) // _NS
     end = max((f.end_ns for f in flows), default=0) // _NS
     seconds = range(start, end + 1)
