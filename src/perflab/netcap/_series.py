@@ -60,8 +60,9 @@ def record(store: Store, name: str, path: str, flows: list[Flow]) -> int:
 
 class SeriesWriter:
     """The live mode's series, written on a run as the seconds complete: a second is written
-    once, when no packet of it can still be on its way, and the last ones at the end; so the
-    run holds what ``record`` would store for the same packets."""
+    once, a whole second after its end (packets of it still in tcpdump's pipe have come by
+    then), and the last ones at the end; so the run holds what ``record`` stores for the same
+    packets. A packet held up longer than that second is in the summary, not in its point."""
 
     def __init__(self, store: Store, run_id: int) -> None:
         self.store = store
@@ -69,10 +70,10 @@ class SeriesWriter:
         self.written_until_ns = 0  # seconds starting before this are on the run
 
     def write(self, flows: list[Flow], before_ns: int | None = None) -> int:
-        """Write the seconds that end by ``before_ns`` (all of them when None) and were not
-        written yet; how many points were written."""
+        """Write the seconds that ended a second or more before ``before_ns`` (all of them
+        when None) and were not written yet; how many points were written."""
         rows = []
-        limit = None if before_ns is None else before_ns // _NS * _NS - _NS
+        limit = None if before_ns is None else before_ns // _NS * _NS - 2 * _NS
         for (series, unit), points in per_second(flows).items():
             fresh = [(ts, v) for ts, v in points.items()
                      if ts >= self.written_until_ns and (limit is None or ts <= limit)]

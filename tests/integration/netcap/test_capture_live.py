@@ -63,7 +63,7 @@ def _traffic(port: int) -> None:
     for i in range(12):
         path = ("/big", "/small?x=1", "/missing")[i % 3]
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=30) as r:  # noqa: S310
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=30) as r:
                 r.read()
         except urllib.error.HTTPError as err:
             with err:
