@@ -134,13 +134,18 @@ class Tcpdump:
         self.listening.wait(_READY_TIMEOUT_S)
         return self.proc.poll() is None
 
-    def finish(self) -> CaptureResult:
-        """Stop tcpdump; its counts, or its refusal as perflab's error."""
+    def stop(self) -> None:
+        """SIGINT, then SIGKILL if tcpdump does not end; its stderr read to the end and closed.
+        Once stopped, nothing more."""
         _stop(self.proc)
         if self.reader is not None:
             self.reader.join(_STOP_TIMEOUT_S)
         if self.proc.stderr is not None:
             self.proc.stderr.close()
+
+    def finish(self) -> CaptureResult:
+        """Stop tcpdump; its counts, or its refusal as perflab's error."""
+        self.stop()
         lines = self.lines
         if (self.proc.returncode not in (0, -signal.SIGINT)
                 and not any("captured" in ln for ln in lines)):

@@ -83,28 +83,27 @@ def live(spec: CaptureSpec, *, interval_s: float, save_to: str | None = None,
     except OSError as exc:
         raise InvalidFile(f"cannot write: {exc.strerror}", path=save_to or "",
                           hint="give -o a path in a writable directory") from exc
-    running = Tcpdump.start(piped, pipe=True)
+    try:
+        running = Tcpdump.start(piped, pipe=True)
+    except BaseException:
+        if copy is not None:
+            copy.close()
+        raise
     assert running.proc.stdout is not None
     reading = _Reading(PcapFile(save_to or _STREAM_NAME, _Tee(running.proc.stdout, copy)))
     reader = threading.Thread(target=reading.run, name="pcap-reader", daemon=True)
     reader.start()
     points = 0
     try:
-        if running.wait_listening():
-            began = time.monotonic()
-            deadline = began + spec.duration_s
-            next_tick = began + interval_s
-            while running.proc.poll() is None and time.monotonic() < deadline:
-                time.sleep(max(0.0, min(next_tick, deadline) - time.monotonic()))
-                if time.monotonic() < next_tick:
-                    continue
-                next_tick += interval_s
-                points += _tick(reading, copy, writer, on_tick, time.monotonic() - began)
-    except KeyboardInterrupt:
-        pass  # Ctrl-C ends the live capture; the summary of what was read is kept
-    try:
+        try:
+            if running.wait_listening():
+                points += _ticks(spec.duration_s, interval_s, running,
+                                 lambda elapsed: _tick(reading, copy, writer, on_tick, elapsed))
+        except KeyboardInterrupt:
+            pass  # Ctrl-C ends the live capture; the summary of what was read is kept
         result = running.finish()
     finally:
+        running.stop()  # after an error too: tcpdump must not outlive perflab
         reader.join()  # tcpdump is gone: its stdout ends, and so does the reader
         if running.proc.stdout is not None:
             running.proc.stdout.close()
@@ -117,6 +116,22 @@ def live(spec: CaptureSpec, *, interval_s: float, save_to: str | None = None,
         points += writer.write(reading.summary.analyzer.flows)
         doc["run"] = writer.run_id
     return LiveResult(doc, result, points)
+
+
+def _ticks(duration_s: float, interval_s: float, running: Tcpdump,
+           tick: Callable[[float], int]) -> int:
+    """``tick(seconds elapsed)`` every ``interval_s`` for ``duration_s`` from now, or until
+    tcpdump ends; the points the ticks wrote."""
+    points = 0
+    began = time.monotonic()
+    deadline = began + duration_s
+    next_tick = began + interval_s
+    while running.proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(max(0.0, min(next_tick, deadline) - time.monotonic()))
+        if time.monotonic() >= next_tick:
+            next_tick += interval_s
+            points += tick(time.monotonic() - began)
+    return points
 
 
 def _tick(reading: _Reading, copy: IO[bytes] | None, writer: SeriesWriter | None,

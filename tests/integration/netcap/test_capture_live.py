@@ -166,3 +166,21 @@ def test_live_bad_filter_is_tcpdumps_error(capsys: pytest.CaptureFixture[str]) -
     assert main(["capture", "--live", "--iface", "lo", "-d", "1s", "tcp", "port", "and"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("perflab: error: bad capture filter 'tcp port and': ")
+
+
+def _children() -> list[str]:
+    """The commands of this process's children."""
+    pids = [p for task in Path("/proc/self/task").iterdir()
+            for p in (task / "children").read_text().split()]
+    return [Path(f"/proc/{p}/comm").read_text().strip() for p in pids
+            if Path(f"/proc/{p}/comm").exists()]
+
+
+def test_an_error_while_live_stops_tcpdump(capsys: pytest.CaptureFixture[str]) -> None:
+    require_tool("tcpdump")
+    require_root("capturing packets")
+    # nflog's frames are of a link type perflab does not decode: the first interval says so
+    assert main(["capture", "--live", "--iface", "nflog", "-d", "30s", "-i", "100ms"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("perflab: error: -: link type 239 is not one perflab decodes\n")
+    assert "tcpdump" not in _children()  # stopped, not left running for its 30 s
