@@ -6,7 +6,6 @@ those `capture summary --record` stores for that file."""
 from __future__ import annotations
 
 import json
-import signal
 import socket
 import struct
 import subprocess
@@ -22,6 +21,7 @@ from typing import Any
 import pytest
 from tests._schemas import validate
 from tests.conftest import require_root, require_tool
+from tests.integration.netcap._interrupt import interrupt
 
 from perflab.cli import main
 from perflab.netcap import summarize
@@ -105,15 +105,13 @@ def test_live_equals_summary_of_the_same_packets(tmp_path: Path) -> None:
             assert run.status == "running"
             _wait_until("a second written", lambda: any(
                 store.samples(s.id) for s in store.series(run.id)), live)
-        live.send_signal(signal.SIGINT)  # Ctrl-C: ends it, the summary is kept
-        stdout, _ = live.communicate(timeout=_WAIT_S)
+        stdout = interrupt(live, _WAIT_S)  # Ctrl-C: ends it, the summary is kept
     finally:
         server.shutdown()
         server.server_close()
-        if live.poll() is None:
+        if live.poll() is None:  # an assertion above failed
             live.kill()
             live.wait()
-    assert live.returncode == 0
     doc = validate(json.loads(stdout), "capture-summary")
     done = subprocess.run([sys.executable, "-m", "perflab", "capture", "summary", str(out),
                            "--json", "--record", "--name", "saved", "--store", db],
