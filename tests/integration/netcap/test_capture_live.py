@@ -1,6 +1,6 @@
 """perflab capture --live against the real tcpdump on loopback: HTTP traffic (and a reset) made
-while it runs, Ctrl-C to end it; its summary must equal `capture summary` of the packets it
-saved with -o as it read them, and its series, written on the run while it ran, must equal
+while it runs, Ctrl-C to end it; its summary must equal `capture summary` of the file it read
+(-o), and its series, written on the run while it ran, must equal
 those `capture summary --record` stores for that file."""
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ def _traffic(port: int) -> None:
 
 
 def _seen(pcap: Path) -> tuple[int, int]:
-    """(flows, resets) in the live run's copy so far (flushed each interval)."""
+    """(flows, resets) in the live run's file so far."""
     totals = summarize(str(pcap))["totals"]
     return totals["flows"], totals["resets"]
 
