@@ -60,7 +60,7 @@ def _size(text: str) -> int:
               help="How long to capture.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
               help="pcap file to write (with --ring: the prefix of the ring's files; with "
-                   "--live: optional, the packets as they were analysed).")
+                   "--live: optional, the file the live mode reads, else a scratch one).")
 @click.option("--snaplen", type=click.IntRange(64, 262144), default=262144, show_default=True,
               help="Bytes kept of each packet.")
 @click.option("--ring", "ring_files", type=click.IntRange(2, 100000), default=None,

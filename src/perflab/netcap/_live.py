@@ -39,7 +39,8 @@ class _Follow(io.RawIOBase):
     Why a file and not tcpdump's stdout (``-w -``): in immediate mode tcpdump's kernel buffer
     holds only ~128 packets of the default snaplen, and a pipe (64 KiB, 1 MiB at most without
     CAP_SYS_RESOURCE) stalls tcpdump whenever perflab is not scheduled for a moment; on a busy
-    machine half the packets of a loopback HTTP run were dropped that way, none with a file.
+    machine the kernel dropped over a quarter of a loopback HTTP run's packets that way, a
+    twentieth with the file (docs/capture.md).
     """
 
     def __init__(self, path: str) -> None:
