@@ -134,13 +134,19 @@ def test_live_text_view_shows_a_table_each_interval(tmp_path: Path,
                                                     capsys: pytest.CaptureFixture[str]) -> None:
     require_tool("tcpdump")
     require_root("capturing packets")
+    db = tmp_path / "s.db"
     assert main(["capture", "--live", "--iface", "lo", "--port", "9", "-d", "1s",
-                 "-i", "300ms"]) == 0
+                 "-i", "300ms", "--record", "--store", str(db)]) == 0
     out = capsys.readouterr().out
     assert ": 0 frames, 0 flows, retrans 0" in out  # a tick: the first comes before the end
     assert "packets captured on lo" in out
     assert "0 frames, 0 TCP flows" in out
-    assert not list(tmp_path.iterdir())  # without -o nothing is saved
+    assert "series recorded on run 1 (perflab show 1)" in out
+    with Store.open(str(db), create=False) as store:
+        run = store.run(1)
+        assert (run.kind, run.name, run.status) == ("capture", "live lo", "ok")
+        assert list(store.series(run.id)) == []  # no packets, no points
+    assert not list(tmp_path.glob("*.pcap"))  # without -o, no pcap is kept
 
 
 def test_live_adds_to_an_existing_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
