@@ -3,8 +3,9 @@
 Public names: ``CaptureSpec``, ``CaptureResult``, ``capture`` (tcpdump, bounded in time, into
 one file or a ring), ``summarize`` (a pcap/pcapng file -> per-flow RTT, retransmissions,
 duplicate ACKs, zero windows, resets, bytes and HTTP/1.1 latency, with Wireshark's
-definitions), ``run_tcp`` (``perflab bench net``: iperf3-style TCP throughput on loopback), and
-the documents' TypedDicts. See docs/capture.md.
+definitions), ``live`` (``capture --live``: tcpdump's stream analysed as it comes, the same
+summary at the end), ``run_tcp`` (``perflab bench net``: iperf3-style TCP throughput on
+loopback), and the documents' TypedDicts. See docs/capture.md.
 """
 
 from perflab.netcap._benchnet import run_tcp, run_udp
@@ -18,6 +19,7 @@ from perflab.netcap._contracts import (
     RttDoc,
     TotalsDoc,
 )
+from perflab.netcap._live import LiveResult, live
 from perflab.netcap._summary import summarize
 
 __all__ = [
@@ -28,9 +30,11 @@ __all__ = [
     "CaptureSummaryDoc",
     "FlowDoc",
     "HttpRouteDoc",
+    "LiveResult",
     "RttDoc",
     "TotalsDoc",
     "capture",
+    "live",
     "run_tcp",
     "run_udp",
     "summarize",

@@ -94,59 +94,93 @@ def ring_files(output: str) -> list[str]:
     return [str(p) for p in sorted(found, key=lambda p: p.stat().st_mtime)]
 
 
+@dataclass(slots=True)
+class Tcpdump:
+    """A running tcpdump: its stderr lines as they come, and whether it is listening yet."""
+
+    spec: CaptureSpec
+    proc: subprocess.Popen[bytes]
+    lines: list[str] = field(default_factory=list)
+    listening: threading.Event = field(default_factory=threading.Event)
+    reader: threading.Thread | None = None
+
+    @classmethod
+    def start(cls, spec: CaptureSpec, *, pipe: bool = False) -> Tcpdump:
+        """tcpdump for ``spec``, in its own session (Ctrl-C reaches perflab, which stops it
+        with SIGINT so it flushes); ``pipe``: its stdout is ours to read (``-w -``)."""
+        tcpdump = shutil.which("tcpdump")
+        if tcpdump is None:
+            raise ToolMissing("tcpdump", install="apt-get install tcpdump")
+        proc = subprocess.Popen(  # noqa: S603  # argv built from typed options, no shell
+            tcpdump_argv(tcpdump, spec), stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE if pipe else subprocess.DEVNULL, stderr=subprocess.PIPE,
+            start_new_session=True)
+        running = cls(spec, proc)
+        running.reader = threading.Thread(target=running.read_stderr, daemon=True)
+        running.reader.start()
+        return running
+
+    def read_stderr(self) -> None:
+        assert self.proc.stderr is not None
+        for raw in self.proc.stderr:
+            line = raw.decode(errors="replace").rstrip("\n")
+            self.lines.append(line)
+            if "listening on" in line:
+                self.listening.set()
+        self.listening.set()  # tcpdump ended: no more waiting
+
+    def wait_listening(self) -> bool:
+        """True once tcpdump listens (False: it ended, or did not start in time)."""
+        self.listening.wait(_READY_TIMEOUT_S)
+        return self.proc.poll() is None
+
+    def stop(self) -> None:
+        """SIGINT, then SIGKILL if tcpdump does not end; its stderr read to the end and closed.
+        Once stopped, nothing more."""
+        _stop(self.proc)
+        if self.reader is not None:
+            self.reader.join(_STOP_TIMEOUT_S)
+        if self.proc.stderr is not None:
+            self.proc.stderr.close()
+
+    def finish(self) -> CaptureResult:
+        """Stop tcpdump; its counts, or its refusal as perflab's error."""
+        self.stop()
+        lines = self.lines
+        if (self.proc.returncode not in (0, -signal.SIGINT)
+                and not any("captured" in ln for ln in lines)):
+            raise refusal(self.spec, lines)
+        spec = self.spec
+        result = CaptureResult(files=ring_files(spec.output) if spec.ring_files else [spec.output],
+                               stderr=lines)
+        for line in lines:
+            match = _STATS.match(line)
+            if match:
+                count, what = int(match[1]), match[2]
+                if what == "captured":
+                    result.captured = count
+                elif what == "received by filter":
+                    result.received = count
+                else:
+                    result.dropped = count
+        return result
+
+
 def capture(spec: CaptureSpec) -> CaptureResult:
     """Capture for ``spec.duration_s`` (from when tcpdump is listening), then stop tcpdump with
     SIGINT so it flushes and prints its counts. Ctrl-C stops early and still reports."""
-    tcpdump = shutil.which("tcpdump")
-    if tcpdump is None:
-        raise ToolMissing("tcpdump", install="apt-get install tcpdump")
-    proc = subprocess.Popen(  # noqa: S603  # argv built from typed options, no shell
-        tcpdump_argv(tcpdump, spec), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE, text=True, start_new_session=True)
-    lines: list[str] = []
-    listening = threading.Event()
-
-    def read_stderr() -> None:
-        assert proc.stderr is not None
-        for line in proc.stderr:
-            lines.append(line.rstrip("\n"))
-            if "listening on" in line:
-                listening.set()
-        listening.set()  # tcpdump ended: no more waiting
-
-    reader = threading.Thread(target=read_stderr, daemon=True)
-    reader.start()
+    running = Tcpdump.start(spec)
     try:
-        listening.wait(_READY_TIMEOUT_S)
-        if proc.poll() is None:
+        if running.wait_listening():
             deadline = time.monotonic() + spec.duration_s
-            while proc.poll() is None and time.monotonic() < deadline:
+            while running.proc.poll() is None and time.monotonic() < deadline:
                 time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
     except KeyboardInterrupt:
         pass  # Ctrl-C ends a capture early, as it does tcpdump's: what was captured is kept
-    finally:
-        _stop(proc)
-        reader.join(_STOP_TIMEOUT_S)
-        if proc.stderr is not None:
-            proc.stderr.close()
-    if proc.returncode not in (0, -signal.SIGINT) and not any("captured" in ln for ln in lines):
-        raise refusal(spec, lines)
-    result = CaptureResult(files=ring_files(spec.output) if spec.ring_files else [spec.output],
-                           stderr=lines)
-    for line in lines:
-        match = _STATS.match(line)
-        if match:
-            count, what = int(match[1]), match[2]
-            if what == "captured":
-                result.captured = count
-            elif what == "received by filter":
-                result.received = count
-            else:
-                result.dropped = count
-    return result
+    return running.finish()
 
 
-def _stop(proc: subprocess.Popen[str]) -> None:
+def _stop(proc: subprocess.Popen[bytes]) -> None:
     """SIGINT (tcpdump flushes and prints its counts), then SIGKILL if it does not end."""
     if proc.poll() is None:
         proc.send_signal(signal.SIGINT)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, Protocol
 
 from perflab.errors import InvalidFile
 
@@ -28,6 +28,15 @@ _PCAPNG_EPB = 6
 _IF_TSRESOL = 9
 
 
+class ByteSource(Protocol):
+    """Where a capture is read from: a file, or tcpdump's stdout as the live mode reads it
+    (``read(n)`` blocks until ``n`` bytes or the end, as a buffered pipe's does)."""
+
+    def read(self, n: int, /) -> bytes: ...
+
+    def close(self) -> None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Packet:
     """One captured frame: when (ns since the epoch), its link type, and the bytes kept."""
@@ -42,7 +51,7 @@ class PcapFile:
     """The packets of one file, read lazily by ``packets()``; ``truncated`` once a cut was met."""
 
     path: str
-    stream: BinaryIO
+    stream: ByteSource
     truncated: bool = False
     link_types: set[int] = field(default_factory=set)
 
@@ -143,7 +152,7 @@ def _tsresol(options: bytes, order: str) -> int:
 def open_capture(path: str) -> PcapFile:
     """A capture file, opened for ``packets()``; an unreadable path is one clear error."""
     try:
-        stream = open(path, "rb")  # noqa: SIM115, PTH123  # closed by the caller's with
+        stream = open(path, "rb")  # noqa: SIM115, PTH123  # the caller closes it
     except OSError as exc:
         raise InvalidFile(f"cannot read: {exc.strerror}", path=path,
                           hint="give the .pcap file written by `perflab capture -o`") from exc

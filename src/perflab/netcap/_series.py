@@ -19,7 +19,9 @@ RUN_KIND = "capture"
 
 def per_second(flows: list[Flow]) -> dict[tuple[str, str], dict[int, float]]:
     """(series name, unit) -> {second's start ns: value}; seconds without events are 0 for
-    the rates and absent for the RTTs."""
+    the rates and absent for the RTTs. No flows, no seconds (not one at the epoch)."""
+    if not flows:
+        return {}
     start = min((f.start_ns for f in flows), default=0) // _NS
     end = max((f.end_ns for f in flows), default=0) // _NS
     seconds = range(start, end + 1)
@@ -54,3 +56,32 @@ def record(store: Store, name: str, path: str, flows: list[Flow]) -> int:
         store.insert_samples(rows)
     store.finish_run(run.id, "ok", ended_ns=ended)
     return run.id
+
+
+class SeriesWriter:
+    """The live mode's series, written on a run as the seconds complete: a second is written
+    once, a whole second after its end (packets of it still in tcpdump's pipe have come by
+    then), and the last ones at the end; so the run holds what ``record`` stores for the same
+    packets. A packet held up longer than that second is in the summary, not in its point."""
+
+    def __init__(self, store: Store, run_id: int) -> None:
+        self.store = store
+        self.run_id = run_id
+        self.written_until_ns = 0  # seconds starting before this are on the run
+
+    def write(self, flows: list[Flow], before_ns: int | None = None) -> int:
+        """Write the seconds that ended a second or more before ``before_ns`` (all of them
+        when None) and were not written yet; how many points were written."""
+        rows = []
+        limit = None if before_ns is None else before_ns // _NS * _NS - 2 * _NS
+        for (series, unit), points in per_second(flows).items():
+            fresh = [(ts, v) for ts, v in points.items()
+                     if ts >= self.written_until_ns and (limit is None or ts <= limit)]
+            if fresh:
+                sid = self.store.series_id(self.run_id, series, unit=unit)
+                rows += [(sid, ts, v) for ts, v in fresh]
+        if rows:
+            self.store.insert_samples(rows)
+        if limit is not None:
+            self.written_until_ns = max(self.written_until_ns, limit + _NS)
+        return len(rows)

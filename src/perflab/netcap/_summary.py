@@ -25,6 +25,7 @@ if TYPE_CHECKING:
         RttDoc,
         TotalsDoc,
     )
+    from perflab.netcap._pcap import Packet, PcapFile
     from perflab.store import Store
 
 SCHEMA = "perflab.capture-summary/1"
@@ -61,6 +62,45 @@ def _flow_doc(flow: Flow, requests: int) -> FlowDoc:
     }
 
 
+class Summary:
+    """Packets in capture order -> the summary document, at any moment: ``capture summary``
+    feeds it a file, the live mode tcpdump's stream (so the two agree on the same packets)."""
+
+    def __init__(self) -> None:
+        self.analyzer = Analyzer()
+        self.frames = 0
+        self.unsupported: set[int] = set()
+
+    def add(self, packet: Packet) -> None:
+        self.frames += 1
+        if packet.link_type not in SUPPORTED_LINKS:
+            self.unsupported.add(packet.link_type)
+            return
+        segment = decode(packet.link_type, packet.data)
+        if segment is not None:
+            self.analyzer.add(segment, packet.ts_ns)
+
+    def document(self, capture: PcapFile) -> CaptureSummaryDoc:
+        """The document of what was added so far, read from ``capture``; a capture where no
+        frame could be decoded is an error."""
+        kinds = capture.link_types
+        if kinds and not kinds & set(SUPPORTED_LINKS):
+            names = ", ".join(str(k) for k in sorted(kinds))
+            raise InvalidFile(
+                f"link type {names} is not one perflab decodes", path=capture.path,
+                hint="capture on an Ethernet interface or with --iface any (Linux cooked); "
+                     "decoded: " + ", ".join(sorted(SUPPORTED_LINKS.values())))
+        warnings = []
+        if capture.truncated:
+            warnings.append(f"the file ends inside a packet after {self.frames} whole frames "
+                            "(a capture still being written, or cut): the summary covers those")
+        if self.unsupported:
+            warnings.append("skipped frames of link type "
+                            + ", ".join(map(str, sorted(self.unsupported))))
+        return _document(capture.path, self.analyzer.flows, self.frames, sorted(kinds),
+                         truncated=capture.truncated, warnings=warnings)
+
+
 def summarize(path: str, *, store: Store | None = None, run_name: str = "") -> CaptureSummaryDoc:
     """Read ``path`` (pcap or pcapng) and analyse every TCP flow in it; with ``store``, also
     record the per-second series as a new run named ``run_name`` (its id in ``run``).
@@ -68,36 +108,16 @@ def summarize(path: str, *, store: Store | None = None, run_name: str = "") -> C
     Frames of a link type perflab does not decode are skipped and named in ``warnings``; a
     file where none could be decoded is an error. A cut file keeps what was read before the cut.
     """
-    analyzer = Analyzer()
+    summary = Summary()
     capture = open_capture(path)
-    frames = 0
-    unsupported: set[int] = set()
-    with capture.stream:
+    try:
         for packet in capture.packets():
-            frames += 1
-            if packet.link_type not in SUPPORTED_LINKS:
-                unsupported.add(packet.link_type)
-                continue
-            segment = decode(packet.link_type, packet.data)
-            if segment is not None:
-                analyzer.add(segment, packet.ts_ns)
-    kinds = capture.link_types
-    if kinds and not kinds & set(SUPPORTED_LINKS):
-        names = ", ".join(str(k) for k in sorted(kinds))
-        raise InvalidFile(
-            f"link type {names} is not one perflab decodes", path=path,
-            hint="capture on an Ethernet interface or with --iface any (Linux cooked); "
-                 "decoded: " + ", ".join(sorted(SUPPORTED_LINKS.values())))
-    warnings = []
-    if capture.truncated:
-        warnings.append(f"the file ends inside a packet after {frames} whole frames "
-                        "(a capture still being written, or cut): the summary covers those")
-    if unsupported:
-        warnings.append("skipped frames of link type " + ", ".join(map(str, sorted(unsupported))))
-    doc = _document(path, analyzer.flows, frames, sorted(kinds),
-                    truncated=capture.truncated, warnings=warnings)
+            summary.add(packet)
+    finally:
+        capture.stream.close()
+    doc = summary.document(capture)
     if store is not None:
-        doc["run"] = record(store, run_name or Path(path).name, path, analyzer.flows)
+        doc["run"] = record(store, run_name or Path(path).name, path, summary.analyzer.flows)
     return doc
 
 

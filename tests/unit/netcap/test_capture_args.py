@@ -56,3 +56,19 @@ def test_refusals(lines: list[str], kind: type[Exception], words: str) -> None:
     err = refusal(spec, lines)
     assert isinstance(err, kind)
     assert words in str(err)
+
+
+@pytest.mark.parametrize(("argv", "words"), [
+    (["--live", "--ring", "2"], "--ring and --live exclude each other"),
+    (["--record"], "--record and --run go with --live"),
+    (["--run", "1"], "--record and --run go with --live"),
+    ([], "-o/--output is required (or --live)"),
+    (["--live", "--record", "--run", "1"], "--record and --run exclude each other"),
+])
+def test_live_option_conflicts_are_refused_before_capturing(
+        argv: list[str], words: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from perflab.cli import main  # noqa: PLC0415
+
+    assert main(["capture", "--iface", "lo", *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"perflab: error: {words}\n  hint: ")

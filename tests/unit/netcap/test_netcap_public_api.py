@@ -6,5 +6,6 @@ import perflab.netcap
 def test_exported_names() -> None:
     assert sorted(perflab.netcap.__all__) == sorted([
         "BenchNetDoc", "CaptureDoc", "CaptureResult", "CaptureSpec", "CaptureSummaryDoc", "FlowDoc",
-        "HttpRouteDoc", "RttDoc", "TotalsDoc", "capture", "run_tcp", "run_udp", "summarize",
+        "HttpRouteDoc", "LiveResult", "RttDoc", "TotalsDoc", "capture", "live", "run_tcp",
+        "run_udp", "summarize",
     ])
