@@ -16,6 +16,7 @@ import urllib.request
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import cast
 
 import pytest
 
@@ -105,7 +106,7 @@ class _Capture(BaseHTTPRequestHandler):
 
 @contextlib.contextmanager
 def _capture() -> Iterator[tuple[int, list[str | None]]]:
-    handler = type("Handler", (_Capture,), {"seen": []})
+    handler = cast("type[_Capture]", type("Handler", (_Capture,), {"seen": []}))
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
