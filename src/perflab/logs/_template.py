@@ -337,6 +337,12 @@ def _title(s: str) -> str:
     return re.sub(r"(?:^|(?<=\s))(\S)", lambda m: m.group(1).upper(), s)
 
 
+def _index(v: Any, *keys: Any) -> Any:  # Go's index: an item of a map or list
+    for key in keys:
+        v = v.get(key, "") if isinstance(v, dict) else v[to_int(key)]
+    return v
+
+
 FUNCTIONS: dict[str, Callable[..., Value]] = {
     # Go's strings package under Loki's legacy names
     "ToUpper": _s(str.upper), "ToLower": _s(str.lower), "TrimSpace": _s(str.strip),
@@ -407,7 +413,10 @@ FUNCTIONS: dict[str, Callable[..., Value]] = {
     "toDate": _to_date, "toDateInZone": _to_date_in_zone,
     "now": lambda: Time(time.time_ns()),
     "fromJson": lambda s: _from_json(go_str(s)),
+    # Go's own template functions, for what fromJson gives
+    "len": len, "index": _index,
 }
+
 
 
 def _from_json(text: str) -> Any:  # what the JSON holds
