@@ -33,6 +33,7 @@ from perflab.gotemplate import (
     execute,
     format_float_g,
     go_str,
+    go_type,
     parse,
     truth,
 )
@@ -149,15 +150,14 @@ def go_printf(fmt: str, args: Sequence[Value]) -> str:
 
 
 def _go_type(v: Value) -> str:
+    """Go's name of the type: the labels are a map[string]string, numbers int64 or float64."""
     if isinstance(v, LabelMap):
         return "map[string]string"
-    if isinstance(v, bool):
-        return "bool"
-    if isinstance(v, int):
+    if isinstance(v, Time):
+        return "time.Time"
+    if isinstance(v, int) and not isinstance(v, bool):
         return "int64"
-    if isinstance(v, float):
-        return "float64"
-    return "time.Time" if isinstance(v, Time) else "string"
+    return go_type(v)
 
 
 def _one_verb(flags: str, width: str, prec: str | None, verb: str, v: Value) -> str:

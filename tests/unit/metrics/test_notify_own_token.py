@@ -5,11 +5,7 @@ the alert instead of answering 401; a webhook on any other host:port never sees 
 from __future__ import annotations
 
 import contextlib
-import os
 import re
-import socket
-import subprocess
-import sys
 import threading
 import time
 import urllib.request
@@ -20,19 +16,13 @@ from typing import cast
 
 import pytest
 
-import perflab
+import perflab.testing
 from perflab.metrics._alerting import Alert
 from perflab.metrics._labels import from_dict
 from perflab.metrics._notify import HubAddress, Notifier
 
 TOKEN = "own-hub-token-3"  # a test's token
 ROUTE = "/api/incidents/alertmanager"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _answered_200(hub: str) -> float:
@@ -45,48 +35,20 @@ def _answered_200(hub: str) -> float:
     return float(m.group(1)) if m else 0.0
 
 
-@contextlib.contextmanager
-def _hub(tmp_path: Path) -> Iterator[str]:
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
+def test_a_webhook_to_the_hub_itself_carries_its_token(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    port = perflab.testing.free_port()  # the hub's port, known before it starts: its --webhook
+    monkeypatch.setattr(perflab.testing, "free_port", lambda: port)
     rules = tmp_path / "rules.yml"
     rules.write_text("groups:\n- name: g\n  rules:\n  - alert: AlwaysOn\n"
                      "    expr: vector(1) > 0\n    labels: {severity: warning}\n")
-    env = dict(os.environ, PERFLAB_TOKEN=TOKEN,
-               PYTHONPATH=str(Path(perflab.__file__).resolve().parents[1]))
-    log = tmp_path / "hub.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(  # our own interpreter and module, fixed args
-            [sys.executable, "-m", "perflab", "serve", "--listen", f"127.0.0.1:{port}",
-             "--store", str(tmp_path / "s.db"), "--no-record", "--no-otlp-http",
-             "--no-otlp-grpc", "--no-zipkin", "--no-fluent-forward", "--no-syslog",
-             "--rules", str(rules), "--eval-interval", "1s", "--no-default-rules",
-             "--webhook", url + ROUTE],
-            env=env, stdout=out, stderr=subprocess.STDOUT)
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    with urllib.request.urlopen(url + "/login", timeout=2):
-                        break
-                except OSError:
-                    if proc.poll() is not None or time.monotonic() > deadline:
-                        raise RuntimeError(log.read_text()) from None
-                    time.sleep(0.2)
-            yield url
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
-
-
-def test_a_webhook_to_the_hub_itself_carries_its_token(tmp_path: Path) -> None:
-    with _hub(tmp_path) as hub:
+    with perflab.testing.serve(tmp_path / "s.db", "--no-record", "--rules", str(rules),
+                               "--eval-interval", "1s", "--no-default-rules", "--webhook",
+                               f"http://127.0.0.1:{port}{ROUTE}", token=TOKEN,
+                               start_timeout_s=60, log_path=tmp_path / "hub.log") as hub:
+        assert hub.url == f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60  # bounded: the rule fires at its first evaluation
-        while not (delivered := _answered_200(hub)) and time.monotonic() < deadline:
+        while not (delivered := _answered_200(hub.url)) and time.monotonic() < deadline:
             time.sleep(0.3)
     assert delivered >= 1, (tmp_path / "hub.log").read_text()
 
