@@ -6,13 +6,14 @@ brings its own functions.
   A ``Dialect`` names the user (in refusals), reads string literals, and may list its
   functions so that an unknown one is refused when the template is read.
 - ``execute(nodes, data, funcs, passthrough=...)``: the output, or ``ExecError``.
-- ``go_str`` (``fmt.Sprint``), ``go_type``, ``truth`` (Go's ``if``), ``format_float_g`` (a
-  float64 as Go prints it), ``fields_of``, ``MISSING`` (Go's ``<no value>``).
+- ``go_str`` (``fmt.Sprint``), ``go_type``, ``truth`` (Go's ``if``), ``fields_of``,
+  ``MISSING`` (Go's ``<no value>``); ``format_float_g`` and ``format_float_f`` (a float64 as
+  Go prints it with ``%v`` and with ``'f'``).
 """
 
 from __future__ import annotations
 
-from perflab.gotemplate._gofloat import format_float_g
+from perflab.gotemplate._gofloat import format_float_f, format_float_g
 from perflab.gotemplate._parse import MAX_TEXT, Dialect, Node, ParseError, parse
 from perflab.gotemplate._run import (
     MAX_STEPS,
@@ -37,6 +38,7 @@ __all__ = [
     "ParseError",
     "execute",
     "fields_of",
+    "format_float_f",
     "format_float_g",
     "go_str",
     "go_type",

@@ -8,9 +8,7 @@ same as Prometheus's, order included.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, MutableSequence
-from decimal import Decimal
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -86,21 +84,6 @@ def go_sort(items: list[T], less: Less[T]) -> None:
 
 
 # -- strconv -------------------------------------------------------------------------------------
-
-def format_float_f(value: float) -> str:
-    """``strconv.FormatFloat(value, 'f', -1, 64)``: the shortest decimal that reads back as
-    ``value``, never in exponent form."""
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    if value == 0:
-        return "-0" if math.copysign(1.0, value) < 0 else "0"
-    text = format(Decimal(repr(value)), "f")
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return text
-
 
 def kahan_inc(inc: float, total: float, c: float) -> tuple[float, float]:
     """One step of Prometheus's Kahan-Neumaier summation (``kahanSumInc``)."""
