@@ -48,9 +48,12 @@ _TOKEN = re.compile(r"""
     )""", re.VERBOSE)
 
 
+_WORDS = {"true": True, "false": False, "nil": None}
+
+
 @dataclass(frozen=True, slots=True)
 class Tok:
-    kind: str   # str raw char num decl assign var field ident punct
+    kind: str   # func var field ident (a.b) decl assign punct
     text: str
     at: int     # offset in the template
 
@@ -99,6 +102,10 @@ def _tokens(action: str, base: int, dialect: Dialect) -> list[Tok | Const]:
         at = base + m.start(kind)
         if kind in ("str", "raw", "char", "num"):
             out.append(Const(_literal(kind, text, at, dialect), text, at))
+        elif kind == "ident" and text in _WORDS:
+            out.append(Const(_WORDS[text], text, at))
+        elif kind == "ident" and "." not in text:
+            out.append(Tok("func", text, at))  # a function's name: called when it is run
         else:
             out.append(Tok(kind, text, at))
         pos = m.end()
@@ -337,8 +344,7 @@ def _closing(tokens: list[Tok | Const], i: int) -> int:
 
 
 def is_function(op: Operand) -> bool:
-    return isinstance(op, Tok) and op.kind == "ident" and op.text not in (
-        "true", "false", "nil") and "." not in op.text
+    return isinstance(op, Tok) and op.kind == "func"
 
 
 def show_operand(op: Operand) -> str:

@@ -185,8 +185,7 @@ def _pipe(state: _State, pipe: Pipe, dot: Any, scopes: list[dict[str, Any]]) -> 
 def _command(state: _State, cmd: tuple[Operand, ...], dot: Any, scopes: list[dict[str, Any]],
              piped_value: Any, *, piped: bool) -> Any:
     head = cmd[0]
-    if isinstance(head, Tok) and head.kind == "ident" and head.text not in (
-            "true", "false", "nil") and "." not in head.text:
+    if isinstance(head, Tok) and head.kind == "func":
         fn = state.funcs.get(head.text)
         if fn is None:
             raise ExecError(f'function "{head.text}" not defined')
@@ -220,16 +219,9 @@ def _operand(state: _State, op: Operand, dot: Any, scopes: list[dict[str, Any]])
             if name in scope:
                 return fields_of(scope[name], rest)
         raise ExecError(f"undefined variable: {name}")
-    if text == "true":
-        return True
-    if text == "false":
-        return False
-    if text == "nil":
-        return None
-    fn = state.funcs.get(text)  # a function as an argument: called without arguments
-    if fn is None:
-        raise ExecError(f'function "{text}" not defined')
-    return _command(state, (op,), dot, scopes, None, piped=False)
+    if kind == "func":  # a function as an argument: called without arguments
+        return _command(state, (op,), dot, scopes, None, piped=False)
+    raise ExecError(f'function "{text}" not defined')  # a.b: no such function
 
 
 def fields_of(value: Any, names: list[str]) -> Any:
