@@ -18,7 +18,7 @@ LAYERS: list[set[str]] = [
     {"report", "top"},                                       # views of one kind of data
     {"collect", "load", "bench", "profile", "ebpf", "export",  # capabilities
      "trace", "metrics", "logs", "debug", "chaos", "incident", "netcap", "otel"},
-    {"store", "serving", "_ui"},                             # core
+    {"store", "serving", "_ui", "gotemplate"},               # core
     {"errors", "units", "__init__"},                         # foundations
 ]
 RANK = {pkg: depth for depth, layer in enumerate(LAYERS) for pkg in layer}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
 import logging
 import os
@@ -164,6 +165,8 @@ def serve(*, listen: str, store_path: str | None, no_record: bool, token: str | 
     path = store.path
     store.close()
     sock = bind(host, port)
+    # a --webhook to the hub itself is sent the hub's token (and no other host is)
+    hub = dataclasses.replace(hub, own_address=(host, sock.getsockname()[1]), own_token=token)
     spans, listeners, extra = open_receivers(click.get_current_context(), receivers, token,
                                              hub_port=sock.getsockname()[1])
     try:

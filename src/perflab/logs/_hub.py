@@ -8,7 +8,7 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any
 
-from perflab.logs._live import MAX_TAILS
+from perflab.logs._live import MAX_TAILS, NewLines
 from perflab.logs._otlp import DecodedLogs, DecodeError, decode_request, response
 from perflab.logs._ports import LogPorts
 from perflab.logs._sink import LogEntry, LogSink, Retention
@@ -34,6 +34,7 @@ class LogsHub:
         self.limiter = ConcurrencyLimiter(RECEIVER_ACTIVE, RECEIVER_WAITING,
                                           what="log requests")
         self.tails = ConcurrencyLimiter(MAX_TAILS, 0, what="live tails")  # /loki/api/v1/tail
+        self.new_lines = NewLines()  # wakes the live tails when the sink's lines are committed
         self.ports = ports or LogPorts()
         self.ports.submit = lambda entries: self.submit(entries, "port")
         self.endpoints: list[str] = []  # "fluent-forward 127.0.0.1:24224" ...
@@ -43,7 +44,7 @@ class LogsHub:
 
     def start(self, queue: IngestQueue, record_run: Callable[[], int | None]) -> None:
         self.sink.run_id = record_run
-        self.sink.register(queue)
+        self.sink.register(queue, committed=lambda _entries: self.new_lines.notify())
         self.ports.start()
 
     def stop(self) -> None:

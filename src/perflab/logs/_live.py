@@ -13,6 +13,11 @@ entries may carry an object third. The first message holds the newest ``limit`` 
 perflab drops nothing: a client that reads slowly gets the lines later, read from the store
 in arrival order (``dropped_entries`` is always empty).
 
+A tail sleeps until the hub's ingest commits log lines (``NewLines``: the writer thread wakes
+every open tail's event loop), so a pushed line is sent as soon as it is in the store; it also
+looks every ``FALLBACK_POLL_S`` for lines another process wrote into the store (``perflab logs
+tail``, a second hub), and every ``POLL_S`` while it holds lines for ``delay_for``.
+
 The hub's rules hold as for every request: ``HostGuard`` and the token (a header or the
 session cookie) are checked before the socket is accepted. A bad parameter or query closes
 the socket with code 1008 and the message as its reason (Loki answers a 400 before the
@@ -23,6 +28,8 @@ with 1013 (try again later); a query past the hub's deadline closes it with 1011
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import threading
 import time
 from typing import TYPE_CHECKING
 
@@ -44,10 +51,13 @@ from perflab.serving import ConcurrencyLimiter, TooManyRequests
 from perflab.store import query_interrupted
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from perflab.logs._api import StoreSource
     from perflab.logs._logql import LogQuery
 
-POLL_S = 0.25       # how often a tail looks for new lines (a look costs one id when none came)
+POLL_S = 0.25       # how often a tail holding lines for delay_for looks whether they are due
+FALLBACK_POLL_S = 2.0  # how often a tail looks for lines not written by this hub's ingest
 MAX_DELAY_S = 5     # Loki's bound on delay_for
 MAX_HOLD_S = 10     # a line stamped in the future waits no longer than this
 MAX_TAILS = 16      # tails open at once on one hub
@@ -79,6 +89,34 @@ def tail_params(params: dict[str, str]) -> tuple[LogQuery, int, int, int]:
 async def _disconnected(ws: WebSocket) -> None:
     while (await ws.receive())["type"] != "websocket.disconnect":
         pass  # a client's own messages mean nothing to a tail
+
+
+class NewLines:
+    """Wakes the open tails when log lines are committed (``notify``, from the ingest writer
+    thread); each tail ``listen``s with an ``asyncio.Event`` of its own event loop."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
+
+    def notify(self) -> None:
+        with self._lock:
+            waiters = list(self._waiters)
+        for loop, event in waiters:
+            with contextlib.suppress(RuntimeError):  # that loop has closed: nobody waits
+                loop.call_soon_threadsafe(event.set)
+
+    @contextlib.contextmanager
+    def listen(self) -> Iterator[asyncio.Event]:
+        """An event set after each commit of lines while the block runs (clear it to wait)."""
+        key = (asyncio.get_running_loop(), asyncio.Event())
+        with self._lock:
+            self._waiters.add(key)
+        try:
+            yield key[1]
+        finally:
+            with self._lock:
+                self._waiters.discard(key)
 
 
 class _Tail:
@@ -124,19 +162,25 @@ async def _send(ws: WebSocket, tail: _Tail, kept: list[Kept]) -> None:
         await ws.send_json(tail_message(kept[i:i + FOLLOW_BATCH], details=tail.details))
 
 
-async def _follow(ws: WebSocket, tail: _Tail, start_ns: int, limit: int) -> None:
-    await _send(ws, tail, await run_in_threadpool(tail.first, start_ns, limit))
-    closed = asyncio.create_task(_disconnected(ws))
-    try:
-        while True:
-            done, _ = await asyncio.wait({closed}, timeout=POLL_S)
-            if done:
-                return
-            due = await run_in_threadpool(tail.step)
-            if due:
-                await _send(ws, tail, due)
-    finally:
-        closed.cancel()
+async def _follow(ws: WebSocket, tail: _Tail, start_ns: int, limit: int,
+                  new_lines: NewLines) -> None:
+    with new_lines.listen() as woken:  # listening before the first read: no commit is missed
+        await _send(ws, tail, await run_in_threadpool(tail.first, start_ns, limit))
+        closed = asyncio.create_task(_disconnected(ws))
+        try:
+            while True:
+                wake = asyncio.create_task(woken.wait())
+                done, _ = await asyncio.wait({closed, wake}, return_when=asyncio.FIRST_COMPLETED,
+                                             timeout=POLL_S if tail.held else FALLBACK_POLL_S)
+                wake.cancel()
+                if closed in done:
+                    return
+                woken.clear()  # before the read: a commit during it wakes the next wait
+                due = await run_in_threadpool(tail.step)
+                if due:
+                    await _send(ws, tail, due)
+        finally:
+            closed.cancel()
 
 
 async def loki_tail(ws: WebSocket) -> None:
@@ -153,7 +197,7 @@ async def loki_tail(ws: WebSocket) -> None:
             await ws.accept()
             try:
                 tail = _Tail(source, query, delay_s, details=ws.query_params.get("fields") == "1")
-                await _follow(ws, tail, start_ns, limit)
+                await _follow(ws, tail, start_ns, limit, ws.app.state.logs.new_lines)
             except (WebSocketDisconnect, OSError):
                 return  # the client went away mid-send
             # (a return from _follow: the client closed the socket, nothing to close)

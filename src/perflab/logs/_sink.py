@@ -91,8 +91,10 @@ class LogSink:
         self._retention_due = clock() + 5.0
         self.deleted = 0
 
-    def register(self, queue: IngestQueue) -> None:
-        queue.register(KIND, self.write)
+    def register(self, queue: IngestQueue, *,
+                 committed: Callable[[list[LogEntry]], None] | None = None) -> None:
+        """``committed(entries)`` runs in the queue's writer thread once they are committed."""
+        queue.register(KIND, self.write, committed=committed)
         self.queue = queue
 
     def submit(self, entries: list[LogEntry]) -> bool:

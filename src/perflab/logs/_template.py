@@ -1,30 +1,42 @@
-"""The Go ``text/template`` subset that LogQL's ``line_format`` and ``label_format`` take.
+"""LogQL's ``line_format`` and ``label_format`` templates: Go's ``text/template`` (the engine is
+``perflab.gotemplate``, shared with the alert templates) with Loki's functions
+(docs/sources/query/template_functions.md): sprig's string, maths and time functions, Go's
+``strings`` under their legacy names, ``fromJson``, and ``__line__`` and ``__timestamp__``.
 
-What Loki's template docs (docs/sources/query/template_functions.md) show most: ``{{.label}}``,
-pipelines (``{{ .path | trimPrefix "/" | upper }}``), calls with arguments (``{{ printf "%s %d"
-.a .b }}``), parenthesised calls, ``{{- ... -}}`` trimming and ``{{/* comments */}}``; the
-functions below, among them ``__line__`` and ``__timestamp__``; ``{{if}}``/``{{else if}}``/
-``{{else}}``/``{{end}}`` and ``{{with pipeline}}...{{else}}...{{end}}`` (dot, ``{{.}}``, is the
-pipeline's value inside it, as in Go; at the top it is the labels, printed as Go prints a
-``map[string]string``; a field of a dot that is not the labels is a render error). ``range``
-and variables are refused when the query is parsed, so a query never half works. As in Go, the
-value piped in is the last argument, a label that is not set prints as "" (Loki passes a map
-of strings), and a call that fails is a render error (Loki then adds
+``{{.label}}``, pipelines (``{{ .path | trimPrefix "/" | upper }}``), ``if``/``else if``,
+``with``, ``range`` over what ``fromJson`` read, variables (``{{ range $q := fromJson .queries
+}}{{ $q.query }}{{ end }}``). At the top dot is the labels, printed as Go prints a
+``map[string]string``; a label that is not set prints as "" (Loki passes a map of strings).
+A template that does not parse is refused with the query (``TemplateSyntaxError``, with the
+offset); a call that fails on a line is a render error (Loki then adds
 ``__error__="TemplateFormatErr"`` and keeps the line).
 """
 
 from __future__ import annotations
 
 import base64
+import json
 import math
 import re
 import time
 import urllib.parse
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from perflab.gotemplate import (
+    Dialect,
+    ExecError,
+    Node,
+    ParseError,
+    execute,
+    format_float_g,
+    go_str,
+    go_type,
+    parse,
+    truth,
+)
 from perflab.logs._gotime import go_format, go_parse
 from perflab.logs._units import parse_go_bytes, parse_go_duration_s
 
@@ -69,79 +81,17 @@ class LabelMap(dict[str, str]):
 Value = str | int | float | bool | Time | LabelMap
 
 
-# -- the tree ------------------------------------------------------------------------------------
-
-@dataclass(frozen=True, slots=True)
-class Field:
-    name: str
-
-
-@dataclass(frozen=True, slots=True)
-class Dot:
-    """``{{.}}``: the labels at the top, the value of the pipeline inside a ``with``."""
-
-    def __repr__(self) -> str:  # as Go names it in "can't give argument to non-function ."
-        return "."
-
-
-@dataclass(frozen=True, slots=True)
-class Literal:
-    value: Value
-
-
-@dataclass(frozen=True, slots=True)
-class Call:
-    func: str
-    args: tuple[Arg, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Pipeline:
-    commands: tuple[Call | Field | Dot | Literal | Pipeline, ...]
-
-
-Arg = Field | Dot | Literal | Call | Pipeline
-
-
-@dataclass(frozen=True, slots=True)
-class IfBlock:
-    """``{{if cond}}...{{else if cond}}...{{else}}...{{end}}`` (``else if`` nests), or with
-    ``rebind`` ``{{with cond}}...{{else}}...{{end}}`` (then-parts see the value as dot)."""
-
-    cond: Pipeline
-    then: tuple[Part, ...]
-    otherwise: tuple[Part, ...] = ()
-    rebind: bool = False
-
-
-Part = str | Pipeline | IfBlock
-
-
 @dataclass(frozen=True, slots=True)
 class Context:
     labels: dict[str, str]
     line: str
     ts_ns: int
-    dot: Value | None = None  # inside a with: its value (None: the labels)
 
 
 # -- Go's printing and conversions ---------------------------------------------------------------
 
-def go_str(v: Value) -> str:
-    """A value as Go's ``fmt.Sprint`` prints it."""
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, float):
-        return go_float(v)
-    return str(v)
-
-
 def go_float(v: float) -> str:
-    """A float64 as Go's ``%v`` prints it (``3e+06``, ``0.003``, ``190``): PromQL's
-    implementation, imported when a template first prints a float, as perflab.metrics is a
-    large import that most log queries do not need."""
-    from perflab.metrics import format_float_g  # noqa: PLC0415 -- see above
-
+    """A float64 as Go's ``%v`` prints it (``3e+06``, ``0.003``, ``190``)."""
     return format_float_g(v)
 
 
@@ -200,15 +150,14 @@ def go_printf(fmt: str, args: Sequence[Value]) -> str:
 
 
 def _go_type(v: Value) -> str:
+    """Go's name of the type: the labels are a map[string]string, numbers int64 or float64."""
     if isinstance(v, LabelMap):
         return "map[string]string"
-    if isinstance(v, bool):
-        return "bool"
-    if isinstance(v, int):
+    if isinstance(v, Time):
+        return "time.Time"
+    if isinstance(v, int) and not isinstance(v, bool):
         return "int64"
-    if isinstance(v, float):
-        return "float64"
-    return "time.Time" if isinstance(v, Time) else "string"
+    return go_type(v)
 
 
 def _one_verb(flags: str, width: str, prec: str | None, verb: str, v: Value) -> str:
@@ -388,6 +337,12 @@ def _title(s: str) -> str:
     return re.sub(r"(?:^|(?<=\s))(\S)", lambda m: m.group(1).upper(), s)
 
 
+def _index(v: Any, *keys: Any) -> Any:  # Go's index: an item of a map or list
+    for key in keys:
+        v = v.get(key, "") if isinstance(v, dict) else v[to_int(key)]
+    return v
+
+
 FUNCTIONS: dict[str, Callable[..., Value]] = {
     # Go's strings package under Loki's legacy names
     "ToUpper": _s(str.upper), "ToLower": _s(str.lower), "TrimSpace": _s(str.strip),
@@ -457,7 +412,20 @@ FUNCTIONS: dict[str, Callable[..., Value]] = {
     "date": lambda layout, t: go_format(go_str(layout), _time_of(t).ns),
     "toDate": _to_date, "toDateInZone": _to_date_in_zone,
     "now": lambda: Time(time.time_ns()),
+    "fromJson": lambda s: _from_json(go_str(s)),
+    # Go's own template functions, for what fromJson gives
+    "len": len, "index": _index,
 }
+
+
+
+def _from_json(text: str) -> Any:  # what the JSON holds
+    """Loki's ``fromJson``: the document (maps, lists, numbers as float64), or "" when the
+    text is not JSON."""
+    try:
+        return json.loads(text, parse_int=float)
+    except ValueError:
+        return ""
 
 
 def _round(v: float, places: int, on: float) -> float:
@@ -481,314 +449,58 @@ def _unix_to_ns(text: str) -> int:
     return n * scale
 
 
-# -- parsing -------------------------------------------------------------------------------------
+# -- parsing and rendering (perflab.gotemplate) ---------------------------------------------
 
-_ACTION_TOKEN = re.compile(r"""
-    (?P<ws>\s+)
-  | (?P<field>\.[A-Za-z_][A-Za-z0-9_]*)
-  | (?P<string>"(?:[^"\\]|\\.)*")
-  | (?P<raw>`[^`]*`)
-  | (?P<number>[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?)
-  | (?P<dot>\.)
-  | (?P<ident>[A-Za-z_][A-Za-z0-9_]*)
-  | (?P<op>[|()])
-""", re.VERBOSE)
-_CONTROL = frozenset({"range", "with", "define", "template", "block", "break", "continue",
-                      "if", "else", "end"})  # if/else/end only start an action (_Frame)
-_SPECIAL = ("__line__", "__timestamp__")
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", '"': '"', "'": "'", "a": "\a",
             "b": "\b", "f": "\f", "v": "\v"}
+_SPECIAL = ("__line__", "__timestamp__")
 
 
 def _unquote(text: str) -> str:
     return re.sub(r"\\(.)", lambda m: _ESCAPES.get(m.group(1), m.group(0)), text[1:-1])
 
 
-@dataclass(frozen=True, slots=True)
-class _Tok:
-    kind: str
-    text: str
-    at: int
+_DIALECT = Dialect(where="here (only values, functions, pipelines, if, with and range)",
+                   else_with=False,
+                   unquote=_unquote, functions=frozenset((*FUNCTIONS, *_SPECIAL)))
 
 
-def _tokens(body: str, base: int) -> list[_Tok]:
-    out: list[_Tok] = []
-    i = 0
-    while i < len(body):
-        m = _ACTION_TOKEN.match(body, i)
-        if m is None:
-            what = "variables" if body[i] == "$" else f"{body[i]!r}"
-            raise TemplateSyntaxError(f"unsupported template syntax: {what}", base + i)
-        kind = m.lastgroup or ""
-        if kind != "ws":
-            out.append(_Tok(kind, m.group(), base + i))
-        i = m.end()
-    return out
+class _LineFunctions:
+    """Loki's functions and the two that read the line being formatted."""
 
+    __slots__ = ("ctx",)
 
-class _ActionParser:
-    def __init__(self, toks: list[_Tok], end: int) -> None:
-        self.toks = toks
-        self.i = 0
-        self.end = end
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
 
-    def at_op(self, text: str) -> bool:
-        return self.i < len(self.toks) and self.toks[self.i].kind == "op" and \
-            self.toks[self.i].text == text
-
-    def pipeline(self) -> Pipeline:
-        cmds = [self.command()]
-        while self.at_op("|"):
-            self.i += 1
-            cmds.append(self.command())
-        return Pipeline(tuple(cmds))
-
-    def command(self) -> Call | Field | Dot | Literal | Pipeline:
-        if self.i >= len(self.toks) or self.at_op("|") or self.at_op(")"):
-            at = self.toks[self.i].at if self.i < len(self.toks) else self.end
-            raise TemplateSyntaxError("missing value for command", at)
-        tok = self.toks[self.i]
-        if tok.kind == "ident" and tok.text not in ("true", "false"):
-            self.i += 1
-            if tok.text in _CONTROL:
-                raise TemplateSyntaxError(f"{{{{{tok.text}}}}} is not supported here (only "
-                                          "values, functions and pipelines)", tok.at)
-            if tok.text not in FUNCTIONS and tok.text not in _SPECIAL:
-                raise TemplateSyntaxError(f'function "{tok.text}" not defined', tok.at)
-            args: list[Arg] = []
-            while self.i < len(self.toks) and not self.at_op("|") and not self.at_op(")"):
-                args.append(self.operand())
-            return Call(tok.text, tuple(args))
-        first = self.operand()
-        if self.i < len(self.toks) and not self.at_op("|") and not self.at_op(")"):
-            t = self.toks[self.i]
-            raise TemplateSyntaxError(f"can't give argument to non-function {first!r}", t.at)
-        return first
-
-    def operand(self) -> Arg:
-        tok = self.toks[self.i]
-        self.i += 1
-        if tok.kind == "field":
-            return Field(tok.text[1:])
-        if tok.kind == "dot":
-            return Dot()
-        if tok.kind in ("string", "raw"):
-            return Literal(_unquote(tok.text))
-        if tok.kind == "number":
-            num = float(tok.text)
-            return Literal(int(num) if re.fullmatch(r"[-+]?\d+", tok.text) else num)
-        if tok.kind == "ident" and tok.text in ("true", "false"):
-            return Literal(tok.text == "true")
-        if tok.kind == "ident":
-            if tok.text not in FUNCTIONS and tok.text not in _SPECIAL:
-                raise TemplateSyntaxError(f'function "{tok.text}" not defined', tok.at)
-            return Call(tok.text, ())
-        if tok.kind == "op" and tok.text == "(":
-            inner = self.pipeline()
-            if not self.at_op(")"):
-                raise TemplateSyntaxError("unclosed '('", tok.at)
-            self.i += 1
-            return inner
-        raise TemplateSyntaxError(f"unexpected {tok.text!r}", tok.at)
+    def get(self, name: str, /) -> Callable[..., Value] | None:
+        if name == "__line__":
+            return lambda: self.ctx.line
+        if name == "__timestamp__":
+            return lambda: Time(self.ctx.ts_ns)
+        return FUNCTIONS.get(name)
 
 
 @dataclass(frozen=True, slots=True)
 class Template:
     source: str
-    parts: tuple[Part, ...]
-
-    @property
-    def fields(self) -> frozenset[str]:
-        """The labels the template reads (``{{.a}}``)."""
-        out: set[str] = set()
-
-        def walk(node: Arg | Call) -> None:
-            if isinstance(node, Field):
-                out.add(node.name)
-            elif isinstance(node, Call):
-                for a in node.args:
-                    walk(a)
-            elif isinstance(node, Pipeline):
-                for c in node.commands:
-                    walk(c)
-        def walk_parts(parts: tuple[Part, ...]) -> None:
-            for p in parts:
-                if isinstance(p, Pipeline):
-                    walk(p)
-                elif isinstance(p, IfBlock):
-                    walk(p.cond)
-                    walk_parts(p.then)
-                    walk_parts(p.otherwise)
-        walk_parts(self.parts)
-        return frozenset(out)
+    nodes: tuple[Node, ...]
 
     def render(self, ctx: Context) -> str:
-        return _render(self.parts, ctx)
-
-
-@dataclass(slots=True)
-class _Frame:
-    """An ``if`` being read: its condition, its parts so far, where ``else`` moved to."""
-
-    cond: Pipeline | None
-    then: list[Part]
-    otherwise: list[Part] | None = None
-    chained: bool = False   # opened by "else if": closed by the same {{end}}
-    at: int = 0
-    rebind: bool = False    # a with
-
-    @property
-    def parts(self) -> list[Part]:
-        return self.then if self.otherwise is None else self.otherwise
-
-    def block(self) -> IfBlock:
-        assert self.cond is not None
-        return IfBlock(self.cond, _clean(self.then), _clean(self.otherwise or []),
-                       rebind=self.rebind)
-
-
-def _clean(parts: list[Part]) -> tuple[Part, ...]:
-    return tuple(x for x in parts if x != "")
-
-
-def _pipeline_of(toks: list[_Tok], end: int) -> Pipeline:
-    p = _ActionParser(toks, end)
-    pipe = p.pipeline()
-    if p.i < len(toks):
-        raise TemplateSyntaxError(f"unexpected {toks[p.i].text!r} in command", toks[p.i].at)
-    return pipe
-
-
-def _control(toks: list[_Tok], end: int, stack: list[_Frame], start: int) -> None:
-    """An ``if``/``with``/``else``/``end`` action on the stack of open blocks."""
-    word = toks[0].text
-    if word in ("if", "with"):
-        if len(toks) < 2:  # "if" and its condition
-            raise TemplateSyntaxError(f"missing value for {word}", start)
-        stack.append(_Frame(_pipeline_of(toks[1:], end), [], at=start, rebind=word == "with"))
-        return
-    if len(stack) < 2:  # the root frame and an open if
-        raise TemplateSyntaxError(f"unexpected {{{{{word}}}}}", start)
-    top = stack[-1]
-    if word == "else":
-        if top.otherwise is not None:
-            raise TemplateSyntaxError("unexpected {{else}} after {{else}}", start)
-        top.otherwise = []
-        if len(toks) > 1:
-            if top.rebind:
-                raise TemplateSyntaxError("expected {{end}} or {{else}} in a with",
-                                          toks[1].at)
-            if toks[1].text != "if" or len(toks) < 3:  # "else if" and its condition
-                raise TemplateSyntaxError("expected 'else' or 'else if cond'", toks[1].at)
-            stack.append(_Frame(_pipeline_of(toks[2:], end), [], chained=True, at=start))
-        return
-    if len(toks) > 1:
-        raise TemplateSyntaxError("unexpected words after end", toks[1].at)
-    while True:
-        frame = stack.pop()
-        stack[-1].parts.append(frame.block())
-        if not frame.chained:
-            return
+        try:
+            return execute(self.nodes, LabelMap(ctx.labels), _LineFunctions(ctx),
+                           passthrough=(RenderError,))
+        except ExecError as exc:
+            raise RenderError(exc.message) from None
+        except RecursionError:
+            raise RenderError("the template is too deeply nested") from None
 
 
 def parse_template(text: str) -> Template:
-    """A template's parts; ``TemplateSyntaxError`` says where it is wrong."""
-    stack = [_Frame(None, [])]
-    pos = 0
-    trim_next = False
-    while True:
-        parts = stack[-1].parts
-        start = text.find("{{", pos)
-        if start < 0:
-            tail = text[pos:]
-            parts.append(tail.lstrip() if trim_next else tail)
-            break
-        lead = text[pos:start]
-        body_start = start + 2
-        if text.startswith("- ", body_start) or text.startswith("-\t", body_start):
-            lead = lead.rstrip()
-            body_start += 2
-        parts.append(lead.lstrip() if trim_next else lead)
-        end = text.find("}}", body_start)
-        if end < 0:
-            raise TemplateSyntaxError("unclosed action", start)
-        body_end = end
-        trim_next = False
-        if text[body_start:end].endswith((" -", "\t-")):
-            body_end = end - 2
-            trim_next = True
-        body = text[body_start:body_end]
-        pos = end + 2
-        stripped = body.strip()
-        if stripped.startswith("/*"):
-            if not stripped.endswith("*/"):
-                raise TemplateSyntaxError("unclosed comment", start)
-            continue
-        toks = _tokens(body, body_start)
-        if not toks:
-            raise TemplateSyntaxError("missing value for command", start)
-        if toks[0].kind == "ident" and toks[0].text in ("if", "with", "else", "end"):
-            _control(toks, body_end, stack, start)
-            continue
-        parts.append(_pipeline_of(toks, body_end))
-    if len(stack) > 1:
-        word = "with" if stack[-1].rebind else "if"
-        raise TemplateSyntaxError(f"unexpected EOF: an {{{{{word}}}}} without {{{{end}}}}",
-                                  stack[-1].at)
-    return Template(text, _clean(stack[0].then))
-
-
-def truth(v: Value) -> bool:
-    """Go's ``if``: false, 0 and "" are false, anything else true."""
-    if isinstance(v, Time):
-        return True
-    return bool(v)
-
-
-def _render(parts: tuple[Part, ...], ctx: Context) -> str:
-    out: list[str] = []
-    for p in parts:
-        if isinstance(p, str):
-            out.append(p)
-        elif isinstance(p, IfBlock):
-            value = _run(p.cond, ctx)
-            if not truth(value):
-                out.append(_render(p.otherwise, ctx))
-            else:
-                out.append(_render(p.then, replace(ctx, dot=value) if p.rebind else ctx))
-        else:
-            out.append(go_str(_run(p, ctx)))
-    return "".join(out)
-
-
-def _run(node: Arg | Call, ctx: Context, piped: tuple[Value, ...] = ()) -> Value:
-    if isinstance(node, Field):
-        if piped:
-            raise RenderError(f"can't give argument to non-function .{node.name}")
-        if ctx.dot is not None and not isinstance(ctx.dot, LabelMap):
-            raise RenderError(f"can't evaluate field {node.name} in type {_go_type(ctx.dot)}")
-        return ctx.labels.get(node.name, "")
-    if isinstance(node, Dot):
-        if piped:
-            raise RenderError("can't give argument to non-function .")
-        return LabelMap(ctx.labels) if ctx.dot is None else ctx.dot
-    if isinstance(node, Literal):
-        if piped:
-            raise RenderError(f"can't give argument to non-function {go_str(node.value)}")
-        return node.value
-    if isinstance(node, Pipeline):
-        value: tuple[Value, ...] = piped
-        for cmd in node.commands:
-            value = (_run(cmd, ctx, value),)
-        return value[0]
-    args = tuple(_run(a, ctx) for a in node.args) + piped
-    if node.func == "__line__":
-        return ctx.line
-    if node.func == "__timestamp__":
-        return Time(ctx.ts_ns)
+    """A template, parsed; ``TemplateSyntaxError`` says where it is wrong."""
     try:
-        return FUNCTIONS[node.func](*args)
-    except RenderError:
-        raise
-    except (TypeError, ValueError, re.error, OverflowError) as exc:
-        raise RenderError(f"error calling {node.func}: {exc}") from None
+        return Template(text, tuple(parse(text, _DIALECT)))
+    except ParseError as exc:
+        raise TemplateSyntaxError(exc.message, exc.offset) from None
+    except RecursionError:
+        raise TemplateSyntaxError("the template is too deeply nested", 0) from None

@@ -23,6 +23,7 @@ Public names:
   ``SilenceDoc``, ``SilencesDoc``, ``SloStatusDoc``) and their parts.
 """
 
+from perflab.gotemplate import format_float_g
 from perflab.metrics._api import ROUTES as _API_ROUTES
 from perflab.metrics._apitime import format_time, format_value, parse_time_ms
 from perflab.metrics._ast import PromQLError, parse
@@ -46,7 +47,6 @@ from perflab.metrics._contracts import (
 )
 from perflab.metrics._duration import parse_duration_ms
 from perflab.metrics._engine import InstantResult, QueryOptions, instant_query, range_query
-from perflab.metrics._gocompat import format_float_g
 from perflab.metrics._hub import HubOptions, MetricsHub
 from perflab.metrics._importer import import_exposition
 from perflab.metrics._inhibit import load_notify_config

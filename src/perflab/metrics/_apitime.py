@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import math
 
+from perflab.gotemplate import format_float_f
 from perflab.metrics._ast import PromQLError
 from perflab.metrics._duration import parse_duration_ms
-from perflab.metrics._gocompat import format_float_f
 
 MIN_TIME_MS = -(2**63) // 1_000_000 + 1
 MAX_TIME_MS = (2**63 - 1) // 1_000_000 - 1

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from perflab.gotemplate import format_float_f
 from perflab.metrics import _functions
 from perflab.metrics import _labels as lab
 from perflab.metrics._ast import (
@@ -46,7 +47,7 @@ from perflab.metrics._ast import (
     VectorSel,
     parse,
 )
-from perflab.metrics._gocompat import format_float_f, go_sort, heap_pop, heap_push
+from perflab.metrics._gocompat import go_sort, heap_pop, heap_push
 from perflab.metrics._labels import Labels
 from perflab.metrics._rangefuncs import Windows, quantile
 from perflab.metrics._values import FloatArray, Queryable, RawSeries, Series

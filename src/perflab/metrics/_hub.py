@@ -65,6 +65,9 @@ class HubOptions:
     retention_bytes: int | None = None        # --metrics-retention-size
     external_url: str = ""
     proc_root: str = "/proc"
+    # the hub's own listen address and --token: notifications to the hub itself carry it
+    own_address: tuple[str, int] | None = None
+    own_token: str | None = field(default=None, repr=False)
 
 
 @dataclass
@@ -150,14 +153,16 @@ class MetricsHub:
         return True
 
     def _start_rules(self) -> None:
-        from perflab.metrics._notify import Notifier  # noqa: PLC0415
+        from perflab.metrics._notify import HubAddress, Notifier  # noqa: PLC0415
         from perflab.metrics._rulemgr import Restore, RuleManager  # noqa: PLC0415
 
         assert self.sink is not None
         self.notifier = Notifier(self.alertmanager_urls(), self.options.webhooks,
                                  store_path=self.store_path,
                                  external_url=self.options.external_url,
-                                 route=self.notify.route, inhibit=self.notify.inhibit_rules)
+                                 route=self.notify.route, inhibit=self.notify.inhibit_rules,
+                                 own=None if self.options.own_address is None else HubAddress(
+                                     *self.options.own_address, token=self.options.own_token))
         self.notifier.start()
         self.rules = RuleManager(
             self.store_path, self.sink, self.notifier,

@@ -16,6 +16,11 @@ Alertmanager's webhook JSON (``version`` 4). The route and the inhibit rules com
 ``--notify-config`` (``_inhibit``); inhibition has Alertmanager's semantics: the sources are
 every alert firing now (silenced ones too), until its ``endsAt``.
 
+**The hub itself.** A webhook (or Alertmanager) URL that is the hub's own address (same port,
+and the hub's listen host, or a loopback name when the hub listens on loopback or on every
+address) gets the hub's token as ``Authorization: Bearer``, as the hub's TokenAuth expects; no
+other host ever sees it.
+
 **Silences** (``perflab alerts silence``, stored in the store) mute matching alerts on both
 paths: a silenced alert is neither posted nor notified.
 """
@@ -27,6 +32,7 @@ import logging
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +41,7 @@ from typing import Any
 from perflab.metrics._alerting import Alert
 from perflab.metrics._inhibit import InhibitRule, Route, muted
 from perflab.metrics._matchers import LabelMatcher, all_match, from_lists
+from perflab.serving import is_loopback_host
 
 log = logging.getLogger("perflab.alerts")
 
@@ -111,14 +118,16 @@ class Notifier:
     def __init__(self, alertmanagers: tuple[str, ...] = (), webhooks: tuple[str, ...] = (), *,
                  store_path: Path | None = None, external_url: str = "",
                  route: Route | None = None, inhibit: tuple[InhibitRule, ...] = (),
-                 post: Any = None, clock: Any = time.monotonic) -> None:
+                 post: Any = None, clock: Any = time.monotonic,
+                 own: HubAddress | None = None) -> None:
         self.destinations = [Destination(u.rstrip("/"), "alertmanager") for u in alertmanagers]
         self.webhooks = [Destination(u, "webhook") for u in webhooks]
         self.store_path = store_path
         self.external_url = external_url
         self.route = route or Route()
         self.inhibit = inhibit
-        self._post = post or _http_post
+        self._own = own
+        self._post = post or self._http_post
         self._clock = clock
         self._lock = threading.Condition()
         self._stop = threading.Event()
@@ -129,6 +138,10 @@ class Notifier:
         # every alert firing now, silenced or not, with its endsAt (ms): inhibition's sources
         self._firing: dict[str, tuple[dict[str, str], int]] = {}
         self.muted = 0
+
+    def _http_post(self, url: str, body: bytes) -> tuple[bool, str]:
+        token = self._own.token if self._own is not None and self._own.is_hub(url) else None
+        return _http_post(url, body, token=token)
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -355,10 +368,38 @@ def _common(items: list[dict[str, str]]) -> dict[str, str]:
     return out
 
 
-def _http_post(url: str, body: bytes) -> tuple[bool, str]:
+@dataclass(frozen=True, slots=True)
+class HubAddress:
+    """Where the hub listens and its token: a notification to this address carries it."""
+
+    host: str
+    port: int
+    token: str | None = field(default=None, repr=False)
+
+    def is_hub(self, url: str) -> bool:
+        """``url`` is an http URL of the hub itself: its port, and its listen host (a loopback
+        name counts when the hub listens on loopback or on every address)."""
+        try:
+            parts = urllib.parse.urlsplit(url)
+            port = parts.port or 80
+        except ValueError:
+            return False
+        host = (parts.hostname or "").rstrip(".").lower()
+        if parts.scheme != "http" or port != self.port or not host:
+            return False
+        listen = self.host.strip("[]").lower()
+        if host == listen:
+            return True
+        everywhere = listen in ("", "0.0.0.0", "::")  # noqa: S104  # the wildcard addresses
+        return (everywhere or is_loopback_host(listen)) and is_loopback_host(host)
+
+
+def _http_post(url: str, body: bytes, *, token: str | None = None) -> tuple[bool, str]:
+    headers = {"Content-Type": "application/json", "User-Agent": "perflab"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
     req = urllib.request.Request(url, data=body, method="POST",  # noqa: S310  # our config
-                                 headers={"Content-Type": "application/json",
-                                          "User-Agent": "perflab"})
+                                 headers=headers)
     try:
         with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310
             resp.read(65536)
