@@ -94,7 +94,7 @@ def test_the_table_shows_the_curve_the_knee_and_the_fit():
     opts = CapacityOptions(url="http://127.0.0.1:1/", thresholds=("p99<2ms",), scale_param=8)
     passed = _point(1, 10, passed=True, cpu=50.0, rss=2 << 20)
     failed = _point(2, 20, passed=False, cpu=60.0, rss=2 << 20)
-    doc = CapacityResult(3, opts.url, "ok", opts, curve=[failed, passed],
+    doc = CapacityResult(3, "http://127.0.0.1:1/", "ok", opts, curve=[failed, passed],
                          knee=_knee([passed, failed], None), usl=fit,
                          warnings=["a warning"]).to_json()
     text = render_capacity(doc)
@@ -105,7 +105,7 @@ def test_the_table_shows_the_curve_the_knee_and_the_fit():
     assert "USL: sigma" in text
     assert "N=8:" in text
     assert "warning: a warning" in text
-    nothing = CapacityResult(4, opts.url, "failed", opts, curve=[failed],
+    nothing = CapacityResult(4, "http://127.0.0.1:1/", "failed", opts, curve=[failed],
                              knee=_knee([failed], None)).to_json()
     assert "knee: not found" in render_capacity(nothing)
     _echo_step(failed)  # the progress line of a step (stderr)
