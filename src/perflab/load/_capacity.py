@@ -57,7 +57,7 @@ if TYPE_CHECKING:
 
 CPU_SATURATED = 0.85  # of the cores the target's threads can use
 MEMORY_GROWTH = 1.5   # resident memory at the knee over the first step's
-_SETTLE_LIMIT_S = 30.0
+SETTLE_LIMIT_S = 30.0  # after a failing step, the most the target is given to drain
 
 @dataclass(frozen=True, slots=True)
 class CapacityOptions:
@@ -80,6 +80,7 @@ class CapacityOptions:
     name: str | None = None
     allow_remote: bool = False
     scenario_file: str | None = None
+    settle_s: float = SETTLE_LIMIT_S  # a short search (the demo's) waits less
 
     def validate(self) -> None:
         if self.url is None and self.scenario_file is None:
@@ -347,8 +348,8 @@ def _sample(collector: ProcessCollector | None,
 def _settle(target: Target, o: CapacityOptions, baseline_s: float | None,
             stop: threading.Event | None) -> None:
     """After an overloaded step, wait until the target answers about as fast as it did at
-    a low rate (it is still working off its queue until then), at most 30 s."""
-    deadline = time.monotonic() + _SETTLE_LIMIT_S
+    a low rate (it is still working off its queue until then), at most ``o.settle_s``."""
+    deadline = time.monotonic() + o.settle_s
     goal = max(2 * (baseline_s or 0.0), 0.005)
     while time.monotonic() < deadline and not (stop is not None and stop.is_set()):
         took = _probe(target, o)
