@@ -29,7 +29,7 @@ def _doc(rate, resource, upper, *, cpu=97.0):
 
 def test_the_line_names_the_knee_and_what_saturated():
     assert summary_line(_doc(400.0, "cpu", 800.0)) == (
-        "capacity: the service holds 400 req/s on /work at p99 < 50ms; CPU saturates first "
+        "capacity: the service holds 400 req/s on /work at p99 < 100ms; CPU saturates first "
         "(800 req/s failed; its CPU 97%)")
     assert "a pool, a lock or a queue saturates" in summary_line(_doc(400.0, "concurrency",
                                                                       800.0))
@@ -37,7 +37,7 @@ def test_the_line_names_the_knee_and_what_saturated():
     assert "unknown" in summary_line(_doc(400.0, "unknown", 800.0, cpu=None))
     assert summary_line(_doc(400.0, "none", None)).endswith("(the most this short search tried)")
     assert summary_line(_doc(None, "unknown", 400.0)) == (
-        "capacity: not even 400 req/s on /work met p99 < 50ms (a busy machine?)")
+        "capacity: not even 400 req/s on /work met p99 < 100ms (a busy machine?)")
 
 
 def test_the_step_searches_the_service_and_stores_the_run(tmp_path: Path):

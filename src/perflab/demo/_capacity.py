@@ -26,7 +26,9 @@ if TYPE_CHECKING:
     from perflab.store import Store
 
 ENDPOINT = "/work"
-P99_MS = 50  # the SLO: /work answers in a few ms when the service keeps up
+# the SLO: /work answers in a few ms while the service keeps up; 100, not less, because a
+# busy machine's scheduling hiccups reach tens of ms (a p99 of 1 s steps is a few requests)
+P99_MS = 100
 THRESHOLDS = (f"p99<{P99_MS}ms", "error_rate<1%")
 START_RATE = 400.0
 STEP_S = 1.0
@@ -74,7 +76,7 @@ def summary_line(doc: LoadCapacityDoc) -> str:
         lowest = min((p["rate"] for p in doc["curve"]), default=START_RATE)
         return (f"capacity: not even {lowest:g} req/s on {ENDPOINT} met p99 < {P99_MS}ms "
                 "(a busy machine?)")
-    held = f"capacity: the service holds {rate:g} req/s on {ENDPOINT} at p99 < {P99_MS}ms"
+    held = f"capacity: the service holds {rate:.0f} req/s on {ENDPOINT} at p99 < {P99_MS}ms"
     if knee["resource"] == "none" or knee["upper_rate"] is None:
         return f"{held} (the most this short search tried)"
     upper = next(p for p in doc["curve"] if p["rate"] == knee["upper_rate"])
