@@ -139,8 +139,8 @@ async def items(s):
     await s.get("/items", name="items")
 
 @buy.task()
-async def me(s):
-    await s.get("/me", name="me")
+async def home(s):
+    await s.get("/", name="home")
 """
 
 
@@ -151,6 +151,7 @@ def test_a_scenario_files_mix_is_driven_to_its_knee(test_server, store_path, tmp
     scenario = tmp_path / "mix.py"
     scenario.write_text(_MIX.format(url=server.url))
     rc = main(["load", "capacity", "-s", str(scenario), "--threshold", "p99<150ms",
+               "--threshold", "error_rate<0.1%",
                "--start-rate", "50", "--step", "2s", "--precision", "5%", "--workers", "1",
                "--store", str(store_path), "--json"])
     doc = validate(json.loads(capsys.readouterr().out), "load-capacity")
@@ -171,7 +172,7 @@ def test_a_scenario_files_mix_is_driven_to_its_knee(test_server, store_path, tmp
         by_name = json.loads(store.artifact_data(summary.id))["requests_by_name"]
     finally:
         store.close()
-    assert by_name["items"]["requests"] / by_name["me"]["requests"] == pytest.approx(3, rel=0.2)
+    assert by_name["items"]["requests"] / by_name["home"]["requests"] == pytest.approx(3, rel=0.2)
 
 
 def test_a_scenario_the_search_cannot_drive_is_refused(test_server, store_path, tmp_path,

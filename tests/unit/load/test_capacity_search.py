@@ -109,3 +109,29 @@ def test_the_table_shows_the_curve_the_knee_and_the_fit():
                              knee=_knee([failed], None)).to_json()
     assert "knee: not found" in render_capacity(nothing)
     _echo_step(failed)  # the progress line of a step (stderr)
+
+
+def test_a_scenario_files_open_rates_scale_together_to_the_steps_total(tmp_path):
+    from perflab.errors import InvalidFile  # noqa: PLC0415
+    from perflab.load._scenario import (  # noqa: PLC0415
+        Scenario,
+        ScenarioSpec,
+        open_rate_scale,
+        rate_driven,
+    )
+
+    mix = [Scenario("a", rate=30), Scenario("b", rate="10/s")]
+    assert open_rate_scale(mix, 200.0) == pytest.approx(5.0)  # 150/s and 50/s: still 3:1
+    assert open_rate_scale(mix, None) == 1.0  # a plain load test: the file's own rates
+    rate_driven(ScenarioSpec(str(tmp_path / "mix.py"), mix, []))
+    for other, said in ((Scenario("c", connections=4), "a closed model"),
+                        (Scenario("d", stages="5s:10"), "stages=")):
+        with pytest.raises(InvalidFile, match=said):
+            rate_driven(ScenarioSpec(str(tmp_path / "mix.py"), [*mix, other], []))
+
+
+def test_a_capacity_search_needs_a_url_or_a_scenario():
+    with pytest.raises(InvalidValue, match="give a URL or a scenario file"):
+        CapacityOptions(url=None, thresholds=("p99<1s",)).validate()
+    # a scenario file may bring its own thresholds: checked once it is read
+    CapacityOptions(url=None, thresholds=(), scenario_file="mix.py").validate()
