@@ -205,6 +205,10 @@ def test_demo_finds_the_planted_problems_and_leaves_nothing_behind(tmp_path):
     assert any(n.startswith("lockwatch: lock-order inversion between note_report and "
                             "_report_miss") for n in doc["notes"])
     assert "Lock-order inversion: note_report / _report_miss" in html
+    # the short capacity search of /work: its line (whatever the knee on a busy machine) and
+    # the report's Capacity section
+    assert any(n.startswith("capacity: ") for n in doc["notes"]), doc["notes"]
+    assert 'id="section-capacity"' in html
 
     with Store.open(store_path, create=False) as store:
         run = store.run(doc["run_id"])

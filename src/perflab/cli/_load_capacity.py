@@ -16,7 +16,10 @@ if TYPE_CHECKING:
 
 
 @click.command("capacity")
-@click.argument("url")
+@click.argument("url", required=False)
+@click.option("-s", "--scenario", "scenario_file", type=click.Path(dir_okay=False),
+              help="A Python scenario file whose open scenarios (rate=) the search drives: "
+                   "their rates are scaled together, keeping the mix.")
 @click.option("--threshold", "thresholds", multiple=True, metavar="SLO",
               help='An SLO each rate must meet, as perflab load takes it: "p99<200ms", '
                    '"error_rate<0.1%" (repeatable; at least one).')
@@ -50,12 +53,13 @@ if TYPE_CHECKING:
 @store_option
 @json_option
 def capacity(  # noqa: PLR0917  # click passes every option as an argument
-        url: str, thresholds: tuple[str, ...], start_rate: str, max_rate: str | None,
+        url: str | None, scenario_file: str | None, thresholds: tuple[str, ...],
+        start_rate: str, max_rate: str | None,
         step_s: float, precision: str, max_steps: int, connections: int,
         max_connections: int | None, workers: int | None, pids: tuple[int, ...],
         matches: tuple[str, ...], scale_param: float | None, timeout: float, name: str | None,
         allow_remote: bool, store_path: str | None, as_json: bool) -> int:
-    """Find the highest arrival rate URL takes while meeting every --threshold.
+    """Find the highest arrival rate URL (or a scenario file's mix) takes within every SLO.
 
     Open-model steps double the rate until one misses an SLO, then bisect. The run keeps
     every step (series labelled step and rate), the knee and the latency-vs-throughput curve.
@@ -70,7 +74,8 @@ def capacity(  # noqa: PLR0917  # click passes every option as an argument
         precision=parse_percent(precision), max_steps=max_steps, connections=connections,
         max_connections=max_connections, workers=workers or os.cpu_count() or 1,
         timeout_s=timeout, pids=tuple(dict.fromkeys((*pids, *_matching(matches)))),
-        scale_param=scale_param, name=name, allow_remote=allow_remote)
+        scale_param=scale_param, name=name, allow_remote=allow_remote,
+        scenario_file=scenario_file)
     opts.validate()
     store = open_store(store_path)
     stop = threading.Event()
@@ -116,7 +121,8 @@ def _echo_step(p: CapacityPoint) -> None:
 
 def render_capacity(doc: LoadCapacityDoc) -> str:
     knee = doc["knee"]
-    lines = [(f"capacity of {doc['url']} (run {doc['run_id']}, {doc['search_s']:.0f}s, "
+    what = doc["url"] if doc["scenario"] is None else f"{doc['scenario']} ({doc['url']})"
+    lines = [(f"capacity of {what} (run {doc['run_id']}, {doc['search_s']:.0f}s, "
               f"{len(doc['curve'])} steps; SLOs: {', '.join(doc['thresholds'])})"), ""]
     lines.append(f"  {'rate/s':>10} {'achieved/s':>11} {'p50 ms':>9} {'p99 ms':>9} "
                  f"{'errors':>7} {'cpu %':>7} {'rss':>9}  verdict")

@@ -32,6 +32,7 @@ import perflab
 from perflab.chaos.providers import ProviderError
 from perflab.collect import RecordingThread
 from perflab.demo._alerts import leak_alerts
+from perflab.demo._capacity import CapacityFinding, capacity_step
 from perflab.demo._children import Child, free_port, port_accepts, port_is_free
 from perflab.demo._contracts import DemoDoc, DemoPhaseName
 from perflab.demo._findings import Findings, Window, findings_from_store, phase_windows
@@ -282,6 +283,7 @@ class Demo:
         if self.recording_error is not None:
             result.notes.append(f"the recorder stopped early: {self.recording_error}")
         regression = self._check_regression(result, run.id) if result.status == "ok" else None
+        capacity = self._capacity(result) if result.status == "ok" else None
         result.findings = replace(findings_from_store(self.store, run.id, self.service.pid),
                                   regression=regression, profile=self._profile_finding(run.id),
                                   tracing=tracing, resilience=resilience)
@@ -293,7 +295,10 @@ class Demo:
         self.store.finish_run(run.id, result.status,
                               # a list: the order of the findings survives the JSON column
                               meta_update={"findings": [f.to_json()
-                                                        for f in result.findings.all()]})
+                                                        for f in result.findings.all()]
+                                            + ([] if capacity is None else [capacity.to_json()]),
+                                            "capacity": None if capacity is None
+                                            else capacity.doc})
         if result.status == "ok":
             self._write_report(result)
         return result
@@ -344,6 +349,19 @@ class Demo:
             return None
         if result.hub_url:
             result.bench_url = f"{result.hub_url}/benchmarks?branch={finding.branch}"
+        return finding
+
+    def _capacity(self, result: DemoResult) -> CapacityFinding:
+        """A short capacity search of the service, faults off (demo/_capacity.py)."""
+        assert self.store is not None
+        self.say("capacity search: the highest rate /work takes within its SLO (a few seconds)")
+        _set_faults(result.service_port, {"cpu": False, "lock": False, "leak": False})
+        finding = capacity_step(self.store, result.service_port, result.service_pid,
+                                self._stop)
+        if finding.doc is not None and finding.doc["status"] == "aborted":
+            result.status = "aborted"
+        self.say(finding.summary)
+        result.notes.append(finding.summary)
         return finding
 
     def _start_profiler(self, run_id: int) -> None:

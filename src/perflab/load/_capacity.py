@@ -15,6 +15,10 @@ memory. The knee's ``resource`` is what limited it: ``cpu`` when the target used
 the cores its threads can, ``memory`` when its memory grew by half during the search,
 ``concurrency`` when neither (a pool, a lock, a queue: latency grew, resources did not),
 ``unknown`` without a process to watch, ``none`` when the highest rate asked for still passed.
+
+With a scenario file (``scenario_file``) the rate is the scenarios' arrivals (iterations) per
+second: every scenario of the file is open (``rate=``), and each step scales their rates to
+the step's total, in the file's proportions, so the mix stays the one the file describes.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from perflab.errors import InvalidValue, NoSuchProcess
 from perflab.load._config import parse_target
 from perflab.load._preflight import check_reachable
 from perflab.load._run import Outcome, RunOptions, execute
+from perflab.load._scenario import load_scenario_file, rate_driven
 from perflab.load._thresholds import parse_threshold
 from perflab.load._tls import tls_context
 from perflab.load._usl import UslFit, fit_usl
@@ -52,11 +57,11 @@ if TYPE_CHECKING:
 
 CPU_SATURATED = 0.85  # of the cores the target's threads can use
 MEMORY_GROWTH = 1.5   # resident memory at the knee over the first step's
-_SETTLE_LIMIT_S = 30.0
+SETTLE_LIMIT_S = 30.0  # after a failing step, the most the target is given to drain
 
 @dataclass(frozen=True, slots=True)
 class CapacityOptions:
-    url: str
+    url: str | None  # None: the scenario file's base_url
     thresholds: tuple[str, ...]
     start_rate: float = 10.0
     max_rate: float | None = None
@@ -74,9 +79,16 @@ class CapacityOptions:
     scale_param: float | None = None
     name: str | None = None
     allow_remote: bool = False
+    scenario_file: str | None = None
+    settle_s: float = SETTLE_LIMIT_S  # a short search (the demo's) waits less
 
     def validate(self) -> None:
-        if not self.thresholds:
+        if self.url is None and self.scenario_file is None:
+            raise InvalidValue("give a URL or a scenario file (-s)",
+                               hint="perflab load capacity http://127.0.0.1:8080/ ... or "
+                                    "-s scenario.py")
+        # a scenario file may bring its own thresholds: checked once it is read
+        if not self.thresholds and self.scenario_file is None:
             raise InvalidValue("the capacity search needs at least one --threshold",
                                hint='the SLOs the rate must meet, e.g. --threshold "p99<200ms" '
                                     '--threshold "error_rate<0.1%"')
@@ -97,12 +109,43 @@ class CapacityOptions:
                                hint="the size the service runs at, e.g. its worker count")
 
 
+@dataclass(frozen=True, slots=True)
+class _Target:
+    """What the search drives: a URL, or a scenario file and the URL it probes."""
+
+    target: Target
+    scenario: str | None  # the scenario file's absolute path
+    thresholds: tuple[str, ...]  # --threshold and the scenario file's own
+
+
+def _resolve(o: CapacityOptions) -> _Target:
+    if o.scenario_file is None:
+        assert o.url is not None  # validate() saw to it
+        return _Target(parse_target(o.url, allow_remote=o.allow_remote), None, o.thresholds)
+    spec = load_scenario_file(o.scenario_file)
+    rate_driven(spec)
+    thresholds = (*o.thresholds, *spec.thresholds)
+    if not thresholds:
+        raise InvalidValue("the capacity search needs at least one threshold",
+                           hint='--threshold "p99<200ms", or thresholds = [...] in the '
+                                "scenario file")
+    for text in spec.thresholds:
+        parse_threshold(text)
+    url = o.url or spec.base_url
+    if url is None:
+        raise InvalidValue("no target URL",
+                           hint="give a URL, or set base_url in the scenario")
+    return _Target(parse_target(url, allow_remote=o.allow_remote), spec.path, thresholds)
+
+
 @dataclass(slots=True)
 class CapacityResult:
     run_id: int
     url: str
     status: CapacityStatus
     options: CapacityOptions
+    scenario: str | None = None
+    thresholds: tuple[str, ...] = ()  # every SLO judged (default: the options')
     curve: list[CapacityPoint] = field(default_factory=list)
     knee: CapacityKnee | None = None
     usl: UslFit | None = None
@@ -113,8 +156,9 @@ class CapacityResult:
         o = self.options
         knee = self.knee or {"rate": None, "rps": None, "resource": "unknown",
                              "upper_rate": None}
-        return {"schema": "perflab.load-capacity/1", "run_id": self.run_id, "url": self.url,
-                "status": self.status, "thresholds": list(o.thresholds), "pids": list(o.pids),
+        return {"schema": "perflab.load-capacity/2", "run_id": self.run_id, "url": self.url,
+                "scenario": self.scenario, "status": self.status,
+                "thresholds": list(self.thresholds or o.thresholds), "pids": list(o.pids),
                 "scale_param": o.scale_param, "search_s": round(self.search_s, 3),
                 "knee": knee, "curve": sorted(self.curve, key=lambda p: p["rate"]),
                 "usl": None if self.usl is None else self.usl.to_json(),
@@ -156,18 +200,22 @@ def search_capacity(o: CapacityOptions, *, store: Store, workers: WorkerPool,
     """Run the search, recorded as one ``capacity`` run; Ctrl-C (``stop``) ends it with
     what was measured."""
     o.validate()
-    target = parse_target(o.url, allow_remote=o.allow_remote)
+    resolved = _resolve(o)
+    target = resolved.target
     # checked before a run exists: a typo must not leave an empty run behind
     for pid in o.pids:
         if not Path(f"/proc/{pid}").is_dir():
             raise NoSuchProcess(pid)
     check_reachable(target, timeout_s=min(o.timeout_s, 5.0))
     collector = _collector(o.pids)
-    meta = {"url": target.url, "thresholds": list(o.thresholds), "pids": list(o.pids),
+    meta = {"url": target.url, "scenario": resolved.scenario,
+            "thresholds": list(resolved.thresholds), "pids": list(o.pids),
             "scale_param": o.scale_param, "start_rate": o.start_rate, "max_rate": o.max_rate,
             "step_s": o.step_s, "precision": o.precision}
-    run = store.create_run("capacity", o.name or f"capacity {target.url}", meta=meta)
-    result = CapacityResult(run.id, target.url, "ok", o)
+    what = target.url if resolved.scenario is None else Path(resolved.scenario).name
+    run = store.create_run("capacity", o.name or f"capacity {what}", meta=meta)
+    result = CapacityResult(run.id, target.url, "ok", o, resolved.scenario,
+                            resolved.thresholds)
     t0 = time.monotonic()
     plan = _Bisection(o.start_rate, o.max_rate, o.precision)
     baseline_s: float | None = None
@@ -215,11 +263,13 @@ def search_capacity(o: CapacityOptions, *, store: Store, workers: WorkerPool,
 
 def _step_options(o: CapacityOptions, rate: float, run_id: int, step: int, *,
                   warmup: bool = False) -> RunOptions:
+    scenario = o.scenario_file is not None  # its open scenarios' rates are scaled to ``rate``
     return RunOptions(
-        url=o.url, connections=o.connections, duration_s=min(o.step_s, 1.0) if warmup
-        else o.step_s, method=o.method,
+        url=o.url, scenario_file=o.scenario_file, connections=o.connections,
+        duration_s=min(o.step_s, 1.0) if warmup else o.step_s, method=o.method,
         headers=o.headers, body=o.body, timeout_s=o.timeout_s, workers=o.workers,
-        rate=f"{rate:g}", max_connections=o.max_connections, thresholds=o.thresholds,
+        rate=None if scenario else f"{rate:g}", scenario_rate=rate if scenario else None,
+        max_connections=o.max_connections, thresholds=o.thresholds,
         abort_on_fail=True, watch=o.pids,
         name="warm-up" if warmup else f"step {step}: {rate:g}/s", live=False,
         into_run=run_id, labels=(("step", str(step)), ("rate", f"{rate:g}")),
@@ -298,8 +348,8 @@ def _sample(collector: ProcessCollector | None,
 def _settle(target: Target, o: CapacityOptions, baseline_s: float | None,
             stop: threading.Event | None) -> None:
     """After an overloaded step, wait until the target answers about as fast as it did at
-    a low rate (it is still working off its queue until then), at most 30 s."""
-    deadline = time.monotonic() + _SETTLE_LIMIT_S
+    a low rate (it is still working off its queue until then), at most ``o.settle_s``."""
+    deadline = time.monotonic() + o.settle_s
     goal = max(2 * (baseline_s or 0.0), 0.005)
     while time.monotonic() < deadline and not (stop is not None and stop.is_set()):
         took = _probe(target, o)
@@ -338,7 +388,8 @@ def _fit(store: Store, o: CapacityOptions, result: CapacityResult,
     points = {o.scale_param: knee["rps"]}
     for run in store.runs(kind="capacity"):  # newest first
         doc = run.meta.get("capacity")
-        if run.id == run_id or not isinstance(doc, dict) or doc.get("url") != result.url:
+        if (run.id == run_id or not isinstance(doc, dict) or doc.get("url") != result.url
+                or doc.get("scenario") != result.scenario):  # another mix: another service
             continue
         size, rps = doc.get("scale_param"), (doc.get("knee") or {}).get("rps")
         if isinstance(size, (int, float)) and isinstance(rps, (int, float)) and rps > 0:

@@ -144,6 +144,9 @@ class LoadConfig:
     key_space: int | None = None  # "{n}" in the URL counts modulo this (a working set of keys)
     drain_s: float = DEFAULT_DRAIN_S
     traceparent: float | None = None  # a W3C traceparent per request, this share sampled
+    # the capacity search on a scenario file: the open scenarios' arrival rates scaled so
+    # they add up to this, in the file's proportions (one knob for the whole mix)
+    scenario_rate: float | None = None
 
     @property
     def open_model(self) -> bool:

@@ -312,9 +312,10 @@ class CapacityKnee(TypedDict):
 class LoadCapacityDoc(TypedDict):
     """``perflab load capacity --json`` (docs/schemas/load-capacity.schema.json)."""
 
-    schema: Literal["perflab.load-capacity/1"]
+    schema: Literal["perflab.load-capacity/2"]
     run_id: int
     url: str
+    scenario: str | None   # the scenario file driven (its rates scaled), None for a URL
     status: CapacityStatus
     thresholds: list[str]
     pids: list[int]

@@ -68,6 +68,7 @@ class RunOptions:
     # --coverage-against: the share of production traffic the test exercises, kept in the
     # run's metadata (the report's load section shows it)
     coverage: LoadCoverageDoc | None = None
+    scenario_rate: float | None = None  # a scenario file's open rates scaled to this total
 
 
 @dataclass(slots=True)
@@ -120,6 +121,7 @@ def build_config(o: RunOptions) -> tuple[LoadConfig, list[Threshold]]:
         timeout_s=o.timeout_s, workers=workers, scenario_file=scenario_file,
         open_scenarios=open_scenarios, scenario_models=scenario_models,
         key_space=o.key_space, drain_s=o.drain_s, traceparent=o.traceparent,
+        scenario_rate=o.scenario_rate,
     )
     cfg.validate()
     return cfg, thresholds

@@ -206,6 +206,27 @@ class ScenarioSpec:
         return next((s.base_url for s in self.scenarios if s.base_url), None)
 
 
+def open_rate_scale(scenarios: list[Scenario], total: float | None) -> float:
+    """The factor that brings the constant-rate scenarios' rates to ``total`` arrivals/s
+    together, keeping their proportions (1 without a total)."""
+    rates = [sc.rate_per_s for sc in scenarios if not sc.stages]
+    base = sum(r for r in rates if r is not None)
+    return 1.0 if total is None or base <= 0 else total / base
+
+
+def rate_driven(spec: ScenarioSpec) -> None:
+    """Refuse a scenario file whose load one arrival rate cannot drive (the capacity
+    search scales every scenario's ``rate=``): closed or staged scenarios."""
+    for sc in spec.scenarios:
+        if sc.stages is not None or sc.rate is None:
+            model = "stages=" if sc.stages is not None else "a closed model (connections=)"
+            raise InvalidFile(
+                f"scenario {sc.name!r} has {model}: the capacity search drives open "
+                "scenarios at a constant rate", path=spec.path,
+                hint=f"give {sc.name} a rate= (e.g. rate=10): the search scales every "
+                     "scenario's rate, keeping their proportions")
+
+
 def user_traceback(exc: BaseException, path: str) -> str:
     """The traceback from the scenario file's frames down: the user's code, not ours."""
     tb = traceback.TracebackException.from_exception(exc)

@@ -28,6 +28,7 @@ from perflab.load._scenario import (
     Scenario,
     Session,
     load_scenario_file,
+    open_rate_scale,
     user_traceback,
 )
 from perflab.load._schedule import Schedule, parse_stages
@@ -44,7 +45,8 @@ _MAX_NAMES = 100  # request names kept apart; beyond, "other" (ids in paths must
 class _ScenarioRun:
     """One scenario's share of the test in this worker."""
 
-    def __init__(self, sc: Scenario, eng: ScenarioEngine, index: int, nworkers: int) -> None:
+    def __init__(self, sc: Scenario, eng: ScenarioEngine, index: int, nworkers: int,
+                 rate_scale: float = 1.0) -> None:
         self.sc = sc
         self.target: Target = parse_target(sc.base_url) if sc.base_url else eng.cfg.target
         self.tasks = sc.tasks
@@ -54,7 +56,7 @@ class _ScenarioRun:
         if sc.stages:
             self.schedule = Schedule(parse_stages(sc.stages), start_rate=sc.rate_per_s or 0.0)
         elif sc.rate_per_s is not None:
-            self.schedule = Schedule.constant(sc.rate_per_s, eng.duration_s)
+            self.schedule = Schedule.constant(sc.rate_per_s * rate_scale, eng.duration_s)
         conns = sc.connections or eng.cfg.connections
         self.users = _share(conns, index, nworkers)
         self.max_connections = max(1, _share(sc.max_connections or conns * 10, index, nworkers))
@@ -150,7 +152,8 @@ class ScenarioEngine(Engine):
         self.schedule = None  # the base class's own arrivals are not used
         self.conn_class = BodyConn
         self.duration_s = cfg.effective_duration_s or 10.0
-        self.runs = [_ScenarioRun(sc, self, index, nworkers) for sc in spec.scenarios]
+        scale = open_rate_scale(spec.scenarios, cfg.scenario_rate)
+        self.runs = [_ScenarioRun(sc, self, index, nworkers, scale) for sc in spec.scenarios]
         self.failure: str | None = None
         self.checks: dict[str, CheckCounts] = {}
         self.by_name_ns: dict[str, list[int]] = {}  # this second's latencies per name

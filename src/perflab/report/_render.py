@@ -150,6 +150,17 @@ def section_resilience(ctx: ReportContext) -> Section | None:
     return Section("resilience", "Resilience", _render("section_resilience.html", faults=faults))
 
 
+def section_capacity(ctx: ReportContext) -> Section | None:
+    """A capacity search stored on the run: the knee, the curve, the scalability fit."""
+    from perflab.report._capacity import capacity_values  # noqa: PLC0415  # capacity runs only
+
+    values = capacity_values(ctx.run.meta)
+    if values is None:
+        return None
+    return Section("capacity", "Capacity", _render("section_capacity.html", c=values,
+                                                   chart_json=script_json(values["chart"])))
+
+
 def section_bench(ctx: ReportContext) -> Section | None:
     """A bench run (``perflab bench record``): values, the comparison with the previous commit,
     the change points of the history."""
@@ -231,9 +242,9 @@ def section_summary(ctx: ReportContext) -> Section | None:
 
 # The report, top to bottom. Capabilities add their sections here (load, bench, profile ...).
 SECTIONS: list[SectionFn] = [section_overview, section_findings, section_alerts, section_load,
-                             section_resilience, section_bench, section_charts, section_logs,
-                             section_debug, section_profile, section_trace, section_events,
-                             section_summary]
+                             section_resilience, section_capacity, section_bench, section_charts,
+                             section_logs, section_debug, section_profile, section_trace,
+                             section_events, section_summary]
 
 
 def _chart_data(ctx: ReportContext) -> dict[str, Any]:

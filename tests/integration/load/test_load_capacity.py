@@ -126,3 +126,74 @@ def test_stopping_keeps_the_steps_measured(test_server, store_path):
     assert run.status == "aborted"
     assert len(result.curve) == 1
     assert run.meta["capacity"]["curve"] == result.curve
+
+
+_MIX = """
+from perflab.load import Scenario
+
+browse = Scenario("browse", base_url="{url}", rate=3)
+buy = Scenario("buy", base_url="{url}", rate=1)
+
+@browse.task()
+async def items(s):
+    await s.get("/items", name="items")
+
+@buy.task()
+async def home(s):
+    await s.get("/", name="home")
+"""
+
+
+def test_a_scenario_files_mix_is_driven_to_its_knee(test_server, store_path, tmp_path, capsys):
+    """-s: the search scales every open scenario's rate= to the step's total (3:1 here), so
+    the knee is the mix's arrival rate: the server's capacity, as for one URL."""
+    server = test_server("--service-time", f"{SERVICE_S}s", "--slots", str(SLOTS))
+    scenario = tmp_path / "mix.py"
+    scenario.write_text(_MIX.format(url=server.url))
+    rc = main(["load", "capacity", "-s", str(scenario), "--threshold", "p99<150ms",
+               "--threshold", "error_rate<0.1%",
+               "--start-rate", "50", "--step", "2s", "--precision", "5%", "--workers", "1",
+               "--store", str(store_path), "--json"])
+    doc = validate(json.loads(capsys.readouterr().out), "load-capacity")
+    assert rc == 0
+    assert doc["scenario"] == str(scenario.resolve())
+    assert doc["url"] == server.url
+    # without the scaling every step would send the file's 4/s and pass: no knee near 200
+    assert doc["knee"]["rate"] == pytest.approx(CAPACITY, rel=0.1)
+    assert doc["knee"]["upper_rate"] is not None
+    for p in doc["curve"]:
+        if p["passed"]:
+            assert p["rps"] == pytest.approx(p["rate"], rel=0.15)
+    store = Store.open(store_path)
+    try:
+        knee_step = next(p["step"] for p in doc["curve"] if p["rate"] == doc["knee"]["rate"])
+        summary = next(a for a in store.artifacts(doc["run_id"], kind="load_summary")
+                       if a.name.startswith(f"step {knee_step}:"))
+        by_name = json.loads(store.artifact_data(summary.id))["requests_by_name"]
+    finally:
+        store.close()
+    assert by_name["items"]["requests"] / by_name["home"]["requests"] == pytest.approx(3, rel=0.2)
+
+
+def test_a_scenario_the_search_cannot_drive_is_refused(test_server, store_path, tmp_path,
+                                                       capsys):
+    server = test_server()
+    closed = tmp_path / "closed.py"
+    closed.write_text(_MIX.format(url=server.url).replace("rate=1", "connections=2"))
+    bare = tmp_path / "bare.py"
+    bare.write_text(_MIX.format(url=server.url))
+    assert main(["load", "capacity", "-s", str(closed), "--threshold", "p99<1s",
+                 "--store", str(store_path)]) == 2
+    assert main(["load", "capacity", "-s", str(bare), "--store", str(store_path)]) == 2
+    assert main(["load", "capacity", "--threshold", "p99<1s", "--store", str(store_path)]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert err.count("perflab: error:") == 3
+    assert "scenario 'buy' has a closed model" in err
+    assert "at least one threshold" in err
+    assert "give a URL or a scenario file" in err
+    store = Store.open(store_path)
+    try:
+        assert store.runs(kind="capacity") == []
+    finally:
+        store.close()

@@ -94,7 +94,7 @@ def test_the_table_shows_the_curve_the_knee_and_the_fit():
     opts = CapacityOptions(url="http://127.0.0.1:1/", thresholds=("p99<2ms",), scale_param=8)
     passed = _point(1, 10, passed=True, cpu=50.0, rss=2 << 20)
     failed = _point(2, 20, passed=False, cpu=60.0, rss=2 << 20)
-    doc = CapacityResult(3, opts.url, "ok", opts, curve=[failed, passed],
+    doc = CapacityResult(3, "http://127.0.0.1:1/", "ok", opts, curve=[failed, passed],
                          knee=_knee([passed, failed], None), usl=fit,
                          warnings=["a warning"]).to_json()
     text = render_capacity(doc)
@@ -105,7 +105,33 @@ def test_the_table_shows_the_curve_the_knee_and_the_fit():
     assert "USL: sigma" in text
     assert "N=8:" in text
     assert "warning: a warning" in text
-    nothing = CapacityResult(4, opts.url, "failed", opts, curve=[failed],
+    nothing = CapacityResult(4, "http://127.0.0.1:1/", "failed", opts, curve=[failed],
                              knee=_knee([failed], None)).to_json()
     assert "knee: not found" in render_capacity(nothing)
     _echo_step(failed)  # the progress line of a step (stderr)
+
+
+def test_a_scenario_files_open_rates_scale_together_to_the_steps_total(tmp_path):
+    from perflab.errors import InvalidFile  # noqa: PLC0415
+    from perflab.load._scenario import (  # noqa: PLC0415
+        Scenario,
+        ScenarioSpec,
+        open_rate_scale,
+        rate_driven,
+    )
+
+    mix = [Scenario("a", rate=30), Scenario("b", rate="10/s")]
+    assert open_rate_scale(mix, 200.0) == pytest.approx(5.0)  # 150/s and 50/s: still 3:1
+    assert open_rate_scale(mix, None) == 1.0  # a plain load test: the file's own rates
+    rate_driven(ScenarioSpec(str(tmp_path / "mix.py"), mix, []))
+    for other, said in ((Scenario("c", connections=4), "a closed model"),
+                        (Scenario("d", stages="5s:10"), "stages=")):
+        with pytest.raises(InvalidFile, match=said):
+            rate_driven(ScenarioSpec(str(tmp_path / "mix.py"), [*mix, other], []))
+
+
+def test_a_capacity_search_needs_a_url_or_a_scenario():
+    with pytest.raises(InvalidValue, match="give a URL or a scenario file"):
+        CapacityOptions(url=None, thresholds=("p99<1s",)).validate()
+    # a scenario file may bring its own thresholds: checked once it is read
+    CapacityOptions(url=None, thresholds=(), scenario_file="mix.py").validate()

@@ -612,7 +612,8 @@
   /**
    * A uPlot chart in `el`.
    * spec: {title, unit, labels: [line labels], data: uPlot AlignedData, group: SyncGroup,
-   *        events: () => [event], time: bool (x in epoch seconds), height, xLabel}
+   *        events: () => [event], time: bool (x in epoch seconds), height, xLabel,
+ *        xUnit (time: false: the x values' unit, "s" unless given)}
    */
   P.chart = function (el, spec) {
     const c = colors();
@@ -646,14 +647,14 @@
         spec.time === false
           ? { stroke: c.axis, grid: { stroke: c.grid, width: 1 }, ticks: { stroke: c.grid, width: 1 },
             label: spec.xLabel, labelSize: spec.xLabel ? 18 : 0, space: 60,
-            values: (u, vals) => P.tickLabels(vals, "s") }
+            values: (u, vals) => P.tickLabels(vals, spec.xUnit || "s") }
           : timeAxis(c),
         { stroke: c.axis, grid: { stroke: c.grid, width: 1 }, ticks: { stroke: c.grid, width: 1 },
           size: axisSize, values: (u, vals) => P.tickLabels(vals, unit) },
       ],
       series: [{ label: spec.time === false ? (spec.xLabel || "x") : "Time",
         // the cursor's time to the second (uPlot's default stops at minutes)
-        value: spec.time === false ? (u, v) => (v == null ? "-" : P.fmt(v, "s"))
+        value: spec.time === false ? (u, v) => (v == null ? "-" : P.fmt(v, spec.xUnit || "s"))
           : "{YYYY}-{MM}-{DD} {HH}:{mm}:{ss}" }].concat(spec.labels.map((label, i) => ({
         label: label,
         stroke: (spec.colors && spec.colors[i]) || PALETTE[i % PALETTE.length],
