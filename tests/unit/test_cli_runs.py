@@ -218,7 +218,8 @@ def test_record_a_short_run_and_show_it(capsys, store_path):
     validate(doc, "record")
     assert doc["run"]["status"] == "ok"
     assert doc["run"]["name"] == "short"
-    assert doc["ticks"] == 4
+    # ticks at 0, 100, 200 and 300 ms; on a busy machine a late tick is skipped, not doubled
+    assert 2 <= doc["ticks"] <= 4
     assert doc["run"]["meta"]["samples"] == doc["samples"] > 0
     with Store.open(store_path) as st:
         names = {s.name for s in st.series(doc["run"]["id"])}

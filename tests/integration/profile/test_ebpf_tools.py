@@ -155,8 +155,10 @@ def test_execsnoop_sees_a_program_start(tmp_path):
 def test_runqlat_biolatency_offcpu_tcpretrans_report(tmp_path, capsys):
     busy = subprocess.Popen([sys.executable, "-c", ("import time\nt=time.time()\n"
                              "while time.time()-t<6: pass")])
+    # sleeps until killed (60 s at most): bpftrace takes seconds to attach on a busy machine,
+    # and a sleeper that was gone by then left offcpu nothing to see
     sleepy = subprocess.Popen([sys.executable, "-c", ("import time\n"
-                               "for _ in range(600): time.sleep(0.005)")])
+                               "for _ in range(12000): time.sleep(0.005)")])
     try:
         assert main(["ebpf", "runqlat", "-d", "1s", "--json"]) == 0
         runq = json.loads(capsys.readouterr().out)

@@ -177,7 +177,7 @@ def _pb(doc: dict[str, Any]) -> bytes:
     return json_format.ParseDict(doc, ExportMetricsServiceRequest()).SerializeToString()
 
 
-def _query(client: Any, expr: str, want: int = 1, timeout_s: float = 20) -> list[Any]:
+def _query(client: Any, expr: str, want: int = 1, timeout_s: float = 60) -> list[Any]:
     deadline = time.monotonic() + timeout_s
     while True:
         result = client.get("/api/v1/query", params={"query": expr}).json()["data"]["result"]
