@@ -27,6 +27,7 @@ from perflab.load._workers import WorkerPool, workers_needed
 from perflab.units import format_rate, parse_rate
 
 if TYPE_CHECKING:
+    from perflab.load._dask import Cluster, DaskLoadRunner
     from perflab.load._scenario import Scenario
     from perflab.store import Store
 
@@ -64,6 +65,9 @@ class RunOptions:
     key_space: int | None = None  # "{n}" in the URL: numbers modulo this (default: unique)
     drain_s: float = DEFAULT_DRAIN_S  # open model: in-flight requests may finish this long
     traceparent: float | None = None  # a W3C traceparent on each request, this share sampled
+    # run on a Dask cluster: its scheduler's address, or "local:N" (``workers`` is then the
+    # load processes on each Dask worker)
+    cluster: str | None = None
 
 
 @dataclass(slots=True)
@@ -144,20 +148,34 @@ def execute(o: RunOptions, *, store: Store | None = None,
             raise InvalidValue(f"{label} {path}: the directory does not exist",
                                hint="create it, or choose another path")
     check_reachable(cfg.target, timeout_s=min(cfg.timeout_s, 5.0))
+    if o.cluster is not None:
+        from perflab.load._dask import check_placement, connect, parse_cluster  # noqa: PLC0415
+
+        with connect(parse_cluster(o.cluster)) as cluster:
+            check_placement(cfg.target, cluster.scheduler_address, cluster.workers())
+            return _open_store_and_run(o, cfg, thresholds, store, stop=stop, workers=workers,
+                                       cluster=cluster)
+    return _open_store_and_run(o, cfg, thresholds, store, stop=stop, workers=workers)
+
+
+def _open_store_and_run(o: RunOptions, cfg: LoadConfig, thresholds: list[Threshold],
+                        store: Store | None, *, stop: threading.Event | None,
+                        workers: WorkerPool, cluster: Cluster | None = None) -> Outcome:
     own_store = store is None
     if store is None:
         from perflab.store import Store  # noqa: PLC0415  # lazy, as the CLI's other stores
 
         store = Store.open(o.store_path)
     try:
-        return _execute(o, cfg, thresholds, store, stop=stop, workers=workers)
+        return _execute(o, cfg, thresholds, store, stop=stop, workers=workers, cluster=cluster)
     finally:
         if own_store:
             store.close()
 
 
 def _execute(o: RunOptions, cfg: LoadConfig, thresholds: list[Threshold], store: Store, *,
-             stop: threading.Event | None, workers: WorkerPool) -> Outcome:
+             stop: threading.Event | None, workers: WorkerPool,
+             cluster: Cluster | None = None) -> Outcome:
     name = o.name or (Path(cfg.scenario_file).name if cfg.scenario_file else cfg.target.url)
     meta = {"url": cfg.target.url, "model": "open" if cfg.open_model else "closed",
             "connections": cfg.connections, "workers": cfg.workers, "rate": cfg.rate,
@@ -165,6 +183,8 @@ def _execute(o: RunOptions, cfg: LoadConfig, thresholds: list[Threshold], store:
             "requests": cfg.requests, "method": cfg.request.method,
             "thresholds": [t.text for t in thresholds], "scenario": cfg.scenario_file,
             "watch": list(o.watch)}
+    if cluster is not None:
+        meta["cluster"] = cluster.spec.label
     recorder = LoadRecorder(store, cfg, name, watch=o.watch, meta=meta, into_run=o.into_run,
                             labels=dict(o.labels))
     totals: list[RunningTotals] = []  # made with the first second (numpy: see _totals)
@@ -186,8 +206,15 @@ def _execute(o: RunOptions, cfg: LoadConfig, thresholds: list[Threshold], store:
             return not all(t.passes(totals[0]) for t in thresholds)
         return False
 
-    runner = LoadRunner(cfg, on_interval=on_interval, on_start=recorder.started,
-                        workers=workers)
+    runner: LoadRunner | DaskLoadRunner
+    if cluster is not None:
+        from perflab.load._dask import DaskLoadRunner  # noqa: PLC0415  # only with --cluster
+
+        runner = DaskLoadRunner(cfg, cluster, on_interval=on_interval,
+                                on_start=recorder.started, stop=stop)
+    else:
+        runner = LoadRunner(cfg, on_interval=on_interval, on_start=recorder.started,
+                            workers=workers)
     scenario_error = None
     try:
         result = runner.run()

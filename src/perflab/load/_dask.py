@@ -1,0 +1,363 @@
+"""A load test run as tasks on a Dask cluster: ``perflab load ... --cluster ADDRESS``.
+
+The client side. ``connect`` reaches the scheduler (or starts a ``LocalCluster`` for
+``local:N``) within a bounded time; ``check_placement`` refuses a loopback target that
+workers on other machines would not reach; ``DaskLoadRunner`` splits the test into one task
+per Dask worker (``_dask_task``: each runs ``--workers`` load processes there), starts them
+together, stops them together, and merges what they return into one ``LoadResult``
+(``_merge``), whose thresholds the caller evaluates on the whole.
+
+A task whose worker leaves the cluster mid-test (killed, out of memory), or that fails, is a
+*missing share*: the others are merged, the result's ``cluster`` names the missing shares and
+marks the run partial, and its status follows the thresholds like any run's.
+
+Dask's own packages are imported here only: a local test never loads them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Self
+from urllib.parse import urlsplit
+
+from perflab.errors import InvalidValue, PerflabError, TargetError, Unreachable, UsageError
+from perflab.load._bundle import pack_scenario
+from perflab.load._dask_task import DaskShare, ShareResult, names, run_share
+from perflab.load._merge import merge_intervals, merge_results
+from perflab.load._runner import ScenarioFailedDuring
+from perflab.load._workers import workers_needed
+
+if TYPE_CHECKING:
+    import threading
+    from collections.abc import Callable
+    from types import TracebackType
+
+    from distributed import Client, Future, LocalCluster
+
+    from perflab.load._config import LoadConfig, Target
+    from perflab.load._contracts import LoadClusterJson, LoadMissingShare, LoadStatus
+    from perflab.load._result import Interval, LoadResult
+
+CONNECT_TIMEOUT_S = 10.0
+_POLL_S = 0.5
+_READY_TIMEOUT_S = 120.0  # a cold worker imports numpy and starts its load processes
+_STOP_MARGIN_S = 15.0  # past the planned end and drain: tasks are asked to stop
+_GIVE_UP_S = 15.0  # after the stop: tasks still running are reported missing
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterSpec:
+    """``--cluster``: a scheduler's address, or ``local:N`` (a local cluster of N workers)."""
+
+    address: str | None = None
+    local_workers: int | None = None
+
+    @property
+    def label(self) -> str:
+        return self.address if self.address is not None else f"local:{self.local_workers}"
+
+
+def parse_cluster(text: str) -> ClusterSpec:
+    """``tcp://host:8786``, ``host:8786`` (tcp) or ``local:N``; errors name the value."""
+    value = text.strip()
+    if value.startswith("local:"):
+        n = value.removeprefix("local:")
+        if not n.isdigit() or not 1 <= int(n) <= 64:  # a machine's workers
+            raise InvalidValue(f"invalid --cluster {text!r}: N in local:N is 1 to 64",
+                               hint="e.g. --cluster local:2 (a local Dask cluster of 2 workers)")
+        return ClusterSpec(local_workers=int(n))
+    if "://" not in value:
+        value = "tcp://" + value
+    parts = urlsplit(value)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if parts.scheme not in ("tcp", "tls") or not parts.hostname or port is None:
+        raise InvalidValue(f"invalid --cluster {text!r}",
+                           hint="give the Dask scheduler's address, e.g. tcp://10.0.0.5:8786, "
+                                "or local:N for a local cluster")
+    return ClusterSpec(address=value)
+
+
+class Cluster:
+    """A connected Dask client (and the local cluster it started, if any). Closed on exit."""
+
+    def __init__(self, spec: ClusterSpec, client: Client, local: LocalCluster | None) -> None:
+        self.spec, self.client, self.local = spec, client, local
+
+    @property
+    def scheduler_address(self) -> str:
+        return str(self.client.scheduler_info()["address"])
+
+    def workers(self) -> list[str]:
+        """The addresses of the workers connected now (asks the scheduler)."""
+        return sorted(self.client.ncores())
+
+    def close(self) -> None:
+        self.client.close()
+        if self.local is not None:
+            self.local.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+
+def connect(spec: ClusterSpec, *, timeout_s: float = CONNECT_TIMEOUT_S) -> Cluster:
+    """Reach the scheduler within ``timeout_s`` (exit 3 with a hint when it cannot be)."""
+    from distributed import Client, LocalCluster  # noqa: PLC0415  # only with --cluster
+
+    if spec.local_workers is not None:
+        local = LocalCluster(n_workers=spec.local_workers, threads_per_worker=1, processes=True,
+                             host="127.0.0.1", dashboard_address=None,
+                             silence_logs=logging.ERROR)
+        try:
+            return Cluster(spec, Client(local, timeout=timeout_s), local)
+        except BaseException:
+            local.close()
+            raise
+    try:
+        client = Client(spec.address, timeout=timeout_s)
+    except (OSError, TimeoutError) as exc:
+        raise Unreachable(
+            f"cannot reach the Dask scheduler at {spec.address} within {timeout_s:g}s",
+            hint="start one (dask scheduler; dask worker ADDRESS), check the address and "
+                 "port, or use --cluster local:N for a local cluster") from exc
+    return Cluster(spec, client, None)
+
+
+def _host(address: str) -> str:
+    return urlsplit(address if "://" in address else "tcp://" + address).hostname or ""
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_placement(target: Target, scheduler: str, workers: list[str]) -> None:
+    """A loopback target is this machine's: refused when the scheduler or a worker is
+    elsewhere (its 127.0.0.1 would be another machine, which the test would load)."""
+    if not _loopback(target.addr):
+        return
+    remote = [a for a in [scheduler, *workers] if not _loopback(_host(a))]
+    if remote:
+        raise InvalidValue(
+            f"the target {target.url} is loopback, but the Dask cluster has members on other "
+            f"hosts ({', '.join(remote[:3])}): there it would mean another machine",
+            hint="give the target's address as the workers reach it (with --allow-remote), or "
+                 "run the scheduler and workers on this machine's loopback")
+
+
+class DaskLoadRunner:
+    """Runs one test as tasks on a cluster; ``run`` returns the merged result, and calls
+    ``on_interval`` with each merged second (at the end: the seconds come with the tasks'
+    results). ``stop`` set from another thread, or Ctrl-C, stops every task."""
+
+    def __init__(self, cfg: LoadConfig, cluster: Cluster, *,
+                 on_interval: Callable[[Interval], bool | None] | None = None,
+                 on_start: Callable[[int], None] | None = None,
+                 stop: threading.Event | None = None) -> None:
+        self.cfg, self.cluster = cfg, cluster
+        self.on_interval, self.on_start, self.stop = on_interval, on_start, stop
+        self.status: LoadStatus = "ok"
+        self.key = uuid.uuid4().hex
+        self.missing: list[LoadMissingShare] = []
+        self._aborted = False
+
+    def shares(self, workers: list[str]) -> list[DaskShare]:
+        """The test split over ``workers``: ``--workers`` load processes on each (fewer when
+        the closed model has fewer connections), the open model's arrivals split exactly."""
+        cfg = self.cfg
+        total = workers_needed(cfg.workers * len(workers), connections=cfg.connections,
+                               requests=cfg.requests,
+                               closed_model=not cfg.open_model)
+        bundle = pack_scenario(cfg.scenario_file) if cfg.scenario_file else None
+        out, first = [], 0
+        for k in range(len(workers)):
+            count = total // len(workers) + (1 if k < total % len(workers) else 0)
+            if count:
+                out.append(DaskShare(cfg, first, count, total, self.key, bundle,
+                                     resolve_here=not _loopback(cfg.target.addr)))
+            first += count
+        return out
+
+    def run(self) -> LoadResult:
+        from distributed import Event, Queue, Variable  # noqa: PLC0415  # only with --cluster
+
+        client = self.cluster.client
+        workers = self.cluster.workers()
+        if not workers:
+            raise Unreachable(f"the Dask cluster {self.cluster.spec.label} has no workers",
+                              hint="start some: dask worker " + self.cluster.scheduler_address)
+        ready_name, start_name, stop_name = names(self.key)
+        ready, start, stop = (Queue(ready_name, client=client),
+                              Variable(start_name, client=client),
+                              Event(stop_name, client=client))
+        shares = self.shares(workers)
+        futures = {client.submit(run_share, s, key=f"perflab-load-{self.key}-{s.first}",
+                                 workers=[w], allow_other_workers=False, pure=False): (s, w)
+                   for s, w in zip(shares, workers, strict=False)}
+        try:
+            self._await_ready(futures, ready)
+            start_wall = time.time_ns() + 500_000_000  # every task hears of it before
+            start.set(start_wall)
+            if self.on_start is not None:
+                self.on_start(start_wall)
+            done = self._await_end(futures, stop)
+        finally:
+            stop.set()  # any task still running stops within a second
+            for f in futures:
+                if not f.done():
+                    f.cancel()
+            ready.close()
+            start.delete()
+        return self._merge(done, futures, start_wall)
+
+    def _await_ready(self, futures: dict[Future[Any], tuple[DaskShare, str]],
+                     ready: Any) -> None:  # distributed.Queue, untyped
+        """Until every task still running has said it is ready."""
+        waiting = {s.first for s, _ in futures.values()}
+        deadline = time.monotonic() + _READY_TIMEOUT_S
+        while waiting:
+            with contextlib.suppress(TimeoutError):
+                waiting.discard(int(ready.get(timeout=_POLL_S)))
+            for f, (s, _) in futures.items():
+                if s.first in waiting and f.done():
+                    _raise_task_error(f)  # a task that ended before starting: its error
+                    waiting.discard(s.first)
+            self._drop_lost(futures, waiting)
+            if time.monotonic() > deadline:
+                msg = f"the Dask workers did not get ready within {_READY_TIMEOUT_S:g}s"
+                raise UsageError(msg, hint="check the workers' logs (dask worker ...)")
+
+    def _drop_lost(self, futures: dict[Future[Any], tuple[DaskShare, str]],
+                   waiting: set[int] | None = None) -> None:
+        """Tasks whose worker left the cluster: their shares are missing."""
+        alive = set(self.cluster.workers())
+        for f, (s, w) in futures.items():
+            if not f.done() and w not in alive and not self._is_missing(s):
+                self._miss(s, w, "the Dask worker left the cluster during the test")
+                f.cancel()
+                if waiting is not None:
+                    waiting.discard(s.first)
+
+    def _await_end(self, futures: dict[Future[Any], tuple[DaskShare, str]],
+                   stop: Any) -> list[ShareResult]:  # distributed.Event
+        from distributed import wait  # noqa: PLC0415
+
+        planned = self.cfg.effective_duration_s
+        sched = self.cfg.schedule()
+        if sched is not None and self.cfg.scenario_file is None:
+            planned = sched.duration_s
+        stop_at = (None if planned is None
+                   else time.monotonic() + 0.5 + planned + self.cfg.drain_s + _STOP_MARGIN_S)
+        give_up: float | None = None
+        while True:
+            running = [f for f, (s, _) in futures.items()
+                       if not f.done() and not self._is_missing(s)]
+            if not running:
+                break
+            try:
+                wait(running, timeout=_POLL_S, return_when="FIRST_COMPLETED")
+            except TimeoutError:
+                pass
+            except KeyboardInterrupt:
+                if give_up is not None:
+                    break  # a second Ctrl-C: stop waiting
+                self._aborted = True
+                give_up = self._stop(stop)
+            if self.stop is not None and self.stop.is_set() and give_up is None:
+                self._aborted = True
+                give_up = self._stop(stop)
+            if stop_at is not None and time.monotonic() > stop_at and give_up is None:
+                give_up = self._stop(stop)
+            if give_up is not None and time.monotonic() > give_up:
+                break
+            self._drop_lost(futures)
+        out = []
+        for f, (s, w) in futures.items():
+            if self._is_missing(s):
+                continue
+            if not f.done():
+                self._miss(s, w, "the task did not report in time after the stop")
+            elif f.status != "finished":
+                self._miss(s, w, f"the task failed: {f.exception()!r}")
+            else:
+                out.append(f.result())
+        return out
+
+    def _stop(self, stop: Any) -> float:  # distributed.Event
+        stop.set()
+        return time.monotonic() + self.cfg.drain_s + _GIVE_UP_S
+
+    def _is_missing(self, share: DaskShare) -> bool:
+        return any(m["first"] == share.first for m in self.missing)
+
+    def _miss(self, share: DaskShare, worker: str, reason: str) -> None:
+        self.missing.append({"worker": worker, "first": share.first, "count": share.count,
+                             "reason": reason})
+
+    def _merge(self, done: list[ShareResult],
+               futures: dict[Future[Any], tuple[DaskShare, str]], start_wall: int
+               ) -> LoadResult:
+        measured = []
+        failure = None
+        for r in done:
+            if r.error is not None:
+                message, _, _ = r.error
+                self.missing.append({"worker": r.worker, "first": r.first, "count": r.count,
+                                     "reason": message})
+            elif r.result is not None:
+                measured.append(r)
+                failure = failure or r.failure
+        if not measured:
+            reasons = "; ".join(f"{m['worker']}: {m['reason']}" for m in self.missing)
+            raise PerflabError(f"no Dask worker's share of the test was measured ({reasons})",
+                               hint="check the workers' logs; nothing was recorded")
+        result = merge_results([r.result for r in measured if r.result is not None],
+                               started_ns=start_wall)
+        if self._aborted and result.status == "ok":
+            result.status = "aborted"
+        shares = [s for s, _ in futures.values()]
+        result.cluster = self._describe(shares)
+        for iv in merge_intervals(r.intervals for r in measured):
+            if self.on_interval is not None:
+                self.on_interval(iv)
+        if failure is not None:
+            raise ScenarioFailedDuring(failure, result)
+        return result
+
+    def _describe(self, shares: list[DaskShare]) -> LoadClusterJson:
+        missing = sorted(self.missing, key=lambda m: m["first"])
+        return {"address": self.cluster.spec.label, "dask_workers": len(shares),
+                "shares": shares[0].total if shares else 0, "partial": bool(missing),
+                "missing": missing}
+
+
+def _raise_task_error(f: Future[Any]) -> None:
+    """A task that ended before the test started: the error it returned, raised here."""
+    if f.status != "finished":
+        msg = f"a Dask task failed before the test started: {f.exception()!r}"
+        raise TargetError(msg, hint="check that perflab is installed on the Dask workers")
+    r: ShareResult = f.result()
+    if r.error is not None:
+        message, hint, code = r.error
+        err = PerflabError(message, hint=hint)
+        err.exit_code = code
+        raise err
+    if r.failure is not None and r.result is not None:
+        raise ScenarioFailedDuring(r.failure, r.result)
