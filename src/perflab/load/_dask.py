@@ -211,6 +211,7 @@ class DaskLoadRunner:
         futures = {client.submit(run_share, s, key=f"perflab-load-{self.key}-{s.first}",
                                  workers=[w], allow_other_workers=False, pure=False): (s, w)
                    for s, w in zip(shares, workers, strict=False)}
+        start_wall = 0
         try:
             self._await_ready(futures, ready)
             start_wall = time.time_ns() + 500_000_000  # every task hears of it before
@@ -218,13 +219,15 @@ class DaskLoadRunner:
             if self.on_start is not None:
                 self.on_start(start_wall)
             done = self._await_end(futures, stop)
+            start.delete()  # every task has had it
         finally:
             stop.set()  # any task still running stops within a second
+            if not start_wall:
+                start.set(0)  # Ctrl-C or an error before the start: tasks waiting give up
             for f in futures:
                 if not f.done():
                     f.cancel()
             ready.close()
-            start.delete()
         return self._merge(done, futures, start_wall)
 
     def _await_ready(self, futures: dict[Future[Any], tuple[DaskShare, str]],

@@ -80,10 +80,14 @@ def run_share(share: DaskShare) -> ShareResult:
     def start_at() -> int:
         Queue(ready_name).put(share.first)
         try:
-            return int(Variable(start_name).get(timeout=READY_TIMEOUT_S))
+            start_ns = int(Variable(start_name).get(timeout=READY_TIMEOUT_S))
         except TimeoutError:
             msg = "the client did not start the test within two minutes"
             raise UsageError(msg) from None
+        if not start_ns:  # the client gave up before the start (Ctrl-C, another error)
+            msg = "the client stopped the test before it started"
+            raise UsageError(msg)
+        return start_ns
 
     def on_interval(iv: Interval) -> bool:
         out.intervals.append(iv)

@@ -33,9 +33,8 @@ def render_summary(r: LoadResult) -> str:
     head = cfg.scenario_file or cfg.target.url
     workers = f"{cfg.workers} worker{'s' if cfg.workers > 1 else ''}"
     if r.cluster is not None:
-        c = r.cluster
-        workers = (f"{c['shares']} load processes on {c['dask_workers']} Dask workers of "
-                   f"{c['address']}")
+        workers = (f"{r.cluster['shares']} load processes on {r.cluster['dask_workers']} "
+                   f"Dask workers of {r.cluster['address']}")
     lines = [f"perflab load  {head}  ({_model(r)}, {workers})"]
     if r.status == "aborted":
         lines.append("  ** run aborted: figures cover what was measured until then **")
