@@ -8,107 +8,29 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import signal
 import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
-from pathlib import Path
 
 import psutil
 import pytest
-from distributed import Client
+from tests._targets import DaskCluster, dask_cluster
 from tests.conftest import wait_for
+from tests.integration.load.conftest import _env
 
 from perflab.store import Store
-from perflab.testing import free_port
 
 pytestmark = pytest.mark.integration
 
-SRC = str(Path(__file__).resolve().parents[3] / "src")
 _START_TIMEOUT_S = 180.0  # a cold worker on a loaded 2-core machine takes seconds
-
-
-def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (SRC, env.get("PYTHONPATH")) if p)
-    return env
-
-
-class DaskCluster:
-    """A scheduler and workers as subprocesses on loopback."""
-
-    def __init__(self, address: str, scheduler: subprocess.Popen[bytes],
-                 workers: list[subprocess.Popen[bytes]]) -> None:
-        self.address, self.scheduler, self.workers = address, scheduler, workers
-
-    def load_processes(self, worker: subprocess.Popen[bytes]) -> list[psutil.Process]:
-        """The perflab load processes a Dask worker started."""
-        try:
-            children = psutil.Process(worker.pid).children(recursive=True)
-        except psutil.NoSuchProcess:
-            return []
-        return [p for p in children if _is_load_worker(p)]
-
-
-def _is_load_worker(p: psutil.Process) -> bool:
-    with contextlib.suppress(psutil.Error):
-        return "perflab.load._worker" in " ".join(p.cmdline())
-    return False
-
-
-def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
-    for proc in procs:
-        if proc.poll() is None:
-            proc.terminate()
-    for proc in procs:
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-@contextlib.contextmanager
-def dask_cluster(n_workers: int, log_dir: Path) -> Iterator[DaskCluster]:
-    port = free_port()
-    address = f"tcp://127.0.0.1:{port}"
-    env = _env()
-    log_dir.mkdir(parents=True, exist_ok=True)
-    procs: list[subprocess.Popen[bytes]] = []
-    orphans: list[psutil.Process] = []
-    try:
-        with (log_dir / "scheduler.log").open("wb") as log:
-            procs.append(subprocess.Popen(
-                [sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
-                 "--port", str(port), "--no-dashboard"], env=env, stdout=log, stderr=log))
-        workers = []
-        for i in range(n_workers):
-            with (log_dir / f"worker{i}.log").open("wb") as log:
-                w = subprocess.Popen(
-                    [sys.executable, "-m", "distributed.cli.dask_worker", address,
-                     "--host", "127.0.0.1", "--nthreads", "1", "--no-nanny", "--no-dashboard",
-                     "--name", f"w{i}"], env=env, stdout=log, stderr=log)
-            procs.append(w)
-            workers.append(w)
-        with Client(address, timeout=_START_TIMEOUT_S) as client:
-            client.wait_for_workers(n_workers, timeout=_START_TIMEOUT_S)
-        cluster = DaskCluster(address, procs[0], workers)
-        yield cluster
-        for w in workers:
-            orphans.extend(cluster.load_processes(w))
-    finally:
-        _stop(procs[1:])
-        _stop(procs[:1])
-        for p in orphans:  # a test that failed midway: no load process outlives it
-            with contextlib.suppress(psutil.Error):
-                p.kill()
 
 
 @pytest.fixture(scope="module")
 def cluster3(tmp_path_factory) -> Iterator[DaskCluster]:
-    with dask_cluster(3, tmp_path_factory.mktemp("dask")) as c:
+    with dask_cluster(3, tmp_path_factory.mktemp("dask"), env=_env(),
+                      timeout_s=_START_TIMEOUT_S) as c:
         yield c
 
 
@@ -224,7 +146,7 @@ def test_a_worker_killed_mid_test_is_a_missing_share(test_server, tmp_path, stor
     the two others are merged, the run is marked partial, and its status follows the
     thresholds (passed here: exit 0)."""
     srv = test_server()
-    with dask_cluster(3, tmp_path / "dask") as cluster:
+    with dask_cluster(3, tmp_path / "dask", env=_env(), timeout_s=_START_TIMEOUT_S) as cluster:
         proc = _perflab("load", srv.url + "/", "--rate", "90", "-d", "8s", "--cluster",
                         cluster.address, "--threshold", "error_rate<1%",
                         "--store", str(store_path), "--json")
