@@ -10,8 +10,9 @@ machine had measured them (no averaging of percentiles).
 from __future__ import annotations
 
 from collections import Counter
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, overload
 
+from perflab.load._hdr import Histogram
 from perflab.load._messages import CheckCounts
 from perflab.load._result import Interval, LoadResult, NameStats
 
@@ -31,18 +32,11 @@ def merge_intervals(parts: Iterable[list[Interval]]) -> list[Interval]:
 
 
 def _merge_second(ivs: list[Interval]) -> Interval:
-    first = ivs[0]
-    out = Interval(first.second, max(iv.length_s for iv in ivs), 0, Counter(), Counter(),
-                   first.latency.copy(), None if first.service is None else first.service.copy(),
-                   0, 0)
-    for i, iv in enumerate(ivs):
-        if i:
-            out.latency.merge(iv.latency)
-            if iv.service is not None:
-                if out.service is None:
-                    out.service = iv.service.copy()
-                else:
-                    out.service.merge(iv.service)
+    out = Interval(ivs[0].second, max(iv.length_s for iv in ivs), 0, Counter(), Counter(),
+                   Histogram(), None, 0, 0)
+    for iv in ivs:
+        out.latency.merge(iv.latency)
+        out.service = _added(out.service, iv.service)
         out.completed += iv.completed
         out.codes.update(iv.codes)
         out.errors.update(iv.errors)
@@ -57,27 +51,20 @@ _STATUS_ORDER: dict[LoadStatus, int] = {"ok": 0, "aborted": 1, "failed": 2}
 def merge_results(results: list[LoadResult], *, started_ns: int) -> LoadResult:
     """The tasks' results as one: counts and histograms added, the longest duration, the
     worst status, every warning once. ``results`` is not empty."""
-    first = results[0]
-    out = LoadResult(first.config, started_ns, max(r.duration_s for r in results), "ok",
-                     first.latency.copy(),
-                     None if first.service is None else first.service.copy(),
-                     lateness=None if first.lateness is None else first.lateness.copy(),
-                     phases={k: h.copy() for k, h in first.phases.items()})
-    for i, r in enumerate(results):
-        if i:
-            out.latency.merge(r.latency)
-            _merge_optional(out, r)
-            for phase, h in r.phases.items():
-                if phase in out.phases:
-                    out.phases[phase].merge(h)
-                else:
-                    out.phases[phase] = h.copy()
+    out = LoadResult(results[0].config, started_ns, max(r.duration_s for r in results), "ok",
+                     Histogram(), None)
+    for r in results:
+        out.latency.merge(r.latency)
+        out.service = _added(out.service, r.service)
+        out.lateness = _added(out.lateness, r.lateness)
+        for phase, h in r.phases.items():
+            out.phases[phase] = _added(out.phases.get(phase), h)
         out.codes.update(r.codes)
         out.errors.update(r.errors)
-        out.late += r.late
-        out.dropped += r.dropped
-        out.unfinished += r.unfinished
-        out.scheduled += r.scheduled
+        # the open model's schedule: arrivals asked for, started late, never sent, unanswered
+        out.scheduled, out.late, out.dropped, out.unfinished = (
+            out.scheduled + r.scheduled, out.late + r.late, out.dropped + r.dropped,
+            out.unfinished + r.unfinished)
         out.worker_max_rss_bytes = max(out.worker_max_rss_bytes, r.worker_max_rss_bytes)
         for name, counts in r.checks.items():
             out.checks.setdefault(name, CheckCounts()).add(counts)
@@ -89,15 +76,16 @@ def merge_results(results: list[LoadResult], *, started_ns: int) -> LoadResult:
     return out
 
 
-def _merge_optional(out: LoadResult, r: LoadResult) -> None:
-    """The open model's histograms (service time, the scheduler's lateness)."""
-    if r.service is not None:
-        if out.service is None:
-            out.service = r.service.copy()
-        else:
-            out.service.merge(r.service)
-    if r.lateness is not None:
-        if out.lateness is None:
-            out.lateness = r.lateness.copy()
-        else:
-            out.lateness.merge(r.lateness)
+@overload
+def _added(into: Histogram | None, h: Histogram) -> Histogram: ...
+@overload
+def _added(into: Histogram | None, h: Histogram | None) -> Histogram | None: ...
+def _added(into: Histogram | None, h: Histogram | None) -> Histogram | None:
+    """``into`` with ``h`` added; either may be absent (a copy of ``h``, never ``h`` itself:
+    the tasks' histograms stay as they were)."""
+    if h is None:
+        return into
+    if into is None:
+        return h.copy()
+    into.merge(h)
+    return into
