@@ -16,7 +16,6 @@ Dask's own packages are imported here only: a local test never loads them.
 
 from __future__ import annotations
 
-import contextlib
 import ipaddress
 import logging
 import time
@@ -45,6 +44,7 @@ if TYPE_CHECKING:
 
 CONNECT_TIMEOUT_S = 10.0
 _POLL_S = 0.5
+_READY_POLL_S = 0.1
 _READY_TIMEOUT_S = 120.0  # a cold worker imports numpy and starts its load processes
 _STOP_MARGIN_S = 15.0  # past the planned end and drain: tasks are asked to stop
 _GIVE_UP_S = 15.0  # after the stop: tasks still running are reported missing
@@ -119,7 +119,8 @@ def connect(spec: ClusterSpec, *, timeout_s: float = CONNECT_TIMEOUT_S) -> Clust
     if spec.local_workers is not None:
         local = LocalCluster(n_workers=spec.local_workers, threads_per_worker=1, processes=True,
                              host="127.0.0.1", dashboard_address=None,
-                             silence_logs=logging.ERROR)
+                             scheduler_kwargs={"dashboard": False},
+                             silence_logs=logging.CRITICAL)
         try:
             return Cluster(spec, Client(local, timeout=timeout_s), local)
         except BaseException:
@@ -196,7 +197,7 @@ class DaskLoadRunner:
         return out
 
     def run(self) -> LoadResult:
-        from distributed import Event, Queue, Variable  # noqa: PLC0415  # only with --cluster
+        from distributed import Event, Variable  # noqa: PLC0415  # only with --cluster
 
         client = self.cluster.client
         workers = self.cluster.workers()
@@ -204,10 +205,9 @@ class DaskLoadRunner:
             raise Unreachable(f"the Dask cluster {self.cluster.spec.label} has no workers",
                               hint="start some: dask worker " + self.cluster.scheduler_address)
         ready_name, start_name, stop_name = names(self.key)
-        ready, start, stop = (Queue(ready_name, client=client),
-                              Variable(start_name, client=client),
-                              Event(stop_name, client=client))
+        start, stop = Variable(start_name, client=client), Event(stop_name, client=client)
         shares = self.shares(workers)
+        ready = {s.first: Event(f"{ready_name}-{s.first}", client=client) for s in shares}
         futures = {client.submit(run_share, s, key=f"perflab-load-{self.key}-{s.first}",
                                  workers=[w], allow_other_workers=False, pure=False): (s, w)
                    for s, w in zip(shares, workers, strict=False)}
@@ -227,17 +227,17 @@ class DaskLoadRunner:
             for f in futures:
                 if not f.done():
                     f.cancel()
-            ready.close()
         return self._merge(done, futures, start_wall)
 
     def _await_ready(self, futures: dict[Future[Any], tuple[DaskShare, str]],
-                     ready: Any) -> None:  # distributed.Queue, untyped
-        """Until every task still running has said it is ready."""
-        waiting = {s.first for s, _ in futures.values()}
+                     ready: dict[int, Any]) -> None:  # distributed.Event, untyped
+        """Until every task still running has said it is ready (set its ``ready`` event; a
+        Queue's timed-out ``get`` would log an error on the scheduler at every look)."""
+        waiting = set(ready)
         deadline = time.monotonic() + _READY_TIMEOUT_S
         while waiting:
-            with contextlib.suppress(TimeoutError):
-                waiting.discard(int(ready.get(timeout=_POLL_S)))
+            time.sleep(_READY_POLL_S)
+            waiting -= {first for first in waiting if ready[first].is_set()}
             for f, (s, _) in futures.items():
                 if s.first in waiting and f.done():
                     _raise_task_error(f)  # a task that ended before starting: its error

@@ -7,7 +7,7 @@ It starts ``count`` load worker processes on its machine (``_workers``, as ``--w
 does locally), drives them with the same ``LoadRunner`` and returns what a local test's
 parent holds at the end: the seconds (HDR histograms and counts) and the ``LoadResult``.
 
-The tasks of a test start together: each says it is ready on the test's Dask ``Queue`` and
+The tasks of a test start together: each says it is ready with its Dask ``Event`` and
 waits for the start time the client sets in a Dask ``Variable`` (wall clock: the machines'
 clocks are assumed synchronised, as for any distributed measurement). The client stops them
 all by setting the test's Dask ``Event``, which each task reads once a second; past the
@@ -46,7 +46,7 @@ class DaskShare:
     first: int
     count: int
     total: int
-    key: str  # names the test's Queue, Variable and Event
+    key: str  # names the test's Events and Variable
     bundle: Bundle | None = None  # the scenario file and its data
     resolve_here: bool = False  # a remote target: resolved by the worker's own DNS
 
@@ -65,20 +65,21 @@ class ShareResult:
 
 
 def names(key: str) -> tuple[str, str, str]:
-    """The test's Dask Queue (ready), Variable (start time) and Event (stop)."""
+    """The test's Dask Events (ready: one a share, this name and ``-FIRST``), Variable
+    (start time) and Event (stop)."""
     return f"perflab-ready-{key}", f"perflab-start-{key}", f"perflab-stop-{key}"
 
 
 def run_share(share: DaskShare) -> ShareResult:
     """The Dask task: run this share of the test on this machine."""
-    from distributed import Event, Queue, Variable, get_worker  # noqa: PLC0415  # on workers
+    from distributed import Event, Variable, get_worker  # noqa: PLC0415  # on workers
 
     ready_name, start_name, stop_name = names(share.key)
     out = ShareResult(share.first, share.count, get_worker().address)
     stop = Event(stop_name)
 
     def start_at() -> int:
-        Queue(ready_name).put(share.first)
+        Event(f"{ready_name}-{share.first}").set()
         try:
             start_ns = int(Variable(start_name).get(timeout=READY_TIMEOUT_S))
         except TimeoutError:

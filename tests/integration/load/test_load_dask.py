@@ -173,3 +173,47 @@ def test_a_worker_killed_mid_test_is_a_missing_share(test_server, tmp_path, stor
     assert doc["scheduled"] == 2 * 240  # the two surviving shares of 720 arrivals
     with Store.open(str(store_path)) as store:
         assert store.run(doc["run_id"]).meta["summary"]["cluster"]["partial"] is True
+
+
+def test_a_scenario_raising_on_the_workers_is_shown_and_the_run_kept(cluster3, test_server,
+                                                                     tmp_path, store_path):
+    """A scenario's own bug, raised in the tasks' load processes: its traceback is shown,
+    exit 2, and what was measured until then is merged and stored."""
+    srv = test_server()
+    scenario = tmp_path / "bug.py"
+    scenario.write_text(textwrap.dedent(f"""
+        from perflab.load import Scenario, Session
+
+        api = Scenario("api", base_url="{srv.url}", rate=30)
+        calls = 0
+
+        @api.task()
+        async def buggy(s: Session) -> None:
+            global calls
+            calls += 1
+            await s.get("/", name="root")
+            if calls > 10:
+                raise KeyError("no such field")
+    """))
+    proc = _perflab("load", "-s", str(scenario), "-d", "20s", "--cluster", cluster3.address,
+                    "--store", str(store_path), "--json")
+    out, err = proc.communicate(timeout=240)
+    assert proc.returncode == 2, err
+    assert "KeyError: 'no such field'" in err
+    assert "the run so far was kept" in err
+    doc = json.loads(out)
+    assert doc["requests"] > 0
+    assert doc["cluster"]["dask_workers"] == 3
+
+
+def test_local_cluster(test_server, store_path):
+    """--cluster local:2 starts a local Dask cluster of two workers for the test (and stops
+    it): the test is split over them and merged."""
+    srv = test_server()
+    code, doc, err = _finish(_perflab("load", srv.url + "/", "-c", "4", "-n", "400",
+                                      "--cluster", "local:2", "--workers", "2",
+                                      "--store", str(store_path), "--json"))
+    assert code == 0, err
+    assert doc["requests"] == 400  # the closed model's count, split over 4 processes
+    assert doc["cluster"] == {"address": "local:2", "dask_workers": 2, "shares": 4,
+                              "partial": False, "missing": []}
