@@ -162,8 +162,9 @@ def dask_cluster(n_workers: int, log_dir: Path, *, env: Mapping[str, str],
                     [sys.executable, "-m", "distributed.cli.dask_worker", address,
                      "--host", "127.0.0.1", "--nthreads", "1", "--no-nanny", "--no-dashboard",
                      "--name", f"w{i}"], env=dict(env), stdout=log, stderr=log))
-        with Client(address, timeout=timeout_s) as client:
-            client.wait_for_workers(n_workers, timeout=timeout_s)
+        with Client(address, timeout=timeout_s) as client:  # the scheduler answers
+            if n_workers:
+                client.wait_for_workers(n_workers, timeout=timeout_s)
         yield cluster
     finally:
         orphans = [p for w in cluster.workers for p in cluster.load_processes(w)]

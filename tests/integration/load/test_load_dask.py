@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 from collections.abc import Iterator
 
 import psutil
@@ -20,6 +21,7 @@ from tests._targets import DaskCluster, dask_cluster
 from tests.conftest import wait_for
 from tests.integration.load.conftest import _env
 
+from perflab.load import RunOptions, execute
 from perflab.store import Store
 
 pytestmark = pytest.mark.integration
@@ -217,3 +219,61 @@ def test_local_cluster(test_server, store_path):
     assert doc["requests"] == 400  # the closed model's count, split over 4 processes
     assert doc["cluster"] == {"address": "local:2", "dask_workers": 2, "shares": 4,
                               "partial": False, "missing": []}
+
+
+def test_a_scenario_failing_to_load_on_the_workers_is_its_error(cluster3, test_server,
+                                                                tmp_path, store_path):
+    """A scenario that loads here but raises on the workers (it reads something their
+    machine lacks): the error the workers met, exit 2, no traffic."""
+    srv = test_server()
+    scenario = tmp_path / "there.py"
+    scenario.write_text(textwrap.dedent(f"""
+        from perflab.load import Scenario, Session
+
+        if "perflab-load-" in __file__:  # the task's copy, on a Dask worker
+            raise RuntimeError("missing on the worker")
+        api = Scenario("api", base_url="{srv.url}", rate=30)
+
+        @api.task()
+        async def ping(s: Session) -> None:
+            await s.get("/")
+    """))
+    proc = _perflab("load", "-s", str(scenario), "-d", "5s", "--cluster", cluster3.address,
+                    "--store", str(store_path), "--json")
+    out, err = proc.communicate(timeout=240)
+    assert proc.returncode == 2, err
+    assert "RuntimeError: missing on the worker" in err
+    assert "there.py" in err  # the user's traceback, from the scenario file's frames
+    assert out == ""
+
+
+def test_stop_event_ends_a_distributed_test(cluster3, test_server, store_path):
+    """execute(stop=...) (what the demo and the capacity search use) stops every task: the
+    result is merged and marked aborted, long before the planned end."""
+    srv = test_server()
+    stop = threading.Event()
+    timer = threading.Timer(8.0, stop.set)
+    timer.start()
+    try:
+        outcome = execute(RunOptions(url=srv.url + "/", connections=3, duration_s=120.0,
+                                     cluster=cluster3.address, store_path=str(store_path),
+                                     live=False), stop=stop)
+    finally:
+        timer.cancel()
+    assert outcome.result is not None
+    assert outcome.interrupted
+    assert outcome.result.status == "aborted"
+    assert outcome.result.duration_s < 60
+    assert outcome.result.cluster is not None
+    assert outcome.result.cluster["dask_workers"] == 3
+
+
+def test_a_cluster_without_workers_is_refused(test_server, tmp_path, store_path):
+    srv = test_server()
+    with dask_cluster(0, tmp_path / "dask", env=_env(), timeout_s=_START_TIMEOUT_S) as cluster:
+        proc = _perflab("load", srv.url + "/", "-d", "2s", "--cluster", cluster.address,
+                        "--store", str(store_path))
+        _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 3
+    assert err.startswith(f"perflab: error: the Dask cluster {cluster.address} has no workers")
+    assert "hint: start some: dask worker" in err
