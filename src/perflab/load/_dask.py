@@ -99,6 +99,14 @@ class Cluster:
         """The addresses of the workers connected now (asks the scheduler)."""
         return sorted(self.client.ncores())
 
+    def require_workers(self) -> list[str]:
+        """The workers' addresses; exit 3 with a hint when there are none."""
+        workers = self.workers()
+        if not workers:
+            raise Unreachable(f"the Dask cluster {self.spec.label} has no workers",
+                              hint="start some: dask worker " + self.scheduler_address)
+        return workers
+
     def close(self) -> None:
         self.client.close()
         if self.local is not None:
@@ -200,10 +208,7 @@ class DaskLoadRunner:
         from distributed import Event, Variable  # noqa: PLC0415  # only with --cluster
 
         client = self.cluster.client
-        workers = self.cluster.workers()
-        if not workers:
-            raise Unreachable(f"the Dask cluster {self.cluster.spec.label} has no workers",
-                              hint="start some: dask worker " + self.cluster.scheduler_address)
+        workers = self.cluster.require_workers()
         ready_name, start_name, stop_name = names(self.key)
         start, stop = Variable(start_name, client=client), Event(stop_name, client=client)
         shares = self.shares(workers)

@@ -152,7 +152,7 @@ def execute(o: RunOptions, *, store: Store | None = None,
         from perflab.load._dask import check_placement, connect, parse_cluster  # noqa: PLC0415
 
         with connect(parse_cluster(o.cluster)) as cluster:
-            check_placement(cfg.target, cluster.scheduler_address, cluster.workers())
+            check_placement(cfg.target, cluster.scheduler_address, cluster.require_workers())
             return _open_store_and_run(o, cfg, thresholds, store, stop=stop, workers=workers,
                                        cluster=cluster)
     return _open_store_and_run(o, cfg, thresholds, store, stop=stop, workers=workers)
@@ -189,6 +189,7 @@ def _execute(o: RunOptions, cfg: LoadConfig, thresholds: list[Threshold], store:
                             labels=dict(o.labels))
     totals: list[RunningTotals] = []  # made with the first second (numpy: see _totals)
     live = sys.stderr.isatty() and not o.as_json if o.live is None else o.live
+    live = live and cluster is None  # a distributed test's seconds come at its end
     total_s = cfg.effective_duration_s
     interrupted = False
 

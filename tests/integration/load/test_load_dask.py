@@ -269,6 +269,7 @@ def test_stop_event_ends_a_distributed_test(cluster3, test_server, store_path):
 
 
 def test_a_cluster_without_workers_is_refused(test_server, tmp_path, store_path):
+    """A scheduler with no worker: one error line and a hint, exit 3, no run created."""
     srv = test_server()
     with dask_cluster(0, tmp_path / "dask", env=_env(), timeout_s=_START_TIMEOUT_S) as cluster:
         proc = _perflab("load", srv.url + "/", "-d", "2s", "--cluster", cluster.address,
@@ -277,3 +278,4 @@ def test_a_cluster_without_workers_is_refused(test_server, tmp_path, store_path)
     assert proc.returncode == 3
     assert err.startswith(f"perflab: error: the Dask cluster {cluster.address} has no workers")
     assert "hint: start some: dask worker" in err
+    assert not store_path.exists()
