@@ -24,7 +24,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import urlsplit
 
-from perflab.errors import InvalidValue, PerflabError, TargetError, Unreachable, UsageError
+from perflab.errors import (
+    InvalidValue,
+    PerflabError,
+    TargetError,
+    ToolMissing,
+    Unreachable,
+    UsageError,
+)
 from perflab.load._bundle import pack_scenario
 from perflab.load._dask_task import DaskShare, ShareResult, names, run_share
 from perflab.load._merge import merge_intervals, merge_results
@@ -122,7 +129,10 @@ class Cluster:
 
 def connect(spec: ClusterSpec, *, timeout_s: float = CONNECT_TIMEOUT_S) -> Cluster:
     """Reach the scheduler within ``timeout_s`` (exit 3 with a hint when it cannot be)."""
-    from distributed import Client, LocalCluster  # noqa: PLC0415  # only with --cluster
+    try:
+        from distributed import Client, LocalCluster  # noqa: PLC0415  # only with --cluster
+    except ImportError:  # an optional dependency: perflab[cluster]
+        raise ToolMissing("distributed", install="pip install 'perflab[cluster]'") from None
 
     if spec.local_workers is not None:
         local = LocalCluster(n_workers=spec.local_workers, threads_per_worker=1, processes=True,

@@ -3,6 +3,7 @@ sent as bytes, the merge of the tasks' results, and the client's refusals (bad -
 unreachable scheduler, a loopback target with remote workers)."""
 
 import socket
+import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -13,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from perflab.cli import main
-from perflab.errors import InvalidFile, InvalidValue, Unreachable
+from perflab.errors import InvalidFile, InvalidValue, ToolMissing, Unreachable
 from perflab.load._arrivals import Arrivals
 from perflab.load._bundle import Bundle, pack_scenario
 from perflab.load._config import LoadConfig, parse_target
@@ -255,3 +256,13 @@ def test_cli_unreachable_scheduler_is_one_line_and_exit_3(capsys, tmp_path):
     assert lines[1].startswith("  hint: ")
     assert "Traceback" not in err
     assert not Path(tmp_path / "s.db").exists()
+
+
+def test_without_distributed_installed_the_hint_names_the_extra(monkeypatch):
+    """distributed is an optional dependency (perflab[cluster]): without it, --cluster says
+    what to install, exit 3."""
+    monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed: ImportError
+    with pytest.raises(ToolMissing) as exc:
+        connect(ClusterSpec(local_workers=1))
+    assert exc.value.exit_code == 3
+    assert exc.value.hint == "install it: pip install 'perflab[cluster]'"
