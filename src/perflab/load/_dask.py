@@ -34,7 +34,7 @@ from perflab.errors import (
 )
 from perflab.load._bundle import pack_scenario
 from perflab.load._dask_task import DaskShare, ShareResult, names, run_share
-from perflab.load._merge import merge_intervals, merge_results
+from perflab.load._merge import LiveSeconds, merge_intervals, merge_results
 from perflab.load._runner import ScenarioFailedDuring
 from perflab.load._workers import workers_needed
 
@@ -183,8 +183,10 @@ def check_placement(target: Target, scheduler: str, workers: list[str]) -> None:
 
 class DaskLoadRunner:
     """Runs one test as tasks on a cluster; ``run`` returns the merged result, and calls
-    ``on_interval`` with each merged second (at the end: the seconds come with the tasks'
-    results). ``stop`` set from another thread, or Ctrl-C, stops every task."""
+    ``on_interval`` with each merged second once every running task has sent it (the seconds
+    never merged live, at the end, from the tasks' results); when it returns True
+    (``--abort-on-fail``), or ``stop`` is set from another thread, or on Ctrl-C, every task
+    is stopped."""
 
     def __init__(self, cfg: LoadConfig, cluster: Cluster, *,
                  on_interval: Callable[[Interval], bool | None] | None = None,
@@ -196,6 +198,8 @@ class DaskLoadRunner:
         self.key = uuid.uuid4().hex
         self.missing: list[LoadMissingShare] = []
         self._aborted = False
+        self._live = LiveSeconds([])
+        self._seconds: Any = None  # the test's distributed.Queue of seconds, made by run
 
     def shares(self, workers: list[str]) -> list[DaskShare]:
         """The test split over ``workers``: ``--workers`` load processes on each (fewer when
@@ -215,13 +219,15 @@ class DaskLoadRunner:
         return out
 
     def run(self) -> LoadResult:
-        from distributed import Event, Variable  # noqa: PLC0415  # only with --cluster
+        from distributed import Event, Queue, Variable  # noqa: PLC0415  # only with --cluster
 
         client = self.cluster.client
         workers = self.cluster.require_workers()
-        ready_name, start_name, stop_name = names(self.key)
+        ready_name, start_name, stop_name, seconds_name = names(self.key)
         start, stop = Variable(start_name, client=client), Event(stop_name, client=client)
+        self._seconds = Queue(seconds_name, client=client)
         shares = self.shares(workers)
+        self._live = LiveSeconds([s.first for s in shares])
         ready = {s.first: Event(f"{ready_name}-{s.first}", client=client) for s in shares}
         futures = {client.submit(run_share, s, key=f"perflab-load-{self.key}-{s.first}",
                                  workers=[w], allow_other_workers=False, pure=False): (s, w)
@@ -242,6 +248,7 @@ class DaskLoadRunner:
             for f in futures:
                 if not f.done():
                     f.cancel()
+            self._seconds.close()
         return self._merge(done, futures, start_wall)
 
     def _await_ready(self, futures: dict[Future[Any], tuple[DaskShare, str]],
@@ -298,7 +305,8 @@ class DaskLoadRunner:
                     break  # a second Ctrl-C: stop waiting
                 self._aborted = True
                 give_up = self._stop(stop)
-            if self.stop is not None and self.stop.is_set() and give_up is None:
+            asked = self._take_seconds(futures)  # --abort-on-fail, or the caller's stop
+            if (asked or (self.stop is not None and self.stop.is_set())) and give_up is None:
                 self._aborted = True
                 give_up = self._stop(stop)
             if stop_at is not None and time.monotonic() > stop_at and give_up is None:
@@ -317,6 +325,21 @@ class DaskLoadRunner:
             else:
                 out.append(f.result())
         return out
+
+    def _take_seconds(self, futures: dict[Future[Any], tuple[DaskShare, str]]) -> bool:
+        """The seconds the tasks sent since the last look; those every running task has
+        sent go to ``on_interval``. True when it asks to stop."""
+        running = {s.first for f, (s, _) in futures.items()
+                   if not f.done() and not self._is_missing(s)}  # before the queue: see below
+        n = self._seconds.qsize()
+        # a task that is done had sent all its seconds before it ended: they are in the queue
+        for first, iv in self._seconds.get(batch=n) if n else []:
+            self._live.add(first, iv)
+        asked = False
+        for iv in self._live.ready(running):
+            if self.on_interval is not None and self.on_interval(iv):
+                asked = True
+        return asked
 
     def _stop(self, stop: Any) -> float:  # distributed.Event
         stop.set()
@@ -352,7 +375,7 @@ class DaskLoadRunner:
             result.status = "aborted"
         shares = [s for s, _ in futures.values()]
         result.cluster = self._describe(shares)
-        for iv in merge_intervals(r.intervals for r in measured):
+        for iv in self._live.rest(merge_intervals(r.intervals for r in measured)):
             if self.on_interval is not None:
                 self.on_interval(iv)
         if failure is not None:

@@ -12,7 +12,8 @@ waits for the start time the client sets in a Dask ``Variable`` (wall clock: the
 clocks are assumed synchronised, as for any distributed measurement). The client stops them
 all by setting the test's Dask ``Event``, which each task reads once a second; past the
 planned end the runner stops its workers by itself, so a task never outlives a lost client
-by more than its drain.
+by more than its drain. Each second, as it ends, also goes to the client on the test's Dask
+``Queue``: the live line, the store and ``--abort-on-fail`` see the test while it runs.
 
 Nothing here may raise a perflab error through Dask (its exceptions are rebuilt from their
 arguments on the client, and ours carry more than that): they travel in ``ShareResult``.
@@ -64,17 +65,18 @@ class ShareResult:
     error: tuple[str, str | None, int] | None = None  # a perflab error: message, hint, code
 
 
-def names(key: str) -> tuple[str, str, str]:
+def names(key: str) -> tuple[str, str, str, str]:
     """The test's Dask Events (ready: one a share, this name and ``-FIRST``), Variable
-    (start time) and Event (stop)."""
-    return f"perflab-ready-{key}", f"perflab-start-{key}", f"perflab-stop-{key}"
+    (start time), Event (stop) and Queue (each second of each share, as it ends)."""
+    return (f"perflab-ready-{key}", f"perflab-start-{key}", f"perflab-stop-{key}",
+            f"perflab-seconds-{key}")
 
 
 def run_share(share: DaskShare) -> ShareResult:
     """The Dask task: run this share of the test on this machine."""
-    from distributed import Event, Variable, get_worker  # noqa: PLC0415  # on workers
+    from distributed import Event, Queue, Variable, get_worker  # noqa: PLC0415  # on workers
 
-    ready_name, start_name, stop_name = names(share.key)
+    ready_name, start_name, stop_name, seconds_name = names(share.key)
     out = ShareResult(share.first, share.count, get_worker().address)
     stop = Event(stop_name)
 
@@ -90,8 +92,11 @@ def run_share(share: DaskShare) -> ShareResult:
             raise UsageError(msg)
         return start_ns
 
+    seconds = Queue(seconds_name)
+
     def on_interval(iv: Interval) -> bool:
         out.intervals.append(iv)
+        seconds.put((share.first, iv))  # to the client, live
         return bool(stop.is_set())
 
     with tempfile.TemporaryDirectory(prefix="perflab-load-") as tmp:

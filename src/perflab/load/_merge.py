@@ -89,3 +89,35 @@ def _added(into: Histogram | None, h: Histogram | None) -> Histogram | None:
         return h.copy()
     into.merge(h)
     return into
+
+
+class LiveSeconds:
+    """The tasks' seconds as they come (each task sends its own, in order), merged once every
+    task still running has sent it: what the live line, the store and ``--abort-on-fail``
+    read during a distributed test. ``rest`` gives the seconds never merged live, from the
+    tasks' final results."""
+
+    def __init__(self, shares: list[int]) -> None:
+        self.last = dict.fromkeys(shares, 0)  # the last second each share sent
+        self.pending: dict[int, list[Interval]] = {}
+        self.emitted: set[int] = set()
+
+    def add(self, first: int, iv: Interval) -> None:
+        if iv.second in self.emitted:
+            return  # came after its second was merged (its task was waited for no longer)
+        self.pending.setdefault(iv.second, []).append(iv)
+        self.last[first] = max(self.last[first], iv.second)
+
+    def ready(self, running: set[int]) -> list[Interval]:
+        """The seconds that every share in ``running`` has sent, merged, in order."""
+        out = []
+        for sec in sorted(self.pending):
+            if any(self.last[f] < sec for f in running):
+                break
+            out.append(_merge_second(self.pending.pop(sec)))
+            self.emitted.add(sec)
+        return out
+
+    def rest(self, final: list[Interval]) -> list[Interval]:
+        """The seconds of ``final`` (the results' merge) not merged live."""
+        return [iv for iv in final if iv.second not in self.emitted]

@@ -189,7 +189,6 @@ def _execute(o: RunOptions, cfg: LoadConfig, thresholds: list[Threshold], store:
                             labels=dict(o.labels))
     totals: list[RunningTotals] = []  # made with the first second (numpy: see _totals)
     live = sys.stderr.isatty() and not o.as_json if o.live is None else o.live
-    live = live and cluster is None  # a distributed test's seconds come at its end
     total_s = cfg.effective_duration_s
     interrupted = False
 

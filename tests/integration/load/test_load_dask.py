@@ -279,3 +279,19 @@ def test_a_cluster_without_workers_is_refused(test_server, tmp_path, store_path)
     assert err.startswith(f"perflab: error: the Dask cluster {cluster.address} has no workers")
     assert "hint: start some: dask worker" in err
     assert not store_path.exists()
+
+
+def test_abort_on_fail_reads_the_merged_seconds_live(cluster3, test_server, store_path):
+    """--abort-on-fail on a cluster: the tasks' seconds are merged as they come, the
+    threshold (missed by every request) is evaluated on the whole, and every task is stopped
+    long before the planned minute; exit 99."""
+    srv = test_server()
+    code, doc, err = _finish(_perflab(
+        "load", srv.url + "/", "--rate", "60", "-d", "60s", "--cluster", cluster3.address,
+        "--threshold", "p99<1us", "--abort-on-fail", "--store", str(store_path), "--json"))
+    assert code == 99, err
+    assert doc["status"] == "failed"
+    assert "stopped early: a threshold failed (--abort-on-fail)" in doc["warnings"]
+    assert doc["duration_s"] < 40
+    assert doc["thresholds"][0]["passed"] is False
+    assert doc["cluster"]["partial"] is False

@@ -26,7 +26,7 @@ from perflab.load._dask import (
     parse_cluster,
 )
 from perflab.load._hdr import Histogram
-from perflab.load._merge import merge_intervals, merge_results
+from perflab.load._merge import LiveSeconds, merge_intervals, merge_results
 from perflab.load._messages import CheckCounts, Tick, WorkerEnd, ns_array
 from perflab.load._result import Interval, LoadResult
 from perflab.load._summary import render_summary
@@ -266,3 +266,23 @@ def test_without_distributed_installed_the_hint_names_the_extra(monkeypatch):
         connect(ClusterSpec(local_workers=1))
     assert exc.value.exit_code == 3
     assert exc.value.hint == "install it: pip install 'perflab[cluster]'"
+
+
+def test_live_seconds_wait_for_every_running_task():
+    """A second is merged live once every running task has sent it; a task that is done (or
+    missing) is not waited for; the seconds never merged live come from the final merge."""
+    live = LiveSeconds([0, 1])
+    (a1,), (a2,), (b1,) = _part([100])[0], _part([200], second=2)[0], _part([300])[0]
+    live.add(0, a1)
+    live.add(0, a2)
+    assert live.ready({0, 1}) == []  # task 1 has sent nothing yet
+    live.add(1, b1)
+    (first,) = live.ready({0, 1})
+    assert (first.second, first.completed) == (1, 2)
+    assert live.ready({0, 1}) == []  # second 2: task 1 has not sent it
+    (second,) = live.ready({0})  # task 1 is done: all it sent is in
+    assert (second.second, second.completed) == (2, 1)
+    live.add(1, _part([5], second=2)[0][0])  # late for a merged second: ignored
+    assert live.pending == {}
+    final = merge_intervals([[a1, a2], [b1], _part([7], second=3)[0]])
+    assert [iv.second for iv in live.rest(final)] == [3]
