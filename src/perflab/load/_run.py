@@ -27,7 +27,8 @@ from perflab.load._workers import WorkerPool, workers_needed
 from perflab.units import format_rate, parse_rate
 
 if TYPE_CHECKING:
-    from perflab.load._dask import Cluster, DaskLoadRunner
+    from perflab.load._dask import DaskLoadRunner
+    from perflab.load._dask_cluster import Cluster
     from perflab.load._scenario import Scenario
     from perflab.store import Store
 
@@ -149,7 +150,11 @@ def execute(o: RunOptions, *, store: Store | None = None,
                                hint="create it, or choose another path")
     check_reachable(cfg.target, timeout_s=min(cfg.timeout_s, 5.0))
     if o.cluster is not None:
-        from perflab.load._dask import check_placement, connect, parse_cluster  # noqa: PLC0415
+        from perflab.load._dask_cluster import (  # noqa: PLC0415  # only with --cluster
+            check_placement,
+            connect,
+            parse_cluster,
+        )
 
         with connect(parse_cluster(o.cluster)) as cluster:
             check_placement(cfg.target, cluster.scheduler_address, cluster.require_workers())

@@ -18,13 +18,8 @@ from perflab.errors import InvalidFile, InvalidValue, ToolMissing, Unreachable
 from perflab.load._arrivals import Arrivals
 from perflab.load._bundle import Bundle, pack_scenario
 from perflab.load._config import LoadConfig, parse_target
-from perflab.load._dask import (
-    ClusterSpec,
-    DaskLoadRunner,
-    check_placement,
-    connect,
-    parse_cluster,
-)
+from perflab.load._dask import DaskLoadRunner
+from perflab.load._dask_cluster import ClusterSpec, check_placement, connect, parse_cluster
 from perflab.load._hdr import Histogram
 from perflab.load._merge import LiveSeconds, merge_intervals, merge_results
 from perflab.load._messages import CheckCounts, Tick, WorkerEnd, ns_array
