@@ -46,6 +46,15 @@ def test_server(*flags: str):
         _targets.stop_test_server(proc)
 
 
+@contextmanager
+def dask_cluster(n_workers: int):
+    """A Dask scheduler and ``n_workers`` workers on loopback; yields the cluster (its
+    ``address``)."""
+    with tempfile.TemporaryDirectory(prefix="perflab-bench-dask-") as tmp, \
+            _targets.dask_cluster(n_workers, Path(tmp), env=ENV) as cluster:
+        yield cluster
+
+
 def perflab_load(*args: str) -> dict:
     """Run ``perflab load ... --json`` (a fresh process, like a user) and return its document."""
     import json  # noqa: PLC0415

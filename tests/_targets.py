@@ -14,8 +14,12 @@ import sys
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from perflab.testing import free_port
+
+if TYPE_CHECKING:
+    import psutil
 
 NGINX_CONF = """
 worker_processes 1;
@@ -110,3 +114,66 @@ def _stop(proc: subprocess.Popen[bytes] | subprocess.Popen[str], sig: int) -> No
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+class DaskCluster:
+    """A ``dask scheduler`` and ``dask worker`` processes on loopback (``dask_cluster``)."""
+
+    def __init__(self, address: str, scheduler: subprocess.Popen[bytes],
+                 workers: list[subprocess.Popen[bytes]]) -> None:
+        self.address, self.scheduler, self.workers = address, scheduler, workers
+
+    def load_processes(self, worker: subprocess.Popen[bytes]) -> list[psutil.Process]:
+        """The perflab load processes a Dask worker started."""
+        import psutil  # noqa: PLC0415  # a dev dependency, for the Dask targets only
+
+        try:
+            children = psutil.Process(worker.pid).children(recursive=True)
+        except psutil.NoSuchProcess:
+            return []
+        return [p for p in children if _is_load_worker(p)]
+
+
+def _is_load_worker(p: psutil.Process) -> bool:
+    import psutil  # noqa: PLC0415
+
+    with contextlib.suppress(psutil.Error):
+        return "perflab.load._worker" in " ".join(p.cmdline())
+    return False
+
+
+@contextlib.contextmanager
+def dask_cluster(n_workers: int, log_dir: Path, *, env: Mapping[str, str],
+                 timeout_s: float = 180.0) -> Iterator[DaskCluster]:
+    """A Dask scheduler and ``n_workers`` workers (one thread, no nanny: killing one kills
+    it) on loopback, ready when yielded; their logs in ``log_dir``. Everything is stopped
+    after the block, the load processes the workers started included."""
+    import psutil  # noqa: PLC0415
+    from distributed import Client  # noqa: PLC0415  # only the Dask tests and benchmark
+
+    port = free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    with (log_dir / "scheduler.log").open("wb") as log:
+        scheduler = subprocess.Popen(
+            [sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
+             "--port", str(port), "--no-dashboard"], env=dict(env), stdout=log, stderr=log)
+    cluster = DaskCluster(address, scheduler, [])
+    try:
+        for i in range(n_workers):
+            with (log_dir / f"worker{i}.log").open("wb") as log:
+                cluster.workers.append(subprocess.Popen(
+                    [sys.executable, "-m", "distributed.cli.dask_worker", address,
+                     "--host", "127.0.0.1", "--nthreads", "1", "--no-nanny", "--no-dashboard",
+                     "--name", f"w{i}"], env=dict(env), stdout=log, stderr=log))
+        with Client(address, timeout=timeout_s) as client:  # the scheduler answers
+            if n_workers:
+                client.wait_for_workers(n_workers, timeout=timeout_s)
+        yield cluster
+    finally:
+        orphans = [p for w in cluster.workers for p in cluster.load_processes(w)]
+        for proc in [*cluster.workers, scheduler]:
+            _stop(proc, signal.SIGTERM)
+        for p in orphans:  # a test that failed midway: no load process outlives it
+            with contextlib.suppress(psutil.Error):
+                p.kill()

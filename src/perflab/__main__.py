@@ -13,11 +13,12 @@ LOAD_SUBCOMMANDS_WITHOUT_TEST = ("compare",)
 
 
 def runs_a_load_test(args: list[str]) -> bool:
-    """Whether the command line asks for a load test (a wrong guess only costs a worker that
-    is terminated at exit)."""
+    """Whether the command line asks for a load test here (a wrong guess only costs a worker
+    that is terminated at exit); with --cluster the load processes run on the Dask workers."""
     return (len(args) > 1 and args[0] == "load"
             and args[1] not in LOAD_SUBCOMMANDS_WITHOUT_TEST
-            and not {"-h", "--help"} & set(args))
+            and not {"-h", "--help"} & set(args)
+            and not any(a == "--cluster" or a.startswith("--cluster=") for a in args))
 
 
 def main() -> None:

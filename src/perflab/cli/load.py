@@ -123,6 +123,9 @@ def _headers(items: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
 @click.option("--coverage-against", default=None, metavar="FILE",
               help="Production traffic (an access log or a HAR file): report the share of "
                    "its requests the test exercises (perflab load coverage).")
+@click.option("--cluster", default=None, metavar="ADDRESS|local:N",
+              help="Run on a Dask cluster: its scheduler (tcp://host:8786), or local:N for a "
+                   "local one of N workers. --workers is then per Dask worker (default 1).")
 @store_option
 @json_option
 def run(  # noqa: PLR0917  # click passes every option as an argument
@@ -133,18 +136,22 @@ def run(  # noqa: PLR0917  # click passes every option as an argument
         max_connections: int | None, drain: float, think_time: float,
         thresholds: tuple[str, ...], abort_on_fail: bool, junit: str | None,
         hgrm: str | None, watch: tuple[int, ...], name: str | None, trace_wait: float,
-        allow_remote: bool, coverage_against: str | None, store_path: str | None,
-        as_json: bool) -> int:
+        allow_remote: bool, coverage_against: str | None, cluster: str | None,
+        store_path: str | None, as_json: bool) -> int:
     """Run a load test against URL (or the targets of a scenario file)."""
     from perflab.load import WorkerPool, workers_needed  # noqa: PLC0415  # fast --help
 
     # The workers start first, so that their interpreters import the engine while this one
     # imports the rest and checks the input; click closes the pool when the command ends,
     # whatever way (unused workers terminated, the others reaped after the run is stored).
-    workers = workers or os.cpu_count() or 1
-    pool = click.get_current_context().with_resource(WorkerPool.prestart(workers_needed(
-        workers, connections=connections, requests=requests,
-        closed_model=not (rate or stages or scenario_file))))
+    if cluster is not None:  # the load processes run on the Dask workers: none here
+        workers = workers or 1
+        pool = click.get_current_context().with_resource(WorkerPool.prestart(0))
+    else:
+        workers = workers or os.cpu_count() or 1
+        pool = click.get_current_context().with_resource(WorkerPool.prestart(workers_needed(
+            workers, connections=connections, requests=requests,
+            closed_model=not (rate or stages or scenario_file))))
     quiet_blas(os.environ)  # after the workers' start: they inherit none of it
     from perflab.load import RunOptions, execute  # noqa: PLC0415  # lazy: fast --help
 
@@ -174,6 +181,7 @@ def run(  # noqa: PLR0917  # click passes every option as an argument
         thresholds=thresholds,
         abort_on_fail=abort_on_fail, junit=junit, hgrm=hgrm, watch=watch, name=name,
         store_path=store_path, as_json=as_json, allow_remote=allow_remote, coverage=coverage,
+        cluster=cluster,
     )
     outcome = execute(opts, workers=pool)
     # spans that arrived at the hub during the test: what share of its requests were traced

@@ -149,6 +149,27 @@ class LoadTracingDoc(TypedDict):
     slowest_traces: list[LoadSlowTraceDoc]
 
 
+class LoadMissingShare(TypedDict):
+    """A distributed test's share that was not measured: its Dask worker, which of the
+    test's worker shares it held (``first`` .. ``first + count - 1``), and why."""
+
+    worker: str
+    first: int
+    count: int
+    reason: str
+
+
+class LoadClusterJson(TypedDict):
+    """A test run on a Dask cluster (``--cluster``): ``shares`` load processes over
+    ``dask_workers`` tasks; ``partial`` when some of them were not measured (``missing``)."""
+
+    address: str
+    dask_workers: int
+    shares: int
+    partial: bool
+    missing: list[LoadMissingShare]
+
+
 class LoadSummaryJson(TypedDict):
     """A load test's figures (``LoadResult.to_json``): the document below without its schema
     and tracing, as the store keeps it (a load run's ``summary`` meta)."""
@@ -181,6 +202,7 @@ class LoadSummaryJson(TypedDict):
     late: int
     unfinished: int
     drain_s: float
+    cluster: NotRequired[LoadClusterJson]
 
 
 class LoadCoverageAgainst(TypedDict):
@@ -216,7 +238,8 @@ class LoadCoverageDoc(TypedDict):
 
 class LoadDoc(LoadSummaryJson):
     """The result of one load test (perflab.load/5). Latencies in milliseconds. History: 5 -
-    coverage added (--coverage-against: the share of production requests exercised). 4 -
+    coverage added (--coverage-against: the share of production requests exercised), and
+    cluster (a test run on a Dask cluster: its shares, partial, the missing ones). 4 -
     tracing.slowest_traces added. 3 - tracing added (the share of requests traced). 2 -
     dropped counts arrivals never sent (was: late starts); late, scheduled, unfinished,
     target_reached, lateness_ms and drain_s added; unsent removed (now dropped); rps is requests

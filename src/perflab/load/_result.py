@@ -12,6 +12,7 @@ from perflab.load._messages import CheckCounts, failed_status
 if TYPE_CHECKING:
     from perflab.load._config import LoadConfig
     from perflab.load._contracts import (
+        LoadClusterJson,
         LoadLatency,
         LoadPhasesMs,
         LoadStatus,
@@ -96,6 +97,7 @@ class LoadResult:
     worker_max_rss_bytes: int = 0   # the largest peak resident memory of a worker
     warnings: list[str] = field(default_factory=list)
     run_id: int | None = None
+    cluster: LoadClusterJson | None = None  # a distributed test (--cluster): its shares
 
     @property
     def requests(self) -> int:
@@ -161,6 +163,8 @@ class LoadResult:
             "worker_max_rss_bytes": self.worker_max_rss_bytes,
             "warnings": self.warnings,
         }
+        if self.cluster is not None:
+            out["cluster"] = self.cluster
         if self.checks:
             out["checks"] = {name: c.to_json() for name, c in self.checks.items()}
         if self.by_name:

@@ -28,6 +28,8 @@ from perflab.units import format_rate, parse_rate
 
 if TYPE_CHECKING:
     from perflab.load._contracts import LoadCoverageDoc
+    from perflab.load._dask import DaskLoadRunner
+    from perflab.load._dask_cluster import Cluster
     from perflab.load._scenario import Scenario
     from perflab.store import Store
 
@@ -69,6 +71,9 @@ class RunOptions:
     # run's metadata (the report's load section shows it)
     coverage: LoadCoverageDoc | None = None
     scenario_rate: float | None = None  # a scenario file's open rates scaled to this total
+    # run on a Dask cluster: its scheduler's address, or "local:N" (``workers`` is then the
+    # load processes on each Dask worker)
+    cluster: str | None = None
 
 
 @dataclass(slots=True)
@@ -150,20 +155,38 @@ def execute(o: RunOptions, *, store: Store | None = None,
             raise InvalidValue(f"{label} {path}: the directory does not exist",
                                hint="create it, or choose another path")
     check_reachable(cfg.target, timeout_s=min(cfg.timeout_s, 5.0))
+    if o.cluster is not None:
+        from perflab.load._dask_cluster import (  # noqa: PLC0415  # only with --cluster
+            check_placement,
+            connect,
+            parse_cluster,
+        )
+
+        with connect(parse_cluster(o.cluster)) as cluster:
+            check_placement(cfg.target, cluster.scheduler_address, cluster.require_workers())
+            return _open_store_and_run(o, cfg, thresholds, store, stop=stop, workers=workers,
+                                       cluster=cluster)
+    return _open_store_and_run(o, cfg, thresholds, store, stop=stop, workers=workers)
+
+
+def _open_store_and_run(o: RunOptions, cfg: LoadConfig, thresholds: list[Threshold],
+                        store: Store | None, *, stop: threading.Event | None,
+                        workers: WorkerPool, cluster: Cluster | None = None) -> Outcome:
     own_store = store is None
     if store is None:
         from perflab.store import Store  # noqa: PLC0415  # lazy, as the CLI's other stores
 
         store = Store.open(o.store_path)
     try:
-        return _execute(o, cfg, thresholds, store, stop=stop, workers=workers)
+        return _execute(o, cfg, thresholds, store, stop=stop, workers=workers, cluster=cluster)
     finally:
         if own_store:
             store.close()
 
 
 def _execute(o: RunOptions, cfg: LoadConfig, thresholds: list[Threshold], store: Store, *,
-             stop: threading.Event | None, workers: WorkerPool) -> Outcome:
+             stop: threading.Event | None, workers: WorkerPool,
+             cluster: Cluster | None = None) -> Outcome:
     name = o.name or (Path(cfg.scenario_file).name if cfg.scenario_file else cfg.target.url)
     meta: dict[str, Any] = {
         "url": cfg.target.url, "model": "open" if cfg.open_model else "closed",
@@ -174,6 +197,8 @@ def _execute(o: RunOptions, cfg: LoadConfig, thresholds: list[Threshold], store:
         "watch": list(o.watch)}
     if o.coverage is not None:
         meta["coverage"] = o.coverage
+    if cluster is not None:
+        meta["cluster"] = cluster.spec.label
     recorder = LoadRecorder(store, cfg, name, watch=o.watch, meta=meta, into_run=o.into_run,
                             labels=dict(o.labels))
     totals: list[RunningTotals] = []  # made with the first second (numpy: see _totals)
@@ -195,8 +220,15 @@ def _execute(o: RunOptions, cfg: LoadConfig, thresholds: list[Threshold], store:
             return not all(t.passes(totals[0]) for t in thresholds)
         return False
 
-    runner = LoadRunner(cfg, on_interval=on_interval, on_start=recorder.started,
-                        workers=workers)
+    runner: LoadRunner | DaskLoadRunner
+    if cluster is not None:
+        from perflab.load._dask import DaskLoadRunner  # noqa: PLC0415  # only with --cluster
+
+        runner = DaskLoadRunner(cfg, cluster, on_interval=on_interval,
+                                on_start=recorder.started, stop=stop)
+    else:
+        runner = LoadRunner(cfg, on_interval=on_interval, on_start=recorder.started,
+                            workers=workers)
     scenario_error = None
     try:
         result = runner.run()

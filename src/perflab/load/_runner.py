@@ -43,11 +43,19 @@ class LoadRunner:
     def __init__(self, cfg: LoadConfig, *,
                  on_interval: Callable[[Interval], bool | None] | None = None,
                  on_start: Callable[[int], None] | None = None,
-                 workers: WorkerPool | None = None) -> None:
+                 workers: WorkerPool | None = None,
+                 shares: tuple[int, int] | None = None,
+                 start_at: Callable[[], int] | None = None) -> None:
         self.cfg = cfg
         self.on_interval = on_interval
         self.on_start = on_start
         self.workers = workers
+        # (first, total): this runner's workers take shares first .. first+workers-1 of
+        # total (a Dask task's part of a distributed test); by default all of them
+        self.shares = shares
+        # once every worker is ready: the wall-clock time to start at (a distributed test's
+        # tasks start together); by default at once
+        self.start_at = start_at
         self.status: LoadStatus = "ok"
         self.failure: str | None = None
         self.warnings: list[str] = []
@@ -58,8 +66,9 @@ class LoadRunner:
         pool = self.workers if self.workers is not None else WorkerPool()
         try:
             pipes = pool.take(n)
+            first, total = self.shares if self.shares is not None else (0, n)
             for i, pipe in enumerate(pipes):
-                pipe.send(Share(cfg, i, n))
+                pipe.send(Share(cfg, first + i, total))
             return self._drive(pipes)
         finally:
             if self.workers is None:
@@ -85,8 +94,11 @@ class LoadRunner:
     def _drive(self, pipes: list[Connection]) -> LoadResult:
         cfg = self.cfg
         self._await_ready(pipes)
-        start_mono = time.monotonic_ns() + _START_DELAY_NS
-        start_wall = time.time_ns() + _START_DELAY_NS
+        delay_ns = _START_DELAY_NS
+        if self.start_at is not None:
+            delay_ns = max(_START_DELAY_NS, self.start_at() - time.time_ns())
+        start_mono = time.monotonic_ns() + delay_ns
+        start_wall = time.time_ns() + delay_ns
         if self.on_start is not None:
             self.on_start(start_wall)
         for pipe in pipes:
@@ -100,7 +112,7 @@ class LoadRunner:
         # margin for a busy machine) the parent asks them to stop, and then stops waiting
         planned = _planned_s(cfg)
         hard_stop = (None if planned is None
-                     else time.monotonic() + _START_DELAY_NS / 1e9 + planned + cfg.drain_s
+                     else time.monotonic() + delay_ns / 1e9 + planned + cfg.drain_s
                      + _STOP_MARGIN_S)
 
         stop_all = _Stopper(pipes, done, acc, cfg.drain_s)

@@ -32,6 +32,9 @@ def render_summary(r: LoadResult) -> str:
     cfg = r.config
     head = cfg.scenario_file or cfg.target.url
     workers = f"{cfg.workers} worker{'s' if cfg.workers > 1 else ''}"
+    if r.cluster is not None:
+        workers = (f"{r.cluster['shares']} load processes on {r.cluster['dask_workers']} "
+                   f"Dask workers of {r.cluster['address']}")
     lines = [f"perflab load  {head}  ({_model(r)}, {workers})"]
     if r.status == "aborted":
         lines.append("  ** run aborted: figures cover what was measured until then **")
@@ -40,6 +43,11 @@ def render_summary(r: LoadResult) -> str:
         why = f": {missed} of {len(r.thresholds)} thresholds missed" if missed else ""
         lines.append(f"  ** run failed{why} **")
     lines.extend(f"  ** {w} **" for w in r.warnings)
+    if r.cluster is not None and r.cluster["partial"]:
+        lines.append("  ** partial: these shares were not measured; the figures are the "
+                     "others' **")
+        lines.extend(f"     processes {m['first']}-{m['first'] + m['count'] - 1} on "
+                     f"{m['worker']}: {m['reason']}" for m in r.cluster["missing"])
     lines.append("")
     lines.extend(_figures(r))
     lines.extend(_by_name(r))

@@ -107,6 +107,8 @@ def test_an_early_worker_never_adopted_is_terminated_at_exit():
     (["load", "-h"], False),
     (["load"], False),
     (["load", "compare", "1", "2"], False),
+    (["load", "http://127.0.0.1:8080/", "--cluster", "local:2"], False),  # on Dask workers
+    (["load", "-s", "s.py", "--cluster=tcp://127.0.0.1:8786"], False),
     (["top"], False),
     ([], False),
 ])
