@@ -184,10 +184,9 @@ def _open_store_and_run(o: RunOptions, cfg: LoadConfig, thresholds: list[Thresho
             store.close()
 
 
-def _execute(o: RunOptions, cfg: LoadConfig, thresholds: list[Threshold], store: Store, *,
-             stop: threading.Event | None, workers: WorkerPool,
-             cluster: Cluster | None = None) -> Outcome:
-    name = o.name or (Path(cfg.scenario_file).name if cfg.scenario_file else cfg.target.url)
+def _run_meta(o: RunOptions, cfg: LoadConfig, thresholds: list[Threshold],
+              cluster: Cluster | None) -> dict[str, Any]:
+    """What the run's metadata says of the test (the Run page and the report read it)."""
     meta: dict[str, Any] = {
         "url": cfg.target.url, "model": "open" if cfg.open_model else "closed",
         "connections": cfg.connections, "workers": cfg.workers, "rate": cfg.rate,
@@ -199,6 +198,14 @@ def _execute(o: RunOptions, cfg: LoadConfig, thresholds: list[Threshold], store:
         meta["coverage"] = o.coverage
     if cluster is not None:
         meta["cluster"] = cluster.spec.label
+    return meta
+
+
+def _execute(o: RunOptions, cfg: LoadConfig, thresholds: list[Threshold], store: Store, *,
+             stop: threading.Event | None, workers: WorkerPool,
+             cluster: Cluster | None = None) -> Outcome:
+    name = o.name or (Path(cfg.scenario_file).name if cfg.scenario_file else cfg.target.url)
+    meta = _run_meta(o, cfg, thresholds, cluster)
     recorder = LoadRecorder(store, cfg, name, watch=o.watch, meta=meta, into_run=o.into_run,
                             labels=dict(o.labels))
     totals: list[RunningTotals] = []  # made with the first second (numpy: see _totals)
