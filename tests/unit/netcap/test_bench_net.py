@@ -18,6 +18,11 @@ def test_streams_in_iperf3_shape(reverse: bool, capsys: pytest.CaptureFixture[st
     test = doc["start"]["test_start"]
     assert (test["protocol"], test["num_streams"], test["reverse"]) == ("TCP", 2, int(reverse))
     sent, received = doc["end"]["sum_sent"], doc["end"]["sum_received"]
+    # iperf3's "sender": the client (the side that reports) sends, so false with -R
+    assert {s["sender"] for s in (sent, received, doc["intervals"][0]["sum"])} == {not reverse}
+    assert [c["socket"] for c in doc["start"]["connected"]] == [1, 2]
+    assert {c["remote_host"] for c in doc["start"]["connected"]} == {"127.0.0.1"}
+    assert "netns" not in doc["start"]
     assert sent["bytes"] > 0
     assert sent["bytes"] == received["bytes"]  # the receivers read to the end of each stream
     assert sent["bits_per_second"] == pytest.approx(sent["bytes"] * 8 / sent["seconds"])
@@ -54,8 +59,33 @@ def test_udp_at_a_rate(capsys: pytest.CaptureFixture[str]) -> None:
     assert doc["end"]["sum_sent"]["bytes"] <= 20e6 / 8 * 0.6 + 1448
 
 
+@pytest.mark.parametrize("reverse", [False, True])
+def test_udp_streams_and_reverse_in_iperf3_shape(reverse: bool,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["bench", "net", "-u", "-b", "10M", "-P", "2", "-t", "0.6s", "-i", "0.2s", "--json"]
+    assert main([*argv, "-R"] if reverse else argv) == 0
+    doc = validate(json.loads(capsys.readouterr().out), "bench-net")
+    test = doc["start"]["test_start"]
+    assert (test["protocol"], test["num_streams"], test["reverse"]) == ("UDP", 2, int(reverse))
+    end = doc["end"]
+    # iperf3 3.12's UDP end: sum and sum_received carry the receivers' figures, sum_sent the
+    # datagrams sent with no loss or jitter of its own
+    assert end["sum"]["packets"] == end["sum_sent"]["packets"] == end["sum_received"]["packets"]
+    assert end["sum"]["lost_packets"] == end["sum_received"]["lost_packets"]
+    assert end["sum_sent"]["lost_packets"] == 0
+    assert end["sum_sent"]["jitter_ms"] == 0
+    received = end["sum_received"]["bytes"] // 1448
+    assert end["sum"]["lost_packets"] == end["sum"]["packets"] - received
+    assert {s["sender"] for s in (end["sum"], end["sum_sent"], end["sum_received"])} == {
+        not reverse}
+    # -b is per stream, as iperf3's: two streams send up to twice the rate
+    assert 10e6 / 8 * 0.6 < end["sum_sent"]["bytes"] <= 2 * (10e6 / 8 * 0.6 + 1448)
+    for interval in doc["intervals"]:
+        assert [s["socket"] for s in interval["streams"]] == [1, 2]
+        assert interval["sum"]["bytes"] == sum(s["bytes"] for s in interval["streams"])
+
+
 @pytest.mark.parametrize(("argv", "words"), [
-    (["-u", "-P", "2"], "-u runs one stream"),
     (["-u", "-b", "fast"], "invalid bitrate 'fast'"),
     (["-u", "-b", "0"], "invalid bitrate '0'"),
 ])

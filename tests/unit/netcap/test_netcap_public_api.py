@@ -7,4 +7,5 @@ def test_exported_names() -> None:
     assert sorted(perflab.netcap.__all__) == sorted([
         "BenchNetDoc", "CaptureDoc", "CaptureResult", "CaptureSpec", "CaptureSummaryDoc", "FlowDoc",
         "HttpRouteDoc", "RttDoc", "TotalsDoc", "capture", "run_tcp", "run_udp", "summarize",
+        "Endpoints", "endpoints",
     ])
