@@ -1,0 +1,111 @@
+"""perflab bench net --netns: server and client in two namespaces joined by a veth pair, and
+both namespaces gone afterwards, after an error, Ctrl-C and SIGTERM too."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from tests._nobody import fork_as_nobody
+from tests._schemas import validate
+from tests.conftest import require_root, require_tool
+
+from perflab.cli import main
+
+ROOT = Path(__file__).resolve().parents[3]
+RUN_NETNS = Path("/run/netns")
+
+
+def _ours(pid: int) -> set[str]:
+    names = {f"perflab-bn{pid}s", f"perflab-bn{pid}c"}
+    return {p.name for p in RUN_NETNS.iterdir()} & names if RUN_NETNS.is_dir() else set()
+
+
+@pytest.fixture(autouse=True)
+def _root_and_ip() -> None:
+    require_root("creating network namespaces")
+    require_tool("ip")
+
+
+@pytest.mark.parametrize("udp", [False, True])
+def test_across_a_veth_pair(udp: bool, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["bench", "net", "--netns", "-t", "0.6s", "-i", "0.2s", "-P", "2", "--json"]
+    assert main([*argv, "-u", "-b", "10M"] if udp else argv) == 0
+    doc = validate(json.loads(capsys.readouterr().out), "bench-net")
+    pid = os.getpid()
+    assert doc["start"]["netns"] == {"server": f"perflab-bn{pid}s",
+                                     "client": f"perflab-bn{pid}c"}
+    for connected in doc["start"]["connected"]:
+        assert (connected["local_host"], connected["remote_host"]) == ("169.254.0.2",
+                                                                       "169.254.0.1")
+    assert doc["end"]["sum_received"]["bytes"] > 0
+    assert _ours(pid) == set()
+
+
+def test_an_error_inside_still_deletes_them(monkeypatch: pytest.MonkeyPatch,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    import perflab.netcap._benchnet as benchnet  # noqa: PLC0415
+
+    seen: list[set[str]] = []
+
+    def fails(*_: object, **__: object) -> None:
+        seen.append(_ours(os.getpid()))
+        raise OSError(99, "Cannot assign requested address")
+
+    monkeypatch.setattr(benchnet, "listening_socket", fails)
+    with pytest.raises(OSError, match="Cannot assign"):
+        main(["bench", "net", "--netns", "-t", "0.2s"])
+    assert len(seen[0]) == 2  # they existed when it failed
+    assert _ours(os.getpid()) == set()
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 130)])
+def test_ctrl_c_and_sigterm_delete_them(sig: signal.Signals, code: int) -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    proc = subprocess.Popen([sys.executable, "-m", "perflab", "bench", "net", "--netns",
+                             "-t", "60s"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while len(_ours(proc.pid)) < 2 and proc.poll() is None:  # wait for readiness
+            assert time.monotonic() < deadline, "the namespaces never appeared"
+            time.sleep(0.05)
+        time.sleep(0.5)  # into the transfer, past the set-up
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == code, err
+    assert "interrupted" in err
+    assert _ours(proc.pid) == set()
+
+
+def test_namespaces_of_a_killed_run_are_deleted_by_the_next(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    dead = subprocess.Popen(["true"])
+    dead.wait()  # a PID that no longer runs
+    orphan = f"perflab-bn{dead.pid}s"
+    subprocess.run(["ip", "netns", "add", orphan], check=True)
+    try:
+        assert main(["bench", "net", "--netns", "-t", "0.2s", "--json"]) == 0
+        assert not (RUN_NETNS / orphan).exists()
+    finally:
+        subprocess.run(["ip", "netns", "del", orphan], capture_output=True, check=False)
+    capsys.readouterr()
+
+
+def test_without_root_a_clear_error() -> None:
+    code, _, err = fork_as_nobody(["bench", "net", "--netns", "-t", "0.2s"])
+    assert code == 3
+    assert "bench net --netns needs root" in err
+    assert "hint:" in err
+    assert "Traceback" not in err
