@@ -10,7 +10,6 @@ absolute speed).
 from __future__ import annotations
 
 import argparse
-import shutil
 import statistics
 import sys
 import tempfile
@@ -19,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "src")]
 
-from tests._fio import alternate  # noqa: E402
+from tests._fio import alternate, fio_or_exit  # noqa: E402
 
 from perflab.bench import DiskJob  # noqa: E402
 from perflab.units import format_duration_ns, parse_size  # noqa: E402
@@ -36,9 +35,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--buffered", action="store_true", help="without O_DIRECT")
     args = parser.parse_args()
-    fio = shutil.which("fio")
-    if fio is None:
-        raise SystemExit("fio is not installed: apt-get install fio")
+    fio = fio_or_exit()
     with tempfile.TemporaryDirectory(dir=args.directory) as directory:
         job = DiskJob(Path(directory), rw=args.rw, bs=parse_size(args.bs),
                       iodepth=args.iodepth, size=parse_size(args.size), runtime_s=args.time,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shutil
 import subprocess
 from dataclasses import dataclass
 from typing import Literal
@@ -20,6 +21,14 @@ class Figures:
     iops: float
     p50_ns: int
     p99_ns: int
+
+
+def fio_or_exit() -> str:
+    """fio's path, for a benchmark (tests use ``require_tool``)."""
+    path = shutil.which("fio")
+    if path is None:
+        raise SystemExit("fio is not installed: apt-get install fio")
+    return path
 
 
 def fio(fio_exe: str, job: DiskJob) -> Figures:
@@ -59,4 +68,4 @@ def alternate(fio_exe: str, job: DiskJob, rounds: int) -> tuple[list[Figures], l
     return theirs, ours
 
 
-__all__ = ["Figures", "alternate", "fio", "perflab"]
+__all__ = ["Figures", "alternate", "fio", "fio_or_exit", "perflab"]

@@ -59,23 +59,13 @@ def _delete(*names: str) -> None:
         _ip("netns", "del", name, check=False)
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _delete_orphans() -> None:
     """Namespaces of a perflab that died without its clean-up (kill -9)."""
     if not _RUN_NETNS.is_dir():
         return
     for entry in _RUN_NETNS.iterdir():
         match = _OURS.match(entry.name)
-        if match and int(match[1]) != os.getpid() and not _pid_alive(int(match[1])):
+        if match and not Path(f"/proc/{match[1]}").exists():  # no such PID any more
             _delete(entry.name)
 
 

@@ -8,13 +8,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 from tests._nobody import fork_as_nobody
 from tests._schemas import validate
-from tests.conftest import require_root, require_tool
+from tests.conftest import require_root, require_tool, wait_for
 
 from perflab.cli import main
 
@@ -73,17 +72,14 @@ def test_ctrl_c_and_sigterm_delete_them(sig: signal.Signals, code: int) -> None:
                              "-t", "60s"], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 60
-        while len(_ours(proc.pid)) < 2 and proc.poll() is None:  # wait for readiness
-            assert time.monotonic() < deadline, "the namespaces never appeared"
-            time.sleep(0.05)
-        time.sleep(0.5)  # into the transfer, past the set-up
-        proc.send_signal(sig)
+        wait_for(lambda: len(_ours(proc.pid)) == 2 or proc.poll() is not None, timeout_s=60,
+                 what="the two namespaces")
+        proc.send_signal(sig)  # set-up or transfer: either way both must go
         _, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
     assert proc.returncode == code, err
     assert "interrupted" in err
     assert _ours(proc.pid) == set()
