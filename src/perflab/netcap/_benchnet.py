@@ -389,8 +389,10 @@ def _udp_document(flows: list[_UdpStream], ticks: list[float], duration_s: float
         "schema": SCHEMA,
         "start": _start("UDP", len(flows), duration_s, reverse, connected, ends),
         "intervals": _intervals([f.count.marks for f in flows], ticks, sender=sender),
+        # iperf3 3.12 marks UDP's sum_sent as the sender's and sum_received as the
+        # receiver's whatever -R, unlike TCP's (checked against its -J in an integration test)
         "end": {"sum_sent": _sum(0.0, duration_s, sum(f.sent[1] for f in flows),
-                                 sender=sender, **_udp_figures(packets, 0, 0.0)),
-                "sum_received": _sum(0.0, duration_s, received, sender=sender, **udp),
+                                 sender=True, **_udp_figures(packets, 0, 0.0)),
+                "sum_received": _sum(0.0, duration_s, received, sender=False, **udp),
                 "sum": _sum(0.0, duration_s, received, sender=sender, **udp)},
     }
