@@ -134,15 +134,18 @@ def _check_directory(directory: Path, size: int) -> None:
 
 def _open_unnamed(directory: Path) -> int:
     """An unnamed file in ``directory`` (see the module's docstring)."""
-    flags = os.O_RDWR | getattr(os, "O_CLOEXEC", 0)
+    flags = os.O_RDWR | os.O_CLOEXEC
     try:
-        return os.open(directory, os.O_TMPFILE | flags, 0o600)
+        try:
+            return os.open(directory, os.O_TMPFILE | flags, 0o600)
+        except OSError as exc:
+            if exc.errno not in {errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL}:
+                raise
+        fd, name = tempfile.mkstemp(prefix=".perflab-disk-", dir=directory)
+        Path(name).unlink()
     except OSError as exc:
-        if exc.errno not in {errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL}:
-            raise TargetError(f"cannot create a file in {str(directory)!r}: {exc.strerror}",
-                              hint="give a directory you can write to") from exc
-    fd, name = tempfile.mkstemp(prefix=".perflab-disk-", dir=directory)
-    Path(name).unlink()
+        raise TargetError(f"cannot create a file in {str(directory)!r}: {exc.strerror}",
+                          hint="give a directory you can write to") from exc
     return fd
 
 

@@ -6,10 +6,12 @@ import errno
 import json
 import os
 import subprocess
+import tempfile
 import threading
 from pathlib import Path
 
 import pytest
+from tests._nobody import fork_as_nobody
 from tests._schemas import validate
 from tests.conftest import require_root
 
@@ -84,8 +86,8 @@ def test_a_filesystem_without_o_direct_says_the_page_cache_is_in_the_way(tmp_pat
         subprocess.run(["umount", str(mnt)], check=True)
 
 
-def test_without_o_tmpfile_the_file_is_unlinked_at_once(tmp_path: Path,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def _without_o_tmpfile(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A filesystem without O_TMPFILE, as some FUSE and network ones are."""
     real_open = os.open
 
     def no_tmpfile(path: str, flags: int, *args: int) -> int:
@@ -94,6 +96,11 @@ def test_without_o_tmpfile_the_file_is_unlinked_at_once(tmp_path: Path,
         return real_open(path, flags, *args)
 
     monkeypatch.setattr(os, "open", no_tmpfile)
+
+
+def test_without_o_tmpfile_the_file_is_unlinked_at_once(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    _without_o_tmpfile(monkeypatch)
     seen: list[list[Path]] = []
     doc = run_disk(DiskJob(tmp_path, rw="randwrite", size=1 << 20, runtime_s=0.2),
                    on_start=lambda: seen.append(list(tmp_path.iterdir())))
@@ -144,6 +151,24 @@ def test_a_missing_directory_is_refused(tmp_path: Path,
     err = capsys.readouterr().err
     assert "no directory" in err
     assert "hint:" in err
+
+
+@pytest.mark.parametrize("tmpfile", [True, False])
+def test_a_directory_it_cannot_write_is_a_clear_error(
+        tmpfile: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    require_root("running the command as nobody")
+    if not tmpfile:
+        _without_o_tmpfile(monkeypatch)
+    directory = Path(tempfile.mkdtemp(prefix="perflab-disk-ro-", dir="/tmp"))
+    try:
+        directory.chmod(0o755)  # nobody may look, not write
+        code, _, err = fork_as_nobody(["bench", "disk", str(directory), *_SMALL])
+    finally:
+        directory.rmdir()
+    assert code == 3
+    assert "cannot create a file in" in err
+    assert "Permission denied" in err
+    assert "Traceback" not in err
 
 
 @pytest.mark.parametrize("kwargs", [
