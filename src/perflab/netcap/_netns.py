@@ -21,6 +21,7 @@ import re
 import shutil
 import signal
 import subprocess
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -85,8 +86,10 @@ def veth_pair() -> Iterator[NetnsPair]:
     tag = f"bn{os.getpid()}"
     pair = NetnsPair(f"perflab-{tag}s", f"perflab-{tag}c")
     server_if, client_if = f"pl{tag}s", f"pl{tag}c"  # at most 13 characters (IFNAMSIZ 16)
-    # SIGTERM ends the block as Ctrl-C does, so the finally below runs
-    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    # SIGTERM ends the block as Ctrl-C does, so the finally below runs (only the main thread
+    # may set a handler; another thread's caller keeps its own)
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt) if main else None
     try:
         _ip("netns", "add", pair.server)
         _ip("netns", "add", pair.client)
@@ -101,7 +104,8 @@ def veth_pair() -> Iterator[NetnsPair]:
     finally:
         _delete(pair.server, pair.client)  # the veth pair goes with its namespaces
         _ip("link", "del", server_if, check=False)  # still here if a move failed
-        signal.signal(signal.SIGTERM, previous)
+        if main:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def _setns(fd: int) -> None:

@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -45,6 +46,24 @@ def test_across_a_veth_pair(udp: bool, capsys: pytest.CaptureFixture[str]) -> No
                                                                        "169.254.0.1")
     assert doc["end"]["sum_received"]["bytes"] > 0
     assert _ours(pid) == set()
+
+
+def test_from_another_thread(capsys: pytest.CaptureFixture[str]) -> None:
+    """The API from a thread: no SIGTERM handler there (Python allows none), same clean-up."""
+    from perflab.netcap import endpoints, run_udp  # noqa: PLC0415
+
+    docs = []
+
+    def run() -> None:
+        with endpoints(netns=True) as ends:
+            docs.append(run_udp(0.3, 1e6, ends=ends))
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(60)
+    assert docs[0]["end"]["sum_received"]["bytes"] > 0
+    assert _ours(os.getpid()) == set()
+    capsys.readouterr()
 
 
 def test_an_error_inside_still_deletes_them(monkeypatch: pytest.MonkeyPatch,
