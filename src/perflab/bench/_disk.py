@@ -51,6 +51,7 @@ _LAYOUT_CHUNK = 1024 * 1024
 _FREE_MARGIN = 64 * 1024 * 1024  # what the filesystem keeps free beside the test file
 _FLUSH_EVERY = 65536  # latencies buffered per thread before they go into its histogram
 _SECTOR = 512
+_MAX_BS = 64 * 1024 * 1024  # a buffer per request in flight: at most 16 GiB at depth 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,9 +70,9 @@ class DiskJob:
     def __post_init__(self) -> None:
         if self.rw not in MODES:
             raise InvalidValue(f"invalid --rw {self.rw!r}", hint=f"one of {', '.join(MODES)}")
-        if self.bs <= 0 or self.bs % _SECTOR:
+        if self.bs <= 0 or self.bs % _SECTOR or self.bs > _MAX_BS:
             raise InvalidValue(f"invalid block size {self.bs}",
-                               hint="a multiple of 512 bytes, like 4k or 1M")
+                               hint="a multiple of 512 bytes up to 64 MiB, like 4k or 1M")
         if self.size < self.bs:
             raise InvalidValue(f"--size {self.size} is smaller than the block size {self.bs}",
                                hint="give a size of at least one block, like 256M")

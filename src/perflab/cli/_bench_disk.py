@@ -8,7 +8,13 @@ from typing import TYPE_CHECKING
 import click
 
 from perflab.cli._common import POSITIVE_DURATION, emit_doc, json_option
-from perflab.units import format_byte_rate, format_duration_ns, format_size, parse_size
+from perflab.units import (
+    format_byte_rate,
+    format_duration_ns,
+    format_size,
+    parse_size,
+    printable,
+)
 
 if TYPE_CHECKING:
     from perflab.bench import BenchDiskDoc
@@ -55,7 +61,8 @@ def disk(  # noqa: PLR0917  # click passes every option as an argument
     def started() -> None:
         if not as_json:
             click.echo(f"{rw} bs={format_size(job.bs)} iodepth={iodepth} "
-                       f"size={format_size(job.size)} for {duration:g} s in {path}", err=True)
+                       f"size={format_size(job.size)} for {duration:g} s in {printable(str(path))}",
+                       err=True)
 
     doc = run_disk(job, on_start=started)
     if as_json:

@@ -64,8 +64,12 @@ def test_direct_io_where_the_filesystem_has_it(tmp_path: Path,
 
 def test_without_direct_the_page_cache_is_named(tmp_path: Path,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["bench", "disk", str(tmp_path), *_SMALL]) == 0
+    directory = tmp_path / "a\x1b[2Jb"  # a hostile name is shown inert
+    directory.mkdir()
+    assert main(["bench", "disk", str(directory), *_SMALL]) == 0
     captured = capsys.readouterr()
+    assert "\x1b" not in captured.err
+    assert "a?[2Jb" in captured.err
     assert "IOPS=" in captured.out
     assert "p99.9=" in captured.out
     assert "page cache" in captured.err
@@ -132,6 +136,7 @@ def test_ctrl_c_on_the_command_line_prints_then_exits_130(
 
 @pytest.mark.parametrize(("argv", "words"), [
     (["--bs", "1000"], "invalid block size 1000"),
+    (["--bs", "128M"], "invalid block size 134217728"),
     (["--bs", "four"], "--bs: invalid size 'four'"),
     (["--size", "2k"], "smaller than the block size"),
     (["--size", "100T"], "not enough free space"),
