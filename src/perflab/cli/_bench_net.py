@@ -4,12 +4,16 @@
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 import click
 
 from perflab.cli._common import POSITIVE_DURATION, emit_doc, json_option
 from perflab.errors import InvalidValue
 from perflab.units import format_duration
+
+if TYPE_CHECKING:
+    from perflab.netcap import BenchNetDoc
 
 _BITRATE = re.compile(r"^(\d+(?:\.\d+)?)([kKmMgG]?)$")
 _SCALE = {"": 1.0, "k": 1e3, "m": 1e6, "g": 1e9}
@@ -60,6 +64,7 @@ def net(  # noqa: PLR0917  # click passes every option as an argument
             doc = run_tcp(duration, streams, reverse=reverse, interval_s=interval, ends=ends)
     if as_json:
         emit_doc(doc)
+        _interrupted(doc)
         return
     for item in doc["intervals"]:
         s = item["sum"]
@@ -75,3 +80,10 @@ def net(  # noqa: PLR0917  # click passes every option as an argument
         click.echo(f"jitter {udp_sum.get('jitter_ms', 0.0):.3f} ms, lost "
                    f"{udp_sum.get('lost_packets', 0)}/{udp_sum.get('packets', 0)} "
                    f"({udp_sum.get('lost_percent', 0.0):.2g} %)")
+    _interrupted(doc)
+
+
+def _interrupted(doc: BenchNetDoc) -> None:
+    """After Ctrl-C the document was printed; now exit 130."""
+    if doc.get("interrupted"):
+        raise KeyboardInterrupt

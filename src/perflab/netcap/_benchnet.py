@@ -30,7 +30,7 @@ from perflab.netcap._netns import inside, veth_pair
 from perflab.serving import listening_socket
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
     from perflab.netcap._contracts import (
         BenchNetDoc,
@@ -96,10 +96,10 @@ def _retransmits(sock: socket.socket) -> int:
     return 0
 
 
-def _send(stream: _Stream, fd: int, deadline: float) -> None:
+def _send(stream: _Stream, fd: int, deadline: float, done: threading.Event) -> None:
     offset = 0
     with contextlib.suppress(OSError):
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and not done.is_set():
             n = os.sendfile(stream.sender.fileno(), fd, offset, _CHUNK)
             stream.sent += n
             offset = (offset + n) % (_FILE_BYTES - _CHUNK)
@@ -180,18 +180,19 @@ def run_tcp(duration_s: float, streams: int = 1, *, reverse: bool = False,
         connected = [_connected(k, p.receiver if reverse else p.sender)
                      for k, p in enumerate(pairs)]
         start = time.monotonic()
-        deadline = start + duration_s
+        done = threading.Event()
         threads = [threading.Thread(target=_receive, args=(p,), daemon=True) for p in pairs]
-        threads += [threading.Thread(target=_send, args=(p, data.fileno(), deadline),
-                                     daemon=True) for p in pairs]
+        threads += [threading.Thread(target=_send, daemon=True,
+                                     args=(p, data.fileno(), start + duration_s, done))
+                    for p in pairs]
         for t in threads:
             t.start()
-        ticks = []
-        while (now := time.monotonic()) < deadline:
-            time.sleep(min(interval_s, deadline - now))
-            ticks.append(time.monotonic() - start)
+
+        def mark() -> None:
             for p in pairs:
                 p.marks.append(p.received)
+
+        ticks, seconds, interrupted = _sample(start, duration_s, interval_s, mark, done)
         for t in threads:
             t.join(30)
         retransmits = sum(_retransmits(p.sender) for p in pairs)
@@ -201,13 +202,35 @@ def run_tcp(duration_s: float, streams: int = 1, *, reverse: bool = False,
     sent = sum(p.sent for p in pairs)
     received = sum(p.received for p in pairs)
     sender = not reverse
-    return {
+    doc: BenchNetDoc = {
         "schema": SCHEMA,
         "start": _start("TCP", len(pairs), duration_s, reverse, connected, ends),
         "intervals": _intervals([p.marks for p in pairs], ticks, sender=sender),
-        "end": {"sum_sent": _sum(0.0, duration_s, sent, retransmits=retransmits, sender=sender),
-                "sum_received": _sum(0.0, duration_s, received, sender=sender)},
+        "end": {"sum_sent": _sum(0.0, seconds, sent, retransmits=retransmits, sender=sender),
+                "sum_received": _sum(0.0, seconds, received, sender=sender)},
     }
+    if interrupted:
+        doc["interrupted"] = True
+    return doc
+
+
+def _sample(start: float, duration_s: float, interval_s: float, mark: Callable[[], None],
+            done: threading.Event) -> tuple[list[float], float, bool]:
+    """Call ``mark`` at the end of every interval until the test's end or Ctrl-C, then set
+    ``done`` (the senders stop): (ticks in seconds since ``start``, the seconds the test ran,
+    whether Ctrl-C ended it)."""
+    ticks: list[float] = []
+    deadline = start + duration_s
+    try:
+        while (now := time.monotonic()) < deadline:
+            time.sleep(min(interval_s, deadline - now))
+            ticks.append(time.monotonic() - start)
+            mark()
+    except KeyboardInterrupt:
+        done.set()
+        return ticks, max(time.monotonic() - start, 1e-9), True
+    done.set()
+    return ticks, duration_s, False
 
 
 def _sum(start: float, end: float, nbytes: int, *, sender: bool, **extra: Any) -> NetSumDoc:
@@ -273,8 +296,8 @@ class _UdpStream:
     sent: list[int] = field(default_factory=lambda: [0, 0])  # datagrams, bytes
 
 
-def _udp_send(sock: socket.socket, rate_bps: float, length: int, deadline: float,
-              counts: list[int]) -> None:
+def _udp_send(sock: socket.socket, rate_bps: float, length: int, deadline: float,  # noqa: PLR0917  # a thread's target
+              counts: list[int], done: threading.Event) -> None:
     payload = bytearray(length)
     gap_ns = length * 8 / rate_bps * 1e9
     start = time.perf_counter_ns()
@@ -284,7 +307,7 @@ def _udp_send(sock: socket.socket, rate_bps: float, length: int, deadline: float
         ahead = due - time.perf_counter_ns()
         if ahead > 0:
             time.sleep(ahead / 1e9)
-        if time.monotonic() >= deadline:
+        if time.monotonic() >= deadline or done.is_set():
             break
         _UDP_HEADER.pack_into(payload, 0, time.perf_counter_ns(), seq)
         with contextlib.suppress(OSError):  # ENOBUFS: the datagram is lost, as on a wire
@@ -343,23 +366,23 @@ def run_udp(duration_s: float, rate_bps: float, *, streams: int = 1, reverse: bo
     pairs = [_udp_stream(ends, reverse=reverse) for _ in range(streams)]
     flows = [flow for flow, _ in pairs]
     connected = [_connected(k, client) for k, (_, client) in enumerate(pairs)]
-    stop = threading.Event()
+    stop, done = threading.Event(), threading.Event()  # the receivers', the senders'
     start = time.monotonic()
-    deadline = start + duration_s
     readers = [threading.Thread(target=_udp_receive, args=(f.receiver, f.count, stop),
                                 daemon=True) for f in flows]
     writers = [threading.Thread(target=_udp_send, daemon=True,
-                                args=(f.sender, rate_bps, length, deadline, f.sent))
+                                args=(f.sender, rate_bps, length, start + duration_s, f.sent,
+                                      done))
                for f in flows]
     for t in (*readers, *writers):
         t.start()
-    ticks = []
+
+    def mark() -> None:
+        for f in flows:
+            f.count.marks.append(f.count.bytes)
+
     try:
-        while (now := time.monotonic()) < deadline:
-            time.sleep(min(interval_s, deadline - now))
-            ticks.append(time.monotonic() - start)
-            for f in flows:
-                f.count.marks.append(f.count.bytes)
+        ticks, seconds, interrupted = _sample(start, duration_s, interval_s, mark, done)
         for t in writers:
             t.join(30)
         time.sleep(_UDP_DRAIN_S)  # what is still in the receive buffers
@@ -370,10 +393,13 @@ def run_udp(duration_s: float, rate_bps: float, *, streams: int = 1, reverse: bo
         for f in flows:
             f.sender.close()
             f.receiver.close()
-    return _udp_document(flows, ticks, duration_s, connected, ends, reverse=reverse)
+    doc = _udp_document(flows, ticks, (duration_s, seconds), connected, ends, reverse=reverse)
+    if interrupted:
+        doc["interrupted"] = True
+    return doc
 
 
-def _udp_document(flows: list[_UdpStream], ticks: list[float], duration_s: float,
+def _udp_document(flows: list[_UdpStream], ticks: list[float], times: tuple[float, float],
                   connected: list[NetConnectedDoc], ends: Endpoints, *,
                   reverse: bool) -> BenchNetDoc:
     """iperf3 3.12's UDP end: ``sum`` and ``sum_received`` with the receivers' jitter (the
@@ -385,14 +411,15 @@ def _udp_document(flows: list[_UdpStream], ticks: list[float], duration_s: float
     received = sum(f.count.bytes for f in flows)
     udp = _udp_figures(packets, lost, jitter_ms)
     sender = not reverse
+    duration_s, seconds = times  # asked for, ran (shorter after Ctrl-C)
     return {
         "schema": SCHEMA,
         "start": _start("UDP", len(flows), duration_s, reverse, connected, ends),
         "intervals": _intervals([f.count.marks for f in flows], ticks, sender=sender),
         # iperf3 3.12 marks UDP's sum_sent as the sender's and sum_received as the
         # receiver's whatever -R, unlike TCP's (checked against its -J in an integration test)
-        "end": {"sum_sent": _sum(0.0, duration_s, sum(f.sent[1] for f in flows),
+        "end": {"sum_sent": _sum(0.0, seconds, sum(f.sent[1] for f in flows),
                                  sender=True, **_udp_figures(packets, 0, 0.0)),
-                "sum_received": _sum(0.0, duration_s, received, sender=False, **udp),
-                "sum": _sum(0.0, duration_s, received, sender=sender, **udp)},
+                "sum_received": _sum(0.0, seconds, received, sender=False, **udp),
+                "sum": _sum(0.0, seconds, received, sender=sender, **udp)},
     }

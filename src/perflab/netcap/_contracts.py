@@ -155,3 +155,4 @@ class BenchNetDoc(TypedDict):
     start: NetStartDoc
     intervals: list[NetIntervalDoc]
     end: NetEndDoc
+    interrupted: NotRequired[bool]  # perflab's: Ctrl-C ended the test early

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import _thread
 import json
+import threading
 
 import pytest
 from tests._schemas import validate
+from tests.conftest import wait_for
 
 from perflab.cli import main
 
@@ -98,3 +101,27 @@ def test_udp_refusals(argv: list[str], words: str, capsys: pytest.CaptureFixture
 def test_udp_text(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["bench", "net", "-u", "-b", "5M", "-t", "0.3s"]) == 0
     assert "jitter " in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("udp", [False, True])
+def test_ctrl_c_prints_what_was_measured_then_exits_130(
+        udp: bool, capsys: pytest.CaptureFixture[str]) -> None:
+    base = threading.active_count()
+
+    def ctrl_c_once_running() -> None:
+        # this thread, then a sender and a receiver: the test is under way
+        wait_for(lambda: threading.active_count() >= base + 3, timeout_s=60,
+                 what="the test's threads")
+        _thread.interrupt_main()  # what Ctrl-C does to the main thread
+
+    ctrl_c = threading.Thread(target=ctrl_c_once_running)
+    ctrl_c.start()
+    argv = ["bench", "net", "-t", "60s", "-i", "0.1s", "--json"]
+    assert main([*argv, "-u", "-b", "10M"] if udp else argv) == 130
+    ctrl_c.join()
+    captured = capsys.readouterr()
+    doc = validate(json.loads(captured.out), "bench-net")
+    assert doc["interrupted"] is True
+    assert doc["start"]["test_start"]["duration"] == 60
+    assert 0 < doc["end"]["sum_sent"]["seconds"] < 60
+    assert "interrupted" in captured.err
