@@ -155,4 +155,4 @@ class BenchNetDoc(TypedDict):
     start: NetStartDoc
     intervals: list[NetIntervalDoc]
     end: NetEndDoc
-    interrupted: NotRequired[bool]  # perflab's: Ctrl-C ended the test early
+    interrupted: NotRequired[Literal[True]]  # perflab's: Ctrl-C ended the test early
