@@ -37,17 +37,22 @@ def _iperf3(iperf3: str, seconds: int, streams: int, netns: tuple[str, str] | No
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         for _ in range(100):
-            try:
-                out = subprocess.run([*client_in, iperf3, "-c", host, "-p", str(port), "-t",
-                                      str(seconds), "-P", str(streams), "-J"], check=True,
-                                     capture_output=True, text=True).stdout
+            client = subprocess.run([*client_in, iperf3, "-c", host, "-p", str(port), "-t",
+                                     str(seconds), "-P", str(streams), "-J"], check=False,
+                                    capture_output=True, text=True)
+            # iperf3 -J may exit 0 with {"error": "unable to connect ..."}: not listening yet
+            if client.returncode == 0 and '"error"' not in client.stdout:
+                out = client.stdout
                 break
-            except subprocess.CalledProcessError:
-                time.sleep(0.1)  # the server is not listening yet
+            time.sleep(0.1)
         else:
             raise SystemExit("iperf3 server never answered")
     finally:
-        server.wait(30)
+        try:
+            server.wait(30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
     return float(json.loads(out)["end"]["sum_received"]["bits_per_second"])
 
 
