@@ -17,6 +17,8 @@ from tests.conftest import require_tool
 
 from perflab.bench import DiskJob
 
+pytestmark = pytest.mark.integration
+
 
 @pytest.mark.parametrize("rw", ["randread", "randwrite"])
 def test_iops_within_a_band_of_fios(rw: str, tmp_path: Path) -> None:

@@ -14,6 +14,8 @@ from tests.conftest import require_tool, wait_for
 from perflab.cli import main
 from perflab.testing import free_port
 
+pytestmark = pytest.mark.integration
+
 PERFLAB_ONLY = {"schema", "start.netns"}
 
 

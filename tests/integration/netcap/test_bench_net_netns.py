@@ -18,6 +18,8 @@ from tests.conftest import require_root, require_tool, wait_for
 
 from perflab.cli import main
 
+pytestmark = [pytest.mark.integration, pytest.mark.root]
+
 ROOT = Path(__file__).resolve().parents[3]
 RUN_NETNS = Path("/run/netns")
 
