@@ -1,6 +1,7 @@
 """Two network namespaces joined by a veth pair, for ``perflab bench net --netns``.
 
-The server's namespace is ``perflab-bn<PID>s``, the client's ``perflab-bn<PID>c``; the veth
+The server's namespace is ``perflab-bn<PID>-<N>s``, the client's ``perflab-bn<PID>-<N>c`` (the
+PID in hex, N a serial of the process); the veth
 pair has one end in each, ``169.254.0.1/30`` (server) and ``169.254.0.2/30`` (client), and
 nothing else: the namespaces have no other link, so the test's traffic never reaches the host's
 network (the addresses cannot clash with the host's, which is in another namespace).
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import itertools
 import os
 import re
 import shutil
@@ -33,7 +35,8 @@ if TYPE_CHECKING:
     from types import FrameType
 
 _RUN_NETNS = Path("/run/netns")
-_OURS = re.compile(r"^perflab-bn(\d+)[sc]$")
+_OURS = re.compile(r"^perflab-bn([0-9a-f]+)-\d+[sc]$")  # the PID in hex, then a serial
+_SERIAL = itertools.count()
 _CLONE_NEWNET = 0x40000000
 SERVER_ADDR = "169.254.0.1"
 CLIENT_ADDR = "169.254.0.2"
@@ -66,7 +69,7 @@ def _delete_orphans() -> None:
         return
     for entry in _RUN_NETNS.iterdir():
         match = _OURS.match(entry.name)
-        if match and not Path(f"/proc/{match[1]}").exists():  # no such PID any more
+        if match and not Path(f"/proc/{int(match[1], 16)}").exists():  # no such PID any more
             _delete(entry.name)
 
 
@@ -83,9 +86,10 @@ def veth_pair() -> Iterator[NetnsPair]:
     if shutil.which("ip") is None:
         raise ToolMissing("ip", install="apt install iproute2")
     _delete_orphans()
-    tag = f"bn{os.getpid()}"
+    # unique per process and per call (two threads may each run a test)
+    tag = f"bn{os.getpid():x}-{next(_SERIAL) % 1000}"
     pair = NetnsPair(f"perflab-{tag}s", f"perflab-{tag}c")
-    server_if, client_if = f"pl{tag}s", f"pl{tag}c"  # at most 13 characters (IFNAMSIZ 16)
+    server_if, client_if = f"pl{tag}s", f"pl{tag}c"  # at most 15 characters (IFNAMSIZ 16)
     # SIGTERM ends the block as Ctrl-C does, so the finally below runs (only the main thread
     # may set a handler; another thread's caller keeps its own)
     main = threading.current_thread() is threading.main_thread()
@@ -104,7 +108,7 @@ def veth_pair() -> Iterator[NetnsPair]:
     finally:
         _delete(pair.server, pair.client)  # the veth pair goes with its namespaces
         _ip("link", "del", server_if, check=False)  # still here if a move failed
-        if main:
+        if previous is not None:  # None: a handler not set from Python, or not the main thread
             signal.signal(signal.SIGTERM, previous)
 
 

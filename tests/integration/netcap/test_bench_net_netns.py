@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -25,8 +26,10 @@ RUN_NETNS = Path("/run/netns")
 
 
 def _ours(pid: int) -> set[str]:
-    names = {f"perflab-bn{pid}s", f"perflab-bn{pid}c"}
-    return {p.name for p in RUN_NETNS.iterdir()} & names if RUN_NETNS.is_dir() else set()
+    """The namespaces process ``pid`` made and has not deleted."""
+    prefix = f"perflab-bn{pid:x}-"
+    return {p.name for p in RUN_NETNS.iterdir() if p.name.startswith(prefix)} if (
+        RUN_NETNS.is_dir()) else set()
 
 
 @pytest.fixture(autouse=True)
@@ -41,8 +44,9 @@ def test_across_a_veth_pair(udp: bool, capsys: pytest.CaptureFixture[str]) -> No
     assert main([*argv, "-u", "-b", "10M"] if udp else argv) == 0
     doc = validate(json.loads(capsys.readouterr().out), "bench-net")
     pid = os.getpid()
-    assert doc["start"]["netns"] == {"server": f"perflab-bn{pid}s",
-                                     "client": f"perflab-bn{pid}c"}
+    netns = doc["start"]["netns"]
+    assert re.fullmatch(rf"perflab-bn{pid:x}-\d+s", netns["server"])
+    assert netns["client"] == netns["server"][:-1] + "c"
     for connected in doc["start"]["connected"]:
         assert (connected["local_host"], connected["remote_host"]) == ("169.254.0.2",
                                                                        "169.254.0.1")
@@ -64,6 +68,26 @@ def test_from_another_thread(capsys: pytest.CaptureFixture[str]) -> None:
     thread.start()
     thread.join(60)
     assert docs[0]["end"]["sum_received"]["bytes"] > 0
+    assert _ours(os.getpid()) == set()
+    capsys.readouterr()
+
+
+def test_two_at_once_in_one_process(capsys: pytest.CaptureFixture[str]) -> None:
+    from perflab.netcap import endpoints, run_tcp  # noqa: PLC0415
+
+    docs = []
+
+    def run() -> None:
+        with endpoints(netns=True) as ends:
+            docs.append(run_tcp(0.3, ends=ends))
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert len(docs) == 2
+    assert docs[0]["start"]["netns"] != docs[1]["start"]["netns"]
     assert _ours(os.getpid()) == set()
     capsys.readouterr()
 
@@ -110,7 +134,7 @@ def test_namespaces_of_a_killed_run_are_deleted_by_the_next(
         capsys: pytest.CaptureFixture[str]) -> None:
     dead = subprocess.Popen(["true"])
     dead.wait()  # a PID that no longer runs
-    orphan = f"perflab-bn{dead.pid}s"
+    orphan = f"perflab-bn{dead.pid:x}-0s"
     subprocess.run(["ip", "netns", "add", orphan], check=True)
     try:
         assert main(["bench", "net", "--netns", "-t", "0.2s", "--json"]) == 0
