@@ -52,6 +52,7 @@ CONTRACTS: dict[str, Any] = {
     "api-trace_services": trace.ApiTraceServicesDoc,
     "api-trace_stats": trace.ApiTraceStatsDoc,
     "bench-compare": bench.BenchCompareDoc,
+    "bench-disk": bench.BenchDiskDoc,
     "bench-net": netcap.BenchNetDoc,
     "bench-history": bench.BenchHistoryDoc,
     "bench-record": bench.BenchRecordDoc,

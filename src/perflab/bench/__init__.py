@@ -10,6 +10,7 @@ from perflab.bench._contracts import (
     BenchChangeJson,
     BenchCompareDoc,
     BenchCompareGate,
+    BenchDiskDoc,
     BenchHistoryBenchmark,
     BenchHistoryDoc,
     BenchPointJson,
@@ -21,6 +22,8 @@ from perflab.bench._contracts import (
     BenchSystemFinding,
     Correction,
 )
+from perflab.bench._disk import MODES as DISK_MODES
+from perflab.bench._disk import DiskJob, run_disk
 from perflab.bench._filter import parse_filter
 from perflab.bench._gate import Gate, Verdict, judge, parse_gate, tripped
 from perflab.bench._history import (
@@ -63,10 +66,12 @@ from perflab.bench._units import common_scale, is_binary
 from perflab.bench._unpaired import Unpaired, why_nothing_compared
 
 __all__ = [
+    "DISK_MODES",
     "PERFLAB_RESULTS_SCHEMA",
     "BenchChangeJson",
     "BenchCompareDoc",
     "BenchCompareGate",
+    "BenchDiskDoc",
     "BenchHistoryBenchmark",
     "BenchHistoryDoc",
     "BenchPointJson",
@@ -82,6 +87,7 @@ __all__ = [
     "CommandsInterrupted",
     "Comparison",
     "Correction",
+    "DiskJob",
     "Gate",
     "History",
     "Measured",
@@ -121,6 +127,7 @@ __all__ = [
     "results_document",
     "run_benchmarks",
     "run_commands",
+    "run_disk",
     "run_results",
     "subprocess_runner",
     "summarize_median",

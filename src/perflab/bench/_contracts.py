@@ -1,6 +1,6 @@
 """The shapes of the JSON documents this package answers with, one TypedDict per schema in
-docs/schemas/ (bench-compare, bench-history, bench-record, bench-regressions, bench-results,
-bench-system).
+docs/schemas/ (bench-compare, bench-disk, bench-history, bench-record, bench-regressions,
+bench-results, bench-system).
 
 tests/unit/test_contracts.py checks each against its schema; the functions that build the
 documents are annotated with them, so mypy checks what they build.
@@ -203,3 +203,50 @@ class BenchSystemDoc(TypedDict):
 
     schema: Literal["perflab.bench-system/1"]
     findings: list[BenchSystemFinding]
+
+
+class DiskClatDoc(TypedDict):
+    """Completion latency in nanoseconds, as fio's ``clat_ns`` (percentile keys like
+    ``"99.900000"``)."""
+
+    min: int
+    max: int
+    mean: float
+    stddev: float
+    percentile: dict[str, int]
+
+
+class DiskSideDoc(TypedDict):
+    """Reads or writes of a disk job, with fio's names."""
+
+    ios: int
+    io_bytes: int
+    iops: float
+    bw_bytes: float
+    clat_ns: DiskClatDoc
+
+
+class DiskJobDoc(TypedDict):
+    directory: str
+    rw: Literal["read", "write", "randread", "randwrite", "randrw"]
+    bs: int
+    iodepth: int
+    size: int
+    runtime_s: float
+    direct: bool
+    rwmixread: int
+    ioengine: Literal["psync-threads"]
+
+
+class BenchDiskDoc(TypedDict):
+    """``perflab bench disk --json``: fio-style figures for one job; ``read``/``write`` null
+    for a side the job does not do."""
+
+    schema: Literal["perflab.bench-disk/1"]
+    job: DiskJobDoc
+    direct_io: bool
+    elapsed_s: float
+    interrupted: bool
+    warnings: list[str]
+    read: DiskSideDoc | None
+    write: DiskSideDoc | None

@@ -1,14 +1,19 @@
-"""``perflab bench net``: iperf3-class throughput on loopback (iperf3's -t, -P, -R, -i, -u, -b)."""
+"""``perflab bench net``: iperf3-class throughput on loopback or between two network namespaces
+(iperf3's -t, -P, -R, -i, -u, -b; --netns)."""
 
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 import click
 
 from perflab.cli._common import POSITIVE_DURATION, emit_doc, json_option
 from perflab.errors import InvalidValue
 from perflab.units import format_duration
+
+if TYPE_CHECKING:
+    from perflab.netcap import BenchNetDoc
 
 _BITRATE = re.compile(r"^(\d+(?:\.\d+)?)([kKmMgG]?)$")
 _SCALE = {"": 1.0, "k": 1e3, "m": 1e6, "g": 1e9}
@@ -30,31 +35,36 @@ def _rate(bits_per_second: float) -> str:
 @click.option("-t", "--time", "duration", type=POSITIVE_DURATION, default="10s",
               show_default=True, help="How long to send.")
 @click.option("-P", "--parallel", "streams", type=click.IntRange(1, 64), default=1,
-              show_default=True, help="Parallel TCP streams.")
+              show_default=True, help="Parallel streams (TCP or UDP).")
 @click.option("-R", "--reverse", is_flag=True, help="The server sends (iperf3's -R).")
 @click.option("-i", "--interval", type=POSITIVE_DURATION, default="1s", show_default=True,
               help="Seconds between interval reports.")
 @click.option("-u", "--udp", is_flag=True, help="UDP at --bitrate: loss and jitter.")
 @click.option("-b", "--bitrate", default="1M", show_default=True,
-              help="UDP's send rate in bits/s (K, M, G: powers of 1000).")
+              help="UDP's send rate per stream in bits/s (K, M, G: powers of 1000).")
+@click.option("--netns", is_flag=True,
+              help="Server and client in two network namespaces joined by a veth pair, made "
+                   "for the test and deleted after it (root).")
 @json_option
 def net(  # noqa: PLR0917  # click passes every option as an argument
         duration: float, streams: int, reverse: bool, interval: float, udp: bool, bitrate: str,
-        as_json: bool) -> None:
-    """TCP (or UDP) throughput between two sockets on loopback; --json in iperf3's -J shape
-    (end.sum_sent / end.sum_received with bits_per_second, bytes, retransmits; intervals;
-    with -u, end.sum with jitter_ms, lost_packets, lost_percent)."""
-    from perflab.netcap import run_tcp, run_udp  # noqa: PLC0415  # lazy: keeps --help fast
+        netns: bool, as_json: bool) -> None:
+    """TCP (or UDP) throughput between two sockets, on loopback or (--netns) across a veth pair
+    between two network namespaces; --json in iperf3's -J shape (end.sum_sent /
+    end.sum_received with bits_per_second, bytes, retransmits; intervals; with -u, end.sum with
+    jitter_ms, lost_packets, lost_percent)."""
+    from perflab.netcap import endpoints, run_tcp, run_udp  # noqa: PLC0415  # lazy: fast --help
 
-    if udp and (streams > 1 or reverse):
-        raise InvalidValue("-u runs one stream from client to server",
-                           hint="drop -P and -R with -u (not supported yet)")
-    if udp:
-        doc = run_udp(duration, parse_bitrate(bitrate), interval_s=interval)
-    else:
-        doc = run_tcp(duration, streams, reverse=reverse, interval_s=interval)
+    rate = parse_bitrate(bitrate) if udp else 0.0
+    with endpoints(netns=netns) as ends:
+        if udp:
+            doc = run_udp(duration, rate, streams=streams, reverse=reverse, interval_s=interval,
+                          ends=ends)
+        else:
+            doc = run_tcp(duration, streams, reverse=reverse, interval_s=interval, ends=ends)
     if as_json:
         emit_doc(doc)
+        _interrupted(doc)
         return
     for item in doc["intervals"]:
         s = item["sum"]
@@ -70,3 +80,10 @@ def net(  # noqa: PLR0917  # click passes every option as an argument
         click.echo(f"jitter {udp_sum.get('jitter_ms', 0.0):.3f} ms, lost "
                    f"{udp_sum.get('lost_packets', 0)}/{udp_sum.get('packets', 0)} "
                    f"({udp_sum.get('lost_percent', 0.0):.2g} %)")
+    _interrupted(doc)
+
+
+def _interrupted(doc: BenchNetDoc) -> None:
+    """After Ctrl-C the document was printed; now exit 130."""
+    if doc.get("interrupted"):
+        raise KeyboardInterrupt

@@ -144,11 +144,12 @@ def _warn_unpaired_units(tables: Sequence[object], files: list[str]) -> None:
 
 
 # History and the runner live in their own modules to keep this one about comparing.
+from perflab.cli._bench_disk import disk  # noqa: E402
 from perflab.cli._bench_history import history, record, regressions  # noqa: E402
 from perflab.cli._bench_net import net  # noqa: E402
 from perflab.cli._bench_run import cmd, run, system  # noqa: E402
 
-for _command in (record, history, regressions, run, cmd, system, net):
+for _command in (record, history, regressions, run, cmd, system, net, disk):
     bench.add_command(_command)
 
 __all__ = ["bench", "open_store", "store_option"]

@@ -4,11 +4,12 @@ Public names: ``CaptureSpec``, ``CaptureResult``, ``capture`` (tcpdump, bounded 
 one file or a ring), ``summarize`` (a pcap/pcapng file -> per-flow RTT, retransmissions,
 duplicate ACKs, zero windows, resets, bytes and HTTP/1.1 latency, with Wireshark's
 definitions), ``live`` (``capture --live``: tcpdump's stream analysed as it comes, the same
-summary at the end), ``run_tcp`` (``perflab bench net``: iperf3-style TCP throughput on
-loopback), and the documents' TypedDicts. See docs/capture.md.
+summary at the end), ``run_tcp`` and ``run_udp`` (``perflab bench net``: iperf3-style
+throughput on loopback or, inside ``endpoints(netns=True)``, between two network namespaces),
+and the documents' TypedDicts. See docs/capture.md.
 """
 
-from perflab.netcap._benchnet import run_tcp, run_udp
+from perflab.netcap._benchnet import Endpoints, endpoints, run_tcp, run_udp
 from perflab.netcap._capture import CaptureResult, CaptureSpec, capture
 from perflab.netcap._contracts import (
     BenchNetDoc,
@@ -28,6 +29,7 @@ __all__ = [
     "CaptureResult",
     "CaptureSpec",
     "CaptureSummaryDoc",
+    "Endpoints",
     "FlowDoc",
     "HttpRouteDoc",
     "LiveResult",
@@ -35,6 +37,7 @@ __all__ = [
     "TotalsDoc",
     "capture",
     "live",
+    "endpoints",
     "run_tcp",
     "run_udp",
     "summarize",

@@ -109,8 +109,36 @@ class NetTestStartDoc(TypedDict):
     reverse: int
 
 
+class NetConnectedDoc(TypedDict):
+    """One stream's connection as iperf3's ``start.connected`` has it (the client's side)."""
+
+    socket: int
+    local_host: str
+    local_port: int
+    remote_host: str
+    remote_port: int
+
+
+class NetNetnsDoc(TypedDict):
+    """``--netns``: the namespaces the server and the client ran in (deleted afterwards)."""
+
+    server: str
+    client: str
+
+
+class NetUdpFiguresDoc(TypedDict):
+    """What a UDP sum adds (iperf3 -u)."""
+
+    jitter_ms: float
+    lost_packets: int
+    packets: int
+    lost_percent: float
+
+
 class NetStartDoc(TypedDict):
+    connected: list[NetConnectedDoc]
     test_start: NetTestStartDoc
+    netns: NotRequired[NetNetnsDoc]
 
 
 class NetEndDoc(TypedDict):
@@ -123,7 +151,8 @@ class BenchNetDoc(TypedDict):
     """``perflab bench net --json``: iperf3's -J shape (start, intervals, end), so scripts
     written for iperf3 read it unchanged; ``schema`` is perflab's addition."""
 
-    schema: Literal["perflab.bench-net/1"]
+    schema: Literal["perflab.bench-net/2"]
     start: NetStartDoc
     intervals: list[NetIntervalDoc]
     end: NetEndDoc
+    interrupted: NotRequired[Literal[True]]  # perflab's: Ctrl-C ended the test early

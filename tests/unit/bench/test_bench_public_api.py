@@ -20,6 +20,8 @@ EXPECTED = {
     "PERFLAB_RESULTS_SCHEMA", "CommandsInterrupted", "RunInterrupted", "bench_name",
     "callgrind_marked_parts", "check_all", "common_scale", "discover", "is_binary", "metadata",
     "parse_filter", "read_json", "results_document", "run_commands", "worker_argv",
+    # perflab bench disk
+    "DISK_MODES", "DiskJob", "run_disk", "BenchDiskDoc",
     # the contracts of its JSON documents (docs/schemas/bench-*.schema.json)
     "BenchChangeJson", "BenchCompareDoc", "BenchHistoryBenchmark", "BenchHistoryDoc",
     "BenchPointJson", "BenchRecordDoc", "BenchRegressionsChange", "BenchRegressionsDoc",

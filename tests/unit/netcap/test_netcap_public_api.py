@@ -7,5 +7,5 @@ def test_exported_names() -> None:
     assert sorted(perflab.netcap.__all__) == sorted([
         "BenchNetDoc", "CaptureDoc", "CaptureResult", "CaptureSpec", "CaptureSummaryDoc", "FlowDoc",
         "HttpRouteDoc", "LiveResult", "RttDoc", "TotalsDoc", "capture", "live", "run_tcp",
-        "run_udp", "summarize",
+        "run_udp", "summarize", "Endpoints", "endpoints",
     ])
