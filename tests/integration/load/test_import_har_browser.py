@@ -68,5 +68,8 @@ def test_import_a_har_chromium_recorded(browser: Any, tmp_path: Path) -> None:
                      "--store", tmp_path / "s.db", "--json")
         assert r.returncode == 0, r.stderr
         run = json.loads(r.stdout)
-        assert set(run["requests_by_name"]) == set(requests)
+        # the mix is drawn at random by weight: a one-second run on a busy machine may not
+        # reach the page itself (one request in five), but never sends anything else
+        assert set(run["requests_by_name"]) <= set(requests)
+        assert "GET /api/items/{id}" in run["requests_by_name"]
         assert all(v["failed"] == 0 for v in run["requests_by_name"].values())
