@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from perflab.cli._common import POSITIVE_DURATION, emit_doc, json_option
+from perflab.errors import InvalidValue
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -134,13 +135,22 @@ def runqlat_cmd(*, duration: float, as_json: bool) -> int:
 
 @ebpf.command("biolatency")
 @click.option("--per-disk", "-D", is_flag=True, help="One histogram per disk.")
+@click.option("--per-process", "-P", is_flag=True,
+              help="One histogram per process that submitted the I/O.")
+@click.option("--pid", "-p", type=int, default=None,
+              help="Only the I/O this process submitted.")
 @_duration_option
 @json_option
-def biolatency_cmd(*, per_disk: bool, duration: float, as_json: bool) -> int:
-    """Block I/O latency from request issue to completion."""
+def biolatency_cmd(*, per_disk: bool, per_process: bool, pid: int | None, duration: float,
+                   as_json: bool) -> int:
+    """Block I/O latency from request issue to completion (per disk, per process, or one
+    process's)."""
     from perflab.ebpf import biolatency  # noqa: PLC0415
 
-    res = biolatency(duration, per_disk=per_disk,
+    if per_disk and (per_process or pid is not None):
+        raise InvalidValue("--per-disk goes alone, not with --per-process or --pid",
+                           hint="perflab ebpf biolatency -P, or perflab ebpf biolatency -D")
+    res = biolatency(duration, per_disk=per_disk, per_process=per_process, pid=pid,
                      on_ready=_ready("block I/O latency", duration, as_json))
     return _finish(res, _hist_doc(res, as_json), res.render())
 

@@ -407,7 +407,17 @@ def _disk_names() -> dict[int, str]:
     return names
 
 
-def biolatency(duration_s: float, *, per_disk: bool, on_ready: Ready = None) -> HistResult:
+def biolatency(duration_s: float, *, per_disk: bool, on_ready: Ready = None,
+               per_process: bool = False, pid: int | None = None) -> HistResult:
+    """Block I/O latency from issue to completion: one histogram, one per disk (``per_disk``),
+    or one per process that submitted the I/O (``per_process``, or only ``pid``'s).
+
+    A request's process is the one in whose context its first bio was queued
+    (``block_bio_queue``), keyed like the request by (device, first sector); a bio merged onto
+    the back of another request belongs to that request. Writes of dirty pages are queued by
+    the kernel's flusher threads, so they count as theirs, as in bcc's biosnoop."""
+    if per_process or pid is not None:
+        return _biolatency_by_process(duration_s, pid, on_ready)
     key = "[args->dev]" if per_disk else ""
     program = f"""
 tracepoint:block:block_rq_issue {{ @start[args->dev, args->sector] = nsecs; }}
@@ -425,6 +435,36 @@ tracepoint:block:block_rq_complete /@start[args->dev, args->sector]/
         hists = {names.get(int(k), f"dev {k}"): h for k, h in hists.items() if k}
     return HistResult("block I/O latency", "usecs", duration_s, hists, out.notes,
                       out.interrupted)
+
+
+def _biolatency_by_process(duration_s: float, pid: int | None, on_ready: Ready) -> HistResult:
+    only = f"/pid == {int(pid)}/" if pid is not None else ""
+    program = f"""
+tracepoint:block:block_bio_queue {only}
+{{
+  @who[args->dev, args->sector] = pid; @comm[pid] = comm;
+}}
+tracepoint:block:block_bio_backmerge {{ delete(@who[args->dev, args->sector]); }}
+tracepoint:block:block_rq_issue /@who[args->dev, args->sector]/
+{{
+  @start[args->dev, args->sector] = nsecs;
+}}
+tracepoint:block:block_rq_complete /@start[args->dev, args->sector]/
+{{
+  @usecs[@who[args->dev, args->sector]] =
+    hist((nsecs - @start[args->dev, args->sector]) / 1000);
+  delete(@start[args->dev, args->sector]);
+  delete(@who[args->dev, args->sector]);
+}}
+{_stop(duration_s)}END {{ clear(@start); clear(@who); }}
+"""
+    out = run_bpftrace(program, what="ebpf biolatency", duration_s=duration_s, on_ready=on_ready)
+    comms = out.maps.get("@comm") or {}
+    hists = {f"{comms.get(k, '?')} (pid {k})": h for k, h in _hists(out, "@usecs").items()
+             if k}
+    what = f"block I/O latency of PID {pid}" if pid is not None else \
+        "block I/O latency by process"
+    return HistResult(what, "usecs", duration_s, hists, out.notes, out.interrupted)
 
 
 # -- event tools: tcpretrans, execsnoop ------------------------------------------------------

@@ -193,6 +193,48 @@ def test_runqlat_biolatency_offcpu_tcpretrans_report(tmp_path, capsys):
     assert "-> " in text
 
 
+DIRECT_WRITER = """
+import mmap, os, sys, time
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_DIRECT, 0o600)
+block = mmap.mmap(-1, 65536)  # page-aligned, as O_DIRECT wants
+print("ready", flush=True)
+end = time.monotonic() + 60
+while time.monotonic() < end:
+    os.pwrite(fd, block, 0)
+    time.sleep(0.005)
+"""
+
+
+def test_biolatency_of_one_process_counts_its_io_and_no_one_elses():
+    mine = Path.home() / f".perflab-biopid-{os.getpid()}"
+    other = Path.home() / f".perflab-bioother-{os.getpid()}"
+    writer = subprocess.Popen([sys.executable, "-c", DIRECT_WRITER, str(mine)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert writer.stdout is not None
+        assert writer.stdout.readline().startswith("ready")
+        proc = perflab_bg("ebpf", "biolatency", "--pid", str(writer.pid), "-d", "3s", "--json")
+        # another process's direct writes meanwhile: not counted
+        subprocess.run(["dd", "if=/dev/zero", f"of={other}", "bs=64k", "count=64",
+                        "oflag=direct"], capture_output=True, check=True)
+        bio = finish(proc)
+    finally:
+        writer.kill()
+        writer.communicate()
+        mine.unlink(missing_ok=True)
+        other.unlink(missing_ok=True)
+    validate(bio, "ebpf-hist")
+    assert bio["what"] == f"block I/O latency of PID {writer.pid}"
+    (key,) = bio["histograms"]
+    assert key.endswith(f"(pid {writer.pid})")
+    assert bio["histograms"][key]["count"] > 0
+
+
+def test_biolatency_per_process_and_per_disk_do_not_go_together(capsys):
+    assert main(["ebpf", "biolatency", "-D", "-P", "-d", "1s"]) == 2
+    assert "--per-disk goes alone" in capsys.readouterr().err
+
+
 def test_ebpf_bad_input():
     assert main(["ebpf", "syscalls", "--pid", "999999999", "-d", "1s"]) == 3
     assert main(["ebpf", "libcalls", "--pid", str(os.getpid()), "nocolon", "-d", "1s"]) == 2
