@@ -87,6 +87,19 @@ class Arrivals:
     def unstarted(self) -> int:
         return self.total - self.started
 
+    def due_by(self, t_ns: int) -> int:
+        """How many of this worker's arrivals were due at ``t_ns`` (started or not): a test
+        stopped early (Ctrl-C, --abort-on-fail) owed only those. Intended times only grow, so
+        a binary search over the ones not started yet."""
+        lo, hi = self.started, self.total  # the first arrival due after t_ns is in [lo, hi]
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if self._intended(mid) <= t_ns:
+                lo = mid + 1
+            else:
+                hi = mid
+        return lo
+
 
 class OpenScheduler:
     """Starts every due arrival that ``start_one`` accepts; sleeps until the next one.

@@ -244,6 +244,7 @@ class Engine:
         self.issued = 0
         self.finished = 0
         self.stopping = False
+        self.stopped_ns: int | None = None  # when stop() came (Ctrl-C, --abort-on-fail, ...)
         self.issuing_done = False
         self.done: asyncio.Future[None] = self.loop.create_future()
         self.start_ns = 0
@@ -338,6 +339,7 @@ class Engine:
         if self.stopping:
             return
         self.stopping = True
+        self.stopped_ns = _now()
         self.issuing_done = True
         if self.schedule is None:  # nothing that completes from now on is counted
             self.count_until_ns = min(self.count_until_ns, _now())
@@ -630,8 +632,11 @@ class Engine:
         """The whole test's counts of this worker (after the last ``take``)."""
         scheduled = dropped = 0
         if self.scheduler is not None:
-            scheduled = self.scheduler.arrivals.total
-            dropped = self.scheduler.arrivals.unstarted
+            arrivals = self.scheduler.arrivals
+            scheduled = arrivals.total
+            if self.stopped_ns is not None:  # stopped early: only what was due by then is owed
+                scheduled = arrivals.due_by(self.stopped_ns)
+            dropped = scheduled - arrivals.started
         return WorkerEnd(self.end_ns, scheduled=scheduled, dropped=dropped,
                          unfinished=self.unfinished)
 

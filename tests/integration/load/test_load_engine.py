@@ -320,6 +320,27 @@ def test_ctrl_c_stops_cleanly_prints_and_stores_an_aborted_run(test_server, stor
         assert store.series(run.id, name="load.rps")
 
 
+def test_ctrl_c_in_the_open_model_owes_only_the_arrivals_due_by_then(test_server, store_path):
+    """Stopped by the user, an open-model test is aborted (130), not failed: the arrivals after
+    the stop were never due, so they are not "never sent"."""
+    srv = test_server()
+    env = dict(os.environ, PYTHONPATH=SRC)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "perflab", "load", srv.url, "--rate", "100", "-d", "60",
+         "--store", str(store_path), "--json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        start_new_session=True)
+    wait_for_samples(store_path, "load.rps")
+    os.killpg(proc.pid, signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    doc = json.loads(out)
+    assert doc["status"] == "aborted"
+    assert doc["target_reached"] is True
+    assert doc["scheduled"] < 6000  # not the whole minute's
+    assert doc["dropped"] <= doc["scheduled"] * 0.01
+
+
 def test_requests_beyond_the_timeout_count_as_timeouts(test_server, store_path, capsys):
     srv = test_server("--stall-every", "10s", "--stall-for", "9.5s")  # stalled from 0.5 s on
     time.sleep(0.6)

@@ -94,3 +94,16 @@ def test_a_fixed_lead_is_kept(clock):
         clock.ns = timer.armed[-1] + 500 * US  # always late: a learnt lead would grow
         sched._woken()
     assert sched.lead_ns == 150 * US
+
+
+@pytest.mark.parametrize(("index", "workers"), [(0, 1), (1, 3)])
+def test_arrivals_due_by_a_moment_are_those_scheduled_up_to_it(index, workers):
+    """A test stopped early owes only the arrivals due by the stop: counted by their intended
+    times, whatever was started."""
+    arrivals = Arrivals(Schedule.constant(100, 10), 0, index, workers)  # 1,000 in 10 s
+    times = [arrivals._intended(n) for n in range(arrivals.total)]
+    for t_ns in (0, 1, 2_500_000_000, 9_999_999_999, 10**12):
+        assert arrivals.due_by(t_ns) == sum(t <= t_ns for t in times)
+    for _ in range(50):
+        arrivals.advance()
+    assert arrivals.due_by(0) == 50  # never fewer than were started
