@@ -174,9 +174,8 @@ def watch(target: LeakTarget, options: LeakOptions, *,
         for source in sources:
             with contextlib.suppress(TargetError):  # a process gone took its tracing along
                 source.close()
-            failure = getattr(source, "failure", None)  # memray's attach, when it failed
-            if failure:
-                seen.notes.append(failure)
+            if source.failure:
+                seen.notes.append(source.failure)
     return seen
 
 

@@ -21,6 +21,7 @@ class Source(Protocol):
     """One reader of a target's memory."""
 
     name: str
+    failure: str | None  # why it could not read what it set out to (a note in the report)
 
     def sample(self) -> dict[str, float]: ...
 
@@ -33,6 +34,7 @@ class ProcSource:
     """RSS and PSS from ``/proc/PID/smaps_rollup`` (the kernel's page-table walk)."""
 
     name = "procfs"
+    failure: str | None = None
 
     def __init__(self, pid: int, proc_root: Path = Path("/proc")) -> None:
         self.pid = pid
@@ -61,6 +63,7 @@ class GoSource:
     """The runtime's ``HeapInuse``/``HeapObjects``; sites from the heap profile."""
 
     name = "go pprof heap (inuse_space)"
+    failure: str | None = None
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -82,6 +85,7 @@ class PythonAgentSource:
     already tracing), its growth since the baseline by traceback."""
 
     name = "python tracemalloc (debug agent)"
+    failure: str | None = None
 
     def __init__(self, pid: int, *, frames: int = 16, directory: Path | None = None) -> None:
         self.pid = pid

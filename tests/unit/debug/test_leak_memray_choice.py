@@ -104,3 +104,22 @@ def test_this_interpreter_is_a_python_process_and_a_shell_is_not(tmp_path):
     assert is_python_process(1, proc_root=tmp_path / "proc")  # an embedded interpreter
     assert not is_python_process(2, proc_root=tmp_path / "proc")
     assert Path(sys.executable).exists()
+
+
+def test_a_reader_that_could_not_read_leaves_its_reason_in_the_notes(monkeypatch):
+    class Failing:
+        name = "memray attach"
+        failure: str | None = None
+
+        def sample(self) -> dict[str, float]:
+            return {"rss": 1.0}
+
+        def sites(self) -> None:
+            return None
+
+        def close(self) -> None:
+            self.failure = "memray attach did not finish within the watch"
+
+    monkeypatch.setattr(_leak, "open_sources", lambda target, options: ([Failing()], []))
+    seen = _leak.watch(LeakTarget(pid=os.getpid()), LeakOptions(duration_s=0, interval_s=1))
+    assert seen.notes == ["memray attach did not finish within the watch"]
