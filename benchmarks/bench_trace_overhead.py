@@ -3,24 +3,29 @@
 (``ParentBased(TraceIdRatioBased(0.1))``) and at 100 % (target: 10 % costs <= 5 %).
 
 The figure is the service's **CPU seconds per request**: the utime + stime of the chain's three
-processes (their exporter threads included) over a load test, divided by the requests it served.
-On a shared machine throughput moves with whatever else runs; the CPU a request costs the
-service moves much less. The three configurations alternate, round after round, in a rotating
-order (so drift touches them alike): each round starts the chain with the configuration's
-``OTEL_*`` variables, warms it up, drives it with ``perflab load`` (closed model, fixed
-connections) and reads the chain's CPU before the load and 5.5 s after it (so the export of
-the last spans, every 5 s by default, is counted too; an idle chain costs nothing meanwhile).
-Spans go to a real hub; its CPU is reported beside, not counted.
+processes (their exporter threads included) divided by the requests it served. On a shared
+machine throughput moves with whatever else runs; the CPU a request costs the service moves
+much less, and what still moves it (cache and frequency effects of the neighbours) is handled
+by statistics over many short alternating rounds rather than a few long ones.
 
-Printed: per configuration the median CPU per request and its range over the rounds, the
-overhead as the median of the per-round ratios to "off" (each against the "off" of its own
-round) with their range, and throughput and p99 as a reference.
+One chain per configuration is started once and stays up (an idle chain costs nothing but its
+exporter's wake-ups, which are part of the overhead). Each round drives every chain in turn,
+in a rotating order, with ``perflab load`` (closed model, fixed connections) for ``--seconds``.
+A chain's CPU for a round is read from the start of its burst to the start of its next one (for
+the last round, to ``EXPORT_WAIT_S`` after the end), so the spans exported after a burst (every
+5 s by default) are counted in the round they came from, and nothing is counted twice. Spans go
+to a real hub; its CPU is reported beside, not counted.
+
+Printed: per configuration the median CPU per request and its range, and the overhead against
+"off" two ways, each with a 95 % bootstrap interval (10,000 resamples, seeded): the median of
+the per-round ratios (paired: each round against the "off" of the same round) and the ratio of
+the medians (unpaired); throughput and p99 as a reference.
 
 ``--before-src DIR`` adds a fourth configuration, 10 % with another tree's ``src/`` on
 ``PYTHONPATH`` (``git archive REV src | tar -x -C DIR``), in the same rounds: a change to
 ``perflab.otel`` or the demo measured before and after under the same load.
 
-    python benchmarks/bench_trace_overhead.py [--rounds 5] [--seconds 6] [--connections 8]
+    python benchmarks/bench_trace_overhead.py [--rounds 20] [--seconds 2] [--connections 8]
                                               [--before-src DIR/src]
 """
 
@@ -35,6 +40,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import numpy as np
 
 from perflab.testing import free_port, serve
 
@@ -99,31 +106,65 @@ def _load(port: int, seconds: float, connections: int, store: Path
     return float(summary["rps"]), float(p99), int(summary["requests"])
 
 
-def _round(tmp: Path, env: dict[str, str], args: argparse.Namespace, hub_pid: int
-           ) -> tuple[float, float, float, float]:
-    """(CPU us per request of the chain, req/s, p99 ms, hub CPU us per request)."""
-    procs, fport = _start_chain(tmp, env)
-    try:
-        _load(fport, 1.0, args.connections, tmp / "warmup.db")  # imports, caches, connections
-        pids = [p.pid for p in procs]
-        cpu0, hub0 = _cpu_s(pids), _cpu_s([hub_pid])
-        rps, p99, requests = _load(fport, args.seconds, args.connections, tmp / "load.db")
-        time.sleep(EXPORT_WAIT_S)  # the spans of the last requests exported, in the count
-        cpu = _cpu_s(pids) - cpu0
-        hub = _cpu_s([hub_pid]) - hub0
-    finally:
-        _stop(procs)
-    return 1e6 * cpu / max(requests, 1), rps, p99, 1e6 * hub / max(requests, 1)
-
-
 def _range(values: list[float]) -> str:
     return f"{min(values):.1f} .. {max(values):.1f}"
 
 
+def _bootstrap(stat, samples: list[np.ndarray], n: int = 10_000) -> tuple[float, float]:
+    """The 95 % percentile-bootstrap interval of ``stat(*samples)``: each sample resampled
+    with replacement (paired samples are passed as one array of rows)."""
+    rng = np.random.default_rng(13)
+    values = np.empty(n)
+    for i in range(n):
+        values[i] = stat(*(a[rng.integers(0, len(a), len(a))] for a in samples))
+    lo, hi = np.percentile(values, [2.5, 97.5])
+    return float(lo), float(hi)
+
+
+def _paired_median_ratio(pairs: np.ndarray) -> float:
+    return float(100 * (np.median(pairs[:, 0] / pairs[:, 1]) - 1))
+
+
+def _median_ratio(x: np.ndarray, off: np.ndarray) -> float:
+    return float(100 * (np.median(x) / np.median(off) - 1))
+
+
+class Chain:
+    """One configuration's chain, up for the whole benchmark, and what its rounds measured."""
+
+    def __init__(self, tmp: Path, env: dict[str, str]) -> None:
+        tmp.mkdir()
+        self.procs, self.port = _start_chain(tmp, env)
+        self.pids = [p.pid for p in self.procs]
+        self.tmp = tmp
+        self.cpu_mark: float | None = None
+        self.requests = 0
+        self.rounds: list[tuple[float, float, float, float]] = []  # us/req, req/s, p99, hub
+        self._burst: tuple[float, float, float, float, int] | None = None
+
+    def burst(self, seconds: float, connections: int, hub_pid: int) -> None:
+        now, hub = _cpu_s(self.pids), _cpu_s([hub_pid])
+        self._close(now, hub)
+        rps, p99, requests = _load(self.port, seconds, connections, self.tmp / "load.db")
+        self._burst = (now, hub, rps, p99, requests)
+
+    def _close(self, now: float, hub: float) -> None:
+        """The previous burst's round: its CPU up to ``now``."""
+        if self._burst is not None:
+            cpu0, hub0, rps, p99, requests = self._burst
+            n = max(requests, 1)
+            self.rounds.append((1e6 * (now - cpu0) / n, rps, p99, 1e6 * (hub - hub0) / n))
+            self._burst = None
+
+    def finish(self, hub_pid: int) -> None:
+        self._close(_cpu_s(self.pids), _cpu_s([hub_pid]))
+        _stop(self.procs)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--seconds", type=float, default=6.0)
+    parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--seconds", type=float, default=2.0)
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--before-src", type=Path, default=None)
     args = parser.parse_args()
@@ -131,7 +172,6 @@ def main() -> None:
     if args.before_src is not None:
         configs["10% before"] = {**CONFIGS["10%"], "PYTHONPATH": str(args.before_src.resolve())}
     names = list(configs)
-    results: dict[str, list[tuple[float, float, float, float]]] = {k: [] for k in names}
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         port = free_port()
@@ -139,30 +179,47 @@ def main() -> None:
                    "--no-otlp-grpc", "--no-zipkin") as hub:
             base = {**os.environ, "PYTHONPATH": str(SRC),
                     "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{port}"}
-            for r in range(args.rounds):
-                k = r % len(names)
-                order = names[k:] + names[:k]  # rotate which goes first
-                for name in order:
-                    results[name].append(_round(tmp, {**base, **configs[name]}, args, hub.pid))
-                print(f"round {r + 1}: " + ", ".join(
-                    f"{n} {results[n][-1][0]:.0f} us/req ({results[n][-1][1]:.0f} req/s)"
-                    for n in names) + f"; load average {os.getloadavg()[0]:.1f}", flush=True)
-    off = results["off"]
-    off_rps = statistics.median(x[1] for x in off)
-    off_p99 = statistics.median(x[2] for x in off)
+            chains: dict[str, Chain] = {}
+            try:
+                for i, name in enumerate(names):
+                    chains[name] = Chain(tmp / f"chain{i}", {**base, **configs[name]})
+                for c in chains.values():  # imports, caches, connections
+                    _load(c.port, 1.0, args.connections, tmp / "warmup.db")
+                for r in range(args.rounds):
+                    k = r % len(names)
+                    for name in names[k:] + names[:k]:  # rotate which goes first
+                        chains[name].burst(args.seconds, args.connections, hub.pid)
+                    if r:
+                        print(f"round {r}: " + ", ".join(
+                            f"{n} {chains[n].rounds[-1][0]:.0f} us/req" for n in names)
+                            + f"; load average {os.getloadavg()[0]:.1f}", flush=True)
+                time.sleep(EXPORT_WAIT_S)  # the spans of the last requests exported
+            finally:
+                for c in chains.values():
+                    c.finish(hub.pid)
+    results = {n: chains[n].rounds for n in names}
+    off = np.array([x[0] for x in results["off"]])
+    off_rps = statistics.median(x[1] for x in results["off"])
+    off_p99 = statistics.median(x[2] for x in results["off"])
     print(f"chain CPU per request, {args.rounds} alternating rounds of {args.seconds:g} s, "
-          f"{args.connections} connections:")
+          f"{args.connections} connections (95 % bootstrap intervals):")
     for name in names:
-        cpu = [x[0] for x in results[name]]
-        ratios = [100 * (x[0] / o[0] - 1) for x, o in zip(results[name], off, strict=True)]
+        cpu = np.array([x[0] for x in results[name]])
         rps = statistics.median(x[1] for x in results[name])
         p99 = statistics.median(x[2] for x in results[name])
-        hub = statistics.median(x[3] for x in results[name])
-        print(f"{name:>10}: {statistics.median(cpu):6.0f} us/req (range {_range(cpu)}), "
-              f"overhead {statistics.median(ratios):+.1f} % (per round {_range(ratios)} %); "
-              f"{rps:.0f} req/s ({100 * (rps - off_rps) / off_rps:+.1f} %), "
+        hub_us = statistics.median(x[3] for x in results[name])
+        line = (f"{name:>10}: {np.median(cpu):6.0f} us/req (range {_range(list(cpu))})")
+        if name != "off":
+            pairs = np.column_stack([cpu, off])
+            paired = _paired_median_ratio(pairs)
+            plo, phi = _bootstrap(_paired_median_ratio, [pairs])
+            unpaired = _median_ratio(cpu, off)
+            ulo, uhi = _bootstrap(_median_ratio, [cpu, off])
+            line += (f", overhead {paired:+.1f} % [{plo:+.1f}, {phi:+.1f}] paired, "
+                     f"{unpaired:+.1f} % [{ulo:+.1f}, {uhi:+.1f}] of medians")
+        print(line + f"; {rps:.0f} req/s ({100 * (rps - off_rps) / off_rps:+.1f} %), "
               f"p99 {p99:.1f} ms ({100 * (p99 - off_p99) / off_p99:+.1f} %); "
-              f"hub {hub:.0f} us/req")
+              f"hub {hub_us:.0f} us/req")
 
 
 if __name__ == "__main__":
