@@ -8,7 +8,13 @@ minutes of CPU to send 10 M spans on this machine): 1 M traces of 10 spans over 
 ``--keep PATH`` (and reused when it exists). Each figure is the median of fresh queries, wall
 time, on a fresh connection.
 
-    python benchmarks/bench_trace_query.py [--spans 10000000] [--keep /tmp/spans10m.db]
+``--http``: the same questions through a real ``perflab serve`` on the file, as Grafana's
+Jaeger data source and Jaeger's UI ask them (``GET /api/traces?service=&operation=&tags=
+&minDuration=&maxDuration=&start=&end=&limit=`` and ``GET /api/traces/{id}``): the median
+and maximum wall time of each request, answer included (JSON encoding and the loopback
+round trip).
+
+    python benchmarks/bench_trace_query.py [--spans 10000000] [--keep /tmp/spans10m.db] [--http]
 """
 
 from __future__ import annotations
@@ -21,7 +27,10 @@ import tempfile
 import time
 from pathlib import Path
 
+import requests
+
 from perflab.store import SpanCatalog, Store, insert_spans, name_id, span_stats
+from perflab.testing import serve
 from perflab.trace import TraceQuery, find_traces, get_trace, search_document
 
 SERVICES = [f"svc{i}" for i in range(10)]
@@ -78,10 +87,44 @@ def _median_ms(fn, n: int) -> tuple[float, float]:
     return statistics.median(times), max(times)
 
 
+def jaeger_http(path: Path, now_ns: int, ids: list[bytes]) -> None:
+    """The Jaeger API's searches and trace fetches, through a real hub on the file."""
+    start_us, end_us = (now_ns - 3600 * NS) // 1000, now_ns // 1000
+    hour = {"start": start_us, "end": end_us, "limit": 20}
+    searches = {
+        "service": {"service": "svc3"},
+        "service+operation": {"service": "svc3", "operation": "GET /op7"},
+        "service+operation+minDuration 100ms": {"service": "svc3", "operation": "GET /op7",
+                                                "minDuration": "100ms"},
+        "service+duration 50ms..200ms": {"service": "svc3", "minDuration": "50ms",
+                                         "maxDuration": "200ms"},
+        "service+tag error=true": {"service": "svc3", "tags": json.dumps({"error": "true"})},
+        "service+tag http.route=/x": {"service": "svc3",
+                                      "tags": json.dumps({"http.route": "/x"})},
+    }
+    with serve(path, "--no-record") as hub, requests.Session() as http:
+        def get(url: str, params: dict | None = None) -> requests.Response:
+            r = http.get(hub.url + url, params=params, timeout=60)
+            r.raise_for_status()
+            return r
+
+        get("/api/services")  # the hub's first queries (caches, pages) before the clock
+        for name, params in searches.items():
+            n = len(get("/api/traces", {**params, **hour}).json()["data"])
+            med, worst = _median_ms(lambda p=params: get("/api/traces", {**p, **hour}), 10)
+            print(f"  GET /api/traces {name}, last hour, limit 20: median {med:.1f} ms, "
+                  f"max {worst:.1f} ms ({n} traces)")
+        it = iter(ids * 2)
+        med, worst = _median_ms(lambda: get(f"/api/traces/{next(it).hex()}"), 100)
+        print(f"  GET /api/traces/{{id}} (10 spans): median {med:.1f} ms, max {worst:.1f} ms")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--spans", type=int, default=10_000_000)
     parser.add_argument("--keep", type=Path, default=None)
+    parser.add_argument("--http", action="store_true",
+                        help="also time the Jaeger API's requests through a real hub")
     args = parser.parse_args()
     tmp = None
     path = args.keep
@@ -124,6 +167,9 @@ def main() -> None:
         q4 = TraceQuery(start_ns=now - 3600 * NS, end_ns=now, limit=1000)
         med, worst = _median_ms(lambda: search_document(store, q4), 3)
         print(f"the Traces page's search, 1,000 results (summaries): median {med:.0f} ms")
+    if args.http:
+        print("Jaeger API through perflab serve:")
+        jaeger_http(path, now, ids)
     if tmp is not None:
         tmp.cleanup()
 
