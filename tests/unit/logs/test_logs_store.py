@@ -115,6 +115,7 @@ def test_common_words_and_prefixes_give_the_same_lines_as_the_index(store, monke
         assert found("T request 3", check_all=check_all) == [30, 31, 32]  # "request": 40 lines
         assert found("ET requ", check_all=check_all) == [30, 31, 32]
         assert found("quest 31 hand", check_all=check_all) == [31]
+        assert found("quest 31 handl", check_all=check_all) == [31]  # a long prefix: looked up
     # the whole day: "request" is in no more lines than the window holds, the index narrows
     assert [r.ts_ns // (60 * S) for r in log_lines(store, ids, 0, 40 * 60 * S,
                                                    contains=["T request 3"], backward=False)] \
