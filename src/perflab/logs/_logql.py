@@ -5,9 +5,9 @@ Grammar (Loki's docs, "LogQL"; pkg/logql/syntax):
     query     := log_query | metric
     log_query := selector stage*
     selector  := '{' matcher (',' matcher)* '}'       matcher := name ('='|'!='|'=~'|'!~') string
-    stage     := ('|=' | '!=' | '|~' | '!~') string   line filters
-               | ('|=' | '!=') 'ip' '(' string ')'     an address, range or CIDR in the line
-               | ('|>' | '!>') string                  a pattern of literals and <_>
+    stage     := ('|=' | '!=' | '|~' | '!~') term ('or' term)*    line filters
+               | ('|>' | '!>') string ('or' string)*   a pattern of literals and <_>
+    term      := string | 'ip' '(' string ')'         ip(): an address, range or CIDR
                | '|' ('json' | 'logfmt' | 'unpack')    parsers
                | '|' 'pattern' string | '|' 'regexp' string
                | '|' label_expr                        label filters: and, or, ',' and ( )
@@ -27,8 +27,13 @@ Grammar (Loki's docs, "LogQL"; pkg/logql/syntax):
 A label filter compares a label with a string (``=``, ``!=``, ``=~``, ``!~``), a number, a
 duration or a byte size (``==``, ``!=``, ``>``, ``>=``, ``<``, ``<=``), or with
 ``ip("...")`` (``=``, ``!=``). Regexps are anchored
-in matchers and label filters, unanchored in line filters, as in Loki. Errors are
-``LogQLError`` with the 1-based column of the offending token.
+in matchers and label filters, unanchored in line filters, as in Loki. A line filter's terms
+joined by ``or`` (Loki 2.9+, pkg/logql/syntax/expr.y ``orFilter``) all take its operator: ``|=``,
+``|~`` and ``|>`` keep a line any term matches (``AnyLineFilter``); ``!=``, ``!~`` and ``!>``
+keep a line no term matches, which is one negated filter a term (Loki's ``newOrLineFilter``:
+"!(left or right) == (!left and !right)"). As in Loki's grammar, an ``ip()`` term may end a
+chain of terms, or end its first part and be followed by more (``|= "a" or ip("b") or "c"``),
+once. Errors are ``LogQLError`` with the 1-based column of the offending token.
 """
 
 from __future__ import annotations
@@ -166,6 +171,20 @@ class PatternLineFilter:
         return self.pattern.test(line) == (self.op == "|>")
 
 
+SingleLineFilter = LineFilter | IPLineFilter | PatternLineFilter
+
+
+@dataclass(frozen=True, slots=True)
+class AnyLineFilter:
+    """``|= "a" or "b"`` (also ``|~``, ``|>``, with ``ip()`` terms): keeps a line any of its
+    filters keeps."""
+
+    filters: tuple[SingleLineFilter, ...]
+
+    def keeps(self, line: str) -> bool:
+        return any(f.keeps(line) for f in self.filters)
+
+
 @dataclass(frozen=True, slots=True)
 class Parser:
     """``| json``, ``| logfmt``, ``| unpack``; with ``params`` (label, path or key) only those
@@ -241,8 +260,8 @@ class LabelSelect:
     items: tuple[tuple[str, Matcher | None], ...]
 
 
-Stage = (LineFilter | IPLineFilter | PatternLineFilter | Parser | PatternParser | RegexpParser
-         | Decolorize | LabelFilter | LineFormat | LabelFormat | LabelSelect)
+Stage = (LineFilter | IPLineFilter | PatternLineFilter | AnyLineFilter | Parser | PatternParser
+         | RegexpParser | Decolorize | LabelFilter | LineFormat | LabelFormat | LabelSelect)
 # stages after which a line is not the stored text: |= filters after them cannot use the index
 _REWRITES_LINE = (LineFormat, Decolorize)
 
@@ -525,7 +544,12 @@ class _Parser:
                 self.next()
                 unwrap = self.unwrap()
                 continue
-            stage_tok = self.peek() if self.at("op", "|") else self.tok
+            if not self.at("op", "|"):  # a line filter: one stage, or a negated one per term
+                if unwrap is not None:
+                    raise self.fail("only label filters may follow unwrap")
+                stages.extend(self.line_filters(self.next()))
+                continue
+            stage_tok = self.peek()
             stage = self.stage()
             if unwrap is not None:
                 if not isinstance(stage, LabelFilter):
@@ -546,9 +570,27 @@ class _Parser:
             return Unwrap(label.text, conv)
         return Unwrap(name.text)
 
-    def line_filter(self, op: Token) -> Stage:
-        """A line filter after its operator: a string, ``ip("...")`` or (``|>``, ``!>``) a
-        pattern."""
+    def line_filters(self, op: Token) -> list[Stage]:
+        """A line filter after its operator, with its ``or`` terms: one stage for ``|=``,
+        ``|~``, ``|>`` (``AnyLineFilter`` when there are several terms), a stage a term for
+        ``!=``, ``!~``, ``!>`` (a line no term matches)."""
+        terms = [self.line_filter(op)]
+        ip_inside = False  # an ip() term followed by more: Loki's grammar allows it once
+        while self.at("name", "or"):  # never a binary operator here: a range or ')' is next
+            if isinstance(terms[-1], IPLineFilter):
+                if ip_inside:
+                    raise self.fail("ip() may be followed by 'or' once in a line filter "
+                                    "(as in Loki's grammar)")
+                ip_inside = True
+            self.next()
+            terms.append(self.line_filter(op))
+        if len(terms) == 1 or op.text.startswith("!"):
+            return list(terms)
+        return [AnyLineFilter(tuple(terms))]
+
+    def line_filter(self, op: Token) -> SingleLineFilter:
+        """One term of a line filter after its operator: a string, ``ip("...")`` or (``|>``,
+        ``!>``) a pattern."""
         if op.text in ("|>", "!>"):
             tok = self.expect("string")
             try:
@@ -565,8 +607,7 @@ class _Parser:
 
     def stage(self) -> Stage:
         op = self.next()
-        if op.text != "|":
-            return self.line_filter(op)
+        assert op.text == "|", op  # line filters are read by line_filters
         # a stage's keyword, unless a label filter on a label so named (`| json="x"`);
         # `| json != "x"` is the parser, then a line filter, as Loki's lexer reads it
         nxt = self.peek()

@@ -29,6 +29,7 @@ from decimal import Decimal
 from perflab.logs._fields import ParseFailed, parse_json, sanitize_key
 from perflab.logs._logfmt import decode_logfmt
 from perflab.logs._logql import (
+    AnyLineFilter,
     BoolExpr,
     Compare,
     Decolorize,
@@ -239,7 +240,7 @@ def _select(stage: LabelSelect, labels: Labels) -> None:
 def run_stage(stage: Stage, stream: Labels, line: str, ts_ns: int,
               labels: Labels) -> str | None:
     """One stage on a line: the line after it, or None when it drops the line."""
-    if isinstance(stage, (LineFilter, IPLineFilter, PatternLineFilter)):
+    if isinstance(stage, (LineFilter, IPLineFilter, PatternLineFilter, AnyLineFilter)):
         return line if stage.keeps(line) else None
     if isinstance(stage, Parser):
         return _extract(stage, line, labels, stream)

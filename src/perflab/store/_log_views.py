@@ -54,7 +54,8 @@ def log_level_counts(store: Store, stream_ids: Sequence[int] | None, start_ns: i
         sql += f" AND stream_id IN {streams}"
         args += ids
         chosen = len(stream_ids)
-    sql, args = _with_filters(store, sql, args, contains, run_id, streams=chosen)
+    sql, args = _with_filters(store, sql, args, contains, run_id, streams=chosen,
+                              window=(start_ns, end_ns))
     sql += " GROUP BY 1, 2 ORDER BY 1, 2"
     return [(int(b), lvl, int(n)) for b, lvl, n in store.conn.execute(sql, args)]
 

@@ -10,6 +10,7 @@ from perflab.logs import LogEntry, LogSink, Retention, apply_retention
 from perflab.store import (
     SCHEMA_VERSION,
     Store,
+    _logs,
     canonical_labels,
     log_counts,
     log_lines,
@@ -17,6 +18,7 @@ from perflab.store import (
     log_stats,
     log_streams,
 )
+from perflab.store._logs import substring_glob
 
 S = 10**9
 
@@ -72,6 +74,55 @@ def test_a_stream_is_stored_once_and_the_index_is_case_sensitive(store):
         "request nine"]
     assert [r.ts_ns for r in log_lines(store, ids, 0, 100, contains=["3", "done"],
                                        backward=False)] == [3]
+
+
+def test_a_substring_is_matched_as_written_whatever_glob_makes_of_it(store):
+    """The substring check is a GLOB: its wildcards in the text are literal characters."""
+    lines = ["a*b c", "axxb c", "x?y", "xzy", "[ab] 1", "a 1", "b] ]", "100%_off", "1000off",
+             "Grüße", "GRÜSSE", "tab\there", "back\\slash"]
+    _write(store, [({"job": "g"}, i, line) for i, line in enumerate(lines)])
+    ids = [s for s, _ in log_streams(store)]
+
+    def found(text: str) -> list[str]:
+        return [r.line for r in log_lines(store, ids, 0, 100, contains=[text], backward=False)]
+
+    assert found("*b") == ["a*b c"]
+    assert found("?") == ["x?y"]
+    assert found("[ab]") == ["[ab] 1"]
+    assert found("]") == ["[ab] 1", "b] ]"]
+    assert found("0%_") == ["100%_off"]
+    assert found("üß") == ["Grüße"]
+    assert found("\t") == ["tab\there"]
+    assert found("\\") == ["back\\slash"]
+    assert found("") == lines
+    assert substring_glob("a*[?]") == "*a[*][[][?]]*"
+
+
+def test_common_words_and_prefixes_give_the_same_lines_as_the_index(store, monkeypatch):
+    """A word in more lines than the window holds, and a prefix over a small window, are not
+    looked up (the window's lines are checked instead): the same lines come back."""
+    monkeypatch.setattr(_logs, "_FEW", 5)  # what counts as many matches
+    _write(store, [({"job": "w"}, i * 60 * S, f"GET request {i} handled") for i in range(40)])
+    ids = [s for s, _ in log_streams(store)]
+    window = (30 * 60 * S, 33 * 60 * S)  # 3 of the 40 lines
+
+    def found(text: str, *, check_all: int) -> list[int]:
+        monkeypatch.setattr(_logs, "_CHECK_ALL", check_all)
+        return [r.ts_ns // (60 * S) for r in log_lines(store, ids, *window, contains=[text],
+                                                       backward=False)]
+
+    for check_all in (0, 10**6):  # the prefix looked up, or not
+        assert found("T request 3", check_all=check_all) == [30, 31, 32]  # "request": 40 lines
+        assert found("ET requ", check_all=check_all) == [30, 31, 32]
+        assert found("quest 31 hand", check_all=check_all) == [31]
+        assert found("quest 31 handl", check_all=check_all) == [31]  # a long prefix: looked up
+    # the whole day: "request" is in no more lines than the window holds, the index narrows
+    assert [r.ts_ns // (60 * S) for r in log_lines(store, ids, 0, 40 * 60 * S,
+                                                   contains=["T request 3"], backward=False)] \
+        == [3, *range(30, 40)]
+    counts = log_counts(store, ids, window[0] - 1, window[1] - 1, 60 * S,
+                        contains=["T request"])
+    assert sorted(n for _, _, n, _ in counts) == [1, 1, 1]
 
 
 def test_retention_by_age_deletes_old_lines_their_index_and_empty_streams(store):
