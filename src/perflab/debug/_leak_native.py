@@ -22,7 +22,10 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import subprocess
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from perflab.debug._goheap import SiteSample
@@ -32,7 +35,8 @@ from perflab.errors import PerflabError
 EVERY = 4            # one allocation in EVERY is sampled
 DEPTH = 12           # user stack frames kept
 MARGIN_S = 60.0      # bpftrace exits on its own this long after the watch should have ended
-_FRAME = re.compile(r"^(?:[0-9a-f]+ )?(?P<function>.*?)(?:\+\d+)?(?: \((?P<module>[^()]*)\))?$")
+_FRAME = re.compile(r"^(?:(?P<address>[0-9a-f]+) )?(?P<function>.*?)(?:\+\d+)?"
+                    r"(?: \((?P<module>[^()]*)\))?$")
 # frames that belong to the allocator rather than to the code that allocates
 _ALLOCATOR_MODULES = ("libc.so", "libc-", "libstdc++", "ld-linux", "libgcc_s")
 _ALLOCATOR_FUNCTIONS = ("malloc", "calloc", "realloc", "operator new", "__rust_alloc",
@@ -80,29 +84,94 @@ def _is_allocator(function: str, module: str) -> bool:
     return base.startswith(_ALLOCATOR_MODULES) or function.startswith(_ALLOCATOR_FUNCTIONS)
 
 
+def frame_address(text: str) -> int | None:
+    """The (return) address a ``ustack(perf)`` frame starts with."""
+    m = _FRAME.match(text.strip())
+    return int(m["address"], 16) if m is not None and m["address"] else None
+
+
+Locate = Callable[[int, str], tuple[str, int] | None]
+
+
 def site_samples(live_bytes: dict[str, int], live_objects: dict[str, int], *,
-                 every: int) -> dict[str, SiteSample]:
+                 every: int, locate: Locate | None = None) -> dict[str, SiteSample]:
     """bpftrace's ``@bytes``/``@objs`` by stack -> live bytes by site (the first frame that is
-    not the allocator's), scaled by the sampling rate to estimates of the whole."""
+    not the allocator's), scaled by the sampling rate to estimates of the whole. ``locate``
+    gives a frame's source file and line from its address and module (else the module, 0)."""
     out: dict[str, SiteSample] = {}
     for key, sampled in live_bytes.items():
         if sampled <= 0:
             continue
         parts = split_key(key)
-        frames = [parse_frame(f) for f in (parts[0] if parts else [])]
+        texts = parts[0] if parts else []
+        frames = [parse_frame(f) for f in texts]
         if not frames:
             continue
-        function, module = next(((f, m) for f, m in frames if not _is_allocator(f, m)),
-                                frames[0])
-        site = f"{function} ({module})"
+        at = next((i for i, (f, m) in enumerate(frames) if not _is_allocator(f, m)), 0)
+        function, module = frames[at]
+        address = frame_address(texts[at])
+        where = locate(address, module) if locate and address and module else None
+        file, line = where or (module, 0)
+        site = f"{function} ({file}:{line})" if where else f"{function} ({module})"
         prev = out.get(site)
         stack = tuple(f"{f} ({m})" for f, m in frames)
         objects = max(0, live_objects.get(key, 0)) * every
-        out[site] = SiteSample(function, module, 0,
+        out[site] = SiteSample(function, file, line,
                                sampled * every + (prev.bytes if prev else 0),
                                objects + (prev.objects if prev else 0),
                                prev.stack if prev and prev.bytes >= sampled * every else stack)
     return out
+
+
+class SourceLines:
+    """Source file and line of return addresses in a process's binaries (built with ``-g``),
+    through ``addr2line``; each address asked once."""
+
+    def __init__(self, pid: int, addr2line: str | None = None) -> None:
+        self.pid = pid
+        self.addr2line = addr2line or shutil.which("addr2line")
+        self._cache: dict[tuple[int, str], tuple[str, int] | None] = {}
+
+    def __call__(self, address: int, module: str) -> tuple[str, int] | None:
+        key = (address, module)
+        if key not in self._cache:
+            self._cache[key] = self._ask(address, module)
+        return self._cache[key]
+
+    def _offset(self, address: int, module: str) -> int | None:
+        """The address as addr2line takes it: the offset in the file (a PIE or a library, laid
+        out as GNU ld and lld do: text at the same virtual address as file offset), or the
+        address itself in a fixed-address executable."""
+        try:
+            with Path(module).open("rb") as elf:
+                if elf.read(18)[16:18] == b"\x02\x00":  # ET_EXEC
+                    return address
+            maps = Path(f"/proc/{self.pid}/maps").read_text()
+        except OSError:
+            return None
+        for row in maps.splitlines():
+            f = row.split(None, 5)
+            if len(f) == 6 and f[5] == module:
+                start, end = (int(x, 16) for x in f[0].split("-"))
+                if start <= address < end:
+                    return address - start + int(f[2], 16)
+        return None
+
+    def _ask(self, address: int, module: str) -> tuple[str, int] | None:
+        offset = self._offset(address, module)
+        if offset is None or self.addr2line is None:
+            return None
+        try:
+            out = subprocess.run([self.addr2line, "-e", module, hex(offset - 1)],  # noqa: S603
+                                 capture_output=True, text=True, timeout=30, check=False)
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        file, _, line = out.stdout.strip().rpartition(":")
+        line = line.split()[0] if line else ""  # "12 (discriminator 3)"
+        if out.returncode != 0 or not file or file == "??" or not line.isdigit() \
+                or line == "0":
+            return None
+        return file, int(line)
 
 
 def libc_path(pid: int) -> str:
@@ -132,7 +201,9 @@ class NativeSource:
         self._bytes: dict[str, int] | None = None
         self._objects: dict[str, int] = {}
         self._fresh = False
+        self.attached = threading.Event()  # every probe is in place
         self._thread: threading.Thread | None = None
+        self._lines = SourceLines(pid)
         try:
             libc = libc_path(pid)
         except PerflabError as err:
@@ -149,7 +220,7 @@ class NativeSource:
     def _run(self, text: str, duration_s: float) -> None:
         try:
             run_bpftrace(text, what="native allocation sampling", duration_s=duration_s,
-                         on_line=self._line, stop=self._stop)
+                         on_ready=self.attached.set, on_line=self._line, stop=self._stop)
         except PerflabError as err:
             hint = f" ({err.hint})" if err.hint else ""
             self.failure = f"no native allocation sites: {err}{hint}"
@@ -178,7 +249,7 @@ class NativeSource:
                 return None
             self._fresh = False
             live_bytes, live_objects = self._bytes, self._objects
-        return site_samples(live_bytes, live_objects, every=self.every)
+        return site_samples(live_bytes, live_objects, every=self.every, locate=self._lines)
 
     def close(self) -> None:
         self._stop.set()

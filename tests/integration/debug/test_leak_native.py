@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parents[3]
 SOURCE = ROOT / "tests" / "fixtures" / "debug" / "cleak.c"
 SCHEMA = json.loads((ROOT / "docs" / "schemas" / "leak.schema.json").read_text())
 SOURCE_NAME = "native malloc sampling (bpftrace uprobes on libc)"
+MALLOC_LINE = 1 + SOURCE.read_text().splitlines().index("    char *record = malloc(RECORD);")
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +67,9 @@ def test_the_leaking_function_of_a_c_program_is_named_first(cleak, tmp_path, lea
         assert doc["verdict"] == "leak"
         top = doc["sites"][0]
         assert top["function"] == "remember_request"
-        assert top["file"] == str(cleak)
+        # the source line of the malloc, from the binary's debug information
+        assert (top["file"], top["line"]) == (str(SOURCE), MALLOC_LINE)
+        assert top["stack"][0] == f"remember_request ({cleak})"
         assert top["objects_growth"] > 0
         assert top["stack"][1].startswith("main ")
     else:

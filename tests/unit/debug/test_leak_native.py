@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -47,6 +48,37 @@ def test_the_allocators_frames_are_skipped_and_stacks_of_one_site_add_up():
     assert both.stack[1] == "worker (/srv/cleak)"  # the stack of the bigger part
 
 
+def test_a_site_is_named_by_its_source_line_when_the_binary_has_one():
+    asked = []
+
+    def locate(address: int, module: str) -> tuple[str, int] | None:
+        asked.append((address, module))
+        return ("/src/cleak.c", 18) if module == "/srv/cleak" else None
+
+    sites = site_samples({LEAK: 10, STRDUP: 5}, {}, every=1, locate=locate)
+    assert sites["remember_request (/src/cleak.c:18)"].line == 18
+    assert sites["remember_request (/src/cleak.c:18)"].file == "/src/cleak.c"
+    assert (0x55BE8E5D919B, "/srv/cleak") in asked
+    assert sites["parse_name (/src/cleak.c:18)"].objects == 0
+
+
+def test_source_lines_without_addr2line_or_the_module_name_none(tmp_path):
+    lines = _leak_native.SourceLines(os.getpid(), addr2line=str(tmp_path / "missing"))
+    assert lines(0x1000, str(tmp_path / "gone.so")) is None  # the module cannot be read
+    fixed = tmp_path / "fixed"
+    fixed.write_bytes(b"\x7fELF" + bytes(12) + b"\x02\x00")  # ET_EXEC: the address as is
+    assert lines._offset(0x401000, str(fixed)) == 0x401000
+    assert lines(0x401000, str(fixed)) is None  # addr2line could not run
+    assert lines(0x401000, str(fixed)) is None  # asked once, then cached
+    shared = tmp_path / "lib.so"
+    shared.write_bytes(b"\x7fELF" + bytes(12) + b"\x03\x00")  # ET_DYN, not mapped here
+    assert lines._offset(0x7F0000001000, str(shared)) is None
+    here = next(row.split(None, 5) for row in Path(f"/proc/{os.getpid()}/maps").read_text()
+                .splitlines() if "libc.so" in row and "r-xp" in row)
+    start = int(here[0].split("-")[0], 16)
+    assert lines._offset(start + 0x10, here[5]) == int(here[2], 16) + 0x10
+
+
 def test_frames_without_a_symbol_or_a_module_are_kept():
     assert parse_frame("7f0472abc24a [unknown] (/srv/x)") == ("[unknown]", "/srv/x")
     assert parse_frame("leak_here+18") == ("leak_here", "")
@@ -72,7 +104,8 @@ def _print(name: str, data: dict[str, int]) -> str:
 def test_the_latest_print_is_read_once(monkeypatch):
     started = threading.Event()
 
-    def fake_run(text, *, what, duration_s, on_line, stop):
+    def fake_run(text, *, what, duration_s, on_ready, on_line, stop):
+        on_ready()
         on_line('{"type": "attached_probes", "data": {"probes": 9}}\n')
         on_line(_print("@bytes", {LEAK: 100}))
         on_line(_print("@objs", {LEAK: 1}))
@@ -83,6 +116,7 @@ def test_the_latest_print_is_read_once(monkeypatch):
     monkeypatch.setattr(_leak_native, "run_bpftrace", fake_run)
     source = NativeSource(os.getpid(), duration_s=5, interval_s=1, every=2)
     assert started.wait(10)
+    assert source.attached.is_set()
     assert source.sample() == {}
     sites = source.sites()
     assert sites is not None
@@ -153,6 +187,6 @@ def test_a_native_process_without_an_agent_gets_the_uprobe_reader(monkeypatch):
     monkeypatch.setattr(_leak, "is_python_process", lambda pid: False)
     sources, notes = open_sources(LeakTarget(pid=4242), LeakOptions(duration_s=30,
                                                                      interval_s=2))
-    assert [type(s) for s in sources[1:]] == [FakeNative]
+    assert [type(s).__name__ for s in sources[1:]] == ["FakeNative"]
     assert made == [(4242, 30, 2)]
     assert notes == []
