@@ -2,10 +2,11 @@
 
 Every ``interval`` the watch reads the target's memory (RSS and PSS from smaps; a Go service's
 heap in use; a Python process's tracemalloc total through the debug agent); at the start, the
-end and a dozen times between, it takes a heap snapshot by allocation site. Samples taken while
-the process is younger than ``warmup`` are left out of the verdict (start-up fills caches and
-pools). Each series gets a verdict (``_trend.assess``); the watch's verdict is "leak" when the
-heap series or RSS says so. The sites are ranked by growth (``_leak_sites``).
+end and a dozen times between, it takes a heap snapshot by allocation site (Go's heap profile,
+tracemalloc, memray, or for a native process bpftrace uprobes on libc's allocator). Samples
+taken while the process is younger than ``warmup`` are left out of the verdict (start-up fills
+caches and pools). Each series gets a verdict (``_trend.assess``); the watch's verdict is
+"leak" when the heap series or RSS says so. The sites are ranked by growth (``_leak_sites``).
 
 A target that goes away mid-watch ends the watch: what was read is kept and judged.
 """
