@@ -79,6 +79,21 @@ def test_source_lines_without_addr2line_or_the_module_name_none(tmp_path):
     assert lines._offset(start + 0x10, here[5]) == int(here[2], 16) + 0x10
 
 
+@pytest.mark.parametrize(("answer", "where"), [
+    ("/src/cleak.c:18", ("/src/cleak.c", 18)),
+    ("/src/cleak.c:18 (discriminator 3)", ("/src/cleak.c", 18)),
+    ("??:0", None),              # no debug information
+    ("/src/cleak.c:?", None),
+])
+def test_addr2line_answers_become_a_file_and_line(tmp_path, answer, where):
+    fake = tmp_path / "addr2line"
+    fake.write_text(f"#!/bin/sh\necho '{answer}'\n")
+    fake.chmod(0o755)
+    binary = tmp_path / "fixed"
+    binary.write_bytes(b"\x7fELF" + bytes(12) + b"\x02\x00")
+    assert _leak_native.SourceLines(1, addr2line=str(fake))(0x401000, str(binary)) == where
+
+
 def test_frames_without_a_symbol_or_a_module_are_kept():
     assert parse_frame("7f0472abc24a [unknown] (/srv/x)") == ("[unknown]", "/srv/x")
     assert parse_frame("leak_here+18") == ("leak_here", "")
@@ -123,7 +138,7 @@ def test_the_latest_print_is_read_once(monkeypatch):
     assert sites["remember_request (/srv/cleak)"].bytes == 200
     assert source.sites() is None  # nothing new since
     source._line(_print("@bytes", {LEAK: 150}))
-    source._line("{broken\n")
+    source._line('{"type": "map", "data": {broken\n')
     source._line(_print("@objs", {LEAK: 2}))
     again = source.sites()
     assert again is not None
