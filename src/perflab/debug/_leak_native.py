@@ -35,6 +35,10 @@ from perflab.errors import PerflabError
 EVERY = 4            # one allocation in EVERY is sampled
 DEPTH = 12           # user stack frames kept
 MARGIN_S = 60.0      # bpftrace exits on its own this long after the watch should have ended
+MAP_KEYS = 65536     # the size of bpftrace's maps as run_bpftrace sets it (BPFTRACE_MAP_KEYS_MAX)
+FULL_NOTE = ("native allocation sampling: the map of sampled live allocations is full "
+             f"({MAP_KEYS:,} entries): allocations sampled after that are not counted, so the "
+             "growth of the last snapshots is too low; watch for a shorter time")
 _FRAME = re.compile(r"^(?:(?P<address>[0-9a-f]+) )?(?P<function>.*?)(?:\+\d+)?"
                     r"(?: \((?P<module>[^()]*)\))?$")
 # frames that belong to the allocator rather than to the code that allocates
@@ -238,6 +242,9 @@ class NativeSource:
             if "@objs" in data:
                 self._objects = {k: int(v) for k, v in data["@objs"].items()}
                 self._fresh = self._bytes is not None
+                # each live sampled object is one entry of the per-address maps
+                if sum(self._objects.values()) >= MAP_KEYS * 0.95:
+                    self.failure = FULL_NOTE
 
     def sample(self) -> dict[str, float]:
         return {}  # the trend comes from smaps; the uprobes name the sites

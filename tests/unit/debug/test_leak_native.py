@@ -143,8 +143,10 @@ def test_the_latest_print_is_read_once(monkeypatch):
     again = source.sites()
     assert again is not None
     assert again["remember_request (/srv/cleak)"].bytes == 300
-    source.close()
     assert source.failure is None
+    source._line(_print("@objs", {LEAK: 40_000, FREED: 30_000}))
+    source.close()
+    assert source.failure == _leak_native.FULL_NOTE
 
 
 @pytest.mark.parametrize("error", [
