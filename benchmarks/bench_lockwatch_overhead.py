@@ -1,13 +1,18 @@
-"""Throughput of a lock-heavy Python service with and without lockwatch (the figure of issue 15:
+"""The cost of lockwatch on a lock-heavy Python service, end to end (the figure of issue 15:
 overhead <= 5 %).
 
-    PYTHONPATH=src python benchmarks/bench_lockwatch_overhead.py [--rounds 4] [--requests 3000]
+    PYTHONPATH=src python benchmarks/bench_lockwatch_overhead.py [--rounds 12] [--requests 8000]
 
 The service (benchmarks/_lock_service.py) takes ten locks per request; the agent is on in both
-cases, lockwatch only in one. Rounds alternate (off, on, off, on, ...) so drift on the shared
-machine hits both alike; each round starts a fresh service and sends a fixed number of requests
-over keep-alive connections from 4 client threads on loopback. Prints the median requests/s of
-each and the overhead.
+cases, lockwatch only in one. Rounds alternate in pairs (off, on, off, on, ...) so drift on the
+shared machine hits both alike; each round starts a fresh service and sends a fixed number of
+requests over keep-alive connections from 4 client threads on loopback.
+
+The figure is the service's CPU time per request (user + system of all its threads, from
+/proc/PID/stat, over the measured requests only): on a machine shared with other work, the CPU a
+request costs is steadier than requests per second, which moves with whatever else runs. The
+overhead is the median of the pairs' ratios (on / off) with a bootstrap 95 % interval; the
+throughput of each setting is printed beside it.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import os
+import random
 import statistics
 import subprocess
 import sys
@@ -38,7 +44,15 @@ def _client(port: int, n: int, errors: list[str]) -> None:
         conn.close()
 
 
-def one_round(*, watched: bool, requests: int, clients: int = 4) -> float:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of the whole process (its ended threads included), in seconds."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def one_round(*, watched: bool, requests: int, clients: int = 4) -> tuple[float, float]:
+    """(CPU seconds of the service per request, requests per second) of one fresh service."""
     env = {**os.environ, "PERFLAB_DEBUG": "1", "LOCKWATCH": "1" if watched else "0"}
     proc = subprocess.Popen([sys.executable, str(SERVICE)], stdout=subprocess.PIPE, text=True,
                             env=env)
@@ -49,15 +63,16 @@ def one_round(*, watched: bool, requests: int, clients: int = 4) -> float:
         errors: list[str] = []
         threads = [threading.Thread(target=_client, args=(port, requests // clients, errors))
                    for _ in range(clients)]
-        t0 = time.perf_counter()
+        cpu0, t0 = cpu_seconds(proc.pid), time.perf_counter()
         for t in threads:
             t.start()
         for t in threads:
             t.join()
         elapsed = time.perf_counter() - t0
+        cpu = cpu_seconds(proc.pid) - cpu0
         if errors:
             raise SystemExit(f"errors: {errors[:5]}")
-        return requests / elapsed
+        return cpu / requests, requests / elapsed
     finally:
         proc.kill()
         proc.wait()
@@ -65,19 +80,38 @@ def one_round(*, watched: bool, requests: int, clients: int = 4) -> float:
             proc.stdout.close()
 
 
+def median_interval(values: list[float], *, resamples: int = 4000,
+                    seed: int = 15) -> tuple[float, float, float]:
+    """The median and a bootstrap 95 % interval of it."""
+    rng = random.Random(seed)
+    meds = sorted(statistics.median(rng.choices(values, k=len(values)))
+                  for _ in range(resamples))
+    return statistics.median(values), meds[int(0.025 * resamples)], meds[int(0.975 * resamples)]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--rounds", type=int, default=4)
-    ap.add_argument("--requests", type=int, default=3000)
+    ap.add_argument("--rounds", type=int, default=12)
+    ap.add_argument("--requests", type=int, default=8000)
     args = ap.parse_args()
-    off, on = [], []
+    print(f"load average at start: {os.getloadavg()[0]:.1f}")
+    off: list[tuple[float, float]] = []
+    on: list[tuple[float, float]] = []
     for _ in range(args.rounds):
         off.append(one_round(watched=False, requests=args.requests))
         on.append(one_round(watched=True, requests=args.requests))
-    m_off, m_on = statistics.median(off), statistics.median(on)
-    print(f"without lockwatch: {m_off:.0f} req/s (rounds: {', '.join(f'{x:.0f}' for x in off)})")
-    print(f"with lockwatch:    {m_on:.0f} req/s (rounds: {', '.join(f'{x:.0f}' for x in on)})")
-    print(f"overhead: {100 * (1 - m_on / m_off):.1f} % of throughput (target <= 5 %)")
+    for name, rounds in (("without lockwatch", off), ("with lockwatch   ", on)):
+        us = [c * 1e6 for c, _ in rounds]
+        print(f"{name}: {statistics.median(us):.0f} us CPU/request "
+              f"(rounds {min(us):.0f}-{max(us):.0f}), "
+              f"{statistics.median(r for _, r in rounds):.0f} req/s")
+    ratios = [(b[0] / a[0] - 1) * 100 for a, b in zip(off, on, strict=True)]
+    med, lo, hi = median_interval(ratios)
+    print(f"CPU per request with lockwatch: {med:+.1f} % (95 % interval {lo:+.1f} .. {hi:+.1f} %, "
+          f"{len(ratios)} alternating pairs; target <= 5 %)")
+    tput = [(1 - b[1] / a[1]) * 100 for a, b in zip(off, on, strict=True)]
+    print(f"throughput lost (median of pairs): {statistics.median(tput):.1f} %")
+    print(f"load average at end: {os.getloadavg()[0]:.1f}")
     plain, watched = per_acquire()
     print(f"one uncontended `with lock:` (acquire + release): {plain:.0f} ns plain, "
           f"{watched:.0f} ns watched")

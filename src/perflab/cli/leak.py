@@ -59,7 +59,8 @@ def leak(*, target: str, duration: float, interval: float, warmup: float, min_gr
 
     RSS and PSS from smaps; a Go service's heap in use and its heap profile by allocation site;
     a Python process's tracemalloc through the debug agent (perflab run --debug), or memray
-    attach when it has none. The sites are ranked by growth, not size.
+    attach when it has none; a native process (C, C++, Rust) through bpftrace uprobes on libc's
+    malloc and free (as root). The sites are ranked by growth, not size.
     """
     from perflab.debug import LeakOptions, LeakRecorder, LeakTarget, run_watch  # noqa: PLC0415
 

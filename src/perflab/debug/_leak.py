@@ -2,10 +2,11 @@
 
 Every ``interval`` the watch reads the target's memory (RSS and PSS from smaps; a Go service's
 heap in use; a Python process's tracemalloc total through the debug agent); at the start, the
-end and a dozen times between, it takes a heap snapshot by allocation site. Samples taken while
-the process is younger than ``warmup`` are left out of the verdict (start-up fills caches and
-pools). Each series gets a verdict (``_trend.assess``); the watch's verdict is "leak" when the
-heap series or RSS says so. The sites are ranked by growth (``_leak_sites``).
+end and a dozen times between, it takes a heap snapshot by allocation site (Go's heap profile,
+tracemalloc, memray, or for a native process bpftrace uprobes on libc's allocator). Samples
+taken while the process is younger than ``warmup`` are left out of the verdict (start-up fills
+caches and pools). Each series gets a verdict (``_trend.assess``); the watch's verdict is
+"leak" when the heap series or RSS says so. The sites are ranked by growth (``_leak_sites``).
 
 A target that goes away mid-watch ends the watch: what was read is kept and judged.
 """
@@ -22,6 +23,7 @@ from typing import Any
 from perflab.debug import _trend
 from perflab.debug._agent_client import has_agent
 from perflab.debug._leak_limit import Limit, hours_to, memory_limit
+from perflab.debug._leak_native import NativeSource
 from perflab.debug._leak_sites import rank_sites
 from perflab.debug._leak_sources import (
     GoSource,
@@ -97,7 +99,8 @@ def open_sources(target: LeakTarget, options: LeakOptions) -> tuple[list[Source]
 def _python_sites(pid: int, agent_dir: Path | None, options: LeakOptions,
                   notes: list[str]) -> list[Source]:
     """The site reader for a process given by PID: the debug agent's tracemalloc, else memray
-    attach for a Python process (``options.memray`` True: memray with native frames always)."""
+    attach for a Python process (``options.memray`` True: memray with native frames always),
+    else, for a native process, bpftrace uprobes on libc's allocator."""
     agent = has_agent(pid, agent_dir)
     if agent and not options.memray:
         if memray_missing() is None:
@@ -117,10 +120,13 @@ def _python_sites(pid: int, agent_dir: Path | None, options: LeakOptions,
                      "RSS/PSS only and no allocation sites are named (or start it with "
                      "perflab run --debug)")
         return []
+    if not is_python_process(pid):
+        # C, C++, Rust: libc's malloc and free, through bpftrace uprobes
+        return [NativeSource(pid, duration_s=options.duration_s,
+                             interval_s=options.interval_s)]
     notes.append("no debug agent in this process: the trend is RSS/PSS only and no "
-                 "allocation sites are named (a Python service: start it with "
-                 "perflab run --debug, or perflab.debug.enable(); a Go service: give "
-                 "its URL)")
+                 "allocation sites are named (start it with perflab run --debug, or "
+                 "perflab.debug.enable())")
     return []
 
 

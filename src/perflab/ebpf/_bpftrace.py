@@ -112,12 +112,14 @@ _READY = "perflab-attached"
 def run_bpftrace(program: str, *, what: str, duration_s: float | None = None,
                  command: list[str] | None = None, grace_s: float = 20.0,
                  on_ready: Callable[[], None] | None = None,
+                 on_line: Callable[[str], None] | None = None,
                  stop: threading.Event | None = None) -> BpftraceOutput:
     """Run ``program`` until it exits (its own interval probe or the command's end).
 
-    ``on_ready`` is called once every probe is attached. Ctrl-C stops bpftrace with SIGINT,
-    which makes it print its maps: what was measured is kept and returned with
-    ``interrupted`` set.
+    ``on_ready`` is called once every probe is attached; ``on_line`` with each line of output
+    as it comes (a program that prints its maps periodically is read while it runs). Ctrl-C
+    stops bpftrace with SIGINT, which makes it print its maps: what was measured is kept and
+    returned with ``interrupted`` set.
     """
     exe = bpftrace_path()
     require_root(what)
@@ -141,6 +143,8 @@ def run_bpftrace(program: str, *, what: str, duration_s: float | None = None,
         assert proc.stdout is not None
         for line in proc.stdout:
             lines.append(line)
+            if on_line is not None:
+                on_line(line)
             if _READY in line and on_ready is not None:
                 on_ready()
 

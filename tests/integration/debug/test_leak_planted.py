@@ -1,5 +1,6 @@
 """``perflab leak`` on real services with planted leaks: a Go service leaking through a cache
-(pprof), a Python service leaking through a module-level list (the debug agent's tracemalloc).
+(pprof), a Python service leaking through a module-level list (the debug agent's tracemalloc),
+a C program leaking a record per request (bpftrace uprobes on libc's allocator).
 Each leak is found with the planted function named first; with the leak switched off, nothing is
 found. The watch is stored on a run (series, verdict event, report artifact)."""
 
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from tests.conftest import require_tool
+from tests.conftest import require_root, require_tool
 
 from perflab.store import Store
 
@@ -52,9 +53,9 @@ def _stop(proc: subprocess.Popen) -> None:
     proc.communicate(timeout=30)
 
 
-def _leak(store: Path, *args: str) -> tuple[int, dict]:
+def _leak(store: Path, *args: str, watch: list[str] = WATCH) -> tuple[int, dict]:
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-    out = subprocess.run([sys.executable, "-m", "perflab", "leak", *args, *WATCH, "--json",
+    out = subprocess.run([sys.executable, "-m", "perflab", "leak", *args, *watch, "--json",
                           "--store", str(store)], capture_output=True, text=True, env=env,
                          timeout=180, check=False)
     assert out.returncode in (0, 1), out.stderr
@@ -172,3 +173,68 @@ def test_memray_attach_names_the_sites_of_a_python_process_without_an_agent(tmp_
     assert top["file"] == str(FIXTURES / "pyleak.py")
     # the temporaries each request frees are not a growing site
     assert "handle" not in [s["function"] for s in doc["sites"]]
+
+
+CLEAK = FIXTURES / "cleak.c"
+NATIVE = "native malloc sampling (bpftrace uprobes on libc)"
+MALLOC_LINE = 1 + CLEAK.read_text().splitlines().index("    char *record = malloc(RECORD);")
+
+
+@pytest.fixture(scope="session")
+def cleak(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    gcc = require_tool("gcc")
+    binary = tmp_path_factory.mktemp("cleak") / "cleak"
+    # -O2 as a release build is; frame pointers so that the uprobe's stack walk reaches main
+    subprocess.run([gcc, "-O2", "-g", "-fno-omit-frame-pointer", "-o", str(binary),
+                    str(CLEAK)], check=True, capture_output=True, timeout=120)
+    return binary
+
+
+@pytest.mark.root
+@pytest.mark.parametrize("leaking", [True, False])
+def test_c_program_leak_named_by_malloc_uprobes(cleak, tmp_path, leaking):
+    """The leaking function is ranked first, with its source line; the freed temporaries of
+    ``handle_request`` (malloc, calloc, realloc) are not listed; with the leak off, nothing."""
+    require_root("bpftrace uprobes")
+    require_tool("bpftrace")
+    proc, pid = _start([str(cleak), *([] if leaking else ["--no-leak"])])
+    try:
+        # bpftrace takes seconds to attach on a busy machine: a longer watch than pprof's
+        code, doc = _leak(tmp_path / "lab.db", pid, watch=["-d", "20s", "-i", "1s", "--warmup",
+                                                           "1s"])
+    finally:
+        _stop(proc)
+    assert doc["site_source"] == NATIVE
+    assert doc["snapshots"] >= 2, doc["notes"]
+    functions = [s["function"] for s in doc["sites"]]
+    assert "handle_request" not in functions
+    if leaking:
+        assert code == 1
+        assert doc["verdict"] == "leak"
+        top = doc["sites"][0]
+        assert top["function"] == "remember_request"
+        # the source line of the malloc, from the binary's debug information
+        assert (top["file"], top["line"]) == (str(CLEAK), MALLOC_LINE)
+        assert top["stack"][0] == f"remember_request ({cleak})"
+        assert top["stack"][1].startswith("main ")
+        assert top["objects_growth"] > 0
+    else:
+        assert code == 0, doc["reason"]
+        assert "remember_request" not in functions
+
+
+def test_c_program_without_bpftrace_keeps_the_trend_and_says_why(cleak, tmp_path):
+    proc, pid = _start([str(cleak), "--no-leak"])
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "PATH": str(tmp_path / "empty")}
+    try:
+        out = subprocess.run([sys.executable, "-m", "perflab", "leak", pid, "-d", "2s", "-i",
+                              "1s", "--warmup", "1ms", "--json", "--store",
+                              str(tmp_path / "lab.db")], capture_output=True, text=True,
+                             env=env, timeout=120, check=False)
+    finally:
+        _stop(proc)
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    assert doc["sites"] == []
+    assert any("no native allocation sites" in n and "bpftrace" in n for n in doc["notes"])
+    assert doc["series"][0]["name"] == "rss"
