@@ -88,7 +88,12 @@ class FaultBands:
 
     def flushed(self) -> Future[None]:
         """Done when every write asked before it is done (the API awaits it)."""
-        return self._submit(lambda _store: None)
+        with self._thread_lock:
+            if self._thread is None:  # nothing was asked
+                done: Future[None] = Future()
+                done.set_result(None)
+                return done
+        return self._submit(_nothing)
 
     def poll(self) -> list[int]:
         """One look for new load runs (what the writer does every second after ``follow``)."""
@@ -146,7 +151,7 @@ class FaultBands:
                 job, done = item
                 if done.set_running_or_notify_cancel():
                     try:
-                        done.set_result(job(self._connected()))
+                        done.set_result(None if job is _nothing else job(self._connected()))
                     except Exception as exc:  # the asker gets it
                         done.set_exception(exc)
         finally:
@@ -206,6 +211,10 @@ class FaultBands:
             self._open.clear()
             if self.owns_run and self.run_id is not None:
                 store.finish_run(self.run_id, "ok", ended_ns=now)
+
+
+def _nothing(_store: Store) -> None:
+    """The job of ``flushed``: it needs no store."""
 
 
 def _log_failure(done: Future[Any]) -> None:
