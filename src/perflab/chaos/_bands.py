@@ -103,7 +103,7 @@ class FaultBands:
         """With ``follow_load``, look for new load runs every ``every_s`` until ``close``."""
         if self.follow_load:
             self._follow_every = every_s
-            self.flushed()  # wakes the writer, which now looks on time
+            self._submit(_nothing)  # starts or wakes the writer, which now looks on time
 
     def close(self) -> None:
         """The server stops: open bands end now; a run made here is finished."""

@@ -67,6 +67,8 @@ class ChaosServer:
                 _, self.failure = await self.proxies.populate(self.populate)
                 if self.failure is not None:
                     return
+            if self.proxies.bands is not None:
+                self.proxies.bands.follow()  # --follow-load, for chaos proxy and serve --chaos
             api = threading.Thread(target=self._run_api, args=(loop, api_done), daemon=True,
                                    name="perflab-chaos-api")
             api.start()
