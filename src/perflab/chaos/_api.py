@@ -1,14 +1,21 @@
 """The Toxiproxy HTTP API over a ``ProxyCollection``: the same routes, JSON fields, status codes
 and error bodies as Toxiproxy 2.x's api.go, as a starlette app.
 
-Handlers only edit in-memory state on the event loop the proxies run on, so the API answers
-while connections pass (nothing waits for the links to take a change).
+The API has its own thread and event loop (``ChaosServer``): HTTP parsing and answers never
+wait behind the connections' chunks. What a handler reads or changes of the proxies runs on the
+proxies' loop, handed over thread-safely (``run_coroutine_threadsafe``, which is
+``call_soon_threadsafe``) as one step, so each request sees and makes one consistent state, in
+the order they arrive; a change only edits a list the links read at their next chunk (nothing
+waits for the links to take it, which is how Toxiproxy's API hangs under load). A change's
+fault band is written by the bands' writer thread; the answer waits for it on the API's loop,
+never on the proxies' loop.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -28,16 +35,18 @@ from perflab.serving import (
 from perflab.store import format_labels
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
+    from collections.abc import Awaitable, Callable, Coroutine
 
     from starlette.requests import Request
 
-    from perflab.chaos._contracts import PopulateDoc, VersionDoc
+    from perflab.chaos._contracts import PopulateDoc, ProxyDoc, ToxicDoc, VersionDoc
     from perflab.chaos._proxy import ProxyCollection
 
 TOXIPROXY_VERSION = "2.12.0"  # the Toxiproxy API this server answers as
 MAX_BODY = 1024 * 1024
 _METRIC_LABELS = ("direction", "proxy", "listener", "upstream")
+_T = TypeVar("_T")
+_READS = frozenset({"GET", "HEAD"})
 
 
 def _json(doc: object, status: int = 200) -> Response:
@@ -54,12 +63,25 @@ def _error(err: ApiError) -> Response:
 class ChaosApi:
     """The routes, bound to one collection."""
 
-    def __init__(self, proxies: ProxyCollection) -> None:
+    def __init__(self, proxies: ProxyCollection,
+                 proxies_loop: asyncio.AbstractEventLoop | None = None) -> None:
+        """``proxies_loop``: the loop the proxies run on, when it is not the API's own."""
         self.proxies = proxies
+        self.proxies_loop = proxies_loop
         self.limiter = ConcurrencyLimiter(64, 256, what="API requests")
 
-    async def _body(self, request: Request) -> Any:  # any JSON value
-        raw = await read_body(request, MAX_BODY)
+    async def _on_proxies(self, step: Callable[[], Coroutine[Any, Any, _T]]) -> _T:
+        """``step`` run on the proxies' loop; its answer or its error here."""
+        if self.proxies_loop is None:
+            return await step()
+        return await asyncio.wrap_future(
+            asyncio.run_coroutine_threadsafe(step(), self.proxies_loop))
+
+    async def _raw(self, request: Request) -> bytes:
+        return await read_body(request, MAX_BODY)
+
+    @staticmethod
+    def _parse(raw: bytes) -> Any:  # any JSON value
         try:
             return json.loads(raw or b"null")
         except (ValueError, UnicodeDecodeError) as exc:
@@ -73,7 +95,11 @@ class ChaosApi:
                 return PlainTextResponse("User agent not allowed\n", status_code=403)
             try:
                 async with self.limiter.slot():
-                    return await fn(request)
+                    response = await fn(request)
+                    bands = self.proxies.bands
+                    if request.method not in _READS and bands is not None:
+                        await asyncio.wrap_future(bands.flushed())  # its bands are written
+                    return response
             except ApiError as err:
                 return _error(err)
             except Refused as refused:
@@ -83,67 +109,94 @@ class ChaosApi:
     # -- proxies -------------------------------------------------------------------------------
 
     async def proxy_index(self, _request: Request) -> Response:
-        return _json({name: p.to_json() for name, p in self.proxies.proxies.items()})
+        async def step() -> dict[str, ProxyDoc]:
+            return {name: p.to_json() for name, p in self.proxies.proxies.items()}
+        return _json(await self._on_proxies(step))
 
     async def proxy_create(self, request: Request) -> Response:
-        proxy = await self.proxies.add(await self._body(request))
-        return _json(proxy.to_json(), 201)
+        raw = await self._raw(request)
+
+        async def step() -> ProxyDoc:
+            return (await self.proxies.add(self._parse(raw))).to_json()
+        return _json(await self._on_proxies(step), 201)
 
     async def populate(self, request: Request) -> Response:
-        try:
-            done, err = await self.proxies.populate(await self._body(request))
-        except ApiError as invalid:  # nothing was created: Toxiproxy answers "proxies": null
-            refused: PopulateDoc = {**invalid.body(), "proxies": None}
-            return _json(refused, invalid.status)
-        doc: PopulateDoc = {"proxies": [p.to_json() for p in done]}
-        if err is not None:
-            doc = {**err.body(), **doc}
-        return _json(doc, 201 if err is None else err.status)
+        raw = await self._raw(request)
+
+        async def step() -> tuple[PopulateDoc, int]:
+            try:
+                done, err = await self.proxies.populate(self._parse(raw))
+            except ApiError as invalid:  # nothing was created: Toxiproxy answers "proxies": null
+                return {**invalid.body(), "proxies": None}, invalid.status
+            doc: PopulateDoc = {"proxies": [p.to_json() for p in done]}
+            if err is not None:
+                return {**err.body(), **doc}, err.status
+            return doc, 201
+        return _json(*await self._on_proxies(step))
 
     async def proxy_show(self, request: Request) -> Response:
-        return _json(self.proxies.get(request.path_params["proxy"]).to_json())
+        async def step() -> ProxyDoc:
+            return self.proxies.get(request.path_params["proxy"]).to_json()
+        return _json(await self._on_proxies(step))
 
     async def proxy_update(self, request: Request) -> Response:
-        proxy = self.proxies.get(request.path_params["proxy"])
-        proxy = await self.proxies.update(proxy.name, await self._body(request))
-        return _json(proxy.to_json())
+        raw = await self._raw(request)
+
+        async def step() -> ProxyDoc:
+            proxy = self.proxies.get(request.path_params["proxy"])
+            return (await self.proxies.update(proxy.name, self._parse(raw))).to_json()
+        return _json(await self._on_proxies(step))
 
     async def proxy_delete(self, request: Request) -> Response:
-        self.proxies.remove(request.path_params["proxy"])
+        async def step() -> None:
+            self.proxies.remove(request.path_params["proxy"])
+        await self._on_proxies(step)
         return Response(status_code=204)
 
     async def reset(self, _request: Request) -> Response:
-        await self.proxies.reset()
+        await self._on_proxies(self.proxies.reset)
         return Response(status_code=204)
 
     # -- toxics --------------------------------------------------------------------------------
 
     async def toxic_index(self, request: Request) -> Response:
-        proxy = self.proxies.get(request.path_params["proxy"])
-        return _json([t.to_json() for t in proxy.toxics()])
+        async def step() -> list[ToxicDoc]:
+            proxy = self.proxies.get(request.path_params["proxy"])
+            return [t.to_json() for t in proxy.toxics()]
+        return _json(await self._on_proxies(step))
 
     async def toxic_create(self, request: Request) -> Response:
-        proxy = self.proxies.get(request.path_params["proxy"])
+        raw = await self._raw(request)
         # a perflab fault that records its own band says so: the fault is on the timeline once
         recorded = request.headers.get(RECORDED_HEADER, "") == "band"
-        toxic = proxy.add_toxic(await self._body(request), banded=not recorded)
-        return _json(toxic.to_json())  # 200, not 201: Toxiproxy's answer
+
+        async def step() -> ToxicDoc:
+            proxy = self.proxies.get(request.path_params["proxy"])
+            return proxy.add_toxic(self._parse(raw), banded=not recorded).to_json()
+        return _json(await self._on_proxies(step))  # 200, not 201: Toxiproxy's answer
 
     async def toxic_show(self, request: Request) -> Response:
-        proxy = self.proxies.get(request.path_params["proxy"])
-        toxic = proxy.find(request.path_params["toxic"])
-        if toxic is None:
-            raise TOXIC_NOT_FOUND
-        return _json(toxic.to_json())
+        async def step() -> ToxicDoc:
+            proxy = self.proxies.get(request.path_params["proxy"])
+            toxic = proxy.find(request.path_params["toxic"])
+            if toxic is None:
+                raise TOXIC_NOT_FOUND
+            return toxic.to_json()
+        return _json(await self._on_proxies(step))
 
     async def toxic_update(self, request: Request) -> Response:
-        proxy = self.proxies.get(request.path_params["proxy"])
-        toxic = proxy.update_toxic(request.path_params["toxic"], await self._body(request))
-        return _json(toxic.to_json())
+        raw = await self._raw(request)
+
+        async def step() -> ToxicDoc:
+            proxy = self.proxies.get(request.path_params["proxy"])
+            return proxy.update_toxic(request.path_params["toxic"], self._parse(raw)).to_json()
+        return _json(await self._on_proxies(step))
 
     async def toxic_delete(self, request: Request) -> Response:
-        proxy = self.proxies.get(request.path_params["proxy"])
-        proxy.remove_toxic(request.path_params["toxic"])
+        async def step() -> None:
+            proxy = self.proxies.get(request.path_params["proxy"])
+            proxy.remove_toxic(request.path_params["toxic"])
+        await self._on_proxies(step)
         return Response(status_code=204)
 
     # -- the rest ------------------------------------------------------------------------------
@@ -156,6 +209,10 @@ class ChaosApi:
 
     async def metrics(self, _request: Request) -> Response:
         """Toxiproxy's proxy counters, in Prometheus's text format."""
+        return PlainTextResponse("\n".join(await self._on_proxies(self._metric_lines)) + "\n",
+                                 media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    async def _metric_lines(self) -> list[str]:
         lines = []
         for metric, attr in (("toxiproxy_proxy_received_bytes_total", "received"),
                              ("toxiproxy_proxy_sent_bytes_total", "sent")):
@@ -166,8 +223,7 @@ class ChaosApi:
                     labels = dict(zip(_METRIC_LABELS, (direction, proxy.name, proxy.listen,
                                                        proxy.upstream), strict=True))
                     lines.append(f"{metric}{format_labels(labels)} {value}")
-        return PlainTextResponse("\n".join(lines) + "\n",
-                                 media_type="text/plain; version=0.0.4; charset=utf-8")
+        return lines
 
     def routes(self) -> list[Route]:
         h = self._handler
@@ -210,9 +266,11 @@ class _BearerToken:
 
 
 def create_api(proxies: ProxyCollection, *, listen_host: str = "127.0.0.1",
-               allowed_hosts: tuple[str, ...] = (), token: str | None = None) -> Starlette:
-    """The API app: Host guard outermost, then the token (when one is set), then the routes."""
+               allowed_hosts: tuple[str, ...] = (), token: str | None = None,
+               proxies_loop: asyncio.AbstractEventLoop | None = None) -> Starlette:
+    """The API app: Host guard outermost, then the token (when one is set), then the routes.
+    ``proxies_loop``: where the proxies run, when the app is served on another loop."""
     middleware = [Middleware(HostGuard, rule=HostRule.for_listen(listen_host, allowed_hosts))]
     if token is not None:
         middleware.append(Middleware(_BearerToken, token=token))
-    return Starlette(routes=ChaosApi(proxies).routes(), middleware=middleware)
+    return Starlette(routes=ChaosApi(proxies, proxies_loop).routes(), middleware=middleware)

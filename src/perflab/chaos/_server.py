@@ -1,5 +1,8 @@
-"""One event loop (uvloop) for the API and every proxy: ``ChaosServer`` serves the API on a
-socket bound beforehand; ``running_server`` runs one in a thread (tests, benchmarks, embedding).
+"""Two event loops (uvloop): one for every proxy's connections, and the API's own, in a thread
+of its own, so the API answers while thousands of connections keep the proxies' loop busy
+(``ChaosApi`` hands each request's step to the proxies' loop). ``ChaosServer`` serves the API on
+a socket bound beforehand; ``running_server`` runs one in a thread (tests, benchmarks,
+embedding).
 """
 
 from __future__ import annotations
@@ -7,8 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import signal
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 
@@ -37,11 +41,11 @@ class ChaosServer:
         self.sock = sock
         self.proxies = ProxyCollection(bands)
         self.populate = populate
-        host = str(sock.getsockname()[0])
-        app = create_api(self.proxies, listen_host=host, allowed_hosts=allowed_hosts,
-                         token=token)
-        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
-                                loop="none", http="auto")
+        self._api_options: dict[str, Any] = {"listen_host": str(sock.getsockname()[0]),
+                                             "allowed_hosts": allowed_hosts, "token": token}
+        self._app: Any = None  # the API, made once the proxies' loop runs
+        config = uvicorn.Config(self._asgi, log_level="warning", access_log=False,
+                                lifespan="off", loop="none", http="auto", interface="asgi3")
         self.server = server_class(config)
         self.started = threading.Event()
         self.failure: ApiError | None = None
@@ -50,21 +54,61 @@ class ChaosServer:
     def port(self) -> int:
         return int(self.sock.getsockname()[1])
 
+    async def _asgi(self, scope: Any, receive: Any, send: Any) -> None:
+        await self._app(scope, receive, send)
+
     async def serve(self) -> None:
+        """The proxies' loop: populate, then serve the API from its thread until it stops."""
+        loop = asyncio.get_running_loop()
+        self._app = create_api(self.proxies, proxies_loop=loop, **self._api_options)
+        api_done = asyncio.Event()
         try:
             if self.populate is not None:
                 _, self.failure = await self.proxies.populate(self.populate)
                 if self.failure is not None:
                     return
-            serving = asyncio.create_task(self.server.serve(sockets=[self.sock]))
-            # uvicorn tells that it listens only through a flag
-            while not self.server.started and not serving.done():  # noqa: ASYNC110
-                await asyncio.sleep(0.01)
-            self.started.set()
-            await serving
+            if self.proxies.bands is not None:
+                self.proxies.bands.follow()  # --follow-load, for chaos proxy and serve --chaos
+            api = threading.Thread(target=self._run_api, args=(loop, api_done), daemon=True,
+                                   name="perflab-chaos-api")
+            api.start()
+            with self._stop_on_signals(loop):
+                await api_done.wait()
         finally:
             self.proxies.close()
             self.started.set()
+
+    def _run_api(self, proxies_loop: asyncio.AbstractEventLoop, done: asyncio.Event) -> None:
+        import uvloop  # noqa: PLC0415  # lazy: only a running proxy needs it
+
+        try:
+            uvloop.run(self._serve_api())
+        finally:
+            with contextlib.suppress(RuntimeError):  # the proxies' loop ended first
+                proxies_loop.call_soon_threadsafe(done.set)
+
+    async def _serve_api(self) -> None:
+        serving = asyncio.create_task(self.server.serve(sockets=[self.sock]))
+        # uvicorn tells that it listens only through a flag
+        while not self.server.started and not serving.done():  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+        self.started.set()
+        await serving
+
+    @contextlib.contextmanager
+    def _stop_on_signals(self, loop: asyncio.AbstractEventLoop) -> Iterator[None]:
+        """In the main thread, Ctrl-C and SIGTERM stop the server cleanly (uvicorn catches
+        them only in the main thread, where its API no longer runs)."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, self.stop)
+        try:
+            yield
+        finally:
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(signum)
 
     def run(self) -> None:
         import uvloop  # noqa: PLC0415  # lazy: only a running proxy needs it

@@ -76,7 +76,6 @@ def proxy(*, listen: str, config: Path | None, token_file: str | None,
         bands = FaultBands(store.path, run_id, follow_load=follow_load)
     sock = bind(host, port)
     bands.ensure_run()
-    bands.follow()
     server = ChaosServer(sock, token=token, allowed_hosts=allowed_hosts, populate=populate,
                          server_class=_server_class(), bands=bands)
     shown = f"[{host}]" if ":" in host else host

@@ -49,7 +49,7 @@ from perflab.units import redact_args
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from perflab.chaos.faults import ClockSkew
+    from perflab.chaos.faults import BandWatch, ClockSkew
     from perflab.cli._contracts import RunDoc
     from perflab.logs import OutputCapture
 
@@ -147,6 +147,9 @@ def run(*, trace_it: bool, debug_it: bool, service: str | None, hub: str, name: 
             argv = wrapped
     service_name = service or (Path(cmd[1]).stem if program.startswith("python") and
                                len(cmd) > 1 and not cmd[1].startswith("-") else program)
+    # armed before the store is open (a fork must not copy an open SQLite connection); left
+    # armed when this fails, the watchdog ends the band as this process ends
+    watch = None if skew is None else _watch_band(store_path)
     store = open_store(store_path)
     try:
         run_rec = store.create_run("run", name or f"run-{program}", meta={
@@ -168,6 +171,8 @@ def run(*, trace_it: bool, debug_it: bool, service: str | None, hub: str, name: 
             raise TargetError(f"cannot start {argv[0]!r}: {exc.strerror}") from exc
         band = None if skew is None else store.add_event(run_rec.id, CHAOS_FAULT_EVENT,
                                                          skew.text, attrs=skew.attrs())
+        if watch is not None and band is not None:
+            watch.band(run_rec.id, band)  # killed (kill -9), the watchdog ends it then
         rec = Recorder(store, run_rec.id, interval, pids=(child.pid,), follow_children=True)
         path = store.path
         code, samples = _supervise(
@@ -175,6 +180,8 @@ def run(*, trace_it: bool, debug_it: bool, service: str | None, hub: str, name: 
         status = "ok" if code == 0 else "failed"
         if band is not None:
             end_event(store, band, time.time_ns())
+        if watch is not None:
+            watch.disarm()
         store.finish_run(run_rec.id, status, meta_update={"exit_code": code,
                                                           "samples": samples})
         finished = store.run(run_rec.id)
@@ -188,6 +195,14 @@ def run(*, trace_it: bool, debug_it: bool, service: str | None, hub: str, name: 
         click.echo(f"perflab run: run {finished.id} ({finished.name}): {program} exited "
                    f"with {code}; look at it: perflab show {finished.id}", err=True)
     return code
+
+
+def _watch_band(store_path: str | None) -> BandWatch:
+    from perflab.chaos.faults import BandWatch  # noqa: PLC0415  # lazy: only with --clock-skew
+    from perflab.store import default_store_path  # noqa: PLC0415
+
+    path = default_store_path() if store_path is None else Path(store_path).expanduser()
+    return BandWatch.arm(path, "clock-skew")
 
 
 def _clock_skew(offset: str, program: str) -> ClockSkew:

@@ -125,7 +125,7 @@ def _server_class() -> type:
 @chaos_options
 def serve(*, listen: str, store_path: str | None, no_record: bool, token: str | None,
           token_file: str | None, allowed_hosts: tuple[str, ...], interval_s: float,
-          chaos_on: bool, chaos_listen: str, **options: Any) -> None:
+          chaos_on: bool, chaos_listen: str, chaos_follow_load: bool, **options: Any) -> None:
     """Serve the dashboard, the JSON API and /metrics; record this machine meanwhile.
 
     Open http://127.0.0.1:8600/ (the default). Ctrl-C stops it and ends the recording's run.
@@ -196,9 +196,11 @@ def serve(*, listen: str, store_path: str | None, no_record: bool, token: str | 
     try:
         with serving_chaos(click.get_current_context(), chaos_on=chaos_on,
                            chaos_listen=chaos_listen, token=token,
-                           allowed_hosts=allowed_hosts, store_path=path) as chaos_at:
+                           allowed_hosts=allowed_hosts, store_path=path,
+                           follow_load=chaos_follow_load) as chaos_at:
             if chaos_at is not None:
-                click.echo(f"fault proxy: Toxiproxy API on http://{chaos_at}/")
+                also = " (toxics also on the load runs running)" if chaos_follow_load else ""
+                click.echo(f"fault proxy: Toxiproxy API on http://{chaos_at}/{also}")
                 sys.stdout.flush()
             server.run(sockets=[sock, *extra])
     finally:

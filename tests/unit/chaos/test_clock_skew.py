@@ -3,20 +3,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
-from tests.conftest import require_tool
+from tests.conftest import require_tool, wait_for
 
 from perflab.chaos.faults import ClockSkew, skew_warnings
 from perflab.chaos.faults import _clock as clock
 from perflab.errors import InvalidValue, ToolMissing
-from perflab.store import CHAOS_FAULT_EVENT, Store
+from perflab.store import CHAOS_FAULT_EVENT, Event, Store
 
 TWO_HOURS = 7200
 SLACK = 600  # the child's start on a busy machine, never near the two hours tested
@@ -166,3 +168,42 @@ def test_chaos_inject_clock_skew_points_at_perflab_run(tmp_path):
     assert r.returncode == 2
     assert r.stderr.startswith("perflab: error: clock skew cannot be injected into a running")
     assert "perflab run --clock-skew -2h -- CMD" in r.stderr
+
+
+def test_a_sigkilled_perflab_run_leaves_its_band_to_the_watchdog(faketime, tmp_path):
+    """`kill -9` of `perflab run --clock-skew`: the watchdog ends the band when it sees the
+    death (the child and its skew outlive perflab; the band says until when perflab saw it)."""
+    store = tmp_path / "s.db"
+    proc = subprocess.Popen([sys.executable, "-m", "perflab", "run", "--store", str(store),
+                             "--no-logs", "--clock-skew", "-2h", "--", "sleep", "120"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    children: list[int] = []
+    try:
+        def armed() -> bool:  # the band is written and its journal is there for the watchdog
+            return bool(_bands(store)) and any((tmp_path / "chaos" / "faults").glob("*.json"))
+
+        wait_for(armed, timeout_s=60, what="the clock skew's band and its journal")
+        children = [int(p) for p in Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
+                    .read_text().split()]
+        killed_ns = time.time_ns()
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(30)
+        (band,) = wait_for(lambda: [b for b in _bands(store) if b.end_ns is not None],
+                           timeout_s=30, what="the watchdog to end the band")
+    finally:
+        proc.kill()
+        proc.wait(30)
+        for child in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(child, signal.SIGKILL)
+    assert band.end_ns is not None
+    assert killed_ns <= band.end_ns <= time.time_ns()
+    assert band.end_ns - killed_ns < 5 * 10**9  # seen within the watchdog's poll, not later
+    assert not list((tmp_path / "chaos" / "faults").glob("*.json"))  # its journal is done
+
+
+def _bands(store: Path) -> list[Event]:
+    if not store.exists():
+        return []
+    with Store.open(store) as db:
+        return [e for run in db.runs() for e in db.events(run.id) if e.kind == CHAOS_FAULT_EVENT]

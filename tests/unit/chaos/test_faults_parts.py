@@ -26,6 +26,7 @@ def test_exported_names() -> None:
         "NetFaultDoc", "NetSpec", "NetnsDoc",
         "NetnsListDoc", "RollbackDoc", "create_netns", "delete_netns", "inject", "list_netns",
         "net_fault", "netns_exec_argv", "rollback_orphans", "ClockSkew", "skew_warnings",
+        "BandWatch",
     ])
 
 

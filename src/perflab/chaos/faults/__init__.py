@@ -5,7 +5,8 @@ Public names: ``inject`` / ``InjectSpec`` / ``FAULT_KINDS`` (``perflab chaos inj
 (``create_netns``, ``delete_netns``, ``list_netns``, ``netns_exec_argv``), ``rollback_orphans``
 (``perflab chaos rollback``: journals whose controller and watchdog both died), ``monkey`` /
 ``MonkeySpec`` (``perflab chaos monkey``), ``ClockSkew`` / ``skew_warnings`` (``perflab run
---clock-skew``: libfaketime for a program perflab starts), and the
+--clock-skew``: libfaketime for a program perflab starts), ``BandWatch`` (a band the watchdog
+ends when its process is killed: the clock skew's), and the
 TypedDicts of their --json documents. See docs/chaos.md, "Process and resource faults".
 """
 
@@ -23,9 +24,11 @@ from perflab.chaos.faults._monkey import MonkeySpec, monkey
 from perflab.chaos.faults._net import NetSpec, net_fault
 from perflab.chaos.faults._netns import create_netns, delete_netns, list_netns, netns_exec_argv
 from perflab.chaos.faults._recover import rollback_orphans
+from perflab.chaos.faults._session import BandWatch
 
 __all__ = [
     "FAULT_KINDS",
+    "BandWatch",
     "ClockSkew",
     "FaultDoc",
     "InjectSpec",

@@ -21,7 +21,7 @@ from pathlib import Path
 from types import FrameType, TracebackType
 from typing import Any, Self
 
-from perflab.chaos.faults._journal import Journal, journal_dir, new_fault_id
+from perflab.chaos.faults._journal import Journal, UndoStep, journal_dir, new_fault_id
 from perflab.chaos.faults._undo import start_ticks, undo_all
 from perflab.chaos.faults._watchdog import start_watchdog
 from perflab.store import CHAOS_FAULT_EVENT, Store
@@ -66,12 +66,8 @@ class FaultSession:
             planned = started + round(duration_s * 1e9) if duration_s > 0 else None
             event_id = store.add_event(run_id, EVENT_KIND, text, ts_ns=started, end_ns=planned,
                                        attrs={"fault": kind, "fault_id": fid, **params})
-        me = os.getpid()
-        journal = Journal(journal_dir(store_path) / f"{fid}.json", fid, kind,
-                          {"pid": me, "start_ticks": start_ticks(me)})
-        journal.add({"op": "end_event", "store": str(store_path), "run_id": run_id,
-                     "event_id": event_id, "run_owned": owned})
-        watchdog = start_watchdog(journal.path)
+        journal, watchdog = _watched_band(store_path, fid, kind, run_id, event_id,
+                                          run_owned=owned)
         return cls(journal, store_path, run_id, event_id, started, watchdog)
 
     def hold(self, duration_s: float) -> None:
@@ -110,6 +106,51 @@ class FaultSession:
         self.ended_ns = time.time_ns()
         # an interruption is an outcome, reported by the caller (exit 130), not an error
         return isinstance(exc, KeyboardInterrupt)
+
+
+def _watched_band(store_path: Path, fault_id: str, kind: str, run_id: int, event_id: int, *,
+                  run_owned: bool) -> tuple[Journal, int]:
+    """The journal of a fault whose first undo step ends its band, and its armed watchdog."""
+    journal = _journal(store_path, fault_id, kind)
+    journal.add(_end_band(store_path, run_id, event_id, run_owned=run_owned))
+    return journal, start_watchdog(journal.path)
+
+
+def _journal(store_path: Path, fault_id: str, kind: str) -> Journal:
+    me = os.getpid()
+    return Journal(journal_dir(store_path) / f"{fault_id}.json", fault_id, kind,
+                   {"pid": me, "start_ticks": start_ticks(me)})
+
+
+def _end_band(store_path: Path, run_id: int, event_id: int, *, run_owned: bool) -> UndoStep:
+    return {"op": "end_event", "store": str(store_path), "run_id": run_id,
+            "event_id": event_id, "run_owned": run_owned}
+
+
+@dataclass
+class BandWatch:
+    """The band of a fault that has nothing else to undo (``perflab run --clock-skew``: the
+    skew lives and dies with the child), watched: when this process dies without ending it
+    (``kill -9``, a crash), the watchdog ends the band at the moment it saw the death.
+
+    ``arm`` before the store is opened (the watchdog is a fork, and a fork must not copy an
+    open SQLite connection), ``band`` once it is written, ``disarm`` after ending it."""
+
+    journal: Journal
+    store_path: Path
+    watchdog_pid: int
+
+    @classmethod
+    def arm(cls, store_path: Path, kind: str) -> BandWatch:
+        journal = _journal(store_path, new_fault_id(), kind)
+        journal.write()
+        return cls(journal, store_path, start_watchdog(journal.path))
+
+    def band(self, run_id: int, event_id: int) -> None:
+        self.journal.add(_end_band(self.store_path, run_id, event_id, run_owned=False))
+
+    def disarm(self) -> None:
+        self.journal.remove()
 
 
 def set_handler(sig: signal.Signals, handler: Any) -> Any:

@@ -127,7 +127,7 @@ def _end_event(step: UndoStep) -> None:
     from perflab.store import Store, end_event  # noqa: PLC0415  # only when a fault ends
 
     with Store.open(step["store"]) as store:
-        end_event(store, int(step["event_id"]), time.time_ns())
+        end_event(store, int(step["event_id"]), int(step.get("ended_ns") or time.time_ns()))
         if step.get("run_owned"):
             store.finish_run(int(step["run_id"]), str(step.get("status", "aborted")),
                              rollup=False, meta_update=step.get("meta"))
@@ -140,13 +140,16 @@ UNDO: dict[str, Callable[[UndoStep], None]] = {
 }
 
 
-def undo_all(journal: Journal, *, status: str = "ok", by: str = "controller") -> list[str]:
-    """Undo every step, the last change first; returns one line per step that failed."""
+def undo_all(journal: Journal, *, status: str = "ok", by: str = "controller",
+             ended_ns: int | None = None) -> list[str]:
+    """Undo every step, the last change first; returns one line per step that failed.
+    ``ended_ns``: when the fault ended (the watchdog: when it saw the controller die), else
+    the band ends when its step is undone."""
     problems = []
     for step in reversed(journal.undo):
         if step["op"] == "end_event":
             step = {**step, "status": status,  # noqa: PLW2901  # this rollback's outcome
-                    "meta": {"rolled_back_by": by}}
+                    "meta": {"rolled_back_by": by}, "ended_ns": ended_ns}
         try:
             UNDO[step["op"]](step)
         except Exception as exc:  # one failed step must not stop the others

@@ -75,17 +75,18 @@ def _watch(controller: int, journal_path: Path, ready_w: int) -> None:
                 os._exit(0)
             if readable:
                 break  # the controller has gone and left its journal: undo it
-        _roll_back(journal_path)
+        _roll_back(journal_path, seen_ns=time.time_ns())
     finally:
         os._exit(0)
 
 
-def _roll_back(journal_path: Path) -> None:
+def _roll_back(journal_path: Path, *, seen_ns: int) -> None:
+    """Undo the journal; its band ends at ``seen_ns``, when the controller was seen dead."""
     journal = Journal.read(journal_path)
     if journal is None:
         return
     started = time.monotonic()
-    problems = undo_all(journal, status="aborted", by="watchdog")
+    problems = undo_all(journal, status="aborted", by="watchdog", ended_ns=seen_ns)
     took = time.monotonic() - started
     with contextlib.suppress(OSError):
         os.write(1, (f"{time.strftime('%Y-%m-%dT%H:%M:%S')} controller {journal.controller} "
