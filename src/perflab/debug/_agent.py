@@ -22,7 +22,7 @@ import socket
 import stat
 import threading
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +58,24 @@ def socket_path(pid: int, directory: Path | None = None) -> Path:
     return (directory or debug_dir()) / f"{pid}.sock"
 
 
+UNIX_PATH_MAX = 107  # sun_path holds 108 bytes with the terminating NUL
+
+
+@contextlib.contextmanager
+def unix_address(path: Path) -> Iterator[str]:
+    """An address for ``bind``/``connect`` that names ``path`` even when it is longer than a
+    unix socket address may be (a deep ``$PERFLAB_DEBUG_DIR``, a test's temporary folder): the
+    folder is opened and named through ``/proc/self/fd``, which the kernel resolves."""
+    if len(os.fsencode(path)) <= UNIX_PATH_MAX:
+        yield str(path)
+        return
+    folder = os.open(path.parent, os.O_PATH | os.O_DIRECTORY)
+    try:
+        yield f"/proc/self/fd/{folder}/{path.name}"
+    finally:
+        os.close(folder)
+
+
 def _private_dir(directory: Path) -> None:
     """Create ``directory`` 0700, or accept it only if it is ours and not open to others."""
     with contextlib.suppress(FileExistsError):
@@ -90,7 +108,8 @@ def enable(directory: Path | None = None) -> Path:
         server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         old_umask = os.umask(0o177)  # the socket is created 0600, with no window
         try:
-            server.bind(str(path))
+            with unix_address(path) as address:
+                server.bind(address)
         finally:
             os.umask(old_umask)
         server.listen(16)

@@ -36,7 +36,8 @@ def agent_get(pid: int, path: str, query: dict[str, str] | None = None, *,
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
         conn.settimeout(timeout)
         try:
-            conn.connect(str(sock_path))
+            with _agent.unix_address(sock_path) as address:
+                conn.connect(address)
         except FileNotFoundError as exc:
             raise TargetError(f"process {pid} has no perflab debug agent ({sock_path} is missing)",
                               hint=ENABLE_HINT) from exc

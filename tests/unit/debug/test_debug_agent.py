@@ -56,6 +56,21 @@ def test_an_open_directory_is_closed_and_a_foreign_one_refused(agent_dir, tmp_pa
         perflab.debug.enable(link)
 
 
+def test_a_folder_too_deep_for_a_unix_socket_address_still_works(tmp_path, monkeypatch):
+    # sun_path holds 108 bytes; a deep $PERFLAB_DEBUG_DIR (a test runner's temporary folder)
+    # made bind() fail with "AF_UNIX path too long" and the service exit at start
+    deep = tmp_path.joinpath(*["a-rather-long-folder-name"] * 5)
+    monkeypatch.setenv("PERFLAB_DEBUG_DIR", str(deep))
+    try:
+        path = perflab.debug.enable()
+        assert len(os.fsencode(path)) > 108
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        assert agent_get(os.getpid(), "/")["pid"] == os.getpid()
+    finally:
+        perflab.debug.disable()
+    assert not path.exists()
+
+
 def test_handlers_come_from_one_table_and_errors_are_answers(agent_dir):
     def boom(query):
         raise RuntimeError("handler broke")
