@@ -17,7 +17,7 @@ from tests.conftest import require_tool
 
 from perflab.bench import DiskJob
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.alone]
 
 
 @pytest.mark.parametrize("rw", ["randread", "randwrite"])

@@ -23,7 +23,7 @@ from perflab.cli import main
 from perflab.store import Store
 from perflab.testing import free_port
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.alone]
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 

@@ -10,7 +10,7 @@ from tests._schemas import validate
 from perflab.cli import main
 from perflab.store import Store
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.alone]
 
 SERVICE_S = 0.05
 SLOTS = 10
