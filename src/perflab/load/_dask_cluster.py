@@ -114,6 +114,9 @@ def connect(spec: ClusterSpec, *, timeout_s: float = CONNECT_TIMEOUT_S) -> Clust
         except BaseException:
             local.close()
             raise
+    # distributed logs a lost connection at INFO with its traceback (a client stopped by Ctrl-C
+    # closes its comm while a batch is in flight): perflab says what failed in its own words
+    logging.getLogger("distributed").setLevel(logging.ERROR)
     try:
         client = Client(spec.address, timeout=timeout_s)
     except (OSError, TimeoutError) as exc:

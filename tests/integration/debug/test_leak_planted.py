@@ -200,7 +200,7 @@ def test_c_program_leak_named_by_malloc_uprobes(cleak, tmp_path, leaking):
     proc, pid = _start([str(cleak), *([] if leaking else ["--no-leak"])])
     try:
         # bpftrace takes seconds to attach on a busy machine: a longer watch than pprof's
-        code, doc = _leak(tmp_path / "lab.db", pid, watch=["-d", "20s", "-i", "1s", "--warmup",
+        code, doc = _leak(tmp_path / "lab.db", pid, watch=["-d", "30s", "-i", "1s", "--warmup",
                                                            "1s"])
     finally:
         _stop(proc)
@@ -209,7 +209,7 @@ def test_c_program_leak_named_by_malloc_uprobes(cleak, tmp_path, leaking):
     functions = [s["function"] for s in doc["sites"]]
     assert "handle_request" not in functions
     if leaking:
-        assert code == 1
+        assert code == 1, (doc["reason"], [(x["name"], x["verdict"]) for x in doc["series"]])
         assert doc["verdict"] == "leak"
         top = doc["sites"][0]
         assert top["function"] == "remember_request"

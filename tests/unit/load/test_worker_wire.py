@@ -10,6 +10,7 @@ import subprocess
 import sys
 from array import array
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from multiprocessing.connection import Connection
 from typing import Any, cast
 
@@ -84,14 +85,23 @@ def test_a_second_larger_than_the_socket_buffer_reaches_the_parent_whole():
         parent.send(("stop",))
         return msgs
 
-    loop = uvloop.new_event_loop()
-    try:
-        reader = loop.run_in_executor(None, parent_side)
-        loop.run_until_complete(worker_side())
-        first, second = cast("tuple[Any, Any]", loop.run_until_complete(reader))
-    finally:
-        loop.close()
-        parent.close()
+    def run_both() -> list[object]:
+        loop = uvloop.new_event_loop()
+        try:
+            reader = loop.run_in_executor(None, parent_side)
+            loop.run_until_complete(worker_side())
+            return loop.run_until_complete(reader)
+        finally:
+            loop.close()
+
+    # a thread of its own: under xdist this worker process ran other modules first, and a loop
+    # one of them left marked as running on the main thread made this loop refuse to start
+    with ThreadPoolExecutor(1) as pool:
+        try:
+            first, second = cast("tuple[Any, Any]", pool.submit(run_both).result(timeout=120))
+        finally:
+            parent.close()
+            theirs.close()
     assert first[0:2] == ("tick", 1)
     assert first[2].latency_ns == big
     assert first[2].errors == {"reset": 2}

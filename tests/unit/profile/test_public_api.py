@@ -31,7 +31,8 @@ def test_profile_exports():
 
 def test_ebpf_exports():
     assert sorted(perflab.ebpf.__all__) == sorted([
-        "BpftraceOutput", "bpftrace_path", "ensure_tracefs", "require_root", "run_bpftrace",
+        "BpftraceOutput", "bpftrace_path", "ensure_tracefs", "require_root", "resolve_library",
+            "run_bpftrace",
         "split_key",
         # the tools the command line runs
         "biolatency", "execsnoop", "libcalls", "offcpu", "runqlat", "syscalls", "tcpretrans",
