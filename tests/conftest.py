@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import shutil
@@ -147,8 +148,15 @@ def wait_for_samples(store_path: Path, name: str, labels: dict[str, str] | None 
         time.sleep(0.1)
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Unit tests first, then integration tests. The integration tests share one headless
-    browser for the whole session, and Playwright's sync API keeps an event loop running in the
-    main thread while it lives: a unit test's asyncio.run() after it would be refused."""
-    items.sort(key=lambda item: "/integration/" in str(item.path))
+@pytest.fixture(autouse=True)
+def _no_event_loop_left_running(request: pytest.FixtureRequest):
+    """A test must not leave an event loop marked running in the main thread: every later
+    asyncio.run() in the same worker would be refused ("cannot be called from a running event
+    loop"). The shared browser of the integration tests keeps one on purpose; a loop that was
+    already running when the test began is not this test's doing."""
+    before = asyncio.events._get_running_loop()  # the only way to ask without raising
+    yield
+    after = asyncio.events._get_running_loop()  # as above
+    if before is None and after is not None:
+        asyncio.events._set_running_loop(None)  # so later tests are not failed by this one
+        pytest.fail(f"{request.node.nodeid} left an event loop running in the main thread")

@@ -1,4 +1,4 @@
-"""Fixtures of the browser tests: one headless Chromium for the session, pages that fail the
+"""Fixtures of the browser tests: one headless Chromium per test module, pages that fail the
 test on a console error."""
 
 from __future__ import annotations
@@ -11,9 +11,13 @@ from _browser import CHROMIUM, CHROMIUM_ARGS, Page
 from tests.conftest import require_tool
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """Debian's Chromium through Playwright, launched once with the flags we use."""
+    """Debian's Chromium through Playwright, launched once per module with the flags we use.
+
+    Not once per session: Playwright's sync API keeps an event loop marked running in the main
+    thread while it lives, and pytest-xdist runs the biggest files first, so a unit test's
+    asyncio.run() could come after a browser module in the same worker and be refused."""
     require_tool("chromium")
     from playwright.sync_api import sync_playwright  # noqa: PLC0415  # after the tool check
 
