@@ -4,6 +4,7 @@ import asyncio
 import contextlib
 import os
 import shutil
+import signal
 import sqlite3
 import time
 from collections.abc import Callable
@@ -16,6 +17,22 @@ from hypothesis import settings
 
 from perflab.errors import PerflabError
 from perflab.store import Store
+
+
+def restore_default_sigint() -> None:
+    """Give SIGINT back its default meaning when the suite was started with it ignored.
+
+    A background job of a non-interactive shell (`make test &` in a script) starts with SIGINT
+    ignored, and an ignored signal stays ignored across exec: every perflab process a test starts
+    and interrupts would shrug off its Ctrl-C, and every Ctrl-C test would fail. A handled signal
+    is reset to its default across exec, so installing Python's own handler here fixes the
+    children too (xdist's workers are started after pytest_configure)."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def pytest_configure() -> None:
+    restore_default_sigint()
 
 
 def in_ci() -> bool:
