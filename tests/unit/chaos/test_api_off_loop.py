@@ -6,6 +6,7 @@ turn of it would time out."""
 from __future__ import annotations
 
 import contextlib
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -15,6 +16,8 @@ from tests.conftest import wait_for
 from tests.unit.chaos.conftest import connect
 
 from perflab.chaos import ChaosServer
+from perflab.chaos._server import SWITCH_INTERVAL_S
+from perflab.serving import listening_socket
 
 TIMEOUT = 10  # a request that waits for the blocked loop would wait 30 s
 
@@ -101,3 +104,23 @@ def test_a_duration_changed_while_the_loop_is_blocked_counts_from_the_change(
     wait_for(lambda: names() == ["kept"], timeout_s=20, what="gone to expire")
     time.sleep(0.3)  # long past kept's first 50 ms: that clock was replaced, not running
     assert names() == ["kept"]
+
+
+def test_the_proxys_own_process_hands_the_gil_over_sooner() -> None:
+    """Run in the main thread (``perflab chaos proxy``: the process is the proxy's), the server
+    sets a 1 ms switch interval, so the API's thread waits less for the GIL behind the busy
+    proxies' loop; run in another thread (embedded: the hub, tests), it leaves it alone."""
+    before = sys.getswitchinterval()
+    bad = [{"name": "x", "upstream": "192.0.2.1:80"}]  # not loopback: serve() stops at once
+    try:
+        with listening_socket("127.0.0.1", 0) as sock:
+            thread = threading.Thread(target=ChaosServer(sock, populate=bad).run)
+            thread.start()
+            thread.join(30)
+            assert sys.getswitchinterval() == before
+            server = ChaosServer(sock, populate=bad)
+            server.run()
+        assert server.failure is not None
+        assert sys.getswitchinterval() == SWITCH_INTERVAL_S
+    finally:
+        sys.setswitchinterval(before)
