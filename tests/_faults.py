@@ -108,7 +108,7 @@ def step_restored(step: dict[str, Any]) -> bool:
     op = step["op"]
     if op == "cont":
         return process_state(step["pid"]) not in ("T", "t")
-    if op == "kill_group":  # no live process left in the hog's group (zombies are dead)
+    if op in ("kill_group", "end_group"):  # no live process left in the group (zombies are dead)
         return not any(_pgrp_state(p, step["pid"]) for p in Path("/proc").iterdir()
                        if p.name.isdigit())
     if op in ("unlink", "rmtree"):

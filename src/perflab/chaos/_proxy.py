@@ -1,9 +1,18 @@
 """Proxies and their collection: listen, accept, connect upstream, keep the toxic chains.
 
-Every method runs on the event loop and never blocks it: binding is a non-blocking socket call,
-names resolve through the loop's resolver, and adding or removing a toxic only edits a list
-the links read at their next chunk (Toxiproxy waits for every link to take the change, which is
-how its API hangs under load).
+The proxies' methods run on their event loop and never block it: binding is a non-blocking
+socket call and names resolve through the loop's resolver. Toxics are the exception: adding,
+changing or removing one is made on the API's thread, under the collection's lock, without
+waiting for the proxies' loop (behind a thousand connections' callbacks, one turn of it took
+100-300 ms on a loaded machine). A toxic change only edits a list the links read at their next
+chunk; what must act on the links (release held chunks, arm a timeout, a duration's timer) is
+handed to the loop without waiting for it (Toxiproxy waits for every link to take the change,
+which is how its API hangs under load).
+
+Reads are answered from ``ProxyCollection.snapshot``: the proxies as their API documents,
+rebuilt after every change (under the lock) and swapped in whole, never edited, so a reader on
+any thread sees one consistent state without the lock, and a GET after a change's answer sees
+the change.
 
 Fault traffic stays on this machine: a proxy listens on and connects to loopback addresses
 only (127.0.0.0/8, ::1), checked when it is created and again at every upstream connection
@@ -13,10 +22,13 @@ only (127.0.0.0/8, ::1), checked when it is created and again at every upstream 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import ipaddress
 import os
 import socket
+import threading
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from perflab.chaos._link import Connection, Counters, Side
@@ -37,8 +49,10 @@ from perflab.chaos._toxics import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
     from perflab.chaos._bands import FaultBands
-    from perflab.chaos._contracts import ProxyDoc
+    from perflab.chaos._contracts import ProxyDoc, ToxicDoc
     from perflab.chaos._toxics import Stream
 
 LOOPBACK_HINT = ("perflab sends fault traffic to this machine only: listen on and connect to "
@@ -88,9 +102,15 @@ def _format_address(sockname: tuple[Any, ...]) -> str:
 
 
 class Proxy:
-    """One proxy: a listening socket, its connections and its two toxic chains."""
+    """One proxy: a listening socket, its connections and its two toxic chains.
 
-    def __init__(self, name: str, listen: str, upstream: str) -> None:
+    Made on the proxies' ``loop``. Its toxic methods may be called from any thread: they hold
+    ``lock`` (the collection's) and call ``published`` (the collection's ``publish``) once the
+    change is made."""
+
+    def __init__(self, name: str, listen: str, upstream: str, *,
+                 loop: asyncio.AbstractEventLoop, lock: threading.RLock | None = None,
+                 published: Callable[[], None] = lambda: None) -> None:
         self.name = name
         self.listen = listen
         self.upstream = upstream
@@ -98,7 +118,13 @@ class Proxy:
         self.chains: dict[Stream, list[Toxic]] = {"upstream": [], "downstream": []}
         self.counters = Counters()
         self.connections: set[Connection] = set()
+        self.loop = loop
+        self.lock = lock or threading.RLock()
+        self.published = published
         self._server: asyncio.Server | None = None
+        # a toxic's duration: its current token (under the lock; a timer whose token is no
+        # longer there does nothing) and its timer (on the loop only)
+        self._expiry_token: dict[int, object] = {}
         self._expiry: dict[int, asyncio.TimerHandle] = {}
         self._connecting: set[asyncio.Task[None]] = set()
         self.bands: FaultBands | None = None  # the toxics' bands on a run, when there's a store
@@ -178,92 +204,146 @@ class Proxy:
     def find(self, name: str) -> Toxic | None:
         return next((t for t in self.toxics() if t.name == name), None)
 
-    def add_toxic(self, body: object, *, banded: bool = True) -> Toxic:
+    def add_toxic(self, body: object, *, banded: bool = True) -> ToxicDoc:
         """Add a toxic from the API's body; ``banded`` False: its caller records the fault on
         the timeline itself (``chaos net --delay``), so it gets no band here, then or later."""
         toxic = new_toxic(body)
         toxic.banded = banded
-        if self.find(toxic.name) is not None:
-            raise TOXIC_ALREADY_EXISTS
         assert isinstance(body, dict)  # new_toxic checked it
-        finish_toxic(toxic, body)
-        self.chains[toxic.stream].append(toxic)
-        self._changed(toxic.stream)
-        if toxic.duration is not None:
-            self._expire_after(toxic)
-        if self.bands is not None and toxic.banded:
-            self.bands.added(self.name, toxic)
-        return toxic
-
-    def update_toxic(self, name: str, body: object) -> Toxic:
-        toxic = self.find(name)
-        if toxic is None:
-            raise TOXIC_NOT_FOUND
-        if not isinstance(body, dict):
-            raise ApiError("bad request body: the body must be a JSON object", 400)
-        attributes, texts = read_attributes(toxic.type, body.get("attributes"),
-                                            toxic.attributes, toxic.texts)
-        toxicity = read_toxicity(body.get("toxicity", toxic.toxicity))
-        duration = read_duration(body.get("duration", toxic.duration))
-        toxic.attributes, toxic.texts, toxic.toxicity = attributes, texts, toxicity
-        toxic.generation += 1
-        if duration != toxic.duration or "duration" in body:
-            toxic.duration = duration
-            self._cancel_expiry(toxic)
-            if duration is not None:
+        with self.lock:
+            if self.find(toxic.name) is not None:
+                raise TOXIC_ALREADY_EXISTS
+            finish_toxic(toxic, body)
+            self.chains[toxic.stream].append(toxic)
+            self._changed(toxic.stream)
+            if toxic.duration is not None:
                 self._expire_after(toxic)
-        self._changed(toxic.stream)
-        if self.bands is not None and toxic.banded:
-            self.bands.changed(self.name, toxic)
-        return toxic
+            if self.bands is not None and toxic.banded:
+                self.bands.added(self.name, toxic)
+            self.published()
+            return toxic.to_json()
+
+    def update_toxic(self, name: str, body: object) -> ToxicDoc:
+        with self.lock:
+            toxic = self.find(name)
+            if toxic is None:
+                raise TOXIC_NOT_FOUND
+            if not isinstance(body, dict):
+                raise ApiError("bad request body: the body must be a JSON object", 400)
+            attributes, texts = read_attributes(toxic.type, body.get("attributes"),
+                                                toxic.attributes, toxic.texts)
+            toxicity = read_toxicity(body.get("toxicity", toxic.toxicity))
+            duration = read_duration(body.get("duration", toxic.duration))
+            toxic.attributes, toxic.texts, toxic.toxicity = attributes, texts, toxicity
+            toxic.generation += 1
+            if duration != toxic.duration or "duration" in body:
+                toxic.duration = duration
+                self._cancel_expiry(toxic)
+                if duration is not None:
+                    self._expire_after(toxic)
+            self._changed(toxic.stream)
+            if self.bands is not None and toxic.banded:
+                self.bands.changed(self.name, toxic)
+            self.published()
+            return toxic.to_json()
 
     def remove_toxic(self, name: str) -> None:
-        toxic = self.find(name)
-        if toxic is None:
-            raise TOXIC_NOT_FOUND
-        self._cancel_expiry(toxic)
-        self.chains[toxic.stream].remove(toxic)
-        self._changed(toxic.stream)
-        if self.bands is not None:
-            self.bands.removed(self.name, toxic)
+        with self.lock:
+            toxic = self.find(name)
+            if toxic is None:
+                raise TOXIC_NOT_FOUND
+            self._cancel_expiry(toxic)
+            self.chains[toxic.stream].remove(toxic)
+            self._changed(toxic.stream)
+            if self.bands is not None:
+                self.bands.removed(self.name, toxic)
+            self.published()
 
     def reset_toxics(self) -> None:
-        for toxic in self.toxics():
-            self.remove_toxic(toxic.name)
+        with self.lock:
+            for toxic in self.toxics():
+                self.remove_toxic(toxic.name)
+
+    def _on_loop(self, callback: Callable[..., object], *args: object) -> None:
+        """``callback`` on the proxies' loop, from any thread, without waiting for it."""
+        with contextlib.suppress(RuntimeError):  # the loop has stopped: nothing to act on
+            self.loop.call_soon_threadsafe(callback, *args)
 
     def _changed(self, stream: Stream) -> None:
+        self._on_loop(self._tell_links, stream)
+
+    def _tell_links(self, stream: Stream) -> None:
         for conn in list(self.connections):
             conn.toxics_changed(stream)
 
     def _expire_after(self, toxic: Toxic) -> None:
-        assert toxic.duration is not None  # callers check
-        loop = asyncio.get_running_loop()
-
-        def expire() -> None:
-            self._expiry.pop(id(toxic), None)
-            if toxic in self.chains[toxic.stream]:
-                self.remove_toxic(toxic.name)
-
-        self._expiry[id(toxic)] = loop.call_later(duration_seconds(toxic.duration), expire)
+        """Under the lock: a new clock for ``toxic``'s duration."""
+        token = object()
+        self._expiry_token[id(toxic)] = token
+        self._on_loop(self._set_timer, toxic, token)
 
     def _cancel_expiry(self, toxic: Toxic) -> None:
+        """Under the lock: no clock for ``toxic`` (a timer already set finds its token gone)."""
+        self._expiry_token.pop(id(toxic), None)
+        self._on_loop(self._set_timer, toxic, None)
+
+    def _set_timer(self, toxic: Toxic, token: object) -> None:
+        """On the loop: the timer of ``toxic``'s clock ``token`` (None: no timer)."""
         handle = self._expiry.pop(id(toxic), None)
         if handle is not None:
             handle.cancel()
+        if token is not None and toxic.duration is not None:
+            self._expiry[id(toxic)] = self.loop.call_later(
+                duration_seconds(toxic.duration), self._expire, toxic, token)
+
+    def _expire(self, toxic: Toxic, token: object) -> None:
+        with self.lock:
+            if self._expiry_token.get(id(toxic)) is token:  # not changed since the timer
+                self._expiry.pop(id(toxic), None)
+                if toxic in self.chains[toxic.stream]:
+                    self.remove_toxic(toxic.name)
 
 
 class ProxyCollection:
-    """The named proxies of one server."""
+    """The named proxies of one server.
+
+    ``lock`` covers the proxies and their toxic chains: toxic changes come from the API's
+    thread, the rest (and a duration's end) from the proxies' loop. ``snapshot`` is what the
+    reads answer; every change ends with ``publish``."""
 
     def __init__(self, bands: FaultBands | None = None) -> None:
         self.proxies: dict[str, Proxy] = {}
         self.bands = bands
+        self.lock = threading.RLock()
+        self.snapshot: Mapping[str, ProxyDoc] = MappingProxyType({})
+
+    def publish(self) -> None:
+        """A new ``snapshot`` of the proxies as they are now (any thread)."""
+        with self.lock:
+            self.snapshot = MappingProxyType(
+                {name: proxy.to_json() for name, proxy in self.proxies.items()})
 
     def get(self, name: str) -> Proxy:
         proxy = self.proxies.get(name)
         if proxy is None:
             raise PROXY_NOT_FOUND
         return proxy
+
+    # -- toxics, from the API's thread ------------------------------------------------------------
+
+    def add_toxic(self, proxy: str, body: object, *, banded: bool = True) -> ToxicDoc:
+        with self.lock:
+            return self.get(proxy).add_toxic(body, banded=banded)
+
+    def update_toxic(self, proxy: str, toxic: str, body: object) -> ToxicDoc:
+        with self.lock:
+            return self.get(proxy).update_toxic(toxic, body)
+
+    def remove_toxic(self, proxy: str, toxic: str) -> None:
+        with self.lock:
+            self.get(proxy).remove_toxic(toxic)
+
+    # -- proxies, on the proxies' loop -------------------------------------------------------------
 
     async def add(self, body: object) -> Proxy:
         """``POST /proxies``: 201 with the proxy, started unless ``enabled`` is false."""
@@ -273,14 +353,17 @@ class ProxyCollection:
         proxy = await self._new(name, listen, upstream)
         if enabled:
             await proxy.start()
-        self.proxies[name] = proxy
+        with self.lock:
+            self.proxies[name] = proxy
+            self.publish()
         return proxy
 
     async def _new(self, name: str, listen: str, upstream: str) -> Proxy:
         host, port = split_address(upstream, "upstream")
         await loopback_addresses(host, port, "upstream")
         split_address(listen, "listen")
-        proxy = Proxy(name, listen, upstream)
+        proxy = Proxy(name, listen, upstream, loop=asyncio.get_running_loop(), lock=self.lock,
+                      published=self.publish)
         proxy.bands = self.bands
         return proxy
 
@@ -293,12 +376,16 @@ class ProxyCollection:
         for i, item in enumerate(body):
             wanted.append(read_proxy(item, f" at proxy {i + 1}"))
         done: list[Proxy] = []
-        for name, listen, upstream, enabled in wanted:
-            try:
-                done.append(await self._add_or_replace(name, listen, upstream, enabled=enabled))
-            except ApiError as exc:
-                return done, exc
-        return done, None
+        try:
+            for name, listen, upstream, enabled in wanted:
+                try:
+                    done.append(await self._add_or_replace(name, listen, upstream,
+                                                           enabled=enabled))
+                except ApiError as exc:
+                    return done, exc
+            return done, None
+        finally:
+            self.publish()
 
     async def _add_or_replace(self, name: str, listen: str, upstream: str, *,
                               enabled: bool) -> Proxy:
@@ -311,11 +398,18 @@ class ProxyCollection:
         proxy = await self._new(name, listen, upstream)
         if enabled:
             await proxy.start()
-        self.proxies[name] = proxy
+        with self.lock:
+            self.proxies[name] = proxy
         return proxy
 
     async def update(self, name: str, body: object) -> Proxy:
         """``POST``/``PATCH /proxies/{name}``: new listen/upstream restart it; ``enabled``."""
+        try:
+            return await self._update(name, body)
+        finally:
+            self.publish()
+
+    async def _update(self, name: str, body: object) -> Proxy:
         proxy = self.get(name)
         if not isinstance(body, dict):
             raise ApiError("bad request body: the body must be a JSON object", 400)
@@ -341,17 +435,21 @@ class ProxyCollection:
         return proxy
 
     def remove(self, name: str) -> None:
-        proxy = self.get(name)
-        proxy.stop()
-        for toxic in proxy.toxics():
-            proxy.remove_toxic(toxic.name)
-        del self.proxies[name]
+        with self.lock:
+            proxy = self.get(name)
+            proxy.stop()
+            proxy.reset_toxics()
+            del self.proxies[name]
+            self.publish()
 
     async def reset(self) -> None:
         """``POST /reset``: every proxy enabled again, every toxic removed."""
-        for proxy in list(self.proxies.values()):
-            await proxy.start()
-            proxy.reset_toxics()
+        try:
+            for proxy in list(self.proxies.values()):
+                await proxy.start()
+                proxy.reset_toxics()
+        finally:
+            self.publish()
 
     def close(self) -> None:
         for proxy in self.proxies.values():

@@ -22,6 +22,7 @@ it is not on a terminal (Python, C's stdio) shows it in blocks.
 
 ``--clock-skew -2h`` starts CMD under libfaketime (``perflab.chaos.faults.ClockSkew``): its wall
 clock, and its children's, runs that far off; a ``chaos.fault`` band on the run covers its life.
+Should perflab be killed (``kill -9``), a watchdog ends the child's process group and the band.
 """
 
 from __future__ import annotations
@@ -169,6 +170,8 @@ def run(*, trace_it: bool, debug_it: bool, service: str | None, hub: str, name: 
         except OSError as exc:
             store.finish_run(run_rec.id, "failed", meta_update={"error": str(exc)})
             raise TargetError(f"cannot start {argv[0]!r}: {exc.strerror}") from exc
+        if watch is not None:
+            watch.process_group(child.pid)  # killed (kill -9), the watchdog ends the child
         band = None if skew is None else store.add_event(run_rec.id, CHAOS_FAULT_EVENT,
                                                          skew.text, attrs=skew.attrs())
         if watch is not None and band is not None:

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -170,36 +171,92 @@ def test_chaos_inject_clock_skew_points_at_perflab_run(tmp_path):
     assert "perflab run --clock-skew -2h -- CMD" in r.stderr
 
 
+@contextlib.contextmanager
+def _skewed_run(store: Path, *cmd: str) -> Iterator[tuple[subprocess.Popen[bytes], list[int]]]:
+    """`perflab run --clock-skew -2h -- CMD` in the background, and a list the test fills with
+    the process groups it started: whatever happens, all are killed at the end."""
+    proc = subprocess.Popen([sys.executable, "-m", "perflab", "run", "--store", str(store),
+                             "--no-logs", "--clock-skew", "-2h", "--", *cmd],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    groups: list[int] = []
+    try:
+        yield proc, groups
+    finally:
+        proc.kill()
+        proc.wait(30)
+        for group in groups:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(group, signal.SIGKILL)
+
+
 def test_a_sigkilled_perflab_run_leaves_its_band_to_the_watchdog(faketime, tmp_path):
     """`kill -9` of `perflab run --clock-skew`: the watchdog ends the band when it sees the
-    death (the child and its skew outlive perflab; the band says until when perflab saw it)."""
+    death (the band says until when perflab saw it)."""
     store = tmp_path / "s.db"
-    proc = subprocess.Popen([sys.executable, "-m", "perflab", "run", "--store", str(store),
-                             "--no-logs", "--clock-skew", "-2h", "--", "sleep", "120"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    children: list[int] = []
-    try:
+    with _skewed_run(store, "sleep", "120") as (proc, children):
         def armed() -> bool:  # the band is written and its journal is there for the watchdog
             return bool(_bands(store)) and any((tmp_path / "chaos" / "faults").glob("*.json"))
 
         wait_for(armed, timeout_s=60, what="the clock skew's band and its journal")
-        children = [int(p) for p in Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
-                    .read_text().split()]
+        children.extend(_children(proc.pid))
         killed_ns = time.time_ns()
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(30)
         (band,) = wait_for(lambda: [b for b in _bands(store) if b.end_ns is not None],
                            timeout_s=30, what="the watchdog to end the band")
-    finally:
-        proc.kill()
-        proc.wait(30)
-        for child in children:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(child, signal.SIGKILL)
     assert band.end_ns is not None
     assert killed_ns <= band.end_ns <= time.time_ns()
     assert band.end_ns - killed_ns < 5 * 10**9  # seen within the watchdog's poll, not later
     assert not list((tmp_path / "chaos" / "faults").glob("*.json"))  # its journal is done
+
+
+def test_a_sigkilled_perflab_run_takes_its_skewed_child_with_it(faketime, tmp_path):
+    """The skew lives in the child and its children: when `perflab run` is killed (`kill -9`),
+    the watchdog ends the child's process group, SIGTERM first, then SIGKILL for what ignores
+    it (the fault ends with its controller, as a Chaos Toolkit rollback would)."""
+    store = tmp_path / "s.db"
+    # a child in the group that ends on SIGTERM, and a leader that ignores it
+    script = 'sleep 120 & trap "" TERM; exec sleep 121'
+    with _skewed_run(store, "sh", "-c", script) as (proc, groups):
+        def started() -> list[int]:  # the leader runs sleep (TERM ignored), beside its child
+            if not _bands(store) or not any((tmp_path / "chaos" / "faults").glob("*.json")):
+                return []
+            (leader,) = _children(proc.pid)
+            if _comm(leader) != "sleep" or not _children(leader):
+                return []
+            return [leader, *_children(leader)]
+
+        group = wait_for(started, timeout_s=60, what="the skewed child and its own child")
+        groups.append(group[0])  # the leader's PID is the group's
+        assert all(_comm(pid) == "sleep" for pid in group)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(30)
+        wait_for(lambda: not any(_runs(pid) for pid in group), timeout_s=30,
+                 what="the watchdog to end the skewed process group")
+        wait_for(lambda: [b for b in _bands(store) if b.end_ns is not None], timeout_s=30,
+                 what="the watchdog to end the band")
+    log = next((tmp_path / "chaos" / "faults").glob("*.log")).read_text()
+    assert "(clock-skew) rolled back" in log
+    assert "problems: none" in log
+
+
+def _children(pid: int) -> list[int]:
+    with contextlib.suppress(OSError):
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    return []
+
+
+def _comm(pid: int) -> str:
+    with contextlib.suppress(OSError):
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    return ""
+
+
+def _runs(pid: int) -> bool:
+    """Alive and not a zombie (an orphan's zombie waits for whoever adopted it)."""
+    with contextlib.suppress(OSError):
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
+    return False
 
 
 def _bands(store: Path) -> list[Event]:

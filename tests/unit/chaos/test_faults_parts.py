@@ -16,7 +16,7 @@ from tests._schemas import validate
 import perflab.chaos.faults
 from perflab.chaos.faults._cgroups import cgroup_join
 from perflab.chaos.faults._journal import Journal, journal_dir, journals
-from perflab.chaos.faults._undo import start_ticks
+from perflab.chaos.faults._undo import UNDO, start_ticks
 from perflab.store import Store
 
 
@@ -99,6 +99,32 @@ MOUNTS = (
     "31 25 0:27 / /sys/fs/cgroup/cpu,cpuacct rw - cgroup cgroup rw,cpu,cpuacct\n"
     "32 25 0:28 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n"
 )
+
+
+def test_end_group_terms_then_kills_only_the_group_it_started() -> None:
+    """``end_group`` (a skewed ``perflab run`` child): a leader with another start time is
+    another process, left alone; ours gets SIGTERM, and SIGKILL once its grace is over."""
+    code = ("import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+            "print('ready', flush=True); time.sleep(120)")
+    ignores_term = subprocess.Popen(  # the leader of its group, SIGTERM ignored
+        [sys.executable, "-c", code], process_group=0, stdout=subprocess.PIPE)
+    try:
+        assert ignores_term.stdout is not None
+        assert ignores_term.stdout.readline() == b"ready\n"
+        ticks = start_ticks(ignores_term.pid)
+        assert ticks is not None
+        step = {"op": "end_group", "pid": ignores_term.pid, "grace_s": 0.2,
+                "start_ticks": ticks}
+        UNDO["end_group"]({**step, "start_ticks": ticks + 1})  # a reused PID
+        assert ignores_term.poll() is None
+        UNDO["end_group"](step)
+        assert ignores_term.wait(30) == -9  # TERM was ignored: KILL after the grace
+        UNDO["end_group"](step)  # the group has gone: nothing to do, no error
+    finally:
+        ignores_term.kill()
+        ignores_term.wait(30)
+        if ignores_term.stdout is not None:
+            ignores_term.stdout.close()
 
 
 def test_a_hog_joins_v2_and_its_v1_controllers(tmp_path: Path) -> None:

@@ -22,7 +22,7 @@ from types import FrameType, TracebackType
 from typing import Any, Self
 
 from perflab.chaos.faults._journal import Journal, UndoStep, journal_dir, new_fault_id
-from perflab.chaos.faults._undo import start_ticks, undo_all
+from perflab.chaos.faults._undo import GROUP_GRACE_S, start_ticks, undo_all
 from perflab.chaos.faults._watchdog import start_watchdog
 from perflab.store import CHAOS_FAULT_EVENT, Store
 
@@ -129,12 +129,15 @@ def _end_band(store_path: Path, run_id: int, event_id: int, *, run_owned: bool) 
 
 @dataclass
 class BandWatch:
-    """The band of a fault that has nothing else to undo (``perflab run --clock-skew``: the
-    skew lives and dies with the child), watched: when this process dies without ending it
-    (``kill -9``, a crash), the watchdog ends the band at the moment it saw the death.
+    """The band of a fault that lives in a program this process started (``perflab run
+    --clock-skew``: the skew lives and dies with the child), watched: when this process dies
+    without ending it (``kill -9``, a crash), the watchdog ends the program's process group
+    (the fault ends with its controller, as a Chaos Toolkit rollback would end it) and the
+    band, at the moment it saw the death.
 
     ``arm`` before the store is opened (the watchdog is a fork, and a fork must not copy an
-    open SQLite connection), ``band`` once it is written, ``disarm`` after ending it."""
+    open SQLite connection), ``process_group`` once the program runs, ``band`` once it is
+    written, ``disarm`` after ending it."""
 
     journal: Journal
     store_path: Path
@@ -146,8 +149,17 @@ class BandWatch:
         journal.write()
         return cls(journal, store_path, start_watchdog(journal.path))
 
+    def process_group(self, pid: int) -> None:
+        """The program's process group (``pid`` leads it), ended should this process die."""
+        self.journal.add({"op": "end_group", "pid": pid, "start_ticks": start_ticks(pid),
+                          "grace_s": GROUP_GRACE_S})
+
     def band(self, run_id: int, event_id: int) -> None:
-        self.journal.add(_end_band(self.store_path, run_id, event_id, run_owned=False))
+        # first in the journal, so undone last (as a FaultSession's): the band ends once the
+        # program has
+        self.journal.undo.insert(0, _end_band(self.store_path, run_id, event_id,
+                                              run_owned=False))
+        self.journal.write()
 
     def disarm(self) -> None:
         self.journal.remove()

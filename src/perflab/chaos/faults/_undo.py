@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from perflab.chaos.faults._journal import Journal, UndoStep
 
 RLIMITS = {"NOFILE": resource.RLIMIT_NOFILE}
+GROUP_GRACE_S = 2.0  # end_group: how long a group has after SIGTERM before SIGKILL
 
 
 def start_ticks(pid: int) -> int | None:
@@ -55,17 +56,48 @@ def _cont(step: UndoStep) -> None:
         os.kill(int(step["pid"]), signal.SIGCONT)
 
 
+def _group_is_ours(step: UndoStep) -> bool:
+    """Whether the process group led by ``step``'s PID is still the one perflab started. Its
+    leader's PID cannot be reused while the group has members, so a group whose leader is
+    gone is still ours; a leader with another start time is another process."""
+    now = start_ticks(int(step["pid"]))
+    return now is None or now == step["start_ticks"]
+
+
 def _kill_group(step: UndoStep) -> None:
-    """SIGKILL a hog's process group. Its leader's PID cannot be reused while the group has
-    members, so a group whose leader is gone is still the hog's."""
+    """SIGKILL a hog's process group."""
     pid = int(step["pid"])
-    now = start_ticks(pid)
-    if now is not None and now != step["start_ticks"]:
+    if not _group_is_ours(step):
         return  # the PID belongs to another process now (the hog and its group are gone)
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGKILL)
     with contextlib.suppress(ChildProcessError, OSError):
         os.waitpid(pid, os.WNOHANG)  # our own child when the controller undoes it
+
+
+def _end_group(step: UndoStep) -> None:
+    """End the process group of a program perflab started with a fault in it (``perflab run
+    --clock-skew``: the skew lives in the program and its children): SIGTERM, as ``perflab
+    run`` passes on a SIGTERM, then SIGKILL for what is left once the leader has ended or
+    ``grace_s`` has passed."""
+    pid = int(step["pid"])
+    if not _group_is_ours(step):
+        return
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return  # the group has ended already
+    deadline = time.monotonic() + float(step.get("grace_s", GROUP_GRACE_S))
+    while time.monotonic() < deadline and _running(pid, step["start_ticks"]):
+        time.sleep(0.02)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGKILL)
+
+
+def _running(pid: int, ticks: int | None) -> bool:
+    """Whether that incarnation of ``pid`` runs (a zombie nobody reaped yet has ended)."""
+    stat = stat_of(pid)
+    return stat is not None and stat.starttime == ticks and stat.state != "Z"
 
 
 def _unlink(step: UndoStep) -> None:
@@ -134,7 +166,8 @@ def _end_event(step: UndoStep) -> None:
 
 
 UNDO: dict[str, Callable[[UndoStep], None]] = {
-    "cont": _cont, "kill_group": _kill_group, "unlink": _unlink, "rmtree": _rmtree,
+    "cont": _cont, "kill_group": _kill_group, "end_group": _end_group, "unlink": _unlink,
+    "rmtree": _rmtree,
     "rlimit": _rlimit, "spawn": _spawn, "nft_delete": _nft_delete, "tc_delete": _tc_delete,
     "http_delete": _http_delete, "end_event": _end_event,
 }
