@@ -101,6 +101,20 @@ def _write(path: Path, job: str, line: str) -> None:
             LogEntry(canonical_labels({"job": job}), time.time_ns(), line)])
 
 
+def _polls(path: Path, *reasons: str) -> None:
+    """A follow on ``path`` says it polls the store, for each of ``reasons``, and does."""
+    follow = Follow(path, '{job="api"}', "--interval", "0.1")
+    try:
+        said = follow.said()
+        assert "following by polling the store" in said
+        for reason in reasons:
+            assert reason in said
+        _write(path, "api", "polled")
+        assert follow.line().endswith("polled")
+    finally:
+        follow.stop()
+
+
 def test_follow_goes_through_the_hub_and_ctrl_c_loses_nothing(tmp_path):
     path = tmp_path / "perflab.db"
     with serve(path, "--no-record", token=TOKEN) as hub:
@@ -169,15 +183,7 @@ def test_a_record_left_by_a_dead_hub_falls_back_to_polling(tmp_path):
                                                if p)))
     assert hub_record_path(path).exists()
     assert running_hub(path) is None
-    follow = Follow(path, '{job="api"}', "--interval", "0.1")
-    try:
-        said = follow.said()
-        assert "following by polling the store" in said
-        assert "no running perflab serve recorded" in said
-        _write(path, "api", "polled")
-        assert follow.line().endswith("polled")
-    finally:
-        follow.stop()
+    _polls(path, "no running perflab serve recorded")
 
 
 def test_a_record_whose_url_does_not_answer_falls_back_to_polling(tmp_path):
@@ -185,25 +191,10 @@ def test_a_record_whose_url_does_not_answer_falls_back_to_polling(tmp_path):
     Store.open(path).close()
     url = f"http://127.0.0.1:{free_port()}"  # this live process, but nothing listens there
     publish_hub(path, url, None)
-    follow = Follow(path, '{job="api"}', "--interval", "0.1")
-    try:
-        said = follow.said()
-        assert f"the hub at {url} did not answer" in said
-        assert "following by polling the store" in said
-        _write(path, "api", "polled")
-        assert follow.line().endswith("polled")
-    finally:
-        follow.stop()
+    _polls(path, f"the hub at {url} did not answer")
 
 
 def test_a_token_out_of_reach_falls_back_to_polling(tmp_path):
     path = tmp_path / "perflab.db"
-    with serve(path, "--no-record", token=TOKEN):
-        follow = Follow(path, '{job="api"}', "--interval", "0.1")  # no PERFLAB_TOKEN here
-        try:
-            said = follow.said()
-            assert "needs its token, and $PERFLAB_TOKEN gives none here" in said
-            _write(path, "api", "polled")
-            assert follow.line().endswith("polled")
-        finally:
-            follow.stop()
+    with serve(path, "--no-record", token=TOKEN):  # and no PERFLAB_TOKEN for the follow
+        _polls(path, "needs its token, and $PERFLAB_TOKEN gives none here")
