@@ -135,6 +135,10 @@ def main() -> int:
     parser.add_argument("--span-settle", type=float, default=30.0)
     parser.add_argument("--only-overhead", action="store_true",
                         help="Skip the faults: measure the capture's overhead only.")
+    parser.add_argument("--overhead-of", choices=("capture", "cpu", "offcpu"),
+                        default="capture",
+                        help="What runs in the overhead's busy windows: the whole capture "
+                             "(incident open), or only its 10 s CPU or off-CPU profile.")
     args = parser.parse_args()
     # a TERM (a timeout) ends the run through the finally below: the children are stopped
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -274,7 +278,12 @@ def _overhead(args: argparse.Namespace, store: Path, svc_port: int, pid: str) ->
 
     def captured() -> float:
         window = Window(work, pid)
-        _open(store, "overhead", "--pid", pid)
+        if args.overhead_of == "capture":
+            _open(store, "overhead", "--pid", pid)
+        else:  # the capture's own step (incident/_capture.py's plan), alone
+            subprocess.run([PY, "-m", "perflab", "profile", "capture", pid, "--duration",
+                            "10s", "--mode", args.overhead_of, "--top", "15", "--json"],
+                           capture_output=True, check=True, timeout=120)
         on.append(window.close())
         return on[-1][0]
 
