@@ -282,7 +282,8 @@ def _overhead(args: argparse.Namespace, store: Path, svc_port: int, pid: str) ->
             _open(store, "overhead", "--pid", pid)
         else:  # the capture's own step (incident/_capture.py's plan), alone
             subprocess.run([PY, "-m", "perflab", "profile", "capture", pid, "--duration",
-                            "10s", "--mode", args.overhead_of, "--top", "15", "--json"],
+                            "10s", "--mode", args.overhead_of, "--top", "15", "--json",
+                            "-o", str(store.parent / f"{args.overhead_of}-{len(on)}.pb.gz")],
                            capture_output=True, check=True, timeout=120)
         on.append(window.close())
         return on[-1][0]
