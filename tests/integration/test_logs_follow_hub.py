@@ -67,7 +67,11 @@ class Follow:
         return got
 
     def line(self) -> str:
-        return self.out.get(timeout=60)
+        try:
+            return self.out.get(timeout=60)
+        except queue.Empty:
+            msg = f"no line in 60 s; stderr: {list(self.err.queue)}, exit: {self.proc.poll()}"
+            raise AssertionError(msg) from None
 
     def said(self) -> str:
         return self.err.get(timeout=60)
@@ -102,7 +106,8 @@ def _write(path: Path, job: str, line: str) -> None:
 
 
 def _polls(path: Path, *reasons: str) -> None:
-    """A follow on ``path`` says it polls the store, for each of ``reasons``, and does."""
+    """A follow on ``path`` says it polls the store, for each of ``reasons``, and does: a line
+    written into the store then is printed."""
     follow = Follow(path, '{job="api"}', "--interval", "0.1")
     try:
         said = follow.said()
@@ -110,7 +115,8 @@ def _polls(path: Path, *reasons: str) -> None:
         for reason in reasons:
             assert reason in said
         _write(path, "api", "polled")
-        assert follow.line().endswith("polled")
+        # (after the newest lines already stored, oldest first)
+        assert any(follow.line().endswith("} polled") for _ in range(10))
     finally:
         follow.stop()
 
@@ -198,3 +204,22 @@ def test_a_token_out_of_reach_falls_back_to_polling(tmp_path):
     path = tmp_path / "perflab.db"
     with serve(path, "--no-record", token=TOKEN):  # and no PERFLAB_TOKEN for the follow
         _polls(path, "needs its token, and $PERFLAB_TOKEN gives none here")
+
+
+def test_a_token_file_is_followed_and_a_refused_token_falls_back_to_polling(tmp_path):
+    """The record names the hub's --token-file; the follower reads the token from it. When
+    the file no longer holds the hub's token, the hub refuses the tail (403): polling."""
+    path = tmp_path / "perflab.db"
+    token_file = tmp_path / "token"
+    token_file.write_text(TOKEN + "\n")
+    with serve(path, "--no-record", "--token-file", str(token_file)) as hub:
+        assert running_hub(path).token_ref == {"file": str(token_file)}  # type: ignore[union-attr]
+        follow = Follow(path, '{job="api"}', "--interval", HOUR)
+        try:
+            assert "through the hub" in follow.said()
+            _push(hub.url, "api", "with the file's token")
+            assert follow.line().endswith("with the file's token")
+        finally:
+            follow.stop()
+        token_file.write_text("not-the-token\n")
+        _polls(path, "did not answer: the hub refused the tail (HTTP 403)")

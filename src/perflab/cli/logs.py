@@ -116,8 +116,11 @@ def _follow(logql: str, *, since: str | None, run_ref: str | None, limit: int,
                      ) if run_id is not None else hub_tail(store.path, logql, start_ns=start,
                                                            limit=limit)
         if tail is None:
-            say(f"following by polling the store every {interval:g} s ({why})")
+            # the window again: a line stamped after the first "now" and stored while the hub
+            # was tried would be past its end, and before the follower's start
+            start, end, run_id = _window(store, since, run_ref)
             follower, batch = start_tail(store, expr, start, end, limit=limit, run_id=run_id)
+            say(f"following by polling the store every {interval:g} s ({why})")
             _poll(store, follower, batch, interval=interval, as_json=as_json)
             return
         say(f"following through the hub at {tail.url} (its live tail, /loki/api/v1/tail)")
