@@ -20,7 +20,8 @@ The process faults get a few seconds of traffic before the incident is opened; t
 30 s, so the last minute RED compares holds them. Then ``perflab incident open`` runs (with the
 service's PID, a 10 s profile) and the time from its start to its answer is the figure, with the
 rank of the planted cause in it. Overhead: the service's /work throughput from 4 keep-alive
-client threads, in windows with a capture running against it and windows without, alternated.
+client threads, and the service's own CPU-seconds per request, in windows with a capture
+running against it and windows without, alternated.
 """
 
 from __future__ import annotations
@@ -134,6 +135,10 @@ def main() -> int:
     parser.add_argument("--span-settle", type=float, default=30.0)
     parser.add_argument("--only-overhead", action="store_true",
                         help="Skip the faults: measure the capture's overhead only.")
+    parser.add_argument("--overhead-of", choices=("capture", "cpu", "offcpu"),
+                        default="capture",
+                        help="What runs in the overhead's busy windows: the whole capture "
+                             "(incident open), or only its 10 s CPU or off-CPU profile.")
     args = parser.parse_args()
     # a TERM (a timeout) ends the run through the finally below: the children are stopped
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -238,40 +243,73 @@ def _diagnosis(args: argparse.Namespace, store: Path, ports: tuple[int, int], pi
         print(f"{name:<16} {settle:5.0f}s  {took:7.1f}  {rank!s:>4}  {first}")
 
 
+def _cpu_s(pid: str) -> float:
+    """utime + stime of a process, in seconds (/proc/PID/stat fields 14 and 15)."""
+    text = Path(f"/proc/{pid}/stat").read_text()
+    fields = text[text.rfind(")") + 2:].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class Window:
+    """One window of /work traffic: requests done, and the service's CPU-seconds meanwhile."""
+
+    def __init__(self, work: Traffic, pid: str) -> None:
+        self.work, self.pid = work, pid
+        self.t0, self.cpu0 = time.monotonic(), _cpu_s(pid)
+
+    def close(self) -> tuple[float, float, float]:
+        """(seconds, requests/s, service CPU-ms per request)."""
+        t1, cpu1 = time.monotonic(), _cpu_s(self.pid)
+        done = self.work.count(self.t0, t1)
+        return t1 - self.t0, done / (t1 - self.t0), (cpu1 - self.cpu0) * 1e3 / max(1, done)
+
+
 def _overhead(args: argparse.Namespace, store: Path, svc_port: int, pid: str) -> None:
-    """/work throughput from 4 keep-alive threads in windows with a capture running against
-    the service and windows as long without; the order alternates, so drift hits both."""
+    """The service's /work from 4 keep-alive threads, in windows with a capture running
+    against it and windows as long without; the order alternates, so drift hits both. Two
+    figures a window: throughput (what the issue's goal names, but on a shared machine it
+    moves with everything else that runs) and the service's own CPU-seconds per request
+    (/proc/PID/stat), what the capture adds to each unit of the target's work (its sampling,
+    its stops for stack dumps) whatever else competes for the cores."""
     work = Traffic(svc_port, lambda _i: "/work", threads=4).start()
     time.sleep(3)
-    off: list[float] = []
-    on: list[float] = []
-    took: list[float] = []  # how long each capture ran: each quiet window is as long
+    off: list[tuple[float, float, float]] = []
+    on: list[tuple[float, float, float]] = []
 
     def captured() -> float:
-        t0 = time.monotonic()
-        _open(store, "overhead", "--pid", pid)
-        t1 = time.monotonic()
-        on.append(work.count(t0, t1) / (t1 - t0))
-        took.append(t1 - t0)
-        return t1 - t0
+        window = Window(work, pid)
+        if args.overhead_of == "capture":
+            _open(store, "overhead", "--pid", pid)
+        else:  # the capture's own step (incident/_capture.py's plan), alone
+            subprocess.run([PY, "-m", "perflab", "profile", "capture", pid, "--duration",
+                            "10s", "--mode", args.overhead_of, "--top", "15", "--json",
+                            "-o", str(store.parent / f"{args.overhead_of}-{len(on)}.pb.gz")],
+                           capture_output=True, check=True, timeout=120)
+        on.append(window.close())
+        return on[-1][0]
 
     def quiet(seconds: float) -> None:
-        t0 = time.monotonic()
+        window = Window(work, pid)
         time.sleep(seconds)
-        off.append(work.count(t0, time.monotonic()) / (time.monotonic() - t0))
+        off.append(window.close())
 
     for r in range(args.overhead_rounds):
         if r % 2:
-            quiet(took[-1])
+            quiet(on[-1][0])
             captured()
         else:
             quiet(captured())
     work.stop()
-    print(f"\n/work throughput without a capture: {statistics.median(off):.0f} req/s"
-          f" ({', '.join(f'{x:.0f}' for x in off)})")
-    print(f"/work throughput during a capture:   {statistics.median(on):.0f} req/s"
-          f" ({', '.join(f'{x:.0f}' for x in on)})")
-    print(f"capture overhead: {1 - statistics.median(on) / statistics.median(off):+.1%}")
+    for what, k, unit in (("throughput", 1, "req/s"), ("service CPU", 2, "ms/request")):
+        a = [w[k] for w in off]
+        b = [w[k] for w in on]
+        print(f"\n{what} without a capture: {statistics.median(a):.3f} {unit}"
+              f" ({', '.join(f'{x:.3f}' for x in a)})")
+        print(f"{what} during a capture:   {statistics.median(b):.3f} {unit}"
+              f" ({', '.join(f'{x:.3f}' for x in b)})")
+        pairs = [y / x - 1 for x, y in zip(a, b, strict=False)]
+        print(f"{what}: during / without - 1, median {statistics.median(pairs):+.1%}"
+              f" (rounds: {', '.join(f'{p:+.1%}' for p in pairs)})")
 
 
 if __name__ == "__main__":

@@ -11,12 +11,21 @@ A real ``perflab serve --no-record`` runs on loopback; figures:
   not possible from outside, so the figure is the whole process.
 
     python benchmarks/bench_logs_ingest.py [--batches 100] [--batch 1000]
+    python benchmarks/bench_logs_ingest.py --batches 200 --against ../base/src --rounds 5
+
+``--against SRC``: the same run, alternately with the perflab of another tree (its ``src``, a
+``git worktree`` of the base commit) and with this one, ``--rounds`` times, in child
+processes; then each round's lines per CPU-second and the medians. On a shared machine only
+such pairs, taken under the same load, compare.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -55,11 +64,37 @@ def batches(n: int, size: int, t0: int) -> list[bytes]:
     return out
 
 
+def alternate(args: argparse.Namespace) -> None:
+    """Rounds of (the other tree, this tree), each run in a child with that tree's perflab."""
+    here = str(Path(__file__).resolve().parents[1] / "src")
+    trees = (("base", str(Path(args.against).resolve())), ("this", here))
+    got: dict[str, list[float]] = {"base": [], "this": []}
+    for r in range(args.rounds):
+        for name, src in trees:
+            out = subprocess.run([sys.executable, __file__, "--batches", str(args.batches),
+                                  "--batch", str(args.batch)], capture_output=True, text=True,
+                                 check=True, env={**os.environ, "PYTHONPATH": src})
+            line = next(x for x in out.stdout.splitlines() if x.startswith("hub CPU"))
+            got[name].append(float(line.split("-> ")[1].split()[0].replace(",", "")))
+        print(f"round {r + 1}: base {got['base'][-1]:,.0f}, this {got['this'][-1]:,.0f} lines "
+              f"per CPU-second ({got['this'][-1] / got['base'][-1]:.2f}x)", flush=True)
+    ratios = [b / a for a, b in zip(got["base"], got["this"], strict=True)]
+    print(f"median: base {statistics.median(got['base']):,.0f}, this "
+          f"{statistics.median(got['this']):,.0f} lines per CPU-second; this / base median "
+          f"{statistics.median(ratios):.2f} (from {min(ratios):.2f} to {max(ratios):.2f})")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--batches", type=int, default=100)
     ap.add_argument("--batch", type=int, default=1000)
+    ap.add_argument("--against", metavar="SRC", default=None,
+                    help="The src directory of another tree: alternate with it.")
+    ap.add_argument("--rounds", type=int, default=5)
     args = ap.parse_args()
+    if args.against is not None:
+        alternate(args)
+        return
     total = args.batches * args.batch
     bodies = batches(args.batches, args.batch, time.time_ns() - 3600 * 10**9)
     with tempfile.TemporaryDirectory() as tmp:

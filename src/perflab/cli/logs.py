@@ -22,8 +22,8 @@ from perflab.errors import InvalidValue
 from perflab.units import parse_duration_ns, printable
 
 if TYPE_CHECKING:
-    from perflab.logs import LogsQueryDoc
-    from perflab.store import Store
+    from perflab.logs import Follower, LogsQueryDoc, LokiTailDoc
+    from perflab.store import Store, StoredLog
 
 
 @click.group("logs")
@@ -62,17 +62,19 @@ def _window(store: Store, since: str | None, run_ref: str | None,
 @click.option("--follow", "-f", is_flag=True,
               help="Then print lines as they arrive, until Ctrl-C (a log query).")
 @click.option("--interval", default=0.5, show_default=True, type=float, hidden=True)
+@click.option("--verbose", "-v", is_flag=True,
+              help="Say on stderr how --follow follows: the hub's live tail, or the store.")
 @store_option
 @json_option
 def query(*, logql: str, since: str | None, run_ref: str | None, limit: int, step: str | None,
-          forward: bool, follow: bool, interval: float, store_path: str | None,
+          forward: bool, follow: bool, interval: float, verbose: bool, store_path: str | None,
           as_json: bool) -> None:
     """Evaluate a LogQL query: a log query prints lines, a metric query its series."""
     from perflab.logs import query_range  # noqa: PLC0415  # lazy: keeps --help fast
 
     if follow:
         _follow(logql, since=since, run_ref=run_ref, limit=limit, interval=interval,
-                store_path=store_path, as_json=as_json)
+                store_path=store_path, as_json=as_json, verbose=verbose)
         return
     with open_store(store_path, create=False) as store:
         start, end, run_id = _window(store, since, run_ref)
@@ -90,22 +92,71 @@ def query(*, logql: str, since: str | None, run_ref: str | None, limit: int, ste
 
 
 def _follow(logql: str, *, since: str | None, run_ref: str | None, limit: int,
-            interval: float, store_path: str | None, as_json: bool) -> None:
-    """The newest ``limit`` lines, then each new one, until Ctrl-C (main() makes it 130)."""
-    from perflab.logs import log_query, start_tail, tail_message  # noqa: PLC0415
+            interval: float, store_path: str | None, as_json: bool, verbose: bool) -> None:
+    """The newest ``limit`` lines, then each new one, until Ctrl-C (main() makes it 130):
+    through the tail websocket of the hub that serves the store when one runs, else by
+    polling the store (also from the moment a followed hub goes away)."""
+    from perflab.logs import (  # noqa: PLC0415  # lazy: keeps --help fast
+        Follower,
+        HubUnavailable,
+        hub_tail,
+        log_query,
+        start_tail,
+    )
+    from perflab.store import last_log_id  # noqa: PLC0415
+
+    def say(text: str) -> None:
+        if verbose:
+            click.echo(f"perflab: {text}", err=True)
 
     expr = log_query(logql)
     with open_store(store_path, create=False) as store:
         start, end, run_id = _window(store, since, run_ref)
-        follower, batch = start_tail(store, expr, start, end, limit=limit, run_id=run_id)
-        while True:
-            if batch and as_json:
-                click.echo(json.dumps(tail_message(batch), separators=(",", ":")))
-            elif batch:
-                _print_lines(sorted(((row.ts_ns, labels, line) for row, labels, line in batch),
-                                    key=lambda e: e[0]))
-            time.sleep(interval)
-            batch = follower.poll(store)
+        tail, why = (None, "--run reads one run's lines, which the hub's tail does not filter"
+                     ) if run_id is not None else hub_tail(store.path, logql, start_ns=start,
+                                                           limit=limit)
+        if tail is None:
+            # the window again: a line stamped after the first "now" and stored while the hub
+            # was tried would be past its end, and before the follower's start
+            start, end, run_id = _window(store, since, run_ref)
+            follower, batch = start_tail(store, expr, start, end, limit=limit, run_id=run_id)
+            say(f"following by polling the store every {interval:g} s ({why})")
+            _poll(store, follower, batch, interval=interval, as_json=as_json)
+            return
+        say(f"following through the hub at {tail.url} (its live tail, /loki/api/v1/tail)")
+        try:
+            for msg in tail.messages():
+                _print_message(msg, as_json=as_json)
+        except HubUnavailable as exc:
+            say(f"{exc.reason}; following by polling the store from now on")
+        finally:
+            tail.close()
+        _poll(store, Follower(expr, last_log_id(store)), [], interval=interval,
+              as_json=as_json)
+
+
+def _poll(store: Store, follower: Follower, batch: list[tuple[StoredLog, dict[str, str], str]],
+          *, interval: float,
+          as_json: bool) -> None:
+    from perflab.logs import tail_message  # noqa: PLC0415
+
+    while True:
+        if batch and as_json:
+            click.echo(json.dumps(tail_message(batch), separators=(",", ":")))
+        elif batch:
+            _print_lines(sorted(((row.ts_ns, labels, line) for row, labels, line in batch),
+                                key=lambda e: e[0]))
+        time.sleep(interval)
+        batch = follower.poll(store)
+
+
+def _print_message(msg: LokiTailDoc, *, as_json: bool) -> None:
+    """One message of a hub's tail, as the polling path prints the same lines."""
+    if as_json:
+        click.echo(json.dumps(msg, separators=(",", ":")))
+        return
+    _print_lines(sorted(((int(str(v[0])), s["stream"], str(v[1])) for s in msg["streams"]
+                         for v in s["values"]), key=lambda e: e[0]))
 
 
 def _print_lines(entries: list[tuple[int, dict[str, str], str]]) -> None:

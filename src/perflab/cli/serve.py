@@ -102,6 +102,19 @@ def _server_class() -> type:
     return QuietStopServer
 
 
+def _own_url(host: str, port: int) -> str:
+    """The hub's URL for a client on this machine: a wildcard address is reached on loopback."""
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)  # noqa: S104
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def _token_ref(token: str | None, token_file: str | None) -> dict[str, str] | None:
+    """How a client finds the token (never the token itself): its file, or the variable."""
+    if token_file is not None:
+        return {"file": os.path.abspath(token_file)}  # noqa: PTH100
+    return {"env": "PERFLAB_TOKEN"} if token else None
+
+
 @click.command("serve")
 @click.option("--listen", default=DEFAULT_LISTEN, show_default=True, metavar="HOST:PORT",
               help="Address to serve on. Anything but loopback needs --token.")
@@ -141,6 +154,7 @@ def serve(*, listen: str, store_path: str | None, no_record: bool, token: str | 
         read_token_file,
         require_token_off_loopback,
     )
+    from perflab.store import publish_hub, withdraw_hub  # noqa: PLC0415
     from perflab.web import AppConfig, create_app  # noqa: PLC0415
 
     host, port = parse_listen(listen)
@@ -202,8 +216,16 @@ def serve(*, listen: str, store_path: str | None, no_record: bool, token: str | 
                 also = " (toxics also on the load runs running)" if chaos_follow_load else ""
                 click.echo(f"fault proxy: Toxiproxy API on http://{chaos_at}/{also}")
                 sys.stdout.flush()
+            # where `logs query --follow` on this store finds the hub (removed on the way out)
+            try:
+                publish_hub(path, _own_url(host, sock.getsockname()[1]),
+                            _token_ref(token, token_file))
+            except OSError as exc:  # followers then poll the store: worth a line, not a stop
+                click.echo(f"perflab serve: warning: cannot record the hub beside the store: "
+                           f"{exc.strerror}", err=True)
             server.run(sockets=[sock, *extra])
     finally:
+        withdraw_hub(path)
         sock.close()
         for s in extra:
             s.close()

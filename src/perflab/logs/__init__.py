@@ -11,7 +11,9 @@ Public names:
   ``OutputCapture`` (a child's stdout and stderr, for ``perflab run``); ``log_query`` (a log
   query, parsed; a metric query refused), ``start_tail`` (the newest lines and a ``Follower``:
   a live tail of a log query, the lines it keeps as they arrive), ``tail_message`` (lines as
-  one message of Loki's tail); ``log_volume`` (lines per bucket by level, the histograms'
+  one message of Loki's tail); ``hub_tail`` (the live tail of the hub that serves a store,
+  when one runs; ``HubUnavailable``: it cannot, or no longer, be followed);
+  ``log_volume`` (lines per bucket by level, the histograms'
   document), ``top_error_lines`` / ``ErrorLine`` (a run's most frequent error lines, ``mask_line``
   grouping them);
 - in ``perflab serve``: ``LogsHub`` (the sink on the hub's ingest queue, the OTLP
@@ -38,6 +40,7 @@ from perflab.logs._contracts import (
 from perflab.logs._eval import QueryError
 from perflab.logs._fields import detect_ids, detect_level, line_fields
 from perflab.logs._hub import LogsHub
+from perflab.logs._hub_follow import HubUnavailable, hub_tail
 from perflab.logs._lines import Follower, log_query, start_tail, tail_message
 from perflab.logs._lines import volume as log_volume
 from perflab.logs._logql import LogQLError, parse
@@ -58,6 +61,7 @@ __all__ = [
     "ErrorLine",
     "FileTail",
     "Follower",
+    "HubUnavailable",
     "LogEntry",
     "LogPorts",
     "LogQLError",
@@ -75,6 +79,7 @@ __all__ = [
     "decode_push",
     "detect_ids",
     "detect_level",
+    "hub_tail",
     "line_fields",
     "log_query",
     "log_volume",

@@ -92,6 +92,9 @@ def _push_request_class() -> type[Any]:
 _PushRequest = _push_request_class()
 
 
+_entry = tuple.__new__
+
+
 def _text(raw: bytes) -> str:
     return raw.decode("utf-8", "replace")
 
@@ -118,8 +121,12 @@ def decode_protobuf(raw: bytes) -> list[LogEntry]:
             if len(line) > MAX_LINE:
                 _check_line(_text(line))  # raises: over the limit
             ts = stamp.seconds * 1_000_000_000 + stamp.nanos
-            out.append(LogEntry(labels, max(0, min(ts, _MAX_NS)),  # what the store can hold
-                                _text(line), meta))
+            if not 0 <= ts <= _MAX_NS:
+                ts = max(0, min(ts, _MAX_NS))  # what the store can hold
+            # per line, the named tuple's own __new__ (a Python function) and a call of
+            # _text were a third of this loop: the tuple is built directly, the line decoded
+            # inline (the same U+FFFD for invalid UTF-8)
+            out.append(_entry(LogEntry, (labels, ts, line.decode("utf-8", "replace"), meta)))
     return out
 
 

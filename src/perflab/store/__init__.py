@@ -47,6 +47,10 @@ Incidents (schema v9, ``_incidents.py``): ``create_incident``, ``incident``, ``i
 and faults across every run); what triage reads of a window: ``span_outcomes`` (RED),
 ``process_series_in`` (a suspect's recorded series), and the logs' ``log_level_counts``.
 
+The hub of a store (``_hub_record.py``): ``publish_hub`` (``perflab serve`` records its URL,
+a reference to its token and its PID beside the store), ``withdraw_hub``, ``running_hub`` (that
+record when its owner lives) / ``HubRecord``, ``hub_record_path``.
+
 Contracts (``_contracts.py``): the TypedDicts of the JSON the models give (``RunJson``,
 ``SeriesJson``, ``EventJson``, ``SampleWindowJson``, ``SummaryJson``) and of the documents of
 ``runs``, ``show``, ``query`` and ``store check`` (``RunsDoc``, ``ShowDoc``, ``QueryDoc``,
@@ -76,6 +80,13 @@ from perflab.store._contracts import (
     SummaryJson,
 )
 from perflab.store._errors import store_error
+from perflab.store._hub_record import (
+    HubRecord,
+    hub_record_path,
+    publish_hub,
+    running_hub,
+    withdraw_hub,
+)
 from perflab.store._incidents import (
     IncidentItem,
     IncidentRow,
@@ -215,6 +226,7 @@ __all__ = [
     "CheckResult",
     "Event",
     "EventJson",
+    "HubRecord",
     "IncidentItem",
     "IncidentRow",
     "IngestQueue",
@@ -264,6 +276,7 @@ __all__ = [
     "find_trace_ids",
     "format_labels",
     "has_rollup",
+    "hub_record_path",
     "incident",
     "incident_items",
     "incidents",
@@ -296,10 +309,12 @@ __all__ = [
     "pack_hours",
     "process_series_in",
     "prune_span_catalog",
+    "publish_hub",
     "query_interrupted",
     "record_deploy",
     "replace_findings",
     "run_kinds",
+    "running_hub",
     "running_runs",
     "runs_generation",
     "sample_window",
@@ -324,6 +339,7 @@ __all__ = [
     "summarize",
     "trace_spans",
     "trace_summaries",
+    "withdraw_hub",
     "write_metric_columns",
     "write_metric_meta",
     "write_metric_samples",

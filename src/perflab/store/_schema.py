@@ -41,6 +41,10 @@ History of SCHEMA_VERSION (never renumber; only append):
        substring checked exactly on the line; log_minutes, the lines and bytes of each stream
        and level per minute, written with the lines and decremented by retention, so counting
        a day of 10 M lines reads a few thousand rows. Both are filled from the v7 lines.
+       Since 2026-12-04 logs_words is created with ``columnsize=0``: no row of token counts
+       per line (logs_words_docsize), which only FTS5's ranking functions read and perflab
+       never calls; a B-tree insert a line, 1.5-2 us of its ingest. A store made before keeps
+       its docsize table, which changes nothing but that cost (no version: both read alike).
     9  incidents (2026-12, issue 16): an incident is a run of kind ``incident``; ``incidents``
        holds what a run does not (title, open/closed, suspects, the postmortem draft) and
        ``incident_items`` its timeline of evidence (a capture step: its status, time taken and
@@ -269,7 +273,7 @@ CREATE VIRTUAL TABLE logs_fts USING fts5(
 _V8 = """
 DROP TABLE logs_fts;
 CREATE VIRTUAL TABLE logs_words USING fts5(
-    line, content='logs', content_rowid='id', detail=none, tokenize='ascii'
+    line, content='logs', content_rowid='id', detail=none, tokenize='ascii', columnsize=0
 );
 INSERT INTO logs_words (logs_words) VALUES ('rebuild');
 

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from perflab.logs import detect_ids, detect_level, line_fields
-from perflab.logs._fields import line_facts
+from perflab.logs._fields import _logfmt_facts, _logfmt_facts_exact, line_facts
 
 _KEYS = st.sampled_from(["level", "lvl", "severity", "trace_id", "traceID", "span_id",
                          "spanId", "msg", "x", "dd.trace_id", "@l", "levelname"])
@@ -45,3 +45,17 @@ def test_the_ingest_reader_never_raises(line):
     assert level is None or isinstance(level, str)
     assert trace_id is None or len(trace_id) == 16
     assert span_id is None or len(span_id) == 8
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.lists(st.one_of(
+    st.sampled_from(["level", "lvl", "trace_id", "dd.trace_id", "traceID", "span_id", "@l",
+                     "severity", "severity_text", "levelname", "=", '"', " ", "\t", "\\",
+                     "info", "ab", "x"]),
+    st.text(alphabet=' \t="\\lvetracidspn_.@ERO1fx', max_size=6)), max_size=16))
+def test_the_one_pass_reader_is_the_exact_one(parts):
+    """The one-regexp reader of level and id pairs gives what the exact reader (a regexp a
+    kind, the quotes counted) gives, on any line: it hands the lines it cannot read alike
+    (tabs, backslashes, unpaired quotes) to the exact one."""
+    line = "".join(parts)
+    assert _logfmt_facts(line) == _logfmt_facts_exact(line)

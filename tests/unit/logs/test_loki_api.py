@@ -119,12 +119,14 @@ def test_public_surface_of_perflab_logs():
     import perflab.logs  # noqa: PLC0415
 
     assert sorted(perflab.logs.__all__) == [
-        "ES_ROOT", "ErrorLine", "FileTail", "Follower", "LogEntry", "LogPorts", "LogQLError",
+        "ES_ROOT", "ErrorLine", "FileTail", "Follower", "HubUnavailable", "LogEntry", "LogPorts",
+        "LogQLError",
         "LogSink",
         "LogsHub", "LogsQueryDoc", "LokiData", "LokiListDoc", "LokiQueryDoc", "LokiTailDoc",
         "OTLP_HTTP_PATHS", "OutputCapture", "QueryError", "ROUTES", "Retention", "TEMPLATES",
         "apply_retention",
-        "decode_push", "detect_ids", "detect_level", "line_fields", "log_query", "log_volume",
+        "decode_push", "detect_ids", "detect_level", "hub_tail", "line_fields", "log_query",
+        "log_volume",
         "mask_line", "parse", "parse_loki_time", "query_instant", "query_range", "start_tail",
         "tail_message", "top_error_lines"]
 
