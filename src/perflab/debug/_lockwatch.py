@@ -186,13 +186,6 @@ class _Watched:
         self._taken(me, _getframe(1), ordered=bool(blocking))
         return True
 
-    def release(self) -> None:
-        if self._count > 1 and self._owner == _get_ident():
-            self._count -= 1
-        elif self._owner is not None:
-            self._given_back()
-        self._release()
-
     def locked(self) -> bool:
         return self._owner is not None
 
@@ -307,6 +300,11 @@ class _WatchedLock(_Watched):
             self._owner = None
         self._release()
 
+    def release(self) -> None:
+        if self._owner is not None:  # any thread may release a Lock: its owner's books
+            self._given_back()
+        self._release()  # an unlocked Lock raises RuntimeError here, as a plain one does
+
 
 class _WatchedRLock(_Watched):
     """An RLock also speaks Condition's protocol (a Condition uses it when its lock has it)."""
@@ -361,6 +359,14 @@ class _WatchedRLock(_Watched):
             if _now - self._since >= _threshold:
                 self._long_hold()
             self._owner = None
+        self._release()
+
+    def release(self) -> None:
+        if self._owner == _get_ident():  # only the owner: another thread's release raises
+            if self._count > 1:
+                self._count -= 1
+            else:
+                self._given_back()
         self._release()
 
     def _release_save(self) -> Any:
