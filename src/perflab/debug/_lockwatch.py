@@ -11,27 +11,29 @@ so every ``Condition`` it makes without a lock of its own) is a watched lock tha
   and deadlock (go-deadlock's rule; it fires even if the program never hangs);
 - **locks held longer than** ``hold_threshold`` seconds (by the site that took them).
 
-**Which locks.** A lock is watched when the code that creates it is not the standard library's:
-the locks inside a ``Thread``, an ``Event``, a ``Semaphore``, a ``Barrier``, a ``queue.Queue``,
-``logging``'s handlers or ``concurrent.futures`` stay plain. The standard library holds them for
-a few lines of its own code, where they cannot take part in a lock-order cycle of the program's,
-and watching them cost more than the program's own locks (a ``queue.Queue`` ``put`` and ``get``
-took four watched acquisitions). A ``Condition`` created without a lock gets its ``RLock`` from
-threading's ``Condition.__init__``: that lock belongs to whoever made the ``Condition``, so a
-program's ``Condition`` is watched and an ``Event``'s is not. The decision is taken once, when the
-lock is made, from the creating frame's file (cached by file name). Locks created before
-``lockwatch()`` stay plain: call it first thing, or start the program with
-``PERFLAB_LOCKWATCH=1`` under ``perflab run --debug``.
+**Which locks.** A lock is watched when the code that creates it is not the standard library's
+(decided once, when the lock is made, from the creating frame's file, cached by file name): the
+locks inside a ``Thread``, an ``Event``, a ``Semaphore``, a ``Barrier``, a ``queue.Queue``,
+``logging``'s handlers or ``concurrent.futures`` stay plain. The standard library takes them in
+its own short methods, which do not take the program's locks meanwhile, so they add nothing to
+the program's lock order; and watching them cost more than the program's own locks (a
+``queue.Queue``'s ``put`` and ``get`` made two watched acquisitions and two watched ownership
+probes). What is not seen: a cycle through such a lock, as when a ``logging.Handler`` subclass's
+``emit`` (called under the handler's lock) takes a lock of the program's. A ``Condition``
+created without a lock gets its ``RLock`` from threading's ``Condition.__init__``: that lock
+belongs to whoever made the ``Condition``, so a program's ``Condition`` is watched and an
+``Event``'s is not. Locks created before ``lockwatch()`` stay plain: call it first thing, or
+start the program with ``PERFLAB_LOCKWATCH=1`` under ``perflab run --debug``.
 
 **Cost.** An uncontended ``with lock:`` on a watched lock is one Python call each way: the lock
 is tried without blocking first (a wait is recorded, with the time, only when that fails), the
 owner and the taking site (code object and instruction offset: the line is looked up only when
-reported) are two attribute stores, the thread's held list one append and one pop. There is no
-clock call: hold times are measured on a clock that a daemon thread refreshes every tenth of
-``hold_threshold`` (at most 50 ms, at least 1 ms apart), so a hold is measured to that
-resolution. An ordered pair of locks seen before is one set lookup; a stack is taken only the
-first time a pair is seen. Standard library only, and it never raises into the program: this
-runs inside the user's process.
+reported) are attribute stores, the thread's held list one append and one pop. There is no clock
+call: hold times are read from a clock that a daemon thread (``perflab-lockwatch-clock``)
+refreshes every tenth of ``hold_threshold``, at most 50 ms and at least 1 ms apart, so a hold is
+measured to that resolution and a release compares one float. An ordered pair of locks seen
+before is one set lookup; a stack is taken only the first time a pair is seen. Standard library
+only, and it never raises into the program: this runs inside the user's process.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ import _thread
 import collections
 import contextlib
 import itertools
+import math
 import os
 import sys
 import sysconfig
@@ -78,9 +81,11 @@ _config: dict[str, Any] = {"on": False, "hold_threshold": 1.0, "report": None,
                            "tick": CLOCK_TICKS[1], "clock_pid": 0}
 
 # Read on every acquire and release, so module globals (the fastest lookup): the hold clock
-# (monotonic seconds, refreshed by _run_clock) and hold_threshold.
+# (monotonic seconds, refreshed by _run_clock), and the horizon, the clock hold_threshold ago: a
+# hold that began at or before it is long (one comparison on release, no arithmetic). With a
+# threshold of 0 the horizon is infinite: every hold counts.
 _now = _monotonic()
-_threshold = 1.0
+_horizon = _now - 1.0
 
 _SKIP_FILES = frozenset({__file__, threading.__file__})
 _CONDITION_INIT = threading.Condition.__init__.__code__
@@ -254,7 +259,7 @@ class _Watched:
         held = _held.get(self._owner or 0)
         if held and self in held:
             held.remove(self)
-        if _now - self._since >= _threshold:
+        if self._since <= _horizon:
             self._long_hold()
         self._owner = None
         self._count = 0
@@ -295,7 +300,7 @@ class _WatchedLock(_Watched):
                 held.pop()
             elif self in held:
                 held.remove(self)
-            if _now - self._since >= _threshold:
+            if self._since <= _horizon:
                 self._long_hold()
             self._owner = None
         self._release()
@@ -356,7 +361,7 @@ class _WatchedRLock(_Watched):
                 held.pop()
             elif self in held:
                 held.remove(self)
-            if _now - self._since >= _threshold:
+            if self._since <= _horizon:
                 self._long_hold()
             self._owner = None
         self._release()
@@ -453,20 +458,25 @@ def _stderr_report(inversion: dict[str, Any]) -> None:
 # -- the hold clock --------------------------------------------------------------------------------
 
 def _run_clock() -> None:
-    global _now  # noqa: PLW0603  # the one writer of the hold clock
     sleep = time.sleep
     while True:
         sleep(_config["tick"])
-        _now = _monotonic()
+        _tick()
+
+
+def _tick() -> None:
+    global _now, _horizon  # noqa: PLW0603  # the hold clock's one writer (and lockwatch())
+    _now = now = _monotonic()
+    threshold = _config["hold_threshold"]
+    _horizon = now - threshold if threshold > 0 else math.inf
 
 
 def _start_clock() -> None:
     """The hold clock's thread, once per process (a forked child starts its own)."""
-    global _now  # noqa: PLW0603
     if _config["clock_pid"] == os.getpid():
         return
     _config["clock_pid"] = os.getpid()
-    _now = _monotonic()
+    _tick()
     threading.Thread(target=_run_clock, name="perflab-lockwatch-clock", daemon=True).start()
 
 
@@ -502,12 +512,11 @@ def lockwatch(*, hold_threshold: float = 1.0, report: Any = _stderr_report) -> N
     """Watch every lock the program creates from now on (idempotent). ``report(inversion)`` is
     called once per inverted pair of locks (default: a few lines on stderr); None to only keep
     them for the agent's ``/locks``."""
-    global _threshold  # noqa: PLW0603
-    _config.update(on=True, hold_threshold=hold_threshold, report=report,
-                   tick=min(CLOCK_TICKS[1], max(CLOCK_TICKS[0], hold_threshold / 10)))
-    _threshold = hold_threshold
-    if hold_threshold > 0:  # at 0 every hold counts: no clock needed
-        _start_clock()
+    tick = min(CLOCK_TICKS[1], max(CLOCK_TICKS[0], hold_threshold / 10)) \
+        if hold_threshold > 0 else CLOCK_TICKS[1]  # at 0 every hold counts: only max_s reads it
+    _config.update(on=True, hold_threshold=hold_threshold, report=report, tick=tick)
+    _tick()
+    _start_clock()
     # the point: locks made from now on are watched (typeshed calls Lock a class, hence setattr)
     setattr(threading, "Lock", _new_lock)  # noqa: B010
     setattr(threading, "RLock", _new_rlock)  # noqa: B010
