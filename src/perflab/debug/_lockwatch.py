@@ -154,8 +154,7 @@ class _Watched:
     """A lock that reports who holds it, who waits for it and the order it is taken in.
 
     ``__enter__``/``__exit__`` (``with lock:``, the common case) keep the books inline: every
-    call saved is a measurable share of an uncontended acquire. ``_WatchedLock`` and
-    ``_WatchedRLock`` each have their own, so a Lock does not test for re-entry."""
+    call saved is a measurable share of an uncontended acquire."""
 
     __slots__ = ("__weakref__", "_code", "_count", "_depth", "_lasti", "_lock", "_owner",
                  "_preds", "_release", "_since", "_try", "created", "kind", "serial")
@@ -190,6 +189,51 @@ class _Watched:
         # a try-lock cannot deadlock: only blocking acquisitions teach the order
         self._taken(me, _getframe(1), ordered=bool(blocking))
         return True
+
+    def __enter__(self) -> bool:
+        if not self._try(False):  # noqa: FBT003  # uncontended (or an RLock ours already)
+            self._wait()
+        me = _get_ident()
+        if self._owner == me:  # an RLock re-entered (never true of a Lock: one compare)
+            self._count += 1
+            return True
+        self._owner = me
+        self._count = 1
+        self._since = _now
+        try:
+            frame = _getframe(self._depth)
+        except ValueError:  # no caller that far up
+            frame = _getframe(1)
+        code = frame.f_code
+        if code is _CONDITION_ENTER and frame.f_back is not None:  # `with condition:`
+            frame = frame.f_back
+            code = frame.f_code
+        self._code = code
+        self._lasti = frame.f_lasti
+        held = _held[me]
+        if held:  # locks already held: an order to learn, unless this one was seen before
+            preds = self._preds
+            if preds is None or len(held) > 1 or held[0].serial not in preds:
+                self._learn_all(held, frame)
+        held.append(self)
+        return True
+
+    def __exit__(self, kind: object, value: object, tb: object) -> None:
+        if self._count > 1:
+            self._count -= 1
+            self._release()
+            return
+        owner = self._owner
+        if owner is not None:
+            held = _held[owner]
+            if held and held[-1] is self:
+                held.pop()
+            elif self in held:
+                held.remove(self)
+            if self._since <= _horizon:
+                self._long_hold()
+            self._owner = None
+        self._release()
 
     def locked(self) -> bool:
         return self._owner is not None
@@ -268,43 +312,6 @@ class _Watched:
 class _WatchedLock(_Watched):
     __slots__ = ()
 
-    def __enter__(self) -> bool:
-        if not self._try(False):  # noqa: FBT003  # uncontended: no wait to record
-            self._wait()
-        me = _get_ident()
-        self._owner = me
-        self._since = _now
-        try:
-            frame = _getframe(self._depth)
-        except ValueError:  # no caller that far up
-            frame = _getframe(1)
-        code = frame.f_code
-        if code is _CONDITION_ENTER and frame.f_back is not None:  # `with condition:`
-            frame = frame.f_back
-            code = frame.f_code
-        self._code = code
-        self._lasti = frame.f_lasti
-        held = _held[me]
-        if held:  # locks already held: an order to learn, unless this one was seen before
-            preds = self._preds
-            if preds is None or len(held) > 1 or held[0].serial not in preds:
-                self._learn_all(held, frame)
-        held.append(self)
-        return True
-
-    def __exit__(self, kind: object, value: object, tb: object) -> None:
-        owner = self._owner
-        if owner is not None:
-            held = _held[owner]
-            if held and held[-1] is self:
-                held.pop()
-            elif self in held:
-                held.remove(self)
-            if self._since <= _horizon:
-                self._long_hold()
-            self._owner = None
-        self._release()
-
     def release(self) -> None:
         if self._owner is not None:  # any thread may release a Lock: its owner's books
             self._given_back()
@@ -320,51 +327,6 @@ class _WatchedRLock(_Watched):
                  depth: int = 1) -> None:
         super().__init__(lock, kind, created, depth)
         self._is_owned = lock._is_owned  # noqa: SLF001  # the C RLock's own answer, no Python call
-
-    def __enter__(self) -> bool:
-        if not self._try(False):  # noqa: FBT003  # uncontended (or ours already): no wait
-            self._wait()
-        me = _get_ident()
-        if self._owner == me:  # re-entered
-            self._count += 1
-            return True
-        self._owner = me
-        self._count = 1
-        self._since = _now
-        try:
-            frame = _getframe(self._depth)
-        except ValueError:  # no caller that far up
-            frame = _getframe(1)
-        code = frame.f_code
-        if code is _CONDITION_ENTER and frame.f_back is not None:  # `with condition:`
-            frame = frame.f_back
-            code = frame.f_code
-        self._code = code
-        self._lasti = frame.f_lasti
-        held = _held[me]
-        if held:
-            preds = self._preds
-            if preds is None or len(held) > 1 or held[0].serial not in preds:
-                self._learn_all(held, frame)
-        held.append(self)
-        return True
-
-    def __exit__(self, kind: object, value: object, tb: object) -> None:
-        if self._count > 1:
-            self._count -= 1
-            self._release()
-            return
-        owner = self._owner
-        if owner is not None:
-            held = _held[owner]
-            if held and held[-1] is self:
-                held.pop()
-            elif self in held:
-                held.remove(self)
-            if self._since <= _horizon:
-                self._long_hold()
-            self._owner = None
-        self._release()
 
     def release(self) -> None:
         if self._owner == _get_ident():  # only the owner: another thread's release raises
