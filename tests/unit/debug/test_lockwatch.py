@@ -186,10 +186,10 @@ def test_a_lock_made_by_a_module_outside_the_standard_library_is_watched(tmp_pat
         sys.path.insert(0, {str(tmp_path)!r})
         lockwatch(report=None)
         import shop
-        print(json.dumps(repr(shop.make())))
+        print(json.dumps({{"lock": repr(shop.make())}}))
     """)
-    assert doc.startswith("<watched Lock #")
-    assert "shop.py:4" in doc
+    assert doc["lock"].startswith("<watched Lock #")
+    assert "shop.py:4" in doc["lock"]
 
 
 def test_which_files_are_the_standard_librarys():
