@@ -45,7 +45,6 @@ import itertools
 import math
 import os
 import sys
-import sysconfig
 import threading
 import time
 import traceback
@@ -90,9 +89,9 @@ _horizon = _now - 1.0
 _SKIP_FILES = frozenset({__file__, threading.__file__})
 _CONDITION_INIT = threading.Condition.__init__.__code__
 _CONDITION_ENTER = threading.Condition.__enter__.__code__  # the one stdlib caller of __enter__
-_STDLIB_DIRS = tuple({str(Path(d)) + os.sep for d in (
-    sysconfig.get_path("stdlib"), sysconfig.get_path("platstdlib"),
-    str(Path(threading.__file__).parent)) if d})
+# the standard library's directory: threading's own (sysconfig would say the same, at the cost of
+# importing it in every process the agent starts in); its site-packages is not the stdlib's
+_STDLIB_DIRS = (str(Path(threading.__file__).parent) + os.sep,)
 _NOT_STDLIB = (f"{os.sep}site-packages{os.sep}", f"{os.sep}dist-packages{os.sep}")
 _stdlib_files: dict[str, bool] = {}
 
