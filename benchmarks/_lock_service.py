@@ -1,7 +1,8 @@
 """A lock-heavy HTTP service for bench_lockwatch_overhead.py: every request takes ten locks (a
 cache Lock, a stats Lock, a session RLock taken twice, a connection pool's Condition, a queue's
-locks) around a little real work. LOCKWATCH=1 turns perflab.debug.lockwatch() on before any lock
-exists. Prints its loopback port, then serves until killed."""
+locks) around a little real work. perflab.debug is imported in every setting (PERFLAB_DEBUG=1 then
+starts the agent); LOCKWATCH=1 turns perflab.debug.lockwatch() on before any lock exists. Prints
+its loopback port, then serves until killed."""
 
 from __future__ import annotations
 
@@ -11,10 +12,10 @@ import queue
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-if os.environ.get("LOCKWATCH") == "1":
-    from perflab.debug import lockwatch
+import perflab.debug
 
-    lockwatch(report=None)
+if os.environ.get("LOCKWATCH") == "1":
+    perflab.debug.lockwatch(report=None)
 
 cache: dict[str, str] = {}
 cache_lock = threading.Lock()

@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import subprocess
 import sys
+import sysconfig
 import textwrap
+import threading
 from pathlib import Path
 
 from perflab.debug import python_stacks_from_agent as from_agent
@@ -145,3 +148,152 @@ def test_a_forked_child_of_a_watched_process_starts_threads():
     """)
     assert doc == {"child": 0}
     assert "Exception ignored" not in stderr
+
+
+def test_the_standard_librarys_own_locks_stay_plain():
+    """Only the program's locks are watched: those the standard library makes for its own
+    objects (a Thread's, an Event's, a Queue's, logging's, concurrent.futures') are not, and
+    cost nothing; a Condition made without a lock is the program's."""
+    doc = _run("""
+        import concurrent.futures, json, logging, queue, threading
+        lockwatch(report=None)
+
+        def watched(lock):
+            return type(lock).__name__.startswith("_Watched")
+
+        class Pool(threading.Condition):
+            pass
+
+        own = threading.Lock()
+        print(json.dumps({
+            "program": [watched(x) for x in (own, threading.RLock(), threading.Condition()._lock,
+                                             threading.Condition(own)._lock, Pool()._lock)],
+            "stdlib": [watched(x) for x in (
+                queue.Queue().mutex, threading.Event()._cond._lock,
+                threading.Thread()._started._cond._lock, threading.Semaphore()._cond._lock,
+                threading.Barrier(2)._cond._lock, logging.Handler().lock,
+                concurrent.futures.Future()._condition._lock)],
+        }))
+    """)
+    assert doc == {"program": [True] * 5, "stdlib": [False] * 7}
+
+
+def test_a_lock_made_by_a_module_outside_the_standard_library_is_watched(tmp_path):
+    (tmp_path / "shop.py").write_text("import threading\n\ndef make():\n"
+                                      "    return threading.Lock()\n")
+    doc = _run(f"""
+        import json, sys
+        sys.path.insert(0, {str(tmp_path)!r})
+        lockwatch(report=None)
+        import shop
+        print(json.dumps({{"lock": repr(shop.make())}}))
+    """)
+    assert doc["lock"].startswith("<watched Lock #")
+    assert "shop.py:4" in doc["lock"]
+
+
+def test_which_files_are_the_standard_librarys():
+    from perflab.debug._lockwatch import _in_stdlib  # noqa: PLC0415
+
+    assert _in_stdlib(threading.__file__)
+    assert _in_stdlib(queue.__file__)
+    assert _in_stdlib("<frozen importlib._bootstrap>")
+    assert not _in_stdlib(str(Path(sysconfig.get_path("purelib")) / "shop" / "__init__.py"))
+    assert not _in_stdlib(__file__)
+    assert not _in_stdlib("<string>")
+
+
+def test_an_inversion_through_a_condition_names_the_programs_sites():
+    """A Condition's lock is entered by threading's Condition.__enter__: the sites reported are
+    the program's `with` lines, and an order seen many times before still meets its inversion."""
+    doc = _run("""
+        import json, threading
+        lockwatch(report=None)
+        cond, lock = threading.Condition(), threading.Lock()
+
+        def forward():
+            with cond:
+                with lock:
+                    pass
+
+        def backward():
+            with lock:
+                with cond:
+                    cond.notify()
+
+        for _ in range(100):
+            forward()
+        backward()
+        print(json.dumps(locks({})))
+    """)
+    (inv,) = doc["inversions"]
+    assert inv["functions"] == ["backward", "forward"]
+    # the program's `with` lines (the prelude is line 1, the blank line after the quotes 2)
+    assert inv["before"]["holds_site"] == "forward (<string>:8)"
+    assert inv["before"]["takes_site"] == "forward (<string>:9)"
+    assert inv["now"]["holds_site"] == "backward (<string>:13)"
+    assert inv["now"]["takes_site"] == "backward (<string>:14)"
+    assert doc["orders"] == 2
+
+
+def test_lock_and_rlock_acquire_and_release_keep_the_books():
+    doc = _run("""
+        import json, threading
+        lockwatch(report=None)
+        lock, rlock = threading.Lock(), threading.RLock()
+        out = {"first": lock.acquire(), "again": lock.acquire(False),
+               "timed": lock.acquire(timeout=0.01), "locked": lock.locked()}
+        out["held"] = [h["lock"].split(" #")[0] for h in locks({})["held"]]
+        threading.Thread(target=lock.release).start()  # a Lock may be released by another
+        out["reentered"] = [rlock.acquire(), rlock.acquire(False)]
+        rlock.release()
+        out["still_held"] = len(locks({})["held"])
+        errors = []
+        def foreign_release():
+            try:
+                rlock.release()
+            except RuntimeError:
+                errors.append("refused")
+        t = threading.Thread(target=foreign_release); t.start(); t.join()
+        rlock.release()
+        out["errors"] = errors
+        out["after"] = locks({})["held"]
+        out["lock_free"] = lock.acquire(timeout=30)
+        print(json.dumps(out))
+    """)
+    assert doc == {"first": True, "again": False, "timed": False, "locked": True,
+                   "held": ["<watched Lock"], "reentered": [True, True], "still_held": 1,
+                   "errors": ["refused"], "after": [], "lock_free": True}
+
+
+def test_long_holds_are_measured_on_the_hold_clock_also_in_a_forked_child():
+    """With a threshold above 0 the hold clock's thread runs (a forked child starts its own):
+    a hold of a second is long at 0.2 s, a `with lock: pass` is not."""
+    doc = _run("""
+        import json, os, threading, time
+        lockwatch(report=None, hold_threshold=0.2)
+        lock = threading.Lock()
+
+        def hold_long():
+            with lock:
+                time.sleep(1.0)
+
+        def hold_short():
+            with lock:
+                pass
+
+        def sites():
+            return sorted(h["site"].split(" (")[0] for h in locks({})["long_holds"])
+
+        hold_long()
+        hold_short()
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            hold_long()
+            os.write(write, json.dumps(sites()).encode())
+            os._exit(0)
+        os.waitpid(pid, 0)
+        print(json.dumps({"parent": sites(), "child": json.loads(os.read(read, 4096))}))
+    """)
+    assert doc == {"parent": ["hold_long"], "child": ["hold_long"]}
