@@ -21,12 +21,15 @@ Printed: per configuration the median CPU per request and its range, and the ove
 the per-round ratios (paired: each round against the "off" of the same round) and the ratio of
 the medians (unpaired); throughput and p99 as a reference.
 
+``--unsampled`` adds 0 % head sampling (``ParentBased(TraceIdRatioBased(0))``): nothing is
+recorded, every span takes the unsampled path, so its overhead is that path's alone.
+
 ``--before-src DIR`` adds a fourth configuration, 10 % with another tree's ``src/`` on
 ``PYTHONPATH`` (``git archive REV src | tar -x -C DIR``), in the same rounds: a change to
 ``perflab.otel`` or the demo measured before and after under the same load.
 
     python benchmarks/bench_trace_overhead.py [--rounds 20] [--seconds 2] [--connections 8]
-                                              [--before-src DIR/src]
+                                              [--unsampled] [--before-src DIR/src]
 """
 
 from __future__ import annotations
@@ -167,8 +170,13 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=2.0)
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--before-src", type=Path, default=None)
+    parser.add_argument("--unsampled", action="store_true",
+                        help="add 0 %% head sampling: the cost of the unsampled path alone "
+                             "(what 10 %% costs beyond a tenth of 100 %%)")
     args = parser.parse_args()
     configs = dict(CONFIGS)
+    if args.unsampled:
+        configs["0%"] = {**CONFIGS["10%"], "OTEL_TRACES_SAMPLER_ARG": "0"}
     if args.before_src is not None:
         configs["10% before"] = {**CONFIGS["10%"], "PYTHONPATH": str(args.before_src.resolve())}
     names = list(configs)

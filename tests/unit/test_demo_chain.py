@@ -59,3 +59,56 @@ def test_a_reset_connection_is_not_an_error():
         server.shutdown()
         server.server_close()
         thread.join(10)
+
+
+def _traced_store(tracer: trace.Tracer) -> ThreadingHTTPServer:
+    handler = type("Handler", (chain._Handler,), {"role": "store", "tracer": tracer})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                     daemon=True).start()
+    return server
+
+
+def _query(port: int, flags: str) -> None:
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(b"GET /query?table=items&order=1 HTTP/1.1\r\nHost: x\r\nConnection: close"
+                     b"\r\ntraceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-"
+                     + flags.encode() + b"\r\n\r\n")
+        answer = b""
+        while chunk := sock.recv(4096):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 200"), answer[:200]
+
+
+def test_spans_that_record_get_their_attributes_and_the_others_nothing(monkeypatch):
+    """Sampled: the server and query spans carry their attributes. Not sampled (nine requests in
+    ten at 10 %): nothing is built for a span that drops it."""
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor  # noqa: PLC0415
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import (  # noqa: PLC0415
+        InMemorySpanExporter,
+    )
+    from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased  # noqa: PLC0415
+
+    from perflab.otel._tracer import SkippingTracerProvider  # noqa: PLC0415
+
+    calls: list[str] = []
+    for name in ("set_attribute", "set_attributes", "set_status"):
+        monkeypatch.setattr(trace.NonRecordingSpan, name,
+                            lambda _self, *_a, _n=name, **_k: calls.append(_n))
+    provider = SkippingTracerProvider(sampler=ParentBased(TraceIdRatioBased(0.1)))
+    exporter = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    server = _traced_store(provider.get_tracer("test"))
+    try:
+        _query(server.server_port, "00")
+        assert calls == []
+        assert exporter.get_finished_spans() == ()
+        _query(server.server_port, "01")
+        attrs = {s.name: dict(s.attributes or {}) for s in exporter.get_finished_spans()}
+        assert attrs["GET /query"]["http.route"] == "/query"
+        assert attrs["GET /query"]["http.response.status_code"] == 200
+        assert attrs["SELECT items"] == {"db.system": "sqlite", "db.collection.name": "items"}
+    finally:
+        server.shutdown()
+        server.server_close()

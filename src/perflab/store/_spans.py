@@ -100,6 +100,9 @@ class SpanCatalog:
     services: dict[int, str]                                  # id -> name
     ops: dict[tuple[int, int], tuple[int, str]]               # (op_id, kind) -> (service, name)
     processes: dict[int, tuple[str, str, str, str]]           # id -> (service, attrs, scope)
+    # the rows' distinct trace ids as bytes, when the caller has them (the ingest path does):
+    # otherwise read from the rows
+    trace_ids: Sequence[bytes] | None = None
 
 
 def insert_spans(store: Store, rows: Sequence[tuple[Any, ...]], catalog: SpanCatalog) -> int:
@@ -119,8 +122,11 @@ def insert_spans(store: Store, rows: Sequence[tuple[Any, ...]], catalog: SpanCat
         conn.executemany(
             "INSERT OR IGNORE INTO span_processes (id, service, attrs, scope_name, scope_version)"
             " VALUES (?, ?, ?, ?, ?)", [(pid, *p) for pid, p in catalog.processes.items()])
+        trace_ids = catalog.trace_ids
+        if trace_ids is None:
+            trace_ids = list(dict.fromkeys(bytes(r[0]) for r in rows))
         conn.executemany("INSERT OR IGNORE INTO span_traces (trace_id) VALUES (?)",
-                         [(bytearray(t),) for t in dict.fromkeys(bytes(r[0]) for r in rows)])
+                         [(bytearray(t),) for t in trace_ids])
         before = conn.total_changes
         conn.executemany(_INSERT, rows)
         return conn.total_changes - before

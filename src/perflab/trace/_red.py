@@ -23,6 +23,7 @@ series).
 
 from __future__ import annotations
 
+import math
 import time
 from bisect import bisect_left
 from collections.abc import Callable
@@ -41,6 +42,7 @@ DURATION = "traces_span_metrics_duration_milliseconds"
 BUCKETS_MS = (2.0, 4.0, 6.0, 8.0, 10.0, 50.0, 100.0, 200.0, 400.0, 800.0, 1000.0, 1400.0,
               2000.0, 5000.0, 10000.0, 15000.0)
 LE = (*(f"{b:g}" for b in BUCKETS_MS), "+Inf")
+_BUCKETS_NS = tuple(int(b * 1_000_000) for b in BUCKETS_MS)
 MAX_KEYS = 1000
 OVERFLOW = "otel.metric.overflow"
 INTERVAL_S = 5.0
@@ -91,30 +93,46 @@ class RedAggregator:
             self._pending_flush = None
             self._series.update(self._pending_series)
             self._pending_series = {}
-        totals, interval = self._totals, self._interval
+        # a batch's spans grouped by label set first (a tuple and a list append a span), then
+        # counted a group at a time: the key lookups, the overflow check and the interval's
+        # bookkeeping once a group rather than once a span (RED was ~9 % of ingest)
+        groups: dict[Key, list[int]] = {}
         for s in spans:
             key: Key = (s.process.service, s.name, s.kind, s.status)
-            cum = totals.get(key)
+            durations = groups.get(key)
+            if durations is None:
+                groups[key] = [s.duration_ns]
+            else:
+                durations.append(s.duration_ns)
+        for key, durations in groups.items():
+            self._count(key, durations)
+
+    def _count(self, key: Key, durations_ns: list[int]) -> None:
+        totals = self._totals
+        cum = totals.get(key)
+        if cum is None:
+            if len(totals) >= self.max_keys:
+                self.overflowed += len(durations_ns)
+                key = (key[0], OVERFLOW, key[2], key[3])
+                cum = totals.get(key)
             if cum is None:
-                if len(totals) >= self.max_keys:
-                    self.overflowed += 1
-                    key = (s.process.service, OVERFLOW, s.kind, s.status)
-                    cum = totals.get(key)
-                if cum is None:
-                    cum = totals[key] = _Cumulative()
-            ms = s.duration_ns / 1e6
-            cum.calls += 1
-            cum.sum_ms += ms
-            cum.buckets[bisect_left(BUCKETS_MS, ms)] += 1
-            ikey = (key[0], key[1], key[2])
-            it = interval.get(ikey)
-            if it is None:
-                it = interval[ikey] = _Interval()
-            it.calls += 1
-            if s.status == STATUS_ERROR:
-                it.errors += 1
-            if len(it.durations_ms) < _MAX_SAMPLES:
-                it.durations_ms.append(ms)
+                cum = totals[key] = _Cumulative()
+        ms = [d / 1e6 for d in durations_ns]
+        cum.calls += len(ms)
+        cum.sum_ms += math.fsum(ms)
+        buckets = cum.buckets
+        for d in durations_ns:  # d / 1e6 <= b exactly when d <= b * 1e6 (integers, exact)
+            buckets[bisect_left(_BUCKETS_NS, d)] += 1
+        ikey = (key[0], key[1], key[2])
+        it = self._interval.get(ikey)
+        if it is None:
+            it = self._interval[ikey] = _Interval()
+        it.calls += len(ms)
+        if key[3] == STATUS_ERROR:
+            it.errors += len(ms)
+        room = _MAX_SAMPLES - len(it.durations_ms)
+        if room > 0:
+            it.durations_ms.extend(ms[:room])
 
     # -- writing (inside the ingest transaction) -------------------------------------------------
 

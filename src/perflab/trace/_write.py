@@ -78,27 +78,30 @@ def span_rows(spans: Sequence[Span]) -> tuple[list[tuple[Any, ...]], SpanCatalog
     ops: dict[tuple[int, int], tuple[int, str]] = {}
     processes: dict[int, tuple[str, str, str, str]] = {}
     proc_ids: dict[int, tuple[int, int, str]] = {}  # id(Process) -> (service id, store id, name)
-    op_ids: dict[tuple[str, str], int] = {}
+    # (id(Process), span name, kind) -> (service id, operation id, process id): one lookup a
+    # span for what its process and operation are in the store
+    known: dict[tuple[int, str, int], tuple[int, int, int]] = {}
+    traces: dict[bytes, None] = {}  # the batch's trace ids, in order, once each
     rows: list[tuple[Any, ...]] = []
     append = rows.append
     dumps = _DUMPS
     for s in spans:
-        p = s.process
-        known = proc_ids.get(id(p))
-        if known is None:
-            service_id = name_id(p.service)
-            services[service_id] = p.service
-            known = proc_ids[id(p)] = (service_id, _process_id(p, processes), p.service)
-        service_id, process_id, service = known
-        name, kind = s.name, s.kind
-        op = op_ids.get((service, name))
-        if op is None:
-            op = op_ids[(service, name)] = name_id(service, name)
-        if (op, kind) not in ops:
-            ops[(op, kind)] = (service_id, name)
-        parent, attrs, events, links = s.parent_id, s.attrs, s.events, s.links
+        p, name, kind = s.process, s.name, s.kind
+        ids = known.get((id(p), name, kind))
+        if ids is None:
+            proc = proc_ids.get(id(p))
+            if proc is None:
+                service_id = name_id(p.service)
+                services[service_id] = p.service
+                proc = proc_ids[id(p)] = (service_id, _process_id(p, processes), p.service)
+            op = name_id(proc[2], name)
+            ops[(op, kind)] = (proc[0], name)
+            ids = known[(id(p), name, kind)] = (proc[0], op, proc[1])
+        service_id, op, process_id = ids
+        tid, parent, attrs, events, links = s.trace_id, s.parent_id, s.attrs, s.events, s.links
+        traces[tid] = None
         append((
-            bytearray(s.trace_id), bytearray(s.span_id),
+            bytearray(tid), bytearray(s.span_id),
             "" if parent is None else bytearray(parent), service_id, op, process_id, kind,
             s.start_ns, s.duration_ns, s.status, s.status_message, s.flags,
             dumps(attrs) if attrs else "",
@@ -106,7 +109,7 @@ def span_rows(spans: Sequence[Span]) -> tuple[list[tuple[Any, ...]], SpanCatalog
             dumps([[lk.trace_id.hex(), lk.span_id.hex(), lk.attrs] for lk in links])
             if links else "",
         ))
-    return rows, SpanCatalog(services, ops, processes)
+    return rows, SpanCatalog(services, ops, processes, list(traces))
 
 
 def _process_id(p: Process, processes: dict[int, tuple[str, str, str, str]]) -> int:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pytest
 from _spandata import proc, sid, span, tid, write
 
-from perflab.store import Store
+from perflab.store import Store, insert_spans, span_stats
 from perflab.trace import SpanEvent, SpanLink, decode_protobuf, encode_request, get_trace
 from perflab.trace._decode import MAX_ATTRS, MAX_KEY, MAX_VALUE
 from perflab.trace._model import WARN_TRUNCATED
@@ -80,3 +81,26 @@ def test_attribute_json_is_the_compact_encoders_text():
         assert _DUMPS(value) == _ENCODER.encode(value)
     with pytest.raises(ValueError, match="JSON"):
         _DUMPS({"nan": math.nan})
+
+
+def test_a_batch_is_written_whole_and_a_span_sent_twice_once(tmp_path):
+    """Every span of a batch is stored with its trace (its trace ids named by the rows' catalog,
+    as ingest does, or read from the rows, as other writers do); a span sent twice, in one
+    batch and again in a later one, is stored once; optional fields read back as written."""
+    batch = [span(1 + i // 7, 1 + i, None if i % 7 == 0 else i, "api", f"op{i % 3}", i, 1,
+                  attrs={"i": i} if i % 2 else None) for i in range(600)]
+    again = [span(1, 1, None, "api", "op0", 0, 1), batch[300]]
+    with Store.open(tmp_path / "s.db") as store:
+        rows, catalog = span_rows([*batch[:300], batch[5], *batch[300:]])
+        assert catalog.trace_ids == [tid(n) for n in range(1, 87)]
+        assert insert_spans(store, rows, catalog) == 600
+        rows, catalog = span_rows(again)
+        assert insert_spans(store, rows, replace(catalog, trace_ids=None)) == 0
+        assert span_stats(store)[0] == 600
+        for n in (1, 37, 86):
+            trace = get_trace(store, tid(n))
+            assert trace is not None
+            want = {s.span_id: s for s in batch if s.trace_id == tid(n)}
+            assert {s.span_id: (s.parent_id, s.name, s.start_ns, s.attrs)
+                    for s in trace.spans} == {
+                k: (s.parent_id, s.name, s.start_ns, s.attrs) for k, s in want.items()}

@@ -127,6 +127,85 @@ def test_as_a_decorator_the_parent_of_each_call_decides():
     assert [s.name for s in exporter.get_finished_spans()] == ["work"]
 
 
+def _counting_attach(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    attached: list[object] = []
+    real = context_api.attach
+
+    def attach(ctx: context_api.Context) -> object:
+        attached.append(ctx)
+        return real(ctx)
+
+    monkeypatch.setattr(context_api, "attach", attach)
+    return attached
+
+
+def test_a_child_of_the_current_unsampled_span_attaches_no_context(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The parent is current already: making it current again is work for nothing."""
+    tracer, _, _ = _tracer(SkippingTracerProvider)
+    token = context_api.attach(propagate.extract(UNSAMPLED))
+    try:
+        parent = trace.get_current_span()
+        attached = _counting_attach(monkeypatch)
+        with tracer.start_as_current_span("SELECT items", kind=trace.SpanKind.CLIENT) as span, \
+                tracer.start_as_current_span("parse") as inner:
+            assert span is parent
+            assert inner is parent
+            assert trace.get_current_span() is parent
+        assert attached == []
+        assert trace.get_current_span() is parent
+    finally:
+        context_api.detach(token)
+
+
+def test_an_unsampled_root_is_current_inside_and_gone_after(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A root the sampler drops is made current (its children see it and are skipped) without
+    the SDK's generator-based managers, and the context is restored, also on an exception."""
+    tracer, exporter, ids = _tracer(SkippingTracerProvider, ratio=0.0)
+    before = context_api.get_current()
+    use_span = []
+    monkeypatch.setattr(trace, "use_span", lambda *a, **k: use_span.append(a))
+
+    def checkout() -> None:
+        with tracer.start_as_current_span("GET /checkout", kind=trace.SpanKind.SERVER) as root:
+            assert not root.is_recording()
+            assert trace.get_current_span() is root
+            with tracer.start_as_current_span("GET /cart", kind=trace.SpanKind.CLIENT) as child:
+                assert child is root
+            raise ValueError("boom")
+
+    with pytest.raises(ValueError, match="boom"):
+        checkout()
+    assert context_api.get_current() == before
+    assert use_span == []
+    assert ids.span_ids == 1  # the root's; the child was never built
+    assert exporter.get_finished_spans() == ()
+
+
+def test_a_recorded_span_that_raises_is_ended_with_its_exception_and_error_status():
+    tracer, exporter, _ = _tracer(SkippingTracerProvider)
+    before = context_api.get_current()
+
+    def cart() -> None:
+        with tracer.start_as_current_span("GET /cart") as span:
+            assert span.is_recording()
+            assert trace.get_current_span() is span
+            raise ValueError("boom")
+
+    with pytest.raises(ValueError, match="boom"):
+        cart()
+    (done,) = exporter.get_finished_spans()
+    assert done.status.status_code == trace.StatusCode.ERROR
+    assert [e.name for e in done.events] == ["exception"]
+    assert context_api.get_current() == before
+    with tracer.start_as_current_span("kept open", end_on_exit=False,
+                                      record_exception=False) as open_span:
+        pass
+    assert open_span.is_recording()  # not ended: end_on_exit=False reached use_span
+    open_span.end()
+
+
 def test_parent_based_samplers_by_their_variable():
     assert parent_based(None)  # the SDK's default, parentbased_always_on
     assert parent_based("parentbased_traceidratio")

@@ -5,6 +5,7 @@ spans count; a flood of span names is capped."""
 from __future__ import annotations
 
 import contextlib
+import math
 
 from _spandata import T0, demo_trace, span, write
 
@@ -107,6 +108,34 @@ def test_a_flood_of_span_names_is_capped(tmp_path):
     assert len(totals) == 11  # ten names and the overflow set
     assert totals[("svc", "otel.metric.overflow", 2, 0)][0] == 40
     assert red.overflowed == 40
+
+
+def test_a_batch_counts_as_its_spans_one_by_one():
+    """RED counts a batch a label set at a time: the same totals, buckets (durations exactly on
+    a bucket's bound, just above it, beyond the last), errors, percentiles and overflow as the
+    spans counted one by one."""
+    durations_ms = [2.0, 2.000001, 0.0, 10.0, 15000.0, 15000.000001, 7.5, 49.999999]
+    spans = [span(1, i + 1, None, "svc", f"op{i % 5}", 0, durations_ms[i % 8],
+                  status=2 if i % 3 == 0 else 0) for i in range(60)]
+    whole, one_by_one = RedAggregator(max_keys=6), RedAggregator(max_keys=6)
+    whole.committed(spans)
+    for s in spans:
+        one_by_one.committed([s])
+    assert whole.overflowed == one_by_one.overflowed > 0
+    got, want = whole.totals(), one_by_one.totals()
+    assert got.keys() == want.keys()
+    for key, (calls, sum_ms, buckets) in want.items():
+        assert got[key][0] == calls
+        assert math.isclose(got[key][1], sum_ms)
+        assert got[key][2] == buckets
+    counted = [sum(col) for col in zip(*(b for _, _, b in want.values()), strict=True)]
+    assert counted[0] > 0  # on and under 2 ms
+    assert counted[1] > 0  # just above 2 ms
+    assert counted[-1] > 0  # beyond 15,000 ms
+    intervals = {k: (v.calls, v.errors, sorted(v.durations_ms))
+                 for k, v in whole._interval.items()}
+    assert intervals == {k: (v.calls, v.errors, sorted(v.durations_ms))
+                         for k, v in one_by_one._interval.items()}
 
 
 def test_red_series_draw_on_the_run_page(tmp_path):
