@@ -254,10 +254,14 @@ def _supervise(child: subprocess.Popen[bytes], rec: Any,
     capture = None if start_capture is None else start_capture()
     try:
         while True:
+            # in short waits, not one: the kernel gives a signal to any thread, and one taken
+            # by the recorder's or the capture's thread leaves a blocking wait asleep until the
+            # child ends, so the forward came only then (a SIGTERM'd child ran on). Between
+            # short waits the main thread runs the handler within ~50 ms.
             try:
-                rc = child.wait()
+                rc = child.wait(timeout=0.5)
                 break
-            except InterruptedError:  # a signal arrived; it was forwarded
+            except (subprocess.TimeoutExpired, InterruptedError):
                 continue
         if capture is not None:
             capture.wait_streams()
