@@ -24,8 +24,25 @@ class AgentError(TargetError):
 
 
 def has_agent(pid: int, directory: Path | None = None) -> bool:
-    """Whether process ``pid`` has an agent socket (it may still be a dead one's leftover)."""
-    return _agent.socket_path(pid, directory).exists()
+    """Whether process ``pid`` has a live agent: its socket is there and takes a connection.
+
+    A socket that refuses is a dead process's leftover, and its PID may be another program's
+    now (a native program whose leak is then found by other means, not refused for it). A
+    socket that cannot be reached for another reason (permission) counts as there, so that
+    ``agent_get`` says why."""
+    sock_path = _agent.socket_path(pid, directory)
+    if not sock_path.exists():
+        return False
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        probe.settimeout(5.0)
+        try:
+            with _agent.unix_address(sock_path) as address:
+                probe.connect(address)
+        except (ConnectionRefusedError, FileNotFoundError):
+            return False
+        except OSError:
+            return True
+    return True
 
 
 def agent_get(pid: int, path: str, query: dict[str, str] | None = None, *,
