@@ -12,7 +12,8 @@ import sys
 
 import pytest
 
-from perflab.store import HubRecord, hub_record_path, publish_hub, running_hub, withdraw_hub
+from perflab.logs._hub_follow import hub_token
+from perflab.store import hub_record_path, publish_hub, running_hub, withdraw_hub
 
 
 def test_publish_then_read_then_withdraw(tmp_path):
@@ -55,16 +56,12 @@ def test_a_malformed_record_is_no_hub(tmp_path, text):
 
 
 def test_the_token_is_read_through_its_reference(tmp_path, monkeypatch):
-    publish_hub(tmp_path / "s.db", "http://h:1", None)
-    found = running_hub(tmp_path / "s.db")
-    assert found is not None
-    me = found.owner
     token_file = tmp_path / "token"
     token_file.write_text("s3cret\nignored\n")
-    assert HubRecord("http://h:1", {"file": str(token_file)}, me).token() == "s3cret"
-    assert HubRecord("http://h:1", {"file": str(tmp_path / "gone")}, me).token() is None
+    assert hub_token({"file": str(token_file)}) == "s3cret"
+    assert hub_token({"file": str(tmp_path / "gone")}) is None
     monkeypatch.setenv("PERFLAB_TOKEN", "from-env")
-    assert HubRecord("http://h:1", {"env": "PERFLAB_TOKEN"}, me).token() == "from-env"
+    assert hub_token({"env": "PERFLAB_TOKEN"}) == "from-env"
     monkeypatch.delenv("PERFLAB_TOKEN")
-    assert HubRecord("http://h:1", {"env": "PERFLAB_TOKEN"}, me).token() is None
-    assert HubRecord("http://h:1", None, me).token() is None
+    assert hub_token({"env": "PERFLAB_TOKEN"}) is None
+    assert hub_token(None) is None

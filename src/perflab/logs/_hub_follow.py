@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import json
+import os
 import socket
 import urllib.parse
 from typing import TYPE_CHECKING, cast
@@ -32,10 +33,11 @@ from wsproto.events import (
 )
 from wsproto.utilities import LocalProtocolError, RemoteProtocolError
 
+from perflab.errors import InvalidValue
+from perflab.serving import read_token_file
 from perflab.store import running_hub
 
 if TYPE_CHECKING:
-    import os
     from collections.abc import Iterator
 
     from perflab.logs._contracts import LokiTailDoc
@@ -158,6 +160,19 @@ def _os_reason(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
+def hub_token(ref: dict[str, str] | None) -> str | None:
+    """The token a hub record refers to, read now: its file's (as ``serve --token-file`` reads
+    it) or the variable's in our own environment; None without one or when it gives none."""
+    if ref is None:
+        return None
+    if "file" in ref:
+        try:
+            return read_token_file(ref["file"])
+        except InvalidValue:  # gone, unreadable or empty: the caller says so, then polls
+            return None
+    return os.environ.get(ref.get("env", "")) or None
+
+
 def hub_tail(store_path: str | os.PathLike[str], query: str, *, start_ns: int, limit: int,
              ) -> tuple[HubTail | None, str]:
     """The open live tail of the hub recorded beside the store, or None and why not (no hub
@@ -165,7 +180,7 @@ def hub_tail(store_path: str | os.PathLike[str], query: str, *, start_ns: int, l
     found = running_hub(store_path)
     if found is None:
         return None, "no running perflab serve recorded for this store"
-    token = found.token()
+    token = hub_token(found.token_ref)
     if found.token_ref and token is None:
         where = found.token_ref.get("file") or "$" + found.token_ref.get("env", "PERFLAB_TOKEN")
         return None, f"the hub at {found.url} needs its token, and {where} gives none here"

@@ -33,20 +33,6 @@ class HubRecord:
     token_ref: dict[str, str] | None
     owner: Owner
 
-    def token(self) -> str | None:
-        """The token this record refers to, read now; None without one or when it cannot be
-        read (a file gone or unreadable, the variable unset)."""
-        ref = self.token_ref or {}
-        if "file" in ref:
-            try:
-                text = Path(ref["file"]).read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError):
-                return None
-            return (text.splitlines() or [""])[0].strip() or None
-        if "env" in ref:
-            return os.environ.get(ref["env"]) or None
-        return None
-
 
 def hub_record_path(store_path: str | os.PathLike[str]) -> Path:
     return Path(os.fspath(store_path) + RECORD_SUFFIX)
