@@ -289,7 +289,7 @@ def test_public_surface_of_perflab_serving():
         "BadEncoding", "ConcurrencyLimiter", "HostGuard", "HostRule", "OTLP_MAX_BODY",
         "OtlpSignal", "OtlpSink", "PayloadTooLarge", "Refused", "TooManyRequests",
         "bearer_matches", "datagram_socket", "decode_and_accept", "gunzip_bounded",
-        "hex_ids_to_base64", "is_loopback_host", "json_body", "json_objects",
+        "hex_ids_to_base64", "http_url", "is_loopback_host", "json_body", "json_objects",
         "listening_socket", "media_type", "otlp_error", "otlp_grpc_export", "otlp_http_export",
         "parse_otlp_json", "parse_protobuf", "partial_success", "partial_success_json",
         "read_body", "read_encoded_body",

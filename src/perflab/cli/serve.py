@@ -102,10 +102,9 @@ def _server_class() -> type:
     return QuietStopServer
 
 
-def _own_url(host: str, port: int) -> str:
-    """The hub's URL for a client on this machine: a wildcard address is reached on loopback."""
-    host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)  # noqa: S104
-    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+def _reachable(host: str) -> str:
+    """Where a client on this machine reaches the listen address: a wildcard on loopback."""
+    return {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)  # noqa: S104
 
 
 def _token_ref(token: str | None, token_file: str | None) -> dict[str, str] | None:
@@ -151,6 +150,7 @@ def serve(*, listen: str, store_path: str | None, no_record: bool, token: str | 
 
     from perflab.serving import (  # noqa: PLC0415
         HostRule,
+        http_url,
         read_token_file,
         require_token_off_loopback,
     )
@@ -191,8 +191,7 @@ def serve(*, listen: str, store_path: str | None, no_record: bool, token: str | 
             s.close()
         spans.stop()
         raise
-    shown = f"[{host}]" if ":" in host else host
-    click.echo(f"perflab serve: http://{shown}:{sock.getsockname()[1]}/  (store {path}"
+    click.echo(f"perflab serve: {http_url(host, sock.getsockname()[1])}/  (store {path}"
                f"{', recording this machine' if not no_record else ''}; Ctrl-C stops)")
     click.echo(f"spans and OTLP metrics: {receivers_line(spans, listeners)}")
     click.echo("logs: Loki push, OTLP, Elasticsearch _bulk on the hub's port"
@@ -218,7 +217,7 @@ def serve(*, listen: str, store_path: str | None, no_record: bool, token: str | 
                 sys.stdout.flush()
             # where `logs query --follow` on this store finds the hub (removed on the way out)
             try:
-                publish_hub(path, _own_url(host, sock.getsockname()[1]),
+                publish_hub(path, http_url(_reachable(host), sock.getsockname()[1]),
                             _token_ref(token, token_file))
             except OSError as exc:  # followers then poll the store: worth a line, not a stop
                 click.echo(f"perflab serve: warning: cannot record the hub beside the store: "

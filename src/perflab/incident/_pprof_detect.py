@@ -25,6 +25,7 @@ from perflab.collect.sockets import (
     read_proc_net,
     socket_owners,
 )
+from perflab.serving import http_url
 
 PROBE_PATH = "/debug/pprof/goroutine?debug=2"
 MAX_LISTENERS = 16
@@ -68,10 +69,6 @@ def _is_pprof(host: str, port: int, timeout_s: float) -> bool:
             conn.close()
 
 
-def base_url(host: str, port: int) -> str:
-    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
-
-
 def detect_pprof(pid: int, proc_root: Path = Path("/proc"), *,
                  budget_s: float = BUDGET_S) -> list[str]:
     """The pprof base URLs (``http://127.0.0.1:6060``) of process ``pid``'s loopback
@@ -83,5 +80,5 @@ def detect_pprof(pid: int, proc_root: Path = Path("/proc"), *,
         if left <= 0:
             break
         if _is_pprof(host, port, min(PROBE_TIMEOUT_S, left)):
-            found.append(base_url(host, port))
+            found.append(http_url(host, port))
     return found

@@ -57,6 +57,11 @@ def is_loopback_host(host: str, *, resolve: bool = False) -> bool:
         (a := _address(str(info[4][0]))) is not None and a.is_loopback for info in infos)
 
 
+def http_url(host: str, port: int) -> str:
+    """``http://HOST:PORT`` with an IPv6 address in brackets."""
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
 def host_name(header: str) -> str:
     """The name or address of a ``Host`` header value, without port or brackets, lowercased."""
     value = header.strip().lower()

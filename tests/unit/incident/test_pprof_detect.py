@@ -15,7 +15,8 @@ import psutil
 from tests.conftest import require_root, require_tool, wait_for
 
 from perflab.collect.sockets import socket_owners
-from perflab.incident._pprof_detect import base_url, detect_pprof, loopback_listeners
+from perflab.incident._pprof_detect import detect_pprof, loopback_listeners
+from perflab.serving import http_url
 
 
 def _listener(host: str, family: int = socket.AF_INET) -> socket.socket:
@@ -60,7 +61,7 @@ def test_an_ipv6_wildcard_is_probed_on_ipv6_loopback():
     try:
         got = {port: host for host, port in loopback_listeners(os.getpid())}
         assert got[s.getsockname()[1]] == "::1"
-        assert base_url("::1", 6060) == "http://[::1]:6060"
+        assert http_url("::1", 6060) == "http://[::1]:6060"
     finally:
         s.close()
 
