@@ -261,7 +261,7 @@ def _supervise(child: subprocess.Popen[bytes], rec: Any,
             try:
                 rc = child.wait(timeout=0.5)
                 break
-            except (subprocess.TimeoutExpired, InterruptedError):
+            except subprocess.TimeoutExpired:
                 continue
         if capture is not None:
             capture.wait_streams()
