@@ -112,9 +112,10 @@ def _follow(logql: str, *, since: str | None, run_ref: str | None, limit: int,
     expr = log_query(logql)
     with open_store(store_path, create=False) as store:
         start, end, run_id = _window(store, since, run_ref)
-        tail, why = (None, "--run reads one run's lines, which the hub's tail does not filter"
-                     ) if run_id is not None else hub_tail(store.path, logql, start_ns=start,
-                                                           limit=limit)
+        if run_id is not None:
+            tail, why = None, "--run reads one run's lines, which the hub's tail does not filter"
+        else:
+            tail, why = hub_tail(store.path, logql, start_ns=start, limit=limit)
         if tail is None:
             # the window again: a line stamped after the first "now" and stored while the hub
             # was tried would be past its end, and before the follower's start
@@ -136,8 +137,7 @@ def _follow(logql: str, *, since: str | None, run_ref: str | None, limit: int,
 
 
 def _poll(store: Store, follower: Follower, batch: list[tuple[StoredLog, dict[str, str], str]],
-          *, interval: float,
-          as_json: bool) -> None:
+          *, interval: float, as_json: bool) -> None:
     from perflab.logs import tail_message  # noqa: PLC0415
 
     while True:
