@@ -111,6 +111,26 @@ def test_a_running_run_page_follows_its_recording(page, server):
     assert page.errors == []
 
 
+def test_a_read_cut_before_its_answer_is_sent_again(page, server, hub):
+    """As when the machine's addresses change under Chromium (net::ERR_NETWORK_CHANGED): the
+    first request for each series fails without an answer; the page sends it again and draws."""
+    cut: set[str] = set()
+
+    def once(route):
+        if route.request.url in cut:
+            route.continue_()
+        else:
+            cut.add(route.request.url)
+            route.abort("internetdisconnected")
+
+    page.page.route("**/samples?series=*", once)
+    page.allowed_errors = ("net::ERR_INTERNET_DISCONNECTED",)
+    page.open(f"{server}/runs/{hub.run_a}", "chartsReady")
+    assert cut
+    assert page.page.evaluate("window.perflabRun.charts.every(u => u.data[0].length > 0)")
+    assert page.unexpected_errors() == []
+
+
 def test_theme_toggle_switches_and_redraws(page, server, hub):
     page.open(f"{server}/runs/{hub.run_a}", "chartsReady")
     bg = "() => getComputedStyle(document.body).backgroundColor"

@@ -179,8 +179,8 @@
   rangeSel.addEventListener("change", run);
 
   Promise.all([
-    fetch("/api/v1/label/__name__/values").then((r) => r.json()),
-    fetch("/api/v1/labels").then((r) => r.json()),
+    Perflab.fetch("/api/v1/label/__name__/values").then((r) => r.json()),
+    Perflab.fetch("/api/v1/labels").then((r) => r.json()),
   ]).then(([n, l]) => {
     names = n.data || [];
     labelNames = l.data || [];

@@ -191,7 +191,7 @@
 
   // the log lines that name this trace: ticks on their spans, the span's details, a table
   const logsBox = document.getElementById("trace-logs-box");
-  fetch("/api/logs/trace/" + encodeURIComponent(doc.trace.trace_id), { credentials: "same-origin" })
+  Perflab.fetch("/api/logs/trace/" + encodeURIComponent(doc.trace.trace_id))
     .then((r) => { if (!r.ok) throw new Error("logs: HTTP " + r.status); return r.json(); })
     .then((got) => {
       for (const l of got.lines) {

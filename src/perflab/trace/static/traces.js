@@ -88,8 +88,7 @@
   service.addEventListener("change", () => {
     op.innerHTML = '<option value="">any</option>';
     if (!service.value) return;
-    fetch("/api/services/" + encodeURIComponent(service.value) + "/operations",
-          { credentials: "same-origin" })
+    Perflab.fetch("/api/services/" + encodeURIComponent(service.value) + "/operations")
       .then((r) => r.json()).then((d) => {
         for (const name of d.data || []) {
           const o = document.createElement("option");

@@ -32,7 +32,7 @@
   function load(c) {
     if (!pending.has(c.id)) return;
     pending.delete(c.id);
-    fetch(url(c), { credentials: "same-origin" })
+    Perflab.fetch(url(c))
       .then((r) => { if (!r.ok) throw new Error("HTTP " + r.status); return r.json(); })
       .then((got) => {
         data.set(c.id, Object.assign({ name: got.name }, got.histories[0]));

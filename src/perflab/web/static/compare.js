@@ -9,7 +9,7 @@
   let cache = null;
 
   function load(runId, sid, points) {
-    return fetch("/api/runs/" + runId + "/series/" + sid + "/samples?points=" + points, { credentials: "same-origin" })
+    return Perflab.fetch("/api/runs/" + runId + "/series/" + sid + "/samples?points=" + points)
       .then((r) => { if (!r.ok) throw new Error("HTTP " + r.status); return r.json(); });
   }
 

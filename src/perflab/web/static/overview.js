@@ -87,7 +87,7 @@
     inFlight = true;
     try {
       const w = select.value;
-      const r = await fetch("/api/live?window=" + encodeURIComponent(w) + "&points=" + points(), { credentials: "same-origin" });
+      const r = await Perflab.fetch("/api/live?window=" + encodeURIComponent(w) + "&points=" + points());
       if (!r.ok) throw new Error("HTTP " + r.status);
       const doc = await r.json();
       last = doc;

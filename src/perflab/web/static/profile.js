@@ -21,7 +21,7 @@
                    b: "rgba(242,142,43,0.20)", cur: "rgba(176,122,161,0.16)" };
 
   function fetchJson(url) {
-    return fetch(url, { credentials: "same-origin" }).then((r) => r.json().then((body) => {
+    return Perflab.fetch(url).then((r) => r.json().then((body) => {
       if (!r.ok) throw new Error(body.error || ("HTTP " + r.status));
       return body;
     }));

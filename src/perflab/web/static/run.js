@@ -9,7 +9,7 @@
     let url = base + list.map((s) => s.id).join(",") + "&points=" + points;
     if (startNs != null) url += "&start=" + startNs;
     if (endNs != null) url += "&end=" + endNs;
-    return fetch(url, { credentials: "same-origin" }).then((r) => {
+    return Perflab.fetch(url).then((r) => {
       if (!r.ok) throw new Error("samples: HTTP " + r.status);
       return r.json();
     }).then((doc) => doc.windows);
@@ -17,7 +17,7 @@
 
   // a running run: its series and events as they are now (new ones get charts)
   function reload() {
-    return fetch("/api/runs/" + doc.run.id, { credentials: "same-origin" }).then((r) => {
+    return Perflab.fetch("/api/runs/" + doc.run.id).then((r) => {
       if (!r.ok) throw new Error("run: HTTP " + r.status);
       return r.json();
     });
@@ -29,7 +29,7 @@
   // The summary (a p95 sorts every sample of every series) is read when its table comes
   // into view, after the charts: it never delays them.
   function loadSummary(table) {
-    return fetch("/api/runs/" + doc.run.id + "/summary", { credentials: "same-origin" })
+    return Perflab.fetch("/api/runs/" + doc.run.id + "/summary")
       .then((r) => { if (!r.ok) throw new Error("summary: HTTP " + r.status); return r.json(); })
       .then((sum) => {
         table.tBodies[0].innerHTML = Perflab.summaryRows(doc.series, sum.summaries);
@@ -49,7 +49,7 @@
     function lines(startNs, endNs) {
       const q = new URLSearchParams({ run: String(doc.run.id), start: String(startNs),
         end: String(endNs), limit: "200" });
-      return fetch(api + "lines?" + q, { credentials: "same-origin" }).then(json).then((got) => {
+      return Perflab.fetch(api + "lines?" + q).then(json).then((got) => {
         panel.innerHTML = '<p class="muted">' + got.lines.length + (got.truncated ? "+" : "") +
           " line" + (got.lines.length === 1 ? "" : "s") + " from " + Perflab.logTime(startNs) +
           " to " + Perflab.logTime(endNs) + ' UTC</p><div class="scroll"><table id="run-log-lines" ' +
@@ -61,8 +61,7 @@
         panel.innerHTML = '<p class="error">' + Perflab.escape(err.message) + "</p>";
       });
     }
-    const volume = () => fetch(api + "volume?run=" + doc.run.id + "&points=" + points,
-      { credentials: "same-origin" }).then(json);
+    const volume = () => Perflab.fetch(api + "volume?run=" + doc.run.id + "&points=" + points).then(json);
     const full = () => [doc.run.started_ns / 1e9,
       (doc.run.ended_ns != null ? doc.run.ended_ns : Date.now() * 1e6) / 1e9];
     return volume().then((vol) => {
