@@ -65,7 +65,10 @@ def test_import_a_real_nginx_log_and_run_it_again(tmp_path):
         first = _load(url, seed, tmp_path / "s.db", "-d", "3")
         recorded = tmp_path / "recorded.log"  # the seed's requests only
         recorded.write_text(log.read_text())
-        assert len(recorded.read_text().splitlines()) == first["requests"]
+        # nginx also logs what it answered after the run's drain ended (unfinished, on a busy
+        # machine: 3 of 300 once under stress-ng)
+        logged = len(recorded.read_text().splitlines())
+        assert first["requests"] <= logged <= first["requests"] + first["unfinished"]
 
         scenario = tmp_path / "imported.py"
         r = _perflab("load", "import", recorded, "-o", scenario, "--json")
