@@ -7,6 +7,7 @@ import contextlib
 import socket
 import socketserver
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -110,6 +111,15 @@ class _Web(BaseHTTPRequestHandler):
         pass
 
 
+class _SlowWeb(_Web):
+    """``_Web`` answering each GET 100 ms late: a service time far above a busy machine's
+    scheduling jitter, so a second's p99 is steady whatever runs beside the test."""
+
+    def do_GET(self) -> None:
+        time.sleep(0.1)
+        self._answer(b"")
+
+
 @contextlib.contextmanager
 def http_server(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
     """``127.0.0.1:PORT`` of a loopback HTTP server with ``handler``, in a thread."""
@@ -127,4 +137,11 @@ def http_server(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
 def web() -> Iterator[str]:
     """``127.0.0.1:PORT`` of an HTTP/1.1 server answering 200 ``PATH BODY-LENGTH``."""
     with http_server(_Web) as address:
+        yield address
+
+
+@pytest.fixture
+def slow_web() -> Iterator[str]:
+    """``web``, each GET answered 100 ms late."""
+    with http_server(_SlowWeb) as address:
         yield address

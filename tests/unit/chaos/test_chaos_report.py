@@ -15,7 +15,7 @@ from tests._faults import ENV
 from tests._schemas import validate
 from tests.conftest import wait_for
 
-from perflab.chaos import FaultBands, render_resilience, resilience, running_server
+from perflab.chaos import FaultBands, LoadSeconds, render_resilience, resilience, running_server
 from perflab.cli import main
 from perflab.serving import listening_socket
 from perflab.store import CHAOS_FAULT_EVENT, BatchWriter, Store
@@ -136,22 +136,24 @@ def test_the_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
     assert "--follow-load" in err
 
 
-def test_a_real_load_through_the_proxy_under_a_latency_toxic(tmp_path: Path, web: str) -> None:
+def test_a_real_load_through_the_proxy_under_a_latency_toxic(tmp_path: Path,
+                                                            slow_web: str) -> None:
     """`perflab load` through the proxy (with --follow-load's bands); a 200 ms toxic for 2 s in
     the middle: the report's worst p99 is at least the toxic's, well above the steady band, and
     the load comes back within the band after it. Lower bounds only: no timing of speed. The
-    load goes on for at least 10 s after the toxic (its band's steady seconds are few, so a busy
-    machine's odd second is out of it: recovery needs 3 in a row)."""
+    upstream answers 100 ms late: with a fast one, a second's p99 followed what the other xdist
+    worker ran (under stress-ng, never back within the band of 10 % after the toxic). The load
+    goes on for at least 10 s after the toxic, as recovery needs 3 seconds in a row."""
     path = tmp_path / "s.db"
     bands = FaultBands(path, follow_load=True)
     sock = listening_socket("127.0.0.1", 0)
     with running_server(sock, bands=bands) as chaos:
         api = f"http://127.0.0.1:{chaos.port}"
-        listen = requests.post(f"{api}/proxies", json={"name": "web", "upstream": web},
+        listen = requests.post(f"{api}/proxies", json={"name": "web", "upstream": slow_web},
                                timeout=10).json()["listen"]
         load = subprocess.Popen(
             [sys.executable, "-m", "perflab", "load", "run", f"http://{listen}/", "-d", "24s",
-             "-c", "2", "--workers", "1", "--store", str(path), "--name", "e2e"],
+             "-c", "4", "--workers", "1", "--store", str(path), "--name", "e2e"],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=ENV)
         try:
             def seconds_recorded() -> int:
@@ -184,4 +186,10 @@ def test_a_real_load_through_the_proxy_under_a_latency_toxic(tmp_path: Path, web
     assert fault["out_of_band_s"]
     assert fault["end_ns"] is not None  # the toxic's duration ended it
     assert fault["end_ns"] - fault["start_ns"] >= 2 * 10**9
-    assert fault["recovered_after_s"] is not None, fault
+    if fault["recovered_after_s"] is None:
+        with Store.open(path) as store:  # say why: each second's p99, rate and errors
+            load_s = LoadSeconds.read(store, [run.id])
+        seconds = [(round((ts - fault["start_ns"]) / 1e9, 1), load_s.p99.get(ts), load_s.rps[ts],
+                    load_s.errors.get(ts)) for ts in sorted(load_s.rps)]
+        pytest.fail(f"no recovery; steady {fault['steady']}; seconds from the toxic's start "
+                    f"(p99 ms, rps, errors): {seconds}")
