@@ -23,7 +23,7 @@ from perflab.profile._capture_perf import pid_alive, read_maps, stripped_note, t
 from perflab.profile._model import Frame, Profile, Sample, SampleType
 from perflab.profile._stackline import parse_frame
 
-MAX_OFFCPU_SAMPLE = 1000
+MAX_OFFCPU_SAMPLE = 1000  # sparser, a capture of seconds would keep too few stacks to say much
 
 _ON_CPU = """
 profile:hz:{rate} /pid == {target}/ {{ @on[ustack(perf, 127), kstack(perf, 127)] = count(); }}
