@@ -3,6 +3,7 @@ the planted cause ranked first within 60 s of opening, for each demo fault; the 
 the target <= 5 % of its throughput).
 
     PYTHONPATH=src python benchmarks/bench_incident_diagnosis.py [--overhead-rounds 2]
+        [--only-overhead] [--overhead-of capture|cpu|offcpu] [--base ../base/src]
 
 Starts, on loopback only: the demo service (``perflab.demo.service``: CPU hot path, lock, leak
 switched at run time), a hub (``perflab serve``, receiving spans) and the demo's traced chain
@@ -21,7 +22,8 @@ The process faults get a few seconds of traffic before the incident is opened; t
 service's PID, a 10 s profile) and the time from its start to its answer is the figure, with the
 rank of the planted cause in it. Overhead: the service's /work throughput from 4 keep-alive
 client threads, and the service's own CPU-seconds per request, in windows with a capture
-running against it and windows without, alternated.
+running against it and windows without, alternated; ``--base SRC`` adds, in the same rounds,
+windows with another checkout's capture (base against change, the same run).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import argparse
 import http.client
 import json
 import os
+import random
 import signal
 import statistics
 import subprocess
@@ -114,11 +117,12 @@ def _faults(port: int, **switches: str) -> None:
         pass
 
 
-def _open(store: Path, title: str, *args: str) -> tuple[float, dict[str, Any]]:
+def _open(store: Path, title: str, *args: str,
+          env: dict[str, str] | None = None) -> tuple[float, dict[str, Any]]:
     started = time.monotonic()
     out = subprocess.run([PY, "-m", "perflab", "incident", "open", title, "--store", str(store),
                           "--json", *args], capture_output=True, text=True, check=False,
-                         timeout=300)
+                         timeout=300, env=env)
     took = time.monotonic() - started
     if out.returncode != 0:
         raise SystemExit(f"incident open failed ({out.returncode}): {out.stderr}")
@@ -139,6 +143,12 @@ def main() -> int:
                         default="capture",
                         help="What runs in the overhead's busy windows: the whole capture "
                              "(incident open), or only its 10 s CPU or off-CPU profile.")
+    parser.add_argument("--base", metavar="SRC",
+                        help="Another checkout's src/ (e.g. a worktree of the base commit): "
+                             "each round also captures with it (PYTHONPATH=SRC), same run.")
+    parser.add_argument("--profile-arg", action="append", default=[], metavar="ARG",
+                        help="With --overhead-of cpu|offcpu: an argument added to this "
+                             "checkout's `profile capture` step (repeatable).")
     args = parser.parse_args()
     # a TERM (a timeout) ends the run through the finally below: the children are stopped
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -264,53 +274,106 @@ class Window:
         return t1 - self.t0, done / (t1 - self.t0), (cpu1 - self.cpu0) * 1e3 / max(1, done)
 
 
+def _planned_step(mode: str, pid: str, env: dict[str, str]) -> list[str]:
+    """The ``perflab`` arguments of the capture's ``MODE-profile PID`` step as the checkout on
+    ``env``'s PYTHONPATH plans it (its incident/_capture.py), without its output file."""
+    code = ("import json, pathlib, sys; from perflab.incident._capture import CaptureOptions, "
+            "plan; pid = int(sys.argv[2]); steps = plan(CaptureOptions('b', pids=(pid,)), "
+            "'s.db', 1, pathlib.Path('/nonexistent')); print(json.dumps(next(list(s.argv) "
+            "for s in steps if s.name == f'{sys.argv[1]}-profile {pid}')))")
+    out = subprocess.run([PY, "-c", code, mode, pid], capture_output=True, text=True,
+                         check=True, timeout=60, env=env)
+    argv: list[str] = json.loads(out.stdout)
+    o = argv.index("-o")
+    return argv[:o] + argv[o + 2:]
+
+
+def _median_interval(values: list[float], *, resamples: int = 4000,
+                     seed: int = 16) -> tuple[float, float, float]:
+    """The median and a bootstrap 95 % interval of it (seeded: the same rounds, the same
+    interval)."""
+    rng = random.Random(seed)
+    meds = sorted(statistics.median(rng.choices(values, k=len(values)))
+                  for _ in range(resamples))
+    return statistics.median(values), meds[int(0.025 * resamples)], meds[int(0.975 * resamples)]
+
+
 def _overhead(args: argparse.Namespace, store: Path, svc_port: int, pid: str) -> None:
     """The service's /work from 4 keep-alive threads, in windows with a capture running
-    against it and windows as long without; the order alternates, so drift hits both. Two
-    figures a window: throughput (what the issue's goal names, but on a shared machine it
-    moves with everything else that runs) and the service's own CPU-seconds per request
-    (/proc/PID/stat), what the capture adds to each unit of the target's work (its sampling,
-    its stops for stack dumps) whatever else competes for the cores."""
+    against it and windows as long without. Two figures a window: throughput (what the
+    issue's goal names, but on a shared machine it moves with everything else that runs) and
+    the service's own CPU-seconds per request (/proc/PID/stat), what the capture adds to each
+    unit of the target's work (its sampling, its stops for stack dumps) whatever else competes
+    for the cores.
+
+    Each round has a window without a capture and one with each setting's capture (this
+    checkout's; with ``--base SRC`` also that checkout's, run with PYTHONPATH=SRC); the order
+    turns round by round, so drift hits every setting. A round's figure is its capture window
+    over its quiet window, minus 1; the median over rounds gets a bootstrap 95 % interval."""
+    settings: dict[str, dict[str, str]] = {"change": {}}
+    if args.base:
+        base_src = str(Path(args.base).resolve())
+        settings = {"base": {"PYTHONPATH": base_src}, "change": {}}
     work = Traffic(svc_port, lambda _i: "/work", threads=4).start()
     time.sleep(3)
-    off: list[tuple[float, float, float]] = []
-    on: list[tuple[float, float, float]] = []
+    windows: dict[str, list[tuple[float, float, float]]] = {k: [] for k in ("quiet", *settings)}
+    loads: list[float] = [os.getloadavg()[0]]
 
-    def captured() -> float:
+    steps = {name: [*_planned_step(args.overhead_of, pid, {**os.environ, **extra}),
+                    *(args.profile_arg if name == "change" else [])]
+             for name, extra in settings.items()} if args.overhead_of != "capture" else {}
+    for name, argv in steps.items():
+        print(f"{name}: perflab {' '.join(argv)}")
+
+    def captured(name: str) -> float:
+        env = {**os.environ, **settings[name]}
         window = Window(work, pid)
         if args.overhead_of == "capture":
-            _open(store, "overhead", "--pid", pid)
-        else:  # the capture's own step (incident/_capture.py's plan), alone
-            subprocess.run([PY, "-m", "perflab", "profile", "capture", pid, "--duration",
-                            "10s", "--mode", args.overhead_of, "--top", "15", "--json",
-                            "-o", str(store.parent / f"{args.overhead_of}-{len(on)}.pb.gz")],
-                           capture_output=True, check=True, timeout=120)
-        on.append(window.close())
-        return on[-1][0]
+            _open(store, "overhead", "--pid", pid, env=env)
+        else:  # the capture's own step, alone
+            out = store.parent / f"{args.overhead_of}-{name}-{len(windows[name])}.pb.gz"
+            subprocess.run([PY, "-m", "perflab", *steps[name], "-o", str(out)],
+                           capture_output=True, check=True, timeout=120, env=env)
+        windows[name].append(window.close())
+        return windows[name][-1][0]
 
     def quiet(seconds: float) -> None:
         window = Window(work, pid)
         time.sleep(seconds)
-        off.append(window.close())
+        windows["quiet"].append(window.close())
 
+    order = [*settings, "quiet"]
     for r in range(args.overhead_rounds):
-        if r % 2:
-            quiet(on[-1][0])
-            captured()
-        else:
-            quiet(captured())
+        turn = order[r % len(order):] + order[:r % len(order)]
+        for name in turn:
+            if name == "quiet":
+                took = [w[0] for k in settings for w in windows[k]]
+                quiet(statistics.median(took) if took else 12.0)
+            else:
+                captured(name)
+        loads.append(os.getloadavg()[0])
+        print(f"round {r + 1}: " + ", ".join(
+            f"{k} {windows[k][-1][2]:.4f} ms/req {windows[k][-1][1]:.0f} req/s"
+            for k in windows), flush=True)
     work.stop()
+    print(f"\nload average (1 min) at each round's end: {', '.join(f'{x:.1f}' for x in loads)}"
+          f" (median {statistics.median(loads):.1f})")
     for what, k, unit in (("throughput", 1, "req/s"), ("service CPU", 2, "ms/request")):
-        a = [w[k] for w in off]
-        b = [w[k] for w in on]
-        print(f"\n{what} without a capture: {statistics.median(a):.3f} {unit}"
-              f" ({', '.join(f'{x:.3f}' for x in a)})")
-        print(f"{what} during a capture:   {statistics.median(b):.3f} {unit}"
-              f" ({', '.join(f'{x:.3f}' for x in b)})")
-        pairs = [y / x - 1 for x, y in zip(a, b, strict=False)]
-        print(f"{what}: during / without - 1, median {statistics.median(pairs):+.1%}"
-              f" (rounds: {', '.join(f'{p:+.1%}' for p in pairs)})")
-
+        quiet_k = [w[k] for w in windows["quiet"]]
+        print(f"\n{what} without a capture: median {statistics.median(quiet_k):.4f} {unit}")
+        for name in settings:
+            during = [w[k] for w in windows[name]]
+            pairs = [y / x - 1 for x, y in zip(quiet_k, during, strict=False)]
+            med, lo, hi = _median_interval(pairs)
+            print(f"{what} during {name}'s capture: median {statistics.median(during):.4f} "
+                  f"{unit}; during / without - 1: median {med:+.1%} (95 % CI {lo:+.1%} to "
+                  f"{hi:+.1%}; rounds: {', '.join(f'{p:+.1%}' for p in pairs)})")
+        if args.base:
+            pairs = [c[k] / b[k] - 1 for b, c in zip(windows["base"], windows["change"],
+                                                      strict=False)]
+            med, lo, hi = _median_interval(pairs)
+            print(f"{what}: change / base - 1, same round: median {med:+.1%} (95 % CI "
+                  f"{lo:+.1%} to {hi:+.1%})")
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -114,6 +114,7 @@ def profile() -> None:
 
     \b
       perflab profile PID [--duration 30s] [--rate 99] [--mode cpu|wall|offcpu] [-o FILE]
+                          [--offcpu-sample N]
       perflab profile -- CMD ARGS...
       perflab profile --pprof http://host:port [--duration 30s]
       perflab profile PID --slice 10s --duration 10m      (slices on a run's timeline)
@@ -220,6 +221,11 @@ def diff_cmd(*, base: str, new: str, output: str | None, sample_index: str | Non
               help="py-spy: read the target while it runs (the default), or pause it for "
                    "each sample (slower for the target, biased towards system calls; what "
                    "--native needs).")
+@click.option("--offcpu-sample", "offcpu_sample", type=click.IntRange(1, 1000), default=1,
+              show_default=True, metavar="N",
+              help="bpftrace off-CPU time: take stacks at 1 in N of the target's switch-outs, "
+                   "chosen at random, and count each N times (an estimate that costs the "
+                   "target less; 1: every switch, exact).")
 @click.option("--top", "top_n", type=click.IntRange(min=0), default=10, show_default=True,
               help="Functions to list after the capture.")
 @click.option("--slice", "slice_s", type=POSITIVE_DURATION, default=None,
@@ -231,8 +237,8 @@ def diff_cmd(*, base: str, new: str, output: str | None, sample_index: str | Non
 def capture_cmd(ctx: click.Context, *, target: tuple[str, ...], duration: float | None,
                 rate_hz: int, mode: CaptureMode, backend: str, pprof_url: str | None,
                 output: str | None, call_graph: str, native: bool, gil: bool,
-                subprocesses: bool, nonblocking: bool | None, top_n: int,
-                slice_s: float | None,
+                subprocesses: bool, nonblocking: bool | None, offcpu_sample: int,
+                top_n: int, slice_s: float | None,
                 store_path: str | None, as_json: bool) -> int:
     """Profile a running process (PID), a command (after --) or a Go service (--pprof URL)."""
     from perflab.profile import (  # noqa: PLC0415  # noqa: PLC0415
@@ -245,6 +251,9 @@ def capture_cmd(ctx: click.Context, *, target: tuple[str, ...], duration: float 
     )
 
     check_backend_mode(backend, mode)
+    if offcpu_sample > 1 and (mode == "cpu" or backend not in ("auto", "bpftrace")):
+        raise InvalidValue("--offcpu-sample samples bpftrace's off-CPU probe",
+                           hint="--mode offcpu, or --mode wall --backend bpftrace")
     if native and nonblocking:
         raise InvalidValue("py-spy reads native frames only while the target is paused",
                            hint="drop --nonblocking (with --native, py-spy pauses the target)")
@@ -275,14 +284,18 @@ def capture_cmd(ctx: click.Context, *, target: tuple[str, ...], duration: float 
             raise InvalidValue("--slice profiles a running process: give a PID")
         return _continuous(tgt.pid, duration=duration or 30.0, slice_s=slice_s,
                            rate_hz=rate_hz, mode=mode, backend=backend,
-                           nonblocking=nonblocking, store_path=store_path, as_json=as_json)
+                           nonblocking=nonblocking, offcpu_sample=offcpu_sample,
+                           store_path=store_path, as_json=as_json)
     req = CaptureRequest(target=tgt, duration_s=duration, rate_hz=rate_hz, mode=mode,
                          backend=backend, pprof_url=pprof_url, call_graph=call_graph,
                          native=native, gil=gil, subprocesses=subprocesses,
-                         nonblocking=nonblocking)
+                         nonblocking=nonblocking, offcpu_sample=offcpu_sample)
     from perflab.profile import choose_backend  # noqa: PLC0415
 
     chosen, reason = choose_backend(req)
+    if offcpu_sample > 1 and chosen != "bpftrace":  # auto's py-spy for a Python wall profile
+        raise InvalidValue(f"--offcpu-sample samples bpftrace's off-CPU probe, not {chosen}'s",
+                           hint="--mode wall --backend bpftrace")
     if not as_json:
         what = tgt.label if tgt is not None else pprof_url
         span = f"for {duration:g}s" if duration is not None else "until it exits"
@@ -349,7 +362,8 @@ def _report_capture(result: Any, out: Path, extra_files: dict[str, str], *, top_
 
 
 def _continuous(pid: int, *, duration: float, slice_s: float, rate_hz: int, mode: str,
-                backend: str, nonblocking: bool, store_path: str | None, as_json: bool) -> int:
+                backend: str, nonblocking: bool, offcpu_sample: int, store_path: str | None,
+                as_json: bool) -> int:
     """A run of kind ``profile`` whose timeline holds a profile slice every ``slice_s``."""
     import time  # noqa: PLC0415
 
@@ -361,7 +375,8 @@ def _continuous(pid: int, *, duration: float, slice_s: float, rate_hz: int, mode
                                meta={"pid": pid, "slice_s": slice_s, "mode": mode})
         profiler = ContinuousProfiler(pid, sink=StoreSink(str(store.path), run.id),
                                       slice_s=slice_s, rate_hz=rate_hz, mode=mode,
-                                      backend=backend, nonblocking=nonblocking)
+                                      backend=backend, nonblocking=nonblocking,
+                                      offcpu_sample=offcpu_sample)
         if not as_json:
             click.echo(f"run {run.id}: profiling PID {pid} for {duration:g}s in slices of "
                        f"{slice_s:g}s", err=True)

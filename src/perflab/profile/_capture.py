@@ -41,6 +41,9 @@ class CaptureRequest:
     gil: bool = False  # py-spy: only samples holding the GIL
     subprocesses: bool = False  # py-spy: follow children
     nonblocking: bool = False  # py-spy: never pause the target
+    # bpftrace off-CPU (offcpu, wall): stacks at 1 in N of the target's switch-outs, their
+    # time counted N times (an estimate, cheaper for the target); 1: every switch, exact
+    offcpu_sample: int = 1
     # set from another thread to end the capture early, keeping what was sampled
     stop: threading.Event | None = field(default=None, compare=False)
 

@@ -1,6 +1,12 @@
 """bpftrace backend: on-CPU stacks from a ``profile:hz`` probe, off-CPU time from the
 ``sched:sched_switch`` tracepoint, wall-clock time as both together.
 
+The off-CPU probe runs in the target's own context switch path, so the target pays for the
+stacks it takes there (a kernel and a user stack, a few microseconds). With
+``offcpu_sample`` N > 1 it takes them at one switch-out in N, chosen at random, and charges
+each sampled interval N times: an estimate, like a sampling profiler's, said in the profile's
+comments and the capture's notes; the other switch-outs cost a random number and a branch.
+
 Only the profile probe and a tracepoint are used, never uprobes or uretprobes, so any binary
 (Go included) is safe. User frames are symbolised by bpftrace when it prints its maps; a
 target that has exited by then keeps its addresses (module+offset where known).
@@ -17,15 +23,17 @@ from perflab.profile._capture_perf import pid_alive, read_maps, stripped_note, t
 from perflab.profile._model import Frame, Profile, Sample, SampleType
 from perflab.profile._stackline import parse_frame
 
+MAX_OFFCPU_SAMPLE = 1000  # sparser, a capture of seconds would keep too few stacks to say much
+
 _ON_CPU = """
 profile:hz:{rate} /pid == {target}/ {{ @on[ustack(perf, 127), kstack(perf, 127)] = count(); }}
 """
 # on switch-out remember when and where a thread of the target stopped; on switch-in charge
-# the time it was off-CPU to those stacks
+# the time it was off-CPU to those stacks ({sampled}: only some switch-outs, see above)
 _OFF_CPU = """
 tracepoint:sched:sched_switch
 {{
-  if (pid == {target}) {{
+  if (pid == {target}{sampled}) {{
     @start[tid] = nsecs;
     @ks[tid] = kstack(perf, 127);
     @us[tid] = ustack(perf, 127);
@@ -52,7 +60,12 @@ def program(req: CaptureRequest) -> str:
             raise InvalidValue(f"--rate {req.rate_hz} is out of range", hint="1 to 10000 Hz")
         parts.append(_ON_CPU.format(rate=req.rate_hz, target=target))
     if req.mode in ("offcpu", "wall"):
-        parts.append(_OFF_CPU.format(target=target))
+        if not 1 <= req.offcpu_sample <= MAX_OFFCPU_SAMPLE:
+            raise InvalidValue(f"--offcpu-sample {req.offcpu_sample} is out of range",
+                               hint=f"1 (every switch) to {MAX_OFFCPU_SAMPLE}")
+        # rand: a random share, so no periodic pattern of switches is always missed
+        sampled = f" && rand % {req.offcpu_sample} == 0" if req.offcpu_sample > 1 else ""
+        parts.append(_OFF_CPU.format(target=target, sampled=sampled))
     stops = []
     if req.duration_s is not None:
         ms = max(1, round(req.duration_s * 1000))
@@ -65,6 +78,12 @@ def program(req: CaptureRequest) -> str:
     if req.mode in ("offcpu", "wall"):
         parts.append(_END_OFF_CPU)
     return "\n".join(parts) + "\n"
+
+
+def sampled_note(n: int) -> str:
+    """What a profile whose off-CPU stacks were sampled at 1 in ``n`` switch-outs holds."""
+    return (f"off-CPU time is an estimate: stacks were taken at 1 in {n} of the target's "
+            f"switch-outs (chosen at random) and each sampled interval counted {n} times")
 
 
 def _stack(key: str, cache: dict[str, Frame]) -> list[Frame]:
@@ -112,12 +131,18 @@ def capture_bpftrace(req: CaptureRequest) -> CaptureResult:
         stack = [prof.intern(f) for f in _stack(key, cache)]
         prof.samples.append(Sample(tuple(stack), [int(count), int(count) * interval],
                                    {"state": "on-cpu"} if req.mode == "wall" else {}))
+    scale = req.offcpu_sample if req.mode in ("offcpu", "wall") else 1
     for key, ns in (out.maps.get("@off") or {}).items():
         stack = [prof.intern(f) for f in _stack(key, cache)]
-        prof.samples.append(Sample(tuple(stack), [0, int(ns)], {"state": "off-cpu"}))
+        prof.samples.append(Sample(tuple(stack), [0, int(ns) * scale], {"state": "off-cpu"}))
     prof.comments.append(f"perflab: bpftrace {kind} profile")
+    notes = list(out.notes)
+    if scale > 1:
+        estimate = sampled_note(scale)
+        prof.comments.append(f"perflab: {estimate}")
+        notes.append(estimate)
     to_file_offsets(prof, maps)  # bpftrace prints virtual addresses
-    notes = list(out.notes) + stripped_note(prof)
+    notes += stripped_note(prof)
     exited = "target-exited" in "".join(out.printed) or (
         t.pid is not None and not pid_alive(t.pid))
     if exited and t.pid is not None:

@@ -71,7 +71,7 @@ class ContinuousProfiler:
 
     def __init__(self, pid: int, *, sink: SliceSink, slice_s: float = 10.0, rate_hz: int = 99,
                  mode: str = "cpu", backend: str = "auto", gil: bool = False,
-                 nonblocking: bool = False) -> None:
+                 nonblocking: bool = False, offcpu_sample: int = 1) -> None:
         self.pid = pid
         self.sink = sink
         self.slice_s = slice_s
@@ -80,6 +80,7 @@ class ContinuousProfiler:
         self.backend = backend
         self.gil = gil  # py-spy: only samples holding the GIL (a Python service's own CPU)
         self.nonblocking = nonblocking  # py-spy: never pause the target to read its stacks
+        self.offcpu_sample = offcpu_sample  # bpftrace: off-CPU stacks at 1 in N switch-outs
         self.slices = 0
         self.errors: list[str] = []
         self.notes: list[str] = []
@@ -126,7 +127,8 @@ class ContinuousProfiler:
         while not self._stop.is_set():
             req = CaptureRequest(target=self.target, duration_s=self.slice_s,
                                  rate_hz=self.rate_hz, mode=self.mode, backend=self.backend,
-                                 gil=self.gil, nonblocking=self.nonblocking, stop=self._stop)
+                                 gil=self.gil, nonblocking=self.nonblocking,
+                                 offcpu_sample=self.offcpu_sample, stop=self._stop)
             start_ns = time.time_ns()
             result = capture(req)
             # perf's DWARF retry samples only in its second recording: the window starts there

@@ -48,6 +48,23 @@ SLEEPY_PY = textwrap.dedent("""
         napper()
 """)
 
+# a reader blocked on a pipe that a second thread feeds every 2 ms: two blocking sites
+PIPE_PY = textwrap.dedent("""
+    import os, sys, threading, time
+    r, w = os.pipe()
+    def feeder():
+        while True:
+            time.sleep(0.002)
+            os.write(w, b"x")
+    def reader():
+        return os.read(r, 1)
+    threading.Thread(target=feeder, daemon=True).start()
+    print("ready", flush=True)
+    end = time.time() + float(sys.argv[1])
+    while time.time() < end:
+        reader()
+""")
+
 
 def functions(path: Path) -> set[str]:
     prof = read_profile(path)
@@ -164,6 +181,26 @@ def test_bpftrace_cpu_and_offcpu_and_wall(go_workload, tmp_path, capsys, require
     assert wall["backend"] == "bpftrace"
 
 
+def test_sampled_offcpu_profile_still_finds_the_blocking_sites(tmp_path, capsys, require_root):
+    script = tmp_path / "pipe.py"
+    script.write_text(PIPE_PY)
+    proc = start([sys.executable, str(script), "30"])
+    try:
+        out = tmp_path / "off.pb.gz"
+        doc = capture_json(capsys, str(proc.pid), "--mode", "offcpu", "--offcpu-sample", "8",
+                           "-d", "1s", "-o", str(out))
+    finally:
+        stop(proc)
+    assert any("an estimate" in n and "1 in 8" in n for n in doc["notes"])
+    assert any("1 in 8" in c for c in read_profile(out).comments)
+    names = functions(out)
+    # ~500 switch-outs a second per thread: 1 in 8 still sees both sites
+    assert any("pipe_read" in f for f in names)  # the reader, in the kernel
+    assert any("nanosleep" in f for f in names)  # the feeder
+    # both threads are blocked most of the second; the estimate is counted 8 times per stack
+    assert doc["total"] > 0.6e9
+
+
 def test_pprof_url_fetches_cpu_and_snapshots(go_workload, tmp_path, capsys):
     proc = subprocess.Popen([str(go_workload.binary), "serve", "127.0.0.1:0"],
                             stdout=subprocess.PIPE, text=True)
@@ -185,6 +222,8 @@ def test_errors_name_the_cause(capsys):
     assert "no process with PID" in capsys.readouterr().err
     assert main(["profile", "--backend", "perf", "--mode", "offcpu", "1"]) == 2
     assert "perf samples on-CPU time only" in capsys.readouterr().err
+    assert main(["profile", "--offcpu-sample", "8", "1"]) == 2  # cpu mode has no switches
+    assert "--offcpu-sample samples bpftrace's off-CPU probe" in capsys.readouterr().err
     assert main(["profile", "--pprof", "http://127.0.0.1:1", "-d", "1s"]) == 3
     assert "cannot fetch" in capsys.readouterr().err
     assert main(["profile"]) == 2

@@ -140,3 +140,16 @@ def test_red_per_service_and_call_edges_come_from_stored_spans(store):
     found = triage({"store context": doc}, {}, {"services": ["api"]})
     assert found[0].title == "errors start here: db: errors at 50% of requests"
     assert any(f.title.startswith("slow downstream: db") for f in found)
+
+
+def test_the_captures_off_cpu_profile_samples_switches_and_its_cpu_profile_does_not(tmp_path):
+    from perflab.incident._capture import OFFCPU_SAMPLE, plan  # noqa: PLC0415  # the plan only
+
+    steps = {s.name: s.argv for s in plan(CaptureOptions("t", pids=(42,)), "s.db", 1, tmp_path)}
+    off, cpu = steps["offcpu-profile 42"], steps["cpu-profile 42"]
+    assert off[off.index("--offcpu-sample") + 1] == str(OFFCPU_SAMPLE)
+    assert OFFCPU_SAMPLE > 1
+    assert "--offcpu-sample" not in cpu
+    exact = plan(CaptureOptions("t", pids=(42,), offcpu_sample=1), "s.db", 1, tmp_path)
+    argv = next(s.argv for s in exact if s.name == "offcpu-profile 42")
+    assert argv[argv.index("--offcpu-sample") + 1] == "1"  # every switch: the exact profile

@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 from tests.conftest import wait_for
 
+from perflab.ebpf import BpftraceOutput
 from perflab.errors import AccessDenied, InvalidValue, NoSuchProcess, TargetError
 from perflab.profile._capture import CaptureRequest, choose_backend
-from perflab.profile._capture_bpf import program
+from perflab.profile._capture_bpf import capture_bpftrace, program
 from perflab.profile._capture_perf import explain_failure, pid_alive
 from perflab.profile._capture_pyspy import _explain as pyspy_explain
 from perflab.profile._stackline import parse_frame
@@ -54,6 +55,50 @@ def test_bpftrace_program_uses_no_uprobes_and_stops_on_exit_or_duration():
     cmd = program(CaptureRequest(target=Target(None, ("a",), "/bin/a", "go"), duration_s=None))
     assert "/pid == cpid/" in cmd
     assert "interval" not in cmd
+
+
+def test_offcpu_program_takes_stacks_at_every_switch_or_a_random_share():
+    exact = program(req(mode="offcpu"))
+    assert "if (pid == 42) {" in exact
+    assert "rand" not in exact
+    sampled = program(req(mode="offcpu", offcpu_sample=8))
+    assert "if (pid == 42 && rand % 8 == 0) {" in sampled
+    assert "rand % 8" in program(req(mode="wall", offcpu_sample=8))
+    assert "rand" not in program(req(mode="cpu", offcpu_sample=8))
+    with pytest.raises(InvalidValue, match="offcpu-sample 0"):
+        program(req(mode="offcpu", offcpu_sample=0))
+
+
+# two off-CPU stacks as bpftrace prints them: user frames, then kernel frames
+_BLOCKED_READ = ("\n\t7f00000010 __libc_read+16 (/usr/lib/libc.so.6)\n\t4010 main+9 (/bin/x)\n,"
+                 "\n\tffffffff81000100 schedule+32 ([kernel.kallsyms])\n"
+                 "\tffffffff81000200 pipe_read+64 ([kernel.kallsyms])\n")
+_NAP = ("\n\t7f00000020 clock_nanosleep+32 (/usr/lib/libc.so.6)\n,"
+        "\n\tffffffff81000100 schedule+32 ([kernel.kallsyms])\n")
+
+
+@pytest.mark.parametrize("share", [1, 8])
+def test_sampled_offcpu_time_is_scaled_and_said_to_be_an_estimate(monkeypatch, share):
+    out = BpftraceOutput(maps={"@off": {_BLOCKED_READ: 3_000_000, _NAP: 1_000_000}})
+    monkeypatch.setattr("perflab.profile._capture_bpf.run_bpftrace", lambda *_a, **_k: out)
+    monkeypatch.setattr("perflab.profile._capture_bpf.read_maps", lambda _pid: [])
+    monkeypatch.setattr("perflab.profile._capture_bpf.pid_alive", lambda _pid: True)
+    result = capture_bpftrace(req(mode="offcpu", offcpu_sample=share))
+    prof = result.profile
+    assert prof.total(1) == 4_000_000 * share
+    # each stack keeps its blocking site, kernel frames leaf first, then the user's
+    stacks = {tuple(prof.frames[i].name for i in s.stack): s.values[1] for s in prof.samples}
+    assert stacks == {("schedule", "pipe_read", "__libc_read", "main"): 3_000_000 * share,
+                      ("schedule", "clock_nanosleep"): 1_000_000 * share}
+    estimate = [n for n in result.notes if "estimate" in n]
+    if share == 1:
+        assert not estimate
+        assert not any("estimate" in c for c in prof.comments)
+    else:
+        assert estimate == [("off-CPU time is an estimate: stacks were taken at 1 in 8 of the "
+                            "target's switch-outs (chosen at random) and each sampled interval "
+                            "counted 8 times")]
+        assert any("1 in 8" in c for c in prof.comments)
 
 
 def test_stack_lines_of_perf_and_bpftrace():
