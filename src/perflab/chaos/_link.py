@@ -87,6 +87,9 @@ class Side(asyncio.Protocol):
         self.lost = True
         self._writable.set()  # a writer waiting for room stops waiting (and finds it lost)
         self._end()
+        # the last callback: the links no longer need to be reached from here, and this side and
+        # its links would otherwise refer to each other, a cycle only the collector frees
+        self.reads_for = self.writes_for = None
 
     def _end(self) -> None:
         if self.reads_for is None:
@@ -145,7 +148,9 @@ class Connection:
             link.start()
 
     def toxics_changed(self, stream: Stream) -> None:
-        self.links[stream].toxics_changed()
+        link = self.links.get(stream)
+        if link is not None:  # None: the connection is over
+            link.toxics_changed()
 
     def tracks_requests(self) -> bool:
         """Whether a response toxic is on the downstream chain (it needs the requests)."""
@@ -161,6 +166,14 @@ class Connection:
         for link in self.links.values():
             link.stop()
         self._on_close(self)
+
+    def pump_ended(self, _task: asyncio.Task[None]) -> None:
+        """Once closed and both links' pumps are over, the connection lets go of its links:
+        each refers to it, a cycle per connection that only the cyclic collector would free
+        (44 objects per closed connection), so a proxy with connections coming and going
+        would feed the collector's passes, which stop the API's thread too."""
+        if self.closed and all(link.pump_over() for link in self.links.values()):
+            self.links.clear()
 
     def reset(self) -> None:
         """Close both sockets with a TCP RST, as reset_peer does."""
@@ -207,6 +220,7 @@ class Link:
         self.source.reads_for = self
         self.dest.writes_for = self
         self._task = asyncio.create_task(self._pump())
+        self._task.add_done_callback(self.connection.pump_ended)
         self.toxics_changed()
         early, self.source.early = self.source.early, []
         for data in early:
@@ -217,6 +231,9 @@ class Link:
         if self.source.hold and self.source.transport is not None and not self.source.lost:
             self.source.hold = False
             self.source.transport.resume_reading()
+
+    def pump_over(self) -> bool:
+        return self._task is not None and self._task.done()
 
     def stop(self) -> None:
         for timer in self._timers.values():

@@ -6,6 +6,7 @@ turn of it would time out."""
 from __future__ import annotations
 
 import contextlib
+import gc
 import sys
 import threading
 import time
@@ -16,7 +17,7 @@ from tests.conftest import wait_for
 from tests.unit.chaos.conftest import connect
 
 from perflab.chaos import ChaosServer
-from perflab.chaos._server import SWITCH_INTERVAL_S
+from perflab.chaos._server import GC_THRESHOLDS, SWITCH_INTERVAL_S
 from perflab.serving import listening_socket
 
 TIMEOUT = 10  # a request that waits for the blocked loop would wait 30 s
@@ -106,21 +107,27 @@ def test_a_duration_changed_while_the_loop_is_blocked_counts_from_the_change(
     assert names() == ["kept"]
 
 
-def test_the_proxys_own_process_hands_the_gil_over_sooner() -> None:
+def test_only_the_proxys_own_process_has_its_gil_and_collector_tuned() -> None:
     """Run in the main thread (``perflab chaos proxy``: the process is the proxy's), the server
     sets a 1 ms switch interval, so the API's thread waits less for the GIL behind the busy
-    proxies' loop; run in another thread (embedded: the hub, tests), it leaves it alone."""
-    before = sys.getswitchinterval()
+    proxies' loop, raises the collector's thresholds and freezes what start-up left alive, so
+    the collector's passes are rarer and shorter; run in another thread (embedded: the hub,
+    tests), it leaves all three alone."""
+    before = sys.getswitchinterval(), gc.get_threshold(), gc.get_freeze_count()
     bad = [{"name": "x", "upstream": "192.0.2.1:80"}]  # not loopback: serve() stops at once
     try:
         with listening_socket("127.0.0.1", 0) as sock:
             thread = threading.Thread(target=ChaosServer(sock, populate=bad).run)
             thread.start()
             thread.join(30)
-            assert sys.getswitchinterval() == before
+            assert (sys.getswitchinterval(), gc.get_threshold(), gc.get_freeze_count()) == before
             server = ChaosServer(sock, populate=bad)
             server.run()
         assert server.failure is not None
         assert sys.getswitchinterval() == SWITCH_INTERVAL_S
+        assert gc.get_threshold() == GC_THRESHOLDS
+        assert gc.get_freeze_count() > before[2]
     finally:
-        sys.setswitchinterval(before)
+        gc.unfreeze()
+        sys.setswitchinterval(before[0])
+        gc.set_threshold(*before[1])
