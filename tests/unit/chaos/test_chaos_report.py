@@ -136,6 +136,10 @@ def test_the_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
     assert "--follow-load" in err
 
 
+# alone: its recovery is 3 seconds back within 10 % of the steady p99, and beside the other
+# xdist worker the proxy's process stalled 100-300 ms every few seconds for 15 s after the toxic
+# (under stress-ng, three gates in four); one at a time, it held every time
+@pytest.mark.alone
 def test_a_real_load_through_the_proxy_under_a_latency_toxic(tmp_path: Path,
                                                             slow_web: str) -> None:
     """`perflab load` through the proxy (with --follow-load's bands); a 200 ms toxic for 2 s in
