@@ -36,9 +36,10 @@ def shot(target: Any, area: str, name: str, *, full_page: bool = True) -> Path:
 
 # Chromium fails every request in flight when the machine's addresses change (a network
 # namespace made by another test beside this one, a CI runner's own network): the pages send a
-# read cut so again (Perflab.fetch), and ``open`` navigates again, so such a failure is counted
-# in ``network_changes``, not taken for the page's error. The page must still get ready.
+# read cut so again (Perflab.fetch), and ``open`` navigates again, so such a failure is not taken
+# for the page's error. The page must still get ready.
 NETWORK_CHANGED = "net::ERR_NETWORK_CHANGED"
+_CUT_READ = f"Failed to load resource: {NETWORK_CHANGED}"
 
 
 class Page:
@@ -54,17 +55,12 @@ class Page:
                                        color_scheme="dark" if dark else "light")
         self.page = self.ctx.new_page()
         self.errors: list[str] = []
-        self.network_changes = 0
         self.allowed_errors: tuple[str, ...] = ()
         self.page.on("console", self._console)
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
 
     def _console(self, message: Any) -> None:
-        if message.type != "error":
-            return
-        if message.text == f"Failed to load resource: {NETWORK_CHANGED}":
-            self.network_changes += 1
-        else:
+        if message.type == "error" and message.text != _CUT_READ:
             self.errors.append(message.text)
 
     def open(self, url: str, ready: str | None = None) -> None:
@@ -73,7 +69,6 @@ class Page:
         except PlaywrightError as exc:
             if NETWORK_CHANGED not in str(exc):
                 raise
-            self.network_changes += 1
             self.page.goto(url)
         if ready:
             self.page.wait_for_function(f"document.body && document.body.dataset.{ready} === '1'",
