@@ -107,6 +107,7 @@ def explain_failure(stderr: str, program_kind: str) -> PerflabError:
 
 
 _READY = "perflab-attached"
+ATTACH_LIMIT_S = 60.0  # from bpftrace's start to its probes attached (seconds under load)
 
 
 def run_bpftrace(program: str, *, what: str, duration_s: float | None = None,
@@ -138,6 +139,7 @@ def run_bpftrace(program: str, *, what: str, duration_s: float | None = None,
                             errors="replace", env=env, start_new_session=True)
     lines: list[str] = []
     errs: list[str] = []
+    attached = threading.Event()
 
     def read_stdout() -> None:
         assert proc.stdout is not None
@@ -145,8 +147,10 @@ def run_bpftrace(program: str, *, what: str, duration_s: float | None = None,
             lines.append(line)
             if on_line is not None:
                 on_line(line)
-            if _READY in line and on_ready is not None:
-                on_ready()
+            if _READY in line and not attached.is_set():
+                attached.set()
+                if on_ready is not None:
+                    on_ready()
 
     def read_stderr() -> None:
         assert proc.stderr is not None
@@ -156,37 +160,63 @@ def run_bpftrace(program: str, *, what: str, duration_s: float | None = None,
                threading.Thread(target=read_stderr, daemon=True)]
     for t in readers:
         t.start()
-    deadline = None if duration_s is None else time.monotonic() + duration_s + grace_s
-    out.interrupted = _wait(proc, deadline, stop)
+    window = None if duration_s is None else duration_s + grace_s
+    out.interrupted, never_attached = _wait(proc, window, attached, stop)
     for t in readers:
         t.join(timeout=10)
     for stream in (proc.stdout, proc.stderr):
         if stream is not None:
             stream.close()
-    stdout, stderr = "".join(lines), "".join(errs)
-    if proc.returncode not in (0, -signal.SIGINT) and not _has_output(stdout):
-        raise explain_failure(stderr, what)
+    stdout = "".join(lines)
+    _check_ended(proc.returncode, stdout, "".join(errs), what, never_attached=never_attached)
     _parse_json_lines(stdout, out)
     return out
 
 
-def _wait(proc: subprocess.Popen[str], deadline: float | None,
-          stop: threading.Event | None) -> bool:
-    """Until bpftrace exits; True when Ctrl-C stopped it. Past its own end (it should have
-    exited), asked to stop, or on Ctrl-C: SIGINT makes bpftrace print its maps and exit."""
+def _check_ended(returncode: int | None, stdout: str, stderr: str, what: str, *,
+                 never_attached: bool) -> None:
+    """Raise the error of a bpftrace that ended without measuring anything."""
+    if returncode not in (0, -signal.SIGINT) and not _has_output(stdout):
+        raise explain_failure(stderr, what)
+    if never_attached:
+        # stopped before its probes were in: an empty result would read as "nothing happened"
+        raise TargetError(f"{what}: bpftrace had not attached its probes after "
+                          f"{ATTACH_LIMIT_S:g} s, so nothing was measured",
+                          hint="the machine may be overloaded (bpftrace verifies and loads its "
+                               "programs first); try again, or with PERFLAB_BPFTRACE_DEBUG=1")
+
+
+def _wait(proc: subprocess.Popen[str], window: float | None, attached: threading.Event,
+          stop: threading.Event | None) -> tuple[bool, bool]:
+    """Until bpftrace exits: (Ctrl-C stopped it, it was stopped before it attached). Past its
+    own end (it should have exited), asked to stop, or on Ctrl-C: SIGINT makes bpftrace print
+    its maps and exit.
+
+    ``window`` (the run's length and a grace) counts from the moment the probes are attached,
+    not from bpftrace's start: on a busy machine verifying and loading the programs takes
+    seconds, and a deadline from the start cut the tracing short (or off, silently). Until
+    attached, bpftrace has ``ATTACH_LIMIT_S``.
+    """
+    started = time.monotonic()
+    attached_at: float | None = None
     try:
         while proc.poll() is None:
-            late = deadline is not None and time.monotonic() > deadline
+            now = time.monotonic()
+            if attached_at is None and attached.is_set():
+                attached_at = now
+            late = window is not None and (
+                now - started > ATTACH_LIMIT_S if attached_at is None
+                else now - attached_at > window)
             if late or (stop is not None and stop.is_set()):
                 proc.send_signal(signal.SIGINT)
                 proc.wait(timeout=30)
-                break
+                return False, late and attached_at is None
             time.sleep(0.05)
     except KeyboardInterrupt:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=30)
-        return True
-    return False
+        return True, False
+    return False, False
 
 
 def _has_output(stdout: str) -> bool:
@@ -199,8 +229,11 @@ def _parse_json_lines(stdout: str, out: BpftraceOutput) -> None:
         if not line.startswith("{"):
             continue
         try:
-            doc = json.loads(line)
+            # strict=False: a raw control character in a symbol or a comm is still read
+            doc = json.loads(line, strict=False)
         except json.JSONDecodeError:
+            out.notes.append(f"bpftrace printed a line perflab could not read ({len(line)} "
+                             f"characters, starting {line[:60]!r}); what it held is missing")
             continue
         kind = doc.get("type")
         data = doc.get("data")

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 import pytest
 
 import perflab.ebpf
-from perflab.ebpf import ensure_tracefs, require_root, split_key
+from perflab.ebpf import _bpftrace, ensure_tracefs, require_root, split_key
 from perflab.ebpf._bpftrace import explain_failure
 from perflab.ebpf._hist import Log2Hist
 from perflab.ebpf._tools import (
@@ -99,3 +101,48 @@ def test_syscalls_table_names_its_time_wall_clock_not_strace_seconds():
     assert lines[1] == "% wall   wall secs  usecs/call     calls    errors syscall"
     assert lines[3] == "100.00    0.500000       50000        10           clock_nanosleep"
     assert "seconds" not in lines[1]
+
+
+FAKE_BPFTRACE = """#!{python}
+import json, signal, sys, time
+signal.signal(signal.SIGINT, lambda *_: sys.exit(0))  # as bpftrace: print the maps and go
+time.sleep({attach_s})
+print(json.dumps({{"type": "printf", "data": "perflab-attached\\\\n"}}), flush=True)
+time.sleep({run_s})
+print('{{"type": "map", "data": {{"@off": {{"a\\tb\\x01,c": 5}}}}}}', flush=True)
+print('{{"type": "map", "data": {{"@lost": ', flush=True)
+"""
+
+
+@pytest.fixture
+def fake_bpftrace(tmp_path, monkeypatch):
+    """A bpftrace on PATH that attaches after ``attach_s``, runs ``run_s`` and prints one
+    readable map (a raw control character in its key) and one cut line."""
+    def make(attach_s: float, run_s: float) -> None:
+        exe = tmp_path / "bpftrace"
+        exe.write_text(FAKE_BPFTRACE.format(python=sys.executable, attach_s=attach_s,
+                                            run_s=run_s))
+        exe.chmod(0o755)
+        monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
+        monkeypatch.setattr(_bpftrace, "require_root", lambda what: None)
+        monkeypatch.setattr(_bpftrace, "ensure_tracefs", lambda: None)
+    return make
+
+
+def test_the_run_window_counts_from_the_probes_attached_not_from_the_start(fake_bpftrace):
+    # attaching takes longer than the whole window: a deadline from the start cut it off
+    fake_bpftrace(attach_s=1.5, run_s=0.2)
+    out = _bpftrace.run_bpftrace("", what="ebpf offcpu", duration_s=0.1, grace_s=0.5)
+    assert out.maps == {"@off": {"a\tb\x01,c": 5}}
+    assert not out.interrupted
+    assert len(out.notes) == 1
+    assert "could not read" in out.notes[0]
+    assert "what it held is missing" in out.notes[0]
+
+
+def test_a_bpftrace_that_never_attaches_is_an_error_not_an_empty_result(fake_bpftrace,
+                                                                        monkeypatch):
+    fake_bpftrace(attach_s=30, run_s=0)
+    monkeypatch.setattr(_bpftrace, "ATTACH_LIMIT_S", 0.5)
+    with pytest.raises(TargetError, match=r"had not attached its probes after 0\.5 s"):
+        _bpftrace.run_bpftrace("", what="ebpf offcpu", duration_s=0.1, grace_s=0.1)
