@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from perflab.testing import serve
 
@@ -56,12 +57,28 @@ class Page:
         self.page = self.ctx.new_page()
         self.errors: list[str] = []
         self.allowed_errors: tuple[str, ...] = ()
+        self.cut_reads = 0
+        self.in_flight: dict[str, int] = {}  # URL -> requests sent and not yet answered
         self.page.on("console", self._console)
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.on("request", lambda r: self._flight(r.url, +1))
+        self.page.on("requestfinished", lambda r: self._flight(r.url, -1))
+        self.page.on("requestfailed", lambda r: self._flight(r.url, -1))
 
     def _console(self, message: Any) -> None:
-        if message.type == "error" and message.text != _CUT_READ:
+        if message.type != "error":
+            return
+        if message.text == _CUT_READ:
+            self.cut_reads += 1
+        else:
             self.errors.append(message.text)
+
+    def _flight(self, url: str, step: int) -> None:
+        n = self.in_flight.get(url, 0) + step
+        if n > 0:
+            self.in_flight[url] = n
+        else:
+            self.in_flight.pop(url, None)
 
     def open(self, url: str, ready: str | None = None) -> None:
         try:
@@ -71,8 +88,20 @@ class Page:
                 raise
             self.page.goto(url)
         if ready:
-            self.page.wait_for_function(f"document.body && document.body.dataset.{ready} === '1'",
-                                        timeout=20_000)
+            try:
+                self.page.wait_for_function(
+                    f"document.body && document.body.dataset.{ready} === '1'", timeout=20_000)
+            except PlaywrightTimeout as exc:
+                raise AssertionError(f"{url} was not {ready} after 20 s: {self.state()}") from exc
+
+    def state(self) -> str:
+        """What the page showed and waited for: a test that timed out says why."""
+        try:
+            text = self.page.evaluate("() => document.body ? document.body.innerText : ''")
+        except PlaywrightError as exc:
+            text = f"(unreadable: {exc})"
+        return (f"errors {self.errors}, cut reads {self.cut_reads}, requests unanswered "
+                f"{self.in_flight}, page text {' '.join(text.split())[:400]!r}")
 
     def shot(self, name: str) -> Path:
         return shot(self.page, self.area, name)

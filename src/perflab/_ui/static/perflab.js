@@ -291,15 +291,16 @@
   /**
    * fetch() for the pages' reads, with the hub's cookie. A GET that failed before any answer came
    * (Chromium fails every request in flight when the machine's addresses change,
-   * net::ERR_NETWORK_CHANGED, as `perflab chaos netns create` does) is sent again, three times at
-   * most, 0.25, 0.5 and 1 s later. An HTTP error is an answer and is returned; other methods and
-   * aborted requests are never repeated.
+   * net::ERR_NETWORK_CHANGED, as `perflab chaos netns create` does) is sent again, five times at
+   * most, 0.25, 0.5, 1, 2 and 4 s later: links that come and go for seconds (a namespace's veth
+   * being set up, a VPN reconnecting) cut every read sent meanwhile. An HTTP error is an answer
+   * and is returned; other methods and aborted requests are never repeated.
    */
   P.fetch = function (url, opts) {
     const options = Object.assign({ credentials: "same-origin" }, opts);
     const repeatable = (options.method || "GET").toUpperCase() === "GET";
     const attempt = (n) => fetch(url, options).catch((err) => {
-      if (!repeatable || n >= 3 || err.name === "AbortError") throw err;
+      if (!repeatable || n >= 5 || err.name === "AbortError") throw err;
       return new Promise((resolve) => setTimeout(resolve, 250 * 2 ** n)).then(() => attempt(n + 1));
     });
     return attempt(0);
