@@ -107,7 +107,8 @@ def explain_failure(stderr: str, program_kind: str) -> PerflabError:
 
 
 _READY = "perflab-attached"
-ATTACH_LIMIT_S = 60.0  # from bpftrace's start to its probes attached (seconds under load)
+# from bpftrace's start to its BEGIN: parsing BTF and compiling the program (seconds under load)
+START_LIMIT_S = 60.0
 
 
 def run_bpftrace(program: str, *, what: str, duration_s: float | None = None,
@@ -117,8 +118,10 @@ def run_bpftrace(program: str, *, what: str, duration_s: float | None = None,
                  stop: threading.Event | None = None) -> BpftraceOutput:
     """Run ``program`` until it exits (its own interval probe or the command's end).
 
-    ``on_ready`` is called once every probe is attached; ``on_line`` with each line of output
-    as it comes (a program that prints its maps periodically is read while it runs). Ctrl-C
+    ``on_ready`` is called when bpftrace runs its BEGIN: its program is compiled, and it
+    attaches the probes right after (every bpftrace runs BEGIN first; the interval probe that
+    ends a timed run starts once attached). ``on_line`` is called with each line of output as
+    it comes (a program that prints its maps periodically is read while it runs). Ctrl-C
     stops bpftrace with SIGINT, which makes it print its maps: what was measured is kept and
     returned with ``interrupted`` set.
     """
@@ -139,7 +142,7 @@ def run_bpftrace(program: str, *, what: str, duration_s: float | None = None,
                             errors="replace", env=env, start_new_session=True)
     lines: list[str] = []
     errs: list[str] = []
-    attached = threading.Event()
+    begun = threading.Event()
 
     def read_stdout() -> None:
         assert proc.stdout is not None
@@ -147,8 +150,8 @@ def run_bpftrace(program: str, *, what: str, duration_s: float | None = None,
             lines.append(line)
             if on_line is not None:
                 on_line(line)
-            if _READY in line and not attached.is_set():
-                attached.set()
+            if _READY in line and not begun.is_set():
+                begun.set()
                 if on_ready is not None:
                     on_ready()
 
@@ -161,56 +164,56 @@ def run_bpftrace(program: str, *, what: str, duration_s: float | None = None,
     for t in readers:
         t.start()
     window = None if duration_s is None else duration_s + grace_s
-    out.interrupted, never_attached = _wait(proc, window, attached, stop)
+    out.interrupted, never_begun = _wait(proc, window, begun, stop)
     for t in readers:
         t.join(timeout=10)
     for stream in (proc.stdout, proc.stderr):
         if stream is not None:
             stream.close()
     stdout = "".join(lines)
-    _check_ended(proc.returncode, stdout, "".join(errs), what, never_attached=never_attached)
+    _check_ended(proc.returncode, stdout, "".join(errs), what, never_begun=never_begun)
     _parse_json_lines(stdout, out)
     return out
 
 
 def _check_ended(returncode: int | None, stdout: str, stderr: str, what: str, *,
-                 never_attached: bool) -> None:
+                 never_begun: bool) -> None:
     """Raise the error of a bpftrace that ended without measuring anything."""
     if returncode not in (0, -signal.SIGINT) and not _has_output(stdout):
         raise explain_failure(stderr, what)
-    if never_attached:
-        # stopped before its probes were in: an empty result would read as "nothing happened"
-        raise TargetError(f"{what}: bpftrace had not attached its probes after "
-                          f"{ATTACH_LIMIT_S:g} s, so nothing was measured",
-                          hint="the machine may be overloaded (bpftrace verifies and loads its "
-                               "programs first); try again, or with PERFLAB_BPFTRACE_DEBUG=1")
+    if never_begun:
+        # stopped before it traced: an empty result would read as "nothing happened"
+        raise TargetError(f"{what}: bpftrace had not begun tracing after {START_LIMIT_S:g} s "
+                          "(its program still compiling), so nothing was measured",
+                          hint="the machine may be overloaded; try again, or with "
+                               "PERFLAB_BPFTRACE_DEBUG=1 to see the program")
 
 
-def _wait(proc: subprocess.Popen[str], window: float | None, attached: threading.Event,
+def _wait(proc: subprocess.Popen[str], window: float | None, begun: threading.Event,
           stop: threading.Event | None) -> tuple[bool, bool]:
-    """Until bpftrace exits: (Ctrl-C stopped it, it was stopped before it attached). Past its
+    """Until bpftrace exits: (Ctrl-C stopped it, it was stopped before it began). Past its
     own end (it should have exited), asked to stop, or on Ctrl-C: SIGINT makes bpftrace print
     its maps and exit.
 
-    ``window`` (the run's length and a grace) counts from the moment the probes are attached,
-    not from bpftrace's start: on a busy machine verifying and loading the programs takes
-    seconds, and a deadline from the start cut the tracing short (or off, silently). Until
-    attached, bpftrace has ``ATTACH_LIMIT_S``.
+    ``window`` (the run's length and a grace) counts from bpftrace's BEGIN, not from its
+    start: on a busy machine compiling the program takes seconds, and a deadline from the start
+    could cut the tracing short (or off, silently). Until its BEGIN, bpftrace has
+    ``START_LIMIT_S``.
     """
     started = time.monotonic()
-    attached_at: float | None = None
+    begun_at: float | None = None
     try:
         while proc.poll() is None:
             now = time.monotonic()
-            if attached_at is None and attached.is_set():
-                attached_at = now
+            if begun_at is None and begun.is_set():
+                begun_at = now
             late = window is not None and (
-                now - started > ATTACH_LIMIT_S if attached_at is None
-                else now - attached_at > window)
+                now - started > START_LIMIT_S if begun_at is None
+                else now - begun_at > window)
             if late or (stop is not None and stop.is_set()):
                 proc.send_signal(signal.SIGINT)
                 proc.wait(timeout=30)
-                return False, late and attached_at is None
+                return False, late and begun_at is None
             time.sleep(0.05)
     except KeyboardInterrupt:
         proc.send_signal(signal.SIGINT)

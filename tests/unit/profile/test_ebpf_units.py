@@ -106,7 +106,7 @@ def test_syscalls_table_names_its_time_wall_clock_not_strace_seconds():
 FAKE_BPFTRACE = """#!{python}
 import json, signal, sys, time
 signal.signal(signal.SIGINT, lambda *_: sys.exit(0))  # as bpftrace: print the maps and go
-time.sleep({attach_s})
+time.sleep({begin_s})
 print(json.dumps({{"type": "printf", "data": "perflab-attached\\\\n"}}), flush=True)
 time.sleep({run_s})
 print('{{"type": "map", "data": {{"@off": {{"a\\tb\\x01,c": 5}}}}}}', flush=True)
@@ -116,11 +116,11 @@ print('{{"type": "map", "data": {{"@lost": ', flush=True)
 
 @pytest.fixture
 def fake_bpftrace(tmp_path, monkeypatch):
-    """A bpftrace on PATH that attaches after ``attach_s``, runs ``run_s`` and prints one
+    """A bpftrace on PATH that begins after ``begin_s``, runs ``run_s`` and prints one
     readable map (a raw control character in its key) and one cut line."""
-    def make(attach_s: float, run_s: float) -> None:
+    def make(begin_s: float, run_s: float) -> None:
         exe = tmp_path / "bpftrace"
-        exe.write_text(FAKE_BPFTRACE.format(python=sys.executable, attach_s=attach_s,
+        exe.write_text(FAKE_BPFTRACE.format(python=sys.executable, begin_s=begin_s,
                                             run_s=run_s))
         exe.chmod(0o755)
         monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
@@ -129,9 +129,9 @@ def fake_bpftrace(tmp_path, monkeypatch):
     return make
 
 
-def test_the_run_window_counts_from_the_probes_attached_not_from_the_start(fake_bpftrace):
-    # attaching takes longer than the whole window: a deadline from the start cut it off
-    fake_bpftrace(attach_s=1.5, run_s=0.2)
+def test_the_watchdog_counts_from_bpftraces_begin_not_from_its_start(fake_bpftrace):
+    # compiling takes longer than the whole window: a deadline from the start cut it off
+    fake_bpftrace(begin_s=1.5, run_s=0.2)
     out = _bpftrace.run_bpftrace("", what="ebpf offcpu", duration_s=0.1, grace_s=0.5)
     assert out.maps == {"@off": {"a\tb\x01,c": 5}}
     assert not out.interrupted
@@ -140,9 +140,9 @@ def test_the_run_window_counts_from_the_probes_attached_not_from_the_start(fake_
     assert "what it held is missing" in out.notes[0]
 
 
-def test_a_bpftrace_that_never_attaches_is_an_error_not_an_empty_result(fake_bpftrace,
-                                                                        monkeypatch):
-    fake_bpftrace(attach_s=30, run_s=0)
-    monkeypatch.setattr(_bpftrace, "ATTACH_LIMIT_S", 0.5)
-    with pytest.raises(TargetError, match=r"had not attached its probes after 0\.5 s"):
+def test_a_bpftrace_that_never_begins_is_an_error_not_an_empty_result(fake_bpftrace,
+                                                                     monkeypatch):
+    fake_bpftrace(begin_s=30, run_s=0)
+    monkeypatch.setattr(_bpftrace, "START_LIMIT_S", 0.5)
+    with pytest.raises(TargetError, match=r"had not begun tracing after 0\.5 s"):
         _bpftrace.run_bpftrace("", what="ebpf offcpu", duration_s=0.1, grace_s=0.1)
