@@ -36,6 +36,7 @@ from perflab.demo._capacity import CapacityFinding, capacity_step
 from perflab.demo._children import Child, free_port, port_accepts, port_is_free
 from perflab.demo._contracts import DemoDoc, DemoPhaseName
 from perflab.demo._findings import Findings, Window, findings_from_store, phase_windows
+from perflab.demo._interrupts import interrupts_held
 from perflab.demo._leakwatch import LeakWatch, leak_note
 from perflab.demo._lockorder import check_lock_order
 from perflab.demo._plan import MAX_DURATION_S, MIN_DURATION_S, Phase, plan
@@ -527,9 +528,10 @@ class Demo:
                 self.lock_note = check_lock_order(self.opts.store_path, run_id,
                                                   self.service.pid, self._tmp / "agents")
             end = time.time_ns()
-            writer.event("phase", f"{phase.name}: {phase.text}", ts_ns=start, end_ns=end,
-                         attrs={"phase": phase.name,
-                                "faults": sorted(k for k, on in phase.faults.items() if on)})
+            with interrupts_held():  # an interrupted phase is kept: its event is written whole
+                writer.event("phase", f"{phase.name}: {phase.text}", ts_ns=start, end_ns=end,
+                             attrs={"phase": phase.name,
+                                    "faults": sorted(k for k, on in phase.faults.items() if on)})
         return Window(phase.name, start, end)
 
     def _fail_if_service_died(self, phase: Phase) -> None:
