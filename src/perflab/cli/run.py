@@ -172,10 +172,12 @@ def run(*, trace_it: bool, debug_it: bool, service: str | None, hub: str, name: 
             raise TargetError(f"cannot start {argv[0]!r}: {exc.strerror}") from exc
         if watch is not None:
             watch.process_group(child.pid)  # killed (kill -9), the watchdog ends the child
-        band = None if skew is None else store.add_event(run_rec.id, CHAOS_FAULT_EVENT,
-                                                         skew.text, attrs=skew.attrs())
-        if watch is not None and band is not None:
-            watch.band(run_rec.id, band)  # killed (kill -9), the watchdog ends it then
+        band = None
+        if skew is not None and watch is not None:
+            started = time.time_ns()
+            watch.band(run_rec.id, CHAOS_FAULT_EVENT, started)  # killed, the watchdog ends it
+            band = store.add_event(run_rec.id, CHAOS_FAULT_EVENT, skew.text, ts_ns=started,
+                                   attrs=skew.attrs())
         rec = Recorder(store, run_rec.id, interval, pids=(child.pid,), follow_children=True)
         path = store.path
         code, samples = _supervise(

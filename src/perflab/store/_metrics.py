@@ -602,6 +602,14 @@ def end_event(store: Store, event_id: int, end_ns: int) -> None:
         store.conn.execute("UPDATE events SET end_ns = ? WHERE id = ?", (end_ns, event_id))
 
 
+def end_event_at(store: Store, run_id: int, kind: str, ts_ns: int, end_ns: int) -> None:
+    """End the instant of ``kind`` in ``run_id`` that started at ``ts_ns``, if it exists and
+    is not ended: a band journaled before it was written, so known by its start, not its id."""
+    with store.transaction():
+        store.conn.execute("UPDATE events SET end_ns = ? WHERE run_id = ? AND kind = ? AND "
+                           "ts_ns = ? AND end_ns IS NULL", (end_ns, run_id, kind, ts_ns))
+
+
 def set_run_span(store: Store, run_id: int, started_ns: int, ended_ns: int) -> None:
     """Set when a run started and ended (an import whose samples span another time)."""
     with store.transaction():

@@ -195,8 +195,7 @@ def test_a_sigkilled_perflab_run_leaves_its_band_to_the_watchdog(faketime, tmp_p
     store = tmp_path / "s.db"
     with _skewed_run(store, "sleep", "120") as (proc, children):
         def armed() -> bool:  # the band is written and its journal tells the watchdog of it
-            # (perflab writes the band, then puts its end in the journal: a kill between the two
-            # leaves the band to `perflab chaos rollback`; under stress-ng this test was there)
+            # (the journal is written first, so a kill between the two ends the band too)
             return bool(_bands(store)) and any(
                 '"end_event"' in j.read_text()
                 for j in (tmp_path / "chaos" / "faults").glob("*.json"))

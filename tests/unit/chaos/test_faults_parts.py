@@ -86,6 +86,32 @@ def test_rollback_undoes_journals_of_dead_controllers_only(store_path: Path) -> 
         assert store.events(run.id)[0].end_ns is not None
 
 
+def test_a_band_journaled_before_it_was_written_is_ended_by_its_start(store_path: Path) -> None:
+    """`perflab run --clock-skew` journals its band by run, kind and start before writing it:
+    a rollback ends that band (and no other), and one never written is nothing to undo."""
+    with Store.open(store_path) as store:
+        run = store.create_run("run", "r")
+        other = store.add_event(run.id, "chaos.fault", "another fault", ts_ns=1_000)
+        band = store.add_event(run.id, "chaos.fault", "clock skew", ts_ns=2_000)
+    directory = journal_dir(store_path)
+    for name, ts in (("written", 2_000), ("never-written", 3_000)):
+        j = Journal(directory / f"{name}.json", name, "clock-skew",
+                    {"pid": _dead_pid(), "start_ticks": 1})
+        j.add({"op": "end_event", "store": str(store_path), "run_id": run.id,
+               "kind": "chaos.fault", "ts_ns": ts, "run_owned": False})
+    out = subprocess.run([sys.executable, "-m", "perflab", "chaos", "rollback", "--json",
+                          "--store", str(store_path)], capture_output=True, text=True,
+                         env=ENV, check=False)
+    assert out.returncode == 0, out.stderr
+    doc = validate(json.loads(out.stdout), "chaos-rollback")
+    assert sorted(doc["rolled_back"]) == ["never-written", "written"]
+    with Store.open(store_path) as store:
+        ends = {e.id: e.end_ns for e in store.events(run.id)}
+        assert store.run(run.id).status == "running"  # the run is not the band's to end
+    assert ends[band] is not None
+    assert ends[other] is None
+
+
 def _fake_proc(root: Path, cgroup: str, mountinfo: str) -> str:
     (root / "42").mkdir(parents=True)
     (root / "42" / "cgroup").write_text(cgroup)

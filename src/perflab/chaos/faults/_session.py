@@ -136,7 +136,7 @@ class BandWatch:
     band, at the moment it saw the death.
 
     ``arm`` before the store is opened (the watchdog is a fork, and a fork must not copy an
-    open SQLite connection), ``process_group`` once the program runs, ``band`` once it is
+    open SQLite connection), ``process_group`` once the program runs, ``band`` before it is
     written, ``disarm`` after ending it."""
 
     journal: Journal
@@ -154,11 +154,15 @@ class BandWatch:
         self.journal.add({"op": "end_group", "pid": pid, "start_ticks": start_ticks(pid),
                           "grace_s": GROUP_GRACE_S})
 
-    def band(self, run_id: int, event_id: int) -> None:
+    def band(self, run_id: int, kind: str, ts_ns: int) -> None:
+        """The band of ``kind`` that starts at ``ts_ns`` in ``run_id``, journaled before it is
+        written: a death between the two leaves nothing open (ending a band not yet written
+        does nothing)."""
         # first in the journal, so undone last (as a FaultSession's): the band ends once the
         # program has
-        self.journal.undo.insert(0, _end_band(self.store_path, run_id, event_id,
-                                              run_owned=False))
+        self.journal.undo.insert(0, {"op": "end_event", "store": str(self.store_path),
+                                     "run_id": run_id, "kind": kind, "ts_ns": ts_ns,
+                                     "run_owned": False})
         self.journal.write()
 
     def disarm(self) -> None:

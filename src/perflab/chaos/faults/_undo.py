@@ -156,10 +156,15 @@ def _http_delete(step: UndoStep) -> None:
 
 
 def _end_event(step: UndoStep) -> None:
-    from perflab.store import Store, end_event  # noqa: PLC0415  # only when a fault ends
+    from perflab.store import Store, end_event, end_event_at  # noqa: PLC0415  # only when a fault ends
 
+    ended = int(step.get("ended_ns") or time.time_ns())
     with Store.open(step["store"]) as store:
-        end_event(store, int(step["event_id"]), int(step.get("ended_ns") or time.time_ns()))
+        if "event_id" in step:
+            end_event(store, int(step["event_id"]), ended)
+        else:  # journaled before the band was written: known by its run, kind and start
+            end_event_at(store, int(step["run_id"]), str(step["kind"]), int(step["ts_ns"]),
+                         ended)
         if step.get("run_owned"):
             store.finish_run(int(step["run_id"]), str(step.get("status", "aborted")),
                              rollup=False, meta_update=step.get("meta"))
