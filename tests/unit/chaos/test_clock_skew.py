@@ -238,7 +238,10 @@ def test_a_sigkilled_perflab_run_takes_its_skewed_child_with_it(faketime, tmp_pa
                  what="the watchdog to end the skewed process group")
         wait_for(lambda: [b for b in _bands(store) if b.end_ns is not None], timeout_s=30,
                  what="the watchdog to end the band")
-    log = next((tmp_path / "chaos" / "faults").glob("*.log")).read_text()
+    log_path = next((tmp_path / "chaos" / "faults").glob("*.log"))
+    # the watchdog writes its log once every step is undone, the band's end being the last
+    log = wait_for(lambda: "rolled back" in log_path.read_text() and log_path.read_text(),
+                   timeout_s=30, what="the watchdog's log of its rollback")
     assert "(clock-skew) rolled back" in log
     assert "problems: none" in log
 
