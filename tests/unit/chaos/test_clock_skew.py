@@ -240,8 +240,9 @@ def test_a_sigkilled_perflab_run_takes_its_skewed_child_with_it(faketime, tmp_pa
                  what="the watchdog to end the band")
     log_path = next((tmp_path / "chaos" / "faults").glob("*.log"))
     # the watchdog writes its log once every step is undone, the band's end being the last
-    log = wait_for(lambda: "rolled back" in log_path.read_text() and log_path.read_text(),
-                   timeout_s=30, what="the watchdog's log of its rollback")
+    wait_for(lambda: "rolled back" in log_path.read_text(), timeout_s=30,
+             what="the watchdog's log of its rollback")
+    log = log_path.read_text()
     assert "(clock-skew) rolled back" in log
     assert "problems: none" in log
 
