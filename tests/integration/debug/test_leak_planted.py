@@ -64,6 +64,14 @@ def _leak(store: Path, *args: str, watch: list[str] = WATCH) -> tuple[int, dict]
     return out.returncode, doc
 
 
+def _why(doc: dict) -> dict:
+    """What a verdict rests on, said when a test fails: the watch's reason and each series'."""
+    return {"verdict": doc["verdict"], "reason": doc["reason"], "notes": doc["notes"],
+            "ended_early": doc["ended_early"], "series": [
+                {k: s.get(k) for k in ("name", "verdict", "reason", "slope_per_s", "p_value",
+                                       "samples", "first", "last")} for s in doc["series"]]}
+
+
 @pytest.mark.parametrize("leaking", [True, False])
 def test_go_cache_leak(goleak, tmp_path, leaking):
     proc, port = _start([str(goleak), *([] if leaking else ["-no-leak"])])
@@ -76,7 +84,7 @@ def test_go_cache_leak(goleak, tmp_path, leaking):
     heap = next(s for s in doc["series"] if s["name"] == "heap_inuse")
     assert doc["target"]["pid"] == proc.pid
     if leaking:
-        assert code == 1
+        assert code == 1, _why(doc)
         assert doc["verdict"] == "leak"
         assert doc["sites"][0]["function"] == "main.cacheResponse"
         assert doc["sites"][0]["file"].endswith("main.go")
