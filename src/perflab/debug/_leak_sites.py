@@ -47,7 +47,10 @@ def rank_sites(snapshots: Sequence[tuple[float, dict[str, SiteSample]]], *,
         values = [float(sites[key].bytes) if key in sites else 0.0 for _, sites in snapshots]
         growth = values[-1] - values[0]
         slope, _ = theil_sen(times, values)
-        if growth <= min_growth or slope <= 0:
+        # the trend must grow past the floor too, not the two ends alone: a bounded site read
+        # through Go's sampled heap profile jumps by a few 512 KiB samples now and then, and
+        # one such jump at the end looked like growth (the robust slope of a flat site is ~0)
+        if growth <= min_growth or slope * (times[-1] - times[0]) <= min_growth:
             continue
         last = next(sites[key] for _, sites in reversed(snapshots) if key in sites)
         first_objects = snapshots[0][1][key].objects if key in snapshots[0][1] else 0

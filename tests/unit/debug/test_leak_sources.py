@@ -154,3 +154,9 @@ def test_a_site_must_grow_past_the_floor_to_be_a_culprit():
     assert rank_sites(wandering, min_growth=MB) == []
     growing = [(float(t), snap(t * MB)) for t in range(4)]
     assert [s.function for s in rank_sites(growing, min_growth=MB)] == ["main.cache"]
+    # wandering up a sample at a time, then three more in the last snapshot: its ends differ by
+    # 1.5 MiB, its trend by half that (the clean gate found a bounded cache named so)
+    kib = [256, 256, 512, 256, 512, 512, 768, 512, 768, 768, 1024, 768, 1792]
+    jump = [(float(t), snap(k * 1024)) for t, k in enumerate(kib)]
+    assert rank_sites(jump) != []  # it does rise a little
+    assert rank_sites(jump, min_growth=MB) == []
