@@ -106,7 +106,7 @@ def explain_failure(stderr: str, program_kind: str) -> PerflabError:
                        hint="run with PERFLAB_BPFTRACE_DEBUG=1 to see the generated program")
 
 
-_READY = "perflab-attached"
+_READY = "perflab-begun"  # printed from BEGIN, which runs before the probes attach
 # from bpftrace's start to its BEGIN: parsing BTF and compiling the program (seconds under load)
 START_LIMIT_S = 60.0
 

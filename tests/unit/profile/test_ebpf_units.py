@@ -107,7 +107,7 @@ FAKE_BPFTRACE = """#!{python}
 import json, signal, sys, time
 signal.signal(signal.SIGINT, lambda *_: sys.exit(0))  # as bpftrace: print the maps and go
 time.sleep({begin_s})
-print(json.dumps({{"type": "printf", "data": "perflab-attached\\\\n"}}), flush=True)
+print(json.dumps({{"type": "printf", "data": "perflab-begun\\\\n"}}), flush=True)
 time.sleep({run_s})
 print('{{"type": "map", "data": {{"@off": {{"a\\tb\\x01,c": 5}}}}}}', flush=True)
 print('{{"type": "map", "data": {{"@lost": ', flush=True)

@@ -112,7 +112,7 @@ def _watched_band(store_path: Path, fault_id: str, kind: str, run_id: int, event
                   run_owned: bool) -> tuple[Journal, int]:
     """The journal of a fault whose first undo step ends its band, and its armed watchdog."""
     journal = _journal(store_path, fault_id, kind)
-    journal.add(_end_band(store_path, run_id, event_id, run_owned=run_owned))
+    journal.add(_end_band(store_path, run_id, run_owned=run_owned, event_id=event_id))
     return journal, start_watchdog(journal.path)
 
 
@@ -122,9 +122,11 @@ def _journal(store_path: Path, fault_id: str, kind: str) -> Journal:
                    {"pid": me, "start_ticks": start_ticks(me)})
 
 
-def _end_band(store_path: Path, run_id: int, event_id: int, *, run_owned: bool) -> UndoStep:
-    return {"op": "end_event", "store": str(store_path), "run_id": run_id,
-            "event_id": event_id, "run_owned": run_owned}
+def _end_band(store_path: Path, run_id: int, *, run_owned: bool, **band: int | str) -> UndoStep:
+    """The step that ends a band: ``event_id=``, or ``kind=`` and ``ts_ns=`` for one journaled
+    before it was written."""
+    return {"op": "end_event", "store": str(store_path), "run_id": run_id, **band,
+            "run_owned": run_owned}
 
 
 @dataclass
@@ -160,9 +162,8 @@ class BandWatch:
         does nothing)."""
         # first in the journal, so undone last (as a FaultSession's): the band ends once the
         # program has
-        self.journal.undo.insert(0, {"op": "end_event", "store": str(self.store_path),
-                                     "run_id": run_id, "kind": kind, "ts_ns": ts_ns,
-                                     "run_owned": False})
+        self.journal.undo.insert(0, _end_band(self.store_path, run_id, run_owned=False,
+                                              kind=kind, ts_ns=ts_ns))
         self.journal.write()
 
     def disarm(self) -> None:
