@@ -24,6 +24,11 @@ ROOT = Path(__file__).resolve().parents[3]
 FIXTURES = ROOT / "tests" / "fixtures" / "debug"
 SCHEMA = json.loads((ROOT / "docs" / "schemas" / "leak.schema.json").read_text())
 WATCH = ["-d", "15s", "-i", "1s", "--warmup", "2s"]
+# The Go service's heap is a GC sawtooth whose period stretches to 4-6 s when the machine is
+# busy; its floor is tested once per period, and four floors are the fewest a trend test can
+# call significant. Under stress-ng, 15 s left three in 4 runs of 15 for the heap and 1 for RSS;
+# both at once is "not enough data" (exit 0): most likely the failure issue 10's gate saw.
+GO_WATCH = ["-d", "30s", "-i", "1s", "--warmup", "2s"]
 
 
 @pytest.fixture(scope="session")
@@ -78,7 +83,7 @@ def test_go_cache_leak(goleak, tmp_path, leaking):
     try:
         # with the leak on, the PID is found from the listening port
         pid = [] if leaking else ["--pid", str(proc.pid)]
-        code, doc = _leak(tmp_path / "lab.db", f"http://127.0.0.1:{port}", *pid)
+        code, doc = _leak(tmp_path / "lab.db", f"http://127.0.0.1:{port}", *pid, watch=GO_WATCH)
     finally:
         _stop(proc)
     heap = next(s for s in doc["series"] if s["name"] == "heap_inuse")
