@@ -143,7 +143,8 @@ def status_kib(pid: int, field: str) -> int:
     return 0
 
 
-def _servers(echo_port: int, source_port: int, mib: int) -> None:
+def loopback_servers(echo_port: int, source_port: int, mib: int) -> None:
+    """An echo server and a source of ``mib`` MiB, on loopback, until terminated."""
     import uvloop  # noqa: PLC0415
 
     async def echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -196,9 +197,18 @@ def api_under_load(api: str, port: int, connections: int,
                                       daemon=True)
     traffic.start()
     time.sleep(3)  # the connections are open and busy
+    calls = toxic_calls(api)
+    rss_kib = status_kib(proxy_pid, "VmRSS")
+    traffic.join(30)
+    return calls, rss_kib
+
+
+def toxic_calls(api: str, rounds: int = 50) -> list[Call]:
+    """``rounds`` times: add a latency toxic to proxy "echo", read its toxics, remove the toxic,
+    read the proxy; each call timed on the monotonic clock."""
     calls: list[Call] = []
     toxics = f"{api}/proxies/echo/toxics"
-    for _ in range(50):
+    for _ in range(rounds):
         for kind, call in (
                 ("changes", lambda: requests.post(toxics, json={"type": "latency", "attributes":
                                                                 {"latency": 1}}, timeout=30)),
@@ -208,9 +218,7 @@ def api_under_load(api: str, port: int, connections: int,
             t0 = time.monotonic()
             call().raise_for_status()
             calls.append(Call(kind, t0, time.monotonic()))
-    rss_kib = status_kib(proxy_pid, "VmRSS")
-    traffic.join(30)
-    return calls, rss_kib
+    return calls
 
 
 class RunningProxy:
@@ -329,8 +337,8 @@ def main() -> None:
     args = parser.parse_args()
 
     echo_port, source_port = free_port(), free_port()
-    servers = multiprocessing.Process(target=_servers, args=(echo_port, source_port, args.mib),
-                                      daemon=True)
+    servers = multiprocessing.Process(target=loopback_servers,
+                                      args=(echo_port, source_port, args.mib), daemon=True)
     servers.start()
     print(f"load average at start: {os.getloadavg()[0]:.1f}")
     try:
