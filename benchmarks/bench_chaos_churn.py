@@ -26,6 +26,7 @@ import argparse
 import asyncio
 import multiprocessing
 import os
+import socket
 import statistics
 import sys
 import time
@@ -170,6 +171,20 @@ def _ports_refusal(rate: float) -> str | None:
             f"(tcp_tw_reuse={reuse}), more than half of {high - low + 1}; hint: lower --rate")
 
 
+def _wait_listening(port: int) -> None:
+    """Until the echo server accepts (a refused first connection would count as a failure)."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+        else:
+            return
+
+
 def api_ms(r: Round, kind: str, of: Callable[[list[float]], float]) -> float:
     """``of`` the round's API calls of ``kind`` (their times in ms), in seconds."""
     return of(r.api.ms(kind)) / 1e3
@@ -177,13 +192,13 @@ def api_ms(r: Round, kind: str, of: Callable[[list[float]], float]) -> float:
 
 def summary(rounds: list[Round]) -> str:
     """The rounds' figures, each as the range over the rounds."""
-    def span(values: list[float], unit: str = "ms", scale: float = 1e3) -> str:
-        return f"{min(values) * scale:.2f}-{max(values) * scale:.2f} {unit}"
+    def span(values: list[float], unit: str = "ms", scale: float = 1e3, digits: int = 2) -> str:
+        return f"{min(values) * scale:.{digits}f} to {max(values) * scale:.{digits}f} {unit}"
     added = [r.proxied.quantile(0.5) - r.direct.quantile(0.5) for r in rounds]
     added99 = [r.proxied.quantile(0.99) - r.direct.quantile(0.99) for r in rounds]
     failed = sum(r.proxied.failed + r.with_api.failed for r in rounds)
     return (f"over {len(rounds)} rounds: added p50 {span(added)}, p99 {span(added99)}; "
-            f"proxy CPU {span([r.cpu_us_per_connection for r in rounds], 'us', 1)} a "
+            f"proxy CPU {span([r.cpu_us_per_connection for r in rounds], 'us', 1, 0)} a "
             f"connection; failed {failed} proxied, {sum(r.direct.failed for r in rounds)} "
             f"direct; API changes p50 "
             f"{span([api_ms(r, 'changes', statistics.median) for r in rounds])}, "
@@ -205,6 +220,7 @@ def main() -> None:
     servers = multiprocessing.Process(target=loopback_servers, args=(echo_port, free_port(), 1),
                                       daemon=True)
     servers.start()
+    _wait_listening(echo_port)
     print(f"load average at start: {os.getloadavg()[0]:.1f}; {args.rate:g} new connections/s "
           f"for {args.seconds:g} s, {args.rounds} rounds")
     rounds: list[Round] = []
