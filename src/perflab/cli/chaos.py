@@ -186,6 +186,16 @@ def _fault_command(run: Callable[..., Mapping[str, Any]], spec: object,
 @click.option("--partition", is_flag=True, help="Drop every packet.")
 @click.option("--delay", type=DURATION, default=None,
               help="Delay packets (netem), or through the fault proxy with --proxy.")
+@click.option("--jitter", type=DURATION, default=None,
+              help="With --delay: vary it by up to this much (netem, or the proxy's jitter).")
+@click.option("--reorder", default=None, metavar="PCT",
+              help="With --delay: send this share at once, out of order (netem only).")
+@click.option("--duplicate", default=None, metavar="PCT",
+              help="Duplicate this share of packets (netem only).")
+@click.option("--corrupt", default=None, metavar="PCT",
+              help="Flip a bit in this share of packets (netem only).")
+@click.option("--gemodel", default=None, metavar="P,R[,1-H[,1-K]]",
+              help="Bursty loss, Gilbert-Elliott (netem only), as tc-netem's loss gemodel.")
 @click.option("--port", type=click.IntRange(1, 65535), default=None,
               help="On lo: only this port's traffic (required there).")
 @click.option("--netns", "netns", default=None, metavar="NAME",
@@ -203,8 +213,10 @@ def _fault_command(run: Callable[..., Mapping[str, Any]], spec: object,
 @store_option
 @json_option
 def net(*, loss: str | None, rate: str | None, partition: bool, delay: float | None,
-        port: int | None, netns: str | None, iface: str, proxy: str | None, proxy_api: str,
-        duration: float, run_id: int | None, store_path: str | None, as_json: bool) -> int:
+        jitter: float | None, reorder: str | None, duplicate: str | None, corrupt: str | None,
+        gemodel: str | None, port: int | None, netns: str | None, iface: str,
+        proxy: str | None, proxy_api: str, duration: float, run_id: int | None,
+        store_path: str | None, as_json: bool) -> int:
     """One network fault on lo (--port) or in a perflab namespace, then removed. Root only.
 
     \b
@@ -212,20 +224,30 @@ def net(*, loss: str | None, rate: str | None, partition: bool, delay: float | N
     --partition: nftables drop rules, both directions
     --rate: tbf on both ends of the namespace's veth pair
     --delay: netem in a namespace; without netem, the fault proxy's latency toxic (--proxy)
+    --duplicate, --corrupt, --gemodel, --delay with --reorder: netem in a namespace only
     """
     from perflab.chaos.faults import NetSpec, net_fault  # noqa: PLC0415  # lazy: fast --help
     from perflab.units import parse_percent  # noqa: PLC0415
 
     chosen = [n for n, v in (("loss", loss), ("rate", rate), ("partition", partition or None),
-                             ("delay", delay)) if v is not None]
+                             ("delay", delay), ("duplicate", duplicate), ("corrupt", corrupt),
+                             ("gemodel", gemodel)) if v is not None]
     if len(chosen) != 1:
-        raise UsageError("give one fault: --loss, --rate, --partition or --delay",
+        raise UsageError("give one fault: --loss, --rate, --partition, --delay, --duplicate, "
+                         "--corrupt or --gemodel",
                          hint="e.g. perflab chaos net --loss 1% --netns web --duration 30s")
-    spec = NetSpec(fault=chosen[0],  # type: ignore[arg-type]  # one of the four names
-                   duration_s=duration, loss=None if loss is None else parse_percent(loss),
+
+    def share(text: str | None) -> float | None:
+        return None if text is None else parse_percent(text)
+
+    spec = NetSpec(fault=chosen[0],  # type: ignore[arg-type]  # one of NetFault's names
+                   duration_s=duration, loss=share(loss),
                    rate_bps=None if rate is None else _bits_per_s(rate),
-                   delay_s=delay, port=port, netns=netns, iface=iface, proxy=proxy,
-                   proxy_api=proxy_api)
+                   delay_s=delay, jitter_s=jitter, reorder=share(reorder),
+                   duplicate=share(duplicate), corrupt=share(corrupt),
+                   gemodel=None if gemodel is None else tuple(
+                       parse_percent(v) for v in gemodel.split(",")),
+                   port=port, netns=netns, iface=iface, proxy=proxy, proxy_api=proxy_api)
     return _fault_command(net_fault, spec, store_path, run_id=run_id, as_json=as_json,
                           verb="net")
 

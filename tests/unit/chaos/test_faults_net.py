@@ -23,7 +23,8 @@ from tests._nobody import fork_as_nobody
 from tests._schemas import validate
 from tests.conftest import require_root, require_tool, wait_for
 
-from perflab.chaos.faults import NetnsDoc, create_netns, delete_netns
+from perflab.chaos.faults import NetnsDoc, NetSpec, create_netns, delete_netns
+from perflab.chaos.faults._net import netem_args
 from perflab.cli import main
 
 UDP_ECHO = """
@@ -156,11 +157,12 @@ def test_delay_through_the_fault_proxy(client: toxiproxy.Toxiproxy, chaos_server
     """Without netem (this kernel) a delay is the fault proxy's latency toxic, removed after."""
     proxy = client.create(upstream=echo, name="svc", listen="127.0.0.1:0")
     api = f"http://127.0.0.1:{chaos_server.port}"  # type: ignore[attr-defined]
-    ctl = Controller(["net", "--delay", "100ms", "--proxy", "svc", "--proxy-api", api,
-                      "--duration", "10m"], store_path)
+    ctl = Controller(["net", "--delay", "100ms", "--jitter", "20ms", "--proxy", "svc",
+                      "--proxy-api", api, "--duration", "10m"], store_path)
     assert "latency toxic" in ctl.wait_applied()
     (toxic,) = client.get_proxy("svc").toxics().values()
     assert toxic.attributes["latency"] == 100
+    assert toxic.attributes["jitter"] == 20
     ctl.signal(signal.SIGINT)
     assert ctl.finish()[0] == 130
     assert client.get_proxy("svc").toxics() == {}
@@ -178,6 +180,16 @@ def test_delay_through_the_fault_proxy(client: toxiproxy.Toxiproxy, chaos_server
     (["net", "--rate", "1mbit", "--port", "1", "--duration", "1s"],
      "a rate limit on lo is not supported"),
     (["net", "--loss", "0%", "--port", "1", "--duration", "1s"], "--loss must be above 0 %"),
+    (["net", "--duplicate", "0%", "--port", "1", "--duration", "1s"],
+     "--duplicate must be above 0 %"),
+    (["net", "--loss", "1%", "--jitter", "5ms", "--port", "1", "--duration", "1s"],
+     "--jitter and --reorder go with --delay"),
+    (["net", "--gemodel", "1%", "--port", "1", "--duration", "1s"],
+     "--gemodel takes 2 to 4 shares"),
+    (["net", "--gemodel", "1%,30%,1%,1%,1%", "--port", "1", "--duration", "1s"],
+     "--gemodel takes 2 to 4 shares"),
+    (["net", "--delay", "5ms", "--reorder", "5%", "--proxy", "svc", "--duration", "1s"],
+     "the fault proxy cannot reorder packets"),
     (["netns", "create", "Bad_Name"], "invalid namespace name 'Bad_Name'"),
     (["netns", "delete", "nosuchns"], "no namespace perflab-nosuchns"),
 ])
@@ -204,6 +216,59 @@ def test_a_delay_without_netem_or_proxy_is_refused_clearly(store_path: Path) -> 
     assert out.returncode == 2
     assert "this kernel has no netem (sch_netem)" in out.stderr
     assert "--proxy NAME" in out.stderr
+
+
+NETEM_ONLY = [["--duplicate", "1%"], ["--corrupt", "0.5%"], ["--gemodel", "1%,30%"],
+              ["--delay", "100ms", "--jitter", "10ms", "--reorder", "25%"]]
+
+
+@pytest.mark.parametrize("fault", NETEM_ONLY)
+def test_what_only_netem_does_is_refused_without_it(fault: list[str], netns: NetnsDoc,
+                                                    store_path: Path) -> None:
+    """This kernel has no netem: nothing is applied, and the message says netem is missing."""
+    from perflab.chaos.faults._net import netem_available  # noqa: PLC0415
+
+    if netem_available():
+        pytest.skip("this kernel has netem: the fault would be applied")
+    out = _perflab("net", *fault, "--netns", netns["name"], "--duration", "1s",
+                   "--store", str(store_path))
+    assert out.returncode == 2, out.stderr
+    assert "needs netem (sch_netem), and this kernel has no netem" in out.stderr
+    assert "Traceback" not in out.stderr
+    qdiscs = subprocess.run(["ip", "netns", "exec", netns["netns"], "tc", "qdisc", "show"],
+                            capture_output=True, text=True, check=True).stdout
+    assert "7a1:" not in qdiscs
+
+
+@pytest.mark.parametrize("spec", [
+    NetSpec("duplicate", 1.0, duplicate=0.01), NetSpec("corrupt", 1.0, corrupt=0.005),
+    NetSpec("gemodel", 1.0, gemodel=(0.01, 0.3)),
+    NetSpec("gemodel", 1.0, gemodel=(0.01, 0.3, 1.0, 0.0)),
+    NetSpec("delay", 1.0, delay_s=0.1, jitter_s=0.01, reorder=0.25)], ids=repr)
+def test_netem_arguments_are_what_tc_parses(spec: NetSpec) -> None:
+    """The qdisc perflab would add, given to the real tc in a throwaway namespace: tc's parser
+    takes it (a kernel without netem then refuses the kind; one with netem adds it)."""
+    require_root("a throwaway namespace")
+    require_tool("tc")
+    args = netem_args(spec)
+    probe = f"perflab-t{secrets.token_hex(3)}"
+    subprocess.run(["ip", "netns", "add", probe], check=True)
+    try:
+        out = subprocess.run(["ip", "netns", "exec", probe, "tc", "qdisc", "add", "dev", "lo",
+                              "root", "handle", "7a1:", *args],
+                             capture_output=True, text=True, check=False)
+    finally:
+        subprocess.run(["ip", "netns", "del", probe], check=True)
+    assert out.returncode == 0 or "qdisc kind is unknown" in out.stderr, (args, out.stderr)
+
+
+def test_netem_arguments_in_tc_netem_words() -> None:
+    assert netem_args(NetSpec("delay", 1.0, delay_s=0.1, jitter_s=0.01, reorder=0.25)) == [
+        "netem", "delay", "100ms", "10ms", "reorder", "25%"]
+    assert netem_args(NetSpec("gemodel", 1.0, gemodel=(0.01, 0.3, 1.0, 0.0))) == [
+        "netem", "loss", "gemodel", "1%", "30%", "100%", "0%"]
+    assert netem_args(NetSpec("duplicate", 1.0, duplicate=0.01)) == ["netem", "duplicate", "1%"]
+    assert netem_args(NetSpec("corrupt", 1.0, corrupt=0.005)) == ["netem", "corrupt", "0.5%"]
 
 
 def test_network_faults_need_root(tmp_path: Path) -> None:

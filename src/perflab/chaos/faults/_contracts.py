@@ -37,7 +37,7 @@ class NetFaultDoc(_FaultEnd):
     """``perflab chaos net --json``: one network fault, after its rollback."""
 
     schema: Literal["perflab.chaos-net/1"]
-    fault: Literal["loss", "rate", "partition", "delay"]
+    fault: Literal["loss", "rate", "partition", "delay", "duplicate", "corrupt", "gemodel"]
     scope: str
 
 

@@ -3,7 +3,9 @@ namespace perflab created, never on another interface.
 
 Mechanisms, chosen by what the kernel has (the command says which it used):
 
-- **netem** (``sch_netem``) when the kernel has it: loss and delay as a root qdisc;
+- **netem** (``sch_netem``) when the kernel has it: loss and delay as a root qdisc, and what only
+  netem can do, in a namespace: delay with jitter or reordering, Gilbert-Elliott (bursty) loss,
+  duplication and corruption (refused, naming netem, on a kernel without it);
 - **loss** without netem: an nftables rule ``numgen random mod 10000 < N drop`` (N in
   hundredths of a percent), for each packet crossing the link in either direction;
 - **partition**: nftables drop rules, both directions;
@@ -41,7 +43,8 @@ from perflab.units import format_duration
 if TYPE_CHECKING:
     from perflab.chaos.faults._contracts import NetFaultDoc
 
-NetFault = Literal["loss", "rate", "partition", "delay"]
+NetFault = Literal["loss", "rate", "partition", "delay", "duplicate", "corrupt", "gemodel"]
+NETEM_ONLY = ("duplicate", "corrupt", "gemodel")  # faults no other mechanism gives
 DEFAULT_PROXY_API = "http://127.0.0.1:8474"
 TC_HANDLE = "7a1:"  # perflab's root qdiscs
 
@@ -53,6 +56,11 @@ class NetSpec:
     loss: float | None = None      # fraction, 0.01 for 1 %
     rate_bps: int | None = None    # bits per second
     delay_s: float | None = None
+    jitter_s: float | None = None  # with delay: netem's jitter, or the latency toxic's
+    reorder: float | None = None   # with delay: this share goes at once (netem only)
+    duplicate: float | None = None
+    corrupt: float | None = None
+    gemodel: tuple[float, ...] | None = None  # netem's p, r[, 1-h[, 1-k]], fractions
     port: int | None = None
     netns: str | None = None       # a perflab namespace's NAME (without the prefix)
     iface: str = "lo"
@@ -61,9 +69,11 @@ class NetSpec:
 
     def params(self) -> dict[str, Any]:
         out: dict[str, Any] = {"duration_s": self.duration_s}
-        for key in ("loss", "rate_bps", "delay_s", "port", "netns", "proxy"):
+        for key in ("loss", "rate_bps", "delay_s", "jitter_s", "reorder", "duplicate", "corrupt",
+                    "gemodel", "port", "netns", "proxy"):
             if getattr(self, key) is not None:
-                out[key] = getattr(self, key)
+                value = getattr(self, key)
+                out[key] = list(value) if isinstance(value, tuple) else value
         if self.netns is None and self.proxy is None:
             out["iface"] = self.iface
         return out
@@ -158,6 +168,29 @@ def _tbf(rate_bps: int) -> list[str]:
     return ["tbf", "rate", f"{rate_bps}bit", "burst", str(burst), "latency", "400ms"]
 
 
+def _pct(fraction: float) -> str:
+    return f"{fraction * 100:g}%"
+
+
+def netem_args(spec: NetSpec) -> list[str]:
+    """The netem qdisc for a delay (with its jitter and reordering), a duplication, a
+    corruption or a Gilbert-Elliott loss, in tc-netem(8)'s words."""
+    if spec.fault == "delay":
+        assert spec.delay_s is not None  # check_net
+        args = ["netem", "delay", f"{spec.delay_s * 1000:g}ms"]
+        if spec.jitter_s:
+            args.append(f"{spec.jitter_s * 1000:g}ms")
+        if spec.reorder:
+            args += ["reorder", _pct(spec.reorder)]
+        return args
+    if spec.fault == "gemodel":
+        assert spec.gemodel is not None  # check_net
+        return ["netem", "loss", "gemodel", *(_pct(v) for v in spec.gemodel)]
+    share = spec.duplicate if spec.fault == "duplicate" else spec.corrupt
+    assert share is not None  # check_net
+    return ["netem", spec.fault, _pct(share)]
+
+
 def _apply(fault: FaultSession, spec: NetSpec, scope: Scope, netem: bool) -> str:
     if spec.fault == "partition":
         table = _nft_table(fault, scope, [(c, f"{m} drop") for c, m in _matches(scope, spec)])
@@ -182,11 +215,13 @@ def _apply(fault: FaultSession, spec: NetSpec, scope: Scope, netem: bool) -> str
         _tc_add(fault, scope, scope.ns_if, scope.netns, _tbf(spec.rate_bps))
         _tc_add(fault, scope, scope.host_if, None, _tbf(spec.rate_bps))
         return f"tbf rate {spec.rate_bps}bit on both ends of the veth pair ({scope.label})"
-    assert spec.delay_s is not None
-    ms = f"{spec.delay_s * 1000:g}ms"
-    assert scope.host_if is not None  # check_net: a delay without a proxy
-    _tc_add(fault, scope, scope.ns_if, scope.netns, ["netem", "delay", ms])
-    return f"netem delay {ms} on the way out of the namespace ({scope.label})"
+    assert scope.host_if is not None  # check_net: netem in a namespace
+    qdisc = netem_args(spec)
+    _tc_add(fault, scope, scope.ns_if, scope.netns, qdisc)
+    if spec.fault == "delay":
+        return f"{' '.join(qdisc)} on the way out of the namespace ({scope.label})"
+    _tc_add(fault, scope, scope.host_if, None, qdisc)
+    return f"{' '.join(qdisc)} on both ends of the veth pair ({scope.label})"
 
 
 def _proxy_delay(fault: FaultSession, spec: NetSpec) -> str:
@@ -198,7 +233,8 @@ def _proxy_delay(fault: FaultSession, spec: NetSpec) -> str:
     base = f"{spec.proxy_api.rstrip('/')}/proxies/{spec.proxy}/toxics"
     fault.journal.add({"op": "http_delete", "url": f"{base}/{name}"})
     body = json.dumps({"name": name, "type": "latency", "stream": "downstream",
-                       "attributes": {"latency": round(spec.delay_s * 1000), "jitter": 0},
+                       "attributes": {"latency": round(spec.delay_s * 1000),
+                                      "jitter": round((spec.jitter_s or 0) * 1000)},
                        "duration": f"{round(spec.duration_s * 1000) + 5000}ms"}).encode()
     req = urllib.request.Request(base, data=body, method="POST",  # noqa: S310  # loopback
                                  headers={"Content-Type": "application/json",
@@ -214,8 +250,9 @@ def _proxy_delay(fault: FaultSession, spec: NetSpec) -> str:
     except OSError as exc:
         raise Unreachable(f"no fault proxy API at {spec.proxy_api}: {exc}",
                           hint="start it: perflab chaos proxy") from exc
+    jitter = f" +- {format_duration(spec.jitter_s)}" if spec.jitter_s else ""
     return (f"fault proxy {spec.proxy_api}: latency toxic {name} of {format_duration(spec.delay_s)}"
-            f" on proxy {spec.proxy}")
+            f"{jitter} on proxy {spec.proxy}")
 
 
 def check_net(spec: NetSpec) -> tuple[Scope | None, bool]:
@@ -223,9 +260,12 @@ def check_net(spec: NetSpec) -> tuple[Scope | None, bool]:
     if spec.duration_s <= 0:
         raise InvalidValue("a network fault needs --duration",
                            hint="every fault is bounded in time, e.g. --duration 30s")
-    if spec.loss is not None and not 0 < spec.loss <= 1:
-        raise InvalidValue("--loss must be above 0 % and at most 100 %", hint="e.g. --loss 1%")
+    _check_shares(spec)
     if spec.fault == "delay" and spec.proxy is not None:
+        if spec.reorder:
+            raise InvalidValue("the fault proxy cannot reorder packets: --reorder needs netem",
+                               hint="on a kernel with netem, give --netns NAME instead of "
+                                    "--proxy")
         return None, False
     require_root("net")
     require_tools("ip", "tc", "nft")
@@ -235,6 +275,8 @@ def check_net(spec: NetSpec) -> tuple[Scope | None, bool]:
         raise InvalidValue("a rate limit on lo is not supported",
                            hint="run the service in a namespace (perflab chaos netns create "
                                 "NAME; netns run NAME -- CMD) and give --netns NAME")
+    if spec.fault in NETEM_ONLY or spec.reorder:
+        _need_netem(spec, scope, netem)
     if spec.fault == "delay" and not (netem and scope.netns is not None):
         why = ("this kernel has no netem (sch_netem)" if not netem
                else "netem on lo would delay the whole machine's loopback")
@@ -243,6 +285,38 @@ def check_net(spec: NetSpec) -> tuple[Scope | None, bool]:
                            hint="put `perflab chaos proxy` in front of the service and give "
                                 "--proxy NAME (its latency toxic delays the traffic)")
     return scope, netem
+
+
+def _check_shares(spec: NetSpec) -> None:
+    """Each share above 0 and at most 100 %; the delay's companions only with a delay."""
+    for key in ("loss", "reorder", "duplicate", "corrupt"):
+        value = getattr(spec, key)
+        if value is not None and not 0 < value <= 1:
+            raise InvalidValue(f"--{key} must be above 0 % and at most 100 %",
+                               hint=f"e.g. --{key} 1%")
+    if (spec.jitter_s or spec.reorder) and spec.fault != "delay":
+        raise InvalidValue("--jitter and --reorder go with --delay",
+                           hint="e.g. --delay 100ms --jitter 10ms --reorder 25%")
+    if spec.gemodel is not None and not (
+            2 <= len(spec.gemodel) <= 4 and all(0 <= v <= 1 for v in spec.gemodel)
+            and spec.gemodel[0] > 0):
+        raise InvalidValue("--gemodel takes 2 to 4 shares: P,R[,1-H[,1-K]], P above 0",
+                           hint="as tc-netem's loss gemodel, e.g. --gemodel 1%,30% (bursts: "
+                                "into the bad state at 1 %, out of it at 30 %)")
+
+
+def _need_netem(spec: NetSpec, scope: Scope, netem: bool) -> None:
+    what = "--reorder" if spec.fault == "delay" else f"--{spec.fault}"
+    if not netem:
+        raise InvalidValue(f"{what} needs netem (sch_netem), and this kernel has no netem",
+                           hint="nftables and tbf can drop, partition and limit the rate "
+                                "(--loss, --partition, --rate), but not duplicate, corrupt, "
+                                "reorder or lose in bursts")
+    if scope.netns is None:
+        raise InvalidValue(f"{what} on lo is not supported: netem on lo would act on the whole "
+                           "machine's loopback",
+                           hint="run the service in a namespace (perflab chaos netns create "
+                                "NAME) and give --netns NAME")
 
 
 def net_fault(spec: NetSpec, store_path: Path, *, run_id: int | None = None,
