@@ -28,11 +28,12 @@ recorded, every span takes the unsampled path, so its overhead is that path's al
 ``PYTHONPATH`` (``git archive REV src | tar -x -C DIR``), in the same rounds: a change to
 ``perflab.otel`` or the demo measured before and after under the same load.
 
-``--restart-every K`` starts every chain afresh after each K rounds. A chain's processes keep
-what they cost by where they landed (their CPUs, caches, memory) for as long as they live: with
-chains up for the whole run, 0 % sampling measured 3.3 % [1.0, 4.5] *cheaper* than "off" over
-100 rounds, which nothing but such a fixed effect explains. Fresh chains spread it over the
-configurations.
+``--restart-every K`` starts every chain afresh after each K rounds. A chain's processes may
+keep what they cost by where they landed (their CPUs, caches, memory) for as long as they live;
+fresh chains spread that over the configurations. (0 % sampling measured about 3 % *cheaper*
+than "off" in two runs of three, with and without fresh chains: "off" is the OpenTelemetry
+API's no-op tracer, which makes every span current, while ``perflab.otel`` skips the children of
+an unsampled span; a likely cause, not checked.)
 
     python benchmarks/bench_trace_overhead.py [--rounds 20] [--seconds 2] [--connections 8]
                                               [--unsampled] [--before-src DIR/src]
