@@ -38,6 +38,7 @@ from bench_chaos_proxy import (
     PING,
     ApiFigures,
     loopback_servers,
+    quantile,
     running_proxy,
     status_kib,
     toxic_calls,
@@ -55,8 +56,7 @@ class Churn(NamedTuple):
     errors: dict[str, int]
 
     def quantile(self, q: float) -> float:
-        ordered = sorted(self.times)
-        return ordered[min(len(ordered) - 1, int(len(ordered) * q))] if ordered else float("nan")
+        return quantile(self.times, q) if self.times else float("nan")
 
     def __str__(self) -> str:
         return (f"{len(self.times)} connections, p50 {self.quantile(0.5) * 1e3:.2f} ms, "

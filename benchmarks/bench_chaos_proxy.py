@@ -71,7 +71,8 @@ class Pass(NamedTuple):
     end: float
 
 
-def _quantile(values: list[float], q: float) -> float:
+def quantile(values: list[float], q: float) -> float:
+    """The nearest-rank ``q`` quantile of ``values`` (not empty)."""
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
 
@@ -102,7 +103,7 @@ class ApiFigures:
 
     def __str__(self) -> str:
         spread = "; ".join(f"{kind} p50 {statistics.median(self.ms(kind)):.1f} ms, "
-                           f"p90 {_quantile(self.ms(kind), 0.9):.1f} ms, "
+                           f"p90 {quantile(self.ms(kind), 0.9):.1f} ms, "
                            f"max {max(self.ms(kind)):.1f} ms" for kind in ("changes", "reads"))
         gens = ", ".join(f"gen{g} {len(pauses)} (max {max(pauses, default=0):.1f} ms)"
                          for g in range(3) for pauses in [self.pauses_ms(g)])
@@ -116,10 +117,10 @@ class ApiFigures:
 # what the comparison reports, each as this/base per round
 RATIO_FIGURES: dict[str, Callable[[ApiFigures], float]] = {
     "changes p50 (ms)": lambda f: statistics.median(f.ms("changes")),
-    "changes p90 (ms)": lambda f: _quantile(f.ms("changes"), 0.9),
+    "changes p90 (ms)": lambda f: quantile(f.ms("changes"), 0.9),
     "changes max (ms)": lambda f: max(f.ms("changes")),
     "reads p50 (ms)": lambda f: statistics.median(f.ms("reads")),
-    "reads p90 (ms)": lambda f: _quantile(f.ms("reads"), 0.9),
+    "reads p90 (ms)": lambda f: quantile(f.ms("reads"), 0.9),
     "reads max (ms)": lambda f: max(f.ms("reads")),
     "gen2 pause max (ms)": lambda f: max(f.pauses_ms(2), default=0.0),
     "collector pauses in all (ms)": lambda f: sum(f.pauses_ms()),
