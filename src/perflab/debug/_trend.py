@@ -178,9 +178,12 @@ def assess(t: Sequence[float], y: Sequence[float], *, min_growth: float,
         slope0, icpt0 = theil_sen(t, y)
         r1 = lag1_autocorrelation([yi - (slope0 * ti + icpt0) for ti, yi in zip(t, y, strict=True)])
     if len(py) < MIN_POINTS:
+        # with a period, say how long is enough; a leak lengthens a heap's period as the live
+        # heap grows (a collection waits for it to double), so this is a lower bound
+        needed = f" (at least {MIN_POINTS * period_s:.0f} s past the warm-up)" if period_s else ""
         return Trend(NOT_ENOUGH, 0.0, None, len(py), period_s, 0.0,
                      f"{len(py)} periods of {what.split(' of ')[-1]}; at least {MIN_POINTS} "
-                     "are needed: watch longer")
+                     f"are needed: watch longer{needed}")
     slope, _ = theil_sen(pt, py)
     window = t[-1] - t[0]
     growth = slope * window

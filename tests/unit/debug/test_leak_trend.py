@@ -83,7 +83,9 @@ def test_too_short_a_watch_is_not_enough_data():
     t, y = sawtooth(90, 1.0)
     trend = assess(t, y, min_growth=MB)
     assert trend.verdict == NOT_ENOUGH
-    assert "watch longer" in trend.reason
+    # three floors of a 30 s sawtooth: four take 120 s
+    assert trend.reason == ("3 periods of a 30 s sawtooth; at least 4 are needed: watch longer "
+                            "(at least 120 s past the warm-up)")
     assert assess([0.0, 1.0], [1.0, 2.0], min_growth=0).verdict == NOT_ENOUGH
 
 
