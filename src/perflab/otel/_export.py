@@ -3,10 +3,11 @@
 Only the encoding changes: the endpoint, headers, compression, TLS, timeout, retries, size limit
 and the exporter's own metrics stay the SDK's, from the same variables. The exporter's export
 step is an encoding and a hand-over to its HTTP client; that hand-over is not public API, so it
-is looked for once, when the exporter is built (opentelemetry-exporter-otlp-proto-http 1.3x and
-later: ``_client.export`` and ``_metrics.export_operation``). An exporter without it exports as
-the SDK does, encoder and all: slower, never wrong. ``tests/unit/otel/test_export.py`` checks
-that the SDK installed with perflab takes the fast way.
+is looked for once, when the exporter is built (``_client.export`` and
+``_metrics.export_operation``, as in opentelemetry-exporter-otlp-proto-http 1.45). An exporter
+without them exports as the SDK does, encoder and all: slower, never wrong.
+``tests/unit/trace/test_trace_otel_encode.py`` checks that the SDK installed with perflab takes
+the fast way and sends the SDK's bytes.
 """
 
 from __future__ import annotations
