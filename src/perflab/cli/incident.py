@@ -43,13 +43,16 @@ def incident() -> None:
                    "(a --pid's loopback listeners serving pprof are found without it).")
 @click.option("--profile-duration", type=click.FloatRange(min=0, max=60), default=10.0,
               show_default=True, help="Seconds of CPU and off-CPU profile (0: none).")
+@click.option("--nice", type=click.IntRange(0, 19), default=10, show_default=True,
+              help="The capture's niceness: on busy cores the target keeps ~9 CPU slices in "
+                   "10 (0: the steps run at perflab's own).")
 @click.option("--alert", default=None, help="The alert that opened it: the runbook linked to"
               " this alert name (in $PERFLAB_RUNBOOKS) runs after the capture.")
 @click.option("--alert-fingerprint", default=None, hidden=True)
 @store_option
 @json_option
 def open_(*, title: str, pids: tuple[int, ...], services: tuple[str, ...],
-          pprof: tuple[str, ...], profile_duration: float, alert: str | None,
+          pprof: tuple[str, ...], profile_duration: float, nice: int, alert: str | None,
           alert_fingerprint: str | None, store_path: str | None, as_json: bool) -> None:
     """Open an incident and capture its evidence bundle, then triage it."""
     from perflab.incident import (  # noqa: PLC0415  # lazy: keeps --help fast
@@ -63,7 +66,7 @@ def open_(*, title: str, pids: tuple[int, ...], services: tuple[str, ...],
         raise InvalidValue(f"the title is 1 to {_MAX_TITLE} characters",
                            hint='e.g. perflab incident open "checkout slow" --pid 1234')
     opts = CaptureOptions(title, tuple(dict.fromkeys(pids)), tuple(dict.fromkeys(services)),
-                          tuple(dict.fromkeys(pprof)), profile_s=profile_duration,
+                          tuple(dict.fromkeys(pprof)), profile_s=profile_duration, nice=nice,
                           alert={"name": alert, "fingerprint": alert_fingerprint or alert}
                           if alert else None)
 

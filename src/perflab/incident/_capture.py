@@ -50,6 +50,10 @@ class CaptureOptions:
     offcpu_sample: int = OFFCPU_SAMPLE  # off-CPU stacks at 1 in N switch-outs (1: all)
     lookback_ns: int = LOOKBACK_NS
     parallel: int = 3  # steps at once: a 2-core machine should not be swamped by the capture
+    # the steps' niceness: when the cores are busy, the target gets ~9 of 10 contended CPU
+    # slices (CFS weights 1024 against 110); the profiles' probes run in the target's own
+    # context and are not slowed (0: the steps run as perflab does)
+    nice: int = 10
     proc_root: str = "/proc"
     alert: dict[str, str] | None = None  # the alert that opened it: name, fingerprint
     bench_history: bool = True  # the store holds benchmark history: look for regressions
@@ -98,7 +102,7 @@ def plan(opts: CaptureOptions, store_path: str, incident_id: int, tmp: Path) -> 
             steps.append(Step(f"cpu-profile {url}", (
                 "profile", "capture", "--pprof", url, "--duration", duration, "--top", "15",
                 "-o", out, "--json"), budget, files=(out,)))
-    return steps
+    return [dataclasses.replace(step, nice=opts.nice) for step in steps]
 
 
 def _with_detected_pprof(opts: CaptureOptions, progress: Any) -> CaptureOptions:

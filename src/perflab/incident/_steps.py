@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -39,6 +40,7 @@ class Step:
     files: tuple[str, ...] = ()
     ok_codes: tuple[int, ...] = (0,)  # a check that found something exits 1 and is still ok
     env: tuple[tuple[str, str], ...] = ()  # set for the step (a runbook's: the store)
+    nice: int = 0  # run at this niceness (with the tools it starts): the target keeps the CPU
 
 
 @dataclass(slots=True)
@@ -64,9 +66,12 @@ class StepResult:
 
 
 def command_line(step: Step) -> list[str]:
-    if step.perflab:
-        return [sys.executable, "-m", "perflab", *step.argv]
-    return ["/bin/sh", "-c", " ".join(step.argv)]
+    argv = ([sys.executable, "-m", "perflab", *step.argv] if step.perflab
+            else ["/bin/sh", "-c", " ".join(step.argv)])
+    # coreutils' nice, not a preexec_fn: steps start from threads, where one is not safe; the
+    # niceness is set before the step runs, so every tool it starts (py-spy, bpftrace) has it
+    nice = shutil.which("nice") if step.nice else None
+    return [nice, "-n", str(step.nice), *argv] if nice else argv
 
 
 def run_step(step: Step, *, cancelled: threading.Event | None = None) -> StepResult:

@@ -153,3 +153,11 @@ def test_the_captures_off_cpu_profile_samples_switches_and_its_cpu_profile_does_
     exact = plan(CaptureOptions("t", pids=(42,), offcpu_sample=1), "s.db", 1, tmp_path)
     argv = next(s.argv for s in exact if s.name == "offcpu-profile 42")
     assert argv[argv.index("--offcpu-sample") + 1] == "1"  # every switch: the exact profile
+
+
+def test_every_step_of_a_capture_runs_niced_unless_asked_not_to(tmp_path):
+    from perflab.incident._capture import plan  # noqa: PLC0415  # the plan only
+
+    assert {s.nice for s in plan(CaptureOptions("t", pids=(42,)), "s.db", 1, tmp_path)} == {10}
+    assert {s.nice for s in plan(CaptureOptions("t", pids=(42,), nice=0), "s.db", 1,
+                                 tmp_path)} == {0}

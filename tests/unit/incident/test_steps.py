@@ -72,3 +72,15 @@ def test_cancelling_skips_what_has_not_run(tmp_path):
     assert {s for _, s in seen[1:]} <= {"skipped", "ok"}
     assert sorted(n for n, _ in seen) == ["s0", "s1", "s2", "s3"]
     assert ("s3", "skipped") in seen
+
+
+def test_a_niced_step_and_the_tools_it_starts_run_at_that_niceness():
+    # the shell's own niceness and its child's (a tool the step starts), from /proc
+    niceness = "cut -d' ' -f19 /proc/self/stat"
+    step = Step("nice", (f'{niceness}; sh -c "{niceness}"',), 10.0, perflab=False, nice=7)
+    result = run_step(step)
+    assert result.status == "ok", result.message
+    base = os.getpriority(os.PRIO_PROCESS, 0)
+    assert result.stdout.split() == [str(min(base + 7, 19)).encode()] * 2
+    assert run_step(Step("plain", ("cut -d' ' -f19 /proc/self/stat",), 10.0,
+                         perflab=False)).stdout.split() == [str(base).encode()]
