@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -68,10 +69,18 @@ class StepResult:
 def command_line(step: Step) -> list[str]:
     argv = ([sys.executable, "-m", "perflab", *step.argv] if step.perflab
             else ["/bin/sh", "-c", " ".join(step.argv)])
-    # coreutils' nice, not a preexec_fn: steps start from threads, where one is not safe; the
-    # niceness is set before the step runs, so every tool it starts (py-spy, bpftrace) has it
-    nice = shutil.which("nice") if step.nice else None
-    return [nice, "-n", str(step.nice), *argv] if nice else argv
+    if not step.nice:
+        return argv
+    # A step is a session of its own, and under autogroup scheduling (CONFIG_SCHED_AUTOGROUP,
+    # on by default in most distributions' kernels) the CPU is shared between sessions first: a
+    # process's nice value only ranks it inside its session. So the session's nice is set
+    # (/proc/self/autogroup; best effort, an unprivileged write can be refused), then the
+    # step's own with coreutils' nice (not a preexec_fn: steps start from threads), before the
+    # step runs, so every tool it starts (py-spy, bpftrace) has both.
+    nice = shutil.which("nice")
+    run = f'exec {shlex.quote(nice)} -n "$0" "$@"' if nice else 'exec "$@"'
+    return ["/bin/sh", "-c", f'echo "$0" > /proc/self/autogroup 2>/dev/null; {run}',
+            str(step.nice), *argv]
 
 
 def run_step(step: Step, *, cancelled: threading.Event | None = None) -> StepResult:
