@@ -260,7 +260,6 @@ def _scope(scope: InstrumentationScope | None) -> bytes:
     return done[1]
 
 
-
 def _group(spans: Sequence[ReadableSpan]) -> dict[Resource, dict[InstrumentationScope | None,
                                                                  list[bytes]]]:
     """Encoded spans by resource, then by scope, each in order of first appearance, as the
