@@ -213,18 +213,15 @@ def _span(span: ReadableSpan) -> bytes:
         parts += (_SPAN_PARENT_ID, parent.span_id.to_bytes(8, "big"))
     parts += (_name(span.name), _KINDS[span.kind.value], _time(_SPAN_START, span.start_time),
               _time(_SPAN_END, span.end_time), _attributes(_SPAN_ATTRIBUTE, span.attributes))
-    if span.dropped_attributes:
-        parts.append(_count(_SPAN_DROPPED_ATTRIBUTES, span.dropped_attributes))
+    parts.append(_count(_SPAN_DROPPED_ATTRIBUTES, span.dropped_attributes))
     events = span.events
     if events:
         parts.append(_events(events))
-    if span.dropped_events:
-        parts.append(_count(_SPAN_DROPPED_EVENTS, span.dropped_events))
+    parts.append(_count(_SPAN_DROPPED_EVENTS, span.dropped_events))
     links = span.links
     if links:
         parts.append(_links(links))
-    if span.dropped_links:
-        parts.append(_count(_SPAN_DROPPED_LINKS, span.dropped_links))
+    parts.append(_count(_SPAN_DROPPED_LINKS, span.dropped_links))
     status = span.status
     parts += (_status(status.description, status.status_code.value),
               _FLAGS_REMOTE if parent is not None and parent.is_remote else _FLAGS_LOCAL)
