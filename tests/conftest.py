@@ -2,10 +2,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import os
 import shutil
 import signal
 import sqlite3
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -177,3 +179,20 @@ def _no_event_loop_left_running(request: pytest.FixtureRequest):
     if before is None and after is not None:
         asyncio.events._set_running_loop(None)  # so later tests are not failed by this one
         pytest.fail(f"{request.node.nodeid} left an event loop running in the main thread")
+
+
+@pytest.fixture(autouse=True)
+def _uprobes_apart(request: pytest.FixtureRequest):
+    """Tests marked ``uprobes`` take one machine-wide lock: a uprobe writes a breakpoint into
+    the library's pages of every process that maps it, and valgrind, which translates those
+    pages instead of running them, delivers the breakpoint to its program, which dies of
+    SIGTRAP. So a test tracing libc's getppid beside a callgrind count (whose markers are
+    getppid and getpgrp) fails the count. A file lock, not an xdist group, because the effect
+    is the machine's: another suite running on it is kept apart too."""
+    if request.node.get_closest_marker("uprobes") is None:
+        yield
+        return
+    lock = Path(tempfile.gettempdir()) / "perflab-tests-uprobes.lock"
+    with lock.open("a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)  # released when the file closes
+        yield

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from tests._schemas import validate
-from tests.conftest import IN_CI
+from tests.conftest import IN_CI, require_root, wait_for
 
 from conftest import require_tool
 from perflab.bench import load
@@ -101,6 +101,7 @@ def test_pyperf_json(tmp_path, capsys):
     assert "~ (p=1.000 n=20)" in capsys.readouterr().out
 
 
+@pytest.mark.uprobes
 def test_callgrind_instruction_counts_are_steady(capsys):
     require_tool("valgrind")
     assert main(["bench", "cmd", "true", "/bin/echo hi", "-r", "3", "--metric",
@@ -119,6 +120,7 @@ def test_callgrind_instruction_counts_are_steady(capsys):
 DEBIAN_PYTHON = "/usr/bin/python3"
 
 
+@pytest.mark.uprobes
 @pytest.mark.parametrize("python", [sys.executable, DEBIAN_PYTHON],
                          ids=["venv-python", "debian-python3.11"])
 def test_bench_run_metric_instructions(tmp_path, capsys, python):
@@ -141,3 +143,34 @@ def test_bench_run_metric_instructions(tmp_path, capsys, python):
     # callgrind counts only the bracketed loop: values agree to well under 1 % (0.1 % in a plain
     # run; make test measures coverage, whose tracer adds a few calls of its own to a stretch)
     assert (high - low) / low < 0.01
+
+
+def _libc_of_this_process() -> str:
+    maps = Path("/proc/self/maps").read_text()
+    return next(line.split()[-1] for line in maps.splitlines() if "/libc.so" in line)
+
+
+@pytest.mark.root
+@pytest.mark.uprobes
+def test_a_count_killed_by_a_uprobe_is_refused_and_the_uprobe_named(tmp_path, capsys):
+    """A uprobe on libc's malloc (bpftrace here; any tracer alike) kills every program valgrind
+    runs: the count is refused, with the frame it died at and the uprobe as the likely cause."""
+    require_tool("valgrind")
+    require_root("bpftrace uprobes")
+    bpftrace = require_tool("bpftrace")
+    out = tmp_path / "bpftrace.out"
+    program = (f"uprobe:{_libc_of_this_process()}:malloc {{ @calls = count(); }} "
+               'BEGIN { printf("attached\\n"); }')  # BEGIN runs once every probe is attached
+    with out.open("w") as sink:
+        tracer = subprocess.Popen([bpftrace, "-e", program], stdout=sink,
+                                  stderr=subprocess.STDOUT)
+    try:
+        wait_for(lambda: "attached" in out.read_text(), timeout_s=60, what="bpftrace attached")
+        code = main(["bench", "cmd", "/bin/echo hi", "-r", "2", "--metric", "instructions"])
+    finally:
+        tracer.terminate()
+        tracer.wait(timeout=30)
+    err = capsys.readouterr().err
+    assert code == 1, err
+    assert "/bin/echo hi: the program died of SIGTRAP under valgrind at malloc" in err
+    assert "a uprobe on that function" in err

@@ -88,12 +88,45 @@ def callgrind_instructions(argv: list[str], *, valgrind: str | None = None,
              *argv], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, check=False,
             stdin=subprocess.DEVNULL, env=env)
         text = out.read_text(errors="replace") if out.exists() else ""
+    refuse_a_breakpoint_death(proc.stderr, shlex.join(argv))
     m = _TOTALS.search(text)
     if m is None:
         raise CheckFailed(f"callgrind produced no counts for {shlex.join(argv)}: "
-                          f"{proc.stderr.strip()[-300:]}", hint="run the command under "
+                          f"{valgrind_failure(proc.stderr)}", hint="run the command under "
                           "`valgrind --tool=callgrind` yourself to see why")
     return float(m.group(1)), proc.returncode
+
+
+_DEATH = re.compile(r"^==\d+== Process terminating with default action of signal \d+ "
+                    r"\((SIG\w+)\)[^\n]*\n(?:==\d+==\s+at (?:0x[0-9A-Fa-f]+: )?(.+))?",
+                    re.MULTILINE)
+
+
+def valgrind_failure(log: str) -> str:
+    """What valgrind's log says went wrong, in one line: the fatal signal and where it struck,
+    else the log's last line (its stack traces and summary are in the log itself)."""
+    death = _DEATH.search(log)
+    if death is not None:
+        where = f" at {death.group(2).strip()}" if death.group(2) else ""
+        return f"the program died of {death.group(1)} under valgrind{where}"
+    lines = [line for line in log.strip().splitlines() if line.strip()]
+    return lines[-1][-300:] if lines else "valgrind printed nothing"
+
+
+def refuse_a_breakpoint_death(log: str, what: str) -> None:
+    """A SIGTRAP under valgrind is almost always a uprobe, not the program: bpftrace, perf probe
+    or any eBPF tool tracing a library function writes a breakpoint into that library's pages
+    for every process that maps it. The kernel steps over it natively; valgrind translates the
+    breakpoint like any other instruction and delivers the trap to the program, which dies.
+    The count would be of a different program's death, so it is never kept, even with
+    --ignore-failure."""
+    death = _DEATH.search(log)
+    if death is not None and death.group(1) == "SIGTRAP":
+        raise CheckFailed(f"{what}: {valgrind_failure(log)}",
+                          hint="a uprobe on that function (bpftrace, perf probe, an eBPF tool "
+                               "such as perflab ebpf libcalls or perflab leak on a native "
+                               "process) plants a breakpoint valgrind cannot step over: count "
+                               "again once nothing traces that library")
 
 
 def callgrind_marked_parts(argv: list[str], *, env: dict[str, str] | None = None,
@@ -116,9 +149,10 @@ def callgrind_marked_parts(argv: list[str], *, env: dict[str, str] | None = None
             m = _SUMMARY.search(part.read_text(errors="replace"))
             if m is not None:
                 counts.append(float(m.group(1)))
+    refuse_a_breakpoint_death(proc.stderr, "the benchmark worker")
     if proc.returncode != 0:
-        raise CheckFailed(f"the benchmark worker failed under valgrind: "
-                          f"{(proc.stdout + proc.stderr).strip()[-300:]}",
+        said = proc.stdout.strip().splitlines()[-1:] or [valgrind_failure(proc.stderr)]
+        raise CheckFailed(f"the benchmark worker failed under valgrind: {said[0][-300:]}",
                           hint="run it without --metric instructions to see the error")
     return counts
 

@@ -203,6 +203,7 @@ def cleak(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.mark.root
+@pytest.mark.uprobes
 @pytest.mark.parametrize("leaking", [True, False])
 def test_c_program_leak_named_by_malloc_uprobes(cleak, tmp_path, leaking):
     """The leaking function is ranked first, with its source line; the freed temporaries of

@@ -16,7 +16,7 @@ from tests.conftest import require_tool
 
 from perflab.store import Store
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.uprobes]  # valgrind dies of uprobes
 ROOT = Path(__file__).resolve().parents[3]
 FIX = ROOT / "tests" / "fixtures" / "debug"
 SCHEMA = json.loads((ROOT / "docs" / "schemas" / "memcheck.schema.json").read_text())

@@ -111,6 +111,7 @@ def strace_counts(path: Path) -> dict[str, int]:
     return counts
 
 
+@pytest.mark.uprobes
 def test_syscall_counts_agree_with_strace_and_libcalls_counts_the_same_calls(tmp_path):
     strace_out = tmp_path / "strace.txt"
     with stepped_target(tmp_path, TARGET) as (pid, go):
