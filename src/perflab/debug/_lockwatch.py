@@ -49,11 +49,12 @@ import threading
 import time
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from perflab.debug import _agent
+from perflab.debug import _agent, _cbuild
 
 ENV_LOCKWATCH = "PERFLAB_LOCKWATCH"
+ENV_ENGINE = "PERFLAB_LOCKWATCH_ENGINE"  # "python": the Python books even where C's can be built
 MAX_ORDERS = 10_000         # ordered pairs remembered (each with a stack of at most
                             # STACK_FRAMES): past it new pairs are not checked, /locks says so
 STACK_FRAMES = 32
@@ -150,13 +151,36 @@ def _stack(frame: Any) -> list[str]:
 
 
 class _Watched:
-    """A lock that reports who holds it, who waits for it and the order it is taken in.
+    """What a watched lock does besides its hot path: the lock API and the books' rarer pages.
 
-    ``__enter__``/``__exit__`` (``with lock:``, the common case) keep the books inline: every
-    call saved is a measurable share of an uncontended acquire."""
+    A mixin: the hot path (``__enter__``/``__exit__``, ``with lock:``, the common case) and the
+    fields it keeps come from the books the concrete classes stand on, C's (``_lockwatch_books.c``)
+    or Python's (``_PyBooks``), which call back here for a wait, a first ordered pair and a
+    long hold."""
 
-    __slots__ = ("__weakref__", "_code", "_count", "_depth", "_lasti", "_lock", "_owner",
-                 "_preds", "_release", "_since", "_try", "created", "kind", "serial")
+    # a mixin has no fields of its own; mypy is told the concrete classes' (it would refuse
+    # every assignment to a name a mixin's empty __slots__ does not list)
+    if TYPE_CHECKING:
+        __slots__ = ("_code", "_count", "_depth", "_is_owned", "_lasti", "_lock", "_owner",
+                     "_preds", "_release", "_since", "_try", "created", "kind", "serial")
+    else:
+        __slots__ = ()
+
+    # the books' fields: the C Books' members, or the Python books' slots
+    _try: Any            # the lock's acquire and release, bound once: a bound method per
+    _release: Any        # acquire adds up
+    _owner: int | None
+    _count: int
+    _since: float
+    _code: Any           # the taking site: code object and instruction offset
+    _lasti: int
+    _preds: set[int] | None  # serials of locks seen held before this one
+    _depth: int
+    serial: int
+    # the concrete classes' own slots
+    _lock: Any
+    kind: str
+    created: tuple[Any, int] | None
 
     def __init__(self, lock: Any, kind: str, created: tuple[Any, int] | None,
                  depth: int = 1) -> None:
@@ -164,17 +188,17 @@ class _Watched:
         # how far up __enter__'s caller is: 2 for a Condition's own lock, entered only by
         # Condition.__enter__ (asking for that frame's caller would build both frame objects)
         self._depth = depth
-        self._try = lock.acquire      # bound once: a bound method per acquire adds up
+        self._try = lock.acquire
         self._release = lock.release
         self.kind = kind
         self.serial = next(_serial)
         self.created = created
-        self._owner: int | None = None
+        self._owner = None
         self._count = 0
         self._since = 0.0
-        self._code: Any = None        # the taking site: code object and instruction offset
+        self._code = None
         self._lasti = 0
-        self._preds: set[int] | None = None  # serials of locks seen held before this one
+        self._preds = None
 
     # -- the lock API --------------------------------------------------------------------------
 
@@ -188,51 +212,6 @@ class _Watched:
         # a try-lock cannot deadlock: only blocking acquisitions teach the order
         self._taken(me, _getframe(1), ordered=bool(blocking))
         return True
-
-    def __enter__(self) -> bool:
-        if not self._try(False):  # noqa: FBT003  # uncontended (or an RLock ours already)
-            self._wait()
-        me = _get_ident()
-        if self._owner == me:  # an RLock re-entered (never true of a Lock: one compare)
-            self._count += 1
-            return True
-        self._owner = me
-        self._count = 1
-        self._since = _now
-        try:
-            frame = _getframe(self._depth)
-        except ValueError:  # no caller that far up
-            frame = _getframe(1)
-        code = frame.f_code
-        if code is _CONDITION_ENTER and frame.f_back is not None:  # `with condition:`
-            frame = frame.f_back
-            code = frame.f_code
-        self._code = code
-        self._lasti = frame.f_lasti
-        held = _held[me]
-        if held:  # locks already held: an order to learn, unless this one was seen before
-            preds = self._preds
-            if preds is None or len(held) > 1 or held[0].serial not in preds:
-                self._learn_all(held, frame)
-        held.append(self)
-        return True
-
-    def __exit__(self, kind: object, value: object, tb: object) -> None:
-        if self._count > 1:
-            self._count -= 1
-            self._release()
-            return
-        owner = self._owner
-        if owner is not None:
-            held = _held[owner]
-            if held and held[-1] is self:
-                held.pop()
-            elif self in held:
-                held.remove(self)
-            if self._since <= _horizon:
-                self._long_hold()
-            self._owner = None
-        self._release()
 
     def locked(self) -> bool:
         return self._owner is not None
@@ -308,7 +287,7 @@ class _Watched:
         self._count = 0
 
 
-class _WatchedLock(_Watched):
+class _LockMethods(_Watched):
     __slots__ = ()
 
     def release(self) -> None:
@@ -317,10 +296,11 @@ class _WatchedLock(_Watched):
         self._release()  # an unlocked Lock raises RuntimeError here, as a plain one does
 
 
-class _WatchedRLock(_Watched):
+class _RLockMethods(_Watched):
     """An RLock also speaks Condition's protocol (a Condition uses it when its lock has it)."""
 
-    __slots__ = ("_is_owned",)
+    __slots__ = ()
+    _is_owned: Any
 
     def __init__(self, lock: Any, kind: str, created: tuple[Any, int] | None,
                  depth: int = 1) -> None:
@@ -351,6 +331,103 @@ class _WatchedRLock(_Watched):
             _waiting.pop(me, None)
         self._taken(me, _getframe(1))
         self._count = count
+
+
+class _PyBooks(_Watched):
+    """The hot path in Python, for when the C books cannot be built (no compiler, no headers):
+    the same books, kept inline, since every call saved is a measurable share of an
+    uncontended acquire."""
+
+    __slots__ = ()
+
+    def __enter__(self) -> bool:
+        if not self._try(False):  # noqa: FBT003  # uncontended (or an RLock ours already)
+            self._wait()
+        me = _get_ident()
+        if self._owner == me:  # an RLock re-entered (never true of a Lock: one compare)
+            self._count += 1
+            return True
+        self._owner = me
+        self._count = 1
+        self._since = _now
+        try:
+            frame = _getframe(self._depth)
+        except ValueError:  # no caller that far up
+            frame = _getframe(1)
+        code = frame.f_code
+        if code is _CONDITION_ENTER and frame.f_back is not None:  # `with condition:`
+            frame = frame.f_back
+            code = frame.f_code
+        self._code = code
+        self._lasti = frame.f_lasti
+        held = _held[me]
+        if held:  # locks already held: an order to learn, unless this one was seen before
+            preds = self._preds
+            if preds is None or len(held) > 1 or held[0].serial not in preds:
+                self._learn_all(held, frame)
+        held.append(self)
+        return True
+
+    def __exit__(self, kind: object, value: object, tb: object) -> None:
+        if self._count > 1:
+            self._count -= 1
+            self._release()
+            return
+        owner = self._owner
+        if owner is not None:
+            held = _held[owner]
+            if held and held[-1] is self:
+                held.pop()
+            elif self in held:
+                held.remove(self)
+            if self._since <= _horizon:
+                self._long_hold()
+            self._owner = None
+        self._release()
+
+
+# the books' fields: slots of the Python books' concrete classes (the C books have them as
+# members); and what every concrete watched lock adds to its books' fields
+_PY_BOOKS = ("_code", "_count", "_depth", "_lasti", "_owner", "_preds", "_release", "_since",
+             "_try", "serial")
+_OWN_SLOTS = ("__weakref__", "_is_owned", "_lock", "created", "kind")
+
+
+class _PyWatchedLock(_PyBooks, _LockMethods):
+    __slots__ = _PY_BOOKS + _OWN_SLOTS
+
+
+class _PyWatchedRLock(_PyBooks, _RLockMethods):
+    __slots__ = _PY_BOOKS + _OWN_SLOTS
+
+
+_PyWatchedLock.__name__ = "_WatchedLock"
+_PyWatchedRLock.__name__ = "_WatchedRLock"
+
+# the concrete classes new locks are made of, and the books they keep: lockwatch() picks them
+_engine: dict[str, Any] = {"name": "", "detail": "", "lock": _PyWatchedLock,
+                           "rlock": _PyWatchedRLock, "set_clock": None}
+
+
+def _choose_engine() -> None:
+    """The C books when they can be had (built on first use, _cbuild), else Python's; once per
+    process. ``PERFLAB_LOCKWATCH_ENGINE=python`` asks for Python's."""
+    if _engine["name"]:
+        return
+    if os.environ.get(ENV_ENGINE, "").strip().lower() == "python":
+        _engine.update(name="python", detail=f"{ENV_ENGINE}=python")
+        return
+    module, detail = _cbuild.load("perflab.debug._lockwatch_books",
+                                  Path(__file__).with_name("_lockwatch_books.c"))
+    if module is None:
+        _engine.update(name="python", detail=f"the C books were {detail}")
+        return
+    module.setup(_held, _CONDITION_ENTER)
+    books = module.Books
+    lock = type("_WatchedLock", (_LockMethods, books), {"__slots__": _OWN_SLOTS})
+    rlock = type("_WatchedRLock", (_RLockMethods, books), {"__slots__": _OWN_SLOTS})
+    _engine.update(name="c", detail=detail, lock=lock, rlock=rlock,
+                   set_clock=module.set_clock)
 
 
 def _note_order(first: _Watched, second: _Watched, frame: Any) -> bool:
@@ -430,6 +507,9 @@ def _tick() -> None:
     _now = now = _monotonic()
     threshold = _config["hold_threshold"]
     _horizon = now - threshold if threshold > 0 else math.inf
+    set_clock = _engine["set_clock"]
+    if set_clock is not None:  # the C books read their own copy
+        set_clock(_now, _horizon)
 
 
 def _start_clock() -> None:
@@ -458,15 +538,15 @@ def _new_lock() -> Any:
     frame = _getframe(1)
     if not _made_by_program(frame):
         return _real_lock()
-    return _WatchedLock(_real_lock(), "Lock", _where(frame))
+    return _engine["lock"](_real_lock(), "Lock", _where(frame))
 
 
 def _new_rlock(*args: Any, **kwargs: Any) -> Any:
     frame = _getframe(1)
     if not _made_by_program(frame):
         return _real_rlock(*args, **kwargs)
-    return _WatchedRLock(_real_rlock(*args, **kwargs), "RLock", _where(frame),
-                         2 if frame.f_code is _CONDITION_INIT else 1)
+    return _engine["rlock"](_real_rlock(*args, **kwargs), "RLock", _where(frame),
+                            2 if frame.f_code is _CONDITION_INIT else 1)
 
 
 def lockwatch(*, hold_threshold: float = 1.0, report: Any = _stderr_report) -> None:
@@ -476,6 +556,7 @@ def lockwatch(*, hold_threshold: float = 1.0, report: Any = _stderr_report) -> N
     tick = min(CLOCK_TICKS[1], max(CLOCK_TICKS[0], hold_threshold / 10)) \
         if hold_threshold > 0 else CLOCK_TICKS[1]  # at 0 every hold counts: only max_s reads it
     _config.update(on=True, hold_threshold=hold_threshold, report=report, tick=tick)
+    _choose_engine()
     _tick()
     _start_clock()
     # the point: locks made from now on are watched (typeshed calls Lock a class, hence setattr)
@@ -506,6 +587,7 @@ def locks(query: dict[str, str]) -> dict[str, Any]:  # noqa: ARG001  # the agent
                 "waited_s": round(now - since, 6)}
                for ident, (lk, since) in list(_waiting.items())]
     return {"watching": _config["on"], "hold_threshold_s": _config["hold_threshold"],
+            "books": {"engine": _engine["name"] or None, "detail": _engine["detail"]},
             "orders": len(_orders), "orders_full": len(_orders) >= MAX_ORDERS,
             "held": held, "waiting": waiting, "inversions": list(_inversions),
             "long_holds": sorted(_long_holds.values(), key=lambda e: -e["max_s"])}

@@ -14,10 +14,24 @@ import textwrap
 import threading
 from pathlib import Path
 
+import pytest
+from tests.conftest import require_tool
+
 from perflab.debug import python_stacks_from_agent as from_agent
 from perflab.debug._stacks import _cycles
 
 SRC = str(Path(__file__).parent.parent.parent.parent / "src")
+
+
+@pytest.fixture(autouse=True, params=["c", "python"])
+def books(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
+    """Every program below runs on both books: the C ones (built here, into a fresh cache, by
+    the first program of each test that asks) and the Python ones."""
+    if request.param == "c":
+        require_tool("gcc")
+    monkeypatch.setenv("PERFLAB_LOCKWATCH_ENGINE", request.param)
+    monkeypatch.setenv("PERFLAB_EXT_CACHE", str(tmp_path / "ext"))
+    return str(request.param)
 
 
 def _run(code: str) -> dict:
@@ -297,3 +311,20 @@ def test_long_holds_are_measured_on_the_hold_clock_also_in_a_forked_child():
         print(json.dumps({"parent": sites(), "child": json.loads(os.read(read, 4096))}))
     """)
     assert doc == {"parent": ["hold_long"], "child": ["hold_long"]}
+
+
+def test_the_books_asked_for_are_the_books_kept(books):
+    """In CI the C books must build (gcc and the Python headers are there); without a compiler
+    or headers lockwatch keeps the Python books and /locks says why."""
+    doc = _run("""
+        import json, threading
+        lockwatch(report=None)
+        lock = threading.Lock()
+        with lock:
+            held = locks({})["held"]
+        print(json.dumps({"books": locks({})["books"], "type": type(lock).__mro__[1].__name__,
+                          "held": [h["site"].split(" (")[0] for h in held]}))
+    """)
+    assert doc["books"]["engine"] == books
+    assert doc["type"] == ("_LockMethods" if books == "c" else "_PyBooks")
+    assert doc["held"] == ["<module>"]
