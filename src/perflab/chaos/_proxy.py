@@ -28,6 +28,7 @@ import ipaddress
 import os
 import socket
 import threading
+import time
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
@@ -122,9 +123,9 @@ class Proxy:
         self.lock = lock or threading.RLock()
         self.published = published
         self._server: asyncio.Server | None = None
-        # a toxic's duration: its current token (under the lock; a timer whose token is no
-        # longer there does nothing) and its timer (on the loop only)
-        self._expiry_token: dict[int, object] = {}
+        # a toxic's duration: its current deadline (under the lock; a timer whose deadline is
+        # no longer there does nothing) and its timer (on the loop only)
+        self._expiry_token: dict[int, _Deadline] = {}
         self._expiry: dict[int, asyncio.TimerHandle] = {}
         self._connecting: set[asyncio.Task[None]] = set()
         self.bands: FaultBands | None = None  # the toxics' bands on a run, when there's a store
@@ -216,10 +217,10 @@ class Proxy:
             finish_toxic(toxic, body)
             self.chains[toxic.stream].append(toxic)
             self._changed(toxic.stream)
-            if toxic.duration is not None:
-                self._expire_after(toxic)
             if self.bands is not None and toxic.banded:
                 self.bands.added(self.name, toxic)
+            if toxic.duration is not None:  # after the band's start: it lasts the whole duration
+                self._expire_after(toxic)
             self.published()
             return toxic.to_json()
 
@@ -236,14 +237,15 @@ class Proxy:
             duration = read_duration(body.get("duration", toxic.duration))
             toxic.attributes, toxic.texts, toxic.toxicity = attributes, texts, toxicity
             toxic.generation += 1
-            if duration != toxic.duration or "duration" in body:
+            new_clock = duration != toxic.duration or "duration" in body
+            if new_clock:
                 toxic.duration = duration
                 self._cancel_expiry(toxic)
-                if duration is not None:
-                    self._expire_after(toxic)
             self._changed(toxic.stream)
             if self.bands is not None and toxic.banded:
                 self.bands.changed(self.name, toxic)
+            if new_clock and duration is not None:  # after the new band's start
+                self._expire_after(toxic)
             self.published()
             return toxic.to_json()
 
@@ -277,8 +279,9 @@ class Proxy:
             conn.toxics_changed(stream)
 
     def _expire_after(self, toxic: Toxic) -> None:
-        """Under the lock: a new clock for ``toxic``'s duration."""
-        token = object()
+        """Under the lock: a new clock for ``toxic``'s duration, from now."""
+        assert toxic.duration is not None  # the callers' condition
+        token = _Deadline(time.monotonic() + duration_seconds(toxic.duration))
         self._expiry_token[id(toxic)] = token
         self._on_loop(self._set_timer, toxic, token)
 
@@ -287,21 +290,37 @@ class Proxy:
         self._expiry_token.pop(id(toxic), None)
         self._on_loop(self._set_timer, toxic, None)
 
-    def _set_timer(self, toxic: Toxic, token: object) -> None:
+    def _set_timer(self, toxic: Toxic, token: _Deadline | None) -> None:
         """On the loop: the timer of ``toxic``'s clock ``token`` (None: no timer)."""
         handle = self._expiry.pop(id(toxic), None)
         if handle is not None:
             handle.cancel()
-        if token is not None and toxic.duration is not None:
+        if token is not None:
             self._expiry[id(toxic)] = self.loop.call_later(
-                duration_seconds(toxic.duration), self._expire, toxic, token)
+                max(0.0, token.at - time.monotonic()), self._expire, toxic, token)
 
-    def _expire(self, toxic: Toxic, token: object) -> None:
+    def _expire(self, toxic: Toxic, token: _Deadline) -> None:
         with self.lock:
-            if self._expiry_token.get(id(toxic)) is token:  # not changed since the timer
-                self._expiry.pop(id(toxic), None)
-                if toxic in self.chains[toxic.stream]:
-                    self.remove_toxic(toxic.name)
+            if self._expiry_token.get(id(toxic)) is not token:  # changed since the timer
+                return
+            # a loop's timers may fire a little early (uvloop's keep milliseconds, asyncio's
+            # its clock's resolution): a toxic lasts at least its duration
+            left = token.at - time.monotonic()
+            if left > 0:
+                self._expiry[id(toxic)] = self.loop.call_later(left, self._expire, toxic, token)
+                return
+            self._expiry.pop(id(toxic), None)
+            if toxic in self.chains[toxic.stream]:
+                self.remove_toxic(toxic.name)
+
+
+class _Deadline:
+    """When a toxic's duration ends (time.monotonic()); also the identity of that clock."""
+
+    __slots__ = ("at",)
+
+    def __init__(self, at: float) -> None:
+        self.at = at
 
 
 class ProxyCollection:
