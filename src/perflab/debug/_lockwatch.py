@@ -25,15 +25,18 @@ belongs to whoever made the ``Condition``, so a program's ``Condition`` is watch
 ``Event``'s is not. Locks created before ``lockwatch()`` stay plain: call it first thing, or
 start the program with ``PERFLAB_LOCKWATCH=1`` under ``perflab run --debug``.
 
-**Cost.** An uncontended ``with lock:`` on a watched lock is one Python call each way: the lock
-is tried without blocking first (a wait is recorded, with the time, only when that fails), the
-owner and the taking site (code object and instruction offset: the line is looked up only when
-reported) are attribute stores, the thread's held list one append and one pop. There is no clock
-call: hold times are read from a clock that a daemon thread (``perflab-lockwatch-clock``)
-refreshes every tenth of ``hold_threshold``, at most 50 ms and at least 1 ms apart, so a hold is
-measured to that resolution and a release compares one float. An ordered pair of locks seen
-before is one set lookup; a stack is taken only the first time a pair is seen. Standard library
-only, and it never raises into the program: this runs inside the user's process.
+**Cost.** An uncontended ``with lock:`` on a watched lock runs no Python code: its
+``__enter__`` and ``__exit__`` are C (``_lockwatch_books.c``, built on first use by ``_cbuild``
+for the interpreter that runs; Python's own books, the same ones kept inline, where it cannot be
+built). The lock is tried without blocking first (a wait is recorded, with the time, only when
+that fails), the owner and the taking site (code object and instruction offset: the line is
+looked up only when reported) are stored, the thread's held list gets one append and one pop.
+There is no clock call: hold times are read from a clock that a daemon thread
+(``perflab-lockwatch-clock``) refreshes every tenth of ``hold_threshold``, at most 50 ms and at
+least 1 ms apart, so a hold is measured to that resolution and a release compares one float. An
+ordered pair of locks seen before is one set lookup; a stack is taken only the first time a pair
+is seen. Standard library only (and a C compiler, when there is one), and it never raises into
+the program: this runs inside the user's process.
 """
 
 from __future__ import annotations
