@@ -16,6 +16,20 @@
 #include <frameobject.h>
 #include <pythread.h>
 
+/* On CPython 3.11 the taking site is read from the interpreter's own frame records, as Cython
+ * reads them: asking for a frame object (PyEval_GetFrame) makes the interpreter build one for
+ * the caller, and free it when the caller returns, on every call of a function that takes a
+ * lock (about a point of the service's CPU of the two the books cost). Other versions keep the
+ * public API; a frame object is still built, on every version, when an order is learnt (rare:
+ * its stack is kept). */
+#if PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030C0000
+#define LOCKWATCH_INTERNAL_FRAMES 1
+#ifndef Py_BUILD_CORE
+#define Py_BUILD_CORE 1
+#endif
+#include <internal/pycore_frame.h>
+#endif
+
 typedef struct {
     PyObject_HEAD
     PyObject *try_;       /* the lock's acquire, bound once */
@@ -141,6 +155,67 @@ caller_frame(int depth)
     return frame;
 }
 
+#ifdef LOCKWATCH_INTERNAL_FRAMES
+/* The interpreter frame `depth` calls up from the caller of __enter__, as caller_frame finds
+ * it, without a frame object; NULL when there is none. */
+static _PyInterpreterFrame *
+skip_incomplete(_PyInterpreterFrame *f)
+{
+    while (f != NULL && _PyFrame_IsIncomplete(f))
+        f = f->previous;
+    return f;
+}
+
+static _PyInterpreterFrame *
+caller_record(int depth)
+{
+    _PyInterpreterFrame *f = skip_incomplete(PyThreadState_Get()->cframe->current_frame);
+    for (int i = 1; f != NULL && i < depth; i++) {
+        _PyInterpreterFrame *back = skip_incomplete(f->previous);
+        if (back == NULL)
+            break;  /* not that deep: the deepest there is */
+        f = back;
+    }
+    return f;
+}
+
+/* The taking site (new reference to its code, and its byte offset) from the records. */
+static PyObject *
+site_of(int depth, int *lasti)
+{
+    _PyInterpreterFrame *f = caller_record(depth);
+    if (f == NULL)
+        return NULL;
+    if ((PyObject *)f->f_code == condition_enter) {  /* `with condition:`: its caller's */
+        _PyInterpreterFrame *back = skip_incomplete(f->previous);
+        if (back != NULL)
+            f = back;
+    }
+    *lasti = _PyInterpreterFrame_LASTI(f) * (int)sizeof(_Py_CODEUNIT);
+    return Py_NewRef((PyObject *)f->f_code);
+}
+#endif
+
+/* The frame object of the taking site, for _learn_all's stack (a new reference, or NULL). */
+static PyFrameObject *
+site_frame(int depth)
+{
+    PyFrameObject *frame = caller_frame(depth);
+    if (frame != NULL) {
+        PyCodeObject *code = PyFrame_GetCode(frame);
+        int is_condition = (PyObject *)code == condition_enter;
+        Py_DECREF(code);
+        if (is_condition) {
+            PyFrameObject *back = PyFrame_GetBack(frame);
+            if (back != NULL) {
+                Py_DECREF(frame);
+                frame = back;
+            }
+        }
+    }
+    return frame;
+}
+
 static PyObject *
 Books_enter(Books *self, PyObject *Py_UNUSED(ignored))
 {
@@ -167,22 +242,18 @@ Books_enter(Books *self, PyObject *Py_UNUSED(ignored))
     self->count = 1;
     self->since = clock_now;
 
-    PyFrameObject *frame = caller_frame(self->depth);
+#ifdef LOCKWATCH_INTERNAL_FRAMES
+    PyFrameObject *frame = NULL;  /* built only when an order is learnt */
+    Py_XSETREF(self->code, site_of(self->depth, &self->lasti));  /* NULL: no site */
+#else
+    PyFrameObject *frame = site_frame(self->depth);
     PyObject *code = NULL;
     if (frame != NULL) {
         code = (PyObject *)PyFrame_GetCode(frame);
-        if (code == condition_enter) {  /* `with condition:`: the site is its caller's */
-            PyFrameObject *back = PyFrame_GetBack(frame);
-            if (back != NULL) {
-                Py_DECREF(frame);
-                frame = back;
-                Py_DECREF(code);
-                code = (PyObject *)PyFrame_GetCode(frame);
-            }
-        }
         self->lasti = PyFrame_GetLasti(frame);
     }
     Py_XSETREF(self->code, code);  /* steals the new reference (NULL: no site) */
+#endif
 
     PyObject *held = held_list(me);
     if (held == NULL) {
@@ -203,6 +274,9 @@ Books_enter(Books *self, PyObject *Py_UNUSED(ignored))
             }
         }
         if (!seen) {
+#ifdef LOCKWATCH_INTERNAL_FRAMES
+            frame = site_frame(self->depth);  /* the stack of a pair is kept: a frame object */
+#endif
             PyObject *learnt = PyObject_CallMethodObjArgs(
                 (PyObject *)self, str_learn_all, held, frame ? (PyObject *)frame : Py_None,
                 NULL);

@@ -315,16 +315,32 @@ def test_long_holds_are_measured_on_the_hold_clock_also_in_a_forked_child():
 
 def test_the_books_asked_for_are_the_books_kept(books):
     """In CI the C books must build (gcc and the Python headers are there); without a compiler
-    or headers lockwatch keeps the Python books and /locks says why."""
+    or headers lockwatch keeps the Python books and /locks says why. Both name the same sites:
+    the line of the `with`, a Condition's by its caller's."""
     doc = _run("""
         import json, threading
         lockwatch(report=None)
         lock = threading.Lock()
-        with lock:
-            held = locks({})["held"]
+        cond = threading.Condition()
+        seen = {}
+
+        def take_lock():
+            with lock:  # line 10
+                seen["lock"] = [h["site"] for h in locks({})["held"]]
+
+        def take_condition():
+            with cond:  # line 14
+                seen["cond"] = [h["site"] for h in locks({})["held"]]
+
+        take_lock()
+        take_condition()
+        with lock:  # line 19
+            seen["module"] = [h["site"] for h in locks({})["held"]]
         print(json.dumps({"books": locks({})["books"], "type": type(lock).__mro__[1].__name__,
-                          "held": [h["site"].split(" (")[0] for h in held]}))
+                          "seen": seen}))
     """)
     assert doc["books"]["engine"] == books
     assert doc["type"] == ("_LockMethods" if books == "c" else "_PyBooks")
-    assert doc["held"] == ["<module>"]
+    assert doc["seen"] == {"lock": ["take_lock (<string>:10)"],
+                           "cond": ["take_condition (<string>:14)"],
+                           "module": ["<module> (<string>:19)"]}
