@@ -133,9 +133,10 @@ def main() -> None:
         ratios = [(b[0] / a[0] - 1) * 100 for a, b in zip(off, rounds[name], strict=True)]
         med, lo, hi = median_interval(ratios)
         tput = [(1 - b[1] / a[1]) * 100 for a, b in zip(off, rounds[name], strict=True)]
+        t_med, t_lo, t_hi = median_interval(tput)
         print(f"CPU per request {name}: {med:+.1f} % (95 % interval {lo:+.1f} .. {hi:+.1f} %, "
               f"{len(ratios)} rounds; target <= 5 %); throughput lost (median of rounds): "
-              f"{statistics.median(tput):.1f} %")
+              f"{t_med:.1f} % (95 % interval {t_lo:.1f} .. {t_hi:.1f} %)")
     print(f"load average at end: {os.getloadavg()[0]:.1f}")
     srcs = {"": None} | ({" (base)": args.base} if args.base else {})
     for label, src in srcs.items():
