@@ -4,6 +4,7 @@ traffic; what it finds; that nothing it started survives it, after a normal end 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -367,5 +368,12 @@ def test_children_stop_even_when_the_demo_is_killed(tmp_path):
     deadline = time.monotonic() + 10
     while demo.survivors() and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert demo.survivors() == []
+    survivors = demo.survivors()
+    assert survivors == [], [_command_of(pid) for pid in survivors]
     assert port_is_free(hub_port)
+
+
+def _command_of(pid: int) -> str:
+    with contextlib.suppress(psutil.Error):
+        return " ".join(psutil.Process(pid).cmdline()) or psutil.Process(pid).name()
+    return f"{pid} (gone)"

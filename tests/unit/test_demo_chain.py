@@ -1,14 +1,21 @@
-"""The demo chain's services take a client's reset connection quietly."""
+"""The demo chain's services take a client's reset connection quietly, and stop promptly."""
 
 from __future__ import annotations
 
+import os
 import select
+import signal
 import socket
+import subprocess
+import sys
 import threading
+import urllib.request
 from http.server import ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 from opentelemetry import trace
+from tests.conftest import wait_for
 
 from perflab.demo import chain
 
@@ -112,3 +119,30 @@ def test_spans_that_record_get_their_attributes_and_the_others_nothing(monkeypat
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_a_stopping_service_does_not_wait_for_a_hub_that_is_gone(tmp_path):
+    """Killed with the demo, a chain service is told to stop when the hub may be gone already:
+    its last export must not hold it for the exporter's retries (a refused connection is
+    retried for the exporter's whole timeout, 7.5 s here before): it exits after FLUSH_S, the
+    export abandoned, without the exporter giving up first."""
+    port_file = tmp_path / "store.port"
+    src = str(Path(chain.__file__).resolve().parents[2])
+    env = {**os.environ, "PYTHONPATH": src, "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:9",
+           "OTEL_BSP_SCHEDULE_DELAY": "600000"}  # the spans wait for the final flush
+    proc = subprocess.Popen([sys.executable, "-m", "perflab.demo.chain", "--role", "store",
+                             "--port", "0", "--port-file", str(port_file)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: port_file.exists() and port_file.read_text(), timeout_s=60,
+                 what="the store's port")
+        url = f"http://127.0.0.1:{port_file.read_text()}/query?q=items"
+        with urllib.request.urlopen(url, timeout=30) as answer:
+            answer.read()
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    assert "retrying" in err  # there were spans, and the hub was not there
+    assert "Failed to export" not in err  # the process did not wait for the exporter to give up

@@ -192,8 +192,23 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         server.server_close()
         if provider is not None:
-            provider.shutdown()  # flush the last spans
+            _flush_briefly(provider)
     return 0
+
+
+# How long a stopping service waits for its last spans to reach the hub: on loopback a batch
+# takes milliseconds. Without a bound, a hub that is already gone (the demo killed, its children
+# told to stop at once) holds the service for the exporter's whole timeout (10 s by default),
+# retrying a refused connection.
+FLUSH_S = 2.0
+
+
+def _flush_briefly(provider: Any) -> None:
+    """Shut the provider down (its last spans exported), waiting at most FLUSH_S: after that
+    the process exits and the export, on a daemon thread, with it."""
+    flush = threading.Thread(target=provider.shutdown, name="flush", daemon=True)
+    flush.start()
+    flush.join(FLUSH_S)
 
 
 if __name__ == "__main__":
