@@ -109,6 +109,8 @@ def explain_failure(stderr: str, program_kind: str) -> PerflabError:
 _READY = "perflab-begun"  # printed from BEGIN, which runs before the probes attach
 # from bpftrace's start to its BEGIN: parsing BTF and compiling the program (seconds under load)
 START_LIMIT_S = 60.0
+# from SIGINT to its exit (it prints its maps first); then it is killed
+STOP_GRACE_S = 30.0
 
 
 def run_bpftrace(program: str, *, what: str, duration_s: float | None = None,
@@ -179,7 +181,7 @@ def run_bpftrace(program: str, *, what: str, duration_s: float | None = None,
 def _check_ended(returncode: int | None, stdout: str, stderr: str, what: str, *,
                  never_begun: bool) -> None:
     """Raise the error of a bpftrace that ended without measuring anything."""
-    if returncode not in (0, -signal.SIGINT) and not _has_output(stdout):
+    if returncode not in (0, -signal.SIGINT) and not _has_output(stdout) and not never_begun:
         raise explain_failure(stderr, what)
     if never_begun:
         # stopped before it traced: an empty result would read as "nothing happened"
@@ -211,15 +213,25 @@ def _wait(proc: subprocess.Popen[str], window: float | None, begun: threading.Ev
                 now - started > START_LIMIT_S if begun_at is None
                 else now - begun_at > window)
             if late or (stop is not None and stop.is_set()):
-                proc.send_signal(signal.SIGINT)
-                proc.wait(timeout=30)
+                _interrupt(proc)
                 return False, late and begun_at is None
             time.sleep(0.05)
     except KeyboardInterrupt:
-        proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=30)
+        _interrupt(proc)
         return True, False
     return False, False
+
+
+def _interrupt(proc: subprocess.Popen[str]) -> None:
+    """SIGINT (bpftrace prints its maps and exits); killed when it has not exited after
+    ``STOP_GRACE_S``: one still compiling or attaching may not answer, and nothing waits on
+    it."""
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout=STOP_GRACE_S)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def _has_output(stdout: str) -> bool:

@@ -105,7 +105,7 @@ def test_syscalls_table_names_its_time_wall_clock_not_strace_seconds():
 
 FAKE_BPFTRACE = """#!{python}
 import json, signal, sys, time
-signal.signal(signal.SIGINT, lambda *_: sys.exit(0))  # as bpftrace: print the maps and go
+signal.signal(signal.SIGINT, {on_sigint})
 time.sleep({begin_s})
 print(json.dumps({{"type": "printf", "data": "perflab-begun\\\\n"}}), flush=True)
 time.sleep({run_s})
@@ -118,10 +118,12 @@ print('{{"type": "map", "data": {{"@lost": ', flush=True)
 def fake_bpftrace(tmp_path, monkeypatch):
     """A bpftrace on PATH that begins after ``begin_s``, runs ``run_s`` and prints one
     readable map (a raw control character in its key) and one cut line."""
-    def make(begin_s: float, run_s: float) -> None:
+    def make(begin_s: float, run_s: float, *, deaf: bool = False) -> None:
         exe = tmp_path / "bpftrace"
+        # as bpftrace: print the maps and go; deaf, as one still compiling: ignore it
+        on_sigint = "signal.SIG_IGN" if deaf else "lambda *_: sys.exit(0)"
         exe.write_text(FAKE_BPFTRACE.format(python=sys.executable, begin_s=begin_s,
-                                            run_s=run_s))
+                                            run_s=run_s, on_sigint=on_sigint))
         exe.chmod(0o755)
         monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
         monkeypatch.setattr(_bpftrace, "require_root", lambda what: None)
@@ -144,5 +146,15 @@ def test_a_bpftrace_that_never_begins_is_an_error_not_an_empty_result(fake_bpftr
                                                                      monkeypatch):
     fake_bpftrace(begin_s=30, run_s=0)
     monkeypatch.setattr(_bpftrace, "START_LIMIT_S", 0.5)
+    with pytest.raises(TargetError, match=r"had not begun tracing after 0\.5 s"):
+        _bpftrace.run_bpftrace("", what="ebpf offcpu", duration_s=0.1, grace_s=0.1)
+
+
+def test_a_bpftrace_deaf_to_sigint_is_killed_and_the_error_is_that_it_never_began(
+        fake_bpftrace, monkeypatch):
+    """One still compiling may not answer SIGINT: nothing waits on it past STOP_GRACE_S."""
+    fake_bpftrace(begin_s=300, run_s=0, deaf=True)
+    monkeypatch.setattr(_bpftrace, "START_LIMIT_S", 0.5)
+    monkeypatch.setattr(_bpftrace, "STOP_GRACE_S", 0.5)
     with pytest.raises(TargetError, match=r"had not begun tracing after 0\.5 s"):
         _bpftrace.run_bpftrace("", what="ebpf offcpu", duration_s=0.1, grace_s=0.1)
