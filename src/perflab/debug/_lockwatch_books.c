@@ -313,8 +313,9 @@ Books_exit(Books *self, PyObject *const *Py_UNUSED(args), Py_ssize_t Py_UNUSED(n
             return NULL;
         Py_ssize_t n = PyList_GET_SIZE(held);
         if (n > 0 && PyList_GET_ITEM(held, n - 1) == (PyObject *)self) {
-            /* list.pop() without its call: the size shrinks (the list keeps its allocation,
-             * as pop does until a quarter is used) and the reference goes */
+            /* list.pop() without its call: the size shrinks and the reference goes; the
+             * allocation stays (pop gives some back below half, which a list of a few held
+             * locks does not need) */
             Py_SET_SIZE(held, n - 1);
             Py_DECREF(self);
         }
