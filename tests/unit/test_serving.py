@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import gc
 import gzip
+import weakref
 import zlib
 from collections.abc import Coroutine
 from typing import Any, TypeVar
@@ -35,7 +37,9 @@ from perflab.serving import (
     read_body,
     read_token_file,
     require_token_off_loopback,
+    settle_heap,
 )
+from perflab.serving._heap import GC_THRESHOLDS
 
 # -- Host rule ---------------------------------------------------------------------------------
 
@@ -295,3 +299,28 @@ def test_public_surface_of_perflab_serving():
         "read_body", "read_encoded_body",
         "read_token_file", "require_token_off_loopback", "retry_after", "snappy_decompress_bounded",
         "status_protobuf"]
+
+
+def test_settle_heap_freezes_what_start_up_left_and_raises_the_first_threshold() -> None:
+    """A server's process: what its start-up left alive is frozen (the collector's full passes
+    no longer walk it), its garbage collected first, and young passes come less often."""
+    before = gc.get_threshold(), gc.get_freeze_count()
+    garbage: list[object] = []
+    garbage.append(garbage)  # a cycle only the collector frees
+    ref = weakref.ref(_Cycle(garbage))
+    del garbage
+    try:
+        settle_heap()
+        assert ref() is None  # collected, not frozen for good
+        assert gc.get_threshold() == GC_THRESHOLDS
+        assert GC_THRESHOLDS[0] > before[0][0]
+        assert gc.get_freeze_count() > before[1]
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before[0])
+
+
+class _Cycle:
+    def __init__(self, keep: object) -> None:
+        self.keep = keep
+        self.me = self

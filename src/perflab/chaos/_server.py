@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import json
 import signal
 import sys
@@ -21,6 +20,7 @@ import uvicorn
 from perflab.chaos._api import create_api
 from perflab.chaos._proxy import ProxyCollection
 from perflab.errors import InvalidFile, InvalidValue
+from perflab.serving import settle_heap
 
 # Each API request wakes the API's thread, and a change the bands' writer too, several times;
 # while the proxies' loop is busy, each wake-up waits for the GIL up to the switch interval.
@@ -29,14 +29,7 @@ from perflab.errors import InvalidFile, InvalidValue
 SWITCH_INTERVAL_S = 0.001
 # The cyclic collector runs in whichever thread allocates, holding the GIL: the API waits out
 # every pass. With 1,000 connections' objects alive, its full (gen2) passes took 89-366 ms on the
-# loaded machine. About 32,000 of the objects they scan were alive at start-up (modules, classes,
-# the CLI) and never become garbage: frozen (gc.freeze) once the proxy is set up, the passes scan
-# only what came after. A larger first threshold makes the young passes rarer, so fewer objects
-# that were merely in flight (a chunk's future, a timer) are promoted and older passes come less
-# often. Under 1,000 connections, alternated with the code without either (5 rounds each): the
-# passes during the API's calls summed 2.6 ms against 31 ms (ratio 0.08, 95 % interval
-# 0.05-0.44), RSS the same; freezing alone gained nothing (benchmarks/bench_chaos_proxy.py --base)
-GC_THRESHOLDS = (10_000, 10, 10)  # Python's: (700, 10, 10)
+# loaded machine; settled (serving.settle_heap) they summed 2.6 ms against 31 ms.
 
 if TYPE_CHECKING:
     import socket
@@ -135,9 +128,7 @@ class ChaosServer:
             # the process is the proxy's own (perflab chaos proxy), so its GIL and its collector
             # are ours to tune; no connection exists yet, so none is frozen
             sys.setswitchinterval(SWITCH_INTERVAL_S)
-            gc.set_threshold(*GC_THRESHOLDS)
-            gc.collect()  # start-up's garbage is freed, not frozen for good
-            gc.freeze()
+            settle_heap()
         uvloop.run(self.serve())
 
     def stop(self) -> None:

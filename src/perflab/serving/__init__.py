@@ -14,6 +14,7 @@ Public names:
   and decompressed sizes (413).
 - ``ConcurrencyLimiter``: bounded concurrent requests (429).
 - ``listening_socket``, ``datagram_socket``: TCP and UDP ports bound before a server starts.
+- ``settle_heap``: the cyclic collector of a server process, once its start-up is done.
 - ``otlp_http_export`` with an ``OtlpSignal`` and an ``OtlpSink``: OTLP/HTTP's request path
   for every signal (traces, metrics); ``otlp_grpc_export``: OTLP/gRPC's ``Export``;
   ``read_encoded_body`` (gzip or identity, bounded), ``otlp_error`` / ``status_protobuf``
@@ -28,6 +29,7 @@ Public names:
 """
 
 from perflab.serving._body import gunzip_bounded, read_body, snappy_decompress_bounded
+from perflab.serving._heap import settle_heap
 from perflab.serving._hosts import (
     HostGuard,
     HostRule,
@@ -95,6 +97,7 @@ __all__ = [
     "read_token_file",
     "require_token_off_loopback",
     "retry_after",
+    "settle_heap",
     "snappy_decompress_bounded",
     "status_protobuf",
 ]

@@ -17,8 +17,9 @@ from tests.conftest import wait_for
 from tests.unit.chaos.conftest import connect
 
 from perflab.chaos import ChaosServer
-from perflab.chaos._server import GC_THRESHOLDS, SWITCH_INTERVAL_S
+from perflab.chaos._server import SWITCH_INTERVAL_S
 from perflab.serving import listening_socket
+from perflab.serving._heap import GC_THRESHOLDS
 
 TIMEOUT = 10  # a request that waits for the blocked loop would wait 30 s
 
