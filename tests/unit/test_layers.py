@@ -19,7 +19,7 @@ LAYERS: list[set[str]] = [
     {"collect", "load", "bench", "profile", "ebpf", "export",  # capabilities
      "trace", "metrics", "logs", "debug", "chaos", "incident", "netcap", "otel"},
     {"store", "serving", "_ui", "gotemplate"},               # core
-    {"errors", "units", "__init__"},                         # foundations
+    {"errors", "units", "children", "__init__"},             # foundations
 ]
 RANK = {pkg: depth for depth, layer in enumerate(LAYERS) for pkg in layer}
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from perflab.children import interrupt_then_kill
 from perflab.errors import AccessDenied, PerflabError, TargetError, ToolMissing
 
 TRACEFS = Path("/sys/kernel/tracing")
@@ -226,12 +227,7 @@ def _interrupt(proc: subprocess.Popen[str]) -> None:
     """SIGINT (bpftrace prints its maps and exits); killed when it has not exited after
     ``STOP_GRACE_S``: one still compiling or attaching may not answer, and nothing waits on
     it."""
-    proc.send_signal(signal.SIGINT)
-    try:
-        proc.wait(timeout=STOP_GRACE_S)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    interrupt_then_kill(proc, STOP_GRACE_S)
 
 
 def _has_output(stdout: str) -> bool:

@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from perflab.children import interrupt_then_kill
 from perflab.errors import AccessDenied, InvalidValue, ToolMissing
 
 _STATS = re.compile(r"^(\d+) packets? (captured|received by filter|dropped by kernel)")
@@ -182,10 +183,4 @@ def capture(spec: CaptureSpec) -> CaptureResult:
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
     """SIGINT (tcpdump flushes and prints its counts), then SIGKILL if it does not end."""
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(_STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    interrupt_then_kill(proc, _STOP_TIMEOUT_S)
