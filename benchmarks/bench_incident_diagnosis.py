@@ -149,6 +149,10 @@ def main() -> int:
     parser.add_argument("--profile-arg", action="append", default=[], metavar="ARG",
                         help="With --overhead-of cpu|offcpu: an argument added to this "
                              "checkout's `profile capture` step (repeatable).")
+    parser.add_argument("--open-arg", action="append", default=[], metavar="ARG",
+                        help="With --overhead-of capture: an argument added to this "
+                             "checkout's `incident open` (repeatable), e.g. --open-arg=--nice "
+                             "--open-arg=19 against --base with the default.")
     args = parser.parse_args()
     # a TERM (a timeout) ends the run through the finally below: the children are stopped
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -329,7 +333,8 @@ def _overhead(args: argparse.Namespace, store: Path, svc_port: int, pid: str) ->
         env = {**os.environ, **settings[name]}
         window = Window(work, pid)
         if args.overhead_of == "capture":
-            _open(store, "overhead", "--pid", pid, env=env)
+            _open(store, "overhead", "--pid", pid,
+                  *(args.open_arg if name == "change" else []), env=env)
         else:  # the capture's own step, alone
             out = store.parent / f"{args.overhead_of}-{name}-{len(windows[name])}.pb.gz"
             subprocess.run([PY, "-m", "perflab", *steps[name], "-o", str(out)],
@@ -354,10 +359,13 @@ def _overhead(args: argparse.Namespace, store: Path, svc_port: int, pid: str) ->
         loads.append(os.getloadavg()[0])
         print(f"round {r + 1}: " + ", ".join(
             f"{k} {windows[k][-1][2]:.4f} ms/req {windows[k][-1][1]:.0f} req/s"
-            for k in windows), flush=True)
+            f" {windows[k][-1][0]:.1f} s" for k in windows), flush=True)
     work.stop()
     print(f"\nload average (1 min) at each round's end: {', '.join(f'{x:.1f}' for x in loads)}"
           f" (median {statistics.median(loads):.1f})")
+    for name in settings:
+        took = statistics.median(w[0] for w in windows[name])
+        print(f"{name}'s capture took: median {took:.1f} s")
     for what, k, unit in (("throughput", 1, "req/s"), ("service CPU", 2, "ms/request")):
         quiet_k = [w[k] for w in windows["quiet"]]
         print(f"\n{what} without a capture: median {statistics.median(quiet_k):.4f} {unit}")

@@ -77,8 +77,11 @@ def command_line(step: Step) -> list[str]:
     # (/proc/self/autogroup; best effort, an unprivileged write can be refused), then the
     # step's own with coreutils' nice (not a preexec_fn: steps start from threads), before the
     # step runs, so every tool it starts (py-spy, bpftrace) has both.
+    # coreutils' nice adds to the niceness the step inherits (`incident open` runs niced
+    # itself): the step gets step.nice, not the sum
     nice = shutil.which("nice")
-    run = f'exec {shlex.quote(nice)} -n "$0" "$@"' if nice else 'exec "$@"'
+    more = max(0, step.nice - os.getpriority(os.PRIO_PROCESS, 0))
+    run = f'exec {shlex.quote(nice)} -n {more} "$@"' if nice else 'exec "$@"'
     return ["/bin/sh", "-c", f'echo "$0" > /proc/self/autogroup 2>/dev/null; {run}',
             str(step.nice), *argv]
 

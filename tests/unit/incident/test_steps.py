@@ -5,8 +5,12 @@ skips what has not run."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
+
+import pytest
 
 from perflab.incident._steps import MAX_OUTPUT_BYTES, Step, run_step, run_steps
 
@@ -84,9 +88,57 @@ def test_a_niced_step_and_the_tools_it_starts_run_at_that_niceness():
     assert result.status == "ok", result.message
     base = os.getpriority(os.PRIO_PROCESS, 0)
     lines = result.stdout.splitlines()
-    assert lines[:2] == [str(min(base + 7, 19)).encode()] * 2
+    assert lines[:2] == [str(max(base, 7)).encode()] * 2
     # its session's share against other sessions (autogroup), where the kernel has them
     if Path("/proc/self/autogroup").exists() and os.geteuid() == 0:
         assert lines[2].endswith(b" nice 7"), lines
     assert run_step(Step("plain", ("cut -d' ' -f19 /proc/self/stat",), 10.0,
                          perflab=False)).stdout.split() == [str(base).encode()]
+
+
+_NICED_PARENT = """
+import os, sys
+from perflab.incident._steps import Step, run_step
+os.setpriority(os.PRIO_PROCESS, 0, int(sys.argv[1]))
+for nice in (3, 7):
+    out = run_step(Step("n", ("cut -d' ' -f19 /proc/self/stat",), 10.0, perflab=False,
+                        nice=nice)).stdout
+    print(out.decode().strip())
+"""
+
+
+def test_a_step_of_a_niced_capture_gets_its_own_niceness_not_the_sum():
+    """`incident open` runs niced itself: its steps run at their niceness, or the process's
+    when that is higher, not at the two added up."""
+    out = subprocess.run([sys.executable, "-c", _NICED_PARENT, "5"], capture_output=True,
+                         text=True, check=True, timeout=60)
+    assert out.stdout.split() == ["5", "7"]
+
+
+_NICE_SELF = """
+import os
+from pathlib import Path
+from perflab.cli.incident import _nice_self
+_nice_self(6)
+print(os.getpriority(os.PRIO_PROCESS, 0))
+print(Path("/proc/self/autogroup").read_text().strip() if Path("/proc/self/autogroup").exists()
+      else "no autogroup")
+"""
+
+
+@pytest.mark.parametrize("own_session", [True, False])
+def test_incident_open_nices_itself_and_its_session_only_when_it_leads_it(own_session):
+    """The hub's automatic open leads a session of its own: that session's share is niced. A
+    terminal's `incident open` shares the user's session, which is left alone."""
+    ours = Path("/proc/self/autogroup").read_text() if Path("/proc/self/autogroup").exists() \
+        else "no autogroup"
+    out = subprocess.run([sys.executable, "-c", _NICE_SELF], capture_output=True, text=True,
+                         check=True, timeout=60, start_new_session=own_session)
+    lines = out.stdout.splitlines()
+    assert lines[0] == str(max(6, os.getpriority(os.PRIO_PROCESS, 0)))
+    if lines[1] == "no autogroup" or os.geteuid() != 0:
+        return
+    if own_session:
+        assert lines[1].endswith(" nice 6"), lines
+    else:
+        assert lines[1] == ours.strip()
