@@ -297,7 +297,8 @@ def test_public_surface_of_perflab_serving():
         "listening_socket", "media_type", "otlp_error", "otlp_grpc_export", "otlp_http_export",
         "parse_otlp_json", "parse_protobuf", "partial_success", "partial_success_json",
         "read_body", "read_encoded_body",
-        "read_token_file", "require_token_off_loopback", "retry_after", "snappy_decompress_bounded",
+        "read_token_file", "require_token_off_loopback", "retry_after", "settle_heap",
+        "snappy_decompress_bounded",
         "status_protobuf"]
 
 
