@@ -10,9 +10,10 @@ instruction count that the machine's load does not move.
 
 Each configuration starts the three services under ``valgrind --tool=callgrind`` twice (the hub
 runs natively): once for ``--warmup`` checkouts, once for the warm-up and ``--checkouts`` more,
-one after another; each time the exporter's schedule is waited out (every span exported) and the
-services stopped. The difference of the two runs' instructions, summed over the three
-services and divided by ``--checkouts``, is the figure: start-up, warm-up and the stop cancel.
+one after another; then the services are stopped, which exports what they hold. The
+difference of the two runs' instructions, summed over the three services and divided by
+``--checkouts``, is the figure: start-up, warm-up and the stop cancel. The spans the hub stored
+are counted once its count stops changing.
 Order numbers count up and every 25th checkout has the expired coupon, so the planted slow call
 (one order in ten) and error path take their usual share. At 10 % about a tenth of the
 checkouts are sampled, a binomial draw: the spans printed say how many were.
@@ -30,20 +31,20 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import subprocess
-import sys
 import tempfile
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
+from bench_trace_overhead import CHAIN_ROLES, start_chain
 from perflab.store import Store, span_stats
 from perflab.testing import free_port, serve
 
 SRC = Path(__file__).resolve().parents[1] / "src"
-ROLES = ("store", "api", "frontend")
-EXPORT_WAIT_S = 8.0  # the exporter's last flush at the services' stop, under callgrind
+# after the last checkout: a batch export it set off finishes before the services are stopped
+EXPORT_WAIT_S = 8.0
+SETTLE_S = 2.0  # the hub's span count unchanged this long: every export is written
 # The BatchSpanProcessor exports every 5 s of wall time. Under callgrind a checkout takes some
 # 50 times longer, so a 5 s schedule would send a request for every few checkouts instead of for
 # every few hundred, and each export's fixed cost (an HTTP request through `requests`) would
@@ -58,27 +59,6 @@ CONFIGS = {
     "10%": {"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.1"},
     "100%": {"OTEL_TRACES_SAMPLER": "parentbased_always_on"},
 }
-
-
-def _start(tmp: Path, env: dict[str, str]) -> tuple[list[subprocess.Popen[bytes]], int]:
-    procs: list[subprocess.Popen[bytes]] = []
-    next_url = ""
-    for role in ROLES:
-        port_file = tmp / f"{role}.port"
-        args = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={tmp}/{role}.%p.cg",
-                sys.executable, "-m", "perflab.demo.chain", "--role", role, "--port", "0",
-                "--port-file", str(port_file)]
-        if next_url:
-            args += ["--next", next_url]
-        procs.append(subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL,
-                                      stderr=subprocess.DEVNULL))
-        deadline = time.monotonic() + 300
-        while not port_file.exists() or not port_file.read_text():
-            if time.monotonic() > deadline or procs[-1].poll() is not None:
-                raise RuntimeError(f"{role} did not start under callgrind")
-            time.sleep(0.2)
-        next_url = f"http://127.0.0.1:{int(port_file.read_text())}"
-    return procs, int((tmp / "frontend.port").read_text())
 
 
 def _checkouts(port: int, start: int, n: int) -> int:
@@ -102,7 +82,10 @@ def _run(env: dict[str, str], args: argparse.Namespace, checkouts: int, hub_stor
     spans that reached the hub."""
     tmp.mkdir()
     spans_before = _spans(hub_store)
-    procs, port = _start(tmp, env)
+    procs, port = start_chain(
+        tmp, env, start_limit_s=300,
+        wrap=lambda role: ["valgrind", "--tool=callgrind", f"--log-file={tmp}/{role}.%p.log",
+                           f"--callgrind-out-file={tmp}/{role}.%p.cg"])
     try:
         _checkouts(port, 0, args.warmup)
         failed = _checkouts(port, args.warmup, checkouts)
@@ -113,13 +96,13 @@ def _run(env: dict[str, str], args: argparse.Namespace, checkouts: int, hub_stor
         for p in procs:
             p.wait(300)
     total = 0
-    for role, p in zip(ROLES, procs, strict=True):
+    for role, p in zip(CHAIN_ROLES, procs, strict=True):
         text = (tmp / f"{role}.{p.pid}.cg").read_text()
         found = re.search(r"^(?:summary|totals):\s+(\d+)", text, re.MULTILINE)
         if found is None:
             raise RuntimeError(f"no count in {role}'s callgrind output")
         total += int(found.group(1))
-    return total, failed, _spans(hub_store) - spans_before
+    return total, failed, _settled_spans(hub_store) - spans_before
 
 
 def _measure(name: str, env: dict[str, str], args: argparse.Namespace, hub_store: Path,
@@ -133,6 +116,18 @@ def _measure(name: str, env: dict[str, str], args: argparse.Namespace, hub_store
           "nine a sampled checkout)",
           flush=True)
     return per
+
+
+def _settled_spans(store_path: Path) -> int:
+    """The hub's span count once it has stopped changing: the services' last exports, sent as
+    they stopped, are written a moment later."""
+    count = _spans(store_path)
+    while True:
+        time.sleep(SETTLE_S)
+        now = _spans(store_path)
+        if now == count:
+            return count
+        count = now
 
 
 def _spans(store_path: Path) -> int:

@@ -50,6 +50,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -65,19 +66,26 @@ CONFIGS = {
 }
 
 
-def _start_chain(tmp: Path, env: dict[str, str]) -> tuple[list[subprocess.Popen], int]:
+CHAIN_ROLES = ("store", "api", "frontend")  # started in this order, each told the next's URL
+
+
+def start_chain(tmp: Path, env: dict[str, str], *,
+                wrap: Callable[[str], list[str]] = lambda _role: [],
+                start_limit_s: float = 30.0) -> tuple[list[subprocess.Popen[bytes]], int]:
+    """The demo chain's three services (``CHAIN_ROLES`` order) and the frontend's port;
+    ``wrap(role)`` is put before each service's command (a tool to run it under)."""
     procs, next_url = [], ""
-    for role in ("store", "api", "frontend"):
+    for role in CHAIN_ROLES:
         port_file = tmp / f"{role}.port"
         port_file.unlink(missing_ok=True)
-        args = [sys.executable, "-m", "perflab.demo.chain", "--role", role, "--port", "0",
-                "--port-file", str(port_file)]
+        args = [*wrap(role), sys.executable, "-m", "perflab.demo.chain", "--role", role,
+                "--port", "0", "--port-file", str(port_file)]
         if next_url:
             args += ["--next", next_url]
         procs.append(subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL))
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + start_limit_s
         while not port_file.exists() or not port_file.read_text():
-            if time.monotonic() > deadline:
+            if time.monotonic() > deadline or procs[-1].poll() is not None:
                 raise RuntimeError(f"{role} did not start")
             time.sleep(0.05)
         next_url = f"http://127.0.0.1:{int(port_file.read_text())}"
@@ -145,7 +153,7 @@ class Chain:
 
     def __init__(self, tmp: Path, env: dict[str, str]) -> None:
         tmp.mkdir()
-        self.procs, self.port = _start_chain(tmp, env)
+        self.procs, self.port = start_chain(tmp, env)
         self.pids = [p.pid for p in self.procs]
         self.tmp = tmp
         self.cpu_mark: float | None = None

@@ -306,22 +306,21 @@ def test_settle_heap_freezes_what_start_up_left_and_raises_the_first_threshold()
     """A server's process: what its start-up left alive is frozen (the collector's full passes
     no longer walk it), its garbage collected first, and young passes come less often."""
     before = gc.get_threshold(), gc.get_freeze_count()
-    garbage: list[object] = []
-    garbage.append(garbage)  # a cycle only the collector frees
-    ref = weakref.ref(_Cycle(garbage))
-    del garbage
+    gc.disable()  # no automatic pass frees the cycle before settle_heap does
+    ref = weakref.ref(_Cycle())  # garbage only the collector frees
     try:
+        assert ref() is not None
         settle_heap()
         assert ref() is None  # collected, not frozen for good
         assert gc.get_threshold() == GC_THRESHOLDS
         assert GC_THRESHOLDS[0] > before[0][0]
         assert gc.get_freeze_count() > before[1]
     finally:
+        gc.enable()
         gc.unfreeze()
         gc.set_threshold(*before[0])
 
 
 class _Cycle:
-    def __init__(self, keep: object) -> None:
-        self.keep = keep
+    def __init__(self) -> None:
         self.me = self

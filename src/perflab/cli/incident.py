@@ -57,7 +57,7 @@ def open_(*, title: str, pids: tuple[int, ...], services: tuple[str, ...],
           pprof: tuple[str, ...], profile_duration: float, nice: int, alert: str | None,
           alert_fingerprint: str | None, store_path: str | None, as_json: bool) -> None:
     """Open an incident and capture its evidence bundle, then triage it."""
-    _nice_self(nice)  # before the imports below: a third of what this process costs
+    _nice_self(nice)  # before the imports below (numpy, the web routes), most of its start
     from perflab.incident import (  # noqa: PLC0415  # lazy: keeps --help fast
         CaptureOptions,
         analyse,

@@ -110,7 +110,8 @@ def explain_failure(stderr: str, program_kind: str) -> PerflabError:
 _READY = "perflab-begun"  # printed from BEGIN, which runs before the probes attach
 # from bpftrace's start to its BEGIN: parsing BTF and compiling the program (seconds under load)
 START_LIMIT_S = 60.0
-# from SIGINT to its exit (it prints its maps first); then it is killed
+# from SIGINT to its exit (it prints its maps first); then it is killed: one still compiling or
+# attaching may not answer, and nothing waits on it
 STOP_GRACE_S = 30.0
 
 
@@ -214,20 +215,13 @@ def _wait(proc: subprocess.Popen[str], window: float | None, begun: threading.Ev
                 now - started > START_LIMIT_S if begun_at is None
                 else now - begun_at > window)
             if late or (stop is not None and stop.is_set()):
-                _interrupt(proc)
+                interrupt_then_kill(proc, STOP_GRACE_S)
                 return False, late and begun_at is None
             time.sleep(0.05)
     except KeyboardInterrupt:
-        _interrupt(proc)
+        interrupt_then_kill(proc, STOP_GRACE_S)
         return True, False
     return False, False
-
-
-def _interrupt(proc: subprocess.Popen[str]) -> None:
-    """SIGINT (bpftrace prints its maps and exits); killed when it has not exited after
-    ``STOP_GRACE_S``: one still compiling or attaching may not answer, and nothing waits on
-    it."""
-    interrupt_then_kill(proc, STOP_GRACE_S)
 
 
 def _has_output(stdout: str) -> bool:
