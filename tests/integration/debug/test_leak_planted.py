@@ -95,7 +95,7 @@ def test_go_cache_leak(goleak, tmp_path, leaking):
         assert doc["growth_mb_per_h"] > 0
         assert heap["verdict"] in ("leak", "not enough data")
     else:
-        assert code == 0
+        assert code == 0, _why(doc)
         assert doc["verdict"] == "no leak"
         assert "main.cacheResponse" not in [s["function"] for s in doc["sites"]]
 
