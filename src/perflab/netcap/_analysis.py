@@ -3,7 +3,8 @@
 
 - a **retransmission** is a segment with data (or SYN/FIN) whose sequence number is below the
   highest one seen in its direction, and is not a keep-alive, an out-of-order segment (one that
-  came within the first RTT, or 3 ms, of the highest) or, as Wireshark also counts it among
+  came within the first RTT, or 3 ms, after the highest; one stamped before it is not, since
+  Wireshark's difference is unsigned) or, as Wireshark also counts it among
   retransmissions, a fast (after two duplicate ACKs, within 20 ms) or spurious one (already
   acknowledged);
 - a **duplicate ACK** carries no data, no SYN/FIN/RST, repeats its direction's last ACK number
@@ -39,6 +40,12 @@ def _lt(a: int, b: int) -> bool:
 
 def _gt(a: int, b: int) -> bool:
     return _lt(b, a)
+
+
+def _within(delta_ns: int, limit_ns: int) -> bool:
+    """delta < limit as Wireshark compares them, unsigned: a packet stamped before the one it is
+    measured from (a capture's CPUs can stamp a burst out of order) is never within the limit."""
+    return 0 <= delta_ns < limit_ns
 
 
 @dataclass(slots=True)
@@ -154,11 +161,11 @@ class Flow:
         if not behind:
             return found
         if (rev.dupacks_in_row >= 2 and rev.lastack == seq  # fast
-                and ts_ns - rev.lastack_ns < _FAST_RETRANSMISSION_NS):
+                and _within(ts_ns - rev.lastack_ns, _FAST_RETRANSMISSION_NS)):
             fwd.retransmissions += 1
             return found | {"retransmission"}
         threshold = self.handshake_rtt_ns or _DEFAULT_OOO_NS
-        if (ts_ns - fwd.nextseq_ns < threshold
+        if (_within(ts_ns - fwd.nextseq_ns, threshold)
                 and fwd.nextseq != (end + (1 if flags & (SYN | FIN) else 0)) % _MOD):
             return found | {"out_of_order"}
         fwd.retransmissions += 1

@@ -110,6 +110,22 @@ def test_keepalive_and_out_of_order_are_not_retransmissions(tmp_path: Path) -> N
     assert doc["totals"]["retransmissions"] == 0
 
 
+def test_a_segment_stamped_before_the_highest_is_a_retransmission_as_wireshark_says(
+        tmp_path: Path) -> None:
+    """A capture's CPUs can stamp a burst out of order: a segment below the highest sequence
+    number whose time is 2 µs before the highest's. Wireshark's time difference is unsigned, so
+    it is not "within the out-of-order threshold" and the segment counts as a retransmission."""
+    conv = Conversation()
+    conv.handshake(rtt_ms=10.0)
+    start = conv.sseq
+    conv.at(1).send(from_client=False, payload=b"a" * 100, seq=start + 100)  # ahead: a hole
+    conv.at(-0.002).send(from_client=False, payload=b"b" * 100, seq=start)    # stamped earlier
+    conv.sseq = start + 200
+    conv.at(1).send(from_client=True)
+    doc = summarize(_write(tmp_path, pcap(conv.frames())))
+    assert doc["totals"]["retransmissions"] == 1
+
+
 @pytest.mark.parametrize(("wrap", "link"), [(ethernet, 1), (sll, 113), (sll2, 276)])
 @pytest.mark.parametrize("container", ["pcap-us", "pcap-ns-be", "pcapng"])
 def test_link_types_and_containers_agree(tmp_path: Path, wrap: object, link: int,
