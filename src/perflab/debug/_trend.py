@@ -6,8 +6,15 @@ trend. So the test runs on the sawtooth's floor: when the detrended series repea
 (its autocorrelation peaks again after dipping below zero), the series is cut into blocks one
 period long, counted back from the newest sample, and each block's minimum, the level after a
 collection, is one point. A leak raises the floor from one period to the next; a sawtooth over a
-flat floor does not. Without a period the samples themselves are tested, with the test's
-variance widened for the lag-1 autocorrelation left in them (AR(1), as Yue and Wang do).
+flat floor does not. A period counts only where the series falls once a period or so: a steady
+rise whose pace wobbles repeats too, but never falls, and its blocks' minima are only their first
+samples. Without a period the samples themselves are tested, with the test's variance widened for
+the lag-1 autocorrelation r left in them (the effective sample size of an AR(1) series of that
+length, as Yue and Wang (2004) do). Where r is high (at least ``WANDERING_ACF``) the residual
+wanders like a random walk's, which that correction cannot tell from no trend at all: a leak whose
+pace follows the traffic is such a walk with a drift. Its steps are then the independent part, and
+the test is whether they rise more often than they fall (an exact sign test); a walk without drift
+rises as often as it falls.
 
 A verdict of leak needs all of: the test significant (one-sided, ``alpha``), the growth over the
 window at least ``min_growth`` bytes (a few pages of noise are not a leak), and the newer half of
@@ -34,6 +41,8 @@ EXACT_UP_TO = 40        # exact Mann-Kendall distribution (no ties) up to this m
 MAX_PAIRS_POINTS = 600  # Theil-Sen over at most this many points (evenly thinned above)
 PERIOD_MIN_ACF = 0.3    # an autocorrelation peak at least this high is a period
 SATURATION = 0.25       # the newer half's slope must be at least this share of the whole's
+WANDERING_ACF = 0.5     # a residual this autocorrelated wanders: its steps are tested instead
+SAWTOOTH_DROP = 0.25    # a sawtooth's fall is at least this share of its detrended range
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +77,8 @@ def mann_kendall(y: Sequence[float], *, autocorrelation: float = 0.0) -> tuple[i
     """Kendall's S of ``y`` against its order and the one-sided p-value of an increasing trend:
     exact (permutations by inversions) for a short series without ties, else the normal
     approximation with the ties' variance term and a continuity correction, its variance
-    widened by ``(1 + r) / (1 - r)`` for a lag-1 autocorrelation r > 0."""
+    widened for a lag-1 autocorrelation r > 0 by n / n*, the effective sample size of an AR(1)
+    series of length n (Yue and Wang, 2004)."""
     n = len(y)
     s = sum((y[j] > y[i]) - (y[j] < y[i]) for i in range(n) for j in range(i + 1, n))
     if n < 2:  # no pairs
@@ -83,11 +93,20 @@ def mann_kendall(y: Sequence[float], *, autocorrelation: float = 0.0) -> tuple[i
     var = (n * (n - 1) * (2 * n + 5) - sum(g * (g - 1) * (2 * g + 5) for g in ties)) / 18
     if autocorrelation > 0:
         r = min(autocorrelation, 0.95)
-        var *= (1 + r) / (1 - r)
+        var *= 1 + 2 * (r ** (n + 1) - n * r * r + (n - 1) * r) / (n * (r - 1) ** 2)
     if var <= 0:
         return s, 1.0
     z = (s - 1) / math.sqrt(var) if s > 0 else (s + 1) / math.sqrt(var) if s < 0 else 0.0
     return s, 0.5 * math.erfc(z / math.sqrt(2))
+
+
+def sign_test(y: Sequence[float]) -> tuple[int, int, float]:
+    """How many of the non-zero steps of ``y`` rise, of how many, and the one-sided exact p of at
+    least that many rises when a rise and a fall are equally likely."""
+    steps = [b - a for a, b in itertools.pairwise(y) if b != a]
+    rises, moves = sum(s > 0 for s in steps), len(steps)
+    p = sum(math.comb(moves, k) for k in range(rises, moves + 1)) / 2 ** moves
+    return rises, moves, p
 
 
 def _tie_groups(y: Sequence[float]) -> list[int]:
@@ -141,8 +160,14 @@ def dominant_period(t: Sequence[float], y: Sequence[float]) -> int | None:
     for k in range(1, len(acf) - 1):
         crossed = crossed or acf[k] < 0
         if crossed and acf[k] >= PERIOD_MIN_ACF and acf[k] >= acf[k - 1] and acf[k] >= acf[k + 1]:
-            return k
+            return k if _falls(y, resid) >= max(1, n // k // 2) else None
     return None
+
+
+def _falls(y: Sequence[float], resid: Sequence[float]) -> int:
+    """How often ``y`` falls by at least ``SAWTOOTH_DROP`` of its detrended range."""
+    drop = SAWTOOTH_DROP * (max(resid) - min(resid))
+    return sum(a - b >= drop for a, b in itertools.pairwise(y))
 
 
 def floor_points(t: Sequence[float], y: Sequence[float],
@@ -187,17 +212,22 @@ def assess(t: Sequence[float], y: Sequence[float], *, min_growth: float,
     slope, _ = theil_sen(pt, py)
     window = t[-1] - t[0]
     growth = slope * window
-    _, p = mann_kendall(py, autocorrelation=r1)
+    if r1 >= WANDERING_ACF:
+        rises, moves, p = sign_test(py)
+        shown = f"p = {p:.2g}, {rises} of {moves} steps up"
+    else:
+        _, p = mann_kendall(py, autocorrelation=r1)
+        shown = f"p = {p:.2g}"
     if p >= alpha:
         return Trend(NO_LEAK, slope, p, len(py), period_s, growth,
-                     f"no significant rise in {what} (p = {p:.2g})")
+                     f"no significant rise in {what} ({shown})")
     if growth < min_growth:
         return Trend(NO_LEAK, slope, p, len(py), period_s, growth,
-                     f"{what} rises (p = {p:.2g}) but by less than the minimum growth")
+                     f"{what} rises ({shown}) but by less than the minimum growth")
     half = len(pt) // 2
     newer, _ = theil_sen(pt[half:], py[half:])
     if newer < SATURATION * slope:
         return Trend(NO_LEAK, slope, p, len(py), period_s, growth,
                      f"{what} rose and levelled off (warm-up or a cache filling, not a leak)")
     return Trend(LEAK, slope, p, len(py), period_s, growth,
-                 f"{what} rises steadily (p = {p:.2g})")
+                 f"{what} rises steadily ({shown})")

@@ -17,6 +17,7 @@ from perflab.debug._trend import (
     floor_points,
     lag1_autocorrelation,
     mann_kendall,
+    sign_test,
     theil_sen,
 )
 
@@ -79,6 +80,27 @@ def test_a_random_walk_without_drift_is_rarely_called_a_leak():
     assert alarms <= 6
 
 
+def test_a_steady_rise_whose_pace_wobbles_is_a_leak_not_a_sawtooth():
+    """A native leak's RSS as a busy machine records it: up at every sample, its pace following
+    a 13 s wave. The wave repeats, but the series never falls, so it is no sawtooth (whose
+    blocks' minima would be two points, "not enough data"); its residual wanders, so its steps
+    are tested."""
+    t = [float(i) for i in range(31)]
+    y = [50.0 * MB]
+    for i in range(30):
+        y.append(y[-1] + 2.3 * MB * (1 + 0.08 * math.sin(2 * math.pi * i / 13)))
+    assert dominant_period(t, y) is None
+    trend = assess(t, y, min_growth=MB)
+    assert trend.verdict == LEAK
+    assert trend.reason == "the level rises steadily (p = 9.3e-10, 30 of 30 steps up)"
+
+
+def test_sign_test_counts_the_steps_that_move():
+    assert sign_test([1, 2, 3, 4]) == (3, 3, 1 / 8)
+    assert sign_test([1, 1, 2, 2, 1]) == (1, 2, 3 / 4)  # steps of 0 are left out
+    assert sign_test([5, 4, 3]) == (0, 2, 1.0)
+
+
 def test_too_short_a_watch_is_not_enough_data():
     t, y = sawtooth(90, 1.0)
     trend = assess(t, y, min_growth=MB)
@@ -108,6 +130,10 @@ def test_mann_kendall_exact_and_approximate():
     _, plain = mann_kendall([*y, 100.0, 100.5])
     _, widened = mann_kendall([*y, 100.0, 100.5], autocorrelation=0.5)
     assert widened > plain
+    # the finite series' effective sample size (Yue and Wang): 28 rising points with r = 0.92
+    # widen the variance 14.7 times, not the asymptotic (1 + r) / (1 - r) = 24 (p = 0.064)
+    _, p = mann_kendall([float(i) for i in range(28)], autocorrelation=0.92)
+    assert p == pytest.approx(0.0261, abs=5e-4)
 
 
 def test_theil_sen_ignores_outliers_and_thins_long_series():
