@@ -13,8 +13,7 @@ the lag-1 autocorrelation r left in them (the effective sample size of an AR(1) 
 length, as Yue and Wang (2004) do). Where r is high (at least ``WANDERING_ACF``) the residual
 wanders like a random walk's, which that correction cannot tell from no trend at all: a leak whose
 pace follows the traffic is such a walk with a drift. Its steps are then the independent part, and
-the test is whether they rise more often than they fall (an exact sign test); a walk without drift
-rises as often as it falls.
+the test is whether their mean is above zero (Student's t); a walk without drift has none.
 
 A verdict of leak needs all of: the test significant (one-sided, ``alpha``), the growth over the
 window at least ``min_growth`` bytes (a few pages of noise are not a leak), and the newer half of
@@ -100,13 +99,21 @@ def mann_kendall(y: Sequence[float], *, autocorrelation: float = 0.0) -> tuple[i
     return s, 0.5 * math.erfc(z / math.sqrt(2))
 
 
-def sign_test(y: Sequence[float]) -> tuple[int, int, float]:
-    """How many of the non-zero steps of ``y`` rise, of how many, and the one-sided exact p of at
-    least that many rises when a rise and a fall are equally likely."""
-    steps = [b - a for a, b in itertools.pairwise(y) if b != a]
-    rises, moves = sum(s > 0 for s in steps), len(steps)
-    p = sum(math.comb(moves, k) for k in range(rises, moves + 1)) / 2 ** moves
-    return rises, moves, p
+def step_test(y: Sequence[float]) -> tuple[int, float]:
+    """How many steps ``y`` takes, and the one-sided p of a positive mean step (Student's t):
+    a random walk's steps are independent, and a drift is their mean. The mean step of a
+    stationary series is only (last - first) / steps, and its steps' spread is large (a
+    sawtooth's falls, noise counted twice): the test is conservative there, where a count of
+    rises is not (a sawtooth rises in many small steps and falls in few)."""
+    from scipy.special import stdtr  # noqa: PLC0415  # Student's t, only for a wandering series
+
+    steps = [b - a for a, b in itertools.pairwise(y)]
+    mean = statistics.fmean(steps)
+    spread = statistics.stdev(steps) if len(steps) > 1 else 0.0
+    if spread == 0:  # every step the same: a line (rising or not), or a single step
+        return len(steps), 0.0 if mean > 0 and len(steps) > 1 else 1.0
+    t = mean / (spread / math.sqrt(len(steps)))
+    return len(steps), float(stdtr(len(steps) - 1, -t))  # the upper tail, without 1 - x
 
 
 def _tie_groups(y: Sequence[float]) -> list[int]:
@@ -213,8 +220,8 @@ def assess(t: Sequence[float], y: Sequence[float], *, min_growth: float,
     window = t[-1] - t[0]
     growth = slope * window
     if r1 >= WANDERING_ACF:
-        rises, moves, p = sign_test(py)
-        shown = f"p = {p:.2g}, {rises} of {moves} steps up"
+        steps, p = step_test(py)
+        shown = f"p = {p:.2g}, t-test of its {steps} steps"
     else:
         _, p = mann_kendall(py, autocorrelation=r1)
         shown = f"p = {p:.2g}"
