@@ -206,6 +206,28 @@ def test_a_recorded_span_that_raises_is_ended_with_its_exception_and_error_statu
     open_span.end()
 
 
+class _Stop(BaseException):
+    """Not an Exception (as KeyboardInterrupt and GeneratorExit are not): never recorded."""
+
+
+@pytest.mark.parametrize("error", [ValueError("boom"), _Stop("halt")])
+@pytest.mark.parametrize(("record", "set_status"), [(True, True), (False, True), (True, False)])
+def test_a_raising_recorded_span_ends_as_the_sdks_own(error: BaseException, *, record: bool,
+                                                      set_status: bool) -> None:
+    """The recorded path does what the SDK's use_span does, without its generator: the same
+    events, status and description, and the span ended, for each combination of options."""
+    seen = []
+    for provider_class in (TracerProvider, SkippingTracerProvider):
+        tracer, exporter, _ = _tracer(provider_class)
+        with pytest.raises(type(error)), tracer.start_as_current_span(
+                "GET /cart", record_exception=record, set_status_on_exception=set_status):
+            raise error
+        (done,) = exporter.get_finished_spans()
+        seen.append(([e.name for e in done.events], done.status.status_code,
+                     done.status.description, done.end_time is not None))
+    assert seen[0] == seen[1]
+
+
 def test_parent_based_samplers_by_their_variable():
     assert parent_based(None)  # the SDK's default, parentbased_always_on
     assert parent_based("parentbased_traceidratio")
