@@ -17,11 +17,12 @@ other sampler go to the SDK unchanged. Only this module imports the SDK, and onl
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 from opentelemetry import context as context_api
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.sampling import ALWAYS_ON, Decision, ParentBased, SamplingResult
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -150,11 +151,52 @@ class _SkippingTracer(trace.Tracer):
                             _unsampled_parent(context), attach=context is not None)
 
 
+class _SampledParentsFirst(ParentBased):
+    """A ``ParentBased`` sampler whose sampled parents have ``ALWAYS_ON`` delegates (the SDK's
+    defaults, and what ``OTEL_TRACES_SAMPLER=parentbased_*`` builds), deciding a sampled
+    parent's child in one step. The SDK's looks the parent up twice (once to choose the
+    delegate, once in the delegate for its trace state) and goes through two calls with keyword
+    arguments; the answer is the same: record and sample, the attributes given, the parent's
+    trace state. Roots and unsampled parents go to ``ParentBased`` as before. Built from the
+    sampler it stands for, whose description and delegates it keeps."""
+
+    def __init__(self, sampler: ParentBased) -> None:
+        # not ParentBased.__init__: the sampler's own root and delegates are taken as they are,
+        # where get_description and should_sample read them
+        vars(self).update(vars(sampler))
+
+    def should_sample(self, parent_context: context_api.Context | None,  # noqa: PLR0917  # the API's
+                      trace_id: int, name: str, kind: trace.SpanKind | None = None,
+                      attributes: types.Attributes = None,
+                      links: Sequence[trace.Link] | None = None,
+                      trace_state: trace.TraceState | None = None) -> SamplingResult:
+        parent = trace.get_current_span(parent_context).get_span_context()
+        if parent.is_valid and parent.trace_flags.sampled:
+            return SamplingResult(Decision.RECORD_AND_SAMPLE, attributes, parent.trace_state)
+        return super().should_sample(parent_context, trace_id, name, kind, attributes, links,
+                                     trace_state)
+
+    @staticmethod
+    def applies_to(sampler: object) -> TypeGuard[ParentBased]:
+        """Whether ``sampler`` samples every child of a sampled parent (its delegates for a
+        sampled parent, remote or local, are the SDK's ``ALWAYS_ON``)."""
+        return (isinstance(sampler, ParentBased)
+                and getattr(sampler, "_remote_parent_sampled", None) is ALWAYS_ON
+                and getattr(sampler, "_local_parent_sampled", None) is ALWAYS_ON)
+
+
 class SkippingTracerProvider(TracerProvider):
-    """The SDK's ``TracerProvider``, whose tracers skip the children of unsampled parents.
+    """The SDK's ``TracerProvider``, whose tracers skip the children of unsampled parents, and
+    whose sampler decides a sampled parent's child at once (``_SampledParentsFirst``) when it
+    can tell the answer is the SDK's.
 
     Give it only a parent-based sampler (``parent_based``): with another one a child of an
     unsampled parent could be sampled."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:  # the SDK's
+        super().__init__(*args, **kwargs)
+        if _SampledParentsFirst.applies_to(self.sampler):
+            self.sampler = _SampledParentsFirst(self.sampler)
 
     def get_tracer(self, *args: Any, **kwargs: Any) -> trace.Tracer:  # the SDK's
         tracer = super().get_tracer(*args, **kwargs)

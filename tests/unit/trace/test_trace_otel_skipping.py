@@ -16,7 +16,13 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.trace.id_generator import IdGenerator
-from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+from opentelemetry.sdk.trace.sampling import (
+    ALWAYS_OFF,
+    ALWAYS_ON,
+    ParentBased,
+    ParentBasedTraceIdRatio,
+    TraceIdRatioBased,
+)
 
 from perflab.otel._tracer import SkippingTracerProvider, parent_based
 
@@ -226,6 +232,39 @@ def test_a_raising_recorded_span_ends_as_the_sdks_own(error: BaseException, *, r
         seen.append(([e.name for e in done.events], done.status.status_code,
                      done.status.description, done.end_time is not None))
     assert seen[0] == seen[1]
+
+
+def _parent(*, sampled: bool, remote: bool) -> context_api.Context:
+    state = trace.TraceState([("vendor", "v1")])
+    span_context = trace.SpanContext(int(TRACE, 16), 0xB7AD6B7169203331, is_remote=remote,
+                                     trace_flags=trace.TraceFlags(int(sampled)),
+                                     trace_state=state)
+    return trace.set_span_in_context(trace.NonRecordingSpan(span_context))
+
+
+@pytest.mark.parametrize("sampler", [ParentBased(TraceIdRatioBased(0.5)),
+                                     ParentBasedTraceIdRatio(0.1), ParentBased(ALWAYS_ON)])
+def test_the_provider_samples_a_sampled_parents_child_as_the_sdk_does(sampler: ParentBased
+                                                                      ) -> None:
+    """Its sampler answers at once for a sampled parent, and as the SDK's for every parent:
+    decision, attributes and trace state; roots and unsampled parents go to the SDK's."""
+    provider = SkippingTracerProvider(sampler=sampler)
+    fast = provider.sampler
+    assert fast is not sampler
+    assert isinstance(fast, ParentBased)
+    assert fast.get_description() == sampler.get_description()
+    parents = [_parent(sampled=s, remote=r) for s in (True, False) for r in (True, False)]
+    for context in [*parents, None, context_api.Context()]:
+        for trace_id in (1, int(TRACE, 16), (1 << 128) - 1):
+            ours = fast.should_sample(context, trace_id, "GET /cart", attributes={"a": 1})
+            sdks = sampler.should_sample(context, trace_id, "GET /cart", attributes={"a": 1})
+            assert (ours.decision, dict(ours.attributes), ours.trace_state) == (
+                sdks.decision, dict(sdks.attributes), sdks.trace_state)
+
+
+def test_a_sampler_with_other_delegates_is_left_as_it_is() -> None:
+    own = ParentBased(ALWAYS_ON, remote_parent_sampled=ALWAYS_OFF)
+    assert SkippingTracerProvider(sampler=own).sampler is own
 
 
 def test_parent_based_samplers_by_their_variable():
