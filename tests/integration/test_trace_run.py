@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -186,4 +187,4 @@ def test_a_load_test_reports_what_share_of_its_requests_were_traced(hub, tmp_pat
         html = page.read().decode()
     assert 'id="load-tracing"' in html
     line = f"tracing: {tracing['traces']:,} of {doc['requests']:,} requests produced a trace"
-    assert f"{line} (100.0 %)" in html
+    assert f"{line} (100.0 %)" in html, re.findall(r"tracing: [^<]*", html)

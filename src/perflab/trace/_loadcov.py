@@ -32,7 +32,10 @@ def load_coverage(store: Store, start_ns: int, end_ns: int,
     doc, roots, entered = coverage_scan(store, start_ns, end_ns)
     if not doc["traces"]:
         return None
-    traced = [(path, n, sum(roots.values()) if path == "" else roots.get(path, 0))
+    # at most one trace a request: a request still in flight when the load stopped counting is
+    # not one of its requests, but its trace began in the load's time (and may arrive after the
+    # load has printed its count, before a page shows it)
+    traced = [(path, n, min(n, sum(roots.values()) if path == "" else roots.get(path, 0)))
               for path, n in sorted(requests_by_path.items())]
     requests = sum(requests_by_path.values())
     total = sum(t for _, _, t in traced)

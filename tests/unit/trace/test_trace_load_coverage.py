@@ -60,6 +60,14 @@ def test_share_of_requests_traced_per_path_and_routes_without_traces(tmp_path):
         scenario = load_coverage(store, T0, T0 + 5 * S, {"": 60})
         assert scenario is not None
         assert scenario["traced_pct"] == 50.0
+        # more traces than counted requests (those in flight when the load stopped counting
+        # began traces too): each counted request produced at most one
+        fewer = load_coverage(store, T0, T0 + 5 * S, {"/items": 20, "": 10})
+        assert fewer is not None
+        assert [(r["path"], r["traces"], r["traced_pct"]) for r in fewer["routes"]] == [
+            ("", 10, 100.0), ("/items", 20, 100.0)]
+        assert render_load_coverage(fewer).startswith(
+            "tracing: 30 of 30 requests produced a trace (100.0 %)\n")
 
 
 def test_no_spans_during_the_load_no_coverage(tmp_path):
