@@ -37,7 +37,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from bench_trace_overhead import CHAIN_ROLES, start_chain
+from bench_trace_overhead import CHAIN_ROLES, UNSAMPLED, start_chain
+from bench_trace_overhead import CONFIGS as OVERHEAD_CONFIGS
 from perflab.store import Store, span_stats
 from perflab.testing import free_port, serve
 
@@ -52,13 +53,7 @@ SETTLE_S = 2.0  # the hub's span count unchanged this long: every export is writ
 # With the schedule out of reach the spans go in batches of 512 and at the stop, about the batch
 # sizes of the real chain at 100 requests a second.
 SCHEDULE_DELAY_MS = "600000"
-CONFIGS = {
-    "off": {"OTEL_SDK_DISABLED": "true"},
-    # every span unsampled: the cost of the unsampled path alone (propagation, the root's draw)
-    "0%": {"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0"},
-    "10%": {"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.1"},
-    "100%": {"OTEL_TRACES_SAMPLER": "parentbased_always_on"},
-}
+CONFIGS = {**OVERHEAD_CONFIGS, "0%": UNSAMPLED}  # the overhead benchmark's, and 0 %
 
 
 def _checkouts(port: int, start: int, n: int) -> int:

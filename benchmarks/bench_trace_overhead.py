@@ -64,6 +64,8 @@ CONFIGS = {
     "10%": {"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.1"},
     "100%": {"OTEL_TRACES_SAMPLER": "parentbased_always_on"},
 }
+# every span unsampled: the unsampled path alone (propagation, the root's draw)
+UNSAMPLED = {**CONFIGS["10%"], "OTEL_TRACES_SAMPLER_ARG": "0"}
 
 
 CHAIN_ROLES = ("store", "api", "frontend")  # started in this order, each told the next's URL
@@ -201,7 +203,7 @@ def main() -> None:
     if args.without_full:
         del configs["100%"]
     if args.unsampled:
-        configs["0%"] = {**CONFIGS["10%"], "OTEL_TRACES_SAMPLER_ARG": "0"}
+        configs["0%"] = UNSAMPLED
     if args.before_src is not None:
         configs["10% before"] = {**CONFIGS["10%"], "PYTHONPATH": str(args.before_src.resolve())}
     names = list(configs)

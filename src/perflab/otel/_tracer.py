@@ -63,9 +63,8 @@ class _CurrentSpan:
       dropped) is only made current, one it records is made current and, on exit, has what
       ``use_span`` does done to it in the same order, without its generator: the context
       detached, an ``Exception`` (not a bare ``BaseException`` such as ``GeneratorExit``)
-      recorded and the status set to ERROR as asked, the span ended. The generator and its
-      wrapper cost 4.6 % of a recorded span's instructions (311,000 against 297,000 with a
-      server and a client span, their attributes, propagation and export, under callgrind).
+      recorded and the status set to ERROR as asked, the span ended (the generator and its
+      wrapper were a measurable share of a recorded span: docs/tracing.md, "Overhead").
 
     As a decorator each call decides anew: the SDK's own decorator."""
 

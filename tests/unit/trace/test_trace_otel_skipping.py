@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import random
+from typing import Any
 
 import pytest
 from opentelemetry import context as context_api
@@ -214,6 +215,30 @@ def test_a_recorded_span_that_raises_is_ended_with_its_exception_and_error_statu
 
 class _Stop(BaseException):
     """Not an Exception (as KeyboardInterrupt and GeneratorExit are not): never recorded."""
+
+
+def test_a_recorded_span_goes_through_neither_use_span_nor_the_delegate_sampler(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The two shortcuts are taken: a recorded span is made current without the SDK's
+    use_span generator, and a sampled parent's child is decided without ParentBased's own
+    should_sample (the SDK's answer, checked in the tests around this one)."""
+    calls: list[str] = []
+
+    def use_span(*args: Any, **kwargs: Any) -> Any:
+        calls.append("use_span")
+        return real_use_span(*args, **kwargs)
+
+    def parent_based(*args: Any, **kwargs: Any) -> Any:
+        calls.append("ParentBased.should_sample")
+        return real_should_sample(*args, **kwargs)
+
+    real_use_span, real_should_sample = trace.use_span, ParentBased.should_sample
+    monkeypatch.setattr(trace, "use_span", use_span)
+    monkeypatch.setattr(ParentBased, "should_sample", parent_based)
+    tracer, exporter, _ = _tracer(SkippingTracerProvider)
+    _serve(tracer, SAMPLED)  # every span has a sampled parent
+    assert len(exporter.get_finished_spans()) == 3
+    assert calls == []
 
 
 @pytest.mark.parametrize("error", [ValueError("boom"), _Stop("halt")])
