@@ -24,6 +24,8 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.sampling import ALWAYS_ON, Decision, ParentBased, SamplingResult
 
+from perflab.otel._span import ChildStarter
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
     from types import TracebackType
@@ -70,9 +72,9 @@ class _CurrentSpan:
 
     __slots__ = ("_args", "_attach", "_parent", "_recorded", "_token", "_tracer")
 
-    def __init__(self, tracer: trace.Tracer, args: tuple[Any, ...], parent: trace.Span | None,
-                 *, attach: bool) -> None:
-        self._tracer = tracer  # the SDK's
+    def __init__(self, tracer: _SkippingTracer, args: tuple[Any, ...],
+                 parent: trace.Span | None, *, attach: bool) -> None:
+        self._tracer = tracer
         self._args = args  # start_as_current_span's, in its order
         self._parent = parent
         self._attach = attach
@@ -113,14 +115,19 @@ class _CurrentSpan:
         return None
 
     def __call__(self, func: Callable[..., Any]) -> Callable[..., Any]:
-        return self._tracer.start_as_current_span(*self._args)(func)
+        return self._tracer.sdk.start_as_current_span(*self._args)(func)
 
 
 class _SkippingTracer(trace.Tracer):
-    """The SDK's tracer, by way of a check of the parent (module docstring)."""
+    """The SDK's tracer, by way of a check of the parent (module docstring): a child of an
+    unsampled parent is that parent, a child of a sampled one is started by ``ChildStarter``
+    when the tracer's set-up is one it reproduces, anything else by the SDK."""
 
     def __init__(self, tracer: trace.Tracer) -> None:
-        self._tracer = tracer
+        self.sdk = tracer
+        self._children = (ChildStarter.for_tracer(tracer)
+                          if isinstance(getattr(tracer, "sampler", None), _SampledParentsFirst)
+                          else None)
 
     def start_span(self, name: str, context: context_api.Context | None = None,  # noqa: PLR0917  # the API's signature
                    kind: trace.SpanKind = trace.SpanKind.INTERNAL,
@@ -129,11 +136,18 @@ class _SkippingTracer(trace.Tracer):
                    record_exception: bool = True,  # noqa: FBT002  # the API's
                    set_status_on_exception: bool = True,  # noqa: FBT002  # the API's
                    ) -> trace.Span:
-        parent = _unsampled_parent(context)
-        if parent is not None:
-            return parent
-        return self._tracer.start_span(name, context, kind, attributes, links, start_time,
-                                       record_exception, set_status_on_exception)
+        parent = trace.get_current_span(context)
+        span_context = parent.get_span_context()
+        if span_context.is_valid:
+            if not span_context.trace_flags.sampled:
+                return parent
+            children = self._children
+            if children is not None and children.enabled():
+                return children.start(name, span_context, context, kind, attributes, links,
+                                      start_time, record_exception=record_exception,
+                                      set_status_on_exception=set_status_on_exception)
+        return self.sdk.start_span(name, context, kind, attributes, links, start_time,
+                                   record_exception, set_status_on_exception)
 
     def start_as_current_span(  # noqa: PLR0917  # the API's signature
             self, name: str, context: context_api.Context | None = None,
@@ -144,7 +158,7 @@ class _SkippingTracer(trace.Tracer):
             set_status_on_exception: bool = True,  # noqa: FBT002  # the API's
             end_on_exit: bool = True,  # noqa: FBT002  # the API's
     ) -> Any:  # _CurrentSpan, a context manager and decorator as the SDK's
-        return _CurrentSpan(self._tracer, (name, context, kind, attributes, links, start_time,
+        return _CurrentSpan(self, (name, context, kind, attributes, links, start_time,
                                            record_exception, set_status_on_exception,
                                            end_on_exit),
                             _unsampled_parent(context), attach=context is not None)
