@@ -44,6 +44,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from _load_targets import use_bytecode
 from perflab.testing import free_port
 
 PY = sys.executable
@@ -153,7 +154,18 @@ def main() -> int:
                         help="With --overhead-of capture: an argument added to this "
                              "checkout's `incident open` (repeatable), e.g. --open-arg=--nice "
                              "--open-arg=19 against --base with the default.")
+    parser.add_argument("--compile-each-start", action="store_true",
+                        help="Run perflab as a checkout with PYTHONDONTWRITEBYTECODE=1 does, "
+                             "compiling every module at each step's start (default: from its "
+                             "bytecode, as an installed perflab runs).")
     args = parser.parse_args()
+    # An installed perflab runs from bytecode; a checkout under PYTHONDONTWRITEBYTECODE=1 (this
+    # machine's shell sets it) compiles every module it imports at each of the capture's
+    # python -m perflab steps. Every child here inherits os.environ.
+    bytecode = dict(os.environ)
+    use_bytecode(bytecode, compile_each_start=args.compile_each_start)
+    os.environ.clear()
+    os.environ.update(bytecode)
     # a TERM (a timeout) ends the run through the finally below: the children are stopped
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     tmp = Path(tempfile.mkdtemp(prefix="bench-incident-"))
@@ -347,6 +359,10 @@ def _overhead(args: argparse.Namespace, store: Path, svc_port: int, pid: str) ->
         time.sleep(seconds)
         windows["quiet"].append(window.close())
 
+    for name in settings:  # not counted: writes each setting's bytecode, warms its caches
+        env = {**os.environ, **settings[name]}
+        if args.overhead_of == "capture":
+            _open(store, "warm-up", "--pid", pid, env=env)
     order = [*settings, "quiet"]
     for r in range(args.overhead_rounds):
         turn = order[r % len(order):] + order[:r % len(order)]
