@@ -176,3 +176,13 @@ def test_a_started_child_has_the_fields_of_the_sdks_span() -> None:
     sdk, ours = spans
     assert type(ours) is RecordedSpan
     assert sorted(vars(ours)) == sorted(vars(sdk))
+
+
+def test_with_the_sdks_own_metrics_on_the_sdk_starts_children(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The SDK's self-metrics count each span it starts and ends: the starter does not, so it
+    stands aside and the counts stay the SDK's."""
+    monkeypatch.setenv("OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED", "true")
+    _, types = _recorded(SkippingTracerProvider, SpanLimits(), ParentBased(ALWAYS_ON))
+    assert types
+    assert RecordedSpan not in types
