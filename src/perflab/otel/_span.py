@@ -51,8 +51,11 @@ if TYPE_CHECKING:
 __all__ = ["ChildStarter", "RecordedSpan"]
 
 _PLAIN = frozenset((str, bool, int, float))  # values the SDK's cleaning returns unchanged
+# W3C trace context level 2's "random trace id" flag, which a child keeps from its parent (an
+# API without it never sets it: then no starter is made, NoOpTracerMetrics being newer)
+_RANDOM_TRACE_ID: int = getattr(trace.TraceFlags, "RANDOM_TRACE_ID", 0)
 _SAMPLED = trace.TraceFlags(trace.TraceFlags.SAMPLED)
-_SAMPLED_RANDOM = trace.TraceFlags(trace.TraceFlags.SAMPLED | trace.TraceFlags.RANDOM_TRACE_ID)
+_SAMPLED_RANDOM = trace.TraceFlags(trace.TraceFlags.SAMPLED | _RANDOM_TRACE_ID)
 _UNSET = trace.Status(trace.StatusCode.UNSET)  # immutable: shared as ReadableSpan's default is
 
 
@@ -169,7 +172,7 @@ class ChildStarter:
         fields["_name"] = name
         fields["_context"] = trace.SpanContext(
             parent.trace_id, self._generate_span_id(), is_remote=False,
-            trace_flags=_SAMPLED_RANDOM if parent.trace_flags.random_trace_id else _SAMPLED,
+            trace_flags=_SAMPLED_RANDOM if parent.trace_flags & _RANDOM_TRACE_ID else _SAMPLED,
             trace_state=parent.trace_state)
         fields["_kind"] = kind
         fields["_parent"] = parent

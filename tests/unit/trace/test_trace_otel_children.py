@@ -49,10 +49,10 @@ def _link() -> trace.Link:
     return trace.Link(other, {"link.kind": "follows", "n": 2})
 
 
-def _script(tracer: trace.Tracer) -> None:
+def _script(tracer: trace.Tracer, headers: dict[str, str]) -> None:
     """Everything a service may do to its spans, children of a sampled remote parent and of a
     local one."""
-    ctx = propagate.extract(SAMPLED)
+    ctx = propagate.extract(headers)
     with tracer.start_as_current_span("GET /cart", context=ctx, kind=trace.SpanKind.SERVER,
                                       attributes={"http.route": "/cart", "n": 1}) as server:
         server.set_attribute("url.path", "/cart?order=123456")  # over the tight length limit
@@ -123,22 +123,24 @@ def _event_attributes(event: Any) -> dict[str, Any]:
     return attributes
 
 
-def _recorded(provider_class: type[TracerProvider], limits: SpanLimits,
-              sampler: Any) -> tuple[list[tuple[Any, ...]], list[type]]:
+def _recorded(provider_class: type[TracerProvider], limits: SpanLimits, sampler: Any,
+              headers: dict[str, str] = SAMPLED) -> tuple[list[tuple[Any, ...]], list[type]]:
     provider = provider_class(sampler=sampler, id_generator=_Ids(), span_limits=limits)
     exporter = InMemorySpanExporter()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
-    _script(provider.get_tracer("test", "1.0"))
+    _script(provider.get_tracer("test", "1.0"), headers)
     spans = exporter.get_finished_spans()
     return [_fingerprint(s) for s in spans], [type(s) for s in spans]
 
 
 @pytest.mark.parametrize("limits", LIMITS)
 @pytest.mark.parametrize("sampler", [ParentBased(ALWAYS_ON), ParentBased(TraceIdRatioBased(0.1))])
-def test_children_of_a_sampled_parent_are_the_spans_the_sdk_records(limits: str,
-                                                                     sampler: Any) -> None:
-    sdk, sdk_types = _recorded(TracerProvider, LIMITS[limits], sampler)
-    ours, our_types = _recorded(SkippingTracerProvider, LIMITS[limits], sampler)
+@pytest.mark.parametrize("flags", ["01", "03"])  # sampled; and with level 2's random-id flag
+def test_children_of_a_sampled_parent_are_the_spans_the_sdk_records(limits: str, sampler: Any,
+                                                                     flags: str) -> None:
+    headers = {**SAMPLED, "traceparent": SAMPLED["traceparent"][:-2] + flags}
+    sdk, sdk_types = _recorded(TracerProvider, LIMITS[limits], sampler, headers)
+    ours, our_types = _recorded(SkippingTracerProvider, LIMITS[limits], sampler, headers)
     assert len(sdk) == 5
     for mine, theirs in zip(ours, sdk, strict=True):
         assert mine == theirs
