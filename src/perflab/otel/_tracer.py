@@ -10,9 +10,10 @@ of what tracing cost the service (docs/tracing.md, "Overhead").
 These tracers look at the parent first: when it is valid and not sampled they hand back the
 parent itself (non-recording) and make it current, and the SDK never runs. Nothing is recorded
 either way, and what propagates downstream is the same trace id with the same "not sampled" flag,
-so the services behind do not start traces of their own. A root span, a sampled parent, and any
-other sampler go to the SDK unchanged. Only this module imports the SDK, and only when
-``setup()`` turns tracing on.
+so the services behind do not start traces of their own. A sampled parent's child is started by
+``_span.ChildStarter`` where it reproduces the SDK's set-up; a root span, and any other set-up
+or sampler, go to the SDK unchanged. Only this module, ``_span`` and ``_export`` import the
+SDK, and only when ``setup()`` turns tracing on.
 """
 
 from __future__ import annotations
@@ -61,9 +62,10 @@ class _CurrentSpan:
       its non-recording child current (on the current context, as ``use_span`` does). When the
       parent came from the current context (``attach`` false) it is current already: making it
       current again would build a context equal to the current one, so nothing is attached;
-    - otherwise the SDK's ``start_span``; a span it does not record (a root the sampler
-      dropped) is only made current, one it records is made current and, on exit, has what
-      ``use_span`` does done to it in the same order, without its generator: the context
+    - otherwise the tracer's ``start_span`` (the SDK's, or ``ChildStarter`` for a sampled
+      parent's child); a span not recorded (a root the sampler dropped) is only made current,
+      one that records is made current and, on exit, has what ``use_span`` does done to it in
+      the same order, without its generator: the context
       detached, an ``Exception`` (not a bare ``BaseException`` such as ``GeneratorExit``)
       recorded and the status set to ERROR as asked, the span ended (the generator and its
       wrapper were a measurable share of a recorded span: docs/tracing.md, "Overhead").
@@ -159,8 +161,7 @@ class _SkippingTracer(trace.Tracer):
             end_on_exit: bool = True,  # noqa: FBT002  # the API's
     ) -> Any:  # _CurrentSpan, a context manager and decorator as the SDK's
         return _CurrentSpan(self, (name, context, kind, attributes, links, start_time,
-                                           record_exception, set_status_on_exception,
-                                           end_on_exit),
+                                   record_exception, set_status_on_exception, end_on_exit),
                             _unsampled_parent(context), attach=context is not None)
 
 
