@@ -79,14 +79,11 @@ class RecordedSpan(Span):
         else:
             with self._lock:
                 attrs = self._bounded()
-                items = attrs._dict  # noqa: SLF001  # BoundedAttributes' store, as its _setitem_locked writes it
                 if (self._end_time is None and attrs.max_value_len is None
                         and (attrs.maxlen is None
-                             or len(items) + len(attributes) <= attrs.maxlen)):
+                             or len(attrs._dict) + len(attributes) <= attrs.maxlen)):  # noqa: SLF001  # room for all: each _put succeeds
                     for key, value in attributes.items():
-                        if key in items:
-                            del items[key]  # the SDK moves a key set again to the end
-                        items[key] = value
+                        _put(attrs, key, value)
                     return
         super().set_attributes(attributes)  # the SDK's way, as set_attribute
 
@@ -146,14 +143,17 @@ class ChildStarter:
     def for_tracer(cls, tracer: object) -> ChildStarter | None:
         """A starter for the SDK tracer ``tracer``, or None when its set-up is not one this
         reproduces: another tracer class, SDK self-metrics on, or an SDK whose spans have other
-        fields than the ones ``start`` sets (``_same_fields``)."""
+        fields than the ones it sets (``_sdk_span_fields``)."""
         if type(tracer) is not Tracer or NoOpTracerMetrics is None:
             return None
         if not isinstance(getattr(tracer, "_tracer_metrics", None), NoOpTracerMetrics):
             return None
-        if not hasattr(tracer.span_processor, "_on_ending") or not _same_fields():
+        if not hasattr(tracer.span_processor, "_on_ending"):
             return None
-        return cls(tracer)
+        starter = cls(tracer)
+        if _sdk_span_fields() != {*starter._fields, *_SPAN_FIELDS}:
+            return None
+        return starter
 
     def enabled(self) -> bool:
         """Whether the tracer records at all (its configurator can turn it off at any time)."""
@@ -191,18 +191,13 @@ class ChildStarter:
         return span
 
 
-# What ChildStarter sets: the fields every span of a tracer shares (copied in at once), and
-# each span's own
-_TRACER_FIELDS = ("_instrumentation_info", "_instrumentation_scope", "_start_time", "_end_time",
-                  "_status", "_sampler", "_trace_config", "_span_processor", "_limits",
-                  "_record_end_metrics")
+# What ChildStarter.start sets for each span, beside the tracer's fields (ChildStarter._fields)
 _SPAN_FIELDS = ("_name", "_context", "_kind", "_parent", "_resource", "_record_exception",
                 "_set_status_on_exception", "_lock", "_attributes", "_events", "_links")
 
 
 @functools.cache
-def _same_fields() -> bool:
-    """Whether the installed SDK's spans have exactly the fields ``ChildStarter`` sets (one span
-    built by the SDK's own constructor, never started, compared once)."""
-    probe = _Span("probe", trace.SpanContext(1, 1, is_remote=False))
-    return set(vars(probe)) == set(_TRACER_FIELDS) | set(_SPAN_FIELDS)
+def _sdk_span_fields() -> frozenset[str]:
+    """The fields of the installed SDK's spans: one span built by its own constructor, never
+    started, looked at once."""
+    return frozenset(vars(_Span("probe", trace.SpanContext(1, 1, is_remote=False))))

@@ -45,23 +45,17 @@ def parent_based(sampler_variable: str | None) -> bool:
     return (sampler_variable or "parentbased_always_on").lower() not in _NOT_PARENT_BASED
 
 
-def _unsampled_parent(context: context_api.Context | None) -> trace.Span | None:
-    parent = trace.get_current_span(context)
-    span_context = parent.get_span_context()
-    if span_context.is_valid and not span_context.trace_flags.sampled:
-        return parent
-    return None
-
-
 class _CurrentSpan:
     """What ``start_as_current_span`` returns: the SDK's context manager without its two
     generator-based managers (``_agnosticcontextmanager`` around ``use_span``), which cost
     more than the span itself when the span is not recorded (nine checkouts in ten at 10 %).
 
-    - under an unsampled parent (``parent``): the parent made current, as the SDK would make
-      its non-recording child current (on the current context, as ``use_span`` does). When the
-      parent came from the current context (``attach`` false) it is current already: making it
-      current again would build a context equal to the current one, so nothing is attached;
+    The parent is looked up once, on entry, as the SDK's manager does.
+
+    - under an unsampled parent: the parent made current, as the SDK would make its
+      non-recording child current (on the current context, as ``use_span`` does). When the
+      parent came from the current context (no ``context`` given) it is current already: making
+      it current again would build a context equal to the current one, so nothing is attached;
     - otherwise the tracer's ``start_span`` (the SDK's, or ``ChildStarter`` for a sampled
       parent's child); a span not recorded (a root the sampler dropped) is only made current,
       one that records is made current and, on exit, has what ``use_span`` does done to it in
@@ -72,25 +66,23 @@ class _CurrentSpan:
 
     As a decorator each call decides anew: the SDK's own decorator."""
 
-    __slots__ = ("_args", "_attach", "_parent", "_recorded", "_token", "_tracer")
+    __slots__ = ("_args", "_recorded", "_token", "_tracer")
 
-    def __init__(self, tracer: _SkippingTracer, args: tuple[Any, ...],
-                 parent: trace.Span | None, *, attach: bool) -> None:
+    def __init__(self, tracer: _SkippingTracer, args: tuple[Any, ...]) -> None:
         self._tracer = tracer
         self._args = args  # start_as_current_span's, in its order
-        self._parent = parent
-        self._attach = attach
         self._token: object = None
         self._recorded: trace.Span | None = None  # a span the SDK records, ended on exit
 
     def __enter__(self) -> trace.Span:
-        span = self._parent
-        if span is None:
-            span = self._tracer.start_span(*self._args[:8])  # all but end_on_exit
-            if span.is_recording():
-                self._recorded = span
-        elif not self._attach:
-            return span
+        context = self._args[1]
+        parent = trace.get_current_span(context)
+        span = self._tracer.start_child(parent, *self._args[:8])  # all but end_on_exit
+        if span is parent:  # an unsampled parent's child: the parent itself
+            if context is None:
+                return span
+        elif span.is_recording():
+            self._recorded = span
         self._token = context_api.attach(trace.set_span_in_context(span))
         return span
 
@@ -138,7 +130,18 @@ class _SkippingTracer(trace.Tracer):
                    record_exception: bool = True,  # noqa: FBT002  # the API's
                    set_status_on_exception: bool = True,  # noqa: FBT002  # the API's
                    ) -> trace.Span:
-        parent = trace.get_current_span(context)
+        return self.start_child(trace.get_current_span(context), name, context, kind,
+                                attributes, links, start_time, record_exception,
+                                set_status_on_exception)
+
+    def start_child(self, parent: trace.Span, name: str,  # noqa: PLR0917  # start_span's
+                    context: context_api.Context | None, kind: trace.SpanKind,
+                    attributes: types.Attributes, links: Sequence[trace.Link] | None,
+                    start_time: int | None, record_exception: bool,
+                    set_status_on_exception: bool,
+                    ) -> trace.Span:
+        """``start_span`` with the parent (the span ``context`` holds) already looked up: an
+        unsampled parent is returned itself."""
         span_context = parent.get_span_context()
         if span_context.is_valid:
             if not span_context.trace_flags.sampled:
@@ -161,8 +164,7 @@ class _SkippingTracer(trace.Tracer):
             end_on_exit: bool = True,  # noqa: FBT002  # the API's
     ) -> Any:  # _CurrentSpan, a context manager and decorator as the SDK's
         return _CurrentSpan(self, (name, context, kind, attributes, links, start_time,
-                                   record_exception, set_status_on_exception, end_on_exit),
-                            _unsampled_parent(context), attach=context is not None)
+                                   record_exception, set_status_on_exception, end_on_exit))
 
 
 class _SampledParentsFirst(ParentBased):
