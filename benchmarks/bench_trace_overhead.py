@@ -28,6 +28,13 @@ recorded, every span takes the unsampled path, so its overhead is that path's al
 ``PYTHONPATH`` (``git archive REV src | tar -x -C DIR``), in the same rounds: a change to
 ``perflab.otel`` or the demo measured before and after under the same load.
 
+``--together`` drives every chain at once in each round, each with its own load, instead of
+in turn. The machine's own swings (other tenants, frequency, caches) then fall on every chain
+alike: one chain's CPU per request moved 3-12 % from one 10 s window to the next, the ratio of
+two chains driven together 0.7-1.4 %. Two configurations at a time (``--without-full``) keep the
+two cores from crowding: with four chains at once the chains' CPU per request rose for all and
+the overheads shrank (100 %: +17 % against about +22 % alternating), with two it did not.
+
 ``--restart-every K`` starts every chain afresh after each K rounds. A chain's processes may
 keep what they cost by where they landed (their CPUs, caches, memory) for as long as they live;
 fresh chains spread that over the configurations. (0 % sampling measured about 3 % *cheaper*
@@ -38,6 +45,7 @@ an unsampled span; a likely cause, not checked.)
     python benchmarks/bench_trace_overhead.py [--rounds 20] [--seconds 2] [--connections 8]
                                               [--unsampled] [--before-src DIR/src]
                                               [--restart-every K] [--without-full]
+                                              [--together]
 """
 
 from __future__ import annotations
@@ -51,6 +59,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -164,10 +173,20 @@ class Chain:
         self._burst: tuple[float, float, float, float, int] | None = None
 
     def burst(self, seconds: float, connections: int, hub_pid: int) -> None:
+        self.mark(hub_pid)
+        self.drive(seconds, connections)
+
+    def mark(self, hub_pid: int) -> None:
+        """The start of a burst: the previous one's round closed at the CPU read now."""
         now, hub = _cpu_s(self.pids), _cpu_s([hub_pid])
         self._close(now, hub)
+        self._burst = (now, hub, 0.0, 0.0, 0)
+
+    def drive(self, seconds: float, connections: int) -> None:
+        """The burst's load, after ``mark``."""
+        assert self._burst is not None
         rps, p99, requests = _load(self.port, seconds, connections, self.tmp / "load.db")
-        self._burst = (now, hub, rps, p99, requests)
+        self._burst = (*self._burst[:2], rps, p99, requests)
 
     def _close(self, now: float, hub: float) -> None:
         """The previous burst's round: its CPU up to ``now``."""
@@ -198,6 +217,11 @@ def main() -> None:
     parser.add_argument("--without-full", action="store_true",
                         help="leave 100 %% sampling out: the rounds go to the two that decide "
                              "the goal, for a narrower interval in the same time")
+    parser.add_argument("--together", action="store_true",
+                        help="drive every configuration's chain at once in each round instead "
+                             "of in turn: what the machine does to one it does to all, so "
+                             "their ratio is sharper (use it with two configurations: more "
+                             "would crowd the two cores)")
     args = parser.parse_args()
     configs = dict(CONFIGS)
     if args.without_full:
@@ -230,15 +254,27 @@ def main() -> None:
                     results[name] += c.rounds
                 chains.clear()
 
+            def together(seconds: float) -> None:
+                for c in chains.values():
+                    c.mark(hub.pid)
+                with ThreadPoolExecutor(len(chains)) as pool:
+                    loads = [pool.submit(c.drive, seconds, args.connections)
+                             for c in chains.values()]
+                    for load in loads:
+                        load.result()  # a load's failure (its SystemExit) raised here
+
             try:
                 start(0)
                 for r in range(args.rounds):
                     if r and args.restart_every and r % args.restart_every == 0:
                         finish()
                         start(r)
-                    k = r % len(names)
-                    for name in names[k:] + names[:k]:  # rotate which goes first
-                        chains[name].burst(args.seconds, args.connections, hub.pid)
+                    if args.together:
+                        together(args.seconds)
+                    else:
+                        k = r % len(names)
+                        for name in names[k:] + names[:k]:  # rotate which goes first
+                            chains[name].burst(args.seconds, args.connections, hub.pid)
                     if r and chains[names[0]].rounds:
                         print(f"round {r}: " + ", ".join(
                             f"{n} {chains[n].rounds[-1][0]:.0f} us/req" for n in names)
@@ -251,7 +287,8 @@ def main() -> None:
     off_rps = statistics.median(x[1] for x in results["off"])
     off_p99 = statistics.median(x[2] for x in results["off"])
     fresh = f", chains started afresh every {args.restart_every}" if args.restart_every else ""
-    print(f"chain CPU per request, {args.rounds} alternating rounds of {args.seconds:g} s{fresh}, "
+    how = "rounds, every chain driven at once," if args.together else "alternating rounds"
+    print(f"chain CPU per request, {args.rounds} {how} of {args.seconds:g} s{fresh}, "
           f"{args.connections} connections (95 % bootstrap intervals):")
     for name in names:
         cpu = np.array([x[0] for x in results[name]])
@@ -269,7 +306,7 @@ def main() -> None:
                      f"{unpaired:+.1f} % [{ulo:+.1f}, {uhi:+.1f}] of medians")
         print(line + f"; {rps:.0f} req/s ({100 * (rps - off_rps) / off_rps:+.1f} %), "
               f"p99 {p99:.1f} ms ({100 * (p99 - off_p99) / off_p99:+.1f} %); "
-              f"hub {hub_us:.0f} us/req")
+              f"hub {hub_us:.0f} us/req" + (" (all chains' spans)" if args.together else ""))
 
 
 if __name__ == "__main__":
