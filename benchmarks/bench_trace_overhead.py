@@ -19,7 +19,9 @@ to a real hub; its CPU is reported beside, not counted.
 Printed: per configuration the median CPU per request and its range, and the overhead against
 "off" two ways, each with a 95 % bootstrap interval (10,000 resamples, seeded): the median of
 the per-round ratios (paired: each round against the "off" of the same round) and the ratio of
-the medians (unpaired); throughput and p99 as a reference.
+the medians (unpaired); throughput and p99 as a reference. With ``--restart-every K`` the
+bootstrap resamples whole blocks of K rounds, the rounds one set of chains ran: rounds on the
+same processes are not independent draws (``_bootstrap``). ``--save FILE`` keeps every round.
 
 ``--unsampled`` adds 0 % head sampling (``ParentBased(TraceIdRatioBased(0))``): nothing is
 recorded, every span takes the unsampled path, so its overhead is that path's alone.
@@ -31,21 +33,27 @@ recorded, every span takes the unsampled path, so its overhead is that path's al
 ``--together`` drives every chain at once in each round, each with its own load, instead of
 in turn. The machine's own swings (other tenants, frequency, caches) then fall on every chain
 alike: one chain's CPU per request moved 3-12 % from one 10 s window to the next, the ratio of
-two chains driven together 0.7-1.4 %. Two configurations at a time (``--without-full``) keep the
-two cores from crowding: with four chains at once the chains' CPU per request rose for all and
-the overheads shrank (100 %: +17 % against about +22 % alternating), with two it did not.
+two chains driven together 0.7-1.4 %. Two configurations at a time (``--without-full``, or
+``--twin``) keep the two cores from crowding: with four chains at once the overheads shrank
+(100 %: +17 % against about +22 % alternating; 10 %: +1.3 %), with two 10 % measured +3 to +4 %,
+as 80 alternating rounds did. Which chain starts first rotates from block to block.
+
+``--twin`` measures "off" against a second "off" chain and nothing else: what the design
+reports when there is no difference to find (its own bias and spread).
 
 ``--restart-every K`` starts every chain afresh after each K rounds. A chain's processes may
 keep what they cost by where they landed (their CPUs, caches, memory) for as long as they live;
 fresh chains spread that over the configurations. (0 % sampling measured about 3 % *cheaper*
 than "off" in two runs of three, with and without fresh chains: "off" is the OpenTelemetry
 API's no-op tracer, which makes every span current, while ``perflab.otel`` skips the children of
-an unsampled span; a likely cause, not checked.)
+an unsampled span; a likely cause, not checked. Driven together with "off", 0 % measured
++2.3 % [+1.2, +3.7] in 30 rounds: the alternating rounds' spread had hidden it.)
 
     python benchmarks/bench_trace_overhead.py [--rounds 20] [--seconds 2] [--connections 8]
                                               [--unsampled] [--before-src DIR/src]
                                               [--restart-every K] [--without-full]
-                                              [--together]
+                                              [--together] [--twin] [--configs A,B]
+                                              [--save FILE]
 """
 
 from __future__ import annotations
@@ -140,13 +148,20 @@ def _range(values: list[float]) -> str:
     return f"{min(values):.1f} .. {max(values):.1f}"
 
 
-def _bootstrap(stat, samples: list[np.ndarray], n: int = 10_000) -> tuple[float, float]:
-    """The 95 % percentile-bootstrap interval of ``stat(*samples)``: each sample resampled
-    with replacement (paired samples are passed as one array of rows)."""
+def _bootstrap(stat, samples: list[np.ndarray], blocks: np.ndarray,
+               n: int = 10_000) -> tuple[float, float]:
+    """The 95 % percentile-bootstrap interval of ``stat(*samples)``, resampling whole blocks
+    with replacement: ``blocks[i]`` is round i's block, the rounds one set of chains ran.
+    Rounds of one block share its processes and what they cost by where they landed, so they
+    are not independent draws: resampling them one by one gave intervals too narrow (two "off"
+    chains driven together differed by 3-4 % for a whole block, and by -1 % in the next).
+    Paired samples are passed as one array of rows."""
     rng = np.random.default_rng(13)
+    members = [np.flatnonzero(blocks == b) for b in np.unique(blocks)]
     values = np.empty(n)
     for i in range(n):
-        values[i] = stat(*(a[rng.integers(0, len(a), len(a))] for a in samples))
+        chosen = np.concatenate([members[k] for k in rng.integers(0, len(members), len(members))])
+        values[i] = stat(*(a[chosen] for a in samples))
     lo, hi = np.percentile(values, [2.5, 97.5])
     return float(lo), float(hi)
 
@@ -222,12 +237,29 @@ def main() -> None:
                              "of in turn: what the machine does to one it does to all, so "
                              "their ratio is sharper (use it with two configurations: more "
                              "would crowd the two cores)")
+    parser.add_argument("--twin", action="store_true",
+                        help="only 'off' against a second 'off' chain: the benchmark's own "
+                             "error, what it reports when there is nothing to find")
+    parser.add_argument("--configs", default=None, metavar="A,B",
+                        help="only these configurations (of off, 10%%, 100%%, 0%%; 'off' is "
+                             "always one), e.g. '0%%' for the unsampled path against off")
+    parser.add_argument("--save", type=Path, default=None, metavar="FILE",
+                        help="write every round's figures (us/req, req/s, p99 ms, hub us/req) "
+                             "and block, per configuration, to this JSON file")
     args = parser.parse_args()
     configs = dict(CONFIGS)
     if args.without_full:
         del configs["100%"]
     if args.unsampled:
         configs["0%"] = UNSAMPLED
+    if args.twin:
+        configs = {"off": CONFIGS["off"], "off twin": CONFIGS["off"]}
+    if args.configs:
+        known = {**CONFIGS, "0%": UNSAMPLED}
+        wanted = ["off", *(n for n in args.configs.split(",") if n != "off")]
+        if unknown := [n for n in wanted if n not in known]:
+            parser.error(f"--configs: unknown {', '.join(unknown)} (known: {', '.join(known)})")
+        configs = {n: known[n] for n in wanted}
     if args.before_src is not None:
         configs["10% before"] = {**CONFIGS["10%"], "PYTHONPATH": str(args.before_src.resolve())}
     names = list(configs)
@@ -242,8 +274,10 @@ def main() -> None:
             results: dict[str, list[tuple[float, float, float, float]]] = {n: [] for n in names}
 
             def start(block: int) -> None:
-                for i, name in enumerate(names):
-                    chains[name] = Chain(tmp / f"chain{i}-{block}", {**base, **configs[name]})
+                k = block % len(names)  # rotate which starts first, so none always lands first
+                for name in names[k:] + names[:k]:
+                    chains[name] = Chain(tmp / f"chain{names.index(name)}-{block}",
+                                         {**base, **configs[name]})
                 for c in chains.values():  # imports, caches, connections
                     _load(c.port, 1.0, args.connections, tmp / "warmup.db")
 
@@ -284,6 +318,11 @@ def main() -> None:
                 for c in chains.values():
                     c.finish(hub.pid)
     off = np.array([x[0] for x in results["off"]])
+    # each round's block: the chains it ran on (one round a block when they are never
+    # restarted, since nothing then tells the chains' own share from the rounds')
+    blocks = np.arange(len(off)) // (args.restart_every or 1)
+    if args.save is not None:
+        args.save.write_text(json.dumps({"blocks": blocks.tolist(), "rounds": results}))
     off_rps = statistics.median(x[1] for x in results["off"])
     off_p99 = statistics.median(x[2] for x in results["off"])
     fresh = f", chains started afresh every {args.restart_every}" if args.restart_every else ""
@@ -299,9 +338,9 @@ def main() -> None:
         if name != "off":
             pairs = np.column_stack([cpu, off])
             paired = _paired_median_ratio(pairs)
-            plo, phi = _bootstrap(_paired_median_ratio, [pairs])
+            plo, phi = _bootstrap(_paired_median_ratio, [pairs], blocks)
             unpaired = _median_ratio(cpu, off)
-            ulo, uhi = _bootstrap(_median_ratio, [cpu, off])
+            ulo, uhi = _bootstrap(_median_ratio, [cpu, off], blocks)
             line += (f", overhead {paired:+.1f} % [{plo:+.1f}, {phi:+.1f}] paired, "
                      f"{unpaired:+.1f} % [{ulo:+.1f}, {uhi:+.1f}] of medians")
         print(line + f"; {rps:.0f} req/s ({100 * (rps - off_rps) / off_rps:+.1f} %), "
