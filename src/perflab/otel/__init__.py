@@ -66,7 +66,7 @@ def setup(service_name: str | None = None, *, endpoint: str | None = None,
 
 def _configure(service_name: str | None, endpoint: str | None, ratio: float | None,
                extra: dict[str, Any] | None) -> Any:
-    from opentelemetry import trace  # noqa: PLC0415  # only when tracing is wanted
+    from opentelemetry import propagate, trace  # noqa: PLC0415  # only when tracing is wanted
     from opentelemetry.sdk.resources import Resource  # noqa: PLC0415
     from opentelemetry.sdk.trace import TracerProvider  # noqa: PLC0415
     from opentelemetry.sdk.trace.export import BatchSpanProcessor  # noqa: PLC0415
@@ -76,6 +76,7 @@ def _configure(service_name: str | None, endpoint: str | None, ratio: float | No
     )
 
     from perflab.otel._export import FastOTLPSpanExporter  # noqa: PLC0415  # imports the SDK
+    from perflab.otel._propagate import w3c_default  # noqa: PLC0415  # imports the API's
     from perflab.otel._tracer import (  # noqa: PLC0415  # imports the SDK
         SkippingTracerProvider,
         parent_based,
@@ -103,5 +104,9 @@ def _configure(service_name: str | None, endpoint: str | None, ratio: float | No
     # the SDK's exporter, its requests written a third as costly (_export.py)
     provider.add_span_processor(BatchSpanProcessor(FastOTLPSpanExporter(endpoint=url)))
     trace.set_tracer_provider(provider)
-    # W3C trace context and baggage are the SDK's default propagators (OTEL_PROPAGATORS)
+    # W3C trace context and baggage are the SDK's default propagators (OTEL_PROPAGATORS); the
+    # default pair has its common case answered directly (_propagate.py), any other stays
+    short = w3c_default(propagate.get_global_textmap())
+    if short is not None:
+        propagate.set_global_textmap(short)
     return provider
