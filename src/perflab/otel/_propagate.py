@@ -56,7 +56,6 @@ class W3CPropagator(textmap.TextMapPropagator):
 
     def __init__(self, trace_context: TraceContextTextMapPropagator,
                  baggage: W3CBaggagePropagator) -> None:
-        self._trace_context = trace_context
         self._baggage = baggage
         self._standard = CompositePropagator([trace_context, baggage])
 

@@ -130,7 +130,7 @@ def test_extract_reads_the_common_case_itself() -> None:
             return super().extract(*args, **kwargs)
 
     ours = W3CPropagator(TraceContextTextMapPropagator(), W3CBaggagePropagator())
-    ours._standard = _Watching(ours._standard._propagators)  # type: ignore[attr-defined]  # the test's probe  # noqa: SLF001
+    ours._standard = _Watching(ours._standard._propagators)  # the test's probe
     got = trace.get_current_span(ours.extract({"traceparent": header})).get_span_context()
     assert calls == []
     assert (got.trace_id, got.span_id, got.trace_flags, got.is_remote) == (
