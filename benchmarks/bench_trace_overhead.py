@@ -241,8 +241,9 @@ def main() -> None:
                         help="only 'off' against a second 'off' chain: the benchmark's own "
                              "error, what it reports when there is nothing to find")
     parser.add_argument("--configs", default=None, metavar="A,B",
-                        help="only these configurations (of off, 10%%, 100%%, 0%%; 'off' is "
-                             "always one), e.g. '0%%' for the unsampled path against off")
+                        help="only these configurations (of off, 10%%, 100%%, 0%%, "
+                             "0%%-unpropagated; 'off' is always one), e.g. '0%%' for the "
+                             "unsampled path against off")
     parser.add_argument("--save", type=Path, default=None, metavar="FILE",
                         help="write every round's figures (us/req, req/s, p99 ms, hub us/req) "
                              "and block, per configuration, to this JSON file")
@@ -255,7 +256,9 @@ def main() -> None:
     if args.twin:
         configs = {"off": CONFIGS["off"], "off twin": CONFIGS["off"]}
     if args.configs:
-        known = {**CONFIGS, "0%": UNSAMPLED}
+        # 0 % with no propagation: each service's spans are roots, no header written or read
+        known = {**CONFIGS, "0%": UNSAMPLED,
+                 "0%-unpropagated": {**UNSAMPLED, "OTEL_PROPAGATORS": "none"}}
         wanted = ["off", *(n for n in args.configs.split(",") if n != "off")]
         if unknown := [n for n in wanted if n not in known]:
             parser.error(f"--configs: unknown {', '.join(unknown)} (known: {', '.join(known)})")
