@@ -3,7 +3,7 @@ protobuf wire format.
 
 The OTLP exporter's own encoder builds a generated message per span, attribute and value, and
 then serializes the tree: about 30 us a span in CPython 3.11, as much as recording the span did,
-and most of what a sampled trace costs a service after that (docs/tracing.md, "Overhead"). This
+and most of what a sampled trace costs a service after that (docs/tracing.md, "Figures"). This
 writes the same message's bytes directly, in the exporter's field order and with its choices
 (the resource and scope grouping, the span flags, an empty status kept, a link's trace state
 left out), so the request a collector receives is the one the SDK's encoder would have sent:

@@ -4,7 +4,7 @@ Every request a traced service handles extracts a ``traceparent`` header, and ev
 makes injects one, sampled or not: at 10 % head sampling that was about half of what tracing
 cost the demo's chain (0 % sampling, every span unsampled, measured +2.3 % of its CPU per
 request against tracing off, and -1.3 % with ``OTEL_PROPAGATORS=none``: docs/tracing.md,
-"Overhead"). The API's composite propagator goes through its general machinery for each header
+"Figures"). The API's composite propagator goes through its general machinery for each header
 of each request: a getter that asks whether the value is an ``Iterable`` ABC, a regex search
 built for every form the specification allows, the zero ids compared as strings built each
 time, a second and a third header lookup for ``tracestate`` and ``baggage``, then a setter
@@ -54,10 +54,9 @@ _SLOW_HEADERS = ("tracestate", "baggage")
 class W3CPropagator(textmap.TextMapPropagator):
     """The API's ``tracecontext,baggage`` composite, its common case answered directly."""
 
-    def __init__(self, trace_context: TraceContextTextMapPropagator,
-                 baggage: W3CBaggagePropagator) -> None:
-        self._baggage = baggage
-        self._standard = CompositePropagator([trace_context, baggage])
+    def __init__(self, standard: CompositePropagator, baggage: W3CBaggagePropagator) -> None:
+        self._standard = standard  # the API's composite: everything but the common case
+        self._baggage = baggage  # its second part
 
     def extract(self, carrier: CarrierT, context: Context | None = None,
                 getter: Getter[CarrierT] = textmap.default_getter) -> Context:
@@ -111,4 +110,4 @@ def w3c_default(propagator: textmap.TextMapPropagator) -> W3CPropagator | None:
     parts = list(getattr(propagator, "_propagators", ()))
     if [type(p) for p in parts] != [TraceContextTextMapPropagator, W3CBaggagePropagator]:
         return None
-    return W3CPropagator(parts[0], parts[1])
+    return W3CPropagator(propagator, parts[1])

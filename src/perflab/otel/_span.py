@@ -7,7 +7,7 @@ parent up three times, asks the sampler, builds the span through keyword argumen
 nested ``__init__`` calls, then ``start()`` takes a lock for a span no other thread can see yet.
 In a traced service most recorded spans are such children (eight of nine a checkout in the
 demo's chain), and building them was a third of what a recorded span cost in its service
-(docs/tracing.md, "Overhead").
+(docs/tracing.md, "Figures").
 
 ``ChildStarter.start`` builds the same span — the SDK's own ``Span`` class, the same fields, the
 same ``BoundedAttributes`` and ``BoundedList`` with the tracer's limits, the span processors'

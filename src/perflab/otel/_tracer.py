@@ -5,7 +5,7 @@ Under parent-based sampling (the SDK's default, ``parentbased_*`` in ``OTEL_TRAC
 The SDK still builds it: a fresh span id, the sampler's call, a ``NonRecordingSpan``, its
 context attached and detached, about 8 us a span in CPython 3.11. At 10 % head sampling nine
 traces in ten are not sampled, so on the demo's chain (nine spans a checkout) that work was most
-of what tracing cost the service (docs/tracing.md, "Overhead").
+of what tracing cost the service (docs/tracing.md, "Figures").
 
 These tracers look at the parent first: when it is valid and not sampled they hand back the
 parent itself (non-recording) and make it current, and the SDK never runs. Nothing is recorded
@@ -62,7 +62,7 @@ class _CurrentSpan:
       the same order, without its generator: the context
       detached, an ``Exception`` (not a bare ``BaseException`` such as ``GeneratorExit``)
       recorded and the status set to ERROR as asked, the span ended (the generator and its
-      wrapper were a measurable share of a recorded span: docs/tracing.md, "Overhead").
+      wrapper were a measurable share of a recorded span: docs/tracing.md, "Figures").
 
     As a decorator each call decides anew: the SDK's own decorator."""
 
