@@ -237,10 +237,11 @@ def main() -> None:
                              "of in turn: what the machine does to one it does to all, so "
                              "their ratio is sharper (use it with two configurations: more "
                              "would crowd the two cores)")
-    parser.add_argument("--twin", action="store_true",
+    only = parser.add_mutually_exclusive_group()
+    only.add_argument("--twin", action="store_true",
                         help="only 'off' against a second 'off' chain: the benchmark's own "
                              "error, what it reports when there is nothing to find")
-    parser.add_argument("--configs", default=None, metavar="A,B",
+    only.add_argument("--configs", default=None, metavar="A,B",
                         help="only these configurations (of off, 10%%, 100%%, 0%%, "
                              "0%%-unpropagated; 'off' is always one), e.g. '0%%' for the "
                              "unsampled path against off")
@@ -277,7 +278,8 @@ def main() -> None:
             results: dict[str, list[tuple[float, float, float, float]]] = {n: [] for n in names}
 
             def start(block: int) -> None:
-                k = block % len(names)  # rotate which starts first, so none always lands first
+                """Block ``block``'s chains (0, 1, 2 ...), which one starts first rotating."""
+                k = block % len(names)
                 for name in names[k:] + names[:k]:
                     chains[name] = Chain(tmp / f"chain{names.index(name)}-{block}",
                                          {**base, **configs[name]})
@@ -305,7 +307,7 @@ def main() -> None:
                 for r in range(args.rounds):
                     if r and args.restart_every and r % args.restart_every == 0:
                         finish()
-                        start(r)
+                        start(r // args.restart_every)
                     if args.together:
                         together(args.seconds)
                     else:
