@@ -35,7 +35,7 @@ in turn. The machine's own swings (other tenants, frequency, caches) then fall o
 alike: one chain's CPU per request moved 3-12 % from one 10 s window to the next, the ratio of
 two chains driven together 0.7-1.4 %. Two configurations at a time (``--without-full``, or
 ``--twin``) keep the two cores from crowding: with four chains at once the overheads shrank
-(100 %: +17 % against about +22 % alternating; 10 %: +1.3 %), with two 10 % measured +3 to +4 %,
+(100 %: +17 % against about +22 % alternating; 10 %: +1.3 %), with two 10 % measured +3 to +5 %,
 as 80 alternating rounds did. Which chain starts first rotates from block to block.
 
 ``--twin`` measures "off" against a second "off" chain and nothing else: what the design
@@ -154,7 +154,8 @@ def _bootstrap(stat, samples: list[np.ndarray], blocks: np.ndarray,
     with replacement: ``blocks[i]`` is round i's block, the rounds one set of chains ran.
     Rounds of one block share its processes and what they cost by where they landed, so they
     are not independent draws: resampling them one by one gave intervals too narrow (two "off"
-    chains driven together differed by 3-4 % for a whole block, and by -1 % in the next).
+    chains driven together differed by +4.6 % in both rounds of one block, by -0.9 and -1.8 %
+    in another).
     Paired samples are passed as one array of rows."""
     rng = np.random.default_rng(13)
     members = [np.flatnonzero(blocks == b) for b in np.unique(blocks)]
