@@ -118,26 +118,44 @@ def test_extract_is_the_apis(carrier: dict[str, Any], kind: str, mapping: bool) 
     assert type(ours) is type(api)
 
 
-def test_extract_reads_the_common_case_itself() -> None:
-    """The fast path is taken (not only the API's, which would pass the test above alone)."""
-    assert OURS is not None
-    header = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
-    calls: list[str] = []
+class _Watching(CompositePropagator):
+    """The API's composite, noting each call that reaches it."""
 
-    class _Watching(CompositePropagator):
-        def extract(self, *args: Any, **kwargs: Any) -> Context:
-            calls.append("api")
-            return super().extract(*args, **kwargs)
+    def __init__(self, propagators: list[textmap.TextMapPropagator]) -> None:
+        super().__init__(propagators)
+        self.calls: list[str] = []
 
+    def extract(self, *args: Any, **kwargs: Any) -> Context:
+        self.calls.append("extract")
+        return super().extract(*args, **kwargs)
+
+    def inject(self, *args: Any, **kwargs: Any) -> None:
+        self.calls.append("inject")
+        super().inject(*args, **kwargs)
+
+
+def _watched() -> tuple[W3CPropagator, _Watching]:
     baggage_part = W3CBaggagePropagator()
-    ours = W3CPropagator(_Watching([TraceContextTextMapPropagator(), baggage_part]),
-                         baggage_part)
-    got = trace.get_current_span(ours.extract({"traceparent": header})).get_span_context()
-    assert calls == []
+    api = _Watching([TraceContextTextMapPropagator(), baggage_part])
+    return W3CPropagator(api, baggage_part), api
+
+
+def test_the_common_case_is_answered_without_the_api() -> None:
+    """The fast paths are taken (the API's alone would pass the parity tests above)."""
+    ours, api = _watched()
+    header = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    ctx = ours.extract({"traceparent": header})
+    got = trace.get_current_span(ctx).get_span_context()
     assert (got.trace_id, got.span_id, got.trace_flags, got.is_remote) == (
         0x0AF7651916CD43DD8448EB211C80319C, 0xB7AD6B7169203331, 1, True)
+    carrier: dict[str, str] = {}
+    ours.inject(carrier, ctx)
+    assert carrier == {"traceparent": header}
+    assert api.calls == []
     ours.extract({"traceparent": header, "baggage": "k=v"})
-    assert calls == ["api"]
+    lists: dict[str, list[str]] = {}
+    ours.inject(lists, ctx, setter=_ListSetter())
+    assert api.calls == ["extract", "inject"]
 
 
 class _ListSetter(textmap.Setter[dict[str, list[str]]]):
