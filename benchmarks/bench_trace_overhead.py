@@ -187,6 +187,7 @@ class Chain:
         self.requests = 0
         self.rounds: list[tuple[float, float, float, float]] = []  # us/req, req/s, p99, hub
         self._burst: tuple[float, float, float, float, int] | None = None
+        self._marked = (0.0, 0.0)  # CPU of the chain and of the hub at the last mark
 
     def burst(self, seconds: float, connections: int, hub_pid: int) -> None:
         self.mark(hub_pid)
@@ -196,13 +197,12 @@ class Chain:
         """The start of a burst: the previous one's round closed at the CPU read now."""
         now, hub = _cpu_s(self.pids), _cpu_s([hub_pid])
         self._close(now, hub)
-        self._burst = (now, hub, 0.0, 0.0, 0)
+        self._marked = (now, hub)
 
     def drive(self, seconds: float, connections: int) -> None:
         """The burst's load, after ``mark``."""
-        assert self._burst is not None
         rps, p99, requests = _load(self.port, seconds, connections, self.tmp / "load.db")
-        self._burst = (*self._burst[:2], rps, p99, requests)
+        self._burst = (*self._marked, rps, p99, requests)
 
     def _close(self, now: float, hub: float) -> None:
         """The previous burst's round: its CPU up to ``now``."""
